@@ -1,0 +1,77 @@
+import { AppError } from '../../errors.js';
+import { systemClock, type Clock } from '../../ports/clock.js';
+import type { Store } from '../../ports/store.js';
+import { KyselyStore } from './kysely-store.js';
+import { createPostgresDb } from './postgres.js';
+import { createSqliteDb } from './sqlite.js';
+
+export { KyselyStore } from './kysely-store.js';
+export { MIGRATIONS, runMigrations } from './migrations.js';
+
+/** Where `DATABASE_URL` unset puts the store. Relative to the working directory. */
+export const DEFAULT_SQLITE_PATH = './data/firebreak.db';
+
+/** Structurally compatible with a pino logger. */
+export interface StoreLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface OpenStoreOptions {
+  logger?: StoreLogger;
+  /** Used for `updatedAt` stamps the callers don't pass; defaults to the system clock. */
+  clock?: Clock;
+  /** PostgreSQL pool size (default 10). */
+  poolSize?: number;
+}
+
+export type StoreTarget = { dialect: 'sqlite'; path: string } | { dialect: 'postgres'; url: string };
+
+/**
+ * Parse `DATABASE_URL`: unset or empty → SQLite at ./data/firebreak.db; `sqlite::memory:`;
+ * `sqlite:<path>` (also `sqlite://<path>`); `postgres://` or `postgresql://`. The error never
+ * echoes the URL, which may hold a password.
+ */
+export function parseDatabaseUrl(databaseUrl: string | undefined): StoreTarget {
+  const url = databaseUrl?.trim();
+  if (!url) return { dialect: 'sqlite', path: DEFAULT_SQLITE_PATH };
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { dialect: 'postgres', url };
+  if (url.startsWith('sqlite:')) {
+    const rest = url.startsWith('sqlite://') ? url.slice('sqlite://'.length) : url.slice('sqlite:'.length);
+    if (!rest) throw new AppError('config.invalid', 'DATABASE_URL: sqlite: needs a path, e.g. sqlite:./data/firebreak.db');
+    return { dialect: 'sqlite', path: rest };
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
+  throw new AppError(
+    'config.invalid',
+    `DATABASE_URL: unsupported ${scheme ? `scheme "${scheme}:"` : 'value'}; use sqlite:<path>, sqlite::memory: or postgres://user:pass@host/db (unset = SQLite at ${DEFAULT_SQLITE_PATH})`,
+  );
+}
+
+/** Open (connect lazily) without migrating; call `store.migrate()` or use `openAndMigrate`. */
+export async function openStore(databaseUrl: string | undefined, opts: OpenStoreOptions = {}): Promise<Store> {
+  return openKyselyStore(databaseUrl, opts);
+}
+
+/** Same as openStore, typed as the concrete class (tests and tools that need `db`). */
+export async function openKyselyStore(databaseUrl: string | undefined, opts: OpenStoreOptions = {}): Promise<KyselyStore> {
+  const target = parseDatabaseUrl(databaseUrl);
+  const clock = opts.clock ?? systemClock;
+  if (target.dialect === 'sqlite') {
+    return new KyselyStore(createSqliteDb(target.path), 'sqlite', { clock, logger: opts.logger });
+  }
+  const db = createPostgresDb(target.url, { logger: opts.logger, max: opts.poolSize });
+  return new KyselyStore(db, 'postgres', { clock, logger: opts.logger });
+}
+
+/** Open and apply pending migrations; closes the store if migrating fails. */
+export async function openAndMigrate(databaseUrl: string | undefined, opts: OpenStoreOptions = {}): Promise<Store> {
+  const store = await openStore(databaseUrl, opts);
+  try {
+    await store.migrate();
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+  return store;
+}

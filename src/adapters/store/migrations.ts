@@ -1,0 +1,275 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+export type StoreDialect = 'sqlite' | 'postgres';
+
+/**
+ * Ordered, append-only list of schema migrations. Never edit a released migration; add a new one.
+ *
+ * We use our own small runner instead of Kysely's Migrator because the Migrator's "does the
+ * migration table exist" check looks across all PostgreSQL schemas, which breaks when several
+ * Firebreak schemas (tests, staging) share one database. The runner records applied names in
+ * `firebreak_migrations` and, on PostgreSQL, holds a session advisory lock keyed by the current
+ * schema so two replicas starting together apply each migration exactly once.
+ */
+export interface Migration {
+  name: string;
+  up(db: Kysely<Database>, dialect: StoreDialect): Promise<void>;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    name: '001_initial',
+    async up(db, dialect) {
+      const pg = dialect === 'postgres';
+      // Autoincrement ids: SQLite's INTEGER PRIMARY KEY AUTOINCREMENT never reuses ids; bigserial on PG.
+      const serialId = (col: 'id') =>
+        pg
+          ? sql`${sql.ref(col)} bigserial primary key`
+          : sql`${sql.ref(col)} integer primary key autoincrement`;
+
+      if (pg) {
+        // seq allocation across replicas: a sequence never hands out the same value twice.
+        // (A failed or conflicting insert leaves a gap; INC numbers are unique, not dense.)
+        await sql`create sequence if not exists incident_seq`.execute(db);
+      }
+
+      await db.schema
+        .createTable('incidents')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('seq', 'integer', (c) => c.notNull().unique())
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('severity', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('services', 'text', (c) => c.notNull())
+        .addColumn('private', 'integer', (c) => c.notNull())
+        .addColumn('origin', 'text', (c) => c.notNull())
+        .addColumn('source', 'text')
+        .addColumn('declared_by', 'text')
+        .addColumn('commander_id', 'text')
+        .addColumn('backend', 'text', (c) => c.notNull())
+        .addColumn('backend_id', 'text')
+        .addColumn('backend_url', 'text')
+        .addColumn('channel_id', 'text')
+        .addColumn('channel_name', 'text')
+        .addColumn('card_ts', 'text')
+        .addColumn('announce_ts', 'text')
+        .addColumn('alert_count', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('resolved_at', 'bigint')
+        .addColumn('version', 'integer', (c) => c.notNull())
+        // NULLs are distinct in a unique index on both dialects, so "unique when not null" holds.
+        .addColumn('dedupe_key', 'text', (c) => c.unique())
+        .execute();
+      await db.schema.createIndex('incidents_channel_idx').on('incidents').column('channel_id').execute();
+      await db.schema.createIndex('incidents_backend_idx').on('incidents').columns(['backend', 'backend_id']).execute();
+      await db.schema.createIndex('incidents_status_idx').on('incidents').column('status').execute();
+
+      await db.schema
+        .createTable('incident_roles')
+        .addColumn('incident_id', 'text', (c) => c.notNull().references('incidents.id').onDelete('cascade'))
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('incident_roles_pk', ['incident_id', 'role'])
+        .execute();
+
+      await sql`create table timeline (
+        ${serialId('id')},
+        incident_id text not null references incidents(id) on delete cascade,
+        at bigint not null,
+        kind text not null,
+        text text not null,
+        author text,
+        source_ref text
+      )`.execute(db);
+      await db.schema
+        .createIndex('timeline_source_ref_uq')
+        .on('timeline')
+        .columns(['incident_id', 'source_ref'])
+        .unique()
+        .execute();
+
+      await db.schema
+        .createTable('flow_steps')
+        .addColumn('flow_id', 'text', (c) => c.notNull())
+        .addColumn('step', 'text', (c) => c.notNull())
+        .addColumn('result', 'text', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('flow_steps_pk', ['flow_id', 'step'])
+        .execute();
+
+      await db.schema
+        .createTable('approvals')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('incident_id', 'text', (c) => c.notNull().references('incidents.id').onDelete('cascade'))
+        .addColumn('action_id', 'text', (c) => c.notNull())
+        .addColumn('params', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('proposed_by', 'text', (c) => c.notNull())
+        .addColumn('proposer_kind', 'text', (c) => c.notNull())
+        .addColumn('policy', 'text', (c) => c.notNull())
+        .addColumn('requires_approval', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('channel_id', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('message_ts', 'text')
+        .addColumn('decided_by', 'text')
+        .addColumn('decided_at', 'bigint')
+        .addColumn('deny_reason', 'text')
+        .addColumn('result', 'text')
+        .addColumn('error', 'text')
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('approvals_incident_idx').on('approvals').columns(['incident_id', 'status']).execute();
+
+      await db.schema
+        .createTable('approval_votes')
+        .addColumn('approval_id', 'text', (c) => c.notNull().references('approvals.id').onDelete('cascade'))
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('approval_votes_pk', ['approval_id', 'user_id'])
+        .execute();
+
+      // No foreign keys: the audit trail must outlive anything it mentions.
+      await sql`create table audit_log (
+        ${serialId('id')},
+        at bigint not null,
+        incident_id text,
+        approval_id text,
+        actor text not null,
+        action text not null,
+        detail text not null
+      )`.execute(db);
+      await db.schema.createIndex('audit_incident_idx').on('audit_log').column('incident_id').execute();
+      await db.schema.createIndex('audit_approval_idx').on('audit_log').column('approval_id').execute();
+
+      await db.schema
+        .createTable('processed_keys')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('processed_keys_at_idx').on('processed_keys').column('at').execute();
+
+      // alerts and fingerprints name incidents without a foreign key: a fingerprint is claimed
+      // with a pre-generated incident id before that incident row exists.
+      await db.schema
+        .createTable('alerts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('delivery_id', 'text')
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('external_id', 'text')
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('service', 'text')
+        .addColumn('severity', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('url', 'text')
+        .addColumn('raw', 'text', (c) => c.notNull())
+        .addColumn('received_at', 'bigint', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('incident_id', 'text')
+        .addColumn('error', 'text')
+        .execute();
+      await db.schema.createIndex('alerts_delivery_uq').on('alerts').columns(['source', 'delivery_id']).unique().execute();
+      await db.schema.createIndex('alerts_fingerprint_idx').on('alerts').column('fingerprint').execute();
+      await db.schema.createIndex('alerts_incident_idx').on('alerts').column('incident_id').execute();
+
+      await db.schema
+        .createTable('alert_fingerprints')
+        .addColumn('fingerprint', 'text', (c) => c.primaryKey())
+        .addColumn('incident_id', 'text', (c) => c.notNull())
+        .addColumn('first_seen', 'bigint', (c) => c.notNull())
+        .addColumn('last_seen', 'bigint', (c) => c.notNull())
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.unique())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('run_after', 'bigint', (c) => c.notNull())
+        .addColumn('claimed_by', 'text')
+        .addColumn('claimed_until', 'bigint')
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('jobs_due_idx').on('jobs').columns(['state', 'run_after']).execute();
+      await db.schema.createIndex('jobs_claimed_by_idx').on('jobs').column('claimed_by').execute();
+
+      await db.schema
+        .createTable('kv')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
+];
+
+export interface MigrationLogger {
+  info(obj: object, msg?: string): void;
+}
+
+/**
+ * Apply pending migrations. Each migration runs in its own transaction (both dialects have
+ * transactional DDL) together with its bookkeeping row, so a crash leaves it either fully applied
+ * or not at all. Returns the names applied by this call.
+ *
+ * Limit on SQLite: there is no cross-process lock; SQLite is the single-process store, so run
+ * migrations from the one process that owns the file.
+ */
+export async function runMigrations(
+  db: Kysely<Database>,
+  dialect: StoreDialect,
+  now: () => Date,
+  logger?: MigrationLogger,
+): Promise<string[]> {
+  if (dialect === 'postgres') {
+    // A session-level lock needs one connection held for the whole run.
+    return db.connection().execute(async (conn) => {
+      // Keyed by schema: replicas sharing a schema serialise; separate schemas don't block each other.
+      const key = sql`hashtext('firebreak.migrate:' || current_schema())`;
+      await sql`select pg_advisory_lock(${key})`.execute(conn);
+      try {
+        return await applyPending(conn, dialect, now, logger);
+      } finally {
+        await sql`select pg_advisory_unlock(${key})`.execute(conn);
+      }
+    });
+  }
+  return applyPending(db, dialect, now, logger);
+}
+
+async function applyPending(
+  db: Kysely<Database>,
+  dialect: StoreDialect,
+  now: () => Date,
+  logger?: MigrationLogger,
+): Promise<string[]> {
+  await db.schema
+    .createTable('firebreak_migrations')
+    .ifNotExists()
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('applied_at', 'bigint', (c) => c.notNull())
+    .execute();
+  const done = new Set((await db.selectFrom('firebreak_migrations').select('name').execute()).map((r) => r.name));
+  const applied: string[] = [];
+  for (const m of MIGRATIONS) {
+    if (done.has(m.name)) continue;
+    await db.transaction().execute(async (trx) => {
+      await m.up(trx, dialect);
+      await trx.insertInto('firebreak_migrations').values({ name: m.name, applied_at: now().getTime() }).execute();
+    });
+    logger?.info({ migration: m.name, dialect }, 'store migration applied');
+    applied.push(m.name);
+  }
+  return applied;
+}

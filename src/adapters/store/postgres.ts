@@ -1,0 +1,57 @@
+import { userInfo } from 'node:os';
+import pg from 'pg';
+import { Kysely, PostgresDialect } from 'kysely';
+import type { Database } from './schema.js';
+
+export interface PoolErrorLogger {
+  warn(obj: object, msg?: string): void;
+}
+
+const INT8_OID = 20;
+
+/**
+ * PostgreSQL: for several replicas. Timestamps are int8 epoch ms; pg returns int8 as a string by
+ * default, so this pool (only this pool, not the global pg.types) parses it to a number.
+ */
+export function createPostgresDb(
+  connectionString: string,
+  opts: { logger?: PoolErrorLogger; max?: number } = {},
+): Kysely<Database> {
+  const pool = new pg.Pool({
+    connectionString: withDefaultUser(connectionString),
+    max: opts.max ?? 10,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID && format !== 'binary'
+          ? (v: string) => Number(v)
+          : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client losing its connection emits 'error' on the pool; unhandled, it kills the process.
+  pool.on('error', (err) => opts.logger?.warn({ err: err.message }, 'postgres pool: idle client error'));
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/**
+ * libpq (psql) defaults the user name to the OS user; node-postgres uses $PGUSER or $USER and
+ * fails when both are unset (containers, systemd units). Fill in the OS user in that one case so
+ * `postgres://host/db` means what it means to psql.
+ */
+export function withDefaultUser(connectionString: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.PGUSER || env.USER) return connectionString;
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    return connectionString; // let pg report its own parse error
+  }
+  if (url.username) return connectionString;
+  let name: string;
+  try {
+    name = userInfo().username;
+  } catch {
+    return connectionString;
+  }
+  url.username = name;
+  return url.toString();
+}

@@ -1,0 +1,174 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Row types of the one schema both dialects share (see migrations.ts for the DDL).
+ *
+ * Storage conventions, identical on SQLite and PostgreSQL so one query builder serves both:
+ * - timestamps are epoch milliseconds (`bigint`); the pg pool parses int8 to a JS number
+ *   (exact up to year 287396, far past anything we store);
+ * - JSON is stored as text (JSON.stringify / JSON.parse in the adapter), not jsonb: we never
+ *   query inside it, and one mapping for both dialects avoids two code paths;
+ * - booleans are integers 0/1.
+ */
+export interface Database {
+  incidents: IncidentsTable;
+  incident_roles: IncidentRolesTable;
+  timeline: TimelineTable;
+  flow_steps: FlowStepsTable;
+  approvals: ApprovalsTable;
+  approval_votes: ApprovalVotesTable;
+  audit_log: AuditLogTable;
+  processed_keys: ProcessedKeysTable;
+  alerts: AlertsTable;
+  alert_fingerprints: AlertFingerprintsTable;
+  jobs: JobsTable;
+  kv: KvTable;
+  firebreak_migrations: MigrationsTable;
+}
+
+export interface IncidentsTable {
+  id: string;
+  seq: number;
+  title: string;
+  description: string;
+  severity: string;
+  status: string;
+  services: string; // JSON array of strings
+  private: number;
+  origin: string;
+  source: string | null;
+  declared_by: string | null;
+  commander_id: string | null;
+  backend: string;
+  backend_id: string | null;
+  backend_url: string | null;
+  channel_id: string | null;
+  channel_name: string | null;
+  card_ts: string | null;
+  announce_ts: string | null;
+  alert_count: number;
+  created_at: number;
+  updated_at: number;
+  resolved_at: number | null;
+  version: number;
+  dedupe_key: string | null;
+}
+
+export interface IncidentRolesTable {
+  incident_id: string;
+  role: string;
+  user_id: string;
+}
+
+export interface TimelineTable {
+  id: Generated<number>;
+  incident_id: string;
+  at: number;
+  kind: string;
+  text: string;
+  author: string | null;
+  source_ref: string | null;
+}
+
+export interface FlowStepsTable {
+  flow_id: string;
+  step: string;
+  result: string; // JSON
+  at: number;
+}
+
+export interface ApprovalsTable {
+  id: string;
+  incident_id: string;
+  action_id: string;
+  params: string; // JSON object
+  reason: string;
+  proposed_by: string;
+  proposer_kind: string;
+  policy: string; // JSON
+  requires_approval: number;
+  created_at: number;
+  expires_at: number;
+  channel_id: string | null;
+  status: string;
+  message_ts: string | null;
+  decided_by: string | null;
+  decided_at: number | null;
+  deny_reason: string | null;
+  result: string | null; // JSON
+  error: string | null;
+  updated_at: number;
+}
+
+export interface ApprovalVotesTable {
+  approval_id: string;
+  user_id: string;
+  at: number;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  incident_id: string | null;
+  approval_id: string | null;
+  actor: string;
+  action: string;
+  detail: string; // JSON object
+}
+
+export interface ProcessedKeysTable {
+  key: string;
+  at: number;
+}
+
+export interface AlertsTable {
+  id: string;
+  source: string;
+  delivery_id: string | null;
+  fingerprint: string;
+  external_id: string | null;
+  title: string;
+  service: string | null;
+  severity: string;
+  status: string;
+  url: string | null;
+  raw: string; // JSON
+  received_at: number;
+  state: string;
+  incident_id: string | null;
+  error: string | null;
+}
+
+export interface AlertFingerprintsTable {
+  fingerprint: string;
+  incident_id: string;
+  first_seen: number;
+  last_seen: number;
+  count: number;
+}
+
+export interface JobsTable {
+  id: string;
+  kind: string;
+  key: string | null;
+  payload: string; // JSON
+  state: string;
+  attempts: number;
+  run_after: number;
+  claimed_by: string | null;
+  claimed_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface KvTable {
+  key: string;
+  value: string; // JSON
+  updated_at: number;
+}
+
+export interface MigrationsTable {
+  name: string;
+  applied_at: number;
+}
