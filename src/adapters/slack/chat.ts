@@ -1,0 +1,234 @@
+import { ErrorCode as SlackErrorCode, WebClient, type WebAPICallResult, LogLevel, type Logger as SlackLogger } from '@slack/web-api';
+import type { Logger } from '../../log.js';
+import { ChatError } from '../../errors.js';
+import type { Block, Chat, ChatMessage } from '../../ports/chat.js';
+import { SlackPacer } from './pacer.js';
+
+export interface SlackChatOptions {
+  token: string;
+  apiUrl: string;
+  logger: Logger;
+  /** Retries on 429/5xx inside the Web API client. Tests pass 0 to see errors at once. */
+  retries?: number;
+  pacer?: SlackPacer;
+}
+
+/** Bridges @slack/web-api's logger interface to pino. */
+export function slackLogger(logger: Logger): SlackLogger {
+  const child = logger.child({ component: 'slack-web-api' });
+  let level = LogLevel.WARN;
+  return {
+    debug: (...m: unknown[]) => child.debug(m.map(String).join(' ')),
+    info: (...m: unknown[]) => child.info(m.map(String).join(' ')),
+    warn: (...m: unknown[]) => child.warn(m.map(String).join(' ')),
+    error: (...m: unknown[]) => child.error(m.map(String).join(' ')),
+    setLevel: (l: LogLevel) => {
+      level = l;
+    },
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}
+
+export function createWebClient(opts: Omit<SlackChatOptions, 'pacer'>): WebClient {
+  return new WebClient(opts.token, {
+    slackApiUrl: opts.apiUrl,
+    logger: slackLogger(opts.logger),
+    logLevel: LogLevel.WARN,
+    // During an incident, a call that waits half an hour is useless: a few quick retries, then fail
+    // visibly. 429s wait for Retry-After inside the client.
+    retryConfig: { retries: opts.retries ?? 4, factor: 2, minTimeout: 500, maxTimeout: 8_000, randomize: true },
+    timeout: 15_000,
+  });
+}
+
+function toChatError(err: unknown): never {
+  const e = err as { code?: string; data?: { error?: string }; retryAfter?: number; message?: string };
+  if (e.code === SlackErrorCode.PlatformError && e.data?.error) throw new ChatError(e.data.error, undefined, { cause: err });
+  if (e.code === SlackErrorCode.RateLimitedError)
+    throw new ChatError('ratelimited', 'Slack rate limit', { retryAfterMs: (e.retryAfter ?? 1) * 1000, cause: err });
+  throw new ChatError('request_failed', `Slack request failed: ${e.message ?? String(err)}`, { cause: err });
+}
+
+/** The Chat port over the Slack Web API. Paces itself under the method tiers. */
+export class SlackChat implements Chat {
+  readonly client: WebClient;
+  private readonly pacer: SlackPacer;
+  private bot: { userId: string; teamId: string; url: string } | null = null;
+
+  constructor(opts: SlackChatOptions & { client?: WebClient }) {
+    this.client = opts.client ?? createWebClient(opts);
+    this.pacer = opts.pacer ?? new SlackPacer();
+  }
+
+  private async call<T extends WebAPICallResult>(method: string, args: Record<string, unknown>, channel?: string): Promise<T> {
+    await this.pacer.acquire(method, channel);
+    try {
+      return (await this.client.apiCall(method, args)) as T;
+    } catch (err) {
+      toChatError(err);
+    }
+  }
+
+  /** auth.test: learns the bot user id and the workspace URL; proves the token works. */
+  async init(): Promise<{ userId: string; teamId: string; url: string }> {
+    const r = await this.call<WebAPICallResult & { user_id?: string; team_id?: string; url?: string }>('auth.test', {});
+    this.bot = { userId: r.user_id ?? '', teamId: r.team_id ?? '', url: r.url ?? 'https://slack.com/' };
+    return this.bot;
+  }
+
+  botUserId(): string | null {
+    return this.bot?.userId ?? null;
+  }
+
+  async createChannel(name: string, isPrivate: boolean) {
+    const r = await this.call<WebAPICallResult & { channel?: { id: string; name: string } }>('conversations.create', { name, is_private: isPrivate });
+    return { id: r.channel!.id, name: r.channel!.name };
+  }
+
+  async findChannelByName(name: string) {
+    let cursor: string | undefined;
+    for (let page = 0; page < 20; page++) {
+      const r = await this.call<WebAPICallResult & { channels?: { id: string; name: string }[] }>('conversations.list', {
+        limit: 1000,
+        types: 'public_channel,private_channel',
+        exclude_archived: true,
+        ...(cursor ? { cursor } : {}),
+      });
+      const hit = r.channels?.find((c) => c.name === name);
+      if (hit) return { id: hit.id, name: hit.name };
+      cursor = r.response_metadata?.next_cursor || undefined;
+      if (!cursor) break;
+    }
+    return null;
+  }
+
+  async invite(channelId: string, userIds: string[]) {
+    const users = [...new Set(userIds)].filter((u) => u && u !== this.bot?.userId);
+    if (!users.length) return;
+    try {
+      await this.call('conversations.invite', { channel: channelId, users: users.join(',') });
+    } catch (err) {
+      // Everyone already in the channel is success for us: the flow may be resuming.
+      if (err instanceof ChatError && err.slackError === 'already_in_channel') return;
+      throw err;
+    }
+  }
+
+  async setTopic(channelId: string, topic: string) {
+    await this.call('conversations.setTopic', { channel: channelId, topic: topic.slice(0, 250) });
+  }
+
+  async post(channelId: string, text: string, blocks?: Block[], opts?: { threadTs?: string }) {
+    const r = await this.call<WebAPICallResult & { ts?: string; channel?: string }>(
+      'chat.postMessage',
+      { channel: channelId, text, ...(blocks ? { blocks } : {}), ...(opts?.threadTs ? { thread_ts: opts.threadTs } : {}), unfurl_links: false },
+      channelId,
+    );
+    return { ts: r.ts!, channel: r.channel ?? channelId };
+  }
+
+  async update(channelId: string, ts: string, text: string, blocks?: Block[]) {
+    await this.call('chat.update', { channel: channelId, ts, text, ...(blocks ? { blocks } : {}) });
+  }
+
+  async postEphemeral(channelId: string, userId: string, text: string, blocks?: Block[]) {
+    await this.call('chat.postEphemeral', { channel: channelId, user: userId, text, ...(blocks ? { blocks } : {}) });
+  }
+
+  async pin(channelId: string, ts: string) {
+    try {
+      await this.call('pins.add', { channel: channelId, timestamp: ts });
+    } catch (err) {
+      if (err instanceof ChatError && err.slackError === 'already_pinned') return;
+      throw err;
+    }
+  }
+
+  async addBookmark(channelId: string, title: string, link: string) {
+    await this.call('bookmarks.add', { channel_id: channelId, title, type: 'link', link });
+  }
+
+  async openView(triggerId: string, view: Block) {
+    const r = await this.call<WebAPICallResult & { view?: { id: string } }>('views.open', { trigger_id: triggerId, view });
+    return { viewId: r.view?.id ?? '' };
+  }
+
+  async publishHome(userId: string, view: Block) {
+    await this.call('views.publish', { user_id: userId, view });
+  }
+
+  async history(channelId: string, opts: { oldest?: string; limit?: number } = {}): Promise<ChatMessage[]> {
+    const out: ChatMessage[] = [];
+    let cursor: string | undefined;
+    const max = opts.limit ?? 5000;
+    while (out.length < max) {
+      const r = await this.call<WebAPICallResult & { messages?: RawMessage[]; has_more?: boolean }>('conversations.history', {
+        channel: channelId,
+        limit: Math.min(200, max - out.length),
+        ...(opts.oldest ? { oldest: opts.oldest } : {}),
+        ...(cursor ? { cursor } : {}),
+      });
+      for (const m of r.messages ?? []) out.push(toMessage(m));
+      cursor = r.response_metadata?.next_cursor || undefined;
+      if (!cursor || !r.has_more) break;
+    }
+    return out.sort((a, b) => Number(a.ts) - Number(b.ts));
+  }
+
+  async getMessage(channelId: string, ts: string): Promise<ChatMessage | null> {
+    const r = await this.call<WebAPICallResult & { messages?: RawMessage[] }>('conversations.history', {
+      channel: channelId,
+      latest: ts,
+      inclusive: true,
+      limit: 1,
+    });
+    const m = r.messages?.find((x) => x.ts === ts);
+    return m ? toMessage(m) : null;
+  }
+
+  async userInfo(userId: string) {
+    try {
+      const r = await this.call<WebAPICallResult & { user?: { id: string; name?: string; real_name?: string; is_bot?: boolean; profile?: { email?: string; real_name?: string } } }>(
+        'users.info',
+        { user: userId },
+      );
+      const u = r.user!;
+      return { id: u.id, name: u.real_name ?? u.profile?.real_name ?? u.name ?? u.id, email: u.profile?.email ?? null, isBot: !!u.is_bot };
+    } catch (err) {
+      if (err instanceof ChatError && err.slackError === 'user_not_found') return null;
+      throw err;
+    }
+  }
+
+  async usergroupMembers(usergroupId: string) {
+    const r = await this.call<WebAPICallResult & { users?: string[] }>('usergroups.users.list', { usergroup: usergroupId });
+    return r.users ?? [];
+  }
+
+  permalink(channelId: string, ts?: string): string {
+    const base = (this.bot?.url ?? 'https://slack.com/').replace(/\/?$/, '/');
+    return ts ? `${base}archives/${channelId}/p${ts.replace('.', '')}` : `${base}archives/${channelId}`;
+  }
+}
+
+interface RawMessage {
+  ts: string;
+  user?: string;
+  bot_id?: string;
+  text?: string;
+  thread_ts?: string;
+  subtype?: string;
+  blocks?: { block_id?: string }[];
+}
+
+function toMessage(m: RawMessage): ChatMessage & { blockIds: string[] } {
+  return {
+    ts: m.ts,
+    user: m.user ?? null,
+    botId: m.bot_id ?? null,
+    text: m.text ?? '',
+    threadTs: m.thread_ts ?? null,
+    blockIds: (m.blocks ?? []).map((b) => b.block_id ?? '').filter(Boolean),
+  };
+}

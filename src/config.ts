@@ -1,0 +1,222 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ActionSchema, DEFAULT_ACTIONS, type ActionDefinition } from './domain/actions.js';
+import { SEVERITIES } from './domain/severity.js';
+
+/**
+ * The one reader of process.env and firebreak.yml. Everything else receives a `Config`.
+ * Names are the public interface (product.md): keep them exactly.
+ */
+const optionalString = z
+  .string()
+  .transform((s) => s.trim())
+  .optional()
+  .transform((s) => (s ? s : undefined));
+
+const EnvSchema = z
+  .object({
+    SLACK_BOT_TOKEN: optionalString.pipe(z.string().regex(/^xox[bp]-/, 'a bot token starting with xoxb-').optional()),
+    SLACK_SIGNING_SECRET: optionalString,
+    SLACK_APP_TOKEN: optionalString.pipe(z.string().regex(/^xapp-/, 'an app-level token starting with xapp-').optional()),
+    SLACK_API_URL: optionalString.pipe(z.url('a URL such as https://slack.com/api/').optional()),
+    ANNOUNCE_CHANNEL: optionalString.pipe(z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'a channel id such as C0123ABCD').optional()),
+    INCIDENT_BACKEND: optionalString.pipe(z.enum(['local', 'rootly', 'incidentio']).optional()),
+    ROOTLY_API_KEY: optionalString,
+    ROOTLY_API_URL: optionalString.pipe(z.url().optional()),
+    ROOTLY_WEBHOOK_SECRET: optionalString,
+    INCIDENTIO_API_KEY: optionalString,
+    INCIDENTIO_API_URL: optionalString.pipe(z.url().optional()),
+    INCIDENTIO_WEBHOOK_SECRET: optionalString.pipe(z.string().startsWith('whsec_', 'a Svix secret starting with whsec_').optional()),
+    ANTHROPIC_API_KEY: optionalString,
+    ANTHROPIC_BASE_URL: optionalString.pipe(z.url().optional()),
+    ANTHROPIC_MODEL: optionalString,
+    DATABASE_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'sqlite:<path> or postgres://user@host:5432/db')
+        .optional(),
+    ),
+    ALERT_WEBHOOK_SECRET: optionalString,
+    PAGERDUTY_WEBHOOK_SECRET: optionalString,
+    DATADOG_WEBHOOK_SECRET: optionalString,
+    ALERTMANAGER_WEBHOOK_TOKEN: optionalString,
+    FIREBREAK_CONFIG: optionalString,
+    FIREBREAK_PUBLIC_URL: optionalString.pipe(z.url().optional()),
+    PORT: optionalString.pipe(z.string().regex(/^\d{1,5}$/, 'a port number').transform(Number).optional()),
+    HOST: optionalString,
+    LOG_LEVEL: optionalString.pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()),
+  })
+  .superRefine((env, ctx) => {
+    if (env.INCIDENT_BACKEND === 'rootly' && !env.ROOTLY_API_KEY)
+      ctx.addIssue({ code: 'custom', path: ['ROOTLY_API_KEY'], message: 'required when INCIDENT_BACKEND=rootly' });
+    if (env.INCIDENT_BACKEND === 'incidentio' && !env.INCIDENTIO_API_KEY)
+      ctx.addIssue({ code: 'custom', path: ['INCIDENTIO_API_KEY'], message: 'required when INCIDENT_BACKEND=incidentio' });
+    if (env.SLACK_BOT_TOKEN && !env.SLACK_APP_TOKEN && !env.SLACK_SIGNING_SECRET)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SLACK_SIGNING_SECRET'],
+        message: 'required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)',
+      });
+    if ((env.SLACK_APP_TOKEN || env.SLACK_SIGNING_SECRET) && !env.SLACK_BOT_TOKEN)
+      ctx.addIssue({ code: 'custom', path: ['SLACK_BOT_TOKEN'], message: 'required when a Slack app token or signing secret is set' });
+  });
+
+const Sev = z.enum(SEVERITIES);
+
+const FileSchema = z
+  .object({
+    channel: z
+      .object({
+        name_template: z.string().min(1).default('inc-{date}-{slug}'),
+      })
+      .prefault({}),
+    /** Slack user ids invited to every incident channel. */
+    responders: z.array(z.string().regex(/^[UW][A-Z0-9]+$/)).default([]),
+    roles: z.array(z.string().regex(/^[a-z][a-z0-9_-]*$/)).min(1).default(['commander', 'communications', 'scribe']),
+    announce: z
+      .object({
+        /** Incidents created outside Slack (backend UI, alerts) get a channel from this severity up. */
+        auto_channel_min_severity: Sev.default('high'),
+      })
+      .prefault({}),
+    alerts: z
+      .object({
+        dedupe_window_minutes: z.number().positive().default(60),
+        rate_limit_per_minute: z.number().int().positive().default(120),
+        batch_seconds: z.number().min(0).default(30),
+        resolve_incident_on_resolved_alert: z.boolean().default(false),
+        max_body_bytes: z.number().int().positive().default(1_000_000),
+      })
+      .prefault({}),
+    approvals: z
+      .object({
+        default_expiry_minutes: z.number().positive().default(15),
+      })
+      .prefault({}),
+    actions: z.array(ActionSchema).default([]),
+    prompts: z.partialRecord(z.enum(['system', 'brief', 'summary', 'postmortem', 'propose']), z.string()).default({}),
+    claude: z
+      .object({
+        max_tokens: z.number().int().positive().max(4000).default(4000),
+        timeout_ms: z.number().int().positive().default(60_000),
+        max_retries: z.number().int().min(0).max(5).default(2),
+        transcript_budget_tokens: z.number().int().positive().default(60_000),
+      })
+      .prefault({}),
+  })
+  .strict();
+
+export type FileConfig = z.infer<typeof FileSchema>;
+export type Env = z.infer<typeof EnvSchema>;
+
+export type SlackMode = 'http' | 'socket' | 'sandbox';
+
+export interface Config {
+  env: Env;
+  file: FileConfig;
+  slackMode: SlackMode;
+  backend: 'local' | 'rootly' | 'incidentio';
+  slackApiUrl: string;
+  rootlyApiUrl: string;
+  incidentioApiUrl: string;
+  anthropicModel: string;
+  databaseUrl: string | undefined;
+  port: number;
+  host: string;
+  logLevel: string;
+  /** Effective action registry: defaults, replaced by id from the file. */
+  actions: ActionDefinition[];
+  configPath: string | null;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** One line per problem, naming the variable and what is expected, never the value. */
+function describeIssues(issues: readonly z.core.$ZodIssue[], prefix: string): string[] {
+  return issues.map((i) => {
+    const where = i.path.length ? i.path.join('.') : '(root)';
+    let msg = i.message;
+    if (i.code === 'invalid_value' && 'values' in i) msg = `expected one of ${(i.values as unknown[]).join(', ')}`;
+    if (i.code === 'unrecognized_keys') msg = `unknown key(s) ${i.keys.join(', ')}`;
+    return `${prefix}${where}: ${msg}`;
+  });
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const parsedEnv = EnvSchema.safeParse(env);
+  const problems: string[] = [];
+  if (!parsedEnv.success) problems.push(...describeIssues(parsedEnv.error.issues, ''));
+
+  const explicitPath = parsedEnv.success ? parsedEnv.data.FIREBREAK_CONFIG : optionalString.safeParse(env.FIREBREAK_CONFIG).data;
+  const configPath = explicitPath ? resolve(cwd, explicitPath) : existsSync(resolve(cwd, 'firebreak.yml')) ? resolve(cwd, 'firebreak.yml') : null;
+  let file: FileConfig = FileSchema.parse({});
+  if (configPath) {
+    if (!existsSync(configPath)) {
+      problems.push(`FIREBREAK_CONFIG: file not found: ${configPath}`);
+    } else {
+      let raw: unknown;
+      try {
+        raw = parseYaml(readFileSync(configPath, 'utf8')) ?? {};
+      } catch (err) {
+        problems.push(`${configPath}: not valid YAML (${(err as Error).message.split('\n')[0]})`);
+      }
+      if (raw !== undefined) {
+        const parsedFile = FileSchema.safeParse(raw);
+        if (parsedFile.success) file = parsedFile.data;
+        else problems.push(...describeIssues(parsedFile.error.issues, `firebreak.yml `));
+      }
+    }
+  }
+
+  // Actions: defaults replaced by id; executors naming secrets must find them in the environment.
+  const byId = new Map(DEFAULT_ACTIONS.map((a) => [a.id, a]));
+  for (const a of file.actions) byId.set(a.id, a);
+  const actions = [...byId.values()];
+  for (const a of actions) {
+    if (a.executor.type === 'webhook' && !env[a.executor.secret_env])
+      problems.push(`${a.executor.secret_env}: required by action ${a.id} (webhook executor signing secret)`);
+    if (a.executor.type === 'rootly_workflow' && !(parsedEnv.success && parsedEnv.data.ROOTLY_API_KEY))
+      problems.push(`ROOTLY_API_KEY: required by action ${a.id} (rootly_workflow executor)`);
+    for (const [name, p] of Object.entries(a.params)) {
+      if (p.pattern) {
+        try {
+          new RegExp(p.pattern);
+        } catch {
+          problems.push(`firebreak.yml actions.${a.id}.params.${name}.pattern: not a valid regular expression`);
+        }
+      }
+    }
+  }
+
+  if (problems.length || !parsedEnv.success) throw new ConfigError(problems);
+  const e = parsedEnv.data;
+
+  const backend = e.INCIDENT_BACKEND ?? (e.ROOTLY_API_KEY ? 'rootly' : e.INCIDENTIO_API_KEY ? 'incidentio' : 'local');
+  const slackMode: SlackMode = !e.SLACK_BOT_TOKEN ? 'sandbox' : e.SLACK_APP_TOKEN ? 'socket' : 'http';
+  const slackApiUrl = e.SLACK_API_URL ?? 'https://slack.com/api/';
+  return {
+    env: e,
+    file,
+    slackMode,
+    backend,
+    slackApiUrl: slackApiUrl.endsWith('/') ? slackApiUrl : `${slackApiUrl}/`,
+    rootlyApiUrl: e.ROOTLY_API_URL ?? 'https://api.rootly.com',
+    incidentioApiUrl: e.INCIDENTIO_API_URL ?? 'https://api.incident.io',
+    anthropicModel: e.ANTHROPIC_MODEL ?? 'claude-sonnet-4-5',
+    databaseUrl: e.DATABASE_URL,
+    port: e.PORT ?? 3000,
+    host: e.HOST ?? '0.0.0.0',
+    logLevel: e.LOG_LEVEL ?? 'info',
+    actions,
+    configPath,
+  };
+}

@@ -1,0 +1,120 @@
+import { parseSeverity, SEVERITY_INPUTS, type Severity } from './severity.js';
+
+/**
+ * The `/incident` grammar (product.md). Pure: text in, a typed command or a parse error out.
+ *   (empty) | declare                 → modal
+ *   declare <severity> <title>        → inline declare
+ *   status | update <text> | sev <severity> | role <role> @user
+ *   mitigate [message] | resolve [message] | summary | postmortem
+ *   action <action_id> [key=value ...] | list | audit | help
+ */
+export type Command =
+  | { kind: 'declare_modal' }
+  | { kind: 'declare'; severity: Severity; title: string }
+  | { kind: 'status' }
+  | { kind: 'update'; text: string }
+  | { kind: 'sev'; severity: Severity }
+  | { kind: 'role'; role: string; userId: string }
+  | { kind: 'mitigate'; message: string }
+  | { kind: 'resolve'; message: string }
+  | { kind: 'summary' }
+  | { kind: 'postmortem' }
+  | { kind: 'action'; actionId: string; params: Record<string, string> }
+  | { kind: 'list' }
+  | { kind: 'audit' }
+  | { kind: 'help' };
+
+export type ParseResult = { ok: true; command: Command } | { ok: false; error: string };
+
+const USER_MENTION = /^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$/;
+
+/** Split on whitespace, keeping "double quoted" runs together (for key="a value"). */
+export function tokenize(text: string): string[] {
+  const out: string[] = [];
+  const re = /(\S*?"[^"]*"\S*|\S+)/g;
+  for (const m of text.matchAll(re)) out.push(m[0]);
+  return out;
+}
+
+export function parseCommand(text: string, roles: readonly string[]): ParseResult {
+  const trimmed = text.trim();
+  if (!trimmed) return { ok: true, command: { kind: 'declare_modal' } };
+  const [verbRaw, ...rest] = trimmed.split(/\s+/);
+  const verb = verbRaw!.toLowerCase();
+  const tail = trimmed.slice(verbRaw!.length).trim();
+  switch (verb) {
+    case 'declare': {
+      if (!rest.length) return { ok: true, command: { kind: 'declare_modal' } };
+      const severity = parseSeverity(rest[0]);
+      if (!severity) return { ok: false, error: `Unknown severity \`${rest[0]}\`. Use one of: ${SEVERITY_INPUTS}.` };
+      const title = rest.slice(1).join(' ').trim();
+      if (!title) return { ok: false, error: 'A title is needed: `/incident declare <severity> <title>`.' };
+      if (title.length > 200) return { ok: false, error: 'The title is longer than 200 characters.' };
+      return { ok: true, command: { kind: 'declare', severity, title } };
+    }
+    case 'status':
+      return { ok: true, command: { kind: 'status' } };
+    case 'update':
+      if (!tail) return { ok: false, error: 'Say what changed: `/incident update <text>`.' };
+      return { ok: true, command: { kind: 'update', text: tail } };
+    case 'sev':
+    case 'severity': {
+      const severity = parseSeverity(rest[0]);
+      if (!severity) return { ok: false, error: `Unknown severity \`${rest[0] ?? ''}\`. Use one of: ${SEVERITY_INPUTS}.` };
+      return { ok: true, command: { kind: 'sev', severity } };
+    }
+    case 'role': {
+      const role = rest[0]?.toLowerCase();
+      const mention = rest[1]?.match(USER_MENTION);
+      if (!role || !roles.includes(role)) return { ok: false, error: `Unknown role \`${rest[0] ?? ''}\`. Roles: ${roles.join(', ')}.` };
+      if (!mention) return { ok: false, error: 'Name the person: `/incident role <role> @user`.' };
+      return { ok: true, command: { kind: 'role', role, userId: mention[1]! } };
+    }
+    case 'mitigate':
+      return { ok: true, command: { kind: 'mitigate', message: tail } };
+    case 'resolve':
+      return { ok: true, command: { kind: 'resolve', message: tail } };
+    case 'summary':
+    case 'summarize':
+      return { ok: true, command: { kind: 'summary' } };
+    case 'postmortem':
+      return { ok: true, command: { kind: 'postmortem' } };
+    case 'action': {
+      const actionId = rest[0];
+      if (!actionId) return { ok: false, error: 'Name the action: `/incident action <action_id> key=value ...`.' };
+      const params: Record<string, string> = {};
+      for (const tok of tokenize(tail.slice(actionId.length))) {
+        const eq = tok.indexOf('=');
+        if (eq <= 0) return { ok: false, error: `Parameters are key=value pairs; \`${tok}\` is not.` };
+        const key = tok.slice(0, eq);
+        let value = tok.slice(eq + 1);
+        if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
+        if (key in params) return { ok: false, error: `Parameter \`${key}\` is given twice.` };
+        params[key] = value;
+      }
+      return { ok: true, command: { kind: 'action', actionId, params } };
+    }
+    case 'list':
+      return { ok: true, command: { kind: 'list' } };
+    case 'audit':
+      return { ok: true, command: { kind: 'audit' } };
+    case 'help':
+      return { ok: true, command: { kind: 'help' } };
+    default:
+      return { ok: false, error: `Unknown subcommand \`${verbRaw}\`. Try \`/incident help\`.` };
+  }
+}
+
+export const HELP_TEXT = [
+  '*Firebreak* — incident response from Slack',
+  '`/incident` — declare with a form',
+  '`/incident declare <severity> <title>` — declare now (severity: critical, high, medium, low or sev1–sev4)',
+  '`/incident status` — where the incident stands',
+  '`/incident update <text>` — post an update to the channel and the timeline',
+  '`/incident sev <severity>` — change severity',
+  '`/incident role <role> @user` — assign a role (commander, communications, scribe)',
+  '`/incident mitigate [message]` · `/incident resolve [message]`',
+  '`/incident summary` — catch up on the channel · `/incident postmortem` — draft a post-mortem',
+  '`/incident action <action_id> key=value ...` — propose a remediation (risky ones need approval)',
+  '`/incident list` — open incidents · `/incident audit` — this incident\'s audit log',
+].join('\n');

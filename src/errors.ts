@@ -1,0 +1,88 @@
+/**
+ * Coded errors. Every error a user can see is an `AppError` with a code; `userMessage()` is the one
+ * place that turns a code into words for Slack. Anything else is unexpected: it is logged with an
+ * error id the user can quote.
+ */
+export type ErrorCode =
+  | 'input.invalid'
+  | 'input.unknown_severity'
+  | 'input.unknown_command'
+  | 'incident.not_found'
+  | 'incident.not_in_channel'
+  | 'incident.bad_transition'
+  | 'action.unknown'
+  | 'action.invalid_params'
+  | 'approval.not_found'
+  | 'approval.not_pending'
+  | 'approval.expired'
+  | 'approval.not_allowed'
+  | 'approval.self_approval'
+  | 'approval.already_voted'
+  | 'backend.validation'
+  | 'backend.auth'
+  | 'backend.not_found'
+  | 'backend.rate_limited'
+  | 'backend.unavailable'
+  | 'backend.unsupported'
+  | 'chat.error'
+  | 'executor.failed'
+  | 'config.invalid';
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly detail: Record<string, unknown>;
+  constructor(code: ErrorCode, message: string, detail: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AppError';
+    this.code = code;
+    this.detail = detail;
+  }
+}
+
+export class BackendError extends AppError {
+  readonly status: number | null;
+  readonly field: string | null;
+  readonly retryAfterMs: number | null;
+  constructor(
+    code: Extract<ErrorCode, `backend.${string}`>,
+    message: string,
+    opts: { status?: number | null; field?: string | null; retryAfterMs?: number | null; backend?: string; cause?: unknown } = {},
+  ) {
+    super(code, message, { backend: opts.backend, status: opts.status, field: opts.field }, { cause: opts.cause });
+    this.name = 'BackendError';
+    this.status = opts.status ?? null;
+    this.field = opts.field ?? null;
+    this.retryAfterMs = opts.retryAfterMs ?? null;
+  }
+}
+
+export class ChatError extends AppError {
+  readonly slackError: string;
+  readonly retryAfterMs: number | null;
+  constructor(slackError: string, message?: string, opts: { retryAfterMs?: number | null; cause?: unknown } = {}) {
+    super('chat.error', message ?? `Slack refused the call: ${slackError}`, { slackError }, { cause: opts.cause });
+    this.name = 'ChatError';
+    this.slackError = slackError;
+    this.retryAfterMs = opts.retryAfterMs ?? null;
+  }
+}
+
+/** The words a Slack user sees for an error. `errorId` is quoted for unexpected failures. */
+export function userMessage(err: unknown, errorId?: string): string {
+  if (err instanceof AppError) {
+    switch (err.code) {
+      case 'backend.auth':
+        return `:warning: The incident backend refused our credentials (${String(err.detail.backend ?? 'backend')}). Check ROOTLY_API_KEY / INCIDENTIO_API_KEY and its scope.`;
+      case 'backend.validation':
+        return `:warning: The incident backend rejected the request${err instanceof BackendError && err.field ? ` (field \`${err.field}\`)` : ''}: ${err.message}`;
+      case 'backend.rate_limited':
+      case 'backend.unavailable':
+        return `:hourglass: The incident backend is not answering right now (${err.message}). Firebreak keeps the record and will retry.`;
+      case 'chat.error':
+        return `:warning: Slack refused a call: ${err.message}`;
+      default:
+        return `:warning: ${err.message}`;
+    }
+  }
+  return `:boom: Something went wrong on our side${errorId ? ` (error id \`${errorId}\`)` : ''}. The team can find it in the logs.`;
+}

@@ -1,0 +1,79 @@
+import type { IncidentStatus } from '../domain/incident.js';
+import type { Severity } from '../domain/severity.js';
+
+/**
+ * The incident platform the record lives in: Rootly, incident.io, or the bot's own store ("local").
+ * Every method is safe to retry: creates are guarded by `firebreakId` (an idempotency key the
+ * adapter uses so a retried create after a lost response never makes a second incident).
+ *
+ * Errors: adapters throw `BackendError` (src/errors.ts) with a code:
+ * `backend.validation` (422, carries the refused field), `backend.auth` (401/403),
+ * `backend.not_found`, `backend.rate_limited`, `backend.unavailable` (5xx, timeouts after retries).
+ */
+export interface IncidentBackend {
+  readonly name: 'local' | 'rootly' | 'incidentio';
+  /** One cheap authenticated call; throws `backend.auth` on a bad key. Used by readiness. */
+  verify(): Promise<void>;
+  createIncident(input: BackendCreateInput): Promise<BackendIncidentRef>;
+  updateIncident(ref: BackendRef, patch: BackendUpdate): Promise<void>;
+  transition(ref: BackendRef, to: IncidentStatus, message?: string): Promise<void>;
+  assignRole(ref: BackendRef, role: string, user: BackendUser): Promise<void>;
+  addTimelineEvent(ref: BackendRef, event: { text: string; at: Date }): Promise<void>;
+  /**
+   * Save a post-mortem draft. Returns `saved`, or `not_ready` when the backend refuses it for
+   * the incident's current state (the caller retries after the resolve), or `unsupported`.
+   */
+  savePostmortem(ref: BackendRef, markdown: string): Promise<'saved' | 'not_ready' | 'unsupported'>;
+  /** Run a backend workflow for the approval gate (Rootly only; others throw `backend.unsupported`). */
+  runWorkflow(ref: BackendRef, workflowId: string, context: Record<string, unknown>): Promise<{ runId: string; status: string }>;
+  /** Record an alert on the backend (Rootly `POST /v1/alerts`); a no-op where unsupported. */
+  recordAlert(alert: BackendAlert): Promise<void>;
+  /** A link a person can open, for the channel bookmark. */
+  incidentUrl(ref: BackendRef): string | null;
+}
+
+export interface BackendRef {
+  /** Our incident id. */
+  firebreakId: string;
+  /** The backend's own id (equal to firebreakId for the local backend). */
+  backendId: string;
+}
+
+export interface BackendIncidentRef {
+  backendId: string;
+  url: string | null;
+}
+
+export interface BackendCreateInput {
+  firebreakId: string;
+  title: string;
+  summary: string;
+  severity: Severity;
+  private: boolean;
+  services: string[];
+  commander: BackendUser | null;
+  slackChannel?: { id: string; name: string; url: string } | null;
+}
+
+export interface BackendUpdate {
+  title?: string;
+  summary?: string;
+  severity?: Severity;
+  slackChannel?: { id: string; name: string; url: string };
+}
+
+/** A person as the backend must find them: by Slack id or by email. */
+export interface BackendUser {
+  slackUserId: string;
+  email: string | null;
+  name: string | null;
+}
+
+export interface BackendAlert {
+  source: string;
+  summary: string;
+  externalId: string;
+  externalUrl: string | null;
+  labels: Record<string, string>;
+  data: unknown;
+}

@@ -1,0 +1,43 @@
+/**
+ * The chat surface (Slack). Services talk to this port, never to the Web API client directly,
+ * so the domain flows read the same against the real workspace, the emulator, and tests.
+ * Block Kit payloads are plain objects built by the pure builders in src/slack/blocks/.
+ *
+ * Errors: the adapter throws `ChatError` with Slack's error string as `slackError`
+ * (e.g. `name_taken`, `channel_not_found`, `expired_trigger_id`).
+ */
+export type Block = Record<string, unknown>;
+
+export interface ChatMessage {
+  ts: string;
+  user: string | null;
+  botId: string | null;
+  text: string;
+  threadTs?: string | null;
+  /** block_ids of the message's blocks (the bot marks its own messages to find them again). */
+  blockIds?: string[];
+}
+
+export interface Chat {
+  /** Create a channel; throws ChatError('name_taken') if the name exists. */
+  createChannel(name: string, isPrivate: boolean): Promise<{ id: string; name: string }>;
+  findChannelByName(name: string): Promise<{ id: string; name: string } | null>;
+  invite(channelId: string, userIds: string[]): Promise<void>;
+  setTopic(channelId: string, topic: string): Promise<void>;
+  post(channelId: string, text: string, blocks?: Block[], opts?: { threadTs?: string }): Promise<{ ts: string; channel: string }>;
+  update(channelId: string, ts: string, text: string, blocks?: Block[]): Promise<void>;
+  postEphemeral(channelId: string, userId: string, text: string, blocks?: Block[]): Promise<void>;
+  pin(channelId: string, ts: string): Promise<void>;
+  addBookmark(channelId: string, title: string, link: string): Promise<void>;
+  openView(triggerId: string, view: Block): Promise<{ viewId: string }>;
+  publishHome(userId: string, view: Block): Promise<void>;
+  /** Oldest first; `oldest` exclusive. Pages internally. */
+  history(channelId: string, opts?: { oldest?: string; limit?: number }): Promise<ChatMessage[]>;
+  getMessage(channelId: string, ts: string): Promise<ChatMessage | null>;
+  userInfo(userId: string): Promise<{ id: string; name: string; email: string | null; isBot: boolean } | null>;
+  /** Members of a Slack user group (for approval policies naming a group). */
+  usergroupMembers(usergroupId: string): Promise<string[]>;
+  permalink(channelId: string, ts?: string): string;
+  /** The bot's own user id (from auth.test). */
+  botUserId(): string | null;
+}

@@ -1,0 +1,246 @@
+import { renderChannelName, withCollisionSuffix } from '../domain/channel-name.js';
+import { incidentLabel, isOpen, type Incident, type IncidentOrigin } from '../domain/incident.js';
+import { atLeast, type Severity } from '../domain/severity.js';
+import { ChatError } from '../errors.js';
+import { Markers } from '../slack/ids.js';
+import { announcement, incidentCard, topicFor } from '../slack/blocks/incident.js';
+import type { Deps } from './deps.js';
+import { postOnce, step } from './steps.js';
+
+export interface DeclareInput {
+  title: string;
+  severity: Severity;
+  description: string;
+  services: string[];
+  private: boolean;
+  commanderId: string | null;
+  declaredBy: string | null;
+  origin: IncidentOrigin;
+  source?: string | null;
+  /** Idempotency: the same key never declares twice (Slack view id, backend incident id, alert episode). */
+  dedupeKey?: string | null;
+  /** The incident already exists in the backend (it was created there): adopt it, do not create. */
+  existingBackend?: { backendId: string; url: string | null } | null;
+  /**
+   * 'always' for incidents declared from Slack; 'auto' opens a channel only at or above
+   * `announce.auto_channel_min_severity` (incidents created in the backend's UI or by alerts).
+   */
+  channel: 'always' | 'auto';
+  /** Where to tell a person that something went wrong. */
+  notify?: { channelId: string; userId: string } | null;
+}
+
+export const DECLARE_FLOW_JOB = 'declare.flow';
+export const BRIEF_JOB = 'incident.brief';
+
+export const declareFlowId = (incidentId: string) => `declare:${incidentId}`;
+
+/**
+ * Record the incident (idempotent on `dedupeKey`) and start its resumable flow. Returns as soon as
+ * the record is durable: the channel, card, backend record and announcement follow in the flow.
+ */
+export async function declareIncident(deps: Deps, input: DeclareInput): Promise<{ incident: Incident; created: boolean }> {
+  const now = deps.clock.now();
+  const { incident, created } = await deps.store.createIncident({
+    id: deps.newId(),
+    title: input.title.trim().slice(0, 200),
+    description: input.description.trim(),
+    severity: input.severity,
+    services: input.services,
+    private: input.private,
+    origin: input.origin,
+    source: input.source ?? null,
+    declaredBy: input.declaredBy,
+    commanderId: input.commanderId,
+    backend: deps.backend.name,
+    backendId: input.existingBackend?.backendId ?? null,
+    backendUrl: input.existingBackend?.url ?? null,
+    dedupeKey: input.dedupeKey ?? null,
+    createdAt: now,
+  });
+  if (!created) return { incident, created };
+  if (incident.commanderId) await deps.store.setRole(incident.id, 'commander', incident.commanderId);
+  await deps.store.audit({
+    at: now,
+    incidentId: incident.id,
+    actor: input.declaredBy ?? input.origin,
+    action: 'incident.declared',
+    detail: { title: incident.title, severity: incident.severity, origin: incident.origin, source: incident.source },
+  });
+  await deps.store.addTimeline({
+    incidentId: incident.id,
+    at: now,
+    kind: 'declared',
+    text: `Declared (${incident.severity}) by ${input.declaredBy ? `<@${input.declaredBy}>` : input.origin}`,
+    author: input.declaredBy,
+  });
+  deps.metrics.incidents.inc({ origin: incident.origin, severity: incident.severity });
+  await deps.jobs.enqueue(
+    DECLARE_FLOW_JOB,
+    { incidentId: incident.id, channel: input.channel, notify: input.notify ?? null },
+    { key: declareFlowId(incident.id) },
+  );
+  return { incident, created };
+}
+
+/** A similar open incident: same service and severity, or the same title (case-insensitive). */
+export async function findSimilarOpen(deps: Deps, title: string, severity: Severity, services: string[]): Promise<Incident | null> {
+  const t = normaliseTitle(title);
+  const open = await deps.store.listOpenIncidents();
+  return (
+    open.find((i) => normaliseTitle(i.title) === t) ??
+    open.find((i) => i.severity === severity && services.length > 0 && i.services.some((s) => services.includes(s))) ??
+    null
+  );
+}
+
+function normaliseTitle(t: string): string {
+  return t
+    .toLowerCase()
+    .replace(/^\[[a-z]+\]\s*/, '')
+    .replace(/[^a-z0-9]+/g, ' ')
+    .trim();
+}
+
+interface FlowPayload {
+  incidentId: string;
+  channel: 'always' | 'auto';
+  notify: { channelId: string; userId: string } | null;
+}
+
+/**
+ * The declare flow. Independent calls run concurrently: the backend record and the channel at
+ * once; then invite, topic, card and announcement together; pin, bookmark and the backend's
+ * channel link after them. Each step is recorded, so a crash or a retry resumes at the first
+ * missing step and never makes a second incident, channel or card.
+ */
+export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<void> {
+  const flowId = declareFlowId(payload.incidentId);
+  let incident = await deps.store.getIncident(payload.incidentId);
+  if (!incident) return;
+  const wantsChannel = payload.channel === 'always' || atLeast(incident.severity, deps.config.file.announce.auto_channel_min_severity);
+  const announceChannel = deps.config.env.ANNOUNCE_CHANNEL;
+
+  const backendP = ensureBackendRecord(deps, flowId, incident);
+  const channelP = wantsChannel ? ensureChannel(deps, flowId, incident) : Promise.resolve(null);
+  const [backendRef, channel] = await Promise.all([backendP, channelP]);
+  incident = (await deps.store.getIncident(incident.id))!;
+  const roles = await deps.store.getRoles(incident.id);
+
+  const tasks: Promise<unknown>[] = [];
+  if (channel) {
+    const inc = incident;
+    tasks.push(
+      step(deps, flowId, 'invite', async () => {
+        const users = [inc.declaredBy, inc.commanderId, ...deps.config.file.responders].filter((u): u is string => !!u);
+        await deps.chat.invite(channel.id, users);
+        return true;
+      }),
+      step(deps, flowId, 'topic', async () => {
+        await deps.chat.setTopic(channel.id, topicFor(inc, roles));
+        return true;
+      }),
+      (async () => {
+        const card = await postOnce(deps, flowId, 'card', channel.id, Markers.card(inc.id), () => incidentCard(inc, roles));
+        await deps.store.updateIncident(inc.id, { cardTs: card.ts, updatedAt: deps.clock.now() });
+        await step(deps, flowId, 'pin', async () => {
+          await deps.chat.pin(channel.id, card.ts);
+          return true;
+        });
+      })(),
+    );
+    if (backendRef.url) {
+      const url = backendRef.url;
+      tasks.push(
+        step(deps, flowId, 'bookmark', async () => {
+          await deps.chat.addBookmark(channel.id, `${incidentLabel(inc)} in ${deps.backend.name}`, url);
+          return true;
+        }),
+      );
+    }
+    if (deps.backend.name !== 'local') {
+      tasks.push(
+        step(deps, flowId, 'backend.channel', async () => {
+          await deps.backend.updateIncident(
+            { firebreakId: inc.id, backendId: backendRef.backendId },
+            { slackChannel: { id: channel.id, name: channel.name, url: deps.chat.permalink(channel.id) } },
+          );
+          return true;
+        }),
+      );
+    }
+    tasks.push(deps.jobs.enqueue(BRIEF_JOB, { incidentId: inc.id }, { key: `brief:${inc.id}` }));
+  }
+  if (announceChannel) {
+    const inc = incident;
+    tasks.push(
+      (async () => {
+        const posted = await postOnce(deps, flowId, 'announce', announceChannel, Markers.announce(inc.id), () => announcement(inc, roles));
+        await deps.store.updateIncident(inc.id, { announceTs: posted.ts, updatedAt: deps.clock.now() });
+      })(),
+    );
+  }
+  const results = await Promise.allSettled(tasks);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  await deps.store.audit({ at: deps.clock.now(), incidentId: incident.id, actor: 'system', action: 'incident.flow_completed', detail: { channel: channel?.id ?? null } });
+}
+
+async function ensureBackendRecord(deps: Deps, flowId: string, incident: Incident): Promise<{ backendId: string; url: string | null }> {
+  if (incident.backendId) return { backendId: incident.backendId, url: incident.backendUrl };
+  const ref = await step(deps, flowId, 'backend', async () => {
+    const commander = incident.commanderId ? await deps.chat.userInfo(incident.commanderId).catch(() => null) : null;
+    return deps.backend.createIncident({
+      firebreakId: incident.id,
+      title: incident.title,
+      summary: incident.description,
+      severity: incident.severity,
+      private: incident.private,
+      services: incident.services,
+      commander: incident.commanderId ? { slackUserId: incident.commanderId, email: commander?.email ?? null, name: commander?.name ?? null } : null,
+    });
+  });
+  await deps.store.updateIncident(incident.id, { backendId: ref.backendId, backendUrl: ref.url, updatedAt: deps.clock.now() });
+  return ref;
+}
+
+/**
+ * The incident channel. Names are reserved in the store before Slack is asked (first writer wins),
+ * so concurrent declares, even on different replicas, never race for one name; a name Slack
+ * already has (`name_taken`) moves on to `-2`, `-3`, ...
+ */
+async function ensureChannel(deps: Deps, flowId: string, incident: Incident): Promise<{ id: string; name: string }> {
+  if (incident.channelId && incident.channelName) return { id: incident.channelId, name: incident.channelName };
+  const channel = await step(deps, flowId, 'channel', async () => {
+    const base = renderChannelName(deps.config.file.channel.name_template, {
+      date: incident.createdAt,
+      title: incident.title,
+      seq: incident.seq,
+      severity: incident.severity,
+    });
+    for (let attempt = 1; attempt <= 50; attempt++) {
+      const name = withCollisionSuffix(base, attempt);
+      const owner = await deps.store.putStep('channel-names', name, incident.id);
+      if (owner !== incident.id) continue; // reserved by another incident
+      // Did an earlier run of this flow already ask Slack for this name (and die before recording)?
+      const resumed = (await deps.store.getStep(flowId, `channel.attempted:${name}`)) !== undefined;
+      if (!resumed) await deps.store.putStep(flowId, `channel.attempted:${name}`, true);
+      try {
+        return await deps.chat.createChannel(name, incident.private);
+      } catch (err) {
+        if (!(err instanceof ChatError) || err.slackError !== 'name_taken') throw err;
+        // Ours from a run that died after Slack created it but before we recorded it? Adopt it.
+        const existing = await deps.chat.findChannelByName(name);
+        if (existing) {
+          const holder = await deps.store.findIncidentByChannel(existing.id);
+          if (!holder && resumed) return existing;
+        }
+      }
+    }
+    throw new ChatError('name_taken', 'No free channel name after 50 attempts');
+  });
+  await deps.store.updateIncident(incident.id, { channelId: channel.id, channelName: channel.name, updatedAt: deps.clock.now() });
+  return channel;
+}
+
+export { isOpen };

@@ -1,0 +1,23 @@
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { IncidentBackend } from '../ports/backend.js';
+import type { Chat } from '../ports/chat.js';
+import type { Clock } from '../ports/clock.js';
+import type { Store } from '../ports/store.js';
+import type { Summarizer } from '../ports/summarizer.js';
+import type { JobRunner } from './jobs.js';
+
+/** What every service gets: ports, config, and the cross-cutting tools. No globals. */
+export interface Deps {
+  config: Config;
+  store: Store;
+  chat: Chat;
+  backend: IncidentBackend;
+  summarizer: Summarizer;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  jobs: JobRunner;
+  newId: () => string;
+}

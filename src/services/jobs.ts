@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { Clock } from '../ports/clock.js';
+import type { Job, Store } from '../ports/store.js';
+
+/** Thrown by a handler when retrying cannot help (bad input, a refused request): the job goes dead. */
+export class PermanentJobError extends Error {}
+
+export type JobHandler = (payload: unknown, job: Job) => Promise<void>;
+
+export interface JobRunnerOptions {
+  workerId?: string;
+  pollMs?: number;
+  leaseMs?: number;
+  concurrency?: number;
+  maxAttempts?: number;
+  /** Called when a job goes dead, so the failure is reported somewhere a person looks. */
+  onDead?: (job: Job, error: unknown) => Promise<void>;
+}
+
+/**
+ * Background work that survives a crash and runs on exactly one replica: every job is a row in the
+ * store, claimed with a lease (SKIP LOCKED on PostgreSQL). A job whose worker died is taken over
+ * when its lease expires; so handlers must be idempotent (they are: flows record each step).
+ * `enqueue` kicks the loop so fresh work starts at once instead of waiting for the next poll.
+ */
+export class JobRunner {
+  readonly workerId: string;
+  private readonly handlers = new Map<string, JobHandler>();
+  private readonly inflight = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private polling = false;
+  private pollAgain = false;
+  private readonly pollMs: number;
+  private readonly leaseMs: number;
+  private readonly concurrency: number;
+  private readonly maxAttempts: number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    private readonly clock: Clock,
+    private readonly metrics: Metrics | null,
+    private readonly opts: JobRunnerOptions = {},
+  ) {
+    this.workerId = opts.workerId ?? `w-${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.pollMs = opts.pollMs ?? 1000;
+    this.leaseMs = opts.leaseMs ?? 60_000;
+    this.concurrency = opts.concurrency ?? 16;
+    this.maxAttempts = opts.maxAttempts ?? 8;
+  }
+
+  register(kind: string, handler: JobHandler): void {
+    this.handlers.set(kind, handler);
+  }
+
+  /** Durably enqueue. With a key, a job already queued under that key is not added twice. */
+  async enqueue(kind: string, payload: unknown, opts: { key?: string; delayMs?: number } = {}): Promise<boolean> {
+    const added = await this.store.enqueueJob({
+      id: randomUUID(),
+      kind,
+      key: opts.key ?? null,
+      payload,
+      runAfter: new Date(this.clock.now().getTime() + (opts.delayMs ?? 0)),
+    });
+    if (!opts.delayMs) this.kick();
+    return added;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const loop = () => {
+      if (!this.running) return;
+      this.kick();
+      this.timer = setTimeout(loop, this.pollMs);
+      this.timer.unref();
+    };
+    loop();
+  }
+
+  /** Stop claiming, wait for in-flight jobs (up to `graceMs`), give back anything still leased. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
+    await Promise.race([Promise.allSettled([...this.inflight]), deadline]);
+    await this.store.releaseJobs(this.workerId).catch((err) => this.logger.warn({ err }, 'releasing jobs failed'));
+  }
+
+  /** Wait until no job is running in this process (tests and benchmarks). */
+  async idle(): Promise<void> {
+    while (this.inflight.size || this.polling) await Promise.allSettled([...this.inflight, new Promise((r) => setTimeout(r, 5))]);
+  }
+
+  kick(): void {
+    if (!this.running) return;
+    if (this.polling) {
+      this.pollAgain = true;
+      return;
+    }
+    this.polling = true;
+    void this.poll().finally(() => {
+      this.polling = false;
+      if (this.pollAgain && this.running) {
+        this.pollAgain = false;
+        this.kick();
+      }
+    });
+  }
+
+  private async poll(): Promise<void> {
+    const free = this.concurrency - this.inflight.size;
+    if (free <= 0 || !this.handlers.size) return;
+    let jobs: Job[];
+    try {
+      jobs = await this.store.claimJobs([...this.handlers.keys()], this.workerId, free, this.clock.now(), this.leaseMs);
+    } catch (err) {
+      this.logger.error({ err }, 'claiming jobs failed');
+      return;
+    }
+    for (const job of jobs) {
+      const p = this.run(job).finally(() => {
+        this.inflight.delete(p);
+        if (this.running) this.kick();
+      });
+      this.inflight.add(p);
+    }
+  }
+
+  private async run(job: Job): Promise<void> {
+    const handler = this.handlers.get(job.kind)!;
+    const log = this.logger.child({ job: job.id, kind: job.kind, attempt: job.attempts });
+    try {
+      await handler(job.payload, job);
+      await this.store.completeJob(job.id, this.workerId);
+      this.metrics?.jobs.inc({ kind: job.kind, outcome: 'done' });
+    } catch (err) {
+      const permanent = err instanceof PermanentJobError || job.attempts >= this.maxAttempts;
+      // Backoff 1 s × 2^(attempt-1), capped at 60 s, with jitter so replicas do not retry in step.
+      const delay = Math.min(60_000, 1000 * 2 ** Math.max(0, job.attempts - 1)) * (0.75 + Math.random() * 0.5);
+      const retryAt = permanent ? null : new Date(this.clock.now().getTime() + delay);
+      log[permanent ? 'error' : 'warn']({ err, retryAt }, permanent ? 'job failed for good' : 'job failed; will retry');
+      this.metrics?.jobs.inc({ kind: job.kind, outcome: permanent ? 'dead' : 'retry' });
+      await this.store.failJob(job.id, this.workerId, String((err as Error)?.message ?? err), retryAt).catch((e) => log.error({ err: e }, 'recording job failure failed'));
+      if (permanent && this.opts.onDead) await this.opts.onDead(job, err).catch((e) => log.error({ err: e }, 'reporting dead job failed'));
+    }
+  }
+}

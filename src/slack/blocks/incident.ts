@@ -1,0 +1,236 @@
+import { incidentLabel, type Incident } from '../../domain/incident.js';
+import { SEVERITIES, SEVERITY_EMOJI } from '../../domain/severity.js';
+import type { Block } from '../../ports/chat.js';
+import { Actions, DeclareBlocks, FormBlocks, INPUT, Markers, Views } from '../ids.js';
+import { actions, channelLink, clip, context, divider, fields, header, mrkdwn, plain, section, time, user } from './common.js';
+
+const STATUS_EMOJI: Record<Incident['status'], string> = {
+  investigating: ':mag:',
+  mitigated: ':adhesive_bandage:',
+  resolved: ':white_check_mark:',
+  cancelled: ':no_entry_sign:',
+};
+
+export function statusLine(i: Incident): string {
+  return `${STATUS_EMOJI[i.status]} ${i.status}`;
+}
+
+export function topicFor(i: Incident, roles: Record<string, string>): string {
+  const commander = roles.commander ?? i.commanderId;
+  return clip(`${i.severity.toUpperCase()} | ${i.status} | IC: ${commander ? `<@${commander}>` : 'unassigned'} | ${i.title}`, 250);
+}
+
+/** The pinned incident card: the state of the incident at a glance, with the lifecycle buttons. */
+export function incidentCard(i: Incident, roles: Record<string, string>, opts: { backendUrl?: string | null } = {}): { text: string; blocks: Block[] } {
+  const roleLines = Object.entries(roles)
+    .filter(([r]) => r !== 'commander')
+    .map(([r, u]) => `${r}: ${user(u)}`);
+  const blocks: Block[] = [
+    header(`${incidentLabel(i)} ${i.title}`, Markers.card(i.id)),
+    fields([
+      ['Severity', `${SEVERITY_EMOJI[i.severity]} ${i.severity}`],
+      ['Status', statusLine(i)],
+      ['Commander', user(roles.commander ?? i.commanderId)],
+      ['Services', i.services.length ? i.services.join(', ') : '_none given_'],
+    ]),
+  ];
+  if (i.description) blocks.push(section(clip(i.description, 2900)));
+  const ctx = [`Declared ${time(i.createdAt)} by ${user(i.declaredBy)}`, `origin: ${i.origin}${i.source ? ` (${i.source})` : ''}`];
+  if (roleLines.length) ctx.push(roleLines.join(' · '));
+  if (i.alertCount > 0) ctx.push(`:rotating_light: ${i.alertCount} alert${i.alertCount === 1 ? '' : 's'}`);
+  if (opts.backendUrl ?? i.backendUrl) ctx.push(`<${opts.backendUrl ?? i.backendUrl}|Open in ${i.backend}>`);
+  blocks.push(context(ctx.join(' · ')));
+  if (i.status !== 'resolved' && i.status !== 'cancelled') {
+    blocks.push(
+      actions(`card_actions:${i.id}`, [
+        { text: 'Update status', actionId: Actions.cardUpdateStatus, value: i.id },
+        { text: 'Change severity', actionId: Actions.cardChangeSeverity, value: i.id },
+        { text: 'Assign role', actionId: Actions.cardAssignRole, value: i.id },
+        { text: 'Summarize', actionId: Actions.cardSummarize, value: i.id },
+        { text: 'Propose action', actionId: Actions.cardProposeAction, value: i.id },
+        { text: 'Resolve', actionId: Actions.cardResolve, value: i.id, style: 'primary' },
+      ]),
+    );
+  } else {
+    blocks.push(context(i.resolvedAt ? `${statusLine(i)} ${time(i.resolvedAt)}` : statusLine(i)));
+  }
+  return { text: `${incidentLabel(i)} ${i.title} — ${i.severity}, ${i.status}`, blocks };
+}
+
+/** The post in the announcement channel; updated in place as the incident changes. */
+export function announcement(i: Incident, roles: Record<string, string>): { text: string; blocks: Block[] } {
+  const closed = i.status === 'resolved' || i.status === 'cancelled';
+  const title = closed ? `${statusLine(i)}: ${incidentLabel(i)} ${i.title}` : `${SEVERITY_EMOJI[i.severity]} ${incidentLabel(i)} ${i.title}`;
+  return {
+    text: `${closed ? i.status.toUpperCase() : 'New incident'}: ${incidentLabel(i)} ${i.title} (${i.severity}, ${i.status})`,
+    blocks: [
+      section(`*${clip(title, 2900)}*`, Markers.announce(i.id)),
+      fields([
+        ['Severity', i.severity],
+        ['Status', statusLine(i)],
+        ['Commander', user(roles.commander ?? i.commanderId)],
+        ['Channel', channelLink(i.channelId, i.channelName)],
+      ]),
+      context(`origin: ${i.origin}${i.source ? ` (${i.source})` : ''} · declared ${time(i.createdAt)}${i.backendUrl ? ` · <${i.backendUrl}|${i.backend}>` : ''}`),
+    ],
+  };
+}
+
+const severityOptions = SEVERITIES.map((s) => ({ text: plain(`${s}`), value: s }));
+
+export function declareModal(opts: { declarer: string; privateMetadata: string; title?: string; severity?: string }): Block {
+  return {
+    type: 'modal',
+    callback_id: Views.declare,
+    private_metadata: opts.privateMetadata,
+    title: plain('Declare an incident', 24),
+    submit: plain('Declare', 24),
+    close: plain('Cancel', 24),
+    blocks: [
+      {
+        type: 'input',
+        block_id: DeclareBlocks.title,
+        label: plain('Title'),
+        element: { type: 'plain_text_input', action_id: INPUT, max_length: 200, ...(opts.title ? { initial_value: opts.title } : {}), placeholder: plain('API 500 error rate spike') },
+      },
+      {
+        type: 'input',
+        block_id: DeclareBlocks.severity,
+        label: plain('Severity'),
+        element: { type: 'static_select', action_id: INPUT, options: severityOptions, ...(opts.severity ? { initial_option: severityOptions.find((o) => o.value === opts.severity) } : {}) },
+      },
+      {
+        type: 'input',
+        block_id: DeclareBlocks.description,
+        optional: true,
+        label: plain('What is happening?'),
+        element: { type: 'plain_text_input', action_id: INPUT, multiline: true, max_length: 2900 },
+      },
+      {
+        type: 'input',
+        block_id: DeclareBlocks.commander,
+        label: plain('Incident commander'),
+        element: { type: 'users_select', action_id: INPUT, initial_user: opts.declarer },
+      },
+      {
+        type: 'input',
+        block_id: DeclareBlocks.services,
+        optional: true,
+        label: plain('Affected services (comma-separated)'),
+        element: { type: 'plain_text_input', action_id: INPUT, max_length: 500 },
+      },
+      {
+        type: 'input',
+        block_id: DeclareBlocks.private,
+        optional: true,
+        label: plain('Visibility'),
+        element: { type: 'checkboxes', action_id: INPUT, options: [{ text: plain('Private incident (private channel)'), value: 'private' }] },
+      },
+    ],
+  };
+}
+
+/** Offered instead of silently declaring a duplicate. `draftId` refers to the stored declaration. */
+export function duplicatePrompt(existing: Incident, draftId: string): { text: string; blocks: Block[] } {
+  return {
+    text: `A similar incident is already open: ${incidentLabel(existing)} ${existing.title}`,
+    blocks: [
+      section(
+        `:eyes: A similar incident is already open: *${incidentLabel(existing)} ${clip(existing.title, 200)}* (${existing.severity}, ${existing.status}) in ${channelLink(existing.channelId, existing.channelName)}.\nJoin it, or declare a new one anyway?`,
+      ),
+      actions(`duplicate:${draftId}`, [
+        { text: `Join #${clip(existing.channelName ?? 'incident', 60)}`, actionId: Actions.duplicateJoin, value: existing.id, style: 'primary' },
+        { text: 'Declare anyway', actionId: Actions.duplicateDeclareAnyway, value: draftId },
+      ]),
+    ],
+  };
+}
+
+export function incidentList(incidents: Incident[]): { text: string; blocks: Block[] } {
+  if (!incidents.length) return { text: 'No open incidents.', blocks: [section(':sunny: No open incidents.')] };
+  const lines = incidents.map(
+    (i) => `${SEVERITY_EMOJI[i.severity]} *${incidentLabel(i)}* ${clip(i.title, 120)} — ${i.severity}, ${i.status}, IC ${user(i.commanderId)} · ${channelLink(i.channelId, i.channelName)}`,
+  );
+  const blocks: Block[] = [header(`Open incidents (${incidents.length})`)];
+  for (let k = 0; k < lines.length && blocks.length < 48; k += 10) blocks.push(section(lines.slice(k, k + 10).join('\n')));
+  return { text: `${incidents.length} open incident(s)`, blocks };
+}
+
+export function homeView(incidents: Incident[]): Block {
+  const list = incidentList(incidents);
+  return {
+    type: 'home',
+    blocks: [header('Firebreak'), context('Open incidents, most severe first. `/incident` declares a new one.'), divider(), ...list.blocks.slice(incidents.length ? 1 : 0)].slice(0, 100),
+  };
+}
+
+export function statusModal(i: Incident): Block {
+  return {
+    type: 'modal',
+    callback_id: Views.status,
+    private_metadata: i.id,
+    title: plain('Update status', 24),
+    submit: plain('Update', 24),
+    blocks: [
+      {
+        type: 'input',
+        block_id: FormBlocks.status,
+        label: plain('Status'),
+        element: {
+          type: 'static_select',
+          action_id: INPUT,
+          options: ['investigating', 'mitigated', 'resolved', 'cancelled'].map((s) => ({ text: plain(s), value: s })),
+        },
+      },
+      { type: 'input', block_id: FormBlocks.message, optional: true, label: plain('Message'), element: { type: 'plain_text_input', action_id: INPUT, multiline: true } },
+    ],
+  };
+}
+
+export function severityModal(i: Incident): Block {
+  return {
+    type: 'modal',
+    callback_id: Views.severity,
+    private_metadata: i.id,
+    title: plain('Change severity', 24),
+    submit: plain('Change', 24),
+    blocks: [
+      {
+        type: 'input',
+        block_id: FormBlocks.severity,
+        label: plain('Severity'),
+        element: { type: 'static_select', action_id: INPUT, options: severityOptions, initial_option: severityOptions.find((o) => o.value === i.severity) },
+      },
+    ],
+  };
+}
+
+export function roleModal(i: Incident, roles: readonly string[]): Block {
+  return {
+    type: 'modal',
+    callback_id: Views.role,
+    private_metadata: i.id,
+    title: plain('Assign role', 24),
+    submit: plain('Assign', 24),
+    blocks: [
+      { type: 'input', block_id: FormBlocks.role, label: plain('Role'), element: { type: 'static_select', action_id: INPUT, options: roles.map((r) => ({ text: plain(r), value: r })) } },
+      { type: 'input', block_id: FormBlocks.user, label: plain('Person'), element: { type: 'users_select', action_id: INPUT } },
+    ],
+  };
+}
+
+export function resolveModal(i: Incident): Block {
+  return {
+    type: 'modal',
+    callback_id: Views.resolve,
+    private_metadata: i.id,
+    title: plain('Resolve incident', 24),
+    submit: plain('Resolve', 24),
+    blocks: [
+      section(`Resolve *${incidentLabel(i)} ${clip(i.title, 200)}*?`),
+      { type: 'input', block_id: FormBlocks.message, optional: true, label: plain('Resolution'), element: { type: 'plain_text_input', action_id: INPUT, multiline: true } },
+    ],
+  };
+}
+
+export { mrkdwn };

@@ -1,0 +1,66 @@
+/**
+ * Every Slack action_id, callback_id and block_id the bot uses, in one place. Listeners bind these
+ * to callbacks; block builders put them on elements. Values are stable wire names: renaming one
+ * breaks buttons on messages already posted.
+ */
+export const COMMAND = '/incident';
+
+export const Actions = {
+  cardUpdateStatus: 'card_update_status',
+  cardChangeSeverity: 'card_change_severity',
+  cardAssignRole: 'card_assign_role',
+  cardSummarize: 'card_summarize',
+  cardProposeAction: 'card_propose_action',
+  cardResolve: 'card_resolve',
+  approve: 'approval_approve',
+  deny: 'approval_deny',
+  duplicateJoin: 'duplicate_join',
+  duplicateDeclareAnyway: 'duplicate_declare_anyway',
+  openChannelLink: 'open_channel_link',
+  proposeActionPick: 'propose_action_pick',
+} as const;
+
+export const Views = {
+  declare: 'declare_modal',
+  duplicate: 'duplicate_modal',
+  status: 'status_modal',
+  severity: 'severity_modal',
+  role: 'role_modal',
+  resolve: 'resolve_modal',
+  propose: 'propose_modal',
+  deny: 'deny_modal',
+} as const;
+
+/** Input blocks of the declare modal; each block holds one element whose action_id is `value`. */
+export const DeclareBlocks = {
+  title: 'declare_title',
+  severity: 'declare_severity',
+  description: 'declare_description',
+  commander: 'declare_commander',
+  services: 'declare_services',
+  private: 'declare_private',
+} as const;
+
+export const FormBlocks = {
+  status: 'form_status',
+  message: 'form_message',
+  severity: 'form_severity',
+  role: 'form_role',
+  user: 'form_user',
+  action: 'form_action',
+  params: 'form_params',
+  reason: 'form_reason',
+} as const;
+
+/** The element inside every input block uses this action_id, so state.values[block].value reads uniformly. */
+export const INPUT = 'value';
+
+/** Markers put in block_ids so the bot can find its own messages again after a crash. */
+export const Markers = {
+  card: (incidentId: string) => `card:${incidentId}`,
+  announce: (incidentId: string) => `announce:${incidentId}`,
+  brief: (incidentId: string) => `brief:${incidentId}`,
+  approval: (approvalId: string) => `approval:${approvalId}`,
+  summary: (incidentId: string, n: string) => `summary:${incidentId}:${n}`,
+  postmortem: (incidentId: string) => `postmortem:${incidentId}`,
+} as const;
