@@ -1,0 +1,342 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SlackApiError, type MethodContext } from './args.js';
+import { FaultPlan, type Fault } from './faults.js';
+import { METHODS } from './methods/index.js';
+import { handleResponseUrl } from './responses.js';
+import {
+  DEFAULT_APP_ID,
+  DEFAULT_BOT_ID,
+  DEFAULT_BOT_USER_ID,
+  DEFAULT_TEAM_ID,
+  WorkspaceState,
+} from './state.js';
+import { RateLimiter } from './tiers.js';
+import type { CallRecord, WorkspaceChange } from './types.js';
+
+/**
+ * The Slack Web API emulator: a real HTTP server on loopback that answers `POST /api/<method>`
+ * like slack.com does (form or JSON bodies, Bearer tokens, HTTP 200 `{ok:false,error}` errors,
+ * 429 + Retry-After), over an inspectable in-memory workspace (`state`).
+ *
+ * Also served:
+ * - `POST /response/<id>`: the response_url Slack hands out with commands and interactions.
+ * - `GET /_emulator/state` (JSON snapshot), `GET /_emulator/calls` (call log),
+ *   `GET /_emulator/events` (server-sent events: `change` for the workspace, `call` per API call),
+ *   for the sandbox console.
+ *
+ * Limits: one workspace, one app, bot token plus optional user tokens; only the methods in
+ * `methods/`; rate limits per method (and per channel for chat.postMessage), not per token.
+ */
+export interface SlackEmulatorOptions {
+  /** The token the bot uses; any other token is `invalid_auth`. */
+  botToken: string;
+  /** Extra user tokens: token → user id (for calls made "as a person"). */
+  userTokens?: Record<string, string>;
+  port?: number;
+  host?: string;
+  /** Milliseconds since epoch; drives message ts, trigger expiry, rate-limit refill. */
+  clock?: () => number;
+  teamId?: string;
+  teamDomain?: string;
+  botUserId?: string;
+  botId?: string;
+  appId?: string;
+  /** 'enforce' (default) answers 429 like Slack; 'off' never limits. */
+  rateLimits?: 'enforce' | 'off';
+  /** Fixed delay added to every Web API call (the benchmark's per-fake latency). */
+  latencyMs?: number;
+  /** Seed the default people, user group and channels (default true). */
+  seed?: boolean;
+  /** Random source for fault probabilities (tests make it deterministic). */
+  random?: () => number;
+}
+
+export interface SlackEmulator {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  /** `<url>/api/`, the value for WebClient's `slackApiUrl` and SLACK_API_URL. */
+  readonly apiUrl: string;
+  readonly port: number;
+  readonly botToken: string;
+  readonly botUserId: string;
+  readonly botId: string;
+  readonly teamId: string;
+  readonly appId: string;
+  readonly state: WorkspaceState;
+  /** `change` (WorkspaceChange) on every state change; `call` (CallRecord) after every API call. */
+  readonly events: WorkspaceState['events'];
+  /** Make `method` (or `'*'`) misbehave; see Fault. */
+  inject(method: string, fault: Fault): void;
+  clearFaults(method?: string): void;
+  /** Call log, oldest first, optionally for one method. */
+  calls(method?: string): CallRecord[];
+  clearCalls(): void;
+  setRateLimits(mode: 'enforce' | 'off'): void;
+  /** Refill every bucket. */
+  resetRateLimits(): void;
+  setLatency(ms: number): void;
+  /** Issue a trigger id for `user` (the driver does this for commands and clicks). */
+  issueTrigger(user: string): string;
+  /** A response_url for an interaction in `channel` by `user`, optionally tied to a message. */
+  issueResponseUrl(r: { channel: string; user: string; messageTs?: string | null }): string;
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 5 * 1024 * 1024;
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new Error('body too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** Arguments from the query string and the body, whichever encoding the client used. */
+function parseArgs(req: IncomingMessage, raw: string, url: URL): Record<string, unknown> | null {
+  const args: Record<string, unknown> = Object.fromEntries(url.searchParams);
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (raw.length === 0) return args;
+  if (type === 'application/json') {
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
+      return { ...args, ...(parsed as Record<string, unknown>) };
+    } catch {
+      return null;
+    }
+  }
+  return { ...args, ...Object.fromEntries(new URLSearchParams(raw)) };
+}
+
+/** Args that @slack/web-api JSON-stringifies; decoded so the call log shows structures, not strings. */
+const JSON_ARGS = new Set(['blocks', 'attachments', 'view', 'metadata']);
+
+function decodeJsonArgs(args: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...args };
+  for (const key of JSON_ARGS) {
+    const v = out[key];
+    if (typeof v !== 'string') continue;
+    try {
+      out[key] = JSON.parse(v) as unknown;
+    } catch {
+      // Left as the string: the handler's schema rejects it with a message.
+    }
+  }
+  return out;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.destroyed || res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'x-slack-req-id': randomBytes(16).toString('hex'),
+    ...headers,
+  });
+  res.end(text);
+}
+
+export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<SlackEmulator> {
+  if (!opts.botToken) throw new Error('startSlackEmulator: botToken is required');
+  const clock = opts.clock ?? Date.now;
+  const state = new WorkspaceState({
+    teamId: opts.teamId ?? DEFAULT_TEAM_ID,
+    teamDomain: opts.teamDomain ?? 'acme',
+    botUserId: opts.botUserId ?? DEFAULT_BOT_USER_ID,
+    botId: opts.botId ?? DEFAULT_BOT_ID,
+    appId: opts.appId ?? DEFAULT_APP_ID,
+    clock,
+    seed: opts.seed ?? true,
+  });
+  const tokens = new Map<string, { user: string; isBot: boolean }>([[opts.botToken, { user: state.botUserId, isBot: true }]]);
+  for (const [token, user] of Object.entries(opts.userTokens ?? {})) tokens.set(token, { user, isBot: false });
+
+  const faults = new FaultPlan(opts.random);
+  const limiter = new RateLimiter(clock);
+  let rateMode = opts.rateLimits ?? 'enforce';
+  let latencyMs = opts.latencyMs ?? 0;
+  let log: CallRecord[] = [];
+  const sse = new Set<ServerResponse>();
+  let baseUrl = '';
+
+  function record(rec: Omit<CallRecord, 'durationMs'>, startedAt: number): void {
+    const full: CallRecord = { ...rec, durationMs: Date.now() - startedAt };
+    log.push(full);
+    state.events.emit('call', full);
+  }
+
+  async function handleApi(req: IncomingMessage, res: ServerResponse, method: string, url: URL): Promise<void> {
+    const started = Date.now();
+    const at = clock();
+    const raw = await readBody(req);
+    const parsed = parseArgs(req, raw, url);
+    const { token: bodyToken, ...args } = decodeJsonArgs(parsed ?? {});
+    const answer = (status: number, body: Record<string, unknown>, headers?: Record<string, string>) => {
+      sendJson(res, status, body, headers);
+      const ok = body.ok === true;
+      record({ method, args, at, ok, status, ...(ok ? {} : { error: String(body.error) }) }, started);
+    };
+
+    const handler = METHODS[method];
+    if (!handler) return answer(404, { ok: false, error: 'unknown_method' });
+    if (parsed === null) return answer(200, { ok: false, error: 'invalid_json' });
+
+    const auth = req.headers.authorization;
+    const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : typeof bodyToken === 'string' ? bodyToken : undefined;
+    if (!token) return answer(200, { ok: false, error: 'not_authed' });
+    const who = tokens.get(token);
+    if (!who) return answer(200, { ok: false, error: 'invalid_auth' });
+
+    const fault = faults.next(method);
+    const delay = latencyMs + (fault?.latencyMs ?? 0);
+    if (delay > 0) await sleep(delay);
+    if (fault?.hang) {
+      // Left open on purpose; close() destroys the socket.
+      record({ method, args, at, ok: false, error: 'hang', status: 0 }, started);
+      return;
+    }
+    if (fault?.drop && !fault.after) {
+      res.socket?.destroy();
+      record({ method, args, at, ok: false, error: 'dropped', status: 0 }, started);
+      return;
+    }
+    if (fault && (fault.status !== undefined || fault.error !== undefined)) {
+      const status = fault.status ?? 200;
+      const headers: Record<string, string> = status === 429 ? { 'retry-after': '1' } : {};
+      const error = fault.error ?? (status === 429 ? 'ratelimited' : 'fatal_error');
+      return answer(status, { ok: false, error }, headers);
+    }
+
+    if (rateMode === 'enforce') {
+      const channel = typeof args.channel === 'string' ? args.channel : undefined;
+      const decision = limiter.take(method, channel);
+      if (!decision.allowed) {
+        return answer(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(decision.retryAfterSec) });
+      }
+    }
+
+    const ctx: MethodContext = { state, args, actor: who.user, isBot: who.isBot, baseUrl };
+    let status = 200;
+    let body: Record<string, unknown>;
+    try {
+      body = { ok: true, ...(await handler(ctx)) };
+    } catch (err) {
+      if (err instanceof SlackApiError) {
+        body = { ok: false, error: err.error, ...err.extra };
+      } else {
+        // A bug in the emulator, not a Slack answer: say so loudly.
+        status = 500;
+        body = { ok: false, error: 'emulator_internal_error', detail: err instanceof Error ? err.message : String(err) };
+      }
+    }
+    if (fault?.drop && fault.after) {
+      res.socket?.destroy();
+      record({ method, args, at, ok: false, error: 'dropped_after', status: 0 }, started);
+      return;
+    }
+    answer(status, body);
+  }
+
+  async function handleResponse(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    const raw = await readBody(req);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      return sendJson(res, 400, { ok: false, error: 'invalid_payload' });
+    }
+    const r = handleResponseUrl(state, id, body);
+    sendJson(res, r.status, r.body);
+  }
+
+  function handleEvents(res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.write(': connected\n\n');
+    const onChange = (c: WorkspaceChange) => res.write(`event: change\ndata: ${JSON.stringify(c)}\n\n`);
+    const onCall = (c: CallRecord) => res.write(`event: call\ndata: ${JSON.stringify(c)}\n\n`);
+    state.events.on('change', onChange);
+    state.events.on('call', onCall);
+    sse.add(res);
+    res.on('close', () => {
+      state.events.off('change', onChange);
+      state.events.off('call', onCall);
+      sse.delete(res);
+    });
+  }
+
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://emulator.local');
+    const path = url.pathname;
+    const route = async () => {
+      if (path.startsWith('/api/') && (req.method === 'POST' || req.method === 'GET')) {
+        return handleApi(req, res, decodeURIComponent(path.slice(5)), url);
+      }
+      if (path.startsWith('/response/') && req.method === 'POST') return handleResponse(req, res, decodeURIComponent(path.slice(10)));
+      if (req.method === 'GET' && path === '/_emulator/state') return sendJson(res, 200, state.snapshot());
+      if (req.method === 'GET' && path === '/_emulator/calls') return sendJson(res, 200, log);
+      if (req.method === 'GET' && path === '/_emulator/events') return handleEvents(res);
+      sendJson(res, 404, { ok: false, error: 'not_found' });
+    };
+    route().catch((err: unknown) => {
+      sendJson(res, 500, { ok: false, error: 'emulator_internal_error', detail: err instanceof Error ? err.message : String(err) });
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  baseUrl = `http://${opts.host ?? '127.0.0.1'}:${port}`;
+
+  return {
+    url: baseUrl,
+    apiUrl: `${baseUrl}/api/`,
+    port,
+    botToken: opts.botToken,
+    botUserId: state.botUserId,
+    botId: state.botId,
+    teamId: state.teamId,
+    appId: state.appId,
+    state,
+    events: state.events,
+    inject: (method, fault) => faults.add(method, fault),
+    clearFaults: (method) => faults.clear(method),
+    calls: (method) => (method === undefined ? [...log] : log.filter((c) => c.method === method)),
+    clearCalls: () => {
+      log = [];
+    },
+    setRateLimits: (mode) => {
+      rateMode = mode;
+    },
+    resetRateLimits: () => limiter.reset(),
+    setLatency: (ms) => {
+      latencyMs = ms;
+    },
+    issueTrigger: (user) => state.issueTrigger(user).id,
+    issueResponseUrl: (r) => `${baseUrl}/response/${state.issueResponseUrl(r).id}`,
+    close: async () => {
+      for (const res of sse) res.end();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
