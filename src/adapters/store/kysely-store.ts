@@ -63,7 +63,11 @@ export class KyselyStore implements Store {
     await sql`select 1`.execute(this.db);
   }
 
+  private closed = false;
+  /** Idempotent: a second close (e.g. a test's cleanup after a graceful shutdown) is a no-op. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.db.destroy();
   }
 
