@@ -247,6 +247,13 @@ function storeContract(open: () => Promise<Opened>): void {
     });
   });
 
+  test('roles, timeline and approvals refer to an existing incident (foreign keys enforced)', async () => {
+    const ghost = uid('inc_ghost_');
+    await assert.rejects(s.setRole(ghost, 'commander', 'U1'));
+    await assert.rejects(s.addTimeline({ incidentId: ghost, at: at(0), kind: 'note', text: 'x', author: null }));
+    await assert.rejects(s.createApproval(newApproval(ghost)));
+  });
+
   test('roles: set, reassign, read', async () => {
     const { incident } = await s.createIncident(newIncident());
     assert.deepEqual(await s.getRoles(incident.id), {});
