@@ -1,0 +1,38 @@
+/**
+ * The Slack workspace emulator and the signed-request driver: the public API.
+ * `startSlackEmulator` serves the Web API; `SlackDriver` plays Slack towards the bot.
+ */
+export { startSlackEmulator, type SlackEmulator, type SlackEmulatorOptions } from './server.js';
+export {
+  SlackDriver,
+  type SlackDriverOptions,
+  type DriverResponse,
+  type SendOptions,
+  type SlashResult,
+  type MessageRef,
+  type ViewRef,
+  type ClickOptions,
+  type SubmitValues,
+  type EventOptions,
+  type EventResult,
+} from './driver.js';
+export {
+  WorkspaceState,
+  compareTs,
+  SEED_PEOPLE,
+  SRE_LEADS_GROUP_ID,
+  GENERAL_CHANNEL_ID,
+  INCIDENTS_CHANNEL_ID,
+  DEFAULT_TEAM_ID,
+  DEFAULT_BOT_USER_ID,
+  DEFAULT_BOT_ID,
+  DEFAULT_APP_ID,
+  type WorkspaceOptions,
+  type WorkspaceSnapshot,
+} from './state.js';
+export type { Fault } from './faults.js';
+export { validateBlocks, validateView, MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, MAX_MESSAGE_TEXT } from './blockkit.js';
+export { METHOD_TIERS, TIER_PER_MINUTE, POST_MESSAGE_BURST, tierOf, type Tier } from './tiers.js';
+export { TRIGGER_TTL_MS } from './methods/views.js';
+export { RESPONSE_URL_MAX_USES, RESPONSE_URL_TTL_MS } from './responses.js';
+export type * from './types.js';
