@@ -123,7 +123,14 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         let failure: TransportError | null = null;
         try {
           result = await once(req, url);
-          const serverWait = result.status === 429 || result.status === 503 ? (waitFromHeaders(result.headers, now()) ?? opts.waitFromBody?.(result.body) ?? null) : null;
+          // A 429 says when to come back (Retry-After, RateLimit-Reset or the body); a 503 only through
+          // Retry-After, since RateLimit-Reset on other answers describes the quota, not an outage.
+          const serverWait =
+            result.status === 429
+              ? (waitFromHeaders(result.headers, now()) ?? opts.waitFromBody?.(result.body) ?? null)
+              : result.status === 503 && result.headers['retry-after'] !== undefined
+                ? waitFromHeaders({ 'retry-after': result.headers['retry-after'] }, now())
+                : null;
           outcome = { kind: 'response', status: result.status, serverWaitMs: serverWait };
         } catch (err) {
           if (!(err instanceof TransportError)) throw err;

@@ -1,0 +1,368 @@
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import { loadSpecValidator } from '../shared/openapi.js';
+import { startFakeServer, type FakeServer, type Reply, type RequestContext, type RouteDef } from '../shared/server.js';
+import * as S from './schemas.js';
+
+/**
+ * A fake Rootly REST API on loopback: same paths, JSON:API bodies, error shapes and status codes as
+ * the real service (as far as rootly-openapi.json and vendor-apis.md tell). Request bodies are checked
+ * with our zod schemas and, when the spec is present, with ajv against the OpenAPI requestBody.
+ *
+ * Limits: one API key; label filter syntax `key:value` (UNCONFIRMED on the real API); post-mortems
+ * appear when an incident is resolved and refuse writes while it is not resolved.
+ */
+
+export interface FakeRootlyIncident {
+  id: string;
+  sequential_id: number;
+  title: string | null;
+  summary: string | null;
+  status: string;
+  severity_id: string | null;
+  private: boolean;
+  labels: Record<string, unknown>;
+  slack_channel_id: string | null;
+  slack_channel_name: string | null;
+  slack_channel_url: string | null;
+  url: string;
+  mitigation_message: string | null;
+  resolution_message: string | null;
+  cancellation_message: string | null;
+  roles: { incident_role_id: string; user_id: string }[];
+  events: { id: string; event: string; visibility: string }[];
+  post_mortem: { id: string; title: string; status: 'draft' | 'published' } | null;
+}
+
+export interface FakeRootlyOptions {
+  apiKey?: string;
+  latencyMs?: number;
+  /** Requests per window (default 6000 / 60 s); `setLimit` changes it later. */
+  limit?: number;
+  windowMs?: number;
+  now?: () => number;
+  /** Users besides the API key's own; default alice@example.com, bob@example.com. */
+  users?: { email: string; name?: string }[];
+  /** Check bodies against ../shared/specs/rootly-openapi.json when present. Default true. */
+  specValidation?: boolean;
+}
+
+export interface FakeRootly extends Omit<FakeServer, 'setLimit'> {
+  setLimit(limit: number, windowMs?: number): void;
+  incidents(): FakeRootlyIncident[];
+  severities(): { id: string; slug: string; severity: string; name: string }[];
+  roles(): { id: string; slug: string; name: string }[];
+  users(): { id: string; email: string }[];
+  workflowRuns(): { id: string; workflow_id: string; incident_id: string | null; context: unknown; status: string }[];
+  alerts(): { id: string; attributes: Record<string, unknown> }[];
+  /** Seed incidents directly (for pagination tests). */
+  seedIncidents(n: number): void;
+  /** Whether spec validation with ajv is active (the spec file was found). */
+  specValidationActive: boolean;
+}
+
+const err = (status: number, title: string, extra: { detail?: string; pointer?: string } = {}): Reply => ({
+  status,
+  headers: { 'content-type': 'application/vnd.api+json' },
+  body: {
+    errors: [{ title, status: String(status), ...(extra.detail ? { detail: extra.detail } : {}), ...(extra.pointer ? { source: { pointer: extra.pointer } } : {}) }],
+  },
+});
+
+const ok = (status: number, body: unknown): Reply => ({ status, body, headers: { 'content-type': 'application/vnd.api+json' } });
+
+export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<FakeRootly> {
+  const apiKey = opts.apiKey ?? 'rootly-test-key';
+  const spec = opts.specValidation === false ? null : loadSpecValidator('rootly-openapi.json');
+  const ts = new Date('2026-01-01T00:00:00Z').toISOString();
+
+  const severities = (['critical', 'high', 'medium', 'low'] as const).map((severity, i) => ({ id: randomUUID(), slug: `sev${i}`, name: `SEV${i}`, severity, position: i }));
+  const roles = [
+    { id: randomUUID(), slug: 'commander', name: 'Commander' },
+    { id: randomUUID(), slug: 'communications-lead', name: 'Communications Lead' },
+    { id: randomUUID(), slug: 'scribe', name: 'Scribe' },
+  ];
+  const me = { id: randomUUID(), email: 'firebreak-bot@example.com' };
+  const users = [me, ...(opts.users ?? [{ email: 'alice@example.com' }, { email: 'bob@example.com' }]).map((u) => ({ id: randomUUID(), email: u.email }))];
+  const incidents: FakeRootlyIncident[] = [];
+  const workflowRuns: { id: string; workflow_id: string; incident_id: string | null; context: unknown; status: string }[] = [];
+  const alerts: { id: string; attributes: Record<string, unknown> }[] = [];
+  let seq = 0;
+  let server: FakeServer;
+
+  const incidentJson = (i: FakeRootlyIncident) => ({
+    id: i.id,
+    type: 'incidents',
+    attributes: {
+      sequential_id: i.sequential_id,
+      title: i.title,
+      summary: i.summary,
+      status: i.status,
+      private: i.private,
+      labels: i.labels,
+      severity: i.severity_id ? { data: sevJson(severities.find((s) => s.id === i.severity_id)!) } : null,
+      slack_channel_id: i.slack_channel_id,
+      slack_channel_name: i.slack_channel_name,
+      slack_channel_url: i.slack_channel_url,
+      mitigation_message: i.mitigation_message,
+      resolution_message: i.resolution_message,
+      cancellation_message: i.cancellation_message,
+      url: i.url,
+      slug: `${i.sequential_id}-incident`,
+      created_at: ts,
+      updated_at: ts,
+    },
+  });
+  const sevJson = (s: (typeof severities)[number]) => ({ id: s.id, type: 'severities', attributes: { name: s.name, slug: s.slug, severity: s.severity, position: s.position, created_at: ts, updated_at: ts } });
+
+  /** JSON:API page of `items` with links/meta as Rootly returns them. */
+  const page = <T>(ctx: RequestContext, items: T[], map: (t: T) => unknown): Reply => {
+    const size = Math.min(100, Math.max(1, Number(ctx.query['page[size]'] ?? 20) || 20));
+    const number = Math.max(1, Number(ctx.query['page[number]'] ?? 1) || 1);
+    const total = Math.max(1, Math.ceil(items.length / size));
+    const link = (n: number) => {
+      const q = new URLSearchParams({ ...ctx.query, 'page[number]': String(n), 'page[size]': String(size) });
+      return `${server.url}${ctx.path}?${q.toString()}`;
+    };
+    return ok(200, {
+      data: items.slice((number - 1) * size, number * size).map(map),
+      links: { self: link(number), first: link(1), prev: number > 1 ? link(number - 1) : null, next: number < total ? link(number + 1) : null, last: link(total) },
+      meta: { current_page: number, next_page: number < total ? number + 1 : null, prev_page: number > 1 ? number - 1 : null, total_count: items.length, total_pages: total },
+    });
+  };
+
+  /** zod then (when available) the OpenAPI schema; one errors[] entry per problem. */
+  const validate = <T extends z.ZodType>(ctx: RequestContext, template: string, schema: T): { ok: true; data: z.infer<T> } | { ok: false; reply: Reply } => {
+    const errors: { title: string; status: string; detail?: string; source?: { pointer: string } }[] = [];
+    const r = schema.safeParse(ctx.body);
+    if (!r.success) {
+      for (const issue of r.error.issues) {
+        const pointer = '/' + issue.path.map(String).join('/');
+        const keys = 'keys' in issue && Array.isArray(issue.keys) ? issue.keys.join(', ') : '';
+        const field = keys || String(issue.path[issue.path.length - 1] ?? 'data');
+        errors.push({ title: `${field} ${issue.code === 'unrecognized_keys' ? 'is not a permitted attribute' : issue.message}`, status: '422', source: { pointer: keys ? `${pointer}/${keys}` : pointer } });
+      }
+    }
+    const specErrors = spec?.validateRequest(ctx.method, template, ctx.body) ?? [];
+    for (const e of specErrors) errors.push({ title: `Request does not match the OpenAPI schema: ${e}`, status: '422' });
+    if (errors.length > 0) return { ok: false, reply: ok(422, { errors }) };
+    return { ok: true, data: r.data as z.infer<T> };
+  };
+
+  const findIncident = (id: string | undefined) => incidents.find((i) => i.id === id || String(i.sequential_id) === id);
+  const notFound = (): Reply => err(404, 'Not found or unauthorized');
+
+  const routes: RouteDef[] = [];
+  const route = (method: string, template: string, handler: RouteDef['handler']) => routes.push({ method, template, handler });
+
+  route('GET', '/v1/users/me', () => ok(200, { data: { id: me.id, type: 'users', attributes: { email: me.email, created_at: ts, updated_at: ts } } }));
+  route('GET', '/v1/users', (ctx) => {
+    const email = ctx.query['filter[email]']?.toLowerCase();
+    return page(ctx, users.filter((u) => !email || u.email === email), (u) => ({ id: u.id, type: 'users', attributes: { email: u.email, created_at: ts, updated_at: ts } }));
+  });
+  route('GET', '/v1/severities', (ctx) => {
+    const slug = ctx.query['filter[slug]'];
+    const level = ctx.query['filter[severity]'];
+    return page(ctx, severities.filter((s) => (!slug || s.slug === slug) && (!level || s.severity === level)), sevJson);
+  });
+  route('GET', '/v1/incident_roles', (ctx) =>
+    page(ctx, roles, (r) => ({ id: r.id, type: 'incident_roles', attributes: { name: r.name, slug: r.slug, enabled: true, optional: false, created_at: ts, updated_at: ts } })),
+  );
+
+  route('GET', '/v1/incidents', (ctx) => {
+    let list = incidents;
+    const labels = ctx.query['filter[labels]'];
+    if (labels) {
+      const pairs = labels.split(',').map((p) => p.split(':'));
+      list = list.filter((i) => pairs.every(([k, v]) => k !== undefined && String(i.labels[k] ?? '') === v));
+    }
+    const status = ctx.query['filter[status]'];
+    if (status) list = list.filter((i) => status.split(',').includes(i.status));
+    return page(ctx, list, incidentJson);
+  });
+  route('POST', '/v1/incidents', (ctx) => {
+    const v = validate(ctx, '/v1/incidents', S.newIncident);
+    if (!v.ok) return v.reply;
+    const a = v.data.data.attributes;
+    if (a.severity_id && !severities.some((s) => s.id === a.severity_id)) return err(422, 'Severity must exist', { detail: `severity_id ${a.severity_id} is unknown`, pointer: '/data/attributes/severity_id' });
+    const id = randomUUID();
+    seq += 1;
+    const inc: FakeRootlyIncident = {
+      id,
+      sequential_id: seq,
+      title: a.title ?? `Incident ${seq}`,
+      summary: a.summary ?? null,
+      status: a.status ?? 'started',
+      severity_id: a.severity_id ?? null,
+      private: a.private ?? false,
+      labels: a.labels ?? {},
+      slack_channel_id: a.slack_channel_id ?? null,
+      slack_channel_name: a.slack_channel_name ?? null,
+      slack_channel_url: a.slack_channel_url ?? null,
+      url: `https://rootly.com/account/incidents/${seq}-incident`,
+      mitigation_message: null,
+      resolution_message: null,
+      cancellation_message: null,
+      roles: [],
+      events: [],
+      post_mortem: null,
+    };
+    incidents.push(inc);
+    return ok(201, { data: incidentJson(inc) });
+  });
+  route('GET', '/v1/incidents/{id}', (ctx) => {
+    const inc = findIncident(ctx.params.id);
+    if (!inc) return notFound();
+    const include = (ctx.query.include ?? '').split(',');
+    const included =
+      include.includes('incident_post_mortem') && inc.post_mortem
+        ? [{ id: inc.post_mortem.id, type: 'incident_post_mortems', attributes: { title: inc.post_mortem.title, status: inc.post_mortem.status, created_at: ts, updated_at: ts } }]
+        : [];
+    return ok(200, { data: incidentJson(inc), ...(include.length > 0 && include[0] !== '' ? { included } : {}) });
+  });
+  route('PUT', '/v1/incidents/{id}', (ctx) => {
+    const v = validate(ctx, '/v1/incidents/{id}', S.updateIncident);
+    if (!v.ok) return v.reply;
+    const inc = findIncident(ctx.params.id);
+    if (!inc) return notFound();
+    const a = v.data.data.attributes;
+    if (a.severity_id && !severities.some((s) => s.id === a.severity_id)) return err(422, 'Severity must exist', { pointer: '/data/attributes/severity_id' });
+    if (a.title != null) inc.title = a.title;
+    if (a.summary !== undefined) inc.summary = a.summary ?? null;
+    if (a.severity_id != null) inc.severity_id = a.severity_id;
+    if (a.slack_channel_id != null) inc.slack_channel_id = a.slack_channel_id;
+    if (a.slack_channel_name != null) inc.slack_channel_name = a.slack_channel_name;
+    if (a.slack_channel_url != null) inc.slack_channel_url = a.slack_channel_url;
+    if (a.labels != null) inc.labels = a.labels;
+    if (a.status != null) inc.status = a.status;
+    return ok(200, { data: incidentJson(inc) });
+  });
+
+  const OPEN = ['in_triage', 'started', 'detected', 'acknowledged', 'mitigated'];
+  const transition = (template: string, schema: z.ZodType, from: string[], apply: (inc: FakeRootlyIncident, attrs: Record<string, unknown>) => void) =>
+    route('PUT', template, (ctx) => {
+      const v = validate(ctx, template, schema);
+      if (!v.ok) return v.reply;
+      const inc = findIncident(ctx.params.id);
+      if (!inc) return notFound();
+      if (!from.includes(inc.status)) return err(422, `Status cannot transition from ${inc.status}`, { pointer: '/data/attributes/status' });
+      const body = v.data as { data: { attributes?: Record<string, unknown> } };
+      apply(inc, body.data.attributes ?? {});
+      return ok(200, { data: incidentJson(inc) });
+    });
+  transition('/v1/incidents/{id}/mitigate', S.mitigateIncident, ['in_triage', 'started', 'detected', 'acknowledged'], (inc, a) => {
+    inc.status = 'mitigated';
+    inc.mitigation_message = (a.mitigation_message as string | undefined) ?? null;
+  });
+  transition('/v1/incidents/{id}/resolve', S.resolveIncident, OPEN, (inc, a) => {
+    inc.status = 'resolved';
+    inc.resolution_message = (a.resolution_message as string | undefined) ?? null;
+    // Rootly opens the retrospective when the incident is resolved.
+    inc.post_mortem ??= { id: randomUUID(), title: `${inc.title ?? 'Incident'} retrospective`, status: 'draft' };
+  });
+  transition('/v1/incidents/{id}/cancel', S.cancelIncident, OPEN, (inc, a) => {
+    inc.status = 'cancelled';
+    inc.cancellation_message = (a.cancellation_message as string | undefined) ?? null;
+  });
+  transition('/v1/incidents/{id}/restart', S.restartIncident, ['mitigated', 'resolved', 'cancelled', 'closed'], (inc) => {
+    inc.status = 'started';
+  });
+  transition('/v1/incidents/{id}/in_triage', S.restartIncident, ['started', 'detected', 'acknowledged'], (inc) => {
+    inc.status = 'in_triage';
+  });
+
+  route('POST', '/v1/incidents/{id}/assign_role_to_user', (ctx) => {
+    const v = validate(ctx, '/v1/incidents/{id}/assign_role_to_user', S.assignRole);
+    if (!v.ok) return v.reply;
+    const inc = findIncident(ctx.params.id);
+    if (!inc) return notFound();
+    const a = v.data.data.attributes;
+    if (!users.some((u) => u.id === a.user_id)) return err(422, 'User must exist', { pointer: '/data/attributes/user_id' });
+    if (!roles.some((r) => r.id === a.incident_role_id)) return err(422, 'Incident role must exist', { pointer: '/data/attributes/incident_role_id' });
+    inc.roles = inc.roles.filter((r) => r.incident_role_id !== a.incident_role_id);
+    inc.roles.push({ incident_role_id: a.incident_role_id, user_id: a.user_id });
+    return ok(200, { data: incidentJson(inc) });
+  });
+  route('POST', '/v1/incidents/{incident_id}/events', (ctx) => {
+    const v = validate(ctx, '/v1/incidents/{incident_id}/events', S.newEvent);
+    if (!v.ok) return v.reply;
+    const inc = findIncident(ctx.params.incident_id);
+    if (!inc) return notFound();
+    const a = v.data.data.attributes;
+    const ev = { id: randomUUID(), event: a.event, visibility: a.visibility ?? 'internal' };
+    inc.events.push(ev);
+    return ok(201, { data: { id: ev.id, type: 'incident_events', attributes: { event: ev.event, visibility: ev.visibility, occurred_at: ts, created_at: ts, updated_at: ts } } });
+  });
+  route('GET', '/v1/post_mortems/{id}', (ctx) => {
+    const inc = incidents.find((i) => i.post_mortem?.id === ctx.params.id);
+    if (!inc?.post_mortem) return notFound();
+    return ok(200, { data: { id: inc.post_mortem.id, type: 'incident_post_mortems', attributes: { title: inc.post_mortem.title, status: inc.post_mortem.status, created_at: ts, updated_at: ts } } });
+  });
+  route('PUT', '/v1/post_mortems/{id}', (ctx) => {
+    const v = validate(ctx, '/v1/post_mortems/{id}', S.updatePostMortem);
+    if (!v.ok) return v.reply;
+    const inc = incidents.find((i) => i.post_mortem?.id === ctx.params.id);
+    if (!inc?.post_mortem) return notFound();
+    if (inc.status !== 'resolved' && inc.status !== 'closed') return err(422, 'Incident must be resolved before editing its retrospective');
+    const a = v.data.data.attributes;
+    if (a.title) inc.post_mortem.title = a.title;
+    if (a.status) inc.post_mortem.status = a.status;
+    return ok(200, { data: { id: inc.post_mortem.id, type: 'incident_post_mortems', attributes: { title: inc.post_mortem.title, status: inc.post_mortem.status, created_at: ts, updated_at: ts } } });
+  });
+  route('POST', '/v1/workflows/{workflow_id}/workflow_runs', (ctx) => {
+    const v = validate(ctx, '/v1/workflows/{workflow_id}/workflow_runs', S.newWorkflowRun);
+    if (!v.ok) return v.reply;
+    const a = v.data.data.attributes;
+    if (a.incident_id && !findIncident(a.incident_id)) return err(422, 'Incident must exist', { pointer: '/data/attributes/incident_id' });
+    const run = { id: randomUUID(), workflow_id: ctx.params.workflow_id ?? '', incident_id: a.incident_id ?? null, context: a.context ?? {}, status: 'queued' };
+    workflowRuns.push(run);
+    return ok(201, { data: { id: run.id, type: 'workflow_runs', attributes: { workflow_id: run.workflow_id, status: run.status, triggered_by: 'user', incident_id: run.incident_id, context: run.context } } });
+  });
+  route('POST', '/v1/alerts', (ctx) => {
+    const v = validate(ctx, '/v1/alerts', S.newAlert);
+    if (!v.ok) return v.reply;
+    const alert = { id: randomUUID(), attributes: v.data.data.attributes as Record<string, unknown> };
+    alerts.push(alert);
+    return ok(201, { data: { id: alert.id, type: 'alerts', attributes: { ...alert.attributes, status: 'triggered', created_at: ts, updated_at: ts } } });
+  });
+
+  server = await startFakeServer({
+    routes,
+    ...(opts.latencyMs !== undefined ? { latencyMs: opts.latencyMs } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
+    limit: opts.limit ?? 6000,
+    windowMs: opts.windowMs ?? 60_000,
+    rateLimitHeaders: true,
+    authenticate: (ctx) => (ctx.headers.authorization === `Bearer ${apiKey}` ? null : { status: 401, body: { errors: [{ title: 'Invalid token', status: '401' }] } }),
+    precheck: (ctx) => {
+      // Rootly speaks JSON:API only: a body in another media type is refused.
+      if ((ctx.method === 'POST' || ctx.method === 'PUT') && !(ctx.headers['content-type'] ?? '').startsWith('application/vnd.api+json')) {
+        return err(415, 'Unsupported media type', { detail: 'Content-Type must be application/vnd.api+json' });
+      }
+      return null;
+    },
+    notFound: () => notFound(),
+    rateLimited: () => err(429, 'Rate limit exceeded'),
+  });
+
+  return {
+    ...server,
+    specValidationActive: spec !== null,
+    incidents: () => incidents,
+    severities: () => severities,
+    roles: () => roles,
+    users: () => users,
+    workflowRuns: () => workflowRuns,
+    alerts: () => alerts,
+    seedIncidents(n) {
+      for (let k = 0; k < n; k++) {
+        seq += 1;
+        incidents.push({
+          id: randomUUID(), sequential_id: seq, title: `Seeded ${seq}`, summary: null, status: 'started', severity_id: severities[2]!.id, private: false, labels: {},
+          slack_channel_id: null, slack_channel_name: null, slack_channel_url: null, url: `https://rootly.com/account/incidents/${seq}-seeded`,
+          mitigation_message: null, resolution_message: null, cancellation_message: null, roles: [], events: [], post_mortem: null,
+        });
+      }
+    },
+  };
+}
