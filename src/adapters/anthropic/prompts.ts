@@ -5,7 +5,9 @@ import { Liquid, type Template } from 'liquidjs';
 import { incidentLabel } from '../../domain/incident.js';
 import {
   fitTranscript,
+  formatDuration,
   formatLineTime,
+  formatUtc as utc,
   linesSince,
   neutralizeDelimiters,
   renderTranscriptBlock,
@@ -167,19 +169,4 @@ export function buildPromptVars(ctx: SummaryContext, opts: BuildVarsOptions): { 
     now: utc(opts.now),
   };
   return { vars, fitted };
-}
-
-export function utc(d: Date): string {
-  return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-}
-
-/** "2h 05m", "45m", "3d 4h". */
-export function formatDuration(ms: number): string {
-  const totalMin = Math.max(0, Math.floor(ms / 60_000));
-  const d = Math.floor(totalMin / 1440);
-  const h = Math.floor((totalMin % 1440) / 60);
-  const m = totalMin % 60;
-  if (d > 0) return `${d}d ${h}h`;
-  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
-  return `${m}m`;
 }
