@@ -1,0 +1,320 @@
+import type { Dispatcher } from 'undici';
+import { z } from 'zod';
+import type { IncidentStatus } from '../../../domain/incident.js';
+import { SEVERITIES, type Severity } from '../../../domain/severity.js';
+import { BackendError } from '../../../errors.js';
+import type { BackendCreateInput, BackendIncidentRef, BackendRef, BackendUpdate, BackendUser, IncidentBackend } from '../../../ports/backend.js';
+import { createHttpClient, TransportError, type HttpRequest, type HttpResponse } from '../../http/client.js';
+import { silentLogger, transportToBackendError, type AdapterLogger } from '../../http/common.js';
+import { createTokenBucketLimiter, type RateLimiter } from '../../http/rate-limiter.js';
+import type { RetryPolicyOptions } from '../../http/retry.js';
+
+/**
+ * incident.io (v1 catalogue endpoints, v2 incidents) behind the IncidentBackend port.
+ * Creates carry `idempotency_key = firebreakId`, so incident.io itself dedupes a retried create:
+ * that is why the create, unlike Rootly's, may be repeated after a lost response.
+ *
+ * Limits: the public API has no endpoint to write a timeline note (incident_updates are read-only),
+ * and no workflow runs or alerts; those methods say so below.
+ */
+
+export interface IncidentIoBackendOptions {
+  apiKey: string;
+  /** Default https://api.incident.io (INCIDENTIO_API_URL). */
+  baseUrl?: string;
+  logger?: AdapterLogger;
+  dispatcher?: Dispatcher;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+  random?: () => number;
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicyOptions>;
+  /** Default: just under the published 1,200 requests/min per key. `null` disables. */
+  limiter?: RateLimiter | null;
+  pageSize?: number;
+}
+
+export interface IncidentIoSummary {
+  id: string;
+  name: string;
+  reference: string;
+  statusCategory: string;
+  permalink: string | null;
+}
+
+export interface IncidentIoBackend extends IncidentBackend {
+  readonly name: 'incidentio';
+  listIncidents(filter?: Record<string, string>): AsyncGenerator<IncidentIoSummary>;
+}
+
+const BACKEND = 'incidentio';
+
+const severityV1 = z.looseObject({ id: z.string(), name: z.string(), rank: z.number() });
+const statusV1 = z.looseObject({ id: z.string(), name: z.string(), rank: z.number(), category: z.string() });
+const roleV2 = z.looseObject({ id: z.string(), name: z.string(), shortform: z.string().optional(), role_type: z.string() });
+const incidentV2 = z.looseObject({
+  id: z.string(),
+  name: z.string(),
+  reference: z.string(),
+  permalink: z.string().optional(),
+  incident_status: z.looseObject({ category: z.string() }),
+});
+const incidentResult = z.looseObject({ incident: incidentV2 });
+const errorBody = z.looseObject({
+  type: z.string().optional(),
+  status: z.number().optional(),
+  request_id: z.string().optional(),
+  errors: z.array(z.looseObject({ code: z.string().optional(), message: z.string(), source: z.looseObject({ field: z.string().optional() }).optional() })).optional(),
+  rate_limit: z.looseObject({ retry_after: z.union([z.string(), z.number()]).optional() }).optional(),
+});
+
+/** incident.io's 429 body `rate_limit.retry_after`: seconds, or an RFC 3339 time (both seen in docs). */
+export function waitFromIncidentIoBody(body: unknown, nowMs: number = Date.now()): number | null {
+  const p = errorBody.safeParse(body);
+  const ra = p.success ? p.data.rate_limit?.retry_after : undefined;
+  if (ra === undefined) return null;
+  const secs = Number(ra);
+  if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
+  const at = Date.parse(String(ra));
+  return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
+}
+
+/** Role names we use → incident.io role_type / name fragments. */
+const ROLE_MATCH: Record<string, (r: z.infer<typeof roleV2>) => boolean> = {
+  commander: (r) => r.role_type === 'lead',
+  communications: (r) => /comm/i.test(r.name) || /comm/i.test(r.shortform ?? ''),
+  scribe: (r) => /scribe|note/i.test(r.name),
+};
+
+export function createIncidentIoBackend(opts: IncidentIoBackendOptions): IncidentIoBackend {
+  const log = opts.logger ?? silentLogger;
+  const now = opts.now ?? Date.now;
+  const limiter =
+    opts.limiter === null
+      ? undefined
+      : (opts.limiter ??
+        createTokenBucketLimiter({
+          buckets: { all: { perMinute: 1100 } },
+          ...(opts.sleep ? { sleep: opts.sleep } : {}),
+          now,
+        }));
+  const http = createHttpClient({
+    baseUrl: opts.baseUrl ?? 'https://api.incident.io',
+    headers: { authorization: `Bearer ${opts.apiKey}`, 'content-type': 'application/json', accept: 'application/json' },
+    ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}),
+    ...(opts.sleep ? { sleep: opts.sleep } : {}),
+    now,
+    ...(opts.random ? { random: opts.random } : {}),
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    ...(opts.retry ? { retry: opts.retry } : {}),
+    ...(limiter ? { limiter } : {}),
+    waitFromBody: (b) => waitFromIncidentIoBody(b, now()),
+    onRetry: (info) => log.debug({ backend: BACKEND, ...info }, 'retrying incident.io call'),
+  });
+
+  const urls = new Map<string, string>();
+  let severityMap: Map<Severity, string> | null = null;
+  let statuses: z.infer<typeof statusV1>[] | null = null;
+  let roles: z.infer<typeof roleV2>[] | null = null;
+
+  async function call<T extends z.ZodType>(req: HttpRequest, schema: T, what: string): Promise<z.infer<T>> {
+    let res: HttpResponse;
+    try {
+      res = await http.send({ ...req, bucket: 'all' });
+    } catch (err) {
+      if (err instanceof TransportError) throw transportToBackendError(err, 'incident.io', what);
+      throw err;
+    }
+    if (res.status >= 400) throw toIncidentIoError(res, what, now());
+    const parsed = schema.safeParse(res.body);
+    if (!parsed.success) {
+      throw new BackendError('backend.unavailable', `incident.io answered ${what} with an unexpected body: ${z.prettifyError(parsed.error).slice(0, 300)}`, { backend: BACKEND, status: res.status });
+    }
+    return parsed.data;
+  }
+
+  async function severityId(sev: Severity): Promise<string> {
+    const load = async () => {
+      const { severities } = await call({ method: 'GET', path: '/v1/severities' }, z.looseObject({ severities: z.array(severityV1) }), 'the severity list');
+      // Higher rank = worse. Ours in order critical..low take the highest ranks; a workspace with fewer
+      // than four severities maps the rest onto its least severe one.
+      const byRank = [...severities].sort((a, b) => b.rank - a.rank);
+      const m = new Map<Severity, string>();
+      SEVERITIES.forEach((s, i) => {
+        const hit = byRank[Math.min(i, byRank.length - 1)];
+        if (hit) m.set(s, hit.id);
+      });
+      return m;
+    };
+    if (!severityMap?.has(sev)) severityMap = await load();
+    const id = severityMap.get(sev);
+    if (!id) throw new BackendError('backend.validation', 'incident.io has no severities configured', { backend: BACKEND, field: 'severity_id' });
+    return id;
+  }
+
+  async function statusId(to: IncidentStatus): Promise<string> {
+    if (!statuses) {
+      const r = await call({ method: 'GET', path: '/v1/incident_statuses' }, z.looseObject({ incident_statuses: z.array(statusV1) }), 'the status list');
+      statuses = [...r.incident_statuses].sort((a, b) => a.rank - b.rank);
+    }
+    const of = (cat: string) => statuses!.filter((s) => s.category === cat);
+    const live = of('live');
+    let hit: z.infer<typeof statusV1> | undefined;
+    switch (to) {
+      case 'investigating':
+        hit = live.find((s) => /investigat/i.test(s.name)) ?? live[0];
+        break;
+      case 'mitigated':
+        // incident.io has no "mitigated" category: a live status named like it, else the last live one.
+        // "Monitoring" (impact stopped, watching) is closer to mitigated than "Fixing", so it wins.
+        hit = live.find((s) => /monitor|mitigat/i.test(s.name)) ?? live.find((s) => /fix/i.test(s.name)) ?? live[live.length - 1];
+        break;
+      case 'resolved':
+        hit = of('closed')[0];
+        break;
+      case 'cancelled':
+        hit = of('declined')[0] ?? of('canceled')[0];
+        break;
+    }
+    if (!hit) throw new BackendError('backend.validation', `incident.io has no status for "${to}"`, { backend: BACKEND, field: 'incident_status_id' });
+    return hit.id;
+  }
+
+  async function roleId(role: string): Promise<string> {
+    if (!roles) {
+      const r = await call({ method: 'GET', path: '/v2/incident_roles' }, z.looseObject({ incident_roles: z.array(roleV2) }), 'the role list');
+      roles = r.incident_roles;
+    }
+    const match = ROLE_MATCH[role] ?? ((r: z.infer<typeof roleV2>) => r.name.toLowerCase() === role.toLowerCase());
+    const hit = roles.find(match);
+    if (!hit) throw new BackendError('backend.validation', `incident.io has no incident role matching "${role}"`, { backend: BACKEND, field: 'incident_role_id' });
+    return hit.id;
+  }
+
+  const assignee = (u: BackendUser) => (u.slackUserId ? { slack_user_id: u.slackUserId } : { email: u.email ?? '' });
+
+  async function edit(ref: BackendRef, incident: Record<string, unknown>, what: string): Promise<void> {
+    const res = await call(
+      // Edits set fields to values, so repeating one is harmless.
+      { method: 'POST', path: `/v2/incidents/${encodeURIComponent(ref.backendId)}/actions/edit`, body: { incident, notify_incident_channel: false }, idempotent: true },
+      incidentResult,
+      what,
+    );
+    if (res.incident.permalink) urls.set(res.incident.id, res.incident.permalink);
+  }
+
+  const backend: IncidentIoBackend = {
+    name: 'incidentio',
+
+    async verify(): Promise<void> {
+      await call({ method: 'GET', path: '/v1/identity' }, z.looseObject({ identity: z.looseObject({ name: z.string() }) }), 'the key check');
+    },
+
+    async createIncident(input: BackendCreateInput): Promise<BackendIncidentRef> {
+      const body: Record<string, unknown> = {
+        idempotency_key: input.firebreakId,
+        visibility: input.private ? 'private' : 'public',
+        name: input.title,
+        summary: input.summary,
+        severity_id: await severityId(input.severity),
+        mode: 'standard',
+      };
+      if (input.commander) body.incident_role_assignments = [{ incident_role_id: await roleId('commander'), assignee: assignee(input.commander) }];
+      if (input.slackChannel) body.slack_channel_name_override = input.slackChannel.name;
+      const res = await call({ method: 'POST', path: '/v2/incidents', body, idempotent: true }, incidentResult, 'the incident create');
+      const url = res.incident.permalink ?? null;
+      if (url) urls.set(res.incident.id, url);
+      return { backendId: res.incident.id, url };
+    },
+
+    async updateIncident(ref: BackendRef, patch: BackendUpdate): Promise<void> {
+      const incident: Record<string, unknown> = {};
+      if (patch.title !== undefined) incident.name = patch.title;
+      if (patch.summary !== undefined) incident.summary = patch.summary;
+      if (patch.severity !== undefined) incident.severity_id = await severityId(patch.severity);
+      // slackChannel: incident.io owns the incident channel itself; nothing to send.
+      if (Object.keys(incident).length === 0) return;
+      await edit(ref, incident, 'the incident update');
+    },
+
+    async transition(ref: BackendRef, to: IncidentStatus): Promise<void> {
+      // The edit payload has no field for a transition message; callers add it as an update elsewhere.
+      await edit(ref, { incident_status_id: await statusId(to) }, `the ${to} transition`);
+    },
+
+    async assignRole(ref: BackendRef, role: string, user: BackendUser): Promise<void> {
+      await edit(ref, { incident_role_assignments: [{ incident_role_id: await roleId(role), assignee: assignee(user) }] }, 'the role assignment');
+    },
+
+    async addTimelineEvent(_ref: BackendRef, event: { text: string; at: Date }): Promise<void> {
+      // No public endpoint creates a timeline item or an incident update (GET /v2/incident_updates
+      // only). Overwriting the summary would lose it, so the event stays in our own timeline only.
+      log.debug({ backend: BACKEND, at: event.at.toISOString() }, 'incident.io has no timeline write API; event kept locally');
+    },
+
+    async savePostmortem(ref: BackendRef, markdown: string): Promise<'saved' | 'not_ready' | 'unsupported'> {
+      // POST /v2/incidents/{id}/actions/import_postmortem_document {title, content} → 201.
+      try {
+        await call(
+          {
+            method: 'POST',
+            path: `/v2/incidents/${encodeURIComponent(ref.backendId)}/actions/import_postmortem_document`,
+            body: { title: 'Post-mortem (Firebreak draft)', content: markdown },
+          },
+          z.looseObject({ postmortem_document: z.looseObject({ id: z.string() }) }),
+          'the post-mortem import',
+        );
+        return 'saved';
+      } catch (err) {
+        // A refusal that names the incident's state (UNCONFIRMED wording) means "later", not "broken".
+        if (err instanceof BackendError && err.code === 'backend.validation' && /status|state|closed|resolved/i.test(err.message)) return 'not_ready';
+        throw err;
+      }
+    },
+
+    async runWorkflow(): Promise<{ runId: string; status: string }> {
+      throw new BackendError('backend.unsupported', 'incident.io workflows cannot be run through the public API; use a webhook action instead', { backend: BACKEND });
+    },
+
+    async recordAlert(): Promise<void> {
+      // The alert events API needs a per-source HTTP alert source config and token; not wired here.
+    },
+
+    incidentUrl(ref: BackendRef): string | null {
+      return urls.get(ref.backendId) ?? null;
+    },
+
+    async *listIncidents(filter: Record<string, string> = {}): AsyncGenerator<IncidentIoSummary> {
+      let after: string | undefined;
+      for (;;) {
+        const page = await call(
+          { method: 'GET', path: '/v2/incidents', query: { ...filter, page_size: opts.pageSize ?? 25, after } },
+          z.looseObject({ incidents: z.array(incidentV2), pagination_meta: z.looseObject({ after: z.string().optional() }).optional() }),
+          'the incident list',
+        );
+        for (const i of page.incidents) {
+          yield { id: i.id, name: i.name, reference: i.reference, statusCategory: i.incident_status.category, permalink: i.permalink ?? null };
+        }
+        const next = page.pagination_meta?.after;
+        // Stop on a missing cursor, an empty page, or a cursor that did not move (defensive: no loops).
+        if (!next || page.incidents.length === 0 || next === after) return;
+        after = next;
+      }
+    },
+  };
+  return backend;
+}
+
+export function toIncidentIoError(res: HttpResponse, what: string, nowMs: number): BackendError {
+  const p = errorBody.safeParse(res.body);
+  const errors = p.success ? (p.data.errors ?? []) : [];
+  const text = errors.map((e) => (e.source?.field ? `${e.source.field}: ${e.message}` : e.message)).join('; ') || res.text.slice(0, 200) || `HTTP ${res.status}`;
+  const opts = { backend: BACKEND, status: res.status };
+  if (res.status === 401 || res.status === 403) {
+    return new BackendError('backend.auth', `incident.io refused INCIDENTIO_API_KEY for ${what} (HTTP ${res.status}: ${text}); check the key and that its scope allows this call`, opts);
+  }
+  if (res.status === 404) return new BackendError('backend.not_found', `incident.io has no such record for ${what} (${text})`, opts);
+  if (res.status === 429) return new BackendError('backend.rate_limited', `incident.io rate limit hit on ${what}`, { ...opts, retryAfterMs: waitFromIncidentIoBody(res.body, nowMs) });
+  if (res.status >= 500) return new BackendError('backend.unavailable', `incident.io failed ${what} (HTTP ${res.status})`, opts);
+  return new BackendError('backend.validation', `incident.io rejected ${what}: ${text}`, { ...opts, field: errors.find((e) => e.source?.field)?.source?.field ?? null });
+}

@@ -1,0 +1,163 @@
+import { describe, test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { createIncidentIoBackend, type IncidentIoBackendOptions } from '../../../src/adapters/backend/incidentio/backend.js';
+import type { BackendCreateInput } from '../../../src/ports/backend.js';
+import { BackendError } from '../../../src/errors.js';
+import { SEVERITIES } from '../../../src/domain/severity.js';
+import { startFakeIncidentIo, type FakeIncidentIo } from '../../fakes/incidentio/fake.js';
+
+let n = 0;
+const input = (over: Partial<BackendCreateInput> = {}): BackendCreateInput => ({
+  firebreakId: `fbi-${++n}`,
+  title: 'Search latency',
+  summary: 'p99 over 2 s',
+  severity: 'medium',
+  private: false,
+  services: [],
+  commander: null,
+  ...over,
+});
+
+describe('incident.io adapter against the fake', () => {
+  let fake: FakeIncidentIo;
+  const t = { now: Date.parse('2026-03-01T12:00:00Z'), sleeps: [] as number[] };
+  const sleep = async (ms: number) => {
+    t.sleeps.push(ms);
+    t.now += ms;
+  };
+  const make = (over: Partial<IncidentIoBackendOptions> = {}) =>
+    createIncidentIoBackend({ apiKey: 'incidentio-test-key', baseUrl: fake.url, sleep, now: () => t.now, random: () => 0.5, timeoutMs: 1000, ...over });
+  const refOf = (backendId: string) => ({ firebreakId: `fbi-${n}`, backendId });
+
+  before(async () => {
+    fake = await startFakeIncidentIo({ now: () => t.now });
+  });
+  after(async () => fake.close());
+  beforeEach(() => {
+    fake.clearFaults();
+    fake.setLimit(1200, 60_000);
+    t.sleeps.length = 0;
+  });
+
+  test('verify; a bad key is backend.auth naming INCIDENTIO_API_KEY', async () => {
+    await make().verify();
+    await assert.rejects(make({ apiKey: 'nope' }).verify(), (e: unknown) => e instanceof BackendError && e.code === 'backend.auth' && /INCIDENTIO_API_KEY/.test(e.message));
+  });
+
+  test('create maps each severity by rank and sends a stable idempotency key and visibility', async () => {
+    const b = make();
+    const byRank = [...fake.severities()].sort((a, c) => c.rank - a.rank);
+    for (const [i, sev] of SEVERITIES.entries()) {
+      const ref = await b.createIncident(input({ severity: sev, private: sev === 'critical' }));
+      const inc = fake.incidents().find((x) => x.id === ref.backendId)!;
+      assert.equal(inc.severity_id, byRank[i]!.id, sev);
+      assert.equal(inc.idempotency_key, `fbi-${n}`);
+      assert.equal(inc.visibility, sev === 'critical' ? 'private' : 'public');
+      assert.equal(ref.url, inc.permalink);
+    }
+  });
+
+  test('a known commander is assigned on create; assignRole edits the incident', async () => {
+    const b = make();
+    const ref = await b.createIncident(input({ commander: { slackUserId: 'U1', email: 'a@example.com', name: 'A' } }));
+    const lead = fake.roles().find((r) => r.role_type === 'lead')!;
+    const comms = fake.roles().find((r) => r.shortform === 'comms')!;
+    await b.assignRole(refOf(ref.backendId), 'communications', { slackUserId: 'U2', email: null, name: null });
+    const inc = fake.incidents().find((x) => x.id === ref.backendId)!;
+    assert.deepEqual(inc.roles, [
+      { incident_role_id: lead.id, assignee: { slack_user_id: 'U1' } },
+      { incident_role_id: comms.id, assignee: { slack_user_id: 'U2' } },
+    ]);
+  });
+
+  test('every transition sets a status of the right category', async () => {
+    const b = make();
+    const ref = await b.createIncident(input());
+    const cat = () => {
+      const inc = fake.incidents().find((x) => x.id === ref.backendId)!;
+      return fake.statuses().find((s) => s.id === inc.incident_status_id)!;
+    };
+    await b.transition(refOf(ref.backendId), 'mitigated');
+    assert.deepEqual([cat().category, cat().name], ['live', 'Monitoring']);
+    await b.transition(refOf(ref.backendId), 'investigating');
+    assert.deepEqual([cat().category, cat().name], ['live', 'Investigating']);
+    await b.transition(refOf(ref.backendId), 'resolved');
+    assert.equal(cat().category, 'closed');
+    await b.transition(refOf(ref.backendId), 'cancelled');
+    assert.equal(cat().category, 'declined');
+  });
+
+  test('timeline events are accepted without a call (no public write API)', async () => {
+    const b = make();
+    const ref = await b.createIncident(input());
+    const before = fake.calls().length;
+    await b.addTimelineEvent(refOf(ref.backendId), { text: 'note', at: new Date() });
+    assert.equal(fake.calls().length, before);
+  });
+
+  test('post-mortem: not_ready while live, saved once closed', async () => {
+    const b = make();
+    const ref = await b.createIncident(input());
+    assert.equal(await b.savePostmortem(refOf(ref.backendId), '## Summary'), 'not_ready');
+    await b.transition(refOf(ref.backendId), 'resolved');
+    assert.equal(await b.savePostmortem(refOf(ref.backendId), '## Summary'), 'saved');
+    assert.equal(fake.incidents().find((x) => x.id === ref.backendId)!.postmortems[0]!.content, '## Summary');
+  });
+
+  test('listIncidents follows the after cursor over several pages', async () => {
+    fake.seedIncidents(12);
+    const before = fake.calls({ route: 'GET /v2/incidents' }).length;
+    const all = [];
+    for await (const i of make({ pageSize: 5 }).listIncidents()) all.push(i);
+    assert.equal(all.length, fake.incidents().length);
+    assert.equal(new Set(all.map((i) => i.id)).size, all.length);
+    assert.equal(fake.calls({ route: 'GET /v2/incidents' }).length - before, Math.ceil(fake.incidents().length / 5));
+  });
+
+  test('422 carries the field from errors[].source.field', async () => {
+    const b = make();
+    const ref = await b.createIncident(input());
+    fake.inject('POST /v2/incidents/{id}/actions/edit', {
+      status: 422,
+      body: { type: 'validation_error', status: 422, request_id: 'r1', errors: [{ code: 'invalid_value', message: 'Name is too long', source: { field: 'incident.name' } }] },
+      times: 1,
+    });
+    await assert.rejects(b.updateIncident(refOf(ref.backendId), { title: 'x'.repeat(500) }), (e: unknown) => e instanceof BackendError && e.code === 'backend.validation' && e.field === 'incident.name' && /incident\.name: Name is too long/.test(e.message));
+  });
+
+  test("429 body rate_limit.retry_after is honoured (the fake's sliding window)", async () => {
+    const b = make({ limiter: null });
+    t.now += 61_000;
+    fake.setLimit(2, 60_000);
+    await b.verify();
+    await b.verify();
+    await b.verify();
+    assert.equal(t.sleeps.length, 1);
+    assert.ok(t.sleeps[0]! >= 59_000 && t.sleeps[0]! <= 60_000, `slept ${t.sleeps[0]}`);
+  });
+
+  test('5xx is retried; a hanging call times out and is retried', async () => {
+    const b = make({ timeoutMs: 150 });
+    fake.inject('GET /v1/identity', { status: 502, body: { type: 'internal_error', status: 502, request_id: 'r', errors: [] }, times: 1 });
+    await b.verify();
+    assert.deepEqual(t.sleeps, [375]);
+    fake.inject('GET /v1/identity', { hang: true, times: 1 });
+    await b.verify();
+    fake.inject('GET /v1/identity', { status: 500, body: { type: 'internal_error', status: 500, request_id: 'r', errors: [] } });
+    await assert.rejects(b.verify(), (e: unknown) => e instanceof BackendError && e.code === 'backend.unavailable');
+  });
+
+  test('lost response on create: the retry with the same idempotency key makes no duplicate', async () => {
+    const b = make();
+    fake.inject('POST /v2/incidents', { drop: true, times: 1 });
+    const ref = await b.createIncident(input({ firebreakId: 'fbi-lost' }));
+    const mine = fake.incidents().filter((i) => i.idempotency_key === 'fbi-lost');
+    assert.equal(mine.length, 1);
+    assert.equal(ref.backendId, mine[0]!.id);
+    assert.equal(fake.calls({ route: 'POST /v2/incidents' }).filter((c) => (c.body as { idempotency_key?: string }).idempotency_key === 'fbi-lost').length, 2);
+  });
+
+  test('runWorkflow is backend.unsupported', async () => {
+    await assert.rejects(make().runWorkflow({ firebreakId: 'x', backendId: 'y' }, 'wf', {}), (e: unknown) => e instanceof BackendError && e.code === 'backend.unsupported');
+  });
+});

@@ -1,0 +1,267 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { loadSpecValidator } from '../shared/openapi.js';
+import { startFakeServer, type FakeServer, type Reply, type RequestContext, type RouteDef } from '../shared/server.js';
+
+/**
+ * A fake incident.io API on loopback (v1 catalogue, v2 incidents) with its error shape
+ * `{type,status,request_id,errors:[{code,message,source:{field}}]}` and its 429 body
+ * `rate_limit{name,limit,remaining,retry_after}`. Bodies are checked with the zod schemas below
+ * (written from incidentio-openapi.json) and, when present, with ajv against the spec.
+ *
+ * UNCONFIRMED behaviour modelled here: import_postmortem_document is refused (422) until the
+ * incident's status is in the `learning` or `closed` category.
+ */
+
+const assigneeSchema = z.strictObject({ id: z.string().optional(), email: z.string().optional(), slack_user_id: z.string().optional() });
+const roleAssignment = z.strictObject({ incident_role_id: z.string(), assignee: assigneeSchema.optional() });
+const customFieldEntry = z.strictObject({ custom_field_id: z.string(), values: z.array(z.record(z.string(), z.unknown())) });
+
+export const createPayload = z.strictObject({
+  idempotency_key: z.string(),
+  visibility: z.enum(['public', 'private']),
+  name: z.string().optional(),
+  summary: z.string().optional(),
+  severity_id: z.string().optional(),
+  incident_status_id: z.string().optional(),
+  incident_type_id: z.string().optional(),
+  mode: z.enum(['standard', 'retrospective', 'test', 'tutorial']).optional(),
+  incident_role_assignments: z.array(roleAssignment).optional(),
+  custom_field_entries: z.array(customFieldEntry).optional(),
+  slack_channel_name_override: z.string().optional(),
+  slack_team_id: z.string().optional(),
+});
+export const editPayload = z.strictObject({
+  incident: z.strictObject({
+    name: z.string().optional(),
+    summary: z.string().optional(),
+    severity_id: z.string().optional(),
+    incident_status_id: z.string().optional(),
+    call_url: z.string().optional(),
+    incident_role_assignments: z.array(roleAssignment).optional(),
+    custom_field_entries: z.array(customFieldEntry).optional(),
+    slack_channel_name_override: z.string().optional(),
+  }),
+  notify_incident_channel: z.boolean(),
+});
+export const importPostmortemPayload = z.strictObject({ title: z.string(), content: z.string() });
+
+export interface FakeIncidentIoIncident {
+  id: string;
+  reference: string;
+  idempotency_key: string;
+  name: string;
+  summary: string;
+  visibility: 'public' | 'private';
+  mode: string;
+  severity_id: string | null;
+  incident_status_id: string;
+  roles: { incident_role_id: string; assignee: Record<string, string> }[];
+  postmortems: { id: string; title: string; content: string }[];
+  permalink: string;
+}
+
+export interface FakeIncidentIoOptions {
+  apiKey?: string;
+  latencyMs?: number;
+  limit?: number;
+  windowMs?: number;
+  now?: () => number;
+  specValidation?: boolean;
+}
+
+export interface FakeIncidentIo extends FakeServer {
+  incidents(): FakeIncidentIoIncident[];
+  severities(): { id: string; name: string; rank: number }[];
+  statuses(): { id: string; name: string; rank: number; category: string }[];
+  roles(): { id: string; name: string; role_type: string; shortform: string }[];
+  seedIncidents(n: number): void;
+  specValidationActive: boolean;
+}
+
+export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Promise<FakeIncidentIo> {
+  const apiKey = opts.apiKey ?? 'incidentio-test-key';
+  const now = opts.now ?? Date.now;
+  const spec = opts.specValidation === false ? null : loadSpecValidator('incidentio-openapi.json');
+  const ts = '2026-01-01T00:00:00Z';
+  const severities = [
+    { id: randomUUID(), name: 'Minor', rank: 1 },
+    { id: randomUUID(), name: 'Major', rank: 2 },
+    { id: randomUUID(), name: 'Critical', rank: 3 },
+    { id: randomUUID(), name: 'Catastrophic', rank: 4 },
+  ];
+  const statuses = [
+    { id: randomUUID(), name: 'Triage', rank: 0, category: 'triage' },
+    { id: randomUUID(), name: 'Investigating', rank: 1, category: 'live' },
+    { id: randomUUID(), name: 'Fixing', rank: 2, category: 'live' },
+    { id: randomUUID(), name: 'Monitoring', rank: 3, category: 'live' },
+    { id: randomUUID(), name: 'Documenting', rank: 4, category: 'learning' },
+    { id: randomUUID(), name: 'Closed', rank: 5, category: 'closed' },
+    { id: randomUUID(), name: 'Declined', rank: 6, category: 'declined' },
+  ];
+  const roles = [
+    { id: randomUUID(), name: 'Incident Lead', role_type: 'lead', shortform: 'lead' },
+    { id: randomUUID(), name: 'Reporter', role_type: 'reporter', shortform: 'reporter' },
+    { id: randomUUID(), name: 'Communications', role_type: 'custom', shortform: 'comms' },
+    { id: randomUUID(), name: 'Scribe', role_type: 'custom', shortform: 'scribe' },
+  ];
+  const incidents: FakeIncidentIoIncident[] = [];
+  let seq = 0;
+
+  const fail = (status: number, type: string, errors: { code: string; message: string; field?: string }[]): Reply => ({
+    status,
+    body: { type, status, request_id: randomUUID(), errors: errors.map((e) => ({ code: e.code, message: e.message, ...(e.field ? { source: { field: e.field } } : {}) })) },
+  });
+  const notFound = () => fail(404, 'not_found', [{ code: 'not_found', message: 'Not found' }]);
+
+  const validate = <T extends z.ZodType>(ctx: RequestContext, template: string, schema: T): { ok: true; data: z.infer<T> } | { ok: false; reply: Reply } => {
+    const errors: { code: string; message: string; field?: string }[] = [];
+    const r = schema.safeParse(ctx.body);
+    if (!r.success) {
+      for (const issue of r.error.issues) {
+        const keys = 'keys' in issue && Array.isArray(issue.keys) ? (issue.keys as string[]) : [];
+        if (keys.length > 0) for (const k of keys) errors.push({ code: 'unknown_field', message: `${k} is not a known field`, field: [...issue.path.map(String), k].join('.') });
+        else errors.push({ code: issue.code === 'invalid_type' && issue.message.includes('undefined') ? 'missing_field' : 'invalid_value', message: issue.message, field: issue.path.map(String).join('.') });
+      }
+    }
+    for (const e of spec?.validateRequest(ctx.method, template, ctx.body) ?? []) errors.push({ code: 'invalid_value', message: `does not match the OpenAPI schema: ${e}` });
+    if (errors.length > 0) return { ok: false, reply: fail(422, 'validation_error', errors) };
+    return { ok: true, data: r.data as z.infer<T> };
+  };
+
+  const incidentJson = (i: FakeIncidentIoIncident) => {
+    const st = statuses.find((s) => s.id === i.incident_status_id)!;
+    const sev = severities.find((s) => s.id === i.severity_id);
+    return {
+      id: i.id,
+      reference: i.reference,
+      name: i.name,
+      summary: i.summary,
+      visibility: i.visibility,
+      mode: i.mode,
+      permalink: i.permalink,
+      incident_status: { ...st, description: '', created_at: ts, updated_at: ts },
+      ...(sev ? { severity: { ...sev, description: '', created_at: ts, updated_at: ts } } : {}),
+      incident_role_assignments: i.roles.map((r) => ({ role: { id: r.incident_role_id, name: roles.find((x) => x.id === r.incident_role_id)?.name ?? '', role_type: 'custom', shortform: '' }, assignee: { id: 'u', name: 'user', ...r.assignee } })),
+      custom_field_entries: [],
+      creator: { api_key: { id: 'k', name: 'firebreak' } },
+      slack_team_id: 'T1',
+      slack_channel_id: `C${i.reference.replace(/\W/g, '')}`,
+      postmortem_document_ids: i.postmortems.map((p) => p.id),
+      created_at: ts,
+      updated_at: ts,
+    };
+  };
+
+  const checkRefs = (a: { severity_id?: string | undefined; incident_status_id?: string | undefined; incident_role_assignments?: { incident_role_id: string }[] | undefined }) => {
+    const errs: { code: string; message: string; field: string }[] = [];
+    if (a.severity_id !== undefined && !severities.some((s) => s.id === a.severity_id)) errs.push({ code: 'invalid_value', message: 'Severity not found', field: 'severity_id' });
+    if (a.incident_status_id !== undefined && !statuses.some((s) => s.id === a.incident_status_id)) errs.push({ code: 'invalid_value', message: 'Incident status not found', field: 'incident_status_id' });
+    for (const r of a.incident_role_assignments ?? []) if (!roles.some((x) => x.id === r.incident_role_id)) errs.push({ code: 'invalid_value', message: 'Incident role not found', field: 'incident_role_assignments' });
+    return errs.length ? fail(422, 'validation_error', errs) : null;
+  };
+
+  const newIncident = (a: z.infer<typeof createPayload>): FakeIncidentIoIncident => {
+    seq += 1;
+    return {
+      id: randomUUID(),
+      reference: `INC-${seq}`,
+      idempotency_key: a.idempotency_key,
+      name: a.name ?? `Incident ${seq}`,
+      summary: a.summary ?? '',
+      visibility: a.visibility,
+      mode: a.mode ?? 'standard',
+      severity_id: a.severity_id ?? null,
+      incident_status_id: a.incident_status_id ?? statuses[1]!.id,
+      roles: (a.incident_role_assignments ?? []).map((r) => ({ incident_role_id: r.incident_role_id, assignee: { ...(r.assignee ?? {}) } as Record<string, string> })),
+      postmortems: [],
+      permalink: `https://app.incident.io/acme/incidents/${seq}`,
+    };
+  };
+
+  const routes: RouteDef[] = [];
+  const route = (method: string, template: string, handler: RouteDef['handler']) => routes.push({ method, template, handler });
+  route('GET', '/v1/identity', () => ({ status: 200, body: { identity: { name: 'firebreak', roles: ['incident_creator', 'incident_editor'], dashboard_url: 'https://app.incident.io/acme', team_roles: [], teams: [] } } }));
+  route('GET', '/v1/severities', () => ({ status: 200, body: { severities: severities.map((s) => ({ ...s, description: '', created_at: ts, updated_at: ts })) } }));
+  route('GET', '/v1/incident_statuses', () => ({ status: 200, body: { incident_statuses: statuses.map((s) => ({ ...s, description: '', created_at: ts, updated_at: ts })) } }));
+  route('GET', '/v1/incident_types', () => ({ status: 200, body: { incident_types: [{ id: 'type-default', name: 'Default', is_default: true, description: '', private_incidents_only: false, create_in_triage: 'optional', created_at: ts, updated_at: ts }] } }));
+  route('GET', '/v2/incident_roles', () => ({ status: 200, body: { incident_roles: roles.map((r) => ({ ...r, description: '', instructions: '', created_at: ts, updated_at: ts })) } }));
+  route('POST', '/v2/incidents', (ctx) => {
+    const v = validate(ctx, '/v2/incidents', createPayload);
+    if (!v.ok) return v.reply;
+    const bad = checkRefs(v.data);
+    if (bad) return bad;
+    // Same idempotency key → the incident made by the first request, not a second one.
+    const existing = incidents.find((i) => i.idempotency_key === v.data.idempotency_key);
+    if (existing) return { status: 200, body: { incident: incidentJson(existing) } };
+    const inc = newIncident(v.data);
+    incidents.push(inc);
+    return { status: 200, body: { incident: incidentJson(inc) } };
+  });
+  route('GET', '/v2/incidents', (ctx) => {
+    const size = Math.min(250, Math.max(1, Number(ctx.query.page_size ?? 25) || 25));
+    const start = ctx.query.after ? incidents.findIndex((i) => i.id === ctx.query.after) + 1 : 0;
+    const slice = incidents.slice(start, start + size);
+    const more = start + size < incidents.length;
+    return { status: 200, body: { incidents: slice.map(incidentJson), pagination_meta: { page_size: size, total_record_count: incidents.length, ...(more && slice.length ? { after: slice[slice.length - 1]!.id } : {}) } } };
+  });
+  route('GET', '/v2/incidents/{id}', (ctx) => {
+    const inc = incidents.find((i) => i.id === ctx.params.id);
+    return inc ? { status: 200, body: { incident: incidentJson(inc) } } : notFound();
+  });
+  route('POST', '/v2/incidents/{id}/actions/edit', (ctx) => {
+    const v = validate(ctx, '/v2/incidents/{id}/actions/edit', editPayload);
+    if (!v.ok) return v.reply;
+    const inc = incidents.find((i) => i.id === ctx.params.id);
+    if (!inc) return notFound();
+    const a = v.data.incident;
+    const bad = checkRefs(a);
+    if (bad) return bad;
+    if (a.name !== undefined) inc.name = a.name;
+    if (a.summary !== undefined) inc.summary = a.summary;
+    if (a.severity_id !== undefined) inc.severity_id = a.severity_id;
+    if (a.incident_status_id !== undefined) inc.incident_status_id = a.incident_status_id;
+    for (const r of a.incident_role_assignments ?? []) {
+      inc.roles = inc.roles.filter((x) => x.incident_role_id !== r.incident_role_id);
+      inc.roles.push({ incident_role_id: r.incident_role_id, assignee: { ...(r.assignee ?? {}) } as Record<string, string> });
+    }
+    return { status: 200, body: { incident: incidentJson(inc) } };
+  });
+  route('POST', '/v2/incidents/{id}/actions/import_postmortem_document', (ctx) => {
+    const v = validate(ctx, '/v2/incidents/{id}/actions/import_postmortem_document', importPostmortemPayload);
+    if (!v.ok) return v.reply;
+    const inc = incidents.find((i) => i.id === ctx.params.id);
+    if (!inc) return notFound();
+    const cat = statuses.find((s) => s.id === inc.incident_status_id)!.category;
+    if (cat !== 'learning' && cat !== 'closed') return fail(422, 'validation_error', [{ code: 'invalid_state', message: 'Incident status must be post-incident or closed to import a post-mortem', field: 'incident_status' }]);
+    const doc = { id: randomUUID(), title: v.data.title, content: v.data.content };
+    inc.postmortems.push(doc);
+    return { status: 201, body: { postmortem_document: { id: doc.id, incident_id: inc.id, title: doc.title, status: 'draft', type: 'imported', document_url: '', exported_urls: [], editors: [], created_at: ts, updated_at: ts } } };
+  });
+
+  const server = await startFakeServer({
+    routes,
+    ...(opts.latencyMs !== undefined ? { latencyMs: opts.latencyMs } : {}),
+    now,
+    limit: opts.limit ?? 1200,
+    windowMs: opts.windowMs ?? 60_000,
+    authenticate: (ctx) => (ctx.headers.authorization === `Bearer ${apiKey}` ? null : fail(401, 'authentication_error', [{ code: 'unauthorized', message: 'Invalid token' }])),
+    notFound: () => notFound(),
+    rateLimited: (retryAfter, limit) => ({
+      status: 429,
+      body: { type: 'too_many_requests', status: 429, request_id: randomUUID(), rate_limit: { name: 'api_key', limit, remaining: 0, retry_after: new Date(now() + retryAfter * 1000).toISOString() } },
+    }),
+  });
+
+  return {
+    ...server,
+    specValidationActive: spec !== null,
+    incidents: () => incidents,
+    severities: () => severities,
+    statuses: () => statuses,
+    roles: () => roles,
+    seedIncidents(n) {
+      for (let k = 0; k < n; k++) incidents.push(newIncident({ idempotency_key: `seed-${randomUUID()}`, visibility: 'public', name: 'Seeded' }));
+    },
+  };
+}
