@@ -249,6 +249,7 @@ export class FakeAnthropic {
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
+        if (err instanceof ClientGone) return;
         if (!res.headersSent) this.sendError(res, 500, 'api_error', `fake crashed: ${String(err)}`, 'req_fake_crash');
         else res.destroy();
       });
@@ -375,7 +376,11 @@ export class FakeAnthropic {
     // Faults, then latency.
     const fault = this.takeFault(entry.stream);
     const delay = this.opts.latencyMs + (fault?.latencyMs ?? 0);
-    if (delay > 0) await sleep(delay);
+    if (delay > 0) await sleepUnlessGone(delay, res);
+    if (res.destroyed) {
+      entry.status = -1;
+      return;
+    }
     if (fault?.drop) {
       entry.status = -1;
       res.socket?.destroy();
@@ -447,7 +452,13 @@ export class FakeAnthropic {
     errorAfter: { after: number; error: { type?: string; message?: string } } | null,
   ): Promise<void> {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': requestId, connection: 'keep-alive' });
+    // Stop writing as soon as the client goes away (an aborted or timed-out stream).
+    let gone = false;
+    res.on('close', () => {
+      gone = true;
+    });
     const send = async (event: string, data: unknown) => {
+      if (gone) throw new ClientGone();
       res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       if (this.opts.chunkDelayMs > 0) await sleep(this.opts.chunkDelayMs);
     };
@@ -499,6 +510,8 @@ export class FakeAnthropic {
     sendJson(res, status, { type: 'error', error: { type, message }, request_id: requestId }, requestId, extra);
   }
 }
+
+class ClientGone extends Error {}
 
 type ContentOut = { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: unknown };
 
@@ -558,6 +571,19 @@ function chunk(text: string, size: number): string[] {
   const out: string[] = [];
   for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
   return out;
+}
+
+/** A delay that ends early when the client disconnects, so a closed fake leaves no timers behind. */
+function sleepUnlessGone(ms: number, res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      res.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    res.on('close', done);
+  });
 }
 
 function sleep(ms: number): Promise<void> {
