@@ -4,6 +4,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LogLevel, WebClient, type Logger } from '@slack/web-api';
+import { z } from 'zod';
 import {
   GENERAL_CHANNEL_ID,
   INCIDENTS_CHANNEL_ID,
@@ -282,6 +283,50 @@ describe('Slack emulator: Web API', () => {
     }
   });
 
+  test('a hanging call times the client out and close() still returns', async () => {
+    const own = await withEmulator();
+    own.emu.inject('conversations.history', { hang: true });
+    const impatient = new WebClient(TOKEN, { slackApiUrl: own.emu.apiUrl, retryConfig: { retries: 0 }, timeout: 100, logger: silent });
+    const e = await slackError(impatient.conversations.history({ channel: GENERAL_CHANNEL_ID }));
+    assert.equal(e.code, 'slack_webapi_request_error');
+    assert.deepEqual(own.emu.calls('conversations.history').map((c) => [c.status, c.error]), [[0, 'hang']]);
+    await own.emu.close();
+  });
+
+  test('probability faults use the injected random source and do not use up times on a miss', async () => {
+    const rolls = [0.9, 0.1];
+    const own = await withEmulator({ random: () => rolls.shift() ?? 0.99 });
+    try {
+      own.emu.inject('users.info', { error: 'service_unavailable', probability: 0.5 });
+      assert.equal((await own.web.users.info({ user: 'U0BOB0001' })).ok, true, 'roll 0.9 misses');
+      assert.equal((await slackError(own.web.users.info({ user: 'U0BOB0001' }))).error, 'service_unavailable');
+      assert.equal((await own.web.users.info({ user: 'U0BOB0001' })).ok, true, 'used up after one hit');
+    } finally {
+      await own.emu.close();
+    }
+  });
+
+  test('views.update honours hash; views.publish keeps one Home view per user', async () => {
+    const opened = await web.views.open({
+      trigger_id: emu.issueTrigger('U0CAROL01'),
+      view: { type: 'modal', title: { type: 'plain_text', text: 'Step 1' }, blocks: [] },
+    });
+    const id = opened.view!.id!;
+    assert.equal((await slackError(web.views.update({ view_id: id, hash: 'stale', view: { type: 'modal', title: { type: 'plain_text', text: 'Step 2' }, blocks: [] } }))).error, 'hash_conflict');
+    await web.views.update({ view_id: id, hash: opened.view!.hash!, view: { type: 'modal', title: { type: 'plain_text', text: 'Step 2' }, blocks: [] } });
+    assert.deepEqual(emu.state.view(id)?.title, { type: 'plain_text', text: 'Step 2' });
+    assert.equal((await slackError(web.views.update({ view_id: 'V0NOPE', view: { type: 'modal', title: { type: 'plain_text', text: 'x' }, blocks: [] } }))).error, 'not_found');
+
+    const home = { type: 'home' as const, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 'No open incidents' } }] };
+    const first = await web.views.publish({ user_id: 'U0CAROL01', view: home });
+    const second = await web.views.publish({ user_id: 'U0CAROL01', view: { ...home, blocks: [{ type: 'divider' }] } });
+    assert.equal(second.view?.id, first.view?.id);
+    assert.deepEqual(emu.state.homeView('U0CAROL01')?.blocks, [{ type: 'divider' }]);
+    const tooMany = Array.from({ length: 101 }, () => ({ type: 'divider' }));
+    assert.equal((await slackError(web.views.publish({ user_id: 'U0CAROL01', view: { type: 'home', blocks: tooMany } }))).error, 'invalid_arguments');
+    assert.equal((await slackError(web.views.publish({ user_id: 'U0NOBODY1', view: home }))).error, 'user_not_found');
+  });
+
   test('call log records method, decoded args without the token, outcome and status', async () => {
     await web.chat.postMessage({ channel: GENERAL_CHANNEL_ID, text: 'hi', blocks: [{ type: 'divider' }] });
     await slackError(web.users.lookupByEmail({ email: 'nobody@example.com' }));
@@ -318,6 +363,30 @@ describe('Slack emulator: Web API', () => {
     assert.equal(snap.channels.find((c) => c.id === INCIDENTS_CHANNEL_ID)?.pins.length, 1);
   });
 });
+
+// What the bot receives, read with zod as the bot itself would: a wrong shape fails the parse.
+const BlockActionsPayload = z.object({
+  type: z.literal('block_actions'),
+  user: z.object({ id: z.string(), username: z.string() }),
+  container: z.record(z.string(), z.unknown()),
+  message: z.object({ ts: z.string() }),
+  response_url: z.string(),
+  trigger_id: z.string(),
+  actions: z.array(z.object({ action_id: z.string(), block_id: z.string(), value: z.string().optional(), type: z.string() })),
+});
+const ViewSubmissionPayload = z.object({
+  type: z.literal('view_submission'),
+  user: z.object({ id: z.string() }),
+  view: z.object({ id: z.string(), callback_id: z.string(), state: z.object({ values: z.record(z.string(), z.unknown()) }) }),
+});
+const EventEnvelope = z.object({
+  type: z.literal('event_callback'),
+  event_id: z.string(),
+  team_id: z.string(),
+  authorizations: z.array(z.object({ user_id: z.string() })),
+  event: z.looseObject({ type: z.string(), ts: z.string().optional(), item: z.unknown().optional(), item_user: z.string().optional() }),
+});
+const payloadOf = (raw: string): unknown => JSON.parse(new URLSearchParams(raw).get('payload') ?? 'null');
 
 /** A stand-in for the bot: checks Slack's signature itself and answers what the test says. */
 interface Received {
@@ -420,14 +489,11 @@ describe('SlackDriver: signed requests towards the bot', () => {
       blocks: [{ type: 'actions', block_id: 'approval:1', elements: [{ type: 'button', action_id: 'approval.approve', value: 'apr_1', text: { type: 'plain_text', text: 'Approve' }, style: 'primary' }] }],
     });
     await driver.click({ channel: INCIDENTS_CHANNEL_ID, ts: ts! }, 'approval.approve', { user: 'U0BOB0001' });
-    const payload = JSON.parse(new URLSearchParams(received[0]!.raw).get('payload')!) as Record<string, any>;
-    assert.equal(payload.type, 'block_actions');
+    const payload = BlockActionsPayload.parse(payloadOf(received[0]!.raw));
     assert.equal(payload.user.id, 'U0BOB0001');
     assert.deepEqual(payload.container, { type: 'message', message_ts: ts, channel_id: INCIDENTS_CHANNEL_ID, is_ephemeral: false });
     assert.equal(payload.message.ts, ts);
-    assert.equal(payload.actions[0].action_id, 'approval.approve');
-    assert.equal(payload.actions[0].block_id, 'approval:1');
-    assert.equal(payload.actions[0].value, 'apr_1');
+    assert.deepEqual(payload.actions.map((a) => [a.action_id, a.block_id, a.value, a.type]), [['approval.approve', 'approval:1', 'apr_1', 'button']]);
     assert.ok(String(payload.response_url).startsWith(`${emu.url}/response/`));
 
     // replace_original through the click's response_url edits that message.
@@ -461,8 +527,7 @@ describe('SlackDriver: signed requests towards the bot', () => {
     const viewId = view!.id!;
     const r = await driver.submitView(viewId, { title: { value: 'Checkout 500s' }, severity: { value: 'critical' }, commander: { value: 'U0ALICE01' } }, { user: 'U0ALICE01' });
     assert.equal(r.status, 200);
-    const payload = JSON.parse(new URLSearchParams(received[0]!.raw).get('payload')!) as Record<string, any>;
-    assert.equal(payload.type, 'view_submission');
+    const payload = ViewSubmissionPayload.parse(payloadOf(received[0]!.raw));
     assert.equal(payload.view.id, viewId);
     assert.equal(payload.view.callback_id, 'declare');
     assert.deepEqual(payload.view.state.values, {
@@ -477,24 +542,23 @@ describe('SlackDriver: signed requests towards the bot', () => {
   test('events carry the envelope and retry headers; reactions and messages land in state first', async () => {
     reply = (_r, res) => res.end();
     const first = await driver.userMessage(INCIDENTS_CHANNEL_ID, 'U0CAROL01', 'db latency back to normal');
-    const env = JSON.parse(received[0]!.raw) as Record<string, any>;
+    const env = EventEnvelope.parse(JSON.parse(received[0]!.raw));
     assert.equal(received[0]!.headers['content-type'], 'application/json');
-    assert.equal(env.type, 'event_callback');
     assert.equal(env.event_id, first.eventId);
     assert.equal(env.team_id, 'T0FIRE01');
-    assert.equal(env.authorizations[0].user_id, emu.botUserId);
+    assert.equal(env.authorizations[0]?.user_id, emu.botUserId);
     assert.equal(env.event.type, 'message');
     assert.equal(env.event.ts, first.ts);
     assert.equal(emu.state.message(INCIDENTS_CHANNEL_ID, first.ts)?.user, 'U0CAROL01');
     assert.equal(received[0]!.headers['x-slack-retry-num'], undefined);
 
-    await driver.event(env.event as Record<string, unknown>, { eventId: first.eventId, retryNum: 1 });
+    await driver.event(env.event, { eventId: first.eventId, retryNum: 1 });
     assert.equal(received[1]!.headers['x-slack-retry-num'], '1');
     assert.equal(received[1]!.headers['x-slack-retry-reason'], 'http_timeout');
     assert.equal((JSON.parse(received[1]!.raw) as { event_id: string }).event_id, first.eventId);
 
     await driver.reaction(INCIDENTS_CHANNEL_ID, first.ts, 'U0DAVE001', 'pushpin');
-    const reaction = JSON.parse(received[2]!.raw) as Record<string, any>;
+    const reaction = EventEnvelope.parse(JSON.parse(received[2]!.raw));
     assert.deepEqual(reaction.event.item, { type: 'message', channel: INCIDENTS_CHANNEL_ID, ts: first.ts });
     assert.equal(reaction.event.item_user, 'U0CAROL01');
     const got = await web.reactions.get({ channel: INCIDENTS_CHANNEL_ID, timestamp: first.ts });
