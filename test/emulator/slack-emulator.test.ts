@@ -521,10 +521,17 @@ describe('SlackDriver: signed requests towards the bot', () => {
           },
           { type: 'input', block_id: 'commander', label: { type: 'plain_text', text: 'Commander' }, element: { type: 'users_select', action_id: 'value' } },
           { type: 'input', block_id: 'responders', optional: true, label: { type: 'plain_text', text: 'Responders' }, element: { type: 'multi_users_select', action_id: 'value' } },
+          { type: 'actions', block_id: 'similar', elements: [{ type: 'button', action_id: 'join_existing', value: 'inc_7', text: { type: 'plain_text', text: 'Join INC-7' } }] },
         ],
       },
     });
     const viewId = view!.id!;
+    await driver.click({ viewId }, 'join_existing', { user: 'U0ALICE01' });
+    const click = z
+      .object({ container: z.object({ type: z.literal('view'), view_id: z.string() }), view: z.object({ id: z.string() }), actions: z.array(z.object({ value: z.string() })) })
+      .parse(payloadOf(received[0]!.raw));
+    assert.deepEqual([click.container.view_id, click.view.id, click.actions[0]?.value], [viewId, viewId, 'inc_7']);
+    received = [];
     const r = await driver.submitView(viewId, { title: { value: 'Checkout 500s' }, severity: { value: 'critical' }, commander: { value: 'U0ALICE01' } }, { user: 'U0ALICE01' });
     assert.equal(r.status, 200);
     const payload = ViewSubmissionPayload.parse(payloadOf(received[0]!.raw));
