@@ -1,0 +1,212 @@
+import { randomUUID } from 'node:crypto';
+import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { createLocalBackend } from './adapters/backend/local.js';
+import { createRootlyBackend } from './adapters/backend/rootly/backend.js';
+import { createIncidentIoBackend } from './adapters/backend/incidentio/backend.js';
+import { createClaudeSummarizer } from './adapters/anthropic/claude-summarizer.js';
+import { PromptRenderer } from './adapters/anthropic/prompts.js';
+import { createFallbackSummarizer } from './adapters/fallback-summarizer.js';
+import { SlackChat, slackLogger } from './adapters/slack/chat.js';
+import { openAndMigrate } from './adapters/store/index.js';
+import type { IncidentBackend } from './ports/backend.js';
+import { systemClock, type Clock } from './ports/clock.js';
+import type { Store } from './ports/store.js';
+import type { Summarizer } from './ports/summarizer.js';
+import { BRIEF_JOB, DECLARE_FLOW_JOB, runDeclareFlow } from './services/declare.js';
+import type { Deps } from './services/deps.js';
+import { JobRunner } from './services/jobs.js';
+import { BACKEND_SYNC_JOB, POSTMORTEM_JOB, REFRESH_JOB, refreshIncidentViews, syncToBackend, type BackendOp } from './services/lifecycle.js';
+import { postBrief, postPostmortem } from './services/summaries.js';
+import { registerApprovalJobs } from './services/approvals.js';
+import { registerAlertJobs } from './services/alerts.js';
+import { registerActions } from './slack/listeners/actions.js';
+import { registerApprovalListeners } from './slack/listeners/approvals.js';
+import { registerCommands } from './slack/listeners/commands.js';
+import { registerEvents } from './slack/listeners/events.js';
+import { registerViews } from './slack/listeners/views.js';
+import { incidentLabel } from './domain/incident.js';
+
+export interface BuildOptions {
+  logger: Logger;
+  clock?: Clock;
+  store?: Store;
+  backend?: IncidentBackend;
+  summarizer?: Summarizer;
+  metrics?: Metrics;
+  /** Override the job runner's timing (tests). */
+  jobs?: { pollMs?: number; leaseMs?: number; workerId?: string };
+  /** Slack Web API retries (tests use 0 to see errors at once). */
+  slackRetries?: number;
+}
+
+export interface Firebreak {
+  deps: Deps;
+  bolt: App;
+  /** HTTP mode: the Slack request listener for `/slack/events`. */
+  slackListener: HTTPReceiver['requestListener'] | null;
+  /** Connects Socket Mode, starts background work. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  ready(): Promise<{ ok: boolean; checks: Record<string, string> }>;
+}
+
+export function buildBackend(config: Config, store: Store, logger: Logger): IncidentBackend {
+  const log = logger.child({ component: `backend-${config.backend}` });
+  switch (config.backend) {
+    case 'rootly':
+      return createRootlyBackend({
+        apiKey: config.env.ROOTLY_API_KEY!,
+        baseUrl: config.rootlyApiUrl,
+        logger: log,
+        createGuard: { get: (k) => store.getStep('rootly-create', k), put: (k, v) => store.putStep('rootly-create', k, v) },
+      });
+    case 'incidentio':
+      return createIncidentIoBackend({ apiKey: config.env.INCIDENTIO_API_KEY!, baseUrl: config.incidentioApiUrl, logger: log });
+    case 'local':
+      return createLocalBackend(store, config.env.FIREBREAK_PUBLIC_URL ? { publicUrl: config.env.FIREBREAK_PUBLIC_URL } : {});
+  }
+}
+
+export function buildSummarizer(config: Config, logger: Logger, metrics: Metrics, clock: Clock): Summarizer {
+  const fallback = createFallbackSummarizer({ clock });
+  return createClaudeSummarizer({
+    apiKey: config.env.ANTHROPIC_API_KEY,
+    baseURL: config.env.ANTHROPIC_BASE_URL ?? null,
+    model: config.anthropicModel,
+    maxTokens: config.file.claude.max_tokens,
+    timeoutMs: config.file.claude.timeout_ms,
+    maxRetries: config.file.claude.max_retries,
+    transcriptBudgetTokens: config.file.claude.transcript_budget_tokens,
+    logger: logger.child({ component: 'claude' }),
+    metrics: { registry: metrics.registry },
+    prompts: new PromptRenderer({ overrides: config.file.prompts }),
+    fallback,
+    clock,
+  });
+}
+
+/**
+ * Build the whole bot from config: store, ports, services, Bolt listeners and background jobs.
+ * Nothing listens on a port here (server.ts does), so tests can build an app and drive it.
+ */
+export async function buildFirebreak(config: Config, opts: BuildOptions): Promise<Firebreak> {
+  const { logger } = opts;
+  const clock = opts.clock ?? systemClock;
+  const metrics = opts.metrics ?? createMetrics();
+  const store = opts.store ?? (await openAndMigrate(config.databaseUrl, { logger: logger.child({ component: 'store' }) }));
+  const token = config.env.SLACK_BOT_TOKEN!;
+  const chat = new SlackChat({ token, apiUrl: config.slackApiUrl, logger, ...(opts.slackRetries !== undefined ? { retries: opts.slackRetries } : {}) });
+  const backend = opts.backend ?? buildBackend(config, store, logger);
+  const summarizer = opts.summarizer ?? buildSummarizer(config, logger, metrics, clock);
+  const jobs = new JobRunner(store, logger.child({ component: 'jobs' }), clock, metrics, {
+    ...opts.jobs,
+    onDead: async (job, err) => {
+      const p = job.payload as { incidentId?: string; notify?: { channelId: string; userId: string } | null };
+      const text = `:warning: A background task (${job.kind}) failed for good after ${job.attempts} attempts: ${(err as Error)?.message ?? err}. The record is kept; a person needs to look.`;
+      if (p.notify) await chat.postEphemeral(p.notify.channelId, p.notify.userId, text);
+      else if (p.incidentId) {
+        const i = await store.getIncident(p.incidentId);
+        if (i?.channelId) await chat.post(i.channelId, `${text} (${incidentLabel(i)})`);
+      }
+    },
+  });
+  const deps: Deps = { config, store, chat, backend, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
+
+  jobs.register(DECLARE_FLOW_JOB, async (payload, job) => {
+    const p = payload as Parameters<typeof runDeclareFlow>[1];
+    try {
+      await runDeclareFlow(deps, p);
+    } catch (err) {
+      // Tell the declarer once, at the first failure, that we are on it; the job retries.
+      if (job.attempts === 1 && p.notify)
+        await chat
+          .postEphemeral(p.notify.channelId, p.notify.userId, `:hourglass: Setting up the incident hit an error (${(err as Error).message}). Firebreak kept the record and is retrying.`)
+          .catch(() => undefined);
+      throw err;
+    }
+  });
+  jobs.register(BRIEF_JOB, async (p) => postBrief(deps, (p as { incidentId: string }).incidentId));
+  jobs.register(REFRESH_JOB, async (p) => refreshIncidentViews(deps, (p as { incidentId: string }).incidentId));
+  jobs.register(BACKEND_SYNC_JOB, async (p) => syncToBackend(deps, p as { incidentId: string } & BackendOp));
+  jobs.register(POSTMORTEM_JOB, async (p) => {
+    await postPostmortem(deps, (p as { incidentId: string }).incidentId, null);
+  });
+  registerApprovalJobs(deps);
+  registerAlertJobs(deps);
+
+  const boltLogger = slackLogger(logger.child({ component: 'bolt' }));
+  let receiver: HTTPReceiver | null = null;
+  let bolt: App;
+  if (config.slackMode === 'socket') {
+    bolt = new App({
+      token,
+      appToken: config.env.SLACK_APP_TOKEN!,
+      socketMode: true,
+      logger: boltLogger,
+      logLevel: LogLevel.WARN,
+      clientOptions: { slackApiUrl: config.slackApiUrl },
+      installerOptions: { clientOptions: { slackApiUrl: config.slackApiUrl } },
+      deferInitialization: true,
+    });
+  } else {
+    receiver = new HTTPReceiver({
+      signingSecret: config.env.SLACK_SIGNING_SECRET!,
+      endpoints: '/slack/events',
+      processBeforeResponse: false,
+      logger: boltLogger,
+      logLevel: LogLevel.WARN,
+      unhandledRequestTimeoutMillis: 2900,
+    });
+    bolt = new App({ token, receiver, logger: boltLogger, logLevel: LogLevel.WARN, clientOptions: { slackApiUrl: config.slackApiUrl, retryConfig: { retries: 2 } }, deferInitialization: true });
+  }
+  bolt.error(async (err) => {
+    logger.error({ err, errorId: randomUUID().slice(0, 8) }, 'unhandled error in a Slack listener');
+  });
+  registerCommands(bolt, deps);
+  registerViews(bolt, deps);
+  registerActions(bolt, deps);
+  registerEvents(bolt, deps);
+  registerApprovalListeners(bolt, deps);
+
+  let slackOk = false;
+  let backendCheck = 'not checked';
+  return {
+    deps,
+    bolt,
+    slackListener: receiver ? receiver.requestListener : null,
+    async start() {
+      await chat.init(); // auth.test: proves the token, learns the bot user id
+      slackOk = true;
+      await bolt.init();
+      if (config.slackMode === 'socket') await bolt.start();
+      jobs.start();
+      backend
+        .verify()
+        .then(() => (backendCheck = 'ok'))
+        .catch((err) => {
+          backendCheck = `failed: ${(err as Error).message}`;
+          logger.error({ err }, `the ${backend.name} backend refused the credentials check`);
+        });
+    },
+    async stop() {
+      await jobs.stop();
+      if (config.slackMode === 'socket') await bolt.stop().catch(() => undefined);
+      await store.close();
+    },
+    async ready() {
+      const checks: Record<string, string> = {};
+      try {
+        await store.ping();
+        checks.store = 'ok';
+      } catch (err) {
+        checks.store = `failed: ${(err as Error).message}`;
+      }
+      checks.slack = slackOk ? 'ok' : 'not connected';
+      checks.backend = backendCheck;
+      return { ok: checks.store === 'ok' && slackOk && backendCheck === 'ok', checks };
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger, secretValues } from './log.js';
+import { buildFirebreak } from './app.js';
+import { createHttpServer, listen } from './server.js';
+
+/**
+ * Entry point: load config → build → listen → start. SIGTERM/SIGINT: stop taking new work, finish
+ * or hand back what is in flight, close the store. A second signal exits at once.
+ */
+async function main(): Promise<void> {
+  const startedAt = performance.now();
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`firebreak: cannot start, configuration problems:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.logLevel, secrets: secretValues(process.env) });
+
+  let sandbox: { routes: import('./http/routes.js').Route[]; close(): Promise<void> } | null = null;
+  if (config.slackMode === 'sandbox') {
+    const { startSandbox } = await import('./sandbox/index.js');
+    const s = await startSandbox(config, logger);
+    config = s.config;
+    sandbox = s;
+  }
+
+  const fb = await buildFirebreak(config, { logger });
+  const server = createHttpServer(fb, sandbox?.routes ?? []);
+  const port = await listen(server, config.port, config.host);
+  await fb.start();
+  logger.info(
+    { port, mode: config.slackMode, backend: config.backend, store: fb.deps.store.dialect, startupMs: Math.round(performance.now() - startedAt) },
+    `firebreak ready on :${port} (${config.slackMode} mode, ${config.backend} backend, ${fb.deps.store.dialect} store)`,
+  );
+  if (sandbox) process.stdout.write(`\n  Firebreak sandbox: http://localhost:${port}/sandbox\n\n`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info({ signal }, 'shutting down: draining requests and background work');
+    (server as unknown as { drain?: () => void }).drain?.();
+    server.close();
+    server.closeIdleConnections?.();
+    try {
+      await fb.stop();
+      await sandbox?.close();
+    } catch (err) {
+      logger.error({ err }, 'error during shutdown');
+    }
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`firebreak: failed to start: ${(err as Error)?.message ?? err}\n`);
+  process.exit(1);
+});

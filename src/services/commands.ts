@@ -1,0 +1,136 @@
+import type { Command } from '../domain/command.js';
+import { incidentLabel, isOpen } from '../domain/incident.js';
+import { SEVERITY_EMOJI } from '../domain/severity.js';
+import type { Block } from '../ports/chat.js';
+import { duplicatePrompt, incidentList, statusLine } from '../slack/blocks/incident.js';
+import { declareIncident, findSimilarOpen, type DeclareInput } from './declare.js';
+import type { Deps } from './deps.js';
+import { assignRole, changeSeverity, changeStatus, incidentInChannel, postUpdate } from './lifecycle.js';
+import { postPostmortem, postSummary } from './summaries.js';
+import { auditLog, proposeAction } from './approvals.js';
+
+export interface Reply {
+  text: string;
+  blocks?: Block[];
+  inChannel?: boolean;
+}
+
+export interface CommandContext {
+  userId: string;
+  channelId: string;
+  triggerId: string;
+}
+
+/** A declaration waiting for "declare anyway" after a similar incident was offered. */
+export interface Draft {
+  input: DeclareInput;
+}
+
+export const draftKey = (id: string) => `draft:${id}`;
+
+/**
+ * Declare unless a similar incident is open; then offer "join" or "declare anyway" instead.
+ * `force` skips the check (the person already saw the offer).
+ */
+export async function declareOrOffer(deps: Deps, input: DeclareInput, opts: { force?: boolean } = {}): Promise<Reply> {
+  if (!opts.force) {
+    const similar = await findSimilarOpen(deps, input.title, input.severity, input.services);
+    if (similar) {
+      const draftId = deps.newId();
+      await deps.store.setKv<Draft>(draftKey(draftId), { input });
+      return duplicatePrompt(similar, draftId);
+    }
+  }
+  const { incident, created } = await declareIncident(deps, input);
+  return {
+    text: created
+      ? `${SEVERITY_EMOJI[incident.severity]} Declared *${incidentLabel(incident)} ${incident.title}* (${incident.severity}). Opening the incident channel and inviting responders…`
+      : `*${incidentLabel(incident)} ${incident.title}* was already declared.`,
+  };
+}
+
+/** Every `/incident` subcommand other than help and the modal: one service call each. */
+export async function runIncidentCommand(deps: Deps, c: Command, ctx: CommandContext): Promise<Reply | null> {
+  switch (c.kind) {
+    case 'declare':
+      return declareOrOffer(deps, {
+        title: c.title,
+        severity: c.severity,
+        description: '',
+        services: [],
+        private: false,
+        commanderId: ctx.userId,
+        declaredBy: ctx.userId,
+        origin: 'slack',
+        dedupeKey: `cmd:${ctx.triggerId}`,
+        channel: 'always',
+        notify: { channelId: ctx.channelId, userId: ctx.userId },
+      });
+    case 'list':
+      return incidentList(await deps.store.listOpenIncidents());
+    case 'status': {
+      const i = await incidentInChannel(deps, ctx.channelId);
+      const roles = await deps.store.getRoles(i.id);
+      const timeline = await deps.store.listTimeline(i.id);
+      const roleText = Object.entries(roles)
+        .map(([r, u]) => `${r}: <@${u}>`)
+        .join(' · ');
+      const last = timeline
+        .slice(-5)
+        .map((t) => `• ${t.at.toISOString().slice(11, 16)}Z ${t.text}`)
+        .join('\n');
+      return { text: `*${incidentLabel(i)} ${i.title}*\n${SEVERITY_EMOJI[i.severity]} ${i.severity} · ${statusLine(i)}\n${roleText || 'no roles assigned'}${last ? `\n*Latest*\n${last}` : ''}` };
+    }
+    case 'update': {
+      const i = await incidentInChannel(deps, ctx.channelId);
+      await postUpdate(deps, i.id, c.text, ctx.userId);
+      return null;
+    }
+    case 'sev': {
+      const i = await incidentInChannel(deps, ctx.channelId);
+      const after = await changeSeverity(deps, i.id, c.severity, ctx.userId);
+      return after.severity === i.severity && i.severity === c.severity ? { text: `Severity is already ${c.severity}.` } : null;
+    }
+    case 'role': {
+      const i = await incidentInChannel(deps, ctx.channelId);
+      await assignRole(deps, i.id, c.role, c.userId, ctx.userId);
+      return null;
+    }
+    case 'mitigate':
+    case 'resolve': {
+      const i = await incidentInChannel(deps, ctx.channelId);
+      const to = c.kind === 'mitigate' ? 'mitigated' : 'resolved';
+      const after = await changeStatus(deps, i.id, to, ctx.userId, c.message);
+      return after.status === to && i.status === to ? { text: `${incidentLabel(i)} is already ${to}.` } : null;
+    }
+    case 'summary': {
+      const i = await incidentInChannel(deps, ctx.channelId);
+      await postSummary(deps, i.id, ctx.userId);
+      return null;
+    }
+    case 'postmortem': {
+      const i = await incidentInChannel(deps, ctx.channelId);
+      const outcome = await postPostmortem(deps, i.id, ctx.userId);
+      return {
+        text:
+          outcome === 'saved'
+            ? 'Post-mortem draft posted and saved to the backend.'
+            : isOpen(i.status)
+              ? 'Post-mortem draft posted. It is saved to the backend when the incident is resolved.'
+              : 'Post-mortem draft posted.',
+      };
+    }
+    case 'action': {
+      const i = await incidentInChannel(deps, ctx.channelId);
+      await proposeAction(deps, { incidentId: i.id, actionId: c.actionId, rawParams: c.params, reason: '', proposedBy: ctx.userId, proposerKind: 'user' });
+      return null;
+    }
+    case 'audit': {
+      const i = await incidentInChannel(deps, ctx.channelId);
+      return { text: await auditLog(deps, i.id) };
+    }
+    case 'help':
+    case 'declare_modal':
+      return null; // answered in the listener
+  }
+}

@@ -1,0 +1,169 @@
+import { canTransition, incidentLabel, isOpen, type Incident, type IncidentStatus } from '../domain/incident.js';
+import type { Severity } from '../domain/severity.js';
+import { AppError } from '../errors.js';
+import { announcement, incidentCard, topicFor } from '../slack/blocks/incident.js';
+import type { IncidentPatch } from '../ports/store.js';
+import type { Deps } from './deps.js';
+
+export const REFRESH_JOB = 'incident.refresh';
+export const BACKEND_SYNC_JOB = 'backend.sync';
+export const POSTMORTEM_JOB = 'incident.postmortem';
+
+/** A backend write, queued so a backend outage never loses a change made in Slack. */
+export type BackendOp =
+  | { op: 'transition'; to: IncidentStatus; message: string }
+  | { op: 'severity'; severity: Severity }
+  | { op: 'role'; role: string; userId: string }
+  | { op: 'timeline'; text: string; at: string };
+
+export async function incidentInChannel(deps: Deps, channelId: string): Promise<Incident> {
+  const incident = await deps.store.findIncidentByChannel(channelId);
+  if (!incident) throw new AppError('incident.not_in_channel', 'This is not an incident channel. Run this in an `inc-*` channel, or `/incident list`.');
+  return incident;
+}
+
+export async function requireIncident(deps: Deps, id: string): Promise<Incident> {
+  const incident = await deps.store.getIncident(id);
+  if (!incident) throw new AppError('incident.not_found', 'That incident no longer exists.');
+  return incident;
+}
+
+/** Apply a patch with optimistic concurrency: re-read and retry when another writer got in first. */
+async function patchIncident(deps: Deps, id: string, make: (i: Incident) => Omit<IncidentPatch, 'updatedAt'> | null): Promise<{ before: Incident; after: Incident } | null> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const before = await requireIncident(deps, id);
+    const patch = make(before);
+    if (!patch) return null;
+    const after = await deps.store.updateIncident(id, { ...patch, updatedAt: deps.clock.now() }, { expectedVersion: before.version });
+    if (after) return { before, after };
+  }
+  throw new AppError('input.invalid', 'The incident is changing too fast; try again.');
+}
+
+async function afterChange(deps: Deps, incident: Incident, actor: string, action: string, detail: Record<string, unknown>, timeline: string, ops: BackendOp[]): Promise<void> {
+  const at = deps.clock.now();
+  await deps.store.audit({ at, incidentId: incident.id, actor, action, detail });
+  await deps.store.addTimeline({ incidentId: incident.id, at, kind: action.split('.')[1] ?? action, text: timeline, author: actor });
+  for (const op of ops) await deps.jobs.enqueue(BACKEND_SYNC_JOB, { incidentId: incident.id, ...op });
+  await deps.jobs.enqueue(REFRESH_JOB, { incidentId: incident.id }, { key: `refresh:${incident.id}` });
+}
+
+export async function changeStatus(deps: Deps, incidentId: string, to: IncidentStatus, actor: string, message = ''): Promise<Incident> {
+  const res = await patchIncident(deps, incidentId, (i) => {
+    if (i.status === to) return null;
+    if (!canTransition(i.status, to)) throw new AppError('incident.bad_transition', `${incidentLabel(i)} is ${i.status}; it cannot become ${to}.`);
+    return { status: to, resolvedAt: to === 'resolved' || to === 'cancelled' ? deps.clock.now() : null };
+  });
+  if (!res) return requireIncident(deps, incidentId);
+  const { before, after } = res;
+  const text = `Status ${before.status} → *${to}* by <@${actor}>${message ? `: ${message}` : ''}`;
+  await afterChange(deps, after, actor, `incident.${to === 'investigating' ? 'reopened' : to}`, { from: before.status, to, message }, text, [{ op: 'transition', to, message }]);
+  if (after.channelId) await deps.chat.post(after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting status change failed'));
+  if (to === 'resolved') await deps.jobs.enqueue(POSTMORTEM_JOB, { incidentId }, { key: `postmortem:${incidentId}` });
+  return after;
+}
+
+export async function changeSeverity(deps: Deps, incidentId: string, severity: Severity, actor: string): Promise<Incident> {
+  const res = await patchIncident(deps, incidentId, (i) => {
+    if (!isOpen(i.status)) throw new AppError('incident.bad_transition', `${incidentLabel(i)} is ${i.status}; reopen it before changing severity.`);
+    return i.severity === severity ? null : { severity };
+  });
+  if (!res) return requireIncident(deps, incidentId);
+  const text = `Severity ${res.before.severity} → *${severity}* by <@${actor}>`;
+  await afterChange(deps, res.after, actor, 'incident.severity_changed', { from: res.before.severity, to: severity }, text, [{ op: 'severity', severity }]);
+  if (res.after.channelId) await deps.chat.post(res.after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting severity change failed'));
+  return res.after;
+}
+
+export async function assignRole(deps: Deps, incidentId: string, role: string, userId: string, actor: string): Promise<Incident> {
+  if (!deps.config.file.roles.includes(role)) throw new AppError('input.invalid', `Unknown role \`${role}\`. Roles: ${deps.config.file.roles.join(', ')}.`);
+  const incident = await requireIncident(deps, incidentId);
+  await deps.store.setRole(incidentId, role, userId);
+  let after = incident;
+  if (role === 'commander') after = (await patchIncident(deps, incidentId, () => ({ commanderId: userId })))?.after ?? incident;
+  const text = `<@${userId}> is now *${role}* (set by <@${actor}>)`;
+  await afterChange(deps, after, actor, 'incident.role_assigned', { role, userId }, text, [{ op: 'role', role, userId }]);
+  if (after.channelId) {
+    await deps.chat.invite(after.channelId, [userId]).catch((err) => deps.logger.warn({ err }, 'inviting role holder failed'));
+    await deps.chat.post(after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting role change failed'));
+  }
+  return after;
+}
+
+export async function postUpdate(deps: Deps, incidentId: string, text: string, actor: string): Promise<void> {
+  const incident = await requireIncident(deps, incidentId);
+  const at = deps.clock.now();
+  await deps.store.audit({ at, incidentId, actor, action: 'incident.update_posted', detail: { text } });
+  await deps.store.addTimeline({ incidentId, at, kind: 'update', text, author: actor });
+  await deps.jobs.enqueue(BACKEND_SYNC_JOB, { incidentId, op: 'timeline', text: `Update from <@${actor}>: ${text}`, at: at.toISOString() });
+  if (incident.channelId) await deps.chat.post(incident.channelId, `:loudspeaker: *Update* from <@${actor}>: ${text}`);
+}
+
+/** A :pushpin: on a message in an incident channel adds it to the timeline, once per message. */
+export async function pinToTimeline(deps: Deps, channelId: string, ts: string, actor: string): Promise<boolean> {
+  const incident = await deps.store.findIncidentByChannel(channelId);
+  if (!incident) return false;
+  const message = await deps.chat.getMessage(channelId, ts);
+  if (!message) return false;
+  const at = new Date(Number(ts) * 1000);
+  const added = await deps.store.addTimeline({
+    incidentId: incident.id,
+    at,
+    kind: 'pin',
+    text: message.text,
+    author: message.user,
+    sourceRef: `pin:${channelId}:${ts}`,
+  });
+  if (!added) return false;
+  await deps.store.audit({ at: deps.clock.now(), incidentId: incident.id, actor, action: 'timeline.pinned', detail: { ts } });
+  await deps.jobs.enqueue(BACKEND_SYNC_JOB, { incidentId: incident.id, op: 'timeline', text: message.text, at: at.toISOString() });
+  return true;
+}
+
+/** Re-render the card, topic and announcement from the store: idempotent, safe to repeat. */
+export async function refreshIncidentViews(deps: Deps, incidentId: string): Promise<void> {
+  const incident = await requireIncident(deps, incidentId);
+  const roles = await deps.store.getRoles(incidentId);
+  const jobs: Promise<unknown>[] = [];
+  if (incident.channelId && incident.cardTs) {
+    const card = incidentCard(incident, roles);
+    jobs.push(deps.chat.update(incident.channelId, incident.cardTs, card.text, card.blocks));
+    const topic = topicFor(incident, roles);
+    const key = `topic:${incident.id}`;
+    // setTopic is a tier-2 method and posts a channel notice: only call it when the topic changed.
+    jobs.push(
+      (async () => {
+        if ((await deps.store.getKv<string>(key)) === topic) return;
+        await deps.chat.setTopic(incident.channelId!, topic);
+        await deps.store.setKv(key, topic);
+      })(),
+    );
+  }
+  const announceChannel = deps.config.env.ANNOUNCE_CHANNEL;
+  if (announceChannel && incident.announceTs) {
+    const a = announcement(incident, roles);
+    jobs.push(deps.chat.update(announceChannel, incident.announceTs, a.text, a.blocks));
+  }
+  const results = await Promise.allSettled(jobs);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** Push one queued change to the backend. */
+export async function syncToBackend(deps: Deps, payload: { incidentId: string } & BackendOp): Promise<void> {
+  const incident = await requireIncident(deps, payload.incidentId);
+  if (!incident.backendId) throw new Error('backend record not created yet'); // retried after the declare flow
+  const ref = { firebreakId: incident.id, backendId: incident.backendId };
+  switch (payload.op) {
+    case 'transition':
+      return deps.backend.transition(ref, payload.to, payload.message);
+    case 'severity':
+      return deps.backend.updateIncident(ref, { severity: payload.severity });
+    case 'role': {
+      const u = await deps.chat.userInfo(payload.userId).catch(() => null);
+      return deps.backend.assignRole(ref, payload.role, { slackUserId: payload.userId, email: u?.email ?? null, name: u?.name ?? null });
+    }
+    case 'timeline':
+      return deps.backend.addTimelineEvent(ref, { text: payload.text, at: new Date(payload.at) });
+  }
+}

@@ -1,0 +1,128 @@
+import { incidentLabel } from '../domain/incident.js';
+import type { ChatMessage } from '../ports/chat.js';
+import type { SummaryContext, TranscriptLine } from '../ports/summarizer.js';
+import { Markers } from '../slack/ids.js';
+import { context as ctxBlock, header, section } from '../slack/blocks/common.js';
+import type { Deps } from './deps.js';
+import { requireIncident } from './lifecycle.js';
+import { postOnce } from './steps.js';
+
+/** What the bot remembers of its last summary, so the next one only sends what is new. */
+interface SummaryState {
+  text: string;
+  throughTs: string | null;
+  n: number;
+}
+
+const summaryKey = (id: string) => `summary:${id}`;
+/** chat.update is tier 3 (~50/min): one edit per 1.5 s keeps a stream well under it. */
+const STREAM_UPDATE_MS = 1500;
+
+function toTranscript(deps: Deps, messages: ChatMessage[]): TranscriptLine[] {
+  const botUser = deps.chat.botUserId();
+  return messages
+    .filter((m) => !(m.blockIds ?? []).some((b) => b.startsWith('summary:') || b.startsWith('brief:') || b.startsWith('postmortem:')))
+    .map((m) => ({
+      ts: m.ts,
+      author: m.user ?? m.botId ?? 'unknown',
+      isBot: !!m.botId || (m.user !== null && m.user === botUser),
+      text: m.text,
+    }));
+}
+
+async function buildContext(deps: Deps, incidentId: string, opts: { since?: string | null; full?: boolean } = {}): Promise<SummaryContext> {
+  const incident = await requireIncident(deps, incidentId);
+  const [roles, timeline] = await Promise.all([deps.store.getRoles(incidentId), deps.store.listTimeline(incidentId)]);
+  let transcript: TranscriptLine[] = [];
+  if (incident.channelId) {
+    const messages = await deps.chat.history(incident.channelId, opts.since ? { oldest: opts.since } : {});
+    transcript = toTranscript(deps, messages);
+  }
+  return { incident, roles, timeline, transcript };
+}
+
+/** The brief right after declare: posted when ready, never in the way of the channel or the card. */
+export async function postBrief(deps: Deps, incidentId: string): Promise<void> {
+  const ctx = await buildContext(deps, incidentId);
+  if (!ctx.incident.channelId) return;
+  const result = await deps.summarizer.brief(ctx);
+  await postOnce(deps, `brief:${incidentId}`, 'brief', ctx.incident.channelId, Markers.brief(incidentId), () => ({
+    text: `Brief for ${incidentLabel(ctx.incident)}`,
+    blocks: [header(`Brief: ${incidentLabel(ctx.incident)}`, Markers.brief(incidentId)), ...chunks(result.text), ctxBlock(result.fallback ? 'Plain summary from the record (Claude unavailable)' : 'Written by Claude from the declaration. Check before acting.')],
+  }));
+}
+
+/**
+ * A catch-up summary streamed into one message. Incremental: only messages after the last summary
+ * are read and sent, together with that summary.
+ */
+export async function postSummary(deps: Deps, incidentId: string, requestedBy: string): Promise<void> {
+  const incident = await requireIncident(deps, incidentId);
+  if (!incident.channelId) return;
+  const channel = incident.channelId;
+  const state = (await deps.store.getKv<SummaryState>(summaryKey(incidentId))) ?? null;
+  const ctx = await buildContext(deps, incidentId, { since: state?.throughTs ?? null });
+  ctx.previousSummary = state?.text ?? null;
+  ctx.summarizedThroughTs = state?.throughTs ?? null;
+  const n = String((state?.n ?? 0) + 1);
+  const marker = Markers.summary(incidentId, n);
+  const title = `Summary of ${incidentLabel(incident)} (requested by <@${requestedBy}>)`;
+  const placeholder = await deps.chat.post(channel, title, [section(`*${title}*`, marker), section(':hourglass_flowing_sand: Reading the channel…')]);
+  let lastUpdate = 0;
+  let pending: Promise<unknown> = Promise.resolve();
+  const render = (text: string, done: boolean, fallback = false) => [
+    section(`*${title}*`, marker),
+    ...chunks(text || '…'),
+    ...(done ? [ctxBlock(fallback ? 'Plain summary from the record (Claude unavailable)' : 'Written by Claude from this channel. Check before acting.')] : [ctxBlock(':writing_hand: writing…')]),
+  ];
+  const result = await deps.summarizer.summarize(ctx, (soFar) => {
+    const now = Date.now();
+    if (now - lastUpdate < STREAM_UPDATE_MS) return;
+    lastUpdate = now;
+    pending = pending.then(() => deps.chat.update(channel, placeholder.ts, title, render(soFar, false)).catch((err) => deps.logger.warn({ err }, 'stream update failed')));
+  });
+  await pending;
+  await deps.chat.update(channel, placeholder.ts, title, render(result.text, true, result.fallback));
+  const newest = ctx.transcript.at(-1)?.ts ?? state?.throughTs ?? null;
+  await deps.store.setKv<SummaryState>(summaryKey(incidentId), { text: result.text, throughTs: result.coveredThroughTs ?? newest, n: Number(n) });
+  await deps.store.audit({ at: deps.clock.now(), incidentId, actor: requestedBy, action: 'incident.summarized', detail: { fallback: result.fallback, usage: result.usage ?? null } });
+}
+
+/**
+ * The post-mortem draft: posted in the channel and saved to the backend. A backend that refuses a
+ * post-mortem before the incident is resolved is not a failure: the save waits for the resolve.
+ */
+export async function postPostmortem(deps: Deps, incidentId: string, requestedBy: string | null): Promise<'saved' | 'not_ready' | 'unsupported' | 'posted'> {
+  const ctx = await buildContext(deps, incidentId);
+  const result = await deps.summarizer.postmortem(ctx);
+  const incident = ctx.incident;
+  if (incident.channelId) {
+    const flow = `postmortem:${incidentId}:${incident.status}`;
+    await postOnce(deps, flow, 'post', incident.channelId, Markers.postmortem(incidentId), () => ({
+      text: `Post-mortem draft for ${incidentLabel(incident)}`,
+      blocks: [header(`Post-mortem draft: ${incidentLabel(incident)}`, Markers.postmortem(incidentId)), ...chunks(result.text).slice(0, 45), ctxBlock(result.fallback ? 'Skeleton from the record (Claude unavailable)' : 'Drafted by Claude. Edit before publishing.')],
+    }));
+  }
+  await deps.store.setKv(`postmortem-draft:${incidentId}`, { markdown: result.text, at: deps.clock.now().toISOString() });
+  let outcome: 'saved' | 'not_ready' | 'unsupported' | 'posted' = 'posted';
+  if (incident.status === 'resolved' && incident.backendId) {
+    outcome = await deps.backend.savePostmortem({ firebreakId: incident.id, backendId: incident.backendId }, result.text);
+    if (outcome === 'not_ready') throw new Error('backend not ready for the post-mortem yet; retrying');
+  }
+  await deps.store.audit({ at: deps.clock.now(), incidentId, actor: requestedBy ?? 'system', action: 'incident.postmortem_drafted', detail: { outcome, fallback: result.fallback } });
+  return outcome;
+}
+
+/** Split long text into section blocks within Block Kit's 3,000-character limit, at line breaks. */
+function chunks(text: string) {
+  const out: ReturnType<typeof section>[] = [];
+  let cur = '';
+  for (const line of text.split('\n')) {
+    if ((cur + '\n' + line).length > 2900) {
+      if (cur) out.push(section(cur));
+      cur = line.slice(0, 2900);
+    } else cur = cur ? `${cur}\n${line}` : line;
+  }
+  if (cur) out.push(section(cur));
+  return out.slice(0, 45);
+}

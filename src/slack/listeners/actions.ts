@@ -1,0 +1,53 @@
+import type { App, BlockAction, ButtonAction } from '@slack/bolt';
+import type { Deps } from '../../services/deps.js';
+import { declareOrOffer, draftKey, type Draft } from '../../services/commands.js';
+import { requireIncident } from '../../services/lifecycle.js';
+import { postSummary } from '../../services/summaries.js';
+import { roleModal, resolveModal, severityModal, statusModal } from '../blocks/incident.js';
+import { Actions } from '../ids.js';
+import { reportToUser } from '../errors.js';
+import { AppError } from '../../errors.js';
+
+/** Card buttons and the duplicate offer. Each acks at once; the value is only an id, re-read from the store. */
+export function registerActions(app: App, deps: Deps): void {
+  const on = (actionId: string, run: (value: string, body: BlockAction, respond: (t: string) => Promise<unknown>) => Promise<void>) =>
+    app.action<BlockAction<ButtonAction>>(actionId, async ({ ack, action, body, respond }) => {
+      await ack();
+      const tell = (t: string) => (body.channel?.id ? deps.chat.postEphemeral(body.channel.id, body.user.id, t) : respond({ response_type: 'ephemeral', text: t }));
+      try {
+        await run(action.value ?? '', body, tell);
+      } catch (err) {
+        await reportToUser(deps.logger, err, tell, { action: actionId });
+      }
+    });
+
+  const modal = (actionId: string, build: (deps: Deps, incidentId: string) => Promise<Record<string, unknown>>) =>
+    on(actionId, async (incidentId, body) => {
+      // trigger_id expires within ~3 s: open the modal before anything slow.
+      await deps.chat.openView(body.trigger_id, await build(deps, incidentId));
+    });
+
+  modal(Actions.cardUpdateStatus, async (d, id) => statusModal(await requireIncident(d, id)));
+  modal(Actions.cardChangeSeverity, async (d, id) => severityModal(await requireIncident(d, id)));
+  modal(Actions.cardAssignRole, async (d, id) => roleModal(await requireIncident(d, id), d.config.file.roles));
+  modal(Actions.cardResolve, async (d, id) => resolveModal(await requireIncident(d, id)));
+
+  on(Actions.cardSummarize, async (incidentId, body) => {
+    await postSummary(deps, incidentId, body.user.id);
+  });
+
+  on(Actions.duplicateJoin, async (incidentId, body, tell) => {
+    const incident = await requireIncident(deps, incidentId);
+    if (!incident.channelId) throw new AppError('incident.not_found', 'That incident has no channel yet.');
+    await deps.chat.invite(incident.channelId, [body.user.id]);
+    await tell(`Added you to <#${incident.channelId}>.`);
+  });
+
+  on(Actions.duplicateDeclareAnyway, async (draftId, _body, tell) => {
+    const draft = await deps.store.getKv<Draft>(draftKey(draftId));
+    if (!draft) throw new AppError('input.invalid', 'That declaration has expired; run `/incident` again.');
+    // The draft id makes the click idempotent: a double click declares once.
+    const reply = await declareOrOffer(deps, { ...draft.input, dedupeKey: `draft:${draftId}` }, { force: true });
+    await tell(reply.text);
+  });
+}
