@@ -1,0 +1,52 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createFallbackSummarizer, FALLBACK_LABEL } from '../../../src/adapters/fallback-summarizer.js';
+import { aContext, anEntry, anIncident, aLine } from '../../fakes/anthropic/context.js';
+
+const clock = { now: () => new Date('2024-04-05T15:30:00Z') };
+
+describe('fallback summarizer', () => {
+  const fb = createFallbackSummarizer({ clock, lastEntries: 2 });
+
+  test('summary: labelled, with record, roles, duration, services, counts and the last N timeline entries', async () => {
+    const ctx = aContext({
+      timeline: [anEntry(0, 'declared', 'Incident declared'), anEntry(10, 'update', 'Found bad deploy'), anEntry(20, 'status', 'Mitigated by rollback')],
+    });
+    const r = await fb.summarize(ctx);
+    assert.equal(r.fallback, true);
+    const t = r.text;
+    assert.ok(t.startsWith(FALLBACK_LABEL));
+    assert.match(t, /\*INC-42: Checkout returns 502 for EU customers\*/);
+    assert.match(t, /Severity: \*high\* · Status: \*investigating\*/);
+    assert.match(t, /Commander: <@U0ALICE>/);
+    assert.match(t, /Roles: scribe @bob/);
+    assert.match(t, /`checkout-api`/);
+    assert.match(t, /Open for 1h 30m/);
+    assert.match(t, /3 messages \(2 from 2 people, 1 from bots\)/);
+    assert.match(t, /Latest timeline\* \(2 of 3\)/);
+    assert.doesNotMatch(t, /Incident declared/);
+    assert.match(t, /Mitigated by rollback/);
+  });
+
+  test('post-mortem skeleton: the seven sections, filled from the record where possible', async () => {
+    const ctx = aContext({
+      incident: anIncident({ status: 'resolved', resolvedAt: new Date('2024-04-05T14:45:00Z') }),
+      timeline: [anEntry(0, 'alert', '[PAGERDUTY] checkout 5xx'), anEntry(30, 'status', 'Resolved after rollback')],
+      transcript: [aLine(1, 'alice', 'hi')],
+    });
+    const r = await fb.postmortem(ctx);
+    const headings = [...r.text.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
+    assert.deepEqual(headings, ['Summary', 'Root Cause', 'Trigger', 'Impact', 'Timeline', 'Resolution', 'Prevention']);
+    assert.match(r.text, /lasted 45m/);
+    assert.match(r.text, /## Trigger\n2024-04-05 14:00 UTC — alert: \[PAGERDUTY\] checkout 5xx/);
+    assert.match(r.text, /## Resolution\n- 2024-04-05 14:30 UTC: Resolved after rollback/);
+    assert.match(r.text, /Automatic draft \(Claude unavailable\)/);
+  });
+
+  test('brief is labelled and proposeActions proposes nothing', async () => {
+    const b = await fb.brief(aContext());
+    assert.ok(b.text.startsWith(FALLBACK_LABEL));
+    assert.match(b.text, /Error rate on checkout-api/);
+    assert.deepEqual((await fb.proposeActions(aContext(), [])).proposals, []);
+  });
+});
