@@ -62,7 +62,7 @@ export async function postSummary(deps: Deps, incidentId: string, requestedBy: s
   const channel = incident.channelId;
   const state = (await deps.store.getKv<SummaryState>(summaryKey(incidentId))) ?? null;
   const ctx = await buildContext(deps, incidentId, { since: state?.throughTs ?? null });
-  ctx.previousSummary = state?.text ?? null;
+  ctx.previousSummary = state?.text || null;
   ctx.summarizedThroughTs = state?.throughTs ?? null;
   const n = String((state?.n ?? 0) + 1);
   const marker = Markers.summary(incidentId, n);
@@ -83,8 +83,16 @@ export async function postSummary(deps: Deps, incidentId: string, requestedBy: s
   });
   await pending;
   await deps.chat.update(channel, placeholder.ts, title, render(result.text, true, result.fallback));
-  const newest = ctx.transcript.at(-1)?.ts ?? state?.throughTs ?? null;
-  await deps.store.setKv<SummaryState>(summaryKey(incidentId), { text: result.text, throughTs: result.coveredThroughTs ?? newest, n: Number(n) });
+  // A fallback summary is not an analysis of the messages: keep the last real summary as the base,
+  // so the next Claude call still sees every message it has not summarised.
+  if (!result.fallback) {
+    const newest = ctx.transcript.at(-1)?.ts ?? state?.throughTs ?? null;
+    await deps.store.setKv<SummaryState>(summaryKey(incidentId), { text: result.text, throughTs: result.coveredThroughTs ?? newest, n: Number(n) });
+  } else if (state) {
+    await deps.store.setKv<SummaryState>(summaryKey(incidentId), { ...state, n: Number(n) });
+  } else {
+    await deps.store.setKv<SummaryState>(summaryKey(incidentId), { text: '', throughTs: null, n: Number(n) });
+  }
   await deps.store.audit({ at: deps.clock.now(), incidentId, actor: requestedBy, action: 'incident.summarized', detail: { fallback: result.fallback, usage: result.usage ?? null } });
 }
 
