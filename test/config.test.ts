@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+const problems = (env: Record<string, string>, cwd?: string) => {
+  try {
+    loadConfig(env, cwd ?? mkdtempSync(join(tmpdir(), 'fbcfg-')));
+    return [];
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems;
+  }
+};
+
+test('defaults: sandbox without Slack credentials, local backend, SQLite, port 3000', () => {
+  const c = loadConfig({}, mkdtempSync(join(tmpdir(), 'fbcfg-')));
+  assert.equal(c.slackMode, 'sandbox');
+  assert.equal(c.backend, 'local');
+  assert.equal(c.port, 3000);
+  assert.equal(c.databaseUrl, undefined);
+  assert.equal(c.anthropicModel, 'claude-sonnet-4-5');
+  assert.equal(c.slackApiUrl, 'https://slack.com/api/');
+});
+
+test('mode and backend selection follow product.md', () => {
+  assert.equal(loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1' }).slackMode, 'socket');
+  assert.equal(loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's' }).slackMode, 'http');
+  assert.equal(loadConfig({ ROOTLY_API_KEY: 'k' }).backend, 'rootly');
+  assert.equal(loadConfig({ INCIDENTIO_API_KEY: 'k' }).backend, 'incidentio');
+  assert.equal(loadConfig({ ROOTLY_API_KEY: 'k', INCIDENT_BACKEND: 'local' }).backend, 'local');
+});
+
+test('one clear line per problem, naming the variable and never echoing a secret', () => {
+  const p = problems({ SLACK_BOT_TOKEN: 'not-a-token-supersecret', PORT: 'eighty', INCIDENT_BACKEND: 'jira', DATABASE_URL: 'mysql://x' });
+  assert.ok(p.some((l) => l.startsWith('SLACK_BOT_TOKEN:')), p.join('\n'));
+  assert.ok(p.some((l) => l.startsWith('PORT:')));
+  assert.ok(p.some((l) => l.startsWith('INCIDENT_BACKEND:') && /local, rootly, incidentio/.test(l)));
+  assert.ok(p.some((l) => l.startsWith('DATABASE_URL:')));
+  assert.ok(!p.join('\n').includes('supersecret'));
+  assert.ok(problems({ INCIDENT_BACKEND: 'rootly' }).some((l) => l.startsWith('ROOTLY_API_KEY:')));
+  assert.ok(problems({ SLACK_BOT_TOKEN: 'xoxb-1' }).some((l) => l.startsWith('SLACK_SIGNING_SECRET:')));
+});
+
+test('firebreak.yml: unknown executor or invalid parameter schema stops start-up', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fbcfg-'));
+  writeFileSync(join(dir, 'firebreak.yml'), 'actions:\n  - id: purge\n    title: Purge\n    requires_approval: true\n    executor: { type: ssh }\n');
+  assert.ok(problems({}, dir).some((l) => l.includes('actions.0.executor')));
+  writeFileSync(join(dir, 'firebreak.yml'), 'actions:\n  - id: purge\n    title: Purge\n    requires_approval: true\n    params: { n: { type: float } }\n');
+  assert.ok(problems({}, dir).some((l) => l.includes('actions.0.params.n.type')));
+  writeFileSync(join(dir, 'firebreak.yml'), 'actions:\n  - id: purge\n    title: Purge\n    requires_approval: true\n    executor: { type: webhook, url: "https://x.example/h", secret_env: PURGE_SECRET }\n');
+  assert.ok(problems({}, dir).some((l) => l.startsWith('PURGE_SECRET:')));
+  const c = loadConfig({ PURGE_SECRET: 'x' }, dir);
+  assert.ok(c.actions.some((a) => a.id === 'purge') && c.actions.some((a) => a.id === 'rollback_deployment'));
+});
