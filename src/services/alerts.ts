@@ -1,0 +1,234 @@
+import { isOpen, type Incident } from '../domain/incident.js';
+import { atLeast } from '../domain/severity.js';
+import type { StoredAlert } from '../ports/store.js';
+import { declareFlowId, declareIncident } from './declare.js';
+import type { Deps } from './deps.js';
+import { PermanentJobError } from './jobs.js';
+import { changeStatus, refreshIncidentViews } from './lifecycle.js';
+import { step } from './steps.js';
+
+/**
+ * What a stored alert does: open an incident, join the open one, or note a resolution.
+ *
+ * The webhook route only stores the alert and enqueues `alert.process`; everything here runs from
+ * the store, so a crash after the 202 loses nothing (the job is re-claimed when its lease expires).
+ *
+ * De-duplication across concurrent workers and replicas rests on two atomic store operations:
+ * - `claimFingerprint` decides which alert starts an *episode* of a fingerprint. The episode id is
+ *   the claiming alert's id, so a retried claim by the same alert is still the owner.
+ * - the incident of an episode is created with `dedupeKey = alert:<fingerprint>:<episode>`, which
+ *   the store makes idempotent: whoever materialises it first (the claimer, or a joiner that got
+ *   there before it) creates it; everyone else gets the same row. Exactly one incident per episode.
+ */
+export const ALERT_PROCESS_JOB = 'alert.process';
+export const ALERT_NOTE_JOB = 'alert.note';
+export const ALERT_RECORD_JOB = 'alert.record';
+
+export const episodeKey = (fingerprint: string, episode: string) => `alert:${fingerprint}:${episode}`;
+
+export function registerAlertJobs(deps: Deps): void {
+  deps.jobs.register(ALERT_PROCESS_JOB, async (payload) => processAlert(deps, alertIdOf(payload)));
+  deps.jobs.register(ALERT_NOTE_JOB, async (payload) => postFiredAgainNote(deps, payload as NotePayload));
+  deps.jobs.register(ALERT_RECORD_JOB, async (payload) => recordOnBackend(deps, payload as RecordPayload));
+}
+
+function alertIdOf(payload: unknown): string {
+  const id = (payload as { alertId?: unknown } | null)?.alertId;
+  if (typeof id !== 'string') throw new PermanentJobError('alert.process payload has no alertId');
+  return id;
+}
+
+export async function processAlert(deps: Deps, alertId: string): Promise<void> {
+  const alert = await deps.store.getAlert(alertId);
+  if (!alert) throw new PermanentJobError(`alert ${alertId} not found`);
+  if (alert.state === 'processed') return;
+  const incident = alert.status === 'firing' ? await processFiring(deps, alert) : await processResolved(deps, alert);
+  await deps.store.markAlert(alert.id, { state: 'processed', incidentId: incident?.id ?? null, error: null });
+}
+
+// -- firing ----------------------------------------------------------------------------------
+
+async function processFiring(deps: Deps, alert: StoredAlert): Promise<Incident> {
+  const windowMs = deps.config.file.alerts.dedupe_window_minutes * 60_000;
+  // A lost claim race re-reads the row and decides again; a handful of rounds always settles it.
+  for (let round = 0; round < 8; round++) {
+    const fp = await deps.store.getFingerprint(alert.fingerprint);
+    if (!fp) {
+      if (await deps.store.claimFingerprint(alert.fingerprint, alert.id, alert.receivedAt, { incidentIdIn: null })) return openEpisode(deps, alert);
+      continue;
+    }
+    if (fp.incidentId === alert.id) return openEpisode(deps, alert); // this alert's own claim, resumed after a crash
+    const existing = await deps.store.findIncidentByDedupeKey(episodeKey(alert.fingerprint, fp.incidentId));
+    // The window slides: it counts from the last time this fingerprint fired, so a storm that keeps
+    // firing stays one incident. Out-of-order deliveries (older than lastSeen) never expire it.
+    const expired = alert.receivedAt.getTime() - fp.lastSeen.getTime() > windowMs;
+    const closed = existing !== null && !isOpen(existing.status);
+    if (expired || closed) {
+      if (await deps.store.claimFingerprint(alert.fingerprint, alert.id, alert.receivedAt, { incidentIdIn: [fp.incidentId] })) return openEpisode(deps, alert);
+      continue; // another worker started the next episode first: join that one
+    }
+    await deps.store.touchFingerprint(alert.fingerprint, alert.receivedAt);
+    // The claimer may not have created the incident yet; materialising it here is safe (same dedupe key).
+    const incident = existing ?? (await declareForEpisode(deps, alert, fp.incidentId));
+    await countOnce(deps, alert, incident);
+    await scheduleNote(deps, incident, alert);
+    return incident;
+  }
+  throw new Error(`fingerprint ${alert.fingerprint} kept changing hands; retrying`);
+}
+
+async function openEpisode(deps: Deps, alert: StoredAlert): Promise<Incident> {
+  const incident = await declareForEpisode(deps, alert, alert.id);
+  await countOnce(deps, alert, incident);
+  if (deps.backend.name !== 'local') {
+    // One backend alert per episode (not per firing): Rootly accepts ~50 alerts/min, a storm would
+    // exhaust that budget for nothing. The resolution is recorded too (see processResolved).
+    await deps.jobs.enqueue(ALERT_RECORD_JOB, { alertId: alert.id, incidentId: incident.id }, { key: `alert-record:${alert.fingerprint}:${alert.id}:firing` });
+  }
+  return incident;
+}
+
+async function declareForEpisode(deps: Deps, alert: StoredAlert, episode: string): Promise<Incident> {
+  const { incident } = await declareIncident(deps, {
+    title: `[${alert.source.toUpperCase()}] ${alert.title}`,
+    severity: alert.severity,
+    description: describeAlert(alert),
+    services: alert.service ? [alert.service] : [],
+    private: false,
+    commanderId: null,
+    declaredBy: null,
+    origin: 'alert',
+    source: alert.source,
+    dedupeKey: episodeKey(alert.fingerprint, episode),
+    channel: 'auto',
+  });
+  return incident;
+}
+
+function describeAlert(alert: StoredAlert): string {
+  const lines = [`Opened automatically by a ${alert.source} alert${alert.service ? ` on ${alert.service}` : ''}.`];
+  if (alert.url) lines.push(`Source: ${alert.url}`);
+  if (alert.externalId) lines.push(`External id: ${alert.externalId}`);
+  return lines.join('\n');
+}
+
+/** Add this alert to the incident's count exactly once, even if the job is retried after the bump. */
+async function countOnce(deps: Deps, alert: StoredAlert, incident: Incident): Promise<void> {
+  await step(deps, `alert:${alert.id}`, 'counted', async () => deps.store.bumpAlertCount(incident.id, 1));
+}
+
+// -- batched "fired again" notes ---------------------------------------------------------------
+
+interface NotePayload {
+  incidentId: string;
+  windowStart: number;
+}
+
+/**
+ * At most one note per incident per `batch_seconds`: the first join in a window enqueues a job
+ * keyed by (incident, window start) that runs when the window closes; later joins in the same
+ * window find the key taken. The note reports the count since the previous note, so nothing is
+ * lost between windows.
+ */
+async function scheduleNote(deps: Deps, incident: Incident, alert: StoredAlert): Promise<void> {
+  const batchMs = deps.config.file.alerts.batch_seconds * 1000;
+  const now = deps.clock.now().getTime();
+  if (batchMs <= 0) {
+    await deps.jobs.enqueue(ALERT_NOTE_JOB, { incidentId: incident.id, windowStart: now }, { key: `alert-note:${incident.id}:${alert.id}` });
+    return;
+  }
+  const windowStart = Math.floor(now / batchMs) * batchMs;
+  await deps.jobs.enqueue(
+    ALERT_NOTE_JOB,
+    { incidentId: incident.id, windowStart } satisfies NotePayload,
+    { key: `alert-note:${incident.id}:${windowStart}`, delayMs: windowStart + batchMs - now },
+  );
+}
+
+async function postFiredAgainNote(deps: Deps, payload: NotePayload): Promise<void> {
+  const incident = await deps.store.getIncident(payload.incidentId);
+  if (!incident) return;
+  const target = await noteTarget(deps, incident);
+  // Recorded as a step: a retry after the post does not post again (a crash between the post and
+  // its record can still repeat one note; a thread reply cannot be found again reliably).
+  await step(deps, `alert-note:${incident.id}`, String(payload.windowStart), async () => {
+    const noted = (await deps.store.getKv<number>(`alert-noted:${incident.id}`)) ?? 1;
+    const fresh = await deps.store.getIncident(incident.id);
+    const total = fresh?.alertCount ?? incident.alertCount;
+    const more = total - noted;
+    if (more <= 0) return { ts: null };
+    let ts: string | null = null;
+    if (target) {
+      const text = `:repeat: Fired again${more > 1 ? `: ${more} more times` : ''} (${total} alert${total === 1 ? '' : 's'} in total).`;
+      ts = (await deps.chat.post(target.channel, text, undefined, { threadTs: target.ts })).ts;
+    }
+    await deps.store.setKv(`alert-noted:${incident.id}`, total);
+    return { ts };
+  });
+  // The card and announcement show the count: refreshed once per batch, not once per alert.
+  await refreshIncidentViews(deps, incident.id);
+}
+
+/**
+ * Where alert notes go: in a thread under the incident card, or under the announcement for an
+ * incident without a channel. Throws (the job retries) while the declare flow has not posted yet.
+ */
+async function noteTarget(deps: Deps, incident: Incident): Promise<{ channel: string; ts: string } | null> {
+  if (incident.channelId && incident.cardTs) return { channel: incident.channelId, ts: incident.cardTs };
+  const wantsChannel = atLeast(incident.severity, deps.config.file.announce.auto_channel_min_severity);
+  const announceChannel = deps.config.env.ANNOUNCE_CHANNEL;
+  if (!wantsChannel && announceChannel && incident.announceTs) return { channel: announceChannel, ts: incident.announceTs };
+  const steps = await deps.store.listSteps(declareFlowId(incident.id));
+  const waitingForCard = wantsChannel && !('card' in steps);
+  const waitingForAnnounce = !wantsChannel && !!announceChannel && !('announce' in steps);
+  if (waitingForCard || waitingForAnnounce) throw new Error(`incident ${incident.id} not posted yet; note waits`);
+  return null;
+}
+
+// -- resolved ----------------------------------------------------------------------------------
+
+async function processResolved(deps: Deps, alert: StoredAlert): Promise<Incident | null> {
+  const fp = await deps.store.getFingerprint(alert.fingerprint);
+  if (!fp) return null; // resolved before we ever saw it fire: nothing to tell anyone
+  const incident = await deps.store.findIncidentByDedupeKey(episodeKey(alert.fingerprint, fp.incidentId));
+  if (!incident || !isOpen(incident.status)) return incident;
+  if (deps.backend.name !== 'local')
+    await deps.jobs.enqueue(ALERT_RECORD_JOB, { alertId: alert.id, incidentId: incident.id }, { key: `alert-record:${alert.fingerprint}:${fp.incidentId}:resolved` });
+  const resolve = deps.config.file.alerts.resolve_incident_on_resolved_alert;
+  const target = await noteTarget(deps, incident).catch(() => null);
+  if (target) {
+    await step(deps, `alert:${alert.id}`, 'resolved-note', async () => {
+      const text = `:white_check_mark: Resolved at the source (${alert.source}): ${alert.title}.${resolve ? '' : ' The incident stays open until someone resolves it.'}`;
+      return (await deps.chat.post(target.channel, text, undefined, { threadTs: target.ts })).ts;
+    });
+  }
+  if (resolve) {
+    const actor = deps.chat.botUserId() ?? 'firebreak';
+    return changeStatus(deps, incident.id, 'resolved', actor, `all clear from ${alert.source}`);
+  }
+  return incident;
+}
+
+// -- backend record ----------------------------------------------------------------------------
+
+interface RecordPayload {
+  alertId: string;
+  incidentId: string;
+}
+
+async function recordOnBackend(deps: Deps, payload: RecordPayload): Promise<void> {
+  const alert = await deps.store.getAlert(payload.alertId);
+  if (!alert) return;
+  const incident = await deps.store.getIncident(payload.incidentId);
+  const labels: Record<string, string> = { severity: alert.severity, status: alert.status, fingerprint: alert.fingerprint };
+  if (alert.service) labels.service = alert.service;
+  if (incident) labels.firebreak_id = incident.id;
+  await deps.backend.recordAlert({
+    source: alert.source,
+    summary: alert.title,
+    externalId: alert.fingerprint,
+    externalUrl: alert.url,
+    labels,
+    data: alert.raw,
+  });
+}

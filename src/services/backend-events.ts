@@ -1,0 +1,337 @@
+import { z } from 'zod';
+import { canTransition, STATUSES, type Incident, type IncidentStatus } from '../domain/incident.js';
+import { severityFromPriority } from '../domain/alert.js';
+import { parseSeverity, SEVERITIES, type Severity } from '../domain/severity.js';
+import type { IncidentPatch } from '../ports/store.js';
+import { declareIncident } from './declare.js';
+import type { Deps } from './deps.js';
+import { PermanentJobError } from './jobs.js';
+import { POSTMORTEM_JOB, refreshIncidentViews } from './lifecycle.js';
+
+/**
+ * Incidents created or changed in the backend's own UI (Rootly, incident.io), told to us by
+ * webhook. The route verifies and normalises the event and enqueues `backend.event`; the job
+ * announces incidents the bot did not create and mirrors changes into the store and Slack.
+ *
+ * No echo: a change the bot made itself (in Slack, synced to the backend) comes back as a webhook
+ * that finds the store already in that state, so nothing is written or posted. The store is never
+ * written through lifecycle.changeStatus here, which would queue a sync back to the backend.
+ */
+export const BACKEND_EVENT_JOB = 'backend.event';
+
+export type BackendSource = 'rootly' | 'incidentio';
+
+export const BackendEventSchema = z.object({
+  source: z.enum(['rootly', 'incidentio']),
+  eventId: z.string().min(1),
+  kind: z.enum(['created', 'updated']),
+  type: z.string(),
+  /** When the backend says the change happened (ISO); null when the payload does not say. */
+  at: z.string().nullable(),
+  incident: z.object({
+    backendId: z.string().min(1),
+    title: z.string().nullable(),
+    summary: z.string().nullable(),
+    status: z.enum(STATUSES).nullable(),
+    severity: z.enum(SEVERITIES).nullable(),
+    url: z.string().nullable(),
+    /** Our incident id, when the backend record carries it (Rootly label `firebreak_id`). */
+    firebreakId: z.string().nullable(),
+  }),
+});
+export type BackendEvent = z.infer<typeof BackendEventSchema>;
+
+export type ParsedBackendEvent = { ok: true; event: BackendEvent } | { ok: true; ignored: string } | { ok: false; reason: string };
+
+// -- Rootly ------------------------------------------------------------------------------------
+
+const RootlyEnvelope = z.object({
+  event: z.object({ id: z.string().min(1), type: z.string().min(1), issued_at: z.string().nullish() }),
+  data: z.looseObject({ id: z.union([z.string(), z.number()]).transform(String) }),
+});
+
+const RootlyIncident = z.looseObject({
+  title: z.string().nullish(),
+  summary: z.string().nullish(),
+  status: z.string().nullish(),
+  url: z.string().nullish(),
+  updated_at: z.string().nullish(),
+  severity: z
+    .union([z.looseObject({ severity: z.string().nullish(), slug: z.string().nullish(), name: z.string().nullish() }), z.string()])
+    .nullish(),
+  labels: z.union([z.record(z.string(), z.unknown()), z.array(z.looseObject({ key: z.string(), value: z.unknown() }))]).nullish(),
+});
+
+const ROOTLY_EVENTS: Record<string, { kind: 'created' | 'updated'; status?: IncidentStatus }> = {
+  'incident.created': { kind: 'created' },
+  'incident.updated': { kind: 'updated' },
+  'incident.mitigated': { kind: 'updated', status: 'mitigated' },
+  'incident.resolved': { kind: 'updated', status: 'resolved' },
+  'incident.cancelled': { kind: 'updated', status: 'cancelled' },
+};
+
+/** Rootly statuses → ours. Maintenance/scheduled states have no equivalent and leave ours alone. */
+const ROOTLY_STATUS: Record<string, IncidentStatus> = {
+  in_triage: 'investigating',
+  triage: 'investigating',
+  started: 'investigating',
+  detected: 'investigating',
+  acknowledged: 'investigating',
+  mitigated: 'mitigated',
+  resolved: 'resolved',
+  closed: 'resolved',
+  cancelled: 'cancelled',
+  canceled: 'cancelled',
+};
+
+export function parseRootlyEvent(body: unknown): ParsedBackendEvent {
+  const env = RootlyEnvelope.safeParse(body);
+  if (!env.success) return { ok: false, reason: `not a Rootly webhook: ${issues(env.error)}` };
+  const spec = ROOTLY_EVENTS[env.data.event.type];
+  // Rootly retries non-2xx: event types we do not act on are acknowledged, not refused.
+  if (!spec) return { ok: true, ignored: `event type ${env.data.event.type} is not handled` };
+  const inc = RootlyIncident.safeParse(env.data.data);
+  if (!inc.success) return { ok: false, reason: `Rootly incident data: ${issues(inc.error)}` };
+  const d = inc.data;
+  return {
+    ok: true,
+    event: {
+      source: 'rootly',
+      eventId: env.data.event.id,
+      kind: spec.kind,
+      type: env.data.event.type,
+      at: env.data.event.issued_at ?? d.updated_at ?? null,
+      incident: {
+        backendId: env.data.data.id,
+        title: d.title?.trim() || null,
+        summary: d.summary?.trim() || null,
+        status: spec.status ?? (d.status ? (ROOTLY_STATUS[d.status] ?? null) : null),
+        severity: rootlySeverity(d.severity),
+        url: d.url ?? null,
+        firebreakId: rootlyLabel(d.labels, 'firebreak_id'),
+      },
+    },
+  };
+}
+
+function rootlySeverity(s: z.infer<typeof RootlyIncident>['severity']): Severity | null {
+  if (!s) return null;
+  if (typeof s === 'string') return severityFromName(s);
+  const direct = (SEVERITIES as readonly string[]).includes(s.severity ?? '') ? (s.severity as Severity) : null;
+  return direct ?? severityFromName(s.slug ?? s.name ?? '');
+}
+
+function rootlyLabel(labels: z.infer<typeof RootlyIncident>['labels'], key: string): string | null {
+  if (!labels) return null;
+  const v = Array.isArray(labels) ? labels.find((l) => l.key === key)?.value : labels[key];
+  return typeof v === 'string' && v ? v : null;
+}
+
+// -- incident.io -------------------------------------------------------------------------------
+
+const IncidentioIncident = z.looseObject({
+  id: z.string().min(1),
+  name: z.string().nullish(),
+  summary: z.string().nullish(),
+  permalink: z.string().nullish(),
+  updated_at: z.string().nullish(),
+  severity: z.looseObject({ name: z.string(), rank: z.number().nullish() }).nullish(),
+  incident_status: z.looseObject({ category: z.string(), name: z.string().nullish() }).nullish(),
+});
+
+const INCIDENTIO_EVENTS: Record<string, 'created' | 'updated'> = {
+  'public_incident.incident_created_v2': 'created',
+  'public_incident.incident_updated_v2': 'updated',
+  'public_incident.incident_status_updated_v2': 'updated',
+};
+
+/** Status category → ours: live work is investigating, finished work resolved, refused work cancelled. */
+const INCIDENTIO_CATEGORY: Record<string, IncidentStatus> = {
+  triage: 'investigating',
+  live: 'investigating',
+  learning: 'resolved',
+  closed: 'resolved',
+  declined: 'cancelled',
+  canceled: 'cancelled',
+  merged: 'cancelled',
+};
+
+export function parseIncidentioEvent(body: unknown, webhookId: string): ParsedBackendEvent {
+  const env = z.looseObject({ event_type: z.string().min(1) }).safeParse(body);
+  if (!env.success) return { ok: false, reason: `not an incident.io webhook: ${issues(env.error)}` };
+  const type = env.data.event_type;
+  const kind = INCIDENTIO_EVENTS[type];
+  if (!kind) return { ok: true, ignored: `event type ${type} is not handled` };
+  const payload = (body as Record<string, unknown>)[type];
+  let raw: unknown = payload;
+  let newCategory: string | null = null;
+  if (type === 'public_incident.incident_status_updated_v2') {
+    const s = z.looseObject({ incident: z.unknown(), new_status: z.looseObject({ category: z.string() }).nullish() }).safeParse(payload);
+    if (!s.success) return { ok: false, reason: `incident.io ${type}: ${issues(s.error)}` };
+    raw = s.data.incident;
+    newCategory = s.data.new_status?.category ?? null;
+  }
+  const inc = IncidentioIncident.safeParse(raw);
+  if (!inc.success) return { ok: false, reason: `incident.io ${type} incident: ${issues(inc.error)}` };
+  const d = inc.data;
+  const category = newCategory ?? d.incident_status?.category ?? null;
+  return {
+    ok: true,
+    event: {
+      source: 'incidentio',
+      eventId: webhookId,
+      kind,
+      type,
+      at: d.updated_at ?? null,
+      incident: {
+        backendId: d.id,
+        title: d.name?.trim() || null,
+        summary: d.summary?.trim() || null,
+        status: category ? (INCIDENTIO_CATEGORY[category] ?? null) : null,
+        severity: d.severity ? severityFromName(d.severity.name) : null,
+        url: d.permalink ?? null,
+        firebreakId: null, // incident.io echoes no idempotency key; recognised by backend id instead
+      },
+    },
+  };
+}
+
+/**
+ * Best-effort severity from a backend's severity name: ours by name (critical, high, ...), then
+ * common vocabularies: SEV0/SEV1 → critical, SEV2 → high, SEV3 → medium, SEV4+ → low; P1..P5;
+ * incident.io's defaults Critical / Major / Minor. Null when the name says nothing we know.
+ */
+export function severityFromName(name: string): Severity | null {
+  const n = name.trim().toLowerCase();
+  const sev = /^sev[\s-]?(\d)$/.exec(n);
+  if (sev) return (['critical', 'critical', 'high', 'medium'] as const)[Number(sev[1])] ?? 'low';
+  const direct = parseSeverity(n) ?? severityFromPriority(n);
+  if (direct) return direct;
+  if (/critical|emergency|urgent/.test(n)) return 'critical';
+  if (/major|high|severe/.test(n)) return 'high';
+  if (/medium|moderate/.test(n)) return 'medium';
+  if (/minor|low|info/.test(n)) return 'low';
+  return null;
+}
+
+// -- handling ----------------------------------------------------------------------------------
+
+export function registerBackendEventJobs(deps: Deps): void {
+  deps.jobs.register(BACKEND_EVENT_JOB, async (payload) => {
+    const ev = BackendEventSchema.safeParse(payload);
+    if (!ev.success) throw new PermanentJobError(`bad backend.event payload: ${issues(ev.error)}`);
+    await handleBackendEvent(deps, ev.data);
+  });
+}
+
+/** How long an incident of ours may wait for its backend id before a backend "created" stops waiting for it. */
+const OWN_CREATE_GRACE_MS = 10 * 60_000;
+
+export async function handleBackendEvent(deps: Deps, ev: BackendEvent): Promise<void> {
+  const ours = await findIncident(deps, ev);
+  if (ev.kind === 'created') {
+    if (ours) return; // the bot created it (or already adopted it): its announcement exists
+    if (await ownCreatePending(deps, ev)) {
+      // Our declare flow created a backend record whose id is not in the store yet (the webhook
+      // outran the flow). Retry later, when the id is recorded and the match is certain.
+      throw new Error(`${ev.source} incident ${ev.incident.backendId} may be ours (declare flow still running); retrying`);
+    }
+    await declareIncident(deps, {
+      title: ev.incident.title ?? `${ev.source === 'rootly' ? 'Rootly' : 'incident.io'} incident ${ev.incident.backendId}`,
+      severity: ev.incident.severity ?? 'medium',
+      description: ev.incident.summary ?? '',
+      services: [],
+      private: false,
+      commanderId: null,
+      declaredBy: null,
+      origin: ev.source,
+      source: ev.source,
+      dedupeKey: `${ev.source}:${ev.incident.backendId}`,
+      existingBackend: { backendId: ev.incident.backendId, url: ev.incident.url },
+      channel: 'auto',
+    });
+    return;
+  }
+  // An update for an incident we never knew (created before the bot was installed): nothing to mirror.
+  if (!ours) return;
+  await applyUpdate(deps, ours.id, ev);
+}
+
+async function findIncident(deps: Deps, ev: BackendEvent): Promise<Incident | null> {
+  if (ev.incident.firebreakId) {
+    const byLabel = await deps.store.getIncident(ev.incident.firebreakId);
+    if (byLabel) return byLabel;
+  }
+  return (
+    (await deps.store.findIncidentByBackendId(ev.source, ev.incident.backendId)) ??
+    // Adopted while the bot ran another backend (the record names that backend): the dedupe key still finds it.
+    (await deps.store.findIncidentByDedupeKey(`${ev.source}:${ev.incident.backendId}`))
+  );
+}
+
+async function ownCreatePending(deps: Deps, ev: BackendEvent): Promise<boolean> {
+  if (deps.backend.name !== ev.source || !ev.incident.title) return false;
+  const now = deps.clock.now().getTime();
+  const open = await deps.store.listOpenIncidents();
+  return open.some(
+    (i) => i.backendId === null && i.title === ev.incident.title!.slice(0, 200) && now - i.createdAt.getTime() < OWN_CREATE_GRACE_MS,
+  );
+}
+
+const SOURCE_NAME: Record<BackendSource, string> = { rootly: 'Rootly', incidentio: 'incident.io' };
+
+async function applyUpdate(deps: Deps, incidentId: string, ev: BackendEvent): Promise<void> {
+  let before: Incident | null = null;
+  let after: Incident | null = null;
+  for (let attempt = 0; attempt < 5 && !after; attempt++) {
+    before = await deps.store.getIncident(incidentId);
+    if (!before) return;
+    const patch = diff(before, ev, deps.clock.now());
+    if (!patch) return; // already in that state: our own change coming back, or a no-op edit
+    after = await deps.store.updateIncident(incidentId, { ...patch, updatedAt: deps.clock.now() }, { expectedVersion: before.version });
+  }
+  if (!before || !after) throw new Error(`incident ${incidentId} changed concurrently; retrying`);
+  const changes: string[] = [];
+  if (after.status !== before.status) changes.push(`status → *${after.status}*`);
+  if (after.severity !== before.severity) changes.push(`severity → *${after.severity}*`);
+  if (after.title !== before.title) changes.push(`title → “${after.title}”`);
+  const text = `Updated in ${SOURCE_NAME[ev.source]}: ${changes.join(', ')}`;
+  const at = deps.clock.now();
+  await deps.store.audit({
+    at,
+    incidentId,
+    actor: ev.source,
+    action: 'incident.backend_updated',
+    detail: { eventId: ev.eventId, type: ev.type, from: { status: before.status, severity: before.severity, title: before.title }, to: { status: after.status, severity: after.severity, title: after.title } },
+  });
+  await deps.store.addTimeline({ incidentId, at, kind: 'status', text, author: null, sourceRef: `${ev.source}:${ev.eventId}` });
+  if (after.channelId) await deps.chat.post(after.channelId, `:arrows_counterclockwise: ${text}`).catch((err) => deps.logger.warn({ err }, 'posting backend update failed'));
+  if (after.status === 'resolved' && before.status !== 'resolved')
+    await deps.jobs.enqueue(POSTMORTEM_JOB, { incidentId }, { key: `postmortem:${incidentId}` });
+  await refreshIncidentViews(deps, incidentId);
+}
+
+/** The fields this event changes, or null when the store already agrees. */
+function diff(cur: Incident, ev: BackendEvent, now: Date): Omit<IncidentPatch, 'updatedAt'> | null {
+  const patch: Omit<IncidentPatch, 'updatedAt'> = {};
+  // An event issued before our own last write describes an older state (say the channel-link
+  // update the declare flow made, delivered after someone mitigated in Slack): it must not undo it.
+  const stale = ev.at !== null && !Number.isNaN(Date.parse(ev.at)) && Date.parse(ev.at) < cur.updatedAt.getTime();
+  if (stale) return null;
+  const s = ev.incident.status;
+  if (s && s !== cur.status && canTransition(cur.status, s)) {
+    patch.status = s;
+    patch.resolvedAt = s === 'resolved' || s === 'cancelled' ? now : null;
+  }
+  if (ev.incident.severity && ev.incident.severity !== cur.severity) patch.severity = ev.incident.severity;
+  const title = ev.incident.title?.slice(0, 200);
+  if (title && title !== cur.title) patch.title = title;
+  return Object.keys(patch).length ? patch : null;
+}
+
+function issues(err: z.ZodError): string {
+  return err.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+}

@@ -1,0 +1,208 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fingerprint, parseAlertPayload, type AlertSource } from '../domain/alert.js';
+import { BodyTooLargeError, readBody, sendJson, type Route } from '../http/routes.js';
+import { ALERT_PROCESS_JOB } from '../services/alerts.js';
+import { BACKEND_EVENT_JOB, parseIncidentioEvent, parseRootlyEvent, type ParsedBackendEvent } from '../services/backend-events.js';
+import type { Deps } from '../services/deps.js';
+import { createIngestLimiter, type IngestLimiter } from './ingest-limit.js';
+import { verifyBearer, verifyDatadog, verifyGeneric, verifyPagerDuty, verifyRootly, verifySvix, type Verdict } from './verify.js';
+
+/**
+ * Inbound webhooks. Each request: enabled? → body within the limit (413) → authentic (401) →
+ * under the ingest limit (429, alerts only) → well-formed (400) → durably stored and queued → 202.
+ * The HTTP path never waits on Slack or the backend; a job does the rest. Replays are recognised
+ * by the durable write itself (alerts unique on source + delivery id, backend events queued under
+ * a job key per source + event id), so a crash between "seen" and "stored" cannot drop an event
+ * the sender retries.
+ */
+export interface WebhookRouteOptions {
+  /** Shared across route builds in one process; defaults to a fresh limiter from config. */
+  limiter?: IngestLimiter;
+}
+
+type Outcome = 'accepted' | 'duplicate' | 'ignored' | 'disabled' | 'too_large' | 'unauthorized' | 'rate_limited' | 'invalid' | 'error';
+
+class Reply {
+  constructor(
+    readonly status: number,
+    readonly outcome: Outcome,
+    readonly body: Record<string, unknown>,
+    readonly headers: Record<string, string> = {},
+  ) {}
+}
+
+export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route[] {
+  const cfg = deps.config.file.alerts;
+  const limiter = opts.limiter ?? createIngestLimiter(cfg.rate_limit_per_minute, () => deps.clock.now().getTime());
+  const env = deps.config.env;
+
+  const handle =
+    (source: string, run: (req: IncomingMessage) => Promise<Reply>) =>
+    async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+      let reply: Reply;
+      try {
+        reply = await run(req);
+      } catch (err) {
+        // The store is down or similar: 500 makes the sender retry later, which is what we want.
+        deps.logger.error({ err, source }, 'webhook failed');
+        reply = new Reply(500, 'error', { error: 'internal error; retry later' });
+      }
+      deps.metrics.webhooks.inc({ source, outcome: reply.outcome });
+      if (reply.status >= 400 && reply.status !== 429 && reply.status !== 500)
+        deps.logger.warn({ source, status: reply.status, reason: reply.body.error }, 'webhook refused');
+      sendJson(res, reply.status, reply.body, reply.headers);
+    };
+
+  const body = async (req: IncomingMessage): Promise<Buffer | Reply> => {
+    try {
+      return await readBody(req, cfg.max_body_bytes);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) return new Reply(413, 'too_large', { error: `body larger than ${cfg.max_body_bytes} bytes` });
+      throw err;
+    }
+  };
+
+  const json = (raw: Buffer): unknown | Reply => {
+    try {
+      return JSON.parse(raw.toString('utf8')) as unknown;
+    } catch (err) {
+      return new Reply(400, 'invalid', { error: `malformed JSON: ${(err as Error).message}` });
+    }
+  };
+
+  // -- alerts --------------------------------------------------------------------------------
+
+  /** The secret each source is checked with, and the variable that sets it (for the 503 message). */
+  const alertAuth: Record<AlertSource, { secret: string | undefined; envName: string; check: (req: IncomingMessage, raw: Buffer, secret: string) => Verdict }> = {
+    pagerduty: { secret: env.PAGERDUTY_WEBHOOK_SECRET, envName: 'PAGERDUTY_WEBHOOK_SECRET', check: (req, raw, s) => verifyPagerDuty(req.headers, raw, s) },
+    datadog: {
+      secret: env.DATADOG_WEBHOOK_SECRET ?? env.ALERT_WEBHOOK_SECRET,
+      envName: 'DATADOG_WEBHOOK_SECRET (or ALERT_WEBHOOK_SECRET)',
+      check: (req, _raw, s) => verifyDatadog(req.headers, s),
+    },
+    alertmanager: {
+      secret: env.ALERTMANAGER_WEBHOOK_TOKEN ?? env.ALERT_WEBHOOK_SECRET,
+      envName: 'ALERTMANAGER_WEBHOOK_TOKEN (or ALERT_WEBHOOK_SECRET)',
+      check: (req, _raw, s) => verifyBearer(req.headers, s),
+    },
+    generic: {
+      secret: env.ALERT_WEBHOOK_SECRET,
+      envName: 'ALERT_WEBHOOK_SECRET',
+      check: (req, raw, s) => verifyGeneric(req.headers, raw, s, deps.clock.now()),
+    },
+  };
+
+  const ingestAlerts = async (source: AlertSource, req: IncomingMessage): Promise<Reply> => {
+    const auth = alertAuth[source];
+    // Never accept unauthenticated alerts. 503 (not 404) so the sender keeps retrying: once the
+    // secret is set and the bot restarted, the queued deliveries arrive instead of being lost.
+    if (!auth.secret) return new Reply(503, 'disabled', { error: `${source} alerts are not enabled: set ${auth.envName}` });
+    const raw = await body(req);
+    if (raw instanceof Reply) return raw;
+    const verdict = auth.check(req, raw, auth.secret);
+    if (!verdict.ok) return new Reply(401, 'unauthorized', { error: `authentication failed: ${verdict.reason}` });
+    const retryAfter = limiter.take(source);
+    if (retryAfter !== null)
+      return new Reply(429, 'rate_limited', { error: `more than ${cfg.rate_limit_per_minute} ${source} deliveries per minute` }, { 'retry-after': String(retryAfter) });
+    const parsedJson = json(raw);
+    if (parsedJson instanceof Reply) return parsedJson;
+    const parsed = parseAlertPayload(source, parsedJson);
+    if (!parsed.ok) return new Reply(400, 'invalid', { error: parsed.reason });
+    if (parsed.alerts.length === 0) return new Reply(200, 'ignored', { ignored: parsed.ignored ?? 'no alerts in payload' });
+
+    // Generic deliveries have no id of their own: a byte-identical replay reuses the signature.
+    const deliveryId = parsed.deliveryId ?? (source === 'generic' ? `sig:${String(req.headers['x-firebreak-signature']).slice(0, 80)}` : null);
+    const receivedAt = deps.clock.now();
+    const ids: string[] = [];
+    let fresh = 0;
+    // Everything is parsed before the first write, so a 400 never leaves half a delivery behind.
+    for (const [i, a] of parsed.alerts.entries()) {
+      const { alert, inserted } = await deps.store.insertAlert({
+        id: deps.newId(),
+        source,
+        deliveryId: deliveryId === null ? null : parsed.alerts.length > 1 ? `${deliveryId}#${i}` : deliveryId,
+        fingerprint: fingerprint(a),
+        externalId: a.externalId,
+        title: a.title.slice(0, 500),
+        service: a.service,
+        severity: a.severity,
+        status: a.status,
+        url: a.url,
+        raw: a.raw,
+        receivedAt,
+      });
+      // Enqueued even for a replay: if the first delivery died between insert and enqueue, this
+      // completes it; otherwise the job key makes it a no-op.
+      await deps.jobs.enqueue(ALERT_PROCESS_JOB, { alertId: alert.id }, { key: `alert:${alert.id}` });
+      ids.push(alert.id);
+      if (inserted) fresh++;
+    }
+    if (fresh === 0) return new Reply(200, 'duplicate', { duplicate: true, alerts: ids });
+    return new Reply(202, 'accepted', { accepted: fresh, alerts: ids });
+  };
+
+  // -- backend webhooks ------------------------------------------------------------------------
+
+  const ingestBackendEvent = async (
+    source: 'rootly' | 'incidentio',
+    req: IncomingMessage,
+    secret: string | undefined,
+    envName: string,
+    verify: (raw: Buffer) => Verdict,
+    parse: (body: unknown) => ParsedBackendEvent,
+  ): Promise<Reply> => {
+    if (!secret) return new Reply(503, 'disabled', { error: `${source} webhooks are not enabled: set ${envName}` });
+    const raw = await body(req);
+    if (raw instanceof Reply) return raw;
+    const verdict = verify(raw);
+    if (!verdict.ok) return new Reply(401, 'unauthorized', { error: `authentication failed: ${verdict.reason}` });
+    const parsedJson = json(raw);
+    if (parsedJson instanceof Reply) return parsedJson;
+    const parsed = parse(parsedJson);
+    if (!parsed.ok) return new Reply(400, 'invalid', { error: parsed.reason });
+    if ('ignored' in parsed) return new Reply(200, 'ignored', { ignored: parsed.ignored });
+    const added = await deps.jobs.enqueue(BACKEND_EVENT_JOB, parsed.event, { key: `webhook:${source}:${parsed.event.eventId}` });
+    return added ? new Reply(202, 'accepted', { accepted: 1 }) : new Reply(200, 'duplicate', { duplicate: true });
+  };
+
+  const alertRoute = (source: AlertSource): Route => ({
+    method: 'POST',
+    path: `/webhooks/alerts/${source}`,
+    handler: handle(source, (req) => ingestAlerts(source, req)),
+  });
+
+  return [
+    {
+      method: 'POST',
+      path: '/webhooks/rootly',
+      handler: handle('rootly', (req) =>
+        ingestBackendEvent(
+          'rootly',
+          req,
+          env.ROOTLY_WEBHOOK_SECRET,
+          'ROOTLY_WEBHOOK_SECRET',
+          (raw) => verifyRootly(req.headers, raw, env.ROOTLY_WEBHOOK_SECRET!, deps.clock.now()),
+          parseRootlyEvent,
+        ),
+      ),
+    },
+    {
+      method: 'POST',
+      path: '/webhooks/incidentio',
+      handler: handle('incidentio', (req) =>
+        ingestBackendEvent(
+          'incidentio',
+          req,
+          env.INCIDENTIO_WEBHOOK_SECRET,
+          'INCIDENTIO_WEBHOOK_SECRET',
+          (raw) => verifySvix(req.headers, raw, env.INCIDENTIO_WEBHOOK_SECRET!, deps.clock.now()),
+          (b) => parseIncidentioEvent(b, String(req.headers['webhook-id'])),
+        ),
+      ),
+    },
+    alertRoute('pagerduty'),
+    alertRoute('datadog'),
+    alertRoute('alertmanager'),
+    alertRoute('generic'),
+  ];
+}

@@ -1,0 +1,152 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * Signature and token checks for every inbound webhook. Pure functions of (headers, raw body,
+ * secret, now): the clock is injected so tests are exact. Every comparison is constant-time.
+ * The raw body must be the exact bytes received: re-serialised JSON would not verify.
+ */
+export type Verdict = { ok: true } | { ok: false; reason: string };
+
+/** Replay window for timestamped schemes (Rootly, Svix, generic): 5 minutes either way. */
+export const MAX_SKEW_SECONDS = 300;
+
+const ok: Verdict = { ok: true };
+const fail = (reason: string): Verdict => ({ ok: false, reason });
+
+/**
+ * Constant-time string equality. Both sides are hashed first, so neither the content nor the
+ * length of the expected value leaks through timing.
+ */
+export function safeEqual(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb) && a.length === b.length;
+}
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function hmacHex(secret: string | Buffer, ...parts: (string | Buffer)[]): string {
+  const h = createHmac('sha256', secret);
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
+}
+
+function checkTimestamp(raw: string | undefined, now: Date): Verdict {
+  if (!raw || !/^\d{1,12}$/.test(raw)) return fail('missing or malformed timestamp');
+  const skew = Math.abs(now.getTime() / 1000 - Number(raw));
+  return skew > MAX_SKEW_SECONDS ? fail(`timestamp outside the ${MAX_SKEW_SECONDS / 60}-minute window`) : ok;
+}
+
+/** Rootly: `X-Rootly-Signature: t=<unix>,v1=<hex>`, hex = HMAC-SHA256(secret, t + rawBody). */
+export function verifyRootly(headers: IncomingHttpHeaders, body: Buffer, secret: string, now: Date): Verdict {
+  const sig = header(headers, 'x-rootly-signature');
+  if (!sig) return fail('missing X-Rootly-Signature');
+  const parts = sig.split(',').map((p) => p.trim().split('=') as [string, string | undefined]);
+  const t = parts.find(([k]) => k === 't')?.[1];
+  const candidates = parts.filter(([k]) => k === 'v1').map(([, v]) => v ?? '');
+  if (!t || candidates.length === 0) return fail('malformed X-Rootly-Signature');
+  const fresh = checkTimestamp(t, now);
+  if (!fresh.ok) return fresh;
+  const expected = hmacHex(secret, t, body);
+  return candidates.some((c) => safeEqual(c.toLowerCase(), expected)) ? ok : fail('signature mismatch');
+}
+
+/**
+ * incident.io (Svix): `webhook-signature` lists space-separated `v1,<base64>` signatures of
+ * `${webhook-id}.${webhook-timestamp}.${body}`, keyed by the base64-decoded secret after `whsec_`.
+ */
+export function verifySvix(headers: IncomingHttpHeaders, body: Buffer, secret: string, now: Date): Verdict {
+  const id = header(headers, 'webhook-id');
+  const ts = header(headers, 'webhook-timestamp');
+  const sig = header(headers, 'webhook-signature');
+  if (!id || !ts || !sig) return fail('missing webhook-id, webhook-timestamp or webhook-signature');
+  const fresh = checkTimestamp(ts, now);
+  if (!fresh.ok) return fresh;
+  const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64');
+  const expected = createHmac('sha256', key).update(`${id}.${ts}.`).update(body).digest('base64');
+  const candidates = sig
+    .split(' ')
+    .map((s) => s.trim())
+    .filter((s) => s.startsWith('v1,'))
+    .map((s) => s.slice(3));
+  if (candidates.length === 0) return fail('no v1 signature in webhook-signature');
+  return candidates.some((c) => safeEqual(c, expected)) ? ok : fail('signature mismatch');
+}
+
+/** PagerDuty: `X-PagerDuty-Signature: v1=<hex>[,v1=<hex>...]`; any may match (secret rotation). */
+export function verifyPagerDuty(headers: IncomingHttpHeaders, body: Buffer, secret: string): Verdict {
+  const sig = header(headers, 'x-pagerduty-signature');
+  if (!sig) return fail('missing X-PagerDuty-Signature');
+  const expected = hmacHex(secret, body);
+  const candidates = sig
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.startsWith('v1='))
+    .map((s) => s.slice(3).toLowerCase());
+  if (candidates.length === 0) return fail('no v1 signature in X-PagerDuty-Signature');
+  return candidates.some((c) => safeEqual(c, expected)) ? ok : fail('signature mismatch');
+}
+
+/**
+ * Datadog does not sign. The template sends a shared secret in `X-Firebreak-Token`, or the
+ * webhook uses HTTP Basic auth with the secret as the password (any user name).
+ */
+export function verifyDatadog(headers: IncomingHttpHeaders, secret: string): Verdict {
+  const token = header(headers, 'x-firebreak-token');
+  if (token !== undefined) return safeEqual(token.trim(), secret) ? ok : fail('X-Firebreak-Token mismatch');
+  const auth = header(headers, 'authorization');
+  const m = auth ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(auth) : null;
+  if (m) {
+    const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+    const i = decoded.indexOf(':');
+    const password = i >= 0 ? decoded.slice(i + 1) : '';
+    return safeEqual(password, secret) ? ok : fail('basic auth password mismatch');
+  }
+  return fail('missing X-Firebreak-Token header (or HTTP Basic auth)');
+}
+
+/** Alertmanager `http_config.authorization` (or `bearer_token`): `Authorization: Bearer <token>`. */
+export function verifyBearer(headers: IncomingHttpHeaders, token: string): Verdict {
+  const auth = header(headers, 'authorization');
+  const m = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
+  if (!m) return fail('missing Authorization: Bearer token');
+  return safeEqual(m[1]!, token) ? ok : fail('bearer token mismatch');
+}
+
+/**
+ * Generic: `X-Firebreak-Timestamp: <unix seconds>` and
+ * `X-Firebreak-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`.
+ */
+export function verifyGeneric(headers: IncomingHttpHeaders, body: Buffer, secret: string, now: Date): Verdict {
+  const ts = header(headers, 'x-firebreak-timestamp');
+  const sig = header(headers, 'x-firebreak-signature');
+  if (!ts || !sig) return fail('missing X-Firebreak-Timestamp or X-Firebreak-Signature');
+  const fresh = checkTimestamp(ts, now);
+  if (!fresh.ok) return fresh;
+  const m = /^sha256=([0-9a-fA-F]+)$/.exec(sig.trim());
+  if (!m) return fail('X-Firebreak-Signature must be sha256=<hex>');
+  return safeEqual(m[1]!.toLowerCase(), hmacHex(secret, `${ts}.`, body)) ? ok : fail('signature mismatch');
+}
+
+// -- signing, for senders and tests ------------------------------------------------------------
+
+export function signRootly(secret: string, body: string | Buffer, t: number): string {
+  return `t=${t},v1=${hmacHex(secret, String(t), body)}`;
+}
+
+export function signSvix(secret: string, id: string, ts: number, body: string | Buffer): string {
+  const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64');
+  return `v1,${createHmac('sha256', key).update(`${id}.${ts}.`).update(body).digest('base64')}`;
+}
+
+export function signPagerDuty(secret: string, body: string | Buffer): string {
+  return `v1=${hmacHex(secret, body)}`;
+}
+
+export function signGeneric(secret: string, ts: number, body: string | Buffer): string {
+  return `sha256=${hmacHex(secret, `${ts}.`, body)}`;
+}
