@@ -26,7 +26,8 @@ export const PolicySchema = z.object({
   users: z.array(z.string()).default([]),
   min_approvals: z.number().int().min(1).max(5).default(1),
   allow_self_approval: z.boolean().default(false),
-  expiry_minutes: z.number().positive().max(24 * 60).default(15),
+  /** Unset: `approvals.default_expiry_minutes` from config (15 by default) is used at proposal time. */
+  expiry_minutes: z.number().positive().max(24 * 60).optional(),
 });
 export type ApprovalPolicy = z.infer<typeof PolicySchema>;
 
@@ -44,15 +45,33 @@ export const ExecutorSchema = z.discriminatedUnion('type', [
 ]);
 export type ExecutorSpec = z.infer<typeof ExecutorSchema>;
 
-export const ActionSchema = z.object({
-  id: z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'lowercase letters, digits and _ (2-64 chars)'),
-  title: z.string().min(1).max(75),
-  description: z.string().default(''),
-  params: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), ParamSpecSchema).default({}),
-  requires_approval: z.boolean(),
-  policy: PolicySchema.default(PolicySchema.parse({})),
-  executor: ExecutorSchema.default({ type: 'none' }),
-});
+export const ActionSchema = z
+  .object({
+    id: z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'lowercase letters, digits and _ (2-64 chars)'),
+    title: z.string().min(1).max(75),
+    description: z.string().default(''),
+    params: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), ParamSpecSchema).default({}),
+    requires_approval: z.boolean(),
+    policy: PolicySchema.default(PolicySchema.parse({})),
+    executor: ExecutorSchema.default({ type: 'none' }),
+  })
+  // A parameter declaration that can never be satisfied, or contradicts itself, stops start-up
+  // with a line naming it, instead of refusing every proposal later in the middle of an incident.
+  .superRefine((a, ctx) => {
+    for (const [name, p] of Object.entries(a.params)) {
+      const at = (key: string) => ['params', name, key];
+      if (p.min !== undefined && p.max !== undefined && p.min > p.max)
+        ctx.addIssue({ code: 'custom', path: at('min'), message: `min (${p.min}) is greater than max (${p.max})` });
+      if (p.pattern !== undefined && p.type !== 'string')
+        ctx.addIssue({ code: 'custom', path: at('pattern'), message: `pattern only applies to string parameters (this one is ${p.type})` });
+      if (p.type === 'boolean' && (p.enum || p.min !== undefined || p.max !== undefined))
+        ctx.addIssue({ code: 'custom', path: at('type'), message: 'a boolean parameter takes no enum, min or max' });
+      for (const v of p.enum ?? []) {
+        const ok = p.type === 'string' ? typeof v === 'string' : typeof v === 'number' && (p.type === 'number' || Number.isInteger(v));
+        if (!ok) ctx.addIssue({ code: 'custom', path: at('enum'), message: `allowed value ${JSON.stringify(v)} is not of type ${p.type}` });
+      }
+    }
+  });
 export type ActionDefinition = z.infer<typeof ActionSchema>;
 
 const str = (description: string, required = true) => ({ type: 'string' as const, required, description });
@@ -95,3 +114,101 @@ export const DEFAULT_ACTIONS: ActionDefinition[] = [
   { id: 'run_diagnostics', title: 'Run diagnostics', description: 'Run the diagnostic suite for a service.', params: { service: { ...str('Service') } }, requires_approval: false },
   { id: 'update_status', title: 'Update status page', description: 'Post a status page update.', params: { message: { ...str('Status message') } }, requires_approval: false },
 ].map((a) => ActionSchema.parse(a));
+
+// -- parameters: one zod schema built from the declaration --------------------------------------
+
+export type ParamValue = string | number | boolean;
+
+/**
+ * The zod schema for an action's parameters. Input is what a proposer gives: `key=value` strings
+ * from the slash command or the modal, or JSON values from Claude and agents; strings are coerced
+ * to the declared type. Every problem is reported with a fixed sentence (users read them in Slack):
+ * "missing required parameter `version`", "`replicas` must be an integer", "unknown parameter `foo`".
+ * The schema is hand-written as one transform rather than composed from zod primitives, so the
+ * wording and the order of problems (declared order, then unknown keys) are ours, not zod's.
+ */
+export function paramsSchema(action: Pick<ActionDefinition, 'params'>) {
+  return z.record(z.string(), z.unknown()).transform((raw, ctx) => {
+    const out: Record<string, ParamValue> = {};
+    for (const [name, spec] of Object.entries(action.params)) {
+      const v = raw[name];
+      const absent = v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
+      if (absent) {
+        if (spec.required) ctx.addIssue({ code: 'custom', path: [name], message: `missing required parameter \`${name}\`` });
+        continue;
+      }
+      const res = coerceParam(name, spec, v);
+      if ('problem' in res) ctx.addIssue({ code: 'custom', path: [name], message: res.problem });
+      else out[name] = res.value;
+    }
+    for (const key of Object.keys(raw)) {
+      if (!Object.hasOwn(action.params, key)) ctx.addIssue({ code: 'custom', path: [key], message: `unknown parameter \`${key}\`` });
+    }
+    return out;
+  });
+}
+
+function coerceParam(name: string, spec: ParamSpec, v: unknown): { value: ParamValue } | { problem: string } {
+  const n = `\`${name}\``;
+  let value: ParamValue;
+  switch (spec.type) {
+    case 'string':
+      // Claude may send `version: 41` for a string parameter; its text is what was meant.
+      if (typeof v === 'string') value = v.trim();
+      else if (typeof v === 'number' || typeof v === 'boolean') value = String(v);
+      else return { problem: `${n} must be text` };
+      break;
+    case 'number':
+    case 'integer': {
+      const num = typeof v === 'number' ? v : typeof v === 'string' && /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(v.trim()) ? Number(v.trim()) : NaN;
+      if (!Number.isFinite(num)) return { problem: `${n} must be ${spec.type === 'integer' ? 'an integer' : 'a number'}` };
+      if (spec.type === 'integer' && !Number.isInteger(num)) return { problem: `${n} must be an integer` };
+      value = num;
+      break;
+    }
+    case 'boolean': {
+      const t = typeof v === 'boolean' ? v : typeof v === 'string' ? BOOLEAN_WORDS[v.trim().toLowerCase()] : undefined;
+      if (t === undefined) return { problem: `${n} must be true or false` };
+      value = t;
+      break;
+    }
+  }
+  if (spec.enum && !spec.enum.some((e) => e === value)) return { problem: `${n} must be one of: ${spec.enum.join(', ')}` };
+  if (typeof value === 'number') {
+    if (spec.min !== undefined && value < spec.min) return { problem: `${n} must be at least ${spec.min}` };
+    if (spec.max !== undefined && value > spec.max) return { problem: `${n} must be at most ${spec.max}` };
+  }
+  if (typeof value === 'string') {
+    if (spec.min !== undefined && value.length < spec.min) return { problem: `${n} must be at least ${spec.min} characters` };
+    if (spec.max !== undefined && value.length > spec.max) return { problem: `${n} must be at most ${spec.max} characters` };
+    if (spec.pattern !== undefined && !new RegExp(spec.pattern).test(value)) return { problem: `${n} must match \`${spec.pattern}\`` };
+  }
+  return { value };
+}
+
+const BOOLEAN_WORDS: Record<string, boolean> = { true: true, false: false, yes: true, no: false, '1': true, '0': false, on: true, off: false };
+
+/**
+ * JSON Schema (draft 2020-12 subset) of an action's parameters, for Claude tool use and for agents.
+ * `additionalProperties: false` mirrors the zod schema's refusal of unknown keys.
+ */
+export function actionJsonSchema(action: Pick<ActionDefinition, 'params'>): Record<string, unknown> {
+  const properties: Record<string, Record<string, unknown>> = {};
+  const required: string[] = [];
+  for (const [name, p] of Object.entries(action.params)) {
+    const prop: Record<string, unknown> = { type: p.type };
+    if (p.description) prop.description = p.description;
+    if (p.enum) prop.enum = [...p.enum];
+    if (p.pattern !== undefined) prop.pattern = p.pattern;
+    if (p.type === 'string') {
+      if (p.min !== undefined) prop.minLength = p.min;
+      if (p.max !== undefined) prop.maxLength = p.max;
+    } else if (p.type !== 'boolean') {
+      if (p.min !== undefined) prop.minimum = p.min;
+      if (p.max !== undefined) prop.maximum = p.max;
+    }
+    properties[name] = prop;
+    if (p.required) required.push(name);
+  }
+  return { type: 'object', properties, required, additionalProperties: false };
+}

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ActionSchema, DEFAULT_ACTIONS, PolicySchema, type ActionDefinition } from '../../src/domain/actions.js';
+import {
+  actionJsonSchema,
+  canApprove,
+  decide,
+  describePolicy,
+  effectivePolicy,
+  expiryFor,
+  isExpired,
+  validateParams,
+} from '../../src/domain/approval-policy.js';
+
+const action = (over: Partial<ActionDefinition> & { params: ActionDefinition['params'] }): ActionDefinition =>
+  ActionSchema.parse({ id: 'test_action', title: 'Test', requires_approval: true, ...over });
+
+const rollback = DEFAULT_ACTIONS.find((a) => a.id === 'rollback_deployment')!;
+const scale = DEFAULT_ACTIONS.find((a) => a.id === 'scale_infrastructure')!;
+const policy = (over: Record<string, unknown> = {}) => PolicySchema.parse(over);
+
+describe('validateParams', () => {
+  it('accepts the slash command strings and keeps them as strings', () => {
+    assert.deepEqual(validateParams(rollback, { service: 'api', version: 'v41' }), { ok: true, value: { service: 'api', version: 'v41' } });
+  });
+
+  it('names a missing required parameter', () => {
+    assert.deepEqual(validateParams(rollback, { service: 'api' }), { ok: false, problems: ['missing required parameter `version`'] });
+    assert.deepEqual(validateParams(rollback, { service: 'api', version: '  ' }), { ok: false, problems: ['missing required parameter `version`'] });
+  });
+
+  it('coerces integers from text and refuses non-integers', () => {
+    assert.deepEqual(validateParams(scale, { service: 'api', replicas: '12' }), { ok: true, value: { service: 'api', replicas: 12 } });
+    assert.deepEqual(validateParams(scale, { service: 'api', replicas: 'lots' }), { ok: false, problems: ['`replicas` must be an integer'] });
+    assert.deepEqual(validateParams(scale, { service: 'api', replicas: '2.5' }), { ok: false, problems: ['`replicas` must be an integer'] });
+    assert.deepEqual(validateParams(scale, { service: 'api', replicas: 3 }), { ok: true, value: { service: 'api', replicas: 3 } });
+  });
+
+  it('enforces min and max', () => {
+    assert.deepEqual(validateParams(scale, { service: 'api', replicas: '501' }), { ok: false, problems: ['`replicas` must be at most 500'] });
+    assert.deepEqual(validateParams(scale, { service: 'api', replicas: '-1' }), { ok: false, problems: ['`replicas` must be at least 0'] });
+  });
+
+  it('rejects unknown parameters, after the declared ones, and reports every problem', () => {
+    assert.deepEqual(validateParams(rollback, { service: 'api', foo: '1' , bar: 'x'}), {
+      ok: false,
+      problems: ['missing required parameter `version`', 'unknown parameter `foo`', 'unknown parameter `bar`'],
+    });
+    assert.deepEqual(validateParams(rollback, { service: 'api', version: 'v1', __proto__x: '1' }).ok, false);
+  });
+
+  it('checks enums, patterns, numbers and booleans', () => {
+    const a = action({
+      params: {
+        env: { type: 'string', required: true, enum: ['prod', 'staging'] },
+        version: { type: 'string', pattern: '^v\\d+$' },
+        ratio: { type: 'number', min: 0, max: 1 },
+        force: { type: 'boolean' },
+      },
+    });
+    assert.deepEqual(validateParams(a, { env: 'prod', version: 'v3', ratio: '0.5', force: 'yes' }), {
+      ok: true,
+      value: { env: 'prod', version: 'v3', ratio: 0.5, force: true },
+    });
+    assert.deepEqual(validateParams(a, { env: 'dev', version: '3', ratio: 'half', force: 'maybe' }), {
+      ok: false,
+      problems: ['`env` must be one of: prod, staging', '`version` must match `^v\\d+$`', '`ratio` must be a number', '`force` must be true or false'],
+    });
+    assert.deepEqual(validateParams(a, { env: 'prod', force: false }), { ok: true, value: { env: 'prod', force: false } });
+    assert.deepEqual(validateParams(a, { env: 'prod', ratio: '1e400' }), { ok: false, problems: ['`ratio` must be a number'] });
+  });
+
+  it('optional parameters may be left out', () => {
+    const a = action({ params: { note: { type: 'string' } } });
+    assert.deepEqual(validateParams(a, {}), { ok: true, value: {} });
+  });
+});
+
+describe('action declarations', () => {
+  it('refuses a parameter schema that contradicts itself', () => {
+    const bad = ActionSchema.safeParse({ id: 'x_y', title: 'X', requires_approval: true, params: { n: { type: 'integer', min: 5, max: 1, enum: ['a'] } } });
+    assert.equal(bad.success, false);
+    const messages = bad.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    assert.ok(messages.includes('params.n.min: min (5) is greater than max (1)'), messages.join('\n'));
+    assert.ok(messages.includes('params.n.enum: allowed value "a" is not of type integer'), messages.join('\n'));
+  });
+
+  it('exports a JSON schema for Claude that refuses extra keys', () => {
+    assert.deepEqual(actionJsonSchema(scale), {
+      type: 'object',
+      properties: {
+        service: { type: 'string', description: 'Service to scale' },
+        replicas: { type: 'integer', description: 'Target replica count', minimum: 0, maximum: 500 },
+      },
+      required: ['service', 'replicas'],
+      additionalProperties: false,
+    });
+  });
+});
+
+describe('describePolicy', () => {
+  it('names roles, groups and people', () => {
+    assert.equal(
+      describePolicy(policy({ roles: ['commander'], usergroups: ['S0SRE'] })),
+      'needs 1 approval from the commander or <!subteam^S0SRE>; the proposer cannot approve their own proposal',
+    );
+    assert.equal(
+      describePolicy(policy({ roles: ['commander', 'ops_lead'], users: ['U1'], min_approvals: 2, allow_self_approval: true })),
+      'needs 2 approvals from different people from the commander, the ops lead or <@U1>',
+    );
+    assert.match(describePolicy(policy({ roles: [] })), /no approver is configured/);
+  });
+});
+
+describe('canApprove', () => {
+  const base = { proposerId: 'UPROP', roles: { commander: 'UCMD' }, groupMembers: new Set(['UGRP']) };
+  const p = policy({ roles: ['commander'], usergroups: ['S1'], users: ['UONE'] });
+
+  it('allows the role holder, a group member and a named user', () => {
+    for (const userId of ['UCMD', 'UGRP', 'UONE']) assert.deepEqual(canApprove({ ...base, policy: p, userId }), { ok: true }, userId);
+  });
+
+  it('refuses anyone else, naming who may approve', () => {
+    assert.deepEqual(canApprove({ ...base, policy: p, userId: 'UOTHER' }), {
+      ok: false,
+      reason: 'not_allowed',
+      who: 'the commander (<@UCMD>), <!subteam^S1> or <@UONE>',
+    });
+  });
+
+  it('refuses self-approval even for the commander, unless the policy allows it', () => {
+    const self = { ...base, proposerId: 'UCMD', policy: p, userId: 'UCMD' };
+    assert.equal((canApprove(self) as { reason: string }).reason, 'self_approval');
+    assert.deepEqual(canApprove({ ...self, policy: policy({ roles: ['commander'], allow_self_approval: true }) }), { ok: true });
+  });
+
+  it('group membership counts only when the policy names a group', () => {
+    assert.equal(canApprove({ ...base, policy: policy({ roles: [] }), userId: 'UGRP' }).ok, false);
+  });
+
+  it('an unassigned role admits nobody', () => {
+    assert.equal(canApprove({ ...base, roles: {}, policy: policy(), userId: 'UCMD' }).ok, false);
+  });
+});
+
+describe('decide and expiry', () => {
+  it('counts distinct people only', () => {
+    const two = policy({ min_approvals: 2 });
+    assert.deepEqual(decide([{ userId: 'A' }, { userId: 'A' }], two), { approved: false, approvers: ['A'], needed: 2, remaining: 1 });
+    assert.equal(decide([{ userId: 'A' }, { userId: 'B' }], two).approved, true);
+    assert.equal(decide([], policy()).approved, false);
+  });
+
+  it('expires exactly at the deadline, using the configured default when the action sets none', () => {
+    const eff = effectivePolicy(policy(), 15);
+    const created = new Date('2024-01-01T00:00:00Z');
+    const exp = expiryFor(created, eff);
+    assert.equal(exp.toISOString(), '2024-01-01T00:15:00.000Z');
+    assert.equal(isExpired({ expiresAt: exp }, new Date(exp.getTime() - 1)), false);
+    assert.equal(isExpired({ expiresAt: exp }, exp), true);
+    assert.equal(effectivePolicy(policy({ expiry_minutes: 5 }), 15).expiry_minutes, 5);
+  });
+});
