@@ -52,6 +52,12 @@ export const FormBlocks = {
   reason: 'form_reason',
 } as const;
 
+/** Blocks of the approval message (the first block carries `Markers.approval`). */
+export const ApprovalBlocks = {
+  buttons: 'approval_buttons',
+  status: 'approval_status',
+} as const;
+
 /** The element inside every input block uses this action_id, so state.values[block].value reads uniformly. */
 export const INPUT = 'value';
 

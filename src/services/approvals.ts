@@ -1,0 +1,478 @@
+import { z } from 'zod';
+import type { ActionDefinition } from '../domain/actions.js';
+import {
+  canApprove,
+  decide,
+  describeApprovers,
+  describePolicy,
+  effectivePolicy,
+  expiryFor,
+  isExpired,
+  parsePolicy,
+  validateParams,
+} from '../domain/approval-policy.js';
+import { incidentLabel } from '../domain/incident.js';
+import { AppError } from '../errors.js';
+import type { Approval, ApprovalVote, ProposerKind } from '../ports/store.js';
+import { approvalMessage, escapeMrkdwn } from '../slack/blocks/approval.js';
+import { clip, time } from '../slack/blocks/common.js';
+import { Markers } from '../slack/ids.js';
+import type { Deps } from './deps.js';
+import { ExecutorError, runExecutor, type ExecutionResult, type ExecutorOptions } from './executors/index.js';
+import { BACKEND_SYNC_JOB, requireIncident } from './lifecycle.js';
+import { postOnce } from './steps.js';
+
+/**
+ * The approval gate. State machine (every arrow is a compare-and-set in the store, so of many
+ * concurrent writers across replicas exactly one moves it):
+ *
+ *   pending ──approve (enough distinct votes)──▶ approved ──job──▶ executing ──▶ succeeded | failed
+ *      │                                                               └─(job resumed after a crash)─▶ unknown
+ *      ├──deny / withdraw──▶ denied
+ *      └──expiry (job or a late click)──▶ expired
+ *
+ * Only the click that wins `pending → approved` enqueues the execute job (keyed by the approval id,
+ * so it exists once), and only that job moves `approved → executing` and calls the executor. What
+ * runs comes from the store (action id, parameters, policy snapshot); a click contributes only the
+ * approval id and the signed user id.
+ */
+
+export const APPROVAL_EXECUTE_JOB = 'approval.execute';
+export const APPROVAL_EXPIRE_JOB = 'approval.expire';
+
+const flowId = (approvalId: string) => `approval:${approvalId}`;
+
+export interface ProposeInput {
+  incidentId: string;
+  actionId: string;
+  rawParams: Record<string, unknown>;
+  reason: string;
+  /** A Slack user id for people; `claude`, or the agent's name. */
+  proposedBy: string;
+  proposerKind: ProposerKind;
+}
+
+/** What a click or a modal submission gets back: the ephemeral answer and the approval it concerned. */
+export interface DecisionResult {
+  outcome: 'approved' | 'voted' | 'already_voted' | 'refused' | 'closed' | 'expired' | 'denied';
+  text: string;
+  approval: Approval;
+}
+
+function findAction(deps: Deps, actionId: string): ActionDefinition | undefined {
+  return deps.config.actions.find((a) => a.id === actionId);
+}
+
+/**
+ * Propose an action. Unknown action or invalid parameters: an AppError and nothing is stored.
+ * Read-only actions are approved by policy at once and executed by the job; risky ones become an
+ * approval message with Approve / Deny buttons and an expiry job.
+ */
+export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Approval> {
+  const action = findAction(deps, input.actionId);
+  if (!action) {
+    const known = deps.config.actions.map((a) => `\`${a.id}\``).join(', ');
+    throw new AppError('action.unknown', `Unknown action \`${input.actionId}\`. Known actions: ${known}.`, { actionId: input.actionId });
+  }
+  const checked = validateParams(action, input.rawParams);
+  if (!checked.ok) {
+    throw new AppError('action.invalid_params', `Invalid parameters for \`${action.id}\`: ${checked.problems.join('; ')}. Nothing was proposed.`, {
+      actionId: action.id,
+      problems: checked.problems,
+    });
+  }
+  const incident = await requireIncident(deps, input.incidentId);
+  if (!incident.channelId) {
+    throw new AppError('input.invalid', `${incidentLabel(incident)} has no Slack channel yet, so there is nowhere to ask for approval. Try again in a moment.`);
+  }
+
+  const now = deps.clock.now();
+  const policy = effectivePolicy(action.policy, deps.config.file.approvals.default_expiry_minutes);
+  const approval = await deps.store.createApproval({
+    id: deps.newId(),
+    incidentId: incident.id,
+    actionId: action.id,
+    params: checked.value,
+    reason: input.reason.trim(),
+    proposedBy: input.proposedBy,
+    proposerKind: input.proposerKind,
+    policy,
+    requiresApproval: action.requires_approval,
+    createdAt: now,
+    expiresAt: expiryFor(now, policy),
+    channelId: incident.channelId,
+  });
+  await deps.store.audit({
+    at: now,
+    incidentId: incident.id,
+    approvalId: approval.id,
+    actor: input.proposedBy,
+    action: 'approval.proposed',
+    detail: { action: action.id, params: checked.value, reason: approval.reason, proposerKind: input.proposerKind, requiresApproval: action.requires_approval },
+  });
+  deps.metrics.approvals.inc({ outcome: 'proposed' });
+
+  if (!action.requires_approval) {
+    // Read-only: the policy is "no approval needed"; it still goes through the same record, the
+    // same job and the same audit trail, so it is executed once and shows its result.
+    const approved = await deps.store.transitionApproval(approval.id, ['pending'], 'approved', { decidedAt: now });
+    await deps.store.audit({ at: now, incidentId: incident.id, approvalId: approval.id, actor: 'system', action: 'approval.approved', detail: { readOnly: true } });
+    try {
+      await showApproval(deps, approval.id);
+    } finally {
+      // Enqueued even when the post failed: the job renders the message when it finishes.
+      await deps.jobs.enqueue(APPROVAL_EXECUTE_JOB, { approvalId: approval.id }, { key: `approval.execute:${approval.id}` });
+    }
+    return (await deps.store.getApproval(approval.id)) ?? approved ?? approval;
+  }
+
+  // The expiry job first: even if posting fails, the proposal cannot stay pending forever.
+  await deps.jobs.enqueue(APPROVAL_EXPIRE_JOB, { approvalId: approval.id }, { key: `approval.expire:${approval.id}`, delayMs: approval.expiresAt.getTime() - now.getTime() });
+  await showApproval(deps, approval.id);
+  return (await deps.store.getApproval(approval.id)) ?? approval;
+}
+
+/** A Slack user id, as opposed to `claude` or an agent name. */
+const isUserId = (s: string) => /^[UW][A-Z0-9]+$/.test(s);
+
+/** The id compared against the clicker for self-approval; non-people never equal a user id. */
+const proposerIdentity = (a: Approval) => (a.proposerKind === 'user' ? a.proposedBy : `${a.proposerKind}:${a.proposedBy}`);
+
+async function policyCheck(deps: Deps, a: Approval, userId: string) {
+  const policy = parsePolicy(a.policy);
+  const roles = await deps.store.getRoles(a.incidentId);
+  const base = { policy, userId, proposerId: proposerIdentity(a), roles };
+  let verdict = canApprove({ ...base, groupMembers: new Set() });
+  // Only ask Slack for group members when nothing cheaper already allowed or refused the user.
+  if (!verdict.ok && verdict.reason === 'not_allowed' && policy.usergroups.length) {
+    const lists = await Promise.all(policy.usergroups.map((g) => deps.chat.usergroupMembers(g)));
+    verdict = canApprove({ ...base, groupMembers: new Set(lists.flat()) });
+  }
+  return { policy, roles, verdict };
+}
+
+/** Approve click. Expected outcomes are returned (for an ephemeral answer); only a missing approval throws. */
+export async function approve(deps: Deps, input: { approvalId: string; userId: string }): Promise<DecisionResult> {
+  const { userId } = input;
+  const a = await loadApproval(deps, input.approvalId);
+  if (a.status !== 'pending' || !a.requiresApproval) return refuseClosed(deps, a, userId, 'approve');
+  const now = deps.clock.now();
+  if (isExpired(a, now)) return expireOnClick(deps, a, userId, 'approve');
+
+  const { policy, roles, verdict } = await policyCheck(deps, a, userId);
+  if (!verdict.ok) {
+    await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.refused', detail: { click: 'approve', reason: verdict.reason } });
+    deps.metrics.approvals.inc({ outcome: 'refused' });
+    const text =
+      verdict.reason === 'self_approval'
+        ? `:no_entry: You proposed this action, so someone else must approve it: ${verdict.who}.`
+        : `:no_entry: You may not approve this action. It ${describePolicy(policy).replace(/; the proposer.*$/, '')}: ${describeApprovers(policy, roles)}.`;
+    return { outcome: 'refused', text, approval: a };
+  }
+
+  const added = await deps.store.addVote({ approvalId: a.id, userId, at: now });
+  // Someone may have decided it while we voted: answer with what happened, not with our vote.
+  const fresh = await loadApproval(deps, a.id);
+  if (fresh.status !== 'pending') return refuseClosed(deps, fresh, userId, 'approve');
+
+  const votes = await deps.store.listVotes(a.id);
+  const decision = decide(votes, policy);
+  if (!decision.approved) {
+    if (!added) return { outcome: 'already_voted', text: `You already approved; waiting for ${plural(decision.remaining, 'more approval')}.`, approval: fresh };
+    await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.voted', detail: { votes: decision.approvers.length, needed: decision.needed } });
+    await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
+    return { outcome: 'voted', text: `:ballot_box_with_check: Your approval is recorded; waiting for ${plural(decision.remaining, 'more approval')} from different people.`, approval: fresh };
+  }
+
+  const won = await deps.store.transitionApproval(a.id, ['pending'], 'approved', { decidedBy: userId, decidedAt: now });
+  if (!won) return refuseClosed(deps, await loadApproval(deps, a.id), userId, 'approve');
+
+  // This click, and only this one, decided it.
+  const approvers = countedApprovers(votes, won);
+  await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.approved', detail: { approvers, action: a.actionId, params: a.params } });
+  deps.metrics.approvals.inc({ outcome: 'approved' });
+  await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
+  await deps.jobs.enqueue(APPROVAL_EXECUTE_JOB, { approvalId: a.id }, { key: `approval.execute:${a.id}` });
+  return { outcome: 'approved', text: `:white_check_mark: Approved. Running \`${a.actionId}\` now; the message will show the result.`, approval: won };
+}
+
+/** Deny click (after the reason modal). Who may deny = who may approve, plus the proposer (withdraw). */
+export async function deny(deps: Deps, input: { approvalId: string; userId: string; reason: string }): Promise<DecisionResult> {
+  const { userId } = input;
+  const a = await loadApproval(deps, input.approvalId);
+  if (a.status !== 'pending' || !a.requiresApproval) return refuseClosed(deps, a, userId, 'deny');
+  const now = deps.clock.now();
+  if (isExpired(a, now)) return expireOnClick(deps, a, userId, 'deny');
+
+  const isProposer = a.proposerKind === 'user' && a.proposedBy === userId;
+  if (!isProposer) {
+    const { policy, roles, verdict } = await policyCheck(deps, a, userId);
+    if (!verdict.ok) {
+      await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.refused', detail: { click: 'deny', reason: verdict.reason } });
+      deps.metrics.approvals.inc({ outcome: 'refused' });
+      return { outcome: 'refused', text: `:no_entry: You may not deny this action. Those who may approve it can deny it (${describeApprovers(policy, roles)}), and the proposer can withdraw it.`, approval: a };
+    }
+  }
+  const reason = input.reason.trim().slice(0, 1000);
+  const won = await deps.store.transitionApproval(a.id, ['pending'], 'denied', { decidedBy: userId, decidedAt: now, denyReason: reason || null });
+  if (!won) return refuseClosed(deps, await loadApproval(deps, a.id), userId, 'deny');
+  await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: isProposer ? 'approval.withdrawn' : 'approval.denied', detail: { reason } });
+  deps.metrics.approvals.inc({ outcome: 'denied' });
+  await recordTimeline(deps, won, `\`${a.actionId}\` ${isProposer ? 'withdrawn' : 'denied'} by <@${userId}>${reason ? `: ${reason}` : ''}`, now);
+  await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
+  return { outcome: 'denied', text: `:no_entry: ${isProposer ? 'Withdrawn' : 'Denied'}: \`${a.actionId}\` will not run.`, approval: won };
+}
+
+async function loadApproval(deps: Deps, id: string): Promise<Approval> {
+  const a = await deps.store.getApproval(id);
+  if (!a) throw new AppError('approval.not_found', 'That approval does not exist. Nothing was run.', { approvalId: id });
+  return a;
+}
+
+/** The answer to a click on an approval that is no longer pending; audited, nothing runs. */
+async function refuseClosed(deps: Deps, a: Approval, userId: string, click: 'approve' | 'deny'): Promise<DecisionResult> {
+  await deps.store.audit({ at: deps.clock.now(), incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.click_refused', detail: { click, status: a.status } });
+  return { outcome: a.status === 'expired' ? 'expired' : 'closed', text: closedText(a), approval: a };
+}
+
+export function closedText(a: Approval): string {
+  const when = a.decidedAt ? ` at ${time(a.decidedAt)}` : '';
+  if (!a.requiresApproval) return `\`${a.actionId}\` is read-only and needs no approval; it ${a.status === 'pending' ? 'is about to run' : 'has been run'}.`;
+  switch (a.status) {
+    case 'approved':
+    case 'executing':
+      return `This was already approved by <@${a.decidedBy}>${when}; it is running.`;
+    case 'succeeded':
+      return `This was already approved by <@${a.decidedBy}>${when}; it has run.`;
+    case 'failed':
+      return `This was already approved by <@${a.decidedBy}>${when}; it ran and failed. Propose it again to retry.`;
+    case 'unknown':
+      return `This was already approved by <@${a.decidedBy}>${when}; its outcome is unknown. Check before retrying.`;
+    case 'denied':
+      return `This was denied by <@${a.decidedBy}>${when}${a.denyReason ? `: ${escapeMrkdwn(a.denyReason)}` : ''}. Nothing was run.`;
+    case 'expired':
+      return `This approval expired at ${time(a.expiresAt)}. Nothing was run; propose it again if it is still needed.`;
+    case 'pending':
+      return 'This approval is still pending.';
+  }
+}
+
+async function expireOnClick(deps: Deps, a: Approval, userId: string, click: 'approve' | 'deny'): Promise<DecisionResult> {
+  const after = (await expireApproval(deps, a.id)) ?? (await loadApproval(deps, a.id));
+  await deps.store.audit({ at: deps.clock.now(), incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.click_refused', detail: { click, status: after.status } });
+  return { outcome: after.status === 'expired' ? 'expired' : 'closed', text: closedText(after), approval: after };
+}
+
+/** pending → expired when its time has come; returns the approval if this call expired it. */
+export async function expireApproval(deps: Deps, approvalId: string): Promise<Approval | null> {
+  const a = await deps.store.getApproval(approvalId);
+  if (!a || a.status !== 'pending') return null;
+  const now = deps.clock.now();
+  if (!isExpired(a, now)) return null;
+  const expired = await deps.store.transitionApproval(a.id, ['pending'], 'expired', { decidedAt: now });
+  if (!expired) return null;
+  await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: 'system', action: 'approval.expired', detail: { expiresAt: a.expiresAt.toISOString() } });
+  deps.metrics.approvals.inc({ outcome: 'expired' });
+  await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
+  return expired;
+}
+
+/**
+ * The approvers who made the decision: the decider plus the earliest other voters up to
+ * `min_approvals`. Clicks that lost the race also left votes; they did not decide anything.
+ */
+function countedApprovers(votes: ApprovalVote[], a: Approval): string[] {
+  if (!a.decidedBy) return [];
+  const needed = parsePolicy(a.policy).min_approvals;
+  const others = [...new Set(votes.filter((v) => v.userId !== a.decidedBy && (!a.decidedAt || v.at <= a.decidedAt)).map((v) => v.userId))];
+  return [...others.slice(0, needed - 1), a.decidedBy];
+}
+
+/**
+ * The execute job. Reads the approval and acts on its state:
+ * - approved: claim it (approved → executing), run the executor, record succeeded | failed.
+ * - executing: an earlier run of this job died after claiming it, and we cannot know whether the
+ *   action ran. It is marked `unknown` for a person to check, never run again blindly. This holds
+ *   for webhooks too: the Idempotency-Key makes a retry safe only if the receiver honours it, which
+ *   Firebreak cannot verify. (`none` is the exception: it has no side effect, so it just succeeds.)
+ * - finished states: re-render the message and timeline (idempotent), so a job that died after
+ *   recording the outcome still leaves Slack right.
+ */
+export async function executeApproval(deps: Deps, approvalId: string, opts: ExecutorOptions = {}): Promise<void> {
+  const a = await deps.store.getApproval(approvalId);
+  if (!a) return;
+  const action = findAction(deps, a.actionId);
+  switch (a.status) {
+    case 'pending':
+    case 'denied':
+    case 'expired':
+      return;
+    case 'approved': {
+      const claimed = await deps.store.transitionApproval(a.id, ['approved'], 'executing');
+      if (!claimed) return executeApproval(deps, approvalId, opts);
+      await deps.store.audit({ at: deps.clock.now(), incidentId: a.incidentId, approvalId: a.id, actor: 'system', action: 'approval.executing', detail: { executor: action?.executor.type ?? null } });
+      const outcome = await runSafely(deps, claimed, action, opts);
+      const at = deps.clock.now();
+      // From `unknown` too: if our lease ran out mid-run and a resumed job marked it unknown, we
+      // still know the real outcome and it is better recorded than guessed.
+      const final = await deps.store.transitionApproval(
+        a.id,
+        ['executing', 'unknown'],
+        outcome.ok ? 'succeeded' : 'failed',
+        outcome.ok ? { result: outcome.result, error: null } : { error: outcome.error, result: outcome.detail },
+      );
+      if (!final) {
+        deps.logger.error({ approvalId: a.id }, 'approval left executing by another writer; outcome not recorded');
+        return;
+      }
+      await deps.store.audit({
+        at,
+        incidentId: a.incidentId,
+        approvalId: a.id,
+        actor: 'system',
+        action: outcome.ok ? 'approval.succeeded' : 'approval.failed',
+        detail: outcome.ok ? { result: outcome.result } : { error: outcome.error, detail: outcome.detail },
+      });
+      deps.metrics.approvals.inc({ outcome: outcome.ok ? 'succeeded' : 'failed' });
+      return finish(deps, final);
+    }
+    case 'executing': {
+      const noSideEffect = action?.executor.type === 'none';
+      const at = deps.clock.now();
+      const marked = noSideEffect
+        ? await deps.store.transitionApproval(a.id, ['executing'], 'succeeded', { result: { summary: 'decision recorded (no executor configured; carry it out by hand)' } })
+        : await deps.store.transitionApproval(a.id, ['executing'], 'unknown', { error: 'outcome unknown — check before retrying (Firebreak stopped while the action was running)' });
+      if (!marked) return executeApproval(deps, approvalId, opts);
+      await deps.store.audit({ at, incidentId: a.incidentId, approvalId: a.id, actor: 'system', action: noSideEffect ? 'approval.succeeded' : 'approval.unknown', detail: { resumed: true } });
+      deps.metrics.approvals.inc({ outcome: noSideEffect ? 'succeeded' : 'unknown' });
+      return finish(deps, marked);
+    }
+    case 'succeeded':
+    case 'failed':
+    case 'unknown':
+      return finish(deps, a);
+  }
+}
+
+type RunOutcome = { ok: true; result: ExecutionResult } | { ok: false; error: string; detail: Record<string, unknown> };
+
+async function runSafely(deps: Deps, a: Approval, action: ActionDefinition | undefined, opts: ExecutorOptions): Promise<RunOutcome> {
+  if (!action) return { ok: false, error: `action \`${a.actionId}\` is no longer configured`, detail: {} };
+  try {
+    const incident = await requireIncident(deps, a.incidentId);
+    const votes = await deps.store.listVotes(a.id);
+    const approvedBy = a.requiresApproval ? countedApprovers(votes, a) : [];
+    const result = await runExecutor(action.executor, { approval: a, action, incident, approvedBy, approvedAt: a.decidedAt ?? deps.clock.now() }, deps.backend, opts);
+    return { ok: true, result };
+  } catch (err) {
+    if (err instanceof ExecutorError) return { ok: false, error: err.message, detail: err.detail };
+    deps.logger.error({ err, approvalId: a.id }, 'executor threw unexpectedly');
+    return { ok: false, error: `the executor crashed: ${(err as Error)?.message ?? String(err)}`, detail: {} };
+  }
+}
+
+/** After an outcome is recorded: timeline (store + backend, once each) and the message. */
+async function finish(deps: Deps, a: Approval): Promise<void> {
+  const by = a.requiresApproval ? ` (approved by <@${a.decidedBy}>)` : '';
+  const summary = (a.result as { summary?: string } | null)?.summary;
+  const text =
+    a.status === 'succeeded'
+      ? `\`${a.actionId}\` ${formatInline(a.params)} succeeded${by}${summary ? `: ${summary}` : ''}`
+      : a.status === 'failed'
+        ? `\`${a.actionId}\` ${formatInline(a.params)} FAILED${by}: ${a.error ?? 'unknown error'}`
+        : `\`${a.actionId}\` ${formatInline(a.params)} outcome unknown${by}: check before retrying`;
+  await recordTimeline(deps, a, text, a.updatedAt);
+  await showApproval(deps, a.id);
+}
+
+const formatInline = (params: Record<string, unknown>) =>
+  Object.entries(params)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(' ');
+
+async function recordTimeline(deps: Deps, a: Approval, text: string, at: Date): Promise<void> {
+  await deps.store.addTimeline({ incidentId: a.incidentId, at, kind: 'action', text, author: a.decidedBy, sourceRef: `approval:${a.id}` });
+  await deps.jobs.enqueue(BACKEND_SYNC_JOB, { incidentId: a.incidentId, op: 'timeline', text, at: at.toISOString() }, { key: `approval.timeline:${a.id}` });
+}
+
+/**
+ * Render the approval message from the store's current state: update it in place when it was
+ * posted, otherwise post it once (postOnce finds a post that happened before a crash).
+ */
+export async function showApproval(deps: Deps, approvalId: string): Promise<void> {
+  const a = await deps.store.getApproval(approvalId);
+  if (!a || !a.channelId) return;
+  const incident = await deps.store.getIncident(a.incidentId);
+  const policy = parsePolicy(a.policy);
+  const votes = await deps.store.listVotes(a.id);
+  const approvers = a.status === 'pending' ? decide(votes, policy).approvers : a.requiresApproval && a.decidedBy && a.status !== 'denied' && a.status !== 'expired' ? countedApprovers(votes, a) : [];
+  const msg = approvalMessage({
+    approval: a,
+    actionTitle: findAction(deps, a.actionId)?.title ?? a.actionId,
+    policyText: describePolicy(policy),
+    approvers,
+    needed: policy.min_approvals,
+    incidentLabel: incident ? incidentLabel(incident) : a.incidentId,
+  });
+  if (a.messageTs) {
+    await deps.chat.update(a.channelId, a.messageTs, msg.text, msg.blocks);
+    return;
+  }
+  const { ts } = await postOnce(deps, flowId(a.id), 'message', a.channelId, Markers.approval(a.id), () => msg);
+  await deps.store.patchApproval(a.id, { messageTs: ts });
+  // The state may have moved while we posted (the post shows what it was when rendered).
+  const after = await deps.store.getApproval(a.id);
+  if (after && after.status !== a.status) await showApproval(deps, a.id);
+}
+
+/** `/incident audit`: the incident's audit log, newest 50 entries, oldest first. */
+export async function auditLog(deps: Deps, incidentId: string): Promise<string> {
+  const incident = await requireIncident(deps, incidentId);
+  const entries = await deps.store.listAudit({ incidentId, limit: 50 });
+  if (!entries.length) return `*Audit log of ${incidentLabel(incident)}*: no entries yet.`;
+  const lines = entries.map((e) => {
+    const actor = isUserId(e.actor) ? `<@${e.actor}>` : e.actor;
+    const d = e.detail ?? {};
+    const bits: string[] = [];
+    if (typeof d.action === 'string') bits.push(`\`${d.action}\``);
+    if (d.params && typeof d.params === 'object') bits.push(formatInline(d.params as Record<string, unknown>));
+    for (const k of ['reason', 'error', 'status', 'click', 'to', 'severity', 'role', 'text'] as const) {
+      if (d[k] !== undefined && d[k] !== null && d[k] !== '') bits.push(`${k}: ${clip(String(d[k]), 120)}`);
+    }
+    const summary = (d.result as { summary?: string } | undefined)?.summary;
+    if (summary) bits.push(`result: ${clip(summary, 120)}`);
+    return `• ${time(e.at)} ${actor} *${e.action}*${e.approvalId ? ` (approval \`${e.approvalId.slice(0, 8)}\`)` : ''}${bits.length ? ` — ${escapeMrkdwn(bits.join(', '))}` : ''}`;
+  });
+  const head = `*Audit log of ${incidentLabel(incident)}* (${entries.length === 50 ? 'latest 50' : entries.length} entries)`;
+  // Keep the whole reply within one message: drop the oldest lines first.
+  const out: string[] = [];
+  let size = head.length;
+  for (const line of lines.reverse()) {
+    if (size + line.length + 1 > 3800) break;
+    out.unshift(line);
+    size += line.length + 1;
+  }
+  return [head, ...out].join('\n');
+}
+
+/** Register the gate's background jobs on the runner. `opts` lets tests shorten webhook backoff. */
+const JobPayload = z.object({ approvalId: z.string().min(1) });
+
+export function registerApprovalJobs(deps: Deps, opts: ExecutorOptions = {}): void {
+  deps.jobs.register(APPROVAL_EXECUTE_JOB, async (payload) => {
+    const { approvalId } = JobPayload.parse(payload);
+    await executeApproval(deps, approvalId, opts);
+  });
+  deps.jobs.register(APPROVAL_EXPIRE_JOB, async (payload) => {
+    const { approvalId } = JobPayload.parse(payload);
+    const a = await deps.store.getApproval(approvalId);
+    if (!a || a.status !== 'pending') return;
+    // Due early (another replica's clock): fail so the runner retries shortly after.
+    if (!isExpired(a, deps.clock.now())) throw new Error('approval not yet expired; retrying');
+    await expireApproval(deps, approvalId);
+  });
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}

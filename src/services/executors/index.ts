@@ -1,0 +1,40 @@
+import type { ExecutorSpec } from '../../domain/actions.js';
+import type { IncidentBackend } from '../../ports/backend.js';
+import { ExecutorError, type ExecutionContext, type ExecutionResult } from './types.js';
+import { runWebhook, type WebhookOptions } from './webhook.js';
+
+export { ExecutorError, type ExecutionContext, type ExecutionResult } from './types.js';
+export { runWebhook, signWebhook, webhookBody, SIGNATURE_HEADER, TIMESTAMP_HEADER, type WebhookOptions } from './webhook.js';
+
+export interface ExecutorOptions {
+  webhook?: WebhookOptions;
+}
+
+/**
+ * Run an approved action through its executor. Throws `ExecutorError` when the action did not
+ * succeed; anything else thrown is also treated as a failure by the caller (never as done).
+ */
+export async function runExecutor(spec: ExecutorSpec, ctx: ExecutionContext, backend: IncidentBackend, opts: ExecutorOptions = {}): Promise<ExecutionResult> {
+  switch (spec.type) {
+    case 'none':
+      // Recording the decision is the whole job: teams act by hand, with the approval as consent.
+      return { summary: 'decision recorded (no executor configured; carry it out by hand)', detail: {} };
+    case 'webhook':
+      return runWebhook(spec, ctx, opts.webhook);
+    case 'rootly_workflow': {
+      const backendId = ctx.incident.backendId;
+      if (!backendId) throw new ExecutorError('the incident has no backend record yet, so the workflow cannot be run for it');
+      try {
+        const run = await backend.runWorkflow({ firebreakId: ctx.incident.id, backendId }, spec.workflow_id, {
+          action: ctx.approval.actionId,
+          params: ctx.approval.params,
+          approval_id: ctx.approval.id,
+          approved_by: ctx.approvedBy,
+        });
+        return { summary: `Rootly workflow run ${run.runId} ${run.status}`, detail: { runId: run.runId, status: run.status } };
+      } catch (err) {
+        throw new ExecutorError(`Rootly refused the workflow run: ${(err as Error).message}`, { code: (err as { code?: string }).code ?? null });
+      }
+    }
+  }
+}

@@ -1,0 +1,32 @@
+import type { ActionDefinition } from '../../domain/actions.js';
+import type { Incident } from '../../domain/incident.js';
+import type { Approval } from '../../ports/store.js';
+
+/** Everything an executor may use: the stored approval (never the click payload) and who decided. */
+export interface ExecutionContext {
+  approval: Approval;
+  action: ActionDefinition;
+  incident: Incident;
+  /** Distinct approvers, in vote order (one, or several under a two-person rule). */
+  approvedBy: string[];
+  approvedAt: Date;
+}
+
+/** A finished run: `summary` is the one line shown in Slack; `detail` goes to the store and audit. */
+export interface ExecutionResult {
+  summary: string;
+  detail: Record<string, unknown>;
+}
+
+/**
+ * The action did not run, or ran and reported failure. `message` is shown to people in the
+ * channel, so it never carries a secret; `detail` is recorded with the approval.
+ */
+export class ExecutorError extends Error {
+  readonly detail: Record<string, unknown>;
+  constructor(message: string, detail: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'ExecutorError';
+    this.detail = detail;
+  }
+}

@@ -1,0 +1,102 @@
+import { createHmac } from 'node:crypto';
+import type { ExecutorSpec } from '../../domain/actions.js';
+import { ExecutorError, type ExecutionContext, type ExecutionResult } from './types.js';
+
+type WebhookSpec = Extract<ExecutorSpec, { type: 'webhook' }>;
+
+export interface WebhookOptions {
+  /** Injected for tests; defaults to the global fetch (undici). */
+  fetch?: typeof fetch;
+  sleep?: (ms: number) => Promise<void>;
+  /** First backoff; doubles per retry, capped at 8 s, with jitter. */
+  baseDelayMs?: number;
+  random?: () => number;
+  /** Reads `secret_env`; defaults to process.env at execution time (rotating the secret needs no restart). */
+  env?: Record<string, string | undefined>;
+  now?: () => Date;
+}
+
+export const SIGNATURE_HEADER = 'X-Firebreak-Signature';
+export const TIMESTAMP_HEADER = 'X-Firebreak-Timestamp';
+
+/** `sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`: the receiver recomputes it over the raw body. */
+export function signWebhook(secret: string, timestamp: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+export function webhookBody(ctx: ExecutionContext): string {
+  const { approval, incident } = ctx;
+  return JSON.stringify({
+    approval_id: approval.id,
+    action: approval.actionId,
+    params: approval.params,
+    incident: { id: incident.id, title: incident.title, severity: incident.severity, backend_id: incident.backendId },
+    approved_by: ctx.approvedBy,
+    approved_at: ctx.approvedAt.toISOString(),
+  });
+}
+
+/**
+ * POST the approved action to the team's endpoint. Every attempt carries the same body and the
+ * same `Idempotency-Key` (the approval id), so a receiver that honours the key runs the action once
+ * even when our retry crosses its success. Retry policy, top to bottom:
+ * 1. 2xx: done.
+ * 2. 4xx other than 408/429: the receiver refused the request; repeating cannot help → failed at once.
+ * 3. 5xx, 408, 429, a timeout or a connection error: retry with backoff (0.5 s × 2ⁿ, cap 8 s, jitter),
+ *    up to `retries` more attempts; then failed with the last outcome.
+ * Each attempt is signed with a fresh timestamp so receivers can keep a short replay window.
+ * Limit: the whole run must finish within the job lease (60 s by default): the defaults
+ * (10 s timeout, 3 retries) take at most ~45 s.
+ */
+export async function runWebhook(spec: WebhookSpec, ctx: ExecutionContext, opts: WebhookOptions = {}): Promise<ExecutionResult> {
+  const doFetch = opts.fetch ?? fetch;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const random = opts.random ?? Math.random;
+  const base = opts.baseDelayMs ?? 500;
+  const now = opts.now ?? (() => new Date());
+  const secret = (opts.env ?? process.env)[spec.secret_env];
+  // Name the variable, never its value.
+  if (!secret) throw new ExecutorError(`the webhook signing secret is not set (environment variable ${spec.secret_env})`, { attempts: 0 });
+
+  const body = webhookBody(ctx);
+  const maxAttempts = 1 + spec.retries;
+  let last = '';
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    const timestamp = String(Math.floor(now().getTime() / 1000));
+    let status: number | null = null;
+    let text = '';
+    try {
+      const res = await doFetch(spec.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'idempotency-key': ctx.approval.id,
+          [TIMESTAMP_HEADER]: timestamp,
+          [SIGNATURE_HEADER]: signWebhook(secret, timestamp, body),
+          'user-agent': 'Firebreak',
+        },
+        body,
+        signal: AbortSignal.timeout(spec.timeout_ms),
+      });
+      status = res.status;
+      text = (await res.text().catch(() => '')).slice(0, 500);
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string } };
+      last = e.name === 'TimeoutError' || e.name === 'AbortError' ? `timed out after ${spec.timeout_ms} ms` : `connection failed (${e.cause?.code ?? e.message})`;
+    }
+    if (status !== null) {
+      if (status >= 200 && status < 300) {
+        return { summary: `webhook answered ${status}${attempt > 1 ? ` after ${attempt} attempts` : ''}`, detail: { status, body: text, attempts: attempt } };
+      }
+      last = `webhook answered ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
+      if (status < 500 && status !== 408 && status !== 429) throw new ExecutorError(last, { status, body: text, attempts: attempt });
+    }
+    if (attempt < maxAttempts) {
+      const exp = Math.min(8_000, base * 2 ** (attempt - 1));
+      await sleep(Math.round(exp / 2 + (exp / 2) * random()));
+    } else {
+      throw new ExecutorError(`${last} (gave up after ${attempt} attempt${attempt === 1 ? '' : 's'})`, { status, attempts: attempt });
+    }
+  }
+  throw new ExecutorError(last); // unreachable: the loop returns or throws
+}

@@ -1,0 +1,194 @@
+import type { ActionDefinition } from '../../domain/actions.js';
+import type { Block } from '../../ports/chat.js';
+import type { Approval } from '../../ports/store.js';
+import { Actions, ApprovalBlocks, FormBlocks, INPUT, Markers, Views } from '../ids.js';
+import { actions, clip, context, mrkdwn, plain, section, time } from './common.js';
+
+/**
+ * Pure builders for the approval gate: the approval message (one message per proposal, updated in
+ * place as it moves through its states), the deny modal and the propose modal. Everything a
+ * proposer typed is escaped, so a parameter cannot ping `<!channel>` or forge a link.
+ */
+export const escapeMrkdwn = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+export function proposerLabel(a: Pick<Approval, 'proposedBy' | 'proposerKind'>): string {
+  switch (a.proposerKind) {
+    case 'user':
+      return `<@${a.proposedBy}>`;
+    case 'claude':
+      return ':robot_face: Claude';
+    case 'agent':
+      return `:gear: agent \`${escapeMrkdwn(a.proposedBy)}\``;
+  }
+}
+
+export function formatParams(params: Record<string, unknown>): string {
+  const entries = Object.entries(params);
+  if (!entries.length) return '_none_';
+  // Backticks inside a value would end the code span early; a look-alike keeps it readable.
+  return entries.map(([k, v]) => `\`${k}\` = \`${escapeMrkdwn(String(v)).replace(/`/g, 'ˋ')}\``).join(', ');
+}
+
+export interface ApprovalView {
+  approval: Approval;
+  actionTitle: string;
+  /** `describePolicy` of the snapshot. */
+  policyText: string;
+  /** Distinct approvers so far (vote order). */
+  approvers: string[];
+  needed: number;
+  incidentLabel: string;
+}
+
+const STATUS_ICON: Record<Approval['status'], string> = {
+  pending: ':raised_hand:',
+  approved: ':hourglass_flowing_sand:',
+  executing: ':hourglass_flowing_sand:',
+  succeeded: ':white_check_mark:',
+  failed: ':x:',
+  denied: ':no_entry:',
+  expired: ':hourglass:',
+  unknown: ':warning:',
+};
+
+function statusLine(v: ApprovalView): string {
+  const a = v.approval;
+  const who = v.approvers.length ? v.approvers.map((u) => `<@${u}>`).join(' and ') : a.decidedBy ? `<@${a.decidedBy}>` : '';
+  const decided = a.requiresApproval ? `Approved by ${who}${a.decidedAt ? ` at ${time(a.decidedAt)}` : ''}` : 'No approval needed (read-only)';
+  const resultText = (a.result as { summary?: unknown } | null)?.summary;
+  switch (a.status) {
+    case 'pending':
+      return v.needed > 1
+        ? `*Waiting for approval*: ${v.approvers.length} of ${v.needed}${v.approvers.length ? ` (${who})` : ''}`
+        : '*Waiting for approval*';
+    case 'approved':
+    case 'executing':
+      return `${decided}. *Running…*`;
+    case 'succeeded':
+      return `${decided}. *Done*${resultText ? `: ${escapeMrkdwn(String(resultText))}` : ''}`;
+    case 'failed':
+      return `${decided}. *Failed*: ${escapeMrkdwn(a.error ?? 'unknown error')}`;
+    case 'unknown':
+      return `${decided}. *Outcome unknown — check before retrying.* Firebreak stopped while the action was running, so it is not run again automatically.`;
+    case 'denied':
+      return `*Denied* by ${a.decidedBy === a.proposedBy && a.proposerKind === 'user' ? `<@${a.decidedBy}> (withdrawn)` : `<@${a.decidedBy}>`}${a.decidedAt ? ` at ${time(a.decidedAt)}` : ''}${a.denyReason ? `: ${escapeMrkdwn(a.denyReason)}` : ''}`;
+    case 'expired':
+      return `*Expired* at ${time(a.expiresAt)}: not approved in time. Propose it again if it is still needed.`;
+  }
+}
+
+/** The approval message. Buttons only while pending; their value is the approval id and nothing else. */
+export function approvalMessage(v: ApprovalView): { text: string; blocks: Block[] } {
+  const a = v.approval;
+  const title = `${escapeMrkdwn(v.actionTitle)} (\`${a.actionId}\`)`;
+  const heading = a.requiresApproval ? `${STATUS_ICON[a.status]} *Approval requested*: ${title}` : `${STATUS_ICON[a.status]} *Action*: ${title}`;
+  const lines = [
+    heading,
+    `*Proposed by* ${proposerLabel(a)} in ${escapeMrkdwn(v.incidentLabel)}`,
+    `*Parameters* ${formatParams(a.params)}`,
+  ];
+  if (a.reason) lines.push(`*${a.proposerKind === 'user' ? 'Reason' : 'Rationale'}* ${escapeMrkdwn(clip(a.reason, 1500))}`);
+  if (a.requiresApproval) {
+    lines.push(`*Policy* ${v.policyText}`);
+    if (a.status === 'pending') lines.push(`*Expires* ${time(a.expiresAt)}`);
+  }
+  const blocks: Block[] = [
+    section(lines.join('\n'), Markers.approval(a.id)),
+    { type: 'context', block_id: ApprovalBlocks.status, elements: [mrkdwn(statusLine(v))] },
+  ];
+  if (a.status === 'pending' && a.requiresApproval) {
+    blocks.push(
+      actions(ApprovalBlocks.buttons, [
+        { text: 'Approve', actionId: Actions.approve, value: a.id, style: 'primary' },
+        { text: 'Deny', actionId: Actions.deny, value: a.id, style: 'danger' },
+      ]),
+    );
+  }
+  const text = `${a.requiresApproval ? 'Approval requested' : 'Action'}: ${v.actionTitle} (${a.actionId}) — ${a.status}`;
+  return { text: clip(text, 3000), blocks };
+}
+
+export function denyModal(approvalId: string, summary: string): Block {
+  return {
+    type: 'modal',
+    callback_id: Views.deny,
+    private_metadata: approvalId,
+    title: plain('Deny action', 24),
+    submit: plain('Deny', 24),
+    close: plain('Cancel', 24),
+    blocks: [
+      section(escapeMrkdwn(clip(summary, 2900))),
+      {
+        type: 'input',
+        block_id: FormBlocks.reason,
+        label: plain('Why is it denied?'),
+        element: { type: 'plain_text_input', action_id: INPUT, multiline: true, max_length: 1000 },
+      },
+    ],
+  };
+}
+
+/**
+ * The "Propose action" modal: pick a configured action, give parameters as `key=value` lines (one
+ * text box works for every action without updating the view), and a reason.
+ */
+export function proposeModal(incidentId: string, defs: ActionDefinition[]): Block {
+  const listed = defs.slice(0, 100);
+  const options = listed.map((d) => ({ text: plain(`${d.title}${d.requires_approval ? '' : ' (read-only)'}`, 75), value: d.id }));
+  const help = listed
+    .map((d) => {
+      const ps = Object.entries(d.params).map(([k, p]) => `${k}${p.required ? '' : '?'}: ${p.enum ? p.enum.join('|') : p.type}`);
+      return `\`${d.id}\` ${ps.length ? ps.join(', ') : '(no parameters)'}`;
+    })
+    .join('\n');
+  return {
+    type: 'modal',
+    callback_id: Views.propose,
+    private_metadata: incidentId,
+    title: plain('Propose an action', 24),
+    submit: plain('Propose', 24),
+    close: plain('Cancel', 24),
+    blocks: [
+      {
+        type: 'input',
+        block_id: FormBlocks.action,
+        label: plain('Action'),
+        element: { type: 'static_select', action_id: INPUT, options },
+      },
+      {
+        type: 'input',
+        block_id: FormBlocks.params,
+        optional: true,
+        label: plain('Parameters, one key=value per line'),
+        element: { type: 'plain_text_input', action_id: INPUT, multiline: true, max_length: 2000, placeholder: plain('service=api\nversion=v41') },
+      },
+      context(clip(help, 2900)),
+      {
+        type: 'input',
+        block_id: FormBlocks.reason,
+        label: plain('Reason'),
+        element: { type: 'plain_text_input', action_id: INPUT, multiline: true, max_length: 1000 },
+      },
+    ],
+  };
+}
+
+/** Parse the modal's `key=value` lines; a line without `=` is a problem named by its text. */
+export function parseParamLines(text: string): { ok: true; params: Record<string, string> } | { ok: false; problems: string[] } {
+  // A Map, not an object literal: a key such as `__proto__` must stay an ordinary (unknown) key.
+  const params = new Map<string, string>();
+  const problems: string[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line) continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) {
+      problems.push(`line \`${clip(line, 40)}\` is not key=value`);
+      continue;
+    }
+    const key = line.slice(0, eq).trim();
+    if (params.has(key)) problems.push(`parameter \`${key}\` is given twice`);
+    params.set(key, line.slice(eq + 1).trim());
+  }
+  return problems.length ? { ok: false, problems } : { ok: true, params: Object.fromEntries(params) };
+}
