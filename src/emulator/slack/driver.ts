@@ -49,7 +49,7 @@ export interface SlashResult extends DriverResponse {
   responseUrl: string;
 }
 
-export type MessageRef = { channel: string; ts: string };
+export type MessageRef = { channel: string; ts: string; /** An ephemeral message shown to the clicking user. */ ephemeral?: boolean };
 export type ViewRef = { viewId: string };
 
 export interface ClickOptions {
@@ -246,6 +246,16 @@ export class SlackDriver {
       if (!view || !view.open) throw new Error(`SlackDriver: no open view ${target.viewId}`);
       blocks = view.blocks;
       context = { container: { type: 'view', view_id: view.id }, view: this.viewPayload(view) };
+    } else if (target.ephemeral) {
+      // Buttons on an ephemeral message: Slack sends no `message`, only the container and a response_url.
+      const eph = this.emu.state.ephemeralsFor(o.user, target.channel).find((e) => e.ts === target.ts);
+      if (!eph) throw new Error(`SlackDriver: no ephemeral message ${target.channel}/${target.ts} for ${o.user}`);
+      blocks = eph.blocks ?? [];
+      context = {
+        container: { type: 'message', message_ts: eph.ts, channel_id: target.channel, is_ephemeral: true },
+        channel: { id: target.channel, name: this.channelName(target.channel) },
+        response_url: this.emu.issueResponseUrl({ channel: target.channel, user: o.user, messageTs: null }),
+      };
     } else {
       const msg = this.emu.state.message(target.channel, target.ts);
       if (!msg) throw new Error(`SlackDriver: no message ${target.channel}/${target.ts}`);

@@ -1,0 +1,172 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBot, BOT_TOKEN, type Bot } from './harness.js';
+import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID, startSlackEmulator } from '../../src/emulator/slack/index.js';
+import { DeclareBlocks, INPUT, Actions } from '../../src/slack/ids.js';
+import { ALICE, BOB, CAROL, blocksText, channelsNamed, flowDone, messagesWithMarker, openView } from './helpers.js';
+
+async function declareInline(bot: Bot, text: string, user = ALICE) {
+  const r = await bot.driver.slash(`declare ${text}`, { user, channel: GENERAL_CHANNEL_ID });
+  assert.equal(r.status, 200);
+  const title = text.split(' ').slice(1).join(' ');
+  const incident = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === title), 5000, `incident "${title}"`);
+  await flowDone(bot, incident.id);
+  return (await bot.fb.deps.store.getIncident(incident.id))!;
+}
+
+describe('declare from Slack', () => {
+  let bot: Bot;
+  before(async () => {
+    bot = await startBot();
+  });
+  after(async () => bot.close());
+
+  test('the modal opens right after the ack and a submission declares: channel, invite, topic, pinned card, bookmark-less local backend, announcement', async () => {
+    const r = await bot.driver.slash('', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+    assert.equal(r.status, 200);
+    assert.ok(r.ms < 3000);
+    const view = await bot.waitFor(() => openView(bot.emulator, ALICE, 'declare_modal'), 3000, 'declare modal');
+    // views.open was called with the trigger from this very command.
+    assert.equal(bot.emulator.calls('views.open').at(-1)?.args.trigger_id, r.triggerId);
+
+    const sub = await bot.driver.submitView(
+      view.id,
+      {
+        [DeclareBlocks.title]: { [INPUT]: 'Checkout latency above 2s' },
+        [DeclareBlocks.severity]: { [INPUT]: 'high' },
+        [DeclareBlocks.description]: { [INPUT]: 'p99 is 4s since 10:02' },
+        [DeclareBlocks.commander]: { [INPUT]: BOB },
+        [DeclareBlocks.services]: { [INPUT]: 'checkout, payments' },
+        [DeclareBlocks.private]: { [INPUT]: [] },
+      },
+      { user: ALICE },
+    );
+    assert.equal(sub.status, 200);
+    const incident = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === 'Checkout latency above 2s'), 5000);
+    await flowDone(bot, incident.id);
+    const i = (await bot.fb.deps.store.getIncident(incident.id))!;
+    assert.equal(i.severity, 'high');
+    assert.equal(i.commanderId, BOB);
+    assert.deepEqual(i.services, ['checkout', 'payments']);
+    assert.match(i.channelName!, /^inc-\d{8}-checkout-latency-above-2s$/);
+    const ch = bot.emulator.state.channel(i.channelId!)!;
+    assert.ok(ch.members.includes(ALICE) && ch.members.includes(BOB), 'declarer and commander invited');
+    assert.match(ch.topic.value, /HIGH \| investigating \| IC: <@U0BOB0001>/);
+    const cards = messagesWithMarker(bot.emulator, i.channelId!, `card:${i.id}`);
+    assert.equal(cards.length, 1);
+    assert.ok(bot.emulator.state.pins(i.channelId!).some((p) => p.message.ts === cards[0]!.ts), 'card pinned');
+    for (const label of ['Update status', 'Change severity', 'Assign role', 'Summarize', 'Propose action', 'Resolve']) assert.ok(blocksText(cards[0]!.blocks).includes(label), label);
+    const ann = messagesWithMarker(bot.emulator, INCIDENTS_CHANNEL_ID, `announce:${i.id}`);
+    assert.equal(ann.length, 1, 'exactly one announcement');
+    assert.ok(blocksText(ann[0]!.blocks).includes(i.channelId!));
+    const audit = await bot.fb.deps.store.listAudit({ incidentId: i.id });
+    assert.ok(audit.some((a) => a.action === 'incident.declared' && a.actor === ALICE));
+
+    // A double submission of the same modal declares nothing new.
+    await bot.driver.submitView(view.id, { [DeclareBlocks.title]: { [INPUT]: 'Checkout latency above 2s' }, [DeclareBlocks.severity]: { [INPUT]: 'high' }, [DeclareBlocks.commander]: { [INPUT]: BOB } }, { user: ALICE }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await bot.fb.deps.store.listOpenIncidents()).filter((x) => x.title === 'Checkout latency above 2s').length, 1);
+  });
+
+  test('invalid modal input comes back as response_action errors on the right field', async () => {
+    await bot.driver.slash('', { user: CAROL, channel: GENERAL_CHANNEL_ID });
+    const view = await bot.waitFor(() => openView(bot.emulator, CAROL, 'declare_modal'), 3000);
+    const r = await bot.driver.submitView(view.id, { [DeclareBlocks.title]: { [INPUT]: '   ' }, [DeclareBlocks.severity]: { [INPUT]: 'low' }, [DeclareBlocks.commander]: { [INPUT]: CAROL } }, { user: CAROL });
+    assert.equal(r.status, 200);
+    const body = r.body as { response_action: string; errors: Record<string, string> };
+    assert.equal(body.response_action, 'errors');
+    assert.ok(body.errors[DeclareBlocks.title]);
+  });
+
+  test('inline declare: severity is case-insensitive and sev1 maps to critical', async () => {
+    const i = await declareInline(bot, 'SEV1 API 500 error rate spike');
+    assert.equal(i.severity, 'critical');
+    assert.ok(i.channelId && i.cardTs && i.announceTs);
+    assert.equal(i.commanderId, ALICE);
+  });
+
+  test('an unknown severity gets an ephemeral error listing the accepted values and declares nothing', async () => {
+    const before = (await bot.fb.deps.store.listOpenIncidents()).length;
+    const r = await bot.driver.slash('declare urgent Database down', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+    assert.equal(r.status, 200);
+    assert.match(r.text, /critical, high, medium, low/);
+    assert.equal((r.body as { response_type: string }).response_type, 'ephemeral');
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal((await bot.fb.deps.store.listOpenIncidents()).length, before);
+  });
+
+  test('a similar open incident is offered (join / declare anyway) instead of a silent duplicate', async () => {
+    const first = await declareInline(bot, 'medium Search index lagging');
+    const channelsBefore = channelsNamed(bot.emulator, 'inc-').length;
+    const r = await bot.driver.slash('declare medium search index lagging', { user: CAROL, channel: GENERAL_CHANNEL_ID });
+    assert.equal(r.status, 200);
+    const offer = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(CAROL, GENERAL_CHANNEL_ID).find((e) => blocksText(e.blocks).includes(Actions.duplicateJoin)), 3000, 'duplicate offer');
+    assert.match(offer.text, /similar incident/i);
+    assert.equal(channelsNamed(bot.emulator, 'inc-').length, channelsBefore);
+    // Join: Carol is added to the existing channel.
+    await bot.driver.click({ channel: GENERAL_CHANNEL_ID, ts: offer.ts, ephemeral: true }, Actions.duplicateJoin, { user: CAROL });
+    await bot.waitFor(() => bot.emulator.state.channel(first.channelId!)!.members.includes(CAROL), 3000, 'carol joined');
+    // Declare anyway: a second incident is created, once, even on a double click.
+    await Promise.all([
+      bot.driver.click({ channel: GENERAL_CHANNEL_ID, ts: offer.ts, ephemeral: true }, Actions.duplicateDeclareAnyway, { user: CAROL }),
+      bot.driver.click({ channel: GENERAL_CHANNEL_ID, ts: offer.ts, ephemeral: true }, Actions.duplicateDeclareAnyway, { user: CAROL }),
+    ]);
+    await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).filter((i) => i.title.toLowerCase() === 'search index lagging').length === 2, 5000, 'second incident');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await bot.fb.deps.store.listOpenIncidents()).filter((i) => i.title.toLowerCase() === 'search index lagging').length, 2);
+  });
+
+  test('a channel name already taken in Slack gets -2; concurrent declares of one title never share a channel', async () => {
+    const d = new Date();
+    const yyyymmdd = `${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
+    bot.emulator.state.createChannel({ name: `inc-${yyyymmdd}-cache-stampede`, creator: ALICE } as never);
+    const i = await declareInline(bot, 'low Cache stampede');
+    assert.equal(i.channelName, `inc-${yyyymmdd}-cache-stampede-2`);
+
+    // Five people declare the same title at once: no two incidents may share a channel, and the
+    // ones that lose the race are offered the existing incident.
+    await Promise.all([1, 2, 3, 4, 5].map((n) => bot.driver.slash('declare low Queue backlog', { user: [ALICE, BOB, CAROL, ALICE, BOB][n - 1]!, channel: GENERAL_CHANNEL_ID })));
+    const incidents = await bot.waitFor(async () => {
+      const all = (await bot.fb.deps.store.listOpenIncidents()).filter((x) => x.title === 'Queue backlog');
+      return all.length >= 1 && all.every((x) => x.channelId) ? all : null;
+    }, 8000);
+    const names = incidents.map((x) => x.channelName);
+    assert.equal(new Set(names).size, names.length, `distinct channels: ${names.join(', ')}`);
+    const created = bot.emulator.calls('conversations.create').filter((c) => String(c.args.name).includes('queue-backlog') && c.ok);
+    assert.equal(created.length, incidents.length, 'one channel per incident');
+  });
+});
+
+describe('declare flow resumes after a failure mid-way', () => {
+  test('a card post that fails is retried without a second channel, and a restart resumes without duplicates', async () => {
+    const emulator = await startSlackEmulator({ botToken: BOT_TOKEN });
+    const dbDir = mkdtempSync(join(tmpdir(), 'fb-resume-'));
+    const env = { DATABASE_URL: `sqlite:${join(dbDir, 'fb.db')}` };
+    const bot1 = await startBot({ emulator, env });
+    // Every chat.postMessage fails: the channel gets created, the card cannot be posted.
+    emulator.inject('chat.postMessage', { status: 500, times: Infinity });
+    await bot1.driver.slash('declare high Payments webhook failures', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+    const incident = await bot1.waitFor(async () => (await bot1.fb.deps.store.listOpenIncidents()).find((i) => i.channelId), 5000, 'channel created');
+    // The declarer hears that setup hit an error and is being retried.
+    await bot1.waitFor(() => emulator.state.ephemeralsFor(ALICE).some((e) => /retrying/.test(e.text)), 5000, 'declarer told');
+    await bot1.close(); // the process goes away mid-flow
+    emulator.clearFaults('chat.postMessage');
+
+    const bot2 = await startBot({ emulator, env });
+    try {
+      await flowDone(bot2, incident.id, 15000);
+      const i = (await bot2.fb.deps.store.getIncident(incident.id))!;
+      assert.equal(emulator.calls('conversations.create').filter((c) => c.ok).length, 1, 'one channel');
+      assert.equal(messagesWithMarker(emulator, i.channelId!, `card:${i.id}`).length, 1, 'one card');
+      assert.equal(messagesWithMarker(emulator, INCIDENTS_CHANNEL_ID, `announce:${i.id}`).length, 1, 'one announcement');
+      assert.ok(emulator.state.pins(i.channelId!).length === 1);
+      assert.equal((await bot2.fb.deps.store.listOpenIncidents()).length, 1, 'one incident');
+    } finally {
+      await bot2.close();
+      await emulator.close();
+    }
+  });
+});

@@ -1,0 +1,66 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { startBot, SIGNING_SECRET, BOT_TOKEN, type Bot } from './harness.js';
+import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
+import { ALICE } from './helpers.js';
+
+let bot: Bot;
+before(async () => {
+  bot = await startBot();
+});
+after(async () => {
+  await bot.close();
+});
+
+test('a signed /incident help is acked within 3 s with the help text', async () => {
+  const r = await bot.driver.slash('help', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+  assert.equal(r.status, 200);
+  assert.ok(r.ms < 3000, `ack took ${r.ms} ms`);
+  assert.match(r.text, /declare <severity> <title>/);
+  assert.equal((r.body as { response_type?: string }).response_type, 'ephemeral');
+});
+
+test('a forged signature gets 401 and reaches no handler', async () => {
+  const before = (await bot.fb.deps.store.listOpenIncidents()).length;
+  const body = new URLSearchParams({ command: '/incident', text: 'declare sev1 forged', user_id: ALICE, channel_id: GENERAL_CHANNEL_ID, trigger_id: 'x', team_id: 'T1', response_url: 'http://127.0.0.1:1/x' }).toString();
+  const forged = await bot.driver.send(body, {}, { secret: 'not-the-secret' });
+  assert.equal(forged.status, 401);
+  const ts = Math.floor(Date.now() / 1000);
+  const unsigned = await bot.driver.send(body, { 'x-slack-signature': 'v0=' + '0'.repeat(64), 'x-slack-request-timestamp': String(ts) }, { sign: false });
+  assert.equal(unsigned.status, 401);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal((await bot.fb.deps.store.listOpenIncidents()).length, before);
+  assert.equal(bot.emulator.calls('conversations.create').length, 0);
+});
+
+test('a correctly signed but stale (over 5 minutes) request gets 401', async () => {
+  const body = new URLSearchParams({ command: '/incident', text: 'help', user_id: ALICE, channel_id: GENERAL_CHANNEL_ID, trigger_id: 'x', team_id: 'T1' }).toString();
+  const ts = Math.floor(Date.now() / 1000) - 6 * 60;
+  const sig = 'v0=' + createHmac('sha256', SIGNING_SECRET).update(`v0:${ts}:${body}`).digest('hex');
+  const r = await bot.driver.send(body, { 'x-slack-signature': sig, 'x-slack-request-timestamp': String(ts) }, { sign: false });
+  assert.equal(r.status, 401);
+});
+
+test('health, readiness and Prometheus metrics', async () => {
+  const h = await fetch(`${bot.url}/healthz`);
+  assert.equal(h.status, 200);
+  const r = await fetch(`${bot.url}/readyz`);
+  const rb = (await r.json()) as { ok: boolean; checks: Record<string, string> };
+  assert.equal(r.status, 200, JSON.stringify(rb));
+  assert.equal(rb.checks.store, 'ok');
+  assert.equal(rb.checks.slack, 'ok');
+  const m = await fetch(`${bot.url}/metrics`);
+  const text = await m.text();
+  assert.match(m.headers.get('content-type') ?? '', /text\/plain/);
+  assert.match(text, /firebreak_slack_ack_seconds_bucket/);
+  assert.match(text, /firebreak_process_/);
+});
+
+test('secrets given in config never appear in the captured logs', async () => {
+  await bot.driver.slash('declare sev9 nope', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+  const all = bot.logs.join('');
+  assert.ok(bot.logs.length > 0);
+  assert.ok(!all.includes(BOT_TOKEN), 'bot token leaked');
+  assert.ok(!all.includes(SIGNING_SECRET), 'signing secret leaked');
+});
