@@ -12,7 +12,8 @@ import {
   validateParams,
 } from '../../src/domain/approval-policy.js';
 
-const action = (over: Partial<ActionDefinition> & { params: ActionDefinition['params'] }): ActionDefinition =>
+/** Declarations as a team writes them in firebreak.yml (defaults filled in by the schema). */
+const action = (over: { params: Record<string, Record<string, unknown>> }): ActionDefinition =>
   ActionSchema.parse({ id: 'test_action', title: 'Test', requires_approval: true, ...over });
 
 const rollback = DEFAULT_ACTIONS.find((a) => a.id === 'rollback_deployment')!;
