@@ -45,7 +45,8 @@ async function afterChange(deps: Deps, incident: Incident, actor: string, action
   await deps.store.audit({ at, incidentId: incident.id, actor, action, detail });
   await deps.store.addTimeline({ incidentId: incident.id, at, kind: action.split('.')[1] ?? action, text: timeline, author: actor });
   for (const op of ops) await deps.jobs.enqueue(BACKEND_SYNC_JOB, { incidentId: incident.id, ...op });
-  await deps.jobs.enqueue(REFRESH_JOB, { incidentId: incident.id }, { key: `refresh:${incident.id}` });
+  // Keyed by version: a repeated enqueue for the same change is dropped, every new change renders.
+  await deps.jobs.enqueue(REFRESH_JOB, { incidentId: incident.id }, { key: `refresh:${incident.id}:${incident.version}` });
 }
 
 export async function changeStatus(deps: Deps, incidentId: string, to: IncidentStatus, actor: string, message = ''): Promise<Incident> {
@@ -59,7 +60,7 @@ export async function changeStatus(deps: Deps, incidentId: string, to: IncidentS
   const text = `Status ${before.status} → *${to}* by <@${actor}>${message ? `: ${message}` : ''}`;
   await afterChange(deps, after, actor, `incident.${to === 'investigating' ? 'reopened' : to}`, { from: before.status, to, message }, text, [{ op: 'transition', to, message }]);
   if (after.channelId) await deps.chat.post(after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting status change failed'));
-  if (to === 'resolved') await deps.jobs.enqueue(POSTMORTEM_JOB, { incidentId }, { key: `postmortem:${incidentId}` });
+  if (to === 'resolved') await deps.jobs.enqueue(POSTMORTEM_JOB, { incidentId }, { key: `postmortem:${incidentId}:${after.version}` });
   return after;
 }
 

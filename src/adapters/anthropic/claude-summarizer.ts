@@ -173,7 +173,9 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
 
   function recordFailure(call: CallName, err: unknown, started: number, requestId: string | null): { reason: FailureReason; requestId: string | null } {
     const f = classify(err, requestId);
-    log.error(
+    // No key is a configuration choice, not a failure: say it once at info, not as an error per call.
+    const level = f.reason === 'no_api_key' ? 'info' : 'error';
+    log[level](
       {
         call,
         requestId: f.requestId,

@@ -248,7 +248,8 @@ describe('Claude summarizer against the fake Messages API', () => {
     assert.match(r.text, /Automatic summary \(Claude unavailable\)/);
     assert.deepEqual(p, { proposals: [], rejected: [], fallback: true, requestId: null });
     assert.equal(fake.requests.length, 0);
-    assert.equal(logger.records.find((l) => l.level === 'error')?.obj.reason, 'no_api_key');
+    assert.equal(logger.records.find((l) => l.level === 'info' && l.obj.reason === 'no_api_key')?.obj.call, 'summary', 'a missing key is reported at info, not as an error');
+    assert.equal(logger.records.filter((l) => l.level === 'error').length, 0);
   });
 
   test('a wrong API key → fallback, reason auth', async () => {
