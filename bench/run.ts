@@ -1,0 +1,480 @@
+/**
+ * `npm run bench`: every figure of issue 8, measured on loopback against the project's fakes.
+ * Prints a table and writes bench/results.json. Ratios are measured side by side in one run
+ * (interleaved rounds), so a busy machine slows both sides alike instead of fooling the ratio.
+ *
+ * Options (env): BENCH_ONLY=ack,declare,storm,race,summary,footprint (comma list) runs a subset;
+ * BENCH_LATENCY_MS sets L for the declare path (default 100); TEST_DATABASE_URL as for the tests.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Writable } from 'node:stream';
+import { BOT_TOKEN, SIGNING_SECRET, startBot, type Bot } from '../test/e2e/harness.js';
+import { pgUnreachableReason, withPgSchema } from '../test/store/pg-helper.js';
+import { startFakeRootly } from '../test/fakes/rootly/fake.js';
+import { startFakeAnthropic } from '../test/fakes/anthropic/server.js';
+import { GENERAL_CHANNEL_ID, SEED_PEOPLE, SlackDriver, startSlackEmulator } from '../src/emulator/slack/index.js';
+import { Actions, Markers } from '../src/slack/ids.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { createMetrics } from '../src/metrics.js';
+import { buildSummarizer } from '../src/app.js';
+import { systemClock } from '../src/ports/clock.js';
+import type { TranscriptLine } from '../src/ports/summarizer.js';
+import { addPeople, freePort, markedMessages, percentile, pool, postGenericAlert, slackOutcome, sleep, startCountingServer, waitUntil, writeConfigFile } from './lib.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const ALICE = SEED_PEOPLE[0].id;
+const BOB = SEED_PEOPLE[1].id;
+
+export interface Result {
+  name: string;
+  value: number;
+  unit: string;
+  target?: string;
+  ok?: boolean;
+  numerator?: number;
+  denominator?: number;
+  note?: string;
+}
+
+const results: Result[] = [];
+function add(r: Result): void {
+  results.push(r);
+  const v = Number.isFinite(r.value) ? (Math.abs(r.value) >= 100 ? r.value.toFixed(0) : r.value.toFixed(2)) : String(r.value);
+  process.stderr.write(`  ${r.name}: ${v} ${r.unit}${r.target ? ` (target ${r.target}: ${r.ok ? 'pass' : 'FAIL'})` : ''}${r.note ? ` — ${r.note}` : ''}\n`);
+}
+
+const only = new Set((process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const wanted = (k: string) => only.size === 0 || only.has(k);
+const quiet = { LOG_LEVEL: 'warn' };
+
+async function scenario(key: string, title: string, fn: () => Promise<void>): Promise<void> {
+  if (!wanted(key)) return;
+  process.stderr.write(`\n▶ ${title}\n`);
+  const started = Date.now();
+  try {
+    await fn();
+  } catch (err) {
+    add({ name: `${key}.error`, value: NaN, unit: '', ok: false, note: `scenario failed: ${(err as Error).message}` });
+  }
+  process.stderr.write(`  (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+}
+
+// -- ack latency ---------------------------------------------------------------------------------
+
+/** The floor: a server that only checks Slack's signature and answers 200. */
+async function startBareServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const ts = String(req.headers['x-slack-request-timestamp'] ?? '');
+      const sig = String(req.headers['x-slack-signature'] ?? '');
+      const expected = `v0=${createHmac('sha256', SIGNING_SECRET).update(`v0:${ts}:${body}`).digest('hex')}`;
+      const fresh = Math.abs(Date.now() / 1000 - Number(ts)) < 300;
+      const ok = fresh && sig.length === expected.length && timingSafeEqual(Buffer.from(sig), Buffer.from(expected));
+      res.writeHead(ok ? 200 : 401);
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`,
+    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
+  };
+}
+
+async function ackLatency(): Promise<void> {
+  const bot = await startBot({ rateLimits: 'off', env: quiet });
+  const bare = await startBareServer();
+  try {
+    const bareDriver = new SlackDriver({ emulator: bot.emulator, requestUrl: bare.url, signingSecret: SIGNING_SECRET });
+    // An incident card to click on (its "Update status" button opens a modal: a real interaction).
+    await bot.driver.slash('declare high Bench ack latency card', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+    const inc = await waitUntil(async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.cardTs && i.channelId), 15_000, 'the card');
+    const card = { channel: inc.channelId!, ts: inc.cardTs! };
+    const N = 50;
+    const ROUNDS = 6;
+    const samples = { botSlash: [] as number[], bareSlash: [] as number[], botClick: [] as number[], bareClick: [] as number[] };
+    let non200 = 0;
+    const slashRound = async (d: SlackDriver) => {
+      const rs = await Promise.all(Array.from({ length: N }, (_, i) => d.slash(i % 2 ? 'help' : 'list', { user: ALICE, channel: GENERAL_CHANNEL_ID })));
+      non200 += rs.filter((r) => r.status !== 200).length;
+      return rs.map((r) => r.ms);
+    };
+    const clickRound = async (d: SlackDriver) => {
+      const rs = await Promise.all(Array.from({ length: N }, () => d.click(card, Actions.cardUpdateStatus, { user: ALICE })));
+      non200 += rs.filter((r) => r.status !== 200).length;
+      return rs.map((r) => r.ms);
+    };
+    // Round 0 warms both (JIT, connection pools) and is not counted; then alternate bot/bare.
+    for (let r = 0; r <= ROUNDS; r++) {
+      const bs = await slashRound(bot.driver);
+      const ns = await slashRound(bareDriver);
+      const bc = await clickRound(bot.driver);
+      const nc = await clickRound(bareDriver);
+      if (r === 0) {
+        non200 = 0;
+        continue;
+      }
+      samples.botSlash.push(...bs);
+      samples.bareSlash.push(...ns);
+      samples.botClick.push(...bc);
+      samples.bareClick.push(...nc);
+      await bot.fb.deps.jobs.idle();
+    }
+    for (const kind of ['Slash', 'Click'] as const) {
+      const b = samples[`bot${kind}`];
+      const n = samples[`bare${kind}`];
+      const name = kind === 'Slash' ? 'ack.slash_command' : 'ack.button_click';
+      const p50 = percentile(b, 50);
+      const p99 = percentile(b, 99);
+      const bare50 = percentile(n, 50);
+      add({ name: `${name}.p50`, value: p50, unit: 'ms', note: `${b.length} requests, ${N} concurrent` });
+      add({ name: `${name}.p99`, value: p99, unit: 'ms', target: '< 100', ok: p99 < 100 });
+      add({ name: `${name}.bare_p50`, value: bare50, unit: 'ms', note: 'node:http, signature check only' });
+      add({ name: `${name}.bare_p99`, value: percentile(n, 99), unit: 'ms' });
+      add({ name: `${name}.p50_ratio`, value: p50 / bare50, unit: '×', target: '≤ 2', ok: p50 / bare50 <= 2, numerator: p50, denominator: bare50 });
+    }
+    add({ name: 'ack.non_200', value: non200, unit: 'responses', target: '= 0', ok: non200 === 0 });
+  } finally {
+    await bare.close();
+    await bot.close();
+  }
+}
+
+// -- declare critical path -------------------------------------------------------------------------
+
+async function declarePath(): Promise<void> {
+  const L = Number(process.env.BENCH_LATENCY_MS ?? 100);
+  const rootly = await startFakeRootly({ latencyMs: L });
+  const bot = await startBot({
+    latencyMs: L,
+    rateLimits: 'off',
+    env: { ...quiet, INCIDENT_BACKEND: 'rootly', ROOTLY_API_KEY: 'rootly-test-key', ROOTLY_API_URL: rootly.url },
+  });
+  try {
+    // The backend credentials check and its severity/role caches warm up at start, as in production.
+    await bot.waitFor(async () => (await bot.fb.ready()).checks.backend === 'ok', 10_000, 'backend ready');
+    const measure = async (incidentId: string, t0: number) => {
+      const cardCall = await waitUntil(
+        () =>
+          bot.emulator
+            .calls('chat.postMessage')
+            .find((c) => c.ok && Array.isArray(c.args.blocks) && (c.args.blocks as Array<{ block_id?: string }>).some((b) => b.block_id === Markers.card(incidentId))),
+        20 * L + 5000,
+        'the card',
+      );
+      const done = await waitUntil(
+        async () => (await bot.fb.deps.store.listAudit({ incidentId })).find((a) => a.action === 'incident.flow_completed'),
+        30 * L + 5000,
+        'flow_completed',
+      );
+      return { card: (cardCall.at - t0) / L, cardAnswered: (cardCall.at + cardCall.durationMs - t0) / L, done: (done.at.getTime() - t0) / L };
+    };
+    const runs: Record<'modal' | 'inline', Array<{ card: number; cardAnswered: number; done: number }>> = { modal: [], inline: [] };
+    const RUNS = 3;
+    for (let i = 0; i < RUNS; i++) {
+      // Modal: open it (not timed: a person is typing), then time from the submission.
+      await bot.driver.slash('', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+      const view = await waitUntil(
+        () => [...bot.emulator.state.views.values()].find((v) => v.open && v.callback_id === 'declare_modal' && v.user_id === ALICE),
+        10 * L + 5000,
+        'the declare modal',
+      );
+      const t0 = Date.now();
+      await bot.driver.submitView(view.id, { declare_title: { value: `Bench modal declare ${'abcdefgh'[i]} checkout` }, declare_severity: { value: 'high' } }, { user: ALICE });
+      const inc = await waitUntil(() => bot.fb.deps.store.findIncidentByDedupeKey(`view:${view.id}`), 10 * L + 5000, 'the incident');
+      runs.modal.push(await measure(inc.id, t0));
+      // Inline: `/incident declare high <title>`.
+      const title = `Bench inline declare ${'abcdefgh'[i]} payments`;
+      const t1 = Date.now();
+      await bot.driver.slash(`declare high ${title}`, { user: BOB, channel: GENERAL_CHANNEL_ID });
+      const inc2 = await waitUntil(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === title), 10 * L + 5000, 'the inline incident');
+      runs.inline.push(await measure(inc2.id, t1));
+      await bot.fb.deps.jobs.idle();
+    }
+    for (const kind of ['modal', 'inline'] as const) {
+      const worst = (k: 'card' | 'cardAnswered' | 'done') => Math.max(...runs[kind].map((r) => r[k]));
+      const card = worst('card');
+      const done = worst('done');
+      add({ name: `declare.${kind}.card_posted`, value: card, unit: '× L', target: '≤ 2.5', ok: card <= 2.5, note: `worst of ${RUNS}, L = ${L} ms; card request reaches Slack` });
+      add({ name: `declare.${kind}.card_answered`, value: worst('cardAnswered'), unit: '× L', note: 'Slack’s answer to the card post received' });
+      add({ name: `declare.${kind}.all_done`, value: done, unit: '× L', target: '≤ 3.5', ok: done <= 3.5, note: 'audit incident.flow_completed' });
+    }
+  } finally {
+    await bot.close();
+    await rootly.close();
+  }
+}
+
+// -- alert storm -----------------------------------------------------------------------------------
+
+const ALERT_SECRET = 'bench-alert-secret-0123456789';
+const letters = (n: number) => String.fromCharCode(97 + (n % 26)) + String.fromCharCode(97 + Math.floor(n / 26));
+
+async function alertStorm(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<void> {
+  const cfg = writeConfigFile({ alerts: { rate_limit_per_minute: 1_000_000 } });
+  const bot = await startBot({
+    rateLimits: 'enforce',
+    env: { ...quiet, ALERT_WEBHOOK_SECRET: ALERT_SECRET, FIREBREAK_CONFIG: cfg, ...(dbUrl ? { DATABASE_URL: dbUrl } : {}) },
+  });
+  try {
+    const TOTAL = 5000;
+    const FPS = 25;
+    // Titles differ by letters: digits are normalised away by the fingerprint (by design).
+    const alerts = Array.from({ length: TOTAL }, (_, i) => ({
+      title: `Storm ${letters(i % FPS)} error rate high on checkout`,
+      service: `svc-${letters(i % FPS)}`,
+      severity: 'critical',
+      external_id: `bench-${i}`,
+    }));
+    const started = performance.now();
+    const statuses = await pool(alerts, 50, (a) => postGenericAlert(bot.url, ALERT_SECRET, a));
+    const seconds = (performance.now() - started) / 1000;
+    const accepted = statuses.filter((s) => s === 202).length;
+    const others = statuses.filter((s) => s !== 202);
+    add({ name: `storm.${db}.ingest`, value: accepted / seconds, unit: '202/s', note: `${accepted}/${TOTAL} accepted in ${seconds.toFixed(1)} s, 50 in flight${others.length ? `; others: ${[...new Set(others)].join(',')}` : ''}` });
+    const settleStart = performance.now();
+    const store = bot.fb.deps.store;
+    await waitUntil(
+      async () => {
+        const busy = (await store.countJobs({ state: 'queued' })) + (await store.countJobs({ state: 'running' }));
+        const o = slackOutcome(bot.emulator);
+        return busy === 0 && o.announcements.size >= FPS;
+      },
+      240_000,
+      'the storm to settle',
+      250,
+    );
+    const settle = (performance.now() - settleStart) / 1000;
+    const incidents = (await store.listOpenIncidents()).length;
+    const o = slackOutcome(bot.emulator);
+    const doubled = [...o.cards.values(), ...o.announcements.values()].filter((n) => n > 1).length;
+    add({ name: `storm.${db}.settled_after_ingest`, value: settle, unit: 's', note: 'all jobs done, Slack paced under its tiers' });
+    add({ name: `storm.${db}.incidents`, value: incidents, unit: 'incidents', target: '= 25', ok: incidents === FPS, ...(incidents !== FPS ? { note: 'WRONG' } : {}) });
+    add({ name: `storm.${db}.channels`, value: o.channels, unit: 'channels', target: '= 25', ok: o.channels === FPS, ...(o.channels !== FPS ? { note: 'WRONG' } : {}) });
+    add({ name: `storm.${db}.announcements`, value: o.announcements.size, unit: 'announcements', target: '= 25, none doubled', ok: o.announcements.size === FPS && doubled === 0, ...(doubled ? { note: `WRONG: ${doubled} doubled` } : {}) });
+    add({ name: `storm.${db}.slack_429s`, value: o.rateLimited, unit: '429s', target: '= 0', ok: o.rateLimited === 0 });
+  } finally {
+    await bot.close();
+    rmSync(dirname(cfg), { recursive: true, force: true });
+  }
+}
+
+// -- approval race ---------------------------------------------------------------------------------
+
+async function approvalRace(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<void> {
+  const emulator = await startSlackEmulator({ botToken: BOT_TOKEN, rateLimits: 'off' });
+  const people = addPeople(emulator, 200);
+  const target = await startCountingServer();
+  const cfg = writeConfigFile({
+    actions: [
+      {
+        id: 'rollback_deployment',
+        title: 'Roll back a deployment',
+        params: { service: { type: 'string', required: true }, version: { type: 'string', required: true } },
+        requires_approval: true,
+        policy: { roles: ['commander'], users: people },
+        executor: { type: 'webhook', url: target.url, secret_env: 'BENCH_EXECUTOR_SECRET', retries: 0 },
+      },
+    ],
+  });
+  const bot = await startBot({ emulator, env: { ...quiet, FIREBREAK_CONFIG: cfg, BENCH_EXECUTOR_SECRET: 'bench-exec-secret', ...(dbUrl ? { DATABASE_URL: dbUrl } : {}) } });
+  try {
+    await bot.driver.slash('declare high Bench approval race', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+    const inc = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.channelId && i.cardTs), 15_000, 'the incident channel');
+    await bot.driver.slash('action rollback_deployment service=api version=v41', { user: ALICE, channel: inc.channelId! });
+    const msg = await bot.waitFor(() => markedMessages(emulator, 'approval:').find((m) => m.channel === inc.channelId), 10_000, 'the approval message');
+    const rs = await Promise.all(people.map((user) => bot.driver.click({ channel: msg.channel, ts: msg.ts }, Actions.approve, { user })));
+    await bot.waitFor(() => target.calls.length > 0, 15_000, 'the execution');
+    // Give any second execution every chance to show up before counting.
+    await sleep(2000);
+    await bot.fb.deps.jobs.idle();
+    const executions = target.calls.length;
+    const acks = rs.map((r) => r.ms);
+    const already = emulator.state.ephemerals.filter((e) => /already/i.test(e.text ?? '')).length + emulator.state.responsePosts.filter((p) => /already/i.test(JSON.stringify(p))).length;
+    add({ name: `race.${db}.executions`, value: executions, unit: 'executions', target: '= 1', ok: executions === 1, note: `${people.length} concurrent Approve clicks by different authorised users` });
+    add({ name: `race.${db}.max_ack`, value: Math.max(...acks), unit: 'ms', target: '< 3000', ok: Math.max(...acks) < 3000, note: `p50 ${percentile(acks, 50).toFixed(0)} ms; non-200: ${rs.filter((r) => r.status !== 200).length}` });
+    add({ name: `race.${db}.already_answers`, value: already, unit: 'answers', note: 'ephemeral/response_url texts saying "already"' });
+  } finally {
+    await bot.close();
+    await emulator.close();
+    await target.close();
+    rmSync(dirname(cfg), { recursive: true, force: true });
+  }
+}
+
+// -- summary cost ----------------------------------------------------------------------------------
+
+async function summaryCost(): Promise<void> {
+  const fake = await startFakeAnthropic();
+  try {
+    const config = loadConfig({ ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BASE_URL: fake.url, LOG_LEVEL: 'warn' }, tmpdir());
+    const logger = createLogger({ level: 'warn', secrets: [], destination: new Writable({ write: (_c, _e, cb) => cb() }), pretty: false });
+    const summarizer = buildSummarizer(config, logger, createMetrics(), systemClock);
+    const people = ['alice', 'bob', 'carol', 'dave', 'erin'];
+    const phrases = ['checking the checkout-api error budget', 'p99 latency on eu-west-1 is climbing again', 'rolled the canary back to the previous build', 'db connection pool saturated at 200 connections', 'looking at the load balancer logs now'];
+    const base = 1_712_325_600;
+    const line = (i: number): TranscriptLine => ({ ts: `${base + i * 7}.000100`, author: people[i % 5]!, isBot: i % 17 === 0, text: `${phrases[i % 5]} (update ${i})` });
+    const first = Array.from({ length: 2000 }, (_, i) => line(i));
+    const all = Array.from({ length: 2050 }, (_, i) => line(i));
+    const incident = {
+      id: 'inc_bench', seq: 7, title: 'Checkout returns 502 for EU customers', description: 'Error rate above 20%.', severity: 'high' as const,
+      status: 'investigating' as const, services: ['checkout-api'], private: false, origin: 'slack' as const, source: null, declaredBy: ALICE, commanderId: ALICE,
+      backend: 'local', backendId: 'inc_bench', backendUrl: null, channelId: 'C0BENCH', channelName: 'inc-bench', cardTs: null, announceTs: null, alertCount: 0,
+      createdAt: new Date(base * 1000), updatedAt: new Date(base * 1000), resolvedAt: null, version: 1,
+    };
+    const sent = () => {
+      const u = fake.requests.at(-1)?.usage;
+      if (!u) throw new Error('the fake recorded no usage');
+      return u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens;
+    };
+    const ctx = { incident, roles: { commander: 'alice' }, timeline: [] };
+    const s1 = await summarizer.summarize({ ...ctx, transcript: first });
+    if (s1.fallback) throw new Error('the first summary fell back (Claude fake unreachable?)');
+    const inc = await summarizer.summarize({ ...ctx, transcript: all, previousSummary: s1.text, summarizedThroughTs: s1.coveredThroughTs ?? first.at(-1)!.ts });
+    const incTokens = sent();
+    const scratch = await summarizer.summarize({ ...ctx, transcript: all });
+    const scratchTokens = sent();
+    if (inc.fallback || scratch.fallback) throw new Error('a summary fell back');
+    const ratio = incTokens / scratchTokens;
+    add({ name: 'summary.incremental_over_scratch', value: ratio, unit: 'ratio', target: '≤ 0.15', ok: ratio <= 0.15, numerator: incTokens, denominator: scratchTokens, note: '2,000 messages + 50 new; input incl. cache read/creation' });
+  } finally {
+    await fake.close();
+  }
+}
+
+// -- footprint ---------------------------------------------------------------------------------------
+
+async function footprint(): Promise<void> {
+  const main = join(ROOT, 'dist/src/main.js');
+  if (!existsSync(main)) {
+    process.stderr.write('  dist/ missing: npm run build\n');
+    const b = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+    if (b.status !== 0) throw new Error('npm run build failed');
+  }
+  const emulator = await startSlackEmulator({ botToken: BOT_TOKEN, rateLimits: 'off' });
+  const dir = mkdtempSync(join(tmpdir(), 'firebreak-footprint-'));
+  const port = await freePort();
+  try {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [main], {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH ?? '',
+        SLACK_BOT_TOKEN: BOT_TOKEN,
+        SLACK_SIGNING_SECRET: SIGNING_SECRET,
+        SLACK_API_URL: emulator.apiUrl,
+        DATABASE_URL: `sqlite:${join(dir, 'firebreak.db')}`,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      await waitUntil(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`the bot exited (${child.exitCode}): ${stderr.slice(0, 500)}`);
+          try {
+            const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+            await r.arrayBuffer();
+            return r.status === 200;
+          } catch {
+            return false;
+          }
+        },
+        15_000,
+        '/readyz',
+        5,
+      );
+      const readyMs = performance.now() - t0;
+      add({ name: 'footprint.start_to_ready', value: readyMs, unit: 'ms', target: '≤ 1000', ok: readyMs <= 1000, note: 'spawn → first /readyz 200, SQLite, node dist/src/main.js' });
+      await sleep(3000);
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+      add({ name: 'footprint.idle_rss', value: kb / 1024, unit: 'MB', target: '≤ 100', ok: kb / 1024 <= 100, note: '3 s after ready' });
+      child.kill('SIGTERM');
+      const t1 = performance.now();
+      const code = await Promise.race([exited, sleep(15_000).then(() => 'timeout' as const)]);
+      add({ name: 'footprint.sigterm_exit', value: performance.now() - t1, unit: 'ms', ok: code === 0, note: `exit code ${code}` });
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  } finally {
+    await emulator.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// -- main --------------------------------------------------------------------------------------------
+
+function table(rs: Result[]): string {
+  const rows = rs.map((r) => [
+    r.name,
+    Number.isFinite(r.value) ? (Math.abs(r.value) >= 100 ? r.value.toFixed(0) : r.value.toFixed(2)) : String(r.value),
+    r.unit,
+    r.target ?? '',
+    r.ok === undefined ? '' : r.ok ? 'pass' : 'FAIL',
+  ]);
+  const head = ['name', 'value', 'unit', 'target', 'result'];
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (r: string[]) => `| ${r.map((c, i) => (i === 1 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join(' | ')} |`;
+  return [fmt(head), `|${w.map((n) => '-'.repeat(n + 2)).join('|')}|`, ...rows.map(fmt)].join('\n');
+}
+
+async function run(): Promise<void> {
+  const started = Date.now();
+  await scenario('ack', 'Ack latency (50 concurrent, bot vs bare node:http)', ackLatency);
+  await scenario('declare', 'Declare critical path with latency L on Slack and the backend', declarePath);
+  await scenario('storm', 'Alert storm on SQLite', () => alertStorm('sqlite'));
+  await scenario('race', 'Approval race on SQLite', () => approvalRace('sqlite'));
+  await scenario('summary', 'Summary cost: incremental / from scratch', summaryCost);
+  await scenario('footprint', 'Footprint: start-to-ready and idle RSS', footprint);
+  if (wanted('storm') || wanted('race')) {
+    const reason = await pgUnreachableReason();
+    if (reason) {
+      process.stderr.write(`\n⚠ PostgreSQL scenarios skipped: ${reason}\n`);
+      add({ name: 'postgres.skipped', value: NaN, unit: '', note: reason });
+    } else {
+      for (const [key, fn] of [
+        ['storm', alertStorm],
+        ['race', approvalRace],
+      ] as const) {
+        await scenario(key, `${key === 'storm' ? 'Alert storm' : 'Approval race'} on PostgreSQL`, async () => {
+          const pg = await withPgSchema();
+          try {
+            await fn('postgres', pg!.url);
+          } finally {
+            await pg!.cleanup();
+          }
+        });
+      }
+    }
+  }
+  const out = join(ROOT, 'bench/results.json');
+  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`\n${table(results)}\n\n${results.filter((r) => r.ok === false).length} failing of ${results.filter((r) => r.ok !== undefined).length} with targets; ${((Date.now() - started) / 1000).toFixed(0)} s; written to bench/results.json\n`);
+}
+
+run().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);
+
+export type { Bot };
