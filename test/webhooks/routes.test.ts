@@ -1,0 +1,235 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { signGeneric, signPagerDuty, signRootly, signSvix } from '../../src/webhooks/verify.js';
+import { buildHarness, call, route, SECRETS, type Harness } from './harness.js';
+
+const fixtureText = (name: string): string => readFileSync(new URL(`../fixtures/alerts/${name}`, import.meta.url), 'utf8');
+
+const unix = (h: Harness) => Math.floor(h.clock.now().getTime() / 1000);
+
+async function alertRows(h: Harness): Promise<number> {
+  return (await h.store.listAlerts({})).length;
+}
+
+/**
+ * One block per webhook: a valid delivery is stored (202), a wrong signature (401) and a stale one
+ * (401) store nothing, and a replay of the valid delivery is a 200 duplicate with no new row.
+ */
+describe('webhook signatures', () => {
+  let h: Harness;
+  before(async () => {
+    h = await buildHarness({ file: { alerts: { rate_limit_per_minute: 1000 } } });
+  });
+  after(async () => h.close());
+
+  test('PagerDuty: v1 HMAC; any of several signatures may match; wrong → 401; replay → duplicate', async () => {
+    const r = route(h, '/webhooks/alerts/pagerduty');
+    const body = fixtureText('pagerduty-triggered.json');
+    const before = await alertRows(h);
+    const wrong = await call(r, body, { 'X-PagerDuty-Signature': signPagerDuty('not-the-secret', body) });
+    assert.equal(wrong.status, 401);
+    assert.match(wrong.body.error, /signature mismatch/);
+    const missing = await call(r, body);
+    assert.equal(missing.status, 401);
+    assert.equal(await alertRows(h), before);
+
+    // During rotation PagerDuty lists the old and the new signature.
+    const sig = `${signPagerDuty('old-rotated-secret', body)},${signPagerDuty(SECRETS.PAGERDUTY_WEBHOOK_SECRET, body)}`;
+    const ok = await call(r, body, { 'X-PagerDuty-Signature': sig });
+    assert.equal(ok.status, 202, JSON.stringify(ok.body));
+    assert.equal(ok.body.accepted, 1);
+    assert.equal(await alertRows(h), before + 1);
+    assert.equal(await h.store.countJobs({ kind: 'alert.process' }), 1);
+
+    const replay = await call(r, body, { 'X-PagerDuty-Signature': sig });
+    assert.equal(replay.status, 200);
+    assert.equal(replay.body.duplicate, true);
+    assert.equal(await alertRows(h), before + 1);
+    assert.equal(await h.store.countJobs({ kind: 'alert.process' }), 1);
+  });
+
+  test('a tampered body fails the signature made for the original', async () => {
+    const r = route(h, '/webhooks/alerts/pagerduty');
+    const body = fixtureText('pagerduty-resolved.json');
+    const sig = signPagerDuty(SECRETS.PAGERDUTY_WEBHOOK_SECRET, body);
+    const res = await call(r, body.replace('"P2"', '"P1"'), { 'X-PagerDuty-Signature': sig });
+    assert.equal(res.status, 401);
+  });
+
+  test('Datadog: X-Firebreak-Token or HTTP Basic; wrong → 401; replay of $ID → duplicate', async () => {
+    const r = route(h, '/webhooks/alerts/datadog');
+    const body = fixtureText('datadog-triggered.json');
+    assert.equal((await call(r, body, { 'X-Firebreak-Token': 'guess' })).status, 401);
+    assert.equal((await call(r, body, { Authorization: `Basic ${Buffer.from('datadog:guess').toString('base64')}` })).status, 401);
+    assert.equal((await call(r, body)).status, 401);
+    const ok = await call(r, body, { 'X-Firebreak-Token': SECRETS.DATADOG_WEBHOOK_SECRET });
+    assert.equal(ok.status, 202, JSON.stringify(ok.body));
+    const basic = await call(r, body, { Authorization: `Basic ${Buffer.from(`datadog:${SECRETS.DATADOG_WEBHOOK_SECRET}`).toString('base64')}` });
+    assert.equal(basic.status, 200);
+    assert.equal(basic.body.duplicate, true);
+  });
+
+  test('Alertmanager: bearer token; one POST → one row per alert', async () => {
+    const r = route(h, '/webhooks/alerts/alertmanager');
+    const body = fixtureText('alertmanager-firing.json');
+    assert.equal((await call(r, body, { Authorization: 'Bearer nope' })).status, 401);
+    const before = await alertRows(h);
+    const ok = await call(r, body, { Authorization: `Bearer ${SECRETS.ALERTMANAGER_WEBHOOK_TOKEN}` });
+    assert.equal(ok.status, 202, JSON.stringify(ok.body));
+    assert.equal(ok.body.accepted, 2);
+    assert.equal(await alertRows(h), before + 2);
+  });
+
+  test('generic: HMAC over timestamp.body; stale (>5 min) → 401; replay → duplicate', async () => {
+    const r = route(h, '/webhooks/alerts/generic');
+    const body = fixtureText('generic-firing.json');
+    const ts = unix(h);
+    const headers = (t: number, secret: string = SECRETS.ALERT_WEBHOOK_SECRET) => ({
+      'X-Firebreak-Timestamp': String(t),
+      'X-Firebreak-Signature': signGeneric(secret, t, body),
+    });
+    assert.equal((await call(r, body, headers(ts, 'wrong'))).status, 401);
+    const stale = await call(r, body, headers(ts - 301));
+    assert.equal(stale.status, 401);
+    assert.match(stale.body.error, /window/);
+    const ok = await call(r, body, headers(ts - 10));
+    assert.equal(ok.status, 202, JSON.stringify(ok.body));
+    const replay = await call(r, body, headers(ts - 10));
+    assert.equal(replay.status, 200);
+    assert.equal(replay.body.duplicate, true);
+  });
+
+  test('Rootly: t + body HMAC; stale → 401; replayed event id → duplicate', async () => {
+    const r = route(h, '/webhooks/rootly');
+    const body = fixtureText('rootly-incident-created.json');
+    const ts = unix(h);
+    assert.equal((await call(r, body, { 'X-Rootly-Signature': signRootly('wrong', body, ts) })).status, 401);
+    const stale = await call(r, body, { 'X-Rootly-Signature': signRootly(SECRETS.ROOTLY_WEBHOOK_SECRET, body, ts - 6 * 60) });
+    assert.equal(stale.status, 401);
+    const jobs = await h.store.countJobs({ kind: 'backend.event' });
+    const ok = await call(r, body, { 'X-Rootly-Signature': signRootly(SECRETS.ROOTLY_WEBHOOK_SECRET, body, ts) });
+    assert.equal(ok.status, 202, JSON.stringify(ok.body));
+    // Rootly re-delivers with a fresh timestamp: still the same event id.
+    const replay = await call(r, body, { 'X-Rootly-Signature': signRootly(SECRETS.ROOTLY_WEBHOOK_SECRET, body, ts + 30) });
+    assert.equal(replay.status, 200);
+    assert.equal(replay.body.duplicate, true);
+    assert.equal(await h.store.countJobs({ kind: 'backend.event' }), jobs + 1);
+  });
+
+  test('incident.io: Svix signature; stale → 401; replayed webhook-id → duplicate', async () => {
+    const r = route(h, '/webhooks/incidentio');
+    const body = fixtureText('incidentio-incident-created.json');
+    const ts = unix(h);
+    const id = 'msg_2pQx9Zc1LkT7fH3aN0bV5eRw';
+    const headers = (t: number, secret: string = SECRETS.INCIDENTIO_WEBHOOK_SECRET) => ({
+      'webhook-id': id,
+      'webhook-timestamp': String(t),
+      'webhook-signature': `v1,AAAA ${signSvix(secret, id, t, body)}`, // several signatures, space-separated
+    });
+    assert.equal((await call(r, body, headers(ts, `whsec_${Buffer.from('some-other-key').toString('base64')}`))).status, 401);
+    assert.equal((await call(r, body, headers(ts + 301))).status, 401);
+    const ok = await call(r, body, headers(ts));
+    assert.equal(ok.status, 202, JSON.stringify(ok.body));
+    const replay = await call(r, body, headers(ts + 5));
+    assert.equal(replay.status, 200);
+    assert.equal(replay.body.duplicate, true);
+  });
+});
+
+describe('bad input', () => {
+  let h: Harness;
+  before(async () => {
+    h = await buildHarness({ file: { alerts: { max_body_bytes: 2048 } } });
+  });
+  after(async () => h.close());
+
+  const generic = (h: Harness, body: string) => {
+    const t = unix(h);
+    return call(route(h, '/webhooks/alerts/generic'), body, { 'X-Firebreak-Timestamp': String(t), 'X-Firebreak-Signature': signGeneric(SECRETS.ALERT_WEBHOOK_SECRET, t, body) });
+  };
+
+  test('malformed JSON → 400 with the parser reason; nothing stored', async () => {
+    const res = await generic(h, '{"title": "half');
+    assert.equal(res.status, 400);
+    assert.match(res.body.error, /malformed JSON/);
+    assert.equal((await h.store.listAlerts({})).length, 0);
+  });
+
+  test('an unknown shape → 400 naming the field', async () => {
+    const res = await generic(h, JSON.stringify({ summary: 'no title here', severity: 'high' }));
+    assert.equal(res.status, 400);
+    assert.match(res.body.error, /title/);
+  });
+
+  test('an Alertmanager POST with one bad alert stores none of them', async () => {
+    const body = JSON.parse(fixtureText('alertmanager-firing.json'));
+    body.alerts[1].status = 'exploding';
+    const res = await call(route(h, '/webhooks/alerts/alertmanager'), JSON.stringify(body), { Authorization: `Bearer ${SECRETS.ALERTMANAGER_WEBHOOK_TOKEN}` });
+    assert.equal(res.status, 400);
+    assert.equal((await h.store.listAlerts({})).length, 0);
+  });
+
+  test('oversize body → 413 before anything else', async () => {
+    const res = await generic(h, JSON.stringify({ title: 'x'.repeat(3000), severity: 'low' }));
+    assert.equal(res.status, 413);
+  });
+
+  test('PagerDuty acknowledged → 200 ignored, nothing stored', async () => {
+    const body = fixtureText('pagerduty-acknowledged.json');
+    const res = await call(route(h, '/webhooks/alerts/pagerduty'), body, { 'X-PagerDuty-Signature': signPagerDuty(SECRETS.PAGERDUTY_WEBHOOK_SECRET, body) });
+    assert.equal(res.status, 200);
+    assert.ok(res.body.ignored);
+    assert.equal((await h.store.listAlerts({})).length, 0);
+  });
+});
+
+describe('a source with no secret configured', () => {
+  test('answers 503 naming the variable to set, and never accepts the alert', async () => {
+    const h = await buildHarness({ env: { PAGERDUTY_WEBHOOK_SECRET: '', ROOTLY_WEBHOOK_SECRET: '' } });
+    try {
+      const body = fixtureText('pagerduty-triggered.json');
+      const res = await call(route(h, '/webhooks/alerts/pagerduty'), body, { 'X-PagerDuty-Signature': signPagerDuty('', body) });
+      assert.equal(res.status, 503);
+      assert.match(res.body.error, /PAGERDUTY_WEBHOOK_SECRET/);
+      const rootly = await call(route(h, '/webhooks/rootly'), fixtureText('rootly-incident-created.json'));
+      assert.equal(rootly.status, 503);
+      assert.match(rootly.body.error, /ROOTLY_WEBHOOK_SECRET/);
+      assert.equal((await h.store.listAlerts({})).length, 0);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('ingest limit', () => {
+  test('beyond rate_limit_per_minute a source gets 429 with Retry-After; other sources are unaffected; tokens refill', async () => {
+    const h = await buildHarness({ file: { alerts: { rate_limit_per_minute: 3 } } });
+    try {
+      const r = route(h, '/webhooks/alerts/generic');
+      const send = (i: number) => {
+        const body = JSON.stringify({ title: `Queue backlog ${i}`, severity: 'low', external_id: `e-${i}` });
+        const t = unix(h);
+        return call(r, body, { 'X-Firebreak-Timestamp': String(t), 'X-Firebreak-Signature': signGeneric(SECRETS.ALERT_WEBHOOK_SECRET, t, body) });
+      };
+      const statuses = [];
+      for (let i = 0; i < 4; i++) statuses.push((await send(i)).status);
+      assert.deepEqual(statuses, [202, 202, 202, 429]);
+      const limited = await send(99);
+      assert.equal(limited.status, 429);
+      assert.equal(limited.headers['retry-after'], '20'); // 3/min → one token every 20 s
+      assert.equal((await h.store.listAlerts({})).length, 3);
+
+      const dd = fixtureText('datadog-triggered.json');
+      assert.equal((await call(route(h, '/webhooks/alerts/datadog'), dd, { 'X-Firebreak-Token': SECRETS.DATADOG_WEBHOOK_SECRET })).status, 202);
+
+      h.clock.advance(20_000);
+      assert.equal((await send(5)).status, 202);
+      assert.equal((await send(6)).status, 429);
+      const m = await h.deps.metrics.registry.getSingleMetricAsString('firebreak_webhooks_total');
+      assert.match(m, /source="generic",outcome="rate_limited"} 3/);
+    } finally {
+      await h.close();
+    }
+  });
+});
