@@ -19,7 +19,8 @@ import { BRIEF_JOB, DECLARE_FLOW_JOB, runDeclareFlow } from './services/declare.
 import type { Deps } from './services/deps.js';
 import { JobRunner } from './services/jobs.js';
 import { BACKEND_SYNC_JOB, POSTMORTEM_JOB, REFRESH_JOB, refreshIncidentViews, syncToBackend, type BackendOp } from './services/lifecycle.js';
-import { postBrief, postPostmortem } from './services/summaries.js';
+import { CLAUDE_PROPOSE_JOB, postBrief, postPostmortem } from './services/summaries.js';
+import { proposeFromClaude } from './services/claude-proposals.js';
 import { registerApprovalJobs } from './services/approvals.js';
 import { registerAlertJobs } from './services/alerts.js';
 import { registerActions } from './slack/listeners/actions.js';
@@ -133,6 +134,9 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   jobs.register(BACKEND_SYNC_JOB, async (p) => syncToBackend(deps, p as { incidentId: string } & BackendOp));
   jobs.register(POSTMORTEM_JOB, async (p) => {
     await postPostmortem(deps, (p as { incidentId: string }).incidentId, null);
+  });
+  jobs.register(CLAUDE_PROPOSE_JOB, async (p) => {
+    await proposeFromClaude(deps, (p as { incidentId: string }).incidentId);
   });
   registerApprovalJobs(deps);
   registerAlertJobs(deps);

@@ -15,6 +15,8 @@ interface SummaryState {
 }
 
 const summaryKey = (id: string) => `summary:${id}`;
+/** Claude's action proposals run as their own job after a brief or summary (never on the ack path). */
+export const CLAUDE_PROPOSE_JOB = 'claude.propose';
 /** chat.update is tier 3 (~50/min): one edit per 1.5 s keeps a stream well under it. */
 const STREAM_UPDATE_MS = 1500;
 
@@ -30,7 +32,7 @@ function toTranscript(deps: Deps, messages: ChatMessage[]): TranscriptLine[] {
     }));
 }
 
-async function buildContext(deps: Deps, incidentId: string, opts: { since?: string | null; full?: boolean } = {}): Promise<SummaryContext> {
+export async function buildSummaryContext(deps: Deps, incidentId: string, opts: { since?: string | null; full?: boolean } = {}): Promise<SummaryContext> {
   const incident = await requireIncident(deps, incidentId);
   const [roles, timeline] = await Promise.all([deps.store.getRoles(incidentId), deps.store.listTimeline(incidentId)]);
   let transcript: TranscriptLine[] = [];
@@ -43,9 +45,10 @@ async function buildContext(deps: Deps, incidentId: string, opts: { since?: stri
 
 /** The brief right after declare: posted when ready, never in the way of the channel or the card. */
 export async function postBrief(deps: Deps, incidentId: string): Promise<void> {
-  const ctx = await buildContext(deps, incidentId);
+  const ctx = await buildSummaryContext(deps, incidentId);
   if (!ctx.incident.channelId) return;
   const result = await deps.summarizer.brief(ctx);
+  if (!result.fallback) await deps.jobs.enqueue(CLAUDE_PROPOSE_JOB, { incidentId }, { key: `claude.propose:${incidentId}:brief` });
   await postOnce(deps, `brief:${incidentId}`, 'brief', ctx.incident.channelId, Markers.brief(incidentId), () => ({
     text: `Brief for ${incidentLabel(ctx.incident)}`,
     blocks: [header(`Brief: ${incidentLabel(ctx.incident)}`, Markers.brief(incidentId)), ...chunks(result.text), ctxBlock(result.fallback ? 'Plain summary from the record (Claude unavailable)' : 'Written by Claude from the declaration. Check before acting.')],
@@ -61,7 +64,7 @@ export async function postSummary(deps: Deps, incidentId: string, requestedBy: s
   if (!incident.channelId) return;
   const channel = incident.channelId;
   const state = (await deps.store.getKv<SummaryState>(summaryKey(incidentId))) ?? null;
-  const ctx = await buildContext(deps, incidentId, { since: state?.throughTs ?? null });
+  const ctx = await buildSummaryContext(deps, incidentId, { since: state?.throughTs ?? null });
   ctx.previousSummary = state?.text || null;
   ctx.summarizedThroughTs = state?.throughTs ?? null;
   const n = String((state?.n ?? 0) + 1);
@@ -93,6 +96,7 @@ export async function postSummary(deps: Deps, incidentId: string, requestedBy: s
   } else {
     await deps.store.setKv<SummaryState>(summaryKey(incidentId), { text: '', throughTs: null, n: Number(n) });
   }
+  if (!result.fallback) await deps.jobs.enqueue(CLAUDE_PROPOSE_JOB, { incidentId }, { key: `claude.propose:${incidentId}:${n}` });
   await deps.store.audit({ at: deps.clock.now(), incidentId, actor: requestedBy, action: 'incident.summarized', detail: { fallback: result.fallback, usage: result.usage ?? null } });
 }
 
@@ -101,7 +105,7 @@ export async function postSummary(deps: Deps, incidentId: string, requestedBy: s
  * post-mortem before the incident is resolved is not a failure: the save waits for the resolve.
  */
 export async function postPostmortem(deps: Deps, incidentId: string, requestedBy: string | null): Promise<'saved' | 'not_ready' | 'unsupported' | 'posted'> {
-  const ctx = await buildContext(deps, incidentId);
+  const ctx = await buildSummaryContext(deps, incidentId);
   const result = await deps.summarizer.postmortem(ctx);
   const incident = ctx.incident;
   if (incident.channelId) {
