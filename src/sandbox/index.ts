@@ -62,6 +62,8 @@ export async function startSandbox(config: Config, logger: Logger): Promise<Sand
     ANNOUNCE_CHANNEL: config.env.ANNOUNCE_CHANNEL ?? INCIDENTS_CHANNEL_ID,
     // The alerts panel fires signed sample alerts; without a secret the webhook routes would refuse them.
     ALERT_WEBHOOK_SECRET: config.env.ALERT_WEBHOOK_SECRET ?? randomBytes(24).toString('hex'),
+    // PagerDuty signs with its own secret and has no shared fallback in the webhook routes.
+    PAGERDUTY_WEBHOOK_SECRET: config.env.PAGERDUTY_WEBHOOK_SECRET ?? randomBytes(24).toString('hex'),
   };
   const sandboxConfig: Config = { ...config, env, slackMode: 'sandbox', slackApiUrl: emulator.apiUrl };
 

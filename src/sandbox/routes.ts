@@ -17,8 +17,7 @@ import { projectState } from './state.js';
  * through the SlackDriver, i.e. as a signed request to the bot's real `/slack/events`, or through
  * the bot's real webhook routes: the console never reaches into the bot's internals.
  *
- * Limits: meant for one person on localhost (no auth, no CSRF token); one workspace; buttons on
- * ephemeral messages are shown but cannot be clicked (the driver clicks channel messages and views).
+ * Limits: meant for one person on localhost (no auth, no CSRF token); one workspace.
  */
 export interface SandboxRoutesOptions {
   emulator: SlackEmulator;
@@ -43,6 +42,8 @@ const ClickBody = z
     user: UserId,
     channel: ChannelId.optional(),
     ts: Ts.optional(),
+    /** The message is an ephemeral shown to `user` (Slack sends no message body for those). */
+    ephemeral: z.boolean().optional(),
     viewId: z.string().min(1).optional(),
     actionId: z.string().min(1).max(255),
     blockId: z.string().max(255).optional(),
@@ -54,6 +55,7 @@ const SubmitBody = z.object({
   viewId: z.string().min(1),
   values: z.record(z.string(), z.record(z.string(), z.union([z.string(), z.array(z.string()), z.null()]))),
 });
+const CloseBody = z.object({ user: UserId, viewId: z.string().min(1) });
 const ReactionBody = z.object({ user: UserId, channel: ChannelId, ts: Ts, name: z.string().regex(/^[a-z0-9_+-]{1,100}$/, 'an emoji name such as eyes') });
 const AlertBody = z.object({ source: z.enum(ALERT_SOURCES) });
 
@@ -244,7 +246,7 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; cl
       handler: api(async (req, res) => {
         const b = await readJson(req, ClickBody);
         mustUser(b.user);
-        const target = b.viewId ? { viewId: b.viewId } : { channel: b.channel!, ts: b.ts! };
+        const target = b.viewId ? { viewId: b.viewId } : { channel: b.channel!, ts: b.ts!, ...(b.ephemeral ? { ephemeral: true } : {}) };
         if (b.viewId && state.view(b.viewId)?.user_id !== b.user) throw new BadRequest(404, `view ${b.viewId} is not open for ${b.user}`);
         const r = await driverFor(req).click(target, b.actionId, {
           user: b.user,
@@ -271,6 +273,20 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; cl
           return sendJson(res, 200, { ok: false, errors: ack.errors });
         }
         sendJson(res, r.status === 200 ? 200 : 502, botAnswer(r));
+      }),
+    },
+    {
+      method: 'POST',
+      path: '/sandbox/api/close',
+      handler: api(async (req, res) => {
+        const b = await readJson(req, CloseBody);
+        const view = state.view(b.viewId);
+        if (!view || view.user_id !== b.user) throw new BadRequest(404, `view ${b.viewId} is not open for ${b.user}`);
+        // Cancel closes the modal in the workspace. Limit: no view_closed event is sent, so a
+        // modal opened with notify_on_close does not tell the bot (Firebreak's modals do not ask).
+        state.closeView(b.viewId);
+        viewErrors.delete(b.viewId);
+        sendJson(res, 200, { ok: true });
       }),
     },
     {
