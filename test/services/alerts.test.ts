@@ -1,0 +1,300 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { createLocalBackend } from '../../src/adapters/backend/local.js';
+import type { BackendAlert, IncidentBackend } from '../../src/ports/backend.js';
+import { changeStatus } from '../../src/services/lifecycle.js';
+import { signGeneric, signPagerDuty } from '../../src/webhooks/verify.js';
+import { openTestPgStore, withPgSchema } from '../store/pg-helper.js';
+import { ANNOUNCE, buildHarness, call, route, SECRETS, type Harness } from '../webhooks/harness.js';
+
+const fixtureText = (name: string): string => readFileSync(new URL(`../fixtures/alerts/${name}`, import.meta.url), 'utf8');
+
+let seq = 0;
+/** Send one generic alert through the real route, signed. Each call is a distinct delivery. */
+async function fire(h: Harness, alert: { title: string; service?: string; severity?: string; status?: 'firing' | 'resolved' }) {
+  seq += 1;
+  const body = JSON.stringify({ severity: 'high', ...alert, external_id: `delivery-${seq}` });
+  const t = Math.floor(h.clock.now().getTime() / 1000);
+  const res = await call(route(h, '/webhooks/alerts/generic'), body, {
+    'X-Firebreak-Timestamp': String(t),
+    'X-Firebreak-Signature': signGeneric(SECRETS.ALERT_WEBHOOK_SECRET, t, body),
+  });
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  return res;
+}
+
+async function allIncidents(h: Harness) {
+  const open = await h.store.listOpenIncidents();
+  return open;
+}
+
+describe('an alert opens an incident through the declare flow', () => {
+  let h: Harness;
+  before(async () => {
+    h = await buildHarness();
+  });
+  after(async () => h.close());
+
+  test('PagerDuty trigger → "[PAGERDUTY] title", auto-created, channel (high ≥ default min) and one announcement', async () => {
+    const body = fixtureText('pagerduty-triggered.json');
+    const res = await call(route(h, '/webhooks/alerts/pagerduty'), body, { 'X-PagerDuty-Signature': signPagerDuty(SECRETS.PAGERDUTY_WEBHOOK_SECRET, body) });
+    assert.equal(res.status, 202);
+    await h.drain();
+    const [incident, ...rest] = await allIncidents(h);
+    assert.equal(rest.length, 0);
+    assert.equal(incident!.title, '[PAGERDUTY] Orders API 5xx ratio above 2%');
+    assert.equal(incident!.origin, 'alert');
+    assert.equal(incident!.source, 'pagerduty');
+    assert.equal(incident!.severity, 'high');
+    assert.deepEqual(incident!.services, ['Orders API']);
+    assert.equal(incident!.alertCount, 1);
+    assert.ok(incident!.channelId, 'a channel for a high incident');
+    assert.equal(h.chat.announcements().length, 1);
+    assert.match(h.chat.announcements()[0]!.text + JSON.stringify(h.chat.announcements()[0]!.blocks), /\[PAGERDUTY\] Orders API/);
+    const [stored] = await h.store.listAlerts({});
+    assert.equal(stored!.state, 'processed');
+    assert.equal(stored!.incidentId, incident!.id);
+  });
+});
+
+describe('de-duplication and batching', () => {
+  let h: Harness;
+  before(async () => {
+    h = await buildHarness({ file: { alerts: { dedupe_window_minutes: 10, batch_seconds: 30, rate_limit_per_minute: 10_000 } } });
+  });
+  after(async () => h.close());
+
+  test('repeats within the window join the incident: one incident, a count, and ONE batched note for many firings', async () => {
+    const alert = { title: 'Checkout p99 latency above 2s', service: 'checkout' };
+    await fire(h, alert);
+    await h.drain();
+    for (let i = 0; i < 12; i++) await fire(h, alert);
+    await h.drain();
+    const incidents = await allIncidents(h);
+    assert.equal(incidents.length, 1);
+    const incident = incidents[0]!;
+    assert.equal(incident.alertCount, 13);
+    // The note waits for the batch window to close.
+    assert.equal(h.chat.threadReplies(incident.cardTs!).length, 0);
+    h.clock.advance(30_000);
+    await h.drain();
+    const notes = h.chat.threadReplies(incident.cardTs!);
+    assert.equal(notes.length, 1, notes.map((n) => n.text).join('\n'));
+    assert.match(notes[0]!.text, /Fired again: 12 more times \(13 alerts in total\)/);
+    // The card was re-rendered with the count.
+    const cardUpdates = h.chat.updates.filter((u) => u.ts === incident.cardTs);
+    assert.ok(cardUpdates.some((u) => JSON.stringify(u.blocks).includes('13 alerts')), 'card shows 13 alerts');
+
+    // The next window reports only what is new since the last note.
+    await fire(h, alert);
+    await fire(h, alert);
+    await h.drain();
+    h.clock.advance(30_000);
+    await h.drain();
+    const again = h.chat.threadReplies(incident.cardTs!);
+    assert.equal(again.length, 2);
+    assert.match(again[1]!.text, /2 more times \(15 alerts in total\)/);
+    assert.equal(h.chat.announcements().length, 1);
+  });
+
+  test('the same symptom with a different number in the title still joins (normalised title)', async () => {
+    const before = (await allIncidents(h)).length;
+    await fire(h, { title: 'Disk 91% full on db-0f3a9c1', service: 'postgres' });
+    await h.drain();
+    await fire(h, { title: 'Disk 94% full on db-7be01d2', service: 'postgres' });
+    await h.drain();
+    assert.equal((await allIncidents(h)).length, before + 1);
+  });
+
+  test('after the window has passed with no firing, the same fingerprint opens a new incident', async () => {
+    const alert = { title: 'Search indexer lagging', service: 'search' };
+    await fire(h, alert);
+    await h.drain();
+    h.clock.advance(9 * 60_000);
+    await fire(h, alert); // within 10 min of the last firing: joins (the window slides)
+    await h.drain();
+    const count = (await allIncidents(h)).filter((i) => i.title.includes('Search indexer lagging')).length;
+    assert.equal(count, 1);
+    h.clock.advance(11 * 60_000);
+    await fire(h, alert);
+    await h.drain();
+    const matching = (await allIncidents(h)).filter((i) => i.title.includes('Search indexer lagging'));
+    assert.equal(matching.length, 2);
+  });
+
+  test('a firing after the incident was resolved opens a new incident even within the window', async () => {
+    const alert = { title: 'Payments webhook backlog', service: 'payments' };
+    await fire(h, alert);
+    await h.drain();
+    const first = (await allIncidents(h)).find((i) => i.title.includes('Payments webhook backlog'))!;
+    await changeStatus(h.deps, first.id, 'resolved', 'U0ALICE01');
+    await h.drain();
+    await fire(h, alert);
+    await h.drain();
+    const open = (await allIncidents(h)).filter((i) => i.title.includes('Payments webhook backlog'));
+    assert.equal(open.length, 1);
+    assert.notEqual(open[0]!.id, first.id);
+  });
+});
+
+describe('resolved alerts', () => {
+  test('post a note and leave the incident open by default', async () => {
+    const h = await buildHarness();
+    try {
+      const fired = fixtureText('datadog-triggered.json');
+      const recovered = fixtureText('datadog-recovered.json');
+      const dd = route(h, '/webhooks/alerts/datadog');
+      assert.equal((await call(dd, fired, { 'X-Firebreak-Token': SECRETS.DATADOG_WEBHOOK_SECRET })).status, 202);
+      await h.drain();
+      assert.equal((await call(dd, recovered, { 'X-Firebreak-Token': SECRETS.DATADOG_WEBHOOK_SECRET })).status, 202);
+      await h.drain();
+      const [incident] = await allIncidents(h);
+      assert.equal(incident!.status, 'investigating');
+      // medium (P3) is below the default channel threshold (high): the note threads under the announcement.
+      assert.equal(incident!.channelId, null);
+      const notes = h.chat.threadReplies(incident!.announceTs!);
+      assert.equal(notes.length, 1);
+      assert.match(notes[0]!.text, /Resolved at the source \(datadog\).*stays open/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('resolve the incident when resolve_incident_on_resolved_alert is set', async () => {
+    const h = await buildHarness({ file: { alerts: { resolve_incident_on_resolved_alert: true } } });
+    try {
+      const pd = route(h, '/webhooks/alerts/pagerduty');
+      for (const f of ['pagerduty-triggered.json', 'pagerduty-resolved.json']) {
+        const body = fixtureText(f);
+        assert.equal((await call(pd, body, { 'X-PagerDuty-Signature': signPagerDuty(SECRETS.PAGERDUTY_WEBHOOK_SECRET, body) })).status, 202);
+        await h.drain();
+      }
+      assert.equal((await h.store.listOpenIncidents()).length, 0);
+      const [alert] = await h.store.listAlerts({ limit: 1 });
+      const incident = await h.store.getIncident(alert!.incidentId!);
+      assert.equal(incident!.status, 'resolved');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('crash after 202', () => {
+  test('the stored alert and its job survive; a new runner picks the job up when the lease expires', async () => {
+    const h = await buildHarness();
+    try {
+      await h.runner.stop(100); // "process A" accepted requests but its worker is gone
+      const body = fixtureText('pagerduty-triggered.json');
+      const res = await call(route(h, '/webhooks/alerts/pagerduty'), body, { 'X-PagerDuty-Signature': signPagerDuty(SECRETS.PAGERDUTY_WEBHOOK_SECRET, body) });
+      assert.equal(res.status, 202);
+      // Process A claimed the job, then died mid-run.
+      const claimed = await h.store.claimJobs(['alert.process'], 'worker-that-died', 10, h.clock.now(), 30_000);
+      assert.equal(claimed.length, 1);
+      assert.equal((await h.store.listAlerts({}))[0]!.state, 'pending');
+
+      // Process B starts on the same store.
+      const { JobRunner } = await import('../../src/services/jobs.js');
+      const { registerStandardJobs } = await import('../webhooks/harness.js');
+      const b = new JobRunner(h.store, h.deps.logger, h.clock, h.deps.metrics, { pollMs: 10 });
+      const depsB = { ...h.deps, jobs: b };
+      registerStandardJobs(depsB, b);
+      b.start();
+      try {
+        await b.idle();
+        assert.equal((await h.store.listOpenIncidents()).length, 0, 'the lease still holds');
+        h.clock.advance(31_000);
+        for (let i = 0; i < 50 && (await h.store.countJobs({ state: 'queued' })) + (await h.store.countJobs({ state: 'running' })) > 0; i++) {
+          b.kick();
+          await b.idle();
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        const incidents = await h.store.listOpenIncidents();
+        assert.equal(incidents.length, 1);
+        assert.equal(h.chat.announcements().length, 1);
+        assert.equal((await h.store.listAlerts({}))[0]!.state, 'processed');
+      } finally {
+        await b.stop(1000);
+      }
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('backend record', () => {
+  test('with a non-local backend the alert is recorded there once per episode, fingerprint as external id', async () => {
+    const recorded: BackendAlert[] = [];
+    let storeRef: Parameters<typeof createLocalBackend>[0] | null = null;
+    const backend: IncidentBackend = new Proxy({} as IncidentBackend, {
+      get(_t, prop) {
+        const local = createLocalBackend(storeRef!);
+        if (prop === 'name') return 'rootly';
+        if (prop === 'recordAlert') return async (a: BackendAlert) => void recorded.push(a);
+        return (local as unknown as Record<string | symbol, unknown>)[prop];
+      },
+    });
+    const { openTestSqliteStore } = await import('../store/pg-helper.js');
+    const s = await openTestSqliteStore();
+    storeRef = s.store;
+    const h = await buildHarness({ store: s.store, backend, env: { INCIDENT_BACKEND: 'local' } });
+    try {
+      for (let i = 0; i < 3; i++) await fire(h, { title: 'Ledger replication stalled', service: 'ledger' });
+      await h.drain();
+      assert.equal(recorded.length, 1);
+      const [alert] = await h.store.listAlerts({ limit: 1 });
+      assert.equal(recorded[0]!.externalId, alert!.fingerprint);
+      assert.equal(recorded[0]!.source, 'generic');
+      assert.equal(recorded[0]!.labels.service, 'ledger');
+    } finally {
+      await h.close();
+      await s.cleanup();
+    }
+  });
+});
+
+describe('concurrency', () => {
+  const N = 1000;
+  const FPS = 25;
+  const payloads = Array.from({ length: N }, (_, i) => ({ title: `Service ${String.fromCharCode(97 + (i % FPS))} error budget burn`, service: `svc-${i % FPS}` }));
+
+  test(`${N} alerts over ${FPS} fingerprints, processed by concurrent jobs → exactly ${FPS} incidents and announcements`, async () => {
+    const h = await buildHarness({ file: { alerts: { rate_limit_per_minute: 100_000 } }, runnerOptions: { concurrency: 32, pollMs: 5 } });
+    try {
+      for (let i = 0; i < N; i += 50) await Promise.all(payloads.slice(i, i + 50).map((p) => fire(h, p)));
+      await h.drain();
+      const incidents = await allIncidents(h);
+      assert.equal(incidents.length, FPS);
+      assert.equal(incidents.reduce((n, i) => n + i.alertCount, 0), N);
+      assert.equal(h.chat.announcements().length, FPS);
+      assert.equal(new Set(h.chat.announcements().map((a) => a.text)).size, FPS);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test(`two replicas on PostgreSQL: ${N} alerts over ${FPS} fingerprints → exactly ${FPS} incidents`, async (t) => {
+    const pg = await withPgSchema();
+    if (!pg) return t.skip('PostgreSQL not reachable');
+    const a = await openTestPgStore(pg.url);
+    const b = await openTestPgStore(pg.url);
+    const ha = await buildHarness({ store: a, file: { alerts: { rate_limit_per_minute: 100_000 } }, runnerOptions: { concurrency: 16, pollMs: 5 } });
+    const hb = await buildHarness({ store: b, file: { alerts: { rate_limit_per_minute: 100_000 } }, runnerOptions: { concurrency: 16, pollMs: 5 } });
+    try {
+      for (let i = 0; i < N; i += 50) await Promise.all(payloads.slice(i, i + 50).map((p, j) => fire(j % 2 ? hb : ha, p)));
+      await Promise.all([ha.drain(), hb.drain()]);
+      await Promise.all([ha.drain(), hb.drain()]);
+      const incidents = await a.listOpenIncidents();
+      assert.equal(incidents.length, FPS);
+      assert.equal(incidents.reduce((n, i) => n + i.alertCount, 0), N);
+      assert.equal(ha.chat.announcements().length + hb.chat.announcements().length, FPS);
+      assert.equal(ha.chat.posts.filter((p) => p.channel === ANNOUNCE).length + hb.chat.posts.filter((p) => p.channel === ANNOUNCE).length, FPS);
+    } finally {
+      await ha.close();
+      await hb.close();
+      await a.close();
+      await b.close();
+      await pg.cleanup();
+    }
+  });
+});
