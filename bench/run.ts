@@ -288,10 +288,14 @@ async function approvalRace(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<
       },
     ],
   });
+  // The webhook executor reads its secret from process.env at call time (config only checks it is set).
+  process.env.BENCH_EXECUTOR_SECRET = 'bench-exec-secret';
   const bot = await startBot({ emulator, env: { ...quiet, FIREBREAK_CONFIG: cfg, BENCH_EXECUTOR_SECRET: 'bench-exec-secret', ...(dbUrl ? { DATABASE_URL: dbUrl } : {}) } });
   try {
     await bot.driver.slash('declare high Bench approval race', { user: ALICE, channel: GENERAL_CHANNEL_ID });
     const inc = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.channelId && i.cardTs), 15_000, 'the incident channel');
+    // Approvers are in the incident channel, as they would be (ephemeral answers need membership).
+    emulator.state.addMembers(inc.channelId!, people);
     await bot.driver.slash('action rollback_deployment service=api version=v41', { user: ALICE, channel: inc.channelId! });
     const msg = await bot.waitFor(() => markedMessages(emulator, 'approval:').find((m) => m.channel === inc.channelId), 10_000, 'the approval message');
     const rs = await Promise.all(people.map((user) => bot.driver.click({ channel: msg.channel, ts: msg.ts }, Actions.approve, { user })));
@@ -304,7 +308,11 @@ async function approvalRace(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<
     const already = emulator.state.ephemerals.filter((e) => /already/i.test(e.text ?? '')).length + emulator.state.responsePosts.filter((p) => /already/i.test(JSON.stringify(p))).length;
     add({ name: `race.${db}.executions`, value: executions, unit: 'executions', target: '= 1', ok: executions === 1, note: `${people.length} concurrent Approve clicks by different authorised users` });
     add({ name: `race.${db}.max_ack`, value: Math.max(...acks), unit: 'ms', target: '< 3000', ok: Math.max(...acks) < 3000, note: `p50 ${percentile(acks, 50).toFixed(0)} ms; non-200: ${rs.filter((r) => r.status !== 200).length}` });
-    add({ name: `race.${db}.already_answers`, value: already, unit: 'answers', note: 'ephemeral/response_url texts saying "already"' });
+    const racers = new Set(people);
+    const kinds = new Map<string, number>();
+    for (const e of emulator.state.ephemerals) if (racers.has(e.user)) kinds.set((e.text ?? '').slice(0, 48), (kinds.get((e.text ?? '').slice(0, 48)) ?? 0) + 1);
+    const summary = [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([t, n]) => `${n}× "${t}…"`).join('; ');
+    add({ name: `race.${db}.already_answers`, value: already, unit: 'answers', note: `answers to clickers: ${summary || 'none'}` });
   } finally {
     await bot.close();
     await emulator.close();
