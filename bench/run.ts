@@ -312,7 +312,7 @@ async function approvalRace(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<
     const kinds = new Map<string, number>();
     for (const e of emulator.state.ephemerals) if (racers.has(e.user)) kinds.set((e.text ?? '').slice(0, 48), (kinds.get((e.text ?? '').slice(0, 48)) ?? 0) + 1);
     const summary = [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([t, n]) => `${n}× "${t}…"`).join('; ');
-    add({ name: `race.${db}.already_answers`, value: already, unit: 'answers', note: `answers to clickers: ${summary || 'none'}` });
+    add({ name: `race.${db}.already_answers`, value: already, unit: 'answers', note: `within 2 s of the clicks (chat.postEphemeral is paced at Slack's tier 4, 100/min): ${summary || 'none'}` });
   } finally {
     await bot.close();
     await emulator.close();
