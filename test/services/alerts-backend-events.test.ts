@@ -1,0 +1,231 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { createLocalBackend } from '../../src/adapters/backend/local.js';
+import type { IncidentBackend } from '../../src/ports/backend.js';
+import type { Store } from '../../src/ports/store.js';
+import { declareIncident } from '../../src/services/declare.js';
+import { changeStatus } from '../../src/services/lifecycle.js';
+import { signRootly, signSvix } from '../../src/webhooks/verify.js';
+import { openTestSqliteStore } from '../store/pg-helper.js';
+import { buildHarness, call, route, SECRETS, type Harness } from '../webhooks/harness.js';
+
+const fixture = (name: string): any => JSON.parse(readFileSync(new URL(`../fixtures/alerts/${name}`, import.meta.url), 'utf8'));
+
+async function rootly(h: Harness, payload: unknown) {
+  const body = JSON.stringify(payload);
+  const t = Math.floor(h.clock.now().getTime() / 1000);
+  const res = await call(route(h, '/webhooks/rootly'), body, { 'X-Rootly-Signature': signRootly(SECRETS.ROOTLY_WEBHOOK_SECRET, body, t) });
+  assert.ok(res.status === 202 || res.status === 200, JSON.stringify(res.body));
+  return res;
+}
+
+async function incidentio(h: Harness, payload: unknown, id: string) {
+  const body = JSON.stringify(payload);
+  const t = Math.floor(h.clock.now().getTime() / 1000);
+  const res = await call(route(h, '/webhooks/incidentio'), body, {
+    'webhook-id': id,
+    'webhook-timestamp': String(t),
+    'webhook-signature': signSvix(SECRETS.INCIDENTIO_WEBHOOK_SECRET, id, t, body),
+  });
+  assert.ok(res.status === 202 || res.status === 200, JSON.stringify(res.body));
+  return res;
+}
+
+/** A backend that behaves like Rootly for naming: ids of its own, and the `firebreak_id` label is ours to match. */
+function fakeRootlyBackend(store: Store, created: { firebreakId: string; backendId: string }[]): IncidentBackend {
+  const local = createLocalBackend(store);
+  return {
+    ...local,
+    name: 'rootly',
+    async createIncident(input) {
+      const backendId = `rootly-${created.length + 1}`;
+      created.push({ firebreakId: input.firebreakId, backendId });
+      return { backendId, url: `https://rootly.com/account/incidents/${backendId}` };
+    },
+  };
+}
+
+describe('Rootly webhooks', () => {
+  test('incident.created from the Rootly UI → one announcement, adopted (no second Rootly record), channel at high', async () => {
+    const h = await buildHarness();
+    try {
+      await rootly(h, fixture('rootly-incident-created.json'));
+      await h.drain();
+      const [incident, ...rest] = await h.store.listOpenIncidents();
+      assert.equal(rest.length, 0);
+      assert.equal(incident!.origin, 'rootly');
+      assert.equal(incident!.title, 'Card payments declined for EU customers');
+      assert.equal(incident!.severity, 'high');
+      assert.equal(incident!.backendId, 'c7d2e3f4-6a7b-4c8d-9e0f-1a2b3c4d5e6f');
+      assert.ok(incident!.channelId);
+      assert.equal(h.chat.announcements().length, 1);
+
+      // The same incident announced again under a new event id (Rootly re-sends on its side): still one.
+      const again = fixture('rootly-incident-created.json');
+      again.event.id = 'another-event-id';
+      await rootly(h, again);
+      await h.drain();
+      assert.equal((await h.store.listOpenIncidents()).length, 1);
+      assert.equal(h.chat.announcements().length, 1);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('Slack-declared incident whose Rootly incident.created arrives afterwards is not announced twice', async () => {
+    const s = await openTestSqliteStore();
+    const created: { firebreakId: string; backendId: string }[] = [];
+    const h = await buildHarness({ store: s.store, backend: fakeRootlyBackend(s.store, created) });
+    try {
+      const { incident } = await declareIncident(h.deps, {
+        title: 'Checkout API 500s',
+        severity: 'critical',
+        description: 'declared from Slack',
+        services: [],
+        private: false,
+        commanderId: 'U0ALICE01',
+        declaredBy: 'U0ALICE01',
+        origin: 'slack',
+        dedupeKey: 'view:V123',
+        channel: 'always',
+      });
+      await h.drain();
+      assert.equal(h.chat.announcements().length, 1);
+      assert.equal(created.length, 1);
+      // Rootly tells us about the incident we just created, with our label on it.
+      const payload = fixture('rootly-incident-created.json');
+      payload.event.id = 'evt-from-our-own-create';
+      payload.data.id = created[0]!.backendId;
+      payload.data.title = 'Checkout API 500s';
+      payload.data.labels = { firebreak_id: incident.id };
+      await rootly(h, payload);
+      // And the same without the label (matched by backend id).
+      const unlabelled = structuredClone(payload);
+      unlabelled.event.id = 'evt-2';
+      unlabelled.data.labels = {};
+      await rootly(h, unlabelled);
+      await h.drain();
+      assert.equal((await h.store.listOpenIncidents()).length, 1);
+      assert.equal(h.chat.announcements().length, 1);
+    } finally {
+      await h.close();
+      await s.cleanup();
+    }
+  });
+
+  test('a created webhook that outruns our own declare flow waits for it instead of announcing a duplicate', async () => {
+    const s = await openTestSqliteStore();
+    const created: { firebreakId: string; backendId: string }[] = [];
+    const h = await buildHarness({ store: s.store, backend: fakeRootlyBackend(s.store, created) });
+    try {
+      await h.runner.stop(100); // the declare flow has not run yet
+      await declareIncident(h.deps, {
+        title: 'Search is down',
+        severity: 'high',
+        description: '',
+        services: [],
+        private: false,
+        commanderId: null,
+        declaredBy: 'U0BOB0001',
+        origin: 'slack',
+        dedupeKey: 'view:V999',
+        channel: 'always',
+      });
+      const payload = fixture('rootly-incident-created.json');
+      payload.event.id = 'evt-early';
+      payload.data.id = 'rootly-1'; // the id the flow is about to record
+      payload.data.title = 'Search is down';
+      await rootly(h, payload);
+      const { handleBackendEvent, parseRootlyEvent } = await import('../../src/services/backend-events.js');
+      const parsed = parseRootlyEvent(payload);
+      assert.ok(parsed.ok && 'event' in parsed);
+      await assert.rejects(handleBackendEvent(h.deps, parsed.event), /declare flow still running/);
+      assert.equal((await h.store.listOpenIncidents()).length, 1);
+    } finally {
+      await h.close();
+      await s.cleanup();
+    }
+  });
+
+  test('incident.mitigated from Rootly updates the store, the card and the announcement; our own change does not echo', async () => {
+    const h = await buildHarness();
+    try {
+      await rootly(h, fixture('rootly-incident-created.json'));
+      await h.drain();
+      const [incident] = await h.store.listOpenIncidents();
+      const announceTs = incident!.announceTs!;
+      const postsBefore = h.chat.posts.length;
+      h.clock.advance(15 * 60_000); // 10:20, when Rootly says it was mitigated
+      await rootly(h, fixture('rootly-incident-mitigated.json'));
+      await h.drain();
+      const after = await h.store.getIncident(incident!.id);
+      assert.equal(after!.status, 'mitigated');
+      const channelPosts = h.chat.posts.slice(postsBefore).filter((p) => p.channel === incident!.channelId);
+      assert.equal(channelPosts.length, 1);
+      assert.match(channelPosts[0]!.text, /Updated in Rootly: status → \*mitigated\*/);
+      assert.ok(h.chat.updates.some((u) => u.ts === announceTs && /mitigated/i.test(JSON.stringify(u.blocks) + u.text)), 'announcement updated in place');
+
+      // Resolve in Slack; Rootly then sends incident.resolved for our own change: nothing more is posted.
+      h.clock.advance(60_000);
+      await changeStatus(h.deps, incident!.id, 'resolved', 'U0ALICE01');
+      await h.drain();
+      const postsAfterOwn = h.chat.posts.length;
+      const updatesAfterOwn = h.chat.updates.length;
+      const resolved = fixture('rootly-incident-mitigated.json');
+      resolved.event = { id: 'evt-resolved-echo', type: 'incident.resolved', issued_at: new Date(h.clock.now().getTime() + 1000).toISOString() };
+      resolved.data.status = 'resolved';
+      h.clock.advance(2000);
+      await rootly(h, resolved);
+      await h.drain();
+      assert.equal(h.chat.posts.length, postsAfterOwn);
+      assert.equal(h.chat.updates.length, updatesAfterOwn);
+      assert.equal((await h.store.getIncident(incident!.id))!.status, 'resolved');
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a stale event (issued before our last change) does not undo it', async () => {
+    const h = await buildHarness();
+    try {
+      await rootly(h, fixture('rootly-incident-created.json'));
+      await h.drain();
+      const [incident] = await h.store.listOpenIncidents();
+      h.clock.advance(30 * 60_000);
+      await changeStatus(h.deps, incident!.id, 'mitigated', 'U0ALICE01');
+      await h.drain();
+      const old = fixture('rootly-incident-mitigated.json');
+      old.event = { id: 'evt-old-update', type: 'incident.updated', issued_at: '2026-11-20T10:06:00.000Z' };
+      old.data.status = 'started';
+      await rootly(h, old);
+      await h.drain();
+      assert.equal((await h.store.getIncident(incident!.id))!.status, 'mitigated');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('incident.io webhooks', () => {
+  test('incident_created_v2 announces once; incident_status_updated_v2 (closed) resolves it', async () => {
+    const h = await buildHarness();
+    try {
+      await incidentio(h, fixture('incidentio-incident-created.json'), 'msg_created_1');
+      await h.drain();
+      const [incident] = await h.store.listOpenIncidents();
+      assert.equal(incident!.origin, 'incidentio');
+      assert.equal(incident!.severity, 'high'); // "Major"
+      assert.equal(incident!.title, 'Login latency degraded in us-east');
+      assert.equal(h.chat.announcements().length, 1);
+      h.clock.advance(60 * 60_000);
+      await incidentio(h, fixture('incidentio-status-updated-closed.json'), 'msg_status_2');
+      await h.drain();
+      const after = await h.store.getIncident(incident!.id);
+      assert.equal(after!.status, 'resolved');
+      assert.equal(h.chat.announcements().length, 1);
+    } finally {
+      await h.close();
+    }
+  });
+});
