@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import { SandboxRefusedError, startSandbox } from '../../src/sandbox/index.js';
+import { startSandboxBot, type RunningSandbox } from './helpers.js';
+
+const ALICE = 'U0ALICE01';
+const BOB = 'U0BOB0001';
+const INCIDENTS = 'C0INCIDENTS';
+
+const silent = () =>
+  createLogger({ level: 'silent', secrets: [], destination: new Writable({ write: (_c, _e, cb) => cb() }), pretty: false });
+
+describe('sandbox console API', () => {
+  let sb: RunningSandbox;
+  before(async () => {
+    sb = await startSandboxBot();
+  });
+  after(async () => {
+    await sb?.close();
+  });
+
+  test('start-up says loudly that this is a sandbox and how to connect a real workspace', () => {
+    const line = sb.logs.find((l) => l.includes('SANDBOX MODE'));
+    assert.ok(line, 'a SANDBOX MODE log line');
+    assert.match(line, /"level":40/, 'logged as a warning');
+    assert.match(line, /SLACK_BOT_TOKEN/);
+    assert.match(line, /manifest\.yml/);
+    assert.equal(sb.sandbox.config.slackMode, 'sandbox');
+    assert.match(sb.sandbox.config.env.SLACK_BOT_TOKEN!, /^xoxb-sandbox-/);
+    assert.equal(sb.sandbox.config.env.ANNOUNCE_CHANNEL, INCIDENTS);
+  });
+
+  test('GET /sandbox serves the page with its banner and shipped assets, and nothing outside them', async () => {
+    const page = await fetch(`${sb.url}/sandbox`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+    const html = await page.text();
+    assert.match(html, /SANDBOX — not connected to Slack/);
+    assert.doesNotMatch(html, /https?:\/\/(?!localhost)/, 'no CDN or remote asset');
+    for (const asset of ['app.js', 'style.css']) {
+      const r = await fetch(`${sb.url}/sandbox/assets/${asset}`);
+      assert.equal(r.status, 200, asset);
+      await r.arrayBuffer();
+    }
+    const escape = await fetch(`${sb.url}/sandbox/assets/..%2F..%2Fpackage.json`);
+    assert.equal(escape.status, 404);
+    await escape.arrayBuffer();
+  });
+
+  test('/incident declare sev2 creates an inc-* channel with a pinned card, visible in the state', async () => {
+    const r = await sb.post('/sandbox/api/message', { user: ALICE, channel: INCIDENTS, text: '/incident declare sev2 Checkout errors after deploy' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const ch = await sb.waitFor((s) => s.channels.find((c) => c.name.startsWith('inc-') && c.name.includes('checkout-errors') && c.pins.length > 0), 'the incident channel with a pin');
+    assert.match(ch.pins[0]!.text, /Checkout errors after deploy/);
+    assert.match(ch.topic, /HIGH/);
+    assert.ok(ch.members.includes(ALICE), 'the declarer is in the channel');
+    const card = ch.messages.find((m) => m.ts === ch.pins[0]!.ts);
+    assert.ok(card?.blocks?.some((b) => (b as { type: string }).type === 'actions'), 'the card has buttons');
+    // The command's acknowledgement is shown only to the person who typed it.
+    const s = await sb.state();
+    assert.ok((s.ephemerals[ALICE] ?? []).some((e) => /Declared/.test(e.text)));
+    assert.equal((s.ephemerals[BOB] ?? []).length, 0);
+  });
+
+  test('/incident with no text opens the declare modal for that person only; submitting it declares', async () => {
+    await sb.post('/sandbox/api/message', { user: BOB, channel: INCIDENTS, text: '/incident' });
+    const view = await sb.waitFor((s) => s.views[BOB], 'the declare modal for bob');
+    assert.equal((await sb.state()).views[ALICE], undefined);
+    const r = await sb.post('/sandbox/api/submit', {
+      user: BOB,
+      viewId: view.id,
+      values: { declare_title: { value: 'Search latency through the roof' }, declare_severity: { value: 'medium' } },
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    await sb.waitFor((s) => s.channels.find((c) => c.name.includes('search-latency') && c.pins.length), 'the modal-declared channel');
+    assert.equal((await sb.state()).views[BOB], undefined, 'the modal closed');
+  });
+
+  test('a proposal by one responder is approved by the commander and the message shows the result', async () => {
+    const ch = (await sb.state()).channels.find((c) => c.name.includes('checkout-errors'))!;
+    const p = await sb.post('/sandbox/api/message', { user: BOB, channel: ch.id, text: '/incident action rollback_deployment service=api version=v41' });
+    assert.equal(p.status, 200, JSON.stringify(p.body));
+    const msg = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.text.startsWith('Approval requested')), 'the approval message');
+    // The two-person rule: the proposer's own Approve is refused, and only they are told.
+    const self = await sb.post('/sandbox/api/click', { user: BOB, channel: ch.id, ts: msg.ts, actionId: 'approval_approve' });
+    assert.equal(self.status, 200);
+    await sb.waitFor((s) => (s.ephemerals[BOB] ?? []).find((e) => e.channel === ch.id && /someone else must approve/.test(e.text)), 'the self-approval refusal');
+    assert.match((await sb.state()).channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts)!.text, /pending/);
+    const ok = await sb.post('/sandbox/api/click', { user: ALICE, channel: ch.id, ts: msg.ts, actionId: 'approval_approve' });
+    assert.equal(ok.status, 200);
+    const done = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts && /succeeded/.test(m.text)), 'the approval to succeed');
+    assert.match(JSON.stringify(done.blocks), /Approved by <@U0ALICE01>/);
+  });
+
+  test('each sample alert reaches the real webhook route, authenticated', async () => {
+    for (const source of ['pagerduty', 'datadog', 'alertmanager', 'generic']) {
+      const r = await sb.post('/sandbox/api/alert', { source });
+      assert.equal(r.status, 200, `${source}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.status, 202, source);
+    }
+    // PagerDuty's sample is P2 (high): high enough for its own channel.
+    await sb.waitFor((s) => s.channels.find((c) => c.name.includes('pagerduty-checkout')), 'the PagerDuty incident channel');
+  });
+
+  test('bad requests get a 400 naming the problem; unknown people and missing buttons are refused', async () => {
+    const bad = await sb.post('/sandbox/api/message', { user: ALICE, channel: INCIDENTS });
+    assert.equal(bad.status, 400);
+    assert.match(String(bad.body.error), /text/);
+    assert.equal((await sb.post('/sandbox/api/message', '{not json')).status, 400);
+    assert.equal((await sb.post('/sandbox/api/alert', { source: 'nagios' })).status, 400);
+    assert.equal((await sb.post('/sandbox/api/click', { user: ALICE, actionId: 'x' })).status, 400);
+    assert.equal((await sb.post('/sandbox/api/message', { user: 'U0NOBODY1', channel: INCIDENTS, text: 'hi' })).status, 404);
+    const ch = (await sb.state()).channels.find((c) => c.name.includes('checkout-errors'))!;
+    const missing = await sb.post('/sandbox/api/click', { user: ALICE, channel: ch.id, ts: ch.messages[0]!.ts, actionId: 'no_such_button' });
+    assert.equal(missing.status, 409);
+    assert.match(String(missing.body.error), /no_such_button/);
+  });
+
+  test('the event stream pushes a change when someone posts', async () => {
+    const ac = new AbortController();
+    const res = await fetch(`${sb.url}/sandbox/api/events`, { signal: ac.signal });
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    const reader = res.body!.getReader();
+    const dec = new TextDecoder();
+    let text = '';
+    const first = await reader.read();
+    text += dec.decode(first.value);
+    assert.match(text, /event: hello/);
+    await sb.post('/sandbox/api/message', { user: ALICE, channel: 'C0GENERAL1', text: 'morning all' });
+    while (!/event: change/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += dec.decode(value);
+    }
+    ac.abort();
+    assert.match(text, /event: change/);
+    const general = (await sb.state()).channels.find((c) => c.name === 'general')!;
+    assert.ok(general.messages.some((m) => m.text === 'morning all' && m.user === ALICE));
+  });
+});
+
+describe('sandbox refuses to run next to real Slack credentials', () => {
+  test('a real-looking SLACK_BOT_TOKEN is refused', async () => {
+    const real = loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1234-5678-realtoken', SLACK_SIGNING_SECRET: 'abc123', PORT: '0' }, '/nonexistent');
+    // main never calls startSandbox in HTTP mode; a forged config that claims sandbox mode is refused too.
+    for (const config of [real, { ...real, slackMode: 'sandbox' as const }]) {
+      await assert.rejects(startSandbox(config, silent()), (err: unknown) => err instanceof SandboxRefusedError && /SLACK_BOT_TOKEN/.test(err.message));
+    }
+  });
+
+  test('a Socket Mode app token is refused', async () => {
+    const base = loadConfig({ PORT: '0' }, '/nonexistent');
+    const forged = { ...base, env: { ...base.env, SLACK_APP_TOKEN: 'xapp-1-A1-123-abc' } };
+    await assert.rejects(startSandbox(forged, silent()), /SLACK_APP_TOKEN/);
+  });
+});
