@@ -201,13 +201,16 @@ function renderMessage(ch, m, replies, ephemeral) {
       pinned ? h('span', { class: 'tag' }, '📌 Pinned') : null,
       m.edited ? h('span', { class: 'tag' }, 'edited') : null),
     ...renderBlocks(m.blocks, m.text, target));
-  if (!ephemeral) {
+  // Join and pin notices are system lines in Slack: nobody reacts to or threads on them.
+  const system = Boolean(m.subtype);
+  if (system) li.classList.add('system');
+  if (!ephemeral && !system) {
     li.append(h('div', { class: 'reactions' },
       (m.reactions || []).map((r) => h('button', { type: 'button', 'aria-label': `${r.name}: ${r.count}, add yours`, onclick: () => react(ch.id, m.ts, r.name) }, `${EMOJI[r.name] ?? `:${r.name}:`} ${r.count}`)),
-      (m.reactions || []).some((r) => r.name === 'eyes') ? null : h('button', { type: 'button', 'aria-label': 'React with eyes', onclick: () => react(ch.id, m.ts, 'eyes') }, '👀 +')));
+      (m.reactions || []).some((r) => r.name === 'eyes') ? null : h('button', { type: 'button', class: 'add', 'aria-label': 'React with eyes', onclick: () => react(ch.id, m.ts, 'eyes') }, '+ :eyes:')));
   }
-  if (replies && (replies.length || !ephemeral)) {
-    const details = h('details', { class: 'thread', ontoggle: (e) => (e.target.open ? ui.openThreads.add(m.ts) : ui.openThreads.delete(m.ts)) },
+  if (replies && !system) {
+    const details = h('details', { class: `thread${replies.length ? '' : ' empty'}`, ontoggle: (e) => (e.target.open ? ui.openThreads.add(m.ts) : ui.openThreads.delete(m.ts)) },
       h('summary', {}, replies.length ? `${replies.length} ${replies.length === 1 ? 'reply' : 'replies'}` : 'Reply in thread'),
       h('ol', {}, replies.map((r) => renderMessage(ch, r, null, r.ephemeral))),
       h('form', { onsubmit: (e) => { e.preventDefault(); const input = e.target.elements.reply; send(input.value, m.ts).then((ok) => ok && (input.value = '')); } },
@@ -394,10 +397,24 @@ async function submitModal(e) {
   e.preventDefault();
   const view = ui.state.views[ui.user];
   if (!view) return;
+  // Slack's client refuses to send a form with an empty required field; so does the console.
+  const values = collectValues();
+  const missing = {};
+  for (const b of view.blocks) {
+    if (b.type !== 'input' || b.optional || !b.element) continue;
+    const v = values[b.block_id]?.[b.element.action_id];
+    if (v === null || v === undefined || (Array.isArray(v) && v.length === 0) || (typeof v === 'string' && !v.trim())) missing[b.block_id] = 'Please complete this required field.';
+  }
+  if (Object.keys(missing).length) {
+    view.errors = missing;
+    renderModal();
+    document.querySelector('#modal-body .has-error [data-action]')?.focus();
+    return;
+  }
   const button = $('#modal-submit');
   button.disabled = true;
   try {
-    const r = await api('submit', { user: ui.user, viewId: view.id, values: collectValues() });
+    const r = await api('submit', { user: ui.user, viewId: view.id, values });
     if (r.errors) {
       view.errors = r.errors;
       renderModal();
@@ -516,6 +533,15 @@ function init() {
     }
   });
   $('#modal-form').addEventListener('submit', submitModal);
+  // Editing a flagged field clears its error, as Slack's client does.
+  $('#modal-body').addEventListener('input', (e) => {
+    const field = e.target.closest('.field');
+    const view = ui.state?.views[ui.user];
+    if (!field || !view || !view.errors[field.dataset.block]) return;
+    delete view.errors[field.dataset.block];
+    field.classList.remove('has-error');
+    field.querySelector('.field-error').hidden = true;
+  });
   $('#modal-cancel').addEventListener('click', cancelModal);
   $('#modal').addEventListener('cancel', (e) => {
     e.preventDefault();
