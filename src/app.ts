@@ -23,6 +23,7 @@ import { CLAUDE_PROPOSE_JOB, postBrief, postPostmortem } from './services/summar
 import { proposeFromClaude } from './services/claude-proposals.js';
 import { registerApprovalJobs } from './services/approvals.js';
 import { registerAlertJobs } from './services/alerts.js';
+import { registerBackendEventJobs } from './services/backend-events.js';
 import { registerActions } from './slack/listeners/actions.js';
 import { registerApprovalListeners } from './slack/listeners/approvals.js';
 import { registerCommands } from './slack/listeners/commands.js';
@@ -140,6 +141,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   });
   registerApprovalJobs(deps);
   registerAlertJobs(deps);
+  registerBackendEventJobs(deps);
 
   const boltLogger = slackLogger(logger.child({ component: 'bolt' }));
   let receiver: HTTPReceiver | null = null;
