@@ -1,4 +1,4 @@
-import type { App, BlockAction, ButtonAction, SlackViewAction, ViewSubmitAction } from '@slack/bolt';
+import type { App, BlockAction, ButtonAction, RespondFn, SlackViewAction, ViewSubmitAction } from '@slack/bolt';
 import { z } from 'zod';
 import { validateParams } from '../../domain/approval-policy.js';
 import { AppError } from '../../errors.js';
@@ -21,7 +21,7 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
   app.action<BlockAction<ButtonAction>>(Actions.approve, async ({ ack, action, body, respond }) => {
     await ack();
     const channel = body.channel?.id;
-    const tell = (text: string) => (channel ? deps.chat.postEphemeral(channel, body.user.id, text) : respond({ response_type: 'ephemeral', replace_original: false, text }));
+    const tell = ephemeralTo(deps, channel, body.user.id, respond);
     try {
       const result = await approve(deps, { approvalId: ApprovalId.parse(action.value), userId: body.user.id });
       await tell(result.text);
@@ -33,7 +33,7 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
   app.action<BlockAction<ButtonAction>>(Actions.deny, async ({ ack, action, body, respond }) => {
     await ack();
     const channel = body.channel?.id;
-    const tell = (text: string) => (channel ? deps.chat.postEphemeral(channel, body.user.id, text) : respond({ response_type: 'ephemeral', replace_original: false, text }));
+    const tell = ephemeralTo(deps, channel, body.user.id, respond);
     try {
       const approvalId = ApprovalId.parse(action.value);
       // The trigger expires in ~3 s: one store read, then the modal. A decided approval gets the
@@ -72,7 +72,7 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
   app.action<BlockAction<ButtonAction>>(Actions.cardProposeAction, async ({ ack, action, body, respond }) => {
     await ack();
     const channel = body.channel?.id;
-    const tell = (text: string) => (channel ? deps.chat.postEphemeral(channel, body.user.id, text) : respond({ response_type: 'ephemeral', replace_original: false, text }));
+    const tell = ephemeralTo(deps, channel, body.user.id, respond);
     try {
       const incident = await requireIncident(deps, action.value ?? '');
       await deps.chat.openView(body.trigger_id, proposeModal(incident.id, deps.config.actions));
@@ -117,6 +117,24 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
       await reportToUser(deps.logger, err, tell, { view: Views.propose });
     }
   });
+}
+
+/**
+ * Answer the clicking user privately: chat.postEphemeral in the channel, or, when Slack refuses it
+ * (someone viewing a public channel they have not joined gets `user_not_in_channel`), the click's
+ * response_url, which reaches them wherever they clicked.
+ */
+function ephemeralTo(deps: Deps, channel: string | undefined, userId: string, respond: RespondFn) {
+  const viaResponseUrl = (text: string) => respond({ response_type: 'ephemeral', replace_original: false, text });
+  return async (text: string): Promise<unknown> => {
+    if (!channel) return viaResponseUrl(text);
+    try {
+      return await deps.chat.postEphemeral(channel, userId, text);
+    } catch (err) {
+      deps.logger.debug({ err }, 'postEphemeral refused; answering through response_url');
+      return viaResponseUrl(text);
+    }
+  };
 }
 
 type Values = ViewSubmitAction['view']['state']['values'];
