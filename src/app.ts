@@ -179,6 +179,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
 
   let slackOk = false;
   let backendCheck = 'not checked';
+  let backendVerify: Promise<unknown> = Promise.resolve();
   return {
     deps,
     bolt,
@@ -189,7 +190,9 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       await bolt.init();
       if (config.slackMode === 'socket') await bolt.start();
       jobs.start();
-      backend
+      // The key is checked once at start (a bad key fails readiness at once, not at the first
+      // incident); start() does not wait for it, so a slow backend never delays Slack acks.
+      backendVerify = backend
         .verify()
         .then(() => (backendCheck = 'ok'))
         .catch((err) => {
@@ -211,6 +214,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
         checks.store = `failed: ${(err as Error).message}`;
       }
       checks.slack = slackOk ? 'ok' : 'not connected';
+      await Promise.race([backendVerify, new Promise((r) => setTimeout(r, 2000).unref())]);
       checks.backend = backendCheck;
       return { ok: checks.store === 'ok' && slackOk && backendCheck === 'ok', checks };
     },

@@ -1,0 +1,118 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { startBot, type Bot } from './harness.js';
+import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID } from '../../src/emulator/slack/index.js';
+import { startFakeRootly, type FakeRootly } from '../fakes/rootly/fake.js';
+import { signRootly } from '../../src/webhooks/verify.js';
+import { ALICE, BOB, channelsNamed, flowDone, messagesWithMarker } from './helpers.js';
+
+const WEBHOOK_SECRET = 'rootly-webhook-secret-for-tests';
+let bot: Bot;
+let rootly: FakeRootly;
+
+before(async () => {
+  rootly = await startFakeRootly({ apiKey: 'rootly-test-key' });
+  bot = await startBot({ env: { ROOTLY_API_KEY: 'rootly-test-key', ROOTLY_API_URL: rootly.url, ROOTLY_WEBHOOK_SECRET: WEBHOOK_SECRET } });
+});
+after(async () => {
+  await bot.close();
+  await rootly.close();
+});
+
+async function sendWebhook(type: string, data: Record<string, unknown>, opts: { eventId?: string; t?: number; secret?: string } = {}) {
+  const body = JSON.stringify({ event: { id: opts.eventId ?? randomUUID(), type, issued_at: new Date().toISOString() }, data });
+  const t = opts.t ?? Math.floor(Date.now() / 1000);
+  return fetch(`${bot.url}/webhooks/rootly`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-rootly-signature': signRootly(opts.secret ?? WEBHOOK_SECRET, body, t) },
+    body,
+  });
+}
+
+test('declaring from Slack creates the Rootly incident with severity_id, writes the channel back and bookmarks it; readiness checks the key', async () => {
+  const ready = (await (await fetch(`${bot.url}/readyz`)).json()) as { checks: Record<string, string> };
+  assert.equal(ready.checks.backend, 'ok');
+  await bot.driver.slash('declare sev2 Orders stuck in pending', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+  const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === 'Orders stuck in pending'), 5000);
+  await flowDone(bot, i.id);
+  const mine = (await bot.fb.deps.store.getIncident(i.id))!;
+  const remote = rootly.incidents().find((r) => r.id === mine.backendId)!;
+  assert.ok(remote, 'created in Rootly');
+  const high = rootly.severities().find((s) => s.severity === 'high')!;
+  assert.equal(remote.severity_id, high.id);
+  assert.equal(remote.slack_channel_id, mine.channelId);
+  assert.equal(remote.slack_channel_name, mine.channelName);
+  assert.equal(rootly.incidents().length, 1);
+  const bookmarks = bot.emulator.state.bookmarks(mine.channelId!);
+  assert.equal(bookmarks.length, 1);
+  assert.equal(bookmarks[0]!.link, remote.url);
+
+  // Its incident.created webhook comes back: recognised as ours, not announced twice.
+  const r = await sendWebhook('incident.created', { id: remote.id, title: remote.title, status: 'started', severity: { slug: 'sev1', severity: 'high' }, labels: remote.labels, url: remote.url });
+  assert.ok(r.status < 300, String(r.status));
+  await new Promise((res) => setTimeout(res, 200));
+  await bot.fb.deps.jobs.idle();
+  assert.equal(messagesWithMarker(bot.emulator, INCIDENTS_CHANNEL_ID, `announce:${mine.id}`).length, 1);
+  assert.equal((await bot.fb.deps.store.listOpenIncidents()).length, 1);
+
+  // Lifecycle changes sync to Rootly.
+  await bot.driver.slash('sev critical', { user: ALICE, channel: mine.channelId! });
+  await bot.driver.slash(`role commander <@${BOB}>`, { user: ALICE, channel: mine.channelId! });
+  await bot.driver.slash('update Draining the stuck queue', { user: ALICE, channel: mine.channelId! });
+  await bot.driver.slash('resolve queue drained', { user: ALICE, channel: mine.channelId! });
+  await bot.waitFor(() => rootly.incidents()[0]!.status === 'resolved', 8000, 'resolved in Rootly');
+  await bot.waitFor(() => rootly.incidents()[0]!.severity_id === rootly.severities().find((s) => s.severity === 'critical')!.id, 8000, 'severity synced');
+  await bot.waitFor(() => rootly.incidents()[0]!.events.some((e) => e.event.includes('Draining the stuck queue')), 8000, 'timeline event');
+  await bot.waitFor(() => rootly.incidents()[0]!.roles.length >= 1, 8000, 'role assigned');
+  assert.equal(rootly.incidents()[0]!.resolution_message, 'queue drained');
+});
+
+test('an incident created in Rootly\'s own UI is announced once and gets a channel when severe enough', async () => {
+  // Someone declares in Rootly's own UI (through its API here).
+  const crit = rootly.severities().find((s) => s.severity === 'critical')!;
+  const created = await fetch(`${rootly.url}/v1/incidents`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer rootly-test-key', 'content-type': 'application/vnd.api+json' },
+    body: JSON.stringify({ data: { type: 'incidents', attributes: { title: 'DNS resolution failures in eu-west-1', severity_id: crit.id } } }),
+  });
+  assert.equal(created.status, 201);
+  const remote = ((await created.json()) as { data: { id: string } }).data;
+  const data = {
+    id: remote.id,
+    sequential_id: 512,
+    title: 'DNS resolution failures in eu-west-1',
+    kind: 'normal',
+    private: false,
+    summary: 'Internal resolvers timing out for ~20% of lookups',
+    status: 'started',
+    url: 'https://rootly.com/account/incidents/512-dns-resolution-failures-in-eu-west-1',
+    severity: { id: 'sev-uuid-0', name: 'SEV0', slug: 'sev0', severity: 'critical' },
+    started_at: new Date().toISOString(),
+    created_at: new Date().toISOString(),
+    updated_at: new Date().toISOString(),
+    slack_channel_id: null,
+    slack_channel_name: null,
+  };
+  const eventId = randomUUID();
+  const stale = await sendWebhook('incident.created', data, { t: Math.floor(Date.now() / 1000) - 600 });
+  assert.equal(stale.status, 401);
+  const forged = await sendWebhook('incident.created', data, { secret: 'wrong' });
+  assert.equal(forged.status, 401);
+  const ok = await sendWebhook('incident.created', data, { eventId });
+  assert.ok(ok.status < 300);
+  const replay = await sendWebhook('incident.created', data, { eventId });
+  assert.ok(replay.status < 300);
+  const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === data.title && x.channelId), 8000, 'UI incident with channel');
+  await flowDone(bot, i.id);
+  assert.equal(i.origin, 'rootly');
+  assert.equal(i.severity, 'critical');
+  assert.equal(messagesWithMarker(bot.emulator, INCIDENTS_CHANNEL_ID, `announce:${i.id}`).length, 1);
+  assert.equal(channelsNamed(bot.emulator, 'inc-').filter((c) => c.name.includes('dns-resolution')).length, 1);
+  assert.equal(rootly.incidents().filter((r) => r.title === data.title).length, 1, 'not re-created in Rootly');
+  assert.equal(rootly.incidents().find((r) => r.id === remote.id)!.slack_channel_id, i.channelId, 'channel written back');
+
+  // Resolved in Rootly's UI: the card and announcement follow.
+  await sendWebhook('incident.resolved', { ...data, status: 'resolved', updated_at: new Date(Date.now() + 1000).toISOString() });
+  await bot.waitFor(async () => (await bot.fb.deps.store.getIncident(i.id))!.status === 'resolved', 8000, 'resolved from webhook');
+});
