@@ -51,7 +51,8 @@ function samplePayload(source: AlertSource, now: Date): unknown {
             html_url: 'https://acme.pagerduty.com/incidents/Q0SANDBOX',
             number: Math.floor(now.getTime() / 1000) % 100000,
             status: 'triggered',
-            incident_key: `checkout-latency-${id.slice(0, 8)}`,
+            // Stable across fires: firing the sample again is the same alert again, so it de-duplicates.
+            incident_key: 'sandbox-checkout-latency',
             created_at: iso,
             title: 'Checkout p99 latency above 2s',
             service: { id: 'PSANDBX', type: 'service_reference', summary: 'checkout' },
@@ -69,7 +70,7 @@ function samplePayload(source: AlertSource, now: Date): unknown {
         transition: 'Triggered',
         priority: 'P2',
         alert_id: '12345678',
-        alert_cycle_key: `sandbox-${id.slice(0, 8)}`,
+        alert_cycle_key: 'sandbox-api-5xx',
         aggregation_key: 'api-5xx',
         tags: 'service:api,env:prod,team:platform',
         link: 'https://app.datadoghq.com/monitors/12345678',
@@ -93,7 +94,7 @@ function samplePayload(source: AlertSource, now: Date): unknown {
             startsAt: iso,
             endsAt: '0001-01-01T00:00:00Z',
             generatorURL: 'http://prometheus.example.com/graph?g0.expr=kube_pod_container_status_restarts_total',
-            fingerprint: id.replace(/-/g, '').slice(0, 16),
+            fingerprint: '5a4db0c0ffee0001',
           },
         ],
       };
@@ -103,7 +104,7 @@ function samplePayload(source: AlertSource, now: Date): unknown {
         service: 'search',
         severity: 'medium',
         status: 'firing',
-        external_id: `sandbox-${id.slice(0, 8)}`,
+        external_id: 'sandbox-search-queue',
         url: 'https://status.example.com/search',
         details: { queue_depth: 48210, threshold: 10000 },
       };
