@@ -198,11 +198,9 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; cl
   }
 
   const routes: Route[] = [
-    {
-      method: 'GET',
-      path: '/sandbox',
-      handler: async (_req, res) => serveFile(res, join(assetsDir, 'index.html')),
-    },
+    ...['/sandbox', '/sandbox/'].map(
+      (path): Route => ({ method: 'GET', path, handler: async (_req, res) => serveFile(res, join(assetsDir, 'index.html')) }),
+    ),
     {
       method: 'GET',
       path: '/sandbox/assets/*',

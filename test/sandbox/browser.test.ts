@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startSandboxBot, type RunningSandbox } from './helpers.js';
@@ -11,7 +12,7 @@ import { startSandboxBot, type RunningSandbox } from './helpers.js';
  * in test-output/sandbox/ so a reviewer can see what the user saw.
  */
 const CHROMIUM = '/usr/bin/chromium';
-const OUT = resolve('test-output', 'sandbox');
+const OUT = fileURLToPath(new URL('../../test-output/sandbox/', import.meta.url));
 const present = existsSync(CHROMIUM);
 if (!present && process.env.CI) throw new Error(`${CHROMIUM} is missing: CI must install it (apt-get install -y chromium)`);
 const skip = present ? false : `${CHROMIUM} not found: install it with "apt-get install -y chromium" to run the browser test`;
