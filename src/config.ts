@@ -214,7 +214,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     anthropicModel: e.ANTHROPIC_MODEL ?? 'claude-sonnet-4-5',
     databaseUrl: e.DATABASE_URL,
     port: e.PORT ?? 3000,
-    host: e.HOST ?? '0.0.0.0',
+    // The sandbox console can press Approve and has no login: keep it on this machine unless asked.
+    host: e.HOST ?? (slackMode === 'sandbox' ? '127.0.0.1' : '0.0.0.0'),
     logLevel: e.LOG_LEVEL ?? 'info',
     actions,
     configPath,

@@ -1,5 +1,8 @@
+import type { Dispatcher } from 'undici';
 import { BackendError } from '../../errors.js';
 import { TransportError } from './client.js';
+import type { RateLimiter } from './rate-limiter.js';
+import type { RetryPolicyOptions } from './retry.js';
 
 /** The slice of a pino logger the adapters use (pino's Logger satisfies it). */
 export interface AdapterLogger {
@@ -8,6 +11,24 @@ export interface AdapterLogger {
 }
 
 export const silentLogger: AdapterLogger = { debug: () => {}, warn: () => {} };
+
+/** What every vendor adapter takes: credentials, transport, and injected time for tests. */
+export interface VendorClientOptions {
+  apiKey: string;
+  /** The vendor's base URL (defaults per vendor). */
+  baseUrl?: string;
+  logger?: AdapterLogger;
+  dispatcher?: Dispatcher;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+  random?: () => number;
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicyOptions>;
+  /** Client-side budget; default just under the vendor's published limits. `null` disables. */
+  limiter?: RateLimiter | null;
+  /** Page size for list calls (the vendor's default applies when omitted). */
+  pageSize?: number;
+}
 
 /**
  * Durable "create attempted / done" marks for an incident create, so a retry after a crash or a lost

@@ -1,13 +1,11 @@
-import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import type { IncidentStatus } from '../../../domain/incident.js';
 import { SEVERITIES, type Severity } from '../../../domain/severity.js';
 import { BackendError } from '../../../errors.js';
 import type { BackendCreateInput, BackendIncidentRef, BackendRef, BackendUpdate, BackendUser, IncidentBackend } from '../../../ports/backend.js';
 import { createHttpClient, TransportError, type HttpRequest, type HttpResponse } from '../../http/client.js';
-import { silentLogger, transportToBackendError, type AdapterLogger } from '../../http/common.js';
-import { createTokenBucketLimiter, type RateLimiter } from '../../http/rate-limiter.js';
-import type { RetryPolicyOptions } from '../../http/retry.js';
+import { silentLogger, transportToBackendError, type VendorClientOptions, type AdapterLogger } from '../../http/common.js';
+import { createTokenBucketLimiter } from '../../http/rate-limiter.js';
 
 /**
  * incident.io (v1 catalogue endpoints, v2 incidents) behind the IncidentBackend port.
@@ -18,21 +16,7 @@ import type { RetryPolicyOptions } from '../../http/retry.js';
  * and no workflow runs or alerts; those methods say so below.
  */
 
-export interface IncidentIoBackendOptions {
-  apiKey: string;
-  /** Default https://api.incident.io (INCIDENTIO_API_URL). */
-  baseUrl?: string;
-  logger?: AdapterLogger;
-  dispatcher?: Dispatcher;
-  sleep?: (ms: number) => Promise<void>;
-  now?: () => number;
-  random?: () => number;
-  timeoutMs?: number;
-  retry?: Partial<RetryPolicyOptions>;
-  /** Default: just under the published 1,200 requests/min per key. `null` disables. */
-  limiter?: RateLimiter | null;
-  pageSize?: number;
-}
+export type IncidentIoBackendOptions = VendorClientOptions;
 
 export interface IncidentIoSummary {
   id: string;

@@ -1,4 +1,3 @@
-import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import type { IncidentStatus } from '../../../domain/incident.js';
 import type { Severity } from '../../../domain/severity.js';
@@ -13,9 +12,8 @@ import type {
   IncidentBackend,
 } from '../../../ports/backend.js';
 import { createHttpClient, TransportError, type HttpRequest, type HttpResponse } from '../../http/client.js';
-import { silentLogger, transportToBackendError, type AdapterLogger, type CreateGuard } from '../../http/common.js';
-import { createTokenBucketLimiter, type RateLimiter } from '../../http/rate-limiter.js';
-import type { RetryPolicyOptions } from '../../http/retry.js';
+import { silentLogger, transportToBackendError, type VendorClientOptions, type AdapterLogger, type CreateGuard } from '../../http/common.js';
+import { createTokenBucketLimiter } from '../../http/rate-limiter.js';
 import {
   ALERT_SOURCES,
   errorsList,
@@ -34,23 +32,9 @@ import {
  * (`{data:{type,attributes}}`, `application/vnd.api+json`); every response is parsed with zod.
  */
 
-export interface RootlyBackendOptions {
-  apiKey: string;
-  /** Default https://api.rootly.com (ROOTLY_API_URL). */
-  baseUrl?: string;
-  logger?: AdapterLogger;
-  dispatcher?: Dispatcher;
-  sleep?: (ms: number) => Promise<void>;
-  now?: () => number;
-  random?: () => number;
-  timeoutMs?: number;
-  retry?: Partial<RetryPolicyOptions>;
-  /** Client-side budget; default just under Rootly's published limits. Pass `null` to disable. */
-  limiter?: RateLimiter | null;
+export interface RootlyBackendOptions extends VendorClientOptions {
   /** Durable create marks (the store's flow steps); see CreateGuard. */
   createGuard?: CreateGuard;
-  /** Page size for list calls (Rootly default 20 applies when omitted). */
-  pageSize?: number;
 }
 
 export interface RootlyIncidentSummary {
