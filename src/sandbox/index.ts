@@ -1,3 +1,5 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -65,7 +67,17 @@ export async function startSandbox(config: Config, logger: Logger): Promise<Sand
     // PagerDuty signs with its own secret and has no shared fallback in the webhook routes.
     PAGERDUTY_WEBHOOK_SECRET: config.env.PAGERDUTY_WEBHOOK_SECRET ?? randomBytes(24).toString('hex'),
   };
-  const sandboxConfig: Config = { ...config, env, slackMode: 'sandbox', slackApiUrl: emulator.apiUrl };
+  // The emulated workspace is new on every start, so records from an earlier run would point at
+  // channels that no longer exist: unless DATABASE_URL says otherwise, each run gets a fresh
+  // SQLite file of its own, apart from the production default ./data/firebreak.db.
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    const file = resolve('data', 'sandbox.db');
+    mkdirSync(dirname(file), { recursive: true });
+    for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+    databaseUrl = `sqlite:${file}`;
+  }
+  const sandboxConfig: Config = { ...config, env, slackMode: 'sandbox', slackApiUrl: emulator.apiUrl, databaseUrl };
 
   log.warn(
     { emulator: emulator.url },
