@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { SlackEmulator } from './server.js';
+import { SOCKET_ACK_TIMEOUT_MS, type EnvelopeType } from './socket-mode.js';
 import type { EmuMessage, EmuView } from './types.js';
 
 /**
@@ -9,13 +10,29 @@ import type { EmuMessage, EmuView } from './types.js';
  * request URL. Trigger ids and response URLs come from the emulator, so the bot's follow-up
  * Web API calls (views.open, response_url posts) are checked against them.
  *
- * Limits: no Socket Mode envelope, no shortcuts, no enterprise grid fields beyond nulls.
+ * With `transport: 'socket'` the same payloads travel as Socket Mode envelopes over the bot's
+ * connection(s) to the emulator instead (slash_commands / interactive / events_api); the result
+ * is then `{status: 200, body: <ack payload>}`, or `status: 0, timedOut: true` when the bot does
+ * not ack within 3 s (where Slack gives up and shows the person an error).
+ *
+ * Limits: no shortcuts, no enterprise grid fields beyond nulls.
  */
 export interface SlackDriverOptions {
   emulator: SlackEmulator;
-  /** The bot's request URL, e.g. `http://127.0.0.1:3000/slack/events`. */
-  requestUrl: string;
-  signingSecret: string;
+  /** 'http' (default): signed POSTs to `requestUrl`. 'socket': envelopes over the emulator's Socket Mode connections. */
+  transport?: 'http' | 'socket';
+  /** The bot's request URL, e.g. `http://127.0.0.1:3000/slack/events` (HTTP transport). */
+  requestUrl?: string;
+  /** Signs HTTP requests; unused over the socket (Slack does not sign envelopes). */
+  signingSecret?: string;
+  /** Socket transport: how long Slack waits for an ack (default 3000 ms). */
+  ackTimeoutMs?: number;
+  /**
+   * Socket transport: when an event is not acked in time it is redelivered after each of these
+   * delays, with `retry_attempt` 1, 2, … and `retry_reason: 'timeout'` (Slack: immediately, 1 min,
+   * 5 min). Default none, like the HTTP transport, which sends retries only when asked.
+   */
+  eventRetryDelaysMs?: number[];
   /** Milliseconds since epoch used for the signature timestamp (date a request in the past). */
   clock?: () => number;
   /** The slash command name (default `/incident`). */
@@ -32,6 +49,10 @@ export interface DriverResponse {
   headers: Record<string, string>;
   /** Wall time until the full response arrived. */
   ms: number;
+  /** Socket transport: no ack arrived within the ack timeout (status is then 0). */
+  timedOut?: boolean;
+  /** Socket transport: the envelope that carried the request (the last one, after retries). */
+  envelopeId?: string;
 }
 
 export interface SendOptions {
@@ -149,11 +170,20 @@ export class SlackDriver {
   private readonly clock: () => number;
   readonly command: string;
   private readonly verificationToken: string;
+  readonly transport: 'http' | 'socket';
+  private readonly ackTimeoutMs: number;
+  private readonly eventRetryDelaysMs: number[];
 
   constructor(opts: SlackDriverOptions) {
     this.emu = opts.emulator;
-    this.requestUrl = opts.requestUrl;
-    this.secret = opts.signingSecret;
+    this.transport = opts.transport ?? 'http';
+    if (this.transport === 'http' && (!opts.requestUrl || !opts.signingSecret)) {
+      throw new Error('SlackDriver: the HTTP transport needs requestUrl and signingSecret');
+    }
+    this.requestUrl = opts.requestUrl ?? '';
+    this.secret = opts.signingSecret ?? '';
+    this.ackTimeoutMs = opts.ackTimeoutMs ?? SOCKET_ACK_TIMEOUT_MS;
+    this.eventRetryDelaysMs = opts.eventRetryDelaysMs ?? [];
     this.clock = opts.clock ?? Date.now;
     this.command = opts.command ?? '/incident';
     this.verificationToken = opts.verificationToken ?? 'legacyVerificationTok3n';
@@ -168,6 +198,7 @@ export class SlackDriver {
 
   /** POST a raw body; signed unless `sign: false`; `headers` override anything computed. */
   async send(body: string, headers: Record<string, string> = {}, opts: SendOptions = {}): Promise<DriverResponse> {
+    if (!this.requestUrl) throw new Error('SlackDriver: send() is HTTP only; this driver uses the socket transport');
     const signed = opts.sign === false ? {} : this.sign(body, opts);
     const all: Record<string, string> = {
       'content-type': opts.contentType ?? 'application/x-www-form-urlencoded',
@@ -205,7 +236,19 @@ export class SlackDriver {
   }
 
   private sendPayload(payload: Obj): Promise<DriverResponse> {
+    if (this.transport === 'socket') return this.envelope('interactive', payload);
     return this.send(new URLSearchParams({ payload: JSON.stringify(payload) }).toString());
+  }
+
+  /**
+   * One Socket Mode envelope, answered like an HTTP response so callers need not care which
+   * transport ran: the ack payload is the body (`{}` for a bare ack, whose text is '' as over HTTP).
+   */
+  private async envelope(type: EnvelopeType, payload: Obj, o: { retryAttempt?: number; retryReason?: string } = {}): Promise<DriverResponse> {
+    const r = await this.emu.socketMode.deliver(type, payload, { ...o, ackTimeoutMs: this.ackTimeoutMs });
+    if (!r.acked) return { status: 0, body: null, text: '', headers: {}, ms: r.ms, timedOut: true, envelopeId: r.envelopeId };
+    const text = Object.keys(r.payload).length === 0 ? '' : JSON.stringify(r.payload);
+    return { status: 200, body: r.payload, text, headers: {}, ms: r.ms, envelopeId: r.envelopeId };
   }
 
   /** A slash command, form-encoded in Slack's field order, with a fresh trigger id and response URL. */
@@ -228,7 +271,7 @@ export class SlackDriver {
       response_url: responseUrl,
       trigger_id: triggerId,
     });
-    const res = await this.send(form.toString());
+    const res = this.transport === 'socket' ? await this.envelope('slash_commands', Object.fromEntries(form)) : await this.send(form.toString());
     return { ...res, triggerId, responseUrl };
   }
 
@@ -400,6 +443,18 @@ export class SlackDriver {
       is_ext_shared_channel: false,
       event_context: `4-${Buffer.from(eventId).toString('base64url')}`,
     };
+    if (this.transport === 'socket') {
+      // Slack redelivers an unacked event as a new envelope with the same event_id.
+      let attempt = o.retryNum;
+      let res = await this.envelope('events_api', envelope, attempt !== undefined ? { retryAttempt: attempt, retryReason: o.retryReason ?? 'timeout' } : {});
+      for (const delay of this.eventRetryDelaysMs) {
+        if (!res.timedOut) break;
+        if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+        attempt = (attempt ?? 0) + 1;
+        res = await this.envelope('events_api', envelope, { retryAttempt: attempt, retryReason: 'timeout' });
+      }
+      return { ...res, eventId };
+    }
     const headers: Record<string, string> = {};
     if (o.retryNum !== undefined) {
       headers['x-slack-retry-num'] = String(o.retryNum);
@@ -411,6 +466,7 @@ export class SlackDriver {
 
   /** Slack's URL verification handshake; a correct bot echoes the challenge. */
   urlVerification(challenge = randomBytes(16).toString('hex')): Promise<DriverResponse> {
+    // Socket Mode has no request URL to verify; send() says so.
     const body = JSON.stringify({ token: this.verificationToken, challenge, type: 'url_verification' });
     return this.send(body, {}, { contentType: 'application/json' });
   }

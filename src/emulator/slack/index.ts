@@ -1,6 +1,7 @@
 /**
  * The Slack workspace emulator and the signed-request driver: the public API.
- * `startSlackEmulator` serves the Web API; `SlackDriver` plays Slack towards the bot.
+ * `startSlackEmulator` serves the Web API (and Socket Mode with an app token); `SlackDriver` plays
+ * Slack towards the bot, over signed HTTP or Socket Mode envelopes.
  */
 export { startSlackEmulator, type SlackEmulator, type SlackEmulatorOptions } from './server.js';
 export {
@@ -31,6 +32,17 @@ export {
   type WorkspaceSnapshot,
 } from './state.js';
 export type { Fault } from './faults.js';
+export {
+  SocketModeServer,
+  SocketDispatchError,
+  SOCKET_ACK_TIMEOUT_MS,
+  SOCKET_TICKET_TTL_MS,
+  type EnvelopeType,
+  type EnvelopeRecord,
+  type DeliverOptions,
+  type DeliveryResult,
+  type SocketConnectionInfo,
+} from './socket-mode.js';
 export { validateBlocks, validateView, MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, MAX_MESSAGE_TEXT } from './blockkit.js';
 export { METHOD_TIERS, TIER_PER_MINUTE, POST_MESSAGE_BURST, tierOf, type Tier } from './tiers.js';
 export { TRIGGER_TTL_MS } from './methods/views.js';

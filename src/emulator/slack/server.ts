@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SlackApiError, type MethodContext } from './args.js';
+import { SlackApiError, type MethodContext, type MethodHandler } from './args.js';
 import { FaultPlan, type Fault } from './faults.js';
 import { METHODS } from './methods/index.js';
 import { handleResponseUrl } from './responses.js';
@@ -13,6 +13,7 @@ import {
   DEFAULT_TEAM_ID,
   WorkspaceState,
 } from './state.js';
+import { SocketModeServer } from './socket-mode.js';
 import { RateLimiter } from './tiers.js';
 import type { CallRecord, WorkspaceChange } from './types.js';
 
@@ -23,6 +24,8 @@ import type { CallRecord, WorkspaceChange } from './types.js';
  *
  * Also served:
  * - `POST /response/<id>`: the response_url Slack hands out with commands and interactions.
+ * - Socket Mode (when `appToken` is given): `apps.connections.open` and the WebSocket upgrade on
+ *   `/link/?ticket=…`; see socket-mode.ts.
  * - `GET /_emulator/state` (JSON snapshot), `GET /_emulator/calls` (call log),
  *   `GET /_emulator/events` (server-sent events: `change` for the workspace, `call` per API call),
  *   for the sandbox console.
@@ -52,6 +55,10 @@ export interface SlackEmulatorOptions {
   seed?: boolean;
   /** Random source for fault probabilities (tests make it deterministic). */
   random?: () => number;
+  /** The app-level token (`xapp-…`) that may open Socket Mode connections; none → Socket Mode refused. */
+  appToken?: string;
+  /** Socket Mode server → client ping period in ms (default 5000; 0 disables). */
+  socketPingIntervalMs?: number;
 }
 
 export interface SlackEmulator {
@@ -66,6 +73,8 @@ export interface SlackEmulator {
   readonly teamId: string;
   readonly appId: string;
   readonly state: WorkspaceState;
+  /** Socket Mode: open connections, envelope delivery (the driver's `transport: 'socket'`), disconnects. */
+  readonly socketMode: SocketModeServer;
   /** `change` (WorkspaceChange) on every state change; `call` (CallRecord) after every API call. */
   readonly events: WorkspaceState['events'];
   /** Make `method` (or `'*'`) misbehave; see Fault. */
@@ -173,6 +182,14 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
   let log: CallRecord[] = [];
   const sse = new Set<ServerResponse>();
   let baseUrl = '';
+  const socketMode = new SocketModeServer({
+    appId: state.appId,
+    ...(opts.appToken ? { appToken: opts.appToken } : {}),
+    ...(opts.socketPingIntervalMs !== undefined ? { pingIntervalMs: opts.socketPingIntervalMs } : {}),
+  });
+  // Socket Mode's one Web API method lives here, not in methods/: it needs the socket server and
+  // takes the app-level token that every other method refuses.
+  const SOCKET_OPEN = 'apps.connections.open';
 
   function record(rec: Omit<CallRecord, 'durationMs'>, startedAt: number): void {
     const full: CallRecord = { ...rec, durationMs: Date.now() - startedAt };
@@ -192,15 +209,19 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
       record({ method, args, at, ok, status, ...(ok ? {} : { error: String(body.error) }) }, started);
     };
 
-    const handler = METHODS[method];
+    const handler: MethodHandler | undefined = method === SOCKET_OPEN ? () => socketMode.open() : METHODS[method];
     if (!handler) return answer(404, { ok: false, error: 'unknown_method' });
     if (parsed === null) return answer(200, { ok: false, error: 'invalid_json' });
 
     const auth = req.headers.authorization;
     const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : typeof bodyToken === 'string' ? bodyToken : undefined;
     if (!token) return answer(200, { ok: false, error: 'not_authed' });
-    const who = tokens.get(token);
+    // Slack's token-type rules: only an app-level token opens Socket Mode, and an app-level token
+    // is good for nothing else.
+    const isApp = socketMode.isAppToken(token);
+    const who = isApp ? { user: state.botUserId, isBot: true } : tokens.get(token);
     if (!who) return answer(200, { ok: false, error: 'invalid_auth' });
+    if ((method === SOCKET_OPEN) !== isApp) return answer(200, { ok: false, error: 'not_allowed_token_type' });
 
     const fault = faults.next(method);
     const delay = latencyMs + (fault?.latencyMs ?? 0);
@@ -222,7 +243,7 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
       return answer(status, { ok: false, error }, headers);
     }
 
-    if (rateMode === 'enforce') {
+    if (rateMode === 'enforce' && method !== SOCKET_OPEN) {
       const channel = typeof args.channel === 'string' ? args.channel : undefined;
       const decision = limiter.take(method, channel);
       if (!decision.allowed) {
@@ -306,6 +327,7 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
   });
   const port = (server.address() as AddressInfo).port;
   baseUrl = `http://${opts.host ?? '127.0.0.1'}:${port}`;
+  socketMode.attach(server, baseUrl);
 
   return {
     url: baseUrl,
@@ -317,6 +339,7 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
     teamId: state.teamId,
     appId: state.appId,
     state,
+    socketMode,
     events: state.events,
     inject: (method, fault) => faults.add(method, fault),
     clearFaults: (method) => faults.clear(method),
@@ -334,6 +357,8 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
     issueTrigger: (user) => state.issueTrigger(user).id,
     issueResponseUrl: (r) => `${baseUrl}/response/${state.issueResponseUrl(r).id}`,
     close: async () => {
+      // Upgraded sockets are no longer the HTTP server's: close them first or close() never returns.
+      await socketMode.close();
       for (const res of sse) res.end();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
