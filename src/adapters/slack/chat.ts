@@ -42,6 +42,9 @@ export function createWebClient(opts: Omit<SlackChatOptions, 'pacer'>): WebClien
   });
 }
 
+/** Invite errors about a person rather than the channel or the call: skip that person, go on. */
+const PER_USER_INVITE_ERRORS = new Set(['already_in_channel', 'user_not_found', 'cant_invite_self', 'cant_invite', 'user_is_restricted', 'user_is_ultra_restricted', 'ura_max_channels', 'user_disabled', 'invalid_users']);
+
 function toChatError(err: unknown): never {
   const e = err as { code?: string; data?: { error?: string }; retryAfter?: number; message?: string };
   if (e.code === SlackErrorCode.PlatformError && e.data?.error) throw new ChatError(e.data.error, undefined, { cause: err });
@@ -56,7 +59,10 @@ export class SlackChat implements Chat {
   private readonly pacer: SlackPacer;
   private bot: { userId: string; teamId: string; url: string } | null = null;
 
+  private readonly logger: Logger;
+
   constructor(opts: SlackChatOptions & { client?: WebClient }) {
+    this.logger = opts.logger.child({ component: 'slack-chat' });
     this.client = opts.client ?? createWebClient(opts);
     this.pacer = opts.pacer ?? new SlackPacer();
   }
@@ -111,6 +117,25 @@ export class SlackChat implements Chat {
     } catch (err) {
       // Everyone already in the channel is success for us: the flow may be resuming.
       if (err instanceof ChatError && err.slackError === 'already_in_channel') return;
+      // One bad person (deactivated, a guest, a typo in the responders list) must not keep the
+      // others out of the incident channel: invite one by one and report who could not be added.
+      if (err instanceof ChatError && PER_USER_INVITE_ERRORS.has(err.slackError) && users.length > 1) {
+        const refused: string[] = [];
+        for (const u of users) {
+          try {
+            await this.call('conversations.invite', { channel: channelId, users: u });
+          } catch (e) {
+            if (!(e instanceof ChatError) || !PER_USER_INVITE_ERRORS.has(e.slackError)) throw e;
+            if (e.slackError !== 'already_in_channel') refused.push(`${u} (${e.slackError})`);
+          }
+        }
+        if (refused.length) this.logger.warn({ channelId, refused }, 'some people could not be invited to the incident channel');
+        return;
+      }
+      if (err instanceof ChatError && PER_USER_INVITE_ERRORS.has(err.slackError)) {
+        this.logger.warn({ channelId, users, error: err.slackError }, 'could not invite to the incident channel');
+        return;
+      }
       throw err;
     }
   }
