@@ -123,3 +123,13 @@ test('commands that need an incident channel say so outside one', async () => {
   assert.equal(r.status, 200);
   await bot.waitFor(() => bot.emulator.state.ephemeralsFor(ALICE, GENERAL_CHANNEL_ID).some((e) => /not an incident channel/.test(e.text)), 3000);
 });
+
+test('a Slack retry of an event (x-slack-retry-num, same event id) is processed once', async () => {
+  const first = await bot.driver.appHomeOpened(CAROL);
+  await bot.waitFor(() => bot.emulator.state.homeView(CAROL), 3000);
+  const publishes = bot.emulator.calls('views.publish').length;
+  const retry = await bot.driver.event({ type: 'app_home_opened', user: CAROL, channel: 'D0CAROL', tab: 'home', event_ts: String(Date.now() / 1000) }, { eventId: first.eventId, retryNum: 1, retryReason: 'http_timeout' });
+  assert.equal(retry.status, 200);
+  await settled();
+  assert.equal(bot.emulator.calls('views.publish').length, publishes);
+});
