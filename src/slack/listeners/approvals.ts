@@ -120,19 +120,20 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
 }
 
 /**
- * Answer the clicking user privately: chat.postEphemeral in the channel, or, when Slack refuses it
- * (someone viewing a public channel they have not joined gets `user_not_in_channel`), the click's
- * response_url, which reaches them wherever they clicked.
+ * Answer the clicking user privately. The click's own response_url comes first: it is not paced
+ * under a method tier, whereas chat.postEphemeral is tier 4 (~100/min), so a storm of 200 clicks
+ * answered that way would leave the last person waiting well over a minute; it also reaches
+ * people viewing a public channel they have not joined (postEphemeral: `user_not_in_channel`).
+ * chat.postEphemeral is the fallback when the response_url is refused (used up or expired).
  */
 function ephemeralTo(deps: Deps, channel: string | undefined, userId: string, respond: RespondFn) {
-  const viaResponseUrl = (text: string) => respond({ response_type: 'ephemeral', replace_original: false, text });
   return async (text: string): Promise<unknown> => {
-    if (!channel) return viaResponseUrl(text);
     try {
-      return await deps.chat.postEphemeral(channel, userId, text);
+      return await respond({ response_type: 'ephemeral', replace_original: false, text });
     } catch (err) {
-      deps.logger.debug({ err }, 'postEphemeral refused; answering through response_url');
-      return viaResponseUrl(text);
+      if (!channel) throw err;
+      deps.logger.debug({ err }, 'response_url refused; answering with chat.postEphemeral');
+      return deps.chat.postEphemeral(channel, userId, text);
     }
   };
 }
