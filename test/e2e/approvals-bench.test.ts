@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { GENERAL_CHANNEL_ID, SRE_LEADS_GROUP_ID } from '../../src/emulator/slack/index.js';
 import { Actions } from '../../src/slack/ids.js';
 import { SECRET, SECRET_ENV, startReceiver } from '../services/approvals-fixture.js';
+import { pgUnreachableReason, withPgSchema, type PgSchema } from '../store/pg-helper.js';
 import { startBot, type Bot } from './harness.js';
 import { ALICE, flowDone, messagesWithMarker } from './helpers.js';
 
@@ -14,6 +15,22 @@ import { ALICE, flowDone, messagesWithMarker } from './helpers.js';
  * users on one approval → exactly one execution, 199 "already approved by" answers, every ack < 3 s.
  * Slack rate limits are off in the emulator here: this measures the gate, not the pacer.
  */
+function writeConfig(url: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fb-bench-'));
+  writeFileSync(
+    join(dir, 'firebreak.yml'),
+    `actions:
+  - id: rollback_deployment
+    title: Roll back a deployment
+    params: { service: { type: string, required: true }, version: { type: string, required: true } }
+    requires_approval: true
+    policy: { roles: [commander], usergroups: [${SRE_LEADS_GROUP_ID}] }
+    executor: { type: webhook, url: '${url}', secret_env: ${SECRET_ENV}, retries: 0 }
+`,
+  );
+  return join(dir, 'firebreak.yml');
+}
+
 describe('benchmark: 200 concurrent signed Approve clicks', () => {
   let bot: Bot;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
@@ -23,19 +40,7 @@ describe('benchmark: 200 concurrent signed Approve clicks', () => {
   before(async () => {
     receiver = await startReceiver(() => 200);
     process.env[SECRET_ENV] = SECRET;
-    const dir = mkdtempSync(join(tmpdir(), 'fb-bench-'));
-    writeFileSync(
-      join(dir, 'firebreak.yml'),
-      `actions:
-  - id: rollback_deployment
-    title: Roll back a deployment
-    params: { service: { type: string, required: true }, version: { type: string, required: true } }
-    requires_approval: true
-    policy: { roles: [commander], usergroups: [${SRE_LEADS_GROUP_ID}] }
-    executor: { type: webhook, url: '${receiver.url}', secret_env: ${SECRET_ENV}, retries: 0 }
-`,
-    );
-    bot = await startBot({ env: { FIREBREAK_CONFIG: join(dir, 'firebreak.yml'), [SECRET_ENV]: SECRET }, rateLimits: 'off' });
+    bot = await startBot({ env: { FIREBREAK_CONFIG: writeConfig(receiver.url), [SECRET_ENV]: SECRET }, rateLimits: 'off' });
     for (const id of users) bot.emulator.state.addUser({ id, name: id.toLowerCase(), realName: id });
     bot.emulator.state.usergroups.get(SRE_LEADS_GROUP_ID)!.users = users;
   });
@@ -78,5 +83,60 @@ describe('benchmark: 200 concurrent signed Approve clicks', () => {
     assert.equal(answers.filter((t) => /Approved\. Running/.test(t)).length, 1);
     assert.equal(answers.filter((t) => /already approved by <@U0BENCH\d{3}>/.test(t)).length, 199);
     assert.ok(ms[199]! < 3000, `slowest ack ${ms[199]} ms`);
+  });
+});
+
+const pgSkip = process.env.CI ? false : ((await pgUnreachableReason()) ?? false);
+
+describe('200 signed clicks split over two bot instances sharing one PostgreSQL', { skip: pgSkip }, () => {
+  let pg: PgSchema;
+  let bots: Bot[] = [];
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  const prev = process.env[SECRET_ENV];
+  const users = Array.from({ length: 200 }, (_, i) => `U0PGB${String(i).padStart(3, '0')}`);
+
+  before(async () => {
+    pg = (await withPgSchema())!;
+    receiver = await startReceiver(() => 200);
+    process.env[SECRET_ENV] = SECRET;
+    const env = { FIREBREAK_CONFIG: writeConfig(receiver.url), [SECRET_ENV]: SECRET, DATABASE_URL: pg.url };
+    const first = await startBot({ env, rateLimits: 'off' });
+    const second = await startBot({ env, emulator: first.emulator, build: { jobs: { pollMs: 50, workerId: 'replica-2' } } });
+    bots = [first, second];
+    for (const id of users) first.emulator.state.addUser({ id, name: id.toLowerCase(), realName: id });
+    first.emulator.state.usergroups.get(SRE_LEADS_GROUP_ID)!.users = users;
+  });
+  after(async () => {
+    for (const b of [...bots].reverse()) await b.close();
+    await receiver?.close();
+    await pg?.cleanup();
+    if (prev === undefined) delete process.env[SECRET_ENV];
+    else process.env[SECRET_ENV] = prev;
+  });
+
+  test('exactly one execution across both replicas', async () => {
+    const [b1, b2] = bots as [Bot, Bot];
+    await b1.driver.slash('declare critical Ledger down', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+    const incident = await b1.waitFor(async () => (await b1.fb.deps.store.listOpenIncidents()).find((i) => i.title === 'Ledger down'), 5000);
+    await flowDone(b1, incident.id);
+    const channel = (await b1.fb.deps.store.getIncident(incident.id))!.channelId!;
+    await b1.driver.slash('action rollback_deployment service=ledger version=v3', { user: ALICE, channel });
+    const msg = await b1.waitFor(() => messagesWithMarker(b1.emulator, channel, 'approval:')[0], 5000, 'approval message');
+    const t0 = performance.now();
+    const acks = await Promise.all(users.map((user, i) => (i % 2 ? b2 : b1).driver.click({ channel, ts: msg.ts }, Actions.approve, { user })));
+    const wall = performance.now() - t0;
+    assert.ok(acks.every((a) => a.status === 200 && a.ms < 3000));
+    const answers = await b1.waitFor(() => {
+      const t = users.map((u) => b1.emulator.state.ephemeralsFor(u).at(-1)?.text ?? null);
+      return t.every(Boolean) ? (t as string[]) : null;
+    }, 30_000, '200 answers');
+    const approvalId = String((msg.blocks as { block_id?: string }[]).find((b) => String(b.block_id).startsWith('approval:'))!.block_id).slice(9);
+    await b1.waitFor(async () => (await b1.fb.deps.store.getApproval(approvalId))?.status === 'succeeded', 10_000, 'execution');
+    await Promise.all(bots.map((b) => b.fb.deps.jobs.idle()));
+    const ms = acks.map((a) => a.ms).sort((a, b) => a - b);
+    console.log(`# e2e postgres x2: 200 signed clicks in ${wall.toFixed(0)} ms; ack p50 ${ms[99]!.toFixed(0)} ms, max ${ms[199]!.toFixed(0)} ms; executions ${receiver.received.length}`);
+    assert.equal(receiver.received.length, 1);
+    assert.equal(answers.filter((t) => /Approved\. Running/.test(t)).length, 1);
+    assert.equal(answers.filter((t) => /already approved by <@U0PGB\d{3}>/.test(t)).length, 199);
   });
 });
