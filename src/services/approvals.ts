@@ -88,6 +88,9 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
 
   const now = deps.clock.now();
   const policy = effectivePolicy(action.policy, deps.config.file.approvals.default_expiry_minutes);
+  // Only a person may run a read-only action at once. Claude and agents never act on their own:
+  // whatever they propose, even a read, waits for a human's Approve.
+  const requiresApproval = action.requires_approval || input.proposerKind !== 'user';
   const approval = await deps.store.createApproval({
     id: deps.newId(),
     incidentId: incident.id,
@@ -97,7 +100,7 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
     proposedBy: input.proposedBy,
     proposerKind: input.proposerKind,
     policy,
-    requiresApproval: action.requires_approval,
+    requiresApproval,
     createdAt: now,
     expiresAt: expiryFor(now, policy),
     channelId: incident.channelId,
@@ -108,11 +111,11 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
     approvalId: approval.id,
     actor: input.proposedBy,
     action: 'approval.proposed',
-    detail: { action: action.id, params: checked.value, reason: approval.reason, proposerKind: input.proposerKind, requiresApproval: action.requires_approval },
+    detail: { action: action.id, params: checked.value, reason: approval.reason, proposerKind: input.proposerKind, requiresApproval },
   });
   deps.metrics.approvals.inc({ outcome: 'proposed' });
 
-  if (!action.requires_approval) {
+  if (!requiresApproval) {
     // Read-only: the policy is "no approval needed"; it still goes through the same record, the
     // same job and the same audit trail, so it is executed once and shows its result.
     const approved = await deps.store.transitionApproval(approval.id, ['pending'], 'approved', { decidedAt: now });

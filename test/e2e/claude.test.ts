@@ -81,6 +81,7 @@ describe('Claude in the incident (fake Anthropic API)', () => {
           { name: 'rollback_deployment', input: { service: 'checkout', version: 'v41' } },
           { name: 'delete_database', input: { name: 'prod' } },
           { name: 'scale_infrastructure', input: { service: 'checkout', replicas: 'lots' } },
+          { name: 'read_logs', input: { service: 'checkout' } },
         ],
       };
     });
@@ -92,12 +93,15 @@ describe('Claude in the incident (fake Anthropic API)', () => {
       }, 10000, 'a proposal');
       await bot.fb.deps.jobs.idle();
       const all = await bot.fb.deps.store.listApprovals({ incidentId: i.id });
-      assert.equal(all.length, 1, 'only the valid proposal');
-      assert.equal(all[0]!.actionId, 'rollback_deployment');
-      assert.equal(all[0]!.proposerKind, 'claude');
-      assert.equal(all[0]!.status, 'pending', 'waits for a person');
-      assert.deepEqual(all[0]!.params, { service: 'checkout', version: 'v41' });
-      const msg = messagesWithMarker(bot.emulator, i.channelId!, `approval:${approvals[0]!.id}`)[0]!;
+      assert.deepEqual(all.map((a) => a.actionId).sort(), ['read_logs', 'rollback_deployment'], 'only the valid proposals');
+      for (const a of all) {
+        assert.equal(a.proposerKind, 'claude');
+        // Even a read-only action waits for a person when Claude proposes it.
+        assert.equal(a.status, 'pending', `${a.actionId} waits for a person`);
+      }
+      const rollback = all.find((a) => a.actionId === 'rollback_deployment')!;
+      assert.deepEqual(rollback.params, { service: 'checkout', version: 'v41' });
+      const msg = messagesWithMarker(bot.emulator, i.channelId!, `approval:${rollback.id}`)[0]!;
       assert.match(blocksText(msg.blocks), /Claude/);
       assert.match(blocksText(msg.blocks), /rolling back is the fastest/);
       assert.ok(bot.logs.some((l) => l.includes('delete_database') && /dropped/.test(l)));
