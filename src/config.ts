@@ -42,6 +42,7 @@ const EnvSchema = z
     PAGERDUTY_WEBHOOK_SECRET: optionalString,
     DATADOG_WEBHOOK_SECRET: optionalString,
     ALERTMANAGER_WEBHOOK_TOKEN: optionalString,
+    AGENT_WEBHOOK_SECRET: optionalString,
     FIREBREAK_CONFIG: optionalString,
     FIREBREAK_PUBLIC_URL: optionalString.pipe(z.url().optional()),
     PORT: optionalString.pipe(z.string().regex(/^\d{1,5}$/, 'a port number').transform(Number).optional()),

@@ -4,6 +4,9 @@ import { BodyTooLargeError, readBody, sendJson, type Route } from '../http/route
 import { ALERT_PROCESS_JOB } from '../services/alerts.js';
 import { BACKEND_EVENT_JOB, parseIncidentioEvent, parseRootlyEvent, type ParsedBackendEvent } from '../services/backend-events.js';
 import type { Deps } from '../services/deps.js';
+import { proposeAction } from '../services/approvals.js';
+import { AppError } from '../errors.js';
+import { z } from 'zod';
 import { createIngestLimiter, type IngestLimiter } from './ingest-limit.js';
 import { verifyBearer, verifyDatadog, verifyGeneric, verifyPagerDuty, verifyRootly, verifySvix, type Verdict } from './verify.js';
 
@@ -165,6 +168,54 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
     return added ? new Reply(202, 'accepted', { accepted: 1 }) : new Reply(200, 'duplicate', { duplicate: true });
   };
 
+  // -- agent proposals -------------------------------------------------------------------------
+
+  /**
+   * An external agent (an AI SRE assistant, a runbook bot) proposes an action. It goes through the
+   * same gate as a person's or Claude's proposal and never runs without a human's Approve. The
+   * incident is named by our id, its channel id or its backend id.
+   */
+  const AgentProposal = z
+    .object({
+      agent: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'a short agent name (letters, digits, . _ -)'),
+      incident: z.object({ id: z.string().optional(), channel_id: z.string().optional(), backend_id: z.string().optional() }).refine((i) => i.id || i.channel_id || i.backend_id, 'name the incident by id, channel_id or backend_id'),
+      action: z.string().min(1),
+      params: z.record(z.string(), z.unknown()).default({}),
+      reason: z.string().min(1, 'say why').max(2000),
+    })
+    .strict();
+
+  const ingestProposal = async (req: IncomingMessage): Promise<Reply> => {
+    const secret = env.AGENT_WEBHOOK_SECRET;
+    if (!secret) return new Reply(503, 'disabled', { error: 'agent proposals are not enabled: set AGENT_WEBHOOK_SECRET' });
+    const raw = await body(req);
+    if (raw instanceof Reply) return raw;
+    const verdict = verifyGeneric(req.headers, raw, secret, deps.clock.now());
+    if (!verdict.ok) return new Reply(401, 'unauthorized', { error: `authentication failed: ${verdict.reason}` });
+    const parsedJson = json(raw);
+    if (parsedJson instanceof Reply) return parsedJson;
+    const parsed = AgentProposal.safeParse(parsedJson);
+    if (!parsed.success) return new Reply(400, 'invalid', { error: parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') });
+    const p = parsed.data;
+    const incident = p.incident.id
+      ? await deps.store.getIncident(p.incident.id)
+      : p.incident.channel_id
+        ? await deps.store.findIncidentByChannel(p.incident.channel_id)
+        : await deps.store.findIncidentByBackendId(deps.backend.name, p.incident.backend_id!);
+    if (!incident) return new Reply(404, 'invalid', { error: 'no such incident' });
+    // A retried delivery (same Idempotency-Key) proposes once.
+    const key = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'].slice(0, 200) : null;
+    if (key && !(await deps.store.markProcessed(`agent-proposal:${p.agent}:${key}`, deps.clock.now()))) return new Reply(200, 'duplicate', { duplicate: true });
+    try {
+      const approval = await proposeAction(deps, { incidentId: incident.id, actionId: p.action, rawParams: p.params, reason: p.reason, proposedBy: p.agent, proposerKind: 'agent' });
+      return new Reply(202, 'accepted', { approval_id: approval.id, status: approval.status, expires_at: approval.expiresAt.toISOString() });
+    } catch (err) {
+      if (err instanceof AppError && (err.code === 'action.unknown' || err.code === 'action.invalid_params' || err.code === 'input.invalid'))
+        return new Reply(422, 'invalid', { error: err.message });
+      throw err;
+    }
+  };
+
   const alertRoute = (source: AlertSource): Route => ({
     method: 'POST',
     path: `/webhooks/alerts/${source}`,
@@ -204,5 +255,6 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
     alertRoute('datadog'),
     alertRoute('alertmanager'),
     alertRoute('generic'),
+    { method: 'POST', path: '/webhooks/agents/proposals', handler: handle('agent', ingestProposal) },
   ];
 }

@@ -1,0 +1,69 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startBot, type Bot } from './harness.js';
+import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
+import { signGeneric } from '../../src/webhooks/verify.js';
+import type { Incident } from '../../src/domain/incident.js';
+import { ALICE, blocksText, flowDone, messagesWithMarker } from './helpers.js';
+
+const SECRET = 'agent-secret-for-tests-0123456789';
+let bot: Bot;
+let incident: Incident;
+
+before(async () => {
+  bot = await startBot({ env: { AGENT_WEBHOOK_SECRET: SECRET } });
+  await bot.driver.slash('declare high Elevated 5xx on edge', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+  const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents())[0], 5000);
+  await flowDone(bot, i.id);
+  incident = (await bot.fb.deps.store.getIncident(i.id))!;
+});
+after(async () => bot.close());
+
+async function propose(payload: unknown, opts: { secret?: string; key?: string } = {}) {
+  const body = JSON.stringify(payload);
+  const ts = Math.floor(Date.now() / 1000);
+  const res = await fetch(`${bot.url}/webhooks/agents/proposals`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-firebreak-timestamp': String(ts),
+      'x-firebreak-signature': signGeneric(opts.secret ?? SECRET, ts, body),
+      ...(opts.key ? { 'idempotency-key': opts.key } : {}),
+    },
+    body,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+test('an external agent proposes through the same gate: posted for approval, never run by itself', async () => {
+  const r = await propose(
+    { agent: 'sre-copilot', incident: { channel_id: incident.channelId }, action: 'clear_cache', params: { cache: 'edge-config' }, reason: 'stale config after the 14:02 deploy' },
+    { key: 'k-1' },
+  );
+  assert.equal(r.status, 202, JSON.stringify(r.body));
+  const a = (await bot.fb.deps.store.getApproval(String(r.body.approval_id)))!;
+  assert.equal(a.status, 'pending');
+  assert.equal(a.proposerKind, 'agent');
+  assert.equal(a.proposedBy, 'sre-copilot');
+  const msg = messagesWithMarker(bot.emulator, incident.channelId!, `approval:${a.id}`)[0]!;
+  assert.match(blocksText(msg.blocks), /sre-copilot/);
+  const again = await propose({ agent: 'sre-copilot', incident: { id: incident.id }, action: 'clear_cache', params: { cache: 'edge-config' }, reason: 'retry' }, { key: 'k-1' });
+  assert.equal(again.status, 200);
+  assert.equal(again.body.duplicate, true);
+
+  const read = await propose({ agent: 'sre-copilot', incident: { id: incident.id }, action: 'read_logs', params: { service: 'edge' }, reason: 'look at the logs' });
+  assert.equal(read.status, 202);
+  assert.equal((await bot.fb.deps.store.getApproval(String(read.body.approval_id)))!.status, 'pending', 'even a read waits for a person');
+});
+
+test('bad proposals are refused with a reason and change nothing', async () => {
+  const before = (await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length;
+  assert.equal((await propose({ agent: 'x', incident: { id: incident.id }, action: 'clear_cache', params: { cache: 'a' }, reason: 'r' }, { secret: 'wrong' })).status, 401);
+  const invalid = await propose({ agent: 'x', incident: { id: incident.id }, action: 'scale_infrastructure', params: { service: 'edge', replicas: 'many' }, reason: 'r' });
+  assert.equal(invalid.status, 422);
+  assert.match(String(invalid.body.error), /replicas/);
+  assert.equal((await propose({ agent: 'x', incident: { id: incident.id }, action: 'drop_tables', params: {}, reason: 'r' })).status, 422);
+  assert.equal((await propose({ agent: 'x', incident: { id: 'nope' }, action: 'clear_cache', params: { cache: 'a' }, reason: 'r' })).status, 404);
+  assert.equal((await propose({ agent: 'x', action: 'clear_cache' })).status, 400);
+  assert.equal((await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length, before);
+});
