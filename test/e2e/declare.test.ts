@@ -71,6 +71,32 @@ describe('declare from Slack', () => {
     assert.equal((await bot.fb.deps.store.listOpenIncidents()).filter((x) => x.title === 'Checkout latency above 2s').length, 1);
   });
 
+  test('the private toggle makes a private incident channel', async () => {
+    await bot.driver.slash('declare', { user: BOB, channel: GENERAL_CHANNEL_ID });
+    const view = await bot.waitFor(() => openView(bot.emulator, BOB, 'declare_modal'), 3000);
+    await bot.driver.submitView(
+      view.id,
+      {
+        [DeclareBlocks.title]: { [INPUT]: 'Suspected credential leak' },
+        [DeclareBlocks.severity]: { [INPUT]: 'critical' },
+        [DeclareBlocks.commander]: { [INPUT]: BOB },
+        [DeclareBlocks.private]: { [INPUT]: ['private'] },
+      },
+      { user: BOB },
+    );
+    const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === 'Suspected credential leak'), 5000);
+    await flowDone(bot, i.id);
+    const inc = (await bot.fb.deps.store.getIncident(i.id))!;
+    assert.equal(inc.private, true);
+    const ch = bot.emulator.state.channel(inc.channelId!)!;
+    assert.equal(ch.is_private, true);
+    assert.ok(ch.members.includes(BOB));
+    const ann = messagesWithMarker(bot.emulator, INCIDENTS_CHANNEL_ID, `announce:${inc.id}`);
+    assert.equal(ann.length, 1);
+    assert.doesNotMatch(blocksText(ann[0]!.blocks) + ann[0]!.text, /credential leak/i, 'the announcement does not reveal a private incident');
+    assert.doesNotMatch(blocksText(ann[0]!.blocks), new RegExp(inc.channelId!));
+  });
+
   test('invalid modal input comes back as response_action errors on the right field', async () => {
     await bot.driver.slash('', { user: CAROL, channel: GENERAL_CHANNEL_ID });
     const view = await bot.waitFor(() => openView(bot.emulator, CAROL, 'declare_modal'), 3000);

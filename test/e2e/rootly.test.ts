@@ -1,11 +1,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startBot, type Bot } from './harness.js';
 import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import { startFakeRootly, type FakeRootly } from '../fakes/rootly/fake.js';
 import { signRootly } from '../../src/webhooks/verify.js';
-import { ALICE, BOB, channelsNamed, flowDone, messagesWithMarker } from './helpers.js';
+import { ALICE, BOB, blocksText, channelsNamed, flowDone, messagesWithMarker } from './helpers.js';
+import { Actions } from '../../src/slack/ids.js';
 
 const WEBHOOK_SECRET = 'rootly-webhook-secret-for-tests';
 let bot: Bot;
@@ -13,7 +17,20 @@ let rootly: FakeRootly;
 
 before(async () => {
   rootly = await startFakeRootly({ apiKey: 'rootly-test-key' });
-  bot = await startBot({ env: { ROOTLY_API_KEY: 'rootly-test-key', ROOTLY_API_URL: rootly.url, ROOTLY_WEBHOOK_SECRET: WEBHOOK_SECRET } });
+  // A rollback that runs as a Rootly workflow once approved.
+  const dir = mkdtempSync(join(tmpdir(), 'fb-rootly-'));
+  writeFileSync(
+    join(dir, 'firebreak.yml'),
+    [
+      'actions:',
+      '  - id: rollback_deployment',
+      '    title: Roll back a deployment',
+      '    requires_approval: true',
+      '    params: { service: { type: string, required: true }, version: { type: string, required: true } }',
+      '    executor: { type: rootly_workflow, workflow_id: wf-rollback-1 }',
+    ].join('\n'),
+  );
+  bot = await startBot({ env: { ROOTLY_API_KEY: 'rootly-test-key', ROOTLY_API_URL: rootly.url, ROOTLY_WEBHOOK_SECRET: WEBHOOK_SECRET, FIREBREAK_CONFIG: join(dir, 'firebreak.yml') } });
 });
 after(async () => {
   await bot.close();
@@ -115,4 +132,37 @@ test('an incident created in Rootly\'s own UI is announced once and gets a chann
   // Resolved in Rootly's UI: the card and announcement follow.
   await sendWebhook('incident.resolved', { ...data, status: 'resolved', updated_at: new Date(Date.now() + 1000).toISOString() });
   await bot.waitFor(async () => (await bot.fb.deps.store.getIncident(i.id))!.status === 'resolved', 8000, 'resolved from webhook');
+});
+
+test('an approved action with the rootly_workflow executor starts the workflow once, for the incident, with the parameters', async () => {
+  await bot.driver.slash('declare high Bad deploy of cart service', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+  const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === 'Bad deploy of cart service'), 5000);
+  await flowDone(bot, i.id);
+  const inc = (await bot.fb.deps.store.getIncident(i.id))!;
+  await bot.driver.slash('action rollback_deployment service=cart version=v17', { user: BOB, channel: inc.channelId! });
+  const approval = await bot.waitFor(async () => (await bot.fb.deps.store.listApprovals({ incidentId: inc.id }))[0], 5000, 'proposal');
+  const msg = await bot.waitFor(() => messagesWithMarker(bot.emulator, inc.channelId!, `approval:${approval.id}`)[0], 5000);
+  await Promise.all([
+    bot.driver.click({ channel: inc.channelId!, ts: msg.ts }, Actions.approve, { user: ALICE }),
+    bot.driver.click({ channel: inc.channelId!, ts: msg.ts }, Actions.approve, { user: ALICE }),
+  ]);
+  await bot.waitFor(async () => (await bot.fb.deps.store.getApproval(approval.id))!.status === 'succeeded', 8000, 'executed');
+  const runs = rootly.workflowRuns().filter((r) => r.workflow_id === 'wf-rollback-1');
+  assert.equal(runs.length, 1, 'one workflow run');
+  assert.equal(runs[0]!.incident_id, inc.backendId);
+  assert.deepEqual((runs[0]!.context as { params: unknown }).params, { service: 'cart', version: 'v17' });
+  await bot.waitFor(() => /Rootly workflow run/.test(blocksText(messagesWithMarker(bot.emulator, inc.channelId!, `approval:${approval.id}`)[0]!.blocks)), 5000, 'result shown');
+});
+
+test('a refused Rootly key fails readiness with a message naming ROOTLY_API_KEY', async () => {
+  const bad = await startBot({ env: { ROOTLY_API_KEY: 'not-the-key', ROOTLY_API_URL: rootly.url } });
+  try {
+    const r = await fetch(`${bad.url}/readyz`);
+    const body = (await r.json()) as { ok: boolean; checks: Record<string, string> };
+    assert.equal(r.status, 503);
+    assert.equal(body.ok, false);
+    assert.match(body.checks.backend!, /ROOTLY_API_KEY/);
+  } finally {
+    await bad.close();
+  }
 });

@@ -60,6 +60,22 @@ export function incidentCard(i: Incident, roles: Record<string, string>, opts: {
 /** The post in the announcement channel; updated in place as the incident changes. */
 export function announcement(i: Incident, roles: Record<string, string>): { text: string; blocks: Block[] } {
   const closed = i.status === 'resolved' || i.status === 'cancelled';
+  if (i.private) {
+    // A private incident (a security matter, say) is announced without its title, description or
+    // channel: people learn that it exists and how severe it is, not what it is about.
+    return {
+      text: `${closed ? i.status.toUpperCase() : 'New private incident'}: ${incidentLabel(i)} (${i.severity}, ${i.status})`,
+      blocks: [
+        section(`*${closed ? `${statusLine(i)}: ` : `${SEVERITY_EMOJI[i.severity]} `}${incidentLabel(i)} (private incident)*`, Markers.announce(i.id)),
+        fields([
+          ['Severity', i.severity],
+          ['Status', statusLine(i)],
+          ['Commander', user(roles.commander ?? i.commanderId)],
+        ]),
+        context('Details are restricted to the incident channel members.'),
+      ],
+    };
+  }
   const title = closed ? `${statusLine(i)}: ${incidentLabel(i)} ${i.title}` : `${SEVERITY_EMOJI[i.severity]} ${incidentLabel(i)} ${i.title}`;
   return {
     text: `${closed ? i.status.toUpperCase() : 'New incident'}: ${incidentLabel(i)} ${i.title} (${i.severity}, ${i.status})`,
@@ -148,8 +164,11 @@ export function duplicatePrompt(existing: Incident, draftId: string): { text: st
 
 export function incidentList(incidents: Incident[]): { text: string; blocks: Block[] } {
   if (!incidents.length) return { text: 'No open incidents.', blocks: [section(':sunny: No open incidents.')] };
-  const lines = incidents.map(
-    (i) => `${SEVERITY_EMOJI[i.severity]} *${incidentLabel(i)}* ${clip(i.title, 120)} — ${i.severity}, ${i.status}, IC ${user(i.commanderId)} · ${channelLink(i.channelId, i.channelName)}`,
+  // Lists are seen by anyone in the workspace: private incidents show only that they exist.
+  const lines = incidents.map((i) =>
+    i.private
+      ? `${SEVERITY_EMOJI[i.severity]} *${incidentLabel(i)}* _private incident_ — ${i.severity}, ${i.status}, IC ${user(i.commanderId)}`
+      : `${SEVERITY_EMOJI[i.severity]} *${incidentLabel(i)}* ${clip(i.title, 120)} — ${i.severity}, ${i.status}, IC ${user(i.commanderId)} · ${channelLink(i.channelId, i.channelName)}`,
   );
   const blocks: Block[] = [header(`Open incidents (${incidents.length})`)];
   for (let k = 0; k < lines.length && blocks.length < 48; k += 10) blocks.push(section(lines.slice(k, k + 10).join('\n')));
