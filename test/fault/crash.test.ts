@@ -1,0 +1,227 @@
+/**
+ * Crash tests: the real bot as a child process (`node --import tsx src/main.ts`, HTTP mode, a temp
+ * SQLite file) against an emulator this test owns. SIGKILL lands at a chosen point; the bot is
+ * restarted on the same database and the outcome is checked the way a person would see it.
+ *
+ * A killed process cannot hand its jobs back, so they wait for their lease (60 s by default). The
+ * test fast-forwards that wait by expiring the leases in the database while the bot is down, which
+ * is exactly what the passing of time would do.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { GENERAL_CHANNEL_ID, SEED_PEOPLE, SlackDriver, startSlackEmulator, type SlackEmulator } from '../../src/emulator/slack/index.js';
+import { Actions } from '../../src/slack/ids.js';
+import { freePort, markedMessages, postGenericAlert, slackOutcome, startCountingServer, waitUntil, writeConfigFile, type CountingServer } from '../../bench/lib.js';
+
+const BOT_TOKEN = 'xoxb-crash-test-token';
+const SIGNING_SECRET = 'crash-test-signing-secret-0123';
+const ALERT_SECRET = 'crash-alert-secret-0123456789';
+const ALICE = SEED_PEOPLE[0].id;
+const BOB = SEED_PEOPLE[1].id;
+
+let emulator: SlackEmulator;
+let target: CountingServer;
+let dir: string;
+
+before(async () => {
+  emulator = await startSlackEmulator({ botToken: BOT_TOKEN, rateLimits: 'off' });
+  target = await startCountingServer();
+  dir = mkdtempSync(join(tmpdir(), 'firebreak-crash-'));
+});
+after(async () => {
+  await emulator?.close();
+  await target?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Child {
+  proc: ChildProcess;
+  url: string;
+  driver: SlackDriver;
+  output(): string;
+}
+
+async function spawnBot(dbFile: string, port: number, cfg: string): Promise<Child> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: join(import.meta.dirname, '../..'),
+    env: {
+      PATH: process.env.PATH ?? '',
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_API_URL: emulator.apiUrl,
+      ANNOUNCE_CHANNEL: 'C0INCIDENTS',
+      DATABASE_URL: `sqlite:${dbFile}`,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ALERT_WEBHOOK_SECRET: ALERT_SECRET,
+      CRASH_EXEC_SECRET: 'crash-exec-secret',
+      FIREBREAK_CONFIG: cfg,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`bot exited ${proc.exitCode}: ${out.slice(-1000)}`);
+      try {
+        const r = await fetch(`${url}/healthz`);
+        await r.arrayBuffer();
+        return r.ok;
+      } catch {
+        return false;
+      }
+    },
+    20_000,
+    'the bot to listen',
+    50,
+  );
+  return { proc, url, driver: new SlackDriver({ emulator, requestUrl: `${url}/slack/events`, signingSecret: SIGNING_SECRET }), output: () => out };
+}
+
+async function kill9(c: Child): Promise<void> {
+  const gone = new Promise((r) => c.proc.once('exit', r));
+  c.proc.kill('SIGKILL');
+  await gone;
+}
+
+/** What the passing of the lease time does to a dead worker's jobs. */
+function expireLeases(dbFile: string): void {
+  const db = new Database(dbFile);
+  try {
+    db.prepare(`update jobs set claimed_until = 0 where state = 'running'`).run();
+  } finally {
+    db.close();
+  }
+}
+
+function countRows(dbFile: string, sql: string): number {
+  const db = new Database(dbFile, { readonly: true });
+  try {
+    return (db.prepare(sql).get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+const cfg = () =>
+  writeConfigFile({
+    actions: [
+      {
+        id: 'rollback_deployment',
+        title: 'Roll back a deployment',
+        params: { service: { type: 'string', required: true }, version: { type: 'string', required: true } },
+        requires_approval: true,
+        policy: { roles: ['commander'], users: [BOB] },
+        executor: { type: 'webhook', url: target.url, secret_env: 'CRASH_EXEC_SECRET', retries: 0, timeout_ms: 30_000 },
+      },
+    ],
+  });
+
+test('killed after the channel was created but before the card: the restart finishes with one channel and one card', async () => {
+  const db = join(dir, 'declare.db');
+  const port = await freePort();
+  const config = cfg();
+  emulator.clearCalls();
+  const channelsBefore = slackOutcome(emulator).channels;
+  // The card and announcement posts never reach Slack: the process dies waiting for them.
+  emulator.inject('chat.postMessage', { hang: true, times: 2 });
+  let bot = await spawnBot(db, port, config);
+  const ack = await bot.driver.slash('declare critical Crash between channel and card', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+  assert.equal(ack.status, 200, bot.output());
+  await waitUntil(() => emulator.calls('conversations.create').some((c) => c.ok), 30_000, 'the channel', 25).catch((err) => {
+    throw new Error(`${(err as Error).message}; Slack calls: ${emulator.calls().map((c) => `${c.method}:${c.status}`).join(' ')}; bot output: ${bot.output().slice(-1500)}`);
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  await kill9(bot);
+  emulator.clearFaults();
+  assert.equal(markedMessages(emulator, 'card:').length, 0, 'no card before the restart');
+  expireLeases(db);
+  bot = await spawnBot(db, port, config);
+  try {
+    await waitUntil(() => countRows(db, `select count(*) as n from audit_log where action = 'incident.flow_completed'`) === 1, 15_000, 'the resumed flow');
+    const o = slackOutcome(emulator);
+    assert.equal(o.channels - channelsBefore, 1, 'one channel');
+    assert.deepEqual([...o.cards.values()], [1], 'one card');
+    assert.deepEqual([...o.announcements.values()], [1], 'one announcement');
+    assert.equal(countRows(db, 'select count(*) as n from incidents'), 1);
+  } finally {
+    await kill9(bot);
+  }
+});
+
+test('killed right after an alert was acknowledged (202): the restart turns it into an incident', async () => {
+  const db = join(dir, 'alert.db');
+  const port = await freePort();
+  const config = cfg();
+  // Processing stalls at the channel: the kill lands after the 202, mid-processing.
+  emulator.inject('conversations.create', { hang: true, times: 1 });
+  let bot = await spawnBot(db, port, config);
+  const status = await postGenericAlert(bot.url, ALERT_SECRET, { title: 'Crash test: payments queue backlog', service: 'payments', severity: 'critical' });
+  assert.equal(status, 202);
+  await new Promise((r) => setTimeout(r, 500));
+  await kill9(bot);
+  emulator.clearFaults();
+  expireLeases(db);
+  bot = await spawnBot(db, port, config);
+  try {
+    await waitUntil(() => countRows(db, `select count(*) as n from audit_log where action = 'incident.flow_completed'`) === 1, 15_000, 'the alert incident');
+    assert.equal(countRows(db, 'select count(*) as n from incidents'), 1, 'one incident for the alert');
+    const id = (new Database(db, { readonly: true }).prepare('select id from incidents').get() as { id: string }).id;
+    const o = slackOutcome(emulator);
+    assert.equal(o.cards.get(id), 1, 'one card');
+    assert.equal(o.announcements.get(id), 1, 'one announcement');
+  } finally {
+    await kill9(bot);
+  }
+});
+
+test('killed while the approved action runs: after the restart it is executed once or marked outcome unknown, never twice', async () => {
+  const db = join(dir, 'approval.db');
+  const port = await freePort();
+  const config = cfg();
+  let bot = await spawnBot(db, port, config);
+  const before = target.calls.length;
+  try {
+    await bot.driver.slash('declare high Crash during execution', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+    const channel = await waitUntil(
+      () => (new Database(db, { readonly: true }).prepare(`select channel_id as c from incidents where card_ts is not null`).get() as { c: string } | undefined)?.c,
+      30_000,
+      'the incident channel',
+    );
+    emulator.state.addMembers(channel, [BOB]);
+    await bot.driver.slash('action rollback_deployment service=api version=v41', { user: ALICE, channel });
+    const msg = await waitUntil(() => markedMessages(emulator, 'approval:').find((m) => m.channel === channel), 10_000, 'the approval message');
+    target.setDelay(20_000); // the executor is slow: the kill lands while the action runs
+    const click = await bot.driver.click({ channel: msg.channel, ts: msg.ts }, Actions.approve, { user: BOB });
+    assert.equal(click.status, 200);
+    await waitUntil(() => target.calls.length > before, 10_000, 'the executor to be called');
+    await kill9(bot);
+    target.setDelay(0);
+    expireLeases(db);
+    bot = await spawnBot(db, port, config);
+    const status = await waitUntil(
+      () => {
+        const s = (new Database(db, { readonly: true }).prepare('select status from approvals').get() as { status: string } | undefined)?.status;
+        return s && !['pending', 'executing', 'approved'].includes(s) ? s : null;
+      },
+      15_000,
+      'the approval to settle',
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    const keys = new Set(target.calls.slice(before).map((c) => String(c.headers['idempotency-key'] ?? c.body)));
+    assert.ok(['executed', 'unknown'].includes(status), `approval ended ${status}`);
+    assert.equal(keys.size, 1, 'one execution (a resend, if any, carries the same idempotency key)');
+    if (status === 'unknown') assert.equal(target.calls.length - before, 1, 'outcome unknown: not run again');
+  } finally {
+    if (bot.proc.exitCode === null) await kill9(bot);
+  }
+});
