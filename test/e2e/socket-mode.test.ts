@@ -1,0 +1,206 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { Server } from 'node:http';
+import { buildFirebreak, type BuildOptions, type Firebreak } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import { createHttpServer, listen } from '../../src/server.js';
+import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID, SlackDriver, startSlackEmulator, type SlackEmulator } from '../../src/emulator/slack/index.js';
+import { DeclareBlocks, INPUT } from '../../src/slack/ids.js';
+import { ALICE, BOB, blocksText, flowDone, messagesWithMarker, openView } from './helpers.js';
+import type { Bot } from './harness.js';
+
+export const BOT_TOKEN = 'xoxb-socket-test-token';
+export const APP_TOKEN = 'xapp-1-A0FIREBRK-socket-test';
+
+export interface SocketBot extends Omit<Bot, 'close'> {
+  /** `fb.stop()` once (disconnects the socket); later calls do nothing. */
+  stop(): Promise<void>;
+  /** Stop the bot, then close the HTTP server and the emulator. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * The real bot in Socket Mode: real config (SLACK_APP_TOKEN selects the mode, no signing secret),
+ * real store on a temp SQLite file, real Bolt SocketModeReceiver connecting to the emulator's
+ * Socket Mode; the HTTP server only carries health, readiness, metrics and webhooks. The driver
+ * delivers the same payloads as in HTTP mode, as envelopes over that socket.
+ */
+export async function startSocketBot(opts: { env?: Record<string, string>; build?: Partial<BuildOptions> } = {}): Promise<SocketBot> {
+  const emulator = await startSlackEmulator({ botToken: BOT_TOKEN, appToken: APP_TOKEN, rateLimits: 'enforce' });
+  const dir = mkdtempSync(join(tmpdir(), 'firebreak-socket-e2e-'));
+  const config = loadConfig(
+    {
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_APP_TOKEN: APP_TOKEN,
+      SLACK_API_URL: emulator.apiUrl,
+      ANNOUNCE_CHANNEL: INCIDENTS_CHANNEL_ID,
+      DATABASE_URL: `sqlite:${join(dir, 'firebreak.db')}`,
+      PORT: '0',
+      LOG_LEVEL: 'debug',
+      ...opts.env,
+    },
+    dir,
+  );
+  assert.equal(config.slackMode, 'socket');
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(chunk.toString());
+      cb();
+    },
+  });
+  const logger = createLogger({ level: config.logLevel, secrets: [BOT_TOKEN, APP_TOKEN], destination: sink, pretty: false });
+  const fb: Firebreak = await buildFirebreak(config, { logger, slackRetries: 0, jobs: { pollMs: 50 }, ...opts.build });
+  const server: Server = createHttpServer(fb);
+  const port = await listen(server, 0, '127.0.0.1');
+  await fb.start();
+  const driver = new SlackDriver({ emulator, transport: 'socket' });
+  let closed = false;
+  let stopped: Promise<void> | null = null;
+  const stop = () => (stopped ??= fb.stop());
+  return {
+    stop,
+    fb,
+    emulator,
+    driver,
+    server,
+    url: `http://127.0.0.1:${port}`,
+    logs,
+    async waitFor(check, ms = 5000, what = 'condition') {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const v = await check();
+        if (v) return v as NonNullable<typeof v>;
+        if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      server.closeAllConnections?.();
+      await new Promise<void>((r) => server.close(() => r()));
+      // The bot first, so its socket closes from its side and it does not try to reconnect.
+      await stop();
+      await emulator.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('the bot in Socket Mode', () => {
+  let bot: SocketBot;
+  before(async () => {
+    bot = await startSocketBot();
+  });
+  after(async () => {
+    await bot.close();
+  });
+
+  test('start() connects one socket with the app-level token', () => {
+    assert.equal(bot.emulator.socketMode.connections().length, 1);
+    const opens = bot.emulator.calls('apps.connections.open');
+    assert.equal(opens.length, 1);
+    assert.equal(opens[0]!.ok, true);
+  });
+
+  test('/incident help is acked over the socket within 3 s with the help text', async () => {
+    const r = await bot.driver.slash('help', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+    assert.equal(r.status, 200);
+    assert.ok(r.ms < 3000, `ack took ${r.ms} ms`);
+    const body = r.body as { response_type?: string; text?: string };
+    assert.equal(body.response_type, 'ephemeral');
+    assert.match(body.text ?? '', /declare <severity> <title>/);
+  });
+
+  test('an inline declare creates the channel and pins the incident card', async () => {
+    const r = await bot.driver.slash('declare high Payments API failing', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+    assert.equal(r.status, 200);
+    assert.ok(r.ms < 3000, `ack took ${r.ms} ms`);
+    const incident = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === 'Payments API failing'), 5000, 'the incident');
+    await flowDone(bot as unknown as Bot, incident.id);
+    const i = (await bot.fb.deps.store.getIncident(incident.id))!;
+    assert.equal(i.severity, 'high');
+    assert.match(i.channelName!, /^inc-\d{8}-payments-api-failing$/);
+    const ch = bot.emulator.state.channel(i.channelId!)!;
+    assert.ok(ch.members.includes(ALICE), 'declarer invited');
+    const cards = messagesWithMarker(bot.emulator, i.channelId!, `card:${i.id}`);
+    assert.equal(cards.length, 1);
+    assert.ok(bot.emulator.state.pins(i.channelId!).some((p) => p.message.ts === cards[0]!.ts), 'card pinned');
+    assert.equal(messagesWithMarker(bot.emulator, INCIDENTS_CHANNEL_ID, `announce:${i.id}`).length, 1, 'announced once');
+  });
+
+  test('the declare modal opens from the command and its submission declares', async () => {
+    const r = await bot.driver.slash('', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+    assert.equal(r.status, 200);
+    const view = await bot.waitFor(() => openView(bot.emulator, ALICE, 'declare_modal'), 3000, 'declare modal');
+    assert.equal(bot.emulator.calls('views.open').at(-1)?.args.trigger_id, r.triggerId);
+
+    // A bad submission comes back as field errors in the ack, and the modal stays open.
+    const bad = await bot.driver.submitView(view.id, { [DeclareBlocks.title]: { [INPUT]: '   ' }, [DeclareBlocks.severity]: { [INPUT]: 'low' }, [DeclareBlocks.commander]: { [INPUT]: ALICE } }, { user: ALICE });
+    assert.equal(bad.status, 200);
+    assert.equal((bad.body as { response_action?: string }).response_action, 'errors');
+    assert.equal(bot.emulator.state.view(view.id)?.open, true);
+
+    const sub = await bot.driver.submitView(
+      view.id,
+      {
+        [DeclareBlocks.title]: { [INPUT]: 'Login page blank' },
+        [DeclareBlocks.severity]: { [INPUT]: 'medium' },
+        [DeclareBlocks.description]: { [INPUT]: 'white screen after deploy' },
+        [DeclareBlocks.commander]: { [INPUT]: BOB },
+        [DeclareBlocks.services]: { [INPUT]: 'auth' },
+        [DeclareBlocks.private]: { [INPUT]: [] },
+      },
+      { user: ALICE },
+    );
+    assert.equal(sub.status, 200);
+    assert.ok(sub.ms < 3000, `ack took ${sub.ms} ms`);
+    assert.equal(bot.emulator.state.view(view.id)?.open, false, 'the modal closed on the ack');
+    const incident = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === 'Login page blank'), 5000, 'the incident');
+    await flowDone(bot as unknown as Bot, incident.id);
+    const i = (await bot.fb.deps.store.getIncident(incident.id))!;
+    assert.equal(i.commanderId, BOB);
+    const cards = messagesWithMarker(bot.emulator, i.channelId!, `card:${i.id}`);
+    assert.equal(cards.length, 1);
+    assert.ok(blocksText(cards[0]!.blocks).includes('Resolve'));
+  });
+
+  test('health, readiness and metrics answer on the HTTP port in Socket Mode too; /slack/events does not exist', async () => {
+    const h = await fetch(`${bot.url}/healthz`);
+    assert.equal(h.status, 200);
+    const r = await fetch(`${bot.url}/readyz`);
+    const rb = (await r.json()) as { ok: boolean; checks: Record<string, string> };
+    assert.equal(r.status, 200, JSON.stringify(rb));
+    assert.equal(rb.checks.slack, 'ok');
+    assert.equal(rb.checks.store, 'ok');
+    const m = await fetch(`${bot.url}/metrics`);
+    assert.equal(m.status, 200);
+    assert.match(await m.text(), /firebreak_process_/);
+    const events = await fetch(`${bot.url}/slack/events`, { method: 'POST', body: 'x' });
+    assert.equal(events.status, 404);
+  });
+
+  test('neither the bot token nor the app-level token shows up in the logs', () => {
+    const all = bot.logs.join('');
+    assert.ok(bot.logs.length > 0);
+    assert.ok(!all.includes(BOT_TOKEN), 'bot token leaked');
+    assert.ok(!all.includes(APP_TOKEN), 'app token leaked');
+  });
+
+  test('stop() closes the socket cleanly and the bot does not reconnect', async () => {
+    const opens = bot.emulator.calls('apps.connections.open').length;
+    await bot.stop();
+    await bot.waitFor(() => bot.emulator.socketMode.connections().length === 0, 3000, 'the socket to close');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(bot.emulator.calls('apps.connections.open').length, opens, 'no reconnect attempt');
+    assert.equal(bot.emulator.socketMode.connections().length, 0);
+    // With the bot gone Slack has nobody to hand a command to.
+    await assert.rejects(bot.driver.slash('help', { user: ALICE, channel: GENERAL_CHANNEL_ID }), /dispatch_failed/);
+  });
+});
