@@ -30,6 +30,7 @@ const SECRETS = {
   DATADOG_WEBHOOK_SECRET: 'fuzz-dd-secret',
   ALERTMANAGER_WEBHOOK_TOKEN: 'fuzz-am-token',
   ROOTLY_WEBHOOK_SECRET: 'fuzz-rootly-secret',
+  AGENT_WEBHOOK_SECRET: 'fuzz-agent-secret',
   INCIDENTIO_WEBHOOK_SECRET: 'whsec_ZnV6ei1pbmNpZGVudGlvLXNlY3JldA==',
 };
 
@@ -41,8 +42,7 @@ const PATHS = [
   '/webhooks/alerts/alertmanager',
   '/webhooks/rootly',
   '/webhooks/incidentio',
-  // '/webhooks/agents/proposals' is left out: it cannot be enabled today (AGENT_WEBHOOK_SECRET is
-  // not in config.ts's env schema, so zod strips it) and a disabled endpoint answers 503 by design.
+  '/webhooks/agents/proposals',
 ];
 
 let bot: Bot;
