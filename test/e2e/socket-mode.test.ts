@@ -10,8 +10,8 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { createHttpServer, listen } from '../../src/server.js';
 import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID, SlackDriver, startSlackEmulator, type SlackEmulator } from '../../src/emulator/slack/index.js';
-import { DeclareBlocks, INPUT } from '../../src/slack/ids.js';
-import { ALICE, BOB, blocksText, flowDone, messagesWithMarker, openView } from './helpers.js';
+import { Actions, DeclareBlocks, INPUT, Views } from '../../src/slack/ids.js';
+import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker, openView } from './helpers.js';
 import type { Bot } from './harness.js';
 
 export const BOT_TOKEN = 'xoxb-socket-test-token';
@@ -169,6 +169,28 @@ describe('the bot in Socket Mode', () => {
     const cards = messagesWithMarker(bot.emulator, i.channelId!, `card:${i.id}`);
     assert.equal(cards.length, 1);
     assert.ok(blocksText(cards[0]!.blocks).includes('Resolve'));
+  });
+
+  test('a button on the pinned card works over the socket: Update status opens its modal', async () => {
+    const incident = (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === 'Payments API failing')!;
+    const card = messagesWithMarker(bot.emulator, incident.channelId!, `card:${incident.id}`)[0]!;
+    const r = await bot.driver.click({ channel: incident.channelId!, ts: card.ts }, Actions.cardUpdateStatus, { user: BOB });
+    assert.equal(r.status, 200);
+    assert.ok(r.ms < 3000, `ack took ${r.ms} ms`);
+    await bot.waitFor(() => openView(bot.emulator, BOB, Views.status), 3000, 'the status modal');
+  });
+
+  test('events arrive over the socket: the Home tab lists open incidents; a retry of the same event is processed once', async () => {
+    const first = await bot.driver.appHomeOpened(CAROL);
+    assert.equal(first.status, 200);
+    const home = await bot.waitFor(() => bot.emulator.state.homeView(CAROL), 3000, 'the Home tab');
+    assert.match(blocksText(home.blocks), /Payments API failing/);
+    const publishes = bot.emulator.calls('views.publish').length;
+    const retry = await bot.driver.event({ type: 'app_home_opened', user: CAROL, channel: 'D0CAROL', tab: 'home' }, { eventId: first.eventId, retryNum: 1, retryReason: 'timeout' });
+    assert.equal(retry.status, 200);
+    assert.equal(bot.emulator.socketMode.envelopes().at(-1)?.retryAttempt, 1);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(bot.emulator.calls('views.publish').length, publishes, 'no second publish for the retry');
   });
 
   test('health, readiness and metrics answer on the HTTP port in Socket Mode too; /slack/events does not exist', async () => {
