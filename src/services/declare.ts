@@ -6,6 +6,7 @@ import { Markers } from '../slack/ids.js';
 import { announcement, incidentCard, topicFor } from '../slack/blocks/incident.js';
 import type { Deps } from './deps.js';
 import { postOnce, step } from './steps.js';
+import { REFRESH_JOB } from './lifecycle.js';
 
 export interface DeclareInput {
   title: string;
@@ -116,21 +117,23 @@ interface FlowPayload {
  */
 export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<void> {
   const flowId = declareFlowId(payload.incidentId);
-  let incident = await deps.store.getIncident(payload.incidentId);
-  if (!incident) return;
-  const wantsChannel = payload.channel === 'always' || atLeast(incident.severity, deps.config.file.announce.auto_channel_min_severity);
+  const initial = await deps.store.getIncident(payload.incidentId);
+  if (!initial) return;
+  const wantsChannel = payload.channel === 'always' || atLeast(initial.severity, deps.config.file.announce.auto_channel_min_severity);
   const announceChannel = deps.config.env.ANNOUNCE_CHANNEL;
+  const roles = await deps.store.getRoles(initial.id);
 
-  const backendP = ensureBackendRecord(deps, flowId, incident);
-  const channelP = wantsChannel ? ensureChannel(deps, flowId, incident) : Promise.resolve(null);
-  const [backendRef, channel] = await Promise.all([backendP, channelP]);
-  incident = (await deps.store.getIncident(incident.id))!;
-  const roles = await deps.store.getRoles(incident.id);
+  // Two independent chains from t0: the backend record, and the channel. Nothing Slack shows
+  // waits for the backend: a slow or failing incident platform never holds up the card.
+  const backendP = ensureBackendRecord(deps, flowId, initial);
+  const channelP = wantsChannel ? ensureChannel(deps, flowId, initial) : Promise.resolve(null);
+  const inc = initial;
+  const tasks: Promise<unknown>[] = [backendP];
 
-  const tasks: Promise<unknown>[] = [];
-  if (channel) {
-    const inc = incident;
-    tasks.push(
+  const inChannel = channelP.then(async (channel) => {
+    if (!channel) return;
+    const withChannel: Incident = { ...inc, channelId: channel.id, channelName: channel.name };
+    await Promise.all([
       step(deps, flowId, 'invite', async () => {
         const users = [inc.declaredBy, inc.commanderId, ...deps.config.file.responders].filter((u): u is string => !!u);
         await deps.chat.invite(channel.id, users);
@@ -141,49 +144,65 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
         return true;
       }),
       (async () => {
-        const card = await postOnce(deps, flowId, 'card', channel.id, Markers.card(inc.id), () => incidentCard(inc, roles));
+        const card = await postOnce(deps, flowId, 'card', channel.id, Markers.card(inc.id), () => incidentCard(withChannel, roles));
         await deps.store.updateIncident(inc.id, { cardTs: card.ts, updatedAt: deps.clock.now() });
         await step(deps, flowId, 'pin', async () => {
           await deps.chat.pin(channel.id, card.ts);
           return true;
         });
       })(),
-    );
-    if (backendRef.url) {
-      const url = backendRef.url;
-      tasks.push(
-        step(deps, flowId, 'bookmark', async () => {
-          await deps.chat.addBookmark(channel.id, `${incidentLabel(inc)} in ${deps.backend.name}`, url);
-          return true;
-        }),
-      );
-    }
-    if (deps.backend.name !== 'local') {
-      tasks.push(
-        step(deps, flowId, 'backend.channel', async () => {
-          await deps.backend.updateIncident(
-            { firebreakId: inc.id, backendId: backendRef.backendId },
-            { slackChannel: { id: channel.id, name: channel.name, url: deps.chat.permalink(channel.id) } },
-          );
-          return true;
-        }),
-      );
-    }
-    tasks.push(deps.jobs.enqueue(BRIEF_JOB, { incidentId: inc.id }, { key: `brief:${inc.id}` }));
-  }
+      deps.jobs.enqueue(BRIEF_JOB, { incidentId: inc.id }, { key: `brief:${inc.id}` }),
+    ]);
+  });
+  tasks.push(inChannel);
+
+  // The announcement carries the channel link, so it follows the channel (or goes at once without one).
   if (announceChannel) {
-    const inc = incident;
     tasks.push(
-      (async () => {
-        const posted = await postOnce(deps, flowId, 'announce', announceChannel, Markers.announce(inc.id), () => announcement(inc, roles));
+      channelP.then(async (channel) => {
+        const withChannel: Incident = channel ? { ...inc, channelId: channel.id, channelName: channel.name } : inc;
+        const posted = await postOnce(deps, flowId, 'announce', announceChannel, Markers.announce(inc.id), () => announcement(withChannel, roles));
         await deps.store.updateIncident(inc.id, { announceTs: posted.ts, updatedAt: deps.clock.now() });
-      })(),
+      }),
     );
   }
+
+  // What needs both: the bookmark to the backend record, and the channel written back to it.
+  tasks.push(
+    Promise.all([backendP, channelP]).then(async ([backendRef, channel]) => {
+      if (!channel) return;
+      const links: Promise<unknown>[] = [];
+      if (backendRef.url) {
+        const url = backendRef.url;
+        links.push(
+          step(deps, flowId, 'bookmark', async () => {
+            await deps.chat.addBookmark(channel.id, `${incidentLabel(inc)} in ${deps.backend.name}`, url);
+            return true;
+          }),
+        );
+      }
+      if (deps.backend.name !== 'local') {
+        links.push(
+          step(deps, flowId, 'backend.channel', async () => {
+            await deps.backend.updateIncident(
+              { firebreakId: inc.id, backendId: backendRef.backendId },
+              { slackChannel: { id: channel.id, name: channel.name, url: deps.chat.permalink(channel.id) } },
+            );
+            return true;
+          }),
+        );
+      }
+      await Promise.all(links);
+    }),
+  );
+
   const results = await Promise.allSettled(tasks);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
-  await deps.store.audit({ at: deps.clock.now(), incidentId: incident.id, actor: 'system', action: 'incident.flow_completed', detail: { channel: channel?.id ?? null } });
+  // The card and announcement were rendered before the backend link existed: render them once more.
+  const done = (await deps.store.getIncident(inc.id))!;
+  if (done.backendUrl) await deps.jobs.enqueue(REFRESH_JOB, { incidentId: inc.id }, { key: `refresh:${inc.id}:${done.version}` });
+  await deps.store.audit({ at: deps.clock.now(), incidentId: inc.id, actor: 'system', action: 'incident.flow_completed', detail: { channel: done.channelId } });
 }
 
 async function ensureBackendRecord(deps: Deps, flowId: string, incident: Incident): Promise<{ backendId: string; url: string | null }> {

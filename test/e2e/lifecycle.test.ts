@@ -97,8 +97,8 @@ test('mitigate then resolve: status on card, topic and announcement; resolve pos
   assert.match(blocksText(announcementPost().blocks), /resolved/i);
   const pm = await bot.waitFor(() => messagesWithMarker(bot.emulator, incident.channelId!, `postmortem:${incident.id}`)[0], 5000, 'post-mortem draft');
   for (const section of ['Summary', 'Root Cause', 'Trigger', 'Impact', 'Timeline', 'Resolution', 'Prevention']) assert.ok(blocksText(pm.blocks).includes(section), section);
-  const saved = await bot.fb.deps.store.getKv<{ markdown: string }>(`postmortem:${incident.id}`);
-  assert.ok(saved?.markdown.includes('Root Cause'), 'saved to the local backend');
+  const saved = await bot.waitFor(() => bot.fb.deps.store.getKv<{ markdown: string }>(`postmortem:${incident.id}`), 5000, 'post-mortem saved');
+  assert.ok(saved.markdown.includes('Root Cause'), 'saved to the local backend');
   const audit = (await bot.fb.deps.store.listAudit({ incidentId: incident.id })).map((a) => a.action);
   for (const a of ['incident.declared', 'incident.severity_changed', 'incident.role_assigned', 'incident.mitigated', 'incident.resolved']) assert.ok(audit.includes(a), a);
 });

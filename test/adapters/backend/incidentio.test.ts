@@ -127,11 +127,15 @@ describe('incident.io adapter against the fake', () => {
 
   test("429 body rate_limit.retry_after is honoured (the fake's sliding window)", async () => {
     const b = make({ limiter: null });
+    const ref = await b.createIncident(input());
+    const r = { firebreakId: ref.backendId, backendId: ref.backendId };
     t.now += 61_000;
+    t.sleeps.length = 0;
     fake.setLimit(2, 60_000);
-    await b.verify();
-    await b.verify();
-    await b.verify();
+    // Three single-request calls in one window of two: the third waits for the 429's retry_after.
+    await b.updateIncident(r, { title: 'one' });
+    await b.updateIncident(r, { title: 'two' });
+    await b.updateIncident(r, { title: 'three' });
     assert.equal(t.sleeps.length, 1);
     assert.ok(t.sleeps[0]! >= 59_000 && t.sleeps[0]! <= 60_000, `slept ${t.sleeps[0]}`);
   });

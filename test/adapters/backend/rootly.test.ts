@@ -168,11 +168,14 @@ describe('Rootly adapter against the fake', () => {
 
   test("the fake's sliding window: RateLimit-Reset (epoch seconds) is honoured", async () => {
     const b = make({ limiter: null });
+    const ref = await b.createIncident(input());
+    const r = { firebreakId: `fb-${n}`, backendId: ref.backendId };
     vt.t.now += 61_000; // let earlier tests' calls leave the window
+    vt.t.sleeps.length = 0;
     fake.setLimit(2, 60_000);
-    await b.verify();
-    await b.verify();
-    await b.verify(); // third call in the window: 429, wait until the window frees, then success
+    await b.updateIncident(r, { title: 'one' });
+    await b.updateIncident(r, { title: 'two' });
+    await b.updateIncident(r, { title: 'three' }); // third call in the window: 429, wait until the window frees, then success
     assert.equal(vt.t.sleeps.length, 1);
     assert.ok(vt.t.sleeps[0]! >= 59_000 && vt.t.sleeps[0]! <= 60_000, `slept ${vt.t.sleeps[0]}`);
   });
@@ -230,6 +233,26 @@ describe('Rootly adapter against the fake', () => {
     const restarted = make({ createGuard: guard }); // a new process after a crash
     assert.deepEqual(await restarted.createIncident(input({ firebreakId: 'fb-guard-1' })), ref);
     assert.equal(fake.calls().length, callsBefore);
+  });
+
+  test('create guard: a first create is one POST (no lookup); after a crash between the POST and its record, the retry finds the incident', async () => {
+    const marks = new Map<string, unknown>();
+    const guard: CreateGuard = { get: async (k) => marks.get(k), put: async (k, v) => (marks.has(k) ? marks.get(k) : (marks.set(k, v), v)) };
+    const b = make({ createGuard: guard });
+    await b.createIncident(input({ firebreakId: 'fb-warm' })); // warms the severity cache
+    const before = fake.calls().length;
+    await b.createIncident(input({ firebreakId: 'fb-guard-2' }));
+    assert.deepEqual(
+      fake.calls().slice(before).map((c) => `${c.method} ${c.path.split('?')[0]}`),
+      ['POST /v1/incidents'],
+      'one round trip on the critical path',
+    );
+    // The process dies after Rootly created the incident but before the done mark was written.
+    fake.inject('POST /v1/incidents', { drop: true, times: 1 });
+    await assert.rejects(make({ createGuard: { get: guard.get, put: async (k, v) => (k.includes('.done:') ? Promise.reject(new Error('crash')) : guard.put(k, v)) } }).createIncident(input({ firebreakId: 'fb-crash-1' })));
+    const restarted = make({ createGuard: guard });
+    await restarted.createIncident(input({ firebreakId: 'fb-crash-1' }));
+    assert.equal(fake.incidents().filter((i) => i.labels.firebreak_id === 'fb-crash-1').length, 1);
   });
 
   test('runWorkflow returns the queued run and is never repeated after a 5xx', async () => {

@@ -192,6 +192,9 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
 
     async verify(): Promise<void> {
       await call({ method: 'GET', path: '/v1/identity' }, z.looseObject({ identity: z.looseObject({ name: z.string() }) }), 'the key check');
+      // Warm the lookups the first declare needs, so its create is one round trip. A failure here
+      // is not a bad key: the lookups retry when a declare needs them.
+      await Promise.all([severityId('critical'), roleId('commander')]).catch((err) => log.warn({ backend: BACKEND, err: (err as Error).message }, 'incident.io lookups could not be warmed'));
     },
 
     async createIncident(input: BackendCreateInput): Promise<BackendIncidentRef> {

@@ -233,7 +233,15 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
     name: 'rootly',
 
     async verify(): Promise<void> {
-      await call({ method: 'GET', path: '/v1/users/me' }, z.looseObject({ data: z.looseObject({ id: z.string() }) }), 'the key check');
+      // The key check also warms the severity cache, so the first declare's create is one round trip.
+      // allSettled: both calls finish before we answer, so none is left in flight after a refusal.
+      const [me, loaded] = await Promise.allSettled([
+        call({ method: 'GET', path: '/v1/users/me' }, z.looseObject({ data: z.looseObject({ id: z.string() }) }), 'the key check'),
+        loadSeverities(),
+      ]);
+      if (me.status === 'rejected') throw me.reason;
+      if (loaded.status === 'rejected') throw loaded.reason;
+      severities = loaded.value;
     },
 
     async createIncident(input: BackendCreateInput): Promise<BackendIncidentRef> {
@@ -247,9 +255,14 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
         if (guard) await guard.put(guardDone(input.firebreakId), ref);
         return ref;
       };
-      // Look before creating: an earlier attempt (this process or one that crashed) may have succeeded.
-      const existing = await findByFirebreakId(input.firebreakId);
-      if (existing) return record(existing);
+      // Look before creating when an earlier attempt may have succeeded unseen (a crash or a lost
+      // response). With a guard that has no attempt on record, there was none: skip the lookup,
+      // which keeps the create to one round trip on the declare critical path.
+      const attempted = guard ? (await guard.get(guardAttempted(input.firebreakId))) != null : true;
+      if (attempted) {
+        const existing = await findByFirebreakId(input.firebreakId);
+        if (existing) return record(existing);
+      }
       if (guard) await guard.put(guardAttempted(input.firebreakId), { at: new Date().toISOString() });
 
       const attributes: Record<string, unknown> = {
