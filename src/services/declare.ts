@@ -6,7 +6,7 @@ import { Markers } from '../slack/ids.js';
 import { announcement, incidentCard, topicFor } from '../slack/blocks/incident.js';
 import type { Deps } from './deps.js';
 import { postOnce, step } from './steps.js';
-import { REFRESH_JOB } from './lifecycle.js';
+import { REFRESH_JOB, setTopicIfChanged } from './lifecycle.js';
 
 export interface DeclareInput {
   title: string;
@@ -140,16 +140,18 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
         return true;
       }),
       step(deps, flowId, 'topic', async () => {
-        await deps.chat.setTopic(channel.id, topicFor(inc, roles));
+        await setTopicIfChanged(deps, inc.id, channel.id, topicFor(inc, roles));
         return true;
       }),
       (async () => {
         const card = await postOnce(deps, flowId, 'card', channel.id, Markers.card(inc.id), () => incidentCard(withChannel, roles));
-        await deps.store.updateIncident(inc.id, { cardTs: card.ts, updatedAt: deps.clock.now() });
-        await step(deps, flowId, 'pin', async () => {
-          await deps.chat.pin(channel.id, card.ts);
-          return true;
-        });
+        await Promise.all([
+          deps.store.updateIncident(inc.id, { cardTs: card.ts, updatedAt: deps.clock.now() }),
+          step(deps, flowId, 'pin', async () => {
+            await deps.chat.pin(channel.id, card.ts);
+            return true;
+          }),
+        ]);
       })(),
       deps.jobs.enqueue(BRIEF_JOB, { incidentId: inc.id }, { key: `brief:${inc.id}` }),
     ]);

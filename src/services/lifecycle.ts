@@ -121,6 +121,17 @@ export async function pinToTimeline(deps: Deps, channelId: string, ts: string, a
   return true;
 }
 
+/**
+ * setTopic is a tier-2 method (about 20 a minute) and posts a notice in the channel: call it only
+ * when the topic text actually changes.
+ */
+export async function setTopicIfChanged(deps: Deps, incidentId: string, channelId: string, topic: string): Promise<void> {
+  const key = `topic:${incidentId}`;
+  if ((await deps.store.getKv<string>(key)) === topic) return;
+  await deps.chat.setTopic(channelId, topic);
+  await deps.store.setKv(key, topic);
+}
+
 /** Re-render the card, topic and announcement from the store: idempotent, safe to repeat. */
 export async function refreshIncidentViews(deps: Deps, incidentId: string): Promise<void> {
   const incident = await requireIncident(deps, incidentId);
@@ -129,16 +140,7 @@ export async function refreshIncidentViews(deps: Deps, incidentId: string): Prom
   if (incident.channelId && incident.cardTs) {
     const card = incidentCard(incident, roles);
     jobs.push(deps.chat.update(incident.channelId, incident.cardTs, card.text, card.blocks));
-    const topic = topicFor(incident, roles);
-    const key = `topic:${incident.id}`;
-    // setTopic is a tier-2 method and posts a channel notice: only call it when the topic changed.
-    jobs.push(
-      (async () => {
-        if ((await deps.store.getKv<string>(key)) === topic) return;
-        await deps.chat.setTopic(incident.channelId!, topic);
-        await deps.store.setKv(key, topic);
-      })(),
-    );
+    jobs.push(setTopicIfChanged(deps, incident.id, incident.channelId, topicFor(incident, roles)));
   }
   const announceChannel = deps.config.env.ANNOUNCE_CHANNEL;
   if (announceChannel && incident.announceTs) {

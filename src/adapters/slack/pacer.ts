@@ -15,7 +15,7 @@ export const TIERS: Record<string, Tier> = {
   t2: { perMinute: 20, burst: 10 },
   t3: { perMinute: 50, burst: 25 },
   t4: { perMinute: 100, burst: 50 },
-  postMessagePerChannel: { perMinute: 60, burst: 5 },
+  postMessagePerChannel: { perMinute: 60, burst: 8 },
 };
 
 export const METHOD_TIER: Record<string, keyof typeof TIERS> = {
