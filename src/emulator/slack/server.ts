@@ -91,6 +91,11 @@ export interface SlackEmulator {
   issueTrigger(user: string): string;
   /** A response_url for an interaction in `channel` by `user`, optionally tied to a message. */
   issueResponseUrl(r: { channel: string; user: string; messageTs?: string | null }): string;
+  /**
+   * Stop serving. Stop Socket Mode clients (the bot) first: a client that loses its socket
+   * reconnects, and @slack/socket-mode retries apps.connections.open ~100 times against the closed
+   * port, keeping the test process alive.
+   */
   close(): Promise<void>;
 }
 
