@@ -1,7 +1,8 @@
 /**
  * Client-side pacing under Slack's per-method rate tiers, so the bot does not hit 429s in a burst
  * (an alert storm opens many channels at once). A token bucket per key; callers await a token.
- * Rates are 90% of the published tier, buckets a little smaller than Slack's burst tolerance.
+ * Slack allows a tier's per-minute budget in a burst; we refill at 90% of the tier's rate and keep
+ * the bucket a little under the budget, so a burst uses most of it and the steady state stays under.
  * Limits: per process. Several replicas share Slack's budget; Slack's 429 + Retry-After (honoured by
  * the Web API client) is the backstop.
  */
@@ -12,9 +13,9 @@ export interface Tier {
 
 export const TIERS: Record<string, Tier> = {
   t1: { perMinute: 1, burst: 1 },
-  t2: { perMinute: 20, burst: 10 },
-  t3: { perMinute: 50, burst: 25 },
-  t4: { perMinute: 100, burst: 50 },
+  t2: { perMinute: 20, burst: 18 },
+  t3: { perMinute: 50, burst: 45 },
+  t4: { perMinute: 100, burst: 90 },
   postMessagePerChannel: { perMinute: 60, burst: 8 },
 };
 
