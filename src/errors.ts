@@ -43,16 +43,22 @@ export class BackendError extends AppError {
   readonly status: number | null;
   readonly field: string | null;
   readonly retryAfterMs: number | null;
+  /**
+   * The request may have been carried out although we saw no answer (a 5xx, a timeout, a
+   * connection lost after sending). A caller must not repeat a non-idempotent write blindly.
+   */
+  readonly outcomeUnknown: boolean;
   constructor(
     code: Extract<ErrorCode, `backend.${string}`>,
     message: string,
-    opts: { status?: number | null; field?: string | null; retryAfterMs?: number | null; backend?: string; cause?: unknown } = {},
+    opts: { status?: number | null; field?: string | null; retryAfterMs?: number | null; backend?: string; cause?: unknown; outcomeUnknown?: boolean } = {},
   ) {
     super(code, message, { backend: opts.backend, status: opts.status, field: opts.field }, { cause: opts.cause });
     this.name = 'BackendError';
     this.status = opts.status ?? null;
     this.field = opts.field ?? null;
     this.retryAfterMs = opts.retryAfterMs ?? null;
+    this.outcomeUnknown = opts.outcomeUnknown ?? code === 'backend.unavailable';
   }
 }
 

@@ -34,6 +34,9 @@ export interface Chat {
   /** Oldest first; `oldest` exclusive. Pages internally. */
   history(channelId: string, opts?: { oldest?: string; limit?: number }): Promise<ChatMessage[]>;
   getMessage(channelId: string, ts: string): Promise<ChatMessage | null>;
+  /** Replies in a thread, oldest first (the parent excluded). */
+  replies(channelId: string, threadTs: string): Promise<ChatMessage[]>;
+  listBookmarks(channelId: string): Promise<{ title: string; link: string }[]>;
   userInfo(userId: string): Promise<{ id: string; name: string; email: string | null; isBot: boolean } | null>;
   /** Members of a Slack user group (for approval policies naming a group). */
   usergroupMembers(usergroupId: string): Promise<string[]>;

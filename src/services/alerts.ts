@@ -5,7 +5,9 @@ import { declareFlowId, declareIncident } from './declare.js';
 import type { Deps } from './deps.js';
 import { PermanentJobError } from './jobs.js';
 import { changeStatus, refreshIncidentViews } from './lifecycle.js';
-import { step } from './steps.js';
+import { postOnce, step } from './steps.js';
+import { section } from '../slack/blocks/common.js';
+import { BackendError } from '../errors.js';
 
 /**
  * What a stored alert does: open an incident, join the open one, or note a resolution.
@@ -149,22 +151,33 @@ async function postFiredAgainNote(deps: Deps, payload: NotePayload): Promise<voi
   const incident = await deps.store.getIncident(payload.incidentId);
   if (!incident) return;
   const target = await noteTarget(deps, incident);
-  // Recorded as a step: a retry after the post does not post again (a crash between the post and
-  // its record can still repeat one note; a thread reply cannot be found again reliably).
-  await step(deps, `alert-note:${incident.id}`, String(payload.windowStart), async () => {
-    const noted = (await deps.store.getKv<number>(`alert-noted:${incident.id}`)) ?? 1;
-    const fresh = await deps.store.getIncident(incident.id);
-    const total = fresh?.alertCount ?? incident.alertCount;
-    const more = total - noted;
-    if (more <= 0) return { ts: null };
-    let ts: string | null = null;
+  const flow = `alert-note:${incident.id}`;
+  // The total a note shows is fixed by its first attempt (first writer wins), so a retry that
+  // adopts a note whose answer was lost records the number that note really shows.
+  const noted = (await deps.store.getKv<number>(`alert-noted:${incident.id}`)) ?? 1;
+  const shown = await step(deps, flow, `total:${payload.windowStart}`, async () => (await deps.store.getIncident(incident.id))?.alertCount ?? incident.alertCount);
+  if (shown > noted) {
     if (target) {
-      const text = `:repeat: Fired again${more > 1 ? `: ${more} more times` : ''} (${total} alert${total === 1 ? '' : 's'} in total).`;
-      ts = (await deps.chat.post(target.channel, text, undefined, { threadTs: target.ts })).ts;
+      // The note states the running total, not a delta: two notes racing (a retried window and the
+      // next one) then repeat a fact instead of adding up to a wrong count.
+      const text = `:repeat: Fired again: ${shown} alert${shown === 1 ? '' : 's'} in total so far.`;
+      const marker = `alert-note:${incident.id}:${payload.windowStart}`;
+      // postOnce: a lost answer from Slack must not turn into a second note on the retry.
+      await postOnce(deps, flow, `post:${payload.windowStart}`, target.channel, marker, () => ({ text, blocks: [section(text, marker)] }), { threadTs: target.ts });
     }
-    await deps.store.setKv(`alert-noted:${incident.id}`, total);
-    return { ts };
-  });
+    if (shown > ((await deps.store.getKv<number>(`alert-noted:${incident.id}`)) ?? 1)) await deps.store.setKv(`alert-noted:${incident.id}`, shown);
+  }
+  // Firings counted after this note's total was fixed get a note of their own in the next window.
+  const now = (await deps.store.getIncident(incident.id))?.alertCount ?? shown;
+  if (now > shown) {
+    const batchMs = Math.max(1000, deps.config.file.alerts.batch_seconds * 1000);
+    const nextWindow = Math.max(payload.windowStart + batchMs, Math.floor(deps.clock.now().getTime() / batchMs) * batchMs);
+    await deps.jobs.enqueue(
+      ALERT_NOTE_JOB,
+      { incidentId: incident.id, windowStart: nextWindow } satisfies NotePayload,
+      { key: `alert-note:${incident.id}:${nextWindow}`, delayMs: Math.max(0, nextWindow + batchMs - deps.clock.now().getTime()) },
+    );
+  }
   // The card and announcement show the count: refreshed once per batch, not once per alert.
   await refreshIncidentViews(deps, incident.id);
 }
@@ -197,10 +210,9 @@ async function processResolved(deps: Deps, alert: StoredAlert): Promise<Incident
   const resolve = deps.config.file.alerts.resolve_incident_on_resolved_alert;
   const target = await noteTarget(deps, incident).catch(() => null);
   if (target) {
-    await step(deps, `alert:${alert.id}`, 'resolved-note', async () => {
-      const text = `:white_check_mark: Resolved at the source (${alert.source}): ${alert.title}.${resolve ? '' : ' The incident stays open until someone resolves it.'}`;
-      return (await deps.chat.post(target.channel, text, undefined, { threadTs: target.ts })).ts;
-    });
+    const text = `:white_check_mark: Resolved at the source (${alert.source}): ${alert.title}.${resolve ? '' : ' The incident stays open until someone resolves it.'}`;
+    const marker = `alert-resolved:${alert.id}`;
+    await postOnce(deps, `alert:${alert.id}`, 'resolved-note', target.channel, marker, () => ({ text, blocks: [section(text, marker)] }), { threadTs: target.ts });
   }
   if (resolve) {
     const actor = deps.chat.botUserId() ?? 'firebreak';
@@ -223,12 +235,28 @@ async function recordOnBackend(deps: Deps, payload: RecordPayload): Promise<void
   const labels: Record<string, string> = { severity: alert.severity, status: alert.status, fingerprint: alert.fingerprint };
   if (alert.service) labels.service = alert.service;
   if (incident) labels.firebreak_id = incident.id;
-  await deps.backend.recordAlert({
-    source: alert.source,
-    summary: alert.title,
-    externalId: alert.fingerprint,
-    externalUrl: alert.url,
-    labels,
-    data: alert.raw,
-  });
+  // Rootly has no idempotency for alerts and no lookup by external_id. After a try whose outcome we
+  // did not see (a timeout, a dropped answer, a 5xx), repeating could record the alert twice, so
+  // the record is at most once: the unknown outcome is noted and logged, and the job ends.
+  const flow = `alert-record:${payload.alertId}:${alert.status}`;
+  if (await deps.store.getStep(flow, 'outcome-unknown')) return;
+  try {
+    await deps.backend.recordAlert({
+      source: alert.source,
+      summary: alert.title,
+      externalId: alert.fingerprint,
+      externalUrl: alert.url,
+      labels,
+      data: alert.raw,
+    });
+  } catch (err) {
+    if (!outcomeUnknown(err)) throw err;
+    await deps.store.putStep(flow, 'outcome-unknown', { at: deps.clock.now().toISOString() });
+    deps.logger.warn({ alertId: alert.id, fingerprint: alert.fingerprint, err: (err as Error).message }, `the ${deps.backend.name} alert record may or may not exist; not sent again to avoid a duplicate`);
+  }
+}
+
+/** The request may have reached the backend: a 5xx, a timeout, or a connection lost after sending. */
+function outcomeUnknown(err: unknown): boolean {
+  return err instanceof BackendError && err.outcomeUnknown;
 }

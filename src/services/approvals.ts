@@ -39,6 +39,7 @@ import { postOnce } from './steps.js';
 
 export const APPROVAL_EXECUTE_JOB = 'approval.execute';
 export const APPROVAL_EXPIRE_JOB = 'approval.expire';
+export const APPROVAL_SHOW_JOB = 'approval.show';
 
 const flowId = (approvalId: string) => `approval:${approvalId}`;
 
@@ -121,7 +122,7 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
     const approved = await deps.store.transitionApproval(approval.id, ['pending'], 'approved', { decidedAt: now });
     await deps.store.audit({ at: now, incidentId: incident.id, approvalId: approval.id, actor: 'system', action: 'approval.approved', detail: { readOnly: true } });
     try {
-      await showApproval(deps, approval.id);
+      await showOrRetryLater(deps, approval.id);
     } finally {
       // Enqueued even when the post failed: the job renders the message when it finishes.
       await deps.jobs.enqueue(APPROVAL_EXECUTE_JOB, { approvalId: approval.id }, { key: `approval.execute:${approval.id}` });
@@ -131,8 +132,21 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
 
   // The expiry job first: even if posting fails, the proposal cannot stay pending forever.
   await deps.jobs.enqueue(APPROVAL_EXPIRE_JOB, { approvalId: approval.id }, { key: `approval.expire:${approval.id}`, delayMs: approval.expiresAt.getTime() - now.getTime() });
-  await showApproval(deps, approval.id);
+  await showOrRetryLater(deps, approval.id);
   return (await deps.store.getApproval(approval.id)) ?? approval;
+}
+
+/**
+ * Post the approval message now, or, when Slack fails, from a job that retries: the proposal is
+ * recorded, so it must reach the channel (postOnce keeps a retried post from doubling it).
+ */
+async function showOrRetryLater(deps: Deps, approvalId: string): Promise<void> {
+  try {
+    await showApproval(deps, approvalId);
+  } catch (err) {
+    deps.logger.warn({ err, approvalId }, 'posting the approval message failed; a job retries it');
+    await deps.jobs.enqueue(APPROVAL_SHOW_JOB, { approvalId }, { key: `approval.show:${approvalId}` });
+  }
 }
 
 /** A Slack user id, as opposed to `claude` or an agent name. */
@@ -465,6 +479,10 @@ export function registerApprovalJobs(deps: Deps, opts: ExecutorOptions = {}): vo
   deps.jobs.register(APPROVAL_EXECUTE_JOB, async (payload) => {
     const { approvalId } = JobPayload.parse(payload);
     await executeApproval(deps, approvalId, opts);
+  });
+  deps.jobs.register(APPROVAL_SHOW_JOB, async (payload) => {
+    const { approvalId } = JobPayload.parse(payload);
+    await showApproval(deps, approvalId);
   });
   deps.jobs.register(APPROVAL_EXPIRE_JOB, async (payload) => {
     const { approvalId } = JobPayload.parse(payload);

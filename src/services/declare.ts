@@ -5,7 +5,7 @@ import { ChatError } from '../errors.js';
 import { Markers } from '../slack/ids.js';
 import { announcement, incidentCard, topicFor } from '../slack/blocks/incident.js';
 import type { Deps } from './deps.js';
-import { postOnce, step } from './steps.js';
+import { postOnce, step, stepWithIntent } from './steps.js';
 import { REFRESH_JOB, setTopicIfChanged } from './lifecycle.js';
 
 export interface DeclareInput {
@@ -177,9 +177,12 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
       if (backendRef.url) {
         const url = backendRef.url;
         links.push(
-          step(deps, flowId, 'bookmark', async () => {
-            await deps.chat.addBookmark(channel.id, `${incidentLabel(inc)} in ${deps.backend.name}`, url);
-            return true;
+          stepWithIntent(deps, flowId, 'bookmark', {
+            find: async () => ((await deps.chat.listBookmarks(channel.id)).some((b) => b.link === url) ? true : undefined),
+            run: async () => {
+              await deps.chat.addBookmark(channel.id, `${incidentLabel(inc)} in ${deps.backend.name}`, url);
+              return true;
+            },
           }),
         );
       }

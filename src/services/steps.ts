@@ -3,9 +3,7 @@ import type { Deps } from './deps.js';
 
 /**
  * Resumable steps ("if not done, do it"), in the manner of Dispatch's incident_create_resources.
- * A step's result is recorded in the store once it succeeds. Side effects that cannot be made
- * idempotent at the vendor (a Slack post) first record an intent; a resumed run that finds an
- * intent without a result looks for the effect (our marker in the channel) before doing it again.
+ * A step's result is recorded in the store once it succeeds.
  */
 export async function step<T>(deps: Deps, flowId: string, name: string, run: () => Promise<T>): Promise<T> {
   const done = await deps.store.getStep<T>(flowId, name);
@@ -14,7 +12,36 @@ export async function step<T>(deps: Deps, flowId: string, name: string, run: () 
   return deps.store.putStep(flowId, name, result);
 }
 
-/** Post a message exactly once per (flow, step), even across a crash between the post and its record. */
+/**
+ * A step whose effect the vendor cannot deduplicate (a Slack post, a bookmark): an intent is
+ * recorded before the call. A run that finds an intent without a result did not see how the last
+ * try ended (a crash, a lost answer), so it first looks for the effect with `find` and adopts it.
+ */
+export async function stepWithIntent<T>(
+  deps: Deps,
+  flowId: string,
+  name: string,
+  opts: { find: (intent: { oldest: string }) => Promise<T | undefined>; run: () => Promise<T> },
+): Promise<T> {
+  const done = await deps.store.getStep<T>(flowId, name);
+  if (done !== undefined && done !== null) return done;
+  const intent = await deps.store.getStep<{ oldest: string }>(flowId, `${name}.intent`);
+  if (intent) {
+    const found = await opts.find(intent);
+    if (found !== undefined) return deps.store.putStep(flowId, name, found);
+  } else {
+    // A minute of slack before now: the clocks of this host and Slack's need not agree exactly.
+    const oldest = ((deps.clock.now().getTime() - 60_000) / 1000).toFixed(6);
+    await deps.store.putStep(flowId, `${name}.intent`, { oldest });
+  }
+  return deps.store.putStep(flowId, name, await opts.run());
+}
+
+/**
+ * Post a message exactly once per (flow, step), even across a crash or a lost answer between the
+ * post and its record: the message carries `marker` as a block_id and is looked for in the channel
+ * (or the thread) before posting again.
+ */
 export async function postOnce(
   deps: Deps,
   flowId: string,
@@ -22,19 +49,18 @@ export async function postOnce(
   channelId: string,
   marker: string,
   render: () => { text: string; blocks: Block[] },
+  opts: { threadTs?: string } = {},
 ): Promise<{ ts: string }> {
-  const done = await deps.store.getStep<{ ts: string }>(flowId, name);
-  if (done) return done;
-  const intent = await deps.store.getStep<{ oldest: string }>(flowId, `${name}.intent`);
-  if (intent) {
-    const history = await deps.chat.history(channelId, { oldest: intent.oldest, limit: 200 });
-    const found = history.find((m) => m.blockIds?.includes(marker));
-    if (found) return deps.store.putStep(flowId, name, { ts: found.ts });
-  } else {
-    const oldest = ((deps.clock.now().getTime() - 60_000) / 1000).toFixed(6);
-    await deps.store.putStep(flowId, `${name}.intent`, { oldest });
-  }
-  const { text, blocks } = render();
-  const posted = await deps.chat.post(channelId, text, blocks);
-  return deps.store.putStep(flowId, name, { ts: posted.ts });
+  return stepWithIntent(deps, flowId, name, {
+    find: async (intent) => {
+      const messages = opts.threadTs ? await deps.chat.replies(channelId, opts.threadTs) : await deps.chat.history(channelId, { oldest: intent.oldest, limit: 200 });
+      const found = messages.find((m) => m.blockIds?.includes(marker));
+      return found ? { ts: found.ts } : undefined;
+    },
+    run: async () => {
+      const { text, blocks } = render();
+      const posted = await deps.chat.post(channelId, text, blocks, opts.threadTs ? { threadTs: opts.threadTs } : undefined);
+      return { ts: posted.ts };
+    },
+  });
 }

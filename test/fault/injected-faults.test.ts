@@ -356,7 +356,11 @@ test('under a seeded burst of faults every incident, alert and approval ends com
     check(inc.alertCount === a.n, `alert "${a.title}": incident counts ${inc.alertCount} alerts (want ${a.n}, each once)`);
     await checkIncident(inc, `alert "${a.title}"`, a.severity !== 'low', null);
     const backendAlerts = rootly.alerts().filter((x) => x.attributes.summary === a.title && (x.attributes.labels as { key: string; value: string }[] | undefined)?.some((l) => l.key === 'status' && l.value === 'firing'));
-    check(backendAlerts.length === 1, `alert "${a.title}": ${backendAlerts.length} firing alerts recorded in Rootly (want 1 per episode)`);
+    // Rootly alerts have no idempotency: after an attempt whose outcome was lost the bot does not
+    // send again (at most once) and says so in its log; otherwise exactly one.
+    const fp = ids[0] ? (await store.getAlert(ids[0]))?.fingerprint : undefined;
+    const unknownLogged = !!fp && bot.logs.some((l) => l.includes('may or may not exist') && l.includes(fp));
+    check(backendAlerts.length === 1 || (backendAlerts.length === 0 && unknownLogged), `alert "${a.title}": ${backendAlerts.length} firing alerts recorded in Rootly (want 1 per episode, or 0 with the unknown outcome logged)`);
   }
 
   // Nothing else appeared: every Rootly incident belongs to one of ours.
@@ -377,8 +381,10 @@ test('under a seeded burst of faults every incident, alert and approval ends com
     if (!inc) continue;
     const where = inc.channelId ?? INCIDENTS_CHANNEL_ID;
     const notes = emulator.state.messages(where).filter((m) => /^:repeat: Fired again/.test(m.text ?? '') && m.thread_ts === (inc.channelId ? inc.cardTs : inc.announceTs));
-    const reported = notes.reduce((sum, m) => sum + Number(/: (\d+) more times/.exec(m.text ?? '')?.[1] ?? 1), 0);
-    check(reported === a.n - 1, `alert "${a.title}": "fired again" notes report ${reported} more firings in ${notes.length} notes (want ${a.n - 1})`);
+    // Notes carry the running total; the last one has every firing, and none claims more.
+    const totals = notes.map((m) => Number(/: (\d+) alerts? in total/.exec(m.text ?? '')?.[1] ?? NaN));
+    const last = totals.length ? Math.max(...totals) : 1;
+    check(last === a.n && totals.every((t) => t <= a.n), `alert "${a.title}": "fired again" notes report totals ${totals.join(', ') || 'none'} (want the last to be ${a.n})`);
   }
 
   // -- approvals: executed once, or shown as failed/unknown; never delivered again after a 2xx ---

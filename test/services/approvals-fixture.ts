@@ -89,6 +89,12 @@ export class RecordingChat implements Chat {
   async getMessage() {
     return null;
   }
+  async replies(): Promise<ChatMessage[]> {
+    return [];
+  }
+  async listBookmarks() {
+    return [];
+  }
   async userInfo(id: string) {
     return { id, name: id.toLowerCase(), email: null, isBot: false };
   }

@@ -102,6 +102,14 @@ export class RecordingChat implements Chat {
       .filter((p) => p.channel === channel && !p.threadTs)
       .map((p) => ({ ts: p.ts, user: 'UBOT', botId: 'BBOT', text: p.text, blockIds: (p.blocks ?? []).map((b) => String(b.block_id ?? '')) }));
   }
+  async replies(channel: string, threadTs: string): Promise<ChatMessage[]> {
+    return this.posts
+      .filter((p) => p.channel === channel && p.threadTs === threadTs)
+      .map((p) => ({ ts: p.ts, user: 'UBOT', botId: 'BBOT', text: p.text, blockIds: (p.blocks ?? []).map((b) => String(b.block_id ?? '')) }));
+  }
+  async listBookmarks() {
+    return [];
+  }
   async getMessage() {
     return null;
   }

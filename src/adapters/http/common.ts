@@ -46,6 +46,6 @@ export function transportToBackendError(err: TransportError, backend: string, wh
   return new BackendError(
     'backend.unavailable',
     `${backend} did not answer ${what} (${err.kind === 'timeout' ? 'timed out' : 'connection failed'} after ${err.attempts} attempt${err.attempts === 1 ? '' : 's'})`,
-    { backend, cause: err },
+    { backend, cause: err, outcomeUnknown: err.sent },
   );
 }

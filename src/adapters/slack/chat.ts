@@ -8,7 +8,7 @@ export interface SlackChatOptions {
   token: string;
   apiUrl: string;
   logger: Logger;
-  /** Retries on 429/5xx inside the Web API client. Tests pass 0 to see errors at once. */
+  /** How many times a failed call may be repeated (see `call`). Tests pass 0 to see errors at once. */
   retries?: number;
   pacer?: SlackPacer;
 }
@@ -35,9 +35,10 @@ export function createWebClient(opts: Omit<SlackChatOptions, 'pacer'>): WebClien
     slackApiUrl: opts.apiUrl,
     logger: slackLogger(opts.logger),
     logLevel: LogLevel.WARN,
-    // During an incident, a call that waits half an hour is useless: a few quick retries, then fail
-    // visibly. 429s wait for Retry-After inside the client.
-    retryConfig: { retries: opts.retries ?? 4, factor: 2, minTimeout: 500, maxTimeout: 8_000, randomize: true },
+    // The client itself never repeats a call: it cannot tell a write Slack never received from one
+    // whose answer was lost, and repeating the second kind posts twice. SlackChat.call decides.
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
     timeout: 15_000,
   });
 }
@@ -45,13 +46,57 @@ export function createWebClient(opts: Omit<SlackChatOptions, 'pacer'>): WebClien
 /** Invite errors about a person rather than the channel or the call: skip that person, go on. */
 const PER_USER_INVITE_ERRORS = new Set(['already_in_channel', 'user_not_found', 'cant_invite_self', 'cant_invite', 'user_is_restricted', 'user_is_ultra_restricted', 'ura_max_channels', 'user_disabled', 'invalid_users']);
 
-function toChatError(err: unknown): never {
-  const e = err as { code?: string; data?: { error?: string }; retryAfter?: number; message?: string };
-  if (e.code === SlackErrorCode.PlatformError && e.data?.error) throw new ChatError(e.data.error, undefined, { cause: err });
-  if (e.code === SlackErrorCode.RateLimitedError)
-    throw new ChatError('ratelimited', 'Slack rate limit', { retryAfterMs: (e.retryAfter ?? 1) * 1000, cause: err });
-  throw new ChatError('request_failed', `Slack request failed: ${e.message ?? String(err)}`, { cause: err });
+/**
+ * Methods that may be sent twice without a second effect: reads, and writes whose repeat is a
+ * no-op for us (an update to the same content, a pin that is `already_pinned`, an invite that is
+ * `already_in_channel`). Everything else (postMessage, create, bookmarks.add, ...) is repeated only
+ * when Slack certainly did not act on it; otherwise the caller's step records decide (see
+ * services/steps.ts), which look for the effect before doing it again.
+ */
+const SAFE_TO_REPEAT = new Set([
+  'auth.test',
+  'conversations.list',
+  'conversations.info',
+  'conversations.history',
+  'conversations.replies',
+  'bookmarks.list',
+  'users.info',
+  'users.lookupByEmail',
+  'usergroups.users.list',
+  'chat.update',
+  'conversations.setTopic',
+  'conversations.invite',
+  'pins.add',
+  'views.update',
+  'views.publish',
+]);
+
+/** Slack answers that mean "not done, try later" without an HTTP error status. */
+const TRANSIENT_SLACK_ERRORS = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout']);
+/** Connection errors raised before the request left this machine: nothing was sent. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+interface Failure {
+  chat: ChatError;
+  /** Slack certainly did not act on the call (a 429, a refused connection). */
+  notProcessed: boolean;
+  /** Worth another try at all (not a refusal such as channel_not_found). */
+  transient: boolean;
 }
+
+function classify(err: unknown): Failure {
+  const e = err as { code?: string; data?: { error?: string }; retryAfter?: number; statusCode?: number; original?: { code?: string }; message?: string };
+  if (e.code === SlackErrorCode.RateLimitedError)
+    return { chat: new ChatError('ratelimited', 'Slack rate limit', { retryAfterMs: (e.retryAfter ?? 1) * 1000, cause: err }), notProcessed: true, transient: true };
+  if (e.code === SlackErrorCode.PlatformError && e.data?.error)
+    return { chat: new ChatError(e.data.error, undefined, { cause: err }), notProcessed: false, transient: TRANSIENT_SLACK_ERRORS.has(e.data.error) };
+  const original = e.original?.code ?? '';
+  const detail = e.code === SlackErrorCode.HTTPError ? `HTTP ${e.statusCode}` : original || e.message || String(err);
+  return { chat: new ChatError('request_failed', `Slack request failed: ${detail}`, { cause: err }), notProcessed: NOT_SENT.has(original), transient: true };
+}
+
+/** Backoff for transient failures: 0.5 s × 2ⁿ, capped at 8 s, with jitter. */
+const backoffMs = (attempt: number) => Math.min(8_000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
 
 /** The Chat port over the Slack Web API. Paces itself under the method tiers. */
 export class SlackChat implements Chat {
@@ -60,19 +105,36 @@ export class SlackChat implements Chat {
   private bot: { userId: string; teamId: string; url: string } | null = null;
 
   private readonly logger: Logger;
+  private readonly retries: number;
 
   constructor(opts: SlackChatOptions & { client?: WebClient }) {
     this.logger = opts.logger.child({ component: 'slack-chat' });
+    this.retries = opts.retries ?? 4;
     this.client = opts.client ?? createWebClient(opts);
     this.pacer = opts.pacer ?? new SlackPacer();
   }
 
+  /**
+   * One Web API call under the retry policy, read top to bottom:
+   * - a 429 was not processed: wait for Retry-After (at most 30 s) and send it again, any method;
+   * - a refused connection was not sent: back off and send it again, any method;
+   * - a 5xx, a timeout or a dropped connection may have been processed: repeat only methods that
+   *   are safe to repeat; for the others the outcome is unknown and the caller decides;
+   * - anything else (channel_not_found, invalid_blocks, ...) is Slack's answer: no repeat.
+   */
   private async call<T extends WebAPICallResult>(method: string, args: Record<string, unknown>, channel?: string): Promise<T> {
-    await this.pacer.acquire(method, channel);
-    try {
-      return (await this.client.apiCall(method, args)) as T;
-    } catch (err) {
-      toChatError(err);
+    for (let attempt = 0; ; attempt++) {
+      await this.pacer.acquire(method, channel);
+      try {
+        return (await this.client.apiCall(method, args)) as T;
+      } catch (err) {
+        const f = classify(err);
+        const again = attempt < this.retries && f.transient && (f.notProcessed || SAFE_TO_REPEAT.has(method));
+        if (!again) throw f.chat;
+        const wait = f.chat.retryAfterMs !== null ? Math.min(30_000, f.chat.retryAfterMs) : backoffMs(attempt);
+        this.logger.debug({ method, attempt, error: f.chat.slackError, waitMs: Math.round(wait) }, 'Slack call failed; retrying');
+        await new Promise((r) => setTimeout(r, wait));
+      }
     }
   }
 
@@ -210,6 +272,28 @@ export class SlackChat implements Chat {
     });
     const m = r.messages?.find((x) => x.ts === ts);
     return m ? toMessage(m) : null;
+  }
+
+  async replies(channelId: string, threadTs: string): Promise<ChatMessage[]> {
+    const out: ChatMessage[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 50; page++) {
+      const r = await this.call<WebAPICallResult & { messages?: RawMessage[]; has_more?: boolean }>('conversations.replies', {
+        channel: channelId,
+        ts: threadTs,
+        limit: 200,
+        ...(cursor ? { cursor } : {}),
+      });
+      for (const m of r.messages ?? []) if (m.ts !== threadTs) out.push(toMessage(m));
+      cursor = r.response_metadata?.next_cursor || undefined;
+      if (!cursor || !r.has_more) break;
+    }
+    return out.sort((a, b) => Number(a.ts) - Number(b.ts));
+  }
+
+  async listBookmarks(channelId: string) {
+    const r = await this.call<WebAPICallResult & { bookmarks?: { title?: string; link?: string }[] }>('bookmarks.list', { channel_id: channelId });
+    return (r.bookmarks ?? []).map((b) => ({ title: b.title ?? '', link: b.link ?? '' }));
   }
 
   async userInfo(userId: string) {
