@@ -4,10 +4,6 @@ import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createLocalBackend } from './adapters/backend/local.js';
-import { createRootlyBackend } from './adapters/backend/rootly/backend.js';
-import { createIncidentIoBackend } from './adapters/backend/incidentio/backend.js';
-import { createClaudeSummarizer } from './adapters/anthropic/claude-summarizer.js';
-import { PromptRenderer } from './adapters/anthropic/prompts.js';
 import { createFallbackSummarizer } from './adapters/fallback-summarizer.js';
 import { SlackChat, slackLogger } from './adapters/slack/chat.js';
 import { openAndMigrate } from './adapters/store/index.js';
@@ -55,25 +51,39 @@ export interface Firebreak {
   ready(): Promise<{ ok: boolean; checks: Record<string, string> }>;
 }
 
-export function buildBackend(config: Config, store: Store, logger: Logger): IncidentBackend {
+/** The configured backend. Vendor adapters are loaded only when configured (start-up time, memory). */
+export async function buildBackend(config: Config, store: Store, logger: Logger): Promise<IncidentBackend> {
   const log = logger.child({ component: `backend-${config.backend}` });
   switch (config.backend) {
-    case 'rootly':
+    case 'rootly': {
+      const { createRootlyBackend } = await import('./adapters/backend/rootly/backend.js');
       return createRootlyBackend({
         apiKey: config.env.ROOTLY_API_KEY!,
         baseUrl: config.rootlyApiUrl,
         logger: log,
         createGuard: { get: (k) => store.getStep('rootly-create', k), put: (k, v) => store.putStep('rootly-create', k, v) },
       });
-    case 'incidentio':
+    }
+    case 'incidentio': {
+      const { createIncidentIoBackend } = await import('./adapters/backend/incidentio/backend.js');
       return createIncidentIoBackend({ apiKey: config.env.INCIDENTIO_API_KEY!, baseUrl: config.incidentioApiUrl, logger: log });
+    }
     case 'local':
       return createLocalBackend(store, config.env.FIREBREAK_PUBLIC_URL ? { publicUrl: config.env.FIREBREAK_PUBLIC_URL } : {});
   }
 }
 
-export function buildSummarizer(config: Config, logger: Logger, metrics: Metrics, clock: Clock): Summarizer {
+/**
+ * Claude when ANTHROPIC_API_KEY is set, else the plain structured summariser. The Anthropic SDK and
+ * the prompt templates are loaded only when Claude is configured.
+ */
+export async function buildSummarizer(config: Config, logger: Logger, metrics: Metrics, clock: Clock): Promise<Summarizer> {
   const fallback = createFallbackSummarizer({ clock });
+  if (!config.env.ANTHROPIC_API_KEY) {
+    logger.info('ANTHROPIC_API_KEY is not set: briefs, summaries and post-mortems are plain structured summaries from the record');
+    return fallback;
+  }
+  const [{ createClaudeSummarizer }, { PromptRenderer }] = await Promise.all([import('./adapters/anthropic/claude-summarizer.js'), import('./adapters/anthropic/prompts.js')]);
   return createClaudeSummarizer({
     apiKey: config.env.ANTHROPIC_API_KEY,
     baseURL: config.env.ANTHROPIC_BASE_URL ?? null,
@@ -101,8 +111,10 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   const store = opts.store ?? (await openAndMigrate(config.databaseUrl, { logger: logger.child({ component: 'store' }) }));
   const token = config.env.SLACK_BOT_TOKEN!;
   const chat = new SlackChat({ token, apiUrl: config.slackApiUrl, logger, ...(opts.slackRetries !== undefined ? { retries: opts.slackRetries } : {}) });
-  const backend = opts.backend ?? buildBackend(config, store, logger);
-  const summarizer = opts.summarizer ?? buildSummarizer(config, logger, metrics, clock);
+  const [backend, summarizer] = await Promise.all([
+    opts.backend ?? buildBackend(config, store, logger),
+    opts.summarizer ?? buildSummarizer(config, logger, metrics, clock),
+  ]);
   const jobs = new JobRunner(store, logger.child({ component: 'jobs' }), clock, metrics, {
     ...opts.jobs,
     onDead: async (job, err) => {

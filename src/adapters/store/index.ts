@@ -2,8 +2,6 @@ import { AppError } from '../../errors.js';
 import { systemClock, type Clock } from '../../ports/clock.js';
 import type { Store } from '../../ports/store.js';
 import { KyselyStore } from './kysely-store.js';
-import { createPostgresDb } from './postgres.js';
-import { createSqliteDb } from './sqlite.js';
 
 export { KyselyStore } from './kysely-store.js';
 export { MIGRATIONS, runMigrations } from './migrations.js';
@@ -57,9 +55,12 @@ export async function openStore(databaseUrl: string | undefined, opts: OpenStore
 export async function openKyselyStore(databaseUrl: string | undefined, opts: OpenStoreOptions = {}): Promise<KyselyStore> {
   const target = parseDatabaseUrl(databaseUrl);
   const clock = opts.clock ?? systemClock;
+  // Each driver is loaded only when used: a SQLite deployment never pays for pg, and the reverse.
   if (target.dialect === 'sqlite') {
+    const { createSqliteDb } = await import('./sqlite.js');
     return new KyselyStore(createSqliteDb(target.path), 'sqlite', { clock, logger: opts.logger });
   }
+  const { createPostgresDb } = await import('./postgres.js');
   const db = createPostgresDb(target.url, { logger: opts.logger, max: opts.poolSize });
   return new KyselyStore(db, 'postgres', { clock, logger: opts.logger });
 }
