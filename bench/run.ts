@@ -70,39 +70,66 @@ async function scenario(key: string, title: string, fn: () => Promise<void>): Pr
 // -- ack latency ---------------------------------------------------------------------------------
 
 /** The floor: a server that only checks Slack's signature and answers 200. */
-async function startBareServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const ts = String(req.headers['x-slack-request-timestamp'] ?? '');
-      const sig = String(req.headers['x-slack-signature'] ?? '');
-      const expected = `v0=${createHmac('sha256', SIGNING_SECRET).update(`v0:${ts}:${body}`).digest('hex')}`;
-      const fresh = Math.abs(Date.now() / 1000 - Number(ts)) < 300;
-      const ok = fresh && sig.length === expected.length && timingSafeEqual(Buffer.from(sig), Buffer.from(expected));
-      res.writeHead(ok ? 200 : 401);
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+/** A child process listening on `port`, ready when `/healthz` (or any answer) comes back. */
+async function spawnServer(args: string[], env: Record<string, string>, port: number): Promise<{ url: string; close(): Promise<void> }> {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', process.env.BENCH_CHILD_LOGS ? 'inherit' : 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  await waitUntil(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited (${child.exitCode}): ${stderr.slice(0, 500)}`);
+      try {
+        await (await fetch(`http://127.0.0.1:${port}/healthz`)).arrayBuffer();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    15_000,
+    `${args.at(-1)} to listen`,
+    10,
+  );
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`,
-    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
+    url: `http://127.0.0.1:${port}/slack/events`,
+    close: async () => {
+      child.kill('SIGTERM');
+      await Promise.race([new Promise((r) => child.on('exit', r)), sleep(5000)]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
   };
 }
 
+/** The built bot, started exactly as `npm start` does (its node flags included), in HTTP mode. */
+function startCommand(): string[] {
+  const main = join(ROOT, 'dist/src/main.js');
+  if (!existsSync(main)) {
+    process.stderr.write('  dist/ missing: npm run build\n');
+    const b = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+    if (b.status !== 0) throw new Error('npm run build failed');
+  }
+  const startScript = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const extra = process.env.BENCH_BOT_FLAGS ? process.env.BENCH_BOT_FLAGS.split(/\s+/) : [];
+  return [...startScript.split(/\s+/).filter((a) => a.startsWith('--')), ...extra, main];
+}
+
+/**
+ * Ack latency, side by side: the real bot and a bare signature-checking server, each in its own
+ * process as in production, driven by the same load generator (this process, with the emulator).
+ */
 async function ackLatency(): Promise<void> {
-  const bot = await startBot({ rateLimits: 'off', env: quiet });
-  const bare = await startBareServer();
+  const emulator = await startSlackEmulator({ botToken: BOT_TOKEN, rateLimits: 'off' });
+  const dir = mkdtempSync(join(tmpdir(), 'firebreak-ack-'));
+  const env = { SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: emulator.apiUrl, DATABASE_URL: `sqlite:${join(dir, 'firebreak.db')}`, LOG_LEVEL: 'warn' };
+  const [bot, bare] = await Promise.all([spawnServer(startCommand(), env, await freePort()), spawnServer([join(ROOT, 'bench/bare-server.mjs')], env, await freePort())]);
   try {
-    const bareDriver = new SlackDriver({ emulator: bot.emulator, requestUrl: bare.url, signingSecret: SIGNING_SECRET });
+    const botDriver = new SlackDriver({ emulator, requestUrl: bot.url, signingSecret: SIGNING_SECRET });
+    const bareDriver = new SlackDriver({ emulator, requestUrl: bare.url, signingSecret: SIGNING_SECRET });
     // An incident card to click on (its "Update status" button opens a modal: a real interaction).
-    await bot.driver.slash('declare high Bench ack latency card', { user: ALICE, channel: GENERAL_CHANNEL_ID });
-    const inc = await waitUntil(async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.cardTs && i.channelId), 15_000, 'the card');
-    const card = { channel: inc.channelId!, ts: inc.cardTs! };
+    const declared = await botDriver.slash('declare high Bench ack latency card', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+    if (declared.status !== 200) throw new Error(`declare answered ${declared.status}: ${declared.text}`);
+    const card = await waitUntil(() => markedMessages(emulator, 'card:')[0], 15_000, 'the card').catch((e) => { process.stderr.write(JSON.stringify(emulator.calls().map((c) => [c.method, c.ok, c.error]))); throw e; });
     const N = 50;
-    const ROUNDS = 6;
+    const ROUNDS = 12;
     const samples = { botSlash: [] as number[], bareSlash: [] as number[], botClick: [] as number[], bareClick: [] as number[] };
     let non200 = 0;
     const slashRound = async (d: SlackDriver) => {
@@ -111,15 +138,15 @@ async function ackLatency(): Promise<void> {
       return rs.map((r) => r.ms);
     };
     const clickRound = async (d: SlackDriver) => {
-      const rs = await Promise.all(Array.from({ length: N }, () => d.click(card, Actions.cardUpdateStatus, { user: ALICE })));
+      const rs = await Promise.all(Array.from({ length: N }, () => d.click({ channel: card.channel, ts: card.ts }, Actions.cardUpdateStatus, { user: ALICE })));
       non200 += rs.filter((r) => r.status !== 200).length;
       return rs.map((r) => r.ms);
     };
     // Round 0 warms both (JIT, connection pools) and is not counted; then alternate bot/bare.
     for (let r = 0; r <= ROUNDS; r++) {
-      const bs = await slashRound(bot.driver);
+      const bs = await slashRound(botDriver);
       const ns = await slashRound(bareDriver);
-      const bc = await clickRound(bot.driver);
+      const bc = await clickRound(botDriver);
       const nc = await clickRound(bareDriver);
       if (r === 0) {
         non200 = 0;
@@ -129,7 +156,8 @@ async function ackLatency(): Promise<void> {
       samples.bareSlash.push(...ns);
       samples.botClick.push(...bc);
       samples.bareClick.push(...nc);
-      await bot.fb.deps.jobs.idle();
+      // Let the bot finish the work behind the acks (modals, replies) before the next round.
+      await sleep(300);
     }
     for (const kind of ['Slash', 'Click'] as const) {
       const b = samples[`bot${kind}`];
@@ -138,16 +166,17 @@ async function ackLatency(): Promise<void> {
       const p50 = percentile(b, 50);
       const p99 = percentile(b, 99);
       const bare50 = percentile(n, 50);
-      add({ name: `${name}.p50`, value: p50, unit: 'ms', note: `${b.length} requests, ${N} concurrent` });
+      add({ name: `${name}.p50`, value: p50, unit: 'ms', note: `${b.length} requests, ${N} concurrent, bot in its own process` });
       add({ name: `${name}.p99`, value: p99, unit: 'ms', target: '< 100', ok: p99 < 100 });
-      add({ name: `${name}.bare_p50`, value: bare50, unit: 'ms', note: 'node:http, signature check only' });
+      add({ name: `${name}.bare_p50`, value: bare50, unit: 'ms', note: 'node:http, signature check only, own process' });
       add({ name: `${name}.bare_p99`, value: percentile(n, 99), unit: 'ms' });
       add({ name: `${name}.p50_ratio`, value: p50 / bare50, unit: '×', target: '≤ 2', ok: p50 / bare50 <= 2, numerator: p50, denominator: bare50 });
     }
     add({ name: 'ack.non_200', value: non200, unit: 'responses', target: '= 0', ok: non200 === 0 });
   } finally {
-    await bare.close();
-    await bot.close();
+    await Promise.all([bare.close(), bot.close()]);
+    await emulator.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

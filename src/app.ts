@@ -167,6 +167,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       logLevel: LogLevel.WARN,
       clientOptions: { slackApiUrl: config.slackApiUrl },
       installerOptions: { clientOptions: { slackApiUrl: config.slackApiUrl } },
+      convoStore: false,
       deferInitialization: true,
     });
   } else {
@@ -178,7 +179,17 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       logLevel: LogLevel.WARN,
       unhandledRequestTimeoutMillis: 2900,
     });
-    bolt = new App({ token, receiver, logger: boltLogger, logLevel: LogLevel.WARN, clientOptions: { slackApiUrl: config.slackApiUrl, retryConfig: { retries: 2 } }, deferInitialization: true });
+    // convoStore off: the bot keeps no per-conversation state in Bolt (the store is ours), and the
+    // middleware would cost every request a lookup before the ack.
+    bolt = new App({
+      token,
+      receiver,
+      logger: boltLogger,
+      logLevel: LogLevel.WARN,
+      convoStore: false,
+      clientOptions: { slackApiUrl: config.slackApiUrl, retryConfig: { retries: 2 } },
+      deferInitialization: true,
+    });
   }
   bolt.error(async (err) => {
     logger.error({ err, errorId: randomUUID().slice(0, 8) }, 'unhandled error in a Slack listener');

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ActionSchema, DEFAULT_ACTIONS, type ActionDefinition } from './domain/actions.js';
 import { SEVERITIES } from './domain/severity.js';
@@ -166,6 +166,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     } else {
       let raw: unknown;
       try {
+        // The YAML parser is loaded only when there is a file to read.
+        const { parse: parseYaml } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
         raw = parseYaml(readFileSync(configPath, 'utf8')) ?? {};
       } catch (err) {
         problems.push(`${configPath}: not valid YAML (${(err as Error).message.split('\n')[0]})`);

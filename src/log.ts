@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
+import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -70,7 +70,10 @@ export interface LoggerOptions {
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const dest = opts.destination ?? process.stdout;
   const wantPretty = opts.pretty ?? (dest === process.stdout && process.stdout.isTTY === true && process.env.LOG_FORMAT !== 'json');
-  const sink = wantPretty ? pretty({ destination: 1, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) : dest;
+  // pino-pretty is loaded only for a person at a terminal: a service writing JSON never pays for it.
+  const sink = wantPretty
+    ? (createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty'))({ destination: 1, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    : dest;
   return pino(
     {
       level: opts.level ?? 'info',

@@ -30,9 +30,11 @@ async function main(): Promise<void> {
   }
 
   const fb = await buildFirebreak(config, { logger });
+  // Start (auth.test, Bolt's init, Socket Mode) before listening: a Slack request that arrived
+  // before Bolt is initialised would be acked with no listener and lost.
+  await fb.start();
   const server = createHttpServer(fb, sandbox?.routes ?? []);
   const port = await listen(server, config.port, config.host);
-  await fb.start();
   logger.info(
     { port, mode: config.slackMode, backend: config.backend, store: fb.deps.store.dialect, startupMs: Math.round(performance.now() - startedAt) },
     `firebreak ready on :${port} (${config.slackMode} mode, ${config.backend} backend, ${fb.deps.store.dialect} store)`,

@@ -17,11 +17,15 @@ export interface SlackChatOptions {
 export function slackLogger(logger: Logger): SlackLogger {
   const child = logger.child({ component: 'slack-web-api' });
   let level = LogLevel.WARN;
+  // Bolt logs several debug lines per request: format them only when someone will read them.
+  const at = (level: 'debug' | 'info' | 'warn' | 'error') => (...m: unknown[]) => {
+    if (child.isLevelEnabled(level)) child[level](m.map(String).join(' '));
+  };
   return {
-    debug: (...m: unknown[]) => child.debug(m.map(String).join(' ')),
-    info: (...m: unknown[]) => child.info(m.map(String).join(' ')),
-    warn: (...m: unknown[]) => child.warn(m.map(String).join(' ')),
-    error: (...m: unknown[]) => child.error(m.map(String).join(' ')),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
     setLevel: (l: LogLevel) => {
       level = l;
     },

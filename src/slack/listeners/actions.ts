@@ -1,3 +1,4 @@
+import { afterAck } from '../ack.js';
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import type { Deps } from '../../services/deps.js';
 import { declareOrOffer, draftKey, type Draft } from '../../services/commands.js';
@@ -13,6 +14,7 @@ export function registerActions(app: App, deps: Deps): void {
   const on = (actionId: string, run: (value: string, body: BlockAction, respond: (t: string) => Promise<unknown>) => Promise<void>) =>
     app.action<BlockAction<ButtonAction>>(actionId, async ({ ack, action, body, respond }) => {
       await ack();
+      await afterAck();
       const tell = (t: string) => (body.channel?.id ? deps.chat.postEphemeral(body.channel.id, body.user.id, t) : respond({ response_type: 'ephemeral', text: t }));
       try {
         await run(action.value ?? '', body, tell);

@@ -1,3 +1,4 @@
+import { afterAck } from '../ack.js';
 import type { App, BlockAction, ButtonAction, RespondFn, SlackViewAction, ViewSubmitAction } from '@slack/bolt';
 import { z } from 'zod';
 import { validateParams } from '../../domain/approval-policy.js';
@@ -20,6 +21,7 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
 
   app.action<BlockAction<ButtonAction>>(Actions.approve, async ({ ack, action, body, respond }) => {
     await ack();
+    await afterAck();
     const channel = body.channel?.id;
     const tell = ephemeralTo(deps, channel, body.user.id, respond);
     try {
@@ -32,6 +34,7 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
 
   app.action<BlockAction<ButtonAction>>(Actions.deny, async ({ ack, action, body, respond }) => {
     await ack();
+    await afterAck();
     const channel = body.channel?.id;
     const tell = ephemeralTo(deps, channel, body.user.id, respond);
     try {
@@ -57,6 +60,7 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
       return;
     }
     await ack();
+    await afterAck();
     let channel: string | null = null;
     const tell = (text: string) => (channel ? deps.chat.postEphemeral(channel, body.user.id, text) : Promise.resolve());
     try {
@@ -71,6 +75,7 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
 
   app.action<BlockAction<ButtonAction>>(Actions.cardProposeAction, async ({ ack, action, body, respond }) => {
     await ack();
+    await afterAck();
     const channel = body.channel?.id;
     const tell = ephemeralTo(deps, channel, body.user.id, respond);
     try {
@@ -84,6 +89,7 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
   // The action select has no dispatch_action, but a client may still send it: ack and ignore.
   app.action(Actions.proposeActionPick, async ({ ack }) => {
     await ack();
+    await afterAck();
   });
 
   app.view<SlackViewAction>(Views.propose, async ({ ack, view, body }) => {
@@ -107,6 +113,7 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
       return;
     }
     await ack();
+    await afterAck();
     let channel: string | null = null;
     const tell = (text: string) => (channel ? deps.chat.postEphemeral(channel, body.user.id, text) : Promise.resolve());
     try {

@@ -1,3 +1,4 @@
+import { afterAck } from '../ack.js';
 import type { App } from '@slack/bolt';
 import { HELP_TEXT, parseCommand } from '../../domain/command.js';
 import type { Deps } from '../../services/deps.js';
@@ -24,6 +25,7 @@ export function registerCommands(app: App, deps: Deps): void {
     }
     if (c.kind === 'declare_modal') {
       await ack();
+      await afterAck();
       // The trigger id expires in ~3 s: opening the modal is the first thing after the ack.
       try {
         await deps.chat.openView(
@@ -36,6 +38,7 @@ export function registerCommands(app: App, deps: Deps): void {
       return;
     }
     await ack();
+    await afterAck();
     try {
       const reply = await runIncidentCommand(deps, c, { userId: command.user_id, channelId: command.channel_id, triggerId: command.trigger_id });
       if (reply) await respond({ response_type: reply.inChannel ? 'in_channel' : 'ephemeral', text: reply.text, ...(reply.blocks ? { blocks: reply.blocks } : {}) });

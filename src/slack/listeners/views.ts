@@ -1,3 +1,4 @@
+import { afterAck } from '../ack.js';
 import type { App, ViewSubmitAction, SlackViewAction } from '@slack/bolt';
 import { z } from 'zod';
 import { parseSeverity, SEVERITY_INPUTS } from '../../domain/severity.js';
@@ -62,6 +63,7 @@ export function registerViews(app: App, deps: Deps): void {
       notify: meta.channel ? { channelId: meta.channel, userId: body.user.id } : null,
     };
     await ack();
+    await afterAck();
     try {
       const reply = await declareOrOffer(deps, input);
       if (meta.channel) await deps.chat.postEphemeral(meta.channel, body.user.id, reply.text, reply.blocks);
@@ -73,6 +75,7 @@ export function registerViews(app: App, deps: Deps): void {
   const lifecycleView = (callbackId: string, run: (incidentId: string, values: Values, userId: string) => Promise<unknown>) =>
     app.view<SlackViewAction>(callbackId, async ({ ack, view, body }) => {
       await ack();
+      await afterAck();
       try {
         await run(view.private_metadata, view.state.values, body.user.id);
       } catch (err) {
