@@ -1,27 +1,16 @@
-import { afterAck } from '../ack.js';
-import type { App, BlockAction, ButtonAction } from '@slack/bolt';
+import type { App, BlockAction } from '@slack/bolt';
 import type { Deps } from '../../services/deps.js';
 import { declareOrOffer, draftKey, type Draft } from '../../services/commands.js';
 import { requireIncident } from '../../services/lifecycle.js';
 import { postSummary } from '../../services/summaries.js';
 import { roleModal, resolveModal, severityModal, statusModal } from '../blocks/incident.js';
 import { Actions } from '../ids.js';
-import { reportToUser } from '../errors.js';
+import { onButton, type Tell } from './kit.js';
 import { AppError } from '../../errors.js';
 
 /** Card buttons and the duplicate offer. Each acks at once; the value is only an id, re-read from the store. */
 export function registerActions(app: App, deps: Deps): void {
-  const on = (actionId: string, run: (value: string, body: BlockAction, respond: (t: string) => Promise<unknown>) => Promise<void>) =>
-    app.action<BlockAction<ButtonAction>>(actionId, async ({ ack, action, body, respond }) => {
-      await ack();
-      await afterAck();
-      const tell = (t: string) => (body.channel?.id ? deps.chat.postEphemeral(body.channel.id, body.user.id, t) : respond({ response_type: 'ephemeral', text: t }));
-      try {
-        await run(action.value ?? '', body, tell);
-      } catch (err) {
-        await reportToUser(deps.logger, err, tell, { action: actionId });
-      }
-    });
+  const on = (actionId: string, run: (value: string, body: BlockAction, tell: Tell) => Promise<void>) => onButton(app, deps, actionId, run);
 
   const modal = (actionId: string, build: (deps: Deps, incidentId: string) => Promise<Record<string, unknown>>) =>
     on(actionId, async (incidentId, body) => {

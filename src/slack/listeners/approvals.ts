@@ -8,6 +8,7 @@ import type { Deps } from '../../services/deps.js';
 import { requireIncident } from '../../services/lifecycle.js';
 import { denyModal, formatParams, parseParamLines, proposeModal } from '../blocks/approval.js';
 import { reportToUser } from '../errors.js';
+import { ephemeralTo, onButton, readText } from './kit.js';
 import { Actions, FormBlocks, INPUT, Views } from '../ids.js';
 
 /**
@@ -19,38 +20,22 @@ import { Actions, FormBlocks, INPUT, Views } from '../ids.js';
 export function registerApprovalListeners(app: App, deps: Deps): void {
   const ApprovalId = z.string().min(1).max(100);
 
-  app.action<BlockAction<ButtonAction>>(Actions.approve, async ({ ack, action, body, respond }) => {
-    await ack();
-    await afterAck();
-    const channel = body.channel?.id;
-    const tell = ephemeralTo(deps, channel, body.user.id, respond);
-    try {
-      const result = await approve(deps, { approvalId: ApprovalId.parse(action.value), userId: body.user.id });
-      await tell(result.text);
-    } catch (err) {
-      await reportToUser(deps.logger, err, tell, { action: Actions.approve });
-    }
+  onButton(app, deps, Actions.approve, async (value, body, tell) => {
+    const result = await approve(deps, { approvalId: ApprovalId.parse(value), userId: body.user.id });
+    await tell(result.text);
   });
 
-  app.action<BlockAction<ButtonAction>>(Actions.deny, async ({ ack, action, body, respond }) => {
-    await ack();
-    await afterAck();
-    const channel = body.channel?.id;
-    const tell = ephemeralTo(deps, channel, body.user.id, respond);
-    try {
-      const approvalId = ApprovalId.parse(action.value);
-      // The trigger expires in ~3 s: one store read, then the modal. A decided approval gets the
-      // explanation instead of a modal that could only fail on submit.
-      const a = await deps.store.getApproval(approvalId);
-      if (!a) throw new AppError('approval.not_found', 'That approval does not exist. Nothing was run.', { approvalId });
-      if (a.status !== 'pending') {
-        await tell(closedText(a));
-        return;
-      }
-      await deps.chat.openView(body.trigger_id, denyModal(a.id, `Deny \`${a.actionId}\` ${formatParams(a.params)}? It will not run.`));
-    } catch (err) {
-      await reportToUser(deps.logger, err, tell, { action: Actions.deny });
+  onButton(app, deps, Actions.deny, async (value, body, tell) => {
+    const approvalId = ApprovalId.parse(value);
+    // The trigger expires in ~3 s: one store read, then the modal. A decided approval gets the
+    // explanation instead of a modal that could only fail on submit.
+    const a = await deps.store.getApproval(approvalId);
+    if (!a) throw new AppError('approval.not_found', 'That approval does not exist. Nothing was run.', { approvalId });
+    if (a.status !== 'pending') {
+      await tell(closedText(a));
+      return;
     }
+    await deps.chat.openView(body.trigger_id, denyModal(a.id, `Deny \`${a.actionId}\` ${formatParams(a.params)}? It will not run.`));
   });
 
   app.view<SlackViewAction>(Views.deny, async ({ ack, view, body }) => {
@@ -73,23 +58,14 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
     }
   });
 
-  app.action<BlockAction<ButtonAction>>(Actions.cardProposeAction, async ({ ack, action, body, respond }) => {
-    await ack();
-    await afterAck();
-    const channel = body.channel?.id;
-    const tell = ephemeralTo(deps, channel, body.user.id, respond);
-    try {
-      const incident = await requireIncident(deps, action.value ?? '');
-      await deps.chat.openView(body.trigger_id, proposeModal(incident.id, deps.config.actions));
-    } catch (err) {
-      await reportToUser(deps.logger, err, tell, { action: Actions.cardProposeAction });
-    }
+  onButton(app, deps, Actions.cardProposeAction, async (value, body) => {
+    const incident = await requireIncident(deps, value);
+    await deps.chat.openView(body.trigger_id, proposeModal(incident.id, deps.config.actions));
   });
 
   // The action select has no dispatch_action, but a client may still send it: ack and ignore.
   app.action(Actions.proposeActionPick, async ({ ack }) => {
     await ack();
-    await afterAck();
   });
 
   app.view<SlackViewAction>(Views.propose, async ({ ack, view, body }) => {
@@ -133,21 +109,3 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
  * people viewing a public channel they have not joined (postEphemeral: `user_not_in_channel`).
  * chat.postEphemeral is the fallback when the response_url is refused (used up or expired).
  */
-function ephemeralTo(deps: Deps, channel: string | undefined, userId: string, respond: RespondFn) {
-  return async (text: string): Promise<unknown> => {
-    try {
-      return await respond({ response_type: 'ephemeral', replace_original: false, text });
-    } catch (err) {
-      if (!channel) throw err;
-      deps.logger.debug({ err }, 'response_url refused; answering with chat.postEphemeral');
-      return deps.chat.postEphemeral(channel, userId, text);
-    }
-  };
-}
-
-type Values = ViewSubmitAction['view']['state']['values'];
-
-function readText(values: Values, block: string): string {
-  const el = values[block]?.[INPUT] as { value?: string | null; selected_option?: { value: string } | null } | undefined;
-  return (el?.selected_option?.value ?? el?.value ?? '').trim();
-}

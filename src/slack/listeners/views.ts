@@ -1,30 +1,14 @@
 import { afterAck } from '../ack.js';
-import type { App, ViewSubmitAction, SlackViewAction } from '@slack/bolt';
+import type { App, SlackViewAction, ViewSubmitAction } from '@slack/bolt';
 import { z } from 'zod';
 import { parseSeverity, SEVERITY_INPUTS } from '../../domain/severity.js';
 import { STATUSES } from '../../domain/incident.js';
 import type { Deps } from '../../services/deps.js';
-import { declareOrOffer, draftKey, type Draft } from '../../services/commands.js';
+import { declareOrOffer } from '../../services/commands.js';
 import { assignRole, changeSeverity, changeStatus } from '../../services/lifecycle.js';
 import { DeclareBlocks, FormBlocks, INPUT, Views } from '../ids.js';
 import { reportToUser } from '../errors.js';
-
-type Values = ViewSubmitAction['view']['state']['values'];
-
-/** Read one input block's value, whatever the element type. */
-export function readInput(values: Values, block: string): string | string[] | null {
-  const el = values[block]?.[INPUT] as
-    | { value?: string | null; selected_option?: { value: string } | null; selected_user?: string | null; selected_options?: { value: string }[]; selected_users?: string[] }
-    | undefined;
-  if (!el) return null;
-  if (el.selected_option !== undefined) return el.selected_option?.value ?? null;
-  if (el.selected_user !== undefined) return el.selected_user ?? null;
-  if (el.selected_options !== undefined) return el.selected_options.map((o) => o.value);
-  if (el.selected_users !== undefined) return el.selected_users;
-  return el.value ?? null;
-}
-
-const text = (v: string | string[] | null) => (typeof v === 'string' ? v.trim() : '');
+import { readInput, readText } from './kit.js';
 
 const DeclareMeta = z.object({ channel: z.string().optional() }).catch({});
 
@@ -33,8 +17,8 @@ export function registerViews(app: App, deps: Deps): void {
   // check reads only the local store (no backend call) so the ack stays fast.
   app.view(Views.declare, async ({ ack, view, body }) => {
     const v = view.state.values;
-    const title = text(readInput(v, DeclareBlocks.title));
-    const severity = parseSeverity(text(readInput(v, DeclareBlocks.severity)));
+    const title = readText(v, DeclareBlocks.title);
+    const severity = parseSeverity(readText(v, DeclareBlocks.severity));
     const errors: Record<string, string> = {};
     if (!title) errors[DeclareBlocks.title] = 'A title is required.';
     if (title.length > 200) errors[DeclareBlocks.title] = 'At most 200 characters.';
@@ -48,13 +32,13 @@ export function registerViews(app: App, deps: Deps): void {
     const input = {
       title,
       severity,
-      description: text(readInput(v, DeclareBlocks.description)),
-      services: text(readInput(v, DeclareBlocks.services))
+      description: readText(v, DeclareBlocks.description),
+      services: readText(v, DeclareBlocks.services)
         .split(',')
         .map((s) => s.trim().toLowerCase())
         .filter(Boolean),
       private: Array.isArray(privateSel) && privateSel.includes('private'),
-      commanderId: text(readInput(v, DeclareBlocks.commander)) || body.user.id,
+      commanderId: readText(v, DeclareBlocks.commander) || body.user.id,
       declaredBy: body.user.id,
       origin: 'slack' as const,
       // A double submission of the same modal carries the same view id: declared once.
@@ -72,7 +56,7 @@ export function registerViews(app: App, deps: Deps): void {
     }
   });
 
-  const lifecycleView = (callbackId: string, run: (incidentId: string, values: Values, userId: string) => Promise<unknown>) =>
+  const lifecycleView = (callbackId: string, run: (incidentId: string, values: ViewSubmitAction['view']['state']['values'], userId: string) => Promise<unknown>) =>
     app.view<SlackViewAction>(callbackId, async ({ ack, view, body }) => {
       await ack();
       await afterAck();
@@ -86,19 +70,19 @@ export function registerViews(app: App, deps: Deps): void {
 
   lifecycleView(Views.status, async (id, v, user) => {
     const status = z.enum(STATUSES).parse(readInput(v, FormBlocks.status));
-    await changeStatus(deps, id, status, user, text(readInput(v, FormBlocks.message)));
+    await changeStatus(deps, id, status, user, readText(v, FormBlocks.message));
   });
   lifecycleView(Views.severity, async (id, v, user) => {
-    const sev = parseSeverity(text(readInput(v, FormBlocks.severity)));
+    const sev = parseSeverity(readText(v, FormBlocks.severity));
     if (sev) await changeSeverity(deps, id, sev, user);
   });
   lifecycleView(Views.role, async (id, v, user) => {
-    const role = text(readInput(v, FormBlocks.role));
-    const who = text(readInput(v, FormBlocks.user));
+    const role = readText(v, FormBlocks.role);
+    const who = readText(v, FormBlocks.user);
     if (role && who) await assignRole(deps, id, role, who, user);
   });
   lifecycleView(Views.resolve, async (id, v, user) => {
-    await changeStatus(deps, id, 'resolved', user, text(readInput(v, FormBlocks.message)));
+    await changeStatus(deps, id, 'resolved', user, readText(v, FormBlocks.message));
   });
 }
 
@@ -110,4 +94,3 @@ function safeJson(s: string | undefined): unknown {
   }
 }
 
-export { draftKey, type Draft };

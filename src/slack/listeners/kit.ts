@@ -1,0 +1,64 @@
+import type { App, BlockAction, ButtonAction, RespondFn, ViewSubmitAction } from '@slack/bolt';
+import type { Deps } from '../../services/deps.js';
+import { afterAck } from '../ack.js';
+import { reportToUser } from '../errors.js';
+import { INPUT } from '../ids.js';
+
+/** Tell the clicking person something only they see. */
+export type Tell = (text: string) => Promise<unknown>;
+
+/**
+ * Answer the person who clicked, privately: through the click's response_url (not rate-limited
+ * like chat.postEphemeral, and it works in channels they have not joined), falling back to
+ * chat.postEphemeral when the response_url is refused.
+ */
+export function ephemeralTo(deps: Deps, channel: string | undefined, userId: string, respond: RespondFn): Tell {
+  return async (text: string): Promise<unknown> => {
+    try {
+      return await respond({ response_type: 'ephemeral', replace_original: false, text });
+    } catch (err) {
+      if (!channel) throw err;
+      deps.logger.debug({ err }, 'response_url refused; answering with chat.postEphemeral');
+      return deps.chat.postEphemeral(channel, userId, text);
+    }
+  };
+}
+
+/**
+ * A button listener, as every one is: ack at once, yield so queued requests are acked first, then
+ * call one service with the button's value (an id, re-read from the store by the service) and the
+ * signed user; expected errors become a private message, unexpected ones get an error id.
+ */
+export function onButton(app: App, deps: Deps, actionId: string, run: (value: string, body: BlockAction, tell: Tell) => Promise<void>): void {
+  app.action<BlockAction<ButtonAction>>(actionId, async ({ ack, action, body, respond }) => {
+    await ack();
+    await afterAck();
+    const tell = ephemeralTo(deps, body.channel?.id, body.user.id, respond);
+    try {
+      await run(action.value ?? '', body, tell);
+    } catch (err) {
+      await reportToUser(deps.logger, err, tell, { action: actionId });
+    }
+  });
+}
+
+type Values = ViewSubmitAction['view']['state']['values'];
+
+/** Read one input block's value, whatever the element type (the element's action_id is INPUT). */
+export function readInput(values: Values, block: string): string | string[] | null {
+  const el = values[block]?.[INPUT] as
+    | { value?: string | null; selected_option?: { value: string } | null; selected_user?: string | null; selected_options?: { value: string }[]; selected_users?: string[] }
+    | undefined;
+  if (!el) return null;
+  if (el.selected_option !== undefined) return el.selected_option?.value ?? null;
+  if (el.selected_user !== undefined) return el.selected_user ?? null;
+  if (el.selected_options !== undefined) return el.selected_options.map((o) => o.value);
+  if (el.selected_users !== undefined) return el.selected_users;
+  return el.value ?? null;
+}
+
+/** One input block as trimmed text ('' when empty or not a single value). */
+export function readText(values: Values, block: string): string {
+  const v = readInput(values, block);
+  return typeof v === 'string' ? v.trim() : '';
+}
