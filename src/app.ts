@@ -27,6 +27,8 @@ import { registerEvents } from './slack/listeners/events.js';
 import { registerViews } from './slack/listeners/views.js';
 import { incidentLabel } from './domain/incident.js';
 
+const MAINTENANCE_JOB = 'maintenance.prune';
+
 export interface BuildOptions {
   logger: Logger;
   clock?: Clock;
@@ -151,6 +153,14 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   jobs.register(CLAUDE_PROPOSE_JOB, async (p) => {
     await proposeFromClaude(deps, (p as { incidentId: string }).incidentId);
   });
+  // Housekeeping, once an hour on one replica (the job key is the hour): replay-protection keys
+  // outlive their 5-minute windows by a day, finished jobs are kept a week for inspection.
+  jobs.register(MAINTENANCE_JOB, async () => {
+    const now = clock.now().getTime();
+    const keys = await store.pruneProcessed(new Date(now - 24 * 3600_000));
+    const done = await store.pruneJobs(new Date(now - 7 * 24 * 3600_000));
+    if (keys || done) logger.info({ keys, jobs: done }, 'housekeeping: pruned old replay keys and finished jobs');
+  });
   registerApprovalJobs(deps);
   registerAlertJobs(deps);
   registerBackendEventJobs(deps);
@@ -203,6 +213,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   let slackOk = false;
   let backendCheck = 'not checked';
   let backendVerify: Promise<unknown> = Promise.resolve();
+  let maintenanceTimer: NodeJS.Timeout | null = null;
   return {
     deps,
     bolt,
@@ -213,6 +224,10 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       await bolt.init();
       if (config.slackMode === 'socket') await bolt.start();
       jobs.start();
+      const hourly = () => void jobs.enqueue(MAINTENANCE_JOB, {}, { key: `maintenance:${Math.floor(clock.now().getTime() / 3600_000)}` }).catch((err) => logger.warn({ err }, 'scheduling housekeeping failed'));
+      hourly();
+      maintenanceTimer = setInterval(hourly, 10 * 60_000);
+      maintenanceTimer.unref();
       // The key is checked once at start (a bad key fails readiness at once, not at the first
       // incident); start() does not wait for it, so a slow backend never delays Slack acks.
       backendVerify = backend
@@ -224,6 +239,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
         });
     },
     async stop() {
+      if (maintenanceTimer) clearInterval(maintenanceTimer);
       await jobs.stop();
       if (config.slackMode === 'socket') await bolt.stop().catch(() => undefined);
       await store.close();

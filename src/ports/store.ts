@@ -88,6 +88,8 @@ export interface Store {
   markProcessed(key: string, at: Date): Promise<boolean>;
   /** Forget keys older than `before` (the replay windows are minutes; keep a day). */
   pruneProcessed(before: Date): Promise<number>;
+  /** Delete finished (`done`) jobs last touched before `before`; dead jobs stay for a person to see. */
+  pruneJobs(before: Date): Promise<number>;
 
   // -- alerts ------------------------------------------------------------------------------------
   /** Durably store an alert; with the same (source, deliveryId) it is stored once. */

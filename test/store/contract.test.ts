@@ -507,6 +507,22 @@ function storeContract(open: () => Promise<Opened>): void {
       assert.equal(await s.countJobs({ kind, state: 'running' }), 1);
     });
 
+    test('pruneJobs deletes finished jobs only: queued, running and dead ones stay', async () => {
+      const kind = uid('kind_');
+      for (let i = 0; i < 4; i++) await s.enqueueJob({ id: uid('job_'), kind, payload: i, runAfter: at(0) });
+      const [a, b, c] = await s.claimJobs([kind], 'w1', 3, at(1), 60_000);
+      await s.completeJob(a!.id, 'w1');
+      await s.failJob(b!.id, 'w1', 'gave up', null); // dead
+      void c; // still running
+      const pruned = await s.pruneJobs(new Date(Date.now() + 60_000));
+      assert.ok(pruned >= 1);
+      assert.equal(await s.countJobs({ kind, state: 'done' }), 0);
+      assert.equal(await s.countJobs({ kind, state: 'dead' }), 1);
+      assert.equal(await s.countJobs({ kind, state: 'running' }), 1);
+      assert.equal(await s.countJobs({ kind, state: 'queued' }), 1);
+      assert.equal(await s.pruneJobs(new Date(0)), 0, 'nothing older than the epoch');
+    });
+
     test('jobs not yet due and other kinds are not claimed', async () => {
       const kind = uid('kind_');
       await s.enqueueJob({ id: uid('job_'), kind, payload: null, runAfter: at(60) });

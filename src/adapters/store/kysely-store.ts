@@ -450,6 +450,11 @@ export class KyselyStore implements Store {
     return Number(res.numDeletedRows);
   }
 
+  async pruneJobs(before: Date): Promise<number> {
+    const res = await this.db.deleteFrom('jobs').where('state', '=', 'done').where('updated_at', '<', ms(before)).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+
   // -- alerts ---------------------------------------------------------------------------------
 
   async insertAlert(alert: NewAlert): Promise<{ alert: StoredAlert; inserted: boolean }> {
