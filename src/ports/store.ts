@@ -125,6 +125,8 @@ export interface Store {
   claimJobs(kinds: string[], worker: string, limit: number, now: Date, leaseMs: number): Promise<Job[]>;
   /** No-op unless `worker` still holds the claim (a taken-over lease cannot be completed). */
   completeJob(id: string, worker: string): Promise<void>;
+  /** Heartbeat: push the lease of jobs this worker still runs to `until`; returns how many it holds. */
+  extendJobLeases(ids: string[], worker: string, until: Date): Promise<number>;
   /** Requeue at `retryAt`, or mark 'dead' when `retryAt` is null. No-op unless `worker` holds the claim. */
   failJob(id: string, worker: string, error: string, retryAt: Date | null): Promise<void>;
   /** Give back claimed jobs (graceful shutdown): due again at once, and the claim's attempt is not counted. */

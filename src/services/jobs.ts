@@ -29,6 +29,9 @@ export class JobRunner {
   readonly workerId: string;
   private readonly handlers = new Map<string, JobHandler>();
   private readonly inflight = new Set<Promise<void>>();
+  /** Ids of the jobs this worker is running, for the lease heartbeat. */
+  private readonly running_ = new Set<string>();
+  private heartbeat: NodeJS.Timeout | null = null;
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private polling = false;
@@ -79,12 +82,26 @@ export class JobRunner {
       this.timer.unref();
     };
     loop();
+    // A job may legitimately run longer than its lease (a paced Slack call in a storm, a slow
+    // backend, a long Claude answer): renew the leases of running jobs at a third of the lease, so
+    // only a worker that really died loses its jobs to another.
+    this.heartbeat = setInterval(() => {
+      if (!this.running_.size) return;
+      const until = new Date(this.clock.now().getTime() + this.leaseMs);
+      this.store.extendJobLeases([...this.running_], this.workerId, until).catch((err) => this.logger.warn({ err }, 'renewing job leases failed'));
+    }, Math.max(50, Math.floor(this.leaseMs / 3)));
+    this.heartbeat.unref();
   }
 
-  /** Stop claiming, wait for in-flight jobs (up to `graceMs`), give back anything still leased. */
-  async stop(graceMs = 10_000): Promise<void> {
+  /**
+   * Stop claiming, wait for in-flight jobs (up to `graceMs`), give back anything still leased.
+   * `handBack: false` leaves the leases to expire, as a process that died would (tests of takeover).
+   */
+  async stop(graceMs = 10_000, opts: { handBack?: boolean } = {}): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (opts.handBack === false) return;
     const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
     await Promise.race([Promise.allSettled([...this.inflight]), deadline]);
     await this.store.releaseJobs(this.workerId).catch((err) => this.logger.warn({ err }, 'releasing jobs failed'));
@@ -122,7 +139,9 @@ export class JobRunner {
       return;
     }
     for (const job of jobs) {
+      this.running_.add(job.id);
       const p = this.run(job).finally(() => {
+        this.running_.delete(job.id);
         this.inflight.delete(p);
         if (this.running) this.kick();
       });

@@ -159,6 +159,8 @@ describe('two replicas on one PostgreSQL', { skip: pg ? false : 'PostgreSQL unre
       await r.a.waitFor(() => r.emulator.calls('conversations.create').some((c) => c.ok), 5000, 'the channel');
       const [inc] = await r.a.fb.deps.store.listOpenIncidents();
       assert.ok(inc);
+      // A dies here: it stops renewing its leases and hands nothing back.
+      await r.a.fb.deps.jobs.stop(0, { handBack: false });
       const b = await r.startB();
       const done = await b.waitFor(
         async () => (await b.fb.deps.store.listAudit({ incidentId: inc.id })).find((x) => x.action === 'incident.flow_completed'),

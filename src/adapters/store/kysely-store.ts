@@ -645,6 +645,18 @@ export class KyselyStore implements Store {
     return rows.map(toJob).sort((a, b) => a.runAfter.getTime() - b.runAfter.getTime() || (a.id < b.id ? -1 : 1));
   }
 
+  async extendJobLeases(ids: string[], worker: string, until: Date): Promise<number> {
+    if (ids.length === 0) return 0;
+    const res = await this.db
+      .updateTable('jobs')
+      .set({ claimed_until: ms(until) })
+      .where('id', 'in', ids)
+      .where('claimed_by', '=', worker)
+      .where('state', '=', 'running')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
   async completeJob(id: string, worker: string): Promise<void> {
     // Guarded by the claim: a worker whose lease was taken over cannot complete someone else's run.
     await this.db

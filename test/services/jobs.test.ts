@@ -1,0 +1,58 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { JobRunner } from '../../src/services/jobs.js';
+import { createLogger } from '../../src/log.js';
+import { systemClock } from '../../src/ports/clock.js';
+import { openTestSqliteStore } from '../store/pg-helper.js';
+
+const quiet = createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }), pretty: false });
+
+test('a job that runs longer than its lease keeps it (heartbeat): a second worker never runs it too', async () => {
+  const { store, cleanup } = await openTestSqliteStore();
+  after(cleanup);
+  let runs = 0;
+  const handler = async () => {
+    runs++;
+    await new Promise((r) => setTimeout(r, 1200)); // four lease lengths
+  };
+  const a = new JobRunner(store, quiet, systemClock, null, { workerId: 'A', pollMs: 20, leaseMs: 300 });
+  const b = new JobRunner(store, quiet, systemClock, null, { workerId: 'B', pollMs: 20, leaseMs: 300 });
+  a.register('slow', handler);
+  b.register('slow', handler);
+  a.start();
+  await a.enqueue('slow', {});
+  await new Promise((r) => setTimeout(r, 50));
+  b.start();
+  await new Promise((r) => setTimeout(r, 1400));
+  await Promise.all([a.idle(), b.idle()]);
+  assert.equal(runs, 1);
+  assert.equal(await store.countJobs({ kind: 'slow', state: 'done' }), 1);
+  await a.stop(100);
+  await b.stop(100);
+});
+
+test('a worker that dies (no hand-back, no heartbeat) loses its job to another when the lease expires', async () => {
+  const { store, cleanup } = await openTestSqliteStore();
+  after(cleanup);
+  const seen: string[] = [];
+  const a = new JobRunner(store, quiet, systemClock, null, { workerId: 'A', pollMs: 20, leaseMs: 300 });
+  const b = new JobRunner(store, quiet, systemClock, null, { workerId: 'B', pollMs: 20, leaseMs: 300 });
+  a.register('work', async () => {
+    seen.push('A');
+    await new Promise(() => {}); // hangs forever: A is as good as dead
+  });
+  b.register('work', async () => {
+    seen.push('B');
+  });
+  a.start();
+  await a.enqueue('work', {});
+  await new Promise((r) => setTimeout(r, 100));
+  await a.stop(0, { handBack: false });
+  b.start();
+  const deadline = Date.now() + 3000;
+  while ((await store.countJobs({ kind: 'work', state: 'done' })) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(seen, ['A', 'B']);
+  assert.equal(await store.countJobs({ kind: 'work', state: 'done' }), 1);
+  await b.stop(100);
+});
