@@ -30,7 +30,7 @@ export class JobRunner {
   private readonly handlers = new Map<string, JobHandler>();
   private readonly inflight = new Set<Promise<void>>();
   /** Ids of the jobs this worker is running, for the lease heartbeat. */
-  private readonly running_ = new Set<string>();
+  private readonly activeIds = new Set<string>();
   private heartbeat: NodeJS.Timeout | null = null;
   private timer: NodeJS.Timeout | null = null;
   private running = false;
@@ -86,9 +86,9 @@ export class JobRunner {
     // backend, a long Claude answer): renew the leases of running jobs at a third of the lease, so
     // only a worker that really died loses its jobs to another.
     this.heartbeat = setInterval(() => {
-      if (!this.running_.size) return;
+      if (!this.activeIds.size) return;
       const until = new Date(this.clock.now().getTime() + this.leaseMs);
-      this.store.extendJobLeases([...this.running_], this.workerId, until).catch((err) => this.logger.warn({ err }, 'renewing job leases failed'));
+      this.store.extendJobLeases([...this.activeIds], this.workerId, until).catch((err) => this.logger.warn({ err }, 'renewing job leases failed'));
     }, Math.max(50, Math.floor(this.leaseMs / 3)));
     this.heartbeat.unref();
   }
@@ -139,9 +139,9 @@ export class JobRunner {
       return;
     }
     for (const job of jobs) {
-      this.running_.add(job.id);
+      this.activeIds.add(job.id);
       const p = this.run(job).finally(() => {
-        this.running_.delete(job.id);
+        this.activeIds.delete(job.id);
         this.inflight.delete(p);
         if (this.running) this.kick();
       });
