@@ -201,6 +201,21 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       deferInitialization: true,
     });
   }
+  if (config.slackMode === 'socket') {
+    // In HTTP mode the server times each request to its ack; over a socket there is no HTTP
+    // request, so the same histogram is fed here, from the envelope's arrival to its ack.
+    const process = bolt.processEvent.bind(bolt);
+    bolt.processEvent = async (event) => {
+      const started = performance.now();
+      const ack = event.ack;
+      event.ack = async (response) => {
+        await ack(response);
+        metrics.ackSeconds.observe({ kind: 'slack' }, (performance.now() - started) / 1000);
+        metrics.slackRequests.inc({ kind: 'slack', outcome: 'acked' });
+      };
+      return process(event);
+    };
+  }
   bolt.error(async (err) => {
     logger.error({ err, errorId: randomUUID().slice(0, 8) }, 'unhandled error in a Slack listener');
   });

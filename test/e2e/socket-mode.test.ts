@@ -203,7 +203,11 @@ describe('the bot in Socket Mode', () => {
     assert.equal(rb.checks.store, 'ok');
     const m = await fetch(`${bot.url}/metrics`);
     assert.equal(m.status, 200);
-    assert.match(await m.text(), /firebreak_process_/);
+    const text = await m.text();
+    assert.match(text, /firebreak_process_/);
+    // Acks over the socket are timed too (earlier tests in this file sent commands and clicks).
+    const count = Number(/^firebreak_slack_ack_seconds_count\{kind="slack"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    assert.ok(count > 0, 'socket acks are measured');
     const events = await fetch(`${bot.url}/slack/events`, { method: 'POST', body: 'x' });
     assert.equal(events.status, 404);
   });
