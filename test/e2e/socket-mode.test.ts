@@ -1,100 +1,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import type { Server } from 'node:http';
-import { buildFirebreak, type BuildOptions, type Firebreak } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
-import { createHttpServer, listen } from '../../src/server.js';
-import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID, SlackDriver, startSlackEmulator, type SlackEmulator } from '../../src/emulator/slack/index.js';
+import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import { Actions, DeclareBlocks, INPUT, Views } from '../../src/slack/ids.js';
 import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker, openView } from './helpers.js';
-import type { Bot } from './harness.js';
+import { APP_TOKEN, BOT_TOKEN, startBot, type Bot } from './harness.js';
 
-export const BOT_TOKEN = 'xoxb-socket-test-token';
-export const APP_TOKEN = 'xapp-1-A0FIREBRK-socket-test';
-
-export interface SocketBot extends Omit<Bot, 'close'> {
-  /** `fb.stop()` once (disconnects the socket); later calls do nothing. */
-  stop(): Promise<void>;
-  /** Stop the bot, then close the HTTP server and the emulator. Idempotent. */
-  close(): Promise<void>;
-}
-
-/**
- * The real bot in Socket Mode: real config (SLACK_APP_TOKEN selects the mode, no signing secret),
- * real store on a temp SQLite file, real Bolt SocketModeReceiver connecting to the emulator's
- * Socket Mode; the HTTP server only carries health, readiness, metrics and webhooks. The driver
- * delivers the same payloads as in HTTP mode, as envelopes over that socket.
- */
-export async function startSocketBot(opts: { env?: Record<string, string>; build?: Partial<BuildOptions> } = {}): Promise<SocketBot> {
-  const emulator = await startSlackEmulator({ botToken: BOT_TOKEN, appToken: APP_TOKEN, rateLimits: 'enforce' });
-  const dir = mkdtempSync(join(tmpdir(), 'firebreak-socket-e2e-'));
-  const config = loadConfig(
-    {
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_APP_TOKEN: APP_TOKEN,
-      SLACK_API_URL: emulator.apiUrl,
-      ANNOUNCE_CHANNEL: INCIDENTS_CHANNEL_ID,
-      DATABASE_URL: `sqlite:${join(dir, 'firebreak.db')}`,
-      PORT: '0',
-      LOG_LEVEL: 'debug',
-      ...opts.env,
-    },
-    dir,
-  );
-  assert.equal(config.slackMode, 'socket');
-  const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      logs.push(chunk.toString());
-      cb();
-    },
-  });
-  const logger = createLogger({ level: config.logLevel, secrets: [BOT_TOKEN, APP_TOKEN], destination: sink, pretty: false });
-  const fb: Firebreak = await buildFirebreak(config, { logger, slackRetries: 0, jobs: { pollMs: 50 }, ...opts.build });
-  const server: Server = createHttpServer(fb);
-  const port = await listen(server, 0, '127.0.0.1');
-  await fb.start();
-  const driver = new SlackDriver({ emulator, transport: 'socket' });
-  let closed = false;
-  let stopped: Promise<void> | null = null;
-  const stop = () => (stopped ??= fb.stop());
-  return {
-    stop,
-    fb,
-    emulator,
-    driver,
-    server,
-    url: `http://127.0.0.1:${port}`,
-    logs,
-    async waitFor(check, ms = 5000, what = 'condition') {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const v = await check();
-        if (v) return v as NonNullable<typeof v>;
-        if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      server.closeAllConnections?.();
-      await new Promise<void>((r) => server.close(() => r()));
-      // The bot first, so its socket closes from its side and it does not try to reconnect.
-      await stop();
-      await emulator.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+/** The real bot in Socket Mode against the emulator (see startBot in harness.ts). */
+const startSocketBot = () => startBot({ transport: 'socket' });
 
 describe('the bot in Socket Mode', () => {
-  let bot: SocketBot;
+  let bot: Bot;
   before(async () => {
     bot = await startSocketBot();
   });
