@@ -7,21 +7,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { startBot, type Bot } from '../e2e/harness.js';
+import { seededRandom } from '../fault/fault-kit.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 console.log(`# fuzz seed ${SEED} (replay with FUZZ_SEED=${SEED})`);
 
-/** mulberry32: small, fast, good enough to pick cases reproducibly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 const SECRETS = {
   SLACK_SIGNING_SECRET: 'test-signing-secret-0123456789',
