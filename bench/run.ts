@@ -331,8 +331,6 @@ async function approvalRace(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<
       },
     ],
   });
-  // The webhook executor reads its secret from process.env at call time (config only checks it is set).
-  process.env.BENCH_EXECUTOR_SECRET = 'bench-exec-secret';
   const bot = await startBot({ emulator, env: { ...quiet, FIREBREAK_CONFIG: cfg, BENCH_EXECUTOR_SECRET: 'bench-exec-secret', ...(dbUrl ? { DATABASE_URL: dbUrl } : {}) } });
   try {
     await bot.driver.slash('declare high Bench approval race', { user: ALICE, channel: GENERAL_CHANNEL_ID });

@@ -129,6 +129,8 @@ export interface Config {
   logLevel: string;
   /** Effective action registry: defaults, replaced by id from the file. */
   actions: ActionDefinition[];
+  /** Executor secrets read from the variables the actions name (`secret_env`), by variable name. */
+  executorSecrets: Record<string, string>;
   configPath: string | null;
 }
 
@@ -221,6 +223,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     host: e.HOST ?? (slackMode === 'sandbox' ? '127.0.0.1' : '0.0.0.0'),
     logLevel: e.LOG_LEVEL ?? 'info',
     actions,
+    executorSecrets: Object.fromEntries(
+      actions.flatMap((a) => (a.executor.type === 'webhook' && env[a.executor.secret_env] ? [[a.executor.secret_env, env[a.executor.secret_env]!]] : [])),
+    ),
     configPath,
   };
 }

@@ -379,7 +379,9 @@ async function runSafely(deps: Deps, a: Approval, action: ActionDefinition | und
     const incident = await requireIncident(deps, a.incidentId);
     const votes = await deps.store.listVotes(a.id);
     const approvedBy = a.requiresApproval ? countedApprovers(votes, a) : [];
-    const result = await runExecutor(action.executor, { approval: a, action, incident, approvedBy, approvedAt: a.decidedAt ?? deps.clock.now() }, deps.backend, opts);
+    // Secrets come from the configuration that was checked at start (the variables `secret_env` names).
+    const execOpts = { ...opts, webhook: { env: deps.config.executorSecrets, ...opts.webhook } };
+    const result = await runExecutor(action.executor, { approval: a, action, incident, approvedBy, approvedAt: a.decidedAt ?? deps.clock.now() }, deps.backend, execOpts);
     return { ok: true, result };
   } catch (err) {
     if (err instanceof ExecutorError) return { ok: false, error: err.message, detail: err.detail };

@@ -34,12 +34,10 @@ function writeConfig(url: string): string {
 describe('benchmark: 200 concurrent signed Approve clicks', () => {
   let bot: Bot;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
-  const prev = process.env[SECRET_ENV];
   const users = Array.from({ length: 200 }, (_, i) => `U0BENCH${String(i).padStart(3, '0')}`);
 
   before(async () => {
     receiver = await startReceiver(() => 200);
-    process.env[SECRET_ENV] = SECRET;
     bot = await startBot({ env: { FIREBREAK_CONFIG: writeConfig(receiver.url), [SECRET_ENV]: SECRET }, rateLimits: 'off' });
     for (const id of users) bot.emulator.state.addUser({ id, name: id.toLowerCase(), realName: id });
     bot.emulator.state.usergroups.get(SRE_LEADS_GROUP_ID)!.users = users;
@@ -47,8 +45,6 @@ describe('benchmark: 200 concurrent signed Approve clicks', () => {
   after(async () => {
     await bot?.close();
     await receiver?.close();
-    if (prev === undefined) delete process.env[SECRET_ENV];
-    else process.env[SECRET_ENV] = prev;
   });
 
   test('one execution, 199 "already approved by", all acked under 3 s', async () => {
@@ -92,13 +88,11 @@ describe('200 signed clicks split over two bot instances sharing one PostgreSQL'
   let pg: PgSchema;
   let bots: Bot[] = [];
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
-  const prev = process.env[SECRET_ENV];
   const users = Array.from({ length: 200 }, (_, i) => `U0PGB${String(i).padStart(3, '0')}`);
 
   before(async () => {
     pg = (await withPgSchema())!;
     receiver = await startReceiver(() => 200);
-    process.env[SECRET_ENV] = SECRET;
     const env = { FIREBREAK_CONFIG: writeConfig(receiver.url), [SECRET_ENV]: SECRET, DATABASE_URL: pg.url };
     const first = await startBot({ env, rateLimits: 'off' });
     const second = await startBot({ env, emulator: first.emulator, build: { jobs: { pollMs: 50, workerId: 'replica-2' } } });
@@ -110,8 +104,6 @@ describe('200 signed clicks split over two bot instances sharing one PostgreSQL'
     for (const b of [...bots].reverse()) await b.close();
     await receiver?.close();
     await pg?.cleanup();
-    if (prev === undefined) delete process.env[SECRET_ENV];
-    else process.env[SECRET_ENV] = prev;
   });
 
   test('exactly one execution across both replicas', async () => {

@@ -59,12 +59,10 @@ describe('approval gate end to end (signed Slack requests, real bot, emulator)',
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   let incident: Incident;
   let offsetMs = 0;
-  const prevSecret = process.env[SECRET_ENV];
 
   before(async () => {
     receiver = await startReceiver(() => 200);
-    // The executor reads the secret from the process environment at execution time.
-    process.env[SECRET_ENV] = SECRET;
+    // The secret is given only in the bot's own environment (not process.env): the executor must use it.
     bot = await startBot({
       env: { FIREBREAK_CONFIG: writeConfig(receiver.url), [SECRET_ENV]: SECRET },
       build: { clock: { now: () => new Date(Date.now() + offsetMs) } },
@@ -74,8 +72,6 @@ describe('approval gate end to end (signed Slack requests, real bot, emulator)',
   after(async () => {
     await bot?.close();
     await receiver?.close();
-    if (prevSecret === undefined) delete process.env[SECRET_ENV];
-    else process.env[SECRET_ENV] = prevSecret;
   });
 
   const proposeByCommand = async (text: string, user = DAVE) => {

@@ -11,7 +11,7 @@ export interface WebhookOptions {
   /** First backoff; doubles per retry, capped at 8 s, with jitter. */
   baseDelayMs?: number;
   random?: () => number;
-  /** Reads `secret_env`; defaults to process.env at execution time (rotating the secret needs no restart). */
+  /** Where `secret_env` is looked up: the service passes the secrets captured with the config. */
   env?: Record<string, string | undefined>;
   now?: () => Date;
 }
