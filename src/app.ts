@@ -13,7 +13,8 @@ import type { Store } from './ports/store.js';
 import type { Summarizer } from './ports/summarizer.js';
 import { BRIEF_JOB, DECLARE_FLOW_JOB, runDeclareFlow } from './services/declare.js';
 import type { Deps } from './services/deps.js';
-import { JobRunner } from './services/jobs.js';
+import { JobRunner, PermanentJobError } from './services/jobs.js';
+import { BackendError, userMessage } from './errors.js';
 import { BACKEND_SYNC_JOB, POSTMORTEM_JOB, REFRESH_JOB, refreshIncidentViews, syncToBackend, type BackendOp } from './services/lifecycle.js';
 import { CLAUDE_PROPOSE_JOB, postBrief, postPostmortem } from './services/summaries.js';
 import { proposeFromClaude } from './services/claude-proposals.js';
@@ -121,12 +122,14 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
     ...opts.jobs,
     onDead: async (job, err) => {
       const p = job.payload as { incidentId?: string; notify?: { channelId: string; userId: string } | null };
-      const text = `:warning: A background task (${job.kind}) failed for good after ${job.attempts} attempts: ${(err as Error)?.message ?? err}. The record is kept; a person needs to look.`;
-      if (p.notify) await chat.postEphemeral(p.notify.channelId, p.notify.userId, text);
-      else if (p.incidentId) {
-        const i = await store.getIncident(p.incidentId);
-        if (i?.channelId) await chat.post(i.channelId, `${text} (${incidentLabel(i)})`);
-      }
+      const tries = `${job.attempts} attempt${job.attempts === 1 ? '' : 's'}`;
+      const text = `:warning: A background task (${job.kind}) failed for good after ${tries}: ${(err as Error)?.message ?? err}. The record is kept; a person needs to look.`;
+      // Seen by the person who started it and, when there is one, by the incident channel.
+      const incident = p.incidentId ? await store.getIncident(p.incidentId) : null;
+      await Promise.allSettled([
+        p.notify ? chat.postEphemeral(p.notify.channelId, p.notify.userId, text) : Promise.resolve(),
+        incident?.channelId ? chat.post(incident.channelId, `${text} (${incidentLabel(incident)})`) : Promise.resolve(),
+      ]);
     },
   });
   const deps: Deps = { config, store, chat, backend, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
@@ -136,6 +139,10 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
     try {
       await runDeclareFlow(deps, p);
     } catch (err) {
+      // The backend refused the record (a field it rejects, a key without the scope): retrying the
+      // same request cannot help. Stop now and tell the declarer why; Slack's side is already done.
+      if (err instanceof BackendError && (err.code === 'backend.validation' || err.code === 'backend.auth'))
+        throw new PermanentJobError(`the incident was not recorded in ${backend.name}: ${userMessage(err).replace(/^:warning: /, '')}`);
       // Tell the declarer once, at the first failure, that we are on it; the job retries.
       if (job.attempts === 1 && p.notify)
         await chat

@@ -166,3 +166,21 @@ test('a refused Rootly key fails readiness with a message naming ROOTLY_API_KEY'
     await bad.close();
   }
 });
+
+test('a field Rootly refuses (422) stops the record at once and tells the declarer which field; the Slack side still stands', async () => {
+  rootly.inject('POST /v1/incidents', {
+    status: 422,
+    body: { errors: [{ title: 'Severity is not valid', status: '422', source: { pointer: '/data/attributes/severity_id' } }] },
+    times: 1,
+  });
+  await bot.driver.slash('declare high Refused by Rootly', { user: BOB, channel: GENERAL_CHANNEL_ID });
+  const told = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(BOB, GENERAL_CHANNEL_ID).find((e) => /failed for good/.test(e.text)), 8000, 'the declarer told');
+  assert.match(told.text, /severity_id/);
+  assert.match(told.text, /after 1 attempt\b/);
+  const inc = (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === 'Refused by Rootly')!;
+  assert.ok(inc.channelId, 'the channel exists');
+  assert.equal(inc.backendId, null);
+  assert.equal(messagesWithMarker(bot.emulator, inc.channelId!, `card:${inc.id}`).length, 1, 'the card is there');
+  assert.ok(bot.emulator.state.messages(inc.channelId!).some((m) => /failed for good/.test(m.text)), 'the channel is told too');
+  assert.equal(rootly.incidents().filter((r) => r.title === 'Refused by Rootly').length, 0);
+});
