@@ -152,6 +152,16 @@ export class JobRunner {
   private async run(job: Job): Promise<void> {
     const handler = this.handlers.get(job.kind)!;
     const log = this.logger.child({ job: job.id, kind: job.kind, attempt: job.attempts });
+    if (job.attempts > this.maxAttempts) {
+      // Claimed again after its lease ran out more times than a job may be tried: its worker died
+      // each time (a poison job that crashes the process). Stop here, and say so.
+      const err = new PermanentJobError(`gave up after ${job.attempts - 1} attempts whose worker never finished (crash or lost lease)`);
+      log.error({ err }, 'job failed for good');
+      this.metrics?.jobs.inc({ kind: job.kind, outcome: 'dead' });
+      await this.store.failJob(job.id, this.workerId, err.message, null).catch((e) => log.error({ err: e }, 'recording job failure failed'));
+      if (this.opts.onDead) await this.opts.onDead(job, err).catch((e) => log.error({ err: e }, 'reporting dead job failed'));
+      return;
+    }
     try {
       await handler(job.payload, job);
       await this.store.completeJob(job.id, this.workerId);

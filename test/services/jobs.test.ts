@@ -56,3 +56,35 @@ test('a worker that dies (no hand-back, no heartbeat) loses its job to another w
   assert.equal(await store.countJobs({ kind: 'work', state: 'done' }), 1);
   await b.stop(100);
 });
+
+test('a job whose worker keeps dying is given up after maxAttempts claims, and reported', async () => {
+  const { store, cleanup } = await openTestSqliteStore();
+  after(cleanup);
+  const dead: string[] = [];
+  let ran = 0;
+  await store.enqueueJob({ id: 'poison-1', kind: 'poison', payload: {}, runAfter: new Date(0) });
+  // Three workers in turn claim it and "die" (their lease is left to run out).
+  for (let i = 0; i < 3; i++) {
+    const claimed = await store.claimJobs(['poison'], `dying-${i}`, 1, new Date(Date.now() + i * 10_000), 1000);
+    assert.equal(claimed.length, 1);
+  }
+  const r = new JobRunner(store, quiet, { now: () => new Date(Date.now() + 60_000) }, null, {
+    workerId: 'survivor',
+    pollMs: 20,
+    leaseMs: 1000,
+    maxAttempts: 3,
+    onDead: async (job) => {
+      dead.push(job.id);
+    },
+  });
+  r.register('poison', async () => {
+    ran++;
+  });
+  r.start();
+  const deadline = Date.now() + 3000;
+  while (!dead.length && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+  await r.stop(100);
+  assert.deepEqual(dead, ['poison-1']);
+  assert.equal(ran, 0, 'not run a fourth time');
+  assert.equal(await store.countJobs({ kind: 'poison', state: 'dead' }), 1);
+});
