@@ -1,5 +1,5 @@
 import { renderChannelName, withCollisionSuffix } from '../domain/channel-name.js';
-import { incidentLabel, isOpen, type Incident, type IncidentOrigin } from '../domain/incident.js';
+import { incidentLabel, type Incident, type IncidentOrigin } from '../domain/incident.js';
 import { atLeast, type Severity } from '../domain/severity.js';
 import { ChatError } from '../errors.js';
 import { Markers } from '../slack/ids.js';
@@ -267,4 +267,3 @@ async function ensureChannel(deps: Deps, flowId: string, incident: Incident): Pr
   return channel;
 }
 
-export { isOpen };

@@ -87,7 +87,7 @@ describe('Claude in the incident (fake Anthropic API)', () => {
     });
     try {
       await bot.driver.slash('summary', { user: BOB, channel: i.channelId! });
-      const approvals = await bot.waitFor(async () => {
+      await bot.waitFor(async () => {
         const a = await bot.fb.deps.store.listApprovals({ incidentId: i.id });
         return a.length ? a : null;
       }, 10000, 'a proposal');

@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BOT_TOKEN, startBot, type Bot } from '../e2e/harness.js';
 import { withPgSchema, type PgSchema } from '../store/pg-helper.js';
-import { GENERAL_CHANNEL_ID, SEED_PEOPLE, startSlackEmulator, type SlackEmulator } from '../../src/emulator/slack/index.js';
+import { GENERAL_CHANNEL_ID, SEED_PEOPLE, startSlackEmulator } from '../../src/emulator/slack/index.js';
 import { Actions } from '../../src/slack/ids.js';
 import { addPeople, markedMessages, pool, postGenericAlert, slackOutcome, startCountingServer, waitUntil, writeConfigFile, type CountingServer } from '../../bench/lib.js';
 

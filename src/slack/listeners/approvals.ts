@@ -1,5 +1,5 @@
 import { afterAck } from '../ack.js';
-import type { App, BlockAction, ButtonAction, RespondFn, SlackViewAction, ViewSubmitAction } from '@slack/bolt';
+import type { App, SlackViewAction } from '@slack/bolt';
 import { z } from 'zod';
 import { validateParams } from '../../domain/approval-policy.js';
 import { AppError } from '../../errors.js';
@@ -8,8 +8,8 @@ import type { Deps } from '../../services/deps.js';
 import { requireIncident } from '../../services/lifecycle.js';
 import { denyModal, formatParams, parseParamLines, proposeModal } from '../blocks/approval.js';
 import { reportToUser } from '../errors.js';
-import { ephemeralTo, onButton, readText } from './kit.js';
-import { Actions, FormBlocks, INPUT, Views } from '../ids.js';
+import { onButton, readText } from './kit.js';
+import { Actions, FormBlocks, Views } from '../ids.js';
 
 /**
  * The approval gate's Slack edge: Approve / Deny buttons, the deny-reason modal, and the card's

@@ -6,7 +6,7 @@ import { STATUSES } from '../../domain/incident.js';
 import type { Deps } from '../../services/deps.js';
 import { declareOrOffer } from '../../services/commands.js';
 import { assignRole, changeSeverity, changeStatus } from '../../services/lifecycle.js';
-import { DeclareBlocks, FormBlocks, INPUT, Views } from '../ids.js';
+import { DeclareBlocks, FormBlocks, Views } from '../ids.js';
 import { reportToUser } from '../errors.js';
 import { readInput, readText } from './kit.js';
 

@@ -4,7 +4,7 @@ import { SEVERITIES, type Severity } from '../../../domain/severity.js';
 import { BackendError } from '../../../errors.js';
 import type { BackendCreateInput, BackendIncidentRef, BackendRef, BackendUpdate, BackendUser, IncidentBackend } from '../../../ports/backend.js';
 import { createHttpClient, TransportError, type HttpRequest, type HttpResponse } from '../../http/client.js';
-import { silentLogger, transportToBackendError, type VendorClientOptions, type AdapterLogger } from '../../http/common.js';
+import { silentLogger, transportToBackendError, type VendorClientOptions } from '../../http/common.js';
 import { createTokenBucketLimiter } from '../../http/rate-limiter.js';
 
 /**

@@ -12,7 +12,7 @@ import type {
   IncidentBackend,
 } from '../../../ports/backend.js';
 import { createHttpClient, TransportError, type HttpRequest, type HttpResponse } from '../../http/client.js';
-import { silentLogger, transportToBackendError, type VendorClientOptions, type AdapterLogger, type CreateGuard } from '../../http/common.js';
+import { silentLogger, transportToBackendError, type VendorClientOptions, type CreateGuard } from '../../http/common.js';
 import { createTokenBucketLimiter } from '../../http/rate-limiter.js';
 import {
   ALERT_SOURCES,
