@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { startBot, type Bot } from './harness.js';
 import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import type { Incident } from '../../src/domain/incident.js';
-import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker } from './helpers.js';
+import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker, openView } from './helpers.js';
+import { Actions, FormBlocks, INPUT, Views } from '../../src/slack/ids.js';
 
 let bot: Bot;
 let incident: Incident;
@@ -88,8 +89,12 @@ test('mitigate then resolve: status on card, topic and announcement; resolve pos
   await bot.waitFor(async () => (await reload()).status === 'mitigated', 3000);
   await settled();
   assert.match(bot.emulator.state.channel(incident.channelId!)!.topic.value, /\| mitigated \|/);
+  // Someone opens the status form, then the incident is resolved before they submit it.
+  await bot.driver.click({ channel: incident.channelId!, ts: card().ts }, Actions.cardUpdateStatus, { user: BOB });
+  const form = await bot.waitFor(() => openView(bot.emulator, BOB, Views.status), 3000, 'status form');
   await inChannel('resolve error rate back to baseline');
   await bot.waitFor(async () => (await reload()).status === 'resolved', 3000);
+  await bot.driver.submitView(form.id, { [FormBlocks.status]: { [INPUT]: 'mitigated' } }, { user: BOB });
   await settled();
   const i = await reload();
   assert.ok(i.resolvedAt);
@@ -99,6 +104,9 @@ test('mitigate then resolve: status on card, topic and announcement; resolve pos
   for (const section of ['Summary', 'Root Cause', 'Trigger', 'Impact', 'Timeline', 'Resolution', 'Prevention']) assert.ok(blocksText(pm.blocks).includes(section), section);
   const saved = await bot.waitFor(() => bot.fb.deps.store.getKv<{ markdown: string }>(`postmortem:${incident.id}`), 5000, 'post-mortem saved');
   assert.ok(saved.markdown.includes('Root Cause'), 'saved to the local backend');
+  // The late form submission was refused, privately, in the incident channel; the status held.
+  await bot.waitFor(() => bot.emulator.state.ephemeralsFor(BOB, incident.channelId!).some((e) => /cannot become mitigated/.test(e.text)), 3000, 'refusal');
+  assert.equal((await reload()).status, 'resolved');
   const audit = (await bot.fb.deps.store.listAudit({ incidentId: incident.id })).map((a) => a.action);
   for (const a of ['incident.declared', 'incident.severity_changed', 'incident.role_assigned', 'incident.mitigated', 'incident.resolved']) assert.ok(audit.includes(a), a);
 });

@@ -1,4 +1,3 @@
-import { afterAck } from '../ack.js';
 import type { App, SlackViewAction } from '@slack/bolt';
 import { z } from 'zod';
 import { validateParams } from '../../domain/approval-policy.js';
@@ -7,8 +6,7 @@ import { approve, closedText, deny, proposeAction } from '../../services/approva
 import type { Deps } from '../../services/deps.js';
 import { requireIncident } from '../../services/lifecycle.js';
 import { denyModal, formatParams, parseParamLines, proposeModal } from '../blocks/approval.js';
-import { reportToUser } from '../errors.js';
-import { onButton, readText } from './kit.js';
+import { afterSubmit, onButton, readText } from './kit.js';
 import { Actions, FormBlocks, Views } from '../ids.js';
 
 /**
@@ -45,17 +43,12 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
       return;
     }
     await ack();
-    await afterAck();
-    let channel: string | null = null;
-    const tell = (text: string) => (channel ? deps.chat.postEphemeral(channel, body.user.id, text) : Promise.resolve());
-    try {
+    await afterSubmit(deps, body.user.id, { view: Views.deny }, async ({ answerIn, tell }) => {
       const approvalId = ApprovalId.parse(view.private_metadata);
-      channel = (await deps.store.getApproval(approvalId))?.channelId ?? null;
+      answerIn((await deps.store.getApproval(approvalId))?.channelId);
       const result = await deny(deps, { approvalId, userId: body.user.id, reason });
       await tell(result.text);
-    } catch (err) {
-      await reportToUser(deps.logger, err, tell, { view: Views.deny });
-    }
+    });
   });
 
   onButton(app, deps, Actions.cardProposeAction, async (value, body) => {
@@ -89,23 +82,10 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
       return;
     }
     await ack();
-    await afterAck();
-    let channel: string | null = null;
-    const tell = (text: string) => (channel ? deps.chat.postEphemeral(channel, body.user.id, text) : Promise.resolve());
-    try {
+    await afterSubmit(deps, body.user.id, { view: Views.propose }, async ({ answerIn }) => {
       const incident = await requireIncident(deps, view.private_metadata);
-      channel = incident.channelId;
+      answerIn(incident.channelId);
       await proposeAction(deps, { incidentId: incident.id, actionId: action.id, rawParams: lines.ok ? lines.params : {}, reason, proposedBy: body.user.id, proposerKind: 'user' });
-    } catch (err) {
-      await reportToUser(deps.logger, err, tell, { view: Views.propose });
-    }
+    });
   });
 }
-
-/**
- * Answer the clicking user privately. The click's own response_url comes first: it is not paced
- * under a method tier, whereas chat.postEphemeral is tier 4 (~100/min), so a storm of 200 clicks
- * answered that way would leave the last person waiting well over a minute; it also reaches
- * people viewing a public channel they have not joined (postEphemeral: `user_not_in_channel`).
- * chat.postEphemeral is the fallback when the response_url is refused (used up or expired).
- */

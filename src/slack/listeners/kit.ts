@@ -8,9 +8,10 @@ import { INPUT } from '../ids.js';
 export type Tell = (text: string) => Promise<unknown>;
 
 /**
- * Answer the person who clicked, privately: through the click's response_url (not rate-limited
- * like chat.postEphemeral, and it works in channels they have not joined), falling back to
- * chat.postEphemeral when the response_url is refused.
+ * Answer the person who clicked, privately. The click's own response_url comes first: it is not
+ * paced under a method tier (chat.postEphemeral is tier 4, ~100/min, so 200 clicks answered that
+ * way would leave the last person waiting over a minute), and it reaches people viewing a public
+ * channel they have not joined. chat.postEphemeral is the fallback when the response_url is refused.
  */
 export function ephemeralTo(deps: Deps, channel: string | undefined, userId: string, respond: RespondFn): Tell {
   return async (text: string): Promise<unknown> => {
@@ -40,6 +41,27 @@ export function onButton(app: App, deps: Deps, actionId: string, run: (value: st
       await reportToUser(deps.logger, err, tell, { action: actionId });
     }
   });
+}
+
+/**
+ * The part of a modal submission after its ack: yield, run one service, answer privately in the
+ * incident channel the service names (`answerIn`), and map errors in one place. Modal submissions
+ * have no response_url, so answers go through chat.postEphemeral.
+ */
+export async function afterSubmit(
+  deps: Deps,
+  userId: string,
+  context: Record<string, unknown>,
+  run: (io: { answerIn: (channelId: string | null | undefined) => void; tell: Tell }) => Promise<unknown>,
+): Promise<void> {
+  await afterAck();
+  let channel: string | null = null;
+  const tell: Tell = (text) => (channel ? deps.chat.postEphemeral(channel, userId, text) : Promise.resolve());
+  try {
+    await run({ answerIn: (c) => (channel = c ?? null), tell });
+  } catch (err) {
+    await reportToUser(deps.logger, err, tell, context);
+  }
 }
 
 type Values = ViewSubmitAction['view']['state']['values'];

@@ -1,4 +1,3 @@
-import { afterAck } from '../ack.js';
 import type { App, SlackViewAction, ViewSubmitAction } from '@slack/bolt';
 import { z } from 'zod';
 import { parseSeverity, SEVERITY_INPUTS } from '../../domain/severity.js';
@@ -7,8 +6,7 @@ import type { Deps } from '../../services/deps.js';
 import { declareOrOffer } from '../../services/commands.js';
 import { assignRole, changeSeverity, changeStatus } from '../../services/lifecycle.js';
 import { DeclareBlocks, FormBlocks, Views } from '../ids.js';
-import { reportToUser } from '../errors.js';
-import { readInput, readText } from './kit.js';
+import { afterSubmit, readInput, readText } from './kit.js';
 
 const DeclareMeta = z.object({ channel: z.string().optional() }).catch({});
 
@@ -47,25 +45,20 @@ export function registerViews(app: App, deps: Deps): void {
       notify: meta.channel ? { channelId: meta.channel, userId: body.user.id } : null,
     };
     await ack();
-    await afterAck();
-    try {
+    await afterSubmit(deps, body.user.id, { view: Views.declare }, async ({ answerIn }) => {
+      answerIn(meta.channel);
       const reply = await declareOrOffer(deps, input);
       if (meta.channel) await deps.chat.postEphemeral(meta.channel, body.user.id, reply.text, reply.blocks);
-    } catch (err) {
-      await reportToUser(deps.logger, err, (t) => (meta.channel ? deps.chat.postEphemeral(meta.channel, body.user.id, t) : Promise.resolve()), { view: 'declare' });
-    }
+    });
   });
 
   const lifecycleView = (callbackId: string, run: (incidentId: string, values: ViewSubmitAction['view']['state']['values'], userId: string) => Promise<unknown>) =>
     app.view<SlackViewAction>(callbackId, async ({ ack, view, body }) => {
       await ack();
-      await afterAck();
-      try {
+      await afterSubmit(deps, body.user.id, { view: callbackId }, async ({ answerIn }) => {
+        answerIn((await deps.store.getIncident(view.private_metadata))?.channelId);
         await run(view.private_metadata, view.state.values, body.user.id);
-      } catch (err) {
-        const incident = await deps.store.getIncident(view.private_metadata).catch(() => null);
-        await reportToUser(deps.logger, err, (t) => (incident?.channelId ? deps.chat.postEphemeral(incident.channelId, body.user.id, t) : Promise.resolve()), { view: callbackId });
-      }
+      });
     });
 
   lifecycleView(Views.status, async (id, v, user) => {
