@@ -146,9 +146,12 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; cl
   /**
    * Acting in a public channel one is not in joins it first, as Slack's "Join channel" does when
    * you post in a channel you were previewing; without it the bot's ephemeral replies to that
-   * person fail with user_not_in_channel. A private channel is refused, as Slack would.
+   * person fail with user_not_in_channel. A private channel is refused, as Slack would. Checks
+   * that the person and the channel exist first.
    */
-  async function joinIfNeeded(req: IncomingMessage, user: string, channelId: string): Promise<void> {
+  async function actInChannel(req: IncomingMessage, user: string, channelId: string): Promise<void> {
+    mustUser(user);
+    mustChannel(channelId);
     const ch = state.channel(channelId);
     if (!ch || ch.members.includes(user)) return;
     if (ch.is_private) throw new BadRequest(403, `${state.users.get(user)?.name ?? user} is not a member of the private channel #${ch.name}`);
@@ -234,9 +237,7 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; cl
       path: '/sandbox/api/message',
       handler: api(async (req, res) => {
         const b = await readJson(req, MessageBody);
-        mustUser(b.user);
-        mustChannel(b.channel);
-        await joinIfNeeded(req, b.user, b.channel);
+        await actInChannel(req, b.user, b.channel);
         const driver = driverFor(req);
         const slash = /^\/(\S+)\s*([\s\S]*)$/.exec(b.text);
         if (slash) {
@@ -261,10 +262,7 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; cl
         mustUser(b.user);
         const target = b.viewId ? { viewId: b.viewId } : { channel: b.channel!, ts: b.ts!, ...(b.ephemeral ? { ephemeral: true } : {}) };
         if (b.viewId && state.view(b.viewId)?.user_id !== b.user) throw new BadRequest(404, `view ${b.viewId} is not open for ${b.user}`);
-        if (b.channel) {
-          mustChannel(b.channel);
-          await joinIfNeeded(req, b.user, b.channel);
-        }
+        if (b.channel) await actInChannel(req, b.user, b.channel);
         const r = await driverFor(req).click(target, b.actionId, {
           user: b.user,
           ...(b.value !== undefined ? { value: b.value } : {}),
@@ -311,9 +309,7 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; cl
       path: '/sandbox/api/reaction',
       handler: api(async (req, res) => {
         const b = await readJson(req, ReactionBody);
-        mustUser(b.user);
-        mustChannel(b.channel);
-        await joinIfNeeded(req, b.user, b.channel);
+        await actInChannel(req, b.user, b.channel);
         const r = await driverFor(req).reaction(b.channel, b.ts, b.user, b.name);
         sendJson(res, r.status === 200 ? 200 : 502, botAnswer(r));
       }),

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LogLevel, WebClient, type Logger } from '@slack/web-api';
+import { WebClient } from '@slack/web-api';
 import { z } from 'zod';
 import {
   GENERAL_CHANNEL_ID,
@@ -14,19 +14,11 @@ import {
   type SlackEmulatorOptions,
   type WorkspaceChange,
 } from '../../src/emulator/slack/index.js';
+import { silentSlackLogger as silent } from './helpers.js';
 
 const TOKEN = 'xoxb-test';
 const T0 = 1_732_540_000_000;
 
-const silent: Logger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  setLevel() {},
-  getLevel: () => LogLevel.ERROR,
-  setName() {},
-};
 
 /** A controllable clock shared by the emulator and the driver. */
 function testClock(start = T0) {

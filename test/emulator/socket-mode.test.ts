@@ -1,23 +1,15 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SocketModeClient } from '@slack/socket-mode';
-import { LogLevel, WebClient, type Logger } from '@slack/web-api';
+import { WebClient } from '@slack/web-api';
 import { WebSocket } from 'ws';
 import { GENERAL_CHANNEL_ID, SlackDriver, startSlackEmulator, type SlackEmulator } from '../../src/emulator/slack/index.js';
+import { silentSlackLogger as silent } from './helpers.js';
 
 const BOT = 'xoxb-test';
 const APP = 'xapp-1-test';
 const ALICE = 'U0ALICE01';
 
-const silent: Logger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  setLevel() {},
-  getLevel: () => LogLevel.ERROR,
-  setName() {},
-};
 
 type Args = { ack: (body?: Record<string, unknown>) => Promise<void>; body: Record<string, unknown>; retry_num?: number; retry_reason?: string; accepts_response_payload?: boolean };
 

@@ -162,16 +162,20 @@ const history: MethodHandler = (ctx) => {
   const all = ch.messages
     .filter((m) => isTopLevel(m) && inWindow(m, a) && (before === undefined || compareTs(m.ts, before) < 0))
     .reverse();
-  const items = all.slice(0, limit);
-  const hasMore = all.length > limit;
+  return { ...messagePage(ctx, all, limit), pin_count: ch.pins.length };
+};
+
+/** One page of messages in Slack's shape; the cursor is the ts of the last message on the page. */
+function messagePage(ctx: MethodContext, ordered: EmuMessage[], limit: number) {
+  const items = ordered.slice(0, limit);
+  const hasMore = ordered.length > limit;
   const last = items[items.length - 1];
   return {
     messages: items.map((m) => renderMessage(ctx.state, m)),
     has_more: hasMore,
-    pin_count: ch.pins.length,
     response_metadata: { next_cursor: hasMore && last ? encodeCursor(last.ts) : '' },
   };
-};
+}
 
 /** The thread's parent then its replies, oldest first. */
 const replies: MethodHandler = (ctx) => {
@@ -186,14 +190,7 @@ const replies: MethodHandler = (ctx) => {
     (m) => (m.ts === root || m.thread_ts === root) && inWindow(m, a) && (after === undefined || compareTs(m.ts, after) > 0),
   );
   const limit = Math.min(Math.max(a.limit ?? 1000, 1), 1000);
-  const items = thread.slice(0, limit);
-  const hasMore = thread.length > limit;
-  const last = items[items.length - 1];
-  return {
-    messages: items.map((m) => renderMessage(ctx.state, m)),
-    has_more: hasMore,
-    response_metadata: { next_cursor: hasMore && last ? encodeCursor(last.ts) : '' },
-  };
+  return messagePage(ctx, thread, limit);
 };
 
 export const conversationsMethods: Record<string, MethodHandler> = {
