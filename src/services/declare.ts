@@ -151,9 +151,10 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
             await deps.chat.pin(channel.id, card.ts);
             return true;
           }),
+          // The brief comes after the card in the channel, on its own job: Claude never holds up the flow.
+          deps.jobs.enqueue(BRIEF_JOB, { incidentId: inc.id }, { key: `brief:${inc.id}` }),
         ]);
       })(),
-      deps.jobs.enqueue(BRIEF_JOB, { incidentId: inc.id }, { key: `brief:${inc.id}` }),
     ]);
   });
   tasks.push(inChannel);

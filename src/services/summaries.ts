@@ -32,11 +32,15 @@ function toTranscript(deps: Deps, messages: ChatMessage[]): TranscriptLine[] {
     }));
 }
 
-export async function buildSummaryContext(deps: Deps, incidentId: string, opts: { since?: string | null; full?: boolean } = {}): Promise<SummaryContext> {
+/**
+ * The record, roles, timeline and (unless `transcript: false`) the channel's messages since
+ * `since`, as the summariser takes them.
+ */
+export async function buildSummaryContext(deps: Deps, incidentId: string, opts: { since?: string | null; transcript?: boolean } = {}): Promise<SummaryContext> {
   const incident = await requireIncident(deps, incidentId);
   const [roles, timeline] = await Promise.all([deps.store.getRoles(incidentId), deps.store.listTimeline(incidentId)]);
   let transcript: TranscriptLine[] = [];
-  if (incident.channelId) {
+  if (incident.channelId && opts.transcript !== false) {
     const messages = await deps.chat.history(incident.channelId, opts.since ? { oldest: opts.since } : {});
     transcript = toTranscript(deps, messages);
   }
@@ -45,7 +49,9 @@ export async function buildSummaryContext(deps: Deps, incidentId: string, opts: 
 
 /** The brief right after declare: posted when ready, never in the way of the channel or the card. */
 export async function postBrief(deps: Deps, incidentId: string): Promise<void> {
-  const ctx = await buildSummaryContext(deps, incidentId);
+  // A new channel holds only the bot's own posts: the brief works from the declaration, and a
+  // storm of declares spends no tier-3 history call per incident on it.
+  const ctx = await buildSummaryContext(deps, incidentId, { transcript: false });
   if (!ctx.incident.channelId) return;
   const result = await deps.summarizer.brief(ctx);
   if (!result.fallback) await deps.jobs.enqueue(CLAUDE_PROPOSE_JOB, { incidentId }, { key: `claude.propose:${incidentId}:brief` });
