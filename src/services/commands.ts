@@ -1,5 +1,5 @@
 import type { Command } from '../domain/command.js';
-import { incidentLabel, isOpen } from '../domain/incident.js';
+import { incidentLabel, isOpen, type Incident } from '../domain/incident.js';
 import { SEVERITY_EMOJI } from '../domain/severity.js';
 import type { Block } from '../ports/chat.js';
 import { duplicatePrompt, incidentList, statusLine } from '../slack/blocks/incident.js';
@@ -33,20 +33,25 @@ export const draftKey = (id: string) => `draft:${id}`;
  * `force` skips the check (the person already saw the offer).
  */
 export async function declareOrOffer(deps: Deps, input: DeclareInput, opts: { force?: boolean } = {}): Promise<Reply> {
+  const alreadyDeclared = (i: Incident): Reply => ({ text: `*${incidentLabel(i)} ${i.title}* was already declared.` });
+  // A repeat of the same declaration (a double-submitted modal, a retried click) is recognised
+  // by its key, not mistaken for "a similar incident".
+  const mine = input.dedupeKey ? await deps.store.findIncidentByDedupeKey(input.dedupeKey) : null;
+  if (mine) return alreadyDeclared(mine);
   if (!opts.force) {
     const similar = await findSimilarOpen(deps, input.title, input.severity, input.services);
     if (similar) {
+      // The twin of this request may have created it a moment ago: that is not a duplicate.
+      const twin = input.dedupeKey ? await deps.store.findIncidentByDedupeKey(input.dedupeKey) : null;
+      if (twin) return alreadyDeclared(twin);
       const draftId = deps.newId();
       await deps.store.setKv<Draft>(draftKey(draftId), { input });
       return duplicatePrompt(similar, draftId);
     }
   }
   const { incident, created } = await declareIncident(deps, input);
-  return {
-    text: created
-      ? `${SEVERITY_EMOJI[incident.severity]} Declared *${incidentLabel(incident)} ${incident.title}* (${incident.severity}). Opening the incident channel and inviting responders…`
-      : `*${incidentLabel(incident)} ${incident.title}* was already declared.`,
-  };
+  if (!created) return alreadyDeclared(incident);
+  return { text: `${SEVERITY_EMOJI[incident.severity]} Declared *${incidentLabel(incident)} ${incident.title}* (${incident.severity}). Opening the incident channel and inviting responders…` };
 }
 
 /** Every `/incident` subcommand other than help and the modal: one service call each. */
