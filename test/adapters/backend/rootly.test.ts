@@ -312,6 +312,17 @@ describe('Rootly adapter against the fake', () => {
     assert.deepEqual(p!.attributes.data, { payload: 'raw' });
   });
 
+  test('an alert recovery resolves the recorded alert (POST /v1/alerts/{id}/resolve), not a new alert', async () => {
+    const b = make();
+    const id = await b.recordAlert({ source: 'datadog', summary: 'cpu high', externalId: 'fp-1', externalUrl: null, labels: {}, data: {} });
+    assert.ok(id);
+    const count = fake.alerts().length;
+    await b.resolveAlert(id!);
+    assert.equal(fake.alerts().length, count, 'no second alert');
+    assert.equal(fake.alerts().find((a) => a.id === id)!.status, 'resolved');
+    await assert.rejects(b.resolveAlert('no-such-alert'), (e: unknown) => e instanceof BackendError && e.code === 'backend.not_found');
+  });
+
   test('the fake refuses a body that is not JSON:API', async () => {
     const res = await fetch(`${fake.url}/v1/incidents`, {
       method: 'POST',

@@ -64,7 +64,7 @@ export interface FakeRootly extends Omit<FakeServer, 'setLimit'> {
   roles(): { id: string; slug: string; name: string }[];
   users(): { id: string; email: string }[];
   workflowRuns(): { id: string; workflow_id: string; incident_id: string | null; context: unknown; status: string }[];
-  alerts(): { id: string; attributes: Record<string, unknown> }[];
+  alerts(): { id: string; attributes: Record<string, unknown>; status: string }[];
   /** Seed incidents directly (for pagination tests); `labels` for all of them (default none). */
   seedIncidents(n: number, labels?: Record<string, unknown>): void;
   /** Open a retrospective for an incident now (what a Rootly retrospective process does). */
@@ -102,7 +102,7 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
   const users = [me, ...(opts.users ?? [{ email: 'alice@example.com' }, { email: 'bob@example.com' }]).map((u) => ({ id: randomUUID(), email: u.email }))];
   const incidents: FakeRootlyIncident[] = [];
   const workflowRuns: { id: string; workflow_id: string; incident_id: string | null; context: unknown; status: string }[] = [];
-  const alerts: { id: string; attributes: Record<string, unknown> }[] = [];
+  const alerts: { id: string; attributes: Record<string, unknown>; status: string }[] = [];
   let seq = 0;
   let server: FakeServer;
 
@@ -344,9 +344,17 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
   route('POST', '/v1/alerts', (ctx) => {
     const v = validate(ctx, '/v1/alerts', S.newAlert);
     if (!v.ok) return v.reply;
-    const alert = { id: randomUUID(), attributes: v.data.data.attributes as Record<string, unknown> };
+    const alert = { id: randomUUID(), attributes: v.data.data.attributes as Record<string, unknown>, status: 'triggered' };
     alerts.push(alert);
-    return ok(201, { data: { id: alert.id, type: 'alerts', attributes: { ...alert.attributes, status: 'triggered', created_at: ts, updated_at: ts } } });
+    return ok(201, { data: { id: alert.id, type: 'alerts', attributes: { ...alert.attributes, status: alert.status, created_at: ts, updated_at: ts } } });
+  });
+  route('POST', '/v1/alerts/{id}/resolve', (ctx) => {
+    const v = validate(ctx, '/v1/alerts/{id}/resolve', S.resolveAlert);
+    if (!v.ok) return v.reply;
+    const alert = alerts.find((a) => a.id === ctx.params.id);
+    if (!alert) return notFound();
+    alert.status = 'resolved';
+    return ok(200, { data: { id: alert.id, type: 'alerts', attributes: { ...alert.attributes, status: alert.status, created_at: ts, updated_at: ts } } });
   });
 
   server = await startFakeServer({

@@ -285,9 +285,12 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
       throw new BackendError('backend.unsupported', 'incident.io workflows cannot be run through the public API; use a webhook action instead', { backend: BACKEND });
     },
 
-    async recordAlert(): Promise<void> {
+    async recordAlert(): Promise<string | null> {
       // The alert events API needs a per-source HTTP alert source config and token; not wired here.
+      return null;
     },
+
+    async resolveAlert(): Promise<void> {},
 
     incidentUrl(ref: BackendRef): string | null {
       return urls.get(ref.backendId) ?? null;

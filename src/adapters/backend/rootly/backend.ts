@@ -441,10 +441,10 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
       return { runId: res.data.id, status: res.data.attributes.status };
     },
 
-    async recordAlert(alert: BackendAlert): Promise<void> {
+    async recordAlert(alert: BackendAlert): Promise<string | null> {
       const source = ALERT_SOURCE_MAP[alert.source] ?? (ALERT_SOURCES.has(alert.source) ? alert.source : 'api');
       const data = alert.data !== null && typeof alert.data === 'object' && !Array.isArray(alert.data) ? alert.data : { payload: alert.data ?? null };
-      await call(
+      const res = await call(
         {
           method: 'POST',
           path: '/v1/alerts',
@@ -465,6 +465,16 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
         },
         z.looseObject({ data: z.looseObject({ id: z.string() }) }),
         'the alert',
+      );
+      return res.data.id;
+    },
+
+    async resolveAlert(backendAlertId: string): Promise<void> {
+      // Resolving a resolved alert leaves it resolved: safe to repeat after an unknown outcome.
+      await call(
+        { method: 'POST', path: `/v1/alerts/${enc(backendAlertId)}/resolve`, bucket: 'alerts', body: { data: { type: 'alerts', attributes: { resolution_message: 'Resolved at the source' } } }, idempotent: true },
+        z.looseObject({ data: z.looseObject({ id: z.string() }) }),
+        'the alert resolve',
       );
     },
 
