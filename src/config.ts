@@ -7,7 +7,7 @@ import { SEVERITIES } from './domain/severity.js';
 
 /**
  * The one reader of process.env and firebreak.yml. Everything else receives a `Config`.
- * Names are the public interface (product.md): keep them exactly.
+ * Names are the public interface (README.md, "Running it", and .env.example): keep them exactly.
  */
 const optionalString = z
   .string()
@@ -48,21 +48,24 @@ const EnvSchema = z
     PORT: optionalString.pipe(z.string().regex(/^\d{1,5}$/, 'a port number').transform(Number).optional()),
     HOST: optionalString,
     LOG_LEVEL: optionalString.pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()),
-  })
-  .superRefine((env, ctx) => {
-    if (env.INCIDENT_BACKEND === 'rootly' && !env.ROOTLY_API_KEY)
-      ctx.addIssue({ code: 'custom', path: ['ROOTLY_API_KEY'], message: 'required when INCIDENT_BACKEND=rootly' });
-    if (env.INCIDENT_BACKEND === 'incidentio' && !env.INCIDENTIO_API_KEY)
-      ctx.addIssue({ code: 'custom', path: ['INCIDENTIO_API_KEY'], message: 'required when INCIDENT_BACKEND=incidentio' });
-    if (env.SLACK_BOT_TOKEN && !env.SLACK_APP_TOKEN && !env.SLACK_SIGNING_SECRET)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['SLACK_SIGNING_SECRET'],
-        message: 'required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)',
-      });
-    if ((env.SLACK_APP_TOKEN || env.SLACK_SIGNING_SECRET) && !env.SLACK_BOT_TOKEN)
-      ctx.addIssue({ code: 'custom', path: ['SLACK_BOT_TOKEN'], message: 'required when a Slack app token or signing secret is set' });
   });
+
+/**
+ * Rules across variables. They read the raw (trimmed) values, not the parsed ones, so they run even
+ * when another variable is invalid: every problem is reported in one go, not one per restart.
+ */
+function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
+  const has = (name: string) => (env[name] ?? '').trim() !== '';
+  const problems: string[] = [];
+  const backend = (env.INCIDENT_BACKEND ?? '').trim();
+  if (backend === 'rootly' && !has('ROOTLY_API_KEY')) problems.push('ROOTLY_API_KEY: required when INCIDENT_BACKEND=rootly');
+  if (backend === 'incidentio' && !has('INCIDENTIO_API_KEY')) problems.push('INCIDENTIO_API_KEY: required when INCIDENT_BACKEND=incidentio');
+  if (has('SLACK_BOT_TOKEN') && !has('SLACK_APP_TOKEN') && !has('SLACK_SIGNING_SECRET'))
+    problems.push('SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
+  if ((has('SLACK_APP_TOKEN') || has('SLACK_SIGNING_SECRET')) && !has('SLACK_BOT_TOKEN'))
+    problems.push('SLACK_BOT_TOKEN: required when a Slack app token or signing secret is set');
+  return problems;
+}
 
 const Sev = z.enum(SEVERITIES);
 
@@ -158,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const parsedEnv = EnvSchema.safeParse(env);
   const problems: string[] = [];
   if (!parsedEnv.success) problems.push(...describeIssues(parsedEnv.error.issues, ''));
+  problems.push(...crossFieldProblems(env));
 
   const explicitPath = parsedEnv.success ? parsedEnv.data.FIREBREAK_CONFIG : optionalString.safeParse(env.FIREBREAK_CONFIG).data;
   const configPath = explicitPath ? resolve(cwd, explicitPath) : existsSync(resolve(cwd, 'firebreak.yml')) ? resolve(cwd, 'firebreak.yml') : null;
