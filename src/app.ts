@@ -303,6 +303,11 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
         checks.announce = await checkAnnounce();
         if (checks.announce !== 'ok') warnings.push(checks.announce);
       }
+      const claudeProblem = summarizer.problem?.() ?? null;
+      if (claudeProblem) {
+        checks.claude = claudeProblem;
+        warnings.push(claudeProblem);
+      }
       return { ok: checks.store === 'ok' && slackOk && backendCheck === 'ok', checks, ...(warnings.length ? { warnings } : {}) };
     },
   };

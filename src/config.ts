@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ActionSchema, DEFAULT_ACTIONS, type ActionDefinition } from './domain/actions.js';
 import { SEVERITIES } from './domain/severity.js';
+import { DEFAULT_MODEL } from './adapters/anthropic/models.js';
 
 /**
  * The one reader of process.env and firebreak.yml. Everything else receives a `Config`.
@@ -220,7 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     slackApiUrl: slackApiUrl.endsWith('/') ? slackApiUrl : `${slackApiUrl}/`,
     rootlyApiUrl: e.ROOTLY_API_URL ?? 'https://api.rootly.com',
     incidentioApiUrl: e.INCIDENTIO_API_URL ?? 'https://api.incident.io',
-    anthropicModel: e.ANTHROPIC_MODEL ?? 'claude-sonnet-4-5',
+    anthropicModel: e.ANTHROPIC_MODEL ?? DEFAULT_MODEL,
     databaseUrl: e.DATABASE_URL,
     port: e.PORT ?? 3000,
     // The sandbox console can press Approve and has no login: keep it on this machine unless asked.

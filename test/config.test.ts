@@ -21,7 +21,7 @@ test('defaults: sandbox without Slack credentials, local backend, SQLite, port 3
   assert.equal(c.backend, 'local');
   assert.equal(c.port, 3000);
   assert.equal(c.databaseUrl, undefined);
-  assert.equal(c.anthropicModel, 'claude-sonnet-4-5');
+  assert.equal(c.anthropicModel, 'claude-sonnet-5-5');
   assert.equal(c.slackApiUrl, 'https://slack.com/api/');
 });
 
