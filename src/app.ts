@@ -51,7 +51,7 @@ export interface Firebreak {
   /** Connects Socket Mode, starts background work. */
   start(): Promise<void>;
   stop(): Promise<void>;
-  ready(): Promise<{ ok: boolean; checks: Record<string, string> }>;
+  ready(): Promise<{ ok: boolean; checks: Record<string, string>; warnings?: string[] }>;
 }
 
 /** The configured backend. Vendor adapters are loaded only when configured (start-up time, memory). */
@@ -235,6 +235,24 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
 
   let slackOk = false;
   let backendCheck = 'not checked';
+  // Whether the bot can post in ANNOUNCE_CHANNEL: conversations.info at most once a minute while it
+  // can, every 15 s while it cannot (so inviting the bot shows up soon).
+  const announceChannel = config.env.ANNOUNCE_CHANNEL;
+  let announceCheck: { at: number; text: string } | null = null;
+  const checkAnnounce = async (): Promise<string> => {
+    const now = clock.now().getTime();
+    if (announceCheck && now - announceCheck.at < (announceCheck.text === 'ok' ? 60_000 : 15_000)) return announceCheck.text;
+    let text: string;
+    try {
+      const problem = await chat.postingProblem(announceChannel!);
+      text = problem ? `cannot post in ANNOUNCE_CHANNEL: ${problem}` : 'ok';
+    } catch (err) {
+      text = `not checked: ${(err as Error).message}`;
+    }
+    if (text !== 'ok' && text !== announceCheck?.text) logger.warn({ check: 'announce' }, text);
+    announceCheck = { at: now, text };
+    return text;
+  };
   let backendVerify: Promise<unknown> = Promise.resolve();
   let maintenanceTimer: NodeJS.Timeout | null = null;
   return {
@@ -244,6 +262,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
     async start() {
       await chat.init(); // auth.test: proves the token, learns the bot user id
       slackOk = true;
+      if (announceChannel) void checkAnnounce(); // warns in the log at start, not only on /readyz
       await bolt.init();
       if (config.slackMode === 'socket') await bolt.start();
       jobs.start();
@@ -278,7 +297,19 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       checks.slack = slackOk ? 'ok' : 'not connected';
       await Promise.race([backendVerify, new Promise((r) => setTimeout(r, 2000).unref())]);
       checks.backend = backendCheck;
-      return { ok: checks.store === 'ok' && slackOk && backendCheck === 'ok', checks };
+      // Reported, not fatal: a replica that cannot announce still runs incidents, and taking every
+      // replica out of the load balancer for it would stop far more than announcements.
+      const warnings: string[] = [];
+      if (announceChannel && slackOk) {
+        checks.announce = await checkAnnounce();
+        if (checks.announce !== 'ok') warnings.push(checks.announce);
+      }
+      const claudeProblem = summarizer.problem?.() ?? null;
+      if (claudeProblem) {
+        checks.claude = claudeProblem;
+        warnings.push(claudeProblem);
+      }
+      return { ok: checks.store === 'ok' && slackOk && backendCheck === 'ok', checks, ...(warnings.length ? { warnings } : {}) };
     },
   };
 }

@@ -4,10 +4,11 @@ import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ActionSchema, DEFAULT_ACTIONS, type ActionDefinition } from './domain/actions.js';
 import { SEVERITIES } from './domain/severity.js';
+import { DEFAULT_MODEL } from './adapters/anthropic/models.js';
 
 /**
  * The one reader of process.env and firebreak.yml. Everything else receives a `Config`.
- * Names are the public interface (product.md): keep them exactly.
+ * Names are the public interface (README.md, "Running it", and .env.example): keep them exactly.
  */
 const optionalString = z
   .string()
@@ -48,21 +49,24 @@ const EnvSchema = z
     PORT: optionalString.pipe(z.string().regex(/^\d{1,5}$/, 'a port number').transform(Number).optional()),
     HOST: optionalString,
     LOG_LEVEL: optionalString.pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()),
-  })
-  .superRefine((env, ctx) => {
-    if (env.INCIDENT_BACKEND === 'rootly' && !env.ROOTLY_API_KEY)
-      ctx.addIssue({ code: 'custom', path: ['ROOTLY_API_KEY'], message: 'required when INCIDENT_BACKEND=rootly' });
-    if (env.INCIDENT_BACKEND === 'incidentio' && !env.INCIDENTIO_API_KEY)
-      ctx.addIssue({ code: 'custom', path: ['INCIDENTIO_API_KEY'], message: 'required when INCIDENT_BACKEND=incidentio' });
-    if (env.SLACK_BOT_TOKEN && !env.SLACK_APP_TOKEN && !env.SLACK_SIGNING_SECRET)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['SLACK_SIGNING_SECRET'],
-        message: 'required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)',
-      });
-    if ((env.SLACK_APP_TOKEN || env.SLACK_SIGNING_SECRET) && !env.SLACK_BOT_TOKEN)
-      ctx.addIssue({ code: 'custom', path: ['SLACK_BOT_TOKEN'], message: 'required when a Slack app token or signing secret is set' });
   });
+
+/**
+ * Rules across variables. They read the raw (trimmed) values, not the parsed ones, so they run even
+ * when another variable is invalid: every problem is reported in one go, not one per restart.
+ */
+function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
+  const has = (name: string) => (env[name] ?? '').trim() !== '';
+  const problems: string[] = [];
+  const backend = (env.INCIDENT_BACKEND ?? '').trim();
+  if (backend === 'rootly' && !has('ROOTLY_API_KEY')) problems.push('ROOTLY_API_KEY: required when INCIDENT_BACKEND=rootly');
+  if (backend === 'incidentio' && !has('INCIDENTIO_API_KEY')) problems.push('INCIDENTIO_API_KEY: required when INCIDENT_BACKEND=incidentio');
+  if (has('SLACK_BOT_TOKEN') && !has('SLACK_APP_TOKEN') && !has('SLACK_SIGNING_SECRET'))
+    problems.push('SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
+  if ((has('SLACK_APP_TOKEN') || has('SLACK_SIGNING_SECRET')) && !has('SLACK_BOT_TOKEN'))
+    problems.push('SLACK_BOT_TOKEN: required when a Slack app token or signing secret is set');
+  return problems;
+}
 
 const Sev = z.enum(SEVERITIES);
 
@@ -158,6 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const parsedEnv = EnvSchema.safeParse(env);
   const problems: string[] = [];
   if (!parsedEnv.success) problems.push(...describeIssues(parsedEnv.error.issues, ''));
+  problems.push(...crossFieldProblems(env));
 
   const explicitPath = parsedEnv.success ? parsedEnv.data.FIREBREAK_CONFIG : optionalString.safeParse(env.FIREBREAK_CONFIG).data;
   const configPath = explicitPath ? resolve(cwd, explicitPath) : existsSync(resolve(cwd, 'firebreak.yml')) ? resolve(cwd, 'firebreak.yml') : null;
@@ -216,7 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     slackApiUrl: slackApiUrl.endsWith('/') ? slackApiUrl : `${slackApiUrl}/`,
     rootlyApiUrl: e.ROOTLY_API_URL ?? 'https://api.rootly.com',
     incidentioApiUrl: e.INCIDENTIO_API_URL ?? 'https://api.incident.io',
-    anthropicModel: e.ANTHROPIC_MODEL ?? 'claude-sonnet-4-5',
+    anthropicModel: e.ANTHROPIC_MODEL ?? DEFAULT_MODEL,
     databaseUrl: e.DATABASE_URL,
     port: e.PORT ?? 3000,
     // The sandbox console can press Approve and has no login: keep it on this machine unless asked.

@@ -21,11 +21,11 @@ test('defaults: sandbox without Slack credentials, local backend, SQLite, port 3
   assert.equal(c.backend, 'local');
   assert.equal(c.port, 3000);
   assert.equal(c.databaseUrl, undefined);
-  assert.equal(c.anthropicModel, 'claude-sonnet-4-5');
+  assert.equal(c.anthropicModel, 'claude-sonnet-5-5');
   assert.equal(c.slackApiUrl, 'https://slack.com/api/');
 });
 
-test('mode and backend selection follow product.md', () => {
+test('mode and backend selection follow the README (Running it, Backends)', () => {
   assert.equal(loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1' }).slackMode, 'socket');
   assert.equal(loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's' }).slackMode, 'http');
   assert.equal(loadConfig({ ROOTLY_API_KEY: 'k' }).backend, 'rootly');
@@ -42,6 +42,22 @@ test('one clear line per problem, naming the variable and never echoing a secret
   assert.ok(!p.join('\n').includes('supersecret'));
   assert.ok(problems({ INCIDENT_BACKEND: 'rootly' }).some((l) => l.startsWith('ROOTLY_API_KEY:')));
   assert.ok(problems({ SLACK_BOT_TOKEN: 'xoxb-1' }).some((l) => l.startsWith('SLACK_SIGNING_SECRET:')));
+});
+
+test('every problem is reported at once: a bad INCIDENT_BACKEND does not hide a missing signing secret', () => {
+  const p = problems({ SLACK_BOT_TOKEN: 'xoxb-1', INCIDENT_BACKEND: 'jira', PORT: 'eighty', SLACK_APP_TOKEN: '' });
+  assert.ok(p.some((l) => l.startsWith('INCIDENT_BACKEND:')), p.join('\n'));
+  assert.ok(p.some((l) => l.startsWith('PORT:')), p.join('\n'));
+  assert.ok(p.some((l) => l.startsWith('SLACK_SIGNING_SECRET:')), p.join('\n'));
+  // An invalid token still counts as "set" for the rules across variables, and its value never shows.
+  const q = problems({ SLACK_APP_TOKEN: 'bad-app-token-hunter2', INCIDENT_BACKEND: 'rootly' });
+  assert.ok(q.some((l) => l.startsWith('SLACK_APP_TOKEN:')), q.join('\n'));
+  assert.ok(q.some((l) => l.startsWith('SLACK_BOT_TOKEN:')), q.join('\n'));
+  assert.ok(q.some((l) => l.startsWith('ROOTLY_API_KEY:')), q.join('\n'));
+  assert.ok(!q.join('\n').includes('hunter2'));
+  // One line per problem, each naming one variable.
+  for (const l of [...p, ...q]) assert.match(l, /^[A-Z_]+: [^\n]+$/);
+  assert.equal(new Set(p).size, p.length);
 });
 
 test('firebreak.yml: unknown executor or invalid parameter schema stops start-up', () => {
