@@ -46,7 +46,14 @@ const EnvSchema = z
     AGENT_WEBHOOK_SECRET: optionalString,
     FIREBREAK_CONFIG: optionalString,
     FIREBREAK_PUBLIC_URL: optionalString.pipe(z.url().optional()),
-    PORT: optionalString.pipe(z.string().regex(/^\d{1,5}$/, 'a port number').transform(Number).optional()),
+    PORT: optionalString.pipe(
+      z
+        .string()
+        .regex(/^\d{1,5}$/, 'a port number from 1 to 65535 (0: any free port)')
+        .transform(Number)
+        .pipe(z.number().max(65535, 'a port number from 1 to 65535 (0: any free port)'))
+        .optional(),
+    ),
     HOST: optionalString,
     LOG_LEVEL: optionalString.pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()),
   });
