@@ -94,6 +94,17 @@ const FileSchema = z
     approvals: z
       .object({
         default_expiry_minutes: z.number().positive().default(15),
+        /**
+         * Who may take command of an incident that has no commander and no human declarer (opened
+         * by an alert or in the backend's UI). Unset: the `responders`. Policy approvers always may.
+         */
+        eligible_commanders: z
+          .object({
+            users: z.array(z.string().regex(/^[UW][A-Z0-9]+$/)).default([]),
+            usergroups: z.array(z.string().regex(/^S[A-Z0-9]+$/)).default([]),
+          })
+          .strict()
+          .optional(),
       })
       .prefault({}),
     actions: z.array(ActionSchema).default([]),
