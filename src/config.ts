@@ -47,6 +47,8 @@ const EnvSchema = z
     FIREBREAK_PUBLIC_URL: optionalString.pipe(z.url().optional()),
     PORT: optionalString.pipe(z.string().regex(/^\d{1,5}$/, 'a port number').transform(Number).optional()),
     HOST: optionalString,
+    /** Sandbox only: allow a non-loopback HOST (the console then relies on its per-run token alone). */
+    SANDBOX_ALLOW_REMOTE: optionalString.pipe(z.enum(['0', '1', 'true', 'false'], 'SANDBOX_ALLOW_REMOTE: 1 or 0').optional()),
     LOG_LEVEL: optionalString.pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()),
   })
   .superRefine((env, ctx) => {
@@ -197,10 +199,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const byId = new Map(DEFAULT_ACTIONS.map((a) => [a.id, a]));
   for (const a of file.actions) byId.set(a.id, a);
   const actions = [...byId.values()];
+  // The sandbox never calls a configured executor (it shows what would have been sent), so it
+  // needs none of their secrets; it refuses to start when they are present.
+  const sandbox = parsedEnv.success && !parsedEnv.data.SLACK_BOT_TOKEN;
   for (const a of actions) {
-    if (a.executor.type === 'webhook' && !env[a.executor.secret_env])
+    if (!sandbox && a.executor.type === 'webhook' && !env[a.executor.secret_env])
       problems.push(`${a.executor.secret_env}: required by action ${a.id} (webhook executor signing secret)`);
-    if (a.executor.type === 'rootly_workflow' && !(parsedEnv.success && parsedEnv.data.ROOTLY_API_KEY))
+    if (!sandbox && a.executor.type === 'rootly_workflow' && !(parsedEnv.success && parsedEnv.data.ROOTLY_API_KEY))
       problems.push(`ROOTLY_API_KEY: required by action ${a.id} (rootly_workflow executor)`);
     for (const [name, p] of Object.entries(a.params)) {
       if (p.pattern) {
