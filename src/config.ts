@@ -15,6 +15,13 @@ const optionalString = z
   .optional()
   .transform((s) => (s ? s : undefined));
 
+export const MIN_SECRET_LENGTH = 16;
+/** HMAC signing keys: never sent over the wire. */
+const HMAC_KEYS = ['ALERT_WEBHOOK_SECRET', 'PAGERDUTY_WEBHOOK_SECRET', 'AGENT_WEBHOOK_SECRET', 'ROOTLY_WEBHOOK_SECRET'] as const;
+/** Tokens their sources send in clear (a header, Basic auth, a Bearer token). */
+const CLEAR_TOKENS = ['ALERT_WEBHOOK_TOKEN', 'DATADOG_WEBHOOK_SECRET', 'ALERTMANAGER_WEBHOOK_TOKEN'] as const;
+const WEBHOOK_SECRETS = [...HMAC_KEYS, ...CLEAR_TOKENS, 'INCIDENTIO_WEBHOOK_SECRET'] as const;
+
 const EnvSchema = z
   .object({
     SLACK_BOT_TOKEN: optionalString.pipe(z.string().regex(/^xox[bp]-/, 'a bot token starting with xoxb-').optional()),
@@ -38,7 +45,10 @@ const EnvSchema = z
         .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'sqlite:<path> or postgres://user@host:5432/db')
         .optional(),
     ),
+    /** HMAC key of /webhooks/alerts/generic (and the default for PagerDuty's signature). Never sent by anyone. */
     ALERT_WEBHOOK_SECRET: optionalString,
+    /** Shared token for the sources that send it in clear (Datadog header/Basic, Alertmanager Bearer). */
+    ALERT_WEBHOOK_TOKEN: optionalString,
     PAGERDUTY_WEBHOOK_SECRET: optionalString,
     DATADOG_WEBHOOK_SECRET: optionalString,
     ALERTMANAGER_WEBHOOK_TOKEN: optionalString,
@@ -62,6 +72,19 @@ const EnvSchema = z
         path: ['SLACK_SIGNING_SECRET'],
         message: 'required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)',
       });
+    // Secrets we ask operators to make: at least 16 characters. Named, never echoed.
+    for (const name of WEBHOOK_SECRETS) {
+      const v = env[name];
+      if (v !== undefined && v.length < MIN_SECRET_LENGTH) ctx.addIssue({ code: 'custom', path: [name], message: `too short: use at least ${MIN_SECRET_LENGTH} random characters (e.g. openssl rand -hex 32)` });
+    }
+    // A token is sent in clear by its sender (a header, Basic auth, a Bearer token); an HMAC key
+    // never leaves either side. One value must not be both, or a leaked token forges signatures.
+    for (const t of CLEAR_TOKENS) {
+      for (const h of HMAC_KEYS) {
+        if (env[t] && env[h] && env[t] === env[h])
+          ctx.addIssue({ code: 'custom', path: [t], message: `must differ from ${h}: ${t} is sent in clear by its source, ${h} is an HMAC signing key` });
+      }
+    }
     if ((env.SLACK_APP_TOKEN || env.SLACK_SIGNING_SECRET) && !env.SLACK_BOT_TOKEN)
       ctx.addIssue({ code: 'custom', path: ['SLACK_BOT_TOKEN'], message: 'required when a Slack app token or signing secret is set' });
   });
@@ -205,6 +228,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   for (const a of actions) {
     if (!sandbox && a.executor.type === 'webhook' && !env[a.executor.secret_env])
       problems.push(`${a.executor.secret_env}: required by action ${a.id} (webhook executor signing secret)`);
+    else if (!sandbox && a.executor.type === 'webhook' && env[a.executor.secret_env]!.trim().length < MIN_SECRET_LENGTH)
+      problems.push(`${a.executor.secret_env}: too short for action ${a.id}: use at least ${MIN_SECRET_LENGTH} random characters`);
     if (!sandbox && a.executor.type === 'rootly_workflow' && !(parsedEnv.success && parsedEnv.data.ROOTLY_API_KEY))
       problems.push(`ROOTLY_API_KEY: required by action ${a.id} (rootly_workflow executor)`);
     for (const [name, p] of Object.entries(a.params)) {

@@ -101,6 +101,8 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
     ANNOUNCE_CHANNEL: config.env.ANNOUNCE_CHANNEL ?? INCIDENTS_CHANNEL_ID,
     // The alerts panel fires signed sample alerts; without a secret the webhook routes would refuse them.
     ALERT_WEBHOOK_SECRET: config.env.ALERT_WEBHOOK_SECRET ?? randomBytes(24).toString('hex'),
+    // Datadog and Alertmanager send a token in clear: a value of its own, never the HMAC key above.
+    ALERT_WEBHOOK_TOKEN: config.env.ALERT_WEBHOOK_TOKEN ?? randomBytes(24).toString('hex'),
     // PagerDuty signs with its own secret and has no shared fallback in the webhook routes.
     PAGERDUTY_WEBHOOK_SECRET: config.env.PAGERDUTY_WEBHOOK_SECRET ?? randomBytes(24).toString('hex'),
   };
