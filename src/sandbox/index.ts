@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Route } from '../http/routes.js';
-import { INCIDENTS_CHANNEL_ID, startSlackEmulator } from '../emulator/slack/index.js';
+import { INCIDENTS_CHANNEL_ID, SRE_LEADS_GROUP_ID, startSlackEmulator } from '../emulator/slack/index.js';
 import { sandboxRoutes } from './routes.js';
 import { isLoopbackHost } from './host.js';
 
@@ -116,7 +116,10 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
     for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
     databaseUrl = `sqlite:${file}`;
   }
-  const sandboxConfig: Config = { ...config, env, slackMode: 'sandbox', slackApiUrl: emulator.apiUrl, databaseUrl, backend: 'local', actions: dryRunActions(config.actions), executorSecrets: {} };
+  // Incidents opened by sample alerts have no commander: in the emulated workspace the @sre-leads
+  // group may take command, unless firebreak.yml says who may.
+  const approvals = { ...config.file.approvals, eligible_commanders: config.file.approvals.eligible_commanders ?? { users: [], usergroups: [SRE_LEADS_GROUP_ID] } };
+  const sandboxConfig: Config = { ...config, file: { ...config.file, approvals }, env, slackMode: 'sandbox', slackApiUrl: emulator.apiUrl, databaseUrl, backend: 'local', actions: dryRunActions(config.actions), executorSecrets: {} };
 
   log.warn(
     { emulator: emulator.url },

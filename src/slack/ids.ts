@@ -12,6 +12,7 @@ export const Actions = {
   cardSummarize: 'card_summarize',
   cardProposeAction: 'card_propose_action',
   cardResolve: 'card_resolve',
+  cardTakeCommand: 'card_take_command',
   approve: 'approval_approve',
   deny: 'approval_deny',
   duplicateJoin: 'duplicate_join',

@@ -8,6 +8,7 @@ import type { Incident } from '../../src/domain/incident.js';
 import { Actions, FormBlocks, INPUT, Views } from '../../src/slack/ids.js';
 import { SECRET, SECRET_ENV, startReceiver } from '../services/approvals-fixture.js';
 import { startBot, type Bot } from './harness.js';
+import { signGeneric } from '../../src/webhooks/verify.js';
 import { ALICE, BOB, CAROL, flowDone, messagesWithMarker, openView } from './helpers.js';
 
 /**
@@ -164,5 +165,91 @@ describe('gate integrity: nobody can grab approval power', () => {
     await settle();
     assert.equal(receiver.received.length, 1);
     assert.deepEqual(receiver.received[0]!.json.approved_by, [BOB, CAROL]);
+  });
+});
+
+describe('an incident opened by an alert: nobody commands it until someone eligible takes command', () => {
+  const ALERT_SECRET = 'gate-generic-alert-secret-0123';
+  let bot: Bot;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let incident: Incident;
+
+  before(async () => {
+    receiver = await startReceiver(() => 200);
+    const dir = mkdtempSync(join(tmpdir(), 'fb-gate-alert-'));
+    const path = join(dir, 'firebreak.yml');
+    writeFileSync(
+      path,
+      `approvals:
+  eligible_commanders: { users: [${CAROL}] }
+actions:
+  - id: rollback_deployment
+    title: Roll back a deployment
+    params: { service: { type: string, required: true }, version: { type: string, required: true } }
+    requires_approval: true
+    executor: { type: webhook, url: '${receiver.url}', secret_env: ${SECRET_ENV}, retries: 0 }
+`,
+    );
+    bot = await startBot({ env: { FIREBREAK_CONFIG: path, [SECRET_ENV]: SECRET, ALERT_WEBHOOK_SECRET: ALERT_SECRET } });
+    const body = JSON.stringify({ title: 'Checkout 5xx above 5%', service: 'checkout', severity: 'high' });
+    const ts = Math.floor(Date.now() / 1000);
+    const r = await fetch(`${bot.url}/webhooks/alerts/generic`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-firebreak-timestamp': String(ts), 'x-firebreak-signature': signGeneric(ALERT_SECRET, ts, body) },
+      body,
+    });
+    assert.equal(r.status, 202);
+    const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents())[0], 5000, 'alert incident');
+    await flowDone(bot, i.id);
+    incident = (await bot.fb.deps.store.getIncident(i.id))!;
+    bot.emulator.state.addMembers(incident.channelId!, [BOB, CAROL, DAVE, ERIN]);
+  });
+  after(async () => {
+    await bot?.close();
+    await receiver?.close();
+  });
+
+  const ch = () => incident.channelId!;
+  const card = () => messagesWithMarker(bot.emulator, ch(), `card:${incident.id}`)[0]!;
+  const count = (user: string) => bot.emulator.state.ephemeralsFor(user, ch()).length;
+  const ephemeral = (user: string, n: number) => bot.waitFor(() => bot.emulator.state.ephemeralsFor(user, ch())[n]?.text, 5000, `ephemeral #${n} for ${user}`);
+  const press = async (ts: string, actionId: string, user: string, value?: string) => {
+    const n = count(user);
+    const r = await bot.driver.click({ channel: ch(), ts }, actionId, { user, ...(value ? { value } : {}) });
+    assert.equal(r.status, 200);
+    return ephemeral(user, n);
+  };
+  const propose = async (user: string) => {
+    const before = messagesWithMarker(bot.emulator, ch(), 'approval:').length;
+    await bot.driver.slash('action rollback_deployment service=checkout version=v12', { user, channel: ch() });
+    const msg = await bot.waitFor(() => messagesWithMarker(bot.emulator, ch(), 'approval:')[before], 5000, 'approval message');
+    const id = (msg.blocks as { block_id?: string }[]).map((b) => String(b.block_id ?? '')).find((b) => b.startsWith('approval:'))!.slice('approval:'.length);
+    return { ts: msg.ts, id };
+  };
+
+  test("a proposal made with no commander can be approved by nobody, and the refusal names the fix", async () => {
+    const { ts, id } = await propose(DAVE);
+    const refused = await press(ts, Actions.approve, ERIN);
+    assert.match(refused, /Nobody can approve this proposal: the incident had no commander when this was proposed/);
+    assert.match(refused, /I'll take command/);
+    assert.equal((await bot.fb.deps.store.getApproval(id))!.status, 'pending');
+    assert.equal(receiver.received.length, 0);
+  });
+
+  test("the card's I'll take command refuses a random channel member and lets an eligible person take it", async () => {
+    assert.match(JSON.stringify(card().blocks), /card_take_command/);
+    const refused = await press(card().ts, Actions.cardTakeCommand, DAVE, incident.id);
+    assert.match(refused, /You may not take the \*commander\* role/);
+    assert.match(refused, /eligible_commanders/);
+    assert.equal((await bot.fb.deps.store.getRoles(incident.id)).commander, undefined);
+    assert.match(await press(card().ts, Actions.cardTakeCommand, CAROL, incident.id), /You are now the commander/);
+    assert.equal((await bot.fb.deps.store.getRoles(incident.id)).commander, CAROL);
+    await bot.waitFor(() => !/card_take_command/.test(JSON.stringify(card().blocks)), 3000, 'the button to go');
+    // A new proposal is approvable by the new commander; it runs once.
+    const { ts, id } = await propose(DAVE);
+    assert.match(await press(ts, Actions.approve, CAROL), /Approved\. Running/);
+    await bot.waitFor(async () => (await bot.fb.deps.store.getApproval(id))!.status === 'succeeded', 8000, 'run');
+    await bot.fb.deps.jobs.idle();
+    assert.equal(receiver.received.length, 1);
   });
 });

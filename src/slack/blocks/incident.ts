@@ -49,6 +49,8 @@ export function incidentCard(i: Incident, roles: Record<string, string>, opts: {
         { text: 'Summarize', actionId: Actions.cardSummarize, value: i.id },
         { text: 'Propose action', actionId: Actions.cardProposeAction, value: i.id },
         { text: 'Resolve', actionId: Actions.cardResolve, value: i.id, style: 'primary' },
+        // Only while nobody commands: who may press it is decided by the role rules, not by seeing it.
+        ...(roles.commander ?? i.commanderId ? [] : [{ text: "I'll take command", actionId: Actions.cardTakeCommand, value: i.id }]),
       ]),
     );
   } else {
