@@ -2,7 +2,8 @@ import { canTransition, incidentLabel, isOpen, type Incident, type IncidentStatu
 import type { Severity } from '../domain/severity.js';
 import { AppError } from '../errors.js';
 import { mayAssignRole, protectedRoles } from '../domain/approval-policy.js';
-import { announcement, incidentCard, topicFor } from '../slack/blocks/incident.js';
+import { announcement, incidentCard, noChannelReason, topicFor } from '../slack/blocks/incident.js';
+import { atLeast } from '../domain/severity.js';
 import type { IncidentPatch } from '../ports/store.js';
 import type { Deps } from './deps.js';
 
@@ -190,7 +191,8 @@ export async function refreshIncidentViews(deps: Deps, incidentId: string): Prom
   }
   const announceChannel = deps.config.env.ANNOUNCE_CHANNEL;
   if (announceChannel && incident.announceTs) {
-    const a = announcement(incident, roles);
+    const below = incident.origin !== 'slack' && !atLeast(incident.severity, deps.config.file.announce.auto_channel_min_severity);
+    const a = announcement(incident, roles, { noChannelReason: noChannelReason(incident, deps.config.file.announce.auto_channel_min_severity, below) });
     jobs.push(deps.chat.update(announceChannel, incident.announceTs, a.text, a.blocks));
   }
   const results = await Promise.allSettled(jobs);

@@ -13,6 +13,7 @@ export const Actions = {
   cardProposeAction: 'card_propose_action',
   cardResolve: 'card_resolve',
   cardTakeCommand: 'card_take_command',
+  announceOpenChannel: 'announce_open_channel',
   approve: 'approval_approve',
   deny: 'approval_deny',
   duplicateJoin: 'duplicate_join',

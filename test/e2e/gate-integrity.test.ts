@@ -253,3 +253,42 @@ actions:
     assert.equal(receiver.received.length, 1);
   });
 });
+
+describe('an alert incident below the channel threshold: the announcement says why it has no channel and opens one on request', () => {
+  const ALERT_SECRET = 'gate-generic-alert-secret-4567';
+  let bot: Bot;
+  before(async () => {
+    bot = await startBot({ env: { ALERT_WEBHOOK_SECRET: ALERT_SECRET } });
+  });
+  after(async () => bot?.close());
+
+  test('"Open a channel" opens one, once, and invites the person who asked', async () => {
+    const body = JSON.stringify({ title: 'Disk 81% on db-3', service: 'postgres', severity: 'medium' });
+    const ts = Math.floor(Date.now() / 1000);
+    const r = await fetch(`${bot.url}/webhooks/alerts/generic`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-firebreak-timestamp': String(ts), 'x-firebreak-signature': signGeneric(ALERT_SECRET, ts, body) },
+      body,
+    });
+    assert.equal(r.status, 202);
+    const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents())[0], 5000, 'alert incident');
+    await flowDone(bot, i.id);
+    const { INCIDENTS_CHANNEL_ID } = await import('../../src/emulator/slack/index.js');
+    const post = () => messagesWithMarker(bot.emulator, INCIDENTS_CHANNEL_ID, `announce:${i.id}`)[0]!;
+    const text = JSON.stringify(post().blocks);
+    assert.match(text, /No channel: incidents opened by alerts get one automatically from \*high\* up/);
+    assert.match(text, /announce_open_channel/);
+    assert.equal((await bot.fb.deps.store.getIncident(i.id))!.channelId, null);
+    // A double click opens one channel.
+    await Promise.all([
+      bot.driver.click({ channel: INCIDENTS_CHANNEL_ID, ts: post().ts }, Actions.announceOpenChannel, { user: DAVE }),
+      bot.driver.click({ channel: INCIDENTS_CHANNEL_ID, ts: post().ts }, Actions.announceOpenChannel, { user: DAVE }),
+    ]);
+    const withChannel = await bot.waitFor(async () => (await bot.fb.deps.store.getIncident(i.id))?.channelId ?? null, 8000, 'the channel');
+    await bot.waitFor(() => !/announce_open_channel/.test(JSON.stringify(post().blocks)), 5000, 'the announcement to show the channel');
+    await bot.fb.deps.jobs.idle();
+    assert.equal(bot.emulator.state.snapshot().channels.filter((c) => c.name.includes('disk')).length, 1, 'one channel');
+    assert.ok(bot.emulator.state.channel(withChannel)!.members.includes(DAVE), 'the person who asked is invited');
+    assert.match(JSON.stringify(post().blocks), new RegExp(withChannel));
+  });
+});

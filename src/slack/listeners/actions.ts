@@ -1,6 +1,7 @@
 import type { App, BlockAction } from '@slack/bolt';
 import type { Deps } from '../../services/deps.js';
 import { declareOrOffer, draftKey, type Draft } from '../../services/commands.js';
+import { openChannelLater } from '../../services/declare.js';
 import { assignRole, requireIncident } from '../../services/lifecycle.js';
 import { postSummary } from '../../services/summaries.js';
 import { roleModal, resolveModal, severityModal, statusModal } from '../blocks/incident.js';
@@ -33,6 +34,11 @@ export function registerActions(app: App, deps: Deps): void {
     }
     await assignRole(deps, incidentId, 'commander', body.user.id, body.user.id);
     await tell(':white_check_mark: You are now the commander. Actions proposed from now on can be approved by you (proposals made earlier keep the approvers they had).');
+  });
+
+  on(Actions.announceOpenChannel, async (incidentId, body, tell) => {
+    const { alreadyOpen } = await openChannelLater(deps, incidentId, body.user.id);
+    await tell(alreadyOpen ? `It has one: <#${alreadyOpen}>.` : 'Opening the incident channel; you will be invited to it.');
   });
 
   on(Actions.cardSummarize, async (incidentId, body) => {
