@@ -35,7 +35,7 @@ async function main(): Promise<void> {
       `read ${envFile.applied.length} setting(s) from ${envFile.path}${envFile.overridden.length ? `; the environment's own value kept for ${envFile.overridden.join(', ')}` : ''}`,
     );
 
-  let sandbox: { routes: import('./http/routes.js').Route[]; close(): Promise<void> } | null = null;
+  let sandbox: { routes: import('./http/routes.js').Route[]; consoleUrl(port: number): string; close(): Promise<void> } | null = null;
   if (config.slackMode === 'sandbox') {
     const { startSandbox } = await import('./sandbox/index.js');
     const s = await startSandbox(config, logger);
@@ -60,7 +60,8 @@ async function main(): Promise<void> {
     { port, mode: config.slackMode, backend: config.backend, store: fb.deps.store.dialect, startupMs: Math.round(performance.now() - startedAt) },
     `firebreak ready on :${port} (${config.slackMode} mode, ${config.backend} backend, ${fb.deps.store.dialect} store)`,
   );
-  if (sandbox) process.stdout.write(`\n  Firebreak sandbox: http://localhost:${port}/sandbox\n\n`);
+  // The token in this URL is what lets the page use the console API: it is printed here only.
+  if (sandbox) process.stdout.write(`\n  Firebreak sandbox: ${sandbox.consoleUrl(port)}\n\n`);
 
   let stopping = false;
   const shutdown = async (signal: string) => {

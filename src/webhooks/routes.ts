@@ -86,13 +86,14 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
   const alertAuth: Record<AlertSource, { secret: string | undefined; envName: string; check: (req: IncomingMessage, raw: Buffer, secret: string) => Verdict }> = {
     pagerduty: { secret: env.PAGERDUTY_WEBHOOK_SECRET, envName: 'PAGERDUTY_WEBHOOK_SECRET', check: (req, raw, s) => verifyPagerDuty(req.headers, raw, s) },
     datadog: {
-      secret: env.DATADOG_WEBHOOK_SECRET ?? env.ALERT_WEBHOOK_SECRET,
-      envName: 'DATADOG_WEBHOOK_SECRET (or ALERT_WEBHOOK_SECRET)',
+      // A token Datadog sends in clear: never the HMAC key ALERT_WEBHOOK_SECRET.
+      secret: env.DATADOG_WEBHOOK_SECRET ?? env.ALERT_WEBHOOK_TOKEN,
+      envName: 'DATADOG_WEBHOOK_SECRET (or ALERT_WEBHOOK_TOKEN)',
       check: (req, _raw, s) => verifyDatadog(req.headers, s),
     },
     alertmanager: {
-      secret: env.ALERTMANAGER_WEBHOOK_TOKEN ?? env.ALERT_WEBHOOK_SECRET,
-      envName: 'ALERTMANAGER_WEBHOOK_TOKEN (or ALERT_WEBHOOK_SECRET)',
+      secret: env.ALERTMANAGER_WEBHOOK_TOKEN ?? env.ALERT_WEBHOOK_TOKEN,
+      envName: 'ALERTMANAGER_WEBHOOK_TOKEN (or ALERT_WEBHOOK_TOKEN)',
       check: (req, _raw, s) => verifyBearer(req.headers, s),
     },
     generic: {
