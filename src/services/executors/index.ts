@@ -6,6 +6,11 @@ import { runWebhook, type WebhookOptions } from './webhook.js';
 export { ExecutorError, type ExecutionContext, type ExecutionResult } from './types.js';
 export { runWebhook, signWebhook, webhookBody, SIGNATURE_HEADER, TIMESTAMP_HEADER, type WebhookOptions } from './webhook.js';
 
+/** The result of an action with no executor: nothing ran, a person carries it out by hand. */
+export const NOT_EXECUTED: ExecutionResult = { summary: 'no executor configured, do it by hand', detail: {}, executed: false };
+
+export { wasExecuted } from '../../domain/actions.js';
+
 export interface ExecutorOptions {
   webhook?: WebhookOptions;
 }
@@ -18,7 +23,7 @@ export async function runExecutor(spec: ExecutorSpec, ctx: ExecutionContext, bac
   switch (spec.type) {
     case 'none':
       // Recording the decision is the whole job: teams act by hand, with the approval as consent.
-      return { summary: 'decision recorded (no executor configured; carry it out by hand)', detail: {} };
+      return NOT_EXECUTED;
     case 'webhook':
       return runWebhook(spec, ctx, opts.webhook);
     case 'rootly_workflow': {
