@@ -100,7 +100,9 @@ function statusLine(v: ApprovalView): string {
     case 'succeeded':
       return wasExecuted(a.result)
         ? `*Ran*${resultText ? `: ${escapeMrkdwn(String(resultText))}` : ''}${a.requiresApproval ? ` (approved${when})` : ''}`
-        : `*Not executed*: no executor is configured for this action, so nothing ran. Do it by hand; the approval${when} is the go-ahead.`;
+        : a.requiresApproval
+          ? `*Not executed*: no executor is configured for this action, so nothing ran. Do it by hand; the approval${when} is the go-ahead.`
+          : '*Not executed*: no executor is configured for this action, so nothing ran. Do it by hand.';
     case 'failed':
       return `*Failed*: ${escapeMrkdwn(a.error ?? 'unknown error')}`;
     case 'unknown':
