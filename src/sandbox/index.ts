@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Route } from '../http/routes.js';
 import { INCIDENTS_CHANNEL_ID, startSlackEmulator } from '../emulator/slack/index.js';
+import { DEMO_EXECUTOR_SECRET_ENV, startDemoExecutor } from './demo-executor.js';
 import { sandboxRoutes } from './routes.js';
 
 /**
@@ -56,8 +57,13 @@ export async function startSandbox(config: Config, logger: Logger): Promise<Sand
   // Loopback only: the emulated workspace is never reachable from another machine.
   const emulator = await startSlackEmulator({ botToken, host: '127.0.0.1', port: 0 });
 
+  // The sandbox's own webhook receiver: the default risky actions call it, so a drill shows a real result.
+  let notify = () => {};
+  const executor = await startDemoExecutor({ onCall: () => notify() });
+
   const env = {
     ...config.env,
+    [DEMO_EXECUTOR_SECRET_ENV]: executor.secret,
     SLACK_BOT_TOKEN: botToken,
     SLACK_SIGNING_SECRET: signingSecret,
     SLACK_API_URL: emulator.apiUrl,
@@ -77,7 +83,15 @@ export async function startSandbox(config: Config, logger: Logger): Promise<Sand
     for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
     databaseUrl = `sqlite:${file}`;
   }
-  const sandboxConfig: Config = { ...config, env, slackMode: 'sandbox', slackApiUrl: emulator.apiUrl, databaseUrl };
+  const sandboxConfig: Config = {
+    ...config,
+    env,
+    slackMode: 'sandbox',
+    slackApiUrl: emulator.apiUrl,
+    databaseUrl,
+    actions: executor.wire(config.actions),
+    executorSecrets: { ...config.executorSecrets, [DEMO_EXECUTOR_SECRET_ENV]: executor.secret },
+  };
 
   log.warn(
     { emulator: emulator.url },
@@ -85,13 +99,14 @@ export async function startSandbox(config: Config, logger: Logger): Promise<Sand
       'To connect a real workspace, create the Slack app from manifest.yml and set SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode).',
   );
 
-  const api = sandboxRoutes({ emulator, config: sandboxConfig, signingSecret, logger: log });
+  const api = sandboxRoutes({ emulator, config: sandboxConfig, signingSecret, logger: log, executor });
+  notify = api.notify;
   return {
     config: sandboxConfig,
     routes: api.routes,
     async close() {
       api.close();
-      await emulator.close();
+      await Promise.all([emulator.close(), executor.close()]);
     },
   };
 }

@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import { BodyTooLargeError, readBody, sendJson, type Route } from '../http/routes.js';
 import { SlackDriver, type SlackEmulator } from '../emulator/slack/index.js';
 import { alertSecret, sampleAlert } from './alerts.js';
+import type { DemoExecutor } from './demo-executor.js';
 import { projectState } from './state.js';
 
 /**
@@ -24,6 +25,8 @@ export interface SandboxRoutesOptions {
   config: Config;
   signingSecret: string;
   logger: Logger;
+  /** The sandbox's demo executor, whose received calls the console shows. */
+  executor?: Pick<DemoExecutor, 'url' | 'calls'>;
 }
 
 const MAX_BODY = 256 * 1024;
@@ -108,8 +111,8 @@ async function readJson<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<
   return r.data;
 }
 
-export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; close(): void } {
-  const { emulator, config, signingSecret, logger } = opts;
+export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; notify(): void; close(): void } {
+  const { emulator, config, signingSecret, logger, executor } = opts;
   const state = emulator.state;
   const assetsDir = join(packageRoot(), 'assets', 'sandbox');
   const drivers = new Map<string, SlackDriver>();
@@ -220,7 +223,8 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; cl
     {
       method: 'GET',
       path: '/sandbox/api/state',
-      handler: (_req, res) => sendJson(res, 200, projectState(state.snapshot(), viewErrors), { 'cache-control': 'no-store' }),
+      handler: (_req, res) =>
+        sendJson(res, 200, { ...projectState(state.snapshot(), viewErrors), executorCalls: executor?.calls() ?? [] }, { 'cache-control': 'no-store' }),
     },
     {
       method: 'GET',
@@ -337,6 +341,7 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; cl
 
   return {
     routes,
+    notify: onChange,
     close() {
       state.events.off('change', onChange);
       if (pending) clearTimeout(pending);

@@ -1,5 +1,6 @@
 import type { WorkspaceSnapshot } from '../emulator/slack/index.js';
 import type { EmuEphemeral, EmuMessage } from '../emulator/slack/types.js';
+import type { DemoCall } from './demo-executor.js';
 
 /**
  * The workspace as the console draws it: per channel its messages, topic, pins and bookmarks;
@@ -27,6 +28,8 @@ export interface ConsoleState {
   views: Record<string, { id: string; title: unknown; submit: unknown; close: unknown; blocks: unknown[]; callbackId: string; errors: Record<string, string> }>;
   /** user id → their ephemeral messages, oldest first. */
   ephemerals: Record<string, EmuEphemeral[]>;
+  /** The calls the sandbox's demo executor received (added by the state route). */
+  executorCalls?: DemoCall[];
 }
 
 export function projectState(s: WorkspaceSnapshot, viewErrors: ReadonlyMap<string, Record<string, string>>): ConsoleState {
