@@ -204,6 +204,8 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; no
   }
 
   const routes: Route[] = [
+    // The bare address (what `npm start` prints the host of) opens the console.
+    { method: 'GET', path: '/', handler: async (_req, res) => void res.writeHead(302, { location: '/sandbox', 'cache-control': 'no-store' }).end() },
     ...['/sandbox', '/sandbox/'].map(
       (path): Route => ({ method: 'GET', path, handler: async (_req, res) => serveFile(res, join(assetsDir, 'index.html')) }),
     ),
