@@ -120,13 +120,13 @@ test('declare through the modal, propose a rollback as bob, approve as alice the
   await waitUntil(async () => (await sb.fb.deps.store.listTimeline(incidentId)).some((t) => t.kind === 'pin' && /back under 1%/.test(t.text)), 'the pinned message in the timeline');
   await page.mouse.move(0, 0);
   await shot('incident-channel');
-  await page.locator('.layout').screenshot({ path: README_SHOT });
 
   // Bob, a responder, proposes a rollback; he cannot approve his own proposal.
   await page.getByLabel('Acting as').selectOption('U0BOB0001');
   await composer.fill('/incident action rollback_deployment service=api version=v41');
   await composer.press('Enter');
-  const approval = page.locator('.msg', { hasText: 'Approval requested' });
+  const approval = page.locator('.msg:not(.ephemeral)', { hasText: 'Proposed by' });
+  await approval.getByText('Approval requested').waitFor();
   await approval.getByRole('button', { name: 'Approve' }).waitFor();
   await approval.getByText('Waiting for approval').waitFor();
   await approval.getByRole('button', { name: 'Approve' }).click();
@@ -138,8 +138,12 @@ test('declare through the modal, propose a rollback as bob, approve as alice the
   assert.equal(await page.locator('.msg.ephemeral', { hasText: 'someone else must approve it' }).count(), 0, "bob's ephemeral is not shown to alice");
   await approval.getByRole('button', { name: 'Approve' }).click();
   await approval.getByText(/Approved by @alice · ran/).waitFor();
+  assert.equal(await approval.getByText('Approval requested').count(), 0, 'the request title is replaced by the outcome');
   await approval.getByText(/demo executor: signature verified/).waitFor();
   await page.locator('#executor-calls li', { hasText: 'rollback_deployment' }).waitFor();
+  await page.mouse.move(0, 0);
+  await page.locator('#messages').evaluate((el) => (el.scrollTop = el.scrollHeight));
+  await page.locator('.layout').screenshot({ path: README_SHOT });
   assert.equal(await approval.getByRole('button', { name: 'Approve' }).count(), 0, 'the buttons are gone once decided');
   await shot('approved-by-alice');
 
