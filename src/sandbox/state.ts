@@ -1,4 +1,4 @@
-import type { WorkspaceSnapshot } from '../emulator/slack/index.js';
+import { plainSlackText, type WorkspaceSnapshot } from '../emulator/slack/index.js';
 import type { EmuEphemeral, EmuMessage } from '../emulator/slack/types.js';
 import type { DemoCall } from './demo-executor.js';
 
@@ -55,7 +55,8 @@ export function projectState(s: WorkspaceSnapshot, viewErrors: ReadonlyMap<strin
       purpose: c.purpose.value,
       members: c.members,
       messages: c.messages,
-      pins: c.pins.map((p) => ({ ts: p.message.ts, text: p.message.text })),
+      // A pin preview is plain text, as in Slack: date tokens show their fallback, mentions their names.
+      pins: c.pins.map((p) => ({ ts: p.message.ts, text: plainSlackText(p.message.text, { user: (id) => s.users.find((u) => u.id === id)?.name, channel: (id) => s.channels.find((x) => x.id === id)?.name }) })),
       bookmarks: c.bookmarks.map((b) => ({ title: b.title, link: b.link, emoji: b.emoji })),
     })),
     views,
