@@ -155,7 +155,8 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   jobs.register(REFRESH_JOB, async (p) => refreshIncidentViews(deps, (p as { incidentId: string }).incidentId));
   jobs.register(BACKEND_SYNC_JOB, async (p) => syncToBackend(deps, p as { incidentId: string } & BackendOp));
   jobs.register(POSTMORTEM_JOB, async (p) => {
-    await postPostmortem(deps, (p as { incidentId: string }).incidentId, null);
+    const { incidentId, check } = p as { incidentId: string; check?: number };
+    await postPostmortem(deps, incidentId, null, { reuse: true, check: check ?? 0 });
   });
   jobs.register(CLAUDE_PROPOSE_JOB, async (p) => {
     await proposeFromClaude(deps, (p as { incidentId: string }).incidentId);

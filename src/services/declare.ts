@@ -125,8 +125,9 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
 
   // Two independent chains from t0: the backend record, and the channel. Nothing Slack shows
   // waits for the backend: a slow or failing incident platform never holds up the card.
-  const backendP = ensureBackendRecord(deps, flowId, initial);
   const channelP = wantsChannel ? ensureChannel(deps, flowId, initial) : Promise.resolve(null);
+  // incident.io attaches its record to our channel only at create (see its adapter): wait for it there.
+  const backendP = deps.backend.name === 'incidentio' ? channelP.then((ch) => ensureBackendRecord(deps, flowId, initial, ch)) : ensureBackendRecord(deps, flowId, initial, null);
   const inc = initial;
   const tasks: Promise<unknown>[] = [backendP];
 
@@ -211,7 +212,7 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   await deps.store.audit({ at: deps.clock.now(), incidentId: inc.id, actor: 'system', action: 'incident.flow_completed', detail: { channel: done.channelId } });
 }
 
-async function ensureBackendRecord(deps: Deps, flowId: string, incident: Incident): Promise<{ backendId: string; url: string | null }> {
+async function ensureBackendRecord(deps: Deps, flowId: string, incident: Incident, channel: { id: string; name: string } | null): Promise<{ backendId: string; url: string | null }> {
   if (incident.backendId) return { backendId: incident.backendId, url: incident.backendUrl };
   const ref = await step(deps, flowId, 'backend', async () => {
     const commander = incident.commanderId ? await deps.chat.userInfo(incident.commanderId).catch(() => null) : null;
@@ -223,6 +224,7 @@ async function ensureBackendRecord(deps: Deps, flowId: string, incident: Inciden
       private: incident.private,
       services: incident.services,
       commander: incident.commanderId ? { slackUserId: incident.commanderId, email: commander?.email ?? null, name: commander?.name ?? null } : null,
+      ...(channel ? { slackChannel: { id: channel.id, name: channel.name, url: deps.chat.permalink(channel.id) } } : {}),
     });
   });
   await deps.store.updateIncident(incident.id, { backendId: ref.backendId, backendUrl: ref.url, updatedAt: deps.clock.now() });

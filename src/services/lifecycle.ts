@@ -1,6 +1,6 @@
 import { canTransition, incidentLabel, isOpen, type Incident, type IncidentStatus } from '../domain/incident.js';
 import type { Severity } from '../domain/severity.js';
-import { AppError } from '../errors.js';
+import { AppError, BackendError } from '../errors.js';
 import { announcement, incidentCard, topicFor } from '../slack/blocks/incident.js';
 import type { IncidentPatch } from '../ports/store.js';
 import type { Deps } from './deps.js';
@@ -159,7 +159,17 @@ export async function syncToBackend(deps: Deps, payload: { incidentId: string } 
   const ref = { firebreakId: incident.id, backendId: incident.backendId };
   switch (payload.op) {
     case 'transition':
-      return deps.backend.transition(ref, payload.to, payload.message);
+      try {
+        return await deps.backend.transition(ref, payload.to, payload.message);
+      } catch (err) {
+        // A transition the backend's rules refuse (e.g. incident.io allows no edit to declined, nor
+        // from closed back to live) cannot succeed on retry: say so in the channel once, and stop.
+        if (!(err instanceof BackendError && err.code === 'backend.validation')) throw err;
+        deps.logger.warn({ incidentId: incident.id, to: payload.to, err: err.message }, 'backend refused the transition');
+        if (incident.channelId)
+          await deps.chat.post(incident.channelId, `:warning: ${err.message}. Firebreak's record is ${payload.to}; change it in ${deps.backend.name} by hand.`).catch(() => undefined);
+        return;
+      }
     case 'severity':
       return deps.backend.updateIncident(ref, { severity: payload.severity });
     case 'role': {

@@ -81,6 +81,15 @@ describe('webhook signatures', () => {
     assert.equal(await alertRows(h), before + 2);
   });
 
+  test('Alertmanager: basic_auth works as well as the bearer token (the token is the password, any user)', async () => {
+    const r = route(h, '/webhooks/alerts/alertmanager');
+    const body = fixtureText('alertmanager-firing.json');
+    const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+    assert.equal((await call(r, body, { Authorization: basic('alertmanager', 'wrong') })).status, 401);
+    const ok = await call(r, body, { Authorization: basic('alertmanager', SECRETS.ALERTMANAGER_WEBHOOK_TOKEN) });
+    assert.ok(ok.status === 202 || ok.status === 200, JSON.stringify(ok.body));
+  });
+
   test('generic: HMAC over timestamp.body; stale (>5 min) → 401; replay → duplicate', async () => {
     const r = route(h, '/webhooks/alerts/generic');
     const body = fixtureText('generic-firing.json');
@@ -228,6 +237,19 @@ describe('ingest limit', () => {
       assert.equal((await send(6)).status, 429);
       const m = await h.deps.metrics.registry.getSingleMetricAsString('firebreak_webhooks_total');
       assert.match(m, /source="generic",outcome="rate_limited"} 3/);
+
+      // Datadog and Alertmanager retry only on 5xx: a 429 would lose the alert, so they get 503 + Retry-After.
+      const ddRoute = route(h, '/webhooks/alerts/datadog');
+      let dds: { status: number; headers: Record<string, unknown> } | null = null;
+      for (let i = 0; i < 5 && (!dds || dds.status < 400); i++)
+        dds = await call(ddRoute, dd.replace(/"id":\s*"[^"]*"/, `"id": "dd-limit-${i}"`), { 'X-Firebreak-Token': SECRETS.DATADOG_WEBHOOK_SECRET });
+      assert.equal(dds!.status, 503);
+      assert.ok(Number(dds!.headers['retry-after']) > 0);
+      const am = fixtureText('alertmanager-firing.json');
+      let ams: { status: number; headers: Record<string, unknown> } | null = null;
+      for (let i = 0; i < 5 && (!ams || ams.status < 400); i++) ams = await call(route(h, '/webhooks/alerts/alertmanager'), am, { Authorization: `Bearer ${SECRETS.ALERTMANAGER_WEBHOOK_TOKEN}` });
+      assert.equal(ams!.status, 503);
+      assert.ok(Number(ams!.headers['retry-after']) > 0);
     } finally {
       await h.close();
     }
