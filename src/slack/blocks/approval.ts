@@ -2,19 +2,19 @@ import type { ActionDefinition } from '../../domain/actions.js';
 import type { Block } from '../../ports/chat.js';
 import type { Approval } from '../../ports/store.js';
 import { Actions, ApprovalBlocks, FormBlocks, INPUT, Markers, Views } from '../ids.js';
-import { actions, clip, context, mrkdwn, plain, section, time } from './common.js';
+import { actions, clip, context, escapeText, mrkdwn, plain, section, time, user } from './common.js';
 
 /**
  * Pure builders for the approval gate: the approval message (one message per proposal, updated in
  * place as it moves through its states), the deny modal and the propose modal. Everything a
  * proposer typed is escaped, so a parameter cannot ping `<!channel>` or forge a link.
  */
-export const escapeMrkdwn = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+export const escapeMrkdwn = escapeText;
 
 export function proposerLabel(a: Pick<Approval, 'proposedBy' | 'proposerKind'>): string {
   switch (a.proposerKind) {
     case 'user':
-      return `<@${a.proposedBy}>`;
+      return user(a.proposedBy);
     case 'claude':
       return ':robot_face: Claude';
     case 'agent':
@@ -26,7 +26,7 @@ export function formatParams(params: Record<string, unknown>): string {
   const entries = Object.entries(params);
   if (!entries.length) return '_none_';
   // Backticks inside a value would end the code span early; a look-alike keeps it readable.
-  return entries.map(([k, v]) => `\`${k}\` = \`${escapeMrkdwn(String(v)).replace(/`/g, 'ˋ')}\``).join(', ');
+  return entries.map(([k, v]) => `\`${escapeMrkdwn(k)}\` = \`${escapeMrkdwn(String(v)).replace(/`/g, 'ˋ')}\``).join(', ');
 }
 
 export interface ApprovalView {
@@ -53,7 +53,7 @@ const STATUS_ICON: Record<Approval['status'], string> = {
 
 function statusLine(v: ApprovalView): string {
   const a = v.approval;
-  const who = v.approvers.length ? v.approvers.map((u) => `<@${u}>`).join(' and ') : a.decidedBy ? `<@${a.decidedBy}>` : '';
+  const who = v.approvers.length ? v.approvers.map((u) => user(u)).join(' and ') : a.decidedBy ? user(a.decidedBy) : '';
   const decided = a.requiresApproval ? `Approved by ${who}${a.decidedAt ? ` at ${time(a.decidedAt)}` : ''}` : 'No approval needed (read-only)';
   const resultText = (a.result as { summary?: unknown } | null)?.summary;
   switch (a.status) {
@@ -80,7 +80,7 @@ function statusLine(v: ApprovalView): string {
 /** The approval message. Buttons only while pending; their value is the approval id and nothing else. */
 export function approvalMessage(v: ApprovalView): { text: string; blocks: Block[] } {
   const a = v.approval;
-  const title = `${escapeMrkdwn(v.actionTitle)} (\`${a.actionId}\`)`;
+  const title = `${escapeMrkdwn(v.actionTitle)} (\`${escapeMrkdwn(a.actionId)}\`)`;
   const heading = a.requiresApproval ? `${STATUS_ICON[a.status]} *Approval requested*: ${title}` : `${STATUS_ICON[a.status]} *Action*: ${title}`;
   const lines = [
     heading,
@@ -104,7 +104,7 @@ export function approvalMessage(v: ApprovalView): { text: string; blocks: Block[
       ]),
     );
   }
-  const text = `${a.requiresApproval ? 'Approval requested' : 'Action'}: ${v.actionTitle} (${a.actionId}) — ${a.status}`;
+  const text = `${a.requiresApproval ? 'Approval requested' : 'Action'}: ${escapeMrkdwn(v.actionTitle)} (${escapeMrkdwn(a.actionId)}) — ${a.status}`;
   return { text: clip(text, 3000), blocks };
 }
 
