@@ -67,3 +67,15 @@ test('bad proposals are refused with a reason and change nothing', async () => {
   assert.equal((await propose({ agent: 'x', action: 'clear_cache' })).status, 400);
   assert.equal((await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length, before);
 });
+
+test('a parameter too long to show in full is refused with its length, before anything is proposed or posted', async () => {
+  const before = (await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length;
+  const posts = bot.emulator.calls('chat.postMessage').length;
+  const long = `edge-config ${'x'.repeat(2960)} --all-regions --force`;
+  const r = await propose({ agent: 'sre-copilot', incident: { id: incident.id }, action: 'clear_cache', params: { cache: long }, reason: 'flush' });
+  assert.equal(r.status, 422);
+  assert.match(String(r.body.error), new RegExp(`\`cache\` is ${long.length} characters; at most 200 are allowed`));
+  assert.equal((await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length, before, 'nothing proposed');
+  await bot.fb.deps.jobs.idle();
+  assert.equal(bot.emulator.calls('chat.postMessage').length, posts, 'nothing posted');
+});

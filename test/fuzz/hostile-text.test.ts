@@ -88,7 +88,7 @@ test('escapeText and every builder keep fuzzed Slack syntax inert', () => {
     check('duplicate', duplicatePrompt(i, 'draft-1'));
     check('list', incidentList([i, { ...i, id: 'inc-2', title: s() }]));
     check('resolve modal', resolveModal(i));
-    check('deny modal', denyModal('a1', s(300)));
+    check('deny modal', denyModal('a1', 'clear_cache', { cache: s(300), [s(8)]: s() }));
     const a: Approval = {
       id: 'a1', incidentId: 'inc-1', actionId: 'clear_cache', params: { cache: s(), [s(10)]: s() }, reason: s(300), proposedBy: k % 2 ? s(20) : 'U0BOB0001',
       proposerKind: k % 3 === 0 ? 'agent' : k % 3 === 1 ? 'claude' : 'user', policy: {}, requiresApproval: true, createdAt: new Date(), expiresAt: new Date(),

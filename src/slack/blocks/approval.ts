@@ -22,11 +22,48 @@ export function proposerLabel(a: Pick<Approval, 'proposedBy' | 'proposerKind'>):
   }
 }
 
-export function formatParams(params: Record<string, unknown>): string {
+/** One parameter as mrkdwn. Backticks inside a value would end the code span early; a look-alike keeps it readable. */
+const paramText = (k: string, v: unknown) => `\`${escapeMrkdwn(k)}\` = \`${escapeMrkdwn(String(v)).replace(/`/g, 'ˋ')}\``;
+
+/** Section text limit with room for a heading. */
+const SECTION_ROOM = 2900;
+
+/**
+ * The parameters in full, as section blocks: one line each, packed into sections; a value whose
+ * escaped text is longer than a section continues in the next (cut between characters, never
+ * inside an `&amp;` entity). Nothing is clipped: what runs is what is shown.
+ */
+export function paramSections(params: Record<string, unknown>): Block[] {
   const entries = Object.entries(params);
-  if (!entries.length) return '_none_';
-  // Backticks inside a value would end the code span early; a look-alike keeps it readable.
-  return entries.map(([k, v]) => `\`${escapeMrkdwn(k)}\` = \`${escapeMrkdwn(String(v)).replace(/`/g, 'ˋ')}\``).join(', ');
+  if (!entries.length) return [section('*Parameters* _none_')];
+  const texts: string[] = [];
+  let cur = '*Parameters*';
+  const push = (line: string) => {
+    if (cur.length + 1 + line.length > SECTION_ROOM) {
+      texts.push(cur);
+      cur = line;
+    } else cur = `${cur}\n${line}`;
+  };
+  for (const [k, v] of entries) {
+    const line = paramText(k, v);
+    if (line.length <= SECTION_ROOM - 20) {
+      push(line);
+      continue;
+    }
+    // Too long for one section: the value in pieces, each its own code span.
+    const value = escapeMrkdwn(String(v)).replace(/`/g, 'ˋ');
+    const pieces: string[] = [];
+    for (let at = 0; at < value.length; ) {
+      let end = Math.min(value.length, at + 2400);
+      const amp = value.lastIndexOf('&', end - 1);
+      if (end < value.length && amp >= at && value.indexOf(';', amp) >= end) end = amp; // never cut an entity
+      pieces.push(value.slice(at, end));
+      at = end;
+    }
+    pieces.forEach((piece, n) => push(n === 0 ? `\`${escapeMrkdwn(k)}\` = \`${piece}\`` : `_(\`${escapeMrkdwn(k)}\` continued)_ \`${piece}\``));
+  }
+  texts.push(cur);
+  return texts.map((t) => section(t));
 }
 
 export interface ApprovalView {
@@ -82,18 +119,17 @@ export function approvalMessage(v: ApprovalView): { text: string; blocks: Block[
   const a = v.approval;
   const title = `${escapeMrkdwn(v.actionTitle)} (\`${escapeMrkdwn(a.actionId)}\`)`;
   const heading = a.requiresApproval ? `${STATUS_ICON[a.status]} *Approval requested*: ${title}` : `${STATUS_ICON[a.status]} *Action*: ${title}`;
-  const lines = [
-    heading,
-    `*Proposed by* ${proposerLabel(a)} in ${escapeMrkdwn(v.incidentLabel)}`,
-    `*Parameters* ${formatParams(a.params)}`,
-  ];
-  if (a.reason) lines.push(`*${a.proposerKind === 'user' ? 'Reason' : 'Rationale'}* ${escapeMrkdwn(clip(a.reason, 1500))}`);
+  // Policy and expiry come before the parameters: however long they are, who may approve and
+  // until when is read first.
+  const lines = [heading, `*Proposed by* ${proposerLabel(a)} in ${escapeMrkdwn(v.incidentLabel)}`];
   if (a.requiresApproval) {
     lines.push(`*Policy* ${v.policyText}`);
     if (a.status === 'pending') lines.push(`*Expires* ${time(a.expiresAt)}`);
   }
+  if (a.reason) lines.push(`*${a.proposerKind === 'user' ? 'Reason' : 'Rationale'}* ${escapeMrkdwn(clip(a.reason, 1500))}`);
   const blocks: Block[] = [
     section(lines.join('\n'), Markers.approval(a.id)),
+    ...paramSections(a.params),
     { type: 'context', block_id: ApprovalBlocks.status, elements: [mrkdwn(statusLine(v))] },
   ];
   if (a.status === 'pending' && a.requiresApproval) {
@@ -108,7 +144,7 @@ export function approvalMessage(v: ApprovalView): { text: string; blocks: Block[
   return { text: clip(text, 3000), blocks };
 }
 
-export function denyModal(approvalId: string, summary: string): Block {
+export function denyModal(approvalId: string, actionId: string, params: Record<string, unknown>): Block {
   return {
     type: 'modal',
     callback_id: Views.deny,
@@ -117,7 +153,8 @@ export function denyModal(approvalId: string, summary: string): Block {
     submit: plain('Deny', 24),
     close: plain('Cancel', 24),
     blocks: [
-      section(escapeMrkdwn(clip(summary, 2900))),
+      section(`Deny \`${escapeMrkdwn(actionId)}\`? It will not run.`),
+      ...paramSections(params),
       {
         type: 'input',
         block_id: FormBlocks.reason,
