@@ -126,6 +126,20 @@ const FileSchema = z
         max_body_bytes: z.number().int().positive().default(1_000_000),
         /** One delivery carries at most this many alerts (413 above it); the rate limit counts alerts. */
         max_alerts_per_delivery: z.number().int().positive().max(1000).default(50),
+        /**
+         * Storm grouping: once alerts have opened `max_new_incidents` incidents within
+         * `window_minutes`, a new alert joins one "storm" incident per service (`group_by:
+         * service`) or one overall (`all`) instead of opening its own. 0 turns grouping off.
+         */
+        storm: z
+          .object({
+            max_new_incidents: z.number().int().min(0).default(10),
+            window_minutes: z.number().positive().default(5),
+            group_by: z.enum(['service', 'all']).default('service'),
+            /** The storm's alert list is brought up to date at most this often (one edit per page). */
+            list_update_seconds: z.number().min(1).max(60).default(10),
+          })
+          .prefault({}),
       })
       .prefault({}),
     agents: z

@@ -9,6 +9,7 @@ import { postOnce, step } from './steps.js';
 import { section } from '../slack/blocks/common.js';
 import { BackendError } from '../errors.js';
 import { escapeText } from '../slack/mrkdwn.js';
+import { episodeIncident, isStorm, placeEpisode, registerStormJobs, scheduleStormList } from './storms.js';
 
 /**
  * What a stored alert does: open an incident, join the open one, or note a resolution.
@@ -33,6 +34,7 @@ export function registerAlertJobs(deps: Deps): void {
   deps.jobs.register(ALERT_PROCESS_JOB, async (payload) => processAlert(deps, alertIdOf(payload)));
   deps.jobs.register(ALERT_NOTE_JOB, async (payload) => postFiredAgainNote(deps, payload as NotePayload));
   deps.jobs.register(ALERT_RECORD_JOB, async (payload) => recordOnBackend(deps, payload as RecordPayload));
+  registerStormJobs(deps);
 }
 
 function alertIdOf(payload: unknown): string {
@@ -61,7 +63,7 @@ async function processFiring(deps: Deps, alert: StoredAlert): Promise<Incident> 
       continue;
     }
     if (fp.incidentId === alert.id) return openEpisode(deps, alert); // this alert's own claim, resumed after a crash
-    const existing = await deps.store.findIncidentByDedupeKey(episodeKey(alert.fingerprint, fp.incidentId));
+    const existing = await episodeIncident(deps, alert.fingerprint, fp.incidentId);
     // The window slides: it counts from the last time this fingerprint fired, so a storm that keeps
     // firing stays one incident. Out-of-order deliveries (older than lastSeen) never expire it.
     const expired = alert.receivedAt.getTime() - fp.lastSeen.getTime() > windowMs;
@@ -71,18 +73,22 @@ async function processFiring(deps: Deps, alert: StoredAlert): Promise<Incident> 
       continue; // another worker started the next episode first: join that one
     }
     await deps.store.touchFingerprint(alert.fingerprint, alert.receivedAt);
-    // The claimer may not have created the incident yet; materialising it here is safe (same dedupe key).
-    const incident = existing ?? (await declareForEpisode(deps, alert, fp.incidentId));
+    // The claimer may not have placed the episode yet; placing it here is safe (same decision, same dedupe key).
+    const { incident, storm } = existing ? { incident: existing, storm: await isStorm(deps, existing) } : await placeEpisode(deps, alert, fp.incidentId);
     await countOnce(deps, alert, incident);
-    await scheduleNote(deps, incident, alert);
+    // A storm shows its alerts in a list edited in place; an incident of its own gets "fired again" notes.
+    if (storm) await scheduleStormList(deps, incident.id);
+    else await scheduleNote(deps, incident, alert);
     return incident;
   }
   throw new Error(`fingerprint ${alert.fingerprint} kept changing hands; retrying`);
 }
 
 async function openEpisode(deps: Deps, alert: StoredAlert): Promise<Incident> {
-  const incident = await declareForEpisode(deps, alert, alert.id);
+  // Above the storm threshold the episode joins a storm incident instead of opening its own.
+  const { incident, storm } = await placeEpisode(deps, alert, alert.id);
   await countOnce(deps, alert, incident);
+  if (storm) await scheduleStormList(deps, incident.id);
   if (deps.backend.name !== 'local') {
     // One backend alert per episode (not per firing): Rootly accepts ~50 alerts/min, a storm would
     // exhaust that budget for nothing. The resolution is recorded too (see processResolved).
@@ -91,7 +97,7 @@ async function openEpisode(deps: Deps, alert: StoredAlert): Promise<Incident> {
   return incident;
 }
 
-async function declareForEpisode(deps: Deps, alert: StoredAlert, episode: string): Promise<Incident> {
+export async function declareForEpisode(deps: Deps, alert: StoredAlert, episode: string): Promise<Incident> {
   const { incident } = await declareIncident(deps, {
     title: `[${alert.source.toUpperCase()}] ${alert.title}`,
     severity: alert.severity,
@@ -187,7 +193,7 @@ async function postFiredAgainNote(deps: Deps, payload: NotePayload): Promise<voi
  * Where alert notes go: in a thread under the incident card, or under the announcement for an
  * incident without a channel. Throws (the job retries) while the declare flow has not posted yet.
  */
-async function noteTarget(deps: Deps, incident: Incident): Promise<{ channel: string; ts: string } | null> {
+export async function noteTarget(deps: Deps, incident: Incident): Promise<{ channel: string; ts: string } | null> {
   if (incident.channelId && incident.cardTs) return { channel: incident.channelId, ts: incident.cardTs };
   const wantsChannel = atLeast(incident.severity, deps.config.file.announce.auto_channel_min_severity);
   const announceChannel = deps.config.env.ANNOUNCE_CHANNEL;
@@ -204,11 +210,12 @@ async function noteTarget(deps: Deps, incident: Incident): Promise<{ channel: st
 async function processResolved(deps: Deps, alert: StoredAlert): Promise<Incident | null> {
   const fp = await deps.store.getFingerprint(alert.fingerprint);
   if (!fp) return null; // resolved before we ever saw it fire: nothing to tell anyone
-  const incident = await deps.store.findIncidentByDedupeKey(episodeKey(alert.fingerprint, fp.incidentId));
+  const incident = await episodeIncident(deps, alert.fingerprint, fp.incidentId);
   if (!incident || !isOpen(incident.status)) return incident;
   if (deps.backend.name !== 'local')
     await deps.jobs.enqueue(ALERT_RECORD_JOB, { alertId: alert.id, incidentId: incident.id, episode: fp.incidentId }, { key: `alert-record:${alert.fingerprint}:${fp.incidentId}:resolved` });
-  const resolve = deps.config.file.alerts.resolve_incident_on_resolved_alert;
+  // One alert's recovery never resolves a storm: the storm holds many other alerts.
+  const resolve = deps.config.file.alerts.resolve_incident_on_resolved_alert && !(await isStorm(deps, incident));
   const target = await noteTarget(deps, incident).catch(() => null);
   if (target) {
     const text = `:white_check_mark: Resolved at the source (${escapeText(alert.source)}): ${escapeText(alert.title)}.${resolve ? '' : ' The incident stays open until someone resolves it.'}`;

@@ -80,7 +80,7 @@ export async function changeSeverity(deps: Deps, incidentId: string, severity: S
 }
 
 /** Users and user groups that approval policies (or the command list) name, resolved against Slack only when asked. */
-async function namedIn(deps: Deps, userId: string, users: readonly string[], groups: readonly string[]): Promise<boolean> {
+export async function namedIn(deps: Deps, userId: string, users: readonly string[], groups: readonly string[]): Promise<boolean> {
   if (users.includes(userId)) return true;
   for (const g of groups) {
     const members = await deps.chat.usergroupMembers(g).catch((err) => {

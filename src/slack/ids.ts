@@ -20,6 +20,7 @@ export const Actions = {
   duplicateDeclareAnyway: 'duplicate_declare_anyway',
   openChannelLink: 'open_channel_link',
   proposeActionPick: 'propose_action_pick',
+  stormSplitOut: 'storm_split_out',
 } as const;
 
 export const Views = {
@@ -71,6 +72,8 @@ export const Markers = {
   approval: (approvalId: string) => `approval:${approvalId}`,
   summary: (incidentId: string, n: string) => `summary:${incidentId}:${n}`,
   postmortem: (incidentId: string) => `postmortem:${incidentId}`,
+  /** One page of a storm incident's alert list (pages hold `STORM_PAGE_SIZE` alerts each). */
+  stormList: (incidentId: string, page: number) => `storm-list:${incidentId}:${page}`,
 } as const;
 
 /** A Slack user, channel, bot or user-group id: the only thing the bot turns into a mention or a channel link. */

@@ -4,6 +4,7 @@ import { declareOrOffer, draftKey, type Draft } from '../../services/commands.js
 import { openChannelLater } from '../../services/declare.js';
 import { assignRole, requireIncident } from '../../services/lifecycle.js';
 import { postSummary } from '../../services/summaries.js';
+import { requestSplitOut } from '../../services/storms.js';
 import { roleModal, resolveModal, severityModal, statusModal } from '../blocks/incident.js';
 import { Actions } from '../ids.js';
 import { onButton, type Tell } from './kit.js';
@@ -39,6 +40,16 @@ export function registerActions(app: App, deps: Deps): void {
   on(Actions.announceOpenChannel, async (incidentId, body, tell) => {
     const { alreadyOpen } = await openChannelLater(deps, incidentId, body.user.id);
     await tell(alreadyOpen ? `It has one: <#${alreadyOpen}>.` : 'Opening the incident channel; you will be invited to it.');
+  });
+
+  // Split out: the value is the alert's id; who may is checked by the service, the work is a keyed job.
+  on(Actions.stormSplitOut, async (alertId, body, tell) => {
+    const { already } = await requestSplitOut(deps, alertId, body.user.id);
+    await tell(
+      already
+        ? `That alert already has its own incident${already.channelId ? `: <#${already.channelId}>` : ''}.`
+        : 'Splitting it out: it gets an incident of its own (announced as usual), and the list here links to it.',
+    );
   });
 
   on(Actions.cardSummarize, async (incidentId, body) => {

@@ -1,0 +1,310 @@
+import { createHash } from 'node:crypto';
+import { isOpen, type Incident } from '../domain/incident.js';
+import { AppError } from '../errors.js';
+import type { StoredAlert } from '../ports/store.js';
+import { STORM_PAGE_SIZE, stormListPage, type StormMember } from '../slack/blocks/storm.js';
+import { declareForEpisode, episodeKey, noteTarget } from './alerts.js';
+import { declareIncident } from './declare.js';
+import type { Deps } from './deps.js';
+import { PermanentJobError } from './jobs.js';
+import { namedIn, REFRESH_JOB, requireIncident } from './lifecycle.js';
+import { postOnce, step } from './steps.js';
+import { escapeText } from '../slack/mrkdwn.js';
+
+/**
+ * Alert storms: more alerts than Slack (or anyone) can turn into channels.
+ *
+ * Slack's `conversations.create` allows about 20 calls a minute, and nobody works in 500 channels.
+ * So alerts may open at most `alerts.storm.max_new_incidents` incidents per `window_minutes`
+ * (sliding). Above that, a new alert joins a *storm* incident (one per service, or one overall)
+ * whose channel carries a list of its alerts, edited in place, with a **Split out** button on each.
+ *
+ * Every decision is durable and shared by all replicas:
+ * - admission: `max_new_incidents` slot rows in the fingerprint table (`storm-slot:<i>`), each
+ *   held by the episode that last used it; a slot is free when absent or older than the window.
+ *   The claim is the store's atomic fingerprint claim, so two replicas never take one slot.
+ * - where an episode went: a flow step (`placement`), first writer wins; an episode that got no
+ *   slot names its storm incident there.
+ * - which storm is current: the fingerprint row `storm:<group>` (claimed like any fingerprint), and
+ *   the storm incident's dedupe key `storm:<group>:<episode>`; a closed storm starts a new one.
+ * - split out: a job keyed by the episode; its incident is the episode's own dedupe key, so the
+ *   fingerprint's next firings join it, and a second click finds it.
+ */
+export const STORM_LIST_JOB = 'alert.storm_list';
+export const STORM_SPLIT_JOB = 'alert.storm_split';
+
+const SLOT = (i: number) => `storm-slot:${i}`;
+const stormFingerprint = (group: string) => `storm:${group}`;
+const stormKey = (group: string, episode: string) => `storm:${group}:${episode}`;
+const placementFlow = (fingerprint: string, episode: string) => `alert-placement:${fingerprint}:${episode}`;
+const stormFlow = (stormId: string) => `storm:${stormId}`;
+
+interface Placement {
+  /** Null: the episode has an incident of its own. */
+  storm: string | null;
+}
+
+export function registerStormJobs(deps: Deps): void {
+  deps.jobs.register(STORM_LIST_JOB, async (p) => updateStormList(deps, (p as { incidentId: string }).incidentId));
+  deps.jobs.register(STORM_SPLIT_JOB, async (p) => runSplitOut(deps, p as SplitPayload));
+}
+
+/** The incident an episode's alerts go to: its own, or the storm it was placed in. Null while undecided. */
+export async function episodeIncident(deps: Deps, fingerprint: string, episode: string): Promise<Incident | null> {
+  const own = await deps.store.findIncidentByDedupeKey(episodeKey(fingerprint, episode));
+  if (own) return own;
+  const placed = await deps.store.getStep<Placement>(placementFlow(fingerprint, episode), 'placement');
+  return placed?.storm ? deps.store.getIncident(placed.storm) : null;
+}
+
+/**
+ * Decide once where a new episode goes and materialise that incident. Safe to run concurrently
+ * (the claimer and an early joiner) and after a crash: both get the same answer.
+ */
+export async function placeEpisode(deps: Deps, alert: StoredAlert, episode: string): Promise<{ incident: Incident; storm: boolean }> {
+  const placement = await step<Placement>(deps, placementFlow(alert.fingerprint, episode), 'placement', async () => {
+    if (await admitNewIncident(deps, episode)) return { storm: null };
+    return { storm: (await currentStorm(deps, alert)).id };
+  });
+  if (!placement.storm) return { incident: await declareForEpisode(deps, alert, episode), storm: false };
+  const storm = await deps.store.getIncident(placement.storm);
+  if (!storm) throw new Error(`storm incident ${placement.storm} not found`);
+  return { incident: storm, storm: true };
+}
+
+/** Take one of the window's slots for `holder` (an episode); false when all are in use. */
+async function admitNewIncident(deps: Deps, holder: string): Promise<boolean> {
+  const { max_new_incidents: max, window_minutes } = deps.config.file.alerts.storm;
+  if (max <= 0) return true;
+  const now = deps.clock.now();
+  const windowMs = window_minutes * 60_000;
+  for (let i = 0; i < max; i++) {
+    const row = await deps.store.getFingerprint(SLOT(i));
+    if (row?.incidentId === holder) return true; // a resumed or concurrent placement of the same episode
+    if (row && now.getTime() - row.firstSeen.getTime() < windowMs) continue;
+    if (await deps.store.claimFingerprint(SLOT(i), holder, now, { incidentIdIn: row ? [row.incidentId] : null })) return true;
+  }
+  return false;
+}
+
+function stormGroup(deps: Deps, alert: StoredAlert): string {
+  return deps.config.file.alerts.storm.group_by === 'service' && alert.service ? `service:${alert.service.trim().toLowerCase()}` : 'all';
+}
+
+/** The open storm incident of this alert's group, created when there is none. */
+async function currentStorm(deps: Deps, alert: StoredAlert): Promise<Incident> {
+  const group = stormGroup(deps, alert);
+  const fp = stormFingerprint(group);
+  for (let round = 0; round < 8; round++) {
+    const row = await deps.store.getFingerprint(fp);
+    if (!row) {
+      if (await deps.store.claimFingerprint(fp, alert.id, alert.receivedAt, { incidentIdIn: null })) return declareStorm(deps, alert, group, alert.id);
+      continue;
+    }
+    const existing = await deps.store.findIncidentByDedupeKey(stormKey(group, row.incidentId));
+    if (existing && !isOpen(existing.status)) {
+      if (await deps.store.claimFingerprint(fp, alert.id, alert.receivedAt, { incidentIdIn: [row.incidentId] })) return declareStorm(deps, alert, group, alert.id);
+      continue;
+    }
+    // The claimer may not have created it yet: materialising it here is safe (same dedupe key).
+    return existing ?? declareStorm(deps, alert, group, row.incidentId);
+  }
+  throw new Error(`storm ${group} kept changing hands; retrying`);
+}
+
+async function declareStorm(deps: Deps, alert: StoredAlert, group: string, episode: string): Promise<Incident> {
+  const { max_new_incidents: max, window_minutes: minutes } = deps.config.file.alerts.storm;
+  const service = group === 'all' ? null : alert.service;
+  const { incident, created } = await declareIncident(deps, {
+    title: service ? `[STORM] Alerts on ${service}` : '[STORM] Alert storm',
+    severity: alert.severity,
+    description:
+      `Alerts opened ${max} incident${max === 1 ? '' : 's'} within ${minutes} minute${minutes === 1 ? '' : 's'}, so new alerts${service ? ` on ${service}` : ''} are collected here ` +
+      'instead of each opening an incident and a channel of its own. The list below grows as they arrive; *Split out* gives one its own incident.',
+    services: service ? [service] : [],
+    private: false,
+    commanderId: null,
+    declaredBy: null,
+    origin: 'alert',
+    source: alert.source,
+    dedupeKey: stormKey(group, episode),
+    channel: 'auto',
+  });
+  if (created) {
+    await deps.store.putStep(stormFlow(incident.id), 'meta', { group });
+    deps.logger.warn({ incidentId: incident.id, group }, `alert storm: more than ${max} incidents from alerts in ${minutes} min; grouping new alerts`);
+  }
+  return incident;
+}
+
+/** Bring the storm's list up to date once the current update interval ends (one job per interval). */
+export async function scheduleStormList(deps: Deps, stormId: string): Promise<void> {
+  const everyMs = deps.config.file.alerts.storm.list_update_seconds * 1000;
+  const now = deps.clock.now().getTime();
+  const windowStart = Math.floor(now / everyMs) * everyMs;
+  await deps.jobs.enqueue(STORM_LIST_JOB, { incidentId: stormId }, { key: `storm-list:${stormId}:${windowStart}`, delayMs: windowStart + everyMs - now });
+}
+
+interface SplitRecord {
+  incidentId: string;
+  title: string;
+  service: string | null;
+  source: string;
+  firstSeen: string;
+  by: string;
+}
+
+/** The storm's members in arrival order (one per fingerprint), split-out ones included. */
+async function stormMembers(deps: Deps, storm: Incident): Promise<{ members: StormMember[]; alerts: number }> {
+  const alerts = (await deps.store.listAlerts({ incidentId: storm.id })).filter((a) => a.status === 'firing');
+  const byFingerprint = new Map<string, StormMember>();
+  for (const a of alerts) {
+    if (!byFingerprint.has(a.fingerprint)) byFingerprint.set(a.fingerprint, { alertId: a.id, title: a.title, service: a.service, source: a.source, firstSeen: a.receivedAt, splitOut: null });
+  }
+  const splits = (await deps.store.listSteps(stormFlow(storm.id))) as Record<string, unknown>;
+  for (const [name, value] of Object.entries(splits)) {
+    if (!name.startsWith('split:')) continue;
+    const r = value as SplitRecord & { alertId: string };
+    const moved = await deps.store.getIncident(r.incidentId);
+    byFingerprint.set(name.slice('split:'.length), {
+      alertId: r.alertId,
+      title: r.title,
+      service: r.service,
+      source: r.source,
+      firstSeen: new Date(r.firstSeen),
+      splitOut: { channelId: moved?.channelId ?? null, label: moved ? `incident ${moved.seq}` : 'its own incident', by: r.by },
+    });
+  }
+  const members = [...byFingerprint.values()].sort((a, b) => a.firstSeen.getTime() - b.firstSeen.getTime() || a.alertId.localeCompare(b.alertId));
+  return { members, alerts: alerts.length };
+}
+
+/**
+ * Post or edit the storm's list pages. Each page is posted once (found again after a crash by its
+ * marker) and edited only when what it shows changed, so a storm costs one edit per interval for
+ * its last page, not one message per alert.
+ */
+export async function updateStormList(deps: Deps, stormId: string): Promise<void> {
+  const storm = await deps.store.getIncident(stormId);
+  if (!storm) return;
+  const target = await listTarget(deps, storm);
+  const { members, alerts } = await stormMembers(deps, storm);
+  if (target) {
+    const pages = Math.ceil(members.length / STORM_PAGE_SIZE);
+    for (let p = 0; p < pages; p++) {
+      const slice = members.slice(p * STORM_PAGE_SIZE, (p + 1) * STORM_PAGE_SIZE);
+      const render = () => stormListPage(storm.id, p, slice, { alerts, members: members.length });
+      const { text, blocks } = render();
+      // The totals in the footer change with every alert: compare what the page lists, not the totals.
+      const digest = createHash('sha256').update(JSON.stringify(blocks.slice(0, -1))).digest('hex');
+      const shownKey = `storm-page:${storm.id}:${p}`;
+      const posted = await postOnce(deps, stormFlow(storm.id), `page:${p}`, target.channel, blocks[0]!.block_id as string, render, target.threadTs ? { threadTs: target.threadTs } : {});
+      const shown = await deps.store.getKv<string>(shownKey);
+      if (shown === undefined) {
+        await deps.store.setKv(shownKey, digest);
+      } else if (shown !== digest || (p === pages - 1 && (await deps.store.getKv<number>(`${shownKey}:alerts`)) !== alerts)) {
+        await deps.chat.update(target.channel, posted.ts, text, blocks);
+        await deps.store.setKv(shownKey, digest);
+      }
+      if (p === pages - 1) await deps.store.setKv(`${shownKey}:alerts`, alerts);
+    }
+  }
+  // Alerts counted but not yet listed (still being processed): list them in the next interval.
+  const current = await deps.store.getIncident(storm.id);
+  if (current && current.alertCount > alerts) await scheduleStormList(deps, storm.id);
+  // The card and the announcement show the running count: refreshed at most once a minute.
+  const now = deps.clock.now().getTime();
+  const minute = Math.floor(now / 60_000) * 60_000;
+  await deps.jobs.enqueue(REFRESH_JOB, { incidentId: storm.id }, { key: `refresh:storm:${storm.id}:${minute}`, delayMs: Math.min(minute + 60_000 - now, 5_000) });
+}
+
+/** The storm channel itself (top level), or the thread under the announcement when it has no channel. */
+async function listTarget(deps: Deps, storm: Incident): Promise<{ channel: string; threadTs?: string } | null> {
+  const t = await noteTarget(deps, storm);
+  if (!t) return null;
+  return t.channel === storm.channelId ? { channel: t.channel } : { channel: t.channel, threadTs: t.ts };
+}
+
+// -- split out ------------------------------------------------------------------------------------
+
+interface SplitPayload {
+  alertId: string;
+  stormId: string;
+  episode: string;
+  actor: string;
+}
+
+/**
+ * The Split out button: check who clicked, then hand the work to a job keyed by the episode, so
+ * double clicks, several people and several replicas split an alert out once.
+ */
+export async function requestSplitOut(deps: Deps, alertId: string, actor: string): Promise<{ already: Incident | null }> {
+  const alert = await deps.store.getAlert(alertId);
+  if (!alert) throw new AppError('input.invalid', 'That alert is no longer on record.');
+  const fp = await deps.store.getFingerprint(alert.fingerprint);
+  if (!fp) throw new AppError('input.invalid', 'That alert is no longer on record.');
+  const episode = fp.incidentId;
+  const own = await deps.store.findIncidentByDedupeKey(episodeKey(alert.fingerprint, episode));
+  if (own) return { already: own };
+  const placed = await deps.store.getStep<Placement>(placementFlow(alert.fingerprint, episode), 'placement');
+  if (!placed?.storm) throw new AppError('input.invalid', 'That alert is not part of a storm any more.');
+  const storm = await requireIncident(deps, placed.storm);
+  if (!isOpen(storm.status)) throw new AppError('incident.bad_transition', 'That storm is over; new firings of the alert will open an incident of their own.');
+  if (!(await maySplitOut(deps, storm, actor))) {
+    await deps.store.audit({ at: deps.clock.now(), incidentId: storm.id, actor, action: 'alert.split_refused', detail: { alertId } });
+    throw new AppError(
+      'role.not_allowed',
+      "You may not split alerts out of this storm: only its commander, the people who may take command of alert incidents (`approvals.eligible_commanders`, else `responders`) and action approvers may. Nothing changed.",
+    );
+  }
+  await deps.jobs.enqueue(STORM_SPLIT_JOB, { alertId, stormId: storm.id, episode, actor } satisfies SplitPayload, { key: `storm-split:${alert.fingerprint}:${episode}` });
+  return { already: null };
+}
+
+async function maySplitOut(deps: Deps, storm: Incident, actor: string): Promise<boolean> {
+  const roles = await deps.store.getRoles(storm.id);
+  if (roles.commander === actor) return true;
+  const policies = deps.config.actions.filter((a) => a.requires_approval).map((a) => a.policy);
+  if (await namedIn(deps, actor, policies.flatMap((p) => p.users), [...new Set(policies.flatMap((p) => p.usergroups))])) return true;
+  const eligible = deps.config.file.approvals.eligible_commanders ?? { users: deps.config.file.responders, usergroups: [] };
+  return namedIn(deps, actor, eligible.users, eligible.usergroups);
+}
+
+async function runSplitOut(deps: Deps, p: SplitPayload): Promise<void> {
+  const alert = await deps.store.getAlert(p.alertId);
+  if (!alert) throw new PermanentJobError(`alert ${p.alertId} not found`);
+  const storm = await deps.store.getIncident(p.stormId);
+  if (!storm) throw new PermanentJobError(`storm ${p.stormId} not found`);
+  const flow = stormFlow(storm.id);
+  const incident = await declareForEpisode(deps, alert, p.episode);
+  // Move this fingerprint's alerts (and their count) from the storm to the new incident.
+  const moved = (await deps.store.listAlerts({ fingerprint: alert.fingerprint })).filter((a) => a.incidentId === storm.id && a.status === 'firing');
+  const n = await step(deps, flow, `moved:${alert.fingerprint}`, async () => {
+    for (const a of moved) await deps.store.markAlert(a.id, { state: 'processed', incidentId: incident.id, error: null });
+    return moved.length;
+  });
+  await step(deps, flow, `count-new:${alert.fingerprint}`, async () => deps.store.bumpAlertCount(incident.id, n));
+  await step(deps, flow, `count-storm:${alert.fingerprint}`, async () => deps.store.bumpAlertCount(storm.id, -n));
+  const first = moved[0] ?? alert;
+  const recorded = await deps.store.putStep<SplitRecord & { alertId: string }>(flow, `split:${alert.fingerprint}`, {
+    alertId: first.id,
+    incidentId: incident.id,
+    title: first.title,
+    service: first.service,
+    source: first.source,
+    firstSeen: first.receivedAt.toISOString(),
+    by: p.actor,
+  });
+  await step(deps, flow, `audited:${alert.fingerprint}`, async () => {
+    const at = deps.clock.now();
+    await deps.store.audit({ at, incidentId: storm.id, actor: recorded.by, action: 'alert.split_out', detail: { alertId: recorded.alertId, fingerprint: alert.fingerprint, to: incident.id, alerts: n } });
+    await deps.store.addTimeline({ incidentId: storm.id, at, kind: 'alert', text: `Split out "${escapeText(recorded.title)}" into its own incident (incident ${incident.seq})`, author: recorded.by, sourceRef: `split:${alert.fingerprint}` });
+    return true;
+  });
+  await deps.jobs.enqueue(STORM_LIST_JOB, { incidentId: storm.id }, { key: `storm-list:${storm.id}:split:${alert.fingerprint}` });
+}
+
+/** Whether an incident is a storm (it collects alerts in a list rather than in "fired again" notes). */
+export async function isStorm(deps: Deps, incident: Incident): Promise<boolean> {
+  return (await deps.store.getStep(stormFlow(incident.id), 'meta')) !== undefined;
+}
