@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isOpen, type Incident } from '../domain/incident.js';
+import { atLeast } from '../domain/severity.js';
 import { AppError } from '../errors.js';
 import type { StoredAlert } from '../ports/store.js';
 import { STORM_PAGE_SIZE, stormListPage, type StormMember } from '../slack/blocks/storm.js';
@@ -155,17 +156,22 @@ interface SplitRecord {
 }
 
 /** The storm's members in arrival order (one per fingerprint), split-out ones included. */
-async function stormMembers(deps: Deps, storm: Incident): Promise<{ members: StormMember[]; alerts: number }> {
+async function stormMembers(deps: Deps, storm: Incident): Promise<{ members: StormMember[]; alerts: number; splitOut: number; channelPending: boolean }> {
   const alerts = (await deps.store.listAlerts({ incidentId: storm.id })).filter((a) => a.status === 'firing');
   const byFingerprint = new Map<string, StormMember>();
   for (const a of alerts) {
     if (!byFingerprint.has(a.fingerprint)) byFingerprint.set(a.fingerprint, { alertId: a.id, title: a.title, service: a.service, source: a.source, firstSeen: a.receivedAt, splitOut: null });
   }
   const splits = (await deps.store.listSteps(stormFlow(storm.id))) as Record<string, unknown>;
+  let splitOut = 0;
+  let channelPending = false;
   for (const [name, value] of Object.entries(splits)) {
     if (!name.startsWith('split:')) continue;
     const r = value as SplitRecord & { alertId: string };
     const moved = await deps.store.getIncident(r.incidentId);
+    splitOut++;
+    // Its channel is on the way: list it once more when it exists, so the line links to it.
+    if (moved && !moved.channelId && isOpen(moved.status) && atLeast(moved.severity, deps.config.file.announce.auto_channel_min_severity)) channelPending = true;
     byFingerprint.set(name.slice('split:'.length), {
       alertId: r.alertId,
       title: r.title,
@@ -176,7 +182,7 @@ async function stormMembers(deps: Deps, storm: Incident): Promise<{ members: Sto
     });
   }
   const members = [...byFingerprint.values()].sort((a, b) => a.firstSeen.getTime() - b.firstSeen.getTime() || a.alertId.localeCompare(b.alertId));
-  return { members, alerts: alerts.length };
+  return { members, alerts: alerts.length, splitOut, channelPending };
 }
 
 /**
@@ -188,12 +194,12 @@ export async function updateStormList(deps: Deps, stormId: string): Promise<void
   const storm = await deps.store.getIncident(stormId);
   if (!storm) return;
   const target = await listTarget(deps, storm);
-  const { members, alerts } = await stormMembers(deps, storm);
+  const { members, alerts, splitOut, channelPending } = await stormMembers(deps, storm);
   if (target) {
     const pages = Math.ceil(members.length / STORM_PAGE_SIZE);
     for (let p = 0; p < pages; p++) {
       const slice = members.slice(p * STORM_PAGE_SIZE, (p + 1) * STORM_PAGE_SIZE);
-      const render = () => stormListPage(storm.id, p, slice, { alerts, members: members.length });
+      const render = () => stormListPage(storm.id, p, slice, { alerts, members: members.length, splitOut });
       const { text, blocks } = render();
       // The totals in the footer change with every alert: compare what the page lists, not the totals.
       const digest = createHash('sha256').update(JSON.stringify(blocks.slice(0, -1))).digest('hex');
@@ -211,7 +217,7 @@ export async function updateStormList(deps: Deps, stormId: string): Promise<void
   }
   // Alerts counted but not yet listed (still being processed): list them in the next interval.
   const current = await deps.store.getIncident(storm.id);
-  if (current && current.alertCount > alerts) await scheduleStormList(deps, storm.id);
+  if ((current && current.alertCount > alerts) || channelPending) await scheduleStormList(deps, storm.id);
   // The card and the announcement show the running count: refreshed at most once a minute.
   const now = deps.clock.now().getTime();
   const minute = Math.floor(now / 60_000) * 60_000;
