@@ -290,6 +290,8 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       if (announceChannel) void checkAnnounce(); // warns in the log at start, not only on /readyz
       await bolt.init();
       if (config.slackMode === 'socket') await startSocketMode(bolt, config.slackApiUrl);
+      // SQLite has one process: what its previous run left leased is resumed now, not after the lease.
+      if (store.dialect === 'sqlite' && !opts.jobs?.workerId) await jobs.reclaimPreviousRun();
       jobs.start();
       const hourly = () => void jobs.enqueue(MAINTENANCE_JOB, {}, { key: `maintenance:${Math.floor(clock.now().getTime() / 3600_000)}` }).catch((err) => logger.warn({ err }, 'scheduling housekeeping failed'));
       hourly();

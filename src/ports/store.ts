@@ -130,6 +130,12 @@ export interface Store {
   extendJobLeases(ids: string[], worker: string, until: Date): Promise<number>;
   /** Requeue at `retryAt`, or mark 'dead' when `retryAt` is null. No-op unless `worker` holds the claim. */
   failJob(id: string, worker: string, error: string, retryAt: Date | null): Promise<void>;
+  /**
+   * Start-up on a single-process store: end the leases of running jobs claimed by workers whose id
+   * starts with `workerPrefix`, except `keep` (this process), as if they had run out at `now`. The
+   * attempt those claims counted stays counted (a job that kills its process still runs out of tries).
+   */
+  expireLeases(workerPrefix: string, keep: string, now: Date): Promise<number>;
   /** Give back claimed jobs (graceful shutdown): due again at once, and the claim's attempt is not counted. */
   releaseJobs(worker: string): Promise<number>;
   countJobs(filter: { kind?: string; state?: JobState }): Promise<number>;

@@ -4,6 +4,8 @@ import type { Metrics } from '../metrics.js';
 import type { Clock } from '../ports/clock.js';
 import type { Job, Store } from '../ports/store.js';
 
+export const DEFAULT_LEASE_MS = 15_000;
+
 /** Thrown by a handler when retrying cannot help (bad input, a refused request): the job goes dead. */
 export class PermanentJobError extends Error {}
 
@@ -26,7 +28,8 @@ export interface JobRunnerOptions {
  * `enqueue` kicks the loop so fresh work starts at once instead of waiting for the next poll.
  */
 export class JobRunner {
-  readonly workerId: string;
+  /** Set at construction; on a single-process store, `reclaimPreviousRun` replaces it with the database's next generation. */
+  workerId: string;
   private readonly handlers = new Map<string, JobHandler>();
   private readonly inflight = new Set<Promise<void>>();
   /** Ids of the jobs this worker is running, for the lease heartbeat. */
@@ -50,7 +53,9 @@ export class JobRunner {
   ) {
     this.workerId = opts.workerId ?? `w-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.pollMs = opts.pollMs ?? 1000;
-    this.leaseMs = opts.leaseMs ?? 60_000;
+    // Short, with the heartbeat renewing it every third: a replica that dies hands its work to
+    // another within a lease and a poll (about 16 s), while a live one never loses a running job.
+    this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
     this.concurrency = opts.concurrency ?? 16;
     this.maxAttempts = opts.maxAttempts ?? 8;
   }
@@ -70,6 +75,27 @@ export class JobRunner {
     });
     if (!opts.delayMs) this.kick();
     return added;
+  }
+
+  /**
+   * Single-process stores (SQLite) only, before `start`: a stable worker identity per database file
+   * and process generation (`<database id>#<generation>`, both kept in the database). A job still
+   * leased at start-up by an earlier generation belongs to a process of this database that died (no
+   * other process may use the file), so its lease ends now instead of when it runs out: the
+   * interrupted work resumes as soon as the runner starts. Returns the number of jobs reclaimed.
+   */
+  async reclaimPreviousRun(): Promise<number> {
+    let dbId = await this.store.getKv<string>('jobs.database_id');
+    if (!dbId) {
+      await this.store.setKv('jobs.database_id', randomUUID());
+      dbId = (await this.store.getKv<string>('jobs.database_id'))!;
+    }
+    const generation = ((await this.store.getKv<number>('jobs.generation')) ?? 0) + 1;
+    await this.store.setKv('jobs.generation', generation);
+    this.workerId = `${dbId}#${generation}`;
+    const n = await this.store.expireLeases(`${dbId}#`, this.workerId, this.clock.now());
+    if (n) this.logger.info({ jobs: n, generation }, 'resuming jobs the previous run of this database left unfinished');
+    return n;
   }
 
   start(): void {

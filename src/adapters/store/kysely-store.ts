@@ -687,6 +687,17 @@ export class KyselyStore implements Store {
       .execute();
   }
 
+  async expireLeases(workerPrefix: string, keep: string, now: Date): Promise<number> {
+    const res = await this.db
+      .updateTable('jobs')
+      .set({ claimed_until: ms(now) - 1 })
+      .where('state', '=', 'running')
+      .where(sql<boolean>`substr(claimed_by, 1, ${workerPrefix.length}) = ${workerPrefix}`)
+      .where('claimed_by', '!=', keep)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
   async releaseJobs(worker: string): Promise<number> {
     // A released job did not fail: give back the attempt its claim counted.
     const res = await this.db
