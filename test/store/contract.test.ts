@@ -583,6 +583,20 @@ function storeContract(open: () => Promise<Opened>): void {
       assert.equal(again.length, 2, 'released jobs are due at once, lease or not');
       assert.ok(again.every((j) => j.attempts === 1));
     });
+
+    test('expireLeases ends the leases of earlier generations of one database, not this one nor another database', async () => {
+      const kind = uid('kind_');
+      const db = uid('db');
+      for (let i = 0; i < 4; i++) await s.enqueueJob({ id: uid('job_'), kind, payload: {}, runAfter: at(0) });
+      await s.claimJobs([kind], `${db}#1`, 1, at(0), 3_600_000);
+      await s.claimJobs([kind], `${db}#2`, 1, at(0), 3_600_000);
+      await s.claimJobs([kind], `${db}#3`, 1, at(0), 3_600_000);
+      await s.claimJobs([kind], `${db}x#1`, 1, at(0), 3_600_000);
+      assert.equal(await s.expireLeases(`${db}#`, `${db}#3`, at(5)), 2);
+      const again = await s.claimJobs([kind], `${db}#3`, 5, at(6), 60_000);
+      assert.equal(again.length, 2, 'the two jobs of dead generations, at once');
+      assert.ok(again.every((j) => j.attempts === 2), 'their interrupted attempt counts');
+    });
   });
 
   test('kv: absent, set, overwrite', async () => {
