@@ -39,6 +39,9 @@ export interface CallRecord {
   headers: Record<string, string>;
   body: unknown;
   status: number | null;
+  /** When the request arrived and when it was answered (epoch ms; null while unanswered). */
+  at: number;
+  answeredAt: number | null;
 }
 
 export interface RequestContext {
@@ -152,12 +155,13 @@ export async function startFakeServer(opts: FakeServerOptions): Promise<FakeServ
       r.names.forEach((n, i) => (params[n] = m[i + 1] ?? ''));
       break;
     }
-    const record: CallRecord = { method, path, route: route?.key ?? null, query, headers, body, status: null };
+    const record: CallRecord = { method, path, route: route?.key ?? null, query, headers, body, status: null, at: Date.now(), answeredAt: null };
     log.push(record);
     const ctx: RequestContext = { method, path, params, query, headers, body, rawBody, route: route?.key ?? '' };
 
     const send = (reply: Reply): void => {
       record.status = reply.status;
+      record.answeredAt = Date.now();
       const h: Record<string, string> = { ...(reply.headers ?? {}) };
       if (opts.rateLimitHeaders) {
         const t = now();
