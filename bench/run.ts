@@ -176,10 +176,12 @@ async function ackLatency(): Promise<void> {
       const p99 = percentile(b, 99);
       const bare50 = percentile(n, 50);
       add({ name: `${name}.p50`, value: p50, unit: 'ms', note: `${b.length} requests, ${N} concurrent, bot in its own process` });
-      add({ name: `${name}.p99`, value: p99, unit: 'ms', target: '< 100', ok: p99 < 100 });
+      const bare99 = percentile(n, 99);
+      add({ name: `${name}.p99`, value: p99, unit: 'ms' });
       add({ name: `${name}.bare_p50`, value: bare50, unit: 'ms', note: 'node:http, signature check only, own process' });
-      add({ name: `${name}.bare_p99`, value: percentile(n, 99), unit: 'ms' });
-      add({ name: `${name}.p50_ratio`, value: p50 / bare50, unit: '×', target: '≤ 2', ok: p50 / bare50 <= 2, numerator: p50, denominator: bare50 });
+      add({ name: `${name}.bare_p99`, value: bare99, unit: 'ms' });
+      add({ name: `${name}.p50_ratio`, value: p50 / bare50, unit: '×', target: '≤ 1.3', ok: p50 / bare50 <= 1.3, numerator: p50, denominator: bare50 });
+      add({ name: `${name}.p99_ratio`, value: p99 / bare99, unit: '×', target: '≤ 2', ok: p99 / bare99 <= 2, numerator: p99, denominator: bare99 });
     }
     add({ name: 'ack.non_200', value: non200, unit: 'responses', target: '= 0', ok: non200 === 0 });
   } finally {
@@ -325,7 +327,8 @@ async function alertStorm(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<vo
     const seconds = (performance.now() - started) / 1000;
     const accepted = statuses.filter((s) => s === 202).length;
     const others = statuses.filter((s) => s !== 202);
-    add({ name: `storm.${db}.ingest`, value: accepted / seconds, unit: '202/s', note: `${accepted}/${TOTAL} accepted in ${seconds.toFixed(1)} s, 50 in flight${others.length ? `; others: ${[...new Set(others)].join(',')}` : ''}` });
+    const floor = db === 'sqlite' ? 1000 : 2000;
+    add({ name: `storm.${db}.ingest`, value: accepted / seconds, unit: '202/s', target: `≥ ${floor}, none lost`, ok: accepted / seconds >= floor && accepted === TOTAL, note: `${accepted}/${TOTAL} accepted in ${seconds.toFixed(1)} s, 50 in flight${others.length ? `; others: ${[...new Set(others)].join(',')}` : ''}` });
     const settleStart = performance.now();
     const store = bot.fb.deps.store;
     let pending = 0;
@@ -591,6 +594,9 @@ async function footprint(): Promise<void> {
   const main = join(ROOT, 'dist/src/main.js');
   buildIfStale();
   const emulator = await startSlackEmulator({ botToken: BOT_TOKEN, rateLimits: 'off' });
+  // Configured as the issue measures it: Rootly as the backend and Claude as the summariser.
+  const rootly = await startFakeRootly();
+  const claude = await startFakeAnthropic();
   const dir = mkdtempSync(join(tmpdir(), 'firebreak-footprint-'));
   const port = await freePort();
   try {
@@ -609,6 +615,11 @@ async function footprint(): Promise<void> {
         PORT: String(port),
         HOST: '127.0.0.1',
         LOG_LEVEL: 'warn',
+        INCIDENT_BACKEND: 'rootly',
+        ROOTLY_API_KEY: 'rootly-test-key',
+        ROOTLY_API_URL: rootly.url,
+        ANTHROPIC_API_KEY: 'sk-ant-test',
+        ANTHROPIC_BASE_URL: claude.url,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -636,7 +647,7 @@ async function footprint(): Promise<void> {
       await sleep(3000);
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-      add({ name: 'footprint.idle_rss', value: kb / 1024, unit: 'MB', target: '≤ 100', ok: kb / 1024 <= 100, note: '3 s after ready' });
+      add({ name: 'footprint.idle_rss', value: kb / 1024, unit: 'MB', target: '≤ 100', ok: kb / 1024 <= 100, note: '3 s after ready, Rootly and Claude configured' });
       child.kill('SIGTERM');
       const t1 = performance.now();
       const code = await Promise.race([exited, sleep(15_000).then(() => 'timeout' as const)]);
@@ -646,8 +657,26 @@ async function footprint(): Promise<void> {
     }
   } finally {
     await emulator.close();
+    await rootly.close();
+    await claude.close();
     rmSync(dir, { recursive: true, force: true });
   }
+  moduleCosts();
+}
+
+/** What each dependency adds to a bare node process's RSS when imported alone (its own process each). */
+function moduleCosts(): void {
+  const measure = (spec: string): number => {
+    const code = `const a = process.memoryUsage().rss; await import(${JSON.stringify(spec)}); const b = process.memoryUsage().rss; process.stdout.write(String(b - a));`;
+    const r = spawnSync(process.execPath, ['--max-semi-space-size=2', '--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8' });
+    return r.status === 0 ? Number(r.stdout) / 1024 / 1024 : NaN;
+  };
+  const modules = ['@slack/bolt', '@slack/web-api', '@anthropic-ai/sdk', 'kysely', 'better-sqlite3', 'pg', 'undici', 'pino', 'zod', 'liquidjs', 'prom-client', 're2js', 'yaml', 'ws'];
+  // The first dynamic import itself costs memory (the ESM loader): measured with a tiny module and taken off.
+  const base = measure('node:util');
+  const costs = modules.map((m) => [m, measure(m) - base] as const).sort((a, b) => b[1] - a[1]);
+  const whole = measure(join(ROOT, 'dist/src/app.js')) - base;
+  add({ name: 'footprint.module_costs', value: whole, unit: 'MB', note: `RSS added by importing the whole app (dist/src/app.js, nothing started); alone: ${costs.map(([m, mb]) => `${m} ${mb.toFixed(1)}`).join(', ')} (MB; shared code counted in each)` });
 }
 
 // -- main --------------------------------------------------------------------------------------------
