@@ -18,7 +18,9 @@ import { startFakeRootly } from '../test/fakes/rootly/fake.js';
 import { startFakeIncidentIo } from '../test/fakes/incidentio/fake.js';
 import type { CallRecord } from '../test/fakes/shared/server.js';
 import { startFakeAnthropic } from '../test/fakes/anthropic/server.js';
-import { GENERAL_CHANNEL_ID, SEED_PEOPLE, SlackDriver, startSlackEmulator } from '../src/emulator/slack/index.js';
+import { GENERAL_CHANNEL_ID, SEED_PEOPLE, SlackDriver, startSlackEmulator, tierOf } from '../src/emulator/slack/index.js';
+import { openAndMigrate } from '../src/adapters/store/index.js';
+import type { Store } from '../src/ports/store.js';
 import { Actions, Markers } from '../src/slack/ids.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
@@ -498,6 +500,134 @@ async function stormBiggerThanSlack(): Promise<void> {
   }
 }
 
+// -- cost per unit of work ------------------------------------------------------------------------
+
+/** A store that counts the calls made to it (each is one SQL statement, a few are two). */
+function countingStore(inner: Store): { store: Store; count(): number } {
+  let n = 0;
+  const store = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function' || prop === 'close' || prop === 'dialect') return v;
+      return (...args: unknown[]) => {
+        const out = (v as (...a: unknown[]) => unknown).apply(target, args);
+        // The job loop polls while idle: a claim counts only when it claimed something.
+        if (prop === 'claimJobs') void (out as Promise<unknown[]>).then((jobs) => void (jobs.length > 0 && n++), () => undefined);
+        else n++;
+        return out;
+      };
+    },
+  });
+  return { store, count: () => n };
+}
+
+/**
+ * What one unit of work costs, counted on the wire: store calls, Slack calls by rate tier (the
+ * emulator's tiers are Slack's), Rootly calls and Claude calls, for a declaration, an alert that
+ * opens an incident, a repeat that joins it, an alert in a storm, an approval (propose, approve,
+ * execute) and a summary. docs/capacity.md turns these into what one and N replicas can carry.
+ */
+async function unitCosts(): Promise<void> {
+  const rootly = await startFakeRootly();
+  const claude = await startFakeAnthropic();
+  const target = await startCountingServer();
+  const dir = mkdtempSync(join(tmpdir(), 'firebreak-cost-'));
+  const inner = await openAndMigrate(`sqlite:${join(dir, 'cost.db')}`);
+  const counted = countingStore(inner);
+  const cfg = writeConfigFile({
+    alerts: { rate_limit_per_minute: 10_000, batch_seconds: 1, storm: { max_new_incidents: 2, list_update_seconds: 1 } },
+    actions: [
+      {
+        id: 'rollback_deployment',
+        title: 'Roll back a deployment',
+        params: { service: { type: 'string', required: true }, version: { type: 'string', required: true } },
+        requires_approval: true,
+        policy: { roles: ['commander'], users: [BOB] },
+        executor: { type: 'webhook', url: target.url, secret_env: 'BENCH_EXECUTOR_SECRET', retries: 0 },
+      },
+    ],
+  });
+  const bot = await startBot({
+    rateLimits: 'off',
+    build: { store: counted.store },
+    env: { ...quiet, INCIDENT_BACKEND: 'rootly', ROOTLY_API_KEY: 'rootly-test-key', ROOTLY_API_URL: rootly.url, ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BASE_URL: claude.url, ALERT_WEBHOOK_SECRET: ALERT_SECRET, FIREBREAK_CONFIG: cfg, BENCH_EXECUTOR_SECRET: 'bench-exec-secret' },
+  });
+  try {
+    await bot.waitFor(async () => (await bot.fb.ready()).checks.backend === 'ok', 10_000, 'backend ready');
+    const quietDown = async () => {
+      let last = -1;
+      for (;;) {
+        await bot.fb.deps.jobs.idle();
+        await sleep(1500);
+        const n = counted.count() + bot.emulator.calls().length + rootly.calls().length;
+        if (n === last) return;
+        last = n;
+      }
+    };
+    await quietDown();
+    const measure = async (unit: string, what: string, act: () => Promise<unknown>) => {
+      const s0 = counted.count();
+      const sl0 = bot.emulator.calls().length;
+      const r0 = rootly.calls().length;
+      const c0 = claude.requests.length;
+      await act();
+      await quietDown();
+      const slack = bot.emulator.calls().slice(sl0).filter((c) => c.method !== 'response_url');
+      const tiers = new Map<string, number>();
+      for (const c of slack) {
+        const t = tierOf(c.method);
+        const k = t === 'special' ? 'postMessage' : `t${t}`;
+        tiers.set(k, (tiers.get(k) ?? 0) + 1);
+      }
+      const methods = new Map<string, number>();
+      for (const c of slack) methods.set(c.method, (methods.get(c.method) ?? 0) + 1);
+      const byTier = [...tiers].sort().map(([k, v]) => `${k} ${v}`).join(', ');
+      add({
+        name: `cost.${unit}`,
+        value: counted.count() - s0,
+        unit: 'store calls',
+        note: `${what}: Slack ${slack.length} (${byTier}; ${[...methods].map(([m, v]) => `${m} ${v}`).join(', ')}), Rootly ${rootly.calls().length - r0}, Claude ${claude.requests.length - c0}`,
+      });
+    };
+    await measure('declaration', 'one inline declaration with Rootly and Claude (brief included)', async () => {
+      await bot.driver.slash('declare high Cost of one declaration', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+      await waitUntil(async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === 'Cost of one declaration' && i.cardTs), 15_000, 'the declaration');
+    });
+    const inc = (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === 'Cost of one declaration')!;
+    bot.emulator.state.addMembers(inc.channelId!, [BOB]);
+    await measure('alert_new', 'one alert that opens an incident (critical: channel, card, announcement)', async () => {
+      await postGenericAlert(bot.url, ALERT_SECRET, { title: 'Cost alert alpha', service: 'alpha', severity: 'critical', external_id: 'c1' });
+    });
+    await measure('alert_repeat', 'one repeat of an open alert (joins it; one batched note and card refresh)', async () => {
+      await postGenericAlert(bot.url, ALERT_SECRET, { title: 'Cost alert alpha', service: 'alpha', severity: 'critical', external_id: 'c2' });
+    });
+    // Two new incidents fill the threshold here (max_new_incidents 2: the declaration does not count, the alert did).
+    await postGenericAlert(bot.url, ALERT_SECRET, { title: 'Cost alert bravo', service: 'bravo', severity: 'critical', external_id: 'c3' });
+    await postGenericAlert(bot.url, ALERT_SECRET, { title: 'Cost alert charlie', service: 'storm', severity: 'critical', external_id: 'c4' });
+    await quietDown();
+    await measure('alert_in_storm', 'one more distinct alert in an ongoing storm (a list line, edited in place)', async () => {
+      await postGenericAlert(bot.url, ALERT_SECRET, { title: 'Cost alert delta', service: 'storm', severity: 'critical', external_id: 'c5' });
+    });
+    await measure('approval', 'one action proposed, approved and executed (webhook executor)', async () => {
+      await bot.driver.slash('action rollback_deployment service=api version=v41', { user: ALICE, channel: inc.channelId! });
+      const msg = await waitUntil(() => markedMessages(bot.emulator, 'approval:').find((m) => m.channel === inc.channelId), 10_000, 'the approval');
+      await bot.driver.click({ channel: msg.channel, ts: msg.ts }, Actions.approve, { user: BOB });
+      await waitUntil(() => target.calls.length > 0, 10_000, 'the execution');
+    });
+    await measure('summary', 'one /incident summary (Claude, streamed into one message)', async () => {
+      await bot.driver.slash('summary', { user: ALICE, channel: inc.channelId! });
+      await sleep(500);
+    });
+  } finally {
+    await bot.close();
+    await rootly.close();
+    await claude.close();
+    await target.close();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(dirname(cfg), { recursive: true, force: true });
+  }
+}
+
 // -- approval race ---------------------------------------------------------------------------------
 
 async function approvalRace(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<void> {
@@ -704,6 +834,7 @@ async function run(): Promise<void> {
   await scenario('crash', 'Crash recovery: SIGKILL mid-declaration and mid-execution, restart on the same SQLite file', crashRecovery);
   await scenario('race', 'Approval race on SQLite', () => approvalRace('sqlite'));
   await scenario('summary', 'Summary cost: incremental / from scratch', summaryCost);
+  await scenario('cost', 'Cost per unit of work: store, Slack by tier, Rootly, Claude', unitCosts);
   await scenario('footprint', 'Footprint: start-to-ready and idle RSS', footprint);
   if (wanted('storm') || wanted('race')) {
     const reason = await pgUnreachableReason();
