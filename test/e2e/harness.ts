@@ -25,6 +25,12 @@ export interface Bot {
   stop(): Promise<void>;
   /** Wait until `check` returns a truthy value (polling), or fail after `ms`. */
   waitFor<T>(check: () => T | Promise<T>, ms?: number, what?: string): Promise<NonNullable<T>>;
+  /**
+   * Wait until the bot has finished everything it was handed: no Slack request (HTTP or socket
+   * envelope) is still in its listeners and no job is running. The positive signal to wait for before
+   * asserting that something did NOT happen, instead of sleeping.
+   */
+  settled(ms?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -83,6 +89,18 @@ export async function startBot(opts: StartBotOptions = {}): Promise<Bot> {
   });
   const logger = createLogger({ level: config.logLevel, secrets: [BOT_TOKEN, SIGNING_SECRET, APP_TOKEN], destination: sink, pretty: false });
   const fb = await buildFirebreak(config, { logger, slackRetries: 0, jobs: { pollMs: 50 }, ...opts.build });
+  // Count Slack requests from arrival to the end of their listeners. Wrapped at processEvent, which
+  // both receivers call before the ack (events are acked before the middleware even runs).
+  let slackInflight = 0;
+  const processEvent = fb.bolt.processEvent.bind(fb.bolt);
+  fb.bolt.processEvent = async (event) => {
+    slackInflight++;
+    try {
+      return await processEvent(event);
+    } finally {
+      slackInflight--;
+    }
+  };
   const server = createHttpServer(fb);
   const port = await listen(server, 0, '127.0.0.1');
   await fb.start();
@@ -91,6 +109,15 @@ export async function startBot(opts: StartBotOptions = {}): Promise<Bot> {
   let stopped: Promise<void> | null = null;
   let closed = false;
   const stop = () => (stopped ??= fb.stop());
+  const waitFor: Bot['waitFor'] = async (check, ms = 5000, what = 'condition') => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const v = await check();
+      if (v) return v as NonNullable<Awaited<typeof v>>;
+      if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
   return {
     stop,
     fb,
@@ -99,13 +126,14 @@ export async function startBot(opts: StartBotOptions = {}): Promise<Bot> {
     server,
     url,
     logs,
-    async waitFor(check, ms = 5000, what = 'condition') {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const v = await check();
-        if (v) return v as NonNullable<typeof v>;
-        if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 20));
+    waitFor,
+    async settled(ms = 5000) {
+      // Twice quiet in a row: a listener may enqueue a job, and a job's Slack call may bring an event back.
+      for (let quiet = 0; quiet < 2; ) {
+        await waitFor(() => slackInflight === 0, ms, 'Slack requests in flight to finish');
+        await fb.deps.jobs.idle();
+        quiet = slackInflight === 0 ? quiet + 1 : 0;
+        await new Promise((r) => setImmediate(r));
       }
     },
     async close() {
