@@ -89,18 +89,7 @@ export async function startBot(opts: StartBotOptions = {}): Promise<Bot> {
   });
   const logger = createLogger({ level: config.logLevel, secrets: [BOT_TOKEN, SIGNING_SECRET, APP_TOKEN], destination: sink, pretty: false });
   const fb = await buildFirebreak(config, { logger, slackRetries: 0, jobs: { pollMs: 50 }, ...opts.build });
-  // Count Slack requests from arrival to the end of their listeners. Wrapped at processEvent, which
-  // both receivers call before the ack (events are acked before the middleware even runs).
-  let slackInflight = 0;
-  const processEvent = fb.bolt.processEvent.bind(fb.bolt);
-  fb.bolt.processEvent = async (event) => {
-    slackInflight++;
-    try {
-      return await processEvent(event);
-    } finally {
-      slackInflight--;
-    }
-  };
+  const settled = settledProbe(fb);
   const server = createHttpServer(fb);
   const port = await listen(server, 0, '127.0.0.1');
   await fb.start();
@@ -127,15 +116,7 @@ export async function startBot(opts: StartBotOptions = {}): Promise<Bot> {
     url,
     logs,
     waitFor,
-    async settled(ms = 5000) {
-      // Twice quiet in a row: a listener may enqueue a job, and a job's Slack call may bring an event back.
-      for (let quiet = 0; quiet < 2; ) {
-        await waitFor(() => slackInflight === 0, ms, 'Slack requests in flight to finish');
-        await fb.deps.jobs.idle();
-        quiet = slackInflight === 0 ? quiet + 1 : 0;
-        await new Promise((r) => setImmediate(r));
-      }
-    },
+    settled,
     async close() {
       if (closed) return;
       closed = true;
@@ -146,5 +127,36 @@ export async function startBot(opts: StartBotOptions = {}): Promise<Bot> {
       if (!opts.emulator) await emulator.close();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * `settled()` for a built bot: resolves once no Slack request is in its listeners and no job is
+ * running, twice in a row (a listener may enqueue a job; a job's Slack call may bring an event back).
+ * Slack requests are counted at `processEvent`, which both receivers call before the ack (events
+ * are acked before the middleware even runs), so a request whose HTTP answer has arrived is counted.
+ */
+export function settledProbe(fb: Firebreak): (ms?: number) => Promise<void> {
+  let inflight = 0;
+  const processEvent = fb.bolt.processEvent.bind(fb.bolt);
+  fb.bolt.processEvent = async (event) => {
+    inflight++;
+    try {
+      return await processEvent(event);
+    } finally {
+      inflight--;
+    }
+  };
+  return async (ms = 5000) => {
+    const deadline = Date.now() + ms;
+    for (let quiet = 0; quiet < 2; ) {
+      while (inflight > 0) {
+        if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${inflight} Slack request(s) to finish`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await fb.deps.jobs.idle();
+      quiet = inflight === 0 ? quiet + 1 : 0;
+      await new Promise((r) => setImmediate(r));
+    }
   };
 }
