@@ -11,24 +11,15 @@ import type { IncidentBackend } from './ports/backend.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import type { Store } from './ports/store.js';
 import type { Summarizer } from './ports/summarizer.js';
-import { BRIEF_JOB, DECLARE_FLOW_JOB, runDeclareFlow } from './services/declare.js';
+import { allJobs } from './services/all-jobs.js';
 import type { Deps } from './services/deps.js';
-import { JobRunner, PermanentJobError } from './services/jobs.js';
-import { BackendError, ChatError, userMessage } from './errors.js';
-import { BACKEND_SYNC_JOB, POSTMORTEM_JOB, REFRESH_JOB, refreshIncidentViews, syncToBackend, type BackendOp } from './services/lifecycle.js';
-import { CLAUDE_PROPOSE_JOB, postBrief, postPostmortem } from './services/summaries.js';
-import { proposeFromClaude } from './services/claude-proposals.js';
-import { registerApprovalJobs } from './services/approvals.js';
-import { registerAlertJobs } from './services/alerts.js';
-import { registerBackendEventJobs } from './services/backend-events.js';
+import { deadJobNotice, JobRunner, maintenanceJob } from './services/jobs.js';
+import { ChatError } from './errors.js';
 import { registerActions } from './slack/listeners/actions.js';
 import { registerApprovalListeners } from './slack/listeners/approvals.js';
 import { registerCommands } from './slack/listeners/commands.js';
 import { registerEvents } from './slack/listeners/events.js';
 import { registerViews } from './slack/listeners/views.js';
-import { incidentLabel } from './domain/incident.js';
-
-const MAINTENANCE_JOB = 'maintenance.prune';
 
 export interface BuildOptions {
   logger: Logger;
@@ -120,58 +111,11 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   ]);
   const jobs = new JobRunner(store, logger.child({ component: 'jobs' }), clock, metrics, {
     ...opts.jobs,
-    onDead: async (job, err) => {
-      const p = job.payload as { incidentId?: string; notify?: { channelId: string; userId: string } | null };
-      const tries = `${job.attempts} attempt${job.attempts === 1 ? '' : 's'}`;
-      const text = `:warning: A background task (${job.kind}) failed for good after ${tries}: ${(err as Error)?.message ?? err}. The record is kept; a person needs to look.`;
-      // Seen by the person who started it and, when there is one, by the incident channel.
-      const incident = p.incidentId ? await store.getIncident(p.incidentId) : null;
-      await Promise.allSettled([
-        p.notify ? chat.postEphemeral(p.notify.channelId, p.notify.userId, text) : Promise.resolve(),
-        incident?.channelId ? chat.post(incident.channelId, `${text} (${incidentLabel(incident)})`) : Promise.resolve(),
-      ]);
-    },
+    onDead: deadJobNotice(store, chat),
   });
   const deps: Deps = { config, store, chat, backend, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
 
-  jobs.register(DECLARE_FLOW_JOB, async (payload, job) => {
-    const p = payload as Parameters<typeof runDeclareFlow>[1];
-    try {
-      await runDeclareFlow(deps, p);
-    } catch (err) {
-      // The backend refused the record (a field it rejects, a key without the scope): retrying the
-      // same request cannot help. Stop now and tell the declarer why; Slack's side is already done.
-      if (err instanceof BackendError && (err.code === 'backend.validation' || err.code === 'backend.auth'))
-        throw new PermanentJobError(`the incident was not recorded in ${backend.name}: ${userMessage(err).replace(/^:warning: /, '')}`);
-      // Tell the declarer once, at the first failure, that we are on it; the job retries.
-      if (job.attempts === 1 && p.notify)
-        await chat
-          .postEphemeral(p.notify.channelId, p.notify.userId, `:hourglass: Setting up the incident hit an error (${(err as Error).message}). Firebreak kept the record and is retrying.`)
-          .catch(() => undefined);
-      throw err;
-    }
-  });
-  jobs.register(BRIEF_JOB, async (p) => postBrief(deps, (p as { incidentId: string }).incidentId));
-  jobs.register(REFRESH_JOB, async (p) => refreshIncidentViews(deps, (p as { incidentId: string }).incidentId));
-  jobs.register(BACKEND_SYNC_JOB, async (p) => syncToBackend(deps, p as { incidentId: string } & BackendOp));
-  jobs.register(POSTMORTEM_JOB, async (p) => {
-    const { incidentId, check } = p as { incidentId: string; check?: number };
-    await postPostmortem(deps, incidentId, null, { reuse: true, check: check ?? 0 });
-  });
-  jobs.register(CLAUDE_PROPOSE_JOB, async (p) => {
-    await proposeFromClaude(deps, (p as { incidentId: string }).incidentId);
-  });
-  // Housekeeping, once an hour on one replica (the job key is the hour): replay-protection keys
-  // outlive their 5-minute windows by a day, finished jobs are kept a week for inspection.
-  jobs.register(MAINTENANCE_JOB, async () => {
-    const now = clock.now().getTime();
-    const keys = await store.pruneProcessed(new Date(now - 24 * 3600_000));
-    const done = await store.pruneJobs(new Date(now - 7 * 24 * 3600_000));
-    if (keys || done) logger.info({ keys, jobs: done }, 'housekeeping: pruned old replay keys and finished jobs');
-  });
-  registerApprovalJobs(deps);
-  registerAlertJobs(deps);
-  registerBackendEventJobs(deps);
+  for (const job of allJobs) jobs.register(job, deps);
 
   const boltLogger = slackLogger(logger.child({ component: 'bolt' }));
   let receiver: HTTPReceiver | null = null;
@@ -291,7 +235,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       await bolt.init();
       if (config.slackMode === 'socket') await startSocketMode(bolt, config.slackApiUrl);
       jobs.start();
-      const hourly = () => void jobs.enqueue(MAINTENANCE_JOB, {}, { key: `maintenance:${Math.floor(clock.now().getTime() / 3600_000)}` }).catch((err) => logger.warn({ err }, 'scheduling housekeeping failed'));
+      const hourly = () => void jobs.enqueue(maintenanceJob, {}, { key: String(Math.floor(clock.now().getTime() / 3600_000)) }).catch((err) => logger.warn({ err }, 'scheduling housekeeping failed'));
       hourly();
       maintenanceTimer = setInterval(hourly, 10 * 60_000);
       maintenanceTimer.unref();
