@@ -115,6 +115,80 @@ export async function declareIncident(deps: Deps, input: DeclareInput): Promise<
   return { incident, created };
 }
 
+/** A person's declaration from Slack (the command or the modal): always a channel; told in `channelId`. */
+export function slackDeclareInput(d: {
+  title: string;
+  severity: Severity;
+  userId: string;
+  /** Where the person is, to tell them of trouble (null: nowhere, e.g. a modal opened from a shortcut). */
+  channelId: string | null;
+  /** The Slack request's identity (trigger or view id): a retried request declares once. */
+  dedupeKey: string;
+  description?: string;
+  services?: string[];
+  private?: boolean;
+  commanderId?: string | null;
+}): DeclareInput {
+  return {
+    title: d.title,
+    severity: d.severity,
+    description: d.description ?? '',
+    services: d.services ?? [],
+    private: d.private ?? false,
+    commanderId: d.commanderId || d.userId,
+    declaredBy: d.userId,
+    origin: 'slack',
+    dedupeKey: d.dedupeKey,
+    channel: 'always',
+    notify: d.channelId ? { channelId: d.channelId, userId: d.userId } : null,
+  };
+}
+
+/** A declaration waiting for "declare anyway" after a similar incident was offered. */
+export interface Draft {
+  input: DeclareInput;
+}
+
+export const draftKey = (id: string) => `draft:${id}`;
+
+/** What a declaration from Slack came to; `slack/blocks` words it. */
+export type DeclareOutcome =
+  | { kind: 'declared'; incident: Incident }
+  | { kind: 'already_declared'; incident: Incident }
+  /** A similar incident is open: offered "join" or "declare anyway" (the draft is stored). */
+  | { kind: 'similar_open'; similar: Incident; draftId: string };
+
+/**
+ * Declare unless a similar incident is open; then offer "join" or "declare anyway" instead.
+ * `force` skips the check (the person already saw the offer).
+ */
+export async function declareOrOffer(deps: Deps, input: DeclareInput, opts: { force?: boolean } = {}): Promise<DeclareOutcome> {
+  // A repeat of the same declaration (a double-submitted modal, a retried click) is recognised
+  // by its key, not mistaken for "a similar incident".
+  const mine = input.dedupeKey ? await deps.store.findIncidentByDedupeKey(input.dedupeKey) : null;
+  if (mine) return { kind: 'already_declared', incident: mine };
+  if (!opts.force) {
+    const similar = await findSimilarOpen(deps, input.title, input.severity, input.services);
+    if (similar) {
+      // The twin of this request may have created it a moment ago: that is not a duplicate.
+      const twin = input.dedupeKey ? await deps.store.findIncidentByDedupeKey(input.dedupeKey) : null;
+      if (twin) return { kind: 'already_declared', incident: twin };
+      const draftId = deps.newId();
+      await deps.store.setKv<Draft>(draftKey(draftId), { input });
+      return { kind: 'similar_open', similar, draftId };
+    }
+  }
+  const { incident, created } = await declareIncident(deps, input);
+  return { kind: created ? 'declared' : 'already_declared', incident };
+}
+
+/** "Declare anyway" on the offer: the stored draft, declared once however often it is clicked. */
+export async function declareDraft(deps: Deps, draftId: string): Promise<DeclareOutcome> {
+  const draft = await deps.store.getKv<Draft>(draftKey(draftId));
+  if (!draft) throw new AppError('input.invalid', 'That declaration has expired; run `/incident` again.');
+  return declareOrOffer(deps, { ...draft.input, dedupeKey: `draft:${draftId}` }, { force: true });
+}
+
 /** A similar open incident: same service and severity, or the same title (case-insensitive). */
 export async function findSimilarOpen(deps: Deps, title: string, severity: Severity, services: string[]): Promise<Incident | null> {
   const t = normaliseTitle(title);
