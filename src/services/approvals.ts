@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ActionDefinition, ApprovalPolicy } from '../domain/actions.js';
 import {
   canApprove,
-  decide,
+  tallyVotes,
   describePolicy,
   snapshotApprovers,
   type ApproverSnapshot,
@@ -252,7 +252,7 @@ export async function approve(deps: Deps, input: { approvalId: string; userId: s
   if (fresh.status !== 'pending') return refuseClosed(deps, fresh, userId, 'approve');
 
   const votes = await deps.store.listVotes(a.id);
-  const decision = decide(votes, policy);
+  const decision = tallyVotes(votes, policy);
   if (!decision.approved) {
     if (!added) return { outcome: 'already_voted', text: `You already approved; waiting for ${plural(decision.remaining, 'more approval')}.`, approval: fresh };
     await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.voted', detail: { votes: decision.approvers.length, needed: decision.needed } });
@@ -501,7 +501,7 @@ export async function showApproval(deps: Deps, approvalId: string): Promise<void
   const incident = await deps.store.getIncident(a.incidentId);
   const policy = parsePolicy(a.policy);
   const votes = await deps.store.listVotes(a.id);
-  const approvers = a.status === 'pending' ? decide(votes, policy).approvers : a.requiresApproval && a.decidedBy && a.status !== 'denied' && a.status !== 'expired' ? countedApprovers(votes, a) : [];
+  const approvers = a.status === 'pending' ? tallyVotes(votes, policy).approvers : a.requiresApproval && a.decidedBy && a.status !== 'denied' && a.status !== 'expired' ? countedApprovers(votes, a) : [];
   const msg = approvalMessage({
     approval: a,
     actionTitle: findAction(deps, a.actionId)?.title ?? a.actionId,

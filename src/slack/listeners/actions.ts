@@ -7,7 +7,7 @@ import { assignRole, requireIncident } from '../../services/lifecycle.js';
 import { postSummary } from '../../services/summaries.js';
 import { roleModal, resolveModal, severityModal, statusModal } from '../blocks/incident.js';
 import { Actions } from '../ids.js';
-import { onButton, type Tell } from './kit.js';
+import { onButton, type Tell } from './answers.js';
 import { AppError } from '../../errors.js';
 
 /** Card buttons and the duplicate offer. Each acks at once; the value is only an id, re-read from the store. */

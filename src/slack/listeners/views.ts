@@ -7,7 +7,8 @@ import { declareOrOffer, slackDeclareInput } from '../../services/declare.js';
 import { declareReply } from '../blocks/incident.js';
 import { assignRole, changeSeverity, changeStatus } from '../../services/lifecycle.js';
 import { DeclareBlocks, FormBlocks, Views } from '../ids.js';
-import { afterSubmit, readInput, readText } from './kit.js';
+import { afterSubmit } from './answers.js';
+import { readInput, readText } from './view-values.js';
 
 const DeclareMeta = z.object({ channel: z.string().optional() }).catch({});
 
