@@ -7,8 +7,10 @@ import { STORM_PAGE_SIZE, stormListPage, type StormMember } from '../slack/block
 import { declareForEpisode, episodeKey, noteTarget } from './alerts.js';
 import { declareIncident } from './declare.js';
 import type { Deps } from './deps.js';
-import { PermanentJobError } from './jobs.js';
-import { namedIn, REFRESH_JOB, requireIncident } from './lifecycle.js';
+import { defineJob, PermanentJobError } from './jobs.js';
+import { z } from 'zod';
+import { refreshJob } from './incident-views.js';
+import { namedIn, requireIncident } from './lifecycle.js';
 import { postOnce, step } from './steps.js';
 import { escapeText } from '../slack/mrkdwn.js';
 
@@ -31,9 +33,6 @@ import { escapeText } from '../slack/mrkdwn.js';
  * - split out: a job keyed by the episode; its incident is the episode's own dedupe key, so the
  *   fingerprint's next firings join it, and a second click finds it.
  */
-export const STORM_LIST_JOB = 'alert.storm_list';
-export const STORM_SPLIT_JOB = 'alert.storm_split';
-
 const SLOT = (i: number) => `storm-slot:${i}`;
 const stormFingerprint = (group: string) => `storm:${group}`;
 const stormKey = (group: string, episode: string) => `storm:${group}:${episode}`;
@@ -45,10 +44,23 @@ interface Placement {
   storm: string | null;
 }
 
-export function registerStormJobs(deps: Deps): void {
-  deps.jobs.register(STORM_LIST_JOB, async (p) => updateStormList(deps, (p as { incidentId: string }).incidentId));
-  deps.jobs.register(STORM_SPLIT_JOB, async (p) => runSplitOut(deps, p as SplitPayload));
-}
+/** Bring a storm's alert list up to date (one job per storm per update interval). */
+export const stormListJob = defineJob({
+  kind: 'alert.storm_list',
+  payload: z.object({ incidentId: z.string().min(1) }),
+  run: (deps, p) => updateStormList(deps, p.incidentId),
+});
+
+const SplitPayload = z.object({ alertId: z.string().min(1), stormId: z.string().min(1), episode: z.string().min(1), actor: z.string().min(1) });
+type SplitPayload = z.output<typeof SplitPayload>;
+/** Split one alert out of a storm into its own incident; keyed by the episode, so once however often clicked. */
+export const stormSplitJob = defineJob({
+  kind: 'alert.storm_split',
+  payload: SplitPayload,
+  run: (deps, p) => runSplitOut(deps, p),
+});
+
+export const stormJobs = [stormListJob, stormSplitJob];
 
 /** The incident an episode's alerts go to: its own, or the storm it was placed in. Null while undecided. */
 export async function episodeIncident(deps: Deps, fingerprint: string, episode: string): Promise<Incident | null> {
@@ -143,7 +155,7 @@ export async function scheduleStormList(deps: Deps, stormId: string): Promise<vo
   const everyMs = deps.config.file.alerts.storm.list_update_seconds * 1000;
   const now = deps.clock.now().getTime();
   const windowStart = Math.floor(now / everyMs) * everyMs;
-  await deps.jobs.enqueue(STORM_LIST_JOB, { incidentId: stormId }, { key: `storm-list:${stormId}:${windowStart}`, delayMs: windowStart + everyMs - now });
+  await deps.jobs.enqueue(stormListJob, { incidentId: stormId }, { key: `${stormId}:${windowStart}`, delayMs: windowStart + everyMs - now });
 }
 
 interface SplitRecord {
@@ -221,7 +233,7 @@ export async function updateStormList(deps: Deps, stormId: string): Promise<void
   // The card and the announcement show the running count: refreshed at most once a minute.
   const now = deps.clock.now().getTime();
   const minute = Math.floor(now / 60_000) * 60_000;
-  await deps.jobs.enqueue(REFRESH_JOB, { incidentId: storm.id }, { key: `refresh:storm:${storm.id}:${minute}`, delayMs: Math.min(minute + 60_000 - now, 5_000) });
+  await deps.jobs.enqueue(refreshJob, { incidentId: storm.id }, { key: `storm:${storm.id}:${minute}`, delayMs: Math.min(minute + 60_000 - now, 5_000) });
 }
 
 /** The storm channel itself (top level), or the thread under the announcement when it has no channel. */
@@ -232,13 +244,6 @@ async function listTarget(deps: Deps, storm: Incident): Promise<{ channel: strin
 }
 
 // -- split out ------------------------------------------------------------------------------------
-
-interface SplitPayload {
-  alertId: string;
-  stormId: string;
-  episode: string;
-  actor: string;
-}
 
 /**
  * The Split out button: check who clicked, then hand the work to a job keyed by the episode, so
@@ -263,7 +268,7 @@ export async function requestSplitOut(deps: Deps, alertId: string, actor: string
       "You may not split alerts out of this storm: only its commander, the people who may take command of alert incidents (`approvals.eligible_commanders`, else `responders`) and action approvers may. Nothing changed.",
     );
   }
-  await deps.jobs.enqueue(STORM_SPLIT_JOB, { alertId, stormId: storm.id, episode, actor } satisfies SplitPayload, { key: `storm-split:${alert.fingerprint}:${episode}` });
+  await deps.jobs.enqueue(stormSplitJob, { alertId, stormId: storm.id, episode, actor }, { key: `${alert.fingerprint}:${episode}` });
   return { already: null };
 }
 
@@ -307,7 +312,7 @@ async function runSplitOut(deps: Deps, p: SplitPayload): Promise<void> {
     await deps.store.addTimeline({ incidentId: storm.id, at, kind: 'alert', text: `Split out "${escapeText(recorded.title)}" into its own incident (incident ${incident.seq})`, author: recorded.by, sourceRef: `split:${alert.fingerprint}` });
     return true;
   });
-  await deps.jobs.enqueue(STORM_LIST_JOB, { incidentId: storm.id }, { key: `storm-list:${storm.id}:split:${alert.fingerprint}` });
+  await deps.jobs.enqueue(stormListJob, { incidentId: storm.id }, { key: `${storm.id}:split:${alert.fingerprint}` });
 }
 
 /** Whether an incident is a storm (it collects alerts in a list rather than in "fired again" notes). */
