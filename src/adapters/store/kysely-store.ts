@@ -25,6 +25,7 @@ import type {
   TimelineEntry,
 } from '../../ports/store.js';
 import { runMigrations, type MigrationLogger, type StoreDialect } from './migrations.js';
+import { KyselyRunbookStore } from './runbook-store.js';
 import type {
   AlertFingerprintsTable,
   AlertsTable,
@@ -53,7 +54,22 @@ export class KyselyStore implements Store {
     this.clock = opts.clock;
     this.logger = opts.logger;
     this.ops = DIALECT_OPS[dialect];
+    this.runbooks = new KyselyRunbookStore(db, opts.clock);
   }
+
+  // -- runbooks (src/adapters/store/runbook-store.ts) ------------------------------------------
+  private readonly runbooks: KyselyRunbookStore;
+  createRunbookRun: Store['createRunbookRun'] = (run) => this.runbooks.createRunbookRun(run);
+  getRunbookRun: Store['getRunbookRun'] = (id) => this.runbooks.getRunbookRun(id);
+  listRunbookRuns: Store['listRunbookRuns'] = (f) => this.runbooks.listRunbookRuns(f);
+  transitionRunbookRun: Store['transitionRunbookRun'] = (id, from, to, patch) => this.runbooks.transitionRunbookRun(id, from, to, patch);
+  patchRunbookRun: Store['patchRunbookRun'] = (id, patch) => this.runbooks.patchRunbookRun(id, patch);
+  listRunbookSteps: Store['listRunbookSteps'] = (runId) => this.runbooks.listRunbookSteps(runId);
+  getRunbookStep: Store['getRunbookStep'] = (runId, index) => this.runbooks.getRunbookStep(runId, index);
+  transitionRunbookStep: Store['transitionRunbookStep'] = (runId, index, from, to, patch, guard) => this.runbooks.transitionRunbookStep(runId, index, from, to, patch, guard);
+  findRunbookStepByApproval: Store['findRunbookStepByApproval'] = (approvalId) => this.runbooks.findRunbookStepByApproval(approvalId);
+  putRemediationFeedback: Store['putRemediationFeedback'] = (f) => this.runbooks.putRemediationFeedback(f);
+  listRemediationFeedback: Store['listRemediationFeedback'] = (f) => this.runbooks.listRemediationFeedback(f);
 
   async migrate(): Promise<void> {
     await runMigrations(this.db, this.dialect, () => this.clock.now(), this.logger);

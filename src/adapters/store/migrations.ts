@@ -212,6 +212,65 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    // Runbook runs and their steps (docs/runbooks.md), and the answers to "was this automated
+    // remediation needed?" asked after resolve (read by insights: the false-positive rate).
+    name: '002_runbooks',
+    async up(db) {
+      await db.schema
+        .createTable('runbook_runs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('incident_id', 'text', (c) => c.notNull().references('incidents.id').onDelete('cascade'))
+        .addColumn('runbook_id', 'text', (c) => c.notNull())
+        .addColumn('runbook', 'text', (c) => c.notNull())
+        .addColumn('started_by', 'text', (c) => c.notNull())
+        .addColumn('channel_id', 'text', (c) => c.notNull())
+        .addColumn('dedupe_key', 'text', (c) => c.unique())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('message_ts', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('finished_at', 'bigint')
+        .addColumn('cancelled_by', 'text')
+        .addColumn('feedback_asked_at', 'bigint')
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('runbook_runs_incident_idx').on('runbook_runs').column('incident_id').execute();
+
+      await db.schema
+        .createTable('runbook_steps')
+        .addColumn('run_id', 'text', (c) => c.notNull().references('runbook_runs.id').onDelete('cascade'))
+        .addColumn('idx', 'integer', (c) => c.notNull())
+        .addColumn('step_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('started_at', 'bigint')
+        .addColumn('finished_at', 'bigint')
+        .addColumn('output', 'text')
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .addColumn('error', 'text')
+        .addColumn('approval_id', 'text')
+        .addColumn('actor', 'text')
+        .addColumn('acted_at', 'bigint')
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('runbook_steps_pk', ['run_id', 'idx'])
+        .execute();
+      await db.schema.createIndex('runbook_steps_approval_idx').on('runbook_steps').column('approval_id').execute();
+
+      // Keyed by the approval: each automated remediation is one approval of the gate.
+      await db.schema
+        .createTable('remediation_feedback')
+        .addColumn('approval_id', 'text', (c) => c.primaryKey())
+        .addColumn('incident_id', 'text', (c) => c.notNull())
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('step_index', 'integer', (c) => c.notNull())
+        .addColumn('action_id', 'text', (c) => c.notNull())
+        .addColumn('answer', 'text', (c) => c.notNull())
+        .addColumn('answered_by', 'text', (c) => c.notNull())
+        .addColumn('answered_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('remediation_feedback_incident_idx').on('remediation_feedback').column('incident_id').execute();
+    },
+  },
 ];
 
 export interface MigrationLogger {

@@ -23,6 +23,9 @@ export interface Database {
   alert_fingerprints: AlertFingerprintsTable;
   jobs: JobsTable;
   kv: KvTable;
+  runbook_runs: RunbookRunsTable;
+  runbook_steps: RunbookStepsTable;
+  remediation_feedback: RemediationFeedbackTable;
   firebreak_migrations: MigrationsTable;
 }
 
@@ -171,4 +174,49 @@ export interface KvTable {
 export interface MigrationsTable {
   name: string;
   applied_at: number;
+}
+
+export interface RunbookRunsTable {
+  id: string;
+  incident_id: string;
+  runbook_id: string;
+  runbook: string; // JSON snapshot of the runbook at start
+  started_by: string;
+  channel_id: string;
+  dedupe_key: string | null;
+  status: string;
+  message_ts: string | null;
+  created_at: number;
+  finished_at: number | null;
+  cancelled_by: string | null;
+  feedback_asked_at: number | null;
+  updated_at: number;
+}
+
+export interface RunbookStepsTable {
+  run_id: string;
+  idx: number;
+  step_id: string;
+  status: string;
+  attempt: number;
+  started_at: number | null;
+  finished_at: number | null;
+  output: string | null;
+  detail: string; // JSON object
+  error: string | null;
+  approval_id: string | null;
+  actor: string | null;
+  acted_at: number | null;
+  updated_at: number;
+}
+
+export interface RemediationFeedbackTable {
+  approval_id: string;
+  incident_id: string;
+  run_id: string;
+  step_index: number;
+  action_id: string;
+  answer: string;
+  answered_by: string;
+  answered_at: number;
 }
