@@ -1,9 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ActionSchema, DEFAULT_ACTIONS, type ActionDefinition } from './domain/actions.js';
 import { SEVERITIES } from './domain/severity.js';
+import type { Runbook } from './domain/runbook.js';
+import { loadRunbooks } from './config-runbooks.js';
 
 /**
  * The one reader of process.env and firebreak.yml. Everything else receives a `Config`.
@@ -97,7 +99,20 @@ const FileSchema = z
       })
       .prefault({}),
     actions: z.array(ActionSchema).default([]),
-    prompts: z.partialRecord(z.enum(['system', 'brief', 'summary', 'postmortem', 'propose']), z.string()).default({}),
+    prompts: z.partialRecord(z.enum(['system', 'brief', 'summary', 'postmortem', 'propose', 'diagnose']), z.string()).default({}),
+    runbooks: z
+      .object({
+        /** `command` steps run only when this is true (docs/runbooks.md). */
+        allow_commands: z.boolean().default(false),
+        /** A folder of runbook files (one runbook per .yml/.yaml file), relative to this file. */
+        folder: z.string().min(1).optional(),
+        /** Captured output kept per step (characters). */
+        max_output_chars: z.number().int().positive().max(1_000_000).default(20_000),
+        /** Runbooks declared inline; checked one by one (see config-runbooks.ts). */
+        definitions: z.array(z.unknown()).default([]),
+      })
+      .strict()
+      .prefault({}),
     claude: z
       .object({
         max_tokens: z.number().int().positive().max(4000).default(4000),
@@ -131,6 +146,12 @@ export interface Config {
   actions: ActionDefinition[];
   /** Executor secrets read from the variables the actions name (`secret_env`), by variable name. */
   executorSecrets: Record<string, string>;
+  /** Runbooks from firebreak.yml and the runbook folder, validated. */
+  runbooks: Runbook[];
+  /** Values of the variables runbooks name (HTTP header secrets, command environments, PATH), by name. */
+  runbookEnv: Record<string, string>;
+  /** Start-up notes that are not errors (e.g. command steps present but commands disabled). */
+  warnings: string[];
   configPath: string | null;
 }
 
@@ -202,6 +223,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     }
   }
 
+  const runbooks = loadRunbooks(file.runbooks, { baseDir: configPath ? dirname(configPath) : cwd, env, actions });
+  problems.push(...runbooks.problems);
+
   if (problems.length || !parsedEnv.success) throw new ConfigError(problems);
   const e = parsedEnv.data;
 
@@ -226,6 +250,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     executorSecrets: Object.fromEntries(
       actions.flatMap((a) => (a.executor.type === 'webhook' && env[a.executor.secret_env] ? [[a.executor.secret_env, env[a.executor.secret_env]!]] : [])),
     ),
+    runbooks: runbooks.runbooks,
+    runbookEnv: runbooks.env,
+    warnings: runbooks.warnings,
     configPath,
   };
 }

@@ -2,7 +2,7 @@ import { incidentLabel } from '../domain/incident.js';
 import { formatDuration, formatUtc as utc } from '../domain/transcript.js';
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
-import type { ProposalsResult, SummaryContext, SummaryResult, Summarizer } from '../ports/summarizer.js';
+import type { DiagnosisResult, ProposalsResult, SummaryContext, SummaryResult, Summarizer } from '../ports/summarizer.js';
 
 /**
  * The summary Firebreak posts when Claude is not configured or fails: built only from the
@@ -104,6 +104,14 @@ export function createFallbackSummarizer(opts: FallbackSummarizerOptions = {}): 
 
     async proposeActions(): Promise<ProposalsResult> {
       return { proposals: [], rejected: [], fallback: true, requestId: null };
+    },
+
+    // No analysis without Claude: say so, and list what the steps gathered so a person can read it.
+    async diagnose(ctx): Promise<DiagnosisResult> {
+      const lines = ['_No diagnosis: Claude is unavailable. What the steps gathered:_'];
+      for (const e of ctx.evidence) lines.push(`• \`${e.step}\` (${e.status}): ${oneLine(e.output || '(no output)')}`);
+      if (!ctx.evidence.length) lines.push('• (no step produced output)');
+      return { text: lines.join('\n'), confidence: null, evidence: [], proposals: [], rejected: [], fallback: true, requestId: null };
     },
   };
 }

@@ -17,7 +17,7 @@ import type { TranscriptLine } from '../ports/summarizer.js';
  */
 
 /** Tag names that delimit untrusted data in the prompts. Data may not contain them verbatim. */
-export const DATA_TAGS = ['transcript', 'timeline', 'incident', 'previous_summary', 'roles', 'actions'] as const;
+export const DATA_TAGS = ['transcript', 'timeline', 'incident', 'previous_summary', 'roles', 'actions', 'step_outputs', 'step_output'] as const;
 
 const TAG_PATTERN = new RegExp(`<(/?)\\s*(${DATA_TAGS.join('|')})\\b`, 'gi');
 

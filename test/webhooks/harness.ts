@@ -148,6 +148,9 @@ const fixedSummarizer: Summarizer = {
   async proposeActions() {
     return { proposals: [], rejected: [], fallback: true, requestId: null };
   },
+  async diagnose() {
+    return { text: 'Diagnosis: fixed test text.', confidence: null, evidence: [], proposals: [], rejected: [], fallback: true, requestId: null };
+  },
 };
 
 export interface Harness {
