@@ -21,6 +21,10 @@ import { proposeFromClaude } from './services/claude-proposals.js';
 import { registerApprovalJobs } from './services/approvals.js';
 import { registerAlertJobs } from './services/alerts.js';
 import { registerBackendEventJobs } from './services/backend-events.js';
+import { registerRunbookJobs } from './services/runbooks.js';
+import { createStepRunners } from './adapters/runbook/step-runners.js';
+import type { StepRunners } from './ports/step-runners.js';
+import { registerRunbookListeners } from './slack/listeners/runbooks.js';
 import { registerActions } from './slack/listeners/actions.js';
 import { registerApprovalListeners } from './slack/listeners/approvals.js';
 import { registerCommands } from './slack/listeners/commands.js';
@@ -41,6 +45,8 @@ export interface BuildOptions {
   jobs?: { pollMs?: number; leaseMs?: number; workerId?: string };
   /** Slack Web API retries (tests use 0 to see errors at once). */
   slackRetries?: number;
+  /** Runbook HTTP and command runners (default: the real ones). */
+  stepRunners?: StepRunners;
 }
 
 export interface Firebreak {
@@ -171,6 +177,8 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   registerApprovalJobs(deps);
   registerAlertJobs(deps);
   registerBackendEventJobs(deps);
+  registerRunbookJobs(deps, opts.stepRunners ?? createStepRunners());
+  for (const w of config.warnings) logger.warn(w);
 
   const boltLogger = slackLogger(logger.child({ component: 'bolt' }));
   let receiver: HTTPReceiver | null = null;
@@ -231,6 +239,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   registerActions(bolt, deps);
   registerEvents(bolt, deps);
   registerApprovalListeners(bolt, deps);
+  registerRunbookListeners(bolt, deps);
 
   let slackOk = false;
   let backendCheck = 'not checked';

@@ -6,7 +6,7 @@ import { parseSeverity, SEVERITY_INPUTS, type Severity } from './severity.js';
  *   declare <severity> <title>        → inline declare
  *   status | update <text> | sev <severity> | role <role> @user
  *   mitigate [message] | resolve [message] | summary | postmortem
- *   action <action_id> [key=value ...] | list | audit | help
+ *   action <action_id> [key=value ...] | runbook [id] | list | audit | help
  */
 export type Command =
   | { kind: 'declare_modal' }
@@ -20,6 +20,7 @@ export type Command =
   | { kind: 'summary' }
   | { kind: 'postmortem' }
   | { kind: 'action'; actionId: string; params: Record<string, string> }
+  | { kind: 'runbook'; runbookId: string | null }
   | { kind: 'list' }
   | { kind: 'audit' }
   | { kind: 'help' };
@@ -94,6 +95,13 @@ export function parseCommand(text: string, roles: readonly string[]): ParseResul
       }
       return { ok: true, command: { kind: 'action', actionId, params } };
     }
+    case 'runbook':
+    case 'runbooks': {
+      if (rest.length > 1) return { ok: false, error: 'Name one runbook: `/incident runbook <id>`, or `/incident runbook` to list them.' };
+      const id = rest[0]?.toLowerCase() ?? null;
+      if (id !== null && !/^[a-z][a-z0-9_-]{1,63}$/.test(id)) return { ok: false, error: `\`${rest[0]}\` is not a runbook id. \`/incident runbook\` lists them.` };
+      return { ok: true, command: { kind: 'runbook', runbookId: id } };
+    }
     case 'list':
       return { ok: true, command: { kind: 'list' } };
     case 'audit':
@@ -116,5 +124,6 @@ export const HELP_TEXT = [
   '`/incident mitigate [message]` · `/incident resolve [message]`',
   '`/incident summary` — catch up on the channel · `/incident postmortem` — draft a post-mortem',
   '`/incident action <action_id> key=value ...` — propose a remediation (risky ones need approval)',
+  '`/incident runbook` — runbooks that apply here · `/incident runbook <id>` — start one',
   '`/incident list` — open incidents · `/incident audit` — this incident\'s audit log',
 ].join('\n');

@@ -113,3 +113,24 @@ export function capOutput(text: string, maxChars: number, secrets: readonly stri
 /** Remediation feedback answers, after resolve. */
 export const FEEDBACK_ANSWERS = ['yes', 'no', 'unsure'] as const;
 export type FeedbackAnswer = (typeof FEEDBACK_ANSWERS)[number];
+
+/**
+ * May this person confirm, retry, skip or cancel in a run? The runbook's policy (incident roles,
+ * users, user groups) and the person who started it. The caller resolves group members.
+ */
+export function mayOperate(
+  policy: { roles: readonly string[]; users: readonly string[]; usergroups: readonly string[] },
+  who: { userId: string; roles: Record<string, string>; groupMembers: ReadonlySet<string>; startedBy: string },
+): boolean {
+  if (who.userId === who.startedBy) return true;
+  if (policy.roles.some((r) => who.roles[r] === who.userId)) return true;
+  if (policy.users.includes(who.userId)) return true;
+  return policy.usergroups.length > 0 && who.groupMembers.has(who.userId);
+}
+
+/** "the commander, <@U1> or <!subteam^S1>" for a refusal. */
+export function describeOperators(policy: { roles: readonly string[]; users: readonly string[]; usergroups: readonly string[] }): string {
+  const parts = [...policy.roles.map((r) => `the ${r.replace(/_/g, ' ')}`), ...policy.users.map((u) => `<@${u}>`), ...policy.usergroups.map((g) => `<!subteam^${g}>`)];
+  parts.push('the person who started it');
+  return parts.length === 1 ? parts[0]! : `${parts.slice(0, -1).join(', ')} or ${parts[parts.length - 1]}`;
+}

@@ -179,24 +179,6 @@ export function toRunbook(d: RunbookDeclaration, source: string): Runbook {
   };
 }
 
-/**
- * Does a step only read? Read-only steps run at once; an action that needs approval waits for it
- * (whoever started the runbook, and for an automatic start, before any person has looked).
- */
-export function isReadOnly(step: RunbookStep, actionNeedsApproval: (actionId: string) => boolean): boolean {
-  switch (step.kind) {
-    case 'action':
-      return !actionNeedsApproval(step.action.id);
-    case 'http':
-      return step.http.method === 'GET' || step.http.method === 'HEAD' || step.http.read_only === true;
-    case 'command':
-    case 'diagnose':
-      return true;
-    case 'check':
-      return false;
-  }
-}
-
 export interface MatchInput {
   severity: Severity;
   services: string[];

@@ -202,7 +202,8 @@ export type ApprovalStatus =
   | 'expired'
   | 'unknown'; // decided, process died mid-execution: a human must check
 
-export type ProposerKind = 'user' | 'claude' | 'agent';
+/** `runbook`: a step of a runbook that started automatically (a team-written declaration, no person yet). */
+export type ProposerKind = 'user' | 'claude' | 'agent' | 'runbook';
 
 export interface NewApproval {
   id: string;

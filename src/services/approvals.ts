@@ -40,6 +40,15 @@ import { postOnce } from './steps.js';
 export const APPROVAL_EXECUTE_JOB = 'approval.execute';
 export const APPROVAL_EXPIRE_JOB = 'approval.expire';
 export const APPROVAL_SHOW_JOB = 'approval.show';
+/**
+ * Enqueued once per outcome (succeeded, failed, unknown, denied, expired), for whatever waits on
+ * the decision: a runbook step (src/services/runbooks.ts handles it; for other approvals it is a no-op).
+ */
+export const APPROVAL_SETTLED_JOB = 'approval.settled';
+
+async function announceSettled(deps: Deps, a: Approval): Promise<void> {
+  await deps.jobs.enqueue(APPROVAL_SETTLED_JOB, { approvalId: a.id }, { key: `approval.settled:${a.id}:${a.status}` });
+}
 
 const flowId = (approvalId: string) => `approval:${approvalId}`;
 
@@ -89,9 +98,9 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
 
   const now = deps.clock.now();
   const policy = effectivePolicy(action.policy, deps.config.file.approvals.default_expiry_minutes);
-  // Only a person may run a read-only action at once. Claude and agents never act on their own:
-  // whatever they propose, even a read, waits for a human's Approve.
-  const requiresApproval = action.requires_approval || input.proposerKind !== 'user';
+  // Only a person, or a runbook the team declared, may run a read-only action at once. Claude and
+  // agents never act on their own: whatever they propose, even a read, waits for a human's Approve.
+  const requiresApproval = action.requires_approval || (input.proposerKind !== 'user' && input.proposerKind !== 'runbook');
   const approval = await deps.store.createApproval({
     id: deps.newId(),
     incidentId: incident.id,
@@ -235,6 +244,7 @@ export async function deny(deps: Deps, input: { approvalId: string; userId: stri
   if (!won) return refuseClosed(deps, await loadApproval(deps, a.id), userId, 'deny');
   await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: isProposer ? 'approval.withdrawn' : 'approval.denied', detail: { reason } });
   deps.metrics.approvals.inc({ outcome: 'denied' });
+  await announceSettled(deps, won);
   await recordTimeline(deps, won, `\`${a.actionId}\` ${isProposer ? 'withdrawn' : 'denied'} by <@${userId}>${reason ? `: ${reason}` : ''}`, now);
   await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
   return { outcome: 'denied', text: `:no_entry: ${isProposer ? 'Withdrawn' : 'Denied'}: \`${a.actionId}\` will not run.`, approval: won };
@@ -290,6 +300,7 @@ export async function expireApproval(deps: Deps, approvalId: string): Promise<Ap
   if (!expired) return null;
   await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: 'system', action: 'approval.expired', detail: { expiresAt: a.expiresAt.toISOString() } });
   deps.metrics.approvals.inc({ outcome: 'expired' });
+  await announceSettled(deps, expired);
   await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
   return expired;
 }
@@ -392,6 +403,7 @@ async function runSafely(deps: Deps, a: Approval, action: ActionDefinition | und
 
 /** After an outcome is recorded: timeline (store + backend, once each) and the message. */
 async function finish(deps: Deps, a: Approval): Promise<void> {
+  await announceSettled(deps, a);
   const by = a.requiresApproval ? ` (approved by <@${a.decidedBy}>)` : '';
   const summary = (a.result as { summary?: string } | null)?.summary;
   const text =

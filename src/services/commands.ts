@@ -8,6 +8,7 @@ import type { Deps } from './deps.js';
 import { assignRole, changeSeverity, changeStatus, incidentInChannel, postUpdate } from './lifecycle.js';
 import { postPostmortem, postSummary } from './summaries.js';
 import { auditLog, proposeAction } from './approvals.js';
+import { runbookCommand } from './runbooks.js';
 
 export interface Reply {
   text: string;
@@ -129,6 +130,11 @@ export async function runIncidentCommand(deps: Deps, c: Command, ctx: CommandCon
       const i = await incidentInChannel(deps, ctx.channelId);
       await proposeAction(deps, { incidentId: i.id, actionId: c.actionId, rawParams: c.params, reason: '', proposedBy: ctx.userId, proposerKind: 'user' });
       return null;
+    }
+    case 'runbook': {
+      const i = await incidentInChannel(deps, ctx.channelId);
+      const text = await runbookCommand(deps, i, c.runbookId, ctx.userId);
+      return text ? { text } : null;
     }
     case 'audit': {
       const i = await incidentInChannel(deps, ctx.channelId);

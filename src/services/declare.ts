@@ -7,6 +7,7 @@ import { announcement, incidentCard, topicFor } from '../slack/blocks/incident.j
 import type { Deps } from './deps.js';
 import { postOnce, step, stepWithIntent } from './steps.js';
 import { REFRESH_JOB, setTopicIfChanged } from './lifecycle.js';
+import { RUNBOOK_AUTO_START_JOB, runbookOffers } from './runbook-offers.js';
 
 export interface DeclareInput {
   title: string;
@@ -144,7 +145,8 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
         return true;
       }),
       (async () => {
-        const card = await postOnce(deps, flowId, 'card', channel.id, Markers.card(inc.id), () => incidentCard(withChannel, roles));
+        const offers = await runbookOffers(deps, inc);
+        const card = await postOnce(deps, flowId, 'card', channel.id, Markers.card(inc.id), () => incidentCard(withChannel, roles, { runbooks: offers }));
         await Promise.all([
           deps.store.updateIncident(inc.id, { cardTs: card.ts, updatedAt: deps.clock.now() }),
           step(deps, flowId, 'pin', async () => {
@@ -209,6 +211,8 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   const done = (await deps.store.getIncident(inc.id))!;
   if (done.backendUrl) await deps.jobs.enqueue(REFRESH_JOB, { incidentId: inc.id }, { key: `refresh:${inc.id}:${done.version}` });
   await deps.store.audit({ at: deps.clock.now(), incidentId: inc.id, actor: 'system', action: 'incident.flow_completed', detail: { channel: done.channelId } });
+  // Runbooks marked `auto` that match start now that the channel exists (once per incident and runbook).
+  if (done.channelId && deps.config.runbooks.some((r) => r.auto)) await deps.jobs.enqueue(RUNBOOK_AUTO_START_JOB, { incidentId: inc.id }, { key: `runbook.auto_start:${inc.id}` });
 }
 
 async function ensureBackendRecord(deps: Deps, flowId: string, incident: Incident): Promise<{ backendId: string; url: string | null }> {

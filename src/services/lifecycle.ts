@@ -4,6 +4,7 @@ import { AppError } from '../errors.js';
 import { announcement, incidentCard, topicFor } from '../slack/blocks/incident.js';
 import type { IncidentPatch } from '../ports/store.js';
 import type { Deps } from './deps.js';
+import { RUNBOOK_FEEDBACK_JOB, runbookOffers } from './runbook-offers.js';
 
 export const REFRESH_JOB = 'incident.refresh';
 export const BACKEND_SYNC_JOB = 'backend.sync';
@@ -61,6 +62,7 @@ export async function changeStatus(deps: Deps, incidentId: string, to: IncidentS
   await afterChange(deps, after, actor, `incident.${to === 'investigating' ? 'reopened' : to}`, { from: before.status, to, message }, text, [{ op: 'transition', to, message }]);
   if (after.channelId) await deps.chat.post(after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting status change failed'));
   if (to === 'resolved') await deps.jobs.enqueue(POSTMORTEM_JOB, { incidentId }, { key: `postmortem:${incidentId}:${after.version}` });
+  if (to === 'resolved') await deps.jobs.enqueue(RUNBOOK_FEEDBACK_JOB, { incidentId }, { key: `runbook.feedback:${incidentId}:${after.version}` });
   return after;
 }
 
@@ -138,7 +140,7 @@ export async function refreshIncidentViews(deps: Deps, incidentId: string): Prom
   const roles = await deps.store.getRoles(incidentId);
   const jobs: Promise<unknown>[] = [];
   if (incident.channelId && incident.cardTs) {
-    const card = incidentCard(incident, roles);
+    const card = incidentCard(incident, roles, { runbooks: await runbookOffers(deps, incident) });
     jobs.push(deps.chat.update(incident.channelId, incident.cardTs, card.text, card.blocks));
     jobs.push(setTopicIfChanged(deps, incident.id, incident.channelId, topicFor(incident, roles)));
   }

@@ -18,6 +18,18 @@ export const Actions = {
   duplicateDeclareAnyway: 'duplicate_declare_anyway',
   openChannelLink: 'open_channel_link',
   proposeActionPick: 'propose_action_pick',
+  /** Value: `<runbook id> <incident id>` (the card's offer). */
+  runbookStart: 'runbook_start',
+  /** Value of the step buttons: `<run id> <step index>`. */
+  runbookCheck: 'runbook_check',
+  runbookRetry: 'runbook_retry',
+  runbookSkip: 'runbook_skip',
+  /** Value: the run id. */
+  runbookCancel: 'runbook_cancel',
+  /** Value: `<run id> <step index>`; the answer is in the action id. */
+  runbookFeedbackYes: 'runbook_feedback_yes',
+  runbookFeedbackNo: 'runbook_feedback_no',
+  runbookFeedbackUnsure: 'runbook_feedback_unsure',
 } as const;
 
 export const Views = {
@@ -69,4 +81,7 @@ export const Markers = {
   approval: (approvalId: string) => `approval:${approvalId}`,
   summary: (incidentId: string, n: string) => `summary:${incidentId}:${n}`,
   postmortem: (incidentId: string) => `postmortem:${incidentId}`,
+  runbook: (runId: string) => `runbook:${runId}`,
+  runbookOutput: (runId: string, index: number, attempt: number) => `runbook_out:${runId}:${index}:${attempt}`,
+  runbookNote: (runId: string, note: string) => `runbook_note:${runId}:${note}`,
 } as const;

@@ -21,7 +21,11 @@ export function topicFor(i: Incident, roles: Record<string, string>): string {
 }
 
 /** The pinned incident card: the state of the incident at a glance, with the lifecycle buttons. */
-export function incidentCard(i: Incident, roles: Record<string, string>, opts: { backendUrl?: string | null } = {}): { text: string; blocks: Block[] } {
+export function incidentCard(
+  i: Incident,
+  roles: Record<string, string>,
+  opts: { backendUrl?: string | null; runbooks?: { id: string; title: string }[] } = {},
+): { text: string; blocks: Block[] } {
   const roleLines = Object.entries(roles)
     .filter(([r]) => r !== 'commander')
     .map(([r, u]) => `${r}: ${user(u)}`);
@@ -51,6 +55,12 @@ export function incidentCard(i: Incident, roles: Record<string, string>, opts: {
         { text: 'Resolve', actionId: Actions.cardResolve, value: i.id, style: 'primary' },
       ]),
     );
+    // Runbooks that apply to this incident, offered to start (docs/runbooks.md).
+    const offers = (opts.runbooks ?? []).slice(0, 5);
+    if (offers.length) {
+      blocks.push(context(`:clipboard: ${offers.length === 1 ? 'A runbook applies' : 'Runbooks apply'} to this incident:`));
+      blocks.push(actions(`card_runbooks:${i.id}`, offers.map((r) => ({ text: `Run: ${r.title}`, actionId: Actions.runbookStart, value: `${r.id} ${i.id}` }))));
+    }
   } else {
     blocks.push(context(i.resolvedAt ? `${statusLine(i)} ${time(i.resolvedAt)}` : statusLine(i)));
   }
