@@ -70,6 +70,13 @@ export const ApprovalBlocks = {
   status: 'approval_status',
 } as const;
 
+/**
+ * Several buttons of one kind in one message (a runbook's steps, the card's runbook offers) need
+ * distinct action_ids: `<base>:<n>`. Listeners match the base with this pattern.
+ */
+export const numbered = (base: string, n: number) => `${base}:${n}`;
+export const anyNumbered = (base: string) => new RegExp(`^${base}(?::\\d+)?$`);
+
 /** The element inside every input block uses this action_id, so state.values[block].value reads uniformly. */
 export const INPUT = 'value';
 

@@ -1,7 +1,7 @@
 import { incidentLabel, type Incident } from '../../domain/incident.js';
 import { SEVERITIES, SEVERITY_EMOJI } from '../../domain/severity.js';
 import type { Block } from '../../ports/chat.js';
-import { Actions, DeclareBlocks, FormBlocks, INPUT, Markers, Views } from '../ids.js';
+import { Actions, DeclareBlocks, FormBlocks, INPUT, Markers, Views, numbered } from '../ids.js';
 import { actions, channelLink, clip, context, divider, fields, header, mrkdwn, plain, section, time, user } from './common.js';
 
 const STATUS_EMOJI: Record<Incident['status'], string> = {
@@ -59,7 +59,7 @@ export function incidentCard(
     const offers = (opts.runbooks ?? []).slice(0, 5);
     if (offers.length) {
       blocks.push(context(`:clipboard: ${offers.length === 1 ? 'A runbook applies' : 'Runbooks apply'} to this incident:`));
-      blocks.push(actions(`card_runbooks:${i.id}`, offers.map((r) => ({ text: `Run: ${r.title}`, actionId: Actions.runbookStart, value: `${r.id} ${i.id}` }))));
+      blocks.push(actions(`card_runbooks:${i.id}`, offers.map((r, n) => ({ text: `Run: ${r.title}`, actionId: numbered(Actions.runbookStart, n), value: `${r.id} ${i.id}` }))));
     }
   } else {
     blocks.push(context(i.resolvedAt ? `${statusLine(i)} ${time(i.resolvedAt)}` : statusLine(i)));

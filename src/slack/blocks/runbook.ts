@@ -2,7 +2,7 @@ import { canRetry, canSkip, formatElapsed, type StepStatus } from '../../domain/
 import type { Runbook } from '../../domain/runbook.js';
 import type { Block } from '../../ports/chat.js';
 import type { RemediationFeedback, RunbookRun, RunbookStepRecord } from '../../ports/runbook-store.js';
-import { Actions, Markers } from '../ids.js';
+import { Actions, Markers, numbered } from '../ids.js';
 import { escapeMrkdwn } from './approval.js';
 import { actions, clip, context, section, time, type ButtonSpec } from './common.js';
 
@@ -97,9 +97,9 @@ export function runbookMessage(v: RunView): { text: string; blocks: Block[] } {
   const buttons: ButtonSpec[] = [];
   for (const s of v.steps) {
     const value = `${run.id} ${s.index}`;
-    if (s.status === 'waiting_check' && run.status !== 'cancelled') buttons.push({ text: `Confirm step ${s.index + 1}`, actionId: Actions.runbookCheck, value, style: 'primary' });
-    if (run.status !== 'cancelled' && run.status !== 'running' && canRetry(s.status)) buttons.push({ text: `Retry step ${s.index + 1}`, actionId: Actions.runbookRetry, value });
-    if (run.status !== 'cancelled' && run.status !== 'running' && canSkip(s.status)) buttons.push({ text: `Skip step ${s.index + 1}`, actionId: Actions.runbookSkip, value });
+    if (s.status === 'waiting_check' && run.status !== 'cancelled') buttons.push({ text: `Confirm step ${s.index + 1}`, actionId: numbered(Actions.runbookCheck, s.index), value, style: 'primary' });
+    if (run.status !== 'cancelled' && run.status !== 'running' && canRetry(s.status)) buttons.push({ text: `Retry step ${s.index + 1}`, actionId: numbered(Actions.runbookRetry, s.index), value });
+    if (run.status !== 'cancelled' && run.status !== 'running' && canSkip(s.status)) buttons.push({ text: `Skip step ${s.index + 1}`, actionId: numbered(Actions.runbookSkip, s.index), value });
   }
   if (active) buttons.push({ text: 'Cancel run', actionId: Actions.runbookCancel, value: run.id, style: 'danger' });
   if (buttons.length) blocks.push(actions(`runbook_buttons:${run.id}`, buttons.slice(0, 25)));

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { FeedbackAnswer } from '../../domain/runbook-run.js';
 import type { Deps } from '../../services/deps.js';
 import { answerFeedback, cancelRun, confirmCheck, retryStep, skipStep, startRunbook } from '../../services/runbooks.js';
-import { Actions } from '../ids.js';
+import { Actions, anyNumbered } from '../ids.js';
 import { onButton } from './kit.js';
 
 /**
@@ -28,18 +28,18 @@ const StartRef = z
   });
 
 export function registerRunbookListeners(app: App, deps: Deps): void {
-  onButton(app, deps, Actions.runbookStart, async (value, body, tell) => {
+  onButton(app, deps, anyNumbered(Actions.runbookStart), async (value, body, tell) => {
     const { runbookId, incidentId } = StartRef.parse(value);
     const { created } = await startRunbook(deps, { incidentId, runbookId, startedBy: body.user.id });
     if (!created) await tell('That runbook was just started.');
   });
-  onButton(app, deps, Actions.runbookCheck, async (value, body, tell) => {
+  onButton(app, deps, anyNumbered(Actions.runbookCheck), async (value, body, tell) => {
     await tell(await confirmCheck(deps, { ...StepRef.parse(value), userId: body.user.id }));
   });
-  onButton(app, deps, Actions.runbookRetry, async (value, body, tell) => {
+  onButton(app, deps, anyNumbered(Actions.runbookRetry), async (value, body, tell) => {
     await tell(await retryStep(deps, { ...StepRef.parse(value), userId: body.user.id }));
   });
-  onButton(app, deps, Actions.runbookSkip, async (value, body, tell) => {
+  onButton(app, deps, anyNumbered(Actions.runbookSkip), async (value, body, tell) => {
     await tell(await skipStep(deps, { ...StepRef.parse(value), userId: body.user.id }));
   });
   onButton(app, deps, Actions.runbookCancel, async (value, body, tell) => {
