@@ -27,7 +27,7 @@ export interface LoadedRunbooks {
 
 export function loadRunbooks(
   section: RunbooksSection,
-  opts: { baseDir: string; env: NodeJS.ProcessEnv; actions: readonly ActionDefinition[] },
+  opts: { baseDir: string; env: NodeJS.ProcessEnv; actions: readonly ActionDefinition[]; rewrite?: (text: string) => string },
 ): LoadedRunbooks {
   const problems: string[] = [];
   const warnings: string[] = [];
@@ -55,7 +55,8 @@ export function loadRunbooks(
         const file = join(dir, name);
         let raw: unknown;
         try {
-          raw = parse(readFileSync(file, 'utf8'));
+          const text = readFileSync(file, 'utf8');
+          raw = parse(opts.rewrite ? opts.rewrite(text) : text);
         } catch (err) {
           problems.push(`${file}: not valid YAML (${(err as Error).message.split('\n')[0]})`);
           continue;

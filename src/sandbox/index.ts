@@ -6,6 +6,9 @@ import type { Logger } from '../log.js';
 import type { Route } from '../http/routes.js';
 import { INCIDENTS_CHANNEL_ID, startSlackEmulator } from '../emulator/slack/index.js';
 import { sandboxRoutes } from './routes.js';
+import { loadRunbooks } from '../config-runbooks.js';
+import { packageRoot } from './routes.js';
+import { startDemoService, type DemoService } from './demo-service.js';
 
 /**
  * Sandbox mode: the real bot against a Slack workspace emulated in this process, with a browser
@@ -77,7 +80,24 @@ export async function startSandbox(config: Config, logger: Logger): Promise<Sand
     for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
     databaseUrl = `sqlite:${file}`;
   }
-  const sandboxConfig: Config = { ...config, env, slackMode: 'sandbox', slackApiUrl: emulator.apiUrl, databaseUrl };
+  let sandboxConfig: Config = { ...config, env, slackMode: 'sandbox', slackApiUrl: emulator.apiUrl, databaseUrl };
+
+  // With no runbooks of the team's own, the sandbox ships two examples (examples/runbooks/) that
+  // read from a small demo service on loopback, so a drill can run one end to end.
+  let demo: DemoService | null = null;
+  if (!config.runbooks.length) {
+    demo = await startDemoService();
+    const base = demo.url;
+    const examples = loadRunbooks(
+      { allow_commands: false, folder: 'examples/runbooks', max_output_chars: config.file.runbooks.max_output_chars, definitions: [] },
+      { baseDir: packageRoot(), env: {}, actions: config.actions, rewrite: (text) => text.replaceAll('http://demo.sandbox.invalid', base) },
+    );
+    if (examples.problems.length) log.warn({ problems: examples.problems }, 'the example runbooks did not load');
+    else {
+      sandboxConfig = { ...sandboxConfig, runbooks: examples.runbooks, runbookEnv: { ...sandboxConfig.runbookEnv, ...examples.env } };
+      log.info({ runbooks: examples.runbooks.map((r) => r.id), demo: base }, 'sandbox: loaded the example runbooks (examples/runbooks/) against a demo service on loopback');
+    }
+  }
 
   log.warn(
     { emulator: emulator.url },
@@ -92,6 +112,7 @@ export async function startSandbox(config: Config, logger: Logger): Promise<Sand
     async close() {
       api.close();
       await emulator.close();
+      await demo?.close();
     },
   };
 }
