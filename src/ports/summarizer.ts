@@ -102,4 +102,6 @@ export interface Summarizer {
   proposeActions(ctx: SummaryContext, actions: ActionSpecForModel[]): Promise<ProposalsResult>;
   /** A runbook's diagnose step: a diagnosis from the incident and the steps' outputs, maybe with proposals. */
   diagnose(ctx: DiagnoseContext, actions: ActionSpecForModel[]): Promise<DiagnosisResult>;
+  /** A configuration problem an operator must fix (for /readyz), e.g. a retired or unknown model; null when none is known. */
+  problem?(): string | null;
 }

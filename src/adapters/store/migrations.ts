@@ -213,9 +213,17 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
+    // Who may approve is fixed when an action is proposed (see ApproverSnapshot). Rows from before
+    // keep null and are decided by the live check they were proposed under.
+    name: '002_approval_approvers',
+    async up(db) {
+      await db.schema.alterTable('approvals').addColumn('approvers', 'text').execute();
+    },
+  },
+  {
     // Runbook runs and their steps (docs/runbooks.md), and the answers to "was this automated
     // remediation needed?" asked after resolve (read by insights: the false-positive rate).
-    name: '002_runbooks',
+    name: '003_runbooks',
     async up(db) {
       await db.schema
         .createTable('runbook_runs')
