@@ -221,3 +221,9 @@ export function actionJsonSchema(action: Pick<ActionDefinition, 'params'>): Reco
   }
   return { type: 'object', properties, required, additionalProperties: false };
 }
+
+/**
+ * Whether a recorded execution result says the action really ran. An action without an executor
+ * records `executed: false` (the decision alone); results from before that flag count as run.
+ */
+export const wasExecuted = (result: unknown) => (result as { executed?: unknown } | null)?.executed !== false;

@@ -3,6 +3,7 @@ import { incidentLabel, isOpen, type Incident } from '../domain/incident.js';
 import { SEVERITY_EMOJI } from '../domain/severity.js';
 import type { Block } from '../ports/chat.js';
 import { duplicatePrompt, incidentList, statusLine } from '../slack/blocks/incident.js';
+import { time } from '../slack/blocks/common.js';
 import { declareIncident, findSimilarOpen, type DeclareInput } from './declare.js';
 import type { Deps } from './deps.js';
 import { assignRole, changeSeverity, changeStatus, incidentInChannel, postUpdate } from './lifecycle.js';
@@ -83,7 +84,7 @@ export async function runIncidentCommand(deps: Deps, c: Command, ctx: CommandCon
         .join(' · ');
       const last = timeline
         .slice(-5)
-        .map((t) => `• ${t.at.toISOString().slice(11, 16)}Z ${t.text}`)
+        .map((t) => `• ${time(t.at)} ${t.text}`)
         .join('\n');
       return { text: `*${incidentLabel(i)} ${i.title}*\n${SEVERITY_EMOJI[i.severity]} ${i.severity} · ${statusLine(i)}\n${roleText || 'no roles assigned'}${last ? `\n*Latest*\n${last}` : ''}` };
     }

@@ -1,4 +1,4 @@
-import type { ActionDefinition } from '../../domain/actions.js';
+import { wasExecuted, type ActionDefinition } from '../../domain/actions.js';
 import type { Block } from '../../ports/chat.js';
 import type { Approval } from '../../ports/store.js';
 import { Actions, ApprovalBlocks, FormBlocks, INPUT, Markers, Views } from '../ids.js';
@@ -46,36 +46,73 @@ const STATUS_ICON: Record<Approval['status'], string> = {
   pending: ':raised_hand:',
   approved: ':hourglass_flowing_sand:',
   executing: ':hourglass_flowing_sand:',
-  succeeded: ':white_check_mark:',
+  succeeded: ':white_check_mark:', // 'not executed' too: the decision is the outcome
   failed: ':x:',
   denied: ':no_entry:',
   expired: ':hourglass:',
   unknown: ':warning:',
 };
 
+/** The people who approved it, as mentions ("<@A> and <@B>"). */
+function approvedBy(v: ApprovalView): string {
+  const a = v.approval;
+  return v.approvers.length ? v.approvers.map((u) => `<@${u}>`).join(' and ') : a.decidedBy ? `<@${a.decidedBy}>` : 'someone';
+}
+
+/**
+ * The headline: the outcome first, once decided ("Approved by @alice · ran", "· failed",
+ * "· not executed"), so nobody reads a request that was settled long ago. "ran" is only written
+ * when an executor really ran.
+ */
+export function approvalHeadline(v: ApprovalView): string {
+  const a = v.approval;
+  const decided = a.requiresApproval ? `Approved by ${approvedBy(v)}` : 'Read-only, no approval needed';
+  switch (a.status) {
+    case 'pending':
+      return a.requiresApproval ? 'Approval requested' : 'Action';
+    case 'approved':
+    case 'executing':
+      return `${decided} · running`;
+    case 'succeeded':
+      return wasExecuted(a.result) ? `${decided} · ran` : `${decided} · not executed`;
+    case 'failed':
+      return `${decided} · failed`;
+    case 'unknown':
+      return `${decided} · outcome unknown`;
+    case 'denied':
+      return a.decidedBy === a.proposedBy && a.proposerKind === 'user' ? `Withdrawn by <@${a.decidedBy}>` : `Denied by <@${a.decidedBy}>`;
+    case 'expired':
+      return 'Expired, not approved in time';
+  }
+}
+
+/** The status line under the details: progress while pending, then what happened and when. */
 function statusLine(v: ApprovalView): string {
   const a = v.approval;
-  const who = v.approvers.length ? v.approvers.map((u) => `<@${u}>`).join(' and ') : a.decidedBy ? `<@${a.decidedBy}>` : '';
-  const decided = a.requiresApproval ? `Approved by ${who}${a.decidedAt ? ` at ${time(a.decidedAt)}` : ''}` : 'No approval needed (read-only)';
+  const when = a.decidedAt ? ` ${time(a.decidedAt)}` : '';
   const resultText = (a.result as { summary?: unknown } | null)?.summary;
   switch (a.status) {
     case 'pending':
       return v.needed > 1
-        ? `*Waiting for approval*: ${v.approvers.length} of ${v.needed}${v.approvers.length ? ` (${who})` : ''}`
+        ? `*Waiting for approval*: ${v.approvers.length} of ${v.needed}${v.approvers.length ? ` (${approvedBy(v)})` : ''}`
         : '*Waiting for approval*';
     case 'approved':
     case 'executing':
-      return `${decided}. *Running…*`;
+      return `Approved${when}. *Running…*`;
     case 'succeeded':
-      return `${decided}. *Done*${resultText ? `: ${escapeMrkdwn(String(resultText))}` : ''}`;
+      return wasExecuted(a.result)
+        ? `*Ran*${resultText ? `: ${escapeMrkdwn(String(resultText))}` : ''}${a.requiresApproval ? ` (approved${when})` : ''}`
+        : a.requiresApproval
+          ? `*Not executed*: no executor is configured for this action, so nothing ran. Do it by hand; the approval${when} is the go-ahead.`
+          : '*Not executed*: no executor is configured for this action, so nothing ran. Do it by hand.';
     case 'failed':
-      return `${decided}. *Failed*: ${escapeMrkdwn(a.error ?? 'unknown error')}`;
+      return `*Failed*: ${escapeMrkdwn(a.error ?? 'unknown error')}`;
     case 'unknown':
-      return `${decided}. *Outcome unknown — check before retrying.* Firebreak stopped while the action was running, so it is not run again automatically.`;
+      return '*Outcome unknown — check before retrying.* Firebreak stopped while the action was running, so it is not run again automatically.';
     case 'denied':
-      return `*Denied* by ${a.decidedBy === a.proposedBy && a.proposerKind === 'user' ? `<@${a.decidedBy}> (withdrawn)` : `<@${a.decidedBy}>`}${a.decidedAt ? ` at ${time(a.decidedAt)}` : ''}${a.denyReason ? `: ${escapeMrkdwn(a.denyReason)}` : ''}`;
+      return `*Nothing was run*${when ? ` (decided${when})` : ''}${a.denyReason ? `. Reason: ${escapeMrkdwn(a.denyReason)}` : ''}`;
     case 'expired':
-      return `*Expired* at ${time(a.expiresAt)}: not approved in time. Propose it again if it is still needed.`;
+      return `*Expired* ${time(a.expiresAt)}: not approved in time. Propose it again if it is still needed.`;
   }
 }
 
@@ -83,7 +120,7 @@ function statusLine(v: ApprovalView): string {
 export function approvalMessage(v: ApprovalView): { text: string; blocks: Block[] } {
   const a = v.approval;
   const title = `${escapeMrkdwn(v.actionTitle)} (\`${a.actionId}\`)`;
-  const heading = a.requiresApproval ? `${STATUS_ICON[a.status]} *Approval requested*: ${title}` : `${STATUS_ICON[a.status]} *Action*: ${title}`;
+  const heading = `${STATUS_ICON[a.status]} *${approvalHeadline(v)}*: ${title}`;
   const lines = [
     heading,
     `*Proposed by* ${proposerLabel(a)} in ${escapeMrkdwn(v.incidentLabel)}`,
@@ -106,7 +143,7 @@ export function approvalMessage(v: ApprovalView): { text: string; blocks: Block[
       ]),
     );
   }
-  const text = `${a.requiresApproval ? 'Approval requested' : 'Action'}: ${v.actionTitle} (${a.actionId}) — ${a.status}`;
+  const text = `${approvalHeadline(v)}: ${v.actionTitle} (${a.actionId})`;
   return { text: clip(text, 3000), blocks };
 }
 

@@ -1,3 +1,4 @@
+import { formatUtc } from '../../domain/transcript.js';
 import type { Block } from '../../ports/chat.js';
 
 /** Small pure helpers for Block Kit; every builder clips to Slack's limits instead of failing. */
@@ -34,4 +35,8 @@ export const actions = (blockId: string, buttons: ButtonSpec[]): Block => ({ typ
 
 export const user = (id: string | null | undefined) => (id ? `<@${id}>` : '_unassigned_');
 export const channelLink = (id: string | null | undefined, name?: string | null) => (id ? `<#${id}${name ? `|${name}` : ''}>` : '_no channel_');
-export const time = (d: Date) => `<!date^${Math.floor(d.getTime() / 1000)}^{date_short_pretty} {time}|${d.toISOString()}>`;
+/**
+ * Every time Firebreak shows in Slack: a `<!date>` token each reader's client renders in their own
+ * time zone ("Today 14:05"), with the UTC time as the fallback for clients that cannot.
+ */
+export const time = (d: Date) => `<!date^${Math.floor(d.getTime() / 1000)}^{date_short_pretty} {time}|${formatUtc(d)}>`;
