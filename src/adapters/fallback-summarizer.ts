@@ -2,13 +2,9 @@ import { incidentLabel } from '../domain/incident.js';
 import { formatDuration, formatUtc as utc } from '../domain/transcript.js';
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
-<<<<<<< HEAD
-import type { DiagnosisResult, ProposalsResult, SummaryContext, SummaryResult, Summarizer } from '../ports/summarizer.js';
-=======
 import type { TimelineEntry } from '../ports/store.js';
-import type { ProposalsResult, SummaryContext, SummaryResult, Summarizer } from '../ports/summarizer.js';
+import type { DiagnosisResult, ProposalsResult, SummaryContext, SummaryResult, Summarizer } from '../ports/summarizer.js';
 import { time } from '../slack/blocks/common.js';
->>>>>>> main
 
 /**
  * The summary Firebreak posts when Claude is not configured or fails: built only from the

@@ -128,10 +128,23 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
   // Incidents opened by sample alerts have no commander: in the emulated workspace the @sre-leads
   // group may take command, unless firebreak.yml says who may.
   const approvals = { ...config.file.approvals, eligible_commanders: config.file.approvals.eligible_commanders ?? { users: [], usergroups: [SRE_LEADS_GROUP_ID] } };
-<<<<<<< HEAD
   // Runbooks in the sandbox: no command steps and no header secrets (a drill never reaches into real systems with real credentials).
   const runbooks = { ...config.file.runbooks, allow_commands: false };
-  let sandboxConfig: Config = { ...config, runbookEnv: config.runbookEnv.PATH ? { PATH: config.runbookEnv.PATH } : {}, file: { ...config.file, approvals, runbooks }, env, slackMode: 'sandbox', slackApiUrl: emulator.apiUrl, databaseUrl, backend: 'local', actions: dryRunActions(config.actions), executorSecrets: {} };
+  // Executors from firebreak.yml never run here (dry run: the message shows what would have been
+  // sent); actions with no executor call the sandbox's own demo receiver, so a drill shows a real
+  // signed call and its answer. The only executor secret is the demo's, made for this run.
+  let sandboxConfig: Config = {
+    ...config,
+    runbookEnv: config.runbookEnv.PATH ? { PATH: config.runbookEnv.PATH } : {},
+    file: { ...config.file, approvals, runbooks },
+    env,
+    slackMode: 'sandbox',
+    slackApiUrl: emulator.apiUrl,
+    databaseUrl,
+    backend: 'local',
+    actions: executor.wire(dryRunActions(config.actions)),
+    executorSecrets: { [DEMO_EXECUTOR_SECRET_ENV]: executor.secret },
+  };
 
   // With no runbooks of the team's own, the sandbox ships two examples (examples/runbooks/) that
   // read from a small demo service on loopback, so a drill can run one end to end.
@@ -149,22 +162,6 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
       log.info({ runbooks: examples.runbooks.map((r) => r.id), demo: base }, 'sandbox: loaded the example runbooks (examples/runbooks/) against a demo service on loopback');
     }
   }
-=======
-  // Executors from firebreak.yml never run here (dry run: the message shows what would have been
-  // sent); actions with no executor call the sandbox's own demo receiver, so a drill shows a real
-  // signed call and its answer. The only executor secret is the demo's, made for this run.
-  const sandboxConfig: Config = {
-    ...config,
-    file: { ...config.file, approvals },
-    env,
-    slackMode: 'sandbox',
-    slackApiUrl: emulator.apiUrl,
-    databaseUrl,
-    backend: 'local',
-    actions: executor.wire(dryRunActions(config.actions)),
-    executorSecrets: { [DEMO_EXECUTOR_SECRET_ENV]: executor.secret },
-  };
->>>>>>> main
 
   log.warn(
     { emulator: emulator.url },
@@ -181,12 +178,7 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
     routes: api.routes,
     async close() {
       api.close();
-<<<<<<< HEAD
-      await emulator.close();
-      await demo?.close();
-=======
-      await Promise.all([emulator.close(), executor.close()]);
->>>>>>> main
+      await Promise.all([emulator.close(), executor.close(), demo?.close()]);
     },
   };
 }
