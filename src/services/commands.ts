@@ -10,6 +10,7 @@ import { assignRole, changeSeverity, changeStatus, incidentInChannel, postUpdate
 import { postPostmortem, postSummary } from './summaries.js';
 import { auditLog, proposeAction } from './approvals.js';
 import { runbookCommand } from './runbooks.js';
+import { escapeText } from '../slack/mrkdwn.js';
 
 export interface Reply {
   text: string;
@@ -35,7 +36,7 @@ export const draftKey = (id: string) => `draft:${id}`;
  * `force` skips the check (the person already saw the offer).
  */
 export async function declareOrOffer(deps: Deps, input: DeclareInput, opts: { force?: boolean } = {}): Promise<Reply> {
-  const alreadyDeclared = (i: Incident): Reply => ({ text: `*${incidentLabel(i)} ${i.title}* was already declared.` });
+  const alreadyDeclared = (i: Incident): Reply => ({ text: `*${incidentLabel(i)} ${escapeText(i.title)}* was already declared.` });
   // A repeat of the same declaration (a double-submitted modal, a retried click) is recognised
   // by its key, not mistaken for "a similar incident".
   const mine = input.dedupeKey ? await deps.store.findIncidentByDedupeKey(input.dedupeKey) : null;
@@ -53,7 +54,7 @@ export async function declareOrOffer(deps: Deps, input: DeclareInput, opts: { fo
   }
   const { incident, created } = await declareIncident(deps, input);
   if (!created) return alreadyDeclared(incident);
-  return { text: `${SEVERITY_EMOJI[incident.severity]} Declared *${incidentLabel(incident)} ${incident.title}* (${incident.severity}). Opening the incident channel and inviting responders…` };
+  return { text: `${SEVERITY_EMOJI[incident.severity]} Declared *${incidentLabel(incident)} ${escapeText(incident.title)}* (${incident.severity}). Opening the incident channel and inviting responders…` };
 }
 
 /** Every `/incident` subcommand other than help and the modal: one service call each. */
@@ -86,7 +87,7 @@ export async function runIncidentCommand(deps: Deps, c: Command, ctx: CommandCon
         .slice(-5)
         .map((t) => `• ${time(t.at)} ${t.text}`)
         .join('\n');
-      return { text: `*${incidentLabel(i)} ${i.title}*\n${SEVERITY_EMOJI[i.severity]} ${i.severity} · ${statusLine(i)}\n${roleText || 'no roles assigned'}${last ? `\n*Latest*\n${last}` : ''}` };
+      return { text: `*${incidentLabel(i)} ${escapeText(i.title)}*\n${SEVERITY_EMOJI[i.severity]} ${i.severity} · ${statusLine(i)}\n${roleText || 'no roles assigned'}${last ? `\n*Latest*\n${last}` : ''}` };
     }
     case 'update': {
       const i = await incidentInChannel(deps, ctx.channelId);

@@ -9,6 +9,7 @@ import type { RunbookRun, RunbookStepPatch, RunbookStepRecord } from '../ports/r
 import { StepRunError, type StepRunners } from '../ports/step-runners.js';
 import { diagnosisMessage, runbookList, runbookMessage, stepOutputMessage } from '../slack/blocks/runbook.js';
 import { Markers } from '../slack/ids.js';
+import { escapeText } from '../slack/mrkdwn.js';
 import { APPROVAL_SETTLED_JOB, proposeAction } from './approvals.js';
 import { actionSpecs } from './claude-proposals.js';
 import type { Deps } from './deps.js';
@@ -80,7 +81,7 @@ export async function startRunbook(deps: Deps, input: StartInput): Promise<{ run
   if (!res.created) return res;
   const run = res.run;
   await deps.store.audit({ at: now, incidentId: incident.id, actor: input.startedBy === 'auto' ? 'system' : input.startedBy, action: 'runbook.started', detail: { runbook: rb.id, run: run.id, auto } });
-  await timeline(deps, run, `start`, `Runbook *${rb.title}* started ${auto ? 'automatically' : `by <@${input.startedBy}>`}`, now);
+  await timeline(deps, run, `start`, `Runbook *${escapeText(rb.title)}* started ${auto ? 'automatically' : `by <@${input.startedBy}>`}`, now);
   await showOrRetryLater(deps, run.id);
   await advance(deps, run.id);
   return res;
@@ -129,8 +130,8 @@ export async function advance(deps: Deps, runId: string): Promise<void> {
       const failures = move.kind === 'finished' ? move.failures : 0;
       const text =
         status === 'succeeded'
-          ? `Runbook *${run.runbook.title}* finished${failures ? ` (${failures} step${failures === 1 ? '' : 's'} failed and were allowed to)` : ''}`
-          : `Runbook *${run.runbook.title}* stopped at step ${(move.kind === 'stopped' ? move.index : 0) + 1}: ${stepTitle(run.runbook, move.kind === 'stopped' ? move.index : 0)}`;
+          ? `Runbook *${escapeText(run.runbook.title)}* finished${failures ? ` (${failures} step${failures === 1 ? '' : 's'} failed and were allowed to)` : ''}`
+          : `Runbook *${escapeText(run.runbook.title)}* stopped at step ${(move.kind === 'stopped' ? move.index : 0) + 1}: ${escapeText(stepTitle(run.runbook, move.kind === 'stopped' ? move.index : 0))}`;
       await deps.store.audit({ at: now, incidentId: run.incidentId, actor: 'system', action: status === 'succeeded' ? 'runbook.finished' : 'runbook.stopped', detail: { runbook: run.runbookId, run: run.id } });
       await timeline(deps, run, `end:${steps.map((s) => s.attempt).join('.')}`, text, now);
     }
@@ -266,7 +267,7 @@ async function recordOutcome(deps: Deps, run: RunbookRun, step: RunbookStepRecor
   if (['done', 'failed', 'denied', 'unknown', 'skipped'].includes(step.status)) {
     const def = run.runbook.steps[step.index];
     const tag = step.status === 'done' ? 'done' : step.status === 'skipped' ? 'skipped' : step.status === 'unknown' ? 'OUTCOME UNKNOWN' : step.status === 'denied' ? 'not approved' : 'FAILED';
-    const text = `Runbook *${run.runbook.title}* step ${step.index + 1} (${def?.title ?? step.stepId}) ${tag}${step.error ? `: ${step.error.slice(0, 300)}` : ''}`;
+    const text = `Runbook *${escapeText(run.runbook.title)}* step ${step.index + 1} (${escapeText(def?.title ?? step.stepId)}) ${tag}${step.error ? `: ${escapeText(step.error.slice(0, 300))}` : ''}`;
     await timeline(deps, run, `step:${step.index}:${step.attempt}:${step.status}`, text, step.finishedAt ?? deps.clock.now());
     if (def?.kind !== 'diagnose' && step.status !== 'skipped') await postStepOutput(deps, run.id, step).catch((err) => deps.logger.warn({ err, runId: run.id }, 'posting a step output failed'));
   }
@@ -403,7 +404,7 @@ export async function confirmCheck(deps: Deps, input: { runId: string; index: nu
   const done = await deps.store.transitionRunbookStep(run.id, input.index, ['waiting_check'], 'done', { actor: input.userId, actedAt: now, finishedAt: now });
   if (!done) return 'That step is not waiting for a confirmation any more.';
   await deps.store.audit({ at: now, incidentId: run.incidentId, actor: input.userId, action: 'runbook.check_confirmed', detail: { run: run.id, step: done.stepId } });
-  await timeline(deps, run, `check:${input.index}:${done.attempt}`, `Runbook *${run.runbook.title}* step ${input.index + 1} (${stepTitle(run.runbook, input.index)}) confirmed by <@${input.userId}>`, now);
+  await timeline(deps, run, `check:${input.index}:${done.attempt}`, `Runbook *${escapeText(run.runbook.title)}* step ${input.index + 1} (${escapeText(stepTitle(run.runbook, input.index))}) confirmed by <@${input.userId}>`, now);
   await advance(deps, run.id);
   return `:white_check_mark: Step ${input.index + 1} confirmed.`;
 }
@@ -420,7 +421,7 @@ export async function retryStep(deps: Deps, input: { runId: string; index: numbe
   if (!reset) return 'Someone else acted on that step first.';
   await deps.store.transitionRunbookRun(run.id, ['failed', 'blocked', 'succeeded', 'waiting'], 'running', { finishedAt: null });
   await deps.store.audit({ at: now, incidentId: run.incidentId, actor: input.userId, action: 'runbook.step_retried', detail: { run: run.id, step: reset.stepId, from: step.status, attempt: reset.attempt } });
-  await timeline(deps, run, `retry:${input.index}:${reset.attempt}`, `Runbook *${run.runbook.title}* step ${input.index + 1} retried by <@${input.userId}> (was ${step.status})`, now);
+  await timeline(deps, run, `retry:${input.index}:${reset.attempt}`, `Runbook *${escapeText(run.runbook.title)}* step ${input.index + 1} retried by <@${input.userId}> (was ${step.status})`, now);
   await advance(deps, run.id);
   return `:repeat: Retrying step ${input.index + 1}.`;
 }
@@ -447,7 +448,7 @@ export async function cancelRun(deps: Deps, input: { runId: string; userId: stri
   const cancelled = await deps.store.transitionRunbookRun(run.id, ACTIVE, 'cancelled', { cancelledBy: input.userId, finishedAt: now });
   if (!cancelled) return `That run already ${run.status === 'cancelled' ? 'was cancelled' : 'finished'}.`;
   await deps.store.audit({ at: now, incidentId: run.incidentId, actor: input.userId, action: 'runbook.cancelled', detail: { run: run.id } });
-  await timeline(deps, run, 'cancel', `Runbook *${run.runbook.title}* cancelled by <@${input.userId}>; no further step starts`, now);
+  await timeline(deps, run, 'cancel', `Runbook *${escapeText(run.runbook.title)}* cancelled by <@${input.userId}>; no further step starts`, now);
   await showOrRetryLater(deps, run.id);
   return ':no_entry_sign: Run cancelled. A step already running finishes; no further step starts. Pending approvals stay open: deny them if they are no longer wanted.';
 }

@@ -3,11 +3,12 @@ import type { ChatMessage } from '../ports/chat.js';
 import type { SummaryContext, TranscriptLine } from '../ports/summarizer.js';
 import { Markers } from '../slack/ids.js';
 import type { Block } from '../ports/chat.js';
-import { context as ctxBlock, header, section } from '../slack/blocks/common.js';
+import { context as ctxBlock, header, section, user } from '../slack/blocks/common.js';
 import { markdownToBlocks } from '../slack/blocks/postmortem.js';
 import type { Deps } from './deps.js';
 import { POSTMORTEM_JOB, requireIncident } from './lifecycle.js';
 import { postOnce } from './steps.js';
+import { escapeText } from '../slack/mrkdwn.js';
 
 /** What the bot remembers of its last summary, so the next one only sends what is new. */
 interface SummaryState {
@@ -77,7 +78,7 @@ export async function postSummary(deps: Deps, incidentId: string, requestedBy: s
   ctx.summarizedThroughTs = state?.throughTs ?? null;
   const n = String((state?.n ?? 0) + 1);
   const marker = Markers.summary(incidentId, n);
-  const title = `Summary of ${incidentLabel(incident)} (requested by <@${requestedBy}>)`;
+  const title = `Summary of ${incidentLabel(incident)} (requested by ${user(requestedBy)})`;
   const placeholder = await deps.chat.post(channel, title, [section(`*${title}*`, marker), section(':hourglass_flowing_sand: Reading the channel…')]);
   let lastUpdate = 0;
   let pending: Promise<unknown> = Promise.resolve();
@@ -185,7 +186,7 @@ export function postmortemBlocks(label: string, marker: string, markdown: string
 function chunks(text: string) {
   const out: ReturnType<typeof section>[] = [];
   let cur = '';
-  for (const line of text.split('\n')) {
+  for (const line of escapeText(text).split('\n')) {
     if ((cur + '\n' + line).length > 2900) {
       if (cur) out.push(section(cur));
       cur = line.slice(0, 2900);

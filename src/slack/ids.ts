@@ -94,3 +94,6 @@ export const Markers = {
   runbookOutput: (runId: string, index: number, attempt: number) => `runbook_out:${runId}:${index}:${attempt}`,
   runbookNote: (runId: string, note: string) => `runbook_note:${runId}:${note}`,
 } as const;
+
+/** A Slack user, channel, bot or user-group id: the only thing the bot turns into a mention or a channel link. */
+export const isSlackId = (id: string) => /^[UWBCGS][A-Z0-9]{2,}$/.test(id);

@@ -2,19 +2,19 @@ import { wasExecuted, type ActionDefinition } from '../../domain/actions.js';
 import type { Block } from '../../ports/chat.js';
 import type { Approval } from '../../ports/store.js';
 import { Actions, ApprovalBlocks, FormBlocks, INPUT, Markers, Views } from '../ids.js';
-import { actions, clip, context, mrkdwn, plain, section, time } from './common.js';
+import { actions, clip, context, escapeText, mrkdwn, plain, section, time, user } from './common.js';
 
 /**
  * Pure builders for the approval gate: the approval message (one message per proposal, updated in
  * place as it moves through its states), the deny modal and the propose modal. Everything a
  * proposer typed is escaped, so a parameter cannot ping `<!channel>` or forge a link.
  */
-export const escapeMrkdwn = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+export const escapeMrkdwn = escapeText;
 
 export function proposerLabel(a: Pick<Approval, 'proposedBy' | 'proposerKind'>): string {
   switch (a.proposerKind) {
     case 'user':
-      return `<@${a.proposedBy}>`;
+      return user(a.proposedBy);
     case 'claude':
       return ':robot_face: Claude';
     case 'agent':
@@ -24,11 +24,48 @@ export function proposerLabel(a: Pick<Approval, 'proposedBy' | 'proposerKind'>):
   }
 }
 
-export function formatParams(params: Record<string, unknown>): string {
+/** One parameter as mrkdwn. Backticks inside a value would end the code span early; a look-alike keeps it readable. */
+const paramText = (k: string, v: unknown) => `\`${escapeMrkdwn(k)}\` = \`${escapeMrkdwn(String(v)).replace(/`/g, 'ˋ')}\``;
+
+/** Section text limit with room for a heading. */
+const SECTION_ROOM = 2900;
+
+/**
+ * The parameters in full, as section blocks: one line each, packed into sections; a value whose
+ * escaped text is longer than a section continues in the next (cut between characters, never
+ * inside an `&amp;` entity). Nothing is clipped: what runs is what is shown.
+ */
+export function paramSections(params: Record<string, unknown>): Block[] {
   const entries = Object.entries(params);
-  if (!entries.length) return '_none_';
-  // Backticks inside a value would end the code span early; a look-alike keeps it readable.
-  return entries.map(([k, v]) => `\`${k}\` = \`${escapeMrkdwn(String(v)).replace(/`/g, 'ˋ')}\``).join(', ');
+  if (!entries.length) return [section('*Parameters* _none_')];
+  const texts: string[] = [];
+  let cur = '*Parameters*';
+  const push = (line: string) => {
+    if (cur.length + 1 + line.length > SECTION_ROOM) {
+      texts.push(cur);
+      cur = line;
+    } else cur = `${cur}\n${line}`;
+  };
+  for (const [k, v] of entries) {
+    const line = paramText(k, v);
+    if (line.length <= SECTION_ROOM - 20) {
+      push(line);
+      continue;
+    }
+    // Too long for one section: the value in pieces, each its own code span.
+    const value = escapeMrkdwn(String(v)).replace(/`/g, 'ˋ');
+    const pieces: string[] = [];
+    for (let at = 0; at < value.length; ) {
+      let end = Math.min(value.length, at + 2400);
+      const amp = value.lastIndexOf('&', end - 1);
+      if (end < value.length && amp >= at && value.indexOf(';', amp) >= end) end = amp; // never cut an entity
+      pieces.push(value.slice(at, end));
+      at = end;
+    }
+    pieces.forEach((piece, n) => push(n === 0 ? `\`${escapeMrkdwn(k)}\` = \`${piece}\`` : `_(\`${escapeMrkdwn(k)}\` continued)_ \`${piece}\``));
+  }
+  texts.push(cur);
+  return texts.map((t) => section(t));
 }
 
 export interface ApprovalView {
@@ -56,7 +93,7 @@ const STATUS_ICON: Record<Approval['status'], string> = {
 /** The people who approved it, as mentions ("<@A> and <@B>"). */
 function approvedBy(v: ApprovalView): string {
   const a = v.approval;
-  return v.approvers.length ? v.approvers.map((u) => `<@${u}>`).join(' and ') : a.decidedBy ? `<@${a.decidedBy}>` : 'someone';
+  return v.approvers.length ? v.approvers.map((u) => user(u)).join(' and ') : a.decidedBy ? user(a.decidedBy) : 'someone';
 }
 
 /**
@@ -119,20 +156,19 @@ function statusLine(v: ApprovalView): string {
 /** The approval message. Buttons only while pending; their value is the approval id and nothing else. */
 export function approvalMessage(v: ApprovalView): { text: string; blocks: Block[] } {
   const a = v.approval;
-  const title = `${escapeMrkdwn(v.actionTitle)} (\`${a.actionId}\`)`;
+  const title = `${escapeMrkdwn(v.actionTitle)} (\`${escapeMrkdwn(a.actionId)}\`)`;
   const heading = `${STATUS_ICON[a.status]} *${approvalHeadline(v)}*: ${title}`;
-  const lines = [
-    heading,
-    `*Proposed by* ${proposerLabel(a)} in ${escapeMrkdwn(v.incidentLabel)}`,
-    `*Parameters* ${formatParams(a.params)}`,
-  ];
-  if (a.reason) lines.push(`*${a.proposerKind === 'user' ? 'Reason' : 'Rationale'}* ${escapeMrkdwn(clip(a.reason, 1500))}`);
+  // Policy and expiry come before the parameters: however long they are, who may approve and
+  // until when is read first.
+  const lines = [heading, `*Proposed by* ${proposerLabel(a)} in ${escapeMrkdwn(v.incidentLabel)}`];
   if (a.requiresApproval) {
     lines.push(`*Policy* ${v.policyText}`);
     if (a.status === 'pending') lines.push(`*Expires* ${time(a.expiresAt)}`);
   }
+  if (a.reason) lines.push(`*${a.proposerKind === 'user' ? 'Reason' : 'Rationale'}* ${escapeMrkdwn(clip(a.reason, 1500))}`);
   const blocks: Block[] = [
     section(lines.join('\n'), Markers.approval(a.id)),
+    ...paramSections(a.params),
     { type: 'context', block_id: ApprovalBlocks.status, elements: [mrkdwn(statusLine(v))] },
   ];
   if (a.status === 'pending' && a.requiresApproval) {
@@ -143,11 +179,11 @@ export function approvalMessage(v: ApprovalView): { text: string; blocks: Block[
       ]),
     );
   }
-  const text = `${approvalHeadline(v)}: ${v.actionTitle} (${a.actionId})`;
+  const text = `${approvalHeadline(v)}: ${escapeMrkdwn(v.actionTitle)} (${escapeMrkdwn(a.actionId)})`;
   return { text: clip(text, 3000), blocks };
 }
 
-export function denyModal(approvalId: string, summary: string): Block {
+export function denyModal(approvalId: string, actionId: string, params: Record<string, unknown>): Block {
   return {
     type: 'modal',
     callback_id: Views.deny,
@@ -156,7 +192,8 @@ export function denyModal(approvalId: string, summary: string): Block {
     submit: plain('Deny', 24),
     close: plain('Cancel', 24),
     blocks: [
-      section(escapeMrkdwn(clip(summary, 2900))),
+      section(`Deny \`${escapeMrkdwn(actionId)}\`? It will not run.`),
+      ...paramSections(params),
       {
         type: 'input',
         block_id: FormBlocks.reason,

@@ -3,15 +3,15 @@ import type { Runbook } from '../../domain/runbook.js';
 import type { Block } from '../../ports/chat.js';
 import type { RemediationFeedback, RunbookRun, RunbookStepRecord } from '../../ports/runbook-store.js';
 import { Actions, Markers, numbered } from '../ids.js';
-import { escapeMrkdwn } from './approval.js';
-import { actions, clip, context, section, time, type ButtonSpec } from './common.js';
+import { actions, clip, context, escapeText, section, time, type ButtonSpec } from './common.js';
 
 /**
  * Pure builders for runbooks: the one live checklist message per run (updated in place), the
  * thread posts carrying step outputs, and the `/incident runbook` list. Step outputs, errors and
  * diagnoses come from systems and from Claude: everything of theirs is escaped before it is shown.
  */
-const esc = (s: string) => escapeMrkdwn(s);
+/** Untrusted text (outputs, errors, Claude's diagnosis) and config text alike go through the one escape. */
+const esc = (s: string) => escapeText(s);
 
 const STEP_ICON: Record<StepStatus, string> = {
   pending: ':white_circle:',
