@@ -38,7 +38,7 @@ test('runbook drill: the example api-error-triage runs end to end in the sandbox
     'the rollback approval',
   );
   // Reads ran; the template filled the rollback from the deploy step's output; the diagnosis (plain, no Claude key) is in the thread.
-  assert.match(JSON.stringify(approval.blocks), /`service` = `api`, `version` = `v41`/);
+  assert.match(JSON.stringify(approval.blocks), /`service` = `api`\\n`version` = `v41`/);
   const msg = await checklist();
   assert.match(JSON.stringify(msg.blocks), /waiting for approval/);
   const thread = (await sb.state()).channels.find((c) => c.id === ch.id)!.messages.filter((m) => m.thread_ts === msg.ts && m.ts !== msg.ts);
