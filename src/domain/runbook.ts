@@ -9,6 +9,7 @@ import { SEVERITIES, atLeast, type Severity } from './severity.js';
  */
 
 const ID = /^[a-z][a-z0-9_-]{1,63}$/;
+const STEP_ID = /^[a-z][a-z0-9_]{0,63}$/;
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
 /** A header value: literal text, or the name of the environment variable holding a secret. */
@@ -64,7 +65,8 @@ export const DiagnoseStepSchema = z
 
 const StepBase = z
   .object({
-    id: z.string().regex(ID, 'lowercase letters, digits, _ and - (2-64 chars)').optional(),
+    /** For templates (`steps.<id>.output`): lowercase letters, digits and _, so it reads as a Liquid name. */
+    id: z.string().regex(STEP_ID, 'lowercase letters, digits and _ (1-64 chars, a letter first)').optional(),
     title: z.string().min(1).max(120).optional(),
     continue_on_failure: z.boolean().default(false),
     action: ActionStepSchema.optional(),

@@ -118,7 +118,9 @@ export async function autoStartRunbooks(deps: Deps, incidentId: string): Promise
  */
 export async function advance(deps: Deps, runId: string): Promise<void> {
   const run = await deps.store.getRunbookRun(runId);
-  if (!run || run.status === 'cancelled') return;
+  if (!run) return;
+  // Cancelled: nothing more starts, but a step that was already running shows how it ended.
+  if (run.status === 'cancelled') return showOrRetryLater(deps, runId);
   const steps = await deps.store.listRunbookSteps(runId);
   const move = nextMove(steps.map((s) => ({ index: s.index, status: s.status, continueOnFailure: run.runbook.steps[s.index]?.continueOnFailure ?? false })));
   const status = runStatusFor(move);
@@ -267,7 +269,7 @@ async function recordOutcome(deps: Deps, run: RunbookRun, step: RunbookStepRecor
   if (['done', 'failed', 'denied', 'unknown', 'skipped'].includes(step.status)) {
     const def = run.runbook.steps[step.index];
     const tag = step.status === 'done' ? 'done' : step.status === 'skipped' ? 'skipped' : step.status === 'unknown' ? 'OUTCOME UNKNOWN' : step.status === 'denied' ? 'not approved' : 'FAILED';
-    const text = `Runbook *${escapeText(run.runbook.title)}* step ${step.index + 1} (${escapeText(def?.title ?? step.stepId)}) ${tag}${step.error ? `: ${escapeText(step.error.slice(0, 300))}` : ''}`;
+    const text = `Runbook *${escapeText(run.runbook.title)}* step ${step.index + 1} (${escapeText(def?.title ?? step.stepId)}) ${tag}${step.status === 'skipped' && step.actor ? ` by <@${step.actor}>` : ''}${step.error ? `: ${escapeText(step.error.slice(0, 300))}` : ''}`;
     await timeline(deps, run, `step:${step.index}:${step.attempt}:${step.status}`, text, step.finishedAt ?? deps.clock.now());
     if (def?.kind !== 'diagnose' && step.status !== 'skipped') await postStepOutput(deps, run.id, step).catch((err) => deps.logger.warn({ err, runId: run.id }, 'posting a step output failed'));
   }
