@@ -159,7 +159,7 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     const i = await declare('API 500s after deploy');
     claude.setResponder((req) => {
       if (!req.body?.tools?.some((t) => t.name === 'record_diagnosis')) return undefined;
-      return { toolUses: [{ name: 'record_diagnosis', input: { diagnosis: 'The v41 deploy at 14:01 preceded the error spike to 31%.', confidence: 'high', evidence: ['errors', 'deploys'] } }] };
+      return { toolUses: [{ name: 'record_diagnosis', input: { diagnosis: 'The v41 deploy at 14:01 preceded the error spike to 31%. <!here> see <https://evil.example|https://status.example.com>', confidence: 'high', evidence: ['errors', 'deploys'] } }] };
     });
     // The card offers the runbooks that apply (high severity: api-triage, stops-on-failure, tolerant, shell).
     const card = messagesWithMarker(bot.emulator, i.channelId!, `card:${i.id}`)[0]!;
@@ -208,6 +208,9 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     const diagnosisPost = thread.find((m) => /Diagnosis/.test(blocksText(m.blocks)))!;
     assert.match(blocksText(diagnosisPost.blocks), /confidence \*high\*/);
     assert.match(blocksText(diagnosisPost.blocks), /Evidence used: errors, deploys/);
+    // Claude's answer is untrusted text: no mention, no disguised link.
+    assert.match(blocksText(diagnosisPost.blocks), /&lt;!here&gt; see https:\/\/evil\.example \(https:\/\/status\.example\.com\)/);
+    assert.doesNotMatch(blocksText(diagnosisPost.blocks), /<!here>|<https:\/\/evil/);
     // Outputs are in the thread, escaped: the `<!channel>` in a body is inert text.
     const errorsPost = thread.find((m) => /Error rate/.test(blocksText(m.blocks)))!;
     assert.match(blocksText(errorsPost.blocks), /&lt;!channel&gt;/);
