@@ -40,8 +40,9 @@ export const RUNBOOK_STEP_JOB = 'runbook.step';
 export const RUNBOOK_SHOW_JOB = 'runbook.show';
 export { RUNBOOK_AUTO_START_JOB, RUNBOOK_FEEDBACK_JOB };
 
-const StepJob = z.object({ runId: z.string().min(1), index: z.number().int().min(0), attempt: z.number().int().min(0) });
-const RunJob = z.object({ runId: z.string().min(1) });
+/** `incidentId` is there for the dead-job notice (it is posted in the incident's channel). */
+const StepJob = z.object({ runId: z.string().min(1), index: z.number().int().min(0), attempt: z.number().int().min(0), incidentId: z.string().optional() });
+const RunJob = z.object({ runId: z.string().min(1), incidentId: z.string().optional() });
 const IncidentJob = z.object({ incidentId: z.string().min(1) });
 const ApprovalJob = z.object({ approvalId: z.string().min(1) });
 
@@ -140,7 +141,7 @@ export async function advance(deps: Deps, runId: string): Promise<void> {
   }
   if (move.kind === 'start') {
     const step = steps.find((s) => s.index === move.index)!;
-    await deps.jobs.enqueue(RUNBOOK_STEP_JOB, { runId, index: step.index, attempt: step.attempt }, { key: `runbook.step:${runId}:${step.index}:${step.attempt}` });
+    await deps.jobs.enqueue(RUNBOOK_STEP_JOB, { runId, index: step.index, attempt: step.attempt, incidentId: run.incidentId }, { key: `runbook.step:${runId}:${step.index}:${step.attempt}` });
   }
   await showOrRetryLater(deps, runId);
 }
@@ -552,7 +553,7 @@ async function showOrRetryLater(deps: Deps, runId: string): Promise<void> {
     await showRun(deps, runId);
   } catch (err) {
     deps.logger.warn({ err, runId }, 'updating the runbook message failed; a job retries it');
-    await deps.jobs.enqueue(RUNBOOK_SHOW_JOB, { runId }, { key: `runbook.show:${runId}:${deps.clock.now().getTime()}` });
+    await deps.jobs.enqueue(RUNBOOK_SHOW_JOB, { runId, incidentId: (await deps.store.getRunbookRun(runId))?.incidentId }, { key: `runbook.show:${runId}:${deps.clock.now().getTime()}` });
   }
 }
 
