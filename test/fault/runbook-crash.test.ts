@@ -73,7 +73,8 @@ async function spawnBot(dbFile: string, port: number, cfg: string): Promise<Chil
         return false;
       }
     },
-    20_000,
+    // Starting the bot from source under tsx can take a while on a loaded machine.
+    60_000,
     'the bot to listen',
     50,
   );
