@@ -139,6 +139,7 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
     file: { ...config.file, approvals, runbooks },
     env,
     slackMode: 'sandbox',
+    slack: { mode: 'http', botToken, signingSecret },
     slackApiUrl: emulator.apiUrl,
     databaseUrl,
     backend: 'local',

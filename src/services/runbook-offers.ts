@@ -2,11 +2,6 @@ import type { Incident } from '../domain/incident.js';
 import { alertLabels, runbookApplies, type Runbook } from '../domain/runbook.js';
 import type { Deps } from './deps.js';
 
-/** Enqueued by the declare flow when an incident's channel is ready (automatic starts). */
-export const RUNBOOK_AUTO_START_JOB = 'runbook.auto_start';
-/** Enqueued on resolve: runs with automated remediations ask whether they were needed. */
-export const RUNBOOK_FEEDBACK_JOB = 'runbook.feedback';
-
 /**
  * Which configured runbooks apply to an incident: its severity, services, origin (or alert
  * source) and the labels of the alerts that feed it. Used by the card (offers), by

@@ -10,11 +10,12 @@ import { StepRunError, type StepRunners } from '../ports/step-runners.js';
 import { diagnosisMessage, runbookList, runbookMessage, stepOutputMessage } from '../slack/blocks/runbook.js';
 import { Markers } from '../slack/ids.js';
 import { escapeText } from '../slack/mrkdwn.js';
-import { APPROVAL_SETTLED_JOB, proposeAction } from './approvals.js';
+import { proposeAction } from './approvals.js';
 import { actionSpecs } from './claude-proposals.js';
 import type { Deps } from './deps.js';
-import { BACKEND_SYNC_JOB, requireIncident } from './lifecycle.js';
-import { RUNBOOK_AUTO_START_JOB, RUNBOOK_FEEDBACK_JOB, applicableRunbooks } from './runbook-offers.js';
+import { defineJob, PermanentJobError } from './jobs.js';
+import { backendSyncJob, requireIncident } from './lifecycle.js';
+import { applicableRunbooks } from './runbook-offers.js';
 import { postOnce } from './steps.js';
 import { buildSummaryContext } from './summaries.js';
 
@@ -35,10 +36,6 @@ import { buildSummaryContext } from './summaries.js';
  * Every outcome goes to the checklist message (updated in place), the thread (outputs), the
  * timeline and the backend.
  */
-
-export const RUNBOOK_STEP_JOB = 'runbook.step';
-export const RUNBOOK_SHOW_JOB = 'runbook.show';
-export { RUNBOOK_AUTO_START_JOB, RUNBOOK_FEEDBACK_JOB };
 
 /** `incidentId` is there for the dead-job notice (it is posted in the incident's channel). */
 const StepJob = z.object({ runId: z.string().min(1), index: z.number().int().min(0), attempt: z.number().int().min(0), incidentId: z.string().optional() });
@@ -141,7 +138,7 @@ export async function advance(deps: Deps, runId: string): Promise<void> {
   }
   if (move.kind === 'start') {
     const step = steps.find((s) => s.index === move.index)!;
-    await deps.jobs.enqueue(RUNBOOK_STEP_JOB, { runId, index: step.index, attempt: step.attempt, incidentId: run.incidentId }, { key: `runbook.step:${runId}:${step.index}:${step.attempt}` });
+    await deps.jobs.enqueue(runbookStepJob, { runId, index: step.index, attempt: step.attempt, incidentId: run.incidentId });
   }
   await showOrRetryLater(deps, runId);
 }
@@ -553,7 +550,7 @@ async function showOrRetryLater(deps: Deps, runId: string): Promise<void> {
     await showRun(deps, runId);
   } catch (err) {
     deps.logger.warn({ err, runId }, 'updating the runbook message failed; a job retries it');
-    await deps.jobs.enqueue(RUNBOOK_SHOW_JOB, { runId, incidentId: (await deps.store.getRunbookRun(runId))?.incidentId }, { key: `runbook.show:${runId}:${deps.clock.now().getTime()}` });
+    await deps.jobs.enqueue(runbookShowJob, { runId, incidentId: (await deps.store.getRunbookRun(runId))?.incidentId }, { key: `${runId}:${deps.clock.now().getTime()}` });
   }
 }
 
@@ -567,7 +564,7 @@ function stepTitle(rb: Runbook, index: number): string {
 async function timeline(deps: Deps, run: RunbookRun, ref: string, text: string, at: Date): Promise<void> {
   const sourceRef = `runbook:${run.id}:${ref}`;
   await deps.store.addTimeline({ incidentId: run.incidentId, at, kind: 'runbook', text, author: null, sourceRef });
-  await deps.jobs.enqueue(BACKEND_SYNC_JOB, { incidentId: run.incidentId, op: 'timeline', text, at: at.toISOString() }, { key: `runbook.timeline:${sourceRef}` });
+  await deps.jobs.enqueue(backendSyncJob, { incidentId: run.incidentId, op: 'timeline', text, at: at.toISOString() }, { key: sourceRef });
 }
 
 async function templateVars(deps: Deps, run: RunbookRun): Promise<TemplateVars> {
@@ -610,18 +607,60 @@ async function templateVars(deps: Deps, run: RunbookRun): Promise<TemplateVars> 
 
 // -- jobs -----------------------------------------------------------------------------------------
 
-/** The runbook jobs; `runners` does the HTTP calls and commands (src/adapters/runbook/). */
-export function registerRunbookJobs(deps: Deps, runners: StepRunners): void {
-  deps.jobs.register(RUNBOOK_STEP_JOB, async (payload) => runStepJob(deps, runners, StepJob.parse(payload)));
-  deps.jobs.register(RUNBOOK_SHOW_JOB, async (payload) => showRun(deps, RunJob.parse(payload).runId));
-  deps.jobs.register(RUNBOOK_AUTO_START_JOB, async (payload) => {
-    await autoStartRunbooks(deps, IncidentJob.parse(payload).incidentId);
-  });
-  deps.jobs.register(RUNBOOK_FEEDBACK_JOB, async (payload) => askRemediationFeedback(deps, IncidentJob.parse(payload).incidentId));
-  deps.jobs.register(APPROVAL_SETTLED_JOB, async (payload) => {
-    const a = await deps.store.getApproval(ApprovalJob.parse(payload).approvalId);
+/**
+ * The runbook jobs' context: the services' deps and the step runners (HTTP calls and commands;
+ * app.ts passes src/adapters/runbook/, tests may pass their own).
+ */
+export type RunbookJobContext = Deps & { stepRunners?: StepRunners };
+
+/** One attempt of one step, keyed by (run, step, attempt): each attempt starts once. */
+export const runbookStepJob = defineJob({
+  kind: 'runbook.step',
+  payload: StepJob,
+  key: (p) => `${p.runId}:${p.index}:${p.attempt}`,
+  run: (ctx: RunbookJobContext, p) => {
+    if (!ctx.stepRunners) throw new PermanentJobError('runbook step runners are not configured');
+    return runStepJob(ctx, ctx.stepRunners, p);
+  },
+});
+
+/** Re-render a run's checklist message after a failed update (enqueued with a time-stamped key). */
+export const runbookShowJob = defineJob({
+  kind: 'runbook.show',
+  payload: RunJob,
+  run: (deps, p) => showRun(deps, p.runId),
+});
+
+/** Enqueued by the declare flow once the channel exists: starts the matching `auto` runbooks. */
+export const runbookAutoStartJob = defineJob({
+  kind: 'runbook.auto_start',
+  payload: IncidentJob,
+  key: (p) => p.incidentId,
+  run: async (deps, p) => {
+    await autoStartRunbooks(deps, p.incidentId);
+  },
+});
+
+/** Enqueued on resolve (keyed by version): runs with automated remediations ask whether they were needed. */
+export const runbookFeedbackJob = defineJob({
+  kind: 'runbook.feedback',
+  payload: IncidentJob,
+  run: (deps, p) => askRemediationFeedback(deps, p.incidentId),
+});
+
+/**
+ * Enqueued by the approval service once per outcome (keyed `<approval>:<status>`): a runbook step
+ * waiting on that approval moves on; for other approvals it does nothing.
+ */
+export const approvalSettledJob = defineJob({
+  kind: 'approval.settled',
+  payload: ApprovalJob,
+  run: async (deps, p) => {
+    const a = await deps.store.getApproval(p.approvalId);
     if (a) await applyApprovalOutcome(deps, a);
-  });
-}
+  },
+});
+
+export const runbookJobs = [runbookStepJob, runbookShowJob, runbookAutoStartJob, runbookFeedbackJob, approvalSettledJob];
 
 export const FeedbackAnswerSchema = z.enum(FEEDBACK_ANSWERS);

@@ -4,7 +4,7 @@ import type { FeedbackAnswer } from '../../domain/runbook-run.js';
 import type { Deps } from '../../services/deps.js';
 import { answerFeedback, cancelRun, confirmCheck, retryStep, skipStep, startRunbook } from '../../services/runbooks.js';
 import { Actions, anyNumbered } from '../ids.js';
-import { onButton } from './kit.js';
+import { onButton } from './answers.js';
 
 /**
  * Runbook buttons: start (the card's offer), confirm a check, retry, skip, cancel, and the
