@@ -119,6 +119,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   // The jobs' context: the deps, and the runbook step runners (HTTP calls and commands).
   const jobContext = { ...deps, stepRunners: opts.stepRunners ?? createStepRunners() };
   for (const job of allJobs) jobs.register(job, jobContext);
+  for (const w of config.warnings) logger.warn(w);
 
   const { bolt, receiver } = buildBolt(slack, { slackApiUrl: config.slackApiUrl, logger, metrics, chat, store, clock });
   registerListeners(bolt, deps);
