@@ -13,6 +13,7 @@ import type { Store } from './ports/store.js';
 import type { Summarizer } from './ports/summarizer.js';
 import { BRIEF_JOB, DECLARE_FLOW_JOB, runDeclareFlow } from './services/declare.js';
 import type { Deps } from './services/deps.js';
+import { createActionExecutor } from './adapters/executors/index.js';
 import { JobRunner, PermanentJobError } from './services/jobs.js';
 import { BackendError, ChatError, userMessage } from './errors.js';
 import { BACKEND_SYNC_JOB, POSTMORTEM_JOB, REFRESH_JOB, refreshIncidentViews, syncToBackend, type BackendOp } from './services/lifecycle.js';
@@ -132,7 +133,9 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       ]);
     },
   });
-  const deps: Deps = { config, store, chat, backend, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
+  // Secrets come from the configuration that was checked at start (the variables `secret_env` names).
+  const executor = createActionExecutor({ backend, webhook: { env: config.executorSecrets } });
+  const deps: Deps = { config, store, chat, backend, executor, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
 
   jobs.register(DECLARE_FLOW_JOB, async (payload, job) => {
     const p = payload as Parameters<typeof runDeclareFlow>[1];

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { ExecutorSpec } from '../../domain/actions.js';
-import { ExecutorError, type ExecutionContext, type ExecutionResult } from './types.js';
+import { ExecutorError, type ExecutionContext, type ExecutionResult } from '../../ports/executor.js';
 
 type WebhookSpec = Extract<ExecutorSpec, { type: 'webhook' }>;
 
