@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { ExecutorSpec } from '../../domain/actions.js';
 import { DEFAULT_RETRY, retryDecision, type AttemptOutcome, type RetryPolicyOptions } from '../http/retry.js';
-import { defaultSleep } from '../http/rate-limiter.js';
+import { defaultSleep } from '../http/token-bucket.js';
 import { ExecutorError, type ExecutionContext, type ExecutionResult } from '../../ports/executor.js';
 
 type WebhookSpec = Extract<ExecutorSpec, { type: 'webhook' }>;

@@ -1,6 +1,6 @@
 import { request, type Dispatcher } from 'undici';
 import { retryDecision, DEFAULT_RETRY, waitFromHeaders, type AttemptOutcome, type RetryPolicyOptions } from './retry.js';
-import { defaultSleep, type RateLimiter } from './rate-limiter.js';
+import { defaultSleep, type RateLimiter } from './token-bucket.js';
 
 /**
  * A small JSON-over-HTTP client for the vendor adapters: per-call timeout, the retry policy of

@@ -3,8 +3,8 @@ import type { Logger } from '../../log.js';
 import { ChatError } from '../../errors.js';
 import type { Block, Chat, ChatMessage } from '../../ports/chat.js';
 import { DEFAULT_RETRY, retryDecision, type AttemptOutcome, type RetryPolicyOptions } from '../http/retry.js';
-import { defaultSleep } from '../http/rate-limiter.js';
-import { SlackPacer } from './pacer.js';
+import { createTokenBucketLimiter, defaultSleep, type RateLimiter } from '../http/token-bucket.js';
+import { slackBucket, slackBucketLimit } from './tiers.js';
 
 export interface SlackChatOptions {
   token: string;
@@ -12,7 +12,8 @@ export interface SlackChatOptions {
   logger: Logger;
   /** How many times a failed call may be repeated (see `call`). Tests pass 0 to see errors at once. */
   retries?: number;
-  pacer?: SlackPacer;
+  /** Client-side pacing under Slack's tiers; by default one limiter per client (see tiers.ts). */
+  limiter?: RateLimiter;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
 }
@@ -38,7 +39,7 @@ export function slackLogger(logger: Logger): SlackLogger {
   };
 }
 
-export function createWebClient(opts: Omit<SlackChatOptions, 'pacer'>): WebClient {
+export function createWebClient(opts: Omit<SlackChatOptions, 'limiter'>): WebClient {
   return new WebClient(opts.token, {
     slackApiUrl: opts.apiUrl,
     logger: slackLogger(opts.logger),
@@ -118,7 +119,7 @@ function classifySlackFailure(err: unknown): SlackFailure {
 /** The Chat port over the Slack Web API. Paces itself under the method tiers. */
 export class SlackChat implements Chat {
   readonly client: WebClient;
-  private readonly pacer: SlackPacer;
+  private readonly limiter: RateLimiter;
   private bot: { userId: string; teamId: string; url: string } | null = null;
 
   private readonly logger: Logger;
@@ -133,7 +134,7 @@ export class SlackChat implements Chat {
     this.sleep = opts.sleep ?? defaultSleep;
     this.random = opts.random ?? Math.random;
     this.client = opts.client ?? createWebClient(opts);
-    this.pacer = opts.pacer ?? new SlackPacer();
+    this.limiter = opts.limiter ?? createTokenBucketLimiter({ buckets: slackBucketLimit, sleep: this.sleep });
   }
 
   /**
@@ -145,7 +146,7 @@ export class SlackChat implements Chat {
    */
   private async call<T extends WebAPICallResult>(method: string, args: Record<string, unknown>, channel?: string): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      await this.pacer.acquire(method, channel);
+      await this.limiter.take(slackBucket(method, channel));
       try {
         return (await this.client.apiCall(method, args)) as T;
       } catch (err) {
