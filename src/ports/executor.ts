@@ -1,6 +1,6 @@
 import type { ActionDefinition, ExecutorSpec } from '../domain/actions.js';
 import type { Incident } from '../domain/incident.js';
-import type { Approval } from './store.js';
+import type { Approval } from '../domain/records.js';
 
 /** Everything an executor may use: the stored approval (never the click payload) and who decided. */
 export interface ExecutionContext {
