@@ -198,4 +198,5 @@ export interface KvStore {
  *   the new row, or null when another writer got there first. Of many concurrent callers, across
  *   processes sharing one PostgreSQL, exactly one wins.
  * - `claimJobs` hands a job to exactly one worker at a time (SKIP LOCKED on PostgreSQL).
- */export interface Store extends StoreLifecycle, IncidentStore, RoleStore, TimelineStore, FlowStore, ApprovalStore, AuditStore, ProcessedStore, AlertStore, JobStore, KvStore {}
+ */
+export interface Store extends StoreLifecycle, IncidentStore, RoleStore, TimelineStore, FlowStore, ApprovalStore, AuditStore, ProcessedStore, AlertStore, JobStore, KvStore {}
