@@ -19,27 +19,8 @@ import type {
   Job,
 } from '../domain/records.js';
 
-export type { ApproverSnapshot } from '../domain/approval-policy.js';
-export type {
-  NewIncident,
-  IncidentPatch,
-  NewTimelineEntry,
-  TimelineEntry,
-  ApprovalStatus,
-  ProposerKind,
-  NewApproval,
-  Approval,
-  ApprovalPatch,
-  ApprovalVote,
-  NewAuditEntry,
-  AuditEntry,
-  NewAlert,
-  StoredAlert,
-  AlertFingerprint,
-  JobState,
-  NewJob,
-  Job,
-} from '../domain/records.js';
+// The records are domain data; re-exported here so callers of the port need one import.
+export type * from '../domain/records.js';
 
 /** Opening, checking and closing the store. */
 export interface StoreLifecycle {
