@@ -1,5 +1,5 @@
 import { incidentLabel } from '../domain/incident.js';
-import { formatDuration, formatUtc as utc } from '../domain/transcript.js';
+import { formatDuration, formatUtc as utc } from '../domain/time.js';
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
 import type { TimelineEntry } from '../ports/store.js';
