@@ -7,7 +7,7 @@ import type { Runbook } from './runbook.js';
  * error, so a typo fails the step with a clear sentence instead of sending an empty value.
  * Pure computation (no file system: templates are strings from the configuration).
  */
-const engine = new Liquid({ strictVariables: true, strictFilters: true, outputEscape: undefined, cache: false, ownPropertyOnly: true });
+const engine = new Liquid({ strictVariables: true, strictFilters: true, outputEscape: undefined, cache: false, ownPropertyOnly: true, templates: {} });
 
 export interface TemplateVars {
   incident: {

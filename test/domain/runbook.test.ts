@@ -53,6 +53,13 @@ test('templates are strict: an unknown variable or filter is an error naming it'
   assert.throws(() => renderTemplate('{{ incident.title | shout }}', vars), /undefined filter: shout/);
 });
 
+test('templates never read files: include and render of a file on disk is refused', () => {
+  // package.json exists in the working directory the tests (and the bot) run in.
+  for (const t of ["{% include 'package.json' %}", "{% render 'package.json' %}"]) {
+    assert.throws(() => renderTemplate(t, {} as TemplateVars), (e: unknown) => e instanceof TemplateError && !/firebreak/.test(e.message), t);
+  }
+});
+
 test('mayOperate: the runbook policy or the person who started it', () => {
   const policy = { roles: ['commander'], users: ['U0LEAD'], usergroups: ['S0SRE'] };
   const base = { roles: { commander: 'U0IC' }, groupMembers: new Set(['U0GRP']), startedBy: 'U0START' };
