@@ -236,3 +236,23 @@ export function change(now: number | null | undefined, before: number | null | u
   if (now === null || now === undefined || before === null || before === undefined || before === 0) return null;
   return (now - before) / before;
 }
+
+/** An incident as the backend's history reports it (Rootly, incident.io), for the sync. */
+export interface BackendIncidentRecord {
+  backendId: string;
+  /** Our incident id when Firebreak declared it (Rootly label / incident.io reference); else null. */
+  firebreakId: string | null;
+  title: string;
+  severity: Severity | null;
+  status: IncidentStatus;
+  services: string[];
+  /** `slack` when Firebreak declared it, `alert` when an alert created it, else `backend` (its UI). */
+  origin: InsightOrigin;
+  url: string | null;
+  startedAt: Date;
+  acknowledgedAt: Date | null;
+  mitigatedAt: Date | null;
+  resolvedAt: Date | null;
+  postmortem: PostmortemState;
+  updatedAt: Date;
+}

@@ -32,6 +32,17 @@ export interface FakeRootlyIncident {
   roles: { incident_role_id: string; user_id: string }[];
   events: { id: string; event: string; visibility: string }[];
   post_mortem: { id: string; title: string; status: 'draft' | 'published' } | null;
+  /** normal unless seeded otherwise (test, example, scheduled incidents exist on Rootly too). */
+  kind: string;
+  source: string | null;
+  services: string[];
+  /** ISO times; `updated_at` moves on every change, like Rootly's. */
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  acknowledged_at: string | null;
+  mitigated_at: string | null;
+  resolved_at: string | null;
 }
 
 export interface FakeRootlyOptions {
@@ -57,6 +68,10 @@ export interface FakeRootly extends Omit<FakeServer, 'setLimit'> {
   alerts(): { id: string; attributes: Record<string, unknown> }[];
   /** Seed incidents directly (for pagination tests). */
   seedIncidents(n: number): void;
+  /** Seed incidents with their own history (insights sync tests and the benchmark). */
+  seedHistory(rows: Partial<FakeRootlyIncident>[]): FakeRootlyIncident[];
+  /** Change an incident as Rootly's UI would (bumps updated_at). */
+  touch(id: string, patch: Partial<FakeRootlyIncident>): void;
   /** Whether spec validation with ajv is active (the spec file was found). */
   specValidationActive: boolean;
 }
@@ -75,6 +90,13 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
   const apiKey = opts.apiKey ?? 'rootly-test-key';
   const spec = opts.specValidation === false ? null : loadSpecValidator('rootly-openapi.json');
   const ts = new Date('2026-01-01T00:00:00Z').toISOString();
+  const clock = opts.now ?? Date.now;
+  /** Strictly increasing, like database timestamps with microseconds: two changes never share one. */
+  let lastStamp = 0;
+  const stamp = (): string => {
+    lastStamp = Math.max(clock(), lastStamp + 1);
+    return new Date(lastStamp).toISOString();
+  };
 
   const severities = (['critical', 'high', 'medium', 'low'] as const).map((severity, i) => ({ id: randomUUID(), slug: `sev${i}`, name: `SEV${i}`, severity, position: i }));
   const roles = [
@@ -109,8 +131,16 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
       cancellation_message: i.cancellation_message,
       url: i.url,
       slug: `${i.sequential_id}-incident`,
-      created_at: ts,
-      updated_at: ts,
+      kind: i.kind,
+      source: i.source,
+      services: i.services.map((name) => ({ data: { id: `svc-${name}`, type: 'services', attributes: { name, slug: name, created_at: ts, updated_at: ts } } })),
+      retrospective_progress_status: i.post_mortem ? (i.post_mortem.status === 'published' ? 'completed' : 'active') : i.status === 'resolved' ? 'not_started' : null,
+      started_at: i.started_at,
+      acknowledged_at: i.acknowledged_at,
+      mitigated_at: i.mitigated_at,
+      resolved_at: i.resolved_at,
+      created_at: i.created_at,
+      updated_at: i.updated_at,
     },
   });
   const sevJson = (s: (typeof severities)[number]) => ({ id: s.id, type: 'severities', attributes: { name: s.name, slug: s.slug, severity: s.severity, position: s.position, created_at: ts, updated_at: ts } });
@@ -149,6 +179,10 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     return { ok: true, data: r.data as z.infer<T> };
   };
 
+  const times = () => {
+    const at = stamp();
+    return { created_at: at, updated_at: at, started_at: at, acknowledged_at: null, mitigated_at: null, resolved_at: null };
+  };
   const findIncident = (id: string | undefined) => incidents.find((i) => i.id === id || String(i.sequential_id) === id);
   const notFound = (): Reply => err(404, 'Not found or unauthorized');
 
@@ -178,6 +212,22 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     }
     const status = ctx.query['filter[status]'];
     if (status) list = list.filter((i) => status.split(',').includes(i.status));
+    for (const field of ['updated_at', 'created_at'] as const) {
+      const gte = ctx.query[`filter[${field}][gte]`];
+      if (gte !== undefined) {
+        const t = Date.parse(gte);
+        if (Number.isNaN(t)) return err(400, 'Invalid filter', { detail: `filter[${field}][gte] is not a date` });
+        list = list.filter((i) => Date.parse(i[field]) >= t);
+      }
+    }
+    const sort = ctx.query.sort;
+    if (sort) {
+      const m = /^(-?)(created_at|updated_at)$/.exec(sort);
+      if (!m) return err(400, 'Invalid sort', { detail: `sort must be one of created_at, -created_at, updated_at, -updated_at` });
+      const key = m[2] as 'created_at' | 'updated_at';
+      const dir = m[1] ? -1 : 1;
+      list = [...list].sort((a, b) => dir * (Date.parse(a[key]) - Date.parse(b[key])) || a.sequential_id - b.sequential_id);
+    }
     return page(ctx, list, incidentJson);
   });
   route('POST', '/v1/incidents', (ctx) => {
@@ -206,6 +256,10 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
       roles: [],
       events: [],
       post_mortem: null,
+      kind: 'normal',
+      source: 'api',
+      services: [],
+      ...times(),
     };
     incidents.push(inc);
     return ok(201, { data: incidentJson(inc) });
@@ -235,6 +289,7 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     if (a.slack_channel_url != null) inc.slack_channel_url = a.slack_channel_url;
     if (a.labels != null) inc.labels = a.labels;
     if (a.status != null) inc.status = a.status;
+    inc.updated_at = stamp();
     return ok(200, { data: incidentJson(inc) });
   });
 
@@ -248,15 +303,18 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
       if (!from.includes(inc.status)) return err(422, `Status cannot transition from ${inc.status}`, { pointer: '/data/attributes/status' });
       const body = v.data as { data: { attributes?: Record<string, unknown> } };
       apply(inc, body.data.attributes ?? {});
+      inc.updated_at = stamp();
       return ok(200, { data: incidentJson(inc) });
     });
   transition('/v1/incidents/{id}/mitigate', S.mitigateIncident, ['in_triage', 'started', 'detected', 'acknowledged'], (inc, a) => {
     inc.status = 'mitigated';
     inc.mitigation_message = (a.mitigation_message as string | undefined) ?? null;
+    inc.mitigated_at ??= stamp();
   });
   transition('/v1/incidents/{id}/resolve', S.resolveIncident, OPEN, (inc, a) => {
     inc.status = 'resolved';
     inc.resolution_message = (a.resolution_message as string | undefined) ?? null;
+    inc.resolved_at = stamp();
     // Rootly opens the retrospective when the incident is resolved.
     inc.post_mortem ??= { id: randomUUID(), title: `${inc.title ?? 'Incident'} retrospective`, status: 'draft' };
   });
@@ -281,6 +339,8 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     if (!roles.some((r) => r.id === a.incident_role_id)) return err(422, 'Incident role must exist', { pointer: '/data/attributes/incident_role_id' });
     inc.roles = inc.roles.filter((r) => r.incident_role_id !== a.incident_role_id);
     inc.roles.push({ incident_role_id: a.incident_role_id, user_id: a.user_id });
+    inc.acknowledged_at ??= stamp();
+    inc.updated_at = stamp();
     return ok(200, { data: incidentJson(inc) });
   });
   route('POST', '/v1/incidents/{incident_id}/events', (ctx) => {
@@ -307,6 +367,7 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     const a = v.data.data.attributes;
     if (a.title) inc.post_mortem.title = a.title;
     if (a.status) inc.post_mortem.status = a.status;
+    inc.updated_at = stamp();
     return ok(200, { data: { id: inc.post_mortem.id, type: 'incident_post_mortems', attributes: { title: inc.post_mortem.title, status: inc.post_mortem.status, created_at: ts, updated_at: ts } } });
   });
   route('POST', '/v1/workflows/{workflow_id}/workflow_runs', (ctx) => {
@@ -361,8 +422,31 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
           id: randomUUID(), sequential_id: seq, title: `Seeded ${seq}`, summary: null, status: 'started', severity_id: severities[2]!.id, private: false, labels: {},
           slack_channel_id: null, slack_channel_name: null, slack_channel_url: null, url: `https://rootly.com/account/incidents/${seq}-seeded`,
           mitigation_message: null, resolution_message: null, cancellation_message: null, roles: [], events: [], post_mortem: null,
+          kind: 'normal', source: 'web', services: [], ...times(),
         });
       }
+    },
+    seedHistory(rows) {
+      return rows.map((r) => {
+        seq += 1;
+        const created = r.created_at ?? stamp();
+        const inc: FakeRootlyIncident = {
+          id: randomUUID(), sequential_id: seq, title: `Seeded ${seq}`, summary: null, status: 'resolved', severity_id: severities[1]!.id, private: false, labels: {},
+          slack_channel_id: null, slack_channel_name: null, slack_channel_url: null, url: `https://rootly.com/account/incidents/${seq}-seeded`,
+          mitigation_message: null, resolution_message: null, cancellation_message: null, roles: [], events: [], post_mortem: null,
+          kind: 'normal', source: 'web', services: [], created_at: created, updated_at: r.updated_at ?? created, started_at: created,
+          acknowledged_at: null, mitigated_at: null, resolved_at: null,
+          ...r,
+        };
+        incidents.push(inc);
+        return inc;
+      });
+    },
+    touch(id, patch) {
+      const inc = findIncident(id);
+      if (!inc) throw new Error(`no fake Rootly incident ${id}`);
+      Object.assign(inc, patch);
+      inc.updated_at = stamp();
     },
   };
 }
