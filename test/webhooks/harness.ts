@@ -90,6 +90,11 @@ export class RecordingChat implements Chat {
   async update(channel: string, ts: string, text: string, blocks?: Block[]): Promise<void> {
     this.updates.push({ channel, ts, text, blocks });
   }
+  uploads: { channelId: string; filename: string; bytes: Uint8Array }[] = [];
+  async uploadFile(f: { channelId: string; filename: string; bytes: Uint8Array }) {
+    this.uploads.push(f);
+    return { fileId: `F${this.uploads.length}` };
+  }
   async postEphemeral(): Promise<void> {}
   async pin(): Promise<void> {}
   async addBookmark(): Promise<void> {}
