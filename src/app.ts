@@ -21,6 +21,10 @@ import { proposeFromClaude } from './services/claude-proposals.js';
 import { registerApprovalJobs } from './services/approvals.js';
 import { registerAlertJobs } from './services/alerts.js';
 import { registerBackendEventJobs } from './services/backend-events.js';
+import { registerInsightsJobs, scheduleHistorySync } from './services/insights-sync.js';
+import { registerDigestJobs, scheduleDigest } from './services/insights.js';
+import { createVegaChartRenderer } from './adapters/charts/vega.js';
+import type { ChartRenderer } from './ports/charts.js';
 import { registerActions } from './slack/listeners/actions.js';
 import { registerApprovalListeners } from './slack/listeners/approvals.js';
 import { registerCommands } from './slack/listeners/commands.js';
@@ -36,6 +40,7 @@ export interface BuildOptions {
   store?: Store;
   backend?: IncidentBackend;
   summarizer?: Summarizer;
+  charts?: ChartRenderer;
   metrics?: Metrics;
   /** Override the job runner's timing (tests). */
   jobs?: { pollMs?: number; leaseMs?: number; workerId?: string };
@@ -132,7 +137,8 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       ]);
     },
   });
-  const deps: Deps = { config, store, chat, backend, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
+  const charts = opts.charts ?? createVegaChartRenderer();
+  const deps: Deps = { config, store, chat, charts, backend, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
 
   jobs.register(DECLARE_FLOW_JOB, async (payload, job) => {
     const p = payload as Parameters<typeof runDeclareFlow>[1];
@@ -171,6 +177,8 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   registerApprovalJobs(deps);
   registerAlertJobs(deps);
   registerBackendEventJobs(deps);
+  registerInsightsJobs(deps);
+  registerDigestJobs(deps);
 
   const boltLogger = slackLogger(logger.child({ component: 'bolt' }));
   let receiver: HTTPReceiver | null = null;
@@ -236,6 +244,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   let backendCheck = 'not checked';
   let backendVerify: Promise<unknown> = Promise.resolve();
   let maintenanceTimer: NodeJS.Timeout | null = null;
+  let insightsTimer: NodeJS.Timeout | null = null;
   return {
     deps,
     bolt,
@@ -250,6 +259,15 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       hourly();
       maintenanceTimer = setInterval(hourly, 10 * 60_000);
       maintenanceTimer.unref();
+      // Insights: the backend history sync (one job per slot) and the weekly digest (one per ISO
+      // week); every replica schedules, the job keys make each run happen once.
+      const insights = () => {
+        void scheduleHistorySync(deps).catch((err) => logger.warn({ err }, 'scheduling the history sync failed'));
+        void scheduleDigest(deps).catch((err) => logger.warn({ err }, 'scheduling the weekly digest failed'));
+      };
+      insights();
+      insightsTimer = setInterval(insights, 60_000);
+      insightsTimer.unref();
       // The key is checked once at start (a bad key fails readiness at once, not at the first
       // incident); start() does not wait for it, so a slow backend never delays Slack acks.
       backendVerify = backend
@@ -262,6 +280,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
     },
     async stop() {
       if (maintenanceTimer) clearInterval(maintenanceTimer);
+      if (insightsTimer) clearInterval(insightsTimer);
       await jobs.stop();
       if (config.slackMode === 'socket') await bolt.stop().catch(() => undefined);
       await store.close();

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { IncidentBackend } from '../ports/backend.js';
 import type { Chat } from '../ports/chat.js';
+import type { ChartRenderer } from '../ports/charts.js';
 import type { Clock } from '../ports/clock.js';
 import type { Store } from '../ports/store.js';
 import type { Summarizer } from '../ports/summarizer.js';
@@ -13,6 +14,8 @@ export interface Deps {
   config: Config;
   store: Store;
   chat: Chat;
+  /** Insights charts (rendered in-process; the libraries load at the first chart). */
+  charts: ChartRenderer;
   backend: IncidentBackend;
   summarizer: Summarizer;
   clock: Clock;

@@ -4,6 +4,7 @@ import { AppError } from '../errors.js';
 import { announcement, incidentCard, topicFor } from '../slack/blocks/incident.js';
 import type { IncidentPatch } from '../ports/store.js';
 import type { Deps } from './deps.js';
+import { observeResolved } from './insights.js';
 
 export const REFRESH_JOB = 'incident.refresh';
 export const BACKEND_SYNC_JOB = 'backend.sync';
@@ -60,7 +61,10 @@ export async function changeStatus(deps: Deps, incidentId: string, to: IncidentS
   const text = `Status ${before.status} → *${to}* by <@${actor}>${message ? `: ${message}` : ''}`;
   await afterChange(deps, after, actor, `incident.${to === 'investigating' ? 'reopened' : to}`, { from: before.status, to, message }, text, [{ op: 'transition', to, message }]);
   if (after.channelId) await deps.chat.post(after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting status change failed'));
-  if (to === 'resolved') await deps.jobs.enqueue(POSTMORTEM_JOB, { incidentId }, { key: `postmortem:${incidentId}:${after.version}` });
+  if (to === 'resolved') {
+    observeResolved(deps, after);
+    await deps.jobs.enqueue(POSTMORTEM_JOB, { incidentId }, { key: `postmortem:${incidentId}:${after.version}` });
+  }
   return after;
 }
 

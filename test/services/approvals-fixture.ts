@@ -206,6 +206,7 @@ export async function makeGate(
     logger,
     metrics,
     jobs,
+    charts: { renderTrend: async () => { throw new Error('no charts in this test'); } },
     newId: () => randomUUID(),
   };
   let incidentId = opts.incidentId;

@@ -34,7 +34,8 @@ function depsFor(store: Store, backend: IncidentBackend, now: () => number, over
   const clock = { now: () => new Date(now()) };
   const metrics = createMetrics();
   const jobs = new JobRunner(store, logger, clock, metrics);
-  return { config, store, chat: {} as Chat, backend, summarizer: {} as Deps['summarizer'], clock, logger, metrics, jobs, newId: () => crypto.randomUUID() };
+  return { config, store, chat: {} as Chat, backend, summarizer: {} as Deps['summarizer'], clock, logger, metrics, jobs, charts: { renderTrend: async () => { throw new Error('no charts in this test'); } },
+    newId: () => crypto.randomUUID() };
 }
 
 /** `n` incidents spread over the last `days` days, each with its own lifecycle. */

@@ -205,6 +205,7 @@ export async function buildHarness(opts: HarnessOptions = {}): Promise<Harness> 
     logger,
     metrics,
     jobs: runner,
+    charts: { renderTrend: async () => { throw new Error('no charts in this test'); } },
     newId: () => randomUUID(),
   };
   registerStandardJobs(deps, runner);
