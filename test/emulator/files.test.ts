@@ -34,7 +34,7 @@ test('the two-step upload: URL, bytes, complete; the message carries the file an
 
 test('refused like Slack: missing arguments, completing before the bytes arrive, a size that differs, an unknown file', async () => {
   await refused(client.apiCall('files.getUploadURLExternal', { filename: 'x.png' }), 'invalid_arguments');
-  const a = (await client.apiCall('files.getUploadURLExternal', { filename: 'x.png', length: 10 })) as { upload_url: string; file_id: string };
+  const a = (await client.apiCall('files.getUploadURLExternal', { filename: 'x.png', length: 10 })) as unknown as { upload_url: string; file_id: string };
   await refused(client.apiCall('files.completeUploadExternal', { files: [{ id: a.file_id }], channel_id: GENERAL_CHANNEL_ID }), 'file_upload_not_complete');
   const up = await fetch(a.upload_url, { method: 'POST', body: 'short' });
   assert.equal(up.status, 200);
