@@ -31,10 +31,15 @@ function h(tag, attrs = {}, ...children) {
 }
 
 // -- API ---------------------------------------------------------------------------------------
+// The per-run token from the URL Firebreak printed; every API call carries it (the server refuses
+// calls without it, so another web page cannot drive the console).
+const TOKEN = new URLSearchParams(location.search).get('token') || '';
+const TOKEN_HEADER = 'x-sandbox-token';
+
 async function api(path, body) {
   const res = await fetch(`/sandbox/api/${path}`, {
     method: body ? 'POST' : 'GET',
-    headers: body ? { 'content-type': 'application/json' } : {},
+    headers: body ? { 'content-type': 'application/json', [TOKEN_HEADER]: TOKEN } : { [TOKEN_HEADER]: TOKEN },
     body: body ? JSON.stringify(body) : undefined,
   });
   const data = await res.json().catch(() => ({ ok: false, error: `HTTP ${res.status}` }));
@@ -494,7 +499,8 @@ async function refresh() {
   inFlight = (async () => {
     do {
       again = false;
-      const res = await fetch('/sandbox/api/state');
+      const res = await fetch('/sandbox/api/state', { headers: { [TOKEN_HEADER]: TOKEN } });
+      if (res.status === 403) showError((await res.json().catch(() => ({}))).error || 'refused: open the URL Firebreak printed at start');
       if (res.ok) ui.state = await res.json();
       render();
     } while (again);
@@ -503,7 +509,7 @@ async function refresh() {
 }
 
 function connect() {
-  const es = new EventSource('/sandbox/api/events');
+  const es = new EventSource(`/sandbox/api/events?token=${encodeURIComponent(TOKEN)}`);
   const status = $('#connection');
   es.addEventListener('hello', () => {
     status.textContent = 'live';

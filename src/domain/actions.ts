@@ -31,7 +31,7 @@ export const PolicySchema = z.object({
 });
 export type ApprovalPolicy = z.infer<typeof PolicySchema>;
 
-export const ExecutorSchema = z.discriminatedUnion('type', [
+const ConfiguredExecutors = [
   z.object({ type: z.literal('none') }),
   z.object({
     type: z.literal('webhook'),
@@ -42,6 +42,15 @@ export const ExecutorSchema = z.discriminatedUnion('type', [
     retries: z.number().int().min(0).max(10).default(3),
   }),
   z.object({ type: z.literal('rootly_workflow'), workflow_id: z.string().min(1) }),
+] as const;
+const ConfiguredExecutorSchema = z.discriminatedUnion('type', [...ConfiguredExecutors]);
+export const ExecutorSchema = z.discriminatedUnion('type', [
+  ...ConfiguredExecutors,
+  /**
+   * Set by the sandbox in place of every configured executor: nothing is sent, the result shows
+   * what would have been. Not meant for firebreak.yml (it would simply never run anything).
+   */
+  z.object({ type: z.literal('dry_run'), would: ConfiguredExecutorSchema }),
 ]);
 export type ExecutorSpec = z.infer<typeof ExecutorSchema>;
 

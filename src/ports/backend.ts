@@ -27,8 +27,13 @@ export interface IncidentBackend {
   savePostmortem(ref: BackendRef, markdown: string): Promise<'saved' | 'not_ready' | 'unsupported'>;
   /** Run a backend workflow for the approval gate (Rootly only; others throw `backend.unsupported`). */
   runWorkflow(ref: BackendRef, workflowId: string, context: Record<string, unknown>): Promise<{ runId: string; status: string }>;
-  /** Record an alert on the backend (Rootly `POST /v1/alerts`); a no-op where unsupported. */
-  recordAlert(alert: BackendAlert): Promise<void>;
+  /**
+   * Record an alert on the backend (Rootly `POST /v1/alerts`); returns the backend's alert id, or
+   * null where unsupported (a no-op).
+   */
+  recordAlert(alert: BackendAlert): Promise<string | null>;
+  /** Mark a recorded alert resolved (Rootly `POST /v1/alerts/{id}/resolve`); a no-op where unsupported. */
+  resolveAlert(backendAlertId: string): Promise<void>;
   /** A link a person can open, for the channel bookmark. */
   incidentUrl(ref: BackendRef): string | null;
   /**

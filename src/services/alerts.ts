@@ -85,7 +85,7 @@ async function openEpisode(deps: Deps, alert: StoredAlert): Promise<Incident> {
   if (deps.backend.name !== 'local') {
     // One backend alert per episode (not per firing): Rootly accepts ~50 alerts/min, a storm would
     // exhaust that budget for nothing. The resolution is recorded too (see processResolved).
-    await deps.jobs.enqueue(ALERT_RECORD_JOB, { alertId: alert.id, incidentId: incident.id }, { key: `alert-record:${alert.fingerprint}:${alert.id}:firing` });
+    await deps.jobs.enqueue(ALERT_RECORD_JOB, { alertId: alert.id, incidentId: incident.id, episode: alert.id }, { key: `alert-record:${alert.fingerprint}:${alert.id}:firing` });
   }
   return incident;
 }
@@ -206,7 +206,7 @@ async function processResolved(deps: Deps, alert: StoredAlert): Promise<Incident
   const incident = await deps.store.findIncidentByDedupeKey(episodeKey(alert.fingerprint, fp.incidentId));
   if (!incident || !isOpen(incident.status)) return incident;
   if (deps.backend.name !== 'local')
-    await deps.jobs.enqueue(ALERT_RECORD_JOB, { alertId: alert.id, incidentId: incident.id }, { key: `alert-record:${alert.fingerprint}:${fp.incidentId}:resolved` });
+    await deps.jobs.enqueue(ALERT_RECORD_JOB, { alertId: alert.id, incidentId: incident.id, episode: fp.incidentId }, { key: `alert-record:${alert.fingerprint}:${fp.incidentId}:resolved` });
   const resolve = deps.config.file.alerts.resolve_incident_on_resolved_alert;
   const target = await noteTarget(deps, incident).catch(() => null);
   if (target) {
@@ -226,7 +226,12 @@ async function processResolved(deps: Deps, alert: StoredAlert): Promise<Incident
 interface RecordPayload {
   alertId: string;
   incidentId: string;
+  /** The episode (its first alert's id); older jobs may lack it. */
+  episode?: string;
 }
+
+/** Where the backend's alert id for an episode is kept (a durable flow step in the store). */
+const episodeRecord = (fingerprint: string, episode: string) => `alert-episode:${fingerprint}:${episode}`;
 
 async function recordOnBackend(deps: Deps, payload: RecordPayload): Promise<void> {
   const alert = await deps.store.getAlert(payload.alertId);
@@ -240,8 +245,19 @@ async function recordOnBackend(deps: Deps, payload: RecordPayload): Promise<void
   // the record is at most once: the unknown outcome is noted and logged, and the job ends.
   const flow = `alert-record:${payload.alertId}:${alert.status}`;
   if (await deps.store.getStep(flow, 'outcome-unknown')) return;
+  const episode = payload.episode ?? (alert.status === 'firing' ? alert.id : null);
+  if (alert.status === 'resolved') {
+    // A recovery resolves the episode's backend alert; it is never recorded as a new alert.
+    const kept = episode ? await deps.store.getStep<{ id: string }>(episodeRecord(alert.fingerprint, episode), 'backend-alert') : null;
+    if (!kept?.id) {
+      deps.logger.info({ alertId: alert.id, fingerprint: alert.fingerprint }, `no ${deps.backend.name} alert on record for this episode; nothing to resolve`);
+      return;
+    }
+    await deps.backend.resolveAlert(kept.id);
+    return;
+  }
   try {
-    await deps.backend.recordAlert({
+    const backendAlertId = await deps.backend.recordAlert({
       source: alert.source,
       summary: alert.title,
       externalId: alert.fingerprint,
@@ -249,6 +265,7 @@ async function recordOnBackend(deps: Deps, payload: RecordPayload): Promise<void
       labels,
       data: alert.raw,
     });
+    if (backendAlertId && episode) await deps.store.putStep(episodeRecord(alert.fingerprint, episode), 'backend-alert', { id: backendAlertId });
   } catch (err) {
     if (!outcomeUnknown(err)) throw err;
     await deps.store.putStep(flow, 'outcome-unknown', { at: deps.clock.now().toISOString() });

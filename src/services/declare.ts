@@ -1,9 +1,9 @@
 import { renderChannelName, withCollisionSuffix } from '../domain/channel-name.js';
-import { incidentLabel, type Incident, type IncidentOrigin } from '../domain/incident.js';
+import { incidentLabel, isOpen, type Incident, type IncidentOrigin } from '../domain/incident.js';
 import { atLeast, type Severity } from '../domain/severity.js';
-import { ChatError } from '../errors.js';
+import { AppError, ChatError } from '../errors.js';
 import { Markers } from '../slack/ids.js';
-import { announcement, incidentCard, topicFor } from '../slack/blocks/incident.js';
+import { announcement, incidentCard, noChannelReason, topicFor } from '../slack/blocks/incident.js';
 import type { Deps } from './deps.js';
 import { postOnce, step, stepWithIntent } from './steps.js';
 import { REFRESH_JOB, setTopicIfChanged } from './lifecycle.js';
@@ -107,6 +107,23 @@ interface FlowPayload {
   incidentId: string;
   channel: 'always' | 'auto';
   notify: { channelId: string; userId: string } | null;
+  /** Set when a person asked for a channel later ("Open a channel"): they are invited too. */
+  openedBy?: string | null;
+}
+
+/**
+ * "Open a channel" on the announcement of an incident that got none: the same resumable declare
+ * flow, now with a channel. Idempotent: one job per incident, and a flow that already made the
+ * channel makes no second one.
+ */
+export async function openChannelLater(deps: Deps, incidentId: string, userId: string): Promise<{ alreadyOpen: string | null }> {
+  const incident = await deps.store.getIncident(incidentId);
+  if (!incident) throw new AppError('incident.not_found', 'That incident no longer exists.');
+  if (incident.channelId) return { alreadyOpen: incident.channelId };
+  if (!isOpen(incident.status)) throw new AppError('incident.bad_transition', `${incidentLabel(incident)} is ${incident.status}; it needs no channel now.`);
+  const queued = await deps.jobs.enqueue(DECLARE_FLOW_JOB, { incidentId, channel: 'always', notify: null, openedBy: userId }, { key: `${declareFlowId(incidentId)}:open-channel` });
+  if (queued) await deps.store.audit({ at: deps.clock.now(), incidentId, actor: userId, action: 'incident.channel_requested', detail: {} });
+  return { alreadyOpen: null };
 }
 
 /**
@@ -125,8 +142,9 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
 
   // Two independent chains from t0: the backend record, and the channel. Nothing Slack shows
   // waits for the backend: a slow or failing incident platform never holds up the card.
-  const backendP = ensureBackendRecord(deps, flowId, initial);
   const channelP = wantsChannel ? ensureChannel(deps, flowId, initial) : Promise.resolve(null);
+  // incident.io attaches its record to our channel only at create (see its adapter): wait for it there.
+  const backendP = deps.backend.name === 'incidentio' ? channelP.then((ch) => ensureBackendRecord(deps, flowId, initial, ch)) : ensureBackendRecord(deps, flowId, initial, null);
   const inc = initial;
   const tasks: Promise<unknown>[] = [backendP];
 
@@ -135,7 +153,7 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
     const withChannel: Incident = { ...inc, channelId: channel.id, channelName: channel.name };
     await Promise.all([
       step(deps, flowId, 'invite', async () => {
-        const users = [inc.declaredBy, inc.commanderId, ...deps.config.file.responders].filter((u): u is string => !!u);
+        const users = [inc.declaredBy, inc.commanderId, payload.openedBy, ...deps.config.file.responders].filter((u): u is string => !!u);
         await deps.chat.invite(channel.id, users);
         return true;
       }),
@@ -164,7 +182,10 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
     tasks.push(
       channelP.then(async (channel) => {
         const withChannel: Incident = channel ? { ...inc, channelId: channel.id, channelName: channel.name } : inc;
-        const posted = await postOnce(deps, flowId, 'announce', announceChannel, Markers.announce(inc.id), () => announcement(withChannel, roles));
+        const below = payload.channel === 'auto' && !wantsChannel;
+        const posted = await postOnce(deps, flowId, 'announce', announceChannel, Markers.announce(inc.id), () =>
+          announcement(withChannel, roles, { noChannelReason: noChannelReason(withChannel, deps.config.file.announce.auto_channel_min_severity, below) }),
+        );
         await deps.store.updateIncident(inc.id, { announceTs: posted.ts, updatedAt: deps.clock.now() });
       }),
     );
@@ -207,11 +228,11 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   if (failed) throw failed.reason;
   // The card and announcement were rendered before the backend link existed: render them once more.
   const done = (await deps.store.getIncident(inc.id))!;
-  if (done.backendUrl) await deps.jobs.enqueue(REFRESH_JOB, { incidentId: inc.id }, { key: `refresh:${inc.id}:${done.version}` });
+  if (done.backendUrl || payload.openedBy) await deps.jobs.enqueue(REFRESH_JOB, { incidentId: inc.id }, { key: `refresh:${inc.id}:${done.version}` });
   await deps.store.audit({ at: deps.clock.now(), incidentId: inc.id, actor: 'system', action: 'incident.flow_completed', detail: { channel: done.channelId } });
 }
 
-async function ensureBackendRecord(deps: Deps, flowId: string, incident: Incident): Promise<{ backendId: string; url: string | null }> {
+async function ensureBackendRecord(deps: Deps, flowId: string, incident: Incident, channel: { id: string; name: string } | null): Promise<{ backendId: string; url: string | null }> {
   if (incident.backendId) return { backendId: incident.backendId, url: incident.backendUrl };
   const ref = await step(deps, flowId, 'backend', async () => {
     const commander = incident.commanderId ? await deps.chat.userInfo(incident.commanderId).catch(() => null) : null;
@@ -223,6 +244,7 @@ async function ensureBackendRecord(deps: Deps, flowId: string, incident: Inciden
       private: incident.private,
       services: incident.services,
       commander: incident.commanderId ? { slackUserId: incident.commanderId, email: commander?.email ?? null, name: commander?.name ?? null } : null,
+      ...(channel ? { slackChannel: { id: channel.id, name: channel.name, url: deps.chat.permalink(channel.id) } } : {}),
     });
   });
   await deps.store.updateIncident(incident.id, { backendId: ref.backendId, backendUrl: ref.url, updatedAt: deps.clock.now() });

@@ -1,7 +1,9 @@
 import { canTransition, incidentLabel, isOpen, type Incident, type IncidentStatus } from '../domain/incident.js';
 import type { Severity } from '../domain/severity.js';
-import { AppError } from '../errors.js';
-import { announcement, incidentCard, topicFor } from '../slack/blocks/incident.js';
+import { AppError, BackendError } from '../errors.js';
+import { mayAssignRole, protectedRoles } from '../domain/approval-policy.js';
+import { announcement, incidentCard, noChannelReason, topicFor } from '../slack/blocks/incident.js';
+import { atLeast } from '../domain/severity.js';
 import type { IncidentPatch } from '../ports/store.js';
 import type { Deps } from './deps.js';
 import { observeResolved } from './insights.js';
@@ -80,14 +82,59 @@ export async function changeSeverity(deps: Deps, incidentId: string, severity: S
   return res.after;
 }
 
+/** Users and user groups that approval policies (or the command list) name, resolved against Slack only when asked. */
+async function namedIn(deps: Deps, userId: string, users: readonly string[], groups: readonly string[]): Promise<boolean> {
+  if (users.includes(userId)) return true;
+  for (const g of groups) {
+    const members = await deps.chat.usergroupMembers(g).catch((err) => {
+      deps.logger.warn({ err, usergroup: g }, 'reading user group members failed; counted as not a member');
+      return [] as string[];
+    });
+    if (members.includes(userId)) return true;
+  }
+  return false;
+}
+
+/**
+ * May `actor` hand out `role` on this incident? See `mayAssignRole` for the rules. Refusals are
+ * audited and thrown as `role.not_allowed` (an ephemeral answer to the person).
+ */
+export async function checkRoleAuthority(deps: Deps, incident: Incident, role: string, userId: string, actor: string): Promise<void> {
+  const policies = deps.config.actions.filter((a) => a.requires_approval).map((a) => a.policy);
+  const guarded = protectedRoles(policies);
+  if (!guarded.has(role)) return;
+  const roles = await deps.store.getRoles(incident.id);
+  const fast = mayAssignRole({ role, actorId: actor, protectedRoles: guarded, roles, declaredBy: incident.declaredBy, isPolicyApprover: false, isEligibleCommander: false });
+  if (fast.ok) return;
+  const isPolicyApprover = await namedIn(deps, actor, policies.flatMap((p) => p.users), [...new Set(policies.flatMap((p) => p.usergroups))]);
+  const eligible = deps.config.file.approvals.eligible_commanders ?? { users: deps.config.file.responders, usergroups: [] };
+  const isEligibleCommander = !roles.commander && !incident.declaredBy ? await namedIn(deps, actor, eligible.users, eligible.usergroups) : false;
+  const verdict = mayAssignRole({ role, actorId: actor, protectedRoles: guarded, roles, declaredBy: incident.declaredBy, isPolicyApprover, isEligibleCommander });
+  if (verdict.ok) return;
+  await deps.store.audit({ at: deps.clock.now(), incidentId: incident.id, actor, action: 'incident.role_refused', detail: { role, userId, reason: verdict.reason } });
+  const self = userId === actor;
+  throw new AppError(
+    'role.not_allowed',
+    `You may not ${self ? `take the *${role}* role` : `make <@${userId}> *${role}*`}: it carries approval power, and ${verdict.reason}. Nothing changed.`,
+    { role, userId },
+  );
+}
+
 export async function assignRole(deps: Deps, incidentId: string, role: string, userId: string, actor: string): Promise<Incident> {
   if (!deps.config.file.roles.includes(role)) throw new AppError('input.invalid', `Unknown role \`${role}\`. Roles: ${deps.config.file.roles.join(', ')}.`);
   const incident = await requireIncident(deps, incidentId);
+  await checkRoleAuthority(deps, incident, role, userId, actor);
+  const previous = (await deps.store.getRoles(incidentId))[role] ?? null;
+  if (previous === userId) return incident;
   await deps.store.setRole(incidentId, role, userId);
   let after = incident;
   if (role === 'commander') after = (await patchIncident(deps, incidentId, () => ({ commanderId: userId })))?.after ?? incident;
-  const text = `<@${userId}> is now *${role}* (set by <@${actor}>)`;
-  await afterChange(deps, after, actor, 'incident.role_assigned', { role, userId }, text, [{ op: 'role', role, userId }]);
+  const guarded = protectedRoles(deps.config.actions.filter((a) => a.requires_approval).map((a) => a.policy)).has(role);
+  const how = userId === actor ? 'took the role' : `set by <@${actor}>`;
+  const text =
+    `:busts_in_silhouette: <@${userId}> is now *${role}*${previous ? `, taking over from <@${previous}>` : ''} (${how})` +
+    (guarded ? '. Proposals made before this keep the approvers they had.' : '');
+  await afterChange(deps, after, actor, 'incident.role_assigned', { role, userId, previous }, text, [{ op: 'role', role, userId }]);
   if (after.channelId) {
     await deps.chat.invite(after.channelId, [userId]).catch((err) => deps.logger.warn({ err }, 'inviting role holder failed'));
     await deps.chat.post(after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting role change failed'));
@@ -148,7 +195,8 @@ export async function refreshIncidentViews(deps: Deps, incidentId: string): Prom
   }
   const announceChannel = deps.config.env.ANNOUNCE_CHANNEL;
   if (announceChannel && incident.announceTs) {
-    const a = announcement(incident, roles);
+    const below = incident.origin !== 'slack' && !atLeast(incident.severity, deps.config.file.announce.auto_channel_min_severity);
+    const a = announcement(incident, roles, { noChannelReason: noChannelReason(incident, deps.config.file.announce.auto_channel_min_severity, below) });
     jobs.push(deps.chat.update(announceChannel, incident.announceTs, a.text, a.blocks));
   }
   const results = await Promise.allSettled(jobs);
@@ -163,7 +211,17 @@ export async function syncToBackend(deps: Deps, payload: { incidentId: string } 
   const ref = { firebreakId: incident.id, backendId: incident.backendId };
   switch (payload.op) {
     case 'transition':
-      return deps.backend.transition(ref, payload.to, payload.message);
+      try {
+        return await deps.backend.transition(ref, payload.to, payload.message);
+      } catch (err) {
+        // A transition the backend's rules refuse (e.g. incident.io allows no edit to declined, nor
+        // from closed back to live) cannot succeed on retry: say so in the channel once, and stop.
+        if (!(err instanceof BackendError && err.code === 'backend.validation')) throw err;
+        deps.logger.warn({ incidentId: incident.id, to: payload.to, err: err.message }, 'backend refused the transition');
+        if (incident.channelId)
+          await deps.chat.post(incident.channelId, `:warning: ${err.message}. Firebreak's record is ${payload.to}; change it in ${deps.backend.name} by hand.`).catch(() => undefined);
+        return;
+      }
     case 'severity':
       return deps.backend.updateIncident(ref, { severity: payload.severity });
     case 'role': {

@@ -4,7 +4,7 @@ import type { SummaryContext, TranscriptLine } from '../ports/summarizer.js';
 import { Markers } from '../slack/ids.js';
 import { context as ctxBlock, header, section } from '../slack/blocks/common.js';
 import type { Deps } from './deps.js';
-import { requireIncident } from './lifecycle.js';
+import { POSTMORTEM_JOB, requireIncident } from './lifecycle.js';
 import { postOnce } from './steps.js';
 
 /** What the bot remembers of its last summary, so the next one only sends what is new. */
@@ -106,28 +106,64 @@ export async function postSummary(deps: Deps, incidentId: string, requestedBy: s
   await deps.store.audit({ at: deps.clock.now(), incidentId, actor: requestedBy, action: 'incident.summarized', detail: { fallback: result.fallback, usage: result.usage ?? null } });
 }
 
+/** How long a resolved incident's draft waits for the backend's post-mortem document to appear. */
+export const POSTMORTEM_WAIT = { checks: 6, intervalMs: 10 * 60_000 };
+
+interface StoredDraft {
+  markdown: string;
+  fallback: boolean;
+  at: string;
+}
+
 /**
- * The post-mortem draft: posted in the channel and saved to the backend. A backend that refuses a
- * post-mortem before the incident is resolved is not a failure: the save waits for the resolve.
+ * The post-mortem draft: generated once and kept (`postmortem-draft:<id>`), posted in the channel,
+ * and saved to the backend. A job (`reuse`) keeps a draft made since the resolve, so a retry never
+ * calls Claude again; `/incident postmortem` asks for a fresh one. A backend without a post-mortem
+ * document yet (Rootly makes one from a retrospective process, or never) is re-checked
+ * POSTMORTEM_WAIT.checks times; then the channel is told where the draft is and the job stops.
  */
-export async function postPostmortem(deps: Deps, incidentId: string, requestedBy: string | null): Promise<'saved' | 'not_ready' | 'unsupported' | 'posted'> {
-  const ctx = await buildSummaryContext(deps, incidentId);
-  const result = await deps.summarizer.postmortem(ctx);
-  const incident = ctx.incident;
+export async function postPostmortem(
+  deps: Deps,
+  incidentId: string,
+  requestedBy: string | null,
+  opts: { reuse?: boolean; check?: number } = {},
+): Promise<'saved' | 'not_ready' | 'unsupported' | 'posted'> {
+  const check = opts.check ?? 0;
+  const key = `postmortem-draft:${incidentId}`;
+  const current = await requireIncident(deps, incidentId);
+  const kept = await deps.store.getKv<StoredDraft>(key);
+  const since = current.resolvedAt?.getTime() ?? Infinity;
+  let draft: StoredDraft;
+  if (opts.reuse && kept && Date.parse(kept.at) >= since) draft = kept;
+  else {
+    const ctx = await buildSummaryContext(deps, incidentId);
+    const result = await deps.summarizer.postmortem(ctx);
+    draft = { markdown: result.text, fallback: result.fallback, at: deps.clock.now().toISOString() };
+    await deps.store.setKv(key, draft);
+  }
+  const incident = await requireIncident(deps, incidentId);
   if (incident.channelId) {
-    const flow = `postmortem:${incidentId}:${incident.status}`;
+    const flow = `postmortem:${incidentId}:${incident.status}:${draft.at}`;
     await postOnce(deps, flow, 'post', incident.channelId, Markers.postmortem(incidentId), () => ({
       text: `Post-mortem draft for ${incidentLabel(incident)}`,
-      blocks: [header(`Post-mortem draft: ${incidentLabel(incident)}`, Markers.postmortem(incidentId)), ...chunks(result.text).slice(0, 45), ctxBlock(result.fallback ? 'Skeleton from the record (Claude unavailable)' : 'Drafted by Claude. Edit before publishing.')],
+      blocks: [header(`Post-mortem draft: ${incidentLabel(incident)}`, Markers.postmortem(incidentId)), ...chunks(draft.markdown).slice(0, 45), ctxBlock(draft.fallback ? 'Skeleton from the record (Claude unavailable)' : 'Drafted by Claude. Edit before publishing.')],
     }));
   }
-  await deps.store.setKv(`postmortem-draft:${incidentId}`, { markdown: result.text, at: deps.clock.now().toISOString() });
   let outcome: 'saved' | 'not_ready' | 'unsupported' | 'posted' = 'posted';
   if (incident.status === 'resolved' && incident.backendId) {
-    outcome = await deps.backend.savePostmortem({ firebreakId: incident.id, backendId: incident.backendId }, result.text);
-    if (outcome === 'not_ready') throw new Error('backend not ready for the post-mortem yet; retrying');
+    outcome = await deps.backend.savePostmortem({ firebreakId: incident.id, backendId: incident.backendId }, draft.markdown);
+    if (outcome === 'not_ready') {
+      if (check < POSTMORTEM_WAIT.checks) {
+        await deps.jobs.enqueue(POSTMORTEM_JOB, { incidentId, check: check + 1 }, { key: `postmortem:${incidentId}:${draft.at}:check:${check + 1}`, delayMs: POSTMORTEM_WAIT.intervalMs });
+      } else if (incident.channelId) {
+        const mins = Math.round((POSTMORTEM_WAIT.checks * POSTMORTEM_WAIT.intervalMs) / 60_000);
+        const marker = `${Markers.postmortem(incidentId)}:gave-up`;
+        const text = `${deps.backend.name} has no post-mortem document for ${incidentLabel(incident)} after ${mins} minutes. The draft is the one posted here (and on the ${deps.backend.name} timeline where it has one); Firebreak stops waiting.`;
+        await postOnce(deps, `postmortem:${incidentId}:${draft.at}`, 'gave-up', incident.channelId, marker, () => ({ text, blocks: [section(text, marker)] }));
+      }
+    }
   }
-  await deps.store.audit({ at: deps.clock.now(), incidentId, actor: requestedBy ?? 'system', action: 'incident.postmortem_drafted', detail: { outcome, fallback: result.fallback } });
+  await deps.store.audit({ at: deps.clock.now(), incidentId, actor: requestedBy ?? 'system', action: 'incident.postmortem_drafted', detail: { outcome, fallback: draft.fallback, check } });
   return outcome;
 }
 

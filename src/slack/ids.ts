@@ -12,6 +12,8 @@ export const Actions = {
   cardSummarize: 'card_summarize',
   cardProposeAction: 'card_propose_action',
   cardResolve: 'card_resolve',
+  cardTakeCommand: 'card_take_command',
+  announceOpenChannel: 'announce_open_channel',
   approve: 'approval_approve',
   deny: 'approval_deny',
   duplicateJoin: 'duplicate_join',

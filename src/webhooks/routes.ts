@@ -23,6 +23,13 @@ export interface WebhookRouteOptions {
   limiter?: IngestLimiter;
 }
 
+/**
+ * The status an over-the-limit alert delivery gets, per sender: the one it retries on. Datadog and
+ * Alertmanager retry only on 5xx (a 429 would drop the alert), so they get 503; PagerDuty retries
+ * any non-2xx and the generic scheme documents 429, so those keep 429. Both carry Retry-After.
+ */
+const OVERLOAD_STATUS: Record<AlertSource, 429 | 503> = { datadog: 503, alertmanager: 503, pagerduty: 429, generic: 429 };
+
 type Outcome = 'accepted' | 'duplicate' | 'ignored' | 'disabled' | 'too_large' | 'unauthorized' | 'rate_limited' | 'invalid' | 'error';
 
 class Reply {
@@ -51,7 +58,7 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
         reply = new Reply(500, 'error', { error: 'internal error; retry later' });
       }
       deps.metrics.webhooks.inc({ source, outcome: reply.outcome });
-      if (reply.status >= 400 && reply.status !== 429 && reply.status !== 500)
+      if (reply.status >= 400 && reply.outcome !== 'rate_limited' && reply.status !== 500)
         deps.logger.warn({ source, status: reply.status, reason: reply.body.error }, 'webhook refused');
       sendJson(res, reply.status, reply.body, reply.headers);
     };
@@ -79,13 +86,14 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
   const alertAuth: Record<AlertSource, { secret: string | undefined; envName: string; check: (req: IncomingMessage, raw: Buffer, secret: string) => Verdict }> = {
     pagerduty: { secret: env.PAGERDUTY_WEBHOOK_SECRET, envName: 'PAGERDUTY_WEBHOOK_SECRET', check: (req, raw, s) => verifyPagerDuty(req.headers, raw, s) },
     datadog: {
-      secret: env.DATADOG_WEBHOOK_SECRET ?? env.ALERT_WEBHOOK_SECRET,
-      envName: 'DATADOG_WEBHOOK_SECRET (or ALERT_WEBHOOK_SECRET)',
+      // A token Datadog sends in clear: never the HMAC key ALERT_WEBHOOK_SECRET.
+      secret: env.DATADOG_WEBHOOK_SECRET ?? env.ALERT_WEBHOOK_TOKEN,
+      envName: 'DATADOG_WEBHOOK_SECRET (or ALERT_WEBHOOK_TOKEN)',
       check: (req, _raw, s) => verifyDatadog(req.headers, s),
     },
     alertmanager: {
-      secret: env.ALERTMANAGER_WEBHOOK_TOKEN ?? env.ALERT_WEBHOOK_SECRET,
-      envName: 'ALERTMANAGER_WEBHOOK_TOKEN (or ALERT_WEBHOOK_SECRET)',
+      secret: env.ALERTMANAGER_WEBHOOK_TOKEN ?? env.ALERT_WEBHOOK_TOKEN,
+      envName: 'ALERTMANAGER_WEBHOOK_TOKEN (or ALERT_WEBHOOK_TOKEN)',
       check: (req, _raw, s) => verifyBearer(req.headers, s),
     },
     generic: {
@@ -106,7 +114,7 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
     if (!verdict.ok) return new Reply(401, 'unauthorized', { error: `authentication failed: ${verdict.reason}` });
     const retryAfter = limiter.take(source);
     if (retryAfter !== null)
-      return new Reply(429, 'rate_limited', { error: `more than ${cfg.rate_limit_per_minute} ${source} deliveries per minute` }, { 'retry-after': String(retryAfter) });
+      return new Reply(OVERLOAD_STATUS[source], 'rate_limited', { error: `more than ${cfg.rate_limit_per_minute} ${source} deliveries per minute` }, { 'retry-after': String(retryAfter) });
     const parsedJson = json(raw);
     if (parsedJson instanceof Reply) return parsedJson;
     const parsed = parseAlertPayload(source, parsedJson);

@@ -98,22 +98,32 @@ export function verifyPagerDuty(headers: IncomingHttpHeaders, body: Buffer, secr
 export function verifyDatadog(headers: IncomingHttpHeaders, secret: string): Verdict {
   const token = header(headers, 'x-firebreak-token');
   if (token !== undefined) return safeEqual(token.trim(), secret) ? ok : fail('X-Firebreak-Token mismatch');
-  const auth = header(headers, 'authorization');
-  const m = auth ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(auth) : null;
-  if (m) {
-    const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
-    const i = decoded.indexOf(':');
-    const password = i >= 0 ? decoded.slice(i + 1) : '';
-    return safeEqual(password, secret) ? ok : fail('basic auth password mismatch');
-  }
+  const password = basicPassword(headers);
+  if (password !== null) return safeEqual(password, secret) ? ok : fail('basic auth password mismatch');
   return fail('missing X-Firebreak-Token header (or HTTP Basic auth)');
 }
 
-/** Alertmanager `http_config.authorization` (or `bearer_token`): `Authorization: Bearer <token>`. */
+/** The password of `Authorization: Basic base64(user:password)`, or null when the header is not Basic. */
+function basicPassword(headers: IncomingHttpHeaders): string | null {
+  const auth = header(headers, 'authorization');
+  const m = auth ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(auth) : null;
+  if (!m) return null;
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  return i >= 0 ? decoded.slice(i + 1) : '';
+}
+
+/**
+ * Alertmanager `http_config`: `authorization` (or `bearer_token`) sends `Authorization: Bearer
+ * <token>`; `basic_auth` sends `Authorization: Basic ...`, accepted with the token as the password
+ * (any user name).
+ */
 export function verifyBearer(headers: IncomingHttpHeaders, token: string): Verdict {
+  const password = basicPassword(headers);
+  if (password !== null) return safeEqual(password, token) ? ok : fail('basic auth password mismatch');
   const auth = header(headers, 'authorization');
   const m = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
-  if (!m) return fail('missing Authorization: Bearer token');
+  if (!m) return fail('missing Authorization: Bearer token (or HTTP Basic auth)');
   return safeEqual(m[1]!, token) ? ok : fail('bearer token mismatch');
 }
 

@@ -107,7 +107,7 @@ describe('approval gate end to end (signed Slack requests, real bot, emulator)',
     const { ts, approvalId } = await proposeByCommand('rollback_deployment service=api version=v41');
     const text = blocksText(message(ts).blocks);
     assert.match(text, /<@U0DAVE001>/);
-    assert.match(text, /needs 1 approval from the commander or <!subteam\^S0SRELEADS>/);
+    assert.match(text, /needs 1 approval from the commander \(<@U0ALICE01>\) or <!subteam\^S0SRELEADS>/);
 
     const n = (u: string) => bot.emulator.state.ephemeralsFor(u, incident.channelId!).length;
     const [d0, e0, a0] = [n(DAVE), n(ERIN), n(ALICE)];

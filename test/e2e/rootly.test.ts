@@ -10,6 +10,7 @@ import { startFakeRootly, type FakeRootly } from '../fakes/rootly/fake.js';
 import { signRootly } from '../../src/webhooks/verify.js';
 import { ALICE, BOB, blocksText, channelsNamed, flowDone, messagesWithMarker } from './helpers.js';
 import { Actions } from '../../src/slack/ids.js';
+import { POSTMORTEM_WAIT, postPostmortem } from '../../src/services/summaries.js';
 
 const WEBHOOK_SECRET = 'rootly-webhook-secret-for-tests';
 let bot: Bot;
@@ -83,6 +84,30 @@ test('declaring from Slack creates the Rootly incident with severity_id, writes 
   await bot.waitFor(() => rootly.incidents()[0]!.events.some((e) => e.event.includes('Draining the stuck queue')), 8000, 'timeline event');
   await bot.waitFor(() => rootly.incidents()[0]!.roles.length >= 1, 8000, 'role assigned');
   assert.equal(rootly.incidents()[0]!.resolution_message, 'queue drained');
+});
+
+test('post-mortem on Rootly: drafted once (a retry reuses it), on the timeline once, and with no retrospective the job stops after a bounded wait', async () => {
+  const inc = rootly.incidents()[0]!;
+  const mine = await bot.fb.deps.store.findIncidentByBackendId('rootly', inc.id);
+  assert.ok(mine, 'the incident resolved by the first test');
+  await bot.waitFor(() => inc.events.some((e) => e.event.startsWith('Post-mortem draft (Firebreak)')), 8000, 'draft on the Rootly timeline');
+  await bot.fb.deps.jobs.idle();
+  let drafts = 0;
+  const summarizer = bot.fb.deps.summarizer;
+  const original = summarizer.postmortem.bind(summarizer);
+  summarizer.postmortem = async (ctx) => (drafts++, original(ctx));
+  try {
+    // A retry of the job (and every bounded re-check) reuses the kept draft: no new Claude call.
+    inc.post_mortem = null; // an organisation without a retrospective process
+    assert.equal(await postPostmortem(bot.fb.deps, mine.id, null, { reuse: true, check: 1 }), 'not_ready');
+    assert.equal(await postPostmortem(bot.fb.deps, mine.id, null, { reuse: true, check: POSTMORTEM_WAIT.checks }), 'not_ready');
+    assert.equal(drafts, 0, 'the draft was generated once');
+    assert.equal(inc.events.filter((e) => e.event.startsWith('Post-mortem draft (Firebreak)')).length, 1, 'on the timeline once');
+    const gaveUp = messagesWithMarker(bot.emulator, mine.channelId!, `postmortem:${mine.id}:gave-up`);
+    assert.equal(gaveUp.length, 1, 'the channel is told, once, and the wait stops');
+  } finally {
+    summarizer.postmortem = original;
+  }
 });
 
 test('an incident created in Rootly\'s own UI is announced once and gets a channel when severe enough', async () => {

@@ -49,7 +49,7 @@ test('declare through the modal, propose a rollback as bob, approve as alice the
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
 
-  await page.goto(`${sb.url}/sandbox`);
+  await page.goto(`${sb.url}/sandbox?token=${sb.sandbox.token}`);
   await page.getByText('SANDBOX — not connected to Slack').waitFor();
   await page.getByText('live', { exact: true }).waitFor();
   assert.equal(await page.getByLabel('Acting as').inputValue(), 'U0ALICE01');

@@ -225,12 +225,14 @@ describe('crash after 202', () => {
 describe('backend record', () => {
   test('with a non-local backend the alert is recorded there once per episode, fingerprint as external id', async () => {
     const recorded: BackendAlert[] = [];
+    const resolved: string[] = [];
     let storeRef: Parameters<typeof createLocalBackend>[0] | null = null;
     const backend: IncidentBackend = new Proxy({} as IncidentBackend, {
       get(_t, prop) {
         const local = createLocalBackend(storeRef!);
         if (prop === 'name') return 'rootly';
-        if (prop === 'recordAlert') return async (a: BackendAlert) => void recorded.push(a);
+        if (prop === 'recordAlert') return async (a: BackendAlert) => (recorded.push(a), `rootly-alert-${recorded.length}`);
+        if (prop === 'resolveAlert') return async (id: string) => void resolved.push(id);
         return (local as unknown as Record<string | symbol, unknown>)[prop];
       },
     });
@@ -246,6 +248,11 @@ describe('backend record', () => {
       assert.equal(recorded[0]!.externalId, alert!.fingerprint);
       assert.equal(recorded[0]!.source, 'generic');
       assert.equal(recorded[0]!.labels.service, 'ledger');
+      // The recovery resolves that backend alert, by the id kept with the episode; no new alert.
+      await fire(h, { title: 'Ledger replication stalled', service: 'ledger', status: 'resolved' });
+      await h.drain();
+      assert.equal(recorded.length, 1, 'a recovery is not recorded as a new alert');
+      assert.deepEqual(resolved, ['rootly-alert-1']);
     } finally {
       await h.close();
       await s.cleanup();

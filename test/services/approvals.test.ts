@@ -79,7 +79,7 @@ describe('approval gate (SQLite store)', () => {
     assert.match(msg, /<@UPROP>/);
     assert.match(msg, /`service` = `api`, `version` = `v41`/);
     assert.match(msg, /v42 broke checkout/);
-    assert.match(msg, /needs 1 approval from the commander or <!subteam\^SSRELEADS>/);
+    assert.match(msg, /needs 1 approval from the commander \(<@UCMD>\) or <!subteam\^SSRELEADS>/);
     assert.match(msg, /\*Expires\* <!date\^\d+\^/);
     assert.equal(a.expiresAt.getTime() - a.createdAt.getTime(), 15 * 60_000);
     assert.deepEqual(
@@ -172,7 +172,7 @@ describe('approval gate (SQLite store)', () => {
     const a = await propose();
     const res = await approve(gate.deps, { approvalId: a.id, userId: 'URANDOM' });
     assert.equal(res.outcome, 'refused');
-    assert.match(res.text, /You may not approve this action\. It needs 1 approval from the commander or <!subteam\^SSRELEADS>: the commander \(<@UCMD>\) or <!subteam\^SSRELEADS>/);
+    assert.match(res.text, /You may not approve this action\. It needs 1 approval from the commander \(<@UCMD>\) or <!subteam\^SSRELEADS>\. Who may approve was fixed when it was proposed/);
     assert.equal((await gate.deps.store.getApproval(a.id))!.status, 'pending');
     assert.equal((await approve(gate.deps, { approvalId: a.id, userId: 'ULEAD3' })).outcome, 'approved');
     await finished(a.id);

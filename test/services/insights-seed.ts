@@ -36,7 +36,7 @@ export async function seedHistory(store: Store, opts: { n: number; days: number;
       const approvalId = randomUUID();
       await store.createApproval({
         id: approvalId, incidentId: id, actionId: 'rollback_deployment', params: { service: 'api', version: 'v41' }, reason: 'seed', proposedBy: 'U0BOB0001',
-        proposerKind: 'user', policy: {}, requiresApproval: true, createdAt: at(10), expiresAt: at(25), channelId: null,
+        proposerKind: 'user', policy: {}, approvers: null, requiresApproval: true, createdAt: at(10), expiresAt: at(25), channelId: null,
       });
       await store.transitionApproval(approvalId, ['pending'], 'succeeded', { decidedBy: 'U0ALICE01', decidedAt: at(12) });
       await store.recordRemediationAnswer({ approvalId, answer: k % 8 === 1 ? 'no' : 'yes', answeredBy: 'U0ALICE01', at: resolvedAt });

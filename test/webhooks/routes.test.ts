@@ -81,6 +81,15 @@ describe('webhook signatures', () => {
     assert.equal(await alertRows(h), before + 2);
   });
 
+  test('Alertmanager: basic_auth works as well as the bearer token (the token is the password, any user)', async () => {
+    const r = route(h, '/webhooks/alerts/alertmanager');
+    const body = fixtureText('alertmanager-firing.json');
+    const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+    assert.equal((await call(r, body, { Authorization: basic('alertmanager', 'wrong') })).status, 401);
+    const ok = await call(r, body, { Authorization: basic('alertmanager', SECRETS.ALERTMANAGER_WEBHOOK_TOKEN) });
+    assert.ok(ok.status === 202 || ok.status === 200, JSON.stringify(ok.body));
+  });
+
   test('generic: HMAC over timestamp.body; stale (>5 min) → 401; replay → duplicate', async () => {
     const r = route(h, '/webhooks/alerts/generic');
     const body = fixtureText('generic-firing.json');
@@ -184,6 +193,36 @@ describe('bad input', () => {
   });
 });
 
+describe('tokens sent in clear and HMAC keys are separate secrets', () => {
+  test('ALERT_WEBHOOK_SECRET (the generic HMAC key) is never accepted as a Datadog token or an Alertmanager Bearer', async () => {
+    const h = await buildHarness({ env: { DATADOG_WEBHOOK_SECRET: '', ALERTMANAGER_WEBHOOK_TOKEN: '' } });
+    try {
+      const key = SECRETS.ALERT_WEBHOOK_SECRET;
+      const dd = await call(route(h, '/webhooks/alerts/datadog'), fixtureText('datadog-triggered.json'), { 'X-Firebreak-Token': key });
+      assert.equal(dd.status, 503);
+      assert.match(dd.body.error, /DATADOG_WEBHOOK_SECRET \(or ALERT_WEBHOOK_TOKEN\)/);
+      const am = await call(route(h, '/webhooks/alerts/alertmanager'), fixtureText('alertmanager-firing.json'), { authorization: `Bearer ${key}` });
+      assert.equal(am.status, 503);
+      assert.equal((await h.store.listAlerts({})).length, 0);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('ALERT_WEBHOOK_TOKEN is the shared token of both clear-text sources', async () => {
+    const token = 'shared-clear-token-0123456789';
+    const h = await buildHarness({ env: { DATADOG_WEBHOOK_SECRET: '', ALERTMANAGER_WEBHOOK_TOKEN: '', ALERT_WEBHOOK_TOKEN: token } });
+    try {
+      const dd = await call(route(h, '/webhooks/alerts/datadog'), fixtureText('datadog-triggered.json'), { 'X-Firebreak-Token': token });
+      assert.equal(dd.status, 202, JSON.stringify(dd.body));
+      const am = await call(route(h, '/webhooks/alerts/alertmanager'), fixtureText('alertmanager-firing.json'), { authorization: `Bearer ${token}` });
+      assert.equal(am.status, 202, JSON.stringify(am.body));
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('a source with no secret configured', () => {
   test('answers 503 naming the variable to set, and never accepts the alert', async () => {
     const h = await buildHarness({ env: { PAGERDUTY_WEBHOOK_SECRET: '', ROOTLY_WEBHOOK_SECRET: '' } });
@@ -228,6 +267,19 @@ describe('ingest limit', () => {
       assert.equal((await send(6)).status, 429);
       const m = await h.deps.metrics.registry.getSingleMetricAsString('firebreak_webhooks_total');
       assert.match(m, /source="generic",outcome="rate_limited"} 3/);
+
+      // Datadog and Alertmanager retry only on 5xx: a 429 would lose the alert, so they get 503 + Retry-After.
+      const ddRoute = route(h, '/webhooks/alerts/datadog');
+      let dds: { status: number; headers: Record<string, unknown> } | null = null;
+      for (let i = 0; i < 5 && (!dds || dds.status < 400); i++)
+        dds = await call(ddRoute, dd.replace(/"id":\s*"[^"]*"/, `"id": "dd-limit-${i}"`), { 'X-Firebreak-Token': SECRETS.DATADOG_WEBHOOK_SECRET });
+      assert.equal(dds!.status, 503);
+      assert.ok(Number(dds!.headers['retry-after']) > 0);
+      const am = fixtureText('alertmanager-firing.json');
+      let ams: { status: number; headers: Record<string, unknown> } | null = null;
+      for (let i = 0; i < 5 && (!ams || ams.status < 400); i++) ams = await call(route(h, '/webhooks/alerts/alertmanager'), am, { Authorization: `Bearer ${SECRETS.ALERTMANAGER_WEBHOOK_TOKEN}` });
+      assert.equal(ams!.status, 503);
+      assert.ok(Number(ams!.headers['retry-after']) > 0);
     } finally {
       await h.close();
     }

@@ -27,7 +27,10 @@ export function createLocalBackend(store: Store, opts: { publicUrl?: string } = 
       const { AppError } = await import('../../errors.js');
       throw new AppError('backend.unsupported', 'Workflow runs need the Rootly backend (INCIDENT_BACKEND=rootly).');
     },
-    async recordAlert() {},
+    async recordAlert() {
+      return null;
+    },
+    async resolveAlert() {},
     incidentUrl(ref) {
       return opts.publicUrl ? `${opts.publicUrl.replace(/\/$/, '')}/incidents/${ref.firebreakId}` : null;
     },

@@ -24,6 +24,8 @@ export interface HttpRequest {
   idempotent?: boolean;
   /** Rate-limiter bucket; omitted = not budgeted. */
   bucket?: string;
+  /** Extra headers for this request only (e.g. `Idempotency-Key`), on top of the client's. */
+  headers?: Record<string, string>;
 }
 
 export interface HttpResponse {
@@ -86,7 +88,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     try {
       const res = await request(url, {
         method: req.method,
-        headers: opts.headers,
+        headers: req.headers ? { ...opts.headers, ...req.headers } : opts.headers,
         body: req.body === undefined ? undefined : JSON.stringify(req.body),
         signal: controller.signal,
         ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}),

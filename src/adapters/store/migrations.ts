@@ -213,9 +213,17 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
+    // Who may approve is fixed when an action is proposed (see ApproverSnapshot). Rows from before
+    // keep null and are decided by the live check they were proposed under.
+    name: '002_approval_approvers',
+    async up(db) {
+      await db.schema.alterTable('approvals').addColumn('approvers', 'text').execute();
+    },
+  },
+  {
     // Insights: the backend's incident history (synced; keyed by the backend's id, so a resumed sync
     // never makes a second row) and the "was this remediation needed?" answers.
-    name: '002_insights',
+    name: '003_insights',
     async up(db) {
       await db.schema
         .createTable('backend_incidents')

@@ -1,7 +1,7 @@
 import type { ExecutorSpec } from '../../domain/actions.js';
 import type { IncidentBackend } from '../../ports/backend.js';
 import { ExecutorError, type ExecutionContext, type ExecutionResult } from './types.js';
-import { runWebhook, type WebhookOptions } from './webhook.js';
+import { runWebhook, webhookBody, type WebhookOptions } from './webhook.js';
 
 export { ExecutorError, type ExecutionContext, type ExecutionResult } from './types.js';
 export { runWebhook, signWebhook, webhookBody, SIGNATURE_HEADER, TIMESTAMP_HEADER, type WebhookOptions } from './webhook.js';
@@ -19,6 +19,8 @@ export async function runExecutor(spec: ExecutorSpec, ctx: ExecutionContext, bac
     case 'none':
       // Recording the decision is the whole job: teams act by hand, with the approval as consent.
       return { summary: 'decision recorded (no executor configured; carry it out by hand)', detail: {} };
+    case 'dry_run':
+      return dryRun(spec.would, ctx);
     case 'webhook':
       return runWebhook(spec, ctx, opts.webhook);
     case 'rootly_workflow': {
@@ -36,5 +38,25 @@ export async function runExecutor(spec: ExecutorSpec, ctx: ExecutionContext, bac
         throw new ExecutorError(`Rootly refused the workflow run: ${(err as Error).message}`, { code: (err as { code?: string }).code ?? null });
       }
     }
+  }
+}
+
+/** The sandbox's stand-in for a configured executor: nothing leaves the process; the result says what would have. */
+function dryRun(would: Exclude<ExecutorSpec, { type: 'dry_run' }>, ctx: ExecutionContext): ExecutionResult {
+  switch (would.type) {
+    case 'none':
+      return { summary: 'decision recorded (no executor configured; carry it out by hand)', detail: {} };
+    case 'webhook': {
+      const body = webhookBody(ctx);
+      return {
+        summary: `not sent (sandbox): would have POSTed to ${would.url}, signed with ${would.secret_env}: ${body}`,
+        detail: { dryRun: true, url: would.url, secretEnv: would.secret_env, body: JSON.parse(body) as unknown },
+      };
+    }
+    case 'rootly_workflow':
+      return {
+        summary: `not sent (sandbox): would have run Rootly workflow ${would.workflow_id} with ${JSON.stringify({ action: ctx.approval.actionId, params: ctx.approval.params, approval_id: ctx.approval.id })}`,
+        detail: { dryRun: true, workflowId: would.workflow_id },
+      };
   }
 }

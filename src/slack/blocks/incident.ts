@@ -49,6 +49,8 @@ export function incidentCard(i: Incident, roles: Record<string, string>, opts: {
         { text: 'Summarize', actionId: Actions.cardSummarize, value: i.id },
         { text: 'Propose action', actionId: Actions.cardProposeAction, value: i.id },
         { text: 'Resolve', actionId: Actions.cardResolve, value: i.id, style: 'primary' },
+        // Only while nobody commands: who may press it is decided by the role rules, not by seeing it.
+        ...(roles.commander ?? i.commanderId ? [] : [{ text: "I'll take command", actionId: Actions.cardTakeCommand, value: i.id }]),
       ]),
     );
   } else {
@@ -58,7 +60,7 @@ export function incidentCard(i: Incident, roles: Record<string, string>, opts: {
 }
 
 /** The post in the announcement channel; updated in place as the incident changes. */
-export function announcement(i: Incident, roles: Record<string, string>): { text: string; blocks: Block[] } {
+export function announcement(i: Incident, roles: Record<string, string>, opts: { noChannelReason?: string | null } = {}): { text: string; blocks: Block[] } {
   const closed = i.status === 'resolved' || i.status === 'cancelled';
   if (i.private) {
     // A private incident (a security matter, say) is announced without its title, description or
@@ -88,8 +90,18 @@ export function announcement(i: Incident, roles: Record<string, string>): { text
         ['Channel', channelLink(i.channelId, i.channelName)],
       ]),
       context(`origin: ${i.origin}${i.source ? ` (${i.source})` : ''} · declared ${time(i.createdAt)}${i.backendUrl ? ` · <${i.backendUrl}|${i.backend}>` : ''}`),
+      // An open incident without a channel says why, and offers one (opened by the resumable declare flow).
+      ...(!closed && !i.channelId && opts.noChannelReason
+        ? [context(`:information_source: No channel: ${opts.noChannelReason}`), actions(`announce_actions:${i.id}`, [{ text: 'Open a channel', actionId: Actions.announceOpenChannel, value: i.id }])]
+        : []),
     ],
   };
+}
+
+/** Why an incident created outside Slack got no channel (null when it should have one). */
+export function noChannelReason(i: Incident, minSeverity: string, below: boolean): string | null {
+  if (i.channelId || !below) return null;
+  return `incidents ${i.origin === 'alert' ? 'opened by alerts' : `created in ${i.origin}`} get one automatically from *${minSeverity}* up (\`announce.auto_channel_min_severity\`), and this one is ${i.severity}.`;
 }
 
 const severityOptions = SEVERITIES.map((s) => ({ text: plain(`${s}`), value: s }));

@@ -70,7 +70,7 @@ describe('incident.io adapter against the fake', () => {
     ]);
   });
 
-  test('every transition sets a status of the right category', async () => {
+  test('transitions follow the spec: resolve goes to the post-incident status; decline and reopening a closed incident are refused as the API refuses them', async () => {
     const b = make();
     const ref = await b.createIncident(input());
     const cat = () => {
@@ -81,10 +81,57 @@ describe('incident.io adapter against the fake', () => {
     assert.deepEqual([cat().category, cat().name], ['live', 'Monitoring']);
     await b.transition(refOf(ref.backendId), 'investigating');
     assert.deepEqual([cat().category, cat().name], ['live', 'Investigating']);
+    // Cancelling (live → declined) is not an allowed edit: a clear refusal, and no call that would fail.
+    const calls = fake.calls({ route: 'POST /v2/incidents/{id}/actions/edit' }).length;
+    await assert.rejects(b.transition(refOf(ref.backendId), 'cancelled'), (e: unknown) => e instanceof BackendError && e.code === 'backend.validation' && /decline/.test(e.message));
+    assert.equal(fake.calls({ route: 'POST /v2/incidents/{id}/actions/edit' }).length, calls);
     await b.transition(refOf(ref.backendId), 'resolved');
-    assert.equal(cat().category, 'closed');
-    await b.transition(refOf(ref.backendId), 'cancelled');
-    assert.equal(cat().category, 'declined');
+    assert.deepEqual([cat().category, cat().name], ['learning', 'Documenting'], 'the post-incident flow, not straight to closed');
+  });
+
+  test('the fake enforces the spec\'s status edits with its error shape', async () => {
+    const b = make();
+    const ref = await b.createIncident(input());
+    const edit = (statusId: string) =>
+      fetch(`${fake.url}/v2/incidents/${ref.backendId}/actions/edit`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer incidentio-test-key', 'content-type': 'application/json' },
+        body: JSON.stringify({ incident: { incident_status_id: statusId }, notify_incident_channel: false }),
+      });
+    const of = (c: string) => fake.statuses().find((s) => s.category === c)!.id;
+    const declined = await edit(of('declined'));
+    assert.equal(declined.status, 422);
+    const body = (await declined.json()) as { type: string; errors: { code: string; source?: { field: string } }[] };
+    assert.equal(body.type, 'validation_error');
+    assert.equal(body.errors[0]!.source?.field, 'incident.incident_status_id');
+    assert.equal((await edit(of('closed'))).status, 422, 'closing past the post-incident flow needs a key permission');
+    assert.equal((await edit(of('learning'))).status, 200);
+    assert.equal((await edit(of('closed'))).status, 200, 'learning → closed is allowed');
+    assert.equal((await edit(of('live'))).status, 422, 'closed → live is not an allowed edit');
+  });
+
+  test('without a post-incident status, resolving closes', async () => {
+    const flat = await startFakeIncidentIo({ postIncidentFlow: false });
+    try {
+      const b = createIncidentIoBackend({ apiKey: 'incidentio-test-key', baseUrl: flat.url, timeoutMs: 1000 });
+      const ref = await b.createIncident(input());
+      await b.transition(refOf(ref.backendId), 'resolved');
+      const inc = flat.incidents().find((x) => x.id === ref.backendId)!;
+      assert.equal(flat.statuses().find((s) => s.id === inc.incident_status_id)!.category, 'closed');
+    } finally {
+      await flat.close();
+    }
+  });
+
+  test('channel ownership: with a Firebreak channel the record attaches to it (no second channel); without one, incident.io makes its own', async () => {
+    const b = make();
+    const ours = await b.createIncident(input({ slackChannel: { id: 'C0FB1', name: 'inc-search', url: 'https://slack.com/app_redirect?channel=C0FB1' } }));
+    const inc = fake.incidents().find((x) => x.id === ours.backendId)!;
+    assert.equal(inc.slack_channel_id, 'C0FB1');
+    assert.equal(inc.channel_made_by_incidentio, false, 'incident.io made no channel of its own');
+    assert.equal(fake.statuses().find((s) => s.id === inc.incident_status_id)!.category, 'live', 'a live incident, not a closed retrospective');
+    const theirs = await b.createIncident(input());
+    assert.equal(fake.incidents().find((x) => x.id === theirs.backendId)!.channel_made_by_incidentio, true);
   });
 
   test('timeline events are accepted without a call (no public write API)', async () => {
@@ -95,13 +142,14 @@ describe('incident.io adapter against the fake', () => {
     assert.equal(fake.calls().length, before);
   });
 
-  test('post-mortem: not_ready while live, saved once closed', async () => {
+  test('post-mortem: imported once; a retried save finds the document instead of importing a second', async () => {
     const b = make();
     const ref = await b.createIncident(input());
-    assert.equal(await b.savePostmortem(refOf(ref.backendId), '## Summary'), 'not_ready');
-    await b.transition(refOf(ref.backendId), 'resolved');
     assert.equal(await b.savePostmortem(refOf(ref.backendId), '## Summary'), 'saved');
-    assert.equal(fake.incidents().find((x) => x.id === ref.backendId)!.postmortems[0]!.content, '## Summary');
+    assert.equal(await b.savePostmortem(refOf(ref.backendId), '## Summary'), 'saved');
+    const docs = fake.incidents().find((x) => x.id === ref.backendId)!.postmortems;
+    assert.equal(docs.length, 1);
+    assert.equal(docs[0]!.content, '## Summary');
   });
 
   test('listIncidents follows the after cursor over several pages', async () => {

@@ -133,18 +133,25 @@ describe('Rootly adapter against the fake', () => {
     );
   });
 
-  test('post-mortem: not_ready before resolve, saved after', async () => {
+  test('post-mortem: the draft goes on the timeline once; the retrospective, when Rootly made one, shows it; none yet = not_ready', async () => {
     const b = make();
     const ref = await b.createIncident(input());
     const r = { firebreakId: `fb-${n}`, backendId: ref.backendId };
+    const inc = () => fake.incidents().find((i) => i.id === ref.backendId)!;
+    // No retrospective (none before a resolve, and none at all where no retrospective process applies).
     assert.equal(await b.savePostmortem(r, '## Summary\nIt broke.'), 'not_ready');
+    assert.equal(inc().events.filter((e) => e.event.includes('## Summary')).length, 1, 'kept on the timeline even without a retrospective');
     await b.transition(r, 'resolved');
     assert.equal(await b.savePostmortem(r, '## Summary\nIt broke.'), 'saved');
-    const inc = fake.incidents().find((i) => i.id === ref.backendId)!;
-    assert.ok(inc.events.some((e) => e.event.includes('## Summary')));
-    // Reopened: the retrospective exists but Rootly refuses edits until resolved again.
-    await b.transition(r, 'investigating');
-    assert.equal(await b.savePostmortem(r, 'again'), 'not_ready');
+    assert.equal(inc().events.filter((e) => e.event.includes('## Summary')).length, 1, 'a retry does not add the draft twice');
+    assert.equal(inc().post_mortem!.show_timeline, true);
+    // The fake refuses a content field, as the spec has none.
+    const res = await fetch(`${fake.url}/v1/post_mortems/${inc().post_mortem!.id}`, {
+      method: 'PUT',
+      headers: { authorization: 'Bearer rootly-test-key', 'content-type': 'application/vnd.api+json' },
+      body: JSON.stringify({ data: { type: 'incident_post_mortems', attributes: { content: '# draft' } } }),
+    });
+    assert.equal(res.status, 422);
   });
 
   test('listIncidents follows links.next over several pages', async () => {
@@ -255,6 +262,32 @@ describe('Rootly adapter against the fake', () => {
     assert.equal(fake.incidents().filter((i) => i.labels.firebreak_id === 'fb-crash-1').length, 1);
   });
 
+  test('a retried create never adopts an unrelated incident: the label must match exactly, past a filter Rootly ignores', async () => {
+    const marks = new Map<string, unknown>();
+    const guard: CreateGuard = { get: async (k) => marks.get(k), put: async (k, v) => (marks.has(k) ? marks.get(k) : (marks.set(k, v), v)) };
+    // The first attempt reached Rootly, then the process died before recording it.
+    fake.inject('POST /v1/incidents', { drop: true, times: 1 });
+    await assert.rejects(make({ createGuard: { get: guard.get, put: async (k, v) => (k.includes('.done:') ? Promise.reject(new Error('crash')) : guard.put(k, v)) } }).createIncident(input({ firebreakId: 'fb-adopt-1' })));
+    const created = fake.incidents().filter((i) => i.labels.firebreak_id === 'fb-adopt-1');
+    assert.equal(created.length, 1);
+    // Meanwhile others declared incidents: some unlabelled (made in Rootly's UI), some another bot's.
+    fake.seedIncidents(4);
+    fake.seedIncidents(4, { firebreak_id: 'fb-someone-else' });
+    const before = fake.incidents().length;
+    const ref = await make({ createGuard: guard }).createIncident(input({ firebreakId: 'fb-adopt-1' }));
+    assert.equal(ref.backendId, created[0]!.id, 'the incident our first attempt made, not the newest unrelated one');
+    assert.equal(fake.incidents().length, before, 'no second incident');
+    // Nothing of ours exists: the lookup finds nothing (no adoption of unlabelled incidents) and creates.
+    const fresh = await make({ createGuard: guard }).createIncident(input({ firebreakId: 'fb-adopt-2' }));
+    assert.equal(fake.incidents().find((i) => i.id === fresh.backendId)!.labels.firebreak_id, 'fb-adopt-2');
+  });
+
+  test('the create sends an Idempotency-Key naming our incident', async () => {
+    await make().createIncident(input({ firebreakId: 'fb-idem-1' }));
+    const post = fake.calls({ route: 'POST /v1/incidents' }).at(-1)!;
+    assert.equal(post.headers['idempotency-key'], 'fb-idem-1');
+  });
+
   test('runWorkflow returns the queued run and is never repeated after a 5xx', async () => {
     const b = make();
     const ref = await b.createIncident(input());
@@ -277,6 +310,17 @@ describe('Rootly adapter against the fake', () => {
     assert.deepEqual(a!.attributes.labels, [{ key: 'host', value: 'db1' }]);
     assert.equal(p!.attributes.source, 'pagerduty');
     assert.deepEqual(p!.attributes.data, { payload: 'raw' });
+  });
+
+  test('an alert recovery resolves the recorded alert (POST /v1/alerts/{id}/resolve), not a new alert', async () => {
+    const b = make();
+    const id = await b.recordAlert({ source: 'datadog', summary: 'cpu high', externalId: 'fp-1', externalUrl: null, labels: {}, data: {} });
+    assert.ok(id);
+    const count = fake.alerts().length;
+    await b.resolveAlert(id!);
+    assert.equal(fake.alerts().length, count, 'no second alert');
+    assert.equal(fake.alerts().find((a) => a.id === id)!.status, 'resolved');
+    await assert.rejects(b.resolveAlert('no-such-alert'), (e: unknown) => e instanceof BackendError && e.code === 'backend.not_found');
   });
 
   test('the fake refuses a body that is not JSON:API', async () => {

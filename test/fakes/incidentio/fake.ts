@@ -9,8 +9,16 @@ import { startFakeServer, type FakeServer, type Reply, type RequestContext, type
  * `rate_limit{name,limit,remaining,retry_after}`. Bodies are checked with the zod schemas below
  * (written from incidentio-openapi.json) and, when present, with ajv against the spec.
  *
- * UNCONFIRMED behaviour modelled here: import_postmortem_document is refused (422) until the
- * incident's status is in the `learning` or `closed` category.
+ * Status edits follow the spec's rules for `incident_status_id`: within one category; from
+ * triage/live to learning (post-incident) or closed; from learning to closed. Anything else (live →
+ * declined, closed → live, ...) is a 422. Resolving straight to closed while the organisation has a
+ * post-incident flow needs the key's "close by opting out of post-incident flow" permission
+ * (`closeWithoutPostIncident`, default false). import_postmortem_document makes a new document on
+ * every call (as the spec says), in any status; GET /v1/postmortem_documents lists them.
+ *
+ * Channels: with incident.io's Slack app installed (`slackApp`, default true) a `standard` incident
+ * gets its own channel (`slack_channel_id` in the response); a `retrospective` one gets none unless
+ * `retrospective_incident_options.slack_channel_id` attaches it to an existing channel.
  */
 
 const assigneeSchema = z.strictObject({ id: z.string().optional(), email: z.string().optional(), slack_user_id: z.string().optional() });
@@ -30,6 +38,9 @@ export const createPayload = z.strictObject({
   custom_field_entries: z.array(customFieldEntry).optional(),
   slack_channel_name_override: z.string().optional(),
   slack_team_id: z.string().optional(),
+  retrospective_incident_options: z
+    .strictObject({ external_id: z.number().int().optional(), postmortem_document_url: z.string().optional(), slack_channel_id: z.string().optional() })
+    .optional(),
 });
 export const editPayload = z.strictObject({
   incident: z.strictObject({
@@ -64,6 +75,10 @@ export interface FakeIncidentIoIncident {
   updated_at: string;
   timestamps: Record<string, string>;
   created_by_alert: boolean;
+  /** The Slack channel the incident lives in: made by incident.io's app, attached, or none. */
+  slack_channel_id: string | null;
+  /** Whether incident.io's own Slack app made (and announced) that channel. */
+  channel_made_by_incidentio: boolean;
 }
 
 export interface FakeIncidentIoOptions {
@@ -73,6 +88,12 @@ export interface FakeIncidentIoOptions {
   windowMs?: number;
   now?: () => number;
   specValidation?: boolean;
+  /** The organisation has a post-incident (learning) status; default true. */
+  postIncidentFlow?: boolean;
+  /** The key may resolve straight to closed, skipping the post-incident flow; default false. */
+  closeWithoutPostIncident?: boolean;
+  /** incident.io's own Slack app is installed (it makes a channel for each standard incident); default true. */
+  slackApp?: boolean;
 }
 
 export interface FakeIncidentIo extends FakeServer {
@@ -102,10 +123,25 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     { id: randomUUID(), name: 'Investigating', rank: 1, category: 'live' },
     { id: randomUUID(), name: 'Fixing', rank: 2, category: 'live' },
     { id: randomUUID(), name: 'Monitoring', rank: 3, category: 'live' },
-    { id: randomUUID(), name: 'Documenting', rank: 4, category: 'learning' },
+    ...(opts.postIncidentFlow === false ? [] : [{ id: randomUUID(), name: 'Documenting', rank: 4, category: 'learning' }]),
     { id: randomUUID(), name: 'Closed', rank: 5, category: 'closed' },
     { id: randomUUID(), name: 'Declined', rank: 6, category: 'declined' },
   ];
+  const category = (id: string) => statuses.find((s) => s.id === id)?.category ?? '';
+  /** The spec's allowed `incident_status_id` edits; a reason when refused. */
+  const statusEditRefusal = (from: string, to: string): string | null => {
+    const a = category(from);
+    const b = category(to);
+    if (a === b) return null;
+    if ((a === 'triage' || a === 'live') && b === 'learning') return null;
+    if ((a === 'triage' || a === 'live') && b === 'closed') {
+      if (statuses.some((s) => s.category === 'learning') && !opts.closeWithoutPostIncident)
+        return "Closing an incident without its post-incident flow requires the 'Close incidents by opting out of post-incident flow' permission on the API key";
+      return null;
+    }
+    if (a === 'learning' && b === 'closed') return null;
+    return `Cannot move an incident from a ${a} status to a ${b} status`;
+  };
   const roles = [
     { id: randomUUID(), name: 'Incident Lead', role_type: 'lead', shortform: 'lead' },
     { id: randomUUID(), name: 'Reporter', role_type: 'reporter', shortform: 'reporter' },
@@ -158,7 +194,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       custom_field_entries: [],
       creator: { api_key: { id: 'k', name: 'firebreak' } },
       slack_team_id: 'T1',
-      slack_channel_id: `C${i.reference.replace(/\W/g, '')}`,
+      ...(i.slack_channel_id ? { slack_channel_id: i.slack_channel_id } : {}),
       postmortem_document_ids: i.postmortems.map((p) => p.id),
       incident_timestamp_values: Object.entries(i.timestamps).map(([name, value], rank) => ({ incident_timestamp: { id: `ts-${rank}`, name, rank }, value: { value } })),
       ...(i.created_by_alert ? { creator: { alert: { id: `alert-${i.id}`, title: i.name } } } : {}),
@@ -194,7 +230,14 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
         const at = stamp();
         return { created_at: at, updated_at: at, timestamps: { 'Reported at': at }, created_by_alert: false };
       })(),
+      ...channelFor(a, seq),
     };
+  };
+  const channelFor = (a: z.infer<typeof createPayload>, n: number): { slack_channel_id: string | null; channel_made_by_incidentio: boolean } => {
+    const mode = a.mode ?? 'standard';
+    if (mode === 'retrospective') return { slack_channel_id: a.retrospective_incident_options?.slack_channel_id ?? null, channel_made_by_incidentio: false };
+    if (opts.slackApp === false) return { slack_channel_id: null, channel_made_by_incidentio: false };
+    return { slack_channel_id: `CINC${n}`, channel_made_by_incidentio: true };
   };
 
   const routes: RouteDef[] = [];
@@ -249,6 +292,10 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     if (a.name !== undefined) inc.name = a.name;
     if (a.summary !== undefined) inc.summary = a.summary;
     if (a.severity_id !== undefined) inc.severity_id = a.severity_id;
+    if (a.incident_status_id !== undefined) {
+      const refused = statusEditRefusal(inc.incident_status_id, a.incident_status_id);
+      if (refused) return fail(422, 'validation_error', [{ code: 'invalid_value', message: refused, field: 'incident.incident_status_id' }]);
+    }
     if (a.incident_status_id !== undefined) inc.incident_status_id = a.incident_status_id;
     for (const r of a.incident_role_assignments ?? []) {
       inc.roles = inc.roles.filter((x) => x.incident_role_id !== r.incident_role_id);
@@ -268,12 +315,26 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     if (!v.ok) return v.reply;
     const inc = incidents.find((i) => i.id === ctx.params.id);
     if (!inc) return notFound();
-    const cat = statuses.find((s) => s.id === inc.incident_status_id)!.category;
-    if (cat !== 'learning' && cat !== 'closed') return fail(422, 'validation_error', [{ code: 'invalid_state', message: 'Incident status must be post-incident or closed to import a post-mortem', field: 'incident_status' }]);
     const doc = { id: randomUUID(), title: v.data.title, content: v.data.content };
     inc.postmortems.push(doc);
     inc.updated_at = stamp();
     return { status: 201, body: { postmortem_document: { id: doc.id, incident_id: inc.id, title: doc.title, status: 'draft', type: 'imported', document_url: '', exported_urls: [], editors: [], created_at: ts, updated_at: ts } } };
+  });
+
+  route('GET', '/v1/postmortem_documents', (ctx) => {
+    const all = incidents.flatMap((i) => i.postmortems.map((p) => ({ ...p, incident_id: i.id })));
+    const list = ctx.query.incident_id ? all.filter((d) => d.incident_id === ctx.query.incident_id) : all;
+    const size = Math.min(250, Math.max(1, Number(ctx.query.page_size ?? 25) || 25));
+    const start = ctx.query.after ? list.findIndex((d) => d.id === ctx.query.after) + 1 : 0;
+    const slice = list.slice(start, start + size);
+    const more = start + size < list.length;
+    return {
+      status: 200,
+      body: {
+        postmortem_documents: slice.map((d) => ({ id: d.id, incident_id: d.incident_id, title: d.title, status: 'draft', type: 'imported', document_url: '', exported_urls: [], editors: [], created_at: ts, updated_at: ts })),
+        pagination_meta: { page_size: size, ...(more && slice.length ? { after: slice[slice.length - 1]!.id } : {}) },
+      },
+    };
   });
 
   const server = await startFakeServer({

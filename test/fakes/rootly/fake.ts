@@ -9,8 +9,13 @@ import * as S from './schemas.js';
  * the real service (as far as rootly-openapi.json and vendor-apis.md tell). Request bodies are checked
  * with our zod schemas and, when the spec is present, with ajv against the OpenAPI requestBody.
  *
- * Limits: one API key; label filter syntax `key:value` (UNCONFIRMED on the real API); post-mortems
- * appear when an incident is resolved and refuse writes while it is not resolved.
+ * Limits: one API key. `filter[labels]` is documented by name only, so by default the fake IGNORES it
+ * (returns every incident, as a filter Rootly does not understand would): a client must check the
+ * label on each result. `labelFilter: 'exact'` makes it filter `key:value`. `filter[created_at][gte]`
+ * and `sort=-created_at` work. `Idempotency-Key` is not documented and is ignored. A retrospective
+ * (post-mortem) exists only when `retrospectives: 'on_resolve'` (Rootly creates one from a
+ * retrospective process, or never); `PUT /v1/post_mortems/{id}` takes no content and has no
+ * state precondition.
  */
 
 export interface FakeRootlyIncident {
@@ -31,7 +36,7 @@ export interface FakeRootlyIncident {
   cancellation_message: string | null;
   roles: { incident_role_id: string; user_id: string }[];
   events: { id: string; event: string; visibility: string }[];
-  post_mortem: { id: string; title: string; status: 'draft' | 'published' } | null;
+  post_mortem: { id: string; title: string; status: 'draft' | 'published'; show_timeline: boolean } | null;
   /** normal unless seeded otherwise (test, example, scheduled incidents exist on Rootly too). */
   kind: string;
   source: string | null;
@@ -56,6 +61,10 @@ export interface FakeRootlyOptions {
   users?: { email: string; name?: string }[];
   /** Check bodies against ../shared/specs/rootly-openapi.json when present. Default true. */
   specValidation?: boolean;
+  /** How `filter[labels]` behaves: 'ignored' (default, the worst case) or 'exact' (`key:value`). */
+  labelFilter?: 'ignored' | 'exact';
+  /** Whether resolving opens a retrospective (post-mortem): default 'on_resolve'; 'never' models an org without one. */
+  retrospectives?: 'on_resolve' | 'never';
 }
 
 export interface FakeRootly extends Omit<FakeServer, 'setLimit'> {
@@ -65,9 +74,11 @@ export interface FakeRootly extends Omit<FakeServer, 'setLimit'> {
   roles(): { id: string; slug: string; name: string }[];
   users(): { id: string; email: string }[];
   workflowRuns(): { id: string; workflow_id: string; incident_id: string | null; context: unknown; status: string }[];
-  alerts(): { id: string; attributes: Record<string, unknown> }[];
-  /** Seed incidents directly (for pagination tests). */
-  seedIncidents(n: number): void;
+  alerts(): { id: string; attributes: Record<string, unknown>; status: string }[];
+  /** Seed incidents directly (for pagination tests); `labels` for all of them (default none). */
+  seedIncidents(n: number, labels?: Record<string, unknown>): void;
+  /** Open a retrospective for an incident now (what a Rootly retrospective process does). */
+  openRetrospective(incidentId: string): void;
   /** Seed incidents with their own history (insights sync tests and the benchmark). */
   seedHistory(rows: Partial<FakeRootlyIncident>[]): FakeRootlyIncident[];
   /** Change an incident as Rootly's UI would (bumps updated_at). */
@@ -97,6 +108,9 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     lastStamp = Math.max(clock(), lastStamp + 1);
     return new Date(lastStamp).toISOString();
   };
+  const openRetrospective = (inc: FakeRootlyIncident) => {
+    inc.post_mortem ??= { id: randomUUID(), title: `${inc.title ?? 'Incident'} retrospective`, status: 'draft', show_timeline: false };
+  };
 
   const severities = (['critical', 'high', 'medium', 'low'] as const).map((severity, i) => ({ id: randomUUID(), slug: `sev${i}`, name: `SEV${i}`, severity, position: i }));
   const roles = [
@@ -108,7 +122,7 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
   const users = [me, ...(opts.users ?? [{ email: 'alice@example.com' }, { email: 'bob@example.com' }]).map((u) => ({ id: randomUUID(), email: u.email }))];
   const incidents: FakeRootlyIncident[] = [];
   const workflowRuns: { id: string; workflow_id: string; incident_id: string | null; context: unknown; status: string }[] = [];
-  const alerts: { id: string; attributes: Record<string, unknown> }[] = [];
+  const alerts: { id: string; attributes: Record<string, unknown>; status: string }[] = [];
   let seq = 0;
   let server: FakeServer;
 
@@ -204,9 +218,13 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
   );
 
   route('GET', '/v1/incidents', (ctx) => {
-    let list = incidents;
+    // Newest first unless asked otherwise (Rootly's default order is not documented either).
+    let list = [...incidents].reverse();
+    if (ctx.query.sort === 'created_at') list.reverse();
+    const gte = ctx.query['filter[created_at][gte]'];
+    if (gte) list = list.filter((i) => Date.parse(i.created_at) >= Date.parse(gte));
     const labels = ctx.query['filter[labels]'];
-    if (labels) {
+    if (labels && opts.labelFilter === 'exact') {
       const pairs = labels.split(',').map((p) => p.split(':'));
       list = list.filter((i) => pairs.every(([k, v]) => k !== undefined && String(i.labels[k] ?? '') === v));
     }
@@ -268,10 +286,12 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     const inc = findIncident(ctx.params.id);
     if (!inc) return notFound();
     const include = (ctx.query.include ?? '').split(',');
-    const included =
-      include.includes('incident_post_mortem') && inc.post_mortem
-        ? [{ id: inc.post_mortem.id, type: 'incident_post_mortems', attributes: { title: inc.post_mortem.title, status: inc.post_mortem.status, created_at: ts, updated_at: ts } }]
-        : [];
+    const included: unknown[] = [
+      ...(include.includes('incident_post_mortem') && inc.post_mortem
+        ? [{ id: inc.post_mortem.id, type: 'incident_post_mortems', attributes: { title: inc.post_mortem.title, status: inc.post_mortem.status, show_timeline: inc.post_mortem.show_timeline, created_at: ts, updated_at: ts } }]
+        : []),
+      ...(include.includes('events') ? inc.events.map((e) => ({ id: e.id, type: 'incident_events', attributes: { event: e.event, visibility: e.visibility, created_at: ts, updated_at: ts } })) : []),
+    ];
     return ok(200, { data: incidentJson(inc), ...(include.length > 0 && include[0] !== '' ? { included } : {}) });
   });
   route('PUT', '/v1/incidents/{id}', (ctx) => {
@@ -315,8 +335,8 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     inc.status = 'resolved';
     inc.resolution_message = (a.resolution_message as string | undefined) ?? null;
     inc.resolved_at = stamp();
-    // Rootly opens the retrospective when the incident is resolved.
-    inc.post_mortem ??= { id: randomUUID(), title: `${inc.title ?? 'Incident'} retrospective`, status: 'draft' };
+    // Rootly opens a retrospective when a retrospective process applies, or never.
+    if (opts.retrospectives !== 'never') openRetrospective(inc);
   });
   transition('/v1/incidents/{id}/cancel', S.cancelIncident, OPEN, (inc, a) => {
     inc.status = 'cancelled';
@@ -363,11 +383,11 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     if (!v.ok) return v.reply;
     const inc = incidents.find((i) => i.post_mortem?.id === ctx.params.id);
     if (!inc?.post_mortem) return notFound();
-    if (inc.status !== 'resolved' && inc.status !== 'closed') return err(422, 'Incident must be resolved before editing its retrospective');
     const a = v.data.data.attributes;
     if (a.title) inc.post_mortem.title = a.title;
     if (a.status) inc.post_mortem.status = a.status;
     inc.updated_at = stamp();
+    if (a.show_timeline !== undefined) inc.post_mortem.show_timeline = a.show_timeline;
     return ok(200, { data: { id: inc.post_mortem.id, type: 'incident_post_mortems', attributes: { title: inc.post_mortem.title, status: inc.post_mortem.status, created_at: ts, updated_at: ts } } });
   });
   route('POST', '/v1/workflows/{workflow_id}/workflow_runs', (ctx) => {
@@ -382,9 +402,17 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
   route('POST', '/v1/alerts', (ctx) => {
     const v = validate(ctx, '/v1/alerts', S.newAlert);
     if (!v.ok) return v.reply;
-    const alert = { id: randomUUID(), attributes: v.data.data.attributes as Record<string, unknown> };
+    const alert = { id: randomUUID(), attributes: v.data.data.attributes as Record<string, unknown>, status: 'triggered' };
     alerts.push(alert);
-    return ok(201, { data: { id: alert.id, type: 'alerts', attributes: { ...alert.attributes, status: 'triggered', created_at: ts, updated_at: ts } } });
+    return ok(201, { data: { id: alert.id, type: 'alerts', attributes: { ...alert.attributes, status: alert.status, created_at: ts, updated_at: ts } } });
+  });
+  route('POST', '/v1/alerts/{id}/resolve', (ctx) => {
+    const v = validate(ctx, '/v1/alerts/{id}/resolve', S.resolveAlert);
+    if (!v.ok) return v.reply;
+    const alert = alerts.find((a) => a.id === ctx.params.id);
+    if (!alert) return notFound();
+    alert.status = 'resolved';
+    return ok(200, { data: { id: alert.id, type: 'alerts', attributes: { ...alert.attributes, status: alert.status, created_at: ts, updated_at: ts } } });
   });
 
   server = await startFakeServer({
@@ -415,11 +443,15 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     users: () => users,
     workflowRuns: () => workflowRuns,
     alerts: () => alerts,
-    seedIncidents(n) {
+    openRetrospective(id) {
+      const inc = findIncident(id);
+      if (inc) openRetrospective(inc);
+    },
+    seedIncidents(n, labels = {}) {
       for (let k = 0; k < n; k++) {
         seq += 1;
         incidents.push({
-          id: randomUUID(), sequential_id: seq, title: `Seeded ${seq}`, summary: null, status: 'started', severity_id: severities[2]!.id, private: false, labels: {},
+          id: randomUUID(), sequential_id: seq, title: `Seeded ${seq}`, summary: null, status: 'started', severity_id: severities[2]!.id, private: false, labels: { ...labels },
           slack_channel_id: null, slack_channel_name: null, slack_channel_url: null, url: `https://rootly.com/account/incidents/${seq}-seeded`,
           mitigation_message: null, resolution_message: null, cancellation_message: null, roles: [], events: [], post_mortem: null,
           kind: 'normal', source: 'web', services: [], ...times(),

@@ -110,3 +110,8 @@ export const newAlert = envelope(
     data: z.record(z.string(), z.unknown()).nullish(),
   }),
 );
+
+/** resolve_alert: the body is optional; only these attributes. */
+export const resolveAlert = z
+  .strictObject({ data: z.strictObject({ type: z.literal('alerts').optional(), attributes: z.strictObject({ resolution_message: z.string().nullish(), resolve_related_incidents: z.boolean().nullish() }).optional() }).optional() })
+  .nullish();

@@ -64,6 +64,9 @@ export function waitFromIncidentIoBody(body: unknown, nowMs: number = Date.now()
   return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
 }
 
+/** The title of the document we import; how a retry recognises it. */
+const POSTMORTEM_TITLE = 'Post-mortem (Firebreak draft)';
+
 /** Role names we use → incident.io role_type / name fragments. */
 const ROLE_MATCH: Record<string, (r: z.infer<typeof roleV2>) => boolean> = {
   commander: (r) => r.role_type === 'lead',
@@ -156,11 +159,16 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
         hit = live.find((s) => /monitor|mitigat/i.test(s.name)) ?? live.find((s) => /fix/i.test(s.name)) ?? live[live.length - 1];
         break;
       case 'resolved':
-        hit = of('closed')[0];
+        // The post-incident flow when the organisation has one; straight to closed otherwise (with a
+        // flow configured, closing directly needs a key permission most keys do not have).
+        hit = of('learning')[0] ?? of('closed')[0];
         break;
       case 'cancelled':
-        hit = of('declined')[0] ?? of('canceled')[0];
-        break;
+        // The spec allows no edit from triage/live to declined (or canceled): say so plainly.
+        throw new BackendError('backend.validation', 'incident.io does not let the API decline or cancel an incident; decline it in incident.io (the Firebreak record is cancelled)', {
+          backend: BACKEND,
+          field: 'incident_status_id',
+        });
     }
     if (!hit) throw new BackendError('backend.validation', `incident.io has no status for "${to}"`, { backend: BACKEND, field: 'incident_status_id' });
     return hit.id;
@@ -209,7 +217,15 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
         mode: 'standard',
       };
       if (input.commander) body.incident_role_assignments = [{ incident_role_id: await roleId('commander'), assignee: assignee(input.commander) }];
-      if (input.slackChannel) body.slack_channel_name_override = input.slackChannel.name;
+      if (input.slackChannel) {
+        // One channel per incident. Firebreak made this one: with incident.io's Slack app installed a
+        // `standard` incident would get a second channel (and announcement) of incident.io's own, so
+        // the record is created in `retrospective` mode attached to our channel, in the first live
+        // status. Without a Firebreak channel the incident is `standard` and incident.io owns its channel.
+        body.mode = 'retrospective';
+        body.retrospective_incident_options = { slack_channel_id: input.slackChannel.id };
+        body.incident_status_id = await statusId('investigating');
+      }
       const res = await call({ method: 'POST', path: '/v2/incidents', body, idempotent: true }, incidentResult, 'the incident create');
       const url = res.incident.permalink ?? null;
       if (url) urls.set(res.incident.id, url);
@@ -242,32 +258,41 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
     },
 
     async savePostmortem(ref: BackendRef, markdown: string): Promise<'saved' | 'not_ready' | 'unsupported'> {
-      // POST /v2/incidents/{id}/actions/import_postmortem_document {title, content} → 201.
-      try {
-        await call(
-          {
-            method: 'POST',
-            path: `/v2/incidents/${encodeURIComponent(ref.backendId)}/actions/import_postmortem_document`,
-            body: { title: 'Post-mortem (Firebreak draft)', content: markdown },
-          },
-          z.looseObject({ postmortem_document: z.looseObject({ id: z.string() }) }),
-          'the post-mortem import',
+      // Import makes a new document on every call: look for ours first, so a retried job never makes two.
+      let after: string | undefined;
+      for (;;) {
+        const page = await call(
+          { method: 'GET', path: '/v1/postmortem_documents', query: { incident_id: ref.backendId, page_size: 100, after } },
+          z.looseObject({ postmortem_documents: z.array(z.looseObject({ id: z.string(), title: z.string() })), pagination_meta: z.looseObject({ after: z.string().optional() }).optional() }),
+          'the post-mortem lookup',
         );
-        return 'saved';
-      } catch (err) {
-        // A refusal that names the incident's state (UNCONFIRMED wording) means "later", not "broken".
-        if (err instanceof BackendError && err.code === 'backend.validation' && /status|state|closed|resolved/i.test(err.message)) return 'not_ready';
-        throw err;
+        if (page.postmortem_documents.some((d) => d.title === POSTMORTEM_TITLE)) return 'saved';
+        const next = page.pagination_meta?.after;
+        if (!next || page.postmortem_documents.length === 0 || next === after) break;
+        after = next;
       }
+      await call(
+        {
+          method: 'POST',
+          path: `/v2/incidents/${encodeURIComponent(ref.backendId)}/actions/import_postmortem_document`,
+          body: { title: POSTMORTEM_TITLE, content: markdown },
+        },
+        z.looseObject({ postmortem_document: z.looseObject({ id: z.string() }) }),
+        'the post-mortem import',
+      );
+      return 'saved';
     },
 
     async runWorkflow(): Promise<{ runId: string; status: string }> {
       throw new BackendError('backend.unsupported', 'incident.io workflows cannot be run through the public API; use a webhook action instead', { backend: BACKEND });
     },
 
-    async recordAlert(): Promise<void> {
+    async recordAlert(): Promise<string | null> {
       // The alert events API needs a per-source HTTP alert source config and token; not wired here.
+      return null;
     },
+
+    async resolveAlert(): Promise<void> {},
 
     incidentUrl(ref: BackendRef): string | null {
       return urls.get(ref.backendId) ?? null;

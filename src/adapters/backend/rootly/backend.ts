@@ -53,6 +53,12 @@ export interface RootlyBackend extends IncidentBackend {
 }
 
 const BACKEND = 'rootly';
+/** The created_at lookup: incidents created from LOOKUP_WINDOW_MS before our first attempt, at most this many pages. */
+const LOOKUP_WINDOW_MS = 15 * 60_000;
+const LOOKUP_PAGES = 5;
+const LOOKUP_PAGE_SIZE = 50;
+/** The first line of the timeline event that carries our post-mortem draft. */
+const POSTMORTEM_EVENT = 'Post-mortem draft (Firebreak)';
 const JSONAPI = 'application/vnd.api+json';
 
 /** Our role names → Rootly role slugs / normalised names that mean the same thing. */
@@ -124,8 +130,9 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
     }
   }
 
-  async function* paginate<T extends z.ZodType>(path: string, query: Record<string, string>, item: T, what: string): AsyncGenerator<z.infer<T>> {
+  async function* paginate<T extends z.ZodType>(path: string, query: Record<string, string>, item: T, what: string, maxPages = Infinity): AsyncGenerator<z.infer<T>> {
     let next: string | null = path;
+    let pages = 0;
     let q: Record<string, string> | undefined = { ...query, ...(opts.pageSize ? { 'page[size]': String(opts.pageSize) } : {}), 'page[number]': '1' };
     while (next) {
       const page: { data: z.infer<T>[]; links?: { next?: string | null | undefined } | undefined } = await call(
@@ -137,7 +144,7 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
       // `links.next` is an absolute URL on Rootly: keep only path and query so the base URL (and a
       // test fake) stays ours. A page without data ends the walk even if `next` is set, to avoid loops.
       const n = page.links?.next ?? null;
-      if (!n || page.data.length === 0) break;
+      if (!n || page.data.length === 0 || ++pages >= maxPages) break;
       const u = new URL(n, 'http://placeholder');
       next = u.pathname + u.search;
       q = undefined;
@@ -209,21 +216,44 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
     return hit.id;
   }
 
+  const clock = opts.now ?? Date.now;
+
   /**
-   * The incident carrying our `firebreak_id` label, if any. `filter[labels]` takes `key:value`
-   * (UNCONFIRMED format); the label is re-checked on the result in case the filter is looser.
+   * The incident carrying our `firebreak_id` label, if any: only an exact match on the label counts.
+   * `filter[labels]` (format `key:value`) is not documented beyond its name, so it is a first try
+   * only; when it yields no exact match we page the incidents created since `since` (newest first,
+   * at most LOOKUP_PAGES pages) and check the label on each.
    */
-  async function findByFirebreakId(firebreakId: string): Promise<BackendIncidentRef | null> {
+  async function findByFirebreakId(firebreakId: string, since: Date): Promise<BackendIncidentRef | null> {
+    const mine = (i: z.infer<typeof incidentResource>): boolean => i.attributes.labels?.firebreak_id === firebreakId;
+    const found = (hit: z.infer<typeof incidentResource>): BackendIncidentRef => {
+      const url = hit.attributes.url ?? null;
+      if (url) urls.set(hit.id, url);
+      return { backendId: hit.id, url };
+    };
     const list = await call(
       { method: 'GET', path: '/v1/incidents', query: { 'filter[labels]': `firebreak_id:${firebreakId}`, 'page[size]': 5 } },
       listOf(incidentResource),
       'the incident lookup',
     );
-    const hit = list.data.find((i) => i.attributes.labels?.firebreak_id === undefined || i.attributes.labels.firebreak_id === firebreakId);
-    if (!hit) return null;
-    const url = hit.attributes.url ?? null;
-    if (url) urls.set(hit.id, url);
-    return { backendId: hit.id, url };
+    const hit = list.data.find(mine);
+    if (hit) return found(hit);
+    let seen = 0;
+    const window = { 'filter[created_at][gte]': since.toISOString(), sort: '-created_at', 'page[size]': String(LOOKUP_PAGE_SIZE) };
+    for await (const i of paginate('/v1/incidents', window, incidentResource, 'the incident lookup', LOOKUP_PAGES)) {
+      seen++;
+      if (mine(i)) return found(i);
+    }
+    if (seen >= LOOKUP_PAGES * LOOKUP_PAGE_SIZE) log.warn({ backend: BACKEND, firebreakId }, 'Rootly lookup window exhausted without a match');
+    return null;
+  }
+
+  /** When the first create attempt for `firebreakId` may have started (the guard's mark), else a window back from now. */
+  async function attemptStart(firebreakId: string): Promise<Date> {
+    const mark = opts.createGuard ? z.object({ at: z.string() }).safeParse(await opts.createGuard.get(guardAttempted(firebreakId))) : null;
+    const at = mark?.success ? Date.parse(mark.data.at) : NaN;
+    // Clocks differ between us and Rootly: start the window a margin earlier.
+    return new Date((Number.isFinite(at) ? at : clock()) - LOOKUP_WINDOW_MS);
   }
 
   const guardDone = (id: string): string => `rootly.create.done:${id}`;
@@ -261,10 +291,11 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
       // which keeps the create to one round trip on the declare critical path.
       const attempted = guard ? (await guard.get(guardAttempted(input.firebreakId))) != null : true;
       if (attempted) {
-        const existing = await findByFirebreakId(input.firebreakId);
+        const existing = await findByFirebreakId(input.firebreakId, await attemptStart(input.firebreakId));
         if (existing) return record(existing);
       }
-      if (guard) await guard.put(guardAttempted(input.firebreakId), { at: new Date().toISOString() });
+      if (guard) await guard.put(guardAttempted(input.firebreakId), { at: new Date(clock()).toISOString() });
+      const since = await attemptStart(input.firebreakId);
 
       const attributes: Record<string, unknown> = {
         title: input.title,
@@ -285,7 +316,9 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
         let res: HttpResponse | null = null;
         let lost: BackendError | null = null;
         try {
-          res = await raw({ method: 'POST', path: '/v1/incidents', body, idempotent: false }, 'the incident create');
+          // Idempotency-Key: harmless where Rootly ignores it, a second guard where it honours it. We
+          // still never rely on it: the label lookup below is what finds a lost create.
+          res = await raw({ method: 'POST', path: '/v1/incidents', body, idempotent: false, headers: { 'idempotency-key': input.firebreakId } }, 'the incident create');
         } catch (err) {
           if (!(err instanceof BackendError)) throw err;
           lost = err;
@@ -298,7 +331,7 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
         }
         // A 5xx or a lost response: the incident may exist. Look for it before anything else.
         log.warn({ backend: BACKEND, firebreakId: input.firebreakId, round, status: res?.status }, 'Rootly create outcome unknown; looking it up');
-        const found = await findByFirebreakId(input.firebreakId);
+        const found = await findByFirebreakId(input.firebreakId, since);
         if (found) return record(found);
         if (round >= 2) throw lost ?? toBackendError(res!, 'the incident create');
       }
@@ -370,32 +403,27 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
     },
 
     async savePostmortem(ref: BackendRef, markdown: string): Promise<'saved' | 'not_ready' | 'unsupported'> {
-      // Rootly makes the post-mortem itself (there is no create in the spec); we find it through the
-      // incident's `include=incident_post_mortem`. None yet = not_ready (the caller retries after resolve).
+      // The spec's update_incident_post_mortem has no content field, so the draft goes on the incident
+      // timeline (once: a retried job finds it there), and the retrospective, when Rootly has made one
+      // (a retrospective process does, or nothing does), is set to show that timeline. No retrospective
+      // yet = not_ready: the caller waits a bounded time, then gives up on it.
       const inc = await call(
-        { method: 'GET', path: `/v1/incidents/${enc(ref.backendId)}`, query: { include: 'incident_post_mortem' } },
+        { method: 'GET', path: `/v1/incidents/${enc(ref.backendId)}`, query: { include: 'incident_post_mortem,events' } },
         incidentResponse,
         'the post-mortem lookup',
       );
-      const pm = inc.included?.find((r) => r.type === 'incident_post_mortems');
+      const included = inc.included ?? [];
+      const onTimeline = included.some((r) => r.type === 'incident_events' && typeof r.attributes?.event === 'string' && r.attributes.event.startsWith(POSTMORTEM_EVENT));
+      if (!onTimeline) await backend.addTimelineEvent(ref, { text: `${POSTMORTEM_EVENT}\n\n${markdown}`, at: new Date(clock()) });
+      const pm = included.find((r) => r.type === 'incident_post_mortems');
       if (!pm) return 'not_ready';
       const attrs = postMortemAttributes.safeParse(pm.attributes ?? {});
       const title = attrs.success ? attrs.data.title : `Post-mortem: ${inc.data.attributes.title ?? ref.firebreakId}`;
-      // update_incident_post_mortem has no `content` attribute, so the draft cannot go into the
-      // document body through the API. We touch the post-mortem (a write Rootly refuses with 422
-      // while the incident is not resolved: that is our not_ready signal) and attach the markdown to
-      // the incident timeline, where the post-mortem's timeline section shows it.
-      const res = await raw(
-        {
-          method: 'PUT',
-          path: `/v1/post_mortems/${enc(pm.id)}`,
-          body: { data: { type: 'incident_post_mortems', attributes: { title } } },
-        },
+      await call(
+        { method: 'PUT', path: `/v1/post_mortems/${enc(pm.id)}`, body: { data: { type: 'incident_post_mortems', attributes: { title, show_timeline: true } } } },
+        z.looseObject({ data: z.looseObject({ id: z.string() }) }),
         'the post-mortem update',
       );
-      if (res.status === 422) return 'not_ready';
-      if (res.status >= 400) throw toBackendError(res, 'the post-mortem update');
-      await backend.addTimelineEvent(ref, { text: `Post-mortem draft (Firebreak)\n\n${markdown}`, at: new Date() });
       return 'saved';
     },
 
@@ -414,10 +442,10 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
       return { runId: res.data.id, status: res.data.attributes.status };
     },
 
-    async recordAlert(alert: BackendAlert): Promise<void> {
+    async recordAlert(alert: BackendAlert): Promise<string | null> {
       const source = ALERT_SOURCE_MAP[alert.source] ?? (ALERT_SOURCES.has(alert.source) ? alert.source : 'api');
       const data = alert.data !== null && typeof alert.data === 'object' && !Array.isArray(alert.data) ? alert.data : { payload: alert.data ?? null };
-      await call(
+      const res = await call(
         {
           method: 'POST',
           path: '/v1/alerts',
@@ -438,6 +466,16 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
         },
         z.looseObject({ data: z.looseObject({ id: z.string() }) }),
         'the alert',
+      );
+      return res.data.id;
+    },
+
+    async resolveAlert(backendAlertId: string): Promise<void> {
+      // Resolving a resolved alert leaves it resolved: safe to repeat after an unknown outcome.
+      await call(
+        { method: 'POST', path: `/v1/alerts/${enc(backendAlertId)}/resolve`, bucket: 'alerts', body: { data: { type: 'alerts', attributes: { resolution_message: 'Resolved at the source' } } }, idempotent: true },
+        z.looseObject({ data: z.looseObject({ id: z.string() }) }),
+        'the alert resolve',
       );
     },
 
