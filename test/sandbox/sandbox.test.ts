@@ -61,12 +61,15 @@ describe('sandbox console API', () => {
     const msg = await sb.waitFor((s) => s.channels.find((c) => c.id === INCIDENTS)?.messages.find((m) => (m.files?.length ?? 0) > 0), 'the chart message', 30_000);
     assert.match(msg.text, /Incident figures/);
     const file = msg.files![0]!;
-    const img = await fetch(`${sb.url}/sandbox/api/files/${file.id}`);
+    const noToken = await fetch(`${sb.url}/sandbox/api/files/${file.id}`);
+    assert.equal(noToken.status, 403, 'the per-run token guards files too');
+    await noToken.arrayBuffer();
+    const img = await fetch(`${sb.url}/sandbox/api/files/${file.id}?token=${sb.sandbox.token}`);
     assert.equal(img.status, 200);
     assert.equal(img.headers.get('content-type'), 'image/png');
     const bytes = Buffer.from(await img.arrayBuffer());
     assert.equal(bytes.subarray(1, 4).toString('ascii'), 'PNG');
-    const missing = await fetch(`${sb.url}/sandbox/api/files/F0NOPE`);
+    const missing = await fetch(`${sb.url}/sandbox/api/files/F0NOPE?token=${sb.sandbox.token}`);
     assert.equal(missing.status, 404);
     await missing.arrayBuffer();
   });
