@@ -36,8 +36,8 @@ function fonts() {
 const SEV_COLORS = ['#d62728', '#ff7f0e', '#e7ba52', '#9e9e9e'];
 const WIDTH = 640;
 
-/** The Vega-Lite spec of the trend chart (exported for tests and for people who want to tweak it). */
-export function trendSpec(title: string, weeks: WeekPoint[]): Record<string, unknown> {
+/** The rows the trend chart draws: durations (minutes) per week and metric, incident counts per week and severity. */
+export function trendData(weeks: WeekPoint[]) {
   const day = (d: Date) => d.toISOString().slice(0, 10);
   const durations = weeks.flatMap((w) =>
     (
@@ -48,12 +48,20 @@ export function trendSpec(title: string, weeks: WeekPoint[]): Record<string, unk
     ).flatMap(([metric, s]) => (s ? [{ week: day(w.weekStart), metric, median: s.medianMs / 60_000, p90: s.p90Ms / 60_000 }] : [])),
   );
   const counts = weeks.flatMap((w) => SEVERITIES.map((severity) => ({ week: day(w.weekStart), severity, incidents: w.bySeverity[severity] })));
+  return { mtta: durations.filter((d) => d.metric === 'MTTA'), mttr: durations.filter((d) => d.metric === 'MTTR'), counts };
+}
+
+/**
+ * The Vega-Lite spec of the trend chart, with named data sets (`mtta`, `mttr`, `counts`) filled at
+ * render time, so the compiled and parsed chart is reused from one render to the next.
+ */
+export function trendSpec(title: string): Record<string, unknown> {
   const x = { field: 'week', type: 'temporal', title: null, axis: { format: '%b %d', labelAngle: 0 } };
   const trend = (metric: 'MTTA' | 'MTTR', color: string) => ({
     title: { text: `${metric} per week (minutes): median, band to p90`, anchor: 'start', fontSize: 12 },
     width: WIDTH,
     height: 130,
-    data: { values: durations.filter((d) => d.metric === metric) },
+    data: { name: metric.toLowerCase() },
     encoding: { x },
     layer: [
       { mark: { type: 'area', opacity: 0.25, color }, encoding: { y: { field: 'median', type: 'quantitative', title: null }, y2: { field: 'p90' } } },
@@ -73,7 +81,7 @@ export function trendSpec(title: string, weeks: WeekPoint[]): Record<string, unk
         title: { text: 'Incidents per week by severity', anchor: 'start', fontSize: 12 },
         width: WIDTH,
         height: 130,
-        data: { values: counts },
+        data: { name: 'counts' },
         mark: { type: 'bar' },
         encoding: {
           x: { ...x, timeUnit: 'yearmonthdate', type: 'ordinal', axis: { format: '%b %d', labelAngle: 0 } },
@@ -86,12 +94,22 @@ export function trendSpec(title: string, weeks: WeekPoint[]): Record<string, unk
 }
 
 export function createVegaChartRenderer(opts: { scale?: number } = {}): ChartRenderer {
-  const scale = opts.scale ?? 1.5;
+  const scale = opts.scale ?? 1.25;
+  // Compiling Vega-Lite and parsing the Vega spec cost as much as drawing: keep the parsed chart
+  // per title (a handful: periods × filters), and only feed it new rows.
+  const parsed = new Map<string, unknown>();
   return {
     async renderTrend({ title, weeks }): Promise<RenderedChart> {
       const { vega, vl, Resvg } = await load();
-      const compiled = vl.compile(trendSpec(title, weeks) as never).spec;
-      const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+      let runtime = parsed.get(title) as ReturnType<typeof vega.parse> | undefined;
+      if (!runtime) {
+        runtime = vega.parse(vl.compile(trendSpec(title) as never).spec);
+        if (parsed.size >= 32) parsed.delete(parsed.keys().next().value!);
+        parsed.set(title, runtime);
+      }
+      const view = new vega.View(runtime, { renderer: 'none' });
+      const data = trendData(weeks);
+      view.data('mtta', data.mtta).data('mttr', data.mttr).data('counts', data.counts);
       try {
         const svg = await view.toSVG();
         const img = new Resvg(svg, { fitTo: { mode: 'zoom', value: scale }, font: fonts() }).render();
