@@ -74,6 +74,10 @@ export async function postStats(deps: Deps, q: StatsQuery, ctx: { channelId: str
     if (err instanceof ChatError && ['not_in_channel', 'channel_not_found', 'is_archived'].includes(err.slackError)) {
       return { text: `${comment}\n:information_source: Invite Firebreak to this channel to get the chart here.` };
     }
+    if (err instanceof ChatError && err.slackError === 'missing_scope') {
+      deps.logger.warn({ err }, 'the Slack app lacks files:write: charts cannot be uploaded (update the app from manifest.yml and reinstall)');
+      return { text: `${comment}\n:information_source: The chart needs the Slack app's \`files:write\` scope: an admin updates the app from manifest.yml and reinstalls it.` };
+    }
     throw err;
   }
 }
@@ -110,7 +114,14 @@ export function registerDigestJobs(deps: Deps): void {
     const flow = `digest:${p.data.week}`;
     if ((await deps.store.getStep(flow, 'posted')) !== undefined) return;
     const report = await buildStats(deps, { days: 7, service: null, severity: null });
-    await postChart(deps, channel, report, digestComment(report, p.data.week));
+    const text = digestComment(report, p.data.week);
+    try {
+      await postChart(deps, channel, report, text);
+    } catch (err) {
+      if (!(err instanceof ChatError && err.slackError === 'missing_scope')) throw err;
+      deps.logger.warn({ err }, 'the Slack app lacks files:write: the weekly digest goes out without its chart');
+      await deps.chat.post(channel, text);
+    }
     await deps.store.putStep(flow, 'posted', { at: deps.clock.now().toISOString() });
   });
 }

@@ -112,3 +112,18 @@ test('/metrics has resolved-incident durations as a histogram by severity', asyn
   assert.match(text, /firebreak_incident_resolved_duration_seconds_bucket\{le="300",severity="high"\} 1/);
   assert.match(text, /firebreak_incident_resolved_duration_seconds_count\{severity="high"\} 1/);
 });
+
+test('without the files:write scope the figures still come back, with what the admin must change', async () => {
+  const { startSlackEmulator, defaultBotScopes } = await import('../../src/emulator/slack/index.js');
+  const emulator = await startSlackEmulator({ botToken: BOT_TOKEN, scopes: defaultBotScopes().filter((s) => s !== 'files:write') });
+  const other = await startBot({ emulator });
+  try {
+    await other.driver.slash('stats 30d', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+    const eph = await other.waitFor(() => emulator.state.ephemeralsFor(ALICE, GENERAL_CHANNEL_ID).find((e) => /Incident figures/.test(e.text)), 20_000, 'the text figures');
+    assert.match(eph.text, /files:write/);
+    assert.ok(emulator.calls('files.getUploadURLExternal').every((c) => c.error === 'missing_scope'));
+  } finally {
+    await other.close();
+    await emulator.close();
+  }
+});
