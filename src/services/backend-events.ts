@@ -7,6 +7,7 @@ import { declareIncident } from './declare.js';
 import type { Deps } from './deps.js';
 import { PermanentJobError } from './jobs.js';
 import { POSTMORTEM_JOB, refreshIncidentViews } from './lifecycle.js';
+import { observeResolved } from './insights.js';
 
 /**
  * Incidents created or changed in the backend's own UI (Rootly, incident.io), told to us by
@@ -306,8 +307,10 @@ async function applyUpdate(deps: Deps, incidentId: string, ev: BackendEvent): Pr
   });
   await deps.store.addTimeline({ incidentId, at, kind: 'status', text, author: null, sourceRef: `${ev.source}:${ev.eventId}` });
   if (after.channelId) await deps.chat.post(after.channelId, `:arrows_counterclockwise: ${text}`).catch((err) => deps.logger.warn({ err }, 'posting backend update failed'));
-  if (after.status === 'resolved' && before.status !== 'resolved')
+  if (after.status === 'resolved' && before.status !== 'resolved') {
+    observeResolved(deps, after);
     await deps.jobs.enqueue(POSTMORTEM_JOB, { incidentId }, { key: `postmortem:${incidentId}` });
+  }
   await refreshIncidentViews(deps, incidentId);
 }
 
