@@ -204,6 +204,9 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       logger: boltLogger,
       logLevel: LogLevel.WARN,
       unhandledRequestTimeoutMillis: 2900,
+      // Runs after the signature is verified: the signature goes to the context, where the
+      // replay check below finds it.
+      customPropertiesExtractor: (req) => ({ slackSignature: String(req.headers['x-slack-signature'] ?? '') }),
     });
     // convoStore off: the bot keeps no per-conversation state in Bolt (the store is ours), and the
     // middleware would cost every request a lookup before the ack.
@@ -234,6 +237,26 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   }
   bolt.error(async (err) => {
     logger.error({ err, errorId: randomUUID().slice(0, 8) }, 'unhandled error in a Slack listener');
+  });
+  bolt.use(async (args) => {
+    const body = args.body as { api_app_id?: string; team_id?: string; team?: { id?: string } | null };
+    // A request for another workspace (a shared signing secret, a misrouted app) changes nothing here.
+    const team = body.team_id ?? body.team?.id;
+    const ours = chat.teamId();
+    if (ours && team && team !== ours) {
+      logger.warn({ team }, 'Slack request for another workspace refused');
+      if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
+      return;
+    }
+    // A replayed request (same signature within Slack's five-minute window) is acknowledged and
+    // ignored: no second effect. The store holds the signatures, so every replica sees them.
+    const sig = (args.context as { slackSignature?: string }).slackSignature;
+    if (sig && !(await store.markProcessed(`slack-sig:${sig.slice(0, 80)}`, clock.now()))) {
+      logger.warn('replayed Slack request ignored');
+      if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
+      return;
+    }
+    await args.next();
   });
   registerCommands(bolt, deps);
   registerViews(bolt, deps);

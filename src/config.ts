@@ -124,6 +124,14 @@ const FileSchema = z
         batch_seconds: z.number().min(0).default(30),
         resolve_incident_on_resolved_alert: z.boolean().default(false),
         max_body_bytes: z.number().int().positive().default(1_000_000),
+        /** One delivery carries at most this many alerts (413 above it); the rate limit counts alerts. */
+        max_alerts_per_delivery: z.number().int().positive().max(1000).default(50),
+      })
+      .prefault({}),
+    agents: z
+      .object({
+        /** Proposals per minute from all agents together (429 + Retry-After above it). */
+        rate_limit_per_minute: z.number().int().positive().default(30),
       })
       .prefault({}),
     approvals: z

@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Route } from '../http/routes.js';
 import { INCIDENTS_CHANNEL_ID, SRE_LEADS_GROUP_ID, startSlackEmulator } from '../emulator/slack/index.js';
+import { DEMO_EXECUTOR_SECRET_ENV, startDemoExecutor } from './demo-executor.js';
 import { sandboxRoutes } from './routes.js';
 import { isLoopbackHost } from './host.js';
 
@@ -79,7 +80,7 @@ function assertLocalOnly(config: Config, env: NodeJS.ProcessEnv): void {
 
 /** Every configured executor becomes a dry run: in the sandbox nothing from firebreak.yml or the environment is ever called. */
 function dryRunActions(actions: Config['actions']): Config['actions'] {
-  return actions.map((a) => (a.executor.type === 'dry_run' ? a : { ...a, executor: { type: 'dry_run' as const, would: a.executor } }));
+  return actions.map((a) => (a.executor.type === 'dry_run' || a.executor.type === 'none' ? a : { ...a, executor: { type: 'dry_run' as const, would: a.executor } }));
 }
 
 export async function startSandbox(config: Config, logger: Logger, processEnv: NodeJS.ProcessEnv = process.env): Promise<Sandbox> {
@@ -93,8 +94,13 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
   // Loopback only: the emulated workspace is never reachable from another machine.
   const emulator = await startSlackEmulator({ botToken, host: '127.0.0.1', port: 0 });
 
+  // The sandbox's own webhook receiver: the default risky actions call it, so a drill shows a real result.
+  let notify = () => {};
+  const executor = await startDemoExecutor({ onCall: () => notify() });
+
   const env = {
     ...config.env,
+    [DEMO_EXECUTOR_SECRET_ENV]: executor.secret,
     SLACK_BOT_TOKEN: botToken,
     SLACK_SIGNING_SECRET: signingSecret,
     SLACK_API_URL: emulator.apiUrl,
@@ -119,7 +125,20 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
   // Incidents opened by sample alerts have no commander: in the emulated workspace the @sre-leads
   // group may take command, unless firebreak.yml says who may.
   const approvals = { ...config.file.approvals, eligible_commanders: config.file.approvals.eligible_commanders ?? { users: [], usergroups: [SRE_LEADS_GROUP_ID] } };
-  const sandboxConfig: Config = { ...config, file: { ...config.file, approvals }, env, slackMode: 'sandbox', slackApiUrl: emulator.apiUrl, databaseUrl, backend: 'local', actions: dryRunActions(config.actions), executorSecrets: {} };
+  // Executors from firebreak.yml never run here (dry run: the message shows what would have been
+  // sent); actions with no executor call the sandbox's own demo receiver, so a drill shows a real
+  // signed call and its answer. The only executor secret is the demo's, made for this run.
+  const sandboxConfig: Config = {
+    ...config,
+    file: { ...config.file, approvals },
+    env,
+    slackMode: 'sandbox',
+    slackApiUrl: emulator.apiUrl,
+    databaseUrl,
+    backend: 'local',
+    actions: executor.wire(dryRunActions(config.actions)),
+    executorSecrets: { [DEMO_EXECUTOR_SECRET_ENV]: executor.secret },
+  };
 
   log.warn(
     { emulator: emulator.url },
@@ -127,7 +146,8 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
       'To connect a real workspace, create the Slack app from manifest.yml and set SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode).',
   );
 
-  const api = sandboxRoutes({ emulator, config: sandboxConfig, signingSecret, logger: log, token, allowRemote: !isLoopbackHost(config.host) });
+  const api = sandboxRoutes({ emulator, config: sandboxConfig, signingSecret, logger: log, token, allowRemote: !isLoopbackHost(config.host), executor });
+  notify = api.notify;
   return {
     config: sandboxConfig,
     token,
@@ -135,7 +155,7 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
     routes: api.routes,
     async close() {
       api.close();
-      await emulator.close();
+      await Promise.all([emulator.close(), executor.close()]);
     },
   };
 }

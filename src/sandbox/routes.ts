@@ -12,6 +12,7 @@ import { SlackDriver, type SlackEmulator } from '../emulator/slack/index.js';
 import { alertSecret, sampleAlert } from './alerts.js';
 import { isLoopbackHost } from './host.js';
 import { safeEqual } from '../webhooks/verify.js';
+import type { DemoExecutor } from './demo-executor.js';
 import { projectState } from './state.js';
 
 /**
@@ -34,6 +35,8 @@ export interface SandboxRoutesOptions {
   token: string;
   /** SANDBOX_ALLOW_REMOTE: any Host name is served (the token still guards the API). */
   allowRemote?: boolean;
+  /** The sandbox's demo executor, whose received calls the console shows. */
+  executor?: Pick<DemoExecutor, 'url' | 'calls'>;
 }
 
 export const TOKEN_HEADER = 'x-sandbox-token';
@@ -138,8 +141,8 @@ export function refuseSandboxRequest(req: Pick<IncomingMessage, 'headers' | 'met
   return null;
 }
 
-export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; close(): void } {
-  const { emulator, config, signingSecret, logger } = opts;
+export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; notify(): void; close(): void } {
+  const { emulator, config, signingSecret, logger, executor } = opts;
   const state = emulator.state;
   const assetsDir = join(packageRoot(), 'assets', 'sandbox');
   const drivers = new Map<string, SlackDriver>();
@@ -231,6 +234,14 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; cl
   }
 
   const routes: Route[] = ([
+    // The bare address (what `npm start` prints the host of) opens the console.
+    // The query (the run's token) goes along, so the printed URL works with or without `/sandbox`.
+    {
+      method: 'GET',
+      path: '/',
+      handler: async (req, res) =>
+        void res.writeHead(302, { location: `/sandbox${new URL(req.url ?? '/', 'http://sandbox.invalid').search}`, 'cache-control': 'no-store' }).end(),
+    },
     ...['/sandbox', '/sandbox/'].map(
       (path): Route => ({ method: 'GET', path, handler: async (_req, res) => serveFile(res, join(assetsDir, 'index.html')) }),
     ),
@@ -262,7 +273,8 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; cl
     {
       method: 'GET',
       path: '/sandbox/api/state',
-      handler: (_req, res) => sendJson(res, 200, projectState(state.snapshot(), viewErrors), { 'cache-control': 'no-store' }),
+      handler: (_req, res) =>
+        sendJson(res, 200, { ...projectState(state.snapshot(), viewErrors), executorCalls: executor?.calls() ?? [] }, { 'cache-control': 'no-store' }),
     },
     {
       method: 'GET',
@@ -389,6 +401,7 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; cl
 
   return {
     routes,
+    notify: onChange,
     close() {
       state.events.off('change', onChange);
       if (pending) clearTimeout(pending);

@@ -20,7 +20,7 @@ import { approvalMessage, escapeMrkdwn } from '../slack/blocks/approval.js';
 import { clip, time } from '../slack/blocks/common.js';
 import { Markers } from '../slack/ids.js';
 import type { Deps } from './deps.js';
-import { ExecutorError, runExecutor, type ExecutionResult, type ExecutorOptions } from './executors/index.js';
+import { ExecutorError, NOT_EXECUTED, runExecutor, wasExecuted, type ExecutionResult, type ExecutorOptions } from './executors/index.js';
 import { BACKEND_SYNC_JOB, requireIncident } from './lifecycle.js';
 import { postOnce } from './steps.js';
 
@@ -235,7 +235,11 @@ export async function approve(deps: Deps, input: { approvalId: string; userId: s
   deps.metrics.approvals.inc({ outcome: 'approved' });
   await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
   await deps.jobs.enqueue(APPROVAL_EXECUTE_JOB, { approvalId: a.id }, { key: `approval.execute:${a.id}` });
-  return { outcome: 'approved', text: `:white_check_mark: Approved. Running \`${a.actionId}\` now; the message will show the result.`, approval: won };
+  const text =
+    findAction(deps, a.actionId)?.executor.type === 'none'
+      ? `:white_check_mark: Approved. Nothing runs automatically: \`${a.actionId}\` has no executor configured, so carry it out by hand.`
+      : `:white_check_mark: Approved. Running \`${a.actionId}\` now; the message will show whether it ran.`;
+  return { outcome: 'approved', text, approval: won };
 }
 
 /** Deny click (after the reason modal). Who may deny = who may approve, plus the proposer (withdraw). */
@@ -382,7 +386,7 @@ export async function executeApproval(deps: Deps, approvalId: string, opts: Exec
       const noSideEffect = action?.executor.type === 'none';
       const at = deps.clock.now();
       const marked = noSideEffect
-        ? await deps.store.transitionApproval(a.id, ['executing'], 'succeeded', { result: { summary: 'decision recorded (no executor configured; carry it out by hand)' } })
+        ? await deps.store.transitionApproval(a.id, ['executing'], 'succeeded', { result: { ...NOT_EXECUTED } })
         : await deps.store.transitionApproval(a.id, ['executing'], 'unknown', { error: 'outcome unknown — check before retrying (Firebreak stopped while the action was running)' });
       if (!marked) return executeApproval(deps, approvalId, opts);
       await deps.store.audit({ at, incidentId: a.incidentId, approvalId: a.id, actor: 'system', action: noSideEffect ? 'approval.succeeded' : 'approval.unknown', detail: { resumed: true } });
@@ -417,16 +421,30 @@ async function runSafely(deps: Deps, a: Approval, action: ActionDefinition | und
 
 /** After an outcome is recorded: timeline (store + backend, once each) and the message. */
 async function finish(deps: Deps, a: Approval): Promise<void> {
-  const by = a.requiresApproval ? ` (approved by <@${a.decidedBy}>)` : '';
-  const summary = (a.result as { summary?: string } | null)?.summary;
-  const text =
-    a.status === 'succeeded'
-      ? `\`${a.actionId}\` ${formatInline(a.params)} succeeded${by}${summary ? `: ${summary}` : ''}`
-      : a.status === 'failed'
-        ? `\`${a.actionId}\` ${formatInline(a.params)} FAILED${by}: ${a.error ?? 'unknown error'}`
-        : `\`${a.actionId}\` ${formatInline(a.params)} outcome unknown${by}: check before retrying`;
-  await recordTimeline(deps, a, text, a.updatedAt);
+  await recordTimeline(deps, a, outcomeTimelineText(a, a.requiresApproval ? countedApprovers(await deps.store.listVotes(a.id), a) : []), a.updatedAt);
   await showApproval(deps, a.id);
+}
+
+/**
+ * The timeline line for a finished action: what happened first (ran / not executed / failed), then
+ * who proposed and who approved it. "ran" is only written when an executor really ran.
+ */
+export function outcomeTimelineText(a: Approval, approvers: string[]): string {
+  const what = `\`${a.actionId}\`${Object.keys(a.params).length ? ` ${formatInline(a.params)}` : ''}`;
+  const summary = (a.result as { summary?: string } | null)?.summary;
+  const proposer = a.proposerKind === 'user' ? `<@${a.proposedBy}>` : a.proposerKind === 'claude' ? 'Claude' : `agent ${a.proposedBy}`;
+  const deciders = approvers.length ? approvers : a.decidedBy ? [a.decidedBy] : [];
+  const who = `proposed by ${proposer}${a.requiresApproval && deciders.length ? `, approved by ${deciders.map((u) => `<@${u}>`).join(' and ')}` : ''}`;
+  switch (a.status) {
+    case 'succeeded':
+      return wasExecuted(a.result)
+        ? `${what} ran${summary ? `: ${summary}` : ''} (${who})`
+        : `${what} approved, not executed: ${summary ?? NOT_EXECUTED.summary} (${who})`;
+    case 'failed':
+      return `${what} failed: ${a.error ?? 'unknown error'} (${who})`;
+    default:
+      return `${what} outcome unknown, check before retrying (${who})`;
+  }
 }
 
 const formatInline = (params: Record<string, unknown>) =>

@@ -7,6 +7,7 @@ import { atLeast } from '../domain/severity.js';
 import type { IncidentPatch } from '../ports/store.js';
 import type { Deps } from './deps.js';
 import { observeResolved } from './insights.js';
+import { escapeText, user } from '../slack/blocks/common.js';
 
 export const REFRESH_JOB = 'incident.refresh';
 export const BACKEND_SYNC_JOB = 'backend.sync';
@@ -60,7 +61,7 @@ export async function changeStatus(deps: Deps, incidentId: string, to: IncidentS
   });
   if (!res) return requireIncident(deps, incidentId);
   const { before, after } = res;
-  const text = `Status ${before.status} → *${to}* by <@${actor}>${message ? `: ${message}` : ''}`;
+  const text = `Status ${before.status} → *${to}* by ${user(actor)}${message ? `: ${escapeText(message)}` : ''}`;
   await afterChange(deps, after, actor, `incident.${to === 'investigating' ? 'reopened' : to}`, { from: before.status, to, message }, text, [{ op: 'transition', to, message }]);
   if (after.channelId) await deps.chat.post(after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting status change failed'));
   if (to === 'resolved') {
@@ -76,7 +77,7 @@ export async function changeSeverity(deps: Deps, incidentId: string, severity: S
     return i.severity === severity ? null : { severity };
   });
   if (!res) return requireIncident(deps, incidentId);
-  const text = `Severity ${res.before.severity} → *${severity}* by <@${actor}>`;
+  const text = `Severity ${res.before.severity} → *${severity}* by ${user(actor)}`;
   await afterChange(deps, res.after, actor, 'incident.severity_changed', { from: res.before.severity, to: severity }, text, [{ op: 'severity', severity }]);
   if (res.after.channelId) await deps.chat.post(res.after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting severity change failed'));
   return res.after;
@@ -130,9 +131,9 @@ export async function assignRole(deps: Deps, incidentId: string, role: string, u
   let after = incident;
   if (role === 'commander') after = (await patchIncident(deps, incidentId, () => ({ commanderId: userId })))?.after ?? incident;
   const guarded = protectedRoles(deps.config.actions.filter((a) => a.requires_approval).map((a) => a.policy)).has(role);
-  const how = userId === actor ? 'took the role' : `set by <@${actor}>`;
+  const how = userId === actor ? 'took the role' : `set by ${user(actor)}`;
   const text =
-    `:busts_in_silhouette: <@${userId}> is now *${role}*${previous ? `, taking over from <@${previous}>` : ''} (${how})` +
+    `:busts_in_silhouette: ${user(userId)} is now *${escapeText(role)}*${previous ? `, taking over from ${user(previous)}` : ''} (${how})` +
     (guarded ? '. Proposals made before this keep the approvers they had.' : '');
   await afterChange(deps, after, actor, 'incident.role_assigned', { role, userId, previous }, text, [{ op: 'role', role, userId }]);
   if (after.channelId) {
@@ -146,9 +147,9 @@ export async function postUpdate(deps: Deps, incidentId: string, text: string, a
   const incident = await requireIncident(deps, incidentId);
   const at = deps.clock.now();
   await deps.store.audit({ at, incidentId, actor, action: 'incident.update_posted', detail: { text } });
-  await deps.store.addTimeline({ incidentId, at, kind: 'update', text, author: actor });
+  await deps.store.addTimeline({ incidentId, at, kind: 'update', text: escapeText(text), author: actor });
   await deps.jobs.enqueue(BACKEND_SYNC_JOB, { incidentId, op: 'timeline', text: `Update from <@${actor}>: ${text}`, at: at.toISOString() });
-  if (incident.channelId) await deps.chat.post(incident.channelId, `:loudspeaker: *Update* from <@${actor}>: ${text}`);
+  if (incident.channelId) await deps.chat.post(incident.channelId, `:loudspeaker: *Update* from ${user(actor)}: ${escapeText(text)}`);
 }
 
 /** A :pushpin: on a message in an incident channel adds it to the timeline, once per message. */

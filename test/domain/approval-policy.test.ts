@@ -93,7 +93,7 @@ describe('action declarations', () => {
     assert.deepEqual(actionJsonSchema(scale), {
       type: 'object',
       properties: {
-        service: { type: 'string', description: 'Service to scale' },
+        service: { type: 'string', description: 'Service to scale', maxLength: 200 },
         replicas: { type: 'integer', description: 'Target replica count', minimum: 0, maximum: 500 },
       },
       required: ['service', 'replicas'],

@@ -112,11 +112,32 @@ describe('sandbox console API', () => {
     const self = await sb.post('/sandbox/api/click', { user: BOB, channel: ch.id, ts: msg.ts, actionId: 'approval_approve' });
     assert.equal(self.status, 200);
     await sb.waitFor((s) => (s.ephemerals[BOB] ?? []).find((e) => e.channel === ch.id && /someone else must approve/.test(e.text)), 'the self-approval refusal');
-    assert.match((await sb.state()).channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts)!.text, /pending/);
+    assert.match((await sb.state()).channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts)!.text, /^Approval requested/);
     const ok = await sb.post('/sandbox/api/click', { user: ALICE, channel: ch.id, ts: msg.ts, actionId: 'approval_approve' });
     assert.equal(ok.status, 200);
-    const done = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts && /succeeded/.test(m.text)), 'the approval to succeed');
-    assert.match(JSON.stringify(done.blocks), /Approved by <@U0ALICE01>/);
+    // The sandbox's demo executor really receives the signed call and answers; the message says it ran.
+    const done = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts && /· ran/.test(m.text)), 'the action to run');
+    assert.match(done.text, /^Approved by <@U0ALICE01> · ran/);
+    assert.match(JSON.stringify(done.blocks), /\*Ran\*: webhook answered 200: demo executor: signature verified; would run rollback_deployment service=api version=v41/);
+    const calls = (await sb.state()).executorCalls ?? [];
+    assert.equal(calls.length, 1);
+    assert.deepEqual([calls[0]!.status, calls[0]!.action, calls[0]!.params, calls[0]!.approvedBy], [200, 'rollback_deployment', { service: 'api', version: 'v41' }, [ALICE]]);
+    const timeline = await sb.fb.deps.store.listTimeline((await sb.fb.deps.store.listOpenIncidents()).find((i) => i.channelId === ch.id)!.id);
+    assert.ok(timeline.some((t) => /^`rollback_deployment` service=api version=v41 ran: .* \(proposed by <@U0BOB0001>, approved by <@U0ALICE01>\)$/.test(t.text)), 'proposer and approver in the timeline');
+  });
+
+  test('the demo executor refuses a call that is not signed with its per-run secret', async () => {
+    const url = sb.sandbox.config.actions.find((a) => a.id === 'rollback_deployment')!.executor;
+    assert.equal(url.type, 'webhook');
+    const before = (await sb.state()).executorCalls?.length ?? 0;
+    const body = JSON.stringify({ approval_id: 'x', action: 'rollback_deployment', params: {}, approved_by: [ALICE] });
+    const ts = String(Math.floor(Date.now() / 1000));
+    const r = await fetch((url as { url: string }).url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-firebreak-timestamp': ts, 'x-firebreak-signature': `sha256=${'0'.repeat(64)}` }, body });
+    assert.equal(r.status, 401);
+    assert.match(await r.text(), /bad signature/);
+    const s = await sb.state();
+    assert.equal(s.executorCalls!.length, before + 1);
+    assert.equal(s.executorCalls!.at(-1)!.status, 401);
   });
 
   test('each sample alert reaches the real webhook route, authenticated', async () => {
@@ -245,7 +266,7 @@ describe('the sandbox is local-only by construction', () => {
     const msg = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.text.startsWith('Approval requested')), 'the approval message');
     const ok = await sb.post('/sandbox/api/click', { user: ALICE, channel: ch.id, ts: msg.ts, actionId: 'approval_approve' });
     assert.equal(ok.status, 200);
-    const done = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts && /succeeded/.test(m.text)), 'the approval to finish');
+    const done = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts && /· not executed/.test(m.text)), 'the approval to finish');
     await sb.fb.deps.jobs.idle();
     assert.equal(receiver.received.length, 0, 'the configured webhook was never called');
     assert.match(JSON.stringify(done.blocks), /not sent \(sandbox\): would have POSTed to http:\/\/127\.0\.0\.1/);

@@ -6,6 +6,11 @@ import { runWebhook, webhookBody, type WebhookOptions } from './webhook.js';
 export { ExecutorError, type ExecutionContext, type ExecutionResult } from './types.js';
 export { runWebhook, signWebhook, webhookBody, SIGNATURE_HEADER, TIMESTAMP_HEADER, type WebhookOptions } from './webhook.js';
 
+/** The result of an action with no executor: nothing ran, a person carries it out by hand. */
+export const NOT_EXECUTED: ExecutionResult = { summary: 'no executor configured, do it by hand', detail: {}, executed: false };
+
+export { wasExecuted } from '../../domain/actions.js';
+
 export interface ExecutorOptions {
   webhook?: WebhookOptions;
 }
@@ -18,7 +23,7 @@ export async function runExecutor(spec: ExecutorSpec, ctx: ExecutionContext, bac
   switch (spec.type) {
     case 'none':
       // Recording the decision is the whole job: teams act by hand, with the approval as consent.
-      return { summary: 'decision recorded (no executor configured; carry it out by hand)', detail: {} };
+      return NOT_EXECUTED;
     case 'dry_run':
       return dryRun(spec.would, ctx);
     case 'webhook':
@@ -45,18 +50,20 @@ export async function runExecutor(spec: ExecutorSpec, ctx: ExecutionContext, bac
 function dryRun(would: Exclude<ExecutorSpec, { type: 'dry_run' }>, ctx: ExecutionContext): ExecutionResult {
   switch (would.type) {
     case 'none':
-      return { summary: 'decision recorded (no executor configured; carry it out by hand)', detail: {} };
+      return NOT_EXECUTED;
     case 'webhook': {
       const body = webhookBody(ctx);
       return {
         summary: `not sent (sandbox): would have POSTed to ${would.url}, signed with ${would.secret_env}: ${body}`,
         detail: { dryRun: true, url: would.url, secretEnv: would.secret_env, body: JSON.parse(body) as unknown },
+        executed: false,
       };
     }
     case 'rootly_workflow':
       return {
         summary: `not sent (sandbox): would have run Rootly workflow ${would.workflow_id} with ${JSON.stringify({ action: ctx.approval.actionId, params: ctx.approval.params, approval_id: ctx.approval.id })}`,
         detail: { dryRun: true, workflowId: would.workflow_id },
+        executed: false,
       };
   }
 }

@@ -1,8 +1,7 @@
 import { change, formatDuration, type Figures, type Ratio, type Summary } from '../../domain/insights.js';
 import { SEVERITIES, SEVERITY_EMOJI, type Severity } from '../../domain/severity.js';
 import type { Block } from '../../ports/chat.js';
-import { escapeMrkdwn } from './approval.js';
-import { context, divider, header, section } from './common.js';
+import { context, divider, escapeText, header, section } from './common.js';
 
 /** What the figures builders need: the period's figures, the previous period's, and slices. */
 export interface StatsView {
@@ -16,7 +15,7 @@ export interface StatsView {
 }
 
 /** Untrusted text (a service name typed in a command) is shown as text, never as markup or a mention. */
-const esc = (s: string) => escapeMrkdwn(s).replace(/[*_~`]/g, '');
+const esc = (s: string) => escapeText(s).replace(/[*_~`]/g, '');
 
 function pct(r: number): string {
   return `${Math.round(r * 1000) / 10}%`;
