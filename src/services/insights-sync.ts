@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PermanentJobError } from './jobs.js';
+import { defineJob } from './jobs.js';
 import type { Deps } from './deps.js';
 
 /**
@@ -71,24 +71,27 @@ export async function syncHistory(deps: Deps, opts: { maxPages?: number } = {}):
   }
 }
 
-/** The job (one per time slot) and the slot key the scheduler enqueues. */
-export function registerInsightsJobs(deps: Deps): void {
-  deps.jobs.register(INSIGHTS_SYNC_JOB, async (payload) => {
-    const p = syncPayload.safeParse(payload);
-    if (!p.success) throw new PermanentJobError(`bad insights.sync payload: ${p.error.message}`);
+/** The sync job: one per time slot (`insights.sync:<slot>`), claimed by one replica. */
+export const insightsSyncJob = defineJob({
+  kind: INSIGHTS_SYNC_JOB,
+  payload: syncPayload,
+  key: (p) => String(p.slot),
+  run: async (deps, p) => {
     // A slow backfill may outlast its slot: a second run beside it would walk the same cursor.
     if ((await deps.store.countJobs({ kind: INSIGHTS_SYNC_JOB, state: 'running' })) > 1) {
-      deps.logger.info({ slot: p.data.slot }, 'history sync skipped: another replica is syncing');
+      deps.logger.info({ slot: p.slot }, 'history sync skipped: another replica is syncing');
       return;
     }
     await syncHistory(deps);
-  });
-}
+  },
+});
+
+export const insightsSyncJobs = [insightsSyncJob];
 
 /** Enqueue this slot's sync (no-op for the local backend or when already queued by a replica). */
 export async function scheduleHistorySync(deps: Deps): Promise<void> {
   if (!deps.backend.listIncidentHistory) return;
   const every = deps.config.file.insights.sync_every_minutes * 60_000;
   const slot = Math.floor(deps.clock.now().getTime() / every);
-  await deps.jobs.enqueue(INSIGHTS_SYNC_JOB, { slot }, { key: `insights-sync:${slot}` });
+  await deps.jobs.enqueue(insightsSyncJob, { slot });
 }

@@ -6,7 +6,7 @@ import { ChatError } from '../errors.js';
 import { digestComment, homeInsightsBlocks, periodLabel, statsComment, type StatsView } from '../slack/blocks/insights.js';
 import type { Block } from '../ports/chat.js';
 import type { Deps } from './deps.js';
-import { PermanentJobError } from './jobs.js';
+import { defineJob } from './jobs.js';
 
 /**
  * `/incident stats`, the weekly digest and the App Home figures: one computation (domain/insights.ts)
@@ -103,18 +103,19 @@ const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'frida
 /**
  * The weekly digest, once per ISO week across replicas: every replica enqueues the job keyed by the
  * week when the configured day and hour have come; the key makes it one job, run by one worker, and
- * the post is recorded as a step so a retried job never posts twice.
+ * the post is recorded as a step so a retried job does not post again once it has posted.
  */
-export function registerDigestJobs(deps: Deps): void {
-  deps.jobs.register(DIGEST_JOB, async (payload) => {
-    const p = digestPayload.safeParse(payload);
-    if (!p.success) throw new PermanentJobError(`bad insights.digest payload: ${p.error.message}`);
+export const digestJob = defineJob({
+  kind: DIGEST_JOB,
+  payload: digestPayload,
+  key: (p) => p.week,
+  run: async (deps, p) => {
     const channel = deps.config.file.insights.digest.channel;
     if (!channel) return;
-    const flow = `digest:${p.data.week}`;
+    const flow = `digest:${p.week}`;
     if ((await deps.store.getStep(flow, 'posted')) !== undefined) return;
     const report = await buildStats(deps, { days: 7, service: null, severity: null });
-    const text = digestComment(report, p.data.week);
+    const text = digestComment(report, p.week);
     try {
       await postChart(deps, channel, report, text);
     } catch (err) {
@@ -123,8 +124,10 @@ export function registerDigestJobs(deps: Deps): void {
       await deps.chat.post(channel, text);
     }
     await deps.store.putStep(flow, 'posted', { at: deps.clock.now().toISOString() });
-  });
-}
+  },
+});
+
+export const insightsJobs = [digestJob];
 
 /** Called periodically by every replica: enqueue this week's digest once its day and hour have come. */
 export async function scheduleDigest(deps: Deps): Promise<boolean> {
@@ -138,7 +141,7 @@ export async function scheduleDigest(deps: Deps): Promise<boolean> {
   const due = isoDay > dueIsoDay || (isoDay === dueIsoDay && now.getUTCHours() >= d.hour);
   if (!due) return false;
   const week = isoWeek(now);
-  return deps.jobs.enqueue(DIGEST_JOB, { week }, { key: `insights-digest:${week}` });
+  return deps.jobs.enqueue(digestJob, { week });
 }
 
 /** Resolved-incident durations by severity for /metrics (called when an incident is resolved). */
