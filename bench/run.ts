@@ -3,7 +3,8 @@
  * Prints a table and writes bench/results.json. Ratios are measured side by side in one run
  * (interleaved rounds), so a busy machine slows both sides alike instead of fooling the ratio.
  *
- * Options (env): BENCH_ONLY=ack,declare,storm,race,summary,footprint (comma list) runs a subset;
+ * Options (env): BENCH_ONLY=ack,declare,storm,race,summary,footprint,insights-sync,insights-stats
+ * (comma list) runs a subset; BENCH_INSIGHTS_N sets the insights incident count (default 10000);
  * BENCH_LATENCY_MS sets L for the declare path (default 100); TEST_DATABASE_URL as for the tests.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -24,6 +25,7 @@ import { createMetrics } from '../src/metrics.js';
 import { buildSummarizer } from '../src/app.js';
 import { systemClock } from '../src/ports/clock.js';
 import type { TranscriptLine } from '../src/ports/summarizer.js';
+import { insightsStats, insightsSync } from './insights.js';
 import { addPeople, freePort, markedMessages, percentile, pool, postGenericAlert, slackOutcome, sleep, startCountingServer, waitUntil, writeConfigFile } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -493,6 +495,8 @@ async function run(): Promise<void> {
   await scenario('race', 'Approval race on SQLite', () => approvalRace('sqlite'));
   await scenario('summary', 'Summary cost: incremental / from scratch', summaryCost);
   await scenario('footprint', 'Footprint: start-to-ready and idle RSS', footprint);
+  await scenario('insights-sync', `Insights: sync ${process.env.BENCH_INSIGHTS_N ?? '10000'} incidents from the fake Rootly, SIGKILL and resume`, () => insightsSync(add));
+  await scenario('insights-stats', '/incident stats 90d: figures and chart on SQLite and PostgreSQL', () => insightsStats(add));
   if (wanted('storm') || wanted('race')) {
     const reason = await pgUnreachableReason();
     if (reason) {

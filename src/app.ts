@@ -12,6 +12,10 @@ import { systemClock, type Clock } from './ports/clock.js';
 import type { Store } from './ports/store.js';
 import type { Summarizer } from './ports/summarizer.js';
 import { allJobs } from './services/all-jobs.js';
+import { scheduleHistorySync } from './services/insights-sync.js';
+import { scheduleDigest } from './services/insights.js';
+import { createVegaChartRenderer } from './adapters/charts/vega.js';
+import type { ChartRenderer } from './ports/charts.js';
 import type { Deps } from './services/deps.js';
 import { createActionExecutor } from './adapters/executors/index.js';
 import { deadJobNotice, JobRunner, maintenanceJob } from './services/jobs.js';
@@ -24,6 +28,7 @@ export interface BuildOptions {
   store?: Store;
   backend?: IncidentBackend;
   summarizer?: Summarizer;
+  charts?: ChartRenderer;
   metrics?: Metrics;
   /** Override the job runner's timing (tests). */
   jobs?: { pollMs?: number; leaseMs?: number; workerId?: string };
@@ -113,7 +118,8 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   });
   // Secrets come from the configuration that was checked at start (the variables `secret_env` names).
   const executor = createActionExecutor({ backend, webhook: { env: config.executorSecrets } });
-  const deps: Deps = { config, store, chat, backend, executor, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
+  const charts = opts.charts ?? createVegaChartRenderer();
+  const deps: Deps = { config, store, chat, charts, backend, executor, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
 
   for (const job of allJobs) jobs.register(job, deps);
 
@@ -142,6 +148,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   };
   let backendVerify: Promise<unknown> = Promise.resolve();
   let maintenanceTimer: NodeJS.Timeout | null = null;
+  let insightsTimer: NodeJS.Timeout | null = null;
   return {
     deps,
     bolt,
@@ -159,6 +166,15 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       hourly();
       maintenanceTimer = setInterval(hourly, 10 * 60_000);
       maintenanceTimer.unref();
+      // Insights: the backend history sync (one job per slot) and the weekly digest (one per ISO
+      // week); every replica schedules, the job keys make each run happen once.
+      const insights = () => {
+        void scheduleHistorySync(deps).catch((err) => logger.warn({ err }, 'scheduling the history sync failed'));
+        void scheduleDigest(deps).catch((err) => logger.warn({ err }, 'scheduling the weekly digest failed'));
+      };
+      insights();
+      insightsTimer = setInterval(insights, 60_000);
+      insightsTimer.unref();
       // The key is checked once at start (a bad key fails readiness at once, not at the first
       // incident); start() does not wait for it, so a slow backend never delays Slack acks.
       backendVerify = backend
@@ -171,6 +187,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
     },
     async stop() {
       if (maintenanceTimer) clearInterval(maintenanceTimer);
+      if (insightsTimer) clearInterval(insightsTimer);
       await jobs.stop();
       if (slack.mode === 'socket') await bolt.stop().catch(() => undefined);
       await store.close();

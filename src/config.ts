@@ -152,6 +152,22 @@ const FileSchema = z
       .prefault({}),
     actions: z.array(ActionSchema).default([]),
     prompts: z.partialRecord(z.enum(['system', 'brief', 'summary', 'postmortem', 'propose']), z.string()).default({}),
+    insights: z
+      .object({
+        /** Backend history sync (Rootly, incident.io): the first run reaches back this far. */
+        backfill_days: z.number().int().min(1).max(3650).default(180),
+        sync_every_minutes: z.number().int().min(1).max(1440).default(15),
+        page_size: z.number().int().min(1).max(100).default(100),
+        /** Weekly digest: posted once a week to `channel` (a channel id) on `day` at `hour` (UTC). */
+        digest: z
+          .object({
+            channel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'a channel id such as C0123ABCD').nullable().default(null),
+            day: z.enum(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday']).default('monday'),
+            hour: z.number().int().min(0).max(23).default(9),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     claude: z
       .object({
         max_tokens: z.number().int().positive().max(4000).default(4000),

@@ -1,3 +1,4 @@
+import { parsePeriodDays } from './insights.js';
 import { parseSeverity, SEVERITY_INPUTS, type Severity } from './severity.js';
 
 /**
@@ -7,6 +8,7 @@ import { parseSeverity, SEVERITY_INPUTS, type Severity } from './severity.js';
  *   status | update <text> | sev <severity> | role <role> @user
  *   mitigate [message] | resolve [message] | summary | postmortem
  *   action <action_id> [key=value ...] | list | audit | help
+ *   stats [7d|30d|90d] [service=<name>] [severity=<sev>]
  */
 export type Command =
   | { kind: 'declare_modal' }
@@ -21,6 +23,7 @@ export type Command =
   | { kind: 'postmortem' }
   | { kind: 'action'; actionId: string; params: Record<string, string> }
   | { kind: 'list' }
+  | { kind: 'stats'; days: number; service: string | null; severity: Severity | null }
   | { kind: 'audit' }
   | { kind: 'help' };
 
@@ -96,6 +99,8 @@ export function parseCommand(text: string, roles: readonly string[]): ParseResul
     }
     case 'list':
       return { ok: true, command: { kind: 'list' } };
+    case 'stats':
+      return parseStats(rest);
     case 'audit':
       return { ok: true, command: { kind: 'audit' } };
     case 'help':
@@ -103,6 +108,29 @@ export function parseCommand(text: string, roles: readonly string[]): ParseResul
     default:
       return { ok: false, error: `Unknown subcommand \`${verbRaw}\`. Try \`/incident help\`.` };
   }
+}
+
+function parseStats(args: string[]): ParseResult {
+  let days = 30;
+  let service: string | null = null;
+  let severity: Severity | null = null;
+  for (const tok of args) {
+    const eq = tok.indexOf('=');
+    if (eq < 0) {
+      const d = parsePeriodDays(tok);
+      if (d === null) return { ok: false, error: `\`${tok}\` is not a period. Use 7d, 30d or 90d (any number of days up to 365d).` };
+      days = d;
+      continue;
+    }
+    const key = tok.slice(0, eq).toLowerCase();
+    const value = tok.slice(eq + 1).replace(/^"(.*)"$/, '$1');
+    if (key === 'service' && value && value.length <= 100) service = value;
+    else if (key === 'severity' || key === 'sev') {
+      severity = parseSeverity(value);
+      if (!severity) return { ok: false, error: `Unknown severity \`${value}\`. Use one of: ${SEVERITY_INPUTS}.` };
+    } else return { ok: false, error: `\`${tok}\` is not understood. Use \`/incident stats [7d|30d|90d] [service=<name>] [severity=<sev>]\`.` };
+  }
+  return { ok: true, command: { kind: 'stats', days, service, severity } };
 }
 
 export const HELP_TEXT = [
@@ -117,4 +145,5 @@ export const HELP_TEXT = [
   '`/incident summary` — catch up on the channel · `/incident postmortem` — draft a post-mortem',
   '`/incident action <action_id> key=value ...` — propose a remediation (risky ones need approval)',
   '`/incident list` — open incidents · `/incident audit` — this incident\'s audit log',
+  '`/incident stats [7d|30d|90d] [service=<name>] [severity=<sev>]` — MTTA, MTTR, false-positive remediations and post-mortems, with a chart',
 ].join('\n');

@@ -31,6 +31,11 @@ export interface Chat {
   addBookmark(channelId: string, title: string, link: string): Promise<void>;
   openView(triggerId: string, view: Block): Promise<{ viewId: string }>;
   publishHome(userId: string, view: Block): Promise<void>;
+  /**
+   * Upload a file and share it in a channel as one message (files.getUploadURLExternal, the bytes
+   * to the upload URL, files.completeUploadExternal). Needs the `files:write` scope.
+   */
+  uploadFile(f: { channelId: string; filename: string; title: string; bytes: Uint8Array; initialComment?: string; threadTs?: string }): Promise<{ fileId: string }>;
   /** Oldest first; `oldest` exclusive. Pages internally. */
   history(channelId: string, opts?: { oldest?: string; limit?: number }): Promise<ChatMessage[]>;
   getMessage(channelId: string, ts: string): Promise<ChatMessage | null>;

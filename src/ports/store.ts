@@ -18,6 +18,7 @@ import type {
   NewJob,
   Job,
 } from '../domain/records.js';
+import type { InsightsStore } from './insights-store.js';
 
 // The records are domain data; re-exported here so callers of the port need one import.
 export type * from '../domain/records.js';
@@ -180,4 +181,5 @@ export interface KvStore {
  *   processes sharing one PostgreSQL, exactly one wins.
  * - `claimJobs` hands a job to exactly one worker at a time (SKIP LOCKED on PostgreSQL).
  */
-export interface Store extends StoreLifecycle, IncidentStore, RoleStore, TimelineStore, FlowStore, ApprovalStore, AuditStore, ProcessedStore, AlertStore, JobStore, KvStore {}
+export interface Store
+  extends StoreLifecycle, IncidentStore, RoleStore, TimelineStore, FlowStore, ApprovalStore, AuditStore, ProcessedStore, AlertStore, JobStore, KvStore, InsightsStore {}

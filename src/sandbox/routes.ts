@@ -259,6 +259,18 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; no
       },
     },
     {
+      // Files the bot uploaded (the /incident stats chart): the page shows them as images.
+      method: 'GET',
+      path: '/sandbox/api/files/*',
+      handler: async (req, res) => {
+        const id = decodeURIComponent((req.url ?? '').split('?')[0]!.slice('/sandbox/api/files/'.length));
+        const file = state.files.get(id);
+        if (!file?.completed || !file.bytes) return sendJson(res, 404, { ok: false, error: 'not_found' });
+        res.writeHead(200, { 'content-type': file.mimetype ?? 'application/octet-stream', 'content-length': file.bytes.length, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+        res.end(file.bytes);
+      },
+    },
+    {
       method: 'GET',
       path: '/sandbox/api/state',
       handler: (_req, res) =>

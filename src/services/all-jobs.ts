@@ -6,6 +6,8 @@ import { declareJobs } from './declare.js';
 import { incidentViewJobs } from './incident-views.js';
 import { type AnyJob, maintenanceJob } from './jobs.js';
 import { lifecycleJobs } from './lifecycle.js';
+import { insightsJobs } from './insights.js';
+import { insightsSyncJobs } from './insights-sync.js';
 import { summaryJobs } from './summaries.js';
 
 /** Every background job, each declared beside its service (docs/architecture.md has the catalogue). */
@@ -18,5 +20,7 @@ export const allJobs: readonly AnyJob[] = [
   ...approvalJobs,
   ...alertJobs,
   ...backendEventJobs,
+  ...insightsSyncJobs,
+  ...insightsJobs,
   maintenanceJob,
 ];

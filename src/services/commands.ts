@@ -9,6 +9,7 @@ import type { Deps } from './deps.js';
 import { assignRole, changeSeverity, changeStatus, incidentInChannel, postUpdate } from './lifecycle.js';
 import { postPostmortem, postSummary } from './summaries.js';
 import { auditLog, proposeAction } from './approvals.js';
+import { postStats } from './insights.js';
 import { escapeText } from '../slack/mrkdwn.js';
 
 export interface Reply {
@@ -93,6 +94,8 @@ export async function runIncidentCommand(deps: Deps, c: Command, ctx: CommandCon
       const i = await incidentInChannel(deps, ctx.channelId);
       return { text: await auditLog(deps, i.id) };
     }
+    case 'stats':
+      return postStats(deps, { days: c.days, service: c.service, severity: c.severity }, { channelId: ctx.channelId, userId: ctx.userId });
     case 'help':
     case 'declare_modal':
       return null; // answered in the listener

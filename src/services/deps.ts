@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { IncidentBackend } from '../ports/backend.js';
 import type { Chat } from '../ports/chat.js';
+import type { ChartRenderer } from '../ports/charts.js';
 import type { Clock } from '../ports/clock.js';
 import type { ActionExecutor } from '../ports/executor.js';
 import type { Store } from '../ports/store.js';
@@ -14,6 +15,8 @@ export interface Deps {
   config: Config;
   store: Store;
   chat: Chat;
+  /** Insights charts (rendered in-process; the libraries load at the first chart). */
+  charts: ChartRenderer;
   backend: IncidentBackend;
   /** Runs approved actions; only the approval service calls it. */
   executor: ActionExecutor;

@@ -4,6 +4,7 @@ import { AppError, BackendError } from '../errors.js';
 import { mayAssignRole, protectedRoles } from '../domain/approval-policy.js';
 import type { IncidentPatch } from '../ports/store.js';
 import type { Deps } from './deps.js';
+import { observeResolved } from './insights.js';
 import { z } from 'zod';
 import { defineJob } from './jobs.js';
 import { refreshJob } from './incident-views.js';
@@ -72,7 +73,10 @@ export async function changeStatus(deps: Deps, incidentId: string, to: IncidentS
   const text = `Status ${before.status} → *${to}* by ${user(actor)}${message ? `: ${escapeText(message)}` : ''}`;
   await afterChange(deps, after, actor, `incident.${to === 'investigating' ? 'reopened' : to}`, { from: before.status, to, message }, text, [{ op: 'transition', to, message }]);
   if (after.channelId) await deps.chat.post(after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting status change failed'));
-  if (to === 'resolved') await deps.jobs.enqueue(postmortemJob, { incidentId }, { key: `${incidentId}:${after.version}` });
+  if (to === 'resolved') {
+    observeResolved(deps, after);
+    await deps.jobs.enqueue(postmortemJob, { incidentId }, { key: `${incidentId}:${after.version}` });
+  }
   return after;
 }
 

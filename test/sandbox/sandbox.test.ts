@@ -55,6 +55,25 @@ describe('sandbox console API', () => {
     await escape.arrayBuffer();
   });
 
+  test('/incident stats posts the chart; the console state lists the file and the page can load the image', async () => {
+    const r = await sb.post('/sandbox/api/message', { user: ALICE, channel: INCIDENTS, text: '/incident stats 7d' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const msg = await sb.waitFor((s) => s.channels.find((c) => c.id === INCIDENTS)?.messages.find((m) => (m.files?.length ?? 0) > 0), 'the chart message', 30_000);
+    assert.match(msg.text, /Incident figures/);
+    const file = msg.files![0]!;
+    const noToken = await fetch(`${sb.url}/sandbox/api/files/${file.id}`);
+    assert.equal(noToken.status, 403, 'the per-run token guards files too');
+    await noToken.arrayBuffer();
+    const img = await fetch(`${sb.url}/sandbox/api/files/${file.id}?token=${sb.sandbox.token}`);
+    assert.equal(img.status, 200);
+    assert.equal(img.headers.get('content-type'), 'image/png');
+    const bytes = Buffer.from(await img.arrayBuffer());
+    assert.equal(bytes.subarray(1, 4).toString('ascii'), 'PNG');
+    const missing = await fetch(`${sb.url}/sandbox/api/files/F0NOPE?token=${sb.sandbox.token}`);
+    assert.equal(missing.status, 404);
+    await missing.arrayBuffer();
+  });
+
   test('/incident declare sev2 creates an inc-* channel with a pinned card, visible in the state', async () => {
     const r = await sb.post('/sandbox/api/message', { user: ALICE, channel: INCIDENTS, text: '/incident declare sev2 Checkout errors after deploy' });
     assert.equal(r.status, 200, JSON.stringify(r.body));

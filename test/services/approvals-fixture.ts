@@ -72,6 +72,11 @@ export class RecordingChat implements Chat {
     m.blocks = blocks;
     this.updates.push({ channel, ts, text, blocks });
   }
+  uploads: { channelId: string; filename: string; bytes: Uint8Array }[] = [];
+  async uploadFile(f: { channelId: string; filename: string; bytes: Uint8Array }) {
+    this.uploads.push(f);
+    return { fileId: `F${this.uploads.length}` };
+  }
   async postEphemeral(channel: string, user: string, text: string) {
     this.ephemerals.push({ channel, user, text });
   }
@@ -204,6 +209,7 @@ export async function makeGate(
     logger,
     metrics,
     jobs,
+    charts: { renderTrend: async () => { throw new Error('no charts in this test'); } },
     newId: () => randomUUID(),
   };
   let incidentId = opts.incidentId;

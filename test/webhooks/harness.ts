@@ -91,6 +91,11 @@ export class RecordingChat implements Chat {
   async update(channel: string, ts: string, text: string, blocks?: Block[]): Promise<void> {
     this.updates.push({ channel, ts, text, blocks });
   }
+  uploads: { channelId: string; filename: string; bytes: Uint8Array }[] = [];
+  async uploadFile(f: { channelId: string; filename: string; bytes: Uint8Array }) {
+    this.uploads.push(f);
+    return { fileId: `F${this.uploads.length}` };
+  }
   async postEphemeral(): Promise<void> {}
   async pin(): Promise<void> {}
   async addBookmark(): Promise<void> {}
@@ -203,6 +208,7 @@ export async function buildHarness(opts: HarnessOptions = {}): Promise<Harness> 
     logger,
     metrics,
     jobs: runner,
+    charts: { renderTrend: async () => { throw new Error('no charts in this test'); } },
     newId: () => randomUUID(),
   };
   registerStandardJobs(deps, runner);

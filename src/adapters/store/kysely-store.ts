@@ -25,6 +25,9 @@ import type {
   StoredAlert,
   TimelineEntry,
 } from '../../ports/store.js';
+import { KyselyInsightsStore } from './insights-store.js';
+import type { BackendIncidentRecord, IncidentFacts } from '../../domain/insights.js';
+import type { RemediationAnswer } from '../../ports/insights-store.js';
 import { runMigrations, type MigrationLogger, type StoreDialect } from './migrations.js';
 import type {
   AlertFingerprintsTable,
@@ -54,6 +57,22 @@ export class KyselyStore implements Store {
     this.clock = opts.clock;
     this.logger = opts.logger;
     this.ops = DIALECT_OPS[dialect];
+    this.insights = new KyselyInsightsStore(db);
+  }
+
+  // -- insights (insights-store.ts) ------------------------------------------------------------
+  private readonly insights: KyselyInsightsStore;
+  upsertBackendIncidents(backend: string, rows: BackendIncidentRecord[], syncedAt: Date): Promise<number> {
+    return this.insights.upsertBackendIncidents(backend, rows, syncedAt);
+  }
+  countBackendIncidents(backend: string): Promise<{ rows: number; distinct: number }> {
+    return this.insights.countBackendIncidents(backend);
+  }
+  listIncidentFacts(range: { from: Date; to: Date }): Promise<IncidentFacts[]> {
+    return this.insights.listIncidentFacts(range);
+  }
+  recordRemediationAnswer(a: { approvalId: string; answer: RemediationAnswer; answeredBy: string; at: Date }): Promise<void> {
+    return this.insights.recordRemediationAnswer(a);
   }
 
   async migrate(): Promise<void> {

@@ -220,6 +220,45 @@ export const MIGRATIONS: readonly Migration[] = [
       await db.schema.alterTable('approvals').addColumn('approvers', 'text').execute();
     },
   },
+  {
+    // Insights: the backend's incident history (synced; keyed by the backend's id, so a resumed sync
+    // never makes a second row) and the "was this remediation needed?" answers.
+    name: '003_insights',
+    async up(db) {
+      await db.schema
+        .createTable('backend_incidents')
+        .addColumn('backend', 'text', (c) => c.notNull())
+        .addColumn('backend_id', 'text', (c) => c.notNull())
+        .addColumn('firebreak_id', 'text')
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('severity', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('services', 'text', (c) => c.notNull())
+        .addColumn('origin', 'text', (c) => c.notNull())
+        .addColumn('url', 'text')
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('acknowledged_at', 'bigint')
+        .addColumn('mitigated_at', 'bigint')
+        .addColumn('resolved_at', 'bigint')
+        .addColumn('postmortem', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('synced_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('backend_incidents_pk', ['backend', 'backend_id'])
+        .execute();
+      await db.schema.createIndex('backend_incidents_started_idx').on('backend_incidents').column('started_at').execute();
+      await db.schema.createIndex('backend_incidents_firebreak_idx').on('backend_incidents').column('firebreak_id').execute();
+      await db.schema
+        .createTable('remediation_answers')
+        .addColumn('approval_id', 'text', (c) => c.primaryKey())
+        .addColumn('answer', 'text', (c) => c.notNull())
+        .addColumn('answered_by', 'text', (c) => c.notNull())
+        .addColumn('answered_at', 'bigint', (c) => c.notNull())
+        .execute();
+      // The figures read incidents by start time and timelines/approvals by incident.
+      await db.schema.createIndex('incidents_created_idx').on('incidents').column('created_at').execute();
+      await db.schema.createIndex('timeline_incident_at_idx').on('timeline').columns(['incident_id', 'at']).execute();
+    },
+  },
 ];
 
 export interface MigrationLogger {

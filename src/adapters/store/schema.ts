@@ -23,6 +23,8 @@ export interface Database {
   alert_fingerprints: AlertFingerprintsTable;
   jobs: JobsTable;
   kv: KvTable;
+  backend_incidents: BackendIncidentsTable;
+  remediation_answers: RemediationAnswersTable;
   firebreak_migrations: MigrationsTable;
 }
 
@@ -173,4 +175,31 @@ export interface KvTable {
 export interface MigrationsTable {
   name: string;
   applied_at: number;
+}
+
+/** Migration 002: the backend's incident history, for insights. */
+export interface BackendIncidentsTable {
+  backend: string;
+  backend_id: string;
+  firebreak_id: string | null;
+  title: string;
+  severity: string | null;
+  status: string;
+  services: string; // JSON array of strings
+  origin: string;
+  url: string | null;
+  started_at: number;
+  acknowledged_at: number | null;
+  mitigated_at: number | null;
+  resolved_at: number | null;
+  postmortem: string;
+  updated_at: number;
+  synced_at: number;
+}
+
+export interface RemediationAnswersTable {
+  approval_id: string;
+  answer: string; // yes | no | unsure
+  answered_by: string;
+  answered_at: number;
 }

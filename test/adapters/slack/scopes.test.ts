@@ -24,6 +24,8 @@ const BOT_METHODS: Record<string, string[]> = {
   'conversations.list': ['channels:read', 'groups:read'],
   'conversations.replies': ['channels:history', 'groups:history'],
   'conversations.setTopic': ['channels:manage', 'groups:write'],
+  'files.completeUploadExternal': ['files:write'], // the /incident stats chart and the weekly digest
+  'files.getUploadURLExternal': ['files:write'],
   'pins.add': ['pins:write'],
   'usergroups.users.list': ['usergroups:read'],
   'users.info': ['users:read'],

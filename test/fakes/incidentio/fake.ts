@@ -70,6 +70,11 @@ export interface FakeIncidentIoIncident {
   roles: { incident_role_id: string; assignee: Record<string, string> }[];
   postmortems: { id: string; title: string; content: string }[];
   permalink: string;
+  /** ISO times; `updated_at` moves on every change. Lifecycle times by their (workspace) name. */
+  created_at: string;
+  updated_at: string;
+  timestamps: Record<string, string>;
+  created_by_alert: boolean;
   /** The Slack channel the incident lives in: made by incident.io's app, attached, or none. */
   slack_channel_id: string | null;
   /** Whether incident.io's own Slack app made (and announced) that channel. */
@@ -97,6 +102,8 @@ export interface FakeIncidentIo extends FakeServer {
   statuses(): { id: string; name: string; rank: number; category: string }[];
   roles(): { id: string; name: string; role_type: string; shortform: string }[];
   seedIncidents(n: number): void;
+  /** Seed incidents with their own history (insights sync tests). */
+  seedHistory(rows: Partial<FakeIncidentIoIncident>[]): FakeIncidentIoIncident[];
   specValidationActive: boolean;
 }
 
@@ -143,6 +150,11 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
   ];
   const incidents: FakeIncidentIoIncident[] = [];
   let seq = 0;
+  let lastStamp = 0;
+  const stamp = (): string => {
+    lastStamp = Math.max(now(), lastStamp + 1);
+    return new Date(lastStamp).toISOString();
+  };
 
   const fail = (status: number, type: string, errors: { code: string; message: string; field?: string }[]): Reply => ({
     status,
@@ -184,8 +196,10 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       slack_team_id: 'T1',
       ...(i.slack_channel_id ? { slack_channel_id: i.slack_channel_id } : {}),
       postmortem_document_ids: i.postmortems.map((p) => p.id),
-      created_at: ts,
-      updated_at: ts,
+      incident_timestamp_values: Object.entries(i.timestamps).map(([name, value], rank) => ({ incident_timestamp: { id: `ts-${rank}`, name, rank }, value: { value } })),
+      ...(i.created_by_alert ? { creator: { alert: { id: `alert-${i.id}`, title: i.name } } } : {}),
+      created_at: i.created_at,
+      updated_at: i.updated_at,
     };
   };
 
@@ -212,6 +226,10 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       roles: (a.incident_role_assignments ?? []).map((r) => ({ incident_role_id: r.incident_role_id, assignee: { ...(r.assignee ?? {}) } as Record<string, string> })),
       postmortems: [],
       permalink: `https://app.incident.io/acme/incidents/${seq}`,
+      ...(() => {
+        const at = stamp();
+        return { created_at: at, updated_at: at, timestamps: { 'Reported at': at }, created_by_alert: false };
+      })(),
       ...channelFor(a, seq),
     };
   };
@@ -243,10 +261,21 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
   });
   route('GET', '/v2/incidents', (ctx) => {
     const size = Math.min(250, Math.max(1, Number(ctx.query.page_size ?? 25) || 25));
-    const start = ctx.query.after ? incidents.findIndex((i) => i.id === ctx.query.after) + 1 : 0;
-    const slice = incidents.slice(start, start + size);
-    const more = start + size < incidents.length;
-    return { status: 200, body: { incidents: slice.map(incidentJson), pagination_meta: { page_size: size, total_record_count: incidents.length, ...(more && slice.length ? { after: slice[slice.length - 1]!.id } : {}) } } };
+    const sortBy = ctx.query.sort_by ?? 'created_at_newest_first';
+    if (sortBy !== 'created_at_newest_first' && sortBy !== 'created_at_oldest_first')
+      return fail(422, 'validation_error', [{ code: 'invalid_value', message: 'sort_by must be one of created_at_newest_first, created_at_oldest_first', field: 'sort_by' }]);
+    let list = sortBy === 'created_at_oldest_first' ? [...incidents] : [...incidents].reverse();
+    for (const field of ['updated_at', 'created_at'] as const) {
+      const gte = ctx.query[`${field}[gte]`];
+      if (gte === undefined) continue;
+      const t = Date.parse(gte);
+      if (Number.isNaN(t)) return fail(422, 'validation_error', [{ code: 'invalid_value', message: `${field}[gte] must be a date`, field }]);
+      list = list.filter((i) => Date.parse(i[field]) >= t);
+    }
+    const start = ctx.query.after ? list.findIndex((i) => i.id === ctx.query.after) + 1 : 0;
+    const slice = list.slice(start, start + size);
+    const more = start + size < list.length;
+    return { status: 200, body: { incidents: slice.map(incidentJson), pagination_meta: { page_size: size, total_record_count: list.length, ...(more && slice.length ? { after: slice[slice.length - 1]!.id } : {}) } } };
   });
   route('GET', '/v2/incidents/{id}', (ctx) => {
     const inc = incidents.find((i) => i.id === ctx.params.id);
@@ -272,6 +301,13 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       inc.roles = inc.roles.filter((x) => x.incident_role_id !== r.incident_role_id);
       inc.roles.push({ incident_role_id: r.incident_role_id, assignee: { ...(r.assignee ?? {}) } as Record<string, string> });
     }
+    // The default lifecycle timestamps move with the status, as incident.io's do.
+    const at = stamp();
+    const st = statuses.find((x) => x.id === inc.incident_status_id)!;
+    if ((a.incident_role_assignments?.length ?? 0) > 0) inc.timestamps['Accepted at'] ??= at;
+    if (/monitor/i.test(st.name)) inc.timestamps['Mitigated at'] ??= at;
+    if (st.category === 'closed' || st.category === 'learning') inc.timestamps['Resolved at'] ??= at;
+    inc.updated_at = at;
     return { status: 200, body: { incident: incidentJson(inc) } };
   });
   route('POST', '/v2/incidents/{id}/actions/import_postmortem_document', (ctx) => {
@@ -281,6 +317,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     if (!inc) return notFound();
     const doc = { id: randomUUID(), title: v.data.title, content: v.data.content };
     inc.postmortems.push(doc);
+    inc.updated_at = stamp();
     return { status: 201, body: { postmortem_document: { id: doc.id, incident_id: inc.id, title: doc.title, status: 'draft', type: 'imported', document_url: '', exported_urls: [], editors: [], created_at: ts, updated_at: ts } } };
   });
 
@@ -323,6 +360,13 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     roles: () => roles,
     seedIncidents(n) {
       for (let k = 0; k < n; k++) incidents.push(newIncident({ idempotency_key: `seed-${randomUUID()}`, visibility: 'public', name: 'Seeded' }));
+    },
+    seedHistory(rows) {
+      return rows.map((r) => {
+        const inc = { ...newIncident({ idempotency_key: `seed-${randomUUID()}`, visibility: 'public', name: 'Seeded' }), ...r };
+        incidents.push(inc);
+        return inc;
+      });
     },
   };
 }

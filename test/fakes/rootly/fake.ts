@@ -37,7 +37,17 @@ export interface FakeRootlyIncident {
   roles: { incident_role_id: string; user_id: string }[];
   events: { id: string; event: string; visibility: string }[];
   post_mortem: { id: string; title: string; status: 'draft' | 'published'; show_timeline: boolean } | null;
+  /** normal unless seeded otherwise (test, example, scheduled incidents exist on Rootly too). */
+  kind: string;
+  source: string | null;
+  services: string[];
+  /** ISO times; `updated_at` moves on every change, like Rootly's. */
   created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  acknowledged_at: string | null;
+  mitigated_at: string | null;
+  resolved_at: string | null;
 }
 
 export interface FakeRootlyOptions {
@@ -69,6 +79,10 @@ export interface FakeRootly extends Omit<FakeServer, 'setLimit'> {
   seedIncidents(n: number, labels?: Record<string, unknown>): void;
   /** Open a retrospective for an incident now (what a Rootly retrospective process does). */
   openRetrospective(incidentId: string): void;
+  /** Seed incidents with their own history (insights sync tests and the benchmark). */
+  seedHistory(rows: Partial<FakeRootlyIncident>[]): FakeRootlyIncident[];
+  /** Change an incident as Rootly's UI would (bumps updated_at). */
+  touch(id: string, patch: Partial<FakeRootlyIncident>): void;
   /** Whether spec validation with ajv is active (the spec file was found). */
   specValidationActive: boolean;
 }
@@ -88,6 +102,12 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
   const spec = opts.specValidation === false ? null : loadSpecValidator('rootly-openapi.json');
   const ts = new Date('2026-01-01T00:00:00Z').toISOString();
   const clock = opts.now ?? Date.now;
+  /** Strictly increasing, like database timestamps with microseconds: two changes never share one. */
+  let lastStamp = 0;
+  const stamp = (): string => {
+    lastStamp = Math.max(clock(), lastStamp + 1);
+    return new Date(lastStamp).toISOString();
+  };
   const openRetrospective = (inc: FakeRootlyIncident) => {
     inc.post_mortem ??= { id: randomUUID(), title: `${inc.title ?? 'Incident'} retrospective`, status: 'draft', show_timeline: false };
   };
@@ -125,8 +145,16 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
       cancellation_message: i.cancellation_message,
       url: i.url,
       slug: `${i.sequential_id}-incident`,
+      kind: i.kind,
+      source: i.source,
+      services: i.services.map((name) => ({ data: { id: `svc-${name}`, type: 'services', attributes: { name, slug: name, created_at: ts, updated_at: ts } } })),
+      retrospective_progress_status: i.post_mortem ? (i.post_mortem.status === 'published' ? 'completed' : 'active') : i.status === 'resolved' ? 'not_started' : null,
+      started_at: i.started_at,
+      acknowledged_at: i.acknowledged_at,
+      mitigated_at: i.mitigated_at,
+      resolved_at: i.resolved_at,
       created_at: i.created_at,
-      updated_at: ts,
+      updated_at: i.updated_at,
     },
   });
   const sevJson = (s: (typeof severities)[number]) => ({ id: s.id, type: 'severities', attributes: { name: s.name, slug: s.slug, severity: s.severity, position: s.position, created_at: ts, updated_at: ts } });
@@ -165,6 +193,10 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     return { ok: true, data: r.data as z.infer<T> };
   };
 
+  const times = () => {
+    const at = stamp();
+    return { created_at: at, updated_at: at, started_at: at, acknowledged_at: null, mitigated_at: null, resolved_at: null };
+  };
   const findIncident = (id: string | undefined) => incidents.find((i) => i.id === id || String(i.sequential_id) === id);
   const notFound = (): Reply => err(404, 'Not found or unauthorized');
 
@@ -198,6 +230,22 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     }
     const status = ctx.query['filter[status]'];
     if (status) list = list.filter((i) => status.split(',').includes(i.status));
+    for (const field of ['updated_at', 'created_at'] as const) {
+      const gte = ctx.query[`filter[${field}][gte]`];
+      if (gte !== undefined) {
+        const t = Date.parse(gte);
+        if (Number.isNaN(t)) return err(400, 'Invalid filter', { detail: `filter[${field}][gte] is not a date` });
+        list = list.filter((i) => Date.parse(i[field]) >= t);
+      }
+    }
+    const sort = ctx.query.sort;
+    if (sort) {
+      const m = /^(-?)(created_at|updated_at)$/.exec(sort);
+      if (!m) return err(400, 'Invalid sort', { detail: `sort must be one of created_at, -created_at, updated_at, -updated_at` });
+      const key = m[2] as 'created_at' | 'updated_at';
+      const dir = m[1] ? -1 : 1;
+      list = [...list].sort((a, b) => dir * (Date.parse(a[key]) - Date.parse(b[key])) || a.sequential_id - b.sequential_id);
+    }
     return page(ctx, list, incidentJson);
   });
   route('POST', '/v1/incidents', (ctx) => {
@@ -226,7 +274,10 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
       roles: [],
       events: [],
       post_mortem: null,
-      created_at: new Date(clock()).toISOString(),
+      kind: 'normal',
+      source: 'api',
+      services: [],
+      ...times(),
     };
     incidents.push(inc);
     return ok(201, { data: incidentJson(inc) });
@@ -258,6 +309,7 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     if (a.slack_channel_url != null) inc.slack_channel_url = a.slack_channel_url;
     if (a.labels != null) inc.labels = a.labels;
     if (a.status != null) inc.status = a.status;
+    inc.updated_at = stamp();
     return ok(200, { data: incidentJson(inc) });
   });
 
@@ -271,15 +323,18 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
       if (!from.includes(inc.status)) return err(422, `Status cannot transition from ${inc.status}`, { pointer: '/data/attributes/status' });
       const body = v.data as { data: { attributes?: Record<string, unknown> } };
       apply(inc, body.data.attributes ?? {});
+      inc.updated_at = stamp();
       return ok(200, { data: incidentJson(inc) });
     });
   transition('/v1/incidents/{id}/mitigate', S.mitigateIncident, ['in_triage', 'started', 'detected', 'acknowledged'], (inc, a) => {
     inc.status = 'mitigated';
     inc.mitigation_message = (a.mitigation_message as string | undefined) ?? null;
+    inc.mitigated_at ??= stamp();
   });
   transition('/v1/incidents/{id}/resolve', S.resolveIncident, OPEN, (inc, a) => {
     inc.status = 'resolved';
     inc.resolution_message = (a.resolution_message as string | undefined) ?? null;
+    inc.resolved_at = stamp();
     // Rootly opens a retrospective when a retrospective process applies, or never.
     if (opts.retrospectives !== 'never') openRetrospective(inc);
   });
@@ -304,6 +359,8 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     if (!roles.some((r) => r.id === a.incident_role_id)) return err(422, 'Incident role must exist', { pointer: '/data/attributes/incident_role_id' });
     inc.roles = inc.roles.filter((r) => r.incident_role_id !== a.incident_role_id);
     inc.roles.push({ incident_role_id: a.incident_role_id, user_id: a.user_id });
+    inc.acknowledged_at ??= stamp();
+    inc.updated_at = stamp();
     return ok(200, { data: incidentJson(inc) });
   });
   route('POST', '/v1/incidents/{incident_id}/events', (ctx) => {
@@ -329,6 +386,7 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     const a = v.data.data.attributes;
     if (a.title) inc.post_mortem.title = a.title;
     if (a.status) inc.post_mortem.status = a.status;
+    inc.updated_at = stamp();
     if (a.show_timeline !== undefined) inc.post_mortem.show_timeline = a.show_timeline;
     return ok(200, { data: { id: inc.post_mortem.id, type: 'incident_post_mortems', attributes: { title: inc.post_mortem.title, status: inc.post_mortem.status, created_at: ts, updated_at: ts } } });
   });
@@ -395,9 +453,32 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
         incidents.push({
           id: randomUUID(), sequential_id: seq, title: `Seeded ${seq}`, summary: null, status: 'started', severity_id: severities[2]!.id, private: false, labels: { ...labels },
           slack_channel_id: null, slack_channel_name: null, slack_channel_url: null, url: `https://rootly.com/account/incidents/${seq}-seeded`,
-          mitigation_message: null, resolution_message: null, cancellation_message: null, roles: [], events: [], post_mortem: null, created_at: new Date(clock()).toISOString(),
+          mitigation_message: null, resolution_message: null, cancellation_message: null, roles: [], events: [], post_mortem: null,
+          kind: 'normal', source: 'web', services: [], ...times(),
         });
       }
+    },
+    seedHistory(rows) {
+      return rows.map((r) => {
+        seq += 1;
+        const created = r.created_at ?? stamp();
+        const inc: FakeRootlyIncident = {
+          id: randomUUID(), sequential_id: seq, title: `Seeded ${seq}`, summary: null, status: 'resolved', severity_id: severities[1]!.id, private: false, labels: {},
+          slack_channel_id: null, slack_channel_name: null, slack_channel_url: null, url: `https://rootly.com/account/incidents/${seq}-seeded`,
+          mitigation_message: null, resolution_message: null, cancellation_message: null, roles: [], events: [], post_mortem: null,
+          kind: 'normal', source: 'web', services: [], created_at: created, updated_at: r.updated_at ?? created, started_at: created,
+          acknowledged_at: null, mitigated_at: null, resolved_at: null,
+          ...r,
+        };
+        incidents.push(inc);
+        return inc;
+      });
+    },
+    touch(id, patch) {
+      const inc = findIncident(id);
+      if (!inc) throw new Error(`no fake Rootly incident ${id}`);
+      Object.assign(inc, patch);
+      inc.updated_at = stamp();
     },
   };
 }
