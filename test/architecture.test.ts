@@ -21,6 +21,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SERVICES_THAT_RENDER: Record<string, string> = {
   'src/services/approvals.ts': 'the approval message is the gate itself: its state is rendered where it changes',
   'src/services/incident-views.ts': 'the one module that posts and refreshes the incident card, topic and announcement',
+  'src/services/insights.ts': 'the stats answer, the weekly digest and the App Home figures are one chart and one message each, posted where they are computed',
 };
 
 /**
