@@ -31,8 +31,8 @@ export interface Chat {
   addBookmark(channelId: string, title: string, link: string): Promise<void>;
   openView(triggerId: string, view: Block): Promise<{ viewId: string }>;
   publishHome(userId: string, view: Block): Promise<void>;
-  /** Oldest first; `oldest` exclusive. Pages internally. */
-  history(channelId: string, opts?: { oldest?: string; limit?: number }): Promise<ChatMessage[]>;
+  /** Oldest first; `oldest` and `latest` exclusive. Pages internally. With `latest` and `limit`, the newest `limit` before it. */
+  history(channelId: string, opts?: { oldest?: string; latest?: string; limit?: number }): Promise<ChatMessage[]>;
   getMessage(channelId: string, ts: string): Promise<ChatMessage | null>;
   /** Replies in a thread, oldest first (the parent excluded). */
   replies(channelId: string, threadTs: string): Promise<ChatMessage[]>;
