@@ -16,6 +16,13 @@ const optionalString = z
   .optional()
   .transform((s) => (s ? s : undefined));
 
+export const MIN_SECRET_LENGTH = 16;
+/** HMAC signing keys: never sent over the wire. */
+const HMAC_KEYS = ['ALERT_WEBHOOK_SECRET', 'PAGERDUTY_WEBHOOK_SECRET', 'AGENT_WEBHOOK_SECRET', 'ROOTLY_WEBHOOK_SECRET'] as const;
+/** Tokens their sources send in clear (a header, Basic auth, a Bearer token). */
+const CLEAR_TOKENS = ['ALERT_WEBHOOK_TOKEN', 'DATADOG_WEBHOOK_SECRET', 'ALERTMANAGER_WEBHOOK_TOKEN'] as const;
+const WEBHOOK_SECRETS = [...HMAC_KEYS, ...CLEAR_TOKENS, 'INCIDENTIO_WEBHOOK_SECRET'] as const;
+
 const EnvSchema = z
   .object({
     SLACK_BOT_TOKEN: optionalString.pipe(z.string().regex(/^xox[bp]-/, 'a bot token starting with xoxb-').optional()),
@@ -39,15 +46,27 @@ const EnvSchema = z
         .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'sqlite:<path> or postgres://user@host:5432/db')
         .optional(),
     ),
+    /** HMAC key of /webhooks/alerts/generic (and the default for PagerDuty's signature). Never sent by anyone. */
     ALERT_WEBHOOK_SECRET: optionalString,
+    /** Shared token for the sources that send it in clear (Datadog header/Basic, Alertmanager Bearer). */
+    ALERT_WEBHOOK_TOKEN: optionalString,
     PAGERDUTY_WEBHOOK_SECRET: optionalString,
     DATADOG_WEBHOOK_SECRET: optionalString,
     ALERTMANAGER_WEBHOOK_TOKEN: optionalString,
     AGENT_WEBHOOK_SECRET: optionalString,
     FIREBREAK_CONFIG: optionalString,
     FIREBREAK_PUBLIC_URL: optionalString.pipe(z.url().optional()),
-    PORT: optionalString.pipe(z.string().regex(/^\d{1,5}$/, 'a port number').transform(Number).optional()),
+    PORT: optionalString.pipe(
+      z
+        .string()
+        .regex(/^\d{1,5}$/, 'a port number from 1 to 65535 (0: any free port)')
+        .transform(Number)
+        .pipe(z.number().max(65535, 'a port number from 1 to 65535 (0: any free port)'))
+        .optional(),
+    ),
     HOST: optionalString,
+    /** Sandbox only: allow a non-loopback HOST (the console then relies on its per-run token alone). */
+    SANDBOX_ALLOW_REMOTE: optionalString.pipe(z.enum(['0', '1', 'true', 'false'], 'SANDBOX_ALLOW_REMOTE: 1 or 0').optional()),
     LOG_LEVEL: optionalString.pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()),
   });
 
@@ -65,6 +84,18 @@ function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
     problems.push('SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
   if ((has('SLACK_APP_TOKEN') || has('SLACK_SIGNING_SECRET')) && !has('SLACK_BOT_TOKEN'))
     problems.push('SLACK_BOT_TOKEN: required when a Slack app token or signing secret is set');
+  // Secrets we ask operators to make: at least 16 characters. Named, never echoed.
+  for (const name of WEBHOOK_SECRETS) {
+    const v = (env[name] ?? '').trim();
+    if (v !== '' && v.length < MIN_SECRET_LENGTH)
+      problems.push(`${name}: too short: use at least ${MIN_SECRET_LENGTH} random characters (e.g. openssl rand -hex 32)`);
+  }
+  // A token is sent in clear by its sender (a header, Basic auth, a Bearer token); an HMAC key
+  // never leaves either side. One value must not be both, or a leaked token forges signatures.
+  for (const t of CLEAR_TOKENS)
+    for (const h of HMAC_KEYS)
+      if (has(t) && has(h) && env[t]!.trim() === env[h]!.trim())
+        problems.push(`${t}: must differ from ${h}: ${t} is sent in clear by its source, ${h} is an HMAC signing key`);
   return problems;
 }
 
@@ -125,16 +156,36 @@ const FileSchema = z
         batch_seconds: z.number().min(0).default(30),
         resolve_incident_on_resolved_alert: z.boolean().default(false),
         max_body_bytes: z.number().int().positive().default(1_000_000),
+        /** One delivery carries at most this many alerts (413 above it); the rate limit counts alerts. */
+        max_alerts_per_delivery: z.number().int().positive().max(1000).default(50),
       })
+      .prefault({}),
+    agents: z
+      .object({
+        /** Proposals per minute from all agents together (429 + Retry-After above it). */
+        rate_limit_per_minute: z.number().int().positive().default(30),
+        /** AI agents allowed on `/mcp` (docs/agents.md). Tokens come from the variables named here. */
+        mcp: z.array(AgentSchema).default([]),
+      })
+      .strict()
       .prefault({}),
     approvals: z
       .object({
         default_expiry_minutes: z.number().positive().default(15),
+        /**
+         * Who may take command of an incident that has no commander and no human declarer (opened
+         * by an alert or in the backend's UI). Unset: the `responders`. Policy approvers always may.
+         */
+        eligible_commanders: z
+          .object({
+            users: z.array(z.string().regex(/^[UW][A-Z0-9]+$/)).default([]),
+            usergroups: z.array(z.string().regex(/^S[A-Z0-9]+$/)).default([]),
+          })
+          .strict()
+          .optional(),
       })
       .prefault({}),
     actions: z.array(ActionSchema).default([]),
-    /** AI agents allowed on `/mcp` (docs/agents.md). Tokens come from the variables named here. */
-    agents: z.array(AgentSchema).default([]),
     prompts: z.partialRecord(z.enum(['system', 'brief', 'summary', 'postmortem', 'propose']), z.string()).default({}),
     claude: z
       .object({
@@ -227,10 +278,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const byId = new Map(DEFAULT_ACTIONS.map((a) => [a.id, a]));
   for (const a of file.actions) byId.set(a.id, a);
   const actions = [...byId.values()];
+  // The sandbox never calls a configured executor (it shows what would have been sent), so it
+  // needs none of their secrets; it refuses to start when they are present.
+  const sandbox = parsedEnv.success && !parsedEnv.data.SLACK_BOT_TOKEN;
   for (const a of actions) {
-    if (a.executor.type === 'webhook' && !env[a.executor.secret_env])
+    if (!sandbox && a.executor.type === 'webhook' && !env[a.executor.secret_env])
       problems.push(`${a.executor.secret_env}: required by action ${a.id} (webhook executor signing secret)`);
-    if (a.executor.type === 'rootly_workflow' && !(parsedEnv.success && parsedEnv.data.ROOTLY_API_KEY))
+    else if (!sandbox && a.executor.type === 'webhook' && env[a.executor.secret_env]!.trim().length < MIN_SECRET_LENGTH)
+      problems.push(`${a.executor.secret_env}: too short for action ${a.id}: use at least ${MIN_SECRET_LENGTH} random characters`);
+    if (!sandbox && a.executor.type === 'rootly_workflow' && !(parsedEnv.success && parsedEnv.data.ROOTLY_API_KEY))
       problems.push(`ROOTLY_API_KEY: required by action ${a.id} (rootly_workflow executor)`);
     for (const [name, p] of Object.entries(a.params)) {
       if (p.pattern) {
@@ -245,8 +301,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 
   const agents: AgentConfig[] = [];
   const agentNames = new Set<string>();
-  for (const a of file.agents) {
-    if (agentNames.has(a.name)) problems.push(`firebreak.yml agents.${a.name}: the name is used twice`);
+  for (const a of file.agents.mcp) {
+    if (agentNames.has(a.name)) problems.push(`firebreak.yml agents.mcp.${a.name}: the name is used twice`);
     agentNames.add(a.name);
     const token = (env[a.token_env] ?? '').trim();
     if (!token) problems.push(`${a.token_env}: required by agent ${a.name} (its bearer token for /mcp)`);
@@ -261,7 +317,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
         incidentRatePerMinute: a.incident_rate_limit_per_minute,
       });
   }
-  if (new Set(agents.map((a) => a.token)).size !== agents.length) problems.push('firebreak.yml agents: two agents share one token; give each its own');
+  if (new Set(agents.map((a) => a.token)).size !== agents.length) problems.push('firebreak.yml agents.mcp: two agents share one token; give each its own');
 
   if (problems.length || !parsedEnv.success) throw new ConfigError(problems);
   const e = parsedEnv.data;

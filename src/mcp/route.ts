@@ -70,7 +70,7 @@ export function mcpRoutes(deps: Deps): Route[] {
     const outcome = (o: string) => deps.metrics.webhooks.inc({ source: 'mcp', outcome: o });
     if (agents.length === 0) {
       outcome('disabled');
-      return sendJson(res, 503, { error: 'no agents are configured: declare them under agents: in firebreak.yml (docs/agents.md)' });
+      return sendJson(res, 503, { error: 'no agents are configured: declare them under agents.mcp in firebreak.yml (docs/agents.md)' });
     }
     if (!originAllowed(req, deps.config.env.FIREBREAK_PUBLIC_URL)) {
       outcome('forbidden');

@@ -40,6 +40,7 @@ function writeConfig(url: string): string {
     policy: { roles: [commander] }
     executor: { type: webhook, url: '${url}', secret_env: ${SECRET_ENV}, retries: 0, timeout_ms: 2000 }
 agents:
+  mcp:
   - { name: sre-copilot, token_env: FB_AGENT_COPILOT_TOKEN, scopes: [read, update, propose] }
   - { name: reader, token_env: FB_AGENT_READER_TOKEN, scopes: [read] }
   - { name: low-only, token_env: FB_AGENT_LOWONLY_TOKEN, scopes: [read, propose], incidents: { severities: [low] } }

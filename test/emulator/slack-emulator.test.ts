@@ -610,3 +610,14 @@ describe('SlackDriver: signed requests towards the bot', () => {
     assert.deepEqual(got.message?.reactions, [{ name: 'pushpin', users: ['U0DAVE001'], count: 1 }]);
   });
 });
+
+describe('plain Slack text (where a client does not render mrkdwn)', () => {
+  test('a date token shows its fallback; mentions, channels and links their names', async () => {
+    const { plainSlackText } = await import('../../src/emulator/slack/index.js');
+    const text = 'Declared <!date^1732540000^{date_short_pretty} {time}|2024-11-25 13:06 UTC> by <@U0ALICE01> in <#C0INC|inc-1>, see <https://x.example/i/1|INC-1> &amp; <!here>';
+    assert.equal(
+      plainSlackText(text, { user: (id) => (id === 'U0ALICE01' ? 'alice' : undefined) }),
+      'Declared 2024-11-25 13:06 UTC by @alice in #inc-1, see INC-1 & @here',
+    );
+  });
+});

@@ -149,6 +149,11 @@ export class SlackChat implements Chat {
     return this.bot;
   }
 
+  /** The workspace the token belongs to (auth.test), once init() ran. */
+  teamId(): string | null {
+    return this.bot?.teamId || null;
+  }
+
   botUserId(): string | null {
     return this.bot?.userId ?? null;
   }

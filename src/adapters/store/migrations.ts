@@ -212,6 +212,14 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    // Who may approve is fixed when an action is proposed (see ApproverSnapshot). Rows from before
+    // keep null and are decided by the live check they were proposed under.
+    name: '002_approval_approvers',
+    async up(db) {
+      await db.schema.alterTable('approvals').addColumn('approvers', 'text').execute();
+    },
+  },
 ];
 
 export interface MigrationLogger {

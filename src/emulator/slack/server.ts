@@ -308,7 +308,10 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
     } catch {
       return sendJson(res, 400, { ok: false, error: 'invalid_payload' });
     }
+    const startedAt = Date.now();
     const r = handleResponseUrl(state, id, body);
+    // In the call log as `response_url`, so a test can see everything the bot sent to Slack.
+    record({ method: 'response_url', args: (body && typeof body === 'object' ? body : { body }) as Record<string, unknown>, at: startedAt, ok: r.status < 300, status: r.status }, startedAt);
     sendJson(res, r.status, r.body);
   }
 
