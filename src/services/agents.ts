@@ -3,7 +3,7 @@ import { incidentLabel, type Incident, type IncidentStatus } from '../domain/inc
 import type { Severity } from '../domain/severity.js';
 import { AppError } from '../errors.js';
 import type { Approval } from '../ports/store.js';
-import { escapeMrkdwn } from '../slack/blocks/approval.js';
+import { escapeText } from '../slack/mrkdwn.js';
 import type { Deps } from './deps.js';
 import { proposeAction } from './approvals.js';
 import { BACKEND_SYNC_JOB } from './lifecycle.js';
@@ -194,7 +194,7 @@ export async function postAgentUpdate(deps: Deps, agent: AgentPrincipal, ref: st
   await deps.store.addTimeline({ incidentId: i.id, at, kind: 'update', text: `${clean} (via ${agent.name})`, author: `agent:${agent.name}` });
   await deps.jobs.enqueue(BACKEND_SYNC_JOB, { incidentId: i.id, op: 'timeline', text: `Update via ${agent.name}: ${clean}`, at: at.toISOString() });
   let ts: string | null = null;
-  if (i.channelId) ts = (await deps.chat.post(i.channelId, `:loudspeaker: *Update* via agent \`${escapeMrkdwn(agent.name)}\`: ${escapeMrkdwn(clean)}`)).ts;
+  if (i.channelId) ts = (await deps.chat.post(i.channelId, `:loudspeaker: *Update* via agent \`${escapeText(agent.name)}\`: ${escapeText(clean)}`)).ts;
   return { incident_id: i.id, posted: ts !== null, ts };
 }
 
