@@ -188,7 +188,7 @@ test('a hostile string through every title, summary, alert field and Claude answ
   // ...and none of it is active: no mass mention, no foreign mention, no disguised link.
   const allowed = new Set([BOB, CAROL, bot.fb.deps.chat.botUserId() ?? '', ...[inline, modal, alerted, fromRootly].map((i) => i.channelId ?? '')]);
   const problems: string[] = [];
-  for (const c of calls) for (const s of mrkdwnStrings(c.method, c.args)) for (const bad of activeFormatting(s, allowed)) problems.push(`${c.method}: ${bad}`);
+  for (const c of calls) for (const s of mrkdwnStrings(c.method, c.args)) for (const bad of activeFormatting(s, allowed)) problems.push(`${c.method}: ${bad} in ${JSON.stringify(s.slice(0, 160))}`);
   assert.deepEqual([...new Set(problems)], []);
 });
 

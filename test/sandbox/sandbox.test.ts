@@ -247,7 +247,7 @@ describe('the sandbox is local-only by construction', () => {
     const msg = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.text.startsWith('Approval requested')), 'the approval message');
     const ok = await sb.post('/sandbox/api/click', { user: ALICE, channel: ch.id, ts: msg.ts, actionId: 'approval_approve' });
     assert.equal(ok.status, 200);
-    const done = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts && /succeeded/.test(m.text)), 'the approval to finish');
+    const done = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts && /· not executed/.test(m.text)), 'the approval to finish');
     await sb.fb.deps.jobs.idle();
     assert.equal(receiver.received.length, 0, 'the configured webhook was never called');
     assert.match(JSON.stringify(done.blocks), /not sent \(sandbox\): would have POSTed to http:\/\/127\.0\.0\.1/);

@@ -78,7 +78,7 @@ describe('approval gate (SQLite store)', () => {
     assert.ok(a.messageTs);
     const msg = gate.chat.render(a.messageTs!);
     assert.match(msg, /<@UPROP>/);
-    assert.match(msg, /`service` = `api`, `version` = `v41`/);
+    assert.match(msg, /`service` = `api`\\n`version` = `v41`/);
     assert.match(msg, /v42 broke checkout/);
     assert.match(msg, /needs 1 approval from the commander \(<@UCMD>\) or <!subteam\^SSRELEADS>/);
     assert.match(msg, /\*Expires\* <!date\^\d+\^/);

@@ -135,6 +135,8 @@ function statusLine(v: ApprovalView): string {
     case 'executing':
       return `Approved${when}. *Running…*`;
     case 'succeeded':
+      if ((a.result as { detail?: { dryRun?: unknown } } | null)?.detail?.dryRun === true)
+        return `*Not executed* (sandbox dry run): ${escapeMrkdwn(String(resultText ?? 'nothing was sent'))}`;
       return wasExecuted(a.result)
         ? `*Ran*${resultText ? `: ${escapeMrkdwn(String(resultText))}` : ''}${a.requiresApproval ? ` (approved${when})` : ''}`
         : a.requiresApproval

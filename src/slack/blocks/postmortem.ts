@@ -1,5 +1,5 @@
 import type { Block } from '../../ports/chat.js';
-import { clip, header, section, time } from './common.js';
+import { clip, escapeText, header, link, section, time } from './common.js';
 
 /**
  * A post-mortem draft is Markdown (that is what the backend stores). Slack does not render
@@ -39,14 +39,20 @@ export function markdownToBlocks(md: string, maxBlocks = 45): Block[] {
   return kept;
 }
 
-/** Inline Markdown → Slack mrkdwn for one line. */
+/**
+ * Inline Markdown → Slack mrkdwn for one line. The draft is Claude's (untrusted): the line is
+ * escaped first, so a mention or a disguised link in it stays inert text; Markdown links become
+ * links the bot writes itself (checked http(s) URL, label escaped).
+ */
 function inline(line: string): string {
+  const links: string[] = [];
+  // Links are held aside as \u0001n\u0001 (any such character in the draft itself is dropped first).
+  const held = line.replace(/\u0001/g, '').replace(/\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)/g, (_m, t: string, u: string) => `\u0001${links.push(link(u, t)) - 1}\u0001`);
   return dates(
-    line
+    escapeText(held)
       .replace(/^(\s*)[-*+]\s+/, '$1• ')
-      .replace(/\*\*(.+?)\*\*|__(.+?)__/g, (_m, a: string | undefined, b: string | undefined) => `*${a ?? b}*`)
-      .replace(/\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)/g, (_m, t: string, u: string) => `<${u}|${t.replace(/[<>|]/g, '')}>`),
-  );
+      .replace(/\*\*(.+?)\*\*|__(.+?)__/g, (_m, a: string | undefined, b: string | undefined) => `*${a ?? b}*`),
+  ).replace(/\u0001(\d+)\u0001/g, (_m, n: string) => links[Number(n)] ?? '');
 }
 
 /** A heading's text without Markdown emphasis (header blocks are plain text). */

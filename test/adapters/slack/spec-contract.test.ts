@@ -52,7 +52,8 @@ test('every Web API method and argument the bot sends is in Slack\'s Web API des
   const problems: string[] = [];
   const seen = new Set<string>();
   for (const call of bot.emulator.calls()) {
-    if (NEWER_THAN_SPEC.has(call.method)) continue;
+    // A response_url answer is recorded in the log too, but it is a webhook, not a Web API method.
+    if (NEWER_THAN_SPEC.has(call.method) || call.method === 'response_url') continue;
     seen.add(call.method);
     const path = spec.paths[`/${call.method}`];
     if (!path) {
