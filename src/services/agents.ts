@@ -3,10 +3,9 @@ import { incidentLabel, type Incident, type IncidentStatus } from '../domain/inc
 import type { Severity } from '../domain/severity.js';
 import { AppError } from '../errors.js';
 import type { Approval } from '../ports/store.js';
-import { escapeText } from '../slack/mrkdwn.js';
 import type { Deps } from './deps.js';
 import { proposeAction } from './approvals.js';
-import { BACKEND_SYNC_JOB } from './lifecycle.js';
+import { addTimelineNote, postUpdate } from './lifecycle.js';
 import { latestSummary } from './summaries.js';
 
 /**
@@ -184,28 +183,18 @@ export function actionCatalogue(deps: Deps) {
   });
 }
 
-/** A status update, attributed to the agent, escaped: agent text never becomes a mention or a link. */
+/** A status update, attributed "via <agent>"; the text is escaped (it can mention nobody). */
 export async function postAgentUpdate(deps: Deps, agent: AgentPrincipal, ref: string, text: string) {
   requireScope(agent, 'update');
   const i = await resolveIncident(deps, agent, ref);
-  const at = deps.clock.now();
-  const clean = text.trim();
-  await deps.store.audit({ at, incidentId: i.id, actor: agent.name, action: 'incident.update_posted', detail: { text: clean, via: 'agent' } });
-  await deps.store.addTimeline({ incidentId: i.id, at, kind: 'update', text: `${clean} (via ${agent.name})`, author: `agent:${agent.name}` });
-  await deps.jobs.enqueue(BACKEND_SYNC_JOB, { incidentId: i.id, op: 'timeline', text: `Update via ${agent.name}: ${clean}`, at: at.toISOString() });
-  let ts: string | null = null;
-  if (i.channelId) ts = (await deps.chat.post(i.channelId, `:loudspeaker: *Update* via agent \`${escapeText(agent.name)}\`: ${escapeText(clean)}`)).ts;
+  const { ts } = await postUpdate(deps, i.id, text.trim(), agent.name, { via: 'agent' });
   return { incident_id: i.id, posted: ts !== null, ts };
 }
 
 export async function addAgentNote(deps: Deps, agent: AgentPrincipal, ref: string, text: string) {
   requireScope(agent, 'update');
   const i = await resolveIncident(deps, agent, ref);
-  const at = deps.clock.now();
-  const clean = text.trim();
-  await deps.store.addTimeline({ incidentId: i.id, at, kind: 'note', text: `${clean} (via ${agent.name})`, author: `agent:${agent.name}` });
-  await deps.store.audit({ at, incidentId: i.id, actor: agent.name, action: 'timeline.note_added', detail: { text: clean, via: 'agent' } });
-  await deps.jobs.enqueue(BACKEND_SYNC_JOB, { incidentId: i.id, op: 'timeline', text: `Note via ${agent.name}: ${clean}`, at: at.toISOString() });
+  const at = await addTimelineNote(deps, i.id, text.trim(), agent.name);
   return { incident_id: i.id, added: true, at: at.toISOString() };
 }
 

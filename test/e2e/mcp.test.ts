@@ -148,7 +148,8 @@ describe('MCP server at /mcp', () => {
     const note = await call(client, 'add_timeline_note', { incident: incident.id, text: 'error rate tracks deploy 14:02' });
     assert.equal(note.isError, false, note.text);
     const timeline = await bot.fb.deps.store.listTimeline(incident.id);
-    assert.ok(timeline.some((t) => t.kind === 'note' && t.text === 'error rate tracks deploy 14:02 (via sre-copilot)' && t.author === 'agent:sre-copilot'));
+    assert.ok(timeline.some((t) => t.kind === 'note' && t.text === 'error rate tracks deploy 14:02' && t.author === 'sre-copilot'), JSON.stringify(timeline));
+    assert.ok(timeline.some((t) => t.kind === 'update' && t.author === 'sre-copilot'));
     // What `/incident audit` shows.
     const audit = await auditLog(bot.fb.deps, incident.id);
     assert.match(audit, /sre-copilot \*agent\.tool_called\* — tool: post_update/);
