@@ -89,7 +89,9 @@ export function mcpRoutes(deps: Deps): Route[] {
     const retry = tokenLimiters.get(agent.name)!.take(agent.name);
     if (retry !== null) {
       outcome('rate_limited');
-      return jsonRpcError(res, 429, -32000, `Rate limit: more than ${agent.ratePerMinute} requests a minute from ${agent.name}.`, { 'retry-after': String(retry) });
+      return jsonRpcError(res, 429, -32000, `Rate limit: more than ${agent.ratePerMinute} requests a minute from ${agent.name}.`, {
+        'retry-after': String(retry),
+      });
     }
     let body: unknown;
     try {

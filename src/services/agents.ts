@@ -138,9 +138,21 @@ export async function incidentDetail(deps: Deps, agent: AgentPrincipal, ref: str
     deps.store.listApprovals({ incidentId: i.id, status: ['pending', 'approved', 'executing'] }),
   ]);
   return {
-    incident: { ...incidentSummary(i), description: i.description, origin: i.origin, declared_by: i.declaredBy, alert_count: i.alertCount, updated_at: i.updatedAt.toISOString() },
+    incident: {
+      ...incidentSummary(i),
+      description: i.description,
+      origin: i.origin,
+      declared_by: i.declaredBy,
+      alert_count: i.alertCount,
+      updated_at: i.updatedAt.toISOString(),
+    },
     roles,
-    card: { posted: i.cardTs !== null, link: i.channelId && i.cardTs ? deps.chat.permalink(i.channelId, i.cardTs) : null, status: i.status, severity: i.severity },
+    card: {
+      posted: i.cardTs !== null,
+      link: i.channelId && i.cardTs ? deps.chat.permalink(i.channelId, i.cardTs) : null,
+      status: i.status,
+      severity: i.severity,
+    },
     timeline: timeline.map((t) => ({ at: t.at.toISOString(), kind: t.kind, text: t.text, author: t.author })),
     open_approvals: approvals.map((a) => approvalView(deps, a)),
   };
@@ -154,7 +166,13 @@ export async function channelMessages(deps: Deps, agent: AgentPrincipal, ref: st
   const messages = await deps.chat.history(i.channelId, { limit: opts.limit, ...(opts.before ? { latest: opts.before } : {}) });
   const botUser = deps.chat.botUserId();
   return {
-    messages: messages.map((m) => ({ ts: m.ts, author: m.user ?? m.botId ?? 'unknown', is_bot: !!m.botId || (m.user !== null && m.user === botUser), text: m.text, thread_ts: m.threadTs ?? null })),
+    messages: messages.map((m) => ({
+      ts: m.ts,
+      author: m.user ?? m.botId ?? 'unknown',
+      is_bot: !!m.botId || (m.user !== null && m.user === botUser),
+      text: m.text,
+      thread_ts: m.threadTs ?? null,
+    })),
     next_before: messages.length === opts.limit ? (messages[0]?.ts ?? null) : null,
   };
 }
@@ -217,9 +235,14 @@ export async function proposeForAgent(deps: Deps, agent: AgentPrincipal, input: 
   const action = deps.config.actions.find((a) => a.id === input.action);
   if (action) {
     const checked = validateParams(action, input.params);
-    if (!checked.ok) throw new AppError('action.invalid_params', `Invalid parameters for \`${action.id}\`: ${checked.problems.join('; ')}. Nothing was proposed.`);
+    if (!checked.ok)
+      throw new AppError('action.invalid_params', `Invalid parameters for \`${action.id}\`: ${checked.problems.join('; ')}. Nothing was proposed.`);
   }
-  if (!input.incident.channelId) throw new AppError('input.invalid', `${incidentLabel(input.incident)} has no Slack channel yet, so there is nowhere to ask for approval. Try again in a moment.`);
+  if (!input.incident.channelId)
+    throw new AppError(
+      'input.invalid',
+      `${incidentLabel(input.incident)} has no Slack channel yet, so there is nowhere to ask for approval. Try again in a moment.`,
+    );
   const key = input.idempotencyKey ? `agent-proposal:${agent.name}:${input.idempotencyKey.slice(0, 200)}` : null;
   if (key && !(await deps.store.markProcessed(key, deps.clock.now()))) {
     // The first request may still be writing: give it a moment to record its approval id.

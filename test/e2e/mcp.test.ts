@@ -58,7 +58,9 @@ const clients: Client[] = [];
 
 async function connect(token: string, headers: Record<string, string> = {}): Promise<Client> {
   const client = new Client({ name: 'firebreak-test-agent', version: '1.0.0' });
-  const transport = new StreamableHTTPClientTransport(new URL(`${bot.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}`, ...headers } } });
+  const transport = new StreamableHTTPClientTransport(new URL(`${bot.url}/mcp`), {
+    requestInit: { headers: { authorization: `Bearer ${token}`, ...headers } },
+  });
   await client.connect(transport);
   clients.push(client);
   return client;
@@ -94,7 +96,16 @@ describe('MCP server at /mcp', () => {
     const client = await connect(TOKENS.FB_AGENT_COPILOT_TOKEN);
     const { tools } = await client.listTools();
     const byName = new Map(tools.map((t) => [t.name, t]));
-    const reads = ['list_incidents', 'get_incident', 'get_channel_messages', 'get_summary', 'list_actions', 'search_incidents', 'get_approval', 'wait_for_approval'];
+    const reads = [
+      'list_incidents',
+      'get_incident',
+      'get_channel_messages',
+      'get_summary',
+      'list_actions',
+      'search_incidents',
+      'get_approval',
+      'wait_for_approval',
+    ];
     for (const name of reads) assert.equal(byName.get(name)?.annotations?.readOnlyHint, true, `${name} is read-only`);
     for (const name of ['post_update', 'add_timeline_note', 'propose_action']) assert.equal(byName.get(name)?.annotations?.readOnlyHint, false, name);
     assert.equal(byName.get('propose_action')!.annotations?.destructiveHint, false, 'proposing changes nothing by itself');
@@ -108,14 +119,20 @@ describe('MCP server at /mcp', () => {
 
     const list = await call(client, 'list_incidents', { status: ['investigating'], severity: ['high'] });
     assert.equal(list.isError, false, list.text);
-    assert.deepEqual(list.data.incidents.map((i: { id: string }) => i.id), [incident.id]);
+    assert.deepEqual(
+      list.data.incidents.map((i: { id: string }) => i.id),
+      [incident.id],
+    );
     assert.equal((await call(client, 'list_incidents', { severity: ['low'] })).data.incidents.length, 0);
 
     const got = await call(client, 'get_incident', { incident: `INC-${incident.seq}` });
     assert.equal(got.data.incident.id, incident.id);
     assert.equal(got.data.roles.commander, ALICE);
     assert.equal(got.data.card.posted, true);
-    assert.ok(got.data.timeline.some((t: { kind: string }) => t.kind === 'declared'), JSON.stringify(got.data.timeline));
+    assert.ok(
+      got.data.timeline.some((t: { kind: string }) => t.kind === 'declared'),
+      JSON.stringify(got.data.timeline),
+    );
     assert.deepEqual(got.data.open_approvals, []);
 
     const msgs = await call(client, 'get_channel_messages', { incident: incident.channelId, limit: 20 });
@@ -134,7 +151,10 @@ describe('MCP server at /mcp', () => {
     assert.match(rollback.policy, /commander/);
 
     const found = await call(client, 'search_incidents', { query: 'checkout 5XX' });
-    assert.deepEqual(found.data.incidents.map((i: { id: string }) => i.id), [incident.id]);
+    assert.deepEqual(
+      found.data.incidents.map((i: { id: string }) => i.id),
+      [incident.id],
+    );
     assert.equal((await call(client, 'search_incidents', { query: 'disk full on db-7' })).data.incidents.length, 0);
   });
 
@@ -148,7 +168,10 @@ describe('MCP server at /mcp', () => {
     const note = await call(client, 'add_timeline_note', { incident: incident.id, text: 'error rate tracks deploy 14:02' });
     assert.equal(note.isError, false, note.text);
     const timeline = await bot.fb.deps.store.listTimeline(incident.id);
-    assert.ok(timeline.some((t) => t.kind === 'note' && t.text === 'error rate tracks deploy 14:02' && t.author === 'sre-copilot'), JSON.stringify(timeline));
+    assert.ok(
+      timeline.some((t) => t.kind === 'note' && t.text === 'error rate tracks deploy 14:02' && t.author === 'sre-copilot'),
+      JSON.stringify(timeline),
+    );
     assert.ok(timeline.some((t) => t.kind === 'update' && t.author === 'sre-copilot'));
     // What `/incident audit` shows.
     const audit = await auditLog(bot.fb.deps, incident.id);
@@ -159,7 +182,12 @@ describe('MCP server at /mcp', () => {
   test('scopes: a read-only token cannot propose or post', async () => {
     const client = await connect(TOKENS.FB_AGENT_READER_TOKEN);
     const before = (await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length;
-    const r = await call(client, 'propose_action', { incident: incident.id, action: 'rollback_deployment', params: { service: 'api', version: 'v41' }, reason: 'bad deploy' });
+    const r = await call(client, 'propose_action', {
+      incident: incident.id,
+      action: 'rollback_deployment',
+      params: { service: 'api', version: 'v41' },
+      reason: 'bad deploy',
+    });
     assert.equal(r.isError, true);
     assert.match(r.text, /lacks the `propose` scope/);
     assert.match((await call(client, 'post_update', { incident: incident.id, text: 'hi' })).text, /lacks the `update` scope/);
@@ -172,14 +200,27 @@ describe('MCP server at /mcp', () => {
     const r = await call(client, 'get_incident', { incident: incident.id });
     assert.equal(r.isError, true);
     assert.match(r.text, /No incident/);
-    assert.equal((await call(client, 'propose_action', { incident: incident.id, action: 'rollback_deployment', params: { service: 'a', version: 'v1' }, reason: 'x' })).isError, true);
+    assert.equal(
+      (await call(client, 'propose_action', { incident: incident.id, action: 'rollback_deployment', params: { service: 'a', version: 'v1' }, reason: 'x' }))
+        .isError,
+      true,
+    );
   });
 
   test('a wrong token gets 401 without detail or OAuth metadata; a foreign Origin gets 403', async () => {
     await assert.rejects(connect('not-a-valid-token-at-all-0000000000'), (err: Error & { code?: number }) => err.code === 401);
-    const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } };
+    const init = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+    };
     const post = (headers: Record<string, string>) =>
-      fetch(`${bot.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify(init) });
+      fetch(`${bot.url}/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+        body: JSON.stringify(init),
+      });
     const wrong = await post({ authorization: 'Bearer nope' });
     assert.equal(wrong.status, 401);
     assert.deepEqual(await wrong.json(), { error: 'unauthorized' });
@@ -232,7 +273,12 @@ describe('MCP server at /mcp', () => {
   test('a denied proposal: wait_for_approval reports who denied it and why; nothing runs', async () => {
     const client = await connect(TOKENS.FB_AGENT_COPILOT_TOKEN);
     receiver.received.length = 0;
-    const p = await call(client, 'propose_action', { incident: incident.id, action: 'rollback_deployment', params: { service: 'checkout', version: 'v40' }, reason: 'try older' });
+    const p = await call(client, 'propose_action', {
+      incident: incident.id,
+      action: 'rollback_deployment',
+      params: { service: 'checkout', version: 'v40' },
+      reason: 'try older',
+    });
     const id = p.data.approval_id as string;
     const msg = await bot.waitFor(() => approvalMessage(id), 5000, 'approval message');
     await bot.driver.click({ channel: incident.channelId!, ts: msg.ts }, Actions.deny, { user: ALICE });
@@ -247,7 +293,12 @@ describe('MCP server at /mcp', () => {
 
   test('an expired proposal: wait_for_approval reports it expired; a short wait returns pending, not settled', async () => {
     const client = await connect(TOKENS.FB_AGENT_COPILOT_TOKEN);
-    const p = await call(client, 'propose_action', { incident: incident.id, action: 'rollback_deployment', params: { service: 'checkout', version: 'v39' }, reason: 'maybe' });
+    const p = await call(client, 'propose_action', {
+      incident: incident.id,
+      action: 'rollback_deployment',
+      params: { service: 'checkout', version: 'v39' },
+      reason: 'maybe',
+    });
     const id = p.data.approval_id as string;
     const short = await call(client, 'wait_for_approval', { approval_id: id, timeout_seconds: 0.2 });
     assert.equal(short.data.status, 'pending');
@@ -260,7 +311,13 @@ describe('MCP server at /mcp', () => {
 
   test('a replayed propose with the same idempotency key makes one approval', async () => {
     const client = await connect(TOKENS.FB_AGENT_COPILOT_TOKEN);
-    const args = { incident: incident.id, action: 'rollback_deployment', params: { service: 'search', version: 'v7' }, reason: 'search errors', idempotency_key: 'plan-42-step-3' };
+    const args = {
+      incident: incident.id,
+      action: 'rollback_deployment',
+      params: { service: 'search', version: 'v7' },
+      reason: 'search errors',
+      idempotency_key: 'plan-42-step-3',
+    };
     const before = (await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length;
     const [a, b] = await Promise.all([call(client, 'propose_action', args), call(client, 'propose_action', args)]);
     const c = await call(client, 'propose_action', args);
@@ -274,7 +331,12 @@ describe('MCP server at /mcp', () => {
 
   test('an agent cannot approve: there is no such tool, and the gate refuses any non-person', async () => {
     const client = await connect(TOKENS.FB_AGENT_COPILOT_TOKEN);
-    const p = await call(client, 'propose_action', { incident: incident.id, action: 'rollback_deployment', params: { service: 'cart', version: 'v3' }, reason: 'cart errors' });
+    const p = await call(client, 'propose_action', {
+      incident: incident.id,
+      action: 'rollback_deployment',
+      params: { service: 'cart', version: 'v3' },
+      reason: 'cart errors',
+    });
     const id = p.data.approval_id as string;
     for (const name of ['approve', 'approve_action', 'execute_action']) {
       const r = await client.callTool({ name, arguments: { approval_id: id } }).then(
@@ -306,7 +368,11 @@ test('Socket Mode deployments serve /mcp on the same HTTP server', async () => {
   const socketBot = await startBot({ transport: 'socket', env: { FIREBREAK_CONFIG: writeConfig('http://127.0.0.1:9/'), [SECRET_ENV]: SECRET, ...TOKENS } });
   try {
     const client = new Client({ name: 'socket-test', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${socketBot.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${TOKENS.FB_AGENT_READER_TOKEN}` } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${socketBot.url}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${TOKENS.FB_AGENT_READER_TOKEN}` } },
+      }),
+    );
     const r = (await client.callTool({ name: 'list_actions', arguments: {} })) as CallToolResult;
     assert.notEqual(r.isError, true);
     await client.close();
