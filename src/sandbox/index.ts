@@ -138,6 +138,7 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
     file: { ...config.file, approvals },
     env,
     slackMode: 'sandbox',
+    slack: { mode: 'http', botToken, signingSecret },
     slackApiUrl: emulator.apiUrl,
     databaseUrl,
     backend: 'local',
