@@ -13,6 +13,7 @@ import type { Store } from './ports/store.js';
 import type { Summarizer } from './ports/summarizer.js';
 import { allJobs } from './services/all-jobs.js';
 import type { Deps } from './services/deps.js';
+import { createActionExecutor } from './adapters/executors/index.js';
 import { deadJobNotice, JobRunner, maintenanceJob } from './services/jobs.js';
 import { buildBolt, startSocketMode, startupFailure } from './slack/bolt.js';
 import { registerListeners } from './slack/listeners/index.js';
@@ -110,7 +111,9 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
     ...opts.jobs,
     onDead: deadJobNotice(store, chat),
   });
-  const deps: Deps = { config, store, chat, backend, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
+  // Secrets come from the configuration that was checked at start (the variables `secret_env` names).
+  const executor = createActionExecutor({ backend, webhook: { env: config.executorSecrets } });
+  const deps: Deps = { config, store, chat, backend, executor, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
 
   for (const job of allJobs) jobs.register(job, deps);
 

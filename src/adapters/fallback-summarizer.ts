@@ -1,10 +1,11 @@
 import { incidentLabel } from '../domain/incident.js';
-import { formatDuration, formatUtc as utc } from '../domain/transcript.js';
+import { formatDuration, formatUtc as utc } from '../domain/time.js';
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
 import type { TimelineEntry } from '../ports/store.js';
 import type { ProposalsResult, SummaryContext, SummaryResult, Summarizer } from '../ports/summarizer.js';
 import { time } from '../slack/blocks/common.js';
+import { escapeText } from '../slack/mrkdwn.js';
 
 /**
  * The summary Firebreak posts when Claude is not configured or fails: built only from the
@@ -12,7 +13,9 @@ import { time } from '../slack/blocks/common.js';
  * know. Results carry `fallback: true`; the message that shows them says "Claude unavailable"
  * once (the brief and summary texts do not repeat it). It proposes no actions. Brief and summary
  * are Slack text, so their times are `<!date>` tokens each reader sees in their own time zone;
- * the post-mortem is Markdown for the backend, with UTC times.
+ * the post-mortem is Markdown for the backend, with UTC times. Brief and summary are ready mrkdwn:
+ * every value from the record (title, description, services, roles, timeline texts) is escaped
+ * here, so the caller posts them as they are and the date tokens and mentions stay live.
  */
 
 export interface FallbackSummarizerOptions {
@@ -29,13 +32,13 @@ export function createFallbackSummarizer(opts: FallbackSummarizerOptions = {}): 
     const i = ctx.incident;
     const end = i.resolvedAt ?? clock.now();
     const lines = [
-      `*${incidentLabel(i)}: ${i.title}*`,
+      `*${incidentLabel(i)}: ${escapeText(i.title)}*`,
       `• Severity: *${i.severity}* · Status: *${i.status}*`,
       `• Commander: ${mention(i.commanderId ?? ctx.roles.commander ?? null)}`,
     ];
     const others = Object.entries(ctx.roles).filter(([role]) => role !== 'commander');
-    if (others.length) lines.push(`• Roles: ${others.map(([role, user]) => `${role} ${mention(user)}`).join(', ')}`);
-    lines.push(`• Services: ${i.services.length ? i.services.map((s) => `\`${s}\``).join(', ') : 'none recorded'}`);
+    if (others.length) lines.push(`• Roles: ${others.map(([role, user]) => `${escapeText(role)} ${mention(user)}`).join(', ')}`);
+    lines.push(`• Services: ${i.services.length ? i.services.map((s) => `\`${escapeText(s)}\``).join(', ') : 'none recorded'}`);
     lines.push(`• Declared: ${utc(i.createdAt)} · ${i.resolvedAt ? 'Lasted' : 'Open for'} ${formatDuration(end.getTime() - i.createdAt.getTime())}`);
     return lines;
   };
@@ -46,14 +49,14 @@ export function createFallbackSummarizer(opts: FallbackSummarizerOptions = {}): 
     return `• Channel: ${ctx.transcript.length} messages (${humans.length} from ${people} people, ${ctx.transcript.length - humans.length} from bots)`;
   };
 
-  const entries = (ctx: SummaryContext, n: number): string[] => ctx.timeline.slice(-n).map((e) => `• ${time(e.at)} — ${entryText(e)}`);
+  const entries = (ctx: SummaryContext, n: number): string[] => ctx.timeline.slice(-n).map((e) => `• ${time(e.at)} — ${escapeText(entryText(e))}`);
 
   const result = (text: string): SummaryResult => ({ text, fallback: true, requestId: null, coveredThroughTs: null });
 
   return {
     async brief(ctx) {
       const lines = header(ctx, time);
-      if (ctx.incident.description.trim()) lines.push(`• Description: ${oneLine(ctx.incident.description)}`);
+      if (ctx.incident.description.trim()) lines.push(`• Description: ${escapeText(oneLine(ctx.incident.description))}`);
       return result(lines.join('\n'));
     },
 

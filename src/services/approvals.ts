@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ActionDefinition, ApprovalPolicy } from '../domain/actions.js';
+import { wasExecuted, type ActionDefinition, type ApprovalPolicy } from '../domain/actions.js';
 import {
   canApprove,
   tallyVotes,
@@ -15,12 +15,12 @@ import {
 } from '../domain/approval-policy.js';
 import { incidentLabel } from '../domain/incident.js';
 import { AppError } from '../errors.js';
+import { ExecutorError, NOT_EXECUTED, type ExecutionResult } from '../ports/executor.js';
 import type { Approval, ApprovalVote, ProposerKind } from '../ports/store.js';
 import { approvalMessage, escapeMrkdwn } from '../slack/blocks/approval.js';
 import { clip, time } from '../slack/blocks/common.js';
 import { Markers } from '../slack/ids.js';
 import type { Deps } from './deps.js';
-import { ExecutorError, NOT_EXECUTED, runExecutor, wasExecuted, type ExecutionResult, type ExecutorOptions } from './executors/index.js';
 import { backendSyncJob, requireIncident } from './lifecycle.js';
 import { defineJob } from './jobs.js';
 import { postOnce } from './steps.js';
@@ -42,15 +42,12 @@ import { postOnce } from './steps.js';
 
 const ApprovalPayload = z.object({ approvalId: z.string().min(1) });
 
-/** The approval jobs' context: the services' deps, and executor overrides (tests). */
-export type ApprovalJobContext = Deps & { executors?: ExecutorOptions };
-
 /** Runs the approved action; enqueued only by the click that wins `pending → approved`. */
 export const approvalExecuteJob = defineJob({
   kind: 'approval.execute',
   payload: ApprovalPayload,
   key: (p) => p.approvalId,
-  run: (ctx: ApprovalJobContext, p) => executeApproval(ctx, p.approvalId, ctx.executors ?? {}),
+  run: (deps, p) => executeApproval(deps, p.approvalId),
 });
 
 /** Posts the approval message (the proposal is recorded first, so a proposer gets an answer at once). */
@@ -387,7 +384,7 @@ function countedApprovers(votes: ApprovalVote[], a: Approval): string[] {
  * - finished states: re-render the message and timeline (idempotent), so a job that died after
  *   recording the outcome still leaves Slack right.
  */
-export async function executeApproval(deps: Deps, approvalId: string, opts: ExecutorOptions = {}): Promise<void> {
+export async function executeApproval(deps: Deps, approvalId: string): Promise<void> {
   const a = await deps.store.getApproval(approvalId);
   if (!a) return;
   const action = findAction(deps, a.actionId);
@@ -398,9 +395,9 @@ export async function executeApproval(deps: Deps, approvalId: string, opts: Exec
       return;
     case 'approved': {
       const claimed = await deps.store.transitionApproval(a.id, ['approved'], 'executing');
-      if (!claimed) return executeApproval(deps, approvalId, opts);
+      if (!claimed) return executeApproval(deps, approvalId);
       await deps.store.audit({ at: deps.clock.now(), incidentId: a.incidentId, approvalId: a.id, actor: 'system', action: 'approval.executing', detail: { executor: action?.executor.type ?? null } });
-      const outcome = await runSafely(deps, claimed, action, opts);
+      const outcome = await runSafely(deps, claimed, action);
       const at = deps.clock.now();
       // From `unknown` too: if our lease ran out mid-run and a resumed job marked it unknown, we
       // still know the real outcome and it is better recorded than guessed.
@@ -431,7 +428,7 @@ export async function executeApproval(deps: Deps, approvalId: string, opts: Exec
       const marked = noSideEffect
         ? await deps.store.transitionApproval(a.id, ['executing'], 'succeeded', { result: { ...NOT_EXECUTED } })
         : await deps.store.transitionApproval(a.id, ['executing'], 'unknown', { error: 'outcome unknown — check before retrying (Firebreak stopped while the action was running)' });
-      if (!marked) return executeApproval(deps, approvalId, opts);
+      if (!marked) return executeApproval(deps, approvalId);
       await deps.store.audit({ at, incidentId: a.incidentId, approvalId: a.id, actor: 'system', action: noSideEffect ? 'approval.succeeded' : 'approval.unknown', detail: { resumed: true } });
       deps.metrics.approvals.inc({ outcome: noSideEffect ? 'succeeded' : 'unknown' });
       return finish(deps, marked);
@@ -445,15 +442,13 @@ export async function executeApproval(deps: Deps, approvalId: string, opts: Exec
 
 type RunOutcome = { ok: true; result: ExecutionResult } | { ok: false; error: string; detail: Record<string, unknown> };
 
-async function runSafely(deps: Deps, a: Approval, action: ActionDefinition | undefined, opts: ExecutorOptions): Promise<RunOutcome> {
+async function runSafely(deps: Deps, a: Approval, action: ActionDefinition | undefined): Promise<RunOutcome> {
   if (!action) return { ok: false, error: `action \`${a.actionId}\` is no longer configured`, detail: {} };
   try {
     const incident = await requireIncident(deps, a.incidentId);
     const votes = await deps.store.listVotes(a.id);
     const approvedBy = a.requiresApproval ? countedApprovers(votes, a) : [];
-    // Secrets come from the configuration that was checked at start (the variables `secret_env` names).
-    const execOpts = { ...opts, webhook: { env: deps.config.executorSecrets, ...opts.webhook } };
-    const result = await runExecutor(action.executor, { approval: a, action, incident, approvedBy, approvedAt: a.decidedAt ?? deps.clock.now() }, deps.backend, execOpts);
+    const result = await deps.executor.run(action.executor, { approval: a, action, incident, approvedBy, approvedAt: a.decidedAt ?? deps.clock.now() });
     return { ok: true, result };
   } catch (err) {
     if (err instanceof ExecutorError) return { ok: false, error: err.message, detail: err.detail };
@@ -560,7 +555,7 @@ export async function auditLog(deps: Deps, incidentId: string): Promise<string> 
   return [head, ...out].join('\n');
 }
 
-/** Register the gate's background jobs on the runner. `opts` lets tests shorten webhook backoff. */
+/** The gate's background jobs. */
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

@@ -4,6 +4,7 @@ import type { Metrics } from '../metrics.js';
 import type { IncidentBackend } from '../ports/backend.js';
 import type { Chat } from '../ports/chat.js';
 import type { Clock } from '../ports/clock.js';
+import type { ActionExecutor } from '../ports/executor.js';
 import type { Store } from '../ports/store.js';
 import type { Summarizer } from '../ports/summarizer.js';
 import type { JobRunner } from './jobs.js';
@@ -14,6 +15,8 @@ export interface Deps {
   store: Store;
   chat: Chat;
   backend: IncidentBackend;
+  /** Runs approved actions; only the approval service calls it. */
+  executor: ActionExecutor;
   summarizer: Summarizer;
   clock: Clock;
   logger: Logger;

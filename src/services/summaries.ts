@@ -83,7 +83,7 @@ export async function postBrief(deps: Deps, incidentId: string): Promise<void> {
   if (!result.fallback) await deps.jobs.enqueue(claudeProposeJob, { incidentId }, { key: `${incidentId}:brief` });
   await postOnce(deps, `brief:${incidentId}`, 'brief', ctx.incident.channelId, Markers.brief(incidentId), () => ({
     text: `Brief for ${incidentLabel(ctx.incident)}`,
-    blocks: [header(`Brief: ${incidentLabel(ctx.incident)}`, Markers.brief(incidentId)), ...chunks(result.text), ctxBlock(result.fallback ? 'Plain summary from the record (Claude unavailable)' : 'Written by Claude from the declaration. Check before acting.')],
+    blocks: [header(`Brief: ${incidentLabel(ctx.incident)}`, Markers.brief(incidentId)), ...chunks(result.text, result.fallback), ctxBlock(result.fallback ? 'Plain summary from the record (Claude unavailable)' : 'Written by Claude from the declaration. Check before acting.')],
   }));
 }
 
@@ -107,7 +107,7 @@ export async function postSummary(deps: Deps, incidentId: string, requestedBy: s
   let pending: Promise<unknown> = Promise.resolve();
   const render = (text: string, done: boolean, fallback = false) => [
     section(`*${title}*`, marker),
-    ...chunks(text || '…'),
+    ...chunks(text || '…', fallback),
     ...(done ? [ctxBlock(fallback ? 'Plain summary from the record (Claude unavailable)' : 'Written by Claude from this channel. Check before acting.')] : [ctxBlock(':writing_hand: writing…')]),
   ];
   const result = await deps.summarizer.summarize(ctx, (soFar) => {
@@ -217,11 +217,15 @@ export function postmortemBlocks(label: string, marker: string, markdown: string
   return [...head, ...body.slice(1), ctxBlock(fallback ? 'Skeleton from the record. Edit before publishing.' : 'Drafted by Claude. Edit before publishing.')];
 }
 
-/** Split long text into section blocks within Block Kit's 3,000-character limit, at line breaks. */
-function chunks(text: string) {
+/**
+ * Split long text into section blocks within Block Kit's 3,000-character limit, at line breaks.
+ * Claude's text is untrusted and escaped here; the plain summary (`fromRecord`) comes escaped from
+ * the fallback summariser, with its date tokens and mentions meant to stay live.
+ */
+function chunks(text: string, fromRecord = false) {
   const out: ReturnType<typeof section>[] = [];
   let cur = '';
-  for (const line of escapeText(text).split('\n')) {
+  for (const line of (fromRecord ? text : escapeText(text)).split('\n')) {
     if ((cur + '\n' + line).length > 2900) {
       if (cur) out.push(section(cur));
       cur = line.slice(0, 2900);

@@ -16,6 +16,7 @@ import type { IncidentBackend } from '../../src/ports/backend.js';
 import type { Block, Chat, ChatMessage } from '../../src/ports/chat.js';
 import type { Store } from '../../src/ports/store.js';
 import { approvalJobs } from '../../src/services/approvals.js';
+import { createActionExecutor } from '../../src/adapters/executors/index.js';
 import type { Deps } from '../../src/services/deps.js';
 import { JobRunner } from '../../src/services/jobs.js';
 
@@ -191,11 +192,13 @@ export async function makeGate(
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const metrics = createMetrics();
   const jobs = new JobRunner(store, logger, { now: clock.now }, metrics, { pollMs: 10, leaseMs: 60_000 });
+  const backend = opts.backend ?? createLocalBackend(store);
   const deps: Deps = {
     config: { ...config, actions: [...byId.values()] },
     store,
     chat,
-    backend: opts.backend ?? createLocalBackend(store),
+    backend,
+    executor: createActionExecutor({ backend, webhook: EXECUTOR_OPTS.webhook }),
     summarizer: {} as Deps['summarizer'],
     clock: { now: clock.now },
     logger,
@@ -223,7 +226,7 @@ export async function makeGate(
     await store.updateIncident(incidentId, { channelId: CHANNEL, channelName: 'inc-20250301-api-500s', updatedAt: clock.now() });
     await store.setRole(incidentId, 'commander', COMMANDER);
   }
-  for (const job of approvalJobs) jobs.register(job, { ...deps, executors: EXECUTOR_OPTS });
+  for (const job of approvalJobs) jobs.register(job, deps);
   jobs.start();
   return { deps, chat, clock, jobs, incidentId, channelId: CHANNEL, stop: () => jobs.stop(1000) };
 }

@@ -5,6 +5,7 @@
  * drives it with an in-memory request, so no port is opened unless a test wants one.
  */
 import { randomUUID } from 'node:crypto';
+import { createActionExecutor } from '../../src/adapters/executors/index.js';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { Readable } from 'node:stream';
@@ -190,11 +191,13 @@ export async function buildHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const metrics = createMetrics();
   const runner = new JobRunner(store, logger, clock, metrics, { pollMs: 10, concurrency: 16, ...(opts.runnerOptions ?? {}) });
   const chat = new RecordingChat();
+  const backend = opts.backend ?? createLocalBackend(store);
   const deps: Deps = {
     config,
     store,
     chat,
-    backend: opts.backend ?? createLocalBackend(store),
+    backend,
+    executor: createActionExecutor({ backend, webhook: { env: config.executorSecrets } }),
     summarizer: fixedSummarizer,
     clock,
     logger,

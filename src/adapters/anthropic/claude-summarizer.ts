@@ -196,7 +196,7 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
   }
 
   function recordFailure(call: CallName, err: unknown, started: number, requestId: string | null): { reason: FailureReason; requestId: string | null } {
-    const f = classify(err, requestId);
+    const f = classifyClaudeFailure(err, requestId);
     if (f.reason === 'model_not_found') {
       modelProblem = `ANTHROPIC_MODEL=${opts.model} is not a model the Anthropic API knows (404 not_found_error); set ANTHROPIC_MODEL to a current model. The plain summary is posted meanwhile.`;
       log.error({ call, requestId: f.requestId, model: opts.model }, modelProblem);
@@ -431,7 +431,7 @@ async function fallbackResult(run: () => Promise<SummaryResult>, requestId: stri
   }
 }
 
-function classify(err: unknown, requestId: string | null): { reason: FailureReason; requestId: string | null } {
+function classifyClaudeFailure(err: unknown, requestId: string | null): { reason: FailureReason; requestId: string | null } {
   if (err instanceof CallFailure) return { reason: err.reason, requestId: err.requestId ?? requestId };
   if (err instanceof APIConnectionTimeoutError) return { reason: 'timeout', requestId };
   if (err instanceof APIUserAbortError) return { reason: 'timeout', requestId };

@@ -3,16 +3,15 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Liquid, type Template } from 'liquidjs';
 import { incidentLabel } from '../../domain/incident.js';
+import { formatDuration, formatUtc as utc } from '../../domain/time.js';
 import {
   fitTranscript,
-  formatDuration,
   formatLineTime,
-  formatUtc as utc,
   linesSince,
   neutralizeDelimiters,
   renderTranscriptBlock,
   type FittedTranscript,
-} from '../../domain/transcript.js';
+} from './transcript.js';
 import { AppError } from '../../errors.js';
 import type { ActionSpecForModel, SummaryContext } from '../../ports/summarizer.js';
 
@@ -131,7 +130,7 @@ export interface BuildVarsOptions {
 /**
  * Turn a SummaryContext into template variables: dates as UTC strings, untrusted text
  * neutralised so it cannot close a delimiter tag, the transcript cut to the budget (see
- * src/domain/transcript.ts for the rule). With `incremental`, a previous summary and
+ * src/adapters/anthropic/transcript.ts for the rule). With `incremental`, a previous summary and
  * `summarizedThroughTs`, only the newer lines are included.
  */
 export function buildPromptVars(ctx: SummaryContext, opts: BuildVarsOptions): { vars: PromptVars; fitted: FittedTranscript } {

@@ -5,7 +5,7 @@ import { BackendError } from '../../../errors.js';
 import type { BackendCreateInput, BackendIncidentRef, BackendRef, BackendUpdate, BackendUser, IncidentBackend } from '../../../ports/backend.js';
 import { createHttpClient, TransportError, type HttpRequest, type HttpResponse } from '../../http/client.js';
 import { silentLogger, transportToBackendError, type VendorClientOptions } from '../../http/common.js';
-import { createTokenBucketLimiter } from '../../http/rate-limiter.js';
+import { createTokenBucketLimiter } from '../../http/token-bucket.js';
 
 /**
  * incident.io (v1 catalogue endpoints, v2 incidents) behind the IncidentBackend port.

@@ -13,7 +13,7 @@ import type {
 } from '../../../ports/backend.js';
 import { createHttpClient, TransportError, type HttpRequest, type HttpResponse } from '../../http/client.js';
 import { silentLogger, transportToBackendError, type VendorClientOptions, type CreateGuard } from '../../http/common.js';
-import { createTokenBucketLimiter } from '../../http/rate-limiter.js';
+import { createTokenBucketLimiter } from '../../http/token-bucket.js';
 import {
   ALERT_SOURCES,
   errorsList,
