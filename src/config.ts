@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ActionSchema, DEFAULT_ACTIONS, type ActionDefinition } from './domain/actions.js';
-import { SEVERITIES } from './domain/severity.js';
+import { SEVERITIES, type Severity } from './domain/severity.js';
 import { DEFAULT_MODEL } from './adapters/anthropic/models.js';
 
 /**
@@ -101,6 +101,38 @@ function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
 
 const Sev = z.enum(SEVERITIES);
 
+export const AGENT_SCOPES = ['read', 'update', 'propose'] as const;
+export type AgentScope = (typeof AGENT_SCOPES)[number];
+
+const AgentSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'a short agent name (letters, digits, . _ -)'),
+    /** The environment variable holding this agent's bearer token (never the token itself). */
+    token_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name such as FIREBREAK_AGENT_TOKEN'),
+    scopes: z.array(z.enum(AGENT_SCOPES)).min(1).default(['read']),
+    /** Optional: only incidents matching every given field are visible to the agent. */
+    incidents: z
+      .object({
+        severities: z.array(Sev).min(1).optional(),
+        services: z.array(z.string().min(1)).min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    rate_limit_per_minute: z.number().int().positive().default(120),
+    incident_rate_limit_per_minute: z.number().int().positive().default(30),
+  })
+  .strict();
+
+/** An agent as the MCP edge sees it: the file's entry with its token resolved. */
+export interface AgentConfig {
+  name: string;
+  token: string;
+  scopes: AgentScope[];
+  incidents: { severities?: Severity[]; services?: string[] } | null;
+  ratePerMinute: number;
+  incidentRatePerMinute: number;
+}
+
 const FileSchema = z
   .object({
     channel: z
@@ -132,7 +164,10 @@ const FileSchema = z
       .object({
         /** Proposals per minute from all agents together (429 + Retry-After above it). */
         rate_limit_per_minute: z.number().int().positive().default(30),
+        /** AI agents allowed on `/mcp` (docs/agents.md). Tokens come from the variables named here. */
+        mcp: z.array(AgentSchema).default([]),
       })
+      .strict()
       .prefault({}),
     approvals: z
       .object({
@@ -211,6 +246,8 @@ export interface Config {
   /** Executor secrets read from the variables the actions name (`secret_env`), by variable name. */
   executorSecrets: Record<string, string>;
   configPath: string | null;
+  /** Agents allowed on `/mcp`, tokens resolved from their `token_env` variables. */
+  agents: AgentConfig[];
 }
 
 export class ConfigError extends Error {
@@ -287,6 +324,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     }
   }
 
+  const agents: AgentConfig[] = [];
+  const agentNames = new Set<string>();
+  for (const a of file.agents.mcp) {
+    if (agentNames.has(a.name)) problems.push(`firebreak.yml agents.mcp.${a.name}: the name is used twice`);
+    agentNames.add(a.name);
+    const token = (env[a.token_env] ?? '').trim();
+    if (!token) problems.push(`${a.token_env}: required by agent ${a.name} (its bearer token for /mcp)`);
+    else if (token.length < 24) problems.push(`${a.token_env}: agent ${a.name}'s token must be at least 24 characters (for example: openssl rand -hex 32)`);
+    else
+      agents.push({
+        name: a.name,
+        token,
+        scopes: [...new Set(a.scopes)],
+        incidents: a.incidents ?? null,
+        ratePerMinute: a.rate_limit_per_minute,
+        incidentRatePerMinute: a.incident_rate_limit_per_minute,
+      });
+  }
+  if (new Set(agents.map((a) => a.token)).size !== agents.length) problems.push('firebreak.yml agents.mcp: two agents share one token; give each its own');
+
   if (problems.length || !parsedEnv.success) throw new ConfigError(problems);
   const e = parsedEnv.data;
 
@@ -319,5 +376,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       actions.flatMap((a) => (a.executor.type === 'webhook' && env[a.executor.secret_env] ? [[a.executor.secret_env, env[a.executor.secret_env]!]] : [])),
     ),
     configPath,
+    agents,
   };
 }

@@ -36,8 +36,8 @@ export interface Chat {
    * to the upload URL, files.completeUploadExternal). Needs the `files:write` scope.
    */
   uploadFile(f: { channelId: string; filename: string; title: string; bytes: Uint8Array; initialComment?: string; threadTs?: string }): Promise<{ fileId: string }>;
-  /** Oldest first; `oldest` exclusive. Pages internally. */
-  history(channelId: string, opts?: { oldest?: string; limit?: number }): Promise<ChatMessage[]>;
+  /** Oldest first; `oldest` and `latest` exclusive. Pages internally. With `latest` and `limit`, the newest `limit` before it. */
+  history(channelId: string, opts?: { oldest?: string; latest?: string; limit?: number }): Promise<ChatMessage[]>;
   getMessage(channelId: string, ts: string): Promise<ChatMessage | null>;
   /** Replies in a thread, oldest first (the parent excluded). */
   replies(channelId: string, threadTs: string): Promise<ChatMessage[]>;

@@ -1,4 +1,5 @@
 import type { Incident, IncidentStatus } from '../domain/incident.js';
+import type { Severity } from '../domain/severity.js';
 import type {
   NewIncident,
   IncidentPatch,
@@ -44,6 +45,8 @@ export interface IncidentStore {
   findIncidentByBackendId(backend: string, backendId: string): Promise<Incident | null>;
   findIncidentByDedupeKey(key: string): Promise<Incident | null>;
   listOpenIncidents(): Promise<Incident[]>;
+  /** Incidents matching every given filter, newest first (by number), at most `limit`. */
+  listIncidents(filter: IncidentFilter): Promise<Incident[]>;
   /**
    * Patch an incident. With `expectedVersion`, only applies if the version matches (returns null
    * otherwise); with `expectedStatus`, only if the status matches. Bumps `version` and `updatedAt`.
@@ -168,6 +171,20 @@ export interface JobStore {
 export interface KvStore {
   getKv<T = unknown>(key: string): Promise<T | undefined>;
   setKv<T>(key: string, value: T): Promise<void>;
+}
+
+export interface IncidentFilter {
+  statuses?: IncidentStatus[];
+  severities?: Severity[];
+  /** Any of these services among the incident's. */
+  services?: string[];
+  /** Declared at or after. */
+  since?: Date;
+  /** Case-insensitive substring of the title or description. */
+  text?: string;
+  /** Only incidents numbered below this (paging). */
+  beforeSeq?: number;
+  limit: number;
 }
 
 /**

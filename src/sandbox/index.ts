@@ -24,6 +24,8 @@ export interface Sandbox {
   token: string;
   /** The console URL to print, token included. */
   consoleUrl(port: number): string;
+  /** A bearer token for `/mcp` as the agent `sandbox-agent` (read, update, propose); printed at start. */
+  agentToken: string;
   /** The console and its API, served on the bot's own HTTP server. */
   routes: Route[];
   close(): Promise<void>;
@@ -31,6 +33,8 @@ export interface Sandbox {
 
 /** Tokens the sandbox makes itself; anything else that looks like a Slack token is a real one. */
 export const SANDBOX_TOKEN_PREFIX = 'xoxb-sandbox-';
+/** The MCP agent every sandbox run declares (docs/agents.md). */
+export const SANDBOX_AGENT = 'sandbox-agent';
 
 export class SandboxRefusedError extends Error {
   constructor(message: string) {
@@ -128,6 +132,7 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
   // Executors from firebreak.yml never run here (dry run: the message shows what would have been
   // sent); actions with no executor call the sandbox's own demo receiver, so a drill shows a real
   // signed call and its answer. The only executor secret is the demo's, made for this run.
+  const agentToken = `fbagent-sandbox-${randomBytes(24).toString('hex')}`;
   const sandboxConfig: Config = {
     ...config,
     file: { ...config.file, approvals },
@@ -139,6 +144,12 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
     backend: 'local',
     actions: executor.wire(dryRunActions(config.actions)),
     executorSecrets: { [DEMO_EXECUTOR_SECRET_ENV]: executor.secret },
+    // An MCP agent for trying docs/agents.md against the sandbox: its proposals reach the console
+    // as approval messages like any other, and only a person there decides them.
+    agents: [
+      ...config.agents.filter((a) => a.name !== SANDBOX_AGENT),
+      { name: SANDBOX_AGENT, token: agentToken, scopes: ['read', 'update', 'propose'], incidents: null, ratePerMinute: 120, incidentRatePerMinute: 30 },
+    ],
   };
 
   log.warn(
@@ -152,6 +163,7 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
   return {
     config: sandboxConfig,
     token,
+    agentToken,
     consoleUrl: (port) => `http://localhost:${port}/sandbox?token=${token}`,
     routes: api.routes,
     async close() {

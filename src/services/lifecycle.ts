@@ -152,13 +152,27 @@ export async function assignRole(deps: Deps, incidentId: string, role: string, u
   return after;
 }
 
-export async function postUpdate(deps: Deps, incidentId: string, text: string, actor: string): Promise<void> {
+/** A status update. `via: 'agent'`: `actor` is an agent's name, and the update says it came via that agent. */
+export async function postUpdate(deps: Deps, incidentId: string, text: string, actor: string, opts: { via?: 'agent' } = {}): Promise<{ ts: string | null }> {
   const incident = await requireIncident(deps, incidentId);
   const at = deps.clock.now();
-  await deps.store.audit({ at, incidentId, actor, action: 'incident.update_posted', detail: { text } });
+  const agent = opts.via === 'agent';
+  await deps.store.audit({ at, incidentId, actor, action: 'incident.update_posted', detail: { text, ...(agent ? { via: 'agent' } : {}) } });
   await deps.store.addTimeline({ incidentId, at, kind: 'update', text: escapeText(text), author: actor });
-  await deps.jobs.enqueue(backendSyncJob, { incidentId, op: 'timeline', text: `Update from <@${actor}>: ${text}`, at: at.toISOString() });
-  if (incident.channelId) await deps.chat.post(incident.channelId, `:loudspeaker: *Update* from ${user(actor)}: ${escapeText(text)}`);
+  await deps.jobs.enqueue(backendSyncJob, { incidentId, op: 'timeline', text: agent ? `Update via ${actor}: ${text}` : `Update from <@${actor}>: ${text}`, at: at.toISOString() });
+  if (!incident.channelId) return { ts: null };
+  const from = agent ? `via agent \`${escapeText(actor)}\`` : `from ${user(actor)}`;
+  return { ts: (await deps.chat.post(incident.channelId, `:loudspeaker: *Update* ${from}: ${escapeText(text)}`)).ts };
+}
+
+/** A note in the timeline (and the backend's), by a person or an agent; the text is untrusted. */
+export async function addTimelineNote(deps: Deps, incidentId: string, text: string, actor: string): Promise<Date> {
+  await requireIncident(deps, incidentId);
+  const at = deps.clock.now();
+  await deps.store.addTimeline({ incidentId, at, kind: 'note', text: escapeText(text), author: actor });
+  await deps.store.audit({ at, incidentId, actor, action: 'timeline.note_added', detail: { text } });
+  await deps.jobs.enqueue(backendSyncJob, { incidentId, op: 'timeline', text: `Note from ${actor}: ${text}`, at: at.toISOString() });
+  return at;
 }
 
 /** A :pushpin: on a message in an incident channel adds it to the timeline, once per message. */

@@ -307,3 +307,34 @@ describe('sandbox refuses to run next to real Slack credentials', () => {
     await assert.rejects(startSandbox(forged, silent(), {}), /SLACK_APP_TOKEN/);
   });
 });
+
+describe('sandbox agent over MCP', () => {
+  let sb: RunningSandbox;
+  before(async () => {
+    sb = await startSandboxBot();
+  });
+  after(async () => {
+    await sb?.close();
+  });
+
+  test('the printed agent token reaches /mcp, and its proposal shows on the page like any other, waiting for a person', async () => {
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+    const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+    await sb.post('/sandbox/api/message', { user: ALICE, channel: INCIDENTS, text: '/incident declare sev2 Cart errors after deploy' });
+    const ch = await sb.waitFor((s) => s.channels.find((c) => c.name.includes('cart-errors') && c.pins.length > 0), 'the incident channel');
+    const client = new Client({ name: 'sandbox-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${sb.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${sb.sandbox.agentToken}` } } }));
+    try {
+      const r = (await client.callTool({ name: 'propose_action', arguments: { incident: ch.id, action: 'clear_cache', params: { cache: 'cart' }, reason: 'stale cart config' } })) as { isError?: boolean; structuredContent?: { approval_id: string; status: string } };
+      assert.notEqual(r.isError, true, JSON.stringify(r));
+      assert.equal(r.structuredContent?.status, 'pending');
+      const msg = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)?.messages.find((m) => JSON.stringify(m.blocks ?? []).includes(`approval:${r.structuredContent!.approval_id}`)), 'the approval message on the page');
+      const text = JSON.stringify(msg.blocks);
+      assert.match(text, /sandbox-agent/);
+      assert.match(text, /stale cart config/);
+      assert.match(text, /approval_approve/, 'with the Approve button for a person');
+    } finally {
+      await client.close();
+    }
+  });
+});

@@ -294,7 +294,7 @@ export class SlackChat implements Chat {
     return { fileId: r.file_id };
   }
 
-  async history(channelId: string, opts: { oldest?: string; limit?: number } = {}): Promise<ChatMessage[]> {
+  async history(channelId: string, opts: { oldest?: string; latest?: string; limit?: number } = {}): Promise<ChatMessage[]> {
     const out: ChatMessage[] = [];
     let cursor: string | undefined;
     const max = opts.limit ?? 5000;
@@ -303,6 +303,7 @@ export class SlackChat implements Chat {
         channel: channelId,
         limit: Math.min(200, max - out.length),
         ...(opts.oldest ? { oldest: opts.oldest } : {}),
+        ...(opts.latest ? { latest: opts.latest } : {}),
         ...(cursor ? { cursor } : {}),
       });
       for (const m of r.messages ?? []) out.push(toMessage(m));

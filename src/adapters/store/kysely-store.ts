@@ -11,6 +11,7 @@ import type {
   ApprovalStatus,
   ApprovalVote,
   AuditEntry,
+  IncidentFilter,
   IncidentPatch,
   Job,
   JobState,
@@ -171,6 +172,22 @@ export class KyselyStore implements Store {
       .where('status', 'in', [...OPEN_STATUSES])
       .orderBy('seq', 'asc')
       .execute();
+    return rows.map(toIncident);
+  }
+
+  async listIncidents(f: IncidentFilter): Promise<Incident[]> {
+    let q = this.db.selectFrom('incidents').selectAll();
+    if (f.statuses?.length) q = q.where('status', 'in', f.statuses);
+    if (f.severities?.length) q = q.where('severity', 'in', f.severities);
+    if (f.since) q = q.where('created_at', '>=', f.since.getTime());
+    if (f.beforeSeq !== undefined) q = q.where('seq', '<', f.beforeSeq);
+    // Services are a JSON array of strings: match the quoted element, so "api" does not match "api-gw".
+    if (f.services?.length) q = q.where((eb) => eb.or(f.services!.map((s) => sql<boolean>`services like ${`%${likeEscape(JSON.stringify(s))}%`} escape '\\'`)));
+    if (f.text) {
+      const pattern = `%${likeEscape(f.text.toLowerCase())}%`;
+      q = q.where((eb) => eb.or([sql<boolean>`lower(title) like ${pattern} escape '\\'`, sql<boolean>`lower(description) like ${pattern} escape '\\'`]));
+    }
+    const rows = await q.orderBy('seq', 'desc').limit(f.limit).execute();
     return rows.map(toIncident);
   }
 
@@ -910,4 +927,9 @@ function toJob(r: Selectable<JobsTable>): Job {
     runAfter: toDate(r.run_after),
     lastError: r.last_error,
   };
+}
+
+/** A LIKE pattern literal: `%`, `_` and the escape character itself match only themselves. */
+function likeEscape(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
