@@ -21,11 +21,16 @@ import { proposeFromClaude } from './services/claude-proposals.js';
 import { registerApprovalJobs } from './services/approvals.js';
 import { registerAlertJobs } from './services/alerts.js';
 import { registerBackendEventJobs } from './services/backend-events.js';
+import { registerPagingJobs } from './services/paging.js';
+import { registerReminderJobs } from './services/reminders.js';
+import { registerFollowupJobs } from './services/followups.js';
+import type { OnCall } from './ports/oncall.js';
 import { registerActions } from './slack/listeners/actions.js';
 import { registerApprovalListeners } from './slack/listeners/approvals.js';
 import { registerCommands } from './slack/listeners/commands.js';
 import { registerEvents } from './slack/listeners/events.js';
 import { registerViews } from './slack/listeners/views.js';
+import { registerFollowThroughListeners } from './slack/listeners/followthrough.js';
 import { incidentLabel } from './domain/incident.js';
 
 const MAINTENANCE_JOB = 'maintenance.prune';
@@ -35,6 +40,7 @@ export interface BuildOptions {
   clock?: Clock;
   store?: Store;
   backend?: IncidentBackend;
+  oncall?: OnCall;
   summarizer?: Summarizer;
   metrics?: Metrics;
   /** Override the job runner's timing (tests). */
@@ -76,6 +82,29 @@ export async function buildBackend(config: Config, store: Store, logger: Logger)
   }
 }
 
+/** Paging, on-call and follow-ups for the configured backend (PagerDuty + firebreak.yml rotations for local). */
+export async function buildOnCall(config: Config, logger: Logger): Promise<OnCall> {
+  const log = logger.child({ component: `oncall-${config.backend}` });
+  switch (config.backend) {
+    case 'rootly': {
+      const { createRootlyOnCall } = await import('./adapters/backend/rootly/oncall.js');
+      return createRootlyOnCall({ apiKey: config.env.ROOTLY_API_KEY!, baseUrl: config.rootlyApiUrl, logger: log });
+    }
+    case 'incidentio': {
+      const { createIncidentIoOnCall } = await import('./adapters/backend/incidentio/oncall.js');
+      return createIncidentIoOnCall({ apiKey: config.env.INCIDENTIO_API_KEY!, baseUrl: config.incidentioApiUrl, logger: log });
+    }
+    case 'local': {
+      const [{ createLocalOnCall }, { createPagerDutyEvents }] = await Promise.all([import('./adapters/backend/local-oncall.js'), import('./adapters/pagerduty/events.js')]);
+      return createLocalOnCall({
+        pagerduty: createPagerDutyEvents({ ...(config.env.PAGERDUTY_EVENTS_URL ? { baseUrl: config.env.PAGERDUTY_EVENTS_URL } : {}), logger: log }),
+        routingKeys: config.pagerdutyRoutingKeys,
+        rotations: config.file.oncall.schedules.map((r) => ({ id: r.id, users: r.users, shiftHours: r.shift_hours, start: new Date(r.start) })),
+      });
+    }
+  }
+}
+
 /**
  * Claude when ANTHROPIC_API_KEY is set, else the plain structured summariser. The Anthropic SDK and
  * the prompt templates are loaded only when Claude is configured.
@@ -114,9 +143,10 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   const store = opts.store ?? (await openAndMigrate(config.databaseUrl, { logger: logger.child({ component: 'store' }) }));
   const token = config.env.SLACK_BOT_TOKEN!;
   const chat = new SlackChat({ token, apiUrl: config.slackApiUrl, logger, ...(opts.slackRetries !== undefined ? { retries: opts.slackRetries } : {}) });
-  const [backend, summarizer] = await Promise.all([
+  const [backend, summarizer, oncall] = await Promise.all([
     opts.backend ?? buildBackend(config, store, logger),
     opts.summarizer ?? buildSummarizer(config, logger, metrics, clock),
+    opts.oncall ?? buildOnCall(config, logger),
   ]);
   const jobs = new JobRunner(store, logger.child({ component: 'jobs' }), clock, metrics, {
     ...opts.jobs,
@@ -132,7 +162,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       ]);
     },
   });
-  const deps: Deps = { config, store, chat, backend, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
+  const deps: Deps = { config, store, chat, backend, oncall, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
 
   jobs.register(DECLARE_FLOW_JOB, async (payload, job) => {
     const p = payload as Parameters<typeof runDeclareFlow>[1];
@@ -172,6 +202,9 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   registerApprovalJobs(deps);
   registerAlertJobs(deps);
   registerBackendEventJobs(deps);
+  registerPagingJobs(deps);
+  registerReminderJobs(deps);
+  registerFollowupJobs(deps);
 
   const boltLogger = slackLogger(logger.child({ component: 'bolt' }));
   let receiver: HTTPReceiver | null = null;
@@ -232,6 +265,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   registerActions(bolt, deps);
   registerEvents(bolt, deps);
   registerApprovalListeners(bolt, deps);
+  registerFollowThroughListeners(bolt, deps);
 
   let slackOk = false;
   let backendCheck = 'not checked';

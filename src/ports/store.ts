@@ -1,5 +1,6 @@
 import type { Incident, IncidentStatus } from '../domain/incident.js';
 import type { Severity } from '../domain/severity.js';
+import type { FollowThroughStore } from './followthrough-store.js';
 
 /**
  * The store: the one durable memory of the bot. Two adapters implement it over one schema:
@@ -12,7 +13,7 @@ import type { Severity } from '../domain/severity.js';
  *   processes sharing one PostgreSQL, exactly one wins.
  * - `claimJobs` hands a job to exactly one worker at a time (SKIP LOCKED on PostgreSQL).
  */
-export interface Store {
+export interface Store extends FollowThroughStore {
   readonly dialect: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
   ping(): Promise<void>;

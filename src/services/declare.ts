@@ -5,6 +5,8 @@ import { ChatError } from '../errors.js';
 import { Markers } from '../slack/ids.js';
 import { announcement, incidentCard, topicFor } from '../slack/blocks/incident.js';
 import type { Deps } from './deps.js';
+import { ONCALL_INVITE_JOB } from './paging.js';
+import { scheduleReminder } from './reminders.js';
 import { postOnce, step, stepWithIntent } from './steps.js';
 import { REFRESH_JOB, setTopicIfChanged } from './lifecycle.js';
 
@@ -209,6 +211,8 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   // The card and announcement were rendered before the backend link existed: render them once more.
   const done = (await deps.store.getIncident(inc.id))!;
   if (done.backendUrl) await deps.jobs.enqueue(REFRESH_JOB, { incidentId: inc.id }, { key: `refresh:${inc.id}:${done.version}` });
+  if (done.channelId) await deps.jobs.enqueue(ONCALL_INVITE_JOB, { incidentId: inc.id }, { key: `oncall-invite:${inc.id}` });
+  await scheduleReminder(deps, inc.id);
   await deps.store.audit({ at: deps.clock.now(), incidentId: inc.id, actor: 'system', action: 'incident.flow_completed', detail: { channel: done.channelId } });
 }
 

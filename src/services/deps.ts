@@ -4,6 +4,7 @@ import type { Metrics } from '../metrics.js';
 import type { IncidentBackend } from '../ports/backend.js';
 import type { Chat } from '../ports/chat.js';
 import type { Clock } from '../ports/clock.js';
+import type { OnCall } from '../ports/oncall.js';
 import type { Store } from '../ports/store.js';
 import type { Summarizer } from '../ports/summarizer.js';
 import type { JobRunner } from './jobs.js';
@@ -14,6 +15,8 @@ export interface Deps {
   store: Store;
   chat: Chat;
   backend: IncidentBackend;
+  /** Paging, on-call lookup and follow-ups on the backend (PagerDuty + firebreak.yml for local). */
+  oncall: OnCall;
   summarizer: Summarizer;
   clock: Clock;
   logger: Logger;

@@ -4,6 +4,7 @@ import { AppError, BackendError } from '../errors.js';
 import { announcement, incidentCard, topicFor } from '../slack/blocks/incident.js';
 import type { IncidentPatch } from '../ports/store.js';
 import type { Deps } from './deps.js';
+import { scheduleReminder } from './reminders.js';
 
 export const REFRESH_JOB = 'incident.refresh';
 export const BACKEND_SYNC_JOB = 'backend.sync';
@@ -60,6 +61,7 @@ export async function changeStatus(deps: Deps, incidentId: string, to: IncidentS
   const text = `Status ${before.status} → *${to}* by <@${actor}>${message ? `: ${message}` : ''}`;
   await afterChange(deps, after, actor, `incident.${to === 'investigating' ? 'reopened' : to}`, { from: before.status, to, message }, text, [{ op: 'transition', to, message }]);
   if (after.channelId) await deps.chat.post(after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting status change failed'));
+  if (to === 'investigating') await scheduleReminder(deps, incidentId);
   if (to === 'resolved') await deps.jobs.enqueue(POSTMORTEM_JOB, { incidentId }, { key: `postmortem:${incidentId}:${after.version}` });
   return after;
 }
@@ -72,6 +74,7 @@ export async function changeSeverity(deps: Deps, incidentId: string, severity: S
   if (!res) return requireIncident(deps, incidentId);
   const text = `Severity ${res.before.severity} → *${severity}* by <@${actor}>`;
   await afterChange(deps, res.after, actor, 'incident.severity_changed', { from: res.before.severity, to: severity }, text, [{ op: 'severity', severity }]);
+  await scheduleReminder(deps, incidentId); // the cadence follows the severity
   if (res.after.channelId) await deps.chat.post(res.after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting severity change failed'));
   return res.after;
 }
@@ -98,6 +101,9 @@ export async function postUpdate(deps: Deps, incidentId: string, text: string, a
   await deps.store.addTimeline({ incidentId, at, kind: 'update', text, author: actor });
   await deps.jobs.enqueue(BACKEND_SYNC_JOB, { incidentId, op: 'timeline', text: `Update from <@${actor}>: ${text}`, at: at.toISOString() });
   if (incident.channelId) await deps.chat.post(incident.channelId, `:loudspeaker: *Update* from <@${actor}>: ${text}`);
+  // The announcement shows the latest update; the reminder clock restarts.
+  await deps.jobs.enqueue(REFRESH_JOB, { incidentId }, { key: `refresh:${incidentId}:update:${at.getTime()}` });
+  await scheduleReminder(deps, incidentId);
 }
 
 /** A :pushpin: on a message in an incident channel adds it to the timeline, once per message. */
@@ -144,7 +150,8 @@ export async function refreshIncidentViews(deps: Deps, incidentId: string): Prom
   }
   const announceChannel = deps.config.env.ANNOUNCE_CHANNEL;
   if (announceChannel && incident.announceTs) {
-    const a = announcement(incident, roles);
+    const latest = (await deps.store.listTimeline(incidentId)).filter((t) => t.kind === 'update').at(-1) ?? null;
+    const a = announcement(incident, roles, latest ? { text: latest.text, at: latest.at, author: latest.author } : null);
     jobs.push(deps.chat.update(announceChannel, incident.announceTs, a.text, a.blocks));
   }
   const results = await Promise.allSettled(jobs);

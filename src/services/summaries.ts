@@ -4,6 +4,7 @@ import type { SummaryContext, TranscriptLine } from '../ports/summarizer.js';
 import { Markers } from '../slack/ids.js';
 import { context as ctxBlock, header, section } from '../slack/blocks/common.js';
 import type { Deps } from './deps.js';
+import { offerSuggestedFollowups } from './followups.js';
 import { POSTMORTEM_JOB, requireIncident } from './lifecycle.js';
 import { postOnce } from './steps.js';
 
@@ -148,6 +149,8 @@ export async function postPostmortem(
       text: `Post-mortem draft for ${incidentLabel(incident)}`,
       blocks: [header(`Post-mortem draft: ${incidentLabel(incident)}`, Markers.postmortem(incidentId)), ...chunks(draft.markdown).slice(0, 45), ctxBlock(draft.fallback ? 'Skeleton from the record (Claude unavailable)' : 'Drafted by Claude. Edit before publishing.')],
     }));
+    // Claude's proposed follow-ups are offered with an Add button each; none is created silently.
+    if (!draft.fallback) await offerSuggestedFollowups(deps, incidentId, draft.markdown, draft.at);
   }
   let outcome: 'saved' | 'not_ready' | 'unsupported' | 'posted' = 'posted';
   if (incident.status === 'resolved' && incident.backendId) {

@@ -95,6 +95,9 @@ export class RecordingChat implements Chat {
   async listBookmarks() {
     return [];
   }
+  async lookupByEmail(_email: string): Promise<string | null> {
+    return null;
+  }
   async userInfo(id: string) {
     return { id, name: id.toLowerCase(), email: null, isBot: false };
   }
@@ -201,6 +204,7 @@ export async function makeGate(
     logger,
     metrics,
     jobs,
+    oncall: { name: 'none', page: async () => ({ externalId: '', status: 'unsupported' }), onCallNow: async () => [], createFollowup: async () => ({ backendId: null, url: null }) },
     newId: () => randomUUID(),
   };
   let incidentId = opts.incidentId;

@@ -15,7 +15,7 @@ import type { EmuMessage, EmuView } from './types.js';
  * is then `{status: 200, body: <ack payload>}`, or `status: 0, timedOut: true` when the bot does
  * not ack within 3 s (where Slack gives up and shows the person an error).
  *
- * Limits: no shortcuts, no enterprise grid fields beyond nulls.
+ * Limits: message shortcuts only (no global shortcuts), no enterprise grid fields beyond nulls.
  */
 export interface SlackDriverOptions {
   emulator: SlackEmulator;
@@ -339,6 +339,32 @@ export class SlackDriver {
       state: { values: {} },
       ...context,
       actions: [action],
+    };
+    return { ...(await this.sendPayload(payload)), triggerId };
+  }
+
+  /**
+   * A message shortcut ("More actions" on a message), sent as Slack does: `type: message_action`
+   * with the shortcut's `callback_id`, the message, the channel, a trigger id and a response_url.
+   */
+  async messageShortcut(ref: MessageRef, callbackId: string, o: { user: string }): Promise<DriverResponse & { triggerId: string }> {
+    const msg = this.emu.state.message(ref.channel, ref.ts);
+    if (!msg) throw new Error(`SlackDriver: no message ${ref.channel}/${ref.ts}`);
+    const triggerId = this.emu.issueTrigger(o.user);
+    const payload: Obj = {
+      type: 'message_action',
+      token: this.verificationToken,
+      action_ts: (this.clock() / 1000).toFixed(6),
+      team: this.team(),
+      user: this.user(o.user),
+      channel: { id: ref.channel, name: this.channelName(ref.channel) },
+      is_enterprise_install: false,
+      enterprise: null,
+      callback_id: callbackId,
+      trigger_id: triggerId,
+      response_url: this.emu.issueResponseUrl({ channel: ref.channel, user: o.user, messageTs: null }),
+      message_ts: msg.ts,
+      message: structuredClone(msg) satisfies EmuMessage,
     };
     return { ...(await this.sendPayload(payload)), triggerId };
   }

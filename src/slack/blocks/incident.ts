@@ -2,6 +2,7 @@ import { incidentLabel, type Incident } from '../../domain/incident.js';
 import { SEVERITIES, SEVERITY_EMOJI } from '../../domain/severity.js';
 import type { Block } from '../../ports/chat.js';
 import { Actions, DeclareBlocks, FormBlocks, INPUT, Markers, Views } from '../ids.js';
+import { escapeMrkdwn } from './approval.js';
 import { actions, channelLink, clip, context, divider, fields, header, mrkdwn, plain, section, time, user } from './common.js';
 
 const STATUS_EMOJI: Record<Incident['status'], string> = {
@@ -48,6 +49,7 @@ export function incidentCard(i: Incident, roles: Record<string, string>, opts: {
         { text: 'Assign role', actionId: Actions.cardAssignRole, value: i.id },
         { text: 'Summarize', actionId: Actions.cardSummarize, value: i.id },
         { text: 'Propose action', actionId: Actions.cardProposeAction, value: i.id },
+        { text: 'Page', actionId: Actions.cardPage, value: i.id },
         { text: 'Resolve', actionId: Actions.cardResolve, value: i.id, style: 'primary' },
       ]),
     );
@@ -57,8 +59,11 @@ export function incidentCard(i: Incident, roles: Record<string, string>, opts: {
   return { text: `${incidentLabel(i)} ${i.title} — ${i.severity}, ${i.status}`, blocks };
 }
 
-/** The post in the announcement channel; updated in place as the incident changes. */
-export function announcement(i: Incident, roles: Record<string, string>): { text: string; blocks: Block[] } {
+/**
+ * The post in the announcement channel; updated in place as the incident changes. Its last line is
+ * the latest `/incident update` (not for a private incident: that would tell what it is about).
+ */
+export function announcement(i: Incident, roles: Record<string, string>, latest: { text: string; at: Date; author: string | null } | null = null): { text: string; blocks: Block[] } {
   const closed = i.status === 'resolved' || i.status === 'cancelled';
   if (i.private) {
     // A private incident (a security matter, say) is announced without its title, description or
@@ -88,6 +93,7 @@ export function announcement(i: Incident, roles: Record<string, string>): { text
         ['Channel', channelLink(i.channelId, i.channelName)],
       ]),
       context(`origin: ${i.origin}${i.source ? ` (${i.source})` : ''} · declared ${time(i.createdAt)}${i.backendUrl ? ` · <${i.backendUrl}|${i.backend}>` : ''}`),
+      ...(latest ? [section(`:loudspeaker: *Latest update* ${time(latest.at)}${latest.author ? ` from ${user(latest.author)}` : ''}: ${escapeMrkdwn(clip(latest.text, 2500))}`, `announce_latest:${i.id}`)] : []),
     ],
   };
 }

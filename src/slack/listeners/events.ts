@@ -2,6 +2,8 @@ import type { App } from '@slack/bolt';
 import type { Deps } from '../../services/deps.js';
 import { pinToTimeline } from '../../services/lifecycle.js';
 import { homeView } from '../blocks/incident.js';
+import { homeFollowupBlocks } from '../../services/followups.js';
+import type { Block } from '../../ports/chat.js';
 import { severityRank } from '../../domain/severity.js';
 
 /**
@@ -26,6 +28,7 @@ export function registerEvents(app: App, deps: Deps): void {
     if (!(await firstTime(body))) return;
     const open = await deps.store.listOpenIncidents();
     open.sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || b.createdAt.getTime() - a.createdAt.getTime());
-    await deps.chat.publishHome(event.user, homeView(open));
+    const home = homeView(open);
+    await deps.chat.publishHome(event.user, { ...home, blocks: [...(await homeFollowupBlocks(deps, event.user)), ...(home.blocks as Block[])].slice(0, 100) });
   });
 }
