@@ -14,7 +14,7 @@ import type { Summarizer } from './ports/summarizer.js';
 import { BRIEF_JOB, DECLARE_FLOW_JOB, runDeclareFlow } from './services/declare.js';
 import type { Deps } from './services/deps.js';
 import { JobRunner, PermanentJobError } from './services/jobs.js';
-import { BackendError, userMessage } from './errors.js';
+import { BackendError, ChatError, userMessage } from './errors.js';
 import { BACKEND_SYNC_JOB, POSTMORTEM_JOB, REFRESH_JOB, refreshIncidentViews, syncToBackend, type BackendOp } from './services/lifecycle.js';
 import { CLAUDE_PROPOSE_JOB, postBrief, postPostmortem } from './services/summaries.js';
 import { proposeFromClaude } from './services/claude-proposals.js';
@@ -57,7 +57,7 @@ export interface Firebreak {
   /** Connects Socket Mode, starts background work. */
   start(): Promise<void>;
   stop(): Promise<void>;
-  ready(): Promise<{ ok: boolean; checks: Record<string, string> }>;
+  ready(): Promise<{ ok: boolean; checks: Record<string, string>; warnings?: string[] }>;
 }
 
 /** The configured backend. Vendor adapters are loaded only when configured (start-up time, memory). */
@@ -229,6 +229,9 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       logger: boltLogger,
       logLevel: LogLevel.WARN,
       unhandledRequestTimeoutMillis: 2900,
+      // Runs after the signature is verified: the signature goes to the context, where the
+      // replay check below finds it.
+      customPropertiesExtractor: (req) => ({ slackSignature: String(req.headers['x-slack-signature'] ?? '') }),
     });
     // convoStore off: the bot keeps no per-conversation state in Bolt (the store is ours), and the
     // middleware would cost every request a lookup before the ack.
@@ -260,6 +263,26 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   bolt.error(async (err) => {
     logger.error({ err, errorId: randomUUID().slice(0, 8) }, 'unhandled error in a Slack listener');
   });
+  bolt.use(async (args) => {
+    const body = args.body as { api_app_id?: string; team_id?: string; team?: { id?: string } | null };
+    // A request for another workspace (a shared signing secret, a misrouted app) changes nothing here.
+    const team = body.team_id ?? body.team?.id;
+    const ours = chat.teamId();
+    if (ours && team && team !== ours) {
+      logger.warn({ team }, 'Slack request for another workspace refused');
+      if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
+      return;
+    }
+    // A replayed request (same signature within Slack's five-minute window) is acknowledged and
+    // ignored: no second effect. The store holds the signatures, so every replica sees them.
+    const sig = (args.context as { slackSignature?: string }).slackSignature;
+    if (sig && !(await store.markProcessed(`slack-sig:${sig.slice(0, 80)}`, clock.now()))) {
+      logger.warn('replayed Slack request ignored');
+      if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
+      return;
+    }
+    await args.next();
+  });
   registerCommands(bolt, deps);
   registerViews(bolt, deps);
   registerActions(bolt, deps);
@@ -269,6 +292,24 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
 
   let slackOk = false;
   let backendCheck = 'not checked';
+  // Whether the bot can post in ANNOUNCE_CHANNEL: conversations.info at most once a minute while it
+  // can, every 15 s while it cannot (so inviting the bot shows up soon).
+  const announceChannel = config.env.ANNOUNCE_CHANNEL;
+  let announceCheck: { at: number; text: string } | null = null;
+  const checkAnnounce = async (): Promise<string> => {
+    const now = clock.now().getTime();
+    if (announceCheck && now - announceCheck.at < (announceCheck.text === 'ok' ? 60_000 : 15_000)) return announceCheck.text;
+    let text: string;
+    try {
+      const problem = await chat.postingProblem(announceChannel!);
+      text = problem ? `cannot post in ANNOUNCE_CHANNEL: ${problem}` : 'ok';
+    } catch (err) {
+      text = `not checked: ${(err as Error).message}`;
+    }
+    if (text !== 'ok' && text !== announceCheck?.text) logger.warn({ check: 'announce' }, text);
+    announceCheck = { at: now, text };
+    return text;
+  };
   let backendVerify: Promise<unknown> = Promise.resolve();
   let maintenanceTimer: NodeJS.Timeout | null = null;
   return {
@@ -276,10 +317,13 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
     bolt,
     slackListener: receiver ? receiver.requestListener : null,
     async start() {
-      await chat.init(); // auth.test: proves the token, learns the bot user id
+      await chat.init().catch((err) => {
+        throw startupFailure(err, `${config.slackApiUrl}auth.test`, 'SLACK_BOT_TOKEN');
+      }); // auth.test: proves the token, learns the bot user id
       slackOk = true;
+      if (announceChannel) void checkAnnounce(); // warns in the log at start, not only on /readyz
       await bolt.init();
-      if (config.slackMode === 'socket') await bolt.start();
+      if (config.slackMode === 'socket') await startSocketMode(bolt, config.slackApiUrl);
       jobs.start();
       const hourly = () => void jobs.enqueue(MAINTENANCE_JOB, {}, { key: `maintenance:${Math.floor(clock.now().getTime() / 3600_000)}` }).catch((err) => logger.warn({ err }, 'scheduling housekeeping failed'));
       hourly();
@@ -312,7 +356,74 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       checks.slack = slackOk ? 'ok' : 'not connected';
       await Promise.race([backendVerify, new Promise((r) => setTimeout(r, 2000).unref())]);
       checks.backend = backendCheck;
-      return { ok: checks.store === 'ok' && slackOk && backendCheck === 'ok', checks };
+      // Reported, not fatal: a replica that cannot announce still runs incidents, and taking every
+      // replica out of the load balancer for it would stop far more than announcements.
+      const warnings: string[] = [];
+      if (announceChannel && slackOk) {
+        checks.announce = await checkAnnounce();
+        if (checks.announce !== 'ok') warnings.push(checks.announce);
+      }
+      const claudeProblem = summarizer.problem?.() ?? null;
+      if (claudeProblem) {
+        checks.claude = claudeProblem;
+        warnings.push(claudeProblem);
+      }
+      return { ok: checks.store === 'ok' && slackOk && backendCheck === 'ok', checks, ...(warnings.length ? { warnings } : {}) };
     },
   };
+}
+
+/**
+ * A start-up call to Slack that failed, as one line an operator can act on: which URL, what came
+ * back, and which setting to check. Slack's own refusals name the token; the rest are the network.
+ */
+function startupFailure(err: unknown, url: string, tokenVar: 'SLACK_BOT_TOKEN' | 'SLACK_APP_TOKEN'): Error {
+  const slackError = err instanceof ChatError ? err.slackError : ((err as { data?: { error?: string } })?.data?.error ?? null);
+  const refusals: Record<string, string> = {
+    invalid_auth: `${tokenVar} is not valid for this workspace (copy it again from the app's settings)`,
+    not_authed: `${tokenVar} was not sent`,
+    account_inactive: `${tokenVar} belongs to an app that was uninstalled or a deleted account (reinstall the app)`,
+    token_revoked: `${tokenVar} was revoked (reinstall the app and copy the new token)`,
+    missing_scope: `${tokenVar} lacks a scope (connections:write for SLACK_APP_TOKEN; reinstall the app from manifest.yml for the bot)`,
+    invalid_token: `${tokenVar} is not a token Slack accepts here (SLACK_APP_TOKEN must be the app-level xapp- token)`,
+  };
+  if (slackError && slackError !== 'request_failed' && slackError in refusals)
+    return new Error(`Slack refused the call to ${url} (${slackError}): ${refusals[slackError]}`, { cause: err });
+  const cause = rootCause(err);
+  return new Error(
+    `could not reach Slack at ${url} (${cause}): check SLACK_API_URL (default https://slack.com/api/), DNS, and any outbound proxy or firewall on this host`,
+    { cause: err },
+  );
+}
+
+/** The innermost error's code or message (ECONNREFUSED, ENOTFOUND, a TLS error...). */
+function rootCause(err: unknown): string {
+  // Our errors wrap with `cause`, @slack/web-api's request errors with `original`.
+  let e = err as { cause?: unknown; original?: unknown; code?: unknown; message?: unknown } | undefined;
+  for (let i = 0; i < 6 && e && typeof e === 'object' && (e.cause || e.original); i++) e = (e.cause ?? e.original) as typeof e;
+  const code = typeof e?.code === 'string' ? e.code : null;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  return code && !message.includes(code) ? `${code}: ${message}` : message;
+}
+
+/**
+ * Socket Mode: apps.connections.open with the app token, then a WebSocket to the URL Slack gives.
+ * Either step failing stops start-up with the URL that failed (the ticket query string removed:
+ * it is a single-use credential) and what to check.
+ */
+async function startSocketMode(bolt: App, slackApiUrl: string): Promise<void> {
+  const client = (bolt as unknown as { receiver?: { client?: import('node:events').EventEmitter } }).receiver?.client;
+  let wsUrl: string | null = null;
+  client?.on('authenticated', (r: { url?: string }) => {
+    if (r.url) wsUrl = r.url.split('?')[0]!;
+  });
+  try {
+    await bolt.start();
+  } catch (err) {
+    if (!wsUrl) throw startupFailure(err, `${slackApiUrl}apps.connections.open`, 'SLACK_APP_TOKEN');
+    throw new Error(
+      `could not open the Socket Mode WebSocket at ${wsUrl} (${rootCause(err)}): outbound WebSocket connections (wss://, port 443) must be allowed from this host; behind a proxy that blocks them, use HTTP mode (SLACK_SIGNING_SECRET) instead`,
+      { cause: err },
+    );
+  }
 }

@@ -5,16 +5,24 @@ import { z } from 'zod';
 import { ActionSchema, DEFAULT_ACTIONS, type ActionDefinition } from './domain/actions.js';
 import { SEVERITIES } from './domain/severity.js';
 import { TARGET_KINDS } from './domain/oncall.js';
+import { DEFAULT_MODEL } from './adapters/anthropic/models.js';
 
 /**
  * The one reader of process.env and firebreak.yml. Everything else receives a `Config`.
- * Names are the public interface (product.md): keep them exactly.
+ * Names are the public interface (README.md, "Running it", and .env.example): keep them exactly.
  */
 const optionalString = z
   .string()
   .transform((s) => s.trim())
   .optional()
   .transform((s) => (s ? s : undefined));
+
+export const MIN_SECRET_LENGTH = 16;
+/** HMAC signing keys: never sent over the wire. */
+const HMAC_KEYS = ['ALERT_WEBHOOK_SECRET', 'PAGERDUTY_WEBHOOK_SECRET', 'AGENT_WEBHOOK_SECRET', 'ROOTLY_WEBHOOK_SECRET'] as const;
+/** Tokens their sources send in clear (a header, Basic auth, a Bearer token). */
+const CLEAR_TOKENS = ['ALERT_WEBHOOK_TOKEN', 'DATADOG_WEBHOOK_SECRET', 'ALERTMANAGER_WEBHOOK_TOKEN'] as const;
+const WEBHOOK_SECRETS = [...HMAC_KEYS, ...CLEAR_TOKENS, 'INCIDENTIO_WEBHOOK_SECRET'] as const;
 
 const EnvSchema = z
   .object({
@@ -41,31 +49,58 @@ const EnvSchema = z
         .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'sqlite:<path> or postgres://user@host:5432/db')
         .optional(),
     ),
+    /** HMAC key of /webhooks/alerts/generic (and the default for PagerDuty's signature). Never sent by anyone. */
     ALERT_WEBHOOK_SECRET: optionalString,
+    /** Shared token for the sources that send it in clear (Datadog header/Basic, Alertmanager Bearer). */
+    ALERT_WEBHOOK_TOKEN: optionalString,
     PAGERDUTY_WEBHOOK_SECRET: optionalString,
     DATADOG_WEBHOOK_SECRET: optionalString,
     ALERTMANAGER_WEBHOOK_TOKEN: optionalString,
     AGENT_WEBHOOK_SECRET: optionalString,
     FIREBREAK_CONFIG: optionalString,
     FIREBREAK_PUBLIC_URL: optionalString.pipe(z.url().optional()),
-    PORT: optionalString.pipe(z.string().regex(/^\d{1,5}$/, 'a port number').transform(Number).optional()),
+    PORT: optionalString.pipe(
+      z
+        .string()
+        .regex(/^\d{1,5}$/, 'a port number from 1 to 65535 (0: any free port)')
+        .transform(Number)
+        .pipe(z.number().max(65535, 'a port number from 1 to 65535 (0: any free port)'))
+        .optional(),
+    ),
     HOST: optionalString,
+    /** Sandbox only: allow a non-loopback HOST (the console then relies on its per-run token alone). */
+    SANDBOX_ALLOW_REMOTE: optionalString.pipe(z.enum(['0', '1', 'true', 'false'], 'SANDBOX_ALLOW_REMOTE: 1 or 0').optional()),
     LOG_LEVEL: optionalString.pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()),
-  })
-  .superRefine((env, ctx) => {
-    if (env.INCIDENT_BACKEND === 'rootly' && !env.ROOTLY_API_KEY)
-      ctx.addIssue({ code: 'custom', path: ['ROOTLY_API_KEY'], message: 'required when INCIDENT_BACKEND=rootly' });
-    if (env.INCIDENT_BACKEND === 'incidentio' && !env.INCIDENTIO_API_KEY)
-      ctx.addIssue({ code: 'custom', path: ['INCIDENTIO_API_KEY'], message: 'required when INCIDENT_BACKEND=incidentio' });
-    if (env.SLACK_BOT_TOKEN && !env.SLACK_APP_TOKEN && !env.SLACK_SIGNING_SECRET)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['SLACK_SIGNING_SECRET'],
-        message: 'required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)',
-      });
-    if ((env.SLACK_APP_TOKEN || env.SLACK_SIGNING_SECRET) && !env.SLACK_BOT_TOKEN)
-      ctx.addIssue({ code: 'custom', path: ['SLACK_BOT_TOKEN'], message: 'required when a Slack app token or signing secret is set' });
   });
+
+/**
+ * Rules across variables. They read the raw (trimmed) values, not the parsed ones, so they run even
+ * when another variable is invalid: every problem is reported in one go, not one per restart.
+ */
+function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
+  const has = (name: string) => (env[name] ?? '').trim() !== '';
+  const problems: string[] = [];
+  const backend = (env.INCIDENT_BACKEND ?? '').trim();
+  if (backend === 'rootly' && !has('ROOTLY_API_KEY')) problems.push('ROOTLY_API_KEY: required when INCIDENT_BACKEND=rootly');
+  if (backend === 'incidentio' && !has('INCIDENTIO_API_KEY')) problems.push('INCIDENTIO_API_KEY: required when INCIDENT_BACKEND=incidentio');
+  if (has('SLACK_BOT_TOKEN') && !has('SLACK_APP_TOKEN') && !has('SLACK_SIGNING_SECRET'))
+    problems.push('SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
+  if ((has('SLACK_APP_TOKEN') || has('SLACK_SIGNING_SECRET')) && !has('SLACK_BOT_TOKEN'))
+    problems.push('SLACK_BOT_TOKEN: required when a Slack app token or signing secret is set');
+  // Secrets we ask operators to make: at least 16 characters. Named, never echoed.
+  for (const name of WEBHOOK_SECRETS) {
+    const v = (env[name] ?? '').trim();
+    if (v !== '' && v.length < MIN_SECRET_LENGTH)
+      problems.push(`${name}: too short: use at least ${MIN_SECRET_LENGTH} random characters (e.g. openssl rand -hex 32)`);
+  }
+  // A token is sent in clear by its sender (a header, Basic auth, a Bearer token); an HMAC key
+  // never leaves either side. One value must not be both, or a leaked token forges signatures.
+  for (const t of CLEAR_TOKENS)
+    for (const h of HMAC_KEYS)
+      if (has(t) && has(h) && env[t]!.trim() === env[h]!.trim())
+        problems.push(`${t}: must differ from ${h}: ${t} is sent in clear by its source, ${h} is an HMAC signing key`);
+  return problems;
+}
 
 const Sev = z.enum(SEVERITIES);
 
@@ -92,11 +127,30 @@ const FileSchema = z
         batch_seconds: z.number().min(0).default(30),
         resolve_incident_on_resolved_alert: z.boolean().default(false),
         max_body_bytes: z.number().int().positive().default(1_000_000),
+        /** One delivery carries at most this many alerts (413 above it); the rate limit counts alerts. */
+        max_alerts_per_delivery: z.number().int().positive().max(1000).default(50),
+      })
+      .prefault({}),
+    agents: z
+      .object({
+        /** Proposals per minute from all agents together (429 + Retry-After above it). */
+        rate_limit_per_minute: z.number().int().positive().default(30),
       })
       .prefault({}),
     approvals: z
       .object({
         default_expiry_minutes: z.number().positive().default(15),
+        /**
+         * Who may take command of an incident that has no commander and no human declarer (opened
+         * by an alert or in the backend's UI). Unset: the `responders`. Policy approvers always may.
+         */
+        eligible_commanders: z
+          .object({
+            users: z.array(z.string().regex(/^[UW][A-Z0-9]+$/)).default([]),
+            usergroups: z.array(z.string().regex(/^S[A-Z0-9]+$/)).default([]),
+          })
+          .strict()
+          .optional(),
       })
       .prefault({}),
     actions: z.array(ActionSchema).default([]),
@@ -206,6 +260,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const parsedEnv = EnvSchema.safeParse(env);
   const problems: string[] = [];
   if (!parsedEnv.success) problems.push(...describeIssues(parsedEnv.error.issues, ''));
+  problems.push(...crossFieldProblems(env));
 
   const explicitPath = parsedEnv.success ? parsedEnv.data.FIREBREAK_CONFIG : optionalString.safeParse(env.FIREBREAK_CONFIG).data;
   const configPath = explicitPath ? resolve(cwd, explicitPath) : existsSync(resolve(cwd, 'firebreak.yml')) ? resolve(cwd, 'firebreak.yml') : null;
@@ -234,10 +289,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const byId = new Map(DEFAULT_ACTIONS.map((a) => [a.id, a]));
   for (const a of file.actions) byId.set(a.id, a);
   const actions = [...byId.values()];
+  // The sandbox never calls a configured executor (it shows what would have been sent), so it
+  // needs none of their secrets; it refuses to start when they are present.
+  const sandbox = parsedEnv.success && !parsedEnv.data.SLACK_BOT_TOKEN;
   for (const a of actions) {
-    if (a.executor.type === 'webhook' && !env[a.executor.secret_env])
+    if (!sandbox && a.executor.type === 'webhook' && !env[a.executor.secret_env])
       problems.push(`${a.executor.secret_env}: required by action ${a.id} (webhook executor signing secret)`);
-    if (a.executor.type === 'rootly_workflow' && !(parsedEnv.success && parsedEnv.data.ROOTLY_API_KEY))
+    else if (!sandbox && a.executor.type === 'webhook' && env[a.executor.secret_env]!.trim().length < MIN_SECRET_LENGTH)
+      problems.push(`${a.executor.secret_env}: too short for action ${a.id}: use at least ${MIN_SECRET_LENGTH} random characters`);
+    if (!sandbox && a.executor.type === 'rootly_workflow' && !(parsedEnv.success && parsedEnv.data.ROOTLY_API_KEY))
       problems.push(`ROOTLY_API_KEY: required by action ${a.id} (rootly_workflow executor)`);
     for (const [name, p] of Object.entries(a.params)) {
       if (p.pattern) {
@@ -269,7 +329,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     slackApiUrl: slackApiUrl.endsWith('/') ? slackApiUrl : `${slackApiUrl}/`,
     rootlyApiUrl: e.ROOTLY_API_URL ?? 'https://api.rootly.com',
     incidentioApiUrl: e.INCIDENTIO_API_URL ?? 'https://api.incident.io',
-    anthropicModel: e.ANTHROPIC_MODEL ?? 'claude-sonnet-4-5',
+    anthropicModel: e.ANTHROPIC_MODEL ?? DEFAULT_MODEL,
     databaseUrl: e.DATABASE_URL,
     port: e.PORT ?? 3000,
     // The sandbox console can press Approve and has no login: keep it on this machine unless asked.

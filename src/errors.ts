@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'approval.not_allowed'
   | 'approval.self_approval'
   | 'approval.already_voted'
+  | 'role.not_allowed'
   | 'backend.validation'
   | 'backend.auth'
   | 'backend.not_found'
@@ -84,6 +85,8 @@ export function userMessage(err: unknown, errorId?: string): string {
       case 'backend.rate_limited':
       case 'backend.unavailable':
         return `:hourglass: The incident backend is not answering right now (${err.message}). Firebreak keeps the record and will retry.`;
+      case 'role.not_allowed':
+        return `:no_entry: ${err.message}`;
       case 'chat.error':
         return `:warning: Slack refused a call: ${err.message}`;
       default:

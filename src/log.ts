@@ -80,6 +80,18 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       base: { service: 'firebreak' },
       redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
       serializers: { err: pino.stdSerializers.err },
+      hooks: {
+        // pino writes a `msg` field of the merge object and the message argument as two `msg` keys
+        // (invalid for most JSON readers, which keep only one): keep the message, rename the field.
+        logMethod(args, method) {
+          const [obj, text] = args as unknown[];
+          if (typeof text === 'string' && obj && typeof obj === 'object' && !(obj instanceof Error) && 'msg' in obj) {
+            const { msg, ...rest } = obj as Record<string, unknown>;
+            args[0] = { ...rest, detail: msg };
+          }
+          return method.apply(this, args as Parameters<typeof method>);
+        },
+      },
     },
     scrubbingStream(sink, opts.secrets ?? []),
   );

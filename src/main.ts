@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { loadEnvFile, type EnvFileResult } from './env-file.js';
 import { createLogger, secretValues } from './log.js';
 import { buildFirebreak } from './app.js';
 import { createHttpServer, listen } from './server.js';
@@ -10,18 +11,31 @@ import { createHttpServer, listen } from './server.js';
 async function main(): Promise<void> {
   const startedAt = performance.now();
   let config: Config;
+  let envFile: EnvFileResult;
+  try {
+    envFile = loadEnvFile();
+  } catch (err) {
+    process.stderr.write(`firebreak: cannot start, ./.env could not be read: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
   try {
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`firebreak: cannot start, configuration problems:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+      const source = envFile.path ? ` (settings from the environment and ${envFile.path})` : '';
+      process.stderr.write(`firebreak: cannot start, configuration problems${source}:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
       process.exit(2);
     }
     throw err;
   }
   const logger = createLogger({ level: config.logLevel, secrets: secretValues(process.env) });
+  if (envFile.path)
+    logger.info(
+      { file: envFile.path, applied: envFile.applied, keptFromEnvironment: envFile.overridden },
+      `read ${envFile.applied.length} setting(s) from ${envFile.path}${envFile.overridden.length ? `; the environment's own value kept for ${envFile.overridden.join(', ')}` : ''}`,
+    );
 
-  let sandbox: { routes: import('./http/routes.js').Route[]; close(): Promise<void> } | null = null;
+  let sandbox: { routes: import('./http/routes.js').Route[]; consoleUrl(port: number): string; close(): Promise<void> } | null = null;
   if (config.slackMode === 'sandbox') {
     const { startSandbox } = await import('./sandbox/index.js');
     const s = await startSandbox(config, logger);
@@ -34,12 +48,20 @@ async function main(): Promise<void> {
   // before Bolt is initialised would be acked with no listener and lost.
   await fb.start();
   const server = createHttpServer(fb, sandbox?.routes ?? []);
-  const port = await listen(server, config.port, config.host);
+  const port = await listen(server, config.port, config.host).catch((err: NodeJS.ErrnoException) => {
+    const why: Record<string, string> = {
+      EADDRINUSE: 'another process already listens there (set PORT to a free port)',
+      EACCES: 'not permitted (ports below 1024 need privileges; set PORT to 1024 or above)',
+      EADDRNOTAVAIL: 'HOST is not an address of this machine',
+    };
+    throw new Error(`cannot listen on ${config.host}:${config.port}: ${why[err.code ?? ''] ?? err.message}`, { cause: err });
+  });
   logger.info(
     { port, mode: config.slackMode, backend: config.backend, store: fb.deps.store.dialect, startupMs: Math.round(performance.now() - startedAt) },
     `firebreak ready on :${port} (${config.slackMode} mode, ${config.backend} backend, ${fb.deps.store.dialect} store)`,
   );
-  if (sandbox) process.stdout.write(`\n  Firebreak sandbox: http://localhost:${port}/sandbox\n\n`);
+  // The token in this URL is what lets the page use the console API: it is printed here only.
+  if (sandbox) process.stdout.write(`\n  Firebreak sandbox: ${sandbox.consoleUrl(port)}\n\n`);
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -3,7 +3,7 @@ import { Counter, Histogram, Registry, collectDefaultMetrics, Gauge } from 'prom
 /** Prometheus metrics on a registry of our own (no global state, so tests can build many apps). */
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'firebreak_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'firebreak_' });
   return {
     registry,
     slackRequests: new Counter({

@@ -45,6 +45,13 @@ export function createHttpServer(fb: Firebreak, extraRoutes: Route[] = []): Serv
         deps.metrics.ackSeconds.observe({ kind: 'slack' }, Number(process.hrtime.bigint() - started) / 1e9);
         deps.metrics.slackRequests.inc({ kind: 'slack', outcome: String(res.statusCode) });
       });
+      // Bolt refuses a timestamp older than five minutes; one more than five minutes ahead is
+      // refused here (a signed request kept for later would otherwise pass once its time came).
+      const ts = Number(req.headers['x-slack-request-timestamp']);
+      if (Number.isFinite(ts) && ts > deps.clock.now().getTime() / 1000 + 300) {
+        sendJson(res, 401, { ok: false, error: 'request timestamp is in the future' });
+        return;
+      }
       fb.slackListener(req, res);
       return;
     }

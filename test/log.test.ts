@@ -27,3 +27,24 @@ test('tokens, signing secrets, API keys and Authorization headers never reach a 
   assert.ok(all.includes('[Redacted]'));
   assert.ok(all.includes('config loaded'));
 });
+
+test('a log line has one msg key, even when the logged fields include a msg', async () => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(c, _e, cb) {
+      lines.push(c.toString());
+      cb();
+    },
+  });
+  const logger = createLogger({ level: 'info', destination: sink, pretty: false });
+  logger.info({ code: 'not_commander', msg: 'Only the commander can approve' }, 'request refused');
+  logger.child({ component: 'x' }).warn({ msg: 'inner' }, 'outer');
+  logger.info({ a: 1 }, 'plain');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(lines.length, 3);
+  for (const line of lines) assert.equal(line.match(/"msg":/g)?.length, 1, line);
+  const first = JSON.parse(lines[0]!) as Record<string, unknown>;
+  assert.equal(first.msg, 'request refused');
+  assert.equal(first.detail, 'Only the commander can approve');
+  assert.equal((JSON.parse(lines[1]!) as Record<string, unknown>).msg, 'outer');
+});

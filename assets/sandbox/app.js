@@ -4,6 +4,9 @@
 
 const $ = (sel) => document.querySelector(sel);
 const USER_KEY = 'firebreak-sandbox-user';
+const CHANNEL_KEY = 'firebreak-sandbox-channel';
+/** The reactions the picker offers; :pushpin: adds the message to the incident timeline. */
+const PICKER = ['pushpin', 'eyes', '+1', 'white_check_mark', 'tada'];
 
 const ui = {
   state: null,
@@ -31,10 +34,15 @@ function h(tag, attrs = {}, ...children) {
 }
 
 // -- API ---------------------------------------------------------------------------------------
+// The per-run token from the URL Firebreak printed; every API call carries it (the server refuses
+// calls without it, so another web page cannot drive the console).
+const TOKEN = new URLSearchParams(location.search).get('token') || '';
+const TOKEN_HEADER = 'x-sandbox-token';
+
 async function api(path, body) {
   const res = await fetch(`/sandbox/api/${path}`, {
     method: body ? 'POST' : 'GET',
-    headers: body ? { 'content-type': 'application/json' } : {},
+    headers: body ? { 'content-type': 'application/json', [TOKEN_HEADER]: TOKEN } : { [TOKEN_HEADER]: TOKEN },
     body: body ? JSON.stringify(body) : undefined,
   });
   const data = await res.json().catch(() => ({ ok: false, error: `HTTP ${res.status}` }));
@@ -88,13 +96,43 @@ function linkToken(inner) {
     return h('span', { class: 'mention' }, label || `@${g ? g.handle : target.slice(9)}`);
   }
   if (target.startsWith('!date^')) {
-    const secs = Number(target.split('^')[1]);
-    return document.createTextNode(Number.isFinite(secs) ? new Date(secs * 1000).toLocaleString() : decode(label || ''));
+    const [, secs, format] = target.split('^');
+    const text = formatDate(Number(secs), format || '');
+    return h('time', { datetime: text ? new Date(Number(secs) * 1000).toISOString() : null, title: decode(label || '') }, text || decode(label || ''));
   }
   if (target.startsWith('!')) return h('span', { class: 'mention' }, `@${target.slice(1)}`);
   const url = decode(target);
   if (/^(https?:|mailto:)/i.test(url)) return h('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, decode(label || url));
   return document.createTextNode(decode(label || target));
+}
+
+/**
+ * Slack's `<!date^secs^format|fallback>` in the reader's own time zone, as Slack's client shows it:
+ * {date_short_pretty} is Today / Yesterday / Nov 30, {time} is 14:05. An unknown token or a bad
+ * timestamp gives '' so the caller shows the fallback (UTC) text.
+ */
+function formatDate(secs, format) {
+  if (!Number.isFinite(secs)) return '';
+  const d = new Date(secs * 1000);
+  const day = (x) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
+  const diff = Math.round((day(new Date()) - day(d)) / 86_400_000);
+  const short = d.toLocaleDateString(undefined, { month: 'short', day: 'numeric', ...(d.getFullYear() !== new Date().getFullYear() ? { year: 'numeric' } : {}) });
+  const long = d.toLocaleDateString(undefined, { weekday: 'long', month: 'long', day: 'numeric', year: 'numeric' });
+  const pretty = (fallback) => (diff === 0 ? 'Today' : diff === 1 ? 'Yesterday' : diff === -1 ? 'Tomorrow' : fallback);
+  const tokens = {
+    date_num: d.toLocaleDateString('en-CA'),
+    date: d.toLocaleDateString(undefined, { month: 'long', day: 'numeric', year: 'numeric' }),
+    date_short: short,
+    date_long: long,
+    date_pretty: pretty(d.toLocaleDateString(undefined, { month: 'long', day: 'numeric', year: 'numeric' })),
+    date_short_pretty: pretty(short),
+    date_long_pretty: pretty(long),
+    time: d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' }),
+    time_secs: d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' }),
+  };
+  let unknown = false;
+  const out = format.replace(/\{(\w+)\}/g, (m, name) => tokens[name] ?? ((unknown = true), m));
+  return unknown ? '' : out;
 }
 
 const MRKDWN = /<([^<>\n]+)>|```([\s\S]+?)```|`([^`\n]+)`|(?<![\w*])\*([^*\n]+?)\*(?![\w*])|(?<![\w_])_([^_\n]+?)_(?![\w_])|(?<![\w~])~([^~\n]+?)~(?![\w~])/g;
@@ -152,7 +190,7 @@ function interactive(el, blockId, target) {
 }
 
 const optionsOf = (el) => [...(el.options || []), ...(el.option_groups || []).flatMap((g) => g.options || [])];
-const peopleOptions = () => (ui.state?.users || []).filter((u) => !u.isBot).map((u) => ({ value: u.id, label: `${u.name} (${u.realName})` }));
+const peopleOptions = () => (ui.state?.users || []).filter((u) => !u.isBot).map((u) => ({ value: u.id, label: `${u.realName} (@${u.name})` }));
 
 function renderBlock(b, target) {
   const blockId = b.block_id || '';
@@ -205,12 +243,20 @@ function renderMessage(ch, m, replies, ephemeral) {
   const system = Boolean(m.subtype);
   if (system) li.classList.add('system');
   if (!ephemeral && !system) {
-    li.append(h('div', { class: 'reactions' },
-      (m.reactions || []).map((r) => h('button', { type: 'button', 'aria-label': `${r.name}: ${r.count}, add yours`, onclick: () => react(ch.id, m.ts, r.name) }, `${EMOJI[r.name] ?? `:${r.name}:`} ${r.count}`)),
-      (m.reactions || []).some((r) => r.name === 'eyes') ? null : h('button', { type: 'button', class: 'add', 'aria-label': 'React with eyes', onclick: () => react(ch.id, m.ts, 'eyes') }, '+ :eyes:')));
+    if ((m.reactions || []).length) {
+      li.append(h('div', { class: 'reactions' },
+        m.reactions.map((r) => h('button', { type: 'button', 'aria-label': `${r.name}: ${r.count}, add yours`, onclick: () => react(ch.id, m.ts, r.name) }, `${EMOJI[r.name] ?? `:${r.name}:`} ${r.count}`))));
+    }
+    // Hover tools float over the message (as in Slack), so a message without reactions or replies leaves no gap.
+    const picker = h('div', { class: 'picker', role: 'group', 'aria-label': 'Add a reaction', hidden: true },
+      PICKER.map((name) => h('button', { type: 'button', title: `:${name}:`, 'aria-label': `React with :${name}:`, onclick: () => react(ch.id, m.ts, name) }, EMOJI[name] ?? `:${name}:`)));
+    li.append(h('div', { class: 'hover-tools' },
+      h('button', { type: 'button', 'aria-label': 'Add reaction', 'aria-expanded': 'false', onclick: (e) => { picker.hidden = !picker.hidden; e.currentTarget.setAttribute('aria-expanded', String(!picker.hidden)); } }, '☺+'),
+      replies && !replies.length && !ui.openThreads.has(m.ts) ? h('button', { type: 'button', onclick: () => { ui.openThreads.add(m.ts); ui.lastChannelSig = ''; renderChannel(); } }, 'Reply in thread') : null,
+      picker));
   }
-  if (replies && !system) {
-    const details = h('details', { class: `thread${replies.length ? '' : ' empty'}`, ontoggle: (e) => (e.target.open ? ui.openThreads.add(m.ts) : ui.openThreads.delete(m.ts)) },
+  if (replies && !system && (replies.length || ui.openThreads.has(m.ts))) {
+    const details = h('details', { class: 'thread', ontoggle: (e) => (e.target.open ? ui.openThreads.add(m.ts) : ui.openThreads.delete(m.ts)) },
       h('summary', {}, replies.length ? `${replies.length} ${replies.length === 1 ? 'reply' : 'replies'}` : 'Reply in thread'),
       h('ol', {}, replies.map((r) => renderMessage(ch, r, null, r.ephemeral))),
       h('form', { onsubmit: (e) => { e.preventDefault(); const input = e.target.elements.reply; send(input.value, m.ts).then((ok) => ok && (input.value = '')); } },
@@ -236,7 +282,7 @@ function renderChannel() {
   topic.replaceChildren(...(ch.topic ? [h('span', { class: 'visually-hidden' }, 'Topic: '), ...mrkdwn(ch.topic)] : []));
   $('#composer-text').placeholder = `Message #${ch.name}, or /incident …`;
   $('#strip').replaceChildren(
-    ...ch.pins.map((p) => h('a', { class: 'pin', href: `#m-${p.ts}` }, `📌 ${p.text.slice(0, 80)}`)),
+    ...ch.pins.map((p) => h('a', { class: 'pin', href: `#${ch.id}`, onclick: (e) => { e.preventDefault(); document.getElementById(`m-${p.ts}`)?.scrollIntoView({ block: 'center' }); } }, `📌 ${p.text.slice(0, 80)}`)),
     ...ch.bookmarks.map((b) => h('a', { class: 'bookmark', href: b.link, target: '_blank', rel: 'noopener noreferrer' }, `${b.emoji ? emoji(b.emoji) : '🔖'} ${b.title}`)),
   );
 
@@ -271,12 +317,14 @@ function renderChannels() {
       class: unread > 0 ? 'unread' : '',
       'aria-current': c.id === ui.channel ? 'true' : 'false',
       onclick: () => selectChannel(c.id),
-    }, h('span', {}, `${c.isPrivate ? '🔒' : '#'} ${c.name}`), unread > 0 ? h('span', { class: 'unread-dot', 'aria-label': `${unread} unread` }, String(unread)) : null));
+      title: c.name,
+    }, h('span', { class: 'name' }, `${c.isPrivate ? '🔒' : '#'} ${c.name}`), unread > 0 ? h('span', { class: 'unread-dot', 'aria-label': `${unread} unread` }, String(unread)) : null));
   }));
 }
 
 function selectChannel(id) {
   ui.channel = id;
+  localStorage.setItem(CHANNEL_KEY, id);
   ui.lastChannelSig = '';
   location.hash = id;
   render();
@@ -472,10 +520,28 @@ function renderUsers() {
   select.value = ui.user;
 }
 
+// -- demo executor -----------------------------------------------------------------------------
+/** The calls the sandbox's demo executor received: what an approved action really sent. */
+function renderExecutor() {
+  const calls = ui.state.executorCalls || [];
+  const key = JSON.stringify(calls);
+  const list = $('#executor-calls');
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  list.replaceChildren(...(calls.length
+    ? calls.slice(-8).reverse().map((c) => h('li', { class: c.status < 300 ? 'ok' : 'refused' },
+      h('strong', {}, c.action || 'unsigned call'), ' ',
+      Object.entries(c.params || {}).map(([k, v]) => `${k}=${v}`).join(' '),
+      h('br'),
+      `${c.status} · ${new Date(c.at).toLocaleTimeString()}${c.approvedBy.length ? ` · approved by ${c.approvedBy.map(userName).join(', ')}` : ''}${c.status >= 300 ? ` · ${c.answer}` : ''}`))
+    : [h('li', { class: 'none' }, 'No calls yet. Approve a rollback to see one.')]));
+}
+
 // -- refresh loop ------------------------------------------------------------------------------
 function render() {
   if (!ui.state) return;
   renderUsers();
+  renderExecutor();
   renderChannels();
   renderChannel();
   renderModal();
@@ -491,7 +557,8 @@ async function refresh() {
   inFlight = (async () => {
     do {
       again = false;
-      const res = await fetch('/sandbox/api/state');
+      const res = await fetch('/sandbox/api/state', { headers: { [TOKEN_HEADER]: TOKEN } });
+      if (res.status === 403) showError((await res.json().catch(() => ({}))).error || 'refused: open the URL Firebreak printed at start');
       if (res.ok) ui.state = await res.json();
       render();
     } while (again);
@@ -500,7 +567,7 @@ async function refresh() {
 }
 
 function connect() {
-  const es = new EventSource('/sandbox/api/events');
+  const es = new EventSource(`/sandbox/api/events?token=${encodeURIComponent(TOKEN)}`);
   const status = $('#connection');
   es.addEventListener('hello', () => {
     status.textContent = 'live';
@@ -513,7 +580,8 @@ function connect() {
 function init() {
   const fromUrl = new URLSearchParams(location.search).get('user');
   if (fromUrl) ui.user = fromUrl;
-  if (location.hash.length > 1) ui.channel = location.hash.slice(1);
+  // The open channel survives a reload: the address names it, and the last one is remembered.
+  ui.channel = (location.hash.length > 1 ? location.hash.slice(1) : null) || localStorage.getItem(CHANNEL_KEY);
   $('#user-switcher').addEventListener('change', (e) => {
     ui.user = e.target.value;
     localStorage.setItem(USER_KEY, ui.user);

@@ -2,14 +2,18 @@ import { incidentLabel } from '../domain/incident.js';
 import { formatDuration, formatUtc as utc } from '../domain/transcript.js';
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
+import type { TimelineEntry } from '../ports/store.js';
 import type { ProposalsResult, SummaryContext, SummaryResult, Summarizer } from '../ports/summarizer.js';
+import { time } from '../slack/blocks/common.js';
 
 /**
  * The summary Firebreak posts when Claude is not configured or fails: built only from the
  * record, roles, timeline and message counts, so it cannot be wrong about anything it does not
- * know. It is labelled so nobody mistakes it for an analysis. It proposes no actions.
+ * know. Results carry `fallback: true`; the message that shows them says "Claude unavailable"
+ * once (the brief and summary texts do not repeat it). It proposes no actions. Brief and summary
+ * are Slack text, so their times are `<!date>` tokens each reader sees in their own time zone;
+ * the post-mortem is Markdown for the backend, with UTC times.
  */
-export const FALLBACK_LABEL = '_Automatic summary (Claude unavailable)_';
 
 export interface FallbackSummarizerOptions {
   clock?: Clock;
@@ -21,7 +25,7 @@ export function createFallbackSummarizer(opts: FallbackSummarizerOptions = {}): 
   const clock = opts.clock ?? systemClock;
   const lastN = opts.lastEntries ?? 8;
 
-  const header = (ctx: SummaryContext): string[] => {
+  const header = (ctx: SummaryContext, utc: (d: Date) => string): string[] => {
     const i = ctx.incident;
     const end = i.resolvedAt ?? clock.now();
     const lines = [
@@ -42,20 +46,19 @@ export function createFallbackSummarizer(opts: FallbackSummarizerOptions = {}): 
     return `• Channel: ${ctx.transcript.length} messages (${humans.length} from ${people} people, ${ctx.transcript.length - humans.length} from bots)`;
   };
 
-  const entries = (ctx: SummaryContext, n: number): string[] =>
-    ctx.timeline.slice(-n).map((e) => `• ${utc(e.at)} — ${e.kind}${e.author ? ` by ${mention(e.author)}` : ''}: ${oneLine(e.text)}`);
+  const entries = (ctx: SummaryContext, n: number): string[] => ctx.timeline.slice(-n).map((e) => `• ${time(e.at)} — ${entryText(e)}`);
 
   const result = (text: string): SummaryResult => ({ text, fallback: true, requestId: null, coveredThroughTs: null });
 
   return {
     async brief(ctx) {
-      const lines = [FALLBACK_LABEL, ...header(ctx)];
-      if (ctx.incident.description.trim()) lines.push('', `> ${oneLine(ctx.incident.description)}`);
+      const lines = header(ctx, time);
+      if (ctx.incident.description.trim()) lines.push(`• Description: ${oneLine(ctx.incident.description)}`);
       return result(lines.join('\n'));
     },
 
     async summarize(ctx) {
-      const lines = [FALLBACK_LABEL, ...header(ctx), counts(ctx)];
+      const lines = [...header(ctx, time), counts(ctx)];
       if (ctx.timeline.length) {
         const shown = Math.min(lastN, ctx.timeline.length);
         lines.push('', `*Latest timeline* (${shown} of ${ctx.timeline.length})`, ...entries(ctx, lastN));
@@ -83,14 +86,14 @@ export function createFallbackSummarizer(opts: FallbackSummarizerOptions = {}): 
         todo,
         '',
         '## Trigger',
-        trigger ? `${utc(trigger.at)} — ${trigger.kind}: ${oneLine(trigger.text)}` : todo,
+        trigger ? `${utc(trigger.at)} — ${entryText(trigger)}` : todo,
         '',
         '## Impact',
         `Severity ${i.severity}. Services: ${i.services.length ? i.services.join(', ') : 'none recorded'}. Duration ${duration}.${i.alertCount ? ` ${i.alertCount} alerts.` : ''}`,
         '',
         '## Timeline',
         ...(ctx.timeline.length
-          ? ctx.timeline.map((e) => `- ${utc(e.at)} — ${e.kind}${e.author ? ` (${e.author})` : ''}: ${oneLine(e.text)}`)
+          ? ctx.timeline.map((e) => `- ${utc(e.at)} — ${entryText(e)}`)
           : ['_No timeline entries recorded._']),
         '',
         '## Resolution',
@@ -106,6 +109,17 @@ export function createFallbackSummarizer(opts: FallbackSummarizerOptions = {}): 
       return { proposals: [], rejected: [], fallback: true, requestId: null };
     },
   };
+}
+
+/**
+ * One timeline entry in words: its kind as words (`severity changed`, not `severity_changed`),
+ * then the text, and the author only when the text does not already name them.
+ */
+export function entryText(e: Pick<TimelineEntry, 'kind' | 'author' | 'text'>): string {
+  const text = oneLine(e.text);
+  const named = e.author && (text.includes(`<@${e.author}>`) || text.includes(`@${e.author}`));
+  const by = e.author && !named ? ` by ${mention(e.author)}` : '';
+  return `${e.kind.replace(/[_.]+/g, ' ')}${by}: ${text}`;
 }
 
 function mention(user: string | null): string {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RE2JS } from 're2js';
 
 /**
  * Remediation actions are declared in config, not hard-coded. A definition names its parameters
@@ -11,10 +12,35 @@ export const ParamSpecSchema = z.object({
   description: z.string().default(''),
   /** Allowed values (enum). */
   enum: z.array(z.union([z.string(), z.number()])).nonempty().optional(),
-  pattern: z.string().optional(),
+  /** Checked with RE2 (linear time): backreferences and look-arounds are refused at config load. */
+  pattern: z.string().max(500).optional(),
   min: z.number().optional(),
+  /** For a string: its maximum length; unset means DEFAULT_MAX_STRING (200). At most MAX_STRING_PARAM. */
   max: z.number().optional(),
 });
+
+/**
+ * What runs is what is shown: a string parameter longer than this (unless its `max` says otherwise)
+ * is refused, so the approval message shows every value in full.
+ */
+export const DEFAULT_MAX_STRING = 200;
+/** The longest a team may allow: one value still fits in one Block Kit section (3,000 characters) with its name. */
+export const MAX_STRING_PARAM = 1000;
+/** The most parameters an action may declare: the approval message shows each in full. */
+export const MAX_PARAMS = 10;
+
+export const maxLength = (spec: Pick<ParamSpec, 'type' | 'max'>): number => Math.min(spec.max ?? DEFAULT_MAX_STRING, MAX_STRING_PARAM);
+
+/** A team-written pattern, compiled once with RE2 (no backtracking, so no catastrophic input). */
+const compiled = new Map<string, RE2JS>();
+export function compilePattern(pattern: string): RE2JS {
+  let re = compiled.get(pattern);
+  if (!re) {
+    re = RE2JS.compile(pattern);
+    compiled.set(pattern, re);
+  }
+  return re;
+}
 export type ParamSpec = z.infer<typeof ParamSpecSchema>;
 
 export const PolicySchema = z.object({
@@ -31,7 +57,7 @@ export const PolicySchema = z.object({
 });
 export type ApprovalPolicy = z.infer<typeof PolicySchema>;
 
-export const ExecutorSchema = z.discriminatedUnion('type', [
+const ConfiguredExecutors = [
   z.object({ type: z.literal('none') }),
   z.object({
     type: z.literal('webhook'),
@@ -42,6 +68,15 @@ export const ExecutorSchema = z.discriminatedUnion('type', [
     retries: z.number().int().min(0).max(10).default(3),
   }),
   z.object({ type: z.literal('rootly_workflow'), workflow_id: z.string().min(1) }),
+] as const;
+const ConfiguredExecutorSchema = z.discriminatedUnion('type', [...ConfiguredExecutors]);
+export const ExecutorSchema = z.discriminatedUnion('type', [
+  ...ConfiguredExecutors,
+  /**
+   * Set by the sandbox in place of every configured executor: nothing is sent, the result shows
+   * what would have been. Not meant for firebreak.yml (it would simply never run anything).
+   */
+  z.object({ type: z.literal('dry_run'), would: ConfiguredExecutorSchema }),
 ]);
 export type ExecutorSpec = z.infer<typeof ExecutorSchema>;
 
@@ -50,7 +85,10 @@ export const ActionSchema = z
     id: z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'lowercase letters, digits and _ (2-64 chars)'),
     title: z.string().min(1).max(75),
     description: z.string().default(''),
-    params: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), ParamSpecSchema).default({}),
+    params: z
+      .record(z.string().regex(/^[a-z][a-z0-9_]{0,39}$/), ParamSpecSchema)
+      .refine((p) => Object.keys(p).length <= MAX_PARAMS, `at most ${MAX_PARAMS} parameters`)
+      .default({}),
     requires_approval: z.boolean(),
     policy: PolicySchema.default(PolicySchema.parse({})),
     executor: ExecutorSchema.default({ type: 'none' }),
@@ -64,6 +102,15 @@ export const ActionSchema = z
         ctx.addIssue({ code: 'custom', path: at('min'), message: `min (${p.min}) is greater than max (${p.max})` });
       if (p.pattern !== undefined && p.type !== 'string')
         ctx.addIssue({ code: 'custom', path: at('pattern'), message: `pattern only applies to string parameters (this one is ${p.type})` });
+      if (p.pattern !== undefined) {
+        try {
+          compilePattern(p.pattern);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', path: at('pattern'), message: `pattern cannot be used (patterns run with RE2: no backreferences or look-arounds): ${(err as Error).message}` });
+        }
+      }
+      if (p.type === 'string' && p.max !== undefined && p.max > MAX_STRING_PARAM)
+        ctx.addIssue({ code: 'custom', path: at('max'), message: `a string parameter may allow at most ${MAX_STRING_PARAM} characters (the approval message shows it in full)` });
       if (p.type === 'boolean' && (p.enum || p.min !== undefined || p.max !== undefined))
         ctx.addIssue({ code: 'custom', path: at('type'), message: 'a boolean parameter takes no enum, min or max' });
       for (const v of p.enum ?? []) {
@@ -179,9 +226,11 @@ function coerceParam(name: string, spec: ParamSpec, v: unknown): { value: ParamV
     if (spec.max !== undefined && value > spec.max) return { problem: `${n} must be at most ${spec.max}` };
   }
   if (typeof value === 'string') {
+    // The length first: a value too long to show in full is refused before any pattern runs on it.
+    const most = maxLength(spec);
+    if (value.length > most) return { problem: `${n} is ${value.length} characters; at most ${most} are allowed, so that the approval shows it in full` };
     if (spec.min !== undefined && value.length < spec.min) return { problem: `${n} must be at least ${spec.min} characters` };
-    if (spec.max !== undefined && value.length > spec.max) return { problem: `${n} must be at most ${spec.max} characters` };
-    if (spec.pattern !== undefined && !new RegExp(spec.pattern).test(value)) return { problem: `${n} must match \`${spec.pattern}\`` };
+    if (spec.pattern !== undefined && !compilePattern(spec.pattern).test(value)) return { problem: `${n} must match \`${spec.pattern}\`` };
   }
   return { value };
 }
@@ -202,7 +251,7 @@ export function actionJsonSchema(action: Pick<ActionDefinition, 'params'>): Reco
     if (p.pattern !== undefined) prop.pattern = p.pattern;
     if (p.type === 'string') {
       if (p.min !== undefined) prop.minLength = p.min;
-      if (p.max !== undefined) prop.maxLength = p.max;
+      prop.maxLength = maxLength(p);
     } else if (p.type !== 'boolean') {
       if (p.min !== undefined) prop.minimum = p.min;
       if (p.max !== undefined) prop.maximum = p.max;
@@ -212,3 +261,9 @@ export function actionJsonSchema(action: Pick<ActionDefinition, 'params'>): Reco
   }
   return { type: 'object', properties, required, additionalProperties: false };
 }
+
+/**
+ * Whether a recorded execution result says the action really ran. An action without an executor
+ * records `executed: false` (the decision alone); results from before that flag count as run.
+ */
+export const wasExecuted = (result: unknown) => (result as { executed?: unknown } | null)?.executed !== false;

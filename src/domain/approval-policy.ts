@@ -36,10 +36,38 @@ function orList(items: string[]): string {
   return `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
 }
 
-/** The approvers a policy names, as Slack mrkdwn; with `roles`, role holders are named too. */
-export function describeApprovers(policy: ApprovalPolicy, roles?: Record<string, string>): string {
+/** Who may approve, fixed at proposal time; see `ApproverSnapshot` in the store port. */
+export interface ApproverSnapshot {
+  roles: Record<string, string | null>;
+  users: string[];
+  usergroups: Record<string, string[]>;
+}
+
+/**
+ * Resolve who may approve under `policy` right now: the holders of its roles, the users it names
+ * and the members of its user groups (the caller reads those from Slack). Stored with the approval.
+ */
+export function snapshotApprovers(policy: ApprovalPolicy, roles: Record<string, string>, groupMembers: Record<string, string[]>): ApproverSnapshot {
+  return {
+    roles: Object.fromEntries(policy.roles.map((r) => [r, roles[r] ?? null])),
+    users: [...policy.users],
+    usergroups: Object.fromEntries(policy.usergroups.map((g) => [g, [...new Set(groupMembers[g] ?? [])]])),
+  };
+}
+
+/** Everyone the snapshot lets approve. */
+export function eligibleApprovers(s: ApproverSnapshot): Set<string> {
+  return new Set([...Object.values(s.roles).filter((u): u is string => !!u), ...s.users, ...Object.values(s.usergroups).flat()]);
+}
+
+/** The approvers a policy names, as Slack mrkdwn; with a snapshot, role holders at proposal time are named too. */
+export function describeApprovers(policy: ApprovalPolicy, snapshot?: ApproverSnapshot | null): string {
   const parts = [
-    ...policy.roles.map((r) => (roles ? `${roleName(r)} (${roles[r] ? person(roles[r]) : 'unassigned'})` : roleName(r))),
+    ...policy.roles.map((r) => {
+      if (!snapshot) return roleName(r);
+      const holder = snapshot.roles[r];
+      return `${roleName(r)} (${holder ? person(holder) : 'nobody held it when this was proposed'})`;
+    }),
     ...policy.usergroups.map(group),
     ...policy.users.map(person),
   ];
@@ -47,39 +75,89 @@ export function describeApprovers(policy: ApprovalPolicy, roles?: Record<string,
 }
 
 /** "needs 1 approval from the commander or <!subteam^S1>" */
-export function describePolicy(policy: ApprovalPolicy): string {
+export function describePolicy(policy: ApprovalPolicy, snapshot?: ApproverSnapshot | null): string {
   const n = policy.min_approvals;
   const count = n === 1 ? '1 approval' : `${n} approvals from different people`;
-  const from = policy.roles.length + policy.usergroups.length + policy.users.length ? ` from ${describeApprovers(policy)}` : ', but no approver is configured';
+  const from = policy.roles.length + policy.usergroups.length + policy.users.length ? ` from ${describeApprovers(policy, snapshot)}` : ', but no approver is configured';
   const self = policy.allow_self_approval ? '' : '; the proposer cannot approve their own proposal';
   return `needs ${count}${from}${self}`;
 }
 
-export type CanApprove = { ok: true } | { ok: false; reason: 'self_approval' | 'not_allowed'; who: string };
+export type CanApprove = { ok: true } | { ok: false; reason: 'self_approval' | 'not_allowed' | 'nobody'; who: string };
 
 export interface CanApproveInput {
   policy: ApprovalPolicy;
   userId: string;
   /** The proposing person's Slack id; for Claude or an agent, their name (never equal to a user id). */
   proposerId: string;
-  /** Incident roles: role → holder's user id. */
-  roles: Record<string, string>;
-  /** Members of every user group the policy names (the caller resolves them). */
-  groupMembers: Set<string>;
+  /** Who could approve when it was proposed. Role changes after that grant nothing. */
+  approvers: ApproverSnapshot;
 }
 
 /**
  * May this person approve? Self-approval is checked first: a proposer who also holds the
- * commander role is still refused when the policy forbids approving one's own proposal.
+ * commander role is still refused when the policy forbids approving one's own proposal. Only the
+ * snapshot taken at proposal time counts, so taking a role later cannot make anyone an approver.
+ * `nobody`: nobody but the proposer (or nobody at all) could ever approve it, e.g. a proposal on
+ * an incident that had no commander yet.
  */
 export function canApprove(input: CanApproveInput): CanApprove {
-  const { policy, userId, proposerId, roles, groupMembers } = input;
-  const who = describeApprovers(policy, roles);
+  const { policy, userId, proposerId, approvers } = input;
+  const who = describeApprovers(policy, approvers);
   if (userId === proposerId && !policy.allow_self_approval) return { ok: false, reason: 'self_approval', who };
-  const byRole = policy.roles.some((r) => roles[r] === userId);
-  const byUser = policy.users.includes(userId);
-  const byGroup = policy.usergroups.length > 0 && groupMembers.has(userId);
-  return byRole || byUser || byGroup ? { ok: true } : { ok: false, reason: 'not_allowed', who };
+  const eligible = eligibleApprovers(approvers);
+  if (eligible.has(userId)) return { ok: true };
+  if (!policy.allow_self_approval) eligible.delete(proposerId);
+  return { ok: false, reason: eligible.size === 0 ? 'nobody' : 'not_allowed', who };
+}
+
+// -- role authority ---------------------------------------------------------------------------
+
+/**
+ * Roles that carry approval power: `commander` and every role an action's policy names. Only
+ * these are guarded; other roles (scribe, communications) anyone in the channel may hand out.
+ */
+export function protectedRoles(policies: readonly ApprovalPolicy[]): Set<string> {
+  return new Set(['commander', ...policies.flatMap((p) => p.roles)]);
+}
+
+export interface RoleAuthorityInput {
+  role: string;
+  actorId: string;
+  protectedRoles: Set<string>;
+  /** The incident's roles now: role → holder. */
+  roles: Record<string, string>;
+  /** The person who declared the incident; null when an alert or a backend created it. */
+  declaredBy: string | null;
+  /** The actor is named by some action's policy (a user, or a member of a user group it names). */
+  isPolicyApprover: boolean;
+  /** The actor is eligible to take command of an incident nobody declared (`approvals.eligible_commanders`). */
+  isEligibleCommander: boolean;
+}
+
+export type RoleAuthority = { ok: true; via: string } | { ok: false; reason: string };
+
+/**
+ * Approval authority can be given, never taken. A guarded role may be assigned by the current
+ * commander, by anyone who holds a guarded role or is named by a policy, or, while the incident has
+ * no commander, by its declarer; an incident nobody declared (an alert's, a backend's) by someone
+ * eligible to take command. Everyone else is refused.
+ */
+export function mayAssignRole(input: RoleAuthorityInput): RoleAuthority {
+  const { role, actorId, roles } = input;
+  if (!input.protectedRoles.has(role)) return { ok: true, via: 'unguarded role' };
+  const commander = roles.commander ?? null;
+  if (commander === actorId) return { ok: true, via: 'commander' };
+  if ([...input.protectedRoles].some((r) => roles[r] === actorId)) return { ok: true, via: 'role holder' };
+  if (input.isPolicyApprover) return { ok: true, via: 'policy approver' };
+  if (!commander && input.declaredBy && input.declaredBy === actorId) return { ok: true, via: 'declarer' };
+  if (!commander && !input.declaredBy && input.isEligibleCommander) return { ok: true, via: 'eligible commander' };
+  const reason = commander
+    ? `only the commander (${person(commander)}) or an approver named in the action policies can`
+    : input.declaredBy
+      ? `only the declarer (${person(input.declaredBy)}) or an approver named in the action policies can, while the incident has no commander`
+      : 'only someone eligible to take command (`approvals.eligible_commanders` in firebreak.yml, or the `responders` when that is unset) or an approver named in the action policies can';
+  return { ok: false, reason };
 }
 
 export interface Decision {

@@ -2,7 +2,7 @@ import { parseSeverity, SEVERITY_INPUTS, type Severity } from './severity.js';
 import { parseFollowup, type FollowupDraft } from './followup.js';
 
 /**
- * The `/incident` grammar (product.md). Pure: text in, a typed command or a parse error out.
+ * The `/incident` grammar (README.md, "Using it"). Pure: text in, a typed command or a parse error out.
  *   (empty) | declare                 → modal
  *   declare <severity> <title>        → inline declare
  *   status | update <text> | sev <severity> | role <role> @user

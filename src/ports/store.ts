@@ -1,6 +1,7 @@
 import type { Incident, IncidentStatus } from '../domain/incident.js';
 import type { Severity } from '../domain/severity.js';
 import type { FollowThroughStore } from './followthrough-store.js';
+import type { ApproverSnapshot } from '../domain/approval-policy.js';
 
 /**
  * The store: the one durable memory of the bot. Two adapters implement it over one schema:
@@ -214,11 +215,19 @@ export interface NewApproval {
   proposerKind: ProposerKind;
   /** Snapshot of the policy at proposal time, so a config change does not alter a pending decision. */
   policy: unknown;
+  /**
+   * Who may approve, fixed when proposed: the holders of the policy's roles at that moment, the
+   * users it names and the members of its user groups then. A later role change grants nothing
+   * for this proposal. Null only on approvals stored before this was recorded (migration 002).
+   */
+  approvers: ApproverSnapshot | null;
   requiresApproval: boolean;
   createdAt: Date;
   expiresAt: Date;
   channelId: string | null;
 }
+
+export type { ApproverSnapshot };
 
 export interface Approval extends NewApproval {
   status: ApprovalStatus;

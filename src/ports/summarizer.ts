@@ -74,4 +74,6 @@ export interface Summarizer {
   summarize(ctx: SummaryContext, onDelta?: (textSoFar: string) => void): Promise<SummaryResult>;
   postmortem(ctx: SummaryContext): Promise<SummaryResult>;
   proposeActions(ctx: SummaryContext, actions: ActionSpecForModel[]): Promise<ProposalsResult>;
+  /** A configuration problem an operator must fix (for /readyz), e.g. a retired or unknown model; null when none is known. */
+  problem?(): string | null;
 }

@@ -22,9 +22,9 @@ export function alertSecret(env: Env, source: AlertSource): string | undefined {
     case 'pagerduty':
       return env.PAGERDUTY_WEBHOOK_SECRET ?? env.ALERT_WEBHOOK_SECRET;
     case 'datadog':
-      return env.DATADOG_WEBHOOK_SECRET ?? env.ALERT_WEBHOOK_SECRET;
+      return env.DATADOG_WEBHOOK_SECRET ?? env.ALERT_WEBHOOK_TOKEN;
     case 'alertmanager':
-      return env.ALERTMANAGER_WEBHOOK_TOKEN ?? env.ALERT_WEBHOOK_SECRET;
+      return env.ALERTMANAGER_WEBHOOK_TOKEN ?? env.ALERT_WEBHOOK_TOKEN;
     case 'generic':
       return env.ALERT_WEBHOOK_SECRET;
   }

@@ -4,8 +4,10 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Route } from '../http/routes.js';
-import { INCIDENTS_CHANNEL_ID, startSlackEmulator } from '../emulator/slack/index.js';
+import { INCIDENTS_CHANNEL_ID, SRE_LEADS_GROUP_ID, startSlackEmulator } from '../emulator/slack/index.js';
+import { DEMO_EXECUTOR_SECRET_ENV, startDemoExecutor } from './demo-executor.js';
 import { sandboxRoutes } from './routes.js';
+import { isLoopbackHost } from './host.js';
 
 /**
  * Sandbox mode: the real bot against a Slack workspace emulated in this process, with a browser
@@ -18,6 +20,10 @@ import { sandboxRoutes } from './routes.js';
 export interface Sandbox {
   /** The config the bot must be built with: Slack pointed at the emulator. */
   config: Config;
+  /** Per-run random token every console API call must carry; it is in the URL printed at start. */
+  token: string;
+  /** The console URL to print, token included. */
+  consoleUrl(port: number): string;
   /** The console and its API, served on the bot's own HTTP server. */
   routes: Route[];
   close(): Promise<void>;
@@ -48,22 +54,61 @@ function assertNoRealSlack(config: Config): void {
   if (config.slackMode !== 'sandbox') throw new SandboxRefusedError(`sandbox mode refused: Slack mode is "${config.slackMode}", not "sandbox".`);
 }
 
-export async function startSandbox(config: Config, logger: Logger): Promise<Sandbox> {
+
+/**
+ * The sandbox is local by construction: the backend is the local one, no configured executor is
+ * ever called, and nothing that belongs to production may be in reach. Anything of the kind in the
+ * environment stops it with a line naming it (never its value). ANTHROPIC_API_KEY stays allowed:
+ * real Claude is the best demo and reaches nothing of the team's.
+ */
+function assertLocalOnly(config: Config, env: NodeJS.ProcessEnv): void {
+  const problems: string[] = [];
+  const e = config.env;
+  for (const name of ['ROOTLY_API_KEY', 'INCIDENTIO_API_KEY', 'ROOTLY_WEBHOOK_SECRET', 'INCIDENTIO_WEBHOOK_SECRET'] as const)
+    if (e[name]) problems.push(`${name} is set: the sandbox uses the local backend only. Unset it (or connect a real Slack workspace to use ${name.startsWith('ROOTLY') ? 'Rootly' : 'incident.io'}).`);
+  if (e.INCIDENT_BACKEND && e.INCIDENT_BACKEND !== 'local') problems.push(`INCIDENT_BACKEND=${e.INCIDENT_BACKEND}: the sandbox uses the local backend only.`);
+  const secretNames = [...new Set(config.actions.flatMap((a) => (a.executor.type === 'webhook' ? [a.executor.secret_env] : [])))];
+  for (const name of secretNames) if (env[name]) problems.push(`${name} is set: executor secrets are not used in the sandbox (no configured executor is ever called). Unset it.`);
+  const db = config.databaseUrl;
+  if (db && !db.startsWith('sqlite:')) problems.push('DATABASE_URL points at PostgreSQL: the sandbox keeps its records in a SQLite file of its own (unset DATABASE_URL, or use sqlite:/tmp/drill.db).');
+  else if (db && resolve(db.slice('sqlite:'.length)) === resolve('data', 'firebreak.db'))
+    problems.push('DATABASE_URL is the production default ./data/firebreak.db: the sandbox must not write to it (unset DATABASE_URL, or use sqlite:/tmp/drill.db).');
+  if (!isLoopbackHost(config.host) && !(e.SANDBOX_ALLOW_REMOTE === '1' || e.SANDBOX_ALLOW_REMOTE === 'true'))
+    problems.push(`HOST=${config.host} is not a loopback address: the console can press Approve. Set SANDBOX_ALLOW_REMOTE=1 to serve it to other machines anyway.`);
+  if (problems.length) throw new SandboxRefusedError(`sandbox mode refused:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+}
+
+/** Every configured executor becomes a dry run: in the sandbox nothing from firebreak.yml or the environment is ever called. */
+function dryRunActions(actions: Config['actions']): Config['actions'] {
+  return actions.map((a) => (a.executor.type === 'dry_run' || a.executor.type === 'none' ? a : { ...a, executor: { type: 'dry_run' as const, would: a.executor } }));
+}
+
+export async function startSandbox(config: Config, logger: Logger, processEnv: NodeJS.ProcessEnv = process.env): Promise<Sandbox> {
   assertNoRealSlack(config);
+  assertLocalOnly(config, processEnv);
   const log = logger.child({ component: 'sandbox' });
+  if (!isLoopbackHost(config.host)) log.warn({ host: config.host }, `SANDBOX_ALLOW_REMOTE: the sandbox console is served on ${config.host}, reachable from other machines; it is guarded only by the token in the printed URL`);
+  const token = randomBytes(16).toString('hex');
   const botToken = `${SANDBOX_TOKEN_PREFIX}${randomBytes(12).toString('hex')}`;
   const signingSecret = randomBytes(24).toString('hex');
   // Loopback only: the emulated workspace is never reachable from another machine.
   const emulator = await startSlackEmulator({ botToken, host: '127.0.0.1', port: 0 });
 
+  // The sandbox's own webhook receiver: the default risky actions call it, so a drill shows a real result.
+  let notify = () => {};
+  const executor = await startDemoExecutor({ onCall: () => notify() });
+
   const env = {
     ...config.env,
+    [DEMO_EXECUTOR_SECRET_ENV]: executor.secret,
     SLACK_BOT_TOKEN: botToken,
     SLACK_SIGNING_SECRET: signingSecret,
     SLACK_API_URL: emulator.apiUrl,
     ANNOUNCE_CHANNEL: config.env.ANNOUNCE_CHANNEL ?? INCIDENTS_CHANNEL_ID,
     // The alerts panel fires signed sample alerts; without a secret the webhook routes would refuse them.
     ALERT_WEBHOOK_SECRET: config.env.ALERT_WEBHOOK_SECRET ?? randomBytes(24).toString('hex'),
+    // Datadog and Alertmanager send a token in clear: a value of its own, never the HMAC key above.
+    ALERT_WEBHOOK_TOKEN: config.env.ALERT_WEBHOOK_TOKEN ?? randomBytes(24).toString('hex'),
     // PagerDuty signs with its own secret and has no shared fallback in the webhook routes.
     PAGERDUTY_WEBHOOK_SECRET: config.env.PAGERDUTY_WEBHOOK_SECRET ?? randomBytes(24).toString('hex'),
   };
@@ -77,7 +122,23 @@ export async function startSandbox(config: Config, logger: Logger): Promise<Sand
     for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
     databaseUrl = `sqlite:${file}`;
   }
-  const sandboxConfig: Config = { ...config, env, slackMode: 'sandbox', slackApiUrl: emulator.apiUrl, databaseUrl };
+  // Incidents opened by sample alerts have no commander: in the emulated workspace the @sre-leads
+  // group may take command, unless firebreak.yml says who may.
+  const approvals = { ...config.file.approvals, eligible_commanders: config.file.approvals.eligible_commanders ?? { users: [], usergroups: [SRE_LEADS_GROUP_ID] } };
+  // Executors from firebreak.yml never run here (dry run: the message shows what would have been
+  // sent); actions with no executor call the sandbox's own demo receiver, so a drill shows a real
+  // signed call and its answer. The only executor secret is the demo's, made for this run.
+  const sandboxConfig: Config = {
+    ...config,
+    file: { ...config.file, approvals },
+    env,
+    slackMode: 'sandbox',
+    slackApiUrl: emulator.apiUrl,
+    databaseUrl,
+    backend: 'local',
+    actions: executor.wire(dryRunActions(config.actions)),
+    executorSecrets: { [DEMO_EXECUTOR_SECRET_ENV]: executor.secret },
+  };
 
   log.warn(
     { emulator: emulator.url },
@@ -85,13 +146,16 @@ export async function startSandbox(config: Config, logger: Logger): Promise<Sand
       'To connect a real workspace, create the Slack app from manifest.yml and set SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode).',
   );
 
-  const api = sandboxRoutes({ emulator, config: sandboxConfig, signingSecret, logger: log });
+  const api = sandboxRoutes({ emulator, config: sandboxConfig, signingSecret, logger: log, token, allowRemote: !isLoopbackHost(config.host), executor });
+  notify = api.notify;
   return {
     config: sandboxConfig,
+    token,
+    consoleUrl: (port) => `http://localhost:${port}/sandbox?token=${token}`,
     routes: api.routes,
     async close() {
       api.close();
-      await emulator.close();
+      await Promise.all([emulator.close(), executor.close()]);
     },
   };
 }

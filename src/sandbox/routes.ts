@@ -10,6 +10,9 @@ import type { Logger } from '../log.js';
 import { BodyTooLargeError, readBody, sendJson, type Route } from '../http/routes.js';
 import { SlackDriver, type SlackEmulator } from '../emulator/slack/index.js';
 import { alertSecret, sampleAlert } from './alerts.js';
+import { isLoopbackHost } from './host.js';
+import { safeEqual } from '../webhooks/verify.js';
+import type { DemoExecutor } from './demo-executor.js';
 import { projectState } from './state.js';
 
 /**
@@ -17,14 +20,26 @@ import { projectState } from './state.js';
  * through the SlackDriver, i.e. as a signed request to the bot's real `/slack/events`, or through
  * the bot's real webhook routes: the console never reaches into the bot's internals.
  *
- * Limits: meant for one person on localhost (no auth, no CSRF token); one workspace.
+ * Local by construction, against cross-site requests and DNS rebinding: every sandbox route needs
+ * a loopback Host name (unless SANDBOX_ALLOW_REMOTE) and, when a browser sends one, an Origin of the
+ * same host; every API call needs the per-run token, and every POST an application/json body (so a
+ * plain HTML form or a `text/plain` fetch from another site cannot reach it). Refusals are 403 and
+ * change nothing. Limits: one workspace; whoever has the printed URL can act as anyone in it.
  */
 export interface SandboxRoutesOptions {
   emulator: SlackEmulator;
   config: Config;
   signingSecret: string;
   logger: Logger;
+  /** The per-run token every `/sandbox/api/*` call must carry (header, or `?token=` for GETs). */
+  token: string;
+  /** SANDBOX_ALLOW_REMOTE: any Host name is served (the token still guards the API). */
+  allowRemote?: boolean;
+  /** The sandbox's demo executor, whose received calls the console shows. */
+  executor?: Pick<DemoExecutor, 'url' | 'calls'>;
 }
+
+export const TOKEN_HEADER = 'x-sandbox-token';
 
 const MAX_BODY = 256 * 1024;
 /** State changes arrive in bursts (a declare is ~15 API calls): one push per burst is enough. */
@@ -108,8 +123,26 @@ async function readJson<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<
   return r.data;
 }
 
-export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; close(): void } {
-  const { emulator, config, signingSecret, logger } = opts;
+/** The reason to refuse a request, or null to serve it. Pure: headers, method, path and the run's token. */
+export function refuseSandboxRequest(req: Pick<IncomingMessage, 'headers' | 'method' | 'url'>, token: string, allowRemote = false): string | null {
+  const hostHeader = String(req.headers.host ?? '');
+  const hostName = hostHeader.replace(/:\d+$/, '');
+  if (!hostName) return 'missing Host header';
+  if (!allowRemote && !isLoopbackHost(hostName)) return `Host ${hostName} is not a loopback name: the sandbox answers only on localhost`;
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== `http://${hostHeader}` && origin !== `https://${hostHeader}`) return `Origin ${origin} does not match this sandbox`;
+  if (req.headers['sec-fetch-site'] === 'cross-site') return 'cross-site request';
+  const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
+  if (!url.pathname.startsWith('/sandbox/api/')) return null;
+  if (req.method === 'POST' && !/^application\/json\s*(;|$)/i.test(String(req.headers['content-type'] ?? '')))
+    return 'state-changing calls must send Content-Type: application/json';
+  const given = req.headers[TOKEN_HEADER] ?? (req.method === 'GET' ? url.searchParams.get('token') : null);
+  if (typeof given !== 'string' || !safeEqual(given, token)) return 'missing or wrong sandbox token: open the URL Firebreak printed at start (it carries ?token=...)';
+  return null;
+}
+
+export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; notify(): void; close(): void } {
+  const { emulator, config, signingSecret, logger, executor } = opts;
   const state = emulator.state;
   const assetsDir = join(packageRoot(), 'assets', 'sandbox');
   const drivers = new Map<string, SlackDriver>();
@@ -200,7 +233,15 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; cl
     return { ok: false, error: `the bot answered HTTP ${r.status}${r.text ? `: ${r.text.slice(0, 200)}` : ''}` };
   }
 
-  const routes: Route[] = [
+  const routes: Route[] = ([
+    // The bare address (what `npm start` prints the host of) opens the console.
+    // The query (the run's token) goes along, so the printed URL works with or without `/sandbox`.
+    {
+      method: 'GET',
+      path: '/',
+      handler: async (req, res) =>
+        void res.writeHead(302, { location: `/sandbox${new URL(req.url ?? '/', 'http://sandbox.invalid').search}`, 'cache-control': 'no-store' }).end(),
+    },
     ...['/sandbox', '/sandbox/'].map(
       (path): Route => ({ method: 'GET', path, handler: async (_req, res) => serveFile(res, join(assetsDir, 'index.html')) }),
     ),
@@ -220,7 +261,8 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; cl
     {
       method: 'GET',
       path: '/sandbox/api/state',
-      handler: (_req, res) => sendJson(res, 200, projectState(state.snapshot(), viewErrors), { 'cache-control': 'no-store' }),
+      handler: (_req, res) =>
+        sendJson(res, 200, { ...projectState(state.snapshot(), viewErrors), executorCalls: executor?.calls() ?? [] }, { 'cache-control': 'no-store' }),
     },
     {
       method: 'GET',
@@ -333,10 +375,21 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; cl
         sendJson(res, r.ok ? 200 : 502, { ok: r.ok, status: r.status, response: body });
       }),
     },
-  ];
+  ] as Route[]).map((r) => ({
+    ...r,
+    handler: (req: IncomingMessage, res: ServerResponse) => {
+      const refused = refuseSandboxRequest(req, opts.token, opts.allowRemote);
+      if (refused) {
+        logger.warn({ path: (req.url ?? '').split('?')[0], reason: refused.split(':')[0] }, 'sandbox request refused');
+        return sendJson(res, 403, { ok: false, error: refused });
+      }
+      return r.handler(req, res);
+    },
+  }));
 
   return {
     routes,
+    notify: onChange,
     close() {
       state.events.off('change', onChange);
       if (pending) clearTimeout(pending);

@@ -1,5 +1,6 @@
-import type { WorkspaceSnapshot } from '../emulator/slack/index.js';
+import { plainSlackText, type WorkspaceSnapshot } from '../emulator/slack/index.js';
 import type { EmuEphemeral, EmuMessage } from '../emulator/slack/types.js';
+import type { DemoCall } from './demo-executor.js';
 
 /**
  * The workspace as the console draws it: per channel its messages, topic, pins and bookmarks;
@@ -27,6 +28,8 @@ export interface ConsoleState {
   views: Record<string, { id: string; title: unknown; submit: unknown; close: unknown; blocks: unknown[]; callbackId: string; errors: Record<string, string> }>;
   /** user id → their ephemeral messages, oldest first. */
   ephemerals: Record<string, EmuEphemeral[]>;
+  /** The calls the sandbox's demo executor received (added by the state route). */
+  executorCalls?: DemoCall[];
 }
 
 export function projectState(s: WorkspaceSnapshot, viewErrors: ReadonlyMap<string, Record<string, string>>): ConsoleState {
@@ -52,7 +55,8 @@ export function projectState(s: WorkspaceSnapshot, viewErrors: ReadonlyMap<strin
       purpose: c.purpose.value,
       members: c.members,
       messages: c.messages,
-      pins: c.pins.map((p) => ({ ts: p.message.ts, text: p.message.text })),
+      // A pin preview is plain text, as in Slack: date tokens show their fallback, mentions their names.
+      pins: c.pins.map((p) => ({ ts: p.message.ts, text: plainSlackText(p.message.text, { user: (id) => s.users.find((u) => u.id === id)?.name, channel: (id) => s.channels.find((x) => x.id === id)?.name }) })),
       bookmarks: c.bookmarks.map((b) => ({ title: b.title, link: b.link, emoji: b.emoji })),
     })),
     views,

@@ -8,6 +8,7 @@ import { changeStatus, refreshIncidentViews } from './lifecycle.js';
 import { postOnce, step } from './steps.js';
 import { section } from '../slack/blocks/common.js';
 import { BackendError } from '../errors.js';
+import { escapeText } from '../slack/mrkdwn.js';
 
 /**
  * What a stored alert does: open an incident, join the open one, or note a resolution.
@@ -210,7 +211,7 @@ async function processResolved(deps: Deps, alert: StoredAlert): Promise<Incident
   const resolve = deps.config.file.alerts.resolve_incident_on_resolved_alert;
   const target = await noteTarget(deps, incident).catch(() => null);
   if (target) {
-    const text = `:white_check_mark: Resolved at the source (${alert.source}): ${alert.title}.${resolve ? '' : ' The incident stays open until someone resolves it.'}`;
+    const text = `:white_check_mark: Resolved at the source (${escapeText(alert.source)}): ${escapeText(alert.title)}.${resolve ? '' : ' The incident stays open until someone resolves it.'}`;
     const marker = `alert-resolved:${alert.id}`;
     await postOnce(deps, `alert:${alert.id}`, 'resolved-note', target.channel, marker, () => ({ text, blocks: [section(text, marker)] }), { threadTs: target.ts });
   }

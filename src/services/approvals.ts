@@ -1,10 +1,12 @@
 import { z } from 'zod';
-import type { ActionDefinition } from '../domain/actions.js';
+import type { ActionDefinition, ApprovalPolicy } from '../domain/actions.js';
 import {
   canApprove,
   decide,
-  describeApprovers,
   describePolicy,
+  snapshotApprovers,
+  type ApproverSnapshot,
+  type CanApprove,
   effectivePolicy,
   expiryFor,
   isExpired,
@@ -18,7 +20,7 @@ import { approvalMessage, escapeMrkdwn } from '../slack/blocks/approval.js';
 import { clip, time } from '../slack/blocks/common.js';
 import { Markers } from '../slack/ids.js';
 import type { Deps } from './deps.js';
-import { ExecutorError, runExecutor, type ExecutionResult, type ExecutorOptions } from './executors/index.js';
+import { ExecutorError, NOT_EXECUTED, runExecutor, wasExecuted, type ExecutionResult, type ExecutorOptions } from './executors/index.js';
 import { BACKEND_SYNC_JOB, requireIncident } from './lifecycle.js';
 import { postOnce } from './steps.js';
 
@@ -89,6 +91,9 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
 
   const now = deps.clock.now();
   const policy = effectivePolicy(action.policy, deps.config.file.approvals.default_expiry_minutes);
+  // Who may approve is fixed now: the role holders of this moment, the named users, and the user
+  // groups' members as Slack lists them now. Taking a role later grants nothing for this proposal.
+  const approvers = action.requires_approval || input.proposerKind !== 'user' ? await resolveApprovers(deps, incident.id, policy) : null;
   // Only a person may run a read-only action at once. Claude and agents never act on their own:
   // whatever they propose, even a read, waits for a human's Approve.
   const requiresApproval = action.requires_approval || input.proposerKind !== 'user';
@@ -101,6 +106,7 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
     proposedBy: input.proposedBy,
     proposerKind: input.proposerKind,
     policy,
+    approvers,
     requiresApproval,
     createdAt: now,
     expiresAt: expiryFor(now, policy),
@@ -112,7 +118,7 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
     approvalId: approval.id,
     actor: input.proposedBy,
     action: 'approval.proposed',
-    detail: { action: action.id, params: checked.value, reason: approval.reason, proposerKind: input.proposerKind, requiresApproval },
+    detail: { action: action.id, params: checked.value, reason: approval.reason, proposerKind: input.proposerKind, requiresApproval, approvers },
   });
   deps.metrics.approvals.inc({ outcome: 'proposed' });
 
@@ -155,17 +161,40 @@ const isUserId = (s: string) => /^[UW][A-Z0-9]+$/.test(s);
 /** The id compared against the clicker for self-approval; non-people never equal a user id. */
 const proposerIdentity = (a: Approval) => (a.proposerKind === 'user' ? a.proposedBy : `${a.proposerKind}:${a.proposedBy}`);
 
+/** The approver snapshot for a proposal made now (user groups read from Slack; a failure proposes nothing). */
+async function resolveApprovers(deps: Deps, incidentId: string, policy: ApprovalPolicy): Promise<ApproverSnapshot> {
+  const roles = await deps.store.getRoles(incidentId);
+  const groups: Record<string, string[]> = {};
+  await Promise.all(
+    policy.usergroups.map(async (g) => {
+      try {
+        groups[g] = await deps.chat.usergroupMembers(g);
+      } catch (err) {
+        throw new AppError('input.invalid', `Could not read the members of user group <!subteam^${g}> from Slack, so who may approve cannot be fixed. Nothing was proposed; try again.`, { usergroup: g }, { cause: err });
+      }
+    }),
+  );
+  return snapshotApprovers(policy, roles, groups);
+}
+
 async function policyCheck(deps: Deps, a: Approval, userId: string) {
   const policy = parsePolicy(a.policy);
-  const roles = await deps.store.getRoles(a.incidentId);
-  const base = { policy, userId, proposerId: proposerIdentity(a), roles };
-  let verdict = canApprove({ ...base, groupMembers: new Set() });
-  // Only ask Slack for group members when nothing cheaper already allowed or refused the user.
-  if (!verdict.ok && verdict.reason === 'not_allowed' && policy.usergroups.length) {
-    const lists = await Promise.all(policy.usergroups.map((g) => deps.chat.usergroupMembers(g)));
-    verdict = canApprove({ ...base, groupMembers: new Set(lists.flat()) });
+  // Approvals stored before approvers were recorded (migration 002) are resolved now, once.
+  const approvers = a.approvers ?? (await resolveApprovers(deps, a.incidentId, policy));
+  const verdict = canApprove({ policy, userId, proposerId: proposerIdentity(a), approvers });
+  return { policy, approvers, verdict };
+}
+
+/** The refusal a person sees, naming who may act and, when nobody can, what to do instead. */
+function refusalText(verdict: Exclude<CanApprove, { ok: true }>, policy: ApprovalPolicy, approvers: ApproverSnapshot, click: 'approve' | 'deny'): string {
+  if (verdict.reason === 'self_approval') return `:no_entry: You proposed this action, so someone else must approve it: ${verdict.who}.`;
+  if (verdict.reason === 'nobody') {
+    const noCommander = policy.roles.includes('commander') && !approvers.roles.commander;
+    const why = noCommander ? 'the incident had no commander when this was proposed, and nobody else the policy names could approve it' : 'nobody the policy names could approve it when it was proposed';
+    return `:no_entry: Nobody can ${click} this proposal: ${why}. ${noCommander ? "Take command first (the card's *I'll take command* button, or `/incident role commander @someone` by someone allowed to), then " : 'Add approvers to the action policy in firebreak.yml, or '}propose the action again.`;
   }
-  return { policy, roles, verdict };
+  const base = click === 'approve' ? 'You may not approve this action.' : 'You may not deny this action.';
+  return `:no_entry: ${base} It ${describePolicy(policy, approvers).replace(/; the proposer.*$/, '')}. Who may approve was fixed when it was proposed${click === 'deny' ? '; the proposer can withdraw it' : ''}.`;
 }
 
 /** Approve click. Expected outcomes are returned (for an ephemeral answer); only a missing approval throws. */
@@ -176,15 +205,11 @@ export async function approve(deps: Deps, input: { approvalId: string; userId: s
   const now = deps.clock.now();
   if (isExpired(a, now)) return expireOnClick(deps, a, userId, 'approve');
 
-  const { policy, roles, verdict } = await policyCheck(deps, a, userId);
+  const { policy, approvers, verdict } = await policyCheck(deps, a, userId);
   if (!verdict.ok) {
     await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.refused', detail: { click: 'approve', reason: verdict.reason } });
     deps.metrics.approvals.inc({ outcome: 'refused' });
-    const text =
-      verdict.reason === 'self_approval'
-        ? `:no_entry: You proposed this action, so someone else must approve it: ${verdict.who}.`
-        : `:no_entry: You may not approve this action. It ${describePolicy(policy).replace(/; the proposer.*$/, '')}: ${describeApprovers(policy, roles)}.`;
-    return { outcome: 'refused', text, approval: a };
+    return { outcome: 'refused', text: refusalText(verdict, policy, approvers, 'approve'), approval: a };
   }
 
   const added = await deps.store.addVote({ approvalId: a.id, userId, at: now });
@@ -205,12 +230,16 @@ export async function approve(deps: Deps, input: { approvalId: string; userId: s
   if (!won) return refuseClosed(deps, await loadApproval(deps, a.id), userId, 'approve');
 
   // This click, and only this one, decided it.
-  const approvers = countedApprovers(votes, won);
-  await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.approved', detail: { approvers, action: a.actionId, params: a.params } });
+  const counted = countedApprovers(votes, won);
+  await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.approved', detail: { approvers: counted, action: a.actionId, params: a.params } });
   deps.metrics.approvals.inc({ outcome: 'approved' });
   await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
   await deps.jobs.enqueue(APPROVAL_EXECUTE_JOB, { approvalId: a.id }, { key: `approval.execute:${a.id}` });
-  return { outcome: 'approved', text: `:white_check_mark: Approved. Running \`${a.actionId}\` now; the message will show the result.`, approval: won };
+  const text =
+    findAction(deps, a.actionId)?.executor.type === 'none'
+      ? `:white_check_mark: Approved. Nothing runs automatically: \`${a.actionId}\` has no executor configured, so carry it out by hand.`
+      : `:white_check_mark: Approved. Running \`${a.actionId}\` now; the message will show whether it ran.`;
+  return { outcome: 'approved', text, approval: won };
 }
 
 /** Deny click (after the reason modal). Who may deny = who may approve, plus the proposer (withdraw). */
@@ -223,11 +252,11 @@ export async function deny(deps: Deps, input: { approvalId: string; userId: stri
 
   const isProposer = a.proposerKind === 'user' && a.proposedBy === userId;
   if (!isProposer) {
-    const { policy, roles, verdict } = await policyCheck(deps, a, userId);
+    const { policy, approvers, verdict } = await policyCheck(deps, a, userId);
     if (!verdict.ok) {
       await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.refused', detail: { click: 'deny', reason: verdict.reason } });
       deps.metrics.approvals.inc({ outcome: 'refused' });
-      return { outcome: 'refused', text: `:no_entry: You may not deny this action. Those who may approve it can deny it (${describeApprovers(policy, roles)}), and the proposer can withdraw it.`, approval: a };
+      return { outcome: 'refused', text: refusalText(verdict, policy, approvers, 'deny'), approval: a };
     }
   }
   const reason = input.reason.trim().slice(0, 1000);
@@ -357,7 +386,7 @@ export async function executeApproval(deps: Deps, approvalId: string, opts: Exec
       const noSideEffect = action?.executor.type === 'none';
       const at = deps.clock.now();
       const marked = noSideEffect
-        ? await deps.store.transitionApproval(a.id, ['executing'], 'succeeded', { result: { summary: 'decision recorded (no executor configured; carry it out by hand)' } })
+        ? await deps.store.transitionApproval(a.id, ['executing'], 'succeeded', { result: { ...NOT_EXECUTED } })
         : await deps.store.transitionApproval(a.id, ['executing'], 'unknown', { error: 'outcome unknown — check before retrying (Firebreak stopped while the action was running)' });
       if (!marked) return executeApproval(deps, approvalId, opts);
       await deps.store.audit({ at, incidentId: a.incidentId, approvalId: a.id, actor: 'system', action: noSideEffect ? 'approval.succeeded' : 'approval.unknown', detail: { resumed: true } });
@@ -392,16 +421,30 @@ async function runSafely(deps: Deps, a: Approval, action: ActionDefinition | und
 
 /** After an outcome is recorded: timeline (store + backend, once each) and the message. */
 async function finish(deps: Deps, a: Approval): Promise<void> {
-  const by = a.requiresApproval ? ` (approved by <@${a.decidedBy}>)` : '';
-  const summary = (a.result as { summary?: string } | null)?.summary;
-  const text =
-    a.status === 'succeeded'
-      ? `\`${a.actionId}\` ${formatInline(a.params)} succeeded${by}${summary ? `: ${summary}` : ''}`
-      : a.status === 'failed'
-        ? `\`${a.actionId}\` ${formatInline(a.params)} FAILED${by}: ${a.error ?? 'unknown error'}`
-        : `\`${a.actionId}\` ${formatInline(a.params)} outcome unknown${by}: check before retrying`;
-  await recordTimeline(deps, a, text, a.updatedAt);
+  await recordTimeline(deps, a, outcomeTimelineText(a, a.requiresApproval ? countedApprovers(await deps.store.listVotes(a.id), a) : []), a.updatedAt);
   await showApproval(deps, a.id);
+}
+
+/**
+ * The timeline line for a finished action: what happened first (ran / not executed / failed), then
+ * who proposed and who approved it. "ran" is only written when an executor really ran.
+ */
+export function outcomeTimelineText(a: Approval, approvers: string[]): string {
+  const what = `\`${a.actionId}\`${Object.keys(a.params).length ? ` ${formatInline(a.params)}` : ''}`;
+  const summary = (a.result as { summary?: string } | null)?.summary;
+  const proposer = a.proposerKind === 'user' ? `<@${a.proposedBy}>` : a.proposerKind === 'claude' ? 'Claude' : `agent ${a.proposedBy}`;
+  const deciders = approvers.length ? approvers : a.decidedBy ? [a.decidedBy] : [];
+  const who = `proposed by ${proposer}${a.requiresApproval && deciders.length ? `, approved by ${deciders.map((u) => `<@${u}>`).join(' and ')}` : ''}`;
+  switch (a.status) {
+    case 'succeeded':
+      return wasExecuted(a.result)
+        ? `${what} ran${summary ? `: ${summary}` : ''} (${who})`
+        : `${what} approved, not executed: ${summary ?? NOT_EXECUTED.summary} (${who})`;
+    case 'failed':
+      return `${what} failed: ${a.error ?? 'unknown error'} (${who})`;
+    default:
+      return `${what} outcome unknown, check before retrying (${who})`;
+  }
 }
 
 const formatInline = (params: Record<string, unknown>) =>
@@ -428,7 +471,7 @@ export async function showApproval(deps: Deps, approvalId: string): Promise<void
   const msg = approvalMessage({
     approval: a,
     actionTitle: findAction(deps, a.actionId)?.title ?? a.actionId,
-    policyText: describePolicy(policy),
+    policyText: describePolicy(policy, a.approvers),
     approvers,
     needed: policy.min_approvals,
     incidentLabel: incident ? incidentLabel(incident) : a.incidentId,

@@ -7,6 +7,7 @@ import { declareIncident } from './declare.js';
 import type { Deps } from './deps.js';
 import { PermanentJobError } from './jobs.js';
 import { POSTMORTEM_JOB, refreshIncidentViews } from './lifecycle.js';
+import { escapeText } from '../slack/mrkdwn.js';
 
 /**
  * Incidents created or changed in the backend's own UI (Rootly, incident.io), told to us by
@@ -294,7 +295,7 @@ async function applyUpdate(deps: Deps, incidentId: string, ev: BackendEvent): Pr
   const changes: string[] = [];
   if (after.status !== before.status) changes.push(`status → *${after.status}*`);
   if (after.severity !== before.severity) changes.push(`severity → *${after.severity}*`);
-  if (after.title !== before.title) changes.push(`title → “${after.title}”`);
+  if (after.title !== before.title) changes.push(`title → “${escapeText(after.title)}”`);
   const text = `Updated in ${SOURCE_NAME[ev.source]}: ${changes.join(', ')}`;
   const at = deps.clock.now();
   await deps.store.audit({

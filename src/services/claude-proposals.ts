@@ -38,7 +38,7 @@ export async function proposeFromClaude(deps: Deps, incidentId: string): Promise
       made++;
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      deps.logger.warn({ incidentId, code: err.code, msg: err.message, actionId: p.actionId }, 'dropped an action proposal from Claude');
+      deps.logger.warn({ incidentId, code: err.code, reason: err.message, actionId: p.actionId }, 'dropped an action proposal from Claude');
     }
   }
   return made;

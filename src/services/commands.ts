@@ -3,6 +3,7 @@ import { incidentLabel, isOpen, type Incident } from '../domain/incident.js';
 import { SEVERITY_EMOJI } from '../domain/severity.js';
 import type { Block } from '../ports/chat.js';
 import { duplicatePrompt, incidentList, statusLine } from '../slack/blocks/incident.js';
+import { time } from '../slack/blocks/common.js';
 import { declareIncident, findSimilarOpen, type DeclareInput } from './declare.js';
 import type { Deps } from './deps.js';
 import { assignRole, changeSeverity, changeStatus, incidentInChannel, postUpdate } from './lifecycle.js';
@@ -10,6 +11,7 @@ import { postPostmortem, postSummary } from './summaries.js';
 import { auditLog, proposeAction } from './approvals.js';
 import { requestPage, whoIsOnCall } from './paging.js';
 import { createFollowup, listIncidentFollowups } from './followups.js';
+import { escapeText } from '../slack/mrkdwn.js';
 
 export interface Reply {
   text: string;
@@ -35,7 +37,7 @@ export const draftKey = (id: string) => `draft:${id}`;
  * `force` skips the check (the person already saw the offer).
  */
 export async function declareOrOffer(deps: Deps, input: DeclareInput, opts: { force?: boolean } = {}): Promise<Reply> {
-  const alreadyDeclared = (i: Incident): Reply => ({ text: `*${incidentLabel(i)} ${i.title}* was already declared.` });
+  const alreadyDeclared = (i: Incident): Reply => ({ text: `*${incidentLabel(i)} ${escapeText(i.title)}* was already declared.` });
   // A repeat of the same declaration (a double-submitted modal, a retried click) is recognised
   // by its key, not mistaken for "a similar incident".
   const mine = input.dedupeKey ? await deps.store.findIncidentByDedupeKey(input.dedupeKey) : null;
@@ -53,7 +55,7 @@ export async function declareOrOffer(deps: Deps, input: DeclareInput, opts: { fo
   }
   const { incident, created } = await declareIncident(deps, input);
   if (!created) return alreadyDeclared(incident);
-  return { text: `${SEVERITY_EMOJI[incident.severity]} Declared *${incidentLabel(incident)} ${incident.title}* (${incident.severity}). Opening the incident channel and inviting responders…` };
+  return { text: `${SEVERITY_EMOJI[incident.severity]} Declared *${incidentLabel(incident)} ${escapeText(incident.title)}* (${incident.severity}). Opening the incident channel and inviting responders…` };
 }
 
 /** Every `/incident` subcommand other than help and the modal: one service call each. */
@@ -84,9 +86,9 @@ export async function runIncidentCommand(deps: Deps, c: Command, ctx: CommandCon
         .join(' · ');
       const last = timeline
         .slice(-5)
-        .map((t) => `• ${t.at.toISOString().slice(11, 16)}Z ${t.text}`)
+        .map((t) => `• ${time(t.at)} ${t.text}`)
         .join('\n');
-      return { text: `*${incidentLabel(i)} ${i.title}*\n${SEVERITY_EMOJI[i.severity]} ${i.severity} · ${statusLine(i)}\n${roleText || 'no roles assigned'}${last ? `\n*Latest*\n${last}` : ''}` };
+      return { text: `*${incidentLabel(i)} ${escapeText(i.title)}*\n${SEVERITY_EMOJI[i.severity]} ${i.severity} · ${statusLine(i)}\n${roleText || 'no roles assigned'}${last ? `\n*Latest*\n${last}` : ''}` };
     }
     case 'update': {
       const i = await incidentInChannel(deps, ctx.channelId);

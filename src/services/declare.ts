@@ -1,9 +1,9 @@
 import { renderChannelName, withCollisionSuffix } from '../domain/channel-name.js';
-import { incidentLabel, type Incident, type IncidentOrigin } from '../domain/incident.js';
+import { incidentLabel, isOpen, type Incident, type IncidentOrigin } from '../domain/incident.js';
 import { atLeast, type Severity } from '../domain/severity.js';
-import { ChatError } from '../errors.js';
+import { AppError, ChatError } from '../errors.js';
 import { Markers } from '../slack/ids.js';
-import { announcement, incidentCard, topicFor } from '../slack/blocks/incident.js';
+import { announcement, incidentCard, noChannelReason, topicFor } from '../slack/blocks/incident.js';
 import type { Deps } from './deps.js';
 import { ONCALL_INVITE_JOB } from './paging.js';
 import { scheduleReminder } from './reminders.js';
@@ -109,6 +109,23 @@ interface FlowPayload {
   incidentId: string;
   channel: 'always' | 'auto';
   notify: { channelId: string; userId: string } | null;
+  /** Set when a person asked for a channel later ("Open a channel"): they are invited too. */
+  openedBy?: string | null;
+}
+
+/**
+ * "Open a channel" on the announcement of an incident that got none: the same resumable declare
+ * flow, now with a channel. Idempotent: one job per incident, and a flow that already made the
+ * channel makes no second one.
+ */
+export async function openChannelLater(deps: Deps, incidentId: string, userId: string): Promise<{ alreadyOpen: string | null }> {
+  const incident = await deps.store.getIncident(incidentId);
+  if (!incident) throw new AppError('incident.not_found', 'That incident no longer exists.');
+  if (incident.channelId) return { alreadyOpen: incident.channelId };
+  if (!isOpen(incident.status)) throw new AppError('incident.bad_transition', `${incidentLabel(incident)} is ${incident.status}; it needs no channel now.`);
+  const queued = await deps.jobs.enqueue(DECLARE_FLOW_JOB, { incidentId, channel: 'always', notify: null, openedBy: userId }, { key: `${declareFlowId(incidentId)}:open-channel` });
+  if (queued) await deps.store.audit({ at: deps.clock.now(), incidentId, actor: userId, action: 'incident.channel_requested', detail: {} });
+  return { alreadyOpen: null };
 }
 
 /**
@@ -138,7 +155,7 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
     const withChannel: Incident = { ...inc, channelId: channel.id, channelName: channel.name };
     await Promise.all([
       step(deps, flowId, 'invite', async () => {
-        const users = [inc.declaredBy, inc.commanderId, ...deps.config.file.responders].filter((u): u is string => !!u);
+        const users = [inc.declaredBy, inc.commanderId, payload.openedBy, ...deps.config.file.responders].filter((u): u is string => !!u);
         await deps.chat.invite(channel.id, users);
         return true;
       }),
@@ -167,7 +184,10 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
     tasks.push(
       channelP.then(async (channel) => {
         const withChannel: Incident = channel ? { ...inc, channelId: channel.id, channelName: channel.name } : inc;
-        const posted = await postOnce(deps, flowId, 'announce', announceChannel, Markers.announce(inc.id), () => announcement(withChannel, roles));
+        const below = payload.channel === 'auto' && !wantsChannel;
+        const posted = await postOnce(deps, flowId, 'announce', announceChannel, Markers.announce(inc.id), () =>
+          announcement(withChannel, roles, { noChannelReason: noChannelReason(withChannel, deps.config.file.announce.auto_channel_min_severity, below) }),
+        );
         await deps.store.updateIncident(inc.id, { announceTs: posted.ts, updatedAt: deps.clock.now() });
       }),
     );
@@ -210,7 +230,7 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   if (failed) throw failed.reason;
   // The card and announcement were rendered before the backend link existed: render them once more.
   const done = (await deps.store.getIncident(inc.id))!;
-  if (done.backendUrl) await deps.jobs.enqueue(REFRESH_JOB, { incidentId: inc.id }, { key: `refresh:${inc.id}:${done.version}` });
+  if (done.backendUrl || payload.openedBy) await deps.jobs.enqueue(REFRESH_JOB, { incidentId: inc.id }, { key: `refresh:${inc.id}:${done.version}` });
   if (done.channelId) await deps.jobs.enqueue(ONCALL_INVITE_JOB, { incidentId: inc.id }, { key: `oncall-invite:${inc.id}` });
   await scheduleReminder(deps, inc.id);
   await deps.store.audit({ at: deps.clock.now(), incidentId: inc.id, actor: 'system', action: 'incident.flow_completed', detail: { channel: done.channelId } });

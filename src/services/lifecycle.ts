@@ -1,10 +1,13 @@
 import { canTransition, incidentLabel, isOpen, type Incident, type IncidentStatus } from '../domain/incident.js';
 import type { Severity } from '../domain/severity.js';
 import { AppError, BackendError } from '../errors.js';
-import { announcement, incidentCard, topicFor } from '../slack/blocks/incident.js';
+import { mayAssignRole, protectedRoles } from '../domain/approval-policy.js';
+import { announcement, incidentCard, noChannelReason, topicFor } from '../slack/blocks/incident.js';
+import { atLeast } from '../domain/severity.js';
 import type { IncidentPatch } from '../ports/store.js';
 import type { Deps } from './deps.js';
 import { scheduleReminder } from './reminders.js';
+import { escapeText, user } from '../slack/blocks/common.js';
 
 export const REFRESH_JOB = 'incident.refresh';
 export const BACKEND_SYNC_JOB = 'backend.sync';
@@ -58,7 +61,7 @@ export async function changeStatus(deps: Deps, incidentId: string, to: IncidentS
   });
   if (!res) return requireIncident(deps, incidentId);
   const { before, after } = res;
-  const text = `Status ${before.status} → *${to}* by <@${actor}>${message ? `: ${message}` : ''}`;
+  const text = `Status ${before.status} → *${to}* by ${user(actor)}${message ? `: ${escapeText(message)}` : ''}`;
   await afterChange(deps, after, actor, `incident.${to === 'investigating' ? 'reopened' : to}`, { from: before.status, to, message }, text, [{ op: 'transition', to, message }]);
   if (after.channelId) await deps.chat.post(after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting status change failed'));
   if (to === 'investigating') await scheduleReminder(deps, incidentId);
@@ -72,21 +75,66 @@ export async function changeSeverity(deps: Deps, incidentId: string, severity: S
     return i.severity === severity ? null : { severity };
   });
   if (!res) return requireIncident(deps, incidentId);
-  const text = `Severity ${res.before.severity} → *${severity}* by <@${actor}>`;
+  const text = `Severity ${res.before.severity} → *${severity}* by ${user(actor)}`;
   await afterChange(deps, res.after, actor, 'incident.severity_changed', { from: res.before.severity, to: severity }, text, [{ op: 'severity', severity }]);
   await scheduleReminder(deps, incidentId); // the cadence follows the severity
   if (res.after.channelId) await deps.chat.post(res.after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting severity change failed'));
   return res.after;
 }
 
+/** Users and user groups that approval policies (or the command list) name, resolved against Slack only when asked. */
+async function namedIn(deps: Deps, userId: string, users: readonly string[], groups: readonly string[]): Promise<boolean> {
+  if (users.includes(userId)) return true;
+  for (const g of groups) {
+    const members = await deps.chat.usergroupMembers(g).catch((err) => {
+      deps.logger.warn({ err, usergroup: g }, 'reading user group members failed; counted as not a member');
+      return [] as string[];
+    });
+    if (members.includes(userId)) return true;
+  }
+  return false;
+}
+
+/**
+ * May `actor` hand out `role` on this incident? See `mayAssignRole` for the rules. Refusals are
+ * audited and thrown as `role.not_allowed` (an ephemeral answer to the person).
+ */
+export async function checkRoleAuthority(deps: Deps, incident: Incident, role: string, userId: string, actor: string): Promise<void> {
+  const policies = deps.config.actions.filter((a) => a.requires_approval).map((a) => a.policy);
+  const guarded = protectedRoles(policies);
+  if (!guarded.has(role)) return;
+  const roles = await deps.store.getRoles(incident.id);
+  const fast = mayAssignRole({ role, actorId: actor, protectedRoles: guarded, roles, declaredBy: incident.declaredBy, isPolicyApprover: false, isEligibleCommander: false });
+  if (fast.ok) return;
+  const isPolicyApprover = await namedIn(deps, actor, policies.flatMap((p) => p.users), [...new Set(policies.flatMap((p) => p.usergroups))]);
+  const eligible = deps.config.file.approvals.eligible_commanders ?? { users: deps.config.file.responders, usergroups: [] };
+  const isEligibleCommander = !roles.commander && !incident.declaredBy ? await namedIn(deps, actor, eligible.users, eligible.usergroups) : false;
+  const verdict = mayAssignRole({ role, actorId: actor, protectedRoles: guarded, roles, declaredBy: incident.declaredBy, isPolicyApprover, isEligibleCommander });
+  if (verdict.ok) return;
+  await deps.store.audit({ at: deps.clock.now(), incidentId: incident.id, actor, action: 'incident.role_refused', detail: { role, userId, reason: verdict.reason } });
+  const self = userId === actor;
+  throw new AppError(
+    'role.not_allowed',
+    `You may not ${self ? `take the *${role}* role` : `make <@${userId}> *${role}*`}: it carries approval power, and ${verdict.reason}. Nothing changed.`,
+    { role, userId },
+  );
+}
+
 export async function assignRole(deps: Deps, incidentId: string, role: string, userId: string, actor: string): Promise<Incident> {
   if (!deps.config.file.roles.includes(role)) throw new AppError('input.invalid', `Unknown role \`${role}\`. Roles: ${deps.config.file.roles.join(', ')}.`);
   const incident = await requireIncident(deps, incidentId);
+  await checkRoleAuthority(deps, incident, role, userId, actor);
+  const previous = (await deps.store.getRoles(incidentId))[role] ?? null;
+  if (previous === userId) return incident;
   await deps.store.setRole(incidentId, role, userId);
   let after = incident;
   if (role === 'commander') after = (await patchIncident(deps, incidentId, () => ({ commanderId: userId })))?.after ?? incident;
-  const text = `<@${userId}> is now *${role}* (set by <@${actor}>)`;
-  await afterChange(deps, after, actor, 'incident.role_assigned', { role, userId }, text, [{ op: 'role', role, userId }]);
+  const guarded = protectedRoles(deps.config.actions.filter((a) => a.requires_approval).map((a) => a.policy)).has(role);
+  const how = userId === actor ? 'took the role' : `set by ${user(actor)}`;
+  const text =
+    `:busts_in_silhouette: ${user(userId)} is now *${escapeText(role)}*${previous ? `, taking over from ${user(previous)}` : ''} (${how})` +
+    (guarded ? '. Proposals made before this keep the approvers they had.' : '');
+  await afterChange(deps, after, actor, 'incident.role_assigned', { role, userId, previous }, text, [{ op: 'role', role, userId }]);
   if (after.channelId) {
     await deps.chat.invite(after.channelId, [userId]).catch((err) => deps.logger.warn({ err }, 'inviting role holder failed'));
     await deps.chat.post(after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting role change failed'));
@@ -98,9 +146,9 @@ export async function postUpdate(deps: Deps, incidentId: string, text: string, a
   const incident = await requireIncident(deps, incidentId);
   const at = deps.clock.now();
   await deps.store.audit({ at, incidentId, actor, action: 'incident.update_posted', detail: { text } });
-  await deps.store.addTimeline({ incidentId, at, kind: 'update', text, author: actor });
+  await deps.store.addTimeline({ incidentId, at, kind: 'update', text: escapeText(text), author: actor });
   await deps.jobs.enqueue(BACKEND_SYNC_JOB, { incidentId, op: 'timeline', text: `Update from <@${actor}>: ${text}`, at: at.toISOString() });
-  if (incident.channelId) await deps.chat.post(incident.channelId, `:loudspeaker: *Update* from <@${actor}>: ${text}`);
+  if (incident.channelId) await deps.chat.post(incident.channelId, `:loudspeaker: *Update* from ${user(actor)}: ${escapeText(text)}`);
   // The announcement shows the latest update; the reminder clock restarts.
   await deps.jobs.enqueue(REFRESH_JOB, { incidentId }, { key: `refresh:${incidentId}:update:${at.getTime()}` });
   await scheduleReminder(deps, incidentId);
@@ -151,7 +199,8 @@ export async function refreshIncidentViews(deps: Deps, incidentId: string): Prom
   const announceChannel = deps.config.env.ANNOUNCE_CHANNEL;
   if (announceChannel && incident.announceTs) {
     const latest = (await deps.store.listTimeline(incidentId)).filter((t) => t.kind === 'update').at(-1) ?? null;
-    const a = announcement(incident, roles, latest ? { text: latest.text, at: latest.at, author: latest.author } : null);
+    const below = incident.origin !== 'slack' && !atLeast(incident.severity, deps.config.file.announce.auto_channel_min_severity);
+    const a = announcement(incident, roles, { noChannelReason: noChannelReason(incident, deps.config.file.announce.auto_channel_min_severity, below), latest: latest ? { text: latest.text, at: latest.at, author: latest.author } : null });
     jobs.push(deps.chat.update(announceChannel, incident.announceTs, a.text, a.blocks));
   }
   const results = await Promise.allSettled(jobs);

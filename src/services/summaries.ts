@@ -2,11 +2,14 @@ import { incidentLabel } from '../domain/incident.js';
 import type { ChatMessage } from '../ports/chat.js';
 import type { SummaryContext, TranscriptLine } from '../ports/summarizer.js';
 import { Markers } from '../slack/ids.js';
-import { context as ctxBlock, header, section } from '../slack/blocks/common.js';
+import type { Block } from '../ports/chat.js';
+import { context as ctxBlock, header, section, user } from '../slack/blocks/common.js';
+import { markdownToBlocks } from '../slack/blocks/postmortem.js';
 import type { Deps } from './deps.js';
 import { offerSuggestedFollowups } from './followups.js';
 import { POSTMORTEM_JOB, requireIncident } from './lifecycle.js';
 import { postOnce } from './steps.js';
+import { escapeText } from '../slack/mrkdwn.js';
 
 /** What the bot remembers of its last summary, so the next one only sends what is new. */
 interface SummaryState {
@@ -76,7 +79,7 @@ export async function postSummary(deps: Deps, incidentId: string, requestedBy: s
   ctx.summarizedThroughTs = state?.throughTs ?? null;
   const n = String((state?.n ?? 0) + 1);
   const marker = Markers.summary(incidentId, n);
-  const title = `Summary of ${incidentLabel(incident)} (requested by <@${requestedBy}>)`;
+  const title = `Summary of ${incidentLabel(incident)} (requested by ${user(requestedBy)})`;
   const placeholder = await deps.chat.post(channel, title, [section(`*${title}*`, marker), section(':hourglass_flowing_sand: Reading the channel…')]);
   let lastUpdate = 0;
   let pending: Promise<unknown> = Promise.resolve();
@@ -147,7 +150,7 @@ export async function postPostmortem(
     const flow = `postmortem:${incidentId}:${incident.status}:${draft.at}`;
     await postOnce(deps, flow, 'post', incident.channelId, Markers.postmortem(incidentId), () => ({
       text: `Post-mortem draft for ${incidentLabel(incident)}`,
-      blocks: [header(`Post-mortem draft: ${incidentLabel(incident)}`, Markers.postmortem(incidentId)), ...chunks(draft.markdown).slice(0, 45), ctxBlock(draft.fallback ? 'Skeleton from the record (Claude unavailable)' : 'Drafted by Claude. Edit before publishing.')],
+      blocks: postmortemBlocks(incidentLabel(incident), Markers.postmortem(incidentId), draft.markdown, draft.fallback),
     }));
     // Claude's proposed follow-ups are offered with an Add button each; none is created silently.
     if (!draft.fallback) await offerSuggestedFollowups(deps, incidentId, draft.markdown, draft.at);
@@ -170,11 +173,23 @@ export async function postPostmortem(
   return outcome;
 }
 
+/**
+ * The draft as Block Kit (the Markdown stays for the backend): its first heading carries the
+ * marker, or a heading is added; a footer says who wrote it. At most 50 blocks, Slack's limit.
+ */
+export function postmortemBlocks(label: string, marker: string, markdown: string, fallback: boolean): Block[] {
+  const body = markdownToBlocks(markdown, 48);
+  const first = body[0];
+  const head = first?.type === 'header' ? [{ ...first, block_id: marker }] : [header(`Post-mortem draft: ${label}`, marker), ...(first ? [first] : [])];
+  // The skeleton's own first line already says Claude was unavailable; the footer does not repeat it.
+  return [...head, ...body.slice(1), ctxBlock(fallback ? 'Skeleton from the record. Edit before publishing.' : 'Drafted by Claude. Edit before publishing.')];
+}
+
 /** Split long text into section blocks within Block Kit's 3,000-character limit, at line breaks. */
 function chunks(text: string) {
   const out: ReturnType<typeof section>[] = [];
   let cur = '';
-  for (const line of text.split('\n')) {
+  for (const line of escapeText(text).split('\n')) {
     if ((cur + '\n' + line).length > 2900) {
       if (cur) out.push(section(cur));
       cur = line.slice(0, 2900);

@@ -9,6 +9,6 @@ import type { Logger } from '../log.js';
 export async function reportToUser(logger: Logger, err: unknown, tell: (text: string) => Promise<unknown>, context: Record<string, unknown> = {}): Promise<void> {
   const errorId = err instanceof AppError ? undefined : randomUUID().slice(0, 8);
   if (errorId) logger.error({ err, errorId, ...context }, 'unexpected error in a Slack handler');
-  else logger.info({ code: (err as AppError).code, msg: (err as Error).message, ...context }, 'request refused');
+  else logger.info({ code: (err as AppError).code, reason: (err as Error).message, ...context }, 'request refused');
   await tell(userMessage(err, errorId)).catch((e) => logger.warn({ err: e }, 'could not tell the user about an error'));
 }

@@ -12,6 +12,8 @@ export const Actions = {
   cardSummarize: 'card_summarize',
   cardProposeAction: 'card_propose_action',
   cardResolve: 'card_resolve',
+  cardTakeCommand: 'card_take_command',
+  announceOpenChannel: 'announce_open_channel',
   approve: 'approval_approve',
   deny: 'approval_deny',
   duplicateJoin: 'duplicate_join',
@@ -87,3 +89,6 @@ export const Markers = {
   page: (targetKey: string) => `page:${targetKey}`,
   suggestions: (incidentId: string) => `followup_suggestions:${incidentId}`,
 } as const;
+
+/** A Slack user, channel, bot or user-group id: the only thing the bot turns into a mention or a channel link. */
+export const isSlackId = (id: string) => /^[UWBCGS][A-Z0-9]{2,}$/.test(id);

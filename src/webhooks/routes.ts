@@ -7,6 +7,7 @@ import type { Deps } from '../services/deps.js';
 import { proposeAction } from '../services/approvals.js';
 import { AppError } from '../errors.js';
 import { z } from 'zod';
+import { createHash } from 'node:crypto';
 import { createIngestLimiter, type IngestLimiter } from './ingest-limit.js';
 import { verifyBearer, verifyDatadog, verifyGeneric, verifyPagerDuty, verifyRootly, verifySvix, type Verdict } from './verify.js';
 
@@ -44,6 +45,7 @@ class Reply {
 export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route[] {
   const cfg = deps.config.file.alerts;
   const limiter = opts.limiter ?? createIngestLimiter(cfg.rate_limit_per_minute, () => deps.clock.now().getTime());
+  const agentLimiter = createIngestLimiter(deps.config.file.agents.rate_limit_per_minute, () => deps.clock.now().getTime());
   const env = deps.config.env;
 
   const handle =
@@ -73,11 +75,15 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
   };
 
   const json = (raw: Buffer): unknown | Reply => {
+    let v: unknown;
     try {
-      return JSON.parse(raw.toString('utf8')) as unknown;
+      v = JSON.parse(raw.toString('utf8')) as unknown;
     } catch (err) {
       return new Reply(400, 'invalid', { error: `malformed JSON: ${(err as Error).message}` });
     }
+    // Refused with a reason, not stored: a 500 later would only make the sender retry forever.
+    if (depthOver(v, MAX_JSON_DEPTH)) return new Reply(400, 'invalid', { error: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` });
+    return v;
   };
 
   // -- alerts --------------------------------------------------------------------------------
@@ -86,13 +92,14 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
   const alertAuth: Record<AlertSource, { secret: string | undefined; envName: string; check: (req: IncomingMessage, raw: Buffer, secret: string) => Verdict }> = {
     pagerduty: { secret: env.PAGERDUTY_WEBHOOK_SECRET, envName: 'PAGERDUTY_WEBHOOK_SECRET', check: (req, raw, s) => verifyPagerDuty(req.headers, raw, s) },
     datadog: {
-      secret: env.DATADOG_WEBHOOK_SECRET ?? env.ALERT_WEBHOOK_SECRET,
-      envName: 'DATADOG_WEBHOOK_SECRET (or ALERT_WEBHOOK_SECRET)',
+      // A token Datadog sends in clear: never the HMAC key ALERT_WEBHOOK_SECRET.
+      secret: env.DATADOG_WEBHOOK_SECRET ?? env.ALERT_WEBHOOK_TOKEN,
+      envName: 'DATADOG_WEBHOOK_SECRET (or ALERT_WEBHOOK_TOKEN)',
       check: (req, _raw, s) => verifyDatadog(req.headers, s),
     },
     alertmanager: {
-      secret: env.ALERTMANAGER_WEBHOOK_TOKEN ?? env.ALERT_WEBHOOK_SECRET,
-      envName: 'ALERTMANAGER_WEBHOOK_TOKEN (or ALERT_WEBHOOK_SECRET)',
+      secret: env.ALERTMANAGER_WEBHOOK_TOKEN ?? env.ALERT_WEBHOOK_TOKEN,
+      envName: 'ALERTMANAGER_WEBHOOK_TOKEN (or ALERT_WEBHOOK_TOKEN)',
       check: (req, _raw, s) => verifyBearer(req.headers, s),
     },
     generic: {
@@ -111,17 +118,21 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
     if (raw instanceof Reply) return raw;
     const verdict = auth.check(req, raw, auth.secret);
     if (!verdict.ok) return new Reply(401, 'unauthorized', { error: `authentication failed: ${verdict.reason}` });
-    const retryAfter = limiter.take(source);
-    if (retryAfter !== null)
-      return new Reply(OVERLOAD_STATUS[source], 'rate_limited', { error: `more than ${cfg.rate_limit_per_minute} ${source} deliveries per minute` }, { 'retry-after': String(retryAfter) });
     const parsedJson = json(raw);
     if (parsedJson instanceof Reply) return parsedJson;
     const parsed = parseAlertPayload(source, parsedJson);
     if (!parsed.ok) return new Reply(400, 'invalid', { error: parsed.reason });
     if (parsed.alerts.length === 0) return new Reply(200, 'ignored', { ignored: parsed.ignored ?? 'no alerts in payload' });
+    if (parsed.alerts.length > cfg.max_alerts_per_delivery)
+      return new Reply(413, 'too_large', { error: `${parsed.alerts.length} alerts in one delivery; at most ${cfg.max_alerts_per_delivery} (alerts.max_alerts_per_delivery) — split it` });
+    // The limit counts alerts, not deliveries: one delivery of 50 alerts costs 50.
+    const retryAfter = limiter.take(source, parsed.alerts.length);
+    if (retryAfter !== null)
+      return new Reply(OVERLOAD_STATUS[source], 'rate_limited', { error: `more than ${cfg.rate_limit_per_minute} ${source} alerts per minute` }, { 'retry-after': String(retryAfter) });
 
-    // Generic deliveries have no id of their own: a byte-identical replay reuses the signature.
-    const deliveryId = parsed.deliveryId ?? (source === 'generic' ? `sig:${String(req.headers['x-firebreak-signature']).slice(0, 80)}` : null);
+    // Generic deliveries have no id of their own: the same body (a retry, a replay) is the same
+    // delivery, whatever its signature header looks like.
+    const deliveryId = parsed.deliveryId ?? (source === 'generic' ? `body:${createHash('sha256').update(raw).digest('hex')}` : null);
     const receivedAt = deps.clock.now();
     const ids: string[] = [];
     let fresh = 0;
@@ -197,8 +208,13 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
     if (!secret) return new Reply(503, 'disabled', { error: 'agent proposals are not enabled: set AGENT_WEBHOOK_SECRET' });
     const raw = await body(req);
     if (raw instanceof Reply) return raw;
-    const verdict = verifyGeneric(req.headers, raw, secret, deps.clock.now());
+    const key = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : null;
+    if (key !== null && !/^[\x21-\x7e]{1,200}$/.test(key)) return new Reply(400, 'invalid', { error: 'Idempotency-Key must be 1-200 printable characters without spaces' });
+    const verdict = verifyGeneric(req.headers, raw, secret, deps.clock.now(), { idempotencyKey: key });
     if (!verdict.ok) return new Reply(401, 'unauthorized', { error: `authentication failed: ${verdict.reason}` });
+    const retryAfter = agentLimiter.take('agents');
+    if (retryAfter !== null)
+      return new Reply(429, 'rate_limited', { error: `more than ${deps.config.file.agents.rate_limit_per_minute} agent proposals per minute` }, { 'retry-after': String(retryAfter) });
     const parsedJson = json(raw);
     if (parsedJson instanceof Reply) return parsedJson;
     const parsed = AgentProposal.safeParse(parsedJson);
@@ -211,7 +227,6 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
         : await deps.store.findIncidentByBackendId(deps.backend.name, p.incident.backend_id!);
     if (!incident) return new Reply(404, 'invalid', { error: 'no such incident' });
     // A retried delivery (same Idempotency-Key) proposes once.
-    const key = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'].slice(0, 200) : null;
     if (key && !(await deps.store.markProcessed(`agent-proposal:${p.agent}:${key}`, deps.clock.now()))) return new Reply(200, 'duplicate', { duplicate: true });
     try {
       const approval = await proposeAction(deps, { incidentId: incident.id, actionId: p.action, rawParams: p.params, reason: p.reason, proposedBy: p.agent, proposerKind: 'agent' });
@@ -264,4 +279,18 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
     alertRoute('generic'),
     { method: 'POST', path: '/webhooks/agents/proposals', handler: handle('agent', ingestProposal) },
   ];
+}
+
+const MAX_JSON_DEPTH = 32;
+
+/** True when `v` nests deeper than `max` (iterative: a hostile body cannot blow the stack). */
+function depthOver(v: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[v, 0]];
+  while (stack.length) {
+    const [x, d] = stack.pop()!;
+    if (x === null || typeof x !== 'object') continue;
+    if (d >= max) return true;
+    for (const y of Array.isArray(x) ? x : Object.values(x)) stack.push([y, d + 1]);
+  }
+  return false;
 }

@@ -131,7 +131,7 @@ export function verifyBearer(headers: IncomingHttpHeaders, token: string): Verdi
  * Generic: `X-Firebreak-Timestamp: <unix seconds>` and
  * `X-Firebreak-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`.
  */
-export function verifyGeneric(headers: IncomingHttpHeaders, body: Buffer, secret: string, now: Date): Verdict {
+export function verifyGeneric(headers: IncomingHttpHeaders, body: Buffer, secret: string, now: Date, opts: { idempotencyKey?: string | null } = {}): Verdict {
   const ts = header(headers, 'x-firebreak-timestamp');
   const sig = header(headers, 'x-firebreak-signature');
   if (!ts || !sig) return fail('missing X-Firebreak-Timestamp or X-Firebreak-Signature');
@@ -139,7 +139,10 @@ export function verifyGeneric(headers: IncomingHttpHeaders, body: Buffer, secret
   if (!fresh.ok) return fresh;
   const m = /^sha256=([0-9a-fA-F]+)$/.exec(sig.trim());
   if (!m) return fail('X-Firebreak-Signature must be sha256=<hex>');
-  return safeEqual(m[1]!.toLowerCase(), hmacHex(secret, `${ts}.`, body)) ? ok : fail('signature mismatch');
+  // Agents: an Idempotency-Key is signed too (`timestamp.key.body`), so nobody can replay a
+  // proposal under a fresh key.
+  const prefix = opts.idempotencyKey ? `${ts}.${opts.idempotencyKey}.` : `${ts}.`;
+  return safeEqual(m[1]!.toLowerCase(), hmacHex(secret, prefix, body)) ? ok : fail('signature mismatch');
 }
 
 // -- signing, for senders and tests ------------------------------------------------------------
@@ -159,4 +162,9 @@ export function signPagerDuty(secret: string, body: string | Buffer): string {
 
 export function signGeneric(secret: string, ts: number, body: string | Buffer): string {
   return `sha256=${hmacHex(secret, `${ts}.`, body)}`;
+}
+
+/** An agent proposal's signature: the Idempotency-Key, when sent, is part of the signed string. */
+export function signAgent(secret: string, ts: number, body: string | Buffer, idempotencyKey?: string | null): string {
+  return `sha256=${hmacHex(secret, idempotencyKey ? `${ts}.${idempotencyKey}.` : `${ts}.`, Buffer.from(body))}`;
 }

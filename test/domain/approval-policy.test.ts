@@ -9,6 +9,9 @@ import {
   effectivePolicy,
   expiryFor,
   isExpired,
+  mayAssignRole,
+  protectedRoles,
+  snapshotApprovers,
   validateParams,
 } from '../../src/domain/approval-policy.js';
 
@@ -90,7 +93,7 @@ describe('action declarations', () => {
     assert.deepEqual(actionJsonSchema(scale), {
       type: 'object',
       properties: {
-        service: { type: 'string', description: 'Service to scale' },
+        service: { type: 'string', description: 'Service to scale', maxLength: 200 },
         replicas: { type: 'integer', description: 'Target replica count', minimum: 0, maximum: 500 },
       },
       required: ['service', 'replicas'],
@@ -113,9 +116,10 @@ describe('describePolicy', () => {
   });
 });
 
-describe('canApprove', () => {
-  const base = { proposerId: 'UPROP', roles: { commander: 'UCMD' }, groupMembers: new Set(['UGRP']) };
+describe('canApprove (against the approvers fixed at proposal time)', () => {
   const p = policy({ roles: ['commander'], usergroups: ['S1'], users: ['UONE'] });
+  const snap = (roles: Record<string, string> = { commander: 'UCMD' }, pol = p) => snapshotApprovers(pol, roles, { S1: ['UGRP'] });
+  const base = { proposerId: 'UPROP', approvers: snap() };
 
   it('allows the role holder, a group member and a named user', () => {
     for (const userId of ['UCMD', 'UGRP', 'UONE']) assert.deepEqual(canApprove({ ...base, policy: p, userId }), { ok: true }, userId);
@@ -132,15 +136,57 @@ describe('canApprove', () => {
   it('refuses self-approval even for the commander, unless the policy allows it', () => {
     const self = { ...base, proposerId: 'UCMD', policy: p, userId: 'UCMD' };
     assert.equal((canApprove(self) as { reason: string }).reason, 'self_approval');
-    assert.deepEqual(canApprove({ ...self, policy: policy({ roles: ['commander'], allow_self_approval: true }) }), { ok: true });
+    const lax = policy({ roles: ['commander'], allow_self_approval: true });
+    assert.deepEqual(canApprove({ ...self, policy: lax, approvers: snap({ commander: 'UCMD' }, lax) }), { ok: true });
+  });
+
+  it('a role taken after the proposal grants nothing: only the holder at proposal time counts', () => {
+    const atProposal = snap({ commander: 'UCMD' });
+    assert.equal(canApprove({ proposerId: 'UPROP', approvers: atProposal, policy: p, userId: 'UNEWCMD' }).ok, false);
   });
 
   it('group membership counts only when the policy names a group', () => {
-    assert.equal(canApprove({ ...base, policy: policy({ roles: [] }), userId: 'UGRP' }).ok, false);
+    const none = policy({ roles: [] });
+    assert.equal(canApprove({ ...base, policy: none, approvers: snapshotApprovers(none, {}, { S1: ['UGRP'] }), userId: 'UGRP' }).ok, false);
   });
 
-  it('an unassigned role admits nobody', () => {
-    assert.equal(canApprove({ ...base, roles: {}, policy: policy(), userId: 'UCMD' }).ok, false);
+  it('an unassigned role admits nobody, and says that nobody can approve', () => {
+    const d = policy();
+    const r = canApprove({ proposerId: 'UPROP', approvers: snapshotApprovers(d, {}, {}), policy: d, userId: 'UCMD' });
+    assert.deepEqual(r, { ok: false, reason: 'nobody', who: 'the commander (nobody held it when this was proposed)' });
+  });
+});
+
+describe('mayAssignRole: approval authority is given, never taken', () => {
+  const guarded = protectedRoles([policy({ roles: ['commander', 'ops_lead'] })]);
+  const base = { protectedRoles: guarded, roles: { commander: 'UCMD' }, declaredBy: 'UDECL', isPolicyApprover: false, isEligibleCommander: false };
+
+  it('anyone may hand out a role no policy names', () => {
+    assert.equal(mayAssignRole({ ...base, role: 'scribe', actorId: 'URANDOM' }).ok, true);
+  });
+
+  it('the commander, a guarded-role holder and a policy approver may assign commander', () => {
+    assert.equal(mayAssignRole({ ...base, role: 'commander', actorId: 'UCMD' }).ok, true);
+    assert.equal(mayAssignRole({ ...base, role: 'commander', actorId: 'UOPS', roles: { commander: 'UCMD', ops_lead: 'UOPS' } }).ok, true);
+    assert.equal(mayAssignRole({ ...base, role: 'ops_lead', actorId: 'ULEAD', isPolicyApprover: true }).ok, true);
+  });
+
+  it('anyone else is refused, even the declarer once a commander exists', () => {
+    for (const actorId of ['URANDOM', 'UDECL']) {
+      const r = mayAssignRole({ ...base, role: 'commander', actorId });
+      assert.equal(r.ok, false, actorId);
+      assert.match((r as { reason: string }).reason, /only the commander \(<@UCMD>\)/);
+    }
+  });
+
+  it('with no commander: the declarer may; for an incident nobody declared, only someone eligible', () => {
+    const noCmd = { ...base, roles: {} };
+    assert.equal(mayAssignRole({ ...noCmd, role: 'commander', actorId: 'UDECL' }).ok, true);
+    assert.equal(mayAssignRole({ ...noCmd, role: 'commander', actorId: 'URANDOM', isEligibleCommander: true }).ok, false, 'eligibility is for incidents nobody declared');
+    const alert = { ...noCmd, declaredBy: null };
+    assert.equal(mayAssignRole({ ...alert, role: 'commander', actorId: 'URANDOM' }).ok, false);
+    assert.match((mayAssignRole({ ...alert, role: 'commander', actorId: 'URANDOM' }) as { reason: string }).reason, /eligible_commanders/);
+    assert.equal(mayAssignRole({ ...alert, role: 'commander', actorId: 'UELIG', isEligibleCommander: true }).ok, true);
   });
 });
 

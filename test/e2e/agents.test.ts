@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBot, type Bot } from './harness.js';
 import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
-import { signGeneric } from '../../src/webhooks/verify.js';
+import { signAgent, signGeneric } from '../../src/webhooks/verify.js';
 import type { Incident } from '../../src/domain/incident.js';
 import { ALICE, blocksText, flowDone, messagesWithMarker } from './helpers.js';
 
@@ -19,7 +19,7 @@ before(async () => {
 });
 after(async () => bot.close());
 
-async function propose(payload: unknown, opts: { secret?: string; key?: string } = {}) {
+async function propose(payload: unknown, opts: { secret?: string; key?: string; unsignedKey?: boolean } = {}) {
   const body = JSON.stringify(payload);
   const ts = Math.floor(Date.now() / 1000);
   const res = await fetch(`${bot.url}/webhooks/agents/proposals`, {
@@ -27,12 +27,12 @@ async function propose(payload: unknown, opts: { secret?: string; key?: string }
     headers: {
       'content-type': 'application/json',
       'x-firebreak-timestamp': String(ts),
-      'x-firebreak-signature': signGeneric(opts.secret ?? SECRET, ts, body),
+      'x-firebreak-signature': opts.unsignedKey ? signGeneric(opts.secret ?? SECRET, ts, body) : signAgent(opts.secret ?? SECRET, ts, body, opts.key),
       ...(opts.key ? { 'idempotency-key': opts.key } : {}),
     },
     body,
   });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  return { status: res.status, body: (await res.json()) as Record<string, unknown>, retryAfter: res.headers.get('retry-after') };
 }
 
 test('an external agent proposes through the same gate: posted for approval, never run by itself', async () => {
@@ -65,5 +65,25 @@ test('bad proposals are refused with a reason and change nothing', async () => {
   assert.equal((await propose({ agent: 'x', incident: { id: incident.id }, action: 'drop_tables', params: {}, reason: 'r' })).status, 422);
   assert.equal((await propose({ agent: 'x', incident: { id: 'nope' }, action: 'clear_cache', params: { cache: 'a' }, reason: 'r' })).status, 404);
   assert.equal((await propose({ agent: 'x', action: 'clear_cache' })).status, 400);
+  assert.equal((await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length, before);
+});
+
+test('a parameter too long to show in full is refused with its length, before anything is proposed or posted', async () => {
+  const before = (await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length;
+  const posts = bot.emulator.calls('chat.postMessage').length;
+  const long = `edge-config ${'x'.repeat(2960)} --all-regions --force`;
+  const r = await propose({ agent: 'sre-copilot', incident: { id: incident.id }, action: 'clear_cache', params: { cache: long }, reason: 'flush' });
+  assert.equal(r.status, 422);
+  assert.match(String(r.body.error), new RegExp(`\`cache\` is ${long.length} characters; at most 200 are allowed`));
+  assert.equal((await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length, before, 'nothing proposed');
+  await bot.fb.deps.jobs.idle();
+  assert.equal(bot.emulator.calls('chat.postMessage').length, posts, 'nothing posted');
+});
+
+test('the Idempotency-Key is covered by the signature: a key added or swapped by someone else is refused', async () => {
+  const before = (await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length;
+  const payload = { agent: 'sre-copilot', incident: { id: incident.id }, action: 'clear_cache', params: { cache: 'k' }, reason: 'r' };
+  const r = await propose(payload, { key: 'k-signed', unsignedKey: true });
+  assert.equal(r.status, 401);
   assert.equal((await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length, before);
 });

@@ -107,7 +107,7 @@ describe('approval gate end to end (signed Slack requests, real bot, emulator)',
     const { ts, approvalId } = await proposeByCommand('rollback_deployment service=api version=v41');
     const text = blocksText(message(ts).blocks);
     assert.match(text, /<@U0DAVE001>/);
-    assert.match(text, /needs 1 approval from the commander or <!subteam\^S0SRELEADS>/);
+    assert.match(text, /needs 1 approval from the commander \(<@U0ALICE01>\) or <!subteam\^S0SRELEADS>/);
 
     const n = (u: string) => bot.emulator.state.ephemeralsFor(u, incident.channelId!).length;
     const [d0, e0, a0] = [n(DAVE), n(ERIN), n(ALICE)];
@@ -132,7 +132,9 @@ describe('approval gate end to end (signed Slack requests, real bot, emulator)',
     assert.equal(r.headers['idempotency-key'], approvalId);
     assert.deepEqual(r.json.params, { service: 'api', version: 'v41' });
     assert.deepEqual(r.json.approved_by, [done.decidedBy]);
-    await bot.waitFor(() => /\*Done\*/.test(blocksText(message(ts).blocks)), 3000, 'message updated');
+    await bot.waitFor(() => /\*Ran\*/.test(blocksText(message(ts).blocks)), 3000, 'message updated');
+    assert.match(blocksText(message(ts).blocks), /\*Approved by <@U0(ALICE01|BOB0001)> · ran\*: /, 'the outcome is the headline');
+    assert.doesNotMatch(blocksText(message(ts).blocks), /Approval requested/);
     assert.doesNotMatch(blocksText(message(ts).blocks), /approval_approve/);
   });
 
@@ -143,8 +145,10 @@ describe('approval gate end to end (signed Slack requests, real bot, emulator)',
     // Approve on A's message, but the payload names B: B (clear_cache, executor none) is decided, A is untouched.
     const na = bot.emulator.state.ephemeralsFor(ALICE, incident.channelId!).length;
     await click(a.ts, Actions.approve, ALICE, b.approvalId);
-    assert.match(await ephemeralAfter(ALICE, na), /Approved\. Running `clear_cache`/);
+    assert.match(await ephemeralAfter(ALICE, na), /Approved\. Nothing runs automatically: `clear_cache` has no executor configured, so carry it out by hand/);
     const bDone = await finished(b.approvalId);
+    await bot.waitFor(() => /· not executed\*/.test(blocksText(message(b.ts).blocks)), 3000, 'B shows it was not executed');
+    assert.doesNotMatch(blocksText(message(b.ts).blocks), /\*Ran\*|succeeded/);
     assert.equal(bDone.actionId, 'clear_cache');
     assert.deepEqual(bDone.params, { cache: 'sessions' });
     assert.equal((await bot.fb.deps.store.getApproval(a.approvalId))!.status, 'pending');

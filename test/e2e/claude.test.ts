@@ -18,7 +18,7 @@ describe('Claude in the incident (fake Anthropic API)', () => {
   let claude: FakeAnthropic;
   before(async () => {
     claude = await startFakeAnthropic({ chunkDelayMs: 40, chunkChars: 12 });
-    bot = await startBot({ env: { ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BASE_URL: claude.url, ANTHROPIC_MODEL: 'claude-sonnet-4-5' } });
+    bot = await startBot({ env: { ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BASE_URL: claude.url, ANTHROPIC_MODEL: 'claude-sonnet-5-5' } });
   });
   after(async () => {
     await bot.close();
@@ -34,7 +34,7 @@ describe('Claude in the incident (fake Anthropic API)', () => {
     assert.match(blocksText(brief.blocks), /Written by Claude/);
     const req = claude.messageRequests.find((r) => r.userText.includes('Payments API returning 502'))!;
     assert.ok(req, 'Claude was asked');
-    assert.equal(req.body?.model, 'claude-sonnet-4-5');
+    assert.equal(req.body?.model, 'claude-sonnet-5-5');
     assert.ok((req.body?.max_tokens ?? 0) <= 4000);
     assert.match(JSON.stringify(req.body?.system), /cache_control/);
   });

@@ -54,7 +54,10 @@ test('health, readiness and Prometheus metrics', async () => {
   const text = await m.text();
   assert.match(m.headers.get('content-type') ?? '', /text\/plain/);
   assert.match(text, /firebreak_slack_ack_seconds_bucket/);
-  assert.match(text, /firebreak_process_/);
+  // Process metrics carry the prefix once: firebreak_process_cpu_…, not firebreak_process_process_….
+  assert.match(text, /^firebreak_process_cpu_user_seconds_total \d/m);
+  assert.match(text, /^firebreak_nodejs_heap_size_used_bytes \d/m);
+  assert.doesNotMatch(text, /firebreak_process_process_|firebreak_process_nodejs_/);
 });
 
 test('secrets given in config never appear in the captured logs', async () => {

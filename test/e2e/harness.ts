@@ -35,6 +35,8 @@ export interface StartBotOptions {
   build?: Partial<BuildOptions>;
   /** Emulator options when the harness starts one. */
   latencyMs?: number;
+  /** The bot token's scopes in the emulator (default: manifest.yml's bot scopes). */
+  scopes?: string[];
   rateLimits?: 'enforce' | 'off';
   /** 'http' (default): signed requests to /slack/events. 'socket': Socket Mode envelopes. */
   transport?: 'http' | 'socket';
@@ -56,6 +58,7 @@ export async function startBot(opts: StartBotOptions = {}): Promise<Bot> {
       rateLimits: opts.rateLimits ?? 'enforce',
       ...(socket ? { appToken: APP_TOKEN } : {}),
       ...(opts.latencyMs ? { latencyMs: opts.latencyMs } : {}),
+      ...(opts.scopes ? { scopes: opts.scopes } : {}),
     }));
   const dir = mkdtempSync(join(tmpdir(), 'firebreak-e2e-'));
   const config = loadConfig(

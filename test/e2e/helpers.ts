@@ -35,3 +35,25 @@ export async function flowDone(bot: Bot, incidentId: string, ms = 8000) {
   );
   await bot.fb.deps.jobs.idle();
 }
+
+/** The hostile string of issue 12: a mass mention, a disguised link, a user and a group mention, pre-escaped text. */
+export const HOSTILE = 'Edge down <!channel> see <https://evil.example|https://status.example.com> <@U0ALICE01> <!subteam^S1> &lt;!here&gt;';
+
+/** Active formatting in mrkdwn: a special mention, a user/channel mention not from `allowedIds`, or a label that is not its URL. */
+export function activeFormatting(text: string, allowedIds: Set<string>): string[] {
+  const found: string[] = [];
+  // Slack unescapes &lt; &gt; only for display: `&lt;!here&gt;` in the wire text is inert, `<!here>` is not.
+  for (const m of text.matchAll(/<([^<>]*)>/g)) {
+    const inner = m[1]!;
+    if (inner.startsWith('!date^')) continue; // the bot's own date formatting
+    if (/^[@#]/.test(inner)) {
+      if (!allowedIds.has(inner.slice(1).split('|')[0]!)) found.push(m[0]);
+    } else if (inner.startsWith('!')) found.push(m[0]);
+    else if (inner.includes('|')) {
+      const url = inner.slice(0, inner.indexOf('|'));
+      if (/evil\.example/.test(url) || /example\.com/.test(inner.slice(inner.indexOf('|') + 1))) found.push(m[0]);
+    }
+  }
+  return found;
+}
+

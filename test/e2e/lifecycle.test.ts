@@ -101,9 +101,17 @@ test('mitigate then resolve: status on card, topic and announcement; resolve pos
   assert.doesNotMatch(blocksText(card().blocks), /Update status/, 'buttons gone once resolved');
   assert.match(blocksText(announcementPost().blocks), /resolved/i);
   const pm = await bot.waitFor(() => messagesWithMarker(bot.emulator, incident.channelId!, `postmortem:${incident.id}`)[0], 5000, 'post-mortem draft');
-  for (const section of ['Summary', 'Root Cause', 'Trigger', 'Impact', 'Timeline', 'Resolution', 'Prevention']) assert.ok(blocksText(pm.blocks).includes(section), section);
+  // Shown as Block Kit, not Markdown text: the sections are header blocks; no `#`, raw ids or event names.
+  const pmBlocks = (pm.blocks ?? []) as Array<{ type: string; text?: { text: string } }>;
+  const headers = pmBlocks.filter((b) => b.type === 'header').map((b) => b.text!.text);
+  for (const section of ['Summary', 'Root Cause', 'Trigger', 'Impact', 'Timeline', 'Resolution', 'Prevention']) assert.ok(headers.includes(section), section);
+  const pmText = blocksText(pm.blocks);
+  assert.doesNotMatch(pmText, /^#|\n#|\(U[A-Z0-9]+\)|severity_changed|role_assigned/);
+  assert.match(pmText, /severity changed/);
+  assert.match(pmText, /<!date\^\d+\^[^|]+\|\d{4}-\d\d-\d\d \d\d:\d\d UTC>/, 'times are date tokens with a UTC fallback');
+  assert.ok(pmBlocks.length <= 50);
   const saved = await bot.waitFor(() => bot.fb.deps.store.getKv<{ markdown: string }>(`postmortem:${incident.id}`), 5000, 'post-mortem saved');
-  assert.ok(saved.markdown.includes('Root Cause'), 'saved to the local backend');
+  assert.ok(saved.markdown.includes('## Root Cause'), 'saved to the local backend as Markdown');
   // The late form submission was refused, privately, in the incident channel; the status held.
   await bot.waitFor(() => bot.emulator.state.ephemeralsFor(BOB, incident.channelId!).some((e) => /cannot become mitigated/.test(e.text)), 3000, 'refusal');
   assert.equal((await reload()).status, 'resolved');

@@ -166,8 +166,12 @@ describe('Slack emulator: Web API', () => {
     const human = emu.state.postMessage(GENERAL_CHANNEL_ID, { user: 'U0ALICE01', text: 'hello' });
     assert.equal((await slackError(web.chat.update({ channel: GENERAL_CHANNEL_ID, ts: human.ts, text: 'x' }))).error, 'cant_update_message');
 
+    // The manifest grants chat:write.public: a public channel the bot has not joined takes its post,
+    // a private one it is not in does not exist for it.
     const notMine = emu.state.createChannel({ name: 'random', creator: 'U0ALICE01' });
-    assert.equal((await slackError(web.chat.postMessage({ channel: notMine.id, text: 'x' }))).error, 'not_in_channel');
+    assert.equal((await web.chat.postMessage({ channel: notMine.id, text: 'x' })).ok, true);
+    const secret = emu.state.createChannel({ name: 'secret', creator: 'U0ALICE01', isPrivate: true });
+    assert.equal((await slackError(web.chat.postMessage({ channel: secret.id, text: 'x' }))).error, 'channel_not_found');
     assert.equal((await slackError(web.chat.postMessage({ channel: 'C0MISSING1', text: 'x' }))).error, 'channel_not_found');
     assert.equal((await slackError(web.chat.postMessage({ channel: id, text: '' }))).error, 'no_text');
     assert.equal((await slackError(web.chat.postMessage({ channel: id, text: 'x'.repeat(40_001) }))).error, 'msg_too_long');
@@ -336,6 +340,48 @@ describe('Slack emulator: Web API', () => {
     assert.equal(emu.calls().length, 0);
   });
 
+  test('scopes: a method whose scope was not granted answers missing_scope with needed and provided', async () => {
+    const { emu: narrow, web: w } = await withEmulator({ scopes: ['chat:write', 'channels:read'] });
+    try {
+      const e = await slackError(w.bookmarks.list({ channel_id: INCIDENTS_CHANNEL_ID }));
+      assert.equal(e.error, 'missing_scope');
+      assert.equal(e.data?.needed, 'bookmarks:read');
+      assert.equal(e.data?.provided, 'chat:write,channels:read');
+      // Private channels need the groups:* scope, public ones the channels:* scope.
+      assert.equal((await slackError(w.conversations.list({ types: 'public_channel,private_channel' }))).data?.needed, 'groups:read');
+      assert.equal((await w.conversations.list({ types: 'public_channel' })).ok, true);
+      assert.equal((await slackError(w.conversations.create({ name: 'inc-x', is_private: true }))).data?.needed, 'groups:write');
+      assert.equal((await slackError(w.conversations.create({ name: 'inc-x' }))).data?.needed, 'channels:manage');
+      // Nothing happened, and the granted scopes come back on every answer as Slack's x-oauth-scopes.
+      assert.equal(narrow.state.channelByName('inc-x'), undefined);
+      const r = await w.auth.test();
+      assert.deepEqual(r.response_metadata?.scopes, ['chat:write', 'channels:read']);
+    } finally {
+      await narrow.close();
+    }
+  });
+
+  test('scopes: the default is the manifest\'s bot scopes', async () => {
+    assert.ok(emu.scopes.includes('bookmarks:read') && emu.scopes.includes('chat:write'));
+    assert.equal((await web.bookmarks.list({ channel_id: INCIDENTS_CHANNEL_ID })).ok, true);
+  });
+
+  test('chat.postMessage without chat:write.public: a public channel the bot is not in answers not_in_channel', async () => {
+    const { emu: e2, web: w } = await withEmulator({ scopes: e2Scopes() });
+    try {
+      const notMine = e2.state.createChannel({ name: 'announce', creator: 'U0ALICE01' });
+      assert.equal((await slackError(w.chat.postMessage({ channel: notMine.id, text: 'x' }))).error, 'not_in_channel');
+      assert.equal(e2.state.messages(notMine.id).filter((m) => m.text === 'x').length, 0);
+      e2.state.addMembers(notMine.id, [e2.botUserId]);
+      assert.equal((await w.chat.postMessage({ channel: notMine.id, text: 'x' })).ok, true);
+    } finally {
+      await e2.close();
+    }
+    function e2Scopes() {
+      return emu.scopes.filter((s) => s !== 'chat:write.public');
+    }
+  });
+
   test('state changes are emitted and pins, bookmarks, ephemerals are stored', async () => {
     const changes: WorkspaceChange[] = [];
     emu.events.on('change', (c: WorkspaceChange) => changes.push(c));
@@ -344,7 +390,7 @@ describe('Slack emulator: Web API', () => {
     assert.equal((await slackError(web.pins.add({ channel: INCIDENTS_CHANNEL_ID, timestamp: ts! }))).error, 'already_pinned');
     await web.bookmarks.add({ channel_id: INCIDENTS_CHANNEL_ID, title: 'Rootly', type: 'link', link: 'https://rootly.example/inc/1' });
     await web.chat.postEphemeral({ channel: INCIDENTS_CHANNEL_ID, user: 'U0DAVE001', text: 'only dave' });
-    assert.equal((await web.pins.list({ channel: INCIDENTS_CHANNEL_ID })).items?.length, 1);
+    assert.equal(emu.state.pins(INCIDENTS_CHANNEL_ID).length, 1);
     assert.equal((await web.bookmarks.list({ channel_id: INCIDENTS_CHANNEL_ID })).bookmarks?.[0]?.link, 'https://rootly.example/inc/1');
     assert.deepEqual(emu.state.ephemeralsFor('U0DAVE001').map((e) => e.text), ['only dave']);
     assert.deepEqual((await web.usergroups.users.list({ usergroup: 'S0SRELEADS' })).users, ['U0BOB0001', 'U0CAROL01']);
@@ -562,5 +608,16 @@ describe('SlackDriver: signed requests towards the bot', () => {
     assert.equal(reaction.event.item_user, 'U0CAROL01');
     const got = await web.reactions.get({ channel: INCIDENTS_CHANNEL_ID, timestamp: first.ts });
     assert.deepEqual(got.message?.reactions, [{ name: 'pushpin', users: ['U0DAVE001'], count: 1 }]);
+  });
+});
+
+describe('plain Slack text (where a client does not render mrkdwn)', () => {
+  test('a date token shows its fallback; mentions, channels and links their names', async () => {
+    const { plainSlackText } = await import('../../src/emulator/slack/index.js');
+    const text = 'Declared <!date^1732540000^{date_short_pretty} {time}|2024-11-25 13:06 UTC> by <@U0ALICE01> in <#C0INC|inc-1>, see <https://x.example/i/1|INC-1> &amp; <!here>';
+    assert.equal(
+      plainSlackText(text, { user: (id) => (id === 'U0ALICE01' ? 'alice' : undefined) }),
+      'Declared 2024-11-25 13:06 UTC by @alice in #inc-1, see INC-1 & @here',
+    );
   });
 });

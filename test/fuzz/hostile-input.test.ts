@@ -16,12 +16,12 @@ const prng = seededRandom;
 
 const SECRETS = {
   SLACK_SIGNING_SECRET: 'test-signing-secret-0123456789',
-  ALERT_WEBHOOK_SECRET: 'fuzz-alert-secret',
-  PAGERDUTY_WEBHOOK_SECRET: 'fuzz-pd-secret',
-  DATADOG_WEBHOOK_SECRET: 'fuzz-dd-secret',
-  ALERTMANAGER_WEBHOOK_TOKEN: 'fuzz-am-token',
-  ROOTLY_WEBHOOK_SECRET: 'fuzz-rootly-secret',
-  AGENT_WEBHOOK_SECRET: 'fuzz-agent-secret',
+  ALERT_WEBHOOK_SECRET: 'fuzz-alert-secret-0123456789',
+  PAGERDUTY_WEBHOOK_SECRET: 'fuzz-pd-secret-0123456789',
+  DATADOG_WEBHOOK_SECRET: 'fuzz-dd-secret-0123456789',
+  ALERTMANAGER_WEBHOOK_TOKEN: 'fuzz-am-token-0123456789',
+  ROOTLY_WEBHOOK_SECRET: 'fuzz-rootly-secret-0123456789',
+  AGENT_WEBHOOK_SECRET: 'fuzz-agent-secret-0123456789',
   INCIDENTIO_WEBHOOK_SECRET: 'whsec_ZnV6ei1pbmNpZGVudGlvLXNlY3JldA==',
 };
 

@@ -13,6 +13,8 @@ import { startSandboxBot, type RunningSandbox } from './helpers.js';
  */
 const CHROMIUM = '/usr/bin/chromium';
 const OUT = fileURLToPath(new URL('../../test-output/sandbox/', import.meta.url));
+/** The README's screenshot of an incident channel: taken here, so it always shows the current console. */
+const README_SHOT = fileURLToPath(new URL('../../docs/images/incident-channel.png', import.meta.url));
 const present = existsSync(CHROMIUM);
 if (!present && process.env.CI) throw new Error(`${CHROMIUM} is missing: CI must install it (apt-get install -y chromium)`);
 const skip = present ? false : `${CHROMIUM} not found: install it with "apt-get install -y chromium" to run the browser test`;
@@ -21,6 +23,14 @@ let sb: RunningSandbox;
 let browser: Browser;
 let page: Page;
 let step = 0;
+
+async function waitUntil(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 async function shot(name: string): Promise<void> {
   step += 1;
@@ -49,7 +59,11 @@ test('declare through the modal, propose a rollback as bob, approve as alice the
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
 
-  await page.goto(`${sb.url}/sandbox`);
+  // The bare address (with the printed token) redirects to the console and keeps the token.
+  const landing = await page.goto(`${sb.url}/?token=${sb.sandbox.token}`);
+  assert.equal(new URL(page.url()).pathname, '/sandbox');
+  assert.equal(new URL(page.url()).searchParams.get('token'), sb.sandbox.token);
+  assert.equal(landing?.request().redirectedFrom()?.url(), `${sb.url}/?token=${sb.sandbox.token}`);
   await page.getByText('SANDBOX — not connected to Slack').waitFor();
   await page.getByText('live', { exact: true }).waitFor();
   assert.equal(await page.getByLabel('Acting as').inputValue(), 'U0ALICE01');
@@ -79,13 +93,41 @@ test('declare through the modal, propose a rollback as bob, approve as alice the
   await card.getByRole('heading', { name: /Checkout API returning 500s/ }).waitFor();
   await card.getByRole('button', { name: 'Propose action' }).waitFor();
   assert.match((await page.locator('#topic').textContent()) ?? '', /HIGH \| investigating \| IC: @alice/);
+  // A long channel name is cut with an ellipsis in the sidebar, not wrapped or overflowing.
+  const nameBox = await channelButton.locator('.name').evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth, overflow: (globalThis as unknown as { getComputedStyle(e: unknown): { textOverflow: string } }).getComputedStyle(el).textOverflow }));
+  assert.equal(nameBox.overflow, 'ellipsis');
+  assert.ok(nameBox.scroll > nameBox.client, 'the long name is truncated');
+  // Date tokens are drawn as a time in the reader's zone, never as raw <!date…> text.
+  assert.doesNotMatch((await page.locator('#messages').textContent()) ?? '', /<!date|!date\^/);
+  await card.locator('time').first().waitFor();
+
+  // The open channel survives a reload.
+  const channelUrl = page.url();
+  await page.reload();
+  await page.getByText('live', { exact: true }).waitFor();
+  assert.equal(page.url(), channelUrl);
+  assert.match((await page.locator('#channel-name').textContent()) ?? '', /inc-\d{8}-checkout-api-returning-500s/);
+  await card.getByRole('button', { name: 'Propose action' }).waitFor();
+
+  // :pushpin: from the reaction picker adds the message to the timeline (the real reaction_added event).
+  await composer.fill('Error rate back under 1% after the config rollback');
+  await composer.press('Enter');
+  const note = page.locator('.msg', { hasText: 'Error rate back under 1% after the config rollback' });
+  await note.hover();
+  await note.getByRole('button', { name: 'Add reaction' }).click();
+  await note.getByRole('button', { name: 'React with :pushpin:' }).click();
+  await note.locator('.reactions').getByRole('button', { name: /pushpin: 1/ }).waitFor();
+  const incidentId = (await sb.fb.deps.store.listOpenIncidents()).find((i) => i.title === 'Checkout API returning 500s')!.id;
+  await waitUntil(async () => (await sb.fb.deps.store.listTimeline(incidentId)).some((t) => t.kind === 'pin' && /back under 1%/.test(t.text)), 'the pinned message in the timeline');
+  await page.mouse.move(0, 0);
   await shot('incident-channel');
 
   // Bob, a responder, proposes a rollback; he cannot approve his own proposal.
   await page.getByLabel('Acting as').selectOption('U0BOB0001');
   await composer.fill('/incident action rollback_deployment service=api version=v41');
   await composer.press('Enter');
-  const approval = page.locator('.msg', { hasText: 'Approval requested' });
+  const approval = page.locator('.msg:not(.ephemeral)', { hasText: 'Proposed by' });
+  await approval.getByText('Approval requested').waitFor();
   await approval.getByRole('button', { name: 'Approve' }).waitFor();
   await approval.getByText('Waiting for approval').waitFor();
   await approval.getByRole('button', { name: 'Approve' }).click();
@@ -96,7 +138,13 @@ test('declare through the modal, propose a rollback as bob, approve as alice the
   await page.getByLabel('Acting as').selectOption('U0ALICE01');
   assert.equal(await page.locator('.msg.ephemeral', { hasText: 'someone else must approve it' }).count(), 0, "bob's ephemeral is not shown to alice");
   await approval.getByRole('button', { name: 'Approve' }).click();
-  await approval.getByText(/Approved by @alice .*Done/).waitFor();
+  await approval.getByText(/Approved by @alice · ran/).waitFor();
+  assert.equal(await approval.getByText('Approval requested').count(), 0, 'the request title is replaced by the outcome');
+  await approval.getByText(/demo executor: signature verified/).waitFor();
+  await page.locator('#executor-calls li', { hasText: 'rollback_deployment' }).waitFor();
+  await page.mouse.move(0, 0);
+  await page.locator('#messages').evaluate((el) => (el.scrollTop = el.scrollHeight));
+  await page.locator('.layout').screenshot({ path: README_SHOT });
   assert.equal(await approval.getByRole('button', { name: 'Approve' }).count(), 0, 'the buttons are gone once decided');
   await shot('approved-by-alice');
 

@@ -27,9 +27,9 @@ export interface RunningSandbox {
  * bot with the config it returns, serve its routes on the bot's server, listen, start. Only the
  * port (random, loopback) and the store (a temp SQLite file) differ from `npm start`.
  */
-export async function startSandboxBot(env: Record<string, string> = {}): Promise<RunningSandbox> {
+export async function startSandboxBot(env: Record<string, string> = {}, processEnv: NodeJS.ProcessEnv = {}): Promise<RunningSandbox> {
   const dir = mkdtempSync(join(tmpdir(), 'firebreak-sandbox-'));
-  const base = loadConfig({ DATABASE_URL: `sqlite:${join(dir, 'firebreak.db')}`, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }, dir);
+  const base = loadConfig({ DATABASE_URL: `sqlite:${join(dir, 'sandbox.db')}`, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }, dir);
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -38,14 +38,15 @@ export async function startSandboxBot(env: Record<string, string> = {}): Promise
     },
   });
   const logger = createLogger({ level: base.logLevel, secrets: [], destination: sink, pretty: false });
-  const sandbox = await startSandbox(base, logger);
+  const sandbox = await startSandbox(base, logger, { ...env, ...processEnv });
   const fb = await buildFirebreak(sandbox.config, { logger, jobs: { pollMs: 50 } });
   const server = createHttpServer(fb, sandbox.routes);
   const port = await listen(server, 0, '127.0.0.1');
   await fb.start();
   const url = `http://127.0.0.1:${port}`;
 
-  const state = async () => (await (await fetch(`${url}/sandbox/api/state`)).json()) as ConsoleState;
+  const auth = { 'x-sandbox-token': sandbox.token };
+  const state = async () => (await (await fetch(`${url}/sandbox/api/state`, { headers: auth })).json()) as ConsoleState;
   return {
     url,
     sandbox,
@@ -54,7 +55,7 @@ export async function startSandboxBot(env: Record<string, string> = {}): Promise
     logs,
     state,
     async post(path, body) {
-      const res = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+      const res = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: typeof body === 'string' ? body : JSON.stringify(body) });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     },
     async waitFor(check, what, ms = 10_000) {

@@ -5,6 +5,11 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { SandboxRefusedError, startSandbox } from '../../src/sandbox/index.js';
 import { startSandboxBot, type RunningSandbox } from './helpers.js';
+import { request as httpRequest } from 'node:http';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startReceiver } from '../services/approvals-fixture.js';
 
 const ALICE = 'U0ALICE01';
 const BOB = 'U0BOB0001';
@@ -88,11 +93,32 @@ describe('sandbox console API', () => {
     const self = await sb.post('/sandbox/api/click', { user: BOB, channel: ch.id, ts: msg.ts, actionId: 'approval_approve' });
     assert.equal(self.status, 200);
     await sb.waitFor((s) => (s.ephemerals[BOB] ?? []).find((e) => e.channel === ch.id && /someone else must approve/.test(e.text)), 'the self-approval refusal');
-    assert.match((await sb.state()).channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts)!.text, /pending/);
+    assert.match((await sb.state()).channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts)!.text, /^Approval requested/);
     const ok = await sb.post('/sandbox/api/click', { user: ALICE, channel: ch.id, ts: msg.ts, actionId: 'approval_approve' });
     assert.equal(ok.status, 200);
-    const done = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts && /succeeded/.test(m.text)), 'the approval to succeed');
-    assert.match(JSON.stringify(done.blocks), /Approved by <@U0ALICE01>/);
+    // The sandbox's demo executor really receives the signed call and answers; the message says it ran.
+    const done = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts && /· ran/.test(m.text)), 'the action to run');
+    assert.match(done.text, /^Approved by <@U0ALICE01> · ran/);
+    assert.match(JSON.stringify(done.blocks), /\*Ran\*: webhook answered 200: demo executor: signature verified; would run rollback_deployment service=api version=v41/);
+    const calls = (await sb.state()).executorCalls ?? [];
+    assert.equal(calls.length, 1);
+    assert.deepEqual([calls[0]!.status, calls[0]!.action, calls[0]!.params, calls[0]!.approvedBy], [200, 'rollback_deployment', { service: 'api', version: 'v41' }, [ALICE]]);
+    const timeline = await sb.fb.deps.store.listTimeline((await sb.fb.deps.store.listOpenIncidents()).find((i) => i.channelId === ch.id)!.id);
+    assert.ok(timeline.some((t) => /^`rollback_deployment` service=api version=v41 ran: .* \(proposed by <@U0BOB0001>, approved by <@U0ALICE01>\)$/.test(t.text)), 'proposer and approver in the timeline');
+  });
+
+  test('the demo executor refuses a call that is not signed with its per-run secret', async () => {
+    const url = sb.sandbox.config.actions.find((a) => a.id === 'rollback_deployment')!.executor;
+    assert.equal(url.type, 'webhook');
+    const before = (await sb.state()).executorCalls?.length ?? 0;
+    const body = JSON.stringify({ approval_id: 'x', action: 'rollback_deployment', params: {}, approved_by: [ALICE] });
+    const ts = String(Math.floor(Date.now() / 1000));
+    const r = await fetch((url as { url: string }).url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-firebreak-timestamp': ts, 'x-firebreak-signature': `sha256=${'0'.repeat(64)}` }, body });
+    assert.equal(r.status, 401);
+    assert.match(await r.text(), /bad signature/);
+    const s = await sb.state();
+    assert.equal(s.executorCalls!.length, before + 1);
+    assert.equal(s.executorCalls!.at(-1)!.status, 401);
   });
 
   test('each sample alert reaches the real webhook route, authenticated', async () => {
@@ -121,7 +147,7 @@ describe('sandbox console API', () => {
 
   test('the event stream pushes a change when someone posts', async () => {
     const ac = new AbortController();
-    const res = await fetch(`${sb.url}/sandbox/api/events`, { signal: ac.signal });
+    const res = await fetch(`${sb.url}/sandbox/api/events?token=${sb.sandbox.token}`, { signal: ac.signal });
     assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
     const reader = res.body!.getReader();
     const dec = new TextDecoder();
@@ -142,18 +168,123 @@ describe('sandbox console API', () => {
   });
 });
 
+/** A raw request, so the Host header can be anything (fetch would set it from the URL). */
+function raw(url: string, path: string, o: { method?: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; body: string }> {
+  const u = new URL(url);
+  return new Promise((resolvePromise, reject) => {
+    const req = httpRequest({ host: u.hostname, port: u.port, path, method: o.method ?? 'GET', headers: o.headers ?? {} }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end(o.body);
+  });
+}
+
+describe('the sandbox is local-only by construction', () => {
+  let sb: RunningSandbox;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  before(async () => {
+    receiver = await startReceiver(() => 200);
+    const dir = mkdtempSync(join(tmpdir(), 'fb-sbx-'));
+    const cfg = join(dir, 'firebreak.yml');
+    writeFileSync(
+      cfg,
+      `actions:
+  - id: rollback_deployment
+    title: Roll back a deployment
+    params: { service: { type: string, required: true }, version: { type: string, required: true } }
+    requires_approval: true
+    executor: { type: webhook, url: '${receiver.url}', secret_env: ROLLBACK_WEBHOOK_SECRET, retries: 0 }
+`,
+    );
+    sb = await startSandboxBot({ FIREBREAK_CONFIG: cfg });
+  });
+  after(async () => {
+    await sb?.close();
+    await receiver?.close();
+  });
+
+  const declare = { user: ALICE, channel: INCIDENTS, text: '/incident declare sev2 Forged request' };
+  const port = () => new URL(sb.url).port;
+  const good = () => ({ host: `127.0.0.1:${port()}`, 'content-type': 'application/json', 'x-sandbox-token': sb.sandbox.token });
+  const unchanged = async () => {
+    await new Promise((r) => setTimeout(r, 200));
+    const s = await sb.state();
+    assert.equal(s.channels.find((c) => c.id === INCIDENTS)!.messages.length, 0, 'nothing was posted');
+    assert.equal((await sb.fb.deps.store.listOpenIncidents()).length, 0, 'nothing was declared');
+  };
+
+  test('a foreign Host (DNS rebinding), a foreign Origin, a text/plain POST or no token gets 403 and changes nothing', async () => {
+    const body = JSON.stringify(declare);
+    const cases: Array<[string, Record<string, string>]> = [
+      ['foreign Host', { ...good(), host: `evil.example:${port()}` }],
+      ['foreign Origin', { ...good(), origin: 'https://evil.example' }],
+      ['text/plain POST', { ...good(), 'content-type': 'text/plain' }],
+      ['no token', { host: good().host, 'content-type': 'application/json' }],
+      ['wrong token', { ...good(), 'x-sandbox-token': 'f'.repeat(32) }],
+    ];
+    for (const [what, headers] of cases) {
+      const r = await raw(sb.url, '/sandbox/api/message', { method: 'POST', headers, body });
+      assert.equal(r.status, 403, `${what}: ${r.body}`);
+      assert.match(JSON.parse(r.body).error, /\w/, what);
+    }
+    // Reading is guarded too: the workspace is not readable from another site.
+    assert.equal((await raw(sb.url, '/sandbox/api/state', { headers: { host: good().host } })).status, 403);
+    assert.equal((await raw(sb.url, '/sandbox', { headers: { host: 'evil.example' } })).status, 403);
+    await unchanged();
+    // The same request, done right, works (so the refusals above were not for another reason).
+    const ok = await raw(sb.url, '/sandbox/api/message', { method: 'POST', headers: { ...good(), origin: `http://127.0.0.1:${port()}` }, body: JSON.stringify({ ...declare, channel: 'C0GENERAL1', text: 'hello' }) });
+    assert.equal(ok.status, 200, ok.body);
+  });
+
+  test('an approved action in the sandbox never reaches the webhook configured in firebreak.yml; the message shows what would have been sent', async () => {
+    const d = await sb.post('/sandbox/api/message', { user: ALICE, channel: INCIDENTS, text: '/incident declare sev2 Dry run drill' });
+    assert.equal(d.status, 200);
+    const ch = await sb.waitFor((s) => s.channels.find((c) => c.name.includes('dry-run-drill') && c.pins.length), 'the incident channel');
+    await sb.post('/sandbox/api/message', { user: BOB, channel: ch.id, text: '/incident action rollback_deployment service=api version=v41' });
+    const msg = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.text.startsWith('Approval requested')), 'the approval message');
+    const ok = await sb.post('/sandbox/api/click', { user: ALICE, channel: ch.id, ts: msg.ts, actionId: 'approval_approve' });
+    assert.equal(ok.status, 200);
+    const done = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts && /· not executed/.test(m.text)), 'the approval to finish');
+    await sb.fb.deps.jobs.idle();
+    assert.equal(receiver.received.length, 0, 'the configured webhook was never called');
+    assert.match(JSON.stringify(done.blocks), /not sent \(sandbox\): would have POSTed to http:\/\/127\.0\.0\.1/);
+  });
+});
+
+describe('sandbox refuses to run next to production settings', () => {
+  const base = () => loadConfig({ PORT: '0' }, '/nonexistent');
+  for (const [name, value] of [
+    ['ROOTLY_API_KEY', 'rootly-live-key-0123456789'],
+    ['INCIDENTIO_API_KEY', 'inc-live-key-0123456789'],
+  ] as const) {
+    test(`${name} set: refused with a line naming it, never its value`, async () => {
+      const config = loadConfig({ PORT: '0', [name]: value }, '/nonexistent');
+      await assert.rejects(startSandbox(config, silent(), {}), (err: unknown) => err instanceof SandboxRefusedError && err.message.includes(name) && !err.message.includes(value));
+    });
+  }
+  test('an executor secret, a PostgreSQL DATABASE_URL or a non-loopback HOST without opt-in is refused', async () => {
+    const withSecret = { ...base(), actions: [{ ...base().actions[0]!, executor: { type: 'webhook' as const, url: 'https://deploy.example.com/hook', secret_env: 'ROLLBACK_SECRET', timeout_ms: 1000, retries: 0 } }] };
+    await assert.rejects(startSandbox(withSecret, silent(), { ROLLBACK_SECRET: 'x'.repeat(32) }), /ROLLBACK_SECRET is set/);
+    await assert.rejects(startSandbox({ ...base(), databaseUrl: 'postgres://prod@db:5432/firebreak' }, silent(), {}), /PostgreSQL/);
+    await assert.rejects(startSandbox({ ...base(), host: '0.0.0.0' }, silent(), {}), /SANDBOX_ALLOW_REMOTE=1/);
+  });
+});
+
 describe('sandbox refuses to run next to real Slack credentials', () => {
   test('a real-looking SLACK_BOT_TOKEN is refused', async () => {
     const real = loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1234-5678-realtoken', SLACK_SIGNING_SECRET: 'abc123', PORT: '0' }, '/nonexistent');
     // main never calls startSandbox in HTTP mode; a forged config that claims sandbox mode is refused too.
     for (const config of [real, { ...real, slackMode: 'sandbox' as const }]) {
-      await assert.rejects(startSandbox(config, silent()), (err: unknown) => err instanceof SandboxRefusedError && /SLACK_BOT_TOKEN/.test(err.message));
+      await assert.rejects(startSandbox(config, silent(), {}), (err: unknown) => err instanceof SandboxRefusedError && /SLACK_BOT_TOKEN/.test(err.message));
     }
   });
 
   test('a Socket Mode app token is refused', async () => {
     const base = loadConfig({ PORT: '0' }, '/nonexistent');
     const forged = { ...base, env: { ...base.env, SLACK_APP_TOKEN: 'xapp-1-A1-123-abc' } };
-    await assert.rejects(startSandbox(forged, silent()), /SLACK_APP_TOKEN/);
+    await assert.rejects(startSandbox(forged, silent(), {}), /SLACK_APP_TOKEN/);
   });
 });

@@ -46,6 +46,7 @@ describe('approval gate (SQLite store)', () => {
           policy: { roles: [], usergroups: [LEADS], min_approvals: 2 },
           executor: { type: 'webhook', url: receiver.url, secret_env: SECRET_ENV, retries: 0 },
         }),
+        defineAction({ id: 'page_team', title: 'Page a team', params: {}, requires_approval: true, policy: { roles: ['commander'], usergroups: [] }, executor: { type: 'none' } }),
       ],
     });
     gate.chat.groups.set(LEADS, ['ULEAD1', 'ULEAD2', 'ULEAD3']);
@@ -77,9 +78,9 @@ describe('approval gate (SQLite store)', () => {
     assert.ok(a.messageTs);
     const msg = gate.chat.render(a.messageTs!);
     assert.match(msg, /<@UPROP>/);
-    assert.match(msg, /`service` = `api`, `version` = `v41`/);
+    assert.match(msg, /`service` = `api`\\n`version` = `v41`/);
     assert.match(msg, /v42 broke checkout/);
-    assert.match(msg, /needs 1 approval from the commander or <!subteam\^SSRELEADS>/);
+    assert.match(msg, /needs 1 approval from the commander \(<@UCMD>\) or <!subteam\^SSRELEADS>/);
     assert.match(msg, /\*Expires\* <!date\^\d+\^/);
     assert.equal(a.expiresAt.getTime() - a.createdAt.getTime(), 15 * 60_000);
     assert.deepEqual(
@@ -123,13 +124,14 @@ describe('approval gate (SQLite store)', () => {
       approved_at: a.createdAt.toISOString(),
     });
     const msg = gate.chat.render(a.messageTs!);
-    assert.match(msg, /Approved by <@UCMD>/);
-    assert.match(msg, /\*Done\*: webhook answered 200/);
+    assert.match(msg, /:white_check_mark: \*Approved by <@UCMD> · ran\*: Roll back a deployment/, 'the outcome is the headline');
+    assert.doesNotMatch(msg, /Approval requested/);
+    assert.match(msg, /\*Ran\*: webhook answered 200/);
     assert.deepEqual(gate.chat.buttons(a.messageTs!), []);
     const audit = (await gate.deps.store.listAudit({ approvalId: a.id })).map((e) => e.action);
     assert.deepEqual(audit, ['approval.proposed', 'approval.approved', 'approval.executing', 'approval.succeeded']);
     const timeline = await gate.deps.store.listTimeline(gate.incidentId);
-    assert.ok(timeline.some((t) => t.kind === 'action' && /`rollback_deployment` service=api version=v41 succeeded \(approved by <@UCMD>\)/.test(t.text)));
+    assert.ok(timeline.some((t) => t.kind === 'action' && /^`rollback_deployment` service=api version=v41 ran: webhook answered 200 \(proposed by <@UPROP>, approved by <@UCMD>\)$/.test(t.text)));
     assert.equal(await gate.deps.store.countJobs({ kind: 'backend.sync' }), 1);
     // A later click changes nothing.
     const again = await approve(gate.deps, { approvalId: a.id, userId: 'ULEAD1' });
@@ -145,14 +147,14 @@ describe('approval gate (SQLite store)', () => {
     const stored = (await gate.deps.store.getApproval(a.id))!;
     assert.equal(stored.status, 'denied');
     assert.equal(stored.denyReason, 'wait for the canary');
-    assert.match(gate.chat.render(a.messageTs!), /\*Denied\* by <@ULEAD2>.*wait for the canary/);
+    assert.match(gate.chat.render(a.messageTs!), /:no_entry: \*Denied by <@ULEAD2>\*[\s\S]*Nothing was run.*Reason: wait for the canary/);
     assert.deepEqual(gate.chat.buttons(a.messageTs!), []);
     assert.match((await approve(gate.deps, { approvalId: a.id, userId: COMMANDER })).text, /denied by <@ULEAD2>/);
 
     const b = await propose();
     assert.equal((await deny(gate.deps, { approvalId: b.id, userId: 'UNOBODY', reason: 'no' })).outcome, 'refused');
     assert.equal((await deny(gate.deps, { approvalId: b.id, userId: 'UPROP', reason: 'typo' })).outcome, 'denied');
-    assert.match(gate.chat.render(b.messageTs!), /withdrawn/);
+    assert.match(gate.chat.render(b.messageTs!), /Withdrawn by <@UPROP>/);
     await gate.jobs.idle();
     assert.equal(receiver.received.length, 0);
   });
@@ -172,7 +174,7 @@ describe('approval gate (SQLite store)', () => {
     const a = await propose();
     const res = await approve(gate.deps, { approvalId: a.id, userId: 'URANDOM' });
     assert.equal(res.outcome, 'refused');
-    assert.match(res.text, /You may not approve this action\. It needs 1 approval from the commander or <!subteam\^SSRELEADS>: the commander \(<@UCMD>\) or <!subteam\^SSRELEADS>/);
+    assert.match(res.text, /You may not approve this action\. It needs 1 approval from the commander \(<@UCMD>\) or <!subteam\^SSRELEADS>\. Who may approve was fixed when it was proposed/);
     assert.equal((await gate.deps.store.getApproval(a.id))!.status, 'pending');
     assert.equal((await approve(gate.deps, { approvalId: a.id, userId: 'ULEAD3' })).outcome, 'approved');
     await finished(a.id);
@@ -266,6 +268,23 @@ describe('approval gate (SQLite store)', () => {
     console.log(`# sqlite: 200 concurrent approves in ${wall.toFixed(0)} ms; p50 ${timings[99]!.toFixed(0)} ms, max ${timings[199]!.toFixed(0)} ms; executions ${receiver.received.length}`);
   });
 
+  it('an approved action without an executor says it was not executed, to the clicker, in the message and in the timeline', async () => {
+    const a = await propose({ actionId: 'page_team', rawParams: {}, reason: 'wake the db team' });
+    const res = await approve(gate.deps, { approvalId: a.id, userId: COMMANDER });
+    assert.equal(res.outcome, 'approved');
+    assert.match(res.text, /Nothing runs automatically: `page_team` has no executor configured, so carry it out by hand/);
+    assert.doesNotMatch(res.text, /Running/);
+    const done = await finished(a.id);
+    assert.equal(done.status, 'succeeded');
+    const msg = gate.chat.render(a.messageTs!);
+    assert.match(msg, /:white_check_mark: \*Approved by <@UCMD> · not executed\*: Page a team/);
+    assert.match(msg, /\*Not executed\*: no executor is configured for this action, so nothing ran\. Do it by hand/);
+    assert.doesNotMatch(msg, /\*Ran\*|Approval requested|succeeded/);
+    const line = (await gate.deps.store.listTimeline(gate.incidentId)).find((t) => t.kind === 'action')!.text;
+    assert.equal(line, '`page_team` approved, not executed: no executor configured, do it by hand (proposed by <@UPROP>, approved by <@UCMD>)');
+    assert.equal(receiver.received.length, 0);
+  });
+
   it('a failed execution is shown as failed: 4xx at once, 5xx retried with the same key', async () => {
     status = 400;
     const a = await propose();
@@ -275,8 +294,11 @@ describe('approval gate (SQLite store)', () => {
     assert.match(failed.error!, /webhook answered 400/);
     assert.equal(receiver.received.length, 1);
     const msg = gate.chat.render(a.messageTs!);
+    assert.match(msg, /:x: \*Approved by <@UCMD> · failed\*/);
     assert.match(msg, /\*Failed\*: webhook answered 400/);
-    assert.doesNotMatch(msg, /\*Done\*/);
+    assert.doesNotMatch(msg, /\*Ran\*|Approval requested/);
+    const line = (await gate.deps.store.listTimeline(gate.incidentId)).find((t) => t.kind === 'action')!.text;
+    assert.match(line, /^`rollback_deployment` service=api version=v41 failed: webhook answered 400.* \(proposed by <@UPROP>, approved by <@UCMD>\)$/);
     assert.ok((await gate.deps.store.listAudit({ approvalId: a.id })).some((e) => e.action === 'approval.failed'));
 
     status = 503;
@@ -338,8 +360,8 @@ describe('approval gate (SQLite store)', () => {
     assert.equal(done.status, 'succeeded');
     assert.equal(done.requiresApproval, false);
     const msg = gate.chat.render(done.messageTs!);
-    assert.match(msg, /No approval needed \(read-only\)/);
-    assert.match(msg, /\*Done\*/);
+    assert.match(msg, /\*Read-only, no approval needed · not executed\*/);
+    assert.match(msg, /\*Not executed\*: no executor is configured/);
     assert.deepEqual(gate.chat.buttons(done.messageTs!), []);
     assert.equal(gate.chat.posts.length, 1);
     const audit = (await gate.deps.store.listAudit({ approvalId: a.id })).map((e) => e.action);

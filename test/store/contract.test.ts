@@ -52,6 +52,7 @@ function newApproval(incidentId: string, o: Partial<NewApproval> = {}): NewAppro
     incidentId,
     actionId: 'rollback_deployment',
     params: { service: 'checkout', to: 'v41' },
+    approvers: { roles: { commander: 'U_CMD' }, users: [], usergroups: { S1: ['U_LEAD'] } },
     reason: 'v42 broke checkout',
     proposedBy: 'U_PROPOSER',
     proposerKind: 'user',

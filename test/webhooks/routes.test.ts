@@ -193,6 +193,36 @@ describe('bad input', () => {
   });
 });
 
+describe('tokens sent in clear and HMAC keys are separate secrets', () => {
+  test('ALERT_WEBHOOK_SECRET (the generic HMAC key) is never accepted as a Datadog token or an Alertmanager Bearer', async () => {
+    const h = await buildHarness({ env: { DATADOG_WEBHOOK_SECRET: '', ALERTMANAGER_WEBHOOK_TOKEN: '' } });
+    try {
+      const key = SECRETS.ALERT_WEBHOOK_SECRET;
+      const dd = await call(route(h, '/webhooks/alerts/datadog'), fixtureText('datadog-triggered.json'), { 'X-Firebreak-Token': key });
+      assert.equal(dd.status, 503);
+      assert.match(dd.body.error, /DATADOG_WEBHOOK_SECRET \(or ALERT_WEBHOOK_TOKEN\)/);
+      const am = await call(route(h, '/webhooks/alerts/alertmanager'), fixtureText('alertmanager-firing.json'), { authorization: `Bearer ${key}` });
+      assert.equal(am.status, 503);
+      assert.equal((await h.store.listAlerts({})).length, 0);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('ALERT_WEBHOOK_TOKEN is the shared token of both clear-text sources', async () => {
+    const token = 'shared-clear-token-0123456789';
+    const h = await buildHarness({ env: { DATADOG_WEBHOOK_SECRET: '', ALERTMANAGER_WEBHOOK_TOKEN: '', ALERT_WEBHOOK_TOKEN: token } });
+    try {
+      const dd = await call(route(h, '/webhooks/alerts/datadog'), fixtureText('datadog-triggered.json'), { 'X-Firebreak-Token': token });
+      assert.equal(dd.status, 202, JSON.stringify(dd.body));
+      const am = await call(route(h, '/webhooks/alerts/alertmanager'), fixtureText('alertmanager-firing.json'), { authorization: `Bearer ${token}` });
+      assert.equal(am.status, 202, JSON.stringify(am.body));
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('a source with no secret configured', () => {
   test('answers 503 naming the variable to set, and never accepts the alert', async () => {
     const h = await buildHarness({ env: { PAGERDUTY_WEBHOOK_SECRET: '', ROOTLY_WEBHOOK_SECRET: '' } });

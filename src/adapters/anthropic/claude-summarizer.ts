@@ -13,6 +13,7 @@ import type {
 } from '../../ports/summarizer.js';
 import { buildPromptVars, type PromptName, type PromptRenderer } from './prompts.js';
 import { checkInputAgainstSchema } from './json-schema-check.js';
+import { estimateTokens, minCacheableTokens, modelLifecycleWarning, worthCaching } from './models.js';
 
 /**
  * The Summarizer port over the Anthropic Messages API.
@@ -26,9 +27,13 @@ import { checkInputAgainstSchema } from './json-schema-check.js';
  * - Executes nothing: tool_use blocks become proposals (data) after validation against the
  *   offered actions; the approval gate decides what runs.
  * - The system prompt is one stable block marked `cache_control: ephemeral`, so it (and, for
- *   proposals, the tool list before it) is read from the prompt cache on repeated calls. On the
- *   real API a prefix shorter than the model's minimum (1024 tokens for Sonnet) is not cached;
- *   the shipped system prompt is written to be longer than that.
+ *   proposals, the tool list before it) is read from the prompt cache on repeated calls. The API
+ *   caches only a prefix at least the model's minimum long (1,024 tokens for Sonnet 4.5/5.x, 4,096
+ *   for Haiku 4.5 and Opus 4.5; see models.ts): the breakpoint is sent only when the prefix clears
+ *   that minimum, so a prompt too short to cache is not presented as cached.
+ * - A model the API does not know (404 not_found_error) and a deprecated or retired model are
+ *   logged through pino naming ANTHROPIC_MODEL and reported by `problem()` (readiness); the SDK's
+ *   own console.warn about deprecated models is routed to the log instead of stdout.
  */
 
 export interface SummarizerLogger {
@@ -72,6 +77,7 @@ type CallName = 'brief' | 'summary' | 'postmortem' | 'propose';
 export type FailureReason =
   | 'no_api_key'
   | 'auth'
+  | 'model_not_found'
   | 'bad_request'
   | 'rate_limited'
   | 'overloaded'
@@ -130,6 +136,15 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
   const apiKey = opts.apiKey?.trim() ? opts.apiKey.trim() : null;
   const metrics = opts.metrics ? registerMetrics(opts.metrics.registry) : null;
 
+  // The model's standing: a deprecation or end-of-life (known from the date) or a 404 from the API.
+  let modelProblem: string | null = null;
+  const lifecycle = modelLifecycleWarning(opts.model, clock.now());
+  if (apiKey && lifecycle) {
+    modelProblem = lifecycle;
+    log.warn({ model: opts.model }, lifecycle);
+  }
+  if (apiKey) routeSdkDeprecationWarnings(log);
+
   const client = apiKey
     ? new Anthropic({
         apiKey,
@@ -151,7 +166,16 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
   // Rendered once, with no incident data and a fixed clock: the system prompt must be byte-stable
   // across calls and incidents to be read from the prompt cache.
   const systemText = opts.prompts.render('system', buildPromptVars(emptyCtx(), { transcriptBudgetTokens: 0, now: new Date(0) }).vars);
-  const system = (): Anthropic.TextBlockParam[] => [{ type: 'text', text: systemText, cache_control: { type: 'ephemeral' } }];
+  // A breakpoint only where the prefix (tools, then system) clears the model's cache minimum.
+  const systemTokens = estimateTokens(systemText);
+  const system = (toolTokens = 0): Anthropic.TextBlockParam[] => [
+    { type: 'text', text: systemText, ...(worthCaching(opts.model, toolTokens + systemTokens) ? { cache_control: { type: 'ephemeral' as const } } : {}) },
+  ];
+  if (apiKey && !worthCaching(opts.model, systemTokens))
+    log.info(
+      { model: opts.model, systemPromptTokens: systemTokens, minCacheableTokens: minCacheableTokens(opts.model) },
+      'the system prompt is shorter than the model caches; it is sent without a cache breakpoint',
+    );
 
   function recordUsage(call: CallName, requestId: string | null, msg: ModelMessage, started: number): Usage {
     const usage: Usage = {
@@ -173,6 +197,10 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
 
   function recordFailure(call: CallName, err: unknown, started: number, requestId: string | null): { reason: FailureReason; requestId: string | null } {
     const f = classify(err, requestId);
+    if (f.reason === 'model_not_found') {
+      modelProblem = `ANTHROPIC_MODEL=${opts.model} is not a model the Anthropic API knows (404 not_found_error); set ANTHROPIC_MODEL to a current model. The plain summary is posted meanwhile.`;
+      log.error({ call, requestId: f.requestId, model: opts.model }, modelProblem);
+    }
     // No key is a configuration choice, not a failure: say it once at info, not as an error per call.
     const level = f.reason === 'no_api_key' ? 'info' : 'error';
     log[level](
@@ -302,7 +330,7 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
         // Tools precede the system prompt in the cache prefix, so the system breakpoint caches both.
         tools,
         tool_choice: { type: 'auto' as const },
-        system: system(),
+        system: system(tools.reduce((n, t) => n + estimateTokens(`${t.name}\n${t.description ?? ''}\n${JSON.stringify(t.input_schema)}`), 0)),
         messages: [{ role: 'user' as const, content: [{ type: 'text' as const, text: opts.prompts.render('propose', vars) }] }],
       };
       const raw = await withDeadline(async (signal) => {
@@ -372,6 +400,7 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
 
   return {
     enabled: client !== null,
+    problem: () => modelProblem,
     brief: (ctx) => textCall('brief', 'brief', ctx, () => opts.fallback.brief(ctx)),
     summarize: (ctx, onDelta) => textCall('summary', 'summary', ctx, () => opts.fallback.summarize(ctx), onDelta),
     postmortem: (ctx) => textCall('postmortem', 'postmortem', ctx, () => opts.fallback.postmortem(ctx)),
@@ -412,6 +441,8 @@ function classify(err: unknown, requestId: string | null): { reason: FailureReas
     // A status-less APIError is the SDK's translation of `event: error` in a 200 stream.
     if (s === undefined) return { reason: err.type === 'overloaded_error' ? 'overloaded' : 'stream_error', requestId: id };
     if (s === 401 || s === 403) return { reason: 'auth', requestId: id };
+    // The API's answer for an unknown or retired model: 404 not_found_error, "model: <id>".
+    if (s === 404 && err.type === 'not_found_error' && /\bmodel\b/i.test(err.message)) return { reason: 'model_not_found', requestId: id };
     if (s === 429) return { reason: 'rate_limited', requestId: id };
     if (s === 529) return { reason: 'overloaded', requestId: id };
     if (s >= 500) return { reason: 'server_error', requestId: id };
@@ -425,6 +456,31 @@ function classify(err: unknown, requestId: string | null): { reason: FailureReas
 interface Metrics {
   tokens: Counter<'call' | 'kind'>;
   calls: Counter<'call' | 'outcome'>;
+}
+
+let sdkWarningsRouted = false;
+/**
+ * The SDK prints "The model '…' is deprecated and will reach end-of-life on …" with console.warn on
+ * every call. Firebreak says it once through pino (modelLifecycleWarning), so that line is dropped
+ * from stdout; every other console.warn passes through untouched.
+ */
+function routeSdkDeprecationWarnings(log: SummarizerLogger): void {
+  if (sdkWarningsRouted) return;
+  sdkWarningsRouted = true;
+  const original = console.warn.bind(console);
+  const seen = new Set<string>();
+  console.warn = (...args: unknown[]) => {
+    const first = args[0];
+    if (typeof first === 'string' && /^The model '[^']+' is deprecated and will reach end-of-life/.test(first)) {
+      const line = first.split('\n')[0]!;
+      if (!seen.has(line)) {
+        seen.add(line);
+        log.warn({ source: 'anthropic-sdk' }, line);
+      }
+      return;
+    }
+    original(...args);
+  };
 }
 
 /** Register once per registry: a second summarizer on the same registry reuses the counters. */

@@ -149,6 +149,11 @@ export class SlackChat implements Chat {
     return this.bot;
   }
 
+  /** The workspace the token belongs to (auth.test), once init() ran. */
+  teamId(): string | null {
+    return this.bot?.teamId || null;
+  }
+
   botUserId(): string | null {
     return this.bot?.userId ?? null;
   }
@@ -327,6 +332,32 @@ export class SlackChat implements Chat {
   async usergroupMembers(usergroupId: string) {
     const r = await this.call<WebAPICallResult & { users?: string[] }>('usergroups.users.list', { usergroup: usergroupId });
     return r.users ?? [];
+  }
+
+  /**
+   * Can the bot post in `channelId` (the announcement channel)? conversations.info tells membership
+   * and privacy; the token's scopes come back on every answer (x-oauth-scopes). A member posts
+   * anywhere; a non-member only in a public channel, and only with chat:write.public. Answers a
+   * sentence for the operator, or null when posting will work. Throws on a transient failure.
+   */
+  async postingProblem(channelId: string): Promise<string | null> {
+    let r: WebAPICallResult & { channel?: { is_member?: boolean; is_private?: boolean; is_archived?: boolean } };
+    try {
+      r = await this.call('conversations.info', { channel: channelId });
+    } catch (err) {
+      if (!(err instanceof ChatError)) throw err;
+      if (err.slackError === 'channel_not_found')
+        return 'channel not found (a private channel is invisible until the bot is invited: /invite @firebreak there)';
+      if (err.slackError === 'missing_scope') return 'the app lacks channels:read/groups:read: reinstall it from manifest.yml';
+      if (err.slackError === 'request_failed' || err.slackError === 'ratelimited' || err.slackError === 'internal_error') throw err;
+      return `Slack answered ${err.slackError}`;
+    }
+    const ch = r.channel ?? {};
+    if (ch.is_archived) return 'the channel is archived';
+    if (ch.is_member) return null;
+    if (ch.is_private) return 'the bot is not a member of this private channel: /invite @firebreak there';
+    if ((r.response_metadata?.scopes ?? []).includes('chat:write.public')) return null;
+    return 'the bot is not a member and the app lacks chat:write.public: reinstall the app from manifest.yml, or /invite @firebreak there';
   }
 
   permalink(channelId: string, ts?: string): string {

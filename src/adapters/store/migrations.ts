@@ -213,9 +213,17 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
+    // Who may approve is fixed when an action is proposed (see ApproverSnapshot). Rows from before
+    // keep null and are decided by the live check they were proposed under.
+    name: '002_approval_approvers',
+    async up(db) {
+      await db.schema.alterTable('approvals').addColumn('approvers', 'text').execute();
+    },
+  },
+  {
     // Paging (one row per incident and target: the idempotency of a page) and follow-ups
     // (source_ref unique: a message or an accepted suggestion becomes one follow-up).
-    name: '002_followthrough',
+    name: '003_followthrough',
     async up(db) {
       await db.schema
         .createTable('pages')

@@ -88,6 +88,8 @@ export interface ApprovalsTable {
   proposed_by: string;
   proposer_kind: string;
   policy: string; // JSON
+  /** Who may approve, resolved at proposal time (JSON `ApproverSnapshot`); null on rows from before migration 002. */
+  approvers: string | null;
   requires_approval: number;
   created_at: number;
   expires_at: number;

@@ -31,6 +31,8 @@ export interface MethodContext {
   /** The user the token belongs to (the bot user for the bot token). */
   actor: string;
   isBot: boolean;
+  /** The token's granted scopes (bot token only; empty for user tokens). */
+  scopes: ReadonlySet<string>;
   /** The emulator's base URL, for permalinks and response URLs. */
   baseUrl: string;
 }

@@ -43,7 +43,9 @@ export {
   type DeliveryResult,
   type SocketConnectionInfo,
 } from './socket-mode.js';
+export { plainSlackText } from './text.js';
 export { validateBlocks, validateView, MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, MAX_MESSAGE_TEXT } from './blockkit.js';
+export { METHOD_SCOPES, CHAT_WRITE_PUBLIC, botScopesFromManifest, defaultBotScopes, findManifest, type ScopeNeed } from './scopes.js';
 export { METHOD_TIERS, TIER_PER_MINUTE, POST_MESSAGE_BURST, tierOf, type Tier } from './tiers.js';
 export { TRIGGER_TTL_MS } from './methods/views.js';
 export { RESPONSE_URL_MAX_USES, RESPONSE_URL_TTL_MS } from './responses.js';

@@ -14,6 +14,7 @@ import {
   WorkspaceState,
 } from './state.js';
 import { SocketModeServer } from './socket-mode.js';
+import { defaultBotScopes, requireScopes } from './scopes.js';
 import { RateLimiter } from './tiers.js';
 import type { CallRecord, WorkspaceChange } from './types.js';
 
@@ -59,6 +60,11 @@ export interface SlackEmulatorOptions {
   appToken?: string;
   /** Socket Mode server → client ping period in ms (default 5000; 0 disables). */
   socketPingIntervalMs?: number;
+  /**
+   * The bot token's scopes (default: `oauth_config.scopes.bot` of the project's manifest.yml). A
+   * method needing a scope not listed answers `missing_scope`, as Slack does; see scopes.ts.
+   */
+  scopes?: readonly string[];
 }
 
 export interface SlackEmulator {
@@ -72,6 +78,8 @@ export interface SlackEmulator {
   readonly botId: string;
   readonly teamId: string;
   readonly appId: string;
+  /** The bot token's granted scopes. */
+  readonly scopes: readonly string[];
   readonly state: WorkspaceState;
   /** Socket Mode: open connections, envelope delivery (the driver's `transport: 'socket'`), disconnects. */
   readonly socketMode: SocketModeServer;
@@ -180,6 +188,7 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
   const tokens = new Map<string, { user: string; isBot: boolean }>([[opts.botToken, { user: state.botUserId, isBot: true }]]);
   for (const [token, user] of Object.entries(opts.userTokens ?? {})) tokens.set(token, { user, isBot: false });
 
+  const botScopes: ReadonlySet<string> = new Set(opts.scopes ?? defaultBotScopes());
   const faults = new FaultPlan(opts.random);
   const limiter = new RateLimiter(clock);
   let rateMode = opts.rateLimits ?? 'enforce';
@@ -208,8 +217,9 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
     const raw = await readBody(req);
     const parsed = parseArgs(req, raw, url);
     const { token: bodyToken, ...args } = decodeJsonArgs(parsed ?? {});
+    let scopeHeader: Record<string, string> = {};
     const answer = (status: number, body: Record<string, unknown>, headers?: Record<string, string>) => {
-      sendJson(res, status, body, headers);
+      sendJson(res, status, body, { ...scopeHeader, ...headers });
       const ok = body.ok === true;
       record({ method, args, at, ok, status, ...(ok ? {} : { error: String(body.error) }) }, started);
     };
@@ -227,6 +237,18 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
     const who = isApp ? { user: state.botUserId, isBot: true } : tokens.get(token);
     if (!who) return answer(200, { ok: false, error: 'invalid_auth' });
     if ((method === SOCKET_OPEN) !== isApp) return answer(200, { ok: false, error: 'not_allowed_token_type' });
+    // Slack names the token's scopes on every answer (the SDK reads them into response_metadata),
+    // and refuses a method whose scope was not granted before looking at anything else.
+    const scopes: ReadonlySet<string> = who.isBot && !isApp ? botScopes : new Set();
+    if (who.isBot && !isApp) {
+      scopeHeader = { 'x-oauth-scopes': [...botScopes].join(',') };
+      try {
+        requireScopes(method, botScopes, { state, args });
+      } catch (err) {
+        if (err instanceof SlackApiError) return answer(200, { ok: false, error: err.error, ...err.extra });
+        throw err;
+      }
+    }
 
     const fault = faults.next(method);
     const delay = latencyMs + (fault?.latencyMs ?? 0);
@@ -256,7 +278,7 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
       }
     }
 
-    const ctx: MethodContext = { state, args, actor: who.user, isBot: who.isBot, baseUrl };
+    const ctx: MethodContext = { state, args, actor: who.user, isBot: who.isBot, scopes, baseUrl };
     let status = 200;
     let body: Record<string, unknown>;
     try {
@@ -286,7 +308,10 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
     } catch {
       return sendJson(res, 400, { ok: false, error: 'invalid_payload' });
     }
+    const startedAt = Date.now();
     const r = handleResponseUrl(state, id, body);
+    // In the call log as `response_url`, so a test can see everything the bot sent to Slack.
+    record({ method: 'response_url', args: (body && typeof body === 'object' ? body : { body }) as Record<string, unknown>, at: startedAt, ok: r.status < 300, status: r.status }, startedAt);
     sendJson(res, r.status, r.body);
   }
 
@@ -343,6 +368,7 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
     botId: state.botId,
     teamId: state.teamId,
     appId: state.appId,
+    scopes: [...botScopes],
     state,
     socketMode,
     events: state.events,

@@ -1,10 +1,15 @@
 import type { ExecutorSpec } from '../../domain/actions.js';
 import type { IncidentBackend } from '../../ports/backend.js';
 import { ExecutorError, type ExecutionContext, type ExecutionResult } from './types.js';
-import { runWebhook, type WebhookOptions } from './webhook.js';
+import { runWebhook, webhookBody, type WebhookOptions } from './webhook.js';
 
 export { ExecutorError, type ExecutionContext, type ExecutionResult } from './types.js';
 export { runWebhook, signWebhook, webhookBody, SIGNATURE_HEADER, TIMESTAMP_HEADER, type WebhookOptions } from './webhook.js';
+
+/** The result of an action with no executor: nothing ran, a person carries it out by hand. */
+export const NOT_EXECUTED: ExecutionResult = { summary: 'no executor configured, do it by hand', detail: {}, executed: false };
+
+export { wasExecuted } from '../../domain/actions.js';
 
 export interface ExecutorOptions {
   webhook?: WebhookOptions;
@@ -18,7 +23,9 @@ export async function runExecutor(spec: ExecutorSpec, ctx: ExecutionContext, bac
   switch (spec.type) {
     case 'none':
       // Recording the decision is the whole job: teams act by hand, with the approval as consent.
-      return { summary: 'decision recorded (no executor configured; carry it out by hand)', detail: {} };
+      return NOT_EXECUTED;
+    case 'dry_run':
+      return dryRun(spec.would, ctx);
     case 'webhook':
       return runWebhook(spec, ctx, opts.webhook);
     case 'rootly_workflow': {
@@ -36,5 +43,27 @@ export async function runExecutor(spec: ExecutorSpec, ctx: ExecutionContext, bac
         throw new ExecutorError(`Rootly refused the workflow run: ${(err as Error).message}`, { code: (err as { code?: string }).code ?? null });
       }
     }
+  }
+}
+
+/** The sandbox's stand-in for a configured executor: nothing leaves the process; the result says what would have. */
+function dryRun(would: Exclude<ExecutorSpec, { type: 'dry_run' }>, ctx: ExecutionContext): ExecutionResult {
+  switch (would.type) {
+    case 'none':
+      return NOT_EXECUTED;
+    case 'webhook': {
+      const body = webhookBody(ctx);
+      return {
+        summary: `not sent (sandbox): would have POSTed to ${would.url}, signed with ${would.secret_env}: ${body}`,
+        detail: { dryRun: true, url: would.url, secretEnv: would.secret_env, body: JSON.parse(body) as unknown },
+        executed: false,
+      };
+    }
+    case 'rootly_workflow':
+      return {
+        summary: `not sent (sandbox): would have run Rootly workflow ${would.workflow_id} with ${JSON.stringify({ action: ctx.approval.actionId, params: ctx.approval.params, approval_id: ctx.approval.id })}`,
+        detail: { dryRun: true, workflowId: would.workflow_id },
+        executed: false,
+      };
   }
 }

@@ -16,6 +16,8 @@ export interface ExecutionContext {
 export interface ExecutionResult {
   summary: string;
   detail: Record<string, unknown>;
+  /** False when nothing ran (no executor configured): the decision alone was recorded. */
+  executed?: boolean;
 }
 
 /**

@@ -86,7 +86,8 @@ export async function runWebhook(spec: WebhookSpec, ctx: ExecutionContext, opts:
     }
     if (status !== null) {
       if (status >= 200 && status < 300) {
-        return { summary: `webhook answered ${status}${attempt > 1 ? ` after ${attempt} attempts` : ''}`, detail: { status, body: text, attempts: attempt } };
+        const said = answerMessage(text);
+        return { summary: `webhook answered ${status}${attempt > 1 ? ` after ${attempt} attempts` : ''}${said ? `: ${said}` : ''}`, detail: { status, body: text, attempts: attempt } };
       }
       last = `webhook answered ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
       if (status < 500 && status !== 408 && status !== 429) throw new ExecutorError(last, { status, body: text, attempts: attempt });
@@ -99,4 +100,14 @@ export async function runWebhook(spec: WebhookSpec, ctx: ExecutionContext, opts:
     }
   }
   throw new ExecutorError(last); // unreachable: the loop returns or throws
+}
+
+/** A receiver may say what it did: a JSON answer's string `message` is shown with the result (clipped). */
+function answerMessage(text: string): string | null {
+  try {
+    const m = (JSON.parse(text) as { message?: unknown } | null)?.message;
+    return typeof m === 'string' && m.trim() ? (m.length > 200 ? `${m.slice(0, 199)}…` : m.trim()) : null;
+  } catch {
+    return null;
+  }
 }

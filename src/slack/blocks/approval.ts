@@ -1,20 +1,20 @@
-import type { ActionDefinition } from '../../domain/actions.js';
+import { wasExecuted, type ActionDefinition } from '../../domain/actions.js';
 import type { Block } from '../../ports/chat.js';
 import type { Approval } from '../../ports/store.js';
 import { Actions, ApprovalBlocks, FormBlocks, INPUT, Markers, Views } from '../ids.js';
-import { actions, clip, context, mrkdwn, plain, section, time } from './common.js';
+import { actions, clip, context, escapeText, mrkdwn, plain, section, time, user } from './common.js';
 
 /**
  * Pure builders for the approval gate: the approval message (one message per proposal, updated in
  * place as it moves through its states), the deny modal and the propose modal. Everything a
  * proposer typed is escaped, so a parameter cannot ping `<!channel>` or forge a link.
  */
-export const escapeMrkdwn = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+export const escapeMrkdwn = escapeText;
 
 export function proposerLabel(a: Pick<Approval, 'proposedBy' | 'proposerKind'>): string {
   switch (a.proposerKind) {
     case 'user':
-      return `<@${a.proposedBy}>`;
+      return user(a.proposedBy);
     case 'claude':
       return ':robot_face: Claude';
     case 'agent':
@@ -22,11 +22,48 @@ export function proposerLabel(a: Pick<Approval, 'proposedBy' | 'proposerKind'>):
   }
 }
 
-export function formatParams(params: Record<string, unknown>): string {
+/** One parameter as mrkdwn. Backticks inside a value would end the code span early; a look-alike keeps it readable. */
+const paramText = (k: string, v: unknown) => `\`${escapeMrkdwn(k)}\` = \`${escapeMrkdwn(String(v)).replace(/`/g, 'ˋ')}\``;
+
+/** Section text limit with room for a heading. */
+const SECTION_ROOM = 2900;
+
+/**
+ * The parameters in full, as section blocks: one line each, packed into sections; a value whose
+ * escaped text is longer than a section continues in the next (cut between characters, never
+ * inside an `&amp;` entity). Nothing is clipped: what runs is what is shown.
+ */
+export function paramSections(params: Record<string, unknown>): Block[] {
   const entries = Object.entries(params);
-  if (!entries.length) return '_none_';
-  // Backticks inside a value would end the code span early; a look-alike keeps it readable.
-  return entries.map(([k, v]) => `\`${k}\` = \`${escapeMrkdwn(String(v)).replace(/`/g, 'ˋ')}\``).join(', ');
+  if (!entries.length) return [section('*Parameters* _none_')];
+  const texts: string[] = [];
+  let cur = '*Parameters*';
+  const push = (line: string) => {
+    if (cur.length + 1 + line.length > SECTION_ROOM) {
+      texts.push(cur);
+      cur = line;
+    } else cur = `${cur}\n${line}`;
+  };
+  for (const [k, v] of entries) {
+    const line = paramText(k, v);
+    if (line.length <= SECTION_ROOM - 20) {
+      push(line);
+      continue;
+    }
+    // Too long for one section: the value in pieces, each its own code span.
+    const value = escapeMrkdwn(String(v)).replace(/`/g, 'ˋ');
+    const pieces: string[] = [];
+    for (let at = 0; at < value.length; ) {
+      let end = Math.min(value.length, at + 2400);
+      const amp = value.lastIndexOf('&', end - 1);
+      if (end < value.length && amp >= at && value.indexOf(';', amp) >= end) end = amp; // never cut an entity
+      pieces.push(value.slice(at, end));
+      at = end;
+    }
+    pieces.forEach((piece, n) => push(n === 0 ? `\`${escapeMrkdwn(k)}\` = \`${piece}\`` : `_(\`${escapeMrkdwn(k)}\` continued)_ \`${piece}\``));
+  }
+  texts.push(cur);
+  return texts.map((t) => section(t));
 }
 
 export interface ApprovalView {
@@ -44,56 +81,94 @@ const STATUS_ICON: Record<Approval['status'], string> = {
   pending: ':raised_hand:',
   approved: ':hourglass_flowing_sand:',
   executing: ':hourglass_flowing_sand:',
-  succeeded: ':white_check_mark:',
+  succeeded: ':white_check_mark:', // 'not executed' too: the decision is the outcome
   failed: ':x:',
   denied: ':no_entry:',
   expired: ':hourglass:',
   unknown: ':warning:',
 };
 
+/** The people who approved it, as mentions ("<@A> and <@B>"). */
+function approvedBy(v: ApprovalView): string {
+  const a = v.approval;
+  return v.approvers.length ? v.approvers.map((u) => user(u)).join(' and ') : a.decidedBy ? user(a.decidedBy) : 'someone';
+}
+
+/**
+ * The headline: the outcome first, once decided ("Approved by @alice · ran", "· failed",
+ * "· not executed"), so nobody reads a request that was settled long ago. "ran" is only written
+ * when an executor really ran.
+ */
+export function approvalHeadline(v: ApprovalView): string {
+  const a = v.approval;
+  const decided = a.requiresApproval ? `Approved by ${approvedBy(v)}` : 'Read-only, no approval needed';
+  switch (a.status) {
+    case 'pending':
+      return a.requiresApproval ? 'Approval requested' : 'Action';
+    case 'approved':
+    case 'executing':
+      return `${decided} · running`;
+    case 'succeeded':
+      return wasExecuted(a.result) ? `${decided} · ran` : `${decided} · not executed`;
+    case 'failed':
+      return `${decided} · failed`;
+    case 'unknown':
+      return `${decided} · outcome unknown`;
+    case 'denied':
+      return a.decidedBy === a.proposedBy && a.proposerKind === 'user' ? `Withdrawn by <@${a.decidedBy}>` : `Denied by <@${a.decidedBy}>`;
+    case 'expired':
+      return 'Expired, not approved in time';
+  }
+}
+
+/** The status line under the details: progress while pending, then what happened and when. */
 function statusLine(v: ApprovalView): string {
   const a = v.approval;
-  const who = v.approvers.length ? v.approvers.map((u) => `<@${u}>`).join(' and ') : a.decidedBy ? `<@${a.decidedBy}>` : '';
-  const decided = a.requiresApproval ? `Approved by ${who}${a.decidedAt ? ` at ${time(a.decidedAt)}` : ''}` : 'No approval needed (read-only)';
+  const when = a.decidedAt ? ` ${time(a.decidedAt)}` : '';
   const resultText = (a.result as { summary?: unknown } | null)?.summary;
   switch (a.status) {
     case 'pending':
       return v.needed > 1
-        ? `*Waiting for approval*: ${v.approvers.length} of ${v.needed}${v.approvers.length ? ` (${who})` : ''}`
+        ? `*Waiting for approval*: ${v.approvers.length} of ${v.needed}${v.approvers.length ? ` (${approvedBy(v)})` : ''}`
         : '*Waiting for approval*';
     case 'approved':
     case 'executing':
-      return `${decided}. *Running…*`;
+      return `Approved${when}. *Running…*`;
     case 'succeeded':
-      return `${decided}. *Done*${resultText ? `: ${escapeMrkdwn(String(resultText))}` : ''}`;
+      if ((a.result as { detail?: { dryRun?: unknown } } | null)?.detail?.dryRun === true)
+        return `*Not executed* (sandbox dry run): ${escapeMrkdwn(String(resultText ?? 'nothing was sent'))}`;
+      return wasExecuted(a.result)
+        ? `*Ran*${resultText ? `: ${escapeMrkdwn(String(resultText))}` : ''}${a.requiresApproval ? ` (approved${when})` : ''}`
+        : a.requiresApproval
+          ? `*Not executed*: no executor is configured for this action, so nothing ran. Do it by hand; the approval${when} is the go-ahead.`
+          : '*Not executed*: no executor is configured for this action, so nothing ran. Do it by hand.';
     case 'failed':
-      return `${decided}. *Failed*: ${escapeMrkdwn(a.error ?? 'unknown error')}`;
+      return `*Failed*: ${escapeMrkdwn(a.error ?? 'unknown error')}`;
     case 'unknown':
-      return `${decided}. *Outcome unknown — check before retrying.* Firebreak stopped while the action was running, so it is not run again automatically.`;
+      return '*Outcome unknown — check before retrying.* Firebreak stopped while the action was running, so it is not run again automatically.';
     case 'denied':
-      return `*Denied* by ${a.decidedBy === a.proposedBy && a.proposerKind === 'user' ? `<@${a.decidedBy}> (withdrawn)` : `<@${a.decidedBy}>`}${a.decidedAt ? ` at ${time(a.decidedAt)}` : ''}${a.denyReason ? `: ${escapeMrkdwn(a.denyReason)}` : ''}`;
+      return `*Nothing was run*${when ? ` (decided${when})` : ''}${a.denyReason ? `. Reason: ${escapeMrkdwn(a.denyReason)}` : ''}`;
     case 'expired':
-      return `*Expired* at ${time(a.expiresAt)}: not approved in time. Propose it again if it is still needed.`;
+      return `*Expired* ${time(a.expiresAt)}: not approved in time. Propose it again if it is still needed.`;
   }
 }
 
 /** The approval message. Buttons only while pending; their value is the approval id and nothing else. */
 export function approvalMessage(v: ApprovalView): { text: string; blocks: Block[] } {
   const a = v.approval;
-  const title = `${escapeMrkdwn(v.actionTitle)} (\`${a.actionId}\`)`;
-  const heading = a.requiresApproval ? `${STATUS_ICON[a.status]} *Approval requested*: ${title}` : `${STATUS_ICON[a.status]} *Action*: ${title}`;
-  const lines = [
-    heading,
-    `*Proposed by* ${proposerLabel(a)} in ${escapeMrkdwn(v.incidentLabel)}`,
-    `*Parameters* ${formatParams(a.params)}`,
-  ];
-  if (a.reason) lines.push(`*${a.proposerKind === 'user' ? 'Reason' : 'Rationale'}* ${escapeMrkdwn(clip(a.reason, 1500))}`);
+  const title = `${escapeMrkdwn(v.actionTitle)} (\`${escapeMrkdwn(a.actionId)}\`)`;
+  const heading = `${STATUS_ICON[a.status]} *${approvalHeadline(v)}*: ${title}`;
+  // Policy and expiry come before the parameters: however long they are, who may approve and
+  // until when is read first.
+  const lines = [heading, `*Proposed by* ${proposerLabel(a)} in ${escapeMrkdwn(v.incidentLabel)}`];
   if (a.requiresApproval) {
     lines.push(`*Policy* ${v.policyText}`);
     if (a.status === 'pending') lines.push(`*Expires* ${time(a.expiresAt)}`);
   }
+  if (a.reason) lines.push(`*${a.proposerKind === 'user' ? 'Reason' : 'Rationale'}* ${escapeMrkdwn(clip(a.reason, 1500))}`);
   const blocks: Block[] = [
     section(lines.join('\n'), Markers.approval(a.id)),
+    ...paramSections(a.params),
     { type: 'context', block_id: ApprovalBlocks.status, elements: [mrkdwn(statusLine(v))] },
   ];
   if (a.status === 'pending' && a.requiresApproval) {
@@ -104,11 +179,11 @@ export function approvalMessage(v: ApprovalView): { text: string; blocks: Block[
       ]),
     );
   }
-  const text = `${a.requiresApproval ? 'Approval requested' : 'Action'}: ${v.actionTitle} (${a.actionId}) — ${a.status}`;
+  const text = `${approvalHeadline(v)}: ${escapeMrkdwn(v.actionTitle)} (${escapeMrkdwn(a.actionId)})`;
   return { text: clip(text, 3000), blocks };
 }
 
-export function denyModal(approvalId: string, summary: string): Block {
+export function denyModal(approvalId: string, actionId: string, params: Record<string, unknown>): Block {
   return {
     type: 'modal',
     callback_id: Views.deny,
@@ -117,7 +192,8 @@ export function denyModal(approvalId: string, summary: string): Block {
     submit: plain('Deny', 24),
     close: plain('Cancel', 24),
     blocks: [
-      section(escapeMrkdwn(clip(summary, 2900))),
+      section(`Deny \`${escapeMrkdwn(actionId)}\`? It will not run.`),
+      ...paramSections(params),
       {
         type: 'input',
         block_id: FormBlocks.reason,

@@ -1,4 +1,9 @@
+import { formatUtc } from '../../domain/transcript.js';
 import type { Block } from '../../ports/chat.js';
+import { isSlackId } from '../ids.js';
+import { escapeText, safeUrl } from '../mrkdwn.js';
+
+export { escapeText };
 
 /** Small pure helpers for Block Kit; every builder clips to Slack's limits instead of failing. */
 export const clip = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n - 1)}…`);
@@ -32,6 +37,17 @@ export const button = (b: ButtonSpec) => ({
 });
 export const actions = (blockId: string, buttons: ButtonSpec[]): Block => ({ type: 'actions', block_id: blockId, elements: buttons.slice(0, 25).map(button) });
 
-export const user = (id: string | null | undefined) => (id ? `<@${id}>` : '_unassigned_');
-export const channelLink = (id: string | null | undefined, name?: string | null) => (id ? `<#${id}${name ? `|${name}` : ''}>` : '_no channel_');
-export const time = (d: Date) => `<!date^${Math.floor(d.getTime() / 1000)}^{date_short_pretty} {time}|${d.toISOString()}>`;
+/** Trusted formatting, from typed values only: a user id the bot resolved, a channel it made, a URL it checked. */
+export const user = (id: string | null | undefined) => (id && isSlackId(id) ? `<@${id}>` : id ? escapeText(id) : '_unassigned_');
+export const channelLink = (id: string | null | undefined, name?: string | null) =>
+  id && isSlackId(id) ? `<#${id}${name ? `|${escapeText(name).replace(/\|/g, '')}` : ''}>` : '_no channel_';
+/** A link the bot writes: shown with its label only when the URL is a checked http(s) URL. */
+export const link = (url: string | null | undefined, label: string) => {
+  const u = safeUrl(url);
+  return u ? `<${u}|${escapeText(label).replace(/\|/g, '')}>` : escapeText(label);
+};
+/**
+ * Every time Firebreak shows in Slack: a `<!date>` token each reader's client renders in their own
+ * time zone ("Today 14:05"), with the UTC time as the fallback for clients that cannot.
+ */
+export const time = (d: Date) => `<!date^${Math.floor(d.getTime() / 1000)}^{date_short_pretty} {time}|${formatUtc(d)}>`;

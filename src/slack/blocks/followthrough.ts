@@ -3,21 +3,20 @@ import type { OnCallPerson } from '../../domain/oncall.js';
 import type { Block } from '../../ports/chat.js';
 import type { Followup, Page } from '../../ports/followthrough-store.js';
 import { Actions, FormBlocks, INPUT, Markers, Views } from '../ids.js';
-import { escapeMrkdwn } from './approval.js';
-import { actions, context, header, plain, section, time, user } from './common.js';
+import { actions, context, escapeText, header, plain, section, time, user } from './common.js';
 
 /** Pages, update reminders and follow-ups as Slack messages. Everything a person typed is escaped. */
 
 export function pagePosted(p: Page, incident: Incident): { text: string; blocks: Block[] } {
-  const msg = p.message ? `: ${escapeMrkdwn(p.message)}` : '';
-  const text = `:rotating_light: Paged *${escapeMrkdwn(p.targetName)}* for ${incidentLabel(incident)} (requested by ${user(p.pagedBy)})${msg}`;
+  const msg = p.message ? `: ${escapeText(p.message)}` : '';
+  const text = `:rotating_light: Paged *${escapeText(p.targetName)}* for ${incidentLabel(incident)} (requested by ${user(p.pagedBy)})${msg}`;
   const ctx = [`paged ${time(p.sentAt ?? p.createdAt)}`];
   if (p.ackedAt) ctx.push(`:white_check_mark: acknowledged ${time(p.ackedAt)}`);
   return { text, blocks: [section(text, Markers.page(p.targetKey)), context(ctx.join(' · '))] };
 }
 
 export function pageFailed(p: Page, why: string): string {
-  return `:warning: Paging *${escapeMrkdwn(p.targetName)}* failed: ${escapeMrkdwn(why)}. Page them another way.`;
+  return `:warning: Paging *${escapeText(p.targetName)}* failed: ${escapeText(why)}. Page them another way.`;
 }
 
 export function pageModal(i: Incident, targets: string[]): Block {
@@ -63,20 +62,20 @@ export function onCallList(rows: { service: string; people: OnCallPerson[] | nul
   return [
     '*On call now*',
     ...rows.map((r) => {
-      if (r.error) return `• *${escapeMrkdwn(r.service)}*: could not be looked up (${escapeMrkdwn(r.error)})`;
-      if (!r.people?.length) return `• *${escapeMrkdwn(r.service)}*: nobody on call`;
-      const who = r.people.map((p) => (p.slackUserId ? `<@${p.slackUserId}>` : escapeMrkdwn(p.name ?? p.email ?? 'someone'))).join(', ');
+      if (r.error) return `• *${escapeText(r.service)}*: could not be looked up (${escapeText(r.error)})`;
+      if (!r.people?.length) return `• *${escapeText(r.service)}*: nobody on call`;
+      const who = r.people.map((p) => (p.slackUserId ? `<@${p.slackUserId}>` : escapeText(p.name ?? p.email ?? 'someone'))).join(', ');
       const until = r.people[0]?.until;
-      return `• *${escapeMrkdwn(r.service)}*: ${who}${until ? ` until ${time(until)}` : ''}`;
+      return `• *${escapeText(r.service)}*: ${who}${until ? ` until ${time(until)}` : ''}`;
     }),
   ].join('\n');
 }
 
 const followupLine = (f: Followup) =>
-  `${f.state === 'done' ? ':white_check_mark:' : ':black_square_button:'} ${escapeMrkdwn(f.text)} — ${f.ownerId ? user(f.ownerId) : '_no owner_'}${f.due ? ` · due ${f.due}` : ''}${f.backendUrl ? ` · <${f.backendUrl}|open>` : ''}`;
+  `${f.state === 'done' ? ':white_check_mark:' : ':black_square_button:'} ${escapeText(f.text)} — ${f.ownerId ? user(f.ownerId) : '_no owner_'}${f.due ? ` · due ${f.due}` : ''}${f.backendUrl ? ` · <${f.backendUrl}|open>` : ''}`;
 
 export function followupCreated(f: Followup, backend: string): string {
-  return `:memo: Follow-up added by ${user(f.createdBy)}: ${escapeMrkdwn(f.text)}${f.ownerId ? ` (owner ${user(f.ownerId)})` : ''}${f.due ? `, due ${f.due}` : ''}${backend !== 'local' ? ` — recording it in ${backend}` : ''}`;
+  return `:memo: Follow-up added by ${user(f.createdBy)}: ${escapeText(f.text)}${f.ownerId ? ` (owner ${user(f.ownerId)})` : ''}${f.due ? `, due ${f.due}` : ''}${backend !== 'local' ? ` — recording it in ${backend}` : ''}`;
 }
 
 export function followupList(i: Incident, list: Followup[]): { text: string; blocks: Block[] } {
@@ -90,7 +89,7 @@ export function followupList(i: Incident, list: Followup[]): { text: string; blo
 export function followupSuggestions(i: Incident, suggestions: { id: string; text: string }[]): { text: string; blocks: Block[] } {
   const blocks: Block[] = [section(`:bulb: *Suggested follow-ups for ${incidentLabel(i)}* (from the post-mortem draft). Add the ones worth doing:`, Markers.suggestions(i.id))];
   for (const s of suggestions.slice(0, 20)) {
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: escapeMrkdwn(s.text).slice(0, 2900) }, accessory: { type: 'button', text: plain('Add', 75), action_id: Actions.followupAccept, value: s.id } });
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: escapeText(s.text).slice(0, 2900) }, accessory: { type: 'button', text: plain('Add', 75), action_id: Actions.followupAccept, value: s.id } });
   }
   return { text: `Suggested follow-ups for ${incidentLabel(i)}`, blocks };
 }

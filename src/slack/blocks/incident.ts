@@ -2,8 +2,7 @@ import { incidentLabel, type Incident } from '../../domain/incident.js';
 import { SEVERITIES, SEVERITY_EMOJI } from '../../domain/severity.js';
 import type { Block } from '../../ports/chat.js';
 import { Actions, DeclareBlocks, FormBlocks, INPUT, Markers, Views } from '../ids.js';
-import { escapeMrkdwn } from './approval.js';
-import { actions, channelLink, clip, context, divider, fields, header, mrkdwn, plain, section, time, user } from './common.js';
+import { actions, channelLink, clip, context, divider, escapeText, fields, header, link, mrkdwn, plain, section, time, user } from './common.js';
 
 const STATUS_EMOJI: Record<Incident['status'], string> = {
   investigating: ':mag:',
@@ -18,7 +17,7 @@ export function statusLine(i: Incident): string {
 
 export function topicFor(i: Incident, roles: Record<string, string>): string {
   const commander = roles.commander ?? i.commanderId;
-  return clip(`${i.severity.toUpperCase()} | ${i.status} | IC: ${commander ? `<@${commander}>` : 'unassigned'} | ${i.title}`, 250);
+  return clip(`${i.severity.toUpperCase()} | ${i.status} | IC: ${commander ? user(commander) : 'unassigned'} | ${escapeText(i.title)}`, 250);
 }
 
 /** The pinned incident card: the state of the incident at a glance, with the lifecycle buttons. */
@@ -32,14 +31,14 @@ export function incidentCard(i: Incident, roles: Record<string, string>, opts: {
       ['Severity', `${SEVERITY_EMOJI[i.severity]} ${i.severity}`],
       ['Status', statusLine(i)],
       ['Commander', user(roles.commander ?? i.commanderId)],
-      ['Services', i.services.length ? i.services.join(', ') : '_none given_'],
+      ['Services', i.services.length ? escapeText(i.services.join(', ')) : '_none given_'],
     ]),
   ];
-  if (i.description) blocks.push(section(clip(i.description, 2900)));
-  const ctx = [`Declared ${time(i.createdAt)} by ${user(i.declaredBy)}`, `origin: ${i.origin}${i.source ? ` (${i.source})` : ''}`];
+  if (i.description) blocks.push(section(clip(escapeText(i.description), 2900)));
+  const ctx = [`Declared ${time(i.createdAt)} by ${user(i.declaredBy)}`, `origin: ${escapeText(i.origin)}${i.source ? ` (${escapeText(i.source)})` : ''}`];
   if (roleLines.length) ctx.push(roleLines.join(' · '));
   if (i.alertCount > 0) ctx.push(`:rotating_light: ${i.alertCount} alert${i.alertCount === 1 ? '' : 's'}`);
-  if (opts.backendUrl ?? i.backendUrl) ctx.push(`<${opts.backendUrl ?? i.backendUrl}|Open in ${i.backend}>`);
+  if (opts.backendUrl ?? i.backendUrl) ctx.push(link(opts.backendUrl ?? i.backendUrl, `Open in ${i.backend}`));
   blocks.push(context(ctx.join(' · ')));
   if (i.status !== 'resolved' && i.status !== 'cancelled') {
     blocks.push(
@@ -51,19 +50,26 @@ export function incidentCard(i: Incident, roles: Record<string, string>, opts: {
         { text: 'Propose action', actionId: Actions.cardProposeAction, value: i.id },
         { text: 'Page', actionId: Actions.cardPage, value: i.id },
         { text: 'Resolve', actionId: Actions.cardResolve, value: i.id, style: 'primary' },
+        // Only while nobody commands: who may press it is decided by the role rules, not by seeing it.
+        ...(roles.commander ?? i.commanderId ? [] : [{ text: "I'll take command", actionId: Actions.cardTakeCommand, value: i.id }]),
       ]),
     );
   } else {
     blocks.push(context(i.resolvedAt ? `${statusLine(i)} ${time(i.resolvedAt)}` : statusLine(i)));
   }
-  return { text: `${incidentLabel(i)} ${i.title} — ${i.severity}, ${i.status}`, blocks };
+  return { text: `${incidentLabel(i)} ${escapeText(i.title)} — ${i.severity}, ${i.status}`, blocks };
 }
 
 /**
  * The post in the announcement channel; updated in place as the incident changes. Its last line is
- * the latest `/incident update` (not for a private incident: that would tell what it is about).
+ * the latest `/incident update` (timeline text, stored escaped), except for a private incident:
+ * that would tell what it is about.
  */
-export function announcement(i: Incident, roles: Record<string, string>, latest: { text: string; at: Date; author: string | null } | null = null): { text: string; blocks: Block[] } {
+export function announcement(
+  i: Incident,
+  roles: Record<string, string>,
+  opts: { noChannelReason?: string | null; latest?: { text: string; at: Date; author: string | null } | null } = {},
+): { text: string; blocks: Block[] } {
   const closed = i.status === 'resolved' || i.status === 'cancelled';
   if (i.private) {
     // A private incident (a security matter, say) is announced without its title, description or
@@ -81,9 +87,9 @@ export function announcement(i: Incident, roles: Record<string, string>, latest:
       ],
     };
   }
-  const title = closed ? `${statusLine(i)}: ${incidentLabel(i)} ${i.title}` : `${SEVERITY_EMOJI[i.severity]} ${incidentLabel(i)} ${i.title}`;
+  const title = closed ? `${statusLine(i)}: ${incidentLabel(i)} ${escapeText(i.title)}` : `${SEVERITY_EMOJI[i.severity]} ${incidentLabel(i)} ${escapeText(i.title)}`;
   return {
-    text: `${closed ? i.status.toUpperCase() : 'New incident'}: ${incidentLabel(i)} ${i.title} (${i.severity}, ${i.status})`,
+    text: `${closed ? i.status.toUpperCase() : 'New incident'}: ${incidentLabel(i)} ${escapeText(i.title)} (${i.severity}, ${i.status})`,
     blocks: [
       section(`*${clip(title, 2900)}*`, Markers.announce(i.id)),
       fields([
@@ -92,10 +98,20 @@ export function announcement(i: Incident, roles: Record<string, string>, latest:
         ['Commander', user(roles.commander ?? i.commanderId)],
         ['Channel', channelLink(i.channelId, i.channelName)],
       ]),
-      context(`origin: ${i.origin}${i.source ? ` (${i.source})` : ''} · declared ${time(i.createdAt)}${i.backendUrl ? ` · <${i.backendUrl}|${i.backend}>` : ''}`),
-      ...(latest ? [section(`:loudspeaker: *Latest update* ${time(latest.at)}${latest.author ? ` from ${user(latest.author)}` : ''}: ${escapeMrkdwn(clip(latest.text, 2500))}`, `announce_latest:${i.id}`)] : []),
+      context(`origin: ${escapeText(i.origin)}${i.source ? ` (${escapeText(i.source)})` : ''} · declared ${time(i.createdAt)}${i.backendUrl ? ` · ${link(i.backendUrl, i.backend)}` : ''}`),
+      // An open incident without a channel says why, and offers one (opened by the resumable declare flow).
+      ...(!closed && !i.channelId && opts.noChannelReason
+        ? [context(`:information_source: No channel: ${escapeText(opts.noChannelReason)}`), actions(`announce_actions:${i.id}`, [{ text: 'Open a channel', actionId: Actions.announceOpenChannel, value: i.id }])]
+        : []),
+      ...(opts.latest ? [section(`:loudspeaker: *Latest update* ${time(opts.latest.at)}${opts.latest.author ? ` from ${user(opts.latest.author)}` : ''}: ${clip(opts.latest.text, 2500)}`, `announce_latest:${i.id}`)] : []),
     ],
   };
+}
+
+/** Why an incident created outside Slack got no channel (null when it should have one). */
+export function noChannelReason(i: Incident, minSeverity: string, below: boolean): string | null {
+  if (i.channelId || !below) return null;
+  return `incidents ${i.origin === 'alert' ? 'opened by alerts' : `created in ${i.origin}`} get one automatically from *${minSeverity}* up (\`announce.auto_channel_min_severity\`), and this one is ${i.severity}.`;
 }
 
 const severityOptions = SEVERITIES.map((s) => ({ text: plain(`${s}`), value: s }));
@@ -155,10 +171,10 @@ export function declareModal(opts: { declarer: string; privateMetadata: string; 
 /** Offered instead of silently declaring a duplicate. `draftId` refers to the stored declaration. */
 export function duplicatePrompt(existing: Incident, draftId: string): { text: string; blocks: Block[] } {
   return {
-    text: `A similar incident is already open: ${incidentLabel(existing)} ${existing.title}`,
+    text: `A similar incident is already open: ${incidentLabel(existing)} ${escapeText(existing.title)}`,
     blocks: [
       section(
-        `:eyes: A similar incident is already open: *${incidentLabel(existing)} ${clip(existing.title, 200)}* (${existing.severity}, ${existing.status}) in ${channelLink(existing.channelId, existing.channelName)}.\nJoin it, or declare a new one anyway?`,
+        `:eyes: A similar incident is already open: *${incidentLabel(existing)} ${escapeText(clip(existing.title, 200))}* (${existing.severity}, ${existing.status}) in ${channelLink(existing.channelId, existing.channelName)}.\nJoin it, or declare a new one anyway?`,
       ),
       actions(`duplicate:${draftId}`, [
         { text: `Join #${clip(existing.channelName ?? 'incident', 60)}`, actionId: Actions.duplicateJoin, value: existing.id, style: 'primary' },
@@ -174,7 +190,7 @@ export function incidentList(incidents: Incident[]): { text: string; blocks: Blo
   const lines = incidents.map((i) =>
     i.private
       ? `${SEVERITY_EMOJI[i.severity]} *${incidentLabel(i)}* _private incident_ — ${i.severity}, ${i.status}, IC ${user(i.commanderId)}`
-      : `${SEVERITY_EMOJI[i.severity]} *${incidentLabel(i)}* ${clip(i.title, 120)} — ${i.severity}, ${i.status}, IC ${user(i.commanderId)} · ${channelLink(i.channelId, i.channelName)}`,
+      : `${SEVERITY_EMOJI[i.severity]} *${incidentLabel(i)}* ${escapeText(clip(i.title, 120))} — ${i.severity}, ${i.status}, IC ${user(i.commanderId)} · ${channelLink(i.channelId, i.channelName)}`,
   );
   const blocks: Block[] = [header(`Open incidents (${incidents.length})`)];
   for (let k = 0; k < lines.length && blocks.length < 48; k += 10) blocks.push(section(lines.slice(k, k + 10).join('\n')));
@@ -252,7 +268,7 @@ export function resolveModal(i: Incident): Block {
     title: plain('Resolve incident', 24),
     submit: plain('Resolve', 24),
     blocks: [
-      section(`Resolve *${incidentLabel(i)} ${clip(i.title, 200)}*?`),
+      section(`Resolve *${incidentLabel(i)} ${escapeText(clip(i.title, 200))}*?`),
       { type: 'input', block_id: FormBlocks.message, optional: true, label: plain('Resolution'), element: { type: 'plain_text_input', action_id: INPUT, multiline: true } },
     ],
   };

@@ -1,7 +1,8 @@
 import type { App, BlockAction } from '@slack/bolt';
 import type { Deps } from '../../services/deps.js';
 import { declareOrOffer, draftKey, type Draft } from '../../services/commands.js';
-import { requireIncident } from '../../services/lifecycle.js';
+import { openChannelLater } from '../../services/declare.js';
+import { assignRole, requireIncident } from '../../services/lifecycle.js';
 import { postSummary } from '../../services/summaries.js';
 import { roleModal, resolveModal, severityModal, statusModal } from '../blocks/incident.js';
 import { Actions } from '../ids.js';
@@ -22,6 +23,23 @@ export function registerActions(app: App, deps: Deps): void {
   modal(Actions.cardChangeSeverity, async (d, id) => severityModal(await requireIncident(d, id)));
   modal(Actions.cardAssignRole, async (d, id) => roleModal(await requireIncident(d, id), d.config.file.roles));
   modal(Actions.cardResolve, async (d, id) => resolveModal(await requireIncident(d, id)));
+
+  // Bound by the same rules as `/incident role commander`: a refusal says who may take command.
+  on(Actions.cardTakeCommand, async (incidentId, body, tell) => {
+    const before = await requireIncident(deps, incidentId);
+    const holder = (await deps.store.getRoles(before.id)).commander;
+    if (holder) {
+      await tell(holder === body.user.id ? 'You are already the commander.' : `<@${holder}> is already the commander; ask them to hand it over.`);
+      return;
+    }
+    await assignRole(deps, incidentId, 'commander', body.user.id, body.user.id);
+    await tell(':white_check_mark: You are now the commander. Actions proposed from now on can be approved by you (proposals made earlier keep the approvers they had).');
+  });
+
+  on(Actions.announceOpenChannel, async (incidentId, body, tell) => {
+    const { alreadyOpen } = await openChannelLater(deps, incidentId, body.user.id);
+    await tell(alreadyOpen ? `It has one: <#${alreadyOpen}>.` : 'Opening the incident channel; you will be invited to it.');
+  });
 
   on(Actions.cardSummarize, async (incidentId, body) => {
     await postSummary(deps, incidentId, body.user.id);

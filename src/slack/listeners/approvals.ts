@@ -5,7 +5,7 @@ import { AppError } from '../../errors.js';
 import { approve, closedText, deny, proposeAction } from '../../services/approvals.js';
 import type { Deps } from '../../services/deps.js';
 import { requireIncident } from '../../services/lifecycle.js';
-import { denyModal, formatParams, parseParamLines, proposeModal } from '../blocks/approval.js';
+import { denyModal, parseParamLines, proposeModal } from '../blocks/approval.js';
 import { afterSubmit, onButton, readText } from './kit.js';
 import { Actions, FormBlocks, Views } from '../ids.js';
 
@@ -33,7 +33,7 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
       await tell(closedText(a));
       return;
     }
-    await deps.chat.openView(body.trigger_id, denyModal(a.id, `Deny \`${a.actionId}\` ${formatParams(a.params)}? It will not run.`));
+    await deps.chat.openView(body.trigger_id, denyModal(a.id, a.actionId, a.params));
   });
 
   app.view<SlackViewAction>(Views.deny, async ({ ack, view, body }) => {

@@ -7,12 +7,12 @@ import { Registry } from 'prom-client';
 import { z } from 'zod';
 import { createClaudeSummarizer, type ClaudeSummarizerOptions } from '../../../src/adapters/anthropic/claude-summarizer.js';
 import { PromptRenderer, defaultPromptDir } from '../../../src/adapters/anthropic/prompts.js';
-import { createFallbackSummarizer, FALLBACK_LABEL } from '../../../src/adapters/fallback-summarizer.js';
+import { createFallbackSummarizer } from '../../../src/adapters/fallback-summarizer.js';
 import type { ActionSpecForModel } from '../../../src/ports/summarizer.js';
 import { startFakeAnthropic, type FakeAnthropic, type FakeAnthropicOptions } from '../../fakes/anthropic/server.js';
 import { aContext, aLine, recordingLogger } from '../../fakes/anthropic/context.js';
 
-const MODEL = 'claude-sonnet-4-6';
+const MODEL = 'claude-sonnet-5-5';
 const prompts = new PromptRenderer();
 const clock = { now: () => new Date('2024-04-05T15:00:00Z') };
 
@@ -230,7 +230,7 @@ describe('Claude summarizer against the fake Messages API', () => {
     const { summarizer, logger } = make(fake, { maxRetries: 2 });
     const r = await summarizer.brief(aContext());
     assert.equal(r.fallback, true);
-    assert.ok(r.text.startsWith(FALLBACK_LABEL));
+    assert.equal(r.text, (await createFallbackSummarizer({ clock }).brief(aContext())).text, 'the plain summary from the record');
     assert.equal(fake.requests.length, 3, 'the SDK retried twice');
     const lastId = fake.requests.at(-1)!.requestId;
     assert.equal(r.requestId, lastId);
@@ -245,7 +245,7 @@ describe('Claude summarizer against the fake Messages API', () => {
     const r = await summarizer.summarize(aContext());
     const p = await summarizer.proposeActions(aContext(), ACTIONS);
     assert.equal(r.fallback, true);
-    assert.match(r.text, /Automatic summary \(Claude unavailable\)/);
+    assert.match(r.text, /Latest timeline|Severity/);
     assert.deepEqual(p, { proposals: [], rejected: [], fallback: true, requestId: null });
     assert.equal(fake.requests.length, 0);
     assert.equal(logger.records.find((l) => l.level === 'info' && l.obj.reason === 'no_api_key')?.obj.call, 'summary', 'a missing key is reported at info, not as an error');
@@ -329,6 +329,65 @@ describe('Claude summarizer against the fake Messages API', () => {
     assert.equal(v('cache_read'), req[0]!.usage!.cache_read_input_tokens + req[1]!.usage!.cache_read_input_tokens);
     const text = await registry.metrics();
     assert.match(text, /firebreak_claude_calls_total\{call="brief",outcome="ok"\} 2/);
+  });
+});
+
+describe('Claude summarizer: the model', () => {
+  test('a model the API does not serve: 404 not_found_error becomes a message naming ANTHROPIC_MODEL, and the fallback is posted', async () => {
+    const own = await startFakeAnthropic();
+    try {
+      const { summarizer, logger } = make(own, { model: 'claude-sonnet-9-typo' });
+      assert.equal(summarizer.problem?.(), null);
+      const r = await summarizer.brief(aContext());
+      assert.equal(r.fallback, true);
+      assert.ok(r.text.length > 0);
+      assert.equal(own.requests.at(-1)?.status, 404);
+      assert.match(summarizer.problem?.() ?? '', /^ANTHROPIC_MODEL=claude-sonnet-9-typo is not a model the Anthropic API knows/);
+      assert.ok(logger.records.some((l) => l.level === 'error' && /ANTHROPIC_MODEL=claude-sonnet-9-typo/.test(l.msg)));
+    } finally {
+      await own.close();
+    }
+  });
+
+  test('a deprecated model: one pino warning naming ANTHROPIC_MODEL, nothing from the SDK on stderr', async () => {
+    const own = await startFakeAnthropic();
+    const written: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      written.push(String(chunk));
+      return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof process.stderr.write;
+    try {
+      const { summarizer, logger } = make(own, { model: 'claude-opus-4-5' });
+      await summarizer.brief(aContext());
+      await summarizer.brief(aContext());
+      assert.equal(own.requests.at(-1)?.status, 200);
+      assert.ok(logger.records.some((l) => l.level === 'warn' && /^ANTHROPIC_MODEL=claude-opus-4-5 is deprecated and reaches end of life on 2027-01-22/.test(l.msg)), JSON.stringify(logger.records));
+      assert.match(summarizer.problem?.() ?? '', /deprecated/);
+      assert.deepEqual(written.filter((w) => /deprecated/.test(w)), []);
+    } finally {
+      process.stderr.write = write;
+      await own.close();
+    }
+  });
+
+  test('a retired model (claude-sonnet-4-5 after 2026-11-30) is reported as end of life', () => {
+    const { summarizer } = make(null, { model: 'claude-sonnet-4-5', clock: { now: () => new Date('2026-11-30T12:00:00Z') } });
+    assert.match(summarizer.problem?.() ?? '', /^ANTHROPIC_MODEL=claude-sonnet-4-5 reached end of life on 2026-11-30/);
+  });
+
+  test('prompt caching is not claimed below the model minimum: Haiku 4.5 (4,096 tokens) gets no breakpoint and no cache tokens', async () => {
+    const own = await startFakeAnthropic();
+    try {
+      const { summarizer } = make(own, { model: 'claude-haiku-4-5' });
+      const a = await summarizer.brief(aContext());
+      const b = await summarizer.brief(aContext());
+      assert.doesNotMatch(JSON.stringify(own.messageRequests[0]!.body!.system), /cache_control/);
+      assert.equal(a.usage?.cacheCreationTokens, 0);
+      assert.equal(b.usage?.cacheReadTokens, 0);
+    } finally {
+      await own.close();
+    }
   });
 });
 

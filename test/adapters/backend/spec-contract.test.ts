@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createRootlyBackend } from '../../../src/adapters/backend/rootly/backend.js';
 import { createIncidentIoBackend } from '../../../src/adapters/backend/incidentio/backend.js';
-import { loadSpecValidator, specPath } from '../../fakes/shared/openapi.js';
+import { loadSpecValidator, specPath, specsRequired } from '../../fakes/shared/openapi.js';
 import type { CallRecord } from '../../fakes/shared/server.js';
 import { startFakeRootly } from '../../fakes/rootly/fake.js';
 import { startFakeIncidentIo } from '../../fakes/incidentio/fake.js';
@@ -38,6 +38,7 @@ function checkAll(file: string, calls: CallRecord[]): { checked: number; problem
 describe('request bodies match the vendor OpenAPI documents', () => {
   test('Rootly', async (t) => {
     if (!existsSync(specPath('rootly-openapi.json'))) {
+      assert.ok(!specsRequired(), `${specPath('rootly-openapi.json')} is missing and CI=true: the contract check cannot be skipped in CI`);
       t.skip(`spec not found at ${specPath('rootly-openapi.json')} (it is outside the project; present only in the team workspace and CI)`);
       return;
     }
@@ -72,6 +73,7 @@ describe('request bodies match the vendor OpenAPI documents', () => {
 
   test('incident.io', async (t) => {
     if (!existsSync(specPath('incidentio-openapi.json'))) {
+      assert.ok(!specsRequired(), `${specPath('incidentio-openapi.json')} is missing and CI=true: the contract check cannot be skipped in CI`);
       t.skip(`spec not found at ${specPath('incidentio-openapi.json')} (it is outside the project; present only in the team workspace and CI)`);
       return;
     }

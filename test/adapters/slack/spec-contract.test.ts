@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { startBot, type Bot } from '../../e2e/harness.js';
 import { GENERAL_CHANNEL_ID } from '../../../src/emulator/slack/index.js';
 import { ALICE, BOB, CAROL, flowDone } from '../../e2e/helpers.js';
+import { specsRequired } from '../../fakes/shared/openapi.js';
 
 /**
  * Contract: every Slack Web API call the bot makes, in the flows users run, names a method and
@@ -25,6 +26,7 @@ after(async () => bot?.close());
 
 test('every Web API method and argument the bot sends is in Slack\'s Web API description', async (t) => {
   if (!existsSync(SPEC)) {
+    assert.ok(!specsRequired(), `${SPEC} is missing and CI=true: the contract check cannot be skipped in CI`);
     t.skip(`skipped: ${SPEC} is not present (it exists in the development workspace and CI, not in a clone)`);
     return;
   }
@@ -50,7 +52,8 @@ test('every Web API method and argument the bot sends is in Slack\'s Web API des
   const problems: string[] = [];
   const seen = new Set<string>();
   for (const call of bot.emulator.calls()) {
-    if (NEWER_THAN_SPEC.has(call.method)) continue;
+    // A response_url answer is recorded in the log too, but it is a webhook, not a Web API method.
+    if (NEWER_THAN_SPEC.has(call.method) || call.method === 'response_url') continue;
     seen.add(call.method);
     const path = spec.paths[`/${call.method}`];
     if (!path) {

@@ -101,9 +101,40 @@ describe('fake Anthropic Messages API', () => {
     assert.equal((await post(ok)).status, 200);
   });
 
+  test('an unknown or retired model → 404 not_found_error "model: <id>", as the API answers', async () => {
+    for (const model of ['claude-sonnet-4-5', 'claude-nonexistent']) {
+      const res = await post({ ...ok, model });
+      assert.equal(res.status, 404);
+      const body = (await res.json()) as { type: string; error: { type: string; message: string } };
+      assert.deepEqual(body.error, { type: 'not_found_error', message: `model: ${model}` });
+    }
+  });
+
+  test('caching: a prefix below the model minimum is neither written nor read (Sonnet 1,024, Haiku 4.5 4,096 tokens)', async () => {
+    const own = await startFakeAnthropic();
+    try {
+      const send = (model: string, chars: number) =>
+        fetch(`${own.url}/v1/messages`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-test', 'anthropic-version': '2023-06-01' },
+          body: JSON.stringify({ ...ok, model, system: [{ type: 'text', text: 'x'.repeat(chars), cache_control: { type: 'ephemeral' } }] }),
+        });
+      // ~1,100 tokens: cached on Sonnet 5.5, not on Haiku 4.5.
+      for (let i = 0; i < 2; i++) await send('claude-sonnet-5-5', 4400);
+      for (let i = 0; i < 2; i++) await send('claude-haiku-4-5', 4400);
+      const [s1, s2, h1, h2] = own.messageRequests;
+      assert.ok(s1!.usage!.cache_creation_input_tokens > 0);
+      assert.ok(s2!.usage!.cache_read_input_tokens > 0);
+      assert.equal(h1!.usage!.cache_creation_input_tokens, 0);
+      assert.equal(h2!.usage!.cache_read_input_tokens, 0);
+    } finally {
+      await own.close();
+    }
+  });
+
   test('GET /v1/models lists models', async () => {
     const res = await fetch(`${fake.url}/v1/models`, { headers: { 'x-api-key': 'sk-ant-test' } });
     const body = (await res.json()) as { data: { id: string }[] };
-    assert.ok(body.data.some((m) => m.id === 'claude-sonnet-4-5'));
+    assert.ok(body.data.some((m) => m.id === 'claude-sonnet-5-5'));
   });
 });

@@ -207,9 +207,33 @@ export interface FakeAnthropicOptions {
   chunkChars?: number;
   /** Called when the reply queue is empty; undefined = the default reply. */
   respond?: Responder;
-  /** Prefixes shorter than this are not cached, as on the real API (default 1024, Sonnet's minimum). */
+  /** Prefixes shorter than this are not cached, as on the real API (default: the model's minimum, see cacheMinimum). */
   minCacheableTokens?: number;
+  /** Model ids the API serves; any other answers 404 not_found_error (default: CURRENT_MODELS). */
   models?: string[];
+}
+
+/**
+ * The models the fake serves (the API's list on 2026-11-30: claude-sonnet-4-5 reached end of life
+ * that day and is gone). A request for anything else gets the API's 404 not_found_error.
+ */
+export const CURRENT_MODELS = [
+  'claude-sonnet-5-5',
+  'claude-opus-5-5',
+  'claude-haiku-5-5',
+  'claude-sonnet-4-6',
+  'claude-opus-4-6',
+  'claude-opus-4-5',
+  'claude-haiku-4-5',
+];
+
+/** The API's minimum cacheable prefix per model family (prompt-caching guide). */
+export function cacheMinimum(model: string): number {
+  if (/^claude-(opus|fable|mythos)-5/.test(model)) return 512;
+  if (/^claude-(haiku-4-5|opus-4-5|opus-4-6|opus-4-7)/.test(model)) return 4096;
+  if (/^claude-sonnet-4-6/.test(model)) return 2048;
+  if (/^claude-haiku-5/.test(model)) return 4096;
+  return 1024;
 }
 
 const ERROR_TYPE_BY_STATUS: Record<number, string> = {
@@ -231,7 +255,7 @@ export class FakeAnthropic {
   private readonly queue: FakeReply[] = [];
   private readonly faults: (Fault & { left: number })[] = [];
   private responder: Responder | undefined;
-  private readonly opts: Required<Omit<FakeAnthropicOptions, 'respond'>>;
+  private readonly opts: Required<Omit<FakeAnthropicOptions, 'respond' | 'minCacheableTokens'>> & { minCacheableTokens: number | null };
   url = '';
 
   constructor(opts: FakeAnthropicOptions = {}) {
@@ -240,8 +264,8 @@ export class FakeAnthropic {
       latencyMs: opts.latencyMs ?? 0,
       chunkDelayMs: opts.chunkDelayMs ?? 0,
       chunkChars: opts.chunkChars ?? 24,
-      minCacheableTokens: opts.minCacheableTokens ?? 1024,
-      models: opts.models ?? ['claude-sonnet-4-5', 'claude-opus-4-5', 'claude-haiku-4-5'],
+      minCacheableTokens: opts.minCacheableTokens ?? null,
+      models: opts.models ?? CURRENT_MODELS,
     };
     this.responder = opts.respond;
   }
@@ -366,6 +390,8 @@ export class FakeAnthropic {
     }
     const body = parsed.data;
     entry.body = body;
+    // The API's answer for a model it does not serve (unknown, misspelt or retired).
+    if (!this.opts.models.includes(body.model)) return fail(404, 'not_found_error', `model: ${body.model}`);
     entry.stream = body.stream === true;
     const units = linearize(body);
     entry.promptText = units.map((u) => u.text).join('\n');
@@ -432,7 +458,8 @@ export class FakeAnthropic {
       createHash('sha256')
         .update(JSON.stringify([body.model, units.slice(0, end + 1).map((u) => u.key)]))
         .digest('hex');
-    const cacheable = breakpoints.filter((end) => prefixTokens(end) >= this.opts.minCacheableTokens);
+    const minimum = this.opts.minCacheableTokens ?? cacheMinimum(body.model);
+    const cacheable = breakpoints.filter((end) => prefixTokens(end) >= minimum);
     if (!cacheable.length) return usage;
     let read = 0;
     for (const end of cacheable) if (this.seenPrefixes.has(prefixHash(end))) read = prefixTokens(end);

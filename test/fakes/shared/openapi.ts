@@ -5,9 +5,10 @@ import { Ajv, type ValidateFunction } from 'ajv';
 
 /**
  * Validates request bodies against a vendor's OpenAPI document with ajv, when the document is
- * available. The specs live in `../shared/specs` relative to the project root, which exists in the
- * team's workspace and CI but not in a user's clone: then `loadSpecValidator` returns null and the
- * fakes rely on their own zod schemas alone.
+ * available. The specs live outside the project (the development workspace and CI have them, a
+ * user's clone does not): then `loadSpecValidator` returns null, says so once on stderr, and the
+ * fakes rely on their own zod schemas alone (each fake reports `specValidationActive`). Under
+ * CI=true a missing spec is an error: CI must not pass with validation silently off.
  *
  * OpenAPI 3.0 notes: `nullable` is understood by ajv natively; `example`, `discriminator` and formats
  * are ignored (strict: false, validateFormats: false).
@@ -27,11 +28,25 @@ export function specPath(file: string): string {
   return resolve(SPECS_DIR, file);
 }
 
-export function loadSpecValidator(file: string): SpecValidator | null {
-  if (cache.has(file)) return cache.get(file)!;
-  const p = specPath(file);
+/** True under CI=true, where a missing spec fails instead of switching validation off. */
+export function specsRequired(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.CI === 'true';
+}
+
+export class SpecMissingError extends Error {
+  constructor(readonly path: string) {
+    super(`OpenAPI spec ${path} is missing and CI=true: the fakes would run without spec validation`);
+    this.name = 'SpecMissingError';
+  }
+}
+
+export function loadSpecValidator(file: string, opts: { dir?: string; required?: boolean } = {}): SpecValidator | null {
+  const p = resolve(opts.dir ?? SPECS_DIR, file);
+  if (cache.has(p)) return cache.get(p)!;
   if (!existsSync(p)) {
-    cache.set(file, null);
+    if (opts.required ?? specsRequired()) throw new SpecMissingError(p);
+    process.stderr.write(`# fake: ${p} not found; spec validation OFF (the fake's own schemas still apply)\n`);
+    cache.set(p, null);
     return null;
   }
   const doc = JSON.parse(readFileSync(p, 'utf8')) as { paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: unknown }> } }>> };
@@ -53,7 +68,7 @@ export function loadSpecValidator(file: string): SpecValidator | null {
       return (fn.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`);
     },
   };
-  cache.set(file, v);
+  cache.set(p, v);
   return v;
 }
 

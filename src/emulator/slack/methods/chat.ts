@@ -3,6 +3,7 @@ import { SlackApiError, errorWithMessages, parseArgs, zBool, zJson, zTs, type Me
 import { MAX_MESSAGE_BLOCKS, MAX_MESSAGE_TEXT, validateBlocks } from '../blockkit.js';
 import { permalink, renderMessage } from './render.js';
 import { requireMember, requireNotArchived, visibleChannel } from './conversations.js';
+import { CHAT_WRITE_PUBLIC } from '../scopes.js';
 
 const contentArgs = {
   text: z.string().optional(),
@@ -40,7 +41,8 @@ const postMessage: MethodHandler = (ctx) => {
   );
   const ch = visibleChannel(ctx, a.channel);
   requireNotArchived(ch);
-  requireMember(ctx, ch);
+  // chat:write.public lets an app post in a public channel it has not joined; nothing else does.
+  if (!(ctx.isBot && !ch.is_private && ctx.scopes.has(CHAT_WRITE_PUBLIC))) requireMember(ctx, ch);
   checkContent(a);
   const threadTs = threadRoot(ctx, ch.id, a.thread_ts);
   const msg = ctx.state.postMessage(ch.id, {

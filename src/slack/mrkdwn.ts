@@ -1,0 +1,37 @@
+/**
+ * The one way untrusted text (alert fields, titles, descriptions, URLs, Claude's output, backend
+ * webhook fields, agent input, what a person typed) reaches Slack's mrkdwn. Slack's own escaping of
+ * `&`, `<` and `>` is the base: after it, `<!channel>`, `<!here>`, `<!everyone>`, `<@U…>`, `<#C…>`
+ * and `<!subteam^…>` are shown as text and ping nobody, and text that was already escaped
+ * (`&lt;!here&gt;`) stays text instead of turning into a mention. A disguised link
+ * (`<https://evil.example|https://status.example.com>`) is shown as its real URL, with the label
+ * after it as plain words, so what is clicked is what is read.
+ *
+ * Trusted formatting (the bot's own mentions of user ids it resolved, its own links, dates) is
+ * written by the builders from typed values (`mention`, `link`, `time` in blocks/common.ts); it
+ * never passes through here, and untrusted text never passes around it.
+ */
+const DISGUISED_LINK = /<((?:https?|mailto|ftp|slack):[^<>|\s]*)\|([^<>]*)>/gi;
+const BARE_LINK = /<((?:https?|mailto|ftp):[^<>|\s]*)>/gi;
+
+export function escapeText(untrusted: string): string {
+  return String(untrusted)
+    .replace(DISGUISED_LINK, (_m, url: string, label: string) => (label.trim() && label.trim() !== url ? `${url} (${label.trim()})` : url))
+    .replace(BARE_LINK, '$1')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
+}
+
+/** A URL the bot links to itself (a backend record): only http(s), and nothing that could end the link early. */
+export function safeUrl(url: string | null | undefined): string | null {
+  if (!url) return null;
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') return null;
+    const s = u.toString();
+    return /[<>|\s]/.test(s) ? null : s;
+  } catch {
+    return null;
+  }
+}
