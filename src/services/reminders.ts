@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { nextReminderAt } from '../domain/reminders.js';
 import { incidentLabel } from '../domain/incident.js';
@@ -44,7 +43,7 @@ export async function scheduleReminder(deps: Deps, incidentId: string): Promise<
   await deps.jobs.enqueue(REMINDER_JOB, { incidentId, dueMs }, { key: `reminder:${incidentId}:${dueMs}`, delayMs: Math.max(0, dueMs - deps.clock.now().getTime()) });
 }
 
-export async function runReminder(deps: Deps, raw: unknown): Promise<void> {
+export async function runReminder(deps: Deps, raw: unknown, jobId: string): Promise<void> {
   const { incidentId } = Payload.parse(raw);
   const next = await nextDue(deps, incidentId);
   if (!next) return; // mitigated, resolved, cancelled, or a severity without reminders: stop
@@ -52,10 +51,9 @@ export async function runReminder(deps: Deps, raw: unknown): Promise<void> {
   if (dueMs > deps.clock.now().getTime()) return scheduleReminder(deps, incidentId); // an update or a snooze moved it
   const incident = (await deps.store.getIncident(incidentId))!;
   // Claim the interval before posting: of two jobs that find the same interval due (two replicas,
-  // a stale job), one posts. A crash between claim and post loses this nudge, never doubles it.
-  const token = randomUUID();
-  const winner = await deps.store.putStep(`reminder:${incidentId}`, String(dueMs), token);
-  if (winner === token && incident.channelId) {
+  // a stale job), one posts; that job's own retries (a failed post) may post, no other job can.
+  const winner = await deps.store.putStep(`reminder:${incidentId}`, String(dueMs), jobId);
+  if (winner === jobId && incident.channelId) {
     const roles = await deps.store.getRoles(incidentId);
     const m = reminderNudge(incident, roles.commander ?? incident.commanderId, next.minutes, dueMs);
     await deps.chat.post(incident.channelId, m.text, m.blocks);
@@ -80,5 +78,5 @@ export async function snoozeReminder(deps: Deps, value: string, actor: string): 
 }
 
 export function registerReminderJobs(deps: Deps): void {
-  deps.jobs.register(REMINDER_JOB, (p) => runReminder(deps, p));
+  deps.jobs.register(REMINDER_JOB, (p, job) => runReminder(deps, p, job.id));
 }

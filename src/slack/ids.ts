@@ -22,6 +22,7 @@ export const Actions = {
   proposeActionPick: 'propose_action_pick',
   cardPage: 'card_page',
   reminderSnooze: 'reminder_snooze',
+  reminderSnoozeLong: 'reminder_snooze_long',
   followupAccept: 'followup_accept',
   followupDone: 'followup_done',
 } as const;

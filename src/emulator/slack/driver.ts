@@ -127,6 +127,16 @@ function optionFor(el: Obj, value: string): Obj {
   return found;
 }
 
+/** What an element shows before anyone touches it (initial_value, initial_user, initial_option...). */
+function initialValueOf(el: Obj): string | string[] | undefined {
+  if (typeof el.initial_value === 'string') return el.initial_value;
+  for (const k of ['initial_user', 'initial_date', 'initial_time', 'initial_conversation', 'initial_channel']) if (typeof el[k] === 'string') return el[k] as string;
+  if (isObj(el.initial_option) && typeof el.initial_option.value === 'string') return el.initial_option.value;
+  for (const k of ['initial_users', 'initial_conversations', 'initial_channels']) if (Array.isArray(el[k])) return el[k] as string[];
+  if (Array.isArray(el.initial_options)) return (el.initial_options as Obj[]).map((o) => String(o.value));
+  return undefined;
+}
+
 /** A state.values entry the way Slack reports each element type. */
 function stateValue(el: Obj, v: string | string[] | null | undefined): Obj {
   const type = String(el.type);
@@ -391,7 +401,8 @@ export class SlackDriver {
       const actionId = String(element.action_id ?? '');
       const v = values[blockId]?.[actionId];
       if (v !== undefined) given.add(`${blockId}/${actionId}`);
-      stateValues[blockId] = { ...(stateValues[blockId] ?? {}), [actionId]: stateValue(element, v) };
+      // An input the person left alone is reported with its initial value, as Slack does.
+      stateValues[blockId] = { ...(stateValues[blockId] ?? {}), [actionId]: stateValue(element, v === undefined ? initialValueOf(element) : v) };
     }
     for (const [blockId, byAction] of Object.entries(values)) {
       for (const actionId of Object.keys(byAction)) {

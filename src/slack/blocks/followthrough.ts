@@ -51,7 +51,7 @@ export function reminderNudge(i: Incident, commanderId: string | null, minutes: 
       section(text, Markers.reminder(i.id, dueMs)),
       actions(`reminder_actions:${i.id}`, [
         { text: 'Snooze 30 min', actionId: Actions.reminderSnooze, value: `${i.id}|30` },
-        { text: 'Snooze 1 hour', actionId: Actions.reminderSnooze, value: `${i.id}|60` },
+        { text: 'Snooze 1 hour', actionId: Actions.reminderSnoozeLong, value: `${i.id}|60` },
       ]),
     ],
   };

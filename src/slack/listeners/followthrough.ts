@@ -40,9 +40,10 @@ export function registerFollowThroughListeners(app: App, deps: Deps): void {
     });
   });
 
-  onButton(app, deps, Actions.reminderSnooze, async (value, body, tell) => {
-    await tell(await snoozeReminder(deps, value, body.user.id));
-  });
+  for (const id of [Actions.reminderSnooze, Actions.reminderSnoozeLong])
+    onButton(app, deps, id, async (value, body, tell) => {
+      await tell(await snoozeReminder(deps, value, body.user.id));
+    });
 
   onButton(app, deps, Actions.followupAccept, async (suggestionId, body, tell) => {
     await tell(await acceptSuggestion(deps, suggestionId, body.user.id));
