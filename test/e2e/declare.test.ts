@@ -79,7 +79,7 @@ describe('declare from Slack', () => {
     assert.equal((await bot.fb.deps.store.listOpenIncidents()).filter((x) => x.title === 'Queue consumers double-submitted').length, 1);
     assert.equal(channelsNamed(bot.emulator, 'inc-').filter((c) => c.name.includes('queue-consumers-double-submitted')).length, 1);
     // The repeat is recognised as the same declaration, not offered as "a similar incident".
-    await new Promise((r) => setTimeout(r, 100));
+    await bot.settled();
     assert.ok(!bot.emulator.state.ephemeralsFor(CAROL, GENERAL_CHANNEL_ID).some((e) => /similar incident/i.test(e.text)));
   });
 
@@ -132,7 +132,7 @@ describe('declare from Slack', () => {
     assert.equal(r.status, 200);
     assert.match(r.text, /critical, high, medium, low/);
     assert.equal((r.body as { response_type: string }).response_type, 'ephemeral');
-    await new Promise((r) => setTimeout(r, 150));
+    await bot.settled();
     assert.equal((await bot.fb.deps.store.listOpenIncidents()).length, before);
   });
 
@@ -153,7 +153,7 @@ describe('declare from Slack', () => {
       bot.driver.click({ channel: GENERAL_CHANNEL_ID, ts: offer.ts, ephemeral: true }, Actions.duplicateDeclareAnyway, { user: CAROL }),
     ]);
     await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).filter((i) => i.title.toLowerCase() === 'search index lagging').length === 2, 5000, 'second incident');
-    await new Promise((r) => setTimeout(r, 200));
+    await bot.settled();
     assert.equal((await bot.fb.deps.store.listOpenIncidents()).filter((i) => i.title.toLowerCase() === 'search index lagging').length, 2);
   });
 

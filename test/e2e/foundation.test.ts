@@ -29,7 +29,7 @@ test('a forged signature gets 401 and reaches no handler', async () => {
   const ts = Math.floor(Date.now() / 1000);
   const unsigned = await bot.driver.send(body, { 'x-slack-signature': 'v0=' + '0'.repeat(64), 'x-slack-request-timestamp': String(ts) }, { sign: false });
   assert.equal(unsigned.status, 401);
-  await new Promise((r) => setTimeout(r, 100));
+  await bot.settled();
   assert.equal((await bot.fb.deps.store.listOpenIncidents()).length, before);
   assert.equal(bot.emulator.calls('conversations.create').length, 0);
 });

@@ -88,10 +88,7 @@ describe('gate integrity: nobody can grab approval power', () => {
     assert.equal(r.status, 200);
     return ephemeral(user, n);
   };
-  const settle = async () => {
-    await new Promise((r) => setTimeout(r, 100));
-    await bot.fb.deps.jobs.idle();
-  };
+  const settle = () => bot.settled();
 
   test('a channel member who makes themselves commander is refused, and their Approve runs nothing', async () => {
     const refused = await slash(`role commander <@${DAVE}>`, DAVE);

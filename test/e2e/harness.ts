@@ -25,6 +25,12 @@ export interface Bot {
   stop(): Promise<void>;
   /** Wait until `check` returns a truthy value (polling), or fail after `ms`. */
   waitFor<T>(check: () => T | Promise<T>, ms?: number, what?: string): Promise<NonNullable<T>>;
+  /**
+   * Wait until the bot has finished everything it was handed: no Slack request (HTTP or socket
+   * envelope) is still in its listeners and no job is running. The positive signal to wait for before
+   * asserting that something did NOT happen, instead of sleeping.
+   */
+  settled(ms?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -83,6 +89,7 @@ export async function startBot(opts: StartBotOptions = {}): Promise<Bot> {
   });
   const logger = createLogger({ level: config.logLevel, secrets: [BOT_TOKEN, SIGNING_SECRET, APP_TOKEN], destination: sink, pretty: false });
   const fb = await buildFirebreak(config, { logger, slackRetries: 0, jobs: { pollMs: 50 }, ...opts.build });
+  const settled = settledProbe(fb);
   const server = createHttpServer(fb);
   const port = await listen(server, 0, '127.0.0.1');
   await fb.start();
@@ -91,6 +98,15 @@ export async function startBot(opts: StartBotOptions = {}): Promise<Bot> {
   let stopped: Promise<void> | null = null;
   let closed = false;
   const stop = () => (stopped ??= fb.stop());
+  const waitFor: Bot['waitFor'] = async (check, ms = 5000, what = 'condition') => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const v = await check();
+      if (v) return v as NonNullable<Awaited<typeof v>>;
+      if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
   return {
     stop,
     fb,
@@ -99,15 +115,8 @@ export async function startBot(opts: StartBotOptions = {}): Promise<Bot> {
     server,
     url,
     logs,
-    async waitFor(check, ms = 5000, what = 'condition') {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const v = await check();
-        if (v) return v as NonNullable<typeof v>;
-        if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
+    waitFor,
+    settled,
     async close() {
       if (closed) return;
       closed = true;
@@ -118,5 +127,36 @@ export async function startBot(opts: StartBotOptions = {}): Promise<Bot> {
       if (!opts.emulator) await emulator.close();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * `settled()` for a built bot: resolves once no Slack request is in its listeners and no job is
+ * running, twice in a row (a listener may enqueue a job; a job's Slack call may bring an event back).
+ * Slack requests are counted at `processEvent`, which both receivers call before the ack (events
+ * are acked before the middleware even runs), so a request whose HTTP answer has arrived is counted.
+ */
+export function settledProbe(fb: Firebreak): (ms?: number) => Promise<void> {
+  let inflight = 0;
+  const processEvent = fb.bolt.processEvent.bind(fb.bolt);
+  fb.bolt.processEvent = async (event) => {
+    inflight++;
+    try {
+      return await processEvent(event);
+    } finally {
+      inflight--;
+    }
+  };
+  return async (ms = 5000) => {
+    const deadline = Date.now() + ms;
+    for (let quiet = 0; quiet < 2; ) {
+      while (inflight > 0) {
+        if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${inflight} Slack request(s) to finish`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await fb.deps.jobs.idle();
+      quiet = inflight === 0 ? quiet + 1 : 0;
+      await new Promise((r) => setImmediate(r));
+    }
   };
 }

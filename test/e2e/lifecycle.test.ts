@@ -13,10 +13,7 @@ const reload = async () => (await bot.fb.deps.store.getIncident(incident.id))!;
 const card = () => messagesWithMarker(bot.emulator, incident.channelId!, `card:${incident.id}`)[0]!;
 const announcementPost = () => messagesWithMarker(bot.emulator, INCIDENTS_CHANNEL_ID, `announce:${incident.id}`)[0]!;
 const inChannel = (text: string, user = ALICE) => bot.driver.slash(text, { user, channel: incident.channelId! });
-const settled = async () => {
-  await new Promise((r) => setTimeout(r, 50));
-  await bot.fb.deps.jobs.idle();
-};
+const settled = () => bot.settled();
 
 before(async () => {
   bot = await startBot();

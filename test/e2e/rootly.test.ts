@@ -69,8 +69,7 @@ test('declaring from Slack creates the Rootly incident with severity_id, writes 
   // Its incident.created webhook comes back: recognised as ours, not announced twice.
   const r = await sendWebhook('incident.created', { id: remote.id, title: remote.title, status: 'started', severity: { slug: 'sev1', severity: 'high' }, labels: remote.labels, url: remote.url });
   assert.ok(r.status < 300, String(r.status));
-  await new Promise((res) => setTimeout(res, 200));
-  await bot.fb.deps.jobs.idle();
+  await bot.settled();
   assert.equal(messagesWithMarker(bot.emulator, INCIDENTS_CHANNEL_ID, `announce:${mine.id}`).length, 1);
   assert.equal((await bot.fb.deps.store.listOpenIncidents()).length, 1);
 

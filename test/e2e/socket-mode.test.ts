@@ -104,7 +104,7 @@ describe('the bot in Socket Mode', () => {
     const retry = await bot.driver.event({ type: 'app_home_opened', user: CAROL, channel: 'D0CAROL', tab: 'home' }, { eventId: first.eventId, retryNum: 1, retryReason: 'timeout' });
     assert.equal(retry.status, 200);
     assert.equal(bot.emulator.socketMode.envelopes().at(-1)?.retryAttempt, 1);
-    await new Promise((r) => setTimeout(r, 200));
+    await bot.settled();
     assert.equal(bot.emulator.calls('views.publish').length, publishes, 'no second publish for the retry');
   });
 

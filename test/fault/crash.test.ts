@@ -140,7 +140,8 @@ test('killed after the channel was created but before the card: the restart fini
   await waitUntil(() => emulator.calls('conversations.create').some((c) => c.ok), 30_000, 'the channel', 25).catch((err) => {
     throw new Error(`${(err as Error).message}; Slack calls: ${emulator.calls().map((c) => `${c.method}:${c.status}`).join(' ')}; bot output: ${bot.output().slice(-1500)}`);
   });
-  await new Promise((r) => setTimeout(r, 300));
+  // Killed while the card post hangs (the emulator records a hung call when it arrives).
+  await waitUntil(() => emulator.calls('chat.postMessage').some((c) => c.error === 'hang'), 30_000, 'the card post to hang', 25);
   await kill9(bot);
   emulator.clearFaults();
   assert.equal(markedMessages(emulator, 'card:').length, 0, 'no card before the restart');
@@ -167,7 +168,7 @@ test('killed right after an alert was acknowledged (202): the restart turns it i
   let bot = await spawnBot(db, port, config);
   const status = await postGenericAlert(bot.url, ALERT_SECRET, { title: 'Crash test: payments queue backlog', service: 'payments', severity: 'critical' });
   assert.equal(status, 202);
-  await new Promise((r) => setTimeout(r, 500));
+  await waitUntil(() => emulator.calls('conversations.create').some((c) => c.error === 'hang'), 30_000, 'processing to stall at the channel', 25);
   await kill9(bot);
   emulator.clearFaults();
   expireLeases(db);
@@ -216,7 +217,8 @@ test('killed while the approved action runs: after the restart it is executed on
       15_000,
       'the approval to settle',
     );
-    await new Promise((r) => setTimeout(r, 1000));
+    // Nothing left to run (no queued, running or retrying job) before counting executions.
+    await waitUntil(() => countRows(db, `select count(*) as n from jobs where state in ('queued', 'running')`) === 0, 15_000, 'the job queue to drain', 25);
     const keys = new Set(target.calls.slice(before).map((c) => String(c.headers['idempotency-key'] ?? c.body)));
     assert.ok(['executed', 'unknown'].includes(status), `approval ended ${status}`);
     assert.equal(keys.size, 1, 'one execution (a resend, if any, carries the same idempotency key)');

@@ -109,8 +109,12 @@ describe('two replicas on one PostgreSQL', { skip: pg ? false : 'PostgreSQL unre
       const rs = await Promise.all(people.map((user, i) => (i % 2 ? r.a : r.b).driver.click({ channel: msg.channel, ts: msg.ts }, Actions.approve, { user })));
       assert.ok(rs.every((x) => x.status === 200), 'every click acknowledged');
       await r.a.waitFor(() => target.calls.length > before, 10_000, 'the execution');
-      await new Promise((res) => setTimeout(res, 1500));
-      await Promise.all([r.a.fb.deps.jobs.idle(), r.b.fb.deps.jobs.idle()]);
+      // Both replicas done with every click and job: a second execution would have happened by now.
+      await r.a.waitFor(async () => {
+        const [a] = await r.a.fb.deps.store.listApprovals({ incidentId: inc.id });
+        return a && !['pending', 'approved', 'executing'].includes(a.status);
+      }, 10_000, 'the approval to settle');
+      await Promise.all([r.a.settled(), r.b.settled()]);
       assert.equal(target.calls.length - before, 1, 'executed exactly once');
       const [approval] = await r.a.fb.deps.store.listApprovals({ incidentId: inc.id });
       assert.notEqual(approval?.status, 'failed', `approval ended ${approval?.status}: ${approval?.error}`);

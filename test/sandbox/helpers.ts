@@ -9,6 +9,7 @@ import { createLogger } from '../../src/log.js';
 import { createHttpServer, listen } from '../../src/server.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import type { ConsoleState } from '../../src/sandbox/state.js';
+import { settledProbe } from '../e2e/harness.js';
 
 export interface RunningSandbox {
   url: string;
@@ -19,6 +20,8 @@ export interface RunningSandbox {
   state(): Promise<ConsoleState>;
   post(path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
   waitFor<T>(check: (s: ConsoleState) => T | undefined | null | false, what: string, ms?: number): Promise<T>;
+  /** No Slack request in the bot's listeners and no job running (see the e2e harness). */
+  settled(ms?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -40,6 +43,7 @@ export async function startSandboxBot(env: Record<string, string> = {}, processE
   const logger = createLogger({ level: base.logLevel, secrets: [], destination: sink, pretty: false });
   const sandbox = await startSandbox(base, logger, { ...env, ...processEnv });
   const fb = await buildFirebreak(sandbox.config, { logger, jobs: { pollMs: 50 } });
+  const settled = settledProbe(fb);
   const server = createHttpServer(fb, sandbox.routes);
   const port = await listen(server, 0, '127.0.0.1');
   await fb.start();
@@ -54,6 +58,7 @@ export async function startSandboxBot(env: Record<string, string> = {}, processE
     server,
     logs,
     state,
+    settled,
     async post(path, body) {
       const res = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: typeof body === 'string' ? body : JSON.stringify(body) });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };

@@ -210,7 +210,7 @@ describe('the sandbox is local-only by construction', () => {
   const port = () => new URL(sb.url).port;
   const good = () => ({ host: `127.0.0.1:${port()}`, 'content-type': 'application/json', 'x-sandbox-token': sb.sandbox.token });
   const unchanged = async () => {
-    await new Promise((r) => setTimeout(r, 200));
+    await sb.settled();
     const s = await sb.state();
     assert.equal(s.channels.find((c) => c.id === INCIDENTS)!.messages.length, 0, 'nothing was posted');
     assert.equal((await sb.fb.deps.store.listOpenIncidents()).length, 0, 'nothing was declared');

@@ -3,31 +3,68 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { JobRunner } from '../../src/services/jobs.js';
 import { createLogger } from '../../src/log.js';
-import { systemClock } from '../../src/ports/clock.js';
 import { openTestSqliteStore } from '../store/pg-helper.js';
 
 const quiet = createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }), pretty: false });
 
+/** A clock the test moves by hand: lease expiry follows it, not the wall clock. */
+class ManualClock {
+  private t = Date.parse('2025-03-01T10:00:00.000Z');
+  now = () => new Date(this.t);
+  advance(ms: number) {
+    this.t += ms;
+  }
+}
+
+/** Poll until `check` holds (the runners work in the background). */
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 test('a job that runs longer than its lease keeps it (heartbeat): a second worker never runs it too', async () => {
-  const { store, cleanup } = await openTestSqliteStore();
+  const { store: inner, cleanup } = await openTestSqliteStore();
   after(cleanup);
+  const clock = new ManualClock();
+  // Every lease renewal, as the time it pushes the lease to.
+  const renewedTo: number[] = [];
+  const store = Object.create(inner) as typeof inner;
+  store.extendJobLeases = async (ids, worker, until) => {
+    const n = await inner.extendJobLeases(ids, worker, until);
+    if (n) renewedTo.push(until.getTime());
+    return n;
+  };
   let runs = 0;
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => (finish = r));
   const handler = async () => {
     runs++;
-    await new Promise((r) => setTimeout(r, 1200)); // four lease lengths
+    await finished;
   };
-  const a = new JobRunner(store, quiet, systemClock, null, { workerId: 'A', pollMs: 20, leaseMs: 300 });
-  const b = new JobRunner(store, quiet, systemClock, null, { workerId: 'B', pollMs: 20, leaseMs: 300 });
+  const a = new JobRunner(store, quiet, clock, null, { workerId: 'A', pollMs: 20, leaseMs: 300 });
+  const b = new JobRunner(store, quiet, clock, null, { workerId: 'B', pollMs: 20, leaseMs: 300 });
   a.register('slow', handler);
   b.register('slow', handler);
   a.start();
   await a.enqueue('slow', {});
-  await new Promise((r) => setTimeout(r, 50));
+  await until(() => runs === 1, 'A to start the job');
   b.start();
-  await new Promise((r) => setTimeout(r, 1400));
-  await Promise.all([a.idle(), b.idle()]);
+  // Four lease lengths pass while A works, 200 ms at a time; after each step A's heartbeat renews
+  // the lease from the new time, and B, polling at that time, finds nothing to take.
+  for (let step = 0; step < 6; step++) {
+    clock.advance(200);
+    const now = clock.now().getTime();
+    await until(() => renewedTo.some((t) => t >= now + 300), `the heartbeat after step ${step + 1}`);
+    b.kick();
+    await b.idle();
+    assert.equal(runs, 1, `B took the job over at step ${step + 1}`);
+  }
+  finish();
+  await until(async () => (await store.countJobs({ kind: 'slow', state: 'done' })) === 1, 'the job to finish');
   assert.equal(runs, 1);
-  assert.equal(await store.countJobs({ kind: 'slow', state: 'done' }), 1);
   await a.stop(100);
   await b.stop(100);
 });
@@ -35,9 +72,10 @@ test('a job that runs longer than its lease keeps it (heartbeat): a second worke
 test('a worker that dies (no hand-back, no heartbeat) loses its job to another when the lease expires', async () => {
   const { store, cleanup } = await openTestSqliteStore();
   after(cleanup);
+  const clock = new ManualClock();
   const seen: string[] = [];
-  const a = new JobRunner(store, quiet, systemClock, null, { workerId: 'A', pollMs: 20, leaseMs: 300 });
-  const b = new JobRunner(store, quiet, systemClock, null, { workerId: 'B', pollMs: 20, leaseMs: 300 });
+  const a = new JobRunner(store, quiet, clock, null, { workerId: 'A', pollMs: 20, leaseMs: 300 });
+  const b = new JobRunner(store, quiet, clock, null, { workerId: 'B', pollMs: 20, leaseMs: 300 });
   a.register('work', async () => {
     seen.push('A');
     await new Promise(() => {}); // hangs forever: A is as good as dead
@@ -47,13 +85,17 @@ test('a worker that dies (no hand-back, no heartbeat) loses its job to another w
   });
   a.start();
   await a.enqueue('work', {});
-  await new Promise((r) => setTimeout(r, 100));
+  await until(() => seen.length === 1, 'A to claim the job');
   await a.stop(0, { handBack: false });
   b.start();
-  const deadline = Date.now() + 3000;
-  while ((await store.countJobs({ kind: 'work', state: 'done' })) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  // Within the lease, B finds nothing to take; once it has run out, B takes the job.
+  clock.advance(299);
+  b.kick();
+  await b.idle();
+  assert.deepEqual(seen, ['A'], 'taken over before the lease expired');
+  clock.advance(2);
+  await until(async () => (await store.countJobs({ kind: 'work', state: 'done' })) === 1, 'B to finish the job');
   assert.deepEqual(seen, ['A', 'B']);
-  assert.equal(await store.countJobs({ kind: 'work', state: 'done' }), 1);
   await b.stop(100);
 });
 
@@ -81,8 +123,7 @@ test('a job whose worker keeps dying is given up after maxAttempts claims, and r
     ran++;
   });
   r.start();
-  const deadline = Date.now() + 3000;
-  while (!dead.length && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+  await until(() => dead.length > 0, 'the job to be given up');
   await r.stop(100);
   assert.deepEqual(dead, ['poison-1']);
   assert.equal(ran, 0, 'not run a fourth time');

@@ -46,8 +46,7 @@ test('every Web API method and argument the bot sends is in Slack\'s Web API des
   await bot.driver.slash('action read_logs service=api', { user: ALICE, channel: inc.channelId! });
   await bot.driver.appHomeOpened(BOB);
   await bot.driver.slash('resolve done', { user: ALICE, channel: inc.channelId! });
-  await new Promise((r) => setTimeout(r, 300));
-  await bot.fb.deps.jobs.idle();
+  await bot.settled();
 
   const problems: string[] = [];
   const seen = new Set<string>();
