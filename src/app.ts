@@ -1,39 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
+import type { App, HTTPReceiver } from '@slack/bolt';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createLocalBackend } from './adapters/backend/local.js';
 import { createFallbackSummarizer } from './adapters/fallback-summarizer.js';
-import { SlackChat, slackLogger } from './adapters/slack/chat.js';
+import { SlackChat } from './adapters/slack/chat.js';
 import { openAndMigrate } from './adapters/store/index.js';
 import type { IncidentBackend } from './ports/backend.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import type { Store } from './ports/store.js';
 import type { Summarizer } from './ports/summarizer.js';
-import { BRIEF_JOB, DECLARE_FLOW_JOB, runDeclareFlow } from './services/declare.js';
-import type { Deps } from './services/deps.js';
-import { JobRunner, PermanentJobError } from './services/jobs.js';
-import { BackendError, ChatError, userMessage } from './errors.js';
-import { BACKEND_SYNC_JOB, POSTMORTEM_JOB, REFRESH_JOB, refreshIncidentViews, syncToBackend, type BackendOp } from './services/lifecycle.js';
-import { CLAUDE_PROPOSE_JOB, postBrief, postPostmortem } from './services/summaries.js';
-import { proposeFromClaude } from './services/claude-proposals.js';
-import { registerApprovalJobs } from './services/approvals.js';
-import { registerAlertJobs } from './services/alerts.js';
-import { registerBackendEventJobs } from './services/backend-events.js';
-import { registerPagingJobs } from './services/paging.js';
-import { registerReminderJobs } from './services/reminders.js';
-import { registerFollowupJobs } from './services/followups.js';
 import type { OnCall } from './ports/oncall.js';
-import { registerActions } from './slack/listeners/actions.js';
-import { registerApprovalListeners } from './slack/listeners/approvals.js';
-import { registerCommands } from './slack/listeners/commands.js';
-import { registerEvents } from './slack/listeners/events.js';
-import { registerViews } from './slack/listeners/views.js';
-import { registerFollowThroughListeners } from './slack/listeners/followthrough.js';
-import { incidentLabel } from './domain/incident.js';
-
-const MAINTENANCE_JOB = 'maintenance.prune';
+import { allJobs } from './services/all-jobs.js';
+import type { Deps } from './services/deps.js';
+import { deadJobNotice, JobRunner, maintenanceJob } from './services/jobs.js';
+import { buildBolt, startSocketMode, startupFailure } from './slack/bolt.js';
+import { registerListeners } from './slack/listeners/index.js';
 
 export interface BuildOptions {
   logger: Logger;
@@ -67,7 +50,7 @@ export async function buildBackend(config: Config, store: Store, logger: Logger)
     case 'rootly': {
       const { createRootlyBackend } = await import('./adapters/backend/rootly/backend.js');
       return createRootlyBackend({
-        apiKey: config.env.ROOTLY_API_KEY!,
+        apiKey: requiredKey(config.env.ROOTLY_API_KEY, 'ROOTLY_API_KEY'),
         baseUrl: config.rootlyApiUrl,
         logger: log,
         createGuard: { get: (k) => store.getStep('rootly-create', k), put: (k, v) => store.putStep('rootly-create', k, v) },
@@ -75,7 +58,7 @@ export async function buildBackend(config: Config, store: Store, logger: Logger)
     }
     case 'incidentio': {
       const { createIncidentIoBackend } = await import('./adapters/backend/incidentio/backend.js');
-      return createIncidentIoBackend({ apiKey: config.env.INCIDENTIO_API_KEY!, baseUrl: config.incidentioApiUrl, logger: log });
+      return createIncidentIoBackend({ apiKey: requiredKey(config.env.INCIDENTIO_API_KEY, 'INCIDENTIO_API_KEY'), baseUrl: config.incidentioApiUrl, logger: log });
     }
     case 'local':
       return createLocalBackend(store, config.env.FIREBREAK_PUBLIC_URL ? { publicUrl: config.env.FIREBREAK_PUBLIC_URL } : {});
@@ -141,8 +124,9 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   const clock = opts.clock ?? systemClock;
   const metrics = opts.metrics ?? createMetrics();
   const store = opts.store ?? (await openAndMigrate(config.databaseUrl, { logger: logger.child({ component: 'store' }) }));
-  const token = config.env.SLACK_BOT_TOKEN!;
-  const chat = new SlackChat({ token, apiUrl: config.slackApiUrl, logger, ...(opts.slackRetries !== undefined ? { retries: opts.slackRetries } : {}) });
+  if (!config.slack) throw new Error('no Slack credentials: set SLACK_BOT_TOKEN (and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN), or run the sandbox');
+  const slack = config.slack;
+  const chat = new SlackChat({ token: slack.botToken, apiUrl: config.slackApiUrl, logger, ...(opts.slackRetries !== undefined ? { retries: opts.slackRetries } : {}) });
   const [backend, summarizer, oncall] = await Promise.all([
     opts.backend ?? buildBackend(config, store, logger),
     opts.summarizer ?? buildSummarizer(config, logger, metrics, clock),
@@ -150,145 +134,14 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   ]);
   const jobs = new JobRunner(store, logger.child({ component: 'jobs' }), clock, metrics, {
     ...opts.jobs,
-    onDead: async (job, err) => {
-      const p = job.payload as { incidentId?: string; notify?: { channelId: string; userId: string } | null };
-      const tries = `${job.attempts} attempt${job.attempts === 1 ? '' : 's'}`;
-      const text = `:warning: A background task (${job.kind}) failed for good after ${tries}: ${(err as Error)?.message ?? err}. The record is kept; a person needs to look.`;
-      // Seen by the person who started it and, when there is one, by the incident channel.
-      const incident = p.incidentId ? await store.getIncident(p.incidentId) : null;
-      await Promise.allSettled([
-        p.notify ? chat.postEphemeral(p.notify.channelId, p.notify.userId, text) : Promise.resolve(),
-        incident?.channelId ? chat.post(incident.channelId, `${text} (${incidentLabel(incident)})`) : Promise.resolve(),
-      ]);
-    },
+    onDead: deadJobNotice(store, chat),
   });
   const deps: Deps = { config, store, chat, backend, oncall, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
 
-  jobs.register(DECLARE_FLOW_JOB, async (payload, job) => {
-    const p = payload as Parameters<typeof runDeclareFlow>[1];
-    try {
-      await runDeclareFlow(deps, p);
-    } catch (err) {
-      // The backend refused the record (a field it rejects, a key without the scope): retrying the
-      // same request cannot help. Stop now and tell the declarer why; Slack's side is already done.
-      if (err instanceof BackendError && (err.code === 'backend.validation' || err.code === 'backend.auth'))
-        throw new PermanentJobError(`the incident was not recorded in ${backend.name}: ${userMessage(err).replace(/^:warning: /, '')}`);
-      // Tell the declarer once, at the first failure, that we are on it; the job retries.
-      if (job.attempts === 1 && p.notify)
-        await chat
-          .postEphemeral(p.notify.channelId, p.notify.userId, `:hourglass: Setting up the incident hit an error (${(err as Error).message}). Firebreak kept the record and is retrying.`)
-          .catch(() => undefined);
-      throw err;
-    }
-  });
-  jobs.register(BRIEF_JOB, async (p) => postBrief(deps, (p as { incidentId: string }).incidentId));
-  jobs.register(REFRESH_JOB, async (p) => refreshIncidentViews(deps, (p as { incidentId: string }).incidentId));
-  jobs.register(BACKEND_SYNC_JOB, async (p) => syncToBackend(deps, p as { incidentId: string } & BackendOp));
-  jobs.register(POSTMORTEM_JOB, async (p) => {
-    const { incidentId, check } = p as { incidentId: string; check?: number };
-    await postPostmortem(deps, incidentId, null, { reuse: true, check: check ?? 0 });
-  });
-  jobs.register(CLAUDE_PROPOSE_JOB, async (p) => {
-    await proposeFromClaude(deps, (p as { incidentId: string }).incidentId);
-  });
-  // Housekeeping, once an hour on one replica (the job key is the hour): replay-protection keys
-  // outlive their 5-minute windows by a day, finished jobs are kept a week for inspection.
-  jobs.register(MAINTENANCE_JOB, async () => {
-    const now = clock.now().getTime();
-    const keys = await store.pruneProcessed(new Date(now - 24 * 3600_000));
-    const done = await store.pruneJobs(new Date(now - 7 * 24 * 3600_000));
-    if (keys || done) logger.info({ keys, jobs: done }, 'housekeeping: pruned old replay keys and finished jobs');
-  });
-  registerApprovalJobs(deps);
-  registerAlertJobs(deps);
-  registerBackendEventJobs(deps);
-  registerPagingJobs(deps);
-  registerReminderJobs(deps);
-  registerFollowupJobs(deps);
+  for (const job of allJobs) jobs.register(job, deps);
 
-  const boltLogger = slackLogger(logger.child({ component: 'bolt' }));
-  let receiver: HTTPReceiver | null = null;
-  let bolt: App;
-  if (config.slackMode === 'socket') {
-    bolt = new App({
-      token,
-      appToken: config.env.SLACK_APP_TOKEN!,
-      socketMode: true,
-      logger: boltLogger,
-      logLevel: LogLevel.WARN,
-      clientOptions: { slackApiUrl: config.slackApiUrl },
-      installerOptions: { clientOptions: { slackApiUrl: config.slackApiUrl } },
-      convoStore: false,
-      deferInitialization: true,
-    });
-  } else {
-    receiver = new HTTPReceiver({
-      signingSecret: config.env.SLACK_SIGNING_SECRET!,
-      endpoints: '/slack/events',
-      processBeforeResponse: false,
-      logger: boltLogger,
-      logLevel: LogLevel.WARN,
-      unhandledRequestTimeoutMillis: 2900,
-      // Runs after the signature is verified: the signature goes to the context, where the
-      // replay check below finds it.
-      customPropertiesExtractor: (req) => ({ slackSignature: String(req.headers['x-slack-signature'] ?? '') }),
-    });
-    // convoStore off: the bot keeps no per-conversation state in Bolt (the store is ours), and the
-    // middleware would cost every request a lookup before the ack.
-    bolt = new App({
-      token,
-      receiver,
-      logger: boltLogger,
-      logLevel: LogLevel.WARN,
-      convoStore: false,
-      clientOptions: { slackApiUrl: config.slackApiUrl, retryConfig: { retries: 2 } },
-      deferInitialization: true,
-    });
-  }
-  if (config.slackMode === 'socket') {
-    // In HTTP mode the server times each request to its ack; over a socket there is no HTTP
-    // request, so the same histogram is fed here, from the envelope's arrival to its ack.
-    const process = bolt.processEvent.bind(bolt);
-    bolt.processEvent = async (event) => {
-      const started = performance.now();
-      const ack = event.ack;
-      event.ack = async (response) => {
-        await ack(response);
-        metrics.ackSeconds.observe({ kind: 'slack' }, (performance.now() - started) / 1000);
-        metrics.slackRequests.inc({ kind: 'slack', outcome: 'acked' });
-      };
-      return process(event);
-    };
-  }
-  bolt.error(async (err) => {
-    logger.error({ err, errorId: randomUUID().slice(0, 8) }, 'unhandled error in a Slack listener');
-  });
-  bolt.use(async (args) => {
-    const body = args.body as { api_app_id?: string; team_id?: string; team?: { id?: string } | null };
-    // A request for another workspace (a shared signing secret, a misrouted app) changes nothing here.
-    const team = body.team_id ?? body.team?.id;
-    const ours = chat.teamId();
-    if (ours && team && team !== ours) {
-      logger.warn({ team }, 'Slack request for another workspace refused');
-      if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
-      return;
-    }
-    // A replayed request (same signature within Slack's five-minute window) is acknowledged and
-    // ignored: no second effect. The store holds the signatures, so every replica sees them.
-    const sig = (args.context as { slackSignature?: string }).slackSignature;
-    if (sig && !(await store.markProcessed(`slack-sig:${sig.slice(0, 80)}`, clock.now()))) {
-      logger.warn('replayed Slack request ignored');
-      if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
-      return;
-    }
-    await args.next();
-  });
-  registerCommands(bolt, deps);
-  registerViews(bolt, deps);
-  registerActions(bolt, deps);
-  registerEvents(bolt, deps);
-  registerApprovalListeners(bolt, deps);
-  registerFollowThroughListeners(bolt, deps);
+  const { bolt, receiver } = buildBolt(slack, { slackApiUrl: config.slackApiUrl, logger, metrics, chat, store, clock });
+  registerListeners(bolt, deps);
 
   let slackOk = false;
   let backendCheck = 'not checked';
@@ -301,7 +154,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
     if (announceCheck && now - announceCheck.at < (announceCheck.text === 'ok' ? 60_000 : 15_000)) return announceCheck.text;
     let text: string;
     try {
-      const problem = await chat.postingProblem(announceChannel!);
+      const problem = announceChannel ? await chat.postingProblem(announceChannel) : null;
       text = problem ? `cannot post in ANNOUNCE_CHANNEL: ${problem}` : 'ok';
     } catch (err) {
       text = `not checked: ${(err as Error).message}`;
@@ -323,9 +176,9 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       slackOk = true;
       if (announceChannel) void checkAnnounce(); // warns in the log at start, not only on /readyz
       await bolt.init();
-      if (config.slackMode === 'socket') await startSocketMode(bolt, config.slackApiUrl);
+      if (slack.mode === 'socket') await startSocketMode(bolt, config.slackApiUrl);
       jobs.start();
-      const hourly = () => void jobs.enqueue(MAINTENANCE_JOB, {}, { key: `maintenance:${Math.floor(clock.now().getTime() / 3600_000)}` }).catch((err) => logger.warn({ err }, 'scheduling housekeeping failed'));
+      const hourly = () => void jobs.enqueue(maintenanceJob, {}, { key: String(Math.floor(clock.now().getTime() / 3600_000)) }).catch((err) => logger.warn({ err }, 'scheduling housekeeping failed'));
       hourly();
       maintenanceTimer = setInterval(hourly, 10 * 60_000);
       maintenanceTimer.unref();
@@ -342,7 +195,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
     async stop() {
       if (maintenanceTimer) clearInterval(maintenanceTimer);
       await jobs.stop();
-      if (config.slackMode === 'socket') await bolt.stop().catch(() => undefined);
+      if (slack.mode === 'socket') await bolt.stop().catch(() => undefined);
       await store.close();
     },
     async ready() {
@@ -373,57 +226,8 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   };
 }
 
-/**
- * A start-up call to Slack that failed, as one line an operator can act on: which URL, what came
- * back, and which setting to check. Slack's own refusals name the token; the rest are the network.
- */
-function startupFailure(err: unknown, url: string, tokenVar: 'SLACK_BOT_TOKEN' | 'SLACK_APP_TOKEN'): Error {
-  const slackError = err instanceof ChatError ? err.slackError : ((err as { data?: { error?: string } })?.data?.error ?? null);
-  const refusals: Record<string, string> = {
-    invalid_auth: `${tokenVar} is not valid for this workspace (copy it again from the app's settings)`,
-    not_authed: `${tokenVar} was not sent`,
-    account_inactive: `${tokenVar} belongs to an app that was uninstalled or a deleted account (reinstall the app)`,
-    token_revoked: `${tokenVar} was revoked (reinstall the app and copy the new token)`,
-    missing_scope: `${tokenVar} lacks a scope (connections:write for SLACK_APP_TOKEN; reinstall the app from manifest.yml for the bot)`,
-    invalid_token: `${tokenVar} is not a token Slack accepts here (SLACK_APP_TOKEN must be the app-level xapp- token)`,
-  };
-  if (slackError && slackError !== 'request_failed' && slackError in refusals)
-    return new Error(`Slack refused the call to ${url} (${slackError}): ${refusals[slackError]}`, { cause: err });
-  const cause = rootCause(err);
-  return new Error(
-    `could not reach Slack at ${url} (${cause}): check SLACK_API_URL (default https://slack.com/api/), DNS, and any outbound proxy or firewall on this host`,
-    { cause: err },
-  );
-}
-
-/** The innermost error's code or message (ECONNREFUSED, ENOTFOUND, a TLS error...). */
-function rootCause(err: unknown): string {
-  // Our errors wrap with `cause`, @slack/web-api's request errors with `original`.
-  let e = err as { cause?: unknown; original?: unknown; code?: unknown; message?: unknown } | undefined;
-  for (let i = 0; i < 6 && e && typeof e === 'object' && (e.cause || e.original); i++) e = (e.cause ?? e.original) as typeof e;
-  const code = typeof e?.code === 'string' ? e.code : null;
-  const message = typeof e?.message === 'string' ? e.message : String(err);
-  return code && !message.includes(code) ? `${code}: ${message}` : message;
-}
-
-/**
- * Socket Mode: apps.connections.open with the app token, then a WebSocket to the URL Slack gives.
- * Either step failing stops start-up with the URL that failed (the ticket query string removed:
- * it is a single-use credential) and what to check.
- */
-async function startSocketMode(bolt: App, slackApiUrl: string): Promise<void> {
-  const client = (bolt as unknown as { receiver?: { client?: import('node:events').EventEmitter } }).receiver?.client;
-  let wsUrl: string | null = null;
-  client?.on('authenticated', (r: { url?: string }) => {
-    if (r.url) wsUrl = r.url.split('?')[0]!;
-  });
-  try {
-    await bolt.start();
-  } catch (err) {
-    if (!wsUrl) throw startupFailure(err, `${slackApiUrl}apps.connections.open`, 'SLACK_APP_TOKEN');
-    throw new Error(
-      `could not open the Socket Mode WebSocket at ${wsUrl} (${rootCause(err)}): outbound WebSocket connections (wss://, port 443) must be allowed from this host; behind a proxy that blocks them, use HTTP mode (SLACK_SIGNING_SECRET) instead`,
-      { cause: err },
-    );
-  }
+/** A backend key the config check already required for this backend (a config built by hand may lack it). */
+function requiredKey(value: string | undefined, name: string): string {
+  if (!value) throw new Error(`${name} is required for this backend`);
+  return value;
 }

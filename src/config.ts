@@ -214,10 +214,19 @@ export type Env = z.infer<typeof EnvSchema>;
 
 export type SlackMode = 'http' | 'socket' | 'sandbox';
 
+/**
+ * How the bot reaches Slack, with exactly the credentials that mode needs. HTTP mode (events
+ * signed with the signing secret, also the sandbox's, against its emulator) or Socket Mode (an
+ * app-level token). Null without SLACK_BOT_TOKEN: sandbox mode before the sandbox supplies them.
+ */
+export type SlackConnection = { mode: 'http'; botToken: string; signingSecret: string } | { mode: 'socket'; botToken: string; appToken: string };
+
 export interface Config {
   env: Env;
   file: FileConfig;
+  /** A label for logs and the sandbox check; `slack` holds the connection itself. */
   slackMode: SlackMode;
+  slack: SlackConnection | null;
   backend: 'local' | 'rootly' | 'incidentio';
   slackApiUrl: string;
   rootlyApiUrl: string;
@@ -319,12 +328,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const e = parsedEnv.data;
 
   const backend = e.INCIDENT_BACKEND ?? (e.ROOTLY_API_KEY ? 'rootly' : e.INCIDENTIO_API_KEY ? 'incidentio' : 'local');
-  const slackMode: SlackMode = !e.SLACK_BOT_TOKEN ? 'sandbox' : e.SLACK_APP_TOKEN ? 'socket' : 'http';
+  const slack: SlackConnection | null = !e.SLACK_BOT_TOKEN
+    ? null
+    : e.SLACK_APP_TOKEN
+      ? { mode: 'socket', botToken: e.SLACK_BOT_TOKEN, appToken: e.SLACK_APP_TOKEN }
+      : // crossFieldProblems refused HTTP mode without a signing secret above
+        { mode: 'http', botToken: e.SLACK_BOT_TOKEN, signingSecret: e.SLACK_SIGNING_SECRET ?? '' };
+  const slackMode: SlackMode = slack?.mode ?? 'sandbox';
   const slackApiUrl = e.SLACK_API_URL ?? 'https://slack.com/api/';
   return {
     env: e,
     file,
     slackMode,
+    slack,
     backend,
     slackApiUrl: slackApiUrl.endsWith('/') ? slackApiUrl : `${slackApiUrl}/`,
     rootlyApiUrl: e.ROOTLY_API_URL ?? 'https://api.rootly.com',

@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   // Start (auth.test, Bolt's init, Socket Mode) before listening: a Slack request that arrived
   // before Bolt is initialised would be acked with no listener and lost.
   await fb.start();
-  const server = createHttpServer(fb, sandbox?.routes ?? []);
+  const { server, drain } = createHttpServer(fb, sandbox?.routes ?? []);
   const port = await listen(server, config.port, config.host).catch((err: NodeJS.ErrnoException) => {
     const why: Record<string, string> = {
       EADDRINUSE: 'another process already listens there (set PORT to a free port)',
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     if (stopping) process.exit(1);
     stopping = true;
     logger.info({ signal }, 'shutting down: draining requests and background work');
-    (server as unknown as { drain?: () => void }).drain?.();
+    drain();
     server.close();
     server.closeIdleConnections?.();
     try {

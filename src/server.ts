@@ -8,7 +8,13 @@ import { webhookRoutes } from './webhooks/routes.js';
  * The bot's one HTTP server: `/slack/events` (HTTP mode) plus health, readiness, metrics and the
  * webhooks, in both Slack modes. Split from app.ts so tests build the app without a port.
  */
-export function createHttpServer(fb: Firebreak, extraRoutes: Route[] = []): Server {
+export interface HttpServer {
+  server: Server;
+  /** Stop taking work: every request but `/healthz` gets 503 (shutdown, before `server.close()`). */
+  drain(): void;
+}
+
+export function createHttpServer(fb: Firebreak, extraRoutes: Route[] = []): HttpServer {
   const { deps } = fb;
   const routes: Route[] = [
     { method: 'GET', path: '/healthz', handler: (_req, res) => sendJson(res, 200, { ok: true }) },
@@ -67,10 +73,12 @@ export function createHttpServer(fb: Firebreak, extraRoutes: Route[] = []): Serv
     });
   });
   server.on('close', () => (draining = true));
-  (server as Server & { drain: () => void }).drain = () => {
-    draining = true;
+  return {
+    server,
+    drain: () => {
+      draining = true;
+    },
   };
-  return server;
 }
 
 export async function listen(server: Server, port: number, host: string): Promise<number> {

@@ -169,7 +169,7 @@ export interface Decision {
 }
 
 /** Enough distinct approvers? A person who votes twice counts once (the two-person rule). */
-export function decide(votes: readonly { userId: string }[], policy: Pick<ApprovalPolicy, 'min_approvals'>): Decision {
+export function tallyVotes(votes: readonly { userId: string }[], policy: Pick<ApprovalPolicy, 'min_approvals'>): Decision {
   const approvers = [...new Set(votes.map((v) => v.userId))];
   const needed = policy.min_approvals;
   const remaining = Math.max(0, needed - approvers.length);

@@ -150,6 +150,7 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
     file: { ...config.file, approvals, oncall },
     env,
     slackMode: 'sandbox',
+    slack: { mode: 'http', botToken, signingSecret },
     slackApiUrl: emulator.apiUrl,
     databaseUrl,
     backend: 'local',

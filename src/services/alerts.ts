@@ -1,10 +1,11 @@
 import { isOpen, type Incident } from '../domain/incident.js';
-import { atLeast } from '../domain/severity.js';
 import type { StoredAlert } from '../ports/store.js';
 import { declareFlowId, declareIncident } from './declare.js';
 import type { Deps } from './deps.js';
-import { PermanentJobError } from './jobs.js';
-import { changeStatus, refreshIncidentViews } from './lifecycle.js';
+import { defineJob, PermanentJobError } from './jobs.js';
+import { z } from 'zod';
+import { changeStatus } from './lifecycle.js';
+import { incidentThread, refreshIncidentViews } from './incident-views.js';
 import { postOnce, step } from './steps.js';
 import { section } from '../slack/blocks/common.js';
 import { BackendError } from '../errors.js';
@@ -23,23 +24,39 @@ import { escapeText } from '../slack/mrkdwn.js';
  *   the store makes idempotent: whoever materialises it first (the claimer, or a joiner that got
  *   there before it) creates it; everyone else gets the same row. Exactly one incident per episode.
  */
-export const ALERT_PROCESS_JOB = 'alert.process';
-export const ALERT_NOTE_JOB = 'alert.note';
-export const ALERT_RECORD_JOB = 'alert.record';
-
 export const episodeKey = (fingerprint: string, episode: string) => `alert:${fingerprint}:${episode}`;
 
-export function registerAlertJobs(deps: Deps): void {
-  deps.jobs.register(ALERT_PROCESS_JOB, async (payload) => processAlert(deps, alertIdOf(payload)));
-  deps.jobs.register(ALERT_NOTE_JOB, async (payload) => postFiredAgainNote(deps, payload as NotePayload));
-  deps.jobs.register(ALERT_RECORD_JOB, async (payload) => recordOnBackend(deps, payload as RecordPayload));
-}
+/** A stored alert to act on; enqueued by the webhook route, keyed by the alert. */
+export const alertProcessJob = defineJob({
+  kind: 'alert.process',
+  payload: z.object({ alertId: z.string().min(1) }),
+  key: (p) => p.alertId,
+  run: (deps, p) => processAlert(deps, p.alertId),
+});
 
-function alertIdOf(payload: unknown): string {
-  const id = (payload as { alertId?: unknown } | null)?.alertId;
-  if (typeof id !== 'string') throw new PermanentJobError('alert.process payload has no alertId');
-  return id;
-}
+const NotePayload = z.object({ incidentId: z.string().min(1), windowStart: z.number() });
+/** The "fired again" note for one batch window of an incident. */
+export const alertNoteJob = defineJob({
+  kind: 'alert.note',
+  payload: NotePayload,
+  key: (p) => `${p.incidentId}:${p.windowStart}`,
+  run: (deps, p) => postFiredAgainNote(deps, p),
+});
+
+const RecordPayload = z.object({
+  alertId: z.string().min(1),
+  incidentId: z.string().min(1),
+  /** The episode (its first alert's id); older jobs may lack it. */
+  episode: z.string().optional(),
+});
+/** One backend alert per episode, firing and resolved (see processFiring, processResolved). */
+export const alertRecordJob = defineJob({
+  kind: 'alert.record',
+  payload: RecordPayload,
+  run: (deps, p) => recordOnBackend(deps, p),
+});
+
+export const alertJobs = [alertProcessJob, alertNoteJob, alertRecordJob];
 
 export async function processAlert(deps: Deps, alertId: string): Promise<void> {
   const alert = await deps.store.getAlert(alertId);
@@ -86,7 +103,7 @@ async function openEpisode(deps: Deps, alert: StoredAlert): Promise<Incident> {
   if (deps.backend.name !== 'local') {
     // One backend alert per episode (not per firing): Rootly accepts ~50 alerts/min, a storm would
     // exhaust that budget for nothing. The resolution is recorded too (see processResolved).
-    await deps.jobs.enqueue(ALERT_RECORD_JOB, { alertId: alert.id, incidentId: incident.id, episode: alert.id }, { key: `alert-record:${alert.fingerprint}:${alert.id}:firing` });
+    await deps.jobs.enqueue(alertRecordJob, { alertId: alert.id, incidentId: incident.id, episode: alert.id }, { key: `${alert.fingerprint}:${alert.id}:firing` });
   }
   return incident;
 }
@@ -122,10 +139,7 @@ async function countOnce(deps: Deps, alert: StoredAlert, incident: Incident): Pr
 
 // -- batched "fired again" notes ---------------------------------------------------------------
 
-interface NotePayload {
-  incidentId: string;
-  windowStart: number;
-}
+type NotePayload = z.output<typeof NotePayload>;
 
 /**
  * At most one note per incident per `batch_seconds`: the first join in a window enqueues a job
@@ -137,15 +151,11 @@ async function scheduleNote(deps: Deps, incident: Incident, alert: StoredAlert):
   const batchMs = deps.config.file.alerts.batch_seconds * 1000;
   const now = deps.clock.now().getTime();
   if (batchMs <= 0) {
-    await deps.jobs.enqueue(ALERT_NOTE_JOB, { incidentId: incident.id, windowStart: now }, { key: `alert-note:${incident.id}:${alert.id}` });
+    await deps.jobs.enqueue(alertNoteJob, { incidentId: incident.id, windowStart: now }, { key: `${incident.id}:${alert.id}` });
     return;
   }
   const windowStart = Math.floor(now / batchMs) * batchMs;
-  await deps.jobs.enqueue(
-    ALERT_NOTE_JOB,
-    { incidentId: incident.id, windowStart } satisfies NotePayload,
-    { key: `alert-note:${incident.id}:${windowStart}`, delayMs: windowStart + batchMs - now },
-  );
+  await deps.jobs.enqueue(alertNoteJob, { incidentId: incident.id, windowStart }, { delayMs: windowStart + batchMs - now });
 }
 
 async function postFiredAgainNote(deps: Deps, payload: NotePayload): Promise<void> {
@@ -173,31 +183,14 @@ async function postFiredAgainNote(deps: Deps, payload: NotePayload): Promise<voi
   if (now > shown) {
     const batchMs = Math.max(1000, deps.config.file.alerts.batch_seconds * 1000);
     const nextWindow = Math.max(payload.windowStart + batchMs, Math.floor(deps.clock.now().getTime() / batchMs) * batchMs);
-    await deps.jobs.enqueue(
-      ALERT_NOTE_JOB,
-      { incidentId: incident.id, windowStart: nextWindow } satisfies NotePayload,
-      { key: `alert-note:${incident.id}:${nextWindow}`, delayMs: Math.max(0, nextWindow + batchMs - deps.clock.now().getTime()) },
-    );
+    await deps.jobs.enqueue(alertNoteJob, { incidentId: incident.id, windowStart: nextWindow }, { delayMs: Math.max(0, nextWindow + batchMs - deps.clock.now().getTime()) });
   }
   // The card and announcement show the count: refreshed once per batch, not once per alert.
   await refreshIncidentViews(deps, incident.id);
 }
 
-/**
- * Where alert notes go: in a thread under the incident card, or under the announcement for an
- * incident without a channel. Throws (the job retries) while the declare flow has not posted yet.
- */
-async function noteTarget(deps: Deps, incident: Incident): Promise<{ channel: string; ts: string } | null> {
-  if (incident.channelId && incident.cardTs) return { channel: incident.channelId, ts: incident.cardTs };
-  const wantsChannel = atLeast(incident.severity, deps.config.file.announce.auto_channel_min_severity);
-  const announceChannel = deps.config.env.ANNOUNCE_CHANNEL;
-  if (!wantsChannel && announceChannel && incident.announceTs) return { channel: announceChannel, ts: incident.announceTs };
-  const steps = await deps.store.listSteps(declareFlowId(incident.id));
-  const waitingForCard = wantsChannel && !('card' in steps);
-  const waitingForAnnounce = !wantsChannel && !!announceChannel && !('announce' in steps);
-  if (waitingForCard || waitingForAnnounce) throw new Error(`incident ${incident.id} not posted yet; note waits`);
-  return null;
-}
+/** Where alert notes go: the incident's thread (see incident-views), once the declare flow posted it. */
+const noteTarget = (deps: Deps, incident: Incident) => incidentThread(deps, incident, declareFlowId(incident.id));
 
 // -- resolved ----------------------------------------------------------------------------------
 
@@ -207,7 +200,7 @@ async function processResolved(deps: Deps, alert: StoredAlert): Promise<Incident
   const incident = await deps.store.findIncidentByDedupeKey(episodeKey(alert.fingerprint, fp.incidentId));
   if (!incident || !isOpen(incident.status)) return incident;
   if (deps.backend.name !== 'local')
-    await deps.jobs.enqueue(ALERT_RECORD_JOB, { alertId: alert.id, incidentId: incident.id, episode: fp.incidentId }, { key: `alert-record:${alert.fingerprint}:${fp.incidentId}:resolved` });
+    await deps.jobs.enqueue(alertRecordJob, { alertId: alert.id, incidentId: incident.id, episode: fp.incidentId }, { key: `${alert.fingerprint}:${fp.incidentId}:resolved` });
   const resolve = deps.config.file.alerts.resolve_incident_on_resolved_alert;
   const target = await noteTarget(deps, incident).catch(() => null);
   if (target) {
@@ -224,12 +217,7 @@ async function processResolved(deps: Deps, alert: StoredAlert): Promise<Incident
 
 // -- backend record ----------------------------------------------------------------------------
 
-interface RecordPayload {
-  alertId: string;
-  incidentId: string;
-  /** The episode (its first alert's id); older jobs may lack it. */
-  episode?: string;
-}
+type RecordPayload = z.output<typeof RecordPayload>;
 
 /** Where the backend's alert id for an episode is kept (a durable flow step in the store). */
 const episodeRecord = (fingerprint: string, episode: string) => `alert-episode:${fingerprint}:${episode}`;

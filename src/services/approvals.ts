@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ActionDefinition, ApprovalPolicy } from '../domain/actions.js';
 import {
   canApprove,
-  decide,
+  tallyVotes,
   describePolicy,
   snapshotApprovers,
   type ApproverSnapshot,
@@ -21,7 +21,8 @@ import { clip, time } from '../slack/blocks/common.js';
 import { Markers } from '../slack/ids.js';
 import type { Deps } from './deps.js';
 import { ExecutorError, NOT_EXECUTED, runExecutor, wasExecuted, type ExecutionResult, type ExecutorOptions } from './executors/index.js';
-import { BACKEND_SYNC_JOB, requireIncident } from './lifecycle.js';
+import { backendSyncJob, requireIncident } from './lifecycle.js';
+import { defineJob } from './jobs.js';
 import { postOnce } from './steps.js';
 
 /**
@@ -39,9 +40,42 @@ import { postOnce } from './steps.js';
  * approval id and the signed user id.
  */
 
-export const APPROVAL_EXECUTE_JOB = 'approval.execute';
-export const APPROVAL_EXPIRE_JOB = 'approval.expire';
-export const APPROVAL_SHOW_JOB = 'approval.show';
+const ApprovalPayload = z.object({ approvalId: z.string().min(1) });
+
+/** The approval jobs' context: the services' deps, and executor overrides (tests). */
+export type ApprovalJobContext = Deps & { executors?: ExecutorOptions };
+
+/** Runs the approved action; enqueued only by the click that wins `pending → approved`. */
+export const approvalExecuteJob = defineJob({
+  kind: 'approval.execute',
+  payload: ApprovalPayload,
+  key: (p) => p.approvalId,
+  run: (ctx: ApprovalJobContext, p) => executeApproval(ctx, p.approvalId, ctx.executors ?? {}),
+});
+
+/** Posts the approval message (the proposal is recorded first, so a proposer gets an answer at once). */
+export const approvalShowJob = defineJob({
+  kind: 'approval.show',
+  payload: ApprovalPayload,
+  key: (p) => p.approvalId,
+  run: (deps, p) => showApproval(deps, p.approvalId),
+});
+
+/** Expires a pending approval when its window closes. */
+export const approvalExpireJob = defineJob({
+  kind: 'approval.expire',
+  payload: ApprovalPayload,
+  key: (p) => p.approvalId,
+  run: async (deps, { approvalId }) => {
+    const a = await deps.store.getApproval(approvalId);
+    if (!a || a.status !== 'pending') return;
+    // Due early (another replica's clock): fail so the runner retries shortly after.
+    if (!isExpired(a, deps.clock.now())) throw new Error('approval not yet expired; retrying');
+    await expireApproval(deps, approvalId);
+  },
+});
+
+export const approvalJobs = [approvalExecuteJob, approvalShowJob, approvalExpireJob];
 
 const flowId = (approvalId: string) => `approval:${approvalId}`;
 
@@ -131,13 +165,13 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
       await showOrRetryLater(deps, approval.id);
     } finally {
       // Enqueued even when the post failed: the job renders the message when it finishes.
-      await deps.jobs.enqueue(APPROVAL_EXECUTE_JOB, { approvalId: approval.id }, { key: `approval.execute:${approval.id}` });
+      await deps.jobs.enqueue(approvalExecuteJob, { approvalId: approval.id });
     }
     return (await deps.store.getApproval(approval.id)) ?? approved ?? approval;
   }
 
   // The expiry job first: even if posting fails, the proposal cannot stay pending forever.
-  await deps.jobs.enqueue(APPROVAL_EXPIRE_JOB, { approvalId: approval.id }, { key: `approval.expire:${approval.id}`, delayMs: approval.expiresAt.getTime() - now.getTime() });
+  await deps.jobs.enqueue(approvalExpireJob, { approvalId: approval.id }, { delayMs: approval.expiresAt.getTime() - now.getTime() });
   await showOrRetryLater(deps, approval.id);
   return (await deps.store.getApproval(approval.id)) ?? approval;
 }
@@ -151,7 +185,7 @@ async function showOrRetryLater(deps: Deps, approvalId: string): Promise<void> {
     await showApproval(deps, approvalId);
   } catch (err) {
     deps.logger.warn({ err, approvalId }, 'posting the approval message failed; a job retries it');
-    await deps.jobs.enqueue(APPROVAL_SHOW_JOB, { approvalId }, { key: `approval.show:${approvalId}` });
+    await deps.jobs.enqueue(approvalShowJob, { approvalId });
   }
 }
 
@@ -218,7 +252,7 @@ export async function approve(deps: Deps, input: { approvalId: string; userId: s
   if (fresh.status !== 'pending') return refuseClosed(deps, fresh, userId, 'approve');
 
   const votes = await deps.store.listVotes(a.id);
-  const decision = decide(votes, policy);
+  const decision = tallyVotes(votes, policy);
   if (!decision.approved) {
     if (!added) return { outcome: 'already_voted', text: `You already approved; waiting for ${plural(decision.remaining, 'more approval')}.`, approval: fresh };
     await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.voted', detail: { votes: decision.approvers.length, needed: decision.needed } });
@@ -234,7 +268,7 @@ export async function approve(deps: Deps, input: { approvalId: string; userId: s
   await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.approved', detail: { approvers: counted, action: a.actionId, params: a.params } });
   deps.metrics.approvals.inc({ outcome: 'approved' });
   await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
-  await deps.jobs.enqueue(APPROVAL_EXECUTE_JOB, { approvalId: a.id }, { key: `approval.execute:${a.id}` });
+  await deps.jobs.enqueue(approvalExecuteJob, { approvalId: a.id });
   const text =
     findAction(deps, a.actionId)?.executor.type === 'none'
       ? `:white_check_mark: Approved. Nothing runs automatically: \`${a.actionId}\` has no executor configured, so carry it out by hand.`
@@ -454,7 +488,7 @@ const formatInline = (params: Record<string, unknown>) =>
 
 async function recordTimeline(deps: Deps, a: Approval, text: string, at: Date): Promise<void> {
   await deps.store.addTimeline({ incidentId: a.incidentId, at, kind: 'action', text, author: a.decidedBy, sourceRef: `approval:${a.id}` });
-  await deps.jobs.enqueue(BACKEND_SYNC_JOB, { incidentId: a.incidentId, op: 'timeline', text, at: at.toISOString() }, { key: `approval.timeline:${a.id}` });
+  await deps.jobs.enqueue(backendSyncJob, { incidentId: a.incidentId, op: 'timeline', text, at: at.toISOString() }, { key: `approval:${a.id}` });
 }
 
 /**
@@ -467,7 +501,7 @@ export async function showApproval(deps: Deps, approvalId: string): Promise<void
   const incident = await deps.store.getIncident(a.incidentId);
   const policy = parsePolicy(a.policy);
   const votes = await deps.store.listVotes(a.id);
-  const approvers = a.status === 'pending' ? decide(votes, policy).approvers : a.requiresApproval && a.decidedBy && a.status !== 'denied' && a.status !== 'expired' ? countedApprovers(votes, a) : [];
+  const approvers = a.status === 'pending' ? tallyVotes(votes, policy).approvers : a.requiresApproval && a.decidedBy && a.status !== 'denied' && a.status !== 'expired' ? countedApprovers(votes, a) : [];
   const msg = approvalMessage({
     approval: a,
     actionTitle: findAction(deps, a.actionId)?.title ?? a.actionId,
@@ -518,26 +552,6 @@ export async function auditLog(deps: Deps, incidentId: string): Promise<string> 
 }
 
 /** Register the gate's background jobs on the runner. `opts` lets tests shorten webhook backoff. */
-const JobPayload = z.object({ approvalId: z.string().min(1) });
-
-export function registerApprovalJobs(deps: Deps, opts: ExecutorOptions = {}): void {
-  deps.jobs.register(APPROVAL_EXECUTE_JOB, async (payload) => {
-    const { approvalId } = JobPayload.parse(payload);
-    await executeApproval(deps, approvalId, opts);
-  });
-  deps.jobs.register(APPROVAL_SHOW_JOB, async (payload) => {
-    const { approvalId } = JobPayload.parse(payload);
-    await showApproval(deps, approvalId);
-  });
-  deps.jobs.register(APPROVAL_EXPIRE_JOB, async (payload) => {
-    const { approvalId } = JobPayload.parse(payload);
-    const a = await deps.store.getApproval(approvalId);
-    if (!a || a.status !== 'pending') return;
-    // Due early (another replica's clock): fail so the runner retries shortly after.
-    if (!isExpired(a, deps.clock.now())) throw new Error('approval not yet expired; retrying');
-    await expireApproval(deps, approvalId);
-  });
-}
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

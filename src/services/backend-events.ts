@@ -5,8 +5,9 @@ import { parseSeverity, SEVERITIES, type Severity } from '../domain/severity.js'
 import type { IncidentPatch } from '../ports/store.js';
 import { declareIncident } from './declare.js';
 import type { Deps } from './deps.js';
-import { PermanentJobError } from './jobs.js';
-import { POSTMORTEM_JOB, refreshIncidentViews } from './lifecycle.js';
+import { defineJob } from './jobs.js';
+import { refreshIncidentViews } from './incident-views.js';
+import { postmortemJob } from './summaries.js';
 import { escapeText } from '../slack/mrkdwn.js';
 
 /**
@@ -18,7 +19,6 @@ import { escapeText } from '../slack/mrkdwn.js';
  * that finds the store already in that state, so nothing is written or posted. The store is never
  * written through lifecycle.changeStatus here, which would queue a sync back to the backend.
  */
-export const BACKEND_EVENT_JOB = 'backend.event';
 
 export type BackendSource = 'rootly' | 'incidentio';
 
@@ -217,13 +217,17 @@ export function severityFromName(name: string): Severity | null {
 
 // -- handling ----------------------------------------------------------------------------------
 
-export function registerBackendEventJobs(deps: Deps): void {
-  deps.jobs.register(BACKEND_EVENT_JOB, async (payload) => {
-    const ev = BackendEventSchema.safeParse(payload);
-    if (!ev.success) throw new PermanentJobError(`bad backend.event payload: ${issues(ev.error)}`);
-    await handleBackendEvent(deps, ev.data);
-  });
-}
+/**
+ * A verified, normalised backend webhook event; enqueued by the webhook route, keyed by
+ * `<source>:<event id>` so a redelivery is not handled twice.
+ */
+export const backendEventJob = defineJob({
+  kind: 'backend.event',
+  payload: BackendEventSchema,
+  run: (deps, ev) => handleBackendEvent(deps, ev),
+});
+
+export const backendEventJobs = [backendEventJob];
 
 /** How long an incident of ours may wait for its backend id before a backend "created" stops waiting for it. */
 const OWN_CREATE_GRACE_MS = 10 * 60_000;
@@ -308,7 +312,7 @@ async function applyUpdate(deps: Deps, incidentId: string, ev: BackendEvent): Pr
   await deps.store.addTimeline({ incidentId, at, kind: 'status', text, author: null, sourceRef: `${ev.source}:${ev.eventId}` });
   if (after.channelId) await deps.chat.post(after.channelId, `:arrows_counterclockwise: ${text}`).catch((err) => deps.logger.warn({ err }, 'posting backend update failed'));
   if (after.status === 'resolved' && before.status !== 'resolved')
-    await deps.jobs.enqueue(POSTMORTEM_JOB, { incidentId }, { key: `postmortem:${incidentId}` });
+    await deps.jobs.enqueue(postmortemJob, { incidentId }, { key: incidentId });
   await refreshIncidentViews(deps, incidentId);
 }
 

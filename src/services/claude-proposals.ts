@@ -4,6 +4,8 @@ import { AppError } from '../errors.js';
 import type { Deps } from './deps.js';
 import { proposeAction } from './approvals.js';
 import { buildSummaryContext } from './summaries.js';
+import { defineJob } from './jobs.js';
+import { z } from 'zod';
 
 /** The configured registry as tools for Claude: JSON Schema for the model, our zod check for its answer. */
 export function actionSpecs(deps: Deps): ActionSpecForModel[] {
@@ -19,6 +21,17 @@ export function actionSpecs(deps: Deps): ActionSpecForModel[] {
     },
   }));
 }
+
+/** Claude's action proposals run as their own job after a brief or summary (never on the ack path). */
+export const claudeProposeJob = defineJob({
+  kind: 'claude.propose',
+  payload: z.object({ incidentId: z.string().min(1) }),
+  run: async (deps, p) => {
+    await proposeFromClaude(deps, p.incidentId);
+  },
+});
+
+export const claudeProposalJobs = [claudeProposeJob];
 
 /**
  * Ask Claude what remediation it would propose, and turn each valid proposal into an approval

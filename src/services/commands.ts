@@ -1,10 +1,10 @@
 import type { Command } from '../domain/command.js';
-import { incidentLabel, isOpen, type Incident } from '../domain/incident.js';
+import { incidentLabel, isOpen } from '../domain/incident.js';
 import { SEVERITY_EMOJI } from '../domain/severity.js';
 import type { Block } from '../ports/chat.js';
-import { duplicatePrompt, incidentList, statusLine } from '../slack/blocks/incident.js';
+import { declareReply, incidentList, statusLine } from '../slack/blocks/incident.js';
 import { time } from '../slack/blocks/common.js';
-import { declareIncident, findSimilarOpen, type DeclareInput } from './declare.js';
+import { declareOrOffer, slackDeclareInput } from './declare.js';
 import type { Deps } from './deps.js';
 import { assignRole, changeSeverity, changeStatus, incidentInChannel, postUpdate } from './lifecycle.js';
 import { postPostmortem, postSummary } from './summaries.js';
@@ -25,56 +25,13 @@ export interface CommandContext {
   triggerId: string;
 }
 
-/** A declaration waiting for "declare anyway" after a similar incident was offered. */
-export interface Draft {
-  input: DeclareInput;
-}
-
-export const draftKey = (id: string) => `draft:${id}`;
-
-/**
- * Declare unless a similar incident is open; then offer "join" or "declare anyway" instead.
- * `force` skips the check (the person already saw the offer).
- */
-export async function declareOrOffer(deps: Deps, input: DeclareInput, opts: { force?: boolean } = {}): Promise<Reply> {
-  const alreadyDeclared = (i: Incident): Reply => ({ text: `*${incidentLabel(i)} ${escapeText(i.title)}* was already declared.` });
-  // A repeat of the same declaration (a double-submitted modal, a retried click) is recognised
-  // by its key, not mistaken for "a similar incident".
-  const mine = input.dedupeKey ? await deps.store.findIncidentByDedupeKey(input.dedupeKey) : null;
-  if (mine) return alreadyDeclared(mine);
-  if (!opts.force) {
-    const similar = await findSimilarOpen(deps, input.title, input.severity, input.services);
-    if (similar) {
-      // The twin of this request may have created it a moment ago: that is not a duplicate.
-      const twin = input.dedupeKey ? await deps.store.findIncidentByDedupeKey(input.dedupeKey) : null;
-      if (twin) return alreadyDeclared(twin);
-      const draftId = deps.newId();
-      await deps.store.setKv<Draft>(draftKey(draftId), { input });
-      return duplicatePrompt(similar, draftId);
-    }
-  }
-  const { incident, created } = await declareIncident(deps, input);
-  if (!created) return alreadyDeclared(incident);
-  return { text: `${SEVERITY_EMOJI[incident.severity]} Declared *${incidentLabel(incident)} ${escapeText(incident.title)}* (${incident.severity}). Opening the incident channel and inviting responders…` };
-}
-
 /** Every `/incident` subcommand other than help and the modal: one service call each. */
 export async function runIncidentCommand(deps: Deps, c: Command, ctx: CommandContext): Promise<Reply | null> {
   switch (c.kind) {
     case 'declare':
-      return declareOrOffer(deps, {
-        title: c.title,
-        severity: c.severity,
-        description: '',
-        services: [],
-        private: false,
-        commanderId: ctx.userId,
-        declaredBy: ctx.userId,
-        origin: 'slack',
-        dedupeKey: `cmd:${ctx.triggerId}`,
-        channel: 'always',
-        notify: { channelId: ctx.channelId, userId: ctx.userId },
-      });
+      return declareReply(
+        await declareOrOffer(deps, slackDeclareInput({ title: c.title, severity: c.severity, userId: ctx.userId, channelId: ctx.channelId, dedupeKey: `cmd:${ctx.triggerId}` })),
+      );
     case 'list':
       return incidentList(await deps.store.listOpenIncidents());
     case 'status': {

@@ -1,14 +1,15 @@
 import { renderChannelName, withCollisionSuffix } from '../domain/channel-name.js';
 import { incidentLabel, isOpen, type Incident, type IncidentOrigin } from '../domain/incident.js';
-import { atLeast, type Severity } from '../domain/severity.js';
-import { AppError, ChatError } from '../errors.js';
-import { Markers } from '../slack/ids.js';
-import { announcement, incidentCard, noChannelReason, topicFor } from '../slack/blocks/incident.js';
+import { z } from 'zod';
+import type { Severity } from '../domain/severity.js';
+import { AppError, BackendError, ChatError, userMessage } from '../errors.js';
 import type { Deps } from './deps.js';
-import { ONCALL_INVITE_JOB } from './paging.js';
+import { onCallInviteJob } from './paging.js';
 import { scheduleReminder } from './reminders.js';
-import { postOnce, step, stepWithIntent } from './steps.js';
-import { REFRESH_JOB, setTopicIfChanged } from './lifecycle.js';
+import { announceChannel, postAnnouncement, postIncidentCard, refreshJob, setIncidentTopic, wantsChannel as wantsOwnChannel } from './incident-views.js';
+import { defineJob, PermanentJobError } from './jobs.js';
+import { step, stepWithIntent } from './steps.js';
+import { briefJob } from './summaries.js';
 
 export interface DeclareInput {
   title: string;
@@ -33,10 +34,44 @@ export interface DeclareInput {
   notify?: { channelId: string; userId: string } | null;
 }
 
-export const DECLARE_FLOW_JOB = 'declare.flow';
-export const BRIEF_JOB = 'incident.brief';
-
 export const declareFlowId = (incidentId: string) => `declare:${incidentId}`;
+
+const Notify = z.object({ channelId: z.string(), userId: z.string() });
+const FlowPayload = z.object({
+  incidentId: z.string().min(1),
+  channel: z.enum(['always', 'auto']),
+  notify: Notify.nullable(),
+  /** Set when a person asked for a channel later ("Open a channel"): they are invited too. */
+  openedBy: z.string().nullish(),
+});
+type FlowPayload = z.output<typeof FlowPayload>;
+
+/**
+ * The declare flow (channel, card, backend record, announcement), keyed by the incident. Its error
+ * policy: a backend that refuses the record (a field it rejects, a key without the scope) cannot
+ * be helped by retrying, so the job stops and the declarer is told why (Slack's side is already
+ * done); any other failure tells the declarer once, at the first attempt, and retries.
+ */
+export const declareFlowJob = defineJob({
+  kind: 'declare.flow',
+  payload: FlowPayload,
+  key: (p) => p.incidentId,
+  run: async (deps, p, job) => {
+    try {
+      await runDeclareFlow(deps, p);
+    } catch (err) {
+      if (err instanceof BackendError && (err.code === 'backend.validation' || err.code === 'backend.auth'))
+        throw new PermanentJobError(`the incident was not recorded in ${deps.backend.name}: ${userMessage(err).replace(/^:warning: /, '')}`);
+      if (job.attempts === 1 && p.notify)
+        await deps.chat
+          .postEphemeral(p.notify.channelId, p.notify.userId, `:hourglass: Setting up the incident hit an error (${(err as Error).message}). Firebreak kept the record and is retrying.`)
+          .catch(() => undefined);
+      throw err;
+    }
+  },
+});
+
+export const declareJobs = [declareFlowJob];
 
 /**
  * Record the incident (idempotent on `dedupeKey`) and start its resumable flow. Returns as soon as
@@ -78,12 +113,82 @@ export async function declareIncident(deps: Deps, input: DeclareInput): Promise<
     author: input.declaredBy,
   });
   deps.metrics.incidents.inc({ origin: incident.origin, severity: incident.severity });
-  await deps.jobs.enqueue(
-    DECLARE_FLOW_JOB,
-    { incidentId: incident.id, channel: input.channel, notify: input.notify ?? null },
-    { key: declareFlowId(incident.id) },
-  );
+  await deps.jobs.enqueue(declareFlowJob, { incidentId: incident.id, channel: input.channel, notify: input.notify ?? null });
   return { incident, created };
+}
+
+/** A person's declaration from Slack (the command or the modal): always a channel; told in `channelId`. */
+export function slackDeclareInput(d: {
+  title: string;
+  severity: Severity;
+  userId: string;
+  /** Where the person is, to tell them of trouble (null: nowhere, e.g. a modal opened from a shortcut). */
+  channelId: string | null;
+  /** The Slack request's identity (trigger or view id): a retried request declares once. */
+  dedupeKey: string;
+  description?: string;
+  services?: string[];
+  private?: boolean;
+  commanderId?: string | null;
+}): DeclareInput {
+  return {
+    title: d.title,
+    severity: d.severity,
+    description: d.description ?? '',
+    services: d.services ?? [],
+    private: d.private ?? false,
+    commanderId: d.commanderId || d.userId,
+    declaredBy: d.userId,
+    origin: 'slack',
+    dedupeKey: d.dedupeKey,
+    channel: 'always',
+    notify: d.channelId ? { channelId: d.channelId, userId: d.userId } : null,
+  };
+}
+
+/** A declaration waiting for "declare anyway" after a similar incident was offered. */
+export interface Draft {
+  input: DeclareInput;
+}
+
+export const draftKey = (id: string) => `draft:${id}`;
+
+/** What a declaration from Slack came to; `slack/blocks` words it. */
+export type DeclareOutcome =
+  | { kind: 'declared'; incident: Incident }
+  | { kind: 'already_declared'; incident: Incident }
+  /** A similar incident is open: offered "join" or "declare anyway" (the draft is stored). */
+  | { kind: 'similar_open'; similar: Incident; draftId: string };
+
+/**
+ * Declare unless a similar incident is open; then offer "join" or "declare anyway" instead.
+ * `force` skips the check (the person already saw the offer).
+ */
+export async function declareOrOffer(deps: Deps, input: DeclareInput, opts: { force?: boolean } = {}): Promise<DeclareOutcome> {
+  // A repeat of the same declaration (a double-submitted modal, a retried click) is recognised
+  // by its key, not mistaken for "a similar incident".
+  const mine = input.dedupeKey ? await deps.store.findIncidentByDedupeKey(input.dedupeKey) : null;
+  if (mine) return { kind: 'already_declared', incident: mine };
+  if (!opts.force) {
+    const similar = await findSimilarOpen(deps, input.title, input.severity, input.services);
+    if (similar) {
+      // The twin of this request may have created it a moment ago: that is not a duplicate.
+      const twin = input.dedupeKey ? await deps.store.findIncidentByDedupeKey(input.dedupeKey) : null;
+      if (twin) return { kind: 'already_declared', incident: twin };
+      const draftId = deps.newId();
+      await deps.store.setKv<Draft>(draftKey(draftId), { input });
+      return { kind: 'similar_open', similar, draftId };
+    }
+  }
+  const { incident, created } = await declareIncident(deps, input);
+  return { kind: created ? 'declared' : 'already_declared', incident };
+}
+
+/** "Declare anyway" on the offer: the stored draft, declared once however often it is clicked. */
+export async function declareDraft(deps: Deps, draftId: string): Promise<DeclareOutcome> {
+  const draft = await deps.store.getKv<Draft>(draftKey(draftId));
+  if (!draft) throw new AppError('input.invalid', 'That declaration has expired; run `/incident` again.');
+  return declareOrOffer(deps, { ...draft.input, dedupeKey: `draft:${draftId}` }, { force: true });
 }
 
 /** A similar open incident: same service and severity, or the same title (case-insensitive). */
@@ -105,14 +210,6 @@ function normaliseTitle(t: string): string {
     .trim();
 }
 
-interface FlowPayload {
-  incidentId: string;
-  channel: 'always' | 'auto';
-  notify: { channelId: string; userId: string } | null;
-  /** Set when a person asked for a channel later ("Open a channel"): they are invited too. */
-  openedBy?: string | null;
-}
-
 /**
  * "Open a channel" on the announcement of an incident that got none: the same resumable declare
  * flow, now with a channel. Idempotent: one job per incident, and a flow that already made the
@@ -123,7 +220,7 @@ export async function openChannelLater(deps: Deps, incidentId: string, userId: s
   if (!incident) throw new AppError('incident.not_found', 'That incident no longer exists.');
   if (incident.channelId) return { alreadyOpen: incident.channelId };
   if (!isOpen(incident.status)) throw new AppError('incident.bad_transition', `${incidentLabel(incident)} is ${incident.status}; it needs no channel now.`);
-  const queued = await deps.jobs.enqueue(DECLARE_FLOW_JOB, { incidentId, channel: 'always', notify: null, openedBy: userId }, { key: `${declareFlowId(incidentId)}:open-channel` });
+  const queued = await deps.jobs.enqueue(declareFlowJob, { incidentId, channel: 'always', notify: null, openedBy: userId }, { key: `${incidentId}:open-channel` });
   if (queued) await deps.store.audit({ at: deps.clock.now(), incidentId, actor: userId, action: 'incident.channel_requested', detail: {} });
   return { alreadyOpen: null };
 }
@@ -138,8 +235,7 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   const flowId = declareFlowId(payload.incidentId);
   const initial = await deps.store.getIncident(payload.incidentId);
   if (!initial) return;
-  const wantsChannel = payload.channel === 'always' || atLeast(initial.severity, deps.config.file.announce.auto_channel_min_severity);
-  const announceChannel = deps.config.env.ANNOUNCE_CHANNEL;
+  const wantsChannel = wantsOwnChannel(deps, initial, payload.channel);
   const roles = await deps.store.getRoles(initial.id);
 
   // Two independent chains from t0: the backend record, and the channel. Nothing Slack shows
@@ -160,19 +256,18 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
         return true;
       }),
       step(deps, flowId, 'topic', async () => {
-        await setTopicIfChanged(deps, inc.id, channel.id, topicFor(inc, roles));
+        await setIncidentTopic(deps, inc, channel.id, roles);
         return true;
       }),
       (async () => {
-        const card = await postOnce(deps, flowId, 'card', channel.id, Markers.card(inc.id), () => incidentCard(withChannel, roles));
+        const card = await postIncidentCard(deps, flowId, { ...withChannel, channelId: channel.id }, roles);
         await Promise.all([
-          deps.store.updateIncident(inc.id, { cardTs: card.ts, updatedAt: deps.clock.now() }),
           step(deps, flowId, 'pin', async () => {
             await deps.chat.pin(channel.id, card.ts);
             return true;
           }),
           // The brief comes after the card in the channel, on its own job: Claude never holds up the flow.
-          deps.jobs.enqueue(BRIEF_JOB, { incidentId: inc.id }, { key: `brief:${inc.id}` }),
+          deps.jobs.enqueue(briefJob, { incidentId: inc.id }),
         ]);
       })(),
     ]);
@@ -180,15 +275,11 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   tasks.push(inChannel);
 
   // The announcement carries the channel link, so it follows the channel (or goes at once without one).
-  if (announceChannel) {
+  if (announceChannel(deps)) {
     tasks.push(
       channelP.then(async (channel) => {
         const withChannel: Incident = channel ? { ...inc, channelId: channel.id, channelName: channel.name } : inc;
-        const below = payload.channel === 'auto' && !wantsChannel;
-        const posted = await postOnce(deps, flowId, 'announce', announceChannel, Markers.announce(inc.id), () =>
-          announcement(withChannel, roles, { noChannelReason: noChannelReason(withChannel, deps.config.file.announce.auto_channel_min_severity, below) }),
-        );
-        await deps.store.updateIncident(inc.id, { announceTs: posted.ts, updatedAt: deps.clock.now() });
+        await postAnnouncement(deps, flowId, withChannel, roles, payload.channel === 'auto' && !wantsChannel);
       }),
     );
   }
@@ -230,8 +321,8 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   if (failed) throw failed.reason;
   // The card and announcement were rendered before the backend link existed: render them once more.
   const done = (await deps.store.getIncident(inc.id))!;
-  if (done.backendUrl || payload.openedBy) await deps.jobs.enqueue(REFRESH_JOB, { incidentId: inc.id }, { key: `refresh:${inc.id}:${done.version}` });
-  if (done.channelId) await deps.jobs.enqueue(ONCALL_INVITE_JOB, { incidentId: inc.id }, { key: `oncall-invite:${inc.id}` });
+  if (done.backendUrl || payload.openedBy) await deps.jobs.enqueue(refreshJob, { incidentId: inc.id }, { key: `${inc.id}:${done.version}` });
+  if (done.channelId) await deps.jobs.enqueue(onCallInviteJob, { incidentId: inc.id });
   await scheduleReminder(deps, inc.id);
   await deps.store.audit({ at: deps.clock.now(), incidentId: inc.id, actor: 'system', action: 'incident.flow_completed', detail: { channel: done.channelId } });
 }

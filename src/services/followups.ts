@@ -6,11 +6,10 @@ import type { Followup } from '../ports/followthrough-store.js';
 import { followupCreated, followupList, followupSuggestions, homeFollowups } from '../slack/blocks/followthrough.js';
 import type { Block } from '../ports/chat.js';
 import type { Deps } from './deps.js';
+import { defineJob } from './jobs.js';
 import { requireIncident } from './lifecycle.js';
 import { postOnce } from './steps.js';
 import { Markers } from '../slack/ids.js';
-
-export const FOLLOWUP_SYNC_JOB = 'followup.sync';
 
 const SyncPayload = z.object({ followupId: z.string() });
 const Suggestion = z.object({ incidentId: z.string(), text: z.string() });
@@ -50,13 +49,12 @@ export async function createFollowup(deps: Deps, input: NewFollowupInput): Promi
   const f = res.followup;
   await deps.store.audit({ at: now, incidentId: incident.id, actor: input.actor, action: 'followup.created', detail: { followupId: f.id, source: f.source, owner: f.ownerId, due: f.due } });
   await deps.store.addTimeline({ incidentId: incident.id, at: now, kind: 'followup', text: `Follow-up: ${f.text}${f.ownerId ? ` (owner <@${f.ownerId}>)` : ''}${f.due ? ` due ${f.due}` : ''}`, author: input.actor, sourceRef: `followup:${f.id}` });
-  await deps.jobs.enqueue(FOLLOWUP_SYNC_JOB, { followupId: f.id }, { key: `followup:${f.id}` });
+  await deps.jobs.enqueue(followupSyncJob, { followupId: f.id });
   if (incident.channelId) await deps.chat.post(incident.channelId, followupCreated(f, deps.backend.name)).catch((err) => deps.logger.warn({ err }, 'posting the follow-up failed'));
   return res;
 }
 
-export async function syncFollowup(deps: Deps, raw: unknown): Promise<void> {
-  const { followupId } = SyncPayload.parse(raw);
+export async function syncFollowup(deps: Deps, { followupId }: z.output<typeof SyncPayload>): Promise<void> {
   const f = await deps.store.getFollowup(followupId);
   if (!f || f.backendId) return;
   const incident = await requireIncident(deps, f.incidentId);
@@ -112,6 +110,6 @@ export async function acceptSuggestion(deps: Deps, suggestionId: string, actor: 
   return inserted ? `Added the follow-up: ${followup.text}` : `That follow-up was already added by <@${followup.createdBy}>.`;
 }
 
-export function registerFollowupJobs(deps: Deps): void {
-  deps.jobs.register(FOLLOWUP_SYNC_JOB, (p) => syncFollowup(deps, p));
-}
+/** Record a follow-up in the backend (Rootly action item, incident.io follow-up), once per follow-up. */
+export const followupSyncJob = defineJob({ kind: 'followup.sync', payload: SyncPayload, key: (p) => p.followupId, run: syncFollowup });
+export const followupJobs = [followupSyncJob];

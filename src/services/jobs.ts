@@ -1,13 +1,40 @@
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { incidentLabel } from '../domain/incident.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import type { Chat } from '../ports/chat.js';
 import type { Clock } from '../ports/clock.js';
 import type { Job, Store } from '../ports/store.js';
+import type { Deps } from './deps.js';
 
 /** Thrown by a handler when retrying cannot help (bad input, a refused request): the job goes dead. */
 export class PermanentJobError extends Error {}
 
-export type JobHandler = (payload: unknown, job: Job) => Promise<void>;
+/**
+ * A kind of background work, declared next to the service that does it. The payload schema types
+ * `enqueue` (a mis-shaped payload does not compile) and is checked again when the job runs (a row
+ * written by an older version, or by hand, that does not parse goes dead with the reason).
+ *
+ * Job keys have one style: `<kind>:<key>`. `key` gives the part after the kind from the payload;
+ * an `enqueue` may pass its own (a job kind enqueued for several reasons, e.g. one per version).
+ * A job without a key is never deduplicated. `kind` strings are stored in rows: never rename one.
+ */
+export interface JobDefinition<S extends z.ZodType = z.ZodType, C = Deps> {
+  kind: string;
+  payload: S;
+  key?: (payload: z.input<S>) => string;
+  run: (ctx: C, payload: z.output<S>, job: Job) => Promise<void>;
+}
+
+export function defineJob<S extends z.ZodType, C = Deps>(def: JobDefinition<S, C>): JobDefinition<S, C> {
+  return def;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a list of jobs of different payloads
+export type AnyJob<C = Deps> = JobDefinition<any, C>;
+
+type Handler = (payload: unknown, job: Job) => Promise<void>;
 
 export interface JobRunnerOptions {
   workerId?: string;
@@ -27,7 +54,7 @@ export interface JobRunnerOptions {
  */
 export class JobRunner {
   readonly workerId: string;
-  private readonly handlers = new Map<string, JobHandler>();
+  private readonly handlers = new Map<string, Handler>();
   private readonly inflight = new Set<Promise<void>>();
   /** Ids of the jobs this worker is running, for the lease heartbeat. */
   private readonly activeIds = new Set<string>();
@@ -55,17 +82,26 @@ export class JobRunner {
     this.maxAttempts = opts.maxAttempts ?? 8;
   }
 
-  register(kind: string, handler: JobHandler): void {
-    this.handlers.set(kind, handler);
+  /** Run jobs of this kind here, with `ctx` (the services' deps). The payload is parsed first. */
+  register<S extends z.ZodType, C>(def: JobDefinition<S, C>, ctx: C): void {
+    this.handlers.set(def.kind, async (raw, job) => {
+      const parsed = def.payload.safeParse(raw);
+      if (!parsed.success) throw new PermanentJobError(`bad ${def.kind} payload: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`);
+      await def.run(ctx, parsed.data, job);
+    });
   }
 
-  /** Durably enqueue. With a key, a job already queued under that key is not added twice. */
-  async enqueue(kind: string, payload: unknown, opts: { key?: string; delayMs?: number } = {}): Promise<boolean> {
+  /**
+   * Durably enqueue. With a key (`opts.key`, else the job's own), a job already queued under
+   * `<kind>:<key>` is not added twice. Returns whether a row was added.
+   */
+  async enqueue<S extends z.ZodType>(def: JobDefinition<S, never>, payload: z.input<S>, opts: { key?: string; delayMs?: number } = {}): Promise<boolean> {
+    const suffix = opts.key ?? def.key?.(payload);
     const added = await this.store.enqueueJob({
       id: randomUUID(),
-      kind,
-      key: opts.key ?? null,
-      payload,
+      kind: def.kind,
+      key: suffix === undefined ? null : `${def.kind}:${suffix}`,
+      payload: def.payload.parse(payload),
       runAfter: new Date(this.clock.now().getTime() + (opts.delayMs ?? 0)),
     });
     if (!opts.delayMs) this.kick();
@@ -178,3 +214,41 @@ export class JobRunner {
     }
   }
 }
+
+const DeadPayload = z.looseObject({
+  incidentId: z.string().optional(),
+  notify: z.object({ channelId: z.string(), userId: z.string() }).nullish(),
+});
+
+/**
+ * The notice for a job that failed for good: seen by the person who started it and, when there is
+ * one, by the incident channel. The record is kept; a person needs to look.
+ */
+export function deadJobNotice(store: Store, chat: Chat): NonNullable<JobRunnerOptions['onDead']> {
+  return async (job, err) => {
+    const parsed = DeadPayload.safeParse(job.payload);
+    const p = parsed.success ? parsed.data : {};
+    const tries = `${job.attempts} attempt${job.attempts === 1 ? '' : 's'}`;
+    const text = `:warning: A background task (${job.kind}) failed for good after ${tries}: ${(err as Error)?.message ?? err}. The record is kept; a person needs to look.`;
+    const incident = p.incidentId ? await store.getIncident(p.incidentId) : null;
+    await Promise.allSettled([
+      p.notify ? chat.postEphemeral(p.notify.channelId, p.notify.userId, text) : Promise.resolve(),
+      incident?.channelId ? chat.post(incident.channelId, `${text} (${incidentLabel(incident)})`) : Promise.resolve(),
+    ]);
+  };
+}
+
+/**
+ * Housekeeping, once an hour on one replica (the job key is the hour): replay-protection keys
+ * outlive their 5-minute windows by a day, finished jobs are kept a week for inspection.
+ */
+export const maintenanceJob = defineJob({
+  kind: 'maintenance.prune',
+  payload: z.object({}),
+  run: async (deps) => {
+    const now = deps.clock.now().getTime();
+    const keys = await deps.store.pruneProcessed(new Date(now - 24 * 3600_000));
+    const done = await deps.store.pruneJobs(new Date(now - 7 * 24 * 3600_000));
+    if (keys || done) deps.logger.info({ keys, jobs: done }, 'housekeeping: pruned old replay keys and finished jobs');
+  },
+});

@@ -1,24 +1,33 @@
-import { canTransition, incidentLabel, isOpen, type Incident, type IncidentStatus } from '../domain/incident.js';
-import type { Severity } from '../domain/severity.js';
+import { canTransition, incidentLabel, isOpen, STATUSES, type Incident, type IncidentStatus } from '../domain/incident.js';
+import { SEVERITIES, type Severity } from '../domain/severity.js';
 import { AppError, BackendError } from '../errors.js';
 import { mayAssignRole, protectedRoles } from '../domain/approval-policy.js';
-import { announcement, incidentCard, noChannelReason, topicFor } from '../slack/blocks/incident.js';
-import { atLeast } from '../domain/severity.js';
 import type { IncidentPatch } from '../ports/store.js';
 import type { Deps } from './deps.js';
 import { scheduleReminder } from './reminders.js';
+import { z } from 'zod';
+import { defineJob } from './jobs.js';
+import { refreshJob } from './incident-views.js';
+import { postmortemJob } from './summaries.js';
 import { escapeText, user } from '../slack/blocks/common.js';
 
-export const REFRESH_JOB = 'incident.refresh';
-export const BACKEND_SYNC_JOB = 'backend.sync';
-export const POSTMORTEM_JOB = 'incident.postmortem';
-
 /** A backend write, queued so a backend outage never loses a change made in Slack. */
-export type BackendOp =
-  | { op: 'transition'; to: IncidentStatus; message: string }
-  | { op: 'severity'; severity: Severity }
-  | { op: 'role'; role: string; userId: string }
-  | { op: 'timeline'; text: string; at: string };
+const BackendOp = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('transition'), to: z.enum(STATUSES), message: z.string() }),
+  z.object({ op: z.literal('severity'), severity: z.enum(SEVERITIES) }),
+  z.object({ op: z.literal('role'), role: z.string(), userId: z.string() }),
+  z.object({ op: z.literal('timeline'), text: z.string(), at: z.string() }),
+]);
+export type BackendOp = z.output<typeof BackendOp>;
+
+/** One change pushed to the backend, in order of enqueue; no key (every change is sent). */
+export const backendSyncJob = defineJob({
+  kind: 'backend.sync',
+  payload: z.intersection(z.object({ incidentId: z.string().min(1) }), BackendOp),
+  run: (deps, p) => syncToBackend(deps, p),
+});
+
+export const lifecycleJobs = [backendSyncJob];
 
 export async function incidentInChannel(deps: Deps, channelId: string): Promise<Incident> {
   const incident = await deps.store.findIncidentByChannel(channelId);
@@ -48,9 +57,9 @@ async function afterChange(deps: Deps, incident: Incident, actor: string, action
   const at = deps.clock.now();
   await deps.store.audit({ at, incidentId: incident.id, actor, action, detail });
   await deps.store.addTimeline({ incidentId: incident.id, at, kind: action.split('.')[1] ?? action, text: timeline, author: actor });
-  for (const op of ops) await deps.jobs.enqueue(BACKEND_SYNC_JOB, { incidentId: incident.id, ...op });
+  for (const op of ops) await deps.jobs.enqueue(backendSyncJob, { incidentId: incident.id, ...op });
   // Keyed by version: a repeated enqueue for the same change is dropped, every new change renders.
-  await deps.jobs.enqueue(REFRESH_JOB, { incidentId: incident.id }, { key: `refresh:${incident.id}:${incident.version}` });
+  await deps.jobs.enqueue(refreshJob, { incidentId: incident.id }, { key: `${incident.id}:${incident.version}` });
 }
 
 export async function changeStatus(deps: Deps, incidentId: string, to: IncidentStatus, actor: string, message = ''): Promise<Incident> {
@@ -65,7 +74,7 @@ export async function changeStatus(deps: Deps, incidentId: string, to: IncidentS
   await afterChange(deps, after, actor, `incident.${to === 'investigating' ? 'reopened' : to}`, { from: before.status, to, message }, text, [{ op: 'transition', to, message }]);
   if (after.channelId) await deps.chat.post(after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting status change failed'));
   if (to === 'investigating') await scheduleReminder(deps, incidentId);
-  if (to === 'resolved') await deps.jobs.enqueue(POSTMORTEM_JOB, { incidentId }, { key: `postmortem:${incidentId}:${after.version}` });
+  if (to === 'resolved') await deps.jobs.enqueue(postmortemJob, { incidentId }, { key: `${incidentId}:${after.version}` });
   return after;
 }
 
@@ -147,10 +156,10 @@ export async function postUpdate(deps: Deps, incidentId: string, text: string, a
   const at = deps.clock.now();
   await deps.store.audit({ at, incidentId, actor, action: 'incident.update_posted', detail: { text } });
   await deps.store.addTimeline({ incidentId, at, kind: 'update', text: escapeText(text), author: actor });
-  await deps.jobs.enqueue(BACKEND_SYNC_JOB, { incidentId, op: 'timeline', text: `Update from <@${actor}>: ${text}`, at: at.toISOString() });
+  await deps.jobs.enqueue(backendSyncJob, { incidentId, op: 'timeline', text: `Update from <@${actor}>: ${text}`, at: at.toISOString() });
   if (incident.channelId) await deps.chat.post(incident.channelId, `:loudspeaker: *Update* from ${user(actor)}: ${escapeText(text)}`);
   // The announcement shows the latest update; the reminder clock restarts.
-  await deps.jobs.enqueue(REFRESH_JOB, { incidentId }, { key: `refresh:${incidentId}:update:${at.getTime()}` });
+  await deps.jobs.enqueue(refreshJob, { incidentId }, { key: `${incidentId}:update:${at.getTime()}` });
   await scheduleReminder(deps, incidentId);
 }
 
@@ -171,41 +180,8 @@ export async function pinToTimeline(deps: Deps, channelId: string, ts: string, a
   });
   if (!added) return false;
   await deps.store.audit({ at: deps.clock.now(), incidentId: incident.id, actor, action: 'timeline.pinned', detail: { ts } });
-  await deps.jobs.enqueue(BACKEND_SYNC_JOB, { incidentId: incident.id, op: 'timeline', text: message.text, at: at.toISOString() });
+  await deps.jobs.enqueue(backendSyncJob, { incidentId: incident.id, op: 'timeline', text: message.text, at: at.toISOString() });
   return true;
-}
-
-/**
- * setTopic is a tier-2 method (about 20 a minute) and posts a notice in the channel: call it only
- * when the topic text actually changes.
- */
-export async function setTopicIfChanged(deps: Deps, incidentId: string, channelId: string, topic: string): Promise<void> {
-  const key = `topic:${incidentId}`;
-  if ((await deps.store.getKv<string>(key)) === topic) return;
-  await deps.chat.setTopic(channelId, topic);
-  await deps.store.setKv(key, topic);
-}
-
-/** Re-render the card, topic and announcement from the store: idempotent, safe to repeat. */
-export async function refreshIncidentViews(deps: Deps, incidentId: string): Promise<void> {
-  const incident = await requireIncident(deps, incidentId);
-  const roles = await deps.store.getRoles(incidentId);
-  const jobs: Promise<unknown>[] = [];
-  if (incident.channelId && incident.cardTs) {
-    const card = incidentCard(incident, roles);
-    jobs.push(deps.chat.update(incident.channelId, incident.cardTs, card.text, card.blocks));
-    jobs.push(setTopicIfChanged(deps, incident.id, incident.channelId, topicFor(incident, roles)));
-  }
-  const announceChannel = deps.config.env.ANNOUNCE_CHANNEL;
-  if (announceChannel && incident.announceTs) {
-    const latest = (await deps.store.listTimeline(incidentId)).filter((t) => t.kind === 'update').at(-1) ?? null;
-    const below = incident.origin !== 'slack' && !atLeast(incident.severity, deps.config.file.announce.auto_channel_min_severity);
-    const a = announcement(incident, roles, { noChannelReason: noChannelReason(incident, deps.config.file.announce.auto_channel_min_severity, below), latest: latest ? { text: latest.text, at: latest.at, author: latest.author } : null });
-    jobs.push(deps.chat.update(announceChannel, incident.announceTs, a.text, a.blocks));
-  }
-  const results = await Promise.allSettled(jobs);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
 }
 
 /** Push one queued change to the backend. */

@@ -4,12 +4,9 @@ import { pageKey, resolveTarget, type OnCallPerson, type PageTarget, type Target
 import { AppError, BackendError } from '../errors.js';
 import { onCallList, pageFailed, pagePosted } from '../slack/blocks/followthrough.js';
 import type { Deps } from './deps.js';
-import { PermanentJobError } from './jobs.js';
+import { defineJob, PermanentJobError } from './jobs.js';
 import { requireIncident } from './lifecycle.js';
 import { step } from './steps.js';
-
-export const PAGE_JOB = 'oncall.page';
-export const ONCALL_INVITE_JOB = 'oncall.invite';
 
 const PagePayload = z.object({ incidentId: z.string(), targetKey: z.string(), target: z.string() });
 const InvitePayload = z.object({ incidentId: z.string() });
@@ -39,12 +36,11 @@ export async function requestPage(deps: Deps, input: { incidentId: string; targe
     return `${target.name} was already paged for ${incidentLabel(incident)}${prev ? ` by <@${prev.pagedBy}> (${prev.state})` : ''}; one page per target.`;
   }
   await deps.store.audit({ at: now, incidentId: incident.id, actor: input.actor, action: 'oncall.page_requested', detail: { target: target.name } });
-  await deps.jobs.enqueue(PAGE_JOB, { incidentId: incident.id, targetKey: key, target: input.target }, { key: `page:${key}` });
+  await deps.jobs.enqueue(pageJob, { incidentId: incident.id, targetKey: key, target: input.target });
   return `Paging ${target.name}…`;
 }
 
-export async function runPage(deps: Deps, raw: unknown): Promise<void> {
-  const p = PagePayload.parse(raw);
+export async function runPage(deps: Deps, p: z.output<typeof PagePayload>): Promise<void> {
   const page = await deps.store.getPage(p.incidentId, p.targetKey);
   if (!page || page.state === 'failed') return;
   const incident = await requireIncident(deps, p.incidentId);
@@ -109,8 +105,7 @@ async function resolveSlackIds(deps: Deps, people: OnCallPerson[]): Promise<OnCa
 }
 
 /** Invite the current on-call people of the incident's services into its channel (once per incident). */
-export async function inviteOnCall(deps: Deps, raw: unknown): Promise<void> {
-  const { incidentId } = InvitePayload.parse(raw);
+export async function inviteOnCall(deps: Deps, { incidentId }: z.output<typeof InvitePayload>): Promise<void> {
   const incident = await requireIncident(deps, incidentId);
   if (!incident.channelId || !deps.config.file.oncall.auto_invite) return;
   const map = deps.config.file.oncall.services;
@@ -129,7 +124,8 @@ export async function inviteOnCall(deps: Deps, raw: unknown): Promise<void> {
   });
 }
 
-export function registerPagingJobs(deps: Deps): void {
-  deps.jobs.register(PAGE_JOB, (p) => runPage(deps, p));
-  deps.jobs.register(ONCALL_INVITE_JOB, (p) => inviteOnCall(deps, p));
-}
+/** Send one page (keyed by incident and target: one job per page however often it is asked for). */
+export const pageJob = defineJob({ kind: 'oncall.page', payload: PagePayload, key: (p) => p.targetKey, run: runPage });
+/** Invite the on-call people of the incident's services, once per incident. */
+export const onCallInviteJob = defineJob({ kind: 'oncall.invite', payload: InvitePayload, key: (p) => p.incidentId, run: inviteOnCall });
+export const pagingJobs = [pageJob, onCallInviteJob];

@@ -4,8 +4,7 @@ import { incidentLabel } from '../domain/incident.js';
 import { AppError } from '../errors.js';
 import { reminderNudge } from '../slack/blocks/followthrough.js';
 import type { Deps } from './deps.js';
-
-export const REMINDER_JOB = 'incident.reminder';
+import { defineJob } from './jobs.js';
 
 const Payload = z.object({ incidentId: z.string(), dueMs: z.number() });
 const snoozeKey = (id: string) => `reminder:snooze:${id}`;
@@ -40,11 +39,10 @@ export async function scheduleReminder(deps: Deps, incidentId: string): Promise<
   const next = await nextDue(deps, incidentId);
   if (!next) return;
   const dueMs = next.at.getTime();
-  await deps.jobs.enqueue(REMINDER_JOB, { incidentId, dueMs }, { key: `reminder:${incidentId}:${dueMs}`, delayMs: Math.max(0, dueMs - deps.clock.now().getTime()) });
+  await deps.jobs.enqueue(reminderJob, { incidentId, dueMs }, { delayMs: Math.max(0, dueMs - deps.clock.now().getTime()) });
 }
 
-export async function runReminder(deps: Deps, raw: unknown, jobId: string): Promise<void> {
-  const { incidentId } = Payload.parse(raw);
+export async function runReminder(deps: Deps, { incidentId }: z.output<typeof Payload>, jobId: string): Promise<void> {
   const next = await nextDue(deps, incidentId);
   if (!next) return; // mitigated, resolved, cancelled, or a severity without reminders: stop
   const dueMs = next.at.getTime();
@@ -77,6 +75,6 @@ export async function snoozeReminder(deps: Deps, value: string, actor: string): 
   return `Update reminders for ${incidentLabel(incident)} snoozed for ${minutes} minutes.`;
 }
 
-export function registerReminderJobs(deps: Deps): void {
-  deps.jobs.register(REMINDER_JOB, (p, job) => runReminder(deps, p, job.id));
-}
+/** One nudge check per incident and due time: replicas scheduling the same interval add one job. */
+export const reminderJob = defineJob({ kind: 'incident.reminder', payload: Payload, key: (p) => `${p.incidentId}:${p.dueMs}`, run: (deps, p, job) => runReminder(deps, p, job.id) });
+export const reminderJobs = [reminderJob];

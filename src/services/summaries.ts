@@ -7,7 +7,10 @@ import { context as ctxBlock, header, section, user } from '../slack/blocks/comm
 import { markdownToBlocks } from '../slack/blocks/postmortem.js';
 import type { Deps } from './deps.js';
 import { offerSuggestedFollowups } from './followups.js';
-import { POSTMORTEM_JOB, requireIncident } from './lifecycle.js';
+import { requireIncident } from './lifecycle.js';
+import { claudeProposeJob } from './claude-proposals.js';
+import { defineJob } from './jobs.js';
+import { z } from 'zod';
 import { postOnce } from './steps.js';
 import { escapeText } from '../slack/mrkdwn.js';
 
@@ -19,8 +22,6 @@ interface SummaryState {
 }
 
 const summaryKey = (id: string) => `summary:${id}`;
-/** Claude's action proposals run as their own job after a brief or summary (never on the ack path). */
-export const CLAUDE_PROPOSE_JOB = 'claude.propose';
 /** chat.update is tier 3 (~50/min): one edit per 1.5 s keeps a stream well under it. */
 const STREAM_UPDATE_MS = 1500;
 
@@ -51,6 +52,28 @@ export async function buildSummaryContext(deps: Deps, incidentId: string, opts: 
   return { incident, roles, timeline, transcript };
 }
 
+/** The brief, after the card in a new channel; enqueued once per incident by the declare flow. */
+export const briefJob = defineJob({
+  kind: 'incident.brief',
+  payload: z.object({ incidentId: z.string().min(1) }),
+  key: (p) => p.incidentId,
+  run: (deps, p) => postBrief(deps, p.incidentId),
+});
+
+/**
+ * The post-mortem draft after resolve (keyed by the resolving version), and its re-checks while
+ * the backend's document is not ready (`check` counts them).
+ */
+export const postmortemJob = defineJob({
+  kind: 'incident.postmortem',
+  payload: z.object({ incidentId: z.string().min(1), check: z.number().int().min(0).optional() }),
+  run: async (deps, p) => {
+    await postPostmortem(deps, p.incidentId, null, { reuse: true, check: p.check ?? 0 });
+  },
+});
+
+export const summaryJobs = [briefJob, postmortemJob];
+
 /** The brief right after declare: posted when ready, never in the way of the channel or the card. */
 export async function postBrief(deps: Deps, incidentId: string): Promise<void> {
   // A new channel holds only the bot's own posts: the brief works from the declaration, and a
@@ -58,7 +81,7 @@ export async function postBrief(deps: Deps, incidentId: string): Promise<void> {
   const ctx = await buildSummaryContext(deps, incidentId, { transcript: false });
   if (!ctx.incident.channelId) return;
   const result = await deps.summarizer.brief(ctx);
-  if (!result.fallback) await deps.jobs.enqueue(CLAUDE_PROPOSE_JOB, { incidentId }, { key: `claude.propose:${incidentId}:brief` });
+  if (!result.fallback) await deps.jobs.enqueue(claudeProposeJob, { incidentId }, { key: `${incidentId}:brief` });
   await postOnce(deps, `brief:${incidentId}`, 'brief', ctx.incident.channelId, Markers.brief(incidentId), () => ({
     text: `Brief for ${incidentLabel(ctx.incident)}`,
     blocks: [header(`Brief: ${incidentLabel(ctx.incident)}`, Markers.brief(incidentId)), ...chunks(result.text), ctxBlock(result.fallback ? 'Plain summary from the record (Claude unavailable)' : 'Written by Claude from the declaration. Check before acting.')],
@@ -106,7 +129,7 @@ export async function postSummary(deps: Deps, incidentId: string, requestedBy: s
   } else {
     await deps.store.setKv<SummaryState>(summaryKey(incidentId), { text: '', throughTs: null, n: Number(n) });
   }
-  if (!result.fallback) await deps.jobs.enqueue(CLAUDE_PROPOSE_JOB, { incidentId }, { key: `claude.propose:${incidentId}:${n}` });
+  if (!result.fallback) await deps.jobs.enqueue(claudeProposeJob, { incidentId }, { key: `${incidentId}:${n}` });
   await deps.store.audit({ at: deps.clock.now(), incidentId, actor: requestedBy, action: 'incident.summarized', detail: { fallback: result.fallback, usage: result.usage ?? null } });
 }
 
@@ -160,7 +183,7 @@ export async function postPostmortem(
     outcome = await deps.backend.savePostmortem({ firebreakId: incident.id, backendId: incident.backendId }, draft.markdown);
     if (outcome === 'not_ready') {
       if (check < POSTMORTEM_WAIT.checks) {
-        await deps.jobs.enqueue(POSTMORTEM_JOB, { incidentId, check: check + 1 }, { key: `postmortem:${incidentId}:${draft.at}:check:${check + 1}`, delayMs: POSTMORTEM_WAIT.intervalMs });
+        await deps.jobs.enqueue(postmortemJob, { incidentId, check: check + 1 }, { key: `${incidentId}:${draft.at}:check:${check + 1}`, delayMs: POSTMORTEM_WAIT.intervalMs });
       } else if (incident.channelId) {
         const mins = Math.round((POSTMORTEM_WAIT.checks * POSTMORTEM_WAIT.intervalMs) / 60_000);
         const marker = `${Markers.postmortem(incidentId)}:gave-up`;

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fingerprint, parseAlertPayload, type AlertSource } from '../domain/alert.js';
 import { BodyTooLargeError, readBody, sendJson, type Route } from '../http/routes.js';
-import { ALERT_PROCESS_JOB } from '../services/alerts.js';
-import { BACKEND_EVENT_JOB, parseIncidentioEvent, parseRootlyEvent, type ParsedBackendEvent } from '../services/backend-events.js';
+import { alertProcessJob } from '../services/alerts.js';
+import { backendEventJob, parseIncidentioEvent, parseRootlyEvent, type ParsedBackendEvent } from '../services/backend-events.js';
 import type { Deps } from '../services/deps.js';
 import { proposeAction } from '../services/approvals.js';
 import { AppError } from '../errors.js';
@@ -154,7 +154,7 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
       });
       // Enqueued even for a replay: if the first delivery died between insert and enqueue, this
       // completes it; otherwise the job key makes it a no-op.
-      await deps.jobs.enqueue(ALERT_PROCESS_JOB, { alertId: alert.id }, { key: `alert:${alert.id}` });
+      await deps.jobs.enqueue(alertProcessJob, { alertId: alert.id });
       ids.push(alert.id);
       if (inserted) fresh++;
     }
@@ -182,7 +182,7 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
     const parsed = parse(parsedJson);
     if (!parsed.ok) return new Reply(400, 'invalid', { error: parsed.reason });
     if ('ignored' in parsed) return new Reply(200, 'ignored', { ignored: parsed.ignored });
-    const added = await deps.jobs.enqueue(BACKEND_EVENT_JOB, parsed.event, { key: `webhook:${source}:${parsed.event.eventId}` });
+    const added = await deps.jobs.enqueue(backendEventJob, parsed.event, { key: `${source}:${parsed.event.eventId}` });
     return added ? new Reply(202, 'accepted', { accepted: 1 }) : new Reply(200, 'duplicate', { duplicate: true });
   };
 

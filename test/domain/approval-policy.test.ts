@@ -4,7 +4,7 @@ import { ActionSchema, DEFAULT_ACTIONS, PolicySchema, type ActionDefinition } fr
 import {
   actionJsonSchema,
   canApprove,
-  decide,
+  tallyVotes,
   describePolicy,
   effectivePolicy,
   expiryFor,
@@ -193,9 +193,9 @@ describe('mayAssignRole: approval authority is given, never taken', () => {
 describe('decide and expiry', () => {
   it('counts distinct people only', () => {
     const two = policy({ min_approvals: 2 });
-    assert.deepEqual(decide([{ userId: 'A' }, { userId: 'A' }], two), { approved: false, approvers: ['A'], needed: 2, remaining: 1 });
-    assert.equal(decide([{ userId: 'A' }, { userId: 'B' }], two).approved, true);
-    assert.equal(decide([], policy()).approved, false);
+    assert.deepEqual(tallyVotes([{ userId: 'A' }, { userId: 'A' }], two), { approved: false, approvers: ['A'], needed: 2, remaining: 1 });
+    assert.equal(tallyVotes([{ userId: 'A' }, { userId: 'B' }], two).approved, true);
+    assert.equal(tallyVotes([], policy()).approved, false);
   });
 
   it('expires exactly at the deadline, using the configured default when the action sets none', () => {

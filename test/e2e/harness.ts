@@ -90,7 +90,7 @@ export async function startBot(opts: StartBotOptions = {}): Promise<Bot> {
   const logger = createLogger({ level: config.logLevel, secrets: [BOT_TOKEN, SIGNING_SECRET, APP_TOKEN], destination: sink, pretty: false });
   const fb = await buildFirebreak(config, { logger, slackRetries: 0, jobs: { pollMs: 50 }, ...opts.build });
   const settled = settledProbe(fb);
-  const server = createHttpServer(fb);
+  const { server } = createHttpServer(fb);
   const port = await listen(server, 0, '127.0.0.1');
   await fb.start();
   const url = `http://127.0.0.1:${port}`;

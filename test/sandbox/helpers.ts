@@ -44,7 +44,7 @@ export async function startSandboxBot(env: Record<string, string> = {}, processE
   const sandbox = await startSandbox(base, logger, { ...env, ...processEnv });
   const fb = await buildFirebreak(sandbox.config, { logger, jobs: { pollMs: 50 } });
   const settled = settledProbe(fb);
-  const server = createHttpServer(fb, sandbox.routes);
+  const { server } = createHttpServer(fb, sandbox.routes);
   const port = await listen(server, 0, '127.0.0.1');
   await fb.start();
   const url = `http://127.0.0.1:${port}`;

@@ -15,7 +15,7 @@ import { createMetrics } from '../../src/metrics.js';
 import type { IncidentBackend } from '../../src/ports/backend.js';
 import type { Block, Chat, ChatMessage } from '../../src/ports/chat.js';
 import type { Store } from '../../src/ports/store.js';
-import { registerApprovalJobs } from '../../src/services/approvals.js';
+import { approvalJobs } from '../../src/services/approvals.js';
 import type { Deps } from '../../src/services/deps.js';
 import { JobRunner } from '../../src/services/jobs.js';
 
@@ -227,7 +227,7 @@ export async function makeGate(
     await store.updateIncident(incidentId, { channelId: CHANNEL, channelName: 'inc-20250301-api-500s', updatedAt: clock.now() });
     await store.setRole(incidentId, 'commander', COMMANDER);
   }
-  registerApprovalJobs(deps, EXECUTOR_OPTS);
+  for (const job of approvalJobs) jobs.register(job, { ...deps, executors: EXECUTOR_OPTS });
   jobs.start();
   return { deps, chat, clock, jobs, incidentId, channelId: CHANNEL, stop: () => jobs.stop(1000) };
 }

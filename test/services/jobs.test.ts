@@ -1,9 +1,13 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { JobRunner } from '../../src/services/jobs.js';
+import { z } from 'zod';
+import { defineJob, JobRunner } from '../../src/services/jobs.js';
 import { createLogger } from '../../src/log.js';
 import { openTestSqliteStore } from '../store/pg-helper.js';
+
+/** A job of this kind whose run is `handler` (no context). */
+const testJob = (kind: string, handler: () => Promise<void> = async () => {}) => defineJob({ kind, payload: z.object({}), run: async (_: null) => handler() });
 
 const quiet = createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }), pretty: false });
 
@@ -46,10 +50,10 @@ test('a job that runs longer than its lease keeps it (heartbeat): a second worke
   };
   const a = new JobRunner(store, quiet, clock, null, { workerId: 'A', pollMs: 20, leaseMs: 300 });
   const b = new JobRunner(store, quiet, clock, null, { workerId: 'B', pollMs: 20, leaseMs: 300 });
-  a.register('slow', handler);
-  b.register('slow', handler);
+  a.register(testJob('slow', handler), null);
+  b.register(testJob('slow', handler), null);
   a.start();
-  await a.enqueue('slow', {});
+  await a.enqueue(testJob('slow'), {});
   await until(() => runs === 1, 'A to start the job');
   b.start();
   // Four lease lengths pass while A works, 200 ms at a time; after each step A's heartbeat renews
@@ -76,15 +80,21 @@ test('a worker that dies (no hand-back, no heartbeat) loses its job to another w
   const seen: string[] = [];
   const a = new JobRunner(store, quiet, clock, null, { workerId: 'A', pollMs: 20, leaseMs: 300 });
   const b = new JobRunner(store, quiet, clock, null, { workerId: 'B', pollMs: 20, leaseMs: 300 });
-  a.register('work', async () => {
-    seen.push('A');
-    await new Promise(() => {}); // hangs forever: A is as good as dead
-  });
-  b.register('work', async () => {
-    seen.push('B');
-  });
+  a.register(
+    testJob('work', async () => {
+      seen.push('A');
+      await new Promise(() => {}); // hangs forever: A is as good as dead
+    }),
+    null,
+  );
+  b.register(
+    testJob('work', async () => {
+      seen.push('B');
+    }),
+    null,
+  );
   a.start();
-  await a.enqueue('work', {});
+  await a.enqueue(testJob('work'), {});
   await until(() => seen.length === 1, 'A to claim the job');
   await a.stop(0, { handBack: false });
   b.start();
@@ -119,9 +129,12 @@ test('a job whose worker keeps dying is given up after maxAttempts claims, and r
       dead.push(job.id);
     },
   });
-  r.register('poison', async () => {
-    ran++;
-  });
+  r.register(
+    testJob('poison', async () => {
+      ran++;
+    }),
+    null,
+  );
   r.start();
   await until(() => dead.length > 0, 'the job to be given up');
   await r.stop(100);

@@ -17,12 +17,12 @@ import type { Block, Chat, ChatMessage } from '../../src/ports/chat.js';
 import type { Clock } from '../../src/ports/clock.js';
 import type { Store } from '../../src/ports/store.js';
 import type { Summarizer } from '../../src/ports/summarizer.js';
-import { registerAlertJobs } from '../../src/services/alerts.js';
-import { registerBackendEventJobs } from '../../src/services/backend-events.js';
-import { DECLARE_FLOW_JOB, runDeclareFlow } from '../../src/services/declare.js';
+import { alertJobs } from '../../src/services/alerts.js';
+import { backendEventJobs } from '../../src/services/backend-events.js';
+import { declareFlowJob } from '../../src/services/declare.js';
 import type { Deps } from '../../src/services/deps.js';
-import { JobRunner } from '../../src/services/jobs.js';
-import { REFRESH_JOB, refreshIncidentViews } from '../../src/services/lifecycle.js';
+import { type AnyJob, JobRunner } from '../../src/services/jobs.js';
+import { refreshJob } from '../../src/services/incident-views.js';
 import { webhookRoutes } from '../../src/webhooks/routes.js';
 import type { Route } from '../../src/http/routes.js';
 import { openTestSqliteStore } from '../store/pg-helper.js';
@@ -240,10 +240,8 @@ export async function buildHarness(opts: HarnessOptions = {}): Promise<Harness> 
 
 /** The job handlers the full app registers that our flows rely on. */
 export function registerStandardJobs(deps: Deps, runner: JobRunner): void {
-  runner.register(DECLARE_FLOW_JOB, async (p) => runDeclareFlow(deps, p as Parameters<typeof runDeclareFlow>[1]));
-  runner.register(REFRESH_JOB, async (p) => refreshIncidentViews(deps, (p as { incidentId: string }).incidentId));
-  registerAlertJobs(deps);
-  registerBackendEventJobs(deps);
+  const jobs: AnyJob[] = [declareFlowJob, refreshJob, ...alertJobs, ...backendEventJobs];
+  for (const job of jobs) runner.register(job, deps);
 }
 
 /** Queued jobs whose time has come, across the kinds the harness runs. */

@@ -1,6 +1,7 @@
 import { incidentLabel, type Incident } from '../../domain/incident.js';
 import { SEVERITIES, SEVERITY_EMOJI } from '../../domain/severity.js';
 import type { Block } from '../../ports/chat.js';
+import type { DeclareOutcome } from '../../services/declare.js';
 import { Actions, DeclareBlocks, FormBlocks, INPUT, Markers, Views } from '../ids.js';
 import { actions, channelLink, clip, context, divider, escapeText, fields, header, link, mrkdwn, plain, section, time, user } from './common.js';
 
@@ -166,6 +167,20 @@ export function declareModal(opts: { declarer: string; privateMetadata: string; 
       },
     ],
   };
+}
+
+/** The answer to a declaration from Slack. */
+export function declareReply(outcome: DeclareOutcome): { text: string; blocks?: Block[] } {
+  switch (outcome.kind) {
+    case 'similar_open':
+      return duplicatePrompt(outcome.similar, outcome.draftId);
+    case 'already_declared':
+      return { text: `*${incidentLabel(outcome.incident)} ${escapeText(outcome.incident.title)}* was already declared.` };
+    case 'declared': {
+      const i = outcome.incident;
+      return { text: `${SEVERITY_EMOJI[i.severity]} Declared *${incidentLabel(i)} ${escapeText(i.title)}* (${i.severity}). Opening the incident channel and inviting responders…` };
+    }
+  }
 }
 
 /** Offered instead of silently declaring a duplicate. `draftId` refers to the stored declaration. */

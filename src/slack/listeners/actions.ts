@@ -1,12 +1,13 @@
 import type { App, BlockAction } from '@slack/bolt';
 import type { Deps } from '../../services/deps.js';
-import { declareOrOffer, draftKey, type Draft } from '../../services/commands.js';
+import { declareDraft } from '../../services/declare.js';
+import { declareReply } from '../blocks/incident.js';
 import { openChannelLater } from '../../services/declare.js';
 import { assignRole, requireIncident } from '../../services/lifecycle.js';
 import { postSummary } from '../../services/summaries.js';
 import { roleModal, resolveModal, severityModal, statusModal } from '../blocks/incident.js';
 import { Actions } from '../ids.js';
-import { onButton, type Tell } from './kit.js';
+import { onButton, type Tell } from './answers.js';
 import { AppError } from '../../errors.js';
 
 /** Card buttons and the duplicate offer. Each acks at once; the value is only an id, re-read from the store. */
@@ -53,10 +54,7 @@ export function registerActions(app: App, deps: Deps): void {
   });
 
   on(Actions.duplicateDeclareAnyway, async (draftId, _body, tell) => {
-    const draft = await deps.store.getKv<Draft>(draftKey(draftId));
-    if (!draft) throw new AppError('input.invalid', 'That declaration has expired; run `/incident` again.');
     // The draft id makes the click idempotent: a double click declares once.
-    const reply = await declareOrOffer(deps, { ...draft.input, dedupeKey: `draft:${draftId}` }, { force: true });
-    await tell(reply.text);
+    await tell(declareReply(await declareDraft(deps, draftId)).text);
   });
 }

@@ -6,7 +6,8 @@ import { approve, closedText, deny, proposeAction } from '../../services/approva
 import type { Deps } from '../../services/deps.js';
 import { requireIncident } from '../../services/lifecycle.js';
 import { denyModal, parseParamLines, proposeModal } from '../blocks/approval.js';
-import { afterSubmit, onButton, readText } from './kit.js';
+import { afterSubmit, onButton } from './answers.js';
+import { readText } from './view-values.js';
 import { Actions, FormBlocks, Views } from '../ids.js';
 
 /**

@@ -11,7 +11,8 @@ import { afterAck } from '../ack.js';
 import { followupModal, pageModal } from '../blocks/followthrough.js';
 import { reportToUser } from '../errors.js';
 import { Actions, FormBlocks, Shortcuts, Views } from '../ids.js';
-import { afterSubmit, onButton, readText } from './kit.js';
+import { afterSubmit, onButton } from './answers.js';
+import { readText } from './view-values.js';
 
 const ShortcutMeta = z.object({ channel: z.string(), ts: z.string(), incidentId: z.string() });
 

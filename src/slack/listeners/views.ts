@@ -3,10 +3,12 @@ import { z } from 'zod';
 import { parseSeverity, SEVERITY_INPUTS } from '../../domain/severity.js';
 import { STATUSES } from '../../domain/incident.js';
 import type { Deps } from '../../services/deps.js';
-import { declareOrOffer } from '../../services/commands.js';
+import { declareOrOffer, slackDeclareInput } from '../../services/declare.js';
+import { declareReply } from '../blocks/incident.js';
 import { assignRole, changeSeverity, changeStatus } from '../../services/lifecycle.js';
 import { DeclareBlocks, FormBlocks, Views } from '../ids.js';
-import { afterSubmit, readInput, readText } from './kit.js';
+import { afterSubmit } from './answers.js';
+import { readInput, readText } from './view-values.js';
 
 const DeclareMeta = z.object({ channel: z.string().optional() }).catch({});
 
@@ -27,27 +29,25 @@ export function registerViews(app: App, deps: Deps): void {
     }
     const meta = DeclareMeta.parse(safeJson(view.private_metadata));
     const privateSel = readInput(v, DeclareBlocks.private);
-    const input = {
+    const input = slackDeclareInput({
       title,
       severity,
+      userId: body.user.id,
+      channelId: meta.channel ?? null,
+      // A double submission of the same modal carries the same view id: declared once.
+      dedupeKey: `view:${view.id}`,
       description: readText(v, DeclareBlocks.description),
       services: readText(v, DeclareBlocks.services)
         .split(',')
         .map((s) => s.trim().toLowerCase())
         .filter(Boolean),
       private: Array.isArray(privateSel) && privateSel.includes('private'),
-      commanderId: readText(v, DeclareBlocks.commander) || body.user.id,
-      declaredBy: body.user.id,
-      origin: 'slack' as const,
-      // A double submission of the same modal carries the same view id: declared once.
-      dedupeKey: `view:${view.id}`,
-      channel: 'always' as const,
-      notify: meta.channel ? { channelId: meta.channel, userId: body.user.id } : null,
-    };
+      commanderId: readText(v, DeclareBlocks.commander),
+    });
     await ack();
     await afterSubmit(deps, body.user.id, { view: Views.declare }, async ({ answerIn }) => {
       answerIn(meta.channel);
-      const reply = await declareOrOffer(deps, input);
+      const reply = declareReply(await declareOrOffer(deps, input));
       if (meta.channel) await deps.chat.postEphemeral(meta.channel, body.user.id, reply.text, reply.blocks);
     });
   });

@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import type { Incident } from '../domain/incident.js';
+import { atLeast } from '../domain/severity.js';
+import { AppError } from '../errors.js';
+import { announcement, incidentCard, noChannelReason, topicFor } from '../slack/blocks/incident.js';
+import { Markers } from '../slack/ids.js';
+import type { Deps } from './deps.js';
+import { defineJob } from './jobs.js';
+import { postOnce } from './steps.js';
+
+type RoleAssignments = Record<string, string>;
+
+/**
+ * What Slack shows of an incident, in one place: the card pinned in its channel, the channel topic,
+ * and the announcement in ANNOUNCE_CHANNEL. The declare flow posts them (each once, through
+ * `postOnce`); lifecycle changes, alerts and backend events refresh them from the store.
+ * Modelled on Netflix Dispatch's `incident/messaging.py`.
+ */
+
+/** The announcement channel (ANNOUNCE_CHANNEL), or null when announcements are off. */
+export function announceChannel(deps: Deps): string | null {
+  return deps.config.env.ANNOUNCE_CHANNEL ?? null;
+}
+
+/** Whether an incident of this origin and severity gets a channel of its own. */
+export function wantsChannel(deps: Deps, incident: Incident, channel: 'always' | 'auto'): boolean {
+  return channel === 'always' || atLeast(incident.severity, deps.config.file.announce.auto_channel_min_severity);
+}
+
+function announcementFor(deps: Deps, incident: Incident, roles: RoleAssignments, below: boolean, latest: { text: string; at: Date; author: string | null } | null = null) {
+  return announcement(incident, roles, { noChannelReason: noChannelReason(incident, deps.config.file.announce.auto_channel_min_severity, below), latest });
+}
+
+/**
+ * setTopic is a tier-2 method (about 20 a minute) and posts a notice in the channel: call it only
+ * when the topic text actually changes.
+ */
+async function setTopicIfChanged(deps: Deps, incidentId: string, channelId: string, topic: string): Promise<void> {
+  const key = `topic:${incidentId}`;
+  if ((await deps.store.getKv<string>(key)) === topic) return;
+  await deps.chat.setTopic(channelId, topic);
+  await deps.store.setKv(key, topic);
+}
+
+/** The channel topic, set once per text. */
+export async function setIncidentTopic(deps: Deps, incident: Incident, channelId: string, roles: RoleAssignments): Promise<void> {
+  await setTopicIfChanged(deps, incident.id, channelId, topicFor(incident, roles));
+}
+
+/** The card in the incident channel, posted once per flow (a retry finds it by its marker). */
+export async function postIncidentCard(deps: Deps, flowId: string, incident: Incident & { channelId: string }, roles: RoleAssignments): Promise<{ ts: string }> {
+  const card = await postOnce(deps, flowId, 'card', incident.channelId, Markers.card(incident.id), () => incidentCard(incident, roles));
+  await deps.store.updateIncident(incident.id, { cardTs: card.ts, updatedAt: deps.clock.now() });
+  return card;
+}
+
+/**
+ * The announcement in ANNOUNCE_CHANNEL, posted once per flow; none when the channel is not
+ * configured. `below`: an automatic incident under the channel threshold (it says why it has none).
+ */
+export async function postAnnouncement(deps: Deps, flowId: string, incident: Incident, roles: RoleAssignments, below: boolean): Promise<void> {
+  const channel = announceChannel(deps);
+  if (!channel) return;
+  const posted = await postOnce(deps, flowId, 'announce', channel, Markers.announce(incident.id), () => announcementFor(deps, incident, roles, below));
+  await deps.store.updateIncident(incident.id, { announceTs: posted.ts, updatedAt: deps.clock.now() });
+}
+
+/** Re-render the card, topic and announcement from the store: idempotent, safe to repeat. */
+export async function refreshIncidentViews(deps: Deps, incidentId: string): Promise<void> {
+  const incident = await deps.store.getIncident(incidentId);
+  if (!incident) throw new AppError('incident.not_found', 'That incident no longer exists.');
+  const roles = await deps.store.getRoles(incidentId);
+  const jobs: Promise<unknown>[] = [];
+  if (incident.channelId && incident.cardTs) {
+    const card = incidentCard(incident, roles);
+    jobs.push(deps.chat.update(incident.channelId, incident.cardTs, card.text, card.blocks));
+    jobs.push(setIncidentTopic(deps, incident, incident.channelId, roles));
+  }
+  const channel = announceChannel(deps);
+  if (channel && incident.announceTs) {
+    const below = incident.origin !== 'slack' && !wantsChannel(deps, incident, 'auto');
+    // The latest `/incident update` is the announcement's last line (timeline text is stored escaped).
+    const latest = (await deps.store.listTimeline(incidentId)).filter((t) => t.kind === 'update').at(-1) ?? null;
+    const a = announcementFor(deps, incident, roles, below, latest ? { text: latest.text, at: latest.at, author: latest.author } : null);
+    jobs.push(deps.chat.update(channel, incident.announceTs, a.text, a.blocks));
+  }
+  const results = await Promise.allSettled(jobs);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/**
+ * Where notes about an incident go (alerts firing again, resolved at the source): in a thread under
+ * the card, or under the announcement for an incident without a channel. Throws (the job retries)
+ * while the declare flow `flowId` has not posted yet; null when there is nowhere to post.
+ */
+export async function incidentThread(deps: Deps, incident: Incident, flowId: string): Promise<{ channel: string; ts: string } | null> {
+  if (incident.channelId && incident.cardTs) return { channel: incident.channelId, ts: incident.cardTs };
+  const channelWanted = wantsChannel(deps, incident, 'auto');
+  const channel = announceChannel(deps);
+  if (!channelWanted && channel && incident.announceTs) return { channel, ts: incident.announceTs };
+  const steps = await deps.store.listSteps(flowId);
+  const waitingForCard = channelWanted && !('card' in steps);
+  const waitingForAnnounce = !channelWanted && !!channel && !('announce' in steps);
+  if (waitingForCard || waitingForAnnounce) throw new Error(`incident ${incident.id} not posted yet; note waits`);
+  return null;
+}
+
+/** Re-render after a change; keyed by the incident's version, so each change renders once. */
+export const refreshJob = defineJob({
+  kind: 'incident.refresh',
+  payload: z.object({ incidentId: z.string().min(1) }),
+  run: (deps, p) => refreshIncidentViews(deps, p.incidentId),
+});
+
+export const incidentViewJobs = [refreshJob];

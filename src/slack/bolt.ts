@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
+import { slackLogger, type SlackChat } from '../adapters/slack/chat.js';
+import type { SlackConnection } from '../config.js';
+import { ChatError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { Clock } from '../ports/clock.js';
+import type { Store } from '../ports/store.js';
+
+export interface BoltParts {
+  bolt: App;
+  /** HTTP mode: the receiver whose request listener serves `/slack/events`. */
+  receiver: HTTPReceiver | null;
+}
+
+/**
+ * Bolt for the configured connection: an HTTP receiver (acks before the listener finishes, 2.9 s
+ * unhandled-request timeout) or Socket Mode (acks timed into the same histogram the HTTP server
+ * feeds). Every request first passes the workspace check and the replay check; then listeners.
+ */
+export function buildBolt(slack: SlackConnection, opts: { slackApiUrl: string; logger: Logger; metrics: Metrics; chat: SlackChat; store: Store; clock: Clock }): BoltParts {
+  const { logger, metrics, chat, store, clock, slackApiUrl } = opts;
+  const boltLogger = slackLogger(logger.child({ component: 'bolt' }));
+  let receiver: HTTPReceiver | null = null;
+  let bolt: App;
+  if (slack.mode === 'socket') {
+    bolt = new App({
+      token: slack.botToken,
+      appToken: slack.appToken,
+      socketMode: true,
+      logger: boltLogger,
+      logLevel: LogLevel.WARN,
+      clientOptions: { slackApiUrl },
+      installerOptions: { clientOptions: { slackApiUrl } },
+      convoStore: false,
+      deferInitialization: true,
+    });
+    timeSocketAcks(bolt, metrics);
+  } else {
+    receiver = new HTTPReceiver({
+      signingSecret: slack.signingSecret,
+      endpoints: '/slack/events',
+      processBeforeResponse: false,
+      logger: boltLogger,
+      logLevel: LogLevel.WARN,
+      unhandledRequestTimeoutMillis: 2900,
+      // Runs after the signature is verified: the signature goes to the context, where the
+      // replay check below finds it.
+      customPropertiesExtractor: (req) => ({ slackSignature: String(req.headers['x-slack-signature'] ?? '') }),
+    });
+    // convoStore off: the bot keeps no per-conversation state in Bolt (the store is ours), and the
+    // middleware would cost every request a lookup before the ack.
+    bolt = new App({
+      token: slack.botToken,
+      receiver,
+      logger: boltLogger,
+      logLevel: LogLevel.WARN,
+      convoStore: false,
+      clientOptions: { slackApiUrl, retryConfig: { retries: 2 } },
+      deferInitialization: true,
+    });
+  }
+  bolt.error(async (err) => {
+    logger.error({ err, errorId: randomUUID().slice(0, 8) }, 'unhandled error in a Slack listener');
+  });
+  bolt.use(async (args) => {
+    const body = args.body as { api_app_id?: string; team_id?: string; team?: { id?: string } | null };
+    // A request for another workspace (a shared signing secret, a misrouted app) changes nothing here.
+    const team = body.team_id ?? body.team?.id;
+    const ours = chat.teamId();
+    if (ours && team && team !== ours) {
+      logger.warn({ team }, 'Slack request for another workspace refused');
+      if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
+      return;
+    }
+    // A replayed request (same signature within Slack's five-minute window) is acknowledged and
+    // ignored: no second effect. The store holds the signatures, so every replica sees them.
+    const sig = (args.context as { slackSignature?: string }).slackSignature;
+    if (sig && !(await store.markProcessed(`slack-sig:${sig.slice(0, 80)}`, clock.now()))) {
+      logger.warn('replayed Slack request ignored');
+      if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
+      return;
+    }
+    await args.next();
+  });
+  return { bolt, receiver };
+}
+
+/**
+ * In HTTP mode the server times each request to its ack; over a socket there is no HTTP request,
+ * so the same histogram is fed here, from the envelope's arrival to its ack.
+ */
+function timeSocketAcks(bolt: App, metrics: Metrics): void {
+  const process = bolt.processEvent.bind(bolt);
+  bolt.processEvent = async (event) => {
+    const started = performance.now();
+    const ack = event.ack;
+    event.ack = async (response) => {
+      await ack(response);
+      metrics.ackSeconds.observe({ kind: 'slack' }, (performance.now() - started) / 1000);
+      metrics.slackRequests.inc({ kind: 'slack', outcome: 'acked' });
+    };
+    return process(event);
+  };
+}
+
+/**
+ * A start-up call to Slack that failed, as one line an operator can act on: which URL, what came
+ * back, and which setting to check. Slack's own refusals name the token; the rest are the network.
+ */
+export function startupFailure(err: unknown, url: string, tokenVar: 'SLACK_BOT_TOKEN' | 'SLACK_APP_TOKEN'): Error {
+  const slackError = err instanceof ChatError ? err.slackError : ((err as { data?: { error?: string } })?.data?.error ?? null);
+  const refusals: Record<string, string> = {
+    invalid_auth: `${tokenVar} is not valid for this workspace (copy it again from the app's settings)`,
+    not_authed: `${tokenVar} was not sent`,
+    account_inactive: `${tokenVar} belongs to an app that was uninstalled or a deleted account (reinstall the app)`,
+    token_revoked: `${tokenVar} was revoked (reinstall the app and copy the new token)`,
+    missing_scope: `${tokenVar} lacks a scope (connections:write for SLACK_APP_TOKEN; reinstall the app from manifest.yml for the bot)`,
+    invalid_token: `${tokenVar} is not a token Slack accepts here (SLACK_APP_TOKEN must be the app-level xapp- token)`,
+  };
+  if (slackError && slackError !== 'request_failed' && slackError in refusals)
+    return new Error(`Slack refused the call to ${url} (${slackError}): ${refusals[slackError]}`, { cause: err });
+  const cause = rootCause(err);
+  return new Error(
+    `could not reach Slack at ${url} (${cause}): check SLACK_API_URL (default https://slack.com/api/), DNS, and any outbound proxy or firewall on this host`,
+    { cause: err },
+  );
+}
+
+/** The innermost error's code or message (ECONNREFUSED, ENOTFOUND, a TLS error...). */
+function rootCause(err: unknown): string {
+  // Our errors wrap with `cause`, @slack/web-api's request errors with `original`.
+  let e = err as { cause?: unknown; original?: unknown; code?: unknown; message?: unknown } | undefined;
+  for (let i = 0; i < 6 && e && typeof e === 'object' && (e.cause || e.original); i++) e = (e.cause ?? e.original) as typeof e;
+  const code = typeof e?.code === 'string' ? e.code : null;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  return code && !message.includes(code) ? `${code}: ${message}` : message;
+}
+
+/**
+ * Socket Mode: apps.connections.open with the app token, then a WebSocket to the URL Slack gives.
+ * Either step failing stops start-up with the URL that failed (the ticket query string removed:
+ * it is a single-use credential) and what to check.
+ */
+export async function startSocketMode(bolt: App, slackApiUrl: string): Promise<void> {
+  const client = (bolt as unknown as { receiver?: { client?: EventEmitter } }).receiver?.client;
+  let wsUrl: string | null = null;
+  client?.on('authenticated', (r: { url?: string }) => {
+    if (r.url) wsUrl = r.url.split('?')[0]!;
+  });
+  try {
+    await bolt.start();
+  } catch (err) {
+    if (!wsUrl) throw startupFailure(err, `${slackApiUrl}apps.connections.open`, 'SLACK_APP_TOKEN');
+    throw new Error(
+      `could not open the Socket Mode WebSocket at ${wsUrl} (${rootCause(err)}): outbound WebSocket connections (wss://, port 443) must be allowed from this host; behind a proxy that blocks them, use HTTP mode (SLACK_SIGNING_SECRET) instead`,
+      { cause: err },
+    );
+  }
+}
