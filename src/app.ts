@@ -11,6 +11,7 @@ import type { IncidentBackend } from './ports/backend.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import type { Store } from './ports/store.js';
 import type { Summarizer } from './ports/summarizer.js';
+import type { OnCall } from './ports/oncall.js';
 import { allJobs } from './services/all-jobs.js';
 import { scheduleHistorySync } from './services/insights-sync.js';
 import { scheduleDigest } from './services/insights.js';
@@ -27,6 +28,7 @@ export interface BuildOptions {
   clock?: Clock;
   store?: Store;
   backend?: IncidentBackend;
+  oncall?: OnCall;
   summarizer?: Summarizer;
   charts?: ChartRenderer;
   metrics?: Metrics;
@@ -69,6 +71,29 @@ export async function buildBackend(config: Config, store: Store, logger: Logger)
   }
 }
 
+/** Paging, on-call and follow-ups for the configured backend (PagerDuty + firebreak.yml rotations for local). */
+export async function buildOnCall(config: Config, logger: Logger): Promise<OnCall> {
+  const log = logger.child({ component: `oncall-${config.backend}` });
+  switch (config.backend) {
+    case 'rootly': {
+      const { createRootlyOnCall } = await import('./adapters/backend/rootly/oncall.js');
+      return createRootlyOnCall({ apiKey: config.env.ROOTLY_API_KEY!, baseUrl: config.rootlyApiUrl, logger: log });
+    }
+    case 'incidentio': {
+      const { createIncidentIoOnCall } = await import('./adapters/backend/incidentio/oncall.js');
+      return createIncidentIoOnCall({ apiKey: config.env.INCIDENTIO_API_KEY!, baseUrl: config.incidentioApiUrl, logger: log });
+    }
+    case 'local': {
+      const [{ createLocalOnCall }, { createPagerDutyEvents }] = await Promise.all([import('./adapters/backend/local-oncall.js'), import('./adapters/pagerduty/events.js')]);
+      return createLocalOnCall({
+        pagerduty: createPagerDutyEvents({ ...(config.env.PAGERDUTY_EVENTS_URL ? { baseUrl: config.env.PAGERDUTY_EVENTS_URL } : {}), logger: log }),
+        routingKeys: config.pagerdutyRoutingKeys,
+        rotations: config.file.oncall.schedules.map((r) => ({ id: r.id, users: r.users, shiftHours: r.shift_hours, start: new Date(r.start) })),
+      });
+    }
+  }
+}
+
 /**
  * Claude when ANTHROPIC_API_KEY is set, else the plain structured summariser. The Anthropic SDK and
  * the prompt templates are loaded only when Claude is configured.
@@ -108,9 +133,10 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   if (!config.slack) throw new Error('no Slack credentials: set SLACK_BOT_TOKEN (and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN), or run the sandbox');
   const slack = config.slack;
   const chat = new SlackChat({ token: slack.botToken, apiUrl: config.slackApiUrl, logger, ...(opts.slackRetries !== undefined ? { retries: opts.slackRetries } : {}) });
-  const [backend, summarizer] = await Promise.all([
+  const [backend, summarizer, oncall] = await Promise.all([
     opts.backend ?? buildBackend(config, store, logger),
     opts.summarizer ?? buildSummarizer(config, logger, metrics, clock),
+    opts.oncall ?? buildOnCall(config, logger),
   ]);
   const jobs = new JobRunner(store, logger.child({ component: 'jobs' }), clock, metrics, {
     ...opts.jobs,
@@ -119,7 +145,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   // Secrets come from the configuration that was checked at start (the variables `secret_env` names).
   const executor = createActionExecutor({ backend, webhook: { env: config.executorSecrets } });
   const charts = opts.charts ?? createVegaChartRenderer();
-  const deps: Deps = { config, store, chat, charts, backend, executor, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
+  const deps: Deps = { config, store, chat, charts, backend, executor, oncall, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
 
   for (const job of allJobs) jobs.register(job, deps);
 

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ActionSchema, DEFAULT_ACTIONS, type ActionDefinition } from './domain/actions.js';
 import { SEVERITIES, type Severity } from './domain/severity.js';
+import { TARGET_KINDS } from './domain/oncall.js';
 import { DEFAULT_MODEL } from './adapters/anthropic/models.js';
 
 /**
@@ -40,6 +41,8 @@ const EnvSchema = z
     ANTHROPIC_API_KEY: optionalString,
     ANTHROPIC_BASE_URL: optionalString.pipe(z.url().optional()),
     ANTHROPIC_MODEL: optionalString,
+    /** PagerDuty Events API v2 base (local backend paging); tests point it at a fake. */
+    PAGERDUTY_EVENTS_URL: optionalString.pipe(z.url().optional()),
     DATABASE_URL: optionalString.pipe(
       z
         .string()
@@ -186,6 +189,49 @@ const FileSchema = z
       })
       .prefault({}),
     actions: z.array(ActionSchema).default([]),
+    /** Paging and on-call (docs/oncall.md). */
+    oncall: z
+      .object({
+        /** What `/incident page <name>` can reach. */
+        targets: z
+          .array(
+            z
+              .object({
+                name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'a name without spaces'),
+                type: z.enum(TARGET_KINDS),
+                /** The backend's id of the target (Rootly, incident.io). */
+                id: z.string().min(1).optional(),
+                /** Local backend: the variable holding this target's PagerDuty Events v2 routing key. */
+                routing_key_env: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'an environment variable name').optional(),
+              })
+              .strict(),
+          )
+          .default([]),
+        /** service name → the schedule whose on-call person joins its incidents (and answers `/incident oncall`). */
+        services: z.record(z.string(), z.object({ schedule: z.string().min(1) }).strict()).default({}),
+        /** Local backend: simple rotations (people take turns of shift_hours from start). */
+        schedules: z
+          .array(
+            z
+              .object({
+                id: z.string().min(1),
+                users: z.array(z.string().regex(/^[UW][A-Z0-9]+$/)).min(1),
+                shift_hours: z.number().positive().default(168),
+                start: z.iso.datetime({ offset: true }).default('2026-01-05T09:00:00Z'),
+              })
+              .strict(),
+          )
+          .default([]),
+        /** Invite the on-call person of an incident's services when its channel opens. */
+        auto_invite: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    /** Minutes without an `/incident update` before the commander is nudged, per severity (0 = never). */
+    reminders: z
+      .object({ critical: z.number().min(0).default(15), high: z.number().min(0).default(30), medium: z.number().min(0).default(60), low: z.number().min(0).default(0) })
+      .strict()
+      .prefault({}),
     prompts: z.partialRecord(z.enum(['system', 'brief', 'summary', 'postmortem', 'propose']), z.string()).default({}),
     insights: z
       .object({
@@ -245,6 +291,8 @@ export interface Config {
   actions: ActionDefinition[];
   /** Executor secrets read from the variables the actions name (`secret_env`), by variable name. */
   executorSecrets: Record<string, string>;
+  /** PagerDuty routing keys read from the variables the paging targets name (`routing_key_env`), by variable name. */
+  pagerdutyRoutingKeys: Record<string, string>;
   configPath: string | null;
   /** Agents allowed on `/mcp`, tokens resolved from their `token_env` variables. */
   agents: AgentConfig[];
@@ -343,6 +391,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       });
   }
   if (new Set(agents.map((a) => a.token)).size !== agents.length) problems.push('firebreak.yml agents.mcp: two agents share one token; give each its own');
+  for (const t of file.oncall.targets) {
+    if (t.routing_key_env && !env[t.routing_key_env]) problems.push(`${t.routing_key_env}: required by paging target ${t.name} (PagerDuty routing key)`);
+    if (!t.id && !t.routing_key_env) problems.push(`firebreak.yml oncall.targets.${t.name}: needs an id (Rootly, incident.io) or a routing_key_env (PagerDuty)`);
+  }
 
   if (problems.length || !parsedEnv.success) throw new ConfigError(problems);
   const e = parsedEnv.data;
@@ -375,6 +427,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     executorSecrets: Object.fromEntries(
       actions.flatMap((a) => (a.executor.type === 'webhook' && env[a.executor.secret_env] ? [[a.executor.secret_env, env[a.executor.secret_env]!]] : [])),
     ),
+    pagerdutyRoutingKeys: Object.fromEntries(file.oncall.targets.flatMap((t) => (t.routing_key_env && env[t.routing_key_env] ? [[t.routing_key_env, env[t.routing_key_env]!]] : []))),
     configPath,
     agents,
   };

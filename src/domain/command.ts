@@ -1,5 +1,6 @@
 import { parsePeriodDays } from './insights.js';
 import { parseSeverity, SEVERITY_INPUTS, type Severity } from './severity.js';
+import { parseFollowup, type FollowupDraft } from './followup.js';
 
 /**
  * The `/incident` grammar (README.md, "Using it"). Pure: text in, a typed command or a parse error out.
@@ -9,6 +10,7 @@ import { parseSeverity, SEVERITY_INPUTS, type Severity } from './severity.js';
  *   mitigate [message] | resolve [message] | summary | postmortem
  *   action <action_id> [key=value ...] | list | audit | help
  *   stats [7d|30d|90d] [service=<name>] [severity=<sev>]
+ *   page <target> [message] | oncall [service] | followup <text> [@owner] [due:YYYY-MM-DD] | followups
  */
 export type Command =
   | { kind: 'declare_modal' }
@@ -25,7 +27,11 @@ export type Command =
   | { kind: 'list' }
   | { kind: 'stats'; days: number; service: string | null; severity: Severity | null }
   | { kind: 'audit' }
-  | { kind: 'help' };
+  | { kind: 'help' }
+  | { kind: 'page'; target: string; message: string }
+  | { kind: 'oncall'; service: string | null }
+  | { kind: 'followup'; draft: FollowupDraft }
+  | { kind: 'followups' };
 
 export type ParseResult = { ok: true; command: Command } | { ok: false; error: string };
 
@@ -105,6 +111,19 @@ export function parseCommand(text: string, roles: readonly string[]): ParseResul
       return { ok: true, command: { kind: 'audit' } };
     case 'help':
       return { ok: true, command: { kind: 'help' } };
+    case 'page': {
+      const target = rest[0];
+      if (!target) return { ok: false, error: 'Name who to page: `/incident page <target> [message]` (a team from firebreak.yml or @person).' };
+      return { ok: true, command: { kind: 'page', target, message: tail.slice(target.length).trim() } };
+    }
+    case 'oncall':
+      return { ok: true, command: { kind: 'oncall', service: rest[0]?.toLowerCase() ?? null } };
+    case 'followup': {
+      const f = parseFollowup(tail);
+      return f.ok ? { ok: true, command: { kind: 'followup', draft: f.draft } } : { ok: false, error: f.error };
+    }
+    case 'followups':
+      return { ok: true, command: { kind: 'followups' } };
     default:
       return { ok: false, error: `Unknown subcommand \`${verbRaw}\`. Try \`/incident help\`.` };
   }
@@ -146,4 +165,6 @@ export const HELP_TEXT = [
   '`/incident action <action_id> key=value ...` — propose a remediation (risky ones need approval)',
   '`/incident list` — open incidents · `/incident audit` — this incident\'s audit log',
   '`/incident stats [7d|30d|90d] [service=<name>] [severity=<sev>]` — MTTA, MTTR, false-positive remediations and post-mortems, with a chart',
+  '`/incident page <target> [message]` — page a team or @person · `/incident oncall [service]` — who is on call',
+  '`/incident followup <text> [@owner] [due:YYYY-MM-DD]` — add a follow-up · `/incident followups` — list them',
 ].join('\n');

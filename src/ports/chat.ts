@@ -43,6 +43,8 @@ export interface Chat {
   replies(channelId: string, threadTs: string): Promise<ChatMessage[]>;
   listBookmarks(channelId: string): Promise<{ title: string; link: string }[]>;
   userInfo(userId: string): Promise<{ id: string; name: string; email: string | null; isBot: boolean } | null>;
+  /** The Slack user id with this email, or null (users.lookupByEmail; scope users:read.email). */
+  lookupByEmail(email: string): Promise<string | null>;
   /** Members of a Slack user group (for approval policies naming a group). */
   usergroupMembers(usergroupId: string): Promise<string[]>;
   permalink(channelId: string, ts?: string): string;

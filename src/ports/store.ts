@@ -20,6 +20,7 @@ import type {
   Job,
 } from '../domain/records.js';
 import type { InsightsStore } from './insights-store.js';
+import type { FollowThroughStore } from './followthrough-store.js';
 
 // The records are domain data; re-exported here so callers of the port need one import.
 export type * from '../domain/records.js';
@@ -199,4 +200,4 @@ export interface IncidentFilter {
  * - `claimJobs` hands a job to exactly one worker at a time (SKIP LOCKED on PostgreSQL).
  */
 export interface Store
-  extends StoreLifecycle, IncidentStore, RoleStore, TimelineStore, FlowStore, ApprovalStore, AuditStore, ProcessedStore, AlertStore, JobStore, KvStore, InsightsStore {}
+  extends StoreLifecycle, IncidentStore, RoleStore, TimelineStore, FlowStore, ApprovalStore, AuditStore, ProcessedStore, AlertStore, JobStore, KvStore, InsightsStore, FollowThroughStore {}

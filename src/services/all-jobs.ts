@@ -9,6 +9,9 @@ import { lifecycleJobs } from './lifecycle.js';
 import { insightsJobs } from './insights.js';
 import { insightsSyncJobs } from './insights-sync.js';
 import { summaryJobs } from './summaries.js';
+import { pagingJobs } from './paging.js';
+import { reminderJobs } from './reminders.js';
+import { followupJobs } from './followups.js';
 
 /** Every background job, each declared beside its service (docs/architecture.md has the catalogue). */
 export const allJobs: readonly AnyJob[] = [
@@ -22,5 +25,8 @@ export const allJobs: readonly AnyJob[] = [
   ...backendEventJobs,
   ...insightsSyncJobs,
   ...insightsJobs,
+  ...pagingJobs,
+  ...reminderJobs,
+  ...followupJobs,
   maintenanceJob,
 ];

@@ -6,6 +6,7 @@ import type { Chat } from '../ports/chat.js';
 import type { ChartRenderer } from '../ports/charts.js';
 import type { Clock } from '../ports/clock.js';
 import type { ActionExecutor } from '../ports/executor.js';
+import type { OnCall } from '../ports/oncall.js';
 import type { Store } from '../ports/store.js';
 import type { Summarizer } from '../ports/summarizer.js';
 import type { JobRunner } from './jobs.js';
@@ -20,6 +21,8 @@ export interface Deps {
   backend: IncidentBackend;
   /** Runs approved actions; only the approval service calls it. */
   executor: ActionExecutor;
+  /** Paging, on-call lookup and follow-ups on the backend (PagerDuty + firebreak.yml for local). */
+  oncall: OnCall;
   summarizer: Summarizer;
   clock: Clock;
   logger: Logger;

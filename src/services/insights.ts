@@ -83,7 +83,8 @@ export async function postStats(deps: Deps, q: StatsQuery, ctx: { channelId: str
 }
 
 /** App Home: the open incidents, most severe first, then the last 30 days' figures. */
-export async function publishHome(deps: Deps, userId: string): Promise<void> {
+/** The App Home: `first` (e.g. the person's open follow-ups), the open incidents, then the last 30 days' figures. */
+export async function publishHome(deps: Deps, userId: string, first: Block[] = []): Promise<void> {
   const open = await deps.store.listOpenIncidents();
   open.sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || b.createdAt.getTime() - a.createdAt.getTime());
   const view = homeView(open);
@@ -94,7 +95,7 @@ export async function publishHome(deps: Deps, userId: string): Promise<void> {
     // The open incidents matter more than the figures: publish them regardless.
     deps.logger.warn({ err }, 'computing the App Home figures failed');
   }
-  await deps.chat.publishHome(userId, { ...view, blocks: [...(view.blocks as Block[]), ...figures].slice(0, 100) });
+  await deps.chat.publishHome(userId, { ...view, blocks: [...first, ...(view.blocks as Block[]), ...figures].slice(0, 100) });
 }
 
 const digestPayload = z.object({ week: z.string().regex(/^\d{4}-W\d{2}$/) });

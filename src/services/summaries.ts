@@ -6,6 +6,7 @@ import type { Block } from '../ports/chat.js';
 import { context as ctxBlock, header, section, user } from '../slack/blocks/common.js';
 import { markdownToBlocks } from '../slack/blocks/postmortem.js';
 import type { Deps } from './deps.js';
+import { offerSuggestedFollowups } from './followups.js';
 import { requireIncident } from './lifecycle.js';
 import { claudeProposeJob } from './claude-proposals.js';
 import { defineJob } from './jobs.js';
@@ -186,6 +187,8 @@ export async function postPostmortem(
       text: `Post-mortem draft for ${incidentLabel(incident)}`,
       blocks: postmortemBlocks(incidentLabel(incident), Markers.postmortem(incidentId), draft.markdown, draft.fallback),
     }));
+    // Claude's proposed follow-ups are offered with an Add button each; none is created silently.
+    if (!draft.fallback) await offerSuggestedFollowups(deps, incidentId, draft.markdown, draft.at);
   }
   let outcome: 'saved' | 'not_ready' | 'unsupported' | 'posted' = 'posted';
   if (incident.status === 'resolved' && incident.backendId) {

@@ -20,6 +20,11 @@ export const Actions = {
   duplicateDeclareAnyway: 'duplicate_declare_anyway',
   openChannelLink: 'open_channel_link',
   proposeActionPick: 'propose_action_pick',
+  cardPage: 'card_page',
+  reminderSnooze: 'reminder_snooze',
+  reminderSnoozeLong: 'reminder_snooze_long',
+  followupAccept: 'followup_accept',
+  followupDone: 'followup_done',
 } as const;
 
 export const Views = {
@@ -31,6 +36,13 @@ export const Views = {
   resolve: 'resolve_modal',
   propose: 'propose_modal',
   deny: 'deny_modal',
+  page: 'page_modal',
+  followup: 'followup_modal',
+} as const;
+
+/** Message shortcuts (callback ids; declared in manifest.yml). */
+export const Shortcuts = {
+  followup: 'followup_from_message',
 } as const;
 
 /** Input blocks of the declare modal; each block holds one element whose action_id is `value`. */
@@ -52,6 +64,9 @@ export const FormBlocks = {
   action: 'form_action',
   params: 'form_params',
   reason: 'form_reason',
+  target: 'form_target',
+  owner: 'form_owner',
+  due: 'form_due',
 } as const;
 
 /** Blocks of the approval message (the first block carries `Markers.approval`). */
@@ -71,6 +86,9 @@ export const Markers = {
   approval: (approvalId: string) => `approval:${approvalId}`,
   summary: (incidentId: string, n: string) => `summary:${incidentId}:${n}`,
   postmortem: (incidentId: string) => `postmortem:${incidentId}`,
+  reminder: (incidentId: string, dueMs: number) => `reminder:${incidentId}:${dueMs}`,
+  page: (targetKey: string) => `page:${targetKey}`,
+  suggestions: (incidentId: string) => `followup_suggestions:${incidentId}`,
 } as const;
 
 /** A Slack user, channel, bot or user-group id: the only thing the bot turns into a mention or a channel link. */

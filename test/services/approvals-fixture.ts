@@ -101,6 +101,9 @@ export class RecordingChat implements Chat {
   async listBookmarks() {
     return [];
   }
+  async lookupByEmail(_email: string): Promise<string | null> {
+    return null;
+  }
   async userInfo(id: string) {
     return { id, name: id.toLowerCase(), email: null, isBot: false };
   }
@@ -210,6 +213,7 @@ export async function makeGate(
     metrics,
     jobs,
     charts: { renderTrend: async () => { throw new Error('no charts in this test'); } },
+    oncall: { name: 'none', page: async () => ({ externalId: '', status: 'unsupported' }), onCallNow: async () => [], createFollowup: async () => ({ backendId: null, url: null }) },
     newId: () => randomUUID(),
   };
   let incidentId = opts.incidentId;

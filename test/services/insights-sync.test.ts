@@ -34,7 +34,7 @@ function depsFor(store: Store, backend: IncidentBackend, now: () => number, over
   const clock = { now: () => new Date(now()) };
   const metrics = createMetrics();
   const jobs = new JobRunner(store, logger, clock, metrics);
-  return { config, store, chat: {} as Chat, backend, executor: {} as Deps['executor'], summarizer: {} as Deps['summarizer'], clock, logger, metrics, jobs, charts: { renderTrend: async () => { throw new Error('no charts in this test'); } },
+  return { config, store, chat: {} as Chat, backend, executor: {} as Deps['executor'], oncall: {} as Deps['oncall'], summarizer: {} as Deps['summarizer'], clock, logger, metrics, jobs, charts: { renderTrend: async () => { throw new Error('no charts in this test'); } },
     newId: () => crypto.randomUUID() };
 }
 

@@ -119,6 +119,9 @@ export class RecordingChat implements Chat {
   async getMessage() {
     return null;
   }
+  async lookupByEmail(_email: string): Promise<string | null> {
+    return null;
+  }
   async userInfo(id: string) {
     return { id, name: id.toLowerCase(), email: null, isBot: false };
   }
@@ -209,6 +212,7 @@ export async function buildHarness(opts: HarnessOptions = {}): Promise<Harness> 
     metrics,
     jobs: runner,
     charts: { renderTrend: async () => { throw new Error('no charts in this test'); } },
+    oncall: { name: 'none', page: async () => ({ externalId: '', status: 'unsupported' }), onCallNow: async () => [], createFollowup: async () => ({ backendId: null, url: null }) },
     newId: () => randomUUID(),
   };
   registerStandardJobs(deps, runner);

@@ -360,6 +360,16 @@ export class SlackChat implements Chat {
     }
   }
 
+  async lookupByEmail(email: string) {
+    try {
+      const r = await this.call<WebAPICallResult & { user?: { id: string } }>('users.lookupByEmail', { email });
+      return r.user?.id ?? null;
+    } catch (err) {
+      if (err instanceof ChatError && err.slackError === 'users_not_found') return null;
+      throw err;
+    }
+  }
+
   async usergroupMembers(usergroupId: string) {
     const r = await this.call<WebAPICallResult & { users?: string[] }>('usergroups.users.list', { usergroup: usergroupId });
     return r.users ?? [];

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
 import { AppError } from '../../errors.js';
 import type { Clock } from '../../ports/clock.js';
+import type { FollowThroughStore } from '../../ports/followthrough-store.js';
 import { OPEN_STATUSES, type Incident, type IncidentStatus } from '../../domain/incident.js';
 import type { Severity } from '../../domain/severity.js';
 import type {
@@ -30,6 +31,7 @@ import { KyselyInsightsStore } from './insights-store.js';
 import type { BackendIncidentRecord, IncidentFacts } from '../../domain/insights.js';
 import type { RemediationAnswer } from '../../ports/insights-store.js';
 import { runMigrations, type MigrationLogger, type StoreDialect } from './migrations.js';
+import { KyselyFollowThroughStore } from './followthrough.js';
 import type {
   AlertFingerprintsTable,
   AlertsTable,
@@ -58,6 +60,16 @@ export class KyselyStore implements Store {
     this.clock = opts.clock;
     this.logger = opts.logger;
     this.ops = DIALECT_OPS[dialect];
+    const ft = new KyselyFollowThroughStore(db);
+    this.insertPage = ft.insertPage.bind(ft);
+    this.getPage = ft.getPage.bind(ft);
+    this.listPages = ft.listPages.bind(ft);
+    this.patchPage = ft.patchPage.bind(ft);
+    this.findPageByExternalId = ft.findPageByExternalId.bind(ft);
+    this.insertFollowup = ft.insertFollowup.bind(ft);
+    this.getFollowup = ft.getFollowup.bind(ft);
+    this.listFollowups = ft.listFollowups.bind(ft);
+    this.patchFollowup = ft.patchFollowup.bind(ft);
     this.insights = new KyselyInsightsStore(db);
   }
 
@@ -75,6 +87,17 @@ export class KyselyStore implements Store {
   recordRemediationAnswer(a: { approvalId: string; answer: RemediationAnswer; answeredBy: string; at: Date }): Promise<void> {
     return this.insights.recordRemediationAnswer(a);
   }
+
+  // -- paging and follow-ups: the FollowThroughStore slice (./followthrough.ts) ---------------------
+  readonly insertPage: FollowThroughStore['insertPage'];
+  readonly getPage: FollowThroughStore['getPage'];
+  readonly listPages: FollowThroughStore['listPages'];
+  readonly patchPage: FollowThroughStore['patchPage'];
+  readonly findPageByExternalId: FollowThroughStore['findPageByExternalId'];
+  readonly insertFollowup: FollowThroughStore['insertFollowup'];
+  readonly getFollowup: FollowThroughStore['getFollowup'];
+  readonly listFollowups: FollowThroughStore['listFollowups'];
+  readonly patchFollowup: FollowThroughStore['patchFollowup'];
 
   async migrate(): Promise<void> {
     await runMigrations(this.db, this.dialect, () => this.clock.now(), this.logger);

@@ -259,6 +259,46 @@ export const MIGRATIONS: readonly Migration[] = [
       await db.schema.createIndex('timeline_incident_at_idx').on('timeline').columns(['incident_id', 'at']).execute();
     },
   },
+  {
+    // Paging (one row per incident and target: the idempotency of a page) and follow-ups
+    // (source_ref unique: a message or an accepted suggestion becomes one follow-up).
+    name: '004_followthrough',
+    async up(db) {
+      await db.schema
+        .createTable('pages')
+        .addColumn('incident_id', 'text', (c) => c.notNull().references('incidents.id').onDelete('cascade'))
+        .addColumn('target_key', 'text', (c) => c.notNull())
+        .addColumn('target_name', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('paged_by', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('external_id', 'text')
+        .addColumn('error', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('sent_at', 'bigint')
+        .addColumn('acked_at', 'bigint')
+        .addPrimaryKeyConstraint('pages_pk', ['incident_id', 'target_key'])
+        .execute();
+      await db.schema.createIndex('pages_external_idx').on('pages').column('external_id').execute();
+      await db.schema
+        .createTable('followups')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('incident_id', 'text', (c) => c.notNull().references('incidents.id').onDelete('cascade'))
+        .addColumn('text', 'text', (c) => c.notNull())
+        .addColumn('owner_id', 'text')
+        .addColumn('due', 'text')
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('source_ref', 'text', (c) => c.unique())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('backend_id', 'text')
+        .addColumn('backend_url', 'text')
+        .execute();
+      await db.schema.createIndex('followups_incident_idx').on('followups').column('incident_id').execute();
+      await db.schema.createIndex('followups_owner_idx').on('followups').columns(['owner_id', 'state']).execute();
+    },
+  },
 ];
 
 export interface MigrationLogger {

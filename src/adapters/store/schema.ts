@@ -25,6 +25,8 @@ export interface Database {
   kv: KvTable;
   backend_incidents: BackendIncidentsTable;
   remediation_answers: RemediationAnswersTable;
+  pages: PagesTable;
+  followups: FollowupsTable;
   firebreak_migrations: MigrationsTable;
 }
 
@@ -202,4 +204,33 @@ export interface RemediationAnswersTable {
   answer: string; // yes | no | unsure
   answered_by: string;
   answered_at: number;
+}
+
+export interface PagesTable {
+  incident_id: string;
+  target_key: string;
+  target_name: string;
+  message: string;
+  paged_by: string;
+  state: string;
+  external_id: string | null;
+  error: string | null;
+  created_at: number;
+  sent_at: number | null;
+  acked_at: number | null;
+}
+
+export interface FollowupsTable {
+  id: string;
+  incident_id: string;
+  text: string;
+  owner_id: string | null;
+  due: string | null;
+  source: string;
+  source_ref: string | null;
+  created_by: string;
+  created_at: number;
+  state: string;
+  backend_id: string | null;
+  backend_url: string | null;
 }

@@ -2,6 +2,7 @@ import type { App } from '@slack/bolt';
 import type { Deps } from '../../services/deps.js';
 import { pinToTimeline } from '../../services/lifecycle.js';
 import { publishHome } from '../../services/insights.js';
+import { homeFollowupBlocks } from '../../services/followups.js';
 
 /**
  * Events API. Slack retries deliveries (`x-slack-retry-num`); each event id is processed once,
@@ -23,6 +24,6 @@ export function registerEvents(app: App, deps: Deps): void {
   app.event('app_home_opened', async ({ event, body }) => {
     if (event.tab && event.tab !== 'home') return;
     if (!(await firstTime(body))) return;
-    await publishHome(deps, event.user);
+    await publishHome(deps, event.user, await homeFollowupBlocks(deps, event.user));
   });
 }

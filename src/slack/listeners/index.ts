@@ -5,6 +5,7 @@ import { registerApprovalListeners } from './approvals.js';
 import { registerCommands } from './commands.js';
 import { registerEvents } from './events.js';
 import { registerViews } from './views.js';
+import { registerFollowThroughListeners } from './followthrough.js';
 
 /** Every Slack listener: slash commands, modals, buttons, events, approval clicks. */
 export function registerListeners(bolt: App, deps: Deps): void {
@@ -13,4 +14,5 @@ export function registerListeners(bolt: App, deps: Deps): void {
   registerActions(bolt, deps);
   registerEvents(bolt, deps);
   registerApprovalListeners(bolt, deps);
+  registerFollowThroughListeners(bolt, deps);
 }

@@ -29,6 +29,7 @@ const BOT_METHODS: Record<string, string[]> = {
   'pins.add': ['pins:write'],
   'usergroups.users.list': ['usergroups:read'],
   'users.info': ['users:read'],
+  'users.lookupByEmail': ['users:read.email'],
   'views.open': [],
   'views.publish': [],
 };
@@ -37,7 +38,7 @@ const BOT_METHODS: Record<string, string[]> = {
 const OTHER_SCOPES = {
   'chat:write.public': 'post announcements in a public channel the bot has not been invited to',
   'reactions:read': 'the reaction_added event (a :pushpin: adds a message to the timeline)',
-  commands: 'the /incident slash command',
+  commands: 'the /incident slash command and the Follow-up message shortcut',
 };
 
 function sourceFiles(dir: string): string[] {

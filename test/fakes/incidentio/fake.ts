@@ -56,6 +56,32 @@ export const editPayload = z.strictObject({
   notify_incident_channel: z.boolean(),
 });
 export const importPostmortemPayload = z.strictObject({ title: z.string(), content: z.string() });
+export const escalationPayload = z.strictObject({
+  idempotency_key: z.string(),
+  title: z.string(),
+  description: z.string().optional(),
+  escalation_path_id: z.string().optional(),
+  incident_id: z.string().optional(),
+  user_ids: z.array(z.string()).optional(),
+});
+export const followUpPayload = z.strictObject({
+  incident_id: z.string(),
+  title: z.string(),
+  description: z.string().optional(),
+  assignee_id: z.string().optional(),
+  assignee_team_id: z.string().optional(),
+  external_issue_reference_id: z.string().optional(),
+  follow_up_category_id: z.string().optional(),
+  follow_up_priority_option_id: z.string().optional(),
+  labels: z.array(z.string()).optional(),
+});
+
+export interface FakeIncidentIoUser {
+  id: string;
+  email: string;
+  name: string;
+  slack_user_id: string | null;
+}
 
 export interface FakeIncidentIoIncident {
   id: string;
@@ -94,6 +120,8 @@ export interface FakeIncidentIoOptions {
   closeWithoutPostIncident?: boolean;
   /** incident.io's own Slack app is installed (it makes a channel for each standard incident); default true. */
   slackApp?: boolean;
+  /** Users (matched by Slack id), escalation paths, and schedules whose entries name users by id. */
+  onCall?: { users?: FakeIncidentIoUser[]; escalationPaths?: string[]; schedules?: { id: string; entries: { userId: string; startAt: string; endAt: string }[] }[] };
 }
 
 export interface FakeIncidentIo extends FakeServer {
@@ -105,6 +133,8 @@ export interface FakeIncidentIo extends FakeServer {
   /** Seed incidents with their own history (insights sync tests). */
   seedHistory(rows: Partial<FakeIncidentIoIncident>[]): FakeIncidentIoIncident[];
   specValidationActive: boolean;
+  escalations(): { id: string; idempotency_key: string; body: z.infer<typeof escalationPayload> }[];
+  followUps(): { id: string; body: z.infer<typeof followUpPayload> }[];
 }
 
 export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Promise<FakeIncidentIo> {
@@ -337,6 +367,71 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     };
   });
 
+  // On-call: escalations are deduplicated by idempotency_key (the spec: "the existing escalation will be returned").
+  const users = opts.onCall?.users ?? [];
+  const escalations: { id: string; idempotency_key: string; body: z.infer<typeof escalationPayload> }[] = [];
+  const followUps: { id: string; body: z.infer<typeof followUpPayload> }[] = [];
+  const userJson = (u: FakeIncidentIoUser) => ({ id: u.id, email: u.email, name: u.name, role: 'responder', ...(u.slack_user_id ? { slack_user_id: u.slack_user_id } : {}) });
+  const escalationJson = (e: (typeof escalations)[number]) => ({
+    id: e.id,
+    title: e.body.title,
+    status: 'triggered',
+    ...(e.body.escalation_path_id ? { escalation_path_id: e.body.escalation_path_id } : {}),
+    priority: { name: 'P1' },
+    events: [],
+    related_alerts: [],
+    related_incidents: e.body.incident_id ? [{ id: e.body.incident_id }] : [],
+    created_at: ts,
+    updated_at: ts,
+  });
+  route('GET', '/v2/users', (ctx) => {
+    const list = users.filter((u) => (!ctx.query.slack_user_id || u.slack_user_id === ctx.query.slack_user_id) && (!ctx.query.email || u.email === ctx.query.email));
+    return { status: 200, body: { users: list.map(userJson), pagination_meta: { page_size: 25 } } };
+  });
+  route('POST', '/v2/escalations', (ctx) => {
+    const v = validate(ctx, '/v2/escalations', escalationPayload);
+    if (!v.ok) return v.reply;
+    const b = v.data;
+    const again = escalations.find((e) => e.idempotency_key === b.idempotency_key);
+    if (again) return { status: 201, body: { escalation: escalationJson(again) } };
+    if (!b.escalation_path_id && !b.user_ids?.length) return fail(422, 'validation_error', [{ code: 'invalid_value', message: 'Either an escalation path or at least one user must be given', field: 'escalation_path_id' }]);
+    if (b.escalation_path_id && !(opts.onCall?.escalationPaths ?? []).includes(b.escalation_path_id))
+      return fail(422, 'validation_error', [{ code: 'not_found', message: 'Escalation path not found', field: 'escalation_path_id' }]);
+    for (const id of b.user_ids ?? []) if (!users.some((u) => u.id === id)) return fail(422, 'validation_error', [{ code: 'not_found', message: `User ${id} not found`, field: 'user_ids' }]);
+    if (b.incident_id && !incidents.some((i) => i.id === b.incident_id)) return fail(422, 'validation_error', [{ code: 'not_found', message: 'Incident not found', field: 'incident_id' }]);
+    const e = { id: randomUUID(), idempotency_key: b.idempotency_key, body: b };
+    escalations.push(e);
+    return { status: 201, body: { escalation: escalationJson(e) } };
+  });
+  route('GET', '/v2/schedule_entries', (ctx) => {
+    if (!ctx.query.schedule_id) return fail(422, 'validation_error', [{ code: 'missing_field', message: 'schedule_id is required', field: 'schedule_id' }]);
+    const sched = (opts.onCall?.schedules ?? []).find((x) => x.id === ctx.query.schedule_id);
+    if (!sched) return notFound();
+    const from = Date.parse(ctx.query.entry_window_start ?? '');
+    const to = Date.parse(ctx.query.entry_window_end ?? '');
+    const entries = sched.entries
+      .filter((e) => (Number.isNaN(to) || Date.parse(e.startAt) < to) && (Number.isNaN(from) || Date.parse(e.endAt) > from))
+      .map((e, n) => {
+        const u = users.find((x) => x.id === e.userId);
+        return { entry_id: `${sched.id}-${n}`, fingerprint: `${sched.id}-${n}`, layer_id: 'layer-1', rotation_id: 'rotation-1', start_at: e.startAt, end_at: e.endAt, ...(u ? { user: userJson(u) } : {}) };
+      });
+    return { status: 200, body: { schedule_entries: { final: entries, scheduled: entries, overrides: [] }, pagination_meta: {} } };
+  });
+  route('POST', '/v2/follow_ups', (ctx) => {
+    const v = validate(ctx, '/v2/follow_ups', followUpPayload);
+    if (!v.ok) return v.reply;
+    const inc = incidents.find((i) => i.id === v.data.incident_id);
+    if (!inc) return fail(422, 'validation_error', [{ code: 'not_found', message: 'Incident not found', field: 'incident_id' }]);
+    const assignee = v.data.assignee_id ? users.find((u) => u.id === v.data.assignee_id) : undefined;
+    if (v.data.assignee_id && !assignee) return fail(422, 'validation_error', [{ code: 'not_found', message: 'Assignee not found', field: 'assignee_id' }]);
+    const f = { id: randomUUID(), body: v.data };
+    followUps.push(f);
+    return {
+      status: 201,
+      body: { follow_up: { id: f.id, incident_id: inc.id, title: v.data.title, description: v.data.description ?? '', status: 'outstanding', labels: v.data.labels ?? [], ...(assignee ? { assignee: userJson(assignee) } : {}), created_at: ts, updated_at: ts } },
+    };
+  });
+
   const server = await startFakeServer({
     routes,
     ...(opts.latencyMs !== undefined ? { latencyMs: opts.latencyMs } : {}),
@@ -358,6 +453,8 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     severities: () => severities,
     statuses: () => statuses,
     roles: () => roles,
+    escalations: () => escalations,
+    followUps: () => followUps,
     seedIncidents(n) {
       for (let k = 0; k < n; k++) incidents.push(newIncident({ idempotency_key: `seed-${randomUUID()}`, visibility: 'public', name: 'Seeded' }));
     },

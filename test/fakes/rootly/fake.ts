@@ -65,6 +65,11 @@ export interface FakeRootlyOptions {
   labelFilter?: 'ignored' | 'exact';
   /** Whether resolving opens a retrospective (post-mortem): default 'on_resolve'; 'never' models an org without one. */
   retrospectives?: 'on_resolve' | 'never';
+  /**
+   * Rootly On-Call: notification targets an alert may page (by type and id), and schedules whose
+   * shifts name a user (by email). An alert naming an unknown target is refused with 422.
+   */
+  onCall?: { targets?: { type: 'User' | 'Group' | 'EscalationPolicy' | 'Service'; id: string }[]; schedules?: { id: string; shifts: { email: string; startsAt: string; endsAt: string }[] }[] };
 }
 
 export interface FakeRootly extends Omit<FakeServer, 'setLimit'> {
@@ -75,6 +80,7 @@ export interface FakeRootly extends Omit<FakeServer, 'setLimit'> {
   users(): { id: string; email: string }[];
   workflowRuns(): { id: string; workflow_id: string; incident_id: string | null; context: unknown; status: string }[];
   alerts(): { id: string; attributes: Record<string, unknown>; status: string }[];
+  actionItems(): { id: string; incident_id: string; attributes: Record<string, unknown> }[];
   /** Seed incidents directly (for pagination tests); `labels` for all of them (default none). */
   seedIncidents(n: number, labels?: Record<string, unknown>): void;
   /** Open a retrospective for an incident now (what a Rootly retrospective process does). */
@@ -123,6 +129,7 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
   const incidents: FakeRootlyIncident[] = [];
   const workflowRuns: { id: string; workflow_id: string; incident_id: string | null; context: unknown; status: string }[] = [];
   const alerts: { id: string; attributes: Record<string, unknown>; status: string }[] = [];
+  const actionItems: { id: string; incident_id: string; attributes: Record<string, unknown> }[] = [];
   let seq = 0;
   let server: FakeServer;
 
@@ -402,6 +409,15 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
   route('POST', '/v1/alerts', (ctx) => {
     const v = validate(ctx, '/v1/alerts', S.newAlert);
     if (!v.ok) return v.reply;
+    const na = v.data.data.attributes;
+    if ((na.notification_target_type ?? null) !== null || (na.notification_target_id ?? null) !== null) {
+      if (!na.notification_target_type || !na.notification_target_id) return err(422, 'Notification target type and notification target id must both be given', { pointer: '/data/attributes/notification_target_id' });
+      const known =
+        na.notification_target_type === 'User'
+          ? users.some((u) => u.id === na.notification_target_id)
+          : (opts.onCall?.targets ?? []).some((t) => t.type === na.notification_target_type && t.id === na.notification_target_id);
+      if (!known) return err(422, 'Notification target must exist', { pointer: '/data/attributes/notification_target_id' });
+    }
     const alert = { id: randomUUID(), attributes: v.data.data.attributes as Record<string, unknown>, status: 'triggered' };
     alerts.push(alert);
     return ok(201, { data: { id: alert.id, type: 'alerts', attributes: { ...alert.attributes, status: alert.status, created_at: ts, updated_at: ts } } });
@@ -413,6 +429,41 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     if (!alert) return notFound();
     alert.status = 'resolved';
     return ok(200, { data: { id: alert.id, type: 'alerts', attributes: { ...alert.attributes, status: alert.status, created_at: ts, updated_at: ts } } });
+  });
+
+  route('GET', '/v1/schedules/{id}/shifts', (ctx) => {
+    const sched = (opts.onCall?.schedules ?? []).find((x) => x.id === ctx.params.id);
+    if (!sched) return notFound();
+    const from = Date.parse(ctx.query.from ?? '');
+    const to = Date.parse(ctx.query.to ?? '');
+    const shifts = sched.shifts.filter((sh) => (Number.isNaN(to) || Date.parse(sh.startsAt) < to) && (Number.isNaN(from) || Date.parse(sh.endsAt) > from));
+    return ok(200, {
+      data: shifts.map((sh, n) => {
+        const u = users.find((x) => x.email === sh.email);
+        return {
+          id: `${sched.id}-shift-${n}`,
+          type: 'shifts',
+          attributes: {
+            schedule_id: sched.id,
+            rotation_id: null,
+            starts_at: sh.startsAt,
+            ends_at: sh.endsAt,
+            is_override: false,
+            shift_override: null,
+            user: { data: { id: u?.id ?? randomUUID(), type: 'users', attributes: { email: sh.email, full_name: sh.email.split('@')[0], created_at: ts, updated_at: ts } } },
+          },
+        };
+      }),
+    });
+  });
+  route('POST', '/v1/incidents/{incident_id}/action_items', (ctx) => {
+    const v = validate(ctx, '/v1/incidents/{incident_id}/action_items', S.newActionItem);
+    if (!v.ok) return v.reply;
+    const inc = findIncident(ctx.params.incident_id);
+    if (!inc) return notFound();
+    const item = { id: randomUUID(), incident_id: inc.id, attributes: { kind: 'task', priority: 'medium', status: 'open', ...v.data.data.attributes } as Record<string, unknown> };
+    actionItems.push(item);
+    return ok(201, { data: { id: item.id, type: 'incident_action_items', attributes: { ...item.attributes, incident_id: inc.id, incident_title: inc.title, created_at: ts, updated_at: ts } } });
   });
 
   server = await startFakeServer({
@@ -443,6 +494,7 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     users: () => users,
     workflowRuns: () => workflowRuns,
     alerts: () => alerts,
+    actionItems: () => actionItems,
     openRetrospective(id) {
       const inc = findIncident(id);
       if (inc) openRetrospective(inc);
