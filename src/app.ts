@@ -11,7 +11,12 @@ import type { IncidentBackend } from './ports/backend.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import type { Store } from './ports/store.js';
 import type { Summarizer } from './ports/summarizer.js';
+import type { OnCall } from './ports/oncall.js';
 import { allJobs } from './services/all-jobs.js';
+import { scheduleHistorySync } from './services/insights-sync.js';
+import { scheduleDigest } from './services/insights.js';
+import { createVegaChartRenderer } from './adapters/charts/vega.js';
+import type { ChartRenderer } from './ports/charts.js';
 import type { Deps } from './services/deps.js';
 import { createActionExecutor } from './adapters/executors/index.js';
 import { deadJobNotice, JobRunner, maintenanceJob } from './services/jobs.js';
@@ -25,7 +30,9 @@ export interface BuildOptions {
   clock?: Clock;
   store?: Store;
   backend?: IncidentBackend;
+  oncall?: OnCall;
   summarizer?: Summarizer;
+  charts?: ChartRenderer;
   metrics?: Metrics;
   /** Override the job runner's timing (tests). */
   jobs?: { pollMs?: number; leaseMs?: number; workerId?: string };
@@ -68,6 +75,29 @@ export async function buildBackend(config: Config, store: Store, logger: Logger)
   }
 }
 
+/** Paging, on-call and follow-ups for the configured backend (PagerDuty + firebreak.yml rotations for local). */
+export async function buildOnCall(config: Config, logger: Logger): Promise<OnCall> {
+  const log = logger.child({ component: `oncall-${config.backend}` });
+  switch (config.backend) {
+    case 'rootly': {
+      const { createRootlyOnCall } = await import('./adapters/backend/rootly/oncall.js');
+      return createRootlyOnCall({ apiKey: config.env.ROOTLY_API_KEY!, baseUrl: config.rootlyApiUrl, logger: log });
+    }
+    case 'incidentio': {
+      const { createIncidentIoOnCall } = await import('./adapters/backend/incidentio/oncall.js');
+      return createIncidentIoOnCall({ apiKey: config.env.INCIDENTIO_API_KEY!, baseUrl: config.incidentioApiUrl, logger: log });
+    }
+    case 'local': {
+      const [{ createLocalOnCall }, { createPagerDutyEvents }] = await Promise.all([import('./adapters/backend/local-oncall.js'), import('./adapters/pagerduty/events.js')]);
+      return createLocalOnCall({
+        pagerduty: createPagerDutyEvents({ ...(config.env.PAGERDUTY_EVENTS_URL ? { baseUrl: config.env.PAGERDUTY_EVENTS_URL } : {}), logger: log }),
+        routingKeys: config.pagerdutyRoutingKeys,
+        rotations: config.file.oncall.schedules.map((r) => ({ id: r.id, users: r.users, shiftHours: r.shift_hours, start: new Date(r.start) })),
+      });
+    }
+  }
+}
+
 /**
  * Claude when ANTHROPIC_API_KEY is set, else the plain structured summariser. The Anthropic SDK and
  * the prompt templates are loaded only when Claude is configured.
@@ -107,9 +137,10 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   if (!config.slack) throw new Error('no Slack credentials: set SLACK_BOT_TOKEN (and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN), or run the sandbox');
   const slack = config.slack;
   const chat = new SlackChat({ token: slack.botToken, apiUrl: config.slackApiUrl, logger, ...(opts.slackRetries !== undefined ? { retries: opts.slackRetries } : {}) });
-  const [backend, summarizer] = await Promise.all([
+  const [backend, summarizer, oncall] = await Promise.all([
     opts.backend ?? buildBackend(config, store, logger),
     opts.summarizer ?? buildSummarizer(config, logger, metrics, clock),
+    opts.oncall ?? buildOnCall(config, logger),
   ]);
   const jobs = new JobRunner(store, logger.child({ component: 'jobs' }), clock, metrics, {
     ...opts.jobs,
@@ -117,7 +148,8 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   });
   // Secrets come from the configuration that was checked at start (the variables `secret_env` names).
   const executor = createActionExecutor({ backend, webhook: { env: config.executorSecrets } });
-  const deps: Deps = { config, store, chat, backend, executor, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
+  const charts = opts.charts ?? createVegaChartRenderer();
+  const deps: Deps = { config, store, chat, charts, backend, executor, oncall, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
 
   // The jobs' context: the deps, and the runbook step runners (HTTP calls and commands).
   const jobContext = { ...deps, stepRunners: opts.stepRunners ?? createStepRunners() };
@@ -149,6 +181,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   };
   let backendVerify: Promise<unknown> = Promise.resolve();
   let maintenanceTimer: NodeJS.Timeout | null = null;
+  let insightsTimer: NodeJS.Timeout | null = null;
   return {
     deps,
     bolt,
@@ -166,6 +199,15 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       hourly();
       maintenanceTimer = setInterval(hourly, 10 * 60_000);
       maintenanceTimer.unref();
+      // Insights: the backend history sync (one job per slot) and the weekly digest (one per ISO
+      // week); every replica schedules, the job keys make each run happen once.
+      const insights = () => {
+        void scheduleHistorySync(deps).catch((err) => logger.warn({ err }, 'scheduling the history sync failed'));
+        void scheduleDigest(deps).catch((err) => logger.warn({ err }, 'scheduling the weekly digest failed'));
+      };
+      insights();
+      insightsTimer = setInterval(insights, 60_000);
+      insightsTimer.unref();
       // The key is checked once at start (a bad key fails readiness at once, not at the first
       // incident); start() does not wait for it, so a slow backend never delays Slack acks.
       backendVerify = backend
@@ -178,6 +220,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
     },
     async stop() {
       if (maintenanceTimer) clearInterval(maintenanceTimer);
+      if (insightsTimer) clearInterval(insightsTimer);
       await jobs.stop();
       if (slack.mode === 'socket') await bolt.stop().catch(() => undefined);
       await store.close();

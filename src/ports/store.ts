@@ -1,4 +1,5 @@
 import type { Incident, IncidentStatus } from '../domain/incident.js';
+import type { Severity } from '../domain/severity.js';
 import type {
   NewIncident,
   IncidentPatch,
@@ -19,6 +20,8 @@ import type {
   Job,
 } from '../domain/records.js';
 import type { RunbookStore } from './runbook-store.js';
+import type { InsightsStore } from './insights-store.js';
+import type { FollowThroughStore } from './followthrough-store.js';
 
 // The records are domain data; re-exported here so callers of the port need one import.
 export type * from '../domain/records.js';
@@ -44,6 +47,8 @@ export interface IncidentStore {
   findIncidentByBackendId(backend: string, backendId: string): Promise<Incident | null>;
   findIncidentByDedupeKey(key: string): Promise<Incident | null>;
   listOpenIncidents(): Promise<Incident[]>;
+  /** Incidents matching every given filter, newest first (by number), at most `limit`. */
+  listIncidents(filter: IncidentFilter): Promise<Incident[]>;
   /**
    * Patch an incident. With `expectedVersion`, only applies if the version matches (returns null
    * otherwise); with `expectedStatus`, only if the status matches. Bumps `version` and `updatedAt`.
@@ -170,6 +175,20 @@ export interface KvStore {
   setKv<T>(key: string, value: T): Promise<void>;
 }
 
+export interface IncidentFilter {
+  statuses?: IncidentStatus[];
+  severities?: Severity[];
+  /** Any of these services among the incident's. */
+  services?: string[];
+  /** Declared at or after. */
+  since?: Date;
+  /** Case-insensitive substring of the title or description. */
+  text?: string;
+  /** Only incidents numbered below this (paging). */
+  beforeSeq?: number;
+  limit: number;
+}
+
 /**
  * The store: the one durable memory of the bot. Two adapters implement it over one schema:
  * SQLite (embedded default; one process only) and PostgreSQL (several replicas).
@@ -181,4 +200,5 @@ export interface KvStore {
  *   processes sharing one PostgreSQL, exactly one wins.
  * - `claimJobs` hands a job to exactly one worker at a time (SKIP LOCKED on PostgreSQL).
  */
-export interface Store extends StoreLifecycle, IncidentStore, RoleStore, TimelineStore, FlowStore, ApprovalStore, AuditStore, ProcessedStore, AlertStore, JobStore, KvStore, RunbookStore {}
+export interface Store
+  extends StoreLifecycle, IncidentStore, RoleStore, TimelineStore, FlowStore, ApprovalStore, AuditStore, ProcessedStore, AlertStore, JobStore, KvStore, InsightsStore, FollowThroughStore, RunbookStore {}

@@ -7,7 +7,12 @@ import { incidentViewJobs } from './incident-views.js';
 import { type AnyJob, maintenanceJob } from './jobs.js';
 import { lifecycleJobs } from './lifecycle.js';
 import { runbookJobs } from './runbooks.js';
+import { insightsJobs } from './insights.js';
+import { insightsSyncJobs } from './insights-sync.js';
 import { summaryJobs } from './summaries.js';
+import { pagingJobs } from './paging.js';
+import { reminderJobs } from './reminders.js';
+import { followupJobs } from './followups.js';
 
 /** Every background job, each declared beside its service (docs/architecture.md has the catalogue). */
 export const allJobs: readonly AnyJob[] = [
@@ -20,5 +25,10 @@ export const allJobs: readonly AnyJob[] = [
   ...alertJobs,
   ...backendEventJobs,
   ...runbookJobs,
+  ...insightsSyncJobs,
+  ...insightsJobs,
+  ...pagingJobs,
+  ...reminderJobs,
+  ...followupJobs,
   maintenanceJob,
 ];

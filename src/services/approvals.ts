@@ -242,6 +242,7 @@ function refusalText(verdict: Exclude<CanApprove, { ok: true }>, policy: Approva
 export async function approve(deps: Deps, input: { approvalId: string; userId: string }): Promise<DecisionResult> {
   const { userId } = input;
   const a = await loadApproval(deps, input.approvalId);
+  if (!isUserId(userId)) return refuseNonPerson(deps, a, userId, 'approve');
   if (a.status !== 'pending' || !a.requiresApproval) return refuseClosed(deps, a, userId, 'approve');
   const now = deps.clock.now();
   if (isExpired(a, now)) return expireOnClick(deps, a, userId, 'approve');
@@ -287,6 +288,7 @@ export async function approve(deps: Deps, input: { approvalId: string; userId: s
 export async function deny(deps: Deps, input: { approvalId: string; userId: string; reason: string }): Promise<DecisionResult> {
   const { userId } = input;
   const a = await loadApproval(deps, input.approvalId);
+  if (!isUserId(userId)) return refuseNonPerson(deps, a, userId, 'deny');
   if (a.status !== 'pending' || !a.requiresApproval) return refuseClosed(deps, a, userId, 'deny');
   const now = deps.clock.now();
   if (isExpired(a, now)) return expireOnClick(deps, a, userId, 'deny');
@@ -309,6 +311,13 @@ export async function deny(deps: Deps, input: { approvalId: string; userId: stri
   await recordTimeline(deps, won, `\`${a.actionId}\` ${isProposer ? 'withdrawn' : 'denied'} by <@${userId}>${reason ? `: ${reason}` : ''}`, now);
   await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
   return { outcome: 'denied', text: `:no_entry: ${isProposer ? 'Withdrawn' : 'Denied'}: \`${a.actionId}\` will not run.`, approval: won };
+}
+
+/** Only a person decides: Claude, an agent or any other non-Slack-user id is refused, whatever the policy. */
+async function refuseNonPerson(deps: Deps, a: Approval, actor: string, click: 'approve' | 'deny'): Promise<DecisionResult> {
+  await deps.store.audit({ at: deps.clock.now(), incidentId: a.incidentId, approvalId: a.id, actor, action: 'approval.refused', detail: { click, reason: 'not_a_person' } });
+  deps.metrics.approvals.inc({ outcome: 'refused' });
+  return { outcome: 'refused', text: ':no_entry: Only a person can decide an approval.', approval: a };
 }
 
 async function loadApproval(deps: Deps, id: string): Promise<Approval> {
@@ -540,7 +549,7 @@ export async function auditLog(deps: Deps, incidentId: string): Promise<string> 
     const bits: string[] = [];
     if (typeof d.action === 'string') bits.push(`\`${d.action}\``);
     if (d.params && typeof d.params === 'object') bits.push(formatInline(d.params as Record<string, unknown>));
-    for (const k of ['reason', 'error', 'status', 'click', 'to', 'severity', 'role', 'text'] as const) {
+    for (const k of ['tool', 'outcome', 'reason', 'error', 'status', 'click', 'to', 'severity', 'role', 'text'] as const) {
       if (d[k] !== undefined && d[k] !== null && d[k] !== '') bits.push(`${k}: ${clip(String(d[k]), 120)}`);
     }
     const summary = (d.result as { summary?: string } | undefined)?.summary;

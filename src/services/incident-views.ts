@@ -28,8 +28,8 @@ export function wantsChannel(deps: Deps, incident: Incident, channel: 'always' |
   return channel === 'always' || atLeast(incident.severity, deps.config.file.announce.auto_channel_min_severity);
 }
 
-function announcementFor(deps: Deps, incident: Incident, roles: RoleAssignments, below: boolean) {
-  return announcement(incident, roles, { noChannelReason: noChannelReason(incident, deps.config.file.announce.auto_channel_min_severity, below) });
+function announcementFor(deps: Deps, incident: Incident, roles: RoleAssignments, below: boolean, latest: { text: string; at: Date; author: string | null } | null = null) {
+  return announcement(incident, roles, { noChannelReason: noChannelReason(incident, deps.config.file.announce.auto_channel_min_severity, below), latest });
 }
 
 /**
@@ -86,7 +86,9 @@ export async function refreshIncidentViews(deps: Deps, incidentId: string): Prom
   const channel = announceChannel(deps);
   if (channel && incident.announceTs) {
     const below = incident.origin !== 'slack' && !wantsChannel(deps, incident, 'auto');
-    const a = announcementFor(deps, incident, roles, below);
+    // The latest `/incident update` is the announcement's last line (timeline text is stored escaped).
+    const latest = (await deps.store.listTimeline(incidentId)).filter((t) => t.kind === 'update').at(-1) ?? null;
+    const a = announcementFor(deps, incident, roles, below, latest ? { text: latest.text, at: latest.at, author: latest.author } : null);
     jobs.push(deps.chat.update(channel, incident.announceTs, a.text, a.blocks));
   }
   const results = await Promise.allSettled(jobs);

@@ -32,6 +32,11 @@ export const Actions = {
   runbookFeedbackYes: 'runbook_feedback_yes',
   runbookFeedbackNo: 'runbook_feedback_no',
   runbookFeedbackUnsure: 'runbook_feedback_unsure',
+  cardPage: 'card_page',
+  reminderSnooze: 'reminder_snooze',
+  reminderSnoozeLong: 'reminder_snooze_long',
+  followupAccept: 'followup_accept',
+  followupDone: 'followup_done',
 } as const;
 
 export const Views = {
@@ -43,6 +48,13 @@ export const Views = {
   resolve: 'resolve_modal',
   propose: 'propose_modal',
   deny: 'deny_modal',
+  page: 'page_modal',
+  followup: 'followup_modal',
+} as const;
+
+/** Message shortcuts (callback ids; declared in manifest.yml). */
+export const Shortcuts = {
+  followup: 'followup_from_message',
 } as const;
 
 /** Input blocks of the declare modal; each block holds one element whose action_id is `value`. */
@@ -64,6 +76,9 @@ export const FormBlocks = {
   action: 'form_action',
   params: 'form_params',
   reason: 'form_reason',
+  target: 'form_target',
+  owner: 'form_owner',
+  due: 'form_due',
 } as const;
 
 /** Blocks of the approval message (the first block carries `Markers.approval`). */
@@ -93,6 +108,9 @@ export const Markers = {
   runbook: (runId: string) => `runbook:${runId}`,
   runbookOutput: (runId: string, index: number, attempt: number) => `runbook_out:${runId}:${index}:${attempt}`,
   runbookNote: (runId: string, note: string) => `runbook_note:${runId}:${note}`,
+  reminder: (incidentId: string, dueMs: number) => `reminder:${incidentId}:${dueMs}`,
+  page: (targetKey: string) => `page:${targetKey}`,
+  suggestions: (incidentId: string) => `followup_suggestions:${incidentId}`,
 } as const;
 
 /** A Slack user, channel, bot or user-group id: the only thing the bot turns into a mention or a channel link. */

@@ -72,6 +72,11 @@ export class RecordingChat implements Chat {
     m.blocks = blocks;
     this.updates.push({ channel, ts, text, blocks });
   }
+  uploads: { channelId: string; filename: string; bytes: Uint8Array }[] = [];
+  async uploadFile(f: { channelId: string; filename: string; bytes: Uint8Array }) {
+    this.uploads.push(f);
+    return { fileId: `F${this.uploads.length}` };
+  }
   async postEphemeral(channel: string, user: string, text: string) {
     this.ephemerals.push({ channel, user, text });
   }
@@ -95,6 +100,9 @@ export class RecordingChat implements Chat {
   }
   async listBookmarks() {
     return [];
+  }
+  async lookupByEmail(_email: string): Promise<string | null> {
+    return null;
   }
   async userInfo(id: string) {
     return { id, name: id.toLowerCase(), email: null, isBot: false };
@@ -204,6 +212,8 @@ export async function makeGate(
     logger,
     metrics,
     jobs,
+    charts: { renderTrend: async () => { throw new Error('no charts in this test'); } },
+    oncall: { name: 'none', page: async () => ({ externalId: '', status: 'unsupported' }), onCallNow: async () => [], createFollowup: async () => ({ backendId: null, url: null }) },
     newId: () => randomUUID(),
   };
   let incidentId = opts.incidentId;

@@ -91,6 +91,11 @@ export class RecordingChat implements Chat {
   async update(channel: string, ts: string, text: string, blocks?: Block[]): Promise<void> {
     this.updates.push({ channel, ts, text, blocks });
   }
+  uploads: { channelId: string; filename: string; bytes: Uint8Array }[] = [];
+  async uploadFile(f: { channelId: string; filename: string; bytes: Uint8Array }) {
+    this.uploads.push(f);
+    return { fileId: `F${this.uploads.length}` };
+  }
   async postEphemeral(): Promise<void> {}
   async pin(): Promise<void> {}
   async addBookmark(): Promise<void> {}
@@ -112,6 +117,9 @@ export class RecordingChat implements Chat {
     return [];
   }
   async getMessage() {
+    return null;
+  }
+  async lookupByEmail(_email: string): Promise<string | null> {
     return null;
   }
   async userInfo(id: string) {
@@ -206,6 +214,8 @@ export async function buildHarness(opts: HarnessOptions = {}): Promise<Harness> 
     logger,
     metrics,
     jobs: runner,
+    charts: { renderTrend: async () => { throw new Error('no charts in this test'); } },
+    oncall: { name: 'none', page: async () => ({ externalId: '', status: 'unsupported' }), onCallNow: async () => [], createFollowup: async () => ({ backendId: null, url: null }) },
     newId: () => randomUUID(),
   };
   registerStandardJobs(deps, runner);

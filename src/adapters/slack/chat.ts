@@ -1,4 +1,5 @@
 import { ErrorCode as SlackErrorCode, WebClient, type WebAPICallResult, LogLevel, type Logger as SlackLogger } from '@slack/web-api';
+import { request } from 'undici';
 import type { Logger } from '../../log.js';
 import { ChatError } from '../../errors.js';
 import type { Block, Chat, ChatMessage } from '../../ports/chat.js';
@@ -78,6 +79,8 @@ const SAFE_TO_REPEAT = new Set([
   'pins.add',
   'views.update',
   'views.publish',
+  // Only hands out an upload URL: a repeat costs an unused URL, nothing else.
+  'files.getUploadURLExternal',
 ]);
 
 /** Slack answers that mean "not done, try later" without an HTTP error status. */
@@ -271,7 +274,27 @@ export class SlackChat implements Chat {
     await this.call('views.publish', { user_id: userId, view });
   }
 
-  async history(channelId: string, opts: { oldest?: string; limit?: number } = {}): Promise<ChatMessage[]> {
+  async uploadFile(f: { channelId: string; filename: string; title: string; bytes: Uint8Array; initialComment?: string; threadTs?: string }) {
+    const r = await this.call<WebAPICallResult & { upload_url?: string; file_id?: string }>('files.getUploadURLExternal', { filename: f.filename, length: f.bytes.byteLength });
+    if (!r.upload_url || !r.file_id) throw new ChatError('invalid_response', 'Slack gave no upload URL');
+    // The upload URL is not a Web API method: plain bytes, no token (the URL is the credential).
+    const res = await request(r.upload_url, { method: 'POST', body: f.bytes, headers: { 'content-type': 'application/octet-stream' }, headersTimeout: 30_000, bodyTimeout: 30_000 });
+    await res.body.text();
+    if (res.statusCode !== 200) throw new ChatError('upload_failed', `Slack refused the file upload (HTTP ${res.statusCode})`);
+    await this.call(
+      'files.completeUploadExternal',
+      {
+        files: [{ id: r.file_id, title: f.title }],
+        channel_id: f.channelId,
+        ...(f.initialComment ? { initial_comment: f.initialComment } : {}),
+        ...(f.threadTs ? { thread_ts: f.threadTs } : {}),
+      },
+      f.channelId,
+    );
+    return { fileId: r.file_id };
+  }
+
+  async history(channelId: string, opts: { oldest?: string; latest?: string; limit?: number } = {}): Promise<ChatMessage[]> {
     const out: ChatMessage[] = [];
     let cursor: string | undefined;
     const max = opts.limit ?? 5000;
@@ -280,6 +303,7 @@ export class SlackChat implements Chat {
         channel: channelId,
         limit: Math.min(200, max - out.length),
         ...(opts.oldest ? { oldest: opts.oldest } : {}),
+        ...(opts.latest ? { latest: opts.latest } : {}),
         ...(cursor ? { cursor } : {}),
       });
       for (const m of r.messages ?? []) out.push(toMessage(m));
@@ -332,6 +356,16 @@ export class SlackChat implements Chat {
       return { id: u.id, name: u.real_name ?? u.profile?.real_name ?? u.name ?? u.id, email: u.profile?.email ?? null, isBot: !!u.is_bot };
     } catch (err) {
       if (err instanceof ChatError && err.slackError === 'user_not_found') return null;
+      throw err;
+    }
+  }
+
+  async lookupByEmail(email: string) {
+    try {
+      const r = await this.call<WebAPICallResult & { user?: { id: string } }>('users.lookupByEmail', { email });
+      return r.user?.id ?? null;
+    } catch (err) {
+      if (err instanceof ChatError && err.slackError === 'users_not_found') return null;
       throw err;
     }
   }

@@ -53,6 +53,7 @@ export function incidentCard(
         { text: 'Assign role', actionId: Actions.cardAssignRole, value: i.id },
         { text: 'Summarize', actionId: Actions.cardSummarize, value: i.id },
         { text: 'Propose action', actionId: Actions.cardProposeAction, value: i.id },
+        { text: 'Page', actionId: Actions.cardPage, value: i.id },
         { text: 'Resolve', actionId: Actions.cardResolve, value: i.id, style: 'primary' },
         // Only while nobody commands: who may press it is decided by the role rules, not by seeing it.
         ...(roles.commander ?? i.commanderId ? [] : [{ text: "I'll take command", actionId: Actions.cardTakeCommand, value: i.id }]),
@@ -70,8 +71,16 @@ export function incidentCard(
   return { text: `${incidentLabel(i)} ${escapeText(i.title)} — ${i.severity}, ${i.status}`, blocks };
 }
 
-/** The post in the announcement channel; updated in place as the incident changes. */
-export function announcement(i: Incident, roles: Record<string, string>, opts: { noChannelReason?: string | null } = {}): { text: string; blocks: Block[] } {
+/**
+ * The post in the announcement channel; updated in place as the incident changes. Its last line is
+ * the latest `/incident update` (timeline text, stored escaped), except for a private incident:
+ * that would tell what it is about.
+ */
+export function announcement(
+  i: Incident,
+  roles: Record<string, string>,
+  opts: { noChannelReason?: string | null; latest?: { text: string; at: Date; author: string | null } | null } = {},
+): { text: string; blocks: Block[] } {
   const closed = i.status === 'resolved' || i.status === 'cancelled';
   if (i.private) {
     // A private incident (a security matter, say) is announced without its title, description or
@@ -105,6 +114,7 @@ export function announcement(i: Incident, roles: Record<string, string>, opts: {
       ...(!closed && !i.channelId && opts.noChannelReason
         ? [context(`:information_source: No channel: ${escapeText(opts.noChannelReason)}`), actions(`announce_actions:${i.id}`, [{ text: 'Open a channel', actionId: Actions.announceOpenChannel, value: i.id }])]
         : []),
+      ...(opts.latest ? [section(`:loudspeaker: *Latest update* ${time(opts.latest.at)}${opts.latest.author ? ` from ${user(opts.latest.author)}` : ''}: ${clip(opts.latest.text, 2500)}`, `announce_latest:${i.id}`)] : []),
     ],
   };
 }

@@ -6,6 +6,7 @@ import { registerCommands } from './commands.js';
 import { registerEvents } from './events.js';
 import { registerRunbookListeners } from './runbooks.js';
 import { registerViews } from './views.js';
+import { registerFollowThroughListeners } from './followthrough.js';
 
 /** Every Slack listener: slash commands, modals, buttons, events, approval and runbook clicks. */
 export function registerListeners(bolt: App, deps: Deps): void {
@@ -15,4 +16,5 @@ export function registerListeners(bolt: App, deps: Deps): void {
   registerEvents(bolt, deps);
   registerApprovalListeners(bolt, deps);
   registerRunbookListeners(bolt, deps);
+  registerFollowThroughListeners(bolt, deps);
 }
