@@ -31,6 +31,8 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm rebuild bette
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production PORT=3000
 WORKDIR /app
+# A sans font for the insights charts (resvg draws text only with a font installed).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 COPY --from=prod-deps --chown=node:node /app/node_modules ./node_modules
 COPY --chown=node:node package.json package-lock.json ./
 COPY --chown=node:node assets ./assets

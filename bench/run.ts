@@ -3,7 +3,8 @@
  * Prints a table and writes bench/results.json. Ratios are measured side by side in one run
  * (interleaved rounds), so a busy machine slows both sides alike instead of fooling the ratio.
  *
- * Options (env): BENCH_ONLY=ack,declare,storm,race,summary,footprint (comma list) runs a subset;
+ * Options (env): BENCH_ONLY=ack,declare,storm,race,summary,footprint,insights-sync,insights-stats,mcp
+ * (comma list) runs a subset; BENCH_INSIGHTS_N sets the insights incident count (default 10000);
  * BENCH_LATENCY_MS sets L for the declare path (default 100); TEST_DATABASE_URL as for the tests.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -28,6 +29,7 @@ import { createMetrics } from '../src/metrics.js';
 import { buildSummarizer } from '../src/app.js';
 import { systemClock } from '../src/ports/clock.js';
 import type { TranscriptLine } from '../src/ports/summarizer.js';
+import { insightsStats, insightsSync } from './insights.js';
 import { addPeople, freePort, markedMessages, percentile, pool, postGenericAlert, slackOutcome, sleep, startCountingServer, waitUntil, writeConfigFile } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -825,6 +827,68 @@ function table(rs: Result[]): string {
   return [fmt(head), `|${w.map((n) => '-'.repeat(n + 2)).join('|')}|`, ...rows.map(fmt)].join('\n');
 }
 
+// -- agents over MCP -----------------------------------------------------------------------------
+
+/**
+ * `list_incidents` (50 per page, a status filter and the full text search) over 1,000 incidents and
+ * `get_incident`, timed through the SDK's own MCP client over Streamable HTTP, round trip included:
+ * each call is a new stateless server on the bot, the bearer check, the audit write and the query.
+ */
+async function mcpReads(): Promise<void> {
+  const [{ Client }, { StreamableHTTPClientTransport }] = await Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+  ]);
+  const token = 'bench-agent-token-0123456789abcdef';
+  const cfg = writeConfigFile({ agents: { mcp: [{ name: 'bench-agent', token_env: 'BENCH_AGENT_TOKEN', scopes: ['read'], rate_limit_per_minute: 1_000_000, incident_rate_limit_per_minute: 1_000_000 }] } });
+  const bot = await startBot({ env: { ...quiet, FIREBREAK_CONFIG: cfg, BENCH_AGENT_TOKEN: token }, rateLimits: 'off' });
+  try {
+    const store = bot.fb.deps.store;
+    const sevs = ['critical', 'high', 'medium', 'low'] as const;
+    const t0 = Date.now() - 1000 * 3600_000;
+    for (let i = 0; i < 1000; i++)
+      await store.createIncident({
+        id: `bench-${i}`,
+        title: `Incident ${i}: ${['checkout 5xx', 'search latency', 'db failover', 'queue backlog'][i % 4]} on svc-${i % 20}`,
+        description: 'seeded for the MCP read benchmark',
+        severity: sevs[i % 4]!,
+        status: i % 10 === 0 ? 'investigating' : 'resolved',
+        services: [`svc-${i % 20}`],
+        private: false,
+        origin: 'slack',
+        declaredBy: ALICE,
+        commanderId: ALICE,
+        backend: 'local',
+        createdAt: new Date(t0 + i * 3600_000),
+      });
+    const client = new Client({ name: 'bench', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${bot.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    const time = async (args: { name: string; arguments: Record<string, unknown> }, n: number): Promise<number[]> => {
+      const out: number[] = [];
+      for (let i = 0; i < n + 10; i++) {
+        const started = performance.now();
+        const r = (await client.callTool(typeof args.arguments.incident === 'string' ? { ...args, arguments: { incident: `bench-${(i * 37) % 1000}` } } : args)) as { isError?: boolean };
+        if (r.isError) throw new Error(`${args.name} failed: ${JSON.stringify(r)}`);
+        if (i >= 10) out.push(performance.now() - started); // the first 10 warm up
+      }
+      return out;
+    };
+    const report = (name: string, samples: number[], target: number) => {
+      const p50 = percentile(samples, 50);
+      const p99 = percentile(samples, 99);
+      add({ name: `${name}.p50`, value: p50, unit: 'ms' });
+      add({ name: `${name}.p99`, value: p99, unit: 'ms', target: `< ${target}`, ok: p99 < target, note: `${samples.length} calls through the MCP client, 1,000 incidents` });
+    };
+    report('mcp.list_incidents', await time({ name: 'list_incidents', arguments: { limit: 50 } }, 200), 250);
+    report('mcp.list_incidents_filtered', await time({ name: 'list_incidents', arguments: { status: ['resolved'], severity: ['high'], service: 'svc-5', limit: 50 } }, 200), 250);
+    report('mcp.search_incidents', await time({ name: 'search_incidents', arguments: { query: 'db failover', limit: 10 } }, 200), 250);
+    report('mcp.get_incident', await time({ name: 'get_incident', arguments: { incident: 'bench-0' } }, 200), 250);
+    await client.close();
+  } finally {
+    await bot.close();
+  }
+}
+
 async function run(): Promise<void> {
   const started = Date.now();
   await scenario('ack', 'Ack latency (50 concurrent, bot vs bare node:http)', ackLatency);
@@ -836,6 +900,9 @@ async function run(): Promise<void> {
   await scenario('summary', 'Summary cost: incremental / from scratch', summaryCost);
   await scenario('cost', 'Cost per unit of work: store, Slack by tier, Rootly, Claude', unitCosts);
   await scenario('footprint', 'Footprint: start-to-ready and idle RSS', footprint);
+  await scenario('insights-sync', `Insights: sync ${process.env.BENCH_INSIGHTS_N ?? '10000'} incidents from the fake Rootly, SIGKILL and resume`, () => insightsSync(add));
+  await scenario('insights-stats', '/incident stats 90d: figures and chart on SQLite and PostgreSQL', () => insightsStats(add));
+  await scenario('mcp', 'Agents over MCP: list_incidents / get_incident over 1,000 incidents', mcpReads);
   if (wanted('storm') || wanted('race')) {
     const reason = await pgUnreachableReason();
     if (reason) {

@@ -11,23 +11,35 @@ import type { IncidentBackend } from './ports/backend.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import type { Store } from './ports/store.js';
 import type { Summarizer } from './ports/summarizer.js';
+import type { OnCall } from './ports/oncall.js';
 import { allJobs } from './services/all-jobs.js';
+import { scheduleHistorySync } from './services/insights-sync.js';
+import { scheduleDigest } from './services/insights.js';
+import { createVegaChartRenderer } from './adapters/charts/vega.js';
+import type { ChartRenderer } from './ports/charts.js';
 import type { Deps } from './services/deps.js';
+import { createActionExecutor } from './adapters/executors/index.js';
 import { deadJobNotice, JobRunner, maintenanceJob } from './services/jobs.js';
 import { buildBolt, startSocketMode, startupFailure } from './slack/bolt.js';
 import { registerListeners } from './slack/listeners/index.js';
+import { createStepRunners } from './adapters/runbook/step-runners.js';
+import type { StepRunners } from './ports/step-runners.js';
 
 export interface BuildOptions {
   logger: Logger;
   clock?: Clock;
   store?: Store;
   backend?: IncidentBackend;
+  oncall?: OnCall;
   summarizer?: Summarizer;
+  charts?: ChartRenderer;
   metrics?: Metrics;
   /** Override the job runner's timing (tests). */
   jobs?: { pollMs?: number; leaseMs?: number; workerId?: string };
   /** Slack Web API retries (tests use 0 to see errors at once). */
   slackRetries?: number;
+  /** Runbook HTTP and command runners (default: the real ones). */
+  stepRunners?: StepRunners;
 }
 
 export interface Firebreak {
@@ -60,6 +72,29 @@ export async function buildBackend(config: Config, store: Store, logger: Logger)
     }
     case 'local':
       return createLocalBackend(store, config.env.FIREBREAK_PUBLIC_URL ? { publicUrl: config.env.FIREBREAK_PUBLIC_URL } : {});
+  }
+}
+
+/** Paging, on-call and follow-ups for the configured backend (PagerDuty + firebreak.yml rotations for local). */
+export async function buildOnCall(config: Config, logger: Logger): Promise<OnCall> {
+  const log = logger.child({ component: `oncall-${config.backend}` });
+  switch (config.backend) {
+    case 'rootly': {
+      const { createRootlyOnCall } = await import('./adapters/backend/rootly/oncall.js');
+      return createRootlyOnCall({ apiKey: config.env.ROOTLY_API_KEY!, baseUrl: config.rootlyApiUrl, logger: log });
+    }
+    case 'incidentio': {
+      const { createIncidentIoOnCall } = await import('./adapters/backend/incidentio/oncall.js');
+      return createIncidentIoOnCall({ apiKey: config.env.INCIDENTIO_API_KEY!, baseUrl: config.incidentioApiUrl, logger: log });
+    }
+    case 'local': {
+      const [{ createLocalOnCall }, { createPagerDutyEvents }] = await Promise.all([import('./adapters/backend/local-oncall.js'), import('./adapters/pagerduty/events.js')]);
+      return createLocalOnCall({
+        pagerduty: createPagerDutyEvents({ ...(config.env.PAGERDUTY_EVENTS_URL ? { baseUrl: config.env.PAGERDUTY_EVENTS_URL } : {}), logger: log }),
+        routingKeys: config.pagerdutyRoutingKeys,
+        rotations: config.file.oncall.schedules.map((r) => ({ id: r.id, users: r.users, shiftHours: r.shift_hours, start: new Date(r.start) })),
+      });
+    }
   }
 }
 
@@ -102,17 +137,24 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   if (!config.slack) throw new Error('no Slack credentials: set SLACK_BOT_TOKEN (and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN), or run the sandbox');
   const slack = config.slack;
   const chat = new SlackChat({ token: slack.botToken, apiUrl: config.slackApiUrl, logger, ...(opts.slackRetries !== undefined ? { retries: opts.slackRetries } : {}) });
-  const [backend, summarizer] = await Promise.all([
+  const [backend, summarizer, oncall] = await Promise.all([
     opts.backend ?? buildBackend(config, store, logger),
     opts.summarizer ?? buildSummarizer(config, logger, metrics, clock),
+    opts.oncall ?? buildOnCall(config, logger),
   ]);
   const jobs = new JobRunner(store, logger.child({ component: 'jobs' }), clock, metrics, {
     ...opts.jobs,
     onDead: deadJobNotice(store, chat),
   });
-  const deps: Deps = { config, store, chat, backend, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
+  // Secrets come from the configuration that was checked at start (the variables `secret_env` names).
+  const executor = createActionExecutor({ backend, webhook: { env: config.executorSecrets } });
+  const charts = opts.charts ?? createVegaChartRenderer();
+  const deps: Deps = { config, store, chat, charts, backend, executor, oncall, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
 
-  for (const job of allJobs) jobs.register(job, deps);
+  // The jobs' context: the deps, and the runbook step runners (HTTP calls and commands).
+  const jobContext = { ...deps, stepRunners: opts.stepRunners ?? createStepRunners() };
+  for (const job of allJobs) jobs.register(job, jobContext);
+  for (const w of config.warnings) logger.warn(w);
 
   const { bolt, receiver } = buildBolt(slack, { slackApiUrl: config.slackApiUrl, logger, metrics, chat, store, clock });
   registerListeners(bolt, deps);
@@ -139,6 +181,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   };
   let backendVerify: Promise<unknown> = Promise.resolve();
   let maintenanceTimer: NodeJS.Timeout | null = null;
+  let insightsTimer: NodeJS.Timeout | null = null;
   return {
     deps,
     bolt,
@@ -158,6 +201,15 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       hourly();
       maintenanceTimer = setInterval(hourly, 10 * 60_000);
       maintenanceTimer.unref();
+      // Insights: the backend history sync (one job per slot) and the weekly digest (one per ISO
+      // week); every replica schedules, the job keys make each run happen once.
+      const insights = () => {
+        void scheduleHistorySync(deps).catch((err) => logger.warn({ err }, 'scheduling the history sync failed'));
+        void scheduleDigest(deps).catch((err) => logger.warn({ err }, 'scheduling the weekly digest failed'));
+      };
+      insights();
+      insightsTimer = setInterval(insights, 60_000);
+      insightsTimer.unref();
       // The key is checked once at start (a bad key fails readiness at once, not at the first
       // incident); start() does not wait for it, so a slow backend never delays Slack acks.
       backendVerify = backend
@@ -170,6 +222,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
     },
     async stop() {
       if (maintenanceTimer) clearInterval(maintenanceTimer);
+      if (insightsTimer) clearInterval(insightsTimer);
       await jobs.stop();
       if (slack.mode === 'socket') await bolt.stop().catch(() => undefined);
       await store.close();

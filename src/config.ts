@@ -1,9 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ActionSchema, DEFAULT_ACTIONS, type ActionDefinition } from './domain/actions.js';
-import { SEVERITIES } from './domain/severity.js';
+import { SEVERITIES, type Severity } from './domain/severity.js';
+import { TARGET_KINDS } from './domain/oncall.js';
+import type { Runbook } from './domain/runbook.js';
+import { loadRunbooks } from './config-runbooks.js';
 import { DEFAULT_MODEL } from './adapters/anthropic/models.js';
 
 /**
@@ -40,6 +43,8 @@ const EnvSchema = z
     ANTHROPIC_API_KEY: optionalString,
     ANTHROPIC_BASE_URL: optionalString.pipe(z.url().optional()),
     ANTHROPIC_MODEL: optionalString,
+    /** PagerDuty Events API v2 base (local backend paging); tests point it at a fake. */
+    PAGERDUTY_EVENTS_URL: optionalString.pipe(z.url().optional()),
     DATABASE_URL: optionalString.pipe(
       z
         .string()
@@ -101,6 +106,38 @@ function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
 
 const Sev = z.enum(SEVERITIES);
 
+export const AGENT_SCOPES = ['read', 'update', 'propose'] as const;
+export type AgentScope = (typeof AGENT_SCOPES)[number];
+
+const AgentSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'a short agent name (letters, digits, . _ -)'),
+    /** The environment variable holding this agent's bearer token (never the token itself). */
+    token_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name such as FIREBREAK_AGENT_TOKEN'),
+    scopes: z.array(z.enum(AGENT_SCOPES)).min(1).default(['read']),
+    /** Optional: only incidents matching every given field are visible to the agent. */
+    incidents: z
+      .object({
+        severities: z.array(Sev).min(1).optional(),
+        services: z.array(z.string().min(1)).min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    rate_limit_per_minute: z.number().int().positive().default(120),
+    incident_rate_limit_per_minute: z.number().int().positive().default(30),
+  })
+  .strict();
+
+/** An agent as the MCP edge sees it: the file's entry with its token resolved. */
+export interface AgentConfig {
+  name: string;
+  token: string;
+  scopes: AgentScope[];
+  incidents: { severities?: Severity[]; services?: string[] } | null;
+  ratePerMinute: number;
+  incidentRatePerMinute: number;
+}
+
 const FileSchema = z
   .object({
     channel: z
@@ -146,7 +183,10 @@ const FileSchema = z
       .object({
         /** Proposals per minute from all agents together (429 + Retry-After above it). */
         rate_limit_per_minute: z.number().int().positive().default(30),
+        /** AI agents allowed on `/mcp` (docs/agents.md). Tokens come from the variables named here. */
+        mcp: z.array(AgentSchema).default([]),
       })
+      .strict()
       .prefault({}),
     approvals: z
       .object({
@@ -165,7 +205,79 @@ const FileSchema = z
       })
       .prefault({}),
     actions: z.array(ActionSchema).default([]),
-    prompts: z.partialRecord(z.enum(['system', 'brief', 'summary', 'postmortem', 'propose']), z.string()).default({}),
+    prompts: z.partialRecord(z.enum(['system', 'brief', 'summary', 'postmortem', 'propose', 'diagnose']), z.string()).default({}),
+    runbooks: z
+      .object({
+        /** `command` steps run only when this is true (docs/runbooks.md). */
+        allow_commands: z.boolean().default(false),
+        /** A folder of runbook files (one runbook per .yml/.yaml file), relative to this file. */
+        folder: z.string().min(1).optional(),
+        /** Captured output kept per step (characters). */
+        max_output_chars: z.number().int().positive().max(1_000_000).default(20_000),
+        /** Runbooks declared inline; checked one by one (see config-runbooks.ts). */
+        definitions: z.array(z.unknown()).default([]),
+      })
+      .strict()
+      .prefault({}),
+    /** Paging and on-call (docs/oncall.md). */
+    oncall: z
+      .object({
+        /** What `/incident page <name>` can reach. */
+        targets: z
+          .array(
+            z
+              .object({
+                name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'a name without spaces'),
+                type: z.enum(TARGET_KINDS),
+                /** The backend's id of the target (Rootly, incident.io). */
+                id: z.string().min(1).optional(),
+                /** Local backend: the variable holding this target's PagerDuty Events v2 routing key. */
+                routing_key_env: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'an environment variable name').optional(),
+              })
+              .strict(),
+          )
+          .default([]),
+        /** service name → the schedule whose on-call person joins its incidents (and answers `/incident oncall`). */
+        services: z.record(z.string(), z.object({ schedule: z.string().min(1) }).strict()).default({}),
+        /** Local backend: simple rotations (people take turns of shift_hours from start). */
+        schedules: z
+          .array(
+            z
+              .object({
+                id: z.string().min(1),
+                users: z.array(z.string().regex(/^[UW][A-Z0-9]+$/)).min(1),
+                shift_hours: z.number().positive().default(168),
+                start: z.iso.datetime({ offset: true }).default('2026-01-05T09:00:00Z'),
+              })
+              .strict(),
+          )
+          .default([]),
+        /** Invite the on-call person of an incident's services when its channel opens. */
+        auto_invite: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    /** Minutes without an `/incident update` before the commander is nudged, per severity (0 = never). */
+    reminders: z
+      .object({ critical: z.number().min(0).default(15), high: z.number().min(0).default(30), medium: z.number().min(0).default(60), low: z.number().min(0).default(0) })
+      .strict()
+      .prefault({}),
+    insights: z
+      .object({
+        /** Backend history sync (Rootly, incident.io): the first run reaches back this far. */
+        backfill_days: z.number().int().min(1).max(3650).default(180),
+        sync_every_minutes: z.number().int().min(1).max(1440).default(15),
+        page_size: z.number().int().min(1).max(100).default(100),
+        /** Weekly digest: posted once a week to `channel` (a channel id) on `day` at `hour` (UTC). */
+        digest: z
+          .object({
+            channel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'a channel id such as C0123ABCD').nullable().default(null),
+            day: z.enum(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday']).default('monday'),
+            hour: z.number().int().min(0).max(23).default(9),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     claude: z
       .object({
         max_tokens: z.number().int().positive().max(4000).default(4000),
@@ -208,7 +320,17 @@ export interface Config {
   actions: ActionDefinition[];
   /** Executor secrets read from the variables the actions name (`secret_env`), by variable name. */
   executorSecrets: Record<string, string>;
+  /** Runbooks from firebreak.yml and the runbook folder, validated. */
+  runbooks: Runbook[];
+  /** Values of the variables runbooks name (HTTP header secrets, command environments, PATH), by name. */
+  runbookEnv: Record<string, string>;
+  /** Start-up notes that are not errors (e.g. command steps present but commands disabled). */
+  warnings: string[];
+  /** PagerDuty routing keys read from the variables the paging targets name (`routing_key_env`), by variable name. */
+  pagerdutyRoutingKeys: Record<string, string>;
   configPath: string | null;
+  /** Agents allowed on `/mcp`, tokens resolved from their `token_env` variables. */
+  agents: AgentConfig[];
 }
 
 export class ConfigError extends Error {
@@ -285,6 +407,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     }
   }
 
+  const runbooks = loadRunbooks(file.runbooks, { baseDir: configPath ? dirname(configPath) : cwd, env, actions });
+  problems.push(...runbooks.problems);
+  const agents: AgentConfig[] = [];
+  const agentNames = new Set<string>();
+  for (const a of file.agents.mcp) {
+    if (agentNames.has(a.name)) problems.push(`firebreak.yml agents.mcp.${a.name}: the name is used twice`);
+    agentNames.add(a.name);
+    const token = (env[a.token_env] ?? '').trim();
+    if (!token) problems.push(`${a.token_env}: required by agent ${a.name} (its bearer token for /mcp)`);
+    else if (token.length < 24) problems.push(`${a.token_env}: agent ${a.name}'s token must be at least 24 characters (for example: openssl rand -hex 32)`);
+    else
+      agents.push({
+        name: a.name,
+        token,
+        scopes: [...new Set(a.scopes)],
+        incidents: a.incidents ?? null,
+        ratePerMinute: a.rate_limit_per_minute,
+        incidentRatePerMinute: a.incident_rate_limit_per_minute,
+      });
+  }
+  if (new Set(agents.map((a) => a.token)).size !== agents.length) problems.push('firebreak.yml agents.mcp: two agents share one token; give each its own');
+  for (const t of file.oncall.targets) {
+    if (t.routing_key_env && !env[t.routing_key_env]) problems.push(`${t.routing_key_env}: required by paging target ${t.name} (PagerDuty routing key)`);
+    if (!t.id && !t.routing_key_env) problems.push(`firebreak.yml oncall.targets.${t.name}: needs an id (Rootly, incident.io) or a routing_key_env (PagerDuty)`);
+  }
+
   if (problems.length || !parsedEnv.success) throw new ConfigError(problems);
   const e = parsedEnv.data;
 
@@ -316,6 +464,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     executorSecrets: Object.fromEntries(
       actions.flatMap((a) => (a.executor.type === 'webhook' && env[a.executor.secret_env] ? [[a.executor.secret_env, env[a.executor.secret_env]!]] : [])),
     ),
+    runbooks: runbooks.runbooks,
+    runbookEnv: runbooks.env,
+    warnings: runbooks.warnings,
+    pagerdutyRoutingKeys: Object.fromEntries(file.oncall.targets.flatMap((t) => (t.routing_key_env && env[t.routing_key_env] ? [[t.routing_key_env, env[t.routing_key_env]!]] : []))),
     configPath,
+    agents,
   };
 }

@@ -27,7 +27,9 @@ export type ErrorCode =
   | 'backend.unsupported'
   | 'chat.error'
   | 'executor.failed'
-  | 'config.invalid';
+  | 'config.invalid'
+  | 'agent.forbidden'
+  | 'agent.rate_limited';
 
 export class AppError extends Error {
   readonly code: ErrorCode;

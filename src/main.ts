@@ -35,7 +35,7 @@ async function main(): Promise<void> {
       `read ${envFile.applied.length} setting(s) from ${envFile.path}${envFile.overridden.length ? `; the environment's own value kept for ${envFile.overridden.join(', ')}` : ''}`,
     );
 
-  let sandbox: { routes: import('./http/routes.js').Route[]; consoleUrl(port: number): string; close(): Promise<void> } | null = null;
+  let sandbox: { routes: import('./http/routes.js').Route[]; consoleUrl(port: number): string; agentToken: string; close(): Promise<void> } | null = null;
   if (config.slackMode === 'sandbox') {
     const { startSandbox } = await import('./sandbox/index.js');
     const s = await startSandbox(config, logger);
@@ -61,7 +61,11 @@ async function main(): Promise<void> {
     `firebreak ready on :${port} (${config.slackMode} mode, ${config.backend} backend, ${fb.deps.store.dialect} store)`,
   );
   // The token in this URL is what lets the page use the console API: it is printed here only.
-  if (sandbox) process.stdout.write(`\n  Firebreak sandbox: ${sandbox.consoleUrl(port)}\n\n`);
+  if (sandbox)
+    process.stdout.write(
+      `\n  Firebreak sandbox: ${sandbox.consoleUrl(port)}\n` +
+        `  Agent (MCP, docs/agents.md): http://localhost:${port}/mcp  Authorization: Bearer ${sandbox.agentToken}\n\n`,
+    );
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -43,6 +43,14 @@ export function createMetrics() {
       labelNames: ['kind', 'outcome'] as const,
       registers: [registry],
     }),
+    resolvedSeconds: new Histogram({
+      name: 'firebreak_incident_resolved_duration_seconds',
+      help: 'Time from declaration to resolve, by severity, observed when an incident is resolved (in Slack or by a backend webhook)',
+      labelNames: ['severity'] as const,
+      // 5 min … 7 days
+      buckets: [300, 900, 1800, 3600, 7200, 14_400, 28_800, 86_400, 259_200, 604_800],
+      registers: [registry],
+    }),
     queueDepth: new Gauge({
       name: 'firebreak_job_queue_depth',
       help: 'Queued background jobs (sampled)',

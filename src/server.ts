@@ -3,10 +3,11 @@ import type { AddressInfo } from 'node:net';
 import type { Firebreak } from './app.js';
 import { matchRoute, sendJson, type Route } from './http/routes.js';
 import { webhookRoutes } from './webhooks/routes.js';
+import { mcpRoutes } from './mcp/route.js';
 
 /**
- * The bot's one HTTP server: `/slack/events` (HTTP mode) plus health, readiness, metrics and the
- * webhooks, in both Slack modes. Split from app.ts so tests build the app without a port.
+ * The bot's one HTTP server: `/slack/events` (HTTP mode) plus health, readiness, metrics, the
+ * webhooks and the agents' `/mcp`, in both Slack modes. Split from app.ts so tests build the app without a port.
  */
 export interface HttpServer {
   server: Server;
@@ -36,6 +37,7 @@ export function createHttpServer(fb: Firebreak, extraRoutes: Route[] = []): Http
       },
     },
     ...webhookRoutes(deps),
+    ...mcpRoutes(deps),
     ...extraRoutes,
   ];
   let draining = false;

@@ -238,7 +238,10 @@ function renderMessage(ch, m, replies, ephemeral) {
       ephemeral ? h('span', { class: 'tag' }, 'Only visible to you') : null,
       pinned ? h('span', { class: 'tag' }, '📌 Pinned') : null,
       m.edited ? h('span', { class: 'tag' }, 'edited') : null),
-    ...renderBlocks(m.blocks, m.text, target));
+    ...renderBlocks(m.blocks, m.text, target),
+    ...(m.files || []).map((f) => (f.mimetype || '').startsWith('image/')
+      ? h('figure', { class: 'file' }, h('img', { src: `/sandbox/api/files/${encodeURIComponent(f.id)}?token=${encodeURIComponent(TOKEN)}`, alt: f.title || f.name, loading: 'lazy' }), h('figcaption', {}, f.title || f.name))
+      : h('div', { class: 'file' }, `📎 ${f.title || f.name}`)));
   // Join and pin notices are system lines in Slack: nobody reacts to or threads on them.
   const system = Boolean(m.subtype);
   if (system) li.classList.add('system');

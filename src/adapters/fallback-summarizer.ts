@@ -1,9 +1,9 @@
 import { incidentLabel } from '../domain/incident.js';
-import { formatDuration, formatUtc as utc } from '../domain/transcript.js';
+import { formatDuration, formatUtc as utc } from '../domain/time.js';
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
 import type { TimelineEntry } from '../ports/store.js';
-import type { ProposalsResult, SummaryContext, SummaryResult, Summarizer } from '../ports/summarizer.js';
+import type { DiagnosisResult, ProposalsResult, SummaryContext, SummaryResult, Summarizer } from '../ports/summarizer.js';
 import { time } from '../slack/blocks/common.js';
 import { escapeText } from '../slack/mrkdwn.js';
 
@@ -110,6 +110,14 @@ export function createFallbackSummarizer(opts: FallbackSummarizerOptions = {}): 
 
     async proposeActions(): Promise<ProposalsResult> {
       return { proposals: [], rejected: [], fallback: true, requestId: null };
+    },
+
+    // No analysis without Claude: say so, and list what the steps gathered so a person can read it.
+    async diagnose(ctx): Promise<DiagnosisResult> {
+      const lines = ['_No diagnosis: Claude is unavailable. What the steps gathered:_'];
+      for (const e of ctx.evidence) lines.push(`• \`${e.step}\` (${e.status}): ${oneLine(e.output || '(no output)')}`);
+      if (!ctx.evidence.length) lines.push('• (no step produced output)');
+      return { text: lines.join('\n'), confidence: null, evidence: [], proposals: [], rejected: [], fallback: true, requestId: null };
     },
   };
 }

@@ -1,4 +1,6 @@
+import { parsePeriodDays } from './insights.js';
 import { parseSeverity, SEVERITY_INPUTS, type Severity } from './severity.js';
+import { parseFollowup, type FollowupDraft } from './followup.js';
 
 /**
  * The `/incident` grammar (README.md, "Using it"). Pure: text in, a typed command or a parse error out.
@@ -6,7 +8,10 @@ import { parseSeverity, SEVERITY_INPUTS, type Severity } from './severity.js';
  *   declare <severity> <title>        → inline declare
  *   status | update <text> | sev <severity> | role <role> @user
  *   mitigate [message] | resolve [message] | summary | postmortem
+ *   action <action_id> [key=value ...] | runbook [id] | list | audit | help
  *   action <action_id> [key=value ...] | list | audit | help
+ *   stats [7d|30d|90d] [service=<name>] [severity=<sev>]
+ *   page <target> [message] | oncall [service] | followup <text> [@owner] [due:YYYY-MM-DD] | followups
  */
 export type Command =
   | { kind: 'declare_modal' }
@@ -20,9 +25,15 @@ export type Command =
   | { kind: 'summary' }
   | { kind: 'postmortem' }
   | { kind: 'action'; actionId: string; params: Record<string, string> }
+  | { kind: 'runbook'; runbookId: string | null }
   | { kind: 'list' }
+  | { kind: 'stats'; days: number; service: string | null; severity: Severity | null }
   | { kind: 'audit' }
-  | { kind: 'help' };
+  | { kind: 'help' }
+  | { kind: 'page'; target: string; message: string }
+  | { kind: 'oncall'; service: string | null }
+  | { kind: 'followup'; draft: FollowupDraft }
+  | { kind: 'followups' };
 
 export type ParseResult = { ok: true; command: Command } | { ok: false; error: string };
 
@@ -94,15 +105,60 @@ export function parseCommand(text: string, roles: readonly string[]): ParseResul
       }
       return { ok: true, command: { kind: 'action', actionId, params } };
     }
+    case 'runbook':
+    case 'runbooks': {
+      if (rest.length > 1) return { ok: false, error: 'Name one runbook: `/incident runbook <id>`, or `/incident runbook` to list them.' };
+      const id = rest[0]?.toLowerCase() ?? null;
+      if (id !== null && !/^[a-z][a-z0-9_-]{1,63}$/.test(id)) return { ok: false, error: `\`${rest[0]}\` is not a runbook id. \`/incident runbook\` lists them.` };
+      return { ok: true, command: { kind: 'runbook', runbookId: id } };
+    }
     case 'list':
       return { ok: true, command: { kind: 'list' } };
+    case 'stats':
+      return parseStats(rest);
     case 'audit':
       return { ok: true, command: { kind: 'audit' } };
     case 'help':
       return { ok: true, command: { kind: 'help' } };
+    case 'page': {
+      const target = rest[0];
+      if (!target) return { ok: false, error: 'Name who to page: `/incident page <target> [message]` (a team from firebreak.yml or @person).' };
+      return { ok: true, command: { kind: 'page', target, message: tail.slice(target.length).trim() } };
+    }
+    case 'oncall':
+      return { ok: true, command: { kind: 'oncall', service: rest[0]?.toLowerCase() ?? null } };
+    case 'followup': {
+      const f = parseFollowup(tail);
+      return f.ok ? { ok: true, command: { kind: 'followup', draft: f.draft } } : { ok: false, error: f.error };
+    }
+    case 'followups':
+      return { ok: true, command: { kind: 'followups' } };
     default:
       return { ok: false, error: `Unknown subcommand \`${verbRaw}\`. Try \`/incident help\`.` };
   }
+}
+
+function parseStats(args: string[]): ParseResult {
+  let days = 30;
+  let service: string | null = null;
+  let severity: Severity | null = null;
+  for (const tok of args) {
+    const eq = tok.indexOf('=');
+    if (eq < 0) {
+      const d = parsePeriodDays(tok);
+      if (d === null) return { ok: false, error: `\`${tok}\` is not a period. Use 7d, 30d or 90d (any number of days up to 365d).` };
+      days = d;
+      continue;
+    }
+    const key = tok.slice(0, eq).toLowerCase();
+    const value = tok.slice(eq + 1).replace(/^"(.*)"$/, '$1');
+    if (key === 'service' && value && value.length <= 100) service = value;
+    else if (key === 'severity' || key === 'sev') {
+      severity = parseSeverity(value);
+      if (!severity) return { ok: false, error: `Unknown severity \`${value}\`. Use one of: ${SEVERITY_INPUTS}.` };
+    } else return { ok: false, error: `\`${tok}\` is not understood. Use \`/incident stats [7d|30d|90d] [service=<name>] [severity=<sev>]\`.` };
+  }
+  return { ok: true, command: { kind: 'stats', days, service, severity } };
 }
 
 export const HELP_TEXT = [
@@ -116,5 +172,9 @@ export const HELP_TEXT = [
   '`/incident mitigate [message]` · `/incident resolve [message]`',
   '`/incident summary` — catch up on the channel · `/incident postmortem` — draft a post-mortem',
   '`/incident action <action_id> key=value ...` — propose a remediation (risky ones need approval)',
+  '`/incident runbook` — runbooks that apply here · `/incident runbook <id>` — start one',
   '`/incident list` — open incidents · `/incident audit` — this incident\'s audit log',
+  '`/incident stats [7d|30d|90d] [service=<name>] [severity=<sev>]` — MTTA, MTTR, false-positive remediations and post-mortems, with a chart',
+  '`/incident page <target> [message]` — page a team or @person · `/incident oncall [service]` — who is on call',
+  '`/incident followup <text> [@owner] [due:YYYY-MM-DD]` — add a follow-up · `/incident followups` — list them',
 ].join('\n');

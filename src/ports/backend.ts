@@ -1,5 +1,6 @@
 import type { IncidentStatus } from '../domain/incident.js';
 import type { Severity } from '../domain/severity.js';
+import type { BackendIncidentRecord } from '../domain/insights.js';
 
 /**
  * The incident platform the record lives in: Rootly, incident.io, or the bot's own store ("local").
@@ -35,6 +36,23 @@ export interface IncidentBackend {
   resolveAlert(backendAlertId: string): Promise<void>;
   /** A link a person can open, for the channel bookmark. */
   incidentUrl(ref: BackendRef): string | null;
+  /**
+   * Insights: one page of the backend's incidents updated at or after `updatedSince`. `cursor` is
+   * null for the first page, else the `next` of the previous page (opaque, saved by the caller so a
+   * crashed sync resumes); `next` null = done. Absent on the local backend (the store is the record).
+   */
+  listIncidentHistory?(req: HistoryPageRequest): Promise<HistoryPage>;
+}
+
+export interface HistoryPageRequest {
+  updatedSince: Date;
+  cursor: string | null;
+  pageSize: number;
+}
+
+export interface HistoryPage {
+  incidents: BackendIncidentRecord[];
+  next: string | null;
 }
 
 export interface BackendRef {

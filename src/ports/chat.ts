@@ -31,13 +31,20 @@ export interface Chat {
   addBookmark(channelId: string, title: string, link: string): Promise<void>;
   openView(triggerId: string, view: Block): Promise<{ viewId: string }>;
   publishHome(userId: string, view: Block): Promise<void>;
-  /** Oldest first; `oldest` exclusive. Pages internally. */
-  history(channelId: string, opts?: { oldest?: string; limit?: number }): Promise<ChatMessage[]>;
+  /**
+   * Upload a file and share it in a channel as one message (files.getUploadURLExternal, the bytes
+   * to the upload URL, files.completeUploadExternal). Needs the `files:write` scope.
+   */
+  uploadFile(f: { channelId: string; filename: string; title: string; bytes: Uint8Array; initialComment?: string; threadTs?: string }): Promise<{ fileId: string }>;
+  /** Oldest first; `oldest` and `latest` exclusive. Pages internally. With `latest` and `limit`, the newest `limit` before it. */
+  history(channelId: string, opts?: { oldest?: string; latest?: string; limit?: number }): Promise<ChatMessage[]>;
   getMessage(channelId: string, ts: string): Promise<ChatMessage | null>;
   /** Replies in a thread, oldest first (the parent excluded). */
   replies(channelId: string, threadTs: string): Promise<ChatMessage[]>;
   listBookmarks(channelId: string): Promise<{ title: string; link: string }[]>;
   userInfo(userId: string): Promise<{ id: string; name: string; email: string | null; isBot: boolean } | null>;
+  /** The Slack user id with this email, or null (users.lookupByEmail; scope users:read.email). */
+  lookupByEmail(email: string): Promise<string | null>;
   /** Members of a Slack user group (for approval policies naming a group). */
   usergroupMembers(usergroupId: string): Promise<string[]>;
   permalink(channelId: string, ts?: string): string;

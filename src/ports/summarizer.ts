@@ -64,6 +64,32 @@ export interface ProposalsResult {
   requestId?: string | null;
 }
 
+/** What a runbook step gathered, given to a diagnosis as data. */
+export interface StepEvidence {
+  step: string;
+  title: string;
+  status: string;
+  output: string;
+}
+
+export interface DiagnoseContext extends SummaryContext {
+  evidence: StepEvidence[];
+  /** The runbook's extra instruction for this diagnosis ('' for none). */
+  instruction: string;
+}
+
+export interface DiagnosisResult {
+  text: string;
+  confidence: 'low' | 'medium' | 'high' | null;
+  /** The step ids (or other facts) the diagnosis says it used. */
+  evidence: string[];
+  /** Proposals for the approval gate (never executed here). */
+  proposals: ProposedActionFromModel[];
+  rejected: { reason: string; raw: unknown }[];
+  fallback: boolean;
+  requestId?: string | null;
+}
+
 /**
  * Claude, behind a port. Implementations never execute anything: proposals come back as data
  * for the approval gate. Every method falls back to a plain summary instead of throwing.
@@ -74,6 +100,8 @@ export interface Summarizer {
   summarize(ctx: SummaryContext, onDelta?: (textSoFar: string) => void): Promise<SummaryResult>;
   postmortem(ctx: SummaryContext): Promise<SummaryResult>;
   proposeActions(ctx: SummaryContext, actions: ActionSpecForModel[]): Promise<ProposalsResult>;
+  /** A runbook's diagnose step: a diagnosis from the incident and the steps' outputs, maybe with proposals. */
+  diagnose(ctx: DiagnoseContext, actions: ActionSpecForModel[]): Promise<DiagnosisResult>;
   /** A configuration problem an operator must fix (for /readyz), e.g. a retired or unknown model; null when none is known. */
   problem?(): string | null;
 }

@@ -4,7 +4,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { ActionDefinition } from '../domain/actions.js';
 import { readBody } from '../http/routes.js';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhook } from '../services/executors/webhook.js';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhook } from '../adapters/executors/webhook.js';
 
 /**
  * The sandbox's own executor: a webhook receiver on 127.0.0.1 inside the sandbox process. The

@@ -6,7 +6,12 @@ import type { Logger } from '../log.js';
 import type { Route } from '../http/routes.js';
 import { INCIDENTS_CHANNEL_ID, SRE_LEADS_GROUP_ID, startSlackEmulator } from '../emulator/slack/index.js';
 import { DEMO_EXECUTOR_SECRET_ENV, startDemoExecutor } from './demo-executor.js';
+import { DEMO_PAGER_KEY_ENV, startDemoPager } from './demo-pager.js';
+import { SEED_PEOPLE } from '../emulator/slack/index.js';
 import { sandboxRoutes } from './routes.js';
+import { loadRunbooks } from '../config-runbooks.js';
+import { packageRoot } from './routes.js';
+import { startDemoService, type DemoService } from './demo-service.js';
 import { isLoopbackHost } from './host.js';
 
 /**
@@ -24,6 +29,8 @@ export interface Sandbox {
   token: string;
   /** The console URL to print, token included. */
   consoleUrl(port: number): string;
+  /** A bearer token for `/mcp` as the agent `sandbox-agent` (read, update, propose); printed at start. */
+  agentToken: string;
   /** The console and its API, served on the bot's own HTTP server. */
   routes: Route[];
   close(): Promise<void>;
@@ -31,6 +38,8 @@ export interface Sandbox {
 
 /** Tokens the sandbox makes itself; anything else that looks like a Slack token is a real one. */
 export const SANDBOX_TOKEN_PREFIX = 'xoxb-sandbox-';
+/** The MCP agent every sandbox run declares (docs/agents.md). */
+export const SANDBOX_AGENT = 'sandbox-agent';
 
 export class SandboxRefusedError extends Error {
   constructor(message: string) {
@@ -97,6 +106,8 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
   // The sandbox's own webhook receiver: the default risky actions call it, so a drill shows a real result.
   let notify = () => {};
   const executor = await startDemoExecutor({ onCall: () => notify() });
+  // The sandbox's own pager (PagerDuty Events v2), so paging in a drill makes a real call.
+  const pager = await startDemoPager({ onPage: () => notify() });
 
   const env = {
     ...config.env,
@@ -111,6 +122,7 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
     ALERT_WEBHOOK_TOKEN: config.env.ALERT_WEBHOOK_TOKEN ?? randomBytes(24).toString('hex'),
     // PagerDuty signs with its own secret and has no shared fallback in the webhook routes.
     PAGERDUTY_WEBHOOK_SECRET: config.env.PAGERDUTY_WEBHOOK_SECRET ?? randomBytes(24).toString('hex'),
+    PAGERDUTY_EVENTS_URL: pager.url,
   };
   // The emulated workspace is new on every start, so records from an earlier run would point at
   // channels that no longer exist: unless DATABASE_URL says otherwise, each run gets a fresh
@@ -125,12 +137,28 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
   // Incidents opened by sample alerts have no commander: in the emulated workspace the @sre-leads
   // group may take command, unless firebreak.yml says who may.
   const approvals = { ...config.file.approvals, eligible_commanders: config.file.approvals.eligible_commanders ?? { users: [], usergroups: [SRE_LEADS_GROUP_ID] } };
+  // Runbooks in the sandbox: no command steps and no header secrets (a drill never reaches into real systems with real credentials).
+  const runbooks = { ...config.file.runbooks, allow_commands: false };
   // Executors from firebreak.yml never run here (dry run: the message shows what would have been
   // sent); actions with no executor call the sandbox's own demo receiver, so a drill shows a real
   // signed call and its answer. The only executor secret is the demo's, made for this run.
-  const sandboxConfig: Config = {
+  const agentToken = `fbagent-sandbox-${randomBytes(24).toString('hex')}`;
+  // A fake on-call schedule and paging targets, unless firebreak.yml brings its own: Carol and Dave
+  // take 8-hour turns from this morning; `checkout` and `api` incidents invite whoever is on call;
+  // `/incident page platform` (or the card's Page button) pages through the sandbox's pager.
+  const own = config.file.oncall;
+  const dayStart = new Date();
+  dayStart.setUTCHours(0, 0, 0, 0);
+  const oncall = {
+    ...own,
+    targets: [...own.targets.filter((t) => !t.routing_key_env), { name: 'platform', type: 'service' as const, routing_key_env: DEMO_PAGER_KEY_ENV }],
+    schedules: own.schedules.length ? own.schedules : [{ id: 'sandbox-primary', users: [SEED_PEOPLE[2].id, SEED_PEOPLE[3].id], shift_hours: 8, start: dayStart.toISOString() }],
+    services: Object.keys(own.services).length ? own.services : { checkout: { schedule: 'sandbox-primary' }, api: { schedule: 'sandbox-primary' } },
+  };
+  let sandboxConfig: Config = {
     ...config,
-    file: { ...config.file, approvals },
+    runbookEnv: config.runbookEnv.PATH ? { PATH: config.runbookEnv.PATH } : {},
+    file: { ...config.file, approvals, runbooks, oncall },
     env,
     slackMode: 'sandbox',
     slack: { mode: 'http', botToken, signingSecret },
@@ -139,7 +167,31 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
     backend: 'local',
     actions: executor.wire(dryRunActions(config.actions)),
     executorSecrets: { [DEMO_EXECUTOR_SECRET_ENV]: executor.secret },
+    // An MCP agent for trying docs/agents.md against the sandbox: its proposals reach the console
+    // as approval messages like any other, and only a person there decides them.
+    agents: [
+      ...config.agents.filter((a) => a.name !== SANDBOX_AGENT),
+      { name: SANDBOX_AGENT, token: agentToken, scopes: ['read', 'update', 'propose'], incidents: null, ratePerMinute: 120, incidentRatePerMinute: 30 },
+    ],
+    pagerdutyRoutingKeys: { [DEMO_PAGER_KEY_ENV]: pager.routingKey },
   };
+
+  // With no runbooks of the team's own, the sandbox ships two examples (examples/runbooks/) that
+  // read from a small demo service on loopback, so a drill can run one end to end.
+  let demo: DemoService | null = null;
+  if (!config.runbooks.length) {
+    demo = await startDemoService();
+    const base = demo.url;
+    const examples = loadRunbooks(
+      { allow_commands: false, folder: 'examples/runbooks', max_output_chars: config.file.runbooks.max_output_chars, definitions: [] },
+      { baseDir: packageRoot(), env: {}, actions: config.actions, rewrite: (text) => text.replaceAll('http://demo.sandbox.invalid', base) },
+    );
+    if (examples.problems.length) log.warn({ problems: examples.problems }, 'the example runbooks did not load');
+    else {
+      sandboxConfig = { ...sandboxConfig, runbooks: examples.runbooks, runbookEnv: { ...sandboxConfig.runbookEnv, ...examples.env } };
+      log.info({ runbooks: examples.runbooks.map((r) => r.id), demo: base }, 'sandbox: loaded the example runbooks (examples/runbooks/) against a demo service on loopback');
+    }
+  }
 
   log.warn(
     { emulator: emulator.url },
@@ -147,16 +199,18 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
       'To connect a real workspace, create the Slack app from manifest.yml and set SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode).',
   );
 
-  const api = sandboxRoutes({ emulator, config: sandboxConfig, signingSecret, logger: log, token, allowRemote: !isLoopbackHost(config.host), executor });
+  const api = sandboxRoutes({ emulator, config: sandboxConfig, signingSecret, logger: log, token, allowRemote: !isLoopbackHost(config.host), executor, pager });
   notify = api.notify;
   return {
     config: sandboxConfig,
     token,
+    agentToken,
     consoleUrl: (port) => `http://localhost:${port}/sandbox?token=${token}`,
     routes: api.routes,
     async close() {
       api.close();
-      await Promise.all([emulator.close(), executor.close()]);
+      await Promise.all([emulator.close(), executor.close(), demo?.close()]);
+      await Promise.all([emulator.close(), executor.close(), pager.close()]);
     },
   };
 }

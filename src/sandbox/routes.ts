@@ -13,6 +13,7 @@ import { alertSecret, sampleAlert } from './alerts.js';
 import { isLoopbackHost } from './host.js';
 import { safeEqual } from '../webhooks/verify.js';
 import type { DemoExecutor } from './demo-executor.js';
+import type { DemoPager } from './demo-pager.js';
 import { projectState } from './state.js';
 
 /**
@@ -37,6 +38,8 @@ export interface SandboxRoutesOptions {
   allowRemote?: boolean;
   /** The sandbox's demo executor, whose received calls the console shows. */
   executor?: Pick<DemoExecutor, 'url' | 'calls'>;
+  /** The sandbox's pager (PagerDuty Events v2), whose received pages the console shows. */
+  pager?: Pick<DemoPager, 'pages'>;
 }
 
 export const TOKEN_HEADER = 'x-sandbox-token';
@@ -142,7 +145,7 @@ export function refuseSandboxRequest(req: Pick<IncomingMessage, 'headers' | 'met
 }
 
 export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; notify(): void; close(): void } {
-  const { emulator, config, signingSecret, logger, executor } = opts;
+  const { emulator, config, signingSecret, logger, executor, pager } = opts;
   const state = emulator.state;
   const assetsDir = join(packageRoot(), 'assets', 'sandbox');
   const drivers = new Map<string, SlackDriver>();
@@ -259,10 +262,22 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; no
       },
     },
     {
+      // Files the bot uploaded (the /incident stats chart): the page shows them as images.
+      method: 'GET',
+      path: '/sandbox/api/files/*',
+      handler: async (req, res) => {
+        const id = decodeURIComponent((req.url ?? '').split('?')[0]!.slice('/sandbox/api/files/'.length));
+        const file = state.files.get(id);
+        if (!file?.completed || !file.bytes) return sendJson(res, 404, { ok: false, error: 'not_found' });
+        res.writeHead(200, { 'content-type': file.mimetype ?? 'application/octet-stream', 'content-length': file.bytes.length, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+        res.end(file.bytes);
+      },
+    },
+    {
       method: 'GET',
       path: '/sandbox/api/state',
       handler: (_req, res) =>
-        sendJson(res, 200, { ...projectState(state.snapshot(), viewErrors), executorCalls: executor?.calls() ?? [] }, { 'cache-control': 'no-store' }),
+        sendJson(res, 200, { ...projectState(state.snapshot(), viewErrors), executorCalls: executor?.calls() ?? [], pages: pager?.pages() ?? [] }, { 'cache-control': 'no-store' }),
     },
     {
       method: 'GET',

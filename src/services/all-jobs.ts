@@ -6,7 +6,13 @@ import { declareJobs } from './declare.js';
 import { incidentViewJobs } from './incident-views.js';
 import { type AnyJob, maintenanceJob } from './jobs.js';
 import { lifecycleJobs } from './lifecycle.js';
+import { runbookJobs } from './runbooks.js';
+import { insightsJobs } from './insights.js';
+import { insightsSyncJobs } from './insights-sync.js';
 import { summaryJobs } from './summaries.js';
+import { pagingJobs } from './paging.js';
+import { reminderJobs } from './reminders.js';
+import { followupJobs } from './followups.js';
 
 /** Every background job, each declared beside its service (docs/architecture.md has the catalogue). */
 export const allJobs: readonly AnyJob[] = [
@@ -18,5 +24,11 @@ export const allJobs: readonly AnyJob[] = [
   ...approvalJobs,
   ...alertJobs,
   ...backendEventJobs,
+  ...runbookJobs,
+  ...insightsSyncJobs,
+  ...insightsJobs,
+  ...pagingJobs,
+  ...reminderJobs,
+  ...followupJobs,
   maintenanceJob,
 ];

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ActionDefinition, ApprovalPolicy } from '../domain/actions.js';
+import { wasExecuted, type ActionDefinition, type ApprovalPolicy } from '../domain/actions.js';
 import {
   canApprove,
   tallyVotes,
@@ -15,15 +15,16 @@ import {
 } from '../domain/approval-policy.js';
 import { incidentLabel } from '../domain/incident.js';
 import { AppError } from '../errors.js';
+import { ExecutorError, NOT_EXECUTED, type ExecutionResult } from '../ports/executor.js';
 import type { Approval, ApprovalVote, ProposerKind } from '../ports/store.js';
 import { approvalMessage, escapeMrkdwn } from '../slack/blocks/approval.js';
 import { clip, time } from '../slack/blocks/common.js';
 import { Markers } from '../slack/ids.js';
 import type { Deps } from './deps.js';
-import { ExecutorError, NOT_EXECUTED, runExecutor, wasExecuted, type ExecutionResult, type ExecutorOptions } from './executors/index.js';
 import { backendSyncJob, requireIncident } from './lifecycle.js';
 import { defineJob } from './jobs.js';
 import { postOnce } from './steps.js';
+import { approvalSettledJob } from './runbooks.js';
 
 /**
  * The approval gate. State machine (every arrow is a compare-and-set in the store, so of many
@@ -42,15 +43,12 @@ import { postOnce } from './steps.js';
 
 const ApprovalPayload = z.object({ approvalId: z.string().min(1) });
 
-/** The approval jobs' context: the services' deps, and executor overrides (tests). */
-export type ApprovalJobContext = Deps & { executors?: ExecutorOptions };
-
 /** Runs the approved action; enqueued only by the click that wins `pending → approved`. */
 export const approvalExecuteJob = defineJob({
   kind: 'approval.execute',
   payload: ApprovalPayload,
   key: (p) => p.approvalId,
-  run: (ctx: ApprovalJobContext, p) => executeApproval(ctx, p.approvalId, ctx.executors ?? {}),
+  run: (deps, p) => executeApproval(deps, p.approvalId),
 });
 
 /** Posts the approval message (the proposal is recorded first, so a proposer gets an answer at once). */
@@ -76,6 +74,15 @@ export const approvalExpireJob = defineJob({
 });
 
 export const approvalJobs = [approvalExecuteJob, approvalShowJob, approvalExpireJob];
+
+/**
+ * Enqueued once per outcome (succeeded, failed, unknown, denied, expired), for whatever waits on
+ * the decision: a runbook step (`approvalSettledJob` lives with the runbook service; for other
+ * approvals it is a no-op).
+ */
+async function announceSettled(deps: Deps, a: Approval): Promise<void> {
+  await deps.jobs.enqueue(approvalSettledJob, { approvalId: a.id }, { key: `${a.id}:${a.status}` });
+}
 
 const flowId = (approvalId: string) => `approval:${approvalId}`;
 
@@ -125,12 +132,12 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
 
   const now = deps.clock.now();
   const policy = effectivePolicy(action.policy, deps.config.file.approvals.default_expiry_minutes);
+  // Only a person, or a runbook the team declared, may run a read-only action at once. Claude and
+  // agents never act on their own: whatever they propose, even a read, waits for a human's Approve.
+  const requiresApproval = action.requires_approval || (input.proposerKind !== 'user' && input.proposerKind !== 'runbook');
   // Who may approve is fixed now: the role holders of this moment, the named users, and the user
   // groups' members as Slack lists them now. Taking a role later grants nothing for this proposal.
-  const approvers = action.requires_approval || input.proposerKind !== 'user' ? await resolveApprovers(deps, incident.id, policy) : null;
-  // Only a person may run a read-only action at once. Claude and agents never act on their own:
-  // whatever they propose, even a read, waits for a human's Approve.
-  const requiresApproval = action.requires_approval || input.proposerKind !== 'user';
+  const approvers = requiresApproval ? await resolveApprovers(deps, incident.id, policy) : null;
   const approval = await deps.store.createApproval({
     id: deps.newId(),
     incidentId: incident.id,
@@ -235,6 +242,7 @@ function refusalText(verdict: Exclude<CanApprove, { ok: true }>, policy: Approva
 export async function approve(deps: Deps, input: { approvalId: string; userId: string }): Promise<DecisionResult> {
   const { userId } = input;
   const a = await loadApproval(deps, input.approvalId);
+  if (!isUserId(userId)) return refuseNonPerson(deps, a, userId, 'approve');
   if (a.status !== 'pending' || !a.requiresApproval) return refuseClosed(deps, a, userId, 'approve');
   const now = deps.clock.now();
   if (isExpired(a, now)) return expireOnClick(deps, a, userId, 'approve');
@@ -280,6 +288,7 @@ export async function approve(deps: Deps, input: { approvalId: string; userId: s
 export async function deny(deps: Deps, input: { approvalId: string; userId: string; reason: string }): Promise<DecisionResult> {
   const { userId } = input;
   const a = await loadApproval(deps, input.approvalId);
+  if (!isUserId(userId)) return refuseNonPerson(deps, a, userId, 'deny');
   if (a.status !== 'pending' || !a.requiresApproval) return refuseClosed(deps, a, userId, 'deny');
   const now = deps.clock.now();
   if (isExpired(a, now)) return expireOnClick(deps, a, userId, 'deny');
@@ -298,9 +307,17 @@ export async function deny(deps: Deps, input: { approvalId: string; userId: stri
   if (!won) return refuseClosed(deps, await loadApproval(deps, a.id), userId, 'deny');
   await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: isProposer ? 'approval.withdrawn' : 'approval.denied', detail: { reason } });
   deps.metrics.approvals.inc({ outcome: 'denied' });
+  await announceSettled(deps, won);
   await recordTimeline(deps, won, `\`${a.actionId}\` ${isProposer ? 'withdrawn' : 'denied'} by <@${userId}>${reason ? `: ${reason}` : ''}`, now);
   await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
   return { outcome: 'denied', text: `:no_entry: ${isProposer ? 'Withdrawn' : 'Denied'}: \`${a.actionId}\` will not run.`, approval: won };
+}
+
+/** Only a person decides: Claude, an agent or any other non-Slack-user id is refused, whatever the policy. */
+async function refuseNonPerson(deps: Deps, a: Approval, actor: string, click: 'approve' | 'deny'): Promise<DecisionResult> {
+  await deps.store.audit({ at: deps.clock.now(), incidentId: a.incidentId, approvalId: a.id, actor, action: 'approval.refused', detail: { click, reason: 'not_a_person' } });
+  deps.metrics.approvals.inc({ outcome: 'refused' });
+  return { outcome: 'refused', text: ':no_entry: Only a person can decide an approval.', approval: a };
 }
 
 async function loadApproval(deps: Deps, id: string): Promise<Approval> {
@@ -353,6 +370,7 @@ export async function expireApproval(deps: Deps, approvalId: string): Promise<Ap
   if (!expired) return null;
   await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: 'system', action: 'approval.expired', detail: { expiresAt: a.expiresAt.toISOString() } });
   deps.metrics.approvals.inc({ outcome: 'expired' });
+  await announceSettled(deps, expired);
   await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
   return expired;
 }
@@ -378,7 +396,7 @@ function countedApprovers(votes: ApprovalVote[], a: Approval): string[] {
  * - finished states: re-render the message and timeline (idempotent), so a job that died after
  *   recording the outcome still leaves Slack right.
  */
-export async function executeApproval(deps: Deps, approvalId: string, opts: ExecutorOptions = {}): Promise<void> {
+export async function executeApproval(deps: Deps, approvalId: string): Promise<void> {
   const a = await deps.store.getApproval(approvalId);
   if (!a) return;
   const action = findAction(deps, a.actionId);
@@ -389,9 +407,9 @@ export async function executeApproval(deps: Deps, approvalId: string, opts: Exec
       return;
     case 'approved': {
       const claimed = await deps.store.transitionApproval(a.id, ['approved'], 'executing');
-      if (!claimed) return executeApproval(deps, approvalId, opts);
+      if (!claimed) return executeApproval(deps, approvalId);
       await deps.store.audit({ at: deps.clock.now(), incidentId: a.incidentId, approvalId: a.id, actor: 'system', action: 'approval.executing', detail: { executor: action?.executor.type ?? null } });
-      const outcome = await runSafely(deps, claimed, action, opts);
+      const outcome = await runSafely(deps, claimed, action);
       const at = deps.clock.now();
       // From `unknown` too: if our lease ran out mid-run and a resumed job marked it unknown, we
       // still know the real outcome and it is better recorded than guessed.
@@ -422,7 +440,7 @@ export async function executeApproval(deps: Deps, approvalId: string, opts: Exec
       const marked = noSideEffect
         ? await deps.store.transitionApproval(a.id, ['executing'], 'succeeded', { result: { ...NOT_EXECUTED } })
         : await deps.store.transitionApproval(a.id, ['executing'], 'unknown', { error: 'outcome unknown — check before retrying (Firebreak stopped while the action was running)' });
-      if (!marked) return executeApproval(deps, approvalId, opts);
+      if (!marked) return executeApproval(deps, approvalId);
       await deps.store.audit({ at, incidentId: a.incidentId, approvalId: a.id, actor: 'system', action: noSideEffect ? 'approval.succeeded' : 'approval.unknown', detail: { resumed: true } });
       deps.metrics.approvals.inc({ outcome: noSideEffect ? 'succeeded' : 'unknown' });
       return finish(deps, marked);
@@ -436,15 +454,13 @@ export async function executeApproval(deps: Deps, approvalId: string, opts: Exec
 
 type RunOutcome = { ok: true; result: ExecutionResult } | { ok: false; error: string; detail: Record<string, unknown> };
 
-async function runSafely(deps: Deps, a: Approval, action: ActionDefinition | undefined, opts: ExecutorOptions): Promise<RunOutcome> {
+async function runSafely(deps: Deps, a: Approval, action: ActionDefinition | undefined): Promise<RunOutcome> {
   if (!action) return { ok: false, error: `action \`${a.actionId}\` is no longer configured`, detail: {} };
   try {
     const incident = await requireIncident(deps, a.incidentId);
     const votes = await deps.store.listVotes(a.id);
     const approvedBy = a.requiresApproval ? countedApprovers(votes, a) : [];
-    // Secrets come from the configuration that was checked at start (the variables `secret_env` names).
-    const execOpts = { ...opts, webhook: { env: deps.config.executorSecrets, ...opts.webhook } };
-    const result = await runExecutor(action.executor, { approval: a, action, incident, approvedBy, approvedAt: a.decidedAt ?? deps.clock.now() }, deps.backend, execOpts);
+    const result = await deps.executor.run(action.executor, { approval: a, action, incident, approvedBy, approvedAt: a.decidedAt ?? deps.clock.now() });
     return { ok: true, result };
   } catch (err) {
     if (err instanceof ExecutorError) return { ok: false, error: err.message, detail: err.detail };
@@ -455,6 +471,7 @@ async function runSafely(deps: Deps, a: Approval, action: ActionDefinition | und
 
 /** After an outcome is recorded: timeline (store + backend, once each) and the message. */
 async function finish(deps: Deps, a: Approval): Promise<void> {
+  await announceSettled(deps, a);
   await recordTimeline(deps, a, outcomeTimelineText(a, a.requiresApproval ? countedApprovers(await deps.store.listVotes(a.id), a) : []), a.updatedAt);
   await showApproval(deps, a.id);
 }
@@ -532,7 +549,7 @@ export async function auditLog(deps: Deps, incidentId: string): Promise<string> 
     const bits: string[] = [];
     if (typeof d.action === 'string') bits.push(`\`${d.action}\``);
     if (d.params && typeof d.params === 'object') bits.push(formatInline(d.params as Record<string, unknown>));
-    for (const k of ['reason', 'error', 'status', 'click', 'to', 'severity', 'role', 'text'] as const) {
+    for (const k of ['tool', 'outcome', 'reason', 'error', 'status', 'click', 'to', 'severity', 'role', 'text'] as const) {
       if (d[k] !== undefined && d[k] !== null && d[k] !== '') bits.push(`${k}: ${clip(String(d[k]), 120)}`);
     }
     const summary = (d.result as { summary?: string } | undefined)?.summary;
@@ -551,7 +568,7 @@ export async function auditLog(deps: Deps, incidentId: string): Promise<string> 
   return [head, ...out].join('\n');
 }
 
-/** Register the gate's background jobs on the runner. `opts` lets tests shorten webhook backoff. */
+/** The gate's background jobs. */
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

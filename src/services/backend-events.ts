@@ -8,6 +8,7 @@ import type { Deps } from './deps.js';
 import { defineJob } from './jobs.js';
 import { refreshIncidentViews } from './incident-views.js';
 import { postmortemJob } from './summaries.js';
+import { observeResolved } from './insights.js';
 import { escapeText } from '../slack/mrkdwn.js';
 
 /**
@@ -311,8 +312,10 @@ async function applyUpdate(deps: Deps, incidentId: string, ev: BackendEvent): Pr
   });
   await deps.store.addTimeline({ incidentId, at, kind: 'status', text, author: null, sourceRef: `${ev.source}:${ev.eventId}` });
   if (after.channelId) await deps.chat.post(after.channelId, `:arrows_counterclockwise: ${text}`).catch((err) => deps.logger.warn({ err }, 'posting backend update failed'));
-  if (after.status === 'resolved' && before.status !== 'resolved')
+  if (after.status === 'resolved' && before.status !== 'resolved') {
+    observeResolved(deps, after);
     await deps.jobs.enqueue(postmortemJob, { incidentId }, { key: incidentId });
+  }
   await refreshIncidentViews(deps, incidentId);
 }
 

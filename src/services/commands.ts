@@ -9,6 +9,10 @@ import type { Deps } from './deps.js';
 import { assignRole, changeSeverity, changeStatus, incidentInChannel, postUpdate } from './lifecycle.js';
 import { postPostmortem, postSummary } from './summaries.js';
 import { auditLog, proposeAction } from './approvals.js';
+import { runbookCommand } from './runbooks.js';
+import { postStats } from './insights.js';
+import { requestPage, whoIsOnCall } from './paging.js';
+import { createFollowup, listIncidentFollowups } from './followups.js';
 import { escapeText } from '../slack/mrkdwn.js';
 
 export interface Reply {
@@ -89,9 +93,31 @@ export async function runIncidentCommand(deps: Deps, c: Command, ctx: CommandCon
       await proposeAction(deps, { incidentId: i.id, actionId: c.actionId, rawParams: c.params, reason: '', proposedBy: ctx.userId, proposerKind: 'user' });
       return null;
     }
+    case 'runbook': {
+      const i = await incidentInChannel(deps, ctx.channelId);
+      const text = await runbookCommand(deps, i, c.runbookId, ctx.userId);
+      return text ? { text } : null;
+    }
     case 'audit': {
       const i = await incidentInChannel(deps, ctx.channelId);
       return { text: await auditLog(deps, i.id) };
+    }
+    case 'stats':
+      return postStats(deps, { days: c.days, service: c.service, severity: c.severity }, { channelId: ctx.channelId, userId: ctx.userId });
+    case 'page': {
+      const i = await incidentInChannel(deps, ctx.channelId);
+      return { text: await requestPage(deps, { incidentId: i.id, target: c.target, message: c.message, actor: ctx.userId }) };
+    }
+    case 'oncall':
+      return { text: await whoIsOnCall(deps, c.service) };
+    case 'followup': {
+      const i = await incidentInChannel(deps, ctx.channelId);
+      await createFollowup(deps, { incidentId: i.id, ...c.draft, source: 'command', sourceRef: `cmd:${ctx.triggerId}`, actor: ctx.userId });
+      return null; // announced in the channel
+    }
+    case 'followups': {
+      const i = await incidentInChannel(deps, ctx.channelId);
+      return listIncidentFollowups(deps, i.id);
     }
     case 'help':
     case 'declare_modal':

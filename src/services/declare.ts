@@ -4,10 +4,13 @@ import { z } from 'zod';
 import type { Severity } from '../domain/severity.js';
 import { AppError, BackendError, ChatError, userMessage } from '../errors.js';
 import type { Deps } from './deps.js';
+import { onCallInviteJob } from './paging.js';
+import { scheduleReminder } from './reminders.js';
 import { announceChannel, postAnnouncement, postIncidentCard, refreshJob, setIncidentTopic, wantsChannel as wantsOwnChannel } from './incident-views.js';
 import { defineJob, PermanentJobError } from './jobs.js';
 import { step, stepWithIntent } from './steps.js';
 import { briefJob } from './summaries.js';
+import { runbookAutoStartJob } from './runbooks.js';
 
 export interface DeclareInput {
   title: string;
@@ -320,7 +323,11 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   // The card and announcement were rendered before the backend link existed: render them once more.
   const done = (await deps.store.getIncident(inc.id))!;
   if (done.backendUrl || payload.openedBy) await deps.jobs.enqueue(refreshJob, { incidentId: inc.id }, { key: `${inc.id}:${done.version}` });
+  if (done.channelId) await deps.jobs.enqueue(onCallInviteJob, { incidentId: inc.id });
+  await scheduleReminder(deps, inc.id);
   await deps.store.audit({ at: deps.clock.now(), incidentId: inc.id, actor: 'system', action: 'incident.flow_completed', detail: { channel: done.channelId } });
+  // Runbooks marked `auto` that match start now that the channel exists (once per incident and runbook).
+  if (done.channelId && deps.config.runbooks.some((r) => r.auto)) await deps.jobs.enqueue(runbookAutoStartJob, { incidentId: inc.id });
 }
 
 async function ensureBackendRecord(deps: Deps, flowId: string, incident: Incident, channel: { id: string; name: string } | null): Promise<{ backendId: string; url: string | null }> {

@@ -3,7 +3,10 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { IncidentBackend } from '../ports/backend.js';
 import type { Chat } from '../ports/chat.js';
+import type { ChartRenderer } from '../ports/charts.js';
 import type { Clock } from '../ports/clock.js';
+import type { ActionExecutor } from '../ports/executor.js';
+import type { OnCall } from '../ports/oncall.js';
 import type { Store } from '../ports/store.js';
 import type { Summarizer } from '../ports/summarizer.js';
 import type { JobRunner } from './jobs.js';
@@ -13,7 +16,13 @@ export interface Deps {
   config: Config;
   store: Store;
   chat: Chat;
+  /** Insights charts (rendered in-process; the libraries load at the first chart). */
+  charts: ChartRenderer;
   backend: IncidentBackend;
+  /** Runs approved actions; only the approval service calls it. */
+  executor: ActionExecutor;
+  /** Paging, on-call lookup and follow-ups on the backend (PagerDuty + firebreak.yml for local). */
+  oncall: OnCall;
   summarizer: Summarizer;
   clock: Clock;
   logger: Logger;

@@ -6,6 +6,7 @@ import { announcement, incidentCard, noChannelReason, topicFor } from '../slack/
 import { Markers } from '../slack/ids.js';
 import type { Deps } from './deps.js';
 import { defineJob } from './jobs.js';
+import { runbookOffers } from './runbook-offers.js';
 import { postOnce } from './steps.js';
 
 type RoleAssignments = Record<string, string>;
@@ -27,8 +28,8 @@ export function wantsChannel(deps: Deps, incident: Incident, channel: 'always' |
   return channel === 'always' || atLeast(incident.severity, deps.config.file.announce.auto_channel_min_severity);
 }
 
-function announcementFor(deps: Deps, incident: Incident, roles: RoleAssignments, below: boolean) {
-  return announcement(incident, roles, { noChannelReason: noChannelReason(incident, deps.config.file.announce.auto_channel_min_severity, below) });
+function announcementFor(deps: Deps, incident: Incident, roles: RoleAssignments, below: boolean, latest: { text: string; at: Date; author: string | null } | null = null) {
+  return announcement(incident, roles, { noChannelReason: noChannelReason(incident, deps.config.file.announce.auto_channel_min_severity, below), latest });
 }
 
 /**
@@ -47,11 +48,17 @@ export async function setIncidentTopic(deps: Deps, incident: Incident, channelId
   await setTopicIfChanged(deps, incident.id, channelId, topicFor(incident, roles));
 }
 
+/** The card, with a Run button for each configured runbook that applies (docs/runbooks.md). */
+async function cardFor(deps: Deps, incident: Incident, roles: RoleAssignments) {
+  return incidentCard(incident, roles, { runbooks: await runbookOffers(deps, incident) });
+}
+
 /** The card in the incident channel, posted once per flow (a retry finds it by its marker). */
 export async function postIncidentCard(deps: Deps, flowId: string, incident: Incident & { channelId: string }, roles: RoleAssignments): Promise<{ ts: string }> {
-  const card = await postOnce(deps, flowId, 'card', incident.channelId, Markers.card(incident.id), () => incidentCard(incident, roles));
-  await deps.store.updateIncident(incident.id, { cardTs: card.ts, updatedAt: deps.clock.now() });
-  return card;
+  const card = await cardFor(deps, incident, roles);
+  const posted = await postOnce(deps, flowId, 'card', incident.channelId, Markers.card(incident.id), () => card);
+  await deps.store.updateIncident(incident.id, { cardTs: posted.ts, updatedAt: deps.clock.now() });
+  return posted;
 }
 
 /**
@@ -72,14 +79,16 @@ export async function refreshIncidentViews(deps: Deps, incidentId: string): Prom
   const roles = await deps.store.getRoles(incidentId);
   const jobs: Promise<unknown>[] = [];
   if (incident.channelId && incident.cardTs) {
-    const card = incidentCard(incident, roles);
+    const card = await cardFor(deps, incident, roles);
     jobs.push(deps.chat.update(incident.channelId, incident.cardTs, card.text, card.blocks));
     jobs.push(setIncidentTopic(deps, incident, incident.channelId, roles));
   }
   const channel = announceChannel(deps);
   if (channel && incident.announceTs) {
     const below = incident.origin !== 'slack' && !wantsChannel(deps, incident, 'auto');
-    const a = announcementFor(deps, incident, roles, below);
+    // The latest `/incident update` is the announcement's last line (timeline text is stored escaped).
+    const latest = (await deps.store.listTimeline(incidentId)).filter((t) => t.kind === 'update').at(-1) ?? null;
+    const a = announcementFor(deps, incident, roles, below, latest ? { text: latest.text, at: latest.at, author: latest.author } : null);
     jobs.push(deps.chat.update(channel, incident.announceTs, a.text, a.blocks));
   }
   const results = await Promise.allSettled(jobs);

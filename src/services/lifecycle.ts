@@ -4,10 +4,13 @@ import { AppError, BackendError } from '../errors.js';
 import { mayAssignRole, protectedRoles } from '../domain/approval-policy.js';
 import type { IncidentPatch } from '../ports/store.js';
 import type { Deps } from './deps.js';
+import { observeResolved } from './insights.js';
+import { scheduleReminder } from './reminders.js';
 import { z } from 'zod';
 import { defineJob } from './jobs.js';
 import { refreshJob } from './incident-views.js';
 import { postmortemJob } from './summaries.js';
+import { runbookFeedbackJob } from './runbooks.js';
 import { escapeText, user } from '../slack/blocks/common.js';
 
 /** A backend write, queued so a backend outage never loses a change made in Slack. */
@@ -72,7 +75,12 @@ export async function changeStatus(deps: Deps, incidentId: string, to: IncidentS
   const text = `Status ${before.status} → *${to}* by ${user(actor)}${message ? `: ${escapeText(message)}` : ''}`;
   await afterChange(deps, after, actor, `incident.${to === 'investigating' ? 'reopened' : to}`, { from: before.status, to, message }, text, [{ op: 'transition', to, message }]);
   if (after.channelId) await deps.chat.post(after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting status change failed'));
-  if (to === 'resolved') await deps.jobs.enqueue(postmortemJob, { incidentId }, { key: `${incidentId}:${after.version}` });
+  if (to === 'investigating') await scheduleReminder(deps, incidentId);
+  if (to === 'resolved') {
+    observeResolved(deps, after);
+    await deps.jobs.enqueue(postmortemJob, { incidentId }, { key: `${incidentId}:${after.version}` });
+    await deps.jobs.enqueue(runbookFeedbackJob, { incidentId }, { key: `${incidentId}:${after.version}` });
+  }
   return after;
 }
 
@@ -84,6 +92,7 @@ export async function changeSeverity(deps: Deps, incidentId: string, severity: S
   if (!res) return requireIncident(deps, incidentId);
   const text = `Severity ${res.before.severity} → *${severity}* by ${user(actor)}`;
   await afterChange(deps, res.after, actor, 'incident.severity_changed', { from: res.before.severity, to: severity }, text, [{ op: 'severity', severity }]);
+  await scheduleReminder(deps, incidentId); // the cadence follows the severity
   if (res.after.channelId) await deps.chat.post(res.after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting severity change failed'));
   return res.after;
 }
@@ -148,13 +157,30 @@ export async function assignRole(deps: Deps, incidentId: string, role: string, u
   return after;
 }
 
-export async function postUpdate(deps: Deps, incidentId: string, text: string, actor: string): Promise<void> {
+/** A status update. `via: 'agent'`: `actor` is an agent's name, and the update says it came via that agent. */
+export async function postUpdate(deps: Deps, incidentId: string, text: string, actor: string, opts: { via?: 'agent' } = {}): Promise<{ ts: string | null }> {
   const incident = await requireIncident(deps, incidentId);
   const at = deps.clock.now();
-  await deps.store.audit({ at, incidentId, actor, action: 'incident.update_posted', detail: { text } });
+  const agent = opts.via === 'agent';
+  await deps.store.audit({ at, incidentId, actor, action: 'incident.update_posted', detail: { text, ...(agent ? { via: 'agent' } : {}) } });
   await deps.store.addTimeline({ incidentId, at, kind: 'update', text: escapeText(text), author: actor });
-  await deps.jobs.enqueue(backendSyncJob, { incidentId, op: 'timeline', text: `Update from <@${actor}>: ${text}`, at: at.toISOString() });
-  if (incident.channelId) await deps.chat.post(incident.channelId, `:loudspeaker: *Update* from ${user(actor)}: ${escapeText(text)}`);
+  await deps.jobs.enqueue(backendSyncJob, { incidentId, op: 'timeline', text: agent ? `Update via ${actor}: ${text}` : `Update from <@${actor}>: ${text}`, at: at.toISOString() });
+  const from = agent ? `via agent \`${escapeText(actor)}\`` : `from ${user(actor)}`;
+  const ts = incident.channelId ? (await deps.chat.post(incident.channelId, `:loudspeaker: *Update* ${from}: ${escapeText(text)}`)).ts : null;
+  // The announcement shows the latest update; the reminder clock restarts.
+  await deps.jobs.enqueue(refreshJob, { incidentId }, { key: `${incidentId}:update:${at.getTime()}` });
+  await scheduleReminder(deps, incidentId);
+  return { ts };
+}
+
+/** A note in the timeline (and the backend's), by a person or an agent; the text is untrusted. */
+export async function addTimelineNote(deps: Deps, incidentId: string, text: string, actor: string): Promise<Date> {
+  await requireIncident(deps, incidentId);
+  const at = deps.clock.now();
+  await deps.store.addTimeline({ incidentId, at, kind: 'note', text: escapeText(text), author: actor });
+  await deps.store.audit({ at, incidentId, actor, action: 'timeline.note_added', detail: { text } });
+  await deps.jobs.enqueue(backendSyncJob, { incidentId, op: 'timeline', text: `Note from ${actor}: ${text}`, at: at.toISOString() });
+  return at;
 }
 
 /** A :pushpin: on a message in an incident channel adds it to the timeline, once per message. */

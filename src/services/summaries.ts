@@ -6,6 +6,7 @@ import type { Block } from '../ports/chat.js';
 import { context as ctxBlock, header, section, user } from '../slack/blocks/common.js';
 import { markdownToBlocks } from '../slack/blocks/postmortem.js';
 import type { Deps } from './deps.js';
+import { offerSuggestedFollowups } from './followups.js';
 import { requireIncident } from './lifecycle.js';
 import { claudeProposeJob } from './claude-proposals.js';
 import { defineJob } from './jobs.js';
@@ -132,6 +133,18 @@ export async function postSummary(deps: Deps, incidentId: string, requestedBy: s
   await deps.store.audit({ at: deps.clock.now(), incidentId, actor: requestedBy, action: 'incident.summarized', detail: { fallback: result.fallback, usage: result.usage ?? null } });
 }
 
+/**
+ * The latest summary posted in the channel, or, when there is none or `fresh` is asked, a new one
+ * written now from the record and the channel and returned without posting it.
+ */
+export async function latestSummary(deps: Deps, incidentId: string, fresh: boolean): Promise<{ text: string; source: 'posted' | 'new'; fallback: boolean }> {
+  const state = await deps.store.getKv<SummaryState>(summaryKey(incidentId));
+  if (!fresh && state?.text) return { text: state.text, source: 'posted', fallback: false };
+  const ctx = await buildSummaryContext(deps, incidentId);
+  const result = await deps.summarizer.summarize(ctx, () => undefined);
+  return { text: result.text, source: 'new', fallback: result.fallback };
+}
+
 /** How long a resolved incident's draft waits for the backend's post-mortem document to appear. */
 export const POSTMORTEM_WAIT = { checks: 6, intervalMs: 10 * 60_000 };
 
@@ -174,6 +187,8 @@ export async function postPostmortem(
       text: `Post-mortem draft for ${incidentLabel(incident)}`,
       blocks: postmortemBlocks(incidentLabel(incident), Markers.postmortem(incidentId), draft.markdown, draft.fallback),
     }));
+    // Claude's proposed follow-ups are offered with an Add button each; none is created silently.
+    if (!draft.fallback) await offerSuggestedFollowups(deps, incidentId, draft.markdown, draft.at);
   }
   let outcome: 'saved' | 'not_ready' | 'unsupported' | 'posted' = 'posted';
   if (incident.status === 'resolved' && incident.backendId) {

@@ -21,6 +21,23 @@ export const Actions = {
   openChannelLink: 'open_channel_link',
   proposeActionPick: 'propose_action_pick',
   stormSplitOut: 'storm_split_out',
+  /** Value: `<runbook id> <incident id>` (the card's offer). */
+  runbookStart: 'runbook_start',
+  /** Value of the step buttons: `<run id> <step index>`. */
+  runbookCheck: 'runbook_check',
+  runbookRetry: 'runbook_retry',
+  runbookSkip: 'runbook_skip',
+  /** Value: the run id. */
+  runbookCancel: 'runbook_cancel',
+  /** Value: `<run id> <step index>`; the answer is in the action id. */
+  runbookFeedbackYes: 'runbook_feedback_yes',
+  runbookFeedbackNo: 'runbook_feedback_no',
+  runbookFeedbackUnsure: 'runbook_feedback_unsure',
+  cardPage: 'card_page',
+  reminderSnooze: 'reminder_snooze',
+  reminderSnoozeLong: 'reminder_snooze_long',
+  followupAccept: 'followup_accept',
+  followupDone: 'followup_done',
 } as const;
 
 export const Views = {
@@ -32,6 +49,13 @@ export const Views = {
   resolve: 'resolve_modal',
   propose: 'propose_modal',
   deny: 'deny_modal',
+  page: 'page_modal',
+  followup: 'followup_modal',
+} as const;
+
+/** Message shortcuts (callback ids; declared in manifest.yml). */
+export const Shortcuts = {
+  followup: 'followup_from_message',
 } as const;
 
 /** Input blocks of the declare modal; each block holds one element whose action_id is `value`. */
@@ -53,6 +77,9 @@ export const FormBlocks = {
   action: 'form_action',
   params: 'form_params',
   reason: 'form_reason',
+  target: 'form_target',
+  owner: 'form_owner',
+  due: 'form_due',
 } as const;
 
 /** Blocks of the approval message (the first block carries `Markers.approval`). */
@@ -60,6 +87,13 @@ export const ApprovalBlocks = {
   buttons: 'approval_buttons',
   status: 'approval_status',
 } as const;
+
+/**
+ * Several buttons of one kind in one message (a runbook's steps, the card's runbook offers) need
+ * distinct action_ids: `<base>:<n>`. Listeners match the base with this pattern.
+ */
+export const numbered = (base: string, n: number) => `${base}:${n}`;
+export const anyNumbered = (base: string) => new RegExp(`^${base}(?::\\d+)?$`);
 
 /** The element inside every input block uses this action_id, so state.values[block].value reads uniformly. */
 export const INPUT = 'value';
@@ -74,6 +108,12 @@ export const Markers = {
   postmortem: (incidentId: string) => `postmortem:${incidentId}`,
   /** One page of a storm incident's alert list (pages hold `STORM_PAGE_SIZE` alerts each). */
   stormList: (incidentId: string, page: number) => `storm-list:${incidentId}:${page}`,
+  runbook: (runId: string) => `runbook:${runId}`,
+  runbookOutput: (runId: string, index: number, attempt: number) => `runbook_out:${runId}:${index}:${attempt}`,
+  runbookNote: (runId: string, note: string) => `runbook_note:${runId}:${note}`,
+  reminder: (incidentId: string, dueMs: number) => `reminder:${incidentId}:${dueMs}`,
+  page: (targetKey: string) => `page:${targetKey}`,
+  suggestions: (incidentId: string) => `followup_suggestions:${incidentId}`,
 } as const;
 
 /** A Slack user, channel, bot or user-group id: the only thing the bot turns into a mention or a channel link. */

@@ -4,7 +4,7 @@ import { BodyTooLargeError, readBody, sendJson, type Route } from '../http/route
 import { alertProcessJob } from '../services/alerts.js';
 import { backendEventJob, parseIncidentioEvent, parseRootlyEvent, type ParsedBackendEvent } from '../services/backend-events.js';
 import type { Deps } from '../services/deps.js';
-import { proposeAction } from '../services/approvals.js';
+import { proposeForAgent } from '../services/agents.js';
 import { AppError } from '../errors.js';
 import { z } from 'zod';
 import { createHash } from 'node:crypto';
@@ -227,9 +227,10 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
         : await deps.store.findIncidentByBackendId(deps.backend.name, p.incident.backend_id!);
     if (!incident) return new Reply(404, 'invalid', { error: 'no such incident' });
     // A retried delivery (same Idempotency-Key) proposes once.
-    if (key && !(await deps.store.markProcessed(`agent-proposal:${p.agent}:${key}`, deps.clock.now()))) return new Reply(200, 'duplicate', { duplicate: true });
     try {
-      const approval = await proposeAction(deps, { incidentId: incident.id, actionId: p.action, rawParams: p.params, reason: p.reason, proposedBy: p.agent, proposerKind: 'agent' });
+      // The same service as the MCP tool `propose_action` (src/services/agents.ts).
+      const { approval, duplicate } = await proposeForAgent(deps, { name: p.agent, scopes: ['propose'], incidents: null }, { incident, action: p.action, params: p.params, reason: p.reason, idempotencyKey: key });
+      if (duplicate) return new Reply(200, 'duplicate', { duplicate: true, approval_id: approval.id, status: approval.status });
       return new Reply(202, 'accepted', { approval_id: approval.id, status: approval.status, expires_at: approval.expiresAt.toISOString() });
     } catch (err) {
       if (err instanceof AppError && (err.code === 'action.unknown' || err.code === 'action.invalid_params' || err.code === 'input.invalid'))

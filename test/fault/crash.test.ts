@@ -211,8 +211,15 @@ test('killed while the approved action runs: after the restart it is executed on
       'the approval to settle, within 10 s of the restart',
     );
     assert.ok(Date.now() - ready <= 10_000);
-    // Nothing left to run (no queued, running or retrying job) before counting executions.
-    await waitUntil(() => countRows(db, `select count(*) as n from jobs where state in ('queued', 'running')`) === 0, 15_000, 'the job queue to drain', 25);
+    // Nothing left to run now (no running job, no queued job that is due) before counting
+    // executions. Jobs scheduled for later (an approval's expiry, the next reminder, the weekly
+    // digest, the next history sync) are not work left over from the crash.
+    await waitUntil(
+      () => countRows(db, `select count(*) as n from jobs where state = 'running' or (state = 'queued' and run_after <= ${Date.now()})`) === 0,
+      15_000,
+      'the job queue to drain',
+      25,
+    );
     const keys = new Set(target.calls.slice(before).map((c) => String(c.headers['idempotency-key'] ?? c.body)));
     assert.ok(['executed', 'unknown'].includes(status), `approval ended ${status}`);
     assert.equal(keys.size, 1, 'one execution (a resend, if any, carries the same idempotency key)');

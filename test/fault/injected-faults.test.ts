@@ -282,7 +282,7 @@ test('under a seeded burst of faults every incident, alert and approval ends com
       await bot.fb.deps.jobs.idle();
       const queued = await store.countJobs({ state: 'queued' });
       // Expiry jobs of decided approvals sit queued until their (hour-long) expiry by design.
-      const expiries = await store.countJobs({ kind: 'approval.expire', state: 'queued' });
+      const expiries = (await store.countJobs({ kind: 'approval.expire', state: 'queued' })) + (await store.countJobs({ kind: 'incident.reminder', state: 'queued' }));
       const running = await store.countJobs({ state: 'running' });
       return queued - expiries === 0 && running === 0;
     },

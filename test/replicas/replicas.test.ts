@@ -133,7 +133,8 @@ describe('two replicas on one PostgreSQL', { skip: pg ? false : 'PostgreSQL unre
       assert.ok(statuses.every((s) => s === 202), `all accepted (got ${[...new Set(statuses)].join(',')})`);
       await waitUntil(
         async () => {
-          const busy = (await r.a.fb.deps.store.countJobs({ state: 'queued' })) + (await r.a.fb.deps.store.countJobs({ state: 'running' }));
+          // Update reminders sit queued until they are due (minutes away) by design.
+          const busy = (await r.a.fb.deps.store.countJobs({ state: 'queued' })) - (await r.a.fb.deps.store.countJobs({ kind: 'incident.reminder', state: 'queued' })) + (await r.a.fb.deps.store.countJobs({ state: 'running' }));
           return busy === 0 && slackOutcome(r.emulator).announcements.size >= FPS;
         },
         30_000,

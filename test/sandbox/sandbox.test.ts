@@ -55,6 +55,25 @@ describe('sandbox console API', () => {
     await escape.arrayBuffer();
   });
 
+  test('/incident stats posts the chart; the console state lists the file and the page can load the image', async () => {
+    const r = await sb.post('/sandbox/api/message', { user: ALICE, channel: INCIDENTS, text: '/incident stats 7d' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const msg = await sb.waitFor((s) => s.channels.find((c) => c.id === INCIDENTS)?.messages.find((m) => (m.files?.length ?? 0) > 0), 'the chart message', 30_000);
+    assert.match(msg.text, /Incident figures/);
+    const file = msg.files![0]!;
+    const noToken = await fetch(`${sb.url}/sandbox/api/files/${file.id}`);
+    assert.equal(noToken.status, 403, 'the per-run token guards files too');
+    await noToken.arrayBuffer();
+    const img = await fetch(`${sb.url}/sandbox/api/files/${file.id}?token=${sb.sandbox.token}`);
+    assert.equal(img.status, 200);
+    assert.equal(img.headers.get('content-type'), 'image/png');
+    const bytes = Buffer.from(await img.arrayBuffer());
+    assert.equal(bytes.subarray(1, 4).toString('ascii'), 'PNG');
+    const missing = await fetch(`${sb.url}/sandbox/api/files/F0NOPE?token=${sb.sandbox.token}`);
+    assert.equal(missing.status, 404);
+    await missing.arrayBuffer();
+  });
+
   test('/incident declare sev2 creates an inc-* channel with a pinned card, visible in the state', async () => {
     const r = await sb.post('/sandbox/api/message', { user: ALICE, channel: INCIDENTS, text: '/incident declare sev2 Checkout errors after deploy' });
     assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -286,5 +305,36 @@ describe('sandbox refuses to run next to real Slack credentials', () => {
     const base = loadConfig({ PORT: '0' }, '/nonexistent');
     const forged = { ...base, env: { ...base.env, SLACK_APP_TOKEN: 'xapp-1-A1-123-abc' } };
     await assert.rejects(startSandbox(forged, silent(), {}), /SLACK_APP_TOKEN/);
+  });
+});
+
+describe('sandbox agent over MCP', () => {
+  let sb: RunningSandbox;
+  before(async () => {
+    sb = await startSandboxBot();
+  });
+  after(async () => {
+    await sb?.close();
+  });
+
+  test('the printed agent token reaches /mcp, and its proposal shows on the page like any other, waiting for a person', async () => {
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+    const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+    await sb.post('/sandbox/api/message', { user: ALICE, channel: INCIDENTS, text: '/incident declare sev2 Cart errors after deploy' });
+    const ch = await sb.waitFor((s) => s.channels.find((c) => c.name.includes('cart-errors') && c.pins.length > 0), 'the incident channel');
+    const client = new Client({ name: 'sandbox-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${sb.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${sb.sandbox.agentToken}` } } }));
+    try {
+      const r = (await client.callTool({ name: 'propose_action', arguments: { incident: ch.id, action: 'clear_cache', params: { cache: 'cart' }, reason: 'stale cart config' } })) as { isError?: boolean; structuredContent?: { approval_id: string; status: string } };
+      assert.notEqual(r.isError, true, JSON.stringify(r));
+      assert.equal(r.structuredContent?.status, 'pending');
+      const msg = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)?.messages.find((m) => JSON.stringify(m.blocks ?? []).includes(`approval:${r.structuredContent!.approval_id}`)), 'the approval message on the page');
+      const text = JSON.stringify(msg.blocks);
+      assert.match(text, /sandbox-agent/);
+      assert.match(text, /stale cart config/);
+      assert.match(text, /approval_approve/, 'with the Approve button for a person');
+    } finally {
+      await client.close();
+    }
   });
 });

@@ -16,6 +16,7 @@ import type { IncidentBackend } from '../../src/ports/backend.js';
 import type { Block, Chat, ChatMessage } from '../../src/ports/chat.js';
 import type { Store } from '../../src/ports/store.js';
 import { approvalJobs } from '../../src/services/approvals.js';
+import { createActionExecutor } from '../../src/adapters/executors/index.js';
 import type { Deps } from '../../src/services/deps.js';
 import { JobRunner } from '../../src/services/jobs.js';
 
@@ -71,6 +72,11 @@ export class RecordingChat implements Chat {
     m.blocks = blocks;
     this.updates.push({ channel, ts, text, blocks });
   }
+  uploads: { channelId: string; filename: string; bytes: Uint8Array }[] = [];
+  async uploadFile(f: { channelId: string; filename: string; bytes: Uint8Array }) {
+    this.uploads.push(f);
+    return { fileId: `F${this.uploads.length}` };
+  }
   async postEphemeral(channel: string, user: string, text: string) {
     this.ephemerals.push({ channel, user, text });
   }
@@ -94,6 +100,9 @@ export class RecordingChat implements Chat {
   }
   async listBookmarks() {
     return [];
+  }
+  async lookupByEmail(_email: string): Promise<string | null> {
+    return null;
   }
   async userInfo(id: string) {
     return { id, name: id.toLowerCase(), email: null, isBot: false };
@@ -191,16 +200,20 @@ export async function makeGate(
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const metrics = createMetrics();
   const jobs = new JobRunner(store, logger, { now: clock.now }, metrics, { pollMs: 10, leaseMs: 60_000 });
+  const backend = opts.backend ?? createLocalBackend(store);
   const deps: Deps = {
     config: { ...config, actions: [...byId.values()] },
     store,
     chat,
-    backend: opts.backend ?? createLocalBackend(store),
+    backend,
+    executor: createActionExecutor({ backend, webhook: EXECUTOR_OPTS.webhook }),
     summarizer: {} as Deps['summarizer'],
     clock: { now: clock.now },
     logger,
     metrics,
     jobs,
+    charts: { renderTrend: async () => { throw new Error('no charts in this test'); } },
+    oncall: { name: 'none', page: async () => ({ externalId: '', status: 'unsupported' }), onCallNow: async () => [], createFollowup: async () => ({ backendId: null, url: null }) },
     newId: () => randomUUID(),
   };
   let incidentId = opts.incidentId;
@@ -223,7 +236,7 @@ export async function makeGate(
     await store.updateIncident(incidentId, { channelId: CHANNEL, channelName: 'inc-20250301-api-500s', updatedAt: clock.now() });
     await store.setRole(incidentId, 'commander', COMMANDER);
   }
-  for (const job of approvalJobs) jobs.register(job, { ...deps, executors: EXECUTOR_OPTS });
+  for (const job of approvalJobs) jobs.register(job, deps);
   jobs.start();
   return { deps, chat, clock, jobs, incidentId, channelId: CHANNEL, stop: () => jobs.stop(1000) };
 }

@@ -4,7 +4,7 @@ import { AppError } from '../../src/errors.js';
 import type { Approval } from '../../src/ports/store.js';
 import { approve, auditLog, deny, executeApproval, proposeAction } from '../../src/services/approvals.js';
 import { openTestSqliteStore } from '../store/pg-helper.js';
-import { COMMANDER, EXECUTOR_OPTS, LEADS, SECRET_ENV, defineAction, makeGate, startReceiver, waitFor, type Gate } from './approvals-fixture.js';
+import { COMMANDER, LEADS, SECRET_ENV, defineAction, makeGate, startReceiver, waitFor, type Gate } from './approvals-fixture.js';
 
 type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
@@ -334,13 +334,13 @@ describe('approval gate (SQLite store)', () => {
     // What the first job run left behind when the process died: approved, claimed, no outcome.
     await gate.deps.store.transitionApproval(a.id, ['pending'], 'approved', { decidedBy: COMMANDER, decidedAt: gate.clock.now() });
     await gate.deps.store.transitionApproval(a.id, ['approved'], 'executing');
-    await executeApproval(gate.deps, a.id, EXECUTOR_OPTS);
+    await executeApproval(gate.deps, a.id);
     const after = (await gate.deps.store.getApproval(a.id))!;
     assert.equal(after.status, 'unknown');
     assert.equal(receiver.received.length, 0);
     assert.match(gate.chat.render(a.messageTs!), /Outcome unknown — check before retrying/);
     assert.ok((await gate.deps.store.listAudit({ approvalId: a.id })).some((e) => e.action === 'approval.unknown'));
-    await executeApproval(gate.deps, a.id, EXECUTOR_OPTS); // a further resume changes nothing
+    await executeApproval(gate.deps, a.id); // a further resume changes nothing
     assert.equal(receiver.received.length, 0);
     assert.match((await approve(gate.deps, { approvalId: a.id, userId: 'ULEAD1' })).text, /outcome is unknown/);
   });
@@ -349,7 +349,7 @@ describe('approval gate (SQLite store)', () => {
     const a = await propose();
     await gate.jobs.stop(100);
     await gate.deps.store.transitionApproval(a.id, ['pending'], 'approved', { decidedBy: COMMANDER, decidedAt: gate.clock.now() });
-    await executeApproval(gate.deps, a.id, EXECUTOR_OPTS);
+    await executeApproval(gate.deps, a.id);
     assert.equal((await gate.deps.store.getApproval(a.id))!.status, 'succeeded');
     assert.equal(receiver.received.length, 1);
   });

@@ -255,6 +255,24 @@ function storeContract(open: () => Promise<Opened>): void {
     await assert.rejects(s.createApproval(newApproval(ghost)));
   });
 
+  test('listIncidents: filters by status, severity, service (whole names), since and text (case-insensitive, % and _ literal), newest first, paged', async () => {
+    const tag = uid('Zq');
+    const mk = (o: Partial<NewIncident>) => s.createIncident(newIncident({ title: `${tag} db down`, ...o })).then((r) => r.incident);
+    const a = await mk({ severity: 'low', services: ['api'], createdAt: at(0) });
+    const b = await mk({ severity: 'high', services: ['api-gw'], createdAt: at(100), title: `${tag} 100%_OFF sale broke` });
+    const c = await mk({ severity: 'high', status: 'resolved', services: ['search'], createdAt: at(200), description: `${tag.toLowerCase()} search` });
+    const ids = async (f: Omit<Parameters<Store['listIncidents']>[0], 'limit'> & { limit?: number }) => (await s.listIncidents({ limit: 50, ...f })).map((i) => i.id);
+    assert.deepEqual(await ids({ text: tag }), [c.id, b.id, a.id]);
+    assert.deepEqual(await ids({ text: tag.toUpperCase(), severities: ['high'] }), [c.id, b.id]);
+    assert.deepEqual(await ids({ text: tag, statuses: ['resolved'] }), [c.id]);
+    assert.deepEqual(await ids({ text: tag, services: ['api'] }), [a.id], '"api" is not "api-gw"');
+    assert.deepEqual(await ids({ text: tag, since: at(50) }), [c.id, b.id]);
+    assert.deepEqual(await ids({ text: '100%_off' }), [b.id]);
+    assert.deepEqual(await ids({ text: `${tag} 100x_off` }), [], '% and _ match only themselves');
+    const first = await s.listIncidents({ text: tag, limit: 2 });
+    assert.deepEqual(await ids({ text: tag, beforeSeq: first.at(-1)!.seq }), [a.id]);
+  });
+
   test('roles: set, reassign, read', async () => {
     const { incident } = await s.createIncident(newIncident());
     assert.deepEqual(await s.getRoles(incident.id), {});

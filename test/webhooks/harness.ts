@@ -5,6 +5,7 @@
  * drives it with an in-memory request, so no port is opened unless a test wants one.
  */
 import { randomUUID } from 'node:crypto';
+import { createActionExecutor } from '../../src/adapters/executors/index.js';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { Readable } from 'node:stream';
@@ -90,6 +91,11 @@ export class RecordingChat implements Chat {
   async update(channel: string, ts: string, text: string, blocks?: Block[]): Promise<void> {
     this.updates.push({ channel, ts, text, blocks });
   }
+  uploads: { channelId: string; filename: string; bytes: Uint8Array }[] = [];
+  async uploadFile(f: { channelId: string; filename: string; bytes: Uint8Array }) {
+    this.uploads.push(f);
+    return { fileId: `F${this.uploads.length}` };
+  }
   async postEphemeral(): Promise<void> {}
   async pin(): Promise<void> {}
   async addBookmark(): Promise<void> {}
@@ -111,6 +117,9 @@ export class RecordingChat implements Chat {
     return [];
   }
   async getMessage() {
+    return null;
+  }
+  async lookupByEmail(_email: string): Promise<string | null> {
     return null;
   }
   async userInfo(id: string) {
@@ -147,6 +156,9 @@ const fixedSummarizer: Summarizer = {
   },
   async proposeActions() {
     return { proposals: [], rejected: [], fallback: true, requestId: null };
+  },
+  async diagnose() {
+    return { text: 'Diagnosis: fixed test text.', confidence: null, evidence: [], proposals: [], rejected: [], fallback: true, requestId: null };
   },
 };
 
@@ -190,16 +202,20 @@ export async function buildHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const metrics = createMetrics();
   const runner = new JobRunner(store, logger, clock, metrics, { pollMs: 10, concurrency: 16, ...(opts.runnerOptions ?? {}) });
   const chat = new RecordingChat();
+  const backend = opts.backend ?? createLocalBackend(store);
   const deps: Deps = {
     config,
     store,
     chat,
-    backend: opts.backend ?? createLocalBackend(store),
+    backend,
+    executor: createActionExecutor({ backend, webhook: { env: config.executorSecrets } }),
     summarizer: fixedSummarizer,
     clock,
     logger,
     metrics,
     jobs: runner,
+    charts: { renderTrend: async () => { throw new Error('no charts in this test'); } },
+    oncall: { name: 'none', page: async () => ({ externalId: '', status: 'unsupported' }), onCallNow: async () => [], createFollowup: async () => ({ backendId: null, url: null }) },
     newId: () => randomUUID(),
   };
   registerStandardJobs(deps, runner);

@@ -5,6 +5,8 @@ import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
 import type {
   ActionSpecForModel,
+  DiagnoseContext,
+  DiagnosisResult,
   ProposalsResult,
   ProposedActionFromModel,
   SummaryContext,
@@ -71,7 +73,7 @@ export interface ClaudeSummarizerOptions {
 
 export const MAX_OUTPUT_TOKENS = 4000;
 
-type CallName = 'brief' | 'summary' | 'postmortem' | 'propose';
+type CallName = 'brief' | 'summary' | 'postmortem' | 'propose' | 'diagnose';
 
 /** Why a call fell back; a label value of `firebreak_claude_calls_total`. */
 export type FailureReason =
@@ -118,6 +120,12 @@ type ModelMessage = z.infer<typeof ModelMessage>;
 type Usage = NonNullable<SummaryResult['usage']>;
 
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+const DIAGNOSIS_TOOL = 'record_diagnosis';
+const DiagnosisInput = z.object({
+  diagnosis: z.string().min(1).max(6000),
+  confidence: z.enum(['low', 'medium', 'high']),
+  evidence: z.array(z.string().max(200)).max(40).default([]),
+});
 
 export interface ClaudeSummarizer extends Summarizer {
   /** False when no API key was given (every call is the fallback). */
@@ -196,7 +204,7 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
   }
 
   function recordFailure(call: CallName, err: unknown, started: number, requestId: string | null): { reason: FailureReason; requestId: string | null } {
-    const f = classify(err, requestId);
+    const f = classifyClaudeFailure(err, requestId);
     if (f.reason === 'model_not_found') {
       modelProblem = `ANTHROPIC_MODEL=${opts.model} is not a model the Anthropic API knows (404 not_found_error); set ANTHROPIC_MODEL to a current model. The plain summary is posted meanwhile.`;
       log.error({ call, requestId: f.requestId, model: opts.model }, modelProblem);
@@ -233,7 +241,7 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
   }
 
   async function textCall(
-    call: Exclude<CallName, 'propose'>,
+    call: Exclude<CallName, 'propose' | 'diagnose'>,
     template: PromptName,
     ctx: SummaryContext,
     fallback: () => Promise<SummaryResult>,
@@ -342,48 +350,7 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
       if (msg.stop_reason === 'refusal') throw new CallFailure('refusal', 'Claude declined to answer (stop_reason refusal)', requestId);
       recordUsage('propose', requestId, msg, started);
 
-      const proposals: ProposedActionFromModel[] = [];
-      const rejected: ProposalsResult['rejected'] = [];
-      const seen = new Set<string>();
-      const allText = msg.content.flatMap((b) => (isText(b) ? [b.text.trim()] : [])).filter(Boolean).join('\n');
-      let pending: string[] = [];
-      for (const block of msg.content) {
-        if (isText(block)) {
-          if (block.text.trim()) pending.push(block.text.trim());
-          continue;
-        }
-        if (block.type !== 'tool_use') continue;
-        const use = ToolUseOut.safeParse(block);
-        if (!use.success) {
-          rejected.push({ reason: 'malformed tool_use block', raw: block });
-          continue;
-        }
-        // The rationale for a call is the text written since the previous call (or all text).
-        const rationale = pending.join('\n') || allText || '(no rationale given)';
-        pending = [];
-        const { name, input } = use.data;
-        const action = offered.get(name);
-        if (!action) {
-          rejected.push({ reason: `unknown tool "${name}" (not one of the offered actions)`, raw: { name, input } });
-          continue;
-        }
-        const checked = action.validate ? action.validate(input) : checkInputAgainstSchema(action.inputSchema, input);
-        if (!checked.ok) {
-          rejected.push({ reason: `invalid params for "${name}": ${checked.error}`, raw: { name, input } });
-          continue;
-        }
-        const key = `${name}:${stableJson(checked.value)}`;
-        if (seen.has(key)) {
-          rejected.push({ reason: `duplicate proposal of "${name}" with the same params`, raw: { name, input } });
-          continue;
-        }
-        if (proposals.length >= maxProposals) {
-          rejected.push({ reason: `over the limit of ${maxProposals} proposals per request`, raw: { name, input } });
-          continue;
-        }
-        seen.add(key);
-        proposals.push({ actionId: name, params: checked.value, rationale });
-      }
+      const { proposals, rejected } = collectProposals(msg, offered, maxProposals);
       if (rejected.length) log.warn({ call: 'propose', requestId, rejected }, 'claude tool calls rejected');
       return { proposals, rejected, fallback: false, requestId };
     } catch (err) {
@@ -398,14 +365,146 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
     }
   }
 
+  /**
+   * A runbook's diagnosis: one request whose tools are `record_diagnosis` (the answer, as
+   * structured data) and the offered actions (proposals for the gate). The steps' outputs go in as
+   * data inside `<step_outputs>`; nothing Claude answers runs.
+   */
+  async function diagnose(ctx: DiagnoseContext, actions: ActionSpecForModel[]): Promise<DiagnosisResult> {
+    const started = Date.now();
+    let requestId: string | null = null;
+    const offered = new Map<string, ActionSpecForModel>();
+    for (const a of [...actions].sort((x, y) => x.id.localeCompare(y.id))) if (TOOL_NAME.test(a.id) && a.id !== DIAGNOSIS_TOOL) offered.set(a.id, a);
+    try {
+      if (!client) throw new CallFailure('no_api_key', 'ANTHROPIC_API_KEY is not set');
+      const { vars } = buildPromptVars(ctx, { transcriptBudgetTokens: budget, now: clock.now(), actions: [...offered.values()], evidence: ctx.evidence, instruction: ctx.instruction });
+      const tools: Anthropic.Tool[] = [
+        {
+          name: DIAGNOSIS_TOOL,
+          description: 'Record the diagnosis: the most likely cause, your confidence, and the step outputs you relied on.',
+          input_schema: {
+            type: 'object',
+            properties: {
+              diagnosis: { type: 'string', description: 'A few sentences: the most likely cause and what supports it.' },
+              confidence: { type: 'string', enum: ['low', 'medium', 'high'] },
+              evidence: { type: 'array', items: { type: 'string' }, description: 'Step ids whose outputs you used.' },
+            },
+            required: ['diagnosis', 'confidence', 'evidence'],
+            additionalProperties: false,
+          },
+        },
+        ...[...offered.values()].map((a) => ({ name: a.id, description: a.description ? `${a.title}. ${a.description}` : a.title, input_schema: { ...a.inputSchema, type: 'object' as const } })),
+      ];
+      const params = {
+        model: opts.model,
+        max_tokens: maxTokens,
+        tools,
+        tool_choice: { type: 'auto' as const },
+        system: system(),
+        messages: [{ role: 'user' as const, content: [{ type: 'text' as const, text: opts.prompts.render('diagnose', vars) }] }],
+      };
+      const raw = await withDeadline(async (signal) => {
+        const { data, request_id } = await client.messages.create(params, { signal }).withResponse();
+        requestId = request_id ?? null;
+        return data as unknown;
+      });
+      const msg = parseMessage(raw, requestId);
+      if (msg.stop_reason === 'refusal') throw new CallFailure('refusal', 'Claude declined to answer (stop_reason refusal)', requestId);
+      recordUsage('diagnose', requestId, msg, started);
+      const recorded = msg.content.flatMap((b) => {
+        if (b.type !== 'tool_use') return [];
+        const use = ToolUseOut.safeParse(b);
+        if (!use.success || use.data.name !== DIAGNOSIS_TOOL) return [];
+        const d = DiagnosisInput.safeParse(use.data.input);
+        return d.success ? [d.data] : [];
+      })[0];
+      const text = msg.content.flatMap((b) => (isText(b) ? [b.text.trim()] : [])).filter(Boolean).join('\n');
+      if (!recorded && !text) throw new CallFailure('invalid_output', 'the answer had neither a diagnosis nor text', requestId);
+      const { proposals, rejected } = collectProposals(msg, offered, maxProposals, [DIAGNOSIS_TOOL]);
+      if (rejected.length) log.warn({ call: 'diagnose', requestId, rejected }, 'claude tool calls rejected');
+      return {
+        text: recorded?.diagnosis ?? text,
+        confidence: recorded?.confidence ?? null,
+        evidence: recorded?.evidence ?? [],
+        proposals,
+        rejected,
+        fallback: false,
+        requestId,
+      };
+    } catch (err) {
+      const f = recordFailure('diagnose', err, started, requestId);
+      const fb = await opts.fallback.diagnose(ctx, actions).catch(() => null);
+      return { ...(fb ?? { text: '_No diagnosis (Claude unavailable)._', confidence: null, evidence: [], proposals: [], rejected: [] }), fallback: true, requestId: f.requestId };
+    }
+  }
+
   return {
     enabled: client !== null,
+    diagnose,
     problem: () => modelProblem,
     brief: (ctx) => textCall('brief', 'brief', ctx, () => opts.fallback.brief(ctx)),
     summarize: (ctx, onDelta) => textCall('summary', 'summary', ctx, () => opts.fallback.summarize(ctx), onDelta),
     postmortem: (ctx) => textCall('postmortem', 'postmortem', ctx, () => opts.fallback.postmortem(ctx)),
     proposeActions,
   };
+}
+
+
+/**
+ * Tool calls → proposals for the gate: each validated against the offered action (unknown tools,
+ * invalid parameters, duplicates and calls over the limit are rejected with a reason). Tools named
+ * in `ignore` (e.g. record_diagnosis) are not proposals and are skipped here.
+ */
+function collectProposals(
+  msg: ModelMessage,
+  offered: Map<string, ActionSpecForModel>,
+  maxProposals: number,
+  ignore: readonly string[] = [],
+): { proposals: ProposedActionFromModel[]; rejected: ProposalsResult['rejected'] } {
+  const proposals: ProposedActionFromModel[] = [];
+  const rejected: ProposalsResult['rejected'] = [];
+  const seen = new Set<string>();
+  const allText = msg.content.flatMap((b) => (isText(b) ? [b.text.trim()] : [])).filter(Boolean).join('\n');
+  let pending: string[] = [];
+  for (const block of msg.content) {
+    if (isText(block)) {
+      if (block.text.trim()) pending.push(block.text.trim());
+      continue;
+    }
+    if (block.type !== 'tool_use') continue;
+    if (ignore.includes(String((block as { name?: unknown }).name))) continue;
+    const use = ToolUseOut.safeParse(block);
+    if (!use.success) {
+      rejected.push({ reason: 'malformed tool_use block', raw: block });
+      continue;
+    }
+    // The rationale for a call is the text written since the previous call (or all text).
+    const rationale = pending.join('\n') || allText || '(no rationale given)';
+    pending = [];
+    const { name, input } = use.data;
+    const action = offered.get(name);
+    if (!action) {
+      rejected.push({ reason: `unknown tool "${name}" (not one of the offered actions)`, raw: { name, input } });
+      continue;
+    }
+    const checked = action.validate ? action.validate(input) : checkInputAgainstSchema(action.inputSchema, input);
+    if (!checked.ok) {
+      rejected.push({ reason: `invalid params for "${name}": ${checked.error}`, raw: { name, input } });
+      continue;
+    }
+    const key = `${name}:${stableJson(checked.value)}`;
+    if (seen.has(key)) {
+      rejected.push({ reason: `duplicate proposal of "${name}" with the same params`, raw: { name, input } });
+      continue;
+    }
+    if (proposals.length >= maxProposals) {
+      rejected.push({ reason: `over the limit of ${maxProposals} proposals per request`, raw: { name, input } });
+      continue;
+    }
+    seen.add(key);
+    proposals.push({ actionId: name, params: checked.value, rationale });
+  }
+  return { proposals, rejected };
 }
 
 function isText(b: { type: string }): b is { type: 'text'; text: string } {
@@ -431,7 +530,7 @@ async function fallbackResult(run: () => Promise<SummaryResult>, requestId: stri
   }
 }
 
-function classify(err: unknown, requestId: string | null): { reason: FailureReason; requestId: string | null } {
+function classifyClaudeFailure(err: unknown, requestId: string | null): { reason: FailureReason; requestId: string | null } {
   if (err instanceof CallFailure) return { reason: err.reason, requestId: err.requestId ?? requestId };
   if (err instanceof APIConnectionTimeoutError) return { reason: 'timeout', requestId };
   if (err instanceof APIUserAbortError) return { reason: 'timeout', requestId };

@@ -3,18 +3,17 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Liquid, type Template } from 'liquidjs';
 import { incidentLabel } from '../../domain/incident.js';
+import { formatDuration, formatUtc as utc } from '../../domain/time.js';
 import {
   fitTranscript,
-  formatDuration,
   formatLineTime,
-  formatUtc as utc,
   linesSince,
   neutralizeDelimiters,
   renderTranscriptBlock,
   type FittedTranscript,
-} from '../../domain/transcript.js';
+} from './transcript.js';
 import { AppError } from '../../errors.js';
-import type { ActionSpecForModel, SummaryContext } from '../../ports/summarizer.js';
+import type { ActionSpecForModel, StepEvidence, SummaryContext } from '../../ports/summarizer.js';
 
 /**
  * Prompts are Liquid templates shipped in `assets/prompts/` that a team may override one by one
@@ -22,7 +21,7 @@ import type { ActionSpecForModel, SummaryContext } from '../../ports/summarizer.
  * so a missing or broken override stops startup with one clear error instead of failing during
  * an incident.
  */
-export const PROMPT_NAMES = ['system', 'brief', 'summary', 'postmortem', 'propose'] as const;
+export const PROMPT_NAMES = ['system', 'brief', 'summary', 'postmortem', 'propose', 'diagnose'] as const;
 export type PromptName = (typeof PROMPT_NAMES)[number];
 
 export interface PromptRendererOptions {
@@ -58,6 +57,10 @@ export interface PromptVars {
   previous_summary: string;
   previous_summary_through: string;
   actions: { id: string; title: string; description: string }[];
+  /** Diagnose only: the runbook steps' outputs inside `<step_outputs>` tags ('' otherwise). */
+  step_outputs: string;
+  /** Diagnose only: the runbook's extra instruction ('' for none). */
+  instruction: string;
   now: string;
 }
 
@@ -126,12 +129,15 @@ export interface BuildVarsOptions {
   actions?: ActionSpecForModel[];
   /** Summary only: with a previous summary, send just the lines after `summarizedThroughTs`. */
   incremental?: boolean;
+  /** Diagnose only. */
+  evidence?: StepEvidence[];
+  instruction?: string;
 }
 
 /**
  * Turn a SummaryContext into template variables: dates as UTC strings, untrusted text
  * neutralised so it cannot close a delimiter tag, the transcript cut to the budget (see
- * src/domain/transcript.ts for the rule). With `incremental`, a previous summary and
+ * src/adapters/anthropic/transcript.ts for the rule). With `incremental`, a previous summary and
  * `summarizedThroughTs`, only the newer lines are included.
  */
 export function buildPromptVars(ctx: SummaryContext, opts: BuildVarsOptions): { vars: PromptVars; fitted: FittedTranscript } {
@@ -166,7 +172,22 @@ export function buildPromptVars(ctx: SummaryContext, opts: BuildVarsOptions): { 
     previous_summary: hasPrevious ? n(ctx.previousSummary!.trim()) : '',
     previous_summary_through: hasPrevious && ctx.summarizedThroughTs ? formatLineTime(ctx.summarizedThroughTs) : '',
     actions: (opts.actions ?? []).map((a) => ({ id: a.id, title: n(a.title), description: n(a.description) })),
+    step_outputs: opts.evidence ? renderEvidence(opts.evidence) : '',
+    instruction: n(opts.instruction ?? ''),
     now: utc(opts.now),
   };
   return { vars, fitted };
+}
+
+/**
+ * Step outputs as data: each inside `<step_output>` with its step id and status, the text
+ * neutralised so an output cannot close the delimiters (a web page that says `</step_outputs>`).
+ */
+export function renderEvidence(evidence: readonly StepEvidence[]): string {
+  const n = neutralizeDelimiters;
+  const attr = (s: string) => n(s).replace(/["<>\n]/g, ' ');
+  const body = evidence.length
+    ? evidence.map((e) => `<step_output step="${attr(e.step)}" title="${attr(e.title)}" status="${attr(e.status)}">\n${n(e.output) || '(no output)'}\n</step_output>`).join('\n')
+    : '(no step has produced output)';
+  return `<step_outputs>\n${body}\n</step_outputs>`;
 }

@@ -1,6 +1,6 @@
 import { request, type Dispatcher } from 'undici';
-import { decide, DEFAULT_RETRY, waitFromHeaders, type AttemptOutcome, type RetryPolicyOptions } from './retry.js';
-import { defaultSleep, type RateLimiter } from './rate-limiter.js';
+import { retryDecision, DEFAULT_RETRY, waitFromHeaders, type AttemptOutcome, type RetryPolicyOptions } from './retry.js';
+import { defaultSleep, type RateLimiter } from './token-bucket.js';
 
 /**
  * A small JSON-over-HTTP client for the vendor adapters: per-call timeout, the retry policy of
@@ -139,7 +139,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
           failure = err;
           outcome = { kind: 'transport', error: err.kind, sent: err.sent };
         }
-        const d = decide(outcome, { attempt, idempotent, policy, random });
+        const d = retryDecision(outcome, { attempt, idempotent, policy, random });
         if (!d.retry) {
           if (result) return { ...result, attempts: attempt };
           throw new TransportError(failure!.kind, failure!.sent, attempt, failure!.cause);

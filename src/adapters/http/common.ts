@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { BackendError } from '../../errors.js';
 import { TransportError } from './client.js';
-import type { RateLimiter } from './rate-limiter.js';
+import type { RateLimiter } from './token-bucket.js';
 import type { RetryPolicyOptions } from './retry.js';
 
 /** The slice of a pino logger the adapters use (pino's Logger satisfies it). */

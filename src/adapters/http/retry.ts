@@ -1,6 +1,8 @@
 /**
- * The retry policy shared by the vendor clients. `decide` reads top to bottom; the first rule that
- * matches wins. Modelled on the Anthropic SDK: honour the server's wait, otherwise back off
+ * The one retry policy of every outbound call: the vendor HTTP client (Rootly, incident.io), the
+ * Slack Web API client (adapters/slack/chat.ts) and the webhook executor (adapters/executors/webhook.ts).
+ * Each adapter maps its failure to an `AttemptOutcome` and says whether the request is idempotent;
+ * `retryDecision` reads top to bottom and the first rule that matches wins. Modelled on the Anthropic SDK: honour the server's wait, otherwise back off
  * 0.5 s × 2ⁿ capped at 8 s with jitter, and retry only what is safe to repeat.
  */
 
@@ -26,9 +28,16 @@ export type AttemptOutcome =
   /** `sent` is false only when the request certainly never reached the server (connection refused). */
   | { kind: 'transport'; error: 'timeout' | 'connection'; sent: boolean };
 
-export type RetryDecision = { retry: true; delayMs: number } | { retry: false };
+/**
+ * Why a request is not repeated: `final` — the answer is the answer (2xx, a 4xx refusal);
+ * `exhausted` — out of attempts; `unsafe` — it may have been done and is not idempotent (the
+ * adapter looks before repeating); `wait_too_long` — the server asks for a longer wait than we give.
+ */
+export type StopReason = 'final' | 'exhausted' | 'unsafe' | 'wait_too_long';
 
-export function decide(
+export type RetryDecision = { retry: true; delayMs: number } | { retry: false; reason: StopReason };
+
+export function retryDecision(
   outcome: AttemptOutcome,
   ctx: { attempt: number; idempotent: boolean; policy: RetryPolicyOptions; random: () => number },
 ): RetryDecision {
@@ -41,16 +50,16 @@ export function decide(
 
   // 1. Success and ordinary client errors (4xx other than 408/429) are final: repeating cannot help.
   if (outcome.kind === 'response' && outcome.status < 500 && outcome.status !== 429 && outcome.status !== 408) {
-    return { retry: false };
+    return { retry: false, reason: 'final' };
   }
   // 2. A bounded number of attempts: past it the caller maps the last outcome to an error.
-  if (attempt >= policy.maxAttempts) return { retry: false };
+  if (attempt >= policy.maxAttempts) return { retry: false, reason: 'exhausted' };
 
   // 3. 429: the server refused without doing anything, so even a create may be repeated. Wait as long
   //    as it asks (Retry-After / RateLimit-Reset / body retry_after), unless that is unreasonably long.
   if (outcome.kind === 'response' && outcome.status === 429) {
     const wait = outcome.serverWaitMs ?? backoff();
-    if (wait > policy.maxRetryAfterMs) return { retry: false };
+    if (wait > policy.maxRetryAfterMs) return { retry: false, reason: 'wait_too_long' };
     return { retry: true, delayMs: wait };
   }
 
@@ -59,7 +68,7 @@ export function decide(
 
   // 5. Never repeat a non-idempotent request (a create, a workflow run) blindly after a 5xx, a timeout
   //    or a dropped connection: the server may have done it. The adapter decides (look up, then retry).
-  if (!idempotent) return { retry: false };
+  if (!idempotent) return { retry: false, reason: 'unsafe' };
 
   // 6. 5xx, 408, timeouts and dropped connections on idempotent requests: exponential backoff with jitter.
   return { retry: true, delayMs: outcome.kind === 'response' && outcome.serverWaitMs !== null ? Math.min(outcome.serverWaitMs, policy.maxRetryAfterMs) : backoff() };

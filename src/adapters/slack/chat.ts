@@ -1,8 +1,11 @@
 import { ErrorCode as SlackErrorCode, WebClient, type WebAPICallResult, LogLevel, type Logger as SlackLogger } from '@slack/web-api';
+import { request } from 'undici';
 import type { Logger } from '../../log.js';
 import { ChatError } from '../../errors.js';
 import type { Block, Chat, ChatMessage } from '../../ports/chat.js';
-import { SlackPacer } from './pacer.js';
+import { DEFAULT_RETRY, retryDecision, type AttemptOutcome, type RetryPolicyOptions } from '../http/retry.js';
+import { createTokenBucketLimiter, defaultSleep, type RateLimiter } from '../http/token-bucket.js';
+import { slackBucket, slackBucketLimit } from './tiers.js';
 
 export interface SlackChatOptions {
   token: string;
@@ -10,7 +13,10 @@ export interface SlackChatOptions {
   logger: Logger;
   /** How many times a failed call may be repeated (see `call`). Tests pass 0 to see errors at once. */
   retries?: number;
-  pacer?: SlackPacer;
+  /** Client-side pacing under Slack's tiers; by default one limiter per client (see tiers.ts). */
+  limiter?: RateLimiter;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
 }
 
 /** Bridges @slack/web-api's logger interface to pino. */
@@ -34,7 +40,7 @@ export function slackLogger(logger: Logger): SlackLogger {
   };
 }
 
-export function createWebClient(opts: Omit<SlackChatOptions, 'pacer'>): WebClient {
+export function createWebClient(opts: Omit<SlackChatOptions, 'limiter'>): WebClient {
   return new WebClient(opts.token, {
     slackApiUrl: opts.apiUrl,
     logger: slackLogger(opts.logger),
@@ -73,6 +79,8 @@ const SAFE_TO_REPEAT = new Set([
   'pins.add',
   'views.update',
   'views.publish',
+  // Only hands out an upload URL: a repeat costs an unused URL, nothing else.
+  'files.getUploadURLExternal',
 ]);
 
 /** Slack answers that mean "not done, try later" without an HTTP error status. */
@@ -80,64 +88,76 @@ const TRANSIENT_SLACK_ERRORS = new Set(['internal_error', 'fatal_error', 'servic
 /** Connection errors raised before the request left this machine: nothing was sent. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
-interface Failure {
+/** Where a failed call stands: the error the caller sees, and the outcome the retry policy reads. */
+interface SlackFailure {
   chat: ChatError;
-  /** Slack certainly did not act on the call (a 429, a refused connection). */
-  notProcessed: boolean;
-  /** Worth another try at all (not a refusal such as channel_not_found). */
-  transient: boolean;
+  outcome: AttemptOutcome;
 }
 
-function classify(err: unknown): Failure {
+/**
+ * Maps a Web API failure to the shared retry policy's terms:
+ * - `ratelimited` is a 429 (Slack did nothing; wait as long as Retry-After says);
+ * - a transient platform error (`internal_error`, ...) is treated as a 5xx: Slack may have acted;
+ * - any other platform error is Slack's answer (HTTP 200, `ok: false`): final;
+ * - an HTTP error keeps its status; a connection error is a transport failure, not sent when it
+ *   failed before the request left this machine.
+ */
+function classifySlackFailure(err: unknown): SlackFailure {
   const e = err as { code?: string; data?: { error?: string }; retryAfter?: number; statusCode?: number; original?: { code?: string }; message?: string };
-  if (e.code === SlackErrorCode.RateLimitedError)
-    return { chat: new ChatError('ratelimited', 'Slack rate limit', { retryAfterMs: (e.retryAfter ?? 1) * 1000, cause: err }), notProcessed: true, transient: true };
-  if (e.code === SlackErrorCode.PlatformError && e.data?.error)
-    return { chat: new ChatError(e.data.error, undefined, { cause: err }), notProcessed: false, transient: TRANSIENT_SLACK_ERRORS.has(e.data.error) };
+  if (e.code === SlackErrorCode.RateLimitedError) {
+    const retryAfterMs = (e.retryAfter ?? 1) * 1000;
+    return { chat: new ChatError('ratelimited', 'Slack rate limit', { retryAfterMs, cause: err }), outcome: { kind: 'response', status: 429, serverWaitMs: retryAfterMs } };
+  }
+  if (e.code === SlackErrorCode.PlatformError && e.data?.error) {
+    const status = TRANSIENT_SLACK_ERRORS.has(e.data.error) ? 500 : 200;
+    return { chat: new ChatError(e.data.error, undefined, { cause: err }), outcome: { kind: 'response', status, serverWaitMs: null } };
+  }
   const original = e.original?.code ?? '';
   const detail = e.code === SlackErrorCode.HTTPError ? `HTTP ${e.statusCode}` : original || e.message || String(err);
-  return { chat: new ChatError('request_failed', `Slack request failed: ${detail}`, { cause: err }), notProcessed: NOT_SENT.has(original), transient: true };
+  const chat = new ChatError('request_failed', `Slack request failed: ${detail}`, { cause: err });
+  if (e.code === SlackErrorCode.HTTPError && typeof e.statusCode === 'number') return { chat, outcome: { kind: 'response', status: e.statusCode, serverWaitMs: null } };
+  return { chat, outcome: { kind: 'transport', error: 'connection', sent: !NOT_SENT.has(original) } };
 }
-
-/** Backoff for transient failures: 0.5 s × 2ⁿ, capped at 8 s, with jitter. */
-const backoffMs = (attempt: number) => Math.min(8_000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
 
 /** The Chat port over the Slack Web API. Paces itself under the method tiers. */
 export class SlackChat implements Chat {
   readonly client: WebClient;
-  private readonly pacer: SlackPacer;
+  private readonly limiter: RateLimiter;
   private bot: { userId: string; teamId: string; url: string } | null = null;
 
   private readonly logger: Logger;
-  private readonly retries: number;
+  private readonly policy: RetryPolicyOptions;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
 
   constructor(opts: SlackChatOptions & { client?: WebClient }) {
     this.logger = opts.logger.child({ component: 'slack-chat' });
-    this.retries = opts.retries ?? 4;
+    // Slack's waits are short (Retry-After of a few seconds); a longer one is passed to the caller.
+    this.policy = { ...DEFAULT_RETRY, maxAttempts: 1 + (opts.retries ?? 4), maxRetryAfterMs: 30_000 };
+    this.sleep = opts.sleep ?? defaultSleep;
+    this.random = opts.random ?? Math.random;
     this.client = opts.client ?? createWebClient(opts);
-    this.pacer = opts.pacer ?? new SlackPacer();
+    this.limiter = opts.limiter ?? createTokenBucketLimiter({ buckets: slackBucketLimit, sleep: this.sleep });
   }
 
   /**
-   * One Web API call under the retry policy, read top to bottom:
-   * - a 429 was not processed: wait for Retry-After (at most 30 s) and send it again, any method;
-   * - a refused connection was not sent: back off and send it again, any method;
-   * - a 5xx, a timeout or a dropped connection may have been processed: repeat only methods that
-   *   are safe to repeat; for the others the outcome is unknown and the caller decides;
-   * - anything else (channel_not_found, invalid_blocks, ...) is Slack's answer: no repeat.
+   * One Web API call under the shared retry policy (`retryDecision`, adapters/http/retry.ts). The
+   * per-method idempotency table (`SAFE_TO_REPEAT`) is its input: a 429 or a refused connection is
+   * repeated for any method; a 5xx, a transient platform error or a dropped connection only for
+   * methods safe to repeat (for the others the outcome is unknown and the caller's step decides);
+   * anything else (channel_not_found, invalid_blocks, ...) is Slack's answer.
    */
   private async call<T extends WebAPICallResult>(method: string, args: Record<string, unknown>, channel?: string): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      await this.pacer.acquire(method, channel);
+    for (let attempt = 1; ; attempt++) {
+      await this.limiter.take(slackBucket(method, channel));
       try {
         return (await this.client.apiCall(method, args)) as T;
       } catch (err) {
-        const f = classify(err);
-        const again = attempt < this.retries && f.transient && (f.notProcessed || SAFE_TO_REPEAT.has(method));
-        if (!again) throw f.chat;
-        const wait = f.chat.retryAfterMs !== null ? Math.min(30_000, f.chat.retryAfterMs) : backoffMs(attempt);
-        this.logger.debug({ method, attempt, error: f.chat.slackError, waitMs: Math.round(wait) }, 'Slack call failed; retrying');
-        await new Promise((r) => setTimeout(r, wait));
+        const f = classifySlackFailure(err);
+        const d = retryDecision(f.outcome, { attempt, idempotent: SAFE_TO_REPEAT.has(method), policy: this.policy, random: this.random });
+        if (!d.retry) throw f.chat;
+        this.logger.debug({ method, attempt, error: f.chat.slackError, waitMs: d.delayMs }, 'Slack call failed; retrying');
+        await this.sleep(d.delayMs);
       }
     }
   }
@@ -254,7 +274,27 @@ export class SlackChat implements Chat {
     await this.call('views.publish', { user_id: userId, view });
   }
 
-  async history(channelId: string, opts: { oldest?: string; limit?: number } = {}): Promise<ChatMessage[]> {
+  async uploadFile(f: { channelId: string; filename: string; title: string; bytes: Uint8Array; initialComment?: string; threadTs?: string }) {
+    const r = await this.call<WebAPICallResult & { upload_url?: string; file_id?: string }>('files.getUploadURLExternal', { filename: f.filename, length: f.bytes.byteLength });
+    if (!r.upload_url || !r.file_id) throw new ChatError('invalid_response', 'Slack gave no upload URL');
+    // The upload URL is not a Web API method: plain bytes, no token (the URL is the credential).
+    const res = await request(r.upload_url, { method: 'POST', body: f.bytes, headers: { 'content-type': 'application/octet-stream' }, headersTimeout: 30_000, bodyTimeout: 30_000 });
+    await res.body.text();
+    if (res.statusCode !== 200) throw new ChatError('upload_failed', `Slack refused the file upload (HTTP ${res.statusCode})`);
+    await this.call(
+      'files.completeUploadExternal',
+      {
+        files: [{ id: r.file_id, title: f.title }],
+        channel_id: f.channelId,
+        ...(f.initialComment ? { initial_comment: f.initialComment } : {}),
+        ...(f.threadTs ? { thread_ts: f.threadTs } : {}),
+      },
+      f.channelId,
+    );
+    return { fileId: r.file_id };
+  }
+
+  async history(channelId: string, opts: { oldest?: string; latest?: string; limit?: number } = {}): Promise<ChatMessage[]> {
     const out: ChatMessage[] = [];
     let cursor: string | undefined;
     const max = opts.limit ?? 5000;
@@ -263,6 +303,7 @@ export class SlackChat implements Chat {
         channel: channelId,
         limit: Math.min(200, max - out.length),
         ...(opts.oldest ? { oldest: opts.oldest } : {}),
+        ...(opts.latest ? { latest: opts.latest } : {}),
         ...(cursor ? { cursor } : {}),
       });
       for (const m of r.messages ?? []) out.push(toMessage(m));
@@ -315,6 +356,16 @@ export class SlackChat implements Chat {
       return { id: u.id, name: u.real_name ?? u.profile?.real_name ?? u.name ?? u.id, email: u.profile?.email ?? null, isBot: !!u.is_bot };
     } catch (err) {
       if (err instanceof ChatError && err.slackError === 'user_not_found') return null;
+      throw err;
+    }
+  }
+
+  async lookupByEmail(email: string) {
+    try {
+      const r = await this.call<WebAPICallResult & { user?: { id: string } }>('users.lookupByEmail', { email });
+      return r.user?.id ?? null;
+    } catch (err) {
+      if (err instanceof ChatError && err.slackError === 'users_not_found') return null;
       throw err;
     }
   }

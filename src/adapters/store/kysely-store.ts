@@ -1,6 +1,7 @@
 import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
 import { AppError } from '../../errors.js';
 import type { Clock } from '../../ports/clock.js';
+import type { FollowThroughStore } from '../../ports/followthrough-store.js';
 import { OPEN_STATUSES, type Incident, type IncidentStatus } from '../../domain/incident.js';
 import type { Severity } from '../../domain/severity.js';
 import type {
@@ -11,6 +12,7 @@ import type {
   ApprovalStatus,
   ApprovalVote,
   AuditEntry,
+  IncidentFilter,
   IncidentPatch,
   Job,
   JobState,
@@ -25,7 +27,12 @@ import type {
   StoredAlert,
   TimelineEntry,
 } from '../../ports/store.js';
+import { KyselyInsightsStore } from './insights-store.js';
+import type { BackendIncidentRecord, IncidentFacts } from '../../domain/insights.js';
+import type { RemediationAnswer } from '../../ports/insights-store.js';
 import { runMigrations, type MigrationLogger, type StoreDialect } from './migrations.js';
+import { KyselyRunbookStore } from './runbook-store.js';
+import { KyselyFollowThroughStore } from './followthrough.js';
 import type {
   AlertFingerprintsTable,
   AlertsTable,
@@ -54,7 +61,59 @@ export class KyselyStore implements Store {
     this.clock = opts.clock;
     this.logger = opts.logger;
     this.ops = DIALECT_OPS[dialect];
+    const ft = new KyselyFollowThroughStore(db);
+    this.insertPage = ft.insertPage.bind(ft);
+    this.getPage = ft.getPage.bind(ft);
+    this.listPages = ft.listPages.bind(ft);
+    this.patchPage = ft.patchPage.bind(ft);
+    this.findPageByExternalId = ft.findPageByExternalId.bind(ft);
+    this.insertFollowup = ft.insertFollowup.bind(ft);
+    this.getFollowup = ft.getFollowup.bind(ft);
+    this.listFollowups = ft.listFollowups.bind(ft);
+    this.patchFollowup = ft.patchFollowup.bind(ft);
+    this.insights = new KyselyInsightsStore(db);
+    this.runbooks = new KyselyRunbookStore(db, opts.clock);
   }
+
+  // -- insights (insights-store.ts) ------------------------------------------------------------
+  private readonly insights: KyselyInsightsStore;
+  upsertBackendIncidents(backend: string, rows: BackendIncidentRecord[], syncedAt: Date): Promise<number> {
+    return this.insights.upsertBackendIncidents(backend, rows, syncedAt);
+  }
+  countBackendIncidents(backend: string): Promise<{ rows: number; distinct: number }> {
+    return this.insights.countBackendIncidents(backend);
+  }
+  listIncidentFacts(range: { from: Date; to: Date }): Promise<IncidentFacts[]> {
+    return this.insights.listIncidentFacts(range);
+  }
+  recordRemediationAnswer(a: { approvalId: string; answer: RemediationAnswer; answeredBy: string; at: Date }): Promise<void> {
+    return this.insights.recordRemediationAnswer(a);
+  }
+
+  // -- paging and follow-ups: the FollowThroughStore slice (./followthrough.ts) ---------------------
+  readonly insertPage: FollowThroughStore['insertPage'];
+  readonly getPage: FollowThroughStore['getPage'];
+  readonly listPages: FollowThroughStore['listPages'];
+  readonly patchPage: FollowThroughStore['patchPage'];
+  readonly findPageByExternalId: FollowThroughStore['findPageByExternalId'];
+  readonly insertFollowup: FollowThroughStore['insertFollowup'];
+  readonly getFollowup: FollowThroughStore['getFollowup'];
+  readonly listFollowups: FollowThroughStore['listFollowups'];
+  readonly patchFollowup: FollowThroughStore['patchFollowup'];
+
+  // -- runbooks (src/adapters/store/runbook-store.ts) ------------------------------------------
+  private readonly runbooks: KyselyRunbookStore;
+  createRunbookRun: Store['createRunbookRun'] = (run) => this.runbooks.createRunbookRun(run);
+  getRunbookRun: Store['getRunbookRun'] = (id) => this.runbooks.getRunbookRun(id);
+  listRunbookRuns: Store['listRunbookRuns'] = (f) => this.runbooks.listRunbookRuns(f);
+  transitionRunbookRun: Store['transitionRunbookRun'] = (id, from, to, patch) => this.runbooks.transitionRunbookRun(id, from, to, patch);
+  patchRunbookRun: Store['patchRunbookRun'] = (id, patch) => this.runbooks.patchRunbookRun(id, patch);
+  listRunbookSteps: Store['listRunbookSteps'] = (runId) => this.runbooks.listRunbookSteps(runId);
+  getRunbookStep: Store['getRunbookStep'] = (runId, index) => this.runbooks.getRunbookStep(runId, index);
+  transitionRunbookStep: Store['transitionRunbookStep'] = (runId, index, from, to, patch, guard) => this.runbooks.transitionRunbookStep(runId, index, from, to, patch, guard);
+  findRunbookStepByApproval: Store['findRunbookStepByApproval'] = (approvalId) => this.runbooks.findRunbookStepByApproval(approvalId);
+  putRemediationFeedback: Store['putRemediationFeedback'] = (f) => this.runbooks.putRemediationFeedback(f);
+  listRemediationFeedback: Store['listRemediationFeedback'] = (f) => this.runbooks.listRemediationFeedback(f);
 
   async migrate(): Promise<void> {
     await runMigrations(this.db, this.dialect, () => this.clock.now(), this.logger);
@@ -152,6 +211,22 @@ export class KyselyStore implements Store {
       .where('status', 'in', [...OPEN_STATUSES])
       .orderBy('seq', 'asc')
       .execute();
+    return rows.map(toIncident);
+  }
+
+  async listIncidents(f: IncidentFilter): Promise<Incident[]> {
+    let q = this.db.selectFrom('incidents').selectAll();
+    if (f.statuses?.length) q = q.where('status', 'in', f.statuses);
+    if (f.severities?.length) q = q.where('severity', 'in', f.severities);
+    if (f.since) q = q.where('created_at', '>=', f.since.getTime());
+    if (f.beforeSeq !== undefined) q = q.where('seq', '<', f.beforeSeq);
+    // Services are a JSON array of strings: match the quoted element, so "api" does not match "api-gw".
+    if (f.services?.length) q = q.where((eb) => eb.or(f.services!.map((s) => sql<boolean>`services like ${`%${likeEscape(JSON.stringify(s))}%`} escape '\\'`)));
+    if (f.text) {
+      const pattern = `%${likeEscape(f.text.toLowerCase())}%`;
+      q = q.where((eb) => eb.or([sql<boolean>`lower(title) like ${pattern} escape '\\'`, sql<boolean>`lower(description) like ${pattern} escape '\\'`]));
+    }
+    const rows = await q.orderBy('seq', 'desc').limit(f.limit).execute();
     return rows.map(toIncident);
   }
 
@@ -902,4 +977,9 @@ function toJob(r: Selectable<JobsTable>): Job {
     runAfter: toDate(r.run_after),
     lastError: r.last_error,
   };
+}
+
+/** A LIKE pattern literal: `%`, `_` and the escape character itself match only themselves. */
+function likeEscape(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }

@@ -220,6 +220,144 @@ export const MIGRATIONS: readonly Migration[] = [
       await db.schema.alterTable('approvals').addColumn('approvers', 'text').execute();
     },
   },
+  {
+    // Insights: the backend's incident history (synced; keyed by the backend's id, so a resumed sync
+    // never makes a second row) and the "was this remediation needed?" answers.
+    name: '003_insights',
+    async up(db) {
+      await db.schema
+        .createTable('backend_incidents')
+        .addColumn('backend', 'text', (c) => c.notNull())
+        .addColumn('backend_id', 'text', (c) => c.notNull())
+        .addColumn('firebreak_id', 'text')
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('severity', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('services', 'text', (c) => c.notNull())
+        .addColumn('origin', 'text', (c) => c.notNull())
+        .addColumn('url', 'text')
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('acknowledged_at', 'bigint')
+        .addColumn('mitigated_at', 'bigint')
+        .addColumn('resolved_at', 'bigint')
+        .addColumn('postmortem', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('synced_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('backend_incidents_pk', ['backend', 'backend_id'])
+        .execute();
+      await db.schema.createIndex('backend_incidents_started_idx').on('backend_incidents').column('started_at').execute();
+      await db.schema.createIndex('backend_incidents_firebreak_idx').on('backend_incidents').column('firebreak_id').execute();
+      await db.schema
+        .createTable('remediation_answers')
+        .addColumn('approval_id', 'text', (c) => c.primaryKey())
+        .addColumn('answer', 'text', (c) => c.notNull())
+        .addColumn('answered_by', 'text', (c) => c.notNull())
+        .addColumn('answered_at', 'bigint', (c) => c.notNull())
+        .execute();
+      // The figures read incidents by start time and timelines/approvals by incident.
+      await db.schema.createIndex('incidents_created_idx').on('incidents').column('created_at').execute();
+      await db.schema.createIndex('timeline_incident_at_idx').on('timeline').columns(['incident_id', 'at']).execute();
+    },
+  },
+  {
+    // Paging (one row per incident and target: the idempotency of a page) and follow-ups
+    // (source_ref unique: a message or an accepted suggestion becomes one follow-up).
+    name: '004_followthrough',
+    async up(db) {
+      await db.schema
+        .createTable('pages')
+        .addColumn('incident_id', 'text', (c) => c.notNull().references('incidents.id').onDelete('cascade'))
+        .addColumn('target_key', 'text', (c) => c.notNull())
+        .addColumn('target_name', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('paged_by', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('external_id', 'text')
+        .addColumn('error', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('sent_at', 'bigint')
+        .addColumn('acked_at', 'bigint')
+        .addPrimaryKeyConstraint('pages_pk', ['incident_id', 'target_key'])
+        .execute();
+      await db.schema.createIndex('pages_external_idx').on('pages').column('external_id').execute();
+      await db.schema
+        .createTable('followups')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('incident_id', 'text', (c) => c.notNull().references('incidents.id').onDelete('cascade'))
+        .addColumn('text', 'text', (c) => c.notNull())
+        .addColumn('owner_id', 'text')
+        .addColumn('due', 'text')
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('source_ref', 'text', (c) => c.unique())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('backend_id', 'text')
+        .addColumn('backend_url', 'text')
+        .execute();
+      await db.schema.createIndex('followups_incident_idx').on('followups').column('incident_id').execute();
+      await db.schema.createIndex('followups_owner_idx').on('followups').columns(['owner_id', 'state']).execute();
+    },
+  },
+  {
+    // Runbook runs and their steps (docs/runbooks.md), and the answers to "was this automated
+    // remediation needed?" asked after resolve (read by insights: the false-positive rate).
+    name: '005_runbooks',
+    async up(db) {
+      await db.schema
+        .createTable('runbook_runs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('incident_id', 'text', (c) => c.notNull().references('incidents.id').onDelete('cascade'))
+        .addColumn('runbook_id', 'text', (c) => c.notNull())
+        .addColumn('runbook', 'text', (c) => c.notNull())
+        .addColumn('started_by', 'text', (c) => c.notNull())
+        .addColumn('channel_id', 'text', (c) => c.notNull())
+        .addColumn('dedupe_key', 'text', (c) => c.unique())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('message_ts', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('finished_at', 'bigint')
+        .addColumn('cancelled_by', 'text')
+        .addColumn('feedback_asked_at', 'bigint')
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('runbook_runs_incident_idx').on('runbook_runs').column('incident_id').execute();
+
+      await db.schema
+        .createTable('runbook_steps')
+        .addColumn('run_id', 'text', (c) => c.notNull().references('runbook_runs.id').onDelete('cascade'))
+        .addColumn('idx', 'integer', (c) => c.notNull())
+        .addColumn('step_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('started_at', 'bigint')
+        .addColumn('finished_at', 'bigint')
+        .addColumn('output', 'text')
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .addColumn('error', 'text')
+        .addColumn('approval_id', 'text')
+        .addColumn('actor', 'text')
+        .addColumn('acted_at', 'bigint')
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('runbook_steps_pk', ['run_id', 'idx'])
+        .execute();
+      await db.schema.createIndex('runbook_steps_approval_idx').on('runbook_steps').column('approval_id').execute();
+
+      // Keyed by the approval: each automated remediation is one approval of the gate.
+      await db.schema
+        .createTable('remediation_feedback')
+        .addColumn('approval_id', 'text', (c) => c.primaryKey())
+        .addColumn('incident_id', 'text', (c) => c.notNull())
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('step_index', 'integer', (c) => c.notNull())
+        .addColumn('action_id', 'text', (c) => c.notNull())
+        .addColumn('answer', 'text', (c) => c.notNull())
+        .addColumn('answered_by', 'text', (c) => c.notNull())
+        .addColumn('answered_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('remediation_feedback_incident_idx').on('remediation_feedback').column('incident_id').execute();
+    },
+  },
 ];
 
 export interface MigrationLogger {

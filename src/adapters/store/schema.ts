@@ -23,6 +23,13 @@ export interface Database {
   alert_fingerprints: AlertFingerprintsTable;
   jobs: JobsTable;
   kv: KvTable;
+  runbook_runs: RunbookRunsTable;
+  runbook_steps: RunbookStepsTable;
+  remediation_feedback: RemediationFeedbackTable;
+  backend_incidents: BackendIncidentsTable;
+  remediation_answers: RemediationAnswersTable;
+  pages: PagesTable;
+  followups: FollowupsTable;
   firebreak_migrations: MigrationsTable;
 }
 
@@ -173,4 +180,105 @@ export interface KvTable {
 export interface MigrationsTable {
   name: string;
   applied_at: number;
+}
+
+export interface RunbookRunsTable {
+  id: string;
+  incident_id: string;
+  runbook_id: string;
+  runbook: string; // JSON snapshot of the runbook at start
+  started_by: string;
+  channel_id: string;
+  dedupe_key: string | null;
+  status: string;
+  message_ts: string | null;
+  created_at: number;
+  finished_at: number | null;
+  cancelled_by: string | null;
+  feedback_asked_at: number | null;
+  updated_at: number;
+}
+
+export interface RunbookStepsTable {
+  run_id: string;
+  idx: number;
+  step_id: string;
+  status: string;
+  attempt: number;
+  started_at: number | null;
+  finished_at: number | null;
+  output: string | null;
+  detail: string; // JSON object
+  error: string | null;
+  approval_id: string | null;
+  actor: string | null;
+  acted_at: number | null;
+  updated_at: number;
+}
+
+export interface RemediationFeedbackTable {
+  approval_id: string;
+  incident_id: string;
+  run_id: string;
+  step_index: number;
+  action_id: string;
+  answer: string;
+  answered_by: string;
+  answered_at: number;
+}
+
+/** Migration 002: the backend's incident history, for insights. */
+export interface BackendIncidentsTable {
+  backend: string;
+  backend_id: string;
+  firebreak_id: string | null;
+  title: string;
+  severity: string | null;
+  status: string;
+  services: string; // JSON array of strings
+  origin: string;
+  url: string | null;
+  started_at: number;
+  acknowledged_at: number | null;
+  mitigated_at: number | null;
+  resolved_at: number | null;
+  postmortem: string;
+  updated_at: number;
+  synced_at: number;
+}
+
+export interface RemediationAnswersTable {
+  approval_id: string;
+  answer: string; // yes | no | unsure
+  answered_by: string;
+  answered_at: number;
+}
+
+export interface PagesTable {
+  incident_id: string;
+  target_key: string;
+  target_name: string;
+  message: string;
+  paged_by: string;
+  state: string;
+  external_id: string | null;
+  error: string | null;
+  created_at: number;
+  sent_at: number | null;
+  acked_at: number | null;
+}
+
+export interface FollowupsTable {
+  id: string;
+  incident_id: string;
+  text: string;
+  owner_id: string | null;
+  due: string | null;
+  source: string;
+  source_ref: string | null;
+  created_by: string;
+  created_at: number;
+  state: string;
+  backend_id: string | null;
+  backend_url: string | null;
 }

@@ -15,7 +15,7 @@ import type { EmuMessage, EmuView } from './types.js';
  * is then `{status: 200, body: <ack payload>}`, or `status: 0, timedOut: true` when the bot does
  * not ack within 3 s (where Slack gives up and shows the person an error).
  *
- * Limits: no shortcuts, no enterprise grid fields beyond nulls.
+ * Limits: message shortcuts only (no global shortcuts), no enterprise grid fields beyond nulls.
  */
 export interface SlackDriverOptions {
   emulator: SlackEmulator;
@@ -125,6 +125,16 @@ function optionFor(el: Obj, value: string): Obj {
   const found = optionsOf(el).find((o) => o.value === value);
   if (!found) throw new Error(`SlackDriver: no option with value "${value}" in ${String(el.action_id)}`);
   return found;
+}
+
+/** What an element shows before anyone touches it (initial_value, initial_user, initial_option...). */
+function initialValueOf(el: Obj): string | string[] | undefined {
+  if (typeof el.initial_value === 'string') return el.initial_value;
+  for (const k of ['initial_user', 'initial_date', 'initial_time', 'initial_conversation', 'initial_channel']) if (typeof el[k] === 'string') return el[k] as string;
+  if (isObj(el.initial_option) && typeof el.initial_option.value === 'string') return el.initial_option.value;
+  for (const k of ['initial_users', 'initial_conversations', 'initial_channels']) if (Array.isArray(el[k])) return el[k] as string[];
+  if (Array.isArray(el.initial_options)) return (el.initial_options as Obj[]).map((o) => String(o.value));
+  return undefined;
 }
 
 /** A state.values entry the way Slack reports each element type. */
@@ -343,6 +353,32 @@ export class SlackDriver {
     return { ...(await this.sendPayload(payload)), triggerId };
   }
 
+  /**
+   * A message shortcut ("More actions" on a message), sent as Slack does: `type: message_action`
+   * with the shortcut's `callback_id`, the message, the channel, a trigger id and a response_url.
+   */
+  async messageShortcut(ref: MessageRef, callbackId: string, o: { user: string }): Promise<DriverResponse & { triggerId: string }> {
+    const msg = this.emu.state.message(ref.channel, ref.ts);
+    if (!msg) throw new Error(`SlackDriver: no message ${ref.channel}/${ref.ts}`);
+    const triggerId = this.emu.issueTrigger(o.user);
+    const payload: Obj = {
+      type: 'message_action',
+      token: this.verificationToken,
+      action_ts: (this.clock() / 1000).toFixed(6),
+      team: this.team(),
+      user: this.user(o.user),
+      channel: { id: ref.channel, name: this.channelName(ref.channel) },
+      is_enterprise_install: false,
+      enterprise: null,
+      callback_id: callbackId,
+      trigger_id: triggerId,
+      response_url: this.emu.issueResponseUrl({ channel: ref.channel, user: o.user, messageTs: null }),
+      message_ts: msg.ts,
+      message: structuredClone(msg) satisfies EmuMessage,
+    };
+    return { ...(await this.sendPayload(payload)), triggerId };
+  }
+
   private viewPayload(view: EmuView): Obj {
     const { user_id: _u, open: _o, ...rest } = view;
     return structuredClone(rest);
@@ -365,7 +401,8 @@ export class SlackDriver {
       const actionId = String(element.action_id ?? '');
       const v = values[blockId]?.[actionId];
       if (v !== undefined) given.add(`${blockId}/${actionId}`);
-      stateValues[blockId] = { ...(stateValues[blockId] ?? {}), [actionId]: stateValue(element, v) };
+      // An input the person left alone is reported with its initial value, as Slack does.
+      stateValues[blockId] = { ...(stateValues[blockId] ?? {}), [actionId]: stateValue(element, v === undefined ? initialValueOf(element) : v) };
     }
     for (const [blockId, byAction] of Object.entries(values)) {
       for (const actionId of Object.keys(byAction)) {

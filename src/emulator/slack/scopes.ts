@@ -38,6 +38,8 @@ export const METHOD_SCOPES: Readonly<Record<string, ScopeNeed>> = {
   'conversations.members': { public: 'channels:read', private: 'groups:read' },
   'conversations.replies': { public: 'channels:history', private: 'groups:history' },
   'conversations.setTopic': { public: 'channels:manage', private: 'groups:write' },
+  'files.completeUploadExternal': 'files:write',
+  'files.getUploadURLExternal': 'files:write',
   'pins.add': 'pins:write',
   'pins.list': 'pins:read',
   'reactions.add': 'reactions:write',

@@ -315,6 +315,35 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
     sendJson(res, r.status, r.body);
   }
 
+  /**
+   * The upload URL from files.getUploadURLExternal: the raw bytes (or one multipart file part) in
+   * the body. Slack answers 200 "OK - <length>"; an unknown or already-used URL is 404.
+   */
+  async function handleUpload(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    const file = state.files.get(id);
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    let bytes: Buffer = Buffer.concat(chunks);
+    const type = req.headers['content-type'] ?? '';
+    const boundary = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(type);
+    if (boundary && type.startsWith('multipart/form-data')) bytes = firstMultipartPart(bytes, boundary[1] ?? boundary[2]!);
+    if (!file || file.bytes !== null) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
+      return;
+    }
+    file.bytes = bytes;
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(`OK - ${bytes.length}`);
+  }
+
+  /** url_private of a shared file (Slack requires the bot token; so does the emulator). */
+  function handleFile(req: IncomingMessage, res: ServerResponse, id: string): void {
+    const file = state.files.get(id);
+    const auth = req.headers.authorization?.replace(/^Bearer /, '');
+    if (!auth || !tokens.has(auth)) return void res.writeHead(403, { 'content-type': 'text/plain' }).end('Forbidden');
+    if (!file?.completed || !file.bytes) return void res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
+    res.writeHead(200, { 'content-type': file.mimetype ?? 'application/octet-stream', 'content-length': file.bytes.length }).end(file.bytes);
+  }
+
   function handleEvents(res: ServerResponse): void {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.write(': connected\n\n');
@@ -338,6 +367,8 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
         return handleApi(req, res, decodeURIComponent(path.slice(5)), url);
       }
       if (path.startsWith('/response/') && req.method === 'POST') return handleResponse(req, res, decodeURIComponent(path.slice(10)));
+      if (path.startsWith('/upload/v1/') && req.method === 'POST') return handleUpload(req, res, decodeURIComponent(path.slice(11)));
+      if (path.startsWith('/files/') && req.method === 'GET') return handleFile(req, res, decodeURIComponent(path.slice(7)));
       if (req.method === 'GET' && path === '/_emulator/state') return sendJson(res, 200, state.snapshot());
       if (req.method === 'GET' && path === '/_emulator/calls') return sendJson(res, 200, log);
       if (req.method === 'GET' && path === '/_emulator/events') return handleEvents(res);
@@ -395,4 +426,15 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The content of the first part of a multipart/form-data body. */
+function firstMultipartPart(body: Buffer, boundary: string): Buffer {
+  const delim = Buffer.from(`--${boundary}`);
+  const start = body.indexOf(delim);
+  if (start < 0) return body;
+  const headersEnd = body.indexOf('\r\n\r\n', start);
+  if (headersEnd < 0) return body;
+  const end = body.indexOf(Buffer.from(`\r\n--${boundary}`), headersEnd + 4);
+  return body.subarray(headersEnd + 4, end < 0 ? body.length : end);
 }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type {
+  EmuFile,
   EmuBookmark,
   EmuChannel,
   EmuEphemeral,
@@ -89,6 +90,8 @@ export class WorkspaceState {
   readonly triggers = new Map<string, EmuTrigger>();
   readonly responseUrls = new Map<string, EmuResponseUrl>();
   readonly responsePosts: EmuResponsePost[] = [];
+  /** Files from files.getUploadURLExternal: bytes arrive at the upload URL, then are shared. */
+  readonly files = new Map<string, EmuFile>();
 
   private lastTsMicros = 0;
   private seq = 0;
@@ -247,7 +250,7 @@ export class WorkspaceState {
    * Append a message. A reply (`thread_ts` given) updates its parent's reply_count, reply_users
    * and latest_reply as Slack does; the parent gets `thread_ts` = its own ts.
    */
-  postMessage(channelId: string, m: { user: string; text: string; blocks?: unknown[]; attachments?: unknown[]; threadTs?: string; metadata?: unknown; asBot?: boolean; subtype?: string }): EmuMessage {
+  postMessage(channelId: string, m: { user: string; text: string; blocks?: unknown[]; attachments?: unknown[]; threadTs?: string; metadata?: unknown; asBot?: boolean; subtype?: string; files?: EmuMessage['files'] }): EmuMessage {
     const ch = this.mustChannel(channelId);
     const msg: EmuMessage = {
       type: 'message',
@@ -260,6 +263,7 @@ export class WorkspaceState {
       ...(m.blocks ? { blocks: m.blocks } : {}),
       ...(m.attachments ? { attachments: m.attachments } : {}),
       ...(m.metadata ? { metadata: m.metadata } : {}),
+      ...(m.files ? { files: m.files, upload: true } : {}),
     };
     if (m.threadTs) {
       const parent = ch.messages.find((p) => p.ts === m.threadTs);
@@ -427,6 +431,8 @@ export class WorkspaceState {
       homes: Object.fromEntries(this.homes),
       ephemerals: this.ephemerals,
       responsePosts: this.responsePosts,
+      // Metadata only: the bytes are served by the emulator at /files/<id>.
+      files: [...this.files.values()].map(({ bytes: _bytes, ...f }) => f),
     });
   }
 
@@ -462,5 +468,6 @@ export interface WorkspaceSnapshot {
   views: EmuView[];
   homes: Record<string, string>;
   ephemerals: EmuEphemeral[];
+  files: Omit<EmuFile, 'bytes'>[];
   responsePosts: EmuResponsePost[];
 }

@@ -44,6 +44,8 @@ export const METHOD_TIERS: Record<string, Tier> = {
   'users.list': 2,
   'usergroups.list': 2,
   'usergroups.users.list': 2,
+  'files.getUploadURLExternal': 4,
+  'files.completeUploadExternal': 4,
 };
 
 export function tierOf(method: string): Tier {

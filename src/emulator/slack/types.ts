@@ -51,7 +51,25 @@ export interface EmuMessage {
   reactions?: EmuReaction[];
   edited?: { user: string; ts: string };
   pinned_to?: string[];
+  /** Files shared with the message (files.completeUploadExternal). */
+  files?: { id: string; name: string; title: string; mimetype: string; filetype: string; size: number; url_private: string; original_w?: number; original_h?: number }[];
+  upload?: boolean;
   team: string;
+}
+
+export interface EmuFile {
+  id: string;
+  name: string;
+  title: string;
+  /** Declared in files.getUploadURLExternal; the upload must match it. */
+  length: number;
+  user: string;
+  created: number;
+  bytes: Buffer | null;
+  mimetype: string | null;
+  /** Channels it was shared to by files.completeUploadExternal. */
+  channels: string[];
+  completed: boolean;
 }
 
 export interface EmuPin {

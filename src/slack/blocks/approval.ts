@@ -19,6 +19,8 @@ export function proposerLabel(a: Pick<Approval, 'proposedBy' | 'proposerKind'>):
       return ':robot_face: Claude';
     case 'agent':
       return `:gear: agent \`${escapeMrkdwn(a.proposedBy)}\``;
+    case 'runbook':
+      return `:clipboard: runbook \`${escapeMrkdwn(a.proposedBy)}\` (started automatically)`;
   }
 }
 

@@ -1,4 +1,4 @@
-import { formatUtc } from '../../domain/transcript.js';
+import { formatUtc } from '../../domain/time.js';
 import type { Block } from '../../ports/chat.js';
 import { isSlackId } from '../ids.js';
 import { escapeText, safeUrl } from '../mrkdwn.js';

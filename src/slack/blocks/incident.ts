@@ -2,7 +2,7 @@ import { incidentLabel, type Incident } from '../../domain/incident.js';
 import { SEVERITIES, SEVERITY_EMOJI } from '../../domain/severity.js';
 import type { Block } from '../../ports/chat.js';
 import type { DeclareOutcome } from '../../services/declare.js';
-import { Actions, DeclareBlocks, FormBlocks, INPUT, Markers, Views } from '../ids.js';
+import { Actions, DeclareBlocks, FormBlocks, INPUT, Markers, Views, numbered } from '../ids.js';
 import { actions, channelLink, clip, context, divider, escapeText, fields, header, link, mrkdwn, plain, section, time, user } from './common.js';
 
 const STATUS_EMOJI: Record<Incident['status'], string> = {
@@ -22,7 +22,11 @@ export function topicFor(i: Incident, roles: Record<string, string>): string {
 }
 
 /** The pinned incident card: the state of the incident at a glance, with the lifecycle buttons. */
-export function incidentCard(i: Incident, roles: Record<string, string>, opts: { backendUrl?: string | null } = {}): { text: string; blocks: Block[] } {
+export function incidentCard(
+  i: Incident,
+  roles: Record<string, string>,
+  opts: { backendUrl?: string | null; runbooks?: { id: string; title: string }[] } = {},
+): { text: string; blocks: Block[] } {
   const roleLines = Object.entries(roles)
     .filter(([r]) => r !== 'commander')
     .map(([r, u]) => `${r}: ${user(u)}`);
@@ -49,19 +53,34 @@ export function incidentCard(i: Incident, roles: Record<string, string>, opts: {
         { text: 'Assign role', actionId: Actions.cardAssignRole, value: i.id },
         { text: 'Summarize', actionId: Actions.cardSummarize, value: i.id },
         { text: 'Propose action', actionId: Actions.cardProposeAction, value: i.id },
+        { text: 'Page', actionId: Actions.cardPage, value: i.id },
         { text: 'Resolve', actionId: Actions.cardResolve, value: i.id, style: 'primary' },
         // Only while nobody commands: who may press it is decided by the role rules, not by seeing it.
         ...(roles.commander ?? i.commanderId ? [] : [{ text: "I'll take command", actionId: Actions.cardTakeCommand, value: i.id }]),
       ]),
     );
+    // Runbooks that apply to this incident, offered to start (docs/runbooks.md).
+    const offers = (opts.runbooks ?? []).slice(0, 5);
+    if (offers.length) {
+      blocks.push(context(`:clipboard: ${offers.length === 1 ? 'A runbook applies' : 'Runbooks apply'} to this incident:`));
+      blocks.push(actions(`card_runbooks:${i.id}`, offers.map((r, n) => ({ text: `Run: ${r.title}`, actionId: numbered(Actions.runbookStart, n), value: `${r.id} ${i.id}` }))));
+    }
   } else {
     blocks.push(context(i.resolvedAt ? `${statusLine(i)} ${time(i.resolvedAt)}` : statusLine(i)));
   }
   return { text: `${incidentLabel(i)} ${escapeText(i.title)} — ${i.severity}, ${i.status}`, blocks };
 }
 
-/** The post in the announcement channel; updated in place as the incident changes. */
-export function announcement(i: Incident, roles: Record<string, string>, opts: { noChannelReason?: string | null } = {}): { text: string; blocks: Block[] } {
+/**
+ * The post in the announcement channel; updated in place as the incident changes. Its last line is
+ * the latest `/incident update` (timeline text, stored escaped), except for a private incident:
+ * that would tell what it is about.
+ */
+export function announcement(
+  i: Incident,
+  roles: Record<string, string>,
+  opts: { noChannelReason?: string | null; latest?: { text: string; at: Date; author: string | null } | null } = {},
+): { text: string; blocks: Block[] } {
   const closed = i.status === 'resolved' || i.status === 'cancelled';
   if (i.private) {
     // A private incident (a security matter, say) is announced without its title, description or
@@ -95,6 +114,7 @@ export function announcement(i: Incident, roles: Record<string, string>, opts: {
       ...(!closed && !i.channelId && opts.noChannelReason
         ? [context(`:information_source: No channel: ${escapeText(opts.noChannelReason)}`), actions(`announce_actions:${i.id}`, [{ text: 'Open a channel', actionId: Actions.announceOpenChannel, value: i.id }])]
         : []),
+      ...(opts.latest ? [section(`:loudspeaker: *Latest update* ${time(opts.latest.at)}${opts.latest.author ? ` from ${user(opts.latest.author)}` : ''}: ${clip(opts.latest.text, 2500)}`, `announce_latest:${i.id}`)] : []),
     ],
   };
 }

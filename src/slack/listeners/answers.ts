@@ -30,7 +30,7 @@ export function ephemeralTo(deps: Deps, channel: string | undefined, userId: str
  * call one service with the button's value (an id, re-read from the store by the service) and the
  * signed user; expected errors become a private message, unexpected ones get an error id.
  */
-export function onButton(app: App, deps: Deps, actionId: string, run: (value: string, body: BlockAction, tell: Tell) => Promise<void>): void {
+export function onButton(app: App, deps: Deps, actionId: string | RegExp, run: (value: string, body: BlockAction, tell: Tell) => Promise<void>): void {
   app.action<BlockAction<ButtonAction>>(actionId, async ({ ack, action, body, respond }) => {
     await ack();
     await afterAck();
@@ -38,7 +38,7 @@ export function onButton(app: App, deps: Deps, actionId: string, run: (value: st
     try {
       await run(action.value ?? '', body, tell);
     } catch (err) {
-      await reportToUser(deps.logger, err, tell, { action: actionId });
+      await reportToUser(deps.logger, err, tell, { action: String(actionId) });
     }
   });
 }

@@ -1,8 +1,8 @@
 import type { App } from '@slack/bolt';
 import type { Deps } from '../../services/deps.js';
 import { pinToTimeline } from '../../services/lifecycle.js';
-import { homeView } from '../blocks/incident.js';
-import { severityRank } from '../../domain/severity.js';
+import { publishHome } from '../../services/insights.js';
+import { homeFollowupBlocks } from '../../services/followups.js';
 
 /**
  * Events API. Slack retries deliveries (`x-slack-retry-num`); each event id is processed once,
@@ -24,8 +24,6 @@ export function registerEvents(app: App, deps: Deps): void {
   app.event('app_home_opened', async ({ event, body }) => {
     if (event.tab && event.tab !== 'home') return;
     if (!(await firstTime(body))) return;
-    const open = await deps.store.listOpenIncidents();
-    open.sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || b.createdAt.getTime() - a.createdAt.getTime());
-    await deps.chat.publishHome(event.user, homeView(open));
+    await publishHome(deps, event.user, await homeFollowupBlocks(deps, event.user));
   });
 }

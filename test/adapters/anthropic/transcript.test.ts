@@ -7,7 +7,7 @@ import {
   linesSince,
   neutralizeDelimiters,
   renderTranscriptBlock,
-} from '../../../src/domain/transcript.js';
+} from '../../../src/adapters/anthropic/transcript.js';
 import { aLine, ts } from '../../fakes/anthropic/context.js';
 
 describe('transcript formatting', () => {

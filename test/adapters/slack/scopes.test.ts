@@ -24,9 +24,12 @@ const BOT_METHODS: Record<string, string[]> = {
   'conversations.list': ['channels:read', 'groups:read'],
   'conversations.replies': ['channels:history', 'groups:history'],
   'conversations.setTopic': ['channels:manage', 'groups:write'],
+  'files.completeUploadExternal': ['files:write'], // the /incident stats chart and the weekly digest
+  'files.getUploadURLExternal': ['files:write'],
   'pins.add': ['pins:write'],
   'usergroups.users.list': ['usergroups:read'],
   'users.info': ['users:read'],
+  'users.lookupByEmail': ['users:read.email'],
   'views.open': [],
   'views.publish': [],
 };
@@ -35,7 +38,7 @@ const BOT_METHODS: Record<string, string[]> = {
 const OTHER_SCOPES = {
   'chat:write.public': 'post announcements in a public channel the bot has not been invited to',
   'reactions:read': 'the reaction_added event (a :pushpin: adds a message to the timeline)',
-  commands: 'the /incident slash command',
+  commands: 'the /incident slash command and the Follow-up message shortcut',
 };
 
 function sourceFiles(dir: string): string[] {

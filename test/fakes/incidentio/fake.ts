@@ -56,6 +56,32 @@ export const editPayload = z.strictObject({
   notify_incident_channel: z.boolean(),
 });
 export const importPostmortemPayload = z.strictObject({ title: z.string(), content: z.string() });
+export const escalationPayload = z.strictObject({
+  idempotency_key: z.string(),
+  title: z.string(),
+  description: z.string().optional(),
+  escalation_path_id: z.string().optional(),
+  incident_id: z.string().optional(),
+  user_ids: z.array(z.string()).optional(),
+});
+export const followUpPayload = z.strictObject({
+  incident_id: z.string(),
+  title: z.string(),
+  description: z.string().optional(),
+  assignee_id: z.string().optional(),
+  assignee_team_id: z.string().optional(),
+  external_issue_reference_id: z.string().optional(),
+  follow_up_category_id: z.string().optional(),
+  follow_up_priority_option_id: z.string().optional(),
+  labels: z.array(z.string()).optional(),
+});
+
+export interface FakeIncidentIoUser {
+  id: string;
+  email: string;
+  name: string;
+  slack_user_id: string | null;
+}
 
 export interface FakeIncidentIoIncident {
   id: string;
@@ -70,6 +96,11 @@ export interface FakeIncidentIoIncident {
   roles: { incident_role_id: string; assignee: Record<string, string> }[];
   postmortems: { id: string; title: string; content: string }[];
   permalink: string;
+  /** ISO times; `updated_at` moves on every change. Lifecycle times by their (workspace) name. */
+  created_at: string;
+  updated_at: string;
+  timestamps: Record<string, string>;
+  created_by_alert: boolean;
   /** The Slack channel the incident lives in: made by incident.io's app, attached, or none. */
   slack_channel_id: string | null;
   /** Whether incident.io's own Slack app made (and announced) that channel. */
@@ -89,6 +120,8 @@ export interface FakeIncidentIoOptions {
   closeWithoutPostIncident?: boolean;
   /** incident.io's own Slack app is installed (it makes a channel for each standard incident); default true. */
   slackApp?: boolean;
+  /** Users (matched by Slack id), escalation paths, and schedules whose entries name users by id. */
+  onCall?: { users?: FakeIncidentIoUser[]; escalationPaths?: string[]; schedules?: { id: string; entries: { userId: string; startAt: string; endAt: string }[] }[] };
 }
 
 export interface FakeIncidentIo extends FakeServer {
@@ -97,7 +130,11 @@ export interface FakeIncidentIo extends FakeServer {
   statuses(): { id: string; name: string; rank: number; category: string }[];
   roles(): { id: string; name: string; role_type: string; shortform: string }[];
   seedIncidents(n: number): void;
+  /** Seed incidents with their own history (insights sync tests). */
+  seedHistory(rows: Partial<FakeIncidentIoIncident>[]): FakeIncidentIoIncident[];
   specValidationActive: boolean;
+  escalations(): { id: string; idempotency_key: string; body: z.infer<typeof escalationPayload> }[];
+  followUps(): { id: string; body: z.infer<typeof followUpPayload> }[];
 }
 
 export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Promise<FakeIncidentIo> {
@@ -143,6 +180,11 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
   ];
   const incidents: FakeIncidentIoIncident[] = [];
   let seq = 0;
+  let lastStamp = 0;
+  const stamp = (): string => {
+    lastStamp = Math.max(now(), lastStamp + 1);
+    return new Date(lastStamp).toISOString();
+  };
 
   const fail = (status: number, type: string, errors: { code: string; message: string; field?: string }[]): Reply => ({
     status,
@@ -184,8 +226,10 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       slack_team_id: 'T1',
       ...(i.slack_channel_id ? { slack_channel_id: i.slack_channel_id } : {}),
       postmortem_document_ids: i.postmortems.map((p) => p.id),
-      created_at: ts,
-      updated_at: ts,
+      incident_timestamp_values: Object.entries(i.timestamps).map(([name, value], rank) => ({ incident_timestamp: { id: `ts-${rank}`, name, rank }, value: { value } })),
+      ...(i.created_by_alert ? { creator: { alert: { id: `alert-${i.id}`, title: i.name } } } : {}),
+      created_at: i.created_at,
+      updated_at: i.updated_at,
     };
   };
 
@@ -212,6 +256,10 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       roles: (a.incident_role_assignments ?? []).map((r) => ({ incident_role_id: r.incident_role_id, assignee: { ...(r.assignee ?? {}) } as Record<string, string> })),
       postmortems: [],
       permalink: `https://app.incident.io/acme/incidents/${seq}`,
+      ...(() => {
+        const at = stamp();
+        return { created_at: at, updated_at: at, timestamps: { 'Reported at': at }, created_by_alert: false };
+      })(),
       ...channelFor(a, seq),
     };
   };
@@ -243,10 +291,21 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
   });
   route('GET', '/v2/incidents', (ctx) => {
     const size = Math.min(250, Math.max(1, Number(ctx.query.page_size ?? 25) || 25));
-    const start = ctx.query.after ? incidents.findIndex((i) => i.id === ctx.query.after) + 1 : 0;
-    const slice = incidents.slice(start, start + size);
-    const more = start + size < incidents.length;
-    return { status: 200, body: { incidents: slice.map(incidentJson), pagination_meta: { page_size: size, total_record_count: incidents.length, ...(more && slice.length ? { after: slice[slice.length - 1]!.id } : {}) } } };
+    const sortBy = ctx.query.sort_by ?? 'created_at_newest_first';
+    if (sortBy !== 'created_at_newest_first' && sortBy !== 'created_at_oldest_first')
+      return fail(422, 'validation_error', [{ code: 'invalid_value', message: 'sort_by must be one of created_at_newest_first, created_at_oldest_first', field: 'sort_by' }]);
+    let list = sortBy === 'created_at_oldest_first' ? [...incidents] : [...incidents].reverse();
+    for (const field of ['updated_at', 'created_at'] as const) {
+      const gte = ctx.query[`${field}[gte]`];
+      if (gte === undefined) continue;
+      const t = Date.parse(gte);
+      if (Number.isNaN(t)) return fail(422, 'validation_error', [{ code: 'invalid_value', message: `${field}[gte] must be a date`, field }]);
+      list = list.filter((i) => Date.parse(i[field]) >= t);
+    }
+    const start = ctx.query.after ? list.findIndex((i) => i.id === ctx.query.after) + 1 : 0;
+    const slice = list.slice(start, start + size);
+    const more = start + size < list.length;
+    return { status: 200, body: { incidents: slice.map(incidentJson), pagination_meta: { page_size: size, total_record_count: list.length, ...(more && slice.length ? { after: slice[slice.length - 1]!.id } : {}) } } };
   });
   route('GET', '/v2/incidents/{id}', (ctx) => {
     const inc = incidents.find((i) => i.id === ctx.params.id);
@@ -272,6 +331,13 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       inc.roles = inc.roles.filter((x) => x.incident_role_id !== r.incident_role_id);
       inc.roles.push({ incident_role_id: r.incident_role_id, assignee: { ...(r.assignee ?? {}) } as Record<string, string> });
     }
+    // The default lifecycle timestamps move with the status, as incident.io's do.
+    const at = stamp();
+    const st = statuses.find((x) => x.id === inc.incident_status_id)!;
+    if ((a.incident_role_assignments?.length ?? 0) > 0) inc.timestamps['Accepted at'] ??= at;
+    if (/monitor/i.test(st.name)) inc.timestamps['Mitigated at'] ??= at;
+    if (st.category === 'closed' || st.category === 'learning') inc.timestamps['Resolved at'] ??= at;
+    inc.updated_at = at;
     return { status: 200, body: { incident: incidentJson(inc) } };
   });
   route('POST', '/v2/incidents/{id}/actions/import_postmortem_document', (ctx) => {
@@ -281,6 +347,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     if (!inc) return notFound();
     const doc = { id: randomUUID(), title: v.data.title, content: v.data.content };
     inc.postmortems.push(doc);
+    inc.updated_at = stamp();
     return { status: 201, body: { postmortem_document: { id: doc.id, incident_id: inc.id, title: doc.title, status: 'draft', type: 'imported', document_url: '', exported_urls: [], editors: [], created_at: ts, updated_at: ts } } };
   });
 
@@ -297,6 +364,71 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
         postmortem_documents: slice.map((d) => ({ id: d.id, incident_id: d.incident_id, title: d.title, status: 'draft', type: 'imported', document_url: '', exported_urls: [], editors: [], created_at: ts, updated_at: ts })),
         pagination_meta: { page_size: size, ...(more && slice.length ? { after: slice[slice.length - 1]!.id } : {}) },
       },
+    };
+  });
+
+  // On-call: escalations are deduplicated by idempotency_key (the spec: "the existing escalation will be returned").
+  const users = opts.onCall?.users ?? [];
+  const escalations: { id: string; idempotency_key: string; body: z.infer<typeof escalationPayload> }[] = [];
+  const followUps: { id: string; body: z.infer<typeof followUpPayload> }[] = [];
+  const userJson = (u: FakeIncidentIoUser) => ({ id: u.id, email: u.email, name: u.name, role: 'responder', ...(u.slack_user_id ? { slack_user_id: u.slack_user_id } : {}) });
+  const escalationJson = (e: (typeof escalations)[number]) => ({
+    id: e.id,
+    title: e.body.title,
+    status: 'triggered',
+    ...(e.body.escalation_path_id ? { escalation_path_id: e.body.escalation_path_id } : {}),
+    priority: { name: 'P1' },
+    events: [],
+    related_alerts: [],
+    related_incidents: e.body.incident_id ? [{ id: e.body.incident_id }] : [],
+    created_at: ts,
+    updated_at: ts,
+  });
+  route('GET', '/v2/users', (ctx) => {
+    const list = users.filter((u) => (!ctx.query.slack_user_id || u.slack_user_id === ctx.query.slack_user_id) && (!ctx.query.email || u.email === ctx.query.email));
+    return { status: 200, body: { users: list.map(userJson), pagination_meta: { page_size: 25 } } };
+  });
+  route('POST', '/v2/escalations', (ctx) => {
+    const v = validate(ctx, '/v2/escalations', escalationPayload);
+    if (!v.ok) return v.reply;
+    const b = v.data;
+    const again = escalations.find((e) => e.idempotency_key === b.idempotency_key);
+    if (again) return { status: 201, body: { escalation: escalationJson(again) } };
+    if (!b.escalation_path_id && !b.user_ids?.length) return fail(422, 'validation_error', [{ code: 'invalid_value', message: 'Either an escalation path or at least one user must be given', field: 'escalation_path_id' }]);
+    if (b.escalation_path_id && !(opts.onCall?.escalationPaths ?? []).includes(b.escalation_path_id))
+      return fail(422, 'validation_error', [{ code: 'not_found', message: 'Escalation path not found', field: 'escalation_path_id' }]);
+    for (const id of b.user_ids ?? []) if (!users.some((u) => u.id === id)) return fail(422, 'validation_error', [{ code: 'not_found', message: `User ${id} not found`, field: 'user_ids' }]);
+    if (b.incident_id && !incidents.some((i) => i.id === b.incident_id)) return fail(422, 'validation_error', [{ code: 'not_found', message: 'Incident not found', field: 'incident_id' }]);
+    const e = { id: randomUUID(), idempotency_key: b.idempotency_key, body: b };
+    escalations.push(e);
+    return { status: 201, body: { escalation: escalationJson(e) } };
+  });
+  route('GET', '/v2/schedule_entries', (ctx) => {
+    if (!ctx.query.schedule_id) return fail(422, 'validation_error', [{ code: 'missing_field', message: 'schedule_id is required', field: 'schedule_id' }]);
+    const sched = (opts.onCall?.schedules ?? []).find((x) => x.id === ctx.query.schedule_id);
+    if (!sched) return notFound();
+    const from = Date.parse(ctx.query.entry_window_start ?? '');
+    const to = Date.parse(ctx.query.entry_window_end ?? '');
+    const entries = sched.entries
+      .filter((e) => (Number.isNaN(to) || Date.parse(e.startAt) < to) && (Number.isNaN(from) || Date.parse(e.endAt) > from))
+      .map((e, n) => {
+        const u = users.find((x) => x.id === e.userId);
+        return { entry_id: `${sched.id}-${n}`, fingerprint: `${sched.id}-${n}`, layer_id: 'layer-1', rotation_id: 'rotation-1', start_at: e.startAt, end_at: e.endAt, ...(u ? { user: userJson(u) } : {}) };
+      });
+    return { status: 200, body: { schedule_entries: { final: entries, scheduled: entries, overrides: [] }, pagination_meta: {} } };
+  });
+  route('POST', '/v2/follow_ups', (ctx) => {
+    const v = validate(ctx, '/v2/follow_ups', followUpPayload);
+    if (!v.ok) return v.reply;
+    const inc = incidents.find((i) => i.id === v.data.incident_id);
+    if (!inc) return fail(422, 'validation_error', [{ code: 'not_found', message: 'Incident not found', field: 'incident_id' }]);
+    const assignee = v.data.assignee_id ? users.find((u) => u.id === v.data.assignee_id) : undefined;
+    if (v.data.assignee_id && !assignee) return fail(422, 'validation_error', [{ code: 'not_found', message: 'Assignee not found', field: 'assignee_id' }]);
+    const f = { id: randomUUID(), body: v.data };
+    followUps.push(f);
+    return {
+      status: 201,
+      body: { follow_up: { id: f.id, incident_id: inc.id, title: v.data.title, description: v.data.description ?? '', status: 'outstanding', labels: v.data.labels ?? [], ...(assignee ? { assignee: userJson(assignee) } : {}), created_at: ts, updated_at: ts } },
     };
   });
 
@@ -321,8 +453,17 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     severities: () => severities,
     statuses: () => statuses,
     roles: () => roles,
+    escalations: () => escalations,
+    followUps: () => followUps,
     seedIncidents(n) {
       for (let k = 0; k < n; k++) incidents.push(newIncident({ idempotency_key: `seed-${randomUUID()}`, visibility: 'public', name: 'Seeded' }));
+    },
+    seedHistory(rows) {
+      return rows.map((r) => {
+        const inc = { ...newIncident({ idempotency_key: `seed-${randomUUID()}`, visibility: 'public', name: 'Seeded' }), ...r };
+        incidents.push(inc);
+        return inc;
+      });
     },
   };
 }

@@ -37,7 +37,17 @@ export interface FakeRootlyIncident {
   roles: { incident_role_id: string; user_id: string }[];
   events: { id: string; event: string; visibility: string }[];
   post_mortem: { id: string; title: string; status: 'draft' | 'published'; show_timeline: boolean } | null;
+  /** normal unless seeded otherwise (test, example, scheduled incidents exist on Rootly too). */
+  kind: string;
+  source: string | null;
+  services: string[];
+  /** ISO times; `updated_at` moves on every change, like Rootly's. */
   created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  acknowledged_at: string | null;
+  mitigated_at: string | null;
+  resolved_at: string | null;
 }
 
 export interface FakeRootlyOptions {
@@ -55,6 +65,11 @@ export interface FakeRootlyOptions {
   labelFilter?: 'ignored' | 'exact';
   /** Whether resolving opens a retrospective (post-mortem): default 'on_resolve'; 'never' models an org without one. */
   retrospectives?: 'on_resolve' | 'never';
+  /**
+   * Rootly On-Call: notification targets an alert may page (by type and id), and schedules whose
+   * shifts name a user (by email). An alert naming an unknown target is refused with 422.
+   */
+  onCall?: { targets?: { type: 'User' | 'Group' | 'EscalationPolicy' | 'Service'; id: string }[]; schedules?: { id: string; shifts: { email: string; startsAt: string; endsAt: string }[] }[] };
 }
 
 export interface FakeRootly extends Omit<FakeServer, 'setLimit'> {
@@ -65,10 +80,15 @@ export interface FakeRootly extends Omit<FakeServer, 'setLimit'> {
   users(): { id: string; email: string }[];
   workflowRuns(): { id: string; workflow_id: string; incident_id: string | null; context: unknown; status: string }[];
   alerts(): { id: string; attributes: Record<string, unknown>; status: string }[];
+  actionItems(): { id: string; incident_id: string; attributes: Record<string, unknown> }[];
   /** Seed incidents directly (for pagination tests); `labels` for all of them (default none). */
   seedIncidents(n: number, labels?: Record<string, unknown>): void;
   /** Open a retrospective for an incident now (what a Rootly retrospective process does). */
   openRetrospective(incidentId: string): void;
+  /** Seed incidents with their own history (insights sync tests and the benchmark). */
+  seedHistory(rows: Partial<FakeRootlyIncident>[]): FakeRootlyIncident[];
+  /** Change an incident as Rootly's UI would (bumps updated_at). */
+  touch(id: string, patch: Partial<FakeRootlyIncident>): void;
   /** Whether spec validation with ajv is active (the spec file was found). */
   specValidationActive: boolean;
 }
@@ -88,6 +108,12 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
   const spec = opts.specValidation === false ? null : loadSpecValidator('rootly-openapi.json');
   const ts = new Date('2026-01-01T00:00:00Z').toISOString();
   const clock = opts.now ?? Date.now;
+  /** Strictly increasing, like database timestamps with microseconds: two changes never share one. */
+  let lastStamp = 0;
+  const stamp = (): string => {
+    lastStamp = Math.max(clock(), lastStamp + 1);
+    return new Date(lastStamp).toISOString();
+  };
   const openRetrospective = (inc: FakeRootlyIncident) => {
     inc.post_mortem ??= { id: randomUUID(), title: `${inc.title ?? 'Incident'} retrospective`, status: 'draft', show_timeline: false };
   };
@@ -103,6 +129,7 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
   const incidents: FakeRootlyIncident[] = [];
   const workflowRuns: { id: string; workflow_id: string; incident_id: string | null; context: unknown; status: string }[] = [];
   const alerts: { id: string; attributes: Record<string, unknown>; status: string }[] = [];
+  const actionItems: { id: string; incident_id: string; attributes: Record<string, unknown> }[] = [];
   let seq = 0;
   let server: FakeServer;
 
@@ -125,8 +152,16 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
       cancellation_message: i.cancellation_message,
       url: i.url,
       slug: `${i.sequential_id}-incident`,
+      kind: i.kind,
+      source: i.source,
+      services: i.services.map((name) => ({ data: { id: `svc-${name}`, type: 'services', attributes: { name, slug: name, created_at: ts, updated_at: ts } } })),
+      retrospective_progress_status: i.post_mortem ? (i.post_mortem.status === 'published' ? 'completed' : 'active') : i.status === 'resolved' ? 'not_started' : null,
+      started_at: i.started_at,
+      acknowledged_at: i.acknowledged_at,
+      mitigated_at: i.mitigated_at,
+      resolved_at: i.resolved_at,
       created_at: i.created_at,
-      updated_at: ts,
+      updated_at: i.updated_at,
     },
   });
   const sevJson = (s: (typeof severities)[number]) => ({ id: s.id, type: 'severities', attributes: { name: s.name, slug: s.slug, severity: s.severity, position: s.position, created_at: ts, updated_at: ts } });
@@ -165,6 +200,10 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     return { ok: true, data: r.data as z.infer<T> };
   };
 
+  const times = () => {
+    const at = stamp();
+    return { created_at: at, updated_at: at, started_at: at, acknowledged_at: null, mitigated_at: null, resolved_at: null };
+  };
   const findIncident = (id: string | undefined) => incidents.find((i) => i.id === id || String(i.sequential_id) === id);
   const notFound = (): Reply => err(404, 'Not found or unauthorized');
 
@@ -198,6 +237,22 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     }
     const status = ctx.query['filter[status]'];
     if (status) list = list.filter((i) => status.split(',').includes(i.status));
+    for (const field of ['updated_at', 'created_at'] as const) {
+      const gte = ctx.query[`filter[${field}][gte]`];
+      if (gte !== undefined) {
+        const t = Date.parse(gte);
+        if (Number.isNaN(t)) return err(400, 'Invalid filter', { detail: `filter[${field}][gte] is not a date` });
+        list = list.filter((i) => Date.parse(i[field]) >= t);
+      }
+    }
+    const sort = ctx.query.sort;
+    if (sort) {
+      const m = /^(-?)(created_at|updated_at)$/.exec(sort);
+      if (!m) return err(400, 'Invalid sort', { detail: `sort must be one of created_at, -created_at, updated_at, -updated_at` });
+      const key = m[2] as 'created_at' | 'updated_at';
+      const dir = m[1] ? -1 : 1;
+      list = [...list].sort((a, b) => dir * (Date.parse(a[key]) - Date.parse(b[key])) || a.sequential_id - b.sequential_id);
+    }
     return page(ctx, list, incidentJson);
   });
   route('POST', '/v1/incidents', (ctx) => {
@@ -226,7 +281,10 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
       roles: [],
       events: [],
       post_mortem: null,
-      created_at: new Date(clock()).toISOString(),
+      kind: 'normal',
+      source: 'api',
+      services: [],
+      ...times(),
     };
     incidents.push(inc);
     return ok(201, { data: incidentJson(inc) });
@@ -258,6 +316,7 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     if (a.slack_channel_url != null) inc.slack_channel_url = a.slack_channel_url;
     if (a.labels != null) inc.labels = a.labels;
     if (a.status != null) inc.status = a.status;
+    inc.updated_at = stamp();
     return ok(200, { data: incidentJson(inc) });
   });
 
@@ -271,15 +330,18 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
       if (!from.includes(inc.status)) return err(422, `Status cannot transition from ${inc.status}`, { pointer: '/data/attributes/status' });
       const body = v.data as { data: { attributes?: Record<string, unknown> } };
       apply(inc, body.data.attributes ?? {});
+      inc.updated_at = stamp();
       return ok(200, { data: incidentJson(inc) });
     });
   transition('/v1/incidents/{id}/mitigate', S.mitigateIncident, ['in_triage', 'started', 'detected', 'acknowledged'], (inc, a) => {
     inc.status = 'mitigated';
     inc.mitigation_message = (a.mitigation_message as string | undefined) ?? null;
+    inc.mitigated_at ??= stamp();
   });
   transition('/v1/incidents/{id}/resolve', S.resolveIncident, OPEN, (inc, a) => {
     inc.status = 'resolved';
     inc.resolution_message = (a.resolution_message as string | undefined) ?? null;
+    inc.resolved_at = stamp();
     // Rootly opens a retrospective when a retrospective process applies, or never.
     if (opts.retrospectives !== 'never') openRetrospective(inc);
   });
@@ -304,6 +366,8 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     if (!roles.some((r) => r.id === a.incident_role_id)) return err(422, 'Incident role must exist', { pointer: '/data/attributes/incident_role_id' });
     inc.roles = inc.roles.filter((r) => r.incident_role_id !== a.incident_role_id);
     inc.roles.push({ incident_role_id: a.incident_role_id, user_id: a.user_id });
+    inc.acknowledged_at ??= stamp();
+    inc.updated_at = stamp();
     return ok(200, { data: incidentJson(inc) });
   });
   route('POST', '/v1/incidents/{incident_id}/events', (ctx) => {
@@ -329,6 +393,7 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     const a = v.data.data.attributes;
     if (a.title) inc.post_mortem.title = a.title;
     if (a.status) inc.post_mortem.status = a.status;
+    inc.updated_at = stamp();
     if (a.show_timeline !== undefined) inc.post_mortem.show_timeline = a.show_timeline;
     return ok(200, { data: { id: inc.post_mortem.id, type: 'incident_post_mortems', attributes: { title: inc.post_mortem.title, status: inc.post_mortem.status, created_at: ts, updated_at: ts } } });
   });
@@ -344,6 +409,15 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
   route('POST', '/v1/alerts', (ctx) => {
     const v = validate(ctx, '/v1/alerts', S.newAlert);
     if (!v.ok) return v.reply;
+    const na = v.data.data.attributes;
+    if ((na.notification_target_type ?? null) !== null || (na.notification_target_id ?? null) !== null) {
+      if (!na.notification_target_type || !na.notification_target_id) return err(422, 'Notification target type and notification target id must both be given', { pointer: '/data/attributes/notification_target_id' });
+      const known =
+        na.notification_target_type === 'User'
+          ? users.some((u) => u.id === na.notification_target_id)
+          : (opts.onCall?.targets ?? []).some((t) => t.type === na.notification_target_type && t.id === na.notification_target_id);
+      if (!known) return err(422, 'Notification target must exist', { pointer: '/data/attributes/notification_target_id' });
+    }
     const alert = { id: randomUUID(), attributes: v.data.data.attributes as Record<string, unknown>, status: 'triggered' };
     alerts.push(alert);
     return ok(201, { data: { id: alert.id, type: 'alerts', attributes: { ...alert.attributes, status: alert.status, created_at: ts, updated_at: ts } } });
@@ -355,6 +429,41 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     if (!alert) return notFound();
     alert.status = 'resolved';
     return ok(200, { data: { id: alert.id, type: 'alerts', attributes: { ...alert.attributes, status: alert.status, created_at: ts, updated_at: ts } } });
+  });
+
+  route('GET', '/v1/schedules/{id}/shifts', (ctx) => {
+    const sched = (opts.onCall?.schedules ?? []).find((x) => x.id === ctx.params.id);
+    if (!sched) return notFound();
+    const from = Date.parse(ctx.query.from ?? '');
+    const to = Date.parse(ctx.query.to ?? '');
+    const shifts = sched.shifts.filter((sh) => (Number.isNaN(to) || Date.parse(sh.startsAt) < to) && (Number.isNaN(from) || Date.parse(sh.endsAt) > from));
+    return ok(200, {
+      data: shifts.map((sh, n) => {
+        const u = users.find((x) => x.email === sh.email);
+        return {
+          id: `${sched.id}-shift-${n}`,
+          type: 'shifts',
+          attributes: {
+            schedule_id: sched.id,
+            rotation_id: null,
+            starts_at: sh.startsAt,
+            ends_at: sh.endsAt,
+            is_override: false,
+            shift_override: null,
+            user: { data: { id: u?.id ?? randomUUID(), type: 'users', attributes: { email: sh.email, full_name: sh.email.split('@')[0], created_at: ts, updated_at: ts } } },
+          },
+        };
+      }),
+    });
+  });
+  route('POST', '/v1/incidents/{incident_id}/action_items', (ctx) => {
+    const v = validate(ctx, '/v1/incidents/{incident_id}/action_items', S.newActionItem);
+    if (!v.ok) return v.reply;
+    const inc = findIncident(ctx.params.incident_id);
+    if (!inc) return notFound();
+    const item = { id: randomUUID(), incident_id: inc.id, attributes: { kind: 'task', priority: 'medium', status: 'open', ...v.data.data.attributes } as Record<string, unknown> };
+    actionItems.push(item);
+    return ok(201, { data: { id: item.id, type: 'incident_action_items', attributes: { ...item.attributes, incident_id: inc.id, incident_title: inc.title, created_at: ts, updated_at: ts } } });
   });
 
   server = await startFakeServer({
@@ -385,6 +494,7 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     users: () => users,
     workflowRuns: () => workflowRuns,
     alerts: () => alerts,
+    actionItems: () => actionItems,
     openRetrospective(id) {
       const inc = findIncident(id);
       if (inc) openRetrospective(inc);
@@ -395,9 +505,32 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
         incidents.push({
           id: randomUUID(), sequential_id: seq, title: `Seeded ${seq}`, summary: null, status: 'started', severity_id: severities[2]!.id, private: false, labels: { ...labels },
           slack_channel_id: null, slack_channel_name: null, slack_channel_url: null, url: `https://rootly.com/account/incidents/${seq}-seeded`,
-          mitigation_message: null, resolution_message: null, cancellation_message: null, roles: [], events: [], post_mortem: null, created_at: new Date(clock()).toISOString(),
+          mitigation_message: null, resolution_message: null, cancellation_message: null, roles: [], events: [], post_mortem: null,
+          kind: 'normal', source: 'web', services: [], ...times(),
         });
       }
+    },
+    seedHistory(rows) {
+      return rows.map((r) => {
+        seq += 1;
+        const created = r.created_at ?? stamp();
+        const inc: FakeRootlyIncident = {
+          id: randomUUID(), sequential_id: seq, title: `Seeded ${seq}`, summary: null, status: 'resolved', severity_id: severities[1]!.id, private: false, labels: {},
+          slack_channel_id: null, slack_channel_name: null, slack_channel_url: null, url: `https://rootly.com/account/incidents/${seq}-seeded`,
+          mitigation_message: null, resolution_message: null, cancellation_message: null, roles: [], events: [], post_mortem: null,
+          kind: 'normal', source: 'web', services: [], created_at: created, updated_at: r.updated_at ?? created, started_at: created,
+          acknowledged_at: null, mitigated_at: null, resolved_at: null,
+          ...r,
+        };
+        incidents.push(inc);
+        return inc;
+      });
+    },
+    touch(id, patch) {
+      const inc = findIncident(id);
+      if (!inc) throw new Error(`no fake Rootly incident ${id}`);
+      Object.assign(inc, patch);
+      inc.updated_at = stamp();
     },
   };
 }

@@ -106,8 +106,28 @@ export const newAlert = envelope(
     external_id: str,
     external_url: str,
     alert_urgency_id: str,
+    notification_target_type: z.enum(['User', 'Group', 'EscalationPolicy', 'Service']).nullish(),
+    notification_target_id: str,
     labels: z.array(z.strictObject({ key: z.string(), value: z.string() })).optional(),
     data: z.record(z.string(), z.unknown()).nullish(),
+  }),
+);
+
+/** new_incident_action_item: `summary` required; `assigned_to_user_id` is an integer. */
+export const newActionItem = envelope(
+  'incident_action_items',
+  z.strictObject({
+    summary: z.string().min(1),
+    description: str,
+    kind: z.enum(['task', 'follow_up']).optional(),
+    assigned_to_user_id: z.number().int().nullish(),
+    assigned_to_group_ids: z.array(z.string()).optional(),
+    priority: z.enum(['high', 'medium', 'low']).optional(),
+    status: z.enum(['open', 'in_progress', 'cancelled', 'done']).optional(),
+    due_date: str,
+    jira_issue_id: str,
+    jira_issue_key: str,
+    jira_issue_url: str,
   }),
 );
 

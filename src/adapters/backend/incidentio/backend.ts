@@ -5,7 +5,8 @@ import { BackendError } from '../../../errors.js';
 import type { BackendCreateInput, BackendIncidentRef, BackendRef, BackendUpdate, BackendUser, IncidentBackend } from '../../../ports/backend.js';
 import { createHttpClient, TransportError, type HttpRequest, type HttpResponse } from '../../http/client.js';
 import { silentLogger, transportToBackendError, type VendorClientOptions } from '../../http/common.js';
-import { createTokenBucketLimiter } from '../../http/rate-limiter.js';
+import { createTokenBucketLimiter } from '../../http/token-bucket.js';
+import { historyCursor, historyPage, toHistoryRecord } from './history.js';
 
 /**
  * incident.io (v1 catalogue endpoints, v2 incidents) behind the IncidentBackend port.
@@ -103,6 +104,7 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
   let severityMap: Map<Severity, string> | null = null;
   let statuses: z.infer<typeof statusV1>[] | null = null;
   let roles: z.infer<typeof roleV2>[] | null = null;
+  let severityRanks: number[] | null = null;
 
   async function call<T extends z.ZodType>(req: HttpRequest, schema: T, what: string): Promise<z.infer<T>> {
     let res: HttpResponse;
@@ -294,6 +296,33 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
 
     incidentUrl(ref: BackendRef): string | null {
       return urls.get(ref.backendId) ?? null;
+    },
+
+    async listIncidentHistory(req) {
+      const parsed = req.cursor ? historyCursor.safeParse(JSON.parse(req.cursor)) : null;
+      const cur = parsed?.success ? parsed.data : { since: req.updatedSince.toISOString().slice(0, 10), after: null };
+      if (!severityRanks) {
+        const { severities } = await call({ method: 'GET', path: '/v1/severities' }, z.looseObject({ severities: z.array(severityV1) }), 'the severity list');
+        severityRanks = severities.map((s) => s.rank);
+      }
+      const size = Math.min(250, Math.max(1, req.pageSize));
+      const page = await call(
+        {
+          method: 'GET',
+          path: '/v2/incidents',
+          query: { page_size: size, sort_by: 'created_at_oldest_first', 'updated_at[gte]': cur.since, ...(cur.after ? { after: cur.after } : {}) },
+        },
+        historyPage,
+        'the incident history',
+      );
+      const after = page.pagination_meta?.after;
+      // Done on a missing cursor, an empty page or a cursor that did not move (defensive: no loops).
+      const done = !after || page.incidents.length === 0 || after === cur.after;
+      const ranks = severityRanks;
+      return {
+        incidents: page.incidents.map((i) => toHistoryRecord(i, ranks)).filter((r) => r !== null),
+        next: done ? null : JSON.stringify({ since: cur.since, after }),
+      };
     },
 
     async *listIncidents(filter: Record<string, string> = {}): AsyncGenerator<IncidentIoSummary> {

@@ -13,7 +13,7 @@ import type {
 } from '../../../ports/backend.js';
 import { createHttpClient, TransportError, type HttpRequest, type HttpResponse } from '../../http/client.js';
 import { silentLogger, transportToBackendError, type VendorClientOptions, type CreateGuard } from '../../http/common.js';
-import { createTokenBucketLimiter } from '../../http/rate-limiter.js';
+import { createTokenBucketLimiter } from '../../http/token-bucket.js';
 import {
   ALERT_SOURCES,
   errorsList,
@@ -26,6 +26,7 @@ import {
   userResource,
   workflowRunResponse,
 } from './schemas.js';
+import { historyCursor, historyPage, nextHistoryCursor, toHistoryRecord } from './history.js';
 
 /**
  * Rootly (JSON:API) behind the IncidentBackend port. Every body follows rootly-openapi.json
@@ -480,6 +481,26 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
 
     incidentUrl(ref: BackendRef): string | null {
       return urls.get(ref.backendId) ?? null;
+    },
+
+    async listIncidentHistory(req) {
+      const parsed = req.cursor ? historyCursor.safeParse(JSON.parse(req.cursor)) : null;
+      const cur = parsed?.success ? parsed.data : { since: req.updatedSince.toISOString(), page: 1 };
+      const size = Math.min(100, Math.max(1, req.pageSize));
+      const page = await call(
+        {
+          method: 'GET',
+          path: '/v1/incidents',
+          query: { 'filter[updated_at][gte]': cur.since, sort: 'updated_at', 'page[size]': size, 'page[number]': cur.page },
+        },
+        historyPage,
+        'the incident history',
+      );
+      const next = nextHistoryCursor(cur, page.data, size);
+      return {
+        incidents: page.data.map(toHistoryRecord).filter((r) => r !== null),
+        next: next ? JSON.stringify(next) : null,
+      };
     },
 
     async *listIncidents(filter: Record<string, string> = {}): AsyncGenerator<RootlyIncidentSummary> {

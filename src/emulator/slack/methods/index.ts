@@ -1,6 +1,7 @@
 import type { MethodHandler } from '../args.js';
 import { chatMethods } from './chat.js';
 import { conversationsMethods } from './conversations.js';
+import { fileMethods } from './files.js';
 import { itemMethods } from './items.js';
 import { userMethods } from './users.js';
 import { viewMethods } from './views.js';
@@ -12,4 +13,5 @@ export const METHODS: Readonly<Record<string, MethodHandler>> = {
   ...chatMethods,
   ...itemMethods,
   ...viewMethods,
+  ...fileMethods,
 };

@@ -1,6 +1,8 @@
 import { createHmac } from 'node:crypto';
 import type { ExecutorSpec } from '../../domain/actions.js';
-import { ExecutorError, type ExecutionContext, type ExecutionResult } from './types.js';
+import { DEFAULT_RETRY, retryDecision, type AttemptOutcome, type RetryPolicyOptions } from '../http/retry.js';
+import { defaultSleep } from '../http/token-bucket.js';
+import { ExecutorError, type ExecutionContext, type ExecutionResult } from '../../ports/executor.js';
 
 type WebhookSpec = Extract<ExecutorSpec, { type: 'webhook' }>;
 
@@ -39,32 +41,33 @@ export function webhookBody(ctx: ExecutionContext): string {
 /**
  * POST the approved action to the team's endpoint. Every attempt carries the same body and the
  * same `Idempotency-Key` (the approval id), so a receiver that honours the key runs the action once
- * even when our retry crosses its success. Retry policy, top to bottom:
+ * even when our retry crosses its success: the request counts as idempotent under the shared retry
+ * policy (`retryDecision`, adapters/http/retry.ts), which reads:
  * 1. 2xx: done.
  * 2. 4xx other than 408/429: the receiver refused the request; repeating cannot help → failed at once.
  * 3. 5xx, 408, 429, a timeout or a connection error: retry with backoff (0.5 s × 2ⁿ, cap 8 s, jitter),
  *    up to `retries` more attempts; then failed with the last outcome.
  * Each attempt is signed with a fresh timestamp so receivers can keep a short replay window.
  * Limit: the whole run must finish within the job lease (60 s by default): the defaults
- * (10 s timeout, 3 retries) take at most ~45 s.
+ * (10 s timeout, 3 retries) take at most ~45 s. A receiver's Retry-After is not read (the lease bounds the wait).
  */
 export async function runWebhook(spec: WebhookSpec, ctx: ExecutionContext, opts: WebhookOptions = {}): Promise<ExecutionResult> {
   const doFetch = opts.fetch ?? fetch;
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = opts.sleep ?? defaultSleep;
   const random = opts.random ?? Math.random;
-  const base = opts.baseDelayMs ?? 500;
+  const policy: RetryPolicyOptions = { ...DEFAULT_RETRY, maxAttempts: 1 + spec.retries, baseDelayMs: opts.baseDelayMs ?? DEFAULT_RETRY.baseDelayMs };
   const now = opts.now ?? (() => new Date());
   const secret = (opts.env ?? process.env)[spec.secret_env];
   // Name the variable, never its value.
   if (!secret) throw new ExecutorError(`the webhook signing secret is not set (environment variable ${spec.secret_env})`, { attempts: 0 });
 
   const body = webhookBody(ctx);
-  const maxAttempts = 1 + spec.retries;
-  let last = '';
-  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+  for (let attempt = 1; ; attempt++) {
     const timestamp = String(Math.floor(now().getTime() / 1000));
     let status: number | null = null;
     let text = '';
+    let last: string;
+    let outcome: AttemptOutcome;
     try {
       const res = await doFetch(spec.url, {
         method: 'POST',
@@ -80,26 +83,26 @@ export async function runWebhook(spec: WebhookSpec, ctx: ExecutionContext, opts:
       });
       status = res.status;
       text = (await res.text().catch(() => '')).slice(0, 500);
-    } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      last = e.name === 'TimeoutError' || e.name === 'AbortError' ? `timed out after ${spec.timeout_ms} ms` : `connection failed (${e.cause?.code ?? e.message})`;
-    }
-    if (status !== null) {
       if (status >= 200 && status < 300) {
         const said = answerMessage(text);
         return { summary: `webhook answered ${status}${attempt > 1 ? ` after ${attempt} attempts` : ''}${said ? `: ${said}` : ''}`, detail: { status, body: text, attempts: attempt } };
       }
       last = `webhook answered ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
-      if (status < 500 && status !== 408 && status !== 429) throw new ExecutorError(last, { status, body: text, attempts: attempt });
+      outcome = { kind: 'response', status, serverWaitMs: null };
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string } };
+      const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
+      last = timedOut ? `timed out after ${spec.timeout_ms} ms` : `connection failed (${e.cause?.code ?? e.message})`;
+      outcome = { kind: 'transport', error: timedOut ? 'timeout' : 'connection', sent: true };
     }
-    if (attempt < maxAttempts) {
-      const exp = Math.min(8_000, base * 2 ** (attempt - 1));
-      await sleep(Math.round(exp / 2 + (exp / 2) * random()));
-    } else {
-      throw new ExecutorError(`${last} (gave up after ${attempt} attempt${attempt === 1 ? '' : 's'})`, { status, attempts: attempt });
+    const d = retryDecision(outcome, { attempt, idempotent: true, policy, random });
+    if (d.retry) {
+      await sleep(d.delayMs);
+      continue;
     }
+    if (d.reason === 'final') throw new ExecutorError(last, { status, body: text, attempts: attempt });
+    throw new ExecutorError(`${last} (gave up after ${attempt} attempt${attempt === 1 ? '' : 's'})`, { status, attempts: attempt });
   }
-  throw new ExecutorError(last); // unreachable: the loop returns or throws
 }
 
 /** A receiver may say what it did: a JSON answer's string `message` is shown with the result (clipped). */

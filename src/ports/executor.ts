@@ -1,6 +1,6 @@
-import type { ActionDefinition } from '../../domain/actions.js';
-import type { Incident } from '../../domain/incident.js';
-import type { Approval } from '../../ports/store.js';
+import type { ActionDefinition, ExecutorSpec } from '../domain/actions.js';
+import type { Incident } from '../domain/incident.js';
+import type { Approval } from '../domain/records.js';
 
 /** Everything an executor may use: the stored approval (never the click payload) and who decided. */
 export interface ExecutionContext {
@@ -31,4 +31,16 @@ export class ExecutorError extends Error {
     this.name = 'ExecutorError';
     this.detail = detail;
   }
+}
+
+/** The result of an action with no executor: nothing ran, a person carries it out by hand. */
+export const NOT_EXECUTED: ExecutionResult = { summary: 'no executor configured, do it by hand', detail: {}, executed: false };
+
+/**
+ * Runs an approved action (webhook, Rootly workflow, dry run, or nothing). The approval service
+ * calls it once per claimed approval; it throws `ExecutorError` when the action did not succeed, and
+ * anything else thrown is also treated as a failure (never as done).
+ */
+export interface ActionExecutor {
+  run(spec: ExecutorSpec, ctx: ExecutionContext): Promise<ExecutionResult>;
 }

@@ -1,25 +1,26 @@
 import type { ExecutorSpec } from '../../domain/actions.js';
 import type { IncidentBackend } from '../../ports/backend.js';
-import { ExecutorError, type ExecutionContext, type ExecutionResult } from './types.js';
+import { ExecutorError, NOT_EXECUTED, type ActionExecutor, type ExecutionContext, type ExecutionResult } from '../../ports/executor.js';
 import { runWebhook, webhookBody, type WebhookOptions } from './webhook.js';
 
-export { ExecutorError, type ExecutionContext, type ExecutionResult } from './types.js';
 export { runWebhook, signWebhook, webhookBody, SIGNATURE_HEADER, TIMESTAMP_HEADER, type WebhookOptions } from './webhook.js';
 
-/** The result of an action with no executor: nothing ran, a person carries it out by hand. */
-export const NOT_EXECUTED: ExecutionResult = { summary: 'no executor configured, do it by hand', detail: {}, executed: false };
-
-export { wasExecuted } from '../../domain/actions.js';
-
 export interface ExecutorOptions {
+  backend: IncidentBackend;
+  /** `env` holds the secrets `secret_env` names (the configuration captured them at start). */
   webhook?: WebhookOptions;
+}
+
+/** The `ActionExecutor` port over the configured executor kinds. */
+export function createActionExecutor(opts: ExecutorOptions): ActionExecutor {
+  return { run: (spec, ctx) => runExecutor(spec, ctx, opts.backend, opts.webhook) };
 }
 
 /**
  * Run an approved action through its executor. Throws `ExecutorError` when the action did not
  * succeed; anything else thrown is also treated as a failure by the caller (never as done).
  */
-export async function runExecutor(spec: ExecutorSpec, ctx: ExecutionContext, backend: IncidentBackend, opts: ExecutorOptions = {}): Promise<ExecutionResult> {
+async function runExecutor(spec: ExecutorSpec, ctx: ExecutionContext, backend: IncidentBackend, webhook: WebhookOptions | undefined): Promise<ExecutionResult> {
   switch (spec.type) {
     case 'none':
       // Recording the decision is the whole job: teams act by hand, with the approval as consent.
@@ -27,7 +28,7 @@ export async function runExecutor(spec: ExecutorSpec, ctx: ExecutionContext, bac
     case 'dry_run':
       return dryRun(spec.would, ctx);
     case 'webhook':
-      return runWebhook(spec, ctx, opts.webhook);
+      return runWebhook(spec, ctx, webhook);
     case 'rootly_workflow': {
       const backendId = ctx.incident.backendId;
       if (!backendId) throw new ExecutorError('the incident has no backend record yet, so the workflow cannot be run for it');

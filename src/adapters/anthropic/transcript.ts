@@ -1,4 +1,4 @@
-import type { TranscriptLine } from '../ports/summarizer.js';
+import type { TranscriptLine } from '../../ports/summarizer.js';
 
 /**
  * Pure formatting of a channel transcript for a prompt, and the budget rule that decides what
@@ -17,7 +17,7 @@ import type { TranscriptLine } from '../ports/summarizer.js';
  */
 
 /** Tag names that delimit untrusted data in the prompts. Data may not contain them verbatim. */
-export const DATA_TAGS = ['transcript', 'timeline', 'incident', 'previous_summary', 'roles', 'actions'] as const;
+export const DATA_TAGS = ['transcript', 'timeline', 'incident', 'previous_summary', 'roles', 'actions', 'step_outputs', 'step_output'] as const;
 
 const TAG_PATTERN = new RegExp(`<(/?)\\s*(${DATA_TAGS.join('|')})\\b`, 'gi');
 
@@ -153,20 +153,4 @@ export function renderTranscriptBlock(fitted: FittedTranscript): string {
   if (fitted.kept === 0 && fitted.omitted === 0) notes.push('(No channel messages.)');
   const body = fitted.lines.join('\n');
   return `${notes.length ? `${notes.join('\n')}\n` : ''}<transcript>\n${body}${body ? '\n' : ''}</transcript>`;
-}
-
-/** Minute-precision UTC, as prompts and fallback summaries show times: "2024-04-05 14:03 UTC". */
-export function formatUtc(d: Date): string {
-  return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-}
-
-/** "2h 05m", "45m", "3d 4h". */
-export function formatDuration(ms: number): string {
-  const totalMin = Math.max(0, Math.floor(ms / 60_000));
-  const d = Math.floor(totalMin / 1440);
-  const h = Math.floor((totalMin % 1440) / 60);
-  const m = totalMin % 60;
-  if (d > 0) return `${d}d ${h}h`;
-  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
-  return `${m}m`;
 }

@@ -1,0 +1,81 @@
+/**
+ * The one client-side token bucket of the outbound clients: it keeps the bot under a vendor's
+ * published limits (Rootly's and incident.io's per-key budgets, Slack's per-method tiers), so a busy
+ * incident or an alert storm spends its budget waiting here rather than collecting 429s (which also
+ * count against the key). Waiters on one bucket are served in order, each seeing the refilled count.
+ *
+ * Limits: one bucket set per process. Several replicas sharing one key each get the full budget, so
+ * configure the limit below the published one divided by the replica count; the server's 429 with
+ * its wait (honoured by the retry policy, retry.ts) is the backstop.
+ */
+export interface BucketLimit {
+  /** Tokens refilled per 60 s. */
+  perMinute: number;
+  /** Capacity (how many may go at once after a quiet spell); defaults to `perMinute`. */
+  burst?: number;
+}
+
+export interface RateLimiter {
+  /** Wait (via the injected sleep) until a token is available in `bucket`, then take it. */
+  take(bucket: string): Promise<void>;
+}
+
+export interface TokenBucketOptions {
+  /** The limit of each bucket, by name or computed from the name; an unknown bucket is unlimited. */
+  buckets: Record<string, BucketLimit> | ((bucket: string) => BucketLimit | undefined);
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+interface BucketState {
+  tokens: number;
+  capacity: number;
+  perMs: number;
+  updatedAt: number;
+  /** The last waiter in line: the next one starts after it. */
+  queue: Promise<void>;
+}
+
+export function createTokenBucketLimiter(opts: TokenBucketOptions): RateLimiter {
+  const now = opts.now ?? Date.now;
+  const sleep = opts.sleep ?? defaultSleep;
+  const limitOf = typeof opts.buckets === 'function' ? opts.buckets : (name: string) => (opts.buckets as Record<string, BucketLimit>)[name];
+  const states = new Map<string, BucketState>();
+  const stateOf = (name: string): BucketState | undefined => {
+    let s = states.get(name);
+    if (!s) {
+      const limit = limitOf(name);
+      if (!limit) return undefined;
+      const capacity = limit.burst ?? limit.perMinute;
+      s = { tokens: capacity, capacity, perMs: limit.perMinute / 60_000, updatedAt: now(), queue: Promise.resolve() };
+      states.set(name, s);
+    }
+    return s;
+  };
+  const takeFrom = async (s: BucketState): Promise<void> => {
+    for (;;) {
+      const t = now();
+      s.tokens = Math.min(s.capacity, s.tokens + (t - s.updatedAt) * s.perMs);
+      s.updatedAt = t;
+      if (s.tokens >= 1) {
+        s.tokens -= 1;
+        return;
+      }
+      await sleep(Math.ceil((1 - s.tokens) / s.perMs));
+    }
+  };
+  return {
+    take(bucket: string): Promise<void> {
+      const s = stateOf(bucket);
+      // An unknown bucket is unlimited: the caller chose not to budget it.
+      if (!s) return Promise.resolve();
+      const mine = s.queue.then(() => takeFrom(s));
+      s.queue = mine.catch(() => undefined);
+      return mine;
+    },
+  };
+}
+
+export function defaultSleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

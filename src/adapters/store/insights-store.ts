@@ -1,0 +1,190 @@
+import { sql, type Kysely } from 'kysely';
+import type { IncidentStatus } from '../../domain/incident.js';
+import { acknowledgement, type BackendIncidentRecord, type IncidentFacts, type InsightOrigin, type PostmortemState } from '../../domain/insights.js';
+import type { Severity } from '../../domain/severity.js';
+import type { InsightsStore, RemediationAnswer } from '../../ports/insights-store.js';
+import type { Database } from './schema.js';
+
+/** Approval states in which the remediation ran (or may have: `unknown` died mid-execution). */
+const EXECUTED = ['succeeded', 'failed', 'unknown'];
+/** Upserts go in chunks well under SQLite's and PostgreSQL's bound-parameter limits. */
+const CHUNK = 200;
+
+/** The insights area of the store, over Kysely for both dialects (see ports/insights-store.ts). */
+export class KyselyInsightsStore implements InsightsStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async upsertBackendIncidents(backend: string, rows: BackendIncidentRecord[], syncedAt: Date): Promise<number> {
+    // The last write for one id wins inside a page too (a page may repeat an id across the keyset seam).
+    const unique = [...new Map(rows.map((r) => [r.backendId, r])).values()];
+    for (let i = 0; i < unique.length; i += CHUNK) {
+      const values = unique.slice(i, i + CHUNK).map((r) => ({
+        backend,
+        backend_id: r.backendId,
+        firebreak_id: r.firebreakId,
+        title: r.title,
+        severity: r.severity,
+        status: r.status,
+        services: JSON.stringify(r.services),
+        origin: r.origin,
+        url: r.url,
+        started_at: r.startedAt.getTime(),
+        acknowledged_at: r.acknowledgedAt?.getTime() ?? null,
+        mitigated_at: r.mitigatedAt?.getTime() ?? null,
+        resolved_at: r.resolvedAt?.getTime() ?? null,
+        postmortem: r.postmortem,
+        updated_at: r.updatedAt.getTime(),
+        synced_at: syncedAt.getTime(),
+      }));
+      await this.db
+        .insertInto('backend_incidents')
+        .values(values)
+        .onConflict((oc) =>
+          oc.columns(['backend', 'backend_id']).doUpdateSet((eb) => ({
+            firebreak_id: eb.ref('excluded.firebreak_id'),
+            title: eb.ref('excluded.title'),
+            severity: eb.ref('excluded.severity'),
+            status: eb.ref('excluded.status'),
+            services: eb.ref('excluded.services'),
+            origin: eb.ref('excluded.origin'),
+            url: eb.ref('excluded.url'),
+            started_at: eb.ref('excluded.started_at'),
+            acknowledged_at: eb.ref('excluded.acknowledged_at'),
+            mitigated_at: eb.ref('excluded.mitigated_at'),
+            resolved_at: eb.ref('excluded.resolved_at'),
+            postmortem: eb.ref('excluded.postmortem'),
+            updated_at: eb.ref('excluded.updated_at'),
+            synced_at: eb.ref('excluded.synced_at'),
+          })),
+        )
+        .execute();
+    }
+    return unique.length;
+  }
+
+  async countBackendIncidents(backend: string): Promise<{ rows: number; distinct: number }> {
+    const r = await this.db
+      .selectFrom('backend_incidents')
+      .select([sql<number>`count(*)`.as('rows'), sql<number>`count(distinct backend_id)`.as('distinct')])
+      .where('backend', '=', backend)
+      .executeTakeFirstOrThrow();
+    return { rows: Number(r.rows), distinct: Number(r.distinct) };
+  }
+
+  async recordRemediationAnswer(a: { approvalId: string; answer: RemediationAnswer; answeredBy: string; at: Date }): Promise<void> {
+    const row = { approval_id: a.approvalId, answer: a.answer, answered_by: a.answeredBy, answered_at: a.at.getTime() };
+    await this.db
+      .insertInto('remediation_answers')
+      .values(row)
+      .onConflict((oc) => oc.column('approval_id').doUpdateSet({ answer: row.answer, answered_by: row.answered_by, answered_at: row.answered_at }))
+      .execute();
+  }
+
+  async listIncidentFacts(range: { from: Date; to: Date }): Promise<IncidentFacts[]> {
+    const from = range.from.getTime();
+    const to = range.to.getTime();
+    const inWindow = this.db.selectFrom('incidents').select('id').where('created_at', '>=', from).where('created_at', '<', to);
+    // Four set-based reads, whatever the number of incidents: the figures over 10,000 incidents
+    // cost a few queries, not one per incident.
+    const [incidents, timeline, approvals, history] = await Promise.all([
+      this.db
+        .selectFrom('incidents')
+        .select(['id', 'title', 'severity', 'status', 'services', 'origin', 'backend', 'backend_id', 'created_at', 'resolved_at'])
+        .where('created_at', '>=', from)
+        .where('created_at', '<', to)
+        .execute(),
+      this.db
+        .selectFrom('timeline')
+        .select([
+          'incident_id',
+          // A human-authored entry: the declaration by a person, a role taken, an update, a pin, a status change.
+          sql<number | null>`min(case when author is not null then at end)`.as('first_human'),
+          sql<number | null>`min(case when kind = 'mitigated' then at end)`.as('first_mitigated'),
+          sql<number>`sum(case when kind = 'reopened' then 1 else 0 end)`.as('reopened'),
+        ])
+        .where('incident_id', 'in', inWindow)
+        .groupBy('incident_id')
+        .execute(),
+      this.db
+        .selectFrom('approvals')
+        .leftJoin('remediation_answers', 'remediation_answers.approval_id', 'approvals.id')
+        .select([
+          'approvals.incident_id as incident_id',
+          sql<number>`count(*)`.as('executed'),
+          sql<number>`sum(case when remediation_answers.answer = 'no' then 1 else 0 end)`.as('not_needed'),
+        ])
+        .where('approvals.status', 'in', EXECUTED)
+        .where('approvals.incident_id', 'in', inWindow)
+        .groupBy('approvals.incident_id')
+        .execute(),
+      this.db.selectFrom('backend_incidents').selectAll().where('started_at', '>=', from).where('started_at', '<', to).execute(),
+    ]);
+
+    const tl = new Map(timeline.map((t) => [t.incident_id, t]));
+    const ap = new Map(approvals.map((a) => [a.incident_id, a]));
+    const out = new Map<string, IncidentFacts>();
+    const byBackendKey = new Map<string, string>();
+    for (const i of incidents) {
+      const t = tl.get(i.id);
+      const a = ap.get(i.id);
+      const startedAt = new Date(Number(i.created_at));
+      const executed = Number(a?.executed ?? 0);
+      out.set(i.id, {
+        key: i.id,
+        title: i.title,
+        severity: i.severity as Severity,
+        services: JSON.parse(i.services) as string[],
+        origin: localOrigin(i.origin),
+        status: i.status as IncidentStatus,
+        startedAt,
+        acknowledgedAt: acknowledgement({ startedAt, backendAcknowledgedAt: null, firstCommanderAt: null, firstHumanEntryAt: date(t?.first_human) }),
+        mitigatedAt: date(t?.first_mitigated),
+        resolvedAt: i.status === 'resolved' ? date(i.resolved_at) : null,
+        reopened: Number(t?.reopened ?? 0),
+        // The local backend keeps no publish state; a vendor's state arrives with the sync.
+        postmortem: null,
+        remediations: { executed, notNeeded: Number(a?.not_needed ?? 0) },
+        runbook: executed > 0,
+      });
+      if (i.backend_id && i.backend !== 'local') byBackendKey.set(`${i.backend}:${i.backend_id}`, i.id);
+    }
+    for (const h of history) {
+      const localId = (h.firebreak_id && out.has(h.firebreak_id) ? h.firebreak_id : null) ?? byBackendKey.get(`${h.backend}:${h.backend_id}`) ?? null;
+      const local = localId ? out.get(localId)! : null;
+      const startedAt = new Date(Number(h.started_at));
+      const services = JSON.parse(h.services) as string[];
+      const merged: IncidentFacts = {
+        key: local?.key ?? `${h.backend}:${h.backend_id}`,
+        title: h.title,
+        severity: (h.severity as Severity | null) ?? local?.severity ?? 'medium',
+        services: services.length ? services : (local?.services ?? []),
+        origin: local?.origin ?? (h.origin as InsightOrigin),
+        status: h.status as IncidentStatus,
+        startedAt,
+        acknowledgedAt: acknowledgement({
+          startedAt,
+          backendAcknowledgedAt: date(h.acknowledged_at),
+          firstCommanderAt: null,
+          firstHumanEntryAt: local?.acknowledgedAt ?? null,
+        }),
+        mitigatedAt: date(h.mitigated_at) ?? local?.mitigatedAt ?? null,
+        resolvedAt: h.status === 'resolved' ? date(h.resolved_at) : null,
+        reopened: local?.reopened ?? 0,
+        postmortem: h.postmortem as PostmortemState,
+        remediations: local?.remediations ?? { executed: 0, notNeeded: 0 },
+        runbook: local?.runbook ?? false,
+      };
+      out.set(merged.key, merged);
+    }
+    return [...out.values()];
+  }
+}
+
+function date(v: number | string | null | undefined): Date | null {
+  return v === null || v === undefined ? null : new Date(Number(v));
+}
+
+function localOrigin(origin: string): InsightOrigin {
+  if (origin === 'slack' || origin === 'alert' || origin === 'agent') return origin;
+  return 'backend'; // declared in Rootly's or incident.io's UI, announced by their webhook
+}

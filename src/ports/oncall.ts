@@ -1,0 +1,45 @@
+import type { OnCallPerson, PageTarget } from '../domain/oncall.js';
+import type { BackendRef, BackendUser } from './backend.js';
+
+/**
+ * Paging, on-call lookup and follow-ups on the incident platform: Rootly (alerts with a
+ * notification target, schedule shifts, action items), incident.io (escalations, schedule entries,
+ * follow-ups), or, for the local backend, PagerDuty Events v2 for pages, firebreak.yml rotations for
+ * on-call, and the store for follow-ups.
+ *
+ * Errors: `BackendError` as for IncidentBackend; a target this backend cannot page is
+ * `backend.validation` with a message a person can act on.
+ */
+export interface OnCall {
+  readonly name: string;
+  /** Page once: `idempotencyKey` makes a retry after a lost answer land on the same page. */
+  page(req: PageRequest): Promise<PageResult>;
+  /** Who is on call now on a schedule (empty when no one). */
+  onCallNow(scheduleId: string, at: Date): Promise<OnCallPerson[]>;
+  /** Record a follow-up on the backend; null id where the store is the record (local). */
+  createFollowup(ref: BackendRef, f: BackendFollowup): Promise<{ backendId: string | null; url: string | null }>;
+}
+
+export interface PageRequest {
+  incident: BackendRef & { title: string; severity: string; url: string | null };
+  target: PageTarget;
+  /** The person to page, when the target is a Slack user (email lets the backend find them). */
+  user: BackendUser | null;
+  message: string;
+  idempotencyKey: string;
+}
+
+export interface PageResult {
+  /** The backend's id of the page (Rootly alert, incident.io escalation, PagerDuty dedup_key). */
+  externalId: string;
+  /** What the source says about it, e.g. `triggered`, `success`. */
+  status: string;
+}
+
+export interface BackendFollowup {
+  title: string;
+  description: string;
+  owner: BackendUser | null;
+  due: string | null;
+  idempotencyKey: string;
+}

@@ -1,0 +1,304 @@
+import { describePolicy, effectivePolicy, parsePolicy, validateParams } from '../domain/approval-policy.js';
+import { incidentLabel, type Incident, type IncidentStatus } from '../domain/incident.js';
+import type { Severity } from '../domain/severity.js';
+import { AppError } from '../errors.js';
+import type { Approval } from '../ports/store.js';
+import type { Deps } from './deps.js';
+import { proposeAction } from './approvals.js';
+import { addTimelineNote, postUpdate } from './lifecycle.js';
+import { latestSummary } from './summaries.js';
+
+/**
+ * What an AI agent may do, whatever the transport (MCP at `/mcp`, or the signed webhook
+ * `POST /webhooks/agents/proposals`): read incidents, post attributed updates and notes, and
+ * propose actions to the approval gate. Nothing here approves or executes: a proposal waits for a
+ * person's Approve in Slack like any other. Every text an agent sends is untrusted and is escaped
+ * before it reaches Slack.
+ */
+export type AgentScope = 'read' | 'update' | 'propose';
+
+export interface AgentPrincipal {
+  name: string;
+  scopes: readonly AgentScope[];
+  /** Only incidents matching every given field are visible (null: all). */
+  incidents: { severities?: readonly Severity[]; services?: readonly string[] } | null;
+}
+
+export function requireScope(agent: AgentPrincipal, scope: AgentScope): void {
+  if (!agent.scopes.includes(scope))
+    throw new AppError('agent.forbidden', `Agent ${agent.name} lacks the \`${scope}\` scope (it has: ${agent.scopes.join(', ')}). Nothing was done.`);
+}
+
+function visible(agent: AgentPrincipal, i: Incident): boolean {
+  const f = agent.incidents;
+  if (!f) return true;
+  if (f.severities && !f.severities.includes(i.severity)) return false;
+  if (f.services && !i.services.some((s) => f.services!.includes(s))) return false;
+  return true;
+}
+
+/**
+ * An incident named by our id, its number (`INC-42` or `42`), its channel id or its backend id.
+ * One the agent may not see is "not found", so its filter does not leak what exists.
+ */
+export async function resolveIncident(deps: Deps, agent: AgentPrincipal | null, ref: string): Promise<Incident> {
+  const r = ref.trim();
+  const seq = /^(?:INC-)?(\d{1,9})$/i.exec(r);
+  const incident =
+    (seq ? await deps.store.listIncidents({ limit: 1, beforeSeq: Number(seq[1]) + 1 }).then((l) => (l[0]?.seq === Number(seq[1]) ? l[0] : null)) : null) ??
+    (await deps.store.getIncident(r)) ??
+    (/^[CG][A-Z0-9]+$/.test(r) ? await deps.store.findIncidentByChannel(r) : null) ??
+    (await deps.store.findIncidentByBackendId(deps.backend.name, r));
+  if (!incident || (agent && !visible(agent, incident))) throw new AppError('incident.not_found', `No incident \`${r.slice(0, 80)}\`.`);
+  return incident;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function incidentSummary(i: Incident) {
+  return {
+    id: i.id,
+    number: incidentLabel(i),
+    title: i.title,
+    severity: i.severity,
+    status: i.status,
+    services: i.services,
+    channel_id: i.channelId,
+    channel_name: i.channelName,
+    backend: i.backend,
+    backend_url: i.backendUrl,
+    declared_at: i.createdAt.toISOString(),
+    resolved_at: iso(i.resolvedAt),
+  };
+}
+
+export interface ListIncidentsInput {
+  status?: IncidentStatus[];
+  severity?: Severity[];
+  service?: string;
+  since?: Date;
+  text?: string;
+  limit: number;
+  /** Paging: the `next_cursor` of the previous page. */
+  cursor?: string;
+}
+
+/** Newest first, paged by incident number. The agent's incident filter is applied in the query. */
+export async function listIncidentsForAgent(deps: Deps, agent: AgentPrincipal, input: ListIncidentsInput) {
+  requireScope(agent, 'read');
+  const f = agent.incidents;
+  const severities = input.severity && f?.severities ? input.severity.filter((s) => f.severities!.includes(s)) : (input.severity ?? f?.severities);
+  const services = input.service ? (f?.services && !f.services.includes(input.service) ? [] : [input.service]) : f?.services;
+  if ((severities && severities.length === 0) || (services && services.length === 0)) return { incidents: [], next_cursor: null };
+  const beforeSeq = input.cursor && /^\d+$/.test(input.cursor) ? Number(input.cursor) : undefined;
+  const rows = await deps.store.listIncidents({
+    ...(input.status?.length ? { statuses: input.status } : {}),
+    ...(severities ? { severities: [...severities] } : {}),
+    ...(services ? { services: [...services] } : {}),
+    ...(input.since ? { since: input.since } : {}),
+    ...(input.text ? { text: input.text } : {}),
+    ...(beforeSeq !== undefined ? { beforeSeq } : {}),
+    limit: input.limit + 1,
+  });
+  const page = rows.slice(0, input.limit).filter((i) => visible(agent, i));
+  return { incidents: page.map(incidentSummary), next_cursor: rows.length > input.limit ? String(rows[input.limit - 1]!.seq) : null };
+}
+
+export function approvalView(deps: Deps, a: Approval) {
+  const policy = parsePolicy(a.policy);
+  return {
+    approval_id: a.id,
+    incident_id: a.incidentId,
+    action: a.actionId,
+    params: a.params,
+    reason: a.reason,
+    proposed_by: a.proposedBy,
+    proposer_kind: a.proposerKind,
+    status: a.status,
+    requires_approval: a.requiresApproval,
+    policy: describePolicy(policy),
+    created_at: a.createdAt.toISOString(),
+    expires_at: a.expiresAt.toISOString(),
+    decided_by: a.decidedBy,
+    decided_at: iso(a.decidedAt),
+    deny_reason: a.denyReason,
+    result: a.result ?? null,
+    error: a.error,
+    message_link: a.channelId && a.messageTs ? deps.chat.permalink(a.channelId, a.messageTs) : null,
+  };
+}
+
+/** The record, roles, card, timeline and open approvals of one incident. */
+export async function incidentDetail(deps: Deps, agent: AgentPrincipal, ref: string) {
+  requireScope(agent, 'read');
+  const i = await resolveIncident(deps, agent, ref);
+  const [roles, timeline, approvals] = await Promise.all([
+    deps.store.getRoles(i.id),
+    deps.store.listTimeline(i.id),
+    deps.store.listApprovals({ incidentId: i.id, status: ['pending', 'approved', 'executing'] }),
+  ]);
+  return {
+    incident: {
+      ...incidentSummary(i),
+      description: i.description,
+      origin: i.origin,
+      declared_by: i.declaredBy,
+      alert_count: i.alertCount,
+      updated_at: i.updatedAt.toISOString(),
+    },
+    roles,
+    card: {
+      posted: i.cardTs !== null,
+      link: i.channelId && i.cardTs ? deps.chat.permalink(i.channelId, i.cardTs) : null,
+      status: i.status,
+      severity: i.severity,
+    },
+    timeline: timeline.map((t) => ({ at: t.at.toISOString(), kind: t.kind, text: t.text, author: t.author })),
+    open_approvals: approvals.map((a) => approvalView(deps, a)),
+  };
+}
+
+/** Recent channel messages as data (newest page first; `before` pages back). */
+export async function channelMessages(deps: Deps, agent: AgentPrincipal, ref: string, opts: { limit: number; before?: string }) {
+  requireScope(agent, 'read');
+  const i = await resolveIncident(deps, agent, ref);
+  if (!i.channelId) return { messages: [], next_before: null };
+  const messages = await deps.chat.history(i.channelId, { limit: opts.limit, ...(opts.before ? { latest: opts.before } : {}) });
+  const botUser = deps.chat.botUserId();
+  return {
+    messages: messages.map((m) => ({
+      ts: m.ts,
+      author: m.user ?? m.botId ?? 'unknown',
+      is_bot: !!m.botId || (m.user !== null && m.user === botUser),
+      text: m.text,
+      thread_ts: m.threadTs ?? null,
+    })),
+    next_before: messages.length === opts.limit ? (messages[0]?.ts ?? null) : null,
+  };
+}
+
+/** The latest summary posted in the channel, or (`fresh`, or none yet) a new one written now and not posted. */
+export async function summaryForAgent(deps: Deps, agent: AgentPrincipal, ref: string, fresh: boolean) {
+  requireScope(agent, 'read');
+  const i = await resolveIncident(deps, agent, ref);
+  const s = await latestSummary(deps, i.id, fresh);
+  return { incident_id: i.id, ...s };
+}
+
+export function actionCatalogue(deps: Deps) {
+  return deps.config.actions.map((a) => {
+    const policy = effectivePolicy(a.policy, deps.config.file.approvals.default_expiry_minutes);
+    return {
+      id: a.id,
+      title: a.title,
+      description: a.description ?? null,
+      params: a.params,
+      requires_approval: a.requires_approval,
+      // Whatever the action, an agent's proposal waits for a person.
+      policy: `${describePolicy(policy)}; proposals by agents always need a person's approval`,
+      executor: a.executor.type,
+    };
+  });
+}
+
+/** A status update, attributed "via <agent>"; the text is escaped (it can mention nobody). */
+export async function postAgentUpdate(deps: Deps, agent: AgentPrincipal, ref: string, text: string) {
+  requireScope(agent, 'update');
+  const i = await resolveIncident(deps, agent, ref);
+  const { ts } = await postUpdate(deps, i.id, text.trim(), agent.name, { via: 'agent' });
+  return { incident_id: i.id, posted: ts !== null, ts };
+}
+
+export async function addAgentNote(deps: Deps, agent: AgentPrincipal, ref: string, text: string) {
+  requireScope(agent, 'update');
+  const i = await resolveIncident(deps, agent, ref);
+  const at = await addTimelineNote(deps, i.id, text.trim(), agent.name);
+  return { incident_id: i.id, added: true, at: at.toISOString() };
+}
+
+export interface AgentProposalInput {
+  incident: Incident;
+  action: string;
+  params: Record<string, unknown>;
+  reason: string;
+  /** A retried request with the same key proposes once and gets the same approval back. */
+  idempotencyKey?: string | null;
+}
+
+/**
+ * The one proposal path for agents (MCP and the webhook). Everything is checked before the
+ * idempotency key is claimed, so a refused proposal can be corrected and resent under the same key.
+ */
+export async function proposeForAgent(deps: Deps, agent: AgentPrincipal, input: AgentProposalInput): Promise<{ approval: Approval; duplicate: boolean }> {
+  requireScope(agent, 'propose');
+  if (agent.incidents && !visible(agent, input.incident)) throw new AppError('incident.not_found', 'No such incident.');
+  const action = deps.config.actions.find((a) => a.id === input.action);
+  if (action) {
+    const checked = validateParams(action, input.params);
+    if (!checked.ok)
+      throw new AppError('action.invalid_params', `Invalid parameters for \`${action.id}\`: ${checked.problems.join('; ')}. Nothing was proposed.`);
+  }
+  if (!input.incident.channelId)
+    throw new AppError(
+      'input.invalid',
+      `${incidentLabel(input.incident)} has no Slack channel yet, so there is nowhere to ask for approval. Try again in a moment.`,
+    );
+  const key = input.idempotencyKey ? `agent-proposal:${agent.name}:${input.idempotencyKey.slice(0, 200)}` : null;
+  if (key && !(await deps.store.markProcessed(key, deps.clock.now()))) {
+    // The first request may still be writing: give it a moment to record its approval id.
+    for (let i = 0; i < 50; i++) {
+      const id = await deps.store.getKv<string>(key);
+      const existing = id ? await deps.store.getApproval(id) : null;
+      if (existing) return { approval: existing, duplicate: true };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new AppError('input.invalid', 'A proposal with this idempotency key is still being recorded; retry in a moment.');
+  }
+  const approval = await proposeAction(deps, {
+    incidentId: input.incident.id,
+    actionId: input.action,
+    rawParams: input.params,
+    reason: input.reason,
+    proposedBy: agent.name,
+    proposerKind: 'agent',
+  });
+  if (key) await deps.store.setKv(key, approval.id);
+  return { approval, duplicate: false };
+}
+
+async function agentApproval(deps: Deps, agent: AgentPrincipal, approvalId: string): Promise<Approval> {
+  const a = await deps.store.getApproval(approvalId);
+  if (a) {
+    const incident = await deps.store.getIncident(a.incidentId);
+    if (incident && visible(agent, incident)) return a;
+  }
+  throw new AppError('approval.not_found', `No approval \`${approvalId.slice(0, 80)}\`.`);
+}
+
+export async function approvalState(deps: Deps, agent: AgentPrincipal, approvalId: string) {
+  requireScope(agent, 'read');
+  return approvalView(deps, await agentApproval(deps, agent, approvalId));
+}
+
+/** States after which nothing more happens to a proposal. */
+const SETTLED = new Set(['succeeded', 'failed', 'unknown', 'denied', 'expired']);
+
+/**
+ * Block until the proposal is settled (decided and, when approved, run) or `timeoutMs` passes, then
+ * return its state. The agent polls again with the id while it is not settled.
+ */
+export async function waitForApproval(deps: Deps, agent: AgentPrincipal, approvalId: string, timeoutMs: number, signal?: AbortSignal) {
+  requireScope(agent, 'read');
+  const deadline = Date.now() + timeoutMs;
+  let a = await agentApproval(deps, agent, approvalId);
+  while (!SETTLED.has(a.status) && Date.now() < deadline && !signal?.aborted) {
+    await new Promise((r) => setTimeout(r, Math.min(250, Math.max(0, deadline - Date.now()))));
+    a = (await deps.store.getApproval(approvalId)) ?? a;
+  }
+  return { ...approvalView(deps, a), settled: SETTLED.has(a.status) };
+}
+
+/** Every tool call an agent makes, in the incident's audit log (`/incident audit`) when it names one. */
+export async function auditAgentCall(deps: Deps, agent: string, tool: string, incidentId: string | null, outcome: string): Promise<void> {
+  await deps.store.audit({ at: deps.clock.now(), incidentId, actor: agent, action: 'agent.tool_called', detail: { tool, outcome } });
+}

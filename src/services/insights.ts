@@ -1,0 +1,153 @@
+import { z } from 'zod';
+import { computeFigures, filterFacts, isoWeek, sliceFigures, weeklyTrend, type IncidentFacts } from '../domain/insights.js';
+import { severityRank, type Severity } from '../domain/severity.js';
+import { homeView } from '../slack/blocks/incident.js';
+import { ChatError } from '../errors.js';
+import { digestComment, homeInsightsBlocks, periodLabel, statsComment, type StatsView } from '../slack/blocks/insights.js';
+import type { Block } from '../ports/chat.js';
+import type { Deps } from './deps.js';
+import { defineJob } from './jobs.js';
+
+/**
+ * `/incident stats`, the weekly digest and the App Home figures: one computation (domain/insights.ts)
+ * over the store's facts, one chart (the ChartRenderer port), posted as a file with the figures.
+ */
+
+const DAY = 86_400_000;
+export const DIGEST_JOB = 'insights.digest';
+
+export interface StatsQuery {
+  days: number;
+  service: string | null;
+  severity: Severity | null;
+}
+
+export interface StatsReport extends StatsView {
+  from: Date;
+  to: Date;
+  facts: IncidentFacts[];
+}
+
+/** The figures for the last `days` and the `days` before, with slices and the weekly trend inputs. */
+export async function buildStats(deps: Deps, q: StatsQuery, now: Date = deps.clock.now()): Promise<StatsReport> {
+  const to = now;
+  const from = new Date(to.getTime() - q.days * DAY);
+  const before = new Date(from.getTime() - q.days * DAY);
+  const all = await deps.store.listIncidentFacts({ from: before, to });
+  const filters = { service: q.service, severity: q.severity };
+  const facts = filterFacts(all, { from, to, ...filters });
+  return {
+    ...q,
+    from,
+    to,
+    facts,
+    current: computeFigures(facts),
+    previous: computeFigures(filterFacts(all, { from: before, to: from, ...filters })),
+    bySeverity: sliceFigures(facts, 'severity'),
+    byRunbook: sliceFigures(facts, 'runbook'),
+  };
+}
+
+/** Render the trend chart and upload it with the figures to `channelId`. */
+async function postChart(deps: Deps, channelId: string, report: StatsReport, comment: string): Promise<void> {
+  const chart = await deps.charts.renderTrend({ title: `Incidents — ${periodLabel(report)}`, weeks: weeklyTrend(report.facts, report.from, report.to) });
+  await deps.chat.uploadFile({
+    channelId,
+    filename: `incident-stats-${report.to.toISOString().slice(0, 10)}-${report.days}d.png`,
+    title: `Incident figures, ${periodLabel(report)}`,
+    bytes: chart.png,
+    initialComment: comment,
+  });
+}
+
+/**
+ * `/incident stats`: the chart and the figures, posted in the channel the command came from. Where
+ * the bot cannot post (a DM, a channel it is not in), the figures come back privately instead.
+ */
+export async function postStats(deps: Deps, q: StatsQuery, ctx: { channelId: string; userId: string }): Promise<{ text: string } | null> {
+  const report = await buildStats(deps, q);
+  const comment = statsComment(report);
+  try {
+    await postChart(deps, ctx.channelId, report, `${comment}\n_Asked for by <@${ctx.userId}>._`);
+    return null;
+  } catch (err) {
+    if (err instanceof ChatError && ['not_in_channel', 'channel_not_found', 'is_archived'].includes(err.slackError)) {
+      return { text: `${comment}\n:information_source: Invite Firebreak to this channel to get the chart here.` };
+    }
+    if (err instanceof ChatError && err.slackError === 'missing_scope') {
+      deps.logger.warn({ err }, 'the Slack app lacks files:write: charts cannot be uploaded (update the app from manifest.yml and reinstall)');
+      return { text: `${comment}\n:information_source: The chart needs the Slack app's \`files:write\` scope: an admin updates the app from manifest.yml and reinstalls it.` };
+    }
+    throw err;
+  }
+}
+
+/** App Home: the open incidents, most severe first, then the last 30 days' figures. */
+/** The App Home: `first` (e.g. the person's open follow-ups), the open incidents, then the last 30 days' figures. */
+export async function publishHome(deps: Deps, userId: string, first: Block[] = []): Promise<void> {
+  const open = await deps.store.listOpenIncidents();
+  open.sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || b.createdAt.getTime() - a.createdAt.getTime());
+  const view = homeView(open);
+  let figures: Block[] = [];
+  try {
+    figures = homeInsightsBlocks(await buildStats(deps, { days: 30, service: null, severity: null }));
+  } catch (err) {
+    // The open incidents matter more than the figures: publish them regardless.
+    deps.logger.warn({ err }, 'computing the App Home figures failed');
+  }
+  await deps.chat.publishHome(userId, { ...view, blocks: [...first, ...(view.blocks as Block[]), ...figures].slice(0, 100) });
+}
+
+const digestPayload = z.object({ week: z.string().regex(/^\d{4}-W\d{2}$/) });
+const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'] as const;
+
+/**
+ * The weekly digest, once per ISO week across replicas: every replica enqueues the job keyed by the
+ * week when the configured day and hour have come; the key makes it one job, run by one worker, and
+ * the post is recorded as a step so a retried job does not post again once it has posted.
+ */
+export const digestJob = defineJob({
+  kind: DIGEST_JOB,
+  payload: digestPayload,
+  key: (p) => p.week,
+  run: async (deps, p) => {
+    const channel = deps.config.file.insights.digest.channel;
+    if (!channel) return;
+    const flow = `digest:${p.week}`;
+    if ((await deps.store.getStep(flow, 'posted')) !== undefined) return;
+    const report = await buildStats(deps, { days: 7, service: null, severity: null });
+    const text = digestComment(report, p.week);
+    try {
+      await postChart(deps, channel, report, text);
+    } catch (err) {
+      if (!(err instanceof ChatError && err.slackError === 'missing_scope')) throw err;
+      deps.logger.warn({ err }, 'the Slack app lacks files:write: the weekly digest goes out without its chart');
+      await deps.chat.post(channel, text);
+    }
+    await deps.store.putStep(flow, 'posted', { at: deps.clock.now().toISOString() });
+  },
+});
+
+export const insightsJobs = [digestJob];
+
+/** Called periodically by every replica: enqueue this week's digest once its day and hour have come. */
+export async function scheduleDigest(deps: Deps): Promise<boolean> {
+  const d = deps.config.file.insights.digest;
+  if (!d.channel) return false;
+  const now = deps.clock.now();
+  const dueDay = WEEKDAYS.indexOf(d.day);
+  // Days since the configured weekday within this ISO week (Monday-based).
+  const isoDay = (now.getUTCDay() + 6) % 7;
+  const dueIsoDay = (dueDay + 6) % 7;
+  const due = isoDay > dueIsoDay || (isoDay === dueIsoDay && now.getUTCHours() >= d.hour);
+  if (!due) return false;
+  const week = isoWeek(now);
+  return deps.jobs.enqueue(digestJob, { week });
+}
+
+/** Resolved-incident durations by severity for /metrics (called when an incident is resolved). */
+export function observeResolved(deps: Deps, i: { severity: Severity; createdAt: Date; resolvedAt: Date | null }): void {
+  if (!i.resolvedAt) return;
+  deps.metrics.resolvedSeconds.observe({ severity: i.severity }, Math.max(0, (i.resolvedAt.getTime() - i.createdAt.getTime()) / 1000));
+}
+

@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { alertLabels, RunbookSchema, runbookApplies, toRunbook } from '../../src/domain/runbook.js';
+import { capOutput, formatElapsed, mayOperate, nextMove, type StepState } from '../../src/domain/runbook-run.js';
+import { renderTemplate, TemplateError, type TemplateVars } from '../../src/domain/runbook-template.js';
+
+const steps = (...xs: [StepState['status'], boolean?][]): StepState[] => xs.map(([status, c], index) => ({ index, status, continueOnFailure: c ?? false }));
+
+test('nextMove: in order; a failure stops unless allowed; denied always stops; unknown blocks; waits are waits', () => {
+  assert.deepEqual(nextMove(steps(['pending'], ['pending'])), { kind: 'start', index: 0 });
+  assert.deepEqual(nextMove(steps(['done'], ['skipped'], ['pending'])), { kind: 'start', index: 2 });
+  assert.deepEqual(nextMove(steps(['done'], ['failed'], ['pending'])), { kind: 'stopped', index: 1 });
+  assert.deepEqual(nextMove(steps(['failed', true], ['pending'])), { kind: 'start', index: 1 });
+  assert.deepEqual(nextMove(steps(['denied', true], ['pending'])), { kind: 'stopped', index: 0 });
+  assert.deepEqual(nextMove(steps(['done'], ['unknown'], ['pending'])), { kind: 'blocked', index: 1 });
+  assert.deepEqual(nextMove(steps(['running'], ['pending'])), { kind: 'wait', index: 0, status: 'running' });
+  assert.deepEqual(nextMove(steps(['waiting_approval'], ['pending'])), { kind: 'wait', index: 0, status: 'waiting' });
+  assert.deepEqual(nextMove(steps(['done'], ['failed', true], ['done'])), { kind: 'finished', failures: 1 });
+});
+
+test('capOutput keeps at most n characters, says so, and redacts secret values', () => {
+  assert.deepEqual(capOutput('abc', 10), { text: 'abc', truncated: false });
+  const c = capOutput('x'.repeat(20), 5);
+  assert.equal(c.truncated, true);
+  assert.match(c.text, /^xxxxx\n… \(cut: 15 more characters not kept\)$/);
+  assert.equal(capOutput('Authorization: Bearer s3cr3t-token', 100, ['s3cr3t-token']).text, 'Authorization: Bearer [redacted]');
+  assert.equal(formatElapsed(850), '850 ms');
+  assert.equal(formatElapsed(12_400), '12.4 s');
+  assert.equal(formatElapsed(185_000), '3 min 5 s');
+});
+
+test('runbookApplies: every condition given must hold', () => {
+  const rb = toRunbook(
+    RunbookSchema.parse({ id: 'edge', title: 'Edge', applies_to: { services: ['Edge'], sources: ['generic'], labels: { team: 'edge' }, min_severity: 'high' }, steps: [{ check: 'x' }] }),
+    'test',
+  );
+  const m = { severity: 'critical' as const, services: ['edge'], sources: ['alert', 'generic'], labels: { team: 'edge', region: 'eu' } };
+  assert.equal(runbookApplies(rb, m), true);
+  assert.equal(runbookApplies(rb, { ...m, severity: 'medium' }), false);
+  assert.equal(runbookApplies(rb, { ...m, services: ['api'] }), false);
+  assert.equal(runbookApplies(rb, { ...m, sources: ['slack'] }), false);
+  assert.equal(runbookApplies(rb, { ...m, labels: { team: 'core' } }), false);
+  assert.deepEqual(alertLabels('alertmanager', { labels: { team: 'edge', n: 1 } }), { team: 'edge' });
+  assert.deepEqual(alertLabels('datadog', { tags: 'env:prod,team:edge' }), { env: 'prod', team: 'edge' });
+  assert.deepEqual(alertLabels('pagerduty', { labels: { team: 'x' } }), {});
+});
+
+test('templates are strict: an unknown variable or filter is an error naming it', () => {
+  const vars = { incident: { services: ['api'], title: 'T' }, steps: { deploys: { json: { items: [{ version: 'v41' }] } } } } as unknown as TemplateVars;
+  assert.equal(renderTemplate('{{ incident.services[0] }}/{{ steps.deploys.json.items[0].version }}', vars), 'api/v41');
+  assert.equal(renderTemplate('no template', vars), 'no template');
+  assert.throws(() => renderTemplate('{{ incident.nope }}', vars), (e: unknown) => e instanceof TemplateError && /undefined variable: incident\.nope/.test(e.message));
+  assert.throws(() => renderTemplate('{{ incident.title | shout }}', vars), /undefined filter: shout/);
+});
+
+test('templates never read files: include and render of a file on disk is refused', () => {
+  // package.json exists in the working directory the tests (and the bot) run in.
+  for (const t of ["{% include 'package.json' %}", "{% render 'package.json' %}"]) {
+    assert.throws(() => renderTemplate(t, {} as TemplateVars), (e: unknown) => e instanceof TemplateError && !/firebreak/.test(e.message), t);
+  }
+});
+
+test('mayOperate: the runbook policy or the person who started it', () => {
+  const policy = { roles: ['commander'], users: ['U0LEAD'], usergroups: ['S0SRE'] };
+  const base = { roles: { commander: 'U0IC' }, groupMembers: new Set(['U0GRP']), startedBy: 'U0START' };
+  for (const u of ['U0IC', 'U0LEAD', 'U0GRP', 'U0START']) assert.equal(mayOperate(policy, { ...base, userId: u }), true, u);
+  assert.equal(mayOperate(policy, { ...base, userId: 'U0RANDOM' }), false);
+});

@@ -1,0 +1,72 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { Store } from '../../src/ports/store.js';
+import type { BackendIncidentRecord } from '../../src/domain/insights.js';
+import { openTestPgStore, openTestSqliteStore, withPgSchema } from './pg-helper.js';
+
+const T0 = new Date('2026-11-02T10:00:00Z');
+const min = (n: number) => new Date(T0.getTime() + n * 60_000);
+
+function record(over: Partial<BackendIncidentRecord> & { backendId: string }): BackendIncidentRecord {
+  return {
+    firebreakId: null, title: 'x', severity: 'high', status: 'resolved', services: [], origin: 'backend', url: null,
+    startedAt: T0, acknowledgedAt: null, mitigatedAt: null, resolvedAt: min(90), postmortem: 'none', updatedAt: min(90), ...over,
+  };
+}
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`insights store (${dialect})`, () => {
+    let store: Store;
+    let cleanup = async () => {};
+    let skip: string | null = null;
+    before(async () => {
+      if (dialect === 'sqlite') {
+        const s = await openTestSqliteStore();
+        store = s.store;
+        cleanup = s.cleanup;
+        return;
+      }
+      const pg = await withPgSchema();
+      if (!pg) return void (skip = 'PostgreSQL not reachable');
+      store = await openTestPgStore(pg.url);
+      await store.migrate();
+      cleanup = async () => {
+        await store.close();
+        await pg.cleanup();
+      };
+    });
+    after(async () => cleanup());
+
+    test('an incident declared in Slack and synced from the backend is one fact: the backend times win, Slack adds remediations and reopens', async (t) => {
+      if (skip) return t.skip(skip);
+      const id = randomUUID();
+      await store.createIncident({ id, title: 'Checkout down', description: '', severity: 'high', services: ['checkout'], private: false, origin: 'slack', declaredBy: null, commanderId: null, backend: 'rootly', backendId: 'r-77', createdAt: min(1) });
+      await store.addTimeline({ incidentId: id, at: min(6), kind: 'update', text: 'looking', author: 'U0BOB0001' });
+      await store.addTimeline({ incidentId: id, at: min(50), kind: 'reopened', text: 'again', author: 'U0BOB0001' });
+      const approvalId = randomUUID();
+      await store.createApproval({ id: approvalId, incidentId: id, actionId: 'clear_cache', params: {}, reason: '', proposedBy: 'U0BOB0001', proposerKind: 'user', policy: {}, approvers: null, requiresApproval: true, createdAt: min(8), expiresAt: min(20), channelId: null });
+      await store.transitionApproval(approvalId, ['pending'], 'succeeded', {});
+      await store.recordRemediationAnswer({ approvalId, answer: 'unsure', answeredBy: 'U0ALICE01', at: min(100) });
+      await store.recordRemediationAnswer({ approvalId, answer: 'no', answeredBy: 'U0ALICE01', at: min(101) }); // a later answer replaces it
+      // A backend-only incident and the synced twin of ours (matched by backend id; no label on incident.io).
+      assert.equal(await store.upsertBackendIncidents('rootly', [record({ backendId: 'r-77', acknowledgedAt: min(3), postmortem: 'completed' }), record({ backendId: 'r-78', title: 'From the UI' })], min(200)), 2);
+      assert.equal(await store.upsertBackendIncidents('rootly', [record({ backendId: 'r-77', acknowledgedAt: min(3), postmortem: 'completed' })], min(300)), 1, 'idempotent');
+      const facts = await store.listIncidentFacts({ from: min(-10), to: min(1000) });
+      assert.equal(facts.length, 2);
+      const ours = facts.find((f) => f.key === id)!;
+      assert.equal(ours.origin, 'slack');
+      assert.deepEqual(ours.acknowledgedAt, min(3), 'the backend acknowledged_at wins');
+      assert.deepEqual(ours.startedAt, T0);
+      assert.equal(ours.postmortem, 'completed');
+      assert.deepEqual(ours.remediations, { executed: 1, notNeeded: 1 });
+      assert.equal(ours.runbook, true);
+      assert.equal(ours.reopened, 1);
+      assert.equal(ours.services[0], 'checkout', 'the backend had none: ours are kept');
+      const ui = facts.find((f) => f.key === 'rootly:r-78')!;
+      assert.equal(ui.origin, 'backend');
+      assert.equal(ui.acknowledgedAt, null);
+      assert.deepEqual(await store.countBackendIncidents('rootly'), { rows: 2, distinct: 2 });
+    });
+  });
+}
