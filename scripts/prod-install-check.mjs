@@ -59,8 +59,14 @@ try {
   run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline'], { cwd: app, env: { ...env, npm_config_better_sqlite3_local_prebuilds: undefined } });
   step('npm rebuild better-sqlite3 (its native addon)');
   run('npm', ['rebuild', 'better-sqlite3'], { cwd: app, env });
-  for (const dev of ['typescript', 'tsx', 'playwright-core', 'ajv', '@types/better-sqlite3', '@types/pg'])
-    if (existsSync(join(app, 'node_modules', dev))) fail(`dev dependency ${dev} is in the production tree`);
+  // Dev-only packages are the lockfile's `dev: true` entries (a package such as ajv may be both a dev
+  // dependency and a production one's dependency: then it belongs in the tree).
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'));
+  const devOnly = Object.entries(lock.packages ?? {})
+    .filter(([path, meta]) => path.startsWith('node_modules/') && !path.slice('node_modules/'.length).includes('/node_modules/') && meta.dev === true)
+    .map(([path]) => path.slice('node_modules/'.length));
+  for (const dev of ['typescript', 'tsx', 'playwright-core', ...devOnly])
+    if (existsSync(join(app, 'node_modules', dev))) fail(`dev-only package ${dev} is in the production tree`);
   if (!existsSync(join(app, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'))) fail('better-sqlite3 has no native addon');
 
   // --- the runtime stage ---------------------------------------------------------------------------
