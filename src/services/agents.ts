@@ -1,10 +1,10 @@
-import { describePolicy, effectivePolicy, parsePolicy, validateParams } from '../domain/approval-policy.js';
+import { effectivePolicy, parsePolicy, validateParams } from '../domain/approval-policy.js';
 import { incidentLabel, type Incident, type IncidentStatus } from '../domain/incident.js';
 import type { Severity } from '../domain/severity.js';
 import { AppError } from '../errors.js';
 import type { Approval } from '../ports/store.js';
 import type { Deps } from './deps.js';
-import { proposeAction } from './approvals.js';
+import { policyInWords, proposeAction } from './approvals.js';
 import { addTimelineNote, postUpdate } from './lifecycle.js';
 import { latestSummary } from './summaries.js';
 
@@ -116,7 +116,7 @@ export function approvalView(deps: Deps, a: Approval) {
     proposer_kind: a.proposerKind,
     status: a.status,
     requires_approval: a.requiresApproval,
-    policy: describePolicy(policy),
+    policy: policyInWords(policy),
     created_at: a.createdAt.toISOString(),
     expires_at: a.expiresAt.toISOString(),
     decided_by: a.decidedBy,
@@ -195,7 +195,7 @@ export function actionCatalogue(deps: Deps) {
       params: a.params,
       requires_approval: a.requires_approval,
       // Whatever the action, an agent's proposal waits for a person.
-      policy: `${describePolicy(policy)}; proposals by agents always need a person's approval`,
+      policy: `${policyInWords(policy)}; proposals by agents always need a person's approval`,
       executor: a.executor.type,
     };
   });

@@ -3,10 +3,8 @@ import { wasExecuted, type ActionDefinition, type ApprovalPolicy } from '../doma
 import {
   canApprove,
   tallyVotes,
-  describePolicy,
   snapshotApprovers,
   type ApproverSnapshot,
-  type CanApprove,
   effectivePolicy,
   expiryFor,
   isExpired,
@@ -17,7 +15,7 @@ import { incidentLabel } from '../domain/incident.js';
 import { AppError } from '../errors.js';
 import { ExecutorError, NOT_EXECUTED, type ExecutionResult } from '../ports/executor.js';
 import type { Approval, ApprovalVote, ProposerKind } from '../ports/store.js';
-import { approvalMessage, escapeMrkdwn } from '../slack/blocks/approval.js';
+import { approvalMessage, approvalRefusal, describePolicy, escapeMrkdwn } from '../slack/blocks/approval.js';
 import { clip, time } from '../slack/blocks/common.js';
 import { Markers } from '../slack/ids.js';
 import type { Deps } from './deps.js';
@@ -226,16 +224,9 @@ async function policyCheck(deps: Deps, a: Approval, userId: string) {
   return { policy, approvers, verdict };
 }
 
-/** The refusal a person sees, naming who may act and, when nobody can, what to do instead. */
-function refusalText(verdict: Exclude<CanApprove, { ok: true }>, policy: ApprovalPolicy, approvers: ApproverSnapshot, click: 'approve' | 'deny'): string {
-  if (verdict.reason === 'self_approval') return `:no_entry: You proposed this action, so someone else must approve it: ${verdict.who}.`;
-  if (verdict.reason === 'nobody') {
-    const noCommander = policy.roles.includes('commander') && !approvers.roles.commander;
-    const why = noCommander ? 'the incident had no commander when this was proposed, and nobody else the policy names could approve it' : 'nobody the policy names could approve it when it was proposed';
-    return `:no_entry: Nobody can ${click} this proposal: ${why}. ${noCommander ? "Take command first (the card's *I'll take command* button, or `/incident role commander @someone` by someone allowed to), then " : 'Add approvers to the action policy in firebreak.yml, or '}propose the action again.`;
-  }
-  const base = click === 'approve' ? 'You may not approve this action.' : 'You may not deny this action.';
-  return `:no_entry: ${base} It ${describePolicy(policy, approvers).replace(/; the proposer.*$/, '')}. Who may approve was fixed when it was proposed${click === 'deny' ? '; the proposer can withdraw it' : ''}.`;
+/** Who may approve under a policy, in words: for agents (the tool list and their proposals' answers). */
+export function policyInWords(policy: ApprovalPolicy): string {
+  return describePolicy(policy);
 }
 
 /** Approve click. Expected outcomes are returned (for an ephemeral answer); only a missing approval throws. */
@@ -251,7 +242,7 @@ export async function approve(deps: Deps, input: { approvalId: string; userId: s
   if (!verdict.ok) {
     await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.refused', detail: { click: 'approve', reason: verdict.reason } });
     deps.metrics.approvals.inc({ outcome: 'refused' });
-    return { outcome: 'refused', text: refusalText(verdict, policy, approvers, 'approve'), approval: a };
+    return { outcome: 'refused', text: approvalRefusal(verdict, policy, approvers, 'approve'), approval: a };
   }
 
   const added = await deps.store.addVote({ approvalId: a.id, userId, at: now });
@@ -299,7 +290,7 @@ export async function deny(deps: Deps, input: { approvalId: string; userId: stri
     if (!verdict.ok) {
       await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.refused', detail: { click: 'deny', reason: verdict.reason } });
       deps.metrics.approvals.inc({ outcome: 'refused' });
-      return { outcome: 'refused', text: refusalText(verdict, policy, approvers, 'deny'), approval: a };
+      return { outcome: 'refused', text: approvalRefusal(verdict, policy, approvers, 'deny'), approval: a };
     }
   }
   const reason = input.reason.trim().slice(0, 1000);

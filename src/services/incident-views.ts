@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Incident } from '../domain/incident.js';
 import { atLeast } from '../domain/severity.js';
 import { AppError } from '../errors.js';
+import { section } from '../slack/blocks/common.js';
 import { announcement, incidentCard, noChannelReason, topicFor } from '../slack/blocks/incident.js';
 import { Markers } from '../slack/ids.js';
 import type { Deps } from './deps.js';
@@ -10,6 +11,12 @@ import { runbookOffers } from './runbook-offers.js';
 import { postOnce } from './steps.js';
 
 type RoleAssignments = Record<string, string>;
+
+/**
+ * The words of the notes services write into an incident's timeline and channel: services describe
+ * what happened as data (`IncidentChange`, the update's text) and take the words from here.
+ */
+export { backendChangeNote, changeNote, firedAgainNote, resolvedAtSourceNote, timelineText, updateNote, type IncidentChange } from '../slack/blocks/notes.js';
 
 /**
  * What Slack shows of an incident, in one place: the card pinned in its channel, the channel topic,
@@ -111,6 +118,14 @@ export async function incidentThread(deps: Deps, incident: Incident, flowId: str
   const waitingForAnnounce = !channelWanted && !!channel && !('announce' in steps);
   if (waitingForCard || waitingForAnnounce) throw new Error(`incident ${incident.id} not posted yet; note waits`);
   return null;
+}
+
+/**
+ * A note in an incident's thread (`incidentThread`), posted once per flow step: a retry after a lost
+ * answer finds the note by its marker instead of posting it twice.
+ */
+export async function postThreadNote(deps: Deps, at: { flowId: string; step: string; marker: string }, thread: { channel: string; ts: string }, text: string): Promise<void> {
+  await postOnce(deps, at.flowId, at.step, thread.channel, at.marker, () => ({ text, blocks: [section(text, at.marker)] }), { threadTs: thread.ts });
 }
 
 /** Re-render after a change; keyed by the incident's version, so each change renders once. */
