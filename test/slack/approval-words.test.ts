@@ -38,7 +38,10 @@ describe('a refused click names who may approve, as fixed at proposal time', () 
   it('the proposer is told someone else must approve', () => {
     const verdict = canApprove({ policy: p, userId: 'UCMD', proposerId: 'UCMD', approvers });
     assert.ok(!verdict.ok);
-    assert.equal(approvalRefusal(verdict, p, approvers, 'approve'), ':no_entry: You proposed this action, so someone else must approve it: the commander (<@UCMD>), <!subteam^S1> or <@UONE>.');
+    assert.equal(
+      approvalRefusal(verdict, p, approvers, 'approve'),
+      ':no_entry: You proposed this action, so someone else must approve it: the commander (<@UCMD>), <!subteam^S1> or <@UONE>.',
+    );
   });
 
   it('an unassigned commander: nobody can, and the way out is to take command', () => {

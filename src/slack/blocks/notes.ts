@@ -61,6 +61,11 @@ export function backendChangeNote(backend: string, before: BackendFields, after:
   return `Updated in ${backend}: ${changes.join(', ')}`;
 }
 
+/** A storm's timeline entry when one of its alerts is split out into its own incident. */
+export function splitOutNote(title: string, seq: number): string {
+  return `Split out "${escapeText(title)}" into its own incident (incident ${seq})`;
+}
+
 interface BackendFields {
   status: IncidentStatus;
   severity: Severity;
