@@ -1,10 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBot, type Bot } from './harness.js';
-import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import { signAgent, signGeneric } from '../../src/webhooks/verify.js';
 import type { Incident } from '../../src/domain/incident.js';
-import { ALICE, blocksText, flowDone, messagesWithMarker } from './helpers.js';
+import { blocksText, declare, messagesWithMarker } from './helpers.js';
 
 const SECRET = 'agent-secret-for-tests-0123456789';
 let bot: Bot;
@@ -12,10 +11,7 @@ let incident: Incident;
 
 before(async () => {
   bot = await startBot({ env: { AGENT_WEBHOOK_SECRET: SECRET } });
-  await bot.driver.slash('declare high Elevated 5xx on edge', { user: ALICE, channel: GENERAL_CHANNEL_ID });
-  const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents())[0], 5000);
-  await flowDone(bot, i.id);
-  incident = (await bot.fb.deps.store.getIncident(i.id))!;
+  incident = await declare(bot, 'high Elevated 5xx on edge');
 });
 after(async () => bot.close());
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { startBot, type Bot } from './harness.js';
 import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import type { Incident } from '../../src/domain/incident.js';
-import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker, openView } from './helpers.js';
+import { ALICE, blocksText, BOB, CAROL, messagesWithMarker, openView, waitForIncident } from './helpers.js';
 import { Actions, DeclareBlocks, FormBlocks, INPUT, Shortcuts, Views } from '../../src/slack/ids.js';
 import { startFakePagerDuty, type FakePagerDuty } from '../fakes/pagerduty/fake.js';
 import { startFakeRootly, type FakeRootly } from '../fakes/rootly/fake.js';
@@ -159,9 +159,7 @@ for (const c of CASES) {
         },
         { user: ALICE },
       );
-      const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents())[0], 5000, 'incident');
-      await flowDone(bot, i.id);
-      incident = (await bot.fb.deps.store.getIncident(i.id))!;
+      incident = await waitForIncident(bot, 'Checkout failing for card payments');
     });
     after(async () => {
       await bot.close();

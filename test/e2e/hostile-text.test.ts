@@ -13,8 +13,7 @@ import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import { signGeneric, signRootly } from '../../src/webhooks/verify.js';
 import { Actions, DeclareBlocks, FormBlocks, INPUT } from '../../src/slack/ids.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic/server.js';
-import type { Incident } from '../../src/domain/incident.js';
-import { BOB, CAROL, HOSTILE, activeFormatting, flowDone, messagesWithMarker, openView } from './helpers.js';
+import { activeFormatting, BOB, CAROL, HOSTILE, messagesWithMarker, openView, waitForIncident } from './helpers.js';
 
 /** Every mrkdwn string in a Slack API argument object (plain_text cannot mention or link). */
 function mrkdwnStrings(method: string, args: Record<string, unknown>): string[] {
@@ -80,11 +79,7 @@ after(async () => {
   await claude?.close();
 });
 
-async function incidentTitled(title: string): Promise<Incident> {
-  const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === title), 10_000, title);
-  await flowDone(bot, i.id, 15_000);
-  return (await bot.fb.deps.store.getIncident(i.id))!;
-}
+const incidentTitled = (title: string) => waitForIncident(bot, title, { ms: 10_000, flowMs: 15_000 });
 
 test('a hostile string through every title, summary, alert field and Claude answer reaches Slack inert', async () => {
   // 1. Declared inline.

@@ -1,18 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import type { Incident } from '../../src/domain/incident.js';
 import { approve, auditLog, deny } from '../../src/services/approvals.js';
 import { Actions, FormBlocks, INPUT } from '../../src/slack/ids.js';
 import { SECRET, SECRET_ENV, startReceiver } from '../services/approvals-fixture.js';
 import { startBot, type Bot } from './harness.js';
-import { ALICE, BOB, blocksText, flowDone, messagesWithMarker, openView } from './helpers.js';
+import { ALICE, blocksText, BOB, declare, firebreakYml, messagesWithMarker, openView, rollbackAction } from './helpers.js';
 
 /**
  * The MCP server through a real MCP client (the SDK's own Client and Streamable HTTP transport)
@@ -26,28 +22,13 @@ const TOKENS = {
 };
 
 function writeConfig(url: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fb-mcp-'));
-  const path = join(dir, 'firebreak.yml');
-  writeFileSync(
-    path,
-    `actions:
-  - id: rollback_deployment
-    title: Roll back a deployment
-    params:
-      service: { type: string, required: true }
-      version: { type: string, required: true, pattern: '^v\\d+$' }
-    requires_approval: true
-    policy: { roles: [commander] }
-    executor: { type: webhook, url: '${url}', secret_env: ${SECRET_ENV}, retries: 0, timeout_ms: 2000 }
-agents:
+  return firebreakYml(`actions:\n${rollbackAction(url, { versionPattern: true, timeoutMs: 2000 })}agents:
   mcp:
   - { name: sre-copilot, token_env: FB_AGENT_COPILOT_TOKEN, scopes: [read, update, propose] }
   - { name: reader, token_env: FB_AGENT_READER_TOKEN, scopes: [read] }
   - { name: low-only, token_env: FB_AGENT_LOWONLY_TOKEN, scopes: [read, propose], incidents: { severities: [low] } }
   - { name: chatty, token_env: FB_AGENT_CHATTY_TOKEN, scopes: [read], incident_rate_limit_per_minute: 3 }
-`,
-  );
-  return path;
+`);
 }
 
 let bot: Bot;
@@ -78,10 +59,7 @@ before(async () => {
     env: { FIREBREAK_CONFIG: writeConfig(receiver.url), [SECRET_ENV]: SECRET, ...TOKENS },
     build: { clock: { now: () => new Date(Date.now() + offsetMs) } },
   });
-  await bot.driver.slash('declare high Checkout 5xx after the 14:02 deploy', { user: ALICE, channel: GENERAL_CHANNEL_ID });
-  const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents())[0], 5000, 'incident');
-  await flowDone(bot, i.id);
-  incident = (await bot.fb.deps.store.getIncident(i.id))!;
+  incident = await declare(bot, 'high Checkout 5xx after the 14:02 deploy');
 });
 after(async () => {
   for (const c of clients) await c.close().catch(() => undefined);
