@@ -67,6 +67,9 @@ after(async () => {
   await receiver?.close();
 });
 
+/** An agent proposes the rollback of `service` to `version` on the incident: the tool's answer. */
+const proposeRollback = (client: Client, service: string, version: string, reason: string) =>
+  call(client, 'propose_action', { incident: incident.id, action: 'rollback_deployment', params: { service, version }, reason });
 const approvalMessage = (id: string) => messagesWithMarker(bot.emulator, incident.channelId!, `approval:${id}`)[0];
 
 describe('MCP server at /mcp', () => {
@@ -160,12 +163,7 @@ describe('MCP server at /mcp', () => {
   test('scopes: a read-only token cannot propose or post', async () => {
     const client = await connect(TOKENS.FB_AGENT_READER_TOKEN);
     const before = (await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length;
-    const r = await call(client, 'propose_action', {
-      incident: incident.id,
-      action: 'rollback_deployment',
-      params: { service: 'api', version: 'v41' },
-      reason: 'bad deploy',
-    });
+    const r = await proposeRollback(client, 'api', 'v41', 'bad deploy');
     assert.equal(r.isError, true);
     assert.match(r.text, /lacks the `propose` scope/);
     assert.match((await call(client, 'post_update', { incident: incident.id, text: 'hi' })).text, /lacks the `update` scope/);
@@ -217,12 +215,7 @@ describe('MCP server at /mcp', () => {
   test('propose_action posts the Slack approval naming the agent and quoting its reason escaped; wait_for_approval returns after a signed Approve with the result', async () => {
     const client = await connect(TOKENS.FB_AGENT_COPILOT_TOKEN);
     receiver.received.length = 0;
-    const p = await call(client, 'propose_action', {
-      incident: incident.id,
-      action: 'rollback_deployment',
-      params: { service: 'checkout', version: 'v41' },
-      reason: 'errors began with v42 <https://evil.example|click me> @here',
-    });
+    const p = await proposeRollback(client, 'checkout', 'v41', 'errors began with v42 <https://evil.example|click me> @here');
     assert.equal(p.isError, false, p.text);
     assert.equal(p.data.status, 'pending');
     assert.match(p.data.policy, /commander/);
@@ -251,12 +244,7 @@ describe('MCP server at /mcp', () => {
   test('a denied proposal: wait_for_approval reports who denied it and why; nothing runs', async () => {
     const client = await connect(TOKENS.FB_AGENT_COPILOT_TOKEN);
     receiver.received.length = 0;
-    const p = await call(client, 'propose_action', {
-      incident: incident.id,
-      action: 'rollback_deployment',
-      params: { service: 'checkout', version: 'v40' },
-      reason: 'try older',
-    });
+    const p = await proposeRollback(client, 'checkout', 'v40', 'try older');
     const id = p.data.approval_id as string;
     const msg = await bot.waitFor(() => approvalMessage(id), 5000, 'approval message');
     await bot.driver.click({ channel: incident.channelId!, ts: msg.ts }, Actions.deny, { user: ALICE });
@@ -271,12 +259,7 @@ describe('MCP server at /mcp', () => {
 
   test('an expired proposal: wait_for_approval reports it expired; a short wait returns pending, not settled', async () => {
     const client = await connect(TOKENS.FB_AGENT_COPILOT_TOKEN);
-    const p = await call(client, 'propose_action', {
-      incident: incident.id,
-      action: 'rollback_deployment',
-      params: { service: 'checkout', version: 'v39' },
-      reason: 'maybe',
-    });
+    const p = await proposeRollback(client, 'checkout', 'v39', 'maybe');
     const id = p.data.approval_id as string;
     const short = await call(client, 'wait_for_approval', { approval_id: id, timeout_seconds: 0.2 });
     assert.equal(short.data.status, 'pending');
@@ -309,12 +292,7 @@ describe('MCP server at /mcp', () => {
 
   test('an agent cannot approve: there is no such tool, and the gate refuses any non-person', async () => {
     const client = await connect(TOKENS.FB_AGENT_COPILOT_TOKEN);
-    const p = await call(client, 'propose_action', {
-      incident: incident.id,
-      action: 'rollback_deployment',
-      params: { service: 'cart', version: 'v3' },
-      reason: 'cart errors',
-    });
+    const p = await proposeRollback(client, 'cart', 'v3', 'cart errors');
     const id = p.data.approval_id as string;
     for (const name of ['approve', 'approve_action', 'execute_action']) {
       const r = await client.callTool({ name, arguments: { approval_id: id } }).then(
