@@ -47,8 +47,13 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const approvalId = randomUUID();
       await store.createApproval({ id: approvalId, incidentId: id, actionId: 'clear_cache', params: {}, reason: '', proposedBy: 'U0BOB0001', proposerKind: 'user', policy: {}, approvers: null, requiresApproval: true, createdAt: min(8), expiresAt: min(20), channelId: null });
       await store.transitionApproval(approvalId, ['pending'], 'succeeded', {});
-      await store.recordRemediationAnswer({ approvalId, answer: 'unsure', answeredBy: 'U0ALICE01', at: min(100) });
-      await store.recordRemediationAnswer({ approvalId, answer: 'no', answeredBy: 'U0ALICE01', at: min(101) }); // a later answer replaces it
+      // A read-only action that ran (logs, metrics) is not a remediation: not in the false-positive rate.
+      const readOnly = randomUUID();
+      await store.createApproval({ id: readOnly, incidentId: id, actionId: 'read_logs', params: {}, reason: '', proposedBy: 'U0BOB0001', proposerKind: 'user', policy: {}, approvers: null, requiresApproval: false, createdAt: min(7), expiresAt: min(20), channelId: null });
+      await store.transitionApproval(readOnly, ['pending'], 'succeeded', {});
+      const answer = { approvalId, incidentId: id, actionId: 'clear_cache', runId: null, stepIndex: null, answeredBy: 'U0ALICE01' };
+      await store.recordRemediationAnswer({ ...answer, answer: 'unsure', answeredAt: min(100) });
+      await store.recordRemediationAnswer({ ...answer, answer: 'no', answeredAt: min(101) }); // a later answer replaces it
       // A backend-only incident and the synced twin of ours (matched by backend id; no label on incident.io).
       assert.equal(await store.upsertBackendIncidents('rootly', [record({ backendId: 'r-77', acknowledgedAt: min(3), postmortem: 'completed' }), record({ backendId: 'r-78', title: 'From the UI' })], min(200)), 2);
       assert.equal(await store.upsertBackendIncidents('rootly', [record({ backendId: 'r-77', acknowledgedAt: min(3), postmortem: 'completed' })], min(300)), 1, 'idempotent');

@@ -2,10 +2,14 @@ import { sql, type Kysely } from 'kysely';
 import type { IncidentStatus } from '../../domain/incident.js';
 import { acknowledgement, type BackendIncidentRecord, type IncidentFacts, type InsightOrigin, type PostmortemState } from '../../domain/insights.js';
 import type { Severity } from '../../domain/severity.js';
-import type { InsightsStore, RemediationAnswer } from '../../ports/insights-store.js';
+import type { InsightsStore, RemediationAnswer, RemediationVerdict } from '../../ports/insights-store.js';
 import type { Database } from './schema.js';
 
-/** Approval states in which the remediation ran (or may have: `unknown` died mid-execution). */
+/**
+ * Approval states in which the remediation ran (or may have: `unknown` died mid-execution). A
+ * remediation is an action that needed approval: a read-only action (logs, metrics) is not one,
+ * and is never asked about (the same rule as the runbooks' post-resolve question).
+ */
 const EXECUTED = ['succeeded', 'failed', 'unknown'];
 /** Upserts go in chunks well under SQLite's and PostgreSQL's bound-parameter limits. */
 const CHUNK = 200;
@@ -71,13 +75,42 @@ export class KyselyInsightsStore implements InsightsStore {
     return { rows: Number(r.rows), distinct: Number(r.distinct) };
   }
 
-  async recordRemediationAnswer(a: { approvalId: string; answer: RemediationAnswer; answeredBy: string; at: Date }): Promise<void> {
-    const row = { approval_id: a.approvalId, answer: a.answer, answered_by: a.answeredBy, answered_at: a.at.getTime() };
+  async recordRemediationAnswer(a: RemediationAnswer): Promise<void> {
+    const row = {
+      approval_id: a.approvalId,
+      incident_id: a.incidentId,
+      action_id: a.actionId,
+      run_id: a.runId,
+      step_index: a.stepIndex,
+      answer: a.answer,
+      answered_by: a.answeredBy,
+      answered_at: a.answeredAt.getTime(),
+    };
     await this.db
       .insertInto('remediation_answers')
       .values(row)
       .onConflict((oc) => oc.column('approval_id').doUpdateSet({ answer: row.answer, answered_by: row.answered_by, answered_at: row.answered_at }))
       .execute();
+  }
+
+  async listRemediationAnswers(filter: { incidentId: string }): Promise<RemediationAnswer[]> {
+    const rows = await this.db
+      .selectFrom('remediation_answers')
+      .selectAll()
+      .where('incident_id', '=', filter.incidentId)
+      .orderBy('answered_at', 'asc')
+      .orderBy('approval_id', 'asc')
+      .execute();
+    return rows.map((r) => ({
+      approvalId: r.approval_id,
+      incidentId: filter.incidentId,
+      actionId: r.action_id ?? '',
+      runId: r.run_id,
+      stepIndex: r.step_index === null ? null : Number(r.step_index),
+      answer: r.answer as RemediationVerdict,
+      answeredBy: r.answered_by,
+      answeredAt: new Date(Number(r.answered_at)),
+    }));
   }
 
   async listIncidentFacts(range: { from: Date; to: Date }): Promise<IncidentFacts[]> {
@@ -114,6 +147,7 @@ export class KyselyInsightsStore implements InsightsStore {
           sql<number>`sum(case when remediation_answers.answer = 'no' then 1 else 0 end)`.as('not_needed'),
         ])
         .where('approvals.status', 'in', EXECUTED)
+        .where('approvals.requires_approval', '=', 1)
         .where('approvals.incident_id', 'in', inWindow)
         .groupBy('approvals.incident_id')
         .execute(),
