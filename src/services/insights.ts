@@ -7,6 +7,8 @@ import { digestComment, homeInsightsBlocks, periodLabel, statsComment, type Stat
 import type { Block } from '../ports/chat.js';
 import type { Deps } from './deps.js';
 import { defineJob } from './jobs.js';
+import { stepWithIntent } from './steps.js';
+import { Markers } from '../slack/ids.js';
 
 /**
  * `/incident stats`, the weekly digest and the App Home figures: one computation (domain/insights.ts)
@@ -49,11 +51,11 @@ export async function buildStats(deps: Deps, q: StatsQuery, now: Date = deps.clo
 }
 
 /** Render the trend chart and upload it with the figures to `channelId`. */
-async function postChart(deps: Deps, channelId: string, report: StatsReport, comment: string): Promise<void> {
+async function postChart(deps: Deps, channelId: string, report: StatsReport, comment: string, filename?: string): Promise<void> {
   const chart = await deps.charts.renderTrend({ title: `Incidents — ${periodLabel(report)}`, weeks: weeklyTrend(report.facts, report.from, report.to) });
   await deps.chat.uploadFile({
     channelId,
-    filename: `incident-stats-${report.to.toISOString().slice(0, 10)}-${report.days}d.png`,
+    filename: filename ?? `incident-stats-${report.to.toISOString().slice(0, 10)}-${report.days}d.png`,
     title: `Incident figures, ${periodLabel(report)}`,
     bytes: chart.png,
     initialComment: comment,
@@ -98,33 +100,54 @@ export async function publishHome(deps: Deps, userId: string, first: Block[] = [
   await deps.chat.publishHome(userId, { ...view, blocks: [...first, ...(view.blocks as Block[]), ...figures].slice(0, 100) });
 }
 
-const digestPayload = z.object({ week: z.string().regex(/^\d{4}-W\d{2}$/) });
+const digestPayload = z.object({
+  week: z.string().regex(/^\d{4}-W\d{2}$/),
+  /** The channel it goes to (jobs enqueued before it was in the payload use the configured one). */
+  channel: z.string().min(1).optional(),
+});
 const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'] as const;
 
+/** The digest's file name: the marker it is found by in the channel after a crash. */
+export const digestFilename = (week: string) => `incident-digest-${week}.png`;
+
 /**
- * The weekly digest, once per ISO week across replicas: every replica enqueues the job keyed by the
- * week when the configured day and hour have come; the key makes it one job, run by one worker, and
- * the post is recorded as a step so a retried job does not post again once it has posted.
+ * The weekly digest, once per ISO week and channel across replicas and crashes. Every replica
+ * enqueues the job keyed by the week and channel when the configured day and hour have come: the
+ * key makes it one job, run by one worker. The post is a step with an intent: the intent is
+ * recorded before anything goes to Slack, so a run that finds an intent without a result (the
+ * process died, or Slack's answer was lost, after the upload may have been shared) first looks in
+ * the channel for the digest by its file name (or, posted without the chart, by its block marker)
+ * and adopts it instead of posting again.
  */
 export const digestJob = defineJob({
   kind: DIGEST_JOB,
   payload: digestPayload,
-  key: (p) => p.week,
+  key: (p) => (p.channel ? `${p.week}:${p.channel}` : p.week),
   run: async (deps, p) => {
-    const channel = deps.config.file.insights.digest.channel;
+    const channel = p.channel ?? deps.config.file.insights.digest.channel;
     if (!channel) return;
-    const flow = `digest:${p.week}`;
-    if ((await deps.store.getStep(flow, 'posted')) !== undefined) return;
-    const report = await buildStats(deps, { days: 7, service: null, severity: null });
-    const text = digestComment(report, p.week);
-    try {
-      await postChart(deps, channel, report, text);
-    } catch (err) {
-      if (!(err instanceof ChatError && err.slackError === 'missing_scope')) throw err;
-      deps.logger.warn({ err }, 'the Slack app lacks files:write: the weekly digest goes out without its chart');
-      await deps.chat.post(channel, text);
-    }
-    await deps.store.putStep(flow, 'posted', { at: deps.clock.now().toISOString() });
+    // Recorded by releases that keyed the digest by the week alone.
+    if ((await deps.store.getStep(`digest:${p.week}`, 'posted')) !== undefined) return;
+    const filename = digestFilename(p.week);
+    const marker = Markers.digest(p.week);
+    await stepWithIntent(deps, `digest:${p.week}:${channel}`, 'posted', {
+      find: async ({ oldest }) => {
+        const found = (await deps.chat.history(channel, { oldest, limit: 1000 })).find((m) => m.files?.some((f) => f.name === filename) || m.blockIds?.includes(marker));
+        return found ? { at: deps.clock.now().toISOString(), ts: found.ts, adopted: true } : undefined;
+      },
+      run: async () => {
+        const report = await buildStats(deps, { days: 7, service: null, severity: null });
+        const text = digestComment(report, p.week);
+        try {
+          await postChart(deps, channel, report, text, filename);
+        } catch (err) {
+          if (!(err instanceof ChatError && err.slackError === 'missing_scope')) throw err;
+          deps.logger.warn({ err }, 'the Slack app lacks files:write: the weekly digest goes out without its chart');
+          await deps.chat.post(channel, text, [{ type: 'section', block_id: marker, text: { type: 'mrkdwn', text } }]);
+        }
+        return { at: deps.clock.now().toISOString() };
+      },
+    });
   },
 });
 
@@ -142,7 +165,7 @@ export async function scheduleDigest(deps: Deps): Promise<boolean> {
   const due = isoDay > dueIsoDay || (isoDay === dueIsoDay && now.getUTCHours() >= d.hour);
   if (!due) return false;
   const week = isoWeek(now);
-  return deps.jobs.enqueue(digestJob, { week });
+  return deps.jobs.enqueue(digestJob, { week, channel: d.channel });
 }
 
 /** Resolved-incident durations by severity for /metrics (called when an incident is resolved). */

@@ -114,6 +114,8 @@ export const Markers = {
   reminder: (incidentId: string, dueMs: number) => `reminder:${incidentId}:${dueMs}`,
   page: (targetKey: string) => `page:${targetKey}`,
   suggestions: (incidentId: string) => `followup_suggestions:${incidentId}`,
+  /** The weekly digest when it goes out as text (without files:write); with its chart, the file name marks it. */
+  digest: (week: string) => `digest:${week}`,
 } as const;
 
 /** A Slack user, channel, bot or user-group id: the only thing the bot turns into a mention or a channel link. */
