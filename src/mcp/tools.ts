@@ -184,8 +184,9 @@ export function buildMcpServer(ctx: ToolContext): McpServer {
   const { deps, agent } = ctx;
   const server = new McpServer(SERVER_INFO, {
     instructions:
-      'Firebreak incident response. Read incidents and their channels, post attributed updates, and propose actions. ' +
+      'Firebreak incident response. Read incidents and their channels, post attributed updates, propose actions, and start runbooks. ' +
       'A proposal never runs by itself: it is posted in the incident channel and runs only after a person approves it there. ' +
+      'A runbook you start runs only its read-only steps by itself; its risky steps become your proposals and wait for a person. ' +
       'Use wait_for_approval with the approval id to learn the decision and the result.',
   });
 

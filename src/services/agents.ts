@@ -273,7 +273,17 @@ export async function runbookCatalogue(deps: Deps, agent: AgentPrincipal, ref: s
 export async function startRunbookForAgent(deps: Deps, agent: AgentPrincipal, ref: string, runbookId: string) {
   requireScope(agent, 'runbooks');
   const i = await resolveIncident(deps, agent, ref);
-  const { run, created } = await startRunbook(deps, { incidentId: i.id, runbookId, startedBy: agentStarter(agent.name) });
+  const { run, created } = await startRunbook(deps, { incidentId: i.id, runbookId, startedBy: agentStarter(agent.name) }).catch((err: unknown) => {
+    // The person's answer says to cancel the run first; an agent cannot, so it is told where to look.
+    if (err instanceof AppError && err.code === 'runbook.already_running')
+      throw new AppError(
+        err.code,
+        `Runbook \`${runbookId}\` is already running in this incident (run ${String(err.detail.runId)}, ${String(err.detail.status)}); nothing new was started. ` +
+          'Follow that run with get_incident; a person can cancel it in Slack.',
+        err.detail,
+      );
+    throw err;
+  });
   const fresh = (await deps.store.getRunbookRun(run.id)) ?? run;
   return {
     ...runView(deps, fresh, await deps.store.listRunbookSteps(run.id)),

@@ -86,7 +86,7 @@ export async function startRunbook(deps: Deps, input: StartInput): Promise<{ run
   const previous = (await deps.store.listRunbookRuns({ incidentId: incident.id })).filter((r) => r.runbookId === rb.id);
   const active = previous.find((r) => ACTIVE.includes(r.status));
   if (active && !auto)
-    throw new AppError('runbook.already_running', `Runbook \`${rb.id}\` is already running in this incident (run ${active.id}, ${active.status}); nothing new was started. Cancel that run first to start it again.`, { runId: active.id });
+    throw new AppError('runbook.already_running', `Runbook \`${rb.id}\` is already running in this incident; nothing new was started. Cancel that run first to start it again.`, { runId: active.id, status: active.status });
   // Concurrent starts of the same runbook compute the same key: one run is created.
   const dedupeKey = auto ? `auto:${incident.id}:${rb.id}` : `manual:${incident.id}:${rb.id}:${previous.length}`;
   const now = deps.clock.now();
