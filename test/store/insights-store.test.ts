@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Store } from '../../src/ports/store.js';
 import type { BackendIncidentRecord } from '../../src/domain/insights.js';
+import { RunbookSchema, toRunbook } from '../../src/domain/runbook.js';
 import { openTestPgStore, openTestSqliteStore, withPgSchema } from './pg-helper.js';
 
 const T0 = new Date('2026-11-02T10:00:00Z');
@@ -72,6 +73,21 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.equal(ui.origin, 'backend');
       assert.equal(ui.acknowledgedAt, null);
       assert.deepEqual(await store.countBackendIncidents('rootly'), { rows: 2, distinct: 2 });
+    });
+
+    test('runbook vs by hand: an incident a runbook ran for counts as runbook even when no remediation ran', async (t) => {
+      if (skip) return t.skip(skip);
+      const make = async (title: string) => {
+        const id = randomUUID();
+        await store.createIncident({ id, title, description: '', severity: 'low', services: [], private: false, origin: 'slack', declaredBy: null, commanderId: null, backend: 'local', createdAt: min(2000) });
+        return id;
+      };
+      const withRun = await make('Runbook read the logs');
+      await make('Handled by hand');
+      const runbook = toRunbook(RunbookSchema.parse({ id: 'look', title: 'Look', steps: [{ id: 'logs', check: 'read the logs' }] }), 'test');
+      await store.createRunbookRun({ id: randomUUID(), incidentId: withRun, runbookId: 'look', runbook, startedBy: 'U0BOB0001', channelId: 'C1', dedupeKey: null, createdAt: min(2001) });
+      const facts = await store.listIncidentFacts({ from: min(1999), to: min(2100) });
+      assert.deepEqual(facts.map((f) => [f.title, f.runbook, f.remediations.executed]).sort(), [['Handled by hand', false, 0], ['Runbook read the logs', true, 0]]);
     });
   });
 }

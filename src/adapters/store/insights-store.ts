@@ -117,9 +117,9 @@ export class KyselyInsightsStore implements InsightsStore {
     const from = range.from.getTime();
     const to = range.to.getTime();
     const inWindow = this.db.selectFrom('incidents').select('id').where('created_at', '>=', from).where('created_at', '<', to);
-    // Four set-based reads, whatever the number of incidents: the figures over 10,000 incidents
+    // Five set-based reads, whatever the number of incidents: the figures over 10,000 incidents
     // cost a few queries, not one per incident.
-    const [incidents, timeline, approvals, history] = await Promise.all([
+    const [incidents, timeline, approvals, runs, history] = await Promise.all([
       this.db
         .selectFrom('incidents')
         .select(['id', 'title', 'severity', 'status', 'services', 'origin', 'backend', 'backend_id', 'created_at', 'resolved_at'])
@@ -151,11 +151,14 @@ export class KyselyInsightsStore implements InsightsStore {
         .where('approvals.incident_id', 'in', inWindow)
         .groupBy('approvals.incident_id')
         .execute(),
+      // Incidents a runbook ran for (by hand, automatically or by an agent), whatever its steps did.
+      this.db.selectFrom('runbook_runs').select('incident_id').distinct().where('incident_id', 'in', inWindow).execute(),
       this.db.selectFrom('backend_incidents').selectAll().where('started_at', '>=', from).where('started_at', '<', to).execute(),
     ]);
 
     const tl = new Map(timeline.map((t) => [t.incident_id, t]));
     const ap = new Map(approvals.map((a) => [a.incident_id, a]));
+    const withRun = new Set(runs.map((r) => r.incident_id));
     const out = new Map<string, IncidentFacts>();
     const byBackendKey = new Map<string, string>();
     for (const i of incidents) {
@@ -178,7 +181,7 @@ export class KyselyInsightsStore implements InsightsStore {
         // The local backend keeps no publish state; a vendor's state arrives with the sync.
         postmortem: null,
         remediations: { executed, notNeeded: Number(a?.not_needed ?? 0) },
-        runbook: executed > 0,
+        runbook: executed > 0 || withRun.has(i.id),
       });
       if (i.backend_id && i.backend !== 'local') byBackendKey.set(`${i.backend}:${i.backend_id}`, i.id);
     }
