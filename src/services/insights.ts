@@ -2,12 +2,15 @@ import { z } from 'zod';
 import { computeFigures, filterFacts, isoWeek, sliceFigures, weeklyTrend, type IncidentFacts } from '../domain/insights.js';
 import { severityRank, type Severity } from '../domain/severity.js';
 import { homeView } from '../slack/blocks/incident.js';
-import { ChatError } from '../errors.js';
-import { digestComment, homeInsightsBlocks, periodLabel, statsComment, type StatsView } from '../slack/blocks/insights.js';
+import { AppError, ChatError } from '../errors.js';
+import { digestComment, homeInsightsBlocks, periodLabel, remediationQuestion, statsComment, type StatsView } from '../slack/blocks/insights.js';
 import type { Block } from '../ports/chat.js';
+import type { Approval, ApprovalStatus } from '../ports/store.js';
+import type { Incident } from '../domain/incident.js';
+import type { RemediationVerdict } from '../ports/insights-store.js';
 import type { Deps } from './deps.js';
 import { defineJob } from './jobs.js';
-import { stepWithIntent } from './steps.js';
+import { postOnce, stepWithIntent } from './steps.js';
 import { Markers } from '../slack/ids.js';
 
 /**
@@ -151,7 +154,78 @@ export const digestJob = defineJob({
   },
 });
 
-export const insightsJobs = [digestJob];
+// -- "was this remediation needed?" for remediations proposed outside a runbook -------------------
+
+/** Approval states in which a remediation ran (or may have: `unknown`), as the figures count them. */
+const EXECUTED: ApprovalStatus[] = ['succeeded', 'failed', 'unknown'];
+const questionFlow = (incidentId: string) => `remediations:${incidentId}`;
+
+/**
+ * The incident's executed remediations (actions that needed approval and ran) that no runbook
+ * step proposed: a runbook asks about its own on its message (services/runbooks.ts).
+ */
+async function remediationsOutsideRunbooks(deps: Deps, incidentId: string): Promise<Approval[]> {
+  const out: Approval[] = [];
+  for (const a of await deps.store.listApprovals({ incidentId, status: EXECUTED })) {
+    if (a.requiresApproval && !(await deps.store.findRunbookStepByApproval(a.id))) out.push(a);
+  }
+  return out.sort((x, y) => x.createdAt.getTime() - y.createdAt.getTime());
+}
+
+async function renderRemediationQuestion(deps: Deps, incident: Incident, approvals: Approval[]) {
+  const answers = await deps.store.listRemediationAnswers({ incidentId: incident.id });
+  const roles = await deps.store.getRoles(incident.id);
+  return remediationQuestion({
+    incidentId: incident.id,
+    commanderId: roles.commander ?? incident.commanderId,
+    items: approvals.map((a) => ({
+      approvalId: a.id,
+      text: `\`${a.actionId}\` ${Object.entries(a.params).map(([k, v]) => `${k}=${String(v)}`).join(' ')} (${a.status})`,
+      answer: answers.find((x) => x.approvalId === a.id) ?? null,
+    })),
+  });
+}
+
+/** After resolve: ask the commander, once per incident, whether each remediation that ran was needed. */
+export async function askRemediationQuestion(deps: Deps, incidentId: string): Promise<void> {
+  const incident = await deps.store.getIncident(incidentId);
+  if (!incident || incident.status !== 'resolved' || !incident.channelId) return;
+  const approvals = await remediationsOutsideRunbooks(deps, incidentId);
+  if (!approvals.length) return;
+  const msg = await renderRemediationQuestion(deps, incident, approvals);
+  await postOnce(deps, questionFlow(incidentId), 'question', incident.channelId, Markers.remediationQuestion(incidentId), () => msg);
+}
+
+/** A click on the question: the commander's answer, recorded where every surface records it. */
+export async function answerRemediation(deps: Deps, input: { approvalId: string; userId: string; answer: RemediationVerdict }): Promise<string> {
+  const a = await deps.store.getApproval(input.approvalId);
+  if (!a) throw new AppError('approval.not_found', 'That action is no longer known.');
+  const incident = await deps.store.getIncident(a.incidentId);
+  if (!incident) throw new AppError('incident.not_found', 'That incident is no longer known.');
+  const roles = await deps.store.getRoles(incident.id);
+  const commander = roles.commander ?? incident.commanderId;
+  if (input.userId !== commander) throw new AppError('approval.not_allowed', `:no_entry: The commander (${commander ? `<@${commander}>` : 'unassigned'}) answers this.`);
+  if (!a.requiresApproval || !EXECUTED.includes(a.status)) return 'That action did not run as a remediation: there is nothing to answer.';
+  const now = deps.clock.now();
+  const step = await deps.store.findRunbookStepByApproval(a.id);
+  await deps.store.recordRemediationAnswer({ approvalId: a.id, incidentId: incident.id, actionId: a.actionId, runId: step?.runId ?? null, stepIndex: step?.index ?? null, answer: input.answer, answeredBy: input.userId, answeredAt: now });
+  await deps.store.audit({ at: now, incidentId: incident.id, approvalId: a.id, actor: input.userId, action: 'remediation.answered', detail: { answer: input.answer } });
+  const posted = await deps.store.getStep<{ ts: string }>(questionFlow(incident.id), 'question');
+  if (posted?.ts && incident.channelId) {
+    const msg = await renderRemediationQuestion(deps, incident, await remediationsOutsideRunbooks(deps, incident.id));
+    await deps.chat.update(incident.channelId, posted.ts, msg.text, msg.blocks).catch((err) => deps.logger.warn({ err }, 'updating the remediation question failed'));
+  }
+  return `Recorded: *${input.answer}* for \`${a.actionId}\`.`;
+}
+
+/** Enqueued on resolve (keyed by version), beside the runbooks' own question. */
+export const remediationQuestionJob = defineJob({
+  kind: 'insights.remediation_question',
+  payload: z.object({ incidentId: z.string().min(1) }),
+  run: (deps, p) => askRemediationQuestion(deps, p.incidentId),
+});
+
+export const insightsJobs = [digestJob, remediationQuestionJob];
 
 /** Called periodically by every replica: enqueue this week's digest once its day and hour have come. */
 export async function scheduleDigest(deps: Deps): Promise<boolean> {

@@ -249,6 +249,8 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     // After resolve, the commander is asked whether the rollback was needed; the answer is stored.
     await bot.driver.slash('resolve fixed by rollback', { user: ALICE, channel: i.channelId! });
     await bot.waitFor(() => /was each automated remediation needed/.test(checklistText(i, run)), 5000, 'feedback question');
+    await bot.fb.deps.jobs.idle();
+    assert.equal(messagesWithMarker(bot.emulator, i.channelId!, 'remediation_question:').length, 0, 'asked on the runbook message only, not again in the channel');
     const falsePositives = await statsFalsePositives(i.channelId!);
     const m = checklist(i, run)[0]!;
     const nb = bot.emulator.state.ephemeralsFor(BOB, i.channelId!).length;
