@@ -112,6 +112,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
       countBackendIncidents: true,
       listIncidentFacts: true,
       recordRemediationAnswer: true,
+      listRemediationAnswers: true,
     }),
     ...methodsOf<FollowThroughStore>(new KyselyFollowThroughStore(db), {
       insertPage: true,
@@ -134,8 +135,6 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
       getRunbookStep: true,
       transitionRunbookStep: true,
       findRunbookStepByApproval: true,
-      putRemediationFeedback: true,
-      listRemediationFeedback: true,
     }),
   };
 }
