@@ -211,6 +211,16 @@ export function queryRow<T>(dbFile: string, sql: string): T | undefined {
   }
 }
 
+/** What the passing of time does while the bot is down: the leases of the jobs it was running run out. */
+export function expireLeases(dbFile: string): void {
+  const db = new Database(dbFile);
+  try {
+    db.prepare(`update jobs set claimed_until = 0 where state = 'running'`).run();
+  } finally {
+    db.close();
+  }
+}
+
 /** What a crash test file works against; the fields are set once its `before` hook ran. */
 export interface CrashBench {
   /** The Slack emulator the file owns (rate limits off): it outlives every killed bot. */

@@ -8,11 +8,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { GENERAL_CHANNEL_ID, SEED_PEOPLE } from '../../src/emulator/slack/index.js';
 import { Actions, numbered } from '../../src/slack/ids.js';
 import { freePort, markedMessages, waitUntil, writeConfigFile } from '../../bench/lib.js';
-import { crashBench, kill9, queryRow } from './fault-kit.js';
+import { crashBench, expireLeases, kill9, queryRow } from './fault-kit.js';
 
 const BOT_TOKEN = 'xoxb-runbook-crash-token';
 const SIGNING_SECRET = 'runbook-crash-signing-secret-0123';
@@ -48,9 +47,7 @@ test('killed while a runbook step runs: after the restart the step is "outcome u
     assert.equal(probes(), 1);
     await kill9(bot);
     bench.target.setDelay(0);
-    const d = new Database(db);
-    d.prepare(`update jobs set claimed_until = 0 where state = 'running'`).run();
-    d.close();
+    expireLeases(db);
 
     bot = await bench.spawn(db, port, cfg);
     const step = await waitUntil(() => queryRow<{ s: string; e: string }>(db, `select status as s, error as e from runbook_steps where idx = 0 and status != 'running'`), 15_000, 'the step to be marked');
