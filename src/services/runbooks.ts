@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { incidentLabel, isOpen, type Incident } from '../domain/incident.js';
+import { withdrawalOf } from '../domain/records.js';
 import { FEEDBACK_ANSWERS, FINISHED_RUN, capOutput, canRetry, canSkip, describeOperators, mayOperate, nextMove, runStatusFor, type FeedbackAnswer, type RunStatus } from '../domain/runbook-run.js';
 import { alertLabels, type Runbook, type RunbookStep } from '../domain/runbook.js';
 import { TemplateError, renderTemplate, type TemplateVars } from '../domain/runbook-template.js';
@@ -10,7 +11,7 @@ import { StepRunError, type StepRunners } from '../ports/step-runners.js';
 import { diagnosisMessage, runbookList, runbookMessage, stepOutputMessage } from '../slack/blocks/runbook.js';
 import { Markers } from '../slack/ids.js';
 import { escapeText } from '../slack/mrkdwn.js';
-import { proposeAction } from './approvals.js';
+import { proposeAction, withdrawApproval } from './approvals.js';
 import { actionSpecs } from './claude-proposals.js';
 import type { Deps } from './deps.js';
 import { defineJob, PermanentJobError } from './jobs.js';
@@ -293,6 +294,9 @@ async function proposeStepAction(deps: Deps, run: RunbookRun, def: Extract<Runbo
   const approval = await proposeAction(deps, { incidentId: run.incidentId, actionId: def.action.id, rawParams: params, reason, proposedBy: auto ? run.runbookId : run.startedBy, proposerKind: auto ? 'runbook' : 'user' });
   const waiting = await deps.store.transitionRunbookStep(run.id, step.index, ['running'], 'waiting_approval', { approvalId: approval.id, detail: { approval: approval.id, action: def.action.id, needs_approval: approval.requiresApproval } }, { attempt: step.attempt });
   if (!waiting) return;
+  // Cancelled while we proposed (the cancel saw this step running, not waiting): withdraw it here.
+  const latest = await deps.store.getRunbookRun(run.id);
+  if (latest?.status === 'cancelled' && approval.requiresApproval) await withdrawApproval(deps, approval.id, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: latest.cancelledBy ?? 'system' });
   await advance(deps, run.id);
   // The approval may have settled before the step recorded its id (a read-only action is fast).
   const now = await deps.store.getApproval(approval.id);
@@ -321,10 +325,15 @@ export async function applyApprovalOutcome(deps: Deps, a: Approval): Promise<voi
       to = 'unknown';
       patch = { error: a.error ?? 'the action outcome is unknown; check before retrying', detail: { ...step.detail, approval_status: a.status } };
       break;
-    case 'denied':
+    case 'denied': {
       to = 'denied';
-      patch = { error: `denied${by}${a.denyReason ? `: ${a.denyReason}` : ''}. The runbook stops here.`, detail: { ...step.detail, approval_status: a.status } };
+      const w = withdrawalOf(a);
+      patch = {
+        error: w ? `approval withdrawn: the run was cancelled${w.by === 'system' ? '' : ` by <@${w.by}>`}` : `denied${by}${a.denyReason ? `: ${a.denyReason}` : ''}. The runbook stops here.`,
+        detail: { ...step.detail, approval_status: w ? 'withdrawn' : a.status },
+      };
       break;
+    }
     case 'expired':
       to = 'denied';
       patch = { error: 'the approval expired without a decision. The runbook stops here.', detail: { ...step.detail, approval_status: a.status } };
@@ -449,8 +458,29 @@ export async function cancelRun(deps: Deps, input: { runId: string; userId: stri
   if (!cancelled) return `That run already ${run.status === 'cancelled' ? 'was cancelled' : 'finished'}.`;
   await deps.store.audit({ at: now, incidentId: run.incidentId, actor: input.userId, action: 'runbook.cancelled', detail: { run: run.id } });
   await timeline(deps, run, 'cancel', `Runbook *${escapeText(run.runbook.title)}* cancelled by <@${input.userId}>; no further step starts`, now);
+  // A step waiting for approval: the approval is withdrawn, so nobody can approve what no longer
+  // belongs to a live run. One approved in the meantime is running already: say so.
+  const withdrawn: number[] = [];
+  const running: number[] = [];
+  for (const s of await deps.store.listRunbookSteps(run.id)) {
+    if (s.status !== 'waiting_approval' || !s.approvalId) continue;
+    const w = await withdrawApproval(deps, s.approvalId, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: input.userId });
+    if (w) withdrawn.push(s.index + 1);
+    else if (['approved', 'executing', 'succeeded', 'failed', 'unknown'].includes((await deps.store.getApproval(s.approvalId))?.status ?? '')) running.push(s.index + 1);
+  }
   await showOrRetryLater(deps, run.id);
-  return ':no_entry_sign: Run cancelled. A step already running finishes; no further step starts. Pending approvals stay open: deny them if they are no longer wanted.';
+  const parts = [':no_entry_sign: Run cancelled. A step already running finishes; no further step starts.'];
+  if (withdrawn.length) parts.push(`The approval that step ${withdrawn.join(', ')} waited for is withdrawn: it can no longer be approved.`);
+  if (running.length) parts.push(`Step ${running.join(', ')} was approved before the cancel; its action goes ahead (see its approval message).`);
+  return parts.join(' ');
+}
+
+/** The cancelled run whose step proposed this approval, if there is one (see approvals.approve). */
+export async function cancelledRunOf(deps: Deps, approvalId: string): Promise<RunbookRun | null> {
+  const step = await deps.store.findRunbookStepByApproval(approvalId);
+  if (!step) return null;
+  const run = await deps.store.getRunbookRun(step.runId);
+  return run?.status === 'cancelled' ? run : null;
 }
 
 /** The remediations of a run: action steps whose approval needed a person and ran. */

@@ -270,6 +270,116 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     assert.equal(claude.messageRequests.filter((r) => r.userText.includes('Checkout latency') && r.body?.tools?.some((t) => t.name === 'record_diagnosis')).length, 0, 'no diagnosis after the stop');
   });
 
+  /**
+   * An Approve click from a client that still shows the message as it was (Slack updates messages
+   * for everyone, but a click can be on its way): the payload carries the old message.
+   */
+  async function staleClick(channel: string, msg: { ts: string; blocks?: unknown[] }, actionId: string, userId: string) {
+    const block = (msg.blocks as { block_id?: string; elements?: { action_id?: string; value?: string }[] }[]).find((b) => b.elements?.some((e) => e.action_id === actionId))!;
+    const el = block.elements!.find((e) => e.action_id === actionId)!;
+    const payload = {
+      type: 'block_actions',
+      user: { id: userId, username: 'alice', name: 'alice', team_id: bot.emulator.teamId },
+      api_app_id: bot.emulator.appId,
+      token: 'x',
+      trigger_id: bot.emulator.issueTrigger(userId),
+      team: { id: bot.emulator.teamId, domain: 'acme' },
+      container: { type: 'message', message_ts: msg.ts, channel_id: channel, is_ephemeral: false },
+      channel: { id: channel, name: 'incident' },
+      message: msg,
+      response_url: bot.emulator.issueResponseUrl({ channel, user: userId }),
+      actions: [{ action_id: actionId, block_id: block.block_id, type: 'button', value: el.value, action_ts: String(Date.now() / 1000) }],
+    };
+    return bot.driver.send(new URLSearchParams({ payload: JSON.stringify(payload) }).toString());
+  }
+
+  /** Counts executor calls from here on (the executor the approval gate calls after Approve). */
+  function spyExecutor(): { calls: () => number; restore(): void } {
+    const ex = bot.fb.deps.executor;
+    const original = ex.run.bind(ex);
+    let n = 0;
+    ex.run = async (...args: Parameters<typeof ex.run>) => {
+      n++;
+      return original(...args);
+    };
+    return { calls: () => n, restore: () => void (ex.run = original) };
+  }
+
+  test('cancelling a run withdraws the approval it waits for: the message says so, a later Approve gets a clear answer and runs nothing', async () => {
+    const i = await declare('Cache stampede on api');
+    await bot.driver.slash('runbook api-triage', { user: BOB, channel: i.channelId! });
+    const run = await runOf(i, 'api-triage');
+    const waiting = await waitStep(run, 2, 'waiting_approval');
+    const before = await bot.waitFor(() => {
+      const m = approvalMessage(i, waiting.approvalId!);
+      return m && /Approve/.test(JSON.stringify(m.blocks)) ? structuredClone(m) : null;
+    }, 3000, 'approval message with buttons');
+    const spy = spyExecutor();
+    try {
+      // Bob, who started it, cancels from the checklist.
+      await bot.waitFor(() => /Cancel run/.test(JSON.stringify(checklist(i, run)[0]?.blocks ?? [])), 3000, 'cancel button');
+      const nb = bot.emulator.state.ephemeralsFor(BOB, i.channelId!).length;
+      await bot.driver.click({ channel: i.channelId!, ts: checklist(i, run)[0]!.ts }, Actions.runbookCancel, { user: BOB });
+      const reply = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(BOB, i.channelId!)[nb]?.text, 3000, 'cancel reply');
+      assert.match(reply, /Run cancelled/);
+      assert.match(reply, /approval that step 3 waited for is withdrawn: it can no longer be approved/);
+
+      // The approval message, updated in place: withdrawn because the run was cancelled, no buttons.
+      const updated = await bot.waitFor(() => {
+        const m = approvalMessage(i, waiting.approvalId!);
+        return m && /Withdrawn: the runbook run was cancelled/.test(blocksText(m.blocks)) ? m : null;
+      }, 3000, 'approval message withdrawn');
+      assert.equal(updated.ts, before.ts, 'the same message, updated');
+      assert.match(blocksText(updated.blocks), /withdrawn .*because the runbook “API error triage” was cancelled by <@U0BOB0001>\. It can no longer be approved/);
+      assert.doesNotMatch(JSON.stringify(updated.blocks), new RegExp(Actions.approve));
+      const a = (await bot.fb.deps.store.getApproval(waiting.approvalId!))!;
+      assert.equal(a.status, 'denied');
+      const audit = await bot.fb.deps.store.listAudit({ incidentId: i.id });
+      assert.ok(audit.some((e) => e.action === 'approval.withdrawn' && e.approvalId === a.id && e.actor === BOB && e.detail.run === run.id), 'the withdrawal is audited');
+      assert.ok((await bot.fb.deps.store.listTimeline(i.id)).some((e) => /`rollback_deployment` withdrawn: runbook “API error triage” was cancelled by <@U0BOB0001>/.test(e.text)));
+      // The step says why it ended; the checklist shows it.
+      const step = await waitStep(run, 2, 'denied');
+      assert.match(step.error!, /approval withdrawn: the run was cancelled by <@U0BOB0001>/);
+      await bot.waitFor(() => /Cancelled/.test(checklistText(i, run)) && /approval withdrawn/.test(checklistText(i, run)), 3000, 'checklist');
+
+      // Alice, the commander, presses Approve on the message as her client still showed it.
+      const na = bot.emulator.state.ephemeralsFor(ALICE, i.channelId!).length;
+      assert.equal((await staleClick(i.channelId!, before, Actions.approve, ALICE)).status, 200);
+      const answer = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(ALICE, i.channelId!)[na]?.text, 3000, 'answer to the late click');
+      assert.match(answer, /This was withdrawn at .* because its runbook run \(“API error triage”\) was cancelled by <@U0BOB0001>\. Nothing was run/);
+      await bot.settled();
+      assert.equal((await bot.fb.deps.store.getApproval(a.id))!.status, 'denied');
+      assert.equal(spy.calls(), 0, 'the executor was never called');
+      assert.ok((await bot.fb.deps.store.listAudit({ incidentId: i.id })).some((e) => e.action === 'approval.click_refused' && e.actor === ALICE && e.approvalId === a.id));
+    } finally {
+      spy.restore();
+    }
+  });
+
+  test('a run cancelled while its withdrawal did not happen (the process stopped in between): the next Approve withdraws it instead of running it', async () => {
+    const i = await declare('Queue backlog on api');
+    await bot.driver.slash('runbook api-triage', { user: BOB, channel: i.channelId! });
+    const run = await runOf(i, 'api-triage');
+    const waiting = await waitStep(run, 2, 'waiting_approval');
+    const msg = await bot.waitFor(() => approvalMessage(i, waiting.approvalId!), 3000, 'approval message');
+    // What the store holds when the process dies right after the cancel was recorded.
+    assert.ok(await bot.fb.deps.store.transitionRunbookRun(run.id, ['waiting', 'running', 'blocked'], 'cancelled', { cancelledBy: BOB, finishedAt: new Date() }));
+    const spy = spyExecutor();
+    try {
+      const na = bot.emulator.state.ephemeralsFor(ALICE, i.channelId!).length;
+      await bot.driver.click({ channel: i.channelId!, ts: msg.ts }, Actions.approve, { user: ALICE });
+      const answer = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(ALICE, i.channelId!)[na]?.text, 3000, 'answer');
+      assert.match(answer, /withdrawn .* because its runbook run \(“API error triage”\) was cancelled by <@U0BOB0001>/);
+      await bot.waitFor(() => /Withdrawn: the runbook run was cancelled/.test(blocksText(approvalMessage(i, waiting.approvalId!)?.blocks)), 3000, 'message updated');
+      await bot.settled();
+      assert.equal((await bot.fb.deps.store.getApproval(waiting.approvalId!))!.status, 'denied');
+      assert.deepEqual(await bot.fb.deps.store.listVotes(waiting.approvalId!), [], 'the click counted for nothing');
+      assert.equal(spy.calls(), 0);
+    } finally {
+      spy.restore();
+    }
+  });
+
   test('a failing step stops the run and says why; continue_on_failure lets it go on', async () => {
     const i = await declare('Search degraded');
     await bot.driver.slash('runbook stops-on-failure', { user: ALICE, channel: i.channelId! });
