@@ -4,11 +4,11 @@ import { withdrawalOf } from '../domain/records.js';
 import { FEEDBACK_ANSWERS, FINISHED_RUN, capOutput, canRetry, canSkip, describeOperators, mayOperate, nextMove, runStatusFor, type FeedbackAnswer, type RunStatus } from '../domain/runbook-run.js';
 import { alertLabels, type Runbook, type RunbookStep } from '../domain/runbook.js';
 import { TemplateError, renderTemplate, type TemplateVars } from '../domain/runbook-template.js';
-import { AppError } from '../errors.js';
+import { AppError, ChatError } from '../errors.js';
 import type { Approval } from '../ports/store.js';
 import type { RunbookRun, RunbookStepPatch, RunbookStepRecord } from '../ports/runbook-store.js';
 import { StepRunError, type StepRunners } from '../ports/step-runners.js';
-import { diagnosisMessage, runbookList, runbookMessage, stepOutputMessage } from '../slack/blocks/runbook.js';
+import { diagnosisMessage, diagnosisNeedsFile, outputNeedsFile, runbookList, runbookMessage, stepOutputMessage, type OutputFile } from '../slack/blocks/runbook.js';
 import { Markers } from '../slack/ids.js';
 import { escapeText } from '../slack/mrkdwn.js';
 import { proposeAction, withdrawApproval } from './approvals.js';
@@ -17,7 +17,7 @@ import type { Deps } from './deps.js';
 import { defineJob, PermanentJobError } from './jobs.js';
 import { backendSyncJob, requireIncident } from './lifecycle.js';
 import { applicableRunbooks } from './runbook-offers.js';
-import { postOnce } from './steps.js';
+import { postOnce, step as recordedStep } from './steps.js';
 import { buildSummaryContext } from './summaries.js';
 
 /**
@@ -279,7 +279,37 @@ async function postStepOutput(deps: Deps, runId: string, step: RunbookStepRecord
   const run = await ensureMessage(deps, runId);
   if (!run?.messageTs) return;
   const marker = Markers.runbookOutput(run.id, step.index, step.attempt);
-  await postOnce(deps, flowId(run.id), `output:${step.index}:${step.attempt}`, run.channelId, marker, () => stepOutputMessage(marker, run.runbook, step), { threadTs: run.messageTs });
+  const file = step.output && outputNeedsFile(step.output) ? await attachOutput(deps, run, step, step.output, 'output') : null;
+  await postOnce(deps, flowId(run.id), `output:${step.index}:${step.attempt}`, run.channelId, marker, () => stepOutputMessage(marker, run.runbook, step, file), { threadTs: run.messageTs });
+}
+
+/**
+ * An output too long for its thread message goes whole into a text file in the thread (the
+ * message shows its start and names the file): nothing is cut without saying where the rest is.
+ * Recorded per step attempt, so a repeated outcome uploads it once; if the process dies between
+ * the upload and the record, the file may be uploaded twice (Slack offers no lookup without
+ * `files:read`), which loses nothing. A refused upload (no `files:write`, the bot removed from the
+ * channel) is recorded with Slack's reason, which the message then gives.
+ */
+async function attachOutput(deps: Deps, run: RunbookRun, step: RunbookStepRecord, text: string, what: 'output' | 'diagnosis'): Promise<OutputFile> {
+  const name = `${run.runbookId}-step-${step.index + 1}-${step.stepId}${step.attempt ? `-attempt-${step.attempt + 1}` : ''}-${what}.txt`.replace(/[^A-Za-z0-9._-]/g, '_');
+  return recordedStep(deps, flowId(run.id), `${what}-file:${step.index}:${step.attempt}`, async (): Promise<OutputFile> => {
+    try {
+      await deps.chat.uploadFile({
+        channelId: run.channelId,
+        threadTs: run.messageTs ?? undefined,
+        filename: name,
+        title: `${run.runbook.title}, step ${step.index + 1} (${stepTitle(run.runbook, step.index)}): ${what}`,
+        bytes: Buffer.from(text, 'utf8'),
+      });
+      return { name, error: null };
+    } catch (err) {
+      if (!(err instanceof ChatError)) throw err;
+      deps.logger.warn({ runId: run.id, step: step.index, error: err.slackError }, 'attaching a long step output as a file failed');
+      const why = err.slackError === 'missing_scope' ? "the Slack app lacks files:write; update it from manifest.yml and reinstall" : `Slack answered ${err.slackError}`;
+      return { name, error: why };
+    }
+  });
 }
 
 // -- action steps: through the approval gate ------------------------------------------------------
@@ -315,7 +345,7 @@ export async function applyApprovalOutcome(deps: Deps, a: Approval): Promise<voi
   switch (a.status) {
     case 'succeeded':
       to = 'done';
-      patch = { output: a.result ? JSON.stringify(a.result, null, 2).slice(0, deps.config.file.runbooks.max_output_chars) : null, detail: { ...step.detail, approval_status: a.status, summary: a.requiresApproval ? `approved${by}` : 'read-only, ran at once' } };
+      patch = { output: a.result ? capOutput(JSON.stringify(a.result, null, 2), deps.config.file.runbooks.max_output_chars).text : null, detail: { ...step.detail, approval_status: a.status, summary: a.requiresApproval ? `approved${by}` : 'read-only, ran at once' } };
       break;
     case 'failed':
       to = 'failed';
@@ -369,9 +399,11 @@ async function diagnoseStep(deps: Deps, run: RunbookRun, def: Extract<RunbookSte
   const withMessage = await ensureMessage(deps, run.id);
   if (withMessage?.messageTs) {
     const marker = Markers.runbookOutput(run.id, step.index, step.attempt);
-    await postOnce(deps, flowId(run.id), `output:${step.index}:${step.attempt}`, run.channelId, marker, () => diagnosisMessage(marker, { ...d, proposals: d.proposals.length }), { threadTs: withMessage.messageTs! }).catch((err) =>
-      deps.logger.warn({ err, runId: run.id }, 'posting the diagnosis failed'),
-    );
+    const post = async () => {
+      const file = diagnosisNeedsFile(d.text) ? await attachOutput(deps, withMessage, recorded, d.text, 'diagnosis') : null;
+      await postOnce(deps, flowId(run.id), `output:${step.index}:${step.attempt}`, run.channelId, marker, () => diagnosisMessage(marker, { ...d, proposals: d.proposals.length }, file), { threadTs: withMessage.messageTs! });
+    };
+    await post().catch((err) => deps.logger.warn({ err, runId: run.id }, 'posting the diagnosis failed'));
   }
   // Claude's proposals are proposals like any other: the gate decides; they never run on their own.
   for (const p of d.proposals) {

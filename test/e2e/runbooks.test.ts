@@ -29,6 +29,10 @@ async function startTarget(): Promise<Target> {
     } else if (path === '/deploys') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ items: [{ version: 'v41', at: '14:01' }] }));
+    } else if (path === '/big') {
+      // A long log: more than a Slack message holds, with characters that grow when escaped.
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`${Array.from({ length: 400 }, (_, n) => `line ${n} <warn> a&b latency=${n}ms`).join('\n')}\nEND-OF-OUTPUT`);
     } else if (path === '/echo-auth') {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end(`you sent ${req.headers.authorization}`);
@@ -84,6 +88,14 @@ function config(target: string): string {
           steps: [
             { id: 'down', title: 'Optional probe', continue_on_failure: true, http: { url: `${target}/down` } },
             { id: 'errors', title: 'Error rate', http: { url: `${target}/errors` } },
+          ],
+        },
+        {
+          id: 'big-output',
+          title: 'Reads a long log',
+          steps: [
+            { id: 'log', title: 'Recent log lines', http: { url: `${target}/big` } },
+            { id: 'why', diagnose: { prompt: 'Explain the log.' } },
           ],
         },
         {
@@ -268,6 +280,51 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     await bot.waitFor(() => /Stopped/.test(checklistText(i, run)) && /not approved/.test(checklistText(i, run)), 3000, 'checklist shows the stop');
     assert.ok((await bot.fb.deps.store.listTimeline(i.id)).some((e) => /API error triage\* stopped at step 3/.test(e.text)));
     assert.equal(claude.messageRequests.filter((r) => r.userText.includes('Checkout latency') && r.body?.tools?.some((t) => t.name === 'record_diagnosis')).length, 0, 'no diagnosis after the stop');
+  });
+
+  test('an output longer than a message holds is attached whole as a file in the thread; the message shows its start and names the file', async () => {
+    const i = await declare('Log flood on api');
+    const longDiagnosis = `${'The log shows latency climbing line after line. '.repeat(80)}END-OF-DIAGNOSIS`;
+    claude.setResponder((req) => {
+      if (!req.body?.tools?.some((t) => t.name === 'record_diagnosis') || !req.userText.includes('Log flood on api')) return undefined;
+      return { toolUses: [{ name: 'record_diagnosis', input: { diagnosis: longDiagnosis, confidence: 'medium', evidence: ['log'] } }] };
+    });
+    try {
+      await bot.driver.slash('runbook big-output', { user: ALICE, channel: i.channelId! });
+      const run = await runOf(i, 'big-output');
+      await waitStatus(run, ['succeeded'], 'run finished');
+      const full = (await bot.fb.deps.store.getRunbookStep(run.id, 0))!.output!;
+      assert.ok(full.endsWith('END-OF-OUTPUT') && full.length > 10_000, 'the step kept the whole output');
+      const thread = await bot.waitFor(() => {
+        const t = threadOf(i, run);
+        return t.filter((m) => (m as { files?: unknown[] }).files?.length).length === 2 && t.some((m) => /Diagnosis/.test(blocksText(m.blocks))) ? t : null;
+      }, 5000, 'two files and the diagnosis in the thread');
+      const fileOf = (re: RegExp) => {
+        const m = thread.find((x) => (x as { files?: { name: string }[] }).files?.some((f) => re.test(f.name)))!;
+        const meta = (m as unknown as { files: { id: string; name: string }[] }).files[0]!;
+        return { name: meta.name, text: bot.emulator.state.files.get(meta.id)!.bytes!.toString('utf8') };
+      };
+      // The step output: the file holds all of it; the message its start and the file's name.
+      const out = fileOf(/step-1-log-output\.txt$/);
+      assert.equal(out.text, full);
+      const post = thread.find((m) => /Recent log lines/.test(blocksText(m.blocks)))!;
+      const shown = blocksText(post.blocks);
+      assert.match(shown, /line 0 &lt;warn&gt; a&amp;b latency=0ms/);
+      assert.doesNotMatch(shown, /END-OF-OUTPUT/);
+      assert.match(shown, new RegExp(`Showing the first [0-9,]+ of ${full.length.toLocaleString('en-US')} characters\\. The full output is attached in this thread as \`${out.name.replace(/\./g, '\\.')}\``));
+      for (const b of post.blocks as { text?: { text: string } }[]) assert.ok((b.text?.text.length ?? 0) <= 3000, 'every section within Slack\'s limit');
+      // The diagnosis too.
+      const diag = fileOf(/step-2-why-diagnosis\.txt$/);
+      assert.equal(diag.text, longDiagnosis);
+      const dpost = thread.find((m) => /Diagnosis/.test(blocksText(m.blocks)))!;
+      assert.doesNotMatch(blocksText(dpost.blocks), /END-OF-DIAGNOSIS/);
+      assert.match(blocksText(dpost.blocks), new RegExp(`attached in this thread as \`${diag.name.replace(/\./g, '\\.')}\``));
+      // A short output stays in the message, whole, with no file.
+      const files = bot.emulator.state.messages(i.channelId!).filter((m) => (m as { files?: unknown[] }).files?.length).length;
+      assert.equal(files, 2, 'exactly one file per long output');
+    } finally {
+      claude.setResponder(undefined);
+    }
   });
 
   /**
