@@ -18,6 +18,12 @@ export interface OnCall {
   onCallNow(scheduleId: string, at: Date): Promise<OnCallPerson[]>;
   /** Record a follow-up on the backend; null id where the store is the record (local). */
   createFollowup(ref: BackendRef, f: BackendFollowup): Promise<{ backendId: string | null; url: string | null }>;
+  /**
+   * The follow-up an earlier `createFollowup` with this `idempotencyKey` made, if the backend has
+   * it (found by the marker the create writes into its description: neither Rootly's action items
+   * nor incident.io's follow-ups take an idempotency key). Null when there is none.
+   */
+  findFollowup(ref: BackendRef, idempotencyKey: string): Promise<{ backendId: string | null; url: string | null } | null>;
 }
 
 export interface PageRequest {

@@ -11,6 +11,9 @@ import { Actions, DeclareBlocks, FormBlocks, INPUT, Shortcuts, Views } from '../
 import { startFakePagerDuty, type FakePagerDuty } from '../fakes/pagerduty/fake.js';
 import { startFakeRootly, type FakeRootly } from '../fakes/rootly/fake.js';
 import { startFakeIncidentIo, type FakeIncidentIo } from '../fakes/incidentio/fake.js';
+import { createRootlyOnCall } from '../../src/adapters/backend/rootly/oncall.js';
+import { createIncidentIoOnCall } from '../../src/adapters/backend/incidentio/oncall.js';
+import type { OnCall } from '../../src/ports/oncall.js';
 
 const DAVE = 'U0DAVE001';
 const START = Date.parse('2026-12-01T09:00:00Z');
@@ -32,9 +35,12 @@ function configFile(lines: string[]): string {
 /** What differs per backend: how to start it, and where a page or a follow-up lands. */
 interface BackendCase {
   name: string;
-  start(): Promise<{ env: Record<string, string>; config: string[]; close(): Promise<void> }>;
+  /** `oncall`: the real adapter with a short client timeout (the timeout tests wait for it). */
+  start(): Promise<{ env: Record<string, string>; config: string[]; close(): Promise<void>; oncall?: OnCall }>;
   pages(target: 'payments' | 'db'): number;
   followups(): string[];
+  /** The route that creates a follow-up in the backend (null: the store is the record). */
+  followupRoute: string | null;
 }
 
 let pd: FakePagerDuty;
@@ -42,6 +48,8 @@ let rootly: FakeRootly;
 let iio: FakeIncidentIo;
 const PD_KEY_PAYMENTS = 'p'.repeat(32);
 const PD_KEY_DB = 'd'.repeat(32);
+/** The vendor clients' timeout in these tests (10 s in production): a stalled answer fails fast. */
+const CLIENT_TIMEOUT_MS = 1500;
 
 const CASES: BackendCase[] = [
   {
@@ -62,6 +70,7 @@ const CASES: BackendCase[] = [
     },
     pages: (t) => pd.alerts().filter((a) => a.routingKey === (t === 'payments' ? PD_KEY_PAYMENTS : PD_KEY_DB)).reduce((n, a) => n + a.triggers, 0),
     followups: () => [],
+    followupRoute: null,
   },
   {
     name: 'Rootly (alerts with notification targets, schedule shifts, action items)',
@@ -86,10 +95,12 @@ const CASES: BackendCase[] = [
           '  services: { checkout: { schedule: sched-checkout } }',
         ],
         close: () => rootly.close(),
+        oncall: createRootlyOnCall({ apiKey: 'rootly-key', baseUrl: rootly.url, timeoutMs: CLIENT_TIMEOUT_MS }),
       };
     },
     pages: (t) => rootly.alerts().filter((a) => a.attributes.notification_target_id === (t === 'payments' ? 'ep-payments' : 'grp-db')).length,
     followups: () => rootly.actionItems().map((a) => String(a.attributes.summary)),
+    followupRoute: 'POST /v1/incidents/{incident_id}/action_items',
   },
   {
     name: 'incident.io (escalations, schedule entries, follow-ups)',
@@ -115,10 +126,12 @@ const CASES: BackendCase[] = [
           '  services: { checkout: { schedule: sched-checkout } }',
         ],
         close: () => iio.close(),
+        oncall: createIncidentIoOnCall({ apiKey: 'iio-key', baseUrl: iio.url, timeoutMs: CLIENT_TIMEOUT_MS }),
       };
     },
     pages: (t) => iio.escalations().filter((e) => (t === 'payments' ? e.body.escalation_path_id === 'ep-payments' : e.body.user_ids?.includes('iu-dave'))).length,
     followups: () => iio.followUps().map((f) => f.body.title),
+    followupRoute: 'POST /v2/follow_ups',
   },
 ];
 
@@ -147,7 +160,7 @@ for (const c of CASES) {
       const b = await c.start();
       closeBackend = b.close;
       const cfg = configFile(['oncall:', ...b.config]);
-      bot = await startBot({ env: { ...b.env, FIREBREAK_CONFIG: cfg }, build: { clock } });
+      bot = await startBot({ env: { ...b.env, FIREBREAK_CONFIG: cfg }, build: { clock, ...(b.oncall ? { oncall: b.oncall } : {}) } });
       await bot.driver.slash('', { user: ALICE, channel: GENERAL_CHANNEL_ID });
       const modal = await bot.waitFor(() => openView(bot.emulator, ALICE, Views.declare), 3000, 'declare modal');
       await bot.driver.submitView(
@@ -273,5 +286,28 @@ for (const c of CASES) {
       await advance(120);
       assert.equal(nudges().length, 3, 'no nudge after resolve');
     });
+
+    // After the reminders (it moves the clock to let the job retry); the incident is resolved by then.
+    if (c.followupRoute) {
+      test('a follow-up whose create timed out after the backend recorded it is created once: the retry finds it by its marker', async () => {
+        // The backend commits the create, then stalls past the client's timeout: we do not know it worked.
+        const server = c.name.startsWith('Rootly') ? rootly : iio;
+        server.inject(c.followupRoute!, { hangAfterCommit: true, times: 1 });
+        const creates = () => server.calls({ route: c.followupRoute! }).length;
+        const before = creates();
+        await inChannel('followup Page the database team on replica lag');
+        const f = await bot.waitFor(async () => (await bot.fb.deps.store.listFollowups({ incidentId: incident.id })).find((x) => /replica lag/.test(x.text)), 3000, 'follow-up');
+        await bot.waitFor(() => creates() === before + 1, 5000, 'the first create reached the backend');
+        await bot.waitFor(() => c.followups().filter((t) => /replica lag/.test(t)).length === 1, 3000, 'committed by the backend');
+        // The job fails on the timeout and is retried (on the test's clock): it looks before it creates.
+        await new Promise((r) => setTimeout(r, CLIENT_TIMEOUT_MS + 300));
+        for (let n = 0; n < 5 && !(await bot.fb.deps.store.getFollowup(f.id))!.backendId; n++) await advance(2);
+        const stored = await bot.waitFor(async () => (await bot.fb.deps.store.getFollowup(f.id))?.backendId ? (await bot.fb.deps.store.getFollowup(f.id))! : null, 5000, 'backend id recorded');
+        assert.equal(c.followups().filter((t) => /replica lag/.test(t)).length, 1, 'one follow-up in the backend');
+        assert.equal(creates(), before + 1, 'no second create');
+        const backendIds = c.name.startsWith('Rootly') ? rootly.actionItems().map((a) => a.id) : iio.followUps().map((x) => x.id);
+        assert.ok(backendIds.includes(stored.backendId!), 'the store points at the one the backend has');
+      });
+    }
   });
 }

@@ -417,6 +417,15 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       });
     return { status: 200, body: { schedule_entries: { final: entries, scheduled: entries, overrides: [] }, pagination_meta: {} } };
   });
+  const followUpJson = (f: (typeof followUps)[number]) => {
+    const assignee = f.body.assignee_id ? users.find((u) => u.id === f.body.assignee_id) : undefined;
+    return { id: f.id, incident_id: f.body.incident_id, title: f.body.title, description: f.body.description ?? '', status: 'outstanding', labels: f.body.labels ?? [], ...(assignee ? { assignee: userJson(assignee) } : {}), created_at: ts, updated_at: ts };
+  };
+  // The spec's list has no pagination: every follow-up of the incident (or of all incidents).
+  route('GET', '/v2/follow_ups', (ctx) => {
+    const id = ctx.query.incident_id;
+    return { status: 200, body: { follow_ups: followUps.filter((f) => !id || f.body.incident_id === id).map(followUpJson) } };
+  });
   route('POST', '/v2/follow_ups', (ctx) => {
     const v = validate(ctx, '/v2/follow_ups', followUpPayload);
     if (!v.ok) return v.reply;
@@ -426,10 +435,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     if (v.data.assignee_id && !assignee) return fail(422, 'validation_error', [{ code: 'not_found', message: 'Assignee not found', field: 'assignee_id' }]);
     const f = { id: randomUUID(), body: v.data };
     followUps.push(f);
-    return {
-      status: 201,
-      body: { follow_up: { id: f.id, incident_id: inc.id, title: v.data.title, description: v.data.description ?? '', status: 'outstanding', labels: v.data.labels ?? [], ...(assignee ? { assignee: userJson(assignee) } : {}), created_at: ts, updated_at: ts } },
-    };
+    return { status: 201, body: { follow_up: followUpJson(f) } };
   });
 
   const server = await startFakeServer({

@@ -456,6 +456,15 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
       }),
     });
   });
+  const actionItemJson = (item: (typeof actionItems)[number]) => {
+    const inc = findIncident(item.incident_id);
+    return { id: item.id, type: 'incident_action_items', attributes: { ...item.attributes, incident_id: item.incident_id, incident_title: inc?.title ?? null, created_at: ts, updated_at: ts } };
+  };
+  route('GET', '/v1/incidents/{incident_id}/action_items', (ctx) => {
+    const inc = findIncident(ctx.params.incident_id);
+    if (!inc) return notFound();
+    return page(ctx, actionItems.filter((a) => a.incident_id === inc.id), actionItemJson);
+  });
   route('POST', '/v1/incidents/{incident_id}/action_items', (ctx) => {
     const v = validate(ctx, '/v1/incidents/{incident_id}/action_items', S.newActionItem);
     if (!v.ok) return v.reply;
@@ -463,7 +472,7 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     if (!inc) return notFound();
     const item = { id: randomUUID(), incident_id: inc.id, attributes: { kind: 'task', priority: 'medium', status: 'open', ...v.data.data.attributes } as Record<string, unknown> };
     actionItems.push(item);
-    return ok(201, { data: { id: item.id, type: 'incident_action_items', attributes: { ...item.attributes, incident_id: inc.id, incident_title: inc.title, created_at: ts, updated_at: ts } } });
+    return ok(201, { data: actionItemJson(item) });
   });
 
   server = await startFakeServer({

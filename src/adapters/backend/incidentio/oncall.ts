@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { followupMarker, withFollowupMarker } from '../../../domain/followup.js';
 import { BackendError } from '../../../errors.js';
 import type { BackendUser } from '../../../ports/backend.js';
 import type { OnCall } from '../../../ports/oncall.js';
@@ -107,7 +108,7 @@ export function createIncidentIoOnCall(opts: VendorClientOptions): OnCall {
           body: {
             incident_id: ref.backendId,
             title: f.title.slice(0, 255),
-            description: f.due ? `${f.description}\n\nDue: ${f.due}` : f.description,
+            description: withFollowupMarker(f.due ? `${f.description}\n\nDue: ${f.due}` : f.description, f.idempotencyKey),
             ...(assignee ? { assignee_id: assignee } : {}),
           },
         },
@@ -115,6 +116,16 @@ export function createIncidentIoOnCall(opts: VendorClientOptions): OnCall {
         'the follow-up',
       );
       return { backendId: res.follow_up.id, url: null };
+    },
+    async findFollowup(ref, key) {
+      const marker = followupMarker(key);
+      const res = await call(
+        { method: 'GET', path: '/v2/follow_ups', query: { incident_id: ref.backendId } },
+        z.looseObject({ follow_ups: z.array(z.looseObject({ id: z.string(), description: z.string().nullish() })) }),
+        'the follow-up lookup',
+      );
+      const hit = res.follow_ups.find((f) => f.description?.includes(marker));
+      return hit ? { backendId: hit.id, url: null } : null;
     },
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { followupMarker, withFollowupMarker } from '../../../domain/followup.js';
 import { BackendError } from '../../../errors.js';
 import type { OnCall } from '../../../ports/oncall.js';
 import type { BackendUser } from '../../../ports/backend.js';
@@ -13,6 +14,9 @@ const JSONAPI = 'application/vnd.api+json';
 const TARGET_TYPE = { escalation_policy: 'EscalationPolicy', group: 'Group', service: 'Service', user: 'User' } as const;
 
 const created = z.looseObject({ data: z.looseObject({ id: z.string(), attributes: z.looseObject({ status: z.string().optional() }).optional() }) });
+const actionItems = listOf(z.looseObject({ id: z.string(), attributes: z.looseObject({ description: z.string().nullish() }) }));
+/** Action items looked through for a lost create: an incident rarely has more. */
+const ACTION_ITEM_PAGES = 5;
 const shiftList = listOf(
   z.looseObject({
     id: z.string(),
@@ -128,7 +132,7 @@ export function createRootlyOnCall(opts: VendorClientOptions): OnCall {
               type: 'incident_action_items',
               attributes: {
                 summary: f.title.slice(0, 255),
-                description: f.description,
+                description: withFollowupMarker(f.description, f.idempotencyKey),
                 kind: 'follow_up',
                 status: 'open',
                 priority: 'medium',
@@ -142,6 +146,20 @@ export function createRootlyOnCall(opts: VendorClientOptions): OnCall {
         'the follow-up',
       );
       return { backendId: res.data.id, url: null };
+    },
+    async findFollowup(ref, key) {
+      const marker = followupMarker(key);
+      for (let n = 1; n <= ACTION_ITEM_PAGES; n++) {
+        const res = await call(
+          { method: 'GET', path: `/v1/incidents/${encodeURIComponent(ref.backendId)}/action_items`, query: { 'page[number]': n, 'page[size]': 100 } },
+          actionItems,
+          'the follow-up lookup',
+        );
+        const hit = res.data.find((a) => a.attributes.description?.includes(marker));
+        if (hit) return { backendId: hit.id, url: null };
+        if (!res.links?.next) break;
+      }
+      return null;
     },
   };
 }
