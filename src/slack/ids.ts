@@ -113,6 +113,7 @@ export const Markers = {
   runbookNote: (runId: string, note: string) => `runbook_note:${runId}:${note}`,
   reminder: (incidentId: string, dueMs: number) => `reminder:${incidentId}:${dueMs}`,
   page: (targetKey: string) => `page:${targetKey}`,
+  pageAck: (targetKey: string) => `page-ack:${targetKey}`,
   suggestions: (incidentId: string) => `followup_suggestions:${incidentId}`,
 } as const;
 

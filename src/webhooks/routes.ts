@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { fingerprint, parseAlertPayload, type AlertSource } from '../domain/alert.js';
+import { fingerprint, parseAlertPayload, parsePagerDutyAck, type AlertSource } from '../domain/alert.js';
 import { BodyTooLargeError, readBody, sendJson, type Route } from '../http/routes.js';
 import { alertProcessJob } from '../services/alerts.js';
+import { pagerDutyAckJob } from '../services/paging.js';
 import { backendEventJob, parseIncidentioEvent, parseRootlyEvent, type ParsedBackendEvent } from '../services/backend-events.js';
 import type { Deps } from '../services/deps.js';
 import { proposeForAgent } from '../services/agents.js';
@@ -122,7 +123,17 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
     if (parsedJson instanceof Reply) return parsedJson;
     const parsed = parseAlertPayload(source, parsedJson);
     if (!parsed.ok) return new Reply(400, 'invalid', { error: parsed.reason });
-    if (parsed.alerts.length === 0) return new Reply(200, 'ignored', { ignored: parsed.ignored ?? 'no alerts in payload' });
+    if (parsed.alerts.length === 0) {
+      // A page we sent through PagerDuty was acknowledged: shown in the incident (paging service).
+      const ack = source === 'pagerduty' ? parsePagerDutyAck(parsedJson) : null;
+      // Ours when its incident key is the dedup key of a page we sent (the incident id).
+      if (ack && (await deps.store.listPages(ack.incidentKey)).some((p) => p.externalId === ack.incidentKey)) {
+        const { deliveryId: key, ...payload } = ack;
+        const added = await deps.jobs.enqueue(pagerDutyAckJob, payload, { key });
+        return added ? new Reply(202, 'accepted', { acknowledgement: true }) : new Reply(200, 'duplicate', { duplicate: true });
+      }
+      return new Reply(200, 'ignored', { ignored: parsed.ignored ?? 'no alerts in payload' });
+    }
     if (parsed.alerts.length > cfg.max_alerts_per_delivery)
       return new Reply(413, 'too_large', { error: `${parsed.alerts.length} alerts in one delivery; at most ${cfg.max_alerts_per_delivery} (alerts.max_alerts_per_delivery) — split it` });
     // The limit counts alerts, not deliveries: one delivery of 50 alerts costs 50.

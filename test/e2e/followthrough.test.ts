@@ -41,6 +41,12 @@ interface BackendCase {
   followups(): string[];
   /** The route that creates a follow-up in the backend (null: the store is the record). */
   followupRoute: string | null;
+  /** Carol acknowledges the page in the paging source, as she would in its app. */
+  acknowledge(externalId: string, botUrl: string): Promise<void>;
+  /** How Carol shows in the channel: a mention where the source names her Slack account or email. */
+  acker: RegExp;
+  /** How often the bot asked the source about a page (null: the source pushes instead). */
+  statusChecks: (() => number) | null;
 }
 
 let pd: FakePagerDuty;
@@ -50,6 +56,7 @@ const PD_KEY_PAYMENTS = 'p'.repeat(32);
 const PD_KEY_DB = 'd'.repeat(32);
 /** The vendor clients' timeout in these tests (10 s in production): a stalled answer fails fast. */
 const CLIENT_TIMEOUT_MS = 1500;
+const PD_WEBHOOK_SECRET = 'pd-webhook-secret-0123456789';
 
 const CASES: BackendCase[] = [
   {
@@ -57,7 +64,7 @@ const CASES: BackendCase[] = [
     async start() {
       pd = await startFakePagerDuty();
       return {
-        env: { PAGERDUTY_EVENTS_URL: pd.url, PD_KEY_PAYMENTS, PD_KEY_DB },
+        env: { PAGERDUTY_EVENTS_URL: pd.url, PD_KEY_PAYMENTS, PD_KEY_DB, PAGERDUTY_WEBHOOK_SECRET: PD_WEBHOOK_SECRET },
         config: [
           '  targets:',
           '    - { name: payments, type: service, routing_key_env: PD_KEY_PAYMENTS }',
@@ -71,6 +78,12 @@ const CASES: BackendCase[] = [
     pages: (t) => pd.alerts().filter((a) => a.routingKey === (t === 'payments' ? PD_KEY_PAYMENTS : PD_KEY_DB)).reduce((n, a) => n + a.triggers, 0),
     followups: () => [],
     followupRoute: null,
+    async acknowledge(dedupKey, botUrl) {
+      pd.subscribe(`${botUrl}/webhooks/alerts/pagerduty`, PD_WEBHOOK_SECRET);
+      assert.equal(await pd.acknowledge({ routingKey: PD_KEY_PAYMENTS, dedupKey, agent: { id: 'PCAROL1', name: 'Carol Jiménez' }, service: 'payments' }), 202);
+    },
+    acker: /Carol Jiménez/,
+    statusChecks: null,
   },
   {
     name: 'Rootly (alerts with notification targets, schedule shifts, action items)',
@@ -101,6 +114,9 @@ const CASES: BackendCase[] = [
     pages: (t) => rootly.alerts().filter((a) => a.attributes.notification_target_id === (t === 'payments' ? 'ep-payments' : 'grp-db')).length,
     followups: () => rootly.actionItems().map((a) => String(a.attributes.summary)),
     followupRoute: 'POST /v1/incidents/{incident_id}/action_items',
+    acknowledge: async (alertId) => rootly.acknowledgeAlert(alertId, 'carol@example.com'),
+    acker: /<@U0CAROL01>/,
+    statusChecks: () => rootly.calls({ route: 'GET /v1/alerts/{id}' }).length,
   },
   {
     name: 'incident.io (escalations, schedule entries, follow-ups)',
@@ -132,6 +148,9 @@ const CASES: BackendCase[] = [
     pages: (t) => iio.escalations().filter((e) => (t === 'payments' ? e.body.escalation_path_id === 'ep-payments' : e.body.user_ids?.includes('iu-dave'))).length,
     followups: () => iio.followUps().map((f) => f.body.title),
     followupRoute: 'POST /v2/follow_ups',
+    acknowledge: async (escalationId) => iio.acknowledgeEscalation(escalationId, 'iu-carol'),
+    acker: /<@U0CAROL01>/,
+    statusChecks: () => iio.calls({ route: 'GET /v2/escalations/{id}' }).length,
   },
 ];
 
@@ -285,6 +304,43 @@ for (const c of CASES) {
       await bot.waitFor(async () => (await bot.fb.deps.store.getIncident(incident.id))!.status === 'resolved', 3000);
       await advance(120);
       assert.equal(nudges().length, 3, 'no nudge after resolve');
+    });
+
+    // After the reminders (it moves the clock); the first incident is resolved by then, so a second is paged.
+    test('a paged person\'s acknowledgement is shown in the channel (who and when) and on the page message; the status checks stop', async () => {
+      await bot.driver.slash('declare critical Payments API latency', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+      const found = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === 'Payments API latency'), 5000, 'second incident');
+      await flowDone(bot, found.id);
+      const second = (await bot.fb.deps.store.getIncident(found.id))!;
+      const ch = second.channelId!;
+      await bot.driver.slash('page payments', { user: ALICE, channel: ch });
+      const notice = await bot.waitFor(() => bot.emulator.state.messages(ch).find((m) => /Paged \*payments\*/.test(m.text)), 5000, 'page notice');
+      const page = (await bot.fb.deps.store.listPages(second.id)).find((p) => p.targetName === 'payments')!;
+      assert.equal(page.state, 'sent');
+      const acks = () => messagesWithMarker(bot.emulator, ch, `page-ack:${page.targetKey}`);
+      if (c.statusChecks) {
+        // Asked 30 s after the page, not acknowledged yet: nothing said; asked again later (backoff).
+        const before = c.statusChecks();
+        await advance(1);
+        assert.equal(c.statusChecks(), before + 1, 'one check after 30 s');
+        assert.equal(acks().length, 0);
+      }
+      await c.acknowledge(page.externalId!, bot.url);
+      if (c.statusChecks) await advance(2); // the next check (1 min after the first) sees it
+      const ack = await bot.waitFor(() => acks()[0], 5000, 'acknowledgement in the channel');
+      assert.match(ack.text, new RegExp(`${c.acker.source} acknowledged the page to \\*payments\\* at <!date\\^`));
+      const stored = (await bot.fb.deps.store.getPage(second.id, page.targetKey))!;
+      assert.equal(stored.state, 'acknowledged');
+      assert.ok(stored.ackedAt);
+      // The page message shows it too; the timeline and the audit log have it.
+      await bot.waitFor(() => new RegExp(`acknowledged by ${c.acker.source}`).test(blocksText(bot.emulator.state.messages(ch).find((m) => m.ts === notice.ts)?.blocks)), 3000, 'page message updated');
+      assert.ok((await bot.fb.deps.store.listTimeline(second.id)).some((e) => e.kind === 'page' && new RegExp(`${c.acker.source} acknowledged the page to payments`).test(e.text)));
+      assert.ok((await bot.fb.deps.store.listAudit({ incidentId: second.id })).some((e) => e.action === 'oncall.page_acknowledged'));
+      // Nothing more is asked or said about it.
+      const checks = c.statusChecks?.() ?? 0;
+      await advance(60);
+      assert.equal(c.statusChecks?.() ?? 0, checks, 'no check after the acknowledgement');
+      assert.equal(acks().length, 1, 'said once');
     });
 
     // After the reminders (it moves the clock to let the job retry); the incident is resolved by then.

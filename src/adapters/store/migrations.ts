@@ -358,6 +358,13 @@ export const MIGRATIONS: readonly Migration[] = [
       await db.schema.createIndex('remediation_feedback_incident_idx').on('remediation_feedback').column('incident_id').execute();
     },
   },
+  {
+    // Who acknowledged a page (a Slack user id, or the name the paging source gave).
+    name: '008_page_acks',
+    async up(db) {
+      await db.schema.alterTable('pages').addColumn('acked_by', 'text').execute();
+    },
+  },
 ];
 
 export interface MigrationLogger {

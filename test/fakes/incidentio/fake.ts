@@ -56,6 +56,17 @@ export const editPayload = z.strictObject({
   notify_incident_channel: z.boolean(),
 });
 export const importPostmortemPayload = z.strictObject({ title: z.string(), content: z.string() });
+/** An escalation as the fake keeps it: what was posted, its status and its event history. */
+export interface FakeEscalation {
+  id: string;
+  idempotency_key: string;
+  body: z.infer<typeof escalationPayload>;
+  status: 'triggered' | 'acked' | 'resolved';
+  events: { id: string; event: 'triggered' | 'acked' | 'resolved'; occurred_at: string; userIds: string[] }[];
+  created_at: string;
+  updated_at: string;
+}
+
 export const escalationPayload = z.strictObject({
   idempotency_key: z.string(),
   title: z.string(),
@@ -133,7 +144,9 @@ export interface FakeIncidentIo extends FakeServer {
   /** Seed incidents with their own history (insights sync tests). */
   seedHistory(rows: Partial<FakeIncidentIoIncident>[]): FakeIncidentIoIncident[];
   specValidationActive: boolean;
-  escalations(): { id: string; idempotency_key: string; body: z.infer<typeof escalationPayload> }[];
+  escalations(): FakeEscalation[];
+  /** A paged person acknowledges in incident.io (the app or a phone): status `acked`, an `acked` event naming them. */
+  acknowledgeEscalation(id: string, userId: string): void;
   followUps(): { id: string; body: z.infer<typeof followUpPayload> }[];
 }
 
@@ -369,20 +382,25 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
 
   // On-call: escalations are deduplicated by idempotency_key (the spec: "the existing escalation will be returned").
   const users = opts.onCall?.users ?? [];
-  const escalations: { id: string; idempotency_key: string; body: z.infer<typeof escalationPayload> }[] = [];
+  const escalations: FakeEscalation[] = [];
   const followUps: { id: string; body: z.infer<typeof followUpPayload> }[] = [];
   const userJson = (u: FakeIncidentIoUser) => ({ id: u.id, email: u.email, name: u.name, role: 'responder', ...(u.slack_user_id ? { slack_user_id: u.slack_user_id } : {}) });
-  const escalationJson = (e: (typeof escalations)[number]) => ({
+  const escalationJson = (e: FakeEscalation) => ({
     id: e.id,
     title: e.body.title,
-    status: 'triggered',
+    status: e.status,
     ...(e.body.escalation_path_id ? { escalation_path_id: e.body.escalation_path_id } : {}),
     priority: { name: 'P1' },
-    events: [],
+    creator: { api_key: { id: 'key-firebreak', name: 'firebreak' } },
+    events: e.events.map((ev) => ({ id: ev.id, event: ev.event, occurred_at: ev.occurred_at, urgency: 'high', users: ev.userIds.flatMap((id) => users.filter((u) => u.id === id).map(userJson)), channels: [] })),
     related_alerts: [],
     related_incidents: e.body.incident_id ? [{ id: e.body.incident_id }] : [],
-    created_at: ts,
-    updated_at: ts,
+    created_at: e.created_at,
+    updated_at: e.updated_at,
+  });
+  route('GET', '/v2/escalations/{id}', (ctx) => {
+    const e = escalations.find((x) => x.id === ctx.params.id);
+    return e ? { status: 200, body: { escalation: escalationJson(e) } } : notFound();
   });
   route('GET', '/v2/users', (ctx) => {
     const list = users.filter((u) => (!ctx.query.slack_user_id || u.slack_user_id === ctx.query.slack_user_id) && (!ctx.query.email || u.email === ctx.query.email));
@@ -399,7 +417,8 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       return fail(422, 'validation_error', [{ code: 'not_found', message: 'Escalation path not found', field: 'escalation_path_id' }]);
     for (const id of b.user_ids ?? []) if (!users.some((u) => u.id === id)) return fail(422, 'validation_error', [{ code: 'not_found', message: `User ${id} not found`, field: 'user_ids' }]);
     if (b.incident_id && !incidents.some((i) => i.id === b.incident_id)) return fail(422, 'validation_error', [{ code: 'not_found', message: 'Incident not found', field: 'incident_id' }]);
-    const e = { id: randomUUID(), idempotency_key: b.idempotency_key, body: b };
+    const at = new Date(now()).toISOString();
+    const e: FakeEscalation = { id: randomUUID(), idempotency_key: b.idempotency_key, body: b, status: 'triggered', events: [{ id: randomUUID(), event: 'triggered', occurred_at: at, userIds: [] }], created_at: at, updated_at: at };
     escalations.push(e);
     return { status: 201, body: { escalation: escalationJson(e) } };
   });
@@ -460,6 +479,14 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     statuses: () => statuses,
     roles: () => roles,
     escalations: () => escalations,
+    acknowledgeEscalation(id, userId) {
+      const e = escalations.find((x) => x.id === id);
+      if (!e) throw new Error(`no fake escalation ${id}`);
+      const at = new Date(now()).toISOString();
+      e.status = 'acked';
+      e.events.push({ id: randomUUID(), event: 'acked', occurred_at: at, userIds: [userId] });
+      e.updated_at = at;
+    },
     followUps: () => followUps,
     seedIncidents(n) {
       for (let k = 0; k < n; k++) incidents.push(newIncident({ idempotency_key: `seed-${randomUUID()}`, visibility: 'public', name: 'Seeded' }));

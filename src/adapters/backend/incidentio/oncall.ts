@@ -84,6 +84,31 @@ export function createIncidentIoOnCall(opts: VendorClientOptions): OnCall {
       );
       return { externalId: res.escalation.id, status: res.escalation.status ?? 'triggered' };
     },
+    async pageStatus(escalationId) {
+      const res = await call(
+        { method: 'GET', path: `/v2/escalations/${encodeURIComponent(escalationId)}` },
+        z.looseObject({
+          escalation: z.looseObject({
+            status: z.string(),
+            updated_at: z.string().optional(),
+            events: z.array(z.looseObject({ event: z.string(), occurred_at: z.string().optional(), users: z.array(userV2).nullish() })).optional(),
+          }),
+        }),
+        'the page status',
+      );
+      const e = res.escalation;
+      // The `acked` event names who acknowledged and when (an escalation acked, then resolved, keeps it).
+      const acked = (e.events ?? []).find((x) => x.event === 'acked');
+      if (acked) {
+        const u = acked.users?.[0];
+        return {
+          state: 'acknowledged',
+          ack: { at: new Date(acked.occurred_at ?? e.updated_at ?? Date.now()), by: u ? { slackUserId: u.slack_user_id ?? null, email: u.email ?? null, name: u.name ?? null } : null },
+        };
+      }
+      if (e.status === 'acked') return { state: 'acknowledged', ack: { at: new Date(e.updated_at ?? Date.now()), by: null } };
+      return ['resolved', 'expired', 'cancelled'].includes(e.status) ? { state: 'closed', ack: null } : { state: 'open', ack: null };
+    },
     async onCallNow(scheduleId, at) {
       const end = new Date(at.getTime() + 60_000);
       const res = await call(

@@ -108,6 +108,31 @@ export function createRootlyOnCall(opts: VendorClientOptions): OnCall {
       );
       return { externalId: res.data.id, status: res.data.attributes?.status ?? 'triggered' };
     },
+    async pageStatus(alertId) {
+      const path = `/v1/alerts/${encodeURIComponent(alertId)}`;
+      const alert = await call({ method: 'GET', path }, z.looseObject({ data: z.looseObject({ id: z.string(), attributes: z.looseObject({ status: z.string(), updated_at: z.string().optional() }) }) }), 'the page status');
+      const status = alert.data.attributes.status;
+      if (status !== 'acknowledged' && status !== 'resolved') return { state: 'open', ack: null };
+      // Who and when: the alert's `acknowledged` event (its author is a Rootly user id).
+      const events = await call(
+        { method: 'GET', path: `${path}/events`, query: { 'filter[action]': 'acknowledged', 'page[size]': 20 } },
+        listOf(z.looseObject({ id: z.string(), attributes: z.looseObject({ action: z.string().optional(), user_id: z.number().int().nullish(), created_at: z.string().optional() }) })),
+        'the page acknowledgement',
+      );
+      const acked = events.data.find((e) => (e.attributes.action ?? 'acknowledged') === 'acknowledged');
+      if (!acked) return status === 'resolved' ? { state: 'closed', ack: null } : { state: 'acknowledged', ack: { at: new Date(alert.data.attributes.updated_at ?? Date.now()), by: null } };
+      let by: { slackUserId: string | null; email: string | null; name: string | null } | null = null;
+      if (acked.attributes.user_id !== null && acked.attributes.user_id !== undefined) {
+        const u = await call(
+          { method: 'GET', path: `/v1/users/${acked.attributes.user_id}` },
+          z.looseObject({ data: z.looseObject({ attributes: z.looseObject({ email: z.string().optional(), full_name: z.string().nullish(), name: z.string().nullish(), slack_id: z.string().nullish() }) }) }),
+          'the acknowledging user',
+        ).catch(() => null);
+        const a = u?.data.attributes;
+        if (a) by = { slackUserId: a.slack_id ?? null, email: a.email ?? null, name: a.full_name ?? a.name ?? null };
+      }
+      return { state: 'acknowledged', ack: { at: new Date(acked.attributes.created_at ?? alert.data.attributes.updated_at ?? Date.now()), by } };
+    },
     async onCallNow(scheduleId, at) {
       const to = new Date(at.getTime() + 60_000);
       const res = await call({ method: 'GET', path: `/v1/schedules/${encodeURIComponent(scheduleId)}/shifts`, query: { from: at.toISOString(), to: to.toISOString() } }, shiftList, 'the on-call shifts');
