@@ -38,7 +38,7 @@ export interface NewRunbookRun {
   runbookId: string;
   /** The runbook as it was when the run started: a config change never alters a running run. */
   runbook: Runbook;
-  /** A Slack user id, or `auto` for an automatic start. */
+  /** A Slack user id, `auto` for an automatic start, or `agent:<name>` (domain/runbook-run.ts runStarter). */
   startedBy: string;
   channelId: string;
   dedupeKey: string | null;

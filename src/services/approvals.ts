@@ -95,6 +95,13 @@ export interface ProposeInput {
   /** A Slack user id for people; `claude`, or the agent's name. */
   proposedBy: string;
   proposerKind: ProposerKind;
+  /**
+   * The action and its parameters were written by the team in a runbook step (filled from the
+   * incident and earlier steps), not chosen by the proposer: set only by the runbook service. A
+   * read-only action then runs at once whoever started the run, as a team-declared read; a risky
+   * one waits for a person's Approve like every proposal.
+   */
+  declaredInRunbook?: boolean;
 }
 
 /** What a click or a modal submission gets back: the ephemeral answer and the approval it concerned. */
@@ -135,7 +142,8 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
   const policy = effectivePolicy(action.policy, deps.config.file.approvals.default_expiry_minutes);
   // Only a person, or a runbook the team declared, may run a read-only action at once. Claude and
   // agents never act on their own: whatever they propose, even a read, waits for a human's Approve.
-  const requiresApproval = action.requires_approval || (input.proposerKind !== 'user' && input.proposerKind !== 'runbook');
+  // A runbook step an agent started is the team's declaration: its read-only action is a read.
+  const requiresApproval = action.requires_approval || (input.proposerKind !== 'user' && input.proposerKind !== 'runbook' && input.declaredInRunbook !== true);
   // Who may approve is fixed now: the role holders of this moment, the named users, and the user
   // groups' members as Slack lists them now. Taking a role later grants nothing for this proposal.
   const approvers = requiresApproval ? await resolveApprovers(deps, incident.id, policy) : null;

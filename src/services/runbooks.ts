@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { incidentLabel, isOpen, type Incident } from '../domain/incident.js';
 import { withdrawalOf } from '../domain/records.js';
-import { FEEDBACK_ANSWERS, FINISHED_RUN, capOutput, canRetry, canSkip, describeOperators, mayOperate, nextMove, runStatusFor, type FeedbackAnswer, type RunStatus } from '../domain/runbook-run.js';
-import { alertLabels, type Runbook, type RunbookStep } from '../domain/runbook.js';
+import { FEEDBACK_ANSWERS, FINISHED_RUN, capOutput, canRetry, canSkip, describeOperators, mayOperate, nextMove, runStarter, runStatusFor, type FeedbackAnswer, type RunStarter, type RunStatus } from '../domain/runbook-run.js';
+import { agentStartRefusal, alertLabels, type Runbook, type RunbookStep } from '../domain/runbook.js';
 import { TemplateError, renderTemplate, type TemplateVars } from '../domain/runbook-template.js';
 import { AppError, ChatError } from '../errors.js';
 import type { Approval } from '../ports/store.js';
@@ -45,20 +45,29 @@ const IncidentJob = z.object({ incidentId: z.string().min(1) });
 const ApprovalJob = z.object({ approvalId: z.string().min(1) });
 
 const flowId = (runId: string) => `runbook:${runId}`;
-const ACTIVE: RunStatus[] = ['running', 'waiting', 'blocked'];
+export const ACTIVE_RUN: readonly RunStatus[] = ['running', 'waiting', 'blocked'];
+const ACTIVE: RunStatus[] = [...ACTIVE_RUN];
+
+/** The starter as the timeline and the audit name it: a mention, `automatically`, or the agent (escaped). */
+function starterText(s: RunStarter): string {
+  return s.kind === 'auto' ? 'automatically' : s.kind === 'agent' ? `by agent \`${escapeText(s.name)}\`` : `by <@${s.userId}>`;
+}
+const starterActor = (s: RunStarter) => (s.kind === 'auto' ? 'system' : s.kind === 'agent' ? s.name : s.userId);
 
 // -- starting ---------------------------------------------------------------------------------
 
 export interface StartInput {
   incidentId: string;
   runbookId: string;
-  /** A Slack user id, or `auto`. */
+  /** A Slack user id, `auto`, or an agent (`agentStarter(name)`, domain/runbook-run.ts). */
   startedBy: string;
 }
 
 /**
  * Start a runbook in an incident's channel. An automatic start is made once per incident and
- * runbook; a manual one is refused while the same runbook is still active in the incident.
+ * runbook; a manual one (a person's or an agent's) is refused while the same runbook is still
+ * active in the incident. An agent may start only a runbook whose steps it may cause to run
+ * (agentStartRefusal); its risky steps wait for a person's Approve like every proposal.
  */
 export async function startRunbook(deps: Deps, input: StartInput): Promise<{ run: RunbookRun; created: boolean }> {
   const rb = deps.config.runbooks.find((r) => r.id === input.runbookId);
@@ -66,21 +75,27 @@ export async function startRunbook(deps: Deps, input: StartInput): Promise<{ run
     const known = deps.config.runbooks.map((r) => `\`${r.id}\``).join(', ') || 'none is configured';
     throw new AppError('input.invalid', `Unknown runbook \`${input.runbookId}\`. Runbooks: ${known}.`);
   }
+  const starter = runStarter(input.startedBy);
+  if (starter.kind === 'agent') {
+    const refusal = agentStartRefusal(rb);
+    if (refusal) throw new AppError('agent.forbidden', `An agent cannot start this runbook: ${refusal}. Nothing was started.`);
+  }
   const incident = await requireIncident(deps, input.incidentId);
   if (!incident.channelId) throw new AppError('input.invalid', `${incidentLabel(incident)} has no Slack channel yet; a runbook reports there. Try again in a moment.`);
   if (!isOpen(incident.status)) throw new AppError('incident.bad_transition', `${incidentLabel(incident)} is ${incident.status}; runbooks run only in open incidents.`);
-  const auto = input.startedBy === 'auto';
+  const auto = starter.kind === 'auto';
   const previous = (await deps.store.listRunbookRuns({ incidentId: incident.id })).filter((r) => r.runbookId === rb.id);
   const active = previous.find((r) => ACTIVE.includes(r.status));
-  if (active && !auto) throw new AppError('input.invalid', `Runbook \`${rb.id}\` is already running in this incident. Cancel that run first to start it again.`);
+  if (active && !auto)
+    throw new AppError('runbook.already_running', `Runbook \`${rb.id}\` is already running in this incident; nothing new was started. Cancel that run first to start it again.`, { runId: active.id, status: active.status });
   // Concurrent starts of the same runbook compute the same key: one run is created.
   const dedupeKey = auto ? `auto:${incident.id}:${rb.id}` : `manual:${incident.id}:${rb.id}:${previous.length}`;
   const now = deps.clock.now();
   const res = await deps.store.createRunbookRun({ id: deps.newId(), incidentId: incident.id, runbookId: rb.id, runbook: rb, startedBy: input.startedBy, channelId: incident.channelId, dedupeKey, createdAt: now });
   if (!res.created) return res;
   const run = res.run;
-  await deps.store.audit({ at: now, incidentId: incident.id, actor: input.startedBy === 'auto' ? 'system' : input.startedBy, action: 'runbook.started', detail: { runbook: rb.id, run: run.id, auto } });
-  await timeline(deps, run, `start`, `Runbook *${escapeText(rb.title)}* started ${auto ? 'automatically' : `by <@${input.startedBy}>`}`, now);
+  await deps.store.audit({ at: now, incidentId: incident.id, actor: starterActor(starter), action: 'runbook.started', detail: { runbook: rb.id, run: run.id, auto, ...(starter.kind === 'agent' ? { agent: starter.name } : {}) } });
+  await timeline(deps, run, `start`, `Runbook *${escapeText(rb.title)}* started ${starterText(starter)}`, now);
   await showOrRetryLater(deps, run.id);
   await advance(deps, run.id);
   return res;
@@ -226,6 +241,8 @@ async function executeStep(deps: Deps, runners: StepRunners, run: RunbookRun, de
         if (!deps.config.file.runbooks.allow_commands)
           return fail('command steps are disabled on this Firebreak (runbooks.allow_commands is false); nothing was run');
         const c = def.command;
+        // Checked when the agent started the run; checked again here, where the command would run.
+        if (runStarter(run.startedBy).kind === 'agent' && !c.read_only) return fail('an agent started this run and this command is not declared read_only; nothing was run');
         const env: Record<string, string> = {};
         for (const name of ['PATH', ...c.env]) if (deps.config.runbookEnv[name] !== undefined) env[name] = deps.config.runbookEnv[name]!;
         const argv = c.argv.map(render);
@@ -317,11 +334,19 @@ async function attachOutput(deps: Deps, run: RunbookRun, step: RunbookStepRecord
 async function proposeStepAction(deps: Deps, run: RunbookRun, def: Extract<RunbookStep, { kind: 'action' }>, step: RunbookStepRecord, render: (t: string) => string): Promise<void> {
   const params: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(def.action.params)) params[k] = typeof v === 'string' ? render(v) : v;
-  const auto = run.startedBy === 'auto';
+  const starter = runStarter(run.startedBy);
   const reason = `Runbook “${run.runbook.title}”, step ${step.index + 1}: ${def.title}${def.action.reason ? ` — ${render(def.action.reason)}` : ''}`;
-  // Manually started: the starter proposes it (they cannot approve their own risky step).
-  // Started automatically: the runbook proposes it; a risky action waits for a person's Approve.
-  const approval = await proposeAction(deps, { incidentId: run.incidentId, actionId: def.action.id, rawParams: params, reason, proposedBy: auto ? run.runbookId : run.startedBy, proposerKind: auto ? 'runbook' : 'user' });
+  // Started by a person: that person proposes it (they cannot approve their own risky step).
+  // Started automatically: the runbook proposes it. Started by an agent: the agent proposes it,
+  // and only a person can approve. In every case a risky action waits for a person's Approve;
+  // a read-only one runs at once (declaredInRunbook: the team wrote the action and its params).
+  const proposer =
+    starter.kind === 'auto'
+      ? { proposedBy: run.runbookId, proposerKind: 'runbook' as const }
+      : starter.kind === 'agent'
+        ? { proposedBy: starter.name, proposerKind: 'agent' as const }
+        : { proposedBy: starter.userId, proposerKind: 'user' as const };
+  const approval = await proposeAction(deps, { incidentId: run.incidentId, actionId: def.action.id, rawParams: params, reason, ...proposer, declaredInRunbook: true });
   const waiting = await deps.store.transitionRunbookStep(run.id, step.index, ['running'], 'waiting_approval', { approvalId: approval.id, detail: { approval: approval.id, action: def.action.id, needs_approval: approval.requiresApproval } }, { attempt: step.attempt });
   if (!waiting) return;
   // Cancelled while we proposed (the cancel saw this step running, not waiting): withdraw it here.

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, type SqliteDatabase, SqliteDialect, type SqliteStatement } from 'kysely';
 import type { Database } from './schema.js';
 
 /**
@@ -19,5 +19,37 @@ export function createSqliteDb(path: string): Kysely<Database> {
   raw.pragma('foreign_keys = ON');
   // Safe with WAL: a power loss may drop the last commits but never corrupts the file.
   raw.pragma('synchronous = NORMAL');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+}
+
+/**
+ * Kysely prepares every query afresh; compiling the SQL is a large share of a small query's cost
+ * (the approve path, the job claim). The bot issues a few hundred distinct statements, so each is
+ * prepared once and reused. better-sqlite3 runs statements synchronously, so a reused statement is
+ * never busy, except one being iterated: streamed queries are not cached.
+ */
+export function withStatementCache(raw: BetterSqlite3.Database, max = 1000): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => {
+      cache.clear();
+      raw.close();
+    },
+    prepare(sql: string): SqliteStatement {
+      let stmt = cache.get(sql);
+      if (!stmt) {
+        stmt = raw.prepare(sql);
+        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+        cache.set(sql, stmt);
+      }
+      const s = stmt;
+      return {
+        reader: s.reader,
+        all: (params) => s.all(params as unknown[]),
+        run: (params) => s.run(params as unknown[]),
+        // An iterated statement stays busy until the iterator ends: give it its own.
+        iterate: (params) => raw.prepare(sql).iterate(params as unknown[]),
+      };
+    },
+  };
 }

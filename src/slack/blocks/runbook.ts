@@ -1,4 +1,4 @@
-import { canRetry, canSkip, formatElapsed, type StepStatus } from '../../domain/runbook-run.js';
+import { canRetry, canSkip, formatElapsed, runStarter, type StepStatus } from '../../domain/runbook-run.js';
 import type { Runbook } from '../../domain/runbook.js';
 import type { Block } from '../../ports/chat.js';
 import type { RemediationFeedback, RunbookRun, RunbookStepRecord } from '../../ports/runbook-store.js';
@@ -75,7 +75,13 @@ function stepLine(rb: Runbook, s: RunbookStepRecord, now: Date): string {
 export function runbookMessage(v: RunView): { text: string; blocks: Block[] } {
   const { run } = v;
   const rb = run.runbook;
-  const who = run.startedBy === 'auto' ? 'automatically (it matches this incident)' : `by <@${run.startedBy}>`;
+  const starter = runStarter(run.startedBy);
+  const who =
+    starter.kind === 'auto'
+      ? 'automatically (it matches this incident)'
+      : starter.kind === 'agent'
+        ? `by :gear: agent \`${esc(starter.name)}\` (its risky steps wait for a person's Approve)`
+        : `by <@${starter.userId}>`;
   const head = `:clipboard: *Runbook: ${esc(rb.title)}* (\`${rb.id}\`) in ${esc(v.incidentLabel)}\n${RUN_HEAD[run.status]} · started ${who} at ${time(run.createdAt)}${run.finishedAt ? ` · ${formatElapsed(run.finishedAt.getTime() - run.createdAt.getTime())} in all` : ''}${run.cancelledBy ? ` · cancelled by <@${run.cancelledBy}>` : ''}`;
   const blocks: Block[] = [section(head, Markers.runbook(run.id))];
   const lines = v.steps.map((s) => stepLine(rb, s, v.now));
