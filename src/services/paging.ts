@@ -12,7 +12,8 @@ import { step } from './steps.js';
 
 const PagePayload = z.object({ incidentId: z.string(), targetKey: z.string(), target: z.string() });
 const InvitePayload = z.object({ incidentId: z.string() });
-const StatusPayload = z.object({ incidentId: z.string(), targetKey: z.string(), n: z.number().int().min(0) });
+/** `push`: a check the source asked for (a webhook said the page changed); it schedules no next check. */
+const StatusPayload = z.object({ incidentId: z.string(), targetKey: z.string(), n: z.number().int().min(0), push: z.boolean().optional() });
 const PagerDutyAckPayload = z.object({ incidentKey: z.string(), service: z.string().nullable(), agent: z.string().nullable(), at: z.string().nullable() });
 
 /** The paging targets firebreak.yml declares, as the domain sees them. */
@@ -136,6 +137,7 @@ export async function checkPageStatus(deps: Deps, p: z.output<typeof StatusPaylo
     if (!(err instanceof BackendError)) throw err;
     deps.logger.warn({ incidentId: p.incidentId, target: page.targetName, code: err.code }, 'checking a page for an acknowledgement failed; trying again later');
   }
+  if (p.push) return; // the scheduled checks go on as planned
   const sentAt = page.sentAt ?? page.createdAt;
   const delayMs = pageCheckDelayMs(p.n + 1);
   if (deps.clock.now().getTime() + delayMs - sentAt.getTime() > PAGE_CHECK_FOR_MS) return;
@@ -155,6 +157,25 @@ export async function applyPagerDutyAck(deps: Deps, p: z.output<typeof PagerDuty
     return;
   }
   await recordPageAck(deps, page, { at: p.at ? new Date(p.at) : deps.clock.now(), by: p.agent ? { slackUserId: null, email: null, name: p.agent } : null });
+}
+
+const EscalationUpdated = z.object({
+  event_type: z.literal('public_escalation.escalation_status_updated_v1'),
+  'public_escalation.escalation_status_updated_v1': z.looseObject({ escalation: z.looseObject({ id: z.string().min(1) }) }),
+});
+
+/**
+ * incident.io's push: `public_escalation.escalation_status_updated_v1` names an escalation whose
+ * status changed. For one of our pages still waiting, check it now (the escalation itself says who
+ * acknowledged; the webhook is only the prompt). Returns whether the webhook was about a page of ours.
+ */
+export async function onEscalationUpdated(deps: Deps, body: unknown, deliveryId: string): Promise<'checking' | 'not_ours' | null> {
+  const e = EscalationUpdated.safeParse(body);
+  if (!e.success) return null;
+  const page = await deps.store.findPageByExternalId(e.data['public_escalation.escalation_status_updated_v1'].escalation.id);
+  if (!page || page.state !== 'sent') return 'not_ours';
+  await deps.jobs.enqueue(pageStatusJob, { incidentId: page.incidentId, targetKey: page.targetKey, n: 0, push: true }, { key: `${page.targetKey}:push:${deliveryId}` });
+  return 'checking';
 }
 
 /** Who is on call for one service (or every mapped service). */

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fingerprint, parseAlertPayload, parsePagerDutyAck, type AlertSource } from '../domain/alert.js';
 import { BodyTooLargeError, readBody, sendJson, type Route } from '../http/routes.js';
 import { alertProcessJob } from '../services/alerts.js';
-import { pagerDutyAckJob } from '../services/paging.js';
+import { onEscalationUpdated, pagerDutyAckJob } from '../services/paging.js';
 import { backendEventJob, parseIncidentioEvent, parseRootlyEvent, type ParsedBackendEvent } from '../services/backend-events.js';
 import type { Deps } from '../services/deps.js';
 import { proposeForAgent } from '../services/agents.js';
@@ -182,6 +182,8 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
     envName: string,
     verify: (raw: Buffer) => Verdict,
     parse: (body: unknown) => ParsedBackendEvent,
+    /** Events about something other than an incident (a page's escalation), answered here when it applies. */
+    other?: (body: unknown) => Promise<Reply | null>,
   ): Promise<Reply> => {
     if (!secret) return new Reply(503, 'disabled', { error: `${source} webhooks are not enabled: set ${envName}` });
     const raw = await body(req);
@@ -190,6 +192,8 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
     if (!verdict.ok) return new Reply(401, 'unauthorized', { error: `authentication failed: ${verdict.reason}` });
     const parsedJson = json(raw);
     if (parsedJson instanceof Reply) return parsedJson;
+    const answered = other ? await other(parsedJson) : null;
+    if (answered) return answered;
     const parsed = parse(parsedJson);
     if (!parsed.ok) return new Reply(400, 'invalid', { error: parsed.reason });
     if ('ignored' in parsed) return new Reply(200, 'ignored', { ignored: parsed.ignored });
@@ -282,6 +286,11 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
           'INCIDENTIO_WEBHOOK_SECRET',
           (raw) => verifySvix(req.headers, raw, env.INCIDENTIO_WEBHOOK_SECRET!, deps.clock.now()),
           (b) => parseIncidentioEvent(b, String(req.headers['webhook-id'])),
+          async (b) => {
+            const r = await onEscalationUpdated(deps, b, String(req.headers['webhook-id']));
+            if (r === 'checking') return new Reply(202, 'accepted', { accepted: 1 });
+            return r === 'not_ours' ? new Reply(200, 'ignored', { ignored: 'an escalation Firebreak is not waiting on' }) : null;
+          },
         ),
       ),
     },

@@ -36,7 +36,7 @@ function configFile(lines: string[]): string {
 interface BackendCase {
   name: string;
   /** `oncall`: the real adapter with a short client timeout (the timeout tests wait for it). */
-  start(): Promise<{ env: Record<string, string>; config: string[]; close(): Promise<void>; oncall?: OnCall }>;
+  start(now: () => number): Promise<{ env: Record<string, string>; config: string[]; close(): Promise<void>; oncall?: OnCall }>;
   pages(target: 'payments' | 'db'): number;
   followups(): string[];
   /** The route that creates a follow-up in the backend (null: the store is the record). */
@@ -45,8 +45,10 @@ interface BackendCase {
   acknowledge(externalId: string, botUrl: string): Promise<void>;
   /** How Carol shows in the channel: a mention where the source names her Slack account or email. */
   acker: RegExp;
-  /** How often the bot asked the source about a page (null: the source pushes instead). */
+  /** How often the bot asked the source about a page (null: it cannot be asked). */
   statusChecks: (() => number) | null;
+  /** Whether the source tells the bot of the acknowledgement (a webhook) instead of waiting to be asked. */
+  pushes: boolean;
 }
 
 let pd: FakePagerDuty;
@@ -57,6 +59,7 @@ const PD_KEY_DB = 'd'.repeat(32);
 /** The vendor clients' timeout in these tests (10 s in production): a stalled answer fails fast. */
 const CLIENT_TIMEOUT_MS = 1500;
 const PD_WEBHOOK_SECRET = 'pd-webhook-secret-0123456789';
+const IIO_WEBHOOK_SECRET = `whsec_${Buffer.from('incidentio-webhook-secret-0123').toString('base64')}`;
 
 const CASES: BackendCase[] = [
   {
@@ -84,6 +87,7 @@ const CASES: BackendCase[] = [
     },
     acker: /Carol Jiménez/,
     statusChecks: null,
+    pushes: true,
   },
   {
     name: 'Rootly (alerts with notification targets, schedule shifts, action items)',
@@ -117,12 +121,14 @@ const CASES: BackendCase[] = [
     acknowledge: async (alertId) => rootly.acknowledgeAlert(alertId, 'carol@example.com'),
     acker: /<@U0CAROL01>/,
     statusChecks: () => rootly.calls({ route: 'GET /v1/alerts/{id}' }).length,
+    pushes: false,
   },
   {
     name: 'incident.io (escalations, schedule entries, follow-ups)',
-    async start() {
+    async start(now) {
       iio = await startFakeIncidentIo({
         apiKey: 'iio-key',
+        now, // its webhooks are stamped with the test's clock, which the bot checks them against
         onCall: {
           users: [
             { id: 'iu-carol', email: 'carol@example.com', name: 'Carol', slack_user_id: CAROL },
@@ -134,7 +140,7 @@ const CASES: BackendCase[] = [
         },
       });
       return {
-        env: { INCIDENTIO_API_KEY: 'iio-key', INCIDENTIO_API_URL: iio.url },
+        env: { INCIDENTIO_API_KEY: 'iio-key', INCIDENTIO_API_URL: iio.url, INCIDENTIO_WEBHOOK_SECRET: IIO_WEBHOOK_SECRET },
         config: [
           '  targets:',
           '    - { name: payments, type: escalation_path, id: ep-payments }',
@@ -148,9 +154,14 @@ const CASES: BackendCase[] = [
     pages: (t) => iio.escalations().filter((e) => (t === 'payments' ? e.body.escalation_path_id === 'ep-payments' : e.body.user_ids?.includes('iu-dave'))).length,
     followups: () => iio.followUps().map((f) => f.body.title),
     followupRoute: 'POST /v2/follow_ups',
-    acknowledge: async (escalationId) => iio.acknowledgeEscalation(escalationId, 'iu-carol'),
+    async acknowledge(escalationId, botUrl) {
+      // incident.io pushes the change (a Svix-signed webhook); the bot asks for the escalation at once.
+      iio.subscribe(`${botUrl}/webhooks/incidentio`, IIO_WEBHOOK_SECRET);
+      assert.equal(await iio.acknowledgeEscalation(escalationId, 'iu-carol'), 202);
+    },
     acker: /<@U0CAROL01>/,
     statusChecks: () => iio.calls({ route: 'GET /v2/escalations/{id}' }).length,
+    pushes: true,
   },
 ];
 
@@ -176,7 +187,7 @@ for (const c of CASES) {
     const card = () => messagesWithMarker(bot.emulator, incident.channelId!, `card:${incident.id}`)[0]!;
 
     before(async () => {
-      const b = await c.start();
+      const b = await c.start(() => clock.now().getTime());
       closeBackend = b.close;
       const cfg = configFile(['oncall:', ...b.config]);
       bot = await startBot({ env: { ...b.env, FIREBREAK_CONFIG: cfg }, build: { clock, ...(b.oncall ? { oncall: b.oncall } : {}) } });
@@ -326,7 +337,8 @@ for (const c of CASES) {
         assert.equal(acks().length, 0);
       }
       await c.acknowledge(page.externalId!, bot.url);
-      if (c.statusChecks) await advance(2); // the next check (1 min after the first) sees it
+      // Pushed: shown without waiting for the next check; asked: the next check (1 min later) sees it.
+      if (!c.pushes) await advance(2);
       const ack = await bot.waitFor(() => acks()[0], 5000, 'acknowledgement in the channel');
       assert.match(ack.text, new RegExp(`${c.acker.source} acknowledged the page to \\*payments\\* at <!date\\^`));
       const stored = (await bot.fb.deps.store.getPage(second.id, page.targetKey))!;

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { loadSpecValidator } from '../shared/openapi.js';
 import { startFakeServer, type FakeServer, type Reply, type RequestContext, type RouteDef } from '../shared/server.js';
@@ -145,8 +145,14 @@ export interface FakeIncidentIo extends FakeServer {
   seedHistory(rows: Partial<FakeIncidentIoIncident>[]): FakeIncidentIoIncident[];
   specValidationActive: boolean;
   escalations(): FakeEscalation[];
-  /** A paged person acknowledges in incident.io (the app or a phone): status `acked`, an `acked` event naming them. */
-  acknowledgeEscalation(id: string, userId: string): void;
+  /** A webhook endpoint (Svix): incident.io POSTs escalation events there, signed with the `whsec_` secret. */
+  subscribe(url: string, secret: string): void;
+  /**
+   * A paged person acknowledges in incident.io (the app or a phone): status `acked`, an `acked`
+   * event naming them, and, with a subscription, `public_escalation.escalation_status_updated_v1`
+   * sent. Resolves to the webhook's HTTP status (null without a subscription).
+   */
+  acknowledgeEscalation(id: string, userId: string): Promise<number | null>;
   followUps(): { id: string; body: z.infer<typeof followUpPayload> }[];
 }
 
@@ -383,6 +389,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
   // On-call: escalations are deduplicated by idempotency_key (the spec: "the existing escalation will be returned").
   const users = opts.onCall?.users ?? [];
   const escalations: FakeEscalation[] = [];
+  let subscription: { url: string; secret: string } | null = null;
   const followUps: { id: string; body: z.infer<typeof followUpPayload> }[] = [];
   const userJson = (u: FakeIncidentIoUser) => ({ id: u.id, email: u.email, name: u.name, role: 'responder', ...(u.slack_user_id ? { slack_user_id: u.slack_user_id } : {}) });
   const escalationJson = (e: FakeEscalation) => ({
@@ -479,13 +486,27 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     statuses: () => statuses,
     roles: () => roles,
     escalations: () => escalations,
-    acknowledgeEscalation(id, userId) {
+    subscribe(url, secret) {
+      subscription = { url, secret };
+    },
+    async acknowledgeEscalation(id, userId) {
       const e = escalations.find((x) => x.id === id);
       if (!e) throw new Error(`no fake escalation ${id}`);
       const at = new Date(now()).toISOString();
       e.status = 'acked';
       e.events.push({ id: randomUUID(), event: 'acked', occurred_at: at, userIds: [userId] });
       e.updated_at = at;
+      if (!subscription) return null;
+      const type = 'public_escalation.escalation_status_updated_v1';
+      const u = users.find((x) => x.id === userId);
+      const body = JSON.stringify({ event_type: type, [type]: { actor: u ? { user: userJson(u) } : {}, escalation: escalationJson(e) } });
+      // Svix: HMAC-SHA256 over `${id}.${timestamp}.${body}`, keyed by the base64 after `whsec_`.
+      const msgId = `msg_${randomUUID().replace(/-/g, '')}`;
+      const ts = String(Math.floor(now() / 1000));
+      const sig = createHmac('sha256', Buffer.from(subscription.secret.replace(/^whsec_/, ''), 'base64')).update(`${msgId}.${ts}.${body}`).digest('base64');
+      const res = await fetch(subscription.url, { method: 'POST', headers: { 'content-type': 'application/json', 'webhook-id': msgId, 'webhook-timestamp': ts, 'webhook-signature': `v1,${sig}` }, body });
+      await res.text();
+      return res.status;
     },
     followUps: () => followUps,
     seedIncidents(n) {
