@@ -120,6 +120,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
       listPages: true,
       patchPage: true,
       findPageByExternalId: true,
+      ackPage: true,
       insertFollowup: true,
       getFollowup: true,
       listFollowups: true,
