@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { incidentLabel, isOpen, type Incident } from '../domain/incident.js';
 import { FEEDBACK_ANSWERS, FINISHED_RUN, capOutput, canRetry, canSkip, describeOperators, mayOperate, nextMove, runStarter, runStatusFor, type FeedbackAnswer, type RunStarter, type RunStatus } from '../domain/runbook-run.js';
 import { agentStartRefusal, alertLabels, type Runbook, type RunbookStep } from '../domain/runbook.js';
-import { TemplateError, renderTemplate, type TemplateVars } from '../domain/runbook-template.js';
+import { TemplateError, renderArgvTemplate, renderTemplate, renderUrlTemplate, type TemplateVars } from '../domain/runbook-template.js';
 import { AppError } from '../errors.js';
 import type { Approval } from '../ports/store.js';
 import type { RunbookRun, RunbookStepPatch, RunbookStepRecord } from '../ports/runbook-store.js';
@@ -227,7 +227,7 @@ async function executeStep(deps: Deps, runners: StepRunners, run: RunbookRun, de
             secrets.push(value);
           }
         }
-        const url = render(h.url);
+        const url = renderUrlTemplate(h.url, vars);
         if (new URL(url).origin !== new URL(h.url.replace(/\{\{[\s\S]*?\}\}|\{%[\s\S]*?%\}/g, 'x')).origin) return fail('the filled-in URL points at another host than the runbook names; nothing was sent');
         const res = await runners.http({ method: h.method, url, headers, ...(h.body !== undefined ? { body: render(h.body) } : {}), timeoutMs: h.timeout_ms, maxChars: max });
         const capped = capOutput(res.body, max, secrets);
@@ -244,7 +244,7 @@ async function executeStep(deps: Deps, runners: StepRunners, run: RunbookRun, de
         if (runStarter(run.startedBy).kind === 'agent' && !c.read_only) return fail('an agent started this run and this command is not declared read_only; nothing was run');
         const env: Record<string, string> = {};
         for (const name of ['PATH', ...c.env]) if (deps.config.runbookEnv[name] !== undefined) env[name] = deps.config.runbookEnv[name]!;
-        const argv = c.argv.map(render);
+        const argv = c.argv.map((a) => renderArgvTemplate(a, vars));
         const res = await runners.command({ argv, ...(c.cwd ? { cwd: c.cwd } : {}), env, timeoutMs: c.timeout_ms, maxChars: max });
         const secrets = c.env.map((n) => deps.config.runbookEnv[n] ?? '').filter(Boolean);
         const capped = capOutput(res.output, max, secrets);
