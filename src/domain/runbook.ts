@@ -136,7 +136,7 @@ export const RunbookSchema = z
       const id = s.id ?? `step_${i + 1}`;
       if (ids.has(id)) ctx.addIssue({ code: 'custom', path: ['steps', i, 'id'], message: `duplicate step id "${id}"` });
       ids.add(id);
-      if (s.command && /\{\{|\{%/.test(s.command.argv[0]))
+      if (s.command && /\{\{|\{%/.test(s.command.argv[0] ?? ''))
         ctx.addIssue({ code: 'custom', path: ['steps', i, 'command', 'argv', 0], message: 'the program (argv[0]) must be written out: templates only in the arguments' });
       if (s.http) {
         const literalHead = /^https?:\/\/[^/{}%]+(\/|$)/i.exec(s.http.url);
