@@ -3,6 +3,7 @@ import { incidentLabel, isOpen } from '../domain/incident.js';
 import { pageKey, resolveTarget, type OnCallPerson, type PageTarget, type TargetDefinition } from '../domain/oncall.js';
 import { AppError, BackendError } from '../errors.js';
 import { onCallList, pageFailed, pagePosted } from '../slack/blocks/followthrough.js';
+import { escapeText } from '../slack/mrkdwn.js';
 import type { Deps } from './deps.js';
 import { defineJob, PermanentJobError } from './jobs.js';
 import { requireIncident } from './lifecycle.js';
@@ -118,7 +119,7 @@ export async function inviteOnCall(deps: Deps, { incidentId }: z.output<typeof I
   const channel = incident.channelId;
   await step(deps, `oncall-invite:${incidentId}`, 'invited', async () => {
     await deps.chat.invite(channel, ids);
-    await deps.chat.post(channel, `:telephone_receiver: On call for ${incident.services.join(', ')}: ${ids.map((u) => `<@${u}>`).join(', ')} — invited to this channel.`);
+    await deps.chat.post(channel, `:telephone_receiver: On call for ${escapeText(incident.services.filter((s) => map[s]).join(', '))}: ${ids.map((u) => `<@${u}>`).join(', ')} — invited to this channel.`);
     await deps.store.audit({ at: deps.clock.now(), incidentId, actor: 'system', action: 'oncall.invited', detail: { users: ids } });
     return ids;
   });

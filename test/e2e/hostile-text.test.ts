@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startBot, type Bot } from './harness.js';
+import { writeConfigFile } from '../../bench/lib.js';
 import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import { signGeneric, signRootly } from '../../src/webhooks/verify.js';
 import { Actions, DeclareBlocks, FormBlocks, INPUT } from '../../src/slack/ids.js';
@@ -72,6 +73,8 @@ before(async () => {
       AGENT_WEBHOOK_SECRET: AGENT_SECRET,
       ALERT_WEBHOOK_SECRET: ALERT_SECRET,
       ROOTLY_WEBHOOK_SECRET: ROOTLY_SECRET,
+      // The modal's incident names `api` among hostile services: its on-call person is invited, and the notice names the services.
+      FIREBREAK_CONFIG: writeConfigFile({ oncall: { services: { api: { schedule: 'api-rota' } }, schedules: [{ id: 'api-rota', users: [BOB] }] } }),
     },
   });
 });
@@ -107,6 +110,7 @@ test('a hostile string through every title, summary, alert field and Claude answ
     { user: CAROL },
   );
   const modal = await incidentTitled(`M ${HOSTILE}`);
+  await bot.waitFor(() => bot.emulator.state.messages(modal.channelId!).find((m) => /On call for api:/.test(m.text ?? '')), 5000, 'on-call invite notice');
 
   // 3. Alert-created: every field of a generic alert is hostile.
   const alertBody = JSON.stringify({ title: `A ${HOSTILE}`, service: '<!everyone>', severity: 'critical', url: 'https://evil.example/a|<!here>', external_id: '<!here>', details: { note: HOSTILE } });
