@@ -20,6 +20,7 @@ import type { Approval, ApprovalVote, ProposerKind } from '../ports/store.js';
 import { approvalMessage, escapeMrkdwn } from '../slack/blocks/approval.js';
 import { clip, time } from '../slack/blocks/common.js';
 import { Markers } from '../slack/ids.js';
+import { escapeText } from '../slack/mrkdwn.js';
 import type { Deps } from './deps.js';
 import { backendSyncJob, requireIncident } from './lifecycle.js';
 import { defineJob } from './jobs.js';
@@ -316,7 +317,7 @@ export async function deny(deps: Deps, input: { approvalId: string; userId: stri
   await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: isProposer ? 'approval.withdrawn' : 'approval.denied', detail: { reason } });
   deps.metrics.approvals.inc({ outcome: 'denied' });
   await announceSettled(deps, won);
-  await recordTimeline(deps, won, `\`${a.actionId}\` ${isProposer ? 'withdrawn' : 'denied'} by <@${userId}>${reason ? `: ${reason}` : ''}`, now);
+  await recordTimeline(deps, won, `\`${a.actionId}\` ${isProposer ? 'withdrawn' : 'denied'} by <@${userId}>${reason ? `: ${escapeText(reason)}` : ''}`, now);
   await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
   return { outcome: 'denied', text: `:no_entry: ${isProposer ? 'Withdrawn' : 'Denied'}: \`${a.actionId}\` will not run.`, approval: won };
 }
@@ -489,18 +490,19 @@ async function finish(deps: Deps, a: Approval): Promise<void> {
  * who proposed and who approved it. "ran" is only written when an executor really ran.
  */
 export function outcomeTimelineText(a: Approval, approvers: string[]): string {
-  const what = `\`${a.actionId}\`${Object.keys(a.params).length ? ` ${formatInline(a.params)}` : ''}`;
+  const what = `\`${a.actionId}\`${Object.keys(a.params).length ? ` ${escapeText(formatInline(a.params))}` : ''}`;
   const summary = (a.result as { summary?: string } | null)?.summary;
-  const proposer = a.proposerKind === 'user' ? `<@${a.proposedBy}>` : a.proposerKind === 'claude' ? 'Claude' : `agent ${a.proposedBy}`;
+  // Stored as mrkdwn (the status answer shows it as is): the parameters, the reason, the result and the error are untrusted text.
+  const proposer = a.proposerKind === 'user' ? `<@${a.proposedBy}>` : a.proposerKind === 'claude' ? 'Claude' : `${a.proposerKind} ${escapeText(a.proposedBy)}`;
   const deciders = approvers.length ? approvers : a.decidedBy ? [a.decidedBy] : [];
   const who = `proposed by ${proposer}${a.requiresApproval && deciders.length ? `, approved by ${deciders.map((u) => `<@${u}>`).join(' and ')}` : ''}`;
   switch (a.status) {
     case 'succeeded':
       return wasExecuted(a.result)
-        ? `${what} ran${summary ? `: ${summary}` : ''} (${who})`
-        : `${what} approved, not executed: ${summary ?? NOT_EXECUTED.summary} (${who})`;
+        ? `${what} ran${summary ? `: ${escapeText(summary)}` : ''} (${who})`
+        : `${what} approved, not executed: ${escapeText(summary ?? NOT_EXECUTED.summary)} (${who})`;
     case 'failed':
-      return `${what} failed: ${a.error ?? 'unknown error'} (${who})`;
+      return `${what} failed: ${escapeText(a.error ?? 'unknown error')} (${who})`;
     default:
       return `${what} outcome unknown, check before retrying (${who})`;
   }

@@ -180,6 +180,15 @@ test('a hostile string through every title, summary, alert field and Claude answ
   await bot.driver.submitView(dv.id, { [FormBlocks.reason]: { [INPUT]: HOSTILE } }, { user: CAROL });
   await bot.waitFor(async () => (await bot.fb.deps.store.getApproval(agentApproval.id))?.status === 'denied', 5000, 'denied');
   await bot.fb.deps.jobs.idle();
+  // 7. A follow-up with hostile text; then the status answer lists the latest timeline entries
+  // (the denial with its hostile reason and parameter, the follow-up).
+  await bot.driver.slash(`followup <@${CAROL}> ${HOSTILE}`, { user: CAROL, channel: ch });
+  await bot.waitFor(async () => (await bot.fb.deps.store.listFollowups({ incidentId: modal.id })).length > 0, 5000, 'follow-up');
+  await bot.fb.deps.jobs.idle();
+  const statusCalls = () => bot.emulator.calls().filter((c) => c.method === 'response_url' && /\*Latest\*/.test(String(c.args.text ?? ''))).length;
+  const before = statusCalls();
+  await bot.driver.slash('status', { user: CAROL, channel: ch });
+  await bot.waitFor(() => statusCalls() > before, 5000, 'status answer after the denial and the follow-up');
 
   // The hostile text did reach Slack (as text), in every kind of call.
   const calls = bot.emulator.calls();
