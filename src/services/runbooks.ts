@@ -169,6 +169,10 @@ export async function runStepJob(deps: Deps, runners: StepRunners, job: z.infer<
   switch (step.status) {
     case 'pending': {
       if (run.status === 'cancelled' || FINISHED_RUN.includes(run.status)) return;
+      // Checked where the step would start: a run does not go on in a resolved or cancelled incident
+      // (no more calls with the team's secrets, no commands, no proposals).
+      const incident = await deps.store.getIncident(run.incidentId);
+      if (!incident || !isOpen(incident.status)) return stopForClosedIncident(deps, run, incident);
       if (def.kind === 'check') {
         const waiting = await deps.store.transitionRunbookStep(run.id, step.index, ['pending'], 'waiting_check', { startedAt: deps.clock.now() }, { attempt: job.attempt });
         if (waiting) await deps.store.audit({ at: deps.clock.now(), incidentId: run.incidentId, actor: 'system', action: 'runbook.check_waiting', detail: { run: run.id, step: def.id } });
@@ -425,6 +429,7 @@ async function loadRun(deps: Deps, runId: string): Promise<RunbookRun> {
 export async function confirmCheck(deps: Deps, input: { runId: string; index: number; userId: string }): Promise<string> {
   const run = await loadRun(deps, input.runId);
   await authorize(deps, run, input.userId, 'confirm a step');
+  await requireOpenIncident(deps, run);
   const now = deps.clock.now();
   const done = await deps.store.transitionRunbookStep(run.id, input.index, ['waiting_check'], 'done', { actor: input.userId, actedAt: now, finishedAt: now });
   if (!done) return 'That step is not waiting for a confirmation any more.';
@@ -437,6 +442,7 @@ export async function confirmCheck(deps: Deps, input: { runId: string; index: nu
 export async function retryStep(deps: Deps, input: { runId: string; index: number; userId: string }): Promise<string> {
   const run = await loadRun(deps, input.runId);
   await authorize(deps, run, input.userId, 'retry a step');
+  await requireOpenIncident(deps, run);
   if (run.status === 'cancelled') return 'That run was cancelled; start the runbook again instead.';
   if (run.status === 'running') return 'Wait until the run stops before retrying a step.';
   const step = await deps.store.getRunbookStep(run.id, input.index);
@@ -454,6 +460,7 @@ export async function retryStep(deps: Deps, input: { runId: string; index: numbe
 export async function skipStep(deps: Deps, input: { runId: string; index: number; userId: string }): Promise<string> {
   const run = await loadRun(deps, input.runId);
   await authorize(deps, run, input.userId, 'skip a step');
+  await requireOpenIncident(deps, run);
   if (run.status === 'cancelled') return 'That run was cancelled.';
   const step = await deps.store.getRunbookStep(run.id, input.index);
   if (!step || !canSkip(step.status)) return 'Only a failed step, a step whose outcome is unknown, or a check can be skipped.';
@@ -493,10 +500,32 @@ async function remediationsOf(deps: Deps, run: RunbookRun, steps: RunbookStepRec
   return out;
 }
 
-/** After resolve: each run with remediations asks the commander, on its message, whether they were needed. */
+/** A run whose incident is closed stops: nothing more starts in it, and the channel is told why. */
+async function stopForClosedIncident(deps: Deps, run: RunbookRun, incident: Incident | null): Promise<void> {
+  const now = deps.clock.now();
+  const stopped = await deps.store.transitionRunbookRun(run.id, ACTIVE, 'cancelled', { finishedAt: now });
+  if (!stopped) return;
+  const why = incident ? `${incidentLabel(incident)} is ${incident.status}` : 'its incident no longer exists';
+  await deps.store.audit({ at: now, incidentId: run.incidentId, actor: 'system', action: 'runbook.cancelled', detail: { run: run.id, reason: why } });
+  await timeline(deps, run, 'cancel', `Runbook *${escapeText(run.runbook.title)}* stopped: ${why}; no further step starts`, now);
+  await showOrRetryLater(deps, run.id);
+}
+
+/** Confirm, retry and skip move a run forward: only while its incident is open. */
+async function requireOpenIncident(deps: Deps, run: RunbookRun): Promise<void> {
+  const incident = await requireIncident(deps, run.incidentId);
+  if (!isOpen(incident.status))
+    throw new AppError('incident.bad_transition', `${incidentLabel(incident)} is ${incident.status}; its runbooks do not go on, so nothing was done. Reopen the incident and start the runbook again if it is still needed.`);
+}
+
+/**
+ * After resolve: the runs still going stop (nothing more starts in a resolved incident), and each
+ * run with remediations asks the commander, on its message, whether they were needed.
+ */
 export async function askRemediationFeedback(deps: Deps, incidentId: string): Promise<void> {
   const incident = await deps.store.getIncident(incidentId);
   if (!incident || incident.status !== 'resolved') return;
+  for (const run of await deps.store.listRunbookRuns({ incidentId })) if (ACTIVE.includes(run.status)) await stopForClosedIncident(deps, run, incident);
   for (const run of await deps.store.listRunbookRuns({ incidentId })) {
     const steps = await deps.store.listRunbookSteps(run.id);
     const remediations = await remediationsOf(deps, run, steps);

@@ -92,6 +92,14 @@ function config(target: string): string {
           steps: [{ id: 'uptime', command: { argv: ['node', '-e', 'require("fs").writeFileSync("/tmp/firebreak-e2e-command-ran", "x")'] } }],
         },
         {
+          id: 'check-first',
+          title: 'Look, then read',
+          steps: [
+            { id: 'ack', check: 'Someone is looking' },
+            { id: 'errors', http: { url: `${target}/errors?from=after-check`, headers: { Authorization: { env: 'E2E_RUNBOOK_TOKEN' } } } },
+          ],
+        },
+        {
           id: 'edge-auto',
           title: 'Edge alert triage',
           auto: true,
@@ -268,6 +276,29 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     await bot.waitFor(() => /Stopped/.test(checklistText(i, run)) && /not approved/.test(checklistText(i, run)), 3000, 'checklist shows the stop');
     assert.ok((await bot.fb.deps.store.listTimeline(i.id)).some((e) => /API error triage\* stopped at step 3/.test(e.text)));
     assert.equal(claude.messageRequests.filter((r) => r.userText.includes('Checkout latency') && r.body?.tools?.some((t) => t.name === 'record_diagnosis')).length, 0, 'no diagnosis after the stop');
+  });
+
+  test('a run does not go on once its incident is resolved: the run stops, a late Confirm is refused, no step starts', async () => {
+    const i = await declare('Queue backlog');
+    await bot.driver.slash('runbook check-first', { user: ALICE, channel: i.channelId! });
+    const run = await runOf(i, 'check-first');
+    await waitStep(run, 0, 'waiting_check');
+    await bot.waitFor(() => /Confirm step 1/.test(checklistText(i, run)), 3000, 'confirm button');
+    const m = checklist(i, run)[0]!;
+    await bot.driver.slash('resolve it went away', { user: ALICE, channel: i.channelId! });
+    await bot.waitFor(async () => (await bot.fb.deps.store.getIncident(i.id))?.status === 'resolved', 3000, 'resolved');
+    const stopped = await waitStatus(run, ['cancelled'], 'run stopped by the resolve');
+    assert.ok(stopped.finishedAt);
+    assert.ok((await bot.fb.deps.store.listTimeline(i.id)).some((e) => /Look, then read\* stopped: INC-\d+ is resolved/.test(e.text)));
+
+    // The starter clicks Confirm on the old checklist: refused, the check stays, the read never runs.
+    const n = bot.emulator.state.ephemeralsFor(ALICE, i.channelId!).length;
+    await bot.driver.click({ channel: i.channelId!, ts: m.ts }, numbered(Actions.runbookCheck, 0), { user: ALICE });
+    await bot.waitFor(() => /is resolved; its runbooks do not go on/.test(bot.emulator.state.ephemeralsFor(ALICE, i.channelId!)[n]?.text ?? ''), 3000, 'refusal');
+    assert.equal((await bot.fb.deps.store.getRunbookStep(run.id, 0))!.status, 'waiting_check');
+    await bot.fb.deps.jobs.idle();
+    assert.equal((await bot.fb.deps.store.getRunbookStep(run.id, 1))!.status, 'pending');
+    assert.equal(target.calls.filter((c) => c.path === '/errors?from=after-check').length, 0, 'no request after the resolve');
   });
 
   test('a failing step stops the run and says why; continue_on_failure lets it go on', async () => {
