@@ -323,6 +323,28 @@ export async function deny(deps: Deps, input: { approvalId: string; userId: stri
 }
 
 /** Only a person decides: Claude, an agent or any other non-Slack-user id is refused, whatever the policy. */
+/**
+ * Withdraw a pending proposal for the flow that made it (a runbook run that was cancelled or whose
+ * incident closed): it becomes denied with the reason, its buttons go, and nothing runs (the message says
+ * "Withdrawn": no approver decided). `actor`, the person whose click stopped the flow or null when
+ * Firebreak stopped it, is named in the audit and the timeline. Withdrawing only ever
+ * keeps an action from running, so it needs no approver's rights. Returns null when it was no
+ * longer pending (decided, expired, or withdrawn by a concurrent call).
+ */
+export async function withdrawPending(deps: Deps, approvalId: string, input: { actor: string | null; reason: string }): Promise<Approval | null> {
+  const a = await deps.store.getApproval(approvalId);
+  if (!a || a.status !== 'pending') return null;
+  const now = deps.clock.now();
+  const won = await deps.store.transitionApproval(a.id, ['pending'], 'denied', { decidedBy: null, decidedAt: now, denyReason: input.reason });
+  if (!won) return null;
+  await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: input.actor ?? 'system', action: 'approval.withdrawn', detail: { reason: input.reason } });
+  deps.metrics.approvals.inc({ outcome: 'denied' });
+  await announceSettled(deps, won);
+  await recordTimeline(deps, won, `\`${a.actionId}\` withdrawn${input.actor ? ` by <@${input.actor}>` : ''}: ${escapeText(input.reason)}`, now);
+  await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
+  return won;
+}
+
 async function refuseNonPerson(deps: Deps, a: Approval, actor: string, click: 'approve' | 'deny'): Promise<DecisionResult> {
   await deps.store.audit({ at: deps.clock.now(), incidentId: a.incidentId, approvalId: a.id, actor, action: 'approval.refused', detail: { click, reason: 'not_a_person' } });
   deps.metrics.approvals.inc({ outcome: 'refused' });

@@ -10,7 +10,7 @@ import { StepRunError, type StepRunners } from '../ports/step-runners.js';
 import { diagnosisMessage, runbookList, runbookMessage, stepOutputMessage } from '../slack/blocks/runbook.js';
 import { Markers } from '../slack/ids.js';
 import { escapeText } from '../slack/mrkdwn.js';
-import { proposeAction } from './approvals.js';
+import { proposeAction, withdrawPending } from './approvals.js';
 import { actionSpecs } from './claude-proposals.js';
 import type { Deps } from './deps.js';
 import { defineJob, PermanentJobError } from './jobs.js';
@@ -481,8 +481,9 @@ export async function cancelRun(deps: Deps, input: { runId: string; userId: stri
   if (!cancelled) return `That run already ${run.status === 'cancelled' ? 'was cancelled' : 'finished'}.`;
   await deps.store.audit({ at: now, incidentId: run.incidentId, actor: input.userId, action: 'runbook.cancelled', detail: { run: run.id } });
   await timeline(deps, run, 'cancel', `Runbook *${escapeText(run.runbook.title)}* cancelled by <@${input.userId}>; no further step starts`, now);
+  const withdrawn = await withdrawWaitingApprovals(deps, run, input.userId, 'the runbook run was cancelled');
   await showOrRetryLater(deps, run.id);
-  return ':no_entry_sign: Run cancelled. A step already running finishes; no further step starts. Pending approvals stay open: deny them if they are no longer wanted.';
+  return `:no_entry_sign: Run cancelled. A step already running finishes; no further step starts.${withdrawn ? ` Its pending approval${withdrawn === 1 ? ' was' : 's were'} withdrawn: nothing of it runs.` : ''}`;
 }
 
 /** The remediations of a run: action steps whose approval needed a person and ran. */
@@ -508,7 +509,21 @@ async function stopForClosedIncident(deps: Deps, run: RunbookRun, incident: Inci
   const why = incident ? `${incidentLabel(incident)} is ${incident.status}` : 'its incident no longer exists';
   await deps.store.audit({ at: now, incidentId: run.incidentId, actor: 'system', action: 'runbook.cancelled', detail: { run: run.id, reason: why } });
   await timeline(deps, run, 'cancel', `Runbook *${escapeText(run.runbook.title)}* stopped: ${why}; no further step starts`, now);
+  await withdrawWaitingApprovals(deps, run, null, `the runbook stopped: ${why}`);
   await showOrRetryLater(deps, run.id);
+}
+
+/**
+ * A stopped run's risky steps must not run afterwards: the approvals they wait for are withdrawn
+ * (denied with the reason), so an Approve pressed later on the old message runs nothing.
+ */
+async function withdrawWaitingApprovals(deps: Deps, run: RunbookRun, actor: string | null, reason: string): Promise<number> {
+  let n = 0;
+  for (const s of await deps.store.listRunbookSteps(run.id)) {
+    if (s.status !== 'waiting_approval' || !s.approvalId) continue;
+    if (await withdrawPending(deps, s.approvalId, { actor, reason })) n++;
+  }
+  return n;
 }
 
 /** Confirm, retry and skip move a run forward: only while its incident is open. */

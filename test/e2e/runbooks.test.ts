@@ -6,6 +6,7 @@ import { postGenericAlert, writeConfigFile } from '../../bench/lib.js';
 import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import type { Incident } from '../../src/domain/incident.js';
 import type { RunbookRun } from '../../src/ports/runbook-store.js';
+import { approve } from '../../src/services/approvals.js';
 import { Actions, FormBlocks, INPUT, numbered } from '../../src/slack/ids.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic/server.js';
 import { startBot, type Bot } from './harness.js';
@@ -276,6 +277,33 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     await bot.waitFor(() => /Stopped/.test(checklistText(i, run)) && /not approved/.test(checklistText(i, run)), 3000, 'checklist shows the stop');
     assert.ok((await bot.fb.deps.store.listTimeline(i.id)).some((e) => /API error triage\* stopped at step 3/.test(e.text)));
     assert.equal(claude.messageRequests.filter((r) => r.userText.includes('Checkout latency') && r.body?.tools?.some((t) => t.name === 'record_diagnosis')).length, 0, 'no diagnosis after the stop');
+  });
+
+  test('cancelling a run withdraws the approval its risky step waits for: a later Approve runs nothing', async () => {
+    const i = await declare('Payments 502s');
+    await bot.driver.slash('runbook api-triage', { user: BOB, channel: i.channelId! });
+    const run = await runOf(i, 'api-triage');
+    const waiting = await waitStep(run, 2, 'waiting_approval');
+    const msg = await bot.waitFor(() => approvalMessage(i, waiting.approvalId!), 3000, 'approval message');
+    await bot.waitFor(() => /Cancel run/.test(checklistText(i, run)), 3000, 'cancel button');
+    await bot.driver.click({ channel: i.channelId!, ts: checklist(i, run)[0]!.ts }, Actions.runbookCancel, { user: ALICE });
+    await waitStatus(run, ['cancelled'], 'run cancelled');
+    const withdrawn = await bot.waitFor(async () => {
+      const a = await bot.fb.deps.store.getApproval(waiting.approvalId!);
+      return a?.status === 'denied' ? a : null;
+    }, 5000, 'approval withdrawn');
+    assert.match(withdrawn.denyReason ?? '', /runbook run was cancelled/);
+    assert.ok(JSON.stringify(msg.blocks).includes(Actions.approve), 'the message had an Approve button');
+    await bot.waitFor(() => {
+      const now = approvalMessage(i, withdrawn.id);
+      return now && !JSON.stringify(now.blocks).includes(Actions.approve) && /Withdrawn/.test(blocksText(now.blocks));
+    }, 3000, 'no Approve button any more, and it says it was withdrawn');
+    // An Approve from a client still showing the old buttons (the driver refuses a button that is gone, so straight to the service): nothing runs.
+    const late = await approve(bot.fb.deps, { approvalId: withdrawn.id, userId: ALICE });
+    assert.equal(late.outcome, 'closed');
+    await bot.fb.deps.jobs.idle();
+    assert.equal((await bot.fb.deps.store.getApproval(withdrawn.id))!.status, 'denied');
+    assert.ok((await bot.fb.deps.store.listAudit({ incidentId: i.id, limit: 100 })).some((e) => e.action === 'approval.withdrawn' && e.approvalId === withdrawn.id && e.actor === ALICE));
   });
 
   test('a run does not go on once its incident is resolved: the run stops, a late Confirm is refused, no step starts', async () => {

@@ -117,6 +117,7 @@ export function approvalHeadline(v: ApprovalView): string {
     case 'unknown':
       return `${decided} · outcome unknown`;
     case 'denied':
+      if (!a.decidedBy) return 'Withdrawn';
       return a.decidedBy === a.proposedBy && a.proposerKind === 'user' ? `Withdrawn by <@${a.decidedBy}>` : `Denied by <@${a.decidedBy}>`;
     case 'expired':
       return 'Expired, not approved in time';
