@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { incidentLabel, isOpen, type Incident } from '../domain/incident.js';
 import { FEEDBACK_ANSWERS, FINISHED_RUN, capOutput, canRetry, canSkip, describeOperators, mayOperate, nextMove, runStarter, runStatusFor, type FeedbackAnswer, type RunStarter, type RunStatus } from '../domain/runbook-run.js';
-import { agentStartRefusal, alertLabels, type Runbook, type RunbookStep } from '../domain/runbook.js';
+import { agentStartRefusal, alertLabels, unvouchedCommands, type Runbook, type RunbookStep } from '../domain/runbook.js';
 import { TemplateError, renderArgvTemplate, renderTemplate, renderUrlTemplate, type TemplateVars } from '../domain/runbook-template.js';
 import { AppError } from '../errors.js';
 import type { Approval } from '../ports/store.js';
@@ -80,6 +80,14 @@ export async function startRunbook(deps: Deps, input: StartInput): Promise<{ run
     if (refusal) throw new AppError('agent.forbidden', `An agent cannot start this runbook: ${refusal}. Nothing was started.`);
   }
   const incident = await requireIncident(deps, input.incidentId);
+  const commands = unvouchedCommands(rb);
+  if (commands.length && starter.kind === 'user' && !(await isOperator(deps, rb.policy, incident.id, starter.userId))) {
+    await deps.store.audit({ at: deps.clock.now(), incidentId: incident.id, actor: starter.userId, action: 'runbook.refused', detail: { runbook: rb.id, click: 'start' } });
+    throw new AppError(
+      'approval.not_allowed',
+      `:no_entry: Runbook \`${rb.id}\` runs command step${commands.length === 1 ? '' : 's'} not declared read_only (${commands.join(', ')}): no Approve guards ${commands.length === 1 ? 'it' : 'them'}, so only the people its policy names start it. Who may start it: ${describeOperators({ ...rb.policy }).replace(/,? or the person who started it$/, '')}. Nothing was started.`,
+    );
+  }
   if (!incident.channelId) throw new AppError('input.invalid', `${incidentLabel(incident)} has no Slack channel yet; a runbook reports there. Try again in a moment.`);
   if (!isOpen(incident.status)) throw new AppError('incident.bad_transition', `${incidentLabel(incident)} is ${incident.status}; runbooks run only in open incidents.`);
   const auto = starter.kind === 'auto';
@@ -246,6 +254,7 @@ async function executeStep(deps: Deps, runners: StepRunners, run: RunbookRun, de
         const c = def.command;
         // Checked when the agent started the run; checked again here, where the command would run.
         if (runStarter(run.startedBy).kind === 'agent' && !c.read_only) return fail('an agent started this run and this command is not declared read_only; nothing was run');
+        if (runStarter(run.startedBy).kind === 'auto' && !c.read_only) return fail('this run started automatically and this command is not declared read_only; nothing was run');
         const env: Record<string, string> = {};
         for (const name of ['PATH', ...c.env]) if (deps.config.runbookEnv[name] !== undefined) env[name] = deps.config.runbookEnv[name]!;
         const argv = c.argv.map((a) => renderArgvTemplate(a, vars));
@@ -405,15 +414,19 @@ async function diagnoseStep(deps: Deps, run: RunbookRun, def: Extract<RunbookSte
 
 // -- people: confirm, retry, skip, cancel, feedback -------------------------------------------------
 
+/** Does the runbook policy name this person (a role they hold now, the users, the user groups)? `startedBy` gives the starter's right too. */
+async function isOperator(deps: Deps, policy: Runbook['policy'], incidentId: string, userId: string, startedBy = 'auto'): Promise<boolean> {
+  const roles = await deps.store.getRoles(incidentId);
+  const base = { userId, roles, startedBy };
+  if (mayOperate(policy, { ...base, groupMembers: new Set() })) return true;
+  if (!policy.usergroups.length) return false;
+  const lists = await Promise.all(policy.usergroups.map((g) => deps.chat.usergroupMembers(g)));
+  return mayOperate(policy, { ...base, groupMembers: new Set(lists.flat()) });
+}
+
 async function authorize(deps: Deps, run: RunbookRun, userId: string, what: string): Promise<void> {
   const policy = run.runbook.policy;
-  const roles = await deps.store.getRoles(run.incidentId);
-  const base = { userId, roles, startedBy: run.startedBy };
-  let ok = mayOperate(policy, { ...base, groupMembers: new Set() });
-  if (!ok && policy.usergroups.length) {
-    const lists = await Promise.all(policy.usergroups.map((g) => deps.chat.usergroupMembers(g)));
-    ok = mayOperate(policy, { ...base, groupMembers: new Set(lists.flat()) });
-  }
+  const ok = await isOperator(deps, policy, run.incidentId, userId, run.startedBy);
   if (!ok) {
     await deps.store.audit({ at: deps.clock.now(), incidentId: run.incidentId, actor: userId, action: 'runbook.refused', detail: { run: run.id, click: what } });
     throw new AppError('approval.not_allowed', `:no_entry: You may not ${what} in this runbook. Who may: ${describeOperators(policy)}.`);

@@ -357,6 +357,17 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     assert.equal(target.calls.filter((c) => c.path === '/down').length, before + 1);
   });
 
+  test('a runbook with a command not declared read_only is started only by the people its policy names (the command changes things, no Approve guards it)', async () => {
+    const i = await declare('Worker queue stuck');
+    const n = bot.emulator.state.ephemeralsFor(CAROL, i.channelId!).length;
+    await bot.driver.slash('runbook shell', { user: CAROL, channel: i.channelId! });
+    const refusal = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(CAROL, i.channelId!)[n], 3000, 'refusal');
+    assert.match(refusal.text ?? '', /not declared read_only \(uptime\).*Who may start it: the commander/);
+    await bot.fb.deps.jobs.idle();
+    assert.equal((await runs(i)).length, 0, 'nothing was started');
+    assert.ok((await bot.fb.deps.store.listAudit({ incidentId: i.id, limit: 100 })).some((e) => e.action === 'runbook.refused' && e.actor === CAROL));
+  });
+
   test('a command step is refused while runbooks.allow_commands is false; nothing runs', async () => {
     const i = await declare('Disk full on worker');
     await bot.driver.slash('runbook shell', { user: ALICE, channel: i.channelId! });
