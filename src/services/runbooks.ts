@@ -582,7 +582,7 @@ export async function answerFeedback(deps: Deps, input: { runId: string; index: 
   const step = await deps.store.getRunbookStep(run.id, input.index);
   const rem = step ? (await remediationsOf(deps, run, [step]))[0] : undefined;
   if (!rem) return 'That step is not an automated remediation.';
-  await deps.store.putRemediationFeedback({ approvalId: rem.approvalId, incidentId: run.incidentId, runId: run.id, stepIndex: input.index, actionId: rem.actionId, answer: input.answer, answeredBy: input.userId, answeredAt: deps.clock.now() });
+  await deps.store.recordRemediationAnswer({ approvalId: rem.approvalId, incidentId: run.incidentId, actionId: rem.actionId, runId: run.id, stepIndex: input.index, answer: input.answer, answeredBy: input.userId, answeredAt: deps.clock.now() });
   await deps.store.audit({ at: deps.clock.now(), incidentId: run.incidentId, approvalId: rem.approvalId, actor: input.userId, action: 'runbook.remediation_feedback', detail: { run: run.id, answer: input.answer } });
   await showOrRetryLater(deps, run.id);
   return `Recorded: *${input.answer}* for step ${input.index + 1}.`;
@@ -598,7 +598,7 @@ export async function showRun(deps: Deps, runId: string): Promise<void> {
   const incident = await deps.store.getIncident(run.incidentId);
   const roles = await deps.store.getRoles(run.incidentId);
   const remediations = run.feedbackAskedAt ? await remediationsOf(deps, run, steps) : [];
-  const feedback = run.feedbackAskedAt ? await deps.store.listRemediationFeedback({ incidentId: run.incidentId }) : [];
+  const feedback = run.feedbackAskedAt ? await deps.store.listRemediationAnswers({ incidentId: run.incidentId }) : [];
   const msg = runbookMessage({
     run,
     steps,

@@ -147,6 +147,16 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     return (await bot.fb.deps.store.getIncident(i.id))!;
   }
   const runs = (i: Incident) => bot.fb.deps.store.listRunbookRuns({ incidentId: i.id });
+  /** `/incident stats 7d` in a channel: the false-positive figure of the chart's message. */
+  async function statsFalsePositives(channel: string): Promise<{ notNeeded: number; executed: number }> {
+    const charts = () => bot.emulator.state.messages(channel).filter((x) => x.files?.length && /Incident figures/.test(x.text));
+    const n = charts().length;
+    await bot.driver.slash('stats 7d', { user: ALICE, channel });
+    const msg = await bot.waitFor(() => charts()[n], 20_000, 'the stats chart');
+    const fp = /\*False-positive remediations\*: [\d.]+% \((\d+) of (\d+) executed\)/.exec(msg.text);
+    assert.ok(fp, msg.text);
+    return { notNeeded: Number(fp[1]), executed: Number(fp[2]) };
+  }
   const runOf = async (i: Incident, runbookId: string, n = 0): Promise<RunbookRun> =>
     bot.waitFor(async () => (await runs(i)).filter((r) => r.runbookId === runbookId)[n], 5000, `run of ${runbookId}`);
   const checklist = (i: Incident, run: RunbookRun) => messagesWithMarker(bot.emulator, i.channelId!, `runbook:${run.id}`);
@@ -248,14 +258,19 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     // After resolve, the commander is asked whether the rollback was needed; the answer is stored.
     await bot.driver.slash('resolve fixed by rollback', { user: ALICE, channel: i.channelId! });
     await bot.waitFor(() => /was each automated remediation needed/.test(checklistText(i, run)), 5000, 'feedback question');
+    await bot.fb.deps.jobs.idle();
+    assert.equal(messagesWithMarker(bot.emulator, i.channelId!, 'remediation_question:').length, 0, 'asked on the runbook message only, not again in the channel');
+    const falsePositives = await statsFalsePositives(i.channelId!);
     const m = checklist(i, run)[0]!;
     const nb = bot.emulator.state.ephemeralsFor(BOB, i.channelId!).length;
     await bot.driver.click({ channel: i.channelId!, ts: m.ts }, Actions.runbookFeedbackNo, { user: BOB, blockId: `runbook_feedback:${run.id}:2` });
     await bot.waitFor(() => /The commander .* answers this/.test(bot.emulator.state.ephemeralsFor(BOB, i.channelId!)[nb]?.text ?? ''), 3000, 'only the commander answers');
     await bot.driver.click({ channel: i.channelId!, ts: m.ts }, Actions.runbookFeedbackNo, { user: ALICE, blockId: `runbook_feedback:${run.id}:2` });
-    const fb = await bot.waitFor(async () => (await bot.fb.deps.store.listRemediationFeedback({ incidentId: i.id }))[0], 3000, 'feedback stored');
+    const fb = await bot.waitFor(async () => (await bot.fb.deps.store.listRemediationAnswers({ incidentId: i.id }))[0], 3000, 'feedback stored');
     assert.deepEqual({ approvalId: fb.approvalId, answer: fb.answer, by: fb.answeredBy, action: fb.actionId }, { approvalId: approval.id, answer: 'no', by: ALICE, action: 'rollback_deployment' });
     await bot.waitFor(() => /Answered \*no\* by <@U0ALICE01>/.test(checklistText(i, run)), 3000, 'answer shown');
+    // The answer given on the runbook message is the one `/incident stats` counts: one more "not needed".
+    assert.deepEqual(await statsFalsePositives(i.channelId!), { notNeeded: falsePositives.notNeeded + 1, executed: falsePositives.executed });
   });
 
   test('a denied action stops the runbook visibly; the steps after it never start', async () => {

@@ -415,6 +415,7 @@ interface RawMessage {
   thread_ts?: string;
   subtype?: string;
   blocks?: { block_id?: string }[];
+  files?: { id?: string; name?: string }[];
 }
 
 function toMessage(m: RawMessage): ChatMessage & { blockIds: string[] } {
@@ -425,5 +426,6 @@ function toMessage(m: RawMessage): ChatMessage & { blockIds: string[] } {
     text: m.text ?? '',
     threadTs: m.thread_ts ?? null,
     blockIds: (m.blocks ?? []).map((b) => b.block_id ?? '').filter(Boolean),
+    ...(m.files?.length ? { files: m.files.map((f) => ({ id: f.id ?? '', name: f.name ?? '' })) } : {}),
   };
 }

@@ -86,8 +86,11 @@ export class KyselyStore implements Store {
   listIncidentFacts(range: { from: Date; to: Date }): Promise<IncidentFacts[]> {
     return this.insights.listIncidentFacts(range);
   }
-  recordRemediationAnswer(a: { approvalId: string; answer: RemediationAnswer; answeredBy: string; at: Date }): Promise<void> {
+  recordRemediationAnswer(a: RemediationAnswer): Promise<void> {
     return this.insights.recordRemediationAnswer(a);
+  }
+  listRemediationAnswers(filter: { incidentId: string }): Promise<RemediationAnswer[]> {
+    return this.insights.listRemediationAnswers(filter);
   }
 
   // -- paging and follow-ups: the FollowThroughStore slice (./followthrough.ts) ---------------------
@@ -112,8 +115,6 @@ export class KyselyStore implements Store {
   getRunbookStep: Store['getRunbookStep'] = (runId, index) => this.runbooks.getRunbookStep(runId, index);
   transitionRunbookStep: Store['transitionRunbookStep'] = (runId, index, from, to, patch, guard) => this.runbooks.transitionRunbookStep(runId, index, from, to, patch, guard);
   findRunbookStepByApproval: Store['findRunbookStepByApproval'] = (approvalId) => this.runbooks.findRunbookStepByApproval(approvalId);
-  putRemediationFeedback: Store['putRemediationFeedback'] = (f) => this.runbooks.putRemediationFeedback(f);
-  listRemediationFeedback: Store['listRemediationFeedback'] = (f) => this.runbooks.listRemediationFeedback(f);
 
   async migrate(): Promise<void> {
     await runMigrations(this.db, this.dialect, () => this.clock.now(), this.logger);

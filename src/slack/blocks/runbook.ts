@@ -1,7 +1,8 @@
 import { canRetry, canSkip, formatElapsed, runStarter, type StepStatus } from '../../domain/runbook-run.js';
 import type { Runbook } from '../../domain/runbook.js';
 import type { Block } from '../../ports/chat.js';
-import type { RemediationFeedback, RunbookRun, RunbookStepRecord } from '../../ports/runbook-store.js';
+import type { RunbookRun, RunbookStepRecord } from '../../ports/runbook-store.js';
+import type { RemediationAnswer } from '../../ports/insights-store.js';
 import { Actions, Markers, numbered } from '../ids.js';
 import { actions, clip, context, escapeText, section, time, type ButtonSpec } from './common.js';
 
@@ -53,7 +54,7 @@ export interface RunView {
   incidentLabel: string;
   /** Action steps to ask about after resolve (the automated remediations), with their action text. */
   remediations: { index: number; approvalId: string; text: string }[];
-  feedback: RemediationFeedback[];
+  feedback: RemediationAnswer[];
   commanderId: string | null;
 }
 
