@@ -322,8 +322,12 @@ async function proposeStepAction(deps: Deps, run: RunbookRun, def: Extract<Runbo
   // Started automatically: the runbook proposes it. Started by an agent: the agent proposes it,
   // and only a person can approve. In every case a risky action waits for a person's Approve;
   // a read-only one runs at once (declaredInRunbook: the team wrote the action and its params).
-  const proposer =
-    starter.kind === 'auto'
+  // A retried step is proposed by the person who pressed Retry: they chose to run it again (after a
+  // denial, say), so, like any proposer, they cannot approve it themselves.
+  const retrier = step.attempt > 0 && step.actor && runStarter(step.actor).kind === 'user' ? step.actor : null;
+  const proposer = retrier
+    ? { proposedBy: retrier, proposerKind: 'user' as const }
+    : starter.kind === 'auto'
       ? { proposedBy: run.runbookId, proposerKind: 'runbook' as const }
       : starter.kind === 'agent'
         ? { proposedBy: starter.name, proposerKind: 'agent' as const }

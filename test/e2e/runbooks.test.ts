@@ -321,6 +321,32 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     assert.ok((await bot.fb.deps.store.listAudit({ incidentId: i.id, limit: 100 })).some((e) => e.action === 'approval.withdrawn' && e.approvalId === withdrawn.id && e.actor === ALICE));
   });
 
+  test('retrying a risky step makes the person who retried it its proposer: they cannot approve what they re-proposed', async () => {
+    const i = await declare('Cart errors');
+    await bot.driver.slash('runbook api-triage', { user: BOB, channel: i.channelId! });
+    const run = await runOf(i, 'api-triage');
+    const first = await waitStep(run, 2, 'waiting_approval');
+    const msg = await bot.waitFor(() => approvalMessage(i, first.approvalId!), 3000, 'approval message');
+    await bot.driver.click({ channel: i.channelId!, ts: msg.ts }, Actions.deny, { user: ALICE });
+    const view = await bot.waitFor(() => openView(bot.emulator, ALICE, 'deny_modal'), 3000, 'deny modal');
+    await bot.driver.submitView(view.id, { [FormBlocks.reason]: { [INPUT]: 'not the deploy' } }, { user: ALICE });
+    await waitStatus(run, ['failed'], 'run stopped by the denial');
+    // The commander retries the denied step: a new proposal, and it is theirs.
+    await bot.waitFor(() => /Retry step 3/.test(checklistText(i, run)), 3000, 'retry button');
+    await bot.driver.click({ channel: i.channelId!, ts: checklist(i, run)[0]!.ts }, numbered(Actions.runbookRetry, 2), { user: ALICE });
+    const again = await bot.waitFor(async () => {
+      const s = await bot.fb.deps.store.getRunbookStep(run.id, 2);
+      return s?.attempt === 1 && s.status === 'waiting_approval' ? s : null;
+    }, 5000, 'step 3 proposed again');
+    const a = (await bot.fb.deps.store.getApproval(again.approvalId!))!;
+    assert.equal(a.proposedBy, ALICE, 'the retrier proposes it');
+    const second = await bot.waitFor(() => approvalMessage(i, a.id), 3000, 'second approval message');
+    const n = bot.emulator.state.ephemeralsFor(ALICE, i.channelId!).length;
+    await bot.driver.click({ channel: i.channelId!, ts: second.ts }, Actions.approve, { user: ALICE });
+    await bot.waitFor(() => /You proposed this action/.test(bot.emulator.state.ephemeralsFor(ALICE, i.channelId!)[n]?.text ?? ''), 3000, 'self-approval refused');
+    assert.equal((await bot.fb.deps.store.getApproval(a.id))!.status, 'pending');
+  });
+
   test('a run does not go on once its incident is resolved: the run stops, a late Confirm is refused, no step starts', async () => {
     const i = await declare('Queue backlog');
     await bot.driver.slash('runbook check-first', { user: ALICE, channel: i.channelId! });
