@@ -102,6 +102,11 @@ export interface ProposeInput {
    * one waits for a person's Approve like every proposal.
    */
   declaredInRunbook?: boolean;
+  /**
+   * The id to give the proposal, chosen by a flow that must find it again after a crash (a runbook
+   * step: one id per step attempt). A proposal with this id that already exists is returned as is.
+   */
+  id?: string;
 }
 
 /** What a click or a modal submission gets back: the ephemeral answer and the approval it concerned. */
@@ -121,6 +126,10 @@ function findAction(deps: Deps, actionId: string): ActionDefinition | undefined 
  * approval message with Approve / Deny buttons and an expiry job.
  */
 export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Approval> {
+  if (input.id) {
+    const existing = await deps.store.getApproval(input.id);
+    if (existing) return existing;
+  }
   const action = findAction(deps, input.actionId);
   if (!action) {
     const known = deps.config.actions.map((a) => `\`${a.id}\``).join(', ');
@@ -148,7 +157,7 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
   // groups' members as Slack lists them now. Taking a role later grants nothing for this proposal.
   const approvers = requiresApproval ? await resolveApprovers(deps, incident.id, policy) : null;
   const approval = await deps.store.createApproval({
-    id: deps.newId(),
+    id: input.id ?? deps.newId(),
     incidentId: incident.id,
     actionId: action.id,
     params: checked.value,

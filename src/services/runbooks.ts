@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { incidentLabel, isOpen, type Incident } from '../domain/incident.js';
 import { FEEDBACK_ANSWERS, FINISHED_RUN, capOutput, canRetry, canSkip, describeOperators, mayOperate, nextMove, runStarter, runStatusFor, type FeedbackAnswer, type RunStarter, type RunStatus } from '../domain/runbook-run.js';
@@ -193,6 +194,24 @@ export async function runStepJob(deps: Deps, runners: StepRunners, job: z.infer<
       return;
     }
     case 'running': {
+      // An action step whose proposal was made before the job died: the step waits on that proposal
+      // (the gate still decides; nothing runs by itself).
+      if (def.kind === 'action') {
+        const proposed = await deps.store.getApproval(stepApprovalId(run.id, step.index, step.attempt));
+        if (proposed) {
+          const waiting = await deps.store.transitionRunbookStep(
+            run.id,
+            step.index,
+            ['running'],
+            'waiting_approval',
+            { approvalId: proposed.id, detail: { approval: proposed.id, action: def.action.id, needs_approval: proposed.requiresApproval } },
+            { attempt: job.attempt },
+          );
+          if (!waiting) return runStepJob(deps, runners, job);
+          await advance(deps, run.id);
+          return applyApprovalOutcome(deps, (await deps.store.getApproval(proposed.id)) ?? proposed);
+        }
+      }
       // Only this job starts this attempt of this step. Finding it running means an earlier run of
       // this very job died after starting it (a crash, a lost lease): the step may or may not have
       // had its effect. A person decides; it is never run again on its own.
@@ -332,13 +351,23 @@ async function proposeStepAction(deps: Deps, run: RunbookRun, def: Extract<Runbo
       : starter.kind === 'agent'
         ? { proposedBy: starter.name, proposerKind: 'agent' as const }
         : { proposedBy: starter.userId, proposerKind: 'user' as const };
-  const approval = await proposeAction(deps, { incidentId: run.incidentId, actionId: def.action.id, rawParams: params, reason, ...proposer, declaredInRunbook: true });
+  const approval = await proposeAction(deps, { id: stepApprovalId(run.id, step.index, step.attempt), incidentId: run.incidentId, actionId: def.action.id, rawParams: params, reason, ...proposer, declaredInRunbook: true });
   const waiting = await deps.store.transitionRunbookStep(run.id, step.index, ['running'], 'waiting_approval', { approvalId: approval.id, detail: { approval: approval.id, action: def.action.id, needs_approval: approval.requiresApproval } }, { attempt: step.attempt });
   if (!waiting) return;
   await advance(deps, run.id);
   // The approval may have settled before the step recorded its id (a read-only action is fast).
   const now = await deps.store.getApproval(approval.id);
   if (now) await applyApprovalOutcome(deps, now);
+}
+
+/**
+ * The approval id of one attempt of an action step, derived from (run, step, attempt): a job that
+ * died after proposing and before recording the id finds the proposal on resume, so the step waits
+ * on it instead of leaving it behind, pending and approvable, while a retry proposes another.
+ */
+export function stepApprovalId(runId: string, index: number, attempt: number): string {
+  const h = createHash('sha256').update(`runbook-step-approval:${runId}:${index}:${attempt}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((Number.parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 /** `approval.settled`: if a runbook step waits on this approval, record its outcome. */

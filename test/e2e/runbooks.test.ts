@@ -347,6 +347,33 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     assert.equal((await bot.fb.deps.store.getApproval(a.id))!.status, 'pending');
   });
 
+  test('a risky step whose job died after proposing (before recording the approval) finds its proposal on resume: one approval, never two', async () => {
+    const i = await declare('Image pulls failing');
+    const store = bot.fb.deps.store;
+    const original = store.transitionRunbookStep.bind(store);
+    let failed = false;
+    // The store fails once, right after the proposal was made, as a lost connection would.
+    store.transitionRunbookStep = (async (...args: Parameters<typeof original>) => {
+      if (!failed && args[3] === 'waiting_approval') {
+        failed = true;
+        throw new Error('injected: connection lost');
+      }
+      return original(...args);
+    }) as typeof original;
+    try {
+      await bot.driver.slash('runbook api-triage', { user: BOB, channel: i.channelId! });
+      const run = await runOf(i, 'api-triage');
+      const waiting = await waitStep(run, 2, 'waiting_approval', 10_000);
+      assert.ok(failed, 'the fault was injected');
+      const approvals = (await store.listApprovals({ incidentId: i.id })).filter((a) => a.actionId === 'rollback_deployment');
+      assert.equal(approvals.length, 1, 'one proposal for the step');
+      assert.equal(waiting.approvalId, approvals[0]!.id, 'the step waits on it (not "outcome unknown" with an orphan approval anyone could still press)');
+      assert.equal(waiting.attempt, 0);
+    } finally {
+      store.transitionRunbookStep = original;
+    }
+  });
+
   test('a run does not go on once its incident is resolved: the run stops, a late Confirm is refused, no step starts', async () => {
     const i = await declare('Queue backlog');
     await bot.driver.slash('runbook check-first', { user: ALICE, channel: i.channelId! });
