@@ -1,23 +1,24 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { incidentLabel, isOpen, type Incident } from '../domain/incident.js';
+import { withdrawalOf } from '../domain/records.js';
 import { FEEDBACK_ANSWERS, FINISHED_RUN, capOutput, canRetry, canSkip, describeOperators, mayOperate, nextMove, runStarter, runStatusFor, type FeedbackAnswer, type RunStarter, type RunStatus } from '../domain/runbook-run.js';
 import { agentStartRefusal, alertLabels, unvouchedCommands, type Runbook, type RunbookStep } from '../domain/runbook.js';
 import { TemplateError, renderArgvTemplate, renderTemplate, renderUrlTemplate, type TemplateVars } from '../domain/runbook-template.js';
-import { AppError } from '../errors.js';
+import { AppError, ChatError } from '../errors.js';
 import type { Approval } from '../ports/store.js';
 import type { RunbookRun, RunbookStepPatch, RunbookStepRecord } from '../ports/runbook-store.js';
 import { StepRunError, type StepRunners } from '../ports/step-runners.js';
-import { diagnosisMessage, runbookList, runbookMessage, stepOutputMessage } from '../slack/blocks/runbook.js';
+import { diagnosisMessage, diagnosisNeedsFile, outputNeedsFile, runbookList, runbookMessage, stepOutputMessage, type OutputFile } from '../slack/blocks/runbook.js';
 import { Markers } from '../slack/ids.js';
 import { escapeText } from '../slack/mrkdwn.js';
-import { proposeAction, withdrawPending } from './approvals.js';
+import { proposeAction, withdrawApproval } from './approvals.js';
 import { actionSpecs } from './claude-proposals.js';
 import type { Deps } from './deps.js';
 import { defineJob, PermanentJobError } from './jobs.js';
 import { backendSyncJob, requireIncident } from './lifecycle.js';
 import { applicableRunbooks } from './runbook-offers.js';
-import { postOnce } from './steps.js';
+import { postOnce, step as recordedStep } from './steps.js';
 import { buildSummaryContext } from './summaries.js';
 
 /**
@@ -208,6 +209,9 @@ export async function runStepJob(deps: Deps, runners: StepRunners, job: z.infer<
             { attempt: job.attempt },
           );
           if (!waiting) return runStepJob(deps, runners, job);
+          const latest = await deps.store.getRunbookRun(run.id);
+          if (latest?.status === 'cancelled' && proposed.requiresApproval)
+            await withdrawApproval(deps, proposed.id, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: latest.cancelledBy ?? 'system' });
           await advance(deps, run.id);
           return applyApprovalOutcome(deps, (await deps.store.getApproval(proposed.id)) ?? proposed);
         }
@@ -327,7 +331,37 @@ async function postStepOutput(deps: Deps, runId: string, step: RunbookStepRecord
   const run = await ensureMessage(deps, runId);
   if (!run?.messageTs) return;
   const marker = Markers.runbookOutput(run.id, step.index, step.attempt);
-  await postOnce(deps, flowId(run.id), `output:${step.index}:${step.attempt}`, run.channelId, marker, () => stepOutputMessage(marker, run.runbook, step), { threadTs: run.messageTs });
+  const file = step.output && outputNeedsFile(step.output) ? await attachOutput(deps, run, step, step.output, 'output') : null;
+  await postOnce(deps, flowId(run.id), `output:${step.index}:${step.attempt}`, run.channelId, marker, () => stepOutputMessage(marker, run.runbook, step, file), { threadTs: run.messageTs });
+}
+
+/**
+ * An output too long for its thread message goes whole into a text file in the thread (the
+ * message shows its start and names the file): nothing is cut without saying where the rest is.
+ * Recorded per step attempt, so a repeated outcome uploads it once; if the process dies between
+ * the upload and the record, the file may be uploaded twice (Slack offers no lookup without
+ * `files:read`), which loses nothing. A refused upload (no `files:write`, the bot removed from the
+ * channel) is recorded with Slack's reason, which the message then gives.
+ */
+async function attachOutput(deps: Deps, run: RunbookRun, step: RunbookStepRecord, text: string, what: 'output' | 'diagnosis'): Promise<OutputFile> {
+  const name = `${run.runbookId}-step-${step.index + 1}-${step.stepId}${step.attempt ? `-attempt-${step.attempt + 1}` : ''}-${what}.txt`.replace(/[^A-Za-z0-9._-]/g, '_');
+  return recordedStep(deps, flowId(run.id), `${what}-file:${step.index}:${step.attempt}`, async (): Promise<OutputFile> => {
+    try {
+      await deps.chat.uploadFile({
+        channelId: run.channelId,
+        threadTs: run.messageTs ?? undefined,
+        filename: name,
+        title: `${run.runbook.title}, step ${step.index + 1} (${stepTitle(run.runbook, step.index)}): ${what}`,
+        bytes: Buffer.from(text, 'utf8'),
+      });
+      return { name, error: null };
+    } catch (err) {
+      if (!(err instanceof ChatError)) throw err;
+      deps.logger.warn({ runId: run.id, step: step.index, error: err.slackError }, 'attaching a long step output as a file failed');
+      const why = err.slackError === 'missing_scope' ? "the Slack app lacks files:write; update it from manifest.yml and reinstall" : `Slack answered ${err.slackError}`;
+      return { name, error: why };
+    }
+  });
 }
 
 // -- action steps: through the approval gate ------------------------------------------------------
@@ -354,6 +388,9 @@ async function proposeStepAction(deps: Deps, run: RunbookRun, def: Extract<Runbo
   const approval = await proposeAction(deps, { id: stepApprovalId(run.id, step.index, step.attempt), incidentId: run.incidentId, actionId: def.action.id, rawParams: params, reason, ...proposer, declaredInRunbook: true });
   const waiting = await deps.store.transitionRunbookStep(run.id, step.index, ['running'], 'waiting_approval', { approvalId: approval.id, detail: { approval: approval.id, action: def.action.id, needs_approval: approval.requiresApproval } }, { attempt: step.attempt });
   if (!waiting) return;
+  // Cancelled while we proposed (the cancel saw this step running, not waiting): withdraw it here.
+  const latest = await deps.store.getRunbookRun(run.id);
+  if (latest?.status === 'cancelled' && approval.requiresApproval) await withdrawApproval(deps, approval.id, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: latest.cancelledBy ?? 'system' });
   await advance(deps, run.id);
   // The approval may have settled before the step recorded its id (a read-only action is fast).
   const now = await deps.store.getApproval(approval.id);
@@ -382,7 +419,7 @@ export async function applyApprovalOutcome(deps: Deps, a: Approval): Promise<voi
   switch (a.status) {
     case 'succeeded':
       to = 'done';
-      patch = { output: a.result ? JSON.stringify(a.result, null, 2).slice(0, deps.config.file.runbooks.max_output_chars) : null, detail: { ...step.detail, approval_status: a.status, summary: a.requiresApproval ? `approved${by}` : 'read-only, ran at once' } };
+      patch = { output: a.result ? capOutput(JSON.stringify(a.result, null, 2), deps.config.file.runbooks.max_output_chars).text : null, detail: { ...step.detail, approval_status: a.status, summary: a.requiresApproval ? `approved${by}` : 'read-only, ran at once' } };
       break;
     case 'failed':
       to = 'failed';
@@ -392,10 +429,15 @@ export async function applyApprovalOutcome(deps: Deps, a: Approval): Promise<voi
       to = 'unknown';
       patch = { error: a.error ?? 'the action outcome is unknown; check before retrying', detail: { ...step.detail, approval_status: a.status } };
       break;
-    case 'denied':
+    case 'denied': {
       to = 'denied';
-      patch = { error: `denied${by}${a.denyReason ? `: ${a.denyReason}` : ''}. The runbook stops here.`, detail: { ...step.detail, approval_status: a.status } };
+      const w = withdrawalOf(a);
+      patch = {
+        error: w ? `approval withdrawn: the run was cancelled${w.by === 'system' ? '' : ` by <@${w.by}>`}` : `denied${by}${a.denyReason ? `: ${a.denyReason}` : ''}. The runbook stops here.`,
+        detail: { ...step.detail, approval_status: w ? 'withdrawn' : a.status },
+      };
       break;
+    }
     case 'expired':
       to = 'denied';
       patch = { error: 'the approval expired without a decision. The runbook stops here.', detail: { ...step.detail, approval_status: a.status } };
@@ -431,9 +473,11 @@ async function diagnoseStep(deps: Deps, run: RunbookRun, def: Extract<RunbookSte
   const withMessage = await ensureMessage(deps, run.id);
   if (withMessage?.messageTs) {
     const marker = Markers.runbookOutput(run.id, step.index, step.attempt);
-    await postOnce(deps, flowId(run.id), `output:${step.index}:${step.attempt}`, run.channelId, marker, () => diagnosisMessage(marker, { ...d, proposals: d.proposals.length }), { threadTs: withMessage.messageTs! }).catch((err) =>
-      deps.logger.warn({ err, runId: run.id }, 'posting the diagnosis failed'),
-    );
+    const post = async () => {
+      const file = diagnosisNeedsFile(d.text) ? await attachOutput(deps, withMessage, recorded, d.text, 'diagnosis') : null;
+      await postOnce(deps, flowId(run.id), `output:${step.index}:${step.attempt}`, run.channelId, marker, () => diagnosisMessage(marker, { ...d, proposals: d.proposals.length }, file), { threadTs: withMessage.messageTs! });
+    };
+    await post().catch((err) => deps.logger.warn({ err, runId: run.id }, 'posting the diagnosis failed'));
   }
   // Claude's proposals are proposals like any other: the gate decides; they never run on their own.
   for (const p of d.proposals) {
@@ -527,9 +571,29 @@ export async function cancelRun(deps: Deps, input: { runId: string; userId: stri
   if (!cancelled) return `That run already ${run.status === 'cancelled' ? 'was cancelled' : 'finished'}.`;
   await deps.store.audit({ at: now, incidentId: run.incidentId, actor: input.userId, action: 'runbook.cancelled', detail: { run: run.id } });
   await timeline(deps, run, 'cancel', `Runbook *${escapeText(run.runbook.title)}* cancelled by <@${input.userId}>; no further step starts`, now);
-  const withdrawn = await withdrawWaitingApprovals(deps, run, input.userId, 'the runbook run was cancelled');
+  // A step waiting for approval: the approval is withdrawn, so nobody can approve what no longer
+  // belongs to a live run. One approved in the meantime is running already: say so.
+  const withdrawn: number[] = [];
+  const running: number[] = [];
+  for (const s of await deps.store.listRunbookSteps(run.id)) {
+    if (s.status !== 'waiting_approval' || !s.approvalId) continue;
+    const w = await withdrawApproval(deps, s.approvalId, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: input.userId });
+    if (w) withdrawn.push(s.index + 1);
+    else if (['approved', 'executing', 'succeeded', 'failed', 'unknown'].includes((await deps.store.getApproval(s.approvalId))?.status ?? '')) running.push(s.index + 1);
+  }
   await showOrRetryLater(deps, run.id);
-  return `:no_entry_sign: Run cancelled. A step already running finishes; no further step starts.${withdrawn ? ` Its pending approval${withdrawn === 1 ? ' was' : 's were'} withdrawn: nothing of it runs.` : ''}`;
+  const parts = [':no_entry_sign: Run cancelled. A step already running finishes; no further step starts.'];
+  if (withdrawn.length) parts.push(`The approval that step ${withdrawn.join(', ')} waited for is withdrawn: it can no longer be approved.`);
+  if (running.length) parts.push(`Step ${running.join(', ')} was approved before the cancel; its action goes ahead (see its approval message).`);
+  return parts.join(' ');
+}
+
+/** The cancelled run whose step proposed this approval, if there is one (see approvals.approve). */
+export async function cancelledRunOf(deps: Deps, approvalId: string): Promise<RunbookRun | null> {
+  const step = await deps.store.findRunbookStepByApproval(approvalId);
+  if (!step) return null;
+  const run = await deps.store.getRunbookRun(step.runId);
+  return run?.status === 'cancelled' ? run : null;
 }
 
 /** The remediations of a run: action steps whose approval needed a person and ran. */
@@ -555,21 +619,11 @@ async function stopForClosedIncident(deps: Deps, run: RunbookRun, incident: Inci
   const why = incident ? `${incidentLabel(incident)} is ${incident.status}` : 'its incident no longer exists';
   await deps.store.audit({ at: now, incidentId: run.incidentId, actor: 'system', action: 'runbook.cancelled', detail: { run: run.id, reason: why } });
   await timeline(deps, run, 'cancel', `Runbook *${escapeText(run.runbook.title)}* stopped: ${why}; no further step starts`, now);
-  await withdrawWaitingApprovals(deps, run, null, `the runbook stopped: ${why}`);
+  // Its risky steps must not run afterwards: the approvals they wait for are withdrawn (a stale
+  // Approve on one finds the run cancelled and withdraws it then, see approvals.approve).
+  for (const s of await deps.store.listRunbookSteps(run.id))
+    if (s.status === 'waiting_approval' && s.approvalId) await withdrawApproval(deps, s.approvalId, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: 'system' });
   await showOrRetryLater(deps, run.id);
-}
-
-/**
- * A stopped run's risky steps must not run afterwards: the approvals they wait for are withdrawn
- * (denied with the reason), so an Approve pressed later on the old message runs nothing.
- */
-async function withdrawWaitingApprovals(deps: Deps, run: RunbookRun, actor: string | null, reason: string): Promise<number> {
-  let n = 0;
-  for (const s of await deps.store.listRunbookSteps(run.id)) {
-    if (s.status !== 'waiting_approval' || !s.approvalId) continue;
-    if (await withdrawPending(deps, s.approvalId, { actor, reason })) n++;
-  }
-  return n;
 }
 
 /** Confirm, retry and skip move a run forward: only while its incident is open. */

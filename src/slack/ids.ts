@@ -117,6 +117,7 @@ export const Markers = {
   runbookNote: (runId: string, note: string) => `runbook_note:${runId}:${note}`,
   reminder: (incidentId: string, dueMs: number) => `reminder:${incidentId}:${dueMs}`,
   page: (targetKey: string) => `page:${targetKey}`,
+  pageAck: (targetKey: string) => `page-ack:${targetKey}`,
   suggestions: (incidentId: string) => `followup_suggestions:${incidentId}`,
   /** The weekly digest when it goes out as text (without files:write); with its chart, the file name marks it. */
   digest: (week: string) => `digest:${week}`,

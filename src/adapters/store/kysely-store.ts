@@ -67,6 +67,7 @@ export class KyselyStore implements Store {
     this.listPages = ft.listPages.bind(ft);
     this.patchPage = ft.patchPage.bind(ft);
     this.findPageByExternalId = ft.findPageByExternalId.bind(ft);
+    this.ackPage = ft.ackPage.bind(ft);
     this.insertFollowup = ft.insertFollowup.bind(ft);
     this.getFollowup = ft.getFollowup.bind(ft);
     this.listFollowups = ft.listFollowups.bind(ft);
@@ -99,6 +100,7 @@ export class KyselyStore implements Store {
   readonly listPages: FollowThroughStore['listPages'];
   readonly patchPage: FollowThroughStore['patchPage'];
   readonly findPageByExternalId: FollowThroughStore['findPageByExternalId'];
+  readonly ackPage: FollowThroughStore['ackPage'];
   readonly insertFollowup: FollowThroughStore['insertFollowup'];
   readonly getFollowup: FollowThroughStore['getFollowup'];
   readonly listFollowups: FollowThroughStore['listFollowups'];

@@ -411,6 +411,13 @@ export const MIGRATIONS: readonly Migration[] = [
       await db.schema.dropIndex('approvals_incident_idx').execute();
     },
   },
+  {
+    // Who acknowledged a page (a Slack user id, or the name the paging source gave).
+    name: '008_page_acks',
+    async up(db) {
+      await db.schema.alterTable('pages').addColumn('acked_by', 'text').execute();
+    },
+  },
 ];
 
 export interface MigrationLogger {

@@ -261,6 +261,7 @@ export interface PagesTable {
   created_at: number;
   sent_at: number | null;
   acked_at: number | null;
+  acked_by: string | null;
 }
 
 export interface FollowupsTable {
