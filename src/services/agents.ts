@@ -25,8 +25,12 @@ export type AgentScope = 'read' | 'update' | 'propose' | 'runbooks';
 export interface AgentPrincipal {
   name: string;
   scopes: readonly AgentScope[];
-  /** Only incidents matching every given field are visible (null: all). */
-  incidents: { severities?: readonly Severity[]; services?: readonly string[] } | null;
+  /**
+   * Only incidents matching every given field are visible (null: all but the private ones). A
+   * private incident is visible only with `private: true`: its title, channel and messages are for
+   * its channel's members.
+   */
+  incidents: { severities?: readonly Severity[]; services?: readonly string[]; private?: boolean } | null;
 }
 
 export function requireScope(agent: AgentPrincipal, scope: AgentScope): void {
@@ -36,6 +40,7 @@ export function requireScope(agent: AgentPrincipal, scope: AgentScope): void {
 
 function visible(agent: AgentPrincipal, i: Incident): boolean {
   const f = agent.incidents;
+  if (i.private && f?.private !== true) return false;
   if (!f) return true;
   if (f.severities && !f.severities.includes(i.severity)) return false;
   if (f.services && !i.services.some((s) => f.services!.includes(s))) return false;
@@ -365,7 +370,7 @@ export interface AgentProposalInput {
  */
 export async function proposeForAgent(deps: Deps, agent: AgentPrincipal, input: AgentProposalInput): Promise<{ approval: Approval; duplicate: boolean }> {
   requireScope(agent, 'propose');
-  if (agent.incidents && !visible(agent, input.incident)) throw new AppError('incident.not_found', 'No such incident.');
+  if (!visible(agent, input.incident)) throw new AppError('incident.not_found', 'No such incident.');
   const action = deps.config.actions.find((a) => a.id === input.action);
   if (action) {
     const checked = validateParams(action, input.params);

@@ -100,6 +100,11 @@ export interface ProposeInput {
    * one waits for a person's Approve like every proposal.
    */
   declaredInRunbook?: boolean;
+  /**
+   * The id to give the proposal, chosen by a flow that must find it again after a crash (a runbook
+   * step: one id per step attempt). A proposal with this id that already exists is returned as is.
+   */
+  id?: string;
 }
 
 /** What a click or a modal submission gets back: the ephemeral answer and the approval it concerned. */
@@ -119,6 +124,10 @@ function findAction(deps: Deps, actionId: string): ActionDefinition | undefined 
  * approval message with Approve / Deny buttons and an expiry job.
  */
 export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Approval> {
+  if (input.id) {
+    const existing = await deps.store.getApproval(input.id);
+    if (existing) return existing;
+  }
   const action = findAction(deps, input.actionId);
   if (!action) {
     const known = deps.config.actions.map((a) => `\`${a.id}\``).join(', ');
@@ -146,7 +155,7 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
   // groups' members as Slack lists them now. Taking a role later grants nothing for this proposal.
   const approvers = requiresApproval ? await resolveApprovers(deps, incident.id, policy) : null;
   const approval = await deps.store.createApproval({
-    id: deps.newId(),
+    id: input.id ?? deps.newId(),
     incidentId: incident.id,
     actionId: action.id,
     params: checked.value,
@@ -312,7 +321,7 @@ export async function deny(deps: Deps, input: { approvalId: string; userId: stri
   await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: isProposer ? 'approval.withdrawn' : 'approval.denied', detail: { reason } });
   deps.metrics.approvals.inc({ outcome: 'denied' });
   await announceSettled(deps, won);
-  await recordTimeline(deps, won, `\`${a.actionId}\` ${isProposer ? 'withdrawn' : 'denied'} by <@${userId}>${reason ? `: ${reason}` : ''}`, now);
+  await recordTimeline(deps, won, `\`${a.actionId}\` ${isProposer ? 'withdrawn' : 'denied'} by <@${userId}>${reason ? `: ${escapeMrkdwn(reason)}` : ''}`, now);
   await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
   return { outcome: 'denied', text: `:no_entry: ${isProposer ? 'Withdrawn' : 'Denied'}: \`${a.actionId}\` will not run.`, approval: won };
 }
@@ -332,7 +341,7 @@ export async function withdrawApproval(deps: Deps, approvalId: string, w: Approv
   await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: w.by, action: 'approval.withdrawn', detail: { reason: 'runbook run cancelled', run: w.runId, runbook: w.runbook } });
   deps.metrics.approvals.inc({ outcome: 'denied' });
   await announceSettled(deps, won);
-  await recordTimeline(deps, won, `\`${a.actionId}\` withdrawn: runbook “${escapeMrkdwn(w.runbook)}” was cancelled by <@${w.by}>; nothing was run`, now);
+  await recordTimeline(deps, won, `\`${a.actionId}\` withdrawn: runbook “${escapeMrkdwn(w.runbook)}” was cancelled${w.by === 'system' ? '' : ` by <@${w.by}>`}; nothing was run`, now);
   await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
   return won;
 }
@@ -520,18 +529,19 @@ async function finish(deps: Deps, a: Approval): Promise<void> {
  * who proposed and who approved it. "ran" is only written when an executor really ran.
  */
 export function outcomeTimelineText(a: Approval, approvers: string[]): string {
-  const what = `\`${a.actionId}\`${Object.keys(a.params).length ? ` ${formatInline(a.params)}` : ''}`;
+  const what = `\`${a.actionId}\`${Object.keys(a.params).length ? ` ${escapeMrkdwn(formatInline(a.params))}` : ''}`;
   const summary = (a.result as { summary?: string } | null)?.summary;
-  const proposer = a.proposerKind === 'user' ? `<@${a.proposedBy}>` : a.proposerKind === 'claude' ? 'Claude' : `agent ${a.proposedBy}`;
+  // Stored as mrkdwn (the status answer shows it as is): the parameters, the reason, the result and the error are untrusted text.
+  const proposer = a.proposerKind === 'user' ? `<@${a.proposedBy}>` : a.proposerKind === 'claude' ? 'Claude' : `${a.proposerKind} ${escapeMrkdwn(a.proposedBy)}`;
   const deciders = approvers.length ? approvers : a.decidedBy ? [a.decidedBy] : [];
   const who = `proposed by ${proposer}${a.requiresApproval && deciders.length ? `, approved by ${deciders.map((u) => `<@${u}>`).join(' and ')}` : ''}`;
   switch (a.status) {
     case 'succeeded':
       return wasExecuted(a.result)
-        ? `${what} ran${summary ? `: ${summary}` : ''} (${who})`
-        : `${what} approved, not executed: ${summary ?? NOT_EXECUTED.summary} (${who})`;
+        ? `${what} ran${summary ? `: ${escapeMrkdwn(summary)}` : ''} (${who})`
+        : `${what} approved, not executed: ${escapeMrkdwn(summary ?? NOT_EXECUTED.summary)} (${who})`;
     case 'failed':
-      return `${what} failed: ${a.error ?? 'unknown error'} (${who})`;
+      return `${what} failed: ${escapeMrkdwn(a.error ?? 'unknown error')} (${who})`;
     default:
       return `${what} outcome unknown, check before retrying (${who})`;
   }

@@ -83,3 +83,22 @@ test('the Idempotency-Key is covered by the signature: a key added or swapped by
   assert.equal(r.status, 401);
   assert.equal((await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length, before);
 });
+
+test('a signed proposal without an Idempotency-Key replayed as is (same timestamp, same signature) proposes once', async () => {
+  const before = (await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length;
+  const body = JSON.stringify({ agent: 'sre-copilot', incident: { id: incident.id }, action: 'clear_cache', params: { cache: 'edge-workers' }, reason: 'wedged workers' });
+  const ts = Math.floor(Date.now() / 1000);
+  const send = () =>
+    fetch(`${bot.url}/webhooks/agents/proposals`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-firebreak-timestamp': String(ts), 'x-firebreak-signature': signAgent(SECRET, ts, body) },
+      body,
+    }).then(async (res) => ({ status: res.status, body: (await res.json()) as Record<string, unknown> }));
+  const first = await send();
+  assert.equal(first.status, 202, JSON.stringify(first.body));
+  const replay = await send();
+  assert.equal(replay.status, 200, JSON.stringify(replay.body));
+  assert.equal(replay.body.duplicate, true);
+  assert.equal(replay.body.approval_id, first.body.approval_id);
+  assert.equal((await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length, before + 1, 'one approval, one message to approve');
+});

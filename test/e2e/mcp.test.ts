@@ -5,10 +5,11 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Incident } from '../../src/domain/incident.js';
 import { approve, auditLog, deny } from '../../src/services/approvals.js';
-import { Actions, FormBlocks, INPUT } from '../../src/slack/ids.js';
+import { Actions, DeclareBlocks, FormBlocks, INPUT } from '../../src/slack/ids.js';
 import { SECRET, SECRET_ENV, startReceiver } from '../services/approvals-fixture.js';
 import { startBot, type Bot } from './harness.js';
-import { ALICE, blocksText, BOB, declare, firebreakYml, messagesWithMarker, openView, rollbackAction } from './helpers.js';
+import { ALICE, blocksText, BOB, declare, firebreakYml, messagesWithMarker, openView, rollbackAction, waitForIncident } from './helpers.js';
+import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 
 /**
  * The MCP server through a real MCP client (the SDK's own Client and Streamable HTTP transport)
@@ -19,6 +20,7 @@ const TOKENS = {
   FB_AGENT_READER_TOKEN: 'reader-token-0123456789abcdef012345',
   FB_AGENT_LOWONLY_TOKEN: 'lowonly-token-0123456789abcdef01234',
   FB_AGENT_CHATTY_TOKEN: 'chatty-token-0123456789abcdef012345',
+  FB_AGENT_SECURITY_TOKEN: 'security-token-0123456789abcdef01234',
 };
 
 function writeConfig(url: string): string {
@@ -28,6 +30,7 @@ function writeConfig(url: string): string {
   - { name: reader, token_env: FB_AGENT_READER_TOKEN, scopes: [read] }
   - { name: low-only, token_env: FB_AGENT_LOWONLY_TOKEN, scopes: [read, propose], incidents: { severities: [low] } }
   - { name: chatty, token_env: FB_AGENT_CHATTY_TOKEN, scopes: [read], incident_rate_limit_per_minute: 3 }
+  - { name: security-bot, token_env: FB_AGENT_SECURITY_TOKEN, scopes: [read, propose], incidents: { private: true } }
 `);
 }
 
@@ -317,6 +320,40 @@ describe('MCP server at /mcp', () => {
     assert.match(r.text, /Too many calls about this incident; retry in \d+ s/);
     // Other calls of the same agent are not held back by one busy incident.
     assert.equal((await call(client, 'list_actions')).isError, false);
+  });
+
+  test('a private incident is hidden from agents (its title, channel and messages are for its members) unless the team lets one see private incidents', async () => {
+    await bot.driver.slash('', { user: BOB, channel: GENERAL_CHANNEL_ID });
+    const view = await bot.waitFor(() => openView(bot.emulator, BOB, 'declare_modal'), 3000, 'declare modal');
+    await bot.driver.submitView(
+      view.id,
+      { [DeclareBlocks.title]: { [INPUT]: 'Leaked signing key' }, [DeclareBlocks.severity]: { [INPUT]: 'critical' }, [DeclareBlocks.private]: { [INPUT]: ['private'] } },
+      { user: BOB },
+    );
+    const p = await waitForIncident(bot, 'Leaked signing key');
+    await bot.driver.userMessage(p.channelId!, BOB, 'the key was in the public repo for 3 hours');
+
+    const copilot = await connect(TOKENS.FB_AGENT_COPILOT_TOKEN);
+    const listed = await call(copilot, 'list_incidents');
+    assert.ok(!JSON.stringify(listed.data).includes('Leaked signing key'), 'not listed');
+    assert.equal((await call(copilot, 'search_incidents', { query: 'signing key' })).data.incidents.length, 0, 'not found by search');
+    for (const ref of [p.id, `INC-${p.seq}`, p.channelId!]) {
+      const r = await call(copilot, 'get_incident', { incident: ref });
+      assert.equal(r.isError, true, ref);
+      assert.match(r.text, /No incident/);
+    }
+    const msgs = await call(copilot, 'get_channel_messages', { incident: p.channelId! });
+    assert.equal(msgs.isError, true);
+    assert.doesNotMatch(msgs.text, /public repo/);
+    const proposed = await call(copilot, 'propose_action', { incident: p.id, action: 'rollback_deployment', params: { service: 'a', version: 'v1' }, reason: 'x' });
+    assert.equal(proposed.isError, true);
+    assert.equal((await bot.fb.deps.store.listApprovals({ incidentId: p.id })).length, 0);
+
+    // An agent the team lets see private incidents does.
+    const security = await connect(TOKENS.FB_AGENT_SECURITY_TOKEN);
+    const got = await call(security, 'get_incident', { incident: p.id });
+    assert.equal(got.isError, false, got.text);
+    assert.match((await call(security, 'get_channel_messages', { incident: p.id })).text, /public repo/);
   });
 });
 
