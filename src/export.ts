@@ -8,7 +8,7 @@ import { parseTarget, writeExport } from './adapters/export/duckdb.js';
  * (DATABASE_URL, as the bot reads it) as tables teams can query with SQL. See docs/insights.md.
  */
 export async function runExport(argv: string[], env: NodeJS.ProcessEnv = process.env, print: (line: string) => void = console.log): Promise<number> {
-  let args;
+  let args: ReturnType<typeof parseArgs<{ args: string[]; options: { to: { type: 'string' }; table: { type: 'string' }; help: { type: 'boolean' } }; strict: true }>>;
   try {
     args = parseArgs({ args: argv, options: { to: { type: 'string' }, table: { type: 'string' }, help: { type: 'boolean' } }, strict: true });
   } catch (err) {

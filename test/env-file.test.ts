@@ -71,7 +71,7 @@ function runMain(cwd: string, env: Record<string, string>, until: RegExp | null)
     }, 60_000);
     const onData = (c: Buffer) => {
       out += c.toString();
-      if (until && until.test(out)) proc.kill('SIGTERM');
+      if (until?.test(out)) proc.kill('SIGTERM');
     };
     proc.stdout.on('data', onData);
     proc.stderr.on('data', onData);

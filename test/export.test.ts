@@ -72,7 +72,7 @@ test('--to file.duckdb writes every table; SQL over it answers what the figures 
 });
 
 test('--to dir/ writes one Parquet file per table; --to file.parquet one table; a bad target is refused with the usage', async () => {
-  const out = join(dir, 'parquet') + '/';
+  const out = `${join(dir, 'parquet')}/`;
   assert.equal(await runExport(['--to', out], { DATABASE_URL: dbUrl }, print), 0);
   for (const t of ['incidents', 'timeline_events', 'approvals', 'alerts', 'backend_incidents', 'incident_facts']) assert.ok(existsSync(join(out, `${t}.parquet`)), t);
   const rows = await query(':memory:', `select count(*) as n from read_parquet('${join(out, 'incidents.parquet')}')`);

@@ -122,7 +122,7 @@ export interface ApprovalWithdrawal {
 export function withdrawalOf(a: Pick<Approval, 'status' | 'result'>): ApprovalWithdrawal | null {
   if (a.status !== 'denied' || !a.result || typeof a.result !== 'object') return null;
   const w = (a.result as { withdrawn?: Partial<ApprovalWithdrawal> }).withdrawn;
-  if (!w || w.because !== 'runbook_cancelled' || typeof w.runId !== 'string' || typeof w.by !== 'string') return null;
+  if (w?.because !== 'runbook_cancelled' || typeof w.runId !== 'string' || typeof w.by !== 'string') return null;
   return { because: w.because, runId: w.runId, runbook: typeof w.runbook === 'string' ? w.runbook : w.runId, by: w.by };
 }
 

@@ -335,7 +335,7 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; no
         const b = await readJson(req, SubmitBody);
         mustUser(b.user);
         const view = state.view(b.viewId);
-        if (!view || !view.open || view.user_id !== b.user) throw new BadRequest(404, `view ${b.viewId} is not open for ${b.user}`);
+        if (!view?.open || view.user_id !== b.user) throw new BadRequest(404, `view ${b.viewId} is not open for ${b.user}`);
         viewErrors.delete(b.viewId);
         const r = await driverFor(req).submitView(b.viewId, b.values, { user: b.user });
         const ack = typeof r.body === 'object' && r.body !== null ? (r.body as { response_action?: string; errors?: Record<string, string> }) : {};

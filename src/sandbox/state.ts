@@ -40,7 +40,10 @@ export function projectState(s: WorkspaceSnapshot, viewErrors: ReadonlyMap<strin
     views[v.user_id] = { id: v.id, title: v.title, submit: v.submit, close: v.close, blocks: v.blocks, callbackId: v.callback_id, errors: viewErrors.get(v.id) ?? {} };
   }
   const ephemerals: ConsoleState['ephemerals'] = {};
-  for (const e of s.ephemerals) (ephemerals[e.user] ??= []).push(e);
+  for (const e of s.ephemerals) {
+    ephemerals[e.user] ??= [];
+    ephemerals[e.user]!.push(e);
+  }
   return {
     team: s.team,
     botUserId: s.bot.user_id,

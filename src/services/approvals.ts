@@ -65,7 +65,7 @@ export const approvalExpireJob = defineJob({
   key: (p) => p.approvalId,
   run: async (deps, { approvalId }) => {
     const a = await deps.store.getApproval(approvalId);
-    if (!a || a.status !== 'pending') return;
+    if (a?.status !== 'pending') return;
     // Due early (another replica's clock): fail so the runner retries shortly after.
     if (!isExpired(a, deps.clock.now())) throw new Error('approval not yet expired; retrying');
     await expireApproval(deps, approvalId);
@@ -334,7 +334,7 @@ export async function deny(deps: Deps, input: { approvalId: string; userId: stri
  */
 export async function withdrawApproval(deps: Deps, approvalId: string, w: ApprovalWithdrawal): Promise<Approval | null> {
   const a = await deps.store.getApproval(approvalId);
-  if (!a || a.status !== 'pending') return null;
+  if (a?.status !== 'pending') return null;
   const now = deps.clock.now();
   const won = await deps.store.transitionApproval(a.id, ['pending'], 'denied', { decidedBy: w.by, decidedAt: now, denyReason: null, result: { withdrawn: w } });
   if (!won) return null;
@@ -411,7 +411,7 @@ async function expireOnClick(deps: Deps, a: Approval, userId: string, click: 'ap
 /** pending → expired when its time has come; returns the approval if this call expired it. */
 export async function expireApproval(deps: Deps, approvalId: string): Promise<Approval | null> {
   const a = await deps.store.getApproval(approvalId);
-  if (!a || a.status !== 'pending') return null;
+  if (a?.status !== 'pending') return null;
   const now = deps.clock.now();
   if (!isExpired(a, now)) return null;
   const expired = await deps.store.transitionApproval(a.id, ['pending'], 'expired', { decidedAt: now });
@@ -563,7 +563,7 @@ async function recordTimeline(deps: Deps, a: Approval, text: string, at: Date): 
  */
 export async function showApproval(deps: Deps, approvalId: string): Promise<void> {
   const a = await deps.store.getApproval(approvalId);
-  if (!a || !a.channelId) return;
+  if (!a?.channelId) return;
   const incident = await deps.store.getIncident(a.incidentId);
   const policy = parsePolicy(a.policy);
   const votes = await deps.store.listVotes(a.id);

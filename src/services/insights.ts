@@ -189,7 +189,7 @@ async function renderRemediationQuestion(deps: Deps, incident: Incident, approva
 /** After resolve: ask the commander, once per incident, whether each remediation that ran was needed. */
 export async function askRemediationQuestion(deps: Deps, incidentId: string): Promise<void> {
   const incident = await deps.store.getIncident(incidentId);
-  if (!incident || incident.status !== 'resolved' || !incident.channelId) return;
+  if (incident?.status !== 'resolved' || !incident.channelId) return;
   const approvals = await remediationsOutsideRunbooks(deps, incidentId);
   if (!approvals.length) return;
   const msg = await renderRemediationQuestion(deps, incident, approvals);

@@ -127,7 +127,7 @@ export async function recordPageAck(deps: Deps, page: Page, ack: PageAck): Promi
  */
 export async function checkPageStatus(deps: Deps, p: z.output<typeof StatusPayload>): Promise<void> {
   const page = await deps.store.getPage(p.incidentId, p.targetKey);
-  if (!page || page.state !== 'sent' || !page.externalId || !deps.oncall.pageStatus) return;
+  if (page?.state !== 'sent' || !page.externalId || !deps.oncall.pageStatus) return;
   const incident = await deps.store.getIncident(p.incidentId);
   if (!incident || !isOpen(incident.status)) return;
   try {
@@ -174,7 +174,7 @@ export async function onEscalationUpdated(deps: Deps, body: unknown, deliveryId:
   const e = EscalationUpdated.safeParse(body);
   if (!e.success) return null;
   const page = await deps.store.findPageByExternalId(e.data['public_escalation.escalation_status_updated_v1'].escalation.id);
-  if (!page || page.state !== 'sent') return 'not_ours';
+  if (page?.state !== 'sent') return 'not_ours';
   await deps.jobs.enqueue(pageStatusJob, { incidentId: page.incidentId, targetKey: page.targetKey, n: 0, push: true }, { key: `${page.targetKey}:push:${deliveryId}` });
   return 'checking';
 }

@@ -123,7 +123,7 @@ export async function runbookCommand(deps: Deps, incident: Incident, runbookId: 
 /** After the declare flow: start every `auto: true` runbook that applies (once per incident and runbook). */
 export async function autoStartRunbooks(deps: Deps, incidentId: string): Promise<number> {
   const incident = await deps.store.getIncident(incidentId);
-  if (!incident || !incident.channelId || !isOpen(incident.status)) return 0;
+  if (!incident?.channelId || !isOpen(incident.status)) return 0;
   const matching = (await applicableRunbooks(deps, incident)).filter((rb) => rb.auto);
   let started = 0;
   for (const rb of matching) {
@@ -410,7 +410,7 @@ export function stepApprovalId(runId: string, index: number, attempt: number): s
 /** `approval.settled`: if a runbook step waits on this approval, record its outcome. */
 export async function applyApprovalOutcome(deps: Deps, a: Approval): Promise<void> {
   const step = await deps.store.findRunbookStepByApproval(a.id);
-  if (!step || step.status !== 'waiting_approval') return;
+  if (step?.status !== 'waiting_approval') return;
   const run = await deps.store.getRunbookRun(step.runId);
   if (!run) return;
   const by = a.decidedBy ? ` by <@${a.decidedBy}>` : '';
@@ -597,12 +597,12 @@ export async function cancelledRunOf(deps: Deps, approvalId: string): Promise<Ru
 }
 
 /** The remediations of a run: action steps whose approval needed a person and ran. */
-async function remediationsOf(deps: Deps, run: RunbookRun, steps: RunbookStepRecord[]): Promise<{ index: number; approvalId: string; text: string; actionId: string }[]> {
+async function remediationsOf(deps: Deps, _run: RunbookRun, steps: RunbookStepRecord[]): Promise<{ index: number; approvalId: string; text: string; actionId: string }[]> {
   const out: { index: number; approvalId: string; text: string; actionId: string }[] = [];
   for (const s of steps) {
     if (!s.approvalId) continue;
     const a = await deps.store.getApproval(s.approvalId);
-    if (!a || !a.requiresApproval || !['succeeded', 'unknown', 'failed'].includes(a.status)) continue;
+    if (!a?.requiresApproval || !['succeeded', 'unknown', 'failed'].includes(a.status)) continue;
     const params = Object.entries(a.params)
       .map(([k, v]) => `${k}=${String(v)}`)
       .join(' ');
@@ -639,7 +639,7 @@ async function requireOpenIncident(deps: Deps, run: RunbookRun): Promise<void> {
  */
 export async function askRemediationFeedback(deps: Deps, incidentId: string): Promise<void> {
   const incident = await deps.store.getIncident(incidentId);
-  if (!incident || incident.status !== 'resolved') return;
+  if (incident?.status !== 'resolved') return;
   for (const run of await deps.store.listRunbookRuns({ incidentId })) if (ACTIVE.includes(run.status)) await stopForClosedIncident(deps, run, incident);
   for (const run of await deps.store.listRunbookRuns({ incidentId })) {
     const steps = await deps.store.listRunbookSteps(run.id);

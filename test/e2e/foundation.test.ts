@@ -27,7 +27,7 @@ test('a forged signature gets 401 and reaches no handler', async () => {
   const forged = await bot.driver.send(body, {}, { secret: 'not-the-secret' });
   assert.equal(forged.status, 401);
   const ts = Math.floor(Date.now() / 1000);
-  const unsigned = await bot.driver.send(body, { 'x-slack-signature': 'v0=' + '0'.repeat(64), 'x-slack-request-timestamp': String(ts) }, { sign: false });
+  const unsigned = await bot.driver.send(body, { 'x-slack-signature': `v0=${'0'.repeat(64)}`, 'x-slack-request-timestamp': String(ts) }, { sign: false });
   assert.equal(unsigned.status, 401);
   await bot.settled();
   assert.equal((await bot.fb.deps.store.listOpenIncidents()).length, before);
@@ -37,7 +37,7 @@ test('a forged signature gets 401 and reaches no handler', async () => {
 test('a correctly signed but stale (over 5 minutes) request gets 401', async () => {
   const body = new URLSearchParams({ command: '/incident', text: 'help', user_id: ALICE, channel_id: GENERAL_CHANNEL_ID, trigger_id: 'x', team_id: 'T1' }).toString();
   const ts = Math.floor(Date.now() / 1000) - 6 * 60;
-  const sig = 'v0=' + createHmac('sha256', SIGNING_SECRET).update(`v0:${ts}:${body}`).digest('hex');
+  const sig = `v0=${createHmac('sha256', SIGNING_SECRET).update(`v0:${ts}:${body}`).digest('hex')}`;
   const r = await bot.driver.send(body, { 'x-slack-signature': sig, 'x-slack-request-timestamp': String(ts) }, { sign: false });
   assert.equal(r.status, 401);
 });

@@ -181,13 +181,13 @@ describe('Slack emulator: Web API', () => {
     const section = { type: 'section', text: { type: 'mrkdwn', text: 'line' } };
     const many = await slackError(web.chat.postMessage({ channel: INCIDENTS_CHANNEL_ID, text: 't', blocks: Array.from({ length: 51 }, () => section) }));
     assert.equal(many.error, 'invalid_blocks');
-    assert.deepEqual((many.data?.response_metadata as { messages: string[] }).messages, ['[ERROR] no more than 50 items allowed [json-pointer:/blocks]']);
+    assert.deepEqual((many.data!.response_metadata as { messages: string[] }).messages, ['[ERROR] no more than 50 items allowed [json-pointer:/blocks]']);
     await web.chat.postMessage({ channel: INCIDENTS_CHANNEL_ID, text: 't', blocks: Array.from({ length: 50 }, () => section) });
 
     const button = (text: string) => [{ type: 'actions', elements: [{ type: 'button', action_id: 'approve', text: { type: 'plain_text', text } }] }];
     const long = await slackError(web.chat.postMessage({ channel: INCIDENTS_CHANNEL_ID, text: 't', blocks: button('a'.repeat(76)) }));
     assert.equal(long.error, 'invalid_blocks');
-    assert.match(String((long.data?.response_metadata as { messages: string[] }).messages[0]), /json-pointer:\/blocks\/0\/elements\/0\/text\/text/);
+    assert.match(String((long.data!.response_metadata as { messages: string[] }).messages[0]), /json-pointer:\/blocks\/0\/elements\/0\/text\/text/);
     await web.chat.postMessage({ channel: INCIDENTS_CHANNEL_ID, text: 't', blocks: button('a'.repeat(75)) });
 
     const dup = await slackError(web.chat.postMessage({ channel: INCIDENTS_CHANNEL_ID, text: 't', blocks: [{ ...section, block_id: 'b' }, { ...section, block_id: 'b' }] }));

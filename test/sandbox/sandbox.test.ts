@@ -50,9 +50,9 @@ describe('sandbox console API', () => {
       assert.equal(r.status, 200, asset);
       await r.arrayBuffer();
     }
-    const escape = await fetch(`${sb.url}/sandbox/assets/..%2F..%2Fpackage.json`);
-    assert.equal(escape.status, 404);
-    await escape.arrayBuffer();
+    const escaped = await fetch(`${sb.url}/sandbox/assets/..%2F..%2Fpackage.json`);
+    assert.equal(escaped.status, 404);
+    await escaped.arrayBuffer();
   });
 
   test('/incident stats posts the chart; the console state lists the file and the page can load the image', async () => {

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { KyselyStore } from '../../src/adapters/store/kysely-store.js';
 import { approve, proposeAction } from '../../src/services/approvals.js';
 import { openTestPgStore, pgUnreachableReason, withPgSchema, type PgSchema } from '../store/pg-helper.js';
-import { COMMANDER, LEADS, RecordingChat, SECRET_ENV, TestClock, defineAction, makeGate, startReceiver, waitFor, type Gate } from './approvals-fixture.js';
+import { COMMANDER, LEADS, type RecordingChat, SECRET_ENV, TestClock, defineAction, makeGate, startReceiver, waitFor, type Gate } from './approvals-fixture.js';
 
 /**
  * Two "replicas": two Store instances (two pools) and two JobRunners on one PostgreSQL schema,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { AppError } from '../../src/errors.js';
+import type { AppError } from '../../src/errors.js';
 import type { Approval } from '../../src/ports/store.js';
 import { approve, auditLog, deny, executeApproval, proposeAction } from '../../src/services/approvals.js';
 import { openTestSqliteStore } from '../store/pg-helper.js';

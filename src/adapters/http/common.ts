@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { BackendError } from '../../errors.js';
-import { TransportError } from './client.js';
+import type { TransportError } from './client.js';
 import type { RateLimiter } from './token-bucket.js';
 import type { RetryPolicyOptions } from './retry.js';
 

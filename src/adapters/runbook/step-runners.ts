@@ -13,7 +13,7 @@ export function createStepRunners(): StepRunners {
 
 async function runHttp(req: HttpStepRequest): Promise<HttpStepResult> {
   const signal = AbortSignal.timeout(req.timeoutMs);
-  let res;
+  let res: Dispatcher.ResponseData;
   try {
     res = await request(req.url, {
       method: req.method as Dispatcher.HttpMethod,
@@ -59,7 +59,7 @@ async function runHttp(req: HttpStepRequest): Promise<HttpStepResult> {
 
 function runCommand(req: CommandStepRequest): Promise<CommandStepResult> {
   return new Promise((resolve, reject) => {
-    let child;
+    let child: ReturnType<typeof spawn>;
     try {
       child = spawn(req.argv[0]!, req.argv.slice(1), {
         shell: false,

@@ -301,7 +301,7 @@ export class SlackDriver {
     let context: Obj;
     if ('viewId' in target) {
       const view = this.emu.state.view(target.viewId);
-      if (!view || !view.open) throw new Error(`SlackDriver: no open view ${target.viewId}`);
+      if (!view?.open) throw new Error(`SlackDriver: no open view ${target.viewId}`);
       blocks = view.blocks;
       context = { container: { type: 'view', view_id: view.id }, view: this.viewPayload(view) };
     } else if (target.ephemeral) {
@@ -397,7 +397,7 @@ export class SlackDriver {
    */
   async submitView(viewId: string, values: SubmitValues, o: { user: string }): Promise<DriverResponse> {
     const view = this.emu.state.view(viewId);
-    if (!view || !view.open) throw new Error(`SlackDriver: no open view ${viewId}`);
+    if (!view?.open) throw new Error(`SlackDriver: no open view ${viewId}`);
     const user = this.user(o.user);
     const stateValues: Record<string, Record<string, unknown>> = {};
     const given = new Set<string>();

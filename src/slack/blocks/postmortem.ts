@@ -70,7 +70,7 @@ function splitAt(text: string, n: number): string[] {
   const out: string[] = [];
   let cur = '';
   for (const line of text.split('\n')) {
-    if (cur && (cur + '\n' + line).length > n) {
+    if (cur && (`${cur}\n${line}`).length > n) {
       out.push(cur);
       cur = '';
     }

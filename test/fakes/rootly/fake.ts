@@ -207,7 +207,7 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     const r = schema.safeParse(ctx.body);
     if (!r.success) {
       for (const issue of r.error.issues) {
-        const pointer = '/' + issue.path.map(String).join('/');
+        const pointer = `/${issue.path.map(String).join('/')}`;
         const keys = 'keys' in issue && Array.isArray(issue.keys) ? issue.keys.join(', ') : '';
         const field = keys || String(issue.path[issue.path.length - 1] ?? 'data');
         errors.push({ title: `${field} ${issue.code === 'unrecognized_keys' ? 'is not a permitted attribute' : issue.message}`, status: '422', source: { pointer: keys ? `${pointer}/${keys}` : pointer } });

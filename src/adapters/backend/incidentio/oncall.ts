@@ -32,7 +32,7 @@ export function createIncidentIoOnCall(opts: VendorClientOptions): OnCall {
   });
 
   async function call<T extends z.ZodType>(req: HttpRequest, schema: T, what: string): Promise<z.infer<T>> {
-    let res;
+    let res: Awaited<ReturnType<typeof http.send>>;
     try {
       res = await http.send(req);
     } catch (err) {

@@ -101,7 +101,7 @@ const update: MethodHandler = (ctx) => {
   const existing = a.view_id
     ? ctx.state.view(a.view_id)
     : [...ctx.state.views.values()].find((v) => v.external_id === a.external_id);
-  if (!existing || !existing.open) throw new SlackApiError('not_found');
+  if (!existing?.open) throw new SlackApiError('not_found');
   if (a.hash !== undefined && a.hash !== existing.hash) throw new SlackApiError('hash_conflict');
   checkView(a.view);
   checkExternalId(ctx, a.view, existing.id);
