@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import type { Database } from './schema.js';
 
 /**
@@ -19,5 +19,29 @@ export function createSqliteDb(path: string): Kysely<Database> {
   raw.pragma('foreign_keys = ON');
   // Safe with WAL: a power loss may drop the last commits but never corrupts the file.
   raw.pragma('synchronous = NORMAL');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+}
+
+/**
+ * Kysely's SQLite driver prepares every query anew; compiling the SQL was about half the cost of a
+ * typical store call. The queries are few and fixed (values are parameters), so each SQL text is
+ * prepared once and reused (better-sqlite3 statements are reusable, and all use is synchronous).
+ * Bounded, oldest first out: texts that vary (an `in (…)` list of a new length) cannot grow it.
+ */
+export function withStatementCache(raw: BetterSqlite3.Database, max = 500): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
+  return {
+    close: () => {
+      cache.clear();
+      raw.close();
+    },
+    prepare: (sql: string) => {
+      let stmt = cache.get(sql);
+      if (stmt) return stmt;
+      stmt = raw.prepare(sql) as unknown as SqliteStatement;
+      if (cache.size >= max) cache.delete(cache.keys().next().value!);
+      cache.set(sql, stmt);
+      return stmt;
+    },
+  };
 }
