@@ -571,6 +571,20 @@ export class KyselyStore implements Store {
     return { alert: toAlert(existing), inserted: false };
   }
 
+  async insertAlertsWithJobs(alerts: NewAlert[], jobFor: (alert: StoredAlert) => NewJob): Promise<Array<{ alert: StoredAlert; inserted: boolean }>> {
+    if (alerts.length === 0) return [];
+    return this.db.transaction().execute(async (trx) => {
+      const tx = new KyselyStore(trx, this.dialect, { clock: this.clock, ...(this.logger ? { logger: this.logger } : {}) });
+      const out: Array<{ alert: StoredAlert; inserted: boolean }> = [];
+      for (const a of alerts) {
+        const r = await tx.insertAlert(a);
+        await tx.enqueueJob(jobFor(r.alert));
+        out.push(r);
+      }
+      return out;
+    });
+  }
+
   async getAlert(id: string): Promise<StoredAlert | null> {
     const row = await this.db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toAlert(row) : null;
@@ -651,7 +665,7 @@ export class KyselyStore implements Store {
       .set((eb) => ({
         count: eb('count', '+', 1),
         // Out-of-order deliveries must not move last_seen backwards.
-        last_seen: eb.case().when('last_seen', '<', atMs).then(atMs).else(eb.ref('last_seen')).end(),
+        last_seen: eb.case().when('last_seen', '<', atMs).then(eb.val(atMs)).else(eb.ref('last_seen')).end(),
       }))
       .where('fingerprint', '=', fingerprint)
       .returningAll()
@@ -692,6 +706,50 @@ export class KyselyStore implements Store {
     // On PostgreSQL the inner SELECT locks the chosen rows and skips rows another replica is
     // claiming right now, so concurrent claimers get disjoint sets. SQLite serialises writers,
     // so the same single UPDATE is already exclusive there.
+    // SQLite: one index-ordered range per branch (jobs_claim_idx: state, run_after, id), each
+    // stopping after `limit` rows. The single OR query below made SQLite collect every due job
+    // and sort them for each claim: with thousands queued (an alert storm) that was most of the
+    // database's time. PostgreSQL keeps the OR form: FOR UPDATE SKIP LOCKED cannot apply to a union.
+    const candidates = this.ops.skipLocked
+      ? null
+      : this.db
+          .selectFrom(
+            this.db
+              .selectFrom((eb) =>
+                eb
+                  .selectFrom('jobs')
+                  .select(['id', 'run_after'])
+                  .where('state', '=', 'queued')
+                  .where('run_after', '<=', nowMs)
+                  .where('kind', 'in', kinds)
+                  .orderBy('run_after', 'asc')
+                  .orderBy('id', 'asc')
+                  .limit(limit)
+                  .as('queued'),
+              )
+              .select(['id', 'run_after'])
+              .unionAll((eb) =>
+                eb
+                  .selectFrom((e) =>
+                    e
+                      .selectFrom('jobs')
+                      .select(['id', 'run_after'])
+                      .where('state', '=', 'running')
+                      .where('claimed_until', '<', nowMs)
+                      .where('kind', 'in', kinds)
+                      .orderBy('run_after', 'asc')
+                      .orderBy('id', 'asc')
+                      .limit(limit)
+                      .as('expired'),
+                  )
+                  .select(['id', 'run_after']),
+              )
+              .as('due'),
+          )
+          .select('id')
+          .orderBy('run_after', 'asc')
+          .orderBy('id', 'asc')
+          .limit(limit);
     const rows = await this.db
       .updateTable('jobs')
       .set((eb) => ({
@@ -702,6 +760,7 @@ export class KyselyStore implements Store {
         updated_at: nowMs,
       }))
       .where('id', 'in', (eb) =>
+        candidates ??
         eb
           .selectFrom('jobs')
           .select('id')
@@ -715,7 +774,8 @@ export class KyselyStore implements Store {
           .orderBy('run_after', 'asc')
           .orderBy('id', 'asc')
           .limit(limit)
-          .$if(this.ops.skipLocked, (qb) => qb.forUpdate().skipLocked()),
+          .forUpdate()
+          .skipLocked(),
       )
       .returningAll()
       .execute();

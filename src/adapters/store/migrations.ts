@@ -358,6 +358,14 @@ export const MIGRATIONS: readonly Migration[] = [
       await db.schema.createIndex('remediation_feedback_incident_idx').on('remediation_feedback').column('incident_id').execute();
     },
   },
+  {
+    // The job claim reads due jobs in (run_after, id) order straight off this index and stops
+    // after the few it takes (claimJobs); jobs_due_idx alone made SQLite sort every due job.
+    name: '006_job_claim_order',
+    up: async (db) => {
+      await db.schema.createIndex('jobs_claim_idx').on('jobs').columns(['state', 'run_after', 'id']).execute();
+    },
+  },
 ];
 
 export interface MigrationLogger {
