@@ -535,29 +535,35 @@ export class KyselyStore implements Store {
   // -- alerts ---------------------------------------------------------------------------------
 
   async insertAlert(alert: NewAlert): Promise<{ alert: StoredAlert; inserted: boolean }> {
-    const row = await this.db
-      .insertInto('alerts')
-      .values({
-        id: alert.id,
-        source: alert.source,
-        delivery_id: alert.deliveryId,
-        fingerprint: alert.fingerprint,
-        external_id: alert.externalId,
-        title: alert.title,
-        service: alert.service,
-        severity: alert.severity,
-        status: alert.status,
-        url: alert.url,
-        raw: toJson(alert.raw),
-        received_at: ms(alert.receivedAt),
-        state: 'pending',
-        incident_id: null,
-        error: null,
-      })
-      .onConflict((oc) => oc.doNothing())
-      .returningAll()
-      .executeTakeFirst();
+    const row = await this.db.insertInto('alerts').values(alertRow(alert)).onConflict((oc) => oc.doNothing()).returningAll().executeTakeFirst();
     if (row) return { alert: toAlert(row), inserted: true };
+    return { alert: await this.existingAlert(alert), inserted: false };
+  }
+
+  async insertAlertsWithJobs(alerts: NewAlert[], jobFor: (alert: StoredAlert) => NewJob): Promise<Array<{ alert: StoredAlert; inserted: boolean }>> {
+    if (alerts.length === 0) return [];
+    // Multi-row statements: a burst costs the same few round trips (PostgreSQL) and one commit
+    // however many alerts it carries. Conflicts (replays) are looked up one by one: they are rare.
+    return this.db.transaction().execute(async (trx) => {
+      const rows = await trx.insertInto('alerts').values(alerts.map(alertRow)).onConflict((oc) => oc.doNothing()).returningAll().execute();
+      const fresh = new Map(rows.map((r) => [r.id, r]));
+      const tx = new KyselyStore(trx, this.dialect, { clock: this.clock, ...(this.logger ? { logger: this.logger } : {}) });
+      const out: Array<{ alert: StoredAlert; inserted: boolean }> = [];
+      for (const a of alerts) {
+        const row = fresh.get(a.id);
+        out.push(row ? { alert: toAlert(row), inserted: true } : { alert: await tx.existingAlert(a), inserted: false });
+      }
+      const now = this.nowMs();
+      await trx
+        .insertInto('jobs')
+        .values(out.map((o) => jobRow(jobFor(o.alert), now)))
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+      return out;
+    });
+  }
+
+  private async existingAlert(alert: NewAlert): Promise<StoredAlert> {
     const existing =
       (alert.deliveryId !== null
         ? await this.db
@@ -568,21 +574,7 @@ export class KyselyStore implements Store {
             .executeTakeFirst()
         : undefined) ?? (await this.db.selectFrom('alerts').selectAll().where('id', '=', alert.id).executeTakeFirst());
     if (!existing) throw new Error(`insertAlert: conflict on ${alert.id} but no existing row found`);
-    return { alert: toAlert(existing), inserted: false };
-  }
-
-  async insertAlertsWithJobs(alerts: NewAlert[], jobFor: (alert: StoredAlert) => NewJob): Promise<Array<{ alert: StoredAlert; inserted: boolean }>> {
-    if (alerts.length === 0) return [];
-    return this.db.transaction().execute(async (trx) => {
-      const tx = new KyselyStore(trx, this.dialect, { clock: this.clock, ...(this.logger ? { logger: this.logger } : {}) });
-      const out: Array<{ alert: StoredAlert; inserted: boolean }> = [];
-      for (const a of alerts) {
-        const r = await tx.insertAlert(a);
-        await tx.enqueueJob(jobFor(r.alert));
-        out.push(r);
-      }
-      return out;
-    });
+    return toAlert(existing);
   }
 
   async getAlert(id: string): Promise<StoredAlert | null> {
@@ -676,26 +668,7 @@ export class KyselyStore implements Store {
   // -- jobs -----------------------------------------------------------------------------------
 
   async enqueueJob(job: NewJob): Promise<boolean> {
-    const now = this.nowMs();
-    const row = await this.db
-      .insertInto('jobs')
-      .values({
-        id: job.id,
-        kind: job.kind,
-        key: job.key ?? null,
-        payload: toJson(job.payload),
-        state: 'queued',
-        attempts: 0,
-        run_after: ms(job.runAfter),
-        claimed_by: null,
-        claimed_until: null,
-        last_error: null,
-        created_at: now,
-        updated_at: now,
-      })
-      .onConflict((oc) => oc.doNothing())
-      .returning('id')
-      .executeTakeFirst();
+    const row = await this.db.insertInto('jobs').values(jobRow(job, this.nowMs())).onConflict((oc) => oc.doNothing()).returning('id').executeTakeFirst();
     return row !== undefined;
   }
 
@@ -1042,4 +1015,41 @@ function toJob(r: Selectable<JobsTable>): Job {
 /** A LIKE pattern literal: `%`, `_` and the escape character itself match only themselves. */
 function likeEscape(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+function alertRow(alert: NewAlert) {
+  return {
+    id: alert.id,
+    source: alert.source,
+    delivery_id: alert.deliveryId,
+    fingerprint: alert.fingerprint,
+    external_id: alert.externalId,
+    title: alert.title,
+    service: alert.service,
+    severity: alert.severity,
+    status: alert.status,
+    url: alert.url,
+    raw: toJson(alert.raw),
+    received_at: ms(alert.receivedAt),
+    state: 'pending' as const,
+    incident_id: null,
+    error: null,
+  };
+}
+
+function jobRow(job: NewJob, now: number) {
+  return {
+    id: job.id,
+    kind: job.kind,
+    key: job.key ?? null,
+    payload: toJson(job.payload),
+    state: 'queued' as const,
+    attempts: 0,
+    run_after: ms(job.runAfter),
+    claimed_by: null,
+    claimed_until: null,
+    last_error: null,
+    created_at: now,
+    updated_at: now,
+  };
 }
