@@ -106,7 +106,11 @@ function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
 
 const Sev = z.enum(SEVERITIES);
 
-export const AGENT_SCOPES = ['read', 'update', 'propose'] as const;
+/**
+ * `read` the incidents, `update` them (status updates, notes), `propose` actions to the gate, and
+ * start `runbooks` (their read-only steps run by themselves; risky steps wait for a person).
+ */
+export const AGENT_SCOPES = ['read', 'update', 'propose', 'runbooks'] as const;
 export type AgentScope = (typeof AGENT_SCOPES)[number];
 
 const AgentSchema = z

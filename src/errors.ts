@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'chat.error'
   | 'executor.failed'
   | 'config.invalid'
+  | 'runbook.already_running'
   | 'agent.forbidden'
   | 'agent.rate_limited';
 

@@ -94,6 +94,38 @@ export function parsePagerDuty(body: unknown): ParsedDelivery {
   };
 }
 
+/** What a PagerDuty `incident.acknowledged` webhook says: which incident (its key), who, when. */
+export interface PagerDutyAck {
+  deliveryId: string;
+  /** The incident's `incident_key`: the `dedup_key` the page was sent with. */
+  incidentKey: string;
+  /** The PagerDuty service's name (the paged target, when several share the key). */
+  service: string | null;
+  /** The acknowledging person's name (`agent.summary`). */
+  agent: string | null;
+  /** When it was acknowledged (`occurred_at`); null when absent. */
+  at: string | null;
+}
+
+const PagerDutyAckSchema = z.object({
+  event: z.object({
+    id: z.string().min(1),
+    event_type: z.literal('incident.acknowledged'),
+    occurred_at: z.string().optional(),
+    agent: z.looseObject({ summary: z.string().nullish(), type: z.string().optional() }).nullish(),
+    data: z.looseObject({ incident_key: z.string().min(1), service: z.object({ summary: z.string().nullish() }).loose().nullish() }),
+  }),
+});
+
+/** An `incident.acknowledged` delivery with an incident key, or null for anything else. */
+export function parsePagerDutyAck(body: unknown): PagerDutyAck | null {
+  const p = PagerDutyAckSchema.safeParse(body);
+  if (!p.success) return null;
+  const e = p.data.event;
+  const at = e.occurred_at && !Number.isNaN(Date.parse(e.occurred_at)) ? new Date(e.occurred_at).toISOString() : null;
+  return { deliveryId: e.id, incidentKey: e.data.incident_key, service: e.data.service?.summary ?? null, agent: e.agent?.summary ?? null, at };
+}
+
 // -- Datadog -----------------------------------------------------------------------------------
 
 /** An unsubstituted `$VARIABLE` (a template field Datadog had no value for) counts as absent. */

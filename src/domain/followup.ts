@@ -67,3 +67,16 @@ export function proposedFollowups(markdown: string, max = 10): string[] {
   }
   return out;
 }
+
+/**
+ * The line a follow-up's description carries in the backend, naming our follow-up id: how a retry
+ * after a lost answer finds the one the first attempt made instead of creating a second.
+ */
+export function followupMarker(idempotencyKey: string): string {
+  return `(firebreak-followup:${idempotencyKey})`;
+}
+
+/** The description with the marker as its last line. */
+export function withFollowupMarker(description: string, idempotencyKey: string): string {
+  return `${description}\n\n${followupMarker(idempotencyKey)}`;
+}

@@ -38,7 +38,7 @@ export interface IncidentFacts {
   postmortem: PostmortemState | null;
   /** Executed remediations (approved or automatic actions that ran) and those answered "not needed". */
   remediations: { executed: number; notNeeded: number };
-  /** A runbook or an automated remediation ran for it (vs handled by hand). */
+  /** A runbook ran for it, or an automated or approved remediation did (vs handled by hand). */
   runbook: boolean;
 }
 

@@ -66,3 +66,14 @@ export interface OnCallPerson {
   name: string | null;
   until: Date | null;
 }
+
+/**
+ * When to ask a paging source again whether a page was acknowledged (sources without a push):
+ * 30 s after it was sent, then doubling, at most every 10 minutes.
+ */
+export function pageCheckDelayMs(n: number): number {
+  return Math.min(30_000 * 2 ** Math.max(0, n), 600_000);
+}
+
+/** How long an unacknowledged page is checked on: after a day, the source is not asked again. */
+export const PAGE_CHECK_FOR_MS = 24 * 3600_000;

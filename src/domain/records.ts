@@ -107,6 +107,25 @@ export interface Approval extends NewApproval {
   updatedAt: Date;
 }
 
+/**
+ * Why Firebreak itself withdrew a pending approval (status `denied`, kept in `result`, which a
+ * denied approval does not otherwise use): the runbook run whose step proposed it was cancelled.
+ * `by` cancelled the run; the action never runs.
+ */
+export interface ApprovalWithdrawal {
+  because: 'runbook_cancelled';
+  runId: string;
+  runbook: string;
+  by: string;
+}
+
+export function withdrawalOf(a: Pick<Approval, 'status' | 'result'>): ApprovalWithdrawal | null {
+  if (a.status !== 'denied' || !a.result || typeof a.result !== 'object') return null;
+  const w = (a.result as { withdrawn?: Partial<ApprovalWithdrawal> }).withdrawn;
+  if (!w || w.because !== 'runbook_cancelled' || typeof w.runId !== 'string' || typeof w.by !== 'string') return null;
+  return { because: w.because, runId: w.runId, runbook: typeof w.runbook === 'string' ? w.runbook : w.runId, by: w.by };
+}
+
 export type ApprovalPatch = Partial<
   Pick<Approval, 'messageTs' | 'channelId' | 'decidedBy' | 'decidedAt' | 'denyReason' | 'result' | 'error'>
 >;

@@ -115,6 +115,26 @@ export const FEEDBACK_ANSWERS = ['yes', 'no', 'unsure'] as const;
 export type FeedbackAnswer = (typeof FEEDBACK_ANSWERS)[number];
 
 /**
+ * Who started a run, as the store keeps it (`RunbookRun.startedBy`): a Slack user id, `auto` for an
+ * automatic start, or `agent:<name>` for an AI agent over MCP. The prefix keeps an agent's name
+ * from ever being taken for a Slack user id (an agent may be called `U123`): the starter of a run
+ * may operate it (mayOperate), and an agent must never be mistaken for a person.
+ */
+export type RunStarter = { kind: 'auto' } | { kind: 'agent'; name: string } | { kind: 'user'; userId: string };
+
+const AGENT_PREFIX = 'agent:';
+
+export function agentStarter(name: string): string {
+  return `${AGENT_PREFIX}${name}`;
+}
+
+export function runStarter(startedBy: string): RunStarter {
+  if (startedBy === 'auto') return { kind: 'auto' };
+  if (startedBy.startsWith(AGENT_PREFIX)) return { kind: 'agent', name: startedBy.slice(AGENT_PREFIX.length) };
+  return { kind: 'user', userId: startedBy };
+}
+
+/**
  * May this person confirm, retry, skip or cancel in a run? The runbook's policy (incident roles,
  * users, user groups) and the person who started it. The caller resolves group members.
  */
@@ -122,7 +142,9 @@ export function mayOperate(
   policy: { roles: readonly string[]; users: readonly string[]; usergroups: readonly string[] },
   who: { userId: string; roles: Record<string, string>; groupMembers: ReadonlySet<string>; startedBy: string },
 ): boolean {
-  if (who.userId === who.startedBy) return true;
+  // The starter, when a person: an automatic or an agent's start gives no one the starter's rights.
+  const starter = runStarter(who.startedBy);
+  if (starter.kind === 'user' && who.userId === starter.userId) return true;
   if (policy.roles.some((r) => who.roles[r] === who.userId)) return true;
   if (policy.users.includes(who.userId)) return true;
   return policy.usergroups.length > 0 && who.groupMembers.has(who.userId);

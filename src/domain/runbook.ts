@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ActionDefinition } from './actions.js';
 import { SEVERITIES, atLeast, type Severity } from './severity.js';
 
 /**
@@ -42,6 +43,11 @@ export const CommandStepSchema = z
     timeout_ms: z.number().int().positive().max(600_000).default(30_000),
     /** Names of environment variables passed to the command (PATH is always passed). */
     env: z.array(z.string().regex(ENV_NAME, 'an environment variable name')).default([]),
+    /**
+     * The team's word that this command only reads (`kubectl get`): a runbook an AI agent starts
+     * may run it. Without it, an agent cannot start a runbook with this step (a person can).
+     */
+    read_only: z.boolean().default(false),
   })
   .strict();
 
@@ -179,6 +185,37 @@ export function toRunbook(d: RunbookDeclaration, source: string): Runbook {
       return { ...base, title: s.title ?? 'Diagnosis by Claude', kind: 'diagnose', diagnose };
     }),
   };
+}
+
+/**
+ * What a step waits for before it has its effect: `nothing` (it reads: an HTTP read, a command, a
+ * diagnosis, a read-only action), `approval` (a risky action: a person's Approve through the gate)
+ * or `person` (a check someone confirms).
+ */
+export type StepWait = 'nothing' | 'approval' | 'person';
+
+export function stepWaitsFor(step: RunbookStep, actions: readonly Pick<ActionDefinition, 'id' | 'requires_approval'>[]): StepWait {
+  switch (step.kind) {
+    case 'action':
+      // An unknown action is refused at start-up; treat it as risky all the same.
+      return actions.find((a) => a.id === step.action.id)?.requires_approval === false ? 'nothing' : 'approval';
+    case 'check':
+      return 'person';
+    default:
+      return 'nothing';
+  }
+}
+
+/**
+ * May an AI agent start this runbook? It may cause only read-only steps to run by itself: HTTP
+ * steps read (any other method must be declared `read_only`), diagnoses read, risky actions wait
+ * for a person's Approve and checks for a person's click. A command can do anything, so each one
+ * must be declared `read_only: true` by the team; otherwise only a person may start the runbook.
+ */
+export function agentStartRefusal(rb: Runbook): string | null {
+  const commands = rb.steps.filter((s) => s.kind === 'command' && !s.command.read_only);
+  if (!commands.length) return null;
+  return `runbook \`${rb.id}\` has command step${commands.length === 1 ? '' : 's'} not declared read_only (${commands.map((s) => s.id).join(', ')}), so only a person may start it`;
 }
 
 export interface MatchInput {

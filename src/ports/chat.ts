@@ -16,6 +16,8 @@ export interface ChatMessage {
   threadTs?: string | null;
   /** block_ids of the message's blocks (the bot marks its own messages to find them again). */
   blockIds?: string[];
+  /** Files shared with the message (an upload's file name is its marker: the bot finds it again). */
+  files?: { id: string; name: string }[];
 }
 
 export interface Chat {

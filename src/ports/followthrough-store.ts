@@ -11,6 +11,11 @@ export interface FollowThroughStore {
   listPages(incidentId: string): Promise<Page[]>;
   patchPage(incidentId: string, targetKey: string, patch: Partial<Pick<Page, 'state' | 'externalId' | 'sentAt' | 'ackedAt' | 'error'>>): Promise<void>;
   findPageByExternalId(externalId: string): Promise<Page | null>;
+  /**
+   * sent → acknowledged, with when and by whom (compare-and-set: of a webhook, a status poll and
+   * another replica telling the same acknowledgement, one call gets the page back; the rest null).
+   */
+  ackPage(incidentId: string, targetKey: string, ack: { at: Date; by: string | null }): Promise<Page | null>;
 
   /** With the same `sourceRef` (a message, a suggestion) a follow-up is created once; false then. */
   insertFollowup(f: NewFollowup): Promise<{ followup: Followup; inserted: boolean }>;
@@ -35,6 +40,8 @@ export interface Page extends NewPage {
   externalId: string | null;
   sentAt: Date | null;
   ackedAt: Date | null;
+  /** A Slack user id, or the name the paging source gave; null when it did not say who. */
+  ackedBy: string | null;
   error: string | null;
 }
 

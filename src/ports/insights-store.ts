@@ -1,6 +1,24 @@
 import type { BackendIncidentRecord, IncidentFacts } from '../domain/insights.js';
+import type { FeedbackAnswer } from '../domain/runbook-run.js';
 
-export type RemediationAnswer = 'yes' | 'no' | 'unsure';
+/** yes = it was needed, no = it was not (a false positive), unsure. */
+export type RemediationVerdict = FeedbackAnswer;
+
+/**
+ * "Was this remediation needed?": one answer per executed remediation (one approval of the gate),
+ * wherever it was asked. The one record the false-positive rate is computed from.
+ */
+export interface RemediationAnswer {
+  approvalId: string;
+  incidentId: string;
+  actionId: string;
+  /** The runbook run and step when the remediation was a runbook step; null otherwise. */
+  runId: string | null;
+  stepIndex: number | null;
+  answer: RemediationVerdict;
+  answeredBy: string;
+  answeredAt: Date;
+}
 
 /**
  * The store's insights area: the backend's incident history (synced), the "was this remediation
@@ -16,6 +34,11 @@ export interface InsightsStore {
    * win), plus incidents only the backend knows (declared in its UI).
    */
   listIncidentFacts(range: { from: Date; to: Date }): Promise<IncidentFacts[]>;
-  /** The answer for one executed remediation; a later answer replaces an earlier one. */
-  recordRemediationAnswer(a: { approvalId: string; answer: RemediationAnswer; answeredBy: string; at: Date }): Promise<void>;
+  /**
+   * The answer for one executed remediation, from any surface (the runbook's post-resolve
+   * question, ...); keyed by the approval: a later answer replaces an earlier one.
+   */
+  recordRemediationAnswer(a: RemediationAnswer): Promise<void>;
+  /** The answers about one incident's remediations, oldest first. */
+  listRemediationAnswers(filter: { incidentId: string }): Promise<RemediationAnswer[]>;
 }

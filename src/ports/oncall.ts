@@ -14,10 +14,22 @@ export interface OnCall {
   readonly name: string;
   /** Page once: `idempotencyKey` makes a retry after a lost answer land on the same page. */
   page(req: PageRequest): Promise<PageResult>;
+  /**
+   * Where the source can be asked: what a page is now (Rootly: the alert and its acknowledgement
+   * event; incident.io: the escalation and its `acked` event). Absent where the source pushes
+   * acknowledgements instead (PagerDuty: its V3 webhooks) or cannot tell.
+   */
+  pageStatus?(externalId: string): Promise<PageStatus>;
   /** Who is on call now on a schedule (empty when no one). */
   onCallNow(scheduleId: string, at: Date): Promise<OnCallPerson[]>;
   /** Record a follow-up on the backend; null id where the store is the record (local). */
   createFollowup(ref: BackendRef, f: BackendFollowup): Promise<{ backendId: string | null; url: string | null }>;
+  /**
+   * The follow-up an earlier `createFollowup` with this `idempotencyKey` made, if the backend has
+   * it (found by the marker the create writes into its description: neither Rootly's action items
+   * nor incident.io's follow-ups take an idempotency key). Null when there is none.
+   */
+  findFollowup(ref: BackendRef, idempotencyKey: string): Promise<{ backendId: string | null; url: string | null } | null>;
 }
 
 export interface PageRequest {
@@ -34,6 +46,19 @@ export interface PageResult {
   externalId: string;
   /** What the source says about it, e.g. `triggered`, `success`. */
   status: string;
+}
+
+/** What a paging source says about a page. */
+export interface PageStatus {
+  /** `closed`: resolved, cancelled or expired with no acknowledgement to show. */
+  state: 'open' | 'acknowledged' | 'closed';
+  ack: PageAck | null;
+}
+
+/** An acknowledgement: when, and who as far as the source says (a Slack id, an email, a name). */
+export interface PageAck {
+  at: Date;
+  by: { slackUserId: string | null; email: string | null; name: string | null } | null;
 }
 
 export interface BackendFollowup {

@@ -1,10 +1,11 @@
-import type { FeedbackAnswer, RunStatus, StepStatus } from '../domain/runbook-run.js';
+import type { RunStatus, StepStatus } from '../domain/runbook-run.js';
 import type { Runbook } from '../domain/runbook.js';
 
 /**
- * The runbook part of the store: runs, their steps, and the remediation feedback asked after
- * resolve. Same concurrency contract as the rest of the store: `transition*` methods are
- * compare-and-set (the row changes only from an expected status; null when another writer won).
+ * The runbook part of the store: runs and their steps. (The answers to the post-resolve "was it
+ * needed?" question are remediation answers, in the insights area: one record for every surface.)
+ * Same concurrency contract as the rest of the store: `transition*` methods are compare-and-set
+ * (the row changes only from an expected status; null when another writer won).
  */
 export interface RunbookStore {
   /** With the same `dedupeKey` (an automatic start per incident and runbook), the run is created once. */
@@ -26,10 +27,6 @@ export interface RunbookStore {
     guard?: { attempt?: number },
   ): Promise<RunbookStepRecord | null>;
   findRunbookStepByApproval(approvalId: string): Promise<RunbookStepRecord | null>;
-
-  /** One answer per remediation (approval); a later answer replaces the earlier one. */
-  putRemediationFeedback(f: RemediationFeedback): Promise<void>;
-  listRemediationFeedback(filter: { incidentId?: string }): Promise<RemediationFeedback[]>;
 }
 
 export interface NewRunbookRun {
@@ -38,7 +35,7 @@ export interface NewRunbookRun {
   runbookId: string;
   /** The runbook as it was when the run started: a config change never alters a running run. */
   runbook: Runbook;
-  /** A Slack user id, or `auto` for an automatic start. */
+  /** A Slack user id, `auto` for an automatic start, or `agent:<name>` (domain/runbook-run.ts runStarter). */
   startedBy: string;
   channelId: string;
   dedupeKey: string | null;
@@ -82,14 +79,3 @@ export interface RunbookStepRecord {
 export type RunbookStepPatch = Partial<
   Pick<RunbookStepRecord, 'attempt' | 'startedAt' | 'finishedAt' | 'output' | 'detail' | 'error' | 'approvalId' | 'actor' | 'actedAt'>
 >;
-
-export interface RemediationFeedback {
-  approvalId: string;
-  incidentId: string;
-  runId: string;
-  stepIndex: number;
-  actionId: string;
-  answer: FeedbackAnswer;
-  answeredBy: string;
-  answeredAt: Date;
-}

@@ -29,7 +29,7 @@ export interface Sandbox {
   token: string;
   /** The console URL to print, token included. */
   consoleUrl(port: number): string;
-  /** A bearer token for `/mcp` as the agent `sandbox-agent` (read, update, propose); printed at start. */
+  /** A bearer token for `/mcp` as the agent `sandbox-agent` (read, update, propose, runbooks); printed at start. */
   agentToken: string;
   /** The console and its API, served on the bot's own HTTP server. */
   routes: Route[];
@@ -171,7 +171,7 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
     // as approval messages like any other, and only a person there decides them.
     agents: [
       ...config.agents.filter((a) => a.name !== SANDBOX_AGENT),
-      { name: SANDBOX_AGENT, token: agentToken, scopes: ['read', 'update', 'propose'], incidents: null, ratePerMinute: 120, incidentRatePerMinute: 30 },
+      { name: SANDBOX_AGENT, token: agentToken, scopes: ['read', 'update', 'propose', 'runbooks'], incidents: null, ratePerMinute: 120, incidentRatePerMinute: 30 },
     ],
     pagerdutyRoutingKeys: { [DEMO_PAGER_KEY_ENV]: pager.routingKey },
   };

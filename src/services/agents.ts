@@ -1,11 +1,16 @@
 import { describePolicy, effectivePolicy, parsePolicy, validateParams } from '../domain/approval-policy.js';
-import { incidentLabel, type Incident, type IncidentStatus } from '../domain/incident.js';
+import { incidentLabel, isOpen, type Incident, type IncidentStatus } from '../domain/incident.js';
+import { agentStarter, runStarter } from '../domain/runbook-run.js';
+import { agentStartRefusal, stepWaitsFor, type Runbook } from '../domain/runbook.js';
 import type { Severity } from '../domain/severity.js';
 import { AppError } from '../errors.js';
 import type { Approval } from '../ports/store.js';
+import type { RunbookRun, RunbookStepRecord } from '../ports/runbook-store.js';
 import type { Deps } from './deps.js';
 import { proposeAction } from './approvals.js';
 import { addTimelineNote, postUpdate } from './lifecycle.js';
+import { applicableRunbooks } from './runbook-offers.js';
+import { ACTIVE_RUN, startRunbook } from './runbooks.js';
 import { latestSummary } from './summaries.js';
 
 /**
@@ -15,7 +20,7 @@ import { latestSummary } from './summaries.js';
  * person's Approve in Slack like any other. Every text an agent sends is untrusted and is escaped
  * before it reaches Slack.
  */
-export type AgentScope = 'read' | 'update' | 'propose';
+export type AgentScope = 'read' | 'update' | 'propose' | 'runbooks';
 
 export interface AgentPrincipal {
   name: string;
@@ -128,15 +133,19 @@ export function approvalView(deps: Deps, a: Approval) {
   };
 }
 
-/** The record, roles, card, timeline and open approvals of one incident. */
+/** The record, roles, card, timeline, open approvals, follow-ups and active runbook runs of one incident. */
 export async function incidentDetail(deps: Deps, agent: AgentPrincipal, ref: string) {
   requireScope(agent, 'read');
   const i = await resolveIncident(deps, agent, ref);
-  const [roles, timeline, approvals] = await Promise.all([
+  const [roles, timeline, approvals, followups, runs] = await Promise.all([
     deps.store.getRoles(i.id),
     deps.store.listTimeline(i.id),
     deps.store.listApprovals({ incidentId: i.id, status: ['pending', 'approved', 'executing'] }),
+    deps.store.listFollowups({ incidentId: i.id }),
+    deps.store.listRunbookRuns({ incidentId: i.id }),
   ]);
+  const active = runs.filter((r) => ACTIVE_RUN.includes(r.status));
+  const activeSteps = await Promise.all(active.map((r) => deps.store.listRunbookSteps(r.id)));
   return {
     incident: {
       ...incidentSummary(i),
@@ -155,6 +164,131 @@ export async function incidentDetail(deps: Deps, agent: AgentPrincipal, ref: str
     },
     timeline: timeline.map((t) => ({ at: t.at.toISOString(), kind: t.kind, text: t.text, author: t.author })),
     open_approvals: approvals.map((a) => approvalView(deps, a)),
+    followups: followups.map((f) => ({
+      id: f.id,
+      text: f.text,
+      owner: f.ownerId,
+      due: f.due,
+      state: f.state,
+      source: f.source,
+      created_by: f.createdBy,
+      created_at: f.createdAt.toISOString(),
+      backend_url: f.backendUrl,
+    })),
+    active_runbook_runs: active.map((r, n) => runView(deps, r, activeSteps[n]!)),
+  };
+}
+
+// -- runbooks ---------------------------------------------------------------------------------
+
+/** Of a step's output, at most this much goes to an agent (the whole output is in the run's thread). */
+const MAX_STEP_OUTPUT = 4000;
+
+const starterLabel = (startedBy: string) => {
+  const s = runStarter(startedBy);
+  return s.kind === 'auto' ? 'automatic' : s.kind === 'agent' ? `agent:${s.name}` : s.userId;
+};
+
+/** A run and each step's state, as an agent reads it. Step outputs are data from systems, not instructions. */
+export function runView(deps: Deps, run: RunbookRun, steps: readonly RunbookStepRecord[]) {
+  return {
+    run_id: run.id,
+    incident_id: run.incidentId,
+    runbook: run.runbookId,
+    title: run.runbook.title,
+    status: run.status,
+    started_by: starterLabel(run.startedBy),
+    started_at: run.createdAt.toISOString(),
+    finished_at: iso(run.finishedAt),
+    message_link: run.messageTs ? deps.chat.permalink(run.channelId, run.messageTs) : null,
+    steps: [...steps]
+      .sort((a, b) => a.index - b.index)
+      .map((s) => {
+        const def = run.runbook.steps[s.index];
+        const output = s.output === null ? null : s.output.length > MAX_STEP_OUTPUT ? `${s.output.slice(0, MAX_STEP_OUTPUT)}\n… (cut: the whole output is in the run's thread)` : s.output;
+        return {
+          index: s.index,
+          id: s.stepId,
+          title: def?.title ?? s.stepId,
+          kind: def?.kind ?? null,
+          status: s.status,
+          attempt: s.attempt,
+          waits_for: def ? stepWaitsFor(def, deps.config.actions) : null,
+          approval_id: s.approvalId,
+          summary: typeof s.detail.summary === 'string' ? s.detail.summary : null,
+          error: s.error,
+          output,
+          started_at: iso(s.startedAt),
+          finished_at: iso(s.finishedAt),
+        };
+      }),
+  };
+}
+
+function runbookView(deps: Deps, rb: Runbook) {
+  const refusal = agentStartRefusal(rb);
+  return {
+    id: rb.id,
+    title: rb.title,
+    description: rb.description,
+    auto: rb.auto,
+    applies_to: { services: rb.appliesTo.services, sources: rb.appliesTo.sources, labels: rb.appliesTo.labels, min_severity: rb.appliesTo.minSeverity },
+    agent_may_start: refusal === null,
+    ...(refusal ? { why_not: refusal } : {}),
+    steps: rb.steps.map((s) => ({
+      id: s.id,
+      title: s.title,
+      kind: s.kind,
+      ...(s.kind === 'action' ? { action: s.action.id } : {}),
+      waits_for: stepWaitsFor(s, deps.config.actions),
+    })),
+  };
+}
+
+/**
+ * The runbooks configured; with an incident, whether each applies to it (its severity, services,
+ * origin and alert labels, as the card's offers) and the runs already active there.
+ */
+export async function runbookCatalogue(deps: Deps, agent: AgentPrincipal, ref: string | null) {
+  requireScope(agent, 'read');
+  if (!ref) return { runbooks: deps.config.runbooks.map((rb) => runbookView(deps, rb)) };
+  const i = await resolveIncident(deps, agent, ref);
+  const [applying, runs] = await Promise.all([applicableRunbooks(deps, i), deps.store.listRunbookRuns({ incidentId: i.id })]);
+  return {
+    incident_id: i.id,
+    incident_open: isOpen(i.status),
+    runbooks: deps.config.runbooks.map((rb) => {
+      const active = runs.find((r) => r.runbookId === rb.id && ACTIVE_RUN.includes(r.status));
+      return { ...runbookView(deps, rb), applies: applying.includes(rb), active_run_id: active?.id ?? null };
+    }),
+  };
+}
+
+/**
+ * An agent starts a runbook in an incident, as a person would from Slack, with the same refusals
+ * (unknown runbook, closed incident, the same runbook already active). The run is started by the
+ * agent (`agent:<name>`): its read-only steps run by themselves; each risky action is the agent's
+ * proposal and waits for a person's Approve in the channel; a check waits for a person.
+ */
+export async function startRunbookForAgent(deps: Deps, agent: AgentPrincipal, ref: string, runbookId: string) {
+  requireScope(agent, 'runbooks');
+  const i = await resolveIncident(deps, agent, ref);
+  const { run, created } = await startRunbook(deps, { incidentId: i.id, runbookId, startedBy: agentStarter(agent.name) }).catch((err: unknown) => {
+    // The person's answer says to cancel the run first; an agent cannot, so it is told where to look.
+    if (err instanceof AppError && err.code === 'runbook.already_running')
+      throw new AppError(
+        err.code,
+        `Runbook \`${runbookId}\` is already running in this incident (run ${String(err.detail.runId)}, ${String(err.detail.status)}); nothing new was started. ` +
+          'Follow that run with get_incident; a person can cancel it in Slack.',
+        err.detail,
+      );
+    throw err;
+  });
+  const fresh = (await deps.store.getRunbookRun(run.id)) ?? run;
+  return {
+    ...runView(deps, fresh, await deps.store.listRunbookSteps(run.id)),
+    created,
+    ...(created ? {} : { note: `Runbook \`${runbookId}\` was being started in this incident at the same moment; this is that run, and nothing new was started.` }),
   };
 }
 

@@ -14,6 +14,7 @@ import {
   validateParams,
 } from '../domain/approval-policy.js';
 import { incidentLabel } from '../domain/incident.js';
+import { withdrawalOf, type ApprovalWithdrawal } from '../domain/records.js';
 import { AppError } from '../errors.js';
 import { ExecutorError, NOT_EXECUTED, type ExecutionResult } from '../ports/executor.js';
 import type { Approval, ApprovalVote, ProposerKind } from '../ports/store.js';
@@ -24,7 +25,7 @@ import type { Deps } from './deps.js';
 import { backendSyncJob, requireIncident } from './lifecycle.js';
 import { defineJob } from './jobs.js';
 import { postOnce } from './steps.js';
-import { approvalSettledJob } from './runbooks.js';
+import { approvalSettledJob, cancelledRunOf } from './runbooks.js';
 
 /**
  * The approval gate. State machine (every arrow is a compare-and-set in the store, so of many
@@ -32,7 +33,7 @@ import { approvalSettledJob } from './runbooks.js';
  *
  *   pending ──approve (enough distinct votes)──▶ approved ──job──▶ executing ──▶ succeeded | failed
  *      │                                                               └─(job resumed after a crash)─▶ unknown
- *      ├──deny / withdraw──▶ denied
+ *      ├──deny / withdraw (the proposer, or its runbook run cancelled)──▶ denied
  *      └──expiry (job or a late click)──▶ expired
  *
  * Only the click that wins `pending → approved` enqueues the execute job (keyed by the approval id,
@@ -94,6 +95,13 @@ export interface ProposeInput {
   /** A Slack user id for people; `claude`, or the agent's name. */
   proposedBy: string;
   proposerKind: ProposerKind;
+  /**
+   * The action and its parameters were written by the team in a runbook step (filled from the
+   * incident and earlier steps), not chosen by the proposer: set only by the runbook service. A
+   * read-only action then runs at once whoever started the run, as a team-declared read; a risky
+   * one waits for a person's Approve like every proposal.
+   */
+  declaredInRunbook?: boolean;
 }
 
 /** What a click or a modal submission gets back: the ephemeral answer and the approval it concerned. */
@@ -134,7 +142,8 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
   const policy = effectivePolicy(action.policy, deps.config.file.approvals.default_expiry_minutes);
   // Only a person, or a runbook the team declared, may run a read-only action at once. Claude and
   // agents never act on their own: whatever they propose, even a read, waits for a human's Approve.
-  const requiresApproval = action.requires_approval || (input.proposerKind !== 'user' && input.proposerKind !== 'runbook');
+  // A runbook step an agent started is the team's declaration: its read-only action is a read.
+  const requiresApproval = action.requires_approval || (input.proposerKind !== 'user' && input.proposerKind !== 'runbook' && input.declaredInRunbook !== true);
   // Who may approve is fixed now: the role holders of this moment, the named users, and the user
   // groups' members as Slack lists them now. Taking a role later grants nothing for this proposal.
   const approvers = requiresApproval ? await resolveApprovers(deps, incident.id, policy) : null;
@@ -244,6 +253,8 @@ export async function approve(deps: Deps, input: { approvalId: string; userId: s
   const a = await loadApproval(deps, input.approvalId);
   if (!isUserId(userId)) return refuseNonPerson(deps, a, userId, 'approve');
   if (a.status !== 'pending' || !a.requiresApproval) return refuseClosed(deps, a, userId, 'approve');
+  const withdrawn = await withdrawIfRunCancelled(deps, a);
+  if (withdrawn) return refuseClosed(deps, withdrawn, userId, 'approve');
   const now = deps.clock.now();
   if (isExpired(a, now)) return expireOnClick(deps, a, userId, 'approve');
 
@@ -290,6 +301,8 @@ export async function deny(deps: Deps, input: { approvalId: string; userId: stri
   const a = await loadApproval(deps, input.approvalId);
   if (!isUserId(userId)) return refuseNonPerson(deps, a, userId, 'deny');
   if (a.status !== 'pending' || !a.requiresApproval) return refuseClosed(deps, a, userId, 'deny');
+  const withdrawn = await withdrawIfRunCancelled(deps, a);
+  if (withdrawn) return refuseClosed(deps, withdrawn, userId, 'deny');
   const now = deps.clock.now();
   if (isExpired(a, now)) return expireOnClick(deps, a, userId, 'deny');
 
@@ -311,6 +324,37 @@ export async function deny(deps: Deps, input: { approvalId: string; userId: stri
   await recordTimeline(deps, won, `\`${a.actionId}\` ${isProposer ? 'withdrawn' : 'denied'} by <@${userId}>${reason ? `: ${reason}` : ''}`, now);
   await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
   return { outcome: 'denied', text: `:no_entry: ${isProposer ? 'Withdrawn' : 'Denied'}: \`${a.actionId}\` will not run.`, approval: won };
+}
+
+/**
+ * Withdraw a pending approval because the runbook run that proposed it was cancelled: pending →
+ * denied (compare-and-set, so a click that approved it first wins and this returns null), with
+ * the reason kept on the approval, an audit entry, the timeline, and the message updated. The
+ * runbook step waiting on it hears of it through `approval.settled`.
+ */
+export async function withdrawApproval(deps: Deps, approvalId: string, w: ApprovalWithdrawal): Promise<Approval | null> {
+  const a = await deps.store.getApproval(approvalId);
+  if (!a || a.status !== 'pending') return null;
+  const now = deps.clock.now();
+  const won = await deps.store.transitionApproval(a.id, ['pending'], 'denied', { decidedBy: w.by, decidedAt: now, denyReason: null, result: { withdrawn: w } });
+  if (!won) return null;
+  await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: w.by, action: 'approval.withdrawn', detail: { reason: 'runbook run cancelled', run: w.runId, runbook: w.runbook } });
+  deps.metrics.approvals.inc({ outcome: 'denied' });
+  await announceSettled(deps, won);
+  await recordTimeline(deps, won, `\`${a.actionId}\` withdrawn: runbook “${escapeMrkdwn(w.runbook)}” was cancelled by <@${w.by}>; nothing was run`, now);
+  await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
+  return won;
+}
+
+/**
+ * A click on an approval whose runbook run was cancelled (the cancel's own withdrawal did not
+ * happen: the process stopped in between): withdraw it now, so the click decides nothing.
+ */
+async function withdrawIfRunCancelled(deps: Deps, a: Approval): Promise<Approval | null> {
+  const run = await cancelledRunOf(deps, a.id);
+  if (!run) return null;
+  await withdrawApproval(deps, a.id, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: run.cancelledBy ?? 'system' });
+  return loadApproval(deps, a.id);
 }
 
 /** Only a person decides: Claude, an agent or any other non-Slack-user id is refused, whatever the policy. */
@@ -345,8 +389,12 @@ export function closedText(a: Approval): string {
       return `This was already approved by <@${a.decidedBy}>${when}; it ran and failed. Propose it again to retry.`;
     case 'unknown':
       return `This was already approved by <@${a.decidedBy}>${when}; its outcome is unknown. Check before retrying.`;
-    case 'denied':
+    case 'denied': {
+      const w = withdrawalOf(a);
+      if (w)
+        return `This was withdrawn${when} because its runbook run (“${escapeMrkdwn(w.runbook)}”) was cancelled${w.by === 'system' ? '' : ` by <@${w.by}>`}. Nothing was run; start the runbook again, or propose the action, if it is still needed.`;
       return `This was denied by <@${a.decidedBy}>${when}${a.denyReason ? `: ${escapeMrkdwn(a.denyReason)}` : ''}. Nothing was run.`;
+    }
     case 'expired':
       return `This approval expired at ${time(a.expiresAt)}. Nothing was run; propose it again if it is still needed.`;
     case 'pending':

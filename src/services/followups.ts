@@ -8,7 +8,7 @@ import type { Block } from '../ports/chat.js';
 import type { Deps } from './deps.js';
 import { defineJob } from './jobs.js';
 import { requireIncident } from './lifecycle.js';
-import { postOnce } from './steps.js';
+import { postOnce, stepWithIntent } from './steps.js';
 import { Markers } from '../slack/ids.js';
 
 const SyncPayload = z.object({ followupId: z.string() });
@@ -60,16 +60,20 @@ export async function syncFollowup(deps: Deps, { followupId }: z.output<typeof S
   const incident = await requireIncident(deps, f.incidentId);
   if (!incident.backendId) throw new Error('backend record not created yet'); // retried after the declare flow
   const owner = f.ownerId ? await deps.chat.userInfo(f.ownerId).catch(() => null) : null;
-  const res = await deps.oncall.createFollowup(
-    { firebreakId: incident.id, backendId: incident.backendId },
-    {
-      title: f.text,
-      description: `From ${incidentLabel(incident)} (${f.source === 'claude' ? 'suggested by Claude, accepted' : 'added'} in Slack by <@${f.createdBy}>).`,
-      owner: f.ownerId ? { slackUserId: f.ownerId, email: owner?.email ?? null, name: owner?.name ?? null } : null,
-      due: f.due,
-      idempotencyKey: f.id,
-    },
-  );
+  const ref = { firebreakId: incident.id, backendId: incident.backendId };
+  // Neither backend takes an idempotency key for follow-ups: an attempt whose answer was lost (a
+  // timeout after the backend recorded it, a crash) is found by our marker before creating again.
+  const res = await stepWithIntent(deps, `followup:${f.id}`, 'backend', {
+    find: async () => (await deps.oncall.findFollowup(ref, f.id)) ?? undefined,
+    run: () =>
+      deps.oncall.createFollowup(ref, {
+        title: f.text,
+        description: `From ${incidentLabel(incident)} (${f.source === 'claude' ? 'suggested by Claude, accepted' : 'added'} in Slack by <@${f.createdBy}>).`,
+        owner: f.ownerId ? { slackUserId: f.ownerId, email: owner?.email ?? null, name: owner?.name ?? null } : null,
+        due: f.due,
+        idempotencyKey: f.id,
+      }),
+  });
   if (res.backendId) await deps.store.patchFollowup(f.id, { backendId: res.backendId, backendUrl: res.url });
 }
 

@@ -4,7 +4,7 @@ import { AppError, BackendError } from '../errors.js';
 import { mayAssignRole, protectedRoles } from '../domain/approval-policy.js';
 import type { IncidentPatch } from '../ports/store.js';
 import type { Deps } from './deps.js';
-import { observeResolved } from './insights.js';
+import { observeResolved, remediationQuestionJob } from './insights.js';
 import { scheduleReminder } from './reminders.js';
 import { z } from 'zod';
 import { defineJob } from './jobs.js';
@@ -80,6 +80,7 @@ export async function changeStatus(deps: Deps, incidentId: string, to: IncidentS
     observeResolved(deps, after);
     await deps.jobs.enqueue(postmortemJob, { incidentId }, { key: `${incidentId}:${after.version}` });
     await deps.jobs.enqueue(runbookFeedbackJob, { incidentId }, { key: `${incidentId}:${after.version}` });
+    await deps.jobs.enqueue(remediationQuestionJob, { incidentId }, { key: `${incidentId}:${after.version}` });
   }
   return after;
 }

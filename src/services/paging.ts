@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { incidentLabel, isOpen } from '../domain/incident.js';
-import { pageKey, resolveTarget, type OnCallPerson, type PageTarget, type TargetDefinition } from '../domain/oncall.js';
+import { PAGE_CHECK_FOR_MS, pageCheckDelayMs, pageKey, resolveTarget, type OnCallPerson, type PageTarget, type TargetDefinition } from '../domain/oncall.js';
 import { AppError, BackendError } from '../errors.js';
-import { onCallList, pageFailed, pagePosted } from '../slack/blocks/followthrough.js';
+import { onCallList, pageAcknowledged, pageFailed, pagePosted } from '../slack/blocks/followthrough.js';
+import type { Page } from '../ports/followthrough-store.js';
+import type { PageAck } from '../ports/oncall.js';
 import type { Deps } from './deps.js';
 import { defineJob, PermanentJobError } from './jobs.js';
 import { requireIncident } from './lifecycle.js';
@@ -10,6 +12,9 @@ import { step } from './steps.js';
 
 const PagePayload = z.object({ incidentId: z.string(), targetKey: z.string(), target: z.string() });
 const InvitePayload = z.object({ incidentId: z.string() });
+/** `push`: a check the source asked for (a webhook said the page changed); it schedules no next check. */
+const StatusPayload = z.object({ incidentId: z.string(), targetKey: z.string(), n: z.number().int().min(0), push: z.boolean().optional() });
+const PagerDutyAckPayload = z.object({ incidentKey: z.string(), service: z.string().nullable(), agent: z.string().nullable(), at: z.string().nullable() });
 
 /** The paging targets firebreak.yml declares, as the domain sees them. */
 export function configuredTargets(deps: Deps): TargetDefinition[] {
@@ -61,6 +66,8 @@ export async function runPage(deps: Deps, p: z.output<typeof PagePayload>): Prom
       await deps.store.patchPage(p.incidentId, p.targetKey, { state: 'sent', externalId: res.externalId, sentAt: deps.clock.now() });
       await deps.store.audit({ at: deps.clock.now(), incidentId: incident.id, actor: page.pagedBy, action: 'oncall.paged', detail: { target: page.targetName, externalId: res.externalId } });
       await deps.store.addTimeline({ incidentId: incident.id, at: deps.clock.now(), kind: 'page', text: `Paged ${page.targetName}`, author: page.pagedBy, sourceRef: flow });
+      // A source that can be asked is asked, with backoff, until the page is acknowledged.
+      if (deps.oncall.pageStatus) await deps.jobs.enqueue(pageStatusJob, { incidentId: incident.id, targetKey: p.targetKey, n: 0 }, { delayMs: pageCheckDelayMs(0) });
     } catch (err) {
       // Refused for good (unknown target, bad routing key): say so once, and stop retrying.
       if (!(err instanceof BackendError && (err.code === 'backend.validation' || err.code === 'backend.auth' || err.code === 'backend.not_found'))) throw err;
@@ -78,6 +85,97 @@ export async function runPage(deps: Deps, p: z.output<typeof PagePayload>): Prom
       return posted.ts;
     });
   }
+}
+
+/**
+ * A paged person acknowledged (a status check or a PagerDuty webhook said so): recorded once
+ * (compare-and-set), then said in the channel with who and when, written to the timeline and the
+ * audit log, and shown on the page message. The status checks stop: the page is no longer `sent`.
+ */
+export async function recordPageAck(deps: Deps, page: Page, ack: PageAck): Promise<void> {
+  let by: string | null = null;
+  if (ack.by) {
+    const slackId = ack.by.slackUserId ?? (ack.by.email ? await deps.chat.lookupByEmail(ack.by.email).catch(() => null) : null);
+    by = slackId ?? ack.by.name ?? ack.by.email;
+  }
+  const acked = await deps.store.ackPage(page.incidentId, page.targetKey, { at: ack.at, by });
+  if (!acked) return;
+  const flow = `page:${page.targetKey}`;
+  await deps.store.audit({ at: deps.clock.now(), incidentId: page.incidentId, actor: by && /^[UW][A-Z0-9]{2,}$/.test(by) ? by : 'system', action: 'oncall.page_acknowledged', detail: { target: page.targetName, by, at: ack.at.toISOString() } });
+  const who = by ? (/^[UW][A-Z0-9]{2,}$/.test(by) ? `<@${by}>` : by) : 'Someone';
+  await deps.store.addTimeline({ incidentId: page.incidentId, at: ack.at, kind: 'page', text: `${who} acknowledged the page to ${page.targetName}`, author: by && /^[UW]/.test(by) ? by : null, sourceRef: `${flow}:ack` });
+  const incident = await deps.store.getIncident(page.incidentId);
+  if (!incident?.channelId) return;
+  const channel = incident.channelId;
+  await step(deps, flow, 'ack-posted', async () => {
+    const m = pageAcknowledged(acked);
+    return (await deps.chat.post(channel, m.text, m.blocks)).ts;
+  });
+  // The page message shows it too.
+  const ts = await deps.store.getStep<string>(flow, 'posted');
+  if (ts) {
+    const m = pagePosted(acked, incident);
+    await deps.chat.update(channel, ts, m.text, m.blocks).catch((err) => deps.logger.warn({ err, incidentId: incident.id }, 'updating the page message failed'));
+  }
+}
+
+/**
+ * Ask the source whether a sent page was acknowledged (Rootly, incident.io). Not yet: ask again
+ * later, backing off to every 10 minutes, for a day at most, while the incident is open. A failed
+ * check is not an incident problem: it is logged and the next one is scheduled.
+ */
+export async function checkPageStatus(deps: Deps, p: z.output<typeof StatusPayload>): Promise<void> {
+  const page = await deps.store.getPage(p.incidentId, p.targetKey);
+  if (!page || page.state !== 'sent' || !page.externalId || !deps.oncall.pageStatus) return;
+  const incident = await deps.store.getIncident(p.incidentId);
+  if (!incident || !isOpen(incident.status)) return;
+  try {
+    const status = await deps.oncall.pageStatus(page.externalId);
+    if (status.state === 'acknowledged' && status.ack) return recordPageAck(deps, page, status.ack);
+    if (status.state !== 'open') return;
+  } catch (err) {
+    if (!(err instanceof BackendError)) throw err;
+    deps.logger.warn({ incidentId: p.incidentId, target: page.targetName, code: err.code }, 'checking a page for an acknowledgement failed; trying again later');
+  }
+  if (p.push) return; // the scheduled checks go on as planned
+  const sentAt = page.sentAt ?? page.createdAt;
+  const delayMs = pageCheckDelayMs(p.n + 1);
+  if (deps.clock.now().getTime() + delayMs - sentAt.getTime() > PAGE_CHECK_FOR_MS) return;
+  await deps.jobs.enqueue(pageStatusJob, { incidentId: p.incidentId, targetKey: p.targetKey, n: p.n + 1 }, { delayMs });
+}
+
+/**
+ * PagerDuty said (V3 webhook `incident.acknowledged`) that the incident raised by our page was
+ * acknowledged: its `incident_key` is our dedup key, the incident id. Several targets share it
+ * (one PagerDuty service each): the one whose name is the PagerDuty service's, or the only one.
+ */
+export async function applyPagerDutyAck(deps: Deps, p: z.output<typeof PagerDutyAckPayload>): Promise<void> {
+  const pages = (await deps.store.listPages(p.incidentKey)).filter((x) => x.state === 'sent' && x.externalId === p.incidentKey);
+  const page = pages.length === 1 ? pages[0] : pages.find((x) => p.service && x.targetName.toLowerCase() === p.service.toLowerCase());
+  if (!page) {
+    if (pages.length) deps.logger.warn({ incidentId: p.incidentKey, service: p.service }, 'a PagerDuty acknowledgement matched no single paged target');
+    return;
+  }
+  await recordPageAck(deps, page, { at: p.at ? new Date(p.at) : deps.clock.now(), by: p.agent ? { slackUserId: null, email: null, name: p.agent } : null });
+}
+
+const EscalationUpdated = z.object({
+  event_type: z.literal('public_escalation.escalation_status_updated_v1'),
+  'public_escalation.escalation_status_updated_v1': z.looseObject({ escalation: z.looseObject({ id: z.string().min(1) }) }),
+});
+
+/**
+ * incident.io's push: `public_escalation.escalation_status_updated_v1` names an escalation whose
+ * status changed. For one of our pages still waiting, check it now (the escalation itself says who
+ * acknowledged; the webhook is only the prompt). Returns whether the webhook was about a page of ours.
+ */
+export async function onEscalationUpdated(deps: Deps, body: unknown, deliveryId: string): Promise<'checking' | 'not_ours' | null> {
+  const e = EscalationUpdated.safeParse(body);
+  if (!e.success) return null;
+  const page = await deps.store.findPageByExternalId(e.data['public_escalation.escalation_status_updated_v1'].escalation.id);
+  if (!page || page.state !== 'sent') return 'not_ours';
+  await deps.jobs.enqueue(pageStatusJob, { incidentId: page.incidentId, targetKey: page.targetKey, n: 0, push: true }, { key: `${page.targetKey}:push:${deliveryId}` });
+  return 'checking';
 }
 
 /** Who is on call for one service (or every mapped service). */
@@ -128,4 +226,8 @@ export async function inviteOnCall(deps: Deps, { incidentId }: z.output<typeof I
 export const pageJob = defineJob({ kind: 'oncall.page', payload: PagePayload, key: (p) => p.targetKey, run: runPage });
 /** Invite the on-call people of the incident's services, once per incident. */
 export const onCallInviteJob = defineJob({ kind: 'oncall.invite', payload: InvitePayload, key: (p) => p.incidentId, run: inviteOnCall });
-export const pagingJobs = [pageJob, onCallInviteJob];
+/** One status check of a page (keyed by the page and the check's number: each check runs once). */
+export const pageStatusJob = defineJob({ kind: 'oncall.page_status', payload: StatusPayload, key: (p) => `${p.targetKey}:${p.n}`, run: checkPageStatus });
+/** A PagerDuty acknowledgement (keyed by the webhook delivery by the route). */
+export const pagerDutyAckJob = defineJob({ kind: 'oncall.pagerduty_ack', payload: PagerDutyAckPayload, run: applyPagerDutyAck });
+export const pagingJobs = [pageJob, onCallInviteJob, pageStatusJob, pagerDutyAckJob];

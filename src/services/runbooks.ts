@@ -1,22 +1,23 @@
 import { z } from 'zod';
 import { incidentLabel, isOpen, type Incident } from '../domain/incident.js';
-import { FEEDBACK_ANSWERS, FINISHED_RUN, capOutput, canRetry, canSkip, describeOperators, mayOperate, nextMove, runStatusFor, type FeedbackAnswer, type RunStatus } from '../domain/runbook-run.js';
-import { alertLabels, type Runbook, type RunbookStep } from '../domain/runbook.js';
+import { withdrawalOf } from '../domain/records.js';
+import { FEEDBACK_ANSWERS, FINISHED_RUN, capOutput, canRetry, canSkip, describeOperators, mayOperate, nextMove, runStarter, runStatusFor, type FeedbackAnswer, type RunStarter, type RunStatus } from '../domain/runbook-run.js';
+import { agentStartRefusal, alertLabels, type Runbook, type RunbookStep } from '../domain/runbook.js';
 import { TemplateError, renderTemplate, type TemplateVars } from '../domain/runbook-template.js';
-import { AppError } from '../errors.js';
+import { AppError, ChatError } from '../errors.js';
 import type { Approval } from '../ports/store.js';
 import type { RunbookRun, RunbookStepPatch, RunbookStepRecord } from '../ports/runbook-store.js';
 import { StepRunError, type StepRunners } from '../ports/step-runners.js';
-import { diagnosisMessage, runbookList, runbookMessage, stepOutputMessage } from '../slack/blocks/runbook.js';
+import { diagnosisMessage, diagnosisNeedsFile, outputNeedsFile, runbookList, runbookMessage, stepOutputMessage, type OutputFile } from '../slack/blocks/runbook.js';
 import { Markers } from '../slack/ids.js';
 import { escapeText } from '../slack/mrkdwn.js';
-import { proposeAction } from './approvals.js';
+import { proposeAction, withdrawApproval } from './approvals.js';
 import { actionSpecs } from './claude-proposals.js';
 import type { Deps } from './deps.js';
 import { defineJob, PermanentJobError } from './jobs.js';
 import { backendSyncJob, requireIncident } from './lifecycle.js';
 import { applicableRunbooks } from './runbook-offers.js';
-import { postOnce } from './steps.js';
+import { postOnce, step as recordedStep } from './steps.js';
 import { buildSummaryContext } from './summaries.js';
 
 /**
@@ -44,20 +45,29 @@ const IncidentJob = z.object({ incidentId: z.string().min(1) });
 const ApprovalJob = z.object({ approvalId: z.string().min(1) });
 
 const flowId = (runId: string) => `runbook:${runId}`;
-const ACTIVE: RunStatus[] = ['running', 'waiting', 'blocked'];
+export const ACTIVE_RUN: readonly RunStatus[] = ['running', 'waiting', 'blocked'];
+const ACTIVE: RunStatus[] = [...ACTIVE_RUN];
+
+/** The starter as the timeline and the audit name it: a mention, `automatically`, or the agent (escaped). */
+function starterText(s: RunStarter): string {
+  return s.kind === 'auto' ? 'automatically' : s.kind === 'agent' ? `by agent \`${escapeText(s.name)}\`` : `by <@${s.userId}>`;
+}
+const starterActor = (s: RunStarter) => (s.kind === 'auto' ? 'system' : s.kind === 'agent' ? s.name : s.userId);
 
 // -- starting ---------------------------------------------------------------------------------
 
 export interface StartInput {
   incidentId: string;
   runbookId: string;
-  /** A Slack user id, or `auto`. */
+  /** A Slack user id, `auto`, or an agent (`agentStarter(name)`, domain/runbook-run.ts). */
   startedBy: string;
 }
 
 /**
  * Start a runbook in an incident's channel. An automatic start is made once per incident and
- * runbook; a manual one is refused while the same runbook is still active in the incident.
+ * runbook; a manual one (a person's or an agent's) is refused while the same runbook is still
+ * active in the incident. An agent may start only a runbook whose steps it may cause to run
+ * (agentStartRefusal); its risky steps wait for a person's Approve like every proposal.
  */
 export async function startRunbook(deps: Deps, input: StartInput): Promise<{ run: RunbookRun; created: boolean }> {
   const rb = deps.config.runbooks.find((r) => r.id === input.runbookId);
@@ -65,21 +75,27 @@ export async function startRunbook(deps: Deps, input: StartInput): Promise<{ run
     const known = deps.config.runbooks.map((r) => `\`${r.id}\``).join(', ') || 'none is configured';
     throw new AppError('input.invalid', `Unknown runbook \`${input.runbookId}\`. Runbooks: ${known}.`);
   }
+  const starter = runStarter(input.startedBy);
+  if (starter.kind === 'agent') {
+    const refusal = agentStartRefusal(rb);
+    if (refusal) throw new AppError('agent.forbidden', `An agent cannot start this runbook: ${refusal}. Nothing was started.`);
+  }
   const incident = await requireIncident(deps, input.incidentId);
   if (!incident.channelId) throw new AppError('input.invalid', `${incidentLabel(incident)} has no Slack channel yet; a runbook reports there. Try again in a moment.`);
   if (!isOpen(incident.status)) throw new AppError('incident.bad_transition', `${incidentLabel(incident)} is ${incident.status}; runbooks run only in open incidents.`);
-  const auto = input.startedBy === 'auto';
+  const auto = starter.kind === 'auto';
   const previous = (await deps.store.listRunbookRuns({ incidentId: incident.id })).filter((r) => r.runbookId === rb.id);
   const active = previous.find((r) => ACTIVE.includes(r.status));
-  if (active && !auto) throw new AppError('input.invalid', `Runbook \`${rb.id}\` is already running in this incident. Cancel that run first to start it again.`);
+  if (active && !auto)
+    throw new AppError('runbook.already_running', `Runbook \`${rb.id}\` is already running in this incident; nothing new was started. Cancel that run first to start it again.`, { runId: active.id, status: active.status });
   // Concurrent starts of the same runbook compute the same key: one run is created.
   const dedupeKey = auto ? `auto:${incident.id}:${rb.id}` : `manual:${incident.id}:${rb.id}:${previous.length}`;
   const now = deps.clock.now();
   const res = await deps.store.createRunbookRun({ id: deps.newId(), incidentId: incident.id, runbookId: rb.id, runbook: rb, startedBy: input.startedBy, channelId: incident.channelId, dedupeKey, createdAt: now });
   if (!res.created) return res;
   const run = res.run;
-  await deps.store.audit({ at: now, incidentId: incident.id, actor: input.startedBy === 'auto' ? 'system' : input.startedBy, action: 'runbook.started', detail: { runbook: rb.id, run: run.id, auto } });
-  await timeline(deps, run, `start`, `Runbook *${escapeText(rb.title)}* started ${auto ? 'automatically' : `by <@${input.startedBy}>`}`, now);
+  await deps.store.audit({ at: now, incidentId: incident.id, actor: starterActor(starter), action: 'runbook.started', detail: { runbook: rb.id, run: run.id, auto, ...(starter.kind === 'agent' ? { agent: starter.name } : {}) } });
+  await timeline(deps, run, `start`, `Runbook *${escapeText(rb.title)}* started ${starterText(starter)}`, now);
   await showOrRetryLater(deps, run.id);
   await advance(deps, run.id);
   return res;
@@ -225,6 +241,8 @@ async function executeStep(deps: Deps, runners: StepRunners, run: RunbookRun, de
         if (!deps.config.file.runbooks.allow_commands)
           return fail('command steps are disabled on this Firebreak (runbooks.allow_commands is false); nothing was run');
         const c = def.command;
+        // Checked when the agent started the run; checked again here, where the command would run.
+        if (runStarter(run.startedBy).kind === 'agent' && !c.read_only) return fail('an agent started this run and this command is not declared read_only; nothing was run');
         const env: Record<string, string> = {};
         for (const name of ['PATH', ...c.env]) if (deps.config.runbookEnv[name] !== undefined) env[name] = deps.config.runbookEnv[name]!;
         const argv = c.argv.map(render);
@@ -278,7 +296,37 @@ async function postStepOutput(deps: Deps, runId: string, step: RunbookStepRecord
   const run = await ensureMessage(deps, runId);
   if (!run?.messageTs) return;
   const marker = Markers.runbookOutput(run.id, step.index, step.attempt);
-  await postOnce(deps, flowId(run.id), `output:${step.index}:${step.attempt}`, run.channelId, marker, () => stepOutputMessage(marker, run.runbook, step), { threadTs: run.messageTs });
+  const file = step.output && outputNeedsFile(step.output) ? await attachOutput(deps, run, step, step.output, 'output') : null;
+  await postOnce(deps, flowId(run.id), `output:${step.index}:${step.attempt}`, run.channelId, marker, () => stepOutputMessage(marker, run.runbook, step, file), { threadTs: run.messageTs });
+}
+
+/**
+ * An output too long for its thread message goes whole into a text file in the thread (the
+ * message shows its start and names the file): nothing is cut without saying where the rest is.
+ * Recorded per step attempt, so a repeated outcome uploads it once; if the process dies between
+ * the upload and the record, the file may be uploaded twice (Slack offers no lookup without
+ * `files:read`), which loses nothing. A refused upload (no `files:write`, the bot removed from the
+ * channel) is recorded with Slack's reason, which the message then gives.
+ */
+async function attachOutput(deps: Deps, run: RunbookRun, step: RunbookStepRecord, text: string, what: 'output' | 'diagnosis'): Promise<OutputFile> {
+  const name = `${run.runbookId}-step-${step.index + 1}-${step.stepId}${step.attempt ? `-attempt-${step.attempt + 1}` : ''}-${what}.txt`.replace(/[^A-Za-z0-9._-]/g, '_');
+  return recordedStep(deps, flowId(run.id), `${what}-file:${step.index}:${step.attempt}`, async (): Promise<OutputFile> => {
+    try {
+      await deps.chat.uploadFile({
+        channelId: run.channelId,
+        threadTs: run.messageTs ?? undefined,
+        filename: name,
+        title: `${run.runbook.title}, step ${step.index + 1} (${stepTitle(run.runbook, step.index)}): ${what}`,
+        bytes: Buffer.from(text, 'utf8'),
+      });
+      return { name, error: null };
+    } catch (err) {
+      if (!(err instanceof ChatError)) throw err;
+      deps.logger.warn({ runId: run.id, step: step.index, error: err.slackError }, 'attaching a long step output as a file failed');
+      const why = err.slackError === 'missing_scope' ? "the Slack app lacks files:write; update it from manifest.yml and reinstall" : `Slack answered ${err.slackError}`;
+      return { name, error: why };
+    }
+  });
 }
 
 // -- action steps: through the approval gate ------------------------------------------------------
@@ -286,13 +334,24 @@ async function postStepOutput(deps: Deps, runId: string, step: RunbookStepRecord
 async function proposeStepAction(deps: Deps, run: RunbookRun, def: Extract<RunbookStep, { kind: 'action' }>, step: RunbookStepRecord, render: (t: string) => string): Promise<void> {
   const params: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(def.action.params)) params[k] = typeof v === 'string' ? render(v) : v;
-  const auto = run.startedBy === 'auto';
+  const starter = runStarter(run.startedBy);
   const reason = `Runbook “${run.runbook.title}”, step ${step.index + 1}: ${def.title}${def.action.reason ? ` — ${render(def.action.reason)}` : ''}`;
-  // Manually started: the starter proposes it (they cannot approve their own risky step).
-  // Started automatically: the runbook proposes it; a risky action waits for a person's Approve.
-  const approval = await proposeAction(deps, { incidentId: run.incidentId, actionId: def.action.id, rawParams: params, reason, proposedBy: auto ? run.runbookId : run.startedBy, proposerKind: auto ? 'runbook' : 'user' });
+  // Started by a person: that person proposes it (they cannot approve their own risky step).
+  // Started automatically: the runbook proposes it. Started by an agent: the agent proposes it,
+  // and only a person can approve. In every case a risky action waits for a person's Approve;
+  // a read-only one runs at once (declaredInRunbook: the team wrote the action and its params).
+  const proposer =
+    starter.kind === 'auto'
+      ? { proposedBy: run.runbookId, proposerKind: 'runbook' as const }
+      : starter.kind === 'agent'
+        ? { proposedBy: starter.name, proposerKind: 'agent' as const }
+        : { proposedBy: starter.userId, proposerKind: 'user' as const };
+  const approval = await proposeAction(deps, { incidentId: run.incidentId, actionId: def.action.id, rawParams: params, reason, ...proposer, declaredInRunbook: true });
   const waiting = await deps.store.transitionRunbookStep(run.id, step.index, ['running'], 'waiting_approval', { approvalId: approval.id, detail: { approval: approval.id, action: def.action.id, needs_approval: approval.requiresApproval } }, { attempt: step.attempt });
   if (!waiting) return;
+  // Cancelled while we proposed (the cancel saw this step running, not waiting): withdraw it here.
+  const latest = await deps.store.getRunbookRun(run.id);
+  if (latest?.status === 'cancelled' && approval.requiresApproval) await withdrawApproval(deps, approval.id, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: latest.cancelledBy ?? 'system' });
   await advance(deps, run.id);
   // The approval may have settled before the step recorded its id (a read-only action is fast).
   const now = await deps.store.getApproval(approval.id);
@@ -311,7 +370,7 @@ export async function applyApprovalOutcome(deps: Deps, a: Approval): Promise<voi
   switch (a.status) {
     case 'succeeded':
       to = 'done';
-      patch = { output: a.result ? JSON.stringify(a.result, null, 2).slice(0, deps.config.file.runbooks.max_output_chars) : null, detail: { ...step.detail, approval_status: a.status, summary: a.requiresApproval ? `approved${by}` : 'read-only, ran at once' } };
+      patch = { output: a.result ? capOutput(JSON.stringify(a.result, null, 2), deps.config.file.runbooks.max_output_chars).text : null, detail: { ...step.detail, approval_status: a.status, summary: a.requiresApproval ? `approved${by}` : 'read-only, ran at once' } };
       break;
     case 'failed':
       to = 'failed';
@@ -321,10 +380,15 @@ export async function applyApprovalOutcome(deps: Deps, a: Approval): Promise<voi
       to = 'unknown';
       patch = { error: a.error ?? 'the action outcome is unknown; check before retrying', detail: { ...step.detail, approval_status: a.status } };
       break;
-    case 'denied':
+    case 'denied': {
       to = 'denied';
-      patch = { error: `denied${by}${a.denyReason ? `: ${a.denyReason}` : ''}. The runbook stops here.`, detail: { ...step.detail, approval_status: a.status } };
+      const w = withdrawalOf(a);
+      patch = {
+        error: w ? `approval withdrawn: the run was cancelled${w.by === 'system' ? '' : ` by <@${w.by}>`}` : `denied${by}${a.denyReason ? `: ${a.denyReason}` : ''}. The runbook stops here.`,
+        detail: { ...step.detail, approval_status: w ? 'withdrawn' : a.status },
+      };
       break;
+    }
     case 'expired':
       to = 'denied';
       patch = { error: 'the approval expired without a decision. The runbook stops here.', detail: { ...step.detail, approval_status: a.status } };
@@ -360,9 +424,11 @@ async function diagnoseStep(deps: Deps, run: RunbookRun, def: Extract<RunbookSte
   const withMessage = await ensureMessage(deps, run.id);
   if (withMessage?.messageTs) {
     const marker = Markers.runbookOutput(run.id, step.index, step.attempt);
-    await postOnce(deps, flowId(run.id), `output:${step.index}:${step.attempt}`, run.channelId, marker, () => diagnosisMessage(marker, { ...d, proposals: d.proposals.length }), { threadTs: withMessage.messageTs! }).catch((err) =>
-      deps.logger.warn({ err, runId: run.id }, 'posting the diagnosis failed'),
-    );
+    const post = async () => {
+      const file = diagnosisNeedsFile(d.text) ? await attachOutput(deps, withMessage, recorded, d.text, 'diagnosis') : null;
+      await postOnce(deps, flowId(run.id), `output:${step.index}:${step.attempt}`, run.channelId, marker, () => diagnosisMessage(marker, { ...d, proposals: d.proposals.length }, file), { threadTs: withMessage.messageTs! });
+    };
+    await post().catch((err) => deps.logger.warn({ err, runId: run.id }, 'posting the diagnosis failed'));
   }
   // Claude's proposals are proposals like any other: the gate decides; they never run on their own.
   for (const p of d.proposals) {
@@ -449,8 +515,29 @@ export async function cancelRun(deps: Deps, input: { runId: string; userId: stri
   if (!cancelled) return `That run already ${run.status === 'cancelled' ? 'was cancelled' : 'finished'}.`;
   await deps.store.audit({ at: now, incidentId: run.incidentId, actor: input.userId, action: 'runbook.cancelled', detail: { run: run.id } });
   await timeline(deps, run, 'cancel', `Runbook *${escapeText(run.runbook.title)}* cancelled by <@${input.userId}>; no further step starts`, now);
+  // A step waiting for approval: the approval is withdrawn, so nobody can approve what no longer
+  // belongs to a live run. One approved in the meantime is running already: say so.
+  const withdrawn: number[] = [];
+  const running: number[] = [];
+  for (const s of await deps.store.listRunbookSteps(run.id)) {
+    if (s.status !== 'waiting_approval' || !s.approvalId) continue;
+    const w = await withdrawApproval(deps, s.approvalId, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: input.userId });
+    if (w) withdrawn.push(s.index + 1);
+    else if (['approved', 'executing', 'succeeded', 'failed', 'unknown'].includes((await deps.store.getApproval(s.approvalId))?.status ?? '')) running.push(s.index + 1);
+  }
   await showOrRetryLater(deps, run.id);
-  return ':no_entry_sign: Run cancelled. A step already running finishes; no further step starts. Pending approvals stay open: deny them if they are no longer wanted.';
+  const parts = [':no_entry_sign: Run cancelled. A step already running finishes; no further step starts.'];
+  if (withdrawn.length) parts.push(`The approval that step ${withdrawn.join(', ')} waited for is withdrawn: it can no longer be approved.`);
+  if (running.length) parts.push(`Step ${running.join(', ')} was approved before the cancel; its action goes ahead (see its approval message).`);
+  return parts.join(' ');
+}
+
+/** The cancelled run whose step proposed this approval, if there is one (see approvals.approve). */
+export async function cancelledRunOf(deps: Deps, approvalId: string): Promise<RunbookRun | null> {
+  const step = await deps.store.findRunbookStepByApproval(approvalId);
+  if (!step) return null;
+  const run = await deps.store.getRunbookRun(step.runId);
+  return run?.status === 'cancelled' ? run : null;
 }
 
 /** The remediations of a run: action steps whose approval needed a person and ran. */
@@ -500,7 +587,7 @@ export async function answerFeedback(deps: Deps, input: { runId: string; index: 
   const step = await deps.store.getRunbookStep(run.id, input.index);
   const rem = step ? (await remediationsOf(deps, run, [step]))[0] : undefined;
   if (!rem) return 'That step is not an automated remediation.';
-  await deps.store.putRemediationFeedback({ approvalId: rem.approvalId, incidentId: run.incidentId, runId: run.id, stepIndex: input.index, actionId: rem.actionId, answer: input.answer, answeredBy: input.userId, answeredAt: deps.clock.now() });
+  await deps.store.recordRemediationAnswer({ approvalId: rem.approvalId, incidentId: run.incidentId, actionId: rem.actionId, runId: run.id, stepIndex: input.index, answer: input.answer, answeredBy: input.userId, answeredAt: deps.clock.now() });
   await deps.store.audit({ at: deps.clock.now(), incidentId: run.incidentId, approvalId: rem.approvalId, actor: input.userId, action: 'runbook.remediation_feedback', detail: { run: run.id, answer: input.answer } });
   await showOrRetryLater(deps, run.id);
   return `Recorded: *${input.answer}* for step ${input.index + 1}.`;
@@ -516,7 +603,7 @@ export async function showRun(deps: Deps, runId: string): Promise<void> {
   const incident = await deps.store.getIncident(run.incidentId);
   const roles = await deps.store.getRoles(run.incidentId);
   const remediations = run.feedbackAskedAt ? await remediationsOf(deps, run, steps) : [];
-  const feedback = run.feedbackAskedAt ? await deps.store.listRemediationFeedback({ incidentId: run.incidentId }) : [];
+  const feedback = run.feedbackAskedAt ? await deps.store.listRemediationAnswers({ incidentId: run.incidentId }) : [];
   const msg = runbookMessage({
     run,
     steps,

@@ -18,7 +18,7 @@ export interface BoltParts {
 /**
  * Bolt for the configured connection: an HTTP receiver (acks before the listener finishes, 2.9 s
  * unhandled-request timeout) or Socket Mode (acks timed into the same histogram the HTTP server
- * feeds). Every request first passes the workspace check and the replay check; then listeners.
+ * feeds). Every request first passes the workspace and app checks and the replay check; then listeners.
  */
 export function buildBolt(slack: SlackConnection, opts: { slackApiUrl: string; logger: Logger; metrics: Metrics; chat: SlackChat; store: Store; clock: Clock }): BoltParts {
   const { logger, metrics, chat, store, clock, slackApiUrl } = opts;
@@ -72,6 +72,15 @@ export function buildBolt(slack: SlackConnection, opts: { slackApiUrl: string; l
     const ours = chat.teamId();
     if (ours && team && team !== ours) {
       logger.warn({ team }, 'Slack request for another workspace refused');
+      if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
+      return;
+    }
+    // Nor does a request for another app (a signing secret shared between apps of one workspace):
+    // its button ids and commands may look like ours, but its user never saw our messages.
+    const app = body.api_app_id;
+    const ourApp = chat.appId();
+    if (ourApp && app && app !== ourApp) {
+      logger.warn({ apiAppId: app }, 'Slack request for another app refused');
       if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
       return;
     }

@@ -33,6 +33,10 @@ export const Actions = {
   runbookFeedbackYes: 'runbook_feedback_yes',
   runbookFeedbackNo: 'runbook_feedback_no',
   runbookFeedbackUnsure: 'runbook_feedback_unsure',
+  /** After resolve, for a remediation proposed outside a runbook. Value: the approval id. */
+  remediationNeededYes: 'remediation_needed_yes',
+  remediationNeededNo: 'remediation_needed_no',
+  remediationNeededUnsure: 'remediation_needed_unsure',
   cardPage: 'card_page',
   reminderSnooze: 'reminder_snooze',
   reminderSnoozeLong: 'reminder_snooze_long',
@@ -113,7 +117,12 @@ export const Markers = {
   runbookNote: (runId: string, note: string) => `runbook_note:${runId}:${note}`,
   reminder: (incidentId: string, dueMs: number) => `reminder:${incidentId}:${dueMs}`,
   page: (targetKey: string) => `page:${targetKey}`,
+  pageAck: (targetKey: string) => `page-ack:${targetKey}`,
   suggestions: (incidentId: string) => `followup_suggestions:${incidentId}`,
+  /** The weekly digest when it goes out as text (without files:write); with its chart, the file name marks it. */
+  digest: (week: string) => `digest:${week}`,
+  /** After resolve: "was each remediation needed?" for those proposed outside a runbook. */
+  remediationQuestion: (incidentId: string) => `remediation_question:${incidentId}`,
 } as const;
 
 /** A Slack user, channel, bot or user-group id: the only thing the bot turns into a mention or a channel link. */

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { fingerprint, parseAlertPayload, type AlertSource } from '../domain/alert.js';
+import { fingerprint, parseAlertPayload, parsePagerDutyAck, type AlertSource } from '../domain/alert.js';
 import { BodyTooLargeError, readBody, sendJson, type Route } from '../http/routes.js';
 import { createAlertIntake } from '../services/alerts.js';
+import { onEscalationUpdated, pagerDutyAckJob } from '../services/paging.js';
 import { backendEventJob, parseIncidentioEvent, parseRootlyEvent, type ParsedBackendEvent } from '../services/backend-events.js';
 import type { Deps } from '../services/deps.js';
 import { proposeForAgent } from '../services/agents.js';
@@ -123,7 +124,17 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
     if (parsedJson instanceof Reply) return parsedJson;
     const parsed = parseAlertPayload(source, parsedJson);
     if (!parsed.ok) return new Reply(400, 'invalid', { error: parsed.reason });
-    if (parsed.alerts.length === 0) return new Reply(200, 'ignored', { ignored: parsed.ignored ?? 'no alerts in payload' });
+    if (parsed.alerts.length === 0) {
+      // A page we sent through PagerDuty was acknowledged: shown in the incident (paging service).
+      const ack = source === 'pagerduty' ? parsePagerDutyAck(parsedJson) : null;
+      // Ours when its incident key is the dedup key of a page we sent (the incident id).
+      if (ack && (await deps.store.listPages(ack.incidentKey)).some((p) => p.externalId === ack.incidentKey)) {
+        const { deliveryId: key, ...payload } = ack;
+        const added = await deps.jobs.enqueue(pagerDutyAckJob, payload, { key });
+        return added ? new Reply(202, 'accepted', { acknowledgement: true }) : new Reply(200, 'duplicate', { duplicate: true });
+      }
+      return new Reply(200, 'ignored', { ignored: parsed.ignored ?? 'no alerts in payload' });
+    }
     if (parsed.alerts.length > cfg.max_alerts_per_delivery)
       return new Reply(413, 'too_large', { error: `${parsed.alerts.length} alerts in one delivery; at most ${cfg.max_alerts_per_delivery} (alerts.max_alerts_per_delivery) — split it` });
     // The limit counts alerts, not deliveries: one delivery of 50 alerts costs 50.
@@ -169,6 +180,8 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
     envName: string,
     verify: (raw: Buffer) => Verdict,
     parse: (body: unknown) => ParsedBackendEvent,
+    /** Events about something other than an incident (a page's escalation), answered here when it applies. */
+    other?: (body: unknown) => Promise<Reply | null>,
   ): Promise<Reply> => {
     if (!secret) return new Reply(503, 'disabled', { error: `${source} webhooks are not enabled: set ${envName}` });
     const raw = await body(req);
@@ -177,6 +190,8 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
     if (!verdict.ok) return new Reply(401, 'unauthorized', { error: `authentication failed: ${verdict.reason}` });
     const parsedJson = json(raw);
     if (parsedJson instanceof Reply) return parsedJson;
+    const answered = other ? await other(parsedJson) : null;
+    if (answered) return answered;
     const parsed = parse(parsedJson);
     if (!parsed.ok) return new Reply(400, 'invalid', { error: parsed.reason });
     if ('ignored' in parsed) return new Reply(200, 'ignored', { ignored: parsed.ignored });
@@ -269,6 +284,11 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
           'INCIDENTIO_WEBHOOK_SECRET',
           (raw) => verifySvix(req.headers, raw, env.INCIDENTIO_WEBHOOK_SECRET!, deps.clock.now()),
           (b) => parseIncidentioEvent(b, String(req.headers['webhook-id'])),
+          async (b) => {
+            const r = await onEscalationUpdated(deps, b, String(req.headers['webhook-id']));
+            if (r === 'checking') return new Reply(202, 'accepted', { accepted: 1 });
+            return r === 'not_ours' ? new Reply(200, 'ignored', { ignored: 'an escalation Firebreak is not waiting on' }) : null;
+          },
         ),
       ),
     },

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseFollowup, proposedFollowups } from '../../src/domain/followup.js';
 import { nextReminderAt, DEFAULT_CADENCE } from '../../src/domain/reminders.js';
-import { onCallInRotation, pageKey, resolveTarget } from '../../src/domain/oncall.js';
+import { PAGE_CHECK_FOR_MS, onCallInRotation, pageCheckDelayMs, pageKey, resolveTarget } from '../../src/domain/oncall.js';
+import { parsePagerDutyAck } from '../../src/domain/alert.js';
 import { parseCommand } from '../../src/domain/command.js';
 
 const at = (s: string) => new Date(`2026-12-01T${s}:00Z`);
@@ -49,4 +50,16 @@ test('on-call: a local rotation hands over every shift; targets resolve by name 
 test('proposed follow-ups are the Prevention bullets, without emphasis and without the recorded ones', () => {
   const md = '## Summary\n- not this\n## Prevention\n- **Add** a canary\n1. Page faster (suggestion)\n### Open follow-ups\n- Rotate keys\n## Other\n- no';
   assert.deepEqual(proposedFollowups(md), ['Add a canary', 'Page faster']);
+});
+
+test('a page is asked about 30 s after it was sent, then with doubling waits, at most every 10 minutes, for a day', () => {
+  assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 12].map(pageCheckDelayMs), [30_000, 60_000, 120_000, 240_000, 480_000, 600_000, 600_000, 600_000]);
+  assert.equal(PAGE_CHECK_FOR_MS, 24 * 3600_000);
+});
+
+test('a PagerDuty incident.acknowledged webhook gives the incident key, the service, who and when; other events give nothing', () => {
+  const event = (type: string) => ({ event: { id: 'E1', event_type: type, occurred_at: '2026-12-01T09:05:00Z', agent: { summary: 'Carol Jiménez', type: 'user_reference' }, data: { id: 'Q1', incident_key: 'inc-1', service: { summary: 'payments' } } } });
+  assert.deepEqual(parsePagerDutyAck(event('incident.acknowledged')), { deliveryId: 'E1', incidentKey: 'inc-1', service: 'payments', agent: 'Carol Jiménez', at: '2026-12-01T09:05:00.000Z' });
+  assert.equal(parsePagerDutyAck(event('incident.triggered')), null);
+  assert.equal(parsePagerDutyAck({ event: { id: 'E2', event_type: 'incident.acknowledged', data: { id: 'Q2' } } }), null, 'no incident key: not one of our pages');
 });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alertLabels, RunbookSchema, runbookApplies, toRunbook } from '../../src/domain/runbook.js';
-import { capOutput, formatElapsed, mayOperate, nextMove, type StepState } from '../../src/domain/runbook-run.js';
+import { agentStartRefusal, alertLabels, RunbookSchema, runbookApplies, stepWaitsFor, toRunbook } from '../../src/domain/runbook.js';
+import { agentStarter, capOutput, formatElapsed, mayOperate, nextMove, runStarter, type StepState } from '../../src/domain/runbook-run.js';
+import { DEFAULT_ACTIONS } from '../../src/domain/actions.js';
 import { renderTemplate, TemplateError, type TemplateVars } from '../../src/domain/runbook-template.js';
 
 const steps = (...xs: [StepState['status'], boolean?][]): StepState[] => xs.map(([status, c], index) => ({ index, status, continueOnFailure: c ?? false }));
@@ -65,4 +66,43 @@ test('mayOperate: the runbook policy or the person who started it', () => {
   const base = { roles: { commander: 'U0IC' }, groupMembers: new Set(['U0GRP']), startedBy: 'U0START' };
   for (const u of ['U0IC', 'U0LEAD', 'U0GRP', 'U0START']) assert.equal(mayOperate(policy, { ...base, userId: u }), true, u);
   assert.equal(mayOperate(policy, { ...base, userId: 'U0RANDOM' }), false);
+});
+
+test('a run an agent started gives no person the starter\'s rights, even when the agent is named like a Slack id', () => {
+  const policy = { roles: ['commander'], users: [], usergroups: [] };
+  const startedBy = agentStarter('U0START');
+  assert.deepEqual(runStarter(startedBy), { kind: 'agent', name: 'U0START' });
+  assert.deepEqual(runStarter('auto'), { kind: 'auto' });
+  assert.deepEqual(runStarter('U0START'), { kind: 'user', userId: 'U0START' });
+  const base = { roles: { commander: 'U0IC' }, groupMembers: new Set<string>(), startedBy };
+  assert.equal(mayOperate(policy, { ...base, userId: 'U0START' }), false, 'the Slack user U0START did not start it');
+  assert.equal(mayOperate(policy, { ...base, userId: startedBy }), false);
+  assert.equal(mayOperate(policy, { ...base, userId: 'U0IC' }), true, 'the policy still applies');
+});
+
+test('what each step waits for, and which runbooks an agent may start', () => {
+  const rb = toRunbook(
+    RunbookSchema.parse({
+      id: 'mixed',
+      title: 'Mixed',
+      steps: [
+        { id: 'read', http: { url: 'https://metrics.example.com/q' } },
+        { id: 'query', http: { method: 'POST', url: 'https://metrics.example.com/q', read_only: true } },
+        { id: 'logs', action: { id: 'read_logs', params: { service: 'api' } } },
+        { id: 'rollback', action: { id: 'rollback_deployment', params: { service: 'api', version: 'v1' } } },
+        { id: 'ask', check: 'Tell support' },
+        { id: 'why', diagnose: true },
+        { id: 'pods', command: { argv: ['kubectl', 'get', 'pods'], read_only: true } },
+      ],
+    }),
+    'test',
+  );
+  assert.deepEqual(
+    rb.steps.map((s) => stepWaitsFor(s, DEFAULT_ACTIONS)),
+    ['nothing', 'nothing', 'nothing', 'approval', 'person', 'nothing', 'nothing'],
+  );
+  assert.equal(stepWaitsFor(rb.steps[2]!, []), 'approval', 'an action it cannot find counts as risky');
+  assert.equal(agentStartRefusal(rb), null, 'every command is declared read-only');
+  const restart = toRunbook(RunbookSchema.parse({ id: 'restart', title: 'Restart', steps: [{ id: 'restart', command: { argv: ['kubectl', 'rollout', 'restart', 'deploy/api'] } }] }), 'test');
+  assert.match(agentStartRefusal(restart)!, /command step not declared read_only \(restart\), so only a person may start it/);
 });

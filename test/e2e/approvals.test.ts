@@ -233,4 +233,40 @@ describe('approval gate end to end (signed Slack requests, real bot, emulator)',
     await bot.fb.deps.jobs.idle();
     assert.equal(receiver.received.length, 0);
   });
+
+  test('after resolve the commander is asked whether each remediation that ran was needed; the answer is in /incident stats', async () => {
+    const ran = (await bot.fb.deps.store.listApprovals({ incidentId: incident.id, status: ['succeeded', 'failed', 'unknown'] })).filter((a) => a.requiresApproval);
+    assert.ok(ran.length >= 1, 'the earlier tests ran a remediation');
+    const first = ran.sort((x, y) => x.createdAt.getTime() - y.createdAt.getTime())[0]!;
+    const fpBefore = await statsFalsePositives();
+    await bot.driver.slash('resolve rolled back', { user: ALICE, channel: incident.channelId! });
+    const question = await bot.waitFor(() => messagesWithMarker(bot.emulator, incident.channelId!, 'remediation_question:')[0], 8000, 'the question');
+    const text = () => blocksText(message(question.ts).blocks);
+    assert.match(text(), /<@U0ALICE01>, the incident is resolved: was each remediation that ran needed\?/);
+    assert.equal((text().match(/remediation_needed_no/g) ?? []).length, ran.length, 'one row of buttons per remediation that ran');
+    assert.match(text(), /`rollback_deployment` service=api version=v41 \(succeeded\)/);
+    // Only the commander answers.
+    const nb = bot.emulator.state.ephemeralsFor(BOB, incident.channelId!).length;
+    await click(question.ts, Actions.remediationNeededNo, BOB, first.id);
+    assert.match(await ephemeralAfter(BOB, nb), /The commander \(<@U0ALICE01>\) answers this/);
+    const na = bot.emulator.state.ephemeralsFor(ALICE, incident.channelId!).length;
+    await click(question.ts, Actions.remediationNeededNo, ALICE, first.id);
+    assert.match(await ephemeralAfter(ALICE, na), /Recorded: \*no\* for `rollback_deployment`/);
+    const [answer] = await bot.fb.deps.store.listRemediationAnswers({ incidentId: incident.id });
+    assert.deepEqual({ approvalId: answer!.approvalId, answer: answer!.answer, by: answer!.answeredBy, runId: answer!.runId }, { approvalId: first.id, answer: 'no', by: ALICE, runId: null });
+    await bot.waitFor(() => /Answered \*no\* by <@U0ALICE01>/.test(text()), 3000, 'the answer shown on the question');
+    // The same record the runbooks' question writes: the figures count it.
+    assert.deepEqual(await statsFalsePositives(), { notNeeded: fpBefore.notNeeded + 1, executed: fpBefore.executed });
+  });
+
+  /** `/incident stats 7d` in the incident channel: the false-positive figure of the chart's message. */
+  async function statsFalsePositives(): Promise<{ notNeeded: number; executed: number }> {
+    const charts = () => bot.emulator.state.messages(incident.channelId!).filter((x) => x.files?.length && /Incident figures/.test(x.text));
+    const n = charts().length;
+    await bot.driver.slash('stats 7d', { user: ALICE, channel: incident.channelId! });
+    const msg = await bot.waitFor(() => charts()[n], 20_000, 'the stats chart');
+    const fp = /\*False-positive remediations\*: [\d.]+% \((\d+) of (\d+) executed\)/.exec(msg.text);
+    assert.ok(fp, msg.text);
+    return { notNeeded: Number(fp[1]), executed: Number(fp[2]) };
+  }
 });

@@ -11,6 +11,9 @@ import { Actions, DeclareBlocks, FormBlocks, INPUT, Shortcuts, Views } from '../
 import { startFakePagerDuty, type FakePagerDuty } from '../fakes/pagerduty/fake.js';
 import { startFakeRootly, type FakeRootly } from '../fakes/rootly/fake.js';
 import { startFakeIncidentIo, type FakeIncidentIo } from '../fakes/incidentio/fake.js';
+import { createRootlyOnCall } from '../../src/adapters/backend/rootly/oncall.js';
+import { createIncidentIoOnCall } from '../../src/adapters/backend/incidentio/oncall.js';
+import type { OnCall } from '../../src/ports/oncall.js';
 
 const DAVE = 'U0DAVE001';
 const START = Date.parse('2026-12-01T09:00:00Z');
@@ -32,9 +35,20 @@ function configFile(lines: string[]): string {
 /** What differs per backend: how to start it, and where a page or a follow-up lands. */
 interface BackendCase {
   name: string;
-  start(): Promise<{ env: Record<string, string>; config: string[]; close(): Promise<void> }>;
+  /** `oncall`: the real adapter with a short client timeout (the timeout tests wait for it). */
+  start(now: () => number): Promise<{ env: Record<string, string>; config: string[]; close(): Promise<void>; oncall?: OnCall }>;
   pages(target: 'payments' | 'db'): number;
   followups(): string[];
+  /** The route that creates a follow-up in the backend (null: the store is the record). */
+  followupRoute: string | null;
+  /** Carol acknowledges the page in the paging source, as she would in its app. */
+  acknowledge(externalId: string, botUrl: string): Promise<void>;
+  /** How Carol shows in the channel: a mention where the source names her Slack account or email. */
+  acker: RegExp;
+  /** How often the bot asked the source about a page (null: it cannot be asked). */
+  statusChecks: (() => number) | null;
+  /** Whether the source tells the bot of the acknowledgement (a webhook) instead of waiting to be asked. */
+  pushes: boolean;
 }
 
 let pd: FakePagerDuty;
@@ -42,6 +56,10 @@ let rootly: FakeRootly;
 let iio: FakeIncidentIo;
 const PD_KEY_PAYMENTS = 'p'.repeat(32);
 const PD_KEY_DB = 'd'.repeat(32);
+/** The vendor clients' timeout in these tests (10 s in production): a stalled answer fails fast. */
+const CLIENT_TIMEOUT_MS = 1500;
+const PD_WEBHOOK_SECRET = 'pd-webhook-secret-0123456789';
+const IIO_WEBHOOK_SECRET = `whsec_${Buffer.from('incidentio-webhook-secret-0123').toString('base64')}`;
 
 const CASES: BackendCase[] = [
   {
@@ -49,7 +67,7 @@ const CASES: BackendCase[] = [
     async start() {
       pd = await startFakePagerDuty();
       return {
-        env: { PAGERDUTY_EVENTS_URL: pd.url, PD_KEY_PAYMENTS, PD_KEY_DB },
+        env: { PAGERDUTY_EVENTS_URL: pd.url, PD_KEY_PAYMENTS, PD_KEY_DB, PAGERDUTY_WEBHOOK_SECRET: PD_WEBHOOK_SECRET },
         config: [
           '  targets:',
           '    - { name: payments, type: service, routing_key_env: PD_KEY_PAYMENTS }',
@@ -62,6 +80,14 @@ const CASES: BackendCase[] = [
     },
     pages: (t) => pd.alerts().filter((a) => a.routingKey === (t === 'payments' ? PD_KEY_PAYMENTS : PD_KEY_DB)).reduce((n, a) => n + a.triggers, 0),
     followups: () => [],
+    followupRoute: null,
+    async acknowledge(dedupKey, botUrl) {
+      pd.subscribe(`${botUrl}/webhooks/alerts/pagerduty`, PD_WEBHOOK_SECRET);
+      assert.equal(await pd.acknowledge({ routingKey: PD_KEY_PAYMENTS, dedupKey, agent: { id: 'PCAROL1', name: 'Carol Jiménez' }, service: 'payments' }), 202);
+    },
+    acker: /Carol Jiménez/,
+    statusChecks: null,
+    pushes: true,
   },
   {
     name: 'Rootly (alerts with notification targets, schedule shifts, action items)',
@@ -86,16 +112,23 @@ const CASES: BackendCase[] = [
           '  services: { checkout: { schedule: sched-checkout } }',
         ],
         close: () => rootly.close(),
+        oncall: createRootlyOnCall({ apiKey: 'rootly-key', baseUrl: rootly.url, timeoutMs: CLIENT_TIMEOUT_MS }),
       };
     },
     pages: (t) => rootly.alerts().filter((a) => a.attributes.notification_target_id === (t === 'payments' ? 'ep-payments' : 'grp-db')).length,
     followups: () => rootly.actionItems().map((a) => String(a.attributes.summary)),
+    followupRoute: 'POST /v1/incidents/{incident_id}/action_items',
+    acknowledge: async (alertId) => rootly.acknowledgeAlert(alertId, 'carol@example.com'),
+    acker: /<@U0CAROL01>/,
+    statusChecks: () => rootly.calls({ route: 'GET /v1/alerts/{id}' }).length,
+    pushes: false,
   },
   {
     name: 'incident.io (escalations, schedule entries, follow-ups)',
-    async start() {
+    async start(now) {
       iio = await startFakeIncidentIo({
         apiKey: 'iio-key',
+        now, // its webhooks are stamped with the test's clock, which the bot checks them against
         onCall: {
           users: [
             { id: 'iu-carol', email: 'carol@example.com', name: 'Carol', slack_user_id: CAROL },
@@ -107,7 +140,7 @@ const CASES: BackendCase[] = [
         },
       });
       return {
-        env: { INCIDENTIO_API_KEY: 'iio-key', INCIDENTIO_API_URL: iio.url },
+        env: { INCIDENTIO_API_KEY: 'iio-key', INCIDENTIO_API_URL: iio.url, INCIDENTIO_WEBHOOK_SECRET: IIO_WEBHOOK_SECRET },
         config: [
           '  targets:',
           '    - { name: payments, type: escalation_path, id: ep-payments }',
@@ -115,10 +148,20 @@ const CASES: BackendCase[] = [
           '  services: { checkout: { schedule: sched-checkout } }',
         ],
         close: () => iio.close(),
+        oncall: createIncidentIoOnCall({ apiKey: 'iio-key', baseUrl: iio.url, timeoutMs: CLIENT_TIMEOUT_MS }),
       };
     },
     pages: (t) => iio.escalations().filter((e) => (t === 'payments' ? e.body.escalation_path_id === 'ep-payments' : e.body.user_ids?.includes('iu-dave'))).length,
     followups: () => iio.followUps().map((f) => f.body.title),
+    followupRoute: 'POST /v2/follow_ups',
+    async acknowledge(escalationId, botUrl) {
+      // incident.io pushes the change (a Svix-signed webhook); the bot asks for the escalation at once.
+      iio.subscribe(`${botUrl}/webhooks/incidentio`, IIO_WEBHOOK_SECRET);
+      assert.equal(await iio.acknowledgeEscalation(escalationId, 'iu-carol'), 202);
+    },
+    acker: /<@U0CAROL01>/,
+    statusChecks: () => iio.calls({ route: 'GET /v2/escalations/{id}' }).length,
+    pushes: true,
   },
 ];
 
@@ -144,10 +187,10 @@ for (const c of CASES) {
     const card = () => messagesWithMarker(bot.emulator, incident.channelId!, `card:${incident.id}`)[0]!;
 
     before(async () => {
-      const b = await c.start();
+      const b = await c.start(() => clock.now().getTime());
       closeBackend = b.close;
       const cfg = configFile(['oncall:', ...b.config]);
-      bot = await startBot({ env: { ...b.env, FIREBREAK_CONFIG: cfg }, build: { clock } });
+      bot = await startBot({ env: { ...b.env, FIREBREAK_CONFIG: cfg }, build: { clock, ...(b.oncall ? { oncall: b.oncall } : {}) } });
       await bot.driver.slash('', { user: ALICE, channel: GENERAL_CHANNEL_ID });
       const modal = await bot.waitFor(() => openView(bot.emulator, ALICE, Views.declare), 3000, 'declare modal');
       await bot.driver.submitView(
@@ -273,5 +316,66 @@ for (const c of CASES) {
       await advance(120);
       assert.equal(nudges().length, 3, 'no nudge after resolve');
     });
+
+    // After the reminders (it moves the clock); the first incident is resolved by then, so a second is paged.
+    test('a paged person\'s acknowledgement is shown in the channel (who and when) and on the page message; the status checks stop', async () => {
+      await bot.driver.slash('declare critical Payments API latency', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+      const found = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === 'Payments API latency'), 5000, 'second incident');
+      await flowDone(bot, found.id);
+      const second = (await bot.fb.deps.store.getIncident(found.id))!;
+      const ch = second.channelId!;
+      await bot.driver.slash('page payments', { user: ALICE, channel: ch });
+      const notice = await bot.waitFor(() => bot.emulator.state.messages(ch).find((m) => /Paged \*payments\*/.test(m.text)), 5000, 'page notice');
+      const page = (await bot.fb.deps.store.listPages(second.id)).find((p) => p.targetName === 'payments')!;
+      assert.equal(page.state, 'sent');
+      const acks = () => messagesWithMarker(bot.emulator, ch, `page-ack:${page.targetKey}`);
+      if (c.statusChecks) {
+        // Asked 30 s after the page, not acknowledged yet: nothing said; asked again later (backoff).
+        const before = c.statusChecks();
+        await advance(1);
+        assert.equal(c.statusChecks(), before + 1, 'one check after 30 s');
+        assert.equal(acks().length, 0);
+      }
+      await c.acknowledge(page.externalId!, bot.url);
+      // Pushed: shown without waiting for the next check; asked: the next check (1 min later) sees it.
+      if (!c.pushes) await advance(2);
+      const ack = await bot.waitFor(() => acks()[0], 5000, 'acknowledgement in the channel');
+      assert.match(ack.text, new RegExp(`${c.acker.source} acknowledged the page to \\*payments\\* at <!date\\^`));
+      const stored = (await bot.fb.deps.store.getPage(second.id, page.targetKey))!;
+      assert.equal(stored.state, 'acknowledged');
+      assert.ok(stored.ackedAt);
+      // The page message shows it too; the timeline and the audit log have it.
+      await bot.waitFor(() => new RegExp(`acknowledged by ${c.acker.source}`).test(blocksText(bot.emulator.state.messages(ch).find((m) => m.ts === notice.ts)?.blocks)), 3000, 'page message updated');
+      assert.ok((await bot.fb.deps.store.listTimeline(second.id)).some((e) => e.kind === 'page' && new RegExp(`${c.acker.source} acknowledged the page to payments`).test(e.text)));
+      assert.ok((await bot.fb.deps.store.listAudit({ incidentId: second.id })).some((e) => e.action === 'oncall.page_acknowledged'));
+      // Nothing more is asked or said about it.
+      const checks = c.statusChecks?.() ?? 0;
+      await advance(60);
+      assert.equal(c.statusChecks?.() ?? 0, checks, 'no check after the acknowledgement');
+      assert.equal(acks().length, 1, 'said once');
+    });
+
+    // After the reminders (it moves the clock to let the job retry); the incident is resolved by then.
+    if (c.followupRoute) {
+      test('a follow-up whose create timed out after the backend recorded it is created once: the retry finds it by its marker', async () => {
+        // The backend commits the create, then stalls past the client's timeout: we do not know it worked.
+        const server = c.name.startsWith('Rootly') ? rootly : iio;
+        server.inject(c.followupRoute!, { hangAfterCommit: true, times: 1 });
+        const creates = () => server.calls({ route: c.followupRoute! }).length;
+        const before = creates();
+        await inChannel('followup Page the database team on replica lag');
+        const f = await bot.waitFor(async () => (await bot.fb.deps.store.listFollowups({ incidentId: incident.id })).find((x) => /replica lag/.test(x.text)), 3000, 'follow-up');
+        await bot.waitFor(() => creates() === before + 1, 5000, 'the first create reached the backend');
+        await bot.waitFor(() => c.followups().filter((t) => /replica lag/.test(t)).length === 1, 3000, 'committed by the backend');
+        // The job fails on the timeout and is retried (on the test's clock): it looks before it creates.
+        await new Promise((r) => setTimeout(r, CLIENT_TIMEOUT_MS + 300));
+        for (let n = 0; n < 5 && !(await bot.fb.deps.store.getFollowup(f.id))!.backendId; n++) await advance(2);
+        const stored = await bot.waitFor(async () => (await bot.fb.deps.store.getFollowup(f.id))?.backendId ? (await bot.fb.deps.store.getFollowup(f.id))! : null, 5000, 'backend id recorded');
+        assert.equal(c.followups().filter((t) => /replica lag/.test(t)).length, 1, 'one follow-up in the backend');
+        assert.equal(creates(), before + 1, 'no second create');
+        const backendIds = c.name.startsWith('Rootly') ? rootly.actionItems().map((a) => a.id) : iio.followUps().map((x) => x.id);
+        assert.ok(backendIds.includes(stored.backendId!), 'the store points at the one the backend has');
+      });
+    }
   });
 }

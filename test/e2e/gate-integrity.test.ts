@@ -152,6 +152,39 @@ describe('gate integrity: nobody can grab approval power', () => {
     receiver.received.length = 0;
   });
 
+  test('a correctly signed request from another app of this workspace is acked and changes nothing', async () => {
+    // The same workspace and signing secret, another api_app_id: a command, then an Approve click
+    // by someone the policy allows, on a real approval message.
+    const foreign = 'A0OTHERAPP';
+    const slashBody = new URLSearchParams({
+      token: 'x', team_id: bot.emulator.teamId, team_domain: 'acme', channel_id: GENERAL_CHANNEL_ID, channel_name: 'general', user_id: ALICE, user_name: 'alice',
+      command: '/incident', text: 'declare high Another apps incident', api_app_id: foreign, is_enterprise_install: 'false',
+      response_url: bot.emulator.issueResponseUrl({ channel: GENERAL_CHANNEL_ID, user: ALICE }), trigger_id: bot.emulator.issueTrigger(ALICE),
+    }).toString();
+    assert.equal((await bot.driver.send(slashBody)).status, 200);
+    const { ts, id } = await propose('rollback_deployment service=api version=v39', BOB);
+    const approver = (await commander())!;
+    const before = count(approver);
+    const r = await bot.driver.click({ channel: ch(), ts }, Actions.approve, { user: approver, apiAppId: foreign });
+    assert.equal(r.status, 200);
+    await settle();
+    assert.equal((await bot.fb.deps.store.listOpenIncidents()).filter((i) => i.title === 'Another apps incident').length, 0, 'no incident declared');
+    assert.equal(bot.emulator.state.ephemeralsFor(ALICE, GENERAL_CHANNEL_ID).filter((e) => /another apps incident/i.test(e.text)).length, 0);
+    assert.equal(count(approver), before, 'no answer to the click');
+    assert.equal((await bot.fb.deps.store.getApproval(id))!.status, 'pending');
+    assert.deepEqual(await bot.fb.deps.store.listVotes(id), []);
+    assert.equal(receiver.received.length, 0, 'zero executions');
+    // The operator learns why, and the log carries no secret.
+    const refusals = bot.logs.filter((l) => l.includes('Slack request for another app refused'));
+    assert.equal(refusals.length, 2);
+    assert.ok(refusals.every((l) => l.includes(foreign)));
+    // Our own app's click on the same message still counts.
+    assert.match(await approveAs(ts, approver), /Approved\. Running/);
+    await bot.waitFor(async () => (await bot.fb.deps.store.getApproval(id))!.status === 'succeeded', 8000, 'run');
+    assert.equal(receiver.received.length, 1);
+    receiver.received.length = 0;
+  });
+
   test('a legitimate two-person approval still works', async () => {
     const { ts, id } = await propose('restart_service service=api', DAVE);
     assert.match(await approveAs(ts, BOB), /waiting for 1 more approval/);

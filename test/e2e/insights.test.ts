@@ -7,6 +7,7 @@ import { startBot, BOT_TOKEN, type Bot } from './harness.js';
 import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import { ALICE, BOB, flowDone } from './helpers.js';
 import { scheduleDigest } from '../../src/services/insights.js';
+import { isoWeek } from '../../src/domain/insights.js';
 import type { EmuMessage } from '../../src/emulator/slack/types.js';
 
 let bot: Bot;
@@ -122,6 +123,30 @@ test('without the files:write scope the figures still come back, with what the a
     const eph = await other.waitFor(() => emulator.state.ephemeralsFor(ALICE, GENERAL_CHANNEL_ID).find((e) => /Incident figures/.test(e.text)), 20_000, 'the text figures');
     assert.match(eph.text, /files:write/);
     assert.ok(emulator.calls('files.getUploadURLExternal').every((c) => c.error === 'missing_scope'));
+  } finally {
+    await other.close();
+    await emulator.close();
+  }
+});
+
+test('a digest posted as text (no files:write) whose answer Slack lost is found on the retry, not posted twice', async () => {
+  const { startSlackEmulator, defaultBotScopes } = await import('../../src/emulator/slack/index.js');
+  const emulator = await startSlackEmulator({ botToken: BOT_TOKEN, scopes: defaultBotScopes().filter((s) => s !== 'files:write') });
+  // Slack posts the digest, then the connection drops before the bot hears back.
+  emulator.inject('chat.postMessage', { drop: true, after: true });
+  const dir = mkdtempSync(join(tmpdir(), 'fb-digest-lost-'));
+  const cfg = join(dir, 'firebreak.yml');
+  writeFileSync(cfg, `insights:\n  digest:\n    channel: ${GENERAL_CHANNEL_ID}\n    day: ${WEEKDAYS[new Date().getUTCDay()]}\n    hour: 0\n`);
+  const other = await startBot({ emulator, env: { FIREBREAK_CONFIG: cfg } });
+  try {
+    const week = isoWeek(new Date());
+    const posted = await other.waitFor(() => other.fb.deps.store.getStep<{ ts?: string; adopted?: boolean }>(`digest:${week}:${GENERAL_CHANNEL_ID}`, 'posted'), 20_000, 'the digest recorded');
+    assert.ok(emulator.calls('chat.postMessage').some((c) => c.error === 'dropped_after'), 'the answer was lost');
+    const digests = emulator.state.messages(GENERAL_CHANNEL_ID).filter((m) => /Weekly incident digest/.test(m.text));
+    assert.equal(digests.length, 1, 'one digest in the channel');
+    assert.equal(posted.adopted, true, 'the retry found it in the channel');
+    assert.equal(posted.ts, digests[0]!.ts);
+    assert.match(digests[0]!.text, new RegExp(week));
   } finally {
     await other.close();
     await emulator.close();

@@ -29,6 +29,10 @@ async function startTarget(): Promise<Target> {
     } else if (path === '/deploys') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ items: [{ version: 'v41', at: '14:01' }] }));
+    } else if (path === '/big') {
+      // A long log: more than a Slack message holds, with characters that grow when escaped.
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`${Array.from({ length: 400 }, (_, n) => `line ${n} <warn> a&b latency=${n}ms`).join('\n')}\nEND-OF-OUTPUT`);
     } else if (path === '/echo-auth') {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end(`you sent ${req.headers.authorization}`);
@@ -87,6 +91,14 @@ function config(target: string): string {
           ],
         },
         {
+          id: 'big-output',
+          title: 'Reads a long log',
+          steps: [
+            { id: 'log', title: 'Recent log lines', http: { url: `${target}/big` } },
+            { id: 'why', diagnose: { prompt: 'Explain the log.' } },
+          ],
+        },
+        {
           id: 'shell',
           title: 'Uses a command',
           steps: [{ id: 'uptime', command: { argv: ['node', '-e', 'require("fs").writeFileSync("/tmp/firebreak-e2e-command-ran", "x")'] } }],
@@ -138,6 +150,16 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     return (await bot.fb.deps.store.getIncident(i.id))!;
   }
   const runs = (i: Incident) => bot.fb.deps.store.listRunbookRuns({ incidentId: i.id });
+  /** `/incident stats 7d` in a channel: the false-positive figure of the chart's message. */
+  async function statsFalsePositives(channel: string): Promise<{ notNeeded: number; executed: number }> {
+    const charts = () => bot.emulator.state.messages(channel).filter((x) => x.files?.length && /Incident figures/.test(x.text));
+    const n = charts().length;
+    await bot.driver.slash('stats 7d', { user: ALICE, channel });
+    const msg = await bot.waitFor(() => charts()[n], 20_000, 'the stats chart');
+    const fp = /\*False-positive remediations\*: [\d.]+% \((\d+) of (\d+) executed\)/.exec(msg.text);
+    assert.ok(fp, msg.text);
+    return { notNeeded: Number(fp[1]), executed: Number(fp[2]) };
+  }
   const runOf = async (i: Incident, runbookId: string, n = 0): Promise<RunbookRun> =>
     bot.waitFor(async () => (await runs(i)).filter((r) => r.runbookId === runbookId)[n], 5000, `run of ${runbookId}`);
   const checklist = (i: Incident, run: RunbookRun) => messagesWithMarker(bot.emulator, i.channelId!, `runbook:${run.id}`);
@@ -239,14 +261,19 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     // After resolve, the commander is asked whether the rollback was needed; the answer is stored.
     await bot.driver.slash('resolve fixed by rollback', { user: ALICE, channel: i.channelId! });
     await bot.waitFor(() => /was each automated remediation needed/.test(checklistText(i, run)), 5000, 'feedback question');
+    await bot.fb.deps.jobs.idle();
+    assert.equal(messagesWithMarker(bot.emulator, i.channelId!, 'remediation_question:').length, 0, 'asked on the runbook message only, not again in the channel');
+    const falsePositives = await statsFalsePositives(i.channelId!);
     const m = checklist(i, run)[0]!;
     const nb = bot.emulator.state.ephemeralsFor(BOB, i.channelId!).length;
     await bot.driver.click({ channel: i.channelId!, ts: m.ts }, Actions.runbookFeedbackNo, { user: BOB, blockId: `runbook_feedback:${run.id}:2` });
     await bot.waitFor(() => /The commander .* answers this/.test(bot.emulator.state.ephemeralsFor(BOB, i.channelId!)[nb]?.text ?? ''), 3000, 'only the commander answers');
     await bot.driver.click({ channel: i.channelId!, ts: m.ts }, Actions.runbookFeedbackNo, { user: ALICE, blockId: `runbook_feedback:${run.id}:2` });
-    const fb = await bot.waitFor(async () => (await bot.fb.deps.store.listRemediationFeedback({ incidentId: i.id }))[0], 3000, 'feedback stored');
+    const fb = await bot.waitFor(async () => (await bot.fb.deps.store.listRemediationAnswers({ incidentId: i.id }))[0], 3000, 'feedback stored');
     assert.deepEqual({ approvalId: fb.approvalId, answer: fb.answer, by: fb.answeredBy, action: fb.actionId }, { approvalId: approval.id, answer: 'no', by: ALICE, action: 'rollback_deployment' });
     await bot.waitFor(() => /Answered \*no\* by <@U0ALICE01>/.test(checklistText(i, run)), 3000, 'answer shown');
+    // The answer given on the runbook message is the one `/incident stats` counts: one more "not needed".
+    assert.deepEqual(await statsFalsePositives(i.channelId!), { notNeeded: falsePositives.notNeeded + 1, executed: falsePositives.executed });
   });
 
   test('a denied action stops the runbook visibly; the steps after it never start', async () => {
@@ -268,6 +295,161 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     await bot.waitFor(() => /Stopped/.test(checklistText(i, run)) && /not approved/.test(checklistText(i, run)), 3000, 'checklist shows the stop');
     assert.ok((await bot.fb.deps.store.listTimeline(i.id)).some((e) => /API error triage\* stopped at step 3/.test(e.text)));
     assert.equal(claude.messageRequests.filter((r) => r.userText.includes('Checkout latency') && r.body?.tools?.some((t) => t.name === 'record_diagnosis')).length, 0, 'no diagnosis after the stop');
+  });
+
+  test('an output longer than a message holds is attached whole as a file in the thread; the message shows its start and names the file', async () => {
+    const i = await declare('Log flood on api');
+    const longDiagnosis = `${'The log shows latency climbing line after line. '.repeat(80)}END-OF-DIAGNOSIS`;
+    claude.setResponder((req) => {
+      if (!req.body?.tools?.some((t) => t.name === 'record_diagnosis') || !req.userText.includes('Log flood on api')) return undefined;
+      return { toolUses: [{ name: 'record_diagnosis', input: { diagnosis: longDiagnosis, confidence: 'medium', evidence: ['log'] } }] };
+    });
+    try {
+      await bot.driver.slash('runbook big-output', { user: ALICE, channel: i.channelId! });
+      const run = await runOf(i, 'big-output');
+      await waitStatus(run, ['succeeded'], 'run finished');
+      const full = (await bot.fb.deps.store.getRunbookStep(run.id, 0))!.output!;
+      assert.ok(full.endsWith('END-OF-OUTPUT') && full.length > 10_000, 'the step kept the whole output');
+      const thread = await bot.waitFor(() => {
+        const t = threadOf(i, run);
+        return t.filter((m) => (m as { files?: unknown[] }).files?.length).length === 2 && t.some((m) => /Diagnosis/.test(blocksText(m.blocks))) ? t : null;
+      }, 5000, 'two files and the diagnosis in the thread');
+      const fileOf = (re: RegExp) => {
+        const m = thread.find((x) => (x as { files?: { name: string }[] }).files?.some((f) => re.test(f.name)))!;
+        const meta = (m as unknown as { files: { id: string; name: string }[] }).files[0]!;
+        return { name: meta.name, text: bot.emulator.state.files.get(meta.id)!.bytes!.toString('utf8') };
+      };
+      // The step output: the file holds all of it; the message its start and the file's name.
+      const out = fileOf(/step-1-log-output\.txt$/);
+      assert.equal(out.text, full);
+      const post = thread.find((m) => /Recent log lines/.test(blocksText(m.blocks)))!;
+      const shown = blocksText(post.blocks);
+      assert.match(shown, /line 0 &lt;warn&gt; a&amp;b latency=0ms/);
+      assert.doesNotMatch(shown, /END-OF-OUTPUT/);
+      assert.match(shown, new RegExp(`Showing the first [0-9,]+ of ${full.length.toLocaleString('en-US')} characters\\. The full output is attached in this thread as \`${out.name.replace(/\./g, '\\.')}\``));
+      for (const b of post.blocks as { text?: { text: string } }[]) assert.ok((b.text?.text.length ?? 0) <= 3000, 'every section within Slack\'s limit');
+      // The diagnosis too.
+      const diag = fileOf(/step-2-why-diagnosis\.txt$/);
+      assert.equal(diag.text, longDiagnosis);
+      const dpost = thread.find((m) => /Diagnosis/.test(blocksText(m.blocks)))!;
+      assert.doesNotMatch(blocksText(dpost.blocks), /END-OF-DIAGNOSIS/);
+      assert.match(blocksText(dpost.blocks), new RegExp(`attached in this thread as \`${diag.name.replace(/\./g, '\\.')}\``));
+      // A short output stays in the message, whole, with no file.
+      const files = bot.emulator.state.messages(i.channelId!).filter((m) => (m as { files?: unknown[] }).files?.length).length;
+      assert.equal(files, 2, 'exactly one file per long output');
+    } finally {
+      claude.setResponder(undefined);
+    }
+  });
+
+  /**
+   * An Approve click from a client that still shows the message as it was (Slack updates messages
+   * for everyone, but a click can be on its way): the payload carries the old message.
+   */
+  async function staleClick(channel: string, msg: { ts: string; blocks?: unknown[] }, actionId: string, userId: string) {
+    const block = (msg.blocks as { block_id?: string; elements?: { action_id?: string; value?: string }[] }[]).find((b) => b.elements?.some((e) => e.action_id === actionId))!;
+    const el = block.elements!.find((e) => e.action_id === actionId)!;
+    const payload = {
+      type: 'block_actions',
+      user: { id: userId, username: 'alice', name: 'alice', team_id: bot.emulator.teamId },
+      api_app_id: bot.emulator.appId,
+      token: 'x',
+      trigger_id: bot.emulator.issueTrigger(userId),
+      team: { id: bot.emulator.teamId, domain: 'acme' },
+      container: { type: 'message', message_ts: msg.ts, channel_id: channel, is_ephemeral: false },
+      channel: { id: channel, name: 'incident' },
+      message: msg,
+      response_url: bot.emulator.issueResponseUrl({ channel, user: userId }),
+      actions: [{ action_id: actionId, block_id: block.block_id, type: 'button', value: el.value, action_ts: String(Date.now() / 1000) }],
+    };
+    return bot.driver.send(new URLSearchParams({ payload: JSON.stringify(payload) }).toString());
+  }
+
+  /** Counts executor calls from here on (the executor the approval gate calls after Approve). */
+  function spyExecutor(): { calls: () => number; restore(): void } {
+    const ex = bot.fb.deps.executor;
+    const original = ex.run.bind(ex);
+    let n = 0;
+    ex.run = async (...args: Parameters<typeof ex.run>) => {
+      n++;
+      return original(...args);
+    };
+    return { calls: () => n, restore: () => void (ex.run = original) };
+  }
+
+  test('cancelling a run withdraws the approval it waits for: the message says so, a later Approve gets a clear answer and runs nothing', async () => {
+    const i = await declare('Cache stampede on api');
+    await bot.driver.slash('runbook api-triage', { user: BOB, channel: i.channelId! });
+    const run = await runOf(i, 'api-triage');
+    const waiting = await waitStep(run, 2, 'waiting_approval');
+    const before = await bot.waitFor(() => {
+      const m = approvalMessage(i, waiting.approvalId!);
+      return m && /Approve/.test(JSON.stringify(m.blocks)) ? structuredClone(m) : null;
+    }, 3000, 'approval message with buttons');
+    const spy = spyExecutor();
+    try {
+      // Bob, who started it, cancels from the checklist.
+      await bot.waitFor(() => /Cancel run/.test(JSON.stringify(checklist(i, run)[0]?.blocks ?? [])), 3000, 'cancel button');
+      const nb = bot.emulator.state.ephemeralsFor(BOB, i.channelId!).length;
+      await bot.driver.click({ channel: i.channelId!, ts: checklist(i, run)[0]!.ts }, Actions.runbookCancel, { user: BOB });
+      const reply = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(BOB, i.channelId!)[nb]?.text, 3000, 'cancel reply');
+      assert.match(reply, /Run cancelled/);
+      assert.match(reply, /approval that step 3 waited for is withdrawn: it can no longer be approved/);
+
+      // The approval message, updated in place: withdrawn because the run was cancelled, no buttons.
+      const updated = await bot.waitFor(() => {
+        const m = approvalMessage(i, waiting.approvalId!);
+        return m && /Withdrawn: the runbook run was cancelled/.test(blocksText(m.blocks)) ? m : null;
+      }, 3000, 'approval message withdrawn');
+      assert.equal(updated.ts, before.ts, 'the same message, updated');
+      assert.match(blocksText(updated.blocks), /withdrawn .*because the runbook “API error triage” was cancelled by <@U0BOB0001>\. It can no longer be approved/);
+      assert.doesNotMatch(JSON.stringify(updated.blocks), new RegExp(Actions.approve));
+      const a = (await bot.fb.deps.store.getApproval(waiting.approvalId!))!;
+      assert.equal(a.status, 'denied');
+      const audit = await bot.fb.deps.store.listAudit({ incidentId: i.id });
+      assert.ok(audit.some((e) => e.action === 'approval.withdrawn' && e.approvalId === a.id && e.actor === BOB && e.detail.run === run.id), 'the withdrawal is audited');
+      assert.ok((await bot.fb.deps.store.listTimeline(i.id)).some((e) => /`rollback_deployment` withdrawn: runbook “API error triage” was cancelled by <@U0BOB0001>/.test(e.text)));
+      // The step says why it ended; the checklist shows it.
+      const step = await waitStep(run, 2, 'denied');
+      assert.match(step.error!, /approval withdrawn: the run was cancelled by <@U0BOB0001>/);
+      await bot.waitFor(() => /Cancelled/.test(checklistText(i, run)) && /approval withdrawn/.test(checklistText(i, run)), 3000, 'checklist');
+
+      // Alice, the commander, presses Approve on the message as her client still showed it.
+      const na = bot.emulator.state.ephemeralsFor(ALICE, i.channelId!).length;
+      assert.equal((await staleClick(i.channelId!, before, Actions.approve, ALICE)).status, 200);
+      const answer = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(ALICE, i.channelId!)[na]?.text, 3000, 'answer to the late click');
+      assert.match(answer, /This was withdrawn at .* because its runbook run \(“API error triage”\) was cancelled by <@U0BOB0001>\. Nothing was run/);
+      await bot.settled();
+      assert.equal((await bot.fb.deps.store.getApproval(a.id))!.status, 'denied');
+      assert.equal(spy.calls(), 0, 'the executor was never called');
+      assert.ok((await bot.fb.deps.store.listAudit({ incidentId: i.id })).some((e) => e.action === 'approval.click_refused' && e.actor === ALICE && e.approvalId === a.id));
+    } finally {
+      spy.restore();
+    }
+  });
+
+  test('a run cancelled while its withdrawal did not happen (the process stopped in between): the next Approve withdraws it instead of running it', async () => {
+    const i = await declare('Queue backlog on api');
+    await bot.driver.slash('runbook api-triage', { user: BOB, channel: i.channelId! });
+    const run = await runOf(i, 'api-triage');
+    const waiting = await waitStep(run, 2, 'waiting_approval');
+    const msg = await bot.waitFor(() => approvalMessage(i, waiting.approvalId!), 3000, 'approval message');
+    // What the store holds when the process dies right after the cancel was recorded.
+    assert.ok(await bot.fb.deps.store.transitionRunbookRun(run.id, ['waiting', 'running', 'blocked'], 'cancelled', { cancelledBy: BOB, finishedAt: new Date() }));
+    const spy = spyExecutor();
+    try {
+      const na = bot.emulator.state.ephemeralsFor(ALICE, i.channelId!).length;
+      await bot.driver.click({ channel: i.channelId!, ts: msg.ts }, Actions.approve, { user: ALICE });
+      const answer = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(ALICE, i.channelId!)[na]?.text, 3000, 'answer');
+      assert.match(answer, /withdrawn .* because its runbook run \(“API error triage”\) was cancelled by <@U0BOB0001>/);
+      await bot.waitFor(() => /Withdrawn: the runbook run was cancelled/.test(blocksText(approvalMessage(i, waiting.approvalId!)?.blocks)), 3000, 'message updated');
+      await bot.settled();
+      assert.equal((await bot.fb.deps.store.getApproval(waiting.approvalId!))!.status, 'denied');
+      assert.deepEqual(await bot.fb.deps.store.listVotes(waiting.approvalId!), [], 'the click counted for nothing');
+      assert.equal(spy.calls(), 0);
+    } finally {
+      spy.restore();
+    }
   });
 
   test('a failing step stops the run and says why; continue_on_failure lets it go on', async () => {

@@ -361,6 +361,23 @@ describe('Slack emulator: Web API', () => {
     }
   });
 
+  test('bots.info: auth.test\'s bot_id names the app; an unknown bot is bot_not_found; users:read is needed', async () => {
+    const me = await web.auth.test();
+    assert.equal(typeof me.bot_id, 'string');
+    const r = await web.bots.info({ bot: me.bot_id as string });
+    assert.equal(r.bot?.app_id, emu.appId);
+    assert.equal(r.bot?.user_id, me.user_id);
+    assert.equal((await slackError(web.bots.info({ bot: 'B0NOSUCH' }))).error, 'bot_not_found');
+    const { emu: narrow, web: w } = await withEmulator({ scopes: ['chat:write'] });
+    try {
+      const e = await slackError(w.bots.info({ bot: me.bot_id as string }));
+      assert.equal(e.error, 'missing_scope');
+      assert.equal(e.data?.needed, 'users:read');
+    } finally {
+      await narrow.close();
+    }
+  });
+
   test('scopes: the default is the manifest\'s bot scopes', async () => {
     assert.ok(emu.scopes.includes('bookmarks:read') && emu.scopes.includes('chat:write'));
     assert.equal((await web.bookmarks.list({ channel_id: INCIDENTS_CHANNEL_ID })).ok, true);

@@ -13,8 +13,14 @@ import { startSandboxBot, type RunningSandbox } from './helpers.js';
  */
 const CHROMIUM = '/usr/bin/chromium';
 const OUT = fileURLToPath(new URL('../../test-output/sandbox/', import.meta.url));
-/** The README's screenshot of an incident channel: taken here, so it always shows the current console. */
-const README_SHOT = fileURLToPath(new URL('../../docs/images/incident-channel.png', import.meta.url));
+/**
+ * The README's screenshot of an incident channel is taken here, so it shows the current console.
+ * It is written to docs/ only with UPDATE_README_SHOT=1 (a test run leaves the work tree clean);
+ * otherwise it lands beside the other screenshots.
+ */
+const README_SHOT = process.env.UPDATE_README_SHOT
+  ? fileURLToPath(new URL('../../docs/images/incident-channel.png', import.meta.url))
+  : join(OUT, 'incident-channel.png');
 const present = existsSync(CHROMIUM);
 if (!present && process.env.CI) throw new Error(`${CHROMIUM} is missing: CI must install it (apt-get install -y chromium)`);
 const skip = present ? false : `${CHROMIUM} not found: install it with "apt-get install -y chromium" to run the browser test`;

@@ -213,7 +213,7 @@ export async function makeGate(
     metrics,
     jobs,
     charts: { renderTrend: async () => { throw new Error('no charts in this test'); } },
-    oncall: { name: 'none', page: async () => ({ externalId: '', status: 'unsupported' }), onCallNow: async () => [], createFollowup: async () => ({ backendId: null, url: null }) },
+    oncall: { name: 'none', page: async () => ({ externalId: '', status: 'unsupported' }), onCallNow: async () => [], createFollowup: async () => ({ backendId: null, url: null }), findFollowup: async () => null },
     newId: () => randomUUID(),
   };
   let incidentId = opts.incidentId;

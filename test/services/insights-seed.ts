@@ -39,7 +39,7 @@ export async function seedHistory(store: Store, opts: { n: number; days: number;
         proposerKind: 'user', policy: {}, approvers: null, requiresApproval: true, createdAt: at(10), expiresAt: at(25), channelId: null,
       });
       await store.transitionApproval(approvalId, ['pending'], 'succeeded', { decidedBy: 'U0ALICE01', decidedAt: at(12) });
-      await store.recordRemediationAnswer({ approvalId, answer: k % 8 === 1 ? 'no' : 'yes', answeredBy: 'U0ALICE01', at: resolvedAt });
+      await store.recordRemediationAnswer({ approvalId, incidentId: id, actionId: 'rollback_deployment', runId: null, stepIndex: null, answer: k % 8 === 1 ? 'no' : 'yes', answeredBy: 'U0ALICE01', answeredAt: resolvedAt });
     }
     if (origin === 'alert') {
       await store.insertAlert({

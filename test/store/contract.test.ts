@@ -442,6 +442,24 @@ function storeContract(open: () => Promise<Opened>): void {
     assert.equal(await s.markProcessed(k, at(1)), false, 'a recent key survives the prune');
   });
 
+  describe('pages', () => {
+    test('an acknowledgement is recorded once: only a sent page moves, and only the first of concurrent callers gets it back', async () => {
+      const { incident } = await s.createIncident(newIncident());
+      const key = `${incident.id}:target:payments`;
+      assert.equal(await s.insertPage({ incidentId: incident.id, targetKey: key, targetName: 'payments', message: '', pagedBy: 'U1', createdAt: T0 }), true);
+      assert.equal(await s.ackPage(incident.id, key, { at: at(60), by: 'U2' }), null, 'not sent yet: nothing to acknowledge');
+      await s.patchPage(incident.id, key, { state: 'sent', externalId: 'ext-1', sentAt: at(5) });
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => s.ackPage(incident.id, key, { at: at(60 + i), by: `U${i}` })));
+      const won = results.filter((r) => r !== null);
+      assert.equal(won.length, 1);
+      const page = (await s.getPage(incident.id, key))!;
+      assert.equal(page.state, 'acknowledged');
+      assert.equal(page.ackedBy, won[0]!.ackedBy);
+      assert.equal(page.ackedAt?.getTime(), won[0]!.ackedAt?.getTime());
+      assert.equal((await s.findPageByExternalId('ext-1'))?.state, 'acknowledged');
+    });
+  });
+
   describe('alerts', () => {
     test('the same (source, deliveryId) is stored once; null deliveryId is never deduped', async () => {
       const a = newAlert();

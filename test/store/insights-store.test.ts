@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Store } from '../../src/ports/store.js';
 import type { BackendIncidentRecord } from '../../src/domain/insights.js';
+import { RunbookSchema, toRunbook } from '../../src/domain/runbook.js';
 import { openTestPgStore, openTestSqliteStore, withPgSchema } from './pg-helper.js';
 
 const T0 = new Date('2026-11-02T10:00:00Z');
@@ -47,8 +48,13 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const approvalId = randomUUID();
       await store.createApproval({ id: approvalId, incidentId: id, actionId: 'clear_cache', params: {}, reason: '', proposedBy: 'U0BOB0001', proposerKind: 'user', policy: {}, approvers: null, requiresApproval: true, createdAt: min(8), expiresAt: min(20), channelId: null });
       await store.transitionApproval(approvalId, ['pending'], 'succeeded', {});
-      await store.recordRemediationAnswer({ approvalId, answer: 'unsure', answeredBy: 'U0ALICE01', at: min(100) });
-      await store.recordRemediationAnswer({ approvalId, answer: 'no', answeredBy: 'U0ALICE01', at: min(101) }); // a later answer replaces it
+      // A read-only action that ran (logs, metrics) is not a remediation: not in the false-positive rate.
+      const readOnly = randomUUID();
+      await store.createApproval({ id: readOnly, incidentId: id, actionId: 'read_logs', params: {}, reason: '', proposedBy: 'U0BOB0001', proposerKind: 'user', policy: {}, approvers: null, requiresApproval: false, createdAt: min(7), expiresAt: min(20), channelId: null });
+      await store.transitionApproval(readOnly, ['pending'], 'succeeded', {});
+      const answer = { approvalId, incidentId: id, actionId: 'clear_cache', runId: null, stepIndex: null, answeredBy: 'U0ALICE01' };
+      await store.recordRemediationAnswer({ ...answer, answer: 'unsure', answeredAt: min(100) });
+      await store.recordRemediationAnswer({ ...answer, answer: 'no', answeredAt: min(101) }); // a later answer replaces it
       // A backend-only incident and the synced twin of ours (matched by backend id; no label on incident.io).
       assert.equal(await store.upsertBackendIncidents('rootly', [record({ backendId: 'r-77', acknowledgedAt: min(3), postmortem: 'completed' }), record({ backendId: 'r-78', title: 'From the UI' })], min(200)), 2);
       assert.equal(await store.upsertBackendIncidents('rootly', [record({ backendId: 'r-77', acknowledgedAt: min(3), postmortem: 'completed' })], min(300)), 1, 'idempotent');
@@ -67,6 +73,21 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.equal(ui.origin, 'backend');
       assert.equal(ui.acknowledgedAt, null);
       assert.deepEqual(await store.countBackendIncidents('rootly'), { rows: 2, distinct: 2 });
+    });
+
+    test('runbook vs by hand: an incident a runbook ran for counts as runbook even when no remediation ran', async (t) => {
+      if (skip) return t.skip(skip);
+      const make = async (title: string) => {
+        const id = randomUUID();
+        await store.createIncident({ id, title, description: '', severity: 'low', services: [], private: false, origin: 'slack', declaredBy: null, commanderId: null, backend: 'local', createdAt: min(2000) });
+        return id;
+      };
+      const withRun = await make('Runbook read the logs');
+      await make('Handled by hand');
+      const runbook = toRunbook(RunbookSchema.parse({ id: 'look', title: 'Look', steps: [{ id: 'logs', check: 'read the logs' }] }), 'test');
+      await store.createRunbookRun({ id: randomUUID(), incidentId: withRun, runbookId: 'look', runbook, startedBy: 'U0BOB0001', channelId: 'C1', dedupeKey: null, createdAt: min(2001) });
+      const facts = await store.listIncidentFacts({ from: min(1999), to: min(2100) });
+      assert.deepEqual(facts.map((f) => [f.title, f.runbook, f.remediations.executed]).sort(), [['Handled by hand', false, 0], ['Runbook read the logs', true, 0]]);
     });
   });
 }

@@ -57,16 +57,16 @@ function contract(name: string, open: () => Promise<{ a: KyselyStore; b: KyselyS
       assert.deepEqual(done?.detail, { status_code: 200 });
     });
 
-    test('remediation feedback: one row per approval, a later answer replaces the earlier one', async (t) => {
+    test('remediation answers from a runbook step: one row per approval, a later answer replaces the earlier one', async (t) => {
       ctx ??= await open();
       if (!ctx) return t.skip('PostgreSQL is not reachable');
       const incidentId = await incident(ctx.a);
       const base = { approvalId: randomUUID(), incidentId, runId: 'r', stepIndex: 2, actionId: 'rollback_deployment', answeredBy: 'U1' };
-      await ctx.a.putRemediationFeedback({ ...base, answer: 'unsure', answeredAt: new Date(1000) });
-      await ctx.b.putRemediationFeedback({ ...base, answer: 'no', answeredAt: new Date(2000) });
-      const rows = await ctx.a.listRemediationFeedback({ incidentId });
+      await ctx.a.recordRemediationAnswer({ ...base, answer: 'unsure', answeredAt: new Date(1000) });
+      await ctx.b.recordRemediationAnswer({ ...base, answer: 'no', answeredAt: new Date(2000) });
+      const rows = await ctx.a.listRemediationAnswers({ incidentId });
       assert.equal(rows.length, 1);
-      assert.equal(rows[0]!.answer, 'no');
+      assert.deepEqual({ ...rows[0]! }, { ...base, answer: 'no', answeredAt: new Date(2000) });
     });
   });
 }

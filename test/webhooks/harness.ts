@@ -215,7 +215,7 @@ export async function buildHarness(opts: HarnessOptions = {}): Promise<Harness> 
     metrics,
     jobs: runner,
     charts: { renderTrend: async () => { throw new Error('no charts in this test'); } },
-    oncall: { name: 'none', page: async () => ({ externalId: '', status: 'unsupported' }), onCallNow: async () => [], createFollowup: async () => ({ backendId: null, url: null }) },
+    oncall: { name: 'none', page: async () => ({ externalId: '', status: 'unsupported' }), onCallNow: async () => [], createFollowup: async () => ({ backendId: null, url: null }), findFollowup: async () => null },
     newId: () => randomUUID(),
   };
   registerStandardJobs(deps, runner);

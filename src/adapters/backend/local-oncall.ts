@@ -37,5 +37,8 @@ export function createLocalOnCall(opts: { pagerduty: PagerDutyEvents; routingKey
     async createFollowup() {
       return { backendId: null, url: null };
     },
+    async findFollowup() {
+      return null; // the store is the record
+    },
   };
 }

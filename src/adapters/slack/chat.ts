@@ -53,6 +53,7 @@ const PER_USER_INVITE_ERRORS = new Set(['already_in_channel', 'user_not_found', 
  */
 const SAFE_TO_REPEAT = new Set([
   'auth.test',
+  'bots.info',
   'conversations.list',
   'conversations.info',
   'conversations.history',
@@ -111,7 +112,7 @@ function classifySlackFailure(err: unknown): SlackFailure {
 export class SlackChat implements Chat {
   readonly client: SlackApiClient;
   private readonly limiter: RateLimiter;
-  private bot: { userId: string; teamId: string; url: string } | null = null;
+  private bot: { userId: string; teamId: string; url: string; appId: string | null } | null = null;
 
   private readonly logger: Logger;
   private readonly policy: RetryPolicyOptions;
@@ -150,16 +151,35 @@ export class SlackChat implements Chat {
     }
   }
 
-  /** auth.test: learns the bot user id and the workspace URL; proves the token works. */
-  async init(): Promise<{ userId: string; teamId: string; url: string }> {
-    const r = await this.call<WebAPICallResult & { user_id?: string; team_id?: string; url?: string }>('auth.test', {});
-    this.bot = { userId: r.user_id ?? '', teamId: r.team_id ?? '', url: r.url ?? 'https://slack.com/' };
+  /**
+   * auth.test: learns the bot user id and the workspace URL; proves the token works. Then
+   * bots.info on auth.test's `bot_id` learns the app id (`users:read`), which every request Slack
+   * sends us names as `api_app_id`. Without it (an older token, a scope removed, Slack unsure) the
+   * bot starts all the same and checks the workspace only: a warning says so.
+   */
+  async init(): Promise<{ userId: string; teamId: string; url: string; appId: string | null }> {
+    const r = await this.call<WebAPICallResult & { user_id?: string; team_id?: string; url?: string; bot_id?: string }>('auth.test', {});
+    let appId: string | null = null;
+    if (r.bot_id) {
+      try {
+        const b = await this.call<WebAPICallResult & { bot?: { app_id?: string } }>('bots.info', { bot: r.bot_id });
+        appId = b.bot?.app_id || null;
+      } catch (err) {
+        this.logger.warn({ error: err instanceof ChatError ? err.slackError : String(err) }, 'bots.info failed: the app id is unknown, so requests are checked for the workspace only');
+      }
+    }
+    this.bot = { userId: r.user_id ?? '', teamId: r.team_id ?? '', url: r.url ?? 'https://slack.com/', appId };
     return this.bot;
   }
 
   /** The workspace the token belongs to (auth.test), once init() ran. */
   teamId(): string | null {
     return this.bot?.teamId || null;
+  }
+
+  /** This app's id (bots.info on auth.test's bot), once init() ran; null when Slack did not say. */
+  appId(): string | null {
+    return this.bot?.appId || null;
   }
 
   botUserId(): string | null {
@@ -403,6 +423,7 @@ interface RawMessage {
   thread_ts?: string;
   subtype?: string;
   blocks?: { block_id?: string }[];
+  files?: { id?: string; name?: string }[];
 }
 
 function toMessage(m: RawMessage): ChatMessage & { blockIds: string[] } {
@@ -413,5 +434,6 @@ function toMessage(m: RawMessage): ChatMessage & { blockIds: string[] } {
     text: m.text ?? '',
     threadTs: m.thread_ts ?? null,
     blockIds: (m.blocks ?? []).map((b) => b.block_id ?? '').filter(Boolean),
+    ...(m.files?.length ? { files: m.files.map((f) => ({ id: f.id ?? '', name: f.name ?? '' })) } : {}),
   };
 }

@@ -22,6 +22,7 @@ export class KyselyFollowThroughStore implements FollowThroughStore {
         created_at: p.createdAt.getTime(),
         sent_at: null,
         acked_at: null,
+        acked_by: null,
       })
       .onConflict((oc) => oc.doNothing())
       .returning('incident_id')
@@ -41,6 +42,18 @@ export class KyselyFollowThroughStore implements FollowThroughStore {
 
   async findPageByExternalId(externalId: string): Promise<Page | null> {
     const r = await this.db.selectFrom('pages').selectAll().where('external_id', '=', externalId).executeTakeFirst();
+    return r ? toPage(r) : null;
+  }
+
+  async ackPage(incidentId: string, targetKey: string, ack: { at: Date; by: string | null }): Promise<Page | null> {
+    const r = await this.db
+      .updateTable('pages')
+      .set({ state: 'acknowledged', acked_at: ack.at.getTime(), acked_by: ack.by })
+      .where('incident_id', '=', incidentId)
+      .where('target_key', '=', targetKey)
+      .where('state', '=', 'sent')
+      .returningAll()
+      .executeTakeFirst();
     return r ? toPage(r) : null;
   }
 
@@ -125,6 +138,7 @@ function toPage(r: Selectable<PagesTable>): Page {
     externalId: r.external_id,
     sentAt: date(r.sent_at),
     ackedAt: date(r.acked_at),
+    ackedBy: r.acked_by ?? null,
     error: r.error,
   };
 }

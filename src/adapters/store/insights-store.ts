@@ -2,10 +2,14 @@ import { sql, type Kysely } from 'kysely';
 import type { IncidentStatus } from '../../domain/incident.js';
 import { acknowledgement, type BackendIncidentRecord, type IncidentFacts, type InsightOrigin, type PostmortemState } from '../../domain/insights.js';
 import type { Severity } from '../../domain/severity.js';
-import type { InsightsStore, RemediationAnswer } from '../../ports/insights-store.js';
+import type { InsightsStore, RemediationAnswer, RemediationVerdict } from '../../ports/insights-store.js';
 import type { Database } from './schema.js';
 
-/** Approval states in which the remediation ran (or may have: `unknown` died mid-execution). */
+/**
+ * Approval states in which the remediation ran (or may have: `unknown` died mid-execution). A
+ * remediation is an action that needed approval: a read-only action (logs, metrics) is not one,
+ * and is never asked about (the same rule as the runbooks' post-resolve question).
+ */
 const EXECUTED = ['succeeded', 'failed', 'unknown'];
 /** Upserts go in chunks well under SQLite's and PostgreSQL's bound-parameter limits. */
 const CHUNK = 200;
@@ -71,8 +75,17 @@ export class KyselyInsightsStore implements InsightsStore {
     return { rows: Number(r.rows), distinct: Number(r.distinct) };
   }
 
-  async recordRemediationAnswer(a: { approvalId: string; answer: RemediationAnswer; answeredBy: string; at: Date }): Promise<void> {
-    const row = { approval_id: a.approvalId, answer: a.answer, answered_by: a.answeredBy, answered_at: a.at.getTime() };
+  async recordRemediationAnswer(a: RemediationAnswer): Promise<void> {
+    const row = {
+      approval_id: a.approvalId,
+      incident_id: a.incidentId,
+      action_id: a.actionId,
+      run_id: a.runId,
+      step_index: a.stepIndex,
+      answer: a.answer,
+      answered_by: a.answeredBy,
+      answered_at: a.answeredAt.getTime(),
+    };
     await this.db
       .insertInto('remediation_answers')
       .values(row)
@@ -80,13 +93,33 @@ export class KyselyInsightsStore implements InsightsStore {
       .execute();
   }
 
+  async listRemediationAnswers(filter: { incidentId: string }): Promise<RemediationAnswer[]> {
+    const rows = await this.db
+      .selectFrom('remediation_answers')
+      .selectAll()
+      .where('incident_id', '=', filter.incidentId)
+      .orderBy('answered_at', 'asc')
+      .orderBy('approval_id', 'asc')
+      .execute();
+    return rows.map((r) => ({
+      approvalId: r.approval_id,
+      incidentId: filter.incidentId,
+      actionId: r.action_id ?? '',
+      runId: r.run_id,
+      stepIndex: r.step_index === null ? null : Number(r.step_index),
+      answer: r.answer as RemediationVerdict,
+      answeredBy: r.answered_by,
+      answeredAt: new Date(Number(r.answered_at)),
+    }));
+  }
+
   async listIncidentFacts(range: { from: Date; to: Date }): Promise<IncidentFacts[]> {
     const from = range.from.getTime();
     const to = range.to.getTime();
     const inWindow = this.db.selectFrom('incidents').select('id').where('created_at', '>=', from).where('created_at', '<', to);
-    // Four set-based reads, whatever the number of incidents: the figures over 10,000 incidents
+    // Five set-based reads, whatever the number of incidents: the figures over 10,000 incidents
     // cost a few queries, not one per incident.
-    const [incidents, timeline, approvals, history] = await Promise.all([
+    const [incidents, timeline, approvals, runs, history] = await Promise.all([
       this.db
         .selectFrom('incidents')
         .select(['id', 'title', 'severity', 'status', 'services', 'origin', 'backend', 'backend_id', 'created_at', 'resolved_at'])
@@ -114,14 +147,18 @@ export class KyselyInsightsStore implements InsightsStore {
           sql<number>`sum(case when remediation_answers.answer = 'no' then 1 else 0 end)`.as('not_needed'),
         ])
         .where('approvals.status', 'in', EXECUTED)
+        .where('approvals.requires_approval', '=', 1)
         .where('approvals.incident_id', 'in', inWindow)
         .groupBy('approvals.incident_id')
         .execute(),
+      // Incidents a runbook ran for (by hand, automatically or by an agent), whatever its steps did.
+      this.db.selectFrom('runbook_runs').select('incident_id').distinct().where('incident_id', 'in', inWindow).execute(),
       this.db.selectFrom('backend_incidents').selectAll().where('started_at', '>=', from).where('started_at', '<', to).execute(),
     ]);
 
     const tl = new Map(timeline.map((t) => [t.incident_id, t]));
     const ap = new Map(approvals.map((a) => [a.incident_id, a]));
+    const withRun = new Set(runs.map((r) => r.incident_id));
     const out = new Map<string, IncidentFacts>();
     const byBackendKey = new Map<string, string>();
     for (const i of incidents) {
@@ -144,7 +181,7 @@ export class KyselyInsightsStore implements InsightsStore {
         // The local backend keeps no publish state; a vendor's state arrives with the sync.
         postmortem: null,
         remediations: { executed, notNeeded: Number(a?.not_needed ?? 0) },
-        runbook: executed > 0,
+        runbook: executed > 0 || withRun.has(i.id),
       });
       if (i.backend_id && i.backend !== 'local') byBackendKey.set(`${i.backend}:${i.backend_id}`, i.id);
     }

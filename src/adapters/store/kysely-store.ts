@@ -67,6 +67,7 @@ export class KyselyStore implements Store {
     this.listPages = ft.listPages.bind(ft);
     this.patchPage = ft.patchPage.bind(ft);
     this.findPageByExternalId = ft.findPageByExternalId.bind(ft);
+    this.ackPage = ft.ackPage.bind(ft);
     this.insertFollowup = ft.insertFollowup.bind(ft);
     this.getFollowup = ft.getFollowup.bind(ft);
     this.listFollowups = ft.listFollowups.bind(ft);
@@ -86,8 +87,11 @@ export class KyselyStore implements Store {
   listIncidentFacts(range: { from: Date; to: Date }): Promise<IncidentFacts[]> {
     return this.insights.listIncidentFacts(range);
   }
-  recordRemediationAnswer(a: { approvalId: string; answer: RemediationAnswer; answeredBy: string; at: Date }): Promise<void> {
+  recordRemediationAnswer(a: RemediationAnswer): Promise<void> {
     return this.insights.recordRemediationAnswer(a);
+  }
+  listRemediationAnswers(filter: { incidentId: string }): Promise<RemediationAnswer[]> {
+    return this.insights.listRemediationAnswers(filter);
   }
 
   // -- paging and follow-ups: the FollowThroughStore slice (./followthrough.ts) ---------------------
@@ -96,6 +100,7 @@ export class KyselyStore implements Store {
   readonly listPages: FollowThroughStore['listPages'];
   readonly patchPage: FollowThroughStore['patchPage'];
   readonly findPageByExternalId: FollowThroughStore['findPageByExternalId'];
+  readonly ackPage: FollowThroughStore['ackPage'];
   readonly insertFollowup: FollowThroughStore['insertFollowup'];
   readonly getFollowup: FollowThroughStore['getFollowup'];
   readonly listFollowups: FollowThroughStore['listFollowups'];
@@ -112,8 +117,6 @@ export class KyselyStore implements Store {
   getRunbookStep: Store['getRunbookStep'] = (runId, index) => this.runbooks.getRunbookStep(runId, index);
   transitionRunbookStep: Store['transitionRunbookStep'] = (runId, index, from, to, patch, guard) => this.runbooks.transitionRunbookStep(runId, index, from, to, patch, guard);
   findRunbookStepByApproval: Store['findRunbookStepByApproval'] = (approvalId) => this.runbooks.findRunbookStepByApproval(approvalId);
-  putRemediationFeedback: Store['putRemediationFeedback'] = (f) => this.runbooks.putRemediationFeedback(f);
-  listRemediationFeedback: Store['listRemediationFeedback'] = (f) => this.runbooks.listRemediationFeedback(f);
 
   async migrate(): Promise<void> {
     await runMigrations(this.db, this.dialect, () => this.clock.now(), this.logger);

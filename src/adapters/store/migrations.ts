@@ -359,11 +359,73 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
+    // One record for "was this remediation needed?". 003 (insights) and 005 (the runbooks'
+    // post-resolve question) each had a table, and the figures read only 003's, so the answers
+    // people gave on runbook messages never reached the false-positive rate. Both are merged into
+    // one `remediation_answers`, keyed by the approval (each remediation is one approval of the
+    // gate). Every row is kept: where both tables answered for the same approval, the later answer
+    // wins, as a later answer always replaced an earlier one. Plain SQL valid on both dialects.
+    name: '006_remediation_answers',
+    async up(db) {
+      await sql`create table remediation_answers_006 (
+        approval_id text primary key,
+        incident_id text,
+        action_id text,
+        run_id text,
+        step_index integer,
+        answer text not null,
+        answered_by text not null,
+        answered_at bigint not null
+      )`.execute(db);
+      await sql`insert into remediation_answers_006 (approval_id, incident_id, action_id, run_id, step_index, answer, answered_by, answered_at)
+        select approval_id, incident_id, action_id, run_id, step_index, answer, answered_by, answered_at from remediation_feedback`.execute(db);
+      // An 003 answer knew only its approval: the incident and action come from the approval (null if
+      // it is gone), the run and step from the runbook step that proposed it, if one did.
+      // (`where true`: SQLite needs it to read ON CONFLICT after INSERT ... SELECT.)
+      await sql`insert into remediation_answers_006 (approval_id, incident_id, action_id, run_id, step_index, answer, answered_by, answered_at)
+        select r.approval_id, a.incident_id, a.action_id,
+          (select s.run_id from runbook_steps s where s.approval_id = r.approval_id order by s.run_id, s.idx limit 1),
+          (select s.idx from runbook_steps s where s.approval_id = r.approval_id order by s.run_id, s.idx limit 1),
+          r.answer, r.answered_by, r.answered_at
+        from remediation_answers r left join approvals a on a.id = r.approval_id
+        where true
+        on conflict (approval_id) do update set
+          answer = excluded.answer, answered_by = excluded.answered_by, answered_at = excluded.answered_at
+        where excluded.answered_at > remediation_answers_006.answered_at`.execute(db);
+      await sql`drop table remediation_feedback`.execute(db);
+      await sql`drop table remediation_answers`.execute(db);
+      await sql`alter table remediation_answers_006 rename to remediation_answers`.execute(db);
+      await db.schema.createIndex('remediation_answers_incident_idx').on('remediation_answers').column('incident_id').execute();
+    },
+  },
+  {
+    // `/incident stats` reads, per incident in the period, an aggregate of its timeline (first
+    // human entry, first mitigation, reopens) and of its executed remediations. These indexes hold
+    // every column those aggregates read, so they are answered from the index alone (no lookup of
+    // each row in the table). Each replaces an index that is its prefix: no extra index to write.
+    name: '007_insights_covering_indexes',
+    async up(db) {
+      await db.schema.createIndex('timeline_incident_facts_idx').on('timeline').columns(['incident_id', 'at', 'kind', 'author']).execute();
+      await db.schema.dropIndex('timeline_incident_at_idx').execute();
+      await db.schema.createIndex('approvals_incident_facts_idx').on('approvals').columns(['incident_id', 'status', 'requires_approval', 'id']).execute();
+      await db.schema.dropIndex('approvals_incident_idx').execute();
+    },
+  },
+  {
+    // Who acknowledged a page (a Slack user id, or the name the paging source gave).
+    name: '008_page_acks',
+    async up(db) {
+      await db.schema.alterTable('pages').addColumn('acked_by', 'text').execute();
+    },
+  },
+  {
     // The job claim reads due jobs in (run_after, id) order straight off this index and stops
-    // after the few it takes (claimJobs); jobs_due_idx alone made SQLite sort every due job.
-    name: '006_job_claim_order',
-    up: async (db) => {
+    // after the few it takes (claimJobs); jobs_due_idx alone made SQLite sort every due job. It
+    // replaces jobs_due_idx, its prefix: no extra index to write.
+    name: '009_job_claim_order',
+    async up(db) {
       await db.schema.createIndex('jobs_claim_idx').on('jobs').columns(['state', 'run_after', 'id']).execute();
+      await db.schema.dropIndex('jobs_due_idx').execute();
     },
   },
 ];
@@ -385,6 +447,8 @@ export async function runMigrations(
   dialect: StoreDialect,
   now: () => Date,
   logger?: MigrationLogger,
+  /** The list to apply (a prefix of MIGRATIONS: tests that build an older schema to migrate from). */
+  migrations: readonly Migration[] = MIGRATIONS,
 ): Promise<string[]> {
   if (dialect === 'postgres') {
     // A session-level lock needs one connection held for the whole run.
@@ -393,20 +457,21 @@ export async function runMigrations(
       const key = sql`hashtext('firebreak.migrate:' || current_schema())`;
       await sql`select pg_advisory_lock(${key})`.execute(conn);
       try {
-        return await applyPending(conn, dialect, now, logger);
+        return await applyPending(conn, dialect, now, logger, migrations);
       } finally {
         await sql`select pg_advisory_unlock(${key})`.execute(conn);
       }
     });
   }
-  return applyPending(db, dialect, now, logger);
+  return applyPending(db, dialect, now, logger, migrations);
 }
 
 async function applyPending(
   db: Kysely<Database>,
   dialect: StoreDialect,
   now: () => Date,
-  logger?: MigrationLogger,
+  logger: MigrationLogger | undefined,
+  migrations: readonly Migration[],
 ): Promise<string[]> {
   await db.schema
     .createTable('firebreak_migrations')
@@ -416,7 +481,7 @@ async function applyPending(
     .execute();
   const done = new Set((await db.selectFrom('firebreak_migrations').select('name').execute()).map((r) => r.name));
   const applied: string[] = [];
-  for (const m of MIGRATIONS) {
+  for (const m of migrations) {
     if (done.has(m.name)) continue;
     await db.transaction().execute(async (trx) => {
       await m.up(trx, dialect);

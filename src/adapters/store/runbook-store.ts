@@ -1,17 +1,16 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Clock } from '../../ports/clock.js';
-import type { FeedbackAnswer, RunStatus, StepStatus } from '../../domain/runbook-run.js';
+import type { RunStatus, StepStatus } from '../../domain/runbook-run.js';
 import type { Runbook } from '../../domain/runbook.js';
 import type {
   NewRunbookRun,
-  RemediationFeedback,
   RunbookRun,
   RunbookRunPatch,
   RunbookStepPatch,
   RunbookStepRecord,
   RunbookStore,
 } from '../../ports/runbook-store.js';
-import type { Database, RemediationFeedbackTable, RunbookRunsTable, RunbookStepsTable } from './schema.js';
+import type { Database, RunbookRunsTable, RunbookStepsTable } from './schema.js';
 
 /**
  * The runbook area of the store over Kysely (both dialects). Every state change is one UPDATE
@@ -148,34 +147,6 @@ export class KyselyRunbookStore implements RunbookStore {
     const r = await this.db.selectFrom('runbook_steps').selectAll().where('approval_id', '=', approvalId).executeTakeFirst();
     return r ? toStep(r) : null;
   }
-
-  async putRemediationFeedback(f: RemediationFeedback): Promise<void> {
-    const row = {
-      approval_id: f.approvalId,
-      incident_id: f.incidentId,
-      run_id: f.runId,
-      step_index: f.stepIndex,
-      action_id: f.actionId,
-      answer: f.answer,
-      answered_by: f.answeredBy,
-      answered_at: f.answeredAt.getTime(),
-    };
-    await this.db
-      .insertInto('remediation_feedback')
-      .values(row)
-      .onConflict((oc) => oc.column('approval_id').doUpdateSet({ answer: row.answer, answered_by: row.answered_by, answered_at: row.answered_at }))
-      .execute();
-  }
-
-  async listRemediationFeedback(filter: { incidentId?: string }): Promise<RemediationFeedback[]> {
-    const rows = await this.db
-      .selectFrom('remediation_feedback')
-      .selectAll()
-      .$if(filter.incidentId !== undefined, (qb) => qb.where('incident_id', '=', filter.incidentId!))
-      .orderBy('answered_at', 'asc')
-      .execute();
-    return rows.map(toFeedback);
-  }
 }
 
 const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
@@ -240,18 +211,5 @@ function toStep(r: Selectable<RunbookStepsTable>): RunbookStepRecord {
     actor: r.actor,
     actedAt: date(r.acted_at),
     updatedAt: new Date(Number(r.updated_at)),
-  };
-}
-
-function toFeedback(r: Selectable<RemediationFeedbackTable>): RemediationFeedback {
-  return {
-    approvalId: r.approval_id,
-    incidentId: r.incident_id,
-    runId: r.run_id,
-    stepIndex: Number(r.step_index),
-    actionId: r.action_id,
-    answer: r.answer as FeedbackAnswer,
-    answeredBy: r.answered_by,
-    answeredAt: new Date(Number(r.answered_at)),
   };
 }

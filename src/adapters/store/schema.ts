@@ -25,7 +25,6 @@ export interface Database {
   kv: KvTable;
   runbook_runs: RunbookRunsTable;
   runbook_steps: RunbookStepsTable;
-  remediation_feedback: RemediationFeedbackTable;
   backend_incidents: BackendIncidentsTable;
   remediation_answers: RemediationAnswersTable;
   pages: PagesTable;
@@ -216,17 +215,6 @@ export interface RunbookStepsTable {
   updated_at: number;
 }
 
-export interface RemediationFeedbackTable {
-  approval_id: string;
-  incident_id: string;
-  run_id: string;
-  step_index: number;
-  action_id: string;
-  answer: string;
-  answered_by: string;
-  answered_at: number;
-}
-
 /** Migration 002: the backend's incident history, for insights. */
 export interface BackendIncidentsTable {
   backend: string;
@@ -247,8 +235,15 @@ export interface BackendIncidentsTable {
   synced_at: number;
 }
 
+/** One answer per executed remediation (approval), from every surface that asks (migration 006). */
 export interface RemediationAnswersTable {
   approval_id: string;
+  /** Null only on an answer from before 006 whose approval no longer existed when it was merged. */
+  incident_id: string | null;
+  action_id: string | null;
+  /** The runbook run and step, when the remediation was a runbook step. */
+  run_id: string | null;
+  step_index: number | null;
   answer: string; // yes | no | unsure
   answered_by: string;
   answered_at: number;
@@ -266,6 +261,7 @@ export interface PagesTable {
   created_at: number;
   sent_at: number | null;
   acked_at: number | null;
+  acked_by: string | null;
 }
 
 export interface FollowupsTable {

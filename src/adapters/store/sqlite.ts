@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import { Kysely, type SqliteDatabase, SqliteDialect, type SqliteStatement } from 'kysely';
 import type { Database } from './schema.js';
 
 /**
@@ -23,25 +23,33 @@ export function createSqliteDb(path: string): Kysely<Database> {
 }
 
 /**
- * Kysely's SQLite driver prepares every query anew; compiling the SQL was about half the cost of a
- * typical store call. The queries are few and fixed (values are parameters), so each SQL text is
- * prepared once and reused (better-sqlite3 statements are reusable, and all use is synchronous).
- * Bounded, oldest first out: texts that vary (an `in (…)` list of a new length) cannot grow it.
+ * Kysely prepares every query afresh; compiling the SQL is a large share of a small query's cost
+ * (the approve path, the job claim). The bot issues a few hundred distinct statements, so each is
+ * prepared once and reused. better-sqlite3 runs statements synchronously, so a reused statement is
+ * never busy, except one being iterated: streamed queries are not cached.
  */
-export function withStatementCache(raw: BetterSqlite3.Database, max = 500): SqliteDatabase {
-  const cache = new Map<string, SqliteStatement>();
+export function withStatementCache(raw: BetterSqlite3.Database, max = 1000): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
   return {
     close: () => {
       cache.clear();
       raw.close();
     },
-    prepare: (sql: string) => {
+    prepare(sql: string): SqliteStatement {
       let stmt = cache.get(sql);
-      if (stmt) return stmt;
-      stmt = raw.prepare(sql) as unknown as SqliteStatement;
-      if (cache.size >= max) cache.delete(cache.keys().next().value!);
-      cache.set(sql, stmt);
-      return stmt;
+      if (!stmt) {
+        stmt = raw.prepare(sql);
+        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+        cache.set(sql, stmt);
+      }
+      const s = stmt;
+      return {
+        reader: s.reader,
+        all: (params) => s.all(params as unknown[]),
+        run: (params) => s.run(params as unknown[]),
+        // An iterated statement stays busy until the iterator ends: give it its own.
+        iterate: (params) => raw.prepare(sql).iterate(params as unknown[]),
+      };
     },
   };
 }

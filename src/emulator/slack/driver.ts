@@ -79,6 +79,11 @@ export interface ClickOptions {
   value?: string;
   /** Disambiguate when several blocks carry the same action_id. */
   blockId?: string;
+  /**
+   * The `api_app_id` the payload names (default this emulator's app): another app of the same
+   * workspace sharing the signing secret sends its own.
+   */
+  apiAppId?: string;
 }
 
 export type SubmitValues = Record<string, Record<string, string | string[] | null>>;
@@ -340,7 +345,7 @@ export class SlackDriver {
     const payload: Obj = {
       type: 'block_actions',
       user,
-      api_app_id: this.emu.appId,
+      api_app_id: o.apiAppId ?? this.emu.appId,
       token: this.verificationToken,
       trigger_id: triggerId,
       team: this.team(),

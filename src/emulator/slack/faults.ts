@@ -2,7 +2,7 @@
  * Fault injection: make a method fail, slow down, drop the connection or hang, a given number of
  * times or with a probability. Faults are matched in the order they were injected; `'*'` matches
  * every method. A fault applies before the method runs, so a faulted call never changes state
- * (a "succeeded but the response was lost" case is `drop` with `after: true`).
+ * (a "succeeded but the response was lost" case is `drop` or `hang` with `after: true`).
  */
 export interface Fault {
   /** HTTP status to answer with (body `{ok:false,error}`); 429 also sends `Retry-After: 1`. */
@@ -15,7 +15,10 @@ export interface Fault {
   drop?: boolean;
   /** Never answer (until the emulator closes). */
   hang?: boolean;
-  /** With `drop`: run the method first, then drop, so the state changes but the client never hears. */
+  /**
+   * With `drop` or `hang`: run the method first, then drop or never answer, so the state changes
+   * but the client never hears (a process killed while it waits is the worst point for a post).
+   */
   after?: boolean;
   /** How many calls this fault applies to; default 1; `Infinity` for all. */
   times?: number;

@@ -22,6 +22,7 @@ export type ScopeNeed =
 export const METHOD_SCOPES: Readonly<Record<string, ScopeNeed>> = {
   'auth.test': null,
   'apps.connections.open': null, // app-level token (connections:write), not a bot scope
+  'bots.info': 'users:read',
   'bookmarks.add': 'bookmarks:write',
   'bookmarks.list': 'bookmarks:read',
   'chat.delete': 'chat:write',

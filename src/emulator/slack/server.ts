@@ -253,7 +253,7 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
     const fault = faults.next(method);
     const delay = latencyMs + (fault?.latencyMs ?? 0);
     if (delay > 0) await sleep(delay);
-    if (fault?.hang) {
+    if (fault?.hang && !fault.after) {
       // Left open on purpose; close() destroys the socket.
       record({ method, args, at, ok: false, error: 'hang', status: 0 }, started);
       return;
@@ -295,6 +295,11 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
     if (fault?.drop && fault.after) {
       res.socket?.destroy();
       record({ method, args, at, ok: false, error: 'dropped_after', status: 0 }, started);
+      return;
+    }
+    if (fault?.hang && fault.after) {
+      // Done, but never answered (left open; close() destroys the socket).
+      record({ method, args, at, ok: false, error: 'hang_after', status: 0 }, started);
       return;
     }
     answer(status, body);

@@ -18,6 +18,7 @@ export const POST_MESSAGE_BURST = 10;
 /** Tiers from Slack's method docs; methods not listed default to Tier 3. */
 export const METHOD_TIERS: Record<string, Tier> = {
   'auth.test': 4, // "Special": Slack allows thousands per hour; Tier 4 is generous enough here.
+  'bots.info': 3,
   'conversations.create': 2,
   'conversations.info': 3,
   'conversations.list': 2,

@@ -1,5 +1,6 @@
 import { wasExecuted, type ActionDefinition } from '../../domain/actions.js';
 import type { Block } from '../../ports/chat.js';
+import { withdrawalOf } from '../../domain/records.js';
 import type { Approval } from '../../ports/store.js';
 import { Actions, ApprovalBlocks, FormBlocks, INPUT, Markers, Views } from '../ids.js';
 import { actions, clip, context, escapeText, mrkdwn, plain, section, time, user } from './common.js';
@@ -117,6 +118,7 @@ export function approvalHeadline(v: ApprovalView): string {
     case 'unknown':
       return `${decided} · outcome unknown`;
     case 'denied':
+      if (withdrawalOf(a)) return 'Withdrawn: the runbook run was cancelled';
       return a.decidedBy === a.proposedBy && a.proposerKind === 'user' ? `Withdrawn by <@${a.decidedBy}>` : `Denied by <@${a.decidedBy}>`;
     case 'expired':
       return 'Expired, not approved in time';
@@ -148,8 +150,11 @@ function statusLine(v: ApprovalView): string {
       return `*Failed*: ${escapeMrkdwn(a.error ?? 'unknown error')}`;
     case 'unknown':
       return '*Outcome unknown — check before retrying.* Firebreak stopped while the action was running, so it is not run again automatically.';
-    case 'denied':
+    case 'denied': {
+      const w = withdrawalOf(a);
+      if (w) return `*Nothing was run*: withdrawn${when} because the runbook “${escapeMrkdwn(w.runbook)}” was cancelled${w.by === 'system' ? '' : ` by ${user(w.by)}`}. It can no longer be approved.`;
       return `*Nothing was run*${when ? ` (decided${when})` : ''}${a.denyReason ? `. Reason: ${escapeMrkdwn(a.denyReason)}` : ''}`;
+    }
     case 'expired':
       return `*Expired* ${time(a.expiresAt)}: not approved in time. Propose it again if it is still needed.`;
   }

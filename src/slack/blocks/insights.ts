@@ -1,7 +1,8 @@
 import { change, formatDuration, type Figures, type Ratio, type Summary } from '../../domain/insights.js';
 import { SEVERITIES, SEVERITY_EMOJI, type Severity } from '../../domain/severity.js';
 import type { Block } from '../../ports/chat.js';
-import { context, divider, escapeText, header, section } from './common.js';
+import { Actions, Markers } from '../ids.js';
+import { actions, clip, context, divider, escapeText, header, section, time, user } from './common.js';
 
 /** What the figures builders need: the period's figures, the previous period's, and slices. */
 export interface StatsView {
@@ -78,4 +79,35 @@ export function digestComment(v: StatsView, week: string): string {
 /** App Home section: the last 30 days. */
 export function homeInsightsBlocks(v: StatsView): Block[] {
   return [divider(), header('Last 30 days'), section(figuresText(v)), context('`/incident stats 30d` posts the chart. Definitions: docs/insights.md.')];
+}
+
+/** One executed remediation in the post-resolve question, with its answer once given. */
+export interface RemediationItem {
+  approvalId: string;
+  /** e.g. `rollback_deployment service=api version=v41 (succeeded)`: untrusted, escaped here. */
+  text: string;
+  answer: { answer: string; answeredBy: string; answeredAt: Date } | null;
+}
+
+/**
+ * After resolve, in the incident channel: was each remediation proposed outside a runbook needed?
+ * (A runbook asks on its own message.) The first block carries the marker, found again after a crash.
+ */
+export function remediationQuestion(v: { incidentId: string; commanderId: string | null; items: RemediationItem[] }): { text: string; blocks: Block[] } {
+  const marker = Markers.remediationQuestion(v.incidentId);
+  const who = v.commanderId ? `${user(v.commanderId)}, the` : 'The';
+  const blocks: Block[] = [section(`${who} incident is resolved: was each remediation that ran needed? The answers make the false-positive remediation rate (\`/incident stats\`).`, marker)];
+  for (const item of v.items.slice(0, 15)) {
+    const a = item.answer;
+    blocks.push(section(`${escapeText(clip(item.text, 300))}${a ? `\nAnswered *${a.answer}* by ${user(a.answeredBy)} at ${time(a.answeredAt)}` : ''}`));
+    blocks.push(
+      actions(`remediation_needed:${item.approvalId}`, [
+        { text: 'Yes, needed', actionId: Actions.remediationNeededYes, value: item.approvalId },
+        { text: 'No, not needed', actionId: Actions.remediationNeededNo, value: item.approvalId },
+        { text: 'Unsure', actionId: Actions.remediationNeededUnsure, value: item.approvalId },
+      ]),
+    );
+  }
+  if (v.items.length > 15) blocks.push(context(`${v.items.length - 15} more not shown.`));
+  return { text: 'Was each remediation needed?', blocks };
 }

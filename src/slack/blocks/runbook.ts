@@ -1,7 +1,8 @@
-import { canRetry, canSkip, formatElapsed, type StepStatus } from '../../domain/runbook-run.js';
+import { canRetry, canSkip, formatElapsed, runStarter, type StepStatus } from '../../domain/runbook-run.js';
 import type { Runbook } from '../../domain/runbook.js';
 import type { Block } from '../../ports/chat.js';
-import type { RemediationFeedback, RunbookRun, RunbookStepRecord } from '../../ports/runbook-store.js';
+import type { RunbookRun, RunbookStepRecord } from '../../ports/runbook-store.js';
+import type { RemediationAnswer } from '../../ports/insights-store.js';
 import { Actions, Markers, numbered } from '../ids.js';
 import { actions, clip, context, escapeText, section, time, type ButtonSpec } from './common.js';
 
@@ -53,7 +54,7 @@ export interface RunView {
   incidentLabel: string;
   /** Action steps to ask about after resolve (the automated remediations), with their action text. */
   remediations: { index: number; approvalId: string; text: string }[];
-  feedback: RemediationFeedback[];
+  feedback: RemediationAnswer[];
   commanderId: string | null;
 }
 
@@ -75,7 +76,13 @@ function stepLine(rb: Runbook, s: RunbookStepRecord, now: Date): string {
 export function runbookMessage(v: RunView): { text: string; blocks: Block[] } {
   const { run } = v;
   const rb = run.runbook;
-  const who = run.startedBy === 'auto' ? 'automatically (it matches this incident)' : `by <@${run.startedBy}>`;
+  const starter = runStarter(run.startedBy);
+  const who =
+    starter.kind === 'auto'
+      ? 'automatically (it matches this incident)'
+      : starter.kind === 'agent'
+        ? `by :gear: agent \`${esc(starter.name)}\` (its risky steps wait for a person's Approve)`
+        : `by <@${starter.userId}>`;
   const head = `:clipboard: *Runbook: ${esc(rb.title)}* (\`${rb.id}\`) in ${esc(v.incidentLabel)}\n${RUN_HEAD[run.status]} · started ${who} at ${time(run.createdAt)}${run.finishedAt ? ` · ${formatElapsed(run.finishedAt.getTime() - run.createdAt.getTime())} in all` : ''}${run.cancelledBy ? ` · cancelled by <@${run.cancelledBy}>` : ''}`;
   const blocks: Block[] = [section(head, Markers.runbook(run.id))];
   const lines = v.steps.map((s) => stepLine(rb, s, v.now));
@@ -125,7 +132,53 @@ export function runbookMessage(v: RunView): { text: string; blocks: Block[] } {
 }
 
 /** A step's output in the run's thread: inline up to a size, the rest said to be cut. */
-export function stepOutputMessage(marker: string, rb: Runbook, s: RunbookStepRecord): { text: string; blocks: Block[] } {
+/** The most a code block of output may take in a section (Slack's limit is 3000, fences included). */
+const OUTPUT_BLOCK_MAX = 2900;
+/** How much of a long output the message shows when the whole of it is in a file. */
+const EXCERPT_MAX = 1200;
+
+/** Inside a code block nothing is formatted; backtick runs are broken so the block cannot end early. */
+const codeBody = (out: string) => esc(out.replace(/```/g, '`\u200b``'));
+
+/** The longest start of `text` whose rendering (`render`) stays within `max` characters. */
+function fittingStart(text: string, max: number, render: (s: string) => string): string {
+  let n = Math.min(text.length, max);
+  while (n > 0 && render(text.slice(0, n)).length > max) n = Math.floor(n * 0.85);
+  return text.slice(0, n);
+}
+
+/**
+ * Does this output fit in the thread message, escaped, as one code block? When it does not, the
+ * whole of it goes into a file in the thread and the message shows its start (`stepOutputMessage`).
+ */
+export function outputNeedsFile(output: string): boolean {
+  return codeBody(output).length + 6 > OUTPUT_BLOCK_MAX;
+}
+
+/** Does Claude's diagnosis fit in its thread message? When it does not, it is attached as a file too. */
+export function diagnosisNeedsFile(text: string): boolean {
+  return esc(text).length > 2900;
+}
+
+/** A long output's file in the thread: its name, and why it could not be attached, if it was not. */
+export interface OutputFile {
+  name: string;
+  error: string | null;
+}
+
+/** How the thread message shows an output: whole, or its start and where the rest is. */
+function outputBlocks(out: string, file: OutputFile | null | undefined): Block[] {
+  if (!outputNeedsFile(out)) return [section(`\`\`\`${codeBody(out)}\`\`\``)];
+  const start = fittingStart(out, EXCERPT_MAX, codeBody);
+  const where = !file
+    ? 'The rest is kept with the step in Firebreak; it could not be attached here.'
+    : file.error
+      ? `The full output could not be attached as a file (${esc(clip(file.error, 200))}); it is kept with the step in Firebreak.`
+      : `The full output is attached in this thread as \`${esc(file.name)}\`.`;
+  return [section(`\`\`\`${codeBody(start)}\`\`\``), context(`Showing the first ${start.length.toLocaleString('en-US')} of ${out.length.toLocaleString('en-US')} characters. ${where}`)];
+}
+
+export function stepOutputMessage(marker: string, rb: Runbook, s: RunbookStepRecord, file?: OutputFile | null): { text: string; blocks: Block[] } {
   const def = rb.steps[s.index];
   const title = `${STEP_ICON[s.status]} *${s.index + 1}. ${esc(clip(def?.title ?? s.stepId, 150))}* — ${STEP_WORD[s.status]}`;
   const facts = Object.entries(s.detail)
@@ -133,23 +186,29 @@ export function stepOutputMessage(marker: string, rb: Runbook, s: RunbookStepRec
     .map(([k, v]) => `${k}: ${esc(String(v))}`)
     .join(' · ');
   const blocks: Block[] = [section(title + (facts ? `\n${clip(facts, 500)}` : ''), marker)];
-  if (s.error) blocks.push(section(esc(clip(s.error, 2900))));
-  const out = s.output ?? '';
-  if (out) {
-    // Inside a code block, nothing is formatted; backtick runs are broken so the block cannot end early.
-    const body = out.replace(/```/g, '`\u200b``');
-    const shown = clip(body, 2800);
-    blocks.push(section(`\`\`\`${esc(shown)}\`\`\``));
-    if (shown.length < body.length) blocks.push(context(`Showing ${shown.length} of ${out.length} characters; the full output is in the timeline record of this run.`));
+  if (s.error) {
+    const err = fittingStart(s.error, 2890, esc);
+    blocks.push(section(`${esc(err)}${err.length < s.error.length ? '…' : ''}`));
   }
+  const out = s.output ?? '';
+  if (out) blocks.push(...outputBlocks(out, file));
   return { text: clip(`Step ${s.index + 1} ${STEP_WORD[s.status]}`, 300), blocks };
 }
 
 /** The Claude diagnosis, posted in the thread (its text escaped: it is model output). */
-export function diagnosisMessage(marker: string, d: { text: string; confidence: string | null; evidence: string[]; fallback: boolean; proposals: number }): { text: string; blocks: Block[] } {
+export function diagnosisMessage(marker: string, d: { text: string; confidence: string | null; evidence: string[]; fallback: boolean; proposals: number }, file?: OutputFile | null): { text: string; blocks: Block[] } {
+  const whole = !diagnosisNeedsFile(d.text);
+  const shown = whole ? esc(d.text) : esc(fittingStart(d.text, EXCERPT_MAX * 2, esc));
   const blocks: Block[] = [
     section(`:stethoscope: *Diagnosis*${d.confidence ? ` — confidence *${esc(d.confidence)}*` : ''}`, marker),
-    section(esc(clip(d.text, 2900))),
+    section(shown),
+    ...(whole
+      ? []
+      : [
+          context(
+            `Showing the first part of the diagnosis. ${file && !file.error ? `The whole of it is attached in this thread as \`${esc(file.name)}\`.` : `It could not be attached as a file${file?.error ? ` (${esc(clip(file.error, 200))})` : ''}; it is kept with the step in Firebreak.`}`,
+          ),
+        ]),
     context(
       [
         d.fallback ? 'Claude unavailable: the step outputs, not an analysis.' : 'Written by Claude from the incident, the channel and the step outputs. Check before acting.',

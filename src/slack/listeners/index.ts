@@ -7,6 +7,7 @@ import { registerEvents } from './events.js';
 import { registerRunbookListeners } from './runbooks.js';
 import { registerViews } from './views.js';
 import { registerFollowThroughListeners } from './followthrough.js';
+import { registerInsightsListeners } from './insights.js';
 
 /** Every Slack listener: slash commands, modals, buttons, events, approval and runbook clicks. */
 export function registerListeners(bolt: App, deps: Deps): void {
@@ -17,4 +18,5 @@ export function registerListeners(bolt: App, deps: Deps): void {
   registerApprovalListeners(bolt, deps);
   registerRunbookListeners(bolt, deps);
   registerFollowThroughListeners(bolt, deps);
+  registerInsightsListeners(bolt, deps);
 }

@@ -13,6 +13,7 @@ import { METHOD_SCOPES, botScopesFromManifest, findManifest } from '../../../src
 const BOT_METHODS: Record<string, string[]> = {
   'auth.test': [],
   'bookmarks.add': ['bookmarks:write'],
+  'bots.info': ['users:read'], // start: the app id every request must carry (api_app_id)
   'bookmarks.list': ['bookmarks:read'], // a resumed declare flow looks for its bookmark first
   'chat.postEphemeral': ['chat:write'],
   'chat.postMessage': ['chat:write'],

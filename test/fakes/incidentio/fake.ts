@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { loadSpecValidator } from '../shared/openapi.js';
 import { startFakeServer, type FakeServer, type Reply, type RequestContext, type RouteDef } from '../shared/server.js';
@@ -56,6 +56,17 @@ export const editPayload = z.strictObject({
   notify_incident_channel: z.boolean(),
 });
 export const importPostmortemPayload = z.strictObject({ title: z.string(), content: z.string() });
+/** An escalation as the fake keeps it: what was posted, its status and its event history. */
+export interface FakeEscalation {
+  id: string;
+  idempotency_key: string;
+  body: z.infer<typeof escalationPayload>;
+  status: 'triggered' | 'acked' | 'resolved';
+  events: { id: string; event: 'triggered' | 'acked' | 'resolved'; occurred_at: string; userIds: string[] }[];
+  created_at: string;
+  updated_at: string;
+}
+
 export const escalationPayload = z.strictObject({
   idempotency_key: z.string(),
   title: z.string(),
@@ -133,7 +144,15 @@ export interface FakeIncidentIo extends FakeServer {
   /** Seed incidents with their own history (insights sync tests). */
   seedHistory(rows: Partial<FakeIncidentIoIncident>[]): FakeIncidentIoIncident[];
   specValidationActive: boolean;
-  escalations(): { id: string; idempotency_key: string; body: z.infer<typeof escalationPayload> }[];
+  escalations(): FakeEscalation[];
+  /** A webhook endpoint (Svix): incident.io POSTs escalation events there, signed with the `whsec_` secret. */
+  subscribe(url: string, secret: string): void;
+  /**
+   * A paged person acknowledges in incident.io (the app or a phone): status `acked`, an `acked`
+   * event naming them, and, with a subscription, `public_escalation.escalation_status_updated_v1`
+   * sent. Resolves to the webhook's HTTP status (null without a subscription).
+   */
+  acknowledgeEscalation(id: string, userId: string): Promise<number | null>;
   followUps(): { id: string; body: z.infer<typeof followUpPayload> }[];
 }
 
@@ -369,20 +388,26 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
 
   // On-call: escalations are deduplicated by idempotency_key (the spec: "the existing escalation will be returned").
   const users = opts.onCall?.users ?? [];
-  const escalations: { id: string; idempotency_key: string; body: z.infer<typeof escalationPayload> }[] = [];
+  const escalations: FakeEscalation[] = [];
+  let subscription: { url: string; secret: string } | null = null;
   const followUps: { id: string; body: z.infer<typeof followUpPayload> }[] = [];
   const userJson = (u: FakeIncidentIoUser) => ({ id: u.id, email: u.email, name: u.name, role: 'responder', ...(u.slack_user_id ? { slack_user_id: u.slack_user_id } : {}) });
-  const escalationJson = (e: (typeof escalations)[number]) => ({
+  const escalationJson = (e: FakeEscalation) => ({
     id: e.id,
     title: e.body.title,
-    status: 'triggered',
+    status: e.status,
     ...(e.body.escalation_path_id ? { escalation_path_id: e.body.escalation_path_id } : {}),
     priority: { name: 'P1' },
-    events: [],
+    creator: { api_key: { id: 'key-firebreak', name: 'firebreak' } },
+    events: e.events.map((ev) => ({ id: ev.id, event: ev.event, occurred_at: ev.occurred_at, urgency: 'high', users: ev.userIds.flatMap((id) => users.filter((u) => u.id === id).map(userJson)), channels: [] })),
     related_alerts: [],
     related_incidents: e.body.incident_id ? [{ id: e.body.incident_id }] : [],
-    created_at: ts,
-    updated_at: ts,
+    created_at: e.created_at,
+    updated_at: e.updated_at,
+  });
+  route('GET', '/v2/escalations/{id}', (ctx) => {
+    const e = escalations.find((x) => x.id === ctx.params.id);
+    return e ? { status: 200, body: { escalation: escalationJson(e) } } : notFound();
   });
   route('GET', '/v2/users', (ctx) => {
     const list = users.filter((u) => (!ctx.query.slack_user_id || u.slack_user_id === ctx.query.slack_user_id) && (!ctx.query.email || u.email === ctx.query.email));
@@ -399,7 +424,8 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       return fail(422, 'validation_error', [{ code: 'not_found', message: 'Escalation path not found', field: 'escalation_path_id' }]);
     for (const id of b.user_ids ?? []) if (!users.some((u) => u.id === id)) return fail(422, 'validation_error', [{ code: 'not_found', message: `User ${id} not found`, field: 'user_ids' }]);
     if (b.incident_id && !incidents.some((i) => i.id === b.incident_id)) return fail(422, 'validation_error', [{ code: 'not_found', message: 'Incident not found', field: 'incident_id' }]);
-    const e = { id: randomUUID(), idempotency_key: b.idempotency_key, body: b };
+    const at = new Date(now()).toISOString();
+    const e: FakeEscalation = { id: randomUUID(), idempotency_key: b.idempotency_key, body: b, status: 'triggered', events: [{ id: randomUUID(), event: 'triggered', occurred_at: at, userIds: [] }], created_at: at, updated_at: at };
     escalations.push(e);
     return { status: 201, body: { escalation: escalationJson(e) } };
   });
@@ -417,6 +443,15 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       });
     return { status: 200, body: { schedule_entries: { final: entries, scheduled: entries, overrides: [] }, pagination_meta: {} } };
   });
+  const followUpJson = (f: (typeof followUps)[number]) => {
+    const assignee = f.body.assignee_id ? users.find((u) => u.id === f.body.assignee_id) : undefined;
+    return { id: f.id, incident_id: f.body.incident_id, title: f.body.title, description: f.body.description ?? '', status: 'outstanding', labels: f.body.labels ?? [], ...(assignee ? { assignee: userJson(assignee) } : {}), created_at: ts, updated_at: ts };
+  };
+  // The spec's list has no pagination: every follow-up of the incident (or of all incidents).
+  route('GET', '/v2/follow_ups', (ctx) => {
+    const id = ctx.query.incident_id;
+    return { status: 200, body: { follow_ups: followUps.filter((f) => !id || f.body.incident_id === id).map(followUpJson) } };
+  });
   route('POST', '/v2/follow_ups', (ctx) => {
     const v = validate(ctx, '/v2/follow_ups', followUpPayload);
     if (!v.ok) return v.reply;
@@ -426,10 +461,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     if (v.data.assignee_id && !assignee) return fail(422, 'validation_error', [{ code: 'not_found', message: 'Assignee not found', field: 'assignee_id' }]);
     const f = { id: randomUUID(), body: v.data };
     followUps.push(f);
-    return {
-      status: 201,
-      body: { follow_up: { id: f.id, incident_id: inc.id, title: v.data.title, description: v.data.description ?? '', status: 'outstanding', labels: v.data.labels ?? [], ...(assignee ? { assignee: userJson(assignee) } : {}), created_at: ts, updated_at: ts } },
-    };
+    return { status: 201, body: { follow_up: followUpJson(f) } };
   });
 
   const server = await startFakeServer({
@@ -454,6 +486,28 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     statuses: () => statuses,
     roles: () => roles,
     escalations: () => escalations,
+    subscribe(url, secret) {
+      subscription = { url, secret };
+    },
+    async acknowledgeEscalation(id, userId) {
+      const e = escalations.find((x) => x.id === id);
+      if (!e) throw new Error(`no fake escalation ${id}`);
+      const at = new Date(now()).toISOString();
+      e.status = 'acked';
+      e.events.push({ id: randomUUID(), event: 'acked', occurred_at: at, userIds: [userId] });
+      e.updated_at = at;
+      if (!subscription) return null;
+      const type = 'public_escalation.escalation_status_updated_v1';
+      const u = users.find((x) => x.id === userId);
+      const body = JSON.stringify({ event_type: type, [type]: { actor: u ? { user: userJson(u) } : {}, escalation: escalationJson(e) } });
+      // Svix: HMAC-SHA256 over `${id}.${timestamp}.${body}`, keyed by the base64 after `whsec_`.
+      const msgId = `msg_${randomUUID().replace(/-/g, '')}`;
+      const ts = String(Math.floor(now() / 1000));
+      const sig = createHmac('sha256', Buffer.from(subscription.secret.replace(/^whsec_/, ''), 'base64')).update(`${msgId}.${ts}.${body}`).digest('base64');
+      const res = await fetch(subscription.url, { method: 'POST', headers: { 'content-type': 'application/json', 'webhook-id': msgId, 'webhook-timestamp': ts, 'webhook-signature': `v1,${sig}` }, body });
+      await res.text();
+      return res.status;
+    },
     followUps: () => followUps,
     seedIncidents(n) {
       for (let k = 0; k < n; k++) incidents.push(newIncident({ idempotency_key: `seed-${randomUUID()}`, visibility: 'public', name: 'Seeded' }));

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { startFakeServer, type FakeServer, type Reply, type RequestContext } from '../shared/server.js';
 
@@ -24,6 +24,15 @@ export interface FakePagerDutyAlert {
 
 export interface FakePagerDuty extends FakeServer {
   alerts(): FakePagerDutyAlert[];
+  /** A V3 webhook subscription: PagerDuty POSTs incident events there, signed with the secret. */
+  subscribe(url: string, secret: string): void;
+  /**
+   * A responder acknowledges the incident an alert raised (in PagerDuty's app or by phone): the
+   * alert becomes `acknowledged` and, with a subscription, PagerDuty sends `incident.acknowledged`
+   * (the incident's `incident_key` is the alert's dedup_key; `agent` is the person). Resolves to
+   * the webhook's HTTP status (null without a subscription).
+   */
+  acknowledge(o: { routingKey: string; dedupKey: string; agent: { id: string; name: string }; service: string }): Promise<number | null>;
 }
 
 const event = z.object({
@@ -91,5 +100,54 @@ export async function startFakePagerDuty(opts: { perKeyPerMinute?: number; now?:
     rateLimited: () => ({ status: 429, body: { status: 'throttle event', message: 'Request Limit Exceeded' } }),
     ...(opts.now ? { now: opts.now } : {}),
   });
-  return { ...server, alerts: () => alerts };
+  let subscription: { url: string; secret: string } | null = null;
+  const incidentIds = new Map<string, string>();
+  return {
+    ...server,
+    alerts: () => alerts,
+    subscribe(url, secret) {
+      subscription = { url, secret };
+    },
+    async acknowledge(o) {
+      const alert = alerts.find((a) => a.routingKey === o.routingKey && a.dedupKey === o.dedupKey && a.status !== 'resolved');
+      if (!alert) throw new Error(`no open fake PagerDuty alert ${o.dedupKey}`);
+      alert.status = 'acknowledged';
+      if (!subscription) return null;
+      const incidentId = incidentIds.get(`${o.routingKey}:${o.dedupKey}`) ?? `Q${randomUUID().replace(/-/g, '').slice(0, 13).toUpperCase()}`;
+      incidentIds.set(`${o.routingKey}:${o.dedupKey}`, incidentId);
+      const body = JSON.stringify({
+        event: {
+          id: randomUUID(),
+          event_type: 'incident.acknowledged',
+          resource_type: 'incident',
+          occurred_at: new Date(now()).toISOString(),
+          agent: { html_url: `https://acme.pagerduty.com/users/${o.agent.id}`, id: o.agent.id, self: `https://api.pagerduty.com/users/${o.agent.id}`, summary: o.agent.name, type: 'user_reference' },
+          client: null,
+          data: {
+            id: incidentId,
+            type: 'incident',
+            self: `https://api.pagerduty.com/incidents/${incidentId}`,
+            html_url: `https://acme.pagerduty.com/incidents/${incidentId}`,
+            number: 1,
+            status: 'acknowledged',
+            incident_key: o.dedupKey,
+            created_at: new Date(now()).toISOString(),
+            title: alert.summary,
+            service: { html_url: 'https://acme.pagerduty.com/services/PSVC', id: 'PSVC', self: 'https://api.pagerduty.com/services/PSVC', summary: o.service, type: 'service_reference' },
+            assignees: [],
+            escalation_policy: null,
+            teams: [],
+            priority: null,
+            urgency: 'high',
+            conference_bridge: null,
+            resolve_reason: null,
+          },
+        },
+      });
+      const sig = createHmac('sha256', subscription.secret).update(body).digest('hex');
+      const res = await fetch(subscription.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-pagerduty-signature': `v1=${sig}`, 'user-agent': 'PagerDuty-Webhook/V3.0' }, body });
+      await res.text();
+      return res.status;
+    },
+  };
 }

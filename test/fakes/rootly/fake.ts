@@ -50,6 +50,15 @@ export interface FakeRootlyIncident {
   resolved_at: string | null;
 }
 
+/** An alert as the fake keeps it, with its event history (`GET /v1/alerts/{id}/events`). */
+export interface FakeRootlyAlert {
+  id: string;
+  attributes: Record<string, unknown>;
+  status: string;
+  events: { id: string; kind: string; action: string; user_id: number | null; created_at: string }[];
+  updated_at: string;
+}
+
 export interface FakeRootlyOptions {
   apiKey?: string;
   latencyMs?: number;
@@ -77,9 +86,11 @@ export interface FakeRootly extends Omit<FakeServer, 'setLimit'> {
   incidents(): FakeRootlyIncident[];
   severities(): { id: string; slug: string; severity: string; name: string }[];
   roles(): { id: string; slug: string; name: string }[];
-  users(): { id: string; email: string }[];
+  users(): { id: string; email: string; name: string }[];
   workflowRuns(): { id: string; workflow_id: string; incident_id: string | null; context: unknown; status: string }[];
-  alerts(): { id: string; attributes: Record<string, unknown>; status: string }[];
+  alerts(): FakeRootlyAlert[];
+  /** A paged person acknowledges the alert in Rootly (the app, a phone call): status and an `acknowledged` event by them. */
+  acknowledgeAlert(id: string, email: string): void;
   actionItems(): { id: string; incident_id: string; attributes: Record<string, unknown> }[];
   /** Seed incidents directly (for pagination tests); `labels` for all of them (default none). */
   seedIncidents(n: number, labels?: Record<string, unknown>): void;
@@ -124,14 +135,22 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     { id: randomUUID(), slug: 'communications-lead', name: 'Communications Lead' },
     { id: randomUUID(), slug: 'scribe', name: 'Scribe' },
   ];
-  const me = { id: randomUUID(), email: 'firebreak-bot@example.com' };
-  const users = [me, ...(opts.users ?? [{ email: 'alice@example.com' }, { email: 'bob@example.com' }]).map((u) => ({ id: randomUUID(), email: u.email }))];
+  // Rootly user ids are integers (sent as strings in JSON:API; alert events name them as integers).
+  const me = { id: '100', email: 'firebreak-bot@example.com', name: 'Firebreak' };
+  const users = [me, ...(opts.users ?? [{ email: 'alice@example.com' }, { email: 'bob@example.com' }]).map((u, n) => ({ id: String(101 + n), email: u.email, name: u.name ?? u.email.split('@')[0]! }))];
   const incidents: FakeRootlyIncident[] = [];
   const workflowRuns: { id: string; workflow_id: string; incident_id: string | null; context: unknown; status: string }[] = [];
-  const alerts: { id: string; attributes: Record<string, unknown>; status: string }[] = [];
+  const alerts: FakeRootlyAlert[] = [];
   const actionItems: { id: string; incident_id: string; attributes: Record<string, unknown> }[] = [];
   let seq = 0;
   let server: FakeServer;
+
+  const alertJson = (a: FakeRootlyAlert) => ({ id: a.id, type: 'alerts', attributes: { ...a.attributes, status: a.status, created_at: a.events[0]?.created_at ?? ts, updated_at: a.updated_at } });
+  const acknowledge = (a: FakeRootlyAlert, userId: string) => {
+    a.status = 'acknowledged';
+    a.updated_at = stamp();
+    a.events.push({ id: randomUUID(), kind: 'status_update', action: 'acknowledged', user_id: Number(userId), created_at: a.updated_at });
+  };
 
   const incidentJson = (i: FakeRootlyIncident) => ({
     id: i.id,
@@ -418,9 +437,37 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
           : (opts.onCall?.targets ?? []).some((t) => t.type === na.notification_target_type && t.id === na.notification_target_id);
       if (!known) return err(422, 'Notification target must exist', { pointer: '/data/attributes/notification_target_id' });
     }
-    const alert = { id: randomUUID(), attributes: v.data.data.attributes as Record<string, unknown>, status: 'triggered' };
+    const at = stamp();
+    const alert: FakeRootlyAlert = { id: randomUUID(), attributes: v.data.data.attributes as Record<string, unknown>, status: 'triggered', events: [{ id: randomUUID(), kind: 'action', action: 'created', user_id: null, created_at: at }], updated_at: at };
     alerts.push(alert);
-    return ok(201, { data: { id: alert.id, type: 'alerts', attributes: { ...alert.attributes, status: alert.status, created_at: ts, updated_at: ts } } });
+    return ok(201, { data: alertJson(alert) });
+  });
+  route('GET', '/v1/alerts/{id}', (ctx) => {
+    const alert = alerts.find((a) => a.id === ctx.params.id);
+    return alert ? ok(200, { data: alertJson(alert) }) : notFound();
+  });
+  route('GET', '/v1/alerts/{alert_id}/events', (ctx) => {
+    const alert = alerts.find((a) => a.id === ctx.params.alert_id);
+    if (!alert) return notFound();
+    const action = ctx.query['filter[action]'];
+    const kind = ctx.query['filter[kind]'];
+    return page(ctx, alert.events.filter((e) => (!action || e.action === action) && (!kind || e.kind === kind)), (e) => ({
+      id: e.id,
+      type: 'alert_events',
+      attributes: { kind: e.kind, action: e.action, source: 'web', user_id: e.user_id, details: null, created_at: e.created_at, updated_at: e.created_at },
+    }));
+  });
+  route('POST', '/v1/alerts/{id}/acknowledge', (ctx) => {
+    const alert = alerts.find((a) => a.id === ctx.params.id);
+    if (!alert) return notFound();
+    acknowledge(alert, me.id);
+    return ok(200, { data: alertJson(alert) });
+  });
+  route('GET', '/v1/users/{id}', (ctx) => {
+    const u = users.find((x) => x.id === ctx.params.id);
+    if (!u) return notFound();
+    const [first, ...rest] = u.name.split(' ');
+    return ok(200, { data: { id: u.id, type: 'users', attributes: { name: u.name, email: u.email, first_name: first, last_name: rest.join(' '), full_name: u.name, slack_id: null, time_zone: 'UTC', created_at: ts, updated_at: ts } } });
   });
   route('POST', '/v1/alerts/{id}/resolve', (ctx) => {
     const v = validate(ctx, '/v1/alerts/{id}/resolve', S.resolveAlert);
@@ -428,7 +475,9 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     const alert = alerts.find((a) => a.id === ctx.params.id);
     if (!alert) return notFound();
     alert.status = 'resolved';
-    return ok(200, { data: { id: alert.id, type: 'alerts', attributes: { ...alert.attributes, status: alert.status, created_at: ts, updated_at: ts } } });
+    alert.updated_at = stamp();
+    alert.events.push({ id: randomUUID(), kind: 'status_update', action: 'resolved', user_id: Number(me.id), created_at: alert.updated_at });
+    return ok(200, { data: alertJson(alert) });
   });
 
   route('GET', '/v1/schedules/{id}/shifts', (ctx) => {
@@ -456,6 +505,15 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
       }),
     });
   });
+  const actionItemJson = (item: (typeof actionItems)[number]) => {
+    const inc = findIncident(item.incident_id);
+    return { id: item.id, type: 'incident_action_items', attributes: { ...item.attributes, incident_id: item.incident_id, incident_title: inc?.title ?? null, created_at: ts, updated_at: ts } };
+  };
+  route('GET', '/v1/incidents/{incident_id}/action_items', (ctx) => {
+    const inc = findIncident(ctx.params.incident_id);
+    if (!inc) return notFound();
+    return page(ctx, actionItems.filter((a) => a.incident_id === inc.id), actionItemJson);
+  });
   route('POST', '/v1/incidents/{incident_id}/action_items', (ctx) => {
     const v = validate(ctx, '/v1/incidents/{incident_id}/action_items', S.newActionItem);
     if (!v.ok) return v.reply;
@@ -463,7 +521,7 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     if (!inc) return notFound();
     const item = { id: randomUUID(), incident_id: inc.id, attributes: { kind: 'task', priority: 'medium', status: 'open', ...v.data.data.attributes } as Record<string, unknown> };
     actionItems.push(item);
-    return ok(201, { data: { id: item.id, type: 'incident_action_items', attributes: { ...item.attributes, incident_id: inc.id, incident_title: inc.title, created_at: ts, updated_at: ts } } });
+    return ok(201, { data: actionItemJson(item) });
   });
 
   server = await startFakeServer({
@@ -494,6 +552,12 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     users: () => users,
     workflowRuns: () => workflowRuns,
     alerts: () => alerts,
+    acknowledgeAlert(id, email) {
+      const alert = alerts.find((a) => a.id === id);
+      const u = users.find((x) => x.email === email);
+      if (!alert || !u) throw new Error(`no fake Rootly alert ${id} or user ${email}`);
+      acknowledge(alert, u.id);
+    },
     actionItems: () => actionItems,
     openRetrospective(id) {
       const inc = findIncident(id);

@@ -24,6 +24,11 @@ export interface FaultSpec {
   drop?: boolean;
   /** Never answer and never run the handler; the socket stays open until the client gives up or close(). */
   hang?: boolean;
+  /**
+   * Run the handler (the change is committed), then never answer: the client times out not knowing
+   * it succeeded, as with a vendor that commits and then stalls past the client's timeout.
+   */
+  hangAfterCommit?: boolean;
   /** How many matching requests this fault applies to; default unlimited. */
   times?: number;
   /** Chance in [0,1] that a matching request is affected; default 1. */
@@ -198,6 +203,10 @@ export async function startFakeServer(opts: FakeServerOptions): Promise<FakeServ
     const pre = opts.precheck?.(ctx);
     if (pre) return send(pre);
     const reply = await route.handler(ctx);
+    if (fault?.hangAfterCommit) {
+      record.status = -2;
+      return; // never answered; close() destroys the socket
+    }
     if (fault?.drop) {
       record.status = -1;
       req.socket.destroy();

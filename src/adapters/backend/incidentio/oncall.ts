@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { followupMarker, withFollowupMarker } from '../../../domain/followup.js';
 import { BackendError } from '../../../errors.js';
 import type { BackendUser } from '../../../ports/backend.js';
 import type { OnCall } from '../../../ports/oncall.js';
@@ -83,6 +84,31 @@ export function createIncidentIoOnCall(opts: VendorClientOptions): OnCall {
       );
       return { externalId: res.escalation.id, status: res.escalation.status ?? 'triggered' };
     },
+    async pageStatus(escalationId) {
+      const res = await call(
+        { method: 'GET', path: `/v2/escalations/${encodeURIComponent(escalationId)}` },
+        z.looseObject({
+          escalation: z.looseObject({
+            status: z.string(),
+            updated_at: z.string().optional(),
+            events: z.array(z.looseObject({ event: z.string(), occurred_at: z.string().optional(), users: z.array(userV2).nullish() })).optional(),
+          }),
+        }),
+        'the page status',
+      );
+      const e = res.escalation;
+      // The `acked` event names who acknowledged and when (an escalation acked, then resolved, keeps it).
+      const acked = (e.events ?? []).find((x) => x.event === 'acked');
+      if (acked) {
+        const u = acked.users?.[0];
+        return {
+          state: 'acknowledged',
+          ack: { at: new Date(acked.occurred_at ?? e.updated_at ?? Date.now()), by: u ? { slackUserId: u.slack_user_id ?? null, email: u.email ?? null, name: u.name ?? null } : null },
+        };
+      }
+      if (e.status === 'acked') return { state: 'acknowledged', ack: { at: new Date(e.updated_at ?? Date.now()), by: null } };
+      return ['resolved', 'expired', 'cancelled'].includes(e.status) ? { state: 'closed', ack: null } : { state: 'open', ack: null };
+    },
     async onCallNow(scheduleId, at) {
       const end = new Date(at.getTime() + 60_000);
       const res = await call(
@@ -107,7 +133,7 @@ export function createIncidentIoOnCall(opts: VendorClientOptions): OnCall {
           body: {
             incident_id: ref.backendId,
             title: f.title.slice(0, 255),
-            description: f.due ? `${f.description}\n\nDue: ${f.due}` : f.description,
+            description: withFollowupMarker(f.due ? `${f.description}\n\nDue: ${f.due}` : f.description, f.idempotencyKey),
             ...(assignee ? { assignee_id: assignee } : {}),
           },
         },
@@ -115,6 +141,16 @@ export function createIncidentIoOnCall(opts: VendorClientOptions): OnCall {
         'the follow-up',
       );
       return { backendId: res.follow_up.id, url: null };
+    },
+    async findFollowup(ref, key) {
+      const marker = followupMarker(key);
+      const res = await call(
+        { method: 'GET', path: '/v2/follow_ups', query: { incident_id: ref.backendId } },
+        z.looseObject({ follow_ups: z.array(z.looseObject({ id: z.string(), description: z.string().nullish() })) }),
+        'the follow-up lookup',
+      );
+      const hit = res.follow_ups.find((f) => f.description?.includes(marker));
+      return hit ? { backendId: hit.id, url: null } : null;
     },
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { followupMarker, withFollowupMarker } from '../../../domain/followup.js';
 import { BackendError } from '../../../errors.js';
 import type { OnCall } from '../../../ports/oncall.js';
 import type { BackendUser } from '../../../ports/backend.js';
@@ -13,6 +14,9 @@ const JSONAPI = 'application/vnd.api+json';
 const TARGET_TYPE = { escalation_policy: 'EscalationPolicy', group: 'Group', service: 'Service', user: 'User' } as const;
 
 const created = z.looseObject({ data: z.looseObject({ id: z.string(), attributes: z.looseObject({ status: z.string().optional() }).optional() }) });
+const actionItems = listOf(z.looseObject({ id: z.string(), attributes: z.looseObject({ description: z.string().nullish() }) }));
+/** Action items looked through for a lost create: an incident rarely has more. */
+const ACTION_ITEM_PAGES = 5;
 const shiftList = listOf(
   z.looseObject({
     id: z.string(),
@@ -104,6 +108,31 @@ export function createRootlyOnCall(opts: VendorClientOptions): OnCall {
       );
       return { externalId: res.data.id, status: res.data.attributes?.status ?? 'triggered' };
     },
+    async pageStatus(alertId) {
+      const path = `/v1/alerts/${encodeURIComponent(alertId)}`;
+      const alert = await call({ method: 'GET', path }, z.looseObject({ data: z.looseObject({ id: z.string(), attributes: z.looseObject({ status: z.string(), updated_at: z.string().optional() }) }) }), 'the page status');
+      const status = alert.data.attributes.status;
+      if (status !== 'acknowledged' && status !== 'resolved') return { state: 'open', ack: null };
+      // Who and when: the alert's `acknowledged` event (its author is a Rootly user id).
+      const events = await call(
+        { method: 'GET', path: `${path}/events`, query: { 'filter[action]': 'acknowledged', 'page[size]': 20 } },
+        listOf(z.looseObject({ id: z.string(), attributes: z.looseObject({ action: z.string().optional(), user_id: z.number().int().nullish(), created_at: z.string().optional() }) })),
+        'the page acknowledgement',
+      );
+      const acked = events.data.find((e) => (e.attributes.action ?? 'acknowledged') === 'acknowledged');
+      if (!acked) return status === 'resolved' ? { state: 'closed', ack: null } : { state: 'acknowledged', ack: { at: new Date(alert.data.attributes.updated_at ?? Date.now()), by: null } };
+      let by: { slackUserId: string | null; email: string | null; name: string | null } | null = null;
+      if (acked.attributes.user_id !== null && acked.attributes.user_id !== undefined) {
+        const u = await call(
+          { method: 'GET', path: `/v1/users/${acked.attributes.user_id}` },
+          z.looseObject({ data: z.looseObject({ attributes: z.looseObject({ email: z.string().optional(), full_name: z.string().nullish(), name: z.string().nullish(), slack_id: z.string().nullish() }) }) }),
+          'the acknowledging user',
+        ).catch(() => null);
+        const a = u?.data.attributes;
+        if (a) by = { slackUserId: a.slack_id ?? null, email: a.email ?? null, name: a.full_name ?? a.name ?? null };
+      }
+      return { state: 'acknowledged', ack: { at: new Date(acked.attributes.created_at ?? alert.data.attributes.updated_at ?? Date.now()), by } };
+    },
     async onCallNow(scheduleId, at) {
       const to = new Date(at.getTime() + 60_000);
       const res = await call({ method: 'GET', path: `/v1/schedules/${encodeURIComponent(scheduleId)}/shifts`, query: { from: at.toISOString(), to: to.toISOString() } }, shiftList, 'the on-call shifts');
@@ -128,7 +157,7 @@ export function createRootlyOnCall(opts: VendorClientOptions): OnCall {
               type: 'incident_action_items',
               attributes: {
                 summary: f.title.slice(0, 255),
-                description: f.description,
+                description: withFollowupMarker(f.description, f.idempotencyKey),
                 kind: 'follow_up',
                 status: 'open',
                 priority: 'medium',
@@ -142,6 +171,20 @@ export function createRootlyOnCall(opts: VendorClientOptions): OnCall {
         'the follow-up',
       );
       return { backendId: res.data.id, url: null };
+    },
+    async findFollowup(ref, key) {
+      const marker = followupMarker(key);
+      for (let n = 1; n <= ACTION_ITEM_PAGES; n++) {
+        const res = await call(
+          { method: 'GET', path: `/v1/incidents/${encodeURIComponent(ref.backendId)}/action_items`, query: { 'page[number]': n, 'page[size]': 100 } },
+          actionItems,
+          'the follow-up lookup',
+        );
+        const hit = res.data.find((a) => a.attributes.description?.includes(marker));
+        if (hit) return { backendId: hit.id, url: null };
+        if (!res.links?.next) break;
+      }
+      return null;
     },
   };
 }

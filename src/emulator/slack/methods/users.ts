@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { SlackApiError, parseArgs, zBool, zInt, type MethodHandler } from '../args.js';
 import { page } from './render.js';
 
-/** auth.test, users.*, usergroups.* */
+/** auth.test, bots.info, users.*, usergroups.* */
 
 const authTest: MethodHandler = (ctx) => {
   const user = ctx.state.users.get(ctx.actor);
@@ -14,6 +14,27 @@ const authTest: MethodHandler = (ctx) => {
     user_id: ctx.actor,
     ...(ctx.isBot ? { bot_id: ctx.state.botId } : {}),
     is_enterprise_install: false,
+  };
+};
+
+/**
+ * bots.info: the one bot this workspace knows is the app's own (auth.test's `bot_id`); Slack
+ * answers `bot_not_found` for an id it does not know, and for a call without one.
+ */
+const botsInfo: MethodHandler = (ctx) => {
+  const a = parseArgs(z.object({ bot: z.string().optional() }), ctx.args);
+  if (!a.bot || a.bot !== ctx.state.botId) throw new SlackApiError('bot_not_found');
+  const icon = (n: number) => `https://a.slack-edge.com/80588/img/plugins/app/bot_${n}.png`;
+  return {
+    bot: {
+      id: ctx.state.botId,
+      deleted: false,
+      name: 'Firebreak',
+      updated: ctx.state.nowSec(),
+      app_id: ctx.state.appId,
+      user_id: ctx.state.botUserId,
+      icons: { image_36: icon(36), image_48: icon(48), image_72: icon(72) },
+    },
   };
 };
 
@@ -55,6 +76,7 @@ const usergroupsUsersList: MethodHandler = (ctx) => {
 
 export const userMethods: Record<string, MethodHandler> = {
   'auth.test': authTest,
+  'bots.info': botsInfo,
   'users.info': usersInfo,
   'users.lookupByEmail': lookupByEmail,
   'users.list': usersList,
