@@ -726,6 +726,10 @@ export class KyselyStore implements Store {
           .orderBy('run_after', 'asc')
           .orderBy('id', 'asc')
           .limit(limit);
+    // SQLite: read first (a read is a tenth of a write transaction, and most claims, after a job
+    // finishes or on the idle poll, find nothing), then take exactly those rows that are still due.
+    const dueIds = candidates ? (await candidates.execute()).map((r) => r.id) : null;
+    if (dueIds?.length === 0) return [];
     const rows = await this.db
       .updateTable('jobs')
       .set((eb) => ({
@@ -735,8 +739,19 @@ export class KyselyStore implements Store {
         attempts: eb('attempts', '+', 1),
         updated_at: nowMs,
       }))
-      .where('id', 'in', (eb) =>
-        candidates ??
+      .$if(dueIds !== null, (qb) =>
+        qb
+          .where('id', 'in', dueIds!)
+          .where('kind', 'in', kinds)
+          .where((w) =>
+            w.or([
+              w.and([w('state', '=', 'queued'), w('run_after', '<=', nowMs)]),
+              w.and([w('state', '=', 'running'), w('claimed_until', '<', nowMs)]),
+            ]),
+          ),
+      )
+      .$if(dueIds === null, (qb) =>
+        qb.where('id', 'in', (eb) =>
         eb
           .selectFrom('jobs')
           .select('id')
@@ -752,6 +767,7 @@ export class KyselyStore implements Store {
           .limit(limit)
           .forUpdate()
           .skipLocked(),
+        ),
       )
       .returningAll()
       .execute();
