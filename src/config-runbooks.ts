@@ -95,6 +95,10 @@ export function loadRunbooks(
         }
       }
       if (s.kind === 'command') {
+        if (rb.auto && !s.command.read_only)
+          problems.push(
+            `runbook ${rb.id} step ${s.id}: auto: true, but this command is not declared read_only; an automatic start has no person to vouch for a command that may change something. Declare read_only: true if it only reads, or set auto: false`,
+          );
         if (!section.allow_commands)
           warnings.push(`runbook ${rb.id} step ${s.id} is a command step, but runbooks.allow_commands is false: that step will be refused when the runbook reaches it`);
         for (const name of s.command.env) if (opts.env[name] !== undefined) env[name] = opts.env[name]!;

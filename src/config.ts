@@ -124,6 +124,11 @@ const AgentSchema = z
       .object({
         severities: z.array(Sev).min(1).optional(),
         services: z.array(z.string().min(1)).min(1).optional(),
+        /**
+         * Private incidents (their title, channel and messages are for the channel's members) are
+         * hidden from agents unless this is true.
+         */
+        private: z.boolean().default(false),
       })
       .strict()
       .optional(),
@@ -137,7 +142,8 @@ export interface AgentConfig {
   name: string;
   token: string;
   scopes: AgentScope[];
-  incidents: { severities?: Severity[]; services?: string[] } | null;
+  /** null: every incident but the private ones. */
+  incidents: { severities?: Severity[]; services?: string[]; private?: boolean } | null;
   ratePerMinute: number;
   incidentRatePerMinute: number;
 }

@@ -29,7 +29,7 @@ const SERVICES_THAT_RENDER: Record<string, string> = {
  * declare.ts, approval-policy returning data) lands. Every entry is a debt: remove it when its
  * imports go; the test fails if an entry no longer imports slack/, so the list can only shrink.
  */
-const PENDING_SLACK_IMPORTS = new Set(['src/services/alerts.ts', 'src/services/approvals.ts', 'src/services/backend-events.ts', 'src/services/commands.ts', 'src/services/followups.ts', 'src/services/lifecycle.ts', 'src/services/paging.ts', 'src/services/reminders.ts', 'src/services/runbooks.ts', 'src/services/storms.ts', 'src/services/summaries.ts']);
+const PENDING_SLACK_IMPORTS = new Set(['src/services/followups.ts', 'src/services/paging.ts', 'src/services/reminders.ts', 'src/services/runbooks.ts']);
 
 /**
  * Pure libraries domain code may use: no I/O, no clock, no globals. liquidjs: the runbook templates'

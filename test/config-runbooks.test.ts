@@ -92,3 +92,12 @@ test('header secrets are read from the variables named; command steps load but a
   const allowed = load({ allow_commands: true, definitions: [{ ...ok, steps: [{ command: { argv: ['true'] } }] }] });
   assert.deepEqual(allowed.warnings, []);
 });
+
+test('an automatic runbook may only have commands declared read_only: nobody starts it, so nobody vouches for a command that changes things', () => {
+  const p = problems({ allow_commands: true, definitions: [{ ...ok, auto: true, steps: [{ id: 'restart', command: { argv: ['kubectl', 'rollout', 'restart', 'deploy/api'] } }] }] });
+  assert.ok(
+    p.some((l) => /runbook triage step restart: auto: true, but this command is not declared read_only/.test(l)),
+    p.join('\n'),
+  );
+  assert.deepEqual(problems({ allow_commands: true, definitions: [{ ...ok, auto: true, steps: [{ command: { argv: ['kubectl', 'get', 'pods'], read_only: true } }] }] }), []);
+});

@@ -26,16 +26,6 @@ export function parsePolicy(snapshot: unknown): ApprovalPolicy {
   return PolicySchema.parse(snapshot ?? {});
 }
 
-const roleName = (r: string) => `the ${r.replace(/_/g, ' ')}`;
-const group = (id: string) => `<!subteam^${id}>`;
-const person = (id: string) => `<@${id}>`;
-
-/** "a, b or c" */
-function orList(items: string[]): string {
-  if (items.length <= 1) return items.join('');
-  return `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
-}
-
 /** Who may approve, fixed at proposal time; see `ApproverSnapshot` in the store port. */
 export interface ApproverSnapshot {
   roles: Record<string, string | null>;
@@ -60,30 +50,11 @@ export function eligibleApprovers(s: ApproverSnapshot): Set<string> {
   return new Set([...Object.values(s.roles).filter((u): u is string => !!u), ...s.users, ...Object.values(s.usergroups).flat()]);
 }
 
-/** The approvers a policy names, as Slack mrkdwn; with a snapshot, role holders at proposal time are named too. */
-export function describeApprovers(policy: ApprovalPolicy, snapshot?: ApproverSnapshot | null): string {
-  const parts = [
-    ...policy.roles.map((r) => {
-      if (!snapshot) return roleName(r);
-      const holder = snapshot.roles[r];
-      return `${roleName(r)} (${holder ? person(holder) : 'nobody held it when this was proposed'})`;
-    }),
-    ...policy.usergroups.map(group),
-    ...policy.users.map(person),
-  ];
-  return parts.length ? orList(parts) : 'nobody (no approver is configured)';
-}
-
-/** "needs 1 approval from the commander or <!subteam^S1>" */
-export function describePolicy(policy: ApprovalPolicy, snapshot?: ApproverSnapshot | null): string {
-  const n = policy.min_approvals;
-  const count = n === 1 ? '1 approval' : `${n} approvals from different people`;
-  const from = policy.roles.length + policy.usergroups.length + policy.users.length ? ` from ${describeApprovers(policy, snapshot)}` : ', but no approver is configured';
-  const self = policy.allow_self_approval ? '' : '; the proposer cannot approve their own proposal';
-  return `needs ${count}${from}${self}`;
-}
-
-export type CanApprove = { ok: true } | { ok: false; reason: 'self_approval' | 'not_allowed' | 'nobody'; who: string };
+/**
+ * The decision on a click, as data: who may approve is the policy and the snapshot (the approval
+ * message and the refusal name them, in slack/blocks/approval.ts).
+ */
+export type CanApprove = { ok: true } | { ok: false; reason: 'self_approval' | 'not_allowed' | 'nobody' };
 
 export interface CanApproveInput {
   policy: ApprovalPolicy;
@@ -103,12 +74,11 @@ export interface CanApproveInput {
  */
 export function canApprove(input: CanApproveInput): CanApprove {
   const { policy, userId, proposerId, approvers } = input;
-  const who = describeApprovers(policy, approvers);
-  if (userId === proposerId && !policy.allow_self_approval) return { ok: false, reason: 'self_approval', who };
+  if (userId === proposerId && !policy.allow_self_approval) return { ok: false, reason: 'self_approval' };
   const eligible = eligibleApprovers(approvers);
   if (eligible.has(userId)) return { ok: true };
   if (!policy.allow_self_approval) eligible.delete(proposerId);
-  return { ok: false, reason: eligible.size === 0 ? 'nobody' : 'not_allowed', who };
+  return { ok: false, reason: eligible.size === 0 ? 'nobody' : 'not_allowed' };
 }
 
 // -- role authority ---------------------------------------------------------------------------
@@ -135,7 +105,12 @@ export interface RoleAuthorityInput {
   isEligibleCommander: boolean;
 }
 
-export type RoleAuthority = { ok: true; via: string } | { ok: false; reason: string };
+/**
+ * Who could have assigned the role instead, as data: the commander (named), the declarer (named,
+ * while the incident has no commander), or someone eligible to take command (an incident nobody
+ * declared); an approver named in the action policies always could.
+ */
+export type RoleAuthority = { ok: true; via: string } | { ok: false; only: 'commander' | 'declarer'; holder: string } | { ok: false; only: 'eligible' };
 
 /**
  * Approval authority can be given, never taken. A guarded role may be assigned by the current
@@ -152,12 +127,9 @@ export function mayAssignRole(input: RoleAuthorityInput): RoleAuthority {
   if (input.isPolicyApprover) return { ok: true, via: 'policy approver' };
   if (!commander && input.declaredBy && input.declaredBy === actorId) return { ok: true, via: 'declarer' };
   if (!commander && !input.declaredBy && input.isEligibleCommander) return { ok: true, via: 'eligible commander' };
-  const reason = commander
-    ? `only the commander (${person(commander)}) or an approver named in the action policies can`
-    : input.declaredBy
-      ? `only the declarer (${person(input.declaredBy)}) or an approver named in the action policies can, while the incident has no commander`
-      : 'only someone eligible to take command (`approvals.eligible_commanders` in firebreak.yml, or the `responders` when that is unset) or an approver named in the action policies can';
-  return { ok: false, reason };
+  if (commander) return { ok: false, only: 'commander', holder: commander };
+  if (input.declaredBy) return { ok: false, only: 'declarer', holder: input.declaredBy };
+  return { ok: false, only: 'eligible' };
 }
 
 export interface Decision {

@@ -7,7 +7,24 @@ import type { Runbook } from './runbook.js';
  * error, so a typo fails the step with a clear sentence instead of sending an empty value.
  * Pure computation (no file system: templates are strings from the configuration).
  */
-const engine = new Liquid({ strictVariables: true, strictFilters: true, outputEscape: undefined, cache: false, ownPropertyOnly: true, templates: {} });
+const OPTIONS = { strictVariables: true, strictFilters: true, cache: false, ownPropertyOnly: true, templates: {} } as const;
+const engine = new Liquid({ ...OPTIONS, outputEscape: undefined });
+
+/**
+ * A value filled into a URL is one piece of data, never structure: every `{{ }}` output is
+ * percent-encoded (`/`, `?`, `#`, `&` and `\` included), so an incident title or an alert label cannot
+ * move the request to another path of the host the runbook names (where its secret header would
+ * go too) or add query parameters. A value that is `.` or `..` would still climb the path once the
+ * URL is normalised: it is refused. `url_encode` does the same (and is not encoded twice); `raw`
+ * is the team's explicit word that a value is trusted structure.
+ */
+function urlValue(v: unknown): string {
+  const s = v === null || v === undefined ? '' : String(v);
+  if (/^(?:\.|%2e){1,2}$/i.test(s)) throw new Error(`a value filled into the URL is \`${s}\`, which would climb the URL's path; nothing was sent`);
+  return encodeURIComponent(s);
+}
+const urlEngine = new Liquid({ ...OPTIONS, outputEscape: urlValue });
+urlEngine.registerFilter('url_encode', { handler: (v: unknown) => urlValue(v).replace(/%20/g, '+'), raw: true });
 
 export interface TemplateVars {
   incident: {
@@ -46,6 +63,24 @@ export function templatesOf(rb: Runbook): { where: string; text: string }[] {
   return out;
 }
 
+/**
+ * Render one argv element. A value filled in is one argument, and never an option the team did
+ * not write: an element the template does not start with `-` must not start with `-` once filled
+ * (an alert whose service is `--raw=/api/v1/secrets` would otherwise give `kubectl get` a new flag).
+ * `--namespace={{ x }}` is the team's flag; its value may be anything.
+ */
+export function renderArgvTemplate(text: string, vars: TemplateVars): string {
+  const out = renderTemplate(text, vars);
+  if (out.startsWith('-') && !text.startsWith('-'))
+    throw new TemplateError(`argument \`${text.slice(0, 120)}\` filled in starts with "-" (\`${out.slice(0, 60)}\`), so the command would take it as an option; nothing was run`);
+  return out;
+}
+
+/** Render a URL template: every filled-in value percent-encoded (see urlValue). */
+export function renderUrlTemplate(text: string, vars: TemplateVars): string {
+  return renderWith(urlEngine, text, vars);
+}
+
 /** Problems parsing a runbook's templates, one line each (checked at start-up). */
 export function checkTemplates(rb: Runbook): string[] {
   const problems: string[] = [];
@@ -63,9 +98,13 @@ export class TemplateError extends Error {}
 
 /** Render one template; a missing variable or a bad filter throws a TemplateError naming it. */
 export function renderTemplate(text: string, vars: TemplateVars): string {
+  return renderWith(engine, text, vars);
+}
+
+function renderWith(liquid: Liquid, text: string, vars: TemplateVars): string {
   if (!text.includes('{{') && !text.includes('{%')) return text;
   try {
-    return engine.parseAndRenderSync(text, vars as unknown as Record<string, unknown>) as string;
+    return liquid.parseAndRenderSync(text, vars as unknown as Record<string, unknown>) as string;
   } catch (err) {
     throw new TemplateError(`template \`${text.slice(0, 120)}\` could not be filled: ${firstLine(err)}`);
   }

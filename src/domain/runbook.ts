@@ -136,6 +136,8 @@ export const RunbookSchema = z
       const id = s.id ?? `step_${i + 1}`;
       if (ids.has(id)) ctx.addIssue({ code: 'custom', path: ['steps', i, 'id'], message: `duplicate step id "${id}"` });
       ids.add(id);
+      if (s.command && /\{\{|\{%/.test(s.command.argv[0] ?? ''))
+        ctx.addIssue({ code: 'custom', path: ['steps', i, 'command', 'argv', 0], message: 'the program (argv[0]) must be written out: templates only in the arguments' });
       if (s.http) {
         const literalHead = /^https?:\/\/[^/{}%]+(\/|$)/i.exec(s.http.url);
         if (!literalHead)
@@ -213,9 +215,18 @@ export function stepWaitsFor(step: RunbookStep, actions: readonly Pick<ActionDef
  * must be declared `read_only: true` by the team; otherwise only a person may start the runbook.
  */
 export function agentStartRefusal(rb: Runbook): string | null {
-  const commands = rb.steps.filter((s) => s.kind === 'command' && !s.command.read_only);
+  const commands = unvouchedCommands(rb);
   if (!commands.length) return null;
-  return `runbook \`${rb.id}\` has command step${commands.length === 1 ? '' : 's'} not declared read_only (${commands.map((s) => s.id).join(', ')}), so only a person may start it`;
+  return `runbook \`${rb.id}\` has command step${commands.length === 1 ? '' : 's'} not declared read_only (${commands.join(', ')}), so only a person may start it`;
+}
+
+/**
+ * The ids of the command steps the team has not declared read_only: such a command may change
+ * something and no Approve guards it, so a person the runbook's policy names must start the run
+ * (not anyone in the channel, not an agent, not an automatic start).
+ */
+export function unvouchedCommands(rb: Runbook): string[] {
+  return rb.steps.filter((s) => s.kind === 'command' && !s.command.read_only).map((s) => s.id);
 }
 
 export interface MatchInput {

@@ -1,4 +1,4 @@
-import { describePolicy, effectivePolicy, parsePolicy, validateParams } from '../domain/approval-policy.js';
+import { effectivePolicy, parsePolicy, validateParams } from '../domain/approval-policy.js';
 import { incidentLabel, isOpen, type Incident, type IncidentStatus } from '../domain/incident.js';
 import { agentStarter, runStarter } from '../domain/runbook-run.js';
 import { agentStartRefusal, stepWaitsFor, type Runbook } from '../domain/runbook.js';
@@ -7,7 +7,7 @@ import { AppError } from '../errors.js';
 import type { Approval } from '../ports/store.js';
 import type { RunbookRun, RunbookStepRecord } from '../ports/runbook-store.js';
 import type { Deps } from './deps.js';
-import { proposeAction } from './approvals.js';
+import { policyInWords, proposeAction } from './approvals.js';
 import { addTimelineNote, postUpdate } from './lifecycle.js';
 import { applicableRunbooks } from './runbook-offers.js';
 import { ACTIVE_RUN, startRunbook } from './runbooks.js';
@@ -25,8 +25,12 @@ export type AgentScope = 'read' | 'update' | 'propose' | 'runbooks';
 export interface AgentPrincipal {
   name: string;
   scopes: readonly AgentScope[];
-  /** Only incidents matching every given field are visible (null: all). */
-  incidents: { severities?: readonly Severity[]; services?: readonly string[] } | null;
+  /**
+   * Only incidents matching every given field are visible (null: all but the private ones). A
+   * private incident is visible only with `private: true`: its title, channel and messages are for
+   * its channel's members.
+   */
+  incidents: { severities?: readonly Severity[]; services?: readonly string[]; private?: boolean } | null;
 }
 
 export function requireScope(agent: AgentPrincipal, scope: AgentScope): void {
@@ -36,6 +40,7 @@ export function requireScope(agent: AgentPrincipal, scope: AgentScope): void {
 
 function visible(agent: AgentPrincipal, i: Incident): boolean {
   const f = agent.incidents;
+  if (i.private && f?.private !== true) return false;
   if (!f) return true;
   if (f.severities && !f.severities.includes(i.severity)) return false;
   if (f.services && !i.services.some((s) => f.services!.includes(s))) return false;
@@ -121,7 +126,7 @@ export function approvalView(deps: Deps, a: Approval) {
     proposer_kind: a.proposerKind,
     status: a.status,
     requires_approval: a.requiresApproval,
-    policy: describePolicy(policy),
+    policy: policyInWords(policy),
     created_at: a.createdAt.toISOString(),
     expires_at: a.expiresAt.toISOString(),
     decided_by: a.decidedBy,
@@ -329,7 +334,7 @@ export function actionCatalogue(deps: Deps) {
       params: a.params,
       requires_approval: a.requires_approval,
       // Whatever the action, an agent's proposal waits for a person.
-      policy: `${describePolicy(policy)}; proposals by agents always need a person's approval`,
+      policy: `${policyInWords(policy)}; proposals by agents always need a person's approval`,
       executor: a.executor.type,
     };
   });
@@ -365,7 +370,7 @@ export interface AgentProposalInput {
  */
 export async function proposeForAgent(deps: Deps, agent: AgentPrincipal, input: AgentProposalInput): Promise<{ approval: Approval; duplicate: boolean }> {
   requireScope(agent, 'propose');
-  if (agent.incidents && !visible(agent, input.incident)) throw new AppError('incident.not_found', 'No such incident.');
+  if (!visible(agent, input.incident)) throw new AppError('incident.not_found', 'No such incident.');
   const action = deps.config.actions.find((a) => a.id === input.action);
   if (action) {
     const checked = validateParams(action, input.params);

@@ -5,11 +5,9 @@ import type { Deps } from './deps.js';
 import { defineJob, PermanentJobError } from './jobs.js';
 import { z } from 'zod';
 import { changeStatus } from './lifecycle.js';
-import { incidentThread, refreshIncidentViews } from './incident-views.js';
-import { postOnce, step } from './steps.js';
-import { section } from '../slack/blocks/common.js';
+import { firedAgainNote, incidentThread, postThreadNote, refreshIncidentViews, resolvedAtSourceNote } from './incident-views.js';
+import { step } from './steps.js';
 import { BackendError } from '../errors.js';
-import { escapeText } from '../slack/mrkdwn.js';
 import { episodeIncident, isStorm, placeEpisode, scheduleStormList, stormJobs } from './storms.js';
 
 /**
@@ -242,10 +240,9 @@ async function postFiredAgainNote(deps: Deps, payload: NotePayload): Promise<voi
     if (target) {
       // The note states the running total, not a delta: two notes racing (a retried window and the
       // next one) then repeat a fact instead of adding up to a wrong count.
-      const text = `:repeat: Fired again: ${shown} alert${shown === 1 ? '' : 's'} in total so far.`;
       const marker = `alert-note:${incident.id}:${payload.windowStart}`;
-      // postOnce: a lost answer from Slack must not turn into a second note on the retry.
-      await postOnce(deps, flow, `post:${payload.windowStart}`, target.channel, marker, () => ({ text, blocks: [section(text, marker)] }), { threadTs: target.ts });
+      // Posted once: a lost answer from Slack must not turn into a second note on the retry.
+      await postThreadNote(deps, { flowId: flow, step: `post:${payload.windowStart}`, marker }, target, firedAgainNote(shown));
     }
     if (shown > ((await deps.store.getKv<number>(`alert-noted:${incident.id}`)) ?? 1)) await deps.store.setKv(`alert-noted:${incident.id}`, shown);
   }
@@ -276,9 +273,8 @@ async function processResolved(deps: Deps, alert: StoredAlert): Promise<Incident
   const resolve = deps.config.file.alerts.resolve_incident_on_resolved_alert && !(await isStorm(deps, incident));
   const target = await noteTarget(deps, incident).catch(() => null);
   if (target) {
-    const text = `:white_check_mark: Resolved at the source (${escapeText(alert.source)}): ${escapeText(alert.title)}.${resolve ? '' : ' The incident stays open until someone resolves it.'}`;
-    const marker = `alert-resolved:${alert.id}`;
-    await postOnce(deps, `alert:${alert.id}`, 'resolved-note', target.channel, marker, () => ({ text, blocks: [section(text, marker)] }), { threadTs: target.ts });
+    const at = { flowId: `alert:${alert.id}`, step: 'resolved-note', marker: `alert-resolved:${alert.id}` };
+    await postThreadNote(deps, at, target, resolvedAtSourceNote(alert, resolve));
   }
   if (resolve) {
     const actor = deps.chat.botUserId() ?? 'firebreak';

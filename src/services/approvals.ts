@@ -3,10 +3,8 @@ import { wasExecuted, type ActionDefinition, type ApprovalPolicy } from '../doma
 import {
   canApprove,
   tallyVotes,
-  describePolicy,
   snapshotApprovers,
   type ApproverSnapshot,
-  type CanApprove,
   effectivePolicy,
   expiryFor,
   isExpired,
@@ -18,7 +16,7 @@ import { withdrawalOf, type ApprovalWithdrawal } from '../domain/records.js';
 import { AppError } from '../errors.js';
 import { ExecutorError, NOT_EXECUTED, type ExecutionResult } from '../ports/executor.js';
 import type { Approval, ApprovalVote, ProposerKind } from '../ports/store.js';
-import { approvalMessage, escapeMrkdwn } from '../slack/blocks/approval.js';
+import { approvalMessage, approvalRefusal, describePolicy, escapeMrkdwn } from '../slack/blocks/approval.js';
 import { clip, time } from '../slack/blocks/common.js';
 import { Markers } from '../slack/ids.js';
 import type { Deps } from './deps.js';
@@ -102,6 +100,11 @@ export interface ProposeInput {
    * one waits for a person's Approve like every proposal.
    */
   declaredInRunbook?: boolean;
+  /**
+   * The id to give the proposal, chosen by a flow that must find it again after a crash (a runbook
+   * step: one id per step attempt). A proposal with this id that already exists is returned as is.
+   */
+  id?: string;
 }
 
 /** What a click or a modal submission gets back: the ephemeral answer and the approval it concerned. */
@@ -121,6 +124,10 @@ function findAction(deps: Deps, actionId: string): ActionDefinition | undefined 
  * approval message with Approve / Deny buttons and an expiry job.
  */
 export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Approval> {
+  if (input.id) {
+    const existing = await deps.store.getApproval(input.id);
+    if (existing) return existing;
+  }
   const action = findAction(deps, input.actionId);
   if (!action) {
     const known = deps.config.actions.map((a) => `\`${a.id}\``).join(', ');
@@ -148,7 +155,7 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
   // groups' members as Slack lists them now. Taking a role later grants nothing for this proposal.
   const approvers = requiresApproval ? await resolveApprovers(deps, incident.id, policy) : null;
   const approval = await deps.store.createApproval({
-    id: deps.newId(),
+    id: input.id ?? deps.newId(),
     incidentId: incident.id,
     actionId: action.id,
     params: checked.value,
@@ -235,16 +242,9 @@ async function policyCheck(deps: Deps, a: Approval, userId: string) {
   return { policy, approvers, verdict };
 }
 
-/** The refusal a person sees, naming who may act and, when nobody can, what to do instead. */
-function refusalText(verdict: Exclude<CanApprove, { ok: true }>, policy: ApprovalPolicy, approvers: ApproverSnapshot, click: 'approve' | 'deny'): string {
-  if (verdict.reason === 'self_approval') return `:no_entry: You proposed this action, so someone else must approve it: ${verdict.who}.`;
-  if (verdict.reason === 'nobody') {
-    const noCommander = policy.roles.includes('commander') && !approvers.roles.commander;
-    const why = noCommander ? 'the incident had no commander when this was proposed, and nobody else the policy names could approve it' : 'nobody the policy names could approve it when it was proposed';
-    return `:no_entry: Nobody can ${click} this proposal: ${why}. ${noCommander ? "Take command first (the card's *I'll take command* button, or `/incident role commander @someone` by someone allowed to), then " : 'Add approvers to the action policy in firebreak.yml, or '}propose the action again.`;
-  }
-  const base = click === 'approve' ? 'You may not approve this action.' : 'You may not deny this action.';
-  return `:no_entry: ${base} It ${describePolicy(policy, approvers).replace(/; the proposer.*$/, '')}. Who may approve was fixed when it was proposed${click === 'deny' ? '; the proposer can withdraw it' : ''}.`;
+/** Who may approve under a policy, in words: for agents (the tool list and their proposals' answers). */
+export function policyInWords(policy: ApprovalPolicy): string {
+  return describePolicy(policy);
 }
 
 /** Approve click. Expected outcomes are returned (for an ephemeral answer); only a missing approval throws. */
@@ -262,7 +262,7 @@ export async function approve(deps: Deps, input: { approvalId: string; userId: s
   if (!verdict.ok) {
     await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.refused', detail: { click: 'approve', reason: verdict.reason } });
     deps.metrics.approvals.inc({ outcome: 'refused' });
-    return { outcome: 'refused', text: refusalText(verdict, policy, approvers, 'approve'), approval: a };
+    return { outcome: 'refused', text: approvalRefusal(verdict, policy, approvers, 'approve'), approval: a };
   }
 
   const added = await deps.store.addVote({ approvalId: a.id, userId, at: now });
@@ -312,7 +312,7 @@ export async function deny(deps: Deps, input: { approvalId: string; userId: stri
     if (!verdict.ok) {
       await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.refused', detail: { click: 'deny', reason: verdict.reason } });
       deps.metrics.approvals.inc({ outcome: 'refused' });
-      return { outcome: 'refused', text: refusalText(verdict, policy, approvers, 'deny'), approval: a };
+      return { outcome: 'refused', text: approvalRefusal(verdict, policy, approvers, 'deny'), approval: a };
     }
   }
   const reason = input.reason.trim().slice(0, 1000);
@@ -321,7 +321,7 @@ export async function deny(deps: Deps, input: { approvalId: string; userId: stri
   await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: isProposer ? 'approval.withdrawn' : 'approval.denied', detail: { reason } });
   deps.metrics.approvals.inc({ outcome: 'denied' });
   await announceSettled(deps, won);
-  await recordTimeline(deps, won, `\`${a.actionId}\` ${isProposer ? 'withdrawn' : 'denied'} by <@${userId}>${reason ? `: ${reason}` : ''}`, now);
+  await recordTimeline(deps, won, `\`${a.actionId}\` ${isProposer ? 'withdrawn' : 'denied'} by <@${userId}>${reason ? `: ${escapeMrkdwn(reason)}` : ''}`, now);
   await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
   return { outcome: 'denied', text: `:no_entry: ${isProposer ? 'Withdrawn' : 'Denied'}: \`${a.actionId}\` will not run.`, approval: won };
 }
@@ -341,7 +341,7 @@ export async function withdrawApproval(deps: Deps, approvalId: string, w: Approv
   await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: w.by, action: 'approval.withdrawn', detail: { reason: 'runbook run cancelled', run: w.runId, runbook: w.runbook } });
   deps.metrics.approvals.inc({ outcome: 'denied' });
   await announceSettled(deps, won);
-  await recordTimeline(deps, won, `\`${a.actionId}\` withdrawn: runbook “${escapeMrkdwn(w.runbook)}” was cancelled by <@${w.by}>; nothing was run`, now);
+  await recordTimeline(deps, won, `\`${a.actionId}\` withdrawn: runbook “${escapeMrkdwn(w.runbook)}” was cancelled${w.by === 'system' ? '' : ` by <@${w.by}>`}; nothing was run`, now);
   await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
   return won;
 }
@@ -529,18 +529,19 @@ async function finish(deps: Deps, a: Approval): Promise<void> {
  * who proposed and who approved it. "ran" is only written when an executor really ran.
  */
 export function outcomeTimelineText(a: Approval, approvers: string[]): string {
-  const what = `\`${a.actionId}\`${Object.keys(a.params).length ? ` ${formatInline(a.params)}` : ''}`;
+  const what = `\`${a.actionId}\`${Object.keys(a.params).length ? ` ${escapeMrkdwn(formatInline(a.params))}` : ''}`;
   const summary = (a.result as { summary?: string } | null)?.summary;
-  const proposer = a.proposerKind === 'user' ? `<@${a.proposedBy}>` : a.proposerKind === 'claude' ? 'Claude' : `agent ${a.proposedBy}`;
+  // Stored as mrkdwn (the status answer shows it as is): the parameters, the reason, the result and the error are untrusted text.
+  const proposer = a.proposerKind === 'user' ? `<@${a.proposedBy}>` : a.proposerKind === 'claude' ? 'Claude' : `${a.proposerKind} ${escapeMrkdwn(a.proposedBy)}`;
   const deciders = approvers.length ? approvers : a.decidedBy ? [a.decidedBy] : [];
   const who = `proposed by ${proposer}${a.requiresApproval && deciders.length ? `, approved by ${deciders.map((u) => `<@${u}>`).join(' and ')}` : ''}`;
   switch (a.status) {
     case 'succeeded':
       return wasExecuted(a.result)
-        ? `${what} ran${summary ? `: ${summary}` : ''} (${who})`
-        : `${what} approved, not executed: ${summary ?? NOT_EXECUTED.summary} (${who})`;
+        ? `${what} ran${summary ? `: ${escapeMrkdwn(summary)}` : ''} (${who})`
+        : `${what} approved, not executed: ${escapeMrkdwn(summary ?? NOT_EXECUTED.summary)} (${who})`;
     case 'failed':
-      return `${what} failed: ${a.error ?? 'unknown error'} (${who})`;
+      return `${what} failed: ${escapeMrkdwn(a.error ?? 'unknown error')} (${who})`;
     default:
       return `${what} outcome unknown, check before retrying (${who})`;
   }

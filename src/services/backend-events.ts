@@ -6,10 +6,9 @@ import type { IncidentPatch } from '../ports/store.js';
 import { declareIncident } from './declare.js';
 import type { Deps } from './deps.js';
 import { defineJob } from './jobs.js';
-import { refreshIncidentViews } from './incident-views.js';
+import { backendChangeNote, refreshIncidentViews } from './incident-views.js';
 import { postmortemJob } from './summaries.js';
 import { observeResolved } from './insights.js';
-import { escapeText } from '../slack/mrkdwn.js';
 
 /**
  * Incidents created or changed in the backend's own UI (Rootly, incident.io), told to us by
@@ -297,11 +296,7 @@ async function applyUpdate(deps: Deps, incidentId: string, ev: BackendEvent): Pr
     after = await deps.store.updateIncident(incidentId, { ...patch, updatedAt: deps.clock.now() }, { expectedVersion: before.version });
   }
   if (!before || !after) throw new Error(`incident ${incidentId} changed concurrently; retrying`);
-  const changes: string[] = [];
-  if (after.status !== before.status) changes.push(`status → *${after.status}*`);
-  if (after.severity !== before.severity) changes.push(`severity → *${after.severity}*`);
-  if (after.title !== before.title) changes.push(`title → “${escapeText(after.title)}”`);
-  const text = `Updated in ${SOURCE_NAME[ev.source]}: ${changes.join(', ')}`;
+  const text = backendChangeNote(SOURCE_NAME[ev.source], before, after);
   const at = deps.clock.now();
   await deps.store.audit({
     at,

@@ -1,10 +1,8 @@
 import type { Command } from '../domain/command.js';
-import { incidentLabel, isOpen } from '../domain/incident.js';
-import { SEVERITY_EMOJI } from '../domain/severity.js';
+import { incidentLabel, isOpen, type Incident } from '../domain/incident.js';
 import type { Block } from '../ports/chat.js';
-import { declareReply, incidentList, statusLine } from '../slack/blocks/incident.js';
-import { time } from '../slack/blocks/common.js';
-import { declareOrOffer, slackDeclareInput } from './declare.js';
+import type { TimelineEntry } from '../ports/store.js';
+import { declareOrOffer, slackDeclareInput, type DeclareOutcome } from './declare.js';
 import type { Deps } from './deps.js';
 import { assignRole, changeSeverity, changeStatus, incidentInChannel, postUpdate } from './lifecycle.js';
 import { postPostmortem, postSummary } from './summaries.js';
@@ -13,13 +11,22 @@ import { runbookCommand } from './runbooks.js';
 import { postStats } from './insights.js';
 import { requestPage, whoIsOnCall } from './paging.js';
 import { createFollowup, listIncidentFollowups } from './followups.js';
-import { escapeText } from '../slack/mrkdwn.js';
 
 export interface Reply {
   text: string;
   blocks?: Block[];
   inChannel?: boolean;
 }
+
+/**
+ * What a subcommand answers: words (`Reply`), or data the listener renders (slack/blocks/incident.ts):
+ * the outcome of a declare, the open incidents, or one incident's status.
+ */
+export type CommandAnswer =
+  | Reply
+  | { view: 'declared'; outcome: DeclareOutcome }
+  | { view: 'list'; incidents: Incident[] }
+  | { view: 'status'; incident: Incident; roles: Record<string, string>; latest: TimelineEntry[] };
 
 export interface CommandContext {
   userId: string;
@@ -28,26 +35,19 @@ export interface CommandContext {
 }
 
 /** Every `/incident` subcommand other than help and the modal: one service call each. */
-export async function runIncidentCommand(deps: Deps, c: Command, ctx: CommandContext): Promise<Reply | null> {
+export async function runIncidentCommand(deps: Deps, c: Command, ctx: CommandContext): Promise<CommandAnswer | null> {
   switch (c.kind) {
-    case 'declare':
-      return declareReply(
-        await declareOrOffer(deps, slackDeclareInput({ title: c.title, severity: c.severity, userId: ctx.userId, channelId: ctx.channelId, dedupeKey: `cmd:${ctx.triggerId}` })),
-      );
+    case 'declare': {
+      const input = slackDeclareInput({ title: c.title, severity: c.severity, userId: ctx.userId, channelId: ctx.channelId, dedupeKey: `cmd:${ctx.triggerId}` });
+      return { view: 'declared', outcome: await declareOrOffer(deps, input) };
+    }
     case 'list':
-      return incidentList(await deps.store.listOpenIncidents());
+      return { view: 'list', incidents: await deps.store.listOpenIncidents() };
     case 'status': {
-      const i = await incidentInChannel(deps, ctx.channelId);
-      const roles = await deps.store.getRoles(i.id);
-      const timeline = await deps.store.listTimeline(i.id);
-      const roleText = Object.entries(roles)
-        .map(([r, u]) => `${r}: <@${u}>`)
-        .join(' · ');
-      const last = timeline
-        .slice(-5)
-        .map((t) => `• ${time(t.at)} ${t.text}`)
-        .join('\n');
-      return { text: `*${incidentLabel(i)} ${escapeText(i.title)}*\n${SEVERITY_EMOJI[i.severity]} ${i.severity} · ${statusLine(i)}\n${roleText || 'no roles assigned'}${last ? `\n*Latest*\n${last}` : ''}` };
+      const incident = await incidentInChannel(deps, ctx.channelId);
+      const roles = await deps.store.getRoles(incident.id);
+      const latest = (await deps.store.listTimeline(incident.id)).slice(-5);
+      return { view: 'status', incident, roles, latest };
     }
     case 'update': {
       const i = await incidentInChannel(deps, ctx.channelId);

@@ -10,6 +10,7 @@ import { defineJob } from './jobs.js';
 import { requireIncident } from './lifecycle.js';
 import { postOnce, stepWithIntent } from './steps.js';
 import { Markers } from '../slack/ids.js';
+import { escapeText } from '../slack/mrkdwn.js';
 
 const SyncPayload = z.object({ followupId: z.string() });
 const Suggestion = z.object({ incidentId: z.string(), text: z.string() });
@@ -48,7 +49,7 @@ export async function createFollowup(deps: Deps, input: NewFollowupInput): Promi
   if (!res.inserted) return res;
   const f = res.followup;
   await deps.store.audit({ at: now, incidentId: incident.id, actor: input.actor, action: 'followup.created', detail: { followupId: f.id, source: f.source, owner: f.ownerId, due: f.due } });
-  await deps.store.addTimeline({ incidentId: incident.id, at: now, kind: 'followup', text: `Follow-up: ${f.text}${f.ownerId ? ` (owner <@${f.ownerId}>)` : ''}${f.due ? ` due ${f.due}` : ''}`, author: input.actor, sourceRef: `followup:${f.id}` });
+  await deps.store.addTimeline({ incidentId: incident.id, at: now, kind: 'followup', text: `Follow-up: ${escapeText(f.text)}${f.ownerId ? ` (owner <@${f.ownerId}>)` : ''}${f.due ? ` due ${f.due}` : ''}`, author: input.actor, sourceRef: `followup:${f.id}` });
   await deps.jobs.enqueue(followupSyncJob, { followupId: f.id });
   if (incident.channelId) await deps.chat.post(incident.channelId, followupCreated(f, deps.backend.name)).catch((err) => deps.logger.warn({ err }, 'posting the follow-up failed'));
   return res;
@@ -111,7 +112,7 @@ export async function acceptSuggestion(deps: Deps, suggestionId: string, actor: 
   const s = Suggestion.safeParse(raw);
   if (!s.success) throw new AppError('input.invalid', 'That suggestion is no longer available.');
   const { followup, inserted } = await createFollowup(deps, { incidentId: s.data.incidentId, text: s.data.text, ownerId: null, due: null, source: 'claude', sourceRef: `suggestion:${suggestionId}`, actor });
-  return inserted ? `Added the follow-up: ${followup.text}` : `That follow-up was already added by <@${followup.createdBy}>.`;
+  return inserted ? `Added the follow-up: ${escapeText(followup.text)}` : `That follow-up was already added by <@${followup.createdBy}>.`;
 }
 
 /** Record a follow-up in the backend (Rootly action item, incident.io follow-up), once per follow-up. */

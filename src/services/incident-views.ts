@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Incident } from '../domain/incident.js';
 import { atLeast } from '../domain/severity.js';
 import { AppError } from '../errors.js';
+import { section } from '../slack/blocks/common.js';
 import { announcement, incidentCard, noChannelReason, topicFor } from '../slack/blocks/incident.js';
+import { STORM_PAGE_SIZE, stormListPage, type StormMember } from '../slack/blocks/storm.js';
 import { Markers } from '../slack/ids.js';
 import type { Deps } from './deps.js';
 import { defineJob } from './jobs.js';
@@ -10,6 +13,23 @@ import { runbookOffers } from './runbook-offers.js';
 import { postOnce } from './steps.js';
 
 type RoleAssignments = Record<string, string>;
+
+/**
+ * The words of the notes services write into an incident's timeline and channel: services describe
+ * what happened as data (`IncidentChange`, the update's text) and take the words from here.
+ */
+export {
+  backendChangeNote,
+  changeNote,
+  firedAgainNote,
+  resolvedAtSourceNote,
+  splitOutNote,
+  timelineText,
+  updateNote,
+  type IncidentChange,
+} from '../slack/blocks/notes.js';
+export type { StormMember } from '../slack/blocks/storm.js';
+export { briefMessage, postmortemGaveUpMessage, postmortemMessage, summaryMessage } from '../slack/blocks/summary.js';
 
 /**
  * What Slack shows of an incident, in one place: the card pinned in its channel, the channel topic,
@@ -131,6 +151,47 @@ export async function incidentThread(deps: Deps, incident: Incident, flowId: str
   const waitingForAnnounce = !channelWanted && !!channel && !('announce' in steps);
   if (waitingForCard || waitingForAnnounce) throw new Error(`incident ${incident.id} not posted yet; note waits`);
   return null;
+}
+
+/**
+ * A note in an incident's thread (`incidentThread`), posted once per flow step: a retry after a lost
+ * answer finds the note by its marker instead of posting it twice.
+ */
+export async function postThreadNote(deps: Deps, at: { flowId: string; step: string; marker: string }, thread: { channel: string; ts: string }, text: string): Promise<void> {
+  await postOnce(deps, at.flowId, at.step, thread.channel, at.marker, () => ({ text, blocks: [section(text, at.marker)] }), { threadTs: thread.ts });
+}
+
+/**
+ * Post or edit a storm's alert list pages (slack/blocks/storm.ts). Each page is posted once (found
+ * again after a crash by its marker) and edited only when what it shows changed, so a storm costs
+ * one edit per interval for its last page, not one message per alert.
+ */
+export async function showStormList(
+  deps: Deps,
+  stormId: string,
+  flowId: string,
+  target: { channel: string; threadTs?: string },
+  list: { members: StormMember[]; alerts: number; splitOut: number },
+): Promise<void> {
+  const { members, alerts, splitOut } = list;
+  const pages = Math.ceil(members.length / STORM_PAGE_SIZE);
+  for (let p = 0; p < pages; p++) {
+    const slice = members.slice(p * STORM_PAGE_SIZE, (p + 1) * STORM_PAGE_SIZE);
+    const render = () => stormListPage(stormId, p, slice, { alerts, members: members.length, splitOut });
+    const { text, blocks } = render();
+    // The totals in the footer change with every alert: compare what the page lists, not the totals.
+    const digest = createHash('sha256').update(JSON.stringify(blocks.slice(0, -1))).digest('hex');
+    const shownKey = `storm-page:${stormId}:${p}`;
+    const posted = await postOnce(deps, flowId, `page:${p}`, target.channel, blocks[0]!.block_id as string, render, target.threadTs ? { threadTs: target.threadTs } : {});
+    const shown = await deps.store.getKv<string>(shownKey);
+    if (shown === undefined) {
+      await deps.store.setKv(shownKey, digest);
+    } else if (shown !== digest || (p === pages - 1 && (await deps.store.getKv<number>(`${shownKey}:alerts`)) !== alerts)) {
+      await deps.chat.update(target.channel, posted.ts, text, blocks);
+      await deps.store.setKv(shownKey, digest);
+    }
+    if (p === pages - 1) await deps.store.setKv(`${shownKey}:alerts`, alerts);
+  }
 }
 
 /** Re-render after a change; keyed by the incident's version, so each change renders once. */

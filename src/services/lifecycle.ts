@@ -1,17 +1,16 @@
 import { canTransition, incidentLabel, isOpen, STATUSES, type Incident, type IncidentStatus } from '../domain/incident.js';
 import { SEVERITIES, type Severity } from '../domain/severity.js';
 import { AppError, BackendError } from '../errors.js';
-import { mayAssignRole, protectedRoles } from '../domain/approval-policy.js';
+import { mayAssignRole, protectedRoles, type RoleAuthority } from '../domain/approval-policy.js';
 import type { IncidentPatch } from '../ports/store.js';
 import type { Deps } from './deps.js';
 import { observeResolved, remediationQuestionJob } from './insights.js';
 import { scheduleReminder } from './reminders.js';
 import { z } from 'zod';
 import { defineJob } from './jobs.js';
-import { refreshJob } from './incident-views.js';
+import { changeNote, refreshJob, timelineText, updateNote } from './incident-views.js';
 import { postmortemJob } from './summaries.js';
 import { runbookFeedbackJob } from './runbooks.js';
-import { escapeText, user } from '../slack/blocks/common.js';
 
 /** A backend write, queued so a backend outage never loses a change made in Slack. */
 const BackendOp = z.discriminatedUnion('op', [
@@ -72,7 +71,7 @@ export async function changeStatus(deps: Deps, incidentId: string, to: IncidentS
   });
   if (!res) return requireIncident(deps, incidentId);
   const { before, after } = res;
-  const text = `Status ${before.status} → *${to}* by ${user(actor)}${message ? `: ${escapeText(message)}` : ''}`;
+  const text = changeNote({ kind: 'status', from: before.status, to, actor, message });
   await afterChange(deps, after, actor, `incident.${to === 'investigating' ? 'reopened' : to}`, { from: before.status, to, message }, text, [{ op: 'transition', to, message }]);
   if (after.channelId) await deps.chat.post(after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting status change failed'));
   if (to === 'investigating') await scheduleReminder(deps, incidentId);
@@ -91,7 +90,7 @@ export async function changeSeverity(deps: Deps, incidentId: string, severity: S
     return i.severity === severity ? null : { severity };
   });
   if (!res) return requireIncident(deps, incidentId);
-  const text = `Severity ${res.before.severity} → *${severity}* by ${user(actor)}`;
+  const text = changeNote({ kind: 'severity', from: res.before.severity, to: severity, actor });
   await afterChange(deps, res.after, actor, 'incident.severity_changed', { from: res.before.severity, to: severity }, text, [{ op: 'severity', severity }]);
   await scheduleReminder(deps, incidentId); // the cadence follows the severity
   if (res.after.channelId) await deps.chat.post(res.after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting severity change failed'));
@@ -127,13 +126,26 @@ export async function checkRoleAuthority(deps: Deps, incident: Incident, role: s
   const isEligibleCommander = !roles.commander && !incident.declaredBy ? await namedIn(deps, actor, eligible.users, eligible.usergroups) : false;
   const verdict = mayAssignRole({ role, actorId: actor, protectedRoles: guarded, roles, declaredBy: incident.declaredBy, isPolicyApprover, isEligibleCommander });
   if (verdict.ok) return;
-  await deps.store.audit({ at: deps.clock.now(), incidentId: incident.id, actor, action: 'incident.role_refused', detail: { role, userId, reason: verdict.reason } });
+  const reason = roleRefusalReason(verdict);
+  await deps.store.audit({ at: deps.clock.now(), incidentId: incident.id, actor, action: 'incident.role_refused', detail: { role, userId, reason } });
   const self = userId === actor;
   throw new AppError(
     'role.not_allowed',
-    `You may not ${self ? `take the *${role}* role` : `make <@${userId}> *${role}*`}: it carries approval power, and ${verdict.reason}. Nothing changed.`,
+    `You may not ${self ? `take the *${role}* role` : `make <@${userId}> *${role}*`}: it carries approval power, and ${reason}. Nothing changed.`,
     { role, userId },
   );
+}
+
+/** Who could have assigned the role instead, in words (the refusal and its audit entry). */
+function roleRefusalReason(verdict: Exclude<RoleAuthority, { ok: true }>): string {
+  switch (verdict.only) {
+    case 'commander':
+      return `only the commander (<@${verdict.holder}>) or an approver named in the action policies can`;
+    case 'declarer':
+      return `only the declarer (<@${verdict.holder}>) or an approver named in the action policies can, while the incident has no commander`;
+    case 'eligible':
+      return 'only someone eligible to take command (`approvals.eligible_commanders` in firebreak.yml, or the `responders` when that is unset) or an approver named in the action policies can';
+  }
 }
 
 export async function assignRole(deps: Deps, incidentId: string, role: string, userId: string, actor: string): Promise<Incident> {
@@ -146,10 +158,7 @@ export async function assignRole(deps: Deps, incidentId: string, role: string, u
   let after = incident;
   if (role === 'commander') after = (await patchIncident(deps, incidentId, () => ({ commanderId: userId })))?.after ?? incident;
   const guarded = protectedRoles(deps.config.actions.filter((a) => a.requires_approval).map((a) => a.policy)).has(role);
-  const how = userId === actor ? 'took the role' : `set by ${user(actor)}`;
-  const text =
-    `:busts_in_silhouette: ${user(userId)} is now *${escapeText(role)}*${previous ? `, taking over from ${user(previous)}` : ''} (${how})` +
-    (guarded ? '. Proposals made before this keep the approvers they had.' : '');
+  const text = changeNote({ kind: 'role', role, userId, previous, actor, guarded });
   await afterChange(deps, after, actor, 'incident.role_assigned', { role, userId, previous }, text, [{ op: 'role', role, userId }]);
   if (after.channelId) {
     await deps.chat.invite(after.channelId, [userId]).catch((err) => deps.logger.warn({ err }, 'inviting role holder failed'));
@@ -164,10 +173,9 @@ export async function postUpdate(deps: Deps, incidentId: string, text: string, a
   const at = deps.clock.now();
   const agent = opts.via === 'agent';
   await deps.store.audit({ at, incidentId, actor, action: 'incident.update_posted', detail: { text, ...(agent ? { via: 'agent' } : {}) } });
-  await deps.store.addTimeline({ incidentId, at, kind: 'update', text: escapeText(text), author: actor });
+  await deps.store.addTimeline({ incidentId, at, kind: 'update', text: timelineText(text), author: actor });
   await deps.jobs.enqueue(backendSyncJob, { incidentId, op: 'timeline', text: agent ? `Update via ${actor}: ${text}` : `Update from <@${actor}>: ${text}`, at: at.toISOString() });
-  const from = agent ? `via agent \`${escapeText(actor)}\`` : `from ${user(actor)}`;
-  const ts = incident.channelId ? (await deps.chat.post(incident.channelId, `:loudspeaker: *Update* ${from}: ${escapeText(text)}`)).ts : null;
+  const ts = incident.channelId ? (await deps.chat.post(incident.channelId, updateNote({ text, actor, ...(agent ? { via: 'agent' as const } : {}) }))).ts : null;
   // The announcement shows the latest update; the reminder clock restarts.
   await deps.jobs.enqueue(refreshJob, { incidentId }, { key: `${incidentId}:update:${at.getTime()}` });
   await scheduleReminder(deps, incidentId);
@@ -178,7 +186,7 @@ export async function postUpdate(deps: Deps, incidentId: string, text: string, a
 export async function addTimelineNote(deps: Deps, incidentId: string, text: string, actor: string): Promise<Date> {
   await requireIncident(deps, incidentId);
   const at = deps.clock.now();
-  await deps.store.addTimeline({ incidentId, at, kind: 'note', text: escapeText(text), author: actor });
+  await deps.store.addTimeline({ incidentId, at, kind: 'note', text: timelineText(text), author: actor });
   await deps.store.audit({ at, incidentId, actor, action: 'timeline.note_added', detail: { text } });
   await deps.jobs.enqueue(backendSyncJob, { incidentId, op: 'timeline', text: `Note from ${actor}: ${text}`, at: at.toISOString() });
   return at;

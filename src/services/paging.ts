@@ -5,6 +5,7 @@ import { AppError, BackendError } from '../errors.js';
 import { onCallList, pageAcknowledged, pageFailed, pagePosted } from '../slack/blocks/followthrough.js';
 import type { Page } from '../ports/followthrough-store.js';
 import type { PageAck } from '../ports/oncall.js';
+import { escapeText } from '../slack/mrkdwn.js';
 import type { Deps } from './deps.js';
 import { defineJob, PermanentJobError } from './jobs.js';
 import { requireIncident } from './lifecycle.js';
@@ -216,7 +217,7 @@ export async function inviteOnCall(deps: Deps, { incidentId }: z.output<typeof I
   const channel = incident.channelId;
   await step(deps, `oncall-invite:${incidentId}`, 'invited', async () => {
     await deps.chat.invite(channel, ids);
-    await deps.chat.post(channel, `:telephone_receiver: On call for ${incident.services.join(', ')}: ${ids.map((u) => `<@${u}>`).join(', ')} — invited to this channel.`);
+    await deps.chat.post(channel, `:telephone_receiver: On call for ${escapeText(incident.services.filter((s) => map[s]).join(', '))}: ${ids.map((u) => `<@${u}>`).join(', ')} — invited to this channel.`);
     await deps.store.audit({ at: deps.clock.now(), incidentId, actor: 'system', action: 'oncall.invited', detail: { users: ids } });
     return ids;
   });

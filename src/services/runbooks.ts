@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { incidentLabel, isOpen, type Incident } from '../domain/incident.js';
 import { withdrawalOf } from '../domain/records.js';
 import { FEEDBACK_ANSWERS, FINISHED_RUN, capOutput, canRetry, canSkip, describeOperators, mayOperate, nextMove, runStarter, runStatusFor, type FeedbackAnswer, type RunStarter, type RunStatus } from '../domain/runbook-run.js';
-import { agentStartRefusal, alertLabels, type Runbook, type RunbookStep } from '../domain/runbook.js';
-import { TemplateError, renderTemplate, type TemplateVars } from '../domain/runbook-template.js';
+import { agentStartRefusal, alertLabels, unvouchedCommands, type Runbook, type RunbookStep } from '../domain/runbook.js';
+import { TemplateError, renderArgvTemplate, renderTemplate, renderUrlTemplate, type TemplateVars } from '../domain/runbook-template.js';
 import { AppError, ChatError } from '../errors.js';
 import type { Approval } from '../ports/store.js';
 import type { RunbookRun, RunbookStepPatch, RunbookStepRecord } from '../ports/runbook-store.js';
@@ -81,6 +82,14 @@ export async function startRunbook(deps: Deps, input: StartInput): Promise<{ run
     if (refusal) throw new AppError('agent.forbidden', `An agent cannot start this runbook: ${refusal}. Nothing was started.`);
   }
   const incident = await requireIncident(deps, input.incidentId);
+  const commands = unvouchedCommands(rb);
+  if (commands.length && starter.kind === 'user' && !(await isOperator(deps, rb.policy, incident.id, starter.userId))) {
+    await deps.store.audit({ at: deps.clock.now(), incidentId: incident.id, actor: starter.userId, action: 'runbook.refused', detail: { runbook: rb.id, click: 'start' } });
+    throw new AppError(
+      'approval.not_allowed',
+      `:no_entry: Runbook \`${rb.id}\` runs command step${commands.length === 1 ? '' : 's'} not declared read_only (${commands.join(', ')}): no Approve guards ${commands.length === 1 ? 'it' : 'them'}, so only the people its policy names start it. Who may start it: ${describeOperators({ ...rb.policy }).replace(/,? or the person who started it$/, '')}. Nothing was started.`,
+    );
+  }
   if (!incident.channelId) throw new AppError('input.invalid', `${incidentLabel(incident)} has no Slack channel yet; a runbook reports there. Try again in a moment.`);
   if (!isOpen(incident.status)) throw new AppError('incident.bad_transition', `${incidentLabel(incident)} is ${incident.status}; runbooks run only in open incidents.`);
   const auto = starter.kind === 'auto';
@@ -170,6 +179,10 @@ export async function runStepJob(deps: Deps, runners: StepRunners, job: z.infer<
   switch (step.status) {
     case 'pending': {
       if (run.status === 'cancelled' || FINISHED_RUN.includes(run.status)) return;
+      // Checked where the step would start: a run does not go on in a resolved or cancelled incident
+      // (no more calls with the team's secrets, no commands, no proposals).
+      const incident = await deps.store.getIncident(run.incidentId);
+      if (!incident || !isOpen(incident.status)) return stopForClosedIncident(deps, run, incident);
       if (def.kind === 'check') {
         const waiting = await deps.store.transitionRunbookStep(run.id, step.index, ['pending'], 'waiting_check', { startedAt: deps.clock.now() }, { attempt: job.attempt });
         if (waiting) await deps.store.audit({ at: deps.clock.now(), incidentId: run.incidentId, actor: 'system', action: 'runbook.check_waiting', detail: { run: run.id, step: def.id } });
@@ -182,6 +195,27 @@ export async function runStepJob(deps: Deps, runners: StepRunners, job: z.infer<
       return;
     }
     case 'running': {
+      // An action step whose proposal was made before the job died: the step waits on that proposal
+      // (the gate still decides; nothing runs by itself).
+      if (def.kind === 'action') {
+        const proposed = await deps.store.getApproval(stepApprovalId(run.id, step.index, step.attempt));
+        if (proposed) {
+          const waiting = await deps.store.transitionRunbookStep(
+            run.id,
+            step.index,
+            ['running'],
+            'waiting_approval',
+            { approvalId: proposed.id, detail: { approval: proposed.id, action: def.action.id, needs_approval: proposed.requiresApproval } },
+            { attempt: job.attempt },
+          );
+          if (!waiting) return runStepJob(deps, runners, job);
+          const latest = await deps.store.getRunbookRun(run.id);
+          if (latest?.status === 'cancelled' && proposed.requiresApproval)
+            await withdrawApproval(deps, proposed.id, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: latest.cancelledBy ?? 'system' });
+          await advance(deps, run.id);
+          return applyApprovalOutcome(deps, (await deps.store.getApproval(proposed.id)) ?? proposed);
+        }
+      }
       // Only this job starts this attempt of this step. Finding it running means an earlier run of
       // this very job died after starting it (a crash, a lost lease): the step may or may not have
       // had its effect. A person decides; it is never run again on its own.
@@ -228,7 +262,7 @@ async function executeStep(deps: Deps, runners: StepRunners, run: RunbookRun, de
             secrets.push(value);
           }
         }
-        const url = render(h.url);
+        const url = renderUrlTemplate(h.url, vars);
         if (new URL(url).origin !== new URL(h.url.replace(/\{\{[\s\S]*?\}\}|\{%[\s\S]*?%\}/g, 'x')).origin) return fail('the filled-in URL points at another host than the runbook names; nothing was sent');
         const res = await runners.http({ method: h.method, url, headers, ...(h.body !== undefined ? { body: render(h.body) } : {}), timeoutMs: h.timeout_ms, maxChars: max });
         const capped = capOutput(res.body, max, secrets);
@@ -243,9 +277,10 @@ async function executeStep(deps: Deps, runners: StepRunners, run: RunbookRun, de
         const c = def.command;
         // Checked when the agent started the run; checked again here, where the command would run.
         if (runStarter(run.startedBy).kind === 'agent' && !c.read_only) return fail('an agent started this run and this command is not declared read_only; nothing was run');
+        if (runStarter(run.startedBy).kind === 'auto' && !c.read_only) return fail('this run started automatically and this command is not declared read_only; nothing was run');
         const env: Record<string, string> = {};
         for (const name of ['PATH', ...c.env]) if (deps.config.runbookEnv[name] !== undefined) env[name] = deps.config.runbookEnv[name]!;
-        const argv = c.argv.map(render);
+        const argv = c.argv.map((a) => renderArgvTemplate(a, vars));
         const res = await runners.command({ argv, ...(c.cwd ? { cwd: c.cwd } : {}), env, timeoutMs: c.timeout_ms, maxChars: max });
         const secrets = c.env.map((n) => deps.config.runbookEnv[n] ?? '').filter(Boolean);
         const capped = capOutput(res.output, max, secrets);
@@ -340,13 +375,17 @@ async function proposeStepAction(deps: Deps, run: RunbookRun, def: Extract<Runbo
   // Started automatically: the runbook proposes it. Started by an agent: the agent proposes it,
   // and only a person can approve. In every case a risky action waits for a person's Approve;
   // a read-only one runs at once (declaredInRunbook: the team wrote the action and its params).
-  const proposer =
-    starter.kind === 'auto'
+  // A retried step is proposed by the person who pressed Retry: they chose to run it again (after a
+  // denial, say), so, like any proposer, they cannot approve it themselves.
+  const retrier = step.attempt > 0 && step.actor && runStarter(step.actor).kind === 'user' ? step.actor : null;
+  const proposer = retrier
+    ? { proposedBy: retrier, proposerKind: 'user' as const }
+    : starter.kind === 'auto'
       ? { proposedBy: run.runbookId, proposerKind: 'runbook' as const }
       : starter.kind === 'agent'
         ? { proposedBy: starter.name, proposerKind: 'agent' as const }
         : { proposedBy: starter.userId, proposerKind: 'user' as const };
-  const approval = await proposeAction(deps, { incidentId: run.incidentId, actionId: def.action.id, rawParams: params, reason, ...proposer, declaredInRunbook: true });
+  const approval = await proposeAction(deps, { id: stepApprovalId(run.id, step.index, step.attempt), incidentId: run.incidentId, actionId: def.action.id, rawParams: params, reason, ...proposer, declaredInRunbook: true });
   const waiting = await deps.store.transitionRunbookStep(run.id, step.index, ['running'], 'waiting_approval', { approvalId: approval.id, detail: { approval: approval.id, action: def.action.id, needs_approval: approval.requiresApproval } }, { attempt: step.attempt });
   if (!waiting) return;
   // Cancelled while we proposed (the cancel saw this step running, not waiting): withdraw it here.
@@ -356,6 +395,16 @@ async function proposeStepAction(deps: Deps, run: RunbookRun, def: Extract<Runbo
   // The approval may have settled before the step recorded its id (a read-only action is fast).
   const now = await deps.store.getApproval(approval.id);
   if (now) await applyApprovalOutcome(deps, now);
+}
+
+/**
+ * The approval id of one attempt of an action step, derived from (run, step, attempt): a job that
+ * died after proposing and before recording the id finds the proposal on resume, so the step waits
+ * on it instead of leaving it behind, pending and approvable, while a retry proposes another.
+ */
+export function stepApprovalId(runId: string, index: number, attempt: number): string {
+  const h = createHash('sha256').update(`runbook-step-approval:${runId}:${index}:${attempt}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((Number.parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 /** `approval.settled`: if a runbook step waits on this approval, record its outcome. */
@@ -442,15 +491,19 @@ async function diagnoseStep(deps: Deps, run: RunbookRun, def: Extract<RunbookSte
 
 // -- people: confirm, retry, skip, cancel, feedback -------------------------------------------------
 
+/** Does the runbook policy name this person (a role they hold now, the users, the user groups)? `startedBy` gives the starter's right too. */
+async function isOperator(deps: Deps, policy: Runbook['policy'], incidentId: string, userId: string, startedBy = 'auto'): Promise<boolean> {
+  const roles = await deps.store.getRoles(incidentId);
+  const base = { userId, roles, startedBy };
+  if (mayOperate(policy, { ...base, groupMembers: new Set() })) return true;
+  if (!policy.usergroups.length) return false;
+  const lists = await Promise.all(policy.usergroups.map((g) => deps.chat.usergroupMembers(g)));
+  return mayOperate(policy, { ...base, groupMembers: new Set(lists.flat()) });
+}
+
 async function authorize(deps: Deps, run: RunbookRun, userId: string, what: string): Promise<void> {
   const policy = run.runbook.policy;
-  const roles = await deps.store.getRoles(run.incidentId);
-  const base = { userId, roles, startedBy: run.startedBy };
-  let ok = mayOperate(policy, { ...base, groupMembers: new Set() });
-  if (!ok && policy.usergroups.length) {
-    const lists = await Promise.all(policy.usergroups.map((g) => deps.chat.usergroupMembers(g)));
-    ok = mayOperate(policy, { ...base, groupMembers: new Set(lists.flat()) });
-  }
+  const ok = await isOperator(deps, policy, run.incidentId, userId, run.startedBy);
   if (!ok) {
     await deps.store.audit({ at: deps.clock.now(), incidentId: run.incidentId, actor: userId, action: 'runbook.refused', detail: { run: run.id, click: what } });
     throw new AppError('approval.not_allowed', `:no_entry: You may not ${what} in this runbook. Who may: ${describeOperators(policy)}.`);
@@ -466,6 +519,7 @@ async function loadRun(deps: Deps, runId: string): Promise<RunbookRun> {
 export async function confirmCheck(deps: Deps, input: { runId: string; index: number; userId: string }): Promise<string> {
   const run = await loadRun(deps, input.runId);
   await authorize(deps, run, input.userId, 'confirm a step');
+  await requireOpenIncident(deps, run);
   const now = deps.clock.now();
   const done = await deps.store.transitionRunbookStep(run.id, input.index, ['waiting_check'], 'done', { actor: input.userId, actedAt: now, finishedAt: now });
   if (!done) return 'That step is not waiting for a confirmation any more.';
@@ -478,6 +532,7 @@ export async function confirmCheck(deps: Deps, input: { runId: string; index: nu
 export async function retryStep(deps: Deps, input: { runId: string; index: number; userId: string }): Promise<string> {
   const run = await loadRun(deps, input.runId);
   await authorize(deps, run, input.userId, 'retry a step');
+  await requireOpenIncident(deps, run);
   if (run.status === 'cancelled') return 'That run was cancelled; start the runbook again instead.';
   if (run.status === 'running') return 'Wait until the run stops before retrying a step.';
   const step = await deps.store.getRunbookStep(run.id, input.index);
@@ -495,6 +550,7 @@ export async function retryStep(deps: Deps, input: { runId: string; index: numbe
 export async function skipStep(deps: Deps, input: { runId: string; index: number; userId: string }): Promise<string> {
   const run = await loadRun(deps, input.runId);
   await authorize(deps, run, input.userId, 'skip a step');
+  await requireOpenIncident(deps, run);
   if (run.status === 'cancelled') return 'That run was cancelled.';
   const step = await deps.store.getRunbookStep(run.id, input.index);
   if (!step || !canSkip(step.status)) return 'Only a failed step, a step whose outcome is unknown, or a check can be skipped.';
@@ -555,10 +611,36 @@ async function remediationsOf(deps: Deps, run: RunbookRun, steps: RunbookStepRec
   return out;
 }
 
-/** After resolve: each run with remediations asks the commander, on its message, whether they were needed. */
+/** A run whose incident is closed stops: nothing more starts in it, and the channel is told why. */
+async function stopForClosedIncident(deps: Deps, run: RunbookRun, incident: Incident | null): Promise<void> {
+  const now = deps.clock.now();
+  const stopped = await deps.store.transitionRunbookRun(run.id, ACTIVE, 'cancelled', { finishedAt: now });
+  if (!stopped) return;
+  const why = incident ? `${incidentLabel(incident)} is ${incident.status}` : 'its incident no longer exists';
+  await deps.store.audit({ at: now, incidentId: run.incidentId, actor: 'system', action: 'runbook.cancelled', detail: { run: run.id, reason: why } });
+  await timeline(deps, run, 'cancel', `Runbook *${escapeText(run.runbook.title)}* stopped: ${why}; no further step starts`, now);
+  // Its risky steps must not run afterwards: the approvals they wait for are withdrawn (a stale
+  // Approve on one finds the run cancelled and withdraws it then, see approvals.approve).
+  for (const s of await deps.store.listRunbookSteps(run.id))
+    if (s.status === 'waiting_approval' && s.approvalId) await withdrawApproval(deps, s.approvalId, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: 'system' });
+  await showOrRetryLater(deps, run.id);
+}
+
+/** Confirm, retry and skip move a run forward: only while its incident is open. */
+async function requireOpenIncident(deps: Deps, run: RunbookRun): Promise<void> {
+  const incident = await requireIncident(deps, run.incidentId);
+  if (!isOpen(incident.status))
+    throw new AppError('incident.bad_transition', `${incidentLabel(incident)} is ${incident.status}; its runbooks do not go on, so nothing was done. Reopen the incident and start the runbook again if it is still needed.`);
+}
+
+/**
+ * After resolve: the runs still going stop (nothing more starts in a resolved incident), and each
+ * run with remediations asks the commander, on its message, whether they were needed.
+ */
 export async function askRemediationFeedback(deps: Deps, incidentId: string): Promise<void> {
   const incident = await deps.store.getIncident(incidentId);
   if (!incident || incident.status !== 'resolved') return;
+  for (const run of await deps.store.listRunbookRuns({ incidentId })) if (ACTIVE.includes(run.status)) await stopForClosedIncident(deps, run, incident);
   for (const run of await deps.store.listRunbookRuns({ incidentId })) {
     const steps = await deps.store.listRunbookSteps(run.id);
     const remediations = await remediationsOf(deps, run, steps);

@@ -1,18 +1,15 @@
-import { createHash } from 'node:crypto';
 import { isOpen, type Incident } from '../domain/incident.js';
 import { atLeast } from '../domain/severity.js';
 import { AppError } from '../errors.js';
 import type { StoredAlert } from '../ports/store.js';
-import { STORM_PAGE_SIZE, stormListPage, type StormMember } from '../slack/blocks/storm.js';
 import { declareForEpisode, episodeKey, noteTarget } from './alerts.js';
 import { declareIncident } from './declare.js';
 import type { Deps } from './deps.js';
 import { defineJob, PermanentJobError } from './jobs.js';
 import { z } from 'zod';
-import { refreshJob } from './incident-views.js';
+import { refreshJob, showStormList, splitOutNote, type StormMember } from './incident-views.js';
 import { namedIn, requireIncident } from './lifecycle.js';
-import { postOnce, step } from './steps.js';
-import { escapeText } from '../slack/mrkdwn.js';
+import { step } from './steps.js';
 
 /**
  * Alert storms: more alerts than Slack (or anyone) can turn into channels.
@@ -198,35 +195,15 @@ async function stormMembers(deps: Deps, storm: Incident): Promise<{ members: Sto
 }
 
 /**
- * Post or edit the storm's list pages. Each page is posted once (found again after a crash by its
- * marker) and edited only when what it shows changed, so a storm costs one edit per interval for
- * its last page, not one message per alert.
+ * Collect the storm's members (one per fingerprint, split-out ones included) and show them as its
+ * alert list (`showStormList` in incident-views: one edit per interval for the last page).
  */
 export async function updateStormList(deps: Deps, stormId: string): Promise<void> {
   const storm = await deps.store.getIncident(stormId);
   if (!storm) return;
   const target = await listTarget(deps, storm);
   const { members, alerts, splitOut, channelPending } = await stormMembers(deps, storm);
-  if (target) {
-    const pages = Math.ceil(members.length / STORM_PAGE_SIZE);
-    for (let p = 0; p < pages; p++) {
-      const slice = members.slice(p * STORM_PAGE_SIZE, (p + 1) * STORM_PAGE_SIZE);
-      const render = () => stormListPage(storm.id, p, slice, { alerts, members: members.length, splitOut });
-      const { text, blocks } = render();
-      // The totals in the footer change with every alert: compare what the page lists, not the totals.
-      const digest = createHash('sha256').update(JSON.stringify(blocks.slice(0, -1))).digest('hex');
-      const shownKey = `storm-page:${storm.id}:${p}`;
-      const posted = await postOnce(deps, stormFlow(storm.id), `page:${p}`, target.channel, blocks[0]!.block_id as string, render, target.threadTs ? { threadTs: target.threadTs } : {});
-      const shown = await deps.store.getKv<string>(shownKey);
-      if (shown === undefined) {
-        await deps.store.setKv(shownKey, digest);
-      } else if (shown !== digest || (p === pages - 1 && (await deps.store.getKv<number>(`${shownKey}:alerts`)) !== alerts)) {
-        await deps.chat.update(target.channel, posted.ts, text, blocks);
-        await deps.store.setKv(shownKey, digest);
-      }
-      if (p === pages - 1) await deps.store.setKv(`${shownKey}:alerts`, alerts);
-    }
-  }
+  if (target) await showStormList(deps, storm.id, stormFlow(storm.id), target, { members, alerts, splitOut });
   // Alerts counted but not yet listed (still being processed): list them in the next interval.
   const current = await deps.store.getIncident(storm.id);
   if ((current && current.alertCount > alerts) || channelPending) await scheduleStormList(deps, storm.id);
@@ -309,7 +286,7 @@ async function runSplitOut(deps: Deps, p: SplitPayload): Promise<void> {
   await step(deps, flow, `audited:${alert.fingerprint}`, async () => {
     const at = deps.clock.now();
     await deps.store.audit({ at, incidentId: storm.id, actor: recorded.by, action: 'alert.split_out', detail: { alertId: recorded.alertId, fingerprint: alert.fingerprint, to: incident.id, alerts: n } });
-    await deps.store.addTimeline({ incidentId: storm.id, at, kind: 'alert', text: `Split out "${escapeText(recorded.title)}" into its own incident (incident ${incident.seq})`, author: recorded.by, sourceRef: `split:${alert.fingerprint}` });
+    await deps.store.addTimeline({ incidentId: storm.id, at, kind: 'alert', text: splitOutNote(recorded.title, incident.seq), author: recorded.by, sourceRef: `split:${alert.fingerprint}` });
     return true;
   });
   await deps.jobs.enqueue(stormListJob, { incidentId: storm.id }, { key: `${storm.id}:split:${alert.fingerprint}` });

@@ -1,18 +1,13 @@
-import { incidentLabel } from '../domain/incident.js';
 import type { ChatMessage } from '../ports/chat.js';
 import type { SummaryContext, TranscriptLine } from '../ports/summarizer.js';
-import { Markers } from '../slack/ids.js';
-import type { Block } from '../ports/chat.js';
-import { context as ctxBlock, header, section, user } from '../slack/blocks/common.js';
-import { markdownToBlocks } from '../slack/blocks/postmortem.js';
 import type { Deps } from './deps.js';
+import { briefMessage, postmortemGaveUpMessage, postmortemMessage, summaryMessage } from './incident-views.js';
 import { offerSuggestedFollowups } from './followups.js';
 import { requireIncident } from './lifecycle.js';
 import { claudeProposeJob } from './claude-proposals.js';
 import { defineJob } from './jobs.js';
 import { z } from 'zod';
 import { postOnce } from './steps.js';
-import { escapeText } from '../slack/mrkdwn.js';
 
 /** What the bot remembers of its last summary, so the next one only sends what is new. */
 interface SummaryState {
@@ -82,10 +77,8 @@ export async function postBrief(deps: Deps, incidentId: string): Promise<void> {
   if (!ctx.incident.channelId) return;
   const result = await deps.summarizer.brief(ctx);
   if (!result.fallback) await deps.jobs.enqueue(claudeProposeJob, { incidentId }, { key: `${incidentId}:brief` });
-  await postOnce(deps, `brief:${incidentId}`, 'brief', ctx.incident.channelId, Markers.brief(incidentId), () => ({
-    text: `Brief for ${incidentLabel(ctx.incident)}`,
-    blocks: [header(`Brief: ${incidentLabel(ctx.incident)}`, Markers.brief(incidentId)), ...chunks(result.text, result.fallback), ctxBlock(result.fallback ? 'Plain summary from the record (Claude unavailable)' : 'Written by Claude from the declaration. Check before acting.')],
-  }));
+  const msg = briefMessage(ctx.incident, result);
+  await postOnce(deps, `brief:${incidentId}`, 'brief', ctx.incident.channelId, msg.marker, () => msg);
 }
 
 /**
@@ -101,16 +94,10 @@ export async function postSummary(deps: Deps, incidentId: string, requestedBy: s
   ctx.previousSummary = state?.text || null;
   ctx.summarizedThroughTs = state?.throughTs ?? null;
   const n = String((state?.n ?? 0) + 1);
-  const marker = Markers.summary(incidentId, n);
-  const title = `Summary of ${incidentLabel(incident)} (requested by ${user(requestedBy)})`;
-  const placeholder = await deps.chat.post(channel, title, [section(`*${title}*`, marker), section(':hourglass_flowing_sand: Reading the channel…')]);
+  const { title, placeholder: first, render } = summaryMessage(incident, n, requestedBy);
+  const placeholder = await deps.chat.post(channel, title, first);
   let lastUpdate = 0;
   let pending: Promise<unknown> = Promise.resolve();
-  const render = (text: string, done: boolean, fallback = false) => [
-    section(`*${title}*`, marker),
-    ...chunks(text || '…', fallback),
-    ...(done ? [ctxBlock(fallback ? 'Plain summary from the record (Claude unavailable)' : 'Written by Claude from this channel. Check before acting.')] : [ctxBlock(':writing_hand: writing…')]),
-  ];
   const result = await deps.summarizer.summarize(ctx, (soFar) => {
     const now = Date.now();
     if (now - lastUpdate < STREAM_UPDATE_MS) return;
@@ -183,10 +170,8 @@ export async function postPostmortem(
   const incident = await requireIncident(deps, incidentId);
   if (incident.channelId) {
     const flow = `postmortem:${incidentId}:${incident.status}:${draft.at}`;
-    await postOnce(deps, flow, 'post', incident.channelId, Markers.postmortem(incidentId), () => ({
-      text: `Post-mortem draft for ${incidentLabel(incident)}`,
-      blocks: postmortemBlocks(incidentLabel(incident), Markers.postmortem(incidentId), draft.markdown, draft.fallback),
-    }));
+    const msg = postmortemMessage(incident, draft);
+    await postOnce(deps, flow, 'post', incident.channelId, msg.marker, () => msg);
     // Claude's proposed follow-ups are offered with an Add button each; none is created silently.
     if (!draft.fallback) await offerSuggestedFollowups(deps, incidentId, draft.markdown, draft.at);
   }
@@ -198,42 +183,11 @@ export async function postPostmortem(
         await deps.jobs.enqueue(postmortemJob, { incidentId, check: check + 1 }, { key: `${incidentId}:${draft.at}:check:${check + 1}`, delayMs: POSTMORTEM_WAIT.intervalMs });
       } else if (incident.channelId) {
         const mins = Math.round((POSTMORTEM_WAIT.checks * POSTMORTEM_WAIT.intervalMs) / 60_000);
-        const marker = `${Markers.postmortem(incidentId)}:gave-up`;
-        const text = `${deps.backend.name} has no post-mortem document for ${incidentLabel(incident)} after ${mins} minutes. The draft is the one posted here (and on the ${deps.backend.name} timeline where it has one); Firebreak stops waiting.`;
-        await postOnce(deps, `postmortem:${incidentId}:${draft.at}`, 'gave-up', incident.channelId, marker, () => ({ text, blocks: [section(text, marker)] }));
+        const msg = postmortemGaveUpMessage(incident, deps.backend.name, mins);
+        await postOnce(deps, `postmortem:${incidentId}:${draft.at}`, 'gave-up', incident.channelId, msg.marker, () => msg);
       }
     }
   }
   await deps.store.audit({ at: deps.clock.now(), incidentId, actor: requestedBy ?? 'system', action: 'incident.postmortem_drafted', detail: { outcome, fallback: draft.fallback, check } });
   return outcome;
-}
-
-/**
- * The draft as Block Kit (the Markdown stays for the backend): its first heading carries the
- * marker, or a heading is added; a footer says who wrote it. At most 50 blocks, Slack's limit.
- */
-export function postmortemBlocks(label: string, marker: string, markdown: string, fallback: boolean): Block[] {
-  const body = markdownToBlocks(markdown, 48);
-  const first = body[0];
-  const head = first?.type === 'header' ? [{ ...first, block_id: marker }] : [header(`Post-mortem draft: ${label}`, marker), ...(first ? [first] : [])];
-  // The skeleton's own first line already says Claude was unavailable; the footer does not repeat it.
-  return [...head, ...body.slice(1), ctxBlock(fallback ? 'Skeleton from the record. Edit before publishing.' : 'Drafted by Claude. Edit before publishing.')];
-}
-
-/**
- * Split long text into section blocks within Block Kit's 3,000-character limit, at line breaks.
- * Claude's text is untrusted and escaped here; the plain summary (`fromRecord`) comes escaped from
- * the fallback summariser, with its date tokens and mentions meant to stay live.
- */
-function chunks(text: string, fromRecord = false) {
-  const out: ReturnType<typeof section>[] = [];
-  let cur = '';
-  for (const line of (fromRecord ? text : escapeText(text)).split('\n')) {
-    if ((cur + '\n' + line).length > 2900) {
-      if (cur) out.push(section(cur));
-      cur = line.slice(0, 2900);
-    } else cur = cur ? `${cur}\n${line}` : line;
-  }
-  if (cur) out.push(section(cur));
-  return out.slice(0, 45);
 }

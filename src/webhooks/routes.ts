@@ -241,8 +241,12 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
     if (!incident) return new Reply(404, 'invalid', { error: 'no such incident' });
     // A retried delivery (same Idempotency-Key) proposes once.
     try {
-      // The same service as the MCP tool `propose_action` (src/services/agents.ts).
-      const { approval, duplicate } = await proposeForAgent(deps, { name: p.agent, scopes: ['propose'], incidents: null }, { incident, action: p.action, params: p.params, reason: p.reason, idempotencyKey: key });
+      // The same service as the MCP tool `propose_action` (src/services/agents.ts). The webhook is signed with the
+      // team's own secret and names the incident itself: private incidents included, as before.
+      // Without an Idempotency-Key, the signed message itself (timestamp and body) is the key: the
+      // same request sent again within the 5-minute window (a replay) proposes once.
+      const idempotencyKey = key ?? `signed:${createHash('sha256').update(`${String(req.headers['x-firebreak-timestamp'])}.`).update(raw).digest('hex')}`;
+      const { approval, duplicate } = await proposeForAgent(deps, { name: p.agent, scopes: ['propose'], incidents: { private: true } }, { incident, action: p.action, params: p.params, reason: p.reason, idempotencyKey });
       if (duplicate) return new Reply(200, 'duplicate', { duplicate: true, approval_id: approval.id, status: approval.status });
       return new Reply(202, 'accepted', { approval_id: approval.id, status: approval.status, expires_at: approval.expiresAt.toISOString() });
     } catch (err) {

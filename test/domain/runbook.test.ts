@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { agentStartRefusal, alertLabels, RunbookSchema, runbookApplies, stepWaitsFor, toRunbook } from '../../src/domain/runbook.js';
 import { agentStarter, capOutput, formatElapsed, mayOperate, nextMove, runStarter, type StepState } from '../../src/domain/runbook-run.js';
 import { DEFAULT_ACTIONS } from '../../src/domain/actions.js';
-import { renderTemplate, TemplateError, type TemplateVars } from '../../src/domain/runbook-template.js';
+import { renderArgvTemplate, renderTemplate, renderUrlTemplate, TemplateError, type TemplateVars } from '../../src/domain/runbook-template.js';
 
 const steps = (...xs: [StepState['status'], boolean?][]): StepState[] => xs.map(([status, c], index) => ({ index, status, continueOnFailure: c ?? false }));
 
@@ -59,6 +59,27 @@ test('templates never read files: include and render of a file on disk is refuse
   for (const t of ["{% include 'package.json' %}", "{% render 'package.json' %}"]) {
     assert.throws(() => renderTemplate(t, {} as TemplateVars), (e: unknown) => e instanceof TemplateError && !/firebreak/.test(e.message), t);
   }
+});
+
+test('a value filled into a URL is one piece of data: encoded, never a path, a query or a climb; url_encode is not doubled', () => {
+  const vars = { incident: { services: ['../admin?x=#y'], title: 'a b' }, steps: {} } as unknown as TemplateVars;
+  assert.equal(renderUrlTemplate('https://h.example/v1/{{ incident.services[0] }}/x?t={{ incident.title }}', vars), 'https://h.example/v1/..%2Fadmin%3Fx%3D%23y/x?t=a%20b');
+  assert.equal(renderUrlTemplate('https://h.example/q?t={{ incident.title | url_encode }}', vars), 'https://h.example/q?t=a+b');
+  for (const climb of ['..', '.', '%2e%2E'])
+    for (const t of ['https://h.example/v1/{{ incident.services[0] }}/x', 'https://h.example/v1/{{ incident.services[0] | url_encode }}/x'])
+      assert.throws(() => renderUrlTemplate(t, { ...vars, incident: { ...vars.incident, services: [climb] } }), (e: unknown) => e instanceof TemplateError && /climb/.test(e.message), `${climb} in ${t}`);
+  for (const t of ["{% include 'package.json' %}", "{% render 'package.json' %}"]) assert.throws(() => renderUrlTemplate(t, vars), TemplateError, t);
+});
+
+test('an argv element filled in never becomes an option the team did not write; argv[0] is never a template', () => {
+  const vars = (s: string) => ({ incident: { services: [s] }, steps: {} }) as unknown as TemplateVars;
+  assert.throws(() => renderArgvTemplate('{{ incident.services[0] }}', vars('--raw=/api/v1/secrets')), (e: unknown) => e instanceof TemplateError && /starts with "-"/.test(e.message));
+  assert.throws(() => renderArgvTemplate('{{ incident.services[0] }}', vars('-o')), TemplateError);
+  assert.equal(renderArgvTemplate('--namespace={{ incident.services[0] }}', vars('-x')), '--namespace=-x');
+  assert.equal(renderArgvTemplate('{{ incident.services[0] }}', vars('api')), 'api');
+  const parsed = RunbookSchema.safeParse({ id: 'rb', title: 'T', steps: [{ command: { argv: ['{{ incident.services[0] }}', 'get'] } }] });
+  assert.equal(parsed.success, false);
+  assert.match(JSON.stringify(parsed.error!.issues), /argv\[0\]\) must be written out/);
 });
 
 test('mayOperate: the runbook policy or the person who started it', () => {

@@ -1,10 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBot, type Bot } from './harness.js';
-import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import { signAgent, signGeneric } from '../../src/webhooks/verify.js';
 import type { Incident } from '../../src/domain/incident.js';
-import { ALICE, blocksText, flowDone, messagesWithMarker } from './helpers.js';
+import { blocksText, declare, messagesWithMarker } from './helpers.js';
 
 const SECRET = 'agent-secret-for-tests-0123456789';
 let bot: Bot;
@@ -12,10 +11,7 @@ let incident: Incident;
 
 before(async () => {
   bot = await startBot({ env: { AGENT_WEBHOOK_SECRET: SECRET } });
-  await bot.driver.slash('declare high Elevated 5xx on edge', { user: ALICE, channel: GENERAL_CHANNEL_ID });
-  const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents())[0], 5000);
-  await flowDone(bot, i.id);
-  incident = (await bot.fb.deps.store.getIncident(i.id))!;
+  incident = await declare(bot, 'high Elevated 5xx on edge');
 });
 after(async () => bot.close());
 
@@ -86,4 +82,23 @@ test('the Idempotency-Key is covered by the signature: a key added or swapped by
   const r = await propose(payload, { key: 'k-signed', unsignedKey: true });
   assert.equal(r.status, 401);
   assert.equal((await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length, before);
+});
+
+test('a signed proposal without an Idempotency-Key replayed as is (same timestamp, same signature) proposes once', async () => {
+  const before = (await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length;
+  const body = JSON.stringify({ agent: 'sre-copilot', incident: { id: incident.id }, action: 'clear_cache', params: { cache: 'edge-workers' }, reason: 'wedged workers' });
+  const ts = Math.floor(Date.now() / 1000);
+  const send = () =>
+    fetch(`${bot.url}/webhooks/agents/proposals`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-firebreak-timestamp': String(ts), 'x-firebreak-signature': signAgent(SECRET, ts, body) },
+      body,
+    }).then(async (res) => ({ status: res.status, body: (await res.json()) as Record<string, unknown> }));
+  const first = await send();
+  assert.equal(first.status, 202, JSON.stringify(first.body));
+  const replay = await send();
+  assert.equal(replay.status, 200, JSON.stringify(replay.body));
+  assert.equal(replay.body.duplicate, true);
+  assert.equal(replay.body.approval_id, first.body.approval_id);
+  assert.equal((await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length, before + 1, 'one approval, one message to approve');
 });

@@ -3,12 +3,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { GENERAL_CHANNEL_ID, SRE_LEADS_GROUP_ID } from '../../src/emulator/slack/index.js';
+import { SRE_LEADS_GROUP_ID } from '../../src/emulator/slack/index.js';
 import { Actions } from '../../src/slack/ids.js';
 import { SECRET, SECRET_ENV, startReceiver } from '../services/approvals-fixture.js';
 import { pgUnreachableReason, withPgSchema, type PgSchema } from '../store/pg-helper.js';
 import { startBot, type Bot } from './harness.js';
-import { ALICE, flowDone, messagesWithMarker } from './helpers.js';
+import { ALICE, approvalIdIn, declare, messagesWithMarker } from './helpers.js';
 
 /**
  * The measured case of the issue: 200 concurrent signed Approve clicks from different authorised
@@ -48,10 +48,7 @@ describe('benchmark: 200 concurrent signed Approve clicks', () => {
   });
 
   test('one execution, 199 "already approved by", all acked under 3 s', async () => {
-    await bot.driver.slash('declare critical Payments down', { user: ALICE, channel: GENERAL_CHANNEL_ID });
-    const incident = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === 'Payments down'), 5000);
-    await flowDone(bot, incident.id);
-    const channel = (await bot.fb.deps.store.getIncident(incident.id))!.channelId!;
+    const channel = (await declare(bot, 'critical Payments down')).channelId!;
     await bot.driver.slash('action rollback_deployment service=payments version=v12', { user: ALICE, channel });
     const msg = await bot.waitFor(() => messagesWithMarker(bot.emulator, channel, 'approval:')[0], 5000, 'approval message');
 
@@ -67,7 +64,7 @@ describe('benchmark: 200 concurrent signed Approve clicks', () => {
       30_000,
       '200 answers',
     );
-    const approvalId = String((msg.blocks as { block_id?: string }[]).find((b) => String(b.block_id).startsWith('approval:'))!.block_id).slice(9);
+    const approvalId = approvalIdIn(msg);
     await bot.waitFor(async () => (await bot.fb.deps.store.getApproval(approvalId))?.status === 'succeeded', 10_000, 'execution');
     await bot.fb.deps.jobs.idle();
     const ms = acks.map((a) => a.ms).sort((a, b) => a - b);
@@ -108,10 +105,7 @@ describe('200 signed clicks split over two bot instances sharing one PostgreSQL'
 
   test('exactly one execution across both replicas', async () => {
     const [b1, b2] = bots as [Bot, Bot];
-    await b1.driver.slash('declare critical Ledger down', { user: ALICE, channel: GENERAL_CHANNEL_ID });
-    const incident = await b1.waitFor(async () => (await b1.fb.deps.store.listOpenIncidents()).find((i) => i.title === 'Ledger down'), 5000);
-    await flowDone(b1, incident.id);
-    const channel = (await b1.fb.deps.store.getIncident(incident.id))!.channelId!;
+    const channel = (await declare(b1, 'critical Ledger down')).channelId!;
     await b1.driver.slash('action rollback_deployment service=ledger version=v3', { user: ALICE, channel });
     const msg = await b1.waitFor(() => messagesWithMarker(b1.emulator, channel, 'approval:')[0], 5000, 'approval message');
     const t0 = performance.now();
@@ -122,7 +116,7 @@ describe('200 signed clicks split over two bot instances sharing one PostgreSQL'
       const t = users.map((u) => b1.emulator.state.ephemeralsFor(u).at(-1)?.text ?? null);
       return t.every(Boolean) ? (t as string[]) : null;
     }, 30_000, '200 answers');
-    const approvalId = String((msg.blocks as { block_id?: string }[]).find((b) => String(b.block_id).startsWith('approval:'))!.block_id).slice(9);
+    const approvalId = approvalIdIn(msg);
     await b1.waitFor(async () => (await b1.fb.deps.store.getApproval(approvalId))?.status === 'succeeded', 10_000, 'execution');
     await Promise.all(bots.map((b) => b.fb.deps.jobs.idle()));
     const ms = acks.map((a) => a.ms).sort((a, b) => a - b);

@@ -1,53 +1,22 @@
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { GENERAL_CHANNEL_ID, SRE_LEADS_GROUP_ID } from '../../src/emulator/slack/index.js';
+import { SRE_LEADS_GROUP_ID } from '../../src/emulator/slack/index.js';
 import type { Incident } from '../../src/domain/incident.js';
 import type { Approval } from '../../src/ports/store.js';
 import { Actions, FormBlocks, INPUT } from '../../src/slack/ids.js';
 import { SECRET, SECRET_ENV, startReceiver, type Received } from '../services/approvals-fixture.js';
 import { startBot, type Bot } from './harness.js';
-import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker, openView } from './helpers.js';
+import { ALICE, blocksText, BOB, CAROL, declare, firebreakYml, messagesWithMarker, openView, propose, restartAction, rollbackAction } from './helpers.js';
 
 const DAVE = 'U0DAVE001';
 const ERIN = 'U0ERIN001';
 
 /** A firebreak.yml as a team writes it: a webhook rollback, a two-person restart, defaults for the rest. */
 function writeConfig(url: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fb-approvals-'));
-  const path = join(dir, 'firebreak.yml');
-  writeFileSync(
-    path,
-    `actions:
-  - id: rollback_deployment
-    title: Roll back a deployment
-    params:
-      service: { type: string, required: true }
-      version: { type: string, required: true, pattern: '^v\\d+$' }
-    requires_approval: true
-    policy: { roles: [commander], usergroups: [${SRE_LEADS_GROUP_ID}] }
-    executor: { type: webhook, url: '${url}', secret_env: ${SECRET_ENV}, retries: 1, timeout_ms: 2000 }
-  - id: restart_service
-    title: Restart a service
-    params:
-      service: { type: string, required: true }
-    requires_approval: true
-    policy: { roles: [], usergroups: [${SRE_LEADS_GROUP_ID}], min_approvals: 2 }
-    executor: { type: webhook, url: '${url}', secret_env: ${SECRET_ENV}, retries: 0 }
-`,
-  );
-  return path;
+  const rollback = rollbackAction(url, { policy: `{ roles: [commander], usergroups: [${SRE_LEADS_GROUP_ID}] }`, versionPattern: true, retries: 1, timeoutMs: 2000 });
+  return firebreakYml(`actions:\n${rollback}${restartAction(url, SRE_LEADS_GROUP_ID)}`);
 }
 
-async function declare(bot: Bot, title: string): Promise<Incident> {
-  const r = await bot.driver.slash(`declare high ${title}`, { user: ALICE, channel: GENERAL_CHANNEL_ID });
-  assert.equal(r.status, 200);
-  const incident = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === title), 5000, 'incident');
-  await flowDone(bot, incident.id);
-  return (await bot.fb.deps.store.getIncident(incident.id))!;
-}
 
 function approvalMessages(bot: Bot, channel: string) {
   return messagesWithMarker(bot.emulator, channel, 'approval:');
@@ -67,7 +36,7 @@ describe('approval gate end to end (signed Slack requests, real bot, emulator)',
       env: { FIREBREAK_CONFIG: writeConfig(receiver.url), [SECRET_ENV]: SECRET },
       build: { clock: { now: () => new Date(Date.now() + offsetMs) } },
     });
-    incident = await declare(bot, 'Checkout errors after deploy');
+    incident = await declare(bot, 'high Checkout errors after deploy');
   });
   after(async () => {
     await bot?.close();
@@ -75,14 +44,10 @@ describe('approval gate end to end (signed Slack requests, real bot, emulator)',
   });
 
   const proposeByCommand = async (text: string, user = DAVE) => {
-    const before = approvalMessages(bot, incident.channelId!).length;
-    const r = await bot.driver.slash(`action ${text}`, { user, channel: incident.channelId! });
-    assert.equal(r.status, 200);
-    assert.ok(r.ms < 3000, `ack in ${r.ms} ms`);
-    const msg = await bot.waitFor(() => approvalMessages(bot, incident.channelId!)[before], 5000, 'approval message');
-    const blockIds = (msg.blocks as { block_id?: string }[]).map((b) => String(b.block_id ?? ''));
-    const approvalId = blockIds.find((id) => id.startsWith('approval:'))!.slice('approval:'.length);
-    return { ts: msg.ts, approvalId };
+    const { ack, ts, approvalId } = await propose(bot, incident.channelId!, text, user);
+    assert.equal(ack.status, 200);
+    assert.ok(ack.ms < 3000, `ack in ${ack.ms} ms`);
+    return { ts, approvalId };
   };
   const message = (ts: string) => bot.emulator.state.message(incident.channelId!, ts)!;
   const finished = (id: string) =>

@@ -6,16 +6,8 @@ import { join } from 'node:path';
 import { startBot, BOT_TOKEN, type Bot } from './harness.js';
 import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID, startSlackEmulator } from '../../src/emulator/slack/index.js';
 import { DeclareBlocks, INPUT, Actions } from '../../src/slack/ids.js';
-import { ALICE, BOB, CAROL, blocksText, channelsNamed, flowDone, messagesWithMarker, openView } from './helpers.js';
+import { ALICE, blocksText, BOB, CAROL, channelsNamed, declare, flowDone, messagesWithMarker, openView, waitForIncident } from './helpers.js';
 
-async function declareInline(bot: Bot, text: string, user = ALICE) {
-  const r = await bot.driver.slash(`declare ${text}`, { user, channel: GENERAL_CHANNEL_ID });
-  assert.equal(r.status, 200);
-  const title = text.split(' ').slice(1).join(' ');
-  const incident = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === title), 5000, `incident "${title}"`);
-  await flowDone(bot, incident.id);
-  return (await bot.fb.deps.store.getIncident(incident.id))!;
-}
 
 describe('declare from Slack', () => {
   let bot: Bot;
@@ -45,9 +37,7 @@ describe('declare from Slack', () => {
       { user: ALICE },
     );
     assert.equal(sub.status, 200);
-    const incident = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === 'Checkout latency above 2s'), 5000);
-    await flowDone(bot, incident.id);
-    const i = (await bot.fb.deps.store.getIncident(incident.id))!;
+    const i = await waitForIncident(bot, 'Checkout latency above 2s');
     assert.equal(i.severity, 'high');
     assert.equal(i.commanderId, BOB);
     assert.deepEqual(i.services, ['checkout', 'payments']);
@@ -74,8 +64,7 @@ describe('declare from Slack', () => {
     // Both leave before either is answered (a double click on Submit, or Slack's retry).
     const both = await Promise.all([bot.driver.submitView(view.id, values, { user: CAROL }), bot.driver.submitView(view.id, values, { user: CAROL })]);
     assert.deepEqual(both.map((r) => r.status), [200, 200]);
-    const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === 'Queue consumers double-submitted'), 5000);
-    await flowDone(bot, i.id);
+    await waitForIncident(bot, 'Queue consumers double-submitted');
     assert.equal((await bot.fb.deps.store.listOpenIncidents()).filter((x) => x.title === 'Queue consumers double-submitted').length, 1);
     assert.equal(channelsNamed(bot.emulator, 'inc-').filter((c) => c.name.includes('queue-consumers-double-submitted')).length, 1);
     // The repeat is recognised as the same declaration, not offered as "a similar incident".
@@ -96,9 +85,7 @@ describe('declare from Slack', () => {
       },
       { user: BOB },
     );
-    const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === 'Suspected credential leak'), 5000);
-    await flowDone(bot, i.id);
-    const inc = (await bot.fb.deps.store.getIncident(i.id))!;
+    const inc = await waitForIncident(bot, 'Suspected credential leak');
     assert.equal(inc.private, true);
     const ch = bot.emulator.state.channel(inc.channelId!)!;
     assert.equal(ch.is_private, true);
@@ -120,7 +107,7 @@ describe('declare from Slack', () => {
   });
 
   test('inline declare: severity is case-insensitive and sev1 maps to critical', async () => {
-    const i = await declareInline(bot, 'SEV1 API 500 error rate spike');
+    const i = await declare(bot, 'SEV1 API 500 error rate spike');
     assert.equal(i.severity, 'critical');
     assert.ok(i.channelId && i.cardTs && i.announceTs);
     assert.equal(i.commanderId, ALICE);
@@ -137,7 +124,7 @@ describe('declare from Slack', () => {
   });
 
   test('a similar open incident is offered (join / declare anyway) instead of a silent duplicate', async () => {
-    const first = await declareInline(bot, 'medium Search index lagging');
+    const first = await declare(bot, 'medium Search index lagging');
     const channelsBefore = channelsNamed(bot.emulator, 'inc-').length;
     const r = await bot.driver.slash('declare medium search index lagging', { user: CAROL, channel: GENERAL_CHANNEL_ID });
     assert.equal(r.status, 200);
@@ -161,7 +148,7 @@ describe('declare from Slack', () => {
     const d = new Date();
     const yyyymmdd = `${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
     bot.emulator.state.createChannel({ name: `inc-${yyyymmdd}-cache-stampede`, creator: ALICE } as never);
-    const i = await declareInline(bot, 'low Cache stampede');
+    const i = await declare(bot, 'low Cache stampede');
     assert.equal(i.channelName, `inc-${yyyymmdd}-cache-stampede-2`);
 
     // Five people declare the same title at once: no two incidents may share a channel, and the

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { startBot, type Bot } from './harness.js';
 import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import type { Incident } from '../../src/domain/incident.js';
-import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker, openView } from './helpers.js';
+import { ALICE, blocksText, BOB, CAROL, declare, messagesWithMarker, openView, waitForIncident } from './helpers.js';
 import { Actions, DeclareBlocks, FormBlocks, INPUT, Shortcuts, Views } from '../../src/slack/ids.js';
 import { startFakePagerDuty, type FakePagerDuty } from '../fakes/pagerduty/fake.js';
 import { startFakeRootly, type FakeRootly } from '../fakes/rootly/fake.js';
@@ -202,9 +202,7 @@ for (const c of CASES) {
         },
         { user: ALICE },
       );
-      const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents())[0], 5000, 'incident');
-      await flowDone(bot, i.id);
-      incident = (await bot.fb.deps.store.getIncident(i.id))!;
+      incident = await waitForIncident(bot, 'Checkout failing for card payments');
     });
     after(async () => {
       await bot.close();
@@ -319,10 +317,7 @@ for (const c of CASES) {
 
     // After the reminders (it moves the clock); the first incident is resolved by then, so a second is paged.
     test('a paged person\'s acknowledgement is shown in the channel (who and when) and on the page message; the status checks stop', async () => {
-      await bot.driver.slash('declare critical Payments API latency', { user: ALICE, channel: GENERAL_CHANNEL_ID });
-      const found = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === 'Payments API latency'), 5000, 'second incident');
-      await flowDone(bot, found.id);
-      const second = (await bot.fb.deps.store.getIncident(found.id))!;
+      const second = await declare(bot, 'critical Payments API latency');
       const ch = second.channelId!;
       await bot.driver.slash('page payments', { user: ALICE, channel: ch });
       const notice = await bot.waitFor(() => bot.emulator.state.messages(ch).find((m) => /Paged \*payments\*/.test(m.text)), 5000, 'page notice');

@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { GENERAL_CHANNEL_ID, SRE_LEADS_GROUP_ID } from '../../src/emulator/slack/index.js';
 import type { Incident } from '../../src/domain/incident.js';
 import { Actions, FormBlocks, INPUT, Views } from '../../src/slack/ids.js';
 import { SECRET, SECRET_ENV, startReceiver } from '../services/approvals-fixture.js';
 import { startBot, type Bot } from './harness.js';
-import { signGeneric } from '../../src/webhooks/verify.js';
-import { ALICE, BOB, CAROL, flowDone, messagesWithMarker, openView } from './helpers.js';
+import { postGenericAlert } from '../../bench/lib.js';
+import { ALICE, BOB, CAROL, declare, firebreakYml, messagesWithMarker, openView, propose, restartAction, rollbackAction, waitForIncident } from './helpers.js';
 
 /**
  * Approval authority can be given, never taken (issue: a channel member made themselves commander
@@ -20,29 +17,7 @@ const DAVE = 'U0DAVE001';
 const ERIN = 'U0ERIN001';
 
 function writeConfig(url: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fb-gate-'));
-  const path = join(dir, 'firebreak.yml');
-  writeFileSync(
-    path,
-    `actions:
-  - id: rollback_deployment
-    title: Roll back a deployment
-    params:
-      service: { type: string, required: true }
-      version: { type: string, required: true }
-    requires_approval: true
-    policy: { roles: [commander] }
-    executor: { type: webhook, url: '${url}', secret_env: ${SECRET_ENV}, retries: 0 }
-  - id: restart_service
-    title: Restart a service
-    params:
-      service: { type: string, required: true }
-    requires_approval: true
-    policy: { roles: [], usergroups: [${SRE_LEADS_GROUP_ID}], min_approvals: 2 }
-    executor: { type: webhook, url: '${url}', secret_env: ${SECRET_ENV}, retries: 0 }
-`,
-  );
-  return path;
+  return firebreakYml(`actions:\n${rollbackAction(url)}${restartAction(url, SRE_LEADS_GROUP_ID)}`);
 }
 
 describe('gate integrity: nobody can grab approval power', () => {
@@ -53,10 +28,7 @@ describe('gate integrity: nobody can grab approval power', () => {
   before(async () => {
     receiver = await startReceiver(() => 200);
     bot = await startBot({ env: { FIREBREAK_CONFIG: writeConfig(receiver.url), [SECRET_ENV]: SECRET } });
-    await bot.driver.slash('declare high Checkout errors after deploy', { user: ALICE, channel: GENERAL_CHANNEL_ID });
-    const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents())[0], 5000, 'incident');
-    await flowDone(bot, i.id);
-    incident = (await bot.fb.deps.store.getIncident(i.id))!;
+    incident = await declare(bot, 'high Checkout errors after deploy');
     // Everyone taking part is in the (public) incident channel, as in the attack.
     bot.emulator.state.addMembers(incident.channelId!, [BOB, CAROL, DAVE, ERIN]);
   });
@@ -75,12 +47,9 @@ describe('gate integrity: nobody can grab approval power', () => {
     assert.equal(r.status, 200);
     return ephemeral(user, n);
   };
-  const propose = async (text: string, user: string) => {
-    const before = messagesWithMarker(bot.emulator, ch(), 'approval:').length;
-    await bot.driver.slash(`action ${text}`, { user, channel: ch() });
-    const msg = await bot.waitFor(() => messagesWithMarker(bot.emulator, ch(), 'approval:')[before], 5000, 'approval message');
-    const id = (msg.blocks as { block_id?: string }[]).map((b) => String(b.block_id ?? '')).find((b) => b.startsWith('approval:'))!.slice('approval:'.length);
-    return { ts: msg.ts, id };
+  const proposeAs = async (text: string, user: string) => {
+    const { ts, approvalId } = await propose(bot, ch(), text, user);
+    return { ts, id: approvalId };
   };
   const approveAs = async (ts: string, user: string) => {
     const n = count(user);
@@ -98,7 +67,7 @@ describe('gate integrity: nobody can grab approval power', () => {
     const audit = await bot.fb.deps.store.listAudit({ incidentId: incident.id });
     assert.ok(audit.some((e) => e.action === 'incident.role_refused' && e.actor === DAVE), 'the refusal is audited');
 
-    const { ts, id } = await propose('rollback_deployment service=api version=v41', BOB);
+    const { ts, id } = await proposeAs('rollback_deployment service=api version=v41', BOB);
     assert.match(await approveAs(ts, DAVE), /You may not approve this action/);
     await settle();
     assert.equal((await bot.fb.deps.store.getApproval(id))!.status, 'pending');
@@ -119,14 +88,14 @@ describe('gate integrity: nobody can grab approval power', () => {
     // Roles that carry no approval power stay open to everyone.
     await bot.driver.slash(`role scribe <@${ERIN}>`, { user: ERIN, channel: ch() });
     await bot.waitFor(async () => (await bot.fb.deps.store.getRoles(incident.id)).scribe === ERIN, 3000, 'scribe assigned');
-    const { ts } = await propose('rollback_deployment service=api version=v40', BOB);
+    const { ts } = await proposeAs('rollback_deployment service=api version=v40', BOB);
     assert.match(await approveAs(ts, DAVE), /You may not approve/);
     await settle();
     assert.equal(receiver.received.length, 0, 'zero executions');
   });
 
   test('a role granted after the proposal grants nothing for it; the commander of that moment still may approve', async () => {
-    const { ts, id } = await propose('rollback_deployment service=web version=v7', BOB);
+    const { ts, id } = await proposeAs('rollback_deployment service=web version=v7', BOB);
     // Alice, the commander, hands command to Carol: legitimate, announced in the channel.
     await bot.driver.slash(`role commander <@${CAROL}>`, { user: ALICE, channel: ch() });
     await bot.waitFor(async () => (await commander()) === CAROL, 3000, 'carol commands');
@@ -162,7 +131,7 @@ describe('gate integrity: nobody can grab approval power', () => {
       response_url: bot.emulator.issueResponseUrl({ channel: GENERAL_CHANNEL_ID, user: ALICE }), trigger_id: bot.emulator.issueTrigger(ALICE),
     }).toString();
     assert.equal((await bot.driver.send(slashBody)).status, 200);
-    const { ts, id } = await propose('rollback_deployment service=api version=v39', BOB);
+    const { ts, id } = await proposeAs('rollback_deployment service=api version=v39', BOB);
     const approver = (await commander())!;
     const before = count(approver);
     const r = await bot.driver.click({ channel: ch(), ts }, Actions.approve, { user: approver, apiAppId: foreign });
@@ -186,7 +155,7 @@ describe('gate integrity: nobody can grab approval power', () => {
   });
 
   test('a legitimate two-person approval still works', async () => {
-    const { ts, id } = await propose('restart_service service=api', DAVE);
+    const { ts, id } = await proposeAs('restart_service service=api', DAVE);
     assert.match(await approveAs(ts, BOB), /waiting for 1 more approval/);
     await settle();
     assert.equal(receiver.received.length, 0);
@@ -206,11 +175,7 @@ describe('an incident opened by an alert: nobody commands it until someone eligi
 
   before(async () => {
     receiver = await startReceiver(() => 200);
-    const dir = mkdtempSync(join(tmpdir(), 'fb-gate-alert-'));
-    const path = join(dir, 'firebreak.yml');
-    writeFileSync(
-      path,
-      `approvals:
+    const path = firebreakYml(`approvals:
   eligible_commanders: { users: [${CAROL}] }
 actions:
   - id: rollback_deployment
@@ -218,20 +183,10 @@ actions:
     params: { service: { type: string, required: true }, version: { type: string, required: true } }
     requires_approval: true
     executor: { type: webhook, url: '${receiver.url}', secret_env: ${SECRET_ENV}, retries: 0 }
-`,
-    );
+`);
     bot = await startBot({ env: { FIREBREAK_CONFIG: path, [SECRET_ENV]: SECRET, ALERT_WEBHOOK_SECRET: ALERT_SECRET } });
-    const body = JSON.stringify({ title: 'Checkout 5xx above 5%', service: 'checkout', severity: 'high' });
-    const ts = Math.floor(Date.now() / 1000);
-    const r = await fetch(`${bot.url}/webhooks/alerts/generic`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-firebreak-timestamp': String(ts), 'x-firebreak-signature': signGeneric(ALERT_SECRET, ts, body) },
-      body,
-    });
-    assert.equal(r.status, 202);
-    const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents())[0], 5000, 'alert incident');
-    await flowDone(bot, i.id);
-    incident = (await bot.fb.deps.store.getIncident(i.id))!;
+    assert.equal(await postGenericAlert(bot.url, ALERT_SECRET, { title: 'Checkout 5xx above 5%', service: 'checkout', severity: 'high' }), 202);
+    incident = await waitForIncident(bot);
     bot.emulator.state.addMembers(incident.channelId!, [BOB, CAROL, DAVE, ERIN]);
   });
   after(async () => {
@@ -249,16 +204,13 @@ actions:
     assert.equal(r.status, 200);
     return ephemeral(user, n);
   };
-  const propose = async (user: string) => {
-    const before = messagesWithMarker(bot.emulator, ch(), 'approval:').length;
-    await bot.driver.slash('action rollback_deployment service=checkout version=v12', { user, channel: ch() });
-    const msg = await bot.waitFor(() => messagesWithMarker(bot.emulator, ch(), 'approval:')[before], 5000, 'approval message');
-    const id = (msg.blocks as { block_id?: string }[]).map((b) => String(b.block_id ?? '')).find((b) => b.startsWith('approval:'))!.slice('approval:'.length);
-    return { ts: msg.ts, id };
+  const proposeAs = async (user: string) => {
+    const { ts, approvalId } = await propose(bot, ch(), 'rollback_deployment service=checkout version=v12', user);
+    return { ts, id: approvalId };
   };
 
   test("a proposal made with no commander can be approved by nobody, and the refusal names the fix", async () => {
-    const { ts, id } = await propose(DAVE);
+    const { ts, id } = await proposeAs(DAVE);
     const refused = await press(ts, Actions.approve, ERIN);
     assert.match(refused, /Nobody can approve this proposal: the incident had no commander when this was proposed/);
     assert.match(refused, /I'll take command/);
@@ -276,7 +228,7 @@ actions:
     assert.equal((await bot.fb.deps.store.getRoles(incident.id)).commander, CAROL);
     await bot.waitFor(() => !/card_take_command/.test(JSON.stringify(card().blocks)), 3000, 'the button to go');
     // A new proposal is approvable by the new commander; it runs once.
-    const { ts, id } = await propose(DAVE);
+    const { ts, id } = await proposeAs(DAVE);
     assert.match(await press(ts, Actions.approve, CAROL), /Approved\. Running/);
     await bot.waitFor(async () => (await bot.fb.deps.store.getApproval(id))!.status === 'succeeded', 8000, 'run');
     await bot.fb.deps.jobs.idle();
@@ -293,16 +245,8 @@ describe('an alert incident below the channel threshold: the announcement says w
   after(async () => bot?.close());
 
   test('"Open a channel" opens one, once, and invites the person who asked', async () => {
-    const body = JSON.stringify({ title: 'Disk 81% on db-3', service: 'postgres', severity: 'medium' });
-    const ts = Math.floor(Date.now() / 1000);
-    const r = await fetch(`${bot.url}/webhooks/alerts/generic`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-firebreak-timestamp': String(ts), 'x-firebreak-signature': signGeneric(ALERT_SECRET, ts, body) },
-      body,
-    });
-    assert.equal(r.status, 202);
-    const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents())[0], 5000, 'alert incident');
-    await flowDone(bot, i.id);
+    assert.equal(await postGenericAlert(bot.url, ALERT_SECRET, { title: 'Disk 81% on db-3', service: 'postgres', severity: 'medium' }), 202);
+    const i = await waitForIncident(bot);
     const { INCIDENTS_CHANNEL_ID } = await import('../../src/emulator/slack/index.js');
     const post = () => messagesWithMarker(bot.emulator, INCIDENTS_CHANNEL_ID, `announce:${i.id}`)[0]!;
     const text = JSON.stringify(post().blocks);

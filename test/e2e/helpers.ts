@@ -1,4 +1,10 @@
-import type { SlackEmulator } from '../../src/emulator/slack/index.js';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Incident } from '../../src/domain/incident.js';
+import { GENERAL_CHANNEL_ID, type SlackEmulator } from '../../src/emulator/slack/index.js';
+import { SECRET_ENV } from '../services/approvals-fixture.js';
 import type { Bot } from './harness.js';
 
 export const ALICE = 'U0ALICE01';
@@ -36,6 +42,80 @@ export async function flowDone(bot: Bot, incidentId: string, ms = 8000) {
   await bot.fb.deps.jobs.idle();
 }
 
+/**
+ * The open incident titled `title` (any open incident when no title is given), once its declare
+ * flow finished: as the store holds it then, with its channel, card and backend record.
+ */
+export async function waitForIncident(bot: Bot, title?: string, opts: { ms?: number; flowMs?: number } = {}): Promise<Incident> {
+  const what = title === undefined ? 'an incident' : `incident "${title}"`;
+  const found = await bot.waitFor(
+    async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => title === undefined || i.title === title),
+    opts.ms ?? 5000,
+    what,
+  );
+  await flowDone(bot, found.id, opts.flowMs);
+  return (await bot.fb.deps.store.getIncident(found.id))!;
+}
+
+/** `/incident declare <severity> <title>` in #general (acked), and the incident once it is set up. */
+export async function declare(bot: Bot, severityAndTitle: string, user = ALICE): Promise<Incident> {
+  const r = await bot.driver.slash(`declare ${severityAndTitle}`, { user, channel: GENERAL_CHANNEL_ID });
+  assert.equal(r.status, 200);
+  return waitForIncident(bot, severityAndTitle.split(' ').slice(1).join(' '));
+}
+
+/** The approval id an approval message carries (its `approval:<id>` block). */
+export function approvalIdIn(message: { blocks?: unknown[] }): string {
+  const ids = (message.blocks ?? []).map((b) => String((b as { block_id?: string }).block_id ?? ''));
+  const marker = ids.find((id) => id.startsWith('approval:'));
+  assert.ok(marker, `not an approval message: ${ids.join(', ')}`);
+  return marker.slice('approval:'.length);
+}
+
+/** `/incident action <text>` in `channel`: the slash command's ack, and the approval message it posted. */
+export async function propose(bot: Bot, channel: string, text: string, user: string) {
+  const before = messagesWithMarker(bot.emulator, channel, 'approval:').length;
+  const ack = await bot.driver.slash(`action ${text}`, { user, channel });
+  const msg = await bot.waitFor(() => messagesWithMarker(bot.emulator, channel, 'approval:')[before], 5000, 'approval message');
+  return { ack, ts: msg.ts, approvalId: approvalIdIn(msg) };
+}
+
+/** A firebreak.yml, as a team writes it, in a fresh temp folder; returns its path. */
+export function firebreakYml(yaml: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'fb-e2e-cfg-')), 'firebreak.yml');
+  writeFileSync(path, yaml);
+  return path;
+}
+
+/**
+ * The rollback the approval suites propose, as an `actions:` entry: a webhook executor at `url`
+ * signing with SECRET_ENV. `policy` is the YAML flow mapping (default: the commander approves);
+ * `versionPattern`: versions must look like `v41`.
+ */
+export function rollbackAction(url: string, o: { policy?: string; versionPattern?: boolean; retries?: number; timeoutMs?: number } = {}): string {
+  return `  - id: rollback_deployment
+    title: Roll back a deployment
+    params:
+      service: { type: string, required: true }
+      version: { type: string, required: true${o.versionPattern ? ", pattern: '^v\\d+$'" : ''} }
+    requires_approval: true
+    policy: ${o.policy ?? '{ roles: [commander] }'}
+    executor: { type: webhook, url: '${url}', secret_env: ${SECRET_ENV}, retries: ${o.retries ?? 0}${o.timeoutMs ? `, timeout_ms: ${o.timeoutMs}` : ''} }
+`;
+}
+
+/** The two-person restart: any two members of `usergroup`, as an `actions:` entry. */
+export function restartAction(url: string, usergroup: string): string {
+  return `  - id: restart_service
+    title: Restart a service
+    params:
+      service: { type: string, required: true }
+    requires_approval: true
+    policy: { roles: [], usergroups: [${usergroup}], min_approvals: 2 }
+    executor: { type: webhook, url: '${url}', secret_env: ${SECRET_ENV}, retries: 0 }
+`;
+}
+
 /** The hostile string of issue 12: a mass mention, a disguised link, a user and a group mention, pre-escaped text. */
 export const HOSTILE = 'Edge down <!channel> see <https://evil.example|https://status.example.com> <@U0ALICE01> <!subteam^S1> &lt;!here&gt;';
 
@@ -56,4 +136,3 @@ export function activeFormatting(text: string, allowedIds: Set<string>): string[
   }
   return found;
 }
-

@@ -9,12 +9,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startBot, type Bot } from './harness.js';
+import { writeConfigFile } from '../../bench/lib.js';
 import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import { signGeneric, signRootly } from '../../src/webhooks/verify.js';
 import { Actions, DeclareBlocks, FormBlocks, INPUT } from '../../src/slack/ids.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic/server.js';
-import type { Incident } from '../../src/domain/incident.js';
-import { BOB, CAROL, HOSTILE, activeFormatting, flowDone, messagesWithMarker, openView } from './helpers.js';
+import { activeFormatting, BOB, CAROL, HOSTILE, messagesWithMarker, openView, waitForIncident } from './helpers.js';
 
 /** Every mrkdwn string in a Slack API argument object (plain_text cannot mention or link). */
 function mrkdwnStrings(method: string, args: Record<string, unknown>): string[] {
@@ -72,6 +72,8 @@ before(async () => {
       AGENT_WEBHOOK_SECRET: AGENT_SECRET,
       ALERT_WEBHOOK_SECRET: ALERT_SECRET,
       ROOTLY_WEBHOOK_SECRET: ROOTLY_SECRET,
+      // The modal's incident names `api` among hostile services: its on-call person is invited, and the notice names the services.
+      FIREBREAK_CONFIG: writeConfigFile({ oncall: { services: { api: { schedule: 'api-rota' } }, schedules: [{ id: 'api-rota', users: [BOB] }] } }),
     },
   });
 });
@@ -80,11 +82,7 @@ after(async () => {
   await claude?.close();
 });
 
-async function incidentTitled(title: string): Promise<Incident> {
-  const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === title), 10_000, title);
-  await flowDone(bot, i.id, 15_000);
-  return (await bot.fb.deps.store.getIncident(i.id))!;
-}
+const incidentTitled = (title: string) => waitForIncident(bot, title, { ms: 10_000, flowMs: 15_000 });
 
 test('a hostile string through every title, summary, alert field and Claude answer reaches Slack inert', async () => {
   // 1. Declared inline.
@@ -107,6 +105,7 @@ test('a hostile string through every title, summary, alert field and Claude answ
     { user: CAROL },
   );
   const modal = await incidentTitled(`M ${HOSTILE}`);
+  await bot.waitFor(() => bot.emulator.state.messages(modal.channelId!).find((m) => /On call for api:/.test(m.text ?? '')), 5000, 'on-call invite notice');
 
   // 3. Alert-created: every field of a generic alert is hostile.
   const alertBody = JSON.stringify({ title: `A ${HOSTILE}`, service: '<!everyone>', severity: 'critical', url: 'https://evil.example/a|<!here>', external_id: '<!here>', details: { note: HOSTILE } });
@@ -176,6 +175,15 @@ test('a hostile string through every title, summary, alert field and Claude answ
   await bot.driver.submitView(dv.id, { [FormBlocks.reason]: { [INPUT]: HOSTILE } }, { user: CAROL });
   await bot.waitFor(async () => (await bot.fb.deps.store.getApproval(agentApproval.id))?.status === 'denied', 5000, 'denied');
   await bot.fb.deps.jobs.idle();
+  // 7. A follow-up with hostile text; then the status answer lists the latest timeline entries
+  // (the denial with its hostile reason and parameter, the follow-up).
+  await bot.driver.slash(`followup <@${CAROL}> ${HOSTILE}`, { user: CAROL, channel: ch });
+  await bot.waitFor(async () => (await bot.fb.deps.store.listFollowups({ incidentId: modal.id })).length > 0, 5000, 'follow-up');
+  await bot.fb.deps.jobs.idle();
+  const statusCalls = () => bot.emulator.calls().filter((c) => c.method === 'response_url' && /\*Latest\*/.test(String(c.args.text ?? ''))).length;
+  const before = statusCalls();
+  await bot.driver.slash('status', { user: CAROL, channel: ch });
+  await bot.waitFor(() => statusCalls() > before, 5000, 'status answer after the denial and the follow-up');
 
   // The hostile text did reach Slack (as text), in every kind of call.
   const calls = bot.emulator.calls();

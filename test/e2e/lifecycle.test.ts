@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { startBot, type Bot } from './harness.js';
 import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import type { Incident } from '../../src/domain/incident.js';
-import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker, openView } from './helpers.js';
+import { ALICE, blocksText, BOB, CAROL, declare, messagesWithMarker, openView } from './helpers.js';
 import { Actions, FormBlocks, INPUT, Views } from '../../src/slack/ids.js';
 
 let bot: Bot;
@@ -17,10 +17,7 @@ const settled = () => bot.settled();
 
 before(async () => {
   bot = await startBot();
-  await bot.driver.slash('declare high Login failures for EU users', { user: ALICE, channel: GENERAL_CHANNEL_ID });
-  const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents())[0], 5000);
-  await flowDone(bot, i.id);
-  incident = (await bot.fb.deps.store.getIncident(i.id))!;
+  incident = await declare(bot, 'high Login failures for EU users');
 });
 after(async () => bot.close());
 

@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import type { Incident } from '../../src/domain/incident.js';
 import { approve, auditLog, deny } from '../../src/services/approvals.js';
-import { Actions, FormBlocks, INPUT } from '../../src/slack/ids.js';
+import { Actions, DeclareBlocks, FormBlocks, INPUT } from '../../src/slack/ids.js';
 import { SECRET, SECRET_ENV, startReceiver } from '../services/approvals-fixture.js';
 import { startBot, type Bot } from './harness.js';
-import { ALICE, BOB, blocksText, flowDone, messagesWithMarker, openView } from './helpers.js';
+import { ALICE, blocksText, BOB, declare, firebreakYml, messagesWithMarker, openView, rollbackAction, waitForIncident } from './helpers.js';
+import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 
 /**
  * The MCP server through a real MCP client (the SDK's own Client and Streamable HTTP transport)
@@ -23,31 +20,18 @@ const TOKENS = {
   FB_AGENT_READER_TOKEN: 'reader-token-0123456789abcdef012345',
   FB_AGENT_LOWONLY_TOKEN: 'lowonly-token-0123456789abcdef01234',
   FB_AGENT_CHATTY_TOKEN: 'chatty-token-0123456789abcdef012345',
+  FB_AGENT_SECURITY_TOKEN: 'security-token-0123456789abcdef01234',
 };
 
 function writeConfig(url: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fb-mcp-'));
-  const path = join(dir, 'firebreak.yml');
-  writeFileSync(
-    path,
-    `actions:
-  - id: rollback_deployment
-    title: Roll back a deployment
-    params:
-      service: { type: string, required: true }
-      version: { type: string, required: true, pattern: '^v\\d+$' }
-    requires_approval: true
-    policy: { roles: [commander] }
-    executor: { type: webhook, url: '${url}', secret_env: ${SECRET_ENV}, retries: 0, timeout_ms: 2000 }
-agents:
+  return firebreakYml(`actions:\n${rollbackAction(url, { versionPattern: true, timeoutMs: 2000 })}agents:
   mcp:
   - { name: sre-copilot, token_env: FB_AGENT_COPILOT_TOKEN, scopes: [read, update, propose] }
   - { name: reader, token_env: FB_AGENT_READER_TOKEN, scopes: [read] }
   - { name: low-only, token_env: FB_AGENT_LOWONLY_TOKEN, scopes: [read, propose], incidents: { severities: [low] } }
   - { name: chatty, token_env: FB_AGENT_CHATTY_TOKEN, scopes: [read], incident_rate_limit_per_minute: 3 }
-`,
-  );
-  return path;
+  - { name: security-bot, token_env: FB_AGENT_SECURITY_TOKEN, scopes: [read, propose], incidents: { private: true } }
+`);
 }
 
 let bot: Bot;
@@ -78,10 +62,7 @@ before(async () => {
     env: { FIREBREAK_CONFIG: writeConfig(receiver.url), [SECRET_ENV]: SECRET, ...TOKENS },
     build: { clock: { now: () => new Date(Date.now() + offsetMs) } },
   });
-  await bot.driver.slash('declare high Checkout 5xx after the 14:02 deploy', { user: ALICE, channel: GENERAL_CHANNEL_ID });
-  const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents())[0], 5000, 'incident');
-  await flowDone(bot, i.id);
-  incident = (await bot.fb.deps.store.getIncident(i.id))!;
+  incident = await declare(bot, 'high Checkout 5xx after the 14:02 deploy');
 });
 after(async () => {
   for (const c of clients) await c.close().catch(() => undefined);
@@ -89,6 +70,9 @@ after(async () => {
   await receiver?.close();
 });
 
+/** An agent proposes the rollback of `service` to `version` on the incident: the tool's answer. */
+const proposeRollback = (client: Client, service: string, version: string, reason: string) =>
+  call(client, 'propose_action', { incident: incident.id, action: 'rollback_deployment', params: { service, version }, reason });
 const approvalMessage = (id: string) => messagesWithMarker(bot.emulator, incident.channelId!, `approval:${id}`)[0];
 
 describe('MCP server at /mcp', () => {
@@ -182,12 +166,7 @@ describe('MCP server at /mcp', () => {
   test('scopes: a read-only token cannot propose or post', async () => {
     const client = await connect(TOKENS.FB_AGENT_READER_TOKEN);
     const before = (await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length;
-    const r = await call(client, 'propose_action', {
-      incident: incident.id,
-      action: 'rollback_deployment',
-      params: { service: 'api', version: 'v41' },
-      reason: 'bad deploy',
-    });
+    const r = await proposeRollback(client, 'api', 'v41', 'bad deploy');
     assert.equal(r.isError, true);
     assert.match(r.text, /lacks the `propose` scope/);
     assert.match((await call(client, 'post_update', { incident: incident.id, text: 'hi' })).text, /lacks the `update` scope/);
@@ -239,12 +218,7 @@ describe('MCP server at /mcp', () => {
   test('propose_action posts the Slack approval naming the agent and quoting its reason escaped; wait_for_approval returns after a signed Approve with the result', async () => {
     const client = await connect(TOKENS.FB_AGENT_COPILOT_TOKEN);
     receiver.received.length = 0;
-    const p = await call(client, 'propose_action', {
-      incident: incident.id,
-      action: 'rollback_deployment',
-      params: { service: 'checkout', version: 'v41' },
-      reason: 'errors began with v42 <https://evil.example|click me> @here',
-    });
+    const p = await proposeRollback(client, 'checkout', 'v41', 'errors began with v42 <https://evil.example|click me> @here');
     assert.equal(p.isError, false, p.text);
     assert.equal(p.data.status, 'pending');
     assert.match(p.data.policy, /commander/);
@@ -273,12 +247,7 @@ describe('MCP server at /mcp', () => {
   test('a denied proposal: wait_for_approval reports who denied it and why; nothing runs', async () => {
     const client = await connect(TOKENS.FB_AGENT_COPILOT_TOKEN);
     receiver.received.length = 0;
-    const p = await call(client, 'propose_action', {
-      incident: incident.id,
-      action: 'rollback_deployment',
-      params: { service: 'checkout', version: 'v40' },
-      reason: 'try older',
-    });
+    const p = await proposeRollback(client, 'checkout', 'v40', 'try older');
     const id = p.data.approval_id as string;
     const msg = await bot.waitFor(() => approvalMessage(id), 5000, 'approval message');
     await bot.driver.click({ channel: incident.channelId!, ts: msg.ts }, Actions.deny, { user: ALICE });
@@ -293,12 +262,7 @@ describe('MCP server at /mcp', () => {
 
   test('an expired proposal: wait_for_approval reports it expired; a short wait returns pending, not settled', async () => {
     const client = await connect(TOKENS.FB_AGENT_COPILOT_TOKEN);
-    const p = await call(client, 'propose_action', {
-      incident: incident.id,
-      action: 'rollback_deployment',
-      params: { service: 'checkout', version: 'v39' },
-      reason: 'maybe',
-    });
+    const p = await proposeRollback(client, 'checkout', 'v39', 'maybe');
     const id = p.data.approval_id as string;
     const short = await call(client, 'wait_for_approval', { approval_id: id, timeout_seconds: 0.2 });
     assert.equal(short.data.status, 'pending');
@@ -331,12 +295,7 @@ describe('MCP server at /mcp', () => {
 
   test('an agent cannot approve: there is no such tool, and the gate refuses any non-person', async () => {
     const client = await connect(TOKENS.FB_AGENT_COPILOT_TOKEN);
-    const p = await call(client, 'propose_action', {
-      incident: incident.id,
-      action: 'rollback_deployment',
-      params: { service: 'cart', version: 'v3' },
-      reason: 'cart errors',
-    });
+    const p = await proposeRollback(client, 'cart', 'v3', 'cart errors');
     const id = p.data.approval_id as string;
     for (const name of ['approve', 'approve_action', 'execute_action']) {
       const r = await client.callTool({ name, arguments: { approval_id: id } }).then(
@@ -361,6 +320,40 @@ describe('MCP server at /mcp', () => {
     assert.match(r.text, /Too many calls about this incident; retry in \d+ s/);
     // Other calls of the same agent are not held back by one busy incident.
     assert.equal((await call(client, 'list_actions')).isError, false);
+  });
+
+  test('a private incident is hidden from agents (its title, channel and messages are for its members) unless the team lets one see private incidents', async () => {
+    await bot.driver.slash('', { user: BOB, channel: GENERAL_CHANNEL_ID });
+    const view = await bot.waitFor(() => openView(bot.emulator, BOB, 'declare_modal'), 3000, 'declare modal');
+    await bot.driver.submitView(
+      view.id,
+      { [DeclareBlocks.title]: { [INPUT]: 'Leaked signing key' }, [DeclareBlocks.severity]: { [INPUT]: 'critical' }, [DeclareBlocks.private]: { [INPUT]: ['private'] } },
+      { user: BOB },
+    );
+    const p = await waitForIncident(bot, 'Leaked signing key');
+    await bot.driver.userMessage(p.channelId!, BOB, 'the key was in the public repo for 3 hours');
+
+    const copilot = await connect(TOKENS.FB_AGENT_COPILOT_TOKEN);
+    const listed = await call(copilot, 'list_incidents');
+    assert.ok(!JSON.stringify(listed.data).includes('Leaked signing key'), 'not listed');
+    assert.equal((await call(copilot, 'search_incidents', { query: 'signing key' })).data.incidents.length, 0, 'not found by search');
+    for (const ref of [p.id, `INC-${p.seq}`, p.channelId!]) {
+      const r = await call(copilot, 'get_incident', { incident: ref });
+      assert.equal(r.isError, true, ref);
+      assert.match(r.text, /No incident/);
+    }
+    const msgs = await call(copilot, 'get_channel_messages', { incident: p.channelId! });
+    assert.equal(msgs.isError, true);
+    assert.doesNotMatch(msgs.text, /public repo/);
+    const proposed = await call(copilot, 'propose_action', { incident: p.id, action: 'rollback_deployment', params: { service: 'a', version: 'v1' }, reason: 'x' });
+    assert.equal(proposed.isError, true);
+    assert.equal((await bot.fb.deps.store.listApprovals({ incidentId: p.id })).length, 0);
+
+    // An agent the team lets see private incidents does.
+    const security = await connect(TOKENS.FB_AGENT_SECURITY_TOKEN);
+    const got = await call(security, 'get_incident', { incident: p.id });
+    assert.equal(got.isError, false, got.text);
+    assert.match((await call(security, 'get_channel_messages', { incident: p.id })).text, /public repo/);
   });
 });
 

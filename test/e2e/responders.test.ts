@@ -4,8 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBot } from './harness.js';
-import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
-import { ALICE, CAROL, flowDone } from './helpers.js';
+import { ALICE, CAROL, declare } from './helpers.js';
 
 test('configured responders are invited; one unknown person does not keep the others out', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fb-resp-'));
@@ -13,10 +12,7 @@ test('configured responders are invited; one unknown person does not keep the ot
   writeFileSync(file, `responders: [U0NOBODY99, ${CAROL}]\nchannel:\n  name_template: "sev-{severity}-{slug}"\n`);
   const bot = await startBot({ env: { FIREBREAK_CONFIG: file } });
   try {
-    await bot.driver.slash('declare low Nightly export slow', { user: ALICE, channel: GENERAL_CHANNEL_ID });
-    const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents())[0], 5000);
-    await flowDone(bot, i.id);
-    const inc = (await bot.fb.deps.store.getIncident(i.id))!;
+    const inc = await declare(bot, 'low Nightly export slow');
     assert.equal(inc.channelName, 'sev-low-nightly-export-slow', 'template from firebreak.yml');
     const members = bot.emulator.state.channel(inc.channelId!)!.members;
     assert.ok(members.includes(ALICE) && members.includes(CAROL), members.join(','));

@@ -8,7 +8,7 @@ import { startBot, type Bot } from './harness.js';
 import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import { startFakeRootly, type FakeRootly } from '../fakes/rootly/fake.js';
 import { signRootly } from '../../src/webhooks/verify.js';
-import { ALICE, BOB, blocksText, channelsNamed, flowDone, messagesWithMarker } from './helpers.js';
+import { ALICE, blocksText, BOB, channelsNamed, declare, flowDone, messagesWithMarker } from './helpers.js';
 import { Actions } from '../../src/slack/ids.js';
 import { POSTMORTEM_WAIT, postPostmortem } from '../../src/services/summaries.js';
 
@@ -51,10 +51,7 @@ async function sendWebhook(type: string, data: Record<string, unknown>, opts: { 
 test('declaring from Slack creates the Rootly incident with severity_id, writes the channel back and bookmarks it; readiness checks the key', async () => {
   const ready = (await (await fetch(`${bot.url}/readyz`)).json()) as { checks: Record<string, string> };
   assert.equal(ready.checks.backend, 'ok');
-  await bot.driver.slash('declare sev2 Orders stuck in pending', { user: ALICE, channel: GENERAL_CHANNEL_ID });
-  const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === 'Orders stuck in pending'), 5000);
-  await flowDone(bot, i.id);
-  const mine = (await bot.fb.deps.store.getIncident(i.id))!;
+  const mine = await declare(bot, 'sev2 Orders stuck in pending');
   const remote = rootly.incidents().find((r) => r.id === mine.backendId)!;
   assert.ok(remote, 'created in Rootly');
   const high = rootly.severities().find((s) => s.severity === 'high')!;
@@ -159,10 +156,7 @@ test('an incident created in Rootly\'s own UI is announced once and gets a chann
 });
 
 test('an approved action with the rootly_workflow executor starts the workflow once, for the incident, with the parameters', async () => {
-  await bot.driver.slash('declare high Bad deploy of cart service', { user: ALICE, channel: GENERAL_CHANNEL_ID });
-  const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === 'Bad deploy of cart service'), 5000);
-  await flowDone(bot, i.id);
-  const inc = (await bot.fb.deps.store.getIncident(i.id))!;
+  const inc = await declare(bot, 'high Bad deploy of cart service');
   await bot.driver.slash('action rollback_deployment service=cart version=v17', { user: BOB, channel: inc.channelId! });
   const approval = await bot.waitFor(async () => (await bot.fb.deps.store.listApprovals({ incidentId: inc.id }))[0], 5000, 'proposal');
   const msg = await bot.waitFor(() => messagesWithMarker(bot.emulator, inc.channelId!, `approval:${approval.id}`)[0], 5000);

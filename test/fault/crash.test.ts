@@ -7,16 +7,14 @@
  * its previous run left at start-up (one process per database file), so nothing here waits for a
  * lease to run out: each test checks the interrupted work is resumed within 10 s of being ready.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { GENERAL_CHANNEL_ID, SEED_PEOPLE, SlackDriver, startSlackEmulator, type SlackEmulator } from '../../src/emulator/slack/index.js';
+import { GENERAL_CHANNEL_ID, SEED_PEOPLE } from '../../src/emulator/slack/index.js';
 import { Actions } from '../../src/slack/ids.js';
-import { freePort, markedMessages, postGenericAlert, slackOutcome, startCountingServer, waitUntil, writeConfigFile, type CountingServer } from '../../bench/lib.js';
+import { freePort, markedMessages, postGenericAlert, slackOutcome, waitUntil, writeConfigFile } from '../../bench/lib.js';
+import { crashBench, kill9, queryRow } from './fault-kit.js';
 
 const BOT_TOKEN = 'xoxb-crash-test-token';
 const SIGNING_SECRET = 'crash-test-signing-secret-0123';
@@ -24,83 +22,8 @@ const ALERT_SECRET = 'crash-alert-secret-0123456789';
 const ALICE = SEED_PEOPLE[0].id;
 const BOB = SEED_PEOPLE[1].id;
 
-let emulator: SlackEmulator;
-let target: CountingServer;
-let dir: string;
-
-before(async () => {
-  emulator = await startSlackEmulator({ botToken: BOT_TOKEN, rateLimits: 'off' });
-  target = await startCountingServer();
-  dir = mkdtempSync(join(tmpdir(), 'firebreak-crash-'));
-});
-after(async () => {
-  await emulator?.close();
-  await target?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-interface Child {
-  proc: ChildProcess;
-  url: string;
-  driver: SlackDriver;
-  output(): string;
-}
-
-async function spawnBot(dbFile: string, port: number, cfg: string): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: join(import.meta.dirname, '../..'),
-    env: {
-      PATH: process.env.PATH ?? '',
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_API_URL: emulator.apiUrl,
-      ANNOUNCE_CHANNEL: 'C0INCIDENTS',
-      DATABASE_URL: `sqlite:${dbFile}`,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      ALERT_WEBHOOK_SECRET: ALERT_SECRET,
-      CRASH_EXEC_SECRET: 'crash-exec-secret',
-      FIREBREAK_CONFIG: cfg,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntil(
-    async () => {
-      if (proc.exitCode !== null) throw new Error(`bot exited ${proc.exitCode}: ${out.slice(-1000)}`);
-      try {
-        const r = await fetch(`${url}/healthz`);
-        await r.arrayBuffer();
-        return r.ok;
-      } catch {
-        return false;
-      }
-    },
-    20_000,
-    'the bot to listen',
-    50,
-  );
-  return { proc, url, driver: new SlackDriver({ emulator, requestUrl: `${url}/slack/events`, signingSecret: SIGNING_SECRET }), output: () => out };
-}
-
-async function kill9(c: Child): Promise<void> {
-  const gone = new Promise((r) => c.proc.once('exit', r));
-  c.proc.kill('SIGKILL');
-  await gone;
-}
-
-function countRows(dbFile: string, sql: string): number {
-  const db = new Database(dbFile, { readonly: true });
-  try {
-    return (db.prepare(sql).get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-}
+const bench = crashBench({ botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, dirPrefix: 'firebreak-crash-', env: { ALERT_WEBHOOK_SECRET: ALERT_SECRET, CRASH_EXEC_SECRET: 'crash-exec-secret' }, readyMs: 20_000 });
+const countRows = (dbFile: string, sql: string) => queryRow<{ n: number }>(dbFile, sql)!.n;
 
 const cfg = () =>
   writeConfigFile({
@@ -111,37 +34,37 @@ const cfg = () =>
         params: { service: { type: 'string', required: true }, version: { type: 'string', required: true } },
         requires_approval: true,
         policy: { roles: ['commander'], users: [BOB] },
-        executor: { type: 'webhook', url: target.url, secret_env: 'CRASH_EXEC_SECRET', retries: 0, timeout_ms: 30_000 },
+        executor: { type: 'webhook', url: bench.target.url, secret_env: 'CRASH_EXEC_SECRET', retries: 0, timeout_ms: 30_000 },
       },
     ],
   });
 
 test('killed after the channel was created but before the card: the restart finishes with one channel and one card', async () => {
-  const db = join(dir, 'declare.db');
+  const db = join(bench.dir, 'declare.db');
   const port = await freePort();
   const config = cfg();
-  emulator.clearCalls();
-  const channelsBefore = slackOutcome(emulator).channels;
+  bench.emulator.clearCalls();
+  const channelsBefore = slackOutcome(bench.emulator).channels;
   // The card and announcement posts never reach Slack: the process dies waiting for them.
-  emulator.inject('chat.postMessage', { hang: true, times: 2 });
-  let bot = await spawnBot(db, port, config);
+  bench.emulator.inject('chat.postMessage', { hang: true, times: 2 });
+  let bot = await bench.spawn(db, port, config);
   const ack = await bot.driver.slash('declare critical Crash between channel and card', { user: ALICE, channel: GENERAL_CHANNEL_ID });
   assert.equal(ack.status, 200, bot.output());
-  await waitUntil(() => emulator.calls('conversations.create').some((c) => c.ok), 30_000, 'the channel', 25).catch((err) => {
-    throw new Error(`${(err as Error).message}; Slack calls: ${emulator.calls().map((c) => `${c.method}:${c.status}`).join(' ')}; bot output: ${bot.output().slice(-1500)}`);
+  await waitUntil(() => bench.emulator.calls('conversations.create').some((c) => c.ok), 30_000, 'the channel', 25).catch((err) => {
+    throw new Error(`${(err as Error).message}; Slack calls: ${bench.emulator.calls().map((c) => `${c.method}:${c.status}`).join(' ')}; bot output: ${bot.output().slice(-1500)}`);
   });
   // Killed while the card post hangs (the emulator records a hung call when it arrives).
-  await waitUntil(() => emulator.calls('chat.postMessage').some((c) => c.error === 'hang'), 30_000, 'the card post to hang', 25);
+  await waitUntil(() => bench.emulator.calls('chat.postMessage').some((c) => c.error === 'hang'), 30_000, 'the card post to hang', 25);
   await kill9(bot);
-  emulator.clearFaults();
-  assert.equal(markedMessages(emulator, 'card:').length, 0, 'no card before the restart');
-  bot = await spawnBot(db, port, config);
+  bench.emulator.clearFaults();
+  assert.equal(markedMessages(bench.emulator, 'card:').length, 0, 'no card before the restart');
+  bot = await bench.spawn(db, port, config);
   const ready = Date.now();
   try {
-    await waitUntil(() => markedMessages(emulator, 'card:').length === 1, 10_000, 'the card, within 10 s of the restart');
+    await waitUntil(() => markedMessages(bench.emulator, 'card:').length === 1, 10_000, 'the card, within 10 s of the restart');
     assert.ok(Date.now() - ready <= 10_000, `card ${Date.now() - ready} ms after the restart`);
     await waitUntil(() => countRows(db, `select count(*) as n from audit_log where action = 'incident.flow_completed'`) === 1, 15_000, 'the resumed flow');
-    const o = slackOutcome(emulator);
+    const o = slackOutcome(bench.emulator);
     assert.equal(o.channels - channelsBefore, 1, 'one channel');
     assert.deepEqual([...o.cards.values()], [1], 'one card');
     assert.deepEqual([...o.announcements.values()], [1], 'one announcement');
@@ -152,25 +75,25 @@ test('killed after the channel was created but before the card: the restart fini
 });
 
 test('killed right after an alert was acknowledged (202): the restart turns it into an incident', async () => {
-  const db = join(dir, 'alert.db');
+  const db = join(bench.dir, 'alert.db');
   const port = await freePort();
   const config = cfg();
   // Processing stalls at the channel: the kill lands after the 202, mid-processing.
-  emulator.inject('conversations.create', { hang: true, times: 1 });
-  let bot = await spawnBot(db, port, config);
+  bench.emulator.inject('conversations.create', { hang: true, times: 1 });
+  let bot = await bench.spawn(db, port, config);
   const status = await postGenericAlert(bot.url, ALERT_SECRET, { title: 'Crash test: payments queue backlog', service: 'payments', severity: 'critical' });
   assert.equal(status, 202);
-  await waitUntil(() => emulator.calls('conversations.create').some((c) => c.error === 'hang'), 30_000, 'processing to stall at the channel', 25);
+  await waitUntil(() => bench.emulator.calls('conversations.create').some((c) => c.error === 'hang'), 30_000, 'processing to stall at the channel', 25);
   await kill9(bot);
-  emulator.clearFaults();
-  bot = await spawnBot(db, port, config);
+  bench.emulator.clearFaults();
+  bot = await bench.spawn(db, port, config);
   const ready = Date.now();
   try {
     await waitUntil(() => countRows(db, `select count(*) as n from audit_log where action = 'incident.flow_completed'`) === 1, 10_000, 'the alert incident, within 10 s of the restart');
     assert.ok(Date.now() - ready <= 10_000);
     assert.equal(countRows(db, 'select count(*) as n from incidents'), 1, 'one incident for the alert');
     const id = (new Database(db, { readonly: true }).prepare('select id from incidents').get() as { id: string }).id;
-    const o = slackOutcome(emulator);
+    const o = slackOutcome(bench.emulator);
     assert.equal(o.cards.get(id), 1, 'one card');
     assert.equal(o.announcements.get(id), 1, 'one announcement');
   } finally {
@@ -179,11 +102,11 @@ test('killed right after an alert was acknowledged (202): the restart turns it i
 });
 
 test('killed while the approved action runs: after the restart it is executed once or marked outcome unknown, never twice', async () => {
-  const db = join(dir, 'approval.db');
+  const db = join(bench.dir, 'approval.db');
   const port = await freePort();
   const config = cfg();
-  let bot = await spawnBot(db, port, config);
-  const before = target.calls.length;
+  let bot = await bench.spawn(db, port, config);
+  const before = bench.target.calls.length;
   try {
     await bot.driver.slash('declare high Crash during execution', { user: ALICE, channel: GENERAL_CHANNEL_ID });
     const channel = await waitUntil(
@@ -191,16 +114,16 @@ test('killed while the approved action runs: after the restart it is executed on
       30_000,
       'the incident channel',
     );
-    emulator.state.addMembers(channel, [BOB]);
+    bench.emulator.state.addMembers(channel, [BOB]);
     await bot.driver.slash('action rollback_deployment service=api version=v41', { user: ALICE, channel });
-    const msg = await waitUntil(() => markedMessages(emulator, 'approval:').find((m) => m.channel === channel), 10_000, 'the approval message');
-    target.setDelay(20_000); // the executor is slow: the kill lands while the action runs
+    const msg = await waitUntil(() => markedMessages(bench.emulator, 'approval:').find((m) => m.channel === channel), 10_000, 'the approval message');
+    bench.target.setDelay(20_000); // the executor is slow: the kill lands while the action runs
     const click = await bot.driver.click({ channel: msg.channel, ts: msg.ts }, Actions.approve, { user: BOB });
     assert.equal(click.status, 200);
-    await waitUntil(() => target.calls.length > before, 10_000, 'the executor to be called');
+    await waitUntil(() => bench.target.calls.length > before, 10_000, 'the executor to be called');
     await kill9(bot);
-    target.setDelay(0);
-    bot = await spawnBot(db, port, config);
+    bench.target.setDelay(0);
+    bot = await bench.spawn(db, port, config);
     const ready = Date.now();
     const status = await waitUntil(
       () => {
@@ -220,11 +143,11 @@ test('killed while the approved action runs: after the restart it is executed on
       'the job queue to drain',
       25,
     );
-    const keys = new Set(target.calls.slice(before).map((c) => String(c.headers['idempotency-key'] ?? c.body)));
+    const keys = new Set(bench.target.calls.slice(before).map((c) => String(c.headers['idempotency-key'] ?? c.body)));
     assert.ok(['executed', 'unknown'].includes(status), `approval ended ${status}`);
     assert.equal(keys.size, 1, 'one execution (a resend, if any, carries the same idempotency key)');
-    if (status === 'unknown') assert.equal(target.calls.length - before, 1, 'outcome unknown: not run again');
+    if (status === 'unknown') assert.equal(bench.target.calls.length - before, 1, 'outcome unknown: not run again');
   } finally {
-    if (bot.proc.exitCode === null) await kill9(bot);
+    await kill9(bot);
   }
 });

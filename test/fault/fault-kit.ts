@@ -1,11 +1,20 @@
 /**
- * Pieces for the injected-fault run: a seeded PRNG (so a failing run can be replayed with its
- * seed) and a webhook receiver that misbehaves on purpose yet honours `Idempotency-Key`, recording
- * enough to tell "executed once" from "delivered again after we already answered 2xx".
+ * The fault tests' kit: a seeded PRNG (so a failing run can be replayed with its seed); a webhook
+ * receiver that misbehaves on purpose yet honours `Idempotency-Key`, recording enough to tell
+ * "executed once" from "delivered again after we already answered 2xx"; and, for the crash tests,
+ * the real bot as a child process that can be SIGKILLed and restarted on the same SQLite file.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { after, before } from 'node:test';
+import { startCountingServer, waitUntil, type CountingServer } from '../../bench/lib.js';
+import { SlackDriver, startSlackEmulator, type SlackEmulator } from '../../src/emulator/slack/index.js';
 
 /** mulberry32: tiny, fast, and good enough to spread faults; the point is replayability, not quality. */
 export function seededRandom(seed: number): () => number {
@@ -113,4 +122,132 @@ export async function startFaultyReceiver(secret: string, random: () => number):
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+// -- crash tests: the bot as a child process -------------------------------------------------------
+
+/** The real bot started from source (`node --import tsx src/main.ts`), in HTTP mode. */
+export interface ChildBot {
+  proc: ChildProcess;
+  url: string;
+  /** Signs requests as Slack does and posts them to the child's /slack/events. */
+  driver: SlackDriver;
+  /** Everything it wrote to stdout and stderr. */
+  output(): string;
+}
+
+export interface ChildBotOptions {
+  /** The Slack emulator the test owns (it outlives every child). */
+  emulator: SlackEmulator;
+  botToken: string;
+  signingSecret: string;
+  /** The SQLite file: a restart on the same file resumes what the killed process left. */
+  dbFile: string;
+  port: number;
+  /** FIREBREAK_CONFIG. */
+  config: string;
+  /** More environment: webhook secrets, executor secrets. */
+  env?: Record<string, string>;
+  /** How long it may take to listen (starting from source under tsx is slow on a loaded machine). */
+  readyMs?: number;
+}
+
+/** Start the bot and wait until /healthz answers; fails with its output when it exits first. */
+export async function spawnBot(o: ChildBotOptions): Promise<ChildBot> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: join(import.meta.dirname, '../..'),
+    env: {
+      PATH: process.env.PATH ?? '',
+      SLACK_BOT_TOKEN: o.botToken,
+      SLACK_SIGNING_SECRET: o.signingSecret,
+      SLACK_API_URL: o.emulator.apiUrl,
+      ANNOUNCE_CHANNEL: 'C0INCIDENTS',
+      DATABASE_URL: `sqlite:${o.dbFile}`,
+      PORT: String(o.port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      FIREBREAK_CONFIG: o.config,
+      ...o.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const url = `http://127.0.0.1:${o.port}`;
+  await waitUntil(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`bot exited ${proc.exitCode}: ${out.slice(-1000)}`);
+      try {
+        const r = await fetch(`${url}/healthz`);
+        await r.arrayBuffer();
+        return r.ok;
+      } catch {
+        return false;
+      }
+    },
+    o.readyMs ?? 60_000,
+    'the bot to listen',
+    50,
+  );
+  return { proc, url, driver: new SlackDriver({ emulator: o.emulator, requestUrl: `${url}/slack/events`, signingSecret: o.signingSecret }), output: () => out };
+}
+
+/** SIGKILL: no shutdown hook runs, no job is handed back. A no-op for a process already gone. */
+export async function kill9(c: ChildBot): Promise<void> {
+  if (c.proc.exitCode !== null) return;
+  const gone = new Promise((r) => c.proc.once('exit', r));
+  c.proc.kill('SIGKILL');
+  await gone;
+}
+
+/** One row of a query on the bot's SQLite file, read-only (what a person would find in the database). */
+export function queryRow<T>(dbFile: string, sql: string): T | undefined {
+  const db = new Database(dbFile, { readonly: true });
+  try {
+    return db.prepare(sql).get() as T | undefined;
+  } finally {
+    db.close();
+  }
+}
+
+/** What the passing of time does while the bot is down: the leases of the jobs it was running run out. */
+export function expireLeases(dbFile: string): void {
+  const db = new Database(dbFile);
+  try {
+    db.prepare(`update jobs set claimed_until = 0 where state = 'running'`).run();
+  } finally {
+    db.close();
+  }
+}
+
+/** What a crash test file works against; the fields are set once its `before` hook ran. */
+export interface CrashBench {
+  /** The Slack emulator the file owns (rate limits off): it outlives every killed bot. */
+  emulator: SlackEmulator;
+  /** The webhook executor's target, counting calls (`setDelay` makes a call hang for the kill). */
+  target: CountingServer;
+  /** A temp folder for the bots' SQLite files. */
+  dir: string;
+  /** Start a bot on `dbFile` (kept across restarts) with the file's tokens and environment. */
+  spawn(dbFile: string, port: number, config: string): Promise<ChildBot>;
+}
+
+/** Registers the file's `before`/`after` hooks that start and stop the bench. */
+export function crashBench(o: { botToken: string; signingSecret: string; dirPrefix: string; env?: Record<string, string>; readyMs?: number }): CrashBench {
+  const bench = {
+    spawn: (dbFile: string, port: number, config: string) =>
+      spawnBot({ emulator: bench.emulator, botToken: o.botToken, signingSecret: o.signingSecret, dbFile, port, config, env: o.env, readyMs: o.readyMs }),
+  } as CrashBench;
+  before(async () => {
+    bench.emulator = await startSlackEmulator({ botToken: o.botToken, rateLimits: 'off' });
+    bench.target = await startCountingServer();
+    bench.dir = mkdtempSync(join(tmpdir(), o.dirPrefix));
+  });
+  after(async () => {
+    await bench.emulator?.close();
+    await bench.target?.close();
+    if (bench.dir) rmSync(bench.dir, { recursive: true, force: true });
+  });
+  return bench;
 }

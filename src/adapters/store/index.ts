@@ -1,9 +1,9 @@
 import { AppError } from '../../errors.js';
 import { systemClock, type Clock } from '../../ports/clock.js';
 import type { Store } from '../../ports/store.js';
-import { KyselyStore } from './kysely-store.js';
+import { createKyselyStore, type KyselyStore } from './kysely-store.js';
 
-export { KyselyStore } from './kysely-store.js';
+export { createKyselyStore, type KyselyStore } from './kysely-store.js';
 export { MIGRATIONS, runMigrations } from './migrations.js';
 
 /** Where `DATABASE_URL` unset puts the store. Relative to the working directory. */
@@ -58,11 +58,11 @@ export async function openKyselyStore(databaseUrl: string | undefined, opts: Ope
   // Each driver is loaded only when used: a SQLite deployment never pays for pg, and the reverse.
   if (target.dialect === 'sqlite') {
     const { createSqliteDb } = await import('./sqlite.js');
-    return new KyselyStore(createSqliteDb(target.path), 'sqlite', { clock, logger: opts.logger });
+    return createKyselyStore(createSqliteDb(target.path), 'sqlite', { clock, logger: opts.logger });
   }
   const { createPostgresDb } = await import('./postgres.js');
   const db = createPostgresDb(target.url, { logger: opts.logger, max: opts.poolSize });
-  return new KyselyStore(db, 'postgres', { clock, logger: opts.logger });
+  return createKyselyStore(db, 'postgres', { clock, logger: opts.logger });
 }
 
 /** Open and apply pending migrations; closes the store if migrating fails. */

@@ -1,4 +1,5 @@
-import { wasExecuted, type ActionDefinition } from '../../domain/actions.js';
+import { wasExecuted, type ActionDefinition, type ApprovalPolicy } from '../../domain/actions.js';
+import type { ApproverSnapshot, CanApprove } from '../../domain/approval-policy.js';
 import type { Block } from '../../ports/chat.js';
 import { withdrawalOf } from '../../domain/records.js';
 import type { Approval } from '../../ports/store.js';
@@ -11,6 +12,51 @@ import { actions, clip, context, escapeText, mrkdwn, plain, section, time, user 
  * proposer typed is escaped, so a parameter cannot ping `<!channel>` or forge a link.
  */
 export const escapeMrkdwn = escapeText;
+
+const roleName = (r: string) => `the ${r.replace(/_/g, ' ')}`;
+const group = (id: string) => `<!subteam^${id}>`;
+const person = (id: string) => `<@${id}>`;
+
+/** "a, b or c" */
+function orList(items: string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
+}
+
+/** The approvers a policy names, as Slack mrkdwn; with a snapshot, role holders at proposal time are named too. */
+export function describeApprovers(policy: ApprovalPolicy, snapshot?: ApproverSnapshot | null): string {
+  const parts = [
+    ...policy.roles.map((r) => {
+      if (!snapshot) return roleName(r);
+      const holder = snapshot.roles[r];
+      return `${roleName(r)} (${holder ? person(holder) : 'nobody held it when this was proposed'})`;
+    }),
+    ...policy.usergroups.map(group),
+    ...policy.users.map(person),
+  ];
+  return parts.length ? orList(parts) : 'nobody (no approver is configured)';
+}
+
+/** "needs 1 approval from the commander or <!subteam^S1>" */
+export function describePolicy(policy: ApprovalPolicy, snapshot?: ApproverSnapshot | null): string {
+  const n = policy.min_approvals;
+  const count = n === 1 ? '1 approval' : `${n} approvals from different people`;
+  const from = policy.roles.length + policy.usergroups.length + policy.users.length ? ` from ${describeApprovers(policy, snapshot)}` : ', but no approver is configured';
+  const self = policy.allow_self_approval ? '' : '; the proposer cannot approve their own proposal';
+  return `needs ${count}${from}${self}`;
+}
+
+/** The refusal a person sees, naming who may act and, when nobody can, what to do instead. */
+export function approvalRefusal(verdict: Exclude<CanApprove, { ok: true }>, policy: ApprovalPolicy, approvers: ApproverSnapshot, click: 'approve' | 'deny'): string {
+  if (verdict.reason === 'self_approval') return `:no_entry: You proposed this action, so someone else must approve it: ${describeApprovers(policy, approvers)}.`;
+  if (verdict.reason === 'nobody') {
+    const noCommander = policy.roles.includes('commander') && !approvers.roles.commander;
+    const why = noCommander ? 'the incident had no commander when this was proposed, and nobody else the policy names could approve it' : 'nobody the policy names could approve it when it was proposed';
+    return `:no_entry: Nobody can ${click} this proposal: ${why}. ${noCommander ? "Take command first (the card's *I'll take command* button, or `/incident role commander @someone` by someone allowed to), then " : 'Add approvers to the action policy in firebreak.yml, or '}propose the action again.`;
+  }
+  const base = click === 'approve' ? 'You may not approve this action.' : 'You may not deny this action.';
+  return `:no_entry: ${base} It ${describePolicy(policy, approvers).replace(/; the proposer.*$/, '')}. Who may approve was fixed when it was proposed${click === 'deny' ? '; the proposer can withdraw it' : ''}.`;
+}
 
 export function proposerLabel(a: Pick<Approval, 'proposedBy' | 'proposerKind'>): string {
   switch (a.proposerKind) {

@@ -209,6 +209,15 @@ export function duplicatePrompt(existing: Incident, draftId: string): { text: st
   };
 }
 
+/** `/incident status`: the incident, its roles and the latest five timeline entries (stored escaped). */
+export function statusReply(i: Incident, roles: Record<string, string>, latest: readonly { at: Date; text: string }[]): { text: string } {
+  const roleText = Object.entries(roles)
+    .map(([r, u]) => `${r}: <@${u}>`)
+    .join(' · ');
+  const last = latest.map((t) => `• ${time(t.at)} ${t.text}`).join('\n');
+  return { text: `*${incidentLabel(i)} ${escapeText(i.title)}*\n${SEVERITY_EMOJI[i.severity]} ${i.severity} · ${statusLine(i)}\n${roleText || 'no roles assigned'}${last ? `\n*Latest*\n${last}` : ''}` };
+}
+
 export function incidentList(incidents: Incident[]): { text: string; blocks: Block[] } {
   if (!incidents.length) return { text: 'No open incidents.', blocks: [section(':sunny: No open incidents.')] };
   // Lists are seen by anyone in the workspace: private incidents show only that they exist.

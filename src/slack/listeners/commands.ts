@@ -2,8 +2,8 @@ import { afterAck } from '../ack.js';
 import type { App } from '@slack/bolt';
 import { HELP_TEXT, parseCommand } from '../../domain/command.js';
 import type { Deps } from '../../services/deps.js';
-import { runIncidentCommand } from '../../services/commands.js';
-import { declareModal } from '../blocks/incident.js';
+import { runIncidentCommand, type CommandAnswer, type Reply } from '../../services/commands.js';
+import { declareModal, declareReply, incidentList, statusReply } from '../blocks/incident.js';
 import { COMMAND } from '../ids.js';
 import { reportToUser } from '../errors.js';
 
@@ -40,10 +40,24 @@ export function registerCommands(app: App, deps: Deps): void {
     await ack();
     await afterAck();
     try {
-      const reply = await runIncidentCommand(deps, c, { userId: command.user_id, channelId: command.channel_id, triggerId: command.trigger_id });
+      const answer = await runIncidentCommand(deps, c, { userId: command.user_id, channelId: command.channel_id, triggerId: command.trigger_id });
+      const reply = answer && render(answer);
       if (reply) await respond({ response_type: reply.inChannel ? 'in_channel' : 'ephemeral', text: reply.text, ...(reply.blocks ? { blocks: reply.blocks } : {}) });
     } catch (err) {
       await reportToUser(deps.logger, err, (text) => respond({ response_type: 'ephemeral', text }), { command: c.kind });
     }
   });
+}
+
+/** The words of a subcommand's answer: data from the service is rendered here, at the edge. */
+function render(answer: CommandAnswer): Reply {
+  if (!('view' in answer)) return answer;
+  switch (answer.view) {
+    case 'declared':
+      return declareReply(answer.outcome);
+    case 'list':
+      return incidentList(answer.incidents);
+    case 'status':
+      return statusReply(answer.incident, answer.roles, answer.latest);
+  }
 }

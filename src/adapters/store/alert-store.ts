@@ -1,0 +1,175 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Severity } from '../../domain/severity.js';
+import type { Clock } from '../../ports/clock.js';
+import type { AlertFingerprint, AlertStore, NewAlert, NewJob, StoredAlert } from '../../ports/store.js';
+import { jobRow } from './job-store.js';
+import { ms, parseJson, toDate, toJson } from './mapping.js';
+import type { AlertFingerprintsTable, AlertsTable, Database } from './schema.js';
+
+/** Stored alerts and the fingerprint rows that route them to incidents (tables alerts, alert_fingerprints). */
+export class KyselyAlertStore implements AlertStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly clock: Clock,
+  ) {}
+
+  async insertAlert(alert: NewAlert): Promise<{ alert: StoredAlert; inserted: boolean }> {
+    const row = await this.db.insertInto('alerts').values(alertRow(alert)).onConflict((oc) => oc.doNothing()).returningAll().executeTakeFirst();
+    if (row) return { alert: toAlert(row), inserted: true };
+    return { alert: await existingAlert(this.db, alert), inserted: false };
+  }
+
+  async insertAlertsWithJobs(alerts: NewAlert[], jobFor: (alert: StoredAlert) => NewJob): Promise<Array<{ alert: StoredAlert; inserted: boolean }>> {
+    if (alerts.length === 0) return [];
+    // Multi-row statements: a burst costs the same few round trips (PostgreSQL) and one commit
+    // however many alerts it carries. Conflicts (replays) are looked up one by one: they are rare.
+    return this.db.transaction().execute(async (trx) => {
+      const rows = await trx.insertInto('alerts').values(alerts.map(alertRow)).onConflict((oc) => oc.doNothing()).returningAll().execute();
+      const fresh = new Map(rows.map((r) => [r.id, r]));
+      const out: Array<{ alert: StoredAlert; inserted: boolean }> = [];
+      for (const a of alerts) {
+        const row = fresh.get(a.id);
+        out.push(row ? { alert: toAlert(row), inserted: true } : { alert: await existingAlert(trx, a), inserted: false });
+      }
+      const now = this.clock.now().getTime();
+      await trx
+        .insertInto('jobs')
+        .values(out.map((o) => jobRow(jobFor(o.alert), now)))
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+      return out;
+    });
+  }
+
+  async getAlert(id: string): Promise<StoredAlert | null> {
+    const row = await this.db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toAlert(row) : null;
+  }
+
+  async listAlerts(filter: { fingerprint?: string; incidentId?: string; limit?: number }): Promise<StoredAlert[]> {
+    // Newest `limit` alerts, returned oldest first.
+    const rows = await this.db
+      .selectFrom('alerts')
+      .selectAll()
+      .$if(filter.fingerprint !== undefined, (qb) => qb.where('fingerprint', '=', filter.fingerprint!))
+      .$if(filter.incidentId !== undefined, (qb) => qb.where('incident_id', '=', filter.incidentId!))
+      .orderBy('received_at', 'desc')
+      .orderBy('id', 'desc')
+      .$if(filter.limit !== undefined, (qb) => qb.limit(filter.limit!))
+      .execute();
+    return rows.reverse().map(toAlert);
+  }
+
+  async markAlert(id: string, patch: { incidentId?: string | null; state: 'processed' | 'failed'; error?: string | null }): Promise<void> {
+    await this.db.updateTable('alerts').set({ state: patch.state, incident_id: patch.incidentId, error: patch.error }).where('id', '=', id).execute();
+  }
+
+  async getFingerprint(fingerprint: string): Promise<AlertFingerprint | null> {
+    const row = await this.db.selectFrom('alert_fingerprints').selectAll().where('fingerprint', '=', fingerprint).executeTakeFirst();
+    return row ? toFingerprint(row) : null;
+  }
+
+  async claimFingerprint(fingerprint: string, incidentId: string, at: Date, replaceIf: { incidentIdIn: string[] | null }): Promise<boolean> {
+    const replaceable = replaceIf.incidentIdIn ?? [];
+    // One upsert: insert when absent; when present, take the row over only if it still points at
+    // one of the replaceable (closed) incidents. The row lock taken by ON CONFLICT makes the check
+    // and the swap atomic, so exactly one concurrent claimer gets a row back.
+    const row = await this.db
+      .insertInto('alert_fingerprints')
+      .values({ fingerprint, incident_id: incidentId, first_seen: ms(at), last_seen: ms(at), count: 1 })
+      .onConflict((oc) =>
+        replaceable.length === 0
+          ? oc.column('fingerprint').doNothing()
+          : oc
+              .column('fingerprint')
+              .doUpdateSet((eb) => ({
+                incident_id: eb.ref('excluded.incident_id'),
+                first_seen: eb.ref('excluded.first_seen'),
+                last_seen: eb.ref('excluded.last_seen'),
+                count: 1,
+              }))
+              .where('alert_fingerprints.incident_id', 'in', replaceable),
+      )
+      .returning('incident_id')
+      .executeTakeFirst();
+    if (row) return true;
+    // A retry of the same claim (same pre-generated incident id) is still the owner.
+    const current = await this.getFingerprint(fingerprint);
+    return current?.incidentId === incidentId;
+  }
+
+  async touchFingerprint(fingerprint: string, at: Date): Promise<AlertFingerprint | null> {
+    const atMs = ms(at);
+    const row = await this.db
+      .updateTable('alert_fingerprints')
+      .set((eb) => ({
+        count: eb('count', '+', 1),
+        // Out-of-order deliveries must not move last_seen backwards.
+        last_seen: eb.case().when('last_seen', '<', atMs).then(eb.val(atMs)).else(eb.ref('last_seen')).end(),
+      }))
+      .where('fingerprint', '=', fingerprint)
+      .returningAll()
+      .executeTakeFirst();
+    return row ? toFingerprint(row) : null;
+  }
+}
+
+function toAlert(r: Selectable<AlertsTable>): StoredAlert {
+  return {
+    id: r.id,
+    source: r.source,
+    deliveryId: r.delivery_id,
+    fingerprint: r.fingerprint,
+    externalId: r.external_id,
+    title: r.title,
+    service: r.service,
+    severity: r.severity as Severity,
+    status: r.status as StoredAlert['status'],
+    url: r.url,
+    raw: parseJson(r.raw),
+    receivedAt: toDate(r.received_at),
+    state: r.state as StoredAlert['state'],
+    incidentId: r.incident_id,
+    error: r.error,
+  };
+}
+
+function toFingerprint(r: Selectable<AlertFingerprintsTable>): AlertFingerprint {
+  return {
+    fingerprint: r.fingerprint,
+    incidentId: r.incident_id,
+    firstSeen: toDate(r.first_seen),
+    lastSeen: toDate(r.last_seen),
+    count: Number(r.count),
+  };
+}
+
+function alertRow(alert: NewAlert) {
+  return {
+    id: alert.id,
+    source: alert.source,
+    delivery_id: alert.deliveryId,
+    fingerprint: alert.fingerprint,
+    external_id: alert.externalId,
+    title: alert.title,
+    service: alert.service,
+    severity: alert.severity,
+    status: alert.status,
+    url: alert.url,
+    raw: toJson(alert.raw),
+    received_at: ms(alert.receivedAt),
+    state: 'pending' as const,
+    incident_id: null,
+    error: null,
+  };
+}
+
+/** The stored alert a conflicting insert ran into: the same (source, delivery id), else the same id. */
+async function existingAlert(db: Kysely<Database>, alert: NewAlert): Promise<StoredAlert> {
+  const existing =
+    (alert.deliveryId !== null
+      ? await db.selectFrom('alerts').selectAll().where('source', '=', alert.source).where('delivery_id', '=', alert.deliveryId).executeTakeFirst()
+      : undefined) ?? (await db.selectFrom('alerts').selectAll().where('id', '=', alert.id).executeTakeFirst());
+  if (!existing) throw new Error(`insertAlert: conflict on ${alert.id} but no existing row found`);
+  return toAlert(existing);
+}

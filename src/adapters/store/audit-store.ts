@@ -1,0 +1,44 @@
+import type { Kysely } from 'kysely';
+import type { AuditEntry, AuditStore, NewAuditEntry } from '../../ports/store.js';
+import { ms, parseJson, toDate } from './mapping.js';
+import type { Database } from './schema.js';
+
+/** The append-only audit log (table audit_log). */
+export class KyselyAuditStore implements AuditStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async audit(entry: NewAuditEntry): Promise<void> {
+    await this.db
+      .insertInto('audit_log')
+      .values({
+        at: ms(entry.at),
+        incident_id: entry.incidentId,
+        approval_id: entry.approvalId ?? null,
+        actor: entry.actor,
+        action: entry.action,
+        detail: JSON.stringify(entry.detail ?? {}),
+      })
+      .execute();
+  }
+
+  async listAudit(filter: { incidentId?: string; approvalId?: string; limit?: number }): Promise<AuditEntry[]> {
+    // Newest `limit` entries, returned oldest first (append order).
+    const rows = await this.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .$if(filter.incidentId !== undefined, (qb) => qb.where('incident_id', '=', filter.incidentId!))
+      .$if(filter.approvalId !== undefined, (qb) => qb.where('approval_id', '=', filter.approvalId!))
+      .orderBy('id', 'desc')
+      .$if(filter.limit !== undefined, (qb) => qb.limit(filter.limit!))
+      .execute();
+    return rows.reverse().map((r) => ({
+      id: Number(r.id),
+      at: toDate(r.at),
+      incidentId: r.incident_id,
+      approvalId: r.approval_id,
+      actor: r.actor,
+      action: r.action,
+      detail: parseJson(r.detail) as Record<string, unknown>,
+    }));
+  }
+}

@@ -1,0 +1,35 @@
+import type { Kysely } from 'kysely';
+import type { Clock } from '../../ports/clock.js';
+import type { FlowStore } from '../../ports/store.js';
+import { parseJson, toJson } from './mapping.js';
+import type { Database } from './schema.js';
+
+/** The recorded results of resumable flows' steps (table flow_steps). */
+export class KyselyFlowStore implements FlowStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly clock: Clock,
+  ) {}
+
+  async getStep<T = unknown>(flowId: string, step: string): Promise<T | undefined> {
+    const row = await this.db.selectFrom('flow_steps').select('result').where('flow_id', '=', flowId).where('step', '=', step).executeTakeFirst();
+    return row ? (parseJson(row.result) as T) : undefined;
+  }
+
+  async putStep<T>(flowId: string, step: string, result: T): Promise<T> {
+    const inserted = await this.db
+      .insertInto('flow_steps')
+      .values({ flow_id: flowId, step, result: toJson(result), at: this.clock.now().getTime() })
+      .onConflict((oc) => oc.doNothing())
+      .returning('result')
+      .executeTakeFirst();
+    if (inserted) return parseJson(inserted.result) as T;
+    const winner = await this.getStep<T>(flowId, step);
+    return winner as T;
+  }
+
+  async listSteps(flowId: string): Promise<Record<string, unknown>> {
+    const rows = await this.db.selectFrom('flow_steps').select(['step', 'result']).where('flow_id', '=', flowId).orderBy('at').execute();
+    return Object.fromEntries(rows.map((r) => [r.step, parseJson(r.result)]));
+  }
+}

@@ -1,0 +1,200 @@
+import { sql, type Kysely, type Selectable } from 'kysely';
+import { AppError } from '../../errors.js';
+import { OPEN_STATUSES, type Incident, type IncidentStatus } from '../../domain/incident.js';
+import type { Severity } from '../../domain/severity.js';
+import type { IncidentFilter, IncidentPatch, IncidentStore, NewIncident, RoleStore } from '../../ports/store.js';
+import type { DialectOps } from './dialect.js';
+import { likeEscape, ms, msOrNull, parseJson, toDate, toDateOrNull } from './mapping.js';
+import type { Database, IncidentsTable } from './schema.js';
+
+/** The incidents and their roles (tables incidents, incident_roles). */
+export class KyselyIncidentStore implements IncidentStore, RoleStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly ops: Pick<DialectOps, 'nextSeq'>,
+  ) {}
+
+  async createIncident(input: NewIncident): Promise<{ incident: Incident; created: boolean }> {
+    const at = ms(input.createdAt);
+    // ON CONFLICT DO NOTHING (no target) absorbs a duplicate id or dedupe_key; of N concurrent
+    // creators exactly one gets a row back. The losers then read the winner's row.
+    const row = await this.db
+      .insertInto('incidents')
+      .values({
+        id: input.id,
+        seq: this.ops.nextSeq(),
+        title: input.title,
+        description: input.description,
+        severity: input.severity,
+        status: input.status ?? 'investigating',
+        services: JSON.stringify(input.services),
+        private: input.private ? 1 : 0,
+        origin: input.origin,
+        source: input.source ?? null,
+        declared_by: input.declaredBy,
+        commander_id: input.commanderId,
+        backend: input.backend,
+        backend_id: input.backendId ?? null,
+        backend_url: input.backendUrl ?? null,
+        channel_id: null,
+        channel_name: null,
+        card_ts: null,
+        announce_ts: null,
+        alert_count: 0,
+        created_at: at,
+        updated_at: at,
+        resolved_at: null,
+        version: 1,
+        dedupe_key: input.dedupeKey ?? null,
+      })
+      .onConflict((oc) => oc.doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (row) return { incident: toIncident(row), created: true };
+
+    const existing = (input.dedupeKey ? await this.findIncidentByDedupeKey(input.dedupeKey) : null) ?? (await this.getIncident(input.id));
+    if (!existing) {
+      // Only reachable if the conflicting row vanished between the two statements (we never delete).
+      throw new Error(`createIncident: conflict on ${input.id} but no existing row found`);
+    }
+    return { incident: existing, created: false };
+  }
+
+  async getIncident(id: string): Promise<Incident | null> {
+    return this.incidentWhere('id', id);
+  }
+
+  async findIncidentByChannel(channelId: string): Promise<Incident | null> {
+    return this.incidentWhere('channel_id', channelId);
+  }
+
+  async findIncidentByBackendId(backend: string, backendId: string): Promise<Incident | null> {
+    const row = await this.db
+      .selectFrom('incidents')
+      .selectAll()
+      .where('backend', '=', backend)
+      .where('backend_id', '=', backendId)
+      .orderBy('seq', 'desc')
+      .executeTakeFirst();
+    return row ? toIncident(row) : null;
+  }
+
+  async findIncidentByDedupeKey(key: string): Promise<Incident | null> {
+    return this.incidentWhere('dedupe_key', key);
+  }
+
+  async listOpenIncidents(): Promise<Incident[]> {
+    const rows = await this.db
+      .selectFrom('incidents')
+      .selectAll()
+      .where('status', 'in', [...OPEN_STATUSES])
+      .orderBy('seq', 'asc')
+      .execute();
+    return rows.map(toIncident);
+  }
+
+  async listIncidents(f: IncidentFilter): Promise<Incident[]> {
+    let q = this.db.selectFrom('incidents').selectAll();
+    if (f.statuses?.length) q = q.where('status', 'in', f.statuses);
+    if (f.severities?.length) q = q.where('severity', 'in', f.severities);
+    if (f.since) q = q.where('created_at', '>=', f.since.getTime());
+    if (f.beforeSeq !== undefined) q = q.where('seq', '<', f.beforeSeq);
+    // Services are a JSON array of strings: match the quoted element, so "api" does not match "api-gw".
+    if (f.services?.length) q = q.where((eb) => eb.or(f.services!.map((s) => sql<boolean>`services like ${`%${likeEscape(JSON.stringify(s))}%`} escape '\\'`)));
+    if (f.text) {
+      const pattern = `%${likeEscape(f.text.toLowerCase())}%`;
+      q = q.where((eb) => eb.or([sql<boolean>`lower(title) like ${pattern} escape '\\'`, sql<boolean>`lower(description) like ${pattern} escape '\\'`]));
+    }
+    const rows = await q.orderBy('seq', 'desc').limit(f.limit).execute();
+    return rows.map(toIncident);
+  }
+
+  async updateIncident(id: string, patch: IncidentPatch, guard?: { expectedVersion?: number; expectedStatus?: IncidentStatus }): Promise<Incident | null> {
+    const row = await this.db
+      .updateTable('incidents')
+      .set((eb) => ({
+        // Kysely drops `undefined` values: only the keys present in the patch are written.
+        title: patch.title,
+        description: patch.description,
+        severity: patch.severity,
+        status: patch.status,
+        services: patch.services === undefined ? undefined : JSON.stringify(patch.services),
+        commander_id: patch.commanderId,
+        backend_id: patch.backendId,
+        backend_url: patch.backendUrl,
+        channel_id: patch.channelId,
+        channel_name: patch.channelName,
+        card_ts: patch.cardTs,
+        announce_ts: patch.announceTs,
+        resolved_at: patch.resolvedAt === undefined ? undefined : msOrNull(patch.resolvedAt),
+        updated_at: ms(patch.updatedAt),
+        version: eb('version', '+', 1),
+      }))
+      .where('id', '=', id)
+      .$if(guard?.expectedVersion !== undefined, (qb) => qb.where('version', '=', guard!.expectedVersion!))
+      .$if(guard?.expectedStatus !== undefined, (qb) => qb.where('status', '=', guard!.expectedStatus!))
+      .returningAll()
+      .executeTakeFirst();
+    return row ? toIncident(row) : null;
+  }
+
+  async bumpAlertCount(id: string, n: number): Promise<number> {
+    const row = await this.db
+      .updateTable('incidents')
+      .set((eb) => ({ alert_count: eb('alert_count', '+', n) }))
+      .where('id', '=', id)
+      .returning('alert_count')
+      .executeTakeFirst();
+    if (!row) throw new AppError('incident.not_found', `Incident ${id} not found`, { incidentId: id });
+    return Number(row.alert_count);
+  }
+
+  private async incidentWhere(col: 'id' | 'channel_id' | 'dedupe_key', value: string): Promise<Incident | null> {
+    const row = await this.db.selectFrom('incidents').selectAll().where(col, '=', value).executeTakeFirst();
+    return row ? toIncident(row) : null;
+  }
+
+  // -- roles ----------------------------------------------------------------------------------
+
+  async setRole(incidentId: string, role: string, userId: string): Promise<void> {
+    await this.db
+      .insertInto('incident_roles')
+      .values({ incident_id: incidentId, role, user_id: userId })
+      .onConflict((oc) => oc.columns(['incident_id', 'role']).doUpdateSet({ user_id: userId }))
+      .execute();
+  }
+
+  async getRoles(incidentId: string): Promise<Record<string, string>> {
+    const rows = await this.db.selectFrom('incident_roles').select(['role', 'user_id']).where('incident_id', '=', incidentId).orderBy('role').execute();
+    return Object.fromEntries(rows.map((r) => [r.role, r.user_id]));
+  }
+}
+
+function toIncident(r: Selectable<IncidentsTable>): Incident {
+  return {
+    id: r.id,
+    seq: Number(r.seq),
+    title: r.title,
+    description: r.description,
+    severity: r.severity as Severity,
+    status: r.status as IncidentStatus,
+    services: parseJson(r.services) as string[],
+    private: Number(r.private) === 1,
+    origin: r.origin as Incident['origin'],
+    source: r.source,
+    declaredBy: r.declared_by,
+    commanderId: r.commander_id,
+    backend: r.backend,
+    backendId: r.backend_id,
+    backendUrl: r.backend_url,
+    channelId: r.channel_id,
+    channelName: r.channel_name,
+    cardTs: r.card_ts,
+    announceTs: r.announce_ts,
+    alertCount: Number(r.alert_count),
+    createdAt: toDate(r.created_at),
+    updatedAt: toDate(r.updated_at),
+    resolvedAt: toDateOrNull(r.resolved_at),
+    version: Number(r.version),
+  };
+}

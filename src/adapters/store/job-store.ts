@@ -1,0 +1,196 @@
+import { sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
+import type { Clock } from '../../ports/clock.js';
+import type { Job, JobState, JobStore, NewJob } from '../../ports/store.js';
+import type { DialectOps } from './dialect.js';
+import { ms, parseJson, toDate, toJson } from './mapping.js';
+import type { Database, JobsTable } from './schema.js';
+
+/** The durable job queue (table jobs). */
+export class KyselyJobStore implements JobStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly clock: Clock,
+    private readonly ops: Pick<DialectOps, 'skipLocked'>,
+  ) {}
+
+  async enqueueJob(job: NewJob): Promise<boolean> {
+    const row = await this.db.insertInto('jobs').values(jobRow(job, this.clock.now().getTime())).onConflict((oc) => oc.doNothing()).returning('id').executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async claimJobs(kinds: string[], worker: string, limit: number, now: Date, leaseMs: number): Promise<Job[]> {
+    if (kinds.length === 0 || limit <= 0) return [];
+    const nowMs = ms(now);
+    // Due = queued and runnable, or running with an expired lease (its worker died: resume it).
+    // On PostgreSQL the inner SELECT locks the chosen rows and skips rows another replica is
+    // claiming right now, so concurrent claimers get disjoint sets.
+    // SQLite (one process, one writer): one index-ordered range per branch (jobs_claim_idx: state,
+    // run_after, id), each stopping after `limit` rows, read first; then exactly those rows that
+    // are still due are taken. The single OR query made SQLite collect and sort every due job for
+    // each claim (most of its time in an alert storm), and a claim that finds nothing (the idle
+    // poll, most kicks) is now a read, not a write transaction.
+    const due = (state: 'queued' | 'running') =>
+      this.db
+        .selectFrom('jobs')
+        .select(['id', 'run_after'])
+        .where('state', '=', state)
+        .$if(state === 'queued', (qb) => qb.where('run_after', '<=', nowMs))
+        .$if(state === 'running', (qb) => qb.where('claimed_until', '<', nowMs))
+        .where('kind', 'in', kinds)
+        .orderBy('run_after', 'asc')
+        .orderBy('id', 'asc')
+        .limit(limit);
+    const dueIds = this.ops.skipLocked
+      ? null
+      : (
+          await this.db
+            .selectFrom(
+              this.db
+                .selectFrom(due('queued').as('queued'))
+                .select(['id', 'run_after'])
+                .unionAll(this.db.selectFrom(due('running').as('expired')).select(['id', 'run_after']))
+                .as('due'),
+            )
+            .select('id')
+            .orderBy('run_after', 'asc')
+            .orderBy('id', 'asc')
+            .limit(limit)
+            .execute()
+        ).map((r) => r.id);
+    if (dueIds?.length === 0) return [];
+    const stillDue = (w: ExpressionBuilder<Database, 'jobs'>) =>
+      w.or([w.and([w('state', '=', 'queued'), w('run_after', '<=', nowMs)]), w.and([w('state', '=', 'running'), w('claimed_until', '<', nowMs)])]);
+    const rows = await this.db
+      .updateTable('jobs')
+      .set((eb) => ({
+        state: 'running',
+        claimed_by: worker,
+        claimed_until: nowMs + leaseMs,
+        attempts: eb('attempts', '+', 1),
+        updated_at: nowMs,
+      }))
+      .$if(dueIds !== null, (qb) => qb.where('id', 'in', dueIds!).where('kind', 'in', kinds).where(stillDue))
+      .$if(dueIds === null, (qb) =>
+        qb.where('id', 'in', (eb) =>
+          eb.selectFrom('jobs').select('id').where('kind', 'in', kinds).where(stillDue).orderBy('run_after', 'asc').orderBy('id', 'asc').limit(limit).forUpdate().skipLocked(),
+        ),
+      )
+      .returningAll()
+      .execute();
+    return rows.map(toJob).sort((a, b) => a.runAfter.getTime() - b.runAfter.getTime() || (a.id < b.id ? -1 : 1));
+  }
+
+  async extendJobLeases(ids: string[], worker: string, until: Date): Promise<number> {
+    if (ids.length === 0) return 0;
+    const res = await this.db
+      .updateTable('jobs')
+      .set({ claimed_until: ms(until) })
+      .where('id', 'in', ids)
+      .where('claimed_by', '=', worker)
+      .where('state', '=', 'running')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  async completeJob(id: string, worker: string): Promise<void> {
+    // Guarded by the claim: a worker whose lease was taken over cannot complete someone else's run.
+    await this.db
+      .updateTable('jobs')
+      .set({ state: 'done', claimed_by: null, claimed_until: null, updated_at: this.clock.now().getTime() })
+      .where('id', '=', id)
+      .where('claimed_by', '=', worker)
+      .where('state', '=', 'running')
+      .execute();
+  }
+
+  async failJob(id: string, worker: string, error: string, retryAt: Date | null): Promise<void> {
+    await this.db
+      .updateTable('jobs')
+      .set({
+        state: retryAt === null ? 'dead' : 'queued',
+        run_after: retryAt === null ? undefined : ms(retryAt),
+        last_error: error,
+        claimed_by: null,
+        claimed_until: null,
+        updated_at: this.clock.now().getTime(),
+      })
+      .where('id', '=', id)
+      .where('claimed_by', '=', worker)
+      .where('state', '=', 'running')
+      .execute();
+  }
+
+  async expireLeases(workerPrefix: string, keep: string, now: Date): Promise<number> {
+    const res = await this.db
+      .updateTable('jobs')
+      .set({ claimed_until: ms(now) - 1 })
+      .where('state', '=', 'running')
+      .where(sql<boolean>`substr(claimed_by, 1, ${workerPrefix.length}) = ${workerPrefix}`)
+      .where('claimed_by', '!=', keep)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  async releaseJobs(worker: string): Promise<number> {
+    // A released job did not fail: give back the attempt its claim counted.
+    const res = await this.db
+      .updateTable('jobs')
+      .set((eb) => ({
+        state: 'queued',
+        claimed_by: null,
+        claimed_until: null,
+        attempts: eb
+          .case()
+          .when('attempts', '>', 0)
+          .then(eb('attempts', '-', 1))
+          .else(0)
+          .end(),
+        updated_at: this.clock.now().getTime(),
+      }))
+      .where('claimed_by', '=', worker)
+      .where('state', '=', 'running')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  async countJobs(filter: { kind?: string; state?: JobState }): Promise<number> {
+    const row = await this.db
+      .selectFrom('jobs')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .$if(filter.kind !== undefined, (qb) => qb.where('kind', '=', filter.kind!))
+      .$if(filter.state !== undefined, (qb) => qb.where('state', '=', filter.state!))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+}
+
+function toJob(r: Selectable<JobsTable>): Job {
+  return {
+    id: r.id,
+    kind: r.kind,
+    key: r.key,
+    payload: parseJson(r.payload),
+    state: r.state as JobState,
+    attempts: Number(r.attempts),
+    runAfter: toDate(r.run_after),
+    lastError: r.last_error,
+  };
+}
+
+/** The row of a new job (shared with the alert intake, which writes jobs with their alerts). */
+export function jobRow(job: NewJob, now: number) {
+  return {
+    id: job.id,
+    kind: job.kind,
+    key: job.key ?? null,
+    payload: toJson(job.payload),
+    state: 'queued' as const,
+    attempts: 0,
+    run_after: ms(job.runAfter),
+    claimed_by: null,
+    claimed_until: null,
+    last_error: null,
+    created_at: now,
+    updated_at: now,
+  };
+}

@@ -1,0 +1,92 @@
+import { incidentLabel, type Incident } from '../../domain/incident.js';
+import type { Block } from '../../ports/chat.js';
+import { Markers } from '../ids.js';
+import { context, escapeText, header, section, user } from './common.js';
+import { markdownToBlocks } from './postmortem.js';
+
+/**
+ * The messages Claude's writing is shown in: the brief after declare, the streamed catch-up
+ * summary and the post-mortem draft. Each carries its marker (`postOnce` finds it again after a
+ * crash). Claude's text is untrusted and escaped here; the plain summary written from the record
+ * (`fallback`) comes escaped already, with its date tokens and mentions meant to stay live.
+ */
+
+export interface MarkedMessage {
+  marker: string;
+  text: string;
+  blocks: Block[];
+}
+
+/** The brief right after declare. */
+export function briefMessage(incident: Incident, brief: { text: string; fallback: boolean }): MarkedMessage {
+  const marker = Markers.brief(incident.id);
+  return {
+    marker,
+    text: `Brief for ${incidentLabel(incident)}`,
+    blocks: [
+      header(`Brief: ${incidentLabel(incident)}`, marker),
+      ...chunks(brief.text, brief.fallback),
+      context(brief.fallback ? 'Plain summary from the record (Claude unavailable)' : 'Written by Claude from the declaration. Check before acting.'),
+    ],
+  };
+}
+
+/**
+ * The `n`th catch-up summary, streamed into one message: `placeholder` while the channel is read,
+ * `render` as Claude writes (`done` adds the footer saying who wrote it).
+ */
+export function summaryMessage(incident: Incident, n: string, requestedBy: string) {
+  const marker = Markers.summary(incident.id, n);
+  const title = `Summary of ${incidentLabel(incident)} (requested by ${user(requestedBy)})`;
+  return {
+    title,
+    placeholder: [section(`*${title}*`, marker), section(':hourglass_flowing_sand: Reading the channel…')],
+    render: (text: string, done: boolean, fallback = false): Block[] => [
+      section(`*${title}*`, marker),
+      ...chunks(text || '…', fallback),
+      ...(done
+        ? [context(fallback ? 'Plain summary from the record (Claude unavailable)' : 'Written by Claude from this channel. Check before acting.')]
+        : [context(':writing_hand: writing…')]),
+    ],
+  };
+}
+
+/**
+ * The post-mortem draft as Block Kit (the Markdown stays for the backend): its first heading carries
+ * the marker, or a heading is added; a footer says who wrote it. At most 50 blocks, Slack's limit.
+ */
+export function postmortemMessage(incident: Incident, draft: { markdown: string; fallback: boolean }): MarkedMessage {
+  const label = incidentLabel(incident);
+  const marker = Markers.postmortem(incident.id);
+  const body = markdownToBlocks(draft.markdown, 48);
+  const first = body[0];
+  const head = first?.type === 'header' ? [{ ...first, block_id: marker }] : [header(`Post-mortem draft: ${label}`, marker), ...(first ? [first] : [])];
+  // The skeleton's own first line already says Claude was unavailable; the footer does not repeat it.
+  const blocks = [
+    ...head,
+    ...body.slice(1),
+    context(draft.fallback ? 'Skeleton from the record. Edit before publishing.' : 'Drafted by Claude. Edit before publishing.'),
+  ];
+  return { marker, text: `Post-mortem draft for ${label}`, blocks };
+}
+
+/** The backend never made a post-mortem document to save the draft in; Firebreak stops waiting. */
+export function postmortemGaveUpMessage(incident: Incident, backend: string, minutes: number): MarkedMessage {
+  const marker = `${Markers.postmortem(incident.id)}:gave-up`;
+  const text = `${backend} has no post-mortem document for ${incidentLabel(incident)} after ${minutes} minutes. The draft is the one posted here (and on the ${backend} timeline where it has one); Firebreak stops waiting.`;
+  return { marker, text, blocks: [section(text, marker)] };
+}
+
+/** Split long text into section blocks within Block Kit's 3,000-character limit, at line breaks. */
+function chunks(text: string, fromRecord = false) {
+  const out: ReturnType<typeof section>[] = [];
+  let cur = '';
+  for (const line of (fromRecord ? text : escapeText(text)).split('\n')) {
+    if (`${cur}\n${line}`.length > 2900) {
+      if (cur) out.push(section(cur));
+      cur = line.slice(0, 2900);
+    } else cur = cur ? `${cur}\n${line}` : line;
+  }
+  if (cur) out.push(section(cur));
+  return out.slice(0, 45);
+}
