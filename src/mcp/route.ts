@@ -1,11 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { AgentConfig } from '../config.js';
 import { BodyTooLargeError, readBody, sendJson, type Route } from '../http/routes.js';
 import type { Deps } from '../services/deps.js';
 import { createIngestLimiter, type IngestLimiter } from '../webhooks/ingest-limit.js';
 import { safeEqual } from '../webhooks/verify.js';
-import { buildMcpServer } from './tools.js';
 
 /**
  * `/mcp`: the Model Context Protocol endpoint for AI agents (docs/agents.md), Streamable HTTP in
@@ -18,6 +16,21 @@ import { buildMcpServer } from './tools.js';
  * it is never passed on to any other API.
  */
 export const MCP_PATH = '/mcp';
+
+/**
+ * The MCP SDK (and the tools built on it) cost about 20 MB of RSS: loaded only when agents are
+ * configured, in the background at start-up, never on a bot that serves no agent.
+ */
+type McpLibs = {
+  Transport: typeof import('@modelcontextprotocol/sdk/server/streamableHttp.js').StreamableHTTPServerTransport;
+  buildMcpServer: typeof import('./tools.js').buildMcpServer;
+};
+let mcpLibs: Promise<McpLibs> | null = null;
+const loadMcp = (): Promise<McpLibs> =>
+  (mcpLibs ??= Promise.all([import('@modelcontextprotocol/sdk/server/streamableHttp.js'), import('./tools.js')]).then(([t, tools]) => ({
+    Transport: t.StreamableHTTPServerTransport,
+    buildMcpServer: tools.buildMcpServer,
+  })));
 const MAX_BODY = 1_000_000;
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -65,6 +78,8 @@ export function mcpRoutes(deps: Deps): Route[] {
     tokenLimiters.set(a.name, createIngestLimiter(a.ratePerMinute, now));
     incidentLimiters.set(a.name, createIngestLimiter(a.incidentRatePerMinute, now));
   }
+  // Warm the SDK for the first agent's request; a failure shows there (the import is retried).
+  if (agents.length) void loadMcp().catch(() => (mcpLibs = null));
 
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const outcome = (o: string) => deps.metrics.webhooks.inc({ source: 'mcp', outcome: o });
@@ -93,6 +108,7 @@ export function mcpRoutes(deps: Deps): Route[] {
         'retry-after': String(retry),
       });
     }
+    const { Transport, buildMcpServer } = await loadMcp();
     let body: unknown;
     try {
       body = JSON.parse((await readBody(req, MAX_BODY)).toString('utf8'));
@@ -109,7 +125,7 @@ export function mcpRoutes(deps: Deps): Route[] {
       incidentLimiter: incidentLimiters.get(agent.name)!,
       signal: ac.signal,
     });
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    const transport = new Transport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     res.on('close', () => {
       void transport.close();
       void server.close();

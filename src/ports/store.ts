@@ -128,6 +128,12 @@ export interface AlertStore {
   /** Durably store an alert; with the same (source, deliveryId) it is stored once. */
   insertAlert(alert: NewAlert): Promise<{ alert: StoredAlert; inserted: boolean }>;
   getAlert(id: string): Promise<StoredAlert | null>;
+  /**
+   * Accept deliveries in one transaction (one commit for a burst): each alert inserted as by
+   * `insertAlert` and `jobFor(stored)` enqueued with it, so an accepted alert always has its job.
+   * All or nothing: a failure leaves none of them stored.
+   */
+  insertAlertsWithJobs(alerts: NewAlert[], jobFor: (alert: StoredAlert) => NewJob): Promise<Array<{ alert: StoredAlert; inserted: boolean }>>;
   /** Oldest first by receivedAt; with `limit`, the newest `limit` alerts, still oldest first. */
   listAlerts(filter: { fingerprint?: string; incidentId?: string; limit?: number }): Promise<StoredAlert[]>;
   markAlert(id: string, patch: { incidentId?: string | null; state: 'processed' | 'failed'; error?: string | null }): Promise<void>;

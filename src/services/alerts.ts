@@ -1,5 +1,5 @@
 import { isOpen, type Incident } from '../domain/incident.js';
-import type { StoredAlert } from '../ports/store.js';
+import type { NewAlert, StoredAlert } from '../ports/store.js';
 import { declareFlowId, declareIncident } from './declare.js';
 import type { Deps } from './deps.js';
 import { defineJob, PermanentJobError } from './jobs.js';
@@ -56,6 +56,72 @@ export const alertRecordJob = defineJob({
 });
 
 export const alertJobs = [alertProcessJob, alertNoteJob, alertRecordJob, ...stormJobs];
+
+/**
+ * The webhook side of alerts: store each delivery's alerts with their `alert.process` jobs, and
+ * answer only once that is committed. Deliveries that arrive together (50 senders in flight, an
+ * alert storm) share one transaction: one commit for the burst instead of two per alert, which on
+ * SQLite and PostgreSQL alike is most of what accepting an alert costs. One transaction runs at a
+ * time; whatever arrives meanwhile is the next batch. A batch that fails is retried delivery by
+ * delivery, so one bad delivery fails alone. Dedupe is the store's: (source, delivery id) once.
+ */
+export interface AlertIntake {
+  accept(alerts: NewAlert[]): Promise<Array<{ alert: StoredAlert; inserted: boolean }>>;
+}
+
+export function createAlertIntake(deps: Deps, opts: { maxBatch?: number } = {}): AlertIntake {
+  const maxBatch = opts.maxBatch ?? 500;
+  type Pending = { alerts: NewAlert[]; resolve: (r: Array<{ alert: StoredAlert; inserted: boolean }>) => void; reject: (e: unknown) => void };
+  const queue: Pending[] = [];
+  let running = false;
+  const jobFor = (a: StoredAlert) => deps.jobs.row(alertProcessJob, { alertId: a.id });
+  const commit = async (batch: Pending[]): Promise<void> => {
+    try {
+      const all = await deps.store.insertAlertsWithJobs(batch.flatMap((p) => p.alerts), jobFor);
+      let i = 0;
+      for (const p of batch) {
+        p.resolve(all.slice(i, i + p.alerts.length));
+        i += p.alerts.length;
+      }
+    } catch (err) {
+      if (batch.length === 1) {
+        batch[0]!.reject(err);
+        return;
+      }
+      for (const p of batch) await commit([p]);
+    }
+  };
+  const drain = async (): Promise<void> => {
+    running = true;
+    try {
+      while (queue.length) {
+        const batch: Pending[] = [];
+        let n = 0;
+        while (queue.length && (n === 0 || n + queue[0]!.alerts.length <= maxBatch)) {
+          const p = queue.shift()!;
+          n += p.alerts.length;
+          batch.push(p);
+        }
+        await commit(batch);
+        deps.jobs.kick();
+      }
+    } finally {
+      running = false;
+    }
+  };
+  return {
+    accept(alerts) {
+      return new Promise((resolve, reject) => {
+        queue.push({ alerts, resolve, reject });
+        // Gather what arrives in this turn of the event loop (or while a commit runs) into one batch.
+        if (!running) {
+          running = true;
+          setImmediate(() => void drain());
+        }
+      });
+    },
+  };
+}
 
 export async function processAlert(deps: Deps, alertId: string): Promise<void> {
   const alert = await deps.store.getAlert(alertId);

@@ -6,7 +6,7 @@ import { AppError, BackendError, ChatError, userMessage } from '../errors.js';
 import type { Deps } from './deps.js';
 import { onCallInviteJob } from './paging.js';
 import { scheduleReminder } from './reminders.js';
-import { announceChannel, postAnnouncement, postIncidentCard, refreshJob, setIncidentTopic, wantsChannel as wantsOwnChannel } from './incident-views.js';
+import { announceChannel, postAnnouncement, postIncidentCard, refreshIncidentViews, refreshJob, setIncidentTopic, wantsChannel as wantsOwnChannel } from './incident-views.js';
 import { defineJob, PermanentJobError } from './jobs.js';
 import { step, stepWithIntent } from './steps.js';
 import { briefJob } from './summaries.js';
@@ -227,71 +227,100 @@ export async function openChannelLater(deps: Deps, incidentId: string, userId: s
 }
 
 /**
- * The declare flow. Independent calls run concurrently: the backend record and the channel at
- * once; then invite, topic, card and announcement together; pin, bookmark and the backend's
- * channel link after them. Each step is recorded, so a crash or a retry resumes at the first
- * missing step and never makes a second incident, channel or card.
+ * The declare flow, arranged so that each call starts as soon as what it needs exists (one
+ * round trip to Slack or the backend is "L"):
+ *
+ *   0 L  the channel; the backend record (incident.io: at 1 L, it attaches to our channel at create)
+ *   1 L  invite, topic, card, announcement (each rendered with the backend link if it is known);
+ *        bookmark and the channel written back to the backend, once both exist
+ *   2 L  pin and brief after the card; the card and announcement re-rendered once if they went
+ *        out before the backend link existed
+ *   3 L  done
+ *
+ * Nothing Slack shows waits for the backend: a slow or failing incident platform never holds up
+ * the card. Each step is recorded, so a crash or a retry resumes at the first missing step and
+ * never makes a second incident, channel or card.
  */
 export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<void> {
   const flowId = declareFlowId(payload.incidentId);
-  const initial = await deps.store.getIncident(payload.incidentId);
+  const [initial, roles] = await Promise.all([deps.store.getIncident(payload.incidentId), deps.store.getRoles(payload.incidentId)]);
   if (!initial) return;
-  const wantsChannel = wantsOwnChannel(deps, initial, payload.channel);
-  const roles = await deps.store.getRoles(initial.id);
-
-  // Two independent chains from t0: the backend record, and the channel. Nothing Slack shows
-  // waits for the backend: a slow or failing incident platform never holds up the card.
-  const channelP = wantsChannel ? ensureChannel(deps, flowId, initial) : Promise.resolve(null);
-  // incident.io attaches its record to our channel only at create (see its adapter): wait for it there.
-  const backendP = deps.backend.name === 'incidentio' ? channelP.then((ch) => ensureBackendRecord(deps, flowId, initial, ch)) : ensureBackendRecord(deps, flowId, initial, null);
   const inc = initial;
-  const tasks: Promise<unknown>[] = [backendP];
+  const wantsChannel = wantsOwnChannel(deps, inc, payload.channel);
 
-  const inChannel = channelP.then(async (channel) => {
-    if (!channel) return;
-    const withChannel: Incident = { ...inc, channelId: channel.id, channelName: channel.name };
-    await Promise.all([
-      step(deps, flowId, 'invite', async () => {
-        const users = [inc.declaredBy, inc.commanderId, payload.openedBy, ...deps.config.file.responders].filter((u): u is string => !!u);
-        await deps.chat.invite(channel.id, users);
-        return true;
-      }),
-      step(deps, flowId, 'topic', async () => {
-        await setIncidentTopic(deps, inc, channel.id, roles);
-        return true;
-      }),
-      (async () => {
-        const card = await postIncidentCard(deps, flowId, { ...withChannel, channelId: channel.id }, roles);
-        await Promise.all([
-          step(deps, flowId, 'pin', async () => {
-            await deps.chat.pin(channel.id, card.ts);
-            return true;
-          }),
-          // The brief comes after the card in the channel, on its own job: Claude never holds up the flow.
-          deps.jobs.enqueue(briefJob, { incidentId: inc.id }),
-        ]);
-      })(),
-    ]);
+  const channelP = wantsChannel ? ensureChannel(deps, flowId, inc) : Promise.resolve(null);
+  // incident.io attaches its record to our channel only at create (see its adapter): wait for it there.
+  const backendP = deps.backend.name === 'incidentio' ? channelP.then((ch) => ensureBackendRecord(deps, flowId, inc, ch)) : ensureBackendRecord(deps, flowId, inc, null);
+  // The backend link as soon as it exists, for whatever is rendered after that.
+  let backendRef: { backendId: string; url: string | null } | null = inc.backendId ? { backendId: inc.backendId, url: inc.backendUrl } : null;
+  backendP.then(
+    (r) => (backendRef = r),
+    () => undefined,
+  );
+  const current = (channel: { id: string; name: string } | null): Incident => ({
+    ...inc,
+    ...(channel ? { channelId: channel.id, channelName: channel.name } : {}),
+    ...(backendRef ? { backendId: backendRef.backendId, backendUrl: backendRef.url } : {}),
   });
-  tasks.push(inChannel);
+  /** Posted in this run with the backend link in it (or no link to show): nothing to re-render. */
+  const linked = (posted: { rendered: boolean } | null, rendered: Incident) => !posted || (posted.rendered && !!rendered.backendUrl);
 
+  const cardP = channelP.then(async (channel) => {
+    if (!channel) return null;
+    const shown = current(channel);
+    const card = await postIncidentCard(deps, flowId, { ...shown, channelId: channel.id }, roles);
+    return { card, linked: linked(card, shown) };
+  });
   // The announcement carries the channel link, so it follows the channel (or goes at once without one).
-  if (announceChannel(deps)) {
-    tasks.push(
-      channelP.then(async (channel) => {
-        const withChannel: Incident = channel ? { ...inc, channelId: channel.id, channelName: channel.name } : inc;
-        await postAnnouncement(deps, flowId, withChannel, roles, payload.channel === 'auto' && !wantsChannel);
-      }),
-    );
-  }
+  const announceP = announceChannel(deps)
+    ? channelP.then(async (channel) => {
+        const shown = current(channel);
+        const posted = await postAnnouncement(deps, flowId, shown, roles, payload.channel === 'auto' && !wantsChannel);
+        return { linked: linked(posted, shown) };
+      })
+    : Promise.resolve({ linked: true });
 
-  // What needs both: the bookmark to the backend record, and the channel written back to it.
+  const tasks: Promise<unknown>[] = [backendP, cardP, announceP];
+
   tasks.push(
-    Promise.all([backendP, channelP]).then(async ([backendRef, channel]) => {
+    channelP.then(async (channel) => {
+      if (!channel) return;
+      await Promise.all([
+        step(deps, flowId, 'invite', async () => {
+          const users = [inc.declaredBy, inc.commanderId, payload.openedBy, ...deps.config.file.responders].filter((u): u is string => !!u);
+          await deps.chat.invite(channel.id, users);
+          return true;
+        }),
+        step(deps, flowId, 'topic', async () => {
+          await setIncidentTopic(deps, inc, channel.id, roles);
+          return true;
+        }),
+      ]);
+    }),
+  );
+
+  tasks.push(
+    cardP.then(async (posted) => {
+      if (!posted) return;
+      const channelId = (await channelP)!.id;
+      await Promise.all([
+        step(deps, flowId, 'pin', async () => {
+          await deps.chat.pin(channelId, posted.card.ts);
+          return true;
+        }),
+        // The brief comes after the card in the channel, on its own job: Claude never holds up the flow.
+        deps.jobs.enqueue(briefJob, { incidentId: inc.id }),
+      ]);
+    }),
+  );
+
+  // What needs both the channel and the backend record: the bookmark to the record, and the channel written back to it.
+  tasks.push(
+    Promise.all([backendP, channelP]).then(async ([ref, channel]) => {
       if (!channel) return;
       const links: Promise<unknown>[] = [];
-      if (backendRef.url) {
-        const url = backendRef.url;
+      if (ref.url) {
+        const url = ref.url;
         links.push(
           stepWithIntent(deps, flowId, 'bookmark', {
             find: async () => ((await deps.chat.listBookmarks(channel.id)).some((b) => b.link === url) ? true : undefined),
@@ -306,7 +335,7 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
         links.push(
           step(deps, flowId, 'backend.channel', async () => {
             await deps.backend.updateIncident(
-              { firebreakId: inc.id, backendId: backendRef.backendId },
+              { firebreakId: inc.id, backendId: ref.backendId },
               { slackChannel: { id: channel.id, name: channel.name, url: deps.chat.permalink(channel.id) } },
             );
             return true;
@@ -317,12 +346,26 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
     }),
   );
 
+  // The card and announcement that went out before the backend link existed, rendered once more
+  // as soon as the link and both posts are there (not behind the write-back or the pin).
+  tasks.push(
+    Promise.all([backendP, cardP, announceP]).then(async ([ref, card, announced]) => {
+      if (!ref.url) return;
+      const cardStale = !!card && !card.linked;
+      if (!cardStale && announced.linked) return;
+      await step(deps, flowId, 'views.linked', async () => {
+        await refreshIncidentViews(deps, inc.id, { card: cardStale, announcement: !announced.linked });
+        return true;
+      });
+    }),
+  );
+
   const results = await Promise.allSettled(tasks);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
-  // The card and announcement were rendered before the backend link existed: render them once more.
   const done = (await deps.store.getIncident(inc.id))!;
-  if (done.backendUrl || payload.openedBy) await deps.jobs.enqueue(refreshJob, { incidentId: inc.id }, { key: `${inc.id}:${done.version}` });
+  // "Open a channel" later: the announcement posted without a channel now links to it.
+  if (payload.openedBy) await deps.jobs.enqueue(refreshJob, { incidentId: inc.id }, { key: `${inc.id}:${done.version}` });
   if (done.channelId) await deps.jobs.enqueue(onCallInviteJob, { incidentId: inc.id });
   await scheduleReminder(deps, inc.id);
   await deps.store.audit({ at: deps.clock.now(), incidentId: inc.id, actor: 'system', action: 'incident.flow_completed', detail: { channel: done.channelId } });
@@ -332,19 +375,19 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
 
 async function ensureBackendRecord(deps: Deps, flowId: string, incident: Incident, channel: { id: string; name: string } | null): Promise<{ backendId: string; url: string | null }> {
   if (incident.backendId) return { backendId: incident.backendId, url: incident.backendUrl };
-  const ref = await step(deps, flowId, 'backend', async () => {
-    const commander = incident.commanderId ? await deps.chat.userInfo(incident.commanderId).catch(() => null) : null;
-    return deps.backend.createIncident({
+  const ref = await step(deps, flowId, 'backend', () =>
+    deps.backend.createIncident({
       firebreakId: incident.id,
       title: incident.title,
       summary: incident.description,
       severity: incident.severity,
       private: incident.private,
       services: incident.services,
-      commander: incident.commanderId ? { slackUserId: incident.commanderId, email: commander?.email ?? null, name: commander?.name ?? null } : null,
+      // The Slack id is how both backends find the person; no users.info round trip ahead of the create.
+      commander: incident.commanderId ? { slackUserId: incident.commanderId, email: null, name: null } : null,
       ...(channel ? { slackChannel: { id: channel.id, name: channel.name, url: deps.chat.permalink(channel.id) } } : {}),
-    });
-  });
+    }),
+  );
   await deps.store.updateIncident(incident.id, { backendId: ref.backendId, backendUrl: ref.url, updatedAt: deps.clock.now() });
   return ref;
 }

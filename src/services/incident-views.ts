@@ -73,38 +73,58 @@ async function cardFor(deps: Deps, incident: Incident, roles: RoleAssignments) {
   return incidentCard(incident, roles, { runbooks: await runbookOffers(deps, incident) });
 }
 
-/** The card in the incident channel, posted once per flow (a retry finds it by its marker). */
-export async function postIncidentCard(deps: Deps, flowId: string, incident: Incident & { channelId: string }, roles: RoleAssignments): Promise<{ ts: string }> {
+/**
+ * The card in the incident channel, posted once per flow (a retry finds it by its marker).
+ * `rendered`: this call posted it from `incident` (false when an earlier run already had).
+ */
+export async function postIncidentCard(deps: Deps, flowId: string, incident: Incident & { channelId: string }, roles: RoleAssignments): Promise<{ ts: string; rendered: boolean }> {
   const card = await cardFor(deps, incident, roles);
-  const posted = await postOnce(deps, flowId, 'card', incident.channelId, Markers.card(incident.id), () => card);
+  let rendered = false;
+  const posted = await postOnce(deps, flowId, 'card', incident.channelId, Markers.card(incident.id), () => {
+    rendered = true;
+    return card;
+  });
   await deps.store.updateIncident(incident.id, { cardTs: posted.ts, updatedAt: deps.clock.now() });
-  return posted;
+  return { ts: posted.ts, rendered };
 }
 
 /**
  * The announcement in ANNOUNCE_CHANNEL, posted once per flow; none when the channel is not
- * configured. `below`: an automatic incident under the channel threshold (it says why it has none).
+ * configured (null). `below`: an automatic incident under the channel threshold (it says why it
+ * has none). `rendered` as for the card.
  */
-export async function postAnnouncement(deps: Deps, flowId: string, incident: Incident, roles: RoleAssignments, below: boolean): Promise<void> {
+export async function postAnnouncement(deps: Deps, flowId: string, incident: Incident, roles: RoleAssignments, below: boolean): Promise<{ ts: string; rendered: boolean } | null> {
   const channel = announceChannel(deps);
-  if (!channel) return;
-  const posted = await postOnce(deps, flowId, 'announce', channel, Markers.announce(incident.id), () => announcementFor(deps, incident, roles, below));
+  if (!channel) return null;
+  let rendered = false;
+  const posted = await postOnce(deps, flowId, 'announce', channel, Markers.announce(incident.id), () => {
+    rendered = true;
+    return announcementFor(deps, incident, roles, below);
+  });
   await deps.store.updateIncident(incident.id, { announceTs: posted.ts, updatedAt: deps.clock.now() });
+  return { ts: posted.ts, rendered };
 }
 
-/** Re-render the card, topic and announcement from the store: idempotent, safe to repeat. */
-export async function refreshIncidentViews(deps: Deps, incidentId: string): Promise<void> {
+/**
+ * Re-render the card, topic and announcement from the store: idempotent, safe to repeat. `only`
+ * limits it to some of them (the declare flow re-renders the card and announcement once the
+ * backend link exists; the topic does not show it).
+ */
+export async function refreshIncidentViews(deps: Deps, incidentId: string, only?: { card?: boolean; topic?: boolean; announcement?: boolean }): Promise<void> {
+  const want = { card: only?.card ?? !only, topic: only?.topic ?? !only, announcement: only?.announcement ?? !only };
   const incident = await deps.store.getIncident(incidentId);
   if (!incident) throw new AppError('incident.not_found', 'That incident no longer exists.');
   const roles = await deps.store.getRoles(incidentId);
   const jobs: Promise<unknown>[] = [];
   if (incident.channelId && incident.cardTs) {
-    const card = await cardFor(deps, incident, roles);
-    jobs.push(deps.chat.update(incident.channelId, incident.cardTs, card.text, card.blocks));
-    jobs.push(setIncidentTopic(deps, incident, incident.channelId, roles));
+    if (want.card) {
+      const card = await cardFor(deps, incident, roles);
+      jobs.push(deps.chat.update(incident.channelId, incident.cardTs, card.text, card.blocks));
+    }
+    if (want.topic) jobs.push(setIncidentTopic(deps, incident, incident.channelId, roles));
   }
   const channel = announceChannel(deps);
-  if (channel && incident.announceTs) {
+  if (want.announcement && channel && incident.announceTs) {
     const below = incident.origin !== 'slack' && !wantsChannel(deps, incident, 'auto');
     // The latest `/incident update` is the announcement's last line (timeline text is stored escaped).
     const latest = (await deps.store.listTimeline(incidentId)).filter((t) => t.kind === 'update').at(-1) ?? null;

@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Chat } from '../ports/chat.js';
 import type { Clock } from '../ports/clock.js';
-import type { Job, Store } from '../ports/store.js';
+import type { Job, NewJob, Store } from '../ports/store.js';
 import type { Deps } from './deps.js';
 
 export const DEFAULT_LEASE_MS = 15_000;
@@ -66,6 +66,7 @@ export class JobRunner {
   private running = false;
   private polling = false;
   private pollAgain = false;
+  private pollSoon = false;
   private readonly pollMs: number;
   private readonly leaseMs: number;
   private readonly concurrency: number;
@@ -101,16 +102,24 @@ export class JobRunner {
    * `<kind>:<key>` is not added twice. Returns whether a row was added.
    */
   async enqueue<S extends z.ZodType>(def: JobDefinition<S, never>, payload: z.input<S>, opts: { key?: string; delayMs?: number } = {}): Promise<boolean> {
+    const added = await this.store.enqueueJob(this.row(def, payload, opts));
+    if (!opts.delayMs) this.kick();
+    return added;
+  }
+
+  /**
+   * The row `enqueue` would write, for a caller that writes it in its own transaction (e.g. with
+   * the alerts it belongs to); it calls `kick()` after the commit.
+   */
+  row<S extends z.ZodType>(def: JobDefinition<S, never>, payload: z.input<S>, opts: { key?: string; delayMs?: number } = {}): NewJob {
     const suffix = opts.key ?? def.key?.(payload);
-    const added = await this.store.enqueueJob({
+    return {
       id: randomUUID(),
       kind: def.kind,
       key: suffix === undefined ? null : `${def.kind}:${suffix}`,
       payload: def.payload.parse(payload),
       runAfter: new Date(this.clock.now().getTime() + (opts.delayMs ?? 0)),
-    });
-    if (!opts.delayMs) this.kick();
-    return added;
+    };
   }
 
   /**
@@ -171,10 +180,28 @@ export class JobRunner {
 
   /** Wait until no job is running in this process (tests and benchmarks). */
   async idle(): Promise<void> {
-    while (this.inflight.size || this.polling) await Promise.allSettled([...this.inflight, new Promise((r) => setTimeout(r, 5))]);
+    while (this.inflight.size || this.polling || this.pollSoon) await Promise.allSettled([...this.inflight, new Promise((r) => setTimeout(r, 5))]);
   }
 
+  /**
+   * Claim due work soon: at the end of this turn of the event loop, so that the jobs finishing (and
+   * the enqueues) of one turn share one claim instead of each making its own.
+   */
   kick(): void {
+    if (!this.running) return;
+    if (this.polling) {
+      this.pollAgain = true;
+      return;
+    }
+    if (this.pollSoon) return;
+    this.pollSoon = true;
+    setImmediate(() => {
+      this.pollSoon = false;
+      this.pollNow();
+    });
+  }
+
+  private pollNow(): void {
     if (!this.running) return;
     if (this.polling) {
       this.pollAgain = true;
@@ -185,7 +212,7 @@ export class JobRunner {
       this.polling = false;
       if (this.pollAgain && this.running) {
         this.pollAgain = false;
-        this.kick();
+        this.pollNow();
       }
     });
   }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fingerprint, parseAlertPayload, parsePagerDutyAck, type AlertSource } from '../domain/alert.js';
 import { BodyTooLargeError, readBody, sendJson, type Route } from '../http/routes.js';
-import { alertProcessJob } from '../services/alerts.js';
+import { createAlertIntake } from '../services/alerts.js';
 import { onEscalationUpdated, pagerDutyAckJob } from '../services/paging.js';
 import { backendEventJob, parseIncidentioEvent, parseRootlyEvent, type ParsedBackendEvent } from '../services/backend-events.js';
 import type { Deps } from '../services/deps.js';
@@ -48,6 +48,7 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
   const limiter = opts.limiter ?? createIngestLimiter(cfg.rate_limit_per_minute, () => deps.clock.now().getTime());
   const agentLimiter = createIngestLimiter(deps.config.file.agents.rate_limit_per_minute, () => deps.clock.now().getTime());
   const env = deps.config.env;
+  const intake = createAlertIntake(deps);
 
   const handle =
     (source: string, run: (req: IncomingMessage) => Promise<Reply>) =>
@@ -145,11 +146,11 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
     // delivery, whatever its signature header looks like.
     const deliveryId = parsed.deliveryId ?? (source === 'generic' ? `body:${createHash('sha256').update(raw).digest('hex')}` : null);
     const receivedAt = deps.clock.now();
-    const ids: string[] = [];
-    let fresh = 0;
     // Everything is parsed before the first write, so a 400 never leaves half a delivery behind.
-    for (const [i, a] of parsed.alerts.entries()) {
-      const { alert, inserted } = await deps.store.insertAlert({
+    // The alerts and their processing jobs are stored together (a replay is found by its delivery
+    // id and still gets its job: a no-op by the job key unless the first delivery lost it).
+    const stored = await intake.accept(
+      parsed.alerts.map((a, i) => ({
         id: deps.newId(),
         source,
         deliveryId: deliveryId === null ? null : parsed.alerts.length > 1 ? `${deliveryId}#${i}` : deliveryId,
@@ -162,13 +163,10 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
         url: a.url,
         raw: a.raw,
         receivedAt,
-      });
-      // Enqueued even for a replay: if the first delivery died between insert and enqueue, this
-      // completes it; otherwise the job key makes it a no-op.
-      await deps.jobs.enqueue(alertProcessJob, { alertId: alert.id });
-      ids.push(alert.id);
-      if (inserted) fresh++;
-    }
+      })),
+    );
+    const ids = stored.map((r) => r.alert.id);
+    const fresh = stored.filter((r) => r.inserted).length;
     if (fresh === 0) return new Reply(200, 'duplicate', { duplicate: true, alerts: ids });
     return new Reply(202, 'accepted', { accepted: fresh, alerts: ids });
   };

@@ -476,6 +476,30 @@ function storeContract(open: () => Promise<Opened>): void {
       assert.ok(n1.inserted && n2.inserted);
     });
 
+    test('a burst is stored in one go: each alert once (a repeat in the burst or of a stored one is found), each with its job', async () => {
+      const stored = newAlert();
+      await s.insertAlert(stored);
+      const kind = uid('kind_');
+      const a = newAlert();
+      const b = newAlert({ deliveryId: null });
+      const repeatOfA = { ...a, id: uid('alr_'), title: 'the same delivery again' };
+      const repeatOfStored = { ...stored, id: uid('alr_') };
+      const out = await s.insertAlertsWithJobs([a, b, repeatOfA, repeatOfStored], (x) => ({ id: uid('job_'), kind, key: `${kind}:${x.id}`, payload: { alertId: x.id }, runAfter: at(0) }));
+      assert.deepEqual(
+        out.map((r) => [r.alert.id, r.inserted]),
+        [
+          [a.id, true],
+          [b.id, true],
+          [a.id, false],
+          [stored.id, false],
+        ],
+      );
+      assert.deepEqual(out[0]!.alert, { ...a, state: 'pending', incidentId: null, error: null });
+      // One job per stored alert: the repeat's enqueue is the same key, a no-op.
+      assert.equal(await s.countJobs({ kind }), 3);
+      assert.deepEqual(await s.insertAlertsWithJobs([], () => assert.fail('no job for nothing')), []);
+    });
+
     test('mark, get and list by fingerprint and incident', async () => {
       const fp = uid('fp_');
       const a1 = (await s.insertAlert(newAlert({ fingerprint: fp, receivedAt: at(1) }))).alert;

@@ -109,6 +109,30 @@ describe('webhook signatures', () => {
     assert.equal(replay.body.duplicate, true);
   });
 
+  test('generic: deliveries arriving together are each stored once with their processing job; a repeat among them is a duplicate', async () => {
+    const r = route(h, '/webhooks/alerts/generic');
+    const before = await alertRows(h);
+    const jobsBefore = await h.store.countJobs({ kind: 'alert.process' });
+    const ts = unix(h);
+    const signed = (body: string) => ({ 'X-Firebreak-Timestamp': String(ts), 'X-Firebreak-Signature': signGeneric(SECRETS.ALERT_WEBHOOK_SECRET, ts, body) });
+    const distinct = Array.from({ length: 20 }, (_, i) => JSON.stringify({ title: `Burst alert ${String.fromCharCode(97 + i)} on queue`, service: 'queue', severity: 'high', external_id: `burst-${i}` }));
+    const repeated = JSON.stringify({ title: 'Burst alert sent five times', service: 'queue', severity: 'high', external_id: 'burst-repeat' });
+    // All in flight at once: they reach the store in the same transaction.
+    const results = await Promise.all([...distinct, repeated, repeated, repeated, repeated, repeated].map((b) => call(r, b, signed(b))));
+    const distinctResults = results.slice(0, 20);
+    const repeatResults = results.slice(20);
+    assert.deepEqual(
+      distinctResults.map((x) => x.status),
+      Array(20).fill(202),
+    );
+    assert.equal(repeatResults.filter((x) => x.status === 202).length, 1, JSON.stringify(repeatResults.map((x) => x.body)));
+    assert.ok(repeatResults.filter((x) => x.status !== 202).every((x) => x.status === 200 && x.body.duplicate === true));
+    // The repeats name the one stored alert.
+    assert.equal(new Set(repeatResults.map((x) => x.body.alerts[0])).size, 1);
+    assert.equal((await alertRows(h)) - before, 21);
+    assert.equal((await h.store.countJobs({ kind: 'alert.process' })) - jobsBefore, 21, 'one processing job per stored alert');
+  });
+
   test('Rootly: t + body HMAC; stale → 401; replayed event id → duplicate', async () => {
     const r = route(h, '/webhooks/rootly');
     const body = fixtureText('rootly-incident-created.json');

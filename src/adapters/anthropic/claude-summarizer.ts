@@ -1,4 +1,4 @@
-import Anthropic, { APIConnectionTimeoutError, APIError, APIUserAbortError } from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
 import { Counter, type Registry } from 'prom-client';
 import { z } from 'zod';
 import type { Clock } from '../../ports/clock.js';
@@ -153,8 +153,10 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
   }
   if (apiKey) routeSdkDeprecationWarnings(log);
 
-  const client = apiKey
-    ? new Anthropic({
+  // The SDK (about 10 MB of RSS on top of the app) is loaded at the first Claude call, not at start.
+  let clientP: Promise<Anthropic> | null = null;
+  const makeClient = (Sdk: typeof Anthropic): Anthropic =>
+    new Sdk({
         apiKey,
         ...(opts.baseURL ? { baseURL: opts.baseURL } : {}),
         maxRetries,
@@ -168,8 +170,8 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
           info: (msg, ...rest) => log.info({ sdk: rest }, `anthropic sdk: ${msg}`),
           debug: () => undefined,
         },
-      })
-    : null;
+      });
+  const getClient = (): Promise<Anthropic> | null => (apiKey ? (clientP ??= loadSdk().then((m) => makeClient(m.default))) : null);
 
   // Rendered once, with no incident data and a fixed clock: the system prompt must be byte-stable
   // across calls and incidents to be read from the prompt cache.
@@ -216,8 +218,8 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
         call,
         requestId: f.requestId,
         reason: f.reason,
-        status: err instanceof APIError ? (err.status ?? null) : null,
-        errorType: err instanceof APIError ? err.type : null,
+        status: sdk && err instanceof sdk.APIError ? (err.status ?? null) : null,
+        errorType: sdk && err instanceof sdk.APIError ? err.type : null,
         err: err instanceof Error ? err.message : String(err),
         durationMs: Date.now() - started,
       },
@@ -250,7 +252,9 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
     const started = Date.now();
     let requestId: string | null = null;
     try {
-      if (!client) throw new CallFailure('no_api_key', 'ANTHROPIC_API_KEY is not set');
+      const pending = getClient();
+      if (!pending) throw new CallFailure('no_api_key', 'ANTHROPIC_API_KEY is not set');
+      const client = await pending;
       const { vars, fitted } = buildPromptVars(ctx, { transcriptBudgetTokens: budget, now: clock.now(), incremental: call === 'summary' });
       const params = {
         model: opts.model,
@@ -325,7 +329,9 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
     }
     if (offered.size === 0) return { proposals: [], rejected: [], fallback: false, requestId: null };
     try {
-      if (!client) throw new CallFailure('no_api_key', 'ANTHROPIC_API_KEY is not set');
+      const pending = getClient();
+      if (!pending) throw new CallFailure('no_api_key', 'ANTHROPIC_API_KEY is not set');
+      const client = await pending;
       const { vars } = buildPromptVars(ctx, { transcriptBudgetTokens: budget, now: clock.now(), actions: [...offered.values()] });
       const tools: Anthropic.Tool[] = [...offered.values()].map((a) => ({
         name: a.id,
@@ -376,7 +382,9 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
     const offered = new Map<string, ActionSpecForModel>();
     for (const a of [...actions].sort((x, y) => x.id.localeCompare(y.id))) if (TOOL_NAME.test(a.id) && a.id !== DIAGNOSIS_TOOL) offered.set(a.id, a);
     try {
-      if (!client) throw new CallFailure('no_api_key', 'ANTHROPIC_API_KEY is not set');
+      const pending = getClient();
+      if (!pending) throw new CallFailure('no_api_key', 'ANTHROPIC_API_KEY is not set');
+      const client = await pending;
       const { vars } = buildPromptVars(ctx, { transcriptBudgetTokens: budget, now: clock.now(), actions: [...offered.values()], evidence: ctx.evidence, instruction: ctx.instruction });
       const tools: Anthropic.Tool[] = [
         {
@@ -439,7 +447,7 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
   }
 
   return {
-    enabled: client !== null,
+    enabled: apiKey !== null,
     diagnose,
     problem: () => modelProblem,
     brief: (ctx) => textCall('brief', 'brief', ctx, () => opts.fallback.brief(ctx)),
@@ -532,9 +540,10 @@ async function fallbackResult(run: () => Promise<SummaryResult>, requestId: stri
 
 function classifyClaudeFailure(err: unknown, requestId: string | null): { reason: FailureReason; requestId: string | null } {
   if (err instanceof CallFailure) return { reason: err.reason, requestId: err.requestId ?? requestId };
-  if (err instanceof APIConnectionTimeoutError) return { reason: 'timeout', requestId };
-  if (err instanceof APIUserAbortError) return { reason: 'timeout', requestId };
-  if (err instanceof APIError) {
+  // SDK errors exist only once the SDK is loaded (every call goes through it).
+  if (sdk && err instanceof sdk.APIConnectionTimeoutError) return { reason: 'timeout', requestId };
+  if (sdk && err instanceof sdk.APIUserAbortError) return { reason: 'timeout', requestId };
+  if (sdk && err instanceof sdk.APIError) {
     const id = err.requestID ?? requestId;
     const s = err.status;
     // A status-less APIError is the SDK's translation of `event: error` in a 200 stream.
@@ -558,6 +567,12 @@ interface Metrics {
 }
 
 let sdkWarningsRouted = false;
+
+let sdk: typeof import('@anthropic-ai/sdk') | null = null;
+async function loadSdk(): Promise<typeof import('@anthropic-ai/sdk')> {
+  sdk ??= await import('@anthropic-ai/sdk');
+  return sdk;
+}
 /**
  * The SDK prints "The model '…' is deprecated and will reach end-of-life on …" with console.warn on
  * every call. Firebreak says it once through pino (modelLifecycleWarning), so that line is dropped

@@ -1,4 +1,4 @@
-import { ErrorCode as SlackErrorCode, WebClient, type WebAPICallResult, LogLevel, type Logger as SlackLogger } from '@slack/web-api';
+import { ErrorCode as SlackErrorCode, type WebAPICallResult, LogLevel, type Logger as SlackLogger } from '@slack/web-api';
 import { request } from 'undici';
 import type { Logger } from '../../log.js';
 import { ChatError } from '../../errors.js';
@@ -6,6 +6,7 @@ import type { Block, Chat, ChatMessage } from '../../ports/chat.js';
 import { DEFAULT_RETRY, retryDecision, type AttemptOutcome, type RetryPolicyOptions } from '../http/retry.js';
 import { createTokenBucketLimiter, defaultSleep, type RateLimiter } from '../http/token-bucket.js';
 import { slackBucket, slackBucketLimit } from './tiers.js';
+import { createSlackApiClient, type SlackApiClient } from './web-api.js';
 
 export interface SlackChatOptions {
   token: string;
@@ -38,19 +39,6 @@ export function slackLogger(logger: Logger): SlackLogger {
     getLevel: () => level,
     setName: () => undefined,
   };
-}
-
-export function createWebClient(opts: Omit<SlackChatOptions, 'limiter'>): WebClient {
-  return new WebClient(opts.token, {
-    slackApiUrl: opts.apiUrl,
-    logger: slackLogger(opts.logger),
-    logLevel: LogLevel.WARN,
-    // The client itself never repeats a call: it cannot tell a write Slack never received from one
-    // whose answer was lost, and repeating the second kind posts twice. SlackChat.call decides.
-    retryConfig: { retries: 0 },
-    rejectRateLimitedCalls: true,
-    timeout: 15_000,
-  });
 }
 
 /** Invite errors about a person rather than the channel or the call: skip that person, go on. */
@@ -122,7 +110,7 @@ function classifySlackFailure(err: unknown): SlackFailure {
 
 /** The Chat port over the Slack Web API. Paces itself under the method tiers. */
 export class SlackChat implements Chat {
-  readonly client: WebClient;
+  readonly client: SlackApiClient;
   private readonly limiter: RateLimiter;
   private bot: { userId: string; teamId: string; url: string; appId: string | null } | null = null;
 
@@ -131,13 +119,13 @@ export class SlackChat implements Chat {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
 
-  constructor(opts: SlackChatOptions & { client?: WebClient }) {
+  constructor(opts: SlackChatOptions & { client?: SlackApiClient }) {
     this.logger = opts.logger.child({ component: 'slack-chat' });
     // Slack's waits are short (Retry-After of a few seconds); a longer one is passed to the caller.
     this.policy = { ...DEFAULT_RETRY, maxAttempts: 1 + (opts.retries ?? 4), maxRetryAfterMs: 30_000 };
     this.sleep = opts.sleep ?? defaultSleep;
     this.random = opts.random ?? Math.random;
-    this.client = opts.client ?? createWebClient(opts);
+    this.client = opts.client ?? createSlackApiClient({ token: opts.token, apiUrl: opts.apiUrl });
     this.limiter = opts.limiter ?? createTokenBucketLimiter({ buckets: slackBucketLimit, sleep: this.sleep });
   }
 

@@ -1,43 +1,44 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Severity } from '../../domain/severity.js';
-import type { AlertFingerprint, AlertStore, NewAlert, StoredAlert } from '../../ports/store.js';
+import type { Clock } from '../../ports/clock.js';
+import type { AlertFingerprint, AlertStore, NewAlert, NewJob, StoredAlert } from '../../ports/store.js';
+import { jobRow } from './job-store.js';
 import { ms, parseJson, toDate, toJson } from './mapping.js';
 import type { AlertFingerprintsTable, AlertsTable, Database } from './schema.js';
 
 /** Stored alerts and the fingerprint rows that route them to incidents (tables alerts, alert_fingerprints). */
 export class KyselyAlertStore implements AlertStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly clock: Clock,
+  ) {}
 
   async insertAlert(alert: NewAlert): Promise<{ alert: StoredAlert; inserted: boolean }> {
-    const row = await this.db
-      .insertInto('alerts')
-      .values({
-        id: alert.id,
-        source: alert.source,
-        delivery_id: alert.deliveryId,
-        fingerprint: alert.fingerprint,
-        external_id: alert.externalId,
-        title: alert.title,
-        service: alert.service,
-        severity: alert.severity,
-        status: alert.status,
-        url: alert.url,
-        raw: toJson(alert.raw),
-        received_at: ms(alert.receivedAt),
-        state: 'pending',
-        incident_id: null,
-        error: null,
-      })
-      .onConflict((oc) => oc.doNothing())
-      .returningAll()
-      .executeTakeFirst();
+    const row = await this.db.insertInto('alerts').values(alertRow(alert)).onConflict((oc) => oc.doNothing()).returningAll().executeTakeFirst();
     if (row) return { alert: toAlert(row), inserted: true };
-    const existing =
-      (alert.deliveryId !== null
-        ? await this.db.selectFrom('alerts').selectAll().where('source', '=', alert.source).where('delivery_id', '=', alert.deliveryId).executeTakeFirst()
-        : undefined) ?? (await this.db.selectFrom('alerts').selectAll().where('id', '=', alert.id).executeTakeFirst());
-    if (!existing) throw new Error(`insertAlert: conflict on ${alert.id} but no existing row found`);
-    return { alert: toAlert(existing), inserted: false };
+    return { alert: await existingAlert(this.db, alert), inserted: false };
+  }
+
+  async insertAlertsWithJobs(alerts: NewAlert[], jobFor: (alert: StoredAlert) => NewJob): Promise<Array<{ alert: StoredAlert; inserted: boolean }>> {
+    if (alerts.length === 0) return [];
+    // Multi-row statements: a burst costs the same few round trips (PostgreSQL) and one commit
+    // however many alerts it carries. Conflicts (replays) are looked up one by one: they are rare.
+    return this.db.transaction().execute(async (trx) => {
+      const rows = await trx.insertInto('alerts').values(alerts.map(alertRow)).onConflict((oc) => oc.doNothing()).returningAll().execute();
+      const fresh = new Map(rows.map((r) => [r.id, r]));
+      const out: Array<{ alert: StoredAlert; inserted: boolean }> = [];
+      for (const a of alerts) {
+        const row = fresh.get(a.id);
+        out.push(row ? { alert: toAlert(row), inserted: true } : { alert: await existingAlert(trx, a), inserted: false });
+      }
+      const now = this.clock.now().getTime();
+      await trx
+        .insertInto('jobs')
+        .values(out.map((o) => jobRow(jobFor(o.alert), now)))
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+      return out;
+    });
   }
 
   async getAlert(id: string): Promise<StoredAlert | null> {
@@ -104,7 +105,7 @@ export class KyselyAlertStore implements AlertStore {
       .set((eb) => ({
         count: eb('count', '+', 1),
         // Out-of-order deliveries must not move last_seen backwards.
-        last_seen: eb.case().when('last_seen', '<', atMs).then(atMs).else(eb.ref('last_seen')).end(),
+        last_seen: eb.case().when('last_seen', '<', atMs).then(eb.val(atMs)).else(eb.ref('last_seen')).end(),
       }))
       .where('fingerprint', '=', fingerprint)
       .returningAll()
@@ -141,4 +142,34 @@ function toFingerprint(r: Selectable<AlertFingerprintsTable>): AlertFingerprint 
     lastSeen: toDate(r.last_seen),
     count: Number(r.count),
   };
+}
+
+function alertRow(alert: NewAlert) {
+  return {
+    id: alert.id,
+    source: alert.source,
+    delivery_id: alert.deliveryId,
+    fingerprint: alert.fingerprint,
+    external_id: alert.externalId,
+    title: alert.title,
+    service: alert.service,
+    severity: alert.severity,
+    status: alert.status,
+    url: alert.url,
+    raw: toJson(alert.raw),
+    received_at: ms(alert.receivedAt),
+    state: 'pending' as const,
+    incident_id: null,
+    error: null,
+  };
+}
+
+/** The stored alert a conflicting insert ran into: the same (source, delivery id), else the same id. */
+async function existingAlert(db: Kysely<Database>, alert: NewAlert): Promise<StoredAlert> {
+  const existing =
+    (alert.deliveryId !== null
+      ? await db.selectFrom('alerts').selectAll().where('source', '=', alert.source).where('delivery_id', '=', alert.deliveryId).executeTakeFirst()
+      : undefined) ?? (await db.selectFrom('alerts').selectAll().where('id', '=', alert.id).executeTakeFirst());
+  if (!existing) throw new Error(`insertAlert: conflict on ${alert.id} but no existing row found`);
+  return toAlert(existing);
 }

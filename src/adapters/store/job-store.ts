@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
 import type { Clock } from '../../ports/clock.js';
 import type { Job, JobState, JobStore, NewJob } from '../../ports/store.js';
 import type { DialectOps } from './dialect.js';
@@ -14,26 +14,7 @@ export class KyselyJobStore implements JobStore {
   ) {}
 
   async enqueueJob(job: NewJob): Promise<boolean> {
-    const now = this.clock.now().getTime();
-    const row = await this.db
-      .insertInto('jobs')
-      .values({
-        id: job.id,
-        kind: job.kind,
-        key: job.key ?? null,
-        payload: toJson(job.payload),
-        state: 'queued',
-        attempts: 0,
-        run_after: ms(job.runAfter),
-        claimed_by: null,
-        claimed_until: null,
-        last_error: null,
-        created_at: now,
-        updated_at: now,
-      })
-      .onConflict((oc) => oc.doNothing())
-      .returning('id')
-      .executeTakeFirst();
+    const row = await this.db.insertInto('jobs').values(jobRow(job, this.clock.now().getTime())).onConflict((oc) => oc.doNothing()).returning('id').executeTakeFirst();
     return row !== undefined;
   }
 
@@ -42,8 +23,43 @@ export class KyselyJobStore implements JobStore {
     const nowMs = ms(now);
     // Due = queued and runnable, or running with an expired lease (its worker died: resume it).
     // On PostgreSQL the inner SELECT locks the chosen rows and skips rows another replica is
-    // claiming right now, so concurrent claimers get disjoint sets. SQLite serialises writers,
-    // so the same single UPDATE is already exclusive there.
+    // claiming right now, so concurrent claimers get disjoint sets.
+    // SQLite (one process, one writer): one index-ordered range per branch (jobs_claim_idx: state,
+    // run_after, id), each stopping after `limit` rows, read first; then exactly those rows that
+    // are still due are taken. The single OR query made SQLite collect and sort every due job for
+    // each claim (most of its time in an alert storm), and a claim that finds nothing (the idle
+    // poll, most kicks) is now a read, not a write transaction.
+    const due = (state: 'queued' | 'running') =>
+      this.db
+        .selectFrom('jobs')
+        .select(['id', 'run_after'])
+        .where('state', '=', state)
+        .$if(state === 'queued', (qb) => qb.where('run_after', '<=', nowMs))
+        .$if(state === 'running', (qb) => qb.where('claimed_until', '<', nowMs))
+        .where('kind', 'in', kinds)
+        .orderBy('run_after', 'asc')
+        .orderBy('id', 'asc')
+        .limit(limit);
+    const dueIds = this.ops.skipLocked
+      ? null
+      : (
+          await this.db
+            .selectFrom(
+              this.db
+                .selectFrom(due('queued').as('queued'))
+                .select(['id', 'run_after'])
+                .unionAll(this.db.selectFrom(due('running').as('expired')).select(['id', 'run_after']))
+                .as('due'),
+            )
+            .select('id')
+            .orderBy('run_after', 'asc')
+            .orderBy('id', 'asc')
+            .limit(limit)
+            .execute()
+        ).map((r) => r.id);
+    if (dueIds?.length === 0) return [];
+    const stillDue = (w: ExpressionBuilder<Database, 'jobs'>) =>
+      w.or([w.and([w('state', '=', 'queued'), w('run_after', '<=', nowMs)]), w.and([w('state', '=', 'running'), w('claimed_until', '<', nowMs)])]);
     const rows = await this.db
       .updateTable('jobs')
       .set((eb) => ({
@@ -53,18 +69,11 @@ export class KyselyJobStore implements JobStore {
         attempts: eb('attempts', '+', 1),
         updated_at: nowMs,
       }))
-      .where('id', 'in', (eb) =>
-        eb
-          .selectFrom('jobs')
-          .select('id')
-          .where('kind', 'in', kinds)
-          .where((w) =>
-            w.or([w.and([w('state', '=', 'queued'), w('run_after', '<=', nowMs)]), w.and([w('state', '=', 'running'), w('claimed_until', '<', nowMs)])]),
-          )
-          .orderBy('run_after', 'asc')
-          .orderBy('id', 'asc')
-          .limit(limit)
-          .$if(this.ops.skipLocked, (qb) => qb.forUpdate().skipLocked()),
+      .$if(dueIds !== null, (qb) => qb.where('id', 'in', dueIds!).where('kind', 'in', kinds).where(stillDue))
+      .$if(dueIds === null, (qb) =>
+        qb.where('id', 'in', (eb) =>
+          eb.selectFrom('jobs').select('id').where('kind', 'in', kinds).where(stillDue).orderBy('run_after', 'asc').orderBy('id', 'asc').limit(limit).forUpdate().skipLocked(),
+        ),
       )
       .returningAll()
       .execute();
@@ -165,5 +174,23 @@ function toJob(r: Selectable<JobsTable>): Job {
     attempts: Number(r.attempts),
     runAfter: toDate(r.run_after),
     lastError: r.last_error,
+  };
+}
+
+/** The row of a new job (shared with the alert intake, which writes jobs with their alerts). */
+export function jobRow(job: NewJob, now: number) {
+  return {
+    id: job.id,
+    kind: job.kind,
+    key: job.key ?? null,
+    payload: toJson(job.payload),
+    state: 'queued' as const,
+    attempts: 0,
+    run_after: ms(job.runAfter),
+    claimed_by: null,
+    claimed_until: null,
+    last_error: null,
+    created_at: now,
+    updated_at: now,
   };
 }

@@ -87,8 +87,9 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
     }),
     ...methodsOf<AuditStore>(new KyselyAuditStore(db), { audit: true, listAudit: true }),
     ...methodsOf<ProcessedStore>(new KyselyProcessedStore(db), { markProcessed: true, pruneProcessed: true, pruneJobs: true }),
-    ...methodsOf<AlertStore>(new KyselyAlertStore(db), {
+    ...methodsOf<AlertStore>(new KyselyAlertStore(db, clock), {
       insertAlert: true,
+      insertAlertsWithJobs: true,
       getAlert: true,
       listAlerts: true,
       markAlert: true,

@@ -418,6 +418,16 @@ export const MIGRATIONS: readonly Migration[] = [
       await db.schema.alterTable('pages').addColumn('acked_by', 'text').execute();
     },
   },
+  {
+    // The job claim reads due jobs in (run_after, id) order straight off this index and stops
+    // after the few it takes (claimJobs); jobs_due_idx alone made SQLite sort every due job. It
+    // replaces jobs_due_idx, its prefix: no extra index to write.
+    name: '009_job_claim_order',
+    async up(db) {
+      await db.schema.createIndex('jobs_claim_idx').on('jobs').columns(['state', 'run_after', 'id']).execute();
+      await db.schema.dropIndex('jobs_due_idx').execute();
+    },
+  },
 ];
 
 export interface MigrationLogger {
