@@ -171,7 +171,11 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
           debug: () => undefined,
         },
       });
-  const getClient = (): Promise<Anthropic> | null => (apiKey ? (clientP ??= loadSdk().then((m) => makeClient(m.default))) : null);
+  const getClient = (): Promise<Anthropic> | null => {
+    if (!apiKey) return null;
+    clientP ??= loadSdk().then((m) => makeClient(m.default));
+    return clientP;
+  };
 
   // Rendered once, with no incident data and a fixed clock: the system prompt must be byte-stable
   // across calls and incidents to be read from the prompt cache.
