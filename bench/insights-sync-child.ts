@@ -18,7 +18,13 @@ const store = await openAndMigrate(config.databaseUrl);
 const backend = createRootlyBackend({ apiKey: 'rootly-test-key', baseUrl: process.env.ROOTLY_API_URL! });
 const metrics = createMetrics();
 const deps = {
-  config, store, backend, logger, metrics, clock: systemClock, newId: () => crypto.randomUUID(),
+  config,
+  store,
+  backend,
+  logger,
+  metrics,
+  clock: systemClock,
+  newId: () => crypto.randomUUID(),
   jobs: new JobRunner(store, logger, systemClock, metrics),
 } as unknown as Deps;
 const r = await syncHistory(deps);

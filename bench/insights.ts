@@ -38,7 +38,16 @@ function depsFor(store: Store, fake: FakeRootly | null): Deps {
   const logger = createLogger({ level: 'warn' });
   const metrics = createMetrics();
   const backend = fake ? createRootlyBackend({ apiKey: 'rootly-test-key', baseUrl: fake.url }) : ({ name: 'local' } as Deps['backend']);
-  return { config, store, backend, logger, metrics, clock: systemClock, newId: () => crypto.randomUUID(), jobs: new JobRunner(store, logger, systemClock, metrics) } as unknown as Deps;
+  return {
+    config,
+    store,
+    backend,
+    logger,
+    metrics,
+    clock: systemClock,
+    newId: () => crypto.randomUUID(),
+    jobs: new JobRunner(store, logger, systemClock, metrics),
+  } as unknown as Deps;
 }
 
 function seedRootly(fake: FakeRootly, n: number): void {
@@ -48,8 +57,14 @@ function seedRootly(fake: FakeRootly, n: number): void {
     Array.from({ length: n }, (_, k) => {
       const start = now - 170 * DAY + Math.floor((k * 160 * DAY) / n);
       return {
-        created_at: iso(start), started_at: iso(start), updated_at: iso(start + 3600_000), acknowledged_at: iso(start + 300_000),
-        mitigated_at: iso(start + 1800_000), resolved_at: iso(start + 3600_000), status: 'resolved', services: [k % 2 ? 'api' : 'web'],
+        created_at: iso(start),
+        started_at: iso(start),
+        updated_at: iso(start + 3600_000),
+        acknowledged_at: iso(start + 300_000),
+        mitigated_at: iso(start + 1800_000),
+        resolved_at: iso(start + 3600_000),
+        status: 'resolved',
+        services: [k % 2 ? 'api' : 'web'],
       };
     }),
   );
@@ -68,8 +83,20 @@ export async function insightsSync(add: (r: Result) => void): Promise<void> {
     const requests = fake.calls({ route: 'GET /v1/incidents' }).length;
     const counted = await store.countBackendIncidents('rootly');
     await store.close();
-    add({ name: 'insights.sync_requests', value: requests, unit: 'requests', target: `≤ ${Math.ceil(N / 99) + 1}`, ok: requests <= Math.ceil(N / 99) + 1 && counted.distinct === N, note: `${N} incidents at page[size]=100 (keyset pages overlap by the incidents sharing the cursor time); ${r.pages} pages, ${counted.distinct} stored` });
-    add({ name: 'insights.sync_wall', value: wall / 1000, unit: 's', note: `at the fake's 3,000 GET / 60 s (Rootly's published limit; the adapter budgets 2,700/min), ${(requests / (wall / 1000)).toFixed(1)} requests/s, upserts into SQLite included` });
+    add({
+      name: 'insights.sync_requests',
+      value: requests,
+      unit: 'requests',
+      target: `≤ ${Math.ceil(N / 99) + 1}`,
+      ok: requests <= Math.ceil(N / 99) + 1 && counted.distinct === N,
+      note: `${N} incidents at page[size]=100 (keyset pages overlap by the incidents sharing the cursor time); ${r.pages} pages, ${counted.distinct} stored`,
+    });
+    add({
+      name: 'insights.sync_wall',
+      value: wall / 1000,
+      unit: 's',
+      note: `at the fake's 3,000 GET / 60 s (Rootly's published limit; the adapter budgets 2,700/min), ${(requests / (wall / 1000)).toFixed(1)} requests/s, upserts into SQLite included`,
+    });
 
     // SIGKILL mid-sync, then resume.
     const db = join(dir, 'b.db');
@@ -83,7 +110,8 @@ export async function insightsSync(add: (r: Result) => void): Promise<void> {
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
     const half = before + Math.floor(N / 100 / 2);
-    for (let i = 0; i < 6000 && fake.calls({ route: 'GET /v1/incidents' }).length < half && child.exitCode === null; i++) await new Promise((res) => setTimeout(res, 10));
+    for (let i = 0; i < 6000 && fake.calls({ route: 'GET /v1/incidents' }).length < half && child.exitCode === null; i++)
+      await new Promise((res) => setTimeout(res, 10));
     child.kill('SIGKILL');
     const code = await exited;
     const killedAt = fake.calls({ route: 'GET /v1/incidents' }).length - before;
@@ -149,8 +177,22 @@ async function statsOn(add: (r: Result) => void, dialect: 'sqlite' | 'postgres',
     }
     const load = loadavg()[0]!.toFixed(1);
     const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-    add({ name: `insights.stats90d_compute.${dialect}`, value: med(computeMs), unit: 'ms', target: '≤ 200', ok: med(computeMs) <= 200, note: `median of 5 warm runs over ${N} incidents (seeded in ${seeded.toFixed(0)} s): store reads + figures, slices, previous period; CPU ${med(computeCpuMs).toFixed(0)} ms; load average ${load} on ${cpus().length} cores` });
-    add({ name: `insights.stats90d_render.${dialect}`, value: med(renderMs), unit: 'ms', target: '≤ 300', ok: med(renderMs) <= 300, note: `median of 5 warm runs, Vega-Lite → SVG → resvg PNG (${size}); the first chart, loading the libraries, took ${cold.toFixed(0)} ms; CPU ${med(renderCpuMs).toFixed(0)} ms; load average ${load} on ${cpus().length} cores` });
+    add({
+      name: `insights.stats90d_compute.${dialect}`,
+      value: med(computeMs),
+      unit: 'ms',
+      target: '≤ 200',
+      ok: med(computeMs) <= 200,
+      note: `median of 5 warm runs over ${N} incidents (seeded in ${seeded.toFixed(0)} s): store reads + figures, slices, previous period; CPU ${med(computeCpuMs).toFixed(0)} ms; load average ${load} on ${cpus().length} cores`,
+    });
+    add({
+      name: `insights.stats90d_render.${dialect}`,
+      value: med(renderMs),
+      unit: 'ms',
+      target: '≤ 300',
+      ok: med(renderMs) <= 300,
+      note: `median of 5 warm runs, Vega-Lite → SVG → resvg PNG (${size}); the first chart, loading the libraries, took ${cold.toFixed(0)} ms; CPU ${med(renderCpuMs).toFixed(0)} ms; load average ${load} on ${cpus().length} cores`,
+    });
   } finally {
     await store.close();
   }

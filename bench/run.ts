@@ -30,7 +30,19 @@ import { buildSummarizer } from '../src/app.js';
 import { systemClock } from '../src/ports/clock.js';
 import type { TranscriptLine } from '../src/ports/summarizer.js';
 import { insightsStats, insightsSync } from './insights.js';
-import { addPeople, freePort, markedMessages, percentile, pool, postGenericAlert, slackOutcome, sleep, startCountingServer, waitUntil, writeConfigFile } from './lib.js';
+import {
+  addPeople,
+  freePort,
+  markedMessages,
+  percentile,
+  pool,
+  postGenericAlert,
+  slackOutcome,
+  sleep,
+  startCountingServer,
+  waitUntil,
+  writeConfigFile,
+} from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ALICE = SEED_PEOPLE[0].id;
@@ -54,7 +66,12 @@ function add(r: Result): void {
   process.stderr.write(`  ${r.name}: ${v} ${r.unit}${r.target ? ` (target ${r.target}: ${r.ok ? 'pass' : 'FAIL'})` : ''}${r.note ? ` — ${r.note}` : ''}\n`);
 }
 
-const only = new Set((process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const only = new Set(
+  (process.env.BENCH_ONLY ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 const wanted = (k: string) => only.size === 0 || only.has(k);
 const quiet = { LOG_LEVEL: 'warn' };
 
@@ -75,7 +92,11 @@ async function scenario(key: string, title: string, fn: () => Promise<void>): Pr
 /** The floor: a server that only checks Slack's signature and answers 200. */
 /** A child process listening on `port`, ready when `/healthz` (or any answer) comes back. */
 async function spawnServer(args: string[], env: Record<string, string>, port: number): Promise<{ url: string; kill(): Promise<void>; close(): Promise<void> }> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', process.env.BENCH_CHILD_LOGS ? 'inherit' : 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', process.env.BENCH_CHILD_LOGS ? 'inherit' : 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   await waitUntil(
@@ -132,15 +153,27 @@ function startCommand(): string[] {
 async function ackLatency(): Promise<void> {
   const emulator = await startSlackEmulator({ botToken: BOT_TOKEN, rateLimits: 'off' });
   const dir = mkdtempSync(join(tmpdir(), 'firebreak-ack-'));
-  const env = { SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: emulator.apiUrl, DATABASE_URL: `sqlite:${join(dir, 'firebreak.db')}`, LOG_LEVEL: 'warn' };
-  const [bot, bare] = await Promise.all([spawnServer(startCommand(), env, await freePort()), spawnServer([join(ROOT, 'bench/bare-server.mjs')], env, await freePort())]);
+  const env = {
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: emulator.apiUrl,
+    DATABASE_URL: `sqlite:${join(dir, 'firebreak.db')}`,
+    LOG_LEVEL: 'warn',
+  };
+  const [bot, bare] = await Promise.all([
+    spawnServer(startCommand(), env, await freePort()),
+    spawnServer([join(ROOT, 'bench/bare-server.mjs')], env, await freePort()),
+  ]);
   try {
     const botDriver = new SlackDriver({ emulator, requestUrl: bot.url, signingSecret: SIGNING_SECRET });
     const bareDriver = new SlackDriver({ emulator, requestUrl: bare.url, signingSecret: SIGNING_SECRET });
     // An incident card to click on (its "Update status" button opens a modal: a real interaction).
     const declared = await botDriver.slash('declare high Bench ack latency card', { user: ALICE, channel: GENERAL_CHANNEL_ID });
     if (declared.status !== 200) throw new Error(`declare answered ${declared.status}: ${declared.text}`);
-    const card = await waitUntil(() => markedMessages(emulator, 'card:')[0], 15_000, 'the card').catch((e) => { process.stderr.write(JSON.stringify(emulator.calls().map((c) => [c.method, c.ok, c.error]))); throw e; });
+    const card = await waitUntil(() => markedMessages(emulator, 'card:')[0], 15_000, 'the card').catch((e) => {
+      process.stderr.write(JSON.stringify(emulator.calls().map((c) => [c.method, c.ok, c.error])));
+      throw e;
+    });
     const N = 50;
     const ROUNDS = 12;
     const samples = { botSlash: [] as number[], bareSlash: [] as number[], botClick: [] as number[], bareClick: [] as number[] };
@@ -206,7 +239,11 @@ async function startBackendFake(kind: BackendName, L: number): Promise<{ env: Re
     return { env: { INCIDENT_BACKEND: 'rootly', ROOTLY_API_KEY: 'rootly-test-key', ROOTLY_API_URL: f.url }, calls: () => f.calls(), close: () => f.close() };
   }
   const f = await startFakeIncidentIo({ latencyMs: L });
-  return { env: { INCIDENT_BACKEND: 'incidentio', INCIDENTIO_API_KEY: 'incidentio-test-key', INCIDENTIO_API_URL: f.url }, calls: () => f.calls(), close: () => f.close() };
+  return {
+    env: { INCIDENT_BACKEND: 'incidentio', INCIDENTIO_API_KEY: 'incidentio-test-key', INCIDENTIO_API_URL: f.url },
+    calls: () => f.calls(),
+    close: () => f.close(),
+  };
 }
 
 interface TimedCall {
@@ -231,12 +268,22 @@ async function declarePath(): Promise<void> {
       // The backend credentials check and its severity/role caches warm up at start, as in production.
       await bot.waitFor(async () => (await bot.fb.ready()).checks.backend === 'ok', 10_000, 'backend ready');
       const callsSince = (t0: number): TimedCall[] => [
-        ...bot.emulator.calls().filter((c) => c.at >= t0).map((c) => ({ who: `slack ${c.method}`, start: c.at, end: c.at + c.durationMs })),
-        ...backend.calls().filter((c) => c.at >= t0 && c.answeredAt !== null).map((c) => ({ who: `${kind} ${c.route ?? `${c.method} ${c.path}`}`, start: c.at, end: c.answeredAt! })),
+        ...bot.emulator
+          .calls()
+          .filter((c) => c.at >= t0)
+          .map((c) => ({ who: `slack ${c.method}`, start: c.at, end: c.at + c.durationMs })),
+        ...backend
+          .calls()
+          .filter((c) => c.at >= t0 && c.answeredAt !== null)
+          .map((c) => ({ who: `${kind} ${c.route ?? `${c.method} ${c.path}`}`, start: c.at, end: c.answeredAt! })),
       ];
       /** Wait until the declaration caused no call for 5 L after everything queued ran. */
       const settle = async (incidentId: string, t0: number) => {
-        await waitUntil(async () => (await bot.fb.deps.store.listAudit({ incidentId })).find((a) => a.action === 'incident.flow_completed'), 30 * L + 5000, 'flow_completed');
+        await waitUntil(
+          async () => (await bot.fb.deps.store.listAudit({ incidentId })).find((a) => a.action === 'incident.flow_completed'),
+          30 * L + 5000,
+          'flow_completed',
+        );
         let n = -1;
         for (;;) {
           await bot.fb.deps.jobs.idle();
@@ -250,7 +297,13 @@ async function declarePath(): Promise<void> {
         await settle(incidentId, t0);
         const cardCall = bot.emulator
           .calls('chat.postMessage')
-          .find((c) => c.ok && c.at >= t0 && Array.isArray(c.args.blocks) && (c.args.blocks as Array<{ block_id?: string }>).some((b) => b.block_id === Markers.card(incidentId)));
+          .find(
+            (c) =>
+              c.ok &&
+              c.at >= t0 &&
+              Array.isArray(c.args.blocks) &&
+              (c.args.blocks as Array<{ block_id?: string }>).some((b) => b.block_id === Markers.card(incidentId)),
+          );
         if (!cardCall) throw new Error('no card posted');
         const calls = callsSince(t0);
         return { cardAnswered: (cardCall.at + cardCall.durationMs - t0) / L, done: (Math.max(...calls.map((c) => c.end)) - t0) / L, calls, t0 };
@@ -262,7 +315,11 @@ async function declarePath(): Promise<void> {
       {
         const t = Date.now();
         await bot.driver.slash('declare high Bench warm-up', { user: BOB, channel: GENERAL_CHANNEL_ID });
-        const w = await waitUntil(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === 'Bench warm-up'), 10 * L + 5000, 'the warm-up incident');
+        const w = await waitUntil(
+          async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === 'Bench warm-up'),
+          10 * L + 5000,
+          'the warm-up incident',
+        );
         await settle(w.id, t);
       }
       for (let i = 0; i < RUNS; i++) {
@@ -276,14 +333,22 @@ async function declarePath(): Promise<void> {
         await bot.fb.deps.jobs.idle();
         await sleep(3 * L);
         const t0 = Date.now();
-        await bot.driver.submitView(view.id, { declare_title: { value: `Bench modal declare ${'abcdefgh'[i]} checkout` }, declare_severity: { value: 'high' } }, { user: ALICE });
+        await bot.driver.submitView(
+          view.id,
+          { declare_title: { value: `Bench modal declare ${'abcdefgh'[i]} checkout` }, declare_severity: { value: 'high' } },
+          { user: ALICE },
+        );
         const inc = await waitUntil(() => bot.fb.deps.store.findIncidentByDedupeKey(`view:${view.id}`), 10 * L + 5000, 'the incident');
         runs.modal.push(await measure(inc.id, t0));
         // Inline: `/incident declare high <title>`.
         const title = `Bench inline declare ${'abcdefgh'[i]} payments`;
         const t1 = Date.now();
         await bot.driver.slash(`declare high ${title}`, { user: BOB, channel: GENERAL_CHANNEL_ID });
-        const inc2 = await waitUntil(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === title), 10 * L + 5000, 'the inline incident');
+        const inc2 = await waitUntil(
+          async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === title),
+          10 * L + 5000,
+          'the inline incident',
+        );
         runs.inline.push(await measure(inc2.id, t1));
       }
       const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -292,15 +357,35 @@ async function declarePath(): Promise<void> {
         const of = (k: 'cardAnswered' | 'done') => runs[path].map((r) => r[k]);
         const card = Math.max(...of('cardAnswered'));
         const done = Math.max(...of('done'));
-        add({ name: `declare.${kind}.${path}.card_answered`, value: card, unit: '× L', target: '≤ 2.1', ok: card <= 2.1, note: `worst of ${RUNS} (median ${median(of('cardAnswered')).toFixed(2)}), L = ${L} ms; Slack’s answer to the card post received` });
-        add({ name: `declare.${kind}.${path}.all_done`, value: done, unit: '× L', target: '≤ 3.2', ok: done <= 3.2, note: `worst of ${RUNS} (median ${median(of('done')).toFixed(2)}); last Slack or backend call it caused answered (card refresh and brief included)` });
+        add({
+          name: `declare.${kind}.${path}.card_answered`,
+          value: card,
+          unit: '× L',
+          target: '≤ 2.1',
+          ok: card <= 2.1,
+          note: `worst of ${RUNS} (median ${median(of('cardAnswered')).toFixed(2)}), L = ${L} ms; Slack’s answer to the card post received`,
+        });
+        add({
+          name: `declare.${kind}.${path}.all_done`,
+          value: done,
+          unit: '× L',
+          target: '≤ 3.2',
+          ok: done <= 3.2,
+          note: `worst of ${RUNS} (median ${median(of('done')).toFixed(2)}); last Slack or backend call it caused answered (card refresh and brief included)`,
+        });
         const verdict = (v: number, t: number) => `${v.toFixed(2)} L (≤ ${t} L) ${v <= t ? 'PASS' : 'MISS'}`;
         rows.push(`    ${kind.padEnd(10)} ${path.padEnd(6)}  card ${verdict(card, 2.1)}   done ${verdict(done, 3.2)}`);
       }
-      process.stderr.write(`  ${kind}, worst of ${RUNS}, L = ${L} ms, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}:\n${rows.join('\n')}\n`);
+      process.stderr.write(
+        `  ${kind}, worst of ${RUNS}, L = ${L} ms, load average ${loadavg()
+          .map((x) => x.toFixed(2))
+          .join(' ')}:\n${rows.join('\n')}\n`,
+      );
       // Where each L goes: the calls of one declaration (the last inline one), in order.
       const one = runs.inline.at(-1)!;
-      const lines = [...one.calls].sort((a, b) => a.start - b.start || a.end - b.end).map((c) => `${((c.start - one.t0) / L).toFixed(2)}→${((c.end - one.t0) / L).toFixed(2)} L ${c.who}`);
+      const lines = [...one.calls]
+        .sort((a, b) => a.start - b.start || a.end - b.end)
+        .map((c) => `${((c.start - one.t0) / L).toFixed(2)}→${((c.end - one.t0) / L).toFixed(2)} L ${c.who}`);
       process.stderr.write(`  timeline of one inline declaration (${kind}):\n${lines.map((l) => `    ${l}`).join('\n')}\n`);
       add({ name: `declare.${kind}.timeline`, value: one.calls.length, unit: 'calls', note: lines.join('; ') });
     } finally {
@@ -337,7 +422,14 @@ async function alertStorm(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<vo
     const accepted = statuses.filter((s) => s === 202).length;
     const others = statuses.filter((s) => s !== 202);
     const floor = db === 'sqlite' ? 1000 : 2000;
-    add({ name: `storm.${db}.ingest`, value: accepted / seconds, unit: '202/s', target: `≥ ${floor}, none lost`, ok: accepted / seconds >= floor && accepted === TOTAL, note: `${accepted}/${TOTAL} accepted in ${seconds.toFixed(1)} s, 50 in flight${others.length ? `; others: ${[...new Set(others)].join(',')}` : ''}` });
+    add({
+      name: `storm.${db}.ingest`,
+      value: accepted / seconds,
+      unit: '202/s',
+      target: `≥ ${floor}, none lost`,
+      ok: accepted / seconds >= floor && accepted === TOTAL,
+      note: `${accepted}/${TOTAL} accepted in ${seconds.toFixed(1)} s, 50 in flight${others.length ? `; others: ${[...new Set(others)].join(',')}` : ''}`,
+    });
     const settleStart = performance.now();
     const store = bot.fb.deps.store;
     let pending = 0;
@@ -361,9 +453,30 @@ async function alertStorm(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<vo
     const o = slackOutcome(bot.emulator);
     const doubled = [...o.cards.values(), ...o.announcements.values()].filter((n) => n > 1).length;
     add({ name: `storm.${db}.settled_after_ingest`, value: settle, unit: 's', note: 'all jobs done, Slack paced under its tiers' });
-    add({ name: `storm.${db}.incidents`, value: incidents, unit: 'incidents', target: '= 25', ok: incidents === FPS, ...(incidents !== FPS ? { note: 'WRONG' } : {}) });
-    add({ name: `storm.${db}.channels`, value: o.channels, unit: 'channels', target: '= 25', ok: o.channels === FPS, ...(o.channels !== FPS ? { note: 'WRONG' } : {}) });
-    add({ name: `storm.${db}.announcements`, value: o.announcements.size, unit: 'announcements', target: '= 25, none doubled', ok: o.announcements.size === FPS && doubled === 0, ...(doubled ? { note: `WRONG: ${doubled} doubled` } : {}) });
+    add({
+      name: `storm.${db}.incidents`,
+      value: incidents,
+      unit: 'incidents',
+      target: '= 25',
+      ok: incidents === FPS,
+      ...(incidents !== FPS ? { note: 'WRONG' } : {}),
+    });
+    add({
+      name: `storm.${db}.channels`,
+      value: o.channels,
+      unit: 'channels',
+      target: '= 25',
+      ok: o.channels === FPS,
+      ...(o.channels !== FPS ? { note: 'WRONG' } : {}),
+    });
+    add({
+      name: `storm.${db}.announcements`,
+      value: o.announcements.size,
+      unit: 'announcements',
+      target: '= 25, none doubled',
+      ok: o.announcements.size === FPS && doubled === 0,
+      ...(doubled ? { note: `WRONG: ${doubled} doubled` } : {}),
+    });
     add({ name: `storm.${db}.slack_429s`, value: o.rateLimited, unit: '429s', target: '= 0', ok: o.rateLimited === 0 });
   } finally {
     await bot.close();
@@ -395,7 +508,16 @@ async function crashRecovery(): Promise<void> {
     ],
   });
   const db = join(dir, 'firebreak.db');
-  const env = { SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: emulator.apiUrl, DATABASE_URL: `sqlite:${db}`, LOG_LEVEL: 'warn', FIREBREAK_CONFIG: cfg, BENCH_EXECUTOR_SECRET: 'bench-exec-secret', ANNOUNCE_CHANNEL: 'C0INCIDENTS' };
+  const env = {
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: emulator.apiUrl,
+    DATABASE_URL: `sqlite:${db}`,
+    LOG_LEVEL: 'warn',
+    FIREBREAK_CONFIG: cfg,
+    BENCH_EXECUTOR_SECRET: 'bench-exec-secret',
+    ANNOUNCE_CHANNEL: 'C0INCIDENTS',
+  };
   const port = await freePort();
   const store = () => import('../src/adapters/store/index.js');
   try {
@@ -413,7 +535,14 @@ async function crashRecovery(): Promise<void> {
     const ready = performance.now();
     await waitUntil(() => markedMessages(emulator, 'card:').length === 1, 60_000, 'the card after the restart', 20);
     const card = performance.now();
-    add({ name: 'crash.declare.card_after_restart', value: (card - t0) / 1000, unit: 's', target: '≤ 10 after ready', ok: card - ready <= 10_000, note: `SIGKILL after conversations.create, before the card; spawn → /healthz ${((ready - t0) / 1000).toFixed(1)} s, card ${Math.max(0, (card - ready) / 1000).toFixed(1)} s after` });
+    add({
+      name: 'crash.declare.card_after_restart',
+      value: (card - t0) / 1000,
+      unit: 's',
+      target: '≤ 10 after ready',
+      ok: card - ready <= 10_000,
+      note: `SIGKILL after conversations.create, before the card; spawn → /healthz ${((ready - t0) / 1000).toFixed(1)} s, card ${Math.max(0, (card - ready) / 1000).toFixed(1)} s after`,
+    });
 
     // 2. Killed while an approved action runs (the executor answers after 20 s).
     const { openStore } = await store();
@@ -444,7 +573,14 @@ async function crashRecovery(): Promise<void> {
     );
     const posted = performance.now();
     const headline = /· ran/.test(settled) ? 'ran' : /· failed/.test(settled) ? 'failed' : 'outcome unknown';
-    add({ name: 'crash.approval.result_after_restart', value: (posted - t0) / 1000, unit: 's', target: '≤ 10 after ready', ok: posted - ready2 <= 10_000, note: `SIGKILL while the executor ran; the message then reads “${headline}”; spawn → /healthz ${((ready2 - t0) / 1000).toFixed(1)} s, result ${Math.max(0, (posted - ready2) / 1000).toFixed(1)} s after; executor calls ${target.calls.length - before}` });
+    add({
+      name: 'crash.approval.result_after_restart',
+      value: (posted - t0) / 1000,
+      unit: 's',
+      target: '≤ 10 after ready',
+      ok: posted - ready2 <= 10_000,
+      note: `SIGKILL while the executor ran; the message then reads “${headline}”; spawn → /healthz ${((ready2 - t0) / 1000).toFixed(1)} s, result ${Math.max(0, (posted - ready2) / 1000).toFixed(1)} s after; executor calls ${target.calls.length - before}`,
+    });
     await bot.close();
   } finally {
     await emulator.close();
@@ -475,19 +611,26 @@ async function stormBiggerThanSlack(): Promise<void> {
     const started = Date.now();
     const watcher = setInterval(() => {
       const texts: string[] = [];
-      for (const ch of bot.emulator.state.channels.values()) for (const m of bot.emulator.state.messages(ch.id)) texts.push(JSON.stringify(m.blocks ?? m.text ?? ''));
+      for (const ch of bot.emulator.state.channels.values())
+        for (const m of bot.emulator.state.messages(ch.id)) texts.push(JSON.stringify(m.blocks ?? m.text ?? ''));
       const all = texts.join('\n');
       for (const [t] of sentAt) if (!seenAt.has(t) && all.includes(t)) seenAt.set(t, Date.now());
     }, 250);
     const statuses: number[] = [];
     // Spread over one minute, as a storm arrives (not one burst).
-    await pool(Array.from({ length: N }, (_, i) => i), 20, async (i) => {
-      const due = started + (i * 60_000) / N;
-      if (due > Date.now()) await sleep(due - Date.now());
-      const title = name(i);
-      sentAt.set(title, Date.now());
-      statuses.push(await postGenericAlert(bot.url, ALERT_SECRET, { title, service: SERVICES[i % SERVICES.length], severity: 'critical', external_id: `storm500-${i}` }));
-    });
+    await pool(
+      Array.from({ length: N }, (_, i) => i),
+      20,
+      async (i) => {
+        const due = started + (i * 60_000) / N;
+        if (due > Date.now()) await sleep(due - Date.now());
+        const title = name(i);
+        sentAt.set(title, Date.now());
+        statuses.push(
+          await postGenericAlert(bot.url, ALERT_SECRET, { title, service: SERVICES[i % SERVICES.length], severity: 'critical', external_id: `storm500-${i}` }),
+        );
+      },
+    );
     const sendSeconds = (Date.now() - started) / 1000;
     await waitUntil(() => seenAt.size === N, 180_000, 'every alert visible in Slack', 250).catch(() => null);
     clearInterval(watcher);
@@ -496,11 +639,32 @@ async function stormBiggerThanSlack(): Promise<void> {
     const o = slackOutcome(bot.emulator);
     const incidents = await bot.fb.deps.store.listOpenIncidents();
     const storms = incidents.filter((i) => i.title.startsWith('[STORM]'));
-    add({ name: 'storm500.visible_in_slack', value: worst, unit: 's', target: '≤ 60', ok: worst <= 60, note: `worst of ${N} distinct alerts (sent over ${sendSeconds.toFixed(0)} s, ${statuses.filter((x) => x === 202).length} accepted): from its webhook to a Slack message showing it; p50 ${(percentile(lags, 50) / 1000).toFixed(1)} s; ${seenAt.size}/${N} seen` });
-    add({ name: 'storm500.channels_created', value: o.channels, unit: 'channels', target: `≤ ${10 + SERVICES.length}`, ok: o.channels <= 10 + SERVICES.length, note: `${incidents.length - storms.length} incidents of their own (the storm threshold, 10 per 5 min) + ${storms.length} storm incidents (one per service)` });
+    add({
+      name: 'storm500.visible_in_slack',
+      value: worst,
+      unit: 's',
+      target: '≤ 60',
+      ok: worst <= 60,
+      note: `worst of ${N} distinct alerts (sent over ${sendSeconds.toFixed(0)} s, ${statuses.filter((x) => x === 202).length} accepted): from its webhook to a Slack message showing it; p50 ${(percentile(lags, 50) / 1000).toFixed(1)} s; ${seenAt.size}/${N} seen`,
+    });
+    add({
+      name: 'storm500.channels_created',
+      value: o.channels,
+      unit: 'channels',
+      target: `≤ ${10 + SERVICES.length}`,
+      ok: o.channels <= 10 + SERVICES.length,
+      note: `${incidents.length - storms.length} incidents of their own (the storm threshold, 10 per 5 min) + ${storms.length} storm incidents (one per service)`,
+    });
     add({ name: 'storm500.slack_429s', value: o.rateLimited, unit: '429s', target: '= 0', ok: o.rateLimited === 0 });
     const calls = bot.emulator.calls();
-    add({ name: 'storm500.slack_calls', value: calls.length, unit: 'calls', note: Object.entries(calls.reduce<Record<string, number>>((m, c) => ((m[c.method] = (m[c.method] ?? 0) + 1), m), {})).map(([k, v]) => `${k} ${v}`).join(', ') });
+    add({
+      name: 'storm500.slack_calls',
+      value: calls.length,
+      unit: 'calls',
+      note: Object.entries(calls.reduce<Record<string, number>>((m, c) => ((m[c.method] = (m[c.method] ?? 0) + 1), m), {}))
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', '),
+    });
   } finally {
     await bot.close();
     rmSync(dirname(cfg), { recursive: true, force: true });
@@ -519,7 +683,11 @@ function countingStore(inner: Store): { store: Store; count(): number } {
       return (...args: unknown[]) => {
         const out = (v as (...a: unknown[]) => unknown).apply(target, args);
         // The job loop polls while idle: a claim counts only when it claimed something.
-        if (prop === 'claimJobs') void (out as Promise<unknown[]>).then((jobs) => void (jobs.length > 0 && n++), () => undefined);
+        if (prop === 'claimJobs')
+          void (out as Promise<unknown[]>).then(
+            (jobs) => void (jobs.length > 0 && n++),
+            () => undefined,
+          );
         else n++;
         return out;
       };
@@ -557,7 +725,17 @@ async function unitCosts(): Promise<void> {
   const bot = await startBot({
     rateLimits: 'off',
     build: { store: counted.store },
-    env: { ...quiet, INCIDENT_BACKEND: 'rootly', ROOTLY_API_KEY: 'rootly-test-key', ROOTLY_API_URL: rootly.url, ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BASE_URL: claude.url, ALERT_WEBHOOK_SECRET: ALERT_SECRET, FIREBREAK_CONFIG: cfg, BENCH_EXECUTOR_SECRET: 'bench-exec-secret' },
+    env: {
+      ...quiet,
+      INCIDENT_BACKEND: 'rootly',
+      ROOTLY_API_KEY: 'rootly-test-key',
+      ROOTLY_API_URL: rootly.url,
+      ANTHROPIC_API_KEY: 'sk-ant-test',
+      ANTHROPIC_BASE_URL: claude.url,
+      ALERT_WEBHOOK_SECRET: ALERT_SECRET,
+      FIREBREAK_CONFIG: cfg,
+      BENCH_EXECUTOR_SECRET: 'bench-exec-secret',
+    },
   });
   try {
     await bot.waitFor(async () => (await bot.fb.ready()).checks.backend === 'ok', 10_000, 'backend ready');
@@ -579,7 +757,10 @@ async function unitCosts(): Promise<void> {
       const c0 = claude.requests.length;
       await act();
       await quietDown();
-      const slack = bot.emulator.calls().slice(sl0).filter((c) => c.method !== 'response_url');
+      const slack = bot.emulator
+        .calls()
+        .slice(sl0)
+        .filter((c) => c.method !== 'response_url');
       const tiers = new Map<string, number>();
       for (const c of slack) {
         const t = tierOf(c.method);
@@ -588,7 +769,10 @@ async function unitCosts(): Promise<void> {
       }
       const methods = new Map<string, number>();
       for (const c of slack) methods.set(c.method, (methods.get(c.method) ?? 0) + 1);
-      const byTier = [...tiers].sort().map(([k, v]) => `${k} ${v}`).join(', ');
+      const byTier = [...tiers]
+        .sort()
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
       add({
         name: `cost.${unit}`,
         value: counted.count() - s0,
@@ -598,7 +782,11 @@ async function unitCosts(): Promise<void> {
     };
     await measure('declaration', 'one inline declaration with Rootly and Claude (brief included)', async () => {
       await bot.driver.slash('declare high Cost of one declaration', { user: ALICE, channel: GENERAL_CHANNEL_ID });
-      await waitUntil(async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === 'Cost of one declaration' && i.cardTs), 15_000, 'the declaration');
+      await waitUntil(
+        async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === 'Cost of one declaration' && i.cardTs),
+        15_000,
+        'the declaration',
+      );
     });
     const inc = (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === 'Cost of one declaration')!;
     bot.emulator.state.addMembers(inc.channelId!, [BOB]);
@@ -653,10 +841,17 @@ async function approvalRace(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<
       },
     ],
   });
-  const bot = await startBot({ emulator, env: { ...quiet, FIREBREAK_CONFIG: cfg, BENCH_EXECUTOR_SECRET: 'bench-exec-secret', ...(dbUrl ? { DATABASE_URL: dbUrl } : {}) } });
+  const bot = await startBot({
+    emulator,
+    env: { ...quiet, FIREBREAK_CONFIG: cfg, BENCH_EXECUTOR_SECRET: 'bench-exec-secret', ...(dbUrl ? { DATABASE_URL: dbUrl } : {}) },
+  });
   try {
     await bot.driver.slash('declare high Bench approval race', { user: ALICE, channel: GENERAL_CHANNEL_ID });
-    const inc = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.channelId && i.cardTs), 15_000, 'the incident channel');
+    const inc = await bot.waitFor(
+      async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.channelId && i.cardTs),
+      15_000,
+      'the incident channel',
+    );
     // Approvers are in the incident channel, as they would be (ephemeral answers need membership).
     emulator.state.addMembers(inc.channelId!, people);
     await bot.driver.slash('action rollback_deployment service=api version=v41', { user: ALICE, channel: inc.channelId! });
@@ -670,13 +865,39 @@ async function approvalRace(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<
     const acks = rs.map((r) => r.ms);
     // People told "already approved by …" (a response_url answer is also stored as an ephemeral: count people, not copies).
     const already = new Set(emulator.state.ephemerals.filter((e) => /already/i.test(e.text ?? '')).map((e) => e.user)).size;
-    add({ name: `race.${db}.executions`, value: executions, unit: 'executions', target: '= 1', ok: executions === 1, note: `${people.length} concurrent Approve clicks by different authorised users` });
-    add({ name: `race.${db}.max_ack`, value: Math.max(...acks), unit: 'ms', target: '< 3000', ok: Math.max(...acks) < 3000, note: `p50 ${percentile(acks, 50).toFixed(0)} ms; non-200: ${rs.filter((r) => r.status !== 200).length}` });
+    add({
+      name: `race.${db}.executions`,
+      value: executions,
+      unit: 'executions',
+      target: '= 1',
+      ok: executions === 1,
+      note: `${people.length} concurrent Approve clicks by different authorised users`,
+    });
+    add({
+      name: `race.${db}.max_ack`,
+      value: Math.max(...acks),
+      unit: 'ms',
+      target: '< 3000',
+      ok: Math.max(...acks) < 3000,
+      note: `p50 ${percentile(acks, 50).toFixed(0)} ms; non-200: ${rs.filter((r) => r.status !== 200).length}`,
+    });
     const racers = new Set(people);
     const kinds = new Map<string, number>();
-    for (const e of emulator.state.ephemerals) if (racers.has(e.user)) kinds.set((e.text ?? '').slice(0, 48), (kinds.get((e.text ?? '').slice(0, 48)) ?? 0) + 1);
-    const summary = [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([t, n]) => `${n}× "${t}…"`).join('; ');
-    add({ name: `race.${db}.already_answers`, value: already, unit: 'people', target: `= ${people.length - 1}`, ok: already === people.length - 1, note: `told "already approved by …" within 2 s of the clicks: ${summary || 'none'}` });
+    for (const e of emulator.state.ephemerals)
+      if (racers.has(e.user)) kinds.set((e.text ?? '').slice(0, 48), (kinds.get((e.text ?? '').slice(0, 48)) ?? 0) + 1);
+    const summary = [...kinds]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([t, n]) => `${n}× "${t}…"`)
+      .join('; ');
+    add({
+      name: `race.${db}.already_answers`,
+      value: already,
+      unit: 'people',
+      target: `= ${people.length - 1}`,
+      ok: already === people.length - 1,
+      note: `told "already approved by …" within 2 s of the clicks: ${summary || 'none'}`,
+    });
   } finally {
     await bot.close();
     await emulator.close();
@@ -694,16 +915,47 @@ async function summaryCost(): Promise<void> {
     const logger = createLogger({ level: 'warn', secrets: [], destination: new Writable({ write: (_c, _e, cb) => cb() }), pretty: false });
     const summarizer = await buildSummarizer(config, logger, createMetrics(), systemClock);
     const people = ['alice', 'bob', 'carol', 'dave', 'erin'];
-    const phrases = ['checking the checkout-api error budget', 'p99 latency on eu-west-1 is climbing again', 'rolled the canary back to the previous build', 'db connection pool saturated at 200 connections', 'looking at the load balancer logs now'];
+    const phrases = [
+      'checking the checkout-api error budget',
+      'p99 latency on eu-west-1 is climbing again',
+      'rolled the canary back to the previous build',
+      'db connection pool saturated at 200 connections',
+      'looking at the load balancer logs now',
+    ];
     const base = 1_712_325_600;
-    const line = (i: number): TranscriptLine => ({ ts: `${base + i * 7}.000100`, author: people[i % 5]!, isBot: i % 17 === 0, text: `${phrases[i % 5]} (update ${i})` });
+    const line = (i: number): TranscriptLine => ({
+      ts: `${base + i * 7}.000100`,
+      author: people[i % 5]!,
+      isBot: i % 17 === 0,
+      text: `${phrases[i % 5]} (update ${i})`,
+    });
     const first = Array.from({ length: 2000 }, (_, i) => line(i));
     const all = Array.from({ length: 2050 }, (_, i) => line(i));
     const incident = {
-      id: 'inc_bench', seq: 7, title: 'Checkout returns 502 for EU customers', description: 'Error rate above 20%.', severity: 'high' as const,
-      status: 'investigating' as const, services: ['checkout-api'], private: false, origin: 'slack' as const, source: null, declaredBy: ALICE, commanderId: ALICE,
-      backend: 'local', backendId: 'inc_bench', backendUrl: null, channelId: 'C0BENCH', channelName: 'inc-bench', cardTs: null, announceTs: null, alertCount: 0,
-      createdAt: new Date(base * 1000), updatedAt: new Date(base * 1000), resolvedAt: null, version: 1,
+      id: 'inc_bench',
+      seq: 7,
+      title: 'Checkout returns 502 for EU customers',
+      description: 'Error rate above 20%.',
+      severity: 'high' as const,
+      status: 'investigating' as const,
+      services: ['checkout-api'],
+      private: false,
+      origin: 'slack' as const,
+      source: null,
+      declaredBy: ALICE,
+      commanderId: ALICE,
+      backend: 'local',
+      backendId: 'inc_bench',
+      backendUrl: null,
+      channelId: 'C0BENCH',
+      channelName: 'inc-bench',
+      cardTs: null,
+      announceTs: null,
+      alertCount: 0,
+      createdAt: new Date(base * 1000),
+      updatedAt: new Date(base * 1000),
+      resolvedAt: null,
+      version: 1,
     };
     const sent = () => {
       const u = fake.requests.at(-1)?.usage;
@@ -719,7 +971,16 @@ async function summaryCost(): Promise<void> {
     const scratchTokens = sent();
     if (inc.fallback || scratch.fallback) throw new Error('a summary fell back');
     const ratio = incTokens / scratchTokens;
-    add({ name: 'summary.incremental_over_scratch', value: ratio, unit: 'ratio', target: '≤ 0.15', ok: ratio <= 0.15, numerator: incTokens, denominator: scratchTokens, note: '2,000 messages + 50 new; input incl. cache read/creation' });
+    add({
+      name: 'summary.incremental_over_scratch',
+      value: ratio,
+      unit: 'ratio',
+      target: '≤ 0.15',
+      ok: ratio <= 0.15,
+      numerator: incTokens,
+      denominator: scratchTokens,
+      note: '2,000 messages + 50 new; input incl. cache read/creation',
+    });
   } finally {
     await fake.close();
   }
@@ -780,11 +1041,25 @@ async function footprint(): Promise<void> {
         5,
       );
       const readyMs = performance.now() - t0;
-      add({ name: 'footprint.start_to_ready', value: readyMs, unit: 'ms', target: '≤ 1000', ok: readyMs <= 1000, note: `spawn → first /readyz 200, SQLite, node ${nodeFlags.join(' ')} dist/src/main.js` });
+      add({
+        name: 'footprint.start_to_ready',
+        value: readyMs,
+        unit: 'ms',
+        target: '≤ 1000',
+        ok: readyMs <= 1000,
+        note: `spawn → first /readyz 200, SQLite, node ${nodeFlags.join(' ')} dist/src/main.js`,
+      });
       await sleep(3000);
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-      add({ name: 'footprint.idle_rss', value: kb / 1024, unit: 'MB', target: '≤ 100', ok: kb / 1024 <= 100, note: '3 s after ready, Rootly and Claude configured' });
+      add({
+        name: 'footprint.idle_rss',
+        value: kb / 1024,
+        unit: 'MB',
+        target: '≤ 100',
+        ok: kb / 1024 <= 100,
+        note: '3 s after ready, Rootly and Claude configured',
+      });
       child.kill('SIGTERM');
       const t1 = performance.now();
       const code = await Promise.race([exited, sleep(15_000).then(() => 'timeout' as const)]);
@@ -808,12 +1083,32 @@ function moduleCosts(): void {
     const r = spawnSync(process.execPath, ['--max-semi-space-size=2', '--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8' });
     return r.status === 0 ? Number(r.stdout) / 1024 / 1024 : NaN;
   };
-  const modules = ['@slack/bolt', '@slack/web-api', '@anthropic-ai/sdk', 'kysely', 'better-sqlite3', 'pg', 'undici', 'pino', 'zod', 'liquidjs', 'prom-client', 're2js', 'yaml', 'ws'];
+  const modules = [
+    '@slack/bolt',
+    '@slack/web-api',
+    '@anthropic-ai/sdk',
+    'kysely',
+    'better-sqlite3',
+    'pg',
+    'undici',
+    'pino',
+    'zod',
+    'liquidjs',
+    'prom-client',
+    're2js',
+    'yaml',
+    'ws',
+  ];
   // The first dynamic import itself costs memory (the ESM loader): measured with a tiny module and taken off.
   const base = measure('node:util');
   const costs = modules.map((m) => [m, measure(m) - base] as const).sort((a, b) => b[1] - a[1]);
   const whole = measure(join(ROOT, 'dist/src/app.js')) - base;
-  add({ name: 'footprint.module_costs', value: whole, unit: 'MB', note: `RSS added by importing the whole app (dist/src/app.js, nothing started); alone: ${costs.map(([m, mb]) => `${m} ${mb.toFixed(1)}`).join(', ')} (MB; shared code counted in each)` });
+  add({
+    name: 'footprint.module_costs',
+    value: whole,
+    unit: 'MB',
+    note: `RSS added by importing the whole app (dist/src/app.js, nothing started); alone: ${costs.map(([m, mb]) => `${m} ${mb.toFixed(1)}`).join(', ')} (MB; shared code counted in each)`,
+  });
 }
 
 // -- main --------------------------------------------------------------------------------------------
@@ -845,7 +1140,13 @@ async function mcpReads(): Promise<void> {
     import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
   ]);
   const token = 'bench-agent-token-0123456789abcdef';
-  const cfg = writeConfigFile({ agents: { mcp: [{ name: 'bench-agent', token_env: 'BENCH_AGENT_TOKEN', scopes: ['read'], rate_limit_per_minute: 1_000_000, incident_rate_limit_per_minute: 1_000_000 }] } });
+  const cfg = writeConfigFile({
+    agents: {
+      mcp: [
+        { name: 'bench-agent', token_env: 'BENCH_AGENT_TOKEN', scopes: ['read'], rate_limit_per_minute: 1_000_000, incident_rate_limit_per_minute: 1_000_000 },
+      ],
+    },
+  });
   const bot = await startBot({ env: { ...quiet, FIREBREAK_CONFIG: cfg, BENCH_AGENT_TOKEN: token }, rateLimits: 'off' });
   try {
     const store = bot.fb.deps.store;
@@ -872,7 +1173,9 @@ async function mcpReads(): Promise<void> {
       const out: number[] = [];
       for (let i = 0; i < n + 10; i++) {
         const started = performance.now();
-        const r = (await client.callTool(typeof args.arguments.incident === 'string' ? { ...args, arguments: { incident: `bench-${(i * 37) % 1000}` } } : args)) as { isError?: boolean };
+        const r = (await client.callTool(
+          typeof args.arguments.incident === 'string' ? { ...args, arguments: { incident: `bench-${(i * 37) % 1000}` } } : args,
+        )) as { isError?: boolean };
         if (r.isError) throw new Error(`${args.name} failed: ${JSON.stringify(r)}`);
         if (i >= 10) out.push(performance.now() - started); // the first 10 warm up
       }
@@ -882,10 +1185,21 @@ async function mcpReads(): Promise<void> {
       const p50 = percentile(samples, 50);
       const p99 = percentile(samples, 99);
       add({ name: `${name}.p50`, value: p50, unit: 'ms' });
-      add({ name: `${name}.p99`, value: p99, unit: 'ms', target: `< ${target}`, ok: p99 < target, note: `${samples.length} calls through the MCP client, 1,000 incidents` });
+      add({
+        name: `${name}.p99`,
+        value: p99,
+        unit: 'ms',
+        target: `< ${target}`,
+        ok: p99 < target,
+        note: `${samples.length} calls through the MCP client, 1,000 incidents`,
+      });
     };
     report('mcp.list_incidents', await time({ name: 'list_incidents', arguments: { limit: 50 } }, 200), 250);
-    report('mcp.list_incidents_filtered', await time({ name: 'list_incidents', arguments: { status: ['resolved'], severity: ['high'], service: 'svc-5', limit: 50 } }, 200), 250);
+    report(
+      'mcp.list_incidents_filtered',
+      await time({ name: 'list_incidents', arguments: { status: ['resolved'], severity: ['high'], service: 'svc-5', limit: 50 } }, 200),
+      250,
+    );
     report('mcp.search_incidents', await time({ name: 'search_incidents', arguments: { query: 'db failover', limit: 10 } }, 200), 250);
     report('mcp.get_incident', await time({ name: 'get_incident', arguments: { incident: 'bench-0' } }, 200), 250);
     await client.close();
@@ -898,7 +1212,14 @@ async function run(): Promise<void> {
   const started = Date.now();
   // The machine may be shared: its load is part of every figure (ratios absorb some of it, not all).
   const load = (when: string) =>
-    add({ name: `machine.load_average.${when}`, value: loadavg()[0]!, unit: '', note: `1/5/15 min ${loadavg().map((x) => x.toFixed(2)).join(' / ')} on ${availableParallelism()} CPUs` });
+    add({
+      name: `machine.load_average.${when}`,
+      value: loadavg()[0]!,
+      unit: '',
+      note: `1/5/15 min ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' / ')} on ${availableParallelism()} CPUs`,
+    });
   load('start');
   await scenario('ack', 'Ack latency (50 concurrent, bot vs bare node:http)', ackLatency);
   await scenario('declare', 'Declare critical path with latency L on Slack and the backend', declarePath);
@@ -909,7 +1230,9 @@ async function run(): Promise<void> {
   await scenario('summary', 'Summary cost: incremental / from scratch', summaryCost);
   await scenario('cost', 'Cost per unit of work: store, Slack by tier, Rootly, Claude', unitCosts);
   await scenario('footprint', 'Footprint: start-to-ready and idle RSS', footprint);
-  await scenario('insights-sync', `Insights: sync ${process.env.BENCH_INSIGHTS_N ?? '10000'} incidents from the fake Rootly, SIGKILL and resume`, () => insightsSync(add));
+  await scenario('insights-sync', `Insights: sync ${process.env.BENCH_INSIGHTS_N ?? '10000'} incidents from the fake Rootly, SIGKILL and resume`, () =>
+    insightsSync(add),
+  );
   await scenario('insights-stats', '/incident stats 90d: figures and chart on SQLite and PostgreSQL', () => insightsStats(add));
   await scenario('mcp', 'Agents over MCP: list_incidents / get_incident over 1,000 incidents', mcpReads);
   if (wanted('storm') || wanted('race')) {
@@ -936,7 +1259,9 @@ async function run(): Promise<void> {
   load('end');
   const out = join(ROOT, 'bench/results.json');
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
-  process.stdout.write(`\n${table(results)}\n\n${results.filter((r) => r.ok === false).length} failing of ${results.filter((r) => r.ok !== undefined).length} with targets; ${((Date.now() - started) / 1000).toFixed(0)} s; written to bench/results.json\n`);
+  process.stdout.write(
+    `\n${table(results)}\n\n${results.filter((r) => r.ok === false).length} failing of ${results.filter((r) => r.ok !== undefined).length} with targets; ${((Date.now() - started) / 1000).toFixed(0)} s; written to bench/results.json\n`,
+  );
 }
 
 run().then(

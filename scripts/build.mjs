@@ -26,13 +26,16 @@ function newestSource() {
     }
   };
   walk(join(root, 'src'));
-  for (const f of ['tsconfig.json', 'tsconfig.build.json', 'package-lock.json']) if (existsSync(join(root, f))) newest = Math.max(newest, statSync(join(root, f)).mtimeMs);
+  for (const f of ['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'])
+    if (existsSync(join(root, f))) newest = Math.max(newest, statSync(join(root, f)).mtimeMs);
   return newest;
 }
 
 if (process.argv.includes('--if-stale')) {
   if (existsSync(built) && statSync(built).mtimeMs >= newestSource()) process.exit(0);
-  process.stderr.write(existsSync(built) ? 'firebreak: sources changed since the last build, compiling first...\n' : 'firebreak: no build yet, compiling first...\n');
+  process.stderr.write(
+    existsSync(built) ? 'firebreak: sources changed since the last build, compiling first...\n' : 'firebreak: no build yet, compiling first...\n',
+  );
 }
 if (!existsSync(tsc)) {
   process.stderr.write('firebreak: TypeScript is not installed (a production install?): cannot compile src/. Run `npm ci` (with dev dependencies) first.\n');

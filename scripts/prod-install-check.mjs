@@ -131,7 +131,10 @@ try {
   const deadline = Date.now() + 60_000;
   let health = null;
   while (Date.now() < deadline && bot.exitCode === null) {
-    health = await fetch(`${url}/healthz`).then((r) => r.status, () => null);
+    health = await fetch(`${url}/healthz`).then(
+      (r) => r.status,
+      () => null,
+    );
     if (health === 200) break;
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -35,11 +35,10 @@ const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 
 function run(list, n) {
   if (!list.length) return 0;
-  const res = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', '--test', `--test-concurrency=${n}`, '--test-reporter=spec', ...flags, ...list],
-    { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
-  );
+  const res = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${n}`, '--test-reporter=spec', ...flags, ...list], {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_ENV: 'test' },
+  });
   return res.status ?? 1;
 }
 

@@ -68,7 +68,11 @@ export async function buildBackend(config: Config, store: Store, logger: Logger)
     }
     case 'incidentio': {
       const { createIncidentIoBackend } = await import('./adapters/backend/incidentio/backend.js');
-      return createIncidentIoBackend({ apiKey: requiredKey(config.env.INCIDENTIO_API_KEY, 'INCIDENTIO_API_KEY'), baseUrl: config.incidentioApiUrl, logger: log });
+      return createIncidentIoBackend({
+        apiKey: requiredKey(config.env.INCIDENTIO_API_KEY, 'INCIDENTIO_API_KEY'),
+        baseUrl: config.incidentioApiUrl,
+        logger: log,
+      });
     }
     case 'local':
       return createLocalBackend(store, config.env.FIREBREAK_PUBLIC_URL ? { publicUrl: config.env.FIREBREAK_PUBLIC_URL } : {});
@@ -88,7 +92,10 @@ export async function buildOnCall(config: Config, logger: Logger): Promise<OnCal
       return createIncidentIoOnCall({ apiKey: config.env.INCIDENTIO_API_KEY!, baseUrl: config.incidentioApiUrl, logger: log });
     }
     case 'local': {
-      const [{ createLocalOnCall }, { createPagerDutyEvents }] = await Promise.all([import('./adapters/backend/local-oncall.js'), import('./adapters/pagerduty/events.js')]);
+      const [{ createLocalOnCall }, { createPagerDutyEvents }] = await Promise.all([
+        import('./adapters/backend/local-oncall.js'),
+        import('./adapters/pagerduty/events.js'),
+      ]);
       return createLocalOnCall({
         pagerduty: createPagerDutyEvents({ ...(config.env.PAGERDUTY_EVENTS_URL ? { baseUrl: config.env.PAGERDUTY_EVENTS_URL } : {}), logger: log }),
         routingKeys: config.pagerdutyRoutingKeys,
@@ -108,7 +115,10 @@ export async function buildSummarizer(config: Config, logger: Logger, metrics: M
     logger.info('ANTHROPIC_API_KEY is not set: briefs, summaries and post-mortems are plain structured summaries from the record');
     return fallback;
   }
-  const [{ createClaudeSummarizer }, { PromptRenderer }] = await Promise.all([import('./adapters/anthropic/claude-summarizer.js'), import('./adapters/anthropic/prompts.js')]);
+  const [{ createClaudeSummarizer }, { PromptRenderer }] = await Promise.all([
+    import('./adapters/anthropic/claude-summarizer.js'),
+    import('./adapters/anthropic/prompts.js'),
+  ]);
   return createClaudeSummarizer({
     apiKey: config.env.ANTHROPIC_API_KEY,
     baseURL: config.env.ANTHROPIC_BASE_URL ?? null,
@@ -136,7 +146,12 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   const store = opts.store ?? (await openAndMigrate(config.databaseUrl, { logger: logger.child({ component: 'store' }) }));
   if (!config.slack) throw new Error('no Slack credentials: set SLACK_BOT_TOKEN (and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN), or run the sandbox');
   const slack = config.slack;
-  const chat = new SlackChat({ token: slack.botToken, apiUrl: config.slackApiUrl, logger, ...(opts.slackRetries !== undefined ? { retries: opts.slackRetries } : {}) });
+  const chat = new SlackChat({
+    token: slack.botToken,
+    apiUrl: config.slackApiUrl,
+    logger,
+    ...(opts.slackRetries !== undefined ? { retries: opts.slackRetries } : {}),
+  });
   const [backend, summarizer, oncall] = await Promise.all([
     opts.backend ?? buildBackend(config, store, logger),
     opts.summarizer ?? buildSummarizer(config, logger, metrics, clock),
@@ -197,7 +212,10 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       // SQLite has one process: what its previous run left leased is resumed now, not after the lease.
       if (store.dialect === 'sqlite' && !opts.jobs?.workerId) await jobs.reclaimPreviousRun();
       jobs.start();
-      const hourly = () => void jobs.enqueue(maintenanceJob, {}, { key: String(Math.floor(clock.now().getTime() / 3600_000)) }).catch((err) => logger.warn({ err }, 'scheduling housekeeping failed'));
+      const hourly = () =>
+        void jobs
+          .enqueue(maintenanceJob, {}, { key: String(Math.floor(clock.now().getTime() / 3600_000)) })
+          .catch((err) => logger.warn({ err }, 'scheduling housekeeping failed'));
       hourly();
       maintenanceTimer = setInterval(hourly, 10 * 60_000);
       maintenanceTimer.unref();

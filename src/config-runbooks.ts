@@ -51,7 +51,9 @@ export function loadRunbooks(
       problems.push(`firebreak.yml runbooks.folder: not a folder: ${dir}`);
     } else {
       const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
-      for (const name of readdirSync(dir).filter((f) => /\.ya?ml$/i.test(f)).sort()) {
+      for (const name of readdirSync(dir)
+        .filter((f) => /\.ya?ml$/i.test(f))
+        .sort()) {
         const file = join(dir, name);
         let raw: unknown;
         try {
@@ -100,7 +102,9 @@ export function loadRunbooks(
             `runbook ${rb.id} step ${s.id}: auto: true, but this command is not declared read_only; an automatic start has no person to vouch for a command that may change something. Declare read_only: true if it only reads, or set auto: false`,
           );
         if (!section.allow_commands)
-          warnings.push(`runbook ${rb.id} step ${s.id} is a command step, but runbooks.allow_commands is false: that step will be refused when the runbook reaches it`);
+          warnings.push(
+            `runbook ${rb.id} step ${s.id} is a command step, but runbooks.allow_commands is false: that step will be refused when the runbook reaches it`,
+          );
         for (const name of s.command.env) if (opts.env[name] !== undefined) env[name] = opts.env[name]!;
       }
       if (s.kind === 'diagnose') {

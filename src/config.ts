@@ -26,54 +26,68 @@ const HMAC_KEYS = ['ALERT_WEBHOOK_SECRET', 'PAGERDUTY_WEBHOOK_SECRET', 'AGENT_WE
 const CLEAR_TOKENS = ['ALERT_WEBHOOK_TOKEN', 'DATADOG_WEBHOOK_SECRET', 'ALERTMANAGER_WEBHOOK_TOKEN'] as const;
 const WEBHOOK_SECRETS = [...HMAC_KEYS, ...CLEAR_TOKENS, 'INCIDENTIO_WEBHOOK_SECRET'] as const;
 
-const EnvSchema = z
-  .object({
-    SLACK_BOT_TOKEN: optionalString.pipe(z.string().regex(/^xox[bp]-/, 'a bot token starting with xoxb-').optional()),
-    SLACK_SIGNING_SECRET: optionalString,
-    SLACK_APP_TOKEN: optionalString.pipe(z.string().regex(/^xapp-/, 'an app-level token starting with xapp-').optional()),
-    SLACK_API_URL: optionalString.pipe(z.url('a URL such as https://slack.com/api/').optional()),
-    ANNOUNCE_CHANNEL: optionalString.pipe(z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'a channel id such as C0123ABCD').optional()),
-    INCIDENT_BACKEND: optionalString.pipe(z.enum(['local', 'rootly', 'incidentio']).optional()),
-    ROOTLY_API_KEY: optionalString,
-    ROOTLY_API_URL: optionalString.pipe(z.url().optional()),
-    ROOTLY_WEBHOOK_SECRET: optionalString,
-    INCIDENTIO_API_KEY: optionalString,
-    INCIDENTIO_API_URL: optionalString.pipe(z.url().optional()),
-    INCIDENTIO_WEBHOOK_SECRET: optionalString.pipe(z.string().startsWith('whsec_', 'a Svix secret starting with whsec_').optional()),
-    ANTHROPIC_API_KEY: optionalString,
-    ANTHROPIC_BASE_URL: optionalString.pipe(z.url().optional()),
-    ANTHROPIC_MODEL: optionalString,
-    /** PagerDuty Events API v2 base (local backend paging); tests point it at a fake. */
-    PAGERDUTY_EVENTS_URL: optionalString.pipe(z.url().optional()),
-    DATABASE_URL: optionalString.pipe(
-      z
-        .string()
-        .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'sqlite:<path> or postgres://user@host:5432/db')
-        .optional(),
-    ),
-    /** HMAC key of /webhooks/alerts/generic (and the default for PagerDuty's signature). Never sent by anyone. */
-    ALERT_WEBHOOK_SECRET: optionalString,
-    /** Shared token for the sources that send it in clear (Datadog header/Basic, Alertmanager Bearer). */
-    ALERT_WEBHOOK_TOKEN: optionalString,
-    PAGERDUTY_WEBHOOK_SECRET: optionalString,
-    DATADOG_WEBHOOK_SECRET: optionalString,
-    ALERTMANAGER_WEBHOOK_TOKEN: optionalString,
-    AGENT_WEBHOOK_SECRET: optionalString,
-    FIREBREAK_CONFIG: optionalString,
-    FIREBREAK_PUBLIC_URL: optionalString.pipe(z.url().optional()),
-    PORT: optionalString.pipe(
-      z
-        .string()
-        .regex(/^\d{1,5}$/, 'a port number from 1 to 65535 (0: any free port)')
-        .transform(Number)
-        .pipe(z.number().max(65535, 'a port number from 1 to 65535 (0: any free port)'))
-        .optional(),
-    ),
-    HOST: optionalString,
-    /** Sandbox only: allow a non-loopback HOST (the console then relies on its per-run token alone). */
-    SANDBOX_ALLOW_REMOTE: optionalString.pipe(z.enum(['0', '1', 'true', 'false'], 'SANDBOX_ALLOW_REMOTE: 1 or 0').optional()),
-    LOG_LEVEL: optionalString.pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()),
-  });
+const EnvSchema = z.object({
+  SLACK_BOT_TOKEN: optionalString.pipe(
+    z
+      .string()
+      .regex(/^xox[bp]-/, 'a bot token starting with xoxb-')
+      .optional(),
+  ),
+  SLACK_SIGNING_SECRET: optionalString,
+  SLACK_APP_TOKEN: optionalString.pipe(
+    z
+      .string()
+      .regex(/^xapp-/, 'an app-level token starting with xapp-')
+      .optional(),
+  ),
+  SLACK_API_URL: optionalString.pipe(z.url('a URL such as https://slack.com/api/').optional()),
+  ANNOUNCE_CHANNEL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[CG][A-Z0-9]{2,}$/, 'a channel id such as C0123ABCD')
+      .optional(),
+  ),
+  INCIDENT_BACKEND: optionalString.pipe(z.enum(['local', 'rootly', 'incidentio']).optional()),
+  ROOTLY_API_KEY: optionalString,
+  ROOTLY_API_URL: optionalString.pipe(z.url().optional()),
+  ROOTLY_WEBHOOK_SECRET: optionalString,
+  INCIDENTIO_API_KEY: optionalString,
+  INCIDENTIO_API_URL: optionalString.pipe(z.url().optional()),
+  INCIDENTIO_WEBHOOK_SECRET: optionalString.pipe(z.string().startsWith('whsec_', 'a Svix secret starting with whsec_').optional()),
+  ANTHROPIC_API_KEY: optionalString,
+  ANTHROPIC_BASE_URL: optionalString.pipe(z.url().optional()),
+  ANTHROPIC_MODEL: optionalString,
+  /** PagerDuty Events API v2 base (local backend paging); tests point it at a fake. */
+  PAGERDUTY_EVENTS_URL: optionalString.pipe(z.url().optional()),
+  DATABASE_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'sqlite:<path> or postgres://user@host:5432/db')
+      .optional(),
+  ),
+  /** HMAC key of /webhooks/alerts/generic (and the default for PagerDuty's signature). Never sent by anyone. */
+  ALERT_WEBHOOK_SECRET: optionalString,
+  /** Shared token for the sources that send it in clear (Datadog header/Basic, Alertmanager Bearer). */
+  ALERT_WEBHOOK_TOKEN: optionalString,
+  PAGERDUTY_WEBHOOK_SECRET: optionalString,
+  DATADOG_WEBHOOK_SECRET: optionalString,
+  ALERTMANAGER_WEBHOOK_TOKEN: optionalString,
+  AGENT_WEBHOOK_SECRET: optionalString,
+  FIREBREAK_CONFIG: optionalString,
+  FIREBREAK_PUBLIC_URL: optionalString.pipe(z.url().optional()),
+  PORT: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d{1,5}$/, 'a port number from 1 to 65535 (0: any free port)')
+      .transform(Number)
+      .pipe(z.number().max(65535, 'a port number from 1 to 65535 (0: any free port)'))
+      .optional(),
+  ),
+  HOST: optionalString,
+  /** Sandbox only: allow a non-loopback HOST (the console then relies on its per-run token alone). */
+  SANDBOX_ALLOW_REMOTE: optionalString.pipe(z.enum(['0', '1', 'true', 'false'], 'SANDBOX_ALLOW_REMOTE: 1 or 0').optional()),
+  LOG_LEVEL: optionalString.pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()),
+});
 
 /**
  * Rules across variables. They read the raw (trimmed) values, not the parsed ones, so they run even
@@ -157,7 +171,10 @@ const FileSchema = z
       .prefault({}),
     /** Slack user ids invited to every incident channel. */
     responders: z.array(z.string().regex(/^[UW][A-Z0-9]+$/)).default([]),
-    roles: z.array(z.string().regex(/^[a-z][a-z0-9_-]*$/)).min(1).default(['commander', 'communications', 'scribe']),
+    roles: z
+      .array(z.string().regex(/^[a-z][a-z0-9_-]*$/))
+      .min(1)
+      .default(['commander', 'communications', 'scribe']),
     announce: z
       .object({
         /** Incidents created outside Slack (backend UI, alerts) get a channel from this severity up. */
@@ -242,7 +259,10 @@ const FileSchema = z
                 /** The backend's id of the target (Rootly, incident.io). */
                 id: z.string().min(1).optional(),
                 /** Local backend: the variable holding this target's PagerDuty Events v2 routing key. */
-                routing_key_env: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'an environment variable name').optional(),
+                routing_key_env: z
+                  .string()
+                  .regex(/^[A-Z][A-Z0-9_]*$/, 'an environment variable name')
+                  .optional(),
               })
               .strict(),
           )
@@ -269,7 +289,12 @@ const FileSchema = z
       .prefault({}),
     /** Minutes without an `/incident update` before the commander is nudged, per severity (0 = never). */
     reminders: z
-      .object({ critical: z.number().min(0).default(15), high: z.number().min(0).default(30), medium: z.number().min(0).default(60), low: z.number().min(0).default(0) })
+      .object({
+        critical: z.number().min(0).default(15),
+        high: z.number().min(0).default(30),
+        medium: z.number().min(0).default(60),
+        low: z.number().min(0).default(0),
+      })
       .strict()
       .prefault({}),
     insights: z
@@ -281,7 +306,11 @@ const FileSchema = z
         /** Weekly digest: posted once a week to `channel` (a channel id) on `day` at `hour` (UTC). */
         digest: z
           .object({
-            channel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'a channel id such as C0123ABCD').nullable().default(null),
+            channel: z
+              .string()
+              .regex(/^[CG][A-Z0-9]{2,}$/, 'a channel id such as C0123ABCD')
+              .nullable()
+              .default(null),
             day: z.enum(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday']).default('monday'),
             hour: z.number().int().min(0).max(23).default(9),
           })
@@ -440,7 +469,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (new Set(agents.map((a) => a.token)).size !== agents.length) problems.push('firebreak.yml agents.mcp: two agents share one token; give each its own');
   for (const t of file.oncall.targets) {
     if (t.routing_key_env && !env[t.routing_key_env]) problems.push(`${t.routing_key_env}: required by paging target ${t.name} (PagerDuty routing key)`);
-    if (!t.id && !t.routing_key_env) problems.push(`firebreak.yml oncall.targets.${t.name}: needs an id (Rootly, incident.io) or a routing_key_env (PagerDuty)`);
+    if (!t.id && !t.routing_key_env)
+      problems.push(`firebreak.yml oncall.targets.${t.name}: needs an id (Rootly, incident.io) or a routing_key_env (PagerDuty)`);
   }
 
   if (problems.length || !parsedEnv.success) throw new ConfigError(problems);
@@ -477,7 +507,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     runbooks: runbooks.runbooks,
     runbookEnv: runbooks.env,
     warnings: runbooks.warnings,
-    pagerdutyRoutingKeys: Object.fromEntries(file.oncall.targets.flatMap((t) => (t.routing_key_env && env[t.routing_key_env] ? [[t.routing_key_env, env[t.routing_key_env]!]] : []))),
+    pagerdutyRoutingKeys: Object.fromEntries(
+      file.oncall.targets.flatMap((t) => (t.routing_key_env && env[t.routing_key_env] ? [[t.routing_key_env, env[t.routing_key_env]!]] : [])),
+    ),
     configPath,
     agents,
   };

@@ -8,14 +8,17 @@ import { parseTarget, writeExport } from './adapters/export/duckdb.js';
  * (DATABASE_URL, as the bot reads it) as tables teams can query with SQL. See docs/insights.md.
  */
 export async function runExport(argv: string[], env: NodeJS.ProcessEnv = process.env, print: (line: string) => void = console.log): Promise<number> {
-  let args: ReturnType<typeof parseArgs<{ args: string[]; options: { to: { type: 'string' }; table: { type: 'string' }; help: { type: 'boolean' } }; strict: true }>>;
+  let args: ReturnType<
+    typeof parseArgs<{ args: string[]; options: { to: { type: 'string' }; table: { type: 'string' }; help: { type: 'boolean' } }; strict: true }>
+  >;
   try {
     args = parseArgs({ args: argv, options: { to: { type: 'string' }, table: { type: 'string' }, help: { type: 'boolean' } }, strict: true });
   } catch (err) {
     print(`export: ${(err as Error).message}`);
     return 2;
   }
-  const usage = 'usage: npm run export -- --to <file.duckdb | file.parquet | dir/> [--table incidents|timeline_events|approvals|alerts|backend_incidents|incident_facts]';
+  const usage =
+    'usage: npm run export -- --to <file.duckdb | file.parquet | dir/> [--table incidents|timeline_events|approvals|alerts|backend_incidents|incident_facts]';
   if (args.values.help || !args.values.to) {
     print(usage);
     return args.values.help ? 0 : 2;

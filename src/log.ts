@@ -72,7 +72,12 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const wantPretty = opts.pretty ?? (dest === process.stdout && process.stdout.isTTY === true && process.env.LOG_FORMAT !== 'json');
   // pino-pretty is loaded only for a person at a terminal: a service writing JSON never pays for it.
   const sink = wantPretty
-    ? (createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty'))({ destination: 1, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    ? (createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty'))({
+        destination: 1,
+        colorize: true,
+        translateTime: 'SYS:HH:MM:ss.l',
+        ignore: 'pid,hostname',
+      })
     : dest;
   return pino(
     {

@@ -71,7 +71,11 @@ function edges(): Edge[] {
   for (const file of [...filesUnder(join(ROOT, 'src')), ...filesUnder(join(ROOT, 'test'))]) {
     const from = relative(ROOT, file).split('\\').join('/');
     for (const spec of importsOf(readFileSync(file, 'utf8'))) {
-      const to = spec.startsWith('.') ? relative(ROOT, resolve(dirname(file), spec)).split('\\').join('/') : null;
+      const to = spec.startsWith('.')
+        ? relative(ROOT, resolve(dirname(file), spec))
+            .split('\\')
+            .join('/')
+        : null;
       all.push({ from, spec, to });
     }
   }
@@ -89,9 +93,16 @@ export function violations(list: Edge[]): string[] {
       if (!to && !spec.startsWith('node:') && !PURE_LIBRARIES.has(spec)) say('domain uses only node builtins and pure libraries');
     }
     if (fromArea === 'services' && toArea === 'adapters') say('services never import adapters (use a port)');
-    if (fromArea === 'services' && toArea === 'slack' && !(from in SERVICES_THAT_RENDER && (to!.startsWith('src/slack/blocks/') || to === 'src/slack/ids.js')) && !PENDING_SLACK_IMPORTS.has(from)) say('services do not import slack/ (only the allow-listed renderers, and only slack/blocks and slack/ids)');
+    if (
+      fromArea === 'services' &&
+      toArea === 'slack' &&
+      !(from in SERVICES_THAT_RENDER && (to!.startsWith('src/slack/blocks/') || to === 'src/slack/ids.js')) &&
+      !PENDING_SLACK_IMPORTS.has(from)
+    )
+      say('services do not import slack/ (only the allow-listed renderers, and only slack/blocks and slack/ids)');
     if (fromArea === 'adapters' && toArea === 'services') say('adapters never import services');
-    if (toArea === 'emulator' && fromArea !== 'emulator' && fromArea !== 'sandbox' && !from.startsWith('test/')) say('only src/sandbox/ and tests import the emulator');
+    if (toArea === 'emulator' && fromArea !== 'emulator' && fromArea !== 'sandbox' && !from.startsWith('test/'))
+      say('only src/sandbox/ and tests import the emulator');
   }
   return out;
 }
@@ -103,8 +114,16 @@ test('the import graph follows the layering (domain ← services ← adapters; e
 });
 
 test('the pending slack/ imports only shrink: each listed service still imports slack/', () => {
-  const importing = new Set(edges().filter((e) => areaOf(e.from) === 'services' && e.to && areaOf(e.to) === 'slack').map((e) => e.from));
-  assert.deepEqual([...PENDING_SLACK_IMPORTS].filter((f) => !importing.has(f)), [], 'remove these from PENDING_SLACK_IMPORTS');
+  const importing = new Set(
+    edges()
+      .filter((e) => areaOf(e.from) === 'services' && e.to && areaOf(e.to) === 'slack')
+      .map((e) => e.from),
+  );
+  assert.deepEqual(
+    [...PENDING_SLACK_IMPORTS].filter((f) => !importing.has(f)),
+    [],
+    'remove these from PENDING_SLACK_IMPORTS',
+  );
 });
 
 test('the checker catches each kind of violation', () => {
@@ -125,5 +144,10 @@ test('the checker catches each kind of violation', () => {
     { from: 'test/e2e/harness.ts', spec: '../../src/emulator/slack/index.js', to: 'src/emulator/slack/index.js' },
   ];
   assert.deepEqual(violations(good), []);
-  assert.deepEqual(importsOf("import type { A } from './a.js';\nexport { b } from \"./b.js\";\nimport './c.js';\nconst d = await import('./d.js');"), ['./a.js', './b.js', './c.js', './d.js']);
+  assert.deepEqual(importsOf("import type { A } from './a.js';\nexport { b } from \"./b.js\";\nimport './c.js';\nconst d = await import('./d.js');"), [
+    './a.js',
+    './b.js',
+    './c.js',
+    './d.js',
+  ]);
 });

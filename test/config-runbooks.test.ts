@@ -56,7 +56,11 @@ test('a bad runbook stops start-up with one line per problem, naming the runbook
       { id: 'dup', title: 'B', steps: [{ check: 'b' }] },
     ],
   });
-  const has = (re: RegExp) => assert.ok(p.some((l) => re.test(l)), `${re} in:\n${p.join('\n')}`);
+  const has = (re: RegExp) =>
+    assert.ok(
+      p.some((l) => re.test(l)),
+      `${re} in:\n${p.join('\n')}`,
+    );
   has(/runbooks\.definitions\[0\] \(Bad Id\) id: lowercase letters/);
   has(/\(two-kinds\) steps\.0: has http and check; a step is exactly one of/);
   has(/\(no-steps\) steps: /);
@@ -73,7 +77,10 @@ test('a bad runbook stops start-up with one line per problem, naming the runbook
 
 test('one runbook per file in runbooks.folder, relative to firebreak.yml; a bad file is named', () => {
   const c = load({ folder: 'runbooks' }, { files: { 'a.yml': stringify(ok), 'notes.txt': 'ignored' } });
-  assert.deepEqual(c.runbooks.map((r) => r.id), ['triage']);
+  assert.deepEqual(
+    c.runbooks.map((r) => r.id),
+    ['triage'],
+  );
   const p = problems({ folder: 'runbooks' }, { files: { 'bad.yaml': 'id: x\ntitle: [' } });
   assert.match(p[0]!, /runbooks\/bad\.yaml: not valid YAML/);
   assert.match(problems({ folder: 'nowhere' })[0]!, /runbooks\.folder: not a folder/);
@@ -81,7 +88,17 @@ test('one runbook per file in runbooks.folder, relative to firebreak.yml; a bad 
 
 test('header secrets are read from the variables named; command steps load but are disabled unless allowed', () => {
   const c = load(
-    { definitions: [{ ...ok, steps: [{ http: { url: 'https://a.example.com', headers: { Authorization: { env: 'GRAFANA_TOKEN' } } } }, { command: { argv: ['kubectl', 'get', 'pods'], env: ['KUBECONFIG'] } }] }] },
+    {
+      definitions: [
+        {
+          ...ok,
+          steps: [
+            { http: { url: 'https://a.example.com', headers: { Authorization: { env: 'GRAFANA_TOKEN' } } } },
+            { command: { argv: ['kubectl', 'get', 'pods'], env: ['KUBECONFIG'] } },
+          ],
+        },
+      ],
+    },
     { env: { GRAFANA_TOKEN: 'secret-value-123456', KUBECONFIG: '/etc/kube', PATH: '/usr/bin', OTHER: 'not passed' } },
   );
   assert.equal(c.runbookEnv.GRAFANA_TOKEN, 'secret-value-123456');
@@ -94,10 +111,16 @@ test('header secrets are read from the variables named; command steps load but a
 });
 
 test('an automatic runbook may only have commands declared read_only: nobody starts it, so nobody vouches for a command that changes things', () => {
-  const p = problems({ allow_commands: true, definitions: [{ ...ok, auto: true, steps: [{ id: 'restart', command: { argv: ['kubectl', 'rollout', 'restart', 'deploy/api'] } }] }] });
+  const p = problems({
+    allow_commands: true,
+    definitions: [{ ...ok, auto: true, steps: [{ id: 'restart', command: { argv: ['kubectl', 'rollout', 'restart', 'deploy/api'] } }] }],
+  });
   assert.ok(
     p.some((l) => /runbook triage step restart: auto: true, but this command is not declared read_only/.test(l)),
     p.join('\n'),
   );
-  assert.deepEqual(problems({ allow_commands: true, definitions: [{ ...ok, auto: true, steps: [{ command: { argv: ['kubectl', 'get', 'pods'], read_only: true } }] }] }), []);
+  assert.deepEqual(
+    problems({ allow_commands: true, definitions: [{ ...ok, auto: true, steps: [{ command: { argv: ['kubectl', 'get', 'pods'], read_only: true } }] }] }),
+    [],
+  );
 });

@@ -35,7 +35,10 @@ test('mode and backend selection follow the README (Running it, Backends)', () =
 
 test('one clear line per problem, naming the variable and never echoing a secret', () => {
   const p = problems({ SLACK_BOT_TOKEN: 'not-a-token-supersecret', PORT: 'eighty', INCIDENT_BACKEND: 'jira', DATABASE_URL: 'mysql://x' });
-  assert.ok(p.some((l) => l.startsWith('SLACK_BOT_TOKEN:')), p.join('\n'));
+  assert.ok(
+    p.some((l) => l.startsWith('SLACK_BOT_TOKEN:')),
+    p.join('\n'),
+  );
   assert.ok(p.some((l) => l.startsWith('PORT:')));
   assert.ok(p.some((l) => l.startsWith('INCIDENT_BACKEND:') && /local, rootly, incidentio/.test(l)));
   assert.ok(p.some((l) => l.startsWith('DATABASE_URL:')));
@@ -46,14 +49,32 @@ test('one clear line per problem, naming the variable and never echoing a secret
 
 test('every problem is reported at once: a bad INCIDENT_BACKEND does not hide a missing signing secret', () => {
   const p = problems({ SLACK_BOT_TOKEN: 'xoxb-1', INCIDENT_BACKEND: 'jira', PORT: 'eighty', SLACK_APP_TOKEN: '' });
-  assert.ok(p.some((l) => l.startsWith('INCIDENT_BACKEND:')), p.join('\n'));
-  assert.ok(p.some((l) => l.startsWith('PORT:')), p.join('\n'));
-  assert.ok(p.some((l) => l.startsWith('SLACK_SIGNING_SECRET:')), p.join('\n'));
+  assert.ok(
+    p.some((l) => l.startsWith('INCIDENT_BACKEND:')),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((l) => l.startsWith('PORT:')),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((l) => l.startsWith('SLACK_SIGNING_SECRET:')),
+    p.join('\n'),
+  );
   // An invalid token still counts as "set" for the rules across variables, and its value never shows.
   const q = problems({ SLACK_APP_TOKEN: 'bad-app-token-hunter2', INCIDENT_BACKEND: 'rootly' });
-  assert.ok(q.some((l) => l.startsWith('SLACK_APP_TOKEN:')), q.join('\n'));
-  assert.ok(q.some((l) => l.startsWith('SLACK_BOT_TOKEN:')), q.join('\n'));
-  assert.ok(q.some((l) => l.startsWith('ROOTLY_API_KEY:')), q.join('\n'));
+  assert.ok(
+    q.some((l) => l.startsWith('SLACK_APP_TOKEN:')),
+    q.join('\n'),
+  );
+  assert.ok(
+    q.some((l) => l.startsWith('SLACK_BOT_TOKEN:')),
+    q.join('\n'),
+  );
+  assert.ok(
+    q.some((l) => l.startsWith('ROOTLY_API_KEY:')),
+    q.join('\n'),
+  );
   assert.ok(!q.join('\n').includes('hunter2'));
   // One line per problem, each naming one variable.
   for (const l of [...p, ...q]) assert.match(l, /^[A-Z_]+: [^\n]+$/);
@@ -66,7 +87,10 @@ test('firebreak.yml: unknown executor or invalid parameter schema stops start-up
   assert.ok(problems({}, dir).some((l) => l.includes('actions.0.executor')));
   writeFileSync(join(dir, 'firebreak.yml'), 'actions:\n  - id: purge\n    title: Purge\n    requires_approval: true\n    params: { n: { type: float } }\n');
   assert.ok(problems({}, dir).some((l) => l.includes('actions.0.params.n.type')));
-  writeFileSync(join(dir, 'firebreak.yml'), 'actions:\n  - id: purge\n    title: Purge\n    requires_approval: true\n    executor: { type: webhook, url: "https://x.example/h", secret_env: PURGE_SECRET }\n');
+  writeFileSync(
+    join(dir, 'firebreak.yml'),
+    'actions:\n  - id: purge\n    title: Purge\n    requires_approval: true\n    executor: { type: webhook, url: "https://x.example/h", secret_env: PURGE_SECRET }\n',
+  );
   const http = { SLACK_BOT_TOKEN: 'xoxb-1-2-abc', SLACK_SIGNING_SECRET: 'signing-secret-0123456789' };
   assert.ok(problems(http, dir).some((l) => l.startsWith('PURGE_SECRET: required')));
   assert.ok(problems({ ...http, PURGE_SECRET: 'x' }, dir).some((l) => l.startsWith('PURGE_SECRET: too short')));
@@ -86,7 +110,10 @@ test('secrets: shorter than 16 characters stops start-up naming the variable, ne
     return null;
   })();
   assert.ok(err instanceof ConfigError);
-  assert.ok(err.problems.some((p) => /^ALERT_WEBHOOK_SECRET: too short: use at least 16/.test(p)), err.problems.join('\n'));
+  assert.ok(
+    err.problems.some((p) => /^ALERT_WEBHOOK_SECRET: too short: use at least 16/.test(p)),
+    err.problems.join('\n'),
+  );
   assert.ok(err.problems.some((p) => /^ALERTMANAGER_WEBHOOK_TOKEN: too short/.test(p)));
   assert.doesNotMatch(err.message, /short-s3cret|tiny/);
   assert.doesNotThrow(() => loadConfig({ ALERT_WEBHOOK_SECRET: 'a'.repeat(16) }, '/nonexistent'));
@@ -96,7 +123,8 @@ test('secrets: one value cannot be both a token sent in clear and an HMAC key', 
   const same = 'the-same-value-0123456789';
   assert.throws(
     () => loadConfig({ ALERT_WEBHOOK_SECRET: same, ALERT_WEBHOOK_TOKEN: same }, '/nonexistent'),
-    (e: unknown) => e instanceof ConfigError && e.problems.some((p) => /^ALERT_WEBHOOK_TOKEN: must differ from ALERT_WEBHOOK_SECRET/.test(p)) && !e.message.includes(same),
+    (e: unknown) =>
+      e instanceof ConfigError && e.problems.some((p) => /^ALERT_WEBHOOK_TOKEN: must differ from ALERT_WEBHOOK_SECRET/.test(p)) && !e.message.includes(same),
   );
   assert.doesNotThrow(() => loadConfig({ ALERT_WEBHOOK_SECRET: same, ALERT_WEBHOOK_TOKEN: `${same}-token` }, '/nonexistent'));
 });

@@ -87,12 +87,18 @@ test('npm start reads ./.env, logs which file it read and which names the enviro
   const dir = tempDir(`PORT=notaport\nHOST=127.0.0.1\nALERT_WEBHOOK_SECRET=${secret}\n`);
   try {
     const { out } = await runMain(dir, { PORT: '0' }, /firebreak ready on/);
-    const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const read = lines.find((l) => String(l.msg).startsWith('read '));
     assert.ok(read, out);
     assert.equal(read.msg, `read 2 setting(s) from ${join(dir, '.env')}; the environment's own value kept for PORT`);
     assert.deepEqual((read.applied as string[]).sort(), ['ALERT_WEBHOOK_SECRET', 'HOST']);
-    assert.ok(lines.some((l) => /^firebreak ready on :\d+/.test(String(l.msg))), 'started: PORT=notaport from .env lost to PORT=0');
+    assert.ok(
+      lines.some((l) => /^firebreak ready on :\d+/.test(String(l.msg))),
+      'started: PORT=notaport from .env lost to PORT=0',
+    );
     assert.ok(!out.includes(secret), 'values never logged');
   } finally {
     rmSync(dir, { recursive: true, force: true });

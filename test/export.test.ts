@@ -16,10 +16,28 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fb-export-'));
   const s = await openTestSqliteStore();
   await seedHistory(s.store, { n: 200, days: 90, now: NOW });
-  await s.store.upsertBackendIncidents('rootly', [{
-    backendId: 'r-1', firebreakId: null, title: 'Declared in Rootly', severity: 'high', status: 'resolved', services: ['web'], origin: 'backend', url: null,
-    startedAt: new Date(NOW.getTime() - 86_400_000), acknowledgedAt: null, mitigatedAt: null, resolvedAt: new Date(NOW.getTime() - 80_000_000), postmortem: 'completed', updatedAt: NOW,
-  }], NOW);
+  await s.store.upsertBackendIncidents(
+    'rootly',
+    [
+      {
+        backendId: 'r-1',
+        firebreakId: null,
+        title: 'Declared in Rootly',
+        severity: 'high',
+        status: 'resolved',
+        services: ['web'],
+        origin: 'backend',
+        url: null,
+        startedAt: new Date(NOW.getTime() - 86_400_000),
+        acknowledgedAt: null,
+        mitigatedAt: null,
+        resolvedAt: new Date(NOW.getTime() - 80_000_000),
+        postmortem: 'completed',
+        updatedAt: NOW,
+      },
+    ],
+    NOW,
+  );
   await s.store.close();
   dbUrl = `sqlite:${s.path}`;
   cleanup = s.cleanup;
@@ -47,13 +65,22 @@ async function query(file: string, sql: string) {
 test('--to file.duckdb writes every table; SQL over it answers what the figures say', async () => {
   const file = join(dir, 'history.duckdb');
   assert.equal(await runExport(['--to', file], { DATABASE_URL: dbUrl }, print), 0);
-  assert.ok(lines.some((l) => /^incidents: 200 rows/.test(l)), lines.join('\n'));
-  const counts = await query(file, `select (select count(*) from incidents) i, (select count(*) from timeline_events) t, (select count(*) from approvals) a,
-    (select count(*) from alerts) al, (select count(*) from backend_incidents) b, (select count(*) from incident_facts) f`);
+  assert.ok(
+    lines.some((l) => /^incidents: 200 rows/.test(l)),
+    lines.join('\n'),
+  );
+  const counts = await query(
+    file,
+    `select (select count(*) from incidents) i, (select count(*) from timeline_events) t, (select count(*) from approvals) a,
+    (select count(*) from alerts) al, (select count(*) from backend_incidents) b, (select count(*) from incident_facts) f`,
+  );
   // declared 200; commander taken on 53 of the 67 alert incidents; mitigated 200; resolved 180; reopened 10.
   assert.deepEqual(counts[0], { i: '200', t: String(200 + 53 + 200 + 180 + 10), a: '50', al: '67', b: '1', f: '201' });
   // Typed columns: timestamps are TIMESTAMPTZ, services a list, the answer joined onto approvals.
-  const types = await query(file, `select column_name, data_type from information_schema.columns where table_name = 'incident_facts' and column_name in ('started_at', 'services', 'runbook') order by column_name`);
+  const types = await query(
+    file,
+    `select column_name, data_type from information_schema.columns where table_name = 'incident_facts' and column_name in ('started_at', 'services', 'runbook') order by column_name`,
+  );
   assert.deepEqual(types, [
     { column_name: 'runbook', data_type: 'BOOLEAN' },
     { column_name: 'services', data_type: 'VARCHAR[]' },
@@ -74,7 +101,8 @@ test('--to file.duckdb writes every table; SQL over it answers what the figures 
 test('--to dir/ writes one Parquet file per table; --to file.parquet one table; a bad target is refused with the usage', async () => {
   const out = `${join(dir, 'parquet')}/`;
   assert.equal(await runExport(['--to', out], { DATABASE_URL: dbUrl }, print), 0);
-  for (const t of ['incidents', 'timeline_events', 'approvals', 'alerts', 'backend_incidents', 'incident_facts']) assert.ok(existsSync(join(out, `${t}.parquet`)), t);
+  for (const t of ['incidents', 'timeline_events', 'approvals', 'alerts', 'backend_incidents', 'incident_facts'])
+    assert.ok(existsSync(join(out, `${t}.parquet`)), t);
   const rows = await query(':memory:', `select count(*) as n from read_parquet('${join(out, 'incidents.parquet')}')`);
   assert.equal(rows[0]!.n, '200');
   const one = join(dir, 'facts.parquet');

@@ -36,7 +36,10 @@ async function startWith(env: Record<string, string>): Promise<{ error: Error; l
       cb();
     },
   });
-  const config = loadConfig({ DATABASE_URL: `sqlite:${join(dir, 'fb.db')}`, SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_APP_TOKEN: APP_TOKEN, LOG_LEVEL: 'silent', ...env }, dir);
+  const config = loadConfig(
+    { DATABASE_URL: `sqlite:${join(dir, 'fb.db')}`, SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_APP_TOKEN: APP_TOKEN, LOG_LEVEL: 'silent', ...env },
+    dir,
+  );
   const logger = createLogger({ level: 'silent', destination: sink, pretty: false });
   const fb = await buildFirebreak(config, { logger, slackRetries: 0 });
   try {

@@ -95,9 +95,7 @@ export function createFallbackSummarizer(opts: FallbackSummarizerOptions = {}): 
         `Severity ${i.severity}. Services: ${i.services.length ? i.services.join(', ') : 'none recorded'}. Duration ${duration}.${i.alertCount ? ` ${i.alertCount} alerts.` : ''}`,
         '',
         '## Timeline',
-        ...(ctx.timeline.length
-          ? ctx.timeline.map((e) => `- ${utc(e.at)} — ${entryText(e)}`)
-          : ['_No timeline entries recorded._']),
+        ...(ctx.timeline.length ? ctx.timeline.map((e) => `- ${utc(e.at)} — ${entryText(e)}`) : ['_No timeline entries recorded._']),
         '',
         '## Resolution',
         ...(resolution.length ? resolution.map((e) => `- ${utc(e.at)}: ${oneLine(e.text)}`) : [todo]),

@@ -11,7 +11,10 @@ export const ParamSpecSchema = z.object({
   required: z.boolean().default(false),
   description: z.string().default(''),
   /** Allowed values (enum). */
-  enum: z.array(z.union([z.string(), z.number()])).nonempty().optional(),
+  enum: z
+    .array(z.union([z.string(), z.number()]))
+    .nonempty()
+    .optional(),
   /** Checked with RE2 (linear time): backreferences and look-arounds are refused at config load. */
   pattern: z.string().max(500).optional(),
   min: z.number().optional(),
@@ -53,7 +56,11 @@ export const PolicySchema = z.object({
   min_approvals: z.number().int().min(1).max(5).default(1),
   allow_self_approval: z.boolean().default(false),
   /** Unset: `approvals.default_expiry_minutes` from config (15 by default) is used at proposal time. */
-  expiry_minutes: z.number().positive().max(24 * 60).optional(),
+  expiry_minutes: z
+    .number()
+    .positive()
+    .max(24 * 60)
+    .optional(),
 });
 export type ApprovalPolicy = z.infer<typeof PolicySchema>;
 
@@ -106,11 +113,19 @@ export const ActionSchema = z
         try {
           compilePattern(p.pattern);
         } catch (err) {
-          ctx.addIssue({ code: 'custom', path: at('pattern'), message: `pattern cannot be used (patterns run with RE2: no backreferences or look-arounds): ${(err as Error).message}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: at('pattern'),
+            message: `pattern cannot be used (patterns run with RE2: no backreferences or look-arounds): ${(err as Error).message}`,
+          });
         }
       }
       if (p.type === 'string' && p.max !== undefined && p.max > MAX_STRING_PARAM)
-        ctx.addIssue({ code: 'custom', path: at('max'), message: `a string parameter may allow at most ${MAX_STRING_PARAM} characters (the approval message shows it in full)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: at('max'),
+          message: `a string parameter may allow at most ${MAX_STRING_PARAM} characters (the approval message shows it in full)`,
+        });
       if (p.type === 'boolean' && (p.enum || p.min !== undefined || p.max !== undefined))
         ctx.addIssue({ code: 'custom', path: at('type'), message: 'a boolean parameter takes no enum, min or max' });
       for (const v of p.enum ?? []) {
@@ -156,10 +171,34 @@ export const DEFAULT_ACTIONS: ActionDefinition[] = [
     params: { change_id: { ...str('Change or release id') } },
     requires_approval: true,
   },
-  { id: 'read_logs', title: 'Read logs', description: 'Fetch recent logs for a service.', params: { service: { ...str('Service') } }, requires_approval: false },
-  { id: 'check_metrics', title: 'Check metrics', description: 'Fetch key metrics for a service.', params: { service: { ...str('Service') } }, requires_approval: false },
-  { id: 'run_diagnostics', title: 'Run diagnostics', description: 'Run the diagnostic suite for a service.', params: { service: { ...str('Service') } }, requires_approval: false },
-  { id: 'update_status', title: 'Update status page', description: 'Post a status page update.', params: { message: { ...str('Status message') } }, requires_approval: false },
+  {
+    id: 'read_logs',
+    title: 'Read logs',
+    description: 'Fetch recent logs for a service.',
+    params: { service: { ...str('Service') } },
+    requires_approval: false,
+  },
+  {
+    id: 'check_metrics',
+    title: 'Check metrics',
+    description: 'Fetch key metrics for a service.',
+    params: { service: { ...str('Service') } },
+    requires_approval: false,
+  },
+  {
+    id: 'run_diagnostics',
+    title: 'Run diagnostics',
+    description: 'Run the diagnostic suite for a service.',
+    params: { service: { ...str('Service') } },
+    requires_approval: false,
+  },
+  {
+    id: 'update_status',
+    title: 'Update status page',
+    description: 'Post a status page update.',
+    params: { message: { ...str('Status message') } },
+    requires_approval: false,
+  },
 ].map((a) => ActionSchema.parse(a));
 
 // -- parameters: one zod schema built from the declaration --------------------------------------

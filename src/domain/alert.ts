@@ -25,9 +25,7 @@ export interface NormalisedAlert {
 }
 
 /** What one webhook delivery carries: zero or more alerts, and the delivery's id for replay protection. */
-export type ParsedDelivery =
-  | { ok: true; deliveryId: string | null; alerts: NormalisedAlert[]; ignored?: string }
-  | { ok: false; reason: string };
+export type ParsedDelivery = { ok: true; deliveryId: string | null; alerts: NormalisedAlert[]; ignored?: string } | { ok: false; reason: string };
 
 // -- severity from priorities ----------------------------------------------------------------
 

@@ -109,7 +109,8 @@ export function parseCommand(text: string, roles: readonly string[]): ParseResul
     case 'runbooks': {
       if (rest.length > 1) return { ok: false, error: 'Name one runbook: `/incident runbook <id>`, or `/incident runbook` to list them.' };
       const id = rest[0]?.toLowerCase() ?? null;
-      if (id !== null && !/^[a-z][a-z0-9_-]{1,63}$/.test(id)) return { ok: false, error: `\`${rest[0]}\` is not a runbook id. \`/incident runbook\` lists them.` };
+      if (id !== null && !/^[a-z][a-z0-9_-]{1,63}$/.test(id))
+        return { ok: false, error: `\`${rest[0]}\` is not a runbook id. \`/incident runbook\` lists them.` };
       return { ok: true, command: { kind: 'runbook', runbookId: id } };
     }
     case 'list':
@@ -173,7 +174,7 @@ export const HELP_TEXT = [
   '`/incident summary` — catch up on the channel · `/incident postmortem` — draft a post-mortem',
   '`/incident action <action_id> key=value ...` — propose a remediation (risky ones need approval)',
   '`/incident runbook` — runbooks that apply here · `/incident runbook <id>` — start one',
-  '`/incident list` — open incidents · `/incident audit` — this incident\'s audit log',
+  "`/incident list` — open incidents · `/incident audit` — this incident's audit log",
   '`/incident stats [7d|30d|90d] [service=<name>] [severity=<sev>]` — MTTA, MTTR, false-positive remediations and post-mortems, with a chart',
   '`/incident page <target> [message]` — page a team or @person · `/incident oncall [service]` — who is on call',
   '`/incident followup <text> [@owner] [due:YYYY-MM-DD]` — add a follow-up · `/incident followups` — list them',

@@ -61,7 +61,10 @@ export function proposedFollowups(markdown: string, max = 10): string[] {
     if (!inSection) continue;
     const b = line.match(/^\s*(?:[-*•]|\d+[.)])\s+(?:\[[ x]\]\s*)?(.+)$/);
     if (!b) continue;
-    const text = b[1]!.replace(/\*\*|__|`/g, '').replace(/\s*\((?:suggestion|suggested|to confirm)\)\s*$/i, '').trim();
+    const text = b[1]!
+      .replace(/\*\*|__|`/g, '')
+      .replace(/\s*\((?:suggestion|suggested|to confirm)\)\s*$/i, '')
+      .trim();
     if (text.length >= 3 && !out.includes(text)) out.push(text.slice(0, 500));
     if (out.length >= max) break;
   }

@@ -213,7 +213,9 @@ export interface WeekPoint {
 export function weeklyTrend(incidents: readonly IncidentFacts[], from: Date, to: Date): WeekPoint[] {
   const points: WeekPoint[] = [];
   for (let w = weekStart(from).getTime(); w < to.getTime(); w += WEEK) {
-    const inWeek = incidents.filter((f) => f.startedAt.getTime() >= Math.max(w, from.getTime()) && f.startedAt.getTime() < Math.min(w + WEEK, to.getTime()) && f.status !== 'cancelled');
+    const inWeek = incidents.filter(
+      (f) => f.startedAt.getTime() >= Math.max(w, from.getTime()) && f.startedAt.getTime() < Math.min(w + WEEK, to.getTime()) && f.status !== 'cancelled',
+    );
     const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, inWeek.filter((f) => f.severity === s).length])) as Record<Severity, number>;
     points.push({ weekStart: new Date(w), bySeverity, mtta: summarize(defined(inWeek.map(ttaMs))), mttr: summarize(defined(inWeek.map(ttrMs))) });
   }

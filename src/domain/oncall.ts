@@ -18,9 +18,7 @@ export interface TargetDefinition {
 }
 
 /** What the paging service hands a pager: the target resolved to what the backend needs. */
-export type PageTarget =
-  | { kind: 'configured'; name: string; target: TargetDefinition }
-  | { kind: 'slack_user'; name: string; slackUserId: string };
+export type PageTarget = { kind: 'configured'; name: string; target: TargetDefinition } | { kind: 'slack_user'; name: string; slackUserId: string };
 
 const USER_MENTION = /^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$/;
 

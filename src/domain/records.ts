@@ -126,9 +126,7 @@ export function withdrawalOf(a: Pick<Approval, 'status' | 'result'>): ApprovalWi
   return { because: w.because, runId: w.runId, runbook: typeof w.runbook === 'string' ? w.runbook : w.runId, by: w.by };
 }
 
-export type ApprovalPatch = Partial<
-  Pick<Approval, 'messageTs' | 'channelId' | 'decidedBy' | 'decidedAt' | 'denyReason' | 'result' | 'error'>
->;
+export type ApprovalPatch = Partial<Pick<Approval, 'messageTs' | 'channelId' | 'decidedBy' | 'decidedAt' | 'denyReason' | 'result' | 'error'>>;
 
 export interface ApprovalVote {
   approvalId: string;

@@ -152,7 +152,11 @@ export function mayOperate(
 
 /** "the commander, <@U1> or <!subteam^S1>" for a refusal. */
 export function describeOperators(policy: { roles: readonly string[]; users: readonly string[]; usergroups: readonly string[] }): string {
-  const parts = [...policy.roles.map((r) => `the ${r.replace(/_/g, ' ')}`), ...policy.users.map((u) => `<@${u}>`), ...policy.usergroups.map((g) => `<!subteam^${g}>`)];
+  const parts = [
+    ...policy.roles.map((r) => `the ${r.replace(/_/g, ' ')}`),
+    ...policy.users.map((u) => `<@${u}>`),
+    ...policy.usergroups.map((g) => `<!subteam^${g}>`),
+  ];
   parts.push('the person who started it');
   return parts.length === 1 ? parts[0]! : `${parts.slice(0, -1).join(', ')} or ${parts[parts.length - 1]}`;
 }

@@ -51,7 +51,8 @@ export function templatesOf(rb: Runbook): { where: string; text: string }[] {
   const out: { where: string; text: string }[] = [];
   rb.steps.forEach((s, i) => {
     const at = (k: string) => `runbooks.${rb.id}.steps[${i}].${k}`;
-    if (s.kind === 'action') for (const [k, v] of Object.entries(s.action.params)) if (typeof v === 'string') out.push({ where: at(`action.params.${k}`), text: v });
+    if (s.kind === 'action')
+      for (const [k, v] of Object.entries(s.action.params)) if (typeof v === 'string') out.push({ where: at(`action.params.${k}`), text: v });
     if (s.kind === 'http') {
       out.push({ where: at('http.url'), text: s.http.url });
       if (s.http.body !== undefined) out.push({ where: at('http.body'), text: s.http.body });
@@ -72,7 +73,9 @@ export function templatesOf(rb: Runbook): { where: string; text: string }[] {
 export function renderArgvTemplate(text: string, vars: TemplateVars): string {
   const out = renderTemplate(text, vars);
   if (out.startsWith('-') && !text.startsWith('-'))
-    throw new TemplateError(`argument \`${text.slice(0, 120)}\` filled in starts with "-" (\`${out.slice(0, 60)}\`), so the command would take it as an option; nothing was run`);
+    throw new TemplateError(
+      `argument \`${text.slice(0, 120)}\` filled in starts with "-" (\`${out.slice(0, 60)}\`), so the command would take it as an option; nothing was run`,
+    );
   return out;
 }
 
@@ -111,5 +114,7 @@ function renderWith(liquid: Liquid, text: string, vars: TemplateVars): string {
 }
 
 function firstLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 300);
+  return String((err as Error)?.message ?? err)
+    .split('\n')[0]!
+    .slice(0, 300);
 }

@@ -14,7 +14,10 @@ const STEP_ID = /^[a-z][a-z0-9_]{0,63}$/;
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
 /** A header value: literal text, or the name of the environment variable holding a secret. */
-const HeaderValue = z.union([z.string().max(2000), z.object({ env: z.string().regex(ENV_NAME, 'an environment variable name such as GRAFANA_TOKEN') }).strict()]);
+const HeaderValue = z.union([
+  z.string().max(2000),
+  z.object({ env: z.string().regex(ENV_NAME, 'an environment variable name such as GRAFANA_TOKEN') }).strict(),
+]);
 
 export const HttpStepSchema = z
   .object({
@@ -132,16 +135,28 @@ export const RunbookSchema = z
     rb.steps.forEach((s, i) => {
       const kinds = STEP_KINDS.filter((k) => s[k] !== undefined);
       if (kinds.length !== 1)
-        ctx.addIssue({ code: 'custom', path: ['steps', i], message: kinds.length ? `has ${kinds.join(' and ')}; a step is exactly one of ${STEP_KINDS.join(', ')}` : `needs one of ${STEP_KINDS.join(', ')}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steps', i],
+          message: kinds.length ? `has ${kinds.join(' and ')}; a step is exactly one of ${STEP_KINDS.join(', ')}` : `needs one of ${STEP_KINDS.join(', ')}`,
+        });
       const id = s.id ?? `step_${i + 1}`;
       if (ids.has(id)) ctx.addIssue({ code: 'custom', path: ['steps', i, 'id'], message: `duplicate step id "${id}"` });
       ids.add(id);
       if (s.command && /\{\{|\{%/.test(s.command.argv[0] ?? ''))
-        ctx.addIssue({ code: 'custom', path: ['steps', i, 'command', 'argv', 0], message: 'the program (argv[0]) must be written out: templates only in the arguments' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steps', i, 'command', 'argv', 0],
+          message: 'the program (argv[0]) must be written out: templates only in the arguments',
+        });
       if (s.http) {
         const literalHead = /^https?:\/\/[^/{}%]+(\/|$)/i.exec(s.http.url);
         if (!literalHead)
-          ctx.addIssue({ code: 'custom', path: ['steps', i, 'http', 'url'], message: 'must start with a literal http:// or https:// host (templates only after the host)' });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['steps', i, 'http', 'url'],
+            message: 'must start with a literal http:// or https:// host (templates only after the host)',
+          });
         const reads = s.http.method === 'GET' || s.http.method === 'HEAD';
         if (!reads && s.http.read_only !== true)
           ctx.addIssue({

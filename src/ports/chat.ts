@@ -37,7 +37,14 @@ export interface Chat {
    * Upload a file and share it in a channel as one message (files.getUploadURLExternal, the bytes
    * to the upload URL, files.completeUploadExternal). Needs the `files:write` scope.
    */
-  uploadFile(f: { channelId: string; filename: string; title: string; bytes: Uint8Array; initialComment?: string; threadTs?: string }): Promise<{ fileId: string }>;
+  uploadFile(f: {
+    channelId: string;
+    filename: string;
+    title: string;
+    bytes: Uint8Array;
+    initialComment?: string;
+    threadTs?: string;
+  }): Promise<{ fileId: string }>;
   /** Oldest first; `oldest` and `latest` exclusive. Pages internally. With `latest` and `limit`, the newest `limit` before it. */
   history(channelId: string, opts?: { oldest?: string; latest?: string; limit?: number }): Promise<ChatMessage[]>;
   getMessage(channelId: string, ts: string): Promise<ChatMessage | null>;

@@ -53,11 +53,7 @@ export interface IncidentStore {
    * Patch an incident. With `expectedVersion`, only applies if the version matches (returns null
    * otherwise); with `expectedStatus`, only if the status matches. Bumps `version` and `updatedAt`.
    */
-  updateIncident(
-    id: string,
-    patch: IncidentPatch,
-    guard?: { expectedVersion?: number; expectedStatus?: IncidentStatus },
-  ): Promise<Incident | null>;
+  updateIncident(id: string, patch: IncidentPatch, guard?: { expectedVersion?: number; expectedStatus?: IncidentStatus }): Promise<Incident | null>;
   /** Atomically add `n` to alert_count; returns the new count. */
   bumpAlertCount(id: string, n: number): Promise<number>;
 }
@@ -93,12 +89,7 @@ export interface ApprovalStore {
   getApproval(id: string): Promise<Approval | null>;
   listApprovals(filter: { incidentId?: string; status?: ApprovalStatus[] }): Promise<Approval[]>;
   /** Compare-and-set on status; returns the updated row or null if it was not in `from`. */
-  transitionApproval(
-    id: string,
-    from: ApprovalStatus[],
-    to: ApprovalStatus,
-    patch?: ApprovalPatch,
-  ): Promise<Approval | null>;
+  transitionApproval(id: string, from: ApprovalStatus[], to: ApprovalStatus, patch?: ApprovalPatch): Promise<Approval | null>;
   /** Patch fields that are not the status (message ts, result); no state check. */
   patchApproval(id: string, patch: ApprovalPatch): Promise<Approval | null>;
   /** Record one person's vote; false if this user already voted on this approval. */
@@ -144,12 +135,7 @@ export interface AlertStore {
    * the `incidentId` the row already names also returns true (a resumed flow is still the owner).
    */
   getFingerprint(fingerprint: string): Promise<AlertFingerprint | null>;
-  claimFingerprint(
-    fingerprint: string,
-    incidentId: string,
-    at: Date,
-    replaceIf: { incidentIdIn: string[] | null },
-  ): Promise<boolean>;
+  claimFingerprint(fingerprint: string, incidentId: string, at: Date, replaceIf: { incidentIdIn: string[] | null }): Promise<boolean>;
   touchFingerprint(fingerprint: string, at: Date): Promise<AlertFingerprint | null>;
 }
 
@@ -213,4 +199,17 @@ export interface IncidentFilter {
  * - `claimJobs` hands a job to exactly one worker at a time (SKIP LOCKED on PostgreSQL).
  */
 export interface Store
-  extends StoreLifecycle, IncidentStore, RoleStore, TimelineStore, FlowStore, ApprovalStore, AuditStore, ProcessedStore, AlertStore, JobStore, KvStore, InsightsStore, FollowThroughStore, RunbookStore {}
+  extends StoreLifecycle,
+    IncidentStore,
+    RoleStore,
+    TimelineStore,
+    FlowStore,
+    ApprovalStore,
+    AuditStore,
+    ProcessedStore,
+    AlertStore,
+    JobStore,
+    KvStore,
+    InsightsStore,
+    FollowThroughStore,
+    RunbookStore {}

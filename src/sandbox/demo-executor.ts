@@ -86,8 +86,14 @@ export async function startDemoExecutor(opts: { onCall?: () => void; now?: () =>
     const key = String(req.headers['idempotency-key'] ?? parsed.approval_id);
     const first = answers.get(key);
     if (first) return void answer(first.status, `${JSON.parse(first.body).message} (repeat of the same call, not run again)`, parsed, true);
-    const params = Object.entries(parsed.params).map(([k, v]) => `${k}=${String(v)}`).join(' ');
-    const body = answer(200, `demo executor: signature verified; would run ${parsed.action}${params ? ` ${params}` : ''} here (nothing real was changed)`, parsed);
+    const params = Object.entries(parsed.params)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(' ');
+    const body = answer(
+      200,
+      `demo executor: signature verified; would run ${parsed.action}${params ? ` ${params}` : ''} here (nothing real was changed)`,
+      parsed,
+    );
     answers.set(key, { status: 200, body });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -17,7 +17,10 @@ const Event = z.object({
   routing_key: z.string().length(32),
   event_action: z.enum(['trigger', 'acknowledge', 'resolve']),
   dedup_key: z.string().max(255).optional(),
-  payload: z.object({ summary: z.string().min(1).max(1024), source: z.string().min(1), severity: z.enum(['critical', 'error', 'warning', 'info']) }).loose().optional(),
+  payload: z
+    .object({ summary: z.string().min(1).max(1024), source: z.string().min(1), severity: z.enum(['critical', 'error', 'warning', 'info']) })
+    .loose()
+    .optional(),
 });
 
 export interface DemoPage {
@@ -46,13 +49,19 @@ export async function startDemoPager(opts: { onPage?: () => void; now?: () => Da
     if (req.method !== 'POST' || req.url !== '/v2/enqueue') return send(404, { status: 'not found', message: 'Not found' });
     let parsed: z.infer<typeof Event>;
     try {
-      const r = Event.safeParse(JSON.parse((await readBody(req, 64 * 1024)).toString("utf8")));
-      if (!r.success) return send(400, { status: 'invalid event', message: 'Event object is invalid', errors: r.error.issues.map((i) => `'${i.path.join('.')}' ${i.message}`) });
+      const r = Event.safeParse(JSON.parse((await readBody(req, 64 * 1024)).toString('utf8')));
+      if (!r.success)
+        return send(400, {
+          status: 'invalid event',
+          message: 'Event object is invalid',
+          errors: r.error.issues.map((i) => `'${i.path.join('.')}' ${i.message}`),
+        });
       parsed = r.data;
     } catch {
       return send(400, { status: 'invalid event', message: 'Event object is invalid', errors: ['body is not JSON'] });
     }
-    if (parsed.routing_key !== routingKey) return send(400, { status: 'invalid event', message: 'Event object is invalid', errors: ["'routing_key' is invalid"] });
+    if (parsed.routing_key !== routingKey)
+      return send(400, { status: 'invalid event', message: 'Event object is invalid', errors: ["'routing_key' is invalid"] });
     const dedupKey = parsed.dedup_key ?? randomBytes(16).toString('hex');
     if (parsed.event_action === 'trigger' && parsed.payload) {
       const open = pages.find((p) => p.dedupKey === dedupKey);

@@ -22,7 +22,13 @@ export async function startDemoService(): Promise<DemoService> {
     if (path === '/deploys') return json({ service: 'api', version: 'v42', previous_version: 'v41', deployed: '8 minutes ago', by: 'ci' });
     if (path === '/logs') {
       res.writeHead(200, { 'content-type': 'text/plain' });
-      return res.end(['ERROR api v42 checkout: TypeError: cannot read properties of undefined (reading "currency")', 'ERROR api v42 checkout: TypeError: cannot read properties of undefined (reading "currency")', 'WARN  api v42 retrying payment authorisation (attempt 2)'].join('\n'));
+      return res.end(
+        [
+          'ERROR api v42 checkout: TypeError: cannot read properties of undefined (reading "currency")',
+          'ERROR api v42 checkout: TypeError: cannot read properties of undefined (reading "currency")',
+          'WARN  api v42 retrying payment authorisation (attempt 2)',
+        ].join('\n'),
+      );
     }
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found');

@@ -59,10 +59,11 @@ function assertNoRealSlack(config: Config): void {
       'sandbox mode refused: SLACK_BOT_TOKEN is set to a real-looking Slack token. Unset it to use the sandbox, or start Firebreak normally to use that workspace.',
     );
   if (config.env.SLACK_APP_TOKEN)
-    throw new SandboxRefusedError('sandbox mode refused: SLACK_APP_TOKEN is set. Unset it to use the sandbox, or set SLACK_BOT_TOKEN too to use the real workspace.');
+    throw new SandboxRefusedError(
+      'sandbox mode refused: SLACK_APP_TOKEN is set. Unset it to use the sandbox, or set SLACK_BOT_TOKEN too to use the real workspace.',
+    );
   if (config.slackMode !== 'sandbox') throw new SandboxRefusedError(`sandbox mode refused: Slack mode is "${config.slackMode}", not "sandbox".`);
 }
-
 
 /**
  * The sandbox is local by construction: the backend is the local one, no configured executor is
@@ -74,29 +75,46 @@ function assertLocalOnly(config: Config, env: NodeJS.ProcessEnv): void {
   const problems: string[] = [];
   const e = config.env;
   for (const name of ['ROOTLY_API_KEY', 'INCIDENTIO_API_KEY', 'ROOTLY_WEBHOOK_SECRET', 'INCIDENTIO_WEBHOOK_SECRET'] as const)
-    if (e[name]) problems.push(`${name} is set: the sandbox uses the local backend only. Unset it (or connect a real Slack workspace to use ${name.startsWith('ROOTLY') ? 'Rootly' : 'incident.io'}).`);
+    if (e[name])
+      problems.push(
+        `${name} is set: the sandbox uses the local backend only. Unset it (or connect a real Slack workspace to use ${name.startsWith('ROOTLY') ? 'Rootly' : 'incident.io'}).`,
+      );
   if (e.INCIDENT_BACKEND && e.INCIDENT_BACKEND !== 'local') problems.push(`INCIDENT_BACKEND=${e.INCIDENT_BACKEND}: the sandbox uses the local backend only.`);
   const secretNames = [...new Set(config.actions.flatMap((a) => (a.executor.type === 'webhook' ? [a.executor.secret_env] : [])))];
-  for (const name of secretNames) if (env[name]) problems.push(`${name} is set: executor secrets are not used in the sandbox (no configured executor is ever called). Unset it.`);
+  for (const name of secretNames)
+    if (env[name]) problems.push(`${name} is set: executor secrets are not used in the sandbox (no configured executor is ever called). Unset it.`);
   const db = config.databaseUrl;
-  if (db && !db.startsWith('sqlite:')) problems.push('DATABASE_URL points at PostgreSQL: the sandbox keeps its records in a SQLite file of its own (unset DATABASE_URL, or use sqlite:/tmp/drill.db).');
+  if (db && !db.startsWith('sqlite:'))
+    problems.push(
+      'DATABASE_URL points at PostgreSQL: the sandbox keeps its records in a SQLite file of its own (unset DATABASE_URL, or use sqlite:/tmp/drill.db).',
+    );
   else if (db && resolve(db.slice('sqlite:'.length)) === resolve('data', 'firebreak.db'))
-    problems.push('DATABASE_URL is the production default ./data/firebreak.db: the sandbox must not write to it (unset DATABASE_URL, or use sqlite:/tmp/drill.db).');
+    problems.push(
+      'DATABASE_URL is the production default ./data/firebreak.db: the sandbox must not write to it (unset DATABASE_URL, or use sqlite:/tmp/drill.db).',
+    );
   if (!isLoopbackHost(config.host) && !(e.SANDBOX_ALLOW_REMOTE === '1' || e.SANDBOX_ALLOW_REMOTE === 'true'))
-    problems.push(`HOST=${config.host} is not a loopback address: the console can press Approve. Set SANDBOX_ALLOW_REMOTE=1 to serve it to other machines anyway.`);
+    problems.push(
+      `HOST=${config.host} is not a loopback address: the console can press Approve. Set SANDBOX_ALLOW_REMOTE=1 to serve it to other machines anyway.`,
+    );
   if (problems.length) throw new SandboxRefusedError(`sandbox mode refused:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 }
 
 /** Every configured executor becomes a dry run: in the sandbox nothing from firebreak.yml or the environment is ever called. */
 function dryRunActions(actions: Config['actions']): Config['actions'] {
-  return actions.map((a) => (a.executor.type === 'dry_run' || a.executor.type === 'none' ? a : { ...a, executor: { type: 'dry_run' as const, would: a.executor } }));
+  return actions.map((a) =>
+    a.executor.type === 'dry_run' || a.executor.type === 'none' ? a : { ...a, executor: { type: 'dry_run' as const, would: a.executor } },
+  );
 }
 
 export async function startSandbox(config: Config, logger: Logger, processEnv: NodeJS.ProcessEnv = process.env): Promise<Sandbox> {
   assertNoRealSlack(config);
   assertLocalOnly(config, processEnv);
   const log = logger.child({ component: 'sandbox' });
-  if (!isLoopbackHost(config.host)) log.warn({ host: config.host }, `SANDBOX_ALLOW_REMOTE: the sandbox console is served on ${config.host}, reachable from other machines; it is guarded only by the token in the printed URL`);
+  if (!isLoopbackHost(config.host))
+    log.warn(
+      { host: config.host },
+      `SANDBOX_ALLOW_REMOTE: the sandbox console is served on ${config.host}, reachable from other machines; it is guarded only by the token in the printed URL`,
+    );
   const token = randomBytes(16).toString('hex');
   const botToken = `${SANDBOX_TOKEN_PREFIX}${randomBytes(12).toString('hex')}`;
   const signingSecret = randomBytes(24).toString('hex');
@@ -136,7 +154,10 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
   }
   // Incidents opened by sample alerts have no commander: in the emulated workspace the @sre-leads
   // group may take command, unless firebreak.yml says who may.
-  const approvals = { ...config.file.approvals, eligible_commanders: config.file.approvals.eligible_commanders ?? { users: [], usergroups: [SRE_LEADS_GROUP_ID] } };
+  const approvals = {
+    ...config.file.approvals,
+    eligible_commanders: config.file.approvals.eligible_commanders ?? { users: [], usergroups: [SRE_LEADS_GROUP_ID] },
+  };
   // Runbooks in the sandbox: no command steps and no header secrets (a drill never reaches into real systems with real credentials).
   const runbooks = { ...config.file.runbooks, allow_commands: false };
   // Executors from firebreak.yml never run here (dry run: the message shows what would have been
@@ -152,7 +173,9 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
   const oncall = {
     ...own,
     targets: [...own.targets.filter((t) => !t.routing_key_env), { name: 'platform', type: 'service' as const, routing_key_env: DEMO_PAGER_KEY_ENV }],
-    schedules: own.schedules.length ? own.schedules : [{ id: 'sandbox-primary', users: [SEED_PEOPLE[2].id, SEED_PEOPLE[3].id], shift_hours: 8, start: dayStart.toISOString() }],
+    schedules: own.schedules.length
+      ? own.schedules
+      : [{ id: 'sandbox-primary', users: [SEED_PEOPLE[2].id, SEED_PEOPLE[3].id], shift_hours: 8, start: dayStart.toISOString() }],
     services: Object.keys(own.services).length ? own.services : { checkout: { schedule: 'sandbox-primary' }, api: { schedule: 'sandbox-primary' } },
   };
   let sandboxConfig: Config = {
@@ -171,7 +194,14 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
     // as approval messages like any other, and only a person there decides them.
     agents: [
       ...config.agents.filter((a) => a.name !== SANDBOX_AGENT),
-      { name: SANDBOX_AGENT, token: agentToken, scopes: ['read', 'update', 'propose', 'runbooks'], incidents: null, ratePerMinute: 120, incidentRatePerMinute: 30 },
+      {
+        name: SANDBOX_AGENT,
+        token: agentToken,
+        scopes: ['read', 'update', 'propose', 'runbooks'],
+        incidents: null,
+        ratePerMinute: 120,
+        incidentRatePerMinute: 30,
+      },
     ],
     pagerdutyRoutingKeys: { [DEMO_PAGER_KEY_ENV]: pager.routingKey },
   };
@@ -189,7 +219,10 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
     if (examples.problems.length) log.warn({ problems: examples.problems }, 'the example runbooks did not load');
     else {
       sandboxConfig = { ...sandboxConfig, runbooks: examples.runbooks, runbookEnv: { ...sandboxConfig.runbookEnv, ...examples.env } };
-      log.info({ runbooks: examples.runbooks.map((r) => r.id), demo: base }, 'sandbox: loaded the example runbooks (examples/runbooks/) against a demo service on loopback');
+      log.info(
+        { runbooks: examples.runbooks.map((r) => r.id), demo: base },
+        'sandbox: loaded the example runbooks (examples/runbooks/) against a demo service on loopback',
+      );
     }
   }
 

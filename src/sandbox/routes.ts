@@ -140,7 +140,8 @@ export function refuseSandboxRequest(req: Pick<IncomingMessage, 'headers' | 'met
   if (req.method === 'POST' && !/^application\/json\s*(;|$)/i.test(String(req.headers['content-type'] ?? '')))
     return 'state-changing calls must send Content-Type: application/json';
   const given = req.headers[TOKEN_HEADER] ?? (req.method === 'GET' ? url.searchParams.get('token') : null);
-  if (typeof given !== 'string' || !safeEqual(given, token)) return 'missing or wrong sandbox token: open the URL Firebreak printed at start (it carries ?token=...)';
+  if (typeof given !== 'string' || !safeEqual(given, token))
+    return 'missing or wrong sandbox token: open the URL Firebreak printed at start (it carries ?token=...)';
   return null;
 }
 
@@ -236,161 +237,171 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; no
     return { ok: false, error: `the bot answered HTTP ${r.status}${r.text ? `: ${r.text.slice(0, 200)}` : ''}` };
   }
 
-  const routes: Route[] = ([
-    // The bare address (what `npm start` prints the host of) opens the console.
-    // The query (the run's token) goes along, so the printed URL works with or without `/sandbox`.
-    {
-      method: 'GET',
-      path: '/',
-      handler: async (req, res) =>
-        void res.writeHead(302, { location: `/sandbox${new URL(req.url ?? '/', 'http://sandbox.invalid').search}`, 'cache-control': 'no-store' }).end(),
-    },
-    ...['/sandbox', '/sandbox/'].map(
-      (path): Route => ({ method: 'GET', path, handler: async (_req, res) => serveFile(res, join(assetsDir, 'index.html')) }),
-    ),
-    {
-      method: 'GET',
-      path: '/sandbox/assets/*',
-      handler: async (req, res) => {
-        const rel = decodeURIComponent((req.url ?? '').split('?')[0]!.slice('/sandbox/assets/'.length));
-        const file = resolve(assetsDir, rel);
-        // Only files inside the assets folder, never `..` or a symlink out of it.
-        if (!rel || !file.startsWith(assetsDir + sep) || !existsSync(file)) return sendJson(res, 404, { ok: false, error: 'not_found' });
-        const real = await realpath(file);
-        if (!real.startsWith((await realpath(assetsDir)) + sep)) return sendJson(res, 404, { ok: false, error: 'not_found' });
-        return serveFile(res, real);
+  const routes: Route[] = (
+    [
+      // The bare address (what `npm start` prints the host of) opens the console.
+      // The query (the run's token) goes along, so the printed URL works with or without `/sandbox`.
+      {
+        method: 'GET',
+        path: '/',
+        handler: async (req, res) =>
+          void res.writeHead(302, { location: `/sandbox${new URL(req.url ?? '/', 'http://sandbox.invalid').search}`, 'cache-control': 'no-store' }).end(),
       },
-    },
-    {
-      // Files the bot uploaded (the /incident stats chart): the page shows them as images.
-      method: 'GET',
-      path: '/sandbox/api/files/*',
-      handler: async (req, res) => {
-        const id = decodeURIComponent((req.url ?? '').split('?')[0]!.slice('/sandbox/api/files/'.length));
-        const file = state.files.get(id);
-        if (!file?.completed || !file.bytes) return sendJson(res, 404, { ok: false, error: 'not_found' });
-        res.writeHead(200, { 'content-type': file.mimetype ?? 'application/octet-stream', 'content-length': file.bytes.length, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
-        res.end(file.bytes);
+      ...['/sandbox', '/sandbox/'].map((path): Route => ({ method: 'GET', path, handler: async (_req, res) => serveFile(res, join(assetsDir, 'index.html')) })),
+      {
+        method: 'GET',
+        path: '/sandbox/assets/*',
+        handler: async (req, res) => {
+          const rel = decodeURIComponent((req.url ?? '').split('?')[0]!.slice('/sandbox/assets/'.length));
+          const file = resolve(assetsDir, rel);
+          // Only files inside the assets folder, never `..` or a symlink out of it.
+          if (!rel || !file.startsWith(assetsDir + sep) || !existsSync(file)) return sendJson(res, 404, { ok: false, error: 'not_found' });
+          const real = await realpath(file);
+          if (!real.startsWith((await realpath(assetsDir)) + sep)) return sendJson(res, 404, { ok: false, error: 'not_found' });
+          return serveFile(res, real);
+        },
       },
-    },
-    {
-      method: 'GET',
-      path: '/sandbox/api/state',
-      handler: (_req, res) =>
-        sendJson(res, 200, { ...projectState(state.snapshot(), viewErrors), executorCalls: executor?.calls() ?? [], pages: pager?.pages() ?? [] }, { 'cache-control': 'no-store' }),
-    },
-    {
-      method: 'GET',
-      path: '/sandbox/api/events',
-      handler: (req, res) => {
-        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
-        res.write(`retry: 1000\nevent: hello\ndata: ${JSON.stringify({ seq })}\n\n`);
-        clients.add(res);
-        req.on('close', () => clients.delete(res));
+      {
+        // Files the bot uploaded (the /incident stats chart): the page shows them as images.
+        method: 'GET',
+        path: '/sandbox/api/files/*',
+        handler: async (req, res) => {
+          const id = decodeURIComponent((req.url ?? '').split('?')[0]!.slice('/sandbox/api/files/'.length));
+          const file = state.files.get(id);
+          if (!file?.completed || !file.bytes) return sendJson(res, 404, { ok: false, error: 'not_found' });
+          res.writeHead(200, {
+            'content-type': file.mimetype ?? 'application/octet-stream',
+            'content-length': file.bytes.length,
+            'cache-control': 'no-store',
+            'x-content-type-options': 'nosniff',
+          });
+          res.end(file.bytes);
+        },
       },
-    },
-    {
-      method: 'POST',
-      path: '/sandbox/api/message',
-      handler: api(async (req, res) => {
-        const b = await readJson(req, MessageBody);
-        await actInChannel(req, b.user, b.channel);
-        const driver = driverFor(req);
-        const slash = /^\/(\S+)\s*([\s\S]*)$/.exec(b.text);
-        if (slash) {
-          if (`/${slash[1]}` !== driver.command) throw new BadRequest(400, `/${slash[1]} is not a command here; try ${driver.command} help`);
-          const r = await driver.slash(slash[2]!.trim(), { user: b.user, channel: b.channel });
-          // An ack with a body is what Slack shows the person who typed the command: hand it to the
-          // response_url Slack issued with the command, which renders it as Slack would.
-          if (r.status === 200 && typeof r.body === 'object' && r.body !== null) {
-            await fetch(r.responseUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(r.body) });
+      {
+        method: 'GET',
+        path: '/sandbox/api/state',
+        handler: (_req, res) =>
+          sendJson(
+            res,
+            200,
+            { ...projectState(state.snapshot(), viewErrors), executorCalls: executor?.calls() ?? [], pages: pager?.pages() ?? [] },
+            { 'cache-control': 'no-store' },
+          ),
+      },
+      {
+        method: 'GET',
+        path: '/sandbox/api/events',
+        handler: (req, res) => {
+          res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
+          res.write(`retry: 1000\nevent: hello\ndata: ${JSON.stringify({ seq })}\n\n`);
+          clients.add(res);
+          req.on('close', () => clients.delete(res));
+        },
+      },
+      {
+        method: 'POST',
+        path: '/sandbox/api/message',
+        handler: api(async (req, res) => {
+          const b = await readJson(req, MessageBody);
+          await actInChannel(req, b.user, b.channel);
+          const driver = driverFor(req);
+          const slash = /^\/(\S+)\s*([\s\S]*)$/.exec(b.text);
+          if (slash) {
+            if (`/${slash[1]}` !== driver.command) throw new BadRequest(400, `/${slash[1]} is not a command here; try ${driver.command} help`);
+            const r = await driver.slash(slash[2]!.trim(), { user: b.user, channel: b.channel });
+            // An ack with a body is what Slack shows the person who typed the command: hand it to the
+            // response_url Slack issued with the command, which renders it as Slack would.
+            if (r.status === 200 && typeof r.body === 'object' && r.body !== null) {
+              await fetch(r.responseUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(r.body) });
+            }
+            return sendJson(res, r.status === 200 ? 200 : 502, { ...botAnswer(r), kind: 'command' });
           }
-          return sendJson(res, r.status === 200 ? 200 : 502, { ...botAnswer(r), kind: 'command' });
-        }
-        const r = await driver.userMessage(b.channel, b.user, b.text, b.threadTs ? { threadTs: b.threadTs } : {});
-        sendJson(res, r.status === 200 ? 200 : 502, { ...botAnswer(r), kind: 'message', ts: r.ts });
-      }),
-    },
-    {
-      method: 'POST',
-      path: '/sandbox/api/click',
-      handler: api(async (req, res) => {
-        const b = await readJson(req, ClickBody);
-        mustUser(b.user);
-        const target = b.viewId ? { viewId: b.viewId } : { channel: b.channel!, ts: b.ts!, ...(b.ephemeral ? { ephemeral: true } : {}) };
-        if (b.viewId && state.view(b.viewId)?.user_id !== b.user) throw new BadRequest(404, `view ${b.viewId} is not open for ${b.user}`);
-        if (b.channel) await actInChannel(req, b.user, b.channel);
-        const r = await driverFor(req).click(target, b.actionId, {
-          user: b.user,
-          ...(b.value !== undefined ? { value: b.value } : {}),
-          ...(b.blockId !== undefined ? { blockId: b.blockId } : {}),
-        });
-        sendJson(res, r.status === 200 ? 200 : 502, botAnswer(r));
-      }),
-    },
-    {
-      method: 'POST',
-      path: '/sandbox/api/submit',
-      handler: api(async (req, res) => {
-        const b = await readJson(req, SubmitBody);
-        mustUser(b.user);
-        const view = state.view(b.viewId);
-        if (!view?.open || view.user_id !== b.user) throw new BadRequest(404, `view ${b.viewId} is not open for ${b.user}`);
-        viewErrors.delete(b.viewId);
-        const r = await driverFor(req).submitView(b.viewId, b.values, { user: b.user });
-        const ack = typeof r.body === 'object' && r.body !== null ? (r.body as { response_action?: string; errors?: Record<string, string> }) : {};
-        if (r.status === 200 && ack.response_action === 'errors' && ack.errors) {
-          viewErrors.set(b.viewId, ack.errors);
-          state.emit({ kind: 'view.updated', user: b.user, viewId: b.viewId, detail: { errors: ack.errors } });
-          return sendJson(res, 200, { ok: false, errors: ack.errors });
-        }
-        sendJson(res, r.status === 200 ? 200 : 502, botAnswer(r));
-      }),
-    },
-    {
-      method: 'POST',
-      path: '/sandbox/api/close',
-      handler: api(async (req, res) => {
-        const b = await readJson(req, CloseBody);
-        const view = state.view(b.viewId);
-        if (!view || view.user_id !== b.user) throw new BadRequest(404, `view ${b.viewId} is not open for ${b.user}`);
-        // Cancel closes the modal in the workspace. Limit: no view_closed event is sent, so a
-        // modal opened with notify_on_close does not tell the bot (Firebreak's modals do not ask).
-        state.closeView(b.viewId);
-        viewErrors.delete(b.viewId);
-        sendJson(res, 200, { ok: true });
-      }),
-    },
-    {
-      method: 'POST',
-      path: '/sandbox/api/reaction',
-      handler: api(async (req, res) => {
-        const b = await readJson(req, ReactionBody);
-        await actInChannel(req, b.user, b.channel);
-        const r = await driverFor(req).reaction(b.channel, b.ts, b.user, b.name);
-        sendJson(res, r.status === 200 ? 200 : 502, botAnswer(r));
-      }),
-    },
-    {
-      method: 'POST',
-      path: '/sandbox/api/alert',
-      handler: api(async (req, res) => {
-        const b = await readJson(req, AlertBody);
-        const secret = alertSecret(config.env, b.source);
-        if (!secret) throw new BadRequest(409, `no webhook secret is configured for ${b.source}`);
-        const delivery = sampleAlert(b.source, secret);
-        const r = await fetch(`${botBase(req)}/webhooks/alerts/${b.source}`, { method: 'POST', headers: delivery.headers, body: delivery.body });
-        const text = await r.text();
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // Not JSON: shown as text.
-        }
-        sendJson(res, r.ok ? 200 : 502, { ok: r.ok, status: r.status, response: body });
-      }),
-    },
-  ] as Route[]).map((r) => ({
+          const r = await driver.userMessage(b.channel, b.user, b.text, b.threadTs ? { threadTs: b.threadTs } : {});
+          sendJson(res, r.status === 200 ? 200 : 502, { ...botAnswer(r), kind: 'message', ts: r.ts });
+        }),
+      },
+      {
+        method: 'POST',
+        path: '/sandbox/api/click',
+        handler: api(async (req, res) => {
+          const b = await readJson(req, ClickBody);
+          mustUser(b.user);
+          const target = b.viewId ? { viewId: b.viewId } : { channel: b.channel!, ts: b.ts!, ...(b.ephemeral ? { ephemeral: true } : {}) };
+          if (b.viewId && state.view(b.viewId)?.user_id !== b.user) throw new BadRequest(404, `view ${b.viewId} is not open for ${b.user}`);
+          if (b.channel) await actInChannel(req, b.user, b.channel);
+          const r = await driverFor(req).click(target, b.actionId, {
+            user: b.user,
+            ...(b.value !== undefined ? { value: b.value } : {}),
+            ...(b.blockId !== undefined ? { blockId: b.blockId } : {}),
+          });
+          sendJson(res, r.status === 200 ? 200 : 502, botAnswer(r));
+        }),
+      },
+      {
+        method: 'POST',
+        path: '/sandbox/api/submit',
+        handler: api(async (req, res) => {
+          const b = await readJson(req, SubmitBody);
+          mustUser(b.user);
+          const view = state.view(b.viewId);
+          if (!view?.open || view.user_id !== b.user) throw new BadRequest(404, `view ${b.viewId} is not open for ${b.user}`);
+          viewErrors.delete(b.viewId);
+          const r = await driverFor(req).submitView(b.viewId, b.values, { user: b.user });
+          const ack = typeof r.body === 'object' && r.body !== null ? (r.body as { response_action?: string; errors?: Record<string, string> }) : {};
+          if (r.status === 200 && ack.response_action === 'errors' && ack.errors) {
+            viewErrors.set(b.viewId, ack.errors);
+            state.emit({ kind: 'view.updated', user: b.user, viewId: b.viewId, detail: { errors: ack.errors } });
+            return sendJson(res, 200, { ok: false, errors: ack.errors });
+          }
+          sendJson(res, r.status === 200 ? 200 : 502, botAnswer(r));
+        }),
+      },
+      {
+        method: 'POST',
+        path: '/sandbox/api/close',
+        handler: api(async (req, res) => {
+          const b = await readJson(req, CloseBody);
+          const view = state.view(b.viewId);
+          if (!view || view.user_id !== b.user) throw new BadRequest(404, `view ${b.viewId} is not open for ${b.user}`);
+          // Cancel closes the modal in the workspace. Limit: no view_closed event is sent, so a
+          // modal opened with notify_on_close does not tell the bot (Firebreak's modals do not ask).
+          state.closeView(b.viewId);
+          viewErrors.delete(b.viewId);
+          sendJson(res, 200, { ok: true });
+        }),
+      },
+      {
+        method: 'POST',
+        path: '/sandbox/api/reaction',
+        handler: api(async (req, res) => {
+          const b = await readJson(req, ReactionBody);
+          await actInChannel(req, b.user, b.channel);
+          const r = await driverFor(req).reaction(b.channel, b.ts, b.user, b.name);
+          sendJson(res, r.status === 200 ? 200 : 502, botAnswer(r));
+        }),
+      },
+      {
+        method: 'POST',
+        path: '/sandbox/api/alert',
+        handler: api(async (req, res) => {
+          const b = await readJson(req, AlertBody);
+          const secret = alertSecret(config.env, b.source);
+          if (!secret) throw new BadRequest(409, `no webhook secret is configured for ${b.source}`);
+          const delivery = sampleAlert(b.source, secret);
+          const r = await fetch(`${botBase(req)}/webhooks/alerts/${b.source}`, { method: 'POST', headers: delivery.headers, body: delivery.body });
+          const text = await r.text();
+          let body: unknown = text;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            // Not JSON: shown as text.
+          }
+          sendJson(res, r.ok ? 200 : 502, { ok: r.ok, status: r.status, response: body });
+        }),
+      },
+    ] as Route[]
+  ).map((r) => ({
     ...r,
     handler: (req: IncomingMessage, res: ServerResponse) => {
       const refused = refuseSandboxRequest(req, opts.token, opts.allowRemote);

@@ -37,7 +37,15 @@ export function projectState(s: WorkspaceSnapshot, viewErrors: ReadonlyMap<strin
   // Views are stored in the order they opened; a pushed view comes after its parent, so the last open one is on top.
   for (const v of s.views) {
     if (v.type !== 'modal' || !v.open) continue;
-    views[v.user_id] = { id: v.id, title: v.title, submit: v.submit, close: v.close, blocks: v.blocks, callbackId: v.callback_id, errors: viewErrors.get(v.id) ?? {} };
+    views[v.user_id] = {
+      id: v.id,
+      title: v.title,
+      submit: v.submit,
+      close: v.close,
+      blocks: v.blocks,
+      callbackId: v.callback_id,
+      errors: viewErrors.get(v.id) ?? {},
+    };
   }
   const ephemerals: ConsoleState['ephemerals'] = {};
   for (const e of s.ephemerals) {
@@ -59,7 +67,13 @@ export function projectState(s: WorkspaceSnapshot, viewErrors: ReadonlyMap<strin
       members: c.members,
       messages: c.messages,
       // A pin preview is plain text, as in Slack: date tokens show their fallback, mentions their names.
-      pins: c.pins.map((p) => ({ ts: p.message.ts, text: plainSlackText(p.message.text, { user: (id) => s.users.find((u) => u.id === id)?.name, channel: (id) => s.channels.find((x) => x.id === id)?.name }) })),
+      pins: c.pins.map((p) => ({
+        ts: p.message.ts,
+        text: plainSlackText(p.message.text, {
+          user: (id) => s.users.find((u) => u.id === id)?.name,
+          channel: (id) => s.channels.find((x) => x.id === id)?.name,
+        }),
+      })),
       bookmarks: c.bookmarks.map((b) => ({ title: b.title, link: b.link, emoji: b.emoji })),
     })),
     views,

@@ -210,7 +210,12 @@ export function runView(deps: Deps, run: RunbookRun, steps: readonly RunbookStep
       .sort((a, b) => a.index - b.index)
       .map((s) => {
         const def = run.runbook.steps[s.index];
-        const output = s.output === null ? null : s.output.length > MAX_STEP_OUTPUT ? `${s.output.slice(0, MAX_STEP_OUTPUT)}\n… (cut: the whole output is in the run's thread)` : s.output;
+        const output =
+          s.output === null
+            ? null
+            : s.output.length > MAX_STEP_OUTPUT
+              ? `${s.output.slice(0, MAX_STEP_OUTPUT)}\n… (cut: the whole output is in the run's thread)`
+              : s.output;
         return {
           index: s.index,
           id: s.stepId,
@@ -293,7 +298,9 @@ export async function startRunbookForAgent(deps: Deps, agent: AgentPrincipal, re
   return {
     ...runView(deps, fresh, await deps.store.listRunbookSteps(run.id)),
     created,
-    ...(created ? {} : { note: `Runbook \`${runbookId}\` was being started in this incident at the same moment; this is that run, and nothing new was started.` }),
+    ...(created
+      ? {}
+      : { note: `Runbook \`${runbookId}\` was being started in this incident at the same moment; this is that run, and nothing new was started.` }),
   };
 }
 

@@ -77,7 +77,10 @@ export function createAlertIntake(deps: Deps, opts: { maxBatch?: number } = {}):
   const jobFor = (a: StoredAlert) => deps.jobs.row(alertProcessJob, { alertId: a.id });
   const commit = async (batch: Pending[]): Promise<void> => {
     try {
-      const all = await deps.store.insertAlertsWithJobs(batch.flatMap((p) => p.alerts), jobFor);
+      const all = await deps.store.insertAlertsWithJobs(
+        batch.flatMap((p) => p.alerts),
+        jobFor,
+      );
       let i = 0;
       for (const p of batch) {
         p.resolve(all.slice(i, i + p.alerts.length));
@@ -172,7 +175,11 @@ async function openEpisode(deps: Deps, alert: StoredAlert): Promise<Incident> {
   if (deps.backend.name !== 'local') {
     // One backend alert per episode (not per firing): Rootly accepts ~50 alerts/min, a storm would
     // exhaust that budget for nothing. The resolution is recorded too (see processResolved).
-    await deps.jobs.enqueue(alertRecordJob, { alertId: alert.id, incidentId: incident.id, episode: alert.id }, { key: `${alert.fingerprint}:${alert.id}:firing` });
+    await deps.jobs.enqueue(
+      alertRecordJob,
+      { alertId: alert.id, incidentId: incident.id, episode: alert.id },
+      { key: `${alert.fingerprint}:${alert.id}:firing` },
+    );
   }
   return incident;
 }
@@ -235,7 +242,12 @@ async function postFiredAgainNote(deps: Deps, payload: NotePayload): Promise<voi
   // The total a note shows is fixed by its first attempt (first writer wins), so a retry that
   // adopts a note whose answer was lost records the number that note really shows.
   const noted = (await deps.store.getKv<number>(`alert-noted:${incident.id}`)) ?? 1;
-  const shown = await step(deps, flow, `total:${payload.windowStart}`, async () => (await deps.store.getIncident(incident.id))?.alertCount ?? incident.alertCount);
+  const shown = await step(
+    deps,
+    flow,
+    `total:${payload.windowStart}`,
+    async () => (await deps.store.getIncident(incident.id))?.alertCount ?? incident.alertCount,
+  );
   if (shown > noted) {
     if (target) {
       // The note states the running total, not a delta: two notes racing (a retried window and the
@@ -251,7 +263,11 @@ async function postFiredAgainNote(deps: Deps, payload: NotePayload): Promise<voi
   if (now > shown) {
     const batchMs = Math.max(1000, deps.config.file.alerts.batch_seconds * 1000);
     const nextWindow = Math.max(payload.windowStart + batchMs, Math.floor(deps.clock.now().getTime() / batchMs) * batchMs);
-    await deps.jobs.enqueue(alertNoteJob, { incidentId: incident.id, windowStart: nextWindow }, { delayMs: Math.max(0, nextWindow + batchMs - deps.clock.now().getTime()) });
+    await deps.jobs.enqueue(
+      alertNoteJob,
+      { incidentId: incident.id, windowStart: nextWindow },
+      { delayMs: Math.max(0, nextWindow + batchMs - deps.clock.now().getTime()) },
+    );
   }
   // The card and announcement show the count: refreshed once per batch, not once per alert.
   await refreshIncidentViews(deps, incident.id);
@@ -268,7 +284,11 @@ async function processResolved(deps: Deps, alert: StoredAlert): Promise<Incident
   const incident = await episodeIncident(deps, alert.fingerprint, fp.incidentId);
   if (!incident || !isOpen(incident.status)) return incident;
   if (deps.backend.name !== 'local')
-    await deps.jobs.enqueue(alertRecordJob, { alertId: alert.id, incidentId: incident.id, episode: fp.incidentId }, { key: `${alert.fingerprint}:${fp.incidentId}:resolved` });
+    await deps.jobs.enqueue(
+      alertRecordJob,
+      { alertId: alert.id, incidentId: incident.id, episode: fp.incidentId },
+      { key: `${alert.fingerprint}:${fp.incidentId}:resolved` },
+    );
   // One alert's recovery never resolves a storm: the storm holds many other alerts.
   const resolve = deps.config.file.alerts.resolve_incident_on_resolved_alert && !(await isStorm(deps, incident));
   const target = await noteTarget(deps, incident).catch(() => null);
@@ -326,7 +346,10 @@ async function recordOnBackend(deps: Deps, payload: RecordPayload): Promise<void
   } catch (err) {
     if (!outcomeUnknown(err)) throw err;
     await deps.store.putStep(flow, 'outcome-unknown', { at: deps.clock.now().toISOString() });
-    deps.logger.warn({ alertId: alert.id, fingerprint: alert.fingerprint, err: (err as Error).message }, `the ${deps.backend.name} alert record may or may not exist; not sent again to avoid a duplicate`);
+    deps.logger.warn(
+      { alertId: alert.id, fingerprint: alert.fingerprint, err: (err as Error).message },
+      `the ${deps.backend.name} alert record may or may not exist; not sent again to avoid a duplicate`,
+    );
   }
 }
 

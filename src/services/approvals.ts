@@ -183,7 +183,14 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
     // Read-only: the policy is "no approval needed"; it still goes through the same record, the
     // same job and the same audit trail, so it is executed once and shows its result.
     const approved = await deps.store.transitionApproval(approval.id, ['pending'], 'approved', { decidedAt: now });
-    await deps.store.audit({ at: now, incidentId: incident.id, approvalId: approval.id, actor: 'system', action: 'approval.approved', detail: { readOnly: true } });
+    await deps.store.audit({
+      at: now,
+      incidentId: incident.id,
+      approvalId: approval.id,
+      actor: 'system',
+      action: 'approval.approved',
+      detail: { readOnly: true },
+    });
     try {
       await showOrRetryLater(deps, approval.id);
     } finally {
@@ -227,7 +234,12 @@ async function resolveApprovers(deps: Deps, incidentId: string, policy: Approval
       try {
         groups[g] = await deps.chat.usergroupMembers(g);
       } catch (err) {
-        throw new AppError('input.invalid', `Could not read the members of user group <!subteam^${g}> from Slack, so who may approve cannot be fixed. Nothing was proposed; try again.`, { usergroup: g }, { cause: err });
+        throw new AppError(
+          'input.invalid',
+          `Could not read the members of user group <!subteam^${g}> from Slack, so who may approve cannot be fixed. Nothing was proposed; try again.`,
+          { usergroup: g },
+          { cause: err },
+        );
       }
     }),
   );
@@ -260,7 +272,14 @@ export async function approve(deps: Deps, input: { approvalId: string; userId: s
 
   const { policy, approvers, verdict } = await policyCheck(deps, a, userId);
   if (!verdict.ok) {
-    await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.refused', detail: { click: 'approve', reason: verdict.reason } });
+    await deps.store.audit({
+      at: now,
+      incidentId: a.incidentId,
+      approvalId: a.id,
+      actor: userId,
+      action: 'approval.refused',
+      detail: { click: 'approve', reason: verdict.reason },
+    });
     deps.metrics.approvals.inc({ outcome: 'refused' });
     return { outcome: 'refused', text: approvalRefusal(verdict, policy, approvers, 'approve'), approval: a };
   }
@@ -274,9 +293,20 @@ export async function approve(deps: Deps, input: { approvalId: string; userId: s
   const decision = tallyVotes(votes, policy);
   if (!decision.approved) {
     if (!added) return { outcome: 'already_voted', text: `You already approved; waiting for ${plural(decision.remaining, 'more approval')}.`, approval: fresh };
-    await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.voted', detail: { votes: decision.approvers.length, needed: decision.needed } });
+    await deps.store.audit({
+      at: now,
+      incidentId: a.incidentId,
+      approvalId: a.id,
+      actor: userId,
+      action: 'approval.voted',
+      detail: { votes: decision.approvers.length, needed: decision.needed },
+    });
     await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
-    return { outcome: 'voted', text: `:ballot_box_with_check: Your approval is recorded; waiting for ${plural(decision.remaining, 'more approval')} from different people.`, approval: fresh };
+    return {
+      outcome: 'voted',
+      text: `:ballot_box_with_check: Your approval is recorded; waiting for ${plural(decision.remaining, 'more approval')} from different people.`,
+      approval: fresh,
+    };
   }
 
   const won = await deps.store.transitionApproval(a.id, ['pending'], 'approved', { decidedBy: userId, decidedAt: now });
@@ -284,7 +314,14 @@ export async function approve(deps: Deps, input: { approvalId: string; userId: s
 
   // This click, and only this one, decided it.
   const counted = countedApprovers(votes, won);
-  await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.approved', detail: { approvers: counted, action: a.actionId, params: a.params } });
+  await deps.store.audit({
+    at: now,
+    incidentId: a.incidentId,
+    approvalId: a.id,
+    actor: userId,
+    action: 'approval.approved',
+    detail: { approvers: counted, action: a.actionId, params: a.params },
+  });
   deps.metrics.approvals.inc({ outcome: 'approved' });
   await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
   await deps.jobs.enqueue(approvalExecuteJob, { approvalId: a.id });
@@ -310,7 +347,14 @@ export async function deny(deps: Deps, input: { approvalId: string; userId: stri
   if (!isProposer) {
     const { policy, approvers, verdict } = await policyCheck(deps, a, userId);
     if (!verdict.ok) {
-      await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.refused', detail: { click: 'deny', reason: verdict.reason } });
+      await deps.store.audit({
+        at: now,
+        incidentId: a.incidentId,
+        approvalId: a.id,
+        actor: userId,
+        action: 'approval.refused',
+        detail: { click: 'deny', reason: verdict.reason },
+      });
       deps.metrics.approvals.inc({ outcome: 'refused' });
       return { outcome: 'refused', text: approvalRefusal(verdict, policy, approvers, 'deny'), approval: a };
     }
@@ -318,7 +362,14 @@ export async function deny(deps: Deps, input: { approvalId: string; userId: stri
   const reason = input.reason.trim().slice(0, 1000);
   const won = await deps.store.transitionApproval(a.id, ['pending'], 'denied', { decidedBy: userId, decidedAt: now, denyReason: reason || null });
   if (!won) return refuseClosed(deps, await loadApproval(deps, a.id), userId, 'deny');
-  await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: userId, action: isProposer ? 'approval.withdrawn' : 'approval.denied', detail: { reason } });
+  await deps.store.audit({
+    at: now,
+    incidentId: a.incidentId,
+    approvalId: a.id,
+    actor: userId,
+    action: isProposer ? 'approval.withdrawn' : 'approval.denied',
+    detail: { reason },
+  });
   deps.metrics.approvals.inc({ outcome: 'denied' });
   await announceSettled(deps, won);
   await recordTimeline(deps, won, `\`${a.actionId}\` ${isProposer ? 'withdrawn' : 'denied'} by <@${userId}>${reason ? `: ${escapeMrkdwn(reason)}` : ''}`, now);
@@ -338,10 +389,22 @@ export async function withdrawApproval(deps: Deps, approvalId: string, w: Approv
   const now = deps.clock.now();
   const won = await deps.store.transitionApproval(a.id, ['pending'], 'denied', { decidedBy: w.by, decidedAt: now, denyReason: null, result: { withdrawn: w } });
   if (!won) return null;
-  await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: w.by, action: 'approval.withdrawn', detail: { reason: 'runbook run cancelled', run: w.runId, runbook: w.runbook } });
+  await deps.store.audit({
+    at: now,
+    incidentId: a.incidentId,
+    approvalId: a.id,
+    actor: w.by,
+    action: 'approval.withdrawn',
+    detail: { reason: 'runbook run cancelled', run: w.runId, runbook: w.runbook },
+  });
   deps.metrics.approvals.inc({ outcome: 'denied' });
   await announceSettled(deps, won);
-  await recordTimeline(deps, won, `\`${a.actionId}\` withdrawn: runbook “${escapeMrkdwn(w.runbook)}” was cancelled${w.by === 'system' ? '' : ` by <@${w.by}>`}; nothing was run`, now);
+  await recordTimeline(
+    deps,
+    won,
+    `\`${a.actionId}\` withdrawn: runbook “${escapeMrkdwn(w.runbook)}” was cancelled${w.by === 'system' ? '' : ` by <@${w.by}>`}; nothing was run`,
+    now,
+  );
   await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
   return won;
 }
@@ -359,7 +422,14 @@ async function withdrawIfRunCancelled(deps: Deps, a: Approval): Promise<Approval
 
 /** Only a person decides: Claude, an agent or any other non-Slack-user id is refused, whatever the policy. */
 async function refuseNonPerson(deps: Deps, a: Approval, actor: string, click: 'approve' | 'deny'): Promise<DecisionResult> {
-  await deps.store.audit({ at: deps.clock.now(), incidentId: a.incidentId, approvalId: a.id, actor, action: 'approval.refused', detail: { click, reason: 'not_a_person' } });
+  await deps.store.audit({
+    at: deps.clock.now(),
+    incidentId: a.incidentId,
+    approvalId: a.id,
+    actor,
+    action: 'approval.refused',
+    detail: { click, reason: 'not_a_person' },
+  });
   deps.metrics.approvals.inc({ outcome: 'refused' });
   return { outcome: 'refused', text: ':no_entry: Only a person can decide an approval.', approval: a };
 }
@@ -372,7 +442,14 @@ async function loadApproval(deps: Deps, id: string): Promise<Approval> {
 
 /** The answer to a click on an approval that is no longer pending; audited, nothing runs. */
 async function refuseClosed(deps: Deps, a: Approval, userId: string, click: 'approve' | 'deny'): Promise<DecisionResult> {
-  await deps.store.audit({ at: deps.clock.now(), incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.click_refused', detail: { click, status: a.status } });
+  await deps.store.audit({
+    at: deps.clock.now(),
+    incidentId: a.incidentId,
+    approvalId: a.id,
+    actor: userId,
+    action: 'approval.click_refused',
+    detail: { click, status: a.status },
+  });
   return { outcome: a.status === 'expired' ? 'expired' : 'closed', text: closedText(a), approval: a };
 }
 
@@ -404,7 +481,14 @@ export function closedText(a: Approval): string {
 
 async function expireOnClick(deps: Deps, a: Approval, userId: string, click: 'approve' | 'deny'): Promise<DecisionResult> {
   const after = (await expireApproval(deps, a.id)) ?? (await loadApproval(deps, a.id));
-  await deps.store.audit({ at: deps.clock.now(), incidentId: a.incidentId, approvalId: a.id, actor: userId, action: 'approval.click_refused', detail: { click, status: after.status } });
+  await deps.store.audit({
+    at: deps.clock.now(),
+    incidentId: a.incidentId,
+    approvalId: a.id,
+    actor: userId,
+    action: 'approval.click_refused',
+    detail: { click, status: after.status },
+  });
   return { outcome: after.status === 'expired' ? 'expired' : 'closed', text: closedText(after), approval: after };
 }
 
@@ -416,7 +500,14 @@ export async function expireApproval(deps: Deps, approvalId: string): Promise<Ap
   if (!isExpired(a, now)) return null;
   const expired = await deps.store.transitionApproval(a.id, ['pending'], 'expired', { decidedAt: now });
   if (!expired) return null;
-  await deps.store.audit({ at: now, incidentId: a.incidentId, approvalId: a.id, actor: 'system', action: 'approval.expired', detail: { expiresAt: a.expiresAt.toISOString() } });
+  await deps.store.audit({
+    at: now,
+    incidentId: a.incidentId,
+    approvalId: a.id,
+    actor: 'system',
+    action: 'approval.expired',
+    detail: { expiresAt: a.expiresAt.toISOString() },
+  });
   deps.metrics.approvals.inc({ outcome: 'expired' });
   await announceSettled(deps, expired);
   await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
@@ -456,7 +547,14 @@ export async function executeApproval(deps: Deps, approvalId: string): Promise<v
     case 'approved': {
       const claimed = await deps.store.transitionApproval(a.id, ['approved'], 'executing');
       if (!claimed) return executeApproval(deps, approvalId);
-      await deps.store.audit({ at: deps.clock.now(), incidentId: a.incidentId, approvalId: a.id, actor: 'system', action: 'approval.executing', detail: { executor: action?.executor.type ?? null } });
+      await deps.store.audit({
+        at: deps.clock.now(),
+        incidentId: a.incidentId,
+        approvalId: a.id,
+        actor: 'system',
+        action: 'approval.executing',
+        detail: { executor: action?.executor.type ?? null },
+      });
       const outcome = await runSafely(deps, claimed, action);
       const at = deps.clock.now();
       // From `unknown` too: if our lease ran out mid-run and a resumed job marked it unknown, we
@@ -487,9 +585,18 @@ export async function executeApproval(deps: Deps, approvalId: string): Promise<v
       const at = deps.clock.now();
       const marked = noSideEffect
         ? await deps.store.transitionApproval(a.id, ['executing'], 'succeeded', { result: { ...NOT_EXECUTED } })
-        : await deps.store.transitionApproval(a.id, ['executing'], 'unknown', { error: 'outcome unknown — check before retrying (Firebreak stopped while the action was running)' });
+        : await deps.store.transitionApproval(a.id, ['executing'], 'unknown', {
+            error: 'outcome unknown — check before retrying (Firebreak stopped while the action was running)',
+          });
       if (!marked) return executeApproval(deps, approvalId);
-      await deps.store.audit({ at, incidentId: a.incidentId, approvalId: a.id, actor: 'system', action: noSideEffect ? 'approval.succeeded' : 'approval.unknown', detail: { resumed: true } });
+      await deps.store.audit({
+        at,
+        incidentId: a.incidentId,
+        approvalId: a.id,
+        actor: 'system',
+        action: noSideEffect ? 'approval.succeeded' : 'approval.unknown',
+        detail: { resumed: true },
+      });
       deps.metrics.approvals.inc({ outcome: noSideEffect ? 'succeeded' : 'unknown' });
       return finish(deps, marked);
     }
@@ -532,7 +639,8 @@ export function outcomeTimelineText(a: Approval, approvers: string[]): string {
   const what = `\`${a.actionId}\`${Object.keys(a.params).length ? ` ${escapeMrkdwn(formatInline(a.params))}` : ''}`;
   const summary = (a.result as { summary?: string } | null)?.summary;
   // Stored as mrkdwn (the status answer shows it as is): the parameters, the reason, the result and the error are untrusted text.
-  const proposer = a.proposerKind === 'user' ? `<@${a.proposedBy}>` : a.proposerKind === 'claude' ? 'Claude' : `${a.proposerKind} ${escapeMrkdwn(a.proposedBy)}`;
+  const proposer =
+    a.proposerKind === 'user' ? `<@${a.proposedBy}>` : a.proposerKind === 'claude' ? 'Claude' : `${a.proposerKind} ${escapeMrkdwn(a.proposedBy)}`;
   const deciders = approvers.length ? approvers : a.decidedBy ? [a.decidedBy] : [];
   const who = `proposed by ${proposer}${a.requiresApproval && deciders.length ? `, approved by ${deciders.map((u) => `<@${u}>`).join(' and ')}` : ''}`;
   switch (a.status) {
@@ -567,7 +675,12 @@ export async function showApproval(deps: Deps, approvalId: string): Promise<void
   const incident = await deps.store.getIncident(a.incidentId);
   const policy = parsePolicy(a.policy);
   const votes = await deps.store.listVotes(a.id);
-  const approvers = a.status === 'pending' ? tallyVotes(votes, policy).approvers : a.requiresApproval && a.decidedBy && a.status !== 'denied' && a.status !== 'expired' ? countedApprovers(votes, a) : [];
+  const approvers =
+    a.status === 'pending'
+      ? tallyVotes(votes, policy).approvers
+      : a.requiresApproval && a.decidedBy && a.status !== 'denied' && a.status !== 'expired'
+        ? countedApprovers(votes, a)
+        : [];
   const msg = approvalMessage({
     approval: a,
     actionTitle: findAction(deps, a.actionId)?.title ?? a.actionId,

@@ -57,9 +57,7 @@ const RootlyIncident = z.looseObject({
   status: z.string().nullish(),
   url: z.string().nullish(),
   updated_at: z.string().nullish(),
-  severity: z
-    .union([z.looseObject({ severity: z.string().nullish(), slug: z.string().nullish(), name: z.string().nullish() }), z.string()])
-    .nullish(),
+  severity: z.union([z.looseObject({ severity: z.string().nullish(), slug: z.string().nullish(), name: z.string().nullish() }), z.string()]).nullish(),
   labels: z.union([z.record(z.string(), z.unknown()), z.array(z.looseObject({ key: z.string(), value: z.unknown() }))]).nullish(),
 });
 
@@ -278,9 +276,7 @@ async function ownCreatePending(deps: Deps, ev: BackendEvent): Promise<boolean> 
   if (deps.backend.name !== ev.source || !ev.incident.title) return false;
   const now = deps.clock.now().getTime();
   const open = await deps.store.listOpenIncidents();
-  return open.some(
-    (i) => i.backendId === null && i.title === ev.incident.title!.slice(0, 200) && now - i.createdAt.getTime() < OWN_CREATE_GRACE_MS,
-  );
+  return open.some((i) => i.backendId === null && i.title === ev.incident.title!.slice(0, 200) && now - i.createdAt.getTime() < OWN_CREATE_GRACE_MS);
 }
 
 const SOURCE_NAME: Record<BackendSource, string> = { rootly: 'Rootly', incidentio: 'incident.io' };
@@ -303,10 +299,16 @@ async function applyUpdate(deps: Deps, incidentId: string, ev: BackendEvent): Pr
     incidentId,
     actor: ev.source,
     action: 'incident.backend_updated',
-    detail: { eventId: ev.eventId, type: ev.type, from: { status: before.status, severity: before.severity, title: before.title }, to: { status: after.status, severity: after.severity, title: after.title } },
+    detail: {
+      eventId: ev.eventId,
+      type: ev.type,
+      from: { status: before.status, severity: before.severity, title: before.title },
+      to: { status: after.status, severity: after.severity, title: after.title },
+    },
   });
   await deps.store.addTimeline({ incidentId, at, kind: 'status', text, author: null, sourceRef: `${ev.source}:${ev.eventId}` });
-  if (after.channelId) await deps.chat.post(after.channelId, `:arrows_counterclockwise: ${text}`).catch((err) => deps.logger.warn({ err }, 'posting backend update failed'));
+  if (after.channelId)
+    await deps.chat.post(after.channelId, `:arrows_counterclockwise: ${text}`).catch((err) => deps.logger.warn({ err }, 'posting backend update failed'));
   if (after.status === 'resolved' && before.status !== 'resolved') {
     observeResolved(deps, after);
     await deps.jobs.enqueue(postmortemJob, { incidentId }, { key: incidentId });

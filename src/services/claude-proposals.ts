@@ -43,7 +43,8 @@ export async function proposeFromClaude(deps: Deps, incidentId: string): Promise
   const ctx = await buildSummaryContext(deps, incidentId);
   if (!ctx.incident.channelId || ctx.incident.status === 'resolved' || ctx.incident.status === 'cancelled') return 0;
   const result = await deps.summarizer.proposeActions(ctx, actionSpecs(deps));
-  for (const r of result.rejected) deps.logger.warn({ incidentId, reason: r.reason, raw: r.raw, requestId: result.requestId }, 'dropped an invalid action proposal from Claude');
+  for (const r of result.rejected)
+    deps.logger.warn({ incidentId, reason: r.reason, raw: r.raw, requestId: result.requestId }, 'dropped an invalid action proposal from Claude');
   let made = 0;
   for (const p of result.proposals) {
     try {

@@ -38,7 +38,13 @@ export interface CommandContext {
 export async function runIncidentCommand(deps: Deps, c: Command, ctx: CommandContext): Promise<CommandAnswer | null> {
   switch (c.kind) {
     case 'declare': {
-      const input = slackDeclareInput({ title: c.title, severity: c.severity, userId: ctx.userId, channelId: ctx.channelId, dedupeKey: `cmd:${ctx.triggerId}` });
+      const input = slackDeclareInput({
+        title: c.title,
+        severity: c.severity,
+        userId: ctx.userId,
+        channelId: ctx.channelId,
+        dedupeKey: `cmd:${ctx.triggerId}`,
+      });
       return { view: 'declared', outcome: await declareOrOffer(deps, input) };
     }
     case 'list':

@@ -6,7 +6,15 @@ import { AppError, BackendError, ChatError, userMessage } from '../errors.js';
 import type { Deps } from './deps.js';
 import { onCallInviteJob } from './paging.js';
 import { scheduleReminder } from './reminders.js';
-import { announceChannel, postAnnouncement, postIncidentCard, refreshIncidentViews, refreshJob, setIncidentTopic, wantsChannel as wantsOwnChannel } from './incident-views.js';
+import {
+  announceChannel,
+  postAnnouncement,
+  postIncidentCard,
+  refreshIncidentViews,
+  refreshJob,
+  setIncidentTopic,
+  wantsChannel as wantsOwnChannel,
+} from './incident-views.js';
 import { defineJob, PermanentJobError } from './jobs.js';
 import { step, stepWithIntent } from './steps.js';
 import { briefJob } from './summaries.js';
@@ -65,7 +73,11 @@ export const declareFlowJob = defineJob({
         throw new PermanentJobError(`the incident was not recorded in ${deps.backend.name}: ${userMessage(err).replace(/^:warning: /, '')}`);
       if (job.attempts === 1 && p.notify)
         await deps.chat
-          .postEphemeral(p.notify.channelId, p.notify.userId, `:hourglass: Setting up the incident hit an error (${(err as Error).message}). Firebreak kept the record and is retrying.`)
+          .postEphemeral(
+            p.notify.channelId,
+            p.notify.userId,
+            `:hourglass: Setting up the incident hit an error (${(err as Error).message}). Firebreak kept the record and is retrying.`,
+          )
           .catch(() => undefined);
       throw err;
     }
@@ -221,7 +233,11 @@ export async function openChannelLater(deps: Deps, incidentId: string, userId: s
   if (!incident) throw new AppError('incident.not_found', 'That incident no longer exists.');
   if (incident.channelId) return { alreadyOpen: incident.channelId };
   if (!isOpen(incident.status)) throw new AppError('incident.bad_transition', `${incidentLabel(incident)} is ${incident.status}; it needs no channel now.`);
-  const queued = await deps.jobs.enqueue(declareFlowJob, { incidentId, channel: 'always', notify: null, openedBy: userId }, { key: `${incidentId}:open-channel` });
+  const queued = await deps.jobs.enqueue(
+    declareFlowJob,
+    { incidentId, channel: 'always', notify: null, openedBy: userId },
+    { key: `${incidentId}:open-channel` },
+  );
   if (queued) await deps.store.audit({ at: deps.clock.now(), incidentId, actor: userId, action: 'incident.channel_requested', detail: {} });
   return { alreadyOpen: null };
 }
@@ -250,7 +266,8 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
 
   const channelP = wantsChannel ? ensureChannel(deps, flowId, inc) : Promise.resolve(null);
   // incident.io attaches its record to our channel only at create (see its adapter): wait for it there.
-  const backendP = deps.backend.name === 'incidentio' ? channelP.then((ch) => ensureBackendRecord(deps, flowId, inc, ch)) : ensureBackendRecord(deps, flowId, inc, null);
+  const backendP =
+    deps.backend.name === 'incidentio' ? channelP.then((ch) => ensureBackendRecord(deps, flowId, inc, ch)) : ensureBackendRecord(deps, flowId, inc, null);
   // The backend link as soon as it exists, for whatever is rendered after that.
   let backendRef: { backendId: string; url: string | null } | null = inc.backendId ? { backendId: inc.backendId, url: inc.backendUrl } : null;
   backendP.then(
@@ -373,7 +390,12 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   if (done.channelId && deps.config.runbooks.some((r) => r.auto)) await deps.jobs.enqueue(runbookAutoStartJob, { incidentId: inc.id });
 }
 
-async function ensureBackendRecord(deps: Deps, flowId: string, incident: Incident, channel: { id: string; name: string } | null): Promise<{ backendId: string; url: string | null }> {
+async function ensureBackendRecord(
+  deps: Deps,
+  flowId: string,
+  incident: Incident,
+  channel: { id: string; name: string } | null,
+): Promise<{ backendId: string; url: string | null }> {
   if (incident.backendId) return { backendId: incident.backendId, url: incident.backendUrl };
   const ref = await step(deps, flowId, 'backend', () =>
     deps.backend.createIncident({
@@ -430,4 +452,3 @@ async function ensureChannel(deps: Deps, flowId: string, incident: Incident): Pr
   await deps.store.updateIncident(incident.id, { channelId: channel.id, channelName: channel.name, updatedAt: deps.clock.now() });
   return channel;
 }
-

@@ -48,10 +48,24 @@ export async function createFollowup(deps: Deps, input: NewFollowupInput): Promi
   });
   if (!res.inserted) return res;
   const f = res.followup;
-  await deps.store.audit({ at: now, incidentId: incident.id, actor: input.actor, action: 'followup.created', detail: { followupId: f.id, source: f.source, owner: f.ownerId, due: f.due } });
-  await deps.store.addTimeline({ incidentId: incident.id, at: now, kind: 'followup', text: `Follow-up: ${escapeText(f.text)}${f.ownerId ? ` (owner <@${f.ownerId}>)` : ''}${f.due ? ` due ${f.due}` : ''}`, author: input.actor, sourceRef: `followup:${f.id}` });
+  await deps.store.audit({
+    at: now,
+    incidentId: incident.id,
+    actor: input.actor,
+    action: 'followup.created',
+    detail: { followupId: f.id, source: f.source, owner: f.ownerId, due: f.due },
+  });
+  await deps.store.addTimeline({
+    incidentId: incident.id,
+    at: now,
+    kind: 'followup',
+    text: `Follow-up: ${escapeText(f.text)}${f.ownerId ? ` (owner <@${f.ownerId}>)` : ''}${f.due ? ` due ${f.due}` : ''}`,
+    author: input.actor,
+    sourceRef: `followup:${f.id}`,
+  });
   await deps.jobs.enqueue(followupSyncJob, { followupId: f.id });
-  if (incident.channelId) await deps.chat.post(incident.channelId, followupCreated(f, deps.backend.name)).catch((err) => deps.logger.warn({ err }, 'posting the follow-up failed'));
+  if (incident.channelId)
+    await deps.chat.post(incident.channelId, followupCreated(f, deps.backend.name)).catch((err) => deps.logger.warn({ err }, 'posting the follow-up failed'));
   return res;
 }
 
@@ -86,7 +100,9 @@ export async function listIncidentFollowups(deps: Deps, incidentId: string): Pro
 /** The App Home part: a person's open follow-ups across incidents. */
 export async function homeFollowupBlocks(deps: Deps, userId: string): Promise<Block[]> {
   const mine = await deps.store.listFollowups({ ownerId: userId, state: 'open' });
-  const labelled = await Promise.all(mine.map(async (f) => ({ ...f, incidentLabel: (await deps.store.getIncident(f.incidentId).then((i) => (i ? incidentLabel(i) : ''))) })));
+  const labelled = await Promise.all(
+    mine.map(async (f) => ({ ...f, incidentLabel: await deps.store.getIncident(f.incidentId).then((i) => (i ? incidentLabel(i) : '')) })),
+  );
   return homeFollowups(labelled);
 }
 
@@ -102,7 +118,9 @@ export async function offerSuggestedFollowups(deps: Deps, incidentId: string, ma
   if (!texts.length) return 0;
   const suggestions = texts.map((text, n) => ({ id: `${incidentId}:${draftAt}:${n}`, text }));
   for (const s of suggestions) await deps.store.setKv(suggestionKey(s.id), { incidentId, text: s.text });
-  await postOnce(deps, `followup-suggestions:${incidentId}:${draftAt}`, 'post', incident.channelId, Markers.suggestions(incidentId), () => followupSuggestions(incident, suggestions));
+  await postOnce(deps, `followup-suggestions:${incidentId}:${draftAt}`, 'post', incident.channelId, Markers.suggestions(incidentId), () =>
+    followupSuggestions(incident, suggestions),
+  );
   return suggestions.length;
 }
 
@@ -111,7 +129,15 @@ export async function acceptSuggestion(deps: Deps, suggestionId: string, actor: 
   const raw = await deps.store.getKv(suggestionKey(suggestionId));
   const s = Suggestion.safeParse(raw);
   if (!s.success) throw new AppError('input.invalid', 'That suggestion is no longer available.');
-  const { followup, inserted } = await createFollowup(deps, { incidentId: s.data.incidentId, text: s.data.text, ownerId: null, due: null, source: 'claude', sourceRef: `suggestion:${suggestionId}`, actor });
+  const { followup, inserted } = await createFollowup(deps, {
+    incidentId: s.data.incidentId,
+    text: s.data.text,
+    ownerId: null,
+    due: null,
+    source: 'claude',
+    sourceRef: `suggestion:${suggestionId}`,
+    actor,
+  });
   return inserted ? `Added the follow-up: ${escapeText(followup.text)}` : `That follow-up was already added by <@${followup.createdBy}>.`;
 }
 

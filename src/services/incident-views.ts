@@ -48,7 +48,13 @@ export function wantsChannel(deps: Deps, incident: Incident, channel: 'always' |
   return channel === 'always' || atLeast(incident.severity, deps.config.file.announce.auto_channel_min_severity);
 }
 
-function announcementFor(deps: Deps, incident: Incident, roles: RoleAssignments, below: boolean, latest: { text: string; at: Date; author: string | null } | null = null) {
+function announcementFor(
+  deps: Deps,
+  incident: Incident,
+  roles: RoleAssignments,
+  below: boolean,
+  latest: { text: string; at: Date; author: string | null } | null = null,
+) {
   return announcement(incident, roles, { noChannelReason: noChannelReason(incident, deps.config.file.announce.auto_channel_min_severity, below), latest });
 }
 
@@ -77,7 +83,12 @@ async function cardFor(deps: Deps, incident: Incident, roles: RoleAssignments) {
  * The card in the incident channel, posted once per flow (a retry finds it by its marker).
  * `rendered`: this call posted it from `incident` (false when an earlier run already had).
  */
-export async function postIncidentCard(deps: Deps, flowId: string, incident: Incident & { channelId: string }, roles: RoleAssignments): Promise<{ ts: string; rendered: boolean }> {
+export async function postIncidentCard(
+  deps: Deps,
+  flowId: string,
+  incident: Incident & { channelId: string },
+  roles: RoleAssignments,
+): Promise<{ ts: string; rendered: boolean }> {
   const card = await cardFor(deps, incident, roles);
   let rendered = false;
   const posted = await postOnce(deps, flowId, 'card', incident.channelId, Markers.card(incident.id), () => {
@@ -93,7 +104,13 @@ export async function postIncidentCard(deps: Deps, flowId: string, incident: Inc
  * configured (null). `below`: an automatic incident under the channel threshold (it says why it
  * has none). `rendered` as for the card.
  */
-export async function postAnnouncement(deps: Deps, flowId: string, incident: Incident, roles: RoleAssignments, below: boolean): Promise<{ ts: string; rendered: boolean } | null> {
+export async function postAnnouncement(
+  deps: Deps,
+  flowId: string,
+  incident: Incident,
+  roles: RoleAssignments,
+  below: boolean,
+): Promise<{ ts: string; rendered: boolean } | null> {
   const channel = announceChannel(deps);
   if (!channel) return null;
   let rendered = false;
@@ -157,7 +174,12 @@ export async function incidentThread(deps: Deps, incident: Incident, flowId: str
  * A note in an incident's thread (`incidentThread`), posted once per flow step: a retry after a lost
  * answer finds the note by its marker instead of posting it twice.
  */
-export async function postThreadNote(deps: Deps, at: { flowId: string; step: string; marker: string }, thread: { channel: string; ts: string }, text: string): Promise<void> {
+export async function postThreadNote(
+  deps: Deps,
+  at: { flowId: string; step: string; marker: string },
+  thread: { channel: string; ts: string },
+  text: string,
+): Promise<void> {
   await postOnce(deps, at.flowId, at.step, thread.channel, at.marker, () => ({ text, blocks: [section(text, at.marker)] }), { threadTs: thread.ts });
 }
 
@@ -180,9 +202,19 @@ export async function showStormList(
     const render = () => stormListPage(stormId, p, slice, { alerts, members: members.length, splitOut });
     const { text, blocks } = render();
     // The totals in the footer change with every alert: compare what the page lists, not the totals.
-    const digest = createHash('sha256').update(JSON.stringify(blocks.slice(0, -1))).digest('hex');
+    const digest = createHash('sha256')
+      .update(JSON.stringify(blocks.slice(0, -1)))
+      .digest('hex');
     const shownKey = `storm-page:${stormId}:${p}`;
-    const posted = await postOnce(deps, flowId, `page:${p}`, target.channel, blocks[0]!.block_id as string, render, target.threadTs ? { threadTs: target.threadTs } : {});
+    const posted = await postOnce(
+      deps,
+      flowId,
+      `page:${p}`,
+      target.channel,
+      blocks[0]!.block_id as string,
+      render,
+      target.threadTs ? { threadTs: target.threadTs } : {},
+    );
     const shown = await deps.store.getKv<string>(shownKey);
     if (shown === undefined) {
       await deps.store.setKv(shownKey, digest);

@@ -81,7 +81,9 @@ export async function postStats(deps: Deps, q: StatsQuery, ctx: { channelId: str
     }
     if (err instanceof ChatError && err.slackError === 'missing_scope') {
       deps.logger.warn({ err }, 'the Slack app lacks files:write: charts cannot be uploaded (update the app from manifest.yml and reinstall)');
-      return { text: `${comment}\n:information_source: The chart needs the Slack app's \`files:write\` scope: an admin updates the app from manifest.yml and reinstalls it.` };
+      return {
+        text: `${comment}\n:information_source: The chart needs the Slack app's \`files:write\` scope: an admin updates the app from manifest.yml and reinstalls it.`,
+      };
     }
     throw err;
   }
@@ -135,7 +137,9 @@ export const digestJob = defineJob({
     const marker = Markers.digest(p.week);
     await stepWithIntent(deps, `digest:${p.week}:${channel}`, 'posted', {
       find: async ({ oldest }) => {
-        const found = (await deps.chat.history(channel, { oldest, limit: 1000 })).find((m) => m.files?.some((f) => f.name === filename) || m.blockIds?.includes(marker));
+        const found = (await deps.chat.history(channel, { oldest, limit: 1000 })).find(
+          (m) => m.files?.some((f) => f.name === filename) || m.blockIds?.includes(marker),
+        );
         return found ? { at: deps.clock.now().toISOString(), ts: found.ts, adopted: true } : undefined;
       },
       run: async () => {
@@ -180,7 +184,9 @@ async function renderRemediationQuestion(deps: Deps, incident: Incident, approva
     commanderId: roles.commander ?? incident.commanderId,
     items: approvals.map((a) => ({
       approvalId: a.id,
-      text: `\`${a.actionId}\` ${Object.entries(a.params).map(([k, v]) => `${k}=${String(v)}`).join(' ')} (${a.status})`,
+      text: `\`${a.actionId}\` ${Object.entries(a.params)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(' ')} (${a.status})`,
       answer: answers.find((x) => x.approvalId === a.id) ?? null,
     })),
   });
@@ -204,16 +210,35 @@ export async function answerRemediation(deps: Deps, input: { approvalId: string;
   if (!incident) throw new AppError('incident.not_found', 'That incident is no longer known.');
   const roles = await deps.store.getRoles(incident.id);
   const commander = roles.commander ?? incident.commanderId;
-  if (input.userId !== commander) throw new AppError('approval.not_allowed', `:no_entry: The commander (${commander ? `<@${commander}>` : 'unassigned'}) answers this.`);
+  if (input.userId !== commander)
+    throw new AppError('approval.not_allowed', `:no_entry: The commander (${commander ? `<@${commander}>` : 'unassigned'}) answers this.`);
   if (!a.requiresApproval || !EXECUTED.includes(a.status)) return 'That action did not run as a remediation: there is nothing to answer.';
   const now = deps.clock.now();
   const step = await deps.store.findRunbookStepByApproval(a.id);
-  await deps.store.recordRemediationAnswer({ approvalId: a.id, incidentId: incident.id, actionId: a.actionId, runId: step?.runId ?? null, stepIndex: step?.index ?? null, answer: input.answer, answeredBy: input.userId, answeredAt: now });
-  await deps.store.audit({ at: now, incidentId: incident.id, approvalId: a.id, actor: input.userId, action: 'remediation.answered', detail: { answer: input.answer } });
+  await deps.store.recordRemediationAnswer({
+    approvalId: a.id,
+    incidentId: incident.id,
+    actionId: a.actionId,
+    runId: step?.runId ?? null,
+    stepIndex: step?.index ?? null,
+    answer: input.answer,
+    answeredBy: input.userId,
+    answeredAt: now,
+  });
+  await deps.store.audit({
+    at: now,
+    incidentId: incident.id,
+    approvalId: a.id,
+    actor: input.userId,
+    action: 'remediation.answered',
+    detail: { answer: input.answer },
+  });
   const posted = await deps.store.getStep<{ ts: string }>(questionFlow(incident.id), 'question');
   if (posted?.ts && incident.channelId) {
     const msg = await renderRemediationQuestion(deps, incident, await remediationsOutsideRunbooks(deps, incident.id));
-    await deps.chat.update(incident.channelId, posted.ts, msg.text, msg.blocks).catch((err) => deps.logger.warn({ err }, 'updating the remediation question failed'));
+    await deps.chat
+      .update(incident.channelId, posted.ts, msg.text, msg.blocks)
+      .catch((err) => deps.logger.warn({ err }, 'updating the remediation question failed'));
   }
   return `Recorded: *${input.answer}* for \`${a.actionId}\`.`;
 }
@@ -247,4 +272,3 @@ export function observeResolved(deps: Deps, i: { severity: Severity; createdAt: 
   if (!i.resolvedAt) return;
   deps.metrics.resolvedSeconds.observe({ severity: i.severity }, Math.max(0, (i.resolvedAt.getTime() - i.createdAt.getTime()) / 1000));
 }
-

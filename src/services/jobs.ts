@@ -156,11 +156,14 @@ export class JobRunner {
     // A job may legitimately run longer than its lease (a paced Slack call in a storm, a slow
     // backend, a long Claude answer): renew the leases of running jobs at a third of the lease, so
     // only a worker that really died loses its jobs to another.
-    this.heartbeat = setInterval(() => {
-      if (!this.activeIds.size) return;
-      const until = new Date(this.clock.now().getTime() + this.leaseMs);
-      this.store.extendJobLeases([...this.activeIds], this.workerId, until).catch((err) => this.logger.warn({ err }, 'renewing job leases failed'));
-    }, Math.max(50, Math.floor(this.leaseMs / 3)));
+    this.heartbeat = setInterval(
+      () => {
+        if (!this.activeIds.size) return;
+        const until = new Date(this.clock.now().getTime() + this.leaseMs);
+        this.store.extendJobLeases([...this.activeIds], this.workerId, until).catch((err) => this.logger.warn({ err }, 'renewing job leases failed'));
+      },
+      Math.max(50, Math.floor(this.leaseMs / 3)),
+    );
     this.heartbeat.unref();
   }
 
@@ -262,7 +265,9 @@ export class JobRunner {
       const retryAt = permanent ? null : new Date(this.clock.now().getTime() + delay);
       log[permanent ? 'error' : 'warn']({ err, retryAt }, permanent ? 'job failed for good' : 'job failed; will retry');
       this.metrics?.jobs.inc({ kind: job.kind, outcome: permanent ? 'dead' : 'retry' });
-      await this.store.failJob(job.id, this.workerId, String((err as Error)?.message ?? err), retryAt).catch((e) => log.error({ err: e }, 'recording job failure failed'));
+      await this.store
+        .failJob(job.id, this.workerId, String((err as Error)?.message ?? err), retryAt)
+        .catch((e) => log.error({ err: e }, 'recording job failure failed'));
       if (permanent && this.opts.onDead) await this.opts.onDead(job, err).catch((e) => log.error({ err: e }, 'reporting dead job failed'));
     }
   }

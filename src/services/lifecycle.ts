@@ -43,7 +43,11 @@ export async function requireIncident(deps: Deps, id: string): Promise<Incident>
 }
 
 /** Apply a patch with optimistic concurrency: re-read and retry when another writer got in first. */
-async function patchIncident(deps: Deps, id: string, make: (i: Incident) => Omit<IncidentPatch, 'updatedAt'> | null): Promise<{ before: Incident; after: Incident } | null> {
+async function patchIncident(
+  deps: Deps,
+  id: string,
+  make: (i: Incident) => Omit<IncidentPatch, 'updatedAt'> | null,
+): Promise<{ before: Incident; after: Incident } | null> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const before = await requireIncident(deps, id);
     const patch = make(before);
@@ -54,7 +58,15 @@ async function patchIncident(deps: Deps, id: string, make: (i: Incident) => Omit
   throw new AppError('input.invalid', 'The incident is changing too fast; try again.');
 }
 
-async function afterChange(deps: Deps, incident: Incident, actor: string, action: string, detail: Record<string, unknown>, timeline: string, ops: BackendOp[]): Promise<void> {
+async function afterChange(
+  deps: Deps,
+  incident: Incident,
+  actor: string,
+  action: string,
+  detail: Record<string, unknown>,
+  timeline: string,
+  ops: BackendOp[],
+): Promise<void> {
   const at = deps.clock.now();
   await deps.store.audit({ at, incidentId: incident.id, actor, action, detail });
   await deps.store.addTimeline({ incidentId: incident.id, at, kind: action.split('.')[1] ?? action, text: timeline, author: actor });
@@ -72,7 +84,9 @@ export async function changeStatus(deps: Deps, incidentId: string, to: IncidentS
   if (!res) return requireIncident(deps, incidentId);
   const { before, after } = res;
   const text = changeNote({ kind: 'status', from: before.status, to, actor, message });
-  await afterChange(deps, after, actor, `incident.${to === 'investigating' ? 'reopened' : to}`, { from: before.status, to, message }, text, [{ op: 'transition', to, message }]);
+  await afterChange(deps, after, actor, `incident.${to === 'investigating' ? 'reopened' : to}`, { from: before.status, to, message }, text, [
+    { op: 'transition', to, message },
+  ]);
   if (after.channelId) await deps.chat.post(after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting status change failed'));
   if (to === 'investigating') await scheduleReminder(deps, incidentId);
   if (to === 'resolved') {
@@ -119,12 +133,33 @@ export async function checkRoleAuthority(deps: Deps, incident: Incident, role: s
   const guarded = protectedRoles(policies);
   if (!guarded.has(role)) return;
   const roles = await deps.store.getRoles(incident.id);
-  const fast = mayAssignRole({ role, actorId: actor, protectedRoles: guarded, roles, declaredBy: incident.declaredBy, isPolicyApprover: false, isEligibleCommander: false });
+  const fast = mayAssignRole({
+    role,
+    actorId: actor,
+    protectedRoles: guarded,
+    roles,
+    declaredBy: incident.declaredBy,
+    isPolicyApprover: false,
+    isEligibleCommander: false,
+  });
   if (fast.ok) return;
-  const isPolicyApprover = await namedIn(deps, actor, policies.flatMap((p) => p.users), [...new Set(policies.flatMap((p) => p.usergroups))]);
+  const isPolicyApprover = await namedIn(
+    deps,
+    actor,
+    policies.flatMap((p) => p.users),
+    [...new Set(policies.flatMap((p) => p.usergroups))],
+  );
   const eligible = deps.config.file.approvals.eligible_commanders ?? { users: deps.config.file.responders, usergroups: [] };
   const isEligibleCommander = !roles.commander && !incident.declaredBy ? await namedIn(deps, actor, eligible.users, eligible.usergroups) : false;
-  const verdict = mayAssignRole({ role, actorId: actor, protectedRoles: guarded, roles, declaredBy: incident.declaredBy, isPolicyApprover, isEligibleCommander });
+  const verdict = mayAssignRole({
+    role,
+    actorId: actor,
+    protectedRoles: guarded,
+    roles,
+    declaredBy: incident.declaredBy,
+    isPolicyApprover,
+    isEligibleCommander,
+  });
   if (verdict.ok) return;
   const reason = roleRefusalReason(verdict);
   await deps.store.audit({ at: deps.clock.now(), incidentId: incident.id, actor, action: 'incident.role_refused', detail: { role, userId, reason } });
@@ -174,8 +209,15 @@ export async function postUpdate(deps: Deps, incidentId: string, text: string, a
   const agent = opts.via === 'agent';
   await deps.store.audit({ at, incidentId, actor, action: 'incident.update_posted', detail: { text, ...(agent ? { via: 'agent' } : {}) } });
   await deps.store.addTimeline({ incidentId, at, kind: 'update', text: timelineText(text), author: actor });
-  await deps.jobs.enqueue(backendSyncJob, { incidentId, op: 'timeline', text: agent ? `Update via ${actor}: ${text}` : `Update from <@${actor}>: ${text}`, at: at.toISOString() });
-  const ts = incident.channelId ? (await deps.chat.post(incident.channelId, updateNote({ text, actor, ...(agent ? { via: 'agent' as const } : {}) }))).ts : null;
+  await deps.jobs.enqueue(backendSyncJob, {
+    incidentId,
+    op: 'timeline',
+    text: agent ? `Update via ${actor}: ${text}` : `Update from <@${actor}>: ${text}`,
+    at: at.toISOString(),
+  });
+  const ts = incident.channelId
+    ? (await deps.chat.post(incident.channelId, updateNote({ text, actor, ...(agent ? { via: 'agent' as const } : {}) }))).ts
+    : null;
   // The announcement shows the latest update; the reminder clock restarts.
   await deps.jobs.enqueue(refreshJob, { incidentId }, { key: `${incidentId}:update:${at.getTime()}` });
   await scheduleReminder(deps, incidentId);
@@ -228,7 +270,9 @@ export async function syncToBackend(deps: Deps, payload: { incidentId: string } 
         if (!(err instanceof BackendError && err.code === 'backend.validation')) throw err;
         deps.logger.warn({ incidentId: incident.id, to: payload.to, err: err.message }, 'backend refused the transition');
         if (incident.channelId)
-          await deps.chat.post(incident.channelId, `:warning: ${err.message}. Firebreak's record is ${payload.to}; change it in ${deps.backend.name} by hand.`).catch(() => undefined);
+          await deps.chat
+            .post(incident.channelId, `:warning: ${err.message}. Firebreak's record is ${payload.to}; change it in ${deps.backend.name} by hand.`)
+            .catch(() => undefined);
         return;
       }
     case 'severity':

@@ -29,14 +29,25 @@ export function configuredTargets(deps: Deps): TargetDefinition[] {
  */
 export async function requestPage(deps: Deps, input: { incidentId: string; target: string; message: string; actor: string }): Promise<string> {
   const incident = await requireIncident(deps, input.incidentId);
-  if (!isOpen(incident.status)) throw new AppError('incident.bad_transition', `${incidentLabel(incident)} is ${incident.status}; paging is for open incidents.`);
+  if (!isOpen(incident.status))
+    throw new AppError('incident.bad_transition', `${incidentLabel(incident)} is ${incident.status}; paging is for open incidents.`);
   const targets = configuredTargets(deps);
   const target = resolveTarget(input.target, targets);
   if (!target)
-    throw new AppError('input.invalid', `No paging target \`${input.target}\`. ${targets.length ? `Targets: ${targets.map((t) => t.name).join(', ')}, or @person.` : 'Name a person with @, or add targets under `oncall.targets` in firebreak.yml.'}`);
+    throw new AppError(
+      'input.invalid',
+      `No paging target \`${input.target}\`. ${targets.length ? `Targets: ${targets.map((t) => t.name).join(', ')}, or @person.` : 'Name a person with @, or add targets under `oncall.targets` in firebreak.yml.'}`,
+    );
   const key = pageKey(incident.id, target);
   const now = deps.clock.now();
-  const inserted = await deps.store.insertPage({ incidentId: incident.id, targetKey: key, targetName: target.name, message: input.message.slice(0, 1000), pagedBy: input.actor, createdAt: now });
+  const inserted = await deps.store.insertPage({
+    incidentId: incident.id,
+    targetKey: key,
+    targetName: target.name,
+    message: input.message.slice(0, 1000),
+    pagedBy: input.actor,
+    createdAt: now,
+  });
   if (!inserted) {
     const prev = await deps.store.getPage(incident.id, key);
     return `${target.name} was already paged for ${incidentLabel(incident)}${prev ? ` by <@${prev.pagedBy}> (${prev.state})` : ''}; one page per target.`;
@@ -58,17 +69,37 @@ export async function runPage(deps: Deps, p: z.output<typeof PagePayload>): Prom
     const u = target.kind === 'slack_user' ? await deps.chat.userInfo(target.slackUserId).catch(() => null) : null;
     try {
       const res = await deps.oncall.page({
-        incident: { firebreakId: incident.id, backendId: incident.backendId, title: `${incidentLabel(incident)} ${incident.title}`, severity: incident.severity, url: incident.channelId ? deps.chat.permalink(incident.channelId) : incident.backendUrl },
+        incident: {
+          firebreakId: incident.id,
+          backendId: incident.backendId,
+          title: `${incidentLabel(incident)} ${incident.title}`,
+          severity: incident.severity,
+          url: incident.channelId ? deps.chat.permalink(incident.channelId) : incident.backendUrl,
+        },
         target,
         user: target.kind === 'slack_user' ? { slackUserId: target.slackUserId, email: u?.email ?? null, name: u?.name ?? null } : null,
         message: page.message,
         idempotencyKey: p.targetKey,
       });
       await deps.store.patchPage(p.incidentId, p.targetKey, { state: 'sent', externalId: res.externalId, sentAt: deps.clock.now() });
-      await deps.store.audit({ at: deps.clock.now(), incidentId: incident.id, actor: page.pagedBy, action: 'oncall.paged', detail: { target: page.targetName, externalId: res.externalId } });
-      await deps.store.addTimeline({ incidentId: incident.id, at: deps.clock.now(), kind: 'page', text: `Paged ${page.targetName}`, author: page.pagedBy, sourceRef: flow });
+      await deps.store.audit({
+        at: deps.clock.now(),
+        incidentId: incident.id,
+        actor: page.pagedBy,
+        action: 'oncall.paged',
+        detail: { target: page.targetName, externalId: res.externalId },
+      });
+      await deps.store.addTimeline({
+        incidentId: incident.id,
+        at: deps.clock.now(),
+        kind: 'page',
+        text: `Paged ${page.targetName}`,
+        author: page.pagedBy,
+        sourceRef: flow,
+      });
       // A source that can be asked is asked, with backoff, until the page is acknowledged.
-      if (deps.oncall.pageStatus) await deps.jobs.enqueue(pageStatusJob, { incidentId: incident.id, targetKey: p.targetKey, n: 0 }, { delayMs: pageCheckDelayMs(0) });
+      if (deps.oncall.pageStatus)
+        await deps.jobs.enqueue(pageStatusJob, { incidentId: incident.id, targetKey: p.targetKey, n: 0 }, { delayMs: pageCheckDelayMs(0) });
     } catch (err) {
       // Refused for good (unknown target, bad routing key): say so once, and stop retrying.
       if (!(err instanceof BackendError && (err.code === 'backend.validation' || err.code === 'backend.auth' || err.code === 'backend.not_found'))) throw err;
@@ -102,9 +133,22 @@ export async function recordPageAck(deps: Deps, page: Page, ack: PageAck): Promi
   const acked = await deps.store.ackPage(page.incidentId, page.targetKey, { at: ack.at, by });
   if (!acked) return;
   const flow = `page:${page.targetKey}`;
-  await deps.store.audit({ at: deps.clock.now(), incidentId: page.incidentId, actor: by && /^[UW][A-Z0-9]{2,}$/.test(by) ? by : 'system', action: 'oncall.page_acknowledged', detail: { target: page.targetName, by, at: ack.at.toISOString() } });
+  await deps.store.audit({
+    at: deps.clock.now(),
+    incidentId: page.incidentId,
+    actor: by && /^[UW][A-Z0-9]{2,}$/.test(by) ? by : 'system',
+    action: 'oncall.page_acknowledged',
+    detail: { target: page.targetName, by, at: ack.at.toISOString() },
+  });
   const who = by ? (/^[UW][A-Z0-9]{2,}$/.test(by) ? `<@${by}>` : by) : 'Someone';
-  await deps.store.addTimeline({ incidentId: page.incidentId, at: ack.at, kind: 'page', text: `${who} acknowledged the page to ${page.targetName}`, author: by && /^[UW]/.test(by) ? by : null, sourceRef: `${flow}:ack` });
+  await deps.store.addTimeline({
+    incidentId: page.incidentId,
+    at: ack.at,
+    kind: 'page',
+    text: `${who} acknowledged the page to ${page.targetName}`,
+    author: by && /^[UW]/.test(by) ? by : null,
+    sourceRef: `${flow}:ack`,
+  });
   const incident = await deps.store.getIncident(page.incidentId);
   if (!incident?.channelId) return;
   const channel = incident.channelId;
@@ -116,7 +160,9 @@ export async function recordPageAck(deps: Deps, page: Page, ack: PageAck): Promi
   const ts = await deps.store.getStep<string>(flow, 'posted');
   if (ts) {
     const m = pagePosted(acked, incident);
-    await deps.chat.update(channel, ts, m.text, m.blocks).catch((err) => deps.logger.warn({ err, incidentId: incident.id }, 'updating the page message failed'));
+    await deps.chat
+      .update(channel, ts, m.text, m.blocks)
+      .catch((err) => deps.logger.warn({ err, incidentId: incident.id }, 'updating the page message failed'));
   }
 }
 
@@ -136,7 +182,10 @@ export async function checkPageStatus(deps: Deps, p: z.output<typeof StatusPaylo
     if (status.state !== 'open') return;
   } catch (err) {
     if (!(err instanceof BackendError)) throw err;
-    deps.logger.warn({ incidentId: p.incidentId, target: page.targetName, code: err.code }, 'checking a page for an acknowledgement failed; trying again later');
+    deps.logger.warn(
+      { incidentId: p.incidentId, target: page.targetName, code: err.code },
+      'checking a page for an acknowledgement failed; trying again later',
+    );
   }
   if (p.push) return; // the scheduled checks go on as planned
   const sentAt = page.sentAt ?? page.createdAt;
@@ -175,7 +224,11 @@ export async function onEscalationUpdated(deps: Deps, body: unknown, deliveryId:
   if (!e.success) return null;
   const page = await deps.store.findPageByExternalId(e.data['public_escalation.escalation_status_updated_v1'].escalation.id);
   if (page?.state !== 'sent') return 'not_ours';
-  await deps.jobs.enqueue(pageStatusJob, { incidentId: page.incidentId, targetKey: page.targetKey, n: 0, push: true }, { key: `${page.targetKey}:push:${deliveryId}` });
+  await deps.jobs.enqueue(
+    pageStatusJob,
+    { incidentId: page.incidentId, targetKey: page.targetKey, n: 0, push: true },
+    { key: `${page.targetKey}:push:${deliveryId}` },
+  );
   return 'checking';
 }
 
@@ -183,7 +236,11 @@ export async function onEscalationUpdated(deps: Deps, body: unknown, deliveryId:
 export async function whoIsOnCall(deps: Deps, service: string | null): Promise<string> {
   const map = deps.config.file.oncall.services;
   const names = service ? [service] : Object.keys(map);
-  if (service && !map[service]) throw new AppError('input.invalid', `\`${service}\` is not mapped to an on-call schedule. Mapped: ${Object.keys(map).join(', ') || 'none (firebreak.yml oncall.services)'}.`);
+  if (service && !map[service])
+    throw new AppError(
+      'input.invalid',
+      `\`${service}\` is not mapped to an on-call schedule. Mapped: ${Object.keys(map).join(', ') || 'none (firebreak.yml oncall.services)'}.`,
+    );
   const now = deps.clock.now();
   const rows = await Promise.all(
     names.map(async (s) => {
@@ -200,7 +257,9 @@ export async function whoIsOnCall(deps: Deps, service: string | null): Promise<s
 
 /** Rootly gives emails only: find their Slack ids (users.lookupByEmail needs users:read.email). */
 async function resolveSlackIds(deps: Deps, people: OnCallPerson[]): Promise<OnCallPerson[]> {
-  return Promise.all(people.map(async (p) => (p.slackUserId || !p.email ? p : { ...p, slackUserId: await deps.chat.lookupByEmail(p.email).catch(() => null) })));
+  return Promise.all(
+    people.map(async (p) => (p.slackUserId || !p.email ? p : { ...p, slackUserId: await deps.chat.lookupByEmail(p.email).catch(() => null) })),
+  );
 }
 
 /** Invite the current on-call people of the incident's services into its channel (once per incident). */
@@ -217,7 +276,10 @@ export async function inviteOnCall(deps: Deps, { incidentId }: z.output<typeof I
   const channel = incident.channelId;
   await step(deps, `oncall-invite:${incidentId}`, 'invited', async () => {
     await deps.chat.invite(channel, ids);
-    await deps.chat.post(channel, `:telephone_receiver: On call for ${escapeText(incident.services.filter((s) => map[s]).join(', '))}: ${ids.map((u) => `<@${u}>`).join(', ')} — invited to this channel.`);
+    await deps.chat.post(
+      channel,
+      `:telephone_receiver: On call for ${escapeText(incident.services.filter((s) => map[s]).join(', '))}: ${ids.map((u) => `<@${u}>`).join(', ')} — invited to this channel.`,
+    );
     await deps.store.audit({ at: deps.clock.now(), incidentId, actor: 'system', action: 'oncall.invited', detail: { users: ids } });
     return ids;
   });

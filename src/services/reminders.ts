@@ -55,7 +55,13 @@ export async function runReminder(deps: Deps, { incidentId }: z.output<typeof Pa
     const roles = await deps.store.getRoles(incidentId);
     const m = reminderNudge(incident, roles.commander ?? incident.commanderId, next.minutes, dueMs);
     await deps.chat.post(incident.channelId, m.text, m.blocks);
-    await deps.store.audit({ at: deps.clock.now(), incidentId, actor: 'system', action: 'incident.update_reminder', detail: { dueAt: new Date(dueMs).toISOString() } });
+    await deps.store.audit({
+      at: deps.clock.now(),
+      incidentId,
+      actor: 'system',
+      action: 'incident.update_reminder',
+      detail: { dueAt: new Date(dueMs).toISOString() },
+    });
   }
   await deps.store.setKv(lastNudgeKey(incidentId), dueMs);
   await scheduleReminder(deps, incidentId);
@@ -65,7 +71,8 @@ export async function runReminder(deps: Deps, { incidentId }: z.output<typeof Pa
 export async function snoozeReminder(deps: Deps, value: string, actor: string): Promise<string> {
   const [incidentId, mins] = value.split('|');
   const minutes = Number(mins);
-  if (!incidentId || !Number.isInteger(minutes) || minutes <= 0 || minutes > 24 * 60) throw new AppError('input.invalid', 'That snooze button is not valid any more.');
+  if (!incidentId || !Number.isInteger(minutes) || minutes <= 0 || minutes > 24 * 60)
+    throw new AppError('input.invalid', 'That snooze button is not valid any more.');
   const incident = await deps.store.getIncident(incidentId);
   if (!incident) throw new AppError('incident.not_found', 'That incident no longer exists.');
   const until = new Date(deps.clock.now().getTime() + minutes * 60_000);
@@ -76,5 +83,10 @@ export async function snoozeReminder(deps: Deps, value: string, actor: string): 
 }
 
 /** One nudge check per incident and due time: replicas scheduling the same interval add one job. */
-export const reminderJob = defineJob({ kind: 'incident.reminder', payload: Payload, key: (p) => `${p.incidentId}:${p.dueMs}`, run: (deps, p, job) => runReminder(deps, p, job.id) });
+export const reminderJob = defineJob({
+  kind: 'incident.reminder',
+  payload: Payload,
+  key: (p) => `${p.incidentId}:${p.dueMs}`,
+  run: (deps, p, job) => runReminder(deps, p, job.id),
+});
 export const reminderJobs = [reminderJob];

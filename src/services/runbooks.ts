@@ -2,14 +2,36 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { incidentLabel, isOpen, type Incident } from '../domain/incident.js';
 import { withdrawalOf } from '../domain/records.js';
-import { FEEDBACK_ANSWERS, FINISHED_RUN, capOutput, canRetry, canSkip, describeOperators, mayOperate, nextMove, runStarter, runStatusFor, type FeedbackAnswer, type RunStarter, type RunStatus } from '../domain/runbook-run.js';
+import {
+  FEEDBACK_ANSWERS,
+  FINISHED_RUN,
+  capOutput,
+  canRetry,
+  canSkip,
+  describeOperators,
+  mayOperate,
+  nextMove,
+  runStarter,
+  runStatusFor,
+  type FeedbackAnswer,
+  type RunStarter,
+  type RunStatus,
+} from '../domain/runbook-run.js';
 import { agentStartRefusal, alertLabels, unvouchedCommands, type Runbook, type RunbookStep } from '../domain/runbook.js';
 import { TemplateError, renderArgvTemplate, renderTemplate, renderUrlTemplate, type TemplateVars } from '../domain/runbook-template.js';
 import { AppError, ChatError } from '../errors.js';
 import type { Approval } from '../ports/store.js';
 import type { RunbookRun, RunbookStepPatch, RunbookStepRecord } from '../ports/runbook-store.js';
 import { StepRunError, type StepRunners } from '../ports/step-runners.js';
-import { diagnosisMessage, diagnosisNeedsFile, outputNeedsFile, runbookList, runbookMessage, stepOutputMessage, type OutputFile } from '../slack/blocks/runbook.js';
+import {
+  diagnosisMessage,
+  diagnosisNeedsFile,
+  outputNeedsFile,
+  runbookList,
+  runbookMessage,
+  stepOutputMessage,
+  type OutputFile,
+} from '../slack/blocks/runbook.js';
 import { Markers } from '../slack/ids.js';
 import { escapeText } from '../slack/mrkdwn.js';
 import { proposeAction, withdrawApproval } from './approvals.js';
@@ -84,26 +106,53 @@ export async function startRunbook(deps: Deps, input: StartInput): Promise<{ run
   const incident = await requireIncident(deps, input.incidentId);
   const commands = unvouchedCommands(rb);
   if (commands.length && starter.kind === 'user' && !(await isOperator(deps, rb.policy, incident.id, starter.userId))) {
-    await deps.store.audit({ at: deps.clock.now(), incidentId: incident.id, actor: starter.userId, action: 'runbook.refused', detail: { runbook: rb.id, click: 'start' } });
+    await deps.store.audit({
+      at: deps.clock.now(),
+      incidentId: incident.id,
+      actor: starter.userId,
+      action: 'runbook.refused',
+      detail: { runbook: rb.id, click: 'start' },
+    });
     throw new AppError(
       'approval.not_allowed',
       `:no_entry: Runbook \`${rb.id}\` runs command step${commands.length === 1 ? '' : 's'} not declared read_only (${commands.join(', ')}): no Approve guards ${commands.length === 1 ? 'it' : 'them'}, so only the people its policy names start it. Who may start it: ${describeOperators({ ...rb.policy }).replace(/,? or the person who started it$/, '')}. Nothing was started.`,
     );
   }
-  if (!incident.channelId) throw new AppError('input.invalid', `${incidentLabel(incident)} has no Slack channel yet; a runbook reports there. Try again in a moment.`);
-  if (!isOpen(incident.status)) throw new AppError('incident.bad_transition', `${incidentLabel(incident)} is ${incident.status}; runbooks run only in open incidents.`);
+  if (!incident.channelId)
+    throw new AppError('input.invalid', `${incidentLabel(incident)} has no Slack channel yet; a runbook reports there. Try again in a moment.`);
+  if (!isOpen(incident.status))
+    throw new AppError('incident.bad_transition', `${incidentLabel(incident)} is ${incident.status}; runbooks run only in open incidents.`);
   const auto = starter.kind === 'auto';
   const previous = (await deps.store.listRunbookRuns({ incidentId: incident.id })).filter((r) => r.runbookId === rb.id);
   const active = previous.find((r) => ACTIVE.includes(r.status));
   if (active && !auto)
-    throw new AppError('runbook.already_running', `Runbook \`${rb.id}\` is already running in this incident; nothing new was started. Cancel that run first to start it again.`, { runId: active.id, status: active.status });
+    throw new AppError(
+      'runbook.already_running',
+      `Runbook \`${rb.id}\` is already running in this incident; nothing new was started. Cancel that run first to start it again.`,
+      { runId: active.id, status: active.status },
+    );
   // Concurrent starts of the same runbook compute the same key: one run is created.
   const dedupeKey = auto ? `auto:${incident.id}:${rb.id}` : `manual:${incident.id}:${rb.id}:${previous.length}`;
   const now = deps.clock.now();
-  const res = await deps.store.createRunbookRun({ id: deps.newId(), incidentId: incident.id, runbookId: rb.id, runbook: rb, startedBy: input.startedBy, channelId: incident.channelId, dedupeKey, createdAt: now });
+  const res = await deps.store.createRunbookRun({
+    id: deps.newId(),
+    incidentId: incident.id,
+    runbookId: rb.id,
+    runbook: rb,
+    startedBy: input.startedBy,
+    channelId: incident.channelId,
+    dedupeKey,
+    createdAt: now,
+  });
   if (!res.created) return res;
   const run = res.run;
-  await deps.store.audit({ at: now, incidentId: incident.id, actor: starterActor(starter), action: 'runbook.started', detail: { runbook: rb.id, run: run.id, auto, ...(starter.kind === 'agent' ? { agent: starter.name } : {}) } });
+  await deps.store.audit({
+    at: now,
+    incidentId: incident.id,
+    actor: starterActor(starter),
+    action: 'runbook.started',
+    detail: { runbook: rb.id, run: run.id, auto, ...(starter.kind === 'agent' ? { agent: starter.name } : {}) },
+  });
   await timeline(deps, run, `start`, `Runbook *${escapeText(rb.title)}* started ${starterText(starter)}`, now);
   await showOrRetryLater(deps, run.id);
   await advance(deps, run.id);
@@ -114,7 +163,10 @@ export async function startRunbook(deps: Deps, input: StartInput): Promise<{ run
 export async function runbookCommand(deps: Deps, incident: Incident, runbookId: string | null, userId: string): Promise<string | null> {
   if (!runbookId) {
     const applying = await applicableRunbooks(deps, incident);
-    return runbookList(applying, deps.config.runbooks.filter((r) => !applying.includes(r)));
+    return runbookList(
+      applying,
+      deps.config.runbooks.filter((r) => !applying.includes(r)),
+    );
   }
   await startRunbook(deps, { incidentId: incident.id, runbookId, startedBy: userId });
   return null;
@@ -150,14 +202,22 @@ export async function advance(deps: Deps, runId: string): Promise<void> {
   const now = deps.clock.now();
   if (status !== run.status) {
     const finished = FINISHED_RUN.includes(status);
-    const moved = await deps.store.transitionRunbookRun(runId, ACTIVE.concat(finished ? [] : ['succeeded', 'failed']), status, { finishedAt: finished ? now : null });
+    const moved = await deps.store.transitionRunbookRun(runId, ACTIVE.concat(finished ? [] : ['succeeded', 'failed']), status, {
+      finishedAt: finished ? now : null,
+    });
     if (moved && finished) {
       const failures = move.kind === 'finished' ? move.failures : 0;
       const text =
         status === 'succeeded'
           ? `Runbook *${escapeText(run.runbook.title)}* finished${failures ? ` (${failures} step${failures === 1 ? '' : 's'} failed and were allowed to)` : ''}`
           : `Runbook *${escapeText(run.runbook.title)}* stopped at step ${(move.kind === 'stopped' ? move.index : 0) + 1}: ${escapeText(stepTitle(run.runbook, move.kind === 'stopped' ? move.index : 0))}`;
-      await deps.store.audit({ at: now, incidentId: run.incidentId, actor: 'system', action: status === 'succeeded' ? 'runbook.finished' : 'runbook.stopped', detail: { runbook: run.runbookId, run: run.id } });
+      await deps.store.audit({
+        at: now,
+        incidentId: run.incidentId,
+        actor: 'system',
+        action: status === 'succeeded' ? 'runbook.finished' : 'runbook.stopped',
+        detail: { runbook: run.runbookId, run: run.id },
+      });
       await timeline(deps, run, `end:${steps.map((s) => s.attempt).join('.')}`, text, now);
     }
   }
@@ -184,11 +244,32 @@ export async function runStepJob(deps: Deps, runners: StepRunners, job: z.infer<
       const incident = await deps.store.getIncident(run.incidentId);
       if (!incident || !isOpen(incident.status)) return stopForClosedIncident(deps, run, incident);
       if (def.kind === 'check') {
-        const waiting = await deps.store.transitionRunbookStep(run.id, step.index, ['pending'], 'waiting_check', { startedAt: deps.clock.now() }, { attempt: job.attempt });
-        if (waiting) await deps.store.audit({ at: deps.clock.now(), incidentId: run.incidentId, actor: 'system', action: 'runbook.check_waiting', detail: { run: run.id, step: def.id } });
+        const waiting = await deps.store.transitionRunbookStep(
+          run.id,
+          step.index,
+          ['pending'],
+          'waiting_check',
+          { startedAt: deps.clock.now() },
+          { attempt: job.attempt },
+        );
+        if (waiting)
+          await deps.store.audit({
+            at: deps.clock.now(),
+            incidentId: run.incidentId,
+            actor: 'system',
+            action: 'runbook.check_waiting',
+            detail: { run: run.id, step: def.id },
+          });
         return advance(deps, run.id);
       }
-      const claimed = await deps.store.transitionRunbookStep(run.id, step.index, ['pending'], 'running', { startedAt: deps.clock.now() }, { attempt: job.attempt });
+      const claimed = await deps.store.transitionRunbookStep(
+        run.id,
+        step.index,
+        ['pending'],
+        'running',
+        { startedAt: deps.clock.now() },
+        { attempt: job.attempt },
+      );
       if (!claimed) return runStepJob(deps, runners, job);
       await showOrRetryLater(deps, run.id);
       await executeStep(deps, runners, run, def, claimed);
@@ -211,7 +292,12 @@ export async function runStepJob(deps: Deps, runners: StepRunners, job: z.infer<
           if (!waiting) return runStepJob(deps, runners, job);
           const latest = await deps.store.getRunbookRun(run.id);
           if (latest?.status === 'cancelled' && proposed.requiresApproval)
-            await withdrawApproval(deps, proposed.id, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: latest.cancelledBy ?? 'system' });
+            await withdrawApproval(deps, proposed.id, {
+              because: 'runbook_cancelled',
+              runId: run.id,
+              runbook: run.runbook.title,
+              by: latest.cancelledBy ?? 'system',
+            });
           await advance(deps, run.id);
           return applyApprovalOutcome(deps, (await deps.store.getApproval(proposed.id)) ?? proposed);
         }
@@ -224,11 +310,20 @@ export async function runStepJob(deps: Deps, runners: StepRunners, job: z.infer<
         step.index,
         ['running'],
         'unknown',
-        { finishedAt: deps.clock.now(), error: 'Outcome unknown: Firebreak stopped while this step was running, so it is not run again on its own. Check its effect, then retry or skip it.' },
+        {
+          finishedAt: deps.clock.now(),
+          error: 'Outcome unknown: Firebreak stopped while this step was running, so it is not run again on its own. Check its effect, then retry or skip it.',
+        },
         { attempt: job.attempt },
       );
       if (!marked) return runStepJob(deps, runners, job);
-      await deps.store.audit({ at: deps.clock.now(), incidentId: run.incidentId, actor: 'system', action: 'runbook.step_unknown', detail: { run: run.id, step: def.id, attempt: job.attempt } });
+      await deps.store.audit({
+        at: deps.clock.now(),
+        incidentId: run.incidentId,
+        actor: 'system',
+        action: 'runbook.step_unknown',
+        detail: { run: run.id, step: def.id, attempt: job.attempt },
+      });
       return recordOutcome(deps, run, marked);
     }
     default:
@@ -263,8 +358,16 @@ async function executeStep(deps: Deps, runners: StepRunners, run: RunbookRun, de
           }
         }
         const url = renderUrlTemplate(h.url, vars);
-        if (new URL(url).origin !== new URL(h.url.replace(/\{\{[\s\S]*?\}\}|\{%[\s\S]*?%\}/g, 'x')).origin) return fail('the filled-in URL points at another host than the runbook names; nothing was sent');
-        const res = await runners.http({ method: h.method, url, headers, ...(h.body !== undefined ? { body: render(h.body) } : {}), timeoutMs: h.timeout_ms, maxChars: max });
+        if (new URL(url).origin !== new URL(h.url.replace(/\{\{[\s\S]*?\}\}|\{%[\s\S]*?%\}/g, 'x')).origin)
+          return fail('the filled-in URL points at another host than the runbook names; nothing was sent');
+        const res = await runners.http({
+          method: h.method,
+          url,
+          headers,
+          ...(h.body !== undefined ? { body: render(h.body) } : {}),
+          timeoutMs: h.timeout_ms,
+          maxChars: max,
+        });
         const capped = capOutput(res.body, max, secrets);
         const ok = h.expect_status ? h.expect_status.includes(res.status) : res.status >= 200 && res.status < 300;
         const patch: RunbookStepPatch = { output: capped.text, detail: { status_code: res.status, truncated: res.truncated || capped.truncated } };
@@ -276,15 +379,20 @@ async function executeStep(deps: Deps, runners: StepRunners, run: RunbookRun, de
           return fail('command steps are disabled on this Firebreak (runbooks.allow_commands is false); nothing was run');
         const c = def.command;
         // Checked when the agent started the run; checked again here, where the command would run.
-        if (runStarter(run.startedBy).kind === 'agent' && !c.read_only) return fail('an agent started this run and this command is not declared read_only; nothing was run');
-        if (runStarter(run.startedBy).kind === 'auto' && !c.read_only) return fail('this run started automatically and this command is not declared read_only; nothing was run');
+        if (runStarter(run.startedBy).kind === 'agent' && !c.read_only)
+          return fail('an agent started this run and this command is not declared read_only; nothing was run');
+        if (runStarter(run.startedBy).kind === 'auto' && !c.read_only)
+          return fail('this run started automatically and this command is not declared read_only; nothing was run');
         const env: Record<string, string> = {};
         for (const name of ['PATH', ...c.env]) if (deps.config.runbookEnv[name] !== undefined) env[name] = deps.config.runbookEnv[name]!;
         const argv = c.argv.map((a) => renderArgvTemplate(a, vars));
         const res = await runners.command({ argv, ...(c.cwd ? { cwd: c.cwd } : {}), env, timeoutMs: c.timeout_ms, maxChars: max });
         const secrets = c.env.map((n) => deps.config.runbookEnv[n] ?? '').filter(Boolean);
         const capped = capOutput(res.output, max, secrets);
-        const patch: RunbookStepPatch = { output: capped.text, detail: { exit_code: res.exitCode, truncated: res.truncated || capped.truncated, ...(res.signal ? { signal: res.signal } : {}) } };
+        const patch: RunbookStepPatch = {
+          output: capped.text,
+          detail: { exit_code: res.exitCode, truncated: res.truncated || capped.truncated, ...(res.signal ? { signal: res.signal } : {}) },
+        };
         if (res.timedOut) return fail(`timed out after ${c.timeout_ms} ms; the command was killed`, patch);
         if (res.exitCode !== 0) return fail(`exited with ${res.exitCode ?? res.signal}`, patch);
         return finishStep(deps, run, step, 'done', { ...patch, detail: { ...patch.detail, summary: 'exit 0' } });
@@ -308,7 +416,13 @@ async function finishStep(deps: Deps, run: RunbookRun, step: RunbookStepRecord, 
   const now = deps.clock.now();
   const done = await deps.store.transitionRunbookStep(run.id, step.index, ['running'], to, { ...patch, finishedAt: now }, { attempt: step.attempt });
   if (!done) return; // someone else recorded it (a resumed job marked it unknown after our lease ran out)
-  await deps.store.audit({ at: now, incidentId: run.incidentId, actor: 'system', action: to === 'done' ? 'runbook.step_done' : 'runbook.step_failed', detail: { run: run.id, step: done.stepId, error: done.error } });
+  await deps.store.audit({
+    at: now,
+    incidentId: run.incidentId,
+    actor: 'system',
+    action: to === 'done' ? 'runbook.step_done' : 'runbook.step_failed',
+    detail: { run: run.id, step: done.stepId, error: done.error },
+  });
   return recordOutcome(deps, run, done);
 }
 
@@ -319,10 +433,20 @@ async function finishStep(deps: Deps, run: RunbookRun, step: RunbookStepRecord, 
 async function recordOutcome(deps: Deps, run: RunbookRun, step: RunbookStepRecord): Promise<void> {
   if (['done', 'failed', 'denied', 'unknown', 'skipped'].includes(step.status)) {
     const def = run.runbook.steps[step.index];
-    const tag = step.status === 'done' ? 'done' : step.status === 'skipped' ? 'skipped' : step.status === 'unknown' ? 'OUTCOME UNKNOWN' : step.status === 'denied' ? 'not approved' : 'FAILED';
+    const tag =
+      step.status === 'done'
+        ? 'done'
+        : step.status === 'skipped'
+          ? 'skipped'
+          : step.status === 'unknown'
+            ? 'OUTCOME UNKNOWN'
+            : step.status === 'denied'
+              ? 'not approved'
+              : 'FAILED';
     const text = `Runbook *${escapeText(run.runbook.title)}* step ${step.index + 1} (${escapeText(def?.title ?? step.stepId)}) ${tag}${step.status === 'skipped' && step.actor ? ` by <@${step.actor}>` : ''}${step.error ? `: ${escapeText(step.error.slice(0, 300))}` : ''}`;
     await timeline(deps, run, `step:${step.index}:${step.attempt}:${step.status}`, text, step.finishedAt ?? deps.clock.now());
-    if (def?.kind !== 'diagnose' && step.status !== 'skipped') await postStepOutput(deps, run.id, step).catch((err) => deps.logger.warn({ err, runId: run.id }, 'posting a step output failed'));
+    if (def?.kind !== 'diagnose' && step.status !== 'skipped')
+      await postStepOutput(deps, run.id, step).catch((err) => deps.logger.warn({ err, runId: run.id }, 'posting a step output failed'));
   }
   await advance(deps, run.id);
 }
@@ -332,7 +456,15 @@ async function postStepOutput(deps: Deps, runId: string, step: RunbookStepRecord
   if (!run?.messageTs) return;
   const marker = Markers.runbookOutput(run.id, step.index, step.attempt);
   const file = step.output && outputNeedsFile(step.output) ? await attachOutput(deps, run, step, step.output, 'output') : null;
-  await postOnce(deps, flowId(run.id), `output:${step.index}:${step.attempt}`, run.channelId, marker, () => stepOutputMessage(marker, run.runbook, step, file), { threadTs: run.messageTs });
+  await postOnce(
+    deps,
+    flowId(run.id),
+    `output:${step.index}:${step.attempt}`,
+    run.channelId,
+    marker,
+    () => stepOutputMessage(marker, run.runbook, step, file),
+    { threadTs: run.messageTs },
+  );
 }
 
 /**
@@ -344,7 +476,10 @@ async function postStepOutput(deps: Deps, runId: string, step: RunbookStepRecord
  * channel) is recorded with Slack's reason, which the message then gives.
  */
 async function attachOutput(deps: Deps, run: RunbookRun, step: RunbookStepRecord, text: string, what: 'output' | 'diagnosis'): Promise<OutputFile> {
-  const name = `${run.runbookId}-step-${step.index + 1}-${step.stepId}${step.attempt ? `-attempt-${step.attempt + 1}` : ''}-${what}.txt`.replace(/[^A-Za-z0-9._-]/g, '_');
+  const name = `${run.runbookId}-step-${step.index + 1}-${step.stepId}${step.attempt ? `-attempt-${step.attempt + 1}` : ''}-${what}.txt`.replace(
+    /[^A-Za-z0-9._-]/g,
+    '_',
+  );
   return recordedStep(deps, flowId(run.id), `${what}-file:${step.index}:${step.attempt}`, async (): Promise<OutputFile> => {
     try {
       await deps.chat.uploadFile({
@@ -358,7 +493,8 @@ async function attachOutput(deps: Deps, run: RunbookRun, step: RunbookStepRecord
     } catch (err) {
       if (!(err instanceof ChatError)) throw err;
       deps.logger.warn({ runId: run.id, step: step.index, error: err.slackError }, 'attaching a long step output as a file failed');
-      const why = err.slackError === 'missing_scope' ? "the Slack app lacks files:write; update it from manifest.yml and reinstall" : `Slack answered ${err.slackError}`;
+      const why =
+        err.slackError === 'missing_scope' ? 'the Slack app lacks files:write; update it from manifest.yml and reinstall' : `Slack answered ${err.slackError}`;
       return { name, error: why };
     }
   });
@@ -366,7 +502,13 @@ async function attachOutput(deps: Deps, run: RunbookRun, step: RunbookStepRecord
 
 // -- action steps: through the approval gate ------------------------------------------------------
 
-async function proposeStepAction(deps: Deps, run: RunbookRun, def: Extract<RunbookStep, { kind: 'action' }>, step: RunbookStepRecord, render: (t: string) => string): Promise<void> {
+async function proposeStepAction(
+  deps: Deps,
+  run: RunbookRun,
+  def: Extract<RunbookStep, { kind: 'action' }>,
+  step: RunbookStepRecord,
+  render: (t: string) => string,
+): Promise<void> {
   const params: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(def.action.params)) params[k] = typeof v === 'string' ? render(v) : v;
   const starter = runStarter(run.startedBy);
@@ -385,12 +527,28 @@ async function proposeStepAction(deps: Deps, run: RunbookRun, def: Extract<Runbo
       : starter.kind === 'agent'
         ? { proposedBy: starter.name, proposerKind: 'agent' as const }
         : { proposedBy: starter.userId, proposerKind: 'user' as const };
-  const approval = await proposeAction(deps, { id: stepApprovalId(run.id, step.index, step.attempt), incidentId: run.incidentId, actionId: def.action.id, rawParams: params, reason, ...proposer, declaredInRunbook: true });
-  const waiting = await deps.store.transitionRunbookStep(run.id, step.index, ['running'], 'waiting_approval', { approvalId: approval.id, detail: { approval: approval.id, action: def.action.id, needs_approval: approval.requiresApproval } }, { attempt: step.attempt });
+  const approval = await proposeAction(deps, {
+    id: stepApprovalId(run.id, step.index, step.attempt),
+    incidentId: run.incidentId,
+    actionId: def.action.id,
+    rawParams: params,
+    reason,
+    ...proposer,
+    declaredInRunbook: true,
+  });
+  const waiting = await deps.store.transitionRunbookStep(
+    run.id,
+    step.index,
+    ['running'],
+    'waiting_approval',
+    { approvalId: approval.id, detail: { approval: approval.id, action: def.action.id, needs_approval: approval.requiresApproval } },
+    { attempt: step.attempt },
+  );
   if (!waiting) return;
   // Cancelled while we proposed (the cancel saw this step running, not waiting): withdraw it here.
   const latest = await deps.store.getRunbookRun(run.id);
-  if (latest?.status === 'cancelled' && approval.requiresApproval) await withdrawApproval(deps, approval.id, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: latest.cancelledBy ?? 'system' });
+  if (latest?.status === 'cancelled' && approval.requiresApproval)
+    await withdrawApproval(deps, approval.id, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: latest.cancelledBy ?? 'system' });
   await advance(deps, run.id);
   // The approval may have settled before the step recorded its id (a read-only action is fast).
   const now = await deps.store.getApproval(approval.id);
@@ -419,7 +577,10 @@ export async function applyApprovalOutcome(deps: Deps, a: Approval): Promise<voi
   switch (a.status) {
     case 'succeeded':
       to = 'done';
-      patch = { output: a.result ? capOutput(JSON.stringify(a.result, null, 2), deps.config.file.runbooks.max_output_chars).text : null, detail: { ...step.detail, approval_status: a.status, summary: a.requiresApproval ? `approved${by}` : 'read-only, ran at once' } };
+      patch = {
+        output: a.result ? capOutput(JSON.stringify(a.result, null, 2), deps.config.file.runbooks.max_output_chars).text : null,
+        detail: { ...step.detail, approval_status: a.status, summary: a.requiresApproval ? `approved${by}` : 'read-only, ran at once' },
+      };
       break;
     case 'failed':
       to = 'failed';
@@ -433,7 +594,9 @@ export async function applyApprovalOutcome(deps: Deps, a: Approval): Promise<voi
       to = 'denied';
       const w = withdrawalOf(a);
       patch = {
-        error: w ? `approval withdrawn: the run was cancelled${w.by === 'system' ? '' : ` by <@${w.by}>`}` : `denied${by}${a.denyReason ? `: ${a.denyReason}` : ''}. The runbook stops here.`,
+        error: w
+          ? `approval withdrawn: the run was cancelled${w.by === 'system' ? '' : ` by <@${w.by}>`}`
+          : `denied${by}${a.denyReason ? `: ${a.denyReason}` : ''}. The runbook stops here.`,
         detail: { ...step.detail, approval_status: w ? 'withdrawn' : a.status },
       };
       break;
@@ -447,13 +610,26 @@ export async function applyApprovalOutcome(deps: Deps, a: Approval): Promise<voi
   }
   const moved = await deps.store.transitionRunbookStep(step.runId, step.index, ['waiting_approval'], to, { ...patch, finishedAt: deps.clock.now() });
   if (!moved) return;
-  await deps.store.audit({ at: deps.clock.now(), incidentId: run.incidentId, approvalId: a.id, actor: 'system', action: `runbook.step_${to}`, detail: { run: run.id, step: moved.stepId } });
+  await deps.store.audit({
+    at: deps.clock.now(),
+    incidentId: run.incidentId,
+    approvalId: a.id,
+    actor: 'system',
+    action: `runbook.step_${to}`,
+    detail: { run: run.id, step: moved.stepId },
+  });
   await recordOutcome(deps, run, moved);
 }
 
 // -- diagnose -------------------------------------------------------------------------------------
 
-async function diagnoseStep(deps: Deps, run: RunbookRun, def: Extract<RunbookStep, { kind: 'diagnose' }>, step: RunbookStepRecord, vars: TemplateVars): Promise<void> {
+async function diagnoseStep(
+  deps: Deps,
+  run: RunbookRun,
+  def: Extract<RunbookStep, { kind: 'diagnose' }>,
+  step: RunbookStepRecord,
+  vars: TemplateVars,
+): Promise<void> {
   const steps = await deps.store.listRunbookSteps(run.id);
   const evidence = steps
     .filter((s) => s.index < step.index && s.output !== null && (s.status === 'done' || s.status === 'failed'))
@@ -466,7 +642,15 @@ async function diagnoseStep(deps: Deps, run: RunbookRun, def: Extract<RunbookSte
     step.index,
     ['running'],
     'done',
-    { finishedAt: deps.clock.now(), output: d.text, detail: { confidence: d.confidence ?? 'not stated', evidence: d.evidence.join(', '), summary: d.fallback ? 'Claude unavailable' : `confidence ${d.confidence ?? 'not stated'}` } },
+    {
+      finishedAt: deps.clock.now(),
+      output: d.text,
+      detail: {
+        confidence: d.confidence ?? 'not stated',
+        evidence: d.evidence.join(', '),
+        summary: d.fallback ? 'Claude unavailable' : `confidence ${d.confidence ?? 'not stated'}`,
+      },
+    },
     { attempt: step.attempt },
   );
   if (!recorded) return;
@@ -475,13 +659,28 @@ async function diagnoseStep(deps: Deps, run: RunbookRun, def: Extract<RunbookSte
     const marker = Markers.runbookOutput(run.id, step.index, step.attempt);
     const post = async () => {
       const file = diagnosisNeedsFile(d.text) ? await attachOutput(deps, withMessage, recorded, d.text, 'diagnosis') : null;
-      await postOnce(deps, flowId(run.id), `output:${step.index}:${step.attempt}`, run.channelId, marker, () => diagnosisMessage(marker, { ...d, proposals: d.proposals.length }, file), { threadTs: withMessage.messageTs! });
+      await postOnce(
+        deps,
+        flowId(run.id),
+        `output:${step.index}:${step.attempt}`,
+        run.channelId,
+        marker,
+        () => diagnosisMessage(marker, { ...d, proposals: d.proposals.length }, file),
+        { threadTs: withMessage.messageTs! },
+      );
     };
     await post().catch((err) => deps.logger.warn({ err, runId: run.id }, 'posting the diagnosis failed'));
   }
   // Claude's proposals are proposals like any other: the gate decides; they never run on their own.
   for (const p of d.proposals) {
-    await proposeAction(deps, { incidentId: run.incidentId, actionId: p.actionId, rawParams: p.params, reason: p.rationale, proposedBy: 'claude', proposerKind: 'claude' }).catch((err) => {
+    await proposeAction(deps, {
+      incidentId: run.incidentId,
+      actionId: p.actionId,
+      rawParams: p.params,
+      reason: p.rationale,
+      proposedBy: 'claude',
+      proposerKind: 'claude',
+    }).catch((err) => {
       if (!(err instanceof AppError)) throw err;
       deps.logger.warn({ runId: run.id, code: err.code, msg: err.message }, 'dropped a proposal from the diagnosis');
     });
@@ -505,7 +704,13 @@ async function authorize(deps: Deps, run: RunbookRun, userId: string, what: stri
   const policy = run.runbook.policy;
   const ok = await isOperator(deps, policy, run.incidentId, userId, run.startedBy);
   if (!ok) {
-    await deps.store.audit({ at: deps.clock.now(), incidentId: run.incidentId, actor: userId, action: 'runbook.refused', detail: { run: run.id, click: what } });
+    await deps.store.audit({
+      at: deps.clock.now(),
+      incidentId: run.incidentId,
+      actor: userId,
+      action: 'runbook.refused',
+      detail: { run: run.id, click: what },
+    });
     throw new AppError('approval.not_allowed', `:no_entry: You may not ${what} in this runbook. Who may: ${describeOperators(policy)}.`);
   }
 }
@@ -523,8 +728,20 @@ export async function confirmCheck(deps: Deps, input: { runId: string; index: nu
   const now = deps.clock.now();
   const done = await deps.store.transitionRunbookStep(run.id, input.index, ['waiting_check'], 'done', { actor: input.userId, actedAt: now, finishedAt: now });
   if (!done) return 'That step is not waiting for a confirmation any more.';
-  await deps.store.audit({ at: now, incidentId: run.incidentId, actor: input.userId, action: 'runbook.check_confirmed', detail: { run: run.id, step: done.stepId } });
-  await timeline(deps, run, `check:${input.index}:${done.attempt}`, `Runbook *${escapeText(run.runbook.title)}* step ${input.index + 1} (${escapeText(stepTitle(run.runbook, input.index))}) confirmed by <@${input.userId}>`, now);
+  await deps.store.audit({
+    at: now,
+    incidentId: run.incidentId,
+    actor: input.userId,
+    action: 'runbook.check_confirmed',
+    detail: { run: run.id, step: done.stepId },
+  });
+  await timeline(
+    deps,
+    run,
+    `check:${input.index}:${done.attempt}`,
+    `Runbook *${escapeText(run.runbook.title)}* step ${input.index + 1} (${escapeText(stepTitle(run.runbook, input.index))}) confirmed by <@${input.userId}>`,
+    now,
+  );
   await advance(deps, run.id);
   return `:white_check_mark: Step ${input.index + 1} confirmed.`;
 }
@@ -538,11 +755,40 @@ export async function retryStep(deps: Deps, input: { runId: string; index: numbe
   const step = await deps.store.getRunbookStep(run.id, input.index);
   if (!step || !canRetry(step.status)) return 'Only a failed step, or one whose outcome is unknown, can be retried.';
   const now = deps.clock.now();
-  const reset = await deps.store.transitionRunbookStep(run.id, input.index, [step.status], 'pending', { attempt: step.attempt + 1, error: null, output: null, approvalId: null, startedAt: null, finishedAt: null, detail: {}, actor: input.userId, actedAt: now }, { attempt: step.attempt });
+  const reset = await deps.store.transitionRunbookStep(
+    run.id,
+    input.index,
+    [step.status],
+    'pending',
+    {
+      attempt: step.attempt + 1,
+      error: null,
+      output: null,
+      approvalId: null,
+      startedAt: null,
+      finishedAt: null,
+      detail: {},
+      actor: input.userId,
+      actedAt: now,
+    },
+    { attempt: step.attempt },
+  );
   if (!reset) return 'Someone else acted on that step first.';
   await deps.store.transitionRunbookRun(run.id, ['failed', 'blocked', 'succeeded', 'waiting'], 'running', { finishedAt: null });
-  await deps.store.audit({ at: now, incidentId: run.incidentId, actor: input.userId, action: 'runbook.step_retried', detail: { run: run.id, step: reset.stepId, from: step.status, attempt: reset.attempt } });
-  await timeline(deps, run, `retry:${input.index}:${reset.attempt}`, `Runbook *${escapeText(run.runbook.title)}* step ${input.index + 1} retried by <@${input.userId}> (was ${step.status})`, now);
+  await deps.store.audit({
+    at: now,
+    incidentId: run.incidentId,
+    actor: input.userId,
+    action: 'runbook.step_retried',
+    detail: { run: run.id, step: reset.stepId, from: step.status, attempt: reset.attempt },
+  });
+  await timeline(
+    deps,
+    run,
+    `retry:${input.index}:${reset.attempt}`,
+    `Runbook *${escapeText(run.runbook.title)}* step ${input.index + 1} retried by <@${input.userId}> (was ${step.status})`,
+    now,
+  );
   await advance(deps, run.id);
   return `:repeat: Retrying step ${input.index + 1}.`;
 }
@@ -555,10 +801,23 @@ export async function skipStep(deps: Deps, input: { runId: string; index: number
   const step = await deps.store.getRunbookStep(run.id, input.index);
   if (!step || !canSkip(step.status)) return 'Only a failed step, a step whose outcome is unknown, or a check can be skipped.';
   const now = deps.clock.now();
-  const skipped = await deps.store.transitionRunbookStep(run.id, input.index, [step.status], 'skipped', { actor: input.userId, actedAt: now, finishedAt: now }, { attempt: step.attempt });
+  const skipped = await deps.store.transitionRunbookStep(
+    run.id,
+    input.index,
+    [step.status],
+    'skipped',
+    { actor: input.userId, actedAt: now, finishedAt: now },
+    { attempt: step.attempt },
+  );
   if (!skipped) return 'Someone else acted on that step first.';
   await deps.store.transitionRunbookRun(run.id, ['failed', 'blocked', 'waiting'], 'running', { finishedAt: null });
-  await deps.store.audit({ at: now, incidentId: run.incidentId, actor: input.userId, action: 'runbook.step_skipped', detail: { run: run.id, step: skipped.stepId, from: step.status } });
+  await deps.store.audit({
+    at: now,
+    incidentId: run.incidentId,
+    actor: input.userId,
+    action: 'runbook.step_skipped',
+    detail: { run: run.id, step: skipped.stepId, from: step.status },
+  });
   await recordOutcome(deps, run, skipped);
   return `:fast_forward: Step ${input.index + 1} skipped.`;
 }
@@ -579,7 +838,8 @@ export async function cancelRun(deps: Deps, input: { runId: string; userId: stri
     if (s.status !== 'waiting_approval' || !s.approvalId) continue;
     const w = await withdrawApproval(deps, s.approvalId, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: input.userId });
     if (w) withdrawn.push(s.index + 1);
-    else if (['approved', 'executing', 'succeeded', 'failed', 'unknown'].includes((await deps.store.getApproval(s.approvalId))?.status ?? '')) running.push(s.index + 1);
+    else if (['approved', 'executing', 'succeeded', 'failed', 'unknown'].includes((await deps.store.getApproval(s.approvalId))?.status ?? ''))
+      running.push(s.index + 1);
   }
   await showOrRetryLater(deps, run.id);
   const parts = [':no_entry_sign: Run cancelled. A step already running finishes; no further step starts.'];
@@ -597,7 +857,11 @@ export async function cancelledRunOf(deps: Deps, approvalId: string): Promise<Ru
 }
 
 /** The remediations of a run: action steps whose approval needed a person and ran. */
-async function remediationsOf(deps: Deps, _run: RunbookRun, steps: RunbookStepRecord[]): Promise<{ index: number; approvalId: string; text: string; actionId: string }[]> {
+async function remediationsOf(
+  deps: Deps,
+  _run: RunbookRun,
+  steps: RunbookStepRecord[],
+): Promise<{ index: number; approvalId: string; text: string; actionId: string }[]> {
   const out: { index: number; approvalId: string; text: string; actionId: string }[] = [];
   for (const s of steps) {
     if (!s.approvalId) continue;
@@ -622,7 +886,8 @@ async function stopForClosedIncident(deps: Deps, run: RunbookRun, incident: Inci
   // Its risky steps must not run afterwards: the approvals they wait for are withdrawn (a stale
   // Approve on one finds the run cancelled and withdraws it then, see approvals.approve).
   for (const s of await deps.store.listRunbookSteps(run.id))
-    if (s.status === 'waiting_approval' && s.approvalId) await withdrawApproval(deps, s.approvalId, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: 'system' });
+    if (s.status === 'waiting_approval' && s.approvalId)
+      await withdrawApproval(deps, s.approvalId, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: 'system' });
   await showOrRetryLater(deps, run.id);
 }
 
@@ -630,7 +895,10 @@ async function stopForClosedIncident(deps: Deps, run: RunbookRun, incident: Inci
 async function requireOpenIncident(deps: Deps, run: RunbookRun): Promise<void> {
   const incident = await requireIncident(deps, run.incidentId);
   if (!isOpen(incident.status))
-    throw new AppError('incident.bad_transition', `${incidentLabel(incident)} is ${incident.status}; its runbooks do not go on, so nothing was done. Reopen the incident and start the runbook again if it is still needed.`);
+    throw new AppError(
+      'incident.bad_transition',
+      `${incidentLabel(incident)} is ${incident.status}; its runbooks do not go on, so nothing was done. Reopen the incident and start the runbook again if it is still needed.`,
+    );
 }
 
 /**
@@ -652,10 +920,27 @@ export async function askRemediationFeedback(deps: Deps, incidentId: string): Pr
       const roles = await deps.store.getRoles(incidentId);
       const commander = roles.commander ?? incident.commanderId;
       const marker = Markers.runbookNote(run.id, 'feedback');
-      await postOnce(deps, flowId(run.id), 'feedback-note', run.channelId, marker, () => ({
-        text: 'Was each automated remediation needed?',
-        blocks: [{ type: 'section', block_id: marker, text: { type: 'mrkdwn', text: `${commander ? `<@${commander}>, the` : 'The'} incident is resolved: was each automated remediation of this runbook needed? Answer on the runbook message (yes / no / unsure).` } }],
-      }), { threadTs: withMessage.messageTs });
+      await postOnce(
+        deps,
+        flowId(run.id),
+        'feedback-note',
+        run.channelId,
+        marker,
+        () => ({
+          text: 'Was each automated remediation needed?',
+          blocks: [
+            {
+              type: 'section',
+              block_id: marker,
+              text: {
+                type: 'mrkdwn',
+                text: `${commander ? `<@${commander}>, the` : 'The'} incident is resolved: was each automated remediation of this runbook needed? Answer on the runbook message (yes / no / unsure).`,
+              },
+            },
+          ],
+        }),
+        { threadTs: withMessage.messageTs },
+      );
     }
   }
 }
@@ -665,12 +950,29 @@ export async function answerFeedback(deps: Deps, input: { runId: string; index: 
   const incident = await requireIncident(deps, run.incidentId);
   const roles = await deps.store.getRoles(run.incidentId);
   const commander = roles.commander ?? incident.commanderId;
-  if (input.userId !== commander) throw new AppError('approval.not_allowed', `:no_entry: The commander (${commander ? `<@${commander}>` : 'unassigned'}) answers this.`);
+  if (input.userId !== commander)
+    throw new AppError('approval.not_allowed', `:no_entry: The commander (${commander ? `<@${commander}>` : 'unassigned'}) answers this.`);
   const step = await deps.store.getRunbookStep(run.id, input.index);
   const rem = step ? (await remediationsOf(deps, run, [step]))[0] : undefined;
   if (!rem) return 'That step is not an automated remediation.';
-  await deps.store.recordRemediationAnswer({ approvalId: rem.approvalId, incidentId: run.incidentId, actionId: rem.actionId, runId: run.id, stepIndex: input.index, answer: input.answer, answeredBy: input.userId, answeredAt: deps.clock.now() });
-  await deps.store.audit({ at: deps.clock.now(), incidentId: run.incidentId, approvalId: rem.approvalId, actor: input.userId, action: 'runbook.remediation_feedback', detail: { run: run.id, answer: input.answer } });
+  await deps.store.recordRemediationAnswer({
+    approvalId: rem.approvalId,
+    incidentId: run.incidentId,
+    actionId: rem.actionId,
+    runId: run.id,
+    stepIndex: input.index,
+    answer: input.answer,
+    answeredBy: input.userId,
+    answeredAt: deps.clock.now(),
+  });
+  await deps.store.audit({
+    at: deps.clock.now(),
+    incidentId: run.incidentId,
+    approvalId: rem.approvalId,
+    actor: input.userId,
+    action: 'runbook.remediation_feedback',
+    detail: { run: run.id, answer: input.answer },
+  });
   await showOrRetryLater(deps, run.id);
   return `Recorded: *${input.answer}* for step ${input.index + 1}.`;
 }
@@ -719,7 +1021,11 @@ async function showOrRetryLater(deps: Deps, runId: string): Promise<void> {
     await showRun(deps, runId);
   } catch (err) {
     deps.logger.warn({ err, runId }, 'updating the runbook message failed; a job retries it');
-    await deps.jobs.enqueue(runbookShowJob, { runId, incidentId: (await deps.store.getRunbookRun(runId))?.incidentId }, { key: `${runId}:${deps.clock.now().getTime()}` });
+    await deps.jobs.enqueue(
+      runbookShowJob,
+      { runId, incidentId: (await deps.store.getRunbookRun(runId))?.incidentId },
+      { key: `${runId}:${deps.clock.now().getTime()}` },
+    );
   }
 }
 

@@ -53,7 +53,9 @@ export async function postOnce(
 ): Promise<{ ts: string }> {
   return stepWithIntent(deps, flowId, name, {
     find: async (intent) => {
-      const messages = opts.threadTs ? await deps.chat.replies(channelId, opts.threadTs) : await deps.chat.history(channelId, { oldest: intent.oldest, limit: 200 });
+      const messages = opts.threadTs
+        ? await deps.chat.replies(channelId, opts.threadTs)
+        : await deps.chat.history(channelId, { oldest: intent.oldest, limit: 200 });
       const found = messages.find((m) => m.blockIds?.includes(marker));
       return found ? { ts: found.ts } : undefined;
     },

@@ -113,7 +113,8 @@ async function currentStorm(deps: Deps, alert: StoredAlert): Promise<Incident> {
     }
     const existing = await deps.store.findIncidentByDedupeKey(stormKey(group, row.incidentId));
     if (existing && !isOpen(existing.status)) {
-      if (await deps.store.claimFingerprint(fp, alert.id, alert.receivedAt, { incidentIdIn: [row.incidentId] })) return declareStorm(deps, alert, group, alert.id);
+      if (await deps.store.claimFingerprint(fp, alert.id, alert.receivedAt, { incidentIdIn: [row.incidentId] }))
+        return declareStorm(deps, alert, group, alert.id);
       continue;
     }
     // The claimer may not have created it yet: materialising it here is safe (same dedupe key).
@@ -169,7 +170,8 @@ async function stormMembers(deps: Deps, storm: Incident): Promise<{ members: Sto
   const alerts = (await deps.store.listAlerts({ incidentId: storm.id })).filter((a) => a.status === 'firing');
   const byFingerprint = new Map<string, StormMember>();
   for (const a of alerts) {
-    if (!byFingerprint.has(a.fingerprint)) byFingerprint.set(a.fingerprint, { alertId: a.id, title: a.title, service: a.service, source: a.source, firstSeen: a.receivedAt, splitOut: null });
+    if (!byFingerprint.has(a.fingerprint))
+      byFingerprint.set(a.fingerprint, { alertId: a.id, title: a.title, service: a.service, source: a.source, firstSeen: a.receivedAt, splitOut: null });
   }
   const splits = (await deps.store.listSteps(stormFlow(storm.id))) as Record<string, unknown>;
   let splitOut = 0;
@@ -180,7 +182,8 @@ async function stormMembers(deps: Deps, storm: Incident): Promise<{ members: Sto
     const moved = await deps.store.getIncident(r.incidentId);
     splitOut++;
     // Its channel is on the way: list it once more when it exists, so the line links to it.
-    if (moved && !moved.channelId && isOpen(moved.status) && atLeast(moved.severity, deps.config.file.announce.auto_channel_min_severity)) channelPending = true;
+    if (moved && !moved.channelId && isOpen(moved.status) && atLeast(moved.severity, deps.config.file.announce.auto_channel_min_severity))
+      channelPending = true;
     byFingerprint.set(name.slice('split:'.length), {
       alertId: r.alertId,
       title: r.title,
@@ -242,7 +245,7 @@ export async function requestSplitOut(deps: Deps, alertId: string, actor: string
     await deps.store.audit({ at: deps.clock.now(), incidentId: storm.id, actor, action: 'alert.split_refused', detail: { alertId } });
     throw new AppError(
       'role.not_allowed',
-      "You may not split alerts out of this storm: only its commander, the people who may take command of alert incidents (`approvals.eligible_commanders`, else `responders`) and action approvers may. Nothing changed.",
+      'You may not split alerts out of this storm: only its commander, the people who may take command of alert incidents (`approvals.eligible_commanders`, else `responders`) and action approvers may. Nothing changed.',
     );
   }
   await deps.jobs.enqueue(stormSplitJob, { alertId, stormId: storm.id, episode, actor }, { key: `${alert.fingerprint}:${episode}` });
@@ -253,7 +256,15 @@ async function maySplitOut(deps: Deps, storm: Incident, actor: string): Promise<
   const roles = await deps.store.getRoles(storm.id);
   if (roles.commander === actor) return true;
   const policies = deps.config.actions.filter((a) => a.requires_approval).map((a) => a.policy);
-  if (await namedIn(deps, actor, policies.flatMap((p) => p.users), [...new Set(policies.flatMap((p) => p.usergroups))])) return true;
+  if (
+    await namedIn(
+      deps,
+      actor,
+      policies.flatMap((p) => p.users),
+      [...new Set(policies.flatMap((p) => p.usergroups))],
+    )
+  )
+    return true;
   const eligible = deps.config.file.approvals.eligible_commanders ?? { users: deps.config.file.responders, usergroups: [] };
   return namedIn(deps, actor, eligible.users, eligible.usergroups);
 }
@@ -285,8 +296,21 @@ async function runSplitOut(deps: Deps, p: SplitPayload): Promise<void> {
   });
   await step(deps, flow, `audited:${alert.fingerprint}`, async () => {
     const at = deps.clock.now();
-    await deps.store.audit({ at, incidentId: storm.id, actor: recorded.by, action: 'alert.split_out', detail: { alertId: recorded.alertId, fingerprint: alert.fingerprint, to: incident.id, alerts: n } });
-    await deps.store.addTimeline({ incidentId: storm.id, at, kind: 'alert', text: splitOutNote(recorded.title, incident.seq), author: recorded.by, sourceRef: `split:${alert.fingerprint}` });
+    await deps.store.audit({
+      at,
+      incidentId: storm.id,
+      actor: recorded.by,
+      action: 'alert.split_out',
+      detail: { alertId: recorded.alertId, fingerprint: alert.fingerprint, to: incident.id, alerts: n },
+    });
+    await deps.store.addTimeline({
+      incidentId: storm.id,
+      at,
+      kind: 'alert',
+      text: splitOutNote(recorded.title, incident.seq),
+      author: recorded.by,
+      sourceRef: `split:${alert.fingerprint}`,
+    });
     return true;
   });
   await deps.jobs.enqueue(stormListJob, { incidentId: storm.id }, { key: `${storm.id}:split:${alert.fingerprint}` });

@@ -102,7 +102,9 @@ export async function postSummary(deps: Deps, incidentId: string, requestedBy: s
     const now = Date.now();
     if (now - lastUpdate < STREAM_UPDATE_MS) return;
     lastUpdate = now;
-    pending = pending.then(() => deps.chat.update(channel, placeholder.ts, title, render(soFar, false)).catch((err) => deps.logger.warn({ err }, 'stream update failed')));
+    pending = pending.then(() =>
+      deps.chat.update(channel, placeholder.ts, title, render(soFar, false)).catch((err) => deps.logger.warn({ err }, 'stream update failed')),
+    );
   });
   await pending;
   await deps.chat.update(channel, placeholder.ts, title, render(result.text, true, result.fallback));
@@ -117,7 +119,13 @@ export async function postSummary(deps: Deps, incidentId: string, requestedBy: s
     await deps.store.setKv<SummaryState>(summaryKey(incidentId), { text: '', throughTs: null, n: Number(n) });
   }
   if (!result.fallback) await deps.jobs.enqueue(claudeProposeJob, { incidentId }, { key: `${incidentId}:${n}` });
-  await deps.store.audit({ at: deps.clock.now(), incidentId, actor: requestedBy, action: 'incident.summarized', detail: { fallback: result.fallback, usage: result.usage ?? null } });
+  await deps.store.audit({
+    at: deps.clock.now(),
+    incidentId,
+    actor: requestedBy,
+    action: 'incident.summarized',
+    detail: { fallback: result.fallback, usage: result.usage ?? null },
+  });
 }
 
 /**
@@ -180,7 +188,11 @@ export async function postPostmortem(
     outcome = await deps.backend.savePostmortem({ firebreakId: incident.id, backendId: incident.backendId }, draft.markdown);
     if (outcome === 'not_ready') {
       if (check < POSTMORTEM_WAIT.checks) {
-        await deps.jobs.enqueue(postmortemJob, { incidentId, check: check + 1 }, { key: `${incidentId}:${draft.at}:check:${check + 1}`, delayMs: POSTMORTEM_WAIT.intervalMs });
+        await deps.jobs.enqueue(
+          postmortemJob,
+          { incidentId, check: check + 1 },
+          { key: `${incidentId}:${draft.at}:check:${check + 1}`, delayMs: POSTMORTEM_WAIT.intervalMs },
+        );
       } else if (incident.channelId) {
         const mins = Math.round((POSTMORTEM_WAIT.checks * POSTMORTEM_WAIT.intervalMs) / 60_000);
         const msg = postmortemGaveUpMessage(incident, deps.backend.name, mins);
@@ -188,6 +200,12 @@ export async function postPostmortem(
       }
     }
   }
-  await deps.store.audit({ at: deps.clock.now(), incidentId, actor: requestedBy ?? 'system', action: 'incident.postmortem_drafted', detail: { outcome, fallback: draft.fallback, check } });
+  await deps.store.audit({
+    at: deps.clock.now(),
+    incidentId,
+    actor: requestedBy ?? 'system',
+    action: 'incident.postmortem_drafted',
+    detail: { outcome, fallback: draft.fallback, check },
+  });
   return outcome;
 }

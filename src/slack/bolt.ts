@@ -20,7 +20,10 @@ export interface BoltParts {
  * unhandled-request timeout) or Socket Mode (acks timed into the same histogram the HTTP server
  * feeds). Every request first passes the workspace and app checks and the replay check; then listeners.
  */
-export function buildBolt(slack: SlackConnection, opts: { slackApiUrl: string; logger: Logger; metrics: Metrics; chat: SlackChat; store: Store; clock: Clock }): BoltParts {
+export function buildBolt(
+  slack: SlackConnection,
+  opts: { slackApiUrl: string; logger: Logger; metrics: Metrics; chat: SlackChat; store: Store; clock: Clock },
+): BoltParts {
   const { logger, metrics, chat, store, clock, slackApiUrl } = opts;
   const boltLogger = slackLogger(logger.child({ component: 'bolt' }));
   let receiver: HTTPReceiver | null = null;

@@ -6,7 +6,12 @@ import type { Logger } from '../log.js';
  * The one place where an error thrown by a service becomes words for a Slack user. Expected
  * errors (AppError) are shown as they are; anything else is logged with an id the user can quote.
  */
-export async function reportToUser(logger: Logger, err: unknown, tell: (text: string) => Promise<unknown>, context: Record<string, unknown> = {}): Promise<void> {
+export async function reportToUser(
+  logger: Logger,
+  err: unknown,
+  tell: (text: string) => Promise<unknown>,
+  context: Record<string, unknown> = {},
+): Promise<void> {
   const errorId = err instanceof AppError ? undefined : randomUUID().slice(0, 8);
   if (errorId) logger.error({ err, errorId, ...context }, 'unexpected error in a Slack handler');
   else logger.info({ code: (err as AppError).code, reason: (err as Error).message, ...context }, 'request refused');

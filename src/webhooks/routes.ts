@@ -91,25 +91,26 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
   // -- alerts --------------------------------------------------------------------------------
 
   /** The secret each source is checked with, and the variable that sets it (for the 503 message). */
-  const alertAuth: Record<AlertSource, { secret: string | undefined; envName: string; check: (req: IncomingMessage, raw: Buffer, secret: string) => Verdict }> = {
-    pagerduty: { secret: env.PAGERDUTY_WEBHOOK_SECRET, envName: 'PAGERDUTY_WEBHOOK_SECRET', check: (req, raw, s) => verifyPagerDuty(req.headers, raw, s) },
-    datadog: {
-      // A token Datadog sends in clear: never the HMAC key ALERT_WEBHOOK_SECRET.
-      secret: env.DATADOG_WEBHOOK_SECRET ?? env.ALERT_WEBHOOK_TOKEN,
-      envName: 'DATADOG_WEBHOOK_SECRET (or ALERT_WEBHOOK_TOKEN)',
-      check: (req, _raw, s) => verifyDatadog(req.headers, s),
-    },
-    alertmanager: {
-      secret: env.ALERTMANAGER_WEBHOOK_TOKEN ?? env.ALERT_WEBHOOK_TOKEN,
-      envName: 'ALERTMANAGER_WEBHOOK_TOKEN (or ALERT_WEBHOOK_TOKEN)',
-      check: (req, _raw, s) => verifyBearer(req.headers, s),
-    },
-    generic: {
-      secret: env.ALERT_WEBHOOK_SECRET,
-      envName: 'ALERT_WEBHOOK_SECRET',
-      check: (req, raw, s) => verifyGeneric(req.headers, raw, s, deps.clock.now()),
-    },
-  };
+  const alertAuth: Record<AlertSource, { secret: string | undefined; envName: string; check: (req: IncomingMessage, raw: Buffer, secret: string) => Verdict }> =
+    {
+      pagerduty: { secret: env.PAGERDUTY_WEBHOOK_SECRET, envName: 'PAGERDUTY_WEBHOOK_SECRET', check: (req, raw, s) => verifyPagerDuty(req.headers, raw, s) },
+      datadog: {
+        // A token Datadog sends in clear: never the HMAC key ALERT_WEBHOOK_SECRET.
+        secret: env.DATADOG_WEBHOOK_SECRET ?? env.ALERT_WEBHOOK_TOKEN,
+        envName: 'DATADOG_WEBHOOK_SECRET (or ALERT_WEBHOOK_TOKEN)',
+        check: (req, _raw, s) => verifyDatadog(req.headers, s),
+      },
+      alertmanager: {
+        secret: env.ALERTMANAGER_WEBHOOK_TOKEN ?? env.ALERT_WEBHOOK_TOKEN,
+        envName: 'ALERTMANAGER_WEBHOOK_TOKEN (or ALERT_WEBHOOK_TOKEN)',
+        check: (req, _raw, s) => verifyBearer(req.headers, s),
+      },
+      generic: {
+        secret: env.ALERT_WEBHOOK_SECRET,
+        envName: 'ALERT_WEBHOOK_SECRET',
+        check: (req, raw, s) => verifyGeneric(req.headers, raw, s, deps.clock.now()),
+      },
+    };
 
   const ingestAlerts = async (source: AlertSource, req: IncomingMessage): Promise<Reply> => {
     const auth = alertAuth[source];
@@ -136,11 +137,18 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
       return new Reply(200, 'ignored', { ignored: parsed.ignored ?? 'no alerts in payload' });
     }
     if (parsed.alerts.length > cfg.max_alerts_per_delivery)
-      return new Reply(413, 'too_large', { error: `${parsed.alerts.length} alerts in one delivery; at most ${cfg.max_alerts_per_delivery} (alerts.max_alerts_per_delivery) — split it` });
+      return new Reply(413, 'too_large', {
+        error: `${parsed.alerts.length} alerts in one delivery; at most ${cfg.max_alerts_per_delivery} (alerts.max_alerts_per_delivery) — split it`,
+      });
     // The limit counts alerts, not deliveries: one delivery of 50 alerts costs 50.
     const retryAfter = limiter.take(source, parsed.alerts.length);
     if (retryAfter !== null)
-      return new Reply(OVERLOAD_STATUS[source], 'rate_limited', { error: `more than ${cfg.rate_limit_per_minute} ${source} alerts per minute` }, { 'retry-after': String(retryAfter) });
+      return new Reply(
+        OVERLOAD_STATUS[source],
+        'rate_limited',
+        { error: `more than ${cfg.rate_limit_per_minute} ${source} alerts per minute` },
+        { 'retry-after': String(retryAfter) },
+      );
 
     // Generic deliveries have no id of their own: the same body (a retry, a replay) is the same
     // delivery, whatever its signature header looks like.
@@ -209,7 +217,9 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
   const AgentProposal = z
     .object({
       agent: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'a short agent name (letters, digits, . _ -)'),
-      incident: z.object({ id: z.string().optional(), channel_id: z.string().optional(), backend_id: z.string().optional() }).refine((i) => i.id || i.channel_id || i.backend_id, 'name the incident by id, channel_id or backend_id'),
+      incident: z
+        .object({ id: z.string().optional(), channel_id: z.string().optional(), backend_id: z.string().optional() })
+        .refine((i) => i.id || i.channel_id || i.backend_id, 'name the incident by id, channel_id or backend_id'),
       action: z.string().min(1),
       params: z.record(z.string(), z.unknown()).default({}),
       reason: z.string().min(1, 'say why').max(2000),
@@ -222,12 +232,18 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
     const raw = await body(req);
     if (raw instanceof Reply) return raw;
     const key = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : null;
-    if (key !== null && !/^[\x21-\x7e]{1,200}$/.test(key)) return new Reply(400, 'invalid', { error: 'Idempotency-Key must be 1-200 printable characters without spaces' });
+    if (key !== null && !/^[\x21-\x7e]{1,200}$/.test(key))
+      return new Reply(400, 'invalid', { error: 'Idempotency-Key must be 1-200 printable characters without spaces' });
     const verdict = verifyGeneric(req.headers, raw, secret, deps.clock.now(), { idempotencyKey: key });
     if (!verdict.ok) return new Reply(401, 'unauthorized', { error: `authentication failed: ${verdict.reason}` });
     const retryAfter = agentLimiter.take('agents');
     if (retryAfter !== null)
-      return new Reply(429, 'rate_limited', { error: `more than ${deps.config.file.agents.rate_limit_per_minute} agent proposals per minute` }, { 'retry-after': String(retryAfter) });
+      return new Reply(
+        429,
+        'rate_limited',
+        { error: `more than ${deps.config.file.agents.rate_limit_per_minute} agent proposals per minute` },
+        { 'retry-after': String(retryAfter) },
+      );
     const parsedJson = json(raw);
     if (parsedJson instanceof Reply) return parsedJson;
     const parsed = AgentProposal.safeParse(parsedJson);
@@ -245,8 +261,17 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
       // team's own secret and names the incident itself: private incidents included, as before.
       // Without an Idempotency-Key, the signed message itself (timestamp and body) is the key: the
       // same request sent again within the 5-minute window (a replay) proposes once.
-      const idempotencyKey = key ?? `signed:${createHash('sha256').update(`${String(req.headers['x-firebreak-timestamp'])}.`).update(raw).digest('hex')}`;
-      const { approval, duplicate } = await proposeForAgent(deps, { name: p.agent, scopes: ['propose'], incidents: { private: true } }, { incident, action: p.action, params: p.params, reason: p.reason, idempotencyKey });
+      const idempotencyKey =
+        key ??
+        `signed:${createHash('sha256')
+          .update(`${String(req.headers['x-firebreak-timestamp'])}.`)
+          .update(raw)
+          .digest('hex')}`;
+      const { approval, duplicate } = await proposeForAgent(
+        deps,
+        { name: p.agent, scopes: ['propose'], incidents: { private: true } },
+        { incident, action: p.action, params: p.params, reason: p.reason, idempotencyKey },
+      );
       if (duplicate) return new Reply(200, 'duplicate', { duplicate: true, approval_id: approval.id, status: approval.status });
       return new Reply(202, 'accepted', { approval_id: approval.id, status: approval.status, expires_at: approval.expiresAt.toISOString() });
     } catch (err) {

@@ -9,14 +9,24 @@ const runners = createStepRunners();
 const env = { PATH: process.env.PATH ?? '' };
 
 test('command: argv without a shell (metacharacters are plain arguments), output captured', async () => {
-  const r = await runners.command({ argv: [process.execPath, '-e', 'console.log(process.argv.slice(1).join("|"))', '$(whoami)', '; rm -rf /', '`id`'], env, timeoutMs: 10_000, maxChars: 1000 });
+  const r = await runners.command({
+    argv: [process.execPath, '-e', 'console.log(process.argv.slice(1).join("|"))', '$(whoami)', '; rm -rf /', '`id`'],
+    env,
+    timeoutMs: 10_000,
+    maxChars: 1000,
+  });
   assert.equal(r.exitCode, 0);
   assert.equal(r.output.trim(), '$(whoami)|; rm -rf /|`id`');
 });
 
 test('command: only the allowlisted environment reaches the child', async () => {
   process.env.FIREBREAK_TEST_LEAK = 'leaked';
-  const r = await runners.command({ argv: [process.execPath, '-e', 'console.log(JSON.stringify(Object.keys(process.env).sort()))'], env: { ...env, ALLOWED: '1' }, timeoutMs: 10_000, maxChars: 1000 });
+  const r = await runners.command({
+    argv: [process.execPath, '-e', 'console.log(JSON.stringify(Object.keys(process.env).sort()))'],
+    env: { ...env, ALLOWED: '1' },
+    timeoutMs: 10_000,
+    maxChars: 1000,
+  });
   delete process.env.FIREBREAK_TEST_LEAK;
   const keys = JSON.parse(r.output) as string[];
   assert.ok(keys.includes('ALLOWED'));

@@ -45,7 +45,7 @@ describe('validateParams', () => {
   });
 
   it('rejects unknown parameters, after the declared ones, and reports every problem', () => {
-    assert.deepEqual(validateParams(rollback, { service: 'api', foo: '1' , bar: 'x'}), {
+    assert.deepEqual(validateParams(rollback, { service: 'api', foo: '1', bar: 'x' }), {
       ok: false,
       problems: ['missing required parameter `version`', 'unknown parameter `foo`', 'unknown parameter `bar`'],
     });
@@ -161,7 +161,11 @@ describe('mayAssignRole: approval authority is given, never taken', () => {
   it('with no commander: the declarer may; for an incident nobody declared, only someone eligible', () => {
     const noCmd = { ...base, roles: {} };
     assert.equal(mayAssignRole({ ...noCmd, role: 'commander', actorId: 'UDECL' }).ok, true);
-    assert.equal(mayAssignRole({ ...noCmd, role: 'commander', actorId: 'URANDOM', isEligibleCommander: true }).ok, false, 'eligibility is for incidents nobody declared');
+    assert.equal(
+      mayAssignRole({ ...noCmd, role: 'commander', actorId: 'URANDOM', isEligibleCommander: true }).ok,
+      false,
+      'eligibility is for incidents nobody declared',
+    );
     const alert = { ...noCmd, declaredBy: null };
     assert.deepEqual(mayAssignRole({ ...alert, role: 'commander', actorId: 'URANDOM' }), { ok: false, only: 'eligible' });
     assert.deepEqual(mayAssignRole({ ...noCmd, role: 'commander', actorId: 'URANDOM' }), { ok: false, only: 'declarer', holder: 'UDECL' });

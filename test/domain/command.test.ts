@@ -37,7 +37,12 @@ test('/incident grammar', () => {
 });
 
 test('channel names follow Slack rules and collide to -2, -3', () => {
-  const name = renderChannelName('inc-{date}-{slug}', { date: new Date('2026-11-25T10:00:00Z'), title: 'API 500s in EU / Ünïcode!!', seq: 7, severity: 'high' });
+  const name = renderChannelName('inc-{date}-{slug}', {
+    date: new Date('2026-11-25T10:00:00Z'),
+    title: 'API 500s in EU / Ünïcode!!',
+    seq: 7,
+    severity: 'high',
+  });
   assert.equal(name, 'inc-20261125-api-500s-in-eu-unicode');
   const long = renderChannelName(`inc-{date}-{slug}-{seq}-${'x'.repeat(100)}`, { date: new Date(), title: 't', seq: 1, severity: 'low' });
   assert.ok(long.length <= 80 && /^[a-z0-9_-]+$/.test(long));

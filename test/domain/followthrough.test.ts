@@ -22,7 +22,15 @@ test('followup grammar: owner and due date anywhere, bad dates refused with a cl
 });
 
 test('reminder cadence: per severity, restarted by an update, moved by a snooze, none unless investigating', () => {
-  const base = { status: 'investigating' as const, severity: 'critical' as const, cadence: DEFAULT_CADENCE, createdAt: at('09:00'), lastUpdateAt: null, snoozedUntil: null, lastNudgeAt: null };
+  const base = {
+    status: 'investigating' as const,
+    severity: 'critical' as const,
+    cadence: DEFAULT_CADENCE,
+    createdAt: at('09:00'),
+    lastUpdateAt: null,
+    snoozedUntil: null,
+    lastNudgeAt: null,
+  };
   assert.deepEqual(nextReminderAt(base), at('09:15'));
   assert.deepEqual(nextReminderAt({ ...base, severity: 'medium' }), at('10:00'));
   assert.equal(nextReminderAt({ ...base, severity: 'low' }), null);
@@ -58,8 +66,26 @@ test('a page is asked about 30 s after it was sent, then with doubling waits, at
 });
 
 test('a PagerDuty incident.acknowledged webhook gives the incident key, the service, who and when; other events give nothing', () => {
-  const event = (type: string) => ({ event: { id: 'E1', event_type: type, occurred_at: '2026-12-01T09:05:00Z', agent: { summary: 'Carol Jiménez', type: 'user_reference' }, data: { id: 'Q1', incident_key: 'inc-1', service: { summary: 'payments' } } } });
-  assert.deepEqual(parsePagerDutyAck(event('incident.acknowledged')), { deliveryId: 'E1', incidentKey: 'inc-1', service: 'payments', agent: 'Carol Jiménez', at: '2026-12-01T09:05:00.000Z' });
+  const event = (type: string) => ({
+    event: {
+      id: 'E1',
+      event_type: type,
+      occurred_at: '2026-12-01T09:05:00Z',
+      agent: { summary: 'Carol Jiménez', type: 'user_reference' },
+      data: { id: 'Q1', incident_key: 'inc-1', service: { summary: 'payments' } },
+    },
+  });
+  assert.deepEqual(parsePagerDutyAck(event('incident.acknowledged')), {
+    deliveryId: 'E1',
+    incidentKey: 'inc-1',
+    service: 'payments',
+    agent: 'Carol Jiménez',
+    at: '2026-12-01T09:05:00.000Z',
+  });
   assert.equal(parsePagerDutyAck(event('incident.triggered')), null);
-  assert.equal(parsePagerDutyAck({ event: { id: 'E2', event_type: 'incident.acknowledged', data: { id: 'Q2' } } }), null, 'no incident key: not one of our pages');
+  assert.equal(
+    parsePagerDutyAck({ event: { id: 'E2', event_type: 'incident.acknowledged', data: { id: 'Q2' } } }),
+    null,
+    'no incident key: not one of our pages',
+  );
 });

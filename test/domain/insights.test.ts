@@ -116,9 +116,18 @@ test('slices by severity, service, origin and runbook; filters by period, severi
   assert.equal(sliceFigures(list, 'runbook').get('none')!.incidents, 2);
 
   const window = { from: min(-1), to: min(60 * 24) };
-  assert.deepEqual(filterFacts(list, window).map((f) => f.key), ['a', 'c']);
-  assert.deepEqual(filterFacts(list, { ...window, service: 'API' }).map((f) => f.key), ['a']);
-  assert.deepEqual(filterFacts(list, { from: min(0), to: min(60 * 24 * 7), severity: 'low' }).map((f) => f.key), ['b']);
+  assert.deepEqual(
+    filterFacts(list, window).map((f) => f.key),
+    ['a', 'c'],
+  );
+  assert.deepEqual(
+    filterFacts(list, { ...window, service: 'API' }).map((f) => f.key),
+    ['a'],
+  );
+  assert.deepEqual(
+    filterFacts(list, { from: min(0), to: min(60 * 24 * 7), severity: 'low' }).map((f) => f.key),
+    ['b'],
+  );
 });
 
 test('ISO weeks and the weekly trend', () => {
@@ -128,7 +137,10 @@ test('ISO weeks and the weekly trend', () => {
   assert.equal(isoWeek(new Date('2024-12-30T00:00:00Z')), '2025-W01');
   assert.deepEqual(weekStart(new Date('2026-11-05T13:00:00Z')), new Date('2026-11-02T00:00:00Z'));
   const trend = weeklyTrend(
-    [facts({ key: 'a', resolvedAt: min(30), acknowledgedAt: min(3) }), facts({ key: 'b', severity: 'low', startedAt: min(60 * 24 * 8), resolvedAt: min(60 * 24 * 8 + 60) })],
+    [
+      facts({ key: 'a', resolvedAt: min(30), acknowledgedAt: min(3) }),
+      facts({ key: 'b', severity: 'low', startedAt: min(60 * 24 * 8), resolvedAt: min(60 * 24 * 8 + 60) }),
+    ],
     T0,
     new Date(T0.getTime() + 14 * 86_400_000),
   );

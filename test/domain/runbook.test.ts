@@ -32,7 +32,12 @@ test('capOutput keeps at most n characters, says so, and redacts secret values',
 
 test('runbookApplies: every condition given must hold', () => {
   const rb = toRunbook(
-    RunbookSchema.parse({ id: 'edge', title: 'Edge', applies_to: { services: ['Edge'], sources: ['generic'], labels: { team: 'edge' }, min_severity: 'high' }, steps: [{ check: 'x' }] }),
+    RunbookSchema.parse({
+      id: 'edge',
+      title: 'Edge',
+      applies_to: { services: ['Edge'], sources: ['generic'], labels: { team: 'edge' }, min_severity: 'high' },
+      steps: [{ check: 'x' }],
+    }),
     'test',
   );
   const m = { severity: 'critical' as const, services: ['edge'], sources: ['alert', 'generic'], labels: { team: 'edge', region: 'eu' } };
@@ -50,30 +55,47 @@ test('templates are strict: an unknown variable or filter is an error naming it'
   const vars = { incident: { services: ['api'], title: 'T' }, steps: { deploys: { json: { items: [{ version: 'v41' }] } } } } as unknown as TemplateVars;
   assert.equal(renderTemplate('{{ incident.services[0] }}/{{ steps.deploys.json.items[0].version }}', vars), 'api/v41');
   assert.equal(renderTemplate('no template', vars), 'no template');
-  assert.throws(() => renderTemplate('{{ incident.nope }}', vars), (e: unknown) => e instanceof TemplateError && /undefined variable: incident\.nope/.test(e.message));
+  assert.throws(
+    () => renderTemplate('{{ incident.nope }}', vars),
+    (e: unknown) => e instanceof TemplateError && /undefined variable: incident\.nope/.test(e.message),
+  );
   assert.throws(() => renderTemplate('{{ incident.title | shout }}', vars), /undefined filter: shout/);
 });
 
 test('templates never read files: include and render of a file on disk is refused', () => {
   // package.json exists in the working directory the tests (and the bot) run in.
   for (const t of ["{% include 'package.json' %}", "{% render 'package.json' %}"]) {
-    assert.throws(() => renderTemplate(t, {} as TemplateVars), (e: unknown) => e instanceof TemplateError && !/firebreak/.test(e.message), t);
+    assert.throws(
+      () => renderTemplate(t, {} as TemplateVars),
+      (e: unknown) => e instanceof TemplateError && !/firebreak/.test(e.message),
+      t,
+    );
   }
 });
 
 test('a value filled into a URL is one piece of data: encoded, never a path, a query or a climb; url_encode is not doubled', () => {
   const vars = { incident: { services: ['../admin?x=#y'], title: 'a b' }, steps: {} } as unknown as TemplateVars;
-  assert.equal(renderUrlTemplate('https://h.example/v1/{{ incident.services[0] }}/x?t={{ incident.title }}', vars), 'https://h.example/v1/..%2Fadmin%3Fx%3D%23y/x?t=a%20b');
+  assert.equal(
+    renderUrlTemplate('https://h.example/v1/{{ incident.services[0] }}/x?t={{ incident.title }}', vars),
+    'https://h.example/v1/..%2Fadmin%3Fx%3D%23y/x?t=a%20b',
+  );
   assert.equal(renderUrlTemplate('https://h.example/q?t={{ incident.title | url_encode }}', vars), 'https://h.example/q?t=a+b');
   for (const climb of ['..', '.', '%2e%2E'])
     for (const t of ['https://h.example/v1/{{ incident.services[0] }}/x', 'https://h.example/v1/{{ incident.services[0] | url_encode }}/x'])
-      assert.throws(() => renderUrlTemplate(t, { ...vars, incident: { ...vars.incident, services: [climb] } }), (e: unknown) => e instanceof TemplateError && /climb/.test(e.message), `${climb} in ${t}`);
+      assert.throws(
+        () => renderUrlTemplate(t, { ...vars, incident: { ...vars.incident, services: [climb] } }),
+        (e: unknown) => e instanceof TemplateError && /climb/.test(e.message),
+        `${climb} in ${t}`,
+      );
   for (const t of ["{% include 'package.json' %}", "{% render 'package.json' %}"]) assert.throws(() => renderUrlTemplate(t, vars), TemplateError, t);
 });
 
 test('an argv element filled in never becomes an option the team did not write; argv[0] is never a template', () => {
   const vars = (s: string) => ({ incident: { services: [s] }, steps: {} }) as unknown as TemplateVars;
-  assert.throws(() => renderArgvTemplate('{{ incident.services[0] }}', vars('--raw=/api/v1/secrets')), (e: unknown) => e instanceof TemplateError && /starts with "-"/.test(e.message));
+  assert.throws(
+    () => renderArgvTemplate('{{ incident.services[0] }}', vars('--raw=/api/v1/secrets')),
+    (e: unknown) => e instanceof TemplateError && /starts with "-"/.test(e.message),
+  );
   assert.throws(() => renderArgvTemplate('{{ incident.services[0] }}', vars('-o')), TemplateError);
   assert.equal(renderArgvTemplate('--namespace={{ incident.services[0] }}', vars('-x')), '--namespace=-x');
   assert.equal(renderArgvTemplate('{{ incident.services[0] }}', vars('api')), 'api');
@@ -89,7 +111,7 @@ test('mayOperate: the runbook policy or the person who started it', () => {
   assert.equal(mayOperate(policy, { ...base, userId: 'U0RANDOM' }), false);
 });
 
-test('a run an agent started gives no person the starter\'s rights, even when the agent is named like a Slack id', () => {
+test("a run an agent started gives no person the starter's rights, even when the agent is named like a Slack id", () => {
   const policy = { roles: ['commander'], users: [], usergroups: [] };
   const startedBy = agentStarter('U0START');
   assert.deepEqual(runStarter(startedBy), { kind: 'agent', name: 'U0START' });
@@ -124,6 +146,9 @@ test('what each step waits for, and which runbooks an agent may start', () => {
   );
   assert.equal(stepWaitsFor(rb.steps[2]!, []), 'approval', 'an action it cannot find counts as risky');
   assert.equal(agentStartRefusal(rb), null, 'every command is declared read-only');
-  const restart = toRunbook(RunbookSchema.parse({ id: 'restart', title: 'Restart', steps: [{ id: 'restart', command: { argv: ['kubectl', 'rollout', 'restart', 'deploy/api'] } }] }), 'test');
+  const restart = toRunbook(
+    RunbookSchema.parse({ id: 'restart', title: 'Restart', steps: [{ id: 'restart', command: { argv: ['kubectl', 'rollout', 'restart', 'deploy/api'] } }] }),
+    'test',
+  );
   assert.match(agentStartRefusal(restart)!, /command step not declared read_only \(restart\), so only a person may start it/);
 });

@@ -49,26 +49,64 @@ describe('team patterns run on a linear-time engine', () => {
 
   it('a backreference or look-around is refused at config load with a line naming it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fb-pattern-'));
-    writeFileSync(join(dir, 'firebreak.yml'), 'actions:\n  - id: purge\n    title: Purge\n    requires_approval: true\n    params: { name: { type: string, pattern: "^(a)\\\\1$" } }\n');
-    assert.throws(() => loadConfig({}, dir), (e: unknown) => e instanceof ConfigError && /params\.name\.pattern/.test(e.message) && /RE2/.test(e.message));
-    writeFileSync(join(dir, 'firebreak.yml'), 'actions:\n  - id: purge\n    title: Purge\n    requires_approval: true\n    params: { name: { type: string, pattern: "^(?!prod)" } }\n');
+    writeFileSync(
+      join(dir, 'firebreak.yml'),
+      'actions:\n  - id: purge\n    title: Purge\n    requires_approval: true\n    params: { name: { type: string, pattern: "^(a)\\\\1$" } }\n',
+    );
+    assert.throws(
+      () => loadConfig({}, dir),
+      (e: unknown) => e instanceof ConfigError && /params\.name\.pattern/.test(e.message) && /RE2/.test(e.message),
+    );
+    writeFileSync(
+      join(dir, 'firebreak.yml'),
+      'actions:\n  - id: purge\n    title: Purge\n    requires_approval: true\n    params: { name: { type: string, pattern: "^(?!prod)" } }\n',
+    );
     assert.throws(() => loadConfig({}, dir), ConfigError);
   });
 });
 
 describe('the approval message shows what runs', () => {
-  const longest = action(Object.fromEntries(Array.from({ length: MAX_PARAMS }, (_, k) => [`p${k}`, { type: 'string', required: true, max: MAX_STRING_PARAM }])));
+  const longest = action(
+    Object.fromEntries(Array.from({ length: MAX_PARAMS }, (_, k) => [`p${k}`, { type: 'string', required: true, max: MAX_STRING_PARAM }])),
+  );
   // The worst case: every parameter at its longest, made of characters that grow when escaped.
-  const params = Object.fromEntries(Object.keys(longest.params).map((k, n) => [k, `${'<&>'.repeat(Math.floor((MAX_STRING_PARAM - 20) / 3))}${`tail-${n}`.padEnd(20, '!')}`]));
+  const params = Object.fromEntries(
+    Object.keys(longest.params).map((k, n) => [k, `${'<&>'.repeat(Math.floor((MAX_STRING_PARAM - 20) / 3))}${`tail-${n}`.padEnd(20, '!')}`]),
+  );
   const a: Approval = {
-    id: 'a1', incidentId: 'i1', actionId: 'test_action', params, reason: 'r', proposedBy: 'U0BOB0001', proposerKind: 'user', policy: {}, requiresApproval: true,
-    createdAt: new Date(), expiresAt: new Date('2026-12-01T00:00:00Z'), channelId: 'C1', status: 'pending', messageTs: null, decidedBy: null, decidedAt: null,
-    denyReason: null, result: null, error: null, updatedAt: new Date(), approvers: null,
+    id: 'a1',
+    incidentId: 'i1',
+    actionId: 'test_action',
+    params,
+    reason: 'r',
+    proposedBy: 'U0BOB0001',
+    proposerKind: 'user',
+    policy: {},
+    requiresApproval: true,
+    createdAt: new Date(),
+    expiresAt: new Date('2026-12-01T00:00:00Z'),
+    channelId: 'C1',
+    status: 'pending',
+    messageTs: null,
+    decidedBy: null,
+    decidedAt: null,
+    denyReason: null,
+    result: null,
+    error: null,
+    updatedAt: new Date(),
+    approvers: null,
   };
 
   it('the longest allowed parameters fit Block Kit, every value whole, policy and expiry first', () => {
     assert.equal(validateParams(longest, params).ok, true);
-    const msg = approvalMessage({ approval: a, actionTitle: 'Test', policyText: 'needs 1 approval from the commander', approvers: [], needed: 1, incidentLabel: 'INC-1' });
+    const msg = approvalMessage({
+      approval: a,
+      actionTitle: 'Test',
+      policyText: 'needs 1 approval from the commander',
+      approvers: [],
+      needed: 1,
+      incidentLabel: 'INC-1',
+    });
     assert.deepEqual(validateBlocks(msg.blocks, { max: 50 }), []);
     const first = JSON.stringify(msg.blocks[0]);
     assert.match(first, /\*Policy\* needs 1 approval/);
@@ -81,7 +119,10 @@ describe('the approval message shows what runs', () => {
       assert.ok(pieces === escaped, `${k} shown in full (${pieces.length} of ${escaped.length} characters)`);
     }
     assert.ok(shown.indexOf('*Expires*') < shown.indexOf('`p0`'), 'expiry before the parameters');
-    assert.ok(msg.blocks.some((b) => (b as { block_id?: string }).block_id === 'approval_buttons'), 'the buttons are there');
+    assert.ok(
+      msg.blocks.some((b) => (b as { block_id?: string }).block_id === 'approval_buttons'),
+      'the buttons are there',
+    );
   });
 
   it('the deny modal shows the same parameters in full and is a valid view', () => {

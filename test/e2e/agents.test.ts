@@ -33,7 +33,13 @@ async function propose(payload: unknown, opts: { secret?: string; key?: string; 
 
 test('an external agent proposes through the same gate: posted for approval, never run by itself', async () => {
   const r = await propose(
-    { agent: 'sre-copilot', incident: { channel_id: incident.channelId }, action: 'clear_cache', params: { cache: 'edge-config' }, reason: 'stale config after the 14:02 deploy' },
+    {
+      agent: 'sre-copilot',
+      incident: { channel_id: incident.channelId },
+      action: 'clear_cache',
+      params: { cache: 'edge-config' },
+      reason: 'stale config after the 14:02 deploy',
+    },
     { key: 'k-1' },
   );
   assert.equal(r.status, 202, JSON.stringify(r.body));
@@ -43,19 +49,37 @@ test('an external agent proposes through the same gate: posted for approval, nev
   assert.equal(a.proposedBy, 'sre-copilot');
   const msg = messagesWithMarker(bot.emulator, incident.channelId!, `approval:${a.id}`)[0]!;
   assert.match(blocksText(msg.blocks), /sre-copilot/);
-  const again = await propose({ agent: 'sre-copilot', incident: { id: incident.id }, action: 'clear_cache', params: { cache: 'edge-config' }, reason: 'retry' }, { key: 'k-1' });
+  const again = await propose(
+    { agent: 'sre-copilot', incident: { id: incident.id }, action: 'clear_cache', params: { cache: 'edge-config' }, reason: 'retry' },
+    { key: 'k-1' },
+  );
   assert.equal(again.status, 200);
   assert.equal(again.body.duplicate, true);
 
-  const read = await propose({ agent: 'sre-copilot', incident: { id: incident.id }, action: 'read_logs', params: { service: 'edge' }, reason: 'look at the logs' });
+  const read = await propose({
+    agent: 'sre-copilot',
+    incident: { id: incident.id },
+    action: 'read_logs',
+    params: { service: 'edge' },
+    reason: 'look at the logs',
+  });
   assert.equal(read.status, 202);
   assert.equal((await bot.fb.deps.store.getApproval(String(read.body.approval_id)))!.status, 'pending', 'even a read waits for a person');
 });
 
 test('bad proposals are refused with a reason and change nothing', async () => {
   const before = (await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length;
-  assert.equal((await propose({ agent: 'x', incident: { id: incident.id }, action: 'clear_cache', params: { cache: 'a' }, reason: 'r' }, { secret: 'wrong' })).status, 401);
-  const invalid = await propose({ agent: 'x', incident: { id: incident.id }, action: 'scale_infrastructure', params: { service: 'edge', replicas: 'many' }, reason: 'r' });
+  assert.equal(
+    (await propose({ agent: 'x', incident: { id: incident.id }, action: 'clear_cache', params: { cache: 'a' }, reason: 'r' }, { secret: 'wrong' })).status,
+    401,
+  );
+  const invalid = await propose({
+    agent: 'x',
+    incident: { id: incident.id },
+    action: 'scale_infrastructure',
+    params: { service: 'edge', replicas: 'many' },
+    reason: 'r',
+  });
   assert.equal(invalid.status, 422);
   assert.match(String(invalid.body.error), /replicas/);
   assert.equal((await propose({ agent: 'x', incident: { id: incident.id }, action: 'drop_tables', params: {}, reason: 'r' })).status, 422);
@@ -86,7 +110,13 @@ test('the Idempotency-Key is covered by the signature: a key added or swapped by
 
 test('a signed proposal without an Idempotency-Key replayed as is (same timestamp, same signature) proposes once', async () => {
   const before = (await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length;
-  const body = JSON.stringify({ agent: 'sre-copilot', incident: { id: incident.id }, action: 'clear_cache', params: { cache: 'edge-workers' }, reason: 'wedged workers' });
+  const body = JSON.stringify({
+    agent: 'sre-copilot',
+    incident: { id: incident.id },
+    action: 'clear_cache',
+    params: { cache: 'edge-workers' },
+    reason: 'wedged workers',
+  });
   const ts = Math.floor(Date.now() / 1000);
   const send = () =>
     fetch(`${bot.url}/webhooks/agents/proposals`, {

@@ -31,10 +31,14 @@ describe('alerts end to end (real HTTP server, Slack emulator)', () => {
     const responses = await Promise.all(
       Array.from({ length: 10 }, (_, i) => postGeneric(bot, { title: 'Checkout 502s', service: 'checkout', severity: 'critical', external_id: `e2e-${i}` })),
     );
-    assert.deepEqual(responses.map((r) => r.status), Array(10).fill(202));
+    assert.deepEqual(
+      responses.map((r) => r.status),
+      Array(10).fill(202),
+    );
 
     const incident = await bot.waitFor(
-      async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === '[GENERIC] Checkout 502s' && i.alertCount === 10 && i.announceTs && i.cardTs),
+      async () =>
+        (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === '[GENERIC] Checkout 502s' && i.alertCount === 10 && i.announceTs && i.cardTs),
       10_000,
       'the alert incident with 10 alerts, announced and carded',
     );

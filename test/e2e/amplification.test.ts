@@ -19,7 +19,14 @@ let bot: Bot;
 before(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fb-amp-'));
   writeFileSync(join(dir, 'firebreak.yml'), 'alerts:\n  rate_limit_per_minute: 20\n  max_alerts_per_delivery: 10\nagents:\n  rate_limit_per_minute: 3\n');
-  bot = await startBot({ env: { ALERT_WEBHOOK_SECRET: ALERT_SECRET, ALERTMANAGER_WEBHOOK_TOKEN: AM_TOKEN, AGENT_WEBHOOK_SECRET: AGENT_SECRET, FIREBREAK_CONFIG: join(dir, 'firebreak.yml') } });
+  bot = await startBot({
+    env: {
+      ALERT_WEBHOOK_SECRET: ALERT_SECRET,
+      ALERTMANAGER_WEBHOOK_TOKEN: AM_TOKEN,
+      AGENT_WEBHOOK_SECRET: AGENT_SECRET,
+      FIREBREAK_CONFIG: join(dir, 'firebreak.yml'),
+    },
+  });
 });
 after(async () => bot.close());
 
@@ -33,10 +40,30 @@ function generic(body: string, ts = Math.floor(Date.now() / 1000)) {
 
 function alertmanager(n: number, prefix: string) {
   const body = JSON.stringify({
-    version: '4', groupKey: `{}:{alertname="${prefix}"}`, status: 'firing', receiver: 'firebreak', groupLabels: {}, commonLabels: {}, commonAnnotations: {}, externalURL: 'http://am', truncatedAlerts: 0,
-    alerts: Array.from({ length: n }, (_, k) => ({ status: 'firing', labels: { alertname: `${prefix}-${k}`, severity: 'warning' }, annotations: { summary: `${prefix} ${k}` }, startsAt: new Date().toISOString(), endsAt: '0001-01-01T00:00:00Z', generatorURL: '', fingerprint: `${prefix}${k}`.padEnd(16, '0') })),
+    version: '4',
+    groupKey: `{}:{alertname="${prefix}"}`,
+    status: 'firing',
+    receiver: 'firebreak',
+    groupLabels: {},
+    commonLabels: {},
+    commonAnnotations: {},
+    externalURL: 'http://am',
+    truncatedAlerts: 0,
+    alerts: Array.from({ length: n }, (_, k) => ({
+      status: 'firing',
+      labels: { alertname: `${prefix}-${k}`, severity: 'warning' },
+      annotations: { summary: `${prefix} ${k}` },
+      startsAt: new Date().toISOString(),
+      endsAt: '0001-01-01T00:00:00Z',
+      generatorURL: '',
+      fingerprint: `${prefix}${k}`.padEnd(16, '0'),
+    })),
   });
-  return fetch(`${bot.url}/webhooks/alerts/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${AM_TOKEN}` }, body });
+  return fetch(`${bot.url}/webhooks/alerts/alertmanager`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${AM_TOKEN}` },
+    body,
+  });
 }
 
 test('a generic alert re-sent with a fresh timestamp (a new signature) is the same delivery', async () => {
@@ -82,7 +109,12 @@ test('agents have a rate limit: 429 with Retry-After, and nothing is proposed', 
     const ts = Math.floor(Date.now() / 1000);
     const res = await fetch(`${bot.url}/webhooks/agents/proposals`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-firebreak-timestamp': String(ts), 'x-firebreak-signature': signAgent(AGENT_SECRET, ts, body, `k-${k}`), 'idempotency-key': `k-${k}` },
+      headers: {
+        'content-type': 'application/json',
+        'x-firebreak-timestamp': String(ts),
+        'x-firebreak-signature': signAgent(AGENT_SECRET, ts, body, `k-${k}`),
+        'idempotency-key': `k-${k}`,
+      },
       body,
     });
     statuses.push(res.status);

@@ -46,7 +46,11 @@ test('without chat:write.public, a public channel the bot is not in: /readyz say
     await bot.waitFor(() => bot.logs.some((l) => l.includes('cannot post in ANNOUNCE_CHANNEL')), 3000, 'the warning');
     // The emulator refuses the post as Slack would.
     await bot.driver.slash('declare high Edge 5xx', { user: ALICE, channel: GENERAL_CHANNEL_ID });
-    const refused = await bot.waitFor(() => bot.emulator.calls('chat.postMessage').find((c) => c.args.channel === 'C0ANNOUNCE'), 5000, 'the announcement attempt');
+    const refused = await bot.waitFor(
+      () => bot.emulator.calls('chat.postMessage').find((c) => c.args.channel === 'C0ANNOUNCE'),
+      5000,
+      'the announcement attempt',
+    );
     assert.equal(refused.error, 'not_in_channel');
   } finally {
     await bot.close();

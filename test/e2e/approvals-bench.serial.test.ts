@@ -53,7 +53,9 @@ describe('benchmark: 200 concurrent signed Approve clicks', () => {
     const msg = await bot.waitFor(() => messagesWithMarker(bot.emulator, channel, 'approval:')[0], 5000, 'approval message');
 
     const t0 = performance.now();
-    const acks = await Promise.all(users.map((user) => bot.driver.click({ channel, ts: msg.ts }, Actions.approve, { user }).then((r) => ({ status: r.status, ms: r.ms }))));
+    const acks = await Promise.all(
+      users.map((user) => bot.driver.click({ channel, ts: msg.ts }, Actions.approve, { user }).then((r) => ({ status: r.status, ms: r.ms }))),
+    );
     const wall = performance.now() - t0;
     assert.ok(acks.every((a) => a.status === 200));
     const answers = await bot.waitFor(
@@ -112,15 +114,21 @@ describe('200 signed clicks split over two bot instances sharing one PostgreSQL'
     const acks = await Promise.all(users.map((user, i) => (i % 2 ? b2 : b1).driver.click({ channel, ts: msg.ts }, Actions.approve, { user })));
     const wall = performance.now() - t0;
     assert.ok(acks.every((a) => a.status === 200 && a.ms < 3000));
-    const answers = await b1.waitFor(() => {
-      const t = users.map((u) => b1.emulator.state.ephemeralsFor(u).at(-1)?.text ?? null);
-      return t.every(Boolean) ? (t as string[]) : null;
-    }, 30_000, '200 answers');
+    const answers = await b1.waitFor(
+      () => {
+        const t = users.map((u) => b1.emulator.state.ephemeralsFor(u).at(-1)?.text ?? null);
+        return t.every(Boolean) ? (t as string[]) : null;
+      },
+      30_000,
+      '200 answers',
+    );
     const approvalId = approvalIdIn(msg);
     await b1.waitFor(async () => (await b1.fb.deps.store.getApproval(approvalId))?.status === 'succeeded', 10_000, 'execution');
     await Promise.all(bots.map((b) => b.fb.deps.jobs.idle()));
     const ms = acks.map((a) => a.ms).sort((a, b) => a - b);
-    console.log(`# e2e postgres x2: 200 signed clicks in ${wall.toFixed(0)} ms; ack p50 ${ms[99]!.toFixed(0)} ms, max ${ms[199]!.toFixed(0)} ms; executions ${receiver.received.length}`);
+    console.log(
+      `# e2e postgres x2: 200 signed clicks in ${wall.toFixed(0)} ms; ack p50 ${ms[99]!.toFixed(0)} ms, max ${ms[199]!.toFixed(0)} ms; executions ${receiver.received.length}`,
+    );
     assert.equal(receiver.received.length, 1);
     assert.equal(answers.filter((t) => /Approved\. Running/.test(t)).length, 1);
     assert.equal(answers.filter((t) => /already approved by <@U0PGB\d{3}>/.test(t)).length, 199);

@@ -13,15 +13,18 @@ const ERIN = 'U0ERIN001';
 
 /** A firebreak.yml as a team writes it: a webhook rollback, a two-person restart, defaults for the rest. */
 function writeConfig(url: string): string {
-  const rollback = rollbackAction(url, { policy: `{ roles: [commander], usergroups: [${SRE_LEADS_GROUP_ID}] }`, versionPattern: true, retries: 1, timeoutMs: 2000 });
+  const rollback = rollbackAction(url, {
+    policy: `{ roles: [commander], usergroups: [${SRE_LEADS_GROUP_ID}] }`,
+    versionPattern: true,
+    retries: 1,
+    timeoutMs: 2000,
+  });
   return firebreakYml(`actions:\n${rollback}${restartAction(url, SRE_LEADS_GROUP_ID)}`);
 }
-
 
 function approvalMessages(bot: Bot, channel: string) {
   return messagesWithMarker(bot.emulator, channel, 'approval:');
 }
-
 
 describe('approval gate end to end (signed Slack requests, real bot, emulator)', () => {
   let bot: Bot;
@@ -51,10 +54,14 @@ describe('approval gate end to end (signed Slack requests, real bot, emulator)',
   };
   const message = (ts: string) => bot.emulator.state.message(incident.channelId!, ts)!;
   const finished = (id: string) =>
-    bot.waitFor(async () => {
-      const a = await bot.fb.deps.store.getApproval(id);
-      return a && ['succeeded', 'failed', 'unknown'].includes(a.status) ? a : null;
-    }, 8000, 'execution') as Promise<Approval>;
+    bot.waitFor(
+      async () => {
+        const a = await bot.fb.deps.store.getApproval(id);
+        return a && ['succeeded', 'failed', 'unknown'].includes(a.status) ? a : null;
+      },
+      8000,
+      'execution',
+    ) as Promise<Approval>;
   const click = async (ts: string, actionId: string, user: string, value?: string) => {
     const r = await bot.driver.click({ channel: incident.channelId!, ts }, actionId, { user, ...(value !== undefined ? { value } : {}) });
     assert.equal(r.status, 200);
@@ -132,10 +139,14 @@ describe('approval gate end to end (signed Slack requests, real bot, emulator)',
     const empty = await bot.driver.submitView(view.id, { [FormBlocks.reason]: { [INPUT]: '' } }, { user: CAROL });
     assert.equal((empty.body as { response_action?: string }).response_action, 'errors');
     await bot.driver.submitView(view.id, { [FormBlocks.reason]: { [INPUT]: 'canary is still healthy' } }, { user: CAROL });
-    const denied = await bot.waitFor(async () => {
-      const x = await bot.fb.deps.store.getApproval(a.approvalId);
-      return x?.status === 'denied' ? x : null;
-    }, 3000, 'denied');
+    const denied = await bot.waitFor(
+      async () => {
+        const x = await bot.fb.deps.store.getApproval(a.approvalId);
+        return x?.status === 'denied' ? x : null;
+      },
+      3000,
+      'denied',
+    );
     assert.equal(denied.denyReason, 'canary is still healthy');
     await bot.waitFor(() => /Denied.*canary is still healthy/.test(blocksText(message(a.ts).blocks)), 3000, 'message shows the denial');
   });
@@ -162,14 +173,22 @@ describe('approval gate end to end (signed Slack requests, real bot, emulator)',
     const view = await bot.waitFor(() => openView(bot.emulator, DAVE, 'propose_modal'), 3000, 'propose modal');
     const bad = await bot.driver.submitView(
       view.id,
-      { [FormBlocks.action]: { [INPUT]: 'rollback_deployment' }, [FormBlocks.params]: { [INPUT]: 'service=api\nversion=latest' }, [FormBlocks.reason]: { [INPUT]: 'bad deploy' } },
+      {
+        [FormBlocks.action]: { [INPUT]: 'rollback_deployment' },
+        [FormBlocks.params]: { [INPUT]: 'service=api\nversion=latest' },
+        [FormBlocks.reason]: { [INPUT]: 'bad deploy' },
+      },
       { user: DAVE },
     );
     assert.deepEqual(bad.body, { response_action: 'errors', errors: { [FormBlocks.params]: '`version` must match `^v\\d+$`' } });
     const before = approvalMessages(bot, incident.channelId!).length;
     const ok = await bot.driver.submitView(
       view.id,
-      { [FormBlocks.action]: { [INPUT]: 'rollback_deployment' }, [FormBlocks.params]: { [INPUT]: 'service=api\nversion=v39' }, [FormBlocks.reason]: { [INPUT]: 'bad deploy' } },
+      {
+        [FormBlocks.action]: { [INPUT]: 'rollback_deployment' },
+        [FormBlocks.params]: { [INPUT]: 'service=api\nversion=v39' },
+        [FormBlocks.reason]: { [INPUT]: 'bad deploy' },
+      },
       { user: DAVE },
     );
     assert.equal(ok.status, 200);
@@ -200,7 +219,9 @@ describe('approval gate end to end (signed Slack requests, real bot, emulator)',
   });
 
   test('after resolve the commander is asked whether each remediation that ran was needed; the answer is in /incident stats', async () => {
-    const ran = (await bot.fb.deps.store.listApprovals({ incidentId: incident.id, status: ['succeeded', 'failed', 'unknown'] })).filter((a) => a.requiresApproval);
+    const ran = (await bot.fb.deps.store.listApprovals({ incidentId: incident.id, status: ['succeeded', 'failed', 'unknown'] })).filter(
+      (a) => a.requiresApproval,
+    );
     assert.ok(ran.length >= 1, 'the earlier tests ran a remediation');
     const first = ran.sort((x, y) => x.createdAt.getTime() - y.createdAt.getTime())[0]!;
     const fpBefore = await statsFalsePositives();
@@ -218,7 +239,10 @@ describe('approval gate end to end (signed Slack requests, real bot, emulator)',
     await click(question.ts, Actions.remediationNeededNo, ALICE, first.id);
     assert.match(await ephemeralAfter(ALICE, na), /Recorded: \*no\* for `rollback_deployment`/);
     const [answer] = await bot.fb.deps.store.listRemediationAnswers({ incidentId: incident.id });
-    assert.deepEqual({ approvalId: answer!.approvalId, answer: answer!.answer, by: answer!.answeredBy, runId: answer!.runId }, { approvalId: first.id, answer: 'no', by: ALICE, runId: null });
+    assert.deepEqual(
+      { approvalId: answer!.approvalId, answer: answer!.answer, by: answer!.answeredBy, runId: answer!.runId },
+      { approvalId: first.id, answer: 'no', by: ALICE, runId: null },
+    );
     await bot.waitFor(() => /Answered \*no\* by <@U0ALICE01>/.test(text()), 3000, 'the answer shown on the question');
     // The same record the runbooks' question writes: the figures count it.
     assert.deepEqual(await statsFalsePositives(), { notNeeded: fpBefore.notNeeded + 1, executed: fpBefore.executed });

@@ -16,7 +16,10 @@ test('an unknown ANTHROPIC_MODEL: the brief falls back, the log and /readyz name
     const r = (await (await fetch(`${bot.url}/readyz`)).json()) as { ok: boolean; checks: Record<string, string>; warnings?: string[] };
     assert.match(r.checks.claude ?? '', /ANTHROPIC_MODEL=claude-sonnet-4-7-typo/);
     assert.ok(r.warnings?.includes(r.checks.claude!));
-    assert.ok(bot.logs.some((l) => l.includes('ANTHROPIC_MODEL=claude-sonnet-4-7-typo') && l.includes('"level":50')), 'logged as an error');
+    assert.ok(
+      bot.logs.some((l) => l.includes('ANTHROPIC_MODEL=claude-sonnet-4-7-typo') && l.includes('"level":50')),
+      'logged as an error',
+    );
   } finally {
     await bot.close();
     await claude.close();

@@ -8,7 +8,6 @@ import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID, startSlackEmulator } from '..
 import { DeclareBlocks, INPUT, Actions } from '../../src/slack/ids.js';
 import { ALICE, blocksText, BOB, CAROL, channelsNamed, declare, flowDone, messagesWithMarker, openView, waitForIncident } from './helpers.js';
 
-
 describe('declare from Slack', () => {
   let bot: Bot;
   before(async () => {
@@ -47,23 +46,33 @@ describe('declare from Slack', () => {
     assert.match(ch.topic.value, /HIGH \| investigating \| IC: <@U0BOB0001>/);
     const cards = messagesWithMarker(bot.emulator, i.channelId!, `card:${i.id}`);
     assert.equal(cards.length, 1);
-    assert.ok(bot.emulator.state.pins(i.channelId!).some((p) => p.message.ts === cards[0]!.ts), 'card pinned');
-    for (const label of ['Update status', 'Change severity', 'Assign role', 'Summarize', 'Propose action', 'Resolve']) assert.ok(blocksText(cards[0]!.blocks).includes(label), label);
+    assert.ok(
+      bot.emulator.state.pins(i.channelId!).some((p) => p.message.ts === cards[0]!.ts),
+      'card pinned',
+    );
+    for (const label of ['Update status', 'Change severity', 'Assign role', 'Summarize', 'Propose action', 'Resolve'])
+      assert.ok(blocksText(cards[0]!.blocks).includes(label), label);
     const ann = messagesWithMarker(bot.emulator, INCIDENTS_CHANNEL_ID, `announce:${i.id}`);
     assert.equal(ann.length, 1, 'exactly one announcement');
     assert.ok(blocksText(ann[0]!.blocks).includes(i.channelId!));
     const audit = await bot.fb.deps.store.listAudit({ incidentId: i.id });
     assert.ok(audit.some((a) => a.action === 'incident.declared' && a.actor === ALICE));
-
   });
 
   test('a double submission of one modal (two view_submissions for the same view) declares once', async () => {
     await bot.driver.slash('', { user: CAROL, channel: GENERAL_CHANNEL_ID });
     const view = await bot.waitFor(() => openView(bot.emulator, CAROL, 'declare_modal'), 3000);
-    const values = { [DeclareBlocks.title]: { [INPUT]: 'Queue consumers double-submitted' }, [DeclareBlocks.severity]: { [INPUT]: 'low' }, [DeclareBlocks.commander]: { [INPUT]: CAROL } };
+    const values = {
+      [DeclareBlocks.title]: { [INPUT]: 'Queue consumers double-submitted' },
+      [DeclareBlocks.severity]: { [INPUT]: 'low' },
+      [DeclareBlocks.commander]: { [INPUT]: CAROL },
+    };
     // Both leave before either is answered (a double click on Submit, or Slack's retry).
     const both = await Promise.all([bot.driver.submitView(view.id, values, { user: CAROL }), bot.driver.submitView(view.id, values, { user: CAROL })]);
-    assert.deepEqual(both.map((r) => r.status), [200, 200]);
+    assert.deepEqual(
+      both.map((r) => r.status),
+      [200, 200],
+    );
     await waitForIncident(bot, 'Queue consumers double-submitted');
     assert.equal((await bot.fb.deps.store.listOpenIncidents()).filter((x) => x.title === 'Queue consumers double-submitted').length, 1);
     assert.equal(channelsNamed(bot.emulator, 'inc-').filter((c) => c.name.includes('queue-consumers-double-submitted')).length, 1);
@@ -99,7 +108,11 @@ describe('declare from Slack', () => {
   test('invalid modal input comes back as response_action errors on the right field', async () => {
     await bot.driver.slash('', { user: CAROL, channel: GENERAL_CHANNEL_ID });
     const view = await bot.waitFor(() => openView(bot.emulator, CAROL, 'declare_modal'), 3000);
-    const r = await bot.driver.submitView(view.id, { [DeclareBlocks.title]: { [INPUT]: '   ' }, [DeclareBlocks.severity]: { [INPUT]: 'low' }, [DeclareBlocks.commander]: { [INPUT]: CAROL } }, { user: CAROL });
+    const r = await bot.driver.submitView(
+      view.id,
+      { [DeclareBlocks.title]: { [INPUT]: '   ' }, [DeclareBlocks.severity]: { [INPUT]: 'low' }, [DeclareBlocks.commander]: { [INPUT]: CAROL } },
+      { user: CAROL },
+    );
     assert.equal(r.status, 200);
     const body = r.body as { response_action: string; errors: Record<string, string> };
     assert.equal(body.response_action, 'errors');
@@ -128,7 +141,11 @@ describe('declare from Slack', () => {
     const channelsBefore = channelsNamed(bot.emulator, 'inc-').length;
     const r = await bot.driver.slash('declare medium search index lagging', { user: CAROL, channel: GENERAL_CHANNEL_ID });
     assert.equal(r.status, 200);
-    const offer = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(CAROL, GENERAL_CHANNEL_ID).find((e) => blocksText(e.blocks).includes(Actions.duplicateJoin)), 3000, 'duplicate offer');
+    const offer = await bot.waitFor(
+      () => bot.emulator.state.ephemeralsFor(CAROL, GENERAL_CHANNEL_ID).find((e) => blocksText(e.blocks).includes(Actions.duplicateJoin)),
+      3000,
+      'duplicate offer',
+    );
     assert.match(offer.text, /similar incident/i);
     assert.equal(channelsNamed(bot.emulator, 'inc-').length, channelsBefore);
     // Join: Carol is added to the existing channel.
@@ -139,7 +156,11 @@ describe('declare from Slack', () => {
       bot.driver.click({ channel: GENERAL_CHANNEL_ID, ts: offer.ts, ephemeral: true }, Actions.duplicateDeclareAnyway, { user: CAROL }),
       bot.driver.click({ channel: GENERAL_CHANNEL_ID, ts: offer.ts, ephemeral: true }, Actions.duplicateDeclareAnyway, { user: CAROL }),
     ]);
-    await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).filter((i) => i.title.toLowerCase() === 'search index lagging').length === 2, 5000, 'second incident');
+    await bot.waitFor(
+      async () => (await bot.fb.deps.store.listOpenIncidents()).filter((i) => i.title.toLowerCase() === 'search index lagging').length === 2,
+      5000,
+      'second incident',
+    );
     await bot.settled();
     assert.equal((await bot.fb.deps.store.listOpenIncidents()).filter((i) => i.title.toLowerCase() === 'search index lagging').length, 2);
   });
@@ -153,7 +174,9 @@ describe('declare from Slack', () => {
 
     // Five people declare the same title at once: no two incidents may share a channel, and the
     // ones that lose the race are offered the existing incident.
-    await Promise.all([1, 2, 3, 4, 5].map((n) => bot.driver.slash('declare low Queue backlog', { user: [ALICE, BOB, CAROL, ALICE, BOB][n - 1]!, channel: GENERAL_CHANNEL_ID })));
+    await Promise.all(
+      [1, 2, 3, 4, 5].map((n) => bot.driver.slash('declare low Queue backlog', { user: [ALICE, BOB, CAROL, ALICE, BOB][n - 1]!, channel: GENERAL_CHANNEL_ID })),
+    );
     const incidents = await bot.waitFor(async () => {
       const all = (await bot.fb.deps.store.listOpenIncidents()).filter((x) => x.title === 'Queue backlog');
       return all.length >= 1 && all.every((x) => x.channelId) ? all : null;

@@ -78,7 +78,11 @@ const CASES: BackendCase[] = [
         close: () => pd.close(),
       };
     },
-    pages: (t) => pd.alerts().filter((a) => a.routingKey === (t === 'payments' ? PD_KEY_PAYMENTS : PD_KEY_DB)).reduce((n, a) => n + a.triggers, 0),
+    pages: (t) =>
+      pd
+        .alerts()
+        .filter((a) => a.routingKey === (t === 'payments' ? PD_KEY_PAYMENTS : PD_KEY_DB))
+        .reduce((n, a) => n + a.triggers, 0),
     followups: () => [],
     followupRoute: null,
     async acknowledge(dedupKey, botUrl) {
@@ -151,7 +155,8 @@ const CASES: BackendCase[] = [
         oncall: createIncidentIoOnCall({ apiKey: 'iio-key', baseUrl: iio.url, timeoutMs: CLIENT_TIMEOUT_MS }),
       };
     },
-    pages: (t) => iio.escalations().filter((e) => (t === 'payments' ? e.body.escalation_path_id === 'ep-payments' : e.body.user_ids?.includes('iu-dave'))).length,
+    pages: (t) =>
+      iio.escalations().filter((e) => (t === 'payments' ? e.body.escalation_path_id === 'ep-payments' : e.body.user_ids?.includes('iu-dave'))).length,
     followups: () => iio.followUps().map((f) => f.body.title),
     followupRoute: 'POST /v2/follow_ups',
     async acknowledge(escalationId, botUrl) {
@@ -209,14 +214,26 @@ for (const c of CASES) {
       await closeBackend();
     });
 
-    test('the on-call person of the incident\'s service is invited when the channel opens; /incident oncall names them', async () => {
+    test("the on-call person of the incident's service is invited when the channel opens; /incident oncall names them", async () => {
       await bot.waitFor(() => bot.emulator.state.channel(incident.channelId!)!.members.includes(CAROL), 5000, 'on-call invite');
-      await bot.waitFor(() => bot.emulator.state.messages(incident.channelId!).some((m) => /On call for checkout/.test(m.text) && m.text.includes(CAROL)), 3000, 'invite notice');
+      await bot.waitFor(
+        () => bot.emulator.state.messages(incident.channelId!).some((m) => /On call for checkout/.test(m.text) && m.text.includes(CAROL)),
+        3000,
+        'invite notice',
+      );
       await bot.driver.slash('oncall checkout', { user: BOB, channel: GENERAL_CHANNEL_ID });
-      const answer = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(BOB, GENERAL_CHANNEL_ID).find((e) => /On call now/.test(e.text)), 3000, 'oncall answer');
+      const answer = await bot.waitFor(
+        () => bot.emulator.state.ephemeralsFor(BOB, GENERAL_CHANNEL_ID).find((e) => /On call now/.test(e.text)),
+        3000,
+        'oncall answer',
+      );
       assert.match(answer.text, new RegExp(`checkout\\*: <@${CAROL}>`));
       await bot.driver.slash('oncall billing', { user: BOB, channel: GENERAL_CHANNEL_ID });
-      await bot.waitFor(() => bot.emulator.state.ephemeralsFor(BOB, GENERAL_CHANNEL_ID).some((e) => /`billing` is not mapped/.test(e.text)), 3000, 'unknown service answer');
+      await bot.waitFor(
+        () => bot.emulator.state.ephemeralsFor(BOB, GENERAL_CHANNEL_ID).some((e) => /`billing` is not mapped/.test(e.text)),
+        3000,
+        'unknown service answer',
+      );
     });
 
     test('/incident page pages the target once; repeating it says it was already paged and sends nothing', async () => {
@@ -232,10 +249,14 @@ for (const c of CASES) {
       if (c.name.startsWith('local')) assert.equal(pd.alerts()[0]!.dedupKey, incident.id, 'dedup_key is the incident id');
       const bad = await inChannel('page nobody-knows');
       assert.equal(bad.status, 200);
-      await bot.waitFor(() => bot.emulator.state.ephemeralsFor(ALICE, incident.channelId!).some((e) => /No paging target `nobody-knows`/.test(e.text)), 3000, 'unknown target');
+      await bot.waitFor(
+        () => bot.emulator.state.ephemeralsFor(ALICE, incident.channelId!).some((e) => /No paging target `nobody-knows`/.test(e.text)),
+        3000,
+        'unknown target',
+      );
     });
 
-    test('the card\'s Page button opens a modal; a double submission pages exactly once', async () => {
+    test("the card's Page button opens a modal; a double submission pages exactly once", async () => {
       await bot.driver.click({ channel: incident.channelId!, ts: card().ts }, Actions.cardPage, { user: BOB });
       const form = await bot.waitFor(() => openView(bot.emulator, BOB, Views.page), 3000, 'page modal');
       const values = { [FormBlocks.target]: { [INPUT]: 'db' }, [FormBlocks.message]: { [INPUT]: 'replica lag' } };
@@ -256,7 +277,11 @@ for (const c of CASES) {
       if (c.name.startsWith('local')) assert.equal(f.backendId, null);
       else await bot.waitFor(() => c.followups().includes('Add an alert on card-auth error rate'), 5000, 'backend follow-up');
       await inChannel('followups', CAROL);
-      const list = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(CAROL, incident.channelId!).find((e) => /Follow-ups of/.test(e.text)), 3000, 'list');
+      const list = await bot.waitFor(
+        () => bot.emulator.state.ephemeralsFor(CAROL, incident.channelId!).find((e) => /Follow-ups of/.test(e.text)),
+        3000,
+        'list',
+      );
       assert.match(list.text, /card-auth error rate — <@U0BOB0001> · due 2026-12-15/);
       const bad = await inChannel('followup Rotate keys due:2026-02-30');
       assert.match(bad.text, /not a date/);
@@ -296,7 +321,12 @@ for (const c of CASES) {
       await inChannel('update card processor failover in progress');
       await bot.waitFor(() => bot.emulator.state.messages(incident.channelId!).some((m) => /failover in progress/.test(m.text)), 3000);
       // The update also goes to the announcement post, as its latest line.
-      await bot.waitFor(() => /Latest update.*failover in progress/.test(blocksText(messagesWithMarker(bot.emulator, INCIDENTS_CHANNEL_ID, `announce:${incident.id}`)[0]?.blocks)), 3000, 'announcement latest line');
+      await bot.waitFor(
+        () =>
+          /Latest update.*failover in progress/.test(blocksText(messagesWithMarker(bot.emulator, INCIDENTS_CHANNEL_ID, `announce:${incident.id}`)[0]?.blocks)),
+        3000,
+        'announcement latest line',
+      );
       await advance(25); // 25 min after the update: nothing
       assert.equal(nudges().length, 1, 'no nudge within 30 minutes of an update');
       await advance(6); // 31 min after the update
@@ -316,7 +346,7 @@ for (const c of CASES) {
     });
 
     // After the reminders (it moves the clock); the first incident is resolved by then, so a second is paged.
-    test('a paged person\'s acknowledgement is shown in the channel (who and when) and on the page message; the status checks stop', async () => {
+    test("a paged person's acknowledgement is shown in the channel (who and when) and on the page message; the status checks stop", async () => {
       const second = await declare(bot, 'critical Payments API latency');
       const ch = second.channelId!;
       await bot.driver.slash('page payments', { user: ALICE, channel: ch });
@@ -340,8 +370,16 @@ for (const c of CASES) {
       assert.equal(stored.state, 'acknowledged');
       assert.ok(stored.ackedAt);
       // The page message shows it too; the timeline and the audit log have it.
-      await bot.waitFor(() => new RegExp(`acknowledged by ${c.acker.source}`).test(blocksText(bot.emulator.state.messages(ch).find((m) => m.ts === notice.ts)?.blocks)), 3000, 'page message updated');
-      assert.ok((await bot.fb.deps.store.listTimeline(second.id)).some((e) => e.kind === 'page' && new RegExp(`${c.acker.source} acknowledged the page to payments`).test(e.text)));
+      await bot.waitFor(
+        () => new RegExp(`acknowledged by ${c.acker.source}`).test(blocksText(bot.emulator.state.messages(ch).find((m) => m.ts === notice.ts)?.blocks)),
+        3000,
+        'page message updated',
+      );
+      assert.ok(
+        (await bot.fb.deps.store.listTimeline(second.id)).some(
+          (e) => e.kind === 'page' && new RegExp(`${c.acker.source} acknowledged the page to payments`).test(e.text),
+        ),
+      );
       assert.ok((await bot.fb.deps.store.listAudit({ incidentId: second.id })).some((e) => e.action === 'oncall.page_acknowledged'));
       // Nothing more is asked or said about it.
       const checks = c.statusChecks?.() ?? 0;
@@ -359,13 +397,21 @@ for (const c of CASES) {
         const creates = () => server.calls({ route: c.followupRoute! }).length;
         const before = creates();
         await inChannel('followup Page the database team on replica lag');
-        const f = await bot.waitFor(async () => (await bot.fb.deps.store.listFollowups({ incidentId: incident.id })).find((x) => /replica lag/.test(x.text)), 3000, 'follow-up');
+        const f = await bot.waitFor(
+          async () => (await bot.fb.deps.store.listFollowups({ incidentId: incident.id })).find((x) => /replica lag/.test(x.text)),
+          3000,
+          'follow-up',
+        );
         await bot.waitFor(() => creates() === before + 1, 5000, 'the first create reached the backend');
         await bot.waitFor(() => c.followups().filter((t) => /replica lag/.test(t)).length === 1, 3000, 'committed by the backend');
         // The job fails on the timeout and is retried (on the test's clock): it looks before it creates.
         await new Promise((r) => setTimeout(r, CLIENT_TIMEOUT_MS + 300));
         for (let n = 0; n < 5 && !(await bot.fb.deps.store.getFollowup(f.id))!.backendId; n++) await advance(2);
-        const stored = await bot.waitFor(async () => (await bot.fb.deps.store.getFollowup(f.id))?.backendId ? (await bot.fb.deps.store.getFollowup(f.id))! : null, 5000, 'backend id recorded');
+        const stored = await bot.waitFor(
+          async () => ((await bot.fb.deps.store.getFollowup(f.id))?.backendId ? (await bot.fb.deps.store.getFollowup(f.id))! : null),
+          5000,
+          'backend id recorded',
+        );
         assert.equal(c.followups().filter((t) => /replica lag/.test(t)).length, 1, 'one follow-up in the backend');
         assert.equal(creates(), before + 1, 'no second create');
         const backendIds = c.name.startsWith('Rootly') ? rootly.actionItems().map((a) => a.id) : iio.followUps().map((x) => x.id);

@@ -44,8 +44,14 @@ test("Claude's post-mortem proposes follow-ups; none is created until a person p
   assert.equal((await bot.fb.deps.store.listFollowups({ incidentId: incident.id })).length, 1, 'nothing created silently');
   const button = (offer.blocks as { accessory?: { action_id: string; value: string } }[]).find((b) => b.accessory?.action_id === Actions.followupAccept)!;
   await Promise.all([
-    bot.driver.click({ channel: incident.channelId!, ts: offer.ts }, Actions.followupAccept, { user: CAROL, blockId: (button as { block_id?: string }).block_id }),
-    bot.driver.click({ channel: incident.channelId!, ts: offer.ts }, Actions.followupAccept, { user: BOB, blockId: (button as { block_id?: string }).block_id }),
+    bot.driver.click({ channel: incident.channelId!, ts: offer.ts }, Actions.followupAccept, {
+      user: CAROL,
+      blockId: (button as { block_id?: string }).block_id,
+    }),
+    bot.driver.click({ channel: incident.channelId!, ts: offer.ts }, Actions.followupAccept, {
+      user: BOB,
+      blockId: (button as { block_id?: string }).block_id,
+    }),
   ]);
   await bot.waitFor(async () => (await bot.fb.deps.store.listFollowups({ incidentId: incident.id })).some((f) => f.source === 'claude'), 3000, 'accepted');
   await new Promise((r) => setTimeout(r, 200));

@@ -23,7 +23,15 @@ test('a signed /incident help is acked within 3 s with the help text', async () 
 
 test('a forged signature gets 401 and reaches no handler', async () => {
   const before = (await bot.fb.deps.store.listOpenIncidents()).length;
-  const body = new URLSearchParams({ command: '/incident', text: 'declare sev1 forged', user_id: ALICE, channel_id: GENERAL_CHANNEL_ID, trigger_id: 'x', team_id: 'T1', response_url: 'http://127.0.0.1:1/x' }).toString();
+  const body = new URLSearchParams({
+    command: '/incident',
+    text: 'declare sev1 forged',
+    user_id: ALICE,
+    channel_id: GENERAL_CHANNEL_ID,
+    trigger_id: 'x',
+    team_id: 'T1',
+    response_url: 'http://127.0.0.1:1/x',
+  }).toString();
   const forged = await bot.driver.send(body, {}, { secret: 'not-the-secret' });
   assert.equal(forged.status, 401);
   const ts = Math.floor(Date.now() / 1000);
@@ -35,7 +43,14 @@ test('a forged signature gets 401 and reaches no handler', async () => {
 });
 
 test('a correctly signed but stale (over 5 minutes) request gets 401', async () => {
-  const body = new URLSearchParams({ command: '/incident', text: 'help', user_id: ALICE, channel_id: GENERAL_CHANNEL_ID, trigger_id: 'x', team_id: 'T1' }).toString();
+  const body = new URLSearchParams({
+    command: '/incident',
+    text: 'help',
+    user_id: ALICE,
+    channel_id: GENERAL_CHANNEL_ID,
+    trigger_id: 'x',
+    team_id: 'T1',
+  }).toString();
   const ts = Math.floor(Date.now() / 1000) - 6 * 60;
   const sig = `v0=${createHmac('sha256', SIGNING_SECRET).update(`v0:${ts}:${body}`).digest('hex')}`;
   const r = await bot.driver.send(body, { 'x-slack-signature': sig, 'x-slack-request-timestamp': String(ts) }, { sign: false });

@@ -65,7 +65,10 @@ describe('gate integrity: nobody can grab approval power', () => {
     assert.match(refused, /only the commander \(<@U0ALICE01>\)/);
     assert.equal(await commander(), ALICE, 'the commander is unchanged');
     const audit = await bot.fb.deps.store.listAudit({ incidentId: incident.id });
-    assert.ok(audit.some((e) => e.action === 'incident.role_refused' && e.actor === DAVE), 'the refusal is audited');
+    assert.ok(
+      audit.some((e) => e.action === 'incident.role_refused' && e.actor === DAVE),
+      'the refusal is audited',
+    );
 
     const { ts, id } = await proposeAs('rollback_deployment service=api version=v41', BOB);
     assert.match(await approveAs(ts, DAVE), /You may not approve this action/);
@@ -99,7 +102,12 @@ describe('gate integrity: nobody can grab approval power', () => {
     // Alice, the commander, hands command to Carol: legitimate, announced in the channel.
     await bot.driver.slash(`role commander <@${CAROL}>`, { user: ALICE, channel: ch() });
     await bot.waitFor(async () => (await commander()) === CAROL, 3000, 'carol commands');
-    await bot.waitFor(() => bot.emulator.state.messages(ch()).find((m) => /<@U0CAROL01> is now \*commander\*, taking over from <@U0ALICE01> \(set by <@U0ALICE01>\)/.test(m.text)), 3000, 'the announcement');
+    await bot.waitFor(
+      () =>
+        bot.emulator.state.messages(ch()).find((m) => /<@U0CAROL01> is now \*commander\*, taking over from <@U0ALICE01> \(set by <@U0ALICE01>\)/.test(m.text)),
+      3000,
+      'the announcement',
+    );
     const refused = await approveAs(ts, CAROL);
     assert.match(refused, /You may not approve this action/);
     assert.match(refused, /the commander \(<@U0ALICE01>\)/);
@@ -126,9 +134,19 @@ describe('gate integrity: nobody can grab approval power', () => {
     // by someone the policy allows, on a real approval message.
     const foreign = 'A0OTHERAPP';
     const slashBody = new URLSearchParams({
-      token: 'x', team_id: bot.emulator.teamId, team_domain: 'acme', channel_id: GENERAL_CHANNEL_ID, channel_name: 'general', user_id: ALICE, user_name: 'alice',
-      command: '/incident', text: 'declare high Another apps incident', api_app_id: foreign, is_enterprise_install: 'false',
-      response_url: bot.emulator.issueResponseUrl({ channel: GENERAL_CHANNEL_ID, user: ALICE }), trigger_id: bot.emulator.issueTrigger(ALICE),
+      token: 'x',
+      team_id: bot.emulator.teamId,
+      team_domain: 'acme',
+      channel_id: GENERAL_CHANNEL_ID,
+      channel_name: 'general',
+      user_id: ALICE,
+      user_name: 'alice',
+      command: '/incident',
+      text: 'declare high Another apps incident',
+      api_app_id: foreign,
+      is_enterprise_install: 'false',
+      response_url: bot.emulator.issueResponseUrl({ channel: GENERAL_CHANNEL_ID, user: ALICE }),
+      trigger_id: bot.emulator.issueTrigger(ALICE),
     }).toString();
     assert.equal((await bot.driver.send(slashBody)).status, 200);
     const { ts, id } = await proposeAs('rollback_deployment service=api version=v39', BOB);
@@ -209,7 +227,7 @@ actions:
     return { ts, id: approvalId };
   };
 
-  test("a proposal made with no commander can be approved by nobody, and the refusal names the fix", async () => {
+  test('a proposal made with no commander can be approved by nobody, and the refusal names the fix', async () => {
     const { ts, id } = await proposeAs(DAVE);
     const refused = await press(ts, Actions.approve, ERIN);
     assert.match(refused, /Nobody can approve this proposal: the incident had no commander when this was proposed/);

@@ -94,7 +94,9 @@ export async function startBot(opts: StartBotOptions = {}): Promise<Bot> {
   const port = await listen(server, 0, '127.0.0.1');
   await fb.start();
   const url = `http://127.0.0.1:${port}`;
-  const driver = socket ? new SlackDriver({ emulator, transport: 'socket' }) : new SlackDriver({ emulator, requestUrl: `${url}/slack/events`, signingSecret: SIGNING_SECRET });
+  const driver = socket
+    ? new SlackDriver({ emulator, transport: 'socket' })
+    : new SlackDriver({ emulator, requestUrl: `${url}/slack/events`, signingSecret: SIGNING_SECRET });
   let stopped: Promise<void> | null = null;
   let closed = false;
   const stop = () => (stopped ??= fb.stop());

@@ -108,7 +108,14 @@ test('a hostile string through every title, summary, alert field and Claude answ
   await bot.waitFor(() => bot.emulator.state.messages(modal.channelId!).find((m) => /On call for api:/.test(m.text ?? '')), 5000, 'on-call invite notice');
 
   // 3. Alert-created: every field of a generic alert is hostile.
-  const alertBody = JSON.stringify({ title: `A ${HOSTILE}`, service: '<!everyone>', severity: 'critical', url: 'https://evil.example/a|<!here>', external_id: '<!here>', details: { note: HOSTILE } });
+  const alertBody = JSON.stringify({
+    title: `A ${HOSTILE}`,
+    service: '<!everyone>',
+    severity: 'critical',
+    url: 'https://evil.example/a|<!here>',
+    external_id: '<!here>',
+    details: { note: HOSTILE },
+  });
   const ts = Math.floor(Date.now() / 1000);
   const alertRes = await fetch(`${bot.url}/webhooks/alerts/generic`, {
     method: 'POST',
@@ -122,9 +129,18 @@ test('a hostile string through every title, summary, alert field and Claude answ
   const rootlyBody = JSON.stringify({
     event: { id: randomUUID(), type: 'incident.created', issued_at: new Date().toISOString() },
     data: {
-      id: 'r-hostile-1', sequential_id: 9, title: `R ${HOSTILE}`, kind: 'normal', private: false, summary: HOSTILE, status: 'started',
-      url: 'https://rootly.com/account/incidents/9', severity: { id: 'sev0', name: 'SEV0', slug: 'sev0', severity: 'critical' },
-      started_at: new Date().toISOString(), created_at: new Date().toISOString(), updated_at: new Date().toISOString(),
+      id: 'r-hostile-1',
+      sequential_id: 9,
+      title: `R ${HOSTILE}`,
+      kind: 'normal',
+      private: false,
+      summary: HOSTILE,
+      status: 'started',
+      url: 'https://rootly.com/account/incidents/9',
+      severity: { id: 'sev0', name: 'SEV0', slug: 'sev0', severity: 'critical' },
+      started_at: new Date().toISOString(),
+      created_at: new Date().toISOString(),
+      updated_at: new Date().toISOString(),
     },
   });
   const rootlyRes = await fetch(`${bot.url}/webhooks/rootly`, {
@@ -140,7 +156,11 @@ test('a hostile string through every title, summary, alert field and Claude answ
   await bot.driver.slash(`update ${HOSTILE}`, { user: CAROL, channel: ch });
   await bot.driver.userMessage(ch, BOB, HOSTILE);
   await bot.driver.slash('summary', { user: CAROL, channel: ch });
-  await bot.waitFor(() => messagesWithMarker(bot.emulator, ch, `summary:${modal.id}:1`).find((m) => /Written by Claude/.test(JSON.stringify(m.blocks))), 10_000, 'summary');
+  await bot.waitFor(
+    () => messagesWithMarker(bot.emulator, ch, `summary:${modal.id}:1`).find((m) => /Written by Claude/.test(JSON.stringify(m.blocks))),
+    10_000,
+    'summary',
+  );
   await bot.driver.slash('postmortem', { user: CAROL, channel: ch });
   await bot.waitFor(() => messagesWithMarker(bot.emulator, ch, `postmortem:${modal.id}`)[0], 10_000, 'post-mortem');
   await bot.waitFor(() => messagesWithMarker(bot.emulator, ch, `brief:${modal.id}`)[0], 10_000, 'brief');
@@ -152,7 +172,11 @@ test('a hostile string through every title, summary, alert field and Claude answ
   const card = messagesWithMarker(bot.emulator, ch, `card:${modal.id}`)[0]!;
   await bot.driver.click({ channel: ch, ts: card.ts }, Actions.cardProposeAction, { user: BOB });
   const pv = await bot.waitFor(() => openView(bot.emulator, BOB, 'propose_modal'), 3000, 'propose modal');
-  await bot.driver.submitView(pv.id, { [FormBlocks.action]: { [INPUT]: 'clear_cache' }, [FormBlocks.params]: { [INPUT]: `cache=${HOSTILE}` }, [FormBlocks.reason]: { [INPUT]: HOSTILE } }, { user: BOB });
+  await bot.driver.submitView(
+    pv.id,
+    { [FormBlocks.action]: { [INPUT]: 'clear_cache' }, [FormBlocks.params]: { [INPUT]: `cache=${HOSTILE}` }, [FormBlocks.reason]: { [INPUT]: HOSTILE } },
+    { user: BOB },
+  );
   const agentBody = JSON.stringify({ agent: 'copilot', incident: { id: modal.id }, action: 'clear_cache', params: { cache: HOSTILE }, reason: HOSTILE });
   const ats = Math.floor(Date.now() / 1000);
   const agentRes = await fetch(`${bot.url}/webhooks/agents/proposals`, {
@@ -161,10 +185,14 @@ test('a hostile string through every title, summary, alert field and Claude answ
     body: agentBody,
   });
   assert.equal(agentRes.status, 202, await agentRes.text());
-  await bot.waitFor(async () => {
-    const kinds = new Set((await bot.fb.deps.store.listApprovals({ incidentId: modal.id })).map((a) => a.proposerKind));
-    return kinds.has('user') && kinds.has('agent') && kinds.has('claude');
-  }, 10_000, 'proposals from a person, an agent and Claude');
+  await bot.waitFor(
+    async () => {
+      const kinds = new Set((await bot.fb.deps.store.listApprovals({ incidentId: modal.id })).map((a) => a.proposerKind));
+      return kinds.has('user') && kinds.has('agent') && kinds.has('claude');
+    },
+    10_000,
+    'proposals from a person, an agent and Claude',
+  );
   await bot.fb.deps.jobs.idle();
   // The deny modal shows the proposal; denying with a hostile reason re-renders the message.
   const approvals = await bot.fb.deps.store.listApprovals({ incidentId: modal.id });
@@ -191,12 +219,17 @@ test('a hostile string through every title, summary, alert field and Claude answ
   for (const m of ['chat.postMessage', 'chat.update', 'conversations.setTopic', 'views.open', 'response_url']) assert.ok(methods.has(m), `the bot called ${m}`);
   const seen = calls.flatMap((c) => mrkdwnStrings(c.method, c.args)).filter((s) => s.includes('Edge down'));
   assert.ok(seen.length >= 20, `hostile text reached Slack as text in ${seen.length} places`);
-  assert.ok(seen.some((s) => s.includes('https://evil.example')), 'the real URL is shown');
+  assert.ok(
+    seen.some((s) => s.includes('https://evil.example')),
+    'the real URL is shown',
+  );
 
   // ...and none of it is active: no mass mention, no foreign mention, no disguised link.
   const allowed = new Set([BOB, CAROL, bot.fb.deps.chat.botUserId() ?? '', ...[inline, modal, alerted, fromRootly].map((i) => i.channelId ?? '')]);
   const problems: string[] = [];
-  for (const c of calls) for (const s of mrkdwnStrings(c.method, c.args)) for (const bad of activeFormatting(s, allowed)) problems.push(`${c.method}: ${bad} in ${JSON.stringify(s.slice(0, 160))}`);
+  for (const c of calls)
+    for (const s of mrkdwnStrings(c.method, c.args))
+      for (const bad of activeFormatting(s, allowed)) problems.push(`${c.method}: ${bad} in ${JSON.stringify(s.slice(0, 160))}`);
   assert.deepEqual([...new Set(problems)], []);
 });
 

@@ -85,7 +85,11 @@ test('filters and bad input: service and severity narrow the figures; a bad peri
 test('where the bot is not a member, the figures come back privately with a hint instead of failing', async () => {
   const ch = bot.emulator.state.createChannel({ name: 'ops-review', creator: ALICE, members: [ALICE] });
   await bot.driver.slash('stats 7d', { user: ALICE, channel: ch.id });
-  const eph = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(ALICE, ch.id).find((e) => /Incident figures/.test(e.text)), 20_000, 'the private figures');
+  const eph = await bot.waitFor(
+    () => bot.emulator.state.ephemeralsFor(ALICE, ch.id).find((e) => /Incident figures/.test(e.text)),
+    20_000,
+    'the private figures',
+  );
   assert.match(eph.text, /Invite Firebreak/);
   assert.equal(withFiles(ch.id).length, 0);
 });
@@ -120,7 +124,11 @@ test('without the files:write scope the figures still come back, with what the a
   const other = await startBot({ emulator });
   try {
     await other.driver.slash('stats 30d', { user: ALICE, channel: GENERAL_CHANNEL_ID });
-    const eph = await other.waitFor(() => emulator.state.ephemeralsFor(ALICE, GENERAL_CHANNEL_ID).find((e) => /Incident figures/.test(e.text)), 20_000, 'the text figures');
+    const eph = await other.waitFor(
+      () => emulator.state.ephemeralsFor(ALICE, GENERAL_CHANNEL_ID).find((e) => /Incident figures/.test(e.text)),
+      20_000,
+      'the text figures',
+    );
     assert.match(eph.text, /files:write/);
     assert.ok(emulator.calls('files.getUploadURLExternal').every((c) => c.error === 'missing_scope'));
   } finally {
@@ -140,8 +148,15 @@ test('a digest posted as text (no files:write) whose answer Slack lost is found 
   const other = await startBot({ emulator, env: { FIREBREAK_CONFIG: cfg } });
   try {
     const week = isoWeek(new Date());
-    const posted = await other.waitFor(() => other.fb.deps.store.getStep<{ ts?: string; adopted?: boolean }>(`digest:${week}:${GENERAL_CHANNEL_ID}`, 'posted'), 20_000, 'the digest recorded');
-    assert.ok(emulator.calls('chat.postMessage').some((c) => c.error === 'dropped_after'), 'the answer was lost');
+    const posted = await other.waitFor(
+      () => other.fb.deps.store.getStep<{ ts?: string; adopted?: boolean }>(`digest:${week}:${GENERAL_CHANNEL_ID}`, 'posted'),
+      20_000,
+      'the digest recorded',
+    );
+    assert.ok(
+      emulator.calls('chat.postMessage').some((c) => c.error === 'dropped_after'),
+      'the answer was lost',
+    );
     const digests = emulator.state.messages(GENERAL_CHANNEL_ID).filter((m) => /Weekly incident digest/.test(m.text));
     assert.equal(digests.length, 1, 'one digest in the channel');
     assert.equal(posted.adopted, true, 'the retry found it in the channel');

@@ -110,7 +110,8 @@ test('mitigate then resolve: status on card, topic and announcement; resolve pos
   await bot.waitFor(() => bot.emulator.state.ephemeralsFor(BOB, incident.channelId!).some((e) => /cannot become mitigated/.test(e.text)), 3000, 'refusal');
   assert.equal((await reload()).status, 'resolved');
   const audit = (await bot.fb.deps.store.listAudit({ incidentId: incident.id })).map((a) => a.action);
-  for (const a of ['incident.declared', 'incident.severity_changed', 'incident.role_assigned', 'incident.mitigated', 'incident.resolved']) assert.ok(audit.includes(a), a);
+  for (const a of ['incident.declared', 'incident.severity_changed', 'incident.role_assigned', 'incident.mitigated', 'incident.resolved'])
+    assert.ok(audit.includes(a), a);
 });
 
 test('/incident list shows open incidents with channel links; the Home tab lists them by severity', async () => {
@@ -119,7 +120,10 @@ test('/incident list shows open incidents with channel links; the Home tab lists
   await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).filter((i) => i.channelId).length === 2, 5000);
   const r = await bot.driver.slash('list', { user: BOB, channel: GENERAL_CHANNEL_ID });
   assert.equal(r.status, 200);
-  const list = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(BOB, GENERAL_CHANNEL_ID).find((e) => /Open incidents/.test(blocksText(e.blocks))), 3000);
+  const list = await bot.waitFor(
+    () => bot.emulator.state.ephemeralsFor(BOB, GENERAL_CHANNEL_ID).find((e) => /Open incidents/.test(blocksText(e.blocks))),
+    3000,
+  );
   assert.match(blocksText(list.blocks), /Checkout down/);
   assert.doesNotMatch(blocksText(list.blocks), /Login failures/, 'resolved incident not listed');
   await bot.driver.appHomeOpened(BOB);
@@ -138,7 +142,10 @@ test('a Slack retry of an event (x-slack-retry-num, same event id) is processed 
   const first = await bot.driver.appHomeOpened(CAROL);
   await bot.waitFor(() => bot.emulator.state.homeView(CAROL), 3000);
   const publishes = bot.emulator.calls('views.publish').length;
-  const retry = await bot.driver.event({ type: 'app_home_opened', user: CAROL, channel: 'D0CAROL', tab: 'home', event_ts: String(Date.now() / 1000) }, { eventId: first.eventId, retryNum: 1, retryReason: 'http_timeout' });
+  const retry = await bot.driver.event(
+    { type: 'app_home_opened', user: CAROL, channel: 'D0CAROL', tab: 'home', event_ts: String(Date.now() / 1000) },
+    { eventId: first.eventId, retryNum: 1, retryReason: 'http_timeout' },
+  );
   assert.equal(retry.status, 200);
   await settled();
   assert.equal(bot.emulator.calls('views.publish').length, publishes);

@@ -121,10 +121,14 @@ async function declare(title: string, severity = 'high'): Promise<Incident> {
 
 const runsOf = (i: Incident) => bot.fb.deps.store.listRunbookRuns({ incidentId: i.id });
 const waitStep = (runId: string, index: number, status: string) =>
-  bot.waitFor(async () => {
-    const s = await bot.fb.deps.store.getRunbookStep(runId, index);
-    return s?.status === status ? s : null;
-  }, 8000, `step ${index + 1} ${status}`);
+  bot.waitFor(
+    async () => {
+      const s = await bot.fb.deps.store.getRunbookStep(runId, index);
+      return s?.status === status ? s : null;
+    },
+    8000,
+    `step ${index + 1} ${status}`,
+  );
 const executed = (action: string) => receiver.received.filter((r) => r.json.action === action);
 
 before(async () => {
@@ -189,7 +193,7 @@ describe('runbooks over MCP', () => {
     assert.equal(target.paths.length, 0);
   });
 
-  test('start_runbook runs the read-only steps; the risky step is the agent\'s proposal, waits in Slack, and runs only after a person approves', async () => {
+  test("start_runbook runs the read-only steps; the risky step is the agent's proposal, waits in Slack, and runs only after a person approves", async () => {
     await bot.driver.slash(`followup Alert on checkout error rate <@${BOB}>`, { user: ALICE, channel: incident.channelId! });
     await bot.waitFor(async () => (await bot.fb.deps.store.listFollowups({ incidentId: incident.id }))[0], 5000, 'follow-up');
     const client = await connect(TOKENS.FB_AGENT_OPERATOR_TOKEN);
@@ -227,12 +231,16 @@ describe('runbooks over MCP', () => {
     const checklist = await bot.waitFor(() => messagesWithMarker(bot.emulator, incident.channelId!, `runbook:${runId}`)[0], 5000, 'checklist');
     assert.match(blocksText(checklist.blocks), /started by :gear: agent `operator`/);
     const timeline = await bot.fb.deps.store.listTimeline(incident.id);
-    assert.ok(timeline.some((t) => t.text === 'Runbook *Checkout triage* started by agent `operator`'), JSON.stringify(timeline.map((t) => t.text)));
+    assert.ok(
+      timeline.some((t) => t.text === 'Runbook *Checkout triage* started by agent `operator`'),
+      JSON.stringify(timeline.map((t) => t.text)),
+    );
     const audit = await bot.fb.deps.store.listAudit({ incidentId: incident.id });
     assert.ok(audit.some((a) => a.action === 'runbook.started' && a.actor === 'operator'));
 
     // The agent cannot decide its own proposal, under any name; the executor has not been called.
-    for (const who of ['operator', 'agent:operator']) assert.equal((await approve(bot.fb.deps, { approvalId: approval.id, userId: who })).outcome, 'refused', who);
+    for (const who of ['operator', 'agent:operator'])
+      assert.equal((await approve(bot.fb.deps, { approvalId: approval.id, userId: who })).outcome, 'refused', who);
     await bot.fb.deps.jobs.idle();
     assert.equal(executed('rollback_deployment').length, 0, 'nothing risky ran without a person');
     assert.equal((await bot.fb.deps.store.getRunbookStep(runId, 3))!.status, 'pending', 'the steps after it wait');
@@ -269,7 +277,10 @@ describe('runbooks over MCP', () => {
     const [existing] = await runsOf(incident);
     const again = await call(client, 'start_runbook', { incident: incident.id, runbook: 'checkout-triage' });
     assert.equal(again.isError, true);
-    assert.match(again.text, new RegExp(`Runbook \`checkout-triage\` is already running in this incident \\(run ${existing!.id}, waiting\\); nothing new was started`));
+    assert.match(
+      again.text,
+      new RegExp(`Runbook \`checkout-triage\` is already running in this incident \\(run ${existing!.id}, waiting\\); nothing new was started`),
+    );
     assert.equal((await runsOf(incident)).length, 1);
 
     const other = await declare('Checkout latency in eu-west');
@@ -305,7 +316,10 @@ describe('runbooks over MCP', () => {
       [{ incident: incident.id, runbook: 'nope' }, /Unknown runbook `nope`\. Runbooks: `checkout-triage`, `db-failover`, `shell-probe`\./],
       [{ incident: 'INC-9999', runbook: 'checkout-triage' }, /No incident `INC-9999`/],
       [{ incident: closed.id, runbook: 'checkout-triage' }, new RegExp(`INC-${closed.seq} is resolved; runbooks run only in open incidents`)],
-      [{ incident: incident.id, runbook: 'shell-probe' }, /An agent cannot start this runbook: runbook `shell-probe` has command step not declared read_only \(pods\), so only a person may start it\. Nothing was started\./],
+      [
+        { incident: incident.id, runbook: 'shell-probe' },
+        /An agent cannot start this runbook: runbook `shell-probe` has command step not declared read_only \(pods\), so only a person may start it\. Nothing was started\./,
+      ],
     ];
     for (const [args, expected] of cases) {
       const r = await call(client, 'start_runbook', args);

@@ -327,7 +327,11 @@ describe('MCP server at /mcp', () => {
     const view = await bot.waitFor(() => openView(bot.emulator, BOB, 'declare_modal'), 3000, 'declare modal');
     await bot.driver.submitView(
       view.id,
-      { [DeclareBlocks.title]: { [INPUT]: 'Leaked signing key' }, [DeclareBlocks.severity]: { [INPUT]: 'critical' }, [DeclareBlocks.private]: { [INPUT]: ['private'] } },
+      {
+        [DeclareBlocks.title]: { [INPUT]: 'Leaked signing key' },
+        [DeclareBlocks.severity]: { [INPUT]: 'critical' },
+        [DeclareBlocks.private]: { [INPUT]: ['private'] },
+      },
       { user: BOB },
     );
     const p = await waitForIncident(bot, 'Leaked signing key');
@@ -345,7 +349,12 @@ describe('MCP server at /mcp', () => {
     const msgs = await call(copilot, 'get_channel_messages', { incident: p.channelId! });
     assert.equal(msgs.isError, true);
     assert.doesNotMatch(msgs.text, /public repo/);
-    const proposed = await call(copilot, 'propose_action', { incident: p.id, action: 'rollback_deployment', params: { service: 'a', version: 'v1' }, reason: 'x' });
+    const proposed = await call(copilot, 'propose_action', {
+      incident: p.id,
+      action: 'rollback_deployment',
+      params: { service: 'a', version: 'v1' },
+      reason: 'x',
+    });
     assert.equal(proposed.isError, true);
     assert.equal((await bot.fb.deps.store.listApprovals({ incidentId: p.id })).length, 0);
 

@@ -17,9 +17,20 @@ after(async () => bot.close());
 
 function slashBody(text: string, over: Record<string, string> = {}): string {
   return new URLSearchParams({
-    token: 'x', team_id: bot.emulator.teamId, team_domain: 'acme', channel_id: GENERAL_CHANNEL_ID, channel_name: 'general', user_id: ALICE, user_name: 'alice',
-    command: '/incident', text, api_app_id: bot.emulator.appId, is_enterprise_install: 'false',
-    response_url: bot.emulator.issueResponseUrl({ channel: GENERAL_CHANNEL_ID, user: ALICE }), trigger_id: bot.emulator.issueTrigger(ALICE), ...over,
+    token: 'x',
+    team_id: bot.emulator.teamId,
+    team_domain: 'acme',
+    channel_id: GENERAL_CHANNEL_ID,
+    channel_name: 'general',
+    user_id: ALICE,
+    user_name: 'alice',
+    command: '/incident',
+    text,
+    api_app_id: bot.emulator.appId,
+    is_enterprise_install: 'false',
+    response_url: bot.emulator.issueResponseUrl({ channel: GENERAL_CHANNEL_ID, user: ALICE }),
+    trigger_id: bot.emulator.issueTrigger(ALICE),
+    ...over,
   }).toString();
 }
 

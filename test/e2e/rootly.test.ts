@@ -31,7 +31,9 @@ before(async () => {
       '    executor: { type: rootly_workflow, workflow_id: wf-rollback-1 }',
     ].join('\n'),
   );
-  bot = await startBot({ env: { ROOTLY_API_KEY: 'rootly-test-key', ROOTLY_API_URL: rootly.url, ROOTLY_WEBHOOK_SECRET: WEBHOOK_SECRET, FIREBREAK_CONFIG: join(dir, 'firebreak.yml') } });
+  bot = await startBot({
+    env: { ROOTLY_API_KEY: 'rootly-test-key', ROOTLY_API_URL: rootly.url, ROOTLY_WEBHOOK_SECRET: WEBHOOK_SECRET, FIREBREAK_CONFIG: join(dir, 'firebreak.yml') },
+  });
 });
 after(async () => {
   await bot.close();
@@ -64,7 +66,14 @@ test('declaring from Slack creates the Rootly incident with severity_id, writes 
   assert.equal(bookmarks[0]!.link, remote.url);
 
   // Its incident.created webhook comes back: recognised as ours, not announced twice.
-  const r = await sendWebhook('incident.created', { id: remote.id, title: remote.title, status: 'started', severity: { slug: 'sev1', severity: 'high' }, labels: remote.labels, url: remote.url });
+  const r = await sendWebhook('incident.created', {
+    id: remote.id,
+    title: remote.title,
+    status: 'started',
+    severity: { slug: 'sev1', severity: 'high' },
+    labels: remote.labels,
+    url: remote.url,
+  });
   assert.ok(r.status < 300, String(r.status));
   await bot.settled();
   assert.equal(messagesWithMarker(bot.emulator, INCIDENTS_CHANNEL_ID, `announce:${mine.id}`).length, 1);
@@ -106,7 +115,7 @@ test('post-mortem on Rootly: drafted once (a retry reuses it), on the timeline o
   }
 });
 
-test('an incident created in Rootly\'s own UI is announced once and gets a channel when severe enough', async () => {
+test("an incident created in Rootly's own UI is announced once and gets a channel when severe enough", async () => {
   // Someone declares in Rootly's own UI (through its API here).
   const crit = rootly.severities().find((s) => s.severity === 'critical')!;
   const created = await fetch(`${rootly.url}/v1/incidents`, {
@@ -141,7 +150,11 @@ test('an incident created in Rootly\'s own UI is announced once and gets a chann
   assert.ok(ok.status < 300);
   const replay = await sendWebhook('incident.created', data, { eventId });
   assert.ok(replay.status < 300);
-  const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === data.title && x.channelId), 8000, 'UI incident with channel');
+  const i = await bot.waitFor(
+    async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === data.title && x.channelId),
+    8000,
+    'UI incident with channel',
+  );
   await flowDone(bot, i.id);
   assert.equal(i.origin, 'rootly');
   assert.equal(i.severity, 'critical');
@@ -169,7 +182,11 @@ test('an approved action with the rootly_workflow executor starts the workflow o
   assert.equal(runs.length, 1, 'one workflow run');
   assert.equal(runs[0]!.incident_id, inc.backendId);
   assert.deepEqual((runs[0]!.context as { params: unknown }).params, { service: 'cart', version: 'v17' });
-  await bot.waitFor(() => /Rootly workflow run/.test(blocksText(messagesWithMarker(bot.emulator, inc.channelId!, `approval:${approval.id}`)[0]!.blocks)), 5000, 'result shown');
+  await bot.waitFor(
+    () => /Rootly workflow run/.test(blocksText(messagesWithMarker(bot.emulator, inc.channelId!, `approval:${approval.id}`)[0]!.blocks)),
+    5000,
+    'result shown',
+  );
 });
 
 test('a refused Rootly key fails readiness with a message naming ROOTLY_API_KEY', async () => {
@@ -192,13 +209,20 @@ test('a field Rootly refuses (422) stops the record at once and tells the declar
     times: 1,
   });
   await bot.driver.slash('declare high Refused by Rootly', { user: BOB, channel: GENERAL_CHANNEL_ID });
-  const told = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(BOB, GENERAL_CHANNEL_ID).find((e) => /failed for good/.test(e.text)), 8000, 'the declarer told');
+  const told = await bot.waitFor(
+    () => bot.emulator.state.ephemeralsFor(BOB, GENERAL_CHANNEL_ID).find((e) => /failed for good/.test(e.text)),
+    8000,
+    'the declarer told',
+  );
   assert.match(told.text, /severity_id/);
   assert.match(told.text, /after 1 attempt\b/);
   const inc = (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === 'Refused by Rootly')!;
   assert.ok(inc.channelId, 'the channel exists');
   assert.equal(inc.backendId, null);
   assert.equal(messagesWithMarker(bot.emulator, inc.channelId!, `card:${inc.id}`).length, 1, 'the card is there');
-  assert.ok(bot.emulator.state.messages(inc.channelId!).some((m) => /failed for good/.test(m.text)), 'the channel is told too');
+  assert.ok(
+    bot.emulator.state.messages(inc.channelId!).some((m) => /failed for good/.test(m.text)),
+    'the channel is told too',
+  );
   assert.equal(rootly.incidents().filter((r) => r.title === 'Refused by Rootly').length, 0);
 });

@@ -52,9 +52,17 @@ function config(target: string): string {
           id: 'api-triage',
           title: 'API error triage',
           steps: [
-            { id: 'errors', title: 'Error rate', http: { url: `${target}/errors?incident={{ incident.label }}`, headers: { Authorization: { env: 'E2E_RUNBOOK_TOKEN' } } } },
+            {
+              id: 'errors',
+              title: 'Error rate',
+              http: { url: `${target}/errors?incident={{ incident.label }}`, headers: { Authorization: { env: 'E2E_RUNBOOK_TOKEN' } } },
+            },
             { id: 'deploys', title: 'Last deploy', http: { url: `${target}/deploys` } },
-            { id: 'rollback', title: 'Roll back to the previous version', action: { id: 'rollback_deployment', params: { service: 'api', version: '{{ steps.deploys.json.items[0].version }}' } } },
+            {
+              id: 'rollback',
+              title: 'Roll back to the previous version',
+              action: { id: 'rollback_deployment', params: { service: 'api', version: '{{ steps.deploys.json.items[0].version }}' } },
+            },
             { id: 'status_page', check: 'Update the status page' },
           ],
         },
@@ -101,15 +109,23 @@ describe('runbook runs: who and what moves them on (signed Slack requests, real 
   const checklist = (i: Incident, run: RunbookRun) => messagesWithMarker(bot.emulator, i.channelId!, `runbook:${run.id}`);
   const checklistText = (i: Incident, run: RunbookRun) => blocksText(checklist(i, run)[0]?.blocks);
   const waitStatus = (run: RunbookRun, statuses: string[], what: string, ms = 8000) =>
-    bot.waitFor(async () => {
-      const r = await bot.fb.deps.store.getRunbookRun(run.id);
-      return r && statuses.includes(r.status) ? r : null;
-    }, ms, what);
+    bot.waitFor(
+      async () => {
+        const r = await bot.fb.deps.store.getRunbookRun(run.id);
+        return r && statuses.includes(r.status) ? r : null;
+      },
+      ms,
+      what,
+    );
   const waitStep = (run: RunbookRun, index: number, status: string, ms = 8000) =>
-    bot.waitFor(async () => {
-      const s = await bot.fb.deps.store.getRunbookStep(run.id, index);
-      return s?.status === status ? s : null;
-    }, ms, `step ${index + 1} ${status}`);
+    bot.waitFor(
+      async () => {
+        const s = await bot.fb.deps.store.getRunbookStep(run.id, index);
+        return s?.status === status ? s : null;
+      },
+      ms,
+      `step ${index + 1} ${status}`,
+    );
   const approvalMessage = (i: Incident, approvalId: string) => messagesWithMarker(bot.emulator, i.channelId!, `approval:${approvalId}`)[0];
 
   test('a risky step whose job died after proposing (before recording the approval) finds its proposal on resume: one approval, never two', async () => {
@@ -152,16 +168,24 @@ describe('runbook runs: who and what moves them on (signed Slack requests, real 
     // The commander retries the denied step: a new proposal, and it is theirs.
     await bot.waitFor(() => /Retry step 3/.test(checklistText(i, run)), 3000, 'retry button');
     await bot.driver.click({ channel: i.channelId!, ts: checklist(i, run)[0]!.ts }, numbered(Actions.runbookRetry, 2), { user: ALICE });
-    const again = await bot.waitFor(async () => {
-      const s = await bot.fb.deps.store.getRunbookStep(run.id, 2);
-      return s?.attempt === 1 && s.status === 'waiting_approval' ? s : null;
-    }, 5000, 'step 3 proposed again');
+    const again = await bot.waitFor(
+      async () => {
+        const s = await bot.fb.deps.store.getRunbookStep(run.id, 2);
+        return s?.attempt === 1 && s.status === 'waiting_approval' ? s : null;
+      },
+      5000,
+      'step 3 proposed again',
+    );
     const a = (await bot.fb.deps.store.getApproval(again.approvalId!))!;
     assert.equal(a.proposedBy, ALICE, 'the retrier proposes it');
     const second = await bot.waitFor(() => approvalMessage(i, a.id), 3000, 'second approval message');
     const n = bot.emulator.state.ephemeralsFor(ALICE, i.channelId!).length;
     await bot.driver.click({ channel: i.channelId!, ts: second.ts }, Actions.approve, { user: ALICE });
-    await bot.waitFor(() => /You proposed this action/.test(bot.emulator.state.ephemeralsFor(ALICE, i.channelId!)[n]?.text ?? ''), 3000, 'self-approval refused');
+    await bot.waitFor(
+      () => /You proposed this action/.test(bot.emulator.state.ephemeralsFor(ALICE, i.channelId!)[n]?.text ?? ''),
+      3000,
+      'self-approval refused',
+    );
     assert.equal((await bot.fb.deps.store.getApproval(a.id))!.status, 'pending');
   });
 
@@ -181,7 +205,11 @@ describe('runbook runs: who and what moves them on (signed Slack requests, real 
     // The starter clicks Confirm on the old checklist: refused, the check stays, the read never runs.
     const n = bot.emulator.state.ephemeralsFor(ALICE, i.channelId!).length;
     await bot.driver.click({ channel: i.channelId!, ts: m.ts }, numbered(Actions.runbookCheck, 0), { user: ALICE });
-    await bot.waitFor(() => /is resolved; its runbooks do not go on/.test(bot.emulator.state.ephemeralsFor(ALICE, i.channelId!)[n]?.text ?? ''), 3000, 'refusal');
+    await bot.waitFor(
+      () => /is resolved; its runbooks do not go on/.test(bot.emulator.state.ephemeralsFor(ALICE, i.channelId!)[n]?.text ?? ''),
+      3000,
+      'refusal',
+    );
     assert.equal((await bot.fb.deps.store.getRunbookStep(run.id, 0))!.status, 'waiting_check');
     await bot.fb.deps.jobs.idle();
     assert.equal((await bot.fb.deps.store.getRunbookStep(run.id, 1))!.status, 'pending');

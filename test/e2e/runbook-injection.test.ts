@@ -66,7 +66,10 @@ describe('runbook templates fed by an alert sender (signed alerts, real bot)', (
             steps: [
               {
                 id: 'health',
-                http: { url: `${target.url}/v1/services/{{ incident.services[0] }}/health?region={{ alert.labels.region }}`, headers: { Authorization: { env: 'E2E_INJECT_TOKEN' } } },
+                http: {
+                  url: `${target.url}/v1/services/{{ incident.services[0] }}/health?region={{ alert.labels.region }}`,
+                  headers: { Authorization: { env: 'E2E_INJECT_TOKEN' } },
+                },
                 continue_on_failure: true,
               },
               { id: 'encoded', http: { url: `${target.url}/v1/services/{{ incident.services[0] | url_encode }}/health` }, continue_on_failure: true },
@@ -77,7 +80,15 @@ describe('runbook templates fed by an alert sender (signed alerts, real bot)', (
             title: 'Pods',
             auto: true,
             applies_to: { sources: ['generic'], labels: { team: 'argv' }, min_severity: 'high' },
-            steps: [{ id: 'pods', command: { argv: [process.execPath, script, 'get', 'pods', '{{ incident.services[0] }}', '--namespace={{ alert.labels.ns }}'], read_only: true } }],
+            steps: [
+              {
+                id: 'pods',
+                command: {
+                  argv: [process.execPath, script, 'get', 'pods', '{{ incident.services[0] }}', '--namespace={{ alert.labels.ns }}'],
+                  read_only: true,
+                },
+              },
+            ],
           },
         ],
       },
@@ -90,15 +101,27 @@ describe('runbook templates fed by an alert sender (signed alerts, real bot)', (
   });
 
   const runOf = async (title: string, runbookId: string): Promise<{ i: Incident; run: RunbookRun }> => {
-    const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title.includes(title) && x.channelId), 8000, 'alert incident');
-    const run = await bot.waitFor(async () => (await bot.fb.deps.store.listRunbookRuns({ incidentId: i.id })).find((r) => r.runbookId === runbookId), 8000, 'run');
+    const i = await bot.waitFor(
+      async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title.includes(title) && x.channelId),
+      8000,
+      'alert incident',
+    );
+    const run = await bot.waitFor(
+      async () => (await bot.fb.deps.store.listRunbookRuns({ incidentId: i.id })).find((r) => r.runbookId === runbookId),
+      8000,
+      'run',
+    );
     return { i, run };
   };
   const finished = (run: RunbookRun) =>
-    bot.waitFor(async () => {
-      const r = await bot.fb.deps.store.getRunbookRun(run.id);
-      return r && ['succeeded', 'failed'].includes(r.status) ? r : null;
-    }, 8000, 'run finished');
+    bot.waitFor(
+      async () => {
+        const r = await bot.fb.deps.store.getRunbookRun(run.id);
+        return r && ['succeeded', 'failed'].includes(r.status) ? r : null;
+      },
+      8000,
+      'run finished',
+    );
 
   test('a service or label with ../, ? or # cannot move the request to another path of the host (with the secret header)', async () => {
     const status = await postGenericAlert(bot.url, ALERT_SECRET, {
@@ -116,7 +139,11 @@ describe('runbook templates fed by an alert sender (signed alerts, real bot)', (
       assert.ok(!c.path.startsWith('/admin'), `no call to /admin: ${c.path}`);
     }
     const first = target.calls.find((c) => c.headers.authorization === TOKEN)!;
-    assert.equal(first.path, '/v1/services/..%2F..%2Fadmin%2Fkeys%3Fx%3D/health?region=eu%23%2F..%2F..%2Fadmin', 'the values arrive as one path segment and one query value');
+    assert.equal(
+      first.path,
+      '/v1/services/..%2F..%2Fadmin%2Fkeys%3Fx%3D/health?region=eu%23%2F..%2F..%2Fadmin',
+      'the values arrive as one path segment and one query value',
+    );
     const steps = await bot.fb.deps.store.listRunbookSteps(run.id);
     for (const s of steps) assert.doesNotMatch(s.output ?? '', /internal-key-123/);
   });
@@ -134,7 +161,12 @@ describe('runbook templates fed by an alert sender (signed alerts, real bot)', (
   });
 
   test('a value that would become an option of the command (it starts with -) is refused; the command does not run', async () => {
-    await postGenericAlert(bot.url, ALERT_SECRET, { title: 'Option injection', severity: 'critical', service: '--raw=/api/v1/secrets', details: { team: 'argv', ns: 'prod' } });
+    await postGenericAlert(bot.url, ALERT_SECRET, {
+      title: 'Option injection',
+      severity: 'critical',
+      service: '--raw=/api/v1/secrets',
+      details: { team: 'argv', ns: 'prod' },
+    });
     const { run } = await runOf('Option injection', 'pods');
     await finished(run);
     const step = (await bot.fb.deps.store.getRunbookStep(run.id, 0))!;
@@ -143,8 +175,13 @@ describe('runbook templates fed by an alert sender (signed alerts, real bot)', (
     assert.equal(existsSync(argvFile), false, 'the command did not run');
   });
 
-  test('the same runbook with plain values runs the command with the argv the team wrote (a flag value may start with -, it stays the flag\'s value)', async () => {
-    await postGenericAlert(bot.url, ALERT_SECRET, { title: 'Plain values', severity: 'critical', service: 'checkout', details: { team: 'argv', ns: '-weird' } });
+  test("the same runbook with plain values runs the command with the argv the team wrote (a flag value may start with -, it stays the flag's value)", async () => {
+    await postGenericAlert(bot.url, ALERT_SECRET, {
+      title: 'Plain values',
+      severity: 'critical',
+      service: 'checkout',
+      details: { team: 'argv', ns: '-weird' },
+    });
     const { run } = await runOf('Plain values', 'pods');
     const r = await finished(run);
     assert.equal(r.status, 'succeeded');

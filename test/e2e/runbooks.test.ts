@@ -66,9 +66,17 @@ function config(target: string): string {
           title: 'API error triage',
           applies_to: { min_severity: 'high' },
           steps: [
-            { id: 'errors', title: 'Error rate', http: { url: `${target}/errors?incident={{ incident.label }}`, headers: { Authorization: { env: 'E2E_RUNBOOK_TOKEN' } } } },
+            {
+              id: 'errors',
+              title: 'Error rate',
+              http: { url: `${target}/errors?incident={{ incident.label }}`, headers: { Authorization: { env: 'E2E_RUNBOOK_TOKEN' } } },
+            },
             { id: 'deploys', title: 'Last deploy', http: { url: `${target}/deploys` } },
-            { id: 'rollback', title: 'Roll back to the previous version', action: { id: 'rollback_deployment', params: { service: 'api', version: '{{ steps.deploys.json.items[0].version }}' } } },
+            {
+              id: 'rollback',
+              title: 'Roll back to the previous version',
+              action: { id: 'rollback_deployment', params: { service: 'api', version: '{{ steps.deploys.json.items[0].version }}' } },
+            },
             { id: 'diagnosis', diagnose: { prompt: 'Focus on the deploy.' } },
             { id: 'status_page', check: 'Update the status page' },
           ],
@@ -165,23 +173,45 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
   const checklist = (i: Incident, run: RunbookRun) => messagesWithMarker(bot.emulator, i.channelId!, `runbook:${run.id}`);
   const checklistText = (i: Incident, run: RunbookRun) => blocksText(checklist(i, run)[0]?.blocks);
   const waitStatus = (run: RunbookRun, statuses: string[], what: string, ms = 8000) =>
-    bot.waitFor(async () => {
-      const r = await bot.fb.deps.store.getRunbookRun(run.id);
-      return r && statuses.includes(r.status) ? r : null;
-    }, ms, what);
+    bot.waitFor(
+      async () => {
+        const r = await bot.fb.deps.store.getRunbookRun(run.id);
+        return r && statuses.includes(r.status) ? r : null;
+      },
+      ms,
+      what,
+    );
   const waitStep = (run: RunbookRun, index: number, status: string, ms = 8000) =>
-    bot.waitFor(async () => {
-      const s = await bot.fb.deps.store.getRunbookStep(run.id, index);
-      return s?.status === status ? s : null;
-    }, ms, `step ${index + 1} ${status}`);
+    bot.waitFor(
+      async () => {
+        const s = await bot.fb.deps.store.getRunbookStep(run.id, index);
+        return s?.status === status ? s : null;
+      },
+      ms,
+      `step ${index + 1} ${status}`,
+    );
   const approvalMessage = (i: Incident, approvalId: string) => messagesWithMarker(bot.emulator, i.channelId!, `approval:${approvalId}`)[0];
-  const threadOf = (i: Incident, run: RunbookRun) => bot.emulator.state.messages(i.channelId!).filter((m) => (m as { thread_ts?: string }).thread_ts === checklist(i, run)[0]?.ts && m.ts !== checklist(i, run)[0]?.ts);
+  const threadOf = (i: Incident, run: RunbookRun) =>
+    bot.emulator.state
+      .messages(i.channelId!)
+      .filter((m) => (m as { thread_ts?: string }).thread_ts === checklist(i, run)[0]?.ts && m.ts !== checklist(i, run)[0]?.ts);
 
   test('read-only http steps run at once; the risky action waits for approval, then the diagnosis sees the outputs and a check waits for a person', async () => {
     const i = await declare('API 500s after deploy');
     claude.setResponder((req) => {
       if (!req.body?.tools?.some((t) => t.name === 'record_diagnosis')) return undefined;
-      return { toolUses: [{ name: 'record_diagnosis', input: { diagnosis: 'The v41 deploy at 14:01 preceded the error spike to 31%. <!here> see <https://evil.example|https://status.example.com>', confidence: 'high', evidence: ['errors', 'deploys'] } }] };
+      return {
+        toolUses: [
+          {
+            name: 'record_diagnosis',
+            input: {
+              diagnosis: 'The v41 deploy at 14:01 preceded the error spike to 31%. <!here> see <https://evil.example|https://status.example.com>',
+              confidence: 'high',
+              evidence: ['errors', 'deploys'],
+            },
+          },
+        ],
+      };
     });
     // The card offers the runbooks that apply (high severity: api-triage, stops-on-failure, tolerant, shell).
     const card = messagesWithMarker(bot.emulator, i.channelId!, `card:${i.id}`)[0]!;
@@ -189,7 +219,11 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
 
     const list = await bot.driver.slash('runbook', { user: BOB, channel: i.channelId! });
     assert.equal(list.status, 200);
-    const listed = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(BOB, i.channelId!).find((e) => /Runbooks that apply/.test(e.text ?? '')), 3000, 'runbook list');
+    const listed = await bot.waitFor(
+      () => bot.emulator.state.ephemeralsFor(BOB, i.channelId!).find((e) => /Runbooks that apply/.test(e.text ?? '')),
+      3000,
+      'runbook list',
+    );
     assert.match(listed.text!, /`api-triage` \*API error triage\*/);
     assert.match(listed.text!, /`edge-auto`/, 'others are listed too');
 
@@ -223,10 +257,14 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     assert.match(diag.userText, /<step_output step="deploys"[^>]*>\n\{"items":\[\{"version":"v41"/);
     assert.match(diag.userText, /Focus on the deploy\./);
     assert.doesNotMatch(diag.userText, new RegExp(TOKEN), 'no secret reaches Claude');
-    const thread = await bot.waitFor(() => {
-      const t = threadOf(i, run);
-      return t.some((m) => /Diagnosis/.test(blocksText(m.blocks))) ? t : null;
-    }, 3000, 'diagnosis in the thread');
+    const thread = await bot.waitFor(
+      () => {
+        const t = threadOf(i, run);
+        return t.some((m) => /Diagnosis/.test(blocksText(m.blocks))) ? t : null;
+      },
+      3000,
+      'diagnosis in the thread',
+    );
     const diagnosisPost = thread.find((m) => /Diagnosis/.test(blocksText(m.blocks)))!;
     assert.match(blocksText(diagnosisPost.blocks), /confidence \*high\*/);
     assert.match(blocksText(diagnosisPost.blocks), /Evidence used: errors, deploys/);
@@ -253,7 +291,18 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
 
     // Every step result is in the timeline (and queued for the backend).
     const tl = (await bot.fb.deps.store.listTimeline(i.id)).filter((e) => e.kind === 'runbook').map((e) => e.text);
-    for (const re of [/step 1 \(Error rate\) done/, /step 2 \(Last deploy\) done/, /step 3 .* done/, /step 4 .* done/, /confirmed by <@U0ALICE01>/, /API error triage\* finished/]) assert.ok(tl.some((t) => re.test(t)), `${re} in ${tl.join('\n')}`);
+    for (const re of [
+      /step 1 \(Error rate\) done/,
+      /step 2 \(Last deploy\) done/,
+      /step 3 .* done/,
+      /step 4 .* done/,
+      /confirmed by <@U0ALICE01>/,
+      /API error triage\* finished/,
+    ])
+      assert.ok(
+        tl.some((t) => re.test(t)),
+        `${re} in ${tl.join('\n')}`,
+      );
     const synced = await bot.fb.deps.store.countJobs({ kind: 'backend.sync' });
     assert.ok(synced > 0);
     claude.setResponder(undefined);
@@ -262,15 +311,26 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     await bot.driver.slash('resolve fixed by rollback', { user: ALICE, channel: i.channelId! });
     await bot.waitFor(() => /was each automated remediation needed/.test(checklistText(i, run)), 5000, 'feedback question');
     await bot.fb.deps.jobs.idle();
-    assert.equal(messagesWithMarker(bot.emulator, i.channelId!, 'remediation_question:').length, 0, 'asked on the runbook message only, not again in the channel');
+    assert.equal(
+      messagesWithMarker(bot.emulator, i.channelId!, 'remediation_question:').length,
+      0,
+      'asked on the runbook message only, not again in the channel',
+    );
     const falsePositives = await statsFalsePositives(i.channelId!);
     const m = checklist(i, run)[0]!;
     const nb = bot.emulator.state.ephemeralsFor(BOB, i.channelId!).length;
     await bot.driver.click({ channel: i.channelId!, ts: m.ts }, Actions.runbookFeedbackNo, { user: BOB, blockId: `runbook_feedback:${run.id}:2` });
-    await bot.waitFor(() => /The commander .* answers this/.test(bot.emulator.state.ephemeralsFor(BOB, i.channelId!)[nb]?.text ?? ''), 3000, 'only the commander answers');
+    await bot.waitFor(
+      () => /The commander .* answers this/.test(bot.emulator.state.ephemeralsFor(BOB, i.channelId!)[nb]?.text ?? ''),
+      3000,
+      'only the commander answers',
+    );
     await bot.driver.click({ channel: i.channelId!, ts: m.ts }, Actions.runbookFeedbackNo, { user: ALICE, blockId: `runbook_feedback:${run.id}:2` });
     const fb = await bot.waitFor(async () => (await bot.fb.deps.store.listRemediationAnswers({ incidentId: i.id }))[0], 3000, 'feedback stored');
-    assert.deepEqual({ approvalId: fb.approvalId, answer: fb.answer, by: fb.answeredBy, action: fb.actionId }, { approvalId: approval.id, answer: 'no', by: ALICE, action: 'rollback_deployment' });
+    assert.deepEqual(
+      { approvalId: fb.approvalId, answer: fb.answer, by: fb.answeredBy, action: fb.actionId },
+      { approvalId: approval.id, answer: 'no', by: ALICE, action: 'rollback_deployment' },
+    );
     await bot.waitFor(() => /Answered \*no\* by <@U0ALICE01>/.test(checklistText(i, run)), 3000, 'answer shown');
     // The answer given on the runbook message is the one `/incident stats` counts: one more "not needed".
     assert.deepEqual(await statsFalsePositives(i.channelId!), { notNeeded: falsePositives.notNeeded + 1, executed: falsePositives.executed });
@@ -294,7 +354,11 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     for (const k of [3, 4]) assert.equal((await bot.fb.deps.store.getRunbookStep(run.id, k))!.status, 'pending');
     await bot.waitFor(() => /Stopped/.test(checklistText(i, run)) && /not approved/.test(checklistText(i, run)), 3000, 'checklist shows the stop');
     assert.ok((await bot.fb.deps.store.listTimeline(i.id)).some((e) => /API error triage\* stopped at step 3/.test(e.text)));
-    assert.equal(claude.messageRequests.filter((r) => r.userText.includes('Checkout latency') && r.body?.tools?.some((t) => t.name === 'record_diagnosis')).length, 0, 'no diagnosis after the stop');
+    assert.equal(
+      claude.messageRequests.filter((r) => r.userText.includes('Checkout latency') && r.body?.tools?.some((t) => t.name === 'record_diagnosis')).length,
+      0,
+      'no diagnosis after the stop',
+    );
   });
 
   test('an output longer than a message holds is attached whole as a file in the thread; the message shows its start and names the file', async () => {
@@ -310,10 +374,14 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
       await waitStatus(run, ['succeeded'], 'run finished');
       const full = (await bot.fb.deps.store.getRunbookStep(run.id, 0))!.output!;
       assert.ok(full.endsWith('END-OF-OUTPUT') && full.length > 10_000, 'the step kept the whole output');
-      const thread = await bot.waitFor(() => {
-        const t = threadOf(i, run);
-        return t.filter((m) => (m as { files?: unknown[] }).files?.length).length === 2 && t.some((m) => /Diagnosis/.test(blocksText(m.blocks))) ? t : null;
-      }, 5000, 'two files and the diagnosis in the thread');
+      const thread = await bot.waitFor(
+        () => {
+          const t = threadOf(i, run);
+          return t.filter((m) => (m as { files?: unknown[] }).files?.length).length === 2 && t.some((m) => /Diagnosis/.test(blocksText(m.blocks))) ? t : null;
+        },
+        5000,
+        'two files and the diagnosis in the thread',
+      );
       const fileOf = (re: RegExp) => {
         const m = thread.find((x) => (x as { files?: { name: string }[] }).files?.some((f) => re.test(f.name)))!;
         const meta = (m as unknown as { files: { id: string; name: string }[] }).files[0]!;
@@ -326,8 +394,13 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
       const shown = blocksText(post.blocks);
       assert.match(shown, /line 0 &lt;warn&gt; a&amp;b latency=0ms/);
       assert.doesNotMatch(shown, /END-OF-OUTPUT/);
-      assert.match(shown, new RegExp(`Showing the first [0-9,]+ of ${full.length.toLocaleString('en-US')} characters\\. The full output is attached in this thread as \`${out.name.replace(/\./g, '\\.')}\``));
-      for (const b of post.blocks as { text?: { text: string } }[]) assert.ok((b.text?.text.length ?? 0) <= 3000, 'every section within Slack\'s limit');
+      assert.match(
+        shown,
+        new RegExp(
+          `Showing the first [0-9,]+ of ${full.length.toLocaleString('en-US')} characters\\. The full output is attached in this thread as \`${out.name.replace(/\./g, '\\.')}\``,
+        ),
+      );
+      for (const b of post.blocks as { text?: { text: string } }[]) assert.ok((b.text?.text.length ?? 0) <= 3000, "every section within Slack's limit");
       // The diagnosis too.
       const diag = fileOf(/step-2-why-diagnosis\.txt$/);
       assert.equal(diag.text, longDiagnosis);
@@ -347,7 +420,9 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
    * for everyone, but a click can be on its way): the payload carries the old message.
    */
   async function staleClick(channel: string, msg: { ts: string; blocks?: unknown[] }, actionId: string, userId: string) {
-    const block = (msg.blocks as { block_id?: string; elements?: { action_id?: string; value?: string }[] }[]).find((b) => b.elements?.some((e) => e.action_id === actionId))!;
+    const block = (msg.blocks as { block_id?: string; elements?: { action_id?: string; value?: string }[] }[]).find((b) =>
+      b.elements?.some((e) => e.action_id === actionId),
+    )!;
     const el = block.elements!.find((e) => e.action_id === actionId)!;
     const payload = {
       type: 'block_actions',
@@ -382,10 +457,14 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     await bot.driver.slash('runbook api-triage', { user: BOB, channel: i.channelId! });
     const run = await runOf(i, 'api-triage');
     const waiting = await waitStep(run, 2, 'waiting_approval');
-    const before = await bot.waitFor(() => {
-      const m = approvalMessage(i, waiting.approvalId!);
-      return m && /Approve/.test(JSON.stringify(m.blocks)) ? structuredClone(m) : null;
-    }, 3000, 'approval message with buttons');
+    const before = await bot.waitFor(
+      () => {
+        const m = approvalMessage(i, waiting.approvalId!);
+        return m && /Approve/.test(JSON.stringify(m.blocks)) ? structuredClone(m) : null;
+      },
+      3000,
+      'approval message with buttons',
+    );
     const spy = spyExecutor();
     try {
       // Bob, who started it, cancels from the checklist.
@@ -397,18 +476,32 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
       assert.match(reply, /approval that step 3 waited for is withdrawn: it can no longer be approved/);
 
       // The approval message, updated in place: withdrawn because the run was cancelled, no buttons.
-      const updated = await bot.waitFor(() => {
-        const m = approvalMessage(i, waiting.approvalId!);
-        return m && /Withdrawn: the runbook run was cancelled/.test(blocksText(m.blocks)) ? m : null;
-      }, 3000, 'approval message withdrawn');
+      const updated = await bot.waitFor(
+        () => {
+          const m = approvalMessage(i, waiting.approvalId!);
+          return m && /Withdrawn: the runbook run was cancelled/.test(blocksText(m.blocks)) ? m : null;
+        },
+        3000,
+        'approval message withdrawn',
+      );
       assert.equal(updated.ts, before.ts, 'the same message, updated');
-      assert.match(blocksText(updated.blocks), /withdrawn .*because the runbook “API error triage” was cancelled by <@U0BOB0001>\. It can no longer be approved/);
+      assert.match(
+        blocksText(updated.blocks),
+        /withdrawn .*because the runbook “API error triage” was cancelled by <@U0BOB0001>\. It can no longer be approved/,
+      );
       assert.doesNotMatch(JSON.stringify(updated.blocks), new RegExp(Actions.approve));
       const a = (await bot.fb.deps.store.getApproval(waiting.approvalId!))!;
       assert.equal(a.status, 'denied');
       const audit = await bot.fb.deps.store.listAudit({ incidentId: i.id });
-      assert.ok(audit.some((e) => e.action === 'approval.withdrawn' && e.approvalId === a.id && e.actor === BOB && e.detail.run === run.id), 'the withdrawal is audited');
-      assert.ok((await bot.fb.deps.store.listTimeline(i.id)).some((e) => /`rollback_deployment` withdrawn: runbook “API error triage” was cancelled by <@U0BOB0001>/.test(e.text)));
+      assert.ok(
+        audit.some((e) => e.action === 'approval.withdrawn' && e.approvalId === a.id && e.actor === BOB && e.detail.run === run.id),
+        'the withdrawal is audited',
+      );
+      assert.ok(
+        (await bot.fb.deps.store.listTimeline(i.id)).some((e) =>
+          /`rollback_deployment` withdrawn: runbook “API error triage” was cancelled by <@U0BOB0001>/.test(e.text),
+        ),
+      );
       // The step says why it ended; the checklist shows it.
       const step = await waitStep(run, 2, 'denied');
       assert.match(step.error!, /approval withdrawn: the run was cancelled by <@U0BOB0001>/);
@@ -422,7 +515,11 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
       await bot.settled();
       assert.equal((await bot.fb.deps.store.getApproval(a.id))!.status, 'denied');
       assert.equal(spy.calls(), 0, 'the executor was never called');
-      assert.ok((await bot.fb.deps.store.listAudit({ incidentId: i.id })).some((e) => e.action === 'approval.click_refused' && e.actor === ALICE && e.approvalId === a.id));
+      assert.ok(
+        (await bot.fb.deps.store.listAudit({ incidentId: i.id })).some(
+          (e) => e.action === 'approval.click_refused' && e.actor === ALICE && e.approvalId === a.id,
+        ),
+      );
     } finally {
       spy.restore();
     }
@@ -435,14 +532,20 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     const waiting = await waitStep(run, 2, 'waiting_approval');
     const msg = await bot.waitFor(() => approvalMessage(i, waiting.approvalId!), 3000, 'approval message');
     // What the store holds when the process dies right after the cancel was recorded.
-    assert.ok(await bot.fb.deps.store.transitionRunbookRun(run.id, ['waiting', 'running', 'blocked'], 'cancelled', { cancelledBy: BOB, finishedAt: new Date() }));
+    assert.ok(
+      await bot.fb.deps.store.transitionRunbookRun(run.id, ['waiting', 'running', 'blocked'], 'cancelled', { cancelledBy: BOB, finishedAt: new Date() }),
+    );
     const spy = spyExecutor();
     try {
       const na = bot.emulator.state.ephemeralsFor(ALICE, i.channelId!).length;
       await bot.driver.click({ channel: i.channelId!, ts: msg.ts }, Actions.approve, { user: ALICE });
       const answer = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(ALICE, i.channelId!)[na]?.text, 3000, 'answer');
       assert.match(answer, /withdrawn .* because its runbook run \(“API error triage”\) was cancelled by <@U0BOB0001>/);
-      await bot.waitFor(() => /Withdrawn: the runbook run was cancelled/.test(blocksText(approvalMessage(i, waiting.approvalId!)?.blocks)), 3000, 'message updated');
+      await bot.waitFor(
+        () => /Withdrawn: the runbook run was cancelled/.test(blocksText(approvalMessage(i, waiting.approvalId!)?.blocks)),
+        3000,
+        'message updated',
+      );
       await bot.settled();
       assert.equal((await bot.fb.deps.store.getApproval(waiting.approvalId!))!.status, 'denied');
       assert.deepEqual(await bot.fb.deps.store.listVotes(waiting.approvalId!), [], 'the click counted for nothing');
@@ -476,7 +579,14 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     const before = target.calls.filter((c) => c.path === '/down').length;
     const m = checklist(i, run)[0]!;
     await bot.driver.click({ channel: i.channelId!, ts: m.ts }, numbered(Actions.runbookRetry, 0), { user: ALICE });
-    await bot.waitFor(async () => ((await bot.fb.deps.store.getRunbookStep(run.id, 0))!.attempt === 1 && (await bot.fb.deps.store.getRunbookRun(run.id))!.status === 'failed' ? true : null), 5000, 'retried and failed again');
+    await bot.waitFor(
+      async () =>
+        (await bot.fb.deps.store.getRunbookStep(run.id, 0))!.attempt === 1 && (await bot.fb.deps.store.getRunbookRun(run.id))!.status === 'failed'
+          ? true
+          : null,
+      5000,
+      'retried and failed again',
+    );
     assert.equal(target.calls.filter((c) => c.path === '/down').length, before + 1);
   });
 
@@ -490,13 +600,20 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     const { existsSync } = await import('node:fs');
     assert.equal(existsSync('/tmp/firebreak-e2e-command-ran'), false);
     await bot.waitFor(() => /command steps are disabled/.test(checklistText(i, run)), 3000, 'refusal shown');
-    assert.ok(bot.logs.some((l) => /step uptime is a command step, but runbooks.allow_commands is false/.test(l)), 'said at start-up');
+    assert.ok(
+      bot.logs.some((l) => /step uptime is a command step, but runbooks.allow_commands is false/.test(l)),
+      'said at start-up',
+    );
   });
 
   test('an alert-created incident starts the matching auto runbook: reads run, the risky action waits for a person', async () => {
     const status = await postGenericAlert(bot.url, ALERT_SECRET, { title: 'Edge 5xx burst', severity: 'critical', service: 'edge', details: { team: 'edge' } });
     assert.equal(status, 202);
-    const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title.includes('Edge 5xx burst') && x.channelId), 8000, 'alert incident');
+    const i = await bot.waitFor(
+      async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title.includes('Edge 5xx burst') && x.channelId),
+      8000,
+      'alert incident',
+    );
     const run = await runOf(i, 'edge-auto');
     assert.equal(run.startedBy, 'auto');
     const waiting = await waitStep(run, 1, 'waiting_approval');
@@ -510,7 +627,11 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     await bot.waitFor(() => /started automatically \(it matches this incident\)/.test(checklistText(i, run)), 3000, 'checklist');
     // Another matching incident that is not from the edge team does not start it.
     await postGenericAlert(bot.url, ALERT_SECRET, { title: 'Core 5xx burst', severity: 'critical', service: 'core', details: { team: 'core' } });
-    const other = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title.includes('Core 5xx burst') && x.channelId), 8000, 'second alert incident');
+    const other = await bot.waitFor(
+      async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title.includes('Core 5xx burst') && x.channelId),
+      8000,
+      'second alert incident',
+    );
     await flowDone(bot, other.id);
     assert.equal((await runs(other)).length, 0);
   });

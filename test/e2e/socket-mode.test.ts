@@ -37,7 +37,11 @@ describe('the bot in Socket Mode', () => {
     const r = await bot.driver.slash('declare high Payments API failing', { user: ALICE, channel: GENERAL_CHANNEL_ID });
     assert.equal(r.status, 200);
     assert.ok(r.ms < 3000, `ack took ${r.ms} ms`);
-    const incident = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === 'Payments API failing'), 5000, 'the incident');
+    const incident = await bot.waitFor(
+      async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === 'Payments API failing'),
+      5000,
+      'the incident',
+    );
     await flowDone(bot as unknown as Bot, incident.id);
     const i = (await bot.fb.deps.store.getIncident(incident.id))!;
     assert.equal(i.severity, 'high');
@@ -46,7 +50,10 @@ describe('the bot in Socket Mode', () => {
     assert.ok(ch.members.includes(ALICE), 'declarer invited');
     const cards = messagesWithMarker(bot.emulator, i.channelId!, `card:${i.id}`);
     assert.equal(cards.length, 1);
-    assert.ok(bot.emulator.state.pins(i.channelId!).some((p) => p.message.ts === cards[0]!.ts), 'card pinned');
+    assert.ok(
+      bot.emulator.state.pins(i.channelId!).some((p) => p.message.ts === cards[0]!.ts),
+      'card pinned',
+    );
     assert.equal(messagesWithMarker(bot.emulator, INCIDENTS_CHANNEL_ID, `announce:${i.id}`).length, 1, 'announced once');
   });
 
@@ -57,7 +64,11 @@ describe('the bot in Socket Mode', () => {
     assert.equal(bot.emulator.calls('views.open').at(-1)?.args.trigger_id, r.triggerId);
 
     // A bad submission comes back as field errors in the ack, and the modal stays open.
-    const bad = await bot.driver.submitView(view.id, { [DeclareBlocks.title]: { [INPUT]: '   ' }, [DeclareBlocks.severity]: { [INPUT]: 'low' }, [DeclareBlocks.commander]: { [INPUT]: ALICE } }, { user: ALICE });
+    const bad = await bot.driver.submitView(
+      view.id,
+      { [DeclareBlocks.title]: { [INPUT]: '   ' }, [DeclareBlocks.severity]: { [INPUT]: 'low' }, [DeclareBlocks.commander]: { [INPUT]: ALICE } },
+      { user: ALICE },
+    );
     assert.equal(bad.status, 200);
     assert.equal((bad.body as { response_action?: string }).response_action, 'errors');
     assert.equal(bot.emulator.state.view(view.id)?.open, true);
@@ -77,7 +88,11 @@ describe('the bot in Socket Mode', () => {
     assert.equal(sub.status, 200);
     assert.ok(sub.ms < 3000, `ack took ${sub.ms} ms`);
     assert.equal(bot.emulator.state.view(view.id)?.open, false, 'the modal closed on the ack');
-    const incident = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === 'Login page blank'), 5000, 'the incident');
+    const incident = await bot.waitFor(
+      async () => (await bot.fb.deps.store.listOpenIncidents()).find((i) => i.title === 'Login page blank'),
+      5000,
+      'the incident',
+    );
     await flowDone(bot as unknown as Bot, incident.id);
     const i = (await bot.fb.deps.store.getIncident(incident.id))!;
     assert.equal(i.commanderId, BOB);
@@ -101,7 +116,10 @@ describe('the bot in Socket Mode', () => {
     const home = await bot.waitFor(() => bot.emulator.state.homeView(CAROL), 3000, 'the Home tab');
     assert.match(blocksText(home.blocks), /Payments API failing/);
     const publishes = bot.emulator.calls('views.publish').length;
-    const retry = await bot.driver.event({ type: 'app_home_opened', user: CAROL, channel: 'D0CAROL', tab: 'home' }, { eventId: first.eventId, retryNum: 1, retryReason: 'timeout' });
+    const retry = await bot.driver.event(
+      { type: 'app_home_opened', user: CAROL, channel: 'D0CAROL', tab: 'home' },
+      { eventId: first.eventId, retryNum: 1, retryReason: 'timeout' },
+    );
     assert.equal(retry.status, 200);
     assert.equal(bot.emulator.socketMode.envelopes().at(-1)?.retryAttempt, 1);
     await bot.settled();

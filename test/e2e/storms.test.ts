@@ -37,7 +37,13 @@ describe('alert storms: grouping above the rate of new incidents, and Split out'
     const cfg = join(dir, 'firebreak.yml');
     // Three incidents from alerts per five minutes; Bob is a responder (so he may take command of
     // alert incidents, and split alerts out of a storm); Alice is neither a responder nor an approver.
-    writeFileSync(cfg, stringify({ responders: [BOB], alerts: { batch_seconds: 1, storm: { max_new_incidents: 3, window_minutes: 5, group_by: 'service', list_update_seconds: 1 } } }));
+    writeFileSync(
+      cfg,
+      stringify({
+        responders: [BOB],
+        alerts: { batch_seconds: 1, storm: { max_new_incidents: 3, window_minutes: 5, group_by: 'service', list_update_seconds: 1 } },
+      }),
+    );
     bot = await startBot({ env: { ALERT_WEBHOOK_SECRET: SECRET, FIREBREAK_CONFIG: cfg } });
   });
   after(async () => {
@@ -56,29 +62,41 @@ describe('alert storms: grouping above the rate of new incidents, and Split out'
       ['Search golf slow', 'search'],
     ] as const)
       await fire(bot, t, s);
-    const both = await bot.waitFor(async () => {
-      const s = await storms(bot);
-      return s.length === 2 && s.every((x) => x.alertCount === 2 && x.cardTs) ? s : null;
-    }, 15_000, 'two storms (checkout, search) with two alerts each');
+    const both = await bot.waitFor(
+      async () => {
+        const s = await storms(bot);
+        return s.length === 2 && s.every((x) => x.alertCount === 2 && x.cardTs) ? s : null;
+      },
+      15_000,
+      'two storms (checkout, search) with two alerts each',
+    );
     assert.deepEqual(both.map((s) => s.title).sort(), ['[STORM] Alerts on checkout', '[STORM] Alerts on search']);
     assert.equal((await open(bot)).length, 5, 'three incidents of their own and two storms: no incident per stormed alert');
 
     const checkout = both.find((s) => s.title.endsWith('checkout'))!;
-    const first = await bot.waitFor(() => {
-      const m = listMessages(bot, checkout);
-      return m.length === 1 && /Checkout echo down/.test(blocksText(m[0]!.blocks)) ? m[0] : null;
-    }, 10_000, 'the checkout storm list with both alerts');
+    const first = await bot.waitFor(
+      () => {
+        const m = listMessages(bot, checkout);
+        return m.length === 1 && /Checkout echo down/.test(blocksText(m[0]!.blocks)) ? m[0] : null;
+      },
+      10_000,
+      'the checkout storm list with both alerts',
+    );
     assert.match(blocksText(first.blocks), /Checkout delta down/);
     assert.doesNotMatch(blocksText(first.blocks), /Search/, 'each service has its own storm');
 
     // A new alert and a repeat of a listed one: the same message is edited, the repeat only counts.
     await fire(bot, 'Checkout hotel down', 'checkout');
     await fire(bot, 'Checkout delta down', 'checkout', 2);
-    const grown = await bot.waitFor(async () => {
-      const s = await bot.fb.deps.store.getIncident(checkout.id);
-      const m = listMessages(bot, checkout);
-      return s!.alertCount === 4 && m.length === 1 && /Checkout hotel down/.test(blocksText(m[0]!.blocks)) ? m[0] : null;
-    }, 10_000, 'the list to grow in place');
+    const grown = await bot.waitFor(
+      async () => {
+        const s = await bot.fb.deps.store.getIncident(checkout.id);
+        const m = listMessages(bot, checkout);
+        return s!.alertCount === 4 && m.length === 1 && /Checkout hotel down/.test(blocksText(m[0]!.blocks)) ? m[0] : null;
+      },
+      10_000,
+      'the list to grow in place',
+    );
     assert.equal(grown.ts, first.ts, 'edited in place, not posted again');
     assert.equal((blocksText(grown.blocks).match(/Checkout delta down/g) ?? []).length, 1, 'one line per alert, however often it fires');
     assert.match(blocksText(grown.blocks), /4 alerts in this storm so far, from 3 distinct sources/);
@@ -100,15 +118,23 @@ describe('alert storms: grouping above the rate of new incidents, and Split out'
 
     // A double click (and a second person's click) split it out once.
     await Promise.all([1, 2, 3].map(() => bot.driver.click(ref, Actions.stormSplitOut, { user: BOB, blockId: block })));
-    const own = await bot.waitFor(async () => (await open(bot)).find((i) => i.title === '[GENERIC] Checkout delta down' && i.cardTs), 15_000, 'the split-out incident');
+    const own = await bot.waitFor(
+      async () => (await open(bot)).find((i) => i.title === '[GENERIC] Checkout delta down' && i.cardTs),
+      15_000,
+      'the split-out incident',
+    );
     await bot.fb.deps.jobs.idle();
     assert.equal((await open(bot)).filter((i) => i.title === '[GENERIC] Checkout delta down').length, 1, 'exactly one incident however often clicked');
     assert.equal(own.alertCount, 2, 'its two firings moved with it');
     assert.equal((await bot.fb.deps.store.getIncident(checkout.id))!.alertCount, 2, 'and left the storm count');
-    const shown = await bot.waitFor(() => {
-      const m = listMessages(bot, checkout)[0]!;
-      return blocksText(m.blocks).includes(`split out by <@${BOB}> into <#${own.channelId}>`) ? m : null;
-    }, 10_000, 'the list to show the split, linking to the new channel');
+    const shown = await bot.waitFor(
+      () => {
+        const m = listMessages(bot, checkout)[0]!;
+        return blocksText(m.blocks).includes(`split out by <@${BOB}> into <#${own.channelId}>`) ? m : null;
+      },
+      10_000,
+      'the list to show the split, linking to the new channel',
+    );
     assert.equal(shown.ts, list.ts, 'the same message, edited');
     assert.match(blocksText(shown.blocks), /2 alerts in this storm so far, from 2 distinct sources · 1 split out/);
     assert.equal((await bot.fb.deps.store.listAudit({ incidentId: checkout.id })).filter((a) => a.action === 'alert.split_out').length, 1);

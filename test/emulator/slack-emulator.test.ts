@@ -19,7 +19,6 @@ import { silentSlackLogger as silent } from './helpers.js';
 const TOKEN = 'xoxb-test';
 const T0 = 1_732_540_000_000;
 
-
 /** A controllable clock shared by the emulator and the driver. */
 function testClock(start = T0) {
   let now = start;
@@ -31,12 +30,20 @@ function client(emu: SlackEmulator, token = TOKEN): WebClient {
 }
 
 /** The Slack error string of a rejected WebClient call. */
-async function slackError(p: Promise<unknown>): Promise<{ code: string; error?: string; data?: Record<string, unknown>; retryAfter?: number; statusCode?: number }> {
+async function slackError(
+  p: Promise<unknown>,
+): Promise<{ code: string; error?: string; data?: Record<string, unknown>; retryAfter?: number; statusCode?: number }> {
   try {
     await p;
   } catch (err) {
     const e = err as { code: string; data?: Record<string, unknown>; retryAfter?: number; statusCode?: number };
-    return { code: e.code, error: typeof e.data?.error === 'string' ? e.data.error : undefined, data: e.data, retryAfter: e.retryAfter, statusCode: e.statusCode };
+    return {
+      code: e.code,
+      error: typeof e.data?.error === 'string' ? e.data.error : undefined,
+      data: e.data,
+      retryAfter: e.retryAfter,
+      statusCode: e.statusCode,
+    };
   }
   assert.fail('expected the call to fail');
 }
@@ -132,13 +139,20 @@ describe('Slack emulator: Web API', () => {
     emu.state.channel(id)!.messages.length = 0; // drop the join message to count only ours
     const posted: string[] = [];
     for (let i = 1; i <= 5; i++) posted.push((await web.chat.postMessage({ channel: id, text: `m${i}` })).ts as string);
-    assert.ok(posted.every((ts, i) => i === 0 || ts > posted[i - 1]!), 'ts strictly increasing');
+    assert.ok(
+      posted.every((ts, i) => i === 0 || ts > posted[i - 1]!),
+      'ts strictly increasing',
+    );
 
     const reply = await web.chat.postMessage({ channel: id, text: 'in thread', thread_ts: posted[0] });
     assert.equal(reply.message?.thread_ts, posted[0]);
 
     const all = await web.conversations.history({ channel: id });
-    assert.deepEqual(all.messages?.map((m) => m.text), ['m5', 'm4', 'm3', 'm2', 'm1'], 'replies are not in history');
+    assert.deepEqual(
+      all.messages?.map((m) => m.text),
+      ['m5', 'm4', 'm3', 'm2', 'm1'],
+      'replies are not in history',
+    );
     assert.equal(all.messages?.[4]?.reply_count, 1);
 
     const texts: string[] = [];
@@ -154,10 +168,16 @@ describe('Slack emulator: Web API', () => {
     assert.deepEqual(texts, ['m5', 'm4', 'm3', 'm2', 'm1']);
 
     const newer = await web.conversations.history({ channel: id, oldest: posted[2] });
-    assert.deepEqual(newer.messages?.map((m) => m.text), ['m5', 'm4']);
+    assert.deepEqual(
+      newer.messages?.map((m) => m.text),
+      ['m5', 'm4'],
+    );
 
     const thread = await web.conversations.replies({ channel: id, ts: posted[0]! });
-    assert.deepEqual(thread.messages?.map((m) => m.text), ['m1', 'in thread']);
+    assert.deepEqual(
+      thread.messages?.map((m) => m.text),
+      ['m1', 'in thread'],
+    );
 
     await web.chat.update({ channel: id, ts: posted[1]!, text: 'm2 (edited)' });
     assert.equal(emu.state.message(id, posted[1]!)?.text, 'm2 (edited)');
@@ -190,7 +210,16 @@ describe('Slack emulator: Web API', () => {
     assert.match(String((long.data!.response_metadata as { messages: string[] }).messages[0]), /json-pointer:\/blocks\/0\/elements\/0\/text\/text/);
     await web.chat.postMessage({ channel: INCIDENTS_CHANNEL_ID, text: 't', blocks: button('a'.repeat(75)) });
 
-    const dup = await slackError(web.chat.postMessage({ channel: INCIDENTS_CHANNEL_ID, text: 't', blocks: [{ ...section, block_id: 'b' }, { ...section, block_id: 'b' }] }));
+    const dup = await slackError(
+      web.chat.postMessage({
+        channel: INCIDENTS_CHANNEL_ID,
+        text: 't',
+        blocks: [
+          { ...section, block_id: 'b' },
+          { ...section, block_id: 'b' },
+        ],
+      }),
+    );
     assert.equal(dup.error, 'invalid_blocks');
     const unknownType = await slackError(web.chat.postMessage({ channel: INCIDENTS_CHANNEL_ID, text: 't', blocks: [{ type: 'carousel' }] }));
     assert.equal(unknownType.error, 'invalid_blocks');
@@ -209,7 +238,9 @@ describe('Slack emulator: Web API', () => {
     assert.equal((await slackError(web.views.open({ trigger_id: old, view }))).error, 'expired_trigger_id');
     assert.equal((await slackError(web.views.open({ trigger_id: '123.456.abc', view }))).error, 'expired_trigger_id');
 
-    const longTitle = await slackError(web.views.open({ trigger_id: emu.issueTrigger('U0ALICE01'), view: { ...view, title: { type: 'plain_text', text: 'A title that is too long!' } } }));
+    const longTitle = await slackError(
+      web.views.open({ trigger_id: emu.issueTrigger('U0ALICE01'), view: { ...view, title: { type: 'plain_text', text: 'A title that is too long!' } } }),
+    );
     assert.equal(longTitle.error, 'invalid_arguments');
   });
 
@@ -219,7 +250,11 @@ describe('Slack emulator: Web API', () => {
     assert.equal(limited.code, 'slack_webapi_rate_limited_error');
     assert.equal(limited.retryAfter, 3, 'tier 2 refills one call per 3 s');
     assert.equal(emu.state.channelByName('burst-20'), undefined, 'a limited call changes nothing');
-    const raw = await fetch(`${emu.apiUrl}conversations.create`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: new URLSearchParams({ name: 'raw' }) });
+    const raw = await fetch(`${emu.apiUrl}conversations.create`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: new URLSearchParams({ name: 'raw' }),
+    });
     assert.equal(raw.status, 429);
     assert.equal(raw.headers.get('retry-after'), '3');
     assert.deepEqual(await raw.json(), { ok: false, error: 'ratelimited' });
@@ -285,7 +320,10 @@ describe('Slack emulator: Web API', () => {
     const impatient = new WebClient(TOKEN, { slackApiUrl: own.emu.apiUrl, retryConfig: { retries: 0 }, timeout: 100, logger: silent });
     const e = await slackError(impatient.conversations.history({ channel: GENERAL_CHANNEL_ID }));
     assert.equal(e.code, 'slack_webapi_request_error');
-    assert.deepEqual(own.emu.calls('conversations.history').map((c) => [c.status, c.error]), [[0, 'hang']]);
+    assert.deepEqual(
+      own.emu.calls('conversations.history').map((c) => [c.status, c.error]),
+      [[0, 'hang']],
+    );
     await own.emu.close();
   });
 
@@ -308,10 +346,17 @@ describe('Slack emulator: Web API', () => {
       view: { type: 'modal', title: { type: 'plain_text', text: 'Step 1' }, blocks: [] },
     });
     const id = opened.view!.id!;
-    assert.equal((await slackError(web.views.update({ view_id: id, hash: 'stale', view: { type: 'modal', title: { type: 'plain_text', text: 'Step 2' }, blocks: [] } }))).error, 'hash_conflict');
+    assert.equal(
+      (await slackError(web.views.update({ view_id: id, hash: 'stale', view: { type: 'modal', title: { type: 'plain_text', text: 'Step 2' }, blocks: [] } })))
+        .error,
+      'hash_conflict',
+    );
     await web.views.update({ view_id: id, hash: opened.view!.hash!, view: { type: 'modal', title: { type: 'plain_text', text: 'Step 2' }, blocks: [] } });
     assert.deepEqual(emu.state.view(id)?.title, { type: 'plain_text', text: 'Step 2' });
-    assert.equal((await slackError(web.views.update({ view_id: 'V0NOPE', view: { type: 'modal', title: { type: 'plain_text', text: 'x' }, blocks: [] } }))).error, 'not_found');
+    assert.equal(
+      (await slackError(web.views.update({ view_id: 'V0NOPE', view: { type: 'modal', title: { type: 'plain_text', text: 'x' }, blocks: [] } }))).error,
+      'not_found',
+    );
 
     const home = { type: 'home' as const, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 'No open incidents' } }] };
     const first = await web.views.publish({ user_id: 'U0CAROL01', view: home });
@@ -335,7 +380,10 @@ describe('Slack emulator: Web API', () => {
     assert.equal(post?.at, T0);
     const [lookup] = emu.calls('users.lookupByEmail');
     assert.deepEqual([lookup?.ok, lookup?.error], [false, 'users_not_found']);
-    assert.deepEqual(emu.calls().map((c) => c.method), ['chat.postMessage', 'users.lookupByEmail']);
+    assert.deepEqual(
+      emu.calls().map((c) => c.method),
+      ['chat.postMessage', 'users.lookupByEmail'],
+    );
     emu.clearCalls();
     assert.equal(emu.calls().length, 0);
   });
@@ -361,7 +409,7 @@ describe('Slack emulator: Web API', () => {
     }
   });
 
-  test('bots.info: auth.test\'s bot_id names the app; an unknown bot is bot_not_found; users:read is needed', async () => {
+  test("bots.info: auth.test's bot_id names the app; an unknown bot is bot_not_found; users:read is needed", async () => {
     const me = await web.auth.test();
     assert.equal(typeof me.bot_id, 'string');
     const r = await web.bots.info({ bot: me.bot_id as string });
@@ -378,7 +426,7 @@ describe('Slack emulator: Web API', () => {
     }
   });
 
-  test('scopes: the default is the manifest\'s bot scopes', async () => {
+  test("scopes: the default is the manifest's bot scopes", async () => {
     assert.ok(emu.scopes.includes('bookmarks:read') && emu.scopes.includes('chat:write'));
     assert.equal((await web.bookmarks.list({ channel_id: INCIDENTS_CHANNEL_ID })).ok, true);
   });
@@ -409,7 +457,10 @@ describe('Slack emulator: Web API', () => {
     await web.chat.postEphemeral({ channel: INCIDENTS_CHANNEL_ID, user: 'U0DAVE001', text: 'only dave' });
     assert.equal(emu.state.pins(INCIDENTS_CHANNEL_ID).length, 1);
     assert.equal((await web.bookmarks.list({ channel_id: INCIDENTS_CHANNEL_ID })).bookmarks?.[0]?.link, 'https://rootly.example/inc/1');
-    assert.deepEqual(emu.state.ephemeralsFor('U0DAVE001').map((e) => e.text), ['only dave']);
+    assert.deepEqual(
+      emu.state.ephemeralsFor('U0DAVE001').map((e) => e.text),
+      ['only dave'],
+    );
     assert.deepEqual((await web.usergroups.users.list({ usergroup: 'S0SRELEADS' })).users, ['U0BOB0001', 'U0CAROL01']);
     assert.equal((await slackError(web.usergroups.users.list({ usergroup: 'S0NOPE' }))).error, 'no_such_subteam');
     const kinds = changes.map((c) => c.kind);
@@ -516,10 +567,21 @@ describe('SlackDriver: signed requests towards the bot', () => {
 
     // The trigger works for views.open, and the response_url behaves like Slack's.
     await web.views.open({ trigger_id: r.triggerId, view: { type: 'modal', title: { type: 'plain_text', text: 'Declare' }, blocks: [] } });
-    const eph = await fetch(r.responseUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'Only you can see this' }) });
+    const eph = await fetch(r.responseUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'Only you can see this' }),
+    });
     assert.equal(eph.status, 200);
-    assert.deepEqual(emu.state.ephemeralsFor('U0ALICE01', GENERAL_CHANNEL_ID).map((e) => e.text), ['Only you can see this']);
-    await fetch(r.responseUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ response_type: 'in_channel', text: 'Incident declared' }) });
+    assert.deepEqual(
+      emu.state.ephemeralsFor('U0ALICE01', GENERAL_CHANNEL_ID).map((e) => e.text),
+      ['Only you can see this'],
+    );
+    await fetch(r.responseUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ response_type: 'in_channel', text: 'Incident declared' }),
+    });
     assert.equal(emu.state.messages(GENERAL_CHANNEL_ID).at(-1)?.text, 'Incident declared');
   });
 
@@ -541,21 +603,37 @@ describe('SlackDriver: signed requests towards the bot', () => {
     const { ts } = await web.chat.postMessage({
       channel: INCIDENTS_CHANNEL_ID,
       text: 'Approve rollback?',
-      blocks: [{ type: 'actions', block_id: 'approval:1', elements: [{ type: 'button', action_id: 'approval.approve', value: 'apr_1', text: { type: 'plain_text', text: 'Approve' }, style: 'primary' }] }],
+      blocks: [
+        {
+          type: 'actions',
+          block_id: 'approval:1',
+          elements: [{ type: 'button', action_id: 'approval.approve', value: 'apr_1', text: { type: 'plain_text', text: 'Approve' }, style: 'primary' }],
+        },
+      ],
     });
     await driver.click({ channel: INCIDENTS_CHANNEL_ID, ts: ts! }, 'approval.approve', { user: 'U0BOB0001' });
     const payload = BlockActionsPayload.parse(payloadOf(received[0]!.raw));
     assert.equal(payload.user.id, 'U0BOB0001');
     assert.deepEqual(payload.container, { type: 'message', message_ts: ts, channel_id: INCIDENTS_CHANNEL_ID, is_ephemeral: false });
     assert.equal(payload.message.ts, ts);
-    assert.deepEqual(payload.actions.map((a) => [a.action_id, a.block_id, a.value, a.type]), [['approval.approve', 'approval:1', 'apr_1', 'button']]);
+    assert.deepEqual(
+      payload.actions.map((a) => [a.action_id, a.block_id, a.value, a.type]),
+      [['approval.approve', 'approval:1', 'apr_1', 'button']],
+    );
     assert.ok(String(payload.response_url).startsWith(`${emu.url}/response/`));
 
     // replace_original through the click's response_url edits that message.
-    await fetch(payload.response_url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replace_original: true, text: 'Approved by bob' }) });
+    await fetch(payload.response_url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ replace_original: true, text: 'Approved by bob' }),
+    });
     assert.equal(emu.state.message(INCIDENTS_CHANNEL_ID, ts!)?.text, 'Approved by bob');
 
-    await assert.rejects(driver.click({ channel: INCIDENTS_CHANNEL_ID, ts: ts! }, 'approval.deny', { user: 'U0BOB0001' }), /no element with action_id "approval.deny"/);
+    await assert.rejects(
+      driver.click({ channel: INCIDENTS_CHANNEL_ID, ts: ts! }, 'approval.deny', { user: 'U0BOB0001' }),
+      /no element with action_id "approval.deny"/,
+    );
   });
 
   test('submitView builds state.values from the stored view and an empty ack closes it', async () => {
@@ -575,19 +653,37 @@ describe('SlackDriver: signed requests towards the bot', () => {
             element: { type: 'static_select', action_id: 'value', options: [{ text: { type: 'plain_text', text: 'SEV1' }, value: 'critical' }] },
           },
           { type: 'input', block_id: 'commander', label: { type: 'plain_text', text: 'Commander' }, element: { type: 'users_select', action_id: 'value' } },
-          { type: 'input', block_id: 'responders', optional: true, label: { type: 'plain_text', text: 'Responders' }, element: { type: 'multi_users_select', action_id: 'value' } },
-          { type: 'actions', block_id: 'similar', elements: [{ type: 'button', action_id: 'join_existing', value: 'inc_7', text: { type: 'plain_text', text: 'Join INC-7' } }] },
+          {
+            type: 'input',
+            block_id: 'responders',
+            optional: true,
+            label: { type: 'plain_text', text: 'Responders' },
+            element: { type: 'multi_users_select', action_id: 'value' },
+          },
+          {
+            type: 'actions',
+            block_id: 'similar',
+            elements: [{ type: 'button', action_id: 'join_existing', value: 'inc_7', text: { type: 'plain_text', text: 'Join INC-7' } }],
+          },
         ],
       },
     });
     const viewId = view!.id!;
     await driver.click({ viewId }, 'join_existing', { user: 'U0ALICE01' });
     const click = z
-      .object({ container: z.object({ type: z.literal('view'), view_id: z.string() }), view: z.object({ id: z.string() }), actions: z.array(z.object({ value: z.string() })) })
+      .object({
+        container: z.object({ type: z.literal('view'), view_id: z.string() }),
+        view: z.object({ id: z.string() }),
+        actions: z.array(z.object({ value: z.string() })),
+      })
       .parse(payloadOf(received[0]!.raw));
     assert.deepEqual([click.container.view_id, click.view.id, click.actions[0]?.value], [viewId, viewId, 'inc_7']);
     received = [];
-    const r = await driver.submitView(viewId, { title: { value: 'Checkout 500s' }, severity: { value: 'critical' }, commander: { value: 'U0ALICE01' } }, { user: 'U0ALICE01' });
+    const r = await driver.submitView(
+      viewId,
+      { title: { value: 'Checkout 500s' }, severity: { value: 'critical' }, commander: { value: 'U0ALICE01' } },
+      { user: 'U0ALICE01' },
+    );
     assert.equal(r.status, 200);
     const payload = ViewSubmissionPayload.parse(payloadOf(received[0]!.raw));
     assert.equal(payload.view.id, viewId);
@@ -631,7 +727,8 @@ describe('SlackDriver: signed requests towards the bot', () => {
 describe('plain Slack text (where a client does not render mrkdwn)', () => {
   test('a date token shows its fallback; mentions, channels and links their names', async () => {
     const { plainSlackText } = await import('../../src/emulator/slack/index.js');
-    const text = 'Declared <!date^1732540000^{date_short_pretty} {time}|2024-11-25 13:06 UTC> by <@U0ALICE01> in <#C0INC|inc-1>, see <https://x.example/i/1|INC-1> &amp; <!here>';
+    const text =
+      'Declared <!date^1732540000^{date_short_pretty} {time}|2024-11-25 13:06 UTC> by <@U0ALICE01> in <#C0INC|inc-1>, see <https://x.example/i/1|INC-1> &amp; <!here>';
     assert.equal(
       plainSlackText(text, { user: (id) => (id === 'U0ALICE01' ? 'alice' : undefined) }),
       'Declared 2024-11-25 13:06 UTC by @alice in #inc-1, see INC-1 & @here',

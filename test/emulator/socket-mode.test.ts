@@ -10,8 +10,13 @@ const BOT = 'xoxb-test';
 const APP = 'xapp-1-test';
 const ALICE = 'U0ALICE01';
 
-
-type Args = { ack: (body?: Record<string, unknown>) => Promise<void>; body: Record<string, unknown>; retry_num?: number; retry_reason?: string; accepts_response_payload?: boolean };
+type Args = {
+  ack: (body?: Record<string, unknown>) => Promise<void>;
+  body: Record<string, unknown>;
+  retry_num?: number;
+  retry_reason?: string;
+  accepts_response_payload?: boolean;
+};
 
 /** The real client from @slack/socket-mode, pointed at the emulator, no reconnect retries to wait for. */
 function smClient(emu: SlackEmulator, appToken = APP, o: { autoReconnect?: boolean; reconnectDelayMs?: number } = {}) {
@@ -107,7 +112,10 @@ describe('Slack emulator: Socket Mode', () => {
   });
 
   test('a ticket URL works once', async () => {
-    const open = (await (await fetch(`${emu.apiUrl}apps.connections.open`, { method: 'POST', headers: { authorization: `Bearer ${APP}` } })).json()) as { ok: boolean; url: string };
+    const open = (await (await fetch(`${emu.apiUrl}apps.connections.open`, { method: 'POST', headers: { authorization: `Bearer ${APP}` } })).json()) as {
+      ok: boolean;
+      url: string;
+    };
     assert.equal(open.ok, true);
     const first = new WebSocket(open.url);
     const hello = await new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -148,7 +156,8 @@ describe('Slack emulator: Socket Mode', () => {
       await x.ack({ text: 'from b' });
     });
     const answers: string[] = [];
-    for (let i = 0; i < 4; i++) answers.push(String(((await driver.slash('status', { user: ALICE, channel: GENERAL_CHANNEL_ID })).body as { text: string }).text));
+    for (let i = 0; i < 4; i++)
+      answers.push(String(((await driver.slash('status', { user: ALICE, channel: GENERAL_CHANNEL_ID })).body as { text: string }).text));
     assert.deepEqual(got, { a: 2, b: 2 });
     assert.notEqual(answers[0], answers[1]);
     assert.deepEqual(answers.slice(2), answers.slice(0, 2));
@@ -166,7 +175,11 @@ describe('Slack emulator: Socket Mode', () => {
     const deliveries: Array<{ retry?: number; reason?: string; eventId: unknown }> = [];
     // The client emits events_api envelopes under the inner event's type.
     c.on('app_mention', async (x: Args) => {
-      deliveries.push({ ...(x.retry_num !== undefined ? { retry: x.retry_num } : {}), ...(x.retry_reason ? { reason: x.retry_reason } : {}), eventId: x.body.event_id });
+      deliveries.push({
+        ...(x.retry_num !== undefined ? { retry: x.retry_num } : {}),
+        ...(x.retry_reason ? { reason: x.retry_reason } : {}),
+        eventId: x.body.event_id,
+      });
       if (x.retry_num !== undefined) await x.ack();
     });
     const e = await slow.event({ type: 'app_mention', user: ALICE, channel: GENERAL_CHANNEL_ID, text: 'hi' });
@@ -183,7 +196,13 @@ describe('Slack emulator: Socket Mode', () => {
       await x.ack();
       await web.views.open({
         trigger_id: String(x.body.trigger_id),
-        view: { type: 'modal', callback_id: 'm', title: { type: 'plain_text', text: 'Declare' }, submit: { type: 'plain_text', text: 'Go' }, blocks: [{ type: 'input', block_id: 'title', label: { type: 'plain_text', text: 'Title' }, element: { type: 'plain_text_input', action_id: 'v' } }] },
+        view: {
+          type: 'modal',
+          callback_id: 'm',
+          title: { type: 'plain_text', text: 'Declare' },
+          submit: { type: 'plain_text', text: 'Go' },
+          blocks: [{ type: 'input', block_id: 'title', label: { type: 'plain_text', text: 'Title' }, element: { type: 'plain_text_input', action_id: 'v' } }],
+        },
       });
     });
     c.on('interactive', async (x: Args) => {

@@ -22,7 +22,13 @@ const ALERT_SECRET = 'crash-alert-secret-0123456789';
 const ALICE = SEED_PEOPLE[0].id;
 const BOB = SEED_PEOPLE[1].id;
 
-const bench = crashBench({ botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, dirPrefix: 'firebreak-crash-', env: { ALERT_WEBHOOK_SECRET: ALERT_SECRET, CRASH_EXEC_SECRET: 'crash-exec-secret' }, readyMs: 20_000 });
+const bench = crashBench({
+  botToken: BOT_TOKEN,
+  signingSecret: SIGNING_SECRET,
+  dirPrefix: 'firebreak-crash-',
+  env: { ALERT_WEBHOOK_SECRET: ALERT_SECRET, CRASH_EXEC_SECRET: 'crash-exec-secret' },
+  readyMs: 20_000,
+});
 const countRows = (dbFile: string, sql: string) => queryRow<{ n: number }>(dbFile, sql)!.n;
 
 const cfg = () =>
@@ -51,7 +57,12 @@ test('killed after the channel was created but before the card: the restart fini
   const ack = await bot.driver.slash('declare critical Crash between channel and card', { user: ALICE, channel: GENERAL_CHANNEL_ID });
   assert.equal(ack.status, 200, bot.output());
   await waitUntil(() => bench.emulator.calls('conversations.create').some((c) => c.ok), 30_000, 'the channel', 25).catch((err) => {
-    throw new Error(`${(err as Error).message}; Slack calls: ${bench.emulator.calls().map((c) => `${c.method}:${c.status}`).join(' ')}; bot output: ${bot.output().slice(-1500)}`);
+    throw new Error(
+      `${(err as Error).message}; Slack calls: ${bench.emulator
+        .calls()
+        .map((c) => `${c.method}:${c.status}`)
+        .join(' ')}; bot output: ${bot.output().slice(-1500)}`,
+    );
   });
   // Killed while the card post hangs (the emulator records a hung call when it arrives).
   await waitUntil(() => bench.emulator.calls('chat.postMessage').some((c) => c.error === 'hang'), 30_000, 'the card post to hang', 25);
@@ -89,7 +100,11 @@ test('killed right after an alert was acknowledged (202): the restart turns it i
   bot = await bench.spawn(db, port, config);
   const ready = Date.now();
   try {
-    await waitUntil(() => countRows(db, `select count(*) as n from audit_log where action = 'incident.flow_completed'`) === 1, 10_000, 'the alert incident, within 10 s of the restart');
+    await waitUntil(
+      () => countRows(db, `select count(*) as n from audit_log where action = 'incident.flow_completed'`) === 1,
+      10_000,
+      'the alert incident, within 10 s of the restart',
+    );
     assert.ok(Date.now() - ready <= 10_000);
     assert.equal(countRows(db, 'select count(*) as n from incidents'), 1, 'one incident for the alert');
     const id = (new Database(db, { readonly: true }).prepare('select id from incidents').get() as { id: string }).id;
@@ -110,7 +125,8 @@ test('killed while the approved action runs: after the restart it is executed on
   try {
     await bot.driver.slash('declare high Crash during execution', { user: ALICE, channel: GENERAL_CHANNEL_ID });
     const channel = await waitUntil(
-      () => (new Database(db, { readonly: true }).prepare(`select channel_id as c from incidents where card_ts is not null`).get() as { c: string } | undefined)?.c,
+      () =>
+        (new Database(db, { readonly: true }).prepare(`select channel_id as c from incidents where card_ts is not null`).get() as { c: string } | undefined)?.c,
       30_000,
       'the incident channel',
     );

@@ -30,7 +30,12 @@ test('killed after Slack shared the weekly digest but before the bot heard back:
   bench.emulator.inject('files.completeUploadExternal', { hang: true, after: true, times: 1 });
   let bot = await bench.spawn(db, port, cfg);
   try {
-    await waitUntil(() => bench.emulator.calls('files.completeUploadExternal').some((c) => c.error === 'hang_after'), 60_000, 'the digest upload to be shared and left unanswered', 25).catch((err) => {
+    await waitUntil(
+      () => bench.emulator.calls('files.completeUploadExternal').some((c) => c.error === 'hang_after'),
+      60_000,
+      'the digest upload to be shared and left unanswered',
+      25,
+    ).catch((err) => {
       throw new Error(`${(err as Error).message}; bot output: ${bot.output().slice(-1500)}`);
     });
     assert.equal(digests().length, 1, 'Slack shows the digest');
@@ -52,10 +57,18 @@ test('killed after Slack shared the weekly digest but before the bot heard back:
     });
     assert.equal(done.state, 'done');
     assert.equal(digests().length, 1, 'one digest in the channel, not a second one');
-    const posted = JSON.parse(queryRow<{ result: string }>(db, `select result from flow_steps where flow_id = 'digest:${week}:${GENERAL_CHANNEL_ID}' and step = 'posted'`)!.result) as { ts?: string; adopted?: boolean };
+    const posted = JSON.parse(
+      queryRow<{ result: string }>(db, `select result from flow_steps where flow_id = 'digest:${week}:${GENERAL_CHANNEL_ID}' and step = 'posted'`)!.result,
+    ) as { ts?: string; adopted?: boolean };
     assert.equal(posted.adopted, true, 'the resumed job found the digest in the channel');
     assert.equal(posted.ts, digests()[0]!.ts);
-    assert.ok(bench.emulator.calls('conversations.history').slice(historyBefore).some((c) => c.args.channel === GENERAL_CHANNEL_ID), 'it looked in the channel');
+    assert.ok(
+      bench.emulator
+        .calls('conversations.history')
+        .slice(historyBefore)
+        .some((c) => c.args.channel === GENERAL_CHANNEL_ID),
+      'it looked in the channel',
+    );
     assert.equal(bench.emulator.calls('files.getUploadURLExternal').length, uploadsBefore, 'no second upload');
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(digests().length, 1, 'still one digest');

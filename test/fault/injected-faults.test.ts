@@ -36,7 +36,15 @@ const ROOTLY_KEY = 'rootly-fault-key';
 const ANTHROPIC_KEY = 'sk-ant-test';
 
 /** The Slack methods the declare flow (and the approval message) use; views.open stays healthy. */
-const SLACK_METHODS = ['conversations.create', 'conversations.invite', 'conversations.setTopic', 'chat.postMessage', 'chat.update', 'pins.add', 'bookmarks.add'];
+const SLACK_METHODS = [
+  'conversations.create',
+  'conversations.invite',
+  'conversations.setTopic',
+  'chat.postMessage',
+  'chat.update',
+  'pins.add',
+  'bookmarks.add',
+];
 const MANY = 1_000_000;
 
 const seed = pickSeed();
@@ -174,7 +182,11 @@ test('under a seeded burst of faults every incident, alert and approval ends com
   injectFaults();
 
   // -- the burst: declares (inline and modal), alerts and approvals, all while calls fail --------
-  const inline: Declared[] = ['Payment gateway timeouts', 'Login page blank', 'Queue consumer stalled', 'CDN purge failing'].map((x) => ({ title: x, user: ALICE, how: 'inline' }));
+  const inline: Declared[] = ['Payment gateway timeouts', 'Login page blank', 'Queue consumer stalled', 'CDN purge failing'].map((x) => ({
+    title: x,
+    user: ALICE,
+    how: 'inline',
+  }));
   const modal: Declared[] = [
     { title: 'Search results stale', user: BOB, how: 'modal' },
     { title: 'Webhooks delivered late', user: CAROL, how: 'modal' },
@@ -227,16 +239,24 @@ test('under a seeded burst of faults every incident, alert and approval ends com
   // Approvals: Dave proposes in the first inline incident's channel, Alice (its commander) approves.
   const proposals: Proposed[] = [];
   const proposeAndApprove = async () => {
-    const inc = await bot.waitFor(async () => {
-      const i = await byTitle(inline[0]!.title);
-      return i?.channelId ? i : null;
-    }, 30_000, 'a channel for the approvals incident');
+    const inc = await bot.waitFor(
+      async () => {
+        const i = await byTitle(inline[0]!.title);
+        return i?.channelId ? i : null;
+      },
+      30_000,
+      'a channel for the approvals incident',
+    );
     const channel = inc.channelId!;
     for (let k = 0; k < 4; k++) {
       const params = `service=svc${k} replicas=${k + 2}`;
       const r = await bot.driver.slash(`action scale_service ${params}`, { user: DAVE, channel });
       assert.equal(r.status, 200);
-      const approval = await bot.waitFor(async () => (await bot.fb.deps.store.listApprovals({ incidentId: inc.id })).find((a) => (a.params as { service?: string }).service === `svc${k}`), 10_000, `approval svc${k} recorded`);
+      const approval = await bot.waitFor(
+        async () => (await bot.fb.deps.store.listApprovals({ incidentId: inc.id })).find((a) => (a.params as { service?: string }).service === `svc${k}`),
+        10_000,
+        `approval svc${k} recorded`,
+      );
       // The message may take Slack retries to appear; a proposal whose message never appears is checked below.
       const msg = await bot
         .waitFor(() => messagesWithMarker(emulator, channel, `approval:${approval.id}`)[0], 20_000, `approval message svc${k}`)
@@ -260,18 +280,26 @@ test('under a seeded burst of faults every incident, alert and approval ends com
   await new Promise((r) => setTimeout(r, 1500));
   const burstMs = Date.now() - started;
   clearFaults();
-  const slackFaulted = emulator.calls().filter((c) => !c.ok && ['dropped', 'dropped_after', 'hang', 'fatal_error', 'ratelimited'].includes(c.error ?? '')).length;
+  const slackFaulted = emulator
+    .calls()
+    .filter((c) => !c.ok && ['dropped', 'dropped_after', 'hang', 'fatal_error', 'ratelimited'].includes(c.error ?? '')).length;
   // The action endpoint stays flaky until the approved actions have run: the executor's own
   // retries against it are what this part checks (bounded; a stuck one is reported below).
   await bot
-    .waitFor(async () => {
-      const all = await bot.fb.deps.store.listApprovals({ incidentId: approvalsIncident.id });
-      return all.length > 0 && all.every((a) => a.status !== 'approved' && a.status !== 'executing');
-    }, 30_000, 'approved actions to run against the flaky endpoint')
+    .waitFor(
+      async () => {
+        const all = await bot.fb.deps.store.listApprovals({ incidentId: approvalsIncident.id });
+        return all.length > 0 && all.every((a) => a.status !== 'approved' && a.status !== 'executing');
+      },
+      30_000,
+      'approved actions to run against the flaky endpoint',
+    )
     .catch(() => undefined);
   receiver.setFaulty(false);
   const hangs = emulator.calls().filter((c) => c.error === 'hang').length;
-  t.diagnostic(`seed ${seed}; burst ${burstMs} ms; Slack calls failed by injection or limits: ${slackFaulted} (hangs: ${hangs}); Rootly calls: ${rootly.calls().length}; receiver deliveries: ${[...receiver.keys.values()].reduce((n, r) => n + r.deliveries, 0)}`);
+  t.diagnostic(
+    `seed ${seed}; burst ${burstMs} ms; Slack calls failed by injection or limits: ${slackFaulted} (hangs: ${hangs}); Rootly calls: ${rootly.calls().length}; receiver deliveries: ${[...receiver.keys.values()].reduce((n, r) => n + r.deliveries, 0)}`,
+  );
   assert.ok(slackFaulted > 10, `the burst really hit Slack with faults (${slackFaulted})`);
 
   // -- settle: nothing running, nothing due in the queue ---------------------------------------
@@ -282,7 +310,8 @@ test('under a seeded burst of faults every incident, alert and approval ends com
       await bot.fb.deps.jobs.idle();
       const queued = await store.countJobs({ state: 'queued' });
       // Expiry jobs of decided approvals sit queued until their (hour-long) expiry by design.
-      const expiries = (await store.countJobs({ kind: 'approval.expire', state: 'queued' })) + (await store.countJobs({ kind: 'incident.reminder', state: 'queued' }));
+      const expiries =
+        (await store.countJobs({ kind: 'approval.expire', state: 'queued' })) + (await store.countJobs({ kind: 'incident.reminder', state: 'queued' }));
       const running = await store.countJobs({ state: 'running' });
       return queued - expiries === 0 && running === 0;
     },
@@ -325,7 +354,10 @@ test('under a seeded burst of faults every incident, alert and approval ends com
     const cards = messagesWithMarker(emulator, i.channelId, `card:${i.id}`);
     check(cards.length === 1, `${label}: ${cards.length} cards (want 1)`);
     const pins = emulator.state.pins(i.channelId);
-    check(pins.length === 1 && pins[0]!.message.ts === cards[0]?.ts, `${label}: ${pins.length} pins, card pinned: ${pins.some((p) => p.message.ts === cards[0]?.ts)}`);
+    check(
+      pins.length === 1 && pins[0]!.message.ts === cards[0]?.ts,
+      `${label}: ${pins.length} pins, card pinned: ${pins.some((p) => p.message.ts === cards[0]?.ts)}`,
+    );
     const bookmarks = emulator.state.bookmarks(i.channelId);
     check(bookmarks.length === 1 && bookmarks[0]!.link === records[0]?.url, `${label}: ${bookmarks.length} bookmarks (want 1, to the Rootly URL)`);
     check(records[0]?.slack_channel_id === i.channelId, `${label}: Rootly record not linked to the channel`);
@@ -351,16 +383,28 @@ test('under a seeded burst of faults every incident, alert and approval ends com
     check(ids.length === a.n, `alert "${a.title}": ${ids.length} ids accepted (want ${a.n})`);
     for (const id of ids) {
       const stored = await store.getAlert(id);
-      check(stored?.state === 'processed' && stored.incidentId === inc.id, `alert ${id} (${a.title}): state ${stored?.state}, incident ${stored?.incidentId} (want processed → ${inc.id})`);
+      check(
+        stored?.state === 'processed' && stored.incidentId === inc.id,
+        `alert ${id} (${a.title}): state ${stored?.state}, incident ${stored?.incidentId} (want processed → ${inc.id})`,
+      );
     }
     check(inc.alertCount === a.n, `alert "${a.title}": incident counts ${inc.alertCount} alerts (want ${a.n}, each once)`);
     await checkIncident(inc, `alert "${a.title}"`, a.severity !== 'low', null);
-    const backendAlerts = rootly.alerts().filter((x) => x.attributes.summary === a.title && (x.attributes.labels as { key: string; value: string }[] | undefined)?.some((l) => l.key === 'status' && l.value === 'firing'));
+    const backendAlerts = rootly
+      .alerts()
+      .filter(
+        (x) =>
+          x.attributes.summary === a.title &&
+          (x.attributes.labels as { key: string; value: string }[] | undefined)?.some((l) => l.key === 'status' && l.value === 'firing'),
+      );
     // Rootly alerts have no idempotency: after an attempt whose outcome was lost the bot does not
     // send again (at most once) and says so in its log; otherwise exactly one.
     const fp = ids[0] ? (await store.getAlert(ids[0]))?.fingerprint : undefined;
     const unknownLogged = !!fp && bot.logs.some((l) => l.includes('may or may not exist') && l.includes(fp));
-    check(backendAlerts.length === 1 || (backendAlerts.length === 0 && unknownLogged), `alert "${a.title}": ${backendAlerts.length} firing alerts recorded in Rootly (want 1 per episode, or 0 with the unknown outcome logged)`);
+    check(
+      backendAlerts.length === 1 || (backendAlerts.length === 0 && unknownLogged),
+      `alert "${a.title}": ${backendAlerts.length} firing alerts recorded in Rootly (want 1 per episode, or 0 with the unknown outcome logged)`,
+    );
   }
 
   // Nothing else appeared: every Rootly incident belongs to one of ours.
@@ -380,11 +424,16 @@ test('under a seeded burst of faults every incident, alert and approval ends com
     const inc = open.find((i) => i.title === `[GENERIC] ${a.title}`);
     if (!inc) continue;
     const where = inc.channelId ?? INCIDENTS_CHANNEL_ID;
-    const notes = emulator.state.messages(where).filter((m) => /^:repeat: Fired again/.test(m.text ?? '') && m.thread_ts === (inc.channelId ? inc.cardTs : inc.announceTs));
+    const notes = emulator.state
+      .messages(where)
+      .filter((m) => /^:repeat: Fired again/.test(m.text ?? '') && m.thread_ts === (inc.channelId ? inc.cardTs : inc.announceTs));
     // Notes carry the running total; the last one has every firing, and none claims more.
     const totals = notes.map((m) => Number(/: (\d+) alerts? in total/.exec(m.text ?? '')?.[1] ?? NaN));
     const last = totals.length ? Math.max(...totals) : 1;
-    check(last === a.n && totals.every((t) => t <= a.n), `alert "${a.title}": "fired again" notes report totals ${totals.join(', ') || 'none'} (want the last to be ${a.n})`);
+    check(
+      last === a.n && totals.every((t) => t <= a.n),
+      `alert "${a.title}": "fired again" notes report totals ${totals.join(', ') || 'none'} (want the last to be ${a.n})`,
+    );
   }
 
   // -- approvals: executed once, or shown as failed/unknown; never delivered again after a 2xx ---
@@ -405,7 +454,10 @@ test('under a seeded burst of faults every incident, alert and approval ends com
     }
     check(['succeeded', 'failed', 'unknown'].includes(a.status), `${label}: ended ${a.status} (want succeeded/failed/unknown)`);
     check(!rec || rec.badSignature === 0, `${label}: ${rec?.badSignature} deliveries with a bad signature`);
-    check(!rec || rec.afterSuccess === 0, `${label}: delivered ${rec?.afterSuccess} more times after a 2xx was answered (doubled execution on a receiver without idempotency)`);
+    check(
+      !rec || rec.afterSuccess === 0,
+      `${label}: delivered ${rec?.afterSuccess} more times after a 2xx was answered (doubled execution on a receiver without idempotency)`,
+    );
     const text = blocksText(msg?.blocks);
     if (a.status === 'succeeded') {
       check(rec?.executions === 1 && rec.answered2xx === 1, `${label}: succeeded but receiver saw executions=${rec?.executions}, 2xx=${rec?.answered2xx}`);
@@ -415,7 +467,10 @@ test('under a seeded burst of faults every incident, alert and approval ends com
     } else if (a.status === 'unknown') {
       check(/Outcome unknown/.test(text), `${label}: unknown but the message does not say so`);
     }
-    check(messagesWithMarker(emulator, approvalsIncident.channelId!, `approval:${a.id}`).length === 1, `${label}: ${messagesWithMarker(emulator, approvalsIncident.channelId!, `approval:${a.id}`).length} approval messages (want 1)`);
+    check(
+      messagesWithMarker(emulator, approvalsIncident.channelId!, `approval:${a.id}`).length === 1,
+      `${label}: ${messagesWithMarker(emulator, approvalsIncident.channelId!, `approval:${a.id}`).length} approval messages (want 1)`,
+    );
   }
   check(proposals.filter((p) => p.ts).length >= 3, `only ${proposals.filter((p) => p.ts).length} of 4 proposals could be approved`);
 
@@ -436,11 +491,25 @@ test('under a seeded burst of faults every incident, alert and approval ends com
   check(doubled.length === 0, `messages posted twice: ${doubled.join(', ')}`);
 
   // Evidence for whoever reads a failure: the lost-answer faults are the ones that can double work.
-  const lostPosts = emulator.calls('chat.postMessage').filter((c) => c.error === 'dropped_after').map((c) => String(((c.args.blocks as { block_id?: string }[] | string | undefined) && JSON.stringify(c.args.blocks).match(/"block_id":"((card|announce|brief|approval):[^":]+)/)?.[1]) ?? c.args.text).slice(0, 60));
+  const lostPosts = emulator
+    .calls('chat.postMessage')
+    .filter((c) => c.error === 'dropped_after')
+    .map((c) =>
+      String(
+        ((c.args.blocks as { block_id?: string }[] | string | undefined) &&
+          JSON.stringify(c.args.blocks).match(/"block_id":"((card|announce|brief|approval):[^":]+)/)?.[1]) ??
+          c.args.text,
+      ).slice(0, 60),
+    );
   t.diagnostic(`chat.postMessage answers lost after the post was made: ${lostPosts.length} [${lostPosts.join('; ')}]`);
-  const alertPosts = rootly.calls({ route: 'POST /v1/alerts' }).map((c) => `${(c.body as { data?: { attributes?: { summary?: string } } })?.data?.attributes?.summary}:${c.status ?? 'dropped'}`);
+  const alertPosts = rootly
+    .calls({ route: 'POST /v1/alerts' })
+    .map((c) => `${(c.body as { data?: { attributes?: { summary?: string } } })?.data?.attributes?.summary}:${c.status ?? 'dropped'}`);
   t.diagnostic(`Rootly POST /v1/alerts: [${alertPosts.join('; ')}]`);
-  const creates = emulator.calls('conversations.create').filter((c) => c.error === 'dropped_after').map((c) => String(c.args.name));
+  const creates = emulator
+    .calls('conversations.create')
+    .filter((c) => c.error === 'dropped_after')
+    .map((c) => String(c.args.name));
   t.diagnostic(`conversations.create answers lost after the channel was made: [${creates.join('; ')}]`);
 
   assert.deepEqual(problems, [], `seed ${seed}: ${problems.length} problems:\n${problems.join('\n')}`);

@@ -39,10 +39,18 @@ test('killed while a runbook step runs: after the restart the step is "outcome u
   let bot = await bench.spawn(db, port, cfg);
   try {
     await bot.driver.slash('declare high Crash during a runbook step', { user: ALICE, channel: GENERAL_CHANNEL_ID });
-    const channel = await waitUntil(() => queryRow<{ c: string }>(db, `select channel_id as c from incidents where card_ts is not null`)?.c, 30_000, 'the incident channel');
+    const channel = await waitUntil(
+      () => queryRow<{ c: string }>(db, `select channel_id as c from incidents where card_ts is not null`)?.c,
+      30_000,
+      'the incident channel',
+    );
     bench.target.setDelay(30_000); // the probe hangs: the kill lands while the step runs
     await bot.driver.slash('runbook slow-probe', { user: ALICE, channel });
-    await waitUntil(() => bench.target.calls.length === 1 && queryRow<{ s: string }>(db, `select status as s from runbook_steps where idx = 0`)?.s === 'running', 15_000, 'the step to be running');
+    await waitUntil(
+      () => bench.target.calls.length === 1 && queryRow<{ s: string }>(db, `select status as s from runbook_steps where idx = 0`)?.s === 'running',
+      15_000,
+      'the step to be running',
+    );
     const probes = () => bench.target.calls.length;
     assert.equal(probes(), 1);
     await kill9(bot);
@@ -50,17 +58,25 @@ test('killed while a runbook step runs: after the restart the step is "outcome u
     expireLeases(db);
 
     bot = await bench.spawn(db, port, cfg);
-    const step = await waitUntil(() => queryRow<{ s: string; e: string }>(db, `select status as s, error as e from runbook_steps where idx = 0 and status != 'running'`), 15_000, 'the step to be marked');
+    const step = await waitUntil(
+      () => queryRow<{ s: string; e: string }>(db, `select status as s, error as e from runbook_steps where idx = 0 and status != 'running'`),
+      15_000,
+      'the step to be marked',
+    );
     assert.equal(step.s, 'unknown');
     assert.match(step.e, /Outcome unknown: Firebreak stopped while this step was running/);
     assert.equal(queryRow<{ s: string }>(db, `select status as s from runbook_runs`)?.s, 'blocked');
     assert.equal(queryRow<{ s: string }>(db, `select status as s from runbook_steps where idx = 1`)?.s, 'pending', 'the next step does not start');
     // The checklist says so, with Retry and Skip.
-    const msg = await waitUntil(() => {
-      const m = markedMessages(bench.emulator, 'runbook:').find((x) => x.channel === channel);
-      const blocks = m ? JSON.stringify(bench.emulator.state.message(channel, m.ts)?.blocks) : '';
-      return m && /outcome unknown/.test(blocks) && /Retry step 1/.test(blocks) ? m : null;
-    }, 10_000, 'the checklist to show the unknown outcome');
+    const msg = await waitUntil(
+      () => {
+        const m = markedMessages(bench.emulator, 'runbook:').find((x) => x.channel === channel);
+        const blocks = m ? JSON.stringify(bench.emulator.state.message(channel, m.ts)?.blocks) : '';
+        return m && /outcome unknown/.test(blocks) && /Retry step 1/.test(blocks) ? m : null;
+      },
+      10_000,
+      'the checklist to show the unknown outcome',
+    );
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(probes(), 1, 'not run again on its own');
 

@@ -50,18 +50,21 @@ async function counts(): Promise<Record<string, number>> {
     incidents: (await s.listOpenIncidents()).length,
     alerts: (await s.listAlerts({ limit: 100_000 })).length,
     audit: (await s.listAudit({ limit: 100_000 })).length,
-    jobs: (await s.countJobs({})) ,
+    jobs: await s.countJobs({}),
   };
 }
 
 function send(path: string, method: string, headers: Record<string, string>, body: Buffer): Promise<number> {
   const url = new URL(bot.url);
   return new Promise((resolve) => {
-    const req = request({ host: url.hostname, port: url.port, path, method, headers: { ...headers, 'content-length': String(body.length) }, timeout: 5000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', () => resolve(-1));
-    });
+    const req = request(
+      { host: url.hostname, port: url.port, path, method, headers: { ...headers, 'content-length': String(body.length) }, timeout: 5000 },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', () => resolve(-1));
+      },
+    );
     // A connection the server closes (oversize body) is an answer, not a crash.
     req.on('error', () => resolve(-1));
     req.on('timeout', () => req.destroy());
@@ -101,7 +104,14 @@ test('thousands of hostile requests: no 5xx, forged signatures 401, store unchan
     () => ({ 'x-rootly-signature': `t=${nowSec},v1=${bytes(32).toString('hex')}` }),
     () => ({ 'webhook-id': 'msg_1', 'webhook-timestamp': String(nowSec), 'webhook-signature': `v1,${bytes(32).toString('base64')}` }),
   ];
-  const contentTypes = ['application/json', 'application/x-www-form-urlencoded', 'text/plain', 'application/json; charset=utf-16', 'multipart/form-data; boundary=x', ''];
+  const contentTypes = [
+    'application/json',
+    'application/x-www-form-urlencoded',
+    'text/plain',
+    'application/json; charset=utf-16',
+    'multipart/form-data; boundary=x',
+    '',
+  ];
 
   const before = await counts();
   const CASES = 6000;

@@ -19,9 +19,38 @@ const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31)
 console.log(`# hostile-text fuzz seed ${SEED} (replay with FUZZ_SEED=${SEED})`);
 
 const PIECES = [
-  '<!channel>', '<!here>', '<!everyone>', '<!here|here>', '<@U0ALICE01>', '<@W0ALICE01|alice>', '<#C0SECRET1>', '<#C0SECRET1|general>',
-  '<!subteam^S1>', '<!subteam^S1|@oncall>', '<https://evil.example|https://status.example.com>', '<https://evil.example>', '<mailto:x@evil.example|support>',
-  '&lt;!here&gt;', '&amp;lt;!channel&amp;gt;', '&', '<', '>', '|', '<<!channel>>', '<!channel', '!channel>', '`', '*', '_', '~', '\n', ' ', 'edge', 'é', '💥', '<!date^1|x>',
+  '<!channel>',
+  '<!here>',
+  '<!everyone>',
+  '<!here|here>',
+  '<@U0ALICE01>',
+  '<@W0ALICE01|alice>',
+  '<#C0SECRET1>',
+  '<#C0SECRET1|general>',
+  '<!subteam^S1>',
+  '<!subteam^S1|@oncall>',
+  '<https://evil.example|https://status.example.com>',
+  '<https://evil.example>',
+  '<mailto:x@evil.example|support>',
+  '&lt;!here&gt;',
+  '&amp;lt;!channel&amp;gt;',
+  '&',
+  '<',
+  '>',
+  '|',
+  '<<!channel>>',
+  '<!channel',
+  '!channel>',
+  '`',
+  '*',
+  '_',
+  '~',
+  '\n',
+  ' ',
+  'edge',
+  'é',
+  '💥',
+  '<!date^1|x>',
 ];
 const TRUSTED = new Set(['U0BOB0001', 'C0INCIDNT', 'U0BOT0001']);
 
@@ -54,10 +83,30 @@ function mrkdwnOf(v: unknown): string[] {
 function incident(s: (n?: number) => string): Incident {
   const now = new Date('2026-11-30T12:00:00Z');
   return {
-    id: 'inc-1', seq: 7, title: s(), description: s(400), severity: 'high', status: 'investigating', services: [s(), s()], private: false,
-    origin: 'alert', source: s(), declaredBy: 'U0BOB0001', commanderId: 'U0BOB0001', backend: 'rootly', backendId: 'r1',
-    backendUrl: 'https://rootly.example/incidents/1', channelId: 'C0INCIDNT', channelName: 'inc-7-edge', cardTs: null, announceTs: null,
-    alertCount: 2, createdAt: now, updatedAt: now, resolvedAt: null, version: 1,
+    id: 'inc-1',
+    seq: 7,
+    title: s(),
+    description: s(400),
+    severity: 'high',
+    status: 'investigating',
+    services: [s(), s()],
+    private: false,
+    origin: 'alert',
+    source: s(),
+    declaredBy: 'U0BOB0001',
+    commanderId: 'U0BOB0001',
+    backend: 'rootly',
+    backendId: 'r1',
+    backendUrl: 'https://rootly.example/incidents/1',
+    channelId: 'C0INCIDNT',
+    channelName: 'inc-7-edge',
+    cardTs: null,
+    announceTs: null,
+    alertCount: 2,
+    createdAt: now,
+    updatedAt: now,
+    resolvedAt: null,
+    version: 1,
   };
 }
 
@@ -90,11 +139,32 @@ test('escapeText and every builder keep fuzzed Slack syntax inert', () => {
     check('resolve modal', resolveModal(i));
     check('deny modal', denyModal('a1', 'clear_cache', { cache: s(300), [s(8)]: s() }));
     const a: Approval = {
-      id: 'a1', incidentId: 'inc-1', actionId: 'clear_cache', params: { cache: s(), [s(10)]: s() }, reason: s(300), proposedBy: k % 2 ? s(20) : 'U0BOB0001',
-      proposerKind: k % 3 === 0 ? 'agent' : k % 3 === 1 ? 'claude' : 'user', policy: {}, requiresApproval: true, createdAt: new Date(), expiresAt: new Date(),
-      channelId: 'C0INCIDNT', status: k % 2 ? 'denied' : 'failed', messageTs: null, decidedBy: 'U0BOB0001', decidedAt: new Date(), denyReason: s(), result: { summary: s() }, error: s(), updatedAt: new Date(), approvers: null,
+      id: 'a1',
+      incidentId: 'inc-1',
+      actionId: 'clear_cache',
+      params: { cache: s(), [s(10)]: s() },
+      reason: s(300),
+      proposedBy: k % 2 ? s(20) : 'U0BOB0001',
+      proposerKind: k % 3 === 0 ? 'agent' : k % 3 === 1 ? 'claude' : 'user',
+      policy: {},
+      requiresApproval: true,
+      createdAt: new Date(),
+      expiresAt: new Date(),
+      channelId: 'C0INCIDNT',
+      status: k % 2 ? 'denied' : 'failed',
+      messageTs: null,
+      decidedBy: 'U0BOB0001',
+      decidedAt: new Date(),
+      denyReason: s(),
+      result: { summary: s() },
+      error: s(),
+      updatedAt: new Date(),
+      approvers: null,
     };
-    check('approval', approvalMessage({ approval: a, actionTitle: s(40), policyText: 'needs 1 approval from the commander', approvers: [], needed: 1, incidentLabel: 'INC-7' }));
+    check(
+      'approval',
+      approvalMessage({ approval: a, actionTitle: s(40), policyText: 'needs 1 approval from the commander', approvers: [], needed: 1, incidentLabel: 'INC-7' }),
+    );
   }
   assert.ok(checked > 4000, `checked ${checked} texts`);
   assert.deepEqual(failures.slice(0, 5), []);

@@ -11,7 +11,17 @@ import { BOT_TOKEN, startBot, type Bot } from '../e2e/harness.js';
 import { withPgSchema, type PgSchema } from '../store/pg-helper.js';
 import { GENERAL_CHANNEL_ID, SEED_PEOPLE, startSlackEmulator } from '../../src/emulator/slack/index.js';
 import { Actions } from '../../src/slack/ids.js';
-import { addPeople, markedMessages, pool, postGenericAlert, slackOutcome, startCountingServer, waitUntil, writeConfigFile, type CountingServer } from '../../bench/lib.js';
+import {
+  addPeople,
+  markedMessages,
+  pool,
+  postGenericAlert,
+  slackOutcome,
+  startCountingServer,
+  waitUntil,
+  writeConfigFile,
+  type CountingServer,
+} from '../../bench/lib.js';
 
 const ALICE = SEED_PEOPLE[0].id;
 const ALERT_SECRET = 'replica-alert-secret-0123456789';
@@ -25,7 +35,13 @@ async function twoReplicas(opts: { config?: Record<string, unknown>; leaseMs?: n
   const schema = (await withPgSchema())!;
   const emulator = await startSlackEmulator({ botToken: BOT_TOKEN, rateLimits: 'off' });
   const cfg = writeConfigFile(opts.config ?? {});
-  const env = { LOG_LEVEL: 'warn', DATABASE_URL: schema.url, FIREBREAK_CONFIG: cfg, ALERT_WEBHOOK_SECRET: ALERT_SECRET, [EXEC_SECRET_ENV]: 'replica-exec-secret' };
+  const env = {
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: schema.url,
+    FIREBREAK_CONFIG: cfg,
+    ALERT_WEBHOOK_SECRET: ALERT_SECRET,
+    [EXEC_SECRET_ENV]: 'replica-exec-secret',
+  };
   const build = { jobs: { pollMs: 50, ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}) } };
   const a = await startBot({ emulator, env, build });
   let b: Bot | null = opts.startB === false ? null : await startBot({ emulator, env, build });
@@ -69,7 +85,11 @@ describe('two replicas on one PostgreSQL', { skip: pg ? false : 'PostgreSQL unre
       const [ra, rb] = await Promise.all([r.a.driver.submitView(view.id, values, { user: ALICE }), r.b.driver.submitView(view.id, values, { user: ALICE })]);
       assert.equal(ra.status, 200);
       assert.equal(rb.status, 200);
-      await r.a.waitFor(() => markedMessages(r.emulator, 'announce:').length >= 1 && markedMessages(r.emulator, 'card:').length >= 1, 10_000, 'card and announcement');
+      await r.a.waitFor(
+        () => markedMessages(r.emulator, 'announce:').length >= 1 && markedMessages(r.emulator, 'card:').length >= 1,
+        10_000,
+        'card and announcement',
+      );
       await Promise.all([r.a.fb.deps.jobs.idle(), r.b.fb.deps.jobs.idle()]);
       const incidents = await r.a.fb.deps.store.listOpenIncidents();
       assert.equal(incidents.length, 1, 'one incident');
@@ -107,13 +127,20 @@ describe('two replicas on one PostgreSQL', { skip: pg ? false : 'PostgreSQL unre
       await r.b.driver.slash('action rollback_deployment service=api version=v41', { user: ALICE, channel: inc.channelId! });
       const msg = await r.a.waitFor(() => markedMessages(r.emulator, 'approval:')[0], 10_000, 'the approval message');
       const rs = await Promise.all(people.map((user, i) => (i % 2 ? r.a : r.b).driver.click({ channel: msg.channel, ts: msg.ts }, Actions.approve, { user })));
-      assert.ok(rs.every((x) => x.status === 200), 'every click acknowledged');
+      assert.ok(
+        rs.every((x) => x.status === 200),
+        'every click acknowledged',
+      );
       await r.a.waitFor(() => target.calls.length > before, 10_000, 'the execution');
       // Both replicas done with every click and job: a second execution would have happened by now.
-      await r.a.waitFor(async () => {
-        const [a] = await r.a.fb.deps.store.listApprovals({ incidentId: inc.id });
-        return a && !['pending', 'approved', 'executing'].includes(a.status);
-      }, 10_000, 'the approval to settle');
+      await r.a.waitFor(
+        async () => {
+          const [a] = await r.a.fb.deps.store.listApprovals({ incidentId: inc.id });
+          return a && !['pending', 'approved', 'executing'].includes(a.status);
+        },
+        10_000,
+        'the approval to settle',
+      );
       await Promise.all([r.a.settled(), r.b.settled()]);
       assert.equal(target.calls.length - before, 1, 'executed exactly once');
       const [approval] = await r.a.fb.deps.store.listApprovals({ incidentId: inc.id });
@@ -128,13 +155,24 @@ describe('two replicas on one PostgreSQL', { skip: pg ? false : 'PostgreSQL unre
     try {
       const FPS = 5;
       const names = ['alpha', 'bravo', 'charlie', 'delta', 'echo'];
-      const alerts = Array.from({ length: 200 }, (_, i) => ({ title: `Replica ${names[i % FPS]} disk full`, service: names[i % FPS], severity: 'critical', external_id: `r-${i}` }));
+      const alerts = Array.from({ length: 200 }, (_, i) => ({
+        title: `Replica ${names[i % FPS]} disk full`,
+        service: names[i % FPS],
+        severity: 'critical',
+        external_id: `r-${i}`,
+      }));
       const statuses = await pool(alerts, 20, (al, i) => postGenericAlert((i % 2 ? r.a : r.b).url, ALERT_SECRET, al));
-      assert.ok(statuses.every((s) => s === 202), `all accepted (got ${[...new Set(statuses)].join(',')})`);
+      assert.ok(
+        statuses.every((s) => s === 202),
+        `all accepted (got ${[...new Set(statuses)].join(',')})`,
+      );
       await waitUntil(
         async () => {
           // Update reminders sit queued until they are due (minutes away) by design.
-          const busy = (await r.a.fb.deps.store.countJobs({ state: 'queued' })) - (await r.a.fb.deps.store.countJobs({ kind: 'incident.reminder', state: 'queued' })) + (await r.a.fb.deps.store.countJobs({ state: 'running' }));
+          const busy =
+            (await r.a.fb.deps.store.countJobs({ state: 'queued' })) -
+            (await r.a.fb.deps.store.countJobs({ kind: 'incident.reminder', state: 'queued' })) +
+            (await r.a.fb.deps.store.countJobs({ state: 'running' }));
           return busy === 0 && slackOutcome(r.emulator).announcements.size >= FPS;
         },
         30_000,
@@ -145,8 +183,14 @@ describe('two replicas on one PostgreSQL', { skip: pg ? false : 'PostgreSQL unre
       assert.equal(incidents.length, FPS, 'one incident per fingerprint');
       const o = slackOutcome(r.emulator);
       assert.equal(o.channels, FPS, 'one channel per fingerprint');
-      assert.ok([...o.announcements.values()].every((n) => n === 1), 'no announcement doubled');
-      assert.ok([...o.cards.values()].every((n) => n === 1), 'no card doubled');
+      assert.ok(
+        [...o.announcements.values()].every((n) => n === 1),
+        'no announcement doubled',
+      );
+      assert.ok(
+        [...o.cards.values()].every((n) => n === 1),
+        'no card doubled',
+      );
       const counted = incidents.reduce((n, i) => n + i.alertCount, 0);
       assert.equal(counted, 200, 'every alert counted once');
     } finally {

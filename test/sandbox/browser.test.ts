@@ -49,7 +49,16 @@ before(async () => {
   sb = await startSandboxBot();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.setDefaultTimeout(15_000);
@@ -100,7 +109,11 @@ test('declare through the modal, propose a rollback as bob, approve as alice the
   await card.getByRole('button', { name: 'Propose action' }).waitFor();
   assert.match((await page.locator('#topic').textContent()) ?? '', /HIGH \| investigating \| IC: @alice/);
   // A long channel name is cut with an ellipsis in the sidebar, not wrapped or overflowing.
-  const nameBox = await channelButton.locator('.name').evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth, overflow: (globalThis as unknown as { getComputedStyle(e: unknown): { textOverflow: string } }).getComputedStyle(el).textOverflow }));
+  const nameBox = await channelButton.locator('.name').evaluate((el) => ({
+    scroll: el.scrollWidth,
+    client: el.clientWidth,
+    overflow: (globalThis as unknown as { getComputedStyle(e: unknown): { textOverflow: string } }).getComputedStyle(el).textOverflow,
+  }));
   assert.equal(nameBox.overflow, 'ellipsis');
   assert.ok(nameBox.scroll > nameBox.client, 'the long name is truncated');
   // Date tokens are drawn as a time in the reader's zone, never as raw <!date…> text.
@@ -122,9 +135,15 @@ test('declare through the modal, propose a rollback as bob, approve as alice the
   await note.hover();
   await note.getByRole('button', { name: 'Add reaction' }).click();
   await note.getByRole('button', { name: 'React with :pushpin:' }).click();
-  await note.locator('.reactions').getByRole('button', { name: /pushpin: 1/ }).waitFor();
+  await note
+    .locator('.reactions')
+    .getByRole('button', { name: /pushpin: 1/ })
+    .waitFor();
   const incidentId = (await sb.fb.deps.store.listOpenIncidents()).find((i) => i.title === 'Checkout API returning 500s')!.id;
-  await waitUntil(async () => (await sb.fb.deps.store.listTimeline(incidentId)).some((t) => t.kind === 'pin' && /back under 1%/.test(t.text)), 'the pinned message in the timeline');
+  await waitUntil(
+    async () => (await sb.fb.deps.store.listTimeline(incidentId)).some((t) => t.kind === 'pin' && /back under 1%/.test(t.text)),
+    'the pinned message in the timeline',
+  );
   await page.mouse.move(0, 0);
   await shot('incident-channel');
 

@@ -60,7 +60,11 @@ export async function startSandboxBot(env: Record<string, string> = {}, processE
     state,
     settled,
     async post(path, body) {
-      const res = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+      const res = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...auth },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     },
     async waitFor(check, what, ms = 10_000) {

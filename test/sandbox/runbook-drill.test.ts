@@ -32,7 +32,8 @@ test('runbook drill: the example api-error-triage runs end to end in the sandbox
 
   const start = await sb.post('/sandbox/api/message', { user: BOB, channel: ch.id, text: '/incident runbook api-error-triage' });
   assert.equal(start.status, 200, JSON.stringify(start.body));
-  const checklist = () => sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => /^Runbook API error triage/.test(m.text)), 'the checklist');
+  const checklist = () =>
+    sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => /^Runbook API error triage/.test(m.text)), 'the checklist');
   const approval = await sb.waitFor(
     (s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.text.startsWith('Approval requested') && /rollback_deployment/.test(m.text)),
     'the rollback approval',
@@ -42,15 +43,27 @@ test('runbook drill: the example api-error-triage runs end to end in the sandbox
   const msg = await checklist();
   assert.match(JSON.stringify(msg.blocks), /waiting for approval/);
   const thread = (await sb.state()).channels.find((c) => c.id === ch.id)!.messages.filter((m) => m.thread_ts === msg.ts && m.ts !== msg.ts);
-  assert.ok(thread.some((m) => /error_rate/.test(JSON.stringify(m.blocks))), 'the error-rate output is in the thread');
-  assert.ok(thread.some((m) => /Diagnosis/.test(JSON.stringify(m.blocks))), 'the diagnosis is in the thread');
+  assert.ok(
+    thread.some((m) => /error_rate/.test(JSON.stringify(m.blocks))),
+    'the error-rate output is in the thread',
+  );
+  assert.ok(
+    thread.some((m) => /Diagnosis/.test(JSON.stringify(m.blocks))),
+    'the diagnosis is in the thread',
+  );
 
   // Alice (the commander) approves; the run goes on to the check.
   const ok = await sb.post('/sandbox/api/click', { user: ALICE, channel: ch.id, ts: approval.ts, actionId: 'approval_approve' });
   assert.equal(ok.status, 200, JSON.stringify(ok.body));
-  await sb.waitFor((s) => /Confirm step 6/.test(JSON.stringify(s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts)?.blocks)), 'the check');
+  await sb.waitFor(
+    (s) => /Confirm step 6/.test(JSON.stringify(s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts)?.blocks)),
+    'the check',
+  );
   const confirm = await sb.post('/sandbox/api/click', { user: ALICE, channel: ch.id, ts: msg.ts, actionId: 'runbook_check:5' });
   assert.equal(confirm.status, 200, JSON.stringify(confirm.body));
-  const done = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts && /succeeded/.test(m.text)), 'the run to finish');
+  const done = await sb.waitFor(
+    (s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts && /succeeded/.test(m.text)),
+    'the run to finish',
+  );
   assert.match(JSON.stringify(done.blocks), /Finished/);
 });

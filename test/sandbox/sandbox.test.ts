@@ -15,8 +15,7 @@ const ALICE = 'U0ALICE01';
 const BOB = 'U0BOB0001';
 const INCIDENTS = 'C0INCIDENTS';
 
-const silent = () =>
-  createLogger({ level: 'silent', secrets: [], destination: new Writable({ write: (_c, _e, cb) => cb() }), pretty: false });
+const silent = () => createLogger({ level: 'silent', secrets: [], destination: new Writable({ write: (_c, _e, cb) => cb() }), pretty: false });
 
 describe('sandbox console API', () => {
   let sb: RunningSandbox;
@@ -58,7 +57,11 @@ describe('sandbox console API', () => {
   test('/incident stats posts the chart; the console state lists the file and the page can load the image', async () => {
     const r = await sb.post('/sandbox/api/message', { user: ALICE, channel: INCIDENTS, text: '/incident stats 7d' });
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    const msg = await sb.waitFor((s) => s.channels.find((c) => c.id === INCIDENTS)?.messages.find((m) => (m.files?.length ?? 0) > 0), 'the chart message', 30_000);
+    const msg = await sb.waitFor(
+      (s) => s.channels.find((c) => c.id === INCIDENTS)?.messages.find((m) => (m.files?.length ?? 0) > 0),
+      'the chart message',
+      30_000,
+    );
     assert.match(msg.text, /Incident figures/);
     const file = msg.files![0]!;
     const noToken = await fetch(`${sb.url}/sandbox/api/files/${file.id}`);
@@ -77,12 +80,18 @@ describe('sandbox console API', () => {
   test('/incident declare sev2 creates an inc-* channel with a pinned card, visible in the state', async () => {
     const r = await sb.post('/sandbox/api/message', { user: ALICE, channel: INCIDENTS, text: '/incident declare sev2 Checkout errors after deploy' });
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    const ch = await sb.waitFor((s) => s.channels.find((c) => c.name.startsWith('inc-') && c.name.includes('checkout-errors') && c.pins.length > 0), 'the incident channel with a pin');
+    const ch = await sb.waitFor(
+      (s) => s.channels.find((c) => c.name.startsWith('inc-') && c.name.includes('checkout-errors') && c.pins.length > 0),
+      'the incident channel with a pin',
+    );
     assert.match(ch.pins[0]!.text, /Checkout errors after deploy/);
     assert.match(ch.topic, /HIGH/);
     assert.ok(ch.members.includes(ALICE), 'the declarer is in the channel');
     const card = ch.messages.find((m) => m.ts === ch.pins[0]!.ts);
-    assert.ok(card?.blocks?.some((b) => (b as { type: string }).type === 'actions'), 'the card has buttons');
+    assert.ok(
+      card?.blocks?.some((b) => (b as { type: string }).type === 'actions'),
+      'the card has buttons',
+    );
     // The command's acknowledgement is shown only to the person who typed it.
     const s = await sb.state();
     assert.ok((s.ephemerals[ALICE] ?? []).some((e) => /Declared/.test(e.text)));
@@ -107,23 +116,41 @@ describe('sandbox console API', () => {
     const ch = (await sb.state()).channels.find((c) => c.name.includes('checkout-errors'))!;
     const p = await sb.post('/sandbox/api/message', { user: BOB, channel: ch.id, text: '/incident action rollback_deployment service=api version=v41' });
     assert.equal(p.status, 200, JSON.stringify(p.body));
-    const msg = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.text.startsWith('Approval requested')), 'the approval message');
+    const msg = await sb.waitFor(
+      (s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.text.startsWith('Approval requested')),
+      'the approval message',
+    );
     // The two-person rule: the proposer's own Approve is refused, and only they are told.
     const self = await sb.post('/sandbox/api/click', { user: BOB, channel: ch.id, ts: msg.ts, actionId: 'approval_approve' });
     assert.equal(self.status, 200);
-    await sb.waitFor((s) => (s.ephemerals[BOB] ?? []).find((e) => e.channel === ch.id && /someone else must approve/.test(e.text)), 'the self-approval refusal');
+    await sb.waitFor(
+      (s) => (s.ephemerals[BOB] ?? []).find((e) => e.channel === ch.id && /someone else must approve/.test(e.text)),
+      'the self-approval refusal',
+    );
     assert.match((await sb.state()).channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts)!.text, /^Approval requested/);
     const ok = await sb.post('/sandbox/api/click', { user: ALICE, channel: ch.id, ts: msg.ts, actionId: 'approval_approve' });
     assert.equal(ok.status, 200);
     // The sandbox's demo executor really receives the signed call and answers; the message says it ran.
-    const done = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts && /· ran/.test(m.text)), 'the action to run');
+    const done = await sb.waitFor(
+      (s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts && /· ran/.test(m.text)),
+      'the action to run',
+    );
     assert.match(done.text, /^Approved by <@U0ALICE01> · ran/);
-    assert.match(JSON.stringify(done.blocks), /\*Ran\*: webhook answered 200: demo executor: signature verified; would run rollback_deployment service=api version=v41/);
+    assert.match(
+      JSON.stringify(done.blocks),
+      /\*Ran\*: webhook answered 200: demo executor: signature verified; would run rollback_deployment service=api version=v41/,
+    );
     const calls = (await sb.state()).executorCalls ?? [];
     assert.equal(calls.length, 1);
-    assert.deepEqual([calls[0]!.status, calls[0]!.action, calls[0]!.params, calls[0]!.approvedBy], [200, 'rollback_deployment', { service: 'api', version: 'v41' }, [ALICE]]);
+    assert.deepEqual(
+      [calls[0]!.status, calls[0]!.action, calls[0]!.params, calls[0]!.approvedBy],
+      [200, 'rollback_deployment', { service: 'api', version: 'v41' }, [ALICE]],
+    );
     const timeline = await sb.fb.deps.store.listTimeline((await sb.fb.deps.store.listOpenIncidents()).find((i) => i.channelId === ch.id)!.id);
-    assert.ok(timeline.some((t) => /^`rollback_deployment` service=api version=v41 ran: .* \(proposed by <@U0BOB0001>, approved by <@U0ALICE01>\)$/.test(t.text)), 'proposer and approver in the timeline');
+    assert.ok(
+      timeline.some((t) => /^`rollback_deployment` service=api version=v41 ran: .* \(proposed by <@U0BOB0001>, approved by <@U0ALICE01>\)$/.test(t.text)),
+      'proposer and approver in the timeline',
+    );
   });
 
   test('the demo executor refuses a call that is not signed with its per-run secret', async () => {
@@ -132,7 +159,11 @@ describe('sandbox console API', () => {
     const before = (await sb.state()).executorCalls?.length ?? 0;
     const body = JSON.stringify({ approval_id: 'x', action: 'rollback_deployment', params: {}, approved_by: [ALICE] });
     const ts = String(Math.floor(Date.now() / 1000));
-    const r = await fetch((url as { url: string }).url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-firebreak-timestamp': ts, 'x-firebreak-signature': `sha256=${'0'.repeat(64)}` }, body });
+    const r = await fetch((url as { url: string }).url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-firebreak-timestamp': ts, 'x-firebreak-signature': `sha256=${'0'.repeat(64)}` },
+      body,
+    });
     assert.equal(r.status, 401);
     assert.match(await r.text(), /bad signature/);
     const s = await sb.state();
@@ -254,7 +285,11 @@ describe('the sandbox is local-only by construction', () => {
     assert.equal((await raw(sb.url, '/sandbox', { headers: { host: 'evil.example' } })).status, 403);
     await unchanged();
     // The same request, done right, works (so the refusals above were not for another reason).
-    const ok = await raw(sb.url, '/sandbox/api/message', { method: 'POST', headers: { ...good(), origin: `http://127.0.0.1:${port()}` }, body: JSON.stringify({ ...declare, channel: 'C0GENERAL1', text: 'hello' }) });
+    const ok = await raw(sb.url, '/sandbox/api/message', {
+      method: 'POST',
+      headers: { ...good(), origin: `http://127.0.0.1:${port()}` },
+      body: JSON.stringify({ ...declare, channel: 'C0GENERAL1', text: 'hello' }),
+    });
     assert.equal(ok.status, 200, ok.body);
   });
 
@@ -263,10 +298,16 @@ describe('the sandbox is local-only by construction', () => {
     assert.equal(d.status, 200);
     const ch = await sb.waitFor((s) => s.channels.find((c) => c.name.includes('dry-run-drill') && c.pins.length), 'the incident channel');
     await sb.post('/sandbox/api/message', { user: BOB, channel: ch.id, text: '/incident action rollback_deployment service=api version=v41' });
-    const msg = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.text.startsWith('Approval requested')), 'the approval message');
+    const msg = await sb.waitFor(
+      (s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.text.startsWith('Approval requested')),
+      'the approval message',
+    );
     const ok = await sb.post('/sandbox/api/click', { user: ALICE, channel: ch.id, ts: msg.ts, actionId: 'approval_approve' });
     assert.equal(ok.status, 200);
-    const done = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts && /· not executed/.test(m.text)), 'the approval to finish');
+    const done = await sb.waitFor(
+      (s) => s.channels.find((c) => c.id === ch.id)!.messages.find((m) => m.ts === msg.ts && /· not executed/.test(m.text)),
+      'the approval to finish',
+    );
     await sb.fb.deps.jobs.idle();
     assert.equal(receiver.received.length, 0, 'the configured webhook was never called');
     assert.match(JSON.stringify(done.blocks), /not sent \(sandbox\): would have POSTed to http:\/\/127\.0\.0\.1/);
@@ -281,11 +322,22 @@ describe('sandbox refuses to run next to production settings', () => {
   ] as const) {
     test(`${name} set: refused with a line naming it, never its value`, async () => {
       const config = loadConfig({ PORT: '0', [name]: value }, '/nonexistent');
-      await assert.rejects(startSandbox(config, silent(), {}), (err: unknown) => err instanceof SandboxRefusedError && err.message.includes(name) && !err.message.includes(value));
+      await assert.rejects(
+        startSandbox(config, silent(), {}),
+        (err: unknown) => err instanceof SandboxRefusedError && err.message.includes(name) && !err.message.includes(value),
+      );
     });
   }
   test('an executor secret, a PostgreSQL DATABASE_URL or a non-loopback HOST without opt-in is refused', async () => {
-    const withSecret = { ...base(), actions: [{ ...base().actions[0]!, executor: { type: 'webhook' as const, url: 'https://deploy.example.com/hook', secret_env: 'ROLLBACK_SECRET', timeout_ms: 1000, retries: 0 } }] };
+    const withSecret = {
+      ...base(),
+      actions: [
+        {
+          ...base().actions[0]!,
+          executor: { type: 'webhook' as const, url: 'https://deploy.example.com/hook', secret_env: 'ROLLBACK_SECRET', timeout_ms: 1000, retries: 0 },
+        },
+      ],
+    };
     await assert.rejects(startSandbox(withSecret, silent(), { ROLLBACK_SECRET: 'x'.repeat(32) }), /ROLLBACK_SECRET is set/);
     await assert.rejects(startSandbox({ ...base(), databaseUrl: 'postgres://prod@db:5432/firebreak' }, silent(), {}), /PostgreSQL/);
     await assert.rejects(startSandbox({ ...base(), host: '0.0.0.0' }, silent(), {}), /SANDBOX_ALLOW_REMOTE=1/);
@@ -323,12 +375,21 @@ describe('sandbox agent over MCP', () => {
     await sb.post('/sandbox/api/message', { user: ALICE, channel: INCIDENTS, text: '/incident declare sev2 Cart errors after deploy' });
     const ch = await sb.waitFor((s) => s.channels.find((c) => c.name.includes('cart-errors') && c.pins.length > 0), 'the incident channel');
     const client = new Client({ name: 'sandbox-test', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${sb.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${sb.sandbox.agentToken}` } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${sb.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${sb.sandbox.agentToken}` } } }),
+    );
     try {
-      const r = (await client.callTool({ name: 'propose_action', arguments: { incident: ch.id, action: 'clear_cache', params: { cache: 'cart' }, reason: 'stale cart config' } })) as { isError?: boolean; structuredContent?: { approval_id: string; status: string } };
+      const r = (await client.callTool({
+        name: 'propose_action',
+        arguments: { incident: ch.id, action: 'clear_cache', params: { cache: 'cart' }, reason: 'stale cart config' },
+      })) as { isError?: boolean; structuredContent?: { approval_id: string; status: string } };
       assert.notEqual(r.isError, true, JSON.stringify(r));
       assert.equal(r.structuredContent?.status, 'pending');
-      const msg = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)?.messages.find((m) => JSON.stringify(m.blocks ?? []).includes(`approval:${r.structuredContent!.approval_id}`)), 'the approval message on the page');
+      const msg = await sb.waitFor(
+        (s) =>
+          s.channels.find((c) => c.id === ch.id)?.messages.find((m) => JSON.stringify(m.blocks ?? []).includes(`approval:${r.structuredContent!.approval_id}`)),
+        'the approval message on the page',
+      );
       const text = JSON.stringify(msg.blocks);
       assert.match(text, /sandbox-agent/);
       assert.match(text, /stale cart config/);

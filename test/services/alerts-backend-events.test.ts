@@ -164,7 +164,10 @@ describe('Rootly webhooks', () => {
       const channelPosts = h.chat.posts.slice(postsBefore).filter((p) => p.channel === incident!.channelId);
       assert.equal(channelPosts.length, 1);
       assert.match(channelPosts[0]!.text, /Updated in Rootly: status → \*mitigated\*/);
-      assert.ok(h.chat.updates.some((u) => u.ts === announceTs && /mitigated/i.test(JSON.stringify(u.blocks) + u.text)), 'announcement updated in place');
+      assert.ok(
+        h.chat.updates.some((u) => u.ts === announceTs && /mitigated/i.test(JSON.stringify(u.blocks) + u.text)),
+        'announcement updated in place',
+      );
 
       // Resolve in Slack; Rootly then sends incident.resolved for our own change: nothing more is posted.
       h.clock.advance(60_000);

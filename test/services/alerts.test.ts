@@ -84,7 +84,10 @@ describe('de-duplication and batching', () => {
     assert.match(notes[0]!.text, /Fired again: 13 alerts in total so far/);
     // The card was re-rendered with the count.
     const cardUpdates = h.chat.updates.filter((u) => u.ts === incident.cardTs);
-    assert.ok(cardUpdates.some((u) => JSON.stringify(u.blocks).includes('13 alerts')), 'card shows 13 alerts');
+    assert.ok(
+      cardUpdates.some((u) => JSON.stringify(u.blocks).includes('13 alerts')),
+      'card shows 13 alerts',
+    );
 
     // The next window posts one more note, with the new total.
     await fire(h, alert);
@@ -263,7 +266,10 @@ describe('backend record', () => {
 describe('concurrency', () => {
   const N = 1000;
   const FPS = 25;
-  const payloads = Array.from({ length: N }, (_, i) => ({ title: `Service ${String.fromCharCode(97 + (i % FPS))} error budget burn`, service: `svc-${i % FPS}` }));
+  const payloads = Array.from({ length: N }, (_, i) => ({
+    title: `Service ${String.fromCharCode(97 + (i % FPS))} error budget burn`,
+    service: `svc-${i % FPS}`,
+  }));
 
   test(`${N} alerts over ${FPS} fingerprints, processed by concurrent jobs → exactly ${FPS} incidents and announcements`, async () => {
     const h = await buildHarness({ file: { alerts: { rate_limit_per_minute: 100_000 } }, runnerOptions: { concurrency: 32, pollMs: 5 } });
@@ -272,7 +278,10 @@ describe('concurrency', () => {
       await h.drain();
       const incidents = await allIncidents(h);
       assert.equal(incidents.length, FPS);
-      assert.equal(incidents.reduce((n, i) => n + i.alertCount, 0), N);
+      assert.equal(
+        incidents.reduce((n, i) => n + i.alertCount, 0),
+        N,
+      );
       assert.equal(h.chat.announcements().length, FPS);
       assert.equal(new Set(h.chat.announcements().map((a) => a.text)).size, FPS);
     } finally {
@@ -293,7 +302,10 @@ describe('concurrency', () => {
       await Promise.all([ha.drain(), hb.drain()]);
       const incidents = await a.listOpenIncidents();
       assert.equal(incidents.length, FPS);
-      assert.equal(incidents.reduce((n, i) => n + i.alertCount, 0), N);
+      assert.equal(
+        incidents.reduce((n, i) => n + i.alertCount, 0),
+        N,
+      );
       assert.equal(ha.chat.announcements().length + hb.chat.announcements().length, FPS);
       assert.equal(ha.chat.posts.filter((p) => p.channel === ANNOUNCE).length + hb.chat.posts.filter((p) => p.channel === ANNOUNCE).length, FPS);
     } finally {

@@ -139,7 +139,9 @@ export interface Received {
 }
 
 /** A receiver that checks X-Firebreak-Signature like a team's endpoint would. */
-export async function startReceiver(answer: (n: number, r: Received) => number | Promise<number> = () => 200): Promise<{ url: string; received: Received[]; server: Server; close(): Promise<void> }> {
+export async function startReceiver(
+  answer: (n: number, r: Received) => number | Promise<number> = () => 200,
+): Promise<{ url: string; received: Received[]; server: Server; close(): Promise<void> }> {
   const received: Received[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -212,8 +214,18 @@ export async function makeGate(
     logger,
     metrics,
     jobs,
-    charts: { renderTrend: async () => { throw new Error('no charts in this test'); } },
-    oncall: { name: 'none', page: async () => ({ externalId: '', status: 'unsupported' }), onCallNow: async () => [], createFollowup: async () => ({ backendId: null, url: null }), findFollowup: async () => null },
+    charts: {
+      renderTrend: async () => {
+        throw new Error('no charts in this test');
+      },
+    },
+    oncall: {
+      name: 'none',
+      page: async () => ({ externalId: '', status: 'unsupported' }),
+      onCallNow: async () => [],
+      createFollowup: async () => ({ backendId: null, url: null }),
+      findFollowup: async () => null,
+    },
     newId: () => randomUUID(),
   };
   let incidentId = opts.incidentId;
@@ -242,7 +254,11 @@ export async function makeGate(
 }
 
 /** Poll until `check` holds (jobs run in the background). */
-export async function waitFor<T>(check: () => Promise<T | null | undefined | false> | T | null | undefined | false, what: string, timeoutMs = 5000): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | null | undefined | false> | T | null | undefined | false,
+  what: string,
+  timeoutMs = 5000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

@@ -46,7 +46,14 @@ describe('approval gate (SQLite store)', () => {
           policy: { roles: [], usergroups: [LEADS], min_approvals: 2 },
           executor: { type: 'webhook', url: receiver.url, secret_env: SECRET_ENV, retries: 0 },
         }),
-        defineAction({ id: 'page_team', title: 'Page a team', params: {}, requires_approval: true, policy: { roles: ['commander'], usergroups: [] }, executor: { type: 'none' } }),
+        defineAction({
+          id: 'page_team',
+          title: 'Page a team',
+          params: {},
+          requires_approval: true,
+          policy: { roles: ['commander'], usergroups: [] },
+          executor: { type: 'none' },
+        }),
       ],
     });
     gate.chat.groups.set(LEADS, ['ULEAD1', 'ULEAD2', 'ULEAD3']);
@@ -100,7 +107,10 @@ describe('approval gate (SQLite store)', () => {
       assert.deepEqual(err.detail.problems, ['`version` must match `^v\\d+$`', 'unknown parameter `foo`']);
       return true;
     });
-    await assert.rejects(propose({ actionId: 'drop_database' }), (err: AppError) => err.code === 'action.unknown' && /Known actions: .*`rollback_deployment`/.test(err.message));
+    await assert.rejects(
+      propose({ actionId: 'drop_database' }),
+      (err: AppError) => err.code === 'action.unknown' && /Known actions: .*`rollback_deployment`/.test(err.message),
+    );
     assert.deepEqual(await gate.deps.store.listApprovals({ incidentId: gate.incidentId }), []);
     assert.equal(gate.chat.posts.length, 0);
   });
@@ -131,7 +141,13 @@ describe('approval gate (SQLite store)', () => {
     const audit = (await gate.deps.store.listAudit({ approvalId: a.id })).map((e) => e.action);
     assert.deepEqual(audit, ['approval.proposed', 'approval.approved', 'approval.executing', 'approval.succeeded']);
     const timeline = await gate.deps.store.listTimeline(gate.incidentId);
-    assert.ok(timeline.some((t) => t.kind === 'action' && /^`rollback_deployment` service=api version=v41 ran: webhook answered 200 \(proposed by <@UPROP>, approved by <@UCMD>\)$/.test(t.text)));
+    assert.ok(
+      timeline.some(
+        (t) =>
+          t.kind === 'action' &&
+          /^`rollback_deployment` service=api version=v41 ran: webhook answered 200 \(proposed by <@UPROP>, approved by <@UCMD>\)$/.test(t.text),
+      ),
+    );
     assert.equal(await gate.deps.store.countJobs({ kind: 'backend.sync' }), 1);
     // A later click changes nothing.
     const again = await approve(gate.deps, { approvalId: a.id, userId: 'ULEAD1' });
@@ -167,14 +183,20 @@ describe('approval gate (SQLite store)', () => {
     assert.equal((await gate.deps.store.getApproval(a.id))!.status, 'pending');
     assert.deepEqual(await gate.deps.store.listVotes(a.id), []);
     const refused = (await gate.deps.store.listAudit({ approvalId: a.id })).filter((e) => e.action === 'approval.refused');
-    assert.deepEqual(refused.map((e) => [e.actor, e.detail.reason]), [[COMMANDER, 'self_approval']]);
+    assert.deepEqual(
+      refused.map((e) => [e.actor, e.detail.reason]),
+      [[COMMANDER, 'self_approval']],
+    );
   });
 
   it('refuses someone outside the policy, and lets a user-group member approve', async () => {
     const a = await propose();
     const res = await approve(gate.deps, { approvalId: a.id, userId: 'URANDOM' });
     assert.equal(res.outcome, 'refused');
-    assert.match(res.text, /You may not approve this action\. It needs 1 approval from the commander \(<@UCMD>\) or <!subteam\^SSRELEADS>\. Who may approve was fixed when it was proposed/);
+    assert.match(
+      res.text,
+      /You may not approve this action\. It needs 1 approval from the commander \(<@UCMD>\) or <!subteam\^SSRELEADS>\. Who may approve was fixed when it was proposed/,
+    );
     assert.equal((await gate.deps.store.getApproval(a.id))!.status, 'pending');
     assert.equal((await approve(gate.deps, { approvalId: a.id, userId: 'ULEAD3' })).outcome, 'approved');
     await finished(a.id);
@@ -233,7 +255,10 @@ describe('approval gate (SQLite store)', () => {
 
   it('a double click runs once; the second click hears who approved', async () => {
     const a = await propose();
-    const [x, y] = await Promise.all([approve(gate.deps, { approvalId: a.id, userId: COMMANDER }), approve(gate.deps, { approvalId: a.id, userId: COMMANDER })]);
+    const [x, y] = await Promise.all([
+      approve(gate.deps, { approvalId: a.id, userId: COMMANDER }),
+      approve(gate.deps, { approvalId: a.id, userId: COMMANDER }),
+    ]);
     assert.deepEqual([x.outcome, y.outcome].sort(), ['approved', 'closed']);
     assert.match((x.outcome === 'closed' ? x : y).text, /already approved by <@UCMD>/);
     await finished(a.id);
@@ -265,7 +290,9 @@ describe('approval gate (SQLite store)', () => {
     await gate.jobs.idle();
     assert.equal(receiver.received.length, 1);
     timings.sort((p, q) => p - q);
-    console.log(`# sqlite: 200 concurrent approves in ${wall.toFixed(0)} ms; p50 ${timings[99]!.toFixed(0)} ms, max ${timings[199]!.toFixed(0)} ms; executions ${receiver.received.length}`);
+    console.log(
+      `# sqlite: 200 concurrent approves in ${wall.toFixed(0)} ms; p50 ${timings[99]!.toFixed(0)} ms, max ${timings[199]!.toFixed(0)} ms; executions ${receiver.received.length}`,
+    );
   });
 
   it('an approved action without an executor says it was not executed, to the clicker, in the message and in the timeline', async () => {
@@ -384,7 +411,8 @@ describe('approval gate (SQLite store)', () => {
     await approve(gate.deps, { approvalId: a.id, userId: COMMANDER });
     await finished(a.id);
     const text = await auditLog(gate.deps, gate.incidentId);
-    for (const step of ['approval.proposed', 'approval.refused', 'approval.approved', 'approval.executing', 'approval.succeeded']) assert.match(text, new RegExp(`\\*${step}\\*`));
+    for (const step of ['approval.proposed', 'approval.refused', 'approval.approved', 'approval.executing', 'approval.succeeded'])
+      assert.match(text, new RegExp(`\\*${step}\\*`));
     assert.match(text, /<@URANDOM>/);
     assert.match(text, /`rollback_deployment`, service=api version=v41/);
   });

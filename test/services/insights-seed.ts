@@ -18,11 +18,22 @@ export async function seedHistory(store: Store, opts: { n: number; days: number;
     const severity = SEVERITIES[k % 4]!;
     const origin = k % 3 === 0 ? 'alert' : 'slack';
     await store.createIncident({
-      id, title: `Seeded incident ${k}`, description: '', severity, services: [k % 2 ? 'api' : 'checkout'], private: false, origin,
-      declaredBy: origin === 'slack' ? 'U0ALICE01' : null, commanderId: origin === 'slack' ? 'U0ALICE01' : null, backend: 'local', backendId: id, createdAt: start,
+      id,
+      title: `Seeded incident ${k}`,
+      description: '',
+      severity,
+      services: [k % 2 ? 'api' : 'checkout'],
+      private: false,
+      origin,
+      declaredBy: origin === 'slack' ? 'U0ALICE01' : null,
+      commanderId: origin === 'slack' ? 'U0ALICE01' : null,
+      backend: 'local',
+      backendId: id,
+      createdAt: start,
     });
     await store.addTimeline({ incidentId: id, at: start, kind: 'declared', text: 'Declared', author: origin === 'slack' ? 'U0ALICE01' : null });
-    if (origin === 'alert' && k % 5 !== 0) await store.addTimeline({ incidentId: id, at: at(3 + (k % 11)), kind: 'role_assigned', text: 'commander', author: 'U0BOB0001' });
+    if (origin === 'alert' && k % 5 !== 0)
+      await store.addTimeline({ incidentId: id, at: at(3 + (k % 11)), kind: 'role_assigned', text: 'commander', author: 'U0BOB0001' });
     // Every fifth alert incident is never acknowledged: the alert resolved it without anyone (no human author).
     const responder = origin === 'alert' && k % 5 === 0 ? null : 'U0BOB0001';
     await store.addTimeline({ incidentId: id, at: at(20 + (k % 17)), kind: 'mitigated', text: 'Mitigated', author: responder });
@@ -35,22 +46,54 @@ export async function seedHistory(store: Store, opts: { n: number; days: number;
     if (k % 4 === 1) {
       const approvalId = randomUUID();
       await store.createApproval({
-        id: approvalId, incidentId: id, actionId: 'rollback_deployment', params: { service: 'api', version: 'v41' }, reason: 'seed', proposedBy: 'U0BOB0001',
-        proposerKind: 'user', policy: {}, approvers: null, requiresApproval: true, createdAt: at(10), expiresAt: at(25), channelId: null,
+        id: approvalId,
+        incidentId: id,
+        actionId: 'rollback_deployment',
+        params: { service: 'api', version: 'v41' },
+        reason: 'seed',
+        proposedBy: 'U0BOB0001',
+        proposerKind: 'user',
+        policy: {},
+        approvers: null,
+        requiresApproval: true,
+        createdAt: at(10),
+        expiresAt: at(25),
+        channelId: null,
       });
       await store.transitionApproval(approvalId, ['pending'], 'succeeded', { decidedBy: 'U0ALICE01', decidedAt: at(12) });
-      await store.recordRemediationAnswer({ approvalId, incidentId: id, actionId: 'rollback_deployment', runId: null, stepIndex: null, answer: k % 8 === 1 ? 'no' : 'yes', answeredBy: 'U0ALICE01', answeredAt: resolvedAt });
+      await store.recordRemediationAnswer({
+        approvalId,
+        incidentId: id,
+        actionId: 'rollback_deployment',
+        runId: null,
+        stepIndex: null,
+        answer: k % 8 === 1 ? 'no' : 'yes',
+        answeredBy: 'U0ALICE01',
+        answeredAt: resolvedAt,
+      });
     }
     if (origin === 'alert') {
       await store.insertAlert({
-        id: randomUUID(), source: 'generic', deliveryId: `seed-${id}`, fingerprint: `fp-${k}`, externalId: null, title: `Alert ${k}`, service: 'api', severity,
-        status: 'firing', url: null, raw: {}, receivedAt: start,
+        id: randomUUID(),
+        source: 'generic',
+        deliveryId: `seed-${id}`,
+        fingerprint: `fp-${k}`,
+        externalId: null,
+        title: `Alert ${k}`,
+        service: 'api',
+        severity,
+        status: 'firing',
+        url: null,
+        raw: {},
+        receivedAt: start,
       });
     }
   };
   const width = opts.concurrency ?? 8;
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < n) await one(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < n) await one(next++);
+    }),
+  );
 }

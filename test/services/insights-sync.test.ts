@@ -34,8 +34,25 @@ function depsFor(store: Store, backend: IncidentBackend, now: () => number, over
   const clock = { now: () => new Date(now()) };
   const metrics = createMetrics();
   const jobs = new JobRunner(store, logger, clock, metrics);
-  return { config, store, chat: {} as Chat, backend, executor: {} as Deps['executor'], oncall: {} as Deps['oncall'], summarizer: {} as Deps['summarizer'], clock, logger, metrics, jobs, charts: { renderTrend: async () => { throw new Error('no charts in this test'); } },
-    newId: () => crypto.randomUUID() };
+  return {
+    config,
+    store,
+    chat: {} as Chat,
+    backend,
+    executor: {} as Deps['executor'],
+    oncall: {} as Deps['oncall'],
+    summarizer: {} as Deps['summarizer'],
+    clock,
+    logger,
+    metrics,
+    jobs,
+    charts: {
+      renderTrend: async () => {
+        throw new Error('no charts in this test');
+      },
+    },
+    newId: () => crypto.randomUUID(),
+  };
 }
 
 /** `n` incidents spread over the last `days` days, each with its own lifecycle. */
@@ -114,7 +131,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       vt.t.now += 15 * 60_000;
       fake.touch(seeded[3]!.id, { status: 'started', resolved_at: null });
       fake.touch(seeded[7]!.id, { title: 'Renamed in Rootly' });
-      fake.seedHistory([{ ...rootlyHistory(1, vt.t.now, 0)[0]!, status: 'started', resolved_at: null, mitigated_at: null, title: 'Declared in the Rootly UI' }]);
+      fake.seedHistory([
+        { ...rootlyHistory(1, vt.t.now, 0)[0]!, status: 'started', resolved_at: null, mitigated_at: null, title: 'Declared in the Rootly UI' },
+      ]);
       const mark = fake.calls({ route: 'GET /v1/incidents' }).length;
       const second = await syncHistory(deps);
       assert.equal(fake.calls({ route: 'GET /v1/incidents' }).length - mark, 1, 'one page holds every change');
@@ -144,7 +163,10 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       }
       const limited = fake.calls({ route: 'GET /v1/incidents' }).filter((c) => c.status === 429);
       assert.ok(limited.length >= 1, 'the fake refused some pages');
-      assert.ok(vt.t.sleeps.some((ms) => ms >= 1000), `waited as RateLimit-Reset said (slept ${vt.t.sleeps.join(', ')} ms)`);
+      assert.ok(
+        vt.t.sleeps.some((ms) => ms >= 1000),
+        `waited as RateLimit-Reset said (slept ${vt.t.sleeps.join(', ')} ms)`,
+      );
       const counted = await store.countBackendIncidents('rootly');
       assert.equal(counted.rows, counted.distinct);
       assert.ok(counted.rows >= 551);
@@ -178,7 +200,11 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         const res = await syncHistory(deps);
         assert.equal(res.finished, true);
         const resumed = f2.calls({ route: 'GET /v1/incidents' }).slice(mark);
-        assert.notEqual(resumed[0]!.query['filter[updated_at][gte]'], f2.calls({ route: 'GET /v1/incidents' })[0]!.query['filter[updated_at][gte]'], 'resumed at the cursor, not from the start');
+        assert.notEqual(
+          resumed[0]!.query['filter[updated_at][gte]'],
+          f2.calls({ route: 'GET /v1/incidents' })[0]!.query['filter[updated_at][gte]'],
+          'resumed at the cursor, not from the start',
+        );
         const all = await store.listIncidentFacts({ from: new Date(vt.t.now - 70 * DAY), to: new Date(vt.t.now + DAY) });
         const keys = all.map((f) => f.key);
         assert.equal(new Set(keys).size, keys.length, 'no duplicates');
@@ -207,7 +233,11 @@ describe('insights sync from incident.io', () => {
   });
 
   test('walks the after cursor oldest first, filtered by updated_at[gte]; maps lifecycle timestamps, severity rank and post-mortems; increments', async () => {
-    const [live, closed, monitored] = [fake.statuses()[1]!, fake.statuses().find((s) => s.category === 'closed')!, fake.statuses().find((s) => s.name === 'Monitoring')!];
+    const [live, closed, monitored] = [
+      fake.statuses()[1]!,
+      fake.statuses().find((s) => s.category === 'closed')!,
+      fake.statuses().find((s) => s.name === 'Monitoring')!,
+    ];
     const sevs = fake.severities();
     const t0 = vt.t.now - 10 * DAY;
     const iso = (ms: number) => new Date(ms).toISOString();
@@ -217,7 +247,11 @@ describe('insights sync from incident.io', () => {
       severity_id: sevs[k % 4]!.id,
       created_at: iso(t0 + k * 3600_000),
       updated_at: iso(t0 + k * 3600_000 + 60_000),
-      timestamps: { 'Reported at': iso(t0 + k * 3600_000), 'Accepted at': iso(t0 + k * 3600_000 + 5 * 60_000), ...(k % 3 === 1 ? { 'Resolved at': iso(t0 + k * 3600_000 + 45 * 60_000) } : {}) },
+      timestamps: {
+        'Reported at': iso(t0 + k * 3600_000),
+        'Accepted at': iso(t0 + k * 3600_000 + 5 * 60_000),
+        ...(k % 3 === 1 ? { 'Resolved at': iso(t0 + k * 3600_000 + 45 * 60_000) } : {}),
+      },
       postmortems: k % 6 === 1 ? [{ id: `pm-${k}`, title: 'PM', content: '' }] : [],
     }));
     fake.seedHistory(rows);

@@ -150,13 +150,23 @@ test('SQLite restart: the new process reclaims the leases of its previous run at
   const seen: Array<{ who: string; attempts: number }> = [];
   // The first run claims the job with an hour-long lease and dies holding it (no hand-back).
   const first = new JobRunner(store, quiet, systemClock, null, { pollMs: 20, leaseMs: 3_600_000 });
-  first.register(defineJob({ kind: 'work', payload: z.object({}), run: async (_: null, _p, job) => {
-    seen.push({ who: 'first', attempts: job.attempts });
-    await new Promise(() => {});
-  } }), null);
+  first.register(
+    defineJob({
+      kind: 'work',
+      payload: z.object({}),
+      run: async (_: null, _p, job) => {
+        seen.push({ who: 'first', attempts: job.attempts });
+        await new Promise(() => {});
+      },
+    }),
+    null,
+  );
   // Another database's worker holds a job too: not ours to reclaim.
   const stranger = new JobRunner(store, quiet, systemClock, null, { workerId: 'other-db#1', pollMs: 20, leaseMs: 3_600_000 });
-  stranger.register(testJob('theirs', () => new Promise(() => {})), null);
+  stranger.register(
+    testJob('theirs', () => new Promise(() => {})),
+    null,
+  );
   assert.equal(await first.reclaimPreviousRun(), 0, 'nothing to reclaim on a fresh database');
   assert.match(first.workerId, /#1$/);
   first.start();
@@ -170,8 +180,14 @@ test('SQLite restart: the new process reclaims the leases of its previous run at
   await stranger.stop(0, { handBack: false });
 
   const second = new JobRunner(store, quiet, systemClock, null, { pollMs: 20, leaseMs: 3_600_000 });
-  second.register(defineJob({ kind: 'work', payload: z.object({}), run: async (_: null, _p, job) => void seen.push({ who: 'second', attempts: job.attempts }) }), null);
-  second.register(testJob('theirs', async () => void seen.push({ who: 'second-theirs', attempts: 0 })), null);
+  second.register(
+    defineJob({ kind: 'work', payload: z.object({}), run: async (_: null, _p, job) => void seen.push({ who: 'second', attempts: job.attempts }) }),
+    null,
+  );
+  second.register(
+    testJob('theirs', async () => void seen.push({ who: 'second-theirs', attempts: 0 })),
+    null,
+  );
   assert.equal(await second.reclaimPreviousRun(), 1, 'the previous run of this database left one job leased');
   assert.match(second.workerId, /#2$/, 'the next generation of the same database');
   assert.equal(second.workerId.split('#')[0], first.workerId.split('#')[0]);
@@ -179,10 +195,14 @@ test('SQLite restart: the new process reclaims the leases of its previous run at
   second.start();
   while ((await store.countJobs({ kind: 'work', state: 'done' })) === 0 && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 10));
   assert.ok(Date.now() - t0 < 3000, 'resumed at once, not after the hour-long lease');
-  assert.deepEqual(seen, [
-    { who: 'first', attempts: 1 },
-    { who: 'second', attempts: 2 },
-  ], 'the interrupted attempt still counts');
+  assert.deepEqual(
+    seen,
+    [
+      { who: 'first', attempts: 1 },
+      { who: 'second', attempts: 2 },
+    ],
+    'the interrupted attempt still counts',
+  );
   assert.equal(await store.countJobs({ kind: 'theirs', state: 'running' }), 1, "another database's lease is left alone");
   await second.stop(100);
 });

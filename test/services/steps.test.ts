@@ -41,7 +41,9 @@ class Channel {
     return this.messages.filter((m) => m.channel === channel && !m.thread).map((m) => ({ ts: m.ts, user: null, botId: 'B1', text: '', blockIds: m.blockIds }));
   }
   async replies(channel: string, thread: string): Promise<ChatMessage[]> {
-    return this.messages.filter((m) => m.channel === channel && m.thread === thread).map((m) => ({ ts: m.ts, user: null, botId: 'B1', text: '', blockIds: m.blockIds }));
+    return this.messages
+      .filter((m) => m.channel === channel && m.thread === thread)
+      .map((m) => ({ ts: m.ts, user: null, botId: 'B1', text: '', blockIds: m.blockIds }));
   }
 }
 
@@ -75,7 +77,10 @@ describe('step', () => {
   it('a failed run records nothing: the next run tries again', async () => {
     const id = flow();
     const deps = depsWith(new Channel());
-    await assert.rejects(step(deps, id, 's', async () => Promise.reject(new Error('boom'))), /boom/);
+    await assert.rejects(
+      step(deps, id, 's', async () => Promise.reject(new Error('boom'))),
+      /boom/,
+    );
     assert.equal(await step(deps, id, 's', async () => 'ok'), 'ok');
   });
 });

@@ -6,7 +6,8 @@ import { validateBlocks } from '../../src/emulator/slack/index.js';
 type B = { type: string; text?: { type: string; text: string } };
 
 test('a Markdown draft becomes header and section blocks, with no Markdown markers left', () => {
-  const md = '# INC-7: API down — post-mortem draft\n\n## Summary\nIt broke at 2024-04-05 14:00 UTC.\n\n## Timeline\n- **14:00** alert\n- see [the graph](https://grafana.example/d/1)\n\n---\n## Prevention\n_To be written._';
+  const md =
+    '# INC-7: API down — post-mortem draft\n\n## Summary\nIt broke at 2024-04-05 14:00 UTC.\n\n## Timeline\n- **14:00** alert\n- see [the graph](https://grafana.example/d/1)\n\n---\n## Prevention\n_To be written._';
   const blocks = markdownToBlocks(md) as B[];
   assert.deepEqual(
     blocks.filter((b) => b.type === 'header').map((b) => b.text!.text),

@@ -7,21 +7,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type {
-  ApprovalStatus,
-  NewAlert,
-  NewApproval,
-  NewIncident,
-  Store,
-} from '../../src/ports/store.js';
+import type { ApprovalStatus, NewAlert, NewApproval, NewIncident, Store } from '../../src/ports/store.js';
 import { AppError } from '../../src/errors.js';
-import {
-  openTestPgStore,
-  openTestSqliteStore,
-  pgUnreachableReason,
-  withPgSchema,
-  type PgSchema,
-} from './pg-helper.js';
+import { openTestPgStore, openTestSqliteStore, pgUnreachableReason, withPgSchema, type PgSchema } from './pg-helper.js';
 
 // -- builders ---------------------------------------------------------------------------------
 
@@ -166,9 +154,7 @@ function storeContract(open: () => Promise<Opened>): void {
 
     test('20 concurrent creates with one dedupeKey create exactly one incident', async () => {
       const dedupeKey = uid('view_');
-      const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => s.createIncident(newIncident({ dedupeKey, title: `try ${i}` }))),
-      );
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => s.createIncident(newIncident({ dedupeKey, title: `try ${i}` }))));
       assert.equal(results.filter((r) => r.created).length, 1);
       assert.equal(new Set(results.map((r) => r.incident.id)).size, 1);
       assert.equal(new Set(results.map((r) => r.incident.seq)).size, 1);
@@ -211,9 +197,7 @@ function storeContract(open: () => Promise<Opened>): void {
     test('concurrent updates with the same expectedVersion: exactly one applies', async () => {
       const { incident } = await s.createIncident(newIncident());
       const results = await Promise.all(
-        Array.from({ length: 10 }, (_, i) =>
-          s.updateIncident(incident.id, { title: `t${i}`, updatedAt: at(i) }, { expectedVersion: 1 }),
-        ),
+        Array.from({ length: 10 }, (_, i) => s.updateIncident(incident.id, { title: `t${i}`, updatedAt: at(i) }, { expectedVersion: 1 })),
       );
       assert.equal(results.filter((r) => r !== null).length, 1);
       assert.equal((await s.getIncident(incident.id))?.version, 2);
@@ -221,15 +205,8 @@ function storeContract(open: () => Promise<Opened>): void {
 
     test('update guarded by expectedStatus; resolve and reopen', async () => {
       const { incident } = await s.createIncident(newIncident());
-      assert.equal(
-        await s.updateIncident(incident.id, { status: 'resolved', updatedAt: at(1) }, { expectedStatus: 'mitigated' }),
-        null,
-      );
-      const resolved = await s.updateIncident(
-        incident.id,
-        { status: 'resolved', resolvedAt: at(5), updatedAt: at(5) },
-        { expectedStatus: 'investigating' },
-      );
+      assert.equal(await s.updateIncident(incident.id, { status: 'resolved', updatedAt: at(1) }, { expectedStatus: 'mitigated' }), null);
+      const resolved = await s.updateIncident(incident.id, { status: 'resolved', resolvedAt: at(5), updatedAt: at(5) }, { expectedStatus: 'investigating' });
       assert.equal(resolved?.status, 'resolved');
       assert.deepEqual(resolved?.resolvedAt, at(5));
       assert.ok(!(await s.listOpenIncidents()).some((i) => i.id === incident.id), 'resolved is not open');
@@ -242,7 +219,10 @@ function storeContract(open: () => Promise<Opened>): void {
     test('bumpAlertCount is atomic under concurrency', async () => {
       const { incident } = await s.createIncident(newIncident());
       const counts = await Promise.all(Array.from({ length: 10 }, () => s.bumpAlertCount(incident.id, 1)));
-      assert.deepEqual([...counts].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      assert.deepEqual(
+        [...counts].sort((a, b) => a - b),
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+      );
       assert.equal(await s.bumpAlertCount(incident.id, 5), 15);
       await assert.rejects(s.bumpAlertCount('missing', 1), (e) => e instanceof AppError && e.code === 'incident.not_found');
     });
@@ -261,7 +241,8 @@ function storeContract(open: () => Promise<Opened>): void {
     const a = await mk({ severity: 'low', services: ['api'], createdAt: at(0) });
     const b = await mk({ severity: 'high', services: ['api-gw'], createdAt: at(100), title: `${tag} 100%_OFF sale broke` });
     const c = await mk({ severity: 'high', status: 'resolved', services: ['search'], createdAt: at(200), description: `${tag.toLowerCase()} search` });
-    const ids = async (f: Omit<Parameters<Store['listIncidents']>[0], 'limit'> & { limit?: number }) => (await s.listIncidents({ limit: 50, ...f })).map((i) => i.id);
+    const ids = async (f: Omit<Parameters<Store['listIncidents']>[0], 'limit'> & { limit?: number }) =>
+      (await s.listIncidents({ limit: 50, ...f })).map((i) => i.id);
     assert.deepEqual(await ids({ text: tag }), [c.id, b.id, a.id]);
     assert.deepEqual(await ids({ text: tag.toUpperCase(), severities: ['high'] }), [c.id, b.id]);
     assert.deepEqual(await ids({ text: tag, statuses: ['resolved'] }), [c.id]);
@@ -307,11 +288,12 @@ function storeContract(open: () => Promise<Opened>): void {
   test('flow steps: first writer wins, also under concurrency', async () => {
     const flow = uid('flow_');
     assert.equal(await s.getStep(flow, 'channel'), undefined);
-    const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => s.putStep(flow, 'channel', { channelId: `C${i}` })),
-    );
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => s.putStep(flow, 'channel', { channelId: `C${i}` })));
     const winner = results[0]!;
-    assert.ok(results.every((r) => r.channelId === winner.channelId), 'every caller sees the winner');
+    assert.ok(
+      results.every((r) => r.channelId === winner.channelId),
+      'every caller sees the winner',
+    );
     assert.deepEqual(await s.getStep(flow, 'channel'), winner);
     assert.deepEqual(await s.putStep(flow, 'channel', { channelId: 'late' }), winner);
     await s.putStep(flow, 'announce', 'ts.1');
@@ -344,9 +326,7 @@ function storeContract(open: () => Promise<Opened>): void {
       const { incident } = await s.createIncident(newIncident());
       const a = await s.createApproval(newApproval(incident.id));
       const results = await Promise.all(
-        Array.from({ length: 50 }, (_, i) =>
-          s.transitionApproval(a.id, ['pending'], 'approved', { decidedBy: `U${i}`, decidedAt: at(i) }),
-        ),
+        Array.from({ length: 50 }, (_, i) => s.transitionApproval(a.id, ['pending'], 'approved', { decidedBy: `U${i}`, decidedAt: at(i) })),
       );
       const winners = results.filter((r) => r !== null);
       assert.equal(winners.length, 1);
@@ -388,8 +368,14 @@ function storeContract(open: () => Promise<Opened>): void {
       const a1 = await s.createApproval(newApproval(incident.id, { createdAt: at(1) }));
       const a2 = await s.createApproval(newApproval(incident.id, { createdAt: at(2) }));
       await s.transitionApproval(a2.id, ['pending'], 'approved');
-      assert.deepEqual((await s.listApprovals({ incidentId: incident.id })).map((a) => a.id), [a1.id, a2.id]);
-      assert.deepEqual((await s.listApprovals({ incidentId: incident.id, status: ['pending'] })).map((a) => a.id), [a1.id]);
+      assert.deepEqual(
+        (await s.listApprovals({ incidentId: incident.id })).map((a) => a.id),
+        [a1.id, a2.id],
+      );
+      assert.deepEqual(
+        (await s.listApprovals({ incidentId: incident.id, status: ['pending'] })).map((a) => a.id),
+        [a1.id],
+      );
       assert.deepEqual(await s.listApprovals({ incidentId: incident.id, status: [] }), []);
     });
 
@@ -423,8 +409,14 @@ function storeContract(open: () => Promise<Opened>): void {
     );
     assert.ok(all[0]!.id < all[1]!.id && all[1]!.id < all[2]!.id);
     assert.deepEqual(all[0]!.at, at(1));
-    assert.deepEqual((await s.listAudit({ approvalId })).map((e) => e.action), ['approval.approved', 'approval.executed']);
-    assert.deepEqual((await s.listAudit({ incidentId, limit: 2 })).map((e) => e.action), ['approval.approved', 'approval.executed']);
+    assert.deepEqual(
+      (await s.listAudit({ approvalId })).map((e) => e.action),
+      ['approval.approved', 'approval.executed'],
+    );
+    assert.deepEqual(
+      (await s.listAudit({ incidentId, limit: 2 })).map((e) => e.action),
+      ['approval.approved', 'approval.executed'],
+    );
     // The port has no way to change or remove an entry.
     const names = new Set([...Object.getOwnPropertyNames(s), ...Object.getOwnPropertyNames(Object.getPrototypeOf(s))]);
     const methods = [...names].filter((m) => /audit/i.test(m) && typeof (s as unknown as Record<string, unknown>)[m] === 'function');
@@ -484,7 +476,13 @@ function storeContract(open: () => Promise<Opened>): void {
       const b = newAlert({ deliveryId: null });
       const repeatOfA = { ...a, id: uid('alr_'), title: 'the same delivery again' };
       const repeatOfStored = { ...stored, id: uid('alr_') };
-      const out = await s.insertAlertsWithJobs([a, b, repeatOfA, repeatOfStored], (x) => ({ id: uid('job_'), kind, key: `${kind}:${x.id}`, payload: { alertId: x.id }, runAfter: at(0) }));
+      const out = await s.insertAlertsWithJobs([a, b, repeatOfA, repeatOfStored], (x) => ({
+        id: uid('job_'),
+        kind,
+        key: `${kind}:${x.id}`,
+        payload: { alertId: x.id },
+        runAfter: at(0),
+      }));
       assert.deepEqual(
         out.map((r) => [r.alert.id, r.inserted]),
         [
@@ -506,14 +504,20 @@ function storeContract(open: () => Promise<Opened>): void {
       const a2 = (await s.insertAlert(newAlert({ fingerprint: fp, receivedAt: at(2) }))).alert;
       await s.markAlert(a1.id, { state: 'processed', incidentId: 'inc_x' });
       await s.markAlert(a2.id, { state: 'failed', error: 'backend down' });
-      assert.deepEqual(
-        { ...(await s.getAlert(a1.id)) },
-        { ...a1, state: 'processed', incidentId: 'inc_x', error: null },
-      );
+      assert.deepEqual({ ...(await s.getAlert(a1.id)) }, { ...a1, state: 'processed', incidentId: 'inc_x', error: null });
       assert.equal((await s.getAlert(a2.id))?.error, 'backend down');
-      assert.deepEqual((await s.listAlerts({ fingerprint: fp })).map((a) => a.id), [a1.id, a2.id]);
-      assert.deepEqual((await s.listAlerts({ fingerprint: fp, limit: 1 })).map((a) => a.id), [a2.id]);
-      assert.deepEqual((await s.listAlerts({ incidentId: 'inc_x' })).map((a) => a.id), [a1.id]);
+      assert.deepEqual(
+        (await s.listAlerts({ fingerprint: fp })).map((a) => a.id),
+        [a1.id, a2.id],
+      );
+      assert.deepEqual(
+        (await s.listAlerts({ fingerprint: fp, limit: 1 })).map((a) => a.id),
+        [a2.id],
+      );
+      assert.deepEqual(
+        (await s.listAlerts({ incidentId: 'inc_x' })).map((a) => a.id),
+        [a1.id],
+      );
       assert.equal(await s.getAlert('missing'), null);
     });
   });
@@ -534,14 +538,10 @@ function storeContract(open: () => Promise<Opened>): void {
 
     test('concurrent claims and takeovers: exactly one caller opens the incident', async () => {
       const fp = uid('fp_');
-      const claims = await Promise.all(
-        Array.from({ length: 10 }, (_, i) => s.claimFingerprint(fp, `inc_a${i}`, at(0), { incidentIdIn: null })),
-      );
+      const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => s.claimFingerprint(fp, `inc_a${i}`, at(0), { incidentIdIn: null })));
       assert.equal(claims.filter(Boolean).length, 1);
       const owner = (await s.getFingerprint(fp))!.incidentId;
-      const takeovers = await Promise.all(
-        Array.from({ length: 10 }, (_, i) => s.claimFingerprint(fp, `inc_b${i}`, at(5), { incidentIdIn: [owner] })),
-      );
+      const takeovers = await Promise.all(Array.from({ length: 10 }, (_, i) => s.claimFingerprint(fp, `inc_b${i}`, at(5), { incidentIdIn: [owner] })));
       assert.equal(takeovers.filter(Boolean).length, 1);
     });
 
@@ -656,7 +656,10 @@ function storeContract(open: () => Promise<Opened>): void {
       assert.equal(await s.expireLeases(`${db}#`, `${db}#3`, at(5)), 2);
       const again = await s.claimJobs([kind], `${db}#3`, 5, at(6), 60_000);
       assert.equal(again.length, 2, 'the two jobs of dead generations, at once');
-      assert.ok(again.every((j) => j.attempts === 2), 'their interrupted attempt counts');
+      assert.ok(
+        again.every((j) => j.attempts === 2),
+        'their interrupted attempt counts',
+      );
     });
   });
 
@@ -736,18 +739,14 @@ if (pgReason && process.env.CI) {
         const { incident } = await a.createIncident(newIncident());
         const ap = await a.createApproval(newApproval(incident.id));
         const results = await Promise.all(
-          Array.from({ length: 50 }, (_, i) =>
-            (i % 2 ? a : b).transitionApproval(ap.id, ['pending'], 'approved', { decidedBy: `U${i}` }),
-          ),
+          Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).transitionApproval(ap.id, ['pending'], 'approved', { decidedBy: `U${i}` })),
         );
         assert.equal(results.filter((r) => r !== null).length, 1);
       });
 
       test('the same dedupeKey created on both replicas: exactly one incident', async () => {
         const dedupeKey = uid('view_');
-        const results = await Promise.all(
-          Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).createIncident(newIncident({ dedupeKey }))),
-        );
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).createIncident(newIncident({ dedupeKey }))));
         assert.equal(results.filter((r) => r.created).length, 1);
         assert.equal(new Set(results.map((r) => r.incident.id)).size, 1);
       });
@@ -767,9 +766,7 @@ if (pgReason && process.env.CI) {
 
       test('fingerprint claimed from both replicas: one opener', async () => {
         const fp = uid('fp_');
-        const claims = await Promise.all(
-          Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).claimFingerprint(fp, `inc_${i}`, at(0), { incidentIdIn: null })),
-        );
+        const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).claimFingerprint(fp, `inc_${i}`, at(0), { incidentIdIn: null })));
         assert.equal(claims.filter(Boolean).length, 1);
       });
     });

@@ -11,8 +11,20 @@ const min = (n: number) => new Date(T0.getTime() + n * 60_000);
 
 function record(over: Partial<BackendIncidentRecord> & { backendId: string }): BackendIncidentRecord {
   return {
-    firebreakId: null, title: 'x', severity: 'high', status: 'resolved', services: [], origin: 'backend', url: null,
-    startedAt: T0, acknowledgedAt: null, mitigatedAt: null, resolvedAt: min(90), postmortem: 'none', updatedAt: min(90), ...over,
+    firebreakId: null,
+    title: 'x',
+    severity: 'high',
+    status: 'resolved',
+    services: [],
+    origin: 'backend',
+    url: null,
+    startedAt: T0,
+    acknowledgedAt: null,
+    mitigatedAt: null,
+    resolvedAt: min(90),
+    postmortem: 'none',
+    updatedAt: min(90),
+    ...over,
   };
 }
 
@@ -42,22 +54,74 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     test('an incident declared in Slack and synced from the backend is one fact: the backend times win, Slack adds remediations and reopens', async (t) => {
       if (skip) return t.skip(skip);
       const id = randomUUID();
-      await store.createIncident({ id, title: 'Checkout down', description: '', severity: 'high', services: ['checkout'], private: false, origin: 'slack', declaredBy: null, commanderId: null, backend: 'rootly', backendId: 'r-77', createdAt: min(1) });
+      await store.createIncident({
+        id,
+        title: 'Checkout down',
+        description: '',
+        severity: 'high',
+        services: ['checkout'],
+        private: false,
+        origin: 'slack',
+        declaredBy: null,
+        commanderId: null,
+        backend: 'rootly',
+        backendId: 'r-77',
+        createdAt: min(1),
+      });
       await store.addTimeline({ incidentId: id, at: min(6), kind: 'update', text: 'looking', author: 'U0BOB0001' });
       await store.addTimeline({ incidentId: id, at: min(50), kind: 'reopened', text: 'again', author: 'U0BOB0001' });
       const approvalId = randomUUID();
-      await store.createApproval({ id: approvalId, incidentId: id, actionId: 'clear_cache', params: {}, reason: '', proposedBy: 'U0BOB0001', proposerKind: 'user', policy: {}, approvers: null, requiresApproval: true, createdAt: min(8), expiresAt: min(20), channelId: null });
+      await store.createApproval({
+        id: approvalId,
+        incidentId: id,
+        actionId: 'clear_cache',
+        params: {},
+        reason: '',
+        proposedBy: 'U0BOB0001',
+        proposerKind: 'user',
+        policy: {},
+        approvers: null,
+        requiresApproval: true,
+        createdAt: min(8),
+        expiresAt: min(20),
+        channelId: null,
+      });
       await store.transitionApproval(approvalId, ['pending'], 'succeeded', {});
       // A read-only action that ran (logs, metrics) is not a remediation: not in the false-positive rate.
       const readOnly = randomUUID();
-      await store.createApproval({ id: readOnly, incidentId: id, actionId: 'read_logs', params: {}, reason: '', proposedBy: 'U0BOB0001', proposerKind: 'user', policy: {}, approvers: null, requiresApproval: false, createdAt: min(7), expiresAt: min(20), channelId: null });
+      await store.createApproval({
+        id: readOnly,
+        incidentId: id,
+        actionId: 'read_logs',
+        params: {},
+        reason: '',
+        proposedBy: 'U0BOB0001',
+        proposerKind: 'user',
+        policy: {},
+        approvers: null,
+        requiresApproval: false,
+        createdAt: min(7),
+        expiresAt: min(20),
+        channelId: null,
+      });
       await store.transitionApproval(readOnly, ['pending'], 'succeeded', {});
       const answer = { approvalId, incidentId: id, actionId: 'clear_cache', runId: null, stepIndex: null, answeredBy: 'U0ALICE01' };
       await store.recordRemediationAnswer({ ...answer, answer: 'unsure', answeredAt: min(100) });
       await store.recordRemediationAnswer({ ...answer, answer: 'no', answeredAt: min(101) }); // a later answer replaces it
       // A backend-only incident and the synced twin of ours (matched by backend id; no label on incident.io).
-      assert.equal(await store.upsertBackendIncidents('rootly', [record({ backendId: 'r-77', acknowledgedAt: min(3), postmortem: 'completed' }), record({ backendId: 'r-78', title: 'From the UI' })], min(200)), 2);
-      assert.equal(await store.upsertBackendIncidents('rootly', [record({ backendId: 'r-77', acknowledgedAt: min(3), postmortem: 'completed' })], min(300)), 1, 'idempotent');
+      assert.equal(
+        await store.upsertBackendIncidents(
+          'rootly',
+          [record({ backendId: 'r-77', acknowledgedAt: min(3), postmortem: 'completed' }), record({ backendId: 'r-78', title: 'From the UI' })],
+          min(200),
+        ),
+        2,
+      );
+      assert.equal(
+        await store.upsertBackendIncidents('rootly', [record({ backendId: 'r-77', acknowledgedAt: min(3), postmortem: 'completed' })], min(300)),
+        1,
+        'idempotent',
+      );
       const facts = await store.listIncidentFacts({ from: min(-10), to: min(1000) });
       assert.equal(facts.length, 2);
       const ours = facts.find((f) => f.key === id)!;
@@ -79,15 +143,39 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       if (skip) return t.skip(skip);
       const make = async (title: string) => {
         const id = randomUUID();
-        await store.createIncident({ id, title, description: '', severity: 'low', services: [], private: false, origin: 'slack', declaredBy: null, commanderId: null, backend: 'local', createdAt: min(2000) });
+        await store.createIncident({
+          id,
+          title,
+          description: '',
+          severity: 'low',
+          services: [],
+          private: false,
+          origin: 'slack',
+          declaredBy: null,
+          commanderId: null,
+          backend: 'local',
+          createdAt: min(2000),
+        });
         return id;
       };
       const withRun = await make('Runbook read the logs');
       await make('Handled by hand');
       const runbook = toRunbook(RunbookSchema.parse({ id: 'look', title: 'Look', steps: [{ id: 'logs', check: 'read the logs' }] }), 'test');
-      await store.createRunbookRun({ id: randomUUID(), incidentId: withRun, runbookId: 'look', runbook, startedBy: 'U0BOB0001', channelId: 'C1', dedupeKey: null, createdAt: min(2001) });
+      await store.createRunbookRun({
+        id: randomUUID(),
+        incidentId: withRun,
+        runbookId: 'look',
+        runbook,
+        startedBy: 'U0BOB0001',
+        channelId: 'C1',
+        dedupeKey: null,
+        createdAt: min(2001),
+      });
       const facts = await store.listIncidentFacts({ from: min(1999), to: min(2100) });
-      assert.deepEqual(facts.map((f) => [f.title, f.runbook, f.remediations.executed]).sort(), [['Handled by hand', false, 0], ['Runbook read the logs', true, 0]]);
+      assert.deepEqual(facts.map((f) => [f.title, f.runbook, f.remediations.executed]).sort(), [
+        ['Handled by hand', false, 0],
+        ['Runbook read the logs', true, 0],
+      ]);
     });
   });
 }

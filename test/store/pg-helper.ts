@@ -93,9 +93,7 @@ export async function openTestPgStore(url: string, opts: OpenStoreOptions = {}):
  * A migrated SQLite store in a temp file (a file, not :memory:, so WAL and the real pragmas are
  * exercised). `cleanup` closes it and deletes the file.
  */
-export async function openTestSqliteStore(
-  opts: OpenStoreOptions = {},
-): Promise<{ store: KyselyStore; path: string; cleanup(): Promise<void> }> {
+export async function openTestSqliteStore(opts: OpenStoreOptions = {}): Promise<{ store: KyselyStore; path: string; cleanup(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'firebreak-store-'));
   const path = join(dir, 'test.db');
   const store = await openKyselyStore(`sqlite:${path}`, opts);

@@ -5,7 +5,17 @@ import type { KyselyStore } from '../../src/adapters/store/kysely-store.js';
 import { RunbookSchema, toRunbook } from '../../src/domain/runbook.js';
 import { openTestPgStore, openTestSqliteStore, withPgSchema } from './pg-helper.js';
 
-const runbook = toRunbook(RunbookSchema.parse({ id: 'rb', title: 'RB', steps: [{ id: 'a', check: 'one' }, { id: 'b', check: 'two' }] }), 'test');
+const runbook = toRunbook(
+  RunbookSchema.parse({
+    id: 'rb',
+    title: 'RB',
+    steps: [
+      { id: 'a', check: 'one' },
+      { id: 'b', check: 'two' },
+    ],
+  }),
+  'test',
+);
 
 async function incident(store: KyselyStore): Promise<string> {
   const { incident } = await store.createIncident({
@@ -34,12 +44,28 @@ function contract(name: string, open: () => Promise<{ a: KyselyStore; b: KyselyS
       ctx ??= await open();
       if (!ctx) return t.skip('PostgreSQL is not reachable');
       const incidentId = await incident(ctx.a);
-      const make = (s: KyselyStore) => s.createRunbookRun({ id: randomUUID(), incidentId, runbookId: 'rb', runbook, startedBy: 'auto', channelId: 'C1', dedupeKey: `auto:${incidentId}:rb`, createdAt: new Date() });
+      const make = (s: KyselyStore) =>
+        s.createRunbookRun({
+          id: randomUUID(),
+          incidentId,
+          runbookId: 'rb',
+          runbook,
+          startedBy: 'auto',
+          channelId: 'C1',
+          dedupeKey: `auto:${incidentId}:rb`,
+          createdAt: new Date(),
+        });
       const results = await Promise.all([make(ctx.a), make(ctx.b), make(ctx.a), make(ctx.b)]);
       assert.equal(results.filter((r) => r.created).length, 1);
       assert.equal(new Set(results.map((r) => r.run.id)).size, 1);
       const steps = await ctx.b.listRunbookSteps(results[0]!.run.id);
-      assert.deepEqual(steps.map((s) => [s.index, s.stepId, s.status, s.attempt]), [[0, 'a', 'pending', 0], [1, 'b', 'pending', 0]]);
+      assert.deepEqual(
+        steps.map((s) => [s.index, s.stepId, s.status, s.attempt]),
+        [
+          [0, 'a', 'pending', 0],
+          [1, 'b', 'pending', 0],
+        ],
+      );
       assert.equal((await ctx.a.getRunbookRun(results[0]!.run.id))!.runbook.steps[1]!.id, 'b', 'the snapshot reads back');
     });
 
@@ -47,8 +73,19 @@ function contract(name: string, open: () => Promise<{ a: KyselyStore; b: KyselyS
       ctx ??= await open();
       if (!ctx) return t.skip('PostgreSQL is not reachable');
       const incidentId = await incident(ctx.a);
-      const { run } = await ctx.a.createRunbookRun({ id: randomUUID(), incidentId, runbookId: 'rb', runbook, startedBy: 'U1', channelId: 'C1', dedupeKey: null, createdAt: new Date() });
-      const tries = Array.from({ length: 12 }, (_, k) => (k % 2 ? ctx!.a : ctx!.b).transitionRunbookStep(run.id, 0, ['pending'], 'running', { startedAt: new Date() }, { attempt: 0 }));
+      const { run } = await ctx.a.createRunbookRun({
+        id: randomUUID(),
+        incidentId,
+        runbookId: 'rb',
+        runbook,
+        startedBy: 'U1',
+        channelId: 'C1',
+        dedupeKey: null,
+        createdAt: new Date(),
+      });
+      const tries = Array.from({ length: 12 }, (_, k) =>
+        (k % 2 ? ctx!.a : ctx!.b).transitionRunbookStep(run.id, 0, ['pending'], 'running', { startedAt: new Date() }, { attempt: 0 }),
+      );
       const won = (await Promise.all(tries)).filter(Boolean);
       assert.equal(won.length, 1);
       assert.equal(await ctx.a.transitionRunbookStep(run.id, 0, ['running'], 'done', {}, { attempt: 1 }), null, 'an older attempt cannot record');

@@ -126,7 +126,10 @@ describe('Alertmanager v4', () => {
   test('resolved alerts keep their fingerprints', () => {
     const fired = alertsOf(parseAlertmanager(fixture('alertmanager-firing.json')));
     const resolved = alertsOf(parseAlertmanager(fixture('alertmanager-resolved.json')));
-    assert.deepEqual(resolved.map((a) => a.status), ['resolved', 'resolved']);
+    assert.deepEqual(
+      resolved.map((a) => a.status),
+      ['resolved', 'resolved'],
+    );
     assert.deepEqual(resolved.map(fingerprint), fired.map(fingerprint));
   });
 

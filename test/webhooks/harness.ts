@@ -214,8 +214,18 @@ export async function buildHarness(opts: HarnessOptions = {}): Promise<Harness> 
     logger,
     metrics,
     jobs: runner,
-    charts: { renderTrend: async () => { throw new Error('no charts in this test'); } },
-    oncall: { name: 'none', page: async () => ({ externalId: '', status: 'unsupported' }), onCallNow: async () => [], createFollowup: async () => ({ backendId: null, url: null }), findFollowup: async () => null },
+    charts: {
+      renderTrend: async () => {
+        throw new Error('no charts in this test');
+      },
+    },
+    oncall: {
+      name: 'none',
+      page: async () => ({ externalId: '', status: 'unsupported' }),
+      onCallNow: async () => [],
+      createFollowup: async () => ({ backendId: null, url: null }),
+      findFollowup: async () => null,
+    },
     newId: () => randomUUID(),
   };
   registerStandardJobs(deps, runner);

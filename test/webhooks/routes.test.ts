@@ -115,7 +115,9 @@ describe('webhook signatures', () => {
     const jobsBefore = await h.store.countJobs({ kind: 'alert.process' });
     const ts = unix(h);
     const signed = (body: string) => ({ 'X-Firebreak-Timestamp': String(ts), 'X-Firebreak-Signature': signGeneric(SECRETS.ALERT_WEBHOOK_SECRET, ts, body) });
-    const distinct = Array.from({ length: 20 }, (_, i) => JSON.stringify({ title: `Burst alert ${String.fromCharCode(97 + i)} on queue`, service: 'queue', severity: 'high', external_id: `burst-${i}` }));
+    const distinct = Array.from({ length: 20 }, (_, i) =>
+      JSON.stringify({ title: `Burst alert ${String.fromCharCode(97 + i)} on queue`, service: 'queue', severity: 'high', external_id: `burst-${i}` }),
+    );
     const repeated = JSON.stringify({ title: 'Burst alert sent five times', service: 'queue', severity: 'high', external_id: 'burst-repeat' });
     // All in flight at once: they reach the store in the same transaction.
     const results = await Promise.all([...distinct, repeated, repeated, repeated, repeated, repeated].map((b) => call(r, b, signed(b))));
@@ -179,7 +181,10 @@ describe('bad input', () => {
 
   const generic = (h: Harness, body: string) => {
     const t = unix(h);
-    return call(route(h, '/webhooks/alerts/generic'), body, { 'X-Firebreak-Timestamp': String(t), 'X-Firebreak-Signature': signGeneric(SECRETS.ALERT_WEBHOOK_SECRET, t, body) });
+    return call(route(h, '/webhooks/alerts/generic'), body, {
+      'X-Firebreak-Timestamp': String(t),
+      'X-Firebreak-Signature': signGeneric(SECRETS.ALERT_WEBHOOK_SECRET, t, body),
+    });
   };
 
   test('malformed JSON → 400 with the parser reason; nothing stored', async () => {
@@ -301,7 +306,8 @@ describe('ingest limit', () => {
       assert.ok(Number(dds!.headers['retry-after']) > 0);
       const am = fixtureText('alertmanager-firing.json');
       let ams: { status: number; headers: Record<string, unknown> } | null = null;
-      for (let i = 0; i < 5 && (!ams || ams.status < 400); i++) ams = await call(route(h, '/webhooks/alerts/alertmanager'), am, { Authorization: `Bearer ${SECRETS.ALERTMANAGER_WEBHOOK_TOKEN}` });
+      for (let i = 0; i < 5 && (!ams || ams.status < 400); i++)
+        ams = await call(route(h, '/webhooks/alerts/alertmanager'), am, { Authorization: `Bearer ${SECRETS.ALERTMANAGER_WEBHOOK_TOKEN}` });
       assert.equal(ams!.status, 503);
       assert.ok(Number(ams!.headers['retry-after']) > 0);
     } finally {

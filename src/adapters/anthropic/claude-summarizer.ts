@@ -157,20 +157,20 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
   let clientP: Promise<Anthropic> | null = null;
   const makeClient = (Sdk: typeof Anthropic): Anthropic =>
     new Sdk({
-        apiKey,
-        ...(opts.baseURL ? { baseURL: opts.baseURL } : {}),
-        maxRetries,
-        timeout: timeoutMs,
-        ...(opts.fetch ? { fetch: opts.fetch } : {}),
-        // SDK warnings (retries, deprecations routed through its logger) go to our log, not stdout.
-        logLevel: 'warn',
-        logger: {
-          error: (msg, ...rest) => log.error({ sdk: rest }, `anthropic sdk: ${msg}`),
-          warn: (msg, ...rest) => log.warn({ sdk: rest }, `anthropic sdk: ${msg}`),
-          info: (msg, ...rest) => log.info({ sdk: rest }, `anthropic sdk: ${msg}`),
-          debug: () => undefined,
-        },
-      });
+      apiKey,
+      ...(opts.baseURL ? { baseURL: opts.baseURL } : {}),
+      maxRetries,
+      timeout: timeoutMs,
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      // SDK warnings (retries, deprecations routed through its logger) go to our log, not stdout.
+      logLevel: 'warn',
+      logger: {
+        error: (msg, ...rest) => log.error({ sdk: rest }, `anthropic sdk: ${msg}`),
+        warn: (msg, ...rest) => log.warn({ sdk: rest }, `anthropic sdk: ${msg}`),
+        info: (msg, ...rest) => log.info({ sdk: rest }, `anthropic sdk: ${msg}`),
+        debug: () => undefined,
+      },
+    });
   const getClient = (): Promise<Anthropic> | null => {
     if (!apiKey) return null;
     clientP ??= loadSdk().then((m) => makeClient(m.default));
@@ -389,7 +389,13 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
       const pending = getClient();
       if (!pending) throw new CallFailure('no_api_key', 'ANTHROPIC_API_KEY is not set');
       const client = await pending;
-      const { vars } = buildPromptVars(ctx, { transcriptBudgetTokens: budget, now: clock.now(), actions: [...offered.values()], evidence: ctx.evidence, instruction: ctx.instruction });
+      const { vars } = buildPromptVars(ctx, {
+        transcriptBudgetTokens: budget,
+        now: clock.now(),
+        actions: [...offered.values()],
+        evidence: ctx.evidence,
+        instruction: ctx.instruction,
+      });
       const tools: Anthropic.Tool[] = [
         {
           name: DIAGNOSIS_TOOL,
@@ -405,7 +411,11 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
             additionalProperties: false,
           },
         },
-        ...[...offered.values()].map((a) => ({ name: a.id, description: a.description ? `${a.title}. ${a.description}` : a.title, input_schema: { ...a.inputSchema, type: 'object' as const } })),
+        ...[...offered.values()].map((a) => ({
+          name: a.id,
+          description: a.description ? `${a.title}. ${a.description}` : a.title,
+          input_schema: { ...a.inputSchema, type: 'object' as const },
+        })),
       ];
       const params = {
         model: opts.model,
@@ -430,7 +440,10 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
         const d = DiagnosisInput.safeParse(use.data.input);
         return d.success ? [d.data] : [];
       })[0];
-      const text = msg.content.flatMap((b) => (isText(b) ? [b.text.trim()] : [])).filter(Boolean).join('\n');
+      const text = msg.content
+        .flatMap((b) => (isText(b) ? [b.text.trim()] : []))
+        .filter(Boolean)
+        .join('\n');
       if (!recorded && !text) throw new CallFailure('invalid_output', 'the answer had neither a diagnosis nor text', requestId);
       const { proposals, rejected } = collectProposals(msg, offered, maxProposals, [DIAGNOSIS_TOOL]);
       if (rejected.length) log.warn({ call: 'diagnose', requestId, rejected }, 'claude tool calls rejected');
@@ -446,7 +459,11 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
     } catch (err) {
       const f = recordFailure('diagnose', err, started, requestId);
       const fb = await opts.fallback.diagnose(ctx, actions).catch(() => null);
-      return { ...(fb ?? { text: '_No diagnosis (Claude unavailable)._', confidence: null, evidence: [], proposals: [], rejected: [] }), fallback: true, requestId: f.requestId };
+      return {
+        ...(fb ?? { text: '_No diagnosis (Claude unavailable)._', confidence: null, evidence: [], proposals: [], rejected: [] }),
+        fallback: true,
+        requestId: f.requestId,
+      };
     }
   }
 
@@ -460,7 +477,6 @@ export function createClaudeSummarizer(opts: ClaudeSummarizerOptions): ClaudeSum
     proposeActions,
   };
 }
-
 
 /**
  * Tool calls → proposals for the gate: each validated against the offered action (unknown tools,
@@ -476,7 +492,10 @@ function collectProposals(
   const proposals: ProposedActionFromModel[] = [];
   const rejected: ProposalsResult['rejected'] = [];
   const seen = new Set<string>();
-  const allText = msg.content.flatMap((b) => (isText(b) ? [b.text.trim()] : [])).filter(Boolean).join('\n');
+  const allText = msg.content
+    .flatMap((b) => (isText(b) ? [b.text.trim()] : []))
+    .filter(Boolean)
+    .join('\n');
   let pending: string[] = [];
   for (const block of msg.content) {
     if (isText(block)) {

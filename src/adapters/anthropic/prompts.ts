@@ -4,14 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Liquid, type Template } from 'liquidjs';
 import { incidentLabel } from '../../domain/incident.js';
 import { formatDuration, formatUtc as utc } from '../../domain/time.js';
-import {
-  fitTranscript,
-  formatLineTime,
-  linesSince,
-  neutralizeDelimiters,
-  renderTranscriptBlock,
-  type FittedTranscript,
-} from './transcript.js';
+import { fitTranscript, formatLineTime, linesSince, neutralizeDelimiters, renderTranscriptBlock, type FittedTranscript } from './transcript.js';
 import { AppError } from '../../errors.js';
 import type { ActionSpecForModel, StepEvidence, SummaryContext } from '../../ports/summarizer.js';
 
@@ -101,12 +94,22 @@ export class PromptRenderer {
       try {
         text = readFileSync(file, 'utf8');
       } catch (err) {
-        throw new AppError('config.invalid', `Prompt template "${name}" cannot be read from ${file}: ${(err as Error).message}`, { template: name, file }, { cause: err });
+        throw new AppError(
+          'config.invalid',
+          `Prompt template "${name}" cannot be read from ${file}: ${(err as Error).message}`,
+          { template: name, file },
+          { cause: err },
+        );
       }
       try {
         this.templates.set(name, this.liquid.parse(text, file));
       } catch (err) {
-        throw new AppError('config.invalid', `Prompt template "${name}" (${file}) is not valid Liquid: ${(err as Error).message}`, { template: name, file }, { cause: err });
+        throw new AppError(
+          'config.invalid',
+          `Prompt template "${name}" (${file}) is not valid Liquid: ${(err as Error).message}`,
+          { template: name, file },
+          { cause: err },
+        );
       }
       sources[name] = file;
     }
@@ -187,7 +190,9 @@ export function renderEvidence(evidence: readonly StepEvidence[]): string {
   const n = neutralizeDelimiters;
   const attr = (s: string) => n(s).replace(/["<>\n]/g, ' ');
   const body = evidence.length
-    ? evidence.map((e) => `<step_output step="${attr(e.step)}" title="${attr(e.title)}" status="${attr(e.status)}">\n${n(e.output) || '(no output)'}\n</step_output>`).join('\n')
+    ? evidence
+        .map((e) => `<step_output step="${attr(e.step)}" title="${attr(e.title)}" status="${attr(e.status)}">\n${n(e.output) || '(no output)'}\n</step_output>`)
+        .join('\n')
     : '(no step has produced output)';
   return `<step_outputs>\n${body}\n</step_outputs>`;
 }

@@ -13,10 +13,15 @@ export function createLocalOnCall(opts: { pagerduty: PagerDutyEvents; routingKey
     name: 'local',
     async page(req) {
       if (req.target.kind !== 'configured' || !req.target.target.routingKeyEnv) {
-        throw new BackendError('backend.validation', `${req.target.name} cannot be paged with the local backend: page a target from firebreak.yml that has a PagerDuty routing key`, { backend: 'pagerduty', field: 'target' });
+        throw new BackendError(
+          'backend.validation',
+          `${req.target.name} cannot be paged with the local backend: page a target from firebreak.yml that has a PagerDuty routing key`,
+          { backend: 'pagerduty', field: 'target' },
+        );
       }
       const routingKey = opts.routingKeys[req.target.target.routingKeyEnv];
-      if (!routingKey) throw new BackendError('backend.validation', `${req.target.target.routingKeyEnv} is not set`, { backend: 'pagerduty', field: 'routing_key' });
+      if (!routingKey)
+        throw new BackendError('backend.validation', `${req.target.target.routingKeyEnv} is not set`, { backend: 'pagerduty', field: 'routing_key' });
       const res = await opts.pagerduty.trigger({
         routingKey,
         dedupKey: req.incident.firebreakId,

@@ -85,7 +85,10 @@ export async function runWebhook(spec: WebhookSpec, ctx: ExecutionContext, opts:
       text = (await res.text().catch(() => '')).slice(0, 500);
       if (status >= 200 && status < 300) {
         const said = answerMessage(text);
-        return { summary: `webhook answered ${status}${attempt > 1 ? ` after ${attempt} attempts` : ''}${said ? `: ${said}` : ''}`, detail: { status, body: text, attempts: attempt } };
+        return {
+          summary: `webhook answered ${status}${attempt > 1 ? ` after ${attempt} attempts` : ''}${said ? `: ${said}` : ''}`,
+          detail: { status, body: text, attempts: attempt },
+        };
       }
       last = `webhook answered ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
       outcome = { kind: 'response', status, serverWaitMs: null };

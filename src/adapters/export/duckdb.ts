@@ -47,7 +47,8 @@ export async function writeExport(target: ExportTarget, tables: ExportTable[]): 
   const out: { table: string; rows: number; file: string }[] = [];
   try {
     const chosen = target.kind === 'parquet' ? tables.filter((t) => t.name === target.table) : tables;
-    if (chosen.length === 0) throw new Error(`no table named ${target.kind === 'parquet' ? target.table : ''}; tables: ${tables.map((t) => t.name).join(', ')}`);
+    if (chosen.length === 0)
+      throw new Error(`no table named ${target.kind === 'parquet' ? target.table : ''}; tables: ${tables.map((t) => t.name).join(', ')}`);
     for (const t of chosen) {
       await conn.run(`create or replace table ${q(t.name)} (${t.columns.map((c) => `${q(c.name)} ${c.type}`).join(', ')})`);
       const appender = await conn.createAppender(t.name);

@@ -155,7 +155,8 @@ function queryString(q: HttpRequest['query'], hasQuery: boolean): string {
   if (!q) return '';
   const parts: string[] = [];
   // Keep brackets readable (`page[size]`): both vendors accept them unescaped and logs stay greppable.
-  for (const [k, v] of Object.entries(q)) if (v !== undefined) parts.push(`${encodeURIComponent(k).replace(/%5B/g, '[').replace(/%5D/g, ']')}=${encodeURIComponent(String(v))}`);
+  for (const [k, v] of Object.entries(q))
+    if (v !== undefined) parts.push(`${encodeURIComponent(k).replace(/%5B/g, '[').replace(/%5D/g, ']')}=${encodeURIComponent(String(v))}`);
   if (parts.length === 0) return '';
   return (hasQuery ? '&' : '?') + parts.join('&');
 }

@@ -71,7 +71,10 @@ export function retryDecision(
   if (!idempotent) return { retry: false, reason: 'unsafe' };
 
   // 6. 5xx, 408, timeouts and dropped connections on idempotent requests: exponential backoff with jitter.
-  return { retry: true, delayMs: outcome.kind === 'response' && outcome.serverWaitMs !== null ? Math.min(outcome.serverWaitMs, policy.maxRetryAfterMs) : backoff() };
+  return {
+    retry: true,
+    delayMs: outcome.kind === 'response' && outcome.serverWaitMs !== null ? Math.min(outcome.serverWaitMs, policy.maxRetryAfterMs) : backoff(),
+  };
 }
 
 /**

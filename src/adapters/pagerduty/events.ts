@@ -28,7 +28,12 @@ export interface PagerDutyTrigger {
 const accepted = z.looseObject({ status: z.string(), message: z.string().optional(), dedup_key: z.string() });
 const invalid = z.looseObject({ status: z.string().optional(), message: z.string().optional(), errors: z.array(z.string()).optional() });
 
-export function createPagerDutyEvents(opts: { baseUrl?: string; logger?: AdapterLogger; timeoutMs?: number; sleep?: (ms: number) => Promise<void> }): PagerDutyEvents {
+export function createPagerDutyEvents(opts: {
+  baseUrl?: string;
+  logger?: AdapterLogger;
+  timeoutMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}): PagerDutyEvents {
   const log = opts.logger ?? silentLogger;
   const http = createHttpClient({
     baseUrl: opts.baseUrl ?? 'https://events.pagerduty.com',
@@ -66,13 +71,15 @@ export function createPagerDutyEvents(opts: { baseUrl?: string; logger?: Adapter
       }
       if (res.status === 202) {
         const ok = accepted.safeParse(res.body);
-        if (!ok.success) throw new BackendError('backend.unavailable', 'PagerDuty accepted the page with an unexpected body', { backend: 'pagerduty', status: res.status });
+        if (!ok.success)
+          throw new BackendError('backend.unavailable', 'PagerDuty accepted the page with an unexpected body', { backend: 'pagerduty', status: res.status });
         return { dedupKey: ok.data.dedup_key };
       }
       const bad = invalid.safeParse(res.body);
       const why = bad.success ? [bad.data.message, ...(bad.data.errors ?? [])].filter(Boolean).join('; ') : `HTTP ${res.status}`;
       const o = { backend: 'pagerduty', status: res.status };
-      if (res.status === 429) throw new BackendError('backend.rate_limited', 'PagerDuty is throttling events for this routing key', { ...o, retryAfterMs: null });
+      if (res.status === 429)
+        throw new BackendError('backend.rate_limited', 'PagerDuty is throttling events for this routing key', { ...o, retryAfterMs: null });
       if (res.status === 400) throw new BackendError('backend.validation', `PagerDuty refused the page: ${why}`, { ...o, field: 'routing_key' });
       if (res.status === 401 || res.status === 403) throw new BackendError('backend.auth', `PagerDuty refused the routing key (HTTP ${res.status})`, o);
       throw new BackendError('backend.unavailable', `PagerDuty failed the page (HTTP ${res.status})`, o);

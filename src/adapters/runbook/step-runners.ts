@@ -1,6 +1,13 @@
 import { spawn } from 'node:child_process';
 import { request, type Dispatcher } from 'undici';
-import { StepRunError, type CommandStepRequest, type CommandStepResult, type HttpStepRequest, type HttpStepResult, type StepRunners } from '../../ports/step-runners.js';
+import {
+  StepRunError,
+  type CommandStepRequest,
+  type CommandStepResult,
+  type HttpStepRequest,
+  type HttpStepResult,
+  type StepRunners,
+} from '../../ports/step-runners.js';
 
 /**
  * Runbook step runners for real: undici for HTTP (`request` follows no redirects, so a header secret never

@@ -25,9 +25,11 @@ export function slackLogger(logger: Logger): SlackLogger {
   const child = logger.child({ component: 'slack-web-api' });
   let level = LogLevel.WARN;
   // Bolt logs several debug lines per request: format them only when someone will read them.
-  const at = (level: 'debug' | 'info' | 'warn' | 'error') => (...m: unknown[]) => {
-    if (child.isLevelEnabled(level)) child[level](m.map(String).join(' '));
-  };
+  const at =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (...m: unknown[]) => {
+      if (child.isLevelEnabled(level)) child[level](m.map(String).join(' '));
+    };
   return {
     debug: at('debug'),
     info: at('info'),
@@ -42,7 +44,17 @@ export function slackLogger(logger: Logger): SlackLogger {
 }
 
 /** Invite errors about a person rather than the channel or the call: skip that person, go on. */
-const PER_USER_INVITE_ERRORS = new Set(['already_in_channel', 'user_not_found', 'cant_invite_self', 'cant_invite', 'user_is_restricted', 'user_is_ultra_restricted', 'ura_max_channels', 'user_disabled', 'invalid_users']);
+const PER_USER_INVITE_ERRORS = new Set([
+  'already_in_channel',
+  'user_not_found',
+  'cant_invite_self',
+  'cant_invite',
+  'user_is_restricted',
+  'user_is_ultra_restricted',
+  'ura_max_channels',
+  'user_disabled',
+  'invalid_users',
+]);
 
 /**
  * Methods that may be sent twice without a second effect: reads, and writes whose repeat is a
@@ -95,7 +107,10 @@ function classifySlackFailure(err: unknown): SlackFailure {
   const e = err as { code?: string; data?: { error?: string }; retryAfter?: number; statusCode?: number; original?: { code?: string }; message?: string };
   if (e.code === SlackErrorCode.RateLimitedError) {
     const retryAfterMs = (e.retryAfter ?? 1) * 1000;
-    return { chat: new ChatError('ratelimited', 'Slack rate limit', { retryAfterMs, cause: err }), outcome: { kind: 'response', status: 429, serverWaitMs: retryAfterMs } };
+    return {
+      chat: new ChatError('ratelimited', 'Slack rate limit', { retryAfterMs, cause: err }),
+      outcome: { kind: 'response', status: 429, serverWaitMs: retryAfterMs },
+    };
   }
   if (e.code === SlackErrorCode.PlatformError && e.data?.error) {
     const status = TRANSIENT_SLACK_ERRORS.has(e.data.error) ? 500 : 200;
@@ -104,7 +119,8 @@ function classifySlackFailure(err: unknown): SlackFailure {
   const original = e.original?.code ?? '';
   const detail = e.code === SlackErrorCode.HTTPError ? `HTTP ${e.statusCode}` : original || e.message || String(err);
   const chat = new ChatError('request_failed', `Slack request failed: ${detail}`, { cause: err });
-  if (e.code === SlackErrorCode.HTTPError && typeof e.statusCode === 'number') return { chat, outcome: { kind: 'response', status: e.statusCode, serverWaitMs: null } };
+  if (e.code === SlackErrorCode.HTTPError && typeof e.statusCode === 'number')
+    return { chat, outcome: { kind: 'response', status: e.statusCode, serverWaitMs: null } };
   return { chat, outcome: { kind: 'transport', error: 'connection', sent: !NOT_SENT.has(original) } };
 }
 
@@ -165,7 +181,10 @@ export class SlackChat implements Chat {
         const b = await this.call<WebAPICallResult & { bot?: { app_id?: string } }>('bots.info', { bot: r.bot_id });
         appId = b.bot?.app_id || null;
       } catch (err) {
-        this.logger.warn({ error: err instanceof ChatError ? err.slackError : String(err) }, 'bots.info failed: the app id is unknown, so requests are checked for the workspace only');
+        this.logger.warn(
+          { error: err instanceof ChatError ? err.slackError : String(err) },
+          'bots.info failed: the app id is unknown, so requests are checked for the workspace only',
+        );
       }
     }
     this.bot = { userId: r.user_id ?? '', teamId: r.team_id ?? '', url: r.url ?? 'https://slack.com/', appId };
@@ -283,10 +302,19 @@ export class SlackChat implements Chat {
   }
 
   async uploadFile(f: { channelId: string; filename: string; title: string; bytes: Uint8Array; initialComment?: string; threadTs?: string }) {
-    const r = await this.call<WebAPICallResult & { upload_url?: string; file_id?: string }>('files.getUploadURLExternal', { filename: f.filename, length: f.bytes.byteLength });
+    const r = await this.call<WebAPICallResult & { upload_url?: string; file_id?: string }>('files.getUploadURLExternal', {
+      filename: f.filename,
+      length: f.bytes.byteLength,
+    });
     if (!r.upload_url || !r.file_id) throw new ChatError('invalid_response', 'Slack gave no upload URL');
     // The upload URL is not a Web API method: plain bytes, no token (the URL is the credential).
-    const res = await request(r.upload_url, { method: 'POST', body: f.bytes, headers: { 'content-type': 'application/octet-stream' }, headersTimeout: 30_000, bodyTimeout: 30_000 });
+    const res = await request(r.upload_url, {
+      method: 'POST',
+      body: f.bytes,
+      headers: { 'content-type': 'application/octet-stream' },
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+    });
     await res.body.text();
     if (res.statusCode !== 200) throw new ChatError('upload_failed', `Slack refused the file upload (HTTP ${res.statusCode})`);
     await this.call(
@@ -356,10 +384,9 @@ export class SlackChat implements Chat {
 
   async userInfo(userId: string) {
     try {
-      const r = await this.call<WebAPICallResult & { user?: { id: string; name?: string; real_name?: string; is_bot?: boolean; profile?: { email?: string; real_name?: string } } }>(
-        'users.info',
-        { user: userId },
-      );
+      const r = await this.call<
+        WebAPICallResult & { user?: { id: string; name?: string; real_name?: string; is_bot?: boolean; profile?: { email?: string; real_name?: string } } }
+      >('users.info', { user: userId });
       const u = r.user!;
       return { id: u.id, name: u.real_name ?? u.profile?.real_name ?? u.name ?? u.id, email: u.profile?.email ?? null, isBot: !!u.is_bot };
     } catch (err) {

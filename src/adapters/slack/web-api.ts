@@ -54,7 +54,8 @@ export function createSlackApiClient(opts: { token: string; apiUrl: string; time
           retryAfter: Number.isFinite(retryAfter) ? retryAfter : undefined,
         });
       }
-      if (res.statusCode !== 200) throw slackApiError(ErrorCode.HTTPError, `An HTTP protocol error occurred: statusCode = ${res.statusCode}`, { statusCode: res.statusCode, body: text });
+      if (res.statusCode !== 200)
+        throw slackApiError(ErrorCode.HTTPError, `An HTTP protocol error occurred: statusCode = ${res.statusCode}`, { statusCode: res.statusCode, body: text });
       let data: WebAPICallResult & { error?: string };
       try {
         data = JSON.parse(text) as WebAPICallResult & { error?: string };

@@ -14,7 +14,12 @@ export class KyselyAlertStore implements AlertStore {
   ) {}
 
   async insertAlert(alert: NewAlert): Promise<{ alert: StoredAlert; inserted: boolean }> {
-    const row = await this.db.insertInto('alerts').values(alertRow(alert)).onConflict((oc) => oc.doNothing()).returningAll().executeTakeFirst();
+    const row = await this.db
+      .insertInto('alerts')
+      .values(alertRow(alert))
+      .onConflict((oc) => oc.doNothing())
+      .returningAll()
+      .executeTakeFirst();
     if (row) return { alert: toAlert(row), inserted: true };
     return { alert: await existingAlert(this.db, alert), inserted: false };
   }
@@ -24,7 +29,12 @@ export class KyselyAlertStore implements AlertStore {
     // Multi-row statements: a burst costs the same few round trips (PostgreSQL) and one commit
     // however many alerts it carries. Conflicts (replays) are looked up one by one: they are rare.
     return this.db.transaction().execute(async (trx) => {
-      const rows = await trx.insertInto('alerts').values(alerts.map(alertRow)).onConflict((oc) => oc.doNothing()).returningAll().execute();
+      const rows = await trx
+        .insertInto('alerts')
+        .values(alerts.map(alertRow))
+        .onConflict((oc) => oc.doNothing())
+        .returningAll()
+        .execute();
       const fresh = new Map(rows.map((r) => [r.id, r]));
       const out: Array<{ alert: StoredAlert; inserted: boolean }> = [];
       for (const a of alerts) {

@@ -56,7 +56,26 @@ export function exportTables(db: Kysely<Database>, facts: () => Promise<Incident
       rows: () =>
         paged(
           (o, l) => db.selectFrom('incidents').selectAll().orderBy('seq').offset(o).limit(l).execute(),
-          (r) => [r.id, r.seq, r.title, r.severity, r.status, list(r.services), r.private === 1, r.origin, r.source, r.declared_by, r.commander_id, r.backend, r.backend_id, r.channel_id, r.alert_count, ts(r.created_at), ts(r.updated_at), ts(r.resolved_at)],
+          (r) => [
+            r.id,
+            r.seq,
+            r.title,
+            r.severity,
+            r.status,
+            list(r.services),
+            r.private === 1,
+            r.origin,
+            r.source,
+            r.declared_by,
+            r.commander_id,
+            r.backend,
+            r.backend_id,
+            r.channel_id,
+            r.alert_count,
+            ts(r.created_at),
+            ts(r.updated_at),
+            ts(r.resolved_at),
+          ],
         ),
     },
     {
@@ -107,7 +126,23 @@ export function exportTables(db: Kysely<Database>, facts: () => Promise<Incident
               .offset(o)
               .limit(l)
               .execute(),
-          (r) => [r.id, r.incident_id, r.action_id, r.params, r.reason, r.proposed_by, r.proposer_kind, r.requires_approval === 1, r.status, r.decided_by, ts(r.created_at), ts(r.decided_at), ts(r.updated_at), r.error, r.answer ?? null],
+          (r) => [
+            r.id,
+            r.incident_id,
+            r.action_id,
+            r.params,
+            r.reason,
+            r.proposed_by,
+            r.proposer_kind,
+            r.requires_approval === 1,
+            r.status,
+            r.decided_by,
+            ts(r.created_at),
+            ts(r.decided_at),
+            ts(r.updated_at),
+            r.error,
+            r.answer ?? null,
+          ],
         ),
     },
     {
@@ -153,7 +188,22 @@ export function exportTables(db: Kysely<Database>, facts: () => Promise<Incident
       rows: () =>
         paged(
           (o, l) => db.selectFrom('backend_incidents').selectAll().orderBy('backend').orderBy('backend_id').offset(o).limit(l).execute(),
-          (r) => [r.backend, r.backend_id, r.firebreak_id, r.title, r.severity, r.status, list(r.services), r.origin, ts(r.started_at), ts(r.acknowledged_at), ts(r.mitigated_at), ts(r.resolved_at), r.postmortem, ts(r.updated_at)],
+          (r) => [
+            r.backend,
+            r.backend_id,
+            r.firebreak_id,
+            r.title,
+            r.severity,
+            r.status,
+            list(r.services),
+            r.origin,
+            ts(r.started_at),
+            ts(r.acknowledged_at),
+            ts(r.mitigated_at),
+            ts(r.resolved_at),
+            r.postmortem,
+            ts(r.updated_at),
+          ],
         ),
     },
     {
@@ -177,7 +227,23 @@ export function exportTables(db: Kysely<Database>, facts: () => Promise<Incident
       ],
       async *rows() {
         for (const f of await facts()) {
-          yield [f.key, f.title, f.severity, f.services, f.origin, f.status, f.startedAt, f.acknowledgedAt, f.mitigatedAt, f.resolvedAt, f.reopened, f.postmortem, f.remediations.executed, f.remediations.notNeeded, f.runbook];
+          yield [
+            f.key,
+            f.title,
+            f.severity,
+            f.services,
+            f.origin,
+            f.status,
+            f.startedAt,
+            f.acknowledgedAt,
+            f.mitigatedAt,
+            f.resolvedAt,
+            f.reopened,
+            f.postmortem,
+            f.remediations.executed,
+            f.remediations.notNeeded,
+            f.runbook,
+          ];
         }
       },
     },

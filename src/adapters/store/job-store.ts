@@ -14,7 +14,12 @@ export class KyselyJobStore implements JobStore {
   ) {}
 
   async enqueueJob(job: NewJob): Promise<boolean> {
-    const row = await this.db.insertInto('jobs').values(jobRow(job, this.clock.now().getTime())).onConflict((oc) => oc.doNothing()).returning('id').executeTakeFirst();
+    const row = await this.db
+      .insertInto('jobs')
+      .values(jobRow(job, this.clock.now().getTime()))
+      .onConflict((oc) => oc.doNothing())
+      .returning('id')
+      .executeTakeFirst();
     return row !== undefined;
   }
 
@@ -72,7 +77,16 @@ export class KyselyJobStore implements JobStore {
       .$if(dueIds !== null, (qb) => qb.where('id', 'in', dueIds!).where('kind', 'in', kinds).where(stillDue))
       .$if(dueIds === null, (qb) =>
         qb.where('id', 'in', (eb) =>
-          eb.selectFrom('jobs').select('id').where('kind', 'in', kinds).where(stillDue).orderBy('run_after', 'asc').orderBy('id', 'asc').limit(limit).forUpdate().skipLocked(),
+          eb
+            .selectFrom('jobs')
+            .select('id')
+            .where('kind', 'in', kinds)
+            .where(stillDue)
+            .orderBy('run_after', 'asc')
+            .orderBy('id', 'asc')
+            .limit(limit)
+            .forUpdate()
+            .skipLocked(),
         ),
       )
       .returningAll()

@@ -23,10 +23,7 @@ export const MIGRATIONS: readonly Migration[] = [
     async up(db, dialect) {
       const pg = dialect === 'postgres';
       // Autoincrement ids: SQLite's INTEGER PRIMARY KEY AUTOINCREMENT never reuses ids; bigserial on PG.
-      const serialId = (col: 'id') =>
-        pg
-          ? sql`${sql.ref(col)} bigserial primary key`
-          : sql`${sql.ref(col)} integer primary key autoincrement`;
+      const serialId = (col: 'id') => (pg ? sql`${sql.ref(col)} bigserial primary key` : sql`${sql.ref(col)} integer primary key autoincrement`);
 
       if (pg) {
         // seq allocation across replicas: a sequence never hands out the same value twice.
@@ -84,12 +81,7 @@ export const MIGRATIONS: readonly Migration[] = [
         author text,
         source_ref text
       )`.execute(db);
-      await db.schema
-        .createIndex('timeline_source_ref_uq')
-        .on('timeline')
-        .columns(['incident_id', 'source_ref'])
-        .unique()
-        .execute();
+      await db.schema.createIndex('timeline_source_ref_uq').on('timeline').columns(['incident_id', 'source_ref']).unique().execute();
 
       await db.schema
         .createTable('flow_steps')

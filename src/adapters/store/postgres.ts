@@ -13,18 +13,13 @@ const INT8_OID = 20;
  * PostgreSQL: for several replicas. Timestamps are int8 epoch ms; pg returns int8 as a string by
  * default, so this pool (only this pool, not the global pg.types) parses it to a number.
  */
-export function createPostgresDb(
-  connectionString: string,
-  opts: { logger?: PoolErrorLogger; max?: number } = {},
-): Kysely<Database> {
+export function createPostgresDb(connectionString: string, opts: { logger?: PoolErrorLogger; max?: number } = {}): Kysely<Database> {
   const pool = new pg.Pool({
     connectionString: withDefaultUser(connectionString),
     max: opts.max ?? 10,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === INT8_OID && format !== 'binary'
-          ? (v: string) => Number(v)
-          : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+        oid === INT8_OID && format !== 'binary' ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
     },
   });
   // An idle client losing its connection emits 'error' on the pool; unhandled, it kills the process.

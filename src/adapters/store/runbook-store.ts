@@ -2,14 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Clock } from '../../ports/clock.js';
 import type { RunStatus, StepStatus } from '../../domain/runbook-run.js';
 import type { Runbook } from '../../domain/runbook.js';
-import type {
-  NewRunbookRun,
-  RunbookRun,
-  RunbookRunPatch,
-  RunbookStepPatch,
-  RunbookStepRecord,
-  RunbookStore,
-} from '../../ports/runbook-store.js';
+import type { NewRunbookRun, RunbookRun, RunbookRunPatch, RunbookStepPatch, RunbookStepRecord, RunbookStore } from '../../ports/runbook-store.js';
 import type { Database, RunbookRunsTable, RunbookStepsTable } from './schema.js';
 
 /**
@@ -86,7 +79,13 @@ export class KyselyRunbookStore implements RunbookStore {
   }
 
   async listRunbookRuns(filter: { incidentId: string }): Promise<RunbookRun[]> {
-    const rows = await this.db.selectFrom('runbook_runs').selectAll().where('incident_id', '=', filter.incidentId).orderBy('created_at', 'asc').orderBy('id', 'asc').execute();
+    const rows = await this.db
+      .selectFrom('runbook_runs')
+      .selectAll()
+      .where('incident_id', '=', filter.incidentId)
+      .orderBy('created_at', 'asc')
+      .orderBy('id', 'asc')
+      .execute();
     return rows.map(toRun);
   }
 

@@ -42,9 +42,7 @@ export type MethodHandler = (ctx: MethodContext) => MethodResult | Promise<Metho
 
 // -- zod helpers for both transports ---------------------------------------------------------------
 
-export const zBool = z
-  .union([z.boolean(), z.enum(['true', 'false', '1', '0', ''])])
-  .transform((v) => v === true || v === 'true' || v === '1');
+export const zBool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', ''])]).transform((v) => v === true || v === 'true' || v === '1');
 
 export const zInt = z.union([z.number(), z.string().regex(/^-?\d+$/)]).transform((v) => Number(v));
 
@@ -63,9 +61,7 @@ export function zJson<T extends z.ZodType>(inner: T) {
 export const zTs = z.string().regex(/^\d+(\.\d+)?$/, 'must be a Slack timestamp');
 
 /** A comma-separated list (users=U1,U2) or an array. */
-export const zCsv = z
-  .union([z.string(), z.array(z.string())])
-  .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean));
+export const zCsv = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean));
 
 /**
  * Parse a handler's arguments; a failure is Slack's `invalid_arguments` with one message per

@@ -14,17 +14,7 @@ export const MAX_MESSAGE_BLOCKS = 50;
 export const MAX_VIEW_BLOCKS = 100;
 export const MAX_MESSAGE_TEXT = 40_000;
 
-export const KNOWN_BLOCK_TYPES = new Set([
-  'section',
-  'header',
-  'divider',
-  'context',
-  'actions',
-  'input',
-  'image',
-  'rich_text',
-  'markdown',
-]);
+export const KNOWN_BLOCK_TYPES = new Set(['section', 'header', 'divider', 'context', 'actions', 'input', 'image', 'rich_text', 'markdown']);
 
 /** Interactive elements allowed in an actions block. */
 const ACTION_ELEMENTS = new Set([
@@ -48,15 +38,7 @@ const ACTION_ELEMENTS = new Set([
 ]);
 
 /** Elements allowed in an input block. */
-const INPUT_ELEMENTS = new Set([
-  ...ACTION_ELEMENTS,
-  'plain_text_input',
-  'email_text_input',
-  'url_text_input',
-  'number_input',
-  'rich_text_input',
-  'file_input',
-]);
+const INPUT_ELEMENTS = new Set([...ACTION_ELEMENTS, 'plain_text_input', 'email_text_input', 'url_text_input', 'number_input', 'rich_text_input', 'file_input']);
 INPUT_ELEMENTS.delete('button');
 INPUT_ELEMENTS.delete('overflow');
 

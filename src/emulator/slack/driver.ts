@@ -70,7 +70,7 @@ export interface SlashResult extends DriverResponse {
   responseUrl: string;
 }
 
-export type MessageRef = { channel: string; ts: string; /** An ephemeral message shown to the clicking user. */ ephemeral?: boolean };
+export type MessageRef = { channel: string; ts: string /** An ephemeral message shown to the clicking user. */; ephemeral?: boolean };
 export type ViewRef = { viewId: string };
 
 export interface ClickOptions {
@@ -135,7 +135,8 @@ function optionFor(el: Obj, value: string): Obj {
 /** What an element shows before anyone touches it (initial_value, initial_user, initial_option...). */
 function initialValueOf(el: Obj): string | string[] | undefined {
   if (typeof el.initial_value === 'string') return el.initial_value;
-  for (const k of ['initial_user', 'initial_date', 'initial_time', 'initial_conversation', 'initial_channel']) if (typeof el[k] === 'string') return el[k] as string;
+  for (const k of ['initial_user', 'initial_date', 'initial_time', 'initial_conversation', 'initial_channel'])
+    if (typeof el[k] === 'string') return el[k] as string;
   if (isObj(el.initial_option) && typeof el.initial_option.value === 'string') return el.initial_option.value;
   for (const k of ['initial_users', 'initial_conversations', 'initial_channels']) if (Array.isArray(el[k])) return el[k] as string[];
   if (Array.isArray(el.initial_options)) return (el.initial_options as Obj[]).map((o) => String(o.value));
@@ -207,7 +208,9 @@ export class SlackDriver {
   /** The two headers Slack signs a request with. */
   sign(body: string, opts: { timestamp?: number; secret?: string } = {}): Record<string, string> {
     const ts = opts.timestamp ?? Math.floor(this.clock() / 1000);
-    const hex = createHmac('sha256', opts.secret ?? this.secret).update(`v0:${ts}:${body}`).digest('hex');
+    const hex = createHmac('sha256', opts.secret ?? this.secret)
+      .update(`v0:${ts}:${body}`)
+      .digest('hex');
     return { 'x-slack-request-timestamp': String(ts), 'x-slack-signature': `v0=${hex}` };
   }
 
@@ -320,7 +323,13 @@ export class SlackDriver {
       blocks = msg.blocks ?? [];
       const responseUrl = this.emu.issueResponseUrl({ channel: target.channel, user: o.user, messageTs: msg.ts });
       context = {
-        container: { type: 'message', message_ts: msg.ts, channel_id: target.channel, is_ephemeral: false, ...(msg.thread_ts ? { thread_ts: msg.thread_ts } : {}) },
+        container: {
+          type: 'message',
+          message_ts: msg.ts,
+          channel_id: target.channel,
+          is_ephemeral: false,
+          ...(msg.thread_ts ? { thread_ts: msg.thread_ts } : {}),
+        },
         channel: { id: target.channel, name: this.channelName(target.channel) },
         message: structuredClone(msg) satisfies EmuMessage,
         response_url: responseUrl,
@@ -479,9 +488,7 @@ export class SlackDriver {
       type: 'event_callback',
       event_id: eventId,
       event_time: Math.floor(now / 1000),
-      authorizations: [
-        { enterprise_id: null, team_id: this.emu.teamId, user_id: this.emu.botUserId, is_bot: true, is_enterprise_install: false },
-      ],
+      authorizations: [{ enterprise_id: null, team_id: this.emu.teamId, user_id: this.emu.botUserId, is_bot: true, is_enterprise_install: false }],
       is_ext_shared_channel: false,
       event_context: `4-${Buffer.from(eventId).toString('base64url')}`,
     };

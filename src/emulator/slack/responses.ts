@@ -24,8 +24,7 @@ const ResponseBody = z.object({
 
 export function handleResponseUrl(state: WorkspaceState, id: string, body: unknown): { status: number; body: Record<string, unknown> } {
   const rec = state.responseUrls.get(id);
-  const record = (ok: boolean, error?: string) =>
-    state.responsePosts.push({ id, at: state.clock(), body, ok, ...(error ? { error } : {}) });
+  const record = (ok: boolean, error?: string) => state.responsePosts.push({ id, at: state.clock(), body, ok, ...(error ? { error } : {}) });
   const fail = (status: number, error: string) => {
     record(false, error);
     state.emit({ kind: 'response_url.posted', detail: { id, ok: false, error } });

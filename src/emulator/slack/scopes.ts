@@ -65,7 +65,11 @@ function scopesFor(need: ScopeNeed, method: string, ctx: Pick<MethodContext, 'st
   if (typeof need === 'string') return [need];
   const a = ctx.args;
   if (method === 'conversations.list') {
-    const types = new Set(String(a.types ?? 'public_channel').split(',').map((t) => t.trim()));
+    const types = new Set(
+      String(a.types ?? 'public_channel')
+        .split(',')
+        .map((t) => t.trim()),
+    );
     return [...(types.has('public_channel') ? [need.public] : []), ...(types.has('private_channel') ? [need.private] : [])];
   }
   if (method === 'conversations.create') {

@@ -6,13 +6,7 @@ import { SlackApiError, type MethodContext, type MethodHandler } from './args.js
 import { FaultPlan, type Fault } from './faults.js';
 import { METHODS } from './methods/index.js';
 import { handleResponseUrl } from './responses.js';
-import {
-  DEFAULT_APP_ID,
-  DEFAULT_BOT_ID,
-  DEFAULT_BOT_USER_ID,
-  DEFAULT_TEAM_ID,
-  WorkspaceState,
-} from './state.js';
+import { DEFAULT_APP_ID, DEFAULT_BOT_ID, DEFAULT_BOT_USER_ID, DEFAULT_TEAM_ID, WorkspaceState } from './state.js';
 import { SocketModeServer } from './socket-mode.js';
 import { defaultBotScopes, requireScopes } from './scopes.js';
 import { RateLimiter } from './tiers.js';
@@ -316,7 +310,16 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
     const startedAt = Date.now();
     const r = handleResponseUrl(state, id, body);
     // In the call log as `response_url`, so a test can see everything the bot sent to Slack.
-    record({ method: 'response_url', args: (body && typeof body === 'object' ? body : { body }) as Record<string, unknown>, at: startedAt, ok: r.status < 300, status: r.status }, startedAt);
+    record(
+      {
+        method: 'response_url',
+        args: (body && typeof body === 'object' ? body : { body }) as Record<string, unknown>,
+        at: startedAt,
+        ok: r.status < 300,
+        status: r.status,
+      },
+      startedAt,
+    );
     sendJson(res, r.status, r.body);
   }
 

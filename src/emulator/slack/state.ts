@@ -250,7 +250,20 @@ export class WorkspaceState {
    * Append a message. A reply (`thread_ts` given) updates its parent's reply_count, reply_users
    * and latest_reply as Slack does; the parent gets `thread_ts` = its own ts.
    */
-  postMessage(channelId: string, m: { user: string; text: string; blocks?: unknown[]; attachments?: unknown[]; threadTs?: string; metadata?: unknown; asBot?: boolean; subtype?: string; files?: EmuMessage['files'] }): EmuMessage {
+  postMessage(
+    channelId: string,
+    m: {
+      user: string;
+      text: string;
+      blocks?: unknown[];
+      attachments?: unknown[];
+      threadTs?: string;
+      metadata?: unknown;
+      asBot?: boolean;
+      subtype?: string;
+      files?: EmuMessage['files'];
+    },
+  ): EmuMessage {
     const ch = this.mustChannel(channelId);
     const msg: EmuMessage = {
       type: 'message',

@@ -52,7 +52,17 @@ export interface EmuMessage {
   edited?: { user: string; ts: string };
   pinned_to?: string[];
   /** Files shared with the message (files.completeUploadExternal). */
-  files?: { id: string; name: string; title: string; mimetype: string; filetype: string; size: number; url_private: string; original_w?: number; original_h?: number }[];
+  files?: {
+    id: string;
+    name: string;
+    title: string;
+    mimetype: string;
+    filetype: string;
+    size: number;
+    url_private: string;
+    original_w?: number;
+    original_h?: number;
+  }[];
   upload?: boolean;
   team: string;
 }

@@ -41,17 +41,26 @@ export function describeApprovers(policy: ApprovalPolicy, snapshot?: ApproverSna
 export function describePolicy(policy: ApprovalPolicy, snapshot?: ApproverSnapshot | null): string {
   const n = policy.min_approvals;
   const count = n === 1 ? '1 approval' : `${n} approvals from different people`;
-  const from = policy.roles.length + policy.usergroups.length + policy.users.length ? ` from ${describeApprovers(policy, snapshot)}` : ', but no approver is configured';
+  const from =
+    policy.roles.length + policy.usergroups.length + policy.users.length ? ` from ${describeApprovers(policy, snapshot)}` : ', but no approver is configured';
   const self = policy.allow_self_approval ? '' : '; the proposer cannot approve their own proposal';
   return `needs ${count}${from}${self}`;
 }
 
 /** The refusal a person sees, naming who may act and, when nobody can, what to do instead. */
-export function approvalRefusal(verdict: Exclude<CanApprove, { ok: true }>, policy: ApprovalPolicy, approvers: ApproverSnapshot, click: 'approve' | 'deny'): string {
-  if (verdict.reason === 'self_approval') return `:no_entry: You proposed this action, so someone else must approve it: ${describeApprovers(policy, approvers)}.`;
+export function approvalRefusal(
+  verdict: Exclude<CanApprove, { ok: true }>,
+  policy: ApprovalPolicy,
+  approvers: ApproverSnapshot,
+  click: 'approve' | 'deny',
+): string {
+  if (verdict.reason === 'self_approval')
+    return `:no_entry: You proposed this action, so someone else must approve it: ${describeApprovers(policy, approvers)}.`;
   if (verdict.reason === 'nobody') {
     const noCommander = policy.roles.includes('commander') && !approvers.roles.commander;
-    const why = noCommander ? 'the incident had no commander when this was proposed, and nobody else the policy names could approve it' : 'nobody the policy names could approve it when it was proposed';
+    const why = noCommander
+      ? 'the incident had no commander when this was proposed, and nobody else the policy names could approve it'
+      : 'nobody the policy names could approve it when it was proposed';
     return `:no_entry: Nobody can ${click} this proposal: ${why}. ${noCommander ? "Take command first (the card's *I'll take command* button, or `/incident role commander @someone` by someone allowed to), then " : 'Add approvers to the action policy in firebreak.yml, or '}propose the action again.`;
   }
   const base = click === 'approve' ? 'You may not approve this action.' : 'You may not deny this action.';
@@ -198,7 +207,8 @@ function statusLine(v: ApprovalView): string {
       return '*Outcome unknown — check before retrying.* Firebreak stopped while the action was running, so it is not run again automatically.';
     case 'denied': {
       const w = withdrawalOf(a);
-      if (w) return `*Nothing was run*: withdrawn${when} because the runbook “${escapeMrkdwn(w.runbook)}” was cancelled${w.by === 'system' ? '' : ` by ${user(w.by)}`}. It can no longer be approved.`;
+      if (w)
+        return `*Nothing was run*: withdrawn${when} because the runbook “${escapeMrkdwn(w.runbook)}” was cancelled${w.by === 'system' ? '' : ` by ${user(w.by)}`}. It can no longer be approved.`;
       return `*Nothing was run*${when ? ` (decided${when})` : ''}${a.denyReason ? `. Reason: ${escapeMrkdwn(a.denyReason)}` : ''}`;
     }
     case 'expired':

@@ -49,7 +49,13 @@ export function pageModal(i: Incident, targets: string[]): Block {
           }
         : section('No paging targets are configured in firebreak.yml; pick a person below.'),
       { type: 'input', block_id: FormBlocks.user, label: plain('…or a person'), optional: true, element: { type: 'users_select', action_id: INPUT } },
-      { type: 'input', block_id: FormBlocks.message, optional: true, label: plain('Message'), element: { type: 'plain_text_input', action_id: INPUT, multiline: true, max_length: 1000 } },
+      {
+        type: 'input',
+        block_id: FormBlocks.message,
+        optional: true,
+        label: plain('Message'),
+        element: { type: 'plain_text_input', action_id: INPUT, multiline: true, max_length: 1000 },
+      },
     ],
   };
 }
@@ -91,7 +97,8 @@ export function followupCreated(f: Followup, backend: string): string {
 }
 
 export function followupList(i: Incident, list: Followup[]): { text: string; blocks: Block[] } {
-  if (!list.length) return { text: `No follow-ups on ${incidentLabel(i)} yet. Add one with \`/incident followup <text> [@owner] [due:YYYY-MM-DD]\`.`, blocks: [] };
+  if (!list.length)
+    return { text: `No follow-ups on ${incidentLabel(i)} yet. Add one with \`/incident followup <text> [@owner] [due:YYYY-MM-DD]\`.`, blocks: [] };
   const open = list.filter((f) => f.state === 'open').length;
   const text = `*Follow-ups of ${incidentLabel(i)}* (${open} open of ${list.length})\n${list.map(followupLine).join('\n')}`;
   return { text, blocks: [section(text)] };
@@ -99,9 +106,15 @@ export function followupList(i: Incident, list: Followup[]): { text: string; blo
 
 /** Claude's proposed follow-ups: nothing is created until a person presses Add. */
 export function followupSuggestions(i: Incident, suggestions: { id: string; text: string }[]): { text: string; blocks: Block[] } {
-  const blocks: Block[] = [section(`:bulb: *Suggested follow-ups for ${incidentLabel(i)}* (from the post-mortem draft). Add the ones worth doing:`, Markers.suggestions(i.id))];
+  const blocks: Block[] = [
+    section(`:bulb: *Suggested follow-ups for ${incidentLabel(i)}* (from the post-mortem draft). Add the ones worth doing:`, Markers.suggestions(i.id)),
+  ];
   for (const s of suggestions.slice(0, 20)) {
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: escapeText(s.text).slice(0, 2900) }, accessory: { type: 'button', text: plain('Add', 75), action_id: Actions.followupAccept, value: s.id } });
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: escapeText(s.text).slice(0, 2900) },
+      accessory: { type: 'button', text: plain('Add', 75), action_id: Actions.followupAccept, value: s.id },
+    });
   }
   return { text: `Suggested follow-ups for ${incidentLabel(i)}`, blocks };
 }
@@ -114,7 +127,12 @@ export function followupModal(privateMetadata: string, text: string): Block {
     title: plain('New follow-up', 24),
     submit: plain('Add', 24),
     blocks: [
-      { type: 'input', block_id: FormBlocks.message, label: plain('What needs doing'), element: { type: 'plain_text_input', action_id: INPUT, multiline: true, initial_value: text.slice(0, 500), max_length: 500 } },
+      {
+        type: 'input',
+        block_id: FormBlocks.message,
+        label: plain('What needs doing'),
+        element: { type: 'plain_text_input', action_id: INPUT, multiline: true, initial_value: text.slice(0, 500), max_length: 500 },
+      },
       { type: 'input', block_id: FormBlocks.owner, optional: true, label: plain('Owner'), element: { type: 'users_select', action_id: INPUT } },
       { type: 'input', block_id: FormBlocks.due, optional: true, label: plain('Due'), element: { type: 'datepicker', action_id: INPUT } },
     ],
@@ -124,5 +142,13 @@ export function followupModal(privateMetadata: string, text: string): Block {
 /** The App Home section with a person's open follow-ups. */
 export function homeFollowups(list: (Followup & { incidentLabel: string })[]): Block[] {
   if (!list.length) return [];
-  return [header('Your open follow-ups'), section(list.slice(0, 40).map((f) => `${followupLine(f)} · ${f.incidentLabel}`).join('\n'))];
+  return [
+    header('Your open follow-ups'),
+    section(
+      list
+        .slice(0, 40)
+        .map((f) => `${followupLine(f)} · ${f.incidentLabel}`)
+        .join('\n'),
+    ),
+  ];
 }

@@ -56,14 +56,19 @@ export function incidentCard(
         { text: 'Page', actionId: Actions.cardPage, value: i.id },
         { text: 'Resolve', actionId: Actions.cardResolve, value: i.id, style: 'primary' },
         // Only while nobody commands: who may press it is decided by the role rules, not by seeing it.
-        ...(roles.commander ?? i.commanderId ? [] : [{ text: "I'll take command", actionId: Actions.cardTakeCommand, value: i.id }]),
+        ...((roles.commander ?? i.commanderId) ? [] : [{ text: "I'll take command", actionId: Actions.cardTakeCommand, value: i.id }]),
       ]),
     );
     // Runbooks that apply to this incident, offered to start (docs/runbooks.md).
     const offers = (opts.runbooks ?? []).slice(0, 5);
     if (offers.length) {
       blocks.push(context(`:clipboard: ${offers.length === 1 ? 'A runbook applies' : 'Runbooks apply'} to this incident:`));
-      blocks.push(actions(`card_runbooks:${i.id}`, offers.map((r, n) => ({ text: `Run: ${r.title}`, actionId: numbered(Actions.runbookStart, n), value: `${r.id} ${i.id}` }))));
+      blocks.push(
+        actions(
+          `card_runbooks:${i.id}`,
+          offers.map((r, n) => ({ text: `Run: ${r.title}`, actionId: numbered(Actions.runbookStart, n), value: `${r.id} ${i.id}` })),
+        ),
+      );
     }
   } else {
     blocks.push(context(i.resolvedAt ? `${statusLine(i)} ${time(i.resolvedAt)}` : statusLine(i)));
@@ -98,7 +103,9 @@ export function announcement(
       ],
     };
   }
-  const title = closed ? `${statusLine(i)}: ${incidentLabel(i)} ${escapeText(i.title)}` : `${SEVERITY_EMOJI[i.severity]} ${incidentLabel(i)} ${escapeText(i.title)}`;
+  const title = closed
+    ? `${statusLine(i)}: ${incidentLabel(i)} ${escapeText(i.title)}`
+    : `${SEVERITY_EMOJI[i.severity]} ${incidentLabel(i)} ${escapeText(i.title)}`;
   return {
     text: `${closed ? i.status.toUpperCase() : 'New incident'}: ${incidentLabel(i)} ${escapeText(i.title)} (${i.severity}, ${i.status})`,
     blocks: [
@@ -109,12 +116,24 @@ export function announcement(
         ['Commander', user(roles.commander ?? i.commanderId)],
         ['Channel', channelLink(i.channelId, i.channelName)],
       ]),
-      context(`origin: ${escapeText(i.origin)}${i.source ? ` (${escapeText(i.source)})` : ''} · declared ${time(i.createdAt)}${i.backendUrl ? ` · ${link(i.backendUrl, i.backend)}` : ''}`),
+      context(
+        `origin: ${escapeText(i.origin)}${i.source ? ` (${escapeText(i.source)})` : ''} · declared ${time(i.createdAt)}${i.backendUrl ? ` · ${link(i.backendUrl, i.backend)}` : ''}`,
+      ),
       // An open incident without a channel says why, and offers one (opened by the resumable declare flow).
       ...(!closed && !i.channelId && opts.noChannelReason
-        ? [context(`:information_source: No channel: ${escapeText(opts.noChannelReason)}`), actions(`announce_actions:${i.id}`, [{ text: 'Open a channel', actionId: Actions.announceOpenChannel, value: i.id }])]
+        ? [
+            context(`:information_source: No channel: ${escapeText(opts.noChannelReason)}`),
+            actions(`announce_actions:${i.id}`, [{ text: 'Open a channel', actionId: Actions.announceOpenChannel, value: i.id }]),
+          ]
         : []),
-      ...(opts.latest ? [section(`:loudspeaker: *Latest update* ${time(opts.latest.at)}${opts.latest.author ? ` from ${user(opts.latest.author)}` : ''}: ${clip(opts.latest.text, 2500)}`, `announce_latest:${i.id}`)] : []),
+      ...(opts.latest
+        ? [
+            section(
+              `:loudspeaker: *Latest update* ${time(opts.latest.at)}${opts.latest.author ? ` from ${user(opts.latest.author)}` : ''}: ${clip(opts.latest.text, 2500)}`,
+              `announce_latest:${i.id}`,
+            ),
+          ]
+        : []),
     ],
   };
 }
@@ -140,13 +159,24 @@ export function declareModal(opts: { declarer: string; privateMetadata: string; 
         type: 'input',
         block_id: DeclareBlocks.title,
         label: plain('Title'),
-        element: { type: 'plain_text_input', action_id: INPUT, max_length: 200, ...(opts.title ? { initial_value: opts.title } : {}), placeholder: plain('API 500 error rate spike') },
+        element: {
+          type: 'plain_text_input',
+          action_id: INPUT,
+          max_length: 200,
+          ...(opts.title ? { initial_value: opts.title } : {}),
+          placeholder: plain('API 500 error rate spike'),
+        },
       },
       {
         type: 'input',
         block_id: DeclareBlocks.severity,
         label: plain('Severity'),
-        element: { type: 'static_select', action_id: INPUT, options: severityOptions, ...(opts.severity ? { initial_option: severityOptions.find((o) => o.value === opts.severity) } : {}) },
+        element: {
+          type: 'static_select',
+          action_id: INPUT,
+          options: severityOptions,
+          ...(opts.severity ? { initial_option: severityOptions.find((o) => o.value === opts.severity) } : {}),
+        },
       },
       {
         type: 'input',
@@ -188,7 +218,9 @@ export function declareReply(outcome: DeclareOutcome): { text: string; blocks?: 
       return { text: `*${incidentLabel(outcome.incident)} ${escapeText(outcome.incident.title)}* was already declared.` };
     case 'declared': {
       const i = outcome.incident;
-      return { text: `${SEVERITY_EMOJI[i.severity]} Declared *${incidentLabel(i)} ${escapeText(i.title)}* (${i.severity}). Opening the incident channel and inviting responders…` };
+      return {
+        text: `${SEVERITY_EMOJI[i.severity]} Declared *${incidentLabel(i)} ${escapeText(i.title)}* (${i.severity}). Opening the incident channel and inviting responders…`,
+      };
     }
   }
 }
@@ -215,7 +247,9 @@ export function statusReply(i: Incident, roles: Record<string, string>, latest: 
     .map(([r, u]) => `${r}: <@${u}>`)
     .join(' · ');
   const last = latest.map((t) => `• ${time(t.at)} ${t.text}`).join('\n');
-  return { text: `*${incidentLabel(i)} ${escapeText(i.title)}*\n${SEVERITY_EMOJI[i.severity]} ${i.severity} · ${statusLine(i)}\n${roleText || 'no roles assigned'}${last ? `\n*Latest*\n${last}` : ''}` };
+  return {
+    text: `*${incidentLabel(i)} ${escapeText(i.title)}*\n${SEVERITY_EMOJI[i.severity]} ${i.severity} · ${statusLine(i)}\n${roleText || 'no roles assigned'}${last ? `\n*Latest*\n${last}` : ''}`,
+  };
 }
 
 export function incidentList(incidents: Incident[]): { text: string; blocks: Block[] } {
@@ -235,7 +269,12 @@ export function homeView(incidents: Incident[]): Block {
   const list = incidentList(incidents);
   return {
     type: 'home',
-    blocks: [header('Firebreak'), context('Open incidents, most severe first. `/incident` declares a new one.'), divider(), ...list.blocks.slice(incidents.length ? 1 : 0)].slice(0, 100),
+    blocks: [
+      header('Firebreak'),
+      context('Open incidents, most severe first. `/incident` declares a new one.'),
+      divider(),
+      ...list.blocks.slice(incidents.length ? 1 : 0),
+    ].slice(0, 100),
   };
 }
 
@@ -257,7 +296,13 @@ export function statusModal(i: Incident): Block {
           options: ['investigating', 'mitigated', 'resolved', 'cancelled'].map((s) => ({ text: plain(s), value: s })),
         },
       },
-      { type: 'input', block_id: FormBlocks.message, optional: true, label: plain('Message'), element: { type: 'plain_text_input', action_id: INPUT, multiline: true } },
+      {
+        type: 'input',
+        block_id: FormBlocks.message,
+        optional: true,
+        label: plain('Message'),
+        element: { type: 'plain_text_input', action_id: INPUT, multiline: true },
+      },
     ],
   };
 }
@@ -288,7 +333,12 @@ export function roleModal(i: Incident, roles: readonly string[]): Block {
     title: plain('Assign role', 24),
     submit: plain('Assign', 24),
     blocks: [
-      { type: 'input', block_id: FormBlocks.role, label: plain('Role'), element: { type: 'static_select', action_id: INPUT, options: roles.map((r) => ({ text: plain(r), value: r })) } },
+      {
+        type: 'input',
+        block_id: FormBlocks.role,
+        label: plain('Role'),
+        element: { type: 'static_select', action_id: INPUT, options: roles.map((r) => ({ text: plain(r), value: r })) },
+      },
       { type: 'input', block_id: FormBlocks.user, label: plain('Person'), element: { type: 'users_select', action_id: INPUT } },
     ],
   };
@@ -303,7 +353,13 @@ export function resolveModal(i: Incident): Block {
     submit: plain('Resolve', 24),
     blocks: [
       section(`Resolve *${incidentLabel(i)} ${escapeText(clip(i.title, 200))}*?`),
-      { type: 'input', block_id: FormBlocks.message, optional: true, label: plain('Resolution'), element: { type: 'plain_text_input', action_id: INPUT, multiline: true } },
+      {
+        type: 'input',
+        block_id: FormBlocks.message,
+        optional: true,
+        label: plain('Resolution'),
+        element: { type: 'plain_text_input', action_id: INPUT, multiline: true },
+      },
     ],
   };
 }

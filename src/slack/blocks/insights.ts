@@ -96,7 +96,12 @@ export interface RemediationItem {
 export function remediationQuestion(v: { incidentId: string; commanderId: string | null; items: RemediationItem[] }): { text: string; blocks: Block[] } {
   const marker = Markers.remediationQuestion(v.incidentId);
   const who = v.commanderId ? `${user(v.commanderId)}, the` : 'The';
-  const blocks: Block[] = [section(`${who} incident is resolved: was each remediation that ran needed? The answers make the false-positive remediation rate (\`/incident stats\`).`, marker)];
+  const blocks: Block[] = [
+    section(
+      `${who} incident is resolved: was each remediation that ran needed? The answers make the false-positive remediation rate (\`/incident stats\`).`,
+      marker,
+    ),
+  ];
   for (const item of v.items.slice(0, 15)) {
     const a = item.answer;
     blocks.push(section(`${escapeText(clip(item.text, 300))}${a ? `\nAnswered *${a.answer}* by ${user(a.answeredBy)} at ${time(a.answeredAt)}` : ''}`));

@@ -47,7 +47,9 @@ export function markdownToBlocks(md: string, maxBlocks = 45): Block[] {
 function inline(line: string): string {
   const links: string[] = [];
   // Links are held aside as \u0001n\u0001 (any such character in the draft itself is dropped first).
-  const held = line.replace(/\u0001/g, '').replace(/\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)/g, (_m, t: string, u: string) => `\u0001${links.push(link(u, t)) - 1}\u0001`);
+  const held = line
+    .replace(/\u0001/g, '')
+    .replace(/\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)/g, (_m, t: string, u: string) => `\u0001${links.push(link(u, t)) - 1}\u0001`);
   return dates(
     escapeText(held)
       .replace(/^(\s*)[-*+]\s+/, '$1• ')
@@ -70,7 +72,7 @@ function splitAt(text: string, n: number): string[] {
   const out: string[] = [];
   let cur = '';
   for (const line of text.split('\n')) {
-    if (cur && (`${cur}\n${line}`).length > n) {
+    if (cur && `${cur}\n${line}`.length > n) {
       out.push(cur);
       cur = '';
     }

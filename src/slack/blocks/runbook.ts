@@ -104,9 +104,12 @@ export function runbookMessage(v: RunView): { text: string; blocks: Block[] } {
   const buttons: ButtonSpec[] = [];
   for (const s of v.steps) {
     const value = `${run.id} ${s.index}`;
-    if (s.status === 'waiting_check' && run.status !== 'cancelled') buttons.push({ text: `Confirm step ${s.index + 1}`, actionId: numbered(Actions.runbookCheck, s.index), value, style: 'primary' });
-    if (run.status !== 'cancelled' && run.status !== 'running' && canRetry(s.status)) buttons.push({ text: `Retry step ${s.index + 1}`, actionId: numbered(Actions.runbookRetry, s.index), value });
-    if (run.status !== 'cancelled' && run.status !== 'running' && canSkip(s.status)) buttons.push({ text: `Skip step ${s.index + 1}`, actionId: numbered(Actions.runbookSkip, s.index), value });
+    if (s.status === 'waiting_check' && run.status !== 'cancelled')
+      buttons.push({ text: `Confirm step ${s.index + 1}`, actionId: numbered(Actions.runbookCheck, s.index), value, style: 'primary' });
+    if (run.status !== 'cancelled' && run.status !== 'running' && canRetry(s.status))
+      buttons.push({ text: `Retry step ${s.index + 1}`, actionId: numbered(Actions.runbookRetry, s.index), value });
+    if (run.status !== 'cancelled' && run.status !== 'running' && canSkip(s.status))
+      buttons.push({ text: `Skip step ${s.index + 1}`, actionId: numbered(Actions.runbookSkip, s.index), value });
   }
   if (active) buttons.push({ text: 'Cancel run', actionId: Actions.runbookCancel, value: run.id, style: 'danger' });
   if (buttons.length) blocks.push(actions(`runbook_buttons:${run.id}`, buttons.slice(0, 25)));
@@ -117,7 +120,11 @@ export function runbookMessage(v: RunView): { text: string; blocks: Block[] } {
     for (const r of v.remediations.slice(0, 10)) {
       const answer = v.feedback.find((f) => f.approvalId === r.approvalId);
       const value = `${run.id} ${r.index}`;
-      blocks.push(section(`${r.index + 1}. ${esc(clip(r.text, 300))}${answer ? `\nAnswered *${answer.answer}* by <@${answer.answeredBy}> at ${time(answer.answeredAt)}` : ''}`));
+      blocks.push(
+        section(
+          `${r.index + 1}. ${esc(clip(r.text, 300))}${answer ? `\nAnswered *${answer.answer}* by <@${answer.answeredBy}> at ${time(answer.answeredAt)}` : ''}`,
+        ),
+      );
       blocks.push(
         actions(`runbook_feedback:${run.id}:${r.index}`, [
           { text: 'Yes, needed', actionId: Actions.runbookFeedbackYes, value },
@@ -175,7 +182,10 @@ function outputBlocks(out: string, file: OutputFile | null | undefined): Block[]
     : file.error
       ? `The full output could not be attached as a file (${esc(clip(file.error, 200))}); it is kept with the step in Firebreak.`
       : `The full output is attached in this thread as \`${esc(file.name)}\`.`;
-  return [section(`\`\`\`${codeBody(start)}\`\`\``), context(`Showing the first ${start.length.toLocaleString('en-US')} of ${out.length.toLocaleString('en-US')} characters. ${where}`)];
+  return [
+    section(`\`\`\`${codeBody(start)}\`\`\``),
+    context(`Showing the first ${start.length.toLocaleString('en-US')} of ${out.length.toLocaleString('en-US')} characters. ${where}`),
+  ];
 }
 
 export function stepOutputMessage(marker: string, rb: Runbook, s: RunbookStepRecord, file?: OutputFile | null): { text: string; blocks: Block[] } {
@@ -196,7 +206,11 @@ export function stepOutputMessage(marker: string, rb: Runbook, s: RunbookStepRec
 }
 
 /** The Claude diagnosis, posted in the thread (its text escaped: it is model output). */
-export function diagnosisMessage(marker: string, d: { text: string; confidence: string | null; evidence: string[]; fallback: boolean; proposals: number }, file?: OutputFile | null): { text: string; blocks: Block[] } {
+export function diagnosisMessage(
+  marker: string,
+  d: { text: string; confidence: string | null; evidence: string[]; fallback: boolean; proposals: number },
+  file?: OutputFile | null,
+): { text: string; blocks: Block[] } {
   const whole = !diagnosisNeedsFile(d.text);
   const shown = whole ? esc(d.text) : esc(fittingStart(d.text, EXCERPT_MAX * 2, esc));
   const blocks: Block[] = [
@@ -211,7 +225,9 @@ export function diagnosisMessage(marker: string, d: { text: string; confidence: 
         ]),
     context(
       [
-        d.fallback ? 'Claude unavailable: the step outputs, not an analysis.' : 'Written by Claude from the incident, the channel and the step outputs. Check before acting.',
+        d.fallback
+          ? 'Claude unavailable: the step outputs, not an analysis.'
+          : 'Written by Claude from the incident, the channel and the step outputs. Check before acting.',
         d.evidence.length ? `Evidence used: ${esc(clip(d.evidence.join(', '), 500))}` : '',
         d.proposals ? `${d.proposals} proposed action${d.proposals === 1 ? '' : 's'} posted for approval.` : '',
       ]
@@ -224,7 +240,8 @@ export function diagnosisMessage(marker: string, d: { text: string; confidence: 
 
 /** `/incident runbook`: the runbooks that apply here, then the others. */
 export function runbookList(applying: Runbook[], others: Runbook[]): string {
-  const line = (rb: Runbook) => `• \`${rb.id}\` *${esc(rb.title)}* — ${rb.steps.length} step${rb.steps.length === 1 ? '' : 's'}${rb.auto ? ', starts automatically' : ''}${rb.description ? `: ${esc(clip(rb.description, 150))}` : ''}`;
+  const line = (rb: Runbook) =>
+    `• \`${rb.id}\` *${esc(rb.title)}* — ${rb.steps.length} step${rb.steps.length === 1 ? '' : 's'}${rb.auto ? ', starts automatically' : ''}${rb.description ? `: ${esc(clip(rb.description, 150))}` : ''}`;
   if (!applying.length && !others.length) return 'No runbooks are configured. See docs/runbooks.md to add one to `firebreak.yml`.';
   const parts = [applying.length ? `*Runbooks that apply to this incident*\n${applying.map(line).join('\n')}` : '*No runbook applies to this incident.*'];
   if (others.length) parts.push(`*Other runbooks*\n${others.map(line).join('\n')}`);

@@ -25,17 +25,25 @@ export const STORM_PAGE_SIZE = 40;
  * in arrival order, so a full page no longer changes (only the last page is edited as alerts come),
  * apart from a Split out turning into a link to the new incident.
  */
-export function stormListPage(incidentId: string, page: number, members: StormMember[], total: { alerts: number; members: number; splitOut: number }): { text: string; blocks: Block[] } {
+export function stormListPage(
+  incidentId: string,
+  page: number,
+  members: StormMember[],
+  total: { alerts: number; members: number; splitOut: number },
+): { text: string; blocks: Block[] } {
   const from = page * STORM_PAGE_SIZE + 1;
   const to = from + members.length - 1;
-  const blocks: Block[] = [
-    section(`:cyclone: *Alerts in this storm* (${from}–${to} of ${total.members})`, Markers.stormList(incidentId, page)),
-  ];
+  const blocks: Block[] = [section(`:cyclone: *Alerts in this storm* (${from}–${to} of ${total.members})`, Markers.stormList(incidentId, page))];
   for (const m of members) {
     const where = [m.service ? escapeText(m.service) : null, escapeText(m.source), `first ${time(m.firstSeen)}`].filter(Boolean).join(' · ');
     const line = `*${clip(escapeText(m.title), 200)}*\n${where}`;
     if (m.splitOut) {
-      blocks.push(section(`${line}\n:arrow_right: split out by ${user(m.splitOut.by)} into ${m.splitOut.channelId ? channelLink(m.splitOut.channelId) : escapeText(m.splitOut.label)}`, stormMemberBlock(m.alertId)));
+      blocks.push(
+        section(
+          `${line}\n:arrow_right: split out by ${user(m.splitOut.by)} into ${m.splitOut.channelId ? channelLink(m.splitOut.channelId) : escapeText(m.splitOut.label)}`,
+          stormMemberBlock(m.alertId),
+        ),
+      );
     } else {
       blocks.push({
         type: 'section',
@@ -47,6 +55,10 @@ export function stormListPage(incidentId: string, page: number, members: StormMe
   }
   const stormed = total.members - total.splitOut;
   const split = total.splitOut ? ` · ${total.splitOut} split out` : '';
-  blocks.push(context(`${total.alerts} alert${total.alerts === 1 ? '' : 's'} in this storm so far, from ${stormed} distinct source${stormed === 1 ? '' : 's'}${split} · *Split out* opens an incident of its own for one of them`));
+  blocks.push(
+    context(
+      `${total.alerts} alert${total.alerts === 1 ? '' : 's'} in this storm so far, from ${stormed} distinct source${stormed === 1 ? '' : 's'}${split} · *Split out* opens an incident of its own for one of them`,
+    ),
+  );
   return { text: `Alerts in this storm (${from}–${to} of ${total.members})`, blocks };
 }

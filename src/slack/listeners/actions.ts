@@ -35,7 +35,9 @@ export function registerActions(app: App, deps: Deps): void {
       return;
     }
     await assignRole(deps, incidentId, 'commander', body.user.id, body.user.id);
-    await tell(':white_check_mark: You are now the commander. Actions proposed from now on can be approved by you (proposals made earlier keep the approvers they had).');
+    await tell(
+      ':white_check_mark: You are now the commander. Actions proposed from now on can be approved by you (proposals made earlier keep the approvers they had).',
+    );
   });
 
   on(Actions.announceOpenChannel, async (incidentId, body, tell) => {

@@ -86,7 +86,14 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
     await afterSubmit(deps, body.user.id, { view: Views.propose }, async ({ answerIn }) => {
       const incident = await requireIncident(deps, view.private_metadata);
       answerIn(incident.channelId);
-      await proposeAction(deps, { incidentId: incident.id, actionId: action.id, rawParams: lines.ok ? lines.params : {}, reason, proposedBy: body.user.id, proposerKind: 'user' });
+      await proposeAction(deps, {
+        incidentId: incident.id,
+        actionId: action.id,
+        rawParams: lines.ok ? lines.params : {},
+        reason,
+        proposedBy: body.user.id,
+        proposerKind: 'user',
+      });
     });
   });
 }

@@ -42,7 +42,8 @@ export function registerCommands(app: App, deps: Deps): void {
     try {
       const answer = await runIncidentCommand(deps, c, { userId: command.user_id, channelId: command.channel_id, triggerId: command.trigger_id });
       const reply = answer && render(answer);
-      if (reply) await respond({ response_type: reply.inChannel ? 'in_channel' : 'ephemeral', text: reply.text, ...(reply.blocks ? { blocks: reply.blocks } : {}) });
+      if (reply)
+        await respond({ response_type: reply.inChannel ? 'in_channel' : 'ephemeral', text: reply.text, ...(reply.blocks ? { blocks: reply.blocks } : {}) });
     } catch (err) {
       await reportToUser(deps.logger, err, (text) => respond({ response_type: 'ephemeral', text }), { command: c.kind });
     }

@@ -20,7 +20,13 @@ const ShortcutMeta = z.object({ channel: z.string(), ts: z.string(), incidentId:
 export function registerFollowThroughListeners(app: App, deps: Deps): void {
   onButton(app, deps, Actions.cardPage, async (incidentId, body) => {
     // trigger_id expires within ~3 s: open the modal before anything slow.
-    await deps.chat.openView(body.trigger_id, pageModal(await requireIncident(deps, incidentId), configuredTargets(deps).map((t) => t.name)));
+    await deps.chat.openView(
+      body.trigger_id,
+      pageModal(
+        await requireIncident(deps, incidentId),
+        configuredTargets(deps).map((t) => t.name),
+      ),
+    );
   });
 
   app.view<SlackViewAction>(Views.page, async ({ ack, view, body }) => {
@@ -68,7 +74,10 @@ export function registerFollowThroughListeners(app: App, deps: Deps): void {
     const text = readText(view.state.values, FormBlocks.message);
     const due = readText(view.state.values, FormBlocks.due);
     if (!text || text.length > 500 || (due && !isCalendarDate(due))) {
-      await ack({ response_action: 'errors', errors: !text || text.length > 500 ? { [FormBlocks.message]: 'Say what needs doing (at most 500 characters).' } : { [FormBlocks.due]: 'Pick a date.' } });
+      await ack({
+        response_action: 'errors',
+        errors: !text || text.length > 500 ? { [FormBlocks.message]: 'Say what needs doing (at most 500 characters).' } : { [FormBlocks.due]: 'Pick a date.' },
+      });
       return;
     }
     await ack();

@@ -7,7 +7,14 @@ type Values = ViewSubmitAction['view']['state']['values'];
 /** Read one input block's value, whatever the element type (the element's action_id is INPUT). */
 export function readInput(values: Values, block: string): string | string[] | null {
   const el = values[block]?.[INPUT] as
-    | { value?: string | null; selected_option?: { value: string } | null; selected_user?: string | null; selected_date?: string | null; selected_options?: { value: string }[]; selected_users?: string[] }
+    | {
+        value?: string | null;
+        selected_option?: { value: string } | null;
+        selected_user?: string | null;
+        selected_date?: string | null;
+        selected_options?: { value: string }[];
+        selected_users?: string[];
+      }
     | undefined;
   if (!el) return null;
   if (el.selected_option !== undefined) return el.selected_option?.value ?? null;

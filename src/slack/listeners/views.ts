@@ -52,7 +52,10 @@ export function registerViews(app: App, deps: Deps): void {
     });
   });
 
-  const lifecycleView = (callbackId: string, run: (incidentId: string, values: ViewSubmitAction['view']['state']['values'], userId: string) => Promise<unknown>) =>
+  const lifecycleView = (
+    callbackId: string,
+    run: (incidentId: string, values: ViewSubmitAction['view']['state']['values'], userId: string) => Promise<unknown>,
+  ) =>
     app.view<SlackViewAction>(callbackId, async ({ ack, view, body }) => {
       await ack();
       await afterSubmit(deps, body.user.id, { view: callbackId }, async ({ answerIn }) => {
@@ -86,4 +89,3 @@ function safeJson(s: string | undefined): unknown {
     return {};
   }
 }
-

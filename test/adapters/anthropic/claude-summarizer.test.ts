@@ -70,7 +70,7 @@ describe('Claude summarizer against the fake Messages API', () => {
   });
   beforeEach(() => fake.reset());
 
-  test('brief: returns Claude\'s text (JSON response) with the request id and usage', async () => {
+  test("brief: returns Claude's text (JSON response) with the request id and usage", async () => {
     const { summarizer } = make(fake);
     const r = await summarizer.brief(aContext());
     assert.equal(r.fallback, false);
@@ -150,15 +150,25 @@ describe('Claude summarizer against the fake Messages API', () => {
   });
 
   test('proposeActions: a valid tool_use becomes a proposal with its rationale; tools mirror the actions', async () => {
-    fake.enqueue({ text: 'Errors began right after the v2.3.1 deploy (@bob, 14:04).', toolUses: [{ name: 'rollback_deployment', input: { service: 'checkout-api', version: 'v2.3.0' } }] });
+    fake.enqueue({
+      text: 'Errors began right after the v2.3.1 deploy (@bob, 14:04).',
+      toolUses: [{ name: 'rollback_deployment', input: { service: 'checkout-api', version: 'v2.3.0' } }],
+    });
     const { summarizer } = make(fake);
     const r = await summarizer.proposeActions(aContext(), ACTIONS);
     assert.deepEqual(r.proposals, [
-      { actionId: 'rollback_deployment', params: { service: 'checkout-api', version: 'v2.3.0' }, rationale: 'Errors began right after the v2.3.1 deploy (@bob, 14:04).' },
+      {
+        actionId: 'rollback_deployment',
+        params: { service: 'checkout-api', version: 'v2.3.0' },
+        rationale: 'Errors began right after the v2.3.1 deploy (@bob, 14:04).',
+      },
     ]);
     assert.deepEqual(r.rejected, []);
     const body = fake.messageRequests[0]!.body!;
-    assert.deepEqual(body.tools?.map((t) => t.name), ['read_logs', 'rollback_deployment']);
+    assert.deepEqual(
+      body.tools?.map((t) => t.name),
+      ['read_logs', 'rollback_deployment'],
+    );
     assert.deepEqual(body.tool_choice, { type: 'auto' });
     assert.deepEqual(body.tools?.[1]?.input_schema, ACTIONS[0]!.inputSchema);
   });
@@ -175,7 +185,10 @@ describe('Claude summarizer against the fake Messages API', () => {
     });
     const { summarizer, logger } = make(fake);
     const r = await summarizer.proposeActions(aContext(), ACTIONS);
-    assert.deepEqual(r.proposals.map((p) => p.actionId), ['read_logs']);
+    assert.deepEqual(
+      r.proposals.map((p) => p.actionId),
+      ['read_logs'],
+    );
     assert.equal(r.rejected.length, 3);
     assert.match(r.rejected[0]!.reason, /unknown tool "delete_database"/);
     assert.match(r.rejected[1]!.reason, /invalid params for "rollback_deployment": missing required "version"/);
@@ -183,7 +196,7 @@ describe('Claude summarizer against the fake Messages API', () => {
     assert.ok(logger.records.some((l) => l.msg === 'claude tool calls rejected'));
   });
 
-  test('proposeActions: an action\'s own validator (zod) decides', async () => {
+  test("proposeActions: an action's own validator (zod) decides", async () => {
     const schema = z.object({ service: z.string(), replicas: z.number().int().min(1).max(10) }).strict();
     const scale: ActionSpecForModel = {
       id: 'scale_infrastructure',
@@ -248,7 +261,11 @@ describe('Claude summarizer against the fake Messages API', () => {
     assert.match(r.text, /Latest timeline|Severity/);
     assert.deepEqual(p, { proposals: [], rejected: [], fallback: true, requestId: null });
     assert.equal(fake.requests.length, 0);
-    assert.equal(logger.records.find((l) => l.level === 'info' && l.obj.reason === 'no_api_key')?.obj.call, 'summary', 'a missing key is reported at info, not as an error');
+    assert.equal(
+      logger.records.find((l) => l.level === 'info' && l.obj.reason === 'no_api_key')?.obj.call,
+      'summary',
+      'a missing key is reported at info, not as an error',
+    );
     assert.equal(logger.records.filter((l) => l.level === 'error').length, 0);
   });
 
@@ -362,9 +379,15 @@ describe('Claude summarizer: the model', () => {
       await summarizer.brief(aContext());
       await summarizer.brief(aContext());
       assert.equal(own.requests.at(-1)?.status, 200);
-      assert.ok(logger.records.some((l) => l.level === 'warn' && /^ANTHROPIC_MODEL=claude-opus-4-5 is deprecated and reaches end of life on 2027-01-22/.test(l.msg)), JSON.stringify(logger.records));
+      assert.ok(
+        logger.records.some((l) => l.level === 'warn' && /^ANTHROPIC_MODEL=claude-opus-4-5 is deprecated and reaches end of life on 2027-01-22/.test(l.msg)),
+        JSON.stringify(logger.records),
+      );
       assert.match(summarizer.problem?.() ?? '', /deprecated/);
-      assert.deepEqual(written.filter((w) => /deprecated/.test(w)), []);
+      assert.deepEqual(
+        written.filter((w) => /deprecated/.test(w)),
+        [],
+      );
     } finally {
       process.stderr.write = write;
       await own.close();

@@ -48,13 +48,22 @@ describe('PromptRenderer', () => {
     const good = join(dir, 'summary.liquid');
     writeFileSync(good, 'Team summary for {{ incident.title | upcase }}');
     const r = new PromptRenderer({ overrides: { summary: good } });
-    assert.equal(r.render('summary', buildPromptVars(aContext(), { transcriptBudgetTokens: 10, now }).vars), 'Team summary for CHECKOUT RETURNS 502 FOR EU CUSTOMERS');
+    assert.equal(
+      r.render('summary', buildPromptVars(aContext(), { transcriptBudgetTokens: 10, now }).vars),
+      'Team summary for CHECKOUT RETURNS 502 FOR EU CUSTOMERS',
+    );
     assert.equal(r.sources.summary, good);
 
     const bad = join(dir, 'bad.liquid');
     writeFileSync(bad, '{% if %}');
-    assert.throws(() => new PromptRenderer({ overrides: { brief: bad } }), (e: unknown) => e instanceof AppError && e.code === 'config.invalid' && /brief/.test(e.message));
-    assert.throws(() => new PromptRenderer({ overrides: { brief: join(dir, 'nope.liquid') } }), (e: unknown) => e instanceof AppError && /cannot be read/.test(e.message));
+    assert.throws(
+      () => new PromptRenderer({ overrides: { brief: bad } }),
+      (e: unknown) => e instanceof AppError && e.code === 'config.invalid' && /brief/.test(e.message),
+    );
+    assert.throws(
+      () => new PromptRenderer({ overrides: { brief: join(dir, 'nope.liquid') } }),
+      (e: unknown) => e instanceof AppError && /cannot be read/.test(e.message),
+    );
     const typo = join(dir, 'typo.liquid');
     writeFileSync(typo, '{{ incident.title | upcsae }}');
     assert.throws(() => new PromptRenderer({ overrides: { brief: typo } }), AppError);

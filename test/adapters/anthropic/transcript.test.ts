@@ -27,7 +27,10 @@ describe('transcript formatting', () => {
 
   test('linesSince keeps only messages after the given ts (numeric order, not string order)', () => {
     const lines = [aLine(1, 'a', 'one'), aLine(2, 'a', 'two'), { ts: '999999999.1', author: 'a', isBot: false, text: 'old' }];
-    assert.deepEqual(linesSince(lines, ts(1)).map((l) => l.text), ['two']);
+    assert.deepEqual(
+      linesSince(lines, ts(1)).map((l) => l.text),
+      ['two'],
+    );
     assert.equal(linesSince(lines, null).length, 3);
   });
 });
@@ -49,7 +52,10 @@ describe('fitTranscript budget rule', () => {
     const f = fitTranscript([...lines].reverse(), perLine * 3 + 1);
     assert.equal(f.kept, 3);
     assert.equal(f.omitted, 7);
-    assert.deepEqual(f.lines.map((l) => /message (\d)/.exec(l)?.[1]), ['7', '8', '9']);
+    assert.deepEqual(
+      f.lines.map((l) => /message (\d)/.exec(l)?.[1]),
+      ['7', '8', '9'],
+    );
     assert.ok(f.tokens <= perLine * 3 + 1);
     for (const l of f.lines) assert.ok(!l.includes('[truncated'), 'whole messages only');
     assert.match(renderTranscriptBlock(f), /^\(7 earlier messages omitted[^\n]*\n<transcript>\n/);
@@ -58,7 +64,10 @@ describe('fitTranscript budget rule', () => {
   test('an older oversize message ends the selection instead of leaving a silent gap', () => {
     const withBig = [aLine(0, 'a', 'first'), aLine(1, 'a', 'z'.repeat(4000)), aLine(2, 'a', 'last')];
     const f = fitTranscript(withBig, 100);
-    assert.deepEqual(f.lines.map((l) => l.endsWith('last')), [true]);
+    assert.deepEqual(
+      f.lines.map((l) => l.endsWith('last')),
+      [true],
+    );
     assert.equal(f.omitted, 2);
   });
 

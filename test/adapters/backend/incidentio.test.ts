@@ -41,7 +41,10 @@ describe('incident.io adapter against the fake', () => {
 
   test('verify; a bad key is backend.auth naming INCIDENTIO_API_KEY', async () => {
     await make().verify();
-    await assert.rejects(make({ apiKey: 'nope' }).verify(), (e: unknown) => e instanceof BackendError && e.code === 'backend.auth' && /INCIDENTIO_API_KEY/.test(e.message));
+    await assert.rejects(
+      make({ apiKey: 'nope' }).verify(),
+      (e: unknown) => e instanceof BackendError && e.code === 'backend.auth' && /INCIDENTIO_API_KEY/.test(e.message),
+    );
   });
 
   test('create maps each severity by rank and sends a stable idempotency key and visibility', async () => {
@@ -83,13 +86,16 @@ describe('incident.io adapter against the fake', () => {
     assert.deepEqual([cat().category, cat().name], ['live', 'Investigating']);
     // Cancelling (live → declined) is not an allowed edit: a clear refusal, and no call that would fail.
     const calls = fake.calls({ route: 'POST /v2/incidents/{id}/actions/edit' }).length;
-    await assert.rejects(b.transition(refOf(ref.backendId), 'cancelled'), (e: unknown) => e instanceof BackendError && e.code === 'backend.validation' && /decline/.test(e.message));
+    await assert.rejects(
+      b.transition(refOf(ref.backendId), 'cancelled'),
+      (e: unknown) => e instanceof BackendError && e.code === 'backend.validation' && /decline/.test(e.message),
+    );
     assert.equal(fake.calls({ route: 'POST /v2/incidents/{id}/actions/edit' }).length, calls);
     await b.transition(refOf(ref.backendId), 'resolved');
     assert.deepEqual([cat().category, cat().name], ['learning', 'Documenting'], 'the post-incident flow, not straight to closed');
   });
 
-  test('the fake enforces the spec\'s status edits with its error shape', async () => {
+  test("the fake enforces the spec's status edits with its error shape", async () => {
     const b = make();
     const ref = await b.createIncident(input());
     const edit = (statusId: string) =>
@@ -167,10 +173,19 @@ describe('incident.io adapter against the fake', () => {
     const ref = await b.createIncident(input());
     fake.inject('POST /v2/incidents/{id}/actions/edit', {
       status: 422,
-      body: { type: 'validation_error', status: 422, request_id: 'r1', errors: [{ code: 'invalid_value', message: 'Name is too long', source: { field: 'incident.name' } }] },
+      body: {
+        type: 'validation_error',
+        status: 422,
+        request_id: 'r1',
+        errors: [{ code: 'invalid_value', message: 'Name is too long', source: { field: 'incident.name' } }],
+      },
       times: 1,
     });
-    await assert.rejects(b.updateIncident(refOf(ref.backendId), { title: 'x'.repeat(500) }), (e: unknown) => e instanceof BackendError && e.code === 'backend.validation' && e.field === 'incident.name' && /incident\.name: Name is too long/.test(e.message));
+    await assert.rejects(
+      b.updateIncident(refOf(ref.backendId), { title: 'x'.repeat(500) }),
+      (e: unknown) =>
+        e instanceof BackendError && e.code === 'backend.validation' && e.field === 'incident.name' && /incident\.name: Name is too long/.test(e.message),
+    );
   });
 
   test("429 body rate_limit.retry_after is honoured (the fake's sliding window)", async () => {
@@ -210,6 +225,9 @@ describe('incident.io adapter against the fake', () => {
   });
 
   test('runWorkflow is backend.unsupported', async () => {
-    await assert.rejects(make().runWorkflow({ firebreakId: 'x', backendId: 'y' }, 'wf', {}), (e: unknown) => e instanceof BackendError && e.code === 'backend.unsupported');
+    await assert.rejects(
+      make().runWorkflow({ firebreakId: 'x', backendId: 'y' }, 'wf', {}),
+      (e: unknown) => e instanceof BackendError && e.code === 'backend.unsupported',
+    );
   });
 });

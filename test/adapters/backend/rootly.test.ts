@@ -53,7 +53,10 @@ describe('Rootly adapter against the fake', () => {
   test('verify passes with the right key and names ROOTLY_API_KEY on a bad one', async () => {
     await make().verify();
     const bad = make({ apiKey: 'wrong-key' });
-    await assert.rejects(bad.verify(), (e: unknown) => e instanceof BackendError && e.code === 'backend.auth' && e.status === 401 && /ROOTLY_API_KEY/.test(e.message));
+    await assert.rejects(
+      bad.verify(),
+      (e: unknown) => e instanceof BackendError && e.code === 'backend.auth' && e.status === 401 && /ROOTLY_API_KEY/.test(e.message),
+    );
   });
 
   test('create sends the severity_id of the matching Rootly severity, for each severity, and lists severities once', async () => {
@@ -86,7 +89,10 @@ describe('Rootly adapter against the fake', () => {
       { incident_role_id: role('commander'), user_id: alice.id },
       { incident_role_id: role('communications-lead'), user_id: bob.id },
     ]);
-    await assert.rejects(b.assignRole(r, 'scribe', { slackUserId: 'U3', email: 'nobody@example.com', name: null }), (e: unknown) => e instanceof BackendError && e.code === 'backend.validation' && e.field === 'user_id');
+    await assert.rejects(
+      b.assignRole(r, 'scribe', { slackUserId: 'U3', email: 'nobody@example.com', name: null }),
+      (e: unknown) => e instanceof BackendError && e.code === 'backend.validation' && e.field === 'user_id',
+    );
   });
 
   test('every status transition reaches the matching Rootly state', async () => {
@@ -114,13 +120,19 @@ describe('Rootly adapter against the fake', () => {
     const ref = await b.createIncident(input());
     const r = { firebreakId: `fb-${n}`, backendId: ref.backendId };
     await b.transition(r, 'cancelled');
-    await assert.rejects(b.transition(r, 'mitigated'), (e: unknown) => e instanceof BackendError && e.code === 'backend.validation' && e.field === 'status' && /cannot transition/.test(e.message));
+    await assert.rejects(
+      b.transition(r, 'mitigated'),
+      (e: unknown) => e instanceof BackendError && e.code === 'backend.validation' && e.field === 'status' && /cannot transition/.test(e.message),
+    );
   });
 
   test('a 422 with only a title still yields the field', async () => {
     const b = make();
     fake.inject('POST /v1/incidents', { status: 422, body: { errors: [{ title: "Title can't be blank", status: '422' }] }, times: 1 });
-    await assert.rejects(b.createIncident(input({ title: '' })), (e: unknown) => e instanceof BackendError && e.code === 'backend.validation' && e.field === 'title' && /Title can't be blank/.test(e.message));
+    await assert.rejects(
+      b.createIncident(input({ title: '' })),
+      (e: unknown) => e instanceof BackendError && e.code === 'backend.validation' && e.field === 'title' && /Title can't be blank/.test(e.message),
+    );
   });
 
   test('timeline events are recorded as internal incident events', async () => {
@@ -128,7 +140,10 @@ describe('Rootly adapter against the fake', () => {
     const ref = await b.createIncident(input());
     await b.addTimelineEvent({ firebreakId: `fb-${n}`, backendId: ref.backendId }, { text: 'Rolled back deploy 42', at: new Date() });
     assert.deepEqual(
-      fake.incidents().find((i) => i.id === ref.backendId)!.events.map((e) => [e.event, e.visibility]),
+      fake
+        .incidents()
+        .find((i) => i.id === ref.backendId)!
+        .events.map((e) => [e.event, e.visibility]),
       [['Rolled back deploy 42', 'internal']],
     );
   });
@@ -168,7 +183,12 @@ describe('Rootly adapter against the fake', () => {
   test('429 with Retry-After is waited out (injected sleep) and then succeeds', async () => {
     const b = make();
     await b.verify();
-    fake.inject('GET /v1/users/me', { status: 429, headers: { 'retry-after': '7' }, body: { errors: [{ title: 'Rate limit exceeded', status: '429' }] }, times: 1 });
+    fake.inject('GET /v1/users/me', {
+      status: 429,
+      headers: { 'retry-after': '7' },
+      body: { errors: [{ title: 'Rate limit exceeded', status: '429' }] },
+      times: 1,
+    });
     await b.verify();
     assert.deepEqual(vt.t.sleeps, [7000]);
   });
@@ -203,7 +223,10 @@ describe('Rootly adapter against the fake', () => {
     assert.equal(fake.incidents().find((i) => i.id === ref.backendId)!.title, 'Checkout is down (EU)');
     assert.deepEqual(vt.t.sleeps, [375, 750]);
     fake.inject('PUT /v1/incidents/{id}', { status: 500, body: { errors: [{ title: 'Internal error', status: '500' }] } });
-    await assert.rejects(b.updateIncident(r, { title: 'x' }), (e: unknown) => e instanceof BackendError && e.code === 'backend.unavailable' && e.status === 500);
+    await assert.rejects(
+      b.updateIncident(r, { title: 'x' }),
+      (e: unknown) => e instanceof BackendError && e.code === 'backend.unavailable' && e.status === 500,
+    );
   });
 
   test('a call that hangs times out and is retried; one that always hangs is backend.unavailable', async () => {
@@ -211,7 +234,10 @@ describe('Rootly adapter against the fake', () => {
     fake.inject('GET /v1/users/me', { hang: true, times: 1 });
     await b.verify();
     fake.inject('GET /v1/users/me', { hang: true });
-    await assert.rejects(make({ timeoutMs: 100, retry: { maxAttempts: 2 } }).verify(), (e: unknown) => e instanceof BackendError && e.code === 'backend.unavailable' && /timed out/.test(e.message));
+    await assert.rejects(
+      make({ timeoutMs: 100, retry: { maxAttempts: 2 } }).verify(),
+      (e: unknown) => e instanceof BackendError && e.code === 'backend.unavailable' && /timed out/.test(e.message),
+    );
   });
 
   test('lost response on create: the fake created it, the retry finds it instead of creating a second', async () => {
@@ -250,13 +276,20 @@ describe('Rootly adapter against the fake', () => {
     const before = fake.calls().length;
     await b.createIncident(input({ firebreakId: 'fb-guard-2' }));
     assert.deepEqual(
-      fake.calls().slice(before).map((c) => `${c.method} ${c.path.split('?')[0]}`),
+      fake
+        .calls()
+        .slice(before)
+        .map((c) => `${c.method} ${c.path.split('?')[0]}`),
       ['POST /v1/incidents'],
       'one round trip on the critical path',
     );
     // The process dies after Rootly created the incident but before the done mark was written.
     fake.inject('POST /v1/incidents', { drop: true, times: 1 });
-    await assert.rejects(make({ createGuard: { get: guard.get, put: async (k, v) => (k.includes('.done:') ? Promise.reject(new Error('crash')) : guard.put(k, v)) } }).createIncident(input({ firebreakId: 'fb-crash-1' })));
+    await assert.rejects(
+      make({
+        createGuard: { get: guard.get, put: async (k, v) => (k.includes('.done:') ? Promise.reject(new Error('crash')) : guard.put(k, v)) },
+      }).createIncident(input({ firebreakId: 'fb-crash-1' })),
+    );
     const restarted = make({ createGuard: guard });
     await restarted.createIncident(input({ firebreakId: 'fb-crash-1' }));
     assert.equal(fake.incidents().filter((i) => i.labels.firebreak_id === 'fb-crash-1').length, 1);
@@ -267,7 +300,11 @@ describe('Rootly adapter against the fake', () => {
     const guard: CreateGuard = { get: async (k) => marks.get(k), put: async (k, v) => (marks.has(k) ? marks.get(k) : (marks.set(k, v), v)) };
     // The first attempt reached Rootly, then the process died before recording it.
     fake.inject('POST /v1/incidents', { drop: true, times: 1 });
-    await assert.rejects(make({ createGuard: { get: guard.get, put: async (k, v) => (k.includes('.done:') ? Promise.reject(new Error('crash')) : guard.put(k, v)) } }).createIncident(input({ firebreakId: 'fb-adopt-1' })));
+    await assert.rejects(
+      make({
+        createGuard: { get: guard.get, put: async (k, v) => (k.includes('.done:') ? Promise.reject(new Error('crash')) : guard.put(k, v)) },
+      }).createIncident(input({ firebreakId: 'fb-adopt-1' })),
+    );
     const created = fake.incidents().filter((i) => i.labels.firebreak_id === 'fb-adopt-1');
     assert.equal(created.length, 1);
     // Meanwhile others declared incidents: some unlabelled (made in Rootly's UI), some another bot's.
@@ -294,7 +331,13 @@ describe('Rootly adapter against the fake', () => {
     const r = { firebreakId: `fb-${n}`, backendId: ref.backendId };
     const run = await b.runWorkflow(r, 'wf-rollback', { deploy: '42' });
     assert.equal(run.status, 'queued');
-    assert.deepEqual(fake.workflowRuns().at(-1), { id: run.runId, workflow_id: 'wf-rollback', incident_id: ref.backendId, context: { deploy: '42' }, status: 'queued' });
+    assert.deepEqual(fake.workflowRuns().at(-1), {
+      id: run.runId,
+      workflow_id: 'wf-rollback',
+      incident_id: ref.backendId,
+      context: { deploy: '42' },
+      status: 'queued',
+    });
     const posts = fake.calls({ route: 'POST /v1/workflows/{workflow_id}/workflow_runs' }).length;
     fake.inject('POST /v1/workflows/{workflow_id}/workflow_runs', { status: 502, body: { errors: [{ title: 'Bad gateway', status: '502' }] }, times: 1 });
     await assert.rejects(b.runWorkflow(r, 'wf-rollback', {}), (e: unknown) => e instanceof BackendError && e.code === 'backend.unavailable');

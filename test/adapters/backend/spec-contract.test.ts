@@ -46,7 +46,13 @@ describe('request bodies match the vendor OpenAPI documents', () => {
     try {
       const b = createRootlyBackend({ apiKey: 'rootly-test-key', baseUrl: fake.url, sleep: noSleep });
       const ref = await b.createIncident({
-        firebreakId: 'fb-contract', title: 'Contract', summary: 's', severity: 'critical', private: true, services: [], commander: null,
+        firebreakId: 'fb-contract',
+        title: 'Contract',
+        summary: 's',
+        severity: 'critical',
+        private: true,
+        services: [],
+        commander: null,
         slackChannel: { id: 'C1', name: 'inc-contract', url: 'https://slack.example/C1' },
       });
       const r = { firebreakId: 'fb-contract', backendId: ref.backendId };
@@ -65,7 +71,13 @@ describe('request bodies match the vendor OpenAPI documents', () => {
       assert.deepEqual(problems, []);
       assert.ok(checked >= 12, `only ${checked} bodies checked`);
       // The check can fail: a body with an attribute the spec does not allow is refused.
-      assert.ok((loadSpecValidator('rootly-openapi.json')!.validateRequest('POST', '/v1/incidents', { data: { type: 'incidents', attributes: { severity: 'high' } } }) ?? []).length > 0);
+      assert.ok(
+        (
+          loadSpecValidator('rootly-openapi.json')!.validateRequest('POST', '/v1/incidents', {
+            data: { type: 'incidents', attributes: { severity: 'high' } },
+          }) ?? []
+        ).length > 0,
+      );
     } finally {
       await fake.close();
     }
@@ -81,8 +93,14 @@ describe('request bodies match the vendor OpenAPI documents', () => {
     try {
       const b = createIncidentIoBackend({ apiKey: 'incidentio-test-key', baseUrl: fake.url, sleep: noSleep });
       const ref = await b.createIncident({
-        firebreakId: 'fbi-contract', title: 'Contract', summary: 's', severity: 'high', private: false, services: [],
-        commander: { slackUserId: 'U1', email: null, name: null }, slackChannel: { id: 'C1', name: 'inc-contract', url: 'u' },
+        firebreakId: 'fbi-contract',
+        title: 'Contract',
+        summary: 's',
+        severity: 'high',
+        private: false,
+        services: [],
+        commander: { slackUserId: 'U1', email: null, name: null },
+        slackChannel: { id: 'C1', name: 'inc-contract', url: 'u' },
       });
       const r = { firebreakId: 'fbi-contract', backendId: ref.backendId };
       await b.updateIncident(r, { title: 'Contract 2', summary: 's2', severity: 'low' });

@@ -7,7 +7,15 @@ import { slackBucket, slackBucketLimit } from '../../../src/adapters/slack/tiers
 function virtualTime() {
   let t = 0;
   const slept: number[] = [];
-  return { now: () => t, sleep: async (ms: number) => { slept.push(ms); t += ms; }, slept, at: () => t };
+  return {
+    now: () => t,
+    sleep: async (ms: number) => {
+      slept.push(ms);
+      t += ms;
+    },
+    slept,
+    at: () => t,
+  };
 }
 
 describe('token bucket', () => {

@@ -24,7 +24,7 @@ before(async () => {
 });
 after(async () => bot?.close());
 
-test('every Web API method and argument the bot sends is in Slack\'s Web API description', async (t) => {
+test("every Web API method and argument the bot sends is in Slack's Web API description", async (t) => {
   if (!existsSync(SPEC)) {
     assert.ok(!specsRequired(), `${SPEC} is missing and CI=true: the contract check cannot be skipped in CI`);
     t.skip(`skipped: ${SPEC} is not present (it exists in the development workspace and CI, not in a clone)`);
@@ -60,10 +60,21 @@ test('every Web API method and argument the bot sends is in Slack\'s Web API des
       continue;
     }
     const known = new Set(Object.values(path).flatMap((op) => (op.parameters ?? []).map((p) => p.name)));
-    for (const arg of Object.keys(call.args ?? {})) if (arg !== 'token' && !known.has(arg)) problems.push(`${call.method}: argument "${arg}" is not in the description`);
+    for (const arg of Object.keys(call.args ?? {}))
+      if (arg !== 'token' && !known.has(arg)) problems.push(`${call.method}: argument "${arg}" is not in the description`);
   }
   assert.deepEqual([...new Set(problems)], []);
   // The flows above really exercised the bot's calls (not an empty log that passes by default).
-  for (const m of ['conversations.create', 'conversations.invite', 'conversations.setTopic', 'chat.postMessage', 'chat.update', 'pins.add', 'views.publish', 'users.info', 'conversations.history'])
+  for (const m of [
+    'conversations.create',
+    'conversations.invite',
+    'conversations.setTopic',
+    'chat.postMessage',
+    'chat.update',
+    'pins.add',
+    'views.publish',
+    'users.info',
+    'conversations.history',
+  ])
     assert.ok(seen.has(m), `${m} was exercised`);
 });

@@ -35,7 +35,17 @@ describe('fake Anthropic Messages API', () => {
   const invalid: [string, Record<string, unknown>, RegExp][] = [
     ['max_tokens 0', { ...ok, max_tokens: 0 }, /max_tokens/],
     ['first message from assistant', { ...ok, messages: [{ role: 'assistant', content: 'x' }] }, /first message must use the "user" role/],
-    ['roles not alternating', { ...ok, messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }] }, /alternate/],
+    [
+      'roles not alternating',
+      {
+        ...ok,
+        messages: [
+          { role: 'user', content: 'a' },
+          { role: 'user', content: 'b' },
+        ],
+      },
+      /alternate/,
+    ],
     ['empty messages', { ...ok, messages: [] }, /messages/],
     ['cache_control not ephemeral', { ...ok, system: [{ type: 'text', text: 's', cache_control: { type: 'permanent' } }] }, /system/],
     [
@@ -67,15 +77,21 @@ describe('fake Anthropic Messages API', () => {
     const res = await post({ ...ok, stream: true });
     assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
     const raw = await res.text();
-    const frames = raw.split('\n\n').filter(Boolean).map((f) => {
-      const [ev, data] = f.split('\n');
-      return { event: ev!.replace(/^event: /, ''), data: JSON.parse(data!.replace(/^data: /, '')) as Record<string, unknown> };
-    });
+    const frames = raw
+      .split('\n\n')
+      .filter(Boolean)
+      .map((f) => {
+        const [ev, data] = f.split('\n');
+        return { event: ev!.replace(/^event: /, ''), data: JSON.parse(data!.replace(/^data: /, '')) as Record<string, unknown> };
+      });
     const events = frames.map((f) => f.event);
     assert.deepEqual(events.slice(0, 3), ['message_start', 'content_block_start', 'ping']);
     assert.deepEqual(events.slice(-4), ['content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
     for (const f of frames) assert.equal(f.data.type, f.event);
-    const text = frames.filter((f) => f.event === 'content_block_delta').map((f) => (f.data.delta as { text: string }).text).join('');
+    const text = frames
+      .filter((f) => f.event === 'content_block_delta')
+      .map((f) => (f.data.delta as { text: string }).text)
+      .join('');
     assert.equal(text, 'The disk on db-1 filled up at 14:02.');
   });
 

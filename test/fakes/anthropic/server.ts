@@ -22,10 +22,21 @@ import { z } from 'zod';
 const CacheControl = z.object({ type: z.literal('ephemeral'), ttl: z.enum(['5m', '1h']).optional() }).strict();
 
 const TextBlock = z
-  .object({ type: z.literal('text'), text: z.string().min(1, 'text content blocks must be non-empty'), cache_control: CacheControl.nullish(), citations: z.unknown().optional() })
+  .object({
+    type: z.literal('text'),
+    text: z.string().min(1, 'text content blocks must be non-empty'),
+    cache_control: CacheControl.nullish(),
+    citations: z.unknown().optional(),
+  })
   .strict();
 const ToolUseBlock = z
-  .object({ type: z.literal('tool_use'), id: z.string().min(1), name: z.string().min(1), input: z.record(z.string(), z.unknown()), cache_control: CacheControl.nullish() })
+  .object({
+    type: z.literal('tool_use'),
+    id: z.string().min(1),
+    name: z.string().min(1),
+    input: z.record(z.string(), z.unknown()),
+    cache_control: CacheControl.nullish(),
+  })
   .strict();
 const ToolResultBlock = z
   .object({
@@ -38,9 +49,7 @@ const ToolResultBlock = z
   .strict();
 const ContentBlock = z.discriminatedUnion('type', [TextBlock, ToolUseBlock, ToolResultBlock]);
 
-const MessageParam = z
-  .object({ role: z.enum(['user', 'assistant']), content: z.union([z.string().min(1), z.array(ContentBlock).min(1)]) })
-  .strict();
+const MessageParam = z.object({ role: z.enum(['user', 'assistant']), content: z.union([z.string().min(1), z.array(ContentBlock).min(1)]) }).strict();
 
 const ToolParam = z
   .object({
@@ -78,32 +87,32 @@ const MessagesRequestBase = z
 export type MessagesRequest = z.infer<typeof MessagesRequestBase>;
 
 export const MessagesRequestSchema = MessagesRequestBase.superRefine((body, ctx) => {
-    body.messages.forEach((m, i) => {
-      const expected = i % 2 === 0 ? 'user' : 'assistant';
-      if (m.role !== expected) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['messages', i, 'role'],
-          message: i === 0 ? 'first message must use the "user" role' : 'roles must alternate between "user" and "assistant"',
-        });
-      }
-    });
-    if (body.tool_choice && !body.tools?.length) {
-      ctx.addIssue({ code: 'custom', path: ['tool_choice'], message: 'tool_choice may only be specified while providing tools' });
-    }
-    if (body.tool_choice?.type === 'tool' && !body.tools?.some((t) => t.name === (body.tool_choice as { name: string }).name)) {
-      ctx.addIssue({ code: 'custom', path: ['tool_choice', 'name'], message: 'tool_choice names a tool that is not in tools' });
-    }
-    const names = new Set<string>();
-    for (const t of body.tools ?? []) {
-      if (names.has(t.name)) ctx.addIssue({ code: 'custom', path: ['tools'], message: `tool names must be unique: ${t.name}` });
-      names.add(t.name);
-    }
-    const breakpoints = linearize(body).filter((b) => b.cached).length;
-    if (breakpoints > 4) {
-      ctx.addIssue({ code: 'custom', path: [], message: `A maximum of 4 blocks with cache_control may be provided. Found ${breakpoints}.` });
+  body.messages.forEach((m, i) => {
+    const expected = i % 2 === 0 ? 'user' : 'assistant';
+    if (m.role !== expected) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['messages', i, 'role'],
+        message: i === 0 ? 'first message must use the "user" role' : 'roles must alternate between "user" and "assistant"',
+      });
     }
   });
+  if (body.tool_choice && !body.tools?.length) {
+    ctx.addIssue({ code: 'custom', path: ['tool_choice'], message: 'tool_choice may only be specified while providing tools' });
+  }
+  if (body.tool_choice?.type === 'tool' && !body.tools?.some((t) => t.name === (body.tool_choice as { name: string }).name)) {
+    ctx.addIssue({ code: 'custom', path: ['tool_choice', 'name'], message: 'tool_choice names a tool that is not in tools' });
+  }
+  const names = new Set<string>();
+  for (const t of body.tools ?? []) {
+    if (names.has(t.name)) ctx.addIssue({ code: 'custom', path: ['tools'], message: `tool names must be unique: ${t.name}` });
+    names.add(t.name);
+  }
+  const breakpoints = linearize(body).filter((b) => b.cached).length;
+  if (breakpoints > 4) {
+    ctx.addIssue({ code: 'custom', path: [], message: `A maximum of 4 blocks with cache_control may be provided. Found ${breakpoints}.` });
+  }
+});
 
 // ---------------------------------------------------------------------------------------------
 // Token accounting and caching
@@ -124,7 +133,11 @@ function linearize(body: MessagesRequest): PromptUnit[] {
   const units: PromptUnit[] = [];
   const push = (key: unknown, text: string, cached: boolean) => units.push({ key, text, tokens: estimateTokens(text), cached });
   for (const t of body.tools ?? []) {
-    push({ tool: t.name, d: t.description, s: t.input_schema }, `${t.name}\n${t.description ?? ''}\n${JSON.stringify(t.input_schema)}`, Boolean(t.cache_control));
+    push(
+      { tool: t.name, d: t.description, s: t.input_schema },
+      `${t.name}\n${t.description ?? ''}\n${JSON.stringify(t.input_schema)}`,
+      Boolean(t.cache_control),
+    );
   }
   if (typeof body.system === 'string') push({ system: body.system }, body.system, false);
   else for (const b of body.system ?? []) push({ system: b.text }, b.text, Boolean(b.cache_control));
@@ -135,7 +148,13 @@ function linearize(body: MessagesRequest): PromptUnit[] {
     }
     for (const b of m.content) {
       const text =
-        b.type === 'text' ? b.text : b.type === 'tool_use' ? `${b.name} ${JSON.stringify(b.input)}` : typeof b.content === 'string' ? b.content : (b.content ?? []).map((c) => c.text).join('\n');
+        b.type === 'text'
+          ? b.text
+          : b.type === 'tool_use'
+            ? `${b.name} ${JSON.stringify(b.input)}`
+            : typeof b.content === 'string'
+              ? b.content
+              : (b.content ?? []).map((c) => c.text).join('\n');
       push({ m: i, role: m.role, b: { ...b, cache_control: undefined } }, text, Boolean(b.cache_control));
     }
   });
@@ -397,7 +416,11 @@ export class FakeAnthropic {
     entry.promptText = units.map((u) => u.text).join('\n');
     entry.systemText = typeof body.system === 'string' ? body.system : (body.system ?? []).map((b) => b.text).join('\n');
     const lastUser = [...body.messages].reverse().find((m) => m.role === 'user');
-    entry.userText = !lastUser ? '' : typeof lastUser.content === 'string' ? lastUser.content : lastUser.content.map((b) => (b.type === 'text' ? b.text : '')).join('\n');
+    entry.userText = !lastUser
+      ? ''
+      : typeof lastUser.content === 'string'
+        ? lastUser.content
+        : lastUser.content.map((b) => (b.type === 'text' ? b.text : '')).join('\n');
 
     // Faults, then latency.
     const fault = this.takeFault(entry.stream);
@@ -430,11 +453,32 @@ export class FakeAnthropic {
     usage.output_tokens = Math.max(1, estimateTokens(outputText));
     entry.usage = usage;
     entry.status = 200;
-    const stopReason = 'refusal' in reply ? 'refusal' : 'toolUses' in reply && reply.toolUses.length ? 'tool_use' : 'stopReason' in reply && reply.stopReason ? reply.stopReason : 'end_turn';
-    const message = { id: `msg_fake_${String(this.seq).padStart(6, '0')}`, type: 'message', role: 'assistant', model: body.model, content, stop_reason: stopReason, stop_sequence: null, usage };
+    const stopReason =
+      'refusal' in reply
+        ? 'refusal'
+        : 'toolUses' in reply && reply.toolUses.length
+          ? 'tool_use'
+          : 'stopReason' in reply && reply.stopReason
+            ? reply.stopReason
+            : 'end_turn';
+    const message = {
+      id: `msg_fake_${String(this.seq).padStart(6, '0')}`,
+      type: 'message',
+      role: 'assistant',
+      model: body.model,
+      content,
+      stop_reason: stopReason,
+      stop_sequence: null,
+      usage,
+    };
 
     if (!entry.stream) return sendJson(res, 200, message, requestId);
-    const errorAfter = 'streamError' in reply ? { after: Infinity, error: reply.streamError } : fault?.streamErrorAfterChunks !== undefined ? { after: fault.streamErrorAfterChunks, error: {} } : null;
+    const errorAfter =
+      'streamError' in reply
+        ? { after: Infinity, error: reply.streamError }
+        : fault?.streamErrorAfterChunks !== undefined
+          ? { after: fault.streamErrorAfterChunks, error: {} }
+          : null;
     await this.streamMessage(res, message, requestId, errorAfter);
   }
 
@@ -512,7 +556,11 @@ export class FakeAnthropic {
           deltas++;
         }
       } else {
-        await send('content_block_start', { type: 'content_block_start', index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } });
+        await send('content_block_start', {
+          type: 'content_block_start',
+          index,
+          content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} },
+        });
         if (index === 0) await send('ping', { type: 'ping' });
         for (const piece of chunk(JSON.stringify(block.input), this.opts.chunkChars)) {
           if (await errorNow()) return;
@@ -528,7 +576,11 @@ export class FakeAnthropic {
       errorAfter.after = Math.min(errorAfter.after, deltas);
       if (await errorNow()) return;
     }
-    await send('message_delta', { type: 'message_delta', delta: { stop_reason: message.stop_reason, stop_sequence: null }, usage: { output_tokens: usage.output_tokens } });
+    await send('message_delta', {
+      type: 'message_delta',
+      delta: { stop_reason: message.stop_reason, stop_sequence: null },
+      usage: { output_tokens: usage.output_tokens },
+    });
     await send('message_stop', { type: 'message_stop' });
     res.end();
   }

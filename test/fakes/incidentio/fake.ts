@@ -132,7 +132,11 @@ export interface FakeIncidentIoOptions {
   /** incident.io's own Slack app is installed (it makes a channel for each standard incident); default true. */
   slackApp?: boolean;
   /** Users (matched by Slack id), escalation paths, and schedules whose entries name users by id. */
-  onCall?: { users?: FakeIncidentIoUser[]; escalationPaths?: string[]; schedules?: { id: string; entries: { userId: string; startAt: string; endAt: string }[] }[] };
+  onCall?: {
+    users?: FakeIncidentIoUser[];
+    escalationPaths?: string[];
+    schedules?: { id: string; entries: { userId: string; startAt: string; endAt: string }[] }[];
+  };
 }
 
 export interface FakeIncidentIo extends FakeServer {
@@ -207,7 +211,12 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
 
   const fail = (status: number, type: string, errors: { code: string; message: string; field?: string }[]): Reply => ({
     status,
-    body: { type, status, request_id: randomUUID(), errors: errors.map((e) => ({ code: e.code, message: e.message, ...(e.field ? { source: { field: e.field } } : {}) })) },
+    body: {
+      type,
+      status,
+      request_id: randomUUID(),
+      errors: errors.map((e) => ({ code: e.code, message: e.message, ...(e.field ? { source: { field: e.field } } : {}) })),
+    },
   });
   const notFound = () => fail(404, 'not_found', [{ code: 'not_found', message: 'Not found' }]);
 
@@ -217,11 +226,18 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     if (!r.success) {
       for (const issue of r.error.issues) {
         const keys = 'keys' in issue && Array.isArray(issue.keys) ? (issue.keys as string[]) : [];
-        if (keys.length > 0) for (const k of keys) errors.push({ code: 'unknown_field', message: `${k} is not a known field`, field: [...issue.path.map(String), k].join('.') });
-        else errors.push({ code: issue.code === 'invalid_type' && issue.message.includes('undefined') ? 'missing_field' : 'invalid_value', message: issue.message, field: issue.path.map(String).join('.') });
+        if (keys.length > 0)
+          for (const k of keys) errors.push({ code: 'unknown_field', message: `${k} is not a known field`, field: [...issue.path.map(String), k].join('.') });
+        else
+          errors.push({
+            code: issue.code === 'invalid_type' && issue.message.includes('undefined') ? 'missing_field' : 'invalid_value',
+            message: issue.message,
+            field: issue.path.map(String).join('.'),
+          });
       }
     }
-    for (const e of spec?.validateRequest(ctx.method, template, ctx.body) ?? []) errors.push({ code: 'invalid_value', message: `does not match the OpenAPI schema: ${e}` });
+    for (const e of spec?.validateRequest(ctx.method, template, ctx.body) ?? [])
+      errors.push({ code: 'invalid_value', message: `does not match the OpenAPI schema: ${e}` });
     if (errors.length > 0) return { ok: false, reply: fail(422, 'validation_error', errors) };
     return { ok: true, data: r.data as z.infer<T> };
   };
@@ -239,24 +255,38 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       permalink: i.permalink,
       incident_status: { ...st, description: '', created_at: ts, updated_at: ts },
       ...(sev ? { severity: { ...sev, description: '', created_at: ts, updated_at: ts } } : {}),
-      incident_role_assignments: i.roles.map((r) => ({ role: { id: r.incident_role_id, name: roles.find((x) => x.id === r.incident_role_id)?.name ?? '', role_type: 'custom', shortform: '' }, assignee: { id: 'u', name: 'user', ...r.assignee } })),
+      incident_role_assignments: i.roles.map((r) => ({
+        role: { id: r.incident_role_id, name: roles.find((x) => x.id === r.incident_role_id)?.name ?? '', role_type: 'custom', shortform: '' },
+        assignee: { id: 'u', name: 'user', ...r.assignee },
+      })),
       custom_field_entries: [],
       creator: { api_key: { id: 'k', name: 'firebreak' } },
       slack_team_id: 'T1',
       ...(i.slack_channel_id ? { slack_channel_id: i.slack_channel_id } : {}),
       postmortem_document_ids: i.postmortems.map((p) => p.id),
-      incident_timestamp_values: Object.entries(i.timestamps).map(([name, value], rank) => ({ incident_timestamp: { id: `ts-${rank}`, name, rank }, value: { value } })),
+      incident_timestamp_values: Object.entries(i.timestamps).map(([name, value], rank) => ({
+        incident_timestamp: { id: `ts-${rank}`, name, rank },
+        value: { value },
+      })),
       ...(i.created_by_alert ? { creator: { alert: { id: `alert-${i.id}`, title: i.name } } } : {}),
       created_at: i.created_at,
       updated_at: i.updated_at,
     };
   };
 
-  const checkRefs = (a: { severity_id?: string | undefined; incident_status_id?: string | undefined; incident_role_assignments?: { incident_role_id: string }[] | undefined }) => {
+  const checkRefs = (a: {
+    severity_id?: string | undefined;
+    incident_status_id?: string | undefined;
+    incident_role_assignments?: { incident_role_id: string }[] | undefined;
+  }) => {
     const errs: { code: string; message: string; field: string }[] = [];
-    if (a.severity_id !== undefined && !severities.some((s) => s.id === a.severity_id)) errs.push({ code: 'invalid_value', message: 'Severity not found', field: 'severity_id' });
-    if (a.incident_status_id !== undefined && !statuses.some((s) => s.id === a.incident_status_id)) errs.push({ code: 'invalid_value', message: 'Incident status not found', field: 'incident_status_id' });
-    for (const r of a.incident_role_assignments ?? []) if (!roles.some((x) => x.id === r.incident_role_id)) errs.push({ code: 'invalid_value', message: 'Incident role not found', field: 'incident_role_assignments' });
+    if (a.severity_id !== undefined && !severities.some((s) => s.id === a.severity_id))
+      errs.push({ code: 'invalid_value', message: 'Severity not found', field: 'severity_id' });
+    if (a.incident_status_id !== undefined && !statuses.some((s) => s.id === a.incident_status_id))
+      errs.push({ code: 'invalid_value', message: 'Incident status not found', field: 'incident_status_id' });
+    for (const r of a.incident_role_assignments ?? [])
+      if (!roles.some((x) => x.id === r.incident_role_id))
+        errs.push({ code: 'invalid_value', message: 'Incident role not found', field: 'incident_role_assignments' });
     return errs.length ? fail(422, 'validation_error', errs) : null;
   };
 
@@ -272,7 +302,10 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       mode: a.mode ?? 'standard',
       severity_id: a.severity_id ?? null,
       incident_status_id: a.incident_status_id ?? statuses[1]!.id,
-      roles: (a.incident_role_assignments ?? []).map((r) => ({ incident_role_id: r.incident_role_id, assignee: { ...(r.assignee ?? {}) } as Record<string, string> })),
+      roles: (a.incident_role_assignments ?? []).map((r) => ({
+        incident_role_id: r.incident_role_id,
+        assignee: { ...(r.assignee ?? {}) } as Record<string, string>,
+      })),
       postmortems: [],
       permalink: `https://app.incident.io/acme/incidents/${seq}`,
       ...(() => {
@@ -291,11 +324,41 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
 
   const routes: RouteDef[] = [];
   const route = (method: string, template: string, handler: RouteDef['handler']) => routes.push({ method, template, handler });
-  route('GET', '/v1/identity', () => ({ status: 200, body: { identity: { name: 'firebreak', roles: ['incident_creator', 'incident_editor'], dashboard_url: 'https://app.incident.io/acme', team_roles: [], teams: [] } } }));
-  route('GET', '/v1/severities', () => ({ status: 200, body: { severities: severities.map((s) => ({ ...s, description: '', created_at: ts, updated_at: ts })) } }));
-  route('GET', '/v1/incident_statuses', () => ({ status: 200, body: { incident_statuses: statuses.map((s) => ({ ...s, description: '', created_at: ts, updated_at: ts })) } }));
-  route('GET', '/v1/incident_types', () => ({ status: 200, body: { incident_types: [{ id: 'type-default', name: 'Default', is_default: true, description: '', private_incidents_only: false, create_in_triage: 'optional', created_at: ts, updated_at: ts }] } }));
-  route('GET', '/v2/incident_roles', () => ({ status: 200, body: { incident_roles: roles.map((r) => ({ ...r, description: '', instructions: '', created_at: ts, updated_at: ts })) } }));
+  route('GET', '/v1/identity', () => ({
+    status: 200,
+    body: {
+      identity: { name: 'firebreak', roles: ['incident_creator', 'incident_editor'], dashboard_url: 'https://app.incident.io/acme', team_roles: [], teams: [] },
+    },
+  }));
+  route('GET', '/v1/severities', () => ({
+    status: 200,
+    body: { severities: severities.map((s) => ({ ...s, description: '', created_at: ts, updated_at: ts })) },
+  }));
+  route('GET', '/v1/incident_statuses', () => ({
+    status: 200,
+    body: { incident_statuses: statuses.map((s) => ({ ...s, description: '', created_at: ts, updated_at: ts })) },
+  }));
+  route('GET', '/v1/incident_types', () => ({
+    status: 200,
+    body: {
+      incident_types: [
+        {
+          id: 'type-default',
+          name: 'Default',
+          is_default: true,
+          description: '',
+          private_incidents_only: false,
+          create_in_triage: 'optional',
+          created_at: ts,
+          updated_at: ts,
+        },
+      ],
+    },
+  }));
+  route('GET', '/v2/incident_roles', () => ({
+    status: 200,
+    body: { incident_roles: roles.map((r) => ({ ...r, description: '', instructions: '', created_at: ts, updated_at: ts })) },
+  }));
   route('POST', '/v2/incidents', (ctx) => {
     const v = validate(ctx, '/v2/incidents', createPayload);
     if (!v.ok) return v.reply;
@@ -312,7 +375,9 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     const size = Math.min(250, Math.max(1, Number(ctx.query.page_size ?? 25) || 25));
     const sortBy = ctx.query.sort_by ?? 'created_at_newest_first';
     if (sortBy !== 'created_at_newest_first' && sortBy !== 'created_at_oldest_first')
-      return fail(422, 'validation_error', [{ code: 'invalid_value', message: 'sort_by must be one of created_at_newest_first, created_at_oldest_first', field: 'sort_by' }]);
+      return fail(422, 'validation_error', [
+        { code: 'invalid_value', message: 'sort_by must be one of created_at_newest_first, created_at_oldest_first', field: 'sort_by' },
+      ]);
     let list = sortBy === 'created_at_oldest_first' ? [...incidents] : [...incidents].reverse();
     for (const field of ['updated_at', 'created_at'] as const) {
       const gte = ctx.query[`${field}[gte]`];
@@ -324,7 +389,13 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     const start = ctx.query.after ? list.findIndex((i) => i.id === ctx.query.after) + 1 : 0;
     const slice = list.slice(start, start + size);
     const more = start + size < list.length;
-    return { status: 200, body: { incidents: slice.map(incidentJson), pagination_meta: { page_size: size, total_record_count: list.length, ...(more && slice.length ? { after: slice[slice.length - 1]!.id } : {}) } } };
+    return {
+      status: 200,
+      body: {
+        incidents: slice.map(incidentJson),
+        pagination_meta: { page_size: size, total_record_count: list.length, ...(more && slice.length ? { after: slice[slice.length - 1]!.id } : {}) },
+      },
+    };
   });
   route('GET', '/v2/incidents/{id}', (ctx) => {
     const inc = incidents.find((i) => i.id === ctx.params.id);
@@ -367,7 +438,23 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     const doc = { id: randomUUID(), title: v.data.title, content: v.data.content };
     inc.postmortems.push(doc);
     inc.updated_at = stamp();
-    return { status: 201, body: { postmortem_document: { id: doc.id, incident_id: inc.id, title: doc.title, status: 'draft', type: 'imported', document_url: '', exported_urls: [], editors: [], created_at: ts, updated_at: ts } } };
+    return {
+      status: 201,
+      body: {
+        postmortem_document: {
+          id: doc.id,
+          incident_id: inc.id,
+          title: doc.title,
+          status: 'draft',
+          type: 'imported',
+          document_url: '',
+          exported_urls: [],
+          editors: [],
+          created_at: ts,
+          updated_at: ts,
+        },
+      },
+    };
   });
 
   route('GET', '/v1/postmortem_documents', (ctx) => {
@@ -380,7 +467,18 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     return {
       status: 200,
       body: {
-        postmortem_documents: slice.map((d) => ({ id: d.id, incident_id: d.incident_id, title: d.title, status: 'draft', type: 'imported', document_url: '', exported_urls: [], editors: [], created_at: ts, updated_at: ts })),
+        postmortem_documents: slice.map((d) => ({
+          id: d.id,
+          incident_id: d.incident_id,
+          title: d.title,
+          status: 'draft',
+          type: 'imported',
+          document_url: '',
+          exported_urls: [],
+          editors: [],
+          created_at: ts,
+          updated_at: ts,
+        })),
         pagination_meta: { page_size: size, ...(more && slice.length ? { after: slice[slice.length - 1]!.id } : {}) },
       },
     };
@@ -391,7 +489,13 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
   const escalations: FakeEscalation[] = [];
   let subscription: { url: string; secret: string } | null = null;
   const followUps: { id: string; body: z.infer<typeof followUpPayload> }[] = [];
-  const userJson = (u: FakeIncidentIoUser) => ({ id: u.id, email: u.email, name: u.name, role: 'responder', ...(u.slack_user_id ? { slack_user_id: u.slack_user_id } : {}) });
+  const userJson = (u: FakeIncidentIoUser) => ({
+    id: u.id,
+    email: u.email,
+    name: u.name,
+    role: 'responder',
+    ...(u.slack_user_id ? { slack_user_id: u.slack_user_id } : {}),
+  });
   const escalationJson = (e: FakeEscalation) => ({
     id: e.id,
     title: e.body.title,
@@ -399,7 +503,14 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     ...(e.body.escalation_path_id ? { escalation_path_id: e.body.escalation_path_id } : {}),
     priority: { name: 'P1' },
     creator: { api_key: { id: 'key-firebreak', name: 'firebreak' } },
-    events: e.events.map((ev) => ({ id: ev.id, event: ev.event, occurred_at: ev.occurred_at, urgency: 'high', users: ev.userIds.flatMap((id) => users.filter((u) => u.id === id).map(userJson)), channels: [] })),
+    events: e.events.map((ev) => ({
+      id: ev.id,
+      event: ev.event,
+      occurred_at: ev.occurred_at,
+      urgency: 'high',
+      users: ev.userIds.flatMap((id) => users.filter((u) => u.id === id).map(userJson)),
+      channels: [],
+    })),
     related_alerts: [],
     related_incidents: e.body.incident_id ? [{ id: e.body.incident_id }] : [],
     created_at: e.created_at,
@@ -410,7 +521,9 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     return e ? { status: 200, body: { escalation: escalationJson(e) } } : notFound();
   });
   route('GET', '/v2/users', (ctx) => {
-    const list = users.filter((u) => (!ctx.query.slack_user_id || u.slack_user_id === ctx.query.slack_user_id) && (!ctx.query.email || u.email === ctx.query.email));
+    const list = users.filter(
+      (u) => (!ctx.query.slack_user_id || u.slack_user_id === ctx.query.slack_user_id) && (!ctx.query.email || u.email === ctx.query.email),
+    );
     return { status: 200, body: { users: list.map(userJson), pagination_meta: { page_size: 25 } } };
   });
   route('POST', '/v2/escalations', (ctx) => {
@@ -419,13 +532,26 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     const b = v.data;
     const again = escalations.find((e) => e.idempotency_key === b.idempotency_key);
     if (again) return { status: 201, body: { escalation: escalationJson(again) } };
-    if (!b.escalation_path_id && !b.user_ids?.length) return fail(422, 'validation_error', [{ code: 'invalid_value', message: 'Either an escalation path or at least one user must be given', field: 'escalation_path_id' }]);
+    if (!b.escalation_path_id && !b.user_ids?.length)
+      return fail(422, 'validation_error', [
+        { code: 'invalid_value', message: 'Either an escalation path or at least one user must be given', field: 'escalation_path_id' },
+      ]);
     if (b.escalation_path_id && !(opts.onCall?.escalationPaths ?? []).includes(b.escalation_path_id))
       return fail(422, 'validation_error', [{ code: 'not_found', message: 'Escalation path not found', field: 'escalation_path_id' }]);
-    for (const id of b.user_ids ?? []) if (!users.some((u) => u.id === id)) return fail(422, 'validation_error', [{ code: 'not_found', message: `User ${id} not found`, field: 'user_ids' }]);
-    if (b.incident_id && !incidents.some((i) => i.id === b.incident_id)) return fail(422, 'validation_error', [{ code: 'not_found', message: 'Incident not found', field: 'incident_id' }]);
+    for (const id of b.user_ids ?? [])
+      if (!users.some((u) => u.id === id)) return fail(422, 'validation_error', [{ code: 'not_found', message: `User ${id} not found`, field: 'user_ids' }]);
+    if (b.incident_id && !incidents.some((i) => i.id === b.incident_id))
+      return fail(422, 'validation_error', [{ code: 'not_found', message: 'Incident not found', field: 'incident_id' }]);
     const at = new Date(now()).toISOString();
-    const e: FakeEscalation = { id: randomUUID(), idempotency_key: b.idempotency_key, body: b, status: 'triggered', events: [{ id: randomUUID(), event: 'triggered', occurred_at: at, userIds: [] }], created_at: at, updated_at: at };
+    const e: FakeEscalation = {
+      id: randomUUID(),
+      idempotency_key: b.idempotency_key,
+      body: b,
+      status: 'triggered',
+      events: [{ id: randomUUID(), event: 'triggered', occurred_at: at, userIds: [] }],
+      created_at: at,
+      updated_at: at,
+    };
     escalations.push(e);
     return { status: 201, body: { escalation: escalationJson(e) } };
   });
@@ -439,13 +565,31 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       .filter((e) => (Number.isNaN(to) || Date.parse(e.startAt) < to) && (Number.isNaN(from) || Date.parse(e.endAt) > from))
       .map((e, n) => {
         const u = users.find((x) => x.id === e.userId);
-        return { entry_id: `${sched.id}-${n}`, fingerprint: `${sched.id}-${n}`, layer_id: 'layer-1', rotation_id: 'rotation-1', start_at: e.startAt, end_at: e.endAt, ...(u ? { user: userJson(u) } : {}) };
+        return {
+          entry_id: `${sched.id}-${n}`,
+          fingerprint: `${sched.id}-${n}`,
+          layer_id: 'layer-1',
+          rotation_id: 'rotation-1',
+          start_at: e.startAt,
+          end_at: e.endAt,
+          ...(u ? { user: userJson(u) } : {}),
+        };
       });
     return { status: 200, body: { schedule_entries: { final: entries, scheduled: entries, overrides: [] }, pagination_meta: {} } };
   });
   const followUpJson = (f: (typeof followUps)[number]) => {
     const assignee = f.body.assignee_id ? users.find((u) => u.id === f.body.assignee_id) : undefined;
-    return { id: f.id, incident_id: f.body.incident_id, title: f.body.title, description: f.body.description ?? '', status: 'outstanding', labels: f.body.labels ?? [], ...(assignee ? { assignee: userJson(assignee) } : {}), created_at: ts, updated_at: ts };
+    return {
+      id: f.id,
+      incident_id: f.body.incident_id,
+      title: f.body.title,
+      description: f.body.description ?? '',
+      status: 'outstanding',
+      labels: f.body.labels ?? [],
+      ...(assignee ? { assignee: userJson(assignee) } : {}),
+      created_at: ts,
+      updated_at: ts,
+    };
   };
   // The spec's list has no pagination: every follow-up of the incident (or of all incidents).
   route('GET', '/v2/follow_ups', (ctx) => {
@@ -470,11 +614,17 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     now,
     limit: opts.limit ?? 1200,
     windowMs: opts.windowMs ?? 60_000,
-    authenticate: (ctx) => (ctx.headers.authorization === `Bearer ${apiKey}` ? null : fail(401, 'authentication_error', [{ code: 'unauthorized', message: 'Invalid token' }])),
+    authenticate: (ctx) =>
+      ctx.headers.authorization === `Bearer ${apiKey}` ? null : fail(401, 'authentication_error', [{ code: 'unauthorized', message: 'Invalid token' }]),
     notFound: () => notFound(),
     rateLimited: (retryAfter, limit) => ({
       status: 429,
-      body: { type: 'too_many_requests', status: 429, request_id: randomUUID(), rate_limit: { name: 'api_key', limit, remaining: 0, retry_after: new Date(now() + retryAfter * 1000).toISOString() } },
+      body: {
+        type: 'too_many_requests',
+        status: 429,
+        request_id: randomUUID(),
+        rate_limit: { name: 'api_key', limit, remaining: 0, retry_after: new Date(now() + retryAfter * 1000).toISOString() },
+      },
     }),
   });
 
@@ -503,8 +653,14 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       // Svix: HMAC-SHA256 over `${id}.${timestamp}.${body}`, keyed by the base64 after `whsec_`.
       const msgId = `msg_${randomUUID().replace(/-/g, '')}`;
       const ts = String(Math.floor(now() / 1000));
-      const sig = createHmac('sha256', Buffer.from(subscription.secret.replace(/^whsec_/, ''), 'base64')).update(`${msgId}.${ts}.${body}`).digest('base64');
-      const res = await fetch(subscription.url, { method: 'POST', headers: { 'content-type': 'application/json', 'webhook-id': msgId, 'webhook-timestamp': ts, 'webhook-signature': `v1,${sig}` }, body });
+      const sig = createHmac('sha256', Buffer.from(subscription.secret.replace(/^whsec_/, ''), 'base64'))
+        .update(`${msgId}.${ts}.${body}`)
+        .digest('base64');
+      const res = await fetch(subscription.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'webhook-id': msgId, 'webhook-timestamp': ts, 'webhook-signature': `v1,${sig}` },
+        body,
+      });
       await res.text();
       return res.status;
     },

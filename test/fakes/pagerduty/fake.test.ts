@@ -27,13 +27,14 @@ test('the fake refuses what PagerDuty refuses: 400 invalid event with errors[], 
   assert.equal(pd.alerts()[0]!.triggers, 3);
 });
 
-test('the adapter: a 202 returns the dedup_key; a 400 is a validation error naming PagerDuty\'s reason, not the key', async () => {
+test("the adapter: a 202 returns the dedup_key; a 400 is a validation error naming PagerDuty's reason, not the key", async () => {
   const events = createPagerDutyEvents({ baseUrl: pd.url, sleep: async () => {} });
   const other = 'b'.repeat(32);
   const r = await events.trigger({ routingKey: other, dedupKey: 'inc-2', summary: 'Checkout down', severity: 'error', source: 'firebreak' });
   assert.equal(r.dedupKey, 'inc-2');
   await assert.rejects(
     events.trigger({ routingKey: 'c'.repeat(31), dedupKey: 'inc-3', summary: 'x', severity: 'error', source: 'firebreak' }),
-    (err: unknown) => err instanceof BackendError && err.code === 'backend.validation' && /should be 32 characters/.test(err.message) && !err.message.includes('c'.repeat(31)),
+    (err: unknown) =>
+      err instanceof BackendError && err.code === 'backend.validation' && /should be 32 characters/.test(err.message) && !err.message.includes('c'.repeat(31)),
   );
 });

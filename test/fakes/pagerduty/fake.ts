@@ -41,7 +41,10 @@ const event = z.object({
   dedup_key: z.string().max(255, "'dedup_key' is too long (maximum is 255 characters)").optional(),
   payload: z
     .object({
-      summary: z.string({ error: "'payload.summary' is missing or blank" }).min(1, "'payload.summary' is missing or blank").max(1024, "'payload.summary' is too long (maximum is 1024 characters)"),
+      summary: z
+        .string({ error: "'payload.summary' is missing or blank" })
+        .min(1, "'payload.summary' is missing or blank")
+        .max(1024, "'payload.summary' is too long (maximum is 1024 characters)"),
       source: z.string({ error: "'payload.source' is missing or blank" }).min(1, "'payload.source' is missing or blank"),
       severity: z.enum(['critical', 'error', 'warning', 'info'], { error: "'payload.severity' is invalid (must be one of: critical, error, warning, info)" }),
       timestamp: z.string().optional(),
@@ -88,7 +91,15 @@ export async function startFakePagerDuty(opts: { perKeyPerMinute?: number; now?:
               open.triggers += 1;
               if (open.status === 'triggered') open.summary = e.payload!.summary;
             } else {
-              alerts.push({ routingKey: e.routing_key, dedupKey, status: 'triggered', summary: e.payload!.summary, severity: e.payload!.severity, triggers: 1, customDetails: e.payload!.custom_details ?? null });
+              alerts.push({
+                routingKey: e.routing_key,
+                dedupKey,
+                status: 'triggered',
+                summary: e.payload!.summary,
+                severity: e.payload!.severity,
+                triggers: 1,
+                customDetails: e.payload!.custom_details ?? null,
+              });
             }
           } else if (open) open.status = e.event_action === 'acknowledge' ? 'acknowledged' : 'resolved';
           return { status: 202, body: { status: 'success', message: 'Event processed', dedup_key: dedupKey } };
@@ -121,7 +132,13 @@ export async function startFakePagerDuty(opts: { perKeyPerMinute?: number; now?:
           event_type: 'incident.acknowledged',
           resource_type: 'incident',
           occurred_at: new Date(now()).toISOString(),
-          agent: { html_url: `https://acme.pagerduty.com/users/${o.agent.id}`, id: o.agent.id, self: `https://api.pagerduty.com/users/${o.agent.id}`, summary: o.agent.name, type: 'user_reference' },
+          agent: {
+            html_url: `https://acme.pagerduty.com/users/${o.agent.id}`,
+            id: o.agent.id,
+            self: `https://api.pagerduty.com/users/${o.agent.id}`,
+            summary: o.agent.name,
+            type: 'user_reference',
+          },
           client: null,
           data: {
             id: incidentId,
@@ -133,7 +150,13 @@ export async function startFakePagerDuty(opts: { perKeyPerMinute?: number; now?:
             incident_key: o.dedupKey,
             created_at: new Date(now()).toISOString(),
             title: alert.summary,
-            service: { html_url: 'https://acme.pagerduty.com/services/PSVC', id: 'PSVC', self: 'https://api.pagerduty.com/services/PSVC', summary: o.service, type: 'service_reference' },
+            service: {
+              html_url: 'https://acme.pagerduty.com/services/PSVC',
+              id: 'PSVC',
+              self: 'https://api.pagerduty.com/services/PSVC',
+              summary: o.service,
+              type: 'service_reference',
+            },
             assignees: [],
             escalation_policy: null,
             teams: [],
@@ -145,7 +168,11 @@ export async function startFakePagerDuty(opts: { perKeyPerMinute?: number; now?:
         },
       });
       const sig = createHmac('sha256', subscription.secret).update(body).digest('hex');
-      const res = await fetch(subscription.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-pagerduty-signature': `v1=${sig}`, 'user-agent': 'PagerDuty-Webhook/V3.0' }, body });
+      const res = await fetch(subscription.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-pagerduty-signature': `v1=${sig}`, 'user-agent': 'PagerDuty-Webhook/V3.0' },
+        body,
+      });
       await res.text();
       return res.status;
     },

@@ -78,7 +78,10 @@ export interface FakeRootlyOptions {
    * Rootly On-Call: notification targets an alert may page (by type and id), and schedules whose
    * shifts name a user (by email). An alert naming an unknown target is refused with 422.
    */
-  onCall?: { targets?: { type: 'User' | 'Group' | 'EscalationPolicy' | 'Service'; id: string }[]; schedules?: { id: string; shifts: { email: string; startsAt: string; endsAt: string }[] }[] };
+  onCall?: {
+    targets?: { type: 'User' | 'Group' | 'EscalationPolicy' | 'Service'; id: string }[];
+    schedules?: { id: string; shifts: { email: string; startsAt: string; endsAt: string }[] }[];
+  };
 }
 
 export interface FakeRootly extends Omit<FakeServer, 'setLimit'> {
@@ -108,7 +111,9 @@ const err = (status: number, title: string, extra: { detail?: string; pointer?: 
   status,
   headers: { 'content-type': 'application/vnd.api+json' },
   body: {
-    errors: [{ title, status: String(status), ...(extra.detail ? { detail: extra.detail } : {}), ...(extra.pointer ? { source: { pointer: extra.pointer } } : {}) }],
+    errors: [
+      { title, status: String(status), ...(extra.detail ? { detail: extra.detail } : {}), ...(extra.pointer ? { source: { pointer: extra.pointer } } : {}) },
+    ],
   },
 });
 
@@ -129,7 +134,13 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     inc.post_mortem ??= { id: randomUUID(), title: `${inc.title ?? 'Incident'} retrospective`, status: 'draft', show_timeline: false };
   };
 
-  const severities = (['critical', 'high', 'medium', 'low'] as const).map((severity, i) => ({ id: randomUUID(), slug: `sev${i}`, name: `SEV${i}`, severity, position: i }));
+  const severities = (['critical', 'high', 'medium', 'low'] as const).map((severity, i) => ({
+    id: randomUUID(),
+    slug: `sev${i}`,
+    name: `SEV${i}`,
+    severity,
+    position: i,
+  }));
   const roles = [
     { id: randomUUID(), slug: 'commander', name: 'Commander' },
     { id: randomUUID(), slug: 'communications-lead', name: 'Communications Lead' },
@@ -137,7 +148,14 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
   ];
   // Rootly user ids are integers (sent as strings in JSON:API; alert events name them as integers).
   const me = { id: '100', email: 'firebreak-bot@example.com', name: 'Firebreak' };
-  const users = [me, ...(opts.users ?? [{ email: 'alice@example.com' }, { email: 'bob@example.com' }]).map((u, n) => ({ id: String(101 + n), email: u.email, name: u.name ?? u.email.split('@')[0]! }))];
+  const users = [
+    me,
+    ...(opts.users ?? [{ email: 'alice@example.com' }, { email: 'bob@example.com' }]).map((u, n) => ({
+      id: String(101 + n),
+      email: u.email,
+      name: u.name ?? u.email.split('@')[0]!,
+    })),
+  ];
   const incidents: FakeRootlyIncident[] = [];
   const workflowRuns: { id: string; workflow_id: string; incident_id: string | null; context: unknown; status: string }[] = [];
   const alerts: FakeRootlyAlert[] = [];
@@ -145,7 +163,11 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
   let seq = 0;
   let server: FakeServer;
 
-  const alertJson = (a: FakeRootlyAlert) => ({ id: a.id, type: 'alerts', attributes: { ...a.attributes, status: a.status, created_at: a.events[0]?.created_at ?? ts, updated_at: a.updated_at } });
+  const alertJson = (a: FakeRootlyAlert) => ({
+    id: a.id,
+    type: 'alerts',
+    attributes: { ...a.attributes, status: a.status, created_at: a.events[0]?.created_at ?? ts, updated_at: a.updated_at },
+  });
   const acknowledge = (a: FakeRootlyAlert, userId: string) => {
     a.status = 'acknowledged';
     a.updated_at = stamp();
@@ -174,7 +196,13 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
       kind: i.kind,
       source: i.source,
       services: i.services.map((name) => ({ data: { id: `svc-${name}`, type: 'services', attributes: { name, slug: name, created_at: ts, updated_at: ts } } })),
-      retrospective_progress_status: i.post_mortem ? (i.post_mortem.status === 'published' ? 'completed' : 'active') : i.status === 'resolved' ? 'not_started' : null,
+      retrospective_progress_status: i.post_mortem
+        ? i.post_mortem.status === 'published'
+          ? 'completed'
+          : 'active'
+        : i.status === 'resolved'
+          ? 'not_started'
+          : null,
       started_at: i.started_at,
       acknowledged_at: i.acknowledged_at,
       mitigated_at: i.mitigated_at,
@@ -183,7 +211,11 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
       updated_at: i.updated_at,
     },
   });
-  const sevJson = (s: (typeof severities)[number]) => ({ id: s.id, type: 'severities', attributes: { name: s.name, slug: s.slug, severity: s.severity, position: s.position, created_at: ts, updated_at: ts } });
+  const sevJson = (s: (typeof severities)[number]) => ({
+    id: s.id,
+    type: 'severities',
+    attributes: { name: s.name, slug: s.slug, severity: s.severity, position: s.position, created_at: ts, updated_at: ts },
+  });
 
   /** JSON:API page of `items` with links/meta as Rootly returns them. */
   const page = <T>(ctx: RequestContext, items: T[], map: (t: T) => unknown): Reply => {
@@ -196,8 +228,20 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     };
     return ok(200, {
       data: items.slice((number - 1) * size, number * size).map(map),
-      links: { self: link(number), first: link(1), prev: number > 1 ? link(number - 1) : null, next: number < total ? link(number + 1) : null, last: link(total) },
-      meta: { current_page: number, next_page: number < total ? number + 1 : null, prev_page: number > 1 ? number - 1 : null, total_count: items.length, total_pages: total },
+      links: {
+        self: link(number),
+        first: link(1),
+        prev: number > 1 ? link(number - 1) : null,
+        next: number < total ? link(number + 1) : null,
+        last: link(total),
+      },
+      meta: {
+        current_page: number,
+        next_page: number < total ? number + 1 : null,
+        prev_page: number > 1 ? number - 1 : null,
+        total_count: items.length,
+        total_pages: total,
+      },
     });
   };
 
@@ -210,7 +254,11 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
         const pointer = `/${issue.path.map(String).join('/')}`;
         const keys = 'keys' in issue && Array.isArray(issue.keys) ? issue.keys.join(', ') : '';
         const field = keys || String(issue.path[issue.path.length - 1] ?? 'data');
-        errors.push({ title: `${field} ${issue.code === 'unrecognized_keys' ? 'is not a permitted attribute' : issue.message}`, status: '422', source: { pointer: keys ? `${pointer}/${keys}` : pointer } });
+        errors.push({
+          title: `${field} ${issue.code === 'unrecognized_keys' ? 'is not a permitted attribute' : issue.message}`,
+          status: '422',
+          source: { pointer: keys ? `${pointer}/${keys}` : pointer },
+        });
       }
     }
     const specErrors = spec?.validateRequest(ctx.method, template, ctx.body) ?? [];
@@ -232,15 +280,27 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
   route('GET', '/v1/users/me', () => ok(200, { data: { id: me.id, type: 'users', attributes: { email: me.email, created_at: ts, updated_at: ts } } }));
   route('GET', '/v1/users', (ctx) => {
     const email = ctx.query['filter[email]']?.toLowerCase();
-    return page(ctx, users.filter((u) => !email || u.email === email), (u) => ({ id: u.id, type: 'users', attributes: { email: u.email, created_at: ts, updated_at: ts } }));
+    return page(
+      ctx,
+      users.filter((u) => !email || u.email === email),
+      (u) => ({ id: u.id, type: 'users', attributes: { email: u.email, created_at: ts, updated_at: ts } }),
+    );
   });
   route('GET', '/v1/severities', (ctx) => {
     const slug = ctx.query['filter[slug]'];
     const level = ctx.query['filter[severity]'];
-    return page(ctx, severities.filter((s) => (!slug || s.slug === slug) && (!level || s.severity === level)), sevJson);
+    return page(
+      ctx,
+      severities.filter((s) => (!slug || s.slug === slug) && (!level || s.severity === level)),
+      sevJson,
+    );
   });
   route('GET', '/v1/incident_roles', (ctx) =>
-    page(ctx, roles, (r) => ({ id: r.id, type: 'incident_roles', attributes: { name: r.name, slug: r.slug, enabled: true, optional: false, created_at: ts, updated_at: ts } })),
+    page(ctx, roles, (r) => ({
+      id: r.id,
+      type: 'incident_roles',
+      attributes: { name: r.name, slug: r.slug, enabled: true, optional: false, created_at: ts, updated_at: ts },
+    })),
   );
 
   route('GET', '/v1/incidents', (ctx) => {
@@ -278,7 +338,8 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     const v = validate(ctx, '/v1/incidents', S.newIncident);
     if (!v.ok) return v.reply;
     const a = v.data.data.attributes;
-    if (a.severity_id && !severities.some((s) => s.id === a.severity_id)) return err(422, 'Severity must exist', { detail: `severity_id ${a.severity_id} is unknown`, pointer: '/data/attributes/severity_id' });
+    if (a.severity_id && !severities.some((s) => s.id === a.severity_id))
+      return err(422, 'Severity must exist', { detail: `severity_id ${a.severity_id} is unknown`, pointer: '/data/attributes/severity_id' });
     const id = randomUUID();
     seq += 1;
     const inc: FakeRootlyIncident = {
@@ -314,9 +375,27 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     const include = (ctx.query.include ?? '').split(',');
     const included: unknown[] = [
       ...(include.includes('incident_post_mortem') && inc.post_mortem
-        ? [{ id: inc.post_mortem.id, type: 'incident_post_mortems', attributes: { title: inc.post_mortem.title, status: inc.post_mortem.status, show_timeline: inc.post_mortem.show_timeline, created_at: ts, updated_at: ts } }]
+        ? [
+            {
+              id: inc.post_mortem.id,
+              type: 'incident_post_mortems',
+              attributes: {
+                title: inc.post_mortem.title,
+                status: inc.post_mortem.status,
+                show_timeline: inc.post_mortem.show_timeline,
+                created_at: ts,
+                updated_at: ts,
+              },
+            },
+          ]
         : []),
-      ...(include.includes('events') ? inc.events.map((e) => ({ id: e.id, type: 'incident_events', attributes: { event: e.event, visibility: e.visibility, created_at: ts, updated_at: ts } })) : []),
+      ...(include.includes('events')
+        ? inc.events.map((e) => ({
+            id: e.id,
+            type: 'incident_events',
+            attributes: { event: e.event, visibility: e.visibility, created_at: ts, updated_at: ts },
+          }))
+        : []),
     ];
     return ok(200, { data: incidentJson(inc), ...(include.length > 0 && include[0] !== '' ? { included } : {}) });
   });
@@ -397,12 +476,20 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     const a = v.data.data.attributes;
     const ev = { id: randomUUID(), event: a.event, visibility: a.visibility ?? 'internal' };
     inc.events.push(ev);
-    return ok(201, { data: { id: ev.id, type: 'incident_events', attributes: { event: ev.event, visibility: ev.visibility, occurred_at: ts, created_at: ts, updated_at: ts } } });
+    return ok(201, {
+      data: { id: ev.id, type: 'incident_events', attributes: { event: ev.event, visibility: ev.visibility, occurred_at: ts, created_at: ts, updated_at: ts } },
+    });
   });
   route('GET', '/v1/post_mortems/{id}', (ctx) => {
     const inc = incidents.find((i) => i.post_mortem?.id === ctx.params.id);
     if (!inc?.post_mortem) return notFound();
-    return ok(200, { data: { id: inc.post_mortem.id, type: 'incident_post_mortems', attributes: { title: inc.post_mortem.title, status: inc.post_mortem.status, created_at: ts, updated_at: ts } } });
+    return ok(200, {
+      data: {
+        id: inc.post_mortem.id,
+        type: 'incident_post_mortems',
+        attributes: { title: inc.post_mortem.title, status: inc.post_mortem.status, created_at: ts, updated_at: ts },
+      },
+    });
   });
   route('PUT', '/v1/post_mortems/{id}', (ctx) => {
     const v = validate(ctx, '/v1/post_mortems/{id}', S.updatePostMortem);
@@ -414,7 +501,13 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     if (a.status) inc.post_mortem.status = a.status;
     inc.updated_at = stamp();
     if (a.show_timeline !== undefined) inc.post_mortem.show_timeline = a.show_timeline;
-    return ok(200, { data: { id: inc.post_mortem.id, type: 'incident_post_mortems', attributes: { title: inc.post_mortem.title, status: inc.post_mortem.status, created_at: ts, updated_at: ts } } });
+    return ok(200, {
+      data: {
+        id: inc.post_mortem.id,
+        type: 'incident_post_mortems',
+        attributes: { title: inc.post_mortem.title, status: inc.post_mortem.status, created_at: ts, updated_at: ts },
+      },
+    });
   });
   route('POST', '/v1/workflows/{workflow_id}/workflow_runs', (ctx) => {
     const v = validate(ctx, '/v1/workflows/{workflow_id}/workflow_runs', S.newWorkflowRun);
@@ -423,14 +516,21 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     if (a.incident_id && !findIncident(a.incident_id)) return err(422, 'Incident must exist', { pointer: '/data/attributes/incident_id' });
     const run = { id: randomUUID(), workflow_id: ctx.params.workflow_id ?? '', incident_id: a.incident_id ?? null, context: a.context ?? {}, status: 'queued' };
     workflowRuns.push(run);
-    return ok(201, { data: { id: run.id, type: 'workflow_runs', attributes: { workflow_id: run.workflow_id, status: run.status, triggered_by: 'user', incident_id: run.incident_id, context: run.context } } });
+    return ok(201, {
+      data: {
+        id: run.id,
+        type: 'workflow_runs',
+        attributes: { workflow_id: run.workflow_id, status: run.status, triggered_by: 'user', incident_id: run.incident_id, context: run.context },
+      },
+    });
   });
   route('POST', '/v1/alerts', (ctx) => {
     const v = validate(ctx, '/v1/alerts', S.newAlert);
     if (!v.ok) return v.reply;
     const na = v.data.data.attributes;
     if ((na.notification_target_type ?? null) !== null || (na.notification_target_id ?? null) !== null) {
-      if (!na.notification_target_type || !na.notification_target_id) return err(422, 'Notification target type and notification target id must both be given', { pointer: '/data/attributes/notification_target_id' });
+      if (!na.notification_target_type || !na.notification_target_id)
+        return err(422, 'Notification target type and notification target id must both be given', { pointer: '/data/attributes/notification_target_id' });
       const known =
         na.notification_target_type === 'User'
           ? users.some((u) => u.id === na.notification_target_id)
@@ -438,7 +538,13 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
       if (!known) return err(422, 'Notification target must exist', { pointer: '/data/attributes/notification_target_id' });
     }
     const at = stamp();
-    const alert: FakeRootlyAlert = { id: randomUUID(), attributes: v.data.data.attributes as Record<string, unknown>, status: 'triggered', events: [{ id: randomUUID(), kind: 'action', action: 'created', user_id: null, created_at: at }], updated_at: at };
+    const alert: FakeRootlyAlert = {
+      id: randomUUID(),
+      attributes: v.data.data.attributes as Record<string, unknown>,
+      status: 'triggered',
+      events: [{ id: randomUUID(), kind: 'action', action: 'created', user_id: null, created_at: at }],
+      updated_at: at,
+    };
     alerts.push(alert);
     return ok(201, { data: alertJson(alert) });
   });
@@ -451,11 +557,15 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     if (!alert) return notFound();
     const action = ctx.query['filter[action]'];
     const kind = ctx.query['filter[kind]'];
-    return page(ctx, alert.events.filter((e) => (!action || e.action === action) && (!kind || e.kind === kind)), (e) => ({
-      id: e.id,
-      type: 'alert_events',
-      attributes: { kind: e.kind, action: e.action, source: 'web', user_id: e.user_id, details: null, created_at: e.created_at, updated_at: e.created_at },
-    }));
+    return page(
+      ctx,
+      alert.events.filter((e) => (!action || e.action === action) && (!kind || e.kind === kind)),
+      (e) => ({
+        id: e.id,
+        type: 'alert_events',
+        attributes: { kind: e.kind, action: e.action, source: 'web', user_id: e.user_id, details: null, created_at: e.created_at, updated_at: e.created_at },
+      }),
+    );
   });
   route('POST', '/v1/alerts/{id}/acknowledge', (ctx) => {
     const alert = alerts.find((a) => a.id === ctx.params.id);
@@ -467,7 +577,23 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     const u = users.find((x) => x.id === ctx.params.id);
     if (!u) return notFound();
     const [first, ...rest] = u.name.split(' ');
-    return ok(200, { data: { id: u.id, type: 'users', attributes: { name: u.name, email: u.email, first_name: first, last_name: rest.join(' '), full_name: u.name, slack_id: null, time_zone: 'UTC', created_at: ts, updated_at: ts } } });
+    return ok(200, {
+      data: {
+        id: u.id,
+        type: 'users',
+        attributes: {
+          name: u.name,
+          email: u.email,
+          first_name: first,
+          last_name: rest.join(' '),
+          full_name: u.name,
+          slack_id: null,
+          time_zone: 'UTC',
+          created_at: ts,
+          updated_at: ts,
+        },
+      },
+    });
   });
   route('POST', '/v1/alerts/{id}/resolve', (ctx) => {
     const v = validate(ctx, '/v1/alerts/{id}/resolve', S.resolveAlert);
@@ -499,7 +625,13 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
             ends_at: sh.endsAt,
             is_override: false,
             shift_override: null,
-            user: { data: { id: u?.id ?? randomUUID(), type: 'users', attributes: { email: sh.email, full_name: sh.email.split('@')[0], created_at: ts, updated_at: ts } } },
+            user: {
+              data: {
+                id: u?.id ?? randomUUID(),
+                type: 'users',
+                attributes: { email: sh.email, full_name: sh.email.split('@')[0], created_at: ts, updated_at: ts },
+              },
+            },
           },
         };
       }),
@@ -507,19 +639,31 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
   });
   const actionItemJson = (item: (typeof actionItems)[number]) => {
     const inc = findIncident(item.incident_id);
-    return { id: item.id, type: 'incident_action_items', attributes: { ...item.attributes, incident_id: item.incident_id, incident_title: inc?.title ?? null, created_at: ts, updated_at: ts } };
+    return {
+      id: item.id,
+      type: 'incident_action_items',
+      attributes: { ...item.attributes, incident_id: item.incident_id, incident_title: inc?.title ?? null, created_at: ts, updated_at: ts },
+    };
   };
   route('GET', '/v1/incidents/{incident_id}/action_items', (ctx) => {
     const inc = findIncident(ctx.params.incident_id);
     if (!inc) return notFound();
-    return page(ctx, actionItems.filter((a) => a.incident_id === inc.id), actionItemJson);
+    return page(
+      ctx,
+      actionItems.filter((a) => a.incident_id === inc.id),
+      actionItemJson,
+    );
   });
   route('POST', '/v1/incidents/{incident_id}/action_items', (ctx) => {
     const v = validate(ctx, '/v1/incidents/{incident_id}/action_items', S.newActionItem);
     if (!v.ok) return v.reply;
     const inc = findIncident(ctx.params.incident_id);
     if (!inc) return notFound();
-    const item = { id: randomUUID(), incident_id: inc.id, attributes: { kind: 'task', priority: 'medium', status: 'open', ...v.data.data.attributes } as Record<string, unknown> };
+    const item = {
+      id: randomUUID(),
+      incident_id: inc.id,
+      attributes: { kind: 'task', priority: 'medium', status: 'open', ...v.data.data.attributes } as Record<string, unknown>,
+    };
     actionItems.push(item);
     return ok(201, { data: actionItemJson(item) });
   });
@@ -531,7 +675,8 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     limit: opts.limit ?? 6000,
     windowMs: opts.windowMs ?? 60_000,
     rateLimitHeaders: true,
-    authenticate: (ctx) => (ctx.headers.authorization === `Bearer ${apiKey}` ? null : { status: 401, body: { errors: [{ title: 'Invalid token', status: '401' }] } }),
+    authenticate: (ctx) =>
+      ctx.headers.authorization === `Bearer ${apiKey}` ? null : { status: 401, body: { errors: [{ title: 'Invalid token', status: '401' }] } },
     precheck: (ctx) => {
       // Rootly speaks JSON:API only: a body in another media type is refused.
       if ((ctx.method === 'POST' || ctx.method === 'PUT') && !(ctx.headers['content-type'] ?? '').startsWith('application/vnd.api+json')) {
@@ -567,10 +712,28 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
       for (let k = 0; k < n; k++) {
         seq += 1;
         incidents.push({
-          id: randomUUID(), sequential_id: seq, title: `Seeded ${seq}`, summary: null, status: 'started', severity_id: severities[2]!.id, private: false, labels: { ...labels },
-          slack_channel_id: null, slack_channel_name: null, slack_channel_url: null, url: `https://rootly.com/account/incidents/${seq}-seeded`,
-          mitigation_message: null, resolution_message: null, cancellation_message: null, roles: [], events: [], post_mortem: null,
-          kind: 'normal', source: 'web', services: [], ...times(),
+          id: randomUUID(),
+          sequential_id: seq,
+          title: `Seeded ${seq}`,
+          summary: null,
+          status: 'started',
+          severity_id: severities[2]!.id,
+          private: false,
+          labels: { ...labels },
+          slack_channel_id: null,
+          slack_channel_name: null,
+          slack_channel_url: null,
+          url: `https://rootly.com/account/incidents/${seq}-seeded`,
+          mitigation_message: null,
+          resolution_message: null,
+          cancellation_message: null,
+          roles: [],
+          events: [],
+          post_mortem: null,
+          kind: 'normal',
+          source: 'web',
+          services: [],
+          ...times(),
         });
       }
     },
@@ -579,11 +742,33 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
         seq += 1;
         const created = r.created_at ?? stamp();
         const inc: FakeRootlyIncident = {
-          id: randomUUID(), sequential_id: seq, title: `Seeded ${seq}`, summary: null, status: 'resolved', severity_id: severities[1]!.id, private: false, labels: {},
-          slack_channel_id: null, slack_channel_name: null, slack_channel_url: null, url: `https://rootly.com/account/incidents/${seq}-seeded`,
-          mitigation_message: null, resolution_message: null, cancellation_message: null, roles: [], events: [], post_mortem: null,
-          kind: 'normal', source: 'web', services: [], created_at: created, updated_at: r.updated_at ?? created, started_at: created,
-          acknowledged_at: null, mitigated_at: null, resolved_at: null,
+          id: randomUUID(),
+          sequential_id: seq,
+          title: `Seeded ${seq}`,
+          summary: null,
+          status: 'resolved',
+          severity_id: severities[1]!.id,
+          private: false,
+          labels: {},
+          slack_channel_id: null,
+          slack_channel_name: null,
+          slack_channel_url: null,
+          url: `https://rootly.com/account/incidents/${seq}-seeded`,
+          mitigation_message: null,
+          resolution_message: null,
+          cancellation_message: null,
+          roles: [],
+          events: [],
+          post_mortem: null,
+          kind: 'normal',
+          source: 'web',
+          services: [],
+          created_at: created,
+          updated_at: r.updated_at ?? created,
+          started_at: created,
+          acknowledged_at: null,
+          mitigated_at: null,
+          resolved_at: null,
           ...r,
         };
         incidents.push(inc);

@@ -8,7 +8,19 @@ import { z } from 'zod';
 
 const str = z.string().nullish();
 const strs = z.array(z.string()).nullish();
-export const INCIDENT_STATUSES = ['in_triage', 'started', 'detected', 'acknowledged', 'mitigated', 'resolved', 'closed', 'cancelled', 'scheduled', 'in_progress', 'completed'] as const;
+export const INCIDENT_STATUSES = [
+  'in_triage',
+  'started',
+  'detected',
+  'acknowledged',
+  'mitigated',
+  'resolved',
+  'closed',
+  'cancelled',
+  'scheduled',
+  'in_progress',
+  'completed',
+] as const;
 const KINDS = ['test', 'test_sub', 'example', 'example_sub', 'normal', 'normal_sub', 'backfilled', 'scheduled'] as const;
 
 const incidentAttrs = {
@@ -46,13 +58,18 @@ const envelope = <A extends z.ZodType>(type: string, attributes: A) =>
     }),
   });
 
-export const newIncident = envelope('incidents', z.strictObject({ ...incidentAttrs, user_id: str, notify_emails: strs, status: z.enum(INCIDENT_STATUSES).optional() }));
+export const newIncident = envelope(
+  'incidents',
+  z.strictObject({ ...incidentAttrs, user_id: str, notify_emails: strs, status: z.enum(INCIDENT_STATUSES).optional() }),
+);
 export const updateIncident = envelope('incidents', z.strictObject({ ...incidentAttrs, status: z.enum(INCIDENT_STATUSES).nullish() }));
 export const mitigateIncident = envelope('incidents', z.strictObject({ mitigation_message: str }));
 export const resolveIncident = envelope('incidents', z.strictObject({ resolution_message: str }));
 export const cancelIncident = envelope('incidents', z.strictObject({ cancellation_message: str }));
 // restart_incident: `attributes` is not required and has no properties.
-export const restartIncident = z.strictObject({ data: z.strictObject({ type: z.literal('incidents'), id: z.string().optional(), attributes: z.strictObject({}).optional() }) });
+export const restartIncident = z.strictObject({
+  data: z.strictObject({ type: z.literal('incidents'), id: z.string().optional(), attributes: z.strictObject({}).optional() }),
+});
 export const assignRole = envelope('incidents', z.strictObject({ user_id: z.string(), incident_role_id: z.string() }));
 export const newEvent = envelope('incident_events', z.strictObject({ event: z.string(), visibility: z.enum(['internal', 'external']).optional() }));
 export const updatePostMortem = envelope(
@@ -86,10 +103,47 @@ export const newWorkflowRun = envelope(
     }),
 );
 export const ALERT_SOURCE_ENUM = [
-  'rootly', 'manual', 'api', 'web', 'slack', 'email', 'workflow', 'live_call_routing', 'pagerduty', 'opsgenie', 'victorops', 'pagertree',
-  'datadog', 'nobl9', 'zendesk', 'asana', 'clickup', 'sentry', 'rollbar', 'jira', 'honeycomb', 'service_now', 'linear', 'grafana',
-  'alertmanager', 'google_cloud', 'generic_webhook', 'cloud_watch', 'azure', 'splunk', 'chronosphere', 'app_optics', 'bug_snag',
-  'monte_carlo', 'nagios', 'prtg', 'catchpoint', 'app_dynamics', 'checkly', 'new_relic', 'gitlab',
+  'rootly',
+  'manual',
+  'api',
+  'web',
+  'slack',
+  'email',
+  'workflow',
+  'live_call_routing',
+  'pagerduty',
+  'opsgenie',
+  'victorops',
+  'pagertree',
+  'datadog',
+  'nobl9',
+  'zendesk',
+  'asana',
+  'clickup',
+  'sentry',
+  'rollbar',
+  'jira',
+  'honeycomb',
+  'service_now',
+  'linear',
+  'grafana',
+  'alertmanager',
+  'google_cloud',
+  'generic_webhook',
+  'cloud_watch',
+  'azure',
+  'splunk',
+  'chronosphere',
+  'app_optics',
+  'bug_snag',
+  'monte_carlo',
+  'nagios',
+  'prtg',
+  'catchpoint',
+  'app_dynamics',
+  'checkly',
+  'new_relic',
+  'gitlab',
 ] as const;
 export const newAlert = envelope(
   'alerts',
@@ -133,5 +187,12 @@ export const newActionItem = envelope(
 
 /** resolve_alert: the body is optional; only these attributes. */
 export const resolveAlert = z
-  .strictObject({ data: z.strictObject({ type: z.literal('alerts').optional(), attributes: z.strictObject({ resolution_message: z.string().nullish(), resolve_related_incidents: z.boolean().nullish() }).optional() }).optional() })
+  .strictObject({
+    data: z
+      .strictObject({
+        type: z.literal('alerts').optional(),
+        attributes: z.strictObject({ resolution_message: z.string().nullish(), resolve_related_incidents: z.boolean().nullish() }).optional(),
+      })
+      .optional(),
+  })
   .nullish();

@@ -49,7 +49,9 @@ export function loadSpecValidator(file: string, opts: { dir?: string; required?:
     cache.set(p, null);
     return null;
   }
-  const doc = JSON.parse(readFileSync(p, 'utf8')) as { paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: unknown }> } }>> };
+  const doc = JSON.parse(readFileSync(p, 'utf8')) as {
+    paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: unknown }> } }>>;
+  };
   const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: true });
   ajv.addSchema(doc as object, 'spec');
   const compiled = new Map<string, ValidateFunction | null>();
@@ -65,7 +67,10 @@ export function loadSpecValidator(file: string, opts: { dir?: string; required?:
       const fn = compiled.get(key);
       if (!fn) return null;
       if (fn(body)) return [];
-      return (fn.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`);
+      return (fn.errors ?? []).map(
+        (e) =>
+          `${e.instancePath || '/'} ${e.message ?? 'invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
+      );
     },
   };
   cache.set(p, v);

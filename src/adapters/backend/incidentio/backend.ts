@@ -49,7 +49,9 @@ const errorBody = z.looseObject({
   type: z.string().optional(),
   status: z.number().optional(),
   request_id: z.string().optional(),
-  errors: z.array(z.looseObject({ code: z.string().optional(), message: z.string(), source: z.looseObject({ field: z.string().optional() }).optional() })).optional(),
+  errors: z
+    .array(z.looseObject({ code: z.string().optional(), message: z.string(), source: z.looseObject({ field: z.string().optional() }).optional() }))
+    .optional(),
   rate_limit: z.looseObject({ retry_after: z.union([z.string(), z.number()]).optional() }).optional(),
 });
 
@@ -117,7 +119,10 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
     if (res.status >= 400) throw toIncidentIoError(res, what, now());
     const parsed = schema.safeParse(res.body);
     if (!parsed.success) {
-      throw new BackendError('backend.unavailable', `incident.io answered ${what} with an unexpected body: ${z.prettifyError(parsed.error).slice(0, 300)}`, { backend: BACKEND, status: res.status });
+      throw new BackendError('backend.unavailable', `incident.io answered ${what} with an unexpected body: ${z.prettifyError(parsed.error).slice(0, 300)}`, {
+        backend: BACKEND,
+        status: res.status,
+      });
     }
     return parsed.data;
   }
@@ -165,10 +170,14 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
         break;
       case 'cancelled':
         // The spec allows no edit from triage/live to declined (or canceled): say so plainly.
-        throw new BackendError('backend.validation', 'incident.io does not let the API decline or cancel an incident; decline it in incident.io (the Firebreak record is cancelled)', {
-          backend: BACKEND,
-          field: 'incident_status_id',
-        });
+        throw new BackendError(
+          'backend.validation',
+          'incident.io does not let the API decline or cancel an incident; decline it in incident.io (the Firebreak record is cancelled)',
+          {
+            backend: BACKEND,
+            field: 'incident_status_id',
+          },
+        );
     }
     if (!hit) throw new BackendError('backend.validation', `incident.io has no status for "${to}"`, { backend: BACKEND, field: 'incident_status_id' });
     return hit.id;
@@ -181,7 +190,8 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
     }
     const match = ROLE_MATCH[role] ?? ((r: z.infer<typeof roleV2>) => r.name.toLowerCase() === role.toLowerCase());
     const hit = roles.find(match);
-    if (!hit) throw new BackendError('backend.validation', `incident.io has no incident role matching "${role}"`, { backend: BACKEND, field: 'incident_role_id' });
+    if (!hit)
+      throw new BackendError('backend.validation', `incident.io has no incident role matching "${role}"`, { backend: BACKEND, field: 'incident_role_id' });
     return hit.id;
   }
 
@@ -190,7 +200,12 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
   async function edit(ref: BackendRef, incident: Record<string, unknown>, what: string): Promise<void> {
     const res = await call(
       // Edits set fields to values, so repeating one is harmless.
-      { method: 'POST', path: `/v2/incidents/${encodeURIComponent(ref.backendId)}/actions/edit`, body: { incident, notify_incident_channel: false }, idempotent: true },
+      {
+        method: 'POST',
+        path: `/v2/incidents/${encodeURIComponent(ref.backendId)}/actions/edit`,
+        body: { incident, notify_incident_channel: false },
+        idempotent: true,
+      },
       incidentResult,
       what,
     );
@@ -204,7 +219,9 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
       await call({ method: 'GET', path: '/v1/identity' }, z.looseObject({ identity: z.looseObject({ name: z.string() }) }), 'the key check');
       // Warm the lookups the first declare needs, so its create is one round trip. A failure here
       // is not a bad key: the lookups retry when a declare needs them.
-      await Promise.all([severityId('critical'), roleId('commander')]).catch((err) => log.warn({ backend: BACKEND, err: (err as Error).message }, 'incident.io lookups could not be warmed'));
+      await Promise.all([severityId('critical'), roleId('commander')]).catch((err) =>
+        log.warn({ backend: BACKEND, err: (err as Error).message }, 'incident.io lookups could not be warmed'),
+      );
     },
 
     async createIncident(input: BackendCreateInput): Promise<BackendIncidentRef> {
@@ -263,7 +280,10 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
       for (;;) {
         const page = await call(
           { method: 'GET', path: '/v1/postmortem_documents', query: { incident_id: ref.backendId, page_size: 100, after } },
-          z.looseObject({ postmortem_documents: z.array(z.looseObject({ id: z.string(), title: z.string() })), pagination_meta: z.looseObject({ after: z.string().optional() }).optional() }),
+          z.looseObject({
+            postmortem_documents: z.array(z.looseObject({ id: z.string(), title: z.string() })),
+            pagination_meta: z.looseObject({ after: z.string().optional() }).optional(),
+          }),
           'the post-mortem lookup',
         );
         if (page.postmortem_documents.some((d) => d.title === POSTMORTEM_TITLE)) return 'saved';
@@ -284,7 +304,9 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
     },
 
     async runWorkflow(): Promise<{ runId: string; status: string }> {
-      throw new BackendError('backend.unsupported', 'incident.io workflows cannot be run through the public API; use a webhook action instead', { backend: BACKEND });
+      throw new BackendError('backend.unsupported', 'incident.io workflows cannot be run through the public API; use a webhook action instead', {
+        backend: BACKEND,
+      });
     },
 
     async recordAlert(): Promise<string | null> {
@@ -349,13 +371,25 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
 export function toIncidentIoError(res: HttpResponse, what: string, nowMs: number): BackendError {
   const p = errorBody.safeParse(res.body);
   const errors = p.success ? (p.data.errors ?? []) : [];
-  const text = errors.map((e) => (e.source?.field ? `${e.source.field}: ${e.message}` : e.message)).join('; ') || res.text.slice(0, 200) || `HTTP ${res.status}`;
+  const text =
+    errors.map((e) => (e.source?.field ? `${e.source.field}: ${e.message}` : e.message)).join('; ') || res.text.slice(0, 200) || `HTTP ${res.status}`;
   const opts = { backend: BACKEND, status: res.status };
   if (res.status === 401 || res.status === 403) {
-    return new BackendError('backend.auth', `incident.io refused INCIDENTIO_API_KEY for ${what} (HTTP ${res.status}: ${text}); check the key and that its scope allows this call`, opts);
+    return new BackendError(
+      'backend.auth',
+      `incident.io refused INCIDENTIO_API_KEY for ${what} (HTTP ${res.status}: ${text}); check the key and that its scope allows this call`,
+      opts,
+    );
   }
   if (res.status === 404) return new BackendError('backend.not_found', `incident.io has no such record for ${what} (${text})`, opts);
-  if (res.status === 429) return new BackendError('backend.rate_limited', `incident.io rate limit hit on ${what}`, { ...opts, retryAfterMs: waitFromIncidentIoBody(res.body, nowMs) });
+  if (res.status === 429)
+    return new BackendError('backend.rate_limited', `incident.io rate limit hit on ${what}`, {
+      ...opts,
+      retryAfterMs: waitFromIncidentIoBody(res.body, nowMs),
+    });
   if (res.status >= 500) return new BackendError('backend.unavailable', `incident.io failed ${what} (HTTP ${res.status})`, opts);
-  return new BackendError('backend.validation', `incident.io rejected ${what}: ${text}`, { ...opts, field: errors.find((e) => e.source?.field)?.source?.field ?? null });
+  return new BackendError('backend.validation', `incident.io rejected ${what}: ${text}`, {
+    ...opts,
+    field: errors.find((e) => e.source?.field)?.source?.field ?? null,
+  });
 }

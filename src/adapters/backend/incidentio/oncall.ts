@@ -41,12 +41,17 @@ export function createIncidentIoOnCall(opts: VendorClientOptions): OnCall {
     }
     if (res.status >= 400) throw toIncidentIoError(res, what, now());
     const parsed = schema.safeParse(res.body);
-    if (!parsed.success) throw new BackendError('backend.unavailable', `incident.io answered ${what} with an unexpected body`, { backend: 'incidentio', status: res.status });
+    if (!parsed.success)
+      throw new BackendError('backend.unavailable', `incident.io answered ${what} with an unexpected body`, { backend: 'incidentio', status: res.status });
     return parsed.data;
   }
 
   async function userId(user: BackendUser): Promise<string> {
-    const res = await call({ method: 'GET', path: '/v2/users', query: { slack_user_id: user.slackUserId } }, z.looseObject({ users: z.array(userV2) }), 'the user lookup');
+    const res = await call(
+      { method: 'GET', path: '/v2/users', query: { slack_user_id: user.slackUserId } },
+      z.looseObject({ users: z.array(userV2) }),
+      'the user lookup',
+    );
     const hit = res.users[0];
     if (!hit) throw new BackendError('backend.validation', `<@${user.slackUserId}> is not an incident.io user`, { backend: 'incidentio', field: 'user_ids' });
     return hit.id;
@@ -62,7 +67,10 @@ export function createIncidentIoOnCall(opts: VendorClientOptions): OnCall {
       } else {
         const t = req.target.target;
         if (!t.id || (t.kind !== 'escalation_path' && t.kind !== 'user'))
-          throw new BackendError('backend.validation', `paging target ${t.name} needs an incident.io id and a type of escalation_path or user`, { backend: 'incidentio', field: 'escalation_path_id' });
+          throw new BackendError('backend.validation', `paging target ${t.name} needs an incident.io id and a type of escalation_path or user`, {
+            backend: 'incidentio',
+            field: 'escalation_path_id',
+          });
         target = t.kind === 'user' ? { user_ids: [t.id] } : { escalation_path_id: t.id };
       }
       const res = await call(
@@ -103,7 +111,10 @@ export function createIncidentIoOnCall(opts: VendorClientOptions): OnCall {
         const u = acked.users?.[0];
         return {
           state: 'acknowledged',
-          ack: { at: new Date(acked.occurred_at ?? e.updated_at ?? Date.now()), by: u ? { slackUserId: u.slack_user_id ?? null, email: u.email ?? null, name: u.name ?? null } : null },
+          ack: {
+            at: new Date(acked.occurred_at ?? e.updated_at ?? Date.now()),
+            by: u ? { slackUserId: u.slack_user_id ?? null, email: u.email ?? null, name: u.name ?? null } : null,
+          },
         };
       }
       if (e.status === 'acked') return { state: 'acknowledged', ack: { at: new Date(e.updated_at ?? Date.now()), by: null } };
@@ -112,7 +123,11 @@ export function createIncidentIoOnCall(opts: VendorClientOptions): OnCall {
     async onCallNow(scheduleId, at) {
       const end = new Date(at.getTime() + 60_000);
       const res = await call(
-        { method: 'GET', path: '/v2/schedule_entries', query: { schedule_id: scheduleId, entry_window_start: at.toISOString(), entry_window_end: end.toISOString() } },
+        {
+          method: 'GET',
+          path: '/v2/schedule_entries',
+          query: { schedule_id: scheduleId, entry_window_start: at.toISOString(), entry_window_end: end.toISOString() },
+        },
         z.looseObject({ schedule_entries: z.looseObject({ final: z.array(entry).optional() }) }),
         'the schedule entries',
       );

@@ -2,15 +2,7 @@ import { z } from 'zod';
 import type { IncidentStatus } from '../../../domain/incident.js';
 import type { Severity } from '../../../domain/severity.js';
 import { BackendError } from '../../../errors.js';
-import type {
-  BackendAlert,
-  BackendCreateInput,
-  BackendIncidentRef,
-  BackendRef,
-  BackendUpdate,
-  BackendUser,
-  IncidentBackend,
-} from '../../../ports/backend.js';
+import type { BackendAlert, BackendCreateInput, BackendIncidentRef, BackendRef, BackendUpdate, BackendUser, IncidentBackend } from '../../../ports/backend.js';
 import { createHttpClient, TransportError, type HttpRequest, type HttpResponse } from '../../http/client.js';
 import { silentLogger, transportToBackendError, type VendorClientOptions, type CreateGuard } from '../../http/common.js';
 import { createTokenBucketLimiter } from '../../http/token-bucket.js';
@@ -130,7 +122,13 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
     }
   }
 
-  async function* paginate<T extends z.ZodType>(path: string, query: Record<string, string>, item: T, what: string, maxPages = Infinity): AsyncGenerator<z.infer<T>> {
+  async function* paginate<T extends z.ZodType>(
+    path: string,
+    query: Record<string, string>,
+    item: T,
+    what: string,
+    maxPages = Infinity,
+  ): AsyncGenerator<z.infer<T>> {
     let next: string | null = path;
     let pages = 0;
     let q: Record<string, string> | undefined = { ...query, ...(opts.pageSize ? { 'page[size]': String(opts.pageSize) } : {}), 'page[number]': '1' };
@@ -318,7 +316,10 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
         try {
           // Idempotency-Key: harmless where Rootly ignores it, a second guard where it honours it. We
           // still never rely on it: the label lookup below is what finds a lost create.
-          res = await raw({ method: 'POST', path: '/v1/incidents', body, idempotent: false, headers: { 'idempotency-key': input.firebreakId } }, 'the incident create');
+          res = await raw(
+            { method: 'POST', path: '/v1/incidents', body, idempotent: false, headers: { 'idempotency-key': input.firebreakId } },
+            'the incident create',
+          );
         } catch (err) {
           if (!(err instanceof BackendError)) throw err;
           lost = err;
@@ -326,7 +327,11 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
         if (res && res.status < 500) {
           if (res.status >= 400) throw toBackendError(res, 'the incident create');
           const parsed = incidentResponse.safeParse(res.body);
-          if (!parsed.success) throw new BackendError('backend.unavailable', 'Rootly answered the incident create with an unexpected body', { backend: BACKEND, status: res.status });
+          if (!parsed.success)
+            throw new BackendError('backend.unavailable', 'Rootly answered the incident create with an unexpected body', {
+              backend: BACKEND,
+              status: res.status,
+            });
           return record({ backendId: parsed.data.data.id, url: parsed.data.data.attributes.url ?? null });
         }
         // A 5xx or a lost response: the incident may exist. Look for it before anything else.
@@ -348,7 +353,11 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
         attributes.slack_channel_url = patch.slackChannel.url;
       }
       if (Object.keys(attributes).length === 0) return;
-      await call({ method: 'PUT', path: `/v1/incidents/${enc(ref.backendId)}`, body: { data: { type: 'incidents', attributes } } }, incidentResponse, 'the incident update');
+      await call(
+        { method: 'PUT', path: `/v1/incidents/${enc(ref.backendId)}`, body: { data: { type: 'incidents', attributes } } },
+        incidentResponse,
+        'the incident update',
+      );
     },
 
     async transition(ref: BackendRef, to: IncidentStatus, message?: string): Promise<void> {
@@ -413,14 +422,20 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
         'the post-mortem lookup',
       );
       const included = inc.included ?? [];
-      const onTimeline = included.some((r) => r.type === 'incident_events' && typeof r.attributes?.event === 'string' && r.attributes.event.startsWith(POSTMORTEM_EVENT));
+      const onTimeline = included.some(
+        (r) => r.type === 'incident_events' && typeof r.attributes?.event === 'string' && r.attributes.event.startsWith(POSTMORTEM_EVENT),
+      );
       if (!onTimeline) await backend.addTimelineEvent(ref, { text: `${POSTMORTEM_EVENT}\n\n${markdown}`, at: new Date(clock()) });
       const pm = included.find((r) => r.type === 'incident_post_mortems');
       if (!pm) return 'not_ready';
       const attrs = postMortemAttributes.safeParse(pm.attributes ?? {});
       const title = attrs.success ? attrs.data.title : `Post-mortem: ${inc.data.attributes.title ?? ref.firebreakId}`;
       await call(
-        { method: 'PUT', path: `/v1/post_mortems/${enc(pm.id)}`, body: { data: { type: 'incident_post_mortems', attributes: { title, show_timeline: true } } } },
+        {
+          method: 'PUT',
+          path: `/v1/post_mortems/${enc(pm.id)}`,
+          body: { data: { type: 'incident_post_mortems', attributes: { title, show_timeline: true } } },
+        },
         z.looseObject({ data: z.looseObject({ id: z.string() }) }),
         'the post-mortem update',
       );
@@ -473,7 +488,13 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
     async resolveAlert(backendAlertId: string): Promise<void> {
       // Resolving a resolved alert leaves it resolved: safe to repeat after an unknown outcome.
       await call(
-        { method: 'POST', path: `/v1/alerts/${enc(backendAlertId)}/resolve`, bucket: 'alerts', body: { data: { type: 'alerts', attributes: { resolution_message: 'Resolved at the source' } } }, idempotent: true },
+        {
+          method: 'POST',
+          path: `/v1/alerts/${enc(backendAlertId)}/resolve`,
+          bucket: 'alerts',
+          body: { data: { type: 'alerts', attributes: { resolution_message: 'Resolved at the source' } } },
+          idempotent: true,
+        },
         z.looseObject({ data: z.looseObject({ id: z.string() }) }),
         'the alert resolve',
       );
@@ -507,7 +528,13 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
       const query: Record<string, string> = {};
       for (const [k, v] of Object.entries(filter)) query[`filter[${k}]`] = v;
       for await (const i of paginate('/v1/incidents', query, incidentResource, 'the incident list')) {
-        yield { id: i.id, title: i.attributes.title ?? null, status: i.attributes.status ?? null, url: i.attributes.url ?? null, labels: i.attributes.labels ?? {} };
+        yield {
+          id: i.id,
+          title: i.attributes.title ?? null,
+          status: i.attributes.status ?? null,
+          url: i.attributes.url ?? null,
+          labels: i.attributes.labels ?? {},
+        };
       }
     },
   };
@@ -521,12 +548,19 @@ export function toBackendError(res: HttpResponse, what: string): BackendError {
   const text = errors.map((e) => (e.detail ? `${e.title}: ${e.detail}` : e.title)).join('; ') || res.text.slice(0, 200) || `HTTP ${res.status}`;
   const opts = { backend: BACKEND, status: res.status };
   if (res.status === 401 || res.status === 403) {
-    return new BackendError('backend.auth', `Rootly refused ROOTLY_API_KEY for ${what} (HTTP ${res.status}: ${text}); check the key is valid and its scope allows this call`, opts);
+    return new BackendError(
+      'backend.auth',
+      `Rootly refused ROOTLY_API_KEY for ${what} (HTTP ${res.status}: ${text}); check the key is valid and its scope allows this call`,
+      opts,
+    );
   }
   if (res.status === 404) return new BackendError('backend.not_found', `Rootly has no such record for ${what} (${text})`, opts);
   if (res.status === 429) {
     const reset = Number(res.headers['retry-after'] ?? NaN);
-    return new BackendError('backend.rate_limited', `Rootly rate limit hit on ${what}`, { ...opts, retryAfterMs: Number.isFinite(reset) ? reset * 1000 : null });
+    return new BackendError('backend.rate_limited', `Rootly rate limit hit on ${what}`, {
+      ...opts,
+      retryAfterMs: Number.isFinite(reset) ? reset * 1000 : null,
+    });
   }
   if (res.status >= 500) return new BackendError('backend.unavailable', `Rootly failed ${what} (HTTP ${res.status})`, opts);
   const first = errors[0];
@@ -541,7 +575,10 @@ function fieldFromTitle(title: string | undefined): string | null {
 }
 
 function norm(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 }
 
 function enc(s: string): string {

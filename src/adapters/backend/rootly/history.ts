@@ -24,7 +24,9 @@ export const historyIncident = z.looseObject({
     source: z.string().nullish(),
     url: z.string().nullish(),
     labels: z.record(z.string(), z.unknown()).nullish(),
-    severity: z.looseObject({ data: z.looseObject({ attributes: z.looseObject({ severity: z.enum(['critical', 'high', 'medium', 'low']).nullish() }) }).nullish() }).nullish(),
+    severity: z
+      .looseObject({ data: z.looseObject({ attributes: z.looseObject({ severity: z.enum(['critical', 'high', 'medium', 'low']).nullish() }) }).nullish() })
+      .nullish(),
     services: z.array(z.looseObject({ data: z.looseObject({ attributes: z.looseObject({ name: z.string() }) }) })).nullish(),
     retrospective_progress_status: z.string().nullish(),
     created_at: z.string(),

@@ -22,7 +22,14 @@ const shiftList = listOf(
     id: z.string(),
     attributes: z.looseObject({
       ends_at: z.string(),
-      user: z.looseObject({ data: z.looseObject({ id: z.string(), attributes: z.looseObject({ email: z.string().optional(), name: z.string().nullish(), full_name: z.string().nullish() }) }) }).nullish(),
+      user: z
+        .looseObject({
+          data: z.looseObject({
+            id: z.string(),
+            attributes: z.looseObject({ email: z.string().optional(), name: z.string().nullish(), full_name: z.string().nullish() }),
+          }),
+        })
+        .nullish(),
     }),
   }),
 );
@@ -56,12 +63,14 @@ export function createRootlyOnCall(opts: VendorClientOptions): OnCall {
     }
     if (res.status >= 400) throw toBackendError(res, what);
     const parsed = schema.safeParse(res.body);
-    if (!parsed.success) throw new BackendError('backend.unavailable', `Rootly answered ${what} with an unexpected body`, { backend: 'rootly', status: res.status });
+    if (!parsed.success)
+      throw new BackendError('backend.unavailable', `Rootly answered ${what} with an unexpected body`, { backend: 'rootly', status: res.status });
     return parsed.data;
   }
 
   async function rootlyUser(user: BackendUser): Promise<{ id: string; email: string }> {
-    if (!user.email) throw new BackendError('backend.validation', `cannot find <@${user.slackUserId}> in Rootly without their email`, { backend: 'rootly', field: 'user_id' });
+    if (!user.email)
+      throw new BackendError('backend.validation', `cannot find <@${user.slackUserId}> in Rootly without their email`, { backend: 'rootly', field: 'user_id' });
     const email = user.email.toLowerCase();
     const list = await call({ method: 'GET', path: '/v1/users', query: { 'filter[email]': email, 'page[size]': 1 } }, listOf(userResource), 'the user lookup');
     const hit = list.data.find((u) => u.attributes.email.toLowerCase() === email);
@@ -80,7 +89,11 @@ export function createRootlyOnCall(opts: VendorClientOptions): OnCall {
         id = (await rootlyUser(req.user)).id;
       } else {
         const t = req.target.target;
-        if (t.kind === 'escalation_path' || !t.id) throw new BackendError('backend.validation', `paging target ${t.name} needs a Rootly id and a type of escalation_policy, group, service or user`, { backend: 'rootly', field: 'notification_target_type' });
+        if (t.kind === 'escalation_path' || !t.id)
+          throw new BackendError('backend.validation', `paging target ${t.name} needs a Rootly id and a type of escalation_policy, group, service or user`, {
+            backend: 'rootly',
+            field: 'notification_target_type',
+          });
         type = TARGET_TYPE[t.kind];
         id = t.id;
       }
@@ -110,22 +123,43 @@ export function createRootlyOnCall(opts: VendorClientOptions): OnCall {
     },
     async pageStatus(alertId) {
       const path = `/v1/alerts/${encodeURIComponent(alertId)}`;
-      const alert = await call({ method: 'GET', path }, z.looseObject({ data: z.looseObject({ id: z.string(), attributes: z.looseObject({ status: z.string(), updated_at: z.string().optional() }) }) }), 'the page status');
+      const alert = await call(
+        { method: 'GET', path },
+        z.looseObject({ data: z.looseObject({ id: z.string(), attributes: z.looseObject({ status: z.string(), updated_at: z.string().optional() }) }) }),
+        'the page status',
+      );
       const status = alert.data.attributes.status;
       if (status !== 'acknowledged' && status !== 'resolved') return { state: 'open', ack: null };
       // Who and when: the alert's `acknowledged` event (its author is a Rootly user id).
       const events = await call(
         { method: 'GET', path: `${path}/events`, query: { 'filter[action]': 'acknowledged', 'page[size]': 20 } },
-        listOf(z.looseObject({ id: z.string(), attributes: z.looseObject({ action: z.string().optional(), user_id: z.number().int().nullish(), created_at: z.string().optional() }) })),
+        listOf(
+          z.looseObject({
+            id: z.string(),
+            attributes: z.looseObject({ action: z.string().optional(), user_id: z.number().int().nullish(), created_at: z.string().optional() }),
+          }),
+        ),
         'the page acknowledgement',
       );
       const acked = events.data.find((e) => (e.attributes.action ?? 'acknowledged') === 'acknowledged');
-      if (!acked) return status === 'resolved' ? { state: 'closed', ack: null } : { state: 'acknowledged', ack: { at: new Date(alert.data.attributes.updated_at ?? Date.now()), by: null } };
+      if (!acked)
+        return status === 'resolved'
+          ? { state: 'closed', ack: null }
+          : { state: 'acknowledged', ack: { at: new Date(alert.data.attributes.updated_at ?? Date.now()), by: null } };
       let by: { slackUserId: string | null; email: string | null; name: string | null } | null = null;
       if (acked.attributes.user_id !== null && acked.attributes.user_id !== undefined) {
         const u = await call(
           { method: 'GET', path: `/v1/users/${acked.attributes.user_id}` },
-          z.looseObject({ data: z.looseObject({ attributes: z.looseObject({ email: z.string().optional(), full_name: z.string().nullish(), name: z.string().nullish(), slack_id: z.string().nullish() }) }) }),
+          z.looseObject({
+            data: z.looseObject({
+              attributes: z.looseObject({
+                email: z.string().optional(),
+                full_name: z.string().nullish(),
+                name: z.string().nullish(),
+                slack_id: z.string().nullish(),
+              }),
+            }),
+          }),
           'the acknowledging user',
         ).catch(() => null);
         const a = u?.data.attributes;
@@ -135,7 +169,11 @@ export function createRootlyOnCall(opts: VendorClientOptions): OnCall {
     },
     async onCallNow(scheduleId, at) {
       const to = new Date(at.getTime() + 60_000);
-      const res = await call({ method: 'GET', path: `/v1/schedules/${encodeURIComponent(scheduleId)}/shifts`, query: { from: at.toISOString(), to: to.toISOString() } }, shiftList, 'the on-call shifts');
+      const res = await call(
+        { method: 'GET', path: `/v1/schedules/${encodeURIComponent(scheduleId)}/shifts`, query: { from: at.toISOString(), to: to.toISOString() } },
+        shiftList,
+        'the on-call shifts',
+      );
       return res.data.map((s) => {
         const u = s.attributes.user?.data.attributes;
         return { scheduleId, slackUserId: null, email: u?.email ?? null, name: u?.full_name ?? u?.name ?? null, until: new Date(s.attributes.ends_at) };

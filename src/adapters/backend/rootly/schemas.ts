@@ -10,8 +10,7 @@ export const linksSchema = z.looseObject({
   next: z.string().nullable().optional(),
 });
 
-const resource = <A extends z.ZodType>(type: string, attributes: A) =>
-  z.looseObject({ id: z.string(), type: z.literal(type), attributes });
+const resource = <A extends z.ZodType>(type: string, attributes: A) => z.looseObject({ id: z.string(), type: z.literal(type), attributes });
 
 export const severityResource = resource(
   'severities',
@@ -23,10 +22,7 @@ export const severityResource = resource(
   }),
 );
 
-export const incidentRoleResource = resource(
-  'incident_roles',
-  z.looseObject({ name: z.string(), slug: z.string().nullish(), enabled: z.boolean().nullish() }),
-);
+export const incidentRoleResource = resource('incident_roles', z.looseObject({ name: z.string(), slug: z.string().nullish(), enabled: z.boolean().nullish() }));
 
 export const userResource = resource('users', z.looseObject({ email: z.string() }));
 
@@ -68,7 +64,28 @@ export const errorsList = z.looseObject({
 
 /** `POST /v1/alerts` `source` enum values we map to (subset of the spec's enum). */
 export const ALERT_SOURCES = new Set([
-  'rootly', 'manual', 'api', 'web', 'slack', 'email', 'workflow', 'pagerduty', 'opsgenie', 'victorops', 'datadog',
-  'sentry', 'honeycomb', 'grafana', 'alertmanager', 'google_cloud', 'generic_webhook', 'cloud_watch', 'azure',
-  'splunk', 'new_relic', 'gitlab', 'checkly', 'nagios',
+  'rootly',
+  'manual',
+  'api',
+  'web',
+  'slack',
+  'email',
+  'workflow',
+  'pagerduty',
+  'opsgenie',
+  'victorops',
+  'datadog',
+  'sentry',
+  'honeycomb',
+  'grafana',
+  'alertmanager',
+  'google_cloud',
+  'generic_webhook',
+  'cloud_watch',
+  'azure',
+  'splunk',
+  'new_relic',
+  'gitlab',
+  'checkly',
+  'nagios',
 ]);

@@ -36,7 +36,13 @@ function threadRoot(ctx: MethodContext, channel: string, threadTs: string | unde
 
 const postMessage: MethodHandler = (ctx) => {
   const a = parseArgs(
-    z.object({ channel: z.string().optional(), thread_ts: zTs.optional(), reply_broadcast: zBool.optional(), metadata: zJson(z.unknown()).optional(), ...contentArgs }),
+    z.object({
+      channel: z.string().optional(),
+      thread_ts: zTs.optional(),
+      reply_broadcast: zBool.optional(),
+      metadata: zJson(z.unknown()).optional(),
+      ...contentArgs,
+    }),
     ctx.args,
   );
   const ch = visibleChannel(ctx, a.channel);

@@ -159,9 +159,7 @@ const history: MethodHandler = (ctx) => {
   requireMember(ctx, ch);
   const limit = Math.min(Math.max(a.limit ?? 100, 1), 999);
   const before = decodeCursor(a.cursor);
-  const all = ch.messages
-    .filter((m) => isTopLevel(m) && inWindow(m, a) && (before === undefined || compareTs(m.ts, before) < 0))
-    .reverse();
+  const all = ch.messages.filter((m) => isTopLevel(m) && inWindow(m, a) && (before === undefined || compareTs(m.ts, before) < 0)).reverse();
   return { ...messagePage(ctx, all, limit), pin_count: ch.pins.length };
 };
 
@@ -186,9 +184,7 @@ const replies: MethodHandler = (ctx) => {
   if (!msg) throw new SlackApiError('thread_not_found');
   const root = msg.thread_ts ?? msg.ts;
   const after = decodeCursor(a.cursor);
-  const thread = ch.messages.filter(
-    (m) => (m.ts === root || m.thread_ts === root) && inWindow(m, a) && (after === undefined || compareTs(m.ts, after) > 0),
-  );
+  const thread = ch.messages.filter((m) => (m.ts === root || m.thread_ts === root) && inWindow(m, a) && (after === undefined || compareTs(m.ts, after) > 0));
   const limit = Math.min(Math.max(a.limit ?? 1000, 1), 1000);
   return messagePage(ctx, thread, limit);
 };

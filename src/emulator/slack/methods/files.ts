@@ -15,13 +15,42 @@ import { renderMessage } from './render.js';
 export const MAX_FILE_BYTES = 1024 * 1024 * 1024;
 
 const getUploadURLExternal: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ filename: z.string().min(1), length: zInt.pipe(z.number().int().min(1).max(MAX_FILE_BYTES)), alt_txt: z.string().optional(), snippet_type: z.string().optional() }), ctx.args);
+  const a = parseArgs(
+    z.object({
+      filename: z.string().min(1),
+      length: zInt.pipe(z.number().int().min(1).max(MAX_FILE_BYTES)),
+      alt_txt: z.string().optional(),
+      snippet_type: z.string().optional(),
+    }),
+    ctx.args,
+  );
   const id = ctx.state.newId('F');
-  ctx.state.files.set(id, { id, name: a.filename, title: a.filename, length: a.length, user: ctx.actor, created: Math.floor(ctx.state.clock() / 1000), bytes: null, mimetype: null, channels: [], completed: false });
+  ctx.state.files.set(id, {
+    id,
+    name: a.filename,
+    title: a.filename,
+    length: a.length,
+    user: ctx.actor,
+    created: Math.floor(ctx.state.clock() / 1000),
+    bytes: null,
+    mimetype: null,
+    channels: [],
+    completed: false,
+  });
   return { upload_url: `${ctx.baseUrl}/upload/v1/${id}`, file_id: id };
 };
 
-const MIME: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', svg: 'image/svg+xml', txt: 'text/plain', csv: 'text/csv', json: 'application/json', pdf: 'application/pdf' };
+const MIME: Record<string, string> = {
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  svg: 'image/svg+xml',
+  txt: 'text/plain',
+  csv: 'text/csv',
+  json: 'application/json',
+  pdf: 'application/pdf',
+};
 
 const completeUploadExternal: MethodHandler = (ctx) => {
   const a = parseArgs(
@@ -63,7 +92,13 @@ const completeUploadExternal: MethodHandler = (ctx) => {
     const ch = visibleChannel(ctx, channelId);
     requireNotArchived(ch);
     requireMember(ctx, ch);
-    const msg = ctx.state.postMessage(ch.id, { user: ctx.actor, asBot: ctx.isBot, text: a.initial_comment ?? '', files: shared, ...(a.thread_ts ? { threadTs: a.thread_ts } : {}) });
+    const msg = ctx.state.postMessage(ch.id, {
+      user: ctx.actor,
+      asBot: ctx.isBot,
+      text: a.initial_comment ?? '',
+      files: shared,
+      ...(a.thread_ts ? { threadTs: a.thread_ts } : {}),
+    });
     for (const { file } of files) file.channels.push(ch.id);
     renderMessage(ctx.state, msg);
   }

@@ -98,9 +98,7 @@ const update: MethodHandler = (ctx) => {
     ctx.args,
   );
   if (!a.view_id && !a.external_id) throw errorWithMessages('invalid_arguments', ['[ERROR] must provide view_id or external_id']);
-  const existing = a.view_id
-    ? ctx.state.view(a.view_id)
-    : [...ctx.state.views.values()].find((v) => v.external_id === a.external_id);
+  const existing = a.view_id ? ctx.state.view(a.view_id) : [...ctx.state.views.values()].find((v) => v.external_id === a.external_id);
   if (!existing?.open) throw new SlackApiError('not_found');
   if (a.hash !== undefined && a.hash !== existing.hash) throw new SlackApiError('hash_conflict');
   checkView(a.view);
