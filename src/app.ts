@@ -171,7 +171,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   for (const job of allJobs) jobs.register(job, jobContext);
   for (const w of config.warnings) logger.warn(w);
 
-  const { bolt, receiver } = buildBolt(slack, { slackApiUrl: config.slackApiUrl, logger, metrics, chat, store, clock });
+  const { bolt, requestListener } = buildBolt(slack, { slackApiUrl: config.slackApiUrl, logger, metrics, chat, store, clock });
   registerListeners(bolt, deps);
 
   let slackOk = false;
@@ -200,7 +200,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   return {
     deps,
     bolt,
-    slackListener: receiver ? receiver.requestListener : null,
+    slackListener: requestListener,
     async start() {
       await chat.init().catch((err) => {
         throw startupFailure(err, `${config.slackApiUrl}auth.test`, 'SLACK_BOT_TOKEN');

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
-import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { App, HTTPReceiver, isValidSlackRequest, LogLevel } from '@slack/bolt';
 import { slackLogger, type SlackChat } from '../adapters/slack/chat.js';
 import type { SlackConnection } from '../config.js';
 import { ChatError } from '../errors.js';
@@ -13,6 +14,8 @@ export interface BoltParts {
   bolt: App;
   /** HTTP mode: the receiver whose request listener serves `/slack/events`. */
   receiver: HTTPReceiver | null;
+  /** HTTP mode: what serves `/slack/events` (clicks acked at once, the rest through the receiver). */
+  requestListener: ((req: IncomingMessage, res: ServerResponse) => void) | null;
 }
 
 /**
@@ -97,7 +100,103 @@ export function buildBolt(
     }
     await args.next();
   });
-  return { bolt, receiver };
+  const requestListener = receiver && slack.mode !== 'socket' ? ackClicksFirst(bolt, receiver, slack.signingSecret, logger) : null;
+  return { bolt, receiver, requestListener };
+}
+
+/** Slack's interactive payloads are a few KB; Bolt's own limit is 4 MB. */
+const BODY_LIMIT = 4 * 1024 * 1024;
+
+/**
+ * A button click (`block_actions`) needs nothing in its ack but a 200: Slack ignores the body. So
+ * once Bolt's own signature check (`isValidSlackRequest`: HMAC and the five-minute window) has
+ * passed, the 200 goes out at once and the click is handed to Bolt afterwards, in the next loop
+ * turn. Under a burst of clicks each ack then costs what a bare server's does, and no click waits
+ * behind the listener chain and store work of the ones before it. The workspace, app and replay
+ * checks still run (in Bolt's middleware) before any listener. Everything else (slash commands,
+ * whose ack may carry the answer; view submissions, whose ack carries field errors; events and
+ * options) goes through the receiver as before, with the body already read.
+ */
+function ackClicksFirst(bolt: App, receiver: HTTPReceiver, signingSecret: string, logger: Logger): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= BODY_LIMIT) chunks.push(chunk);
+    });
+    req.on('error', () => res.destroy());
+    req.on('end', () => {
+      if (size > BODY_LIMIT) {
+        res.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end('{"ok":false,"error":"body too large"}');
+        return;
+      }
+      const raw = Buffer.concat(chunks);
+      // Bolt reads a body already buffered from `rawBody` (as on serverless platforms).
+      (req as IncomingMessage & { rawBody?: Buffer }).rawBody = raw;
+      const click = blockActions(req, raw);
+      const signature = String(req.headers['x-slack-signature'] ?? '');
+      const timestamp = Number(req.headers['x-slack-request-timestamp']);
+      const valid =
+        click !== null &&
+        isValidSlackRequest({ signingSecret, body: raw.toString(), headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp } });
+      if (!valid) {
+        // Anything else, and a click that fails the check, gets Bolt's own handling (401 and its log line).
+        receiver.requestListener(req, res);
+        return;
+      }
+      res.writeHead(200).end();
+      afterAcks.push(() => {
+        bolt
+          .processEvent({
+            body: click,
+            ack: async () => undefined,
+            retryNum: undefined,
+            retryReason: undefined,
+            customProperties: { slackSignature: signature },
+          })
+          .catch((err: unknown) => logger.error({ err }, 'a Slack click failed after its ack'));
+      });
+    });
+  };
+}
+
+/**
+ * Work that follows an ack starts one item per event-loop turn: between two items the loop reads
+ * the requests that arrived meanwhile and acks them, so a burst of clicks is acked first and
+ * worked off after (a plain setImmediate per click would run every queued click's work back to back).
+ */
+const afterAcks = (() => {
+  const queue: (() => void)[] = [];
+  let scheduled = false;
+  const next = (): void => {
+    const run = queue.shift();
+    if (queue.length) setImmediate(next);
+    else scheduled = false;
+    run?.();
+  };
+  return {
+    push(run: () => void): void {
+      queue.push(run);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(next);
+      }
+    },
+  };
+})();
+
+/** The payload of a form-encoded `block_actions` request, or null for any other request. */
+function blockActions(req: IncomingMessage, raw: Buffer): Record<string, unknown> | null {
+  if (req.headers['content-type'] !== 'application/x-www-form-urlencoded') return null;
+  const payload = new URLSearchParams(raw.toString()).get('payload');
+  if (!payload) return null;
+  try {
+    const body = JSON.parse(payload) as unknown;
+    return body && typeof body === 'object' && (body as { type?: unknown }).type === 'block_actions' ? (body as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { startBot, SIGNING_SECRET, BOT_TOKEN, type Bot } from './harness.js';
 import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
-import { ALICE } from './helpers.js';
+import { Actions } from '../../src/slack/ids.js';
+import { ALICE, declare, messagesWithMarker } from './helpers.js';
 
 let bot: Bot;
 before(async () => {
@@ -55,6 +56,47 @@ test('a correctly signed but stale (over 5 minutes) request gets 401', async () 
   const sig = `v0=${createHmac('sha256', SIGNING_SECRET).update(`v0:${ts}:${body}`).digest('hex')}`;
   const r = await bot.driver.send(body, { 'x-slack-signature': sig, 'x-slack-request-timestamp': String(ts) }, { sign: false });
   assert.equal(r.status, 401);
+});
+
+test('a button click is acked at once only when its signature holds: forged, tampered and stale clicks get 401 and do nothing', async () => {
+  const incident = await declare(bot, 'high Click signature check');
+  const card = messagesWithMarker(bot.emulator, incident.channelId!, 'card:')[0]!;
+  const payload = {
+    type: 'block_actions',
+    team: { id: bot.emulator.state.teamId },
+    api_app_id: bot.emulator.state.appId,
+    user: { id: ALICE },
+    channel: { id: incident.channelId },
+    container: { type: 'message', message_ts: card.ts, channel_id: incident.channelId },
+    trigger_id: bot.emulator.issueTrigger(ALICE),
+    response_url: 'http://127.0.0.1:1/never',
+    actions: [{ type: 'button', action_id: Actions.cardUpdateStatus, block_id: 'card_actions', value: incident.id, action_ts: '1' }],
+  };
+  const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+  const opensBefore = bot.emulator.calls('views.open').length;
+
+  assert.equal((await bot.driver.send(body, {}, { secret: 'not-the-secret' })).status, 401, 'forged');
+  const ts = Math.floor(Date.now() / 1000);
+  const signed = (b: string, t: number) => `v0=${createHmac('sha256', SIGNING_SECRET).update(`v0:${t}:${b}`).digest('hex')}`;
+  const tampered = `${body}&x=1`;
+  assert.equal(
+    (await bot.driver.send(tampered, { 'x-slack-signature': signed(body, ts), 'x-slack-request-timestamp': String(ts) }, { sign: false })).status,
+    401,
+    'tampered',
+  );
+  const old = ts - 6 * 60;
+  assert.equal(
+    (await bot.driver.send(body, { 'x-slack-signature': signed(body, old), 'x-slack-request-timestamp': String(old) }, { sign: false })).status,
+    401,
+    'stale',
+  );
+  await bot.settled();
+  assert.equal(bot.emulator.calls('views.open').length, opensBefore, 'no refused click opened a modal');
+
+  // The same click, correctly signed, is acked and opens the status modal.
+  const ok = await bot.driver.send(body, { 'x-slack-signature': signed(body, ts), 'x-slack-request-timestamp': String(ts) }, { sign: false });
+  assert.equal(ok.status, 200);
+  await bot.waitFor(() => bot.emulator.calls('views.open').length > opensBefore || null, 5000, 'the status modal');
 });
 
 test('health, readiness and Prometheus metrics', async () => {
