@@ -281,25 +281,8 @@ export async function runStepJob(deps: Deps, runners: StepRunners, job: z.infer<
       if (def.kind === 'action') {
         const proposed = await deps.store.getApproval(stepApprovalId(run.id, step.index, step.attempt));
         if (proposed) {
-          const waiting = await deps.store.transitionRunbookStep(
-            run.id,
-            step.index,
-            ['running'],
-            'waiting_approval',
-            { approvalId: proposed.id, detail: { approval: proposed.id, action: def.action.id, needs_approval: proposed.requiresApproval } },
-            { attempt: job.attempt },
-          );
-          if (!waiting) return runStepJob(deps, runners, job);
-          const latest = await deps.store.getRunbookRun(run.id);
-          if (latest?.status === 'cancelled' && proposed.requiresApproval)
-            await withdrawApproval(deps, proposed.id, {
-              because: 'runbook_cancelled',
-              runId: run.id,
-              runbook: run.runbook.title,
-              by: latest.cancelledBy ?? 'system',
-            });
-          await advance(deps, run.id);
-          return applyApprovalOutcome(deps, (await deps.store.getApproval(proposed.id)) ?? proposed);
+          if (!(await waitOnProposal(deps, run, def, { index: step.index, attempt: job.attempt }, proposed))) return runStepJob(deps, runners, job);
+          return;
         }
       }
       // Only this job starts this attempt of this step. Finding it running means an earlier run of
@@ -536,6 +519,22 @@ async function proposeStepAction(
     ...proposer,
     declaredInRunbook: true,
   });
+  await waitOnProposal(deps, run, def, step, approval);
+}
+
+/**
+ * The step now waits on its proposal: record the approval id (running → waiting_approval); withdraw
+ * the proposal if a cancel landed meanwhile (the cancel saw the step running, not waiting); then
+ * apply an outcome that may already be in (a read-only action is fast). False when the step was no
+ * longer running at this attempt (another job moved it).
+ */
+async function waitOnProposal(
+  deps: Deps,
+  run: RunbookRun,
+  def: Extract<RunbookStep, { kind: 'action' }>,
+  step: { index: number; attempt: number },
+  approval: Approval,
+): Promise<boolean> {
   const waiting = await deps.store.transitionRunbookStep(
     run.id,
     step.index,
@@ -544,15 +543,17 @@ async function proposeStepAction(
     { approvalId: approval.id, detail: { approval: approval.id, action: def.action.id, needs_approval: approval.requiresApproval } },
     { attempt: step.attempt },
   );
-  if (!waiting) return;
-  // Cancelled while we proposed (the cancel saw this step running, not waiting): withdraw it here.
+  if (!waiting) return false;
   const latest = await deps.store.getRunbookRun(run.id);
-  if (latest?.status === 'cancelled' && approval.requiresApproval)
-    await withdrawApproval(deps, approval.id, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: latest.cancelledBy ?? 'system' });
+  if (latest?.status === 'cancelled' && approval.requiresApproval) await withdrawForRun(deps, run, approval.id, latest.cancelledBy ?? 'system');
   await advance(deps, run.id);
-  // The approval may have settled before the step recorded its id (a read-only action is fast).
-  const now = await deps.store.getApproval(approval.id);
-  if (now) await applyApprovalOutcome(deps, now);
+  await applyApprovalOutcome(deps, (await deps.store.getApproval(approval.id)) ?? approval);
+  return true;
+}
+
+/** Withdraw the approval a step of this (cancelled or stopped) run waits for; null when it was no longer pending. */
+function withdrawForRun(deps: Deps, run: RunbookRun, approvalId: string, by: string): Promise<Approval | null> {
+  return withdrawApproval(deps, approvalId, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by });
 }
 
 /**
@@ -836,7 +837,7 @@ export async function cancelRun(deps: Deps, input: { runId: string; userId: stri
   const running: number[] = [];
   for (const s of await deps.store.listRunbookSteps(run.id)) {
     if (s.status !== 'waiting_approval' || !s.approvalId) continue;
-    const w = await withdrawApproval(deps, s.approvalId, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: input.userId });
+    const w = await withdrawForRun(deps, run, s.approvalId, input.userId);
     if (w) withdrawn.push(s.index + 1);
     else if (['approved', 'executing', 'succeeded', 'failed', 'unknown'].includes((await deps.store.getApproval(s.approvalId))?.status ?? ''))
       running.push(s.index + 1);
@@ -886,8 +887,7 @@ async function stopForClosedIncident(deps: Deps, run: RunbookRun, incident: Inci
   // Its risky steps must not run afterwards: the approvals they wait for are withdrawn (a stale
   // Approve on one finds the run cancelled and withdraws it then, see approvals.approve).
   for (const s of await deps.store.listRunbookSteps(run.id))
-    if (s.status === 'waiting_approval' && s.approvalId)
-      await withdrawApproval(deps, s.approvalId, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: 'system' });
+    if (s.status === 'waiting_approval' && s.approvalId) await withdrawForRun(deps, run, s.approvalId, 'system');
   await showOrRetryLater(deps, run.id);
 }
 
