@@ -7,3 +7,27 @@
 export function afterAck(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/**
+ * Start work that follows an ack, one item per event-loop turn: between two items the loop reads
+ * the requests that arrived meanwhile and acks them, so a burst of clicks is acked first and worked
+ * off after. (One setImmediate per item would run every queued item's work back to back in one
+ * turn.) Used for clicks acked before Bolt sees them (slack/bolt.ts).
+ */
+export const afterAcks: (run: () => void) => void = (() => {
+  const queue: (() => void)[] = [];
+  let scheduled = false;
+  const next = (): void => {
+    const run = queue.shift();
+    if (queue.length) setImmediate(next);
+    else scheduled = false;
+    run?.();
+  };
+  return (run) => {
+    queue.push(run);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(next);
+    }
+  };
+})();

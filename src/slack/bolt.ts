@@ -5,6 +5,7 @@ import { App, HTTPReceiver, isValidSlackRequest, LogLevel } from '@slack/bolt';
 import { slackLogger, type SlackChat } from '../adapters/slack/chat.js';
 import type { SlackConnection } from '../config.js';
 import { ChatError } from '../errors.js';
+import { afterAcks } from './ack.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Clock } from '../ports/clock.js';
@@ -146,7 +147,7 @@ function ackClicksFirst(bolt: App, receiver: HTTPReceiver, signingSecret: string
         return;
       }
       res.writeHead(200).end();
-      afterAcks.push(() => {
+      afterAcks(() => {
         bolt
           .processEvent({
             body: click,
@@ -160,31 +161,6 @@ function ackClicksFirst(bolt: App, receiver: HTTPReceiver, signingSecret: string
     });
   };
 }
-
-/**
- * Work that follows an ack starts one item per event-loop turn: between two items the loop reads
- * the requests that arrived meanwhile and acks them, so a burst of clicks is acked first and
- * worked off after (a plain setImmediate per click would run every queued click's work back to back).
- */
-const afterAcks = (() => {
-  const queue: (() => void)[] = [];
-  let scheduled = false;
-  const next = (): void => {
-    const run = queue.shift();
-    if (queue.length) setImmediate(next);
-    else scheduled = false;
-    run?.();
-  };
-  return {
-    push(run: () => void): void {
-      queue.push(run);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(next);
-      }
-    },
-  };
-})();
 
 /** The payload of a form-encoded `block_actions` request, or null for any other request. */
 function blockActions(req: IncomingMessage, raw: Buffer): Record<string, unknown> | null {
