@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Incident } from '../../src/domain/incident.js';
@@ -135,4 +137,30 @@ export function activeFormatting(text: string, allowedIds: Set<string>): string[
     }
   }
   return found;
+}
+
+/** A loopback HTTP service a runbook's HTTP steps call; every request is recorded (path with query, headers). */
+export interface HttpTarget {
+  url: string;
+  calls: { path: string; headers: IncomingMessage['headers'] }[];
+  close(): Promise<void>;
+}
+
+/** Starts an HttpTarget whose answers come from `answer` (given the path without its query). */
+export async function startHttpTarget(answer: (path: string, req: IncomingMessage, res: ServerResponse) => void): Promise<HttpTarget> {
+  const calls: HttpTarget['calls'] = [];
+  const server = createServer((req, res) => {
+    calls.push({ path: req.url ?? '', headers: req.headers });
+    answer((req.url ?? '').split('?')[0]!, req, res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    calls,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }

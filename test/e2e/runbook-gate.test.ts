@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { writeConfigFile } from '../../bench/lib.js';
 import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
@@ -8,7 +6,7 @@ import type { Incident } from '../../src/domain/incident.js';
 import type { RunbookRun } from '../../src/ports/runbook-store.js';
 import { Actions, FormBlocks, INPUT, numbered } from '../../src/slack/ids.js';
 import { startBot, type Bot } from './harness.js';
-import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker, openView } from './helpers.js';
+import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker, openView, startHttpTarget, type HttpTarget } from './helpers.js';
 
 /**
  * Who and what moves a runbook run on, attacked end to end (signed Slack requests, real bot): a run
@@ -16,30 +14,11 @@ import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker, openView }
  * not declared read_only. Its own bot, so the Slack rate limits the other runbook tests use up do
  * not slow these down.
  */
-interface Target {
-  url: string;
-  calls: { path: string; headers: IncomingMessage['headers'] }[];
-  close(): Promise<void>;
-}
-
-async function startTarget(): Promise<Target> {
-  const calls: Target['calls'] = [];
-  const server: Server = createServer((req, res) => {
-    calls.push({ path: req.url ?? '', headers: req.headers });
-    const path = (req.url ?? '').split('?')[0];
+function startTarget(): Promise<HttpTarget> {
+  return startHttpTarget((path, _req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(path === '/deploys' ? JSON.stringify({ items: [{ version: 'v41', at: '14:01' }] }) : JSON.stringify({ service: 'api', error_rate: 0.31 }));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    calls,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
 }
 
 const TOKEN = 'tok-e2e-gate-0123456789-secret';
@@ -86,7 +65,7 @@ function config(target: string): string {
 
 describe('runbook runs: who and what moves them on (signed Slack requests, real bot, emulator)', () => {
   let bot: Bot;
-  let target: Target;
+  let target: HttpTarget;
 
   before(async () => {
     target = await startTarget();

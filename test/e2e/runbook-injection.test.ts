@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -9,6 +7,7 @@ import { postGenericAlert, writeConfigFile } from '../../bench/lib.js';
 import type { Incident } from '../../src/domain/incident.js';
 import type { RunbookRun } from '../../src/ports/runbook-store.js';
 import { startBot, type Bot } from './harness.js';
+import { startHttpTarget, type HttpTarget } from './helpers.js';
 
 /**
  * An alert sender steering a runbook's templates: the alert's service and labels are filled into
@@ -16,29 +15,11 @@ import { startBot, type Bot } from './harness.js';
  * team wrote (with its secret header), and a command gets no option the team did not write.
  */
 
-interface Target {
-  url: string;
-  calls: { path: string; headers: IncomingMessage['headers'] }[];
-  close(): Promise<void>;
-}
-
-async function startTarget(): Promise<Target> {
-  const calls: Target['calls'] = [];
-  const server: Server = createServer((req, res) => {
-    calls.push({ path: req.url ?? '', headers: req.headers });
+function startTarget(): Promise<HttpTarget> {
+  return startHttpTarget((_path, req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(req.url?.startsWith('/admin') ? JSON.stringify({ users: ['root'], api_keys: ['internal-key-123'] }) : JSON.stringify({ ok: true }));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    calls,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
 }
 
 const ALERT_SECRET = 'e2e-runbook-inject-secret-0123456789';
@@ -46,7 +27,7 @@ const TOKEN = 'tok-e2e-inject-0123456789-secret';
 
 describe('runbook templates fed by an alert sender (signed alerts, real bot)', () => {
   let bot: Bot;
-  let target: Target;
+  let target: HttpTarget;
   const dir = mkdtempSync(join(tmpdir(), 'firebreak-inject-'));
   const argvFile = join(dir, 'argv.json');
   const script = join(dir, 'record-argv.mjs');

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { postGenericAlert, writeConfigFile } from '../../bench/lib.js';
 import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
@@ -9,20 +7,11 @@ import type { RunbookRun } from '../../src/ports/runbook-store.js';
 import { Actions, FormBlocks, INPUT, numbered } from '../../src/slack/ids.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic/server.js';
 import { startBot, type Bot } from './harness.js';
-import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker, openView } from './helpers.js';
+import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker, openView, startHttpTarget, type HttpTarget } from './helpers.js';
 
 /** The systems a runbook reads: an error-rate API, a deploy log, and an endpoint that is down. */
-interface Target {
-  url: string;
-  calls: { path: string; headers: IncomingMessage['headers'] }[];
-  close(): Promise<void>;
-}
-
-async function startTarget(): Promise<Target> {
-  const calls: Target['calls'] = [];
-  const server: Server = createServer((req, res) => {
-    calls.push({ path: req.url ?? '', headers: req.headers });
-    const path = (req.url ?? '').split('?')[0];
+function startTarget(): Promise<HttpTarget> {
+  return startHttpTarget((path, req, res) => {
     if (path === '/errors') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ service: 'api', error_rate: 0.31, note: 'spike since 14:02 <!channel>' }));
@@ -41,17 +30,6 @@ async function startTarget(): Promise<Target> {
       res.end('upstream unavailable');
     }
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    calls,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
 }
 
 const ALERT_SECRET = 'e2e-runbook-alert-secret-0123456789';
@@ -128,7 +106,7 @@ function config(target: string): string {
 
 describe('runbooks end to end (signed Slack requests, real bot, emulator, fake Claude)', () => {
   let bot: Bot;
-  let target: Target;
+  let target: HttpTarget;
   let claude: FakeAnthropic;
 
   before(async () => {
