@@ -267,6 +267,27 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     return { ok: true, data: r.data as z.infer<T> };
   };
 
+  /** What a seeded incident (made in Rootly's UI, not by us) has in common: the caller adds status, severity, labels and times. */
+  const seeded = (n: number) => ({
+    id: randomUUID(),
+    sequential_id: n,
+    title: `Seeded ${n}`,
+    summary: null,
+    private: false,
+    slack_channel_id: null,
+    slack_channel_name: null,
+    slack_channel_url: null,
+    url: `https://rootly.com/account/incidents/${n}-seeded`,
+    mitigation_message: null,
+    resolution_message: null,
+    cancellation_message: null,
+    roles: [],
+    events: [],
+    post_mortem: null,
+    kind: 'normal',
+    source: 'web',
+    services: [],
+  });
   const times = () => {
     const at = stamp();
     return { created_at: at, updated_at: at, started_at: at, acknowledged_at: null, mitigated_at: null, resolved_at: null };
@@ -711,30 +732,7 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     seedIncidents(n, labels = {}) {
       for (let k = 0; k < n; k++) {
         seq += 1;
-        incidents.push({
-          id: randomUUID(),
-          sequential_id: seq,
-          title: `Seeded ${seq}`,
-          summary: null,
-          status: 'started',
-          severity_id: severities[2]!.id,
-          private: false,
-          labels: { ...labels },
-          slack_channel_id: null,
-          slack_channel_name: null,
-          slack_channel_url: null,
-          url: `https://rootly.com/account/incidents/${seq}-seeded`,
-          mitigation_message: null,
-          resolution_message: null,
-          cancellation_message: null,
-          roles: [],
-          events: [],
-          post_mortem: null,
-          kind: 'normal',
-          source: 'web',
-          services: [],
-          ...times(),
-        });
+        incidents.push({ ...seeded(seq), status: 'started', severity_id: severities[2]!.id, labels: { ...labels }, ...times() });
       }
     },
     seedHistory(rows) {
@@ -742,27 +740,10 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
         seq += 1;
         const created = r.created_at ?? stamp();
         const inc: FakeRootlyIncident = {
-          id: randomUUID(),
-          sequential_id: seq,
-          title: `Seeded ${seq}`,
-          summary: null,
+          ...seeded(seq),
           status: 'resolved',
           severity_id: severities[1]!.id,
-          private: false,
           labels: {},
-          slack_channel_id: null,
-          slack_channel_name: null,
-          slack_channel_url: null,
-          url: `https://rootly.com/account/incidents/${seq}-seeded`,
-          mitigation_message: null,
-          resolution_message: null,
-          cancellation_message: null,
-          roles: [],
-          events: [],
-          post_mortem: null,
-          kind: 'normal',
-          source: 'web',
-          services: [],
           created_at: created,
           updated_at: r.updated_at ?? created,
           started_at: created,
