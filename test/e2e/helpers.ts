@@ -164,3 +164,30 @@ export async function startHttpTarget(answer: (path: string, req: IncomingMessag
       }),
   };
 }
+
+/**
+ * A click from a client that still shows a message as it was (Slack updates messages for everyone,
+ * but a click can be on its way): signed like any click, its payload carries the old message. The
+ * driver's own click() refuses a button the message no longer shows.
+ */
+export async function staleClick(bot: Bot, channel: string, msg: { ts: string; blocks?: unknown[] }, actionId: string, userId: string) {
+  const block = (msg.blocks as { block_id?: string; elements?: { action_id?: string; value?: string }[] }[]).find((b) =>
+    b.elements?.some((e) => e.action_id === actionId),
+  );
+  if (!block) throw new Error(`staleClick: no element with action_id "${actionId}" in the given message`);
+  const el = block.elements!.find((e) => e.action_id === actionId)!;
+  const payload = {
+    type: 'block_actions',
+    user: { id: userId, username: userId.toLowerCase(), name: userId.toLowerCase(), team_id: bot.emulator.teamId },
+    api_app_id: bot.emulator.appId,
+    token: 'x',
+    trigger_id: bot.emulator.issueTrigger(userId),
+    team: { id: bot.emulator.teamId, domain: 'acme' },
+    container: { type: 'message', message_ts: msg.ts, channel_id: channel, is_ephemeral: false },
+    channel: { id: channel, name: 'incident' },
+    message: msg,
+    response_url: bot.emulator.issueResponseUrl({ channel, user: userId }),
+    actions: [{ action_id: actionId, block_id: block.block_id, type: 'button', value: el.value, action_ts: String(Date.now() / 1000) }],
+  };
+  return bot.driver.send(new URLSearchParams({ payload: JSON.stringify(payload) }).toString());
+}

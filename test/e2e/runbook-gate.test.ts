@@ -6,7 +6,7 @@ import type { Incident } from '../../src/domain/incident.js';
 import type { RunbookRun } from '../../src/ports/runbook-store.js';
 import { Actions, FormBlocks, INPUT, numbered } from '../../src/slack/ids.js';
 import { startBot, type Bot } from './harness.js';
-import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker, openView, startHttpTarget, type HttpTarget } from './helpers.js';
+import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker, openView, startHttpTarget, type HttpTarget, staleClick } from './helpers.js';
 
 /**
  * Who and what moves a runbook run on, attacked end to end (signed Slack requests, real bot): a run
@@ -174,7 +174,7 @@ describe('runbook runs: who and what moves them on (signed Slack requests, real 
     const run = await runOf(i, 'check-first');
     await waitStep(run, 0, 'waiting_check');
     await bot.waitFor(() => /Confirm step 1/.test(checklistText(i, run)), 3000, 'confirm button');
-    const m = checklist(i, run)[0]!;
+    const m = structuredClone(checklist(i, run)[0]!);
     await bot.driver.slash('resolve it went away', { user: ALICE, channel: i.channelId! });
     await bot.waitFor(async () => (await bot.fb.deps.store.getIncident(i.id))?.status === 'resolved', 3000, 'resolved');
     const stopped = await waitStatus(run, ['cancelled'], 'run stopped by the resolve');
@@ -183,7 +183,7 @@ describe('runbook runs: who and what moves them on (signed Slack requests, real 
 
     // The starter clicks Confirm on the old checklist: refused, the check stays, the read never runs.
     const n = bot.emulator.state.ephemeralsFor(ALICE, i.channelId!).length;
-    await bot.driver.click({ channel: i.channelId!, ts: m.ts }, numbered(Actions.runbookCheck, 0), { user: ALICE });
+    assert.equal((await staleClick(bot, i.channelId!, m, numbered(Actions.runbookCheck, 0), ALICE)).status, 200);
     await bot.waitFor(
       () => /is resolved; its runbooks do not go on/.test(bot.emulator.state.ephemeralsFor(ALICE, i.channelId!)[n]?.text ?? ''),
       3000,

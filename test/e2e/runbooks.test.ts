@@ -7,7 +7,7 @@ import type { RunbookRun } from '../../src/ports/runbook-store.js';
 import { Actions, FormBlocks, INPUT, numbered } from '../../src/slack/ids.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic/server.js';
 import { startBot, type Bot } from './harness.js';
-import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker, openView, startHttpTarget, type HttpTarget } from './helpers.js';
+import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker, openView, startHttpTarget, type HttpTarget, staleClick } from './helpers.js';
 
 /** The systems a runbook reads: an error-rate API, a deploy log, and an endpoint that is down. */
 function startTarget(): Promise<HttpTarget> {
@@ -393,31 +393,6 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     }
   });
 
-  /**
-   * An Approve click from a client that still shows the message as it was (Slack updates messages
-   * for everyone, but a click can be on its way): the payload carries the old message.
-   */
-  async function staleClick(channel: string, msg: { ts: string; blocks?: unknown[] }, actionId: string, userId: string) {
-    const block = (msg.blocks as { block_id?: string; elements?: { action_id?: string; value?: string }[] }[]).find((b) =>
-      b.elements?.some((e) => e.action_id === actionId),
-    )!;
-    const el = block.elements!.find((e) => e.action_id === actionId)!;
-    const payload = {
-      type: 'block_actions',
-      user: { id: userId, username: 'alice', name: 'alice', team_id: bot.emulator.teamId },
-      api_app_id: bot.emulator.appId,
-      token: 'x',
-      trigger_id: bot.emulator.issueTrigger(userId),
-      team: { id: bot.emulator.teamId, domain: 'acme' },
-      container: { type: 'message', message_ts: msg.ts, channel_id: channel, is_ephemeral: false },
-      channel: { id: channel, name: 'incident' },
-      message: msg,
-      response_url: bot.emulator.issueResponseUrl({ channel, user: userId }),
-      actions: [{ action_id: actionId, block_id: block.block_id, type: 'button', value: el.value, action_ts: String(Date.now() / 1000) }],
-    };
-    return bot.driver.send(new URLSearchParams({ payload: JSON.stringify(payload) }).toString());
-  }
-
   /** Counts executor calls from here on (the executor the approval gate calls after Approve). */
   function spyExecutor(): { calls: () => number; restore(): void } {
     const ex = bot.fb.deps.executor;
@@ -487,7 +462,7 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
 
       // Alice, the commander, presses Approve on the message as her client still showed it.
       const na = bot.emulator.state.ephemeralsFor(ALICE, i.channelId!).length;
-      assert.equal((await staleClick(i.channelId!, before, Actions.approve, ALICE)).status, 200);
+      assert.equal((await staleClick(bot, i.channelId!, before, Actions.approve, ALICE)).status, 200);
       const answer = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(ALICE, i.channelId!)[na]?.text, 3000, 'answer to the late click');
       assert.match(answer, /This was withdrawn at .* because its runbook run \(“API error triage”\) was cancelled by <@U0BOB0001>\. Nothing was run/);
       await bot.settled();
