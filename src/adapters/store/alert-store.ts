@@ -30,17 +30,22 @@ export class KyselyAlertStore implements AlertStore {
     // Multi-row statements: a burst costs the same few round trips (PostgreSQL) and one commit
     // however many alerts it carries. Conflicts (replays) are looked up one by one: they are rare.
     return this.db.transaction().execute(async (trx) => {
+      // Only the ids come back: an inserted row is exactly what was given (reading every column
+      // back and parsing its JSON was a fifth of the statement's cost).
       const rows = await trx
         .insertInto('alerts')
         .values(alerts.map(alertRow))
         .onConflict((oc) => oc.doNothing())
-        .returningAll()
+        .returning('id')
         .execute();
-      const fresh = new Map(rows.map((r) => [r.id, r]));
+      const fresh = new Set(rows.map((r) => r.id));
       const out: Array<{ alert: StoredAlert; inserted: boolean }> = [];
       for (const a of alerts) {
-        const row = fresh.get(a.id);
-        out.push(row ? { alert: toAlert(row), inserted: true } : { alert: await existingAlert(trx, a), inserted: false });
+        out.push(
+          fresh.has(a.id)
+            ? { alert: { ...a, state: 'pending', incidentId: null, error: null }, inserted: true }
+            : { alert: await existingAlert(trx, a), inserted: false },
+        );
       }
       const now = this.clock.now().getTime();
       await trx
