@@ -129,9 +129,9 @@ export function withdrawalOf(a: Pick<Approval, 'status' | 'result'>): ApprovalWi
 }
 
 /** Why a withdrawn approval was withdrawn, as a clause: "the runbook “X” was cancelled by <@U1>". */
-export function withdrawalReason(w: ApprovalWithdrawal, user: (id: string) => string, escape: (s: string) => string): string {
-  const by = w.by === 'system' ? '' : ` by ${/^[UW][A-Z0-9]+$/.test(w.by) ? user(w.by) : escape(w.by)}`;
-  return w.because === 'runbook_cancelled' ? `the runbook “${escape(w.runbook)}” was cancelled${by}` : `the incident was ${w.status}${by}`;
+export function withdrawalReason(w: ApprovalWithdrawal, user: (id: string) => string, esc: (s: string) => string): string {
+  const by = w.by === 'system' ? '' : ` by ${/^[UW][A-Z0-9]+$/.test(w.by) ? user(w.by) : esc(w.by)}`;
+  return w.because === 'runbook_cancelled' ? `the runbook “${esc(w.runbook)}” was cancelled${by}` : `the incident was ${w.status}${by}`;
 }
 
 export type ApprovalPatch = Partial<Pick<Approval, 'messageTs' | 'channelId' | 'decidedBy' | 'decidedAt' | 'denyReason' | 'result' | 'error'>>;
