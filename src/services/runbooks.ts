@@ -616,6 +616,8 @@ export async function applyApprovalOutcome(deps: Deps, a: Approval): Promise<voi
     default:
       return; // still pending, approved or executing
   }
+  // Who decided, so the checklist can show the "by <@…>" of the summary or error as a mention.
+  if (a.decidedBy) patch = { ...patch, detail: { ...(patch.detail ?? step.detail), decided_by: a.decidedBy } };
   const moved = await deps.store.transitionRunbookStep(step.runId, step.index, ['waiting_approval'], to, { ...patch, finishedAt: deps.clock.now() });
   if (!moved) return;
   await deps.store.audit({
