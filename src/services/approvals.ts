@@ -159,7 +159,7 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
   if (action.requires_approval && !isOpen(incident.status)) {
     throw new AppError(
       'incident.bad_transition',
-      `${incidentLabel(incident)} is ${incident.status}, and nothing is approved in a closed incident, so \`${action.id}\` was not proposed. If it is still needed, propose it in an open incident (declare one, or reopen this one).`,
+      `${incidentLabel(incident)} is ${incident.status}, and nothing is approved in a closed incident, so \`${action.id}\` was not proposed. If it is still needed, declare a new incident and propose it there.`,
       { actionId: action.id },
     );
   }
