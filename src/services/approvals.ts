@@ -156,13 +156,6 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
     });
   }
   const incident = await requireIncident(deps, input.incidentId);
-  if (action.requires_approval && !isOpen(incident.status)) {
-    throw new AppError(
-      'incident.bad_transition',
-      `${incidentLabel(incident)} is ${incident.status}, and nothing is approved in a closed incident, so \`${action.id}\` was not proposed. If it is still needed, declare a new incident and propose it there.`,
-      { actionId: action.id },
-    );
-  }
   if (!incident.channelId) {
     throw new AppError('input.invalid', `${incidentLabel(incident)} has no Slack channel yet, so there is nowhere to ask for approval. Try again in a moment.`);
   }
@@ -173,6 +166,7 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
   // agents never act on their own: whatever they propose, even a read, waits for a human's Approve.
   // A runbook step an agent started is the team's declaration: its read-only action is a read.
   const requiresApproval = action.requires_approval || (input.proposerKind !== 'user' && input.proposerKind !== 'runbook' && input.declaredInRunbook !== true);
+  if (requiresApproval) refuseIfClosed(incident, action.id);
   // Who may approve is fixed now: the role holders of this moment, the named users, and the user
   // groups' members as Slack lists them now. Taking a role later grants nothing for this proposal.
   const approvers = requiresApproval ? await resolveApprovers(deps, incident.id, policy) : null;
@@ -226,6 +220,19 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
   await deps.jobs.enqueue(approvalExpireJob, { approvalId: approval.id }, { delayMs: approval.expiresAt.getTime() - now.getTime() });
   await showOrRetryLater(deps, approval.id);
   return (await deps.store.getApproval(approval.id)) ?? approval;
+}
+
+/**
+ * Nothing is approved in a closed incident (its pending approvals were withdrawn when it closed):
+ * a proposal that needs a person's Approve is refused there with the reason.
+ */
+export function refuseIfClosed(incident: Incident, actionId: string): void {
+  if (isOpen(incident.status)) return;
+  throw new AppError(
+    'incident.bad_transition',
+    `${incidentLabel(incident)} is ${incident.status}, and nothing is approved in a closed incident, so \`${actionId}\` was not proposed. If it is still needed, declare a new incident and propose it there.`,
+    { actionId },
+  );
 }
 
 /**
