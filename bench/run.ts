@@ -20,7 +20,7 @@ import { startFakeIncidentIo } from '../test/fakes/incidentio/fake.js';
 import type { CallRecord } from '../test/fakes/shared/server.js';
 import { startFakeAnthropic } from '../test/fakes/anthropic/server.js';
 import { GENERAL_CHANNEL_ID, SEED_PEOPLE, SlackDriver, startSlackEmulator, tierOf } from '../src/emulator/slack/index.js';
-import { openAndMigrate } from '../src/adapters/store/index.js';
+import { openAndMigrate, type KyselyStore } from '../src/adapters/store/index.js';
 import type { Store } from '../src/ports/store.js';
 import { Actions, Markers } from '../src/slack/ids.js';
 import { loadConfig } from '../src/config.js';
@@ -400,6 +400,28 @@ async function declarePath(): Promise<void> {
 const ALERT_SECRET = 'bench-alert-secret-0123456789';
 const letters = (n: number) => String.fromCharCode(97 + (n % 26)) + String.fromCharCode(97 + Math.floor(n / 26));
 
+interface OpenJobs {
+  /** Queued or running jobs due before the horizon (running ones always count), by kind. */
+  inWindow: Map<string, number>;
+  /** Queued jobs scheduled after the horizon (reminders and the like), by kind. */
+  later: Map<string, number>;
+}
+
+/** The jobs not done yet, read from the jobs table (the store's port counts by state only). */
+async function openJobs(store: Store, horizon: number): Promise<OpenJobs> {
+  const rows = await (store as KyselyStore).db
+    .selectFrom('jobs')
+    .select(['kind', 'state', 'run_after'])
+    .where('state', 'in', ['queued', 'running'])
+    .execute();
+  const out: OpenJobs = { inWindow: new Map(), later: new Map() };
+  for (const r of rows) {
+    const m = r.state === 'running' || Number(r.run_after) <= horizon ? out.inWindow : out.later;
+    m.set(r.kind, (m.get(r.kind) ?? 0) + 1);
+  }
+  return out;
+}
+
 async function alertStorm(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<void> {
   const cfg = writeConfigFile({ alerts: { rate_limit_per_minute: 1_000_000 } });
   const bot = await startBot({
@@ -430,16 +452,22 @@ async function alertStorm(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<vo
       ok: accepted / seconds >= floor && accepted === TOTAL,
       note: `${accepted}/${TOTAL} accepted in ${seconds.toFixed(1)} s, 50 in flight${others.length ? `; others: ${[...new Set(others)].join(',')}` : ''}`,
     });
+    // Settled = every job the storm caused has run. Jobs scheduled beyond the settle window by
+    // design (an incident's first reminder, 15 min out) are not storm work still in flight: they
+    // are counted apart, by kind, in the note. Anything due within the window (batched alert
+    // notes, throttled storm list edits, card refreshes) must have run.
+    const SETTLE_MS = 240_000;
     const settleStart = performance.now();
     const store = bot.fb.deps.store;
-    let pending = 0;
+    const horizon = Date.now() + SETTLE_MS;
+    let open: OpenJobs = { inWindow: new Map(), later: new Map() };
     const settled = await waitUntil(
       async () => {
-        pending = (await store.countJobs({ state: 'queued' })) + (await store.countJobs({ state: 'running' }));
+        open = await openJobs(store, horizon);
         const o = slackOutcome(bot.emulator);
-        return pending === 0 && o.announcements.size >= FPS;
+        return open.inWindow.size === 0 && o.announcements.size >= FPS;
       },
-      240_000,
+      SETTLE_MS,
       'the storm to settle',
       250,
     ).then(
@@ -447,12 +475,32 @@ async function alertStorm(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<vo
       () => false,
     );
     const settle = (performance.now() - settleStart) / 1000;
+    const byKind = (m: Map<string, number>) =>
+      [...m]
+        .sort()
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ') || 'none';
     // Not settled in time: still report what a person would see now, marked as such.
-    if (!settled) add({ name: `storm.${db}.unsettled_jobs`, value: pending, unit: 'jobs', target: '= 0 within 240 s', ok: false });
+    if (!settled)
+      add({
+        name: `storm.${db}.unsettled_jobs`,
+        value: [...open.inWindow.values()].reduce((a, b) => a + b, 0),
+        unit: 'jobs',
+        target: `= 0 within ${SETTLE_MS / 1000} s`,
+        ok: false,
+        note: `queued or running, due within the window: ${byKind(open.inWindow)}`,
+      });
+    add({
+      name: `storm.${db}.settled_after_ingest`,
+      value: settle,
+      unit: 's',
+      target: `≤ ${SETTLE_MS / 1000}`,
+      ok: settled,
+      note: `every job due within ${SETTLE_MS / 1000} s done, every announcement posted, Slack paced under its tiers; scheduled later by design: ${byKind(open.later)}`,
+    });
     const incidents = (await store.listOpenIncidents()).length;
     const o = slackOutcome(bot.emulator);
     const doubled = [...o.cards.values(), ...o.announcements.values()].filter((n) => n > 1).length;
-    add({ name: `storm.${db}.settled_after_ingest`, value: settle, unit: 's', note: 'all jobs done, Slack paced under its tiers' });
     add({
       name: `storm.${db}.incidents`,
       value: incidents,
