@@ -409,11 +409,7 @@ interface OpenJobs {
 
 /** The jobs not done yet, read from the jobs table (the store's port counts by state only). */
 async function openJobs(store: Store, horizon: number): Promise<OpenJobs> {
-  const rows = await (store as KyselyStore).db
-    .selectFrom('jobs')
-    .select(['kind', 'state', 'run_after'])
-    .where('state', 'in', ['queued', 'running'])
-    .execute();
+  const rows = await (store as KyselyStore).db.selectFrom('jobs').select(['kind', 'state', 'run_after']).where('state', 'in', ['queued', 'running']).execute();
   const out: OpenJobs = { inWindow: new Map(), later: new Map() };
   for (const r of rows) {
     const m = r.state === 'running' || Number(r.run_after) <= horizon ? out.inWindow : out.later;
