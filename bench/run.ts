@@ -31,6 +31,8 @@ import { buildSummarizer } from '../src/app.js';
 import { systemClock } from '../src/ports/clock.js';
 import type { TranscriptLine } from '../src/ports/summarizer.js';
 import { insightsStats, insightsSync } from './insights.js';
+import { formatValue, type Result } from './report.js';
+import { writeReadme } from './readme.js';
 import {
   addPeople,
   freePort,
@@ -49,22 +51,14 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ALICE = SEED_PEOPLE[0].id;
 const BOB = SEED_PEOPLE[1].id;
 
-export interface Result {
-  name: string;
-  value: number;
-  unit: string;
-  target?: string;
-  ok?: boolean;
-  numerator?: number;
-  denominator?: number;
-  note?: string;
-}
+export type { Result };
 
 const results: Result[] = [];
 function add(r: Result): void {
   results.push(r);
-  const v = Number.isFinite(r.value) ? (Math.abs(r.value) >= 100 ? r.value.toFixed(0) : r.value.toFixed(2)) : String(r.value);
-  process.stderr.write(`  ${r.name}: ${v} ${r.unit}${r.target ? ` (target ${r.target}: ${r.ok ? 'pass' : 'FAIL'})` : ''}${r.note ? ` — ${r.note}` : ''}\n`);
+  process.stderr.write(
+    `  ${r.name}: ${formatValue(r.value)} ${r.unit}${r.target ? ` (target ${r.target}: ${r.ok ? 'pass' : 'FAIL'})` : ''}${r.note ? ` — ${r.note}` : ''}\n`,
+  );
 }
 
 const only = new Set(
@@ -1288,13 +1282,7 @@ function moduleCosts(): void {
 // -- main --------------------------------------------------------------------------------------------
 
 function table(rs: Result[]): string {
-  const rows = rs.map((r) => [
-    r.name,
-    Number.isFinite(r.value) ? (Math.abs(r.value) >= 100 ? r.value.toFixed(0) : r.value.toFixed(2)) : String(r.value),
-    r.unit,
-    r.target ?? '',
-    r.ok === undefined ? '' : r.ok ? 'pass' : 'FAIL',
-  ]);
+  const rows = rs.map((r) => [r.name, formatValue(r.value), r.unit, r.target ?? '', r.ok === undefined ? '' : r.ok ? 'pass' : 'FAIL']);
   const head = ['name', 'value', 'unit', 'target', 'result'];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const fmt = (r: string[]) => `| ${r.map((c, i) => (i === 1 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join(' | ')} |`;
@@ -1432,11 +1420,24 @@ async function run(): Promise<void> {
     }
   }
   load('end');
+  // What this run covered and when, for the README's bench section (bench/report.ts).
+  results.unshift({
+    name: 'bench.run',
+    value: (Date.now() - started) / 1000,
+    unit: 's',
+    note: only.size ? `BENCH_ONLY=${[...only].join(',')}` : 'every scenario',
+    run: { startedAt: new Date(started).toISOString(), only: [...only] },
+  });
   const out = join(ROOT, 'bench/results.json');
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(
     `\n${table(results)}\n\n${results.filter((r) => r.ok === false).length} failing of ${results.filter((r) => r.ok !== undefined).length} with targets; ${((Date.now() - started) / 1000).toFixed(0)} s; written to bench/results.json\n`,
   );
+  // The README shows a full run's figures: a subset run leaves it alone (and says so).
+  if (process.env.BENCH_WRITE_README === '1') {
+    if (only.size) process.stdout.write('README.md not rewritten: BENCH_ONLY ran a subset (bench:readme -- --subset forces it)\n');
+    else process.stdout.write(`${writeReadme(results, join(ROOT, 'README.md')).join('\n')}\n`);
+  }
 }
 
 run().then(
