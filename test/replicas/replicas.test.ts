@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { BOT_TOKEN, startBot, type Bot } from '../e2e/harness.js';
 import { withPgSchema, type PgSchema } from '../store/pg-helper.js';
 import { GENERAL_CHANNEL_ID, SEED_PEOPLE, startSlackEmulator } from '../../src/emulator/slack/index.js';
+import type { KyselyStore } from '../../src/adapters/store/index.js';
 import { Actions } from '../../src/slack/ids.js';
 import {
   addPeople,
@@ -221,6 +222,36 @@ describe('two replicas on one PostgreSQL', { skip: pg ? false : 'PostgreSQL unre
       assert.equal(o.channels, 1, 'the channel A created is reused, not duplicated');
       assert.equal(o.cards.get(inc.id), 1, 'one card');
       assert.equal(o.announcements.get(inc.id), 1, 'one announcement');
+    } finally {
+      await r.close();
+    }
+  });
+  test('a replica that starts leaves the work a live replica is running alone: reclaiming leases at start-up is for SQLite only', async () => {
+    const r = await twoReplicas({ leaseMs: 1500, startB: false });
+    try {
+      // Replica A's card and announcement posts take 4 s (over two leases): it stays alive and
+      // renews its lease meanwhile. B starts in the middle of it.
+      r.emulator.inject('chat.postMessage', { latencyMs: 4000, times: 2 });
+      await r.a.driver.slash('declare critical Replica starting mid-flow', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+      await r.a.waitFor(() => r.emulator.calls('conversations.create').some((c) => c.ok), 5000, 'the channel');
+      const [inc] = await r.a.fb.deps.store.listOpenIncidents();
+      assert.ok(inc);
+      const b = await r.startB();
+      await r.a.waitFor(
+        async () => (await r.a.fb.deps.store.listAudit({ incidentId: inc.id })).find((x) => x.action === 'incident.flow_completed'),
+        15_000,
+        'replica A to finish its flow',
+      );
+      await Promise.all([r.a.settled(), b.settled()]);
+      const o = slackOutcome(r.emulator);
+      assert.equal(o.cards.get(inc.id), 1, 'one card');
+      assert.equal(o.announcements.get(inc.id), 1, 'one announcement');
+      const flow = await (r.a.fb.deps.store as KyselyStore).db
+        .selectFrom('jobs')
+        .select(['attempts', 'state'])
+        .where('kind', '=', 'declare.flow')
+        .executeTakeFirstOrThrow();
+      assert.deepEqual({ attempts: Number(flow.attempts), state: flow.state }, { attempts: 1, state: 'done' }, 'run once, by A: B did not take it over');
     } finally {
       await r.close();
     }
