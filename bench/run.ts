@@ -128,6 +128,17 @@ async function spawnServer(
   };
 }
 
+/** User plus system CPU time of a process, in ms (Linux /proc; clock ticks of 10 ms); NaN elsewhere. */
+function processCpuMs(pid: number): number {
+  try {
+    // Fields after the command name: utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
 let built = false;
 /** The bot processes run dist/: compile first when a source changed since the last build (as `npm start` does). */
 function buildIfStale(): void {
@@ -188,12 +199,32 @@ async function ackLatency(): Promise<void> {
       non200 += rs.filter((r) => r.status !== 200).length;
       return rs.map((r) => r.ms);
     };
+    const cpu = { botSlash: 0, bareSlash: 0, botClick: 0, bareClick: 0 };
+    /** CPU time (ms) a process used during `fn`, from /proc (Linux); NaN elsewhere. */
+    const cpuOf = async <T>(pid: number, fn: () => Promise<T>): Promise<[T, number]> => {
+      const before = processCpuMs(pid);
+      const out = await fn();
+      return [out, processCpuMs(pid) - before];
+    };
+    // The work behind the bot's acks (modals, replies through the emulator, which lives in this
+    // process) is left to finish before the bare server's round, so it does not slow that round:
+    // each side's round starts from an idle machine, and the bot's CPU figure includes that work.
+    const settle = () => sleep(300);
     // Round 0 warms both (JIT, connection pools) and is not counted; then alternate bot/bare.
     for (let r = 0; r <= ROUNDS; r++) {
-      const bs = await slashRound(botDriver);
-      const ns = await slashRound(bareDriver);
-      const bc = await clickRound(botDriver);
-      const nc = await clickRound(bareDriver);
+      const [bs, bsCpu] = await cpuOf(bot.pid, async () => {
+        const ms = await slashRound(botDriver);
+        await settle();
+        return ms;
+      });
+      const [ns, nsCpu] = await cpuOf(bare.pid, () => slashRound(bareDriver));
+      const [bc, bcCpu] = await cpuOf(bot.pid, async () => {
+        const ms = await clickRound(botDriver);
+        await settle();
+        return ms;
+      });
+      const [nc, ncCpu] = await cpuOf(bare.pid, () => clickRound(bareDriver));
+      await settle();
       if (r === 0) {
         non200 = 0;
         continue;
@@ -202,8 +233,10 @@ async function ackLatency(): Promise<void> {
       samples.bareSlash.push(...ns);
       samples.botClick.push(...bc);
       samples.bareClick.push(...nc);
-      // Let the bot finish the work behind the acks (modals, replies) before the next round.
-      await sleep(300);
+      cpu.botSlash += bsCpu;
+      cpu.bareSlash += nsCpu;
+      cpu.botClick += bcCpu;
+      cpu.bareClick += ncCpu;
     }
     for (const kind of ['Slash', 'Click'] as const) {
       const b = samples[`bot${kind}`];
@@ -219,6 +252,13 @@ async function ackLatency(): Promise<void> {
       add({ name: `${name}.bare_p99`, value: bare99, unit: 'ms' });
       add({ name: `${name}.p50_ratio`, value: p50 / bare50, unit: '×', target: '≤ 1.3', ok: p50 / bare50 <= 1.3, numerator: p50, denominator: bare50 });
       add({ name: `${name}.p99_ratio`, value: p99 / bare99, unit: '×', target: '≤ 2', ok: p99 / bare99 <= 2, numerator: p99, denominator: bare99 });
+      // CPU time per request survives a loaded machine better than latency does (no target).
+      const botCpu = (cpu[`bot${kind}`] * 1000) / b.length;
+      const bareCpu = (cpu[`bare${kind}`] * 1000) / n.length;
+      if (Number.isFinite(botCpu) && Number.isFinite(bareCpu)) {
+        add({ name: `${name}.cpu_per_request`, value: botCpu, unit: 'µs', note: 'bot process, the work behind the ack included (/proc, 10 ms ticks)' });
+        add({ name: `${name}.bare_cpu_per_request`, value: bareCpu, unit: 'µs' });
+      }
     }
     add({ name: 'ack.non_200', value: non200, unit: 'responses', target: '= 0', ok: non200 === 0 });
   } finally {
