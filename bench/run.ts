@@ -1306,7 +1306,8 @@ async function footprint(): Promise<void> {
 function moduleCosts(): void {
   const measure = (spec: string): number => {
     const code = `const a = process.memoryUsage().rss; await import(${JSON.stringify(spec)}); const b = process.memoryUsage().rss; process.stdout.write(String(b - a));`;
-    const r = spawnSync(process.execPath, ['--max-semi-space-size=2', '--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8' });
+    // With `npm start`'s node flags, as the footprint figure above.
+    const r = spawnSync(process.execPath, [...startCommand().slice(0, -1), '--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8' });
     return r.status === 0 ? Number(r.stdout) / 1024 / 1024 : NaN;
   };
   const modules = [

@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { parse as parseQuery } from 'node:querystring';
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { App, HTTPReceiver, isValidSlackRequest, LogLevel } from '@slack/bolt';
+import type { App, HTTPReceiver } from '@slack/bolt';
+// Bolt's own modules, not its index: the index also loads the Express and AWS Lambda receivers
+// (express and its middleware: ~1.7 MB of heap for the life of the process) that this bot never
+// uses. The package has no `exports` map, so these paths are ordinary files of the published
+// package; the typecheck fails if a Bolt upgrade moves them. LogLevel is @slack/logger's enum,
+// which @slack/web-api re-exports as Bolt's index does.
+import boltApp from '@slack/bolt/dist/App.js';
+import httpReceiver from '@slack/bolt/dist/receivers/HTTPReceiver.js';
+import { isValidSlackRequest } from '@slack/bolt/dist/receivers/verify-request.js';
+import { LogLevel } from '@slack/web-api';
 import { slackLogger, type SlackChat } from '../adapters/slack/chat.js';
 import type { SlackConnection } from '../config.js';
 import { ChatError } from '../errors.js';
@@ -45,7 +54,7 @@ export function buildBolt(
   let receiver: HTTPReceiver | null = null;
   let bolt: App;
   if (slack.mode === 'socket') {
-    bolt = new App({
+    bolt = new boltApp.default({
       token: slack.botToken,
       appToken: slack.appToken,
       socketMode: true,
@@ -58,7 +67,7 @@ export function buildBolt(
     });
     timeSocketAcks(bolt, metrics);
   } else {
-    receiver = new HTTPReceiver({
+    receiver = new httpReceiver.default({
       signingSecret: slack.signingSecret,
       endpoints: '/slack/events',
       processBeforeResponse: false,
@@ -71,7 +80,7 @@ export function buildBolt(
     });
     // convoStore off: the bot keeps no per-conversation state in Bolt (the store is ours), and the
     // middleware would cost every request a lookup before the ack.
-    bolt = new App({
+    bolt = new boltApp.default({
       token: slack.botToken,
       receiver,
       logger: boltLogger,
