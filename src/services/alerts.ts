@@ -64,8 +64,11 @@ export const alertJobs = [alertProcessJob, alertNoteJob, alertRecordJob, ...stor
  * The webhook side of alerts: store each delivery's alerts with their `alert.process` jobs, and
  * answer only once that is committed. Deliveries that arrive together (50 senders in flight, an
  * alert storm) share one transaction: one commit for the burst instead of two per alert, which on
- * SQLite and PostgreSQL alike is most of what accepting an alert costs. One transaction runs at a
- * time; whatever arrives meanwhile is the next batch. A batch that fails is retried delivery by
+ * SQLite and PostgreSQL alike is most of what accepting an alert costs (on PostgreSQL the burst is
+ * one statement, one round trip: see the store). One transaction runs at a time; whatever arrives
+ * meanwhile is the next batch, so bursts grow with the load (group commit) while a lone alert is
+ * stored at once. Measured: two or three transactions in flight on PostgreSQL did not ingest
+ * faster than one (same CPU per alert, smaller bursts), so one it is. A batch that fails is retried delivery by
  * delivery, so one bad delivery fails alone. Dedupe is the store's: (source, delivery id) once.
  */
 export interface AlertIntake {

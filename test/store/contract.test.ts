@@ -498,6 +498,32 @@ function storeContract(open: () => Promise<Opened>): void {
       assert.deepEqual(await s.insertAlertsWithJobs([], () => assert.fail('no job for nothing')), []);
     });
 
+    test('a burst keeps every field exactly, whatever text it carries (quotes, braces, NULL, emoji, nulls)', async () => {
+      const odd = newAlert({
+        title: 'a "quoted", {braced} \\ back\\slash, NULL, \'single\', 🔥 and é',
+        service: null,
+        externalId: null,
+        url: null,
+        raw: { 'k"ey': 'v\\al{ue}', list: ['NULL', null, '', ','], n: 1.5 },
+        receivedAt: at(123),
+      });
+      const plain = newAlert({ title: 'NULL', service: '' });
+      const kind = uid('kind_');
+      const out = await s.insertAlertsWithJobs([odd, plain], (x) => ({
+        id: uid('job_'),
+        kind,
+        key: `${kind}:${x.id}`,
+        payload: { alertId: x.id, t: x.title },
+        runAfter: at(0),
+      }));
+      assert.deepEqual(
+        out.map((r) => r.inserted),
+        [true, true],
+      );
+      for (const a of [odd, plain]) assert.deepEqual(await s.getAlert(a.id), { ...a, state: 'pending', incidentId: null, error: null });
+      assert.equal(await s.countJobs({ kind }), 2);
+    });
+
     test('joinAlerts applies pending repeats once, in one transaction with the count, the fingerprint and the job', async () => {
       const { incident } = await s.createIncident(newIncident());
       const fingerprint = uid('fp_');

@@ -87,7 +87,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
     }),
     ...methodsOf<AuditStore>(new KyselyAuditStore(db), { audit: true, listAudit: true }),
     ...methodsOf<ProcessedStore>(new KyselyProcessedStore(db), { markProcessed: true, pruneProcessed: true, pruneJobs: true }),
-    ...methodsOf<AlertStore>(new KyselyAlertStore(db, clock), {
+    ...methodsOf<AlertStore>(new KyselyAlertStore(db, clock, dialect), {
       insertAlert: true,
       insertAlertsWithJobs: true,
       getAlert: true,
