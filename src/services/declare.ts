@@ -282,15 +282,29 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   /** Posted in this run with the backend link in it (or no link to show): nothing to re-render. */
   const linked = (posted: { rendered: boolean } | null, rendered: Incident) => !posted || (posted.rendered && !!rendered.backendUrl);
 
-  const cardP = channelP.then(async (channel) => {
-    if (!channel) return null;
-    const shown = current(channel);
-    const card = await postIncidentCard(deps, flowId, { ...shown, channelId: channel.id }, roles);
-    return { card, linked: linked(card, shown) };
+  // The card is what the next layer waits for (pin, brief, link refresh): it goes to Slack first,
+  // and the rest of this layer (invite, topic, announcement, bookmark, write-back) spends its store
+  // round trips after it is handed over. They all share one SQLite connection and one event loop,
+  // so whatever is queued ahead of the card's step records delays its post (measured: ~4-5 ms of
+  // the ~9 ms between the channel's answer and the card post). Released however the card step ends.
+  let releaseLayer!: () => void;
+  const cardHandedOver = new Promise<void>((resolve) => (releaseLayer = resolve));
+  const cardP = channelP
+    .then(async (channel) => {
+      if (!channel) return null;
+      const shown = current(channel);
+      const card = await postIncidentCard(deps, flowId, { ...shown, channelId: channel.id }, roles, releaseLayer);
+      return { card, linked: linked(card, shown) };
+    })
+    .finally(releaseLayer);
+  /** The channel, once the card is on its way (or settled without a post: resumed, failed, no channel). */
+  const afterCard = channelP.then(async (channel) => {
+    await cardHandedOver;
+    return channel;
   });
   // The announcement carries the channel link, so it follows the channel (or goes at once without one).
   const announceP = announceChannel(deps)
-    ? channelP.then(async (channel) => {
+    ? afterCard.then(async (channel) => {
         const shown = current(channel);
         const posted = await postAnnouncement(deps, flowId, shown, roles, payload.channel === 'auto' && !wantsChannel);
         return { linked: linked(posted, shown) };
@@ -300,7 +314,7 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   const tasks: Promise<unknown>[] = [backendP, cardP, announceP];
 
   tasks.push(
-    channelP.then(async (channel) => {
+    afterCard.then(async (channel) => {
       if (!channel) return;
       await Promise.all([
         step(deps, flowId, 'invite', async () => {
@@ -320,20 +334,21 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
     cardP.then(async (posted) => {
       if (!posted) return;
       const channelId = (await channelP)!.id;
-      await Promise.all([
-        step(deps, flowId, 'pin', async () => {
-          await deps.chat.pin(channelId, posted.card.ts);
-          return true;
-        }),
-        // The brief comes after the card in the channel, on its own job: Claude never holds up the flow.
-        deps.jobs.enqueue(briefJob, { incidentId: inc.id }),
-      ]);
+      await step(deps, flowId, 'pin', async () => {
+        await deps.chat.pin(channelId, posted.card.ts);
+        return true;
+      });
+    }),
+    // The brief comes after the card in the channel, on its own job (Claude never holds up the
+    // flow): queued as the card goes out, written while it is in flight, posted once it is recorded.
+    afterCard.then(async (channel) => {
+      if (channel) await deps.jobs.enqueue(briefJob, { incidentId: inc.id, after: { flowId, step: 'card' } });
     }),
   );
 
   // What needs both the channel and the backend record: the bookmark to the record, and the channel written back to it.
   tasks.push(
-    Promise.all([backendP, channelP]).then(async ([ref, channel]) => {
+    Promise.all([backendP, afterCard]).then(async ([ref, channel]) => {
       if (!channel) return;
       const links: Promise<unknown>[] = [];
       if (ref.url) {
@@ -363,15 +378,21 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
     }),
   );
 
-  // The card and announcement that went out before the backend link existed, rendered once more
-  // as soon as the link and both posts are there (not behind the write-back or the pin).
+  // The card and announcement that went out before the backend link existed, each rendered once
+  // more as soon as the link and its own post are there (not behind the other, the write-back or
+  // the pin). Two steps: the card's refresh is on the critical path, the announcement's is not.
   tasks.push(
-    Promise.all([backendP, cardP, announceP]).then(async ([ref, card, announced]) => {
-      if (!ref.url) return;
-      const cardStale = !!card && !card.linked;
-      if (!cardStale && announced.linked) return;
+    Promise.all([backendP, cardP]).then(async ([ref, card]) => {
+      if (!ref.url || !card || card.linked) return;
       await step(deps, flowId, 'views.linked', async () => {
-        await refreshIncidentViews(deps, inc.id, { card: cardStale, announcement: !announced.linked });
+        await refreshIncidentViews(deps, inc.id, { card: true });
+        return true;
+      });
+    }),
+    Promise.all([backendP, announceP]).then(async ([ref, announced]) => {
+      if (!ref.url || announced.linked) return;
+      await step(deps, flowId, 'views.linked.announcement', async () => {
+        await refreshIncidentViews(deps, inc.id, { announcement: true });
         return true;
       });
     }),

@@ -88,11 +88,14 @@ export async function postIncidentCard(
   flowId: string,
   incident: Incident & { channelId: string },
   roles: RoleAssignments,
+  /** Called as the post is handed to Slack (not when an earlier run already posted it). */
+  onSend?: () => void,
 ): Promise<{ ts: string; rendered: boolean }> {
   const card = await cardFor(deps, incident, roles);
   let rendered = false;
   const posted = await postOnce(deps, flowId, 'card', incident.channelId, Markers.card(incident.id), () => {
     rendered = true;
+    onSend?.();
     return card;
   });
   await deps.store.updateIncident(incident.id, { cardTs: posted.ts, updatedAt: deps.clock.now() });
