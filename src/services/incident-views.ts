@@ -113,12 +113,15 @@ export async function postAnnouncement(
   incident: Incident,
   roles: RoleAssignments,
   below: boolean,
+  /** As for the card. */
+  onSend?: () => void,
 ): Promise<{ ts: string; rendered: boolean } | null> {
   const channel = announceChannel(deps);
   if (!channel) return null;
   let rendered = false;
   const posted = await postOnce(deps, flowId, 'announce', channel, Markers.announce(incident.id), () => {
     rendered = true;
+    onSend?.();
     return announcementFor(deps, incident, roles, below);
   });
   await deps.store.updateIncident(incident.id, { announceTs: posted.ts, updatedAt: deps.clock.now() });
