@@ -27,7 +27,7 @@ import { systemClock } from '../src/ports/clock.js';
 import { startFakeRootly, type FakeRootly } from '../test/fakes/rootly/fake.js';
 import { seedHistory } from '../test/services/insights-seed.js';
 import { pgUnreachableReason, withPgSchema } from '../test/store/pg-helper.js';
-import type { Result } from './run.js';
+import type { Result } from './report.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const N = Number(process.env.BENCH_INSIGHTS_N ?? 10_000);

@@ -1,12 +1,13 @@
 /**
- * `npm run bench`: every figure of issue 8, measured on loopback against the project's fakes.
+ * `npm run bench`: every figure of issues 8 and 16, measured on loopback against the project's fakes.
  * Prints a table and writes bench/results.json. Ratios are measured side by side in one run
  * (interleaved rounds), so a busy machine slows both sides alike instead of fooling the ratio.
  *
- * Options (env): BENCH_ONLY=ack,declare,storm,race,summary,footprint,insights-sync,insights-stats,mcp
- * (comma list) runs a subset; BENCH_INSIGHTS_N sets the insights incident count (default 10000);
- * BENCH_LATENCY_MS sets L for the declare path (default 100); BENCH_DECLARE_BOT=process|shared runs the
- * declare path with the bot in its own process or on the fakes' event loop only (default: both);
+ * Options (env): BENCH_ONLY=ack,declare,storm,storm500,crash,race,summary,cost,footprint,insights-sync,
+ * insights-stats,mcp (comma list) runs a subset (storm, race and crash also run on PostgreSQL when
+ * it is reachable); BENCH_INSIGHTS_N sets the insights incident count (default 10000);
+ * BENCH_LATENCY_MS sets L for the declare path (default 100); BENCH_DECLARE_BOT=process|shared runs
+ * the declare path with the bot in its own process or on the fakes' event loop only (default: both);
  * TEST_DATABASE_URL as for the tests.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -15,6 +16,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { BOT_TOKEN, SIGNING_SECRET, startBot, type Bot } from '../test/e2e/harness.js';
 import { pgUnreachableReason, withPgSchema } from '../test/store/pg-helper.js';
@@ -31,7 +33,7 @@ import {
   startSlackEmulator,
   tierOf,
 } from '../src/emulator/slack/index.js';
-import { openAndMigrate } from '../src/adapters/store/index.js';
+import { openAndMigrate, type KyselyStore } from '../src/adapters/store/index.js';
 import type { Store } from '../src/ports/store.js';
 import { Actions, Markers } from '../src/slack/ids.js';
 import { loadConfig } from '../src/config.js';
@@ -41,6 +43,8 @@ import { buildSummarizer } from '../src/app.js';
 import { systemClock } from '../src/ports/clock.js';
 import type { TranscriptLine } from '../src/ports/summarizer.js';
 import { insightsStats, insightsSync } from './insights.js';
+import { formatValue, type Result } from './report.js';
+import { writeReadme } from './readme.js';
 import {
   addPeople,
   freePort,
@@ -59,22 +63,14 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ALICE = SEED_PEOPLE[0].id;
 const BOB = SEED_PEOPLE[1].id;
 
-export interface Result {
-  name: string;
-  value: number;
-  unit: string;
-  target?: string;
-  ok?: boolean;
-  numerator?: number;
-  denominator?: number;
-  note?: string;
-}
+export type { Result };
 
 const results: Result[] = [];
 function add(r: Result): void {
   results.push(r);
-  const v = Number.isFinite(r.value) ? (Math.abs(r.value) >= 100 ? r.value.toFixed(0) : r.value.toFixed(2)) : String(r.value);
-  process.stderr.write(`  ${r.name}: ${v} ${r.unit}${r.target ? ` (target ${r.target}: ${r.ok ? 'pass' : 'FAIL'})` : ''}${r.note ? ` — ${r.note}` : ''}\n`);
+  process.stderr.write(
+    `  ${r.name}: ${formatValue(r.value)} ${r.unit}${r.target ? ` (target ${r.target}: ${r.ok ? 'pass' : 'FAIL'})` : ''}${r.note ? ` — ${r.note}` : ''}\n`,
+  );
 }
 
 const only = new Set(
@@ -102,7 +98,11 @@ async function scenario(key: string, title: string, fn: () => Promise<void>): Pr
 
 /** The floor: a server that only checks Slack's signature and answers 200. */
 /** A child process listening on `port`, ready when `/healthz` (or any answer) comes back. */
-async function spawnServer(args: string[], env: Record<string, string>, port: number): Promise<{ url: string; kill(): Promise<void>; close(): Promise<void> }> {
+async function spawnServer(
+  args: string[],
+  env: Record<string, string>,
+  port: number,
+): Promise<{ url: string; pid: number; kill(): Promise<void>; close(): Promise<void> }> {
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' },
@@ -126,6 +126,7 @@ async function spawnServer(args: string[], env: Record<string, string>, port: nu
   );
   return {
     url: `http://127.0.0.1:${port}/slack/events`,
+    pid: child.pid!,
     kill: async () => {
       const gone = new Promise((r) => child.once('exit', r));
       child.kill('SIGKILL');
@@ -137,6 +138,17 @@ async function spawnServer(args: string[], env: Record<string, string>, port: nu
       if (child.exitCode === null) child.kill('SIGKILL');
     },
   };
+}
+
+/** User plus system CPU time of a process, in ms (Linux /proc; clock ticks of 10 ms); NaN elsewhere. */
+function processCpuMs(pid: number): number {
+  try {
+    // Fields after the command name: utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
 }
 
 let built = false;
@@ -199,12 +211,32 @@ async function ackLatency(): Promise<void> {
       non200 += rs.filter((r) => r.status !== 200).length;
       return rs.map((r) => r.ms);
     };
+    const cpu = { botSlash: 0, bareSlash: 0, botClick: 0, bareClick: 0 };
+    /** CPU time (ms) a process used during `fn`, from /proc (Linux); NaN elsewhere. */
+    const cpuOf = async <T>(pid: number, fn: () => Promise<T>): Promise<[T, number]> => {
+      const before = processCpuMs(pid);
+      const out = await fn();
+      return [out, processCpuMs(pid) - before];
+    };
+    // The work behind the bot's acks (modals, replies through the emulator, which lives in this
+    // process) is left to finish before the bare server's round, so it does not slow that round:
+    // each side's round starts from an idle machine, and the bot's CPU figure includes that work.
+    const settle = () => sleep(300);
     // Round 0 warms both (JIT, connection pools) and is not counted; then alternate bot/bare.
     for (let r = 0; r <= ROUNDS; r++) {
-      const bs = await slashRound(botDriver);
-      const ns = await slashRound(bareDriver);
-      const bc = await clickRound(botDriver);
-      const nc = await clickRound(bareDriver);
+      const [bs, bsCpu] = await cpuOf(bot.pid, async () => {
+        const ms = await slashRound(botDriver);
+        await settle();
+        return ms;
+      });
+      const [ns, nsCpu] = await cpuOf(bare.pid, () => slashRound(bareDriver));
+      const [bc, bcCpu] = await cpuOf(bot.pid, async () => {
+        const ms = await clickRound(botDriver);
+        await settle();
+        return ms;
+      });
+      const [nc, ncCpu] = await cpuOf(bare.pid, () => clickRound(bareDriver));
+      await settle();
       if (r === 0) {
         non200 = 0;
         continue;
@@ -213,8 +245,10 @@ async function ackLatency(): Promise<void> {
       samples.bareSlash.push(...ns);
       samples.botClick.push(...bc);
       samples.bareClick.push(...nc);
-      // Let the bot finish the work behind the acks (modals, replies) before the next round.
-      await sleep(300);
+      cpu.botSlash += bsCpu;
+      cpu.bareSlash += nsCpu;
+      cpu.botClick += bcCpu;
+      cpu.bareClick += ncCpu;
     }
     for (const kind of ['Slash', 'Click'] as const) {
       const b = samples[`bot${kind}`];
@@ -230,6 +264,13 @@ async function ackLatency(): Promise<void> {
       add({ name: `${name}.bare_p99`, value: bare99, unit: 'ms' });
       add({ name: `${name}.p50_ratio`, value: p50 / bare50, unit: '×', target: '≤ 1.3', ok: p50 / bare50 <= 1.3, numerator: p50, denominator: bare50 });
       add({ name: `${name}.p99_ratio`, value: p99 / bare99, unit: '×', target: '≤ 2', ok: p99 / bare99 <= 2, numerator: p99, denominator: bare99 });
+      // CPU time per request survives a loaded machine better than latency does (no target).
+      const botCpu = (cpu[`bot${kind}`] * 1000) / b.length;
+      const bareCpu = (cpu[`bare${kind}`] * 1000) / n.length;
+      if (Number.isFinite(botCpu) && Number.isFinite(bareCpu)) {
+        add({ name: `${name}.cpu_per_request`, value: botCpu, unit: 'µs', note: 'bot process, the work behind the ack included (/proc, 10 ms ticks)' });
+        add({ name: `${name}.bare_cpu_per_request`, value: bareCpu, unit: 'µs' });
+      }
     }
     add({ name: 'ack.non_200', value: non200, unit: 'responses', target: '= 0', ok: non200 === 0 });
   } finally {
@@ -513,6 +554,43 @@ async function declareRuns(where: 'process' | 'shared', kind: BackendName, L: nu
 const ALERT_SECRET = 'bench-alert-secret-0123456789';
 const letters = (n: number) => String.fromCharCode(97 + (n % 26)) + String.fromCharCode(97 + Math.floor(n / 26));
 
+interface OpenJobs {
+  /** Queued or running jobs due before the horizon (running ones always count), by kind. */
+  inWindow: Map<string, number>;
+  /** Queued jobs scheduled after the horizon (reminders and the like), by kind. */
+  later: Map<string, number>;
+}
+
+/** The jobs not done yet, read from the jobs table (the store's port counts by state only). */
+async function openJobs(store: Store, horizon: number): Promise<OpenJobs> {
+  const rows = await (store as KyselyStore).db.selectFrom('jobs').select(['kind', 'state', 'run_after']).where('state', 'in', ['queued', 'running']).execute();
+  const out: OpenJobs = { inWindow: new Map(), later: new Map() };
+  for (const r of rows) {
+    const m = r.state === 'running' || Number(r.run_after) <= horizon ? out.inWindow : out.later;
+    m.set(r.kind, (m.get(r.kind) ?? 0) + 1);
+  }
+  return out;
+}
+
+/**
+ * Post `alerts` from a worker thread (bench/ingest-sender.mjs), `limit` in flight: the senders' CPU
+ * (signing, JSON, the HTTP client) runs beside the bot, as other machines' would, not on its loop.
+ */
+async function sendFromWorker(url: string, secret: string, alerts: object[], limit: number): Promise<{ statuses: number[]; seconds: number }> {
+  buildIfStale();
+  const worker = new Worker(join(ROOT, 'bench/ingest-sender.mjs'), { workerData: { url, secret, alerts, limit } });
+  try {
+    const out = await new Promise<{ statuses: number[]; ms: number }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`the ingest sender exited with ${code} before reporting`)));
+    });
+    return { statuses: out.statuses, seconds: out.ms / 1000 };
+  } finally {
+    await worker.terminate();
+  }
+}
+
 async function alertStorm(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<void> {
   const cfg = writeConfigFile({ alerts: { rate_limit_per_minute: 1_000_000 } });
   const bot = await startBot({
@@ -529,9 +607,7 @@ async function alertStorm(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<vo
       severity: 'critical',
       external_id: `bench-${i}`,
     }));
-    const started = performance.now();
-    const statuses = await pool(alerts, 50, (a) => postGenericAlert(bot.url, ALERT_SECRET, a));
-    const seconds = (performance.now() - started) / 1000;
+    const { statuses, seconds } = await sendFromWorker(bot.url, ALERT_SECRET, alerts, 50);
     const accepted = statuses.filter((s) => s === 202).length;
     const others = statuses.filter((s) => s !== 202);
     const floor = db === 'sqlite' ? 1000 : 2000;
@@ -543,16 +619,22 @@ async function alertStorm(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<vo
       ok: accepted / seconds >= floor && accepted === TOTAL,
       note: `${accepted}/${TOTAL} accepted in ${seconds.toFixed(1)} s, 50 in flight${others.length ? `; others: ${[...new Set(others)].join(',')}` : ''}`,
     });
+    // Settled = every job the storm caused has run. Jobs scheduled beyond the settle window by
+    // design (an incident's first reminder, 15 min out) are not storm work still in flight: they
+    // are counted apart, by kind, in the note. Anything due within the window (batched alert
+    // notes, throttled storm list edits, card refreshes) must have run.
+    const SETTLE_MS = 240_000;
     const settleStart = performance.now();
     const store = bot.fb.deps.store;
-    let pending = 0;
+    const horizon = Date.now() + SETTLE_MS;
+    let open: OpenJobs = { inWindow: new Map(), later: new Map() };
     const settled = await waitUntil(
       async () => {
-        pending = (await store.countJobs({ state: 'queued' })) + (await store.countJobs({ state: 'running' }));
+        open = await openJobs(store, horizon);
         const o = slackOutcome(bot.emulator);
-        return pending === 0 && o.announcements.size >= FPS;
+        return open.inWindow.size === 0 && o.announcements.size >= FPS;
       },
-      240_000,
+      SETTLE_MS,
       'the storm to settle',
       250,
     ).then(
@@ -560,12 +642,32 @@ async function alertStorm(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<vo
       () => false,
     );
     const settle = (performance.now() - settleStart) / 1000;
+    const byKind = (m: Map<string, number>) =>
+      [...m]
+        .sort()
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ') || 'none';
     // Not settled in time: still report what a person would see now, marked as such.
-    if (!settled) add({ name: `storm.${db}.unsettled_jobs`, value: pending, unit: 'jobs', target: '= 0 within 240 s', ok: false });
+    if (!settled)
+      add({
+        name: `storm.${db}.unsettled_jobs`,
+        value: [...open.inWindow.values()].reduce((a, b) => a + b, 0),
+        unit: 'jobs',
+        target: `= 0 within ${SETTLE_MS / 1000} s`,
+        ok: false,
+        note: `queued or running, due within the window: ${byKind(open.inWindow)}`,
+      });
+    add({
+      name: `storm.${db}.settled_after_ingest`,
+      value: settle,
+      unit: 's',
+      target: `≤ ${SETTLE_MS / 1000}`,
+      ok: settled,
+      note: `every job due within ${SETTLE_MS / 1000} s done, every announcement posted, Slack paced under its tiers; scheduled later by design: ${byKind(open.later)}`,
+    });
     const incidents = (await store.listOpenIncidents()).length;
     const o = slackOutcome(bot.emulator);
     const doubled = [...o.cards.values(), ...o.announcements.values()].filter((n) => n > 1).length;
-    add({ name: `storm.${db}.settled_after_ingest`, value: settle, unit: 's', note: 'all jobs done, Slack paced under its tiers' });
     add({
       name: `storm.${db}.incidents`,
       value: incidents,
@@ -650,11 +752,13 @@ async function crashRecovery(): Promise<void> {
     const card = performance.now();
     add({
       name: 'crash.declare.card_after_restart',
-      value: (card - t0) / 1000,
+      // The figure the target is about: from the restarted process answering /healthz (0 when the
+      // card was already there by then); the start-up itself is footprint.start_to_ready's.
+      value: Math.max(0, card - ready) / 1000,
       unit: 's',
       target: '≤ 10 after ready',
       ok: card - ready <= 10_000,
-      note: `SIGKILL after conversations.create, before the card; spawn → /healthz ${((ready - t0) / 1000).toFixed(1)} s, card ${Math.max(0, (card - ready) / 1000).toFixed(1)} s after`,
+      note: `SIGKILL after conversations.create, before the card; restart: spawn → /healthz ${((ready - t0) / 1000).toFixed(1)} s, spawn → card ${((card - t0) / 1000).toFixed(1)} s`,
     });
 
     // 2. Killed while an approved action runs (the executor answers after 20 s).
@@ -688,17 +792,139 @@ async function crashRecovery(): Promise<void> {
     const headline = /· ran/.test(settled) ? 'ran' : /· failed/.test(settled) ? 'failed' : 'outcome unknown';
     add({
       name: 'crash.approval.result_after_restart',
-      value: (posted - t0) / 1000,
+      value: Math.max(0, posted - ready2) / 1000,
       unit: 's',
       target: '≤ 10 after ready',
       ok: posted - ready2 <= 10_000,
-      note: `SIGKILL while the executor ran; the message then reads “${headline}”; spawn → /healthz ${((ready2 - t0) / 1000).toFixed(1)} s, result ${Math.max(0, (posted - ready2) / 1000).toFixed(1)} s after; executor calls ${target.calls.length - before}`,
+      note: `SIGKILL while the executor ran; the message then reads “${headline}”; restart: spawn → /healthz ${((ready2 - t0) / 1000).toFixed(1)} s, spawn → result ${((posted - t0) / 1000).toFixed(1)} s; executor calls ${target.calls.length - before}`,
     });
     await bot.close();
   } finally {
     await emulator.close();
     await target.close();
     rmSync(dir, { recursive: true, force: true });
+    rmSync(dirname(cfg), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Two replicas (two processes of the built bot, as in production) on one PostgreSQL schema and one
+ * Slack workspace. The replica that holds the job's lease (its worker id carries its pid) is
+ * SIGKILLed mid-declaration (the card post hangs) and mid-execution (the executor answers after
+ * 20 s); the survivor takes the work over when the dead replica's lease runs out (15 s, renewed
+ * every 5 s while it lived) and its next poll. Timed from the SIGKILL to the card / the result
+ * on the approval message.
+ */
+async function crashTakeoverPostgres(dbUrl: string): Promise<void> {
+  const emulator = await startSlackEmulator({ botToken: BOT_TOKEN, rateLimits: 'off' });
+  const target = await startCountingServer();
+  const cfg = writeConfigFile({
+    actions: [
+      {
+        id: 'rollback_deployment',
+        title: 'Roll back a deployment',
+        params: { service: { type: 'string', required: true }, version: { type: 'string', required: true } },
+        requires_approval: true,
+        policy: { roles: ['commander'], users: [BOB] },
+        executor: { type: 'webhook', url: target.url, secret_env: 'BENCH_EXECUTOR_SECRET', retries: 0, timeout_ms: 30_000 },
+      },
+    ],
+  });
+  const env = {
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: emulator.apiUrl,
+    DATABASE_URL: dbUrl,
+    LOG_LEVEL: 'warn',
+    FIREBREAK_CONFIG: cfg,
+    BENCH_EXECUTOR_SECRET: 'bench-exec-secret',
+    ANNOUNCE_CHANNEL: 'C0INCIDENTS',
+  };
+  const { openKyselyStore } = await import('../src/adapters/store/index.js');
+  const store = await openKyselyStore(dbUrl, { poolSize: 1 });
+  type Replica = Awaited<ReturnType<typeof spawnServer>>;
+  // One at a time: each runs the migrations at start.
+  const replicas: Replica[] = [];
+  const spawnReplica = async () => {
+    const r = await spawnServer(startCommand(), env, await freePort());
+    replicas.push(r);
+    return r;
+  };
+  /** The replica whose worker holds the running job of this kind (worker ids are `w-<pid>-…`). */
+  const holderOf = (kind: string) =>
+    waitUntil(
+      async () => {
+        const row = await store.db.selectFrom('jobs').select('claimed_by').where('kind', '=', kind).where('state', '=', 'running').executeTakeFirst();
+        const pid = /^w-(\d+)-/.exec(row?.claimed_by ?? '')?.[1];
+        return replicas.find((r) => String(r.pid) === pid);
+      },
+      15_000,
+      `the replica running ${kind}`,
+    );
+  const killHolder = async (kind: string) => {
+    const holder = await holderOf(kind);
+    await holder.kill();
+    replicas.splice(replicas.indexOf(holder), 1);
+    return performance.now();
+  };
+  try {
+    await spawnReplica();
+    await spawnReplica();
+    // 1. Killed between the channel and the card (its card post hangs).
+    emulator.inject('chat.postMessage', { hang: true, times: 2 });
+    const driver = (r: Replica) => new SlackDriver({ emulator, requestUrl: r.url, signingSecret: SIGNING_SECRET });
+    await driver(replicas[0]!).slash('declare critical Bench replica dies during a declaration', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+    await waitUntil(() => emulator.calls('conversations.create').some((c) => c.ok), 30_000, 'the channel');
+    await sleep(300);
+    let killed = await killHolder('declare.flow');
+    emulator.clearFaults();
+    await waitUntil(() => markedMessages(emulator, 'card:').length === 1, 60_000, 'the card from the surviving replica', 20);
+    const card = (performance.now() - killed) / 1000;
+    add({
+      name: 'crash.postgres.declare.card_after_takeover',
+      value: card,
+      unit: 's',
+      target: '≤ 20 after SIGKILL',
+      ok: card <= 20,
+      note: 'two replicas; the one running the declaration SIGKILLed after conversations.create, before the card; the other posts it',
+    });
+
+    // 2. Killed while an approved action runs (the executor answers after 20 s).
+    await spawnReplica();
+    const inc = (await store.listOpenIncidents())[0]!;
+    emulator.state.addMembers(inc.channelId!, [BOB]);
+    await driver(replicas[0]!).slash('action rollback_deployment service=api version=v41', { user: ALICE, channel: inc.channelId! });
+    const msg = await waitUntil(() => markedMessages(emulator, 'approval:').find((m) => m.channel === inc.channelId), 15_000, 'the approval message');
+    target.setDelay(20_000);
+    const before = target.calls.length;
+    await driver(replicas[0]!).click({ channel: msg.channel, ts: msg.ts }, Actions.approve, { user: BOB });
+    await waitUntil(() => target.calls.length > before, 15_000, 'the executor call');
+    killed = await killHolder('approval.execute');
+    target.setDelay(0);
+    const settled = await waitUntil(
+      () => {
+        const text = JSON.stringify(emulator.state.message(msg.channel, msg.ts)?.blocks ?? []);
+        return /· ran|· failed|· outcome unknown/.test(text) ? text : null;
+      },
+      60_000,
+      'the result on the approval message',
+      20,
+    );
+    const result = (performance.now() - killed) / 1000;
+    const headline = /· ran/.test(settled) ? 'ran' : /· failed/.test(settled) ? 'failed' : 'outcome unknown';
+    add({
+      name: 'crash.postgres.approval.result_after_takeover',
+      value: result,
+      unit: 's',
+      target: '≤ 20 after SIGKILL',
+      ok: result <= 20,
+      note: `the replica running the approved action SIGKILLed while the executor ran; the other posts “${headline}”; executor calls ${target.calls.length - before}`,
+    });
+  } finally {
+    await Promise.allSettled(replicas.map((r) => r.close()));
+    await store.close();
+    await emulator.close();
+    await target.close();
     rmSync(dirname(cfg), { recursive: true, force: true });
   }
 }
@@ -1193,7 +1419,8 @@ async function footprint(): Promise<void> {
 function moduleCosts(): void {
   const measure = (spec: string): number => {
     const code = `const a = process.memoryUsage().rss; await import(${JSON.stringify(spec)}); const b = process.memoryUsage().rss; process.stdout.write(String(b - a));`;
-    const r = spawnSync(process.execPath, ['--max-semi-space-size=2', '--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8' });
+    // With `npm start`'s node flags, as the footprint figure above.
+    const r = spawnSync(process.execPath, [...startCommand().slice(0, -1), '--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8' });
     return r.status === 0 ? Number(r.stdout) / 1024 / 1024 : NaN;
   };
   const modules = [
@@ -1227,13 +1454,7 @@ function moduleCosts(): void {
 // -- main --------------------------------------------------------------------------------------------
 
 function table(rs: Result[]): string {
-  const rows = rs.map((r) => [
-    r.name,
-    Number.isFinite(r.value) ? (Math.abs(r.value) >= 100 ? r.value.toFixed(0) : r.value.toFixed(2)) : String(r.value),
-    r.unit,
-    r.target ?? '',
-    r.ok === undefined ? '' : r.ok ? 'pass' : 'FAIL',
-  ]);
+  const rows = rs.map((r) => [r.name, formatValue(r.value), r.unit, r.target ?? '', r.ok === undefined ? '' : r.ok ? 'pass' : 'FAIL']);
   const head = ['name', 'value', 'unit', 'target', 'result'];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const fmt = (r: string[]) => `| ${r.map((c, i) => (i === 1 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join(' | ')} |`;
@@ -1348,20 +1569,21 @@ async function run(): Promise<void> {
   );
   await scenario('insights-stats', '/incident stats 90d: figures and chart on SQLite and PostgreSQL', () => insightsStats(add));
   await scenario('mcp', 'Agents over MCP: list_incidents / get_incident over 1,000 incidents', mcpReads);
-  if (wanted('storm') || wanted('race')) {
+  if (wanted('storm') || wanted('race') || wanted('crash')) {
     const reason = await pgUnreachableReason();
     if (reason) {
       process.stderr.write(`\n⚠ PostgreSQL scenarios skipped: ${reason}\n`);
       add({ name: 'postgres.skipped', value: NaN, unit: '', note: reason });
     } else {
-      for (const [key, fn] of [
-        ['storm', alertStorm],
-        ['race', approvalRace],
+      for (const [key, title, fn] of [
+        ['storm', 'Alert storm', (url: string) => alertStorm('postgres', url)],
+        ['race', 'Approval race', (url: string) => approvalRace('postgres', url)],
+        ['crash', 'Crash takeover: SIGKILL one of two replicas mid-declaration and mid-execution', crashTakeoverPostgres],
       ] as const) {
-        await scenario(key, `${key === 'storm' ? 'Alert storm' : 'Approval race'} on PostgreSQL`, async () => {
+        await scenario(key, `${title} on PostgreSQL`, async () => {
           const pg = await withPgSchema();
           try {
-            await fn('postgres', pg!.url);
+            await fn(pg!.url);
           } finally {
             await pg!.cleanup();
           }
@@ -1370,11 +1592,24 @@ async function run(): Promise<void> {
     }
   }
   load('end');
+  // What this run covered and when, for the README's bench section (bench/report.ts).
+  results.unshift({
+    name: 'bench.run',
+    value: (Date.now() - started) / 1000,
+    unit: 's',
+    note: only.size ? `BENCH_ONLY=${[...only].join(',')}` : 'every scenario',
+    run: { startedAt: new Date(started).toISOString(), only: [...only] },
+  });
   const out = join(ROOT, 'bench/results.json');
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(
     `\n${table(results)}\n\n${results.filter((r) => r.ok === false).length} failing of ${results.filter((r) => r.ok !== undefined).length} with targets; ${((Date.now() - started) / 1000).toFixed(0)} s; written to bench/results.json\n`,
   );
+  // The README shows a full run's figures: a subset run leaves it alone (and says so).
+  if (process.env.BENCH_WRITE_README === '1') {
+    if (only.size) process.stdout.write('README.md not rewritten: BENCH_ONLY ran a subset (bench:readme -- --subset forces it)\n');
+    else process.stdout.write(`${writeReadme(results, join(ROOT, 'README.md')).join('\n')}\n`);
+  }
 }
 
 run().then(

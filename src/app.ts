@@ -22,6 +22,7 @@ import { createActionExecutor } from './adapters/executors/index.js';
 import { deadJobNotice, JobRunner, maintenanceJob } from './services/jobs.js';
 import { StepSignals } from './services/steps.js';
 import { buildBolt, startSocketMode, startupFailure } from './slack/bolt.js';
+import { commandAckFor } from './slack/listeners/commands.js';
 import { registerListeners } from './slack/listeners/index.js';
 import { createStepRunners } from './adapters/runbook/step-runners.js';
 import type { StepRunners } from './ports/step-runners.js';
@@ -187,7 +188,15 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   for (const job of allJobs) jobs.register(job, jobContext);
   for (const w of config.warnings) logger.warn(w);
 
-  const { bolt, requestListener } = buildBolt(slack, { slackApiUrl: config.slackApiUrl, logger, metrics, chat, store, clock });
+  const { bolt, requestListener } = buildBolt(slack, {
+    slackApiUrl: config.slackApiUrl,
+    logger,
+    metrics,
+    chat,
+    store,
+    clock,
+    commandAck: (text) => commandAckFor(text, config.file.roles),
+  });
   registerListeners(bolt, deps);
 
   let slackOk = false;

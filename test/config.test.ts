@@ -128,3 +128,25 @@ test('secrets: one value cannot be both a token sent in clear and an HMAC key', 
   );
   assert.doesNotThrow(() => loadConfig({ ALERT_WEBHOOK_SECRET: same, ALERT_WEBHOOK_TOKEN: `${same}-token` }, '/nonexistent'));
 });
+
+test('.env.example names every environment variable Firebreak reads (the documented interface, both ways)', async () => {
+  const { readFileSync, readdirSync, statSync } = await import('node:fs');
+  const files = (dir: string): string[] =>
+    readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? files(join(dir, n)) : n.endsWith('.ts') ? [join(dir, n)] : []));
+  const read = new Set<string>();
+  for (const f of files('src')) {
+    const src = readFileSync(f, 'utf8');
+    for (const m of src.matchAll(/\benv\.([A-Z][A-Z0-9_]+)|\benv\[['"]([A-Z][A-Z0-9_]+)['"]\]/g)) read.add(m[1] ?? m[2]!);
+  }
+  // config.ts reads the environment through a zod schema: its keys (and the secret lists) are names too.
+  const config = readFileSync('src/config.ts', 'utf8');
+  const schema = config.slice(config.indexOf('const EnvSchema = z.object({'), config.indexOf('\n});', config.indexOf('const EnvSchema')));
+  for (const m of schema.matchAll(/^ {2}([A-Z][A-Z0-9_]+):/gm)) read.add(m[1]!);
+  // The operating system's own variables, passed through to child processes or libpq defaults.
+  for (const system of ['PATH', 'USER', 'PGUSER']) read.delete(system);
+  const documented = new Set([...readFileSync('.env.example', 'utf8').matchAll(/^#?\s*([A-Z][A-Z0-9_]{2,})=/gm)].map((m) => m[1]!));
+  assert.deepEqual([...read].filter((v) => !documented.has(v)).sort(), [], 'read by the source but not in .env.example');
+  // Documented for other readers: compose.yaml's database password, and the agent token a firebreak.yml `token_env` names.
+  const elsewhere = new Set(['POSTGRES_PASSWORD', 'FIREBREAK_AGENT_TOKEN']);
+  assert.deepEqual([...documented].filter((v) => !read.has(v) && !elsewhere.has(v)).sort(), [], 'in .env.example but read by nothing');
+});

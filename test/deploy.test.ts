@@ -54,6 +54,12 @@ test('Dockerfile: non-root, production dependencies only, HEALTHCHECK on /health
   assert.match(df, /^HEALTHCHECK .*\n?.*\/healthz/m);
   const cmd = /^CMD \[(.*)\]$/m.exec(df)?.[1] ?? '';
   assert.ok(cmd.includes('"dist/src/main.js"'), cmd);
+  // The image runs node with `npm start`'s flags (young generation size, V8 worker threads): the
+  // idle footprint the bench measures through `npm start` is the container's too.
+  const startFlags = (JSON.parse(read('package.json')) as Obj).scripts.start.split(/\s+/).filter((a: string) => a.startsWith('--'));
+  const cmdFlags = (JSON.parse(`[${cmd}]`) as string[]).filter((a) => a.startsWith('--'));
+  assert.ok(startFlags.length > 0, 'npm start sets node flags');
+  assert.deepEqual(cmdFlags, startFlags);
   // tsconfig.build.json compiles src/ into dist/src/ (what the CMD runs).
   const build = JSON.parse(read('tsconfig.build.json')) as Obj;
   assert.deepEqual(build.include, ['src/**/*.ts']);

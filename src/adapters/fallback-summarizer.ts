@@ -5,7 +5,7 @@ import { systemClock } from '../ports/clock.js';
 import type { TimelineEntry } from '../ports/store.js';
 import type { DiagnosisResult, ProposalsResult, SummaryContext, SummaryResult, Summarizer } from '../ports/summarizer.js';
 import { time } from '../slack/blocks/common.js';
-import { escapeText } from '../slack/mrkdwn.js';
+import { escapeKeepingUserMentions, escapeText } from '../slack/mrkdwn.js';
 
 /**
  * The summary Firebreak posts when Claude is not configured or fails: built only from the
@@ -49,7 +49,9 @@ export function createFallbackSummarizer(opts: FallbackSummarizerOptions = {}): 
     return `• Channel: ${ctx.transcript.length} messages (${humans.length} from ${people} people, ${ctx.transcript.length - humans.length} from bots)`;
   };
 
-  const entries = (ctx: SummaryContext, n: number): string[] => ctx.timeline.slice(-n).map((e) => `• ${time(e.at)} — ${escapeText(entryText(e))}`);
+  // Record text: its people stay mentions (who declared, who approved); nothing else in it can ping.
+  const entries = (ctx: SummaryContext, n: number): string[] =>
+    ctx.timeline.slice(-n).map((e) => `• ${time(e.at)} — ${escapeKeepingUserMentions(entryText(e))}`);
 
   const result = (text: string): SummaryResult => ({ text, fallback: true, requestId: null, coveredThroughTs: null });
 

@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { z } from 'zod';
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
 
 /**
  * Remediation actions are declared in config, not hard-coded. A definition names its parameters
@@ -34,12 +35,22 @@ export const MAX_PARAMS = 10;
 
 export const maxLength = (spec: Pick<ParamSpec, 'type' | 'max'>): number => Math.min(spec.max ?? DEFAULT_MAX_STRING, MAX_STRING_PARAM);
 
+/**
+ * re2js is loaded the first time a pattern is compiled (at config load, when an action declares
+ * one), synchronously, through its CommonJS build: most configurations declare no pattern, and the
+ * engine costs ~0.6 MB of heap for the life of the process once loaded. Nothing imports its ES
+ * build, so one copy is ever loaded.
+ */
+const requireModule = createRequire(import.meta.url);
+let re2js: typeof import('re2js') | undefined;
+
 /** A team-written pattern, compiled once with RE2 (no backtracking, so no catastrophic input). */
 const compiled = new Map<string, RE2JS>();
 export function compilePattern(pattern: string): RE2JS {
   let re = compiled.get(pattern);
   if (!re) {
-    re = RE2JS.compile(pattern);
+    re2js ??= requireModule('re2js') as typeof import('re2js');
+    re = re2js.RE2JS.compile(pattern);
     compiled.set(pattern, re);
   }
   return re;

@@ -109,21 +109,29 @@ export interface Approval extends NewApproval {
 
 /**
  * Why Firebreak itself withdrew a pending approval (status `denied`, kept in `result`, which a
- * denied approval does not otherwise use): the runbook run whose step proposed it was cancelled.
- * `by` cancelled the run; the action never runs.
+ * denied approval does not otherwise use): the runbook run whose step proposed it was cancelled,
+ * or its incident was resolved or cancelled (nothing is approved in a closed incident). `by` is
+ * who cancelled the run or closed the incident (`system`, or a backend name, when no person did).
+ * The action never runs, and reopening the incident does not bring the approval back.
  */
-export interface ApprovalWithdrawal {
-  because: 'runbook_cancelled';
-  runId: string;
-  runbook: string;
-  by: string;
-}
+export type ApprovalWithdrawal =
+  | { because: 'runbook_cancelled'; runId: string; runbook: string; by: string }
+  | { because: 'incident_closed'; status: 'resolved' | 'cancelled'; by: string };
 
 export function withdrawalOf(a: Pick<Approval, 'status' | 'result'>): ApprovalWithdrawal | null {
   if (a.status !== 'denied' || !a.result || typeof a.result !== 'object') return null;
-  const w = (a.result as { withdrawn?: Partial<ApprovalWithdrawal> }).withdrawn;
-  if (w?.because !== 'runbook_cancelled' || typeof w.runId !== 'string' || typeof w.by !== 'string') return null;
-  return { because: w.because, runId: w.runId, runbook: typeof w.runbook === 'string' ? w.runbook : w.runId, by: w.by };
+  const w = (a.result as { withdrawn?: Record<string, unknown> }).withdrawn;
+  if (!w || typeof w.by !== 'string') return null;
+  if (w.because === 'runbook_cancelled' && typeof w.runId === 'string')
+    return { because: w.because, runId: w.runId, runbook: typeof w.runbook === 'string' ? w.runbook : w.runId, by: w.by };
+  if (w.because === 'incident_closed' && (w.status === 'resolved' || w.status === 'cancelled')) return { because: w.because, status: w.status, by: w.by };
+  return null;
+}
+
+/** Why a withdrawn approval was withdrawn, as a clause: "the runbook “X” was cancelled by <@U1>". */
+export function withdrawalReason(w: ApprovalWithdrawal, user: (id: string) => string, esc: (s: string) => string): string {
+  const by = w.by === 'system' ? '' : ` by ${/^[UW][A-Z0-9]+$/.test(w.by) ? user(w.by) : esc(w.by)}`;
+  return w.because === 'runbook_cancelled' ? `the runbook “${esc(w.runbook)}” was cancelled${by}` : `the incident was ${w.status}${by}`;
 }
 
 export type ApprovalPatch = Partial<Pick<Approval, 'messageTs' | 'channelId' | 'decidedBy' | 'decidedAt' | 'denyReason' | 'result' | 'error'>>;

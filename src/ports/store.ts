@@ -115,10 +115,23 @@ export interface ProcessedStore {
 }
 
 /** The store's alerts. */
+/** Alerts of one fingerprint joining its open episode's incident (see `joinAlerts`). */
+export interface AlertJoin {
+  incidentId: string;
+  fingerprint: string;
+  alertIds: string[];
+  /** The newest of the alerts' receivedAt. */
+  lastSeen: Date;
+  /** Enqueued in the same transaction when at least one alert was applied (skipped if its key is taken). */
+  job: NewJob;
+}
+
 export interface AlertStore {
   /** Durably store an alert; with the same (source, deliveryId) it is stored once. */
   insertAlert(alert: NewAlert): Promise<{ alert: StoredAlert; inserted: boolean }>;
   getAlert(id: string): Promise<StoredAlert | null>;
+  /** The alerts of these ids that exist, in no particular order. */
+  getAlerts(ids: string[]): Promise<StoredAlert[]>;
   /**
    * Accept deliveries in one transaction (one commit for a burst): each alert inserted as by
    * `insertAlert` and `jobFor(stored)` enqueued with it, so an accepted alert always has its job.
@@ -137,6 +150,15 @@ export interface AlertStore {
   getFingerprint(fingerprint: string): Promise<AlertFingerprint | null>;
   claimFingerprint(fingerprint: string, incidentId: string, at: Date, replaceIf: { incidentIdIn: string[] | null }): Promise<boolean>;
   touchFingerprint(fingerprint: string, at: Date): Promise<AlertFingerprint | null>;
+  /**
+   * Repeats of open episodes applied together, all in one transaction (one commit for a batch):
+   * for each join, those of `alertIds` still pending are marked processed into `incidentId`, the
+   * incident's alert count grows by their number, and the fingerprint's count and last seen (never
+   * moved backwards) follow, and the join's job is enqueued. Returns, per join, the ids applied: an alert already processed is
+   * skipped, so a batch run again counts nothing twice. All or nothing: a join whose incident is
+   * gone throws `incident.not_found` and none is applied.
+   */
+  joinAlerts(joins: AlertJoin[]): Promise<string[][]>;
 }
 
 /** The store's jobs: a durable queue claimed by exactly one worker. */
@@ -152,6 +174,8 @@ export interface JobStore {
   claimJobs(kinds: string[], worker: string, limit: number, now: Date, leaseMs: number): Promise<Job[]>;
   /** No-op unless `worker` still holds the claim (a taken-over lease cannot be completed). */
   completeJob(id: string, worker: string): Promise<void>;
+  /** `completeJob` for many jobs in one statement (a batch run together). */
+  completeJobs(ids: string[], worker: string): Promise<void>;
   /** Heartbeat: push the lease of jobs this worker still runs to `until`; returns how many it holds. */
   extendJobLeases(ids: string[], worker: string, until: Date): Promise<number>;
   /** Requeue at `retryAt`, or mark 'dead' when `retryAt` is null. No-op unless `worker` holds the claim. */

@@ -7,7 +7,7 @@ import { AppError } from '../errors.js';
 import type { Approval } from '../ports/store.js';
 import type { RunbookRun, RunbookStepRecord } from '../ports/runbook-store.js';
 import type { Deps } from './deps.js';
-import { policyInWords, proposeAction } from './approvals.js';
+import { policyInWords, proposeAction, refuseIfClosed } from './approvals.js';
 import { addTimelineNote, postUpdate } from './lifecycle.js';
 import { applicableRunbooks } from './runbook-offers.js';
 import { ACTIVE_RUN, startRunbook } from './runbooks.js';
@@ -384,6 +384,8 @@ export async function proposeForAgent(deps: Deps, agent: AgentPrincipal, input: 
     if (!checked.ok)
       throw new AppError('action.invalid_params', `Invalid parameters for \`${action.id}\`: ${checked.problems.join('; ')}. Nothing was proposed.`);
   }
+  // Before the idempotency key is claimed, like the checks above: an agent's proposal always waits for a person.
+  refuseIfClosed(input.incident, input.action);
   if (!input.incident.channelId)
     throw new AppError(
       'input.invalid',

@@ -11,17 +11,17 @@ import {
   parsePolicy,
   validateParams,
 } from '../domain/approval-policy.js';
-import { incidentLabel } from '../domain/incident.js';
-import { withdrawalOf, type ApprovalWithdrawal } from '../domain/records.js';
+import { incidentLabel, isOpen, type Incident } from '../domain/incident.js';
+import { withdrawalOf, withdrawalReason, type ApprovalWithdrawal } from '../domain/records.js';
 import { AppError } from '../errors.js';
 import { ExecutorError, NOT_EXECUTED, type ExecutionResult } from '../ports/executor.js';
 import type { Approval, ApprovalVote, ProposerKind } from '../ports/store.js';
 import { approvalMessage, approvalRefusal, describePolicy, escapeMrkdwn } from '../slack/blocks/approval.js';
-import { clip, time } from '../slack/blocks/common.js';
+import { clip, time, user } from '../slack/blocks/common.js';
 import { Markers } from '../slack/ids.js';
 import type { Deps } from './deps.js';
 import { backendSyncJob, requireIncident } from './lifecycle.js';
-import { defineJob } from './jobs.js';
+import { defineJob, type AnyJob } from './jobs.js';
 import { postOnce } from './steps.js';
 import { approvalSettledJob, cancelledRunOf } from './runbooks.js';
 
@@ -31,7 +31,7 @@ import { approvalSettledJob, cancelledRunOf } from './runbooks.js';
  *
  *   pending ──approve (enough distinct votes)──▶ approved ──job──▶ executing ──▶ succeeded | failed
  *      │                                                               └─(job resumed after a crash)─▶ unknown
- *      ├──deny / withdraw (the proposer, or its runbook run cancelled)──▶ denied
+ *      ├──deny / withdraw (the proposer; its runbook run cancelled; its incident resolved or cancelled)──▶ denied
  *      └──expiry (job or a late click)──▶ expired
  *
  * Only the click that wins `pending → approved` enqueues the execute job (keyed by the approval id,
@@ -72,7 +72,22 @@ export const approvalExpireJob = defineJob({
   },
 });
 
-export const approvalJobs = [approvalExecuteJob, approvalShowJob, approvalExpireJob];
+/**
+ * Withdraws the approvals still pending when an incident was resolved or cancelled: nothing is
+ * approved in a closed incident. Enqueued by the status change (keyed by the incident's version,
+ * so once per change). Only approvals proposed up to that moment are withdrawn, even when the job
+ * runs after a quick reopen; a process that stops before the job is enqueued is covered by
+ * `approve`, which refuses (and withdraws) when it finds the incident closed.
+ */
+export const approvalsWithdrawOnCloseJob = defineJob({
+  kind: 'approval.withdraw_on_close',
+  payload: z.object({ incidentId: z.string().min(1), status: z.enum(['resolved', 'cancelled']), by: z.string().min(1), at: z.iso.datetime() }),
+  run: async (deps, p) => {
+    await withdrawForClosedIncident(deps, p.incidentId, { status: p.status, by: p.by, before: new Date(p.at) });
+  },
+});
+
+export const approvalJobs: readonly AnyJob[] = [approvalExecuteJob, approvalShowJob, approvalExpireJob, approvalsWithdrawOnCloseJob];
 
 /**
  * Enqueued once per outcome (succeeded, failed, unknown, denied, expired), for whatever waits on
@@ -151,6 +166,7 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
   // agents never act on their own: whatever they propose, even a read, waits for a human's Approve.
   // A runbook step an agent started is the team's declaration: its read-only action is a read.
   const requiresApproval = action.requires_approval || (input.proposerKind !== 'user' && input.proposerKind !== 'runbook' && input.declaredInRunbook !== true);
+  if (requiresApproval) refuseIfClosed(incident, action.id);
   // Who may approve is fixed now: the role holders of this moment, the named users, and the user
   // groups' members as Slack lists them now. Taking a role later grants nothing for this proposal.
   const approvers = requiresApproval ? await resolveApprovers(deps, incident.id, policy) : null;
@@ -204,6 +220,19 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
   await deps.jobs.enqueue(approvalExpireJob, { approvalId: approval.id }, { delayMs: approval.expiresAt.getTime() - now.getTime() });
   await showOrRetryLater(deps, approval.id);
   return (await deps.store.getApproval(approval.id)) ?? approval;
+}
+
+/**
+ * Nothing is approved in a closed incident (its pending approvals were withdrawn when it closed):
+ * a proposal that needs a person's Approve is refused there with the reason.
+ */
+export function refuseIfClosed(incident: Incident, actionId: string): void {
+  if (isOpen(incident.status)) return;
+  throw new AppError(
+    'incident.bad_transition',
+    `${incidentLabel(incident)} is ${incident.status}, and nothing is approved in a closed incident, so \`${actionId}\` was not proposed. If it is still needed, declare a new incident and propose it there.`,
+    { actionId },
+  );
 }
 
 /**
@@ -265,7 +294,7 @@ export async function approve(deps: Deps, input: { approvalId: string; userId: s
   const a = await loadApproval(deps, input.approvalId);
   if (!isUserId(userId)) return refuseNonPerson(deps, a, userId, 'approve');
   if (a.status !== 'pending' || !a.requiresApproval) return refuseClosed(deps, a, userId, 'approve');
-  const withdrawn = await withdrawIfRunCancelled(deps, a);
+  const withdrawn = await withdrawIfStale(deps, a);
   if (withdrawn) return refuseClosed(deps, withdrawn, userId, 'approve');
   const now = deps.clock.now();
   if (isExpired(a, now)) return expireOnClick(deps, a, userId, 'approve');
@@ -309,6 +338,12 @@ export async function approve(deps: Deps, input: { approvalId: string; userId: s
     };
   }
 
+  // Checked again as late as possible: a resolve or a cancel that landed while this click voted
+  // must win. (A resolve committed between this check and the next line still loses to the
+  // click, as a click that wins the compare-and-set before a cancel does: the action had its
+  // approval while the incident was open.)
+  const late = await withdrawIfStale(deps, fresh);
+  if (late) return refuseClosed(deps, late, userId, 'approve');
   const won = await deps.store.transitionApproval(a.id, ['pending'], 'approved', { decidedBy: userId, decidedAt: now });
   if (!won) return refuseClosed(deps, await loadApproval(deps, a.id), userId, 'approve');
 
@@ -338,7 +373,7 @@ export async function deny(deps: Deps, input: { approvalId: string; userId: stri
   const a = await loadApproval(deps, input.approvalId);
   if (!isUserId(userId)) return refuseNonPerson(deps, a, userId, 'deny');
   if (a.status !== 'pending' || !a.requiresApproval) return refuseClosed(deps, a, userId, 'deny');
-  const withdrawn = await withdrawIfRunCancelled(deps, a);
+  const withdrawn = await withdrawIfStale(deps, a);
   if (withdrawn) return refuseClosed(deps, withdrawn, userId, 'deny');
   const now = deps.clock.now();
   if (isExpired(a, now)) return expireOnClick(deps, a, userId, 'deny');
@@ -378,10 +413,11 @@ export async function deny(deps: Deps, input: { approvalId: string; userId: stri
 }
 
 /**
- * Withdraw a pending approval because the runbook run that proposed it was cancelled: pending →
- * denied (compare-and-set, so a click that approved it first wins and this returns null), with
- * the reason kept on the approval, an audit entry, the timeline, and the message updated. The
- * runbook step waiting on it hears of it through `approval.settled`.
+ * Withdraw a pending approval because the runbook run that proposed it was cancelled, or its
+ * incident was resolved or cancelled: pending → denied (compare-and-set, so a click that approved
+ * it first wins and this returns null), with the reason kept on the approval, an audit entry, the
+ * timeline, and the message updated (no buttons). A runbook step waiting on it hears of it
+ * through `approval.settled`. Final: reopening the incident does not bring it back.
  */
 export async function withdrawApproval(deps: Deps, approvalId: string, w: ApprovalWithdrawal): Promise<Approval | null> {
   const a = await deps.store.getApproval(approvalId);
@@ -395,30 +431,67 @@ export async function withdrawApproval(deps: Deps, approvalId: string, w: Approv
     approvalId: a.id,
     actor: w.by,
     action: 'approval.withdrawn',
-    detail: { reason: 'runbook run cancelled', run: w.runId, runbook: w.runbook },
+    detail:
+      w.because === 'runbook_cancelled'
+        ? { reason: 'runbook run cancelled', run: w.runId, runbook: w.runbook }
+        : { reason: `incident ${w.status}`, status: w.status },
   });
   deps.metrics.approvals.inc({ outcome: 'denied' });
   await announceSettled(deps, won);
-  await recordTimeline(
-    deps,
-    won,
-    `\`${a.actionId}\` withdrawn: runbook “${escapeMrkdwn(w.runbook)}” was cancelled${w.by === 'system' ? '' : ` by <@${w.by}>`}; nothing was run`,
-    now,
-  );
+  const why = withdrawalReason(w, (id) => `<@${id}>`, escapeMrkdwn);
+  await recordTimeline(deps, won, `\`${a.actionId}\` withdrawn: ${w.because === 'runbook_cancelled' ? why.replace(/^the /, '') : why}; nothing was run`, now);
   await showApproval(deps, a.id).catch((err) => deps.logger.warn({ err, approvalId: a.id }, 'updating the approval message failed'));
   return won;
 }
 
 /**
- * A click on an approval whose runbook run was cancelled (the cancel's own withdrawal did not
- * happen: the process stopped in between): withdraw it now, so the click decides nothing.
+ * The incident was resolved or cancelled: withdraw its approvals that were pending then (proposed
+ * at or before `before`). Returns how many this call withdrew.
  */
-async function withdrawIfRunCancelled(deps: Deps, a: Approval): Promise<Approval | null> {
-  const run = await cancelledRunOf(deps, a.id);
-  if (!run) return null;
-  await withdrawApproval(deps, a.id, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: run.cancelledBy ?? 'system' });
-  return loadApproval(deps, a.id);
+export async function withdrawForClosedIncident(
+  deps: Deps,
+  incidentId: string,
+  close: { status: 'resolved' | 'cancelled'; by: string; before: Date },
+): Promise<number> {
+  let n = 0;
+  for (const a of await deps.store.listApprovals({ incidentId, status: ['pending'] })) {
+    if (!a.requiresApproval || a.createdAt.getTime() > close.before.getTime()) continue;
+    if (await withdrawApproval(deps, a.id, { because: 'incident_closed', status: close.status, by: close.by })) n++;
+  }
+  return n;
 }
+
+/**
+ * A click on an approval that should no longer be approvable, whose withdrawal did not happen
+ * (the process stopped between the cancel or the resolve and the withdrawal, or its job has not
+ * run yet): its runbook run was cancelled, or its incident is resolved or cancelled. Withdraw it
+ * now, so the click decides nothing; returns the withdrawn approval, or null when it stands.
+ */
+async function withdrawIfStale(deps: Deps, a: Approval): Promise<Approval | null> {
+  const run = await cancelledRunOf(deps, a.id);
+  if (run) {
+    await withdrawApproval(deps, a.id, { because: 'runbook_cancelled', runId: run.id, runbook: run.runbook.title, by: run.cancelledBy ?? 'system' });
+    return loadApproval(deps, a.id);
+  }
+  const incident = await deps.store.getIncident(a.incidentId);
+  if (incident && !isOpen(incident.status)) {
+    const status = incident.status === 'cancelled' ? 'cancelled' : 'resolved';
+    await withdrawApproval(deps, a.id, { because: 'incident_closed', status, by: await whoClosed(deps, incident) });
+    return loadApproval(deps, a.id);
+  }
+  return null;
+}
+
+/** Who resolved or cancelled the incident last, from its audit log; `system` when it does not say. */
+async function whoClosed(deps: Deps, incident: Incident): Promise<string> {
+  const entries = await deps.store.listAudit({ incidentId: incident.id, limit: 50 });
+  const closing = entries.filter(
+    (e) => e.action === `incident.${incident.status}` || (e.action === 'incident.backend_updated' && hasStatus(e.detail, incident.status)),
+  );
+  return closing.at(-1)?.actor ?? 'system';
+}
+
+const hasStatus = (detail: Record<string, unknown> | null, status: string) => (detail?.to as { status?: unknown } | undefined)?.status === status;
 
 /** Only a person decides: Claude, an agent or any other non-Slack-user id is refused, whatever the policy. */
 async function refuseNonPerson(deps: Deps, a: Approval, actor: string, click: 'approve' | 'deny'): Promise<DecisionResult> {
@@ -468,8 +541,10 @@ export function closedText(a: Approval): string {
       return `This was already approved by <@${a.decidedBy}>${when}; its outcome is unknown. Check before retrying.`;
     case 'denied': {
       const w = withdrawalOf(a);
-      if (w)
+      if (w?.because === 'runbook_cancelled')
         return `This was withdrawn${when} because its runbook run (“${escapeMrkdwn(w.runbook)}”) was cancelled${w.by === 'system' ? '' : ` by <@${w.by}>`}. Nothing was run; start the runbook again, or propose the action, if it is still needed.`;
+      if (w)
+        return `This was withdrawn${when} because ${withdrawalReason(w, user, escapeMrkdwn)}: nothing is approved in a closed incident. Nothing was run; propose it again in an open incident if it is still needed.`;
       return `This was denied by <@${a.decidedBy}>${when}${a.denyReason ? `: ${escapeMrkdwn(a.denyReason)}` : ''}. Nothing was run.`;
     }
     case 'expired':

@@ -9,6 +9,7 @@ import { defineJob } from './jobs.js';
 import { backendChangeNote, refreshIncidentViews } from './incident-views.js';
 import { postmortemJob } from './summaries.js';
 import { observeResolved } from './insights.js';
+import { approvalsWithdrawOnCloseJob } from './approvals.js';
 
 /**
  * Incidents created or changed in the backend's own UI (Rootly, incident.io), told to us by
@@ -309,6 +310,12 @@ async function applyUpdate(deps: Deps, incidentId: string, ev: BackendEvent): Pr
   await deps.store.addTimeline({ incidentId, at, kind: 'status', text, author: null, sourceRef: `${ev.source}:${ev.eventId}` });
   if (after.channelId)
     await deps.chat.post(after.channelId, `:arrows_counterclockwise: ${text}`).catch((err) => deps.logger.warn({ err }, 'posting backend update failed'));
+  if ((after.status === 'resolved' || after.status === 'cancelled') && before.status !== after.status)
+    await deps.jobs.enqueue(
+      approvalsWithdrawOnCloseJob,
+      { incidentId, status: after.status, by: SOURCE_NAME[ev.source], at: at.toISOString() },
+      { key: `${incidentId}:${after.version}` },
+    );
   if (after.status === 'resolved' && before.status !== 'resolved') {
     observeResolved(deps, after);
     await deps.jobs.enqueue(postmortemJob, { incidentId }, { key: incidentId });

@@ -27,6 +27,24 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType, C = Deps> {
   payload: S;
   key?: (payload: z.input<S>) => string;
   run: (ctx: C, payload: z.output<S>, job: Job) => Promise<void>;
+  /**
+   * Optional: run many due jobs of this kind as one unit, when one pass over them costs less than
+   * one each (repeats of the same alert). Up to `max` are claimed together; one batch of a kind
+   * runs at a time, so what is due meanwhile gathers into the next. `run` returns the jobs it did
+   * not finish; they run one by one through `run` above (with its retries and dead-letter).
+   * Only first attempts are batched: a job claimed again (its worker died or it failed) may have
+   * done part of its work, and runs alone so its recorded steps resume it.
+   */
+  batch?: {
+    max: number;
+    /**
+     * Batches of this kind start at most this often (ms of real time): under a steady stream each
+     * gathers what arrived meanwhile instead of taking one job per pass. A job arriving after a
+     * quiet spell is claimed at once; under load one waits up to this long.
+     */
+    gatherMs?: number;
+    run: (ctx: C, items: Array<{ payload: z.output<S>; job: Job }>) => Promise<Job[]>;
+  };
 }
 
 export function defineJob<S extends z.ZodType, C = Deps>(def: JobDefinition<S, C>): JobDefinition<S, C> {
@@ -37,6 +55,7 @@ export function defineJob<S extends z.ZodType, C = Deps>(def: JobDefinition<S, C
 export type AnyJob<C = Deps> = JobDefinition<any, C>;
 
 type Handler = (payload: unknown, job: Job) => Promise<void>;
+type BatchHandler = { max: number; gatherMs: number; run: (jobs: Job[]) => Promise<Job[]> };
 
 export interface JobRunnerOptions {
   workerId?: string;
@@ -58,6 +77,12 @@ export class JobRunner {
   /** Set at construction; on a single-process store, `reclaimPreviousRun` replaces it with the database's next generation. */
   workerId: string;
   private readonly handlers = new Map<string, Handler>();
+  private readonly batchers = new Map<string, BatchHandler>();
+  /** Kinds with a batch running: left out of claims until it ends, so their due jobs gather. */
+  private readonly batchBusy = new Set<string>();
+  /** Per batch kind, when (performance.now()) its next batch may start; real time, not the injected clock, as it paces CPU. */
+  private readonly batchNext = new Map<string, number>();
+  private readonly gatherTimers = new Set<NodeJS.Timeout>();
   private readonly inflight = new Set<Promise<void>>();
   /** Ids of the jobs this worker is running, for the lease heartbeat. */
   private readonly activeIds = new Set<string>();
@@ -94,6 +119,22 @@ export class JobRunner {
       const parsed = def.payload.safeParse(raw);
       if (!parsed.success) throw new PermanentJobError(`bad ${def.kind} payload: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`);
       await def.run(ctx, parsed.data, job);
+    });
+    const batch = def.batch;
+    if (!batch) return;
+    this.batchers.set(def.kind, {
+      max: batch.max,
+      gatherMs: batch.gatherMs ?? 0,
+      run: async (jobs) => {
+        const items: Array<{ payload: z.output<S>; job: Job }> = [];
+        const unparsed: Job[] = [];
+        for (const job of jobs) {
+          const parsed = def.payload.safeParse(job.payload);
+          if (parsed.success) items.push({ payload: parsed.data, job });
+          else unparsed.push(job); // goes dead with the reason through `run`
+        }
+        return [...unparsed, ...(items.length ? await batch.run(ctx, items) : [])];
+      },
     });
   }
 
@@ -175,6 +216,8 @@ export class JobRunner {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const t of this.gatherTimers) clearTimeout(t);
+    this.gatherTimers.clear();
     if (opts.handBack === false) return;
     const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
     await Promise.race([Promise.allSettled([...this.inflight]), deadline]);
@@ -183,7 +226,8 @@ export class JobRunner {
 
   /** Wait until no job is running in this process (tests and benchmarks). */
   async idle(): Promise<void> {
-    while (this.inflight.size || this.polling || this.pollSoon) await Promise.allSettled([...this.inflight, new Promise((r) => setTimeout(r, 5))]);
+    while (this.inflight.size || this.polling || this.pollSoon || this.gatherTimers.size)
+      await Promise.allSettled([...this.inflight, new Promise((r) => setTimeout(r, 5))]);
   }
 
   /**
@@ -222,23 +266,89 @@ export class JobRunner {
 
   private async poll(): Promise<void> {
     const free = this.concurrency - this.inflight.size;
-    if (free <= 0 || !this.handlers.size) return;
+    const now = performance.now();
+    const kinds = [...this.handlers.keys()].filter((k) => !this.batchBusy.has(k) && !((this.batchNext.get(k) ?? 0) > now));
+    if (free <= 0 || !kinds.length) return;
     let jobs: Job[];
     try {
-      jobs = await this.store.claimJobs([...this.handlers.keys()], this.workerId, free, this.clock.now(), this.leaseMs);
+      jobs = await this.store.claimJobs(kinds, this.workerId, free, this.clock.now(), this.leaseMs);
     } catch (err) {
       this.logger.error({ err }, 'claiming jobs failed');
       return;
     }
+    const batches = new Map<string, Job[]>();
     for (const job of jobs) {
-      this.activeIds.add(job.id);
-      const p = this.run(job).finally(() => {
-        this.activeIds.delete(job.id);
-        this.inflight.delete(p);
-        if (this.running) this.kick();
-      });
-      this.inflight.add(p);
+      const group = this.batchers.has(job.kind) ? batches.get(job.kind) : undefined;
+      if (group) group.push(job);
+      else if (this.batchers.has(job.kind)) batches.set(job.kind, [job]);
+      else this.track([job.id], () => this.run(job));
     }
+    for (const [kind, first] of batches) {
+      this.batchBusy.add(kind);
+      const { max, gatherMs } = this.batchers.get(kind)!;
+      this.batchNext.set(kind, now + gatherMs);
+      // The claim above took at most `free` of this kind; the batch takes what else is due, in one more claim.
+      const more =
+        first.length < max
+          ? await this.store.claimJobs([kind], this.workerId, max - first.length, this.clock.now(), this.leaseMs).catch((err) => {
+              this.logger.error({ err }, 'claiming jobs failed');
+              return [];
+            })
+          : [];
+      const all = [...first, ...more];
+      this.track(
+        all.map((j) => j.id),
+        () =>
+          this.runBatch(kind, all).finally(() => {
+            this.batchBusy.delete(kind);
+            // The kind is claimable again once its gather time is over: come back then.
+            const wait = (this.batchNext.get(kind) ?? 0) - performance.now();
+            if (wait > 0 && this.running) {
+              const t = setTimeout(() => {
+                this.gatherTimers.delete(t);
+                this.kick();
+              }, wait);
+              this.gatherTimers.add(t);
+            }
+          }),
+      );
+    }
+  }
+
+  /** Count `work` in flight and its jobs' leases as held until it ends; claim again after. */
+  private track(ids: string[], work: () => Promise<void>): void {
+    for (const id of ids) this.activeIds.add(id);
+    const p = work().finally(() => {
+      for (const id of ids) this.activeIds.delete(id);
+      this.inflight.delete(p);
+      if (this.running) this.kick();
+    });
+    this.inflight.add(p);
+  }
+
+  private async runBatch(kind: string, jobs: Job[]): Promise<void> {
+    const batcher = this.batchers.get(kind)!;
+    const first = jobs.filter((j) => j.attempts === 1);
+    let left: Job[];
+    try {
+      left = first.length ? await batcher.run(first) : [];
+    } catch (err) {
+      // Nothing is lost: each job runs alone below, and its handler sees what the batch did.
+      this.logger.warn({ err, kind, jobs: first.length }, 'batch failed; running its jobs one by one');
+      left = first;
+    }
+    const leftIds = new Set(left.map((j) => j.id));
+    const done = first.filter((j) => !leftIds.has(j.id)).map((j) => j.id);
+    if (done.length) {
+      try {
+        await this.store.completeJobs(done, this.workerId);
+        this.metrics?.jobs.inc({ kind, outcome: 'done' }, done.length);
+      } catch (err) {
+        // Their work is recorded; when the leases expire each runs alone and finds it done.
+        this.logger.error({ err, kind, jobs: done.length }, 'completing a batch failed');
+      }
+    }
+    for (const job of [...jobs.filter((j) => j.attempts !== 1), ...left]) await this.run(job);
   }
 
   private async run(job: Job): Promise<void> {

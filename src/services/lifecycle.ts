@@ -11,6 +11,7 @@ import { defineJob } from './jobs.js';
 import { changeNote, refreshJob, timelineText, updateNote } from './incident-views.js';
 import { postmortemJob } from './summaries.js';
 import { runbookFeedbackJob } from './runbooks.js';
+import { approvalsWithdrawOnCloseJob } from './approvals.js';
 
 /** A backend write, queued so a backend outage never loses a change made in Slack. */
 const BackendOp = z.discriminatedUnion('op', [
@@ -88,6 +89,14 @@ export async function changeStatus(deps: Deps, incidentId: string, to: IncidentS
     { op: 'transition', to, message },
   ]);
   if (after.channelId) await deps.chat.post(after.channelId, text).catch((err) => deps.logger.warn({ err }, 'posting status change failed'));
+  // Nothing is approved in a closed incident: its pending approvals are withdrawn (a job, so it
+  // survives a crash; approve() also refuses in a closed incident should the job not have run).
+  if (to === 'resolved' || to === 'cancelled')
+    await deps.jobs.enqueue(
+      approvalsWithdrawOnCloseJob,
+      { incidentId, status: to, by: actor, at: (after.resolvedAt ?? deps.clock.now()).toISOString() },
+      { key: `${incidentId}:${after.version}` },
+    );
   if (to === 'investigating') await scheduleReminder(deps, incidentId);
   if (to === 'resolved') {
     observeResolved(deps, after);

@@ -209,20 +209,32 @@ export async function applyPagerDutyAck(deps: Deps, p: z.output<typeof PagerDuty
   await recordPageAck(deps, page, { at: p.at ? new Date(p.at) : deps.clock.now(), by: p.agent ? { slackUserId: null, email: null, name: p.agent } : null });
 }
 
-const EscalationUpdated = z.object({
-  event_type: z.literal('public_escalation.escalation_status_updated_v1'),
-  'public_escalation.escalation_status_updated_v1': z.looseObject({ escalation: z.looseObject({ id: z.string().min(1) }) }),
-});
+const EscalationUpdated = z.union([
+  z.object({
+    event_type: z.literal('public_escalation.escalation_status_updated_v1'),
+    'public_escalation.escalation_status_updated_v1': z.looseObject({ escalation: z.looseObject({ id: z.string().min(1) }) }),
+  }),
+  // The private variant carries only the escalation's id (incident.io's webhook reference).
+  z.object({
+    event_type: z.literal('private_escalation.escalation_status_updated_v1'),
+    'private_escalation.escalation_status_updated_v1': z.looseObject({ id: z.string().min(1) }),
+  }),
+]);
 
 /**
- * incident.io's push: `public_escalation.escalation_status_updated_v1` names an escalation whose
- * status changed. For one of our pages still waiting, check it now (the escalation itself says who
- * acknowledged; the webhook is only the prompt). Returns whether the webhook was about a page of ours.
+ * incident.io's push: `public_escalation.escalation_status_updated_v1` (or its private variant,
+ * which names only the id) says an escalation's status changed. For one of our pages still
+ * waiting, check it now (the escalation itself says who acknowledged; the webhook is only the
+ * prompt, so the private variant loses nothing). Returns whether the webhook was about a page of ours.
  */
 export async function onEscalationUpdated(deps: Deps, body: unknown, deliveryId: string): Promise<'checking' | 'not_ours' | null> {
   const e = EscalationUpdated.safeParse(body);
   if (!e.success) return null;
-  const page = await deps.store.findPageByExternalId(e.data['public_escalation.escalation_status_updated_v1'].escalation.id);
+  const escalationId =
+    e.data.event_type === 'public_escalation.escalation_status_updated_v1'
+      ? e.data['public_escalation.escalation_status_updated_v1'].escalation.id
+      : e.data['private_escalation.escalation_status_updated_v1'].id;
+  const page = await deps.store.findPageByExternalId(escalationId);
   if (page?.state !== 'sent') return 'not_ours';
   await deps.jobs.enqueue(
     pageStatusJob,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { incidentLabel, isOpen, type Incident } from '../domain/incident.js';
-import { withdrawalOf } from '../domain/records.js';
+import { withdrawalOf, withdrawalReason } from '../domain/records.js';
 import {
   FEEDBACK_ANSWERS,
   FINISHED_RUN,
@@ -595,9 +595,16 @@ export async function applyApprovalOutcome(deps: Deps, a: Approval): Promise<voi
       to = 'denied';
       const w = withdrawalOf(a);
       patch = {
-        error: w
-          ? `approval withdrawn: the run was cancelled${w.by === 'system' ? '' : ` by <@${w.by}>`}`
-          : `denied${by}${a.denyReason ? `: ${a.denyReason}` : ''}. The runbook stops here.`,
+        error:
+          w?.because === 'runbook_cancelled'
+            ? `approval withdrawn: the run was cancelled${w.by === 'system' ? '' : ` by <@${w.by}>`}`
+            : w
+              ? `approval withdrawn: ${withdrawalReason(
+                  w,
+                  (id) => `<@${id}>`,
+                  (t) => t,
+                )}. The runbook stops here.`
+              : `denied${by}${a.denyReason ? `: ${a.denyReason}` : ''}. The runbook stops here.`,
         detail: { ...step.detail, approval_status: w ? 'withdrawn' : a.status },
       };
       break;
@@ -609,6 +616,8 @@ export async function applyApprovalOutcome(deps: Deps, a: Approval): Promise<voi
     default:
       return; // still pending, approved or executing
   }
+  // Who decided, so the checklist can show the "by <@…>" of the summary or error as a mention.
+  if (a.decidedBy) patch = { ...patch, detail: { ...(patch.detail ?? step.detail), decided_by: a.decidedBy } };
   const moved = await deps.store.transitionRunbookStep(step.runId, step.index, ['waiting_approval'], to, { ...patch, finishedAt: deps.clock.now() });
   if (!moved) return;
   await deps.store.audit({

@@ -150,10 +150,21 @@ async function declareStorm(deps: Deps, alert: StoredAlert, group: string, episo
 
 /** Bring the storm's list up to date once the current update interval ends (one job per interval). */
 export async function scheduleStormList(deps: Deps, stormId: string): Promise<void> {
+  const { payload, opts } = stormListTiming(deps, stormId);
+  await deps.jobs.enqueue(stormListJob, payload, opts);
+}
+
+/** The storm list's update job as a row, for a caller that writes it in its own transaction. */
+export const stormListRow = (deps: Deps, stormId: string) => {
+  const { payload, opts } = stormListTiming(deps, stormId);
+  return deps.jobs.row(stormListJob, payload, opts);
+};
+
+function stormListTiming(deps: Deps, stormId: string) {
   const everyMs = deps.config.file.alerts.storm.list_update_seconds * 1000;
   const now = deps.clock.now().getTime();
   const windowStart = Math.floor(now / everyMs) * everyMs;
-  await deps.jobs.enqueue(stormListJob, { incidentId: stormId }, { key: `${stormId}:${windowStart}`, delayMs: windowStart + everyMs - now });
+  return { payload: { incidentId: stormId }, opts: { key: `${stormId}:${windowStart}`, delayMs: windowStart + everyMs - now } };
 }
 
 interface SplitRecord {

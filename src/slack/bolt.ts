@@ -1,11 +1,22 @@
 import { randomUUID } from 'node:crypto';
+import { parse as parseQuery } from 'node:querystring';
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { App, HTTPReceiver, isValidSlackRequest, LogLevel } from '@slack/bolt';
+import type { App, HTTPReceiver } from '@slack/bolt';
+// Bolt's own modules, not its index: the index also loads the Express and AWS Lambda receivers
+// (express and its middleware: ~1.7 MB of heap for the life of the process) that this bot never
+// uses. The package has no `exports` map, so these paths are ordinary files of the published
+// package; the typecheck fails if a Bolt upgrade moves them. LogLevel is @slack/logger's enum,
+// which @slack/web-api re-exports as Bolt's index does.
+import boltApp from '@slack/bolt/dist/App.js';
+import httpReceiver from '@slack/bolt/dist/receivers/HTTPReceiver.js';
+import { isValidSlackRequest } from '@slack/bolt/dist/receivers/verify-request.js';
+import { LogLevel } from '@slack/web-api';
 import { slackLogger, type SlackChat } from '../adapters/slack/chat.js';
 import type { SlackConnection } from '../config.js';
 import { ChatError } from '../errors.js';
 import { afterAcks } from './ack.js';
+import { COMMAND } from './ids.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Clock } from '../ports/clock.js';
@@ -15,25 +26,35 @@ export interface BoltParts {
   bolt: App;
   /** HTTP mode: the receiver whose request listener serves `/slack/events`. */
   receiver: HTTPReceiver | null;
-  /** HTTP mode: what serves `/slack/events` (clicks acked at once, the rest through the receiver). */
+  /** HTTP mode: what serves `/slack/events` (clicks and `/incident` acked at once, the rest through the receiver). */
   requestListener: ((req: IncomingMessage, res: ServerResponse) => void) | null;
 }
 
 /**
  * Bolt for the configured connection: an HTTP receiver (acks before the listener finishes, 2.9 s
  * unhandled-request timeout) or Socket Mode (acks timed into the same histogram the HTTP server
- * feeds). Every request first passes the workspace and app checks and the replay check; then listeners.
+ * feeds). Every request first passes the workspace and app checks and the replay check; then
+ * listeners. In HTTP mode clicks and `/incident` commands are acked before that (`ackFirst`).
  */
 export function buildBolt(
   slack: SlackConnection,
-  opts: { slackApiUrl: string; logger: Logger; metrics: Metrics; chat: SlackChat; store: Store; clock: Clock },
+  opts: {
+    slackApiUrl: string;
+    logger: Logger;
+    metrics: Metrics;
+    chat: SlackChat;
+    store: Store;
+    clock: Clock;
+    /** The answer an `/incident` with this text carries in its ack, when it needs no I/O (help, a parse error). */
+    commandAck: (text: string) => object | null;
+  },
 ): BoltParts {
   const { logger, metrics, chat, store, clock, slackApiUrl } = opts;
   const boltLogger = slackLogger(logger.child({ component: 'bolt' }));
   let receiver: HTTPReceiver | null = null;
   let bolt: App;
   if (slack.mode === 'socket') {
-    bolt = new App({
+    bolt = new boltApp.default({
       token: slack.botToken,
       appToken: slack.appToken,
       socketMode: true,
@@ -46,7 +67,7 @@ export function buildBolt(
     });
     timeSocketAcks(bolt, metrics);
   } else {
-    receiver = new HTTPReceiver({
+    receiver = new httpReceiver.default({
       signingSecret: slack.signingSecret,
       endpoints: '/slack/events',
       processBeforeResponse: false,
@@ -59,7 +80,7 @@ export function buildBolt(
     });
     // convoStore off: the bot keeps no per-conversation state in Bolt (the store is ours), and the
     // middleware would cost every request a lookup before the ack.
-    bolt = new App({
+    bolt = new boltApp.default({
       token: slack.botToken,
       receiver,
       logger: boltLogger,
@@ -73,21 +94,12 @@ export function buildBolt(
     logger.error({ err, errorId: randomUUID().slice(0, 8) }, 'unhandled error in a Slack listener');
   });
   bolt.use(async (args) => {
-    const body = args.body as { api_app_id?: string; team_id?: string; team?: { id?: string } | null };
-    // A request for another workspace (a shared signing secret, a misrouted app) changes nothing here.
-    const team = body.team_id ?? body.team?.id;
-    const ours = chat.teamId();
-    if (ours && team && team !== ours) {
-      logger.warn({ team }, 'Slack request for another workspace refused');
-      if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
-      return;
-    }
-    // Nor does a request for another app (a signing secret shared between apps of one workspace):
-    // its button ids and commands may look like ours, but its user never saw our messages.
-    const app = body.api_app_id;
-    const ourApp = chat.appId();
-    if (ourApp && app && app !== ourApp) {
-      logger.warn({ apiAppId: app }, 'Slack request for another app refused');
+    const foreign = foreignRequest(args.body as SlackBody, chat);
+    if (foreign) {
+      // A request for another workspace (a shared signing secret, a misrouted app) changes nothing
+      // here. Nor does one for another app (a signing secret shared between apps of one workspace):
+      // its button ids and commands may look like ours, but its user never saw our messages.
+      logger.warn(foreign.fields, foreign.message);
       if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
       return;
     }
@@ -101,24 +113,60 @@ export function buildBolt(
     }
     await args.next();
   });
-  const requestListener = receiver && slack.mode !== 'socket' ? ackClicksFirst(bolt, receiver, slack.signingSecret, logger) : null;
+  const requestListener =
+    receiver && slack.mode !== 'socket' ? ackFirst({ bolt, receiver, signingSecret: slack.signingSecret, chat, logger, commandAck: opts.commandAck }) : null;
   return { bolt, receiver, requestListener };
+}
+
+type SlackBody = { api_app_id?: string; team_id?: string; team?: { id?: string } | null };
+
+/**
+ * Whether a request is for another workspace or another app than ours, with the log line saying
+ * which. The ids are cached (auth.test and bots.info at start); before they are known nothing is
+ * refused on them.
+ */
+function foreignRequest(body: SlackBody, chat: SlackChat): { fields: Record<string, string>; message: string } | null {
+  const team = body.team_id ?? body.team?.id;
+  const ours = chat.teamId();
+  if (ours && team && team !== ours) return { fields: { team }, message: 'Slack request for another workspace refused' };
+  const app = body.api_app_id;
+  const ourApp = chat.appId();
+  if (ourApp && app && app !== ourApp) return { fields: { apiAppId: app }, message: 'Slack request for another app refused' };
+  return null;
 }
 
 /** Slack's interactive payloads are a few KB; Bolt's own limit is 4 MB. */
 const BODY_LIMIT = 4 * 1024 * 1024;
 
 /**
- * A button click (`block_actions`) needs nothing in its ack but a 200: Slack ignores the body. So
- * once Bolt's own signature check (`isValidSlackRequest`: HMAC and the five-minute window) has
- * passed, the 200 goes out at once and the click is handed to Bolt afterwards, in the next loop
- * turn. Under a burst of clicks each ack then costs what a bare server's does, and no click waits
- * behind the listener chain and store work of the ones before it. The workspace, app and replay
- * checks still run (in Bolt's middleware) before any listener. Everything else (slash commands,
- * whose ack may carry the answer; view submissions, whose ack carries field errors; events and
- * options) goes through the receiver as before, with the body already read.
+ * Button clicks (`block_actions`) and `/incident` commands are acked as soon as Bolt's own
+ * signature check (`isValidSlackRequest`: HMAC and the five-minute window) has passed, and handed
+ * to Bolt afterwards, one per loop turn (`afterAcks`) with a no-op `ack`. Under a burst each ack
+ * then costs about what a bare server's does, and none waits behind the listener chain and store
+ * work of the ones before it. The workspace, app and replay checks still run in Bolt's middleware
+ * before any listener, so a replayed or foreign request is acked and has no effect, as before.
+ *
+ * - A click needs nothing in its ack but a 200: Slack ignores the body.
+ * - A command's ack may carry its answer. The ones that need no I/O (help, a parse error:
+ *   `commandAck`) are answered in the ack right here and not handed to Bolt at all: they have no
+ *   effect to guard, so a replayed one is simply answered again. Every other command is acked
+ *   empty, as its listener did (its answer follows through `respond()`). A command for another
+ *   workspace or app is checked here first (the ids are cached) and goes through the receiver,
+ *   whose middleware refuses it, so it never gets our help text.
+ *
+ * Everything else (view submissions, whose ack carries field errors; events, options, shortcuts),
+ * a request that fails the check, and `ssl_check` go through the receiver as before, with the body
+ * already read: Bolt answers them and logs the refusals.
  */
-function ackClicksFirst(bolt: App, receiver: HTTPReceiver, signingSecret: string, logger: Logger): (req: IncomingMessage, res: ServerResponse) => void {
+function ackFirst(o: {
+  bolt: App;
+  receiver: HTTPReceiver;
+  signingSecret: string;
+  chat: SlackChat;
+  logger: Logger;
+  commandAck: (text: string) => object | null;
+}): (req: IncomingMessage, res: ServerResponse) => void {
+  const { bolt, receiver, signingSecret, chat, logger, commandAck } = o;
   return (req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -135,44 +183,62 @@ function ackClicksFirst(bolt: App, receiver: HTTPReceiver, signingSecret: string
       const raw = Buffer.concat(chunks);
       // Bolt reads a body already buffered from `rawBody` (as on serverless platforms).
       (req as IncomingMessage & { rawBody?: Buffer }).rawBody = raw;
-      const click = blockActions(req, raw);
+      const text = raw.toString();
+      const early = ackableEarly(req, text);
       const signature = String(req.headers['x-slack-signature'] ?? '');
       const timestamp = Number(req.headers['x-slack-request-timestamp']);
       const valid =
-        click !== null &&
-        isValidSlackRequest({ signingSecret, body: raw.toString(), headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp } });
-      if (!valid) {
-        // Anything else, and a click that fails the check, gets Bolt's own handling (401 and its log line).
+        early !== null &&
+        isValidSlackRequest({ signingSecret, body: text, headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp } });
+      if (!valid || (early.kind === 'command' && foreignRequest(early.body, chat))) {
         receiver.requestListener(req, res);
         return;
+      }
+      if (early.kind === 'command') {
+        const answer = commandAck(typeof early.body.text === 'string' ? early.body.text : '');
+        if (answer) {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+          return;
+        }
       }
       res.writeHead(200).end();
       afterAcks(() => {
         bolt
           .processEvent({
-            body: click,
+            body: early.body,
             ack: async () => undefined,
             retryNum: undefined,
             retryReason: undefined,
             customProperties: { slackSignature: signature },
           })
-          .catch((err: unknown) => logger.error({ err }, 'a Slack click failed after its ack'));
+          .catch((err: unknown) => logger.error({ err, kind: early.kind }, 'a Slack request failed after its ack'));
       });
     });
   };
 }
 
-/** The payload of a form-encoded `block_actions` request, or null for any other request. */
-function blockActions(req: IncomingMessage, raw: Buffer): Record<string, unknown> | null {
+/**
+ * A form-encoded `block_actions` click or `/incident` command, parsed as Bolt's receiver parses it
+ * (node:querystring, then the JSON `payload`), or null for any other request.
+ */
+function ackableEarly(req: IncomingMessage, text: string): { kind: 'click' | 'command'; body: Record<string, unknown> & SlackBody } | null {
   if (req.headers['content-type'] !== 'application/x-www-form-urlencoded') return null;
-  const payload = new URLSearchParams(raw.toString()).get('payload');
-  if (!payload) return null;
-  try {
-    const body = JSON.parse(payload) as unknown;
-    return body && typeof body === 'object' && (body as { type?: unknown }).type === 'block_actions' ? (body as Record<string, unknown>) : null;
-  } catch {
-    return null;
+  const form = parseQuery(text);
+  if (form.ssl_check !== undefined) return null;
+  if (typeof form.payload === 'string') {
+    try {
+      const body = JSON.parse(form.payload) as unknown;
+      return body && typeof body === 'object' && (body as { type?: unknown }).type === 'block_actions'
+        ? { kind: 'click', body: body as Record<string, unknown> }
+        : null;
+    } catch {
+      return null;
+    }
   }
+  if (form.command !== COMMAND) return null;
+  // Repeated fields come back as arrays; Bolt's listeners and ours read strings, and Slack sends each once.
+  if (Object.values(form).some((v) => typeof v !== 'string')) return null;
+  return { kind: 'command', body: form as Record<string, string> };
 }
 
 /**

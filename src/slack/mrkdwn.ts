@@ -23,6 +23,16 @@ export function escapeText(untrusted: string): string {
     .replace(/>/g, '&gt;');
 }
 
+/**
+ * `escapeText`, then the user mentions (`<@U…>`, `<@W…>`) shown live again: for text Firebreak
+ * built from its own record (timeline entries, whose authors and approvers it recorded as ids), in
+ * a summary or a post-mortem skeleton that no model wrote. Everything else stays inert: `<!channel>`,
+ * `<!here>`, user groups, channels and disguised links remain text.
+ */
+export function escapeKeepingUserMentions(recordText: string): string {
+  return escapeText(recordText).replace(/&lt;@([UW][A-Z0-9]{2,})&gt;/g, '<@$1>');
+}
+
 /** A URL the bot links to itself (a backend record): only http(s), and nothing that could end the link early. */
 export function safeUrl(url: string | null | undefined): string | null {
   if (!url) return null;

@@ -277,6 +277,8 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
     } catch (err) {
       if (err instanceof AppError && (err.code === 'action.unknown' || err.code === 'action.invalid_params' || err.code === 'input.invalid'))
         return new Reply(422, 'invalid', { error: err.message });
+      // The incident is resolved or cancelled: a retry would be refused too, so it is not a 5xx.
+      if (err instanceof AppError && err.code === 'incident.bad_transition') return new Reply(409, 'invalid', { error: err.message });
       throw err;
     }
   };

@@ -132,3 +132,24 @@ test('a signed proposal without an Idempotency-Key replayed as is (same timestam
   assert.equal(replay.body.approval_id, first.body.approval_id);
   assert.equal((await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length, before + 1, 'one approval, one message to approve');
 });
+
+test('a proposal into a resolved incident is refused with the reason (409, not a retryable error), even a read, and the same key works elsewhere', async () => {
+  const closed = await declare(bot, 'medium Edge cache misses');
+  await bot.driver.slash('resolve cache warmed', { user: 'U0ALICE01', channel: closed.channelId! });
+  await bot.waitFor(async () => (await bot.fb.deps.store.getIncident(closed.id))?.status === 'resolved', 5000, 'resolved');
+  for (const [action, params] of [
+    ['clear_cache', { cache: 'edge-config' }],
+    ['read_logs', { service: 'edge' }],
+  ] as const) {
+    const r = await propose({ agent: 'sre-copilot', incident: { id: closed.id }, action, params, reason: 'late' }, { key: `late-${action}` });
+    assert.equal(r.status, 409, JSON.stringify(r.body));
+    assert.match(String(r.body.error), new RegExp(`is resolved, and nothing is approved in a closed incident, so \`${action}\` was not proposed`));
+  }
+  assert.equal((await bot.fb.deps.store.listApprovals({ incidentId: closed.id })).length, 0, 'nothing proposed');
+  // The refusal did not use up the key: the same proposal to an open incident goes through.
+  const open = await propose(
+    { agent: 'sre-copilot', incident: { id: incident.id }, action: 'clear_cache', params: { cache: 'edge-config' }, reason: 'r' },
+    { key: 'late-clear_cache' },
+  );
+  assert.equal(open.status, 202, JSON.stringify(open.body));
+});

@@ -4,7 +4,7 @@ import { createHmac } from 'node:crypto';
 import { startBot, SIGNING_SECRET, BOT_TOKEN, type Bot } from './harness.js';
 import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import { Actions } from '../../src/slack/ids.js';
-import { ALICE, declare, messagesWithMarker } from './helpers.js';
+import { ALICE, channelsNamed, declare, messagesWithMarker, slashForm, waitForIncident } from './helpers.js';
 
 let bot: Bot;
 before(async () => {
@@ -97,6 +97,34 @@ test('a button click is acked at once only when its signature holds: forged, tam
   const ok = await bot.driver.send(body, { 'x-slack-signature': signed(body, ts), 'x-slack-request-timestamp': String(ts) }, { sign: false });
   assert.equal(ok.status, 200);
   await bot.waitFor(() => bot.emulator.calls('views.open').length > opensBefore || null, 5000, 'the status modal');
+});
+
+test('a slash command is acked at once only when its signature holds: forged, tampered, unsigned and stale ones get 401 and declare nothing', async () => {
+  // Our workspace and app, so nothing but the signature stands between these and a declaration.
+  const body = slashForm(bot, 'declare high Signature check target');
+  const ts = Math.floor(Date.now() / 1000);
+  const signed = (b: string, t: number) => `v0=${createHmac('sha256', SIGNING_SECRET).update(`v0:${t}:${b}`).digest('hex')}`;
+  const send = (b: string, sig: string, t: number) => bot.driver.send(b, { 'x-slack-signature': sig, 'x-slack-request-timestamp': String(t) }, { sign: false });
+  assert.equal((await bot.driver.send(body, {}, { secret: 'not-the-secret' })).status, 401, 'forged');
+  assert.equal((await send(body.replace('Signature+check', 'Tampered'), signed(body, ts), ts)).status, 401, 'tampered');
+  assert.equal((await send(body, `v0=${'0'.repeat(64)}`, ts)).status, 401, 'unsigned');
+  assert.equal((await send(body, signed(body, ts - 6 * 60), ts - 6 * 60)).status, 401, 'stale');
+  // Help and parse errors are answered in the ack, but not to a request that fails the check.
+  const help = slashForm(bot, 'help');
+  const forgedHelp = await bot.driver.send(help, {}, { secret: 'not-the-secret' });
+  assert.equal(forgedHelp.status, 401);
+  assert.doesNotMatch(forgedHelp.text, /declare <severity>/);
+  await bot.settled();
+  const declared = () => bot.fb.deps.store.listOpenIncidents().then((all) => all.filter((i) => /Signature check target|Tampered/.test(i.title)));
+  assert.equal((await declared()).length, 0);
+  assert.equal(channelsNamed(bot.emulator, 'inc-').filter((c) => /signature-check-target|tampered/.test(c.name)).length, 0);
+
+  // The same command, correctly signed: an empty ack at once, then the declaration.
+  const ok = await send(body, signed(body, ts), ts);
+  assert.equal(ok.status, 200);
+  assert.equal(ok.text, '');
+  const incident = await waitForIncident(bot, 'Signature check target');
+  assert.ok(incident.channelId);
 });
 
 test('health, readiness and Prometheus metrics', async () => {

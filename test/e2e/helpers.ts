@@ -66,6 +66,31 @@ export async function declare(bot: Bot, severityAndTitle: string, user = ALICE):
   return waitForIncident(bot, severityAndTitle.split(' ').slice(1).join(' '));
 }
 
+/**
+ * A `/incident` command's form body as Slack sends it (our workspace and app, a fresh trigger id
+ * and response URL), to sign and send by hand with `bot.driver.send` (same bytes twice, a stale or
+ * forged signature). `over` replaces any field (another team or app, a channel).
+ */
+export function slashForm(bot: Bot, text: string, over: Record<string, string> = {}): string {
+  const channel = over.channel_id ?? GENERAL_CHANNEL_ID;
+  return new URLSearchParams({
+    token: 'x',
+    team_id: bot.emulator.teamId,
+    team_domain: 'acme',
+    channel_id: channel,
+    channel_name: 'general',
+    user_id: ALICE,
+    user_name: 'alice',
+    command: '/incident',
+    text,
+    api_app_id: bot.emulator.appId,
+    is_enterprise_install: 'false',
+    response_url: bot.emulator.issueResponseUrl({ channel, user: ALICE }),
+    trigger_id: bot.emulator.issueTrigger(ALICE),
+    ...over,
+  }).toString();
+}
+
 /** The approval id an approval message carries (its `approval:<id>` block). */
 export function approvalIdIn(message: { blocks?: unknown[] }): string {
   const ids = (message.blocks ?? []).map((b) => String((b as { block_id?: string }).block_id ?? ''));

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBot, type Bot } from './harness.js';
 import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
-import { ALICE, channelsNamed, flowDone } from './helpers.js';
+import { ALICE, channelsNamed, flowDone, slashForm } from './helpers.js';
 
 let bot: Bot;
 before(async () => {
@@ -15,24 +15,7 @@ before(async () => {
 });
 after(async () => bot.close());
 
-function slashBody(text: string, over: Record<string, string> = {}): string {
-  return new URLSearchParams({
-    token: 'x',
-    team_id: bot.emulator.teamId,
-    team_domain: 'acme',
-    channel_id: GENERAL_CHANNEL_ID,
-    channel_name: 'general',
-    user_id: ALICE,
-    user_name: 'alice',
-    command: '/incident',
-    text,
-    api_app_id: bot.emulator.appId,
-    is_enterprise_install: 'false',
-    response_url: bot.emulator.issueResponseUrl({ channel: GENERAL_CHANNEL_ID, user: ALICE }),
-    trigger_id: bot.emulator.issueTrigger(ALICE),
-    ...over,
-  }).toString();
-}
+const slashBody = (text: string, over: Record<string, string> = {}) => slashForm(bot, text, over);
 
 const titled = async (title: string) => (await bot.fb.deps.store.listOpenIncidents()).filter((i) => i.title === title);
 /** What a user would see of a declaration: its incident channel (named after the title). */
@@ -74,4 +57,38 @@ test('a request for another workspace changes nothing', async () => {
   assert.equal(channelsFor('foreign-team').length, 0);
   assert.equal(bot.emulator.state.ephemeralsFor(ALICE, GENERAL_CHANNEL_ID).filter((e) => /foreign team/i.test(e.text)).length, 0);
   assert.equal((await titled('Foreign team')).length, 0);
+});
+
+test('the same signed command sent twice at once (a replay racing the original) is acked twice and has one effect', async () => {
+  await bot.driver.slash('declare high Replay race target', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+  const i = await bot.waitFor(async () => (await titled('Replay race target')).find((x) => x.channelId), 5000, 'declared');
+  await flowDone(bot, i.id);
+  const updates = () => bot.emulator.state.messages(i.channelId!).filter((m) => m.text.includes('raced twice')).length;
+  const body = slashBody('update raced twice', { channel_id: i.channelId! });
+  const headers = bot.driver.sign(body);
+  const [a, b] = await Promise.all([bot.driver.send(body, headers), bot.driver.send(body, headers)]);
+  assert.deepEqual([a.status, b.status], [200, 200]);
+  await bot.waitFor(() => updates() >= 1, 5000, 'the update posted');
+  await bot.settled();
+  assert.equal(updates(), 1, 'posted once');
+  assert.ok(
+    bot.logs.some((l) => l.includes('replayed Slack request ignored')),
+    'the operator sees the replay in the log',
+  );
+});
+
+test('help and a parse error for another workspace or app get an empty ack, not our answer', async () => {
+  for (const over of [{ team_id: 'T0FOREIGN' }, { api_app_id: 'A0OTHERAPP' }] as Record<string, string>[]) {
+    for (const text of ['help', 'declare urgent Not a severity']) {
+      const r = await bot.driver.send(slashBody(text, over));
+      assert.equal(r.status, 200, `${text} ${JSON.stringify(over)}`);
+      assert.equal(r.text, '', `${text} ${JSON.stringify(over)}: ${r.text.slice(0, 80)}`);
+    }
+  }
+  // Ours, the same bytes otherwise: answered in the ack.
+  const help = await bot.driver.send(slashBody('help'));
+  assert.match(help.text, /declare <severity> <title>/);
+  const bad = await bot.driver.send(slashBody('declare urgent Not a severity'));
+  assert.match(bad.text, /Unknown severity `urgent`/);
+  assert.equal((bad.body as { response_type?: string }).response_type, 'ephemeral');
 });

@@ -227,6 +227,9 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     const msg = await bot.waitFor(() => approvalMessage(i, approval.id), 3000, 'approval message');
     await bot.driver.click({ channel: i.channelId!, ts: msg.ts }, Actions.approve, { user: ALICE });
     await waitStep(run, 2, 'done');
+    // Who approved is a mention on the checklist, as in the approval message (not escaped text).
+    await bot.waitFor(() => /\*3\. [^\n]*— done[^\n]*· approved by <@U0ALICE01>/.test(checklistText(i, run)), 3000, 'the approver on the checklist');
+    assert.doesNotMatch(checklistText(i, run), /&lt;@U0ALICE01&gt;/);
     const check = await waitStep(run, 4, 'waiting_check');
     assert.ok(check);
     const diag = claude.messageRequests.find((r) => r.body?.tools?.some((t) => t.name === 'record_diagnosis'))!;

@@ -14,7 +14,8 @@ const SECRET = 'e2e-storm-alert-secret-0123';
 
 async function fire(bot: Bot, title: string, service: string, n = 0): Promise<void> {
   const body = JSON.stringify({ title, service, severity: 'critical', external_id: `storm-${title}-${n}-${Math.random()}` });
-  const ts = Math.floor(Date.now() / 1000);
+  // Signed at the bot's own time (a test may move its clock on).
+  const ts = Math.floor(bot.fb.deps.clock.now().getTime() / 1000);
   const res = await fetch(`${bot.url}/webhooks/alerts/generic`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-firebreak-timestamp': String(ts), 'x-firebreak-signature': signGeneric(SECRET, ts, body) },
@@ -74,10 +75,12 @@ describe('alert storms: grouping above the rate of new incidents, and Split out'
     assert.equal((await open(bot)).length, 5, 'three incidents of their own and two storms: no incident per stormed alert');
 
     const checkout = both.find((s) => s.title.endsWith('checkout'))!;
+    // The list is edited at most once per list_update_seconds and shows what was placed when it was
+    // rendered: wait for the edit that shows both alerts (an earlier one may show only one of them).
     const first = await bot.waitFor(
       () => {
         const m = listMessages(bot, checkout);
-        return m.length === 1 && /Checkout echo down/.test(blocksText(m[0]!.blocks)) ? m[0] : null;
+        return m.length === 1 && /Checkout echo down/.test(blocksText(m[0]!.blocks)) && /Checkout delta down/.test(blocksText(m[0]!.blocks)) ? m[0] : null;
       },
       10_000,
       'the checkout storm list with both alerts',
@@ -88,14 +91,17 @@ describe('alert storms: grouping above the rate of new incidents, and Split out'
     // A new alert and a repeat of a listed one: the same message is edited, the repeat only counts.
     await fire(bot, 'Checkout hotel down', 'checkout');
     await fire(bot, 'Checkout delta down', 'checkout', 2);
+    // The edit that lists the new alert may have been rendered before the repeat was counted (the
+    // count line then says 3): wait for the one a person would see last, with both in.
     const grown = await bot.waitFor(
       async () => {
         const s = await bot.fb.deps.store.getIncident(checkout.id);
         const m = listMessages(bot, checkout);
-        return s!.alertCount === 4 && m.length === 1 && /Checkout hotel down/.test(blocksText(m[0]!.blocks)) ? m[0] : null;
+        const text = m.length === 1 ? blocksText(m[0]!.blocks) : '';
+        return s!.alertCount === 4 && /Checkout hotel down/.test(text) && /4 alerts in this storm so far/.test(text) ? m[0] : null;
       },
       10_000,
-      'the list to grow in place',
+      'the list to grow in place and count the repeat',
     );
     assert.equal(grown.ts, first.ts, 'edited in place, not posted again');
     assert.equal((blocksText(grown.blocks).match(/Checkout delta down/g) ?? []).length, 1, 'one line per alert, however often it fires');
@@ -148,5 +154,67 @@ describe('alert storms: grouping above the rate of new incidents, and Split out'
     await bot.waitFor(async () => (await bot.fb.deps.store.getIncident(own.id))!.alertCount === 3, 10_000, 'the firing to join the split-out incident');
     await bot.fb.deps.jobs.idle();
     assert.equal((await bot.fb.deps.store.getIncident(checkout.id))!.alertCount, 2);
+  });
+});
+
+describe('alert storms grouped overall (group_by: all), and the window sliding on', () => {
+  let bot: Bot;
+  let dir: string;
+  let offsetMs = 0;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'firebreak-storm-all-'));
+    const cfg = join(dir, 'firebreak.yml');
+    writeFileSync(
+      cfg,
+      stringify({ alerts: { batch_seconds: 1, storm: { max_new_incidents: 2, window_minutes: 5, group_by: 'all', list_update_seconds: 1 } } }),
+    );
+    bot = await startBot({ env: { ALERT_WEBHOOK_SECRET: SECRET, FIREBREAK_CONFIG: cfg }, build: { clock: { now: () => new Date(Date.now() + offsetMs) } } });
+  });
+  after(async () => {
+    await bot.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('above the threshold alerts of every service join one storm; once the window has passed a new alert opens its own incident again', async () => {
+    await fire(bot, 'Checkout alpha down', 'checkout');
+    await fire(bot, 'Search bravo slow', 'search');
+    await bot.waitFor(async () => (await open(bot)).filter((i) => i.cardTs).length === 2, 15_000, 'two incidents of their own');
+
+    await fire(bot, 'Payments charlie failing', 'payments');
+    await fire(bot, 'Auth delta failing', 'auth');
+    const [storm] = await bot.waitFor(
+      async () => {
+        const s = await storms(bot);
+        return s.length === 1 && s[0]!.alertCount === 2 && s[0]!.cardTs ? s : null;
+      },
+      15_000,
+      'one storm with both alerts',
+    );
+    assert.equal(storm!.title, '[STORM] Alert storm', 'one storm for every service, not one per service');
+    assert.deepEqual(storm!.services, []);
+    const list = await bot.waitFor(
+      () => {
+        const m = listMessages(bot, storm!);
+        const text = m.length === 1 ? blocksText(m[0]!.blocks) : '';
+        return /Payments charlie failing/.test(text) && /Auth delta failing/.test(text) ? text : null;
+      },
+      10_000,
+      'the storm list with the alerts of both services',
+    );
+    assert.match(list, /2 alerts in this storm so far, from 2 distinct sources/);
+    assert.equal((await open(bot)).length, 3, 'two incidents of their own and one storm');
+
+    // Six minutes on, the two incidents that filled the window are out of it: a new alert gets its own again.
+    offsetMs = 6 * 60_000;
+    await fire(bot, 'Inventory echo down', 'inventory');
+    const own = await bot.waitFor(
+      async () => (await open(bot)).find((i) => i.title === '[GENERIC] Inventory echo down' && i.cardTs),
+      15_000,
+      'an incident of its own after the window',
+    );
+    assert.equal(own.alertCount, 1);
+    await bot.fb.deps.jobs.idle();
+    assert.equal((await bot.fb.deps.store.getIncident(storm!.id))!.alertCount, 2, 'not added to the storm');
+    assert.equal((await open(bot)).length, 4);
   });
 });

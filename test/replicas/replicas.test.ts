@@ -10,6 +10,8 @@ import { dirname } from 'node:path';
 import { BOT_TOKEN, startBot, type Bot } from '../e2e/harness.js';
 import { withPgSchema, type PgSchema } from '../store/pg-helper.js';
 import { GENERAL_CHANNEL_ID, SEED_PEOPLE, startSlackEmulator } from '../../src/emulator/slack/index.js';
+import type { KyselyStore } from '../../src/adapters/store/index.js';
+import { messagesWithMarker } from '../e2e/helpers.js';
 import { Actions } from '../../src/slack/ids.js';
 import {
   addPeople,
@@ -221,6 +223,87 @@ describe('two replicas on one PostgreSQL', { skip: pg ? false : 'PostgreSQL unre
       assert.equal(o.channels, 1, 'the channel A created is reused, not duplicated');
       assert.equal(o.cards.get(inc.id), 1, 'one card');
       assert.equal(o.announcements.get(inc.id), 1, 'one announcement');
+    } finally {
+      await r.close();
+    }
+  });
+  test('a replica that starts leaves the work a live replica is running alone: reclaiming leases at start-up is for SQLite only', async () => {
+    const r = await twoReplicas({ leaseMs: 1500, startB: false });
+    try {
+      // Replica A's card and announcement posts take 4 s (over two leases): it stays alive and
+      // renews its lease meanwhile. B starts in the middle of it.
+      r.emulator.inject('chat.postMessage', { latencyMs: 4000, times: 2 });
+      await r.a.driver.slash('declare critical Replica starting mid-flow', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+      await r.a.waitFor(() => r.emulator.calls('conversations.create').some((c) => c.ok), 5000, 'the channel');
+      const [inc] = await r.a.fb.deps.store.listOpenIncidents();
+      assert.ok(inc);
+      const b = await r.startB();
+      await r.a.waitFor(
+        async () => (await r.a.fb.deps.store.listAudit({ incidentId: inc.id })).find((x) => x.action === 'incident.flow_completed'),
+        15_000,
+        'replica A to finish its flow',
+      );
+      await Promise.all([r.a.settled(), b.settled()]);
+      const o = slackOutcome(r.emulator);
+      assert.equal(o.cards.get(inc.id), 1, 'one card');
+      assert.equal(o.announcements.get(inc.id), 1, 'one announcement');
+      const flow = await (r.a.fb.deps.store as KyselyStore).db
+        .selectFrom('jobs')
+        .select(['attempts', 'state'])
+        .where('kind', '=', 'declare.flow')
+        .executeTakeFirstOrThrow();
+      assert.deepEqual({ attempts: Number(flow.attempts), state: flow.state }, { attempts: 1, state: 'done' }, 'run once, by A: B did not take it over');
+    } finally {
+      await r.close();
+    }
+  });
+  test('storm grouping and Split out across replicas: alerts spread over both, the split clicked on both, one incident', async () => {
+    const BOB = SEED_PEOPLE[1].id;
+    const r = await twoReplicas({
+      config: { responders: [BOB], alerts: { batch_seconds: 1, storm: { max_new_incidents: 2, window_minutes: 5, list_update_seconds: 1 } } },
+    });
+    try {
+      // Six distinct alerts on one service, sent to both replicas at once: two slots, one storm.
+      const titles = ['Pay alpha down', 'Pay bravo down', 'Pay charlie down', 'Pay delta down', 'Pay echo down', 'Pay foxtrot down'];
+      const statuses = await Promise.all(
+        titles.map((title, i) =>
+          postGenericAlert((i % 2 ? r.b : r.a).url, ALERT_SECRET, { title, service: 'pay', severity: 'critical', external_id: `split-${i}` }),
+        ),
+      );
+      assert.deepEqual(
+        statuses,
+        titles.map(() => 202),
+      );
+      const storm = await r.a.waitFor(
+        async () => {
+          const open = await r.a.fb.deps.store.listOpenIncidents();
+          const storms = open.filter((i) => i.title.startsWith('[STORM]'));
+          return open.length === 3 && storms.length === 1 && storms[0]!.alertCount === 4 && storms[0]!.cardTs ? storms[0] : null;
+        },
+        20_000,
+        'two incidents of their own and one storm of four',
+      );
+      const list = await r.a.waitFor(
+        () => {
+          const m = messagesWithMarker(r.emulator, storm.channelId!, `storm-list:${storm.id}:`);
+          return m.length === 1 && (JSON.stringify(m[0]!.blocks).match(/storm_split_out/g) ?? []).length === 4 ? m[0] : null;
+        },
+        10_000,
+        'the storm list with four Split out buttons',
+      );
+      const member = (await r.a.fb.deps.store.listAlerts({ incidentId: storm.id }))[0]!;
+      const ref = { channel: storm.channelId!, ts: list.ts };
+      const block = `storm-alert:${member.id}`;
+      // A double click whose two requests land on different replicas.
+      await Promise.all([r.a, r.b, r.a, r.b].map((bot) => bot.driver.click(ref, Actions.stormSplitOut, { user: BOB, blockId: block })));
+      const title = `[GENERIC] ${member.title}`;
+      await r.a.waitFor(async () => (await r.a.fb.deps.store.listOpenIncidents()).find((i) => i.title === title && i.cardTs), 20_000, 'the split-out incident');
+      await Promise.all([r.a.settled(), r.b.settled()]);
+      const open = await r.a.fb.deps.store.listOpenIncidents();
+      assert.equal(open.filter((i) => i.title === title).length, 1, 'one incident however many replicas took the click');
+      assert.equal((await r.a.fb.deps.store.getIncident(storm.id))!.alertCount, 3, 'the alert left the storm once');
+      assert.equal((await r.a.fb.deps.store.listAudit({ incidentId: storm.id })).filter((x) => x.action === 'alert.split_out').length, 1);
+      assert.equal(slackOutcome(r.emulator).channels, 4, 'two incidents, the storm, the split-out one');
     } finally {
       await r.close();
     }

@@ -183,6 +183,119 @@ describe('resolved alerts', () => {
   });
 });
 
+describe('a burst of repeats is processed together', () => {
+  const N = 40;
+  const alert = { title: 'Payments queue depth above 10k', service: 'payments' };
+  const WINDOW = { file: { alerts: { dedupe_window_minutes: 10, batch_seconds: 30, rate_limit_per_minute: 10_000 } } };
+
+  /** Open the incident with one alert, then send N repeats at once (stored in one burst, queued together). */
+  async function openThenBurst(h: Harness, drainAfter: boolean, beforeBurst = async () => {}) {
+    await fire(h, alert);
+    await h.drain();
+    await beforeBurst();
+    await Promise.all(Array.from({ length: N }, () => fire(h, alert)));
+    if (drainAfter) await h.drain();
+    const [incident, ...rest] = await allIncidents(h);
+    assert.equal(rest.length, 0);
+    return incident!;
+  }
+
+  /** What a person sees once the burst settled: the count, every alert on the incident, one note with the total. */
+  async function assertCountedOnce(h: Harness, incidentId: string) {
+    const incident = (await h.store.getIncident(incidentId))!;
+    assert.equal(incident.alertCount, N + 1, 'each alert counted exactly once');
+    const alerts = await h.store.listAlerts({});
+    assert.equal(alerts.length, N + 1);
+    assert.ok(
+      alerts.every((a) => a.state === 'processed' && a.incidentId === incidentId),
+      'every alert processed into the incident',
+    );
+    assert.equal((await h.store.getFingerprint(alerts[0]!.fingerprint))!.count, N + 1);
+    h.clock.advance(30_000);
+    await h.drain();
+    const notes = h.chat.threadReplies(incident.cardTs!);
+    assert.equal(notes.length, 1, notes.map((n) => n.text).join('\n'));
+    assert.match(notes[0]!.text, new RegExp(`Fired again: ${N + 1} alerts in total so far`));
+    assert.equal(h.chat.announcements().length, 1);
+  }
+
+  test(`${N} repeats in one burst: applied in one transaction, the count is ${N + 1}, one batched note`, async () => {
+    const h = await buildHarness(WINDOW);
+    try {
+      const joins: number[] = [];
+      const joinAlerts = h.store.joinAlerts.bind(h.store);
+      h.store.joinAlerts = async (js) => {
+        joins.push(js.reduce((n, j) => n + j.alertIds.length, 0));
+        return joinAlerts(js);
+      };
+      const incident = await openThenBurst(h, true);
+      assert.deepEqual(joins, [N], 'the whole burst joined the incident in one store call');
+      await assertCountedOnce(h, incident.id);
+    } finally {
+      await h.close();
+    }
+  });
+
+  for (const when of ['before', 'after'] as const)
+    test(`a crash mid-batch (${when} its transaction commits): after the takeover each alert is counted exactly once`, async () => {
+      const h = await buildHarness(WINDOW);
+      try {
+        const { JobRunner } = await import('../../src/services/jobs.js');
+        const { registerStandardJobs } = await import('../webhooks/harness.js');
+        // The burst is stored and queued while no runner runs; then process A claims it.
+        const opened = await openThenBurst(h, false, () => h.runner.stop(1000));
+        let reached!: () => void;
+        const died = new Promise<void>((r) => (reached = r));
+        // Process A's store: the batch's transaction is the last thing A does.
+        const storeA = Object.create(h.store) as typeof h.store;
+        storeA.joinAlerts = async (js) => {
+          if (when === 'after') await h.store.joinAlerts(js);
+          reached();
+          return new Promise<never>(() => {}); // the process is gone: no answer, no completion
+        };
+        const a = new JobRunner(storeA, h.deps.logger, h.clock, h.deps.metrics, { pollMs: 10 });
+        registerStandardJobs({ ...h.deps, store: storeA, jobs: a }, a);
+        a.start();
+        await died;
+        await a.stop(0, { handBack: false });
+        assert.equal((await h.store.getIncident(opened.id))!.alertCount, when === 'after' ? N + 1 : 1);
+
+        // Process B starts on the same store and takes the batch over once A's leases expire.
+        const b = new JobRunner(h.store, h.deps.logger, h.clock, h.deps.metrics, { pollMs: 10 });
+        registerStandardJobs({ ...h.deps, jobs: b }, b);
+        b.start();
+        try {
+          h.clock.advance(31_000);
+          for (let i = 0; i < 100 && (await h.store.countJobs({ state: 'queued' })) + (await h.store.countJobs({ state: 'running' })) > 0; i++) {
+            b.kick();
+            await b.idle();
+            await new Promise((r) => setTimeout(r, 10));
+          }
+          assert.equal(await h.store.countJobs({ kind: 'alert.process', state: 'done' }), N + 1, 'every alert job finished');
+          // The note is B's to post (the harness's drain drives the stopped runner).
+          const incident = (await h.store.getIncident(opened.id))!;
+          assert.equal(incident.alertCount, N + 1, 'each alert counted exactly once');
+          const alerts = await h.store.listAlerts({});
+          assert.ok(alerts.every((x) => x.state === 'processed' && x.incidentId === opened.id));
+          assert.equal((await h.store.getFingerprint(alerts[0]!.fingerprint))!.count, N + 1);
+          h.clock.advance(30_000);
+          for (let i = 0; i < 100 && (await h.store.countJobs({ state: 'queued' })) > 0; i++) {
+            b.kick();
+            await b.idle();
+            await new Promise((r) => setTimeout(r, 10));
+          }
+          const notes = h.chat.threadReplies(incident.cardTs!);
+          assert.equal(notes.length, 1, notes.map((n) => n.text).join('\n'));
+          assert.match(notes[0]!.text, new RegExp(`Fired again: ${N + 1} alerts in total so far`));
+        } finally {
+          await b.stop(1000);
+        }
+      } finally {
+        await h.close();
+      }
+    });
+});
+
 describe('crash after 202', () => {
   test('the stored alert and its job survive; a new runner picks the job up when the lease expires', async () => {
     const h = await buildHarness();

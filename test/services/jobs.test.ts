@@ -206,3 +206,46 @@ test('SQLite restart: the new process reclaims the leases of its previous run at
   assert.equal(await store.countJobs({ kind: 'theirs', state: 'running' }), 1, "another database's lease is left alone");
   await second.stop(100);
 });
+
+test('a batch kind: due jobs are claimed and run together; what the batch leaves, and a job claimed again, run alone', async () => {
+  const { store, cleanup } = await openTestSqliteStore();
+  after(cleanup);
+  const kind = 'test.batch';
+  const batches: number[][] = [];
+  const alone: number[] = [];
+  const def = defineJob({
+    kind,
+    payload: z.object({ n: z.number() }),
+    run: async (_: null, p) => void alone.push(p.n),
+    batch: {
+      max: 100,
+      run: async (_: null, items) => {
+        batches.push(items.map((i) => i.payload.n));
+        return items.filter((i) => i.payload.n % 10 === 0).map((i) => i.job); // "failed": retried alone
+      },
+    },
+  });
+  const runner = new JobRunner(store, quiet, systemClock, null, { pollMs: 10_000, concurrency: 4 });
+  runner.register(def, null);
+  // One job was claimed before by a worker that died: its lease has run out, so it is claimed again.
+  await runner.enqueue(def, { n: 7 });
+  assert.equal((await store.claimJobs([kind], 'died', 1, new Date(), -1)).length, 1);
+  for (let n = 1; n <= 30; n++) if (n !== 7) await runner.enqueue(def, { n });
+  runner.start();
+  try {
+    await until(async () => (await store.countJobs({ kind, state: 'done' })) === 30, 'every job done');
+    assert.equal(batches.length, 1, 'one batch for what was due together');
+    assert.deepEqual(
+      [...batches[0]!].sort((a, b) => a - b),
+      Array.from({ length: 30 }, (_, i) => i + 1).filter((n) => n !== 7),
+      'more than the 4 free slots: the batch took all that was due',
+    );
+    assert.deepEqual(
+      [...alone].sort((a, b) => a - b),
+      [7, 10, 20, 30],
+      'the re-claimed job and the ones the batch left ran alone',
+    );
+  } finally {
+    await runner.stop(1000);
+  }
+});

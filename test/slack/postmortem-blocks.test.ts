@@ -32,3 +32,16 @@ test("a long draft stays within Slack's limits and says what it left out", () =>
   }
   assert.deepEqual(validateBlocks(blocks, { max: 50 }), []);
 });
+
+test("the skeleton from the record keeps its people as mentions; Claude's draft keeps none; broadcasts never ping", () => {
+  const md = '## Timeline\n- 2024-04-05 14:00 UTC — declared by <@U0ALICE01>: Checkout down <!channel>\n- approved by <@U0BOB0001> <!subteam^S1>';
+  const text = (blocks: B[]) => blocks.map((b) => b.text?.text ?? '').join('\n');
+  const record = text(markdownToBlocks(md, 45, { fromRecord: true }) as B[]);
+  assert.match(record, /declared by <@U0ALICE01>/);
+  assert.match(record, /approved by <@U0BOB0001>/);
+  assert.match(record, /&lt;!channel&gt;/);
+  assert.match(record, /&lt;!subteam\^S1&gt;/);
+  const claude = text(markdownToBlocks(md) as B[]);
+  assert.match(claude, /declared by &lt;@U0ALICE01&gt;/);
+  assert.doesNotMatch(claude, /<@U0|<!channel>/);
+});

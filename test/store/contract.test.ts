@@ -498,6 +498,45 @@ function storeContract(open: () => Promise<Opened>): void {
       assert.deepEqual(await s.insertAlertsWithJobs([], () => assert.fail('no job for nothing')), []);
     });
 
+    test('joinAlerts applies pending repeats once, in one transaction with the count, the fingerprint and the job', async () => {
+      const { incident } = await s.createIncident(newIncident());
+      const fingerprint = uid('fp_');
+      await s.claimFingerprint(fingerprint, incident.id, at(0), { incidentIdIn: null });
+      const alerts = [newAlert({ fingerprint, receivedAt: at(5) }), newAlert({ fingerprint, receivedAt: at(9) }), newAlert({ fingerprint, receivedAt: at(7) })];
+      for (const a of alerts) await s.insertAlert(a);
+      await s.markAlert(alerts[2]!.id, { state: 'processed', incidentId: incident.id }); // applied earlier, alone
+      const kind = uid('kind_');
+      const job = () => ({ id: uid('job_'), kind, key: `${kind}:note`, payload: {}, runAfter: at(30) });
+      const ids = alerts.map((a) => a.id);
+      const [applied] = await s.joinAlerts([{ incidentId: incident.id, fingerprint, alertIds: ids, lastSeen: at(9), job: job() }]);
+      assert.deepEqual(new Set(applied), new Set([alerts[0]!.id, alerts[1]!.id]));
+      assert.equal((await s.getIncident(incident.id))!.alertCount, incident.alertCount + 2);
+      const fp = (await s.getFingerprint(fingerprint))!;
+      assert.equal(fp.count, 3);
+      assert.equal(fp.lastSeen.getTime(), at(9).getTime());
+      assert.ok((await s.getAlerts(ids)).every((a) => a.state === 'processed' && a.incidentId === incident.id));
+      assert.equal(await s.countJobs({ kind }), 1);
+      // Run again (a batch retried after a crash): nothing counted twice, no second job.
+      assert.deepEqual(await s.joinAlerts([{ incidentId: incident.id, fingerprint, alertIds: ids, lastSeen: at(1), job: job() }]), [[]]);
+      assert.equal((await s.getIncident(incident.id))!.alertCount, incident.alertCount + 2);
+      assert.equal((await s.getFingerprint(fingerprint))!.lastSeen.getTime(), at(9).getTime(), 'last seen never moves back');
+      // All or nothing: a join whose incident is gone fails the whole call.
+      const more = newAlert({ fingerprint, receivedAt: at(10) });
+      const orphan = newAlert({ receivedAt: at(10) });
+      await s.insertAlert(more);
+      await s.insertAlert(orphan);
+      await assert.rejects(
+        s.joinAlerts([
+          { incidentId: incident.id, fingerprint, alertIds: [more.id], lastSeen: at(10), job: job() },
+          { incidentId: uid('missing_'), fingerprint: orphan.fingerprint, alertIds: [orphan.id], lastSeen: at(10), job: job() },
+        ]),
+        (e) => e instanceof AppError && e.code === 'incident.not_found',
+      );
+      assert.equal((await s.getAlert(more.id))!.state, 'pending');
+      assert.equal((await s.getAlert(orphan.id))!.state, 'pending');
+      assert.equal((await s.getIncident(incident.id))!.alertCount, incident.alertCount + 2);
+    });
+
     test('mark, get and list by fingerprint and incident', async () => {
       const fp = uid('fp_');
       const a1 = (await s.insertAlert(newAlert({ fingerprint: fp, receivedAt: at(1) }))).alert;
@@ -583,6 +622,17 @@ function storeContract(open: () => Promise<Opened>): void {
       assert.equal(await s.countJobs({ kind, state: 'running' }), 1);
       assert.equal(await s.countJobs({ kind, state: 'queued' }), 1);
       assert.equal(await s.pruneJobs(new Date(0)), 0, 'nothing older than the epoch');
+    });
+
+    test('completeJobs finishes the claimed jobs of this worker only', async () => {
+      const kind = uid('kind_');
+      for (let i = 0; i < 3; i++) await s.enqueueJob({ id: uid('job_'), kind, payload: i, runAfter: at(0) });
+      const [a, b] = await s.claimJobs([kind], 'w1', 2, at(1), 60_000);
+      const [c] = await s.claimJobs([kind], 'w2', 1, at(1), 60_000);
+      await s.completeJobs([a!.id, b!.id, c!.id], 'w1');
+      assert.equal(await s.countJobs({ kind, state: 'done' }), 2);
+      assert.equal(await s.countJobs({ kind, state: 'running' }), 1, "w2's job is not w1's to complete");
+      await s.completeJobs([], 'w1');
     });
 
     test('jobs not yet due and other kinds are not claimed', async () => {

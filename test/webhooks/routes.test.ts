@@ -172,6 +172,34 @@ describe('webhook signatures', () => {
   });
 });
 
+describe('incident.io escalation events (the prompt to check a page)', () => {
+  let h: Harness;
+  before(async () => {
+    h = await buildHarness({});
+  });
+  after(async () => h.close());
+
+  // incident.io sends the public variant with the escalation, and the private one with its id only.
+  for (const [variant, data] of [
+    ['public', { escalation: { id: 'esc-not-ours-1', status: 'acked' } }],
+    ['private', { id: 'esc-not-ours-2' }],
+  ] as const) {
+    test(`${variant}_escalation.escalation_status_updated_v1 is read as an escalation event (not one Firebreak waits on here)`, async () => {
+      const type = `${variant}_escalation.escalation_status_updated_v1`;
+      const body = JSON.stringify({ event_type: type, [type]: data });
+      const id = `msg_${variant}_escalation`;
+      const ts = unix(h);
+      const res = await call(route(h, '/webhooks/incidentio'), body, {
+        'webhook-id': id,
+        'webhook-timestamp': String(ts),
+        'webhook-signature': signSvix(SECRETS.INCIDENTIO_WEBHOOK_SECRET, id, ts, body),
+      });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.ignored, 'an escalation Firebreak is not waiting on');
+    });
+  }
+});
+
 describe('bad input', () => {
   let h: Harness;
   before(async () => {

@@ -107,11 +107,16 @@ export class KyselyJobStore implements JobStore {
   }
 
   async completeJob(id: string, worker: string): Promise<void> {
+    await this.completeJobs([id], worker);
+  }
+
+  async completeJobs(ids: string[], worker: string): Promise<void> {
+    if (ids.length === 0) return;
     // Guarded by the claim: a worker whose lease was taken over cannot complete someone else's run.
     await this.db
       .updateTable('jobs')
       .set({ state: 'done', claimed_by: null, claimed_until: null, updated_at: this.clock.now().getTime() })
-      .where('id', '=', id)
+      .where('id', 'in', ids)
       .where('claimed_by', '=', worker)
       .where('state', '=', 'running')
       .execute();

@@ -1,7 +1,7 @@
 import { wasExecuted, type ActionDefinition, type ApprovalPolicy } from '../../domain/actions.js';
 import type { ApproverSnapshot, CanApprove } from '../../domain/approval-policy.js';
 import type { Block } from '../../ports/chat.js';
-import { withdrawalOf } from '../../domain/records.js';
+import { withdrawalOf, withdrawalReason } from '../../domain/records.js';
 import type { Approval } from '../../ports/store.js';
 import { Actions, ApprovalBlocks, FormBlocks, INPUT, Markers, Views } from '../ids.js';
 import { actions, clip, context, escapeText, mrkdwn, plain, section, time, user } from './common.js';
@@ -172,9 +172,12 @@ export function approvalHeadline(v: ApprovalView): string {
       return `${decided} · failed`;
     case 'unknown':
       return `${decided} · outcome unknown`;
-    case 'denied':
-      if (withdrawalOf(a)) return 'Withdrawn: the runbook run was cancelled';
+    case 'denied': {
+      const w = withdrawalOf(a);
+      if (w?.because === 'runbook_cancelled') return 'Withdrawn: the runbook run was cancelled';
+      if (w) return `Withdrawn: ${withdrawalReason(w, user, escapeMrkdwn)}`;
       return a.decidedBy === a.proposedBy && a.proposerKind === 'user' ? `Withdrawn by <@${a.decidedBy}>` : `Denied by <@${a.decidedBy}>`;
+    }
     case 'expired':
       return 'Expired, not approved in time';
   }
@@ -207,8 +210,7 @@ function statusLine(v: ApprovalView): string {
       return '*Outcome unknown — check before retrying.* Firebreak stopped while the action was running, so it is not run again automatically.';
     case 'denied': {
       const w = withdrawalOf(a);
-      if (w)
-        return `*Nothing was run*: withdrawn${when} because the runbook “${escapeMrkdwn(w.runbook)}” was cancelled${w.by === 'system' ? '' : ` by ${user(w.by)}`}. It can no longer be approved.`;
+      if (w) return `*Nothing was run*: withdrawn${when} because ${withdrawalReason(w, user, escapeMrkdwn)}. It can no longer be approved.`;
       return `*Nothing was run*${when ? ` (decided${when})` : ''}${a.denyReason ? `. Reason: ${escapeMrkdwn(a.denyReason)}` : ''}`;
     }
     case 'expired':

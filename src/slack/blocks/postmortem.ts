@@ -1,5 +1,6 @@
 import type { Block } from '../../ports/chat.js';
 import { clip, escapeText, header, link, section, time } from './common.js';
+import { escapeKeepingUserMentions } from '../mrkdwn.js';
 
 /**
  * A post-mortem draft is Markdown (that is what the backend stores). Slack does not render
@@ -9,7 +10,7 @@ import { clip, escapeText, header, link, section, time } from './common.js';
  * their own time zone. Slack's limits hold: 150 characters per header, 3,000 per section, and at
  * most `maxBlocks` blocks (what does not fit is cut with a note, never silently).
  */
-export function markdownToBlocks(md: string, maxBlocks = 45): Block[] {
+export function markdownToBlocks(md: string, maxBlocks = 45, opts: { fromRecord?: boolean } = {}): Block[] {
   const blocks: Block[] = [];
   let para: string[] = [];
   const flush = () => {
@@ -30,7 +31,7 @@ export function markdownToBlocks(md: string, maxBlocks = 45): Block[] {
       blocks.push({ type: 'divider' });
       continue;
     }
-    para.push(inline(raw));
+    para.push(inline(raw, opts.fromRecord === true));
   }
   flush();
   if (blocks.length <= maxBlocks) return blocks;
@@ -42,16 +43,18 @@ export function markdownToBlocks(md: string, maxBlocks = 45): Block[] {
 /**
  * Inline Markdown → Slack mrkdwn for one line. The draft is Claude's (untrusted): the line is
  * escaped first, so a mention or a disguised link in it stays inert text; Markdown links become
- * links the bot writes itself (checked http(s) URL, label escaped).
+ * links the bot writes itself (checked http(s) URL, label escaped). The skeleton Firebreak builds
+ * from its record when Claude is unavailable (`fromRecord`) keeps its user mentions live (who
+ * declared, who approved); nothing else in it can ping either.
  */
-function inline(line: string): string {
+function inline(line: string, fromRecord: boolean): string {
   const links: string[] = [];
   // Links are held aside as \u0001n\u0001 (any such character in the draft itself is dropped first).
   const held = line
     .replace(/\u0001/g, '')
     .replace(/\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)/g, (_m, t: string, u: string) => `\u0001${links.push(link(u, t)) - 1}\u0001`);
   return dates(
-    escapeText(held)
+    (fromRecord ? escapeKeepingUserMentions : escapeText)(held)
       .replace(/^(\s*)[-*+]\s+/, '$1• ')
       .replace(/\*\*(.+?)\*\*|__(.+?)__/g, (_m, a: string | undefined, b: string | undefined) => `*${a ?? b}*`),
   ).replace(/\u0001(\d+)\u0001/g, (_m, n: string) => links[Number(n)] ?? '');

@@ -3,7 +3,7 @@ import type { Runbook } from '../../domain/runbook.js';
 import type { Block } from '../../ports/chat.js';
 import type { RunbookRun, RunbookStepRecord } from '../../ports/runbook-store.js';
 import type { RemediationAnswer } from '../../ports/insights-store.js';
-import { Actions, Markers, numbered } from '../ids.js';
+import { Actions, isSlackId, Markers, numbered } from '../ids.js';
 import { actions, clip, context, escapeText, section, time, type ButtonSpec } from './common.js';
 
 /**
@@ -58,6 +58,16 @@ export interface RunView {
   commanderId: string | null;
 }
 
+/**
+ * An action step's summary and error name who decided its approval ("approved by <@U1>"): that
+ * one mention, which Firebreak recorded itself (`detail.decided_by`), is shown as a mention after
+ * the escape; any other `<@…>` in the text (an output, a deny reason) stays inert.
+ */
+function withDecider(s: RunbookStepRecord, escaped: string): string {
+  const id = s.detail.decided_by;
+  return typeof id === 'string' && isSlackId(id) ? escaped.replaceAll(`&lt;@${id}&gt;`, `<@${id}>`) : escaped;
+}
+
 function stepLine(rb: Runbook, s: RunbookStepRecord, now: Date): string {
   const def = rb.steps[s.index];
   const title = esc(def?.title ?? s.stepId);
@@ -66,9 +76,9 @@ function stepLine(rb: Runbook, s: RunbookStepRecord, now: Date): string {
   if (def?.continueOnFailure && (s.status === 'failed' || s.status === 'pending')) bits.push('_(may fail)_');
   if (s.status === 'done' && s.actor && def?.kind === 'check') bits.push(`by <@${s.actor}> at ${time(s.actedAt ?? s.updatedAt)}`);
   if (s.status === 'skipped' && s.actor) bits.push(`by <@${s.actor}>`);
-  if (typeof s.detail.summary === 'string' && s.detail.summary) bits.push(`· ${esc(clip(s.detail.summary, 200))}`);
+  if (typeof s.detail.summary === 'string' && s.detail.summary) bits.push(`· ${withDecider(s, esc(clip(s.detail.summary, 200)))}`);
   let line = bits.join(' ');
-  if (s.error && (s.status === 'failed' || s.status === 'denied' || s.status === 'unknown')) line += `\n      ${esc(clip(s.error, 400))}`;
+  if (s.error && (s.status === 'failed' || s.status === 'denied' || s.status === 'unknown')) line += `\n      ${withDecider(s, esc(clip(s.error, 400)))}`;
   return line;
 }
 
@@ -192,7 +202,7 @@ export function stepOutputMessage(marker: string, rb: Runbook, s: RunbookStepRec
   const def = rb.steps[s.index];
   const title = `${STEP_ICON[s.status]} *${s.index + 1}. ${esc(clip(def?.title ?? s.stepId, 150))}* — ${STEP_WORD[s.status]}`;
   const facts = Object.entries(s.detail)
-    .filter(([k, v]) => k !== 'summary' && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'))
+    .filter(([k, v]) => k !== 'summary' && k !== 'decided_by' && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'))
     .map(([k, v]) => `${k}: ${esc(String(v))}`)
     .join(' · ');
   const blocks: Block[] = [section(title + (facts ? `\n${clip(facts, 500)}` : ''), marker)];

@@ -58,7 +58,7 @@ export function summaryMessage(incident: Incident, n: string, requestedBy: strin
 export function postmortemMessage(incident: Incident, draft: { markdown: string; fallback: boolean }): MarkedMessage {
   const label = incidentLabel(incident);
   const marker = Markers.postmortem(incident.id);
-  const body = markdownToBlocks(draft.markdown, 48);
+  const body = markdownToBlocks(draft.markdown, 48, { fromRecord: draft.fallback });
   const first = body[0];
   const head = first?.type === 'header' ? [{ ...first, block_id: marker }] : [header(`Post-mortem draft: ${label}`, marker), ...(first ? [first] : [])];
   // The skeleton's own first line already says Claude was unavailable; the footer does not repeat it.

@@ -1,28 +1,49 @@
 import { afterAck } from '../ack.js';
 import type { App } from '@slack/bolt';
-import { HELP_TEXT, parseCommand } from '../../domain/command.js';
+import { HELP_TEXT, parseCommand, type ParseResult } from '../../domain/command.js';
 import type { Deps } from '../../services/deps.js';
 import { runIncidentCommand, type CommandAnswer, type Reply } from '../../services/commands.js';
 import { declareModal, declareReply, incidentList, statusReply } from '../blocks/incident.js';
 import { COMMAND } from '../ids.js';
 import { reportToUser } from '../errors.js';
 
+/** An answer that travels in the slash command's ack body (Slack shows it to the user alone). */
+export interface CommandAck {
+  response_type: 'ephemeral';
+  text: string;
+}
+
+/**
+ * The answer of an `/incident` that needs no I/O, which therefore goes in the ack itself: the help
+ * text, or what is wrong with the command. Null for every other command: its ack is empty and its
+ * answer follows through `respond()`. Pure; the HTTP receiver's early ack (slack/bolt.ts) calls it
+ * before the request reaches Bolt, and the listener below for Socket Mode.
+ */
+export function commandAck(parsed: ParseResult): CommandAck | null {
+  if (!parsed.ok) return { response_type: 'ephemeral', text: `:warning: ${parsed.error}` };
+  return parsed.command.kind === 'help' ? { response_type: 'ephemeral', text: HELP_TEXT } : null;
+}
+
+/** The same, from the command's text: what the early HTTP ack needs. */
+export function commandAckFor(text: string, roles: readonly string[]): CommandAck | null {
+  return commandAck(parseCommand(text, roles));
+}
+
 /**
  * `/incident`: ack first (within Slack's 3 s, before any backend or Claude call), then parse and
- * call one service, then render its reply as an ephemeral response.
+ * call one service, then render its reply as an ephemeral response. In HTTP mode a signed command
+ * is acked before it gets here (its `ack` is then a no-op), and help and parse errors never get
+ * here: slack/bolt.ts answers them in the ack with `commandAck`.
  */
 export function registerCommands(app: App, deps: Deps): void {
   app.command(COMMAND, async ({ command, ack, respond }) => {
     const parsed = parseCommand(command.text ?? '', deps.config.file.roles);
-    if (!parsed.ok) {
-      await ack({ response_type: 'ephemeral', text: `:warning: ${parsed.error}` });
+    const immediate = commandAck(parsed);
+    if (immediate || !parsed.ok) {
+      await ack(immediate ?? undefined);
       return;
     }
     const c = parsed.command;
-    if (c.kind === 'help') {
-      await ack({ response_type: 'ephemeral', text: HELP_TEXT });
-      return;
-    }
     if (c.kind === 'declare_modal') {
       await ack();
       await afterAck();

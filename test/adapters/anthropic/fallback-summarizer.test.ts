@@ -59,6 +59,19 @@ describe('fallback summarizer', () => {
     assert.match(r.text, /update by <@U0BOB0001>: Rolled back/);
   });
 
+  test('summary timeline: the people the record names stay mentions; nothing in an entry can ping the channel', async () => {
+    const ctx = aContext({
+      timeline: [
+        { ...anEntry(0, 'declared', 'Declared (high)'), author: 'U0ALICE01' },
+        { ...anEntry(9, 'pin', 'Rollback done, thanks <@U0BOB0001> <!channel>'), author: 'U0CAROL01' },
+      ],
+    });
+    const t = (await createFallbackSummarizer({ clock }).summarize(ctx)).text;
+    assert.match(t, /declared by <@U0ALICE01>: Declared \(high\)/);
+    assert.match(t, /pin by <@U0CAROL01>: Rollback done, thanks <@U0BOB0001> &lt;!channel&gt;/);
+    assert.doesNotMatch(t, /&lt;@U0|<!channel>/);
+  });
+
   test('brief: no repeated label, no stray quote marker; proposeActions proposes nothing', async () => {
     const b = await fb.brief(aContext());
     assert.equal(b.fallback, true);

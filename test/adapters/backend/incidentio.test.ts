@@ -230,4 +230,26 @@ describe('incident.io adapter against the fake', () => {
       (e: unknown) => e instanceof BackendError && e.code === 'backend.unsupported',
     );
   });
+
+  test('escalations: the fake refuses an escalation path and users together, as incident.io does; the adapter sends one or the other', async () => {
+    const withOnCall = await startFakeIncidentIo({
+      onCall: { users: [{ id: 'iu-carol', email: 'carol@example.com', name: 'Carol', slack_user_id: 'U0CAROL01' }], escalationPaths: ['ep-payments'] },
+    });
+    try {
+      const post = (body: Record<string, unknown>) =>
+        fetch(`${withOnCall.url}/v2/escalations`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer incidentio-test-key', 'content-type': 'application/json' },
+          body: JSON.stringify({ idempotency_key: `k-${++n}`, title: 'Checkout down', ...body }),
+        });
+      const both = await post({ escalation_path_id: 'ep-payments', user_ids: ['iu-carol'] });
+      assert.equal(both.status, 422);
+      assert.match(JSON.stringify(await both.json()), /not both/);
+      assert.equal((await post({ escalation_path_id: 'ep-payments' })).status, 201);
+      assert.equal((await post({ user_ids: ['iu-carol'] })).status, 201);
+      assert.equal(withOnCall.escalations().length, 2);
+    } finally {
+      await withOnCall.close();
+    }
+  });
 });

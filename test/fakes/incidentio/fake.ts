@@ -532,6 +532,11 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     const b = v.data;
     const again = escalations.find((e) => e.idempotency_key === b.idempotency_key);
     if (again) return { status: 201, body: { escalation: escalationJson(again) } };
+    // incident.io's reference: "You must provide either an escalation_path_id OR user_ids, but not both."
+    if (b.escalation_path_id && b.user_ids?.length)
+      return fail(422, 'validation_error', [
+        { code: 'invalid_value', message: 'Provide either an escalation path or users, not both', field: 'escalation_path_id' },
+      ]);
     if (!b.escalation_path_id && !b.user_ids?.length)
       return fail(422, 'validation_error', [
         { code: 'invalid_value', message: 'Either an escalation path or at least one user must be given', field: 'escalation_path_id' },
