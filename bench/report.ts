@@ -135,6 +135,14 @@ export function renderBenchSection(results: Result[]): string {
     const value = r.name.endsWith('.error') ? (r.note ?? 'failed') : `${formatValue(r.value)} ${r.unit}`.trim();
     lines.push(`| ${cell(area)} | \`${cell(r.name)}\` | ${cell(value)} | ${cell(r.target ?? '')} | ${r.ok ? 'pass' : '**FAIL**'} |`);
   }
+  // The declare path with the bot on the fakes' event loop (how it was measured before the bot got
+  // its own process): no target, but shown beside the target figures so the change stays visible.
+  const shared = results.filter((r) => /^declare\.shared_loop\.[^.]+\.[^.]+\.(card_answered|all_done)$/.test(r.name));
+  if (shared.length)
+    lines.push(
+      '',
+      `Declare with the bot on the fakes' event loop, for comparison (no target): ${shared.map((r) => `\`${r.name.slice('declare.shared_loop.'.length)}\` ${formatValue(r.value)} ${r.unit}`).join(', ')}.`,
+    );
   const modules = results.find((r) => r.name === 'footprint.module_costs');
   if (modules) lines.push('', `Memory by module: ${formatValue(modules.value)} ${modules.unit} ${cell(modules.note ?? '')}.`);
   return lines.join('\n');

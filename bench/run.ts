@@ -6,7 +6,9 @@
  * Options (env): BENCH_ONLY=ack,declare,storm,storm500,crash,race,summary,cost,footprint,insights-sync,
  * insights-stats,mcp (comma list) runs a subset (storm, race and crash also run on PostgreSQL when
  * it is reachable); BENCH_INSIGHTS_N sets the insights incident count (default 10000);
- * BENCH_LATENCY_MS sets L for the declare path (default 100); TEST_DATABASE_URL as for the tests.
+ * BENCH_LATENCY_MS sets L for the declare path (default 100); BENCH_DECLARE_BOT=process|shared runs
+ * the declare path with the bot in its own process or on the fakes' event loop only (default: both);
+ * TEST_DATABASE_URL as for the tests.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,13 +17,22 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
 import { BOT_TOKEN, SIGNING_SECRET, startBot, type Bot } from '../test/e2e/harness.js';
 import { pgUnreachableReason, withPgSchema } from '../test/store/pg-helper.js';
 import { startFakeRootly } from '../test/fakes/rootly/fake.js';
 import { startFakeIncidentIo } from '../test/fakes/incidentio/fake.js';
 import type { CallRecord } from '../test/fakes/shared/server.js';
 import { startFakeAnthropic } from '../test/fakes/anthropic/server.js';
-import { GENERAL_CHANNEL_ID, SEED_PEOPLE, SlackDriver, startSlackEmulator, tierOf } from '../src/emulator/slack/index.js';
+import {
+  GENERAL_CHANNEL_ID,
+  INCIDENTS_CHANNEL_ID,
+  SEED_PEOPLE,
+  SlackDriver,
+  type SlackEmulator,
+  startSlackEmulator,
+  tierOf,
+} from '../src/emulator/slack/index.js';
 import { openAndMigrate, type KyselyStore } from '../src/adapters/store/index.js';
 import type { Store } from '../src/ports/store.js';
 import { Actions, Markers } from '../src/slack/ids.js';
@@ -294,146 +305,248 @@ interface TimedCall {
 }
 
 /**
+ * Where the bot runs for the declare bench, and what the bench reads of it. Two arrangements:
+ * - `process` (the target): the built bot in its own process, started as `npm start` starts it,
+ *   while the Slack emulator, the backend fake, the load generator and the clock share this one.
+ *   Production Slack and Rootly are other machines: their work does not queue on the bot's loop.
+ * - `shared` (kept for comparison with the figures before this split): the bot in this process,
+ *   on the same event loop as the emulator and the fake, as the e2e tests run it. Every fake's
+ *   request parsing, block validation and answer then waits behind the bot's work and the other
+ *   way round, which at L = 100 ms costs a few hundredths of L per hop.
+ */
+interface DeclareTarget {
+  emulator: SlackEmulator;
+  driver: SlackDriver;
+  incidentByTitle(title: string): Promise<string | undefined>;
+  incidentByDedupeKey(key: string): Promise<string | undefined>;
+  flowCompleted(incidentId: string): Promise<boolean>;
+  /** No job running in the bot (shared only: a child's quiet spell is seen in its calls stopping). */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function sharedDeclareTarget(L: number, env: Record<string, string>): Promise<DeclareTarget> {
+  const bot = await startBot({ latencyMs: L, rateLimits: 'off', env: { ...quiet, ...env } });
+  // The backend credentials check and its severity/role caches warm up at start, as in production.
+  await bot.waitFor(async () => (await bot.fb.ready()).checks.backend === 'ok', 10_000, 'backend ready');
+  const store = bot.fb.deps.store;
+  return {
+    emulator: bot.emulator,
+    driver: bot.driver,
+    incidentByTitle: async (title) => (await store.listOpenIncidents()).find((x) => x.title === title)?.id,
+    incidentByDedupeKey: async (key) => (await store.findIncidentByDedupeKey(key))?.id,
+    flowCompleted: async (id) => (await store.listAudit({ incidentId: id })).some((a) => a.action === 'incident.flow_completed'),
+    idle: () => bot.fb.deps.jobs.idle(),
+    close: () => bot.close(),
+  };
+}
+
+async function processDeclareTarget(L: number, env: Record<string, string>): Promise<DeclareTarget> {
+  const emulator = await startSlackEmulator({ botToken: BOT_TOKEN, rateLimits: 'off', latencyMs: L });
+  const dir = mkdtempSync(join(tmpdir(), 'firebreak-declare-'));
+  const dbFile = join(dir, 'firebreak.db');
+  let bot: Awaited<ReturnType<typeof spawnServer>> | null = null;
+  let db: Database.Database | null = null;
+  try {
+    bot = await spawnServer(
+      startCommand(),
+      {
+        SLACK_BOT_TOKEN: BOT_TOKEN,
+        SLACK_SIGNING_SECRET: SIGNING_SECRET,
+        SLACK_API_URL: emulator.apiUrl,
+        ANNOUNCE_CHANNEL: INCIDENTS_CHANNEL_ID,
+        DATABASE_URL: `sqlite:${dbFile}`,
+        ...quiet,
+        ...env,
+      },
+      await freePort(),
+    );
+    const base = bot.url.replace(/\/slack\/events$/, '');
+    await waitUntil(
+      async () => {
+        const r = await fetch(`${base}/readyz`);
+        const body = (await r.json().catch(() => ({}))) as { checks?: { backend?: string } };
+        return body.checks?.backend === 'ok';
+      },
+      10_000,
+      'backend ready',
+    );
+    // What the bench needs to know of the bot's store, read as a person would: from the SQLite
+    // file, read-only (WAL lets a reader in another process see each commit).
+    db = new Database(dbFile, { readonly: true, fileMustExist: true });
+    const byTitle = db.prepare<[string], { id: string }>(`select id from incidents where title = ?`);
+    const byKey = db.prepare<[string], { id: string }>(`select id from incidents where dedupe_key = ?`);
+    const completed = db.prepare<[string], { n: number }>(`select count(*) as n from audit_log where incident_id = ? and action = 'incident.flow_completed'`);
+    const child = bot;
+    const reader = db;
+    return {
+      emulator,
+      driver: new SlackDriver({ emulator, requestUrl: bot.url, signingSecret: SIGNING_SECRET }),
+      incidentByTitle: async (title) => byTitle.get(title)?.id,
+      incidentByDedupeKey: async (key) => byKey.get(key)?.id,
+      flowCompleted: async (id) => (completed.get(id)?.n ?? 0) > 0,
+      idle: async () => undefined,
+      close: async () => {
+        reader.close();
+        await child.close();
+        await emulator.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    db?.close();
+    await bot?.close();
+    await emulator.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
  * The declare critical path, by the issue's definition: every Slack and backend call answered
  * after L; the card is *answered* when Slack's answer to its post arrives; the declaration is
  * *done* when the last Slack or backend call it causes (card refresh and brief included) has been
- * answered. Runs the modal and the inline paths against Rootly and incident.io, and prints a
- * per-call timeline of one declaration.
+ * answered. Runs the modal and the inline paths against Rootly and incident.io, with the bot in
+ * its own process (the target) and, for comparison, on the fakes' event loop; prints a per-call
+ * timeline of one declaration of each. BENCH_DECLARE_BOT=process|shared runs one arrangement.
  */
 async function declarePath(): Promise<void> {
   const L = Number(process.env.BENCH_LATENCY_MS ?? 100);
-  for (const kind of ['rootly', 'incidentio'] as const) {
-    const backend = await startBackendFake(kind, L);
-    const bot = await startBot({ latencyMs: L, rateLimits: 'off', env: { ...quiet, ...backend.env } });
-    try {
-      // The backend credentials check and its severity/role caches warm up at start, as in production.
-      await bot.waitFor(async () => (await bot.fb.ready()).checks.backend === 'ok', 10_000, 'backend ready');
-      const callsSince = (t0: number): TimedCall[] => [
-        ...bot.emulator
-          .calls()
-          .filter((c) => c.at >= t0)
-          .map((c) => ({ who: `slack ${c.method}`, start: c.at, end: c.at + c.durationMs })),
-        ...backend
-          .calls()
-          .filter((c) => c.at >= t0 && c.answeredAt !== null)
-          .map((c) => ({ who: `${kind} ${c.route ?? `${c.method} ${c.path}`}`, start: c.at, end: c.answeredAt! })),
-      ];
-      /** Wait until the declaration caused no call for 5 L after everything queued ran. */
-      const settle = async (incidentId: string, t0: number) => {
-        await waitUntil(
-          async () => (await bot.fb.deps.store.listAudit({ incidentId })).find((a) => a.action === 'incident.flow_completed'),
-          30 * L + 5000,
-          'flow_completed',
-        );
-        let n = -1;
-        for (;;) {
-          await bot.fb.deps.jobs.idle();
-          await sleep(5 * L);
-          const m = callsSince(t0).length;
-          if (m === n) break;
-          n = m;
-        }
-      };
-      const measure = async (incidentId: string, t0: number) => {
-        await settle(incidentId, t0);
-        const cardCall = bot.emulator
-          .calls('chat.postMessage')
-          .find(
-            (c) =>
-              c.ok &&
-              c.at >= t0 &&
-              Array.isArray(c.args.blocks) &&
-              (c.args.blocks as Array<{ block_id?: string }>).some((b) => b.block_id === Markers.card(incidentId)),
-          );
-        if (!cardCall) throw new Error('no card posted');
-        const calls = callsSince(t0);
-        return { cardAnswered: (cardCall.at + cardCall.durationMs - t0) / L, done: (Math.max(...calls.map((c) => c.end)) - t0) / L, calls, t0 };
-      };
-      type Run = Awaited<ReturnType<typeof measure>>;
-      const runs: Record<'modal' | 'inline', Run[]> = { modal: [], inline: [] };
-      const RUNS = 3;
-      // One untimed declare first: the very first one pays for lazy compilation of every code path.
-      {
-        const t = Date.now();
-        await bot.driver.slash('declare high Bench warm-up', { user: BOB, channel: GENERAL_CHANNEL_ID });
-        const w = await waitUntil(
-          async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === 'Bench warm-up'),
-          10 * L + 5000,
-          'the warm-up incident',
-        );
-        await settle(w.id, t);
+  const arrangements = (process.env.BENCH_DECLARE_BOT ?? 'process,shared').split(',').map((s) => s.trim()) as Array<'process' | 'shared'>;
+  for (const where of arrangements) {
+    if (where !== 'process' && where !== 'shared') throw new Error(`BENCH_DECLARE_BOT: ${where} is neither process nor shared`);
+    for (const kind of ['rootly', 'incidentio'] as const) {
+      const backend = await startBackendFake(kind, L);
+      const target = await (where === 'process' ? processDeclareTarget : sharedDeclareTarget)(L, backend.env).catch(async (err) => {
+        await backend.close();
+        throw err;
+      });
+      try {
+        await declareRuns(where, kind, L, target, backend);
+      } finally {
+        await target.close();
+        await backend.close();
       }
-      for (let i = 0; i < RUNS; i++) {
-        // Modal: open it (not timed: a person is typing), then time from the submission.
-        await bot.driver.slash('', { user: ALICE, channel: GENERAL_CHANNEL_ID });
-        const view = await waitUntil(
-          () => [...bot.emulator.state.views.values()].find((v) => v.open && v.callback_id === 'declare_modal' && v.user_id === ALICE),
-          10 * L + 5000,
-          'the declare modal',
-        );
-        await bot.fb.deps.jobs.idle();
-        await sleep(3 * L);
-        const t0 = Date.now();
-        await bot.driver.submitView(
-          view.id,
-          { declare_title: { value: `Bench modal declare ${'abcdefgh'[i]} checkout` }, declare_severity: { value: 'high' } },
-          { user: ALICE },
-        );
-        const inc = await waitUntil(() => bot.fb.deps.store.findIncidentByDedupeKey(`view:${view.id}`), 10 * L + 5000, 'the incident');
-        runs.modal.push(await measure(inc.id, t0));
-        // Inline: `/incident declare high <title>`.
-        const title = `Bench inline declare ${'abcdefgh'[i]} payments`;
-        const t1 = Date.now();
-        await bot.driver.slash(`declare high ${title}`, { user: BOB, channel: GENERAL_CHANNEL_ID });
-        const inc2 = await waitUntil(
-          async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === title),
-          10 * L + 5000,
-          'the inline incident',
-        );
-        runs.inline.push(await measure(inc2.id, t1));
-      }
-      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-      const rows: string[] = [];
-      for (const path of ['modal', 'inline'] as const) {
-        const of = (k: 'cardAnswered' | 'done') => runs[path].map((r) => r[k]);
-        const card = Math.max(...of('cardAnswered'));
-        const done = Math.max(...of('done'));
-        add({
-          name: `declare.${kind}.${path}.card_answered`,
-          value: card,
-          unit: '× L',
-          target: '≤ 2.1',
-          ok: card <= 2.1,
-          note: `worst of ${RUNS} (median ${median(of('cardAnswered')).toFixed(2)}), L = ${L} ms; Slack’s answer to the card post received`,
-        });
-        add({
-          name: `declare.${kind}.${path}.all_done`,
-          value: done,
-          unit: '× L',
-          target: '≤ 3.2',
-          ok: done <= 3.2,
-          note: `worst of ${RUNS} (median ${median(of('done')).toFixed(2)}); last Slack or backend call it caused answered (card refresh and brief included)`,
-        });
-        const verdict = (v: number, t: number) => `${v.toFixed(2)} L (≤ ${t} L) ${v <= t ? 'PASS' : 'MISS'}`;
-        rows.push(`    ${kind.padEnd(10)} ${path.padEnd(6)}  card ${verdict(card, 2.1)}   done ${verdict(done, 3.2)}`);
-      }
-      process.stderr.write(
-        `  ${kind}, worst of ${RUNS}, L = ${L} ms, load average ${loadavg()
-          .map((x) => x.toFixed(2))
-          .join(' ')}:\n${rows.join('\n')}\n`,
-      );
-      // Where each L goes: the calls of one declaration (the last inline one), in order.
-      const one = runs.inline.at(-1)!;
-      const lines = [...one.calls]
-        .sort((a, b) => a.start - b.start || a.end - b.end)
-        .map((c) => `${((c.start - one.t0) / L).toFixed(2)}→${((c.end - one.t0) / L).toFixed(2)} L ${c.who}`);
-      process.stderr.write(`  timeline of one inline declaration (${kind}):\n${lines.map((l) => `    ${l}`).join('\n')}\n`);
-      add({ name: `declare.${kind}.timeline`, value: one.calls.length, unit: 'calls', note: lines.join('; ') });
-    } finally {
-      await bot.close();
-      await backend.close();
     }
   }
+}
+
+async function declareRuns(where: 'process' | 'shared', kind: BackendName, L: number, bot: DeclareTarget, backend: { calls(): CallRecord[] }): Promise<void> {
+  // The target's figures keep their names; the shared-loop ones are marked, and carry no target.
+  const prefix = where === 'process' ? `declare.${kind}` : `declare.shared_loop.${kind}`;
+  const callsSince = (t0: number): TimedCall[] => [
+    ...bot.emulator
+      .calls()
+      .filter((c) => c.at >= t0)
+      .map((c) => ({ who: `slack ${c.method}`, start: c.at, end: c.at + c.durationMs })),
+    ...backend
+      .calls()
+      .filter((c) => c.at >= t0 && c.answeredAt !== null)
+      .map((c) => ({ who: `${kind} ${c.route ?? `${c.method} ${c.path}`}`, start: c.at, end: c.answeredAt! })),
+  ];
+  /** Wait until the declaration caused no call for 5 L after everything queued ran. */
+  const settle = async (incidentId: string, t0: number) => {
+    await waitUntil(() => bot.flowCompleted(incidentId), 30 * L + 5000, 'flow_completed');
+    let n = -1;
+    for (;;) {
+      await bot.idle();
+      await sleep(5 * L);
+      const m = callsSince(t0).length;
+      if (m === n) break;
+      n = m;
+    }
+  };
+  const measure = async (incidentId: string, t0: number) => {
+    await settle(incidentId, t0);
+    const cardCall = bot.emulator
+      .calls('chat.postMessage')
+      .find(
+        (c) =>
+          c.ok &&
+          c.at >= t0 &&
+          Array.isArray(c.args.blocks) &&
+          (c.args.blocks as Array<{ block_id?: string }>).some((b) => b.block_id === Markers.card(incidentId)),
+      );
+    if (!cardCall) throw new Error('no card posted');
+    const calls = callsSince(t0);
+    return { cardAnswered: (cardCall.at + cardCall.durationMs - t0) / L, done: (Math.max(...calls.map((c) => c.end)) - t0) / L, calls, t0 };
+  };
+  type Run = Awaited<ReturnType<typeof measure>>;
+  const runs: Record<'modal' | 'inline', Run[]> = { modal: [], inline: [] };
+  const RUNS = 3;
+  // One untimed declare first: the very first one pays for lazy compilation of every code path.
+  {
+    const t = Date.now();
+    await bot.driver.slash('declare high Bench warm-up', { user: BOB, channel: GENERAL_CHANNEL_ID });
+    const w = await waitUntil(() => bot.incidentByTitle('Bench warm-up'), 10 * L + 5000, 'the warm-up incident');
+    await settle(w, t);
+  }
+  for (let i = 0; i < RUNS; i++) {
+    // Modal: open it (not timed: a person is typing), then time from the submission.
+    await bot.driver.slash('', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+    const view = await waitUntil(
+      () => [...bot.emulator.state.views.values()].find((v) => v.open && v.callback_id === 'declare_modal' && v.user_id === ALICE),
+      10 * L + 5000,
+      'the declare modal',
+    );
+    await bot.idle();
+    await sleep(3 * L);
+    const t0 = Date.now();
+    await bot.driver.submitView(
+      view.id,
+      { declare_title: { value: `Bench modal declare ${'abcdefgh'[i]} checkout` }, declare_severity: { value: 'high' } },
+      { user: ALICE },
+    );
+    const inc = await waitUntil(() => bot.incidentByDedupeKey(`view:${view.id}`), 10 * L + 5000, 'the incident');
+    runs.modal.push(await measure(inc, t0));
+    // Inline: `/incident declare high <title>`.
+    const title = `Bench inline declare ${'abcdefgh'[i]} payments`;
+    const t1 = Date.now();
+    await bot.driver.slash(`declare high ${title}`, { user: BOB, channel: GENERAL_CHANNEL_ID });
+    const inc2 = await waitUntil(() => bot.incidentByTitle(title), 10 * L + 5000, 'the inline incident');
+    runs.inline.push(await measure(inc2, t1));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const rows: string[] = [];
+  const shared =
+    where === 'shared'
+      ? '; bot on the same event loop as the Slack emulator and the backend fake (for comparison, not the target)'
+      : '; bot in its own process';
+  for (const path of ['modal', 'inline'] as const) {
+    const of = (k: 'cardAnswered' | 'done') => runs[path].map((r) => r[k]);
+    const card = Math.max(...of('cardAnswered'));
+    const done = Math.max(...of('done'));
+    const targets = (t: number, v: number) => (where === 'process' ? { target: `≤ ${t}`, ok: v <= t } : {});
+    add({
+      name: `${prefix}.${path}.card_answered`,
+      value: card,
+      unit: '× L',
+      ...targets(2.1, card),
+      note: `worst of ${RUNS} (median ${median(of('cardAnswered')).toFixed(2)}), L = ${L} ms; Slack’s answer to the card post received${shared}`,
+    });
+    add({
+      name: `${prefix}.${path}.all_done`,
+      value: done,
+      unit: '× L',
+      ...targets(3.2, done),
+      note: `worst of ${RUNS} (median ${median(of('done')).toFixed(2)}); last Slack or backend call it caused answered (card refresh and brief included)${shared}`,
+    });
+    const verdict = (v: number, t: number) => `${v.toFixed(2)} L (≤ ${t} L) ${v <= t ? 'PASS' : 'MISS'}`;
+    rows.push(`    ${kind.padEnd(10)} ${path.padEnd(6)}  card ${verdict(card, 2.1)}   done ${verdict(done, 3.2)}`);
+  }
+  const label = where === 'process' ? 'bot in its own process' : 'bot on the fakes’ event loop';
+  process.stderr.write(
+    `  ${kind}, ${label}, worst of ${RUNS}, L = ${L} ms, load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}:\n${rows.join('\n')}\n`,
+  );
+  // Where each L goes: the calls of one declaration (the last inline one), in order.
+  const one = runs.inline.at(-1)!;
+  const lines = [...one.calls]
+    .sort((a, b) => a.start - b.start || a.end - b.end)
+    .map((c) => `${((c.start - one.t0) / L).toFixed(2)}→${((c.end - one.t0) / L).toFixed(2)} L ${c.who}`);
+  process.stderr.write(`  timeline of one inline declaration (${kind}, ${label}):\n${lines.map((l) => `    ${l}`).join('\n')}\n`);
+  add({ name: `${prefix}.timeline`, value: one.calls.length, unit: 'calls', note: lines.join('; ') });
 }
 
 // -- alert storm -----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import type { ChartRenderer } from './ports/charts.js';
 import type { Deps } from './services/deps.js';
 import { createActionExecutor } from './adapters/executors/index.js';
 import { deadJobNotice, JobRunner, maintenanceJob } from './services/jobs.js';
+import { StepSignals } from './services/steps.js';
 import { buildBolt, startSocketMode, startupFailure } from './slack/bolt.js';
 import { commandAckFor } from './slack/listeners/commands.js';
 import { registerListeners } from './slack/listeners/index.js';
@@ -165,7 +166,22 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   // Secrets come from the configuration that was checked at start (the variables `secret_env` names).
   const executor = createActionExecutor({ backend, webhook: { env: config.executorSecrets } });
   const charts = opts.charts ?? createVegaChartRenderer();
-  const deps: Deps = { config, store, chat, charts, backend, executor, oncall, summarizer, clock, logger, metrics, jobs, newId: randomUUID };
+  const deps: Deps = {
+    config,
+    store,
+    chat,
+    charts,
+    backend,
+    executor,
+    oncall,
+    summarizer,
+    clock,
+    logger,
+    metrics,
+    jobs,
+    stepSignals: new StepSignals(),
+    newId: randomUUID,
+  };
 
   // The jobs' context: the deps, and the runbook step runners (HTTP calls and commands).
   const jobContext = { ...deps, stepRunners: opts.stepRunners ?? createStepRunners() };

@@ -88,11 +88,14 @@ export async function postIncidentCard(
   flowId: string,
   incident: Incident & { channelId: string },
   roles: RoleAssignments,
+  /** Called as the post is handed to Slack (not when an earlier run already posted it). */
+  onSend?: () => void,
 ): Promise<{ ts: string; rendered: boolean }> {
   const card = await cardFor(deps, incident, roles);
   let rendered = false;
   const posted = await postOnce(deps, flowId, 'card', incident.channelId, Markers.card(incident.id), () => {
     rendered = true;
+    onSend?.();
     return card;
   });
   await deps.store.updateIncident(incident.id, { cardTs: posted.ts, updatedAt: deps.clock.now() });
@@ -110,12 +113,15 @@ export async function postAnnouncement(
   incident: Incident,
   roles: RoleAssignments,
   below: boolean,
+  /** As for the card. */
+  onSend?: () => void,
 ): Promise<{ ts: string; rendered: boolean } | null> {
   const channel = announceChannel(deps);
   if (!channel) return null;
   let rendered = false;
   const posted = await postOnce(deps, flowId, 'announce', channel, Markers.announce(incident.id), () => {
     rendered = true;
+    onSend?.();
     return announcementFor(deps, incident, roles, below);
   });
   await deps.store.updateIncident(incident.id, { announceTs: posted.ts, updatedAt: deps.clock.now() });

@@ -7,7 +7,7 @@ import { requireIncident } from './lifecycle.js';
 import { claudeProposeJob } from './claude-proposals.js';
 import { defineJob } from './jobs.js';
 import { z } from 'zod';
-import { postOnce } from './steps.js';
+import { postOnce, waitForStep } from './steps.js';
 
 /** What the bot remembers of its last summary, so the next one only sends what is new. */
 interface SummaryState {
@@ -47,12 +47,23 @@ export async function buildSummaryContext(deps: Deps, incidentId: string, opts: 
   return { incident, roles, timeline, transcript };
 }
 
-/** The brief, after the card in a new channel; enqueued once per incident by the declare flow. */
+/**
+ * How long a brief waits in its job for the card it follows (see `postBrief`). Past it the job
+ * fails and retries with backoff: a card held up longer (Slack pacing, an outage) is still
+ * followed by the brief, later.
+ */
+const BRIEF_WAITS_FOR_CARD_MS = 30_000;
+
+/**
+ * The brief, after the card in a new channel; enqueued once per incident by the declare flow as the
+ * card goes out. `after` names the step it follows (the declare flow's card); a job without it
+ * (queued by an earlier version, after the card was posted) posts at once.
+ */
 export const briefJob = defineJob({
   kind: 'incident.brief',
-  payload: z.object({ incidentId: z.string().min(1) }),
+  payload: z.object({ incidentId: z.string().min(1), after: z.object({ flowId: z.string(), step: z.string() }).optional() }),
   key: (p) => p.incidentId,
-  run: (deps, p) => postBrief(deps, p.incidentId),
+  run: (deps, p) => postBrief(deps, p.incidentId, p.after ?? null),
 });
 
 /**
@@ -69,15 +80,23 @@ export const postmortemJob = defineJob({
 
 export const summaryJobs = [briefJob, postmortemJob];
 
-/** The brief right after declare: posted when ready, never in the way of the channel or the card. */
-export async function postBrief(deps: Deps, incidentId: string): Promise<void> {
+/**
+ * The brief right after declare: posted when ready, never in the way of the channel or the card.
+ * Written (Claude's round trip included) while the card is in flight, and posted the moment the
+ * card's step `after` is recorded, so it is in the channel after the card yet costs the
+ * declaration no extra round trip of its own. Claude's proposals, which post in the channel too,
+ * are asked for only then.
+ */
+export async function postBrief(deps: Deps, incidentId: string, after: { flowId: string; step: string } | null = null): Promise<void> {
   // A new channel holds only the bot's own posts: the brief works from the declaration, and a
   // storm of declares spends no tier-3 history call per incident on it.
   const ctx = await buildSummaryContext(deps, incidentId, { transcript: false });
   if (!ctx.incident.channelId) return;
   const result = await deps.summarizer.brief(ctx);
-  if (!result.fallback) await deps.jobs.enqueue(claudeProposeJob, { incidentId }, { key: `${incidentId}:brief` });
   const msg = briefMessage(ctx.incident, result);
+  if (after && !(await waitForStep(deps, after.flowId, after.step, BRIEF_WAITS_FOR_CARD_MS)))
+    throw new Error(`the brief of incident ${incidentId} waits for the ${after.step} (${after.flowId}), not posted yet`);
+  if (!result.fallback) await deps.jobs.enqueue(claudeProposeJob, { incidentId }, { key: `${incidentId}:brief` });
   await postOnce(deps, `brief:${incidentId}`, 'brief', ctx.incident.channelId, msg.marker, () => msg);
 }
 

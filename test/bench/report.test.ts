@@ -60,6 +60,19 @@ test('the section shows each judged figure with its value, target and result, th
   assert.doesNotMatch(out, /Not in this run/);
 });
 
+test("the declare figures with the bot on the fakes' event loop are shown beside the target ones, without a target", () => {
+  const rs = [
+    ...fullRun(),
+    { name: 'declare.shared_loop.rootly.modal.card_answered', value: 2.236, unit: '× L' },
+    { name: 'declare.shared_loop.rootly.modal.all_done', value: 3.371, unit: '× L' },
+    { name: 'declare.shared_loop.rootly.timeline', value: 13, unit: 'calls', note: '0.00→1.00 L slack conversations.create' },
+  ];
+  const out = renderBenchSection(rs);
+  assert.match(out, /fakes' event loop, for comparison \(no target\): `rootly\.modal\.card_answered` 2\.24 × L, `rootly\.modal\.all_done` 3\.37 × L\./);
+  assert.doesNotMatch(out, /shared_loop\.rootly\.timeline|rootly\.timeline/);
+  assert.match(out, new RegExp(`\\*\\*${REQUIRED_TARGETS.length} of ${REQUIRED_TARGETS.length} targets pass\\*\\*`));
+});
+
 test('a scenario that failed is a FAIL row with its reason, and the targets it never reported are named', () => {
   const rs = fullRun().filter((r) => !r.name.startsWith('crash.postgres.'));
   rs.push({ name: 'storm500.error', value: Number.NaN, unit: '', ok: false, note: 'scenario failed: timed out' });

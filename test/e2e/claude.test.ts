@@ -30,6 +30,29 @@ describe('Claude in the incident (fake Anthropic API)', () => {
     assert.match(JSON.stringify(req.body?.system), /cache_control/);
   });
 
+  test('Claude writes the brief while the card is on its way: the brief follows the card by one Slack round trip, not by Claude too', async () => {
+    // Slack slow enough that "before the card's answer" is a wide window (300 ms), not a race.
+    bot.emulator.setLatency(300);
+    try {
+      const i = await declare(bot, 'high Ledger writes timing out');
+      const brief = await bot.waitFor(() => messagesWithMarker(bot.emulator, i.channelId!, `brief:${i.id}`)[0], 10_000, 'brief');
+      const card = messagesWithMarker(bot.emulator, i.channelId!, `card:${i.id}`)[0]!;
+      assert.ok(Number(brief.ts) > Number(card.ts), 'the brief is after the card in the channel');
+      assert.equal(messagesWithMarker(bot.emulator, i.channelId!, `brief:${i.id}`).length, 1, 'one brief');
+      const cardPost = bot.emulator
+        .calls('chat.postMessage')
+        .find((c) => c.ok && (c.args.blocks as Array<{ block_id?: string }>).some((b) => b.block_id === `card:${i.id}`))!;
+      const asked = claude.messageRequests.find((r) => r.userText.includes('Ledger writes timing out'));
+      assert.ok(asked, 'Claude was asked for the brief');
+      assert.ok(
+        asked.at.getTime() < cardPost.at + cardPost.durationMs,
+        `Claude was asked ${asked.at.getTime() - cardPost.at} ms after the card post went out, after Slack answered it (${cardPost.durationMs} ms)`,
+      );
+    } finally {
+      bot.emulator.setLatency(0);
+    }
+  });
+
   test('/incident summary streams into one message; the second summary sends only new messages plus the last summary', async () => {
     const i = await declare(bot, 'high Search cluster red');
     for (let k = 0; k < 30; k++) await bot.driver.userMessage(i.channelId!, k % 2 ? BOB : CAROL, `observation number ${k}: shard ${k} relocating`);

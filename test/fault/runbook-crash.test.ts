@@ -65,7 +65,8 @@ test('killed while a runbook step runs: after the restart the step is "outcome u
     );
     assert.equal(step.s, 'unknown');
     assert.match(step.e, /Outcome unknown: Firebreak stopped while this step was running/);
-    assert.equal(queryRow<{ s: string }>(db, `select status as s from runbook_runs`)?.s, 'blocked');
+    // The step is marked first, then the run (two writes): wait for the run to follow, not just read it.
+    await waitUntil(() => queryRow<{ s: string }>(db, `select status as s from runbook_runs`)?.s === 'blocked', 10_000, 'the run to be blocked');
     assert.equal(queryRow<{ s: string }>(db, `select status as s from runbook_steps where idx = 1`)?.s, 'pending', 'the next step does not start');
     // The checklist says so, with Retry and Skip.
     const msg = await waitUntil(

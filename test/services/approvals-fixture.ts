@@ -19,6 +19,7 @@ import { approvalJobs } from '../../src/services/approvals.js';
 import { createActionExecutor } from '../../src/adapters/executors/index.js';
 import type { Deps } from '../../src/services/deps.js';
 import { JobRunner } from '../../src/services/jobs.js';
+import { StepSignals } from '../../src/services/steps.js';
 
 export class TestClock {
   t: number;
@@ -226,6 +227,7 @@ export async function makeGate(
       createFollowup: async () => ({ backendId: null, url: null }),
       findFollowup: async () => null,
     },
+    stepSignals: new StepSignals(),
     newId: () => randomUUID(),
   };
   let incidentId = opts.incidentId;

@@ -23,6 +23,7 @@ import { backendEventJobs } from '../../src/services/backend-events.js';
 import { declareFlowJob } from '../../src/services/declare.js';
 import type { Deps } from '../../src/services/deps.js';
 import { type AnyJob, JobRunner } from '../../src/services/jobs.js';
+import { StepSignals } from '../../src/services/steps.js';
 import { refreshJob } from '../../src/services/incident-views.js';
 import { webhookRoutes } from '../../src/webhooks/routes.js';
 import type { Route } from '../../src/http/routes.js';
@@ -226,6 +227,7 @@ export async function buildHarness(opts: HarnessOptions = {}): Promise<Harness> 
       createFollowup: async () => ({ backendId: null, url: null }),
       findFollowup: async () => null,
     },
+    stepSignals: new StepSignals(),
     newId: () => randomUUID(),
   };
   registerStandardJobs(deps, runner);

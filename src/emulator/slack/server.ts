@@ -212,10 +212,20 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
     const parsed = parseArgs(req, raw, url);
     const { token: bodyToken, ...args } = decodeJsonArgs(parsed ?? {});
     let scopeHeader: Record<string, string> = {};
+    // The configured latency is Slack's whole answer time, its own work included: the answer goes
+    // out `latencyMs` after the request arrived, not after the emulator's work plus `latencyMs`
+    // (the benchmark's "answered after L" means exactly L, however long the emulator took to
+    // validate blocks or update its state). An injected fault's latency still delays the work.
+    const answerAt = performance.now() + latencyMs;
     const answer = (status: number, body: Record<string, unknown>, headers?: Record<string, string>) => {
-      sendJson(res, status, body, { ...scopeHeader, ...headers });
-      const ok = body.ok === true;
-      record({ method, args, at, ok, status, ...(ok ? {} : { error: String(body.error) }) }, started);
+      const send = () => {
+        sendJson(res, status, body, { ...scopeHeader, ...headers });
+        const ok = body.ok === true;
+        record({ method, args, at, ok, status, ...(ok ? {} : { error: String(body.error) }) }, started);
+      };
+      const wait = answerAt - performance.now();
+      if (wait > 0) setTimeout(send, wait);
+      else send();
     };
 
     const handler: MethodHandler | undefined = method === SOCKET_OPEN ? () => socketMode.open() : METHODS[method];
@@ -245,8 +255,7 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
     }
 
     const fault = faults.next(method);
-    const delay = latencyMs + (fault?.latencyMs ?? 0);
-    if (delay > 0) await sleep(delay);
+    if (fault?.latencyMs) await sleep(fault.latencyMs);
     if (fault?.hang && !fault.after) {
       // Left open on purpose; close() destroys the socket.
       record({ method, args, at, ok: false, error: 'hang', status: 0 }, started);

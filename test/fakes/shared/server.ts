@@ -164,7 +164,19 @@ export async function startFakeServer(opts: FakeServerOptions): Promise<FakeServ
     log.push(record);
     const ctx: RequestContext = { method, path, params, query, headers, body, rawBody, route: route?.key ?? '' };
 
+    // The latency is the vendor's whole answer time, its own work included: the answer goes out
+    // `latencyMs` after the request arrived (see the Slack emulator's `answerAt`). A fault's
+    // latency still delays the work itself.
+    const answerAt = performance.now() + (opts.latencyMs ?? 0);
     const send = (reply: Reply): void => {
+      const wait = answerAt - performance.now();
+      if (wait > 0) {
+        setTimeout(() => write(reply), wait);
+        return;
+      }
+      write(reply);
+    };
+    const write = (reply: Reply): void => {
       record.status = reply.status;
       record.answeredAt = Date.now();
       const h: Record<string, string> = { ...(reply.headers ?? {}) };
@@ -181,7 +193,6 @@ export async function startFakeServer(opts: FakeServerOptions): Promise<FakeServ
       res.end(text);
     };
 
-    if (opts.latencyMs) await delay(opts.latencyMs);
     const auth = opts.authenticate(ctx);
     if (auth) return send(auth);
 
