@@ -103,7 +103,7 @@ try {
     });
   });
   step(`starting node dist/src/main.js on :${port} (HTTP mode, PostgreSQL schema ${schema})`);
-  const bot = spawn(process.execPath, ['--v8-pool-size=1', '--liftoff-only', 'dist/src/main.js'], {
+  const bot = spawn(process.execPath, ['--max-semi-space-size=2', '--v8-pool-size=1', '--liftoff-only', 'dist/src/main.js'], {
     cwd: app,
     env: {
       PATH: process.env.PATH ?? '',
