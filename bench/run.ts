@@ -1338,9 +1338,9 @@ async function footprint(): Promise<void> {
   const port = await freePort();
   try {
     const t0 = performance.now();
-    // Exactly what `npm start` runs (its node flags included), minus npm itself.
-    const startScript = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
-    const nodeFlags = startScript.split(/\s+/).filter((a) => a.startsWith('--'));
+    // Exactly what `npm start` runs (its node flags included, plus BENCH_BOT_FLAGS as for every
+    // bot process of the bench), minus npm itself.
+    const nodeFlags = startCommand().slice(0, -1);
     const child = spawn(process.execPath, [...nodeFlags, main], {
       cwd: dir,
       env: {
