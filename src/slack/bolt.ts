@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { parse as parseQuery } from 'node:querystring';
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App, HTTPReceiver } from '@slack/bolt';
@@ -10,6 +9,8 @@ import type { App, HTTPReceiver } from '@slack/bolt';
 // which @slack/web-api re-exports as Bolt's index does.
 import boltApp from '@slack/bolt/dist/App.js';
 import httpReceiver from '@slack/bolt/dist/receivers/HTTPReceiver.js';
+import type { BufferedIncomingMessage } from '@slack/bolt/dist/receivers/BufferedIncomingMessage.js';
+import { parseHTTPRequestBody } from '@slack/bolt/dist/receivers/HTTPModuleFunctions.js';
 import { isValidSlackRequest } from '@slack/bolt/dist/receivers/verify-request.js';
 import { LogLevel } from '@slack/web-api';
 import { slackLogger, type SlackChat } from '../adapters/slack/chat.js';
@@ -184,7 +185,7 @@ function ackFirst(o: {
       // Bolt reads a body already buffered from `rawBody` (as on serverless platforms).
       (req as IncomingMessage & { rawBody?: Buffer }).rawBody = raw;
       const text = raw.toString();
-      const early = ackableEarly(req, text);
+      const early = ackableEarly(req as BufferedIncomingMessage);
       const signature = String(req.headers['x-slack-signature'] ?? '');
       const timestamp = Number(req.headers['x-slack-request-timestamp']);
       const valid =
@@ -218,27 +219,24 @@ function ackFirst(o: {
 }
 
 /**
- * A form-encoded `block_actions` click or `/incident` command, parsed as Bolt's receiver parses it
- * (node:querystring, then the JSON `payload`), or null for any other request.
+ * A form-encoded `block_actions` click or `/incident` command, parsed by Bolt's receiver's own
+ * parser (so both paths read the same body the same way), or null for any other request.
  */
-function ackableEarly(req: IncomingMessage, text: string): { kind: 'click' | 'command'; body: Record<string, unknown> & SlackBody } | null {
+function ackableEarly(req: BufferedIncomingMessage): { kind: 'click' | 'command'; body: Record<string, unknown> & SlackBody } | null {
   if (req.headers['content-type'] !== 'application/x-www-form-urlencoded') return null;
-  const form = parseQuery(text);
-  if (form.ssl_check !== undefined) return null;
-  if (typeof form.payload === 'string') {
-    try {
-      const body = JSON.parse(form.payload) as unknown;
-      return body && typeof body === 'object' && (body as { type?: unknown }).type === 'block_actions'
-        ? { kind: 'click', body: body as Record<string, unknown> }
-        : null;
-    } catch {
-      return null;
-    }
+  let body: unknown;
+  try {
+    body = parseHTTPRequestBody(req);
+  } catch {
+    return null; // a `payload` that is not JSON: the receiver answers it
   }
-  if (form.command !== COMMAND) return null;
+  if (!body || typeof body !== 'object') return null;
+  const form = body as Record<string, unknown>;
+  if (form.type === 'block_actions') return { kind: 'click', body: form };
+  if (form.command !== COMMAND || form.ssl_check !== undefined) return null;
   // Repeated fields come back as arrays; Bolt's listeners and ours read strings, and Slack sends each once.
   if (Object.values(form).some((v) => typeof v !== 'string')) return null;
-  return { kind: 'command', body: form as Record<string, string> };
+  return { kind: 'command', body: form };
 }
 
 /**
