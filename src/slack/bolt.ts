@@ -10,7 +10,7 @@ import type { App, HTTPReceiver } from '@slack/bolt';
 import boltApp from '@slack/bolt/dist/App.js';
 import httpReceiver from '@slack/bolt/dist/receivers/HTTPReceiver.js';
 import type { BufferedIncomingMessage } from '@slack/bolt/dist/receivers/BufferedIncomingMessage.js';
-import { parseHTTPRequestBody } from '@slack/bolt/dist/receivers/HTTPModuleFunctions.js';
+import { bufferIncomingMessage, parseHTTPRequestBody } from '@slack/bolt/dist/receivers/HTTPModuleFunctions.js';
 import { isValidSlackRequest } from '@slack/bolt/dist/receivers/verify-request.js';
 import { LogLevel } from '@slack/web-api';
 import { slackLogger, type SlackChat } from '../adapters/slack/chat.js';
@@ -169,53 +169,47 @@ function ackFirst(o: {
 }): (req: IncomingMessage, res: ServerResponse) => void {
   const { bolt, receiver, signingSecret, chat, logger, commandAck } = o;
   return (req, res) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= BODY_LIMIT) chunks.push(chunk);
-    });
-    req.on('error', () => res.destroy());
-    req.on('end', () => {
-      if (size > BODY_LIMIT) {
+    // Bolt's own buffering (raw-body): it stops reading at the limit instead of draining the rest,
+    // and the receiver reads a body already buffered from `rawBody` (as on serverless platforms).
+    bufferIncomingMessage(req, BODY_LIMIT).then(
+      (buffered) => handle(buffered, res),
+      (err: { status?: number }) => {
+        if (err?.status !== 413) return void res.destroy();
         res.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end('{"ok":false,"error":"body too large"}');
-        return;
-      }
-      const raw = Buffer.concat(chunks);
-      // Bolt reads a body already buffered from `rawBody` (as on serverless platforms).
-      (req as IncomingMessage & { rawBody?: Buffer }).rawBody = raw;
-      const text = raw.toString();
-      const early = ackableEarly(req as BufferedIncomingMessage);
-      const signature = String(req.headers['x-slack-signature'] ?? '');
-      const timestamp = Number(req.headers['x-slack-request-timestamp']);
-      const valid =
-        early !== null &&
-        isValidSlackRequest({ signingSecret, body: text, headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp } });
-      if (!valid || (early.kind === 'command' && foreignRequest(early.body, chat))) {
-        receiver.requestListener(req, res);
-        return;
-      }
-      if (early.kind === 'command') {
-        const answer = commandAck(typeof early.body.text === 'string' ? early.body.text : '');
-        if (answer) {
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
-          return;
-        }
-      }
-      res.writeHead(200).end();
-      afterAcks(() => {
-        bolt
-          .processEvent({
-            body: early.body,
-            ack: async () => undefined,
-            retryNum: undefined,
-            retryReason: undefined,
-            customProperties: { slackSignature: signature },
-          })
-          .catch((err: unknown) => logger.error({ err, kind: early.kind }, 'a Slack request failed after its ack'));
-      });
-    });
+      },
+    );
   };
+  function handle(req: BufferedIncomingMessage, res: ServerResponse): void {
+    const text = req.rawBody.toString();
+    const early = ackableEarly(req);
+    const signature = String(req.headers['x-slack-signature'] ?? '');
+    const timestamp = Number(req.headers['x-slack-request-timestamp']);
+    const valid =
+      early !== null && isValidSlackRequest({ signingSecret, body: text, headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp } });
+    if (!valid || (early.kind === 'command' && foreignRequest(early.body, chat))) {
+      receiver.requestListener(req, res);
+      return;
+    }
+    if (early.kind === 'command') {
+      const answer = commandAck(typeof early.body.text === 'string' ? early.body.text : '');
+      if (answer) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+        return;
+      }
+    }
+    res.writeHead(200).end();
+    afterAcks(() => {
+      bolt
+        .processEvent({
+          body: early.body,
+          ack: async () => undefined,
+          retryNum: undefined,
+          retryReason: undefined,
+          customProperties: { slackSignature: signature },
+        })
+        .catch((err: unknown) => logger.error({ err, kind: early.kind }, 'a Slack request failed after its ack'));
+    });
+  }
 }
 
 /**

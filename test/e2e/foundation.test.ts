@@ -127,6 +127,15 @@ test('a slash command is acked at once only when its signature holds: forged, ta
   assert.ok(incident.channelId);
 });
 
+test('a Slack request body over 4 MB gets 413 and the bot keeps answering', async () => {
+  const r = await bot.driver.send(`payload=${'x'.repeat(5 * 1024 * 1024)}`);
+  assert.equal(r.status, 413);
+  assert.match(r.text, /body too large/);
+  const ok = await bot.driver.send(slashForm(bot, 'help'));
+  assert.equal(ok.status, 200);
+  assert.match(ok.text, /declare <severity> <title>/);
+});
+
 test('health, readiness and Prometheus metrics', async () => {
   const h = await fetch(`${bot.url}/healthz`);
   assert.equal(h.status, 200);
