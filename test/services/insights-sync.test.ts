@@ -17,7 +17,7 @@ import { syncHistory } from '../../src/services/insights-sync.js';
 import { computeFigures } from '../../src/domain/insights.js';
 import { startFakeRootly, type FakeRootly } from '../fakes/rootly/fake.js';
 import { startFakeIncidentIo, type FakeIncidentIo } from '../fakes/incidentio/fake.js';
-import { openTestPgStore, openTestSqliteStore, withPgSchema } from '../store/pg-helper.js';
+import { openTestSqliteStore, openTestStore } from '../store/pg-helper.js';
 
 /** Virtual time shared by the fake's rate-limit window, the adapter's sleeps and the sync's clock. */
 function virtualTime(iso = '2026-11-30T12:00:00Z') {
@@ -86,23 +86,12 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     before(async () => {
       vt = virtualTime();
       fake = await startFakeRootly({ now: vt.now });
-      if (dialect === 'sqlite') {
-        const s = await openTestSqliteStore();
-        store = s.store;
-        cleanup = s.cleanup;
-      } else {
-        const pg = await withPgSchema();
-        if (!pg) {
-          skip = 'PostgreSQL not reachable';
-          return;
-        }
-        store = await openTestPgStore(pg.url);
-        await store.migrate();
-        cleanup = async () => {
-          await store.close();
-          await pg.cleanup();
-        };
+      const s = await openTestStore(dialect);
+      if (!s) {
+        skip = 'PostgreSQL not reachable';
+        return;
       }
+      ({ store, cleanup } = s);
     });
     after(async () => {
       await fake.close();
