@@ -18,6 +18,7 @@ import { computeFigures } from '../../src/domain/insights.js';
 import { startFakeRootly, type FakeRootly } from '../fakes/rootly/fake.js';
 import { startFakeIncidentIo, type FakeIncidentIo } from '../fakes/incidentio/fake.js';
 import { openTestSqliteStore, openTestStore } from '../store/pg-helper.js';
+import { noCharts } from './deps-stubs.js';
 
 /** Virtual time shared by the fake's rate-limit window, the adapter's sleeps and the sync's clock. */
 function virtualTime(iso = '2026-11-30T12:00:00Z') {
@@ -47,11 +48,7 @@ function depsFor(store: Store, backend: IncidentBackend, now: () => number, over
     logger,
     metrics,
     jobs,
-    charts: {
-      renderTrend: async () => {
-        throw new Error('no charts in this test');
-      },
-    },
+    charts: noCharts,
     stepSignals: new StepSignals(),
     newId: () => crypto.randomUUID(),
   };
