@@ -159,7 +159,11 @@ export async function processAlerts<J extends { id: string }>(deps: Deps, items:
     const alert = alerts.get(payload.alertId);
     // Missing: left to processAlert, which fails the job for good with the reason.
     if (!alert) failed.push(job);
-    else if (alert.state !== 'processed') groups.set(alert.fingerprint, [...(groups.get(alert.fingerprint) ?? []), { alert, job }]);
+    else if (alert.state !== 'processed') {
+      const group = groups.get(alert.fingerprint);
+      if (group) group.push({ alert, job });
+      else groups.set(alert.fingerprint, [{ alert, job }]);
+    }
   }
   /** Joins that end their group: applied together once every group is through. */
   const last: Array<Join<J>> = [];
