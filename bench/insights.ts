@@ -11,22 +11,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRootlyBackend } from '../src/adapters/backend/rootly/backend.js';
 import { openAndMigrate } from '../src/adapters/store/index.js';
 import { createVegaChartRenderer } from '../src/adapters/charts/vega.js';
 import { loadConfig } from '../src/config.js';
 import { weeklyTrend } from '../src/domain/insights.js';
-import { createLogger } from '../src/log.js';
-import { createMetrics } from '../src/metrics.js';
 import type { Store } from '../src/ports/store.js';
 import type { Deps } from '../src/services/deps.js';
 import { buildStats } from '../src/services/insights.js';
 import { syncHistory } from '../src/services/insights-sync.js';
-import { JobRunner } from '../src/services/jobs.js';
-import { systemClock } from '../src/ports/clock.js';
 import { startFakeRootly, type FakeRootly } from '../test/fakes/rootly/fake.js';
 import { seedHistory } from '../test/services/insights-seed.js';
 import { pgUnreachableReason, withPgSchema } from '../test/store/pg-helper.js';
+import { insightsDeps } from './insights-deps.js';
 import type { Result } from './report.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -34,20 +30,7 @@ const N = Number(process.env.BENCH_INSIGHTS_N ?? 10_000);
 const DAY = 86_400_000;
 
 function depsFor(store: Store, fake: FakeRootly | null): Deps {
-  const config = loadConfig({ LOG_LEVEL: 'warn' }, mkdtempSync(join(tmpdir(), 'fb-bench-cfg-')));
-  const logger = createLogger({ level: 'warn' });
-  const metrics = createMetrics();
-  const backend = fake ? createRootlyBackend({ apiKey: 'rootly-test-key', baseUrl: fake.url }) : ({ name: 'local' } as Deps['backend']);
-  return {
-    config,
-    store,
-    backend,
-    logger,
-    metrics,
-    clock: systemClock,
-    newId: () => crypto.randomUUID(),
-    jobs: new JobRunner(store, logger, systemClock, metrics),
-  } as unknown as Deps;
+  return insightsDeps(store, loadConfig({ LOG_LEVEL: 'warn' }, mkdtempSync(join(tmpdir(), 'fb-bench-cfg-'))), fake?.url ?? null);
 }
 
 function seedRootly(fake: FakeRootly, n: number): void {

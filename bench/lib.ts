@@ -29,6 +29,29 @@ export function writeConfigFile(content: Record<string, unknown>): string {
   return path;
 }
 
+/**
+ * The rollback the approval, crash and cost scenarios propose, as a firebreak.yml `actions:` entry:
+ * needs approval by the commander or one of `users`, runs a webhook at `url` signed with the secret
+ * in env `secretEnv`, never retried (a retry would hide the run being measured). `timeoutMs` is
+ * for executors that answer late on purpose (the crash scenarios).
+ */
+export function rollbackAction(o: { url: string; secretEnv: string; users: string[]; timeoutMs?: number }): Record<string, unknown> {
+  return {
+    id: 'rollback_deployment',
+    title: 'Roll back a deployment',
+    params: { service: { type: 'string', required: true }, version: { type: 'string', required: true } },
+    requires_approval: true,
+    policy: { roles: ['commander'], users: o.users },
+    executor: {
+      type: 'webhook',
+      url: o.url,
+      secret_env: o.secretEnv,
+      retries: 0,
+      ...(o.timeoutMs === undefined ? {} : { timeout_ms: o.timeoutMs }),
+    },
+  };
+}
+
 /** Run `fn` over `items` with at most `limit` in flight. */
 export async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);

@@ -52,6 +52,7 @@ import {
   percentile,
   pool,
   postGenericAlert,
+  rollbackAction,
   slackOutcome,
   sleep,
   startCountingServer,
@@ -711,16 +712,7 @@ async function crashRecovery(): Promise<void> {
   const target = await startCountingServer();
   const dir = mkdtempSync(join(tmpdir(), 'firebreak-crash-bench-'));
   const cfg = writeConfigFile({
-    actions: [
-      {
-        id: 'rollback_deployment',
-        title: 'Roll back a deployment',
-        params: { service: { type: 'string', required: true }, version: { type: 'string', required: true } },
-        requires_approval: true,
-        policy: { roles: ['commander'], users: [BOB] },
-        executor: { type: 'webhook', url: target.url, secret_env: 'BENCH_EXECUTOR_SECRET', retries: 0, timeout_ms: 30_000 },
-      },
-    ],
+    actions: [rollbackAction({ url: target.url, secretEnv: 'BENCH_EXECUTOR_SECRET', users: [BOB], timeoutMs: 30_000 })],
   });
   const db = join(dir, 'firebreak.db');
   const env = {
@@ -819,16 +811,7 @@ async function crashTakeoverPostgres(dbUrl: string): Promise<void> {
   const emulator = await startSlackEmulator({ botToken: BOT_TOKEN, rateLimits: 'off' });
   const target = await startCountingServer();
   const cfg = writeConfigFile({
-    actions: [
-      {
-        id: 'rollback_deployment',
-        title: 'Roll back a deployment',
-        params: { service: { type: 'string', required: true }, version: { type: 'string', required: true } },
-        requires_approval: true,
-        policy: { roles: ['commander'], users: [BOB] },
-        executor: { type: 'webhook', url: target.url, secret_env: 'BENCH_EXECUTOR_SECRET', retries: 0, timeout_ms: 30_000 },
-      },
-    ],
+    actions: [rollbackAction({ url: target.url, secretEnv: 'BENCH_EXECUTOR_SECRET', users: [BOB], timeoutMs: 30_000 })],
   });
   const env = {
     SLACK_BOT_TOKEN: BOT_TOKEN,
@@ -1050,16 +1033,7 @@ async function unitCosts(): Promise<void> {
   const counted = countingStore(inner);
   const cfg = writeConfigFile({
     alerts: { rate_limit_per_minute: 10_000, batch_seconds: 1, storm: { max_new_incidents: 2, list_update_seconds: 1 } },
-    actions: [
-      {
-        id: 'rollback_deployment',
-        title: 'Roll back a deployment',
-        params: { service: { type: 'string', required: true }, version: { type: 'string', required: true } },
-        requires_approval: true,
-        policy: { roles: ['commander'], users: [BOB] },
-        executor: { type: 'webhook', url: target.url, secret_env: 'BENCH_EXECUTOR_SECRET', retries: 0 },
-      },
-    ],
+    actions: [rollbackAction({ url: target.url, secretEnv: 'BENCH_EXECUTOR_SECRET', users: [BOB] })],
   });
   const bot = await startBot({
     rateLimits: 'off',
@@ -1169,16 +1143,7 @@ async function approvalRace(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<
   const people = addPeople(emulator, 200);
   const target = await startCountingServer();
   const cfg = writeConfigFile({
-    actions: [
-      {
-        id: 'rollback_deployment',
-        title: 'Roll back a deployment',
-        params: { service: { type: 'string', required: true }, version: { type: 'string', required: true } },
-        requires_approval: true,
-        policy: { roles: ['commander'], users: people },
-        executor: { type: 'webhook', url: target.url, secret_env: 'BENCH_EXECUTOR_SECRET', retries: 0 },
-      },
-    ],
+    actions: [rollbackAction({ url: target.url, secretEnv: 'BENCH_EXECUTOR_SECRET', users: people })],
   });
   const bot = await startBot({
     emulator,

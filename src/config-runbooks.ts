@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { parseYaml } from './yaml.js';
 import { join, resolve } from 'node:path';
 import type { z } from 'zod';
 import type { ActionDefinition } from './domain/actions.js';
@@ -50,7 +50,6 @@ export function loadRunbooks(
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
       problems.push(`firebreak.yml runbooks.folder: not a folder: ${dir}`);
     } else {
-      const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
       for (const name of readdirSync(dir)
         .filter((f) => /\.ya?ml$/i.test(f))
         .sort()) {
@@ -58,7 +57,7 @@ export function loadRunbooks(
         let raw: unknown;
         try {
           const text = readFileSync(file, 'utf8');
-          raw = parse(opts.rewrite ? opts.rewrite(text) : text);
+          raw = parseYaml(opts.rewrite ? opts.rewrite(text) : text);
         } catch (err) {
           problems.push(`${file}: not valid YAML (${(err as Error).message.split('\n')[0]})`);
           continue;

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { createRequire } from 'node:module';
+import { parseYaml } from './yaml.js';
 import { z } from 'zod';
 import { ActionSchema, DEFAULT_ACTIONS, type ActionDefinition } from './domain/actions.js';
 import { SEVERITIES, type Severity } from './domain/severity.js';
@@ -407,8 +407,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     } else {
       let raw: unknown;
       try {
-        // The YAML parser is loaded only when there is a file to read.
-        const { parse: parseYaml } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
         raw = parseYaml(readFileSync(configPath, 'utf8')) ?? {};
       } catch (err) {
         problems.push(`${configPath}: not valid YAML (${(err as Error).message.split('\n')[0]})`);

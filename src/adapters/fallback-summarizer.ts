@@ -5,7 +5,7 @@ import { systemClock } from '../ports/clock.js';
 import type { TimelineEntry } from '../ports/store.js';
 import type { DiagnosisResult, ProposalsResult, SummaryContext, SummaryResult, Summarizer } from '../ports/summarizer.js';
 import { time } from '../slack/blocks/common.js';
-import { escapeKeepingUserMentions, escapeText } from '../slack/mrkdwn.js';
+import { escapeKeepingUserMentions, escapeText, inertAngles } from '../slack/mrkdwn.js';
 
 /**
  * The summary Firebreak posts when Claude is not configured or fails: built only from the
@@ -49,7 +49,8 @@ export function createFallbackSummarizer(opts: FallbackSummarizerOptions = {}): 
     return `• Channel: ${ctx.transcript.length} messages (${humans.length} from ${people} people, ${ctx.transcript.length - humans.length} from bots)`;
   };
 
-  // Record text: its people stay mentions (who declared, who approved); nothing else in it can ping.
+  // Record text: its people stay mentions (who declared, who approved); nothing else in it can ping
+  // (a pinned message's own mentions are made inert by entryText).
   const entries = (ctx: SummaryContext, n: number): string[] =>
     ctx.timeline.slice(-n).map((e) => `• ${time(e.at)} — ${escapeKeepingUserMentions(entryText(e))}`);
 
@@ -79,13 +80,13 @@ export function createFallbackSummarizer(opts: FallbackSummarizerOptions = {}): 
       const resolution = ctx.timeline.filter((e) => e.kind === 'status' || /resolv|mitigat/i.test(e.text));
       const trigger = ctx.timeline.find((e) => e.kind === 'alert' || e.kind === 'declared');
       const md = [
-        `# ${incidentLabel(i)}: ${i.title} — post-mortem draft`,
+        `# ${incidentLabel(i)}: ${inertAngles(i.title)} — post-mortem draft`,
         '',
         `_Automatic draft (Claude unavailable): filled from the incident record; the team completes it._`,
         '',
         '## Summary',
-        `${i.title}. Severity ${i.severity}, status ${i.status}, ${i.resolvedAt ? 'lasted' : 'open for'} ${duration} (declared ${utc(i.createdAt)}${i.resolvedAt ? `, resolved ${utc(i.resolvedAt)}` : ''}).`,
-        ...(i.description.trim() ? ['', i.description.trim()] : []),
+        `${inertAngles(i.title)}. Severity ${i.severity}, status ${i.status}, ${i.resolvedAt ? 'lasted' : 'open for'} ${duration} (declared ${utc(i.createdAt)}${i.resolvedAt ? `, resolved ${utc(i.resolvedAt)}` : ''}).`,
+        ...(i.description.trim() ? ['', inertAngles(i.description.trim())] : []),
         '',
         '## Root Cause',
         todo,
@@ -94,13 +95,13 @@ export function createFallbackSummarizer(opts: FallbackSummarizerOptions = {}): 
         trigger ? `${utc(trigger.at)} — ${entryText(trigger)}` : todo,
         '',
         '## Impact',
-        `Severity ${i.severity}. Services: ${i.services.length ? i.services.join(', ') : 'none recorded'}. Duration ${duration}.${i.alertCount ? ` ${i.alertCount} alerts.` : ''}`,
+        `Severity ${i.severity}. Services: ${i.services.length ? inertAngles(i.services.join(', ')) : 'none recorded'}. Duration ${duration}.${i.alertCount ? ` ${i.alertCount} alerts.` : ''}`,
         '',
         '## Timeline',
         ...(ctx.timeline.length ? ctx.timeline.map((e) => `- ${utc(e.at)} — ${entryText(e)}`) : ['_No timeline entries recorded._']),
         '',
         '## Resolution',
-        ...(resolution.length ? resolution.map((e) => `- ${utc(e.at)}: ${oneLine(e.text)}`) : [todo]),
+        ...(resolution.length ? resolution.map((e) => `- ${utc(e.at)}: ${entryBody(e)}`) : [todo]),
         '',
         '## Prevention',
         todo,
@@ -127,16 +128,25 @@ export function createFallbackSummarizer(opts: FallbackSummarizerOptions = {}): 
  * then the text, and the author only when the text does not already name them.
  */
 export function entryText(e: Pick<TimelineEntry, 'kind' | 'author' | 'text'>): string {
-  const text = oneLine(e.text);
+  const text = entryBody(e);
   const named = e.author && (text.includes(`<@${e.author}>`) || text.includes(`@${e.author}`));
   const by = e.author && !named ? ` by ${mention(e.author)}` : '';
   return `${e.kind.replace(/[_.]+/g, ' ')}${by}: ${text}`;
 }
 
+/**
+ * An entry's text on one line. A pinned message is someone else's Slack text, not the record's:
+ * its mentions (and `<!channel>`) stay inert wherever the skeleton is shown. Every other entry is
+ * record text (untrusted parts escaped when it was written, its people written as `<@U…>`).
+ */
+function entryBody(e: Pick<TimelineEntry, 'kind' | 'text'>): string {
+  return oneLine(e.kind === 'pin' ? inertAngles(e.text) : e.text);
+}
+
 function mention(user: string | null): string {
   if (!user) return 'not assigned';
-  // Slack user ids render as mentions; anything else (a name) is shown as is.
-  return /^[UW][A-Z0-9]{2,}$/.test(user) ? `<@${user}>` : `@${user}`;
+  // Slack user ids render as mentions; anything else (a name) is shown as text.
+  return /^[UW][A-Z0-9]{2,}$/.test(user) ? `<@${user}>` : `@${inertAngles(user)}`;
 }
 
 function oneLine(text: string): string {

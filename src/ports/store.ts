@@ -149,7 +149,6 @@ export interface AlertStore {
    */
   getFingerprint(fingerprint: string): Promise<AlertFingerprint | null>;
   claimFingerprint(fingerprint: string, incidentId: string, at: Date, replaceIf: { incidentIdIn: string[] | null }): Promise<boolean>;
-  touchFingerprint(fingerprint: string, at: Date): Promise<AlertFingerprint | null>;
   /**
    * Repeats of open episodes applied together, all in one transaction (one commit for a batch):
    * for each join, those of `alertIds` still pending are marked processed into `incidentId`, the

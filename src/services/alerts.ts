@@ -159,7 +159,11 @@ export async function processAlerts<J extends { id: string }>(deps: Deps, items:
     const alert = alerts.get(payload.alertId);
     // Missing: left to processAlert, which fails the job for good with the reason.
     if (!alert) failed.push(job);
-    else if (alert.state !== 'processed') groups.set(alert.fingerprint, [...(groups.get(alert.fingerprint) ?? []), { alert, job }]);
+    else if (alert.state !== 'processed') {
+      const group = groups.get(alert.fingerprint);
+      if (group) group.push({ alert, job });
+      else groups.set(alert.fingerprint, [{ alert, job }]);
+    }
   }
   /** Joins that end their group: applied together once every group is through. */
   const last: Array<Join<J>> = [];
@@ -269,13 +273,13 @@ async function processFiring(deps: Deps, alert: StoredAlert): Promise<Incident> 
       if (await deps.store.claimFingerprint(alert.fingerprint, alert.id, alert.receivedAt, { incidentIdIn: [fp.incidentId] })) return openEpisode(deps, alert);
       continue; // another worker started the next episode first: join that one
     }
-    await deps.store.touchFingerprint(alert.fingerprint, alert.receivedAt);
     // The claimer may not have placed the episode yet; placing it here is safe (same decision, same dedupe key).
     const { incident, storm } = existing ? { incident: existing, storm: await isStorm(deps, existing) } : await placeEpisode(deps, alert, fp.incidentId);
-    await countOnce(deps, alert, incident);
-    // A storm shows its alerts in a list edited in place; an incident of its own gets "fired again" notes.
-    if (storm) await scheduleStormList(deps, incident.id);
-    else await scheduleNote(deps, incident, alert);
+    // A repeat joins through the batch path's own transaction (counted, marked processed, the
+    // fingerprint touched, the note or storm list scheduled), which takes the alert only while it
+    // is pending. A worker that stalled past its lease and commits the same alert in a batch
+    // therefore cannot count it a second time, whichever of the two commits first.
+    await applyJoins(deps, [{ run: [{ alert, job: null }], incident, storm }]);
     return incident;
   }
   throw new Error(`fingerprint ${alert.fingerprint} kept changing hands; retrying`);
@@ -337,11 +341,6 @@ type NotePayload = z.output<typeof NotePayload>;
  * window find the key taken. The note reports the count since the previous note, so nothing is
  * lost between windows.
  */
-async function scheduleNote(deps: Deps, incident: Incident, alert: StoredAlert): Promise<void> {
-  const { payload, opts } = noteTiming(deps, incident, alert);
-  await deps.jobs.enqueue(alertNoteJob, payload, opts);
-}
-
 function noteTiming(deps: Deps, incident: Incident, alert: StoredAlert): { payload: NotePayload; opts: { key?: string; delayMs?: number } } {
   const batchMs = deps.config.file.alerts.batch_seconds * 1000;
   const now = deps.clock.now().getTime();

@@ -5,6 +5,7 @@ import {
   tallyVotes,
   snapshotApprovers,
   type ApproverSnapshot,
+  type CanApprove,
   effectivePolicy,
   expiryFor,
   isExpired,
@@ -300,18 +301,7 @@ export async function approve(deps: Deps, input: { approvalId: string; userId: s
   if (isExpired(a, now)) return expireOnClick(deps, a, userId, 'approve');
 
   const { policy, approvers, verdict } = await policyCheck(deps, a, userId);
-  if (!verdict.ok) {
-    await deps.store.audit({
-      at: now,
-      incidentId: a.incidentId,
-      approvalId: a.id,
-      actor: userId,
-      action: 'approval.refused',
-      detail: { click: 'approve', reason: verdict.reason },
-    });
-    deps.metrics.approvals.inc({ outcome: 'refused' });
-    return { outcome: 'refused', text: approvalRefusal(verdict, policy, approvers, 'approve'), approval: a };
-  }
+  if (!verdict.ok) return refuseByPolicy(deps, a, userId, 'approve', { policy, approvers, verdict });
 
   const added = await deps.store.addVote({ approvalId: a.id, userId, at: now });
   // Someone may have decided it while we voted: answer with what happened, not with our vote.
@@ -381,18 +371,7 @@ export async function deny(deps: Deps, input: { approvalId: string; userId: stri
   const isProposer = a.proposerKind === 'user' && a.proposedBy === userId;
   if (!isProposer) {
     const { policy, approvers, verdict } = await policyCheck(deps, a, userId);
-    if (!verdict.ok) {
-      await deps.store.audit({
-        at: now,
-        incidentId: a.incidentId,
-        approvalId: a.id,
-        actor: userId,
-        action: 'approval.refused',
-        detail: { click: 'deny', reason: verdict.reason },
-      });
-      deps.metrics.approvals.inc({ outcome: 'refused' });
-      return { outcome: 'refused', text: approvalRefusal(verdict, policy, approvers, 'deny'), approval: a };
-    }
+    if (!verdict.ok) return refuseByPolicy(deps, a, userId, 'deny', { policy, approvers, verdict });
   }
   const reason = input.reason.trim().slice(0, 1000);
   const won = await deps.store.transitionApproval(a.id, ['pending'], 'denied', { decidedBy: userId, decidedAt: now, denyReason: reason || null });
@@ -492,6 +471,26 @@ async function whoClosed(deps: Deps, incident: Incident): Promise<string> {
 }
 
 const hasStatus = (detail: Record<string, unknown> | null, status: string) => (detail?.to as { status?: unknown } | undefined)?.status === status;
+
+/** The click of someone the approval's policy does not allow: audited, answered with who may act. */
+async function refuseByPolicy(
+  deps: Deps,
+  a: Approval,
+  userId: string,
+  click: 'approve' | 'deny',
+  { policy, approvers, verdict }: { policy: ApprovalPolicy; approvers: ApproverSnapshot; verdict: Exclude<CanApprove, { ok: true }> },
+): Promise<DecisionResult> {
+  await deps.store.audit({
+    at: deps.clock.now(),
+    incidentId: a.incidentId,
+    approvalId: a.id,
+    actor: userId,
+    action: 'approval.refused',
+    detail: { click, reason: verdict.reason },
+  });
+  deps.metrics.approvals.inc({ outcome: 'refused' });
+  return { outcome: 'refused', text: approvalRefusal(verdict, policy, approvers, click), approval: a };
+}
 
 /** Only a person decides: Claude, an agent or any other non-Slack-user id is refused, whatever the policy. */
 async function refuseNonPerson(deps: Deps, a: Approval, actor: string, click: 'approve' | 'deny'): Promise<DecisionResult> {

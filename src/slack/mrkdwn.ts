@@ -24,13 +24,31 @@ export function escapeText(untrusted: string): string {
 }
 
 /**
- * `escapeText`, then the user mentions (`<@U…>`, `<@W…>`) shown live again: for text Firebreak
- * built from its own record (timeline entries, whose authors and approvers it recorded as ids), in
- * a summary or a post-mortem skeleton that no model wrote. Everything else stays inert: `<!channel>`,
- * `<!here>`, user groups, channels and disguised links remain text.
+ * Text Firebreak built from its own record (timeline entries, stored as mrkdwn: untrusted parts
+ * escaped when written, the people it recorded written as `<@U…>`), made safe to post with those
+ * user mentions live: in a summary or a post-mortem skeleton that no model wrote. Every other `<`
+ * and `>` is escaped, so `<!channel>`, `<!here>`, user groups, channels and disguised links stay
+ * text; entities already in it (`&gt;`, `&lt;@U…&gt;`) are kept as they are, not escaped a second
+ * time, so "p99 &gt; 2s" reads "p99 > 2s" and an escaped mention stays text. Limit: untrusted
+ * text put beside the record (a title, a pinned message) must have its `<` and `>` escaped first
+ * (`inertAngles`), or its user mentions would ping.
  */
 export function escapeKeepingUserMentions(recordText: string): string {
-  return escapeText(recordText).replace(/&lt;@([UW][A-Z0-9]{2,})&gt;/g, '<@$1>');
+  return String(recordText)
+    .replace(DISGUISED_LINK, (_m, url: string, label: string) => (label.trim() && label.trim() !== url ? `${url} (${label.trim()})` : url))
+    .replace(BARE_LINK, '$1')
+    .replace(/&(?!(?:amp|lt|gt);)/g, '&amp;')
+    .replace(/<(?!@[UW][A-Z0-9]{2,}>)/g, '&lt;')
+    .replace(/(?<!<@[UW][A-Z0-9]{2,})>/g, '&gt;');
+}
+
+/**
+ * Untrusted text (or someone else's Slack message) placed inside record text: its `<` and `>`
+ * escaped, so nothing in it survives `escapeKeepingUserMentions` as a mention. Markdown readers
+ * (a backend's post-mortem document) show the entities as the characters.
+ */
+export function inertAngles(untrusted: string): string {
+  return String(untrusted).replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** A URL the bot links to itself (a backend record): only http(s), and nothing that could end the link early. */

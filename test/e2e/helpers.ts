@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Incident } from '../../src/domain/incident.js';
 import { GENERAL_CHANNEL_ID, type SlackEmulator } from '../../src/emulator/slack/index.js';
+import type { RunbookRun } from '../../src/ports/runbook-store.js';
 import { SECRET_ENV } from '../services/approvals-fixture.js';
 import type { Bot } from './harness.js';
 
@@ -162,6 +163,44 @@ export function activeFormatting(text: string, allowedIds: Set<string>): string[
     }
   }
   return found;
+}
+
+/**
+ * What the runbook suites read about a run: high-severity incidents declared in #general, their
+ * runs, the checklist message, and waits for a run's or a step's status. `getBot` is called on
+ * every use, as the suites start their bot in `before`, after these are bound.
+ */
+export function runbookProbes(getBot: () => Bot) {
+  const runs = (i: Incident) => getBot().fb.deps.store.listRunbookRuns({ incidentId: i.id });
+  const checklist = (i: Incident, run: RunbookRun) => messagesWithMarker(getBot().emulator, i.channelId!, `runbook:${run.id}`);
+  return {
+    declareHigh: (title: string, user = ALICE) => declare(getBot(), `high ${title}`, user),
+    runs,
+    /** The `n`th run of `runbookId` in the incident, once it exists. */
+    runOf: (i: Incident, runbookId: string, n = 0): Promise<RunbookRun> =>
+      getBot().waitFor(async () => (await runs(i)).filter((r) => r.runbookId === runbookId)[n], 5000, `run of ${runbookId}`),
+    checklist,
+    checklistText: (i: Incident, run: RunbookRun) => blocksText(checklist(i, run)[0]?.blocks),
+    waitStatus: (run: RunbookRun, statuses: string[], what: string, ms = 8000) =>
+      getBot().waitFor(
+        async () => {
+          const r = await getBot().fb.deps.store.getRunbookRun(run.id);
+          return r && statuses.includes(r.status) ? r : null;
+        },
+        ms,
+        what,
+      ),
+    waitStep: (run: RunbookRun, index: number, status: string, ms = 8000) =>
+      getBot().waitFor(
+        async () => {
+          const s = await getBot().fb.deps.store.getRunbookStep(run.id, index);
+          return s?.status === status ? s : null;
+        },
+        ms,
+        `step ${index + 1} ${status}`,
+      ),
+    approvalMessage: (i: Incident, approvalId: string) => messagesWithMarker(getBot().emulator, i.channelId!, `approval:${approvalId}`)[0],
+  };
 }
 
 /** A loopback HTTP service a runbook's HTTP steps call; every request is recorded (path with query, headers). */

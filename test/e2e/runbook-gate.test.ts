@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { writeConfigFile } from '../../bench/lib.js';
-import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
-import type { Incident } from '../../src/domain/incident.js';
-import type { RunbookRun } from '../../src/ports/runbook-store.js';
 import { Actions, FormBlocks, INPUT, numbered } from '../../src/slack/ids.js';
 import { startBot, type Bot } from './harness.js';
-import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker, openView, startHttpTarget, type HttpTarget, staleClick } from './helpers.js';
+import { ALICE, BOB, CAROL, openView, runbookProbes, startHttpTarget, type HttpTarget, staleClick } from './helpers.js';
 
 /**
  * Who and what moves a runbook run on, attacked end to end (signed Slack requests, real bot): a run
@@ -76,36 +73,7 @@ describe('runbook runs: who and what moves them on (signed Slack requests, real 
     await target?.close();
   });
 
-  async function declare(title: string, user = ALICE): Promise<Incident> {
-    await bot.driver.slash(`declare high ${title}`, { user, channel: GENERAL_CHANNEL_ID });
-    const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === title), 5000, 'incident');
-    await flowDone(bot, i.id);
-    return (await bot.fb.deps.store.getIncident(i.id))!;
-  }
-  const runs = (i: Incident) => bot.fb.deps.store.listRunbookRuns({ incidentId: i.id });
-  const runOf = async (i: Incident, runbookId: string, n = 0): Promise<RunbookRun> =>
-    bot.waitFor(async () => (await runs(i)).filter((r) => r.runbookId === runbookId)[n], 5000, `run of ${runbookId}`);
-  const checklist = (i: Incident, run: RunbookRun) => messagesWithMarker(bot.emulator, i.channelId!, `runbook:${run.id}`);
-  const checklistText = (i: Incident, run: RunbookRun) => blocksText(checklist(i, run)[0]?.blocks);
-  const waitStatus = (run: RunbookRun, statuses: string[], what: string, ms = 8000) =>
-    bot.waitFor(
-      async () => {
-        const r = await bot.fb.deps.store.getRunbookRun(run.id);
-        return r && statuses.includes(r.status) ? r : null;
-      },
-      ms,
-      what,
-    );
-  const waitStep = (run: RunbookRun, index: number, status: string, ms = 8000) =>
-    bot.waitFor(
-      async () => {
-        const s = await bot.fb.deps.store.getRunbookStep(run.id, index);
-        return s?.status === status ? s : null;
-      },
-      ms,
-      `step ${index + 1} ${status}`,
-    );
-  const approvalMessage = (i: Incident, approvalId: string) => messagesWithMarker(bot.emulator, i.channelId!, `approval:${approvalId}`)[0];
+  const { declareHigh: declare, runs, runOf, checklist, checklistText, waitStatus, waitStep, approvalMessage } = runbookProbes(() => bot);
 
   test('a risky step whose job died after proposing (before recording the approval) finds its proposal on resume: one approval, never two', async () => {
     const i = await declare('Image pulls failing');

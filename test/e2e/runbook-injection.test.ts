@@ -103,17 +103,18 @@ describe('runbook templates fed by an alert sender (signed alerts, real bot)', (
       8000,
       'run finished',
     );
+  /** Posts a signed generic alert (accepted: 202) and waits for the run of `runbookId` it started to finish. */
+  const alertRun = async (alert: { title: string; severity: string; service: string; details: Record<string, string> }, runbookId: string) => {
+    assert.equal(await postGenericAlert(bot.url, ALERT_SECRET, alert), 202);
+    const { run } = await runOf(alert.title, runbookId);
+    return finished(run);
+  };
 
   test('a service or label with ../, ? or # cannot move the request to another path of the host (with the secret header)', async () => {
-    const status = await postGenericAlert(bot.url, ALERT_SECRET, {
-      title: 'Steer the path',
-      severity: 'critical',
-      service: '../../admin/keys?x=',
-      details: { team: 'steer', region: 'eu#/../../admin' },
-    });
-    assert.equal(status, 202);
-    const { run } = await runOf('Steer the path', 'service-health');
-    await finished(run);
+    const run = await alertRun(
+      { title: 'Steer the path', severity: 'critical', service: '../../admin/keys?x=', details: { team: 'steer', region: 'eu#/../../admin' } },
+      'service-health',
+    );
     assert.ok(target.calls.length > 0, 'the step did call the host');
     for (const c of target.calls) {
       assert.ok(c.path.startsWith('/v1/services/'), `stayed under the path the runbook wrote: ${c.path}`);
@@ -131,9 +132,7 @@ describe('runbook templates fed by an alert sender (signed alerts, real bot)', (
 
   test('a service that is exactly ".." is refused in a URL (the request would climb a level); nothing is sent', async () => {
     const before = target.calls.length;
-    await postGenericAlert(bot.url, ALERT_SECRET, { title: 'Dot dot service', severity: 'critical', service: '..', details: { team: 'steer', region: 'eu' } });
-    const { run } = await runOf('Dot dot service', 'service-health');
-    await finished(run);
+    const run = await alertRun({ title: 'Dot dot service', severity: 'critical', service: '..', details: { team: 'steer', region: 'eu' } }, 'service-health');
     const steps = await bot.fb.deps.store.listRunbookSteps(run.id);
     assert.equal(steps[0]!.status, 'failed');
     assert.match(steps[0]!.error!, /`\.\.`.*URL/);
@@ -142,14 +141,10 @@ describe('runbook templates fed by an alert sender (signed alerts, real bot)', (
   });
 
   test('a value that would become an option of the command (it starts with -) is refused; the command does not run', async () => {
-    await postGenericAlert(bot.url, ALERT_SECRET, {
-      title: 'Option injection',
-      severity: 'critical',
-      service: '--raw=/api/v1/secrets',
-      details: { team: 'argv', ns: 'prod' },
-    });
-    const { run } = await runOf('Option injection', 'pods');
-    await finished(run);
+    const run = await alertRun(
+      { title: 'Option injection', severity: 'critical', service: '--raw=/api/v1/secrets', details: { team: 'argv', ns: 'prod' } },
+      'pods',
+    );
     const step = (await bot.fb.deps.store.getRunbookStep(run.id, 0))!;
     assert.equal(step.status, 'failed');
     assert.match(step.error!, /starts with "-"/);
@@ -157,14 +152,7 @@ describe('runbook templates fed by an alert sender (signed alerts, real bot)', (
   });
 
   test("the same runbook with plain values runs the command with the argv the team wrote (a flag value may start with -, it stays the flag's value)", async () => {
-    await postGenericAlert(bot.url, ALERT_SECRET, {
-      title: 'Plain values',
-      severity: 'critical',
-      service: 'checkout',
-      details: { team: 'argv', ns: '-weird' },
-    });
-    const { run } = await runOf('Plain values', 'pods');
-    const r = await finished(run);
+    const r = await alertRun({ title: 'Plain values', severity: 'critical', service: 'checkout', details: { team: 'argv', ns: '-weird' } }, 'pods');
     assert.equal(r.status, 'succeeded');
     assert.deepEqual(JSON.parse(readFileSync(argvFile, 'utf8')), ['get', 'pods', 'checkout', '--namespace=-weird']);
   });

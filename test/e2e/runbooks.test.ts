@@ -1,13 +1,24 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { postGenericAlert, writeConfigFile } from '../../bench/lib.js';
-import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import type { Incident } from '../../src/domain/incident.js';
 import type { RunbookRun } from '../../src/ports/runbook-store.js';
 import { Actions, FormBlocks, INPUT, numbered } from '../../src/slack/ids.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic/server.js';
 import { startBot, type Bot } from './harness.js';
-import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker, openView, startHttpTarget, type HttpTarget, staleClick } from './helpers.js';
+import {
+  ALICE,
+  BOB,
+  CAROL,
+  blocksText,
+  flowDone,
+  messagesWithMarker,
+  openView,
+  runbookProbes,
+  startHttpTarget,
+  type HttpTarget,
+  staleClick,
+} from './helpers.js';
 
 /** The systems a runbook reads: an error-rate API, a deploy log, and an endpoint that is down. */
 function startTarget(): Promise<HttpTarget> {
@@ -129,13 +140,7 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     await claude?.close();
   });
 
-  async function declare(title: string, user = ALICE): Promise<Incident> {
-    await bot.driver.slash(`declare high ${title}`, { user, channel: GENERAL_CHANNEL_ID });
-    const i = await bot.waitFor(async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === title), 5000, 'incident');
-    await flowDone(bot, i.id);
-    return (await bot.fb.deps.store.getIncident(i.id))!;
-  }
-  const runs = (i: Incident) => bot.fb.deps.store.listRunbookRuns({ incidentId: i.id });
+  const { declareHigh: declare, runs, runOf, checklist, checklistText, waitStatus, waitStep, approvalMessage } = runbookProbes(() => bot);
   /** `/incident stats 7d` in a channel: the false-positive figure of the chart's message. */
   async function statsFalsePositives(channel: string): Promise<{ notNeeded: number; executed: number }> {
     const charts = () => bot.emulator.state.messages(channel).filter((x) => x.files?.length && /Incident figures/.test(x.text));
@@ -146,29 +151,6 @@ describe('runbooks end to end (signed Slack requests, real bot, emulator, fake C
     assert.ok(fp, msg.text);
     return { notNeeded: Number(fp[1]), executed: Number(fp[2]) };
   }
-  const runOf = async (i: Incident, runbookId: string, n = 0): Promise<RunbookRun> =>
-    bot.waitFor(async () => (await runs(i)).filter((r) => r.runbookId === runbookId)[n], 5000, `run of ${runbookId}`);
-  const checklist = (i: Incident, run: RunbookRun) => messagesWithMarker(bot.emulator, i.channelId!, `runbook:${run.id}`);
-  const checklistText = (i: Incident, run: RunbookRun) => blocksText(checklist(i, run)[0]?.blocks);
-  const waitStatus = (run: RunbookRun, statuses: string[], what: string, ms = 8000) =>
-    bot.waitFor(
-      async () => {
-        const r = await bot.fb.deps.store.getRunbookRun(run.id);
-        return r && statuses.includes(r.status) ? r : null;
-      },
-      ms,
-      what,
-    );
-  const waitStep = (run: RunbookRun, index: number, status: string, ms = 8000) =>
-    bot.waitFor(
-      async () => {
-        const s = await bot.fb.deps.store.getRunbookStep(run.id, index);
-        return s?.status === status ? s : null;
-      },
-      ms,
-      `step ${index + 1} ${status}`,
-    );
-  const approvalMessage = (i: Incident, approvalId: string) => messagesWithMarker(bot.emulator, i.channelId!, `approval:${approvalId}`)[0];
   const threadOf = (i: Incident, run: RunbookRun) =>
     bot.emulator.state
       .messages(i.channelId!)

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { GENERAL_CHANNEL_ID, SEED_PEOPLE } from '../../src/emulator/slack/index.js';
 import { Actions } from '../../src/slack/ids.js';
-import { freePort, markedMessages, postGenericAlert, slackOutcome, waitUntil, writeConfigFile } from '../../bench/lib.js';
+import { freePort, markedMessages, postGenericAlert, rollbackAction, slackOutcome, waitUntil, writeConfigFile } from '../../bench/lib.js';
 import { crashBench, kill9, queryRow } from './fault-kit.js';
 
 const BOT_TOKEN = 'xoxb-crash-test-token';
@@ -33,16 +33,7 @@ const countRows = (dbFile: string, sql: string) => queryRow<{ n: number }>(dbFil
 
 const cfg = () =>
   writeConfigFile({
-    actions: [
-      {
-        id: 'rollback_deployment',
-        title: 'Roll back a deployment',
-        params: { service: { type: 'string', required: true }, version: { type: 'string', required: true } },
-        requires_approval: true,
-        policy: { roles: ['commander'], users: [BOB] },
-        executor: { type: 'webhook', url: bench.target.url, secret_env: 'CRASH_EXEC_SECRET', retries: 0, timeout_ms: 30_000 },
-      },
-    ],
+    actions: [rollbackAction({ url: bench.target.url, secretEnv: 'CRASH_EXEC_SECRET', users: [BOB], timeoutMs: 30_000 })],
   });
 
 test('killed after the channel was created but before the card: the restart finishes with one channel and one card', async () => {

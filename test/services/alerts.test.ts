@@ -296,6 +296,38 @@ describe('a burst of repeats is processed together', () => {
     });
 });
 
+describe('a stalled batch and a lone retry of the same repeat', () => {
+  test('the stalled worker commits its batch while the retry is mid-way: the repeat is counted once', async () => {
+    const h = await buildHarness({ file: { alerts: { dedupe_window_minutes: 10, batch_seconds: 30, rate_limit_per_minute: 10_000 } } });
+    try {
+      const { processAlert, processAlerts } = await import('../../src/services/alerts.js');
+      const alert = { title: 'Checkout latency p99 above 2s', service: 'checkout' };
+      await fire(h, alert);
+      await h.drain();
+      // The repeat is stored and queued while no worker runs.
+      await h.runner.stop(1000);
+      await fire(h, alert);
+      const repeat = (await h.store.listAlerts({})).find((a) => a.state === 'pending')!;
+      // Worker B (its lease taken over) reads the repeat as pending; worker A, stalled past its
+      // lease with the repeat in its batch, wakes up right then and commits the batch.
+      const storeB = Object.create(h.store) as typeof h.store;
+      storeB.getAlert = async (id) => {
+        const read = await h.store.getAlert(id);
+        await processAlerts(h.deps, [{ payload: { alertId: id }, job: { id: 'job-of-a' } }]);
+        return read;
+      };
+      await processAlert({ ...h.deps, store: storeB }, repeat.id);
+      const [incident, ...rest] = await allIncidents(h);
+      assert.equal(rest.length, 0);
+      assert.equal(incident!.alertCount, 2, 'the first alert and its repeat, each counted once');
+      assert.equal((await h.store.getFingerprint(repeat.fingerprint))!.count, 2);
+      assert.equal((await h.store.getAlert(repeat.id))!.incidentId, incident!.id);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('crash after 202', () => {
   test('the stored alert and its job survive; a new runner picks the job up when the lease expires', async () => {
     const h = await buildHarness();

@@ -20,6 +20,7 @@ import { createActionExecutor } from '../../src/adapters/executors/index.js';
 import type { Deps } from '../../src/services/deps.js';
 import { JobRunner } from '../../src/services/jobs.js';
 import { StepSignals } from '../../src/services/steps.js';
+import { noCharts, noOnCall } from './deps-stubs.js';
 
 export class TestClock {
   t: number;
@@ -215,18 +216,8 @@ export async function makeGate(
     logger,
     metrics,
     jobs,
-    charts: {
-      renderTrend: async () => {
-        throw new Error('no charts in this test');
-      },
-    },
-    oncall: {
-      name: 'none',
-      page: async () => ({ externalId: '', status: 'unsupported' }),
-      onCallNow: async () => [],
-      createFollowup: async () => ({ backendId: null, url: null }),
-      findFollowup: async () => null,
-    },
+    charts: noCharts,
+    oncall: noOnCall,
     stepSignals: new StepSignals(),
     newId: () => randomUUID(),
   };

@@ -45,22 +45,16 @@ export async function seedHistory(store: Store, opts: { n: number; days: number;
     }
     if (k % 4 === 1) {
       const approvalId = randomUUID();
-      await store.createApproval({
+      await succeededApproval(store, {
         id: approvalId,
         incidentId: id,
         actionId: 'rollback_deployment',
         params: { service: 'api', version: 'v41' },
         reason: 'seed',
-        proposedBy: 'U0BOB0001',
-        proposerKind: 'user',
-        policy: {},
-        approvers: null,
-        requiresApproval: true,
         createdAt: at(10),
         expiresAt: at(25),
-        channelId: null,
+        decision: { decidedBy: 'U0ALICE01', decidedAt: at(12) },
       });
-      await store.transitionApproval(approvalId, ['pending'], 'succeeded', { decidedBy: 'U0ALICE01', decidedAt: at(12) });
       await store.recordRemediationAnswer({
         approvalId,
         incidentId: id,
@@ -96,4 +90,43 @@ export async function seedHistory(store: Store, opts: { n: number; days: number;
       while (next < n) await one(next++);
     }),
   );
+}
+
+/**
+ * An action Bob proposed that then ran (the approval is `succeeded`): what a remediation answer is
+ * about. `requiresApproval: false` is a read-only action, which the false-positive figure leaves out.
+ * Returns the approval's id.
+ */
+export async function succeededApproval(
+  store: Store,
+  a: {
+    id?: string;
+    incidentId: string;
+    actionId: string;
+    createdAt: Date;
+    expiresAt: Date;
+    requiresApproval?: boolean;
+    params?: Record<string, unknown>;
+    reason?: string;
+    decision?: { decidedBy: string; decidedAt: Date };
+  },
+): Promise<string> {
+  const id = a.id ?? randomUUID();
+  await store.createApproval({
+    id,
+    incidentId: a.incidentId,
+    actionId: a.actionId,
+    params: a.params ?? {},
+    reason: a.reason ?? '',
+    proposedBy: 'U0BOB0001',
+    proposerKind: 'user',
+    policy: {},
+    approvers: null,
+    requiresApproval: a.requiresApproval ?? true,
+    createdAt: a.createdAt,
+    expiresAt: a.expiresAt,
+    channelId: null,
+  });
+  await store.transitionApproval(id, ['pending'], 'succeeded', a.decision ?? {});
+  return id;
 }

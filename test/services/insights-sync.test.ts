@@ -17,7 +17,8 @@ import { syncHistory } from '../../src/services/insights-sync.js';
 import { computeFigures } from '../../src/domain/insights.js';
 import { startFakeRootly, type FakeRootly } from '../fakes/rootly/fake.js';
 import { startFakeIncidentIo, type FakeIncidentIo } from '../fakes/incidentio/fake.js';
-import { openTestPgStore, openTestSqliteStore, withPgSchema } from '../store/pg-helper.js';
+import { openTestSqliteStore, openTestStore } from '../store/pg-helper.js';
+import { noCharts } from './deps-stubs.js';
 
 /** Virtual time shared by the fake's rate-limit window, the adapter's sleeps and the sync's clock. */
 function virtualTime(iso = '2026-11-30T12:00:00Z') {
@@ -47,11 +48,7 @@ function depsFor(store: Store, backend: IncidentBackend, now: () => number, over
     logger,
     metrics,
     jobs,
-    charts: {
-      renderTrend: async () => {
-        throw new Error('no charts in this test');
-      },
-    },
+    charts: noCharts,
     stepSignals: new StepSignals(),
     newId: () => crypto.randomUUID(),
   };
@@ -86,23 +83,12 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     before(async () => {
       vt = virtualTime();
       fake = await startFakeRootly({ now: vt.now });
-      if (dialect === 'sqlite') {
-        const s = await openTestSqliteStore();
-        store = s.store;
-        cleanup = s.cleanup;
-      } else {
-        const pg = await withPgSchema();
-        if (!pg) {
-          skip = 'PostgreSQL not reachable';
-          return;
-        }
-        store = await openTestPgStore(pg.url);
-        await store.migrate();
-        cleanup = async () => {
-          await store.close();
-          await pg.cleanup();
-        };
+      const s = await openTestStore(dialect);
+      if (!s) {
+        skip = 'PostgreSQL not reachable';
+        return;
       }
+      ({ store, cleanup } = s);
     });
     after(async () => {
       await fake.close();

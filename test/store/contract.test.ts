@@ -610,14 +610,25 @@ function storeContract(open: () => Promise<Opened>): void {
       assert.equal(takeovers.filter(Boolean).length, 1);
     });
 
-    test('touch bumps count and last_seen, never backwards', async () => {
+    test('joinAlerts: an out-of-order repeat is counted but never moves last seen back', async () => {
+      const { incident } = await s.createIncident(newIncident());
       const fp = uid('fp_');
-      assert.equal(await s.touchFingerprint(fp, at(1)), null);
-      await s.claimFingerprint(fp, 'inc_1', at(0), { incidentIdIn: null });
-      assert.deepEqual(await s.touchFingerprint(fp, at(10)), { fingerprint: fp, incidentId: 'inc_1', firstSeen: at(0), lastSeen: at(10), count: 2 });
-      const late = await s.touchFingerprint(fp, at(5));
-      assert.equal(late?.count, 3);
-      assert.deepEqual(late?.lastSeen, at(10));
+      await s.claimFingerprint(fp, incident.id, at(0), { incidentIdIn: null });
+      const kind = uid('kind_');
+      const join = (a: ReturnType<typeof newAlert>) => ({
+        incidentId: incident.id,
+        fingerprint: fp,
+        alertIds: [a.id],
+        lastSeen: a.receivedAt,
+        job: { id: uid('job_'), kind, key: null, payload: {}, runAfter: at(0) },
+      });
+      const late = newAlert({ fingerprint: fp, receivedAt: at(10) });
+      const early = newAlert({ fingerprint: fp, receivedAt: at(5) });
+      for (const a of [late, early]) await s.insertAlert(a);
+      await s.joinAlerts([join(late)]);
+      assert.deepEqual(await s.getFingerprint(fp), { fingerprint: fp, incidentId: incident.id, firstSeen: at(0), lastSeen: at(10), count: 2 });
+      await s.joinAlerts([join(early)]);
+      assert.deepEqual(await s.getFingerprint(fp), { fingerprint: fp, incidentId: incident.id, firstSeen: at(0), lastSeen: at(10), count: 3 });
     });
   });
 

@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import type { Store } from '../../src/ports/store.js';
 import type { BackendIncidentRecord } from '../../src/domain/insights.js';
 import { RunbookSchema, toRunbook } from '../../src/domain/runbook.js';
-import { openTestPgStore, openTestSqliteStore, withPgSchema } from './pg-helper.js';
+import { succeededApproval } from '../services/insights-seed.js';
+import { openTestStore } from './pg-helper.js';
 
 const T0 = new Date('2026-11-02T10:00:00Z');
 const min = (n: number) => new Date(T0.getTime() + n * 60_000);
@@ -34,20 +35,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     let cleanup = async () => {};
     let skip: string | null = null;
     before(async () => {
-      if (dialect === 'sqlite') {
-        const s = await openTestSqliteStore();
-        store = s.store;
-        cleanup = s.cleanup;
-        return;
-      }
-      const pg = await withPgSchema();
-      if (!pg) return void (skip = 'PostgreSQL not reachable');
-      store = await openTestPgStore(pg.url);
-      await store.migrate();
-      cleanup = async () => {
-        await store.close();
-        await pg.cleanup();
-      };
+      const s = await openTestStore(dialect);
+      if (!s) return void (skip = 'PostgreSQL not reachable');
+      ({ store, cleanup } = s);
     });
     after(async () => cleanup());
 
@@ -70,41 +60,15 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       });
       await store.addTimeline({ incidentId: id, at: min(6), kind: 'update', text: 'looking', author: 'U0BOB0001' });
       await store.addTimeline({ incidentId: id, at: min(50), kind: 'reopened', text: 'again', author: 'U0BOB0001' });
-      const approvalId = randomUUID();
-      await store.createApproval({
-        id: approvalId,
-        incidentId: id,
-        actionId: 'clear_cache',
-        params: {},
-        reason: '',
-        proposedBy: 'U0BOB0001',
-        proposerKind: 'user',
-        policy: {},
-        approvers: null,
-        requiresApproval: true,
-        createdAt: min(8),
-        expiresAt: min(20),
-        channelId: null,
-      });
-      await store.transitionApproval(approvalId, ['pending'], 'succeeded', {});
+      const approvalId = await succeededApproval(store, { incidentId: id, actionId: 'clear_cache', createdAt: min(8), expiresAt: min(20) });
       // A read-only action that ran (logs, metrics) is not a remediation: not in the false-positive rate.
-      const readOnly = randomUUID();
-      await store.createApproval({
-        id: readOnly,
+      await succeededApproval(store, {
         incidentId: id,
         actionId: 'read_logs',
-        params: {},
-        reason: '',
-        proposedBy: 'U0BOB0001',
-        proposerKind: 'user',
-        policy: {},
-        approvers: null,
         requiresApproval: false,
         createdAt: min(7),
         expiresAt: min(20),
-        channelId: null,
       });
-      await store.transitionApproval(readOnly, ['pending'], 'succeeded', {});
       const answer = { approvalId, incidentId: id, actionId: 'clear_cache', runId: null, stepIndex: null, answeredBy: 'U0ALICE01' };
       await store.recordRemediationAnswer({ ...answer, answer: 'unsure', answeredAt: min(100) });
       await store.recordRemediationAnswer({ ...answer, answer: 'no', answeredAt: min(101) }); // a later answer replaces it

@@ -7,6 +7,7 @@
  *   ...; await pg.cleanup();                    // drops the schema
  *
  *   const { store, cleanup } = await openTestSqliteStore();
+ *   const s = await openTestStore(dialect);     // either of the two; null as withPgSchema
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -108,6 +109,25 @@ export async function openTestSqliteStore(opts: OpenStoreOptions = {}): Promise<
         await store.close();
       }
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A migrated store of the dialect a suite runs on: SQLite in a temp file, or PostgreSQL in a fresh
+ * schema (null when PostgreSQL is unreachable and CI is not set, see withPgSchema). `cleanup`
+ * closes it and removes its file or schema.
+ */
+export async function openTestStore(dialect: 'sqlite' | 'postgres'): Promise<{ store: KyselyStore; cleanup(): Promise<void> } | null> {
+  if (dialect === 'sqlite') return openTestSqliteStore();
+  const pg = await withPgSchema();
+  if (!pg) return null;
+  const store = await openTestPgStore(pg.url);
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      await pg.cleanup();
     },
   };
 }

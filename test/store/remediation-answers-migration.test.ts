@@ -15,6 +15,7 @@ import { openKyselyStore } from '../../src/adapters/store/index.js';
 import type { KyselyStore } from '../../src/adapters/store/kysely-store.js';
 import { MIGRATIONS, runMigrations } from '../../src/adapters/store/migrations.js';
 import { RunbookSchema, toRunbook } from '../../src/domain/runbook.js';
+import { succeededApproval } from '../services/insights-seed.js';
 import { withPgSchema } from './pg-helper.js';
 
 const T0 = new Date('2026-11-02T10:00:00Z');
@@ -75,26 +76,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         backend: 'local',
         createdAt: min(0),
       });
-      const approval = async (actionId: string) => {
-        const id = randomUUID();
-        await store.createApproval({
-          id,
-          incidentId,
-          actionId,
-          params: {},
-          reason: '',
-          proposedBy: 'U0BOB0001',
-          proposerKind: 'user',
-          policy: {},
-          approvers: null,
-          requiresApproval: true,
-          createdAt: min(5),
-          expiresAt: min(30),
-          channelId: null,
-        });
-        await store.transitionApproval(id, ['pending'], 'succeeded', {});
-        return id;
-      };
+      const approval = (actionId: string) => succeededApproval(store, { incidentId, actionId, createdAt: min(5), expiresAt: min(30) });
       // A: a runbook step, answered on the runbook message (005) and later in 003 ("no" wins).
       // B: proposed by hand, answered only in 003. D: a runbook step answered in 003, then (later) on the message.
       // C: an 003 answer whose approval no longer exists (kept, counted nowhere).

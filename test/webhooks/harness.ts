@@ -28,6 +28,7 @@ import { refreshJob } from '../../src/services/incident-views.js';
 import { webhookRoutes } from '../../src/webhooks/routes.js';
 import type { Route } from '../../src/http/routes.js';
 import { openTestSqliteStore } from '../store/pg-helper.js';
+import { noCharts, noOnCall } from '../services/deps-stubs.js';
 
 export const ANNOUNCE = 'C0ANNOUNCE1';
 
@@ -215,18 +216,8 @@ export async function buildHarness(opts: HarnessOptions = {}): Promise<Harness> 
     logger,
     metrics,
     jobs: runner,
-    charts: {
-      renderTrend: async () => {
-        throw new Error('no charts in this test');
-      },
-    },
-    oncall: {
-      name: 'none',
-      page: async () => ({ externalId: '', status: 'unsupported' }),
-      onCallNow: async () => [],
-      createFollowup: async () => ({ backendId: null, url: null }),
-      findFollowup: async () => null,
-    },
+    charts: noCharts,
+    oncall: noOnCall,
     stepSignals: new StepSignals(),
     newId: () => randomUUID(),
   };

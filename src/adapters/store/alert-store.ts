@@ -222,21 +222,6 @@ export class KyselyAlertStore implements AlertStore {
       return out;
     });
   }
-
-  async touchFingerprint(fingerprint: string, at: Date): Promise<AlertFingerprint | null> {
-    const atMs = ms(at);
-    const row = await this.db
-      .updateTable('alert_fingerprints')
-      .set((eb) => ({
-        count: eb('count', '+', 1),
-        // Out-of-order deliveries must not move last_seen backwards.
-        last_seen: eb.case().when('last_seen', '<', atMs).then(eb.val(atMs)).else(eb.ref('last_seen')).end(),
-      }))
-      .where('fingerprint', '=', fingerprint)
-      .returningAll()
-      .executeTakeFirst();
-    return row ? toFingerprint(row) : null;
-  }
 }
 
 function toAlert(r: Selectable<AlertsTable>): StoredAlert {

@@ -96,7 +96,6 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
       markAlert: true,
       getFingerprint: true,
       claimFingerprint: true,
-      touchFingerprint: true,
       joinAlerts: true,
     }),
     ...methodsOf<JobStore>(new KyselyJobStore(db, clock, ops), {

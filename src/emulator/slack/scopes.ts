@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
+import { parseYaml } from '../../yaml.js';
 import { SlackApiError, type MethodContext } from './args.js';
 
 /**
@@ -100,8 +100,7 @@ export function findManifest(from = dirname(fileURLToPath(import.meta.url))): st
 
 /** `oauth_config.scopes.bot` of a Slack app manifest. */
 export function botScopesFromManifest(path: string): string[] {
-  const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
-  const doc = parse(readFileSync(path, 'utf8')) as { oauth_config?: { scopes?: { bot?: unknown } } } | null;
+  const doc = parseYaml(readFileSync(path, 'utf8')) as { oauth_config?: { scopes?: { bot?: unknown } } } | null;
   const bot = doc?.oauth_config?.scopes?.bot;
   if (!Array.isArray(bot) || !bot.every((s) => typeof s === 'string')) throw new Error(`${path}: oauth_config.scopes.bot is not a list of scopes`);
   return bot;

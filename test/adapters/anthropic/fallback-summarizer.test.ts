@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createFallbackSummarizer } from '../../../src/adapters/fallback-summarizer.js';
 import { aContext, anEntry, anIncident, aLine } from '../../fakes/anthropic/context.js';
+import { postmortemMessage } from '../../../src/slack/blocks/summary.js';
 
 const clock = { now: () => new Date('2024-04-05T15:30:00Z') };
 
@@ -59,17 +60,33 @@ describe('fallback summarizer', () => {
     assert.match(r.text, /update by <@U0BOB0001>: Rolled back/);
   });
 
-  test('summary timeline: the people the record names stay mentions; nothing in an entry can ping the channel', async () => {
+  test('summary timeline: the people the record names stay mentions; nothing in an entry can ping anyone else', async () => {
     const ctx = aContext({
       timeline: [
-        { ...anEntry(0, 'declared', 'Declared (high)'), author: 'U0ALICE01' },
-        { ...anEntry(9, 'pin', 'Rollback done, thanks <@U0BOB0001> <!channel>'), author: 'U0CAROL01' },
+        { ...anEntry(0, 'declared', 'Declared (high) by <@U0ALICE01>'), author: 'U0ALICE01' },
+        // Stored escaped when written (a note: "p99 > 2s, paging <@U0DAVE001>").
+        { ...anEntry(5, 'note', 'p99 &gt; 2s, paging &lt;@U0DAVE001&gt;'), author: 'U0ALICE01' },
+        // A pinned message is someone else's Slack text: its mentions are not the record's.
+        { ...anEntry(9, 'pin', 'Rollback done, thanks <@U0BOB0001> <!channel> &amp; co'), author: 'U0CAROL01' },
       ],
     });
     const t = (await createFallbackSummarizer({ clock }).summarize(ctx)).text;
-    assert.match(t, /declared by <@U0ALICE01>: Declared \(high\)/);
-    assert.match(t, /pin by <@U0CAROL01>: Rollback done, thanks <@U0BOB0001> &lt;!channel&gt;/);
-    assert.doesNotMatch(t, /&lt;@U0|<!channel>/);
+    assert.match(t, /declared: Declared \(high\) by <@U0ALICE01>/);
+    assert.match(t, /note by <@U0ALICE01>: p99 &gt; 2s, paging &lt;@U0DAVE001&gt;/, 'shown once escaped: "p99 > 2s", the mention as text');
+    assert.match(t, /pin by <@U0CAROL01>: Rollback done, thanks &lt;@U0BOB0001&gt; &lt;!channel&gt; &amp; co/);
+    assert.doesNotMatch(t, /<@U0BOB|<@U0DAVE|<!channel>|&amp;gt;|&amp;lt;|&amp;amp;/);
+  });
+
+  test('post-mortem skeleton: an alert title or description naming people pings nobody when the draft is posted', async () => {
+    const ctx = aContext({
+      incident: anIncident({ title: 'Disk full <@U0EVIL001> <!here>', description: 'cc <@U0EVIL002>, latency > 2s', services: ['api<@U0EVIL003>'] }),
+      timeline: [{ ...anEntry(0, 'declared', 'Declared (high) by <@U0ALICE01>'), author: 'U0ALICE01' }],
+    });
+    const md = (await createFallbackSummarizer({ clock }).postmortem(ctx)).text;
+    const posted = JSON.stringify(postmortemMessage(ctx.incident, { markdown: md, fallback: true }).blocks);
+    assert.match(posted, /declared: Declared \(high\) by <@U0ALICE01>/, 'the record keeps its people');
+    assert.match(posted, /latency &gt; 2s/);
+    assert.doesNotMatch(posted, /<@U0EVIL|<!here>/);
   });
 
   test('brief: no repeated label, no stray quote marker; proposeActions proposes nothing', async () => {
