@@ -46,6 +46,8 @@ export interface IncidentStore {
   findIncidentByChannel(channelId: string): Promise<Incident | null>;
   findIncidentByBackendId(backend: string, backendId: string): Promise<Incident | null>;
   findIncidentByDedupeKey(key: string): Promise<Incident | null>;
+  /** `findIncidentByDedupeKey` for many keys in one read: the incidents that exist, by dedupe key. */
+  findIncidentsByDedupeKeys(keys: string[]): Promise<Map<string, Incident>>;
   listOpenIncidents(): Promise<Incident[]>;
   /** Incidents matching every given filter, newest first (by number), at most `limit`. */
   listIncidents(filter: IncidentFilter): Promise<Incident[]>;
@@ -78,6 +80,8 @@ export interface FlowStore {
    * stored as JSON: a step recorded with `undefined` reads back as `null`; Dates come back as strings.
    */
   getStep<T = unknown>(flowId: string, step: string): Promise<T | undefined>;
+  /** `getStep` of one step name across many flows in one read: recorded results by flow id (absent = not completed). */
+  getStepOfFlows<T = unknown>(flowIds: string[], step: string): Promise<Map<string, T>>;
   /** Record a step's result; the first writer wins and its result is returned. */
   putStep<T>(flowId: string, step: string, result: T): Promise<T>;
   listSteps(flowId: string): Promise<Record<string, unknown>>;
@@ -148,6 +152,8 @@ export interface AlertStore {
    * the `incidentId` the row already names also returns true (a resumed flow is still the owner).
    */
   getFingerprint(fingerprint: string): Promise<AlertFingerprint | null>;
+  /** The rows of those fingerprints that exist, in no particular order (one read for many). */
+  getFingerprints(fingerprints: string[]): Promise<AlertFingerprint[]>;
   claimFingerprint(fingerprint: string, incidentId: string, at: Date, replaceIf: { incidentIdIn: string[] | null }): Promise<boolean>;
   /**
    * Repeats of open episodes applied together, all in one transaction (one commit for a batch):

@@ -1,5 +1,5 @@
 import { isOpen, type Incident } from '../domain/incident.js';
-import type { NewAlert, StoredAlert } from '../ports/store.js';
+import type { AlertFingerprint, NewAlert, StoredAlert } from '../ports/store.js';
 import { declareFlowId, declareIncident } from './declare.js';
 import type { Deps } from './deps.js';
 import { defineJob, PermanentJobError } from './jobs.js';
@@ -8,7 +8,7 @@ import { changeStatus } from './lifecycle.js';
 import { firedAgainNote, incidentThread, postThreadNote, refreshIncidentViews, resolvedAtSourceNote } from './incident-views.js';
 import { step } from './steps.js';
 import { BackendError } from '../errors.js';
-import { episodeIncident, isStorm, placeEpisode, scheduleStormList, stormJobs, stormListRow } from './storms.js';
+import { episodeIncident, episodeIncidents, isStorm, placeEpisode, scheduleStormList, stormJobs, stormListRow } from './storms.js';
 
 /**
  * What a stored alert does: open an incident, join the open one, or note a resolution.
@@ -112,7 +112,7 @@ export function createAlertIntake(deps: Deps, opts: { maxBatch?: number } = {}):
           batch.push(p);
         }
         await commit(batch);
-        deps.jobs.kick();
+        deps.jobs.kick(alertProcessJob.kind);
       }
     } finally {
       running = false;
@@ -165,6 +165,10 @@ export async function processAlerts<J extends { id: string }>(deps: Deps, items:
       else groups.set(alert.fingerprint, [{ alert, job }]);
     }
   }
+  // What each group's first run is judged on, read for all groups at once (a few statements per
+  // batch instead of three per fingerprint); later runs of a group, after an alert processed alone
+  // changed things, read afresh.
+  const known = await knownEpisodes(deps, [...groups.keys()]);
   /** Joins that end their group: applied together once every group is through. */
   const last: Array<Join<J>> = [];
   await Promise.all(
@@ -175,7 +179,10 @@ export async function processAlerts<J extends { id: string }>(deps: Deps, items:
         while (end < group.length && group[end]!.alert.status === 'firing') end++;
         const run = group.slice(i, end);
         try {
-          const join = run.length ? await joinable(deps, run) : null;
+          // Only the group's first turn may use what was read up front.
+          const first = known.get(group[0]!.alert.fingerprint);
+          known.delete(group[0]!.alert.fingerprint);
+          const join = run.length ? await joinable(deps, run, first) : null;
           if (join && end === group.length) last.push(join);
           else if (join) await applyJoins(deps, [join]);
           if (join) {
@@ -218,15 +225,32 @@ interface Join<J> {
  * null when the episode is new, resumed, expired or closed, which `processFiring` decides alert by
  * alert. Every alert is within the window when the newest is, since last seen only moves forward.
  */
-async function joinable<J>(deps: Deps, run: Array<{ alert: StoredAlert; job: J }>): Promise<Join<J> | null> {
+async function joinable<J>(deps: Deps, run: Array<{ alert: StoredAlert; job: J }>, known?: KnownEpisode): Promise<Join<J> | null> {
   const fingerprint = run[0]!.alert.fingerprint;
-  const fp = await deps.store.getFingerprint(fingerprint);
+  const fp = known ? known.fp : await deps.store.getFingerprint(fingerprint);
   if (!fp || run.some((g) => g.alert.id === fp.incidentId)) return null;
   const newest = run[run.length - 1]!.alert.receivedAt;
   if (newest.getTime() - fp.lastSeen.getTime() > deps.config.file.alerts.dedupe_window_minutes * 60_000) return null;
+  if (known) return known.episode && isOpen(known.episode.incident.status) ? { run, ...known.episode } : null;
   const incident = await episodeIncident(deps, fingerprint, fp.incidentId);
   if (!incident || !isOpen(incident.status)) return null;
   return { run, incident, storm: await isStorm(deps, incident) };
+}
+
+/** A fingerprint's row and its current episode's incident (null: undecided), as `joinable` reads them. */
+interface KnownEpisode {
+  fp: AlertFingerprint | null;
+  episode: { incident: Incident; storm: boolean } | null;
+}
+
+async function knownEpisodes(deps: Deps, fingerprints: string[]): Promise<Map<string, KnownEpisode>> {
+  const fps = await deps.store.getFingerprints(fingerprints);
+  const episodes = await episodeIncidents(
+    deps,
+    fps.map((f) => ({ fingerprint: f.fingerprint, episode: f.incidentId })),
+  );
+  const byFp = new Map(fps.map((f) => [f.fingerprint, f]));
+  return new Map(fingerprints.map((f) => [f, { fp: byFp.get(f) ?? null, episode: episodes.get(f) ?? null }]));
 }
 
 /**

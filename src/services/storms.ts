@@ -68,6 +68,32 @@ export async function episodeIncident(deps: Deps, fingerprint: string, episode: 
 }
 
 /**
+ * `episodeIncident` and `isStorm` for many episodes at once (a batch of alerts): a few reads in all
+ * instead of three per fingerprint. By fingerprint; an episode still undecided maps to null.
+ */
+export async function episodeIncidents(
+  deps: Deps,
+  episodes: Array<{ fingerprint: string; episode: string }>,
+): Promise<Map<string, { incident: Incident; storm: boolean } | null>> {
+  const own = await deps.store.findIncidentsByDedupeKeys(episodes.map((e) => episodeKey(e.fingerprint, e.episode)));
+  const rest = episodes.filter((e) => !own.has(episodeKey(e.fingerprint, e.episode)));
+  const placed = await deps.store.getStepOfFlows<Placement>(
+    rest.map((e) => placementFlow(e.fingerprint, e.episode)),
+    'placement',
+  );
+  const storms = new Map<string, Incident | null>();
+  for (const p of placed.values()) if (p.storm && !storms.has(p.storm)) storms.set(p.storm, await deps.store.getIncident(p.storm));
+  const incidents = new Map<string, Incident | null>();
+  for (const e of episodes) {
+    const storm = placed.get(placementFlow(e.fingerprint, e.episode))?.storm;
+    incidents.set(e.fingerprint, own.get(episodeKey(e.fingerprint, e.episode)) ?? (storm ? (storms.get(storm) ?? null) : null));
+  }
+  const ids = [...new Set([...incidents.values()].flatMap((i) => (i ? [i.id] : [])))];
+  const metas = await deps.store.getStepOfFlows(ids.map(stormFlow), 'meta');
+  return new Map([...incidents].map(([fp, i]) => [fp, i ? { incident: i, storm: metas.has(stormFlow(i.id)) } : null]));
+}
+
+/**
  * Decide once where a new episode goes and materialise that incident. Safe to run concurrently
  * (the claimer and an early joiner) and after a crash: both get the same answer.
  */

@@ -133,6 +133,7 @@ function storeContract(open: () => Promise<Opened>): void {
       assert.equal(typeof incident.seq, 'number');
       assert.deepEqual(await s.getIncident(input.id), expected);
       assert.deepEqual(await s.findIncidentByDedupeKey(input.dedupeKey!), expected);
+      assert.deepEqual(await s.findIncidentsByDedupeKeys([input.dedupeKey!, uid('dk_')]), new Map([[input.dedupeKey!, expected]]));
       assert.deepEqual(await s.findIncidentByBackendId('local', 'rt_1'), expected);
       assert.equal(await s.getIncident('nope'), null);
       assert.equal(await s.findIncidentByBackendId('rootly', 'rt_1'), null);
@@ -283,6 +284,22 @@ function storeContract(open: () => Promise<Opened>): void {
     // Same sourceRef on another incident is a different entry.
     const other = await s.createIncident(newIncident());
     assert.equal(await s.addTimeline({ incidentId: other.incident.id, at: at(1), kind: 'pin', text: 'x', author: null, sourceRef: ref }), true);
+  });
+
+  test('getStepOfFlows reads one step of many flows: recorded results by flow, absent when not completed', async () => {
+    const [f1, f2, f3] = [uid('flow_'), uid('flow_'), uid('flow_')];
+    await s.putStep(f1, 'meta', { group: 'all' });
+    await s.putStep(f2, 'other', 1);
+    await s.putStep(f3, 'meta', null);
+    const got = await s.getStepOfFlows([f1, f2, f3, uid('flow_')], 'meta');
+    assert.deepEqual(
+      got,
+      new Map<string, unknown>([
+        [f1, { group: 'all' }],
+        [f3, null],
+      ]),
+    );
+    assert.deepEqual(await s.getStepOfFlows([], 'meta'), new Map());
   });
 
   test('flow steps: first writer wins, also under concurrency', async () => {
@@ -608,6 +625,44 @@ function storeContract(open: () => Promise<Opened>): void {
       const owner = (await s.getFingerprint(fp))!.incidentId;
       const takeovers = await Promise.all(Array.from({ length: 10 }, (_, i) => s.claimFingerprint(fp, `inc_b${i}`, at(5), { incidentIdIn: [owner] })));
       assert.equal(takeovers.filter(Boolean).length, 1);
+    });
+
+    test('getFingerprints reads many rows at once, leaving out the unknown', async () => {
+      const [a, b] = [uid('fp_'), uid('fp_')];
+      await s.claimFingerprint(a, 'inc_a', at(1), { incidentIdIn: null });
+      await s.claimFingerprint(b, 'inc_b', at(2), { incidentIdIn: null });
+      const rows = await s.getFingerprints([a, b, uid('fp_')]);
+      assert.deepEqual(
+        rows.sort((x, y) => x.incidentId.localeCompare(y.incidentId)),
+        [await s.getFingerprint(a), await s.getFingerprint(b)],
+      );
+      assert.deepEqual(await s.getFingerprints([]), []);
+    });
+
+    test('joinAlerts: several fingerprints feeding one incident (a storm) add up; a join that takes nothing enqueues nothing', async () => {
+      const { incident } = await s.createIncident(newIncident());
+      const [fa, fb, fc] = [uid('fp_'), uid('fp_'), uid('fp_')];
+      for (const f of [fa, fb, fc]) await s.claimFingerprint(f, incident.id, at(0), { incidentIdIn: null });
+      const a = [newAlert({ fingerprint: fa, receivedAt: at(3) }), newAlert({ fingerprint: fa, receivedAt: at(4) })];
+      const b = [newAlert({ fingerprint: fb, receivedAt: at(6) })];
+      const c = [newAlert({ fingerprint: fc, receivedAt: at(8) })];
+      for (const x of [...a, ...b, ...c]) await s.insertAlert(x);
+      await s.markAlert(c[0]!.id, { state: 'processed', incidentId: incident.id });
+      const kind = uid('kind_');
+      const job = (key: string) => ({ id: uid('job_'), kind, key: `${kind}:${key}`, payload: {}, runAfter: at(30) });
+      const applied = await s.joinAlerts([
+        { incidentId: incident.id, fingerprint: fa, alertIds: a.map((x) => x.id), lastSeen: at(4), job: job('a') },
+        { incidentId: incident.id, fingerprint: fb, alertIds: b.map((x) => x.id), lastSeen: at(6), job: job('b') },
+        { incidentId: incident.id, fingerprint: fc, alertIds: c.map((x) => x.id), lastSeen: at(8), job: job('c') },
+      ]);
+      assert.deepEqual(
+        applied.map((ids) => new Set(ids)),
+        [new Set(a.map((x) => x.id)), new Set([b[0]!.id]), new Set()],
+      );
+      assert.equal((await s.getIncident(incident.id))!.alertCount, incident.alertCount + 3);
+      assert.deepEqual([(await s.getFingerprint(fa))!.count, (await s.getFingerprint(fb))!.count, (await s.getFingerprint(fc))!.count], [3, 2, 1]);
+      assert.equal((await s.getFingerprint(fc))!.lastSeen.getTime(), at(0).getTime(), 'a join that took nothing leaves its fingerprint alone');
+      assert.equal(await s.countJobs({ kind }), 2, 'the jobs of the joins that took alerts, not of the one that took none');
     });
 
     test('joinAlerts: an out-of-order repeat is counted but never moves last seen back', async () => {

@@ -150,6 +150,12 @@ export class KyselyAlertStore implements AlertStore {
     return row ? toFingerprint(row) : null;
   }
 
+  async getFingerprints(fingerprints: string[]): Promise<AlertFingerprint[]> {
+    if (fingerprints.length === 0) return [];
+    const rows = await this.db.selectFrom('alert_fingerprints').selectAll().where('fingerprint', 'in', fingerprints).execute();
+    return rows.map(toFingerprint);
+  }
+
   async claimFingerprint(fingerprint: string, incidentId: string, at: Date, replaceIf: { incidentIdIn: string[] | null }): Promise<boolean> {
     const replaceable = replaceIf.incidentIdIn ?? [];
     // One upsert: insert when absent; when present, take the row over only if it still points at
@@ -181,6 +187,7 @@ export class KyselyAlertStore implements AlertStore {
 
   async joinAlerts(joins: AlertJoin[]): Promise<string[][]> {
     if (joins.every((j) => j.alertIds.length === 0)) return joins.map(() => []);
+    if (this.dialect === 'postgres') return this.joinAlertsPg(joins);
     return this.db.transaction().execute(async (trx) => {
       const out: string[][] = [];
       const now = this.clock.now().getTime();
@@ -219,6 +226,65 @@ export class KyselyAlertStore implements AlertStore {
           .onConflict((oc) => oc.doNothing())
           .execute();
       }
+      return out;
+    });
+  }
+
+  /**
+   * PostgreSQL: every join of the batch in ONE statement (data-modifying CTEs over unnest arrays)
+   * instead of four per join, inside a transaction so that a missing incident still undoes all of
+   * it. A storm's batch joins a few dozen fingerprints: this is ~3 round trips instead of ~100.
+   * Same rules as the statement-per-join path: only pending alerts are taken (the row lock makes a
+   * concurrent taker wait, then re-check and skip them), counts grow by what was taken (summed per
+   * incident: several fingerprints may feed one storm incident), last seen never moves back, and a
+   * join's job is enqueued only when it took at least one alert.
+   */
+  private async joinAlertsPg(joins: AlertJoin[]): Promise<string[][]> {
+    const now = this.clock.now().getTime();
+    const pairs = joins.flatMap((j, k) => j.alertIds.map((id) => [k, id] as const));
+    const jobs = joins.map((j) => jobRow(j.job, now));
+    return this.db.transaction().execute(async (trx) => {
+      const { rows } = await sql<{ k: number | null; id: string | null; missing: string | null }>`
+        with joins as (
+          select * from unnest(
+            ${joins.map((_, k) => k)}::int[], ${joins.map((j) => j.incidentId)}::text[], ${joins.map((j) => j.fingerprint)}::text[],
+            ${joins.map((j) => ms(j.lastSeen))}::bigint[]
+          ) as t(k, incident_id, fingerprint, last_seen)
+        ), wanted as (
+          select * from unnest(${pairs.map((p) => p[0])}::int[], ${pairs.map((p) => p[1])}::text[]) as t(k, alert_id)
+        ), taken as (
+          update alerts a set state = 'processed', incident_id = j.incident_id, error = null
+          from wanted w join joins j on j.k = w.k
+          where a.id = w.alert_id and a.state = 'pending'
+          returning w.k, a.id
+        ), per_join as (
+          select j.k, j.incident_id, j.fingerprint, j.last_seen, count(*)::bigint as n from taken t join joins j on j.k = t.k group by j.k, j.incident_id, j.fingerprint, j.last_seen
+        ), per_incident as (
+          select incident_id, sum(n)::bigint as n from per_join group by incident_id
+        ), bumped as (
+          update incidents i set alert_count = i.alert_count + p.n from per_incident p where i.id = p.incident_id returning i.id
+        ), touched as (
+          -- Not read below: a data-modifying CTE runs to completion whether or not it is read.
+          update alert_fingerprints f set count = f.count + p.n, last_seen = greatest(f.last_seen, p.last_seen)
+          from per_join p where f.fingerprint = p.fingerprint
+          returning f.fingerprint
+        ), queued as (
+          insert into jobs (id, kind, key, payload, state, attempts, run_after, created_at, updated_at)
+          select j.id, j.kind, j.key, j.payload, 'queued', 0, j.run_after, ${now}::bigint, ${now}::bigint
+          from unnest(
+            ${jobs.map((r) => r.id)}::text[], ${jobs.map((r) => r.kind)}::text[], ${jobs.map((r) => r.key)}::text[],
+            ${jobs.map((r) => r.payload)}::text[], ${jobs.map((r) => r.run_after)}::bigint[], ${joins.map((_, k) => k)}::int[]
+          ) as j(id, kind, key, payload, run_after, k)
+          where j.k in (select k from per_join)
+          on conflict do nothing
+        )
+        select k, id, null as missing from taken
+        union all
+        select null, null, p.incident_id from per_incident p where p.incident_id not in (select id from bumped)`.execute(trx);
+      const missing = rows.find((r) => r.missing !== null)?.missing;
+      if (missing) throw new AppError('incident.not_found', `Incident ${missing} not found`, { incidentId: missing });
+      const out: string[][] = joins.map(() => []);
+      for (const r of rows) if (r.k !== null && r.id !== null) out[r.k]!.push(r.id);
       return out;
     });
   }

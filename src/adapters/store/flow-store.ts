@@ -16,6 +16,12 @@ export class KyselyFlowStore implements FlowStore {
     return row ? (parseJson(row.result) as T) : undefined;
   }
 
+  async getStepOfFlows<T = unknown>(flowIds: string[], step: string): Promise<Map<string, T>> {
+    if (flowIds.length === 0) return new Map();
+    const rows = await this.db.selectFrom('flow_steps').select(['flow_id', 'result']).where('flow_id', 'in', flowIds).where('step', '=', step).execute();
+    return new Map(rows.map((r) => [r.flow_id, parseJson(r.result) as T]));
+  }
+
   async putStep<T>(flowId: string, step: string, result: T): Promise<T> {
     const inserted = await this.db
       .insertInto('flow_steps')

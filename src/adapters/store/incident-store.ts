@@ -83,6 +83,12 @@ export class KyselyIncidentStore implements IncidentStore, RoleStore {
     return this.incidentWhere('dedupe_key', key);
   }
 
+  async findIncidentsByDedupeKeys(keys: string[]): Promise<Map<string, Incident>> {
+    if (keys.length === 0) return new Map();
+    const rows = await this.db.selectFrom('incidents').selectAll().where('dedupe_key', 'in', keys).execute();
+    return new Map(rows.map((r) => [r.dedupe_key!, toIncident(r)]));
+  }
+
   async listOpenIncidents(): Promise<Incident[]> {
     const rows = await this.db
       .selectFrom('incidents')
