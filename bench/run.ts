@@ -152,6 +152,16 @@ function processCpuMs(pid: number): number {
   }
 }
 
+/** User plus system CPU time of this process's main thread (the in-process bot's), in ms (Linux); NaN elsewhere. */
+function threadCpuMs(): number {
+  try {
+    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
 let built = false;
 /** The bot processes run dist/: compile first when a source changed since the last build (as `npm start` does). */
 function buildIfStale(): void {
@@ -576,8 +586,9 @@ async function openJobs(store: Store, horizon: number): Promise<OpenJobs> {
 /**
  * Post `alerts` from a worker thread (bench/ingest-sender.mjs), `limit` in flight: the senders' CPU
  * (signing, JSON, the HTTP client) runs beside the bot, as other machines' would, not on its loop.
+ * Several urls (replicas): the requests are spread over them in turn.
  */
-async function sendFromWorker(url: string, secret: string, alerts: object[], limit: number): Promise<{ statuses: number[]; seconds: number }> {
+async function sendFromWorker(url: string | string[], secret: string, alerts: object[], limit: number): Promise<{ statuses: number[]; seconds: number }> {
   buildIfStale();
   const worker = new Worker(join(ROOT, 'bench/ingest-sender.mjs'), { workerData: { url, secret, alerts, limit } });
   try {
@@ -608,7 +619,9 @@ async function alertStorm(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<vo
       severity: 'critical',
       external_id: `bench-${i}`,
     }));
+    const cpu0 = threadCpuMs();
     const { statuses, seconds } = await sendFromWorker(bot.url, ALERT_SECRET, alerts, 50);
+    const botCpu = threadCpuMs() - cpu0;
     const accepted = statuses.filter((s) => s === 202).length;
     const others = statuses.filter((s) => s !== 202);
     const floor = db === 'sqlite' ? 1000 : 2000;
@@ -618,7 +631,7 @@ async function alertStorm(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<vo
       unit: '202/s',
       target: `≥ ${floor}, none lost`,
       ok: accepted / seconds >= floor && accepted === TOTAL,
-      note: `${accepted}/${TOTAL} accepted in ${seconds.toFixed(1)} s, 50 in flight${others.length ? `; others: ${[...new Set(others)].join(',')}` : ''}`,
+      note: `${accepted}/${TOTAL} accepted in ${seconds.toFixed(1)} s, 50 in flight; the bot's thread (with the emulated Slack) ${(botCpu / TOTAL).toFixed(2)} ms CPU per alert${others.length ? `; others: ${[...new Set(others)].join(',')}` : ''}`,
     });
     // Settled = every job the storm caused has run. Jobs scheduled beyond the settle window by
     // design (an incident's first reminder, 15 min out) are not storm work still in flight: they
@@ -696,6 +709,82 @@ async function alertStorm(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<vo
     add({ name: `storm.${db}.slack_429s`, value: o.rateLimited, unit: '429s', target: '= 0', ok: o.rateLimited === 0 });
   } finally {
     await bot.close();
+    rmSync(dirname(cfg), { recursive: true, force: true });
+  }
+}
+
+/**
+ * The same storm on two replicas (two processes of the built bot, as in production) on one
+ * PostgreSQL schema, the senders spreading the requests over both in turn. An extra row beside
+ * storm.postgres.ingest, not its replacement: it shows what a second process buys on this machine.
+ * What a person sees must stay exactly once across the two: 25 incidents, channels, announcements.
+ */
+async function alertStormReplicas(dbUrl: string): Promise<void> {
+  const emulator = await startSlackEmulator({ botToken: BOT_TOKEN, rateLimits: 'enforce' });
+  const cfg = writeConfigFile({ alerts: { rate_limit_per_minute: 1_000_000 } });
+  const env = {
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: emulator.apiUrl,
+    DATABASE_URL: dbUrl,
+    LOG_LEVEL: 'warn',
+    FIREBREAK_CONFIG: cfg,
+    ALERT_WEBHOOK_SECRET: ALERT_SECRET,
+    ANNOUNCE_CHANNEL: INCIDENTS_CHANNEL_ID,
+  };
+  const { openKyselyStore } = await import('../src/adapters/store/index.js');
+  const store = await openKyselyStore(dbUrl, { poolSize: 1 });
+  const replicas: Array<Awaited<ReturnType<typeof spawnServer>>> = [];
+  try {
+    // One at a time: each runs the migrations at start.
+    for (let i = 0; i < 2; i++) replicas.push(await spawnServer(startCommand(), env, await freePort()));
+    const TOTAL = 5000;
+    const FPS = 25;
+    const alerts = Array.from({ length: TOTAL }, (_, i) => ({
+      title: `Storm ${letters(i % FPS)} error rate high on checkout`,
+      service: `svc-${letters(i % FPS)}`,
+      severity: 'critical',
+      external_id: `bench-${i}`,
+    }));
+    const cpu0 = replicas.map((r) => processCpuMs(r.pid));
+    const urls = replicas.map((r) => r.url.replace(/\/slack\/events$/, ''));
+    const { statuses, seconds } = await sendFromWorker(urls, ALERT_SECRET, alerts, 50);
+    const cpu = replicas.map((r, i) => processCpuMs(r.pid) - cpu0[i]!);
+    const accepted = statuses.filter((s) => s === 202).length;
+    const others = statuses.filter((s) => s !== 202);
+    add({
+      name: 'storm.postgres.ingest_2_replicas',
+      value: accepted / seconds,
+      unit: '202/s',
+      note: `extra row, not the target's: two bot processes on one PostgreSQL, requests spread over both; ${accepted}/${TOTAL} accepted in ${seconds.toFixed(1)} s, 50 in flight; each replica's CPU while ingesting ${cpu.map((c) => `${(c / (TOTAL / 2)).toFixed(2)}`).join(' / ')} ms per alert it took (whole process, its processing jobs included)${others.length ? `; others: ${[...new Set(others)].join(',')}` : ''}`,
+    });
+    const SETTLE_MS = 240_000;
+    const horizon = Date.now() + SETTLE_MS;
+    const settled = await waitUntil(
+      async () => (await openJobs(store, horizon)).inWindow.size === 0 && slackOutcome(emulator).announcements.size >= FPS,
+      SETTLE_MS,
+      'the storm on two replicas to settle',
+      250,
+    ).then(
+      () => true,
+      () => false,
+    );
+    const incidents = (await store.listOpenIncidents()).length;
+    const o = slackOutcome(emulator);
+    const doubled = [...o.cards.values(), ...o.announcements.values()].filter((n) => n > 1).length;
+    const right = settled && incidents === FPS && o.channels === FPS && o.announcements.size === FPS && doubled === 0;
+    add({
+      name: 'storm.postgres.incidents_2_replicas',
+      value: incidents,
+      unit: 'incidents',
+      target: '= 25, 25 channels and announcements, none doubled',
+      ok: right,
+      note: `${o.channels} channels, ${o.announcements.size} announcements, ${doubled} doubled${settled ? '' : '; NOT settled within 240 s'}`,
+    });
+  } finally {
+    for (const r of replicas) await r.close();
+    await store.close();
+    await emulator.close();
     rmSync(dirname(cfg), { recursive: true, force: true });
   }
 }
@@ -1542,6 +1631,7 @@ async function run(): Promise<void> {
     } else {
       for (const [key, title, fn] of [
         ['storm', 'Alert storm', (url: string) => alertStorm('postgres', url)],
+        ['storm', 'Alert storm, two replicas', alertStormReplicas],
         ['race', 'Approval race', (url: string) => approvalRace('postgres', url)],
         ['crash', 'Crash takeover: SIGKILL one of two replicas mid-declaration and mid-execution', crashTakeoverPostgres],
       ] as const) {
