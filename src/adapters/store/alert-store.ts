@@ -64,33 +64,47 @@ export class KyselyAlertStore implements AlertStore {
    * PostgreSQL: the alerts and the jobs of those actually inserted in ONE statement (two
    * data-modifying CTEs), so a burst costs one round trip and one commit instead of four round
    * trips (begin, two inserts, commit); a statement outside a transaction block commits before
-   * its answer arrives, so "returned" still means "durable". Each column goes as one array
-   * parameter (unnest), so the statement's text and parameter count do not grow with the burst.
+   * its answer arrives, so "returned" still means "durable". The rows go as one JSON parameter
+   * each for alerts and jobs (json_to_recordset), so the statement's text and parameter count do
+   * not grow with the burst; JSON, not one array parameter per column: node-postgres serialises
+   * arrays element by element in JavaScript (a regex escape per value), which was a sixth of the
+   * webhook's garbage in a storm, where JSON.stringify is one native call.
    * Replays (conflicts) are rare and handled after, as the multi-statement path does.
    */
   private async insertAlertsWithJobsPg(alerts: NewAlert[], jobFor: (alert: StoredAlert) => NewJob): Promise<Array<{ alert: StoredAlert; inserted: boolean }>> {
     const now = this.clock.now().getTime();
     const fresh = alerts.map((a): StoredAlert => ({ ...a, state: 'pending', incidentId: null, error: null }));
-    const jobs = fresh.map((a) => jobRow(jobFor(a), now));
-    const col = <T>(f: (a: NewAlert) => T) => alerts.map(f);
+    const alertRows = alerts.map((a) => ({
+      id: a.id,
+      source: a.source,
+      delivery_id: a.deliveryId,
+      fingerprint: a.fingerprint,
+      external_id: a.externalId,
+      title: a.title,
+      service: a.service,
+      severity: a.severity,
+      status: a.status,
+      url: a.url,
+      raw: toJson(a.raw),
+      received_at: ms(a.receivedAt),
+    }));
+    const jobRows = fresh.map((a) => {
+      const r = jobRow(jobFor(a), now);
+      return { id: r.id, kind: r.kind, key: r.key, payload: r.payload, run_after: r.run_after, alert_id: a.id };
+    });
     const { rows } = await sql<{ id: string }>`
       with a as (
         insert into alerts (id, source, delivery_id, fingerprint, external_id, title, service, severity, status, url, raw, received_at, state)
-        select * from unnest(
-          ${col((a) => a.id)}::text[], ${col((a) => a.source)}::text[], ${col((a) => a.deliveryId)}::text[],
-          ${col((a) => a.fingerprint)}::text[], ${col((a) => a.externalId)}::text[], ${col((a) => a.title)}::text[],
-          ${col((a) => a.service)}::text[], ${col((a) => a.severity)}::text[], ${col((a) => a.status)}::text[],
-          ${col((a) => a.url)}::text[], ${col((a) => toJson(a.raw))}::text[], ${col((a) => ms(a.receivedAt))}::bigint[],
-          ${col(() => 'pending')}::text[])
+        select id, source, delivery_id, fingerprint, external_id, title, service, severity, status, url, raw, received_at, 'pending'
+        from json_to_recordset(${JSON.stringify(alertRows)}::json) as t(
+          id text, source text, delivery_id text, fingerprint text, external_id text, title text,
+          service text, severity text, status text, url text, raw text, received_at bigint)
         on conflict do nothing
         returning id
       ), j as (
         insert into jobs (id, kind, key, payload, state, attempts, run_after, created_at, updated_at)
         select j.id, j.kind, j.key, j.payload, 'queued', 0, j.run_after, ${now}::bigint, ${now}::bigint
-        from unnest(
-          ${jobs.map((r) => r.id)}::text[], ${jobs.map((r) => r.kind)}::text[], ${jobs.map((r) => r.key)}::text[],
-          ${jobs.map((r) => r.payload)}::text[], ${jobs.map((r) => r.run_after)}::bigint[], ${col((a) => a.id)}::text[]
-        ) as j(id, kind, key, payload, run_after, alert_id)
+        from json_to_recordset(${JSON.stringify(jobRows)}::json) as j(id text, kind text, key text, payload text, run_after bigint, alert_id text)
         where j.alert_id in (select id from a)
         on conflict do nothing
       )
