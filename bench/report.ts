@@ -143,6 +143,10 @@ export function renderBenchSection(results: Result[]): string {
       '',
       `Declare with the bot on the fakes' event loop, for comparison (no target): ${shared.map((r) => `\`${r.name.slice('declare.shared_loop.'.length)}\` ${formatValue(r.value)} ${r.unit}`).join(', ')}.`,
     );
+  // The storm on two replicas: an extra figure beside storm.postgres.ingest's target, not a target.
+  const replicas = results.find((r) => r.name === 'storm.postgres.ingest_2_replicas');
+  if (replicas)
+    lines.push('', `Alert storm on two replicas, for comparison (no target): ${formatValue(replicas.value)} ${replicas.unit} — ${cell(replicas.note ?? '')}.`);
   const modules = results.find((r) => r.name === 'footprint.module_costs');
   if (modules) lines.push('', `Memory by module: ${formatValue(modules.value)} ${modules.unit} ${cell(modules.note ?? '')}.`);
   return lines.join('\n');

@@ -73,6 +73,17 @@ test("the declare figures with the bot on the fakes' event loop are shown beside
   assert.match(out, new RegExp(`\\*\\*${REQUIRED_TARGETS.length} of ${REQUIRED_TARGETS.length} targets pass\\*\\*`));
 });
 
+test('the storm on two replicas is shown beside the target figures, without a target, and does not stand in for storm.postgres.ingest', () => {
+  const rs = [
+    ...fullRun().filter((r) => r.name !== 'storm.postgres.ingest'),
+    { name: 'storm.postgres.ingest_2_replicas', value: 2412.3, unit: '202/s', note: "extra row, not the target's: two bot processes" },
+  ];
+  const out = renderBenchSection(rs);
+  assert.match(out, /Alert storm on two replicas, for comparison \(no target\): 2412 202\/s — extra row, not the target's: two bot processes\./);
+  assert.doesNotMatch(out, /\| `storm\.postgres\.ingest_2_replicas` \|/);
+  assert.match(out, /Not in this run: .*`storm\.postgres\.ingest`/);
+});
+
 test('a scenario that failed is a FAIL row with its reason, and the targets it never reported are named', () => {
   const rs = fullRun().filter((r) => !r.name.startsWith('crash.postgres.'));
   rs.push({ name: 'storm500.error', value: Number.NaN, unit: '', ok: false, note: 'scenario failed: timed out' });
