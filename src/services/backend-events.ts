@@ -10,6 +10,7 @@ import { backendChangeNote, refreshIncidentViews } from './incident-views.js';
 import { postmortemJob } from './summaries.js';
 import { observeResolved } from './insights.js';
 import { approvalsWithdrawOnCloseJob } from './approvals.js';
+import { BackendError } from '../errors.js';
 
 /**
  * Incidents created or changed in the backend's own UI (Rootly, incident.io), told to us by
@@ -39,7 +40,14 @@ export const BackendEventSchema = z.object({
     url: z.string().nullable(),
     /** Our incident id, when the backend record carries it (Rootly label `firebreak_id`). */
     firebreakId: z.string().nullable(),
+    /** A private incident (announced without its details, no channel of ours). Absent: public. */
+    private: z.boolean().optional(),
   }),
+  /**
+   * The event names only the incident (incident.io's `private_incident.*`): the job reads it from
+   * the backend (`fetchIncident`) before anything else. Absent: the event carries the incident.
+   */
+  fetch: z.boolean().optional(),
 });
 export type BackendEvent = z.infer<typeof BackendEventSchema>;
 
@@ -145,6 +153,16 @@ const INCIDENTIO_EVENTS: Record<string, 'created' | 'updated'> = {
   'public_incident.incident_status_updated_v2': 'updated',
 };
 
+/**
+ * incident.io's events about private incidents carry only the id (`WebhookPrivateResourceV2`), so
+ * nothing private travels through the webhook; the job fetches the incident (`GET /v2/incidents/{id}`,
+ * which needs a key allowed to view private incidents).
+ */
+const INCIDENTIO_PRIVATE_EVENTS: Record<string, 'created' | 'updated'> = {
+  'private_incident.incident_created_v2': 'created',
+  'private_incident.incident_updated_v2': 'updated',
+};
+
 /** Status category → ours: live work is investigating, finished work resolved, refused work cancelled. */
 const INCIDENTIO_CATEGORY: Record<string, IncidentStatus> = {
   triage: 'investigating',
@@ -160,6 +178,23 @@ export function parseIncidentioEvent(body: unknown, webhookId: string): ParsedBa
   const env = z.looseObject({ event_type: z.string().min(1) }).safeParse(body);
   if (!env.success) return { ok: false, reason: `not an incident.io webhook: ${issues(env.error)}` };
   const type = env.data.event_type;
+  const privateKind = INCIDENTIO_PRIVATE_EVENTS[type];
+  if (privateKind) {
+    const ref = z.looseObject({ id: z.string().min(1) }).safeParse((body as Record<string, unknown>)[type]);
+    if (!ref.success) return { ok: false, reason: `incident.io ${type}: ${issues(ref.error)}` };
+    return {
+      ok: true,
+      event: {
+        source: 'incidentio',
+        eventId: webhookId,
+        kind: privateKind,
+        type,
+        at: null,
+        incident: { backendId: ref.data.id, title: null, summary: null, status: null, severity: null, url: null, firebreakId: null, private: true },
+        fetch: true,
+      },
+    };
+  }
   const kind = INCIDENTIO_EVENTS[type];
   if (!kind) return { ok: true, ignored: `event type ${type} is not handled` };
   const payload = (body as Record<string, unknown>)[type];
@@ -231,7 +266,9 @@ export const backendEventJobs = [backendEventJob];
 /** How long an incident of ours may wait for its backend id before a backend "created" stops waiting for it. */
 const OWN_CREATE_GRACE_MS = 10 * 60_000;
 
-export async function handleBackendEvent(deps: Deps, ev: BackendEvent): Promise<void> {
+export async function handleBackendEvent(deps: Deps, given: BackendEvent): Promise<void> {
+  const ev = given.fetch ? await fetchedEvent(deps, given) : given;
+  if (!ev) return;
   const ours = await findIncident(deps, ev);
   if (ev.kind === 'created') {
     if (ours) return; // the bot created it (or already adopted it): its announcement exists
@@ -241,11 +278,12 @@ export async function handleBackendEvent(deps: Deps, ev: BackendEvent): Promise<
       throw new Error(`${ev.source} incident ${ev.incident.backendId} may be ours (declare flow still running); retrying`);
     }
     await declareIncident(deps, {
-      title: ev.incident.title ?? `${ev.source === 'rootly' ? 'Rootly' : 'incident.io'} incident ${ev.incident.backendId}`,
+      title: ev.incident.title ?? `${SOURCE_NAME[ev.source]} incident ${ev.incident.backendId}`,
       severity: ev.incident.severity ?? 'medium',
       description: ev.incident.summary ?? '',
       services: [],
-      private: false,
+      // Private: announced without title, description or channel, and no channel of ours (wantsChannel).
+      private: ev.incident.private ?? false,
       commanderId: null,
       declaredBy: null,
       origin: ev.source,
@@ -259,6 +297,52 @@ export async function handleBackendEvent(deps: Deps, ev: BackendEvent): Promise<
   // An update for an incident we never knew (created before the bot was installed): nothing to mirror.
   if (!ours) return;
   await applyUpdate(deps, ours.id, ev);
+}
+
+/**
+ * An event that names only the incident, completed from the backend. Null (logged, not retried)
+ * when it cannot be read: the bot runs another backend, or the backend does not show it to this key
+ * (incident.io: a key without "View all incident data, including private incidents" is told "not
+ * found"), or refuses the key. Other failures throw, and the job retries.
+ */
+async function fetchedEvent(deps: Deps, ev: BackendEvent): Promise<BackendEvent | null> {
+  const id = ev.incident.backendId;
+  if (deps.backend.name !== ev.source) {
+    deps.logger.warn(
+      { source: ev.source, type: ev.type, backendId: id },
+      `a ${SOURCE_NAME[ev.source]} event names only the incident, and the bot runs another backend: ignored`,
+    );
+    return null;
+  }
+  let snap: Awaited<ReturnType<Deps['backend']['fetchIncident']>>;
+  try {
+    snap = await deps.backend.fetchIncident(id);
+  } catch (err) {
+    if (err instanceof BackendError && err.code === 'backend.auth') snap = null;
+    else throw err;
+  }
+  if (!snap) {
+    deps.logger.warn(
+      { source: ev.source, type: ev.type, backendId: id },
+      `${SOURCE_NAME[ev.source]} did not show incident ${id} to Firebreak's key, so the change is not mirrored; for private incidents the key needs "View all incident data, including private incidents"`,
+    );
+    return null;
+  }
+  return {
+    ...ev,
+    fetch: false,
+    at: snap.updatedAt,
+    incident: {
+      backendId: snap.backendId,
+      title: snap.title,
+      summary: snap.summary,
+      status: snap.status,
+      severity: snap.severity,
+      url: snap.url,
+      firebreakId: null,
+      private: snap.private,
+    },
+  };
 }
 
 async function findIncident(deps: Deps, ev: BackendEvent): Promise<Incident | null> {
