@@ -51,6 +51,15 @@ export function inertAngles(untrusted: string): string {
   return String(untrusted).replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/**
+ * A timeline entry as mrkdwn to show (the `/incident status` answer): record text with its people
+ * as live mentions and nothing else active; a pinned message (someone else's Slack text, stored as
+ * Slack sent it) made inert whole, its `<!channel>` and mentions included.
+ */
+export function timelineMrkdwn(e: { kind: string; text: string }): string {
+  return escapeKeepingUserMentions(e.kind === 'pin' ? inertAngles(e.text) : e.text);
+}
+
 /** A URL the bot links to itself (a backend record): only http(s), and nothing that could end the link early. */
 export function safeUrl(url: string | null | undefined): string | null {
   if (!url) return null;

@@ -4,6 +4,7 @@ import type { Block } from '../../ports/chat.js';
 import type { DeclareOutcome } from '../../services/declare.js';
 import { Actions, DeclareBlocks, FormBlocks, INPUT, Markers, Views, numbered } from '../ids.js';
 import { actions, channelLink, clip, context, divider, escapeText, fields, header, link, mrkdwn, plain, section, time, user } from './common.js';
+import { timelineMrkdwn } from '../mrkdwn.js';
 
 const STATUS_EMOJI: Record<Incident['status'], string> = {
   investigating: ':mag:',
@@ -242,11 +243,11 @@ export function duplicatePrompt(existing: Incident, draftId: string): { text: st
 }
 
 /** `/incident status`: the incident, its roles and the latest five timeline entries (stored escaped). */
-export function statusReply(i: Incident, roles: Record<string, string>, latest: readonly { at: Date; text: string }[]): { text: string } {
+export function statusReply(i: Incident, roles: Record<string, string>, latest: readonly { at: Date; kind: string; text: string }[]): { text: string } {
   const roleText = Object.entries(roles)
     .map(([r, u]) => `${r}: <@${u}>`)
     .join(' · ');
-  const last = latest.map((t) => `• ${time(t.at)} ${t.text}`).join('\n');
+  const last = latest.map((t) => `• ${time(t.at)} ${timelineMrkdwn(t)}`).join('\n');
   return {
     text: `*${incidentLabel(i)} ${escapeText(i.title)}*\n${SEVERITY_EMOJI[i.severity]} ${i.severity} · ${statusLine(i)}\n${roleText || 'no roles assigned'}${last ? `\n*Latest*\n${last}` : ''}`,
   };
