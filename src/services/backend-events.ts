@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { canTransition, STATUSES, type Incident, type IncidentStatus } from '../domain/incident.js';
+import { backendLabel, canTransition, STATUSES, type Incident, type IncidentStatus } from '../domain/incident.js';
 import { severityFromPriority } from '../domain/alert.js';
 import { parseSeverity, SEVERITIES, type Severity } from '../domain/severity.js';
 import type { IncidentPatch } from '../ports/store.js';
@@ -364,7 +364,7 @@ async function ownCreatePending(deps: Deps, ev: BackendEvent): Promise<boolean> 
   return open.some((i) => i.backendId === null && i.title === ev.incident.title!.slice(0, 200) && now - i.createdAt.getTime() < OWN_CREATE_GRACE_MS);
 }
 
-const SOURCE_NAME: Record<BackendSource, string> = { rootly: 'Rootly', incidentio: 'incident.io' };
+const SOURCE_NAME: Record<BackendSource, string> = { rootly: backendLabel('rootly'), incidentio: backendLabel('incidentio') };
 
 async function applyUpdate(deps: Deps, incidentId: string, ev: BackendEvent): Promise<void> {
   let before: Incident | null = null;

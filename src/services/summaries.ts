@@ -1,3 +1,4 @@
+import { backendLabel } from '../domain/incident.js';
 import type { ChatMessage } from '../ports/chat.js';
 import type { SummaryContext, TranscriptLine } from '../ports/summarizer.js';
 import type { Deps } from './deps.js';
@@ -214,7 +215,7 @@ export async function postPostmortem(
         );
       } else if (incident.channelId) {
         const mins = Math.round((POSTMORTEM_WAIT.checks * POSTMORTEM_WAIT.intervalMs) / 60_000);
-        const msg = postmortemGaveUpMessage(incident, deps.backend.name, mins);
+        const msg = postmortemGaveUpMessage(incident, backendLabel(deps.backend.name), mins);
         await postOnce(deps, `postmortem:${incidentId}:${draft.at}`, 'gave-up', incident.channelId, msg.marker, () => msg);
       }
     }

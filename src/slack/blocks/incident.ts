@@ -1,4 +1,4 @@
-import { incidentLabel, type Incident } from '../../domain/incident.js';
+import { backendLabel, incidentLabel, type Incident } from '../../domain/incident.js';
 import { SEVERITIES, SEVERITY_EMOJI } from '../../domain/severity.js';
 import type { Block } from '../../ports/chat.js';
 import type { DeclareOutcome } from '../../services/declare.js';
@@ -44,7 +44,7 @@ export function incidentCard(
   const ctx = [`Declared ${time(i.createdAt)} by ${user(i.declaredBy)}`, `origin: ${escapeText(i.origin)}${i.source ? ` (${escapeText(i.source)})` : ''}`];
   if (roleLines.length) ctx.push(roleLines.join(' · '));
   if (i.alertCount > 0) ctx.push(`:rotating_light: ${i.alertCount} alert${i.alertCount === 1 ? '' : 's'}`);
-  if (opts.backendUrl ?? i.backendUrl) ctx.push(link(opts.backendUrl ?? i.backendUrl, `Open in ${i.backend}`));
+  if (opts.backendUrl ?? i.backendUrl) ctx.push(link(opts.backendUrl ?? i.backendUrl, `Open in ${backendLabel(i.backend)}`));
   blocks.push(context(ctx.join(' · ')));
   if (i.status !== 'resolved' && i.status !== 'cancelled') {
     blocks.push(
@@ -118,7 +118,7 @@ export function announcement(
         ['Channel', channelLink(i.channelId, i.channelName)],
       ]),
       context(
-        `origin: ${escapeText(i.origin)}${i.source ? ` (${escapeText(i.source)})` : ''} · declared ${time(i.createdAt)}${i.backendUrl ? ` · ${link(i.backendUrl, i.backend)}` : ''}`,
+        `origin: ${escapeText(i.origin)}${i.source ? ` (${escapeText(i.source)})` : ''} · declared ${time(i.createdAt)}${i.backendUrl ? ` · ${link(i.backendUrl, backendLabel(i.backend))}` : ''}`,
       ),
       // An open incident without a channel says why, and offers one (opened by the resumable declare flow).
       ...(!closed && !i.channelId && opts.noChannelReason
