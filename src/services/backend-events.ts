@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { backendLabel, canTransition, STATUSES, type Incident, type IncidentStatus } from '../domain/incident.js';
 import { severityFromPriority } from '../domain/alert.js';
 import { parseSeverity, SEVERITIES, type Severity } from '../domain/severity.js';
+import type { BackendIncidentSnapshot } from '../ports/backend.js';
 import type { IncidentPatch } from '../ports/store.js';
 import { declareIncident } from './declare.js';
 import type { Deps } from './deps.js';
@@ -314,7 +315,7 @@ async function fetchedEvent(deps: Deps, ev: BackendEvent): Promise<BackendEvent 
     );
     return null;
   }
-  let snap: Awaited<ReturnType<Deps['backend']['fetchIncident']>>;
+  let snap: BackendIncidentSnapshot | null;
   try {
     snap = await deps.backend.fetchIncident(id);
   } catch (err) {

@@ -177,6 +177,16 @@ describe('incident.io adapter against the fake', () => {
     assert.equal(await b.fetchIncident('01NOSUCHINCIDENT'), null);
     assert.equal(fake.calls({ route: 'GET /v2/incidents/{id}' }).at(-1)?.status, 404);
     await assert.rejects(make({ apiKey: 'nope' }).fetchIncident(ref.backendId), (e: unknown) => e instanceof BackendError && e.code === 'backend.auth');
+    // The same per-key window as every other route: a lookup over it waits for the 429's retry_after.
+    const unlimited = make({ limiter: null });
+    await unlimited.fetchIncident(ref.backendId); // its severity list read, outside the window below
+    t.now += 61_000;
+    t.sleeps.length = 0;
+    fake.setLimit(1, 60_000);
+    await unlimited.fetchIncident(ref.backendId);
+    assert.equal((await unlimited.fetchIncident(ref.backendId))?.backendId, ref.backendId);
+    assert.equal(fake.calls({ route: 'GET /v2/incidents/{id}' }).filter((c) => c.status === 429).length, 1);
+    assert.equal(t.sleeps.length, 1);
   });
 
   test('fetchIncident: a private incident is null to a key that may not view private incidents (the fake answers 404, as for an unknown id)', async () => {
