@@ -45,10 +45,14 @@ export const BackendEventSchema = z.object({
     private: z.boolean().optional(),
   }),
   /**
-   * The event names only the incident (incident.io's `private_incident.*`): the job reads it from
-   * the backend (`fetchIncident`) before anything else. Absent: the event carries the incident.
+   * Read the incident from the backend (`fetchIncident`) before anything else. `required`: the
+   * event names only the incident (incident.io's `private_incident.*`). `preferred`: the event
+   * carries it, but the backend adapter reads it the way the bot writes it (incident.io: a status
+   * by its name as well as its category, a severity by its rank among the workspace's), so the
+   * bot's own changes read back unchanged; the event's fields serve when the bot runs another
+   * backend. Absent: the event's fields are used.
    */
-  fetch: z.boolean().optional(),
+  fetch: z.enum(['required', 'preferred']).optional(),
 });
 export type BackendEvent = z.infer<typeof BackendEventSchema>;
 
@@ -192,7 +196,7 @@ export function parseIncidentioEvent(body: unknown, webhookId: string): ParsedBa
         type,
         at: null,
         incident: { backendId: ref.data.id, title: null, summary: null, status: null, severity: null, url: null, firebreakId: null, private: true },
-        fetch: true,
+        fetch: 'required',
       },
     };
   }
@@ -228,6 +232,11 @@ export function parseIncidentioEvent(body: unknown, webhookId: string): ParsedBa
         url: d.permalink ?? null,
         firebreakId: null, // incident.io echoes no idempotency key; recognised by backend id instead
       },
+      // Read again through the adapter: a category alone cannot tell "Monitoring" (our mitigated)
+      // from "Investigating", nor a severity's name which of ours it stands for ("Critical" is our
+      // high in a workspace with a worse one). Read from the payload, our own mitigate or severity
+      // would come back changed.
+      fetch: 'preferred',
     },
   };
 }
@@ -301,14 +310,18 @@ export async function handleBackendEvent(deps: Deps, given: BackendEvent): Promi
 }
 
 /**
- * An event that names only the incident, completed from the backend. Null (logged, not retried)
- * when it cannot be read: the bot runs another backend, or the backend does not show it to this key
- * (incident.io: a key without "View all incident data, including private incidents" is told "not
- * found"), or refuses the key. Other failures throw, and the job retries.
+ * The event with the incident as the backend has it now (see `fetch`). An event that names only
+ * the incident is dropped (null, logged, not retried) when it cannot be read: the bot runs another
+ * backend, or the backend does not show it to this key (incident.io: a key without "View all
+ * incident data, including private incidents" is told "not found"), or refuses the key; an event
+ * that carries the incident falls back to its own fields then. Other failures throw, and the job
+ * retries.
  */
 async function fetchedEvent(deps: Deps, ev: BackendEvent): Promise<BackendEvent | null> {
   const id = ev.incident.backendId;
+  const own = ev.fetch === 'preferred' ? { ...ev, fetch: undefined } : null;
   if (deps.backend.name !== ev.source) {
+    if (own) return own;
     deps.logger.warn(
       { source: ev.source, type: ev.type, backendId: id },
       `a ${SOURCE_NAME[ev.source]} event names only the incident, and the bot runs another backend: ignored`,
@@ -323,6 +336,7 @@ async function fetchedEvent(deps: Deps, ev: BackendEvent): Promise<BackendEvent 
     else throw err;
   }
   if (!snap) {
+    if (own) return own;
     deps.logger.warn(
       { source: ev.source, type: ev.type, backendId: id },
       `${SOURCE_NAME[ev.source]} did not show incident ${id} to Firebreak's key, so the change is not mirrored; for private incidents the key needs "View all incident data, including private incidents"`,
@@ -331,7 +345,7 @@ async function fetchedEvent(deps: Deps, ev: BackendEvent): Promise<BackendEvent 
   }
   return {
     ...ev,
-    fetch: false,
+    fetch: undefined,
     at: snap.updatedAt,
     incident: {
       backendId: snap.backendId,

@@ -20,8 +20,9 @@ import { startFakeServer, type FakeServer, type Reply, type RequestContext, type
  * (`viewPrivate: false`) is answered 404 for them and does not see them in lists (UNCONFIRMED whether
  * the real API says 404 or 403 there; the bot treats both as "cannot see it"). `GET /v2/incidents/{id}`
  * also takes the numeric part of the reference (INC-123 → 123), as the spec says. Changes made "in
- * incident.io's UI" (`createInUi`, `changeInUi`) are sent to a subscribed endpoint as the real
- * webhooks are: `public_incident.*` with the incident, `private_incident.*` with only its id.
+ * incident.io's UI" (`createInUi`, `changeInUi`), and those made through the API (creates,
+ * edits), are sent to a subscribed endpoint as the real webhooks are: `public_incident.*` with the
+ * incident, `private_incident.*` with only its id.
  *
  * Channels: with incident.io's Slack app installed (`slackApp`, default true) a `standard` incident
  * gets its own channel (`slack_channel_id` in the response); a `retrospective` one gets none unless
@@ -177,6 +178,10 @@ export interface FakeIncidentIo extends FakeServer {
     severity?: string;
     summary?: string;
   }): Promise<{ incident: FakeIncidentIoIncident; status: number | null }>;
+  /** Webhooks sent to the subscription, with the HTTP status each got. */
+  webhookDeliveries(): { type: string; status: number }[];
+  /** Resolves once every webhook the fake has started sending (for API changes) is answered. */
+  webhooksSent(): Promise<void>;
   /** Someone changes an incident in incident.io's UI (status by name, severity by name); `*_incident.incident_updated_v2` is sent. */
   changeInUi(id: string, change: { status?: string; severity?: string; name?: string }): Promise<number | null>;
 }
@@ -394,6 +399,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     if (existing) return { status: 200, body: { incident: incidentJson(existing) } };
     const inc = newIncident(v.data);
     incidents.push(inc);
+    tell(inc, 'incident_created_v2');
     return { status: 200, body: { incident: incidentJson(inc) } };
   });
   route('GET', '/v2/incidents', (ctx) => {
@@ -453,6 +459,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     if (/monitor/i.test(st.name)) inc.timestamps['Mitigated at'] ??= at;
     if (st.category === 'closed' || st.category === 'learning') inc.timestamps['Resolved at'] ??= at;
     inc.updated_at = at;
+    tell(inc, 'incident_updated_v2');
     return { status: 200, body: { incident: incidentJson(inc) } };
   });
   route('POST', '/v2/incidents/{id}/actions/import_postmortem_document', (ctx) => {
@@ -658,6 +665,8 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     }),
   });
 
+  const deliveries: { type: string; status: number }[] = [];
+  const inFlight = new Set<Promise<unknown>>();
   /** A Svix-signed webhook to the subscribed endpoint: its HTTP status, null without a subscription. */
   const send = async (type: string, payload: unknown): Promise<number | null> => {
     if (!subscription) return null;
@@ -674,7 +683,21 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       body,
     });
     await res.text();
+    deliveries.push({ type, status: res.status });
     return res.status;
+  };
+  /**
+   * incident.io tells its subscribers of every change, those made through the API included (our
+   * own edits come back as webhooks): sent after the answer, as the real service does.
+   */
+  const tell = (inc: FakeIncidentIoIncident, event: 'incident_created_v2' | 'incident_updated_v2') => {
+    if (!subscription) return;
+    const snapshot = structuredClone(inc);
+    const p: Promise<unknown> = new Promise((r) => setImmediate(r))
+      .then(() => sendIncident(snapshot, event))
+      .catch(() => null)
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
   };
   /** incident.io's incident events: the whole incident when public, only its id when private (`WebhookPrivateResourceV2`). */
   const sendIncident = (inc: FakeIncidentIoIncident, event: 'incident_created_v2' | 'incident_updated_v2') =>
@@ -731,6 +754,10 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       return sendIncident(inc, 'incident_updated_v2');
     },
     followUps: () => followUps,
+    webhookDeliveries: () => deliveries,
+    async webhooksSent() {
+      while (inFlight.size) await Promise.all([...inFlight]);
+    },
     seedIncidents(n) {
       for (let k = 0; k < n; k++) incidents.push(newIncident({ idempotency_key: `seed-${randomUUID()}`, visibility: 'public', name: 'Seeded' }));
     },

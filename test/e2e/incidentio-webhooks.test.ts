@@ -6,7 +6,7 @@ import { DeclareBlocks, INPUT } from '../../src/slack/ids.js';
 import { startFakeIncidentIo, type FakeIncidentIo } from '../fakes/incidentio/fake.js';
 import { SECRET, SECRET_ENV, startReceiver } from '../services/approvals-fixture.js';
 import { startBot, type Bot } from './harness.js';
-import { blocksText, BOB, firebreakYml, messagesWithMarker, openView, propose, rollbackAction, waitForIncident } from './helpers.js';
+import { ALICE, blocksText, BOB, declare, firebreakYml, messagesWithMarker, openView, propose, rollbackAction, waitForIncident } from './helpers.js';
 
 const IIO_KEY = 'iio-key';
 const IIO_WEBHOOK_SECRET = `whsec_${Buffer.from('incidentio-private-webhook-secret').toString('base64')}`;
@@ -17,7 +17,7 @@ const IIO_WEBHOOK_SECRET = `whsec_${Buffer.from('incidentio-private-webhook-secr
  * (public) announcement channel what it is about. Real bot, Slack emulator, incident.io fake that
  * sends its webhooks as incident.io does (Svix-signed, private ones with the id only).
  */
-describe('private incident.io incidents (the webhook names only the id)', () => {
+describe('incident.io webhooks: private incidents (the webhook names only the id), and our own changes coming back', () => {
   let bot: Bot;
   let iio: FakeIncidentIo;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
@@ -100,6 +100,31 @@ describe('private incident.io incidents (the webhook names only the id)', () => 
     const threaded = bot.emulator.state.messages(INCIDENTS_CHANNEL_ID).filter((m) => m.thread_ts === ann[0]!.ts && m.ts !== ann[0]!.ts);
     assert.deepEqual(threaded, [], 'nothing threaded under the announcement');
     assert.equal(receiver.received.length, 0, 'the rollback never ran');
+  });
+
+  test('our own changes come back from incident.io as webhooks and change nothing: severity and a mitigate made in Slack stand', async () => {
+    const i = await declare(bot, 'high Search results empty for EU');
+    const record = iio.incidents().find((x) => x.id === i.backendId)!;
+    // The workspace has four severities: ours "high" is its second worst, named "Critical".
+    assert.equal(iio.severities().find((s) => s.id === record.severity_id)?.name, 'Critical');
+    const seen = iio.webhookDeliveries().length;
+    await bot.driver.slash('mitigate cache warmed', { user: ALICE, channel: i.channelId! });
+    await bot.waitFor(() => iio.statuses().find((s) => s.id === record.incident_status_id)?.name === 'Monitoring', 8000, 'mitigated in incident.io');
+    await iio.webhooksSent();
+    assert.ok(iio.webhookDeliveries().length > seen, 'incident.io told the bot of the change');
+    await bot.settled();
+    const after = (await bot.fb.deps.store.getIncident(i.id))!;
+    assert.deepEqual({ status: after.status, severity: after.severity }, { status: 'mitigated', severity: 'high' });
+    const notes = bot.emulator.state.messages(i.channelId!).filter((m) => /Updated in incident\.io/.test(m.text ?? ''));
+    assert.deepEqual(
+      notes.map((m) => m.text),
+      [],
+      'no note for our own change',
+    );
+    // A change someone makes in incident.io is mirrored, read the same way: its worst severity is our critical.
+    assert.equal(await iio.changeInUi(record.id, { severity: 'Catastrophic' }), 202);
+    await bot.waitFor(async () => (await bot.fb.deps.store.getIncident(i.id))?.severity === 'critical', 8000, 'the severity from incident.io');
+    assert.equal((await bot.fb.deps.store.getIncident(i.id))!.status, 'mitigated');
   });
 
   test('created private in incident.io: announced once without its details and with no channel of ours; closing it there resolves it', async () => {
