@@ -99,6 +99,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
       getFingerprints: true,
       claimFingerprint: true,
       joinAlerts: true,
+      countOpeningAlert: true,
     }),
     ...methodsOf<JobStore>(new KyselyJobStore(db, clock, ops), {
       enqueueJob: true,
