@@ -541,6 +541,28 @@ function storeContract(open: () => Promise<Opened>): void {
       assert.equal(await s.countJobs({ kind }), 2);
     });
 
+    test('insertAlertsWithJobs: a lone UTF-16 surrogate (a \\ud800 escape in a webhook body) is stored as U+FFFD, the burst with it', async () => {
+      const lone = newAlert({ title: 'disk \ud800 full \\ud800 \udfff', raw: { note: 'x\udc00y', ok: '🔥' } });
+      const plain = newAlert();
+      const out = await s.insertAlertsWithJobs([lone, plain], (x) => ({
+        id: uid('job_'),
+        kind: uid('kind_'),
+        key: null,
+        payload: { alertId: x.id },
+        runAfter: at(0),
+      }));
+      assert.deepEqual(
+        out.map((r) => r.inserted),
+        [true, true],
+      );
+      const stored = (await s.getAlert(lone.id))!;
+      // U+FFFD in place of each (SQLite writes one per byte of the surrogate's encoding, three).
+      assert.match(stored.title, /^disk \ufffd+ full \\ud800 \ufffd+$/u);
+      // The raw payload is stored as JSON text, where the escape is plain ASCII: kept as it came.
+      assert.deepEqual(stored.raw, lone.raw);
+      assert.ok(await s.getAlert(plain.id));
+    });
+
     test('joinAlerts applies pending repeats once, in one transaction with the count, the fingerprint and the job', async () => {
       const { incident } = await s.createIncident(newIncident());
       const fingerprint = uid('fp_');

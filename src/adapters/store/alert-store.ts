@@ -96,7 +96,7 @@ export class KyselyAlertStore implements AlertStore {
       with a as (
         insert into alerts (id, source, delivery_id, fingerprint, external_id, title, service, severity, status, url, raw, received_at, state)
         select id, source, delivery_id, fingerprint, external_id, title, service, severity, status, url, raw, received_at, 'pending'
-        from json_to_recordset(${JSON.stringify(alertRows)}::json) as t(
+        from json_to_recordset(${jsonParam(alertRows)}::json) as t(
           id text, source text, delivery_id text, fingerprint text, external_id text, title text,
           service text, severity text, status text, url text, raw text, received_at bigint)
         on conflict do nothing
@@ -374,6 +374,17 @@ function alertRow(alert: NewAlert) {
     incident_id: null,
     error: null,
   };
+}
+
+/**
+ * JSON text for a json parameter. JSON.stringify writes a lone UTF-16 surrogate (a webhook body
+ * may carry one as a `\ud800` escape) as an escape that PostgreSQL refuses to turn into text,
+ * which would fail the whole burst; it becomes U+FFFD, as it does in a text parameter (sent as
+ * UTF-8). Only lone surrogates are escaped that way (pairs are written as they are), and an
+ * escaped backslash before `u` is left alone.
+ */
+function jsonParam(v: unknown): string {
+  return JSON.stringify(v).replace(/(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/g, '$1\\ufffd');
 }
 
 /** The stored alert a conflicting insert ran into: the same (source, delivery id), else the same id. */
