@@ -141,11 +141,45 @@ export class JobRunner {
   /**
    * Durably enqueue. With a key (`opts.key`, else the job's own), a job already queued under
    * `<kind>:<key>` is not added twice. Returns whether a row was added.
+   *
+   * `here`: the job starts in this process at once, before `enqueue` returns, instead of a loop
+   * turn later through a claim (for work a person is waiting on: the declare flow). The row is
+   * written already claimed by this worker, so it is as durable as a claimed job: if this process
+   * dies the job is taken over when its lease expires (SQLite: at the next start). Without a free
+   * slot, on a runner not started, or for a batched kind, it is an ordinary enqueue.
    */
-  async enqueue<S extends z.ZodType>(def: JobDefinition<S, never>, payload: z.input<S>, opts: { key?: string; delayMs?: number } = {}): Promise<boolean> {
-    const added = await this.store.enqueueJob(this.row(def, payload, opts));
+  async enqueue<S extends z.ZodType>(
+    def: JobDefinition<S, never>,
+    payload: z.input<S>,
+    opts: { key?: string; delayMs?: number; here?: boolean } = {},
+  ): Promise<boolean> {
+    const row = this.row(def, payload, opts);
+    if (opts.here && !opts.delayMs && this.canRunHere(def.kind)) {
+      const added = await this.store.enqueueJob(row, { worker: this.workerId, until: new Date(this.clock.now().getTime() + this.leaseMs) });
+      if (added) {
+        // The job as a claim would read it back: attempt 1, the payload through its JSON form.
+        const job: Job = {
+          id: row.id,
+          kind: row.kind,
+          key: row.key ?? null,
+          payload: JSON.parse(JSON.stringify(row.payload)) as unknown,
+          state: 'running',
+          attempts: 1,
+          runAfter: row.runAfter,
+          lastError: null,
+        };
+        this.track([job.id], () => this.run(job));
+      }
+      return added;
+    }
+    const added = await this.store.enqueueJob(row);
     if (!opts.delayMs) this.kick();
     return added;
+  }
+
+  /** Whether a job of `kind` may start here now: running, handled here, not batched, a slot free. */
+  private canRunHere(kind: string): boolean {
+    return this.running && this.handlers.has(kind) && !this.batchers.has(kind) && this.inflight.size < this.concurrency;
   }
 
   /**

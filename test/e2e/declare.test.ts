@@ -189,6 +189,27 @@ describe('declare from Slack', () => {
 });
 
 describe('declare flow resumes after a failure mid-way', () => {
+  test('Slack created the channel but its answer was lost: the retry adopts that channel, no second one', async () => {
+    const emulator = await startSlackEmulator({ botToken: BOT_TOKEN });
+    const bot = await startBot({ emulator });
+    try {
+      emulator.inject('conversations.create', { drop: true, after: true });
+      const incident = await declare(bot, 'high Ledger sync stalled');
+      await flowDone(bot, incident.id, 15000);
+      const i = (await bot.fb.deps.store.getIncident(incident.id))!;
+      const channels = channelsNamed(emulator, 'inc-').filter((c) => c.name.includes('ledger-sync-stalled'));
+      assert.deepEqual(
+        channels.map((c) => c.id),
+        [i.channelId],
+        `one channel: ${channels.map((c) => c.name).join(', ')}`,
+      );
+      assert.equal(messagesWithMarker(emulator, i.channelId!, `card:${i.id}`).length, 1, 'the card in it');
+    } finally {
+      await bot.close();
+      await emulator.close();
+    }
+  });
+
   test('a card post that fails is retried without a second channel, and a restart resumes without duplicates', async () => {
     const emulator = await startSlackEmulator({ botToken: BOT_TOKEN });
     const dbDir = mkdtempSync(join(tmpdir(), 'fb-resume-'));

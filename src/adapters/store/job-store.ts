@@ -13,10 +13,11 @@ export class KyselyJobStore implements JobStore {
     private readonly ops: Pick<DialectOps, 'skipLocked'>,
   ) {}
 
-  async enqueueJob(job: NewJob): Promise<boolean> {
+  async enqueueJob(job: NewJob, claim?: { worker: string; until: Date }): Promise<boolean> {
+    const values = jobRow(job, this.clock.now().getTime());
     const row = await this.db
       .insertInto('jobs')
-      .values(jobRow(job, this.clock.now().getTime()))
+      .values(claim ? { ...values, state: 'running', attempts: 1, claimed_by: claim.worker, claimed_until: ms(claim.until) } : values)
       .onConflict((oc) => oc.doNothing())
       .returning('id')
       .executeTakeFirst();

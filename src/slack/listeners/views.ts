@@ -8,6 +8,7 @@ import { declareReply } from '../blocks/incident.js';
 import { assignRole, changeSeverity, changeStatus } from '../../services/lifecycle.js';
 import { DeclareBlocks, FormBlocks, Views } from '../ids.js';
 import { afterSubmit } from './answers.js';
+import { beforeReply } from '../ack.js';
 import { readInput, readText } from './view-values.js';
 
 const DeclareMeta = z.object({ channel: z.string().optional() }).catch({});
@@ -48,6 +49,7 @@ export function registerViews(app: App, deps: Deps): void {
     await afterSubmit(deps, body.user.id, { view: Views.declare }, async ({ answerIn }) => {
       answerIn(meta.channel);
       const reply = declareReply(await declareOrOffer(deps, input));
+      await beforeReply();
       if (meta.channel) await deps.chat.postEphemeral(meta.channel, body.user.id, reply.text, reply.blocks);
     });
   });
