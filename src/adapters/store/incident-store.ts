@@ -5,7 +5,31 @@ import type { Severity } from '../../domain/severity.js';
 import type { IncidentFilter, IncidentPatch, IncidentStore, NewIncident, RoleStore } from '../../ports/store.js';
 import type { DialectOps } from './dialect.js';
 import { likeEscape, ms, msOrNull, parseJson, toDate, toDateOrNull } from './mapping.js';
+import { prepared } from './prepared.js';
 import type { Database, IncidentsTable } from './schema.js';
+
+// The statements every flow and view runs: compiled once (prepared.ts).
+const incidentBy = {
+  id: prepared<[string], Selectable<IncidentsTable>>((db, v) => db.selectFrom('incidents').selectAll().where('id', '=', v)),
+  channel_id: prepared<[string], Selectable<IncidentsTable>>((db, v) => db.selectFrom('incidents').selectAll().where('channel_id', '=', v)),
+  dedupe_key: prepared<[string], Selectable<IncidentsTable>>((db, v) => db.selectFrom('incidents').selectAll().where('dedupe_key', '=', v)),
+};
+const openIncidents = prepared<[], Selectable<IncidentsTable>>((db) =>
+  db
+    .selectFrom('incidents')
+    .selectAll()
+    .where('status', 'in', [...OPEN_STATUSES])
+    .orderBy('seq', 'asc'),
+);
+const upsertRole = prepared<[string, string, string], unknown>((db, incidentId, role, userId) =>
+  db
+    .insertInto('incident_roles')
+    .values({ incident_id: incidentId, role, user_id: userId })
+    .onConflict((oc) => oc.columns(['incident_id', 'role']).doUpdateSet({ user_id: userId })),
+);
+const selectRoles = prepared<[string], { role: string; user_id: string }>((db, incidentId) =>
+  db.selectFrom('incident_roles').select(['role', 'user_id']).where('incident_id', '=', incidentId).orderBy('role'),
+);
 
 /** The incidents and their roles (tables incidents, incident_roles). */
 export class KyselyIncidentStore implements IncidentStore, RoleStore {
@@ -84,13 +108,7 @@ export class KyselyIncidentStore implements IncidentStore, RoleStore {
   }
 
   async listOpenIncidents(): Promise<Incident[]> {
-    const rows = await this.db
-      .selectFrom('incidents')
-      .selectAll()
-      .where('status', 'in', [...OPEN_STATUSES])
-      .orderBy('seq', 'asc')
-      .execute();
-    return rows.map(toIncident);
+    return (await openIncidents(this.db)).rows.map(toIncident);
   }
 
   async listIncidents(f: IncidentFilter): Promise<Incident[]> {
@@ -150,22 +168,18 @@ export class KyselyIncidentStore implements IncidentStore, RoleStore {
   }
 
   private async incidentWhere(col: 'id' | 'channel_id' | 'dedupe_key', value: string): Promise<Incident | null> {
-    const row = await this.db.selectFrom('incidents').selectAll().where(col, '=', value).executeTakeFirst();
+    const [row] = (await incidentBy[col](this.db, value)).rows;
     return row ? toIncident(row) : null;
   }
 
   // -- roles ----------------------------------------------------------------------------------
 
   async setRole(incidentId: string, role: string, userId: string): Promise<void> {
-    await this.db
-      .insertInto('incident_roles')
-      .values({ incident_id: incidentId, role, user_id: userId })
-      .onConflict((oc) => oc.columns(['incident_id', 'role']).doUpdateSet({ user_id: userId }))
-      .execute();
+    await upsertRole(this.db, incidentId, role, userId);
   }
 
   async getRoles(incidentId: string): Promise<Record<string, string>> {
-    const rows = await this.db.selectFrom('incident_roles').select(['role', 'user_id']).where('incident_id', '=', incidentId).orderBy('role').execute();
+    const { rows } = await selectRoles(this.db, incidentId);
     return Object.fromEntries(rows.map((r) => [r.role, r.user_id]));
   }
 }
