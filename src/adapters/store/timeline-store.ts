@@ -1,9 +1,13 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { NewTimelineEntry, TimelineEntry, TimelineStore } from '../../ports/store.js';
 import { ms, toDate } from './mapping.js';
 import { prepared } from './prepared.js';
-import type { Database } from './schema.js';
+import type { Database, TimelineTable } from './schema.js';
 
+// Every re-render of the announcement reads the timeline (its latest update line).
+const selectTimeline = prepared<[string], Selectable<TimelineTable>>((db, incidentId) =>
+  db.selectFrom('timeline').selectAll().where('incident_id', '=', incidentId).orderBy('at', 'asc').orderBy('id', 'asc'),
+);
 const insertTimeline = prepared<[string, number, string, string, string | null, string | null], { id: number | bigint }>(
   (db, incidentId, at, kind, text, author, sourceRef) =>
     db
@@ -23,7 +27,7 @@ export class KyselyTimelineStore implements TimelineStore {
   }
 
   async listTimeline(incidentId: string): Promise<TimelineEntry[]> {
-    const rows = await this.db.selectFrom('timeline').selectAll().where('incident_id', '=', incidentId).orderBy('at', 'asc').orderBy('id', 'asc').execute();
+    const { rows } = await selectTimeline(this.db, incidentId);
     return rows.map((r) => ({
       id: Number(r.id),
       incidentId: r.incident_id,
