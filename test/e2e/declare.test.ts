@@ -119,6 +119,33 @@ describe('declare from Slack', () => {
     assert.ok(body.errors[DeclareBlocks.title]);
   });
 
+  test('a declare modal submitted while the database is slow closes at once, then declares (its ack waits for no store write)', async () => {
+    await bot.driver.slash('', { user: CAROL, channel: GENERAL_CHANNEL_ID });
+    const view = await bot.waitFor(() => openView(bot.emulator, CAROL, 'declare_modal'), 3000);
+    await bot.settled();
+    const store = bot.fb.deps.store;
+    const markProcessed = store.markProcessed;
+    store.markProcessed = async (key, at) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      return markProcessed(key, at);
+    };
+    try {
+      const r = await bot.driver.submitView(
+        view.id,
+        { [DeclareBlocks.title]: { [INPUT]: 'Slow database modal' }, [DeclareBlocks.severity]: { [INPUT]: 'low' } },
+        { user: CAROL },
+      );
+      assert.equal(r.status, 200);
+      assert.equal(r.text, '', 'closed: an empty ack');
+      assert.ok(r.ms < 1000, `acked after ${r.ms} ms`);
+      assert.equal(bot.emulator.state.view(view.id)?.open, false, 'the modal closed');
+      const i = await waitForIncident(bot, 'Slow database modal');
+      assert.equal(i.declaredBy, CAROL);
+    } finally {
+      store.markProcessed = markProcessed;
+    }
+  });
+
   test('inline declare: severity is case-insensitive and sev1 maps to critical', async () => {
     const i = await declare(bot, 'SEV1 API 500 error rate spike');
     assert.equal(i.severity, 'critical');
