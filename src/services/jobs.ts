@@ -387,15 +387,18 @@ export class JobRunner {
 
   private async run(job: Job): Promise<void> {
     const handler = this.handlers.get(job.kind)!;
-    const log = this.logger.child({ job: job.id, kind: job.kind, attempt: job.attempts });
+    // The job's logger is made only when there is something to log (a failure): a pino child
+    // serialises its bindings through the redaction rules, on every job otherwise.
+    let child: Logger | null = null;
+    const log = () => (child ??= this.logger.child({ job: job.id, kind: job.kind, attempt: job.attempts }));
     if (job.attempts > this.maxAttempts) {
       // Claimed again after its lease ran out more times than a job may be tried: its worker died
       // each time (a poison job that crashes the process). Stop here, and say so.
       const err = new PermanentJobError(`gave up after ${job.attempts - 1} attempts whose worker never finished (crash or lost lease)`);
-      log.error({ err }, 'job failed for good');
+      log().error({ err }, 'job failed for good');
       this.metrics?.jobs.inc({ kind: job.kind, outcome: 'dead' });
-      await this.store.failJob(job.id, this.workerId, err.message, null).catch((e) => log.error({ err: e }, 'recording job failure failed'));
-      if (this.opts.onDead) await this.opts.onDead(job, err).catch((e) => log.error({ err: e }, 'reporting dead job failed'));
+      await this.store.failJob(job.id, this.workerId, err.message, null).catch((e) => log().error({ err: e }, 'recording job failure failed'));
+      if (this.opts.onDead) await this.opts.onDead(job, err).catch((e) => log().error({ err: e }, 'reporting dead job failed'));
       return;
     }
     try {
@@ -407,12 +410,12 @@ export class JobRunner {
       // Backoff 1 s × 2^(attempt-1), capped at 60 s, with jitter so replicas do not retry in step.
       const delay = Math.min(60_000, 1000 * 2 ** Math.max(0, job.attempts - 1)) * (0.75 + Math.random() * 0.5);
       const retryAt = permanent ? null : new Date(this.clock.now().getTime() + delay);
-      log[permanent ? 'error' : 'warn']({ err, retryAt }, permanent ? 'job failed for good' : 'job failed; will retry');
+      log()[permanent ? 'error' : 'warn']({ err, retryAt }, permanent ? 'job failed for good' : 'job failed; will retry');
       this.metrics?.jobs.inc({ kind: job.kind, outcome: permanent ? 'dead' : 'retry' });
       await this.store
         .failJob(job.id, this.workerId, String((err as Error)?.message ?? err), retryAt)
-        .catch((e) => log.error({ err: e }, 'recording job failure failed'));
-      if (permanent && this.opts.onDead) await this.opts.onDead(job, err).catch((e) => log.error({ err: e }, 'reporting dead job failed'));
+        .catch((e) => log().error({ err: e }, 'recording job failure failed'));
+      if (permanent && this.opts.onDead) await this.opts.onDead(job, err).catch((e) => log().error({ err: e }, 'reporting dead job failed'));
     }
   }
 }
