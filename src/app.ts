@@ -23,6 +23,8 @@ import { deadJobNotice, JobRunner, maintenanceJob } from './services/jobs.js';
 import { StepSignals } from './services/steps.js';
 import { buildBolt, startSocketMode, startupFailure } from './slack/bolt.js';
 import { commandAckFor } from './slack/listeners/commands.js';
+import { declareModalAck } from './slack/listeners/views.js';
+import { Views } from './slack/ids.js';
 import { registerListeners } from './slack/listeners/index.js';
 import { createStepRunners } from './adapters/runbook/step-runners.js';
 import type { StepRunners } from './ports/step-runners.js';
@@ -196,6 +198,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
     store,
     clock,
     commandAck: (text) => commandAckFor(text, config.file.roles),
+    viewAck: (callbackId, values) => (callbackId === Views.declare ? declareModalAck(values) : undefined),
   });
   registerListeners(bolt, deps);
 

@@ -175,8 +175,13 @@ export interface AlertStore {
 
 /** The store's jobs: a durable queue claimed by exactly one worker. */
 export interface JobStore {
-  /** Enqueue; with a `key`, a second enqueue of the same key is ignored (returns false). */
-  enqueueJob(job: NewJob): Promise<boolean>;
+  /**
+   * Enqueue; with a `key`, a second enqueue of the same key is ignored (returns false). With
+   * `claim`, the row is written already claimed by that worker until `until` (first attempt
+   * counted), as `claimJobs` would leave it: the caller runs it at once, and if it dies the job is
+   * taken over when the lease expires, like any claimed job.
+   */
+  enqueueJob(job: NewJob, claim?: { worker: string; until: Date }): Promise<boolean>;
   /**
    * Claim up to `limit` due jobs of the given kinds for `leaseMs`: queued jobs whose runAfter has
    * come, and running jobs whose lease expired (their worker died; the job resumes). Each claim

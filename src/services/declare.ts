@@ -126,7 +126,9 @@ export async function declareIncident(deps: Deps, input: DeclareInput): Promise<
     author: input.declaredBy,
   });
   deps.metrics.incidents.inc({ origin: incident.origin, severity: incident.severity });
-  await deps.jobs.enqueue(declareFlowJob, { incidentId: incident.id, channel: input.channel, notify: input.notify ?? null });
+  // Started here at once (no claim a loop turn later): the channel is the first thing every
+  // declaration waits for.
+  await deps.jobs.enqueue(declareFlowJob, { incidentId: incident.id, channel: input.channel, notify: input.notify ?? null }, { here: true });
   return { incident, created };
 }
 
@@ -465,8 +467,9 @@ async function ensureChannel(deps: Deps, flowId: string, incident: Incident): Pr
       const owner = await deps.store.putStep('channel-names', name, incident.id);
       if (owner !== incident.id) continue; // reserved by another incident
       // Did an earlier run of this flow already ask Slack for this name (and die before recording)?
-      const resumed = (await deps.store.getStep(flowId, `channel.attempted:${name}`)) !== undefined;
-      if (!resumed) await deps.store.putStep(flowId, `channel.attempted:${name}`, true);
+      // One write tells: first writer wins, so a mark other than this run's own is an earlier run's.
+      const mark = deps.newId();
+      const resumed = (await deps.store.putStep(flowId, `channel.attempted:${name}`, mark)) !== mark;
       try {
         return await deps.chat.createChannel(name, incident.private);
       } catch (err) {

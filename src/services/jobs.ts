@@ -141,11 +141,45 @@ export class JobRunner {
   /**
    * Durably enqueue. With a key (`opts.key`, else the job's own), a job already queued under
    * `<kind>:<key>` is not added twice. Returns whether a row was added.
+   *
+   * `here`: the job starts in this process at once, before `enqueue` returns, instead of a loop
+   * turn later through a claim (for work a person is waiting on: the declare flow). The row is
+   * written already claimed by this worker, so it is as durable as a claimed job: if this process
+   * dies the job is taken over when its lease expires (SQLite: at the next start). Without a free
+   * slot, on a runner not started, or for a batched kind, it is an ordinary enqueue.
    */
-  async enqueue<S extends z.ZodType>(def: JobDefinition<S, never>, payload: z.input<S>, opts: { key?: string; delayMs?: number } = {}): Promise<boolean> {
-    const added = await this.store.enqueueJob(this.row(def, payload, opts));
+  async enqueue<S extends z.ZodType>(
+    def: JobDefinition<S, never>,
+    payload: z.input<S>,
+    opts: { key?: string; delayMs?: number; here?: boolean } = {},
+  ): Promise<boolean> {
+    const row = this.row(def, payload, opts);
+    if (opts.here && !opts.delayMs && this.canRunHere(def.kind)) {
+      const added = await this.store.enqueueJob(row, { worker: this.workerId, until: new Date(this.clock.now().getTime() + this.leaseMs) });
+      if (added) {
+        // The job as a claim would read it back: attempt 1, the payload through its JSON form.
+        const job: Job = {
+          id: row.id,
+          kind: row.kind,
+          key: row.key ?? null,
+          payload: JSON.parse(JSON.stringify(row.payload)) as unknown,
+          state: 'running',
+          attempts: 1,
+          runAfter: row.runAfter,
+          lastError: null,
+        };
+        this.track([job.id], () => this.run(job));
+      }
+      return added;
+    }
+    const added = await this.store.enqueueJob(row);
     if (!opts.delayMs) this.kick();
     return added;
+  }
+
+  /** Whether a job of `kind` may start here now: running, handled here, not batched, a slot free. */
+  private canRunHere(kind: string): boolean {
+    return this.running && this.handlers.has(kind) && !this.batchers.has(kind) && this.inflight.size < this.concurrency;
   }
 
   /**
@@ -357,15 +391,18 @@ export class JobRunner {
 
   private async run(job: Job): Promise<void> {
     const handler = this.handlers.get(job.kind)!;
-    const log = this.logger.child({ job: job.id, kind: job.kind, attempt: job.attempts });
+    // The job's logger is made only when there is something to log (a failure): a pino child
+    // serialises its bindings through the redaction rules, on every job otherwise.
+    let child: Logger | null = null;
+    const log = () => (child ??= this.logger.child({ job: job.id, kind: job.kind, attempt: job.attempts }));
     if (job.attempts > this.maxAttempts) {
       // Claimed again after its lease ran out more times than a job may be tried: its worker died
       // each time (a poison job that crashes the process). Stop here, and say so.
       const err = new PermanentJobError(`gave up after ${job.attempts - 1} attempts whose worker never finished (crash or lost lease)`);
-      log.error({ err }, 'job failed for good');
+      log().error({ err }, 'job failed for good');
       this.metrics?.jobs.inc({ kind: job.kind, outcome: 'dead' });
-      await this.store.failJob(job.id, this.workerId, err.message, null).catch((e) => log.error({ err: e }, 'recording job failure failed'));
-      if (this.opts.onDead) await this.opts.onDead(job, err).catch((e) => log.error({ err: e }, 'reporting dead job failed'));
+      await this.store.failJob(job.id, this.workerId, err.message, null).catch((e) => log().error({ err: e }, 'recording job failure failed'));
+      if (this.opts.onDead) await this.opts.onDead(job, err).catch((e) => log().error({ err: e }, 'reporting dead job failed'));
       return;
     }
     try {
@@ -377,12 +414,12 @@ export class JobRunner {
       // Backoff 1 s × 2^(attempt-1), capped at 60 s, with jitter so replicas do not retry in step.
       const delay = Math.min(60_000, 1000 * 2 ** Math.max(0, job.attempts - 1)) * (0.75 + Math.random() * 0.5);
       const retryAt = permanent ? null : new Date(this.clock.now().getTime() + delay);
-      log[permanent ? 'error' : 'warn']({ err, retryAt }, permanent ? 'job failed for good' : 'job failed; will retry');
+      log()[permanent ? 'error' : 'warn']({ err, retryAt }, permanent ? 'job failed for good' : 'job failed; will retry');
       this.metrics?.jobs.inc({ kind: job.kind, outcome: permanent ? 'dead' : 'retry' });
       await this.store
         .failJob(job.id, this.workerId, String((err as Error)?.message ?? err), retryAt)
-        .catch((e) => log.error({ err: e }, 'recording job failure failed'));
-      if (permanent && this.opts.onDead) await this.opts.onDead(job, err).catch((e) => log.error({ err: e }, 'reporting dead job failed'));
+        .catch((e) => log().error({ err: e }, 'recording job failure failed'));
+      if (permanent && this.opts.onDead) await this.opts.onDead(job, err).catch((e) => log().error({ err: e }, 'reporting dead job failed'));
     }
   }
 }

@@ -9,6 +9,14 @@ export function afterAck(): Promise<void> {
 }
 
 /**
+ * Yield one loop turn before a person's reply, so that work the request started in this process
+ * (the declare flow, which starts at once) hands its first Slack call over before the reply: the
+ * reply is read by one person, the channel is what every responder waits for. The flow's SQLite
+ * reads and writes do not leave the turn, so it gets to its first call within it.
+ */
+export const beforeReply: () => Promise<void> = afterAck;
+
+/**
  * Start work that follows an ack, one item per event-loop turn: between two items the loop reads
  * the requests that arrived meanwhile and acks them, so a burst of clicks is acked first and worked
  * off after. (One setImmediate per item would run every queued item's work back to back in one

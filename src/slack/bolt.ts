@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { App, HTTPReceiver } from '@slack/bolt';
+import type { App, HTTPReceiver, ViewSubmitAction } from '@slack/bolt';
 // Bolt's own modules, not its index: the index also loads the Express and AWS Lambda receivers
 // (express and its middleware: ~1.7 MB of heap for the life of the process) that this bot never
 // uses. The package has no `exports` map, so these paths are ordinary files of the published
@@ -48,6 +48,11 @@ export function buildBolt(
     clock: Clock;
     /** The answer an `/incident` with this text carries in its ack, when it needs no I/O (help, a parse error). */
     commandAck: (text: string) => object | null;
+    /**
+     * The ack of a modal submitted with this callback id and these values, when it needs no I/O:
+     * the field errors, or null (close it). Undefined: not acked early (the receiver answers).
+     */
+    viewAck?: (callbackId: string, values: ViewValues) => object | null | undefined;
   },
 ): BoltParts {
   const { logger, metrics, chat, store, clock, slackApiUrl } = opts;
@@ -115,11 +120,14 @@ export function buildBolt(
     await args.next();
   });
   const requestListener =
-    receiver && slack.mode !== 'socket' ? ackFirst({ bolt, receiver, signingSecret: slack.signingSecret, chat, logger, commandAck: opts.commandAck }) : null;
+    receiver && slack.mode !== 'socket'
+      ? ackFirst({ bolt, receiver, signingSecret: slack.signingSecret, chat, logger, commandAck: opts.commandAck, viewAck: opts.viewAck ?? (() => undefined) })
+      : null;
   return { bolt, receiver, requestListener };
 }
 
 type SlackBody = { api_app_id?: string; team_id?: string; team?: { id?: string } | null };
+type ViewValues = ViewSubmitAction['view']['state']['values'];
 
 /**
  * Whether a request is for another workspace or another app than ours, with the log line saying
@@ -155,9 +163,14 @@ const BODY_LIMIT = 4 * 1024 * 1024;
  *   workspace or app is checked here first (the ids are cached) and goes through the receiver,
  *   whose middleware refuses it, so it never gets our help text.
  *
- * Everything else (view submissions, whose ack carries field errors; events, options, shortcuts),
- * a request that fails the check, and `ssl_check` go through the receiver as before, with the body
- * already read: Bolt answers them and logs the refusals.
+ * - A modal submission whose ack needs no I/O (`viewAck`: the declare modal, whose ack is its
+ *   field errors or nothing) likewise: errors are answered here and not handed to Bolt; a valid
+ *   one is acked empty (the modal closes) and handed to Bolt. Checked for another workspace or app
+ *   first, as a command is.
+ *
+ * Everything else (other view submissions, events, options, shortcuts), a request that fails the
+ * check, and `ssl_check` go through the receiver as before, with the body already read: Bolt
+ * answers them and logs the refusals.
  */
 function ackFirst(o: {
   bolt: App;
@@ -166,8 +179,9 @@ function ackFirst(o: {
   chat: SlackChat;
   logger: Logger;
   commandAck: (text: string) => object | null;
+  viewAck: (callbackId: string, values: ViewValues) => object | null | undefined;
 }): (req: IncomingMessage, res: ServerResponse) => void {
-  const { bolt, receiver, signingSecret, chat, logger, commandAck } = o;
+  const { bolt, receiver, signingSecret, chat, logger, commandAck, viewAck } = o;
   return (req, res) => {
     // Bolt's own buffering (raw-body): it stops reading at the limit instead of draining the rest,
     // and the receiver reads a body already buffered from `rawBody` (as on serverless platforms).
@@ -181,21 +195,19 @@ function ackFirst(o: {
   };
   function handle(req: BufferedIncomingMessage, res: ServerResponse): void {
     const text = req.rawBody.toString();
-    const early = ackableEarly(req);
+    const early = ackableEarly(req, viewAck);
     const signature = String(req.headers['x-slack-signature'] ?? '');
     const timestamp = Number(req.headers['x-slack-request-timestamp']);
     const valid =
       early !== null && isValidSlackRequest({ signingSecret, body: text, headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp } });
-    if (!valid || (early.kind === 'command' && foreignRequest(early.body, chat))) {
+    if (!valid || (early.kind !== 'click' && foreignRequest(early.body, chat))) {
       receiver.requestListener(req, res);
       return;
     }
-    if (early.kind === 'command') {
-      const answer = commandAck(typeof early.body.text === 'string' ? early.body.text : '');
-      if (answer) {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
-        return;
-      }
+    const answer = early.kind === 'command' ? commandAck(typeof early.body.text === 'string' ? early.body.text : '') : early.kind === 'view' ? early.ack : null;
+    if (answer) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+      return;
     }
     res.writeHead(200).end();
     afterAcks(() => {
@@ -213,10 +225,17 @@ function ackFirst(o: {
 }
 
 /**
- * A form-encoded `block_actions` click or `/incident` command, parsed by Bolt's receiver's own
- * parser (so both paths read the same body the same way), or null for any other request.
+ * A form-encoded `block_actions` click, `/incident` command or modal submission whose ack
+ * `viewAck` knows, parsed by Bolt's receiver's own parser (so both paths read the same body the
+ * same way), or null for any other request.
  */
-function ackableEarly(req: BufferedIncomingMessage): { kind: 'click' | 'command'; body: Record<string, unknown> & SlackBody } | null {
+function ackableEarly(
+  req: BufferedIncomingMessage,
+  viewAck: (callbackId: string, values: ViewValues) => object | null | undefined,
+):
+  | { kind: 'click' | 'command'; body: Record<string, unknown> & SlackBody }
+  | { kind: 'view'; body: Record<string, unknown> & SlackBody; ack: object | null }
+  | null {
   if (req.headers['content-type'] !== 'application/x-www-form-urlencoded') return null;
   let body: unknown;
   try {
@@ -227,6 +246,18 @@ function ackableEarly(req: BufferedIncomingMessage): { kind: 'click' | 'command'
   if (!body || typeof body !== 'object') return null;
   const form = body as Record<string, unknown>;
   if (form.type === 'block_actions') return { kind: 'click', body: form };
+  if (form.type === 'view_submission') {
+    const view = form.view as { callback_id?: unknown; state?: { values?: unknown } } | undefined;
+    const values = view?.state?.values;
+    if (typeof view?.callback_id !== 'string' || !values || typeof values !== 'object') return null;
+    let ack: object | null | undefined;
+    try {
+      ack = viewAck(view.callback_id, values as ViewValues);
+    } catch {
+      return null; // values not shaped as Slack sends them: the receiver and the listener answer
+    }
+    return ack === undefined ? null : { kind: 'view', body: form, ack };
+  }
   if (form.command !== COMMAND || form.ssl_check !== undefined) return null;
   // Repeated fields come back as arrays; Bolt's listeners and ours read strings, and Slack sends each once.
   if (Object.values(form).some((v) => typeof v !== 'string')) return null;

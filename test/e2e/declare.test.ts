@@ -119,6 +119,33 @@ describe('declare from Slack', () => {
     assert.ok(body.errors[DeclareBlocks.title]);
   });
 
+  test('a declare modal submitted while the database is slow closes at once, then declares (its ack waits for no store write)', async () => {
+    await bot.driver.slash('', { user: CAROL, channel: GENERAL_CHANNEL_ID });
+    const view = await bot.waitFor(() => openView(bot.emulator, CAROL, 'declare_modal'), 3000);
+    await bot.settled();
+    const store = bot.fb.deps.store;
+    const markProcessed = store.markProcessed;
+    store.markProcessed = async (key, at) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      return markProcessed(key, at);
+    };
+    try {
+      const r = await bot.driver.submitView(
+        view.id,
+        { [DeclareBlocks.title]: { [INPUT]: 'Slow database modal' }, [DeclareBlocks.severity]: { [INPUT]: 'low' } },
+        { user: CAROL },
+      );
+      assert.equal(r.status, 200);
+      assert.equal(r.text, '', 'closed: an empty ack');
+      assert.ok(r.ms < 1000, `acked after ${r.ms} ms`);
+      assert.equal(bot.emulator.state.view(view.id)?.open, false, 'the modal closed');
+      const i = await waitForIncident(bot, 'Slow database modal');
+      assert.equal(i.declaredBy, CAROL);
+    } finally {
+      store.markProcessed = markProcessed;
+    }
+  });
+
   test('inline declare: severity is case-insensitive and sev1 maps to critical', async () => {
     const i = await declare(bot, 'SEV1 API 500 error rate spike');
     assert.equal(i.severity, 'critical');
@@ -189,6 +216,27 @@ describe('declare from Slack', () => {
 });
 
 describe('declare flow resumes after a failure mid-way', () => {
+  test('Slack created the channel but its answer was lost: the retry adopts that channel, no second one', async () => {
+    const emulator = await startSlackEmulator({ botToken: BOT_TOKEN });
+    const bot = await startBot({ emulator });
+    try {
+      emulator.inject('conversations.create', { drop: true, after: true });
+      const incident = await declare(bot, 'high Ledger sync stalled');
+      await flowDone(bot, incident.id, 15000);
+      const i = (await bot.fb.deps.store.getIncident(incident.id))!;
+      const channels = channelsNamed(emulator, 'inc-').filter((c) => c.name.includes('ledger-sync-stalled'));
+      assert.deepEqual(
+        channels.map((c) => c.id),
+        [i.channelId],
+        `one channel: ${channels.map((c) => c.name).join(', ')}`,
+      );
+      assert.equal(messagesWithMarker(emulator, i.channelId!, `card:${i.id}`).length, 1, 'the card in it');
+    } finally {
+      await bot.close();
+      await emulator.close();
+    }
+  });
+
   test('a card post that fails is retried without a second channel, and a restart resumes without duplicates', async () => {
     const emulator = await startSlackEmulator({ botToken: BOT_TOKEN });
     const dbDir = mkdtempSync(join(tmpdir(), 'fb-resume-'));

@@ -110,6 +110,53 @@ test('a worker that dies (no hand-back, no heartbeat) loses its job to another w
   await b.stop(100);
 });
 
+test('`here`: the job starts before enqueue returns, with no claim; if its worker dies, another takes it over when the lease expires', async () => {
+  const { store: inner, cleanup } = await openTestSqliteStore();
+  after(cleanup);
+  const clock = new ManualClock();
+  let claims = 0;
+  const store = Object.create(inner) as typeof inner;
+  store.claimJobs = async (...args) => {
+    const jobs = await inner.claimJobs(...args);
+    claims += jobs.length;
+    return jobs;
+  };
+  const seen: string[] = [];
+  const a = new JobRunner(store, quiet, clock, null, { workerId: 'A', pollMs: 20, leaseMs: 300 });
+  const b = new JobRunner(store, quiet, clock, null, { workerId: 'B', pollMs: 20, leaseMs: 300 });
+  a.register(
+    testJob('urgent', async () => {
+      seen.push('A');
+      await new Promise(() => {}); // hangs forever: A is as good as dead
+    }),
+    null,
+  );
+  b.register(
+    testJob('urgent', async () => {
+      seen.push('B');
+    }),
+    null,
+  );
+  a.start();
+  assert.equal(await a.enqueue(testJob('urgent'), {}, { here: true, key: 'k' }), true);
+  assert.deepEqual(seen, ['A'], 'started before enqueue returned');
+  assert.equal(await a.enqueue(testJob('urgent'), {}, { here: true, key: 'k' }), false, 'the key deduplicates');
+  a.kick();
+  await new Promise((r) => setTimeout(r, 50)); // A polls meanwhile: the job is held by its lease
+  assert.deepEqual(seen, ['A'], 'run once');
+  assert.equal(claims, 0, 'no claim: the row was written claimed');
+  await a.stop(0, { handBack: false });
+  b.start();
+  clock.advance(299);
+  b.kick();
+  await b.idle();
+  assert.deepEqual(seen, ['A'], 'taken over before the lease expired');
+  clock.advance(2);
+  await until(async () => (await store.countJobs({ kind: 'urgent', state: 'done' })) === 1, 'B to finish the job');
+  assert.deepEqual(seen, ['A', 'B']);
+  await b.stop(100);
+});
+
 test('a job whose worker keeps dying is given up after maxAttempts claims, and reported', async () => {
   const { store, cleanup } = await openTestSqliteStore();
   after(cleanup);

@@ -738,6 +738,20 @@ function storeContract(open: () => Promise<Opened>): void {
       assert.equal(await s.countJobs({ kind, state: 'running' }), 1);
     });
 
+    test('enqueue already claimed: the lease holds it from other workers, its end hands it over; the key still deduplicates', async () => {
+      const kind = uid('kind_');
+      const key = uid('key_');
+      const id = uid('job_');
+      assert.equal(await s.enqueueJob({ id, kind, key, payload: { a: 1 }, runAfter: at(0) }, { worker: 'here', until: at(10) }), true);
+      assert.equal(await s.enqueueJob({ id: uid('job_'), kind, key, payload: { a: 2 }, runAfter: at(0) }), false);
+      assert.equal(await s.countJobs({ kind, state: 'running' }), 1);
+      assert.deepEqual(await s.claimJobs([kind], 'w2', 10, at(5), 10_000), [], 'claimed by the enqueuer while its lease runs');
+      const [taken] = await s.claimJobs([kind], 'w2', 10, at(11), 10_000);
+      assert.deepEqual(taken, { id, kind, key, payload: { a: 1 }, state: 'running', attempts: 2, runAfter: at(0), lastError: null });
+      await s.completeJob(id, 'here');
+      assert.equal(await s.countJobs({ kind, state: 'running' }), 1, 'the enqueuer lost it with its lease');
+    });
+
     test('pruneJobs deletes finished jobs only: queued, running and dead ones stay', async () => {
       const kind = uid('kind_');
       for (let i = 0; i < 4; i++) await s.enqueueJob({ id: uid('job_'), kind, payload: i, runAfter: at(0) });

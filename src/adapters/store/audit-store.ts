@@ -1,24 +1,19 @@
 import type { Kysely } from 'kysely';
 import type { AuditEntry, AuditStore, NewAuditEntry } from '../../ports/store.js';
 import { ms, parseJson, toDate } from './mapping.js';
+import { prepared } from './prepared.js';
 import type { Database } from './schema.js';
+
+const insertAudit = prepared<[number, string | null, string | null, string, string, string], unknown>((db, at, incidentId, approvalId, actor, action, detail) =>
+  db.insertInto('audit_log').values({ at, incident_id: incidentId, approval_id: approvalId, actor, action, detail }),
+);
 
 /** The append-only audit log (table audit_log). */
 export class KyselyAuditStore implements AuditStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async audit(entry: NewAuditEntry): Promise<void> {
-    await this.db
-      .insertInto('audit_log')
-      .values({
-        at: ms(entry.at),
-        incident_id: entry.incidentId,
-        approval_id: entry.approvalId ?? null,
-        actor: entry.actor,
-        action: entry.action,
-        detail: JSON.stringify(entry.detail ?? {}),
-      })
-      .execute();
+    await insertAudit(this.db, ms(entry.at), entry.incidentId, entry.approvalId ?? null, entry.actor, entry.action, JSON.stringify(entry.detail ?? {}));
   }
 
   async listAudit(filter: { incidentId?: string; approvalId?: string; limit?: number }): Promise<AuditEntry[]> {

@@ -2,7 +2,20 @@ import type { Kysely } from 'kysely';
 import type { Clock } from '../../ports/clock.js';
 import type { FlowStore } from '../../ports/store.js';
 import { parseJson, toJson } from './mapping.js';
+import { prepared } from './prepared.js';
 import type { Database } from './schema.js';
+
+// The flows' hottest statements (every step reads and records one): compiled once (prepared.ts).
+const selectStep = prepared<[string, string], { result: string }>((db, flowId, step) =>
+  db.selectFrom('flow_steps').select('result').where('flow_id', '=', flowId).where('step', '=', step),
+);
+const insertStep = prepared<[string, string, string, number], { result: string }>((db, flowId, step, result, at) =>
+  db
+    .insertInto('flow_steps')
+    .values({ flow_id: flowId, step, result, at })
+    .onConflict((oc) => oc.doNothing())
+    .returning('result'),
+);
 
 /** The recorded results of resumable flows' steps (table flow_steps). */
 export class KyselyFlowStore implements FlowStore {
@@ -12,7 +25,7 @@ export class KyselyFlowStore implements FlowStore {
   ) {}
 
   async getStep<T = unknown>(flowId: string, step: string): Promise<T | undefined> {
-    const row = await this.db.selectFrom('flow_steps').select('result').where('flow_id', '=', flowId).where('step', '=', step).executeTakeFirst();
+    const [row] = (await selectStep(this.db, flowId, step)).rows;
     return row ? (parseJson(row.result) as T) : undefined;
   }
 
@@ -23,12 +36,7 @@ export class KyselyFlowStore implements FlowStore {
   }
 
   async putStep<T>(flowId: string, step: string, result: T): Promise<T> {
-    const inserted = await this.db
-      .insertInto('flow_steps')
-      .values({ flow_id: flowId, step, result: toJson(result), at: this.clock.now().getTime() })
-      .onConflict((oc) => oc.doNothing())
-      .returning('result')
-      .executeTakeFirst();
+    const [inserted] = (await insertStep(this.db, flowId, step, toJson(result), this.clock.now().getTime())).rows;
     if (inserted) return parseJson(inserted.result) as T;
     const winner = await this.getStep<T>(flowId, step);
     return winner as T;

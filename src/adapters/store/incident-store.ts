@@ -1,11 +1,36 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type QueryResult, type Selectable } from 'kysely';
 import { AppError } from '../../errors.js';
 import { OPEN_STATUSES, type Incident, type IncidentStatus } from '../../domain/incident.js';
 import type { Severity } from '../../domain/severity.js';
 import type { IncidentFilter, IncidentPatch, IncidentStore, NewIncident, RoleStore } from '../../ports/store.js';
 import type { DialectOps } from './dialect.js';
 import { likeEscape, ms, msOrNull, parseJson, toDate, toDateOrNull } from './mapping.js';
+import { prepared } from './prepared.js';
 import type { Database, IncidentsTable } from './schema.js';
+
+// The statements every flow and view runs: compiled once (prepared.ts).
+const incidentBy = {
+  id: prepared<[string], Selectable<IncidentsTable>>((db, v) => db.selectFrom('incidents').selectAll().where('id', '=', v)),
+  channel_id: prepared<[string], Selectable<IncidentsTable>>((db, v) => db.selectFrom('incidents').selectAll().where('channel_id', '=', v)),
+  dedupe_key: prepared<[string], Selectable<IncidentsTable>>((db, v) => db.selectFrom('incidents').selectAll().where('dedupe_key', '=', v)),
+};
+const openIncidents = prepared<[], Selectable<IncidentsTable>>((db) =>
+  db
+    .selectFrom('incidents')
+    .selectAll()
+    .where('status', 'in', [...OPEN_STATUSES])
+    .orderBy('seq', 'asc'),
+);
+const upsertRole = prepared<[string, string, string], unknown>((db, incidentId, role, userId) =>
+  db
+    .insertInto('incident_roles')
+    .values({ incident_id: incidentId, role, user_id: userId })
+    .onConflict((oc) => oc.columns(['incident_id', 'role']).doUpdateSet({ user_id: userId })),
+);
+const updateByShape = new Map<string, (db: Kysely<Database>, ...args: unknown[]) => Promise<QueryResult<Selectable<IncidentsTable>>>>();
+const selectRoles = prepared<[string], { role: string; user_id: string }>((db, incidentId) =>
+  db.selectFrom('incident_roles').select(['role', 'user_id']).where('incident_id', '=', incidentId).orderBy('role'),
+);
 
 /** The incidents and their roles (tables incidents, incident_roles). */
 export class KyselyIncidentStore implements IncidentStore, RoleStore {
@@ -14,28 +39,46 @@ export class KyselyIncidentStore implements IncidentStore, RoleStore {
     private readonly ops: Pick<DialectOps, 'nextSeq'>,
   ) {}
 
-  async createIncident(input: NewIncident): Promise<{ incident: Incident; created: boolean }> {
-    const at = ms(input.createdAt);
-    // ON CONFLICT DO NOTHING (no target) absorbs a duplicate id or dedupe_key; of N concurrent
-    // creators exactly one gets a row back. The losers then read the winner's row.
-    const row = await this.db
+  /** The insert of `createIncident`, compiled once (prepared.ts); its seq comes from the dialect. */
+  private readonly insertIncident = prepared<
+    [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      number,
+      string,
+      string | null,
+      string | null,
+      string | null,
+      string,
+      string | null,
+      string | null,
+      number,
+      string | null,
+    ],
+    Selectable<IncidentsTable>
+  >((db, id, title, description, severity, status, services, priv, origin, source, declaredBy, commanderId, backend, backendId, backendUrl, at, dedupeKey) =>
+    db
       .insertInto('incidents')
       .values({
-        id: input.id,
+        id,
         seq: this.ops.nextSeq(),
-        title: input.title,
-        description: input.description,
-        severity: input.severity,
-        status: input.status ?? 'investigating',
-        services: JSON.stringify(input.services),
-        private: input.private ? 1 : 0,
-        origin: input.origin,
-        source: input.source ?? null,
-        declared_by: input.declaredBy,
-        commander_id: input.commanderId,
-        backend: input.backend,
-        backend_id: input.backendId ?? null,
-        backend_url: input.backendUrl ?? null,
+        title,
+        description,
+        severity,
+        status,
+        services,
+        private: priv,
+        origin,
+        source,
+        declared_by: declaredBy,
+        commander_id: commanderId,
+        backend,
+        backend_id: backendId,
+        backend_url: backendUrl,
         channel_id: null,
         channel_name: null,
         card_ts: null,
@@ -45,11 +88,37 @@ export class KyselyIncidentStore implements IncidentStore, RoleStore {
         updated_at: at,
         resolved_at: null,
         version: 1,
-        dedupe_key: input.dedupeKey ?? null,
+        dedupe_key: dedupeKey,
       })
+      // ON CONFLICT DO NOTHING (no target) absorbs a duplicate id or dedupe_key; of N concurrent
+      // creators exactly one gets a row back. The losers then read the winner's row.
       .onConflict((oc) => oc.doNothing())
-      .returningAll()
-      .executeTakeFirst();
+      .returningAll(),
+  );
+
+  async createIncident(input: NewIncident): Promise<{ incident: Incident; created: boolean }> {
+    const at = ms(input.createdAt);
+    const [row] = (
+      await this.insertIncident(
+        this.db,
+        input.id,
+        input.title,
+        input.description,
+        input.severity,
+        input.status ?? 'investigating',
+        JSON.stringify(input.services),
+        input.private ? 1 : 0,
+        input.origin,
+        input.source ?? null,
+        input.declaredBy,
+        input.commanderId,
+        input.backend,
+        input.backendId ?? null,
+        input.backendUrl ?? null,
+        at,
+        input.dedupeKey ?? null,
+      )
+    ).rows;
     if (row) return { incident: toIncident(row), created: true };
 
     const existing = (input.dedupeKey ? await this.findIncidentByDedupeKey(input.dedupeKey) : null) ?? (await this.getIncident(input.id));
@@ -90,13 +159,7 @@ export class KyselyIncidentStore implements IncidentStore, RoleStore {
   }
 
   async listOpenIncidents(): Promise<Incident[]> {
-    const rows = await this.db
-      .selectFrom('incidents')
-      .selectAll()
-      .where('status', 'in', [...OPEN_STATUSES])
-      .orderBy('seq', 'asc')
-      .execute();
-    return rows.map(toIncident);
+    return (await openIncidents(this.db)).rows.map(toIncident);
   }
 
   async listIncidents(f: IncidentFilter): Promise<Incident[]> {
@@ -116,31 +179,44 @@ export class KyselyIncidentStore implements IncidentStore, RoleStore {
   }
 
   async updateIncident(id: string, patch: IncidentPatch, guard?: { expectedVersion?: number; expectedStatus?: IncidentStatus }): Promise<Incident | null> {
-    const row = await this.db
-      .updateTable('incidents')
-      .set((eb) => ({
-        // Kysely drops `undefined` values: only the keys present in the patch are written.
-        title: patch.title,
-        description: patch.description,
-        severity: patch.severity,
-        status: patch.status,
-        services: patch.services === undefined ? undefined : JSON.stringify(patch.services),
-        commander_id: patch.commanderId,
-        backend_id: patch.backendId,
-        backend_url: patch.backendUrl,
-        channel_id: patch.channelId,
-        channel_name: patch.channelName,
-        card_ts: patch.cardTs,
-        announce_ts: patch.announceTs,
-        resolved_at: patch.resolvedAt === undefined ? undefined : msOrNull(patch.resolvedAt),
-        updated_at: ms(patch.updatedAt),
-        version: eb('version', '+', 1),
-      }))
-      .where('id', '=', id)
-      .$if(guard?.expectedVersion !== undefined, (qb) => qb.where('version', '=', guard!.expectedVersion!))
-      .$if(guard?.expectedStatus !== undefined, (qb) => qb.where('status', '=', guard!.expectedStatus!))
-      .returningAll()
-      .executeTakeFirst();
+    // Only the keys present in the patch are written; each shape of patch (which columns, which
+    // guards) is its own statement, compiled once (prepared.ts): the declare flow writes the same
+    // few shapes (channel, card, announcement, backend record) for every incident.
+    const set: Record<string, unknown> = {
+      title: patch.title,
+      description: patch.description,
+      severity: patch.severity,
+      status: patch.status,
+      services: patch.services === undefined ? undefined : JSON.stringify(patch.services),
+      commander_id: patch.commanderId,
+      backend_id: patch.backendId,
+      backend_url: patch.backendUrl,
+      channel_id: patch.channelId,
+      channel_name: patch.channelName,
+      card_ts: patch.cardTs,
+      announce_ts: patch.announceTs,
+      resolved_at: patch.resolvedAt === undefined ? undefined : msOrNull(patch.resolvedAt),
+      updated_at: ms(patch.updatedAt),
+    };
+    const columns = Object.keys(set).filter((c) => set[c] !== undefined) as Array<keyof IncidentsTable>;
+    const byVersion = guard?.expectedVersion !== undefined;
+    const byStatus = guard?.expectedStatus !== undefined;
+    const shape = `${columns.join(',')}|${byVersion}|${byStatus}`;
+    let update = updateByShape.get(shape);
+    if (!update) {
+      update = prepared<unknown[], Selectable<IncidentsTable>>((db, ...p) =>
+        db
+          .updateTable('incidents')
+          .set((eb) => ({ ...Object.fromEntries(columns.map((c, i) => [c, p[i]])), version: eb('version', '+', 1) }))
+          .where('id', '=', p[columns.length]!)
+          .$if(byVersion, (qb) => qb.where('version', '=', p[columns.length + 1]!))
+          .$if(byStatus, (qb) => qb.where('status', '=', p[columns.length + (byVersion ? 2 : 1)]!))
+          .returningAll(),
+      );
+      updateByShape.set(shape, update);
+    }
+    const args = [...columns.map((c) => set[c]), id, ...(byVersion ? [guard!.expectedVersion] : []), ...(byStatus ? [guard!.expectedStatus] : [])];
+    const [row] = (await update(this.db, ...args)).rows;
     return row ? toIncident(row) : null;
   }
 
@@ -156,22 +232,18 @@ export class KyselyIncidentStore implements IncidentStore, RoleStore {
   }
 
   private async incidentWhere(col: 'id' | 'channel_id' | 'dedupe_key', value: string): Promise<Incident | null> {
-    const row = await this.db.selectFrom('incidents').selectAll().where(col, '=', value).executeTakeFirst();
+    const [row] = (await incidentBy[col](this.db, value)).rows;
     return row ? toIncident(row) : null;
   }
 
   // -- roles ----------------------------------------------------------------------------------
 
   async setRole(incidentId: string, role: string, userId: string): Promise<void> {
-    await this.db
-      .insertInto('incident_roles')
-      .values({ incident_id: incidentId, role, user_id: userId })
-      .onConflict((oc) => oc.columns(['incident_id', 'role']).doUpdateSet({ user_id: userId }))
-      .execute();
+    await upsertRole(this.db, incidentId, role, userId);
   }
 
   async getRoles(incidentId: string): Promise<Record<string, string>> {
-    const rows = await this.db.selectFrom('incident_roles').select(['role', 'user_id']).where('incident_id', '=', incidentId).orderBy('role').execute();
+    const { rows } = await selectRoles(this.db, incidentId);
     return Object.fromEntries(rows.map((r) => [r.role, r.user_id]));
   }
 }

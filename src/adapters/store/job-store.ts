@@ -3,7 +3,41 @@ import type { Clock } from '../../ports/clock.js';
 import type { Job, JobState, JobStore, NewJob } from '../../ports/store.js';
 import type { DialectOps } from './dialect.js';
 import { ms, parseJson, toDate, toJson } from './mapping.js';
+import { prepared } from './prepared.js';
 import type { Database, JobsTable } from './schema.js';
+
+// Every enqueue and every finished job: compiled once (prepared.ts).
+const insertJob = prepared<
+  [string, string, string | null, string, string, number, number, string | null, number | null, string | null, number, number],
+  { id: string }
+>((db, id, kind, key, payload, state, attempts, runAfter, claimedBy, claimedUntil, lastError, createdAt, updatedAt) =>
+  db
+    .insertInto('jobs')
+    .values({
+      id,
+      kind,
+      key,
+      payload,
+      state,
+      attempts,
+      run_after: runAfter,
+      claimed_by: claimedBy,
+      claimed_until: claimedUntil,
+      last_error: lastError,
+      created_at: createdAt,
+      updated_at: updatedAt,
+    })
+    .onConflict((oc) => oc.doNothing())
+    .returning('id'),
+);
+const completeOne = prepared<[number, string, string], unknown>((db, now, id, worker) =>
+  db
+    .updateTable('jobs')
+    .set({ state: 'done', claimed_by: null, claimed_until: null, updated_at: now })
+    .where('id', '=', id)
+    .where('claimed_by', '=', worker)
+    .where('state', '=', 'running'),
+);
 
 /** The durable job queue (table jobs). */
 export class KyselyJobStore implements JobStore {
@@ -13,14 +47,24 @@ export class KyselyJobStore implements JobStore {
     private readonly ops: Pick<DialectOps, 'skipLocked'>,
   ) {}
 
-  async enqueueJob(job: NewJob): Promise<boolean> {
-    const row = await this.db
-      .insertInto('jobs')
-      .values(jobRow(job, this.clock.now().getTime()))
-      .onConflict((oc) => oc.doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    return row !== undefined;
+  async enqueueJob(job: NewJob, claim?: { worker: string; until: Date }): Promise<boolean> {
+    const r = jobRow(job, this.clock.now().getTime());
+    const { rows } = await insertJob(
+      this.db,
+      r.id,
+      r.kind,
+      r.key,
+      r.payload,
+      claim ? 'running' : r.state,
+      claim ? 1 : r.attempts,
+      r.run_after,
+      claim ? claim.worker : r.claimed_by,
+      claim ? ms(claim.until) : r.claimed_until,
+      r.last_error,
+      r.created_at,
+      r.updated_at,
+    );
+    return rows.length > 0;
   }
 
   async claimJobs(kinds: string[], worker: string, limit: number, now: Date, leaseMs: number): Promise<Job[]> {
@@ -107,7 +151,8 @@ export class KyselyJobStore implements JobStore {
   }
 
   async completeJob(id: string, worker: string): Promise<void> {
-    await this.completeJobs([id], worker);
+    // Guarded by the claim, as completeJobs.
+    await completeOne(this.db, this.clock.now().getTime(), id, worker);
   }
 
   async completeJobs(ids: string[], worker: string): Promise<void> {

@@ -1,31 +1,33 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { NewTimelineEntry, TimelineEntry, TimelineStore } from '../../ports/store.js';
 import { ms, toDate } from './mapping.js';
-import type { Database } from './schema.js';
+import { prepared } from './prepared.js';
+import type { Database, TimelineTable } from './schema.js';
+
+// Every re-render of the announcement reads the timeline (its latest update line).
+const selectTimeline = prepared<[string], Selectable<TimelineTable>>((db, incidentId) =>
+  db.selectFrom('timeline').selectAll().where('incident_id', '=', incidentId).orderBy('at', 'asc').orderBy('id', 'asc'),
+);
+const insertTimeline = prepared<[string, number, string, string, string | null, string | null], { id: number | bigint }>(
+  (db, incidentId, at, kind, text, author, sourceRef) =>
+    db
+      .insertInto('timeline')
+      .values({ incident_id: incidentId, at, kind, text, author, source_ref: sourceRef })
+      .onConflict((oc) => oc.doNothing())
+      .returning('id'),
+);
 
 /** The incident timeline (table timeline). */
 export class KyselyTimelineStore implements TimelineStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async addTimeline(entry: NewTimelineEntry): Promise<boolean> {
-    const row = await this.db
-      .insertInto('timeline')
-      .values({
-        incident_id: entry.incidentId,
-        at: ms(entry.at),
-        kind: entry.kind,
-        text: entry.text,
-        author: entry.author,
-        source_ref: entry.sourceRef ?? null,
-      })
-      .onConflict((oc) => oc.doNothing())
-      .returning('id')
-      .executeTakeFirst();
+    const [row] = (await insertTimeline(this.db, entry.incidentId, ms(entry.at), entry.kind, entry.text, entry.author, entry.sourceRef ?? null)).rows;
     return row !== undefined;
   }
 
   async listTimeline(incidentId: string): Promise<TimelineEntry[]> {
-    const rows = await this.db.selectFrom('timeline').selectAll().where('incident_id', '=', incidentId).orderBy('at', 'asc').orderBy('id', 'asc').execute();
+    const { rows } = await selectTimeline(this.db, incidentId);
     return rows.map((r) => ({
       id: Number(r.id),
       incidentId: r.incident_id,

@@ -1,4 +1,4 @@
-import { afterAck } from '../ack.js';
+import { afterAck, beforeReply } from '../ack.js';
 import type { App } from '@slack/bolt';
 import { HELP_TEXT, parseCommand, type ParseResult } from '../../domain/command.js';
 import type { Deps } from '../../services/deps.js';
@@ -63,8 +63,10 @@ export function registerCommands(app: App, deps: Deps): void {
     try {
       const answer = await runIncidentCommand(deps, c, { userId: command.user_id, channelId: command.channel_id, triggerId: command.trigger_id });
       const reply = answer && render(answer);
-      if (reply)
+      if (reply) {
+        await beforeReply();
         await respond({ response_type: reply.inChannel ? 'in_channel' : 'ephemeral', text: reply.text, ...(reply.blocks ? { blocks: reply.blocks } : {}) });
+      }
     } catch (err) {
       await reportToUser(deps.logger, err, (text) => respond({ response_type: 'ephemeral', text }), { command: c.kind });
     }

@@ -8,9 +8,30 @@ import { declareReply } from '../blocks/incident.js';
 import { assignRole, changeSeverity, changeStatus } from '../../services/lifecycle.js';
 import { DeclareBlocks, FormBlocks, Views } from '../ids.js';
 import { afterSubmit } from './answers.js';
+import { beforeReply } from '../ack.js';
 import { readInput, readText } from './view-values.js';
 
 const DeclareMeta = z.object({ channel: z.string().optional() }).catch({});
+
+/** What a declare modal's ack carries: each invalid field's error, or null when it is valid. */
+export interface DeclareModalErrors {
+  response_action: 'errors';
+  errors: Record<string, string>;
+}
+
+/**
+ * The declare modal's ack, from its values alone (no I/O): the errors on the right fields, or null
+ * to close it. The HTTP receiver's early ack (slack/bolt.ts) calls it before the request reaches
+ * Bolt, and the listener below for Socket Mode.
+ */
+export function declareModalAck(v: ViewSubmitAction['view']['state']['values']): DeclareModalErrors | null {
+  const title = readText(v, DeclareBlocks.title);
+  const errors: Record<string, string> = {};
+  if (!title) errors[DeclareBlocks.title] = 'A title is required.';
+  if (title.length > 200) errors[DeclareBlocks.title] = 'At most 200 characters.';
+  if (!parseSeverity(readText(v, DeclareBlocks.severity))) errors[DeclareBlocks.severity] = `Choose a severity: ${SEVERITY_INPUTS}.`;
+  return Object.keys(errors).length ? { response_action: 'errors', errors } : null;
+}
 
 export function registerViews(app: App, deps: Deps): void {
   // Declare modal. Validation errors go back on the right field, in the ack. The similar-incident
@@ -19,12 +40,9 @@ export function registerViews(app: App, deps: Deps): void {
     const v = view.state.values;
     const title = readText(v, DeclareBlocks.title);
     const severity = parseSeverity(readText(v, DeclareBlocks.severity));
-    const errors: Record<string, string> = {};
-    if (!title) errors[DeclareBlocks.title] = 'A title is required.';
-    if (title.length > 200) errors[DeclareBlocks.title] = 'At most 200 characters.';
-    if (!severity) errors[DeclareBlocks.severity] = `Choose a severity: ${SEVERITY_INPUTS}.`;
-    if (Object.keys(errors).length || !severity) {
-      await ack({ response_action: 'errors', errors });
+    const invalid = declareModalAck(v);
+    if (invalid || !severity) {
+      await ack(invalid ?? undefined);
       return;
     }
     const meta = DeclareMeta.parse(safeJson(view.private_metadata));
@@ -48,6 +66,7 @@ export function registerViews(app: App, deps: Deps): void {
     await afterSubmit(deps, body.user.id, { view: Views.declare }, async ({ answerIn }) => {
       answerIn(meta.channel);
       const reply = declareReply(await declareOrOffer(deps, input));
+      await beforeReply();
       if (meta.channel) await deps.chat.postEphemeral(meta.channel, body.user.id, reply.text, reply.blocks);
     });
   });
