@@ -14,6 +14,7 @@ import { bufferIncomingMessage, parseHTTPRequestBody } from '@slack/bolt/dist/re
 import { isValidSlackRequest } from '@slack/bolt/dist/receivers/verify-request.js';
 import { LogLevel } from '@slack/web-api';
 import { slackLogger, type SlackChat } from '../adapters/slack/chat.js';
+import { leanFetch } from '../adapters/slack/web-api.js';
 import type { SlackConnection } from '../config.js';
 import { ChatError } from '../errors.js';
 import { afterAcks } from './ack.js';
@@ -61,7 +62,7 @@ export function buildBolt(
       socketMode: true,
       logger: boltLogger,
       logLevel: LogLevel.WARN,
-      clientOptions: { slackApiUrl },
+      clientOptions: { slackApiUrl, fetch: leanFetch },
       installerOptions: { clientOptions: { slackApiUrl } },
       convoStore: false,
       deferInitialization: true,
@@ -87,7 +88,7 @@ export function buildBolt(
       logger: boltLogger,
       logLevel: LogLevel.WARN,
       convoStore: false,
-      clientOptions: { slackApiUrl, retryConfig: { retries: 2 } },
+      clientOptions: { slackApiUrl, retryConfig: { retries: 2 }, fetch: leanFetch },
       deferInitialization: true,
     });
   }
