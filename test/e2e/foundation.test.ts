@@ -99,6 +99,41 @@ test('a button click is acked at once only when its signature holds: forged, tam
   await bot.waitFor(() => bot.emulator.calls('views.open').length > opensBefore || null, 5000, 'the status modal');
 });
 
+test('a click is handled whatever the order of its payload fields; a signed click that is not valid JSON is acked and does nothing', async () => {
+  // Slack's payload begins with its type, which lets the ack go out before the payload is parsed;
+  // one that names its type later is classified by the full parse instead, and works the same.
+  const incident = await declare(bot, 'high Click field order');
+  const card = messagesWithMarker(bot.emulator, incident.channelId!, 'card:')[0]!;
+  const payload = {
+    team: { id: bot.emulator.state.teamId },
+    api_app_id: bot.emulator.state.appId,
+    user: { id: ALICE },
+    type: 'block_actions',
+    channel: { id: incident.channelId },
+    container: { type: 'message', message_ts: card.ts, channel_id: incident.channelId },
+    trigger_id: bot.emulator.issueTrigger(ALICE),
+    response_url: 'http://127.0.0.1:1/never',
+    actions: [{ type: 'button', action_id: Actions.cardUpdateStatus, block_id: 'card_actions', value: incident.id, action_ts: '1' }],
+  };
+  const opensBefore = bot.emulator.calls('views.open').length;
+  const later = await bot.driver.send(new URLSearchParams({ payload: JSON.stringify(payload) }).toString());
+  assert.equal(later.status, 200);
+  await bot.waitFor(() => bot.emulator.calls('views.open').length === opensBefore + 1 || null, 5000, 'the status modal');
+
+  const { type: _type, ...rest } = payload;
+  const broken = `${JSON.stringify({ type: 'block_actions', ...rest, trigger_id: bot.emulator.issueTrigger(ALICE) }).slice(0, -1)},`;
+  const r = await bot.driver.send(new URLSearchParams({ payload: broken }).toString());
+  assert.equal(r.status, 200, 'acked: it is signed and begins as a click');
+  await bot.settled();
+  assert.equal(bot.emulator.calls('views.open').length, opensBefore + 1, 'the broken click opened nothing');
+  assert.ok(
+    bot.logs.some((l) => l.includes('looked like a click is not one')),
+    'and it is logged',
+  );
+  // The bot still answers.
+  assert.equal((await bot.driver.slash('help', { user: ALICE, channel: GENERAL_CHANNEL_ID })).status, 200);
+});
+
 test('a slash command is acked at once only when its signature holds: forged, tampered, unsigned and stale ones get 401 and declare nothing', async () => {
   // Our workspace and app, so nothing but the signature stands between these and a declaration.
   const body = slashForm(bot, 'declare high Signature check target');
