@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -238,6 +239,33 @@ describe('MCP server at /mcp', () => {
     await assert.rejects(connect(TOKENS.FB_AGENT_COPILOT_TOKEN, { origin: 'https://evil.example' }), (err: Error & { code?: number }) => err.code === 403);
     const same = await post({ authorization: `Bearer ${TOKENS.FB_AGENT_COPILOT_TOKEN}`, origin: bot.url });
     assert.equal(same.status, 200);
+    // DNS rebinding: a page whose own name now resolves to this server sends that name as Origin
+    // and as Host. Matching each other proves nothing (fetch cannot set Host, so node:http does).
+    const port = new URL(bot.url).port;
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const body = JSON.stringify(init);
+      const req = httpRequest(
+        `${bot.url}/mcp`,
+        {
+          method: 'POST',
+          headers: {
+            host: `rebind.evil.example:${port}`,
+            origin: `http://rebind.evil.example:${port}`,
+            authorization: `Bearer ${TOKENS.FB_AGENT_COPILOT_TOKEN}`,
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'content-length': String(Buffer.byteLength(body)),
+          },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    assert.equal(rebound, 403);
   });
 
   test('propose_action posts the Slack approval naming the agent and quoting its reason escaped; wait_for_approval returns after a signed Approve with the result', async () => {
