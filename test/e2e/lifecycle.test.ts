@@ -39,6 +39,16 @@ test('/incident update posts to the channel and the timeline, audited with the u
   assert.ok(audit.some((a) => a.action === 'incident.update_posted' && a.actor === BOB));
 });
 
+test('/incident update naming people as Slack sends them (should_escape: <@U…|name>) reads @name, pinging nobody', async () => {
+  await inChannel(`update handing over to <@${CAROL}|carol>; see <#${INCIDENTS_CHANNEL_ID}|incidents> and <!subteam^S0SRELEADS|@sre-leads>`, BOB);
+  const posted = await bot.waitFor(() => bot.emulator.state.messages(incident.channelId!).find((m) => m.text.includes('handing over')), 3000);
+  assert.match(
+    posted.text,
+    new RegExp(`from <@${BOB}>: handing over to @carol; see #incidents and @sre-leads$`),
+    "only the bot's own mention of the author is markup",
+  );
+});
+
 test('/incident sev changes severity; card, topic and announcement are updated in place', async () => {
   const cardTs = card().ts;
   await inChannel('sev SEV1');
