@@ -1,3 +1,5 @@
+import { namedReferencesAsWords } from '../domain/command.js';
+
 /**
  * The one way untrusted text (alert fields, titles, descriptions, URLs, Claude's output, backend
  * webhook fields, agent input, what a person typed) reaches Slack's mrkdwn. Slack's own escaping of
@@ -13,20 +15,14 @@
  */
 const DISGUISED_LINK = /<((?:https?|mailto|ftp|slack):[^<>|\s]*)\|([^<>]*)>/gi;
 const BARE_LINK = /<((?:https?|mailto|ftp):[^<>|\s]*)>/gi;
-/**
- * A mention Slack wrote with its name (`<@U…|bob>`, `<#C…|general>`, `<!subteam^S…|@oncall>`): what
- * a slash command's text carries for a typed `@bob` (`should_escape`), and what Slack's own
- * messages may hold. Shown as the plain words `@bob`, `#general`, `@oncall`: readable, and, written
- * by the bot as text (never with `link_names`), a mention of nobody. Without a name it is escaped
- * like any other markup.
- */
-const NAMED_REFERENCE = /<(@|#|!subteam\^)[UWCGS][A-Z0-9]+\|([^<>|]+)>/g;
 
 export function escapeText(untrusted: string): string {
-  return String(untrusted)
+  // A mention Slack wrote with its name (what a typed `@bob` becomes in a slash command, with
+  // should_escape) reads as the plain words `@bob`: written by the bot as text (never with
+  // link_names), a mention of nobody. Without a name it is escaped like any other markup.
+  return namedReferencesAsWords(String(untrusted))
     .replace(DISGUISED_LINK, (_m, url: string, label: string) => (label.trim() && label.trim() !== url ? `${url} (${label.trim()})` : url))
     .replace(BARE_LINK, '$1')
-    .replace(NAMED_REFERENCE, (_m, kind: string, label: string) => `${kind === '#' ? '#' : '@'}${label.replace(/^@/, '')}`)
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { startBot, type Bot } from './harness.js';
 import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import type { Incident } from '../../src/domain/incident.js';
-import { ALICE, blocksText, BOB, CAROL, declare, messagesWithMarker, openView } from './helpers.js';
+import { ALICE, blocksText, BOB, CAROL, declare, messagesWithMarker, openView, waitForIncident } from './helpers.js';
 import { Actions, FormBlocks, INPUT, Views } from '../../src/slack/ids.js';
 
 let bot: Bot;
@@ -47,6 +47,21 @@ test('/incident update naming people as Slack sends them (should_escape: <@U…|
     new RegExp(`from <@${BOB}>: handing over to @carol; see #incidents and @sre-leads$`),
     "only the bot's own mention of the author is markup",
   );
+});
+
+test('a title typed with @bob and #incidents (sent as <@U…|bob>, <#C…|incidents>) is recorded, headed and named as the words', async () => {
+  await bot.driver.slash(`declare sev3 Payments slow, ask <@${BOB}|bob> in <#${INCIDENTS_CHANNEL_ID}|incidents>`, { user: ALICE, channel: GENERAL_CHANNEL_ID });
+  const i = await waitForIncident(bot, 'Payments slow, ask @bob in #incidents');
+  await settled();
+  const channel = bot.emulator.state.channel((await bot.fb.deps.store.getIncident(i.id))!.channelId!)!;
+  assert.match(channel.name, /payments-slow-ask-bob-in-incidents$/);
+  const header = messagesWithMarker(bot.emulator, channel.id, `card:${i.id}`)[0]!.blocks!.find((b) => (b as { type: string }).type === 'header') as {
+    text: { text: string };
+  };
+  assert.match(header.text.text, /Payments slow, ask @bob in #incidents$/);
+  await bot.driver.slash('resolve', { user: ALICE, channel: channel.id });
+  await bot.waitFor(async () => (await bot.fb.deps.store.getIncident(i.id))?.status === 'resolved', 3000);
+  await settled();
 });
 
 test('/incident sev changes severity; card, topic and announcement are updated in place', async () => {
