@@ -56,6 +56,14 @@ export interface Incident {
   version: number;
 }
 
+/** How people know each backend (`Incident.backend`, `IncidentBackend.name`): the one display name, wherever one is shown. */
+const BACKEND_LABELS: Record<string, string> = { local: 'Firebreak', rootly: 'Rootly', incidentio: 'incident.io' };
+
+/** A backend's display name ("Rootly" for `rootly`); anything else (a person's id, `system`) unchanged. */
+export function backendLabel(name: string): string {
+  return BACKEND_LABELS[name] ?? name;
+}
+
 export function incidentLabel(i: Pick<Incident, 'seq'>): string {
   return `INC-${i.seq}`;
 }

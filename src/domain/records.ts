@@ -1,4 +1,4 @@
-import type { Incident, IncidentStatus } from './incident.js';
+import { backendLabel, type Incident, type IncidentStatus } from './incident.js';
 import type { Severity } from './severity.js';
 import type { ApproverSnapshot } from './approval-policy.js';
 
@@ -130,7 +130,8 @@ export function withdrawalOf(a: Pick<Approval, 'status' | 'result'>): ApprovalWi
 
 /** Why a withdrawn approval was withdrawn, as a clause: "the runbook “X” was cancelled by <@U1>". */
 export function withdrawalReason(w: ApprovalWithdrawal, user: (id: string) => string, esc: (s: string) => string): string {
-  const by = w.by === 'system' ? '' : ` by ${/^[UW][A-Z0-9]+$/.test(w.by) ? user(w.by) : esc(w.by)}`;
+  // A backend is named by its display name, also in withdrawals stored before there was one ("rootly").
+  const by = w.by === 'system' ? '' : ` by ${/^[UW][A-Z0-9]+$/.test(w.by) ? user(w.by) : esc(backendLabel(w.by))}`;
   return w.because === 'runbook_cancelled' ? `the runbook “${esc(w.runbook)}” was cancelled${by}` : `the incident was ${w.status}${by}`;
 }
 

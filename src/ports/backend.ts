@@ -37,6 +37,14 @@ export interface IncidentBackend {
   /** A link a person can open, for the channel bookmark. */
   incidentUrl(ref: BackendRef): string | null;
   /**
+   * The incident as the backend has it now (incident.io `GET /v2/incidents/{id}`, Rootly
+   * `GET /v1/incidents/{id}`, the store for the local backend). Null when the backend has no such
+   * incident, or will not show it to this key (incident.io answers a private incident as not found
+   * to a key without "View all incident data, including private incidents"). Used where a webhook
+   * names only the id: incident.io's `private_incident.*` events.
+   */
+  fetchIncident(backendId: string): Promise<BackendIncidentSnapshot | null>;
+  /**
    * Insights: one page of the backend's incidents updated at or after `updatedSince`. `cursor` is
    * null for the first page, else the `next` of the previous page (opaque, saved by the caller so a
    * crashed sync resumes); `next` null = done. Absent on the local backend (the store is the record).
@@ -53,6 +61,19 @@ export interface HistoryPageRequest {
 export interface HistoryPage {
   incidents: BackendIncidentRecord[];
   next: string | null;
+}
+
+export interface BackendIncidentSnapshot {
+  backendId: string;
+  title: string | null;
+  summary: string | null;
+  /** Ours; null when the backend's status has no equivalent. */
+  status: IncidentStatus | null;
+  severity: Severity | null;
+  url: string | null;
+  private: boolean;
+  /** When the backend last changed it (ISO), null when it does not say. */
+  updatedAt: string | null;
 }
 
 export interface BackendRef {

@@ -158,6 +158,13 @@ export interface AlertStore {
    * gone throws `incident.not_found` and none is applied.
    */
   joinAlerts(joins: AlertJoin[]): Promise<string[][]>;
+  /**
+   * The alert that opened an episode, counted into its incident exactly once: in one transaction,
+   * while it is still pending, it is marked processed into `incidentId` and the incident's alert
+   * count grows by one. False (nothing changed) when it was already processed: a concurrent worker
+   * (one that stalled past its lease, or the retry that took its job over) counted it first.
+   */
+  countOpeningAlert(alertId: string, incidentId: string): Promise<boolean>;
 }
 
 /** The store's jobs: a durable queue claimed by exactly one worker. */

@@ -288,7 +288,6 @@ async function processFiring(deps: Deps, alert: StoredAlert): Promise<Incident> 
 async function openEpisode(deps: Deps, alert: StoredAlert): Promise<Incident> {
   // Above the storm threshold the episode joins a storm incident instead of opening its own.
   const { incident, storm } = await placeEpisode(deps, alert, alert.id);
-  await countOnce(deps, alert, incident);
   if (storm) await scheduleStormList(deps, incident.id);
   if (deps.backend.name !== 'local') {
     // One backend alert per episode (not per firing): Rootly accepts ~50 alerts/min, a storm would
@@ -299,6 +298,8 @@ async function openEpisode(deps: Deps, alert: StoredAlert): Promise<Incident> {
       { key: `${alert.fingerprint}:${alert.id}:firing` },
     );
   }
+  // Last: counting marks the alert processed, and a retry of a processed alert does nothing more.
+  await countOnce(deps, alert, incident);
   return incident;
 }
 
@@ -326,9 +327,19 @@ function describeAlert(alert: StoredAlert): string {
   return lines.join('\n');
 }
 
-/** Add this alert to the incident's count exactly once, even if the job is retried after the bump. */
+/**
+ * Add the alert that opened an episode to its incident's count exactly once: counted as it leaves
+ * `pending`, in one transaction, so a job retried after the count, or two workers on it at once (one
+ * stalled past its lease while the incident closed, and the retry that took its job over), count
+ * it once. An alert counted by an earlier version (its step mark written, the job cut short before
+ * the alert was marked) is only marked.
+ */
 async function countOnce(deps: Deps, alert: StoredAlert, incident: Incident): Promise<void> {
-  await step(deps, `alert:${alert.id}`, 'counted', async () => deps.store.bumpAlertCount(incident.id, 1));
+  if ((await deps.store.getStep(`alert:${alert.id}`, 'counted')) !== undefined) {
+    await deps.store.markAlert(alert.id, { state: 'processed', incidentId: incident.id, error: null });
+    return;
+  }
+  await deps.store.countOpeningAlert(alert.id, incident.id);
 }
 
 // -- batched "fired again" notes ---------------------------------------------------------------

@@ -12,7 +12,7 @@ import {
   parsePolicy,
   validateParams,
 } from '../domain/approval-policy.js';
-import { incidentLabel, isOpen, type Incident } from '../domain/incident.js';
+import { backendLabel, incidentLabel, isOpen, type Incident } from '../domain/incident.js';
 import { withdrawalOf, withdrawalReason, type ApprovalWithdrawal } from '../domain/records.js';
 import { AppError } from '../errors.js';
 import { ExecutorError, NOT_EXECUTED, type ExecutionResult } from '../ports/executor.js';
@@ -467,7 +467,8 @@ async function whoClosed(deps: Deps, incident: Incident): Promise<string> {
   const closing = entries.filter(
     (e) => e.action === `incident.${incident.status}` || (e.action === 'incident.backend_updated' && hasStatus(e.detail, incident.status)),
   );
-  return closing.at(-1)?.actor ?? 'system';
+  // A backend's change is audited under its id (`rootly`); the withdrawal names it as the normal path does ("Rootly").
+  return backendLabel(closing.at(-1)?.actor ?? 'system');
 }
 
 const hasStatus = (detail: Record<string, unknown> | null, status: string) => (detail?.to as { status?: unknown } | undefined)?.status === status;

@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { canTransition, STATUSES, type Incident, type IncidentStatus } from '../domain/incident.js';
+import { backendLabel, canTransition, STATUSES, type Incident, type IncidentStatus } from '../domain/incident.js';
 import { severityFromPriority } from '../domain/alert.js';
 import { parseSeverity, SEVERITIES, type Severity } from '../domain/severity.js';
+import type { BackendIncidentSnapshot } from '../ports/backend.js';
 import type { IncidentPatch } from '../ports/store.js';
 import { declareIncident } from './declare.js';
 import type { Deps } from './deps.js';
@@ -10,6 +11,7 @@ import { backendChangeNote, refreshIncidentViews } from './incident-views.js';
 import { postmortemJob } from './summaries.js';
 import { observeResolved } from './insights.js';
 import { approvalsWithdrawOnCloseJob } from './approvals.js';
+import { BackendError } from '../errors.js';
 
 /**
  * Incidents created or changed in the backend's own UI (Rootly, incident.io), told to us by
@@ -39,7 +41,18 @@ export const BackendEventSchema = z.object({
     url: z.string().nullable(),
     /** Our incident id, when the backend record carries it (Rootly label `firebreak_id`). */
     firebreakId: z.string().nullable(),
+    /** A private incident (announced without its details, no channel of ours). Absent: public. */
+    private: z.boolean().optional(),
   }),
+  /**
+   * Read the incident from the backend (`fetchIncident`) before anything else. `required`: the
+   * event names only the incident (incident.io's `private_incident.*`). `preferred`: the event
+   * carries it, but the backend adapter reads it the way the bot writes it (incident.io: a status
+   * by its name as well as its category, a severity by its rank among the workspace's), so the
+   * bot's own changes read back unchanged; the event's fields serve when the bot runs another
+   * backend. Absent: the event's fields are used.
+   */
+  fetch: z.enum(['required', 'preferred']).optional(),
 });
 export type BackendEvent = z.infer<typeof BackendEventSchema>;
 
@@ -145,6 +158,16 @@ const INCIDENTIO_EVENTS: Record<string, 'created' | 'updated'> = {
   'public_incident.incident_status_updated_v2': 'updated',
 };
 
+/**
+ * incident.io's events about private incidents carry only the id (`WebhookPrivateResourceV2`), so
+ * nothing private travels through the webhook; the job fetches the incident (`GET /v2/incidents/{id}`,
+ * which needs a key allowed to view private incidents).
+ */
+const INCIDENTIO_PRIVATE_EVENTS: Record<string, 'created' | 'updated'> = {
+  'private_incident.incident_created_v2': 'created',
+  'private_incident.incident_updated_v2': 'updated',
+};
+
 /** Status category → ours: live work is investigating, finished work resolved, refused work cancelled. */
 const INCIDENTIO_CATEGORY: Record<string, IncidentStatus> = {
   triage: 'investigating',
@@ -160,6 +183,23 @@ export function parseIncidentioEvent(body: unknown, webhookId: string): ParsedBa
   const env = z.looseObject({ event_type: z.string().min(1) }).safeParse(body);
   if (!env.success) return { ok: false, reason: `not an incident.io webhook: ${issues(env.error)}` };
   const type = env.data.event_type;
+  const privateKind = INCIDENTIO_PRIVATE_EVENTS[type];
+  if (privateKind) {
+    const ref = z.looseObject({ id: z.string().min(1) }).safeParse((body as Record<string, unknown>)[type]);
+    if (!ref.success) return { ok: false, reason: `incident.io ${type}: ${issues(ref.error)}` };
+    return {
+      ok: true,
+      event: {
+        source: 'incidentio',
+        eventId: webhookId,
+        kind: privateKind,
+        type,
+        at: null,
+        incident: { backendId: ref.data.id, title: null, summary: null, status: null, severity: null, url: null, firebreakId: null, private: true },
+        fetch: 'required',
+      },
+    };
+  }
   const kind = INCIDENTIO_EVENTS[type];
   if (!kind) return { ok: true, ignored: `event type ${type} is not handled` };
   const payload = (body as Record<string, unknown>)[type];
@@ -192,6 +232,11 @@ export function parseIncidentioEvent(body: unknown, webhookId: string): ParsedBa
         url: d.permalink ?? null,
         firebreakId: null, // incident.io echoes no idempotency key; recognised by backend id instead
       },
+      // Read again through the adapter: a category alone cannot tell "Monitoring" (our mitigated)
+      // from "Investigating", nor a severity's name which of ours it stands for ("Critical" is our
+      // high in a workspace with a worse one). Read from the payload, our own mitigate or severity
+      // would come back changed.
+      fetch: 'preferred',
     },
   };
 }
@@ -231,7 +276,9 @@ export const backendEventJobs = [backendEventJob];
 /** How long an incident of ours may wait for its backend id before a backend "created" stops waiting for it. */
 const OWN_CREATE_GRACE_MS = 10 * 60_000;
 
-export async function handleBackendEvent(deps: Deps, ev: BackendEvent): Promise<void> {
+export async function handleBackendEvent(deps: Deps, given: BackendEvent): Promise<void> {
+  const ev = given.fetch ? await fetchedEvent(deps, given) : given;
+  if (!ev) return;
   const ours = await findIncident(deps, ev);
   if (ev.kind === 'created') {
     if (ours) return; // the bot created it (or already adopted it): its announcement exists
@@ -241,11 +288,12 @@ export async function handleBackendEvent(deps: Deps, ev: BackendEvent): Promise<
       throw new Error(`${ev.source} incident ${ev.incident.backendId} may be ours (declare flow still running); retrying`);
     }
     await declareIncident(deps, {
-      title: ev.incident.title ?? `${ev.source === 'rootly' ? 'Rootly' : 'incident.io'} incident ${ev.incident.backendId}`,
+      title: ev.incident.title ?? `${SOURCE_NAME[ev.source]} incident ${ev.incident.backendId}`,
       severity: ev.incident.severity ?? 'medium',
       description: ev.incident.summary ?? '',
       services: [],
-      private: false,
+      // Private: announced without title, description or channel, and no channel of ours (wantsChannel).
+      private: ev.incident.private ?? false,
       commanderId: null,
       declaredBy: null,
       origin: ev.source,
@@ -259,6 +307,57 @@ export async function handleBackendEvent(deps: Deps, ev: BackendEvent): Promise<
   // An update for an incident we never knew (created before the bot was installed): nothing to mirror.
   if (!ours) return;
   await applyUpdate(deps, ours.id, ev);
+}
+
+/**
+ * The event with the incident as the backend has it now (see `fetch`). An event that names only
+ * the incident is dropped (null, logged, not retried) when it cannot be read: the bot runs another
+ * backend, or the backend does not show it to this key (incident.io: a key without "View all
+ * incident data, including private incidents" is told "not found"), or refuses the key; an event
+ * that carries the incident falls back to its own fields then. Other failures throw, and the job
+ * retries.
+ */
+async function fetchedEvent(deps: Deps, ev: BackendEvent): Promise<BackendEvent | null> {
+  const id = ev.incident.backendId;
+  const own = ev.fetch === 'preferred' ? { ...ev, fetch: undefined } : null;
+  if (deps.backend.name !== ev.source) {
+    if (own) return own;
+    deps.logger.warn(
+      { source: ev.source, type: ev.type, backendId: id },
+      `a ${SOURCE_NAME[ev.source]} event names only the incident, and the bot runs another backend: ignored`,
+    );
+    return null;
+  }
+  let snap: BackendIncidentSnapshot | null;
+  try {
+    snap = await deps.backend.fetchIncident(id);
+  } catch (err) {
+    if (err instanceof BackendError && err.code === 'backend.auth') snap = null;
+    else throw err;
+  }
+  if (!snap) {
+    if (own) return own;
+    deps.logger.warn(
+      { source: ev.source, type: ev.type, backendId: id },
+      `${SOURCE_NAME[ev.source]} did not show incident ${id} to Firebreak's key, so the change is not mirrored; for private incidents the key needs "View all incident data, including private incidents"`,
+    );
+    return null;
+  }
+  return {
+    ...ev,
+    fetch: undefined,
+    at: snap.updatedAt,
+    incident: {
+      backendId: snap.backendId,
+      title: snap.title,
+      summary: snap.summary,
+      status: snap.status,
+      severity: snap.severity,
+      url: snap.url,
+      firebreakId: null,
+      private: snap.private,
+    },
+  };
 }
 
 async function findIncident(deps: Deps, ev: BackendEvent): Promise<Incident | null> {
@@ -280,7 +379,7 @@ async function ownCreatePending(deps: Deps, ev: BackendEvent): Promise<boolean> 
   return open.some((i) => i.backendId === null && i.title === ev.incident.title!.slice(0, 200) && now - i.createdAt.getTime() < OWN_CREATE_GRACE_MS);
 }
 
-const SOURCE_NAME: Record<BackendSource, string> = { rootly: 'Rootly', incidentio: 'incident.io' };
+const SOURCE_NAME: Record<BackendSource, string> = { rootly: backendLabel('rootly'), incidentio: backendLabel('incidentio') };
 
 async function applyUpdate(deps: Deps, incidentId: string, ev: BackendEvent): Promise<void> {
   let before: Incident | null = null;

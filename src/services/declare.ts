@@ -1,5 +1,5 @@
 import { renderChannelName, withCollisionSuffix } from '../domain/channel-name.js';
-import { incidentLabel, isOpen, type Incident, type IncidentOrigin } from '../domain/incident.js';
+import { backendLabel, incidentLabel, isOpen, type Incident, type IncidentOrigin } from '../domain/incident.js';
 import { z } from 'zod';
 import type { Severity } from '../domain/severity.js';
 import { AppError, BackendError, ChatError, userMessage } from '../errors.js';
@@ -70,7 +70,7 @@ export const declareFlowJob = defineJob({
       await runDeclareFlow(deps, p);
     } catch (err) {
       if (err instanceof BackendError && (err.code === 'backend.validation' || err.code === 'backend.auth'))
-        throw new PermanentJobError(`the incident was not recorded in ${deps.backend.name}: ${userMessage(err).replace(/^:warning: /, '')}`);
+        throw new PermanentJobError(`the incident was not recorded in ${backendLabel(deps.backend.name)}: ${userMessage(err).replace(/^:warning: /, '')}`);
       if (job.attempts === 1 && p.notify)
         await deps.chat
           .postEphemeral(
@@ -368,7 +368,7 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
           stepWithIntent(deps, flowId, 'bookmark', {
             find: async () => ((await deps.chat.listBookmarks(channel.id)).some((b) => b.link === url) ? true : undefined),
             run: async () => {
-              await deps.chat.addBookmark(channel.id, `${incidentLabel(inc)} in ${deps.backend.name}`, url);
+              await deps.chat.addBookmark(channel.id, `${incidentLabel(inc)} in ${backendLabel(deps.backend.name)}`, url);
               return true;
             },
           }),

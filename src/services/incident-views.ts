@@ -29,7 +29,7 @@ export {
   type IncidentChange,
 } from '../slack/blocks/notes.js';
 export type { StormMember } from '../slack/blocks/storm.js';
-export { briefMessage, postmortemGaveUpMessage, postmortemMessage, summaryMessage } from '../slack/blocks/summary.js';
+export { briefMessage, mentionedUserIds, postmortemForBackend, postmortemGaveUpMessage, postmortemMessage, summaryMessage } from '../slack/blocks/summary.js';
 
 /**
  * What Slack shows of an incident, in one place: the card pinned in its channel, the channel topic,
@@ -43,9 +43,16 @@ export function announceChannel(deps: Deps): string | null {
   return deps.config.env.ANNOUNCE_CHANNEL ?? null;
 }
 
-/** Whether an incident of this origin and severity gets a channel of its own. */
+/**
+ * Whether an incident of this origin and severity gets a channel of its own. A private incident
+ * made in the backend (incident.io) gets none automatically: its members work in the backend's own
+ * private channel, and the bot cannot know who they are, so a channel of ours would either be empty
+ * or invite the wrong people. Someone may still open one ("Open a channel": 'always').
+ */
 export function wantsChannel(deps: Deps, incident: Incident, channel: 'always' | 'auto'): boolean {
-  return channel === 'always' || atLeast(incident.severity, deps.config.file.announce.auto_channel_min_severity);
+  if (channel === 'always') return true;
+  if (incident.private && incident.origin !== 'slack') return false;
+  return atLeast(incident.severity, deps.config.file.announce.auto_channel_min_severity);
 }
 
 function announcementFor(
@@ -161,13 +168,15 @@ export async function refreshIncidentViews(deps: Deps, incidentId: string, only?
 
 /**
  * Where notes about an incident go (alerts firing again, resolved at the source): in a thread under
- * the card, or under the announcement for an incident without a channel. Throws (the job retries)
+ * the card, or under the announcement for an incident without a channel (not a private one's). Throws (the job retries)
  * while the declare flow `flowId` has not posted yet; null when there is nowhere to post.
  */
 export async function incidentThread(deps: Deps, incident: Incident, flowId: string): Promise<{ channel: string; ts: string } | null> {
   if (incident.channelId && incident.cardTs) return { channel: incident.channelId, ts: incident.cardTs };
   const channelWanted = wantsChannel(deps, incident, 'auto');
-  const channel = announceChannel(deps);
+  // Never under a private incident's announcement: the announcement channel is public, and the
+  // notes tell what the incident is about.
+  const channel = incident.private ? null : announceChannel(deps);
   if (!channelWanted && channel && incident.announceTs) return { channel, ts: incident.announceTs };
   const steps = await deps.store.listSteps(flowId);
   const waitingForCard = channelWanted && !('card' in steps);

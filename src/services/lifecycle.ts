@@ -1,4 +1,4 @@
-import { canTransition, incidentLabel, isOpen, STATUSES, type Incident, type IncidentStatus } from '../domain/incident.js';
+import { backendLabel, canTransition, incidentLabel, isOpen, STATUSES, type Incident, type IncidentStatus } from '../domain/incident.js';
 import { SEVERITIES, type Severity } from '../domain/severity.js';
 import { AppError, BackendError } from '../errors.js';
 import { mayAssignRole, protectedRoles, type RoleAuthority } from '../domain/approval-policy.js';
@@ -280,7 +280,7 @@ export async function syncToBackend(deps: Deps, payload: { incidentId: string } 
         deps.logger.warn({ incidentId: incident.id, to: payload.to, err: err.message }, 'backend refused the transition');
         if (incident.channelId)
           await deps.chat
-            .post(incident.channelId, `:warning: ${err.message}. Firebreak's record is ${payload.to}; change it in ${deps.backend.name} by hand.`)
+            .post(incident.channelId, `:warning: ${err.message}. Firebreak's record is ${payload.to}; change it in ${backendLabel(deps.backend.name)} by hand.`)
             .catch(() => undefined);
         return;
       }

@@ -6,6 +6,7 @@ import { onCallList, pageAcknowledged, pageFailed, pagePosted } from '../slack/b
 import type { Page } from '../ports/followthrough-store.js';
 import type { PageAck } from '../ports/oncall.js';
 import { escapeText } from '../slack/mrkdwn.js';
+import { isUserId, personText } from '../slack/ids.js';
 import type { Deps } from './deps.js';
 import { defineJob, PermanentJobError } from './jobs.js';
 import { requireIncident } from './lifecycle.js';
@@ -93,7 +94,7 @@ export async function runPage(deps: Deps, p: z.output<typeof PagePayload>): Prom
         incidentId: incident.id,
         at: deps.clock.now(),
         kind: 'page',
-        text: `Paged ${page.targetName}`,
+        text: `Paged ${personText(page.targetName)}`,
         author: page.pagedBy,
         sourceRef: flow,
       });
@@ -136,17 +137,18 @@ export async function recordPageAck(deps: Deps, page: Page, ack: PageAck): Promi
   await deps.store.audit({
     at: deps.clock.now(),
     incidentId: page.incidentId,
-    actor: by && /^[UW][A-Z0-9]{2,}$/.test(by) ? by : 'system',
+    actor: by && isUserId(by) ? by : 'system',
     action: 'oncall.page_acknowledged',
     detail: { target: page.targetName, by, at: ack.at.toISOString() },
   });
-  const who = by ? (/^[UW][A-Z0-9]{2,}$/.test(by) ? `<@${by}>` : by) : 'Someone';
+  // The acknowledger's name comes from PagerDuty or the backend: record text, escaped (it must not ping in a summary).
+  const who = by ? personText(by) : 'Someone';
   await deps.store.addTimeline({
     incidentId: page.incidentId,
     at: ack.at,
     kind: 'page',
-    text: `${who} acknowledged the page to ${page.targetName}`,
-    author: by && /^[UW]/.test(by) ? by : null,
+    text: `${who} acknowledged the page to ${personText(page.targetName)}`,
+    author: by && isUserId(by) ? by : null,
     sourceRef: `${flow}:ack`,
   });
   const incident = await deps.store.getIncident(page.incidentId);

@@ -1,7 +1,8 @@
+import { backendLabel } from '../domain/incident.js';
 import type { ChatMessage } from '../ports/chat.js';
 import type { SummaryContext, TranscriptLine } from '../ports/summarizer.js';
 import type { Deps } from './deps.js';
-import { briefMessage, postmortemGaveUpMessage, postmortemMessage, summaryMessage } from './incident-views.js';
+import { briefMessage, mentionedUserIds, postmortemForBackend, postmortemGaveUpMessage, postmortemMessage, summaryMessage } from './incident-views.js';
 import { offerSuggestedFollowups } from './followups.js';
 import { requireIncident } from './lifecycle.js';
 import { claudeProposeJob } from './claude-proposals.js';
@@ -162,6 +163,22 @@ export async function latestSummary(deps: Deps, incidentId: string, fresh: boole
 /** How long a resolved incident's draft waits for the backend's post-mortem document to appear. */
 export const POSTMORTEM_WAIT = { checks: 6, intervalMs: 10 * 60_000 };
 
+/**
+ * The draft as the backend keeps it: read outside Slack, so `<@U123>` becomes `@Alice Nakamura`
+ * (Slack's name for the person; their id when Slack does not know them) and Slack's other
+ * references plain Markdown. The copy posted in the channel keeps its mentions.
+ */
+async function forBackend(deps: Deps, markdown: string): Promise<string> {
+  const names = new Map<string, string>();
+  await Promise.all(
+    mentionedUserIds(markdown).map(async (id) => {
+      const u = await deps.chat.userInfo(id).catch(() => null);
+      if (u?.name) names.set(id, u.name);
+    }),
+  );
+  return postmortemForBackend(markdown, names);
+}
+
 interface StoredDraft {
   markdown: string;
   fallback: boolean;
@@ -204,7 +221,7 @@ export async function postPostmortem(
   }
   let outcome: 'saved' | 'not_ready' | 'unsupported' | 'posted' = 'posted';
   if (incident.status === 'resolved' && incident.backendId) {
-    outcome = await deps.backend.savePostmortem({ firebreakId: incident.id, backendId: incident.backendId }, draft.markdown);
+    outcome = await deps.backend.savePostmortem({ firebreakId: incident.id, backendId: incident.backendId }, await forBackend(deps, draft.markdown));
     if (outcome === 'not_ready') {
       if (check < POSTMORTEM_WAIT.checks) {
         await deps.jobs.enqueue(
@@ -214,7 +231,7 @@ export async function postPostmortem(
         );
       } else if (incident.channelId) {
         const mins = Math.round((POSTMORTEM_WAIT.checks * POSTMORTEM_WAIT.intervalMs) / 60_000);
-        const msg = postmortemGaveUpMessage(incident, deps.backend.name, mins);
+        const msg = postmortemGaveUpMessage(incident, backendLabel(deps.backend.name), mins);
         await postOnce(deps, `postmortem:${incidentId}:${draft.at}`, 'gave-up', incident.channelId, msg.marker, () => msg);
       }
     }

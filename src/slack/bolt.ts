@@ -66,7 +66,7 @@ export function buildBolt(
       convoStore: false,
       deferInitialization: true,
     });
-    timeSocketAcks(bolt, metrics);
+    socketAcks(bolt, metrics, logger);
   } else {
     receiver = new httpReceiver.default({
       signingSecret: slack.signingSecret,
@@ -236,18 +236,33 @@ function ackableEarly(req: BufferedIncomingMessage): { kind: 'click' | 'command'
 /**
  * In HTTP mode the server times each request to its ack; over a socket there is no HTTP request,
  * so the same histogram is fed here, from the envelope's arrival to its ack.
+ *
+ * A click no listener acked (an action id the bot does not know: a button from an older version, a
+ * message of another app's, a hand-made payload) is acked once Bolt is done with it: in HTTP mode
+ * `ackFirst` acks every click, but over a socket an unacked envelope makes Slack show the person
+ * an error. Logged at debug: it is not the bot's fault and nothing was done.
  */
-function timeSocketAcks(bolt: App, metrics: Metrics): void {
+function socketAcks(bolt: App, metrics: Metrics, logger: Logger): void {
   const process = bolt.processEvent.bind(bolt);
   bolt.processEvent = async (event) => {
     const started = performance.now();
     const ack = event.ack;
+    let acked = false;
     event.ack = async (response) => {
+      acked = true;
       await ack(response);
       metrics.ackSeconds.observe({ kind: 'slack' }, (performance.now() - started) / 1000);
       metrics.slackRequests.inc({ kind: 'slack', outcome: 'acked' });
     };
-    return process(event);
+    try {
+      return await process(event);
+    } finally {
+      const body = event.body as { type?: unknown; actions?: { action_id?: unknown }[] };
+      if (!acked && body.type === 'block_actions') {
+        logger.debug({ actionIds: (body.actions ?? []).map((a) => String(a.action_id)) }, 'a click no listener handled was acked');
+        await event.ack();
+      }
+    }
   };
 }
 

@@ -1,3 +1,5 @@
+import { escapeText } from './mrkdwn.js';
+
 /**
  * Every Slack action_id, callback_id and block_id the bot uses, in one place. Listeners bind these
  * to callbacks; block builders put them on elements. Values are stable wire names: renaming one
@@ -127,3 +129,12 @@ export const Markers = {
 
 /** A Slack user, channel, bot or user-group id: the only thing the bot turns into a mention or a channel link. */
 export const isSlackId = (id: string) => /^[UWBCGS][A-Z0-9]{2,}$/.test(id);
+
+/** A Slack user id (`U…`, `W…` on Enterprise Grid): a person the bot may mention. A display name never is one. */
+export const isUserId = (id: string) => /^[UW][A-Z0-9]{2,}$/.test(id);
+
+/**
+ * A person or target as record text: a user id as a live mention, an exact `<@U…>` as it is (the
+ * bot wrote it), anything else (a name from a pager or a backend) escaped, so it can never ping.
+ */
+export const personText = (who: string) => (isUserId(who) ? `<@${who}>` : /^<@[UW][A-Z0-9]{2,}>$/.test(who) ? who : escapeText(who));

@@ -56,6 +56,41 @@ export function inertAngles(untrusted: string): string {
   return String(untrusted).replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/**
+ * A timeline entry as mrkdwn to show (the `/incident status` answer): record text with its people
+ * as live mentions and nothing else active; a pinned message (someone else's Slack text, stored as
+ * Slack sent it) made inert whole, its `<!channel>` and mentions included.
+ */
+export function timelineMrkdwn(e: { kind: string; text: string }): string {
+  return escapeKeepingUserMentions(e.kind === 'pin' ? inertAngles(e.text) : e.text);
+}
+
+const SLACK_REF = /<([@#!])([^<>|\s]+)(?:\|([^<>]*))?>|<((?:https?|mailto):[^<>|\s]*)(?:\|([^<>]*))?>/g;
+
+/** The user ids mentioned (`<@U…>`, `<@U…|label>`) in mrkdwn, each once. */
+export function mentionedUserIds(text: string): string[] {
+  return [...new Set([...String(text).matchAll(/<@([UW][A-Z0-9]{2,})(?:\|[^<>]*)?>/g)].map((m) => m[1]!))];
+}
+
+/**
+ * Slack's reference syntax made plain for a reader outside Slack (a backend's copy of a post-mortem):
+ * `<@U1>` → `@Ann Lee` (the name in `names`, else the mention's label, else the id), `<#C1|ops>` →
+ * `#ops`, `<!here>` → `@here`, `<!subteam^S1|@sre>` → `@sre`, `<!date^…|2 May>` → `2 May`,
+ * `<https://x|label>` → `[label](https://x)`. Entities (`&lt;`) are left as they are: Markdown
+ * readers show them as the characters, and nothing here is Slack any more, so nothing pings.
+ */
+export function slackRefsToMarkdown(text: string, names: ReadonlyMap<string, string>): string {
+  return String(text).replace(SLACK_REF, (_m, sigil?: string, ref?: string, label?: string, url?: string, urlLabel?: string) => {
+    if (url) return urlLabel?.trim() && urlLabel.trim() !== url ? `[${urlLabel.trim()}](${url})` : url;
+    const shown = label?.trim();
+    if (sigil === '@') return `@${names.get(ref!) ?? shown?.replace(/^@/, '') ?? ref}`;
+    if (sigil === '#') return `#${shown ?? ref}`;
+    if (ref!.startsWith('date^')) return shown ?? '';
+    if (ref!.startsWith('subteam^')) return shown ? `@${shown.replace(/^@/, '')}` : '@group';
+    return `@${ref}`; // !here, !channel, !everyone
+  });
+}
+
 /** A URL the bot links to itself (a backend record): only http(s), and nothing that could end the link early. */
 export function safeUrl(url: string | null | undefined): string | null {
   if (!url) return null;

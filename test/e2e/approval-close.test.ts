@@ -130,4 +130,31 @@ describe('approvals of a closed incident (signed Slack requests, real bot, emula
     );
     assert.deepEqual(withdrawalOf((await bot.fb.deps.store.getApproval(p.approvalId))!), { because: 'incident_closed', status: 'resolved', by: 'Rootly' });
   });
+
+  test('resolved in Rootly and the withdrawal never ran (a crash): the Approve withdraws it naming Rootly, as the normal path does', async () => {
+    const i = await declare(bot, 'high Token refresh failing');
+    const p = await propose(bot, i.channelId!, 'rollback_deployment service=tokens version=v5', DAVE);
+    const shown = snapshot(i, p.ts);
+    await bot.fb.deps.jobs.stop(1000);
+    try {
+      await handleBackendEvent(bot.fb.deps, {
+        source: 'rootly',
+        eventId: 'evt-resolved-crash',
+        kind: 'updated',
+        type: 'incident.resolved',
+        at: null,
+        incident: { backendId: 'rootly-tokens', title: null, summary: null, status: 'resolved', severity: null, url: null, firebreakId: i.id },
+      });
+      assert.equal((await bot.fb.deps.store.getApproval(p.approvalId))!.status, 'pending', 'the withdrawal job has not run');
+      const n = bot.emulator.state.ephemeralsFor(ALICE, i.channelId!).length;
+      assert.equal((await staleClick(bot, i.channelId!, shown, Actions.approve, ALICE)).status, 200);
+      assert.match(await lastEphemeral(ALICE, i, n), /withdrawn .*because the incident was resolved by Rootly\b/);
+      assert.deepEqual(withdrawalOf((await bot.fb.deps.store.getApproval(p.approvalId))!), { because: 'incident_closed', status: 'resolved', by: 'Rootly' });
+      await bot.waitFor(() => /Withdrawn: the incident was resolved by Rootly\b/.test(blocksText(message(i, p.ts).blocks)), 5000, 'message updated');
+    } finally {
+      bot.fb.deps.jobs.start();
+    }
+    await bot.fb.deps.jobs.idle();
+    assert.equal(receiver.received.length, 0, 'the rollback never ran');
+  });
 });

@@ -14,6 +14,8 @@ import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import { signGeneric, signRootly } from '../../src/webhooks/verify.js';
 import { Actions, DeclareBlocks, FormBlocks, INPUT } from '../../src/slack/ids.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic/server.js';
+import { recordPageAck } from '../../src/services/paging.js';
+import { escapeKeepingUserMentions } from '../../src/slack/mrkdwn.js';
 import { activeFormatting, BOB, CAROL, HOSTILE, messagesWithMarker, openView, waitForIncident } from './helpers.js';
 
 /** Every mrkdwn string in a Slack API argument object (plain_text cannot mention or link). */
@@ -231,6 +233,39 @@ test('a hostile string through every title, summary, alert field and Claude answ
     for (const s of mrkdwnStrings(c.method, c.args))
       for (const bad of activeFormatting(s, allowed)) problems.push(`${c.method}: ${bad} in ${JSON.stringify(s.slice(0, 160))}`);
   assert.deepEqual([...new Set(problems)], []);
+});
+
+test('names from a pager or backend and pinned messages stay inert: the page lines in the timeline, /incident status', async () => {
+  await bot.driver.slash('declare high Checkout paging drill', { user: CAROL, channel: GENERAL_CHANNEL_ID });
+  const i = await incidentTitled('Checkout paging drill');
+  const ch = i.channelId!;
+  const deps = bot.fb.deps;
+  // Someone's message with a mass mention, pinned to the timeline with a :pushpin:.
+  const m = await bot.driver.userMessage(ch, BOB, `heads up ${HOSTILE}`);
+  await bot.driver.reaction(ch, m.ts, CAROL, 'pushpin');
+  await bot.waitFor(async () => (await deps.store.listTimeline(i.id)).some((t) => t.kind === 'pin'), 5000, 'pinned to the timeline');
+  // A page to a target, acknowledged by someone the pager (PagerDuty, a backend) names with a hostile name.
+  const at = new Date();
+  await deps.store.insertPage({ incidentId: i.id, targetKey: 'pd:edge', targetName: 'edge <!here>', message: 'edge is down', pagedBy: CAROL, createdAt: at });
+  await deps.store.patchPage(i.id, 'pd:edge', { state: 'sent', externalId: 'PDX1', sentAt: at });
+  await recordPageAck(deps, (await deps.store.getPage(i.id, 'pd:edge'))!, {
+    at,
+    by: { slackUserId: null, email: null, name: 'Walter <!channel> <@U0ALICE01> <https://evil.example|https://status.example.com>' },
+  });
+  const line = (await deps.store.listTimeline(i.id)).find((t) => t.kind === 'page')!;
+  assert.equal(line.author, null, 'a name is not a user id, even one starting with W');
+  const allowed = new Set([BOB, CAROL, bot.fb.deps.chat.botUserId() ?? '', ch]);
+  // Record text keeps the record's own mentions live where it is shown (summaries, post-mortem skeletons).
+  assert.deepEqual(activeFormatting(escapeKeepingUserMentions(line.text), allowed), [], line.text);
+  assert.match(line.text, /Walter/);
+
+  const answers = () => bot.emulator.calls().filter((c) => c.method === 'response_url' && /\*Latest\*/.test(String(c.args.text ?? '')));
+  const before = answers().length;
+  await bot.driver.slash('status', { user: CAROL, channel: ch });
+  const text = String((await bot.waitFor(() => answers()[before], 5000, 'the status answer')).args.text);
+  assert.match(text, /heads up Edge down/);
+  assert.match(text, /acknowledged the page/);
+  assert.deepEqual(activeFormatting(text, allowed), [], text);
 });
 
 test('activeFormatting finds what a raw post would contain (the check itself can fail)', () => {

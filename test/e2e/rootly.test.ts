@@ -97,6 +97,12 @@ test('post-mortem on Rootly: drafted once (a retry reuses it), on the timeline o
   assert.ok(mine, 'the incident resolved by the first test');
   await bot.waitFor(() => inc.events.some((e) => e.event.startsWith('Post-mortem draft (Firebreak)')), 8000, 'draft on the Rootly timeline');
   await bot.fb.deps.jobs.idle();
+  // Rootly's copy is read outside Slack: people by name, no Slack mention syntax. The channel's copy keeps its mentions.
+  const saved = inc.events.find((e) => e.event.startsWith('Post-mortem draft (Firebreak)'))!.event;
+  assert.doesNotMatch(saved, /<@|<#|<!/, saved);
+  assert.match(saved, /@Alice Nakamura/);
+  const posted = messagesWithMarker(bot.emulator, mine.channelId!, `postmortem:${mine.id}`)[0]!;
+  assert.match(blocksText(posted.blocks), /<@U0ALICE01>/);
   let drafts = 0;
   const summarizer = bot.fb.deps.summarizer;
   const original = summarizer.postmortem.bind(summarizer);

@@ -110,6 +110,27 @@ describe('the bot in Socket Mode', () => {
     await bot.waitFor(() => openView(bot.emulator, BOB, Views.status), 3000, 'the status modal');
   });
 
+  test('a click on a button no listener knows (an older version of the bot made it) is acked, so Slack shows no error; logged at debug', async () => {
+    const msg = bot.emulator.state.postMessage(GENERAL_CHANNEL_ID, {
+      user: 'UFIREBREAK',
+      asBot: true,
+      text: 'from an older Firebreak',
+      blocks: [
+        {
+          type: 'actions',
+          block_id: 'old',
+          elements: [{ type: 'button', action_id: 'retired_button_v0', text: { type: 'plain_text', text: 'Old' }, value: 'x' }],
+        },
+      ],
+    });
+    const r = await bot.driver.click({ channel: GENERAL_CHANNEL_ID, ts: msg.ts }, 'retired_button_v0', { user: BOB });
+    assert.equal(r.status, 200, 'acked (an unacked envelope times out: status 0)');
+    assert.ok(r.ms < 3000, `ack took ${r.ms} ms`);
+    const line = await bot.waitFor(() => bot.logs.find((l) => l.includes('a click no listener handled was acked')), 3000, 'the debug line');
+    assert.match(line, /"level":(20|"debug")/);
+    assert.match(line, /retired_button_v0/);
+  });
+
   test('events arrive over the socket: the Home tab lists open incidents; a retry of the same event is processed once', async () => {
     const first = await bot.driver.appHomeOpened(CAROL);
     assert.equal(first.status, 200);

@@ -232,3 +232,28 @@ describe('incident.io webhooks', () => {
     }
   });
 });
+
+describe('incident.io private incidents', () => {
+  test('a key that may not view private incidents: the event is acknowledged and dropped (logged), nothing announced, no retry loop', async () => {
+    const { startFakeIncidentIo } = await import('../fakes/incidentio/fake.js');
+    const { createIncidentIoBackend } = await import('../../src/adapters/backend/incidentio/backend.js');
+    const blind = await startFakeIncidentIo({ viewPrivate: false });
+    const h = await buildHarness({ backend: createIncidentIoBackend({ apiKey: 'incidentio-test-key', baseUrl: blind.url, timeoutMs: 1000 }) });
+    try {
+      const { incident } = await blind.createInUi({ name: 'Credential stuffing on admin', visibility: 'private' });
+      const type = 'private_incident.incident_created_v2';
+      const res = await incidentio(h, { event_type: type, [type]: { id: incident.id } }, 'msg_private_1');
+      assert.equal(res.status, 202);
+      await h.drain();
+      assert.equal(blind.calls({ route: 'GET /v2/incidents/{id}' }).length, 1, 'read once, not retried');
+      assert.equal((await h.store.listOpenIncidents()).length, 0);
+      assert.equal(h.chat.announcements().length, 0);
+      const db = (h.store as unknown as { db: any }).db;
+      const job = await db.selectFrom('jobs').selectAll().where('kind', '=', 'backend.event').executeTakeFirst();
+      assert.equal(job?.state, 'done');
+    } finally {
+      await h.close();
+      await blind.close();
+    }
+  });
+});

@@ -328,6 +328,53 @@ describe('a stalled batch and a lone retry of the same repeat', () => {
   });
 });
 
+describe('a stalled worker and a lone retry of the same repeat after the incident closed', () => {
+  test('both open the next episode with it: the repeat is counted once, in the new incident', async () => {
+    const h = await buildHarness({ file: { alerts: { dedupe_window_minutes: 10, batch_seconds: 30, rate_limit_per_minute: 10_000 } } });
+    try {
+      const { processAlert, processAlerts } = await import('../../src/services/alerts.js');
+      const alert = { title: 'Payments queue depth above 10k', service: 'payments' };
+      await fire(h, alert);
+      await h.drain();
+      const [first] = await allIncidents(h);
+      // The repeat is stored and queued while no worker runs; then the incident is resolved.
+      await h.runner.stop(1000);
+      await fire(h, alert);
+      const repeat = (await h.store.listAlerts({})).find((a) => a.state === 'pending')!;
+      await changeStatus(h.deps, first!.id, 'resolved', 'U0ALICE01');
+      // Worker B (the retry that took the job over) opens the next episode with the repeat; just
+      // as it is about to count it, worker A (stalled past its lease with the repeat in its batch)
+      // wakes up and does the same, all the way to its commit.
+      let woken = false;
+      const storeB = Object.create(h.store) as typeof h.store;
+      storeB.getStep = async (flowId, name) => {
+        const read = await h.store.getStep(flowId, name);
+        if (!woken && flowId === `alert:${repeat.id}` && name === 'counted') {
+          woken = true;
+          assert.deepEqual(await processAlerts(h.deps, [{ payload: { alertId: repeat.id }, job: { id: 'job-of-a' } }]), []);
+        }
+        return read as never;
+      };
+      await processAlert({ ...h.deps, store: storeB }, repeat.id);
+      assert.ok(woken, 'worker A ran while B was counting');
+      const [next, ...rest] = await allIncidents(h);
+      assert.equal(rest.length, 0, 'one next episode');
+      assert.notEqual(next!.id, first!.id);
+      assert.equal(next!.alertCount, 1, 'the repeat, counted once');
+      assert.equal((await h.store.getIncident(first!.id))!.alertCount, 1, 'the closed incident keeps its own count');
+      assert.deepEqual(
+        { state: (await h.store.getAlert(repeat.id))!.state, incidentId: (await h.store.getAlert(repeat.id))!.incidentId },
+        {
+          state: 'processed',
+          incidentId: next!.id,
+        },
+      );
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('crash after 202', () => {
   test('the stored alert and its job survive; a new runner picks the job up when the lease expires', async () => {
     const h = await buildHarness();

@@ -563,6 +563,22 @@ function storeContract(open: () => Promise<Opened>): void {
       assert.equal((await s.getIncident(incident.id))!.alertCount, incident.alertCount + 2);
     });
 
+    test('countOpeningAlert counts a pending alert into its incident once, marking it processed; two at once count it once', async () => {
+      const { incident } = await s.createIncident(newIncident());
+      const a = newAlert({ receivedAt: at(3) });
+      await s.insertAlert(a);
+      const both = await Promise.all([s.countOpeningAlert(a.id, incident.id), s.countOpeningAlert(a.id, incident.id)]);
+      assert.deepEqual(both.sort(), [false, true]);
+      assert.equal((await s.getIncident(incident.id))!.alertCount, incident.alertCount + 1);
+      assert.deepEqual(await s.getAlert(a.id), { ...a, state: 'processed', incidentId: incident.id, error: null });
+      assert.equal(await s.countOpeningAlert(a.id, incident.id), false, 'a retry after the commit');
+      assert.equal((await s.getIncident(incident.id))!.alertCount, incident.alertCount + 1);
+      const orphan = newAlert({ receivedAt: at(4) });
+      await s.insertAlert(orphan);
+      await assert.rejects(s.countOpeningAlert(orphan.id, uid('missing_')), (e) => e instanceof AppError && e.code === 'incident.not_found');
+      assert.equal((await s.getAlert(orphan.id))!.state, 'pending', 'all or nothing');
+    });
+
     test('mark, get and list by fingerprint and incident', async () => {
       const fp = uid('fp_');
       const a1 = (await s.insertAlert(newAlert({ fingerprint: fp, receivedAt: at(1) }))).alert;

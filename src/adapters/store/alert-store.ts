@@ -222,6 +222,28 @@ export class KyselyAlertStore implements AlertStore {
       return out;
     });
   }
+
+  async countOpeningAlert(alertId: string, incidentId: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      // As in joinAlerts: only a pending alert is taken (PostgreSQL's row lock makes a concurrent
+      // taker wait, then find it processed), so two workers on one alert count it once.
+      const taken = await trx
+        .updateTable('alerts')
+        .set({ state: 'processed', incident_id: incidentId, error: null })
+        .where('id', '=', alertId)
+        .where('state', '=', 'pending')
+        .returning('id')
+        .execute();
+      if (taken.length === 0) return false;
+      const bumped = await trx
+        .updateTable('incidents')
+        .set((eb) => ({ alert_count: eb('alert_count', '+', 1) }))
+        .where('id', '=', incidentId)
+        .executeTakeFirst();
+      if (Number(bumped.numUpdatedRows) === 0) throw new AppError('incident.not_found', `Incident ${incidentId} not found`, { incidentId });
+      return true;
+    });
+  }
 }
 
 function toAlert(r: Selectable<AlertsTable>): StoredAlert {

@@ -97,6 +97,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
       getFingerprint: true,
       claimFingerprint: true,
       joinAlerts: true,
+      countOpeningAlert: true,
     }),
     ...methodsOf<JobStore>(new KyselyJobStore(db, clock, ops), {
       enqueueJob: true,

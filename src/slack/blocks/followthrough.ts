@@ -1,4 +1,4 @@
-import { incidentLabel, type Incident } from '../../domain/incident.js';
+import { backendLabel, incidentLabel, type Incident } from '../../domain/incident.js';
 import type { OnCallPerson } from '../../domain/oncall.js';
 import type { Block } from '../../ports/chat.js';
 import type { Followup, Page } from '../../ports/followthrough-store.js';
@@ -93,7 +93,7 @@ const followupLine = (f: Followup) =>
   `${f.state === 'done' ? ':white_check_mark:' : ':black_square_button:'} ${escapeText(f.text)} — ${f.ownerId ? user(f.ownerId) : '_no owner_'}${f.due ? ` · due ${f.due}` : ''}${f.backendUrl ? ` · <${f.backendUrl}|open>` : ''}`;
 
 export function followupCreated(f: Followup, backend: string): string {
-  return `:memo: Follow-up added by ${user(f.createdBy)}: ${escapeText(f.text)}${f.ownerId ? ` (owner ${user(f.ownerId)})` : ''}${f.due ? `, due ${f.due}` : ''}${backend !== 'local' ? ` — recording it in ${backend}` : ''}`;
+  return `:memo: Follow-up added by ${user(f.createdBy)}: ${escapeText(f.text)}${f.ownerId ? ` (owner ${user(f.ownerId)})` : ''}${f.due ? `, due ${f.due}` : ''}${backend !== 'local' ? ` — recording it in ${backendLabel(backend)}` : ''}`;
 }
 
 export function followupList(i: Incident, list: Followup[]): { text: string; blocks: Block[] } {

@@ -1,9 +1,10 @@
-import { incidentLabel, type Incident } from '../../domain/incident.js';
+import { backendLabel, incidentLabel, type Incident } from '../../domain/incident.js';
 import { SEVERITIES, SEVERITY_EMOJI } from '../../domain/severity.js';
 import type { Block } from '../../ports/chat.js';
 import type { DeclareOutcome } from '../../services/declare.js';
 import { Actions, DeclareBlocks, FormBlocks, INPUT, Markers, Views, numbered } from '../ids.js';
 import { actions, channelLink, clip, context, divider, escapeText, fields, header, link, mrkdwn, plain, section, time, user } from './common.js';
+import { timelineMrkdwn } from '../mrkdwn.js';
 
 const STATUS_EMOJI: Record<Incident['status'], string> = {
   investigating: ':mag:',
@@ -43,7 +44,7 @@ export function incidentCard(
   const ctx = [`Declared ${time(i.createdAt)} by ${user(i.declaredBy)}`, `origin: ${escapeText(i.origin)}${i.source ? ` (${escapeText(i.source)})` : ''}`];
   if (roleLines.length) ctx.push(roleLines.join(' · '));
   if (i.alertCount > 0) ctx.push(`:rotating_light: ${i.alertCount} alert${i.alertCount === 1 ? '' : 's'}`);
-  if (opts.backendUrl ?? i.backendUrl) ctx.push(link(opts.backendUrl ?? i.backendUrl, `Open in ${i.backend}`));
+  if (opts.backendUrl ?? i.backendUrl) ctx.push(link(opts.backendUrl ?? i.backendUrl, `Open in ${backendLabel(i.backend)}`));
   blocks.push(context(ctx.join(' · ')));
   if (i.status !== 'resolved' && i.status !== 'cancelled') {
     blocks.push(
@@ -117,7 +118,7 @@ export function announcement(
         ['Channel', channelLink(i.channelId, i.channelName)],
       ]),
       context(
-        `origin: ${escapeText(i.origin)}${i.source ? ` (${escapeText(i.source)})` : ''} · declared ${time(i.createdAt)}${i.backendUrl ? ` · ${link(i.backendUrl, i.backend)}` : ''}`,
+        `origin: ${escapeText(i.origin)}${i.source ? ` (${escapeText(i.source)})` : ''} · declared ${time(i.createdAt)}${i.backendUrl ? ` · ${link(i.backendUrl, backendLabel(i.backend))}` : ''}`,
       ),
       // An open incident without a channel says why, and offers one (opened by the resumable declare flow).
       ...(!closed && !i.channelId && opts.noChannelReason
@@ -242,11 +243,11 @@ export function duplicatePrompt(existing: Incident, draftId: string): { text: st
 }
 
 /** `/incident status`: the incident, its roles and the latest five timeline entries (stored escaped). */
-export function statusReply(i: Incident, roles: Record<string, string>, latest: readonly { at: Date; text: string }[]): { text: string } {
+export function statusReply(i: Incident, roles: Record<string, string>, latest: readonly { at: Date; kind: string; text: string }[]): { text: string } {
   const roleText = Object.entries(roles)
     .map(([r, u]) => `${r}: <@${u}>`)
     .join(' · ');
-  const last = latest.map((t) => `• ${time(t.at)} ${t.text}`).join('\n');
+  const last = latest.map((t) => `• ${time(t.at)} ${timelineMrkdwn(t)}`).join('\n');
   return {
     text: `*${incidentLabel(i)} ${escapeText(i.title)}*\n${SEVERITY_EMOJI[i.severity]} ${i.severity} · ${statusLine(i)}\n${roleText || 'no roles assigned'}${last ? `\n*Latest*\n${last}` : ''}`,
   };

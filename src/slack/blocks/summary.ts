@@ -3,6 +3,7 @@ import type { Block } from '../../ports/chat.js';
 import { Markers } from '../ids.js';
 import { context, escapeText, header, section, user } from './common.js';
 import { markdownToBlocks } from './postmortem.js';
+import { mentionedUserIds, slackRefsToMarkdown } from '../mrkdwn.js';
 
 /**
  * The messages Claude's writing is shown in: the brief after declare, the streamed catch-up
@@ -90,3 +91,13 @@ function chunks(text: string, fromRecord = false) {
   if (cur) out.push(section(cur));
   return out.slice(0, 45);
 }
+
+/**
+ * A post-mortem draft as a backend keeps it (read outside Slack): mentions as `@Name` from `names`
+ * (user id → Slack's name for them), Slack's other references as plain Markdown.
+ */
+export function postmortemForBackend(markdown: string, names: ReadonlyMap<string, string>): string {
+  return slackRefsToMarkdown(markdown, names);
+}
+
+export { mentionedUserIds };

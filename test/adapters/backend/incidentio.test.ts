@@ -148,6 +148,70 @@ describe('incident.io adapter against the fake', () => {
     assert.equal(fake.calls().length, before);
   });
 
+  test('fetchIncident: the incident as incident.io has it now (our severity and status read back as sent), by id or reference number; unknown → null', async () => {
+    const b = make();
+    for (const sev of SEVERITIES) {
+      const ref = await b.createIncident(input({ title: `Fetch ${sev}`, severity: sev, private: sev === 'high' }));
+      const snap = await b.fetchIncident(ref.backendId);
+      assert.deepEqual(
+        { ...snap, updatedAt: typeof snap?.updatedAt },
+        {
+          backendId: ref.backendId,
+          title: `Fetch ${sev}`,
+          summary: 'p99 over 2 s',
+          status: 'investigating',
+          severity: sev,
+          url: ref.url,
+          private: sev === 'high',
+          updatedAt: 'string',
+        },
+      );
+    }
+    const ref = await b.createIncident(input({ severity: 'low' }));
+    await b.transition(refOf(ref.backendId), 'mitigated');
+    assert.equal((await b.fetchIncident(ref.backendId))?.status, 'mitigated', '"Monitoring" reads back as mitigated');
+    await b.transition(refOf(ref.backendId), 'resolved');
+    assert.equal((await b.fetchIncident(ref.backendId))?.status, 'resolved');
+    const reference = fake.incidents().find((x) => x.id === ref.backendId)!.reference;
+    assert.equal((await b.fetchIncident(reference.replace('INC-', '')))?.backendId, ref.backendId);
+    assert.equal(await b.fetchIncident('01NOSUCHINCIDENT'), null);
+    assert.equal(fake.calls({ route: 'GET /v2/incidents/{id}' }).at(-1)?.status, 404);
+    await assert.rejects(make({ apiKey: 'nope' }).fetchIncident(ref.backendId), (e: unknown) => e instanceof BackendError && e.code === 'backend.auth');
+    // The same per-key window as every other route: a lookup over it waits for the 429's retry_after.
+    const unlimited = make({ limiter: null });
+    await unlimited.fetchIncident(ref.backendId); // its severity list read, outside the window below
+    t.now += 61_000;
+    t.sleeps.length = 0;
+    fake.setLimit(1, 60_000);
+    await unlimited.fetchIncident(ref.backendId);
+    assert.equal((await unlimited.fetchIncident(ref.backendId))?.backendId, ref.backendId);
+    assert.equal(fake.calls({ route: 'GET /v2/incidents/{id}' }).filter((c) => c.status === 429).length, 1);
+    assert.equal(t.sleeps.length, 1);
+  });
+
+  test('fetchIncident: a private incident is null to a key that may not view private incidents (the fake answers 404, as for an unknown id)', async () => {
+    const blind = await startFakeIncidentIo({ now: () => t.now, viewPrivate: false });
+    try {
+      const b = createIncidentIoBackend({ apiKey: 'incidentio-test-key', baseUrl: blind.url, sleep, now: () => t.now, random: () => 0.5, timeoutMs: 1000 });
+      const priv = await b.createIncident(input({ private: true }));
+      const pub = await b.createIncident(input());
+      assert.equal(await b.fetchIncident(priv.backendId), null);
+      assert.equal((await b.fetchIncident(pub.backendId))?.private, false);
+      assert.equal(blind.calls({ route: 'GET /v2/incidents/{id}' })[0]!.status, 404);
+      const res = await fetch(`${blind.url}/v2/incidents/${priv.backendId}`, { headers: { authorization: 'Bearer incidentio-test-key' } });
+      const body = (await res.json()) as { type: string; status: number; request_id: string; errors: { code: string }[] };
+      assert.deepEqual([res.status, body.type, body.status, typeof body.request_id, body.errors[0]!.code], [404, 'not_found', 404, 'string', 'not_found']);
+      // Nor does a list show it.
+      const listed = await fetch(`${blind.url}/v2/incidents`, { headers: { authorization: 'Bearer incidentio-test-key' } });
+      assert.deepEqual(
+        ((await listed.json()) as { incidents: { id: string }[] }).incidents.map((i) => i.id),
+        [pub.backendId],
+      );
+    } finally {
+      await blind.close();
+    }
+  });
+
   test('post-mortem: imported once; a retried save finds the document instead of importing a second', async () => {
     const b = make();
     const ref = await b.createIncident(input());

@@ -16,6 +16,14 @@ import { startFakeServer, type FakeServer, type Reply, type RequestContext, type
  * (`closeWithoutPostIncident`, default false). import_postmortem_document makes a new document on
  * every call (as the spec says), in any status; GET /v1/postmortem_documents lists them.
  *
+ * Private incidents: a key without "View all incident data, including private incidents"
+ * (`viewPrivate: false`) is answered 404 for them and does not see them in lists (UNCONFIRMED whether
+ * the real API says 404 or 403 there; the bot treats both as "cannot see it"). `GET /v2/incidents/{id}`
+ * also takes the numeric part of the reference (INC-123 → 123), as the spec says. Changes made "in
+ * incident.io's UI" (`createInUi`, `changeInUi`), and those made through the API (creates,
+ * edits), are sent to a subscribed endpoint as the real webhooks are: `public_incident.*` with the
+ * incident, `private_incident.*` with only its id.
+ *
  * Channels: with incident.io's Slack app installed (`slackApp`, default true) a `standard` incident
  * gets its own channel (`slack_channel_id` in the response); a `retrospective` one gets none unless
  * `retrospective_incident_options.slack_channel_id` attaches it to an existing channel.
@@ -129,6 +137,8 @@ export interface FakeIncidentIoOptions {
   postIncidentFlow?: boolean;
   /** The key may resolve straight to closed, skipping the post-incident flow; default false. */
   closeWithoutPostIncident?: boolean;
+  /** The key may view private incidents; default true. */
+  viewPrivate?: boolean;
   /** incident.io's own Slack app is installed (it makes a channel for each standard incident); default true. */
   slackApp?: boolean;
   /** Users (matched by Slack id), escalation paths, and schedules whose entries name users by id. */
@@ -158,6 +168,22 @@ export interface FakeIncidentIo extends FakeServer {
    */
   acknowledgeEscalation(id: string, userId: string): Promise<number | null>;
   followUps(): { id: string; body: z.infer<typeof followUpPayload> }[];
+  /**
+   * Someone declares an incident in incident.io's UI; with a subscription, `*_incident.incident_created_v2`
+   * is sent (private: only the id). Resolves to the incident and the webhook's HTTP status (null without a subscription).
+   */
+  createInUi(a: {
+    name: string;
+    visibility: 'public' | 'private';
+    severity?: string;
+    summary?: string;
+  }): Promise<{ incident: FakeIncidentIoIncident; status: number | null }>;
+  /** Webhooks sent to the subscription, with the HTTP status each got. */
+  webhookDeliveries(): { type: string; status: number }[];
+  /** Resolves once every webhook the fake has started sending (for API changes) is answered. */
+  webhooksSent(): Promise<void>;
+  /** Someone changes an incident in incident.io's UI (status by name, severity by name); `*_incident.incident_updated_v2` is sent. */
+  changeInUi(id: string, change: { status?: string; severity?: string; name?: string }): Promise<number | null>;
 }
 
 export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Promise<FakeIncidentIo> {
@@ -219,6 +245,10 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     },
   });
   const notFound = () => fail(404, 'not_found', [{ code: 'not_found', message: 'Not found' }]);
+  /** A private incident is invisible to a key without the permission to view private incidents. */
+  const visible = (i: FakeIncidentIoIncident) => i.visibility === 'public' || opts.viewPrivate !== false;
+  /** By id, or by the numeric part of the reference (INC-123 → "123"); only incidents the key may see. */
+  const byIdOrRef = (id: string) => incidents.find((i) => (i.id === id || i.reference === `INC-${id}`) && visible(i));
 
   const validate = <T extends z.ZodType>(ctx: RequestContext, template: string, schema: T): { ok: true; data: z.infer<T> } | { ok: false; reply: Reply } => {
     const errors: { code: string; message: string; field?: string }[] = [];
@@ -369,6 +399,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     if (existing) return { status: 200, body: { incident: incidentJson(existing) } };
     const inc = newIncident(v.data);
     incidents.push(inc);
+    tell(inc, 'incident_created_v2');
     return { status: 200, body: { incident: incidentJson(inc) } };
   });
   route('GET', '/v2/incidents', (ctx) => {
@@ -378,7 +409,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       return fail(422, 'validation_error', [
         { code: 'invalid_value', message: 'sort_by must be one of created_at_newest_first, created_at_oldest_first', field: 'sort_by' },
       ]);
-    let list = sortBy === 'created_at_oldest_first' ? [...incidents] : [...incidents].reverse();
+    let list = (sortBy === 'created_at_oldest_first' ? [...incidents] : [...incidents].reverse()).filter(visible);
     for (const field of ['updated_at', 'created_at'] as const) {
       const gte = ctx.query[`${field}[gte]`];
       if (gte === undefined) continue;
@@ -398,13 +429,13 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     };
   });
   route('GET', '/v2/incidents/{id}', (ctx) => {
-    const inc = incidents.find((i) => i.id === ctx.params.id);
+    const inc = byIdOrRef(ctx.params.id!);
     return inc ? { status: 200, body: { incident: incidentJson(inc) } } : notFound();
   });
   route('POST', '/v2/incidents/{id}/actions/edit', (ctx) => {
     const v = validate(ctx, '/v2/incidents/{id}/actions/edit', editPayload);
     if (!v.ok) return v.reply;
-    const inc = incidents.find((i) => i.id === ctx.params.id);
+    const inc = incidents.find((i) => i.id === ctx.params.id && visible(i));
     if (!inc) return notFound();
     const a = v.data.incident;
     const bad = checkRefs(a);
@@ -428,6 +459,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     if (/monitor/i.test(st.name)) inc.timestamps['Mitigated at'] ??= at;
     if (st.category === 'closed' || st.category === 'learning') inc.timestamps['Resolved at'] ??= at;
     inc.updated_at = at;
+    tell(inc, 'incident_updated_v2');
     return { status: 200, body: { incident: incidentJson(inc) } };
   });
   route('POST', '/v2/incidents/{id}/actions/import_postmortem_document', (ctx) => {
@@ -636,6 +668,44 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     }),
   });
 
+  const deliveries: { type: string; status: number }[] = [];
+  const inFlight = new Set<Promise<unknown>>();
+  /** A Svix-signed webhook to the subscribed endpoint: its HTTP status, null without a subscription. */
+  const send = async (type: string, payload: unknown): Promise<number | null> => {
+    if (!subscription) return null;
+    const body = JSON.stringify({ event_type: type, [type]: payload });
+    // Svix: HMAC-SHA256 over `${id}.${timestamp}.${body}`, keyed by the base64 after `whsec_`.
+    const msgId = `msg_${randomUUID().replace(/-/g, '')}`;
+    const stampSecs = String(Math.floor(now() / 1000));
+    const sig = createHmac('sha256', Buffer.from(subscription.secret.replace(/^whsec_/, ''), 'base64'))
+      .update(`${msgId}.${stampSecs}.${body}`)
+      .digest('base64');
+    const res = await fetch(subscription.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'webhook-id': msgId, 'webhook-timestamp': stampSecs, 'webhook-signature': `v1,${sig}` },
+      body,
+    });
+    await res.text();
+    deliveries.push({ type, status: res.status });
+    return res.status;
+  };
+  /**
+   * incident.io tells its subscribers of every change, those made through the API included (our
+   * own edits come back as webhooks): sent after the answer, as the real service does.
+   */
+  const tell = (inc: FakeIncidentIoIncident, event: 'incident_created_v2' | 'incident_updated_v2') => {
+    if (!subscription) return;
+    const snapshot = structuredClone(inc);
+    const p: Promise<unknown> = new Promise((r) => setImmediate(r))
+      .then(() => sendIncident(snapshot, event))
+      .catch(() => null)
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  };
+  /** incident.io's incident events: the whole incident when public, only its id when private (`WebhookPrivateResourceV2`). */
+  const sendIncident = (inc: FakeIncidentIoIncident, event: 'incident_created_v2' | 'incident_updated_v2') =>
+    inc.visibility === 'private' ? send(`private_incident.${event}`, { id: inc.id }) : send(`public_incident.${event}`, incidentJson(inc));
+
   return {
     ...server,
     specValidationActive: spec !== null,
@@ -654,25 +724,43 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       e.status = 'acked';
       e.events.push({ id: randomUUID(), event: 'acked', occurred_at: at, userIds: [userId] });
       e.updated_at = at;
-      if (!subscription) return null;
       const type = 'public_escalation.escalation_status_updated_v1';
       const u = users.find((x) => x.id === userId);
-      const body = JSON.stringify({ event_type: type, [type]: { actor: u ? { user: userJson(u) } : {}, escalation: escalationJson(e) } });
-      // Svix: HMAC-SHA256 over `${id}.${timestamp}.${body}`, keyed by the base64 after `whsec_`.
-      const msgId = `msg_${randomUUID().replace(/-/g, '')}`;
-      const ts = String(Math.floor(now() / 1000));
-      const sig = createHmac('sha256', Buffer.from(subscription.secret.replace(/^whsec_/, ''), 'base64'))
-        .update(`${msgId}.${ts}.${body}`)
-        .digest('base64');
-      const res = await fetch(subscription.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'webhook-id': msgId, 'webhook-timestamp': ts, 'webhook-signature': `v1,${sig}` },
-        body,
+      return send(type, { actor: u ? { user: userJson(u) } : {}, escalation: escalationJson(e) });
+    },
+    async createInUi(a) {
+      const sev = a.severity ? severities.find((x) => x.name === a.severity) : undefined;
+      if (a.severity && !sev) throw new Error(`no fake severity ${a.severity}`);
+      const inc = newIncident({
+        idempotency_key: `ui-${randomUUID()}`,
+        visibility: a.visibility,
+        name: a.name,
+        ...(a.summary ? { summary: a.summary } : {}),
+        ...(sev ? { severity_id: sev.id } : {}),
       });
-      await res.text();
-      return res.status;
+      incidents.push(inc);
+      return { incident: inc, status: await sendIncident(inc, 'incident_created_v2') };
+    },
+    async changeInUi(id, change) {
+      const inc = incidents.find((i) => i.id === id);
+      if (!inc) throw new Error(`no fake incident ${id}`);
+      if (change.status) {
+        const st = statuses.find((x) => x.name === change.status);
+        if (!st) throw new Error(`no fake status ${change.status}`);
+        inc.incident_status_id = st.id;
+        const at = stamp();
+        if (st.category === 'closed' || st.category === 'learning') inc.timestamps['Resolved at'] ??= at;
+      }
+      if (change.severity) inc.severity_id = severities.find((x) => x.name === change.severity)?.id ?? inc.severity_id;
+      if (change.name) inc.name = change.name;
+      inc.updated_at = stamp();
+      return sendIncident(inc, 'incident_updated_v2');
     },
     followUps: () => followUps,
+    webhookDeliveries: () => deliveries,
+    async webhooksSent() {
+      while (inFlight.size) await Promise.all([...inFlight]);
+    },
     seedIncidents(n) {
       for (let k = 0; k < n; k++) incidents.push(newIncident({ idempotency_key: `seed-${randomUUID()}`, visibility: 'public', name: 'Seeded' }));
     },

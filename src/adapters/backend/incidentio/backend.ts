@@ -2,11 +2,19 @@ import { z } from 'zod';
 import type { IncidentStatus } from '../../../domain/incident.js';
 import { SEVERITIES, type Severity } from '../../../domain/severity.js';
 import { BackendError } from '../../../errors.js';
-import type { BackendCreateInput, BackendIncidentRef, BackendRef, BackendUpdate, BackendUser, IncidentBackend } from '../../../ports/backend.js';
+import type {
+  BackendCreateInput,
+  BackendIncidentRef,
+  BackendIncidentSnapshot,
+  BackendRef,
+  BackendUpdate,
+  BackendUser,
+  IncidentBackend,
+} from '../../../ports/backend.js';
 import { createHttpClient, TransportError, type HttpRequest, type HttpResponse } from '../../http/client.js';
 import { silentLogger, transportToBackendError, type VendorClientOptions } from '../../http/common.js';
 import { createTokenBucketLimiter } from '../../http/token-bucket.js';
-import { historyCursor, historyPage, toHistoryRecord } from './history.js';
+import { historyCursor, historyPage, toHistoryRecord, toStatus } from './history.js';
 
 /**
  * incident.io (v1 catalogue endpoints, v2 incidents) behind the IncidentBackend port.
@@ -45,6 +53,19 @@ const incidentV2 = z.looseObject({
   incident_status: z.looseObject({ category: z.string() }),
 });
 const incidentResult = z.looseObject({ incident: incidentV2 });
+/** `GET /v2/incidents/{id}` (`IncidentV2`): the fields a snapshot reads. */
+const incidentShown = z.looseObject({
+  incident: z.looseObject({
+    id: z.string(),
+    name: z.string(),
+    summary: z.string().optional(),
+    permalink: z.string().optional(),
+    visibility: z.enum(['public', 'private']),
+    incident_status: z.looseObject({ name: z.string(), category: z.string() }),
+    severity: z.looseObject({ id: z.string() }).optional(),
+    updated_at: z.string().optional(),
+  }),
+});
 const errorBody = z.looseObject({
   type: z.string().optional(),
   status: z.number().optional(),
@@ -195,6 +216,16 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
     return hit.id;
   }
 
+  /** Ours for an incident.io severity id: the inverse of `severityId` (so our own change reads back unchanged). */
+  async function severityOf(id: string): Promise<Severity | null> {
+    const find = () => SEVERITIES.find((s) => severityMap?.get(s) === id) ?? null;
+    const hit = find();
+    if (hit) return hit;
+    severityMap = null; // a severity added since the list was read: read it again, once
+    await severityId('critical');
+    return find();
+  }
+
   const assignee = (u: BackendUser) => (u.slackUserId ? { slack_user_id: u.slackUserId } : { email: u.email ?? '' });
 
   async function edit(ref: BackendRef, incident: Record<string, unknown>, what: string): Promise<void> {
@@ -318,6 +349,29 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
 
     incidentUrl(ref: BackendRef): string | null {
       return urls.get(ref.backendId) ?? null;
+    },
+
+    async fetchIncident(backendId: string): Promise<BackendIncidentSnapshot | null> {
+      let res: z.infer<typeof incidentShown>;
+      try {
+        res = await call({ method: 'GET', path: `/v2/incidents/${encodeURIComponent(backendId)}` }, incidentShown, 'the incident lookup');
+      } catch (err) {
+        // Not found, or private and this key may not see private incidents (incident.io does not say which).
+        if (err instanceof BackendError && err.code === 'backend.not_found') return null;
+        throw err;
+      }
+      const i = res.incident;
+      if (i.permalink) urls.set(i.id, i.permalink);
+      return {
+        backendId: i.id,
+        title: i.name.trim() || null,
+        summary: i.summary?.trim() || null,
+        status: toStatus(i.incident_status),
+        severity: i.severity ? await severityOf(i.severity.id) : null,
+        url: i.permalink ?? null,
+        private: i.visibility === 'private',
+        updatedAt: i.updated_at ?? null,
+      };
     },
 
     async listIncidentHistory(req) {
