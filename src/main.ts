@@ -2,6 +2,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { loadEnvFile, type EnvFileResult } from './env-file.js';
 import { createLogger, secretValues } from './log.js';
 import { buildFirebreak } from './app.js';
+import { createServer } from 'node:net';
 import { createHttpServer, listen } from './server.js';
 
 /**
@@ -35,6 +36,12 @@ async function main(): Promise<void> {
       `read ${envFile.applied.length} setting(s) from ${envFile.path}${envFile.overridden.length ? `; the environment's own value kept for ${envFile.overridden.join(', ')}` : ''}`,
     );
 
+  // Nothing is touched before the port is known to be free. A second `npm start` beside a running
+  // one would otherwise empty the running sandbox's database, or (SQLite) end the leases of the
+  // running process's in-flight jobs as a dead run's and start working them, and only then fail on
+  // the port. (Port 0 takes any free port: nothing to check.)
+  if (config.port !== 0) await portFree(config.port, config.host).catch((err: NodeJS.ErrnoException) => listenFailure(config, err));
+
   let sandbox: { routes: import('./http/routes.js').Route[]; consoleUrl(port: number): string; agentToken: string; close(): Promise<void> } | null = null;
   if (config.slackMode === 'sandbox') {
     const { startSandbox } = await import('./sandbox/index.js');
@@ -48,14 +55,7 @@ async function main(): Promise<void> {
   // before Bolt is initialised would be acked with no listener and lost.
   await fb.start();
   const { server, drain } = createHttpServer(fb, sandbox?.routes ?? []);
-  const port = await listen(server, config.port, config.host).catch((err: NodeJS.ErrnoException) => {
-    const why: Record<string, string> = {
-      EADDRINUSE: 'another process already listens there (set PORT to a free port)',
-      EACCES: 'not permitted (ports below 1024 need privileges; set PORT to 1024 or above)',
-      EADDRNOTAVAIL: 'HOST is not an address of this machine',
-    };
-    throw new Error(`cannot listen on ${config.host}:${config.port}: ${why[err.code ?? ''] ?? err.message}`, { cause: err });
-  });
+  const port = await listen(server, config.port, config.host).catch((err: NodeJS.ErrnoException) => listenFailure(config, err));
   logger.info(
     { port, mode: config.slackMode, backend: config.backend, store: fb.deps.store.dialect, startupMs: Math.round(performance.now() - startedAt) },
     `firebreak ready on :${port} (${config.slackMode} mode, ${config.backend} backend, ${fb.deps.store.dialect} store)`,
@@ -86,6 +86,24 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** Listen on the port and let it go at once: fails as the real listen would (EADDRINUSE, EACCES...). */
+function portFree(port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
+
+function listenFailure(config: Config, err: NodeJS.ErrnoException): never {
+  const why: Record<string, string> = {
+    EADDRINUSE: 'another process already listens there (set PORT to a free port)',
+    EACCES: 'not permitted (ports below 1024 need privileges; set PORT to 1024 or above)',
+    EADDRNOTAVAIL: 'HOST is not an address of this machine',
+  };
+  throw new Error(`cannot listen on ${config.host}:${config.port}: ${why[err.code ?? ''] ?? err.message}`, { cause: err });
 }
 
 main().catch((err) => {

@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadEnvFile } from '../src/env-file.js';
@@ -114,6 +115,26 @@ test('a bad value in .env stops start-up with one line naming the variable and t
     assert.match(out, /- PORT: a port number from 1 to 65535/);
     assert.doesNotMatch(out, /RangeError|ERR_SOCKET_BAD_PORT/);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a second npm start beside a running one fails on the port before it touches anything: the running sandbox keeps its database', async () => {
+  const dir = tempDir();
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  const port = (busy.address() as { port: number }).port;
+  // What the running sandbox has in ./data (the second start would empty sandbox.db and its WAL).
+  mkdirSync(join(dir, 'data'));
+  for (const f of ['sandbox.db', 'sandbox.db-wal']) writeFileSync(join(dir, 'data', f), `the running sandbox's ${f}`);
+  try {
+    const { code, out } = await runMain(dir, { PORT: String(port) }, null);
+    assert.equal(code, 1, out);
+    assert.match(out, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: another process already listens there \\(set PORT to a free port\\)`));
+    for (const f of ['sandbox.db', 'sandbox.db-wal']) assert.equal(readFileSync(join(dir, 'data', f), 'utf8'), `the running sandbox's ${f}`, f);
+    assert.doesNotMatch(out, /store migration applied|SANDBOX MODE/, 'nothing was started');
+  } finally {
+    await new Promise<void>((r) => busy.close(() => r()));
     rmSync(dir, { recursive: true, force: true });
   }
 });

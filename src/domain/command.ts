@@ -39,6 +39,18 @@ export type ParseResult = { ok: true; command: Command } | { ok: false; error: s
 
 const USER_MENTION = /^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$/;
 
+/**
+ * A reference Slack wrote with its name (`<@U…|bob>`, `<#C…|general>`, `<!subteam^S…|@oncall>`:
+ * what a typed `@bob` becomes in a slash command's text) as its plain words (`@bob`, `#general`,
+ * `@oncall`). Unnamed markup is left as it is.
+ */
+export function namedReferencesAsWords(text: string): string {
+  return text.replace(
+    /<(@|#|!subteam\^)[UWCGS][A-Z0-9]+\|([^<>|]+)>/g,
+    (_m, kind: string, label: string) => `${kind === '#' ? '#' : '@'}${label.replace(/^@/, '')}`,
+  );
+}
+
 /** Split on whitespace, keeping "double quoted" runs together (for key="a value"). */
 export function tokenize(text: string): string[] {
   const out: string[] = [];
@@ -58,7 +70,9 @@ export function parseCommand(text: string, roles: readonly string[]): ParseResul
       if (!rest.length) return { ok: true, command: { kind: 'declare_modal' } };
       const severity = parseSeverity(rest[0]);
       if (!severity) return { ok: false, error: `Unknown severity \`${rest[0]}\`. Use one of: ${SEVERITY_INPUTS}.` };
-      const title = rest.slice(1).join(' ').trim();
+      // A title is words: `@bob` typed in the command arrives as `<@U…|bob>` (should_escape), and
+      // the record (the card's header, the channel name, the backend's incident) keeps `@bob`.
+      const title = namedReferencesAsWords(rest.slice(1).join(' ')).trim();
       if (!title) return { ok: false, error: 'A title is needed: `/incident declare <severity> <title>`.' };
       if (title.length > 200) return { ok: false, error: 'The title is longer than 200 characters.' };
       return { ok: true, command: { kind: 'declare', severity, title } };

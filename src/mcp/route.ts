@@ -4,6 +4,7 @@ import { BodyTooLargeError, readBody, sendJson, type Route } from '../http/route
 import type { Deps } from '../services/deps.js';
 import { createIngestLimiter, type IngestLimiter } from '../webhooks/ingest-limit.js';
 import { safeEqual } from '../webhooks/verify.js';
+import { isLoopbackHost } from '../sandbox/host.js';
 
 /**
  * `/mcp`: the Model Context Protocol endpoint for AI agents (docs/agents.md), Streamable HTTP in
@@ -49,8 +50,11 @@ export function authenticate(agents: readonly AgentConfig[], authorization: stri
 
 /**
  * A browser page on another site must not drive the endpoint with a token it got hold of (DNS
- * rebinding, a local agent's token): an `Origin` other than ours is refused. Clients that are not
- * browsers (Claude Code, SDK clients) send no Origin.
+ * rebinding, a local agent's token): an `Origin` other than ours is refused. Ours is
+ * FIREBREAK_PUBLIC_URL's, or the request's own Host when that is a loopback name (a local bot, the
+ * sandbox). An Origin that merely equals the Host is not enough: a page that rebinds its own name
+ * to this server's address sends its own name as both. Clients that are not browsers (Claude
+ * Code, SDK clients) send no Origin.
  */
 function originAllowed(req: IncomingMessage, publicUrl: string | undefined): boolean {
   const origin = header(req, 'origin');
@@ -63,7 +67,7 @@ function originAllowed(req: IncomingMessage, publicUrl: string | undefined): boo
   }
   if (publicUrl && o.origin === new URL(publicUrl).origin) return true;
   const host = header(req, 'host');
-  return !!host && o.host === host;
+  return !!host && o.host === host && isLoopbackHost(o.hostname.replace(/^\[|\]$/g, ''));
 }
 
 const jsonRpcError = (res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}) =>

@@ -11,6 +11,7 @@ import { BodyTooLargeError, readBody, sendJson, type Route } from '../http/route
 import { SlackDriver, type SlackEmulator } from '../emulator/slack/index.js';
 import { alertSecret, sampleAlert } from './alerts.js';
 import { isLoopbackHost } from './host.js';
+import { typedMentions } from './mentions.js';
 import { safeEqual } from '../webhooks/verify.js';
 import type { DemoExecutor } from './demo-executor.js';
 import type { DemoPager } from './demo-pager.js';
@@ -172,6 +173,9 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; no
     return d;
   }
 
+  /** Who and what `@name` and `#name` can mean, as the client resolves them when a person types. */
+  const directory = () => ({ users: [...state.users.values()], usergroups: [...state.usergroups.values()], channels: [...state.channels.values()] });
+
   function mustUser(id: string): void {
     const u = state.users.get(id);
     if (!u || u.is_bot) throw new BadRequest(404, `no person ${id} in the workspace`);
@@ -309,7 +313,7 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; no
           const slash = /^\/(\S+)\s*([\s\S]*)$/.exec(b.text);
           if (slash) {
             if (`/${slash[1]}` !== driver.command) throw new BadRequest(400, `/${slash[1]} is not a command here; try ${driver.command} help`);
-            const r = await driver.slash(slash[2]!.trim(), { user: b.user, channel: b.channel });
+            const r = await driver.slash(typedMentions(slash[2]!.trim(), directory(), 'slash'), { user: b.user, channel: b.channel });
             // An ack with a body is what Slack shows the person who typed the command: hand it to the
             // response_url Slack issued with the command, which renders it as Slack would.
             if (r.status === 200 && typeof r.body === 'object' && r.body !== null) {
@@ -317,7 +321,7 @@ export function sandboxRoutes(opts: SandboxRoutesOptions): { routes: Route[]; no
             }
             return sendJson(res, r.status === 200 ? 200 : 502, { ...botAnswer(r), kind: 'command' });
           }
-          const r = await driver.userMessage(b.channel, b.user, b.text, b.threadTs ? { threadTs: b.threadTs } : {});
+          const r = await driver.userMessage(b.channel, b.user, typedMentions(b.text, directory(), 'message'), b.threadTs ? { threadTs: b.threadTs } : {});
           sendJson(res, r.status === 200 ? 200 : 502, { ...botAnswer(r), kind: 'message', ts: r.ts });
         }),
       },

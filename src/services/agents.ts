@@ -1,4 +1,4 @@
-import { effectivePolicy, parsePolicy, validateParams } from '../domain/approval-policy.js';
+import { effectivePolicy, eligibleApprovers, parsePolicy, validateParams } from '../domain/approval-policy.js';
 import { incidentLabel, isOpen, type Incident, type IncidentStatus } from '../domain/incident.js';
 import { agentStarter, runStarter } from '../domain/runbook-run.js';
 import { agentStartRefusal, stepWaitsFor, type Runbook } from '../domain/runbook.js';
@@ -116,6 +116,17 @@ export async function listIncidentsForAgent(deps: Deps, agent: AgentPrincipal, i
 
 export function approvalView(deps: Deps, a: Approval) {
   const policy = parsePolicy(a.policy);
+  // Who may approve was fixed when it was proposed (null: an approval from before that, resolved
+  // at click time). An empty list means nobody ever can: the agent is told, instead of waiting on
+  // it until it expires.
+  const approvers =
+    a.requiresApproval && a.approvers
+      ? [...eligibleApprovers(a.approvers)].filter((u) => policy.allow_self_approval || a.proposerKind !== 'user' || u !== a.proposedBy)
+      : null;
+  const nobody =
+    approvers?.length === 0 && a.status === 'pending'
+      ? '. Nobody can approve this proposal: nobody the policy names held that role or was named when it was proposed (an incident with no commander, say). It will expire unapproved; once someone has taken command, propose it again'
+      : '';
   return {
     approval_id: a.id,
     incident_id: a.incidentId,
@@ -126,7 +137,9 @@ export function approvalView(deps: Deps, a: Approval) {
     proposer_kind: a.proposerKind,
     status: a.status,
     requires_approval: a.requiresApproval,
-    policy: policyInWords(policy),
+    policy: `${policyInWords(policy)}${nobody}`,
+    /** Slack user ids of the people who may approve it, fixed at proposal time (null: not recorded, or no approval needed). */
+    approvers,
     created_at: a.createdAt.toISOString(),
     expires_at: a.expiresAt.toISOString(),
     decided_by: a.decidedBy,

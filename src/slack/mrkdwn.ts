@@ -1,3 +1,5 @@
+import { namedReferencesAsWords } from '../domain/command.js';
+
 /**
  * The one way untrusted text (alert fields, titles, descriptions, URLs, Claude's output, backend
  * webhook fields, agent input, what a person typed) reaches Slack's mrkdwn. Slack's own escaping of
@@ -15,7 +17,10 @@ const DISGUISED_LINK = /<((?:https?|mailto|ftp|slack):[^<>|\s]*)\|([^<>]*)>/gi;
 const BARE_LINK = /<((?:https?|mailto|ftp):[^<>|\s]*)>/gi;
 
 export function escapeText(untrusted: string): string {
-  return String(untrusted)
+  // A mention Slack wrote with its name (what a typed `@bob` becomes in a slash command, with
+  // should_escape) reads as the plain words `@bob`: written by the bot as text (never with
+  // link_names), a mention of nobody. Without a name it is escaped like any other markup.
+  return namedReferencesAsWords(String(untrusted))
     .replace(DISGUISED_LINK, (_m, url: string, label: string) => (label.trim() && label.trim() !== url ? `${url} (${label.trim()})` : url))
     .replace(BARE_LINK, '$1')
     .replace(/&/g, '&amp;')

@@ -5,7 +5,7 @@ import { createAlertIntake } from '../services/alerts.js';
 import { onEscalationUpdated, pagerDutyAckJob } from '../services/paging.js';
 import { backendEventJob, parseIncidentioEvent, parseRootlyEvent, type ParsedBackendEvent } from '../services/backend-events.js';
 import type { Deps } from '../services/deps.js';
-import { proposeForAgent } from '../services/agents.js';
+import { approvalView, proposeForAgent } from '../services/agents.js';
 import { AppError } from '../errors.js';
 import { z } from 'zod';
 import { createHash } from 'node:crypto';
@@ -273,7 +273,10 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
         { incident, action: p.action, params: p.params, reason: p.reason, idempotencyKey },
       );
       if (duplicate) return new Reply(200, 'duplicate', { duplicate: true, approval_id: approval.id, status: approval.status });
-      return new Reply(202, 'accepted', { approval_id: approval.id, status: approval.status, expires_at: approval.expiresAt.toISOString() });
+      // Who may approve, fixed now; an empty list means nobody can (an incident nobody had taken
+      // command of), and `policy` says so: the sender need not wait for the expiry.
+      const { policy, approvers } = approvalView(deps, approval);
+      return new Reply(202, 'accepted', { approval_id: approval.id, status: approval.status, expires_at: approval.expiresAt.toISOString(), policy, approvers });
     } catch (err) {
       if (err instanceof AppError && (err.code === 'action.unknown' || err.code === 'action.invalid_params' || err.code === 'input.invalid'))
         return new Reply(422, 'invalid', { error: err.message });

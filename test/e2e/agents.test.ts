@@ -3,14 +3,16 @@ import assert from 'node:assert/strict';
 import { startBot, type Bot } from './harness.js';
 import { signAgent, signGeneric } from '../../src/webhooks/verify.js';
 import type { Incident } from '../../src/domain/incident.js';
-import { blocksText, declare, messagesWithMarker } from './helpers.js';
+import { blocksText, declare, messagesWithMarker, waitForIncident } from './helpers.js';
+import { postGenericAlert } from '../../bench/lib.js';
 
 const SECRET = 'agent-secret-for-tests-0123456789';
+const ALERT_SECRET = 'alert-secret-for-agent-tests-0123456789';
 let bot: Bot;
 let incident: Incident;
 
 before(async () => {
-  bot = await startBot({ env: { AGENT_WEBHOOK_SECRET: SECRET } });
+  bot = await startBot({ env: { AGENT_WEBHOOK_SECRET: SECRET, ALERT_WEBHOOK_SECRET: ALERT_SECRET } });
   incident = await declare(bot, 'high Elevated 5xx on edge');
 });
 after(async () => bot.close());
@@ -65,6 +67,27 @@ test('an external agent proposes through the same gate: posted for approval, nev
   });
   assert.equal(read.status, 202);
   assert.equal((await bot.fb.deps.store.getApproval(String(read.body.approval_id)))!.status, 'pending', 'even a read waits for a person');
+});
+
+test('the answer names who may approve; into an incident nobody has taken command of it says nobody can', async () => {
+  const held = await propose(
+    { agent: 'sre-copilot', incident: { id: incident.id }, action: 'clear_cache', params: { cache: 'sessions' }, reason: 'stale' },
+    { key: 'k-approvers-1' },
+  );
+  assert.equal(held.status, 202, JSON.stringify(held.body));
+  assert.deepEqual(held.body.approvers, [incident.commanderId]);
+  assert.doesNotMatch(String(held.body.policy), /Nobody can approve/);
+
+  assert.equal(await postGenericAlert(bot.url, ALERT_SECRET, { title: 'Queue depth above 10k', service: 'queue', severity: 'high' }), 202);
+  const opened = await waitForIncident(bot, '[GENERIC] Queue depth above 10k');
+  await bot.waitFor(async () => (await bot.fb.deps.store.getIncident(opened.id))?.channelId, 5000, 'the alert incident channel');
+  const r = await propose(
+    { agent: 'sre-copilot', incident: { id: opened.id }, action: 'clear_cache', params: { cache: 'queue' }, reason: 'drain' },
+    { key: 'k-approvers-2' },
+  );
+  assert.equal(r.status, 202, JSON.stringify(r.body));
+  assert.deepEqual(r.body.approvers, []);
+  assert.match(String(r.body.policy), /Nobody can approve this proposal/);
 });
 
 test('bad proposals are refused with a reason and change nothing', async () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { startBot, type Bot } from './harness.js';
 import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import type { Incident } from '../../src/domain/incident.js';
-import { ALICE, blocksText, BOB, CAROL, declare, messagesWithMarker, openView } from './helpers.js';
+import { ALICE, blocksText, BOB, CAROL, declare, messagesWithMarker, openView, waitForIncident } from './helpers.js';
 import { Actions, FormBlocks, INPUT, Views } from '../../src/slack/ids.js';
 
 let bot: Bot;
@@ -37,6 +37,31 @@ test('/incident update posts to the channel and the timeline, audited with the u
   assert.ok(tl.some((t) => t.kind === 'update' && t.text === 'Rolled back the auth service config' && t.author === BOB));
   const audit = await bot.fb.deps.store.listAudit({ incidentId: incident.id });
   assert.ok(audit.some((a) => a.action === 'incident.update_posted' && a.actor === BOB));
+});
+
+test('/incident update naming people as Slack sends them (should_escape: <@U…|name>) reads @name, pinging nobody', async () => {
+  await inChannel(`update handing over to <@${CAROL}|carol>; see <#${INCIDENTS_CHANNEL_ID}|incidents> and <!subteam^S0SRELEADS|@sre-leads>`, BOB);
+  const posted = await bot.waitFor(() => bot.emulator.state.messages(incident.channelId!).find((m) => m.text.includes('handing over')), 3000);
+  assert.match(
+    posted.text,
+    new RegExp(`from <@${BOB}>: handing over to @carol; see #incidents and @sre-leads$`),
+    "only the bot's own mention of the author is markup",
+  );
+});
+
+test('a title typed with @bob and #incidents (sent as <@U…|bob>, <#C…|incidents>) is recorded, headed and named as the words', async () => {
+  await bot.driver.slash(`declare sev3 Payments slow, ask <@${BOB}|bob> in <#${INCIDENTS_CHANNEL_ID}|incidents>`, { user: ALICE, channel: GENERAL_CHANNEL_ID });
+  const i = await waitForIncident(bot, 'Payments slow, ask @bob in #incidents');
+  await settled();
+  const channel = bot.emulator.state.channel((await bot.fb.deps.store.getIncident(i.id))!.channelId!)!;
+  assert.match(channel.name, /payments-slow-ask-bob-in-incidents$/);
+  const header = messagesWithMarker(bot.emulator, channel.id, `card:${i.id}`)[0]!.blocks!.find((b) => (b as { type: string }).type === 'header') as {
+    text: { text: string };
+  };
+  assert.match(header.text.text, /Payments slow, ask @bob in #incidents$/);
+  await bot.driver.slash('resolve', { user: ALICE, channel: channel.id });
+  await bot.waitFor(async () => (await bot.fb.deps.store.getIncident(i.id))?.status === 'resolved', 3000);
+  await settled();
 });
 
 test('/incident sev changes severity; card, topic and announcement are updated in place', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -10,6 +11,7 @@ import { SECRET, SECRET_ENV, startReceiver } from '../services/approvals-fixture
 import { startBot, type Bot } from './harness.js';
 import { ALICE, blocksText, BOB, declare, firebreakYml, messagesWithMarker, openView, rollbackAction, waitForIncident } from './helpers.js';
 import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
+import { postGenericAlert } from '../../bench/lib.js';
 
 /**
  * The MCP server through a real MCP client (the SDK's own Client and Streamable HTTP transport)
@@ -22,6 +24,7 @@ const TOKENS = {
   FB_AGENT_CHATTY_TOKEN: 'chatty-token-0123456789abcdef012345',
   FB_AGENT_SECURITY_TOKEN: 'security-token-0123456789abcdef01234',
 };
+const ALERT_SECRET = 'alert-secret-for-mcp-tests-0123456789';
 
 function writeConfig(url: string): string {
   return firebreakYml(`actions:\n${rollbackAction(url, { versionPattern: true, timeoutMs: 2000 })}agents:
@@ -59,7 +62,7 @@ async function call(client: Client, name: string, args: Record<string, unknown> 
 before(async () => {
   receiver = await startReceiver(() => 200);
   bot = await startBot({
-    env: { FIREBREAK_CONFIG: writeConfig(receiver.url), [SECRET_ENV]: SECRET, ...TOKENS },
+    env: { FIREBREAK_CONFIG: writeConfig(receiver.url), [SECRET_ENV]: SECRET, ALERT_WEBHOOK_SECRET: ALERT_SECRET, ...TOKENS },
     build: { clock: { now: () => new Date(Date.now() + offsetMs) } },
   });
   incident = await declare(bot, 'high Checkout 5xx after the 14:02 deploy');
@@ -163,6 +166,29 @@ describe('MCP server at /mcp', () => {
     assert.match(audit, /sre-copilot \*agent\.tool_called\* — tool: add_timeline_note/);
   });
 
+  test('the answer names who may approve; in an incident nobody had taken command of it says nobody can, instead of leaving the agent waiting for the expiry', async () => {
+    const client = await connect(TOKENS.FB_AGENT_COPILOT_TOKEN);
+    const held = await proposeRollback(client, 'checkout', 'v41', 'errors began with v42');
+    assert.equal(held.isError, false, held.text);
+    assert.deepEqual(held.data.approvers, [ALICE]);
+    assert.doesNotMatch(held.data.policy, /Nobody can approve/);
+
+    assert.equal(await postGenericAlert(bot.url, ALERT_SECRET, { title: 'Search 5xx above 5%', service: 'search', severity: 'high' }), 202);
+    const opened = await waitForIncident(bot, '[GENERIC] Search 5xx above 5%');
+    await bot.waitFor(async () => (await bot.fb.deps.store.getIncident(opened.id))?.channelId, 5000, 'the alert incident channel');
+    const r = await call(client, 'propose_action', {
+      incident: opened.id,
+      action: 'rollback_deployment',
+      params: { service: 'search', version: 'v7' },
+      reason: 'x',
+    });
+    assert.equal(r.isError, false, r.text);
+    assert.equal(r.data.status, 'pending');
+    assert.deepEqual(r.data.approvers, []);
+    assert.match(r.data.policy, /Nobody can approve this proposal/);
+    assert.match((await call(client, 'get_approval', { approval_id: r.data.approval_id })).data.policy, /Nobody can approve this proposal/);
+  });
+
   test('scopes: a read-only token cannot propose or post', async () => {
     const client = await connect(TOKENS.FB_AGENT_READER_TOKEN);
     const before = (await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length;
@@ -213,6 +239,33 @@ describe('MCP server at /mcp', () => {
     await assert.rejects(connect(TOKENS.FB_AGENT_COPILOT_TOKEN, { origin: 'https://evil.example' }), (err: Error & { code?: number }) => err.code === 403);
     const same = await post({ authorization: `Bearer ${TOKENS.FB_AGENT_COPILOT_TOKEN}`, origin: bot.url });
     assert.equal(same.status, 200);
+    // DNS rebinding: a page whose own name now resolves to this server sends that name as Origin
+    // and as Host. Matching each other proves nothing (fetch cannot set Host, so node:http does).
+    const port = new URL(bot.url).port;
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const body = JSON.stringify(init);
+      const req = httpRequest(
+        `${bot.url}/mcp`,
+        {
+          method: 'POST',
+          headers: {
+            host: `rebind.evil.example:${port}`,
+            origin: `http://rebind.evil.example:${port}`,
+            authorization: `Bearer ${TOKENS.FB_AGENT_COPILOT_TOKEN}`,
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'content-length': String(Buffer.byteLength(body)),
+          },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    assert.equal(rebound, 403);
   });
 
   test('propose_action posts the Slack approval naming the agent and quoting its reason escaped; wait_for_approval returns after a signed Approve with the result', async () => {

@@ -98,6 +98,22 @@ describe('sandbox console API', () => {
     assert.equal((s.ephemerals[BOB] ?? []).length, 0);
   });
 
+  test('@bob and #incidents typed in the console reach the bot as Slack sends them: /incident role scribe @bob assigns bob', async () => {
+    await sb.post('/sandbox/api/message', { user: ALICE, channel: INCIDENTS, text: '/incident declare sev2 Mentions typed by hand' });
+    const ch = await sb.waitFor((s) => s.channels.find((c) => c.name.includes('mentions-typed-by-hand') && c.pins.length > 0), 'the incident channel');
+    const incident = (await sb.fb.deps.store.findIncidentByChannel(ch.id))!;
+    const r = await sb.post('/sandbox/api/message', { user: ALICE, channel: ch.id, text: '/incident role scribe @bob' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    await sb.settled();
+    assert.equal((await sb.fb.deps.store.getRoles(incident.id)).scribe, BOB);
+    const refused = ((await sb.state()).ephemerals[ALICE] ?? []).filter((e) => /Name the person/.test(e.text));
+    assert.deepEqual(refused, []);
+    // A message: Slack's client writes the mention as <@U…>; an address or an unknown handle stays as typed.
+    await sb.post('/sandbox/api/message', { user: ALICE, channel: ch.id, text: '@bob see #incidents, mail bob@example.com or @nobody' });
+    const said = await sb.waitFor((s) => s.channels.find((c) => c.id === ch.id)?.messages.find((m) => m.user === ALICE && /see/.test(m.text)), 'the message');
+    assert.equal(said.text, `<@${BOB}> see <#${INCIDENTS}>, mail bob@example.com or @nobody`);
+  });
+
   test('/incident with no text opens the declare modal for that person only; submitting it declares', async () => {
     await sb.post('/sandbox/api/message', { user: BOB, channel: INCIDENTS, text: '/incident' });
     const view = await sb.waitFor((s) => s.views[BOB], 'the declare modal for bob');

@@ -267,6 +267,20 @@ describe('incident.io adapter against the fake', () => {
     assert.ok(t.sleeps[0]! >= 59_000 && t.sleeps[0]! <= 60_000, `slept ${t.sleeps[0]}`);
   });
 
+  test('the 429 is the one the API reference documents: retry_after an HTTP-date to the second, and an errors entry', async () => {
+    fake.setLimit(1, 60_000);
+    t.now += 61_000;
+    const get = () => fetch(`${fake.url}/v1/identity`, { headers: { authorization: 'Bearer incidentio-test-key' } });
+    assert.equal((await get()).status, 200);
+    const res = await get();
+    assert.equal(res.status, 429);
+    const body = (await res.json()) as { type: string; rate_limit: { retry_after: string }; errors: { code: string }[] };
+    assert.equal(body.type, 'too_many_requests');
+    // e.g. "Thu, 17 Apr 2025 11:17:18 UTC"
+    assert.match(body.rate_limit.retry_after, /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} UTC$/);
+    assert.equal(body.errors[0]?.code, 'too_many_requests');
+  });
+
   test('5xx is retried; a hanging call times out and is retried', async () => {
     const b = make({ timeoutMs: 150 });
     fake.inject('GET /v1/identity', { status: 502, body: { type: 'internal_error', status: 502, request_id: 'r', errors: [] }, times: 1 });

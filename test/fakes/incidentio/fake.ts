@@ -660,7 +660,10 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
         type: 'too_many_requests',
         status: 429,
         request_id: randomUUID(),
-        rate_limit: { name: 'api_key', limit, remaining: 0, retry_after: new Date(now() + retryAfter * 1000).toISOString() },
+        // As the API reference shows it: an HTTP-date to the second ("Thu, 17 Apr 2025 11:17:18 UTC"),
+        // not an ISO time, and an `errors` entry like every other error body.
+        rate_limit: { name: 'api_key', limit, remaining: 0, retry_after: new Date(now() + retryAfter * 1000).toUTCString().replace(/GMT$/, 'UTC') },
+        errors: [{ code: 'too_many_requests', message: 'Too many requests. We recommend exponential backoff.' }],
       },
     }),
   });
