@@ -20,7 +20,6 @@ import type { ChartRenderer } from './ports/charts.js';
 import type { Deps } from './services/deps.js';
 import { createActionExecutor } from './adapters/executors/index.js';
 import { deadJobNotice, JobRunner, maintenanceJob } from './services/jobs.js';
-import { StepSignals } from './services/steps.js';
 import { buildBolt, startSocketMode, startupFailure } from './slack/bolt.js';
 import { commandAckFor } from './slack/listeners/commands.js';
 import { declareModalAck } from './slack/listeners/views.js';
@@ -181,7 +180,6 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
     logger,
     metrics,
     jobs,
-    stepSignals: new StepSignals(),
     newId: randomUUID,
   };
 

@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'executor.failed'
   | 'config.invalid'
   | 'runbook.already_running'
+  | 'runbook.not_applicable'
   | 'agent.forbidden'
   | 'agent.rate_limited';
 
@@ -89,6 +90,7 @@ export function userMessage(err: unknown, errorId?: string): string {
       case 'backend.unavailable':
         return `:hourglass: The incident backend is not answering right now (${err.message}). Firebreak keeps the record and will retry.`;
       case 'role.not_allowed':
+      case 'runbook.not_applicable':
         return `:no_entry: ${err.message}`;
       case 'chat.error':
         return `:warning: Slack refused a call: ${err.message}`;

@@ -254,13 +254,27 @@ export interface MatchInput {
 
 /** Every condition given must hold; an empty list means "any". */
 export function runbookApplies(rb: Runbook, m: MatchInput): boolean {
+  return unmetConditions(rb, m).length === 0;
+}
+
+/**
+ * The conditions of `applies_to` the incident does not meet, each in words (empty: it applies),
+ * e.g. `severity: at least critical, the incident is high`. The incident's values come from
+ * outside (alerts): the words are for an agent's answer or a log, not for Slack blocks.
+ */
+export function unmetConditions(rb: Runbook, m: MatchInput): string[] {
   const a = rb.appliesTo;
-  if (!atLeast(m.severity, a.minSeverity)) return false;
+  const unmet: string[] = [];
   const lower = (xs: string[]) => xs.map((x) => x.toLowerCase());
-  if (a.services.length && !lower(m.services).some((s) => lower(a.services).includes(s))) return false;
-  if (a.sources.length && !lower(m.sources).some((s) => lower(a.sources).includes(s))) return false;
-  for (const [k, v] of Object.entries(a.labels)) if (m.labels[k] !== v) return false;
-  return true;
+  const list = (xs: string[]) => (xs.length ? xs.join(', ') : 'none');
+  if (!atLeast(m.severity, a.minSeverity)) unmet.push(`severity: at least ${a.minSeverity}, the incident is ${m.severity}`);
+  if (a.services.length && !lower(m.services).some((s) => lower(a.services).includes(s)))
+    unmet.push(`services: ${a.services.join(', ')}; the incident's: ${list(m.services)}`);
+  if (a.sources.length && !lower(m.sources).some((s) => lower(a.sources).includes(s)))
+    unmet.push(`sources: ${a.sources.join(', ')}; the incident's: ${list(m.sources)}`);
+  for (const [k, v] of Object.entries(a.labels))
+    if (m.labels[k] !== v) unmet.push(`label ${k}=${v}; the incident's alerts have ${k in m.labels ? `${k}=${m.labels[k]}` : `no ${k}`}`);
+  return unmet;
 }
 
 /**

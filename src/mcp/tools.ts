@@ -98,7 +98,7 @@ const SPECS = {
   list_runbooks: {
     title: 'List runbooks',
     description:
-      "The runbooks configured, with their steps and what each waits for (nothing, a person's approval, or a person). With `incident`, whether each applies to it and the run already active there.",
+      "The runbooks configured, with their steps and what each waits for (nothing, a person's approval, or a person), and whether this agent may start each (`agent_may_start`, `why_not`). With `incident`, whether each applies to it (only those may be started there) and the run already active there.",
     inputSchema: z.object({ incident: incidentRef.optional() }),
     annotations: READ,
   },
@@ -150,9 +150,9 @@ const SPECS = {
   start_runbook: {
     title: 'Start a runbook',
     description:
-      'Start one of list_runbooks in an open incident. Its read-only steps (HTTP reads, diagnoses, read-only actions, commands declared read_only) run by themselves; ' +
+      'Start one of list_runbooks that applies to an open incident (list_runbooks with the incident: `applies`). Its read-only steps (HTTP reads, diagnoses, read-only actions, commands declared read_only) run by themselves; ' +
       "each risky action becomes a proposal by this agent that waits for a person's Approve in the incident channel; a check waits for a person. " +
-      'Refused while the same runbook is already running there. Returns the run and its steps; follow it with get_incident. Needs the `runbooks` scope.',
+      'Refused for a runbook that does not apply to the incident, and while the same runbook is already running there. Returns the run and its steps; follow it with get_incident. Needs the `runbooks` scope.',
     inputSchema: z.object({
       incident: incidentRef,
       runbook: z

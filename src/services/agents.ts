@@ -1,7 +1,7 @@
 import { effectivePolicy, eligibleApprovers, parsePolicy, validateParams } from '../domain/approval-policy.js';
 import { incidentLabel, isOpen, type Incident, type IncidentStatus } from '../domain/incident.js';
 import { agentStarter, runStarter } from '../domain/runbook-run.js';
-import { agentStartRefusal, stepWaitsFor, type Runbook } from '../domain/runbook.js';
+import { agentStartRefusal, stepWaitsFor, unmetConditions, type Runbook } from '../domain/runbook.js';
 import type { Severity } from '../domain/severity.js';
 import { AppError } from '../errors.js';
 import type { Approval } from '../ports/store.js';
@@ -9,7 +9,7 @@ import type { RunbookRun, RunbookStepRecord } from '../ports/runbook-store.js';
 import type { Deps } from './deps.js';
 import { policyInWords, proposeAction, refuseIfClosed } from './approvals.js';
 import { addTimelineNote, postUpdate } from './lifecycle.js';
-import { applicableRunbooks } from './runbook-offers.js';
+import { runbookMatchInput } from './runbook-offers.js';
 import { ACTIVE_RUN, startRunbook } from './runbooks.js';
 import { latestSummary } from './summaries.js';
 
@@ -270,26 +270,33 @@ function runbookView(deps: Deps, rb: Runbook) {
 
 /**
  * The runbooks configured; with an incident, whether each applies to it (its severity, services,
- * origin and alert labels, as the card's offers) and the runs already active there.
+ * origin and alert labels, as the card's offers; an agent may start only those) and the runs
+ * already active there.
  */
 export async function runbookCatalogue(deps: Deps, agent: AgentPrincipal, ref: string | null) {
   requireScope(agent, 'read');
   if (!ref) return { runbooks: deps.config.runbooks.map((rb) => runbookView(deps, rb)) };
   const i = await resolveIncident(deps, agent, ref);
-  const [applying, runs] = await Promise.all([applicableRunbooks(deps, i), deps.store.listRunbookRuns({ incidentId: i.id })]);
+  const [match, runs] = await Promise.all([runbookMatchInput(deps, i), deps.store.listRunbookRuns({ incidentId: i.id })]);
   return {
     incident_id: i.id,
     incident_open: isOpen(i.status),
     runbooks: deps.config.runbooks.map((rb) => {
       const active = runs.find((r) => r.runbookId === rb.id && ACTIVE_RUN.includes(r.status));
-      return { ...runbookView(deps, rb), applies: applying.includes(rb), active_run_id: active?.id ?? null };
+      const view = runbookView(deps, rb);
+      const unmet = unmetConditions(rb, match);
+      // An agent may start only a runbook that applies (start_runbook refuses the others).
+      const notHere =
+        view.agent_may_start && unmet.length ? { agent_may_start: false, why_not: `it does not apply to ${incidentLabel(i)} (${unmet.join('; ')})` } : {};
+      return { ...view, ...notHere, applies: unmet.length === 0, active_run_id: active?.id ?? null };
     }),
   };
 }
 
 /**
  * An agent starts a runbook in an incident, as a person would from Slack, with the same refusals
- * (unknown runbook, closed incident, the same runbook already active). The run is started by the
+ * (unknown runbook, closed incident, the same runbook already active), and only one that applies
+ * to the incident (`runbook.not_applicable` otherwise: a person is offered only those). The run is started by the
  * agent (`agent:<name>`): its read-only steps run by themselves; each risky action is the agent's
  * proposal and waits for a person's Approve in the channel; a check waits for a person.
  */

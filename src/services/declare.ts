@@ -17,7 +17,7 @@ import {
 } from './incident-views.js';
 import { defineJob, PermanentJobError } from './jobs.js';
 import { step, stepWithIntent } from './steps.js';
-import { briefJob } from './summaries.js';
+import { briefJob, postBriefAfterCard } from './summaries.js';
 import { runbookAutoStartJob } from './runbooks.js';
 
 export interface DeclareInput {
@@ -252,8 +252,8 @@ export async function openChannelLater(deps: Deps, incidentId: string, userId: s
  *   1 L  the card, then the announcement (each rendered with the backend link if it is known),
  *        then invite and topic; bookmark and the channel written back to the backend, once both
  *        exist; the brief's job is queued and writes the brief (Claude) meanwhile
- *   2 L  brief and pin after the card; the card and the announcement each re-rendered once if it
- *        went out before the backend link existed
+ *   2 L  pin and brief (once written) after the card; the card and the announcement each
+ *        re-rendered once if it went out before the backend link existed
  *   3 L  done
  *
  * Nothing Slack shows waits for the backend: a slow or failing incident platform never holds up
@@ -346,14 +346,19 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   tasks.push(
     cardP.then(async (posted) => {
       if (!posted) return;
-      const channelId = (await channelP)!.id;
-      await step(deps, flowId, 'pin', async () => {
-        await deps.chat.pin(channelId, posted.card.ts);
-        return true;
-      });
+      const channel = (await channelP)!;
+      await Promise.all([
+        step(deps, flowId, 'pin', async () => {
+          await deps.chat.pin(channel.id, posted.card.ts);
+          return true;
+        }),
+        // The brief, if its job wrote it before the card was recorded (here or in an earlier run).
+        postBriefAfterCard(deps, current(channel)),
+      ]);
     }),
     // The brief comes after the card in the channel, on its own job (Claude never holds up the
-    // flow): queued as the card goes out, written while it is in flight, posted once it is recorded.
+    // flow): queued as the card goes out and written while it is in flight; posted by whichever
+    // of the job and this flow comes second, the brief written or the card recorded (see `postBrief`).
     afterPosts.then(async (channel) => {
       if (channel) await deps.jobs.enqueue(briefJob, { incidentId: inc.id, after: { flowId, step: 'card' } });
     }),

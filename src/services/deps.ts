@@ -10,7 +10,6 @@ import type { OnCall } from '../ports/oncall.js';
 import type { Store } from '../ports/store.js';
 import type { Summarizer } from '../ports/summarizer.js';
 import type { JobRunner } from './jobs.js';
-import type { StepSignals } from './steps.js';
 
 /** What every service gets: ports, config, and the cross-cutting tools. No globals. */
 export interface Deps {
@@ -30,6 +29,5 @@ export interface Deps {
   metrics: Metrics;
   jobs: JobRunner;
   /** In-process news of flow steps as they are recorded (see services/steps.ts). */
-  stepSignals: StepSignals;
   newId: () => string;
 }

@@ -17,7 +17,7 @@ import {
   type RunStarter,
   type RunStatus,
 } from '../domain/runbook-run.js';
-import { agentStartRefusal, alertLabels, unvouchedCommands, type Runbook, type RunbookStep } from '../domain/runbook.js';
+import { agentStartRefusal, alertLabels, unmetConditions, unvouchedCommands, type Runbook, type RunbookStep } from '../domain/runbook.js';
 import { TemplateError, renderArgvTemplate, renderTemplate, renderUrlTemplate, type TemplateVars } from '../domain/runbook-template.js';
 import { AppError, ChatError } from '../errors.js';
 import type { Approval } from '../ports/store.js';
@@ -39,7 +39,7 @@ import { actionSpecs } from './claude-proposals.js';
 import type { Deps } from './deps.js';
 import { defineJob, PermanentJobError } from './jobs.js';
 import { backendSyncJob, requireIncident } from './lifecycle.js';
-import { applicableRunbooks } from './runbook-offers.js';
+import { applicableRunbooks, runbookMatchInput } from './runbook-offers.js';
 import { postOnce, step as recordedStep } from './steps.js';
 import { buildSummaryContext } from './summaries.js';
 
@@ -122,6 +122,12 @@ export async function startRunbook(deps: Deps, input: StartInput): Promise<{ run
     throw new AppError('input.invalid', `${incidentLabel(incident)} has no Slack channel yet; a runbook reports there. Try again in a moment.`);
   if (!isOpen(incident.status))
     throw new AppError('incident.bad_transition', `${incidentLabel(incident)} is ${incident.status}; runbooks run only in open incidents.`);
+  // An agent gets no more than a person is offered: the runbooks that apply to the incident (the
+  // card's offers). Starting another is a person's call, made by hand in Slack.
+  if (starter.kind === 'agent') {
+    const unmet = unmetConditions(rb, await runbookMatchInput(deps, incident));
+    if (unmet.length) throw notApplicable(rb, incident, unmet);
+  }
   const auto = starter.kind === 'auto';
   const previous = (await deps.store.listRunbookRuns({ incidentId: incident.id })).filter((r) => r.runbookId === rb.id);
   const active = previous.find((r) => ACTIVE.includes(r.status));
@@ -157,6 +163,16 @@ export async function startRunbook(deps: Deps, input: StartInput): Promise<{ run
   await showOrRetryLater(deps, run.id);
   await advance(deps, run.id);
   return res;
+}
+
+/** An agent's start of a runbook that does not apply to the incident, with the conditions it does not meet. */
+function notApplicable(rb: Runbook, incident: Incident, unmet: string[]): AppError {
+  return new AppError(
+    'runbook.not_applicable',
+    `Runbook \`${rb.id}\` does not apply to ${incidentLabel(incident)} (${unmet.join('; ')}). An agent may start only the runbooks that apply to the incident, ` +
+      'those the incident card offers (list_runbooks with the incident: `applies`); a person may start another from Slack. Nothing was started.',
+    { runbook: rb.id, unmet },
+  );
 }
 
 /** `/incident runbook [id]`: list what applies, or start one. */

@@ -9,61 +9,7 @@ export async function step<T>(deps: Deps, flowId: string, name: string, run: () 
   const done = await deps.store.getStep<T>(flowId, name);
   if (done !== undefined) return done;
   const result = await run();
-  return recorded(deps, flowId, name, await deps.store.putStep(flowId, name, result));
-}
-
-function recorded<T>(deps: Deps, flowId: string, name: string, result: T): T {
-  deps.stepSignals.recorded(flowId, name);
-  return result;
-}
-
-/**
- * In-process news of recorded steps, so that work which must come after a step (the brief after
- * the card) can be prepared beforehand and go the moment the step is recorded, instead of being
- * started by it. Only this process's records are heard: `waitForStep` looks in the store first,
- * so a step recorded by an earlier run or another replica is found there; one recorded elsewhere
- * while it waits is not heard, and the wait ends at its timeout.
- */
-export class StepSignals {
-  private readonly waiters = new Map<string, Set<() => void>>();
-
-  recorded(flowId: string, name: string): void {
-    const key = `${flowId}\u0000${name}`;
-    const ws = this.waiters.get(key);
-    if (!ws) return;
-    this.waiters.delete(key);
-    for (const w of ws) w();
-  }
-
-  /** Resolves true when the step is recorded in this process, false after `ms`; `cancel` stops waiting. */
-  listen(flowId: string, name: string, ms: number): { heard: Promise<boolean>; cancel(): void } {
-    const key = `${flowId}\u0000${name}`;
-    const set = this.waiters.get(key) ?? new Set<() => void>();
-    this.waiters.set(key, set);
-    let done!: (v: boolean) => void;
-    const heard = new Promise<boolean>((resolve) => (done = resolve));
-    const timer = setTimeout(() => finish(false), ms);
-    const finish = (v: boolean) => {
-      clearTimeout(timer);
-      set.delete(wake);
-      if (!set.size && this.waiters.get(key) === set) this.waiters.delete(key);
-      done(v);
-    };
-    const wake = () => finish(true);
-    set.add(wake);
-    return { heard, cancel: () => finish(false) };
-  }
-}
-
-/** Whether step `name` of `flowId` is recorded, waiting up to `ms` for this process to record it. */
-export async function waitForStep(deps: Deps, flowId: string, name: string, ms: number): Promise<boolean> {
-  // Listen before looking, so a record landing between the look and the wait is not missed.
-  const l = deps.stepSignals.listen(flowId, name, ms);
-  if ((await deps.store.getStep(flowId, name)) !== undefined) {
-    l.cancel();
-    return true;
-  }
-  return l.heard;
+  return deps.store.putStep(flowId, name, result);
 }
 
 /**
@@ -82,13 +28,13 @@ export async function stepWithIntent<T>(
   const intent = await deps.store.getStep<{ oldest: string }>(flowId, `${name}.intent`);
   if (intent) {
     const found = await opts.find(intent);
-    if (found !== undefined) return recorded(deps, flowId, name, await deps.store.putStep(flowId, name, found));
+    if (found !== undefined) return deps.store.putStep(flowId, name, found);
   } else {
     // A minute of slack before now: the clocks of this host and Slack's need not agree exactly.
     const oldest = ((deps.clock.now().getTime() - 60_000) / 1000).toFixed(6);
     await deps.store.putStep(flowId, `${name}.intent`, { oldest });
   }
-  return recorded(deps, flowId, name, await deps.store.putStep(flowId, name, await opts.run()));
+  return deps.store.putStep(flowId, name, await opts.run());
 }
 
 /**

@@ -1,4 +1,4 @@
-import { backendLabel } from '../domain/incident.js';
+import { backendLabel, type Incident } from '../domain/incident.js';
 import type { ChatMessage } from '../ports/chat.js';
 import type { SummaryContext, TranscriptLine } from '../ports/summarizer.js';
 import type { Deps } from './deps.js';
@@ -8,7 +8,7 @@ import { requireIncident } from './lifecycle.js';
 import { claudeProposeJob } from './claude-proposals.js';
 import { defineJob } from './jobs.js';
 import { z } from 'zod';
-import { postOnce, waitForStep } from './steps.js';
+import { postOnce, step } from './steps.js';
 
 /** What the bot remembers of its last summary, so the next one only sends what is new. */
 interface SummaryState {
@@ -49,13 +49,6 @@ export async function buildSummaryContext(deps: Deps, incidentId: string, opts: 
 }
 
 /**
- * How long a brief waits in its job for the card it follows (see `postBrief`). Past it the job
- * fails and retries with backoff: a card held up longer (Slack pacing, an outage) is still
- * followed by the brief, later.
- */
-const BRIEF_WAITS_FOR_CARD_MS = 30_000;
-
-/**
  * The brief, after the card in a new channel; enqueued once per incident by the declare flow as the
  * card goes out. `after` names the step it follows (the declare flow's card); a job without it
  * (queued by an earlier version, after the card was posted) posts at once.
@@ -81,24 +74,53 @@ export const postmortemJob = defineJob({
 
 export const summaryJobs = [briefJob, postmortemJob];
 
+/** The brief's own steps: `draft` (what Claude wrote), `poster` (who posts it), `brief` (the post). */
+const briefFlowId = (incidentId: string) => `brief:${incidentId}`;
+type BriefDraft = { text: string; fallback: boolean };
+type BriefPoster = 'brief' | 'declare';
+
 /**
- * The brief right after declare: posted when ready, never in the way of the channel or the card.
- * Written (Claude's round trip included) while the card is in flight, and posted the moment the
- * card's step `after` is recorded, so it is in the channel after the card yet costs the
- * declaration no extra round trip of its own. Claude's proposals, which post in the channel too,
- * are asked for only then.
+ * The brief right after declare: never in the way of the channel or the card, and in the channel
+ * after the card. Two things must both be there, each recorded as a step: the brief written (this
+ * job, Claude's round trip included, while the card is in flight) and the card posted (the declare
+ * flow). Whichever is recorded second posts the brief: this job when the card is already recorded,
+ * else the declare flow as soon as it records the card (`postBriefAfterCard`), in the same run or
+ * a later one (a retry, a restart). Each looks for the other's step after recording its own, so
+ * at least one of them sees both; when both do, the first to claim `poster` posts. Nothing waits
+ * and nothing fails for a card that is not there yet: a card that never posts leaves the brief
+ * written and unposted, and the only notice is the declare flow's own. Claude's proposals, which
+ * post in the channel too, are asked for only with the brief.
  */
 export async function postBrief(deps: Deps, incidentId: string, after: { flowId: string; step: string } | null = null): Promise<void> {
-  // A new channel holds only the bot's own posts: the brief works from the declaration, and a
-  // storm of declares spends no tier-3 history call per incident on it.
-  const ctx = await buildSummaryContext(deps, incidentId, { transcript: false });
-  if (!ctx.incident.channelId) return;
-  const result = await deps.summarizer.brief(ctx);
-  const msg = briefMessage(ctx.incident, result);
-  if (after && !(await waitForStep(deps, after.flowId, after.step, BRIEF_WAITS_FOR_CARD_MS)))
-    throw new Error(`the brief of incident ${incidentId} waits for the ${after.step} (${after.flowId}), not posted yet`);
-  if (!result.fallback) await deps.jobs.enqueue(claudeProposeJob, { incidentId }, { key: `${incidentId}:brief` });
-  await postOnce(deps, `brief:${incidentId}`, 'brief', ctx.incident.channelId, msg.marker, () => msg);
+  const flowId = briefFlowId(incidentId);
+  const read: { incident?: Incident } = {};
+  const draft = await step<BriefDraft>(deps, flowId, 'draft', async () => {
+    // A new channel holds only the bot's own posts: the brief works from the declaration, and a
+    // storm of declares spends no tier-3 history call per incident on it.
+    const ctx = await buildSummaryContext(deps, incidentId, { transcript: false });
+    read.incident = ctx.incident;
+    const result = await deps.summarizer.brief(ctx);
+    return { text: result.text, fallback: result.fallback };
+  });
+  if (after && (await deps.store.getStep(after.flowId, after.step)) === undefined) return; // the declare flow posts it with the card
+  await postBriefOnce(deps, read.incident ?? (await requireIncident(deps, incidentId)), draft, 'brief');
+}
+
+/** The declare flow, its card recorded: posts the brief if it is written (else its job will). */
+export async function postBriefAfterCard(deps: Deps, incident: Incident): Promise<void> {
+  const draft = await deps.store.getStep<BriefDraft>(briefFlowId(incident.id), 'draft');
+  if (draft !== undefined) await postBriefOnce(deps, incident, draft, 'declare');
+}
+
+async function postBriefOnce(deps: Deps, incident: Incident, draft: BriefDraft, by: BriefPoster): Promise<void> {
+  const flowId = briefFlowId(incident.id);
+  const channelId = incident.channelId;
+  if (!channelId) return;
+  // A retry of the poster finds its own claim and carries on; the other one stops here.
+  if ((await deps.store.putStep<BriefPoster>(flowId, 'poster', by)) !== by) return;
+  if (!draft.fallback) await deps.jobs.enqueue(claudeProposeJob, { incidentId: incident.id }, { key: `${incident.id}:brief` });
+  const msg = briefMessage(incident, draft);
+  await postOnce(deps, flowId, 'brief', channelId, msg.marker, () => msg);
 }
 
 /**

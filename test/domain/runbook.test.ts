@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { agentStartRefusal, alertLabels, RunbookSchema, runbookApplies, stepWaitsFor, toRunbook } from '../../src/domain/runbook.js';
+import { agentStartRefusal, alertLabels, RunbookSchema, runbookApplies, stepWaitsFor, toRunbook, unmetConditions } from '../../src/domain/runbook.js';
 import { agentStarter, capOutput, formatElapsed, mayOperate, nextMove, runStarter, type StepState } from '../../src/domain/runbook-run.js';
 import { DEFAULT_ACTIONS } from '../../src/domain/actions.js';
 import { renderArgvTemplate, renderTemplate, renderUrlTemplate, TemplateError, type TemplateVars } from '../../src/domain/runbook-template.js';
@@ -46,6 +46,15 @@ test('runbookApplies: every condition given must hold', () => {
   assert.equal(runbookApplies(rb, { ...m, services: ['api'] }), false);
   assert.equal(runbookApplies(rb, { ...m, sources: ['slack'] }), false);
   assert.equal(runbookApplies(rb, { ...m, labels: { team: 'core' } }), false);
+  // Each condition not met, in words (an agent's refusal names them).
+  assert.deepEqual(unmetConditions(rb, m), []);
+  assert.deepEqual(unmetConditions(rb, { severity: 'medium', services: [], sources: ['slack'], labels: { team: 'core' } }), [
+    'severity: at least high, the incident is medium',
+    "services: Edge; the incident's: none",
+    "sources: generic; the incident's: slack",
+    "label team=edge; the incident's alerts have team=core",
+  ]);
+  assert.deepEqual(unmetConditions(rb, { ...m, labels: {} }), ["label team=edge; the incident's alerts have no team"]);
   assert.deepEqual(alertLabels('alertmanager', { labels: { team: 'edge', n: 1 } }), { team: 'edge' });
   assert.deepEqual(alertLabels('datadog', { tags: 'env:prod,team:edge' }), { env: 'prod', team: 'edge' });
   assert.deepEqual(alertLabels('pagerduty', { labels: { team: 'x' } }), {});

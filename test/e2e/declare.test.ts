@@ -260,9 +260,62 @@ describe('declare flow resumes after a failure mid-way', () => {
       assert.equal(messagesWithMarker(emulator, INCIDENTS_CHANNEL_ID, `announce:${i.id}`).length, 1, 'one announcement');
       assert.ok(emulator.state.pins(i.channelId!).length === 1);
       assert.equal((await bot2.fb.deps.store.listOpenIncidents()).length, 1, 'one incident');
+      // The brief was written while the card kept failing; it follows the card once, after it.
+      const brief = await bot2.waitFor(() => messagesWithMarker(emulator, i.channelId!, `brief:${i.id}`)[0], 5000, 'the brief');
+      assert.equal(messagesWithMarker(emulator, i.channelId!, `brief:${i.id}`).length, 1, 'one brief');
+      assert.ok(Number(brief.ts) > Number(messagesWithMarker(emulator, i.channelId!, `card:${i.id}`)[0]!.ts), 'the brief after the card');
     } finally {
       await bot2.close();
       await emulator.close();
+    }
+  });
+
+  test('a card that never posts: the declarer is told once what failed, and the brief neither waits for it nor fails', async () => {
+    // The bot's clock, moved on past each retry's backoff while nothing runs.
+    let offsetMs = 0;
+    const bot = await startBot({ build: { clock: { now: () => new Date(Date.now() + offsetMs) } } });
+    const { emulator } = bot;
+    const store = bot.fb.deps.store;
+    /** Everything the bot was handed has finished: nothing is left holding a job, waiting. */
+    const quiet = (when: string) =>
+      Promise.race([bot.settled(20_000), new Promise((_, reject) => setTimeout(() => reject(new Error(`a job still runs 3 s after ${when}`)), 3000).unref())]);
+    try {
+      // Slack keeps failing chat.postMessage: the channel is made, the card never posts.
+      emulator.inject('chat.postMessage', { status: 500, times: Infinity });
+      await bot.driver.slash('declare high Card never posts', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+      const incident = await bot.waitFor(async () => (await store.listOpenIncidents()).find((i) => i.channelId), 5000, 'channel created');
+      await bot.waitFor(() => emulator.state.ephemeralsFor(ALICE).some((e) => /retrying/.test(e.text)), 5000, 'declarer told');
+      for (let attempt = 1; ; attempt++) {
+        await quiet(`attempt ${attempt} of the flow failed`);
+        if ((await store.countJobs({ kind: 'declare.flow', state: 'dead' })) === 1) break;
+        assert.ok(attempt < 12, 'the flow gives up');
+        const posts = emulator.calls('chat.postMessage').length;
+        offsetMs += 80_000; // past the longest backoff (60 s, jitter up to 1.25×)
+        await bot.waitFor(() => emulator.calls('chat.postMessage').length > posts, 5000, `attempt ${attempt + 1} of the flow`);
+      }
+      // Slack recovers; whatever is still due (a retry of anything) runs.
+      emulator.clearFaults('chat.postMessage');
+      offsetMs += 3_600_000;
+      await new Promise((r) => setTimeout(r, 200));
+      await quiet('Slack recovered');
+
+      const told = emulator.state.ephemeralsFor(ALICE).filter((e) => /failed|error/i.test(e.text));
+      assert.equal(told.filter((e) => /retrying/.test(e.text)).length, 1, 'told once, at the first error, that setup is retried');
+      const failed = told.filter((e) => /failed for good/.test(e.text));
+      assert.equal(failed.length, 1, `one notice that it failed: ${told.map((e) => e.text).join(' | ')}`);
+      assert.match(failed[0]!.text, /declare\.flow/);
+      assert.doesNotMatch(told.map((e) => e.text).join(' '), /brief/i, 'nothing about the brief');
+      // No card, so no brief, and no notice about the brief in the incident channel (the flow's own
+      // notice may be there, if Slack took it).
+      const inChannel = emulator.state.messages(incident.channelId!);
+      assert.equal(messagesWithMarker(emulator, incident.channelId!, `brief:${incident.id}`).length, 0, 'no brief without the card');
+      const notices = inChannel.filter((m) => /failed|error/i.test(m.text ?? '')).map((m) => m.text ?? '');
+      assert.ok(notices.length <= 1 && notices.every((t) => /declare\.flow/.test(t)), `only the flow's notice in the channel: ${notices.join(' | ')}`);
+      // The brief's job was written and ended at its first try, without an error.
+      assert.equal(await store.countJobs({ kind: 'incident.brief', state: 'done' }), 1);
+      assert.ok(!bot.logs.some((l) => /incident\.brief/.test(l) && /job failed/.test(l)), 'the brief job never failed');
+    } finally {
+      await bot.close();
     }
   });
 });

@@ -178,6 +178,9 @@ describe('runbooks over MCP', () => {
     assert.equal(forIncident.data.incident_id, incident.id);
     const applies = Object.fromEntries(forIncident.data.runbooks.map((r: { id: string; applies: boolean }) => [r.id, r.applies]));
     assert.deepEqual(applies, { 'checkout-triage': true, 'db-failover': false, 'shell-probe': true });
+    const mayStart = Object.fromEntries(forIncident.data.runbooks.map((r: { id: string; agent_may_start: boolean }) => [r.id, r.agent_may_start]));
+    assert.deepEqual(mayStart, { 'checkout-triage': true, 'db-failover': false, 'shell-probe': false }, 'only what applies, and no unvouched command');
+    assert.equal(forIncident.data.runbooks[1].why_not, `it does not apply to INC-${incident.seq} (severity: at least critical, the incident is high)`);
 
     const unknown = await call(client, 'list_runbooks', { incident: 'INC-9999' });
     assert.equal(unknown.isError, true);
@@ -332,5 +335,38 @@ describe('runbooks over MCP', () => {
 
     await bot.fb.deps.jobs.idle();
     assert.deepEqual(await state(), before);
+  });
+
+  test('a runbook that does not apply to the incident (the card does not offer it) is refused, naming the condition; where it applies the agent starts it', async () => {
+    const client = await connect(TOKENS.FB_AGENT_OPERATOR_TOKEN);
+    const high = await declare('Checkout card declines'); // high: db-failover wants critical
+    const card = () => blocksText(messagesWithMarker(bot.emulator, high.channelId!, `card:${high.id}`)[0]!.blocks);
+    assert.doesNotMatch(card(), /Database failover/, 'a person is not offered it');
+
+    const refused = await call(client, 'start_runbook', { incident: `INC-${high.seq}`, runbook: 'db-failover' });
+    assert.equal(refused.isError, true, refused.text);
+    assert.equal(
+      refused.text,
+      `Runbook \`db-failover\` does not apply to INC-${high.seq} (severity: at least critical, the incident is high). ` +
+        'An agent may start only the runbooks that apply to the incident, those the incident card offers (list_runbooks with the incident: `applies`); ' +
+        'a person may start another from Slack. Nothing was started.',
+    );
+    await bot.fb.deps.jobs.idle();
+    assert.deepEqual(await runsOf(high), [], 'nothing started');
+    assert.equal(messagesWithMarker(bot.emulator, high.channelId!, 'runbook:').length, 0, 'no checklist in the channel');
+    const audit = await bot.fb.deps.store.listAudit({ incidentId: high.id });
+    assert.ok(
+      audit.some((a) => a.actor === 'operator' && a.detail.tool === 'start_runbook' && a.detail.outcome === 'runbook.not_applicable'),
+      JSON.stringify(audit.filter((a) => a.actor === 'operator')),
+    );
+    assert.ok(!audit.some((a) => a.action === 'runbook.started'));
+
+    // Where it applies (a critical incident, whose card offers it), the same agent starts it.
+    const critical = await declare('Primary database unreachable', 'critical');
+    assert.match(blocksText(messagesWithMarker(bot.emulator, critical.channelId!, `card:${critical.id}`)[0]!.blocks), /Database failover/);
+    const started = await call(client, 'start_runbook', { incident: critical.id, runbook: 'db-failover' });
+    assert.equal(started.isError, false, started.text);
+    assert.equal(started.data.started_by, 'agent:operator');
+    assert.equal((await runsOf(critical)).length, 1);
   });
 });

@@ -56,7 +56,7 @@ test('killed after the channel was created but before the card: the restart fini
     );
   });
   // Killed while the card post hangs (the emulator records a hung call when it arrives), with the
-  // brief already queued: it is written while the card is in flight and waits for the card.
+  // brief already queued: it is written while the card is in flight and posted after the card.
   await waitUntil(() => bench.emulator.calls('chat.postMessage').some((c) => c.error === 'hang'), 30_000, 'the card post to hang', 25);
   await waitUntil(() => countRows(db, `select count(*) as n from jobs where kind = 'incident.brief'`) === 1, 30_000, 'the brief queued', 25);
   await kill9(bot);
@@ -73,7 +73,7 @@ test('killed after the channel was created but before the card: the restart fini
     assert.deepEqual([...o.cards.values()], [1], 'one card');
     assert.deepEqual([...o.announcements.values()], [1], 'one announcement');
     assert.equal(countRows(db, 'select count(*) as n from incidents'), 1);
-    // The brief that waited for the card when the process died: posted once, after the card.
+    // The brief queued (or written) before the process died: posted once, after the card.
     const brief = await waitUntil(() => markedMessages(bench.emulator, 'brief:')[0], 10_000, 'the brief');
     assert.equal(markedMessages(bench.emulator, 'brief:').length, 1, 'one brief');
     assert.ok(Number(brief.ts) > Number(markedMessages(bench.emulator, 'card:')[0]!.ts), 'the brief after the card');

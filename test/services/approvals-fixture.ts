@@ -19,7 +19,6 @@ import { approvalJobs } from '../../src/services/approvals.js';
 import { createActionExecutor } from '../../src/adapters/executors/index.js';
 import type { Deps } from '../../src/services/deps.js';
 import { JobRunner } from '../../src/services/jobs.js';
-import { StepSignals } from '../../src/services/steps.js';
 import { noCharts, noOnCall } from './deps-stubs.js';
 
 export class TestClock {
@@ -218,7 +217,6 @@ export async function makeGate(
     jobs,
     charts: noCharts,
     oncall: noOnCall,
-    stepSignals: new StepSignals(),
     newId: () => randomUUID(),
   };
   let incidentId = opts.incidentId;

@@ -12,7 +12,6 @@ import type { Chat } from '../../src/ports/chat.js';
 import type { Store } from '../../src/ports/store.js';
 import type { Deps } from '../../src/services/deps.js';
 import { JobRunner } from '../../src/services/jobs.js';
-import { StepSignals } from '../../src/services/steps.js';
 import { syncHistory } from '../../src/services/insights-sync.js';
 import { computeFigures } from '../../src/domain/insights.js';
 import { startFakeRootly, type FakeRootly } from '../fakes/rootly/fake.js';
@@ -49,7 +48,6 @@ function depsFor(store: Store, backend: IncidentBackend, now: () => number, over
     metrics,
     jobs,
     charts: noCharts,
-    stepSignals: new StepSignals(),
     newId: () => crypto.randomUUID(),
   };
 }

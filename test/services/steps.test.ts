@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Block, ChatMessage } from '../../src/ports/chat.js';
 import type { Deps } from '../../src/services/deps.js';
-import { postOnce, step, StepSignals, stepWithIntent, waitForStep } from '../../src/services/steps.js';
+import { postOnce, step, stepWithIntent } from '../../src/services/steps.js';
 import { openTestSqliteStore } from '../store/pg-helper.js';
 
 /**
@@ -49,7 +49,7 @@ class Channel {
 
 function depsWith(chat: Channel): Deps {
   // Only what the step primitives use: the store, the chat, the clock and the step signals.
-  return { store, chat, clock: { now: () => new Date(NOW) }, stepSignals: new StepSignals() } as unknown as Deps;
+  return { store, chat, clock: { now: () => new Date(NOW) } } as unknown as Deps;
 }
 
 describe('step', () => {
@@ -152,35 +152,5 @@ describe('postOnce', () => {
     await assert.rejects(postOnce(deps, id, 'b', 'C2', marker, notOurs, {}));
     await postOnce(deps, id, 'b', 'C2', marker, render, {});
     assert.equal(chat.posts, 2);
-  });
-});
-
-describe('waitForStep (work that must follow a step, prepared before it)', () => {
-  it('a step already in the store (an earlier run, another replica): true at once', async () => {
-    const deps = depsWith(new Channel());
-    const f = flow();
-    await store.putStep(f, 'card', { ts: '1.1' });
-    assert.equal(await waitForStep(deps, f, 'card', 60_000), true);
-  });
-
-  it('a step this process records while it waits: true as it is recorded, not at the timeout', async () => {
-    const deps = depsWith(new Channel());
-    const f = flow();
-    const waiting = waitForStep(deps, f, 'card', 60_000);
-    let settled = false;
-    void waiting.then(() => (settled = true));
-    await new Promise((r) => setImmediate(r));
-    assert.equal(settled, false, 'still waiting while the step is not recorded');
-    await postOnce(deps, f, 'card', 'C1', 'card:x', () => ({ text: 'card', blocks: [{ type: 'section', block_id: 'card:x' }] }));
-    assert.equal(await waiting, true);
-  });
-
-  it('a step recorded under another name or flow does not end the wait; nothing recorded: false after the timeout', async () => {
-    const deps = depsWith(new Channel());
-    const f = flow();
-    const waiting = waitForStep(deps, f, 'card', 50);
-    await step(deps, f, 'pin', async () => true);
-    await step(deps, flow(), 'card', async () => true);
-    assert.equal(await waiting, false);
   });
 });

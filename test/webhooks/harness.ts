@@ -23,7 +23,6 @@ import { backendEventJobs } from '../../src/services/backend-events.js';
 import { declareFlowJob } from '../../src/services/declare.js';
 import type { Deps } from '../../src/services/deps.js';
 import { type AnyJob, JobRunner } from '../../src/services/jobs.js';
-import { StepSignals } from '../../src/services/steps.js';
 import { refreshJob } from '../../src/services/incident-views.js';
 import { webhookRoutes } from '../../src/webhooks/routes.js';
 import type { Route } from '../../src/http/routes.js';
@@ -218,7 +217,6 @@ export async function buildHarness(opts: HarnessOptions = {}): Promise<Harness> 
     jobs: runner,
     charts: noCharts,
     oncall: noOnCall,
-    stepSignals: new StepSignals(),
     newId: () => randomUUID(),
   };
   registerStandardJobs(deps, runner);
