@@ -6,7 +6,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { createLocalBackend } from './adapters/backend/local.js';
 import { createFallbackSummarizer } from './adapters/fallback-summarizer.js';
 import { SlackChat } from './adapters/slack/chat.js';
-import { openAndMigrate } from './adapters/store/index.js';
+import { openBotStore } from './adapters/store/index.js';
 import type { IncidentBackend } from './ports/backend.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import type { Store } from './ports/store.js';
@@ -146,7 +146,10 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
   const { logger } = opts;
   const clock = opts.clock ?? systemClock;
   const metrics = opts.metrics ?? createMetrics();
-  const store = opts.store ?? (await openAndMigrate(config.databaseUrl, { logger: logger.child({ component: 'store' }) }));
+  // The bot's own SQLite file is claimed for this process first: a second live process is refused
+  // here, before any migration or reclaim touches the file.
+  const owned = opts.store ? null : await openBotStore(config.databaseUrl, { logger: logger.child({ component: 'store' }) });
+  const store = opts.store ?? owned!.store;
   if (!config.slack) throw new Error('no Slack credentials: set SLACK_BOT_TOKEN (and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN), or run the sandbox');
   const slack = config.slack;
   const chat = new SlackChat({
@@ -235,8 +238,9 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       if (announceChannel) void checkAnnounce(); // warns in the log at start, not only on /readyz
       await bolt.init();
       if (slack.mode === 'socket') await startSocketMode(bolt, config.slackApiUrl);
-      // SQLite has one process: what its previous run left leased is resumed now, not after the lease.
-      if (store.dialect === 'sqlite' && !opts.jobs?.workerId) await jobs.reclaimPreviousRun();
+      // SQLite has one process: what its previous run left leased is resumed now, not after the
+      // lease, unless that run was on another host (alive or not is unknown: its leases run out).
+      if (store.dialect === 'sqlite' && !opts.jobs?.workerId) await jobs.reclaimPreviousRun({ expire: owned?.previousRun !== 'elsewhere' });
       jobs.start();
       const hourly = () =>
         void jobs
@@ -269,6 +273,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
       if (insightsTimer) clearInterval(insightsTimer);
       await jobs.stop();
       if (slack.mode === 'socket') await bolt.stop().catch(() => undefined);
+      await owned?.release().catch((err) => logger.warn({ err }, 'releasing the database file failed'));
       await store.close();
     },
     async ready() {

@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'chat.error'
   | 'executor.failed'
   | 'config.invalid'
+  | 'store.in_use'
   | 'runbook.already_running'
   | 'runbook.not_applicable'
   | 'agent.forbidden'

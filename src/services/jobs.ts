@@ -203,8 +203,10 @@ export class JobRunner {
    * leased at start-up by an earlier generation belongs to a process of this database that died (no
    * other process may use the file), so its lease ends now instead of when it runs out: the
    * interrupted work resumes as soon as the runner starts. Returns the number of jobs reclaimed.
+   * `expire: false` (the previous owner ran on another host, so whether it died is unknown) keeps
+   * the new identity but leaves those leases to run out: a live worker's heartbeat keeps them.
    */
-  async reclaimPreviousRun(): Promise<number> {
+  async reclaimPreviousRun(opts: { expire?: boolean } = {}): Promise<number> {
     let dbId = await this.store.getKv<string>('jobs.database_id');
     if (!dbId) {
       await this.store.setKv('jobs.database_id', randomUUID());
@@ -213,6 +215,7 @@ export class JobRunner {
     const generation = ((await this.store.getKv<number>('jobs.generation')) ?? 0) + 1;
     await this.store.setKv('jobs.generation', generation);
     this.workerId = `${dbId}#${generation}`;
+    if (opts.expire === false) return 0;
     const n = await this.store.expireLeases(`${dbId}#`, this.workerId, this.clock.now());
     if (n) this.logger.info({ jobs: n, generation }, 'resuming jobs the previous run of this database left unfinished');
     return n;

@@ -195,7 +195,7 @@ export async function spawnBot(o: ChildBotOptions): Promise<ChildBot> {
 
 /** SIGKILL: no shutdown hook runs, no job is handed back. A no-op for a process already gone. */
 export async function kill9(c: ChildBot): Promise<void> {
-  if (c.proc.exitCode !== null) return;
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
   const gone = new Promise((r) => c.proc.once('exit', r));
   c.proc.kill('SIGKILL');
   await gone;

@@ -2,9 +2,11 @@ import { AppError } from '../../errors.js';
 import { systemClock, type Clock } from '../../ports/clock.js';
 import type { Store } from '../../ports/store.js';
 import { createKyselyStore, type KyselyStore } from './kysely-store.js';
+import { claimSqliteOwner, type OwnerVerdict } from './sqlite-owner.js';
 
 export { createKyselyStore, type KyselyStore } from './kysely-store.js';
 export { MIGRATIONS, runMigrations } from './migrations.js';
+export type { OwnerVerdict } from './sqlite-owner.js';
 
 /** Where `DATABASE_URL` unset puts the store. Relative to the working directory. */
 export const DEFAULT_SQLITE_PATH = './data/firebreak.db';
@@ -75,4 +77,33 @@ export async function openAndMigrate(databaseUrl: string | undefined, opts: Open
     throw err;
   }
   return store;
+}
+
+/**
+ * The bot's own store. On SQLite (one process per file) the process records itself as the file's
+ * owner before anything else (see sqlite-owner.ts): a second live process on this host is refused
+ * with `store.in_use` before any migration. `previousRun` tells the job runner whether the last
+ * owner is known dead (its leases can be reclaimed at once) or ran on another host (they cannot);
+ * null on PostgreSQL. `release` gives the file back on a clean stop.
+ */
+export async function openBotStore(
+  databaseUrl: string | undefined,
+  opts: OpenStoreOptions = {},
+): Promise<{ store: Store; previousRun: OwnerVerdict | null; release(): Promise<void> }> {
+  const target = parseDatabaseUrl(databaseUrl);
+  if (target.dialect !== 'sqlite' || target.path === ':memory:')
+    return { store: await openAndMigrate(databaseUrl, opts), previousRun: null, release: async () => {} };
+  const store = await openKyselyStore(databaseUrl, opts);
+  try {
+    const owner = await claimSqliteOwner(store.db, { path: target.path, migrate: () => store.migrate(), clock: opts.clock ?? systemClock });
+    if (owner.verdict === 'elsewhere')
+      opts.logger?.warn(
+        { previous: owner.previous },
+        `${target.path} was last used by a process on host ${owner.previous?.hostname}: its job leases are left to run out instead of being reclaimed at once (SQLite supports one process; use PostgreSQL for several hosts)`,
+      );
+    return { store, previousRun: owner.verdict, release: owner.release };
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
 }
