@@ -314,7 +314,9 @@ export class SlackChat implements Chat {
   }
 
   async openView(triggerId: string, view: Block, request: { receivedAt: Date }) {
-    const r = await this.withTrigger<WebAPICallResult & { view?: { id: string } }>('views.open', { trigger_id: triggerId, view }, request.receivedAt);
+    const r = await this.withTrigger('views.open', request.receivedAt, (deadline) =>
+      this.call<WebAPICallResult & { view?: { id: string } }>('views.open', { trigger_id: triggerId, view }, undefined, deadline),
+    );
     return { viewId: r.view?.id ?? '' };
   }
 
@@ -325,11 +327,10 @@ export class SlackChat implements Chat {
    * trigger Slack refuses; it is refused here at once instead, taking no token, and Slack's own
    * `expired_trigger_id` comes back the same way: the caller tells the person to click again.
    */
-  private async withTrigger<T extends WebAPICallResult>(method: 'views.open' | 'views.push', args: Record<string, unknown>, receivedAt: Date): Promise<T> {
+  private async withTrigger<T>(method: 'views.open' | 'views.push', receivedAt: Date, send: (deadline: number) => Promise<T>): Promise<T> {
     const arrived = receivedAt.getTime();
-    const deadline = arrived + TRIGGER_BUDGET_MS;
     try {
-      return await this.call<T>(method, args, undefined, deadline);
+      return await send(arrived + TRIGGER_BUDGET_MS);
     } catch (err) {
       if (err instanceof DeadlineUnreachable) {
         this.logger.info({ method, waitMs: err.waitMs, ageMs: this.now() - arrived }, 'not sent: the trigger would expire before Slack could be called');
