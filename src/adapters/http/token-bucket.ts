@@ -17,12 +17,12 @@ export interface BucketLimit {
 
 export interface RateLimiter {
   /**
-   * Wait (via the injected sleep) until a token is available in `bucket`, then take it. With a
-   * `deadline` (ms, the limiter's clock): if the token could not be had by then (counting the
-   * waiters ahead), reject at once with `DeadlineUnreachable`, taking nothing and keeping no place
-   * in line; checked again when its turn comes.
+   * Wait (via the injected sleep) until a token is available in `bucket`, then take it. With
+   * `maxWaitMs`: if the token could not be had within that long from now (counting the waiters
+   * ahead), reject at once with `DeadlineUnreachable`, taking nothing and keeping no place in line;
+   * checked again when its turn comes.
    */
-  take(bucket: string, deadline?: number): Promise<void>;
+  take(bucket: string, maxWaitMs?: number): Promise<void>;
 }
 
 /** A paced call that could not go out before its deadline: not sent, no token spent. */
@@ -89,11 +89,12 @@ export function createTokenBucketLimiter(opts: TokenBucketOptions): RateLimiter 
     }
   };
   return {
-    take(bucket: string, deadline?: number): Promise<void> {
+    take(bucket: string, maxWaitMs?: number): Promise<void> {
       const s = stateOf(bucket);
       // An unknown bucket is unlimited: the caller chose not to budget it.
       if (!s) return Promise.resolve();
       const asked = now();
+      const deadline = maxWaitMs === undefined ? undefined : asked + maxWaitMs;
       if (deadline !== undefined) {
         // Each waiter ahead takes one token before this one: refuse now rather than at the turn.
         refill(s);

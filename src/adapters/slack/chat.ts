@@ -18,7 +18,7 @@ export interface SlackChatOptions {
   limiter?: RateLimiter;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
-  /** Epoch ms; the clock of the pacer and of the trigger budget (default Date.now). */
+  /** Epoch ms; the clock requests' arrival is stamped with, for the trigger budget (default Date.now). */
   now?: () => number;
 }
 
@@ -160,7 +160,7 @@ export class SlackChat implements Chat {
     this.random = opts.random ?? Math.random;
     this.now = opts.now ?? Date.now;
     this.client = opts.client ?? createSlackApiClient({ token: opts.token, apiUrl: opts.apiUrl });
-    this.limiter = opts.limiter ?? createTokenBucketLimiter({ buckets: slackBucketLimit, sleep: this.sleep, now: this.now });
+    this.limiter = opts.limiter ?? createTokenBucketLimiter({ buckets: slackBucketLimit, sleep: this.sleep });
   }
 
   /**
@@ -174,7 +174,8 @@ export class SlackChat implements Chat {
    */
   private async call<T extends WebAPICallResult>(method: string, args: Record<string, unknown>, channel?: string, deadline?: number): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      await this.limiter.take(slackBucket(method, channel), deadline);
+      // The pacer keeps its own time (its waits are real sleeps): it is given what is left.
+      await this.limiter.take(slackBucket(method, channel), deadline === undefined ? undefined : deadline - this.now());
       try {
         return (await this.client.apiCall(method, args)) as T;
       } catch (err) {
