@@ -278,17 +278,31 @@ async function resolveApprovers(deps: Deps, incidentId: string, policy: Approval
       groups[g] = await members(g);
     }),
   );
-  return snapshotApprovers(policy, roles, groups, await commanderEligibility(roles.commander, policy, commandEligibles(deps), members));
+  const eligibility = policy.roles.includes('commander') ? await commanderEligibility(roles.commander, commandEligibles(deps), members) : undefined;
+  return snapshotApprovers(policy, roles, groups, eligibility);
 }
 
-/** Is the commander eligible for command (only asked when the policy names the commander and eligibility is configured)? */
+/**
+ * Would proposals made now count `userId`, as commander, among their approvers? For telling a new
+ * commander what the role gives them; a user group Slack cannot list counts as not a member.
+ */
+export async function approvesAsCommander(deps: Deps, userId: string): Promise<boolean> {
+  const members = (g: string) =>
+    deps.chat.usergroupMembers(g).catch((err: unknown) => {
+      deps.logger.warn({ err, usergroup: g }, 'reading user group members failed; counted as not a member');
+      return [] as string[];
+    });
+  const e = await commanderEligibility(userId, commandEligibles(deps), members);
+  return e?.commanderEligible ?? true;
+}
+
+/** Is the commander eligible for command? Groups are read only when eligibility is configured and the lists do not name them. */
 async function commanderEligibility(
   commander: string | undefined,
-  policy: ApprovalPolicy,
   eligibles: ReturnType<typeof commandEligibles>,
   members: (g: string) => Promise<string[]>,
 ): Promise<CommandEligibility | undefined> {
-  if (!commander || !policy.roles.includes('commander')) return undefined;
+  if (!commander) return undefined;
   if (!eligibles.configured) return { configured: false, commanderEligible: true };
   if (eligibles.users.includes(commander)) return { configured: true, commanderEligible: true };
   for (const g of eligibles.usergroups) if ((await members(g)).includes(commander)) return { configured: true, commanderEligible: true };
