@@ -263,7 +263,9 @@ const proposerIdentity = (a: Approval) => (a.proposerKind === 'user' ? a.propose
  */
 async function resolveApprovers(deps: Deps, incidentId: string, policy: ApprovalPolicy): Promise<ApproverSnapshot> {
   const roles = await deps.store.getRoles(incidentId);
-  const members = (g: string) =>
+  const read = new Map<string, Promise<string[]>>(); // a group both lists name is read once
+  const members = (g: string) => read.get(g) ?? read.set(g, readGroup(g)).get(g)!;
+  const readGroup = (g: string) =>
     deps.chat.usergroupMembers(g).catch((err: unknown) => {
       throw new AppError(
         'input.invalid',
