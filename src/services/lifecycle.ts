@@ -135,9 +135,9 @@ export async function namedIn(deps: Deps, userId: string, users: readonly string
 
 /**
  * Who is eligible for command: `approvals.eligible_commanders`, or the `responders` when that is
- * unset, plus the users and user groups the approval policies name (they always may). The same
- * lists decide who may take over an incident nobody declared and whether a commander's role makes
- * them an approver (`snapshotApprovers`).
+ * unset, plus the users and user groups the approval policies name (they always are). Decides
+ * whether a commander's role makes them an approver (`resolveApprovers`); `checkRoleAuthority`
+ * below applies the same two lists, apart, to who may take over an incident nobody declared.
  */
 export function commandEligibles(deps: Deps): { configured: boolean; users: string[]; usergroups: string[] } {
   const file = deps.config.file;
