@@ -30,9 +30,9 @@ export interface SlackChatOptions {
 export const TRIGGER_BUDGET_MS = 2500;
 
 /**
- * The ChatError of a form that could not open in time: the call was not sent because the pacer
- * could not let it out before the trigger's budget ran out (under a burst of clicks beyond the
- * views.open tier), or Slack answered `expired_trigger_id`. `userMessage` words both alike.
+ * The ChatError code of a form that could not open in time: the call was not sent because the
+ * pacer could not let it out before the trigger's budget ran out (under a burst of clicks beyond
+ * the views.open tier). `userMessage` words it as Slack's own `expired_trigger_id`.
  */
 export const TRIGGER_NOT_SENT = 'trigger_not_sent';
 
