@@ -219,8 +219,10 @@ const FileSchema = z
       .object({
         default_expiry_minutes: z.number().positive().default(15),
         /**
-         * Who may take command of an incident that has no commander and no human declarer (opened
-         * by an alert or in the backend's UI). Unset: the `responders`. Policy approvers always may.
+         * Who is eligible for command: may take command of an incident that has no commander and no
+         * human declarer (opened by an alert or in the backend's UI), and approves as commander (a
+         * commander who is not eligible approves nothing through the role). Unset: the
+         * `responders`; both empty: every commander approves. Policy approvers always are eligible.
          */
         eligible_commanders: z
           .object({

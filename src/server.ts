@@ -55,8 +55,11 @@ export function createHttpServer(fb: Firebreak, extraRoutes: Route[] = []): Http
       });
       // Bolt refuses a timestamp older than five minutes; one more than five minutes ahead is
       // refused here (a signed request kept for later would otherwise pass once its time came).
+      // Both ends of the window are Slack's wall clock (Bolt reads Date.now()), not the bot's
+      // injected clock: a request's freshness is a fact about the real world, and one window read
+      // from two clocks refused every command once they drifted five minutes apart.
       const ts = Number(req.headers['x-slack-request-timestamp']);
-      if (Number.isFinite(ts) && ts > deps.clock.now().getTime() / 1000 + 300) {
+      if (Number.isFinite(ts) && ts > Date.now() / 1000 + 300) {
         sendJson(res, 401, { ok: false, error: 'request timestamp is in the future' });
         return;
       }

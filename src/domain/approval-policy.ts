@@ -31,17 +31,54 @@ export interface ApproverSnapshot {
   roles: Record<string, string | null>;
   users: string[];
   usergroups: Record<string, string[]>;
+  /**
+   * The commander when it was proposed, when the team says who is eligible for command and they
+   * were not: they command the incident, but the `commander` role gave them no approval (their
+   * `roles.commander` entry is then null). Absent in snapshots stored before this existed.
+   */
+  ineligibleCommander?: string;
+}
+
+/**
+ * Who is eligible for command, as the team configured it: `approvals.eligible_commanders`, or,
+ * when that is unset, the `responders`. `configured` is false when neither says anything (no
+ * `eligible_commanders` and no responders): then every commander approves, as before.
+ */
+export interface CommandEligibility {
+  configured: boolean;
+  /** The commander (if any) is eligible: named there, or named by an action policy. */
+  commanderEligible: boolean;
+}
+
+/** Has the team said who is eligible for command? `eligible_commanders` set (even `{}`), or responders listed. */
+export function eligibilityConfigured(eligibleCommanders: unknown | undefined, responders: readonly string[]): boolean {
+  return eligibleCommanders !== undefined || responders.length > 0;
 }
 
 /**
  * Resolve who may approve under `policy` right now: the holders of its roles, the users it names
  * and the members of its user groups (the caller reads those from Slack). Stored with the approval.
+ *
+ * Approval authority is given, never taken: anyone may declare an incident and so command it, so
+ * when the team has said who is eligible for command, the `commander` role makes its holder an
+ * approver only if they are eligible. An ineligible commander still commands (coordination, other
+ * roles), is recorded as `ineligibleCommander`, and approves nothing through the role; a user or
+ * group the policy names still counts for them. Without `eligibility`, or when nothing is
+ * configured, every commander approves (the behaviour before eligibility existed).
  */
-export function snapshotApprovers(policy: ApprovalPolicy, roles: Record<string, string>, groupMembers: Record<string, string[]>): ApproverSnapshot {
+export function snapshotApprovers(
+  policy: ApprovalPolicy,
+  roles: Record<string, string>,
+  groupMembers: Record<string, string[]>,
+  eligibility?: CommandEligibility,
+): ApproverSnapshot {
+  const commander = roles.commander;
+  const excluded = !!commander && policy.roles.includes('commander') && !!eligibility?.configured && !eligibility.commanderEligible;
   return {
-    roles: Object.fromEntries(policy.roles.map((r) => [r, roles[r] ?? null])),
+    roles: Object.fromEntries(policy.roles.map((r) => [r, r === 'commander' && excluded ? null : (roles[r] ?? null)])),
     users: [...policy.users],
     usergroups: Object.fromEntries(policy.usergroups.map((g) => [g, [...new Set(groupMembers[g] ?? [])]])),
+    ...(excluded ? { ineligibleCommander: commander } : {}),
   };
 }
 

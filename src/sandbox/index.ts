@@ -152,11 +152,13 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
     for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
     databaseUrl = `sqlite:${file}`;
   }
-  // Incidents opened by sample alerts have no commander: in the emulated workspace the @sre-leads
-  // group may take command, unless firebreak.yml says who may.
+  // Who is eligible for command in the emulated workspace, unless firebreak.yml says: alice (the
+  // drill's commander) and the @sre-leads group. They may take command of incidents opened by sample
+  // alerts, and commanding gives them approval; dave and erin may declare and command, but the
+  // commander role approves nothing for them (the README's trust model). alice is SEED_PEOPLE[0].
   const approvals = {
     ...config.file.approvals,
-    eligible_commanders: config.file.approvals.eligible_commanders ?? { users: [], usergroups: [SRE_LEADS_GROUP_ID] },
+    eligible_commanders: config.file.approvals.eligible_commanders ?? { users: [SEED_PEOPLE[0].id], usergroups: [SRE_LEADS_GROUP_ID] },
   };
   // Runbooks in the sandbox: no command steps and no header secrets (a drill never reaches into real systems with real credentials).
   const runbooks = { ...config.file.runbooks, allow_commands: false };

@@ -123,10 +123,15 @@ export function approvalView(deps: Deps, a: Approval) {
     a.requiresApproval && a.approvers
       ? [...eligibleApprovers(a.approvers)].filter((u) => policy.allow_self_approval || a.proposerKind !== 'user' || u !== a.proposedBy)
       : null;
+  const ineligible = a.approvers?.ineligibleCommander;
   const nobody =
     approvers?.length === 0 && a.status === 'pending'
-      ? '. Nobody can approve this proposal: nobody the policy names held that role or was named when it was proposed (an incident with no commander, say). It will expire unapproved; once someone has taken command, propose it again'
-      : '';
+      ? ineligible
+        ? `. Nobody can approve this proposal: its commander when it was proposed (${ineligible}) is not eligible for command (approvals.eligible_commanders, or the responders when that is unset), so the commander role gave them no approval, and nobody else the policy names could approve it. It will expire unapproved; once someone eligible commands the incident, propose it again`
+        : '. Nobody can approve this proposal: nobody the policy names held that role or was named when it was proposed (an incident with no commander, say). It will expire unapproved; once someone has taken command, propose it again'
+      : ineligible && a.status === 'pending'
+        ? `. The commander when it was proposed (${ineligible}) is not eligible for command, so is not among the approvers`
+        : '';
   return {
     approval_id: a.id,
     incident_id: a.incidentId,

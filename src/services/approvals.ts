@@ -6,6 +6,7 @@ import {
   snapshotApprovers,
   type ApproverSnapshot,
   type CanApprove,
+  type CommandEligibility,
   effectivePolicy,
   expiryFor,
   isExpired,
@@ -21,7 +22,7 @@ import { approvalMessage, approvalRefusal, describePolicy, escapeMrkdwn } from '
 import { clip, time, user } from '../slack/blocks/common.js';
 import { Markers } from '../slack/ids.js';
 import type { Deps } from './deps.js';
-import { backendSyncJob, requireIncident } from './lifecycle.js';
+import { backendSyncJob, commandEligibles, requireIncident } from './lifecycle.js';
 import { defineJob, type AnyJob } from './jobs.js';
 import { postOnce } from './steps.js';
 import { approvalSettledJob, cancelledRunOf } from './runbooks.js';
@@ -255,25 +256,59 @@ const isUserId = (s: string) => /^[UW][A-Z0-9]+$/.test(s);
 /** The id compared against the clicker for self-approval; non-people never equal a user id. */
 const proposerIdentity = (a: Approval) => (a.proposerKind === 'user' ? a.proposedBy : `${a.proposerKind}:${a.proposedBy}`);
 
-/** The approver snapshot for a proposal made now (user groups read from Slack; a failure proposes nothing). */
+/**
+ * The approver snapshot for a proposal made now (user groups read from Slack; a failure proposes
+ * nothing). The one place that decides who may approve: Slack proposals, Claude's, agents' (MCP and
+ * webhook, whose `approvers` field is this snapshot) and runbook steps all come through here.
+ */
 async function resolveApprovers(deps: Deps, incidentId: string, policy: ApprovalPolicy): Promise<ApproverSnapshot> {
   const roles = await deps.store.getRoles(incidentId);
+  const read = new Map<string, Promise<string[]>>(); // a group both lists name is read once
+  const members = (g: string) => read.get(g) ?? read.set(g, readGroup(g)).get(g)!;
+  const readGroup = (g: string) =>
+    deps.chat.usergroupMembers(g).catch((err: unknown) => {
+      throw new AppError(
+        'input.invalid',
+        `Could not read the members of user group <!subteam^${g}> from Slack, so who may approve cannot be fixed. Nothing was proposed; try again.`,
+        { usergroup: g },
+        { cause: err },
+      );
+    });
   const groups: Record<string, string[]> = {};
   await Promise.all(
     policy.usergroups.map(async (g) => {
-      try {
-        groups[g] = await deps.chat.usergroupMembers(g);
-      } catch (err) {
-        throw new AppError(
-          'input.invalid',
-          `Could not read the members of user group <!subteam^${g}> from Slack, so who may approve cannot be fixed. Nothing was proposed; try again.`,
-          { usergroup: g },
-          { cause: err },
-        );
-      }
+      groups[g] = await members(g);
     }),
   );
-  return snapshotApprovers(policy, roles, groups);
+  const eligibility = policy.roles.includes('commander') ? await commanderEligibility(roles.commander, commandEligibles(deps), members) : undefined;
+  return snapshotApprovers(policy, roles, groups, eligibility);
+}
+
+/**
+ * Would proposals made now count `userId`, as commander, among their approvers? For telling a new
+ * commander what the role gives them; a user group Slack cannot list counts as not a member.
+ */
+export async function approvesAsCommander(deps: Deps, userId: string): Promise<boolean> {
+  const members = (g: string) =>
+    deps.chat.usergroupMembers(g).catch((err: unknown) => {
+      deps.logger.warn({ err, usergroup: g }, 'reading user group members failed; counted as not a member');
+      return [] as string[];
+    });
+  const e = await commanderEligibility(userId, commandEligibles(deps), members);
+  return e?.commanderEligible ?? true;
+}
+
+/** Is the commander eligible for command? Groups are read only when eligibility is configured and the lists do not name them. */
+async function commanderEligibility(
+  commander: string | undefined,
+  eligibles: ReturnType<typeof commandEligibles>,
+  members: (g: string) => Promise<string[]>,
+): Promise<CommandEligibility | undefined> {
+  if (!commander) return undefined;
+  if (!eligibles.configured) return { configured: false, commanderEligible: true };
+  if (eligibles.users.includes(commander)) return { configured: true, commanderEligible: true };
+  for (const g of eligibles.usergroups) if ((await members(g)).includes(commander)) return { configured: true, commanderEligible: true };
+  return { configured: true, commanderEligible: false };
 }
 
 async function policyCheck(deps: Deps, a: Approval, userId: string) {

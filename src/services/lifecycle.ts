@@ -1,7 +1,7 @@
 import { backendLabel, canTransition, incidentLabel, isOpen, STATUSES, type Incident, type IncidentStatus } from '../domain/incident.js';
 import { SEVERITIES, type Severity } from '../domain/severity.js';
 import { AppError, BackendError } from '../errors.js';
-import { mayAssignRole, protectedRoles, type RoleAuthority } from '../domain/approval-policy.js';
+import { eligibilityConfigured, mayAssignRole, protectedRoles, type RoleAuthority } from '../domain/approval-policy.js';
 import type { IncidentPatch } from '../ports/store.js';
 import type { Deps } from './deps.js';
 import { observeResolved, remediationQuestionJob } from './insights.js';
@@ -131,6 +131,23 @@ export async function namedIn(deps: Deps, userId: string, users: readonly string
     if (members.includes(userId)) return true;
   }
   return false;
+}
+
+/**
+ * Who is eligible for command: `approvals.eligible_commanders`, or the `responders` when that is
+ * unset, plus the users and user groups the approval policies name (they always are). Decides
+ * whether a commander's role makes them an approver (`resolveApprovers`); `checkRoleAuthority`
+ * below applies the same two lists, apart, to who may take over an incident nobody declared.
+ */
+export function commandEligibles(deps: Deps): { configured: boolean; users: string[]; usergroups: string[] } {
+  const file = deps.config.file;
+  const eligible = file.approvals.eligible_commanders ?? { users: file.responders, usergroups: [] };
+  const policies = deps.config.actions.filter((a) => a.requires_approval).map((a) => a.policy);
+  return {
+    configured: eligibilityConfigured(file.approvals.eligible_commanders, file.responders),
+    users: [...new Set([...eligible.users, ...policies.flatMap((p) => p.users)])],
+    usergroups: [...new Set([...eligible.usergroups, ...policies.flatMap((p) => p.usergroups)])],
+  };
 }
 
 /**

@@ -138,6 +138,45 @@ describe('canApprove (against the approvers fixed at proposal time)', () => {
   });
 });
 
+describe('snapshotApprovers: the commander role approves only for someone eligible for command', () => {
+  const p = policy({ roles: ['commander'], usergroups: ['S1'] });
+  const groups = { S1: ['UGRP'] };
+
+  it('an ineligible commander is recorded, approves nothing through the role, and nobody else means nobody', () => {
+    const snap = snapshotApprovers(policy({ roles: ['commander'] }), { commander: 'UDAVE' }, {}, { configured: true, commanderEligible: false });
+    assert.deepEqual(snap.roles, { commander: null });
+    assert.equal(snap.ineligibleCommander, 'UDAVE');
+    assert.deepEqual(canApprove({ policy: policy({ roles: ['commander'] }), userId: 'UDAVE', proposerId: 'agent:x', approvers: snap }), {
+      ok: false,
+      reason: 'nobody',
+    });
+  });
+
+  it('the rest of the policy still counts, for them too (a group they are in)', () => {
+    const snap = snapshotApprovers(p, { commander: 'UGRP' }, groups, { configured: true, commanderEligible: false });
+    assert.equal(canApprove({ policy: p, userId: 'UGRP', proposerId: 'agent:x', approvers: snap }).ok, true);
+  });
+
+  it('an eligible commander, or no eligibility configured, approves as before', () => {
+    for (const e of [{ configured: true, commanderEligible: true }, { configured: false, commanderEligible: false }, undefined]) {
+      const snap = snapshotApprovers(p, { commander: 'UCMD' }, groups, e);
+      assert.equal(snap.ineligibleCommander, undefined);
+      assert.equal(canApprove({ policy: p, userId: 'UCMD', proposerId: 'agent:x', approvers: snap }).ok, true, JSON.stringify(e));
+    }
+  });
+
+  it('a policy that does not name the commander is unaffected', () => {
+    const snap = snapshotApprovers(
+      policy({ roles: ['ops_lead'] }),
+      { commander: 'UDAVE', ops_lead: 'UOPS' },
+      {},
+      { configured: true, commanderEligible: false },
+    );
+    assert.deepEqual(snap.roles, { ops_lead: 'UOPS' });
+    assert.equal(snap.ineligibleCommander, undefined);
+  });
+});
+
 describe('mayAssignRole: approval authority is given, never taken', () => {
   const guarded = protectedRoles([policy({ roles: ['commander', 'ops_lead'] })]);
   const base = { protectedRoles: guarded, roles: { commander: 'UCMD' }, declaredBy: 'UDECL', isPolicyApprover: false, isEligibleCommander: false };

@@ -92,3 +92,17 @@ test('help and a parse error for another workspace or app get an empty ack, not 
   assert.match(bad.text, /Unknown severity `urgent`/);
   assert.equal((bad.body as { response_type?: string }).response_type, 'ephemeral');
 });
+
+test('the five-minute window is read on the wall clock, whatever the bot’s own clock says', async () => {
+  // A bot whose injected clock is an hour behind (a test's or a replay's): a request Slack signed
+  // just now is fresh. Reading the "future" end of the window on the bot's clock refused it.
+  const behind = { now: () => new Date(Date.now() - 3600_000) };
+  const lagging = await startBot({ build: { clock: behind } });
+  try {
+    const r = await lagging.driver.send(slashForm(lagging, 'declare high Clock behind'));
+    assert.equal(r.status, 200);
+    await lagging.waitFor(() => channelsNamed(lagging.emulator, 'inc-').some((c) => c.name.endsWith('clock-behind')), 5000, 'the incident channel');
+  } finally {
+    await lagging.close();
+  }
+});

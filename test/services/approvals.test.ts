@@ -312,6 +312,27 @@ describe('approval gate (SQLite store)', () => {
     assert.equal(receiver.received.length, 0);
   });
 
+  it('eligibility for command through a user group: read from Slack once per proposal; a commander outside it approves nothing as commander', async () => {
+    const file = gate.deps.config.file;
+    gate.deps.config = { ...gate.deps.config, file: { ...file, approvals: { ...file.approvals, eligible_commanders: { users: [], usergroups: [LEADS] } } } };
+    // The commander is outside the group: the rollback (commander or the leads) stays approvable by the
+    // leads only, and the group is read once though both lists name it.
+    gate.chat.groupCalls = 0;
+    const outside = await propose();
+    assert.equal(gate.chat.groupCalls, 1);
+    assert.deepEqual(outside.approvers?.roles, { commander: null });
+    assert.equal(outside.approvers?.ineligibleCommander, COMMANDER);
+    const refused = await approve(gate.deps, { approvalId: outside.id, userId: COMMANDER });
+    assert.equal(refused.outcome, 'refused');
+    assert.match(refused.text, /<@UCMD> commands the incident but is not eligible for command/);
+    assert.equal((await approve(gate.deps, { approvalId: outside.id, userId: 'ULEAD1' })).outcome, 'approved');
+    // In the group: the commander approves as commander.
+    gate.chat.groups.set(LEADS, ['ULEAD1', COMMANDER]);
+    const inside = await propose({ actionId: 'page_team', rawParams: {} });
+    assert.deepEqual(inside.approvers?.roles, { commander: COMMANDER });
+    assert.equal((await approve(gate.deps, { approvalId: inside.id, userId: COMMANDER })).outcome, 'approved');
+  });
+
   it('a failed execution is shown as failed: 4xx at once, 5xx retried with the same key', async () => {
     status = 400;
     const a = await propose();

@@ -23,12 +23,17 @@ function orList(items: string[]): string {
   return `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
 }
 
+/** Why a commander approves nothing through the role: not eligible for command (see `snapshotApprovers`). */
+const INELIGIBLE = (id: string) =>
+  `${person(id)} commands the incident but is not eligible for command, so the role gives them no approval: only people in \`approvals.eligible_commanders\` (or the \`responders\` when that is unset) or named by an action policy approve as commander`;
+
 /** The approvers a policy names, as Slack mrkdwn; with a snapshot, role holders at proposal time are named too. */
 export function describeApprovers(policy: ApprovalPolicy, snapshot?: ApproverSnapshot | null): string {
   const parts = [
     ...policy.roles.map((r) => {
       if (!snapshot) return roleName(r);
       const holder = snapshot.roles[r];
+      if (r === 'commander' && !holder && snapshot.ineligibleCommander) return `${roleName(r)} (${INELIGIBLE(snapshot.ineligibleCommander)})`;
       return `${roleName(r)} (${holder ? person(holder) : 'nobody held it when this was proposed'})`;
     }),
     ...policy.usergroups.map(group),
@@ -58,10 +63,18 @@ export function approvalRefusal(
     return `:no_entry: You proposed this action, so someone else must approve it: ${describeApprovers(policy, approvers)}.`;
   if (verdict.reason === 'nobody') {
     const noCommander = policy.roles.includes('commander') && !approvers.roles.commander;
-    const why = noCommander
-      ? 'the incident had no commander when this was proposed, and nobody else the policy names could approve it'
-      : 'nobody the policy names could approve it when it was proposed';
-    return `:no_entry: Nobody can ${click} this proposal: ${why}. ${noCommander ? "Take command first (the card's *I'll take command* button, or `/incident role commander @someone` by someone allowed to), then " : 'Add approvers to the action policy in firebreak.yml, or '}propose the action again.`;
+    const ineligible = noCommander ? approvers.ineligibleCommander : undefined;
+    const why = ineligible
+      ? `the commander when this was proposed, ${INELIGIBLE(ineligible)}; and nobody else the policy names could approve it`
+      : noCommander
+        ? 'the incident had no commander when this was proposed, and nobody else the policy names could approve it'
+        : 'nobody the policy names could approve it when it was proposed';
+    const fix = ineligible
+      ? 'Hand command to someone eligible (`/incident role commander @someone`), then '
+      : noCommander
+        ? "Take command first (the card's *I'll take command* button, or `/incident role commander @someone` by someone allowed to), then "
+        : 'Add approvers to the action policy in firebreak.yml, or ';
+    return `:no_entry: Nobody can ${click} this proposal: ${why}. ${fix}propose the action again.`;
   }
   const base = click === 'approve' ? 'You may not approve this action.' : 'You may not deny this action.';
   return `:no_entry: ${base} It ${describePolicy(policy, approvers).replace(/; the proposer.*$/, '')}. Who may approve was fixed when it was proposed${click === 'deny' ? '; the proposer can withdraw it' : ''}.`;

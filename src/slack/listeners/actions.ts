@@ -4,21 +4,22 @@ import { declareDraft } from '../../services/declare.js';
 import { declareReply } from '../blocks/incident.js';
 import { openChannelLater } from '../../services/declare.js';
 import { assignRole, requireIncident } from '../../services/lifecycle.js';
+import { approvesAsCommander } from '../../services/approvals.js';
 import { postSummary } from '../../services/summaries.js';
 import { requestSplitOut } from '../../services/storms.js';
 import { roleModal, resolveModal, severityModal, statusModal } from '../blocks/incident.js';
 import { Actions } from '../ids.js';
-import { onButton, type Tell } from './answers.js';
+import { type Arrival, onButton, type Tell } from './answers.js';
 import { AppError } from '../../errors.js';
 
 /** Card buttons and the duplicate offer. Each acks at once; the value is only an id, re-read from the store. */
 export function registerActions(app: App, deps: Deps): void {
-  const on = (actionId: string, run: (value: string, body: BlockAction, tell: Tell) => Promise<void>) => onButton(app, deps, actionId, run);
+  const on = (actionId: string, run: (value: string, body: BlockAction, tell: Tell, request: Arrival) => Promise<void>) => onButton(app, deps, actionId, run);
 
   const modal = (actionId: string, build: (deps: Deps, incidentId: string) => Promise<Record<string, unknown>>) =>
-    on(actionId, async (incidentId, body) => {
+    on(actionId, async (incidentId, body, _tell, request) => {
       // trigger_id expires within ~3 s: open the modal before anything slow.
-      await deps.chat.openView(body.trigger_id, await build(deps, incidentId));
+      await deps.chat.openView(body.trigger_id, await build(deps, incidentId), request);
     });
 
   modal(Actions.cardUpdateStatus, async (d, id) => statusModal(await requireIncident(d, id)));
@@ -36,7 +37,9 @@ export function registerActions(app: App, deps: Deps): void {
     }
     await assignRole(deps, incidentId, 'commander', body.user.id, body.user.id);
     await tell(
-      ':white_check_mark: You are now the commander. Actions proposed from now on can be approved by you (proposals made earlier keep the approvers they had).',
+      (await approvesAsCommander(deps, body.user.id))
+        ? ':white_check_mark: You are now the commander. Actions proposed from now on can be approved by you (proposals made earlier keep the approvers they had).'
+        : ':white_check_mark: You are now the commander. You are not eligible for command (`approvals.eligible_commanders` in firebreak.yml, or the `responders` when that is unset), so the role does not let you approve risky actions: hand command to someone eligible for that.',
     );
   });
 

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Incident } from '../../src/domain/incident.js';
+import { Actions } from '../../src/slack/ids.js';
+import { signAgent } from '../../src/webhooks/verify.js';
+import { SECRET, SECRET_ENV, startReceiver } from '../services/approvals-fixture.js';
+import { startBot, type Bot } from './harness.js';
+import { ALICE, BOB, CAROL, approvalIdIn, blocksText, declare, firebreakYml, messagesWithMarker, propose, rollbackAction } from './helpers.js';
+
+/**
+ * Declaring is not taking approval power (an outsider's finding: dave, who nobody made eligible for
+ * command, declared a low incident and alone approved an agent's risky action). When the team has
+ * said who is eligible for command, a declarer who is not commands the incident but approves
+ * nothing through the commander role. Everything goes through signed requests to the real bot.
+ */
+const DAVE = 'U0DAVE001';
+const AGENT_SECRET = 'agent-secret-for-commander-tests-0123';
+
+describe('eligibility for command decides whether the commander role gives approval', () => {
+  let bot: Bot;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+
+  before(async () => {
+    receiver = await startReceiver(() => 200);
+    const path = firebreakYml(`responders: [${CAROL}]
+actions:
+${rollbackAction(receiver.url)}`);
+    bot = await startBot({ env: { FIREBREAK_CONFIG: path, [SECRET_ENV]: SECRET, AGENT_WEBHOOK_SECRET: AGENT_SECRET } });
+  });
+  after(async () => {
+    await bot?.close();
+    await receiver?.close();
+  });
+
+  const count = (user: string, ch: string) => bot.emulator.state.ephemeralsFor(user, ch).length;
+  const approveAs = async (ch: string, ts: string, user: string) => {
+    const n = count(user, ch);
+    const r = await bot.driver.click({ channel: ch, ts }, Actions.approve, { user });
+    assert.equal(r.status, 200);
+    return bot.waitFor(() => bot.emulator.state.ephemeralsFor(user, ch)[n]?.text, 5000, `ephemeral #${n} for ${user}`);
+  };
+  async function agentProposes(incident: Incident, key: string) {
+    const body = JSON.stringify({
+      agent: 'sre-copilot',
+      incident: { id: incident.id },
+      action: 'rollback_deployment',
+      params: { service: 'payments', version: 'v1' },
+      reason: 'error rate after deploy',
+    });
+    const ts = Math.floor(Date.now() / 1000);
+    const res = await fetch(`${bot.url}/webhooks/agents/proposals`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-firebreak-timestamp': String(ts),
+        'x-firebreak-signature': signAgent(AGENT_SECRET, ts, body, key),
+        'idempotency-key': key,
+      },
+      body,
+    });
+    assert.equal(res.status, 202);
+    const answer = (await res.json()) as { approval_id: string; approvers: string[]; policy: string };
+    const msg = await bot.waitFor(
+      () => messagesWithMarker(bot.emulator, incident.channelId!, 'approval:').find((m) => approvalIdIn(m) === answer.approval_id),
+      5000,
+      'the approval message',
+    );
+    return { answer, ts: msg.ts, id: answer.approval_id };
+  }
+
+  test("an ineligible declarer commands, but their Approve of an agent's rollback is refused, audited, and runs nothing", async () => {
+    const incident = await declare(bot, 'low Payments latency', DAVE);
+    assert.equal((await bot.fb.deps.store.getRoles(incident.id)).commander, DAVE, 'the declarer still commands');
+    bot.emulator.state.addMembers(incident.channelId!, [BOB, CAROL, DAVE]);
+
+    const { answer, ts, id } = await agentProposes(incident, 'k-dave-1');
+    // The agent's answer (MCP and webhook share it) does not list dave and says why.
+    assert.deepEqual(answer.approvers, []);
+    assert.match(answer.policy, /not eligible for command/);
+    // The approval message names dave as commander without approval.
+    const message = messagesWithMarker(bot.emulator, incident.channelId!, 'approval:').find((m) => m.ts === ts)!;
+    assert.match(blocksText(message.blocks).replace(/\\/g, ''), /<@U0DAVE001> commands the incident but is not eligible for command/);
+
+    const refused = await approveAs(incident.channelId!, ts, DAVE);
+    assert.match(refused, /Nobody can approve this proposal/);
+    assert.match(refused, /<@U0DAVE001> commands the incident but is not eligible for command/);
+    assert.match(refused, /eligible_commanders/);
+    assert.match(refused, /Hand command to someone eligible/);
+    await bot.settled();
+    assert.equal((await bot.fb.deps.store.getApproval(id))!.status, 'pending');
+    const audit = await bot.fb.deps.store.listAudit({ incidentId: incident.id });
+    assert.ok(
+      audit.some((e) => e.action === 'approval.refused' && e.actor === DAVE && e.approvalId === id),
+      'the refusal is audited',
+    );
+    assert.equal(receiver.received.length, 0, 'nothing ran');
+
+    // Handing command to an eligible person gives approval power, for proposals made from then on.
+    const r = await bot.driver.slash(`role commander <@${CAROL}>`, { user: DAVE, channel: incident.channelId! });
+    assert.equal(r.status, 200);
+    await bot.waitFor(async () => (await bot.fb.deps.store.getRoles(incident.id)).commander === CAROL, 5000, 'carol commands');
+    const next = await agentProposes(incident, 'k-dave-2');
+    assert.deepEqual(next.answer.approvers, [CAROL]);
+    assert.match(await approveAs(incident.channelId!, next.ts, CAROL), /Approved\. Running/);
+    await bot.waitFor(async () => (await bot.fb.deps.store.getApproval(next.id))!.status === 'succeeded', 8000, 'run');
+    assert.equal((await bot.fb.deps.store.getApproval(id))!.status, 'pending', 'the earlier proposal keeps the approvers it had');
+    await bot.fb.deps.jobs.idle();
+    assert.equal(receiver.received.length, 1);
+  });
+
+  test('an eligible declarer approves a colleague’s proposal as commander, and it runs once', async () => {
+    const before = receiver.received.length;
+    const incident = await declare(bot, 'low Checkout latency', CAROL);
+    bot.emulator.state.addMembers(incident.channelId!, [BOB, CAROL, DAVE]);
+    const { ts, approvalId } = await propose(bot, incident.channelId!, 'rollback_deployment service=checkout version=v7', BOB);
+    assert.match(await approveAs(incident.channelId!, ts, CAROL), /Approved\. Running/);
+    await bot.waitFor(async () => (await bot.fb.deps.store.getApproval(approvalId))!.status === 'succeeded', 8000, 'run');
+    await bot.fb.deps.jobs.idle();
+    assert.equal(receiver.received.length, before + 1);
+  });
+});
+
+describe('no eligibility configured: every commander approves, as before', () => {
+  let bot: Bot;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  before(async () => {
+    receiver = await startReceiver(() => 200);
+    bot = await startBot({ env: { FIREBREAK_CONFIG: firebreakYml(`actions:\n${rollbackAction(receiver.url)}`), [SECRET_ENV]: SECRET } });
+  });
+  after(async () => {
+    await bot?.close();
+    await receiver?.close();
+  });
+
+  test('the declarer approves a colleague’s rollback', async () => {
+    const incident = await declare(bot, 'low Search latency', DAVE);
+    bot.emulator.state.addMembers(incident.channelId!, [ALICE, BOB, DAVE]);
+    const { ts, approvalId } = await propose(bot, incident.channelId!, 'rollback_deployment service=search version=v3', BOB);
+    const n = bot.emulator.state.ephemeralsFor(DAVE, incident.channelId!).length;
+    assert.equal((await bot.driver.click({ channel: incident.channelId!, ts }, Actions.approve, { user: DAVE })).status, 200);
+    const text = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(DAVE, incident.channelId!)[n]?.text, 5000, 'answer');
+    assert.match(text, /Approved\. Running/);
+    await bot.waitFor(async () => (await bot.fb.deps.store.getApproval(approvalId))!.status === 'succeeded', 8000, 'run');
+  });
+});
