@@ -152,6 +152,16 @@ function processCpuMs(pid: number): number {
   }
 }
 
+/** Resident memory of a process in MB, from /proc (Linux); NaN elsewhere. */
+function processRssMb(pid: number): number {
+  try {
+    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
 /** User plus system CPU time of this process's main thread (the in-process bot's), in ms (Linux); NaN elsewhere. */
 function threadCpuMs(): number {
   try {
@@ -284,6 +294,19 @@ async function ackLatency(): Promise<void> {
       }
     }
     add({ name: 'ack.non_200', value: non200, unit: 'responses', target: '= 0', ok: non200 === 0 });
+    // What the clicks got (all rounds, the warm-up too): the status form, or at once "Slack is busy,
+    // click again" (the clicks beyond the views.open budget: their trigger would be dead before the
+    // pacer let them out). Unanswered: still waiting in the bot at the end of the run.
+    const clicks = (ROUNDS + 1) * N;
+    const opened = emulator.calls('views.open').filter((c) => c.ok).length;
+    const expired = emulator.calls('views.open').filter((c) => c.error === 'expired_trigger_id').length;
+    const clickAgain = emulator.state.ephemeralsFor(ALICE, card.channel).filter((e) => /form could not open: Slack is busy/.test(e.text)).length;
+    add({ name: 'ack.button_click.forms_opened', value: opened, unit: 'clicks', note: `of ${clicks} clicks on a modal button` });
+    add({ name: 'ack.button_click.told_click_again', value: clickAgain, unit: 'clicks' });
+    add({ name: 'ack.button_click.expired_trigger_sent', value: expired, unit: 'calls', note: 'views.open sent with a dead trigger' });
+    add({ name: 'ack.button_click.unanswered', value: clicks - opened - clickAgain, unit: 'clicks', note: 'at the end of the run' });
+    const rss = processRssMb(bot.pid);
+    if (Number.isFinite(rss)) add({ name: 'ack.bot_rss_end', value: rss, unit: 'MB', note: 'bot process at the end of the run' });
   } finally {
     await Promise.all([bare.close(), bot.close()]);
     await emulator.close();

@@ -153,6 +153,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
     token: slack.botToken,
     apiUrl: config.slackApiUrl,
     logger,
+    now: () => clock.now().getTime(),
     ...(opts.slackRetries !== undefined ? { retries: opts.slackRetries } : {}),
   });
   const [backend, summarizer, oncall] = await Promise.all([

@@ -78,6 +78,9 @@ export class ChatError extends AppError {
   }
 }
 
+/** A modal whose trigger_id was too old to send (the adapter's `trigger_not_sent`) or Slack refused as expired. */
+const FORM_TOO_LATE = new Set(['trigger_not_sent', 'expired_trigger_id']);
+
 /** The words a Slack user sees for an error. `errorId` is quoted for unexpected failures. */
 export function userMessage(err: unknown, errorId?: string): string {
   if (err instanceof AppError) {
@@ -93,6 +96,8 @@ export function userMessage(err: unknown, errorId?: string): string {
       case 'runbook.not_applicable':
         return `:no_entry: ${err.message}`;
       case 'chat.error':
+        if (err instanceof ChatError && FORM_TOO_LATE.has(err.slackError))
+          return ':hourglass: The form could not open: Slack is busy right now. Please click again (or run the command again).';
         return `:warning: Slack refused a call: ${err.message}`;
       default:
         return `:warning: ${err.message}`;

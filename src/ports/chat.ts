@@ -31,7 +31,12 @@ export interface Chat {
   postEphemeral(channelId: string, userId: string, text: string, blocks?: Block[]): Promise<void>;
   pin(channelId: string, ts: string): Promise<void>;
   addBookmark(channelId: string, title: string, link: string): Promise<void>;
-  openView(triggerId: string, view: Block): Promise<{ viewId: string }>;
+  /**
+   * Open a modal with a request's trigger_id. `receivedAt` is when that request reached us: a
+   * trigger too old to be sent in time (Slack honours one ~3 s) is not sent, and the call throws
+   * ChatError (`trigger_not_sent`, or Slack's `expired_trigger_id`).
+   */
+  openView(triggerId: string, view: Block, request: { receivedAt: Date }): Promise<{ viewId: string }>;
   publishHome(userId: string, view: Block): Promise<void>;
   /**
    * Upload a file and share it in a channel as one message (files.getUploadURLExternal, the bytes

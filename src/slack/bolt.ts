@@ -84,7 +84,12 @@ export function buildBolt(
       unhandledRequestTimeoutMillis: 2900,
       // Runs after the signature is verified: the signature goes to the context, where the
       // replay check below finds it.
-      customPropertiesExtractor: (req) => ({ slackSignature: String(req.headers['x-slack-signature'] ?? '') }),
+      // The arrival time too (stamped by ackFirst as the request came in): a modal's trigger_id is
+      // good for ~3 s from then (adapters/slack/chat.ts, TRIGGER_BUDGET_MS).
+      customPropertiesExtractor: (req) => ({
+        slackSignature: String(req.headers['x-slack-signature'] ?? ''),
+        receivedAt: arrivals.get(req) ?? clock.now().getTime(),
+      }),
     });
     // convoStore off: the bot keeps no per-conversation state in Bolt (the store is ours), and the
     // middleware would cost every request a lookup before the ack.
@@ -123,7 +128,16 @@ export function buildBolt(
   });
   const requestListener =
     receiver && slack.mode !== 'socket'
-      ? ackFirst({ bolt, receiver, signingSecret: slack.signingSecret, chat, logger, commandAck: opts.commandAck, viewAck: opts.viewAck ?? (() => undefined) })
+      ? ackFirst({
+          bolt,
+          receiver,
+          signingSecret: slack.signingSecret,
+          chat,
+          logger,
+          clock,
+          commandAck: opts.commandAck,
+          viewAck: opts.viewAck ?? (() => undefined),
+        })
       : null;
   return { bolt, receiver, requestListener };
 }
@@ -185,11 +199,13 @@ function ackFirst(o: {
   signingSecret: string;
   chat: SlackChat;
   logger: Logger;
+  clock: Clock;
   commandAck: (text: string) => object | null;
   viewAck: (callbackId: string, values: ViewValues) => object | null | undefined;
 }): (req: IncomingMessage, res: ServerResponse) => void {
-  const { bolt, receiver, signingSecret, chat, logger, commandAck, viewAck } = o;
+  const { bolt, receiver, signingSecret, chat, logger, clock, commandAck, viewAck } = o;
   return (req, res) => {
+    arrivals.set(req, clock.now().getTime());
     // Bolt's own buffering (raw-body): it stops reading at the limit instead of draining the rest,
     // and the receiver reads a body already buffered from `rawBody` (as on serverless platforms).
     bufferIncomingMessage(req, BODY_LIMIT).then(
@@ -212,7 +228,7 @@ function ackFirst(o: {
       afterAcks(() => {
         // The payload is parsed here, after the ack, by the receiver's own parser.
         const body = clickBody(req);
-        if (body) dispatch('click', body, signature);
+        if (body) dispatch('click', body, signature, arrivals.get(req));
         else logger.warn('a signed request that looked like a click is not one: ignored');
       });
       return;
@@ -229,15 +245,23 @@ function ackFirst(o: {
     }
     res.writeHead(200).end();
     afterAcks(() => {
-      dispatch(early.kind, early.body, signature);
+      dispatch(early.kind, early.body, signature, arrivals.get(req));
     });
   }
-  function dispatch(kind: 'click' | 'command' | 'view', body: Record<string, unknown>, signature: string): void {
+  function dispatch(kind: 'click' | 'command' | 'view', body: Record<string, unknown>, signature: string, receivedAt: number | undefined): void {
+    const customProperties = { slackSignature: signature, receivedAt: receivedAt ?? clock.now().getTime() };
     bolt
-      .processEvent({ body, ack: async () => undefined, retryNum: undefined, retryReason: undefined, customProperties: { slackSignature: signature } })
+      .processEvent({ body, ack: async () => undefined, retryNum: undefined, retryReason: undefined, customProperties })
       .catch((err: unknown) => logger.error({ err, kind }, 'a Slack request failed after its ack'));
   }
 }
+
+/**
+ * When each HTTP request reached the bot (epoch ms, the injected clock), for the listeners as
+ * `context.receivedAt` (see `receivedAt` in listeners/answers.ts). Keyed by the request object,
+ * which the receiver is handed buffered but unchanged.
+ */
+const arrivals = new WeakMap<IncomingMessage, number>();
 
 /**
  * Whether a form body is a `block_actions` payload, from its first bytes: Slack's payload JSON

@@ -16,8 +16,24 @@ export interface BucketLimit {
 }
 
 export interface RateLimiter {
-  /** Wait (via the injected sleep) until a token is available in `bucket`, then take it. */
-  take(bucket: string): Promise<void>;
+  /**
+   * Wait (via the injected sleep) until a token is available in `bucket`, then take it. With
+   * `maxWaitMs`: if the token could not be had within that long from now (counting the waiters
+   * ahead), reject at once with `DeadlineUnreachable`, taking nothing and keeping no place in line;
+   * checked again when its turn comes.
+   */
+  take(bucket: string, maxWaitMs?: number): Promise<void>;
+}
+
+/** A paced call that could not go out before its deadline: not sent, no token spent. */
+export class DeadlineUnreachable extends Error {
+  /** How long the call would have waited from when it asked. */
+  readonly waitMs: number;
+  constructor(bucket: string, waitMs: number) {
+    super(`${bucket}: a token would come only in ${waitMs} ms, after the deadline`);
+    this.name = 'DeadlineUnreachable';
+    this.waitMs = waitMs;
+  }
 }
 
 export interface TokenBucketOptions {
@@ -34,6 +50,8 @@ interface BucketState {
   updatedAt: number;
   /** The last waiter in line: the next one starts after it. */
   queue: Promise<void>;
+  /** How many are in line (not yet served or refused). */
+  waiting: number;
 }
 
 export function createTokenBucketLimiter(opts: TokenBucketOptions): RateLimiter {
@@ -47,29 +65,49 @@ export function createTokenBucketLimiter(opts: TokenBucketOptions): RateLimiter 
       const limit = limitOf(name);
       if (!limit) return undefined;
       const capacity = limit.burst ?? limit.perMinute;
-      s = { tokens: capacity, capacity, perMs: limit.perMinute / 60_000, updatedAt: now(), queue: Promise.resolve() };
+      s = { tokens: capacity, capacity, perMs: limit.perMinute / 60_000, updatedAt: now(), queue: Promise.resolve(), waiting: 0 };
       states.set(name, s);
     }
     return s;
   };
-  const takeFrom = async (s: BucketState): Promise<void> => {
+  const refill = (s: BucketState): number => {
+    const t = now();
+    s.tokens = Math.min(s.capacity, s.tokens + (t - s.updatedAt) * s.perMs);
+    s.updatedAt = t;
+    return t;
+  };
+  const takeFrom = async (s: BucketState, bucket: string, asked: number, deadline: number | undefined): Promise<void> => {
     for (;;) {
-      const t = now();
-      s.tokens = Math.min(s.capacity, s.tokens + (t - s.updatedAt) * s.perMs);
-      s.updatedAt = t;
+      const t = refill(s);
       if (s.tokens >= 1) {
         s.tokens -= 1;
         return;
       }
-      await sleep(Math.ceil((1 - s.tokens) / s.perMs));
+      const wait = Math.ceil((1 - s.tokens) / s.perMs);
+      if (deadline !== undefined && t + wait > deadline) throw new DeadlineUnreachable(bucket, t + wait - asked);
+      await sleep(wait);
     }
   };
   return {
-    take(bucket: string): Promise<void> {
+    take(bucket: string, maxWaitMs?: number): Promise<void> {
       const s = stateOf(bucket);
       // An unknown bucket is unlimited: the caller chose not to budget it.
       if (!s) return Promise.resolve();
-      const mine = s.queue.then(() => takeFrom(s));
+      const asked = now();
+      const deadline = maxWaitMs === undefined ? undefined : asked + maxWaitMs;
+      if (deadline !== undefined) {
+        // Each waiter ahead takes one token before this one: refuse now rather than at the turn.
+        refill(s);
+        const short = s.waiting + 1 - s.tokens;
+        const wait = short > 0 ? Math.ceil(short / s.perMs) : 0;
+        if (asked + wait > deadline) return Promise.reject(new DeadlineUnreachable(bucket, wait));
+      }
+      s.waiting++;
+      const mine = s.queue
+        .then(() => takeFrom(s, bucket, asked, deadline))
+        .finally(() => {
+          s.waiting--;
+        });
       s.queue = mine.catch(() => undefined);
       return mine;
     },

@@ -4,7 +4,7 @@ import type { Logger } from '../../log.js';
 import { ChatError } from '../../errors.js';
 import type { Block, Chat, ChatMessage } from '../../ports/chat.js';
 import { DEFAULT_RETRY, retryDecision, type AttemptOutcome, type RetryPolicyOptions } from '../http/retry.js';
-import { createTokenBucketLimiter, defaultSleep, type RateLimiter } from '../http/token-bucket.js';
+import { createTokenBucketLimiter, DeadlineUnreachable, defaultSleep, type RateLimiter } from '../http/token-bucket.js';
 import { slackBucket, slackBucketLimit } from './tiers.js';
 import { createSlackApiClient, type SlackApiClient } from './web-api.js';
 
@@ -18,7 +18,23 @@ export interface SlackChatOptions {
   limiter?: RateLimiter;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** Epoch ms; the clock requests' arrival is stamped with, for the trigger budget (default Date.now). */
+  now?: () => number;
 }
+
+/**
+ * How long after a request arrives its trigger_id may still be sent to views.open / views.push.
+ * Slack honours a trigger for about 3 s from when it sent the request; the rest is for the
+ * request's own trip to us and the call's trip to Slack.
+ */
+export const TRIGGER_BUDGET_MS = 2500;
+
+/**
+ * The ChatError code of a form that could not open in time: the call was not sent because the
+ * pacer could not let it out before the trigger's budget ran out (under a burst of clicks beyond
+ * the views.open tier). `userMessage` words it as Slack's own `expired_trigger_id`.
+ */
+export const TRIGGER_NOT_SENT = 'trigger_not_sent';
 
 /** Bridges @slack/web-api's logger interface to pino. */
 export function slackLogger(logger: Logger): SlackLogger {
@@ -134,6 +150,7 @@ export class SlackChat implements Chat {
   private readonly policy: RetryPolicyOptions;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
+  private readonly now: () => number;
 
   constructor(opts: SlackChatOptions & { client?: SlackApiClient }) {
     this.logger = opts.logger.child({ component: 'slack-chat' });
@@ -141,6 +158,7 @@ export class SlackChat implements Chat {
     this.policy = { ...DEFAULT_RETRY, maxAttempts: 1 + (opts.retries ?? 4), maxRetryAfterMs: 30_000 };
     this.sleep = opts.sleep ?? defaultSleep;
     this.random = opts.random ?? Math.random;
+    this.now = opts.now ?? Date.now;
     this.client = opts.client ?? createSlackApiClient({ token: opts.token, apiUrl: opts.apiUrl });
     this.limiter = opts.limiter ?? createTokenBucketLimiter({ buckets: slackBucketLimit, sleep: this.sleep });
   }
@@ -150,17 +168,21 @@ export class SlackChat implements Chat {
    * per-method idempotency table (`SAFE_TO_REPEAT`) is its input: a 429 or a refused connection is
    * repeated for any method; a 5xx, a transient platform error or a dropped connection only for
    * methods safe to repeat (for the others the outcome is unknown and the caller's step decides);
-   * anything else (channel_not_found, invalid_blocks, ...) is Slack's answer.
+   * anything else (channel_not_found, invalid_blocks, ...) is Slack's answer. With a `deadline`
+   * (epoch ms) a call that could only go out after it, paced or waiting to repeat, is not sent:
+   * `DeadlineUnreachable`.
    */
-  private async call<T extends WebAPICallResult>(method: string, args: Record<string, unknown>, channel?: string): Promise<T> {
+  private async call<T extends WebAPICallResult>(method: string, args: Record<string, unknown>, channel?: string, deadline?: number): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      await this.limiter.take(slackBucket(method, channel));
+      // The pacer keeps its own time (its waits are real sleeps): it is given what is left.
+      await this.limiter.take(slackBucket(method, channel), deadline === undefined ? undefined : deadline - this.now());
       try {
         return (await this.client.apiCall(method, args)) as T;
       } catch (err) {
         const f = classifySlackFailure(err);
         const d = retryDecision(f.outcome, { attempt, idempotent: SAFE_TO_REPEAT.has(method), policy: this.policy, random: this.random });
         if (!d.retry) throw f.chat;
+        if (deadline !== undefined && this.now() + d.delayMs > deadline) throw new DeadlineUnreachable(method, d.delayMs);
         this.logger.debug({ method, attempt, error: f.chat.slackError, waitMs: d.delayMs }, 'Slack call failed; retrying');
         await this.sleep(d.delayMs);
       }
@@ -292,9 +314,33 @@ export class SlackChat implements Chat {
     await this.call('bookmarks.add', { channel_id: channelId, title, type: 'link', link });
   }
 
-  async openView(triggerId: string, view: Block) {
-    const r = await this.call<WebAPICallResult & { view?: { id: string } }>('views.open', { trigger_id: triggerId, view });
+  async openView(triggerId: string, view: Block, request: { receivedAt: Date }) {
+    const r = await this.withTrigger('views.open', request.receivedAt, (deadline) =>
+      this.call<WebAPICallResult & { view?: { id: string } }>('views.open', { trigger_id: triggerId, view }, undefined, deadline),
+    );
     return { viewId: r.view?.id ?? '' };
+  }
+
+  /**
+   * A views.open / views.push call spending a trigger_id: sent only while the trigger is fresh
+   * enough (`TRIGGER_BUDGET_MS` from the request's arrival). Under a burst beyond the method's
+   * tier a late click would otherwise wait in the pacer for minutes, holding its payload, to send a
+   * trigger Slack refuses; it is refused here at once instead, taking no token, and Slack's own
+   * `expired_trigger_id` comes back the same way: the caller tells the person to click again.
+   */
+  private async withTrigger<T>(method: 'views.open' | 'views.push', receivedAt: Date, send: (deadline: number) => Promise<T>): Promise<T> {
+    const arrived = receivedAt.getTime();
+    try {
+      return await send(arrived + TRIGGER_BUDGET_MS);
+    } catch (err) {
+      if (err instanceof DeadlineUnreachable) {
+        this.logger.info({ method, waitMs: err.waitMs, ageMs: this.now() - arrived }, 'not sent: the trigger would expire before Slack could be called');
+        throw new ChatError(TRIGGER_NOT_SENT, 'the form could not open in time (Slack is busy)', { cause: err });
+      }
+      if (err instanceof ChatError && err.slackError === 'expired_trigger_id')
+        this.logger.info({ method, ageMs: this.now() - arrived }, 'Slack refused an expired trigger');
+      throw err;
+    }
   }
 
   async publishHome(userId: string, view: Block) {

@@ -9,17 +9,17 @@ import { postSummary } from '../../services/summaries.js';
 import { requestSplitOut } from '../../services/storms.js';
 import { roleModal, resolveModal, severityModal, statusModal } from '../blocks/incident.js';
 import { Actions } from '../ids.js';
-import { onButton, type Tell } from './answers.js';
+import { type Arrival, onButton, type Tell } from './answers.js';
 import { AppError } from '../../errors.js';
 
 /** Card buttons and the duplicate offer. Each acks at once; the value is only an id, re-read from the store. */
 export function registerActions(app: App, deps: Deps): void {
-  const on = (actionId: string, run: (value: string, body: BlockAction, tell: Tell) => Promise<void>) => onButton(app, deps, actionId, run);
+  const on = (actionId: string, run: (value: string, body: BlockAction, tell: Tell, request: Arrival) => Promise<void>) => onButton(app, deps, actionId, run);
 
   const modal = (actionId: string, build: (deps: Deps, incidentId: string) => Promise<Record<string, unknown>>) =>
-    on(actionId, async (incidentId, body) => {
+    on(actionId, async (incidentId, body, _tell, request) => {
       // trigger_id expires within ~3 s: open the modal before anything slow.
-      await deps.chat.openView(body.trigger_id, await build(deps, incidentId));
+      await deps.chat.openView(body.trigger_id, await build(deps, incidentId), request);
     });
 
   modal(Actions.cardUpdateStatus, async (d, id) => statusModal(await requireIncident(d, id)));

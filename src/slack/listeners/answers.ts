@@ -1,8 +1,23 @@
 /** How a listener answers the person: privately, after the ack, with coded errors worded once. */
-import type { App, BlockAction, ButtonAction, RespondFn, SlackActionMiddlewareArgs } from '@slack/bolt';
+import type { AllMiddlewareArgs, App, BlockAction, ButtonAction, RespondFn, SlackActionMiddlewareArgs } from '@slack/bolt';
 import type { Deps } from '../../services/deps.js';
 import { afterAck } from '../ack.js';
 import { reportToUser } from '../errors.js';
+
+/** The request a listener is answering, as far as the Chat port needs it (openView's trigger budget). */
+export interface Arrival {
+  receivedAt: Date;
+}
+
+/**
+ * When the request reached the bot: slack/bolt.ts puts it in the context (`receivedAt`, epoch ms)
+ * as the request comes in; a request delivered otherwise (Socket Mode) counts from now, which is
+ * when its listener starts.
+ */
+export function arrival(deps: Deps, context: Record<string, unknown>): Arrival {
+  const at = context.receivedAt;
+  return { receivedAt: typeof at === 'number' && Number.isFinite(at) ? new Date(at) : deps.clock.now() };
+}
 
 /** Tell the clicking person something only they see. */
 export type Tell = (text: string) => Promise<unknown>;
@@ -25,7 +40,7 @@ export function ephemeralTo(deps: Deps, channel: string | undefined, userId: str
   };
 }
 
-type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>>;
+type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 type ButtonListener = (args: ButtonArgs) => Promise<void>;
 
 /**
@@ -56,15 +71,22 @@ function addButton(app: App, actionId: string | RegExp, listener: ButtonListener
 /**
  * A button listener, as every one is: ack at once, yield so queued requests are acked first, then
  * call one service with the button's value (an id, re-read from the store by the service) and the
- * signed user; expected errors become a private message, unexpected ones get an error id.
+ * signed user; expected errors become a private message, unexpected ones get an error id. A
+ * modal-opening button passes `request` to openView: a form that cannot open in time (a burst
+ * beyond Slack's views.open tier) is answered at once, privately, with "click again".
  */
-export function onButton(app: App, deps: Deps, actionId: string | RegExp, run: (value: string, body: BlockAction, tell: Tell) => Promise<void>): void {
-  addButton(app, actionId, async ({ ack, action, body, respond }) => {
+export function onButton(
+  app: App,
+  deps: Deps,
+  actionId: string | RegExp,
+  run: (value: string, body: BlockAction, tell: Tell, request: Arrival) => Promise<void>,
+): void {
+  addButton(app, actionId, async ({ ack, action, body, respond, context }) => {
     await ack();
     await afterAck();
     const tell = ephemeralTo(deps, body.channel?.id, body.user.id, respond);
     try {
-      await run(action.value ?? '', body, tell);
+      await run(action.value ?? '', body, tell, arrival(deps, context));
     } catch (err) {
       await reportToUser(deps.logger, err, tell, { action: String(actionId) });
     }

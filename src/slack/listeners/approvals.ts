@@ -24,7 +24,7 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
     await tell(result.text);
   });
 
-  onButton(app, deps, Actions.deny, async (value, body, tell) => {
+  onButton(app, deps, Actions.deny, async (value, body, tell, request) => {
     const approvalId = ApprovalId.parse(value);
     // The trigger expires in ~3 s: one store read, then the modal. A decided approval gets the
     // explanation instead of a modal that could only fail on submit.
@@ -34,7 +34,7 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
       await tell(closedText(a));
       return;
     }
-    await deps.chat.openView(body.trigger_id, denyModal(a.id, a.actionId, a.params));
+    await deps.chat.openView(body.trigger_id, denyModal(a.id, a.actionId, a.params), request);
   });
 
   app.view<SlackViewAction>(Views.deny, async ({ ack, view, body }) => {
@@ -52,9 +52,9 @@ export function registerApprovalListeners(app: App, deps: Deps): void {
     });
   });
 
-  onButton(app, deps, Actions.cardProposeAction, async (value, body) => {
+  onButton(app, deps, Actions.cardProposeAction, async (value, body, _tell, request) => {
     const incident = await requireIncident(deps, value);
-    await deps.chat.openView(body.trigger_id, proposeModal(incident.id, deps.config.actions));
+    await deps.chat.openView(body.trigger_id, proposeModal(incident.id, deps.config.actions), request);
   });
 
   // The action select has no dispatch_action, but a client may still send it: ack and ignore.

@@ -6,6 +6,7 @@ import { runIncidentCommand, type CommandAnswer, type Reply } from '../../servic
 import { declareModal, declareReply, incidentList, statusReply } from '../blocks/incident.js';
 import { COMMAND } from '../ids.js';
 import { reportToUser } from '../errors.js';
+import { arrival } from './answers.js';
 
 /** An answer that travels in the slash command's ack body (Slack shows it to the user alone). */
 export interface CommandAck {
@@ -36,7 +37,7 @@ export function commandAckFor(text: string, roles: readonly string[]): CommandAc
  * here: slack/bolt.ts answers them in the ack with `commandAck`.
  */
 export function registerCommands(app: App, deps: Deps): void {
-  app.command(COMMAND, async ({ command, ack, respond }) => {
+  app.command(COMMAND, async ({ command, ack, respond, context }) => {
     const parsed = parseCommand(command.text ?? '', deps.config.file.roles);
     const immediate = commandAck(parsed);
     if (immediate || !parsed.ok) {
@@ -52,6 +53,7 @@ export function registerCommands(app: App, deps: Deps): void {
         await deps.chat.openView(
           command.trigger_id,
           declareModal({ declarer: command.user_id, privateMetadata: JSON.stringify({ channel: command.channel_id }) }),
+          arrival(deps, context),
         );
       } catch (err) {
         await reportToUser(deps.logger, err, (text) => respond({ response_type: 'ephemeral', text }));

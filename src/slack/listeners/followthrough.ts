@@ -11,14 +11,14 @@ import { afterAck } from '../ack.js';
 import { followupModal, pageModal } from '../blocks/followthrough.js';
 import { reportToUser } from '../errors.js';
 import { Actions, FormBlocks, Shortcuts, Views } from '../ids.js';
-import { afterSubmit, onButton } from './answers.js';
+import { afterSubmit, arrival, onButton } from './answers.js';
 import { readText } from './view-values.js';
 
 const ShortcutMeta = z.object({ channel: z.string(), ts: z.string(), incidentId: z.string() });
 
 /** Paging, reminder snoozes and follow-ups: thin listeners, one service call each. */
 export function registerFollowThroughListeners(app: App, deps: Deps): void {
-  onButton(app, deps, Actions.cardPage, async (incidentId, body) => {
+  onButton(app, deps, Actions.cardPage, async (incidentId, body, _tell, request) => {
     // trigger_id expires within ~3 s: open the modal before anything slow.
     await deps.chat.openView(
       body.trigger_id,
@@ -26,6 +26,7 @@ export function registerFollowThroughListeners(app: App, deps: Deps): void {
         await requireIncident(deps, incidentId),
         configuredTargets(deps).map((t) => t.name),
       ),
+      request,
     );
   });
 
@@ -57,14 +58,14 @@ export function registerFollowThroughListeners(app: App, deps: Deps): void {
   });
 
   // "Follow-up" on any message in an incident channel: a modal prefilled with the message.
-  app.shortcut<MessageShortcut>({ callback_id: Shortcuts.followup, type: 'message_action' }, async ({ ack, shortcut, respond }) => {
+  app.shortcut<MessageShortcut>({ callback_id: Shortcuts.followup, type: 'message_action' }, async ({ ack, shortcut, respond, context }) => {
     await ack();
     await afterAck();
     try {
       const incident = await deps.store.findIncidentByChannel(shortcut.channel.id);
       if (!incident) throw new AppError('incident.not_in_channel', 'Follow-ups are made from messages in an incident channel (`inc-*`).');
       const meta = JSON.stringify({ channel: shortcut.channel.id, ts: shortcut.message_ts, incidentId: incident.id });
-      await deps.chat.openView(shortcut.trigger_id, followupModal(meta, shortcut.message.text ?? ''));
+      await deps.chat.openView(shortcut.trigger_id, followupModal(meta, shortcut.message.text ?? ''), arrival(deps, context));
     } catch (err) {
       await reportToUser(deps.logger, err, (text) => respond({ response_type: 'ephemeral', text }), { shortcut: Shortcuts.followup });
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createTokenBucketLimiter } from '../../../src/adapters/http/token-bucket.js';
+import { createTokenBucketLimiter, DeadlineUnreachable } from '../../../src/adapters/http/token-bucket.js';
 import { slackBucket, slackBucketLimit } from '../../../src/adapters/slack/tiers.js';
 
 /** A virtual clock: `sleep` advances it, so a wait is measured without waiting. */
@@ -19,6 +19,29 @@ function virtualTime() {
 }
 
 describe('token bucket', () => {
+  it('with a longest wait: a take that could not get its token by then (waiters ahead counted) is refused at once, spending nothing', async () => {
+    const v = virtualTime();
+    // Sleeps end on a later loop turn, so "refused at once" is seen before the one waiting wakes.
+    const sleep = (ms: number) => new Promise<void>((r) => setImmediate(() => void v.sleep(ms).then(r)));
+    const limiter = createTokenBucketLimiter({ buckets: { api: { perMinute: 60, burst: 2 } }, now: v.now, sleep });
+    await limiter.take('api', 0);
+    await limiter.take('api', 0);
+    // One token a second: the next comes at 1000, the one after at 2000.
+    const first = limiter.take('api', 1500);
+    let refusedAt: number | null = null;
+    const second = limiter.take('api', 1500).catch((e: unknown) => {
+      refusedAt = v.at();
+      throw e;
+    });
+    await assert.rejects(second, (e: unknown) => e instanceof DeadlineUnreachable && e.waitMs === 2000);
+    assert.equal(refusedAt, 0, 'refused without waiting');
+    await first;
+    assert.equal(v.at(), 1000);
+    // The refused one kept no place in line: the next waits one token, not two.
+    await limiter.take('api', 1000);
+    assert.equal(v.at(), 2000);
+  });
+
   it('a burst up to capacity goes at once; the next waits for one token to refill', async () => {
     const v = virtualTime();
     const limiter = createTokenBucketLimiter({ buckets: { api: { perMinute: 60, burst: 3 } }, now: v.now, sleep: v.sleep });
