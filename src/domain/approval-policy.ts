@@ -48,6 +48,12 @@ export interface CommandEligibility {
   configured: boolean;
   /** The commander (if any) is eligible: named there, or named by an action policy. */
   commanderEligible: boolean;
+  /**
+   * Holders of the policy's other roles who are not eligible: a guarded role (e.g. `ops_lead`)
+   * carries approval power only for an eligible holder, so an ineligible commander cannot hand
+   * it to themselves or a friend and approve through it.
+   */
+  ineligibleHolders?: string[];
 }
 
 /** Has the team said who is eligible for command? `eligible_commanders` set (even `{}`), or responders listed. */
@@ -75,7 +81,13 @@ export function snapshotApprovers(
   const commander = roles.commander;
   const excluded = !!commander && policy.roles.includes('commander') && !!eligibility?.configured && !eligibility.commanderEligible;
   return {
-    roles: Object.fromEntries(policy.roles.map((r) => [r, r === 'commander' && excluded ? null : (roles[r] ?? null)])),
+    roles: Object.fromEntries(
+      policy.roles.map((r) => {
+        const holder = roles[r] ?? null;
+        if (r === 'commander') return [r, excluded ? null : holder];
+        return [r, holder && eligibility?.configured && eligibility.ineligibleHolders?.includes(holder) ? null : holder];
+      }),
+    ),
     users: [...policy.users],
     usergroups: Object.fromEntries(policy.usergroups.map((g) => [g, [...new Set(groupMembers[g] ?? [])]])),
     ...(excluded ? { ineligibleCommander: commander } : {}),

@@ -280,8 +280,21 @@ async function resolveApprovers(deps: Deps, incidentId: string, policy: Approval
       groups[g] = await members(g);
     }),
   );
-  const eligibility = policy.roles.includes('commander') ? await commanderEligibility(roles.commander, commandEligibles(deps), members) : undefined;
-  return snapshotApprovers(policy, roles, groups, eligibility);
+  const eligibles = commandEligibles(deps);
+  const eligibility = policy.roles.includes('commander') ? await commanderEligibility(roles.commander, eligibles, members) : undefined;
+  // Every other guarded role the policy names carries approval power only for an eligible holder.
+  const holders = [
+    ...new Set(
+      policy.roles
+        .filter((r) => r !== 'commander')
+        .map((r) => roles[r])
+        .filter((u): u is string => !!u),
+    ),
+  ];
+  const ineligibleHolders: string[] = [];
+  for (const h of holders) if ((await commanderEligibility(h, eligibles, members))?.commanderEligible === false) ineligibleHolders.push(h);
+  if (!eligibles.configured) return snapshotApprovers(policy, roles, groups, eligibility);
+  return snapshotApprovers(policy, roles, groups, { configured: true, commanderEligible: eligibility?.commanderEligible ?? true, ineligibleHolders });
 }
 
 /**

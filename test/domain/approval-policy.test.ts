@@ -177,6 +177,32 @@ describe('snapshotApprovers: the commander role approves only for someone eligib
   });
 });
 
+describe('snapshotApprovers: a guarded role approves only for an eligible holder', () => {
+  const p = policy({ roles: ['ops_lead'] });
+
+  it('an ineligible ops_lead (e.g. given the role by an ineligible commander) approves nothing through it', () => {
+    const snap = snapshotApprovers(
+      p,
+      { commander: 'UDAVE', ops_lead: 'UDAVE' },
+      {},
+      { configured: true, commanderEligible: false, ineligibleHolders: ['UDAVE'] },
+    );
+    assert.deepEqual(snap.roles, { ops_lead: null });
+    assert.deepEqual(canApprove({ policy: p, userId: 'UDAVE', proposerId: 'agent:x', approvers: snap }), { ok: false, reason: 'nobody' });
+  });
+
+  it('an eligible holder, or no eligibility configured, approves as before', () => {
+    for (const e of [
+      { configured: true, commanderEligible: true, ineligibleHolders: [] },
+      { configured: false, commanderEligible: true, ineligibleHolders: ['UOPS'] },
+      undefined,
+    ]) {
+      const snap = snapshotApprovers(p, { ops_lead: 'UOPS' }, {}, e);
+      assert.equal(canApprove({ policy: p, userId: 'UOPS', proposerId: 'agent:x', approvers: snap }).ok, true, JSON.stringify(e));
+    }
+  });
+});
+
 describe('mayAssignRole: approval authority is given, never taken', () => {
   const guarded = protectedRoles([policy({ roles: ['commander', 'ops_lead'] })]);
   const base = { protectedRoles: guarded, roles: { commander: 'UCMD' }, declaredBy: 'UDECL', isPolicyApprover: false, isEligibleCommander: false };

@@ -143,3 +143,42 @@ describe('no eligibility configured: every commander approves, as before', () =>
     await bot.waitFor(async () => (await bot.fb.deps.store.getApproval(approvalId))!.status === 'succeeded', 8000, 'run');
   });
 });
+
+describe('a guarded role an ineligible commander hands themselves gives no approval', () => {
+  let bot: Bot;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  before(async () => {
+    receiver = await startReceiver(() => 200);
+    const path = firebreakYml(`responders: [${CAROL}]
+roles: [commander, ops_lead, scribe]
+actions:
+${rollbackAction(receiver.url, { policy: '{ roles: [ops_lead] }' })}`);
+    bot = await startBot({ env: { FIREBREAK_CONFIG: path, [SECRET_ENV]: SECRET } });
+  });
+  after(async () => {
+    await bot?.close();
+    await receiver?.close();
+  });
+
+  test('dave declares, gives himself ops_lead, and his Approve of a colleague’s rollback is refused and runs nothing', async () => {
+    const incident = await declare(bot, 'low Billing latency', DAVE);
+    const ch = incident.channelId!;
+    bot.emulator.state.addMembers(ch, [BOB, CAROL, DAVE]);
+    assert.equal((await bot.driver.slash(`role ops_lead <@${DAVE}>`, { user: DAVE, channel: ch })).status, 200);
+    await bot.waitFor(async () => (await bot.fb.deps.store.getRoles(incident.id)).ops_lead === DAVE, 5000, 'dave holds ops_lead');
+    const { ts, approvalId } = await propose(bot, ch, 'rollback_deployment service=billing version=v2', BOB);
+    const n = bot.emulator.state.ephemeralsFor(DAVE, ch).length;
+    assert.equal((await bot.driver.click({ channel: ch, ts }, Actions.approve, { user: DAVE })).status, 200);
+    const text = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(DAVE, ch)[n]?.text, 5000, 'answer');
+    assert.doesNotMatch(text, /Approved/);
+    await bot.settled();
+    assert.equal((await bot.fb.deps.store.getApproval(approvalId))!.status, 'pending');
+    const audit = await bot.fb.deps.store.listAudit({ incidentId: incident.id });
+    assert.ok(
+      audit.some((e) => e.action === 'approval.refused' && e.actor === DAVE && e.approvalId === approvalId),
+      'the refusal is audited',
+    );
+    await bot.fb.deps.jobs.idle();
+    assert.equal(receiver.received.length, 0, 'nothing ran');
+  });
+});

@@ -54,6 +54,14 @@ describe('approval gate (SQLite store)', () => {
           policy: { roles: ['commander'], usergroups: [] },
           executor: { type: 'none' },
         }),
+        defineAction({
+          id: 'drain_node',
+          title: 'Drain a node',
+          params: {},
+          requires_approval: true,
+          policy: { roles: ['ops_lead'], usergroups: [] },
+          executor: { type: 'none' },
+        }),
       ],
     });
     gate.chat.groups.set(LEADS, ['ULEAD1', 'ULEAD2', 'ULEAD3']);
@@ -331,6 +339,20 @@ describe('approval gate (SQLite store)', () => {
     const inside = await propose({ actionId: 'page_team', rawParams: {} });
     assert.deepEqual(inside.approvers?.roles, { commander: COMMANDER });
     assert.equal((await approve(gate.deps, { approvalId: inside.id, userId: COMMANDER })).outcome, 'approved');
+  });
+
+  it('a guarded role (ops_lead) approves only for a holder eligible for command; unchanged without eligibility', async () => {
+    await gate.deps.store.setRole(gate.incidentId, 'ops_lead', COMMANDER);
+    // No eligibility configured: the ops_lead approves, as before.
+    const before = await propose({ actionId: 'drain_node', rawParams: {} });
+    assert.deepEqual(before.approvers?.roles, { ops_lead: COMMANDER });
+    const file = gate.deps.config.file;
+    gate.deps.config = { ...gate.deps.config, file: { ...file, approvals: { ...file.approvals, eligible_commanders: { users: [], usergroups: [LEADS] } } } };
+    const outside = await propose({ actionId: 'drain_node', rawParams: {} });
+    assert.deepEqual(outside.approvers?.roles, { ops_lead: null });
+    const refused = await approve(gate.deps, { approvalId: outside.id, userId: COMMANDER });
+    assert.equal(refused.outcome, 'refused');
+    assert.equal((await gate.deps.store.getApproval(outside.id))?.status, 'pending');
   });
 
   it('a failed execution is shown as failed: 4xx at once, 5xx retried with the same key', async () => {
