@@ -563,6 +563,48 @@ function storeContract(open: () => Promise<Opened>): void {
       assert.ok(await s.getAlert(plain.id));
     });
 
+    test('a NUL (U+0000) in untrusted text is stored as U+FFFD on every path: alert, burst, incident, timeline, audit', async () => {
+      // PostgreSQL refuses NUL in text: without this the webhook's insert fails and the sender retries forever.
+      const single = newAlert({ title: 'disk\u0000full', service: 'check\u0000out', raw: { note: 'a\u0000b' } });
+      assert.equal((await s.insertAlert(single)).inserted, true);
+      assert.equal((await s.getAlert(single.id))?.title, 'disk\ufffdfull');
+      assert.equal((await s.getAlert(single.id))?.service, 'check\ufffdout');
+      // The raw payload is JSON text, where NUL is the ASCII escape \u0000: kept as it came.
+      assert.deepEqual((await s.getAlert(single.id))?.raw, single.raw);
+
+      const burst = newAlert({ title: '\u0000 cpu \\u0000 \u0000', raw: { note: 'x\u0000' } });
+      const kind = uid('kind_');
+      const out = await s.insertAlertsWithJobs([burst, newAlert()], (x) => ({
+        id: uid('job_'),
+        kind,
+        key: null,
+        payload: { alertId: x.id, t: x.title },
+        runAfter: at(0),
+      }));
+      assert.deepEqual(
+        out.map((r) => r.inserted),
+        [true, true],
+      );
+      assert.equal((await s.getAlert(burst.id))?.title, '\ufffd cpu \\u0000 \ufffd', 'an escaped backslash before u0000 is text, kept');
+      assert.deepEqual((await s.getAlert(burst.id))?.raw, burst.raw);
+      assert.equal(await s.countJobs({ kind }), 2);
+
+      const { incident } = await s.createIncident(newIncident({ title: 'db\u0000down', description: 'see\u0000logs' }));
+      assert.deepEqual([incident.title, incident.description], ['db\ufffddown', 'see\ufffdlogs']);
+      const updated = await s.updateIncident(incident.id, { title: 'still\u0000down', updatedAt: at(1) });
+      assert.equal(updated?.title, 'still\ufffddown');
+      assert.equal(await s.addTimeline({ incidentId: incident.id, at: at(2), kind: 'note', text: 'pinned\u0000note', author: 'U\u00001' }), true);
+      assert.deepEqual(
+        (await s.listTimeline(incident.id)).map((e) => [e.text, e.author]),
+        [['pinned\ufffdnote', 'U\ufffd1']],
+      );
+      await s.audit({ at: at(3), incidentId: incident.id, actor: 'U\u00002', action: 'incident.note' });
+      assert.deepEqual(
+        (await s.listAudit({ incidentId: incident.id })).map((e) => e.actor),
+        ['U\ufffd2'],
+      );
+    });
+
     test('joinAlerts applies pending repeats once, in one transaction with the count, the fingerprint and the job', async () => {
       const { incident } = await s.createIncident(newIncident());
       const fingerprint = uid('fp_');

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { signGeneric, signPagerDuty, signRootly, signSvix } from '../../src/webhooks/verify.js';
 import { buildHarness, call, route, SECRETS, type Harness } from './harness.js';
+import { openTestStore } from '../store/pg-helper.js';
 
 const fixtureText = (name: string): string => readFileSync(new URL(`../fixtures/alerts/${name}`, import.meta.url), 'utf8');
 
@@ -343,3 +344,50 @@ describe('ingest limit', () => {
     }
   });
 });
+
+/**
+ * A NUL (U+0000) in an alert's text: PostgreSQL refuses it in text, so without the store's
+ * mending the insert failed (500) and the sender retried the delivery forever. Both stores keep
+ * the alert, with U+FFFD in place of the NUL, alone or in a burst, and the incident it opens.
+ */
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`a NUL in an alert's text (${dialect})`, () => {
+    let h: Harness;
+    let opened: Awaited<ReturnType<typeof openTestStore>>;
+    before(async () => {
+      opened = await openTestStore(dialect);
+      if (opened) h = await buildHarness({ store: opened.store, file: { alerts: { rate_limit_per_minute: 1000 } } });
+    });
+    after(async () => {
+      await h?.close();
+      await opened?.cleanup();
+    });
+
+    test('is accepted (202) and stored as U+FFFD, alone or with others at once; the incident it opens has it too', async (t) => {
+      if (!opened) return t.skip('PostgreSQL not reachable');
+      const r = route(h, '/webhooks/alerts/generic');
+      const ts = unix(h);
+      const send = (body: string) =>
+        call(r, body, { 'X-Firebreak-Timestamp': String(ts), 'X-Firebreak-Signature': signGeneric(SECRETS.ALERT_WEBHOOK_SECRET, ts, body) });
+      const alone = await send(JSON.stringify({ title: 'Disk\u0000full on db-1', service: 'db\u0000', severity: 'critical', external_id: 'nul-1' }));
+      assert.equal(alone.status, 202, JSON.stringify(alone.body));
+      const burst = await Promise.all(
+        [2, 3, 4].map((i) => send(JSON.stringify({ title: `Queue\u0000stuck ${i}`, service: 'queue', severity: 'high', external_id: `nul-${i}` }))),
+      );
+      assert.deepEqual(
+        burst.map((x) => x.status),
+        [202, 202, 202],
+        JSON.stringify(burst.map((x) => x.body)),
+      );
+      const titles = (await h.store.listAlerts({})).map((a) => a.title).sort();
+      assert.deepEqual(titles, ['Disk\ufffdfull on db-1', 'Queue\ufffdstuck 2', 'Queue\ufffdstuck 3', 'Queue\ufffdstuck 4']);
+      await h.drain();
+      const incidents = await h.store.listOpenIncidents();
+      assert.ok(
+        incidents.some((i) => i.title.includes('Disk\ufffdfull on db-1')),
+        JSON.stringify(incidents.map((i) => i.title)),
+      );
+      assert.ok(incidents.every((i) => !i.title.includes('\u0000')));
+    });
+  });
+}

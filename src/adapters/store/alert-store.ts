@@ -104,7 +104,7 @@ export class KyselyAlertStore implements AlertStore {
       ), j as (
         insert into jobs (id, kind, key, payload, state, attempts, run_after, created_at, updated_at)
         select j.id, j.kind, j.key, j.payload, 'queued', 0, j.run_after, ${now}::bigint, ${now}::bigint
-        from json_to_recordset(${JSON.stringify(jobRows)}::json) as j(id text, kind text, key text, payload text, run_after bigint, alert_id text)
+        from json_to_recordset(${jsonParam(jobRows)}::json) as j(id text, kind text, key text, payload text, run_after bigint, alert_id text)
         where j.alert_id in (select id from a)
         on conflict do nothing
       )
@@ -377,14 +377,15 @@ function alertRow(alert: NewAlert) {
 }
 
 /**
- * JSON text for a json parameter. JSON.stringify writes a lone UTF-16 surrogate (a webhook body
- * may carry one as a `\ud800` escape) as an escape that PostgreSQL refuses to turn into text,
- * which would fail the whole burst; it becomes U+FFFD, as it does in a text parameter (sent as
- * UTF-8). Only lone surrogates are escaped that way (pairs are written as they are), and an
- * escaped backslash before `u` is left alone.
+ * JSON text for a json parameter that PostgreSQL turns into text columns. Two escapes
+ * JSON.stringify writes would fail the whole burst there: a lone UTF-16 surrogate (a webhook body
+ * may carry one as a `\ud800` escape), which becomes U+FFFD as it does in a text parameter (sent
+ * as UTF-8), and `\u0000` (NUL, refused in text), which becomes U+FFFD as every other value's NUL
+ * does at the driver (mapping.ts `storableParameters`). Only those escapes are rewritten (pairs
+ * of surrogates are written as they are), and an escaped backslash before `u` is left alone.
  */
 function jsonParam(v: unknown): string {
-  return JSON.stringify(v).replace(/(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/g, '$1\\ufffd');
+  return JSON.stringify(v).replace(/(?<!\\)((?:\\\\)*)\\(?:ud[89a-f][0-9a-f]{2}|u0000)/g, '$1\\ufffd');
 }
 
 /** The stored alert a conflicting insert ran into: the same (source, delivery id), else the same id. */

@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import pg from 'pg';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely';
+import { storableParameters } from './mapping.js';
 import type { Database } from './schema.js';
 
 export interface PoolErrorLogger {
@@ -24,7 +25,25 @@ export function createPostgresDb(connectionString: string, opts: { logger?: Pool
   });
   // An idle client losing its connection emits 'error' on the pool; unhandled, it kills the process.
   pool.on('error', (err) => opts.logger?.warn({ err: err.message }, 'postgres pool: idle client error'));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: storablePool(pool) }) });
+}
+
+/**
+ * The pool as Kysely sees it, with every statement's values through `storableParameters`:
+ * PostgreSQL refuses U+0000 in text (the statement fails), so it is stored as U+FFFD, as on SQLite.
+ */
+function storablePool(pool: pg.Pool): PostgresPool {
+  return {
+    async connect() {
+      const client = await pool.connect();
+      return {
+        // Only the (sql, values) form: no cursor is configured, so Kysely never streams.
+        query: ((q: string, values: readonly unknown[]) => client.query(q, storableParameters(values) as unknown[])) as unknown as PostgresPoolClient['query'],
+        release: (destroy?: boolean) => client.release(destroy),
+      };
+    },
+    end: () => pool.end(),
+  };
 }
 
 /**

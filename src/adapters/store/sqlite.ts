@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, type SqliteDatabase, SqliteDialect, type SqliteStatement } from 'kysely';
+import { storableParameters } from './mapping.js';
 import type { Database } from './schema.js';
 
 /**
@@ -26,7 +27,8 @@ export function createSqliteDb(path: string): Kysely<Database> {
  * Kysely prepares every query afresh; compiling the SQL is a large share of a small query's cost
  * (the approve path, the job claim). The bot issues a few hundred distinct statements, so each is
  * prepared once and reused. better-sqlite3 runs statements synchronously, so a reused statement is
- * never busy, except one being iterated: streamed queries are not cached.
+ * never busy, except one being iterated: streamed queries are not cached. Values go through
+ * `storableParameters` (NUL in text stored as U+FFFD, as on PostgreSQL).
  */
 export function withStatementCache(raw: BetterSqlite3.Database, max = 1000): SqliteDatabase {
   const cache = new Map<string, BetterSqlite3.Statement>();
@@ -45,10 +47,10 @@ export function withStatementCache(raw: BetterSqlite3.Database, max = 1000): Sql
       const s = stmt;
       return {
         reader: s.reader,
-        all: (params) => s.all(params as unknown[]),
-        run: (params) => s.run(params as unknown[]),
+        all: (params) => s.all(storableParameters(params) as unknown[]),
+        run: (params) => s.run(storableParameters(params) as unknown[]),
         // An iterated statement stays busy until the iterator ends: give it its own.
-        iterate: (params) => raw.prepare(sql).iterate(params as unknown[]),
+        iterate: (params) => raw.prepare(sql).iterate(storableParameters(params) as unknown[]),
       };
     },
   };
