@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { sql, type Kysely } from 'kysely';
 import { AppError } from '../../errors.js';
@@ -14,11 +15,14 @@ export interface ProcessOwner {
   hostname: string;
   /** When the process started (ISO 8601): tells the person which run it is. */
   startedAt: string;
+  /** This boot and the process's start tick, from /proc (see `procStart`); absent where there is no /proc. */
+  procStart?: string;
 }
 
 /**
  * What the recorded owner says about the previous run: none recorded; `ours` (our own pid on this
- * host: a restart that got the same pid, as in a container); `dead` (its pid is gone); `elsewhere`
+ * host: a restart that got the same pid, as in a container); `dead` (its pid is gone, or is
+ * another process's now); `elsewhere`
  * (another host: its pid cannot be checked); `live` (another process on this host still runs).
  */
 export type OwnerVerdict = 'none' | 'ours' | 'dead' | 'elsewhere' | 'live';
@@ -26,7 +30,29 @@ export type OwnerVerdict = 'none' | 'ours' | 'dead' | 'elsewhere' | 'live';
 export const OWNER_KEY = 'process.owner';
 
 export function thisProcess(): ProcessOwner {
-  return { pid: process.pid, hostname: hostname(), startedAt: new Date(Date.now() - Math.round(process.uptime() * 1000)).toISOString() };
+  return {
+    pid: process.pid,
+    hostname: hostname(),
+    startedAt: new Date(Date.now() - Math.round(process.uptime() * 1000)).toISOString(),
+    procStart: procStart('self') ?? undefined,
+  };
+}
+
+/**
+ * The boot id and the start time in clock ticks since boot (/proc/<pid>/stat, field 22) of a
+ * process: with its pid, it names one process for the life of the machine, where a pid alone may
+ * have been given to another process since. Null where /proc cannot tell (not Linux, no such pid).
+ */
+export function procStart(pid: number | 'self'): string | null {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2 (the command) is in parentheses and may hold spaces or parentheses: count from the last ')'.
+    const ticks = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return boot && ticks ? `${boot}:${ticks}` : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Signal 0 checks the pid without touching it; EPERM means it exists under another user. */
@@ -39,12 +65,23 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Whether the recorded process still runs on this host: its pid is alive and, when the record and
+ * /proc both say when it started, it is the same process (a crashed run's pid given to another
+ * program since is not it: the file is free).
+ */
+export function ownerAlive(owner: ProcessOwner): boolean {
+  if (!pidAlive(owner.pid)) return false;
+  const now = owner.procStart ? procStart(owner.pid) : null;
+  return now === null || now === owner.procStart;
+}
+
 /** Pure: the verdict on a recorded owner, given how to check a pid on this host. */
-export function judgeOwner(recorded: ProcessOwner | null, me: ProcessOwner, alive: (pid: number) => boolean): OwnerVerdict {
+export function judgeOwner(recorded: ProcessOwner | null, me: ProcessOwner, alive: (owner: ProcessOwner) => boolean): OwnerVerdict {
   if (!recorded) return 'none';
   if (recorded.hostname !== me.hostname) return 'elsewhere';
   if (recorded.pid === me.pid) return 'ours';
-  return alive(recorded.pid) ? 'live' : 'dead';
+  return alive(recorded) ? 'live' : 'dead';
 }
 
 /** The recorded owner as stored (raw, for compare-and-set) and parsed; a database without the kv table (never migrated) has none. */
@@ -56,7 +93,15 @@ async function readOwner(db: Kysely<Database>): Promise<{ raw: string | null; ow
   try {
     const v = JSON.parse(row.value) as Partial<ProcessOwner>;
     if (typeof v.pid === 'number' && typeof v.hostname === 'string')
-      return { raw: row.value, owner: { pid: v.pid, hostname: v.hostname, startedAt: String(v.startedAt ?? '') } };
+      return {
+        raw: row.value,
+        owner: {
+          pid: v.pid,
+          hostname: v.hostname,
+          startedAt: String(v.startedAt ?? ''),
+          procStart: typeof v.procStart === 'string' ? v.procStart : undefined,
+        },
+      };
   } catch {
     // An unreadable record is no owner: it is replaced below.
   }
@@ -77,7 +122,7 @@ export interface ClaimOptions {
   migrate: () => Promise<void>;
   clock: Clock;
   me?: ProcessOwner;
-  alive?: (pid: number) => boolean;
+  alive?: (owner: ProcessOwner) => boolean;
 }
 
 /**
@@ -91,7 +136,7 @@ export async function claimSqliteOwner(
   o: ClaimOptions,
 ): Promise<{ verdict: OwnerVerdict; previous: ProcessOwner | null; release(): Promise<void> }> {
   const me = o.me ?? thisProcess();
-  const alive = o.alive ?? pidAlive;
+  const alive = o.alive ?? ownerAlive;
   let seen = await readOwner(db);
   if (judgeOwner(seen.owner, me, alive) === 'live') throw inUse(seen.owner!, o.path);
   await o.migrate();
