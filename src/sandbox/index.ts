@@ -1,4 +1,6 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { refuseIfSqliteInUse } from '../adapters/store/index.js';
+import type { AppError } from '../errors.js';
 import { dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
@@ -115,6 +117,26 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
       { host: config.host },
       `SANDBOX_ALLOW_REMOTE: the sandbox console is served on ${config.host}, reachable from other machines; it is guarded only by the token in the printed URL`,
     );
+  // The emulated workspace is new on every start, so records from an earlier run would point at
+  // channels that no longer exist: unless DATABASE_URL says otherwise, each run gets a fresh
+  // SQLite file of its own, apart from the production default ./data/firebreak.db. Not while a
+  // sandbox still runs on it (a second `npm run sandbox` on another port): that one is refused
+  // (`store.in_use`) before anything is deleted or started.
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    const file = resolve('data', 'sandbox.db');
+    mkdirSync(dirname(file), { recursive: true });
+    if (existsSync(file))
+      await refuseIfSqliteInUse(file).catch((err: AppError) => {
+        // Anything else (an unreadable file from a crashed run) is for the fresh start to replace.
+        if (err.code !== 'store.in_use') return;
+        throw new SandboxRefusedError(
+          `another sandbox (pid ${err.detail.pid}) is running on ${file}: stop it first, or give this one a file of its own (DATABASE_URL=sqlite:/tmp/drill.db)`,
+        );
+      });
+    for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+    databaseUrl = `sqlite:${file}`;
+  }
   const token = randomBytes(16).toString('hex');
   const botToken = `${SANDBOX_TOKEN_PREFIX}${randomBytes(12).toString('hex')}`;
   const signingSecret = randomBytes(24).toString('hex');
@@ -142,16 +164,6 @@ export async function startSandbox(config: Config, logger: Logger, processEnv: N
     PAGERDUTY_WEBHOOK_SECRET: config.env.PAGERDUTY_WEBHOOK_SECRET ?? randomBytes(24).toString('hex'),
     PAGERDUTY_EVENTS_URL: pager.url,
   };
-  // The emulated workspace is new on every start, so records from an earlier run would point at
-  // channels that no longer exist: unless DATABASE_URL says otherwise, each run gets a fresh
-  // SQLite file of its own, apart from the production default ./data/firebreak.db.
-  let databaseUrl = config.databaseUrl;
-  if (!databaseUrl) {
-    const file = resolve('data', 'sandbox.db');
-    mkdirSync(dirname(file), { recursive: true });
-    for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
-    databaseUrl = `sqlite:${file}`;
-  }
   // Who is eligible for command in the emulated workspace, unless firebreak.yml says: alice (the
   // drill's commander) and the @sre-leads group. They may take command of incidents opened by sample
   // alerts, and commanding gives them approval; dave and erin may declare and command, but the

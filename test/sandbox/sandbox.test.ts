@@ -6,8 +6,12 @@ import { createLogger } from '../../src/log.js';
 import { SandboxRefusedError, startSandbox } from '../../src/sandbox/index.js';
 import { startSandboxBot, type RunningSandbox } from './helpers.js';
 import { request as httpRequest } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { openKyselyStore } from '../../src/adapters/store/index.js';
+import { OWNER_KEY, procStart } from '../../src/adapters/store/sqlite-owner.js';
 import { join } from 'node:path';
 import { startReceiver } from '../services/approvals-fixture.js';
 
@@ -412,6 +416,50 @@ describe('sandbox agent over MCP', () => {
       assert.match(text, /approval_approve/, 'with the Approve button for a person');
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('a second `npm run sandbox` (another port) beside a running one', () => {
+  test('is refused, naming the running one, and leaves its database as it was; once that one is gone, a new one starts fresh', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'firebreak-sandbox-second-'));
+    const file = join(dir, 'data', 'sandbox.db');
+    mkdirSync(join(dir, 'data'));
+    // The running sandbox: a live process recorded as the file's owner, with an incident of its drill.
+    const running = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
+    await once(running, 'spawn');
+    const pid = running.pid!;
+    const owner = JSON.stringify({ pid, hostname: hostname(), startedAt: new Date().toISOString(), procStart: procStart(pid) ?? undefined });
+    const seed = await openKyselyStore(`sqlite:${file}`);
+    await seed.migrate();
+    await seed.db.insertInto('kv').values({ key: OWNER_KEY, value: owner, updated_at: 0 }).execute();
+    await seed.db.insertInto('kv').values({ key: 'drill.marker', value: 'the running drill', updated_at: 0 }).execute();
+    await seed.close();
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const config = () => loadConfig({ PORT: '0' }, '/nonexistent');
+      await assert.rejects(
+        startSandbox(config(), silent(), {}),
+        (err: unknown) =>
+          err instanceof SandboxRefusedError &&
+          err.message.includes(`another sandbox (pid ${pid}) is running on ${file}`) &&
+          err.message.includes('DATABASE_URL='),
+      );
+      const after = await openKyselyStore(`sqlite:${file}`);
+      try {
+        assert.equal((await after.db.selectFrom('kv').select('value').where('key', '=', 'drill.marker').executeTakeFirst())?.value, 'the running drill');
+      } finally {
+        await after.close();
+      }
+      running.kill();
+      await once(running, 'exit');
+      const fresh = await startSandbox(config(), silent(), {});
+      await fresh.close();
+      assert.equal(existsSync(file), false, "the old drill's file is gone: the bot starts on a fresh one");
+    } finally {
+      process.chdir(cwd);
+      running.kill();
     }
   });
 });

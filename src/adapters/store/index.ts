@@ -2,7 +2,7 @@ import { AppError } from '../../errors.js';
 import { systemClock, type Clock } from '../../ports/clock.js';
 import type { Store } from '../../ports/store.js';
 import { createKyselyStore, type KyselyStore } from './kysely-store.js';
-import { claimSqliteOwner, type OwnerVerdict } from './sqlite-owner.js';
+import { claimSqliteOwner, refuseIfOwned, type OwnerVerdict } from './sqlite-owner.js';
 
 export { createKyselyStore, type KyselyStore } from './kysely-store.js';
 export { MIGRATIONS, runMigrations } from './migrations.js';
@@ -105,5 +105,18 @@ export async function openBotStore(
   } catch (err) {
     await store.close().catch(() => undefined);
     throw err;
+  }
+}
+
+/**
+ * Throws `store.in_use` when another live Firebreak process on this host uses the SQLite file at
+ * `path` (see sqlite-owner.ts); reads only. For a caller about to delete or replace the file.
+ */
+export async function refuseIfSqliteInUse(path: string): Promise<void> {
+  const store = await openKyselyStore(`sqlite:${path}`);
+  try {
+    await refuseIfOwned(store.db, path);
+  } finally {
+    await store.close();
   }
 }
