@@ -120,9 +120,14 @@ function inUse(owner: ProcessOwner, path: string): AppError {
  * Throws `store.in_use` when another live process on this host owns the file; reads only, so a
  * caller about to replace the file (the sandbox's fresh database) leaves a running one's alone.
  */
-export async function refuseIfOwned(db: Kysely<Database>, path: string, me = thisProcess(), alive = ownerAlive): Promise<void> {
-  const { owner } = await readOwner(db);
-  if (judgeOwner(owner, me, alive) === 'live') throw inUse(owner!, path);
+export async function refuseIfOwned(db: Kysely<Database>, path: string): Promise<void> {
+  await readOwnerUnlessLive(db, path, thisProcess(), ownerAlive);
+}
+
+async function readOwnerUnlessLive(db: Kysely<Database>, path: string, me: ProcessOwner, alive: (owner: ProcessOwner) => boolean) {
+  const seen = await readOwner(db);
+  if (judgeOwner(seen.owner, me, alive) === 'live') throw inUse(seen.owner!, path);
+  return seen;
 }
 
 export interface ClaimOptions {
@@ -146,9 +151,8 @@ export async function claimSqliteOwner(
 ): Promise<{ verdict: OwnerVerdict; previous: ProcessOwner | null; release(): Promise<void> }> {
   const me = o.me ?? thisProcess();
   const alive = o.alive ?? ownerAlive;
-  await refuseIfOwned(db, o.path, me, alive);
+  let seen = await readOwnerUnlessLive(db, o.path, me, alive);
   await o.migrate();
-  let seen = await readOwner(db);
   const mine = JSON.stringify(me);
   for (;;) {
     const verdict = judgeOwner(seen.owner, me, alive);
