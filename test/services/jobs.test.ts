@@ -6,6 +6,7 @@ import { defineJob, JobRunner } from '../../src/services/jobs.js';
 import { createLogger } from '../../src/log.js';
 import { systemClock } from '../../src/ports/clock.js';
 import { openTestSqliteStore } from '../store/pg-helper.js';
+import type { Store } from '../../src/ports/store.js';
 
 /** A job of this kind whose run is `handler` (no context). */
 const testJob = (kind: string, handler: () => Promise<void> = async () => {}) => defineJob({ kind, payload: z.object({}), run: async (_: null) => handler() });
@@ -74,26 +75,32 @@ test('a job that runs longer than its lease keeps it (heartbeat): a second worke
   await b.stop(100);
 });
 
-test('a worker that dies (no hand-back, no heartbeat) loses its job to another when the lease expires', async () => {
-  const { store, cleanup } = await openTestSqliteStore();
-  after(cleanup);
-  const clock = new ManualClock();
+/** Two workers of `kind` on one store: A's handler hangs forever (A is as good as dead), B's finishes. */
+function deadAndLiveWorker(store: Store, clock: ManualClock, kind: string) {
   const seen: string[] = [];
   const a = new JobRunner(store, quiet, clock, null, { workerId: 'A', pollMs: 20, leaseMs: 300 });
   const b = new JobRunner(store, quiet, clock, null, { workerId: 'B', pollMs: 20, leaseMs: 300 });
   a.register(
-    testJob('work', async () => {
+    testJob(kind, async () => {
       seen.push('A');
-      await new Promise(() => {}); // hangs forever: A is as good as dead
+      await new Promise(() => {});
     }),
     null,
   );
   b.register(
-    testJob('work', async () => {
+    testJob(kind, async () => {
       seen.push('B');
     }),
     null,
   );
+  return { a, b, seen };
+}
+
+test('a worker that dies (no hand-back, no heartbeat) loses its job to another when the lease expires', async () => {
+  const { store, cleanup } = await openTestSqliteStore();
+  after(cleanup);
+  const clock = new ManualClock();
+  const { a, b, seen } = deadAndLiveWorker(store, clock, 'work');
   a.start();
   await a.enqueue(testJob('work'), {});
   await until(() => seen.length === 1, 'A to claim the job');
@@ -121,22 +128,7 @@ test('`here`: the job starts before enqueue returns, with no claim; if its worke
     claims += jobs.length;
     return jobs;
   };
-  const seen: string[] = [];
-  const a = new JobRunner(store, quiet, clock, null, { workerId: 'A', pollMs: 20, leaseMs: 300 });
-  const b = new JobRunner(store, quiet, clock, null, { workerId: 'B', pollMs: 20, leaseMs: 300 });
-  a.register(
-    testJob('urgent', async () => {
-      seen.push('A');
-      await new Promise(() => {}); // hangs forever: A is as good as dead
-    }),
-    null,
-  );
-  b.register(
-    testJob('urgent', async () => {
-      seen.push('B');
-    }),
-    null,
-  );
+  const { a, b, seen } = deadAndLiveWorker(store, clock, 'urgent');
   a.start();
   assert.equal(await a.enqueue(testJob('urgent'), {}, { here: true, key: 'k' }), true);
   assert.deepEqual(seen, ['A'], 'started before enqueue returned');
