@@ -190,6 +190,18 @@ function startCommand(): string[] {
   return [...startScript.split(/\s+/).filter((a) => a.startsWith('--')), ...extra, main];
 }
 
+/** The environment of a spawned bot on `emulator` and `databaseUrl`, quiet; `extra` adds or overrides. */
+function botEnv(emulator: { apiUrl: string }, databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: emulator.apiUrl,
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: 'warn',
+    ...extra,
+  };
+}
+
 /**
  * Ack latency, side by side: the real bot and a bare signature-checking server, each in its own
  * process as in production, driven by the same load generator (this process, with the emulator).
@@ -197,13 +209,7 @@ function startCommand(): string[] {
 async function ackLatency(): Promise<void> {
   const emulator = await startSlackEmulator({ botToken: BOT_TOKEN, rateLimits: 'off' });
   const dir = mkdtempSync(join(tmpdir(), 'firebreak-ack-'));
-  const env = {
-    SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_API_URL: emulator.apiUrl,
-    DATABASE_URL: `sqlite:${join(dir, 'firebreak.db')}`,
-    LOG_LEVEL: 'warn',
-  };
+  const env = botEnv(emulator, `sqlite:${join(dir, 'firebreak.db')}`);
   const [bot, bare] = await Promise.all([
     spawnServer(startCommand(), env, await freePort()),
     spawnServer([join(ROOT, 'bench/bare-server.mjs')], env, await freePort()),
@@ -745,16 +751,7 @@ async function alertStorm(db: 'sqlite' | 'postgres', dbUrl?: string): Promise<vo
 async function alertStormReplicas(dbUrl: string): Promise<void> {
   const emulator = await startSlackEmulator({ botToken: BOT_TOKEN, rateLimits: 'enforce' });
   const cfg = writeConfigFile({ alerts: { rate_limit_per_minute: 1_000_000 } });
-  const env = {
-    SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_API_URL: emulator.apiUrl,
-    DATABASE_URL: dbUrl,
-    LOG_LEVEL: 'warn',
-    FIREBREAK_CONFIG: cfg,
-    ALERT_WEBHOOK_SECRET: ALERT_SECRET,
-    ANNOUNCE_CHANNEL: INCIDENTS_CHANNEL_ID,
-  };
+  const env = botEnv(emulator, dbUrl, { FIREBREAK_CONFIG: cfg, ALERT_WEBHOOK_SECRET: ALERT_SECRET, ANNOUNCE_CHANNEL: INCIDENTS_CHANNEL_ID });
   const { openKyselyStore } = await import('../src/adapters/store/index.js');
   const store = await openKyselyStore(dbUrl, { poolSize: 1 });
   const replicas: Array<Awaited<ReturnType<typeof spawnServer>>> = [];
@@ -827,16 +824,7 @@ async function crashRecovery(): Promise<void> {
     actions: [rollbackAction({ url: target.url, secretEnv: 'BENCH_EXECUTOR_SECRET', users: [BOB], timeoutMs: 30_000 })],
   });
   const db = join(dir, 'firebreak.db');
-  const env = {
-    SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_API_URL: emulator.apiUrl,
-    DATABASE_URL: `sqlite:${db}`,
-    LOG_LEVEL: 'warn',
-    FIREBREAK_CONFIG: cfg,
-    BENCH_EXECUTOR_SECRET: 'bench-exec-secret',
-    ANNOUNCE_CHANNEL: 'C0INCIDENTS',
-  };
+  const env = botEnv(emulator, `sqlite:${db}`, { FIREBREAK_CONFIG: cfg, BENCH_EXECUTOR_SECRET: 'bench-exec-secret', ANNOUNCE_CHANNEL: 'C0INCIDENTS' });
   const port = await freePort();
   const store = () => import('../src/adapters/store/index.js');
   try {
@@ -925,16 +913,7 @@ async function crashTakeoverPostgres(dbUrl: string): Promise<void> {
   const cfg = writeConfigFile({
     actions: [rollbackAction({ url: target.url, secretEnv: 'BENCH_EXECUTOR_SECRET', users: [BOB], timeoutMs: 30_000 })],
   });
-  const env = {
-    SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_API_URL: emulator.apiUrl,
-    DATABASE_URL: dbUrl,
-    LOG_LEVEL: 'warn',
-    FIREBREAK_CONFIG: cfg,
-    BENCH_EXECUTOR_SECRET: 'bench-exec-secret',
-    ANNOUNCE_CHANNEL: 'C0INCIDENTS',
-  };
+  const env = botEnv(emulator, dbUrl, { FIREBREAK_CONFIG: cfg, BENCH_EXECUTOR_SECRET: 'bench-exec-secret', ANNOUNCE_CHANNEL: 'C0INCIDENTS' });
   const { openKyselyStore } = await import('../src/adapters/store/index.js');
   const store = await openKyselyStore(dbUrl, { poolSize: 1 });
   type Replica = Awaited<ReturnType<typeof spawnServer>>;
