@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { createLocalBackend } from '../../src/adapters/backend/local.js';
 import type { BackendAlert, IncidentBackend } from '../../src/ports/backend.js';
 import { changeStatus } from '../../src/services/lifecycle.js';
+import { processAlert, processAlerts } from '../../src/services/alerts.js';
 import { signGeneric, signPagerDuty } from '../../src/webhooks/verify.js';
 import { openTestPgStore, withPgSchema } from '../store/pg-helper.js';
 import { ANNOUNCE, buildHarness, call, route, SECRETS, type Harness } from '../webhooks/harness.js';
@@ -296,18 +297,24 @@ describe('a burst of repeats is processed together', () => {
     });
 });
 
+/**
+ * A bot whose first `alert` opened its incident, then its repeat stored and queued while no worker
+ * runs (the runner stopped): the tests below play the workers by hand.
+ */
+async function repeatWithNoWorker(alert: Parameters<typeof fire>[1]) {
+  const h = await buildHarness({ file: { alerts: { dedupe_window_minutes: 10, batch_seconds: 30, rate_limit_per_minute: 10_000 } } });
+  await fire(h, alert);
+  await h.drain();
+  await h.runner.stop(1000);
+  await fire(h, alert);
+  const repeat = (await h.store.listAlerts({})).find((a) => a.state === 'pending')!;
+  return { h, repeat };
+}
+
 describe('a stalled batch and a lone retry of the same repeat', () => {
   test('the stalled worker commits its batch while the retry is mid-way: the repeat is counted once', async () => {
-    const h = await buildHarness({ file: { alerts: { dedupe_window_minutes: 10, batch_seconds: 30, rate_limit_per_minute: 10_000 } } });
+    const { h, repeat } = await repeatWithNoWorker({ title: 'Checkout latency p99 above 2s', service: 'checkout' });
     try {
-      const { processAlert, processAlerts } = await import('../../src/services/alerts.js');
-      const alert = { title: 'Checkout latency p99 above 2s', service: 'checkout' };
-      await fire(h, alert);
-      await h.drain();
-      // The repeat is stored and queued while no worker runs.
-      await h.runner.stop(1000);
-      await fire(h, alert);
-      const repeat = (await h.store.listAlerts({})).find((a) => a.state === 'pending')!;
       // Worker B (its lease taken over) reads the repeat as pending; worker A, stalled past its
       // lease with the repeat in its batch, wakes up right then and commits the batch.
       const storeB = Object.create(h.store) as typeof h.store;
@@ -330,17 +337,10 @@ describe('a stalled batch and a lone retry of the same repeat', () => {
 
 describe('a stalled worker and a lone retry of the same repeat after the incident closed', () => {
   test('both open the next episode with it: the repeat is counted once, in the new incident', async () => {
-    const h = await buildHarness({ file: { alerts: { dedupe_window_minutes: 10, batch_seconds: 30, rate_limit_per_minute: 10_000 } } });
+    const { h, repeat } = await repeatWithNoWorker({ title: 'Payments queue depth above 10k', service: 'payments' });
     try {
-      const { processAlert, processAlerts } = await import('../../src/services/alerts.js');
-      const alert = { title: 'Payments queue depth above 10k', service: 'payments' };
-      await fire(h, alert);
-      await h.drain();
       const [first] = await allIncidents(h);
-      // The repeat is stored and queued while no worker runs; then the incident is resolved.
-      await h.runner.stop(1000);
-      await fire(h, alert);
-      const repeat = (await h.store.listAlerts({})).find((a) => a.state === 'pending')!;
+      // Then the incident is resolved.
       await changeStatus(h.deps, first!.id, 'resolved', 'U0ALICE01');
       // Worker B (the retry that took the job over) opens the next episode with the repeat; just
       // as it is about to count it, worker A (stalled past its lease with the repeat in its batch)
