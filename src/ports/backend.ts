@@ -70,6 +70,12 @@ export interface BackendIncidentSnapshot {
   /** Ours; null when the backend's status has no equivalent. */
   status: IncidentStatus | null;
   severity: Severity | null;
+  /**
+   * Every one of ours the backend's severity stands for: several when it has fewer severities
+   * than ours (incident.io's default Critical, Major, Minor: Minor is our medium and our low), so
+   * an incident of ours at any of them reads back unchanged. `severity` is the first.
+   */
+  severityMatches: Severity[];
   url: string | null;
   private: boolean;
   /** When the backend last changed it (ISO), null when it does not say. */

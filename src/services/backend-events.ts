@@ -38,6 +38,8 @@ export const BackendEventSchema = z.object({
     summary: z.string().nullable(),
     status: z.enum(STATUSES).nullable(),
     severity: z.enum(SEVERITIES).nullable(),
+    /** Ours the backend cannot tell from `severity` (`BackendIncidentSnapshot.severityMatches`): an incident at any of them keeps its own. */
+    severityMatches: z.array(z.enum(SEVERITIES)).optional(),
     url: z.string().nullable(),
     /** Our incident id, when the backend record carries it (Rootly label `firebreak_id`). */
     firebreakId: z.string().nullable(),
@@ -353,6 +355,7 @@ async function fetchedEvent(deps: Deps, ev: BackendEvent): Promise<BackendEvent 
       summary: snap.summary,
       status: snap.status,
       severity: snap.severity,
+      severityMatches: snap.severityMatches,
       url: snap.url,
       firebreakId: null,
       private: snap.private,
@@ -434,7 +437,8 @@ function diff(cur: Incident, ev: BackendEvent, now: Date): Omit<IncidentPatch, '
     patch.status = s;
     patch.resolvedAt = s === 'resolved' || s === 'cancelled' ? now : null;
   }
-  if (ev.incident.severity && ev.incident.severity !== cur.severity) patch.severity = ev.incident.severity;
+  const sev = ev.incident.severity;
+  if (sev && sev !== cur.severity && !ev.incident.severityMatches?.includes(cur.severity)) patch.severity = sev;
   const title = ev.incident.title?.slice(0, 200);
   if (title && title !== cur.title) patch.title = title;
   return Object.keys(patch).length ? patch : null;

@@ -5,7 +5,7 @@ import { createLocalBackend } from '../../src/adapters/backend/local.js';
 import type { IncidentBackend } from '../../src/ports/backend.js';
 import type { Store } from '../../src/ports/store.js';
 import { declareIncident } from '../../src/services/declare.js';
-import { changeStatus } from '../../src/services/lifecycle.js';
+import { changeStatus, syncToBackend } from '../../src/services/lifecycle.js';
 import { signRootly, signSvix } from '../../src/webhooks/verify.js';
 import { openTestSqliteStore } from '../store/pg-helper.js';
 import { buildHarness, call, route, SECRETS, type Harness } from '../webhooks/harness.js';
@@ -254,6 +254,67 @@ describe('incident.io private incidents', () => {
     } finally {
       await h.close();
       await blind.close();
+    }
+  });
+});
+
+describe('incident.io with fewer severities than ours', () => {
+  test("incident.io's default three (Critical, Major, Minor): our low and medium both become Minor, and a low incident's own change coming back leaves it low, unannounced", async () => {
+    const { startFakeIncidentIo } = await import('../fakes/incidentio/fake.js');
+    const { createIncidentIoBackend } = await import('../../src/adapters/backend/incidentio/backend.js');
+    const three = await startFakeIncidentIo({ severities: ['Minor', 'Major', 'Critical'] });
+    const h = await buildHarness({ backend: createIncidentIoBackend({ apiKey: 'incidentio-test-key', baseUrl: three.url, timeoutMs: 1000 }) });
+    try {
+      const { incident } = await declareIncident(h.deps, {
+        title: 'Thumbnails slow to appear',
+        severity: 'low',
+        description: '',
+        services: [],
+        private: false,
+        commanderId: 'U0ALICE01',
+        declaredBy: 'U0ALICE01',
+        origin: 'slack',
+        dedupeKey: 'view:V-low',
+        channel: 'always',
+      });
+      await h.drain();
+      const backendId = (await h.store.getIncident(incident.id))!.backendId;
+      const record = three.incidents().find((x) => x.id === backendId)!;
+      assert.equal(three.severities().find((s) => s.id === record.severity_id)?.name, 'Minor');
+      h.clock.advance(60_000);
+      await changeStatus(h.deps, incident.id, 'mitigated', 'U0ALICE01');
+      // Its sync to incident.io (backend.sync, which the harness's drain leaves alone), run here.
+      await syncToBackend(h.deps, { incidentId: incident.id, op: 'transition', to: 'mitigated', message: '' });
+      assert.equal(three.statuses().find((s) => s.id === record.incident_status_id)?.name, 'Monitoring');
+      await h.drain();
+      const postsBefore = h.chat.posts.length;
+      // incident.io tells the bot of that edit (the incident as GET /v2/incidents/{id} shows it).
+      const shown = (await (await fetch(`${three.url}/v2/incidents/${record.id}`, { headers: { authorization: 'Bearer incidentio-test-key' } })).json()) as {
+        incident: unknown;
+      };
+      const type = 'public_incident.incident_updated_v2';
+      h.clock.advance(1000);
+      await incidentio(h, { event_type: type, [type]: shown.incident }, 'msg_own_edit_low');
+      await h.drain();
+      const after = (await h.store.getIncident(incident.id))!;
+      assert.deepEqual({ severity: after.severity, status: after.status }, { severity: 'low', status: 'mitigated' });
+      assert.deepEqual(
+        h.chat.posts.slice(postsBefore).map((p) => p.text),
+        [],
+        'no "Updated in incident.io" note for our own change',
+      );
+      // A real change there still comes through: Major is our high.
+      await three.changeInUi(record.id, { severity: 'Major' });
+      const changed = (await (await fetch(`${three.url}/v2/incidents/${record.id}`, { headers: { authorization: 'Bearer incidentio-test-key' } })).json()) as {
+        incident: unknown;
+      };
+      h.clock.advance(1000);
+      await incidentio(h, { event_type: type, [type]: changed.incident }, 'msg_their_edit');
+      await h.drain();
+      assert.equal((await h.store.getIncident(incident.id))!.severity, 'high');
+    } finally {
+      await h.close();
+      await three.close();
     }
   });
 });

@@ -41,6 +41,7 @@ export function createLocalBackend(store: Store, opts: { publicUrl?: string } = 
         summary: i.description || null,
         status: i.status,
         severity: i.severity,
+        severityMatches: [i.severity],
         url: this.incidentUrl({ firebreakId: i.id, backendId }),
         private: i.private,
         updatedAt: i.updatedAt.toISOString(),

@@ -161,6 +161,7 @@ describe('incident.io adapter against the fake', () => {
           summary: 'p99 over 2 s',
           status: 'investigating',
           severity: sev,
+          severityMatches: [sev],
           url: ref.url,
           private: sev === 'high',
           updatedAt: 'string',

@@ -72,6 +72,7 @@ describe('Rootly adapter against the fake', () => {
         summary: snap?.summary ?? null,
         status: 'mitigated',
         severity: 'high',
+        severityMatches: ['high'],
         url: ref.url,
         private: true,
         updatedAt: 'string',

@@ -217,12 +217,19 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
     return hit.id;
   }
 
-  /** Ours for an incident.io severity, by its rank among the workspace's; null for one not in the list even read again. */
-  async function severityOf(rank: number): Promise<Severity | null> {
+  /**
+   * Ours for an incident.io severity, by its rank among the workspace's: every one `severityId`
+   * sends as it (several in a workspace with fewer severities than ours), else the one
+   * `severityFromRank` reads it as; none for a severity not in the list even read again.
+   */
+  async function severitiesOf(rank: number): Promise<Severity[]> {
     let list = await severities();
     if (!list.some((s) => s.rank === rank)) list = await severities(true); // added since the list was read
+    const at = list.findIndex((s) => s.rank === rank);
+    if (at < 0) return [];
+    const sent = SEVERITIES.filter((_, k) => Math.min(k, list.length - 1) === at);
     const ranks = list.map((s) => s.rank);
-    return ranks.includes(rank) ? severityFromRank(rank, ranks) : null;
+    return sent.length ? sent : [severityFromRank(rank, ranks)];
   }
 
   const assignee = (u: BackendUser) => (u.slackUserId ? { slack_user_id: u.slackUserId } : { email: u.email ?? '' });
@@ -361,12 +368,14 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
       }
       const i = res.incident;
       if (i.permalink) urls.set(i.id, i.permalink);
+      const matches = i.severity ? await severitiesOf(i.severity.rank) : [];
       return {
         backendId: i.id,
         title: i.name.trim() || null,
         summary: i.summary?.trim() || null,
         status: toStatus(i.incident_status),
-        severity: i.severity ? await severityOf(i.severity.rank) : null,
+        severity: matches[0] ?? null,
+        severityMatches: matches,
         url: i.permalink ?? null,
         private: i.visibility === 'private',
         updatedAt: i.updated_at ?? null,

@@ -533,12 +533,14 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
       }
       const a = res.data.attributes;
       if (a.url) urls.set(res.data.id, a.url);
+      const severity = a.severity?.data?.attributes.severity ?? null;
       return {
         backendId: res.data.id,
         title: a.title?.trim() || null,
         summary: a.summary?.trim() || null,
         status: toStatus(a.status),
-        severity: a.severity?.data?.attributes.severity ?? null,
+        severity,
+        severityMatches: severity ? [severity] : [],
         url: a.url ?? null,
         private: a.private === true,
         updatedAt: a.updated_at,
