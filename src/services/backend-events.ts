@@ -405,8 +405,8 @@ async function applyUpdate(deps: Deps, incidentId: string, ev: BackendEvent): Pr
     detail: {
       eventId: ev.eventId,
       type: ev.type,
-      from: { status: before.status, severity: before.severity, title: before.title },
-      to: { status: after.status, severity: after.severity, title: after.title },
+      from: { status: before.status, severity: before.severity, title: before.title, private: before.private },
+      to: { status: after.status, severity: after.severity, title: after.title, private: after.private },
     },
   });
   await deps.store.addTimeline({ incidentId, at, kind: 'status', text, author: null, sourceRef: `${ev.source}:${ev.eventId}` });
@@ -441,6 +441,9 @@ function diff(cur: Incident, ev: BackendEvent, now: Date): Omit<IncidentPatch, '
   if (sev && sev !== cur.severity && !ev.incident.severityMatches?.includes(cur.severity)) patch.severity = sev;
   const title = ev.incident.title?.slice(0, 200);
   if (title && title !== cur.title) patch.title = title;
+  // Made private in the backend (incident.io lets a public incident turn private, never back): the
+  // announcement and agents stop showing its details from now on.
+  if (ev.incident.private === true && !cur.private) patch.private = true;
   return Object.keys(patch).length ? patch : null;
 }
 

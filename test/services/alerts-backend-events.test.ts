@@ -318,3 +318,49 @@ describe('incident.io with fewer severities than ours', () => {
     }
   });
 });
+
+describe('incident.io: a public incident made private there', () => {
+  test('mirrored as private: its new title stays out of the announcement, and agents no longer list it', async () => {
+    const { startFakeIncidentIo } = await import('../fakes/incidentio/fake.js');
+    const { createIncidentIoBackend } = await import('../../src/adapters/backend/incidentio/backend.js');
+    const { listIncidentsForAgent } = await import('../../src/services/agents.js');
+    const iio = await startFakeIncidentIo();
+    const h = await buildHarness({ backend: createIncidentIoBackend({ apiKey: 'incidentio-test-key', baseUrl: iio.url, timeoutMs: 1000 }) });
+    const shown = async (id: string) =>
+      ((await (await fetch(`${iio.url}/v2/incidents/${id}`, { headers: { authorization: 'Bearer incidentio-test-key' } })).json()) as { incident: unknown })
+        .incident;
+    try {
+      const { incident: record } = await iio.createInUi({ name: 'Checkout slow', visibility: 'public', severity: 'Major' });
+      const created = 'public_incident.incident_created_v2';
+      await incidentio(h, { event_type: created, [created]: await shown(record.id) }, 'msg_public_created');
+      await h.drain();
+      const adopted = (await h.store.findIncidentByBackendId('incidentio', record.id))!;
+      assert.equal(adopted.private, false);
+      const announceTs = adopted.announceTs!;
+      const agentSees = async () =>
+        (await listIncidentsForAgent(h.deps, { name: 'claude-code', scopes: ['read'], incidents: null }, { limit: 50 })).incidents.map((i) => i.title);
+      assert.deepEqual(await agentSees(), ['Checkout slow']);
+      // In incident.io: made private (its channel made private in Slack), then renamed. Its events now carry only the id.
+      record.visibility = 'private';
+      await iio.changeInUi(record.id, { name: 'Card numbers of 300 customers in debug logs' });
+      const updated = 'private_incident.incident_updated_v2';
+      h.clock.advance(60_000);
+      await incidentio(h, { event_type: updated, [updated]: { id: record.id } }, 'msg_private_updated');
+      await h.drain();
+      const after = (await h.store.getIncident(adopted.id))!;
+      assert.equal(after.private, true);
+      const shownInAnnouncement = h.chat.updates.filter((u) => u.ts === announceTs).map((u) => JSON.stringify(u.blocks) + u.text);
+      assert.ok(shownInAnnouncement.length > 0, 'the announcement was updated');
+      assert.doesNotMatch(shownInAnnouncement.at(-1)!, /card numbers|debug logs/i);
+      assert.doesNotMatch(
+        JSON.stringify(h.chat.posts.filter((p) => p.channel === h.chat.announcements()[0]!.channel)),
+        /card numbers|debug logs/i,
+        'nothing of it in the announcement channel',
+      );
+      assert.deepEqual(await agentSees(), [], 'agents no longer list it');
+    } finally {
+      await h.close();
+      await iio.close();
+    }
+  });
+});
