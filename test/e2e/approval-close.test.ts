@@ -7,7 +7,7 @@ import { changeStatus } from '../../src/services/lifecycle.js';
 import { Actions } from '../../src/slack/ids.js';
 import { SECRET, SECRET_ENV, startReceiver } from '../services/approvals-fixture.js';
 import { startBot, type Bot } from './harness.js';
-import { ALICE, blocksText, BOB, declare, firebreakYml, propose, rollbackAction, staleClick } from './helpers.js';
+import { ALICE, approvalWith, blocksText, BOB, declare, firebreakYml, propose, rollbackAction, staleClick } from './helpers.js';
 
 const DAVE = 'U0DAVE001';
 
@@ -41,14 +41,7 @@ describe('approvals of a closed incident (signed Slack requests, real bot, emula
     assert.match(blocksText(shown.blocks), /approval_approve/);
 
     await bot.driver.slash('resolve rolled back by hand', { user: BOB, channel: i.channelId! });
-    const withdrawn = await bot.waitFor(
-      async () => {
-        const a = await bot.fb.deps.store.getApproval(p.approvalId);
-        return a?.status === 'denied' ? a : null;
-      },
-      8000,
-      'the withdrawal',
-    );
+    const withdrawn = await approvalWith(bot, p.approvalId, 'denied');
     assert.deepEqual(withdrawalOf(withdrawn), { because: 'incident_closed', status: 'resolved', by: BOB });
     await bot.waitFor(() => /Withdrawn: the incident was resolved by <@U0BOB0001>/.test(blocksText(message(i, p.ts).blocks)), 5000, 'message updated');
     const text = blocksText(message(i, p.ts).blocks);

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import type { Incident } from '../../src/domain/incident.js';
 import { GENERAL_CHANNEL_ID, type SlackEmulator } from '../../src/emulator/slack/index.js';
 import type { RunbookRun } from '../../src/ports/runbook-store.js';
+import type { Approval } from '../../src/ports/store.js';
+import { DeclareBlocks, INPUT } from '../../src/slack/ids.js';
 import { SECRET_ENV } from '../services/approvals-fixture.js';
 import type { Bot } from './harness.js';
 
@@ -65,6 +67,35 @@ export async function declare(bot: Bot, severityAndTitle: string, user = ALICE):
   const r = await bot.driver.slash(`declare ${severityAndTitle}`, { user, channel: GENERAL_CHANNEL_ID });
   assert.equal(r.status, 200);
   return waitForIncident(bot, severityAndTitle.split(' ').slice(1).join(' '));
+}
+
+/** The declare modal, filled in and submitted by `user` with *Private* ticked (commander: `user`); the incident once it is set up. */
+export async function declarePrivate(bot: Bot, title: string, user: string, severity = 'critical'): Promise<Incident> {
+  await bot.driver.slash('declare', { user, channel: GENERAL_CHANNEL_ID });
+  const view = await bot.waitFor(() => openView(bot.emulator, user, 'declare_modal'), 3000, 'declare modal');
+  await bot.driver.submitView(
+    view.id,
+    {
+      [DeclareBlocks.title]: { [INPUT]: title },
+      [DeclareBlocks.severity]: { [INPUT]: severity },
+      [DeclareBlocks.commander]: { [INPUT]: user },
+      [DeclareBlocks.private]: { [INPUT]: ['private'] },
+    },
+    { user },
+  );
+  return waitForIncident(bot, title);
+}
+
+/** The approval once it has `status` (waits up to `ms`). */
+export async function approvalWith(bot: Bot, approvalId: string, status: Approval['status'], ms = 8000): Promise<Approval> {
+  return bot.waitFor(
+    async () => {
+      const a = await bot.fb.deps.store.getApproval(approvalId);
+      return a?.status === status ? a : null;
+    },
+    ms,
+    `approval ${approvalId} ${status}`,
+  );
 }
 
 /**
