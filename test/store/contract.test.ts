@@ -186,6 +186,15 @@ function storeContract(open: () => Promise<Opened>): void {
       assert.deepEqual(await s.findIncidentByChannel(channelId), updated);
     });
 
+    test('update can make an incident private (a backend made it so); the other fields stay', async () => {
+      const { incident } = await s.createIncident(newIncident());
+      assert.equal(incident.private, false);
+      const updated = await s.updateIncident(incident.id, { private: true, updatedAt: at(5) });
+      assert.equal(updated?.private, true);
+      assert.equal((await s.getIncident(incident.id))?.private, true);
+      assert.equal(updated?.title, incident.title);
+    });
+
     test('update with a stale expectedVersion changes nothing and returns null', async () => {
       const { incident } = await s.createIncident(newIncident());
       const v2 = await s.updateIncident(incident.id, { title: 'A', updatedAt: at(1) }, { expectedVersion: 1 });
