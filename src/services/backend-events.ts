@@ -279,11 +279,15 @@ export const backendEventJobs = [backendEventJob];
 const OWN_CREATE_GRACE_MS = 10 * 60_000;
 
 export async function handleBackendEvent(deps: Deps, given: BackendEvent): Promise<void> {
+  // Matched by the backend id before anything is read from the backend: the echo of every incident
+  // the bot declares, and updates to incidents it never knew, cost no lookup.
+  const ours = await findIncident(deps, given);
+  if (given.kind === 'created' && ours) return; // the bot created it (or already adopted it): its announcement exists
+  // An update for an incident we never knew (created before the bot was installed): nothing to mirror.
+  if (given.kind === 'updated' && !ours) return;
   const ev = given.fetch ? await fetchedEvent(deps, given) : given;
   if (!ev) return;
-  const ours = await findIncident(deps, ev);
   if (ev.kind === 'created') {
-    if (ours) return; // the bot created it (or already adopted it): its announcement exists
     if (await ownCreatePending(deps, ev)) {
       // Our declare flow created a backend record whose id is not in the store yet (the webhook
       // outran the flow). Retry later, when the id is recorded and the match is certain.
@@ -306,9 +310,7 @@ export async function handleBackendEvent(deps: Deps, given: BackendEvent): Promi
     });
     return;
   }
-  // An update for an incident we never knew (created before the bot was installed): nothing to mirror.
-  if (!ours) return;
-  await applyUpdate(deps, ours.id, ev);
+  if (ours) await applyUpdate(deps, ours.id, ev);
 }
 
 /**

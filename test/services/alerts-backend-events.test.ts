@@ -364,3 +364,55 @@ describe('incident.io: a public incident made private there', () => {
     }
   });
 });
+
+describe('incident.io events: looked up only when they concern an incident the bot mirrors', () => {
+  test('the echo of our own declare, and an update to an incident the bot never knew, cost no GET /v2/incidents/{id}', async () => {
+    const { startFakeIncidentIo } = await import('../fakes/incidentio/fake.js');
+    const { createIncidentIoBackend } = await import('../../src/adapters/backend/incidentio/backend.js');
+    const iio = await startFakeIncidentIo();
+    const h = await buildHarness({ backend: createIncidentIoBackend({ apiKey: 'incidentio-test-key', baseUrl: iio.url, timeoutMs: 1000 }) });
+    const lookups = () => iio.calls({ route: 'GET /v2/incidents/{id}' }).length;
+    try {
+      const { incident } = await declareIncident(h.deps, {
+        title: 'Search index stale',
+        severity: 'high',
+        description: '',
+        services: [],
+        private: false,
+        commanderId: 'U0ALICE01',
+        declaredBy: 'U0ALICE01',
+        origin: 'slack',
+        dedupeKey: 'view:V-echo',
+        channel: 'always',
+      });
+      await h.drain();
+      const record = iio.incidents().find((x) => x.id === incident.id || x.idempotency_key === incident.id)!;
+      const before = lookups();
+      const created = 'public_incident.incident_created_v2';
+      // incident.io's webhook for the incident the bot just created (the payload as incident.io shows it).
+      await incidentio(
+        h,
+        { event_type: created, [created]: { id: record.id, name: record.name, incident_status: { category: 'live', name: 'Investigating' } } },
+        'msg_own_create',
+      );
+      const other = await iio.createInUi({ name: 'Created before the bot was installed', visibility: 'public' });
+      const updated = 'public_incident.incident_updated_v2';
+      await incidentio(
+        h,
+        { event_type: updated, [updated]: { id: other.incident.id, name: 'Renamed', incident_status: { category: 'live', name: 'Investigating' } } },
+        'msg_unknown_update',
+      );
+      await incidentio(
+        h,
+        { event_type: 'private_incident.incident_updated_v2', 'private_incident.incident_updated_v2': { id: other.incident.id } },
+        'msg_unknown_private',
+      );
+      await h.drain();
+      assert.equal(lookups() - before, 0);
+      assert.equal(h.chat.announcements().length, 1, 'announced once, by the declare');
+    } finally {
+      await h.close();
+      await iio.close();
+    }
+  });
+});
