@@ -6,7 +6,6 @@ import {
   snapshotApprovers,
   type ApproverSnapshot,
   type CanApprove,
-  type CommandEligibility,
   effectivePolicy,
   expiryFor,
   isExpired,
@@ -22,7 +21,7 @@ import { approvalMessage, approvalRefusal, describePolicy, escapeMrkdwn } from '
 import { clip, time, user } from '../slack/blocks/common.js';
 import { Markers } from '../slack/ids.js';
 import type { Deps } from './deps.js';
-import { backendSyncJob, commandEligibles, requireIncident } from './lifecycle.js';
+import { backendSyncJob, commandEligibles, namedIn, requireIncident } from './lifecycle.js';
 import { defineJob, type AnyJob } from './jobs.js';
 import { postOnce } from './steps.js';
 import { approvalSettledJob, cancelledRunOf } from './runbooks.js';
@@ -280,21 +279,13 @@ async function resolveApprovers(deps: Deps, incidentId: string, policy: Approval
       groups[g] = await members(g);
     }),
   );
+  // Every role the policy names is guarded: it approves only for a holder eligible for command.
   const eligibles = commandEligibles(deps);
-  const eligibility = policy.roles.includes('commander') ? await commanderEligibility(roles.commander, eligibles, members) : undefined;
-  // Every other guarded role the policy names carries approval power only for an eligible holder.
-  const holders = [
-    ...new Set(
-      policy.roles
-        .filter((r) => r !== 'commander')
-        .map((r) => roles[r])
-        .filter((u): u is string => !!u),
-    ),
-  ];
   const ineligibleHolders: string[] = [];
-  for (const h of holders) if ((await commanderEligibility(h, eligibles, members))?.commanderEligible === false) ineligibleHolders.push(h);
-  if (!eligibles.configured) return snapshotApprovers(policy, roles, groups, eligibility);
-  return snapshotApprovers(policy, roles, groups, { configured: true, commanderEligible: eligibility?.commanderEligible ?? true, ineligibleHolders });
+  if (eligibles.configured)
+    for (const h of new Set(policy.roles.map((r) => roles[r]).filter((u): u is string => !!u)))
+      if (!(await namedIn(deps, h, eligibles.users, eligibles.usergroups, members))) ineligibleHolders.push(h);
+  return snapshotApprovers(policy, roles, groups, { configured: eligibles.configured, ineligibleHolders });
 }
 
 /**
@@ -302,26 +293,8 @@ async function resolveApprovers(deps: Deps, incidentId: string, policy: Approval
  * commander what the role gives them; a user group Slack cannot list counts as not a member.
  */
 export async function approvesAsCommander(deps: Deps, userId: string): Promise<boolean> {
-  const members = (g: string) =>
-    deps.chat.usergroupMembers(g).catch((err: unknown) => {
-      deps.logger.warn({ err, usergroup: g }, 'reading user group members failed; counted as not a member');
-      return [] as string[];
-    });
-  const e = await commanderEligibility(userId, commandEligibles(deps), members);
-  return e?.commanderEligible ?? true;
-}
-
-/** Is the commander eligible for command? Groups are read only when eligibility is configured and the lists do not name them. */
-async function commanderEligibility(
-  commander: string | undefined,
-  eligibles: ReturnType<typeof commandEligibles>,
-  members: (g: string) => Promise<string[]>,
-): Promise<CommandEligibility | undefined> {
-  if (!commander) return undefined;
-  if (!eligibles.configured) return { configured: false, commanderEligible: true };
-  if (eligibles.users.includes(commander)) return { configured: true, commanderEligible: true };
-  for (const g of eligibles.usergroups) if ((await members(g)).includes(commander)) return { configured: true, commanderEligible: true };
-  return { configured: true, commanderEligible: false };
+  const eligibles = commandEligibles(deps);
+  return !eligibles.configured || namedIn(deps, userId, eligibles.users, eligibles.usergroups);
 }
 
 async function policyCheck(deps: Deps, a: Approval, userId: string) {

@@ -120,16 +120,24 @@ export async function changeSeverity(deps: Deps, incidentId: string, severity: S
   return res.after;
 }
 
-/** Users and user groups that approval policies (or the command list) name, resolved against Slack only when asked. */
-export async function namedIn(deps: Deps, userId: string, users: readonly string[], groups: readonly string[]): Promise<boolean> {
-  if (users.includes(userId)) return true;
-  for (const g of groups) {
-    const members = await deps.chat.usergroupMembers(g).catch((err) => {
+/**
+ * Users and user groups that approval policies (or the command list) name, resolved against Slack
+ * only when asked. `members` reads a group; by default a group Slack cannot list counts as not a
+ * member (the gate passes its own reader, which reads each group once and fails the proposal).
+ */
+export async function namedIn(
+  deps: Deps,
+  userId: string,
+  users: readonly string[],
+  groups: readonly string[],
+  members: (g: string) => Promise<string[]> = (g) =>
+    deps.chat.usergroupMembers(g).catch((err: unknown) => {
       deps.logger.warn({ err, usergroup: g }, 'reading user group members failed; counted as not a member');
       return [] as string[];
-    });
-    if (members.includes(userId)) return true;
-  }
+    }),
+): Promise<boolean> {
+  if (users.includes(userId)) return true;
+  for (const g of groups) if ((await members(g)).includes(userId)) return true;
   return false;
 }
 

@@ -143,9 +143,9 @@ describe('snapshotApprovers: the commander role approves only for someone eligib
   const groups = { S1: ['UGRP'] };
 
   it('an ineligible commander is recorded, approves nothing through the role, and nobody else means nobody', () => {
-    const snap = snapshotApprovers(policy({ roles: ['commander'] }), { commander: 'UDAVE' }, {}, { configured: true, commanderEligible: false });
+    const snap = snapshotApprovers(policy({ roles: ['commander'] }), { commander: 'UDAVE' }, {}, { configured: true, ineligibleHolders: ['UDAVE'] });
     assert.deepEqual(snap.roles, { commander: null });
-    assert.equal(snap.ineligibleCommander, 'UDAVE');
+    assert.deepEqual(snap.ineligible, { commander: 'UDAVE' });
     assert.deepEqual(canApprove({ policy: policy({ roles: ['commander'] }), userId: 'UDAVE', proposerId: 'agent:x', approvers: snap }), {
       ok: false,
       reason: 'nobody',
@@ -153,14 +153,14 @@ describe('snapshotApprovers: the commander role approves only for someone eligib
   });
 
   it('the rest of the policy still counts, for them too (a group they are in)', () => {
-    const snap = snapshotApprovers(p, { commander: 'UGRP' }, groups, { configured: true, commanderEligible: false });
+    const snap = snapshotApprovers(p, { commander: 'UGRP' }, groups, { configured: true, ineligibleHolders: ['UGRP'] });
     assert.equal(canApprove({ policy: p, userId: 'UGRP', proposerId: 'agent:x', approvers: snap }).ok, true);
   });
 
   it('an eligible commander, or no eligibility configured, approves as before', () => {
-    for (const e of [{ configured: true, commanderEligible: true }, { configured: false, commanderEligible: false }, undefined]) {
+    for (const e of [{ configured: true, ineligibleHolders: [] }, { configured: false, ineligibleHolders: ['UCMD'] }, undefined]) {
       const snap = snapshotApprovers(p, { commander: 'UCMD' }, groups, e);
-      assert.equal(snap.ineligibleCommander, undefined);
+      assert.equal(snap.ineligible, undefined);
       assert.equal(canApprove({ policy: p, userId: 'UCMD', proposerId: 'agent:x', approvers: snap }).ok, true, JSON.stringify(e));
     }
   });
@@ -170,10 +170,10 @@ describe('snapshotApprovers: the commander role approves only for someone eligib
       policy({ roles: ['ops_lead'] }),
       { commander: 'UDAVE', ops_lead: 'UOPS' },
       {},
-      { configured: true, commanderEligible: false },
+      { configured: true, ineligibleHolders: ['UDAVE'] },
     );
     assert.deepEqual(snap.roles, { ops_lead: 'UOPS' });
-    assert.equal(snap.ineligibleCommander, undefined);
+    assert.equal(snap.ineligible, undefined);
   });
 });
 
@@ -181,22 +181,14 @@ describe('snapshotApprovers: a guarded role approves only for an eligible holder
   const p = policy({ roles: ['ops_lead'] });
 
   it('an ineligible ops_lead (e.g. given the role by an ineligible commander) approves nothing through it', () => {
-    const snap = snapshotApprovers(
-      p,
-      { commander: 'UDAVE', ops_lead: 'UDAVE' },
-      {},
-      { configured: true, commanderEligible: false, ineligibleHolders: ['UDAVE'] },
-    );
+    const snap = snapshotApprovers(p, { commander: 'UDAVE', ops_lead: 'UDAVE' }, {}, { configured: true, ineligibleHolders: ['UDAVE'] });
     assert.deepEqual(snap.roles, { ops_lead: null });
+    assert.deepEqual(snap.ineligible, { ops_lead: 'UDAVE' });
     assert.deepEqual(canApprove({ policy: p, userId: 'UDAVE', proposerId: 'agent:x', approvers: snap }), { ok: false, reason: 'nobody' });
   });
 
   it('an eligible holder, or no eligibility configured, approves as before', () => {
-    for (const e of [
-      { configured: true, commanderEligible: true, ineligibleHolders: [] },
-      { configured: false, commanderEligible: true, ineligibleHolders: ['UOPS'] },
-      undefined,
-    ]) {
+    for (const e of [{ configured: true, ineligibleHolders: [] }, { configured: false, ineligibleHolders: ['UOPS'] }, undefined]) {
       const snap = snapshotApprovers(p, { ops_lead: 'UOPS' }, {}, e);
       assert.equal(canApprove({ policy: p, userId: 'UOPS', proposerId: 'agent:x', approvers: snap }).ok, true, JSON.stringify(e));
     }

@@ -329,7 +329,7 @@ describe('approval gate (SQLite store)', () => {
     const outside = await propose();
     assert.equal(gate.chat.groupCalls, 1);
     assert.deepEqual(outside.approvers?.roles, { commander: null });
-    assert.equal(outside.approvers?.ineligibleCommander, COMMANDER);
+    assert.deepEqual(outside.approvers?.ineligible, { commander: COMMANDER });
     const refused = await approve(gate.deps, { approvalId: outside.id, userId: COMMANDER });
     assert.equal(refused.outcome, 'refused');
     assert.match(refused.text, /<@UCMD> commands the incident but is not eligible for command/);
