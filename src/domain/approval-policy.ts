@@ -141,30 +141,50 @@ export interface RoleAuthorityInput {
   declaredBy: string | null;
   /** The actor is named by some action's policy (a user, or a member of a user group it names). */
   isPolicyApprover: boolean;
-  /** The actor is eligible to take command of an incident nobody declared (`approvals.eligible_commanders`). */
+  /** The actor is eligible for command (`approvals.eligible_commanders`, or the responders; policy people always are). */
   isEligibleCommander: boolean;
+  /** The team has said who is eligible for command (`eligibilityConfigured`). */
+  eligibilityConfigured: boolean;
+  /** The current commander (if any) is eligible for command; read only when `eligibilityConfigured`. */
+  commanderEligible: boolean;
 }
 
 /**
  * Who could have assigned the role instead, as data: the commander (named), the declarer (named,
  * while the incident has no commander), or someone eligible to take command (an incident nobody
- * declared); an approver named in the action policies always could.
+ * declared, or one whose commander is not eligible: named); an approver named in the action
+ * policies always could.
  */
-export type RoleAuthority = { ok: true; via: string } | { ok: false; only: 'commander' | 'declarer'; holder: string } | { ok: false; only: 'eligible' };
+export type RoleAuthority =
+  | { ok: true; via: string }
+  | { ok: false; only: 'commander' | 'declarer'; holder: string }
+  | { ok: false; only: 'eligible'; ineligibleCommander?: string };
 
 /**
- * Approval authority can be given, never taken. A guarded role may be assigned by the current
- * commander, by anyone who holds a guarded role or is named by a policy, or, while the incident has
- * no commander, by its declarer; an incident nobody declared (an alert's, a backend's) by someone
- * eligible to take command. Everyone else is refused.
+ * Approval authority can be given, never taken. A guarded role may be assigned by an approver a
+ * policy names, and:
+ * - when the team has said who is eligible for command: by the commander or a guarded-role holder
+ *   if they are eligible; while no eligible person commands (none does, or an ineligible declarer
+ *   does: anyone may declare), by anyone eligible, who may also take command. An ineligible
+ *   commander cannot hand out approval power, to themselves or anyone else;
+ * - otherwise (the behaviour before eligibility existed): by the current commander or any
+ *   guarded-role holder, or, while the incident has no commander, by its declarer; an incident
+ *   nobody declared by someone eligible.
+ * Everyone else is refused.
  */
 export function mayAssignRole(input: RoleAuthorityInput): RoleAuthority {
   const { role, actorId, roles } = input;
   if (!input.protectedRoles.has(role)) return { ok: true, via: 'unguarded role' };
-  const commander = roles.commander ?? null;
-  if (commander === actorId) return { ok: true, via: 'commander' };
-  if ([...input.protectedRoles].some((r) => roles[r] === actorId)) return { ok: true, via: 'role holder' };
   if (input.isPolicyApprover) return { ok: true, via: 'policy approver' };
+  const commander = roles.commander ?? null;
+  const holdsGuarded = commander === actorId || [...input.protectedRoles].some((r) => roles[r] === actorId);
+  if (input.eligibilityConfigured) {
+    const eligibleCommander = commander && input.commanderEligible ? commander : null;
+    if (input.isEligibleCommander && (!eligibleCommander || holdsGuarded)) return { ok: true, via: eligibleCommander ? 'eligible role holder' : 'eligible' };
+    if (eligibleCommander) return { ok: false, only: 'commander', holder: eligibleCommander };
+    return { ok: false, only: 'eligible', ...(commander ? { ineligibleCommander: commander } : {}) };
+  }
+  if (holdsGuarded) return { ok: true, via: commander === actorId ? 'commander' : 'role holder' };
   if (!commander && input.declaredBy && input.declaredBy === actorId) return { ok: true, via: 'declarer' };
   if (!commander && !input.declaredBy && input.isEligibleCommander) return { ok: true, via: 'eligible commander' };
   if (commander) return { ok: false, only: 'commander', holder: commander };

@@ -21,7 +21,7 @@ import { approvalMessage, approvalRefusal, describePolicy, escapeMrkdwn } from '
 import { clip, time, user } from '../slack/blocks/common.js';
 import { Markers } from '../slack/ids.js';
 import type { Deps } from './deps.js';
-import { backendSyncJob, commandEligibles, namedIn, requireIncident } from './lifecycle.js';
+import { backendSyncJob, commandEligibles, groupReader, namedIn, requireIncident } from './lifecycle.js';
 import { defineJob, type AnyJob } from './jobs.js';
 import { postOnce } from './steps.js';
 import { approvalSettledJob, cancelledRunOf } from './runbooks.js';
@@ -262,17 +262,15 @@ const proposerIdentity = (a: Approval) => (a.proposerKind === 'user' ? a.propose
  */
 async function resolveApprovers(deps: Deps, incidentId: string, policy: ApprovalPolicy): Promise<ApproverSnapshot> {
   const roles = await deps.store.getRoles(incidentId);
-  const read = new Map<string, Promise<string[]>>(); // a group both lists name is read once
-  const members = (g: string) => read.get(g) ?? read.set(g, readGroup(g)).get(g)!;
-  const readGroup = (g: string) =>
-    deps.chat.usergroupMembers(g).catch((err: unknown) => {
-      throw new AppError(
-        'input.invalid',
-        `Could not read the members of user group <!subteam^${g}> from Slack, so who may approve cannot be fixed. Nothing was proposed; try again.`,
-        { usergroup: g },
-        { cause: err },
-      );
-    });
+  // A group both lists name is read once; a group Slack cannot list proposes nothing.
+  const members = groupReader(deps, (g, err) => {
+    throw new AppError(
+      'input.invalid',
+      `Could not read the members of user group <!subteam^${g}> from Slack, so who may approve cannot be fixed. Nothing was proposed; try again.`,
+      { usergroup: g },
+      { cause: err },
+    );
+  });
   const groups: Record<string, string[]> = {};
   await Promise.all(
     policy.usergroups.map(async (g) => {

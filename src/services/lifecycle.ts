@@ -121,6 +121,23 @@ export async function changeSeverity(deps: Deps, incidentId: string, severity: S
 }
 
 /**
+ * Reads a user group's members from Slack, each group once per reader (a decision that asks about
+ * several people reads a group once). By default a group Slack cannot list counts as empty, with a
+ * warning; `fail` turns that into an error instead (the gate: a proposal whose approvers cannot be
+ * fixed is not made).
+ */
+export function groupReader(deps: Deps, fail?: (g: string, err: unknown) => never): (g: string) => Promise<string[]> {
+  const read = new Map<string, Promise<string[]>>();
+  const load = (g: string) =>
+    deps.chat.usergroupMembers(g).catch((err: unknown) => {
+      if (fail) fail(g, err);
+      deps.logger.warn({ err, usergroup: g }, 'reading user group members failed; counted as not a member');
+      return [] as string[];
+    });
+  return (g) => read.get(g) ?? read.set(g, load(g)).get(g)!;
+}
+
+/**
  * Users and user groups that approval policies (or the command list) name, resolved against Slack
  * only when asked. `members` reads a group; by default a group Slack cannot list counts as not a
  * member (the gate passes its own reader, which reads each group once and fails the proposal).
@@ -130,11 +147,7 @@ export async function namedIn(
   userId: string,
   users: readonly string[],
   groups: readonly string[],
-  members: (g: string) => Promise<string[]> = (g) =>
-    deps.chat.usergroupMembers(g).catch((err: unknown) => {
-      deps.logger.warn({ err, usergroup: g }, 'reading user group members failed; counted as not a member');
-      return [] as string[];
-    }),
+  members: (g: string) => Promise<string[]> = groupReader(deps),
 ): Promise<boolean> {
   if (users.includes(userId)) return true;
   for (const g of groups) if ((await members(g)).includes(userId)) return true;
@@ -167,24 +180,19 @@ export async function checkRoleAuthority(deps: Deps, incident: Incident, role: s
   const guarded = protectedRoles(policies);
   if (!guarded.has(role)) return;
   const roles = await deps.store.getRoles(incident.id);
-  const fast = mayAssignRole({
-    role,
-    actorId: actor,
-    protectedRoles: guarded,
-    roles,
-    declaredBy: incident.declaredBy,
-    isPolicyApprover: false,
-    isEligibleCommander: false,
-  });
-  if (fast.ok) return;
+  const eligibles = commandEligibles(deps);
+  const members = groupReader(deps);
+  const eligible = (u: string) => namedIn(deps, u, eligibles.users, eligibles.usergroups, members);
   const isPolicyApprover = await namedIn(
     deps,
     actor,
     policies.flatMap((p) => p.users),
     [...new Set(policies.flatMap((p) => p.usergroups))],
+    members,
   );
-  const eligible = deps.config.file.approvals.eligible_commanders ?? { users: deps.config.file.responders, usergroups: [] };
-  const isEligibleCommander = !roles.commander && !incident.declaredBy ? await namedIn(deps, actor, eligible.users, eligible.usergroups) : false;
+  const isEligibleCommander = isPolicyApprover || (await eligible(actor));
+  const commander = roles.commander;
+  const commanderEligible = eligibles.configured && !!commander && (commander === actor ? isEligibleCommander : await eligible(commander));
   const verdict = mayAssignRole({
     role,
     actorId: actor,
@@ -193,6 +201,8 @@ export async function checkRoleAuthority(deps: Deps, incident: Incident, role: s
     declaredBy: incident.declaredBy,
     isPolicyApprover,
     isEligibleCommander,
+    eligibilityConfigured: eligibles.configured,
+    commanderEligible,
   });
   if (verdict.ok) return;
   const reason = roleRefusalReason(verdict);
@@ -212,8 +222,11 @@ function roleRefusalReason(verdict: Exclude<RoleAuthority, { ok: true }>): strin
       return `only the commander (<@${verdict.holder}>) or an approver named in the action policies can`;
     case 'declarer':
       return `only the declarer (<@${verdict.holder}>) or an approver named in the action policies can, while the incident has no commander`;
-    case 'eligible':
-      return 'only someone eligible to take command (`approvals.eligible_commanders` in firebreak.yml, or the `responders` when that is unset) or an approver named in the action policies can';
+    case 'eligible': {
+      const who =
+        'only someone eligible to take command (`approvals.eligible_commanders` in firebreak.yml, or the `responders` when that is unset) or an approver named in the action policies can';
+      return verdict.ineligibleCommander ? `its commander (<@${verdict.ineligibleCommander}>) is not eligible for command, so ${who}` : who;
+    }
   }
 }
 

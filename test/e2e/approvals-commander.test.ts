@@ -16,6 +16,23 @@ import { ALICE, BOB, CAROL, approvalIdIn, blocksText, declare, firebreakYml, mes
 const DAVE = 'U0DAVE001';
 const AGENT_SECRET = 'agent-secret-for-commander-tests-0123';
 
+/** `/incident role <role> @user` by `actor`: refused privately with `refusal` and audited (`incident.role_refused`); nothing changes. */
+async function refusedRole(bot: Bot, incident: Incident, actor: string, role: string, userId: string, refusal: RegExp) {
+  const ch = incident.channelId!;
+  const n = bot.emulator.state.ephemeralsFor(actor, ch).length;
+  assert.equal((await bot.driver.slash(`role ${role} <@${userId}>`, { user: actor, channel: ch })).status, 200);
+  assert.match(await bot.waitFor(() => bot.emulator.state.ephemeralsFor(actor, ch)[n]?.text, 5000, `refusal for ${actor}`), refusal);
+  const audit = await bot.fb.deps.store.listAudit({ incidentId: incident.id });
+  assert.ok(audit.some((e) => e.action === 'incident.role_refused' && e.actor === actor && (e.detail as { role?: string }).role === role));
+  assert.notEqual((await bot.fb.deps.store.getRoles(incident.id))[role], userId, 'nothing changed');
+}
+
+/** `/incident role <role> @user` by `actor`, and it takes effect. */
+async function assigned(bot: Bot, incident: Incident, actor: string, role: string, userId: string) {
+  assert.equal((await bot.driver.slash(`role ${role} <@${userId}>`, { user: actor, channel: incident.channelId! })).status, 200);
+  await bot.waitFor(async () => (await bot.fb.deps.store.getRoles(incident.id))[role] === userId, 5000, `${userId} holds ${role}`);
+}
+
 describe('eligibility for command decides whether the commander role gives approval', () => {
   let bot: Bot;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
@@ -85,7 +102,7 @@ ${rollbackAction(receiver.url)}`);
     assert.match(refused, /Nobody can approve this proposal/);
     assert.match(refused, /<@U0DAVE001> commands the incident but is not eligible for command/);
     assert.match(refused, /eligible_commanders/);
-    assert.match(refused, /Hand command to someone eligible/);
+    assert.match(refused, /Someone eligible for command must hold command \(`\/incident role commander @someone`/);
     await bot.settled();
     assert.equal((await bot.fb.deps.store.getApproval(id))!.status, 'pending');
     const audit = await bot.fb.deps.store.listAudit({ incidentId: incident.id });
@@ -95,10 +112,10 @@ ${rollbackAction(receiver.url)}`);
     );
     assert.equal(receiver.received.length, 0, 'nothing ran');
 
-    // Handing command to an eligible person gives approval power, for proposals made from then on.
-    const r = await bot.driver.slash(`role commander <@${CAROL}>`, { user: DAVE, channel: incident.channelId! });
-    assert.equal(r.status, 200);
-    await bot.waitFor(async () => (await bot.fb.deps.store.getRoles(incident.id)).commander === CAROL, 5000, 'carol commands');
+    // dave cannot hand out approval power, not even command; someone eligible takes it, and that
+    // gives approval power for proposals made from then on.
+    await refusedRole(bot, incident, DAVE, 'commander', CAROL, /its commander \(<@U0DAVE001>\) is not eligible for command/);
+    await assigned(bot, incident, CAROL, 'commander', CAROL);
     const next = await agentProposes(incident, 'k-dave-2');
     assert.deepEqual(next.answer.approvers, [CAROL]);
     assert.match(await approveAs(incident.channelId!, next.ts, CAROL), /Approved\. Running/);
@@ -144,7 +161,7 @@ describe('no eligibility configured: every commander approves, as before', () =>
   });
 });
 
-describe('a guarded role an ineligible commander hands themselves gives no approval', () => {
+describe('a guarded role: an ineligible commander cannot hand it out, and an ineligible holder does not approve through it', () => {
   let bot: Bot;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   before(async () => {
@@ -160,17 +177,23 @@ ${rollbackAction(receiver.url, { policy: '{ roles: [ops_lead] }' })}`);
     await receiver?.close();
   });
 
-  test('dave declares, gives himself ops_lead, and his Approve of a colleague’s rollback is refused and runs nothing', async () => {
+  test('dave declares and is refused ops_lead for himself or a friend; carol (eligible) takes command and makes dave ops_lead; his Approve is refused with the reason and nothing runs', async () => {
     const incident = await declare(bot, 'low Billing latency', DAVE);
     const ch = incident.channelId!;
     bot.emulator.state.addMembers(ch, [BOB, CAROL, DAVE]);
-    assert.equal((await bot.driver.slash(`role ops_lead <@${DAVE}>`, { user: DAVE, channel: ch })).status, 200);
-    await bot.waitFor(async () => (await bot.fb.deps.store.getRoles(incident.id)).ops_lead === DAVE, 5000, 'dave holds ops_lead');
+    const why = /its commander \(<@U0DAVE001>\) is not eligible for command, so only someone eligible to take command/;
+    await refusedRole(bot, incident, DAVE, 'ops_lead', DAVE, why);
+    await refusedRole(bot, incident, DAVE, 'ops_lead', BOB, why);
+    await assigned(bot, incident, CAROL, 'commander', CAROL);
+    await assigned(bot, incident, CAROL, 'ops_lead', DAVE);
+
     const { ts, approvalId } = await propose(bot, ch, 'rollback_deployment service=billing version=v2', BOB);
+    const message = messagesWithMarker(bot.emulator, ch, 'approval:').find((m) => m.ts === ts)!;
+    assert.match(blocksText(message.blocks).replace(/\\/g, ''), /the ops lead \(<@U0DAVE001> holds it but is not eligible for command/);
     const n = bot.emulator.state.ephemeralsFor(DAVE, ch).length;
     assert.equal((await bot.driver.click({ channel: ch, ts }, Actions.approve, { user: DAVE })).status, 200);
     const text = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(DAVE, ch)[n]?.text, 5000, 'answer');
-    assert.doesNotMatch(text, /Approved/);
+    assert.match(text, /Nobody can approve this proposal: the ops lead when this was proposed, <@U0DAVE001> holds it but is not eligible for command/);
     await bot.settled();
     assert.equal((await bot.fb.deps.store.getApproval(approvalId))!.status, 'pending');
     const audit = await bot.fb.deps.store.listAudit({ incidentId: incident.id });

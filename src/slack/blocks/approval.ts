@@ -74,7 +74,7 @@ export function approvalRefusal(
         ? 'the incident had no commander when this was proposed, and nobody else the policy names could approve it'
         : 'nobody the policy names could approve it when it was proposed';
     const fix = leftOut.length
-      ? `Hand ${orList(leftOut.map(([r]) => (r === 'commander' ? 'command' : `*${r}*`)))} to someone eligible (${leftOut.map(([r]) => `\`/incident role ${r} @someone\``).join(', ')}), then `
+      ? `Someone eligible for command must hold ${orList(leftOut.map(([r]) => (r === 'commander' ? 'command' : `*${r}*`)))} (${leftOut.map(([r]) => `\`/incident role ${r} @someone\``).join(', ')}, run by someone eligible or an approver the policies name), then `
       : noCommander
         ? "Take command first (the card's *I'll take command* button, or `/incident role commander @someone` by someone allowed to), then "
         : 'Add approvers to the action policy in firebreak.yml, or ';
