@@ -286,15 +286,6 @@ async function resolveApprovers(deps: Deps, incidentId: string, policy: Approval
   return snapshotApprovers(policy, roles, groups, { configured: eligibles.configured, ineligibleHolders });
 }
 
-/**
- * Would proposals made now count `userId`, as commander, among their approvers? For telling a new
- * commander what the role gives them; a user group Slack cannot list counts as not a member.
- */
-export async function approvesAsCommander(deps: Deps, userId: string): Promise<boolean> {
-  const eligibles = commandEligibles(deps);
-  return !eligibles.configured || namedIn(deps, userId, eligibles.users, eligibles.usergroups);
-}
-
 async function policyCheck(deps: Deps, a: Approval, userId: string) {
   const policy = parsePolicy(a.policy);
   // Approvals stored before approvers were recorded (migration 002) are resolved now, once.
