@@ -19,6 +19,10 @@ const webhookAction = (url: string, over: Record<string, unknown> = {}) =>
     ...over,
   });
 
+/** An action approved by the holder of `role` and carried out by hand (no executor). */
+const byHand = (id: string, title: string, role: string) =>
+  defineAction({ id, title, params: {}, requires_approval: true, policy: { roles: [role], usergroups: [] }, executor: { type: 'none' } });
+
 describe('approval gate (SQLite store)', () => {
   let db: Awaited<ReturnType<typeof openTestSqliteStore>>;
   let receiver: Receiver;
@@ -46,22 +50,8 @@ describe('approval gate (SQLite store)', () => {
           policy: { roles: [], usergroups: [LEADS], min_approvals: 2 },
           executor: { type: 'webhook', url: receiver.url, secret_env: SECRET_ENV, retries: 0 },
         }),
-        defineAction({
-          id: 'page_team',
-          title: 'Page a team',
-          params: {},
-          requires_approval: true,
-          policy: { roles: ['commander'], usergroups: [] },
-          executor: { type: 'none' },
-        }),
-        defineAction({
-          id: 'drain_node',
-          title: 'Drain a node',
-          params: {},
-          requires_approval: true,
-          policy: { roles: ['ops_lead'], usergroups: [] },
-          executor: { type: 'none' },
-        }),
+        byHand('page_team', 'Page a team', 'commander'),
+        byHand('drain_node', 'Drain a node', 'ops_lead'),
       ],
     });
     gate.chat.groups.set(LEADS, ['ULEAD1', 'ULEAD2', 'ULEAD3']);
