@@ -1,7 +1,7 @@
 import { backendLabel, canTransition, incidentLabel, isOpen, STATUSES, type Incident, type IncidentStatus } from '../domain/incident.js';
 import { SEVERITIES, type Severity } from '../domain/severity.js';
 import { AppError, BackendError } from '../errors.js';
-import { eligibilityConfigured, mayAssignRole, protectedRoles, type RoleAuthority } from '../domain/approval-policy.js';
+import { eligibilityConfigured, mayAssignRole, protectedRoles, type RoleAuthority, type RoleAuthorityInput } from '../domain/approval-policy.js';
 import type { IncidentPatch } from '../ports/store.js';
 import type { Deps } from './deps.js';
 import { observeResolved, remediationQuestionJob } from './insights.js';
@@ -181,29 +181,36 @@ export async function checkRoleAuthority(deps: Deps, incident: Incident, role: s
   if (!guarded.has(role)) return;
   const roles = await deps.store.getRoles(incident.id);
   const eligibles = commandEligibles(deps);
-  const members = groupReader(deps);
+  const members = groupReader(deps); // a group several questions name is read once
   const eligible = (u: string) => namedIn(deps, u, eligibles.users, eligibles.usergroups, members);
-  const isPolicyApprover = await namedIn(
+  // Asked from Slack only as far as the answer needs: without eligibility configured the commander,
+  // a role holder or the declarer are allowed with no read at all.
+  const input: RoleAuthorityInput = {
+    role,
+    actorId: actor,
+    protectedRoles: guarded,
+    roles,
+    declaredBy: incident.declaredBy,
+    isPolicyApprover: false,
+    isEligibleCommander: false,
+    eligibilityConfigured: eligibles.configured,
+    commanderEligible: false,
+  };
+  if (mayAssignRole(input).ok) return;
+  if (eligibles.configured) {
+    input.isEligibleCommander = await eligible(actor);
+    const commander = roles.commander;
+    input.commanderEligible = !!commander && (commander === actor ? input.isEligibleCommander : await eligible(commander));
+    if (mayAssignRole(input).ok) return;
+  }
+  input.isPolicyApprover = await namedIn(
     deps,
     actor,
     policies.flatMap((p) => p.users),
     [...new Set(policies.flatMap((p) => p.usergroups))],
     members,
   );
-  const isEligibleCommander = isPolicyApprover || (await eligible(actor));
-  const commander = roles.commander;
-  const commanderEligible = eligibles.configured && !!commander && (commander === actor ? isEligibleCommander : await eligible(commander));
-  const verdict = mayAssignRole({
-    role,
-    actorId: actor,
-    protectedRoles: guarded,
-    roles,
-    declaredBy: incident.declaredBy,
-    isPolicyApprover,
-    isEligibleCommander,
-    eligibilityConfigured: eligibles.configured,
-    commanderEligible,
-  });
+  const verdict = mayAssignRole(input);
   if (verdict.ok) return;
   const reason = roleRefusalReason(verdict);
   await deps.store.audit({ at: deps.clock.now(), incidentId: incident.id, actor, action: 'incident.role_refused', detail: { role, userId, reason } });

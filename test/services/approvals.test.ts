@@ -3,6 +3,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { AppError } from '../../src/errors.js';
 import type { Approval } from '../../src/ports/store.js';
 import { approve, auditLog, deny, executeApproval, proposeAction } from '../../src/services/approvals.js';
+import { assignRole } from '../../src/services/lifecycle.js';
 import { openTestSqliteStore } from '../store/pg-helper.js';
 import { COMMANDER, LEADS, SECRET_ENV, defineAction, makeGate, startReceiver, waitFor, type Gate } from './approvals-fixture.js';
 
@@ -329,6 +330,28 @@ describe('approval gate (SQLite store)', () => {
     const inside = await propose({ actionId: 'page_team', rawParams: {} });
     assert.deepEqual(inside.approvers?.roles, { commander: COMMANDER });
     assert.equal((await approve(gate.deps, { approvalId: inside.id, userId: COMMANDER })).outcome, 'approved');
+  });
+
+  it('assigning a guarded role asks Slack only as far as the answer needs, each group once', async () => {
+    const file = gate.deps.config.file;
+    gate.deps.config = { ...gate.deps.config, file: { ...file, roles: [...file.roles, 'ops_lead'] } };
+    // No eligibility configured: the commander hands out ops_lead with no read at all.
+    gate.chat.groupCalls = 0;
+    await assignRole(gate.deps, gate.incidentId, 'ops_lead', 'UOPS', COMMANDER);
+    assert.equal(gate.chat.groupCalls, 0);
+    // Eligibility configured, the commander named in it: still no read.
+    const withRole = gate.deps.config.file;
+    gate.deps.config = {
+      ...gate.deps.config,
+      file: { ...withRole, approvals: { ...withRole.approvals, eligible_commanders: { users: [COMMANDER], usergroups: [] } } },
+    };
+    await assignRole(gate.deps, gate.incidentId, 'ops_lead', 'UOPS2', COMMANDER);
+    assert.equal(gate.chat.groupCalls, 0);
+    assert.equal((await gate.deps.store.getRoles(gate.incidentId)).ops_lead, 'UOPS2');
+    // An outsider is refused: the leads' group (named as eligible through the policies, and as policy
+    // approvers) is read once.
+    await assert.rejects(assignRole(gate.deps, gate.incidentId, 'ops_lead', 'UX', 'UX'), (e: AppError) => e.code === 'role.not_allowed');
+    assert.equal(gate.chat.groupCalls, 1);
   });
 
   it('a guarded role (ops_lead) approves only for a holder eligible for command; unchanged without eligibility', async () => {
