@@ -71,8 +71,8 @@ export class BackendError extends AppError {
 export class ChatError extends AppError {
   readonly slackError: string;
   readonly retryAfterMs: number | null;
-  constructor(slackError: string, message?: string, opts: { retryAfterMs?: number | null; cause?: unknown } = {}) {
-    super('chat.error', message ?? `Slack refused the call: ${slackError}`, { slackError }, { cause: opts.cause });
+  constructor(slackError: string, message?: string, opts: { retryAfterMs?: number | null; cause?: unknown; detail?: Record<string, unknown> } = {}) {
+    super('chat.error', message ?? `Slack refused the call: ${slackError}`, { ...opts.detail, slackError }, { cause: opts.cause });
     this.name = 'ChatError';
     this.slackError = slackError;
     this.retryAfterMs = opts.retryAfterMs ?? null;

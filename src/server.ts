@@ -53,14 +53,17 @@ export function createHttpServer(fb: Firebreak, extraRoutes: Route[] = []): Http
         deps.metrics.ackSeconds.observe({ kind: 'slack' }, Number(process.hrtime.bigint() - started) / 1e9);
         deps.metrics.slackRequests.inc({ kind: 'slack', outcome: String(res.statusCode) });
       });
-      // Bolt refuses a timestamp older than five minutes; one more than five minutes ahead is
-      // refused here (a signed request kept for later would otherwise pass once its time came).
-      // Both ends of the window are Slack's wall clock (Bolt reads Date.now()), not the bot's
-      // injected clock: a request's freshness is a fact about the real world, and one window read
-      // from two clocks refused every command once they drifted five minutes apart.
-      const ts = Number(req.headers['x-slack-request-timestamp']);
-      if (Number.isFinite(ts) && ts > Date.now() / 1000 + 300) {
-        sendJson(res, 401, { ok: false, error: 'request timestamp is in the future' });
+      // What can be refused from the headers alone is refused before the body (up to 4 MB) is
+      // read: no v0 signature, or a timestamp outside Slack's five-minute window either way. Bolt
+      // checks the same after buffering (the HMAC needs the body); one more than five minutes ahead
+      // only here (a signed request kept for later would otherwise pass once its time came). The
+      // connection is closed rather than drained. Both ends of the window are Slack's wall clock
+      // (Bolt reads Date.now()), not the bot's injected clock: a request's freshness is a fact
+      // about the real world, and one window read from two clocks refused every command once they
+      // drifted five minutes apart.
+      const refused = unsignedOrStale(req.headers['x-slack-signature'], req.headers['x-slack-request-timestamp'], Math.floor(Date.now() / 1000));
+      if (refused) {
+        sendJson(res, 401, { ok: false, error: refused }, { connection: 'close' });
         return;
       }
       fb.slackListener(req, res);
@@ -95,4 +98,14 @@ export async function listen(server: Server, port: number, host: string): Promis
     });
   });
   return (server.address() as AddressInfo).port;
+}
+
+/** Why a Slack request is refused on its headers alone (null: read the body and check the HMAC). */
+function unsignedOrStale(signature: string | string[] | undefined, timestamp: string | string[] | undefined, nowSeconds: number): string | null {
+  if (typeof signature !== 'string' || !signature.startsWith('v0=')) return 'missing signature';
+  const ts = Number(timestamp);
+  if (typeof timestamp !== 'string' || !Number.isFinite(ts)) return 'missing request timestamp';
+  if (ts > nowSeconds + 300) return 'request timestamp is in the future';
+  if (ts < nowSeconds - 300) return 'request timestamp is too old';
+  return null;
 }

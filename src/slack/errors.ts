@@ -14,6 +14,10 @@ export async function reportToUser(
 ): Promise<void> {
   const errorId = err instanceof AppError ? undefined : randomUUID().slice(0, 8);
   if (errorId) logger.error({ err, errorId, ...context }, 'unexpected error in a Slack handler');
-  else logger.info({ code: (err as AppError).code, reason: (err as Error).message, ...context }, 'request refused');
+  else {
+    const { code, message, detail } = err as AppError;
+    // The one line per refusal: what the thrower knew (`detail`) rides on it rather than on a line of its own.
+    logger.info({ code, reason: message, ...(Object.keys(detail).length ? { detail } : {}), ...context }, 'request refused');
+  }
   await tell(userMessage(err, errorId)).catch((e) => logger.warn({ err: e }, 'could not tell the user about an error'));
 }

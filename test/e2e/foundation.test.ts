@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { request } from 'node:http';
 import { startBot, SIGNING_SECRET, BOT_TOKEN, type Bot } from './harness.js';
 import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import { Actions } from '../../src/slack/ids.js';
@@ -169,6 +170,42 @@ test('a Slack request body over 4 MB gets 413 and the bot keeps answering', asyn
   const ok = await bot.driver.send(slashForm(bot, 'help'));
   assert.equal(ok.status, 200);
   assert.match(ok.text, /declare <severity> <title>/);
+});
+
+test('a request with no signature or a stale timestamp is refused on its headers, before its body is read', async () => {
+  // A 3 MB body of which only the first 64 KB is ever sent: the answer must not wait for the rest.
+  const post = (headers: Record<string, string>) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(`${bot.url}/slack/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(3 * 1024 * 1024), ...headers },
+      });
+      const timer = setTimeout(() => {
+        req.destroy();
+        reject(new Error('no answer within 2 s: the body was being read'));
+      }, 2000);
+      req.on('response', (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => {
+          clearTimeout(timer);
+          req.destroy();
+          resolve({ status: res.statusCode ?? 0, text });
+        });
+      });
+      req.on('error', () => undefined); // the server closes the connection on the unsent rest
+      req.write(`payload=${'x'.repeat(64 * 1024)}`);
+    });
+  const now = Math.floor(Date.now() / 1000);
+  const unsigned = await post({ 'x-slack-request-timestamp': String(now) });
+  assert.equal(unsigned.status, 401);
+  assert.match(unsigned.text, /missing signature/);
+  const stale = await post({ 'x-slack-signature': `v0=${'0'.repeat(64)}`, 'x-slack-request-timestamp': String(now - 6 * 60) });
+  assert.equal(stale.status, 401);
+  assert.match(stale.text, /too old/);
+  // The bot keeps answering.
+  assert.equal((await bot.driver.send(slashForm(bot, 'help'))).status, 200);
 });
 
 test('health, readiness and Prometheus metrics', async () => {

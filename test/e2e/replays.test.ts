@@ -7,7 +7,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBot, type Bot } from './harness.js';
 import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
-import { ALICE, channelsNamed, flowDone, slashForm } from './helpers.js';
+import { Actions } from '../../src/slack/ids.js';
+import { ALICE, channelsNamed, declare, flowDone, messagesWithMarker, slashForm } from './helpers.js';
 
 let bot: Bot;
 before(async () => {
@@ -57,6 +58,40 @@ test('a request for another workspace changes nothing', async () => {
   assert.equal(channelsFor('foreign-team').length, 0);
   assert.equal(bot.emulator.state.ephemeralsFor(ALICE, GENERAL_CHANNEL_ID).filter((e) => /foreign team/i.test(e.text)).length, 0);
   assert.equal((await titled('Foreign team')).length, 0);
+});
+
+test('a click is acked before it is parsed, yet a replayed click or one for another workspace or app opens nothing', async () => {
+  const incident = await declare(bot, 'high Replayed click');
+  const card = messagesWithMarker(bot.emulator, incident.channelId!, `card:${incident.id}`)[0]!;
+  const clickBody = (over: Record<string, unknown> = {}) =>
+    new URLSearchParams({
+      payload: JSON.stringify({
+        type: 'block_actions',
+        team: { id: bot.emulator.state.teamId },
+        api_app_id: bot.emulator.state.appId,
+        user: { id: ALICE },
+        channel: { id: incident.channelId },
+        container: { type: 'message', message_ts: card.ts, channel_id: incident.channelId },
+        trigger_id: bot.emulator.issueTrigger(ALICE),
+        response_url: 'http://127.0.0.1:1/never',
+        actions: [{ type: 'button', action_id: Actions.cardUpdateStatus, block_id: 'card_actions', value: incident.id, action_ts: '1' }],
+        ...over,
+      }),
+    }).toString();
+  const opens = () => bot.emulator.calls('views.open').length;
+  const before = opens();
+  const body = clickBody();
+  const headers = bot.driver.sign(body);
+  assert.equal((await bot.driver.send(body, headers)).status, 200);
+  await bot.waitFor(() => opens() === before + 1 || null, 5000, 'the status modal');
+  // The same bytes and signature again, within the five-minute window: acked, nothing opened.
+  await bot.settled();
+  assert.equal((await bot.driver.send(body, headers)).status, 200);
+  // Signed with our secret but for another workspace, or for another app of ours.
+  assert.equal((await bot.driver.send(clickBody({ team: { id: 'T0FOREIGN' } }))).status, 200);
+  assert.equal((await bot.driver.send(clickBody({ api_app_id: 'A0OTHERAPP' }))).status, 200);
+  await bot.settled();
+  assert.equal(opens(), before + 1, 'only the first click opened a form');
 });
 
 test('the same signed command sent twice at once (a replay racing the original) is acked twice and has one effect', async () => {

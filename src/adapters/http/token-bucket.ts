@@ -70,21 +70,26 @@ export function createTokenBucketLimiter(opts: TokenBucketOptions): RateLimiter 
     }
     return s;
   };
-  const refill = (s: BucketState): number => {
+  /**
+   * How long from now (ms) until `ahead` waiters and then one more have each had a token: 0 when a
+   * token is there for the one. Brings the bucket up to date first. The one rule both the deadline's
+   * early refusal (with the line ahead) and each turn (nobody ahead) read.
+   */
+  const waitFor = (s: BucketState, ahead: number): number => {
     const t = now();
     s.tokens = Math.min(s.capacity, s.tokens + (t - s.updatedAt) * s.perMs);
     s.updatedAt = t;
-    return t;
+    const short = ahead + 1 - s.tokens;
+    return short > 0 ? Math.ceil(short / s.perMs) : 0;
   };
   const takeFrom = async (s: BucketState, bucket: string, asked: number, deadline: number | undefined): Promise<void> => {
     for (;;) {
-      const t = refill(s);
-      if (s.tokens >= 1) {
+      const wait = waitFor(s, 0);
+      if (wait === 0) {
         s.tokens -= 1;
         return;
       }
-      const wait = Math.ceil((1 - s.tokens) / s.perMs);
-      if (deadline !== undefined && t + wait > deadline) throw new DeadlineUnreachable(bucket, t + wait - asked);
+      if (deadline !== undefined && s.updatedAt + wait > deadline) throw new DeadlineUnreachable(bucket, s.updatedAt + wait - asked);
       await sleep(wait);
     }
   };
@@ -97,9 +102,7 @@ export function createTokenBucketLimiter(opts: TokenBucketOptions): RateLimiter 
       const deadline = maxWaitMs === undefined ? undefined : asked + maxWaitMs;
       if (deadline !== undefined) {
         // Each waiter ahead takes one token before this one: refuse now rather than at the turn.
-        refill(s);
-        const short = s.waiting + 1 - s.tokens;
-        const wait = short > 0 ? Math.ceil(short / s.perMs) : 0;
+        const wait = waitFor(s, s.waiting);
         if (asked + wait > deadline) return Promise.reject(new DeadlineUnreachable(bucket, wait));
       }
       s.waiting++;

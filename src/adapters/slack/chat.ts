@@ -326,19 +326,22 @@ export class SlackChat implements Chat {
    * enough (`TRIGGER_BUDGET_MS` from the request's arrival). Under a burst beyond the method's
    * tier a late click would otherwise wait in the pacer for minutes, holding its payload, to send a
    * trigger Slack refuses; it is refused here at once instead, taking no token, and Slack's own
-   * `expired_trigger_id` comes back the same way: the caller tells the person to click again.
+   * `expired_trigger_id` comes back the same way: the caller tells the person to click again (and
+   * logs the one line, `reportToUser`, with the method, the wait and the trigger's age as `detail`).
    */
   private async withTrigger<T>(method: 'views.open' | 'views.push', receivedAt: Date, send: (deadline: number) => Promise<T>): Promise<T> {
     const arrived = receivedAt.getTime();
     try {
       return await send(arrived + TRIGGER_BUDGET_MS);
     } catch (err) {
-      if (err instanceof DeadlineUnreachable) {
-        this.logger.info({ method, waitMs: err.waitMs, ageMs: this.now() - arrived }, 'not sent: the trigger would expire before Slack could be called');
-        throw new ChatError(TRIGGER_NOT_SENT, 'the form could not open in time (Slack is busy)', { cause: err });
-      }
+      const ageMs = this.now() - arrived;
+      if (err instanceof DeadlineUnreachable)
+        throw new ChatError(TRIGGER_NOT_SENT, `${method} not sent: the trigger would expire before Slack could be called`, {
+          cause: err,
+          detail: { method, waitMs: err.waitMs, ageMs },
+        });
       if (err instanceof ChatError && err.slackError === 'expired_trigger_id')
-        this.logger.info({ method, ageMs: this.now() - arrived }, 'Slack refused an expired trigger');
+        throw new ChatError(err.slackError, `Slack refused an expired trigger (${method})`, { cause: err, detail: { method, ageMs } });
       throw err;
     }
   }

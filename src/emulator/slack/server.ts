@@ -11,6 +11,7 @@ import { SocketModeServer } from './socket-mode.js';
 import { defaultBotScopes, requireScopes } from './scopes.js';
 import { RateLimiter } from './tiers.js';
 import type { CallRecord, WorkspaceChange } from './types.js';
+import { isLoopbackHost } from '../../sandbox/host.js';
 
 /**
  * The Slack Web API emulator: a real HTTP server on loopback that answers `POST /api/<method>`
@@ -380,9 +381,9 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
   // web page in the operator's browser that rebinds its own name to 127.0.0.1 (DNS rebinding) sends
   // its own name as Host, and would otherwise read `/_emulator/state` and the call log, which need
   // no token, and reach `/response/...`.
-  const loopbackOnly = isLoopbackName(opts.host ?? '127.0.0.1');
+  const loopbackOnly = isLoopbackHost(opts.host ?? '127.0.0.1');
   const server: Server = createServer((req, res) => {
-    if (loopbackOnly && !isLoopbackName(hostName(req.headers.host))) return sendJson(res, 403, { ok: false, error: 'forbidden_host' });
+    if (loopbackOnly && !isLoopbackHost((req.headers.host ?? '').replace(/:\d+$/, ''))) return sendJson(res, 403, { ok: false, error: 'forbidden_host' });
     const url = new URL(req.url ?? '/', 'http://emulator.local');
     const path = url.pathname;
     const route = async () => {
@@ -460,16 +461,4 @@ function firstMultipartPart(body: Buffer, boundary: string): Buffer {
   if (headersEnd < 0) return body;
   const end = body.indexOf(Buffer.from(`\r\n--${boundary}`), headersEnd + 4);
   return body.subarray(headersEnd + 4, end < 0 ? body.length : end);
-}
-
-/** A name or address that only reaches this machine. */
-function isLoopbackName(h: string): boolean {
-  const name = h.toLowerCase().replace(/^\[|\]$/g, '');
-  return name === 'localhost' || name === '::1' || /^127(\.\d{1,3}){3}$/.test(name);
-}
-
-/** The host name of a Host header, without its port ('' when absent). */
-function hostName(header: string | undefined): string {
-  const h = header ?? '';
-  return h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.replace(/:\d+$/, '');
 }
