@@ -324,7 +324,8 @@ export async function handleBackendEvent(deps: Deps, given: BackendEvent): Promi
 async function fetchedEvent(deps: Deps, ev: BackendEvent): Promise<BackendEvent | null> {
   const id = ev.incident.backendId;
   const own = ev.fetch === 'preferred' ? { ...ev, fetch: undefined } : null;
-  if (deps.backend.name !== ev.source) {
+  const fetchIncident = deps.backend.name === ev.source ? deps.backend.fetchIncident?.bind(deps.backend) : undefined;
+  if (!fetchIncident) {
     if (own) return own;
     deps.logger.warn(
       { source: ev.source, type: ev.type, backendId: id },
@@ -334,7 +335,7 @@ async function fetchedEvent(deps: Deps, ev: BackendEvent): Promise<BackendEvent 
   }
   let snap: BackendIncidentSnapshot | null;
   try {
-    snap = await deps.backend.fetchIncident(id);
+    snap = await fetchIncident(id);
   } catch (err) {
     if (err instanceof BackendError && err.code === 'backend.auth') snap = null;
     else throw err;

@@ -38,6 +38,7 @@ export interface IncidentIoSummary {
 export interface IncidentIoBackend extends IncidentBackend {
   readonly name: 'incidentio';
   listIncidents(filter?: Record<string, string>): AsyncGenerator<IncidentIoSummary>;
+  fetchIncident(backendId: string): Promise<BackendIncidentSnapshot | null>;
 }
 
 const BACKEND = 'incidentio';
