@@ -19,7 +19,7 @@ import { ExecutorError, NOT_EXECUTED, type ExecutionResult } from '../ports/exec
 import type { Approval, ApprovalVote, ProposerKind } from '../ports/store.js';
 import { approvalMessage, approvalRefusal, describePolicy, escapeMrkdwn } from '../slack/blocks/approval.js';
 import { clip, time, user } from '../slack/blocks/common.js';
-import { Markers } from '../slack/ids.js';
+import { isUserId, Markers } from '../slack/ids.js';
 import type { Deps } from './deps.js';
 import { backendSyncJob, commandEligibles, groupReader, namedIn, requireIncident } from './lifecycle.js';
 import { defineJob, type AnyJob } from './jobs.js';
@@ -248,9 +248,6 @@ async function showOrRetryLater(deps: Deps, approvalId: string): Promise<void> {
     await deps.jobs.enqueue(approvalShowJob, { approvalId });
   }
 }
-
-/** A Slack user id, as opposed to `claude` or an agent name. */
-const isUserId = (s: string) => /^[UW][A-Z0-9]+$/.test(s);
 
 /** The id compared against the clicker for self-approval; non-people never equal a user id. */
 const proposerIdentity = (a: Approval) => (a.proposerKind === 'user' ? a.proposedBy : `${a.proposerKind}:${a.proposedBy}`);

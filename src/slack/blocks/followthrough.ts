@@ -11,19 +11,19 @@ export function pagePosted(p: Page, incident: Incident): { text: string; blocks:
   const msg = p.message ? `: ${escapeText(p.message)}` : '';
   const text = `:rotating_light: Paged *${escapeText(p.targetName)}* for ${incidentLabel(incident)} (requested by ${user(p.pagedBy)})${msg}`;
   const ctx = [`paged ${time(p.sentAt ?? p.createdAt)}`];
-  if (p.ackedAt) ctx.push(`:white_check_mark: acknowledged by ${acker(p.ackedBy)} ${time(p.ackedAt)}`);
+  if (p.ackedAt) ctx.push(`:white_check_mark: acknowledged by ${acker(p)} ${time(p.ackedAt)}`);
   return { text, blocks: [section(text, Markers.page(p.targetKey)), context(ctx.join(' · '))] };
 }
 
-/** Who acknowledged: a Slack id becomes a mention; a name from the paging source is escaped text. */
-function acker(by: string | null): string {
-  if (!by) return 'someone (the source did not say who)';
-  return /^[UW][A-Z0-9]{2,}$/.test(by) ? user(by) : escapeText(by);
+/** Who acknowledged: the Slack user the bot resolved as a mention; else the source's name, as text. */
+function acker(p: Page): string {
+  if (p.ackedByUser) return user(p.ackedByUser);
+  return p.ackedByName ? escapeText(p.ackedByName) : 'someone (the source did not say who)';
 }
 
 /** Said in the incident channel when a paged person acknowledges. */
 export function pageAcknowledged(p: Page): { text: string; blocks: Block[] } {
-  const text = `:white_check_mark: ${acker(p.ackedBy)} acknowledged the page to *${escapeText(p.targetName)}*${p.ackedAt ? ` at ${time(p.ackedAt)}` : ''}.`;
+  const text = `:white_check_mark: ${acker(p)} acknowledged the page to *${escapeText(p.targetName)}*${p.ackedAt ? ` at ${time(p.ackedAt)}` : ''}.`;
   return { text, blocks: [section(text, Markers.pageAck(p.targetKey))] };
 }
 
