@@ -32,28 +32,24 @@ export interface ApproverSnapshot {
   users: string[];
   usergroups: Record<string, string[]>;
   /**
-   * The commander when it was proposed, when the team says who is eligible for command and they
-   * were not: they command the incident, but the `commander` role gave them no approval (their
-   * `roles.commander` entry is then null). Absent in snapshots stored before this existed.
+   * Role holders the policy names who were left out when it was proposed (role → holder), because
+   * the team says who is eligible for command and they were not: an ineligible commander (anyone
+   * may declare) or someone they handed a guarded role such as `ops_lead`. They hold the role, but
+   * it gave them no approval (their `roles` entry is then null). Absent when nobody was left out.
    */
-  ineligibleCommander?: string;
+  ineligible?: Record<string, string>;
 }
 
 /**
  * Who is eligible for command, as the team configured it: `approvals.eligible_commanders`, or,
- * when that is unset, the `responders`. `configured` is false when neither says anything (no
- * `eligible_commanders` and no responders): then every commander approves, as before.
+ * when that is unset, the `responders`; people an action policy names always are. `configured`
+ * is false when neither says anything (no `eligible_commanders` and no responders): then every
+ * role holder approves, as before.
  */
 export interface CommandEligibility {
   configured: boolean;
-  /** The commander (if any) is eligible: named there, or named by an action policy. */
-  commanderEligible: boolean;
-  /**
-   * Holders of the policy's other roles who are not eligible: a guarded role (e.g. `ops_lead`)
-   * carries approval power only for an eligible holder, so an ineligible commander cannot hand
-   * it to themselves or a friend and approve through it.
-   */
-  ineligibleHolders?: string[];
+  /** Holders of the policy's roles (the commander included) who are not eligible. */
+  ineligibleHolders: readonly string[];
 }
 
 /** Has the team said who is eligible for command? `eligible_commanders` set (even `{}`), or responders listed. */
@@ -65,12 +61,13 @@ export function eligibilityConfigured(eligibleCommanders: unknown | undefined, r
  * Resolve who may approve under `policy` right now: the holders of its roles, the users it names
  * and the members of its user groups (the caller reads those from Slack). Stored with the approval.
  *
- * Approval authority is given, never taken: anyone may declare an incident and so command it, so
- * when the team has said who is eligible for command, the `commander` role makes its holder an
- * approver only if they are eligible. An ineligible commander still commands (coordination, other
- * roles), is recorded as `ineligibleCommander`, and approves nothing through the role; a user or
- * group the policy names still counts for them. Without `eligibility`, or when nothing is
- * configured, every commander approves (the behaviour before eligibility existed).
+ * Approval authority is given, never taken: anyone may declare an incident and so command it, and
+ * the commander hands out roles, so when the team has said who is eligible for command a role the
+ * policy names (every such role is guarded, `commander` included) makes its holder an approver only
+ * if they are eligible. An ineligible holder keeps the role (coordination), is recorded in
+ * `ineligible`, and approves nothing through it; a user or group the policy names still counts for
+ * them. Without `eligibility`, or when nothing is configured, every holder approves (the behaviour
+ * before eligibility existed).
  */
 export function snapshotApprovers(
   policy: ApprovalPolicy,
@@ -78,19 +75,13 @@ export function snapshotApprovers(
   groupMembers: Record<string, string[]>,
   eligibility?: CommandEligibility,
 ): ApproverSnapshot {
-  const commander = roles.commander;
-  const excluded = !!commander && policy.roles.includes('commander') && !!eligibility?.configured && !eligibility.commanderEligible;
+  const leftOut = (holder: string | null) => !!holder && !!eligibility?.configured && eligibility.ineligibleHolders.includes(holder);
+  const ineligible = Object.fromEntries(policy.roles.filter((r) => leftOut(roles[r] ?? null)).map((r) => [r, roles[r]!]));
   return {
-    roles: Object.fromEntries(
-      policy.roles.map((r) => {
-        const holder = roles[r] ?? null;
-        if (r === 'commander') return [r, excluded ? null : holder];
-        return [r, holder && eligibility?.configured && eligibility.ineligibleHolders?.includes(holder) ? null : holder];
-      }),
-    ),
+    roles: Object.fromEntries(policy.roles.map((r) => [r, r in ineligible ? null : (roles[r] ?? null)])),
     users: [...policy.users],
     usergroups: Object.fromEntries(policy.usergroups.map((g) => [g, [...new Set(groupMembers[g] ?? [])]])),
-    ...(excluded ? { ineligibleCommander: commander } : {}),
+    ...(Object.keys(ineligible).length ? { ineligible } : {}),
   };
 }
 
@@ -150,30 +141,50 @@ export interface RoleAuthorityInput {
   declaredBy: string | null;
   /** The actor is named by some action's policy (a user, or a member of a user group it names). */
   isPolicyApprover: boolean;
-  /** The actor is eligible to take command of an incident nobody declared (`approvals.eligible_commanders`). */
+  /** The actor is eligible for command (`approvals.eligible_commanders`, or the responders; policy people always are). */
   isEligibleCommander: boolean;
+  /** The team has said who is eligible for command (`eligibilityConfigured`). */
+  eligibilityConfigured: boolean;
+  /** The current commander (if any) is eligible for command; read only when `eligibilityConfigured`. */
+  commanderEligible: boolean;
 }
 
 /**
  * Who could have assigned the role instead, as data: the commander (named), the declarer (named,
  * while the incident has no commander), or someone eligible to take command (an incident nobody
- * declared); an approver named in the action policies always could.
+ * declared, or one whose commander is not eligible: named); an approver named in the action
+ * policies always could.
  */
-export type RoleAuthority = { ok: true; via: string } | { ok: false; only: 'commander' | 'declarer'; holder: string } | { ok: false; only: 'eligible' };
+export type RoleAuthority =
+  | { ok: true; via: string }
+  | { ok: false; only: 'commander' | 'declarer'; holder: string }
+  | { ok: false; only: 'eligible'; ineligibleCommander?: string };
 
 /**
- * Approval authority can be given, never taken. A guarded role may be assigned by the current
- * commander, by anyone who holds a guarded role or is named by a policy, or, while the incident has
- * no commander, by its declarer; an incident nobody declared (an alert's, a backend's) by someone
- * eligible to take command. Everyone else is refused.
+ * Approval authority can be given, never taken. A guarded role may be assigned by an approver a
+ * policy names, and:
+ * - when the team has said who is eligible for command: by the commander or a guarded-role holder
+ *   if they are eligible; while no eligible person commands (none does, or an ineligible declarer
+ *   does: anyone may declare), by anyone eligible, who may also take command. An ineligible
+ *   commander cannot hand out approval power, to themselves or anyone else;
+ * - otherwise (the behaviour before eligibility existed): by the current commander or any
+ *   guarded-role holder, or, while the incident has no commander, by its declarer; an incident
+ *   nobody declared by someone eligible.
+ * Everyone else is refused.
  */
 export function mayAssignRole(input: RoleAuthorityInput): RoleAuthority {
   const { role, actorId, roles } = input;
   if (!input.protectedRoles.has(role)) return { ok: true, via: 'unguarded role' };
-  const commander = roles.commander ?? null;
-  if (commander === actorId) return { ok: true, via: 'commander' };
-  if ([...input.protectedRoles].some((r) => roles[r] === actorId)) return { ok: true, via: 'role holder' };
   if (input.isPolicyApprover) return { ok: true, via: 'policy approver' };
+  const commander = roles.commander ?? null;
+  const holdsGuarded = commander === actorId || [...input.protectedRoles].some((r) => roles[r] === actorId);
+  if (input.eligibilityConfigured) {
+    const eligibleCommander = commander && input.commanderEligible ? commander : null;
+    if (input.isEligibleCommander && (!eligibleCommander || holdsGuarded)) return { ok: true, via: eligibleCommander ? 'eligible role holder' : 'eligible' };
+    if (eligibleCommander) return { ok: false, only: 'commander', holder: eligibleCommander };
+    return { ok: false, only: 'eligible', ...(commander ? { ineligibleCommander: commander } : {}) };
+  }
+  if (holdsGuarded) return { ok: true, via: commander === actorId ? 'commander' : 'role holder' };
   if (!commander && input.declaredBy && input.declaredBy === actorId) return { ok: true, via: 'declarer' };
   if (!commander && !input.declaredBy && input.isEligibleCommander) return { ok: true, via: 'eligible commander' };
   if (commander) return { ok: false, only: 'commander', holder: commander };

@@ -41,6 +41,7 @@ export type IncidentPatch = Partial<
     | 'cardTs'
     | 'announceTs'
     | 'resolvedAt'
+    | 'private'
   >
 > & { updatedAt: Date };
 

@@ -37,13 +37,13 @@ export interface IncidentBackend {
   /** A link a person can open, for the channel bookmark. */
   incidentUrl(ref: BackendRef): string | null;
   /**
-   * The incident as the backend has it now (incident.io `GET /v2/incidents/{id}`, Rootly
-   * `GET /v1/incidents/{id}`, the store for the local backend). Null when the backend has no such
+   * The incident as the backend has it now (incident.io `GET /v2/incidents/{id}`). Null when the backend has no such
    * incident, or will not show it to this key (incident.io answers a private incident as not found
    * to a key without "View all incident data, including private incidents"). Used where a webhook
-   * names only the id: incident.io's `private_incident.*` events.
+   * names only the id, or its own fields cannot be trusted: incident.io's events. Absent where no
+   * event needs it (Rootly's webhooks carry the whole incident; the local backend has no events).
    */
-  fetchIncident(backendId: string): Promise<BackendIncidentSnapshot | null>;
+  fetchIncident?(backendId: string): Promise<BackendIncidentSnapshot | null>;
   /**
    * Insights: one page of the backend's incidents updated at or after `updatedSince`. `cursor` is
    * null for the first page, else the `next` of the previous page (opaque, saved by the caller so a
@@ -70,6 +70,12 @@ export interface BackendIncidentSnapshot {
   /** Ours; null when the backend's status has no equivalent. */
   status: IncidentStatus | null;
   severity: Severity | null;
+  /**
+   * Every one of ours the backend's severity stands for: several when it has fewer severities
+   * than ours (incident.io's default Critical, Major, Minor: Minor is our medium and our low), so
+   * an incident of ours at any of them reads back unchanged. `severity` is the first.
+   */
+  severityMatches: Severity[];
   url: string | null;
   private: boolean;
   /** When the backend last changed it (ISO), null when it does not say. */

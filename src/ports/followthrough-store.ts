@@ -15,7 +15,7 @@ export interface FollowThroughStore {
    * sent → acknowledged, with when and by whom (compare-and-set: of a webhook, a status poll and
    * another replica telling the same acknowledgement, one call gets the page back; the rest null).
    */
-  ackPage(incidentId: string, targetKey: string, ack: { at: Date; by: string | null }): Promise<Page | null>;
+  ackPage(incidentId: string, targetKey: string, ack: PageAcker & { at: Date }): Promise<Page | null>;
 
   /** With the same `sourceRef` (a message, a suggestion) a follow-up is created once; false then. */
   insertFollowup(f: NewFollowup): Promise<{ followup: Followup; inserted: boolean }>;
@@ -35,13 +35,17 @@ export interface NewPage {
   createdAt: Date;
 }
 
+export type PageAcker = Pick<Page, 'ackedByUser' | 'ackedByName'>;
+
 export interface Page extends NewPage {
   state: PageState;
   externalId: string | null;
   sentAt: Date | null;
   ackedAt: Date | null;
-  /** A Slack user id, or the name the paging source gave; null when it did not say who. */
-  ackedBy: string | null;
+  /** The acknowledger's Slack user id, as the bot resolved it (never a name the source gave). */
+  ackedByUser: string | null;
+  /** The acknowledger's name (or email) as the paging source gave it: text to show, never a mention. */
+  ackedByName: string | null;
   error: string | null;
 }
 

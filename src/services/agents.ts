@@ -123,14 +123,18 @@ export function approvalView(deps: Deps, a: Approval) {
     a.requiresApproval && a.approvers
       ? [...eligibleApprovers(a.approvers)].filter((u) => policy.allow_self_approval || a.proposerKind !== 'user' || u !== a.proposedBy)
       : null;
-  const ineligible = a.approvers?.ineligibleCommander;
+  // Role holders left out because they are not eligible for command (an ineligible declarer, or
+  // someone they made ops_lead): said, so the agent knows why they are not in `approvers`.
+  const leftOut = Object.entries(a.approvers?.ineligible ?? {});
+  const who = leftOut.map(([r, u]) => `the ${r.replace(/_/g, ' ')} when it was proposed (${u})`).join(' and ');
+  const notEligible = `${who} ${leftOut.length > 1 ? 'are' : 'is'} not eligible for command (approvals.eligible_commanders, or the responders when that is unset), so the role gave them no approval`;
   const nobody =
     approvers?.length === 0 && a.status === 'pending'
-      ? ineligible
-        ? `. Nobody can approve this proposal: its commander when it was proposed (${ineligible}) is not eligible for command (approvals.eligible_commanders, or the responders when that is unset), so the commander role gave them no approval, and nobody else the policy names could approve it. It will expire unapproved; once someone eligible commands the incident, propose it again`
+      ? leftOut.length
+        ? `. Nobody can approve this proposal: ${notEligible}, and nobody else the policy names could approve it. It will expire unapproved; once someone eligible holds the role, propose it again`
         : '. Nobody can approve this proposal: nobody the policy names held that role or was named when it was proposed (an incident with no commander, say). It will expire unapproved; once someone has taken command, propose it again'
-      : ineligible && a.status === 'pending'
-        ? `. The commander when it was proposed (${ineligible}) is not eligible for command, so is not among the approvers`
+      : leftOut.length && a.status === 'pending'
+        ? `. Not among the approvers: ${notEligible}`
         : '';
   return {
     approval_id: a.id,

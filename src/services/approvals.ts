@@ -6,7 +6,6 @@ import {
   snapshotApprovers,
   type ApproverSnapshot,
   type CanApprove,
-  type CommandEligibility,
   effectivePolicy,
   expiryFor,
   isExpired,
@@ -20,9 +19,9 @@ import { ExecutorError, NOT_EXECUTED, type ExecutionResult } from '../ports/exec
 import type { Approval, ApprovalVote, ProposerKind } from '../ports/store.js';
 import { approvalMessage, approvalRefusal, describePolicy, escapeMrkdwn } from '../slack/blocks/approval.js';
 import { clip, time, user } from '../slack/blocks/common.js';
-import { Markers } from '../slack/ids.js';
+import { isUserId, Markers } from '../slack/ids.js';
 import type { Deps } from './deps.js';
-import { backendSyncJob, commandEligibles, requireIncident } from './lifecycle.js';
+import { backendSyncJob, commandEligibles, groupReader, namedIn, requireIncident } from './lifecycle.js';
 import { defineJob, type AnyJob } from './jobs.js';
 import { postOnce } from './steps.js';
 import { approvalSettledJob, cancelledRunOf } from './runbooks.js';
@@ -250,9 +249,6 @@ async function showOrRetryLater(deps: Deps, approvalId: string): Promise<void> {
   }
 }
 
-/** A Slack user id, as opposed to `claude` or an agent name. */
-const isUserId = (s: string) => /^[UW][A-Z0-9]+$/.test(s);
-
 /** The id compared against the clicker for self-approval; non-people never equal a user id. */
 const proposerIdentity = (a: Approval) => (a.proposerKind === 'user' ? a.proposedBy : `${a.proposerKind}:${a.proposedBy}`);
 
@@ -263,65 +259,28 @@ const proposerIdentity = (a: Approval) => (a.proposerKind === 'user' ? a.propose
  */
 async function resolveApprovers(deps: Deps, incidentId: string, policy: ApprovalPolicy): Promise<ApproverSnapshot> {
   const roles = await deps.store.getRoles(incidentId);
-  const read = new Map<string, Promise<string[]>>(); // a group both lists name is read once
-  const members = (g: string) => read.get(g) ?? read.set(g, readGroup(g)).get(g)!;
-  const readGroup = (g: string) =>
-    deps.chat.usergroupMembers(g).catch((err: unknown) => {
-      throw new AppError(
-        'input.invalid',
-        `Could not read the members of user group <!subteam^${g}> from Slack, so who may approve cannot be fixed. Nothing was proposed; try again.`,
-        { usergroup: g },
-        { cause: err },
-      );
-    });
+  // A group both lists name is read once; a group Slack cannot list proposes nothing.
+  const members = groupReader(deps, (g, err) => {
+    throw new AppError(
+      'input.invalid',
+      `Could not read the members of user group <!subteam^${g}> from Slack, so who may approve cannot be fixed. Nothing was proposed; try again.`,
+      { usergroup: g },
+      { cause: err },
+    );
+  });
   const groups: Record<string, string[]> = {};
   await Promise.all(
     policy.usergroups.map(async (g) => {
       groups[g] = await members(g);
     }),
   );
+  // Every role the policy names is guarded: it approves only for a holder eligible for command.
   const eligibles = commandEligibles(deps);
-  const eligibility = policy.roles.includes('commander') ? await commanderEligibility(roles.commander, eligibles, members) : undefined;
-  // Every other guarded role the policy names carries approval power only for an eligible holder.
-  const holders = [
-    ...new Set(
-      policy.roles
-        .filter((r) => r !== 'commander')
-        .map((r) => roles[r])
-        .filter((u): u is string => !!u),
-    ),
-  ];
   const ineligibleHolders: string[] = [];
-  for (const h of holders) if ((await commanderEligibility(h, eligibles, members))?.commanderEligible === false) ineligibleHolders.push(h);
-  if (!eligibles.configured) return snapshotApprovers(policy, roles, groups, eligibility);
-  return snapshotApprovers(policy, roles, groups, { configured: true, commanderEligible: eligibility?.commanderEligible ?? true, ineligibleHolders });
-}
-
-/**
- * Would proposals made now count `userId`, as commander, among their approvers? For telling a new
- * commander what the role gives them; a user group Slack cannot list counts as not a member.
- */
-export async function approvesAsCommander(deps: Deps, userId: string): Promise<boolean> {
-  const members = (g: string) =>
-    deps.chat.usergroupMembers(g).catch((err: unknown) => {
-      deps.logger.warn({ err, usergroup: g }, 'reading user group members failed; counted as not a member');
-      return [] as string[];
-    });
-  const e = await commanderEligibility(userId, commandEligibles(deps), members);
-  return e?.commanderEligible ?? true;
-}
-
-/** Is the commander eligible for command? Groups are read only when eligibility is configured and the lists do not name them. */
-async function commanderEligibility(
-  commander: string | undefined,
-  eligibles: ReturnType<typeof commandEligibles>,
-  members: (g: string) => Promise<string[]>,
-): Promise<CommandEligibility | undefined> {
-  if (!commander) return undefined;
-  if (!eligibles.configured) return { configured: false, commanderEligible: true };
-  if (eligibles.users.includes(commander)) return { configured: true, commanderEligible: true };
-  for (const g of eligibles.usergroups) if ((await members(g)).includes(commander)) return { configured: true, commanderEligible: true };
-  return { configured: true, commanderEligible: false };
+  if (eligibles.configured)
+    for (const h of new Set(policy.roles.map((r) => roles[r]).filter((u): u is string => !!u)))
+      if (!(await namedIn(deps, h, eligibles.users, eligibles.usergroups, members))) ineligibleHolders.push(h);
+  return snapshotApprovers(policy, roles, groups, { configured: eligibles.configured, ineligibleHolders });
 }
 
 async function policyCheck(deps: Deps, a: Approval, userId: string) {

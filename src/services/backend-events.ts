@@ -38,6 +38,8 @@ export const BackendEventSchema = z.object({
     summary: z.string().nullable(),
     status: z.enum(STATUSES).nullable(),
     severity: z.enum(SEVERITIES).nullable(),
+    /** Ours the backend cannot tell from `severity` (`BackendIncidentSnapshot.severityMatches`): an incident at any of them keeps its own. */
+    severityMatches: z.array(z.enum(SEVERITIES)).optional(),
     url: z.string().nullable(),
     /** Our incident id, when the backend record carries it (Rootly label `firebreak_id`). */
     firebreakId: z.string().nullable(),
@@ -277,11 +279,15 @@ export const backendEventJobs = [backendEventJob];
 const OWN_CREATE_GRACE_MS = 10 * 60_000;
 
 export async function handleBackendEvent(deps: Deps, given: BackendEvent): Promise<void> {
+  // Matched by the backend id before anything is read from the backend: the echo of every incident
+  // the bot declares, and updates to incidents it never knew, cost no lookup.
+  const ours = await findIncident(deps, given);
+  if (given.kind === 'created' && ours) return; // the bot created it (or already adopted it): its announcement exists
+  // An update for an incident we never knew (created before the bot was installed): nothing to mirror.
+  if (given.kind === 'updated' && !ours) return;
   const ev = given.fetch ? await fetchedEvent(deps, given) : given;
   if (!ev) return;
-  const ours = await findIncident(deps, ev);
   if (ev.kind === 'created') {
-    if (ours) return; // the bot created it (or already adopted it): its announcement exists
     if (await ownCreatePending(deps, ev)) {
       // Our declare flow created a backend record whose id is not in the store yet (the webhook
       // outran the flow). Retry later, when the id is recorded and the match is certain.
@@ -304,9 +310,7 @@ export async function handleBackendEvent(deps: Deps, given: BackendEvent): Promi
     });
     return;
   }
-  // An update for an incident we never knew (created before the bot was installed): nothing to mirror.
-  if (!ours) return;
-  await applyUpdate(deps, ours.id, ev);
+  if (ours) await applyUpdate(deps, ours.id, ev);
 }
 
 /**
@@ -320,7 +324,8 @@ export async function handleBackendEvent(deps: Deps, given: BackendEvent): Promi
 async function fetchedEvent(deps: Deps, ev: BackendEvent): Promise<BackendEvent | null> {
   const id = ev.incident.backendId;
   const own = ev.fetch === 'preferred' ? { ...ev, fetch: undefined } : null;
-  if (deps.backend.name !== ev.source) {
+  const fetchIncident = deps.backend.name === ev.source ? deps.backend.fetchIncident?.bind(deps.backend) : undefined;
+  if (!fetchIncident) {
     if (own) return own;
     deps.logger.warn(
       { source: ev.source, type: ev.type, backendId: id },
@@ -330,7 +335,7 @@ async function fetchedEvent(deps: Deps, ev: BackendEvent): Promise<BackendEvent 
   }
   let snap: BackendIncidentSnapshot | null;
   try {
-    snap = await deps.backend.fetchIncident(id);
+    snap = await fetchIncident(id);
   } catch (err) {
     if (err instanceof BackendError && err.code === 'backend.auth') snap = null;
     else throw err;
@@ -353,6 +358,7 @@ async function fetchedEvent(deps: Deps, ev: BackendEvent): Promise<BackendEvent 
       summary: snap.summary,
       status: snap.status,
       severity: snap.severity,
+      severityMatches: snap.severityMatches,
       url: snap.url,
       firebreakId: null,
       private: snap.private,
@@ -402,8 +408,8 @@ async function applyUpdate(deps: Deps, incidentId: string, ev: BackendEvent): Pr
     detail: {
       eventId: ev.eventId,
       type: ev.type,
-      from: { status: before.status, severity: before.severity, title: before.title },
-      to: { status: after.status, severity: after.severity, title: after.title },
+      from: { status: before.status, severity: before.severity, title: before.title, private: before.private },
+      to: { status: after.status, severity: after.severity, title: after.title, private: after.private },
     },
   });
   await deps.store.addTimeline({ incidentId, at, kind: 'status', text, author: null, sourceRef: `${ev.source}:${ev.eventId}` });
@@ -434,9 +440,13 @@ function diff(cur: Incident, ev: BackendEvent, now: Date): Omit<IncidentPatch, '
     patch.status = s;
     patch.resolvedAt = s === 'resolved' || s === 'cancelled' ? now : null;
   }
-  if (ev.incident.severity && ev.incident.severity !== cur.severity) patch.severity = ev.incident.severity;
+  const sev = ev.incident.severity;
+  if (sev && sev !== cur.severity && !ev.incident.severityMatches?.includes(cur.severity)) patch.severity = sev;
   const title = ev.incident.title?.slice(0, 200);
   if (title && title !== cur.title) patch.title = title;
+  // Made private in the backend (incident.io lets a public incident turn private, never back): the
+  // announcement and agents stop showing its details from now on.
+  if (ev.incident.private === true && !cur.private) patch.private = true;
   return Object.keys(patch).length ? patch : null;
 }
 

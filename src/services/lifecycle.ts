@@ -1,7 +1,7 @@
 import { backendLabel, canTransition, incidentLabel, isOpen, STATUSES, type Incident, type IncidentStatus } from '../domain/incident.js';
 import { SEVERITIES, type Severity } from '../domain/severity.js';
 import { AppError, BackendError } from '../errors.js';
-import { eligibilityConfigured, mayAssignRole, protectedRoles, type RoleAuthority } from '../domain/approval-policy.js';
+import { eligibilityConfigured, mayAssignRole, protectedRoles, type RoleAuthority, type RoleAuthorityInput } from '../domain/approval-policy.js';
 import type { IncidentPatch } from '../ports/store.js';
 import type { Deps } from './deps.js';
 import { observeResolved, remediationQuestionJob } from './insights.js';
@@ -120,16 +120,37 @@ export async function changeSeverity(deps: Deps, incidentId: string, severity: S
   return res.after;
 }
 
-/** Users and user groups that approval policies (or the command list) name, resolved against Slack only when asked. */
-export async function namedIn(deps: Deps, userId: string, users: readonly string[], groups: readonly string[]): Promise<boolean> {
-  if (users.includes(userId)) return true;
-  for (const g of groups) {
-    const members = await deps.chat.usergroupMembers(g).catch((err) => {
+/**
+ * Reads a user group's members from Slack, each group once per reader (a decision that asks about
+ * several people reads a group once). By default a group Slack cannot list counts as empty, with a
+ * warning; `fail` turns that into an error instead (the gate: a proposal whose approvers cannot be
+ * fixed is not made).
+ */
+export function groupReader(deps: Deps, fail?: (g: string, err: unknown) => never): (g: string) => Promise<string[]> {
+  const read = new Map<string, Promise<string[]>>();
+  const load = (g: string) =>
+    deps.chat.usergroupMembers(g).catch((err: unknown) => {
+      if (fail) fail(g, err);
       deps.logger.warn({ err, usergroup: g }, 'reading user group members failed; counted as not a member');
       return [] as string[];
     });
-    if (members.includes(userId)) return true;
-  }
+  return (g) => read.get(g) ?? read.set(g, load(g)).get(g)!;
+}
+
+/**
+ * Users and user groups that approval policies (or the command list) name, resolved against Slack
+ * only when asked. `members` reads a group; by default a group Slack cannot list counts as not a
+ * member (the gate passes its own reader, which reads each group once and fails the proposal).
+ */
+export async function namedIn(
+  deps: Deps,
+  userId: string,
+  users: readonly string[],
+  groups: readonly string[],
+  members: (g: string) => Promise<string[]> = groupReader(deps),
+): Promise<boolean> {
+  if (users.includes(userId)) return true;
+  for (const g of groups) if ((await members(g)).includes(userId)) return true;
   return false;
 }
 
@@ -159,7 +180,12 @@ export async function checkRoleAuthority(deps: Deps, incident: Incident, role: s
   const guarded = protectedRoles(policies);
   if (!guarded.has(role)) return;
   const roles = await deps.store.getRoles(incident.id);
-  const fast = mayAssignRole({
+  const eligibles = commandEligibles(deps);
+  const members = groupReader(deps); // a group several questions name is read once
+  const eligible = (u: string) => namedIn(deps, u, eligibles.users, eligibles.usergroups, members);
+  // Asked from Slack only as far as the answer needs: without eligibility configured the commander,
+  // a role holder or the declarer are allowed with no read at all.
+  const input: RoleAuthorityInput = {
     role,
     actorId: actor,
     protectedRoles: guarded,
@@ -167,25 +193,24 @@ export async function checkRoleAuthority(deps: Deps, incident: Incident, role: s
     declaredBy: incident.declaredBy,
     isPolicyApprover: false,
     isEligibleCommander: false,
-  });
-  if (fast.ok) return;
-  const isPolicyApprover = await namedIn(
+    eligibilityConfigured: eligibles.configured,
+    commanderEligible: false,
+  };
+  if (mayAssignRole(input).ok) return;
+  if (eligibles.configured) {
+    input.isEligibleCommander = await eligible(actor);
+    const commander = roles.commander;
+    input.commanderEligible = !!commander && (commander === actor ? input.isEligibleCommander : await eligible(commander));
+    if (mayAssignRole(input).ok) return;
+  }
+  input.isPolicyApprover = await namedIn(
     deps,
     actor,
     policies.flatMap((p) => p.users),
     [...new Set(policies.flatMap((p) => p.usergroups))],
+    members,
   );
-  const eligible = deps.config.file.approvals.eligible_commanders ?? { users: deps.config.file.responders, usergroups: [] };
-  const isEligibleCommander = !roles.commander && !incident.declaredBy ? await namedIn(deps, actor, eligible.users, eligible.usergroups) : false;
-  const verdict = mayAssignRole({
-    role,
-    actorId: actor,
-    protectedRoles: guarded,
-    roles,
-    declaredBy: incident.declaredBy,
-    isPolicyApprover,
-    isEligibleCommander,
-  });
+  const verdict = mayAssignRole(input);
   if (verdict.ok) return;
   const reason = roleRefusalReason(verdict);
   await deps.store.audit({ at: deps.clock.now(), incidentId: incident.id, actor, action: 'incident.role_refused', detail: { role, userId, reason } });
@@ -204,8 +229,11 @@ function roleRefusalReason(verdict: Exclude<RoleAuthority, { ok: true }>): strin
       return `only the commander (<@${verdict.holder}>) or an approver named in the action policies can`;
     case 'declarer':
       return `only the declarer (<@${verdict.holder}>) or an approver named in the action policies can, while the incident has no commander`;
-    case 'eligible':
-      return 'only someone eligible to take command (`approvals.eligible_commanders` in firebreak.yml, or the `responders` when that is unset) or an approver named in the action policies can';
+    case 'eligible': {
+      const who =
+        'only someone eligible to take command (`approvals.eligible_commanders` in firebreak.yml, or the `responders` when that is unset) or an approver named in the action policies can';
+      return verdict.ineligibleCommander ? `its commander (<@${verdict.ineligibleCommander}>) is not eligible for command, so ${who}` : who;
+    }
   }
 }
 

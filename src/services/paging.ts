@@ -3,7 +3,7 @@ import { incidentLabel, isOpen } from '../domain/incident.js';
 import { PAGE_CHECK_FOR_MS, pageCheckDelayMs, pageKey, resolveTarget, type OnCallPerson, type PageTarget, type TargetDefinition } from '../domain/oncall.js';
 import { AppError, BackendError } from '../errors.js';
 import { onCallList, pageAcknowledged, pageFailed, pagePosted } from '../slack/blocks/followthrough.js';
-import type { Page } from '../ports/followthrough-store.js';
+import type { Page, PageAcker } from '../ports/followthrough-store.js';
 import type { PageAck } from '../ports/oncall.js';
 import { escapeText } from '../slack/mrkdwn.js';
 import { isUserId, personText } from '../slack/ids.js';
@@ -126,29 +126,25 @@ export async function runPage(deps: Deps, p: z.output<typeof PagePayload>): Prom
  * audit log, and shown on the page message. The status checks stop: the page is no longer `sent`.
  */
 export async function recordPageAck(deps: Deps, page: Page, ack: PageAck): Promise<void> {
-  let by: string | null = null;
-  if (ack.by) {
-    const slackId = ack.by.slackUserId ?? (ack.by.email ? await deps.chat.lookupByEmail(ack.by.email).catch(() => null) : null);
-    by = slackId ?? ack.by.name ?? ack.by.email;
-  }
-  const acked = await deps.store.ackPage(page.incidentId, page.targetKey, { at: ack.at, by });
+  const acker = await resolveAcker(deps, ack.by);
+  const acked = await deps.store.ackPage(page.incidentId, page.targetKey, { at: ack.at, ...acker });
   if (!acked) return;
   const flow = `page:${page.targetKey}`;
   await deps.store.audit({
     at: deps.clock.now(),
     incidentId: page.incidentId,
-    actor: by && isUserId(by) ? by : 'system',
+    actor: acker.ackedByUser ?? 'system',
     action: 'oncall.page_acknowledged',
-    detail: { target: page.targetName, by, at: ack.at.toISOString() },
+    detail: { target: page.targetName, by: acker.ackedByUser, name: acker.ackedByName, at: ack.at.toISOString() },
   });
-  // The acknowledger's name comes from PagerDuty or the backend: record text, escaped (it must not ping in a summary).
-  const who = by ? personText(by) : 'Someone';
+  // Record text: only a resolved id is a mention (and the line's author); the source's name is escaped.
+  const who = acker.ackedByUser ? `<@${acker.ackedByUser}>` : acker.ackedByName ? escapeText(acker.ackedByName) : 'Someone';
   await deps.store.addTimeline({
     incidentId: page.incidentId,
     at: ack.at,
     kind: 'page',
     text: `${who} acknowledged the page to ${personText(page.targetName)}`,
-    author: by && isUserId(by) ? by : null,
+    author: acker.ackedByUser,
     sourceRef: `${flow}:ack`,
   });
   const incident = await deps.store.getIncident(page.incidentId);
@@ -166,6 +162,19 @@ export async function recordPageAck(deps: Deps, page: Page, ack: PageAck): Promi
       .update(channel, ts, m.text, m.blocks)
       .catch((err) => deps.logger.warn({ err, incidentId: incident.id }, 'updating the page message failed'));
   }
+}
+
+/**
+ * Who acknowledged, as the source says: the Slack user id it names or, from the email it gives,
+ * the one Slack knows (users.lookupByEmail), is a person the bot may mention; the name (or the
+ * email) is only text. A name is never read as an id, however it is spelled: PagerDuty's agent
+ * and a backend's user name are whatever someone typed there.
+ */
+async function resolveAcker(deps: Deps, by: PageAck['by']): Promise<PageAcker> {
+  if (!by) return { ackedByUser: null, ackedByName: null };
+  const given = by.slackUserId && isUserId(by.slackUserId) ? by.slackUserId : null;
+  const looked = given ?? (by.email ? await deps.chat.lookupByEmail(by.email).catch(() => null) : null);
+  return { ackedByUser: looked && isUserId(looked) ? looked : null, ackedByName: by.name ?? by.email };
 }
 
 /**

@@ -134,7 +134,8 @@ export const isSlackId = (id: string) => /^[UWBCGS][A-Z0-9]{2,}$/.test(id);
 export const isUserId = (id: string) => /^[UW][A-Z0-9]{2,}$/.test(id);
 
 /**
- * A person or target as record text: a user id as a live mention, an exact `<@U…>` as it is (the
- * bot wrote it), anything else (a name from a pager or a backend) escaped, so it can never ping.
+ * A page target as record text: the exact `<@U…>` the bot writes for a person picked in Slack as it
+ * is, anything else (a configured target's name) escaped. Never given a name from a pager or a
+ * backend: what such a name says cannot tell the bot it is a Slack id.
  */
-export const personText = (who: string) => (isUserId(who) ? `<@${who}>` : /^<@[UW][A-Z0-9]{2,}>$/.test(who) ? who : escapeText(who));
+export const personText = (who: string) => (/^<@[UW][A-Z0-9]{2,}>$/.test(who) ? who : escapeText(who));

@@ -143,9 +143,9 @@ describe('snapshotApprovers: the commander role approves only for someone eligib
   const groups = { S1: ['UGRP'] };
 
   it('an ineligible commander is recorded, approves nothing through the role, and nobody else means nobody', () => {
-    const snap = snapshotApprovers(policy({ roles: ['commander'] }), { commander: 'UDAVE' }, {}, { configured: true, commanderEligible: false });
+    const snap = snapshotApprovers(policy({ roles: ['commander'] }), { commander: 'UDAVE' }, {}, { configured: true, ineligibleHolders: ['UDAVE'] });
     assert.deepEqual(snap.roles, { commander: null });
-    assert.equal(snap.ineligibleCommander, 'UDAVE');
+    assert.deepEqual(snap.ineligible, { commander: 'UDAVE' });
     assert.deepEqual(canApprove({ policy: policy({ roles: ['commander'] }), userId: 'UDAVE', proposerId: 'agent:x', approvers: snap }), {
       ok: false,
       reason: 'nobody',
@@ -153,14 +153,14 @@ describe('snapshotApprovers: the commander role approves only for someone eligib
   });
 
   it('the rest of the policy still counts, for them too (a group they are in)', () => {
-    const snap = snapshotApprovers(p, { commander: 'UGRP' }, groups, { configured: true, commanderEligible: false });
+    const snap = snapshotApprovers(p, { commander: 'UGRP' }, groups, { configured: true, ineligibleHolders: ['UGRP'] });
     assert.equal(canApprove({ policy: p, userId: 'UGRP', proposerId: 'agent:x', approvers: snap }).ok, true);
   });
 
   it('an eligible commander, or no eligibility configured, approves as before', () => {
-    for (const e of [{ configured: true, commanderEligible: true }, { configured: false, commanderEligible: false }, undefined]) {
+    for (const e of [{ configured: true, ineligibleHolders: [] }, { configured: false, ineligibleHolders: ['UCMD'] }, undefined]) {
       const snap = snapshotApprovers(p, { commander: 'UCMD' }, groups, e);
-      assert.equal(snap.ineligibleCommander, undefined);
+      assert.equal(snap.ineligible, undefined);
       assert.equal(canApprove({ policy: p, userId: 'UCMD', proposerId: 'agent:x', approvers: snap }).ok, true, JSON.stringify(e));
     }
   });
@@ -170,10 +170,10 @@ describe('snapshotApprovers: the commander role approves only for someone eligib
       policy({ roles: ['ops_lead'] }),
       { commander: 'UDAVE', ops_lead: 'UOPS' },
       {},
-      { configured: true, commanderEligible: false },
+      { configured: true, ineligibleHolders: ['UDAVE'] },
     );
     assert.deepEqual(snap.roles, { ops_lead: 'UOPS' });
-    assert.equal(snap.ineligibleCommander, undefined);
+    assert.equal(snap.ineligible, undefined);
   });
 });
 
@@ -181,22 +181,14 @@ describe('snapshotApprovers: a guarded role approves only for an eligible holder
   const p = policy({ roles: ['ops_lead'] });
 
   it('an ineligible ops_lead (e.g. given the role by an ineligible commander) approves nothing through it', () => {
-    const snap = snapshotApprovers(
-      p,
-      { commander: 'UDAVE', ops_lead: 'UDAVE' },
-      {},
-      { configured: true, commanderEligible: false, ineligibleHolders: ['UDAVE'] },
-    );
+    const snap = snapshotApprovers(p, { commander: 'UDAVE', ops_lead: 'UDAVE' }, {}, { configured: true, ineligibleHolders: ['UDAVE'] });
     assert.deepEqual(snap.roles, { ops_lead: null });
+    assert.deepEqual(snap.ineligible, { ops_lead: 'UDAVE' });
     assert.deepEqual(canApprove({ policy: p, userId: 'UDAVE', proposerId: 'agent:x', approvers: snap }), { ok: false, reason: 'nobody' });
   });
 
   it('an eligible holder, or no eligibility configured, approves as before', () => {
-    for (const e of [
-      { configured: true, commanderEligible: true, ineligibleHolders: [] },
-      { configured: false, commanderEligible: true, ineligibleHolders: ['UOPS'] },
-      undefined,
-    ]) {
+    for (const e of [{ configured: true, ineligibleHolders: [] }, { configured: false, ineligibleHolders: ['UOPS'] }, undefined]) {
       const snap = snapshotApprovers(p, { ops_lead: 'UOPS' }, {}, e);
       assert.equal(canApprove({ policy: p, userId: 'UOPS', proposerId: 'agent:x', approvers: snap }).ok, true, JSON.stringify(e));
     }
@@ -205,7 +197,15 @@ describe('snapshotApprovers: a guarded role approves only for an eligible holder
 
 describe('mayAssignRole: approval authority is given, never taken', () => {
   const guarded = protectedRoles([policy({ roles: ['commander', 'ops_lead'] })]);
-  const base = { protectedRoles: guarded, roles: { commander: 'UCMD' }, declaredBy: 'UDECL', isPolicyApprover: false, isEligibleCommander: false };
+  const base = {
+    protectedRoles: guarded,
+    roles: { commander: 'UCMD' },
+    declaredBy: 'UDECL',
+    isPolicyApprover: false,
+    isEligibleCommander: false,
+    eligibilityConfigured: false,
+    commanderEligible: false,
+  };
 
   it('anyone may hand out a role no policy names', () => {
     assert.equal(mayAssignRole({ ...base, role: 'scribe', actorId: 'URANDOM' }).ok, true);
@@ -235,6 +235,51 @@ describe('mayAssignRole: approval authority is given, never taken', () => {
     assert.deepEqual(mayAssignRole({ ...alert, role: 'commander', actorId: 'URANDOM' }), { ok: false, only: 'eligible' });
     assert.deepEqual(mayAssignRole({ ...noCmd, role: 'commander', actorId: 'URANDOM' }), { ok: false, only: 'declarer', holder: 'UDECL' });
     assert.equal(mayAssignRole({ ...alert, role: 'commander', actorId: 'UELIG', isEligibleCommander: true }).ok, true);
+  });
+});
+
+describe('mayAssignRole when eligibility for command is configured: an ineligible commander hands out no approval power', () => {
+  const guarded = protectedRoles([policy({ roles: ['commander', 'ops_lead'] })]);
+  // dave declared (so commands) but is not eligible; carol is eligible (a responder).
+  const dave = {
+    protectedRoles: guarded,
+    roles: { commander: 'UDAVE' },
+    declaredBy: 'UDAVE',
+    isPolicyApprover: false,
+    isEligibleCommander: false,
+    eligibilityConfigured: true,
+    commanderEligible: false,
+  };
+
+  it('the ineligible commander may not give a guarded role, to themselves or anyone; the refusal names why', () => {
+    for (const role of ['ops_lead', 'commander'])
+      assert.deepEqual(mayAssignRole({ ...dave, role, actorId: 'UDAVE' }), { ok: false, only: 'eligible', ineligibleCommander: 'UDAVE' }, role);
+    // nor an ineligible ops_lead they made
+    assert.equal(mayAssignRole({ ...dave, roles: { commander: 'UDAVE', ops_lead: 'UEVE' }, role: 'ops_lead', actorId: 'UEVE' }).ok, false);
+    // unguarded roles stay open
+    assert.equal(mayAssignRole({ ...dave, role: 'scribe', actorId: 'UDAVE' }).ok, true);
+  });
+
+  it('while no eligible person commands, anyone eligible may take command or give a guarded role; a policy approver always may', () => {
+    assert.equal(mayAssignRole({ ...dave, role: 'commander', actorId: 'UCAROL', isEligibleCommander: true }).ok, true);
+    assert.equal(mayAssignRole({ ...dave, role: 'ops_lead', actorId: 'UCAROL', isEligibleCommander: true }).ok, true);
+    assert.equal(mayAssignRole({ ...dave, roles: {}, declaredBy: null, role: 'commander', actorId: 'UCAROL', isEligibleCommander: true }).ok, true);
+    assert.equal(mayAssignRole({ ...dave, role: 'ops_lead', actorId: 'ULEAD', isPolicyApprover: true }).ok, true);
+  });
+
+  it('an eligible commander (or eligible role holder) decides; another eligible person is refused, naming the commander', () => {
+    const carol = { ...dave, roles: { commander: 'UCAROL' }, commanderEligible: true };
+    assert.equal(mayAssignRole({ ...carol, role: 'ops_lead', actorId: 'UCAROL', isEligibleCommander: true }).ok, true);
+    assert.equal(
+      mayAssignRole({ ...carol, roles: { commander: 'UCAROL', ops_lead: 'UBOB' }, role: 'ops_lead', actorId: 'UBOB', isEligibleCommander: true }).ok,
+      true,
+    );
+    assert.deepEqual(mayAssignRole({ ...carol, role: 'ops_lead', actorId: 'UFRANK', isEligibleCommander: true }), {
+      ok: false,
+      only: 'commander',
+      holder: 'UCAROL',
+    });
+    assert.deepEqual(mayAssignRole({ ...carol, role: 'ops_lead', actorId: 'UDAVE' }), { ok: false, only: 'commander', holder: 'UCAROL' });
   });
 });
 

@@ -1,9 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBot, type Bot } from './harness.js';
-import { signAgent, signGeneric } from '../../src/webhooks/verify.js';
+import { signAgent } from '../../src/webhooks/verify.js';
 import type { Incident } from '../../src/domain/incident.js';
-import { blocksText, declare, messagesWithMarker, waitForIncident } from './helpers.js';
+import { blocksText, declare, messagesWithMarker, postAgentProposal, waitForIncident } from './helpers.js';
 import { postGenericAlert } from '../../bench/lib.js';
 
 const SECRET = 'agent-secret-for-tests-0123456789';
@@ -18,18 +18,7 @@ before(async () => {
 after(async () => bot.close());
 
 async function propose(payload: unknown, opts: { secret?: string; key?: string; unsignedKey?: boolean } = {}) {
-  const body = JSON.stringify(payload);
-  const ts = Math.floor(Date.now() / 1000);
-  const res = await fetch(`${bot.url}/webhooks/agents/proposals`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-firebreak-timestamp': String(ts),
-      'x-firebreak-signature': opts.unsignedKey ? signGeneric(opts.secret ?? SECRET, ts, body) : signAgent(opts.secret ?? SECRET, ts, body, opts.key),
-      ...(opts.key ? { 'idempotency-key': opts.key } : {}),
-    },
-    body,
-  });
+  const res = await postAgentProposal(bot, opts.secret ?? SECRET, payload, opts);
   return { status: res.status, body: (await res.json()) as Record<string, unknown>, retryAfter: res.headers.get('retry-after') };
 }
 

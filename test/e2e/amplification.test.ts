@@ -9,7 +9,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { startBot, type Bot } from './harness.js';
-import { signAgent, signGeneric } from '../../src/webhooks/verify.js';
+import { postAgentProposal } from './helpers.js';
+import { signGeneric } from '../../src/webhooks/verify.js';
 
 const ALERT_SECRET = 'amplification-alert-secret-0123';
 const AM_TOKEN = 'amplification-am-token-0123456';
@@ -105,18 +106,8 @@ test('agents have a rate limit: 429 with Retry-After, and nothing is proposed', 
   const statuses: number[] = [];
   let retryAfter: string | null = null;
   for (let k = 0; k < 5; k++) {
-    const body = JSON.stringify({ agent: 'flood', incident: { id: 'nope' }, action: 'clear_cache', params: { cache: 'c' }, reason: 'r' });
-    const ts = Math.floor(Date.now() / 1000);
-    const res = await fetch(`${bot.url}/webhooks/agents/proposals`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-firebreak-timestamp': String(ts),
-        'x-firebreak-signature': signAgent(AGENT_SECRET, ts, body, `k-${k}`),
-        'idempotency-key': `k-${k}`,
-      },
-      body,
-    });
+    const payload = { agent: 'flood', incident: { id: 'nope' }, action: 'clear_cache', params: { cache: 'c' }, reason: 'r' };
+    const res = await postAgentProposal(bot, AGENT_SECRET, payload, { key: `k-${k}` });
     statuses.push(res.status);
     if (res.status === 429) retryAfter = res.headers.get('retry-after');
   }

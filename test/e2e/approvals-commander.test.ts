@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Incident } from '../../src/domain/incident.js';
 import { Actions } from '../../src/slack/ids.js';
-import { signAgent } from '../../src/webhooks/verify.js';
-import { SECRET, SECRET_ENV, startReceiver } from '../services/approvals-fixture.js';
-import { startBot, type Bot } from './harness.js';
-import { ALICE, BOB, CAROL, approvalIdIn, blocksText, declare, firebreakYml, messagesWithMarker, propose, rollbackAction } from './helpers.js';
+import type { Bot } from './harness.js';
+import { ALICE, BOB, CAROL, approvalIdIn, blocksText, declare, gateSuite, messagesWithMarker, postAgentProposal, propose, rollbackAction } from './helpers.js';
 
 /**
  * Declaring is not taking approval power (an outsider's finding: dave, who nobody made eligible for
@@ -16,52 +14,48 @@ import { ALICE, BOB, CAROL, approvalIdIn, blocksText, declare, firebreakYml, mes
 const DAVE = 'U0DAVE001';
 const AGENT_SECRET = 'agent-secret-for-commander-tests-0123';
 
+/** What `user` is told next in `ch` (an ephemeral) after `act`, a signed request Slack accepts. */
+async function answerTo(bot: Bot, user: string, ch: string, act: () => Promise<{ status: number }>): Promise<string> {
+  const n = bot.emulator.state.ephemeralsFor(user, ch).length;
+  assert.equal((await act()).status, 200);
+  return bot.waitFor(() => bot.emulator.state.ephemeralsFor(user, ch)[n]?.text, 5000, `answer #${n} for ${user}`);
+}
+
+/** `user` clicks Approve on the approval message `ts`; what they are told. */
+const approveAs = (bot: Bot, ch: string, ts: string, user: string) =>
+  answerTo(bot, user, ch, () => bot.driver.click({ channel: ch, ts }, Actions.approve, { user }));
+
+/** `/incident role <role> @user` by `actor`: refused privately with `refusal` and audited (`incident.role_refused`); nothing changes. */
+async function refusedRole(bot: Bot, incident: Incident, actor: string, role: string, userId: string, refusal: RegExp) {
+  const ch = incident.channelId!;
+  assert.match(await answerTo(bot, actor, ch, () => bot.driver.slash(`role ${role} <@${userId}>`, { user: actor, channel: ch })), refusal);
+  const audit = await bot.fb.deps.store.listAudit({ incidentId: incident.id });
+  assert.ok(audit.some((e) => e.action === 'incident.role_refused' && e.actor === actor && (e.detail as { role?: string }).role === role));
+  assert.notEqual((await bot.fb.deps.store.getRoles(incident.id))[role], userId, 'nothing changed');
+}
+
+/** `/incident role <role> @user` by `actor`, and it takes effect. */
+async function assigned(bot: Bot, incident: Incident, actor: string, role: string, userId: string) {
+  assert.equal((await bot.driver.slash(`role ${role} <@${userId}>`, { user: actor, channel: incident.channelId! })).status, 200);
+  await bot.waitFor(async () => (await bot.fb.deps.store.getRoles(incident.id))[role] === userId, 5000, `${userId} holds ${role}`);
+}
+
 describe('eligibility for command decides whether the commander role gives approval', () => {
-  let bot: Bot;
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  const gate = gateSuite((url) => `responders: [${CAROL}]\nactions:\n${rollbackAction(url)}`, { AGENT_WEBHOOK_SECRET: AGENT_SECRET });
 
-  before(async () => {
-    receiver = await startReceiver(() => 200);
-    const path = firebreakYml(`responders: [${CAROL}]
-actions:
-${rollbackAction(receiver.url)}`);
-    bot = await startBot({ env: { FIREBREAK_CONFIG: path, [SECRET_ENV]: SECRET, AGENT_WEBHOOK_SECRET: AGENT_SECRET } });
-  });
-  after(async () => {
-    await bot?.close();
-    await receiver?.close();
-  });
-
-  const count = (user: string, ch: string) => bot.emulator.state.ephemeralsFor(user, ch).length;
-  const approveAs = async (ch: string, ts: string, user: string) => {
-    const n = count(user, ch);
-    const r = await bot.driver.click({ channel: ch, ts }, Actions.approve, { user });
-    assert.equal(r.status, 200);
-    return bot.waitFor(() => bot.emulator.state.ephemeralsFor(user, ch)[n]?.text, 5000, `ephemeral #${n} for ${user}`);
-  };
   async function agentProposes(incident: Incident, key: string) {
-    const body = JSON.stringify({
+    const payload = {
       agent: 'sre-copilot',
       incident: { id: incident.id },
       action: 'rollback_deployment',
       params: { service: 'payments', version: 'v1' },
       reason: 'error rate after deploy',
-    });
-    const ts = Math.floor(Date.now() / 1000);
-    const res = await fetch(`${bot.url}/webhooks/agents/proposals`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-firebreak-timestamp': String(ts),
-        'x-firebreak-signature': signAgent(AGENT_SECRET, ts, body, key),
-        'idempotency-key': key,
-      },
-      body,
-    });
+    };
+    const res = await postAgentProposal(gate.bot, AGENT_SECRET, payload, { key });
     assert.equal(res.status, 202);
     const answer = (await res.json()) as { approval_id: string; approvers: string[]; policy: string };
-    const msg = await bot.waitFor(
-      () => messagesWithMarker(bot.emulator, incident.channelId!, 'approval:').find((m) => approvalIdIn(m) === answer.approval_id),
+    const msg = await gate.bot.waitFor(
+      () => messagesWithMarker(gate.bot.emulator, incident.channelId!, 'approval:').find((m) => approvalIdIn(m) === answer.approval_id),
       5000,
       'the approval message',
     );
@@ -69,116 +63,99 @@ ${rollbackAction(receiver.url)}`);
   }
 
   test("an ineligible declarer commands, but their Approve of an agent's rollback is refused, audited, and runs nothing", async () => {
-    const incident = await declare(bot, 'low Payments latency', DAVE);
-    assert.equal((await bot.fb.deps.store.getRoles(incident.id)).commander, DAVE, 'the declarer still commands');
-    bot.emulator.state.addMembers(incident.channelId!, [BOB, CAROL, DAVE]);
+    const incident = await declare(gate.bot, 'low Payments latency', DAVE);
+    assert.equal((await gate.bot.fb.deps.store.getRoles(incident.id)).commander, DAVE, 'the declarer still commands');
+    gate.bot.emulator.state.addMembers(incident.channelId!, [BOB, CAROL, DAVE]);
 
     const { answer, ts, id } = await agentProposes(incident, 'k-dave-1');
     // The agent's answer (MCP and webhook share it) does not list dave and says why.
     assert.deepEqual(answer.approvers, []);
     assert.match(answer.policy, /not eligible for command/);
     // The approval message names dave as commander without approval.
-    const message = messagesWithMarker(bot.emulator, incident.channelId!, 'approval:').find((m) => m.ts === ts)!;
+    const message = messagesWithMarker(gate.bot.emulator, incident.channelId!, 'approval:').find((m) => m.ts === ts)!;
     assert.match(blocksText(message.blocks).replace(/\\/g, ''), /<@U0DAVE001> commands the incident but is not eligible for command/);
 
-    const refused = await approveAs(incident.channelId!, ts, DAVE);
+    const refused = await approveAs(gate.bot, incident.channelId!, ts, DAVE);
     assert.match(refused, /Nobody can approve this proposal/);
     assert.match(refused, /<@U0DAVE001> commands the incident but is not eligible for command/);
     assert.match(refused, /eligible_commanders/);
-    assert.match(refused, /Hand command to someone eligible/);
-    await bot.settled();
-    assert.equal((await bot.fb.deps.store.getApproval(id))!.status, 'pending');
-    const audit = await bot.fb.deps.store.listAudit({ incidentId: incident.id });
+    assert.match(refused, /Someone eligible for command must hold command \(`\/incident role commander @someone`/);
+    await gate.bot.settled();
+    assert.equal((await gate.bot.fb.deps.store.getApproval(id))!.status, 'pending');
+    const audit = await gate.bot.fb.deps.store.listAudit({ incidentId: incident.id });
     assert.ok(
       audit.some((e) => e.action === 'approval.refused' && e.actor === DAVE && e.approvalId === id),
       'the refusal is audited',
     );
-    assert.equal(receiver.received.length, 0, 'nothing ran');
+    assert.equal(gate.receiver.received.length, 0, 'nothing ran');
 
-    // Handing command to an eligible person gives approval power, for proposals made from then on.
-    const r = await bot.driver.slash(`role commander <@${CAROL}>`, { user: DAVE, channel: incident.channelId! });
-    assert.equal(r.status, 200);
-    await bot.waitFor(async () => (await bot.fb.deps.store.getRoles(incident.id)).commander === CAROL, 5000, 'carol commands');
+    // dave cannot hand out approval power, not even command; someone eligible takes it, and that
+    // gives approval power for proposals made from then on.
+    await refusedRole(gate.bot, incident, DAVE, 'commander', CAROL, /its commander \(<@U0DAVE001>\) is not eligible for command/);
+    await assigned(gate.bot, incident, CAROL, 'commander', CAROL);
     const next = await agentProposes(incident, 'k-dave-2');
     assert.deepEqual(next.answer.approvers, [CAROL]);
-    assert.match(await approveAs(incident.channelId!, next.ts, CAROL), /Approved\. Running/);
-    await bot.waitFor(async () => (await bot.fb.deps.store.getApproval(next.id))!.status === 'succeeded', 8000, 'run');
-    assert.equal((await bot.fb.deps.store.getApproval(id))!.status, 'pending', 'the earlier proposal keeps the approvers it had');
-    await bot.fb.deps.jobs.idle();
-    assert.equal(receiver.received.length, 1);
+    assert.match(await approveAs(gate.bot, incident.channelId!, next.ts, CAROL), /Approved\. Running/);
+    await gate.bot.waitFor(async () => (await gate.bot.fb.deps.store.getApproval(next.id))!.status === 'succeeded', 8000, 'run');
+    assert.equal((await gate.bot.fb.deps.store.getApproval(id))!.status, 'pending', 'the earlier proposal keeps the approvers it had');
+    await gate.bot.fb.deps.jobs.idle();
+    assert.equal(gate.receiver.received.length, 1);
   });
 
   test('an eligible declarer approves a colleague’s proposal as commander, and it runs once', async () => {
-    const before = receiver.received.length;
-    const incident = await declare(bot, 'low Checkout latency', CAROL);
-    bot.emulator.state.addMembers(incident.channelId!, [BOB, CAROL, DAVE]);
-    const { ts, approvalId } = await propose(bot, incident.channelId!, 'rollback_deployment service=checkout version=v7', BOB);
-    assert.match(await approveAs(incident.channelId!, ts, CAROL), /Approved\. Running/);
-    await bot.waitFor(async () => (await bot.fb.deps.store.getApproval(approvalId))!.status === 'succeeded', 8000, 'run');
-    await bot.fb.deps.jobs.idle();
-    assert.equal(receiver.received.length, before + 1);
+    const before = gate.receiver.received.length;
+    const incident = await declare(gate.bot, 'low Checkout latency', CAROL);
+    gate.bot.emulator.state.addMembers(incident.channelId!, [BOB, CAROL, DAVE]);
+    const { ts, approvalId } = await propose(gate.bot, incident.channelId!, 'rollback_deployment service=checkout version=v7', BOB);
+    assert.match(await approveAs(gate.bot, incident.channelId!, ts, CAROL), /Approved\. Running/);
+    await gate.bot.waitFor(async () => (await gate.bot.fb.deps.store.getApproval(approvalId))!.status === 'succeeded', 8000, 'run');
+    await gate.bot.fb.deps.jobs.idle();
+    assert.equal(gate.receiver.received.length, before + 1);
   });
 });
 
 describe('no eligibility configured: every commander approves, as before', () => {
-  let bot: Bot;
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
-  before(async () => {
-    receiver = await startReceiver(() => 200);
-    bot = await startBot({ env: { FIREBREAK_CONFIG: firebreakYml(`actions:\n${rollbackAction(receiver.url)}`), [SECRET_ENV]: SECRET } });
-  });
-  after(async () => {
-    await bot?.close();
-    await receiver?.close();
-  });
+  const gate = gateSuite((url) => `actions:\n${rollbackAction(url)}`);
 
   test('the declarer approves a colleague’s rollback', async () => {
-    const incident = await declare(bot, 'low Search latency', DAVE);
-    bot.emulator.state.addMembers(incident.channelId!, [ALICE, BOB, DAVE]);
-    const { ts, approvalId } = await propose(bot, incident.channelId!, 'rollback_deployment service=search version=v3', BOB);
-    const n = bot.emulator.state.ephemeralsFor(DAVE, incident.channelId!).length;
-    assert.equal((await bot.driver.click({ channel: incident.channelId!, ts }, Actions.approve, { user: DAVE })).status, 200);
-    const text = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(DAVE, incident.channelId!)[n]?.text, 5000, 'answer');
-    assert.match(text, /Approved\. Running/);
-    await bot.waitFor(async () => (await bot.fb.deps.store.getApproval(approvalId))!.status === 'succeeded', 8000, 'run');
+    const incident = await declare(gate.bot, 'low Search latency', DAVE);
+    gate.bot.emulator.state.addMembers(incident.channelId!, [ALICE, BOB, DAVE]);
+    const { ts, approvalId } = await propose(gate.bot, incident.channelId!, 'rollback_deployment service=search version=v3', BOB);
+    assert.match(await approveAs(gate.bot, incident.channelId!, ts, DAVE), /Approved\. Running/);
+    await gate.bot.waitFor(async () => (await gate.bot.fb.deps.store.getApproval(approvalId))!.status === 'succeeded', 8000, 'run');
   });
 });
 
-describe('a guarded role an ineligible commander hands themselves gives no approval', () => {
-  let bot: Bot;
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
-  before(async () => {
-    receiver = await startReceiver(() => 200);
-    const path = firebreakYml(`responders: [${CAROL}]
-roles: [commander, ops_lead, scribe]
-actions:
-${rollbackAction(receiver.url, { policy: '{ roles: [ops_lead] }' })}`);
-    bot = await startBot({ env: { FIREBREAK_CONFIG: path, [SECRET_ENV]: SECRET } });
-  });
-  after(async () => {
-    await bot?.close();
-    await receiver?.close();
-  });
+describe('a guarded role: an ineligible commander cannot hand it out, and an ineligible holder does not approve through it', () => {
+  const gate = gateSuite(
+    (url) => `responders: [${CAROL}]\nroles: [commander, ops_lead, scribe]\nactions:\n${rollbackAction(url, { policy: '{ roles: [ops_lead] }' })}`,
+  );
 
-  test('dave declares, gives himself ops_lead, and his Approve of a colleague’s rollback is refused and runs nothing', async () => {
-    const incident = await declare(bot, 'low Billing latency', DAVE);
+  test('dave declares and is refused ops_lead for himself or a friend; carol (eligible) takes command and makes dave ops_lead; his Approve is refused with the reason and nothing runs', async () => {
+    const incident = await declare(gate.bot, 'low Billing latency', DAVE);
     const ch = incident.channelId!;
-    bot.emulator.state.addMembers(ch, [BOB, CAROL, DAVE]);
-    assert.equal((await bot.driver.slash(`role ops_lead <@${DAVE}>`, { user: DAVE, channel: ch })).status, 200);
-    await bot.waitFor(async () => (await bot.fb.deps.store.getRoles(incident.id)).ops_lead === DAVE, 5000, 'dave holds ops_lead');
-    const { ts, approvalId } = await propose(bot, ch, 'rollback_deployment service=billing version=v2', BOB);
-    const n = bot.emulator.state.ephemeralsFor(DAVE, ch).length;
-    assert.equal((await bot.driver.click({ channel: ch, ts }, Actions.approve, { user: DAVE })).status, 200);
-    const text = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(DAVE, ch)[n]?.text, 5000, 'answer');
-    assert.doesNotMatch(text, /Approved/);
-    await bot.settled();
-    assert.equal((await bot.fb.deps.store.getApproval(approvalId))!.status, 'pending');
-    const audit = await bot.fb.deps.store.listAudit({ incidentId: incident.id });
+    gate.bot.emulator.state.addMembers(ch, [BOB, CAROL, DAVE]);
+    const why = /its commander \(<@U0DAVE001>\) is not eligible for command, so only someone eligible to take command/;
+    await refusedRole(gate.bot, incident, DAVE, 'ops_lead', DAVE, why);
+    await refusedRole(gate.bot, incident, DAVE, 'ops_lead', BOB, why);
+    await assigned(gate.bot, incident, CAROL, 'commander', CAROL);
+    await assigned(gate.bot, incident, CAROL, 'ops_lead', DAVE);
+
+    const { ts, approvalId } = await propose(gate.bot, ch, 'rollback_deployment service=billing version=v2', BOB);
+    const message = messagesWithMarker(gate.bot.emulator, ch, 'approval:').find((m) => m.ts === ts)!;
+    assert.match(blocksText(message.blocks).replace(/\\/g, ''), /the ops lead \(<@U0DAVE001> holds it but is not eligible for command/);
+    assert.match(
+      await approveAs(gate.bot, ch, ts, DAVE),
+      /Nobody can approve this proposal: the ops lead when this was proposed, <@U0DAVE001> holds it but is not eligible for command/,
+    );
+    await gate.bot.settled();
+    assert.equal((await gate.bot.fb.deps.store.getApproval(approvalId))!.status, 'pending');
+    const audit = await gate.bot.fb.deps.store.listAudit({ incidentId: incident.id });
     assert.ok(
       audit.some((e) => e.action === 'approval.refused' && e.actor === DAVE && e.approvalId === approvalId),
       'the refusal is audited',
     );
-    await bot.fb.deps.jobs.idle();
-    assert.equal(receiver.received.length, 0, 'nothing ran');
+    await gate.bot.fb.deps.jobs.idle();
+    assert.equal(gate.receiver.received.length, 0, 'nothing ran');
   });
 });

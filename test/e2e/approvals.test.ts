@@ -6,7 +6,20 @@ import type { Approval } from '../../src/ports/store.js';
 import { Actions, FormBlocks, INPUT } from '../../src/slack/ids.js';
 import { SECRET, SECRET_ENV, startReceiver, type Received } from '../services/approvals-fixture.js';
 import { startBot, type Bot } from './harness.js';
-import { ALICE, blocksText, BOB, CAROL, declare, firebreakYml, messagesWithMarker, openView, propose, restartAction, rollbackAction } from './helpers.js';
+import {
+  ALICE,
+  approvalWith,
+  blocksText,
+  BOB,
+  CAROL,
+  declare,
+  firebreakYml,
+  messagesWithMarker,
+  openView,
+  propose,
+  restartAction,
+  rollbackAction,
+} from './helpers.js';
 
 const DAVE = 'U0DAVE001';
 const ERIN = 'U0ERIN001';
@@ -139,14 +152,7 @@ describe('approval gate end to end (signed Slack requests, real bot, emulator)',
     const empty = await bot.driver.submitView(view.id, { [FormBlocks.reason]: { [INPUT]: '' } }, { user: CAROL });
     assert.equal((empty.body as { response_action?: string }).response_action, 'errors');
     await bot.driver.submitView(view.id, { [FormBlocks.reason]: { [INPUT]: 'canary is still healthy' } }, { user: CAROL });
-    const denied = await bot.waitFor(
-      async () => {
-        const x = await bot.fb.deps.store.getApproval(a.approvalId);
-        return x?.status === 'denied' ? x : null;
-      },
-      3000,
-      'denied',
-    );
+    const denied = await approvalWith(bot, a.approvalId, 'denied', 3000);
     assert.equal(denied.denyReason, 'canary is still healthy');
     await bot.waitFor(() => /Denied.*canary is still healthy/.test(blocksText(message(a.ts).blocks)), 3000, 'message shows the denial');
   });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { startBot, BOT_TOKEN, type Bot } from './harness.js';
 import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID, startSlackEmulator } from '../../src/emulator/slack/index.js';
 import { DeclareBlocks, INPUT, Actions } from '../../src/slack/ids.js';
-import { ALICE, blocksText, BOB, CAROL, channelsNamed, declare, flowDone, messagesWithMarker, openView, waitForIncident } from './helpers.js';
+import { ALICE, blocksText, BOB, CAROL, channelsNamed, declare, declarePrivate, flowDone, messagesWithMarker, openView, waitForIncident } from './helpers.js';
 
 describe('declare from Slack', () => {
   let bot: Bot;
@@ -82,19 +82,7 @@ describe('declare from Slack', () => {
   });
 
   test('the private toggle makes a private incident channel', async () => {
-    await bot.driver.slash('declare', { user: BOB, channel: GENERAL_CHANNEL_ID });
-    const view = await bot.waitFor(() => openView(bot.emulator, BOB, 'declare_modal'), 3000);
-    await bot.driver.submitView(
-      view.id,
-      {
-        [DeclareBlocks.title]: { [INPUT]: 'Suspected credential leak' },
-        [DeclareBlocks.severity]: { [INPUT]: 'critical' },
-        [DeclareBlocks.commander]: { [INPUT]: BOB },
-        [DeclareBlocks.private]: { [INPUT]: ['private'] },
-      },
-      { user: BOB },
-    );
-    const inc = await waitForIncident(bot, 'Suspected credential leak');
+    const inc = await declarePrivate(bot, 'Suspected credential leak', BOB);
     assert.equal(inc.private, true);
     const ch = bot.emulator.state.channel(inc.channelId!)!;
     assert.equal(ch.is_private, true);

@@ -14,8 +14,17 @@ import { startFakeIncidentIo, type FakeIncidentIo } from '../fakes/incidentio/fa
 import { createRootlyOnCall } from '../../src/adapters/backend/rootly/oncall.js';
 import { createIncidentIoOnCall } from '../../src/adapters/backend/incidentio/oncall.js';
 import type { OnCall } from '../../src/ports/oncall.js';
+import { escapeText } from '../../src/slack/mrkdwn.js';
 
 const DAVE = 'U0DAVE001';
+/**
+ * People the paging source knows by a name spelled like Alice's Slack id (a PagerDuty agent or a
+ * backend user calls themself what they like); their emails are no Slack account's.
+ */
+const NAMED_LIKE_ALICE = [
+  { name: ALICE, email: 'mallory@example.com', iio: 'iu-mallory' },
+  { name: `<@${ALICE}>`, email: 'trent@example.com', iio: 'iu-trent' },
+] as const;
 const START = Date.parse('2026-12-01T09:00:00Z');
 const SHIFT = { startsAt: '2026-11-30T09:00:00Z', endsAt: '2026-12-07T09:00:00Z' };
 
@@ -43,6 +52,8 @@ interface BackendCase {
   followupRoute: string | null;
   /** Carol acknowledges the page in the paging source, as she would in its app. */
   acknowledge(externalId: string, botUrl: string): Promise<void>;
+  /** Someone the source knows by `who.name` (and nothing Slack knows) acknowledges the page to `target`. */
+  acknowledgeAs(target: 'payments' | 'db', externalId: string, botUrl: string, who: (typeof NAMED_LIKE_ALICE)[number]): Promise<void>;
   /** How Carol shows in the channel: a mention where the source names her Slack account or email. */
   acker: RegExp;
   /** How often the bot asked the source about a page (null: it cannot be asked). */
@@ -89,6 +100,11 @@ const CASES: BackendCase[] = [
       pd.subscribe(`${botUrl}/webhooks/alerts/pagerduty`, PD_WEBHOOK_SECRET);
       assert.equal(await pd.acknowledge({ routingKey: PD_KEY_PAYMENTS, dedupKey, agent: { id: 'PCAROL1', name: 'Carol Jiménez' }, service: 'payments' }), 202);
     },
+    async acknowledgeAs(target, dedupKey, botUrl, who) {
+      pd.subscribe(`${botUrl}/webhooks/alerts/pagerduty`, PD_WEBHOOK_SECRET);
+      const routingKey = target === 'payments' ? PD_KEY_PAYMENTS : PD_KEY_DB;
+      assert.equal(await pd.acknowledge({ routingKey, dedupKey, agent: { id: `P${who.iio}`, name: who.name }, service: target }), 202);
+    },
     acker: /Carol Jiménez/,
     statusChecks: null,
     pushes: true,
@@ -98,7 +114,12 @@ const CASES: BackendCase[] = [
     async start() {
       rootly = await startFakeRootly({
         apiKey: 'rootly-key',
-        users: [{ email: 'alice@example.com' }, { email: 'bob@example.com' }, { email: 'carol@example.com' }],
+        users: [
+          { email: 'alice@example.com' },
+          { email: 'bob@example.com' },
+          { email: 'carol@example.com' },
+          ...NAMED_LIKE_ALICE.map((u) => ({ email: u.email, name: u.name })),
+        ],
         onCall: {
           targets: [
             { type: 'EscalationPolicy', id: 'ep-payments' },
@@ -123,6 +144,7 @@ const CASES: BackendCase[] = [
     followups: () => rootly.actionItems().map((a) => String(a.attributes.summary)),
     followupRoute: 'POST /v1/incidents/{incident_id}/action_items',
     acknowledge: async (alertId) => rootly.acknowledgeAlert(alertId, 'carol@example.com'),
+    acknowledgeAs: async (_target, alertId, _botUrl, who) => rootly.acknowledgeAlert(alertId, who.email),
     acker: /<@U0CAROL01>/,
     statusChecks: () => rootly.calls({ route: 'GET /v1/alerts/{id}' }).length,
     pushes: false,
@@ -138,6 +160,7 @@ const CASES: BackendCase[] = [
             { id: 'iu-carol', email: 'carol@example.com', name: 'Carol', slack_user_id: CAROL },
             { id: 'iu-bob', email: 'bob@example.com', name: 'Bob', slack_user_id: BOB },
             { id: 'iu-dave', email: 'dave@example.com', name: 'Dave', slack_user_id: DAVE },
+            ...NAMED_LIKE_ALICE.map((u) => ({ id: u.iio, email: u.email, name: u.name, slack_user_id: null })),
           ],
           escalationPaths: ['ep-payments'],
           schedules: [{ id: 'sched-checkout', entries: [{ userId: 'iu-carol', startAt: SHIFT.startsAt, endAt: SHIFT.endsAt }] }],
@@ -163,6 +186,10 @@ const CASES: BackendCase[] = [
       // incident.io pushes the change (a Svix-signed webhook); the bot asks for the escalation at once.
       iio.subscribe(`${botUrl}/webhooks/incidentio`, IIO_WEBHOOK_SECRET);
       assert.equal(await iio.acknowledgeEscalation(escalationId, 'iu-carol'), 202);
+    },
+    async acknowledgeAs(_target, escalationId, botUrl, who) {
+      iio.subscribe(`${botUrl}/webhooks/incidentio`, IIO_WEBHOOK_SECRET);
+      assert.equal(await iio.acknowledgeEscalation(escalationId, who.iio), 202);
     },
     acker: /<@U0CAROL01>/,
     statusChecks: () => iio.calls({ route: 'GET /v2/escalations/{id}' }).length,
@@ -386,6 +413,56 @@ for (const c of CASES) {
       await advance(60);
       assert.equal(c.statusChecks?.() ?? 0, checks, 'no check after the acknowledgement');
       assert.equal(acks().length, 1, 'said once');
+    });
+
+    test('an acknowledger the source names "U0ALICE01" or "<@U0ALICE01>" pings nobody and is not recorded as Alice', async () => {
+      const third = await declare(bot, 'high Ledger writes stalled', BOB);
+      const ch = third.channelId!;
+      const from = bot.emulator.calls().length;
+      const targets = ['payments', 'db'] as const;
+      for (const t of targets) {
+        await bot.driver.slash(`page ${t}`, { user: BOB, channel: ch });
+        await bot.waitFor(() => bot.emulator.state.messages(ch).find((m) => m.text.includes(`Paged *${t}*`)), 5000, `${t} page notice`);
+      }
+      const pages = await bot.waitFor(
+        async () => {
+          const l = (await bot.fb.deps.store.listPages(third.id)).filter((p) => p.state === 'sent');
+          return l.length === 2 ? l : null;
+        },
+        3000,
+        'both pages sent',
+      );
+      for (const [n, t] of targets.entries()) await c.acknowledgeAs(t, pages.find((p) => p.targetName === t)!.externalId!, bot.url, NAMED_LIKE_ALICE[n]!);
+      if (!c.pushes) await advance(2);
+      for (const [n, t] of targets.entries()) {
+        const who = NAMED_LIKE_ALICE[n]!;
+        const page = pages.find((p) => p.targetName === t)!;
+        const ack = await bot.waitFor(() => messagesWithMarker(bot.emulator, ch, `page-ack:${page.targetKey}`)[0], 5000, `${t} acknowledgement`);
+        assert.ok(ack.text.startsWith(`:white_check_mark: ${escapeText(who.name)} acknowledged the page to *${t}*`), ack.text);
+        const stored = (await bot.fb.deps.store.getPage(third.id, page.targetKey))!;
+        assert.equal(stored.ackedByUser, null, 'a name is not a resolved Slack id');
+        assert.equal(stored.ackedByName, who.name);
+      }
+      await settle();
+      // Nothing the bot said about the acknowledgements (channel, page messages) mentions Alice.
+      const said = bot.emulator
+        .calls()
+        .slice(from)
+        .filter((x) => x.method.startsWith('chat.') && JSON.stringify(x.args).includes('acknowledged'));
+      assert.ok(said.length >= 4, 'two acknowledgements said, two page messages updated');
+      for (const x of said) assert.ok(!JSON.stringify(x.args).includes(`<@${ALICE}>`), JSON.stringify(x.args).slice(0, 300));
+      // The timeline and the audit log do not make Alice their author.
+      const lines = (await bot.fb.deps.store.listTimeline(third.id)).filter((e) => e.kind === 'page' && /acknowledged the page/.test(e.text));
+      assert.equal(lines.length, 2);
+      for (const e of lines) {
+        assert.equal(e.author, null, e.text);
+        assert.ok(!e.text.includes(`<@${ALICE}>`), e.text);
+      }
+      const audits = (await bot.fb.deps.store.listAudit({ incidentId: third.id })).filter((e) => e.action === 'oncall.page_acknowledged');
+      assert.deepEqual(
+        audits.map((e) => e.actor),
+        ['system', 'system'],
+      );
     });
 
     // After the reminders (it moves the clock to let the job retry); the incident is resolved by then.

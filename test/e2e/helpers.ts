@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,8 +8,11 @@ import { join } from 'node:path';
 import type { Incident } from '../../src/domain/incident.js';
 import { GENERAL_CHANNEL_ID, type SlackEmulator } from '../../src/emulator/slack/index.js';
 import type { RunbookRun } from '../../src/ports/runbook-store.js';
-import { SECRET_ENV } from '../services/approvals-fixture.js';
-import type { Bot } from './harness.js';
+import type { Approval } from '../../src/ports/store.js';
+import { DeclareBlocks, INPUT } from '../../src/slack/ids.js';
+import { SECRET, SECRET_ENV, startReceiver } from '../services/approvals-fixture.js';
+import { signAgent, signGeneric } from '../../src/webhooks/verify.js';
+import { startBot, type Bot } from './harness.js';
 
 export const ALICE = 'U0ALICE01';
 export const BOB = 'U0BOB0001';
@@ -67,6 +71,35 @@ export async function declare(bot: Bot, severityAndTitle: string, user = ALICE):
   return waitForIncident(bot, severityAndTitle.split(' ').slice(1).join(' '));
 }
 
+/** The declare modal, filled in and submitted by `user` with *Private* ticked (commander: `user`); the incident once it is set up. */
+export async function declarePrivate(bot: Bot, title: string, user: string, severity = 'critical'): Promise<Incident> {
+  await bot.driver.slash('declare', { user, channel: GENERAL_CHANNEL_ID });
+  const view = await bot.waitFor(() => openView(bot.emulator, user, 'declare_modal'), 3000, 'declare modal');
+  await bot.driver.submitView(
+    view.id,
+    {
+      [DeclareBlocks.title]: { [INPUT]: title },
+      [DeclareBlocks.severity]: { [INPUT]: severity },
+      [DeclareBlocks.commander]: { [INPUT]: user },
+      [DeclareBlocks.private]: { [INPUT]: ['private'] },
+    },
+    { user },
+  );
+  return waitForIncident(bot, title);
+}
+
+/** The approval once it has `status` (waits up to `ms`). */
+export async function approvalWith(bot: Bot, approvalId: string, status: Approval['status'], ms = 8000): Promise<Approval> {
+  return bot.waitFor(
+    async () => {
+      const a = await bot.fb.deps.store.getApproval(approvalId);
+      return a?.status === status ? a : null;
+    },
+    ms,
+    `approval ${approvalId} ${status}`,
+  );
+}
+
 /**
  * A `/incident` command's form body as Slack sends it (our workspace and app, a fresh trigger id
  * and response URL), to sign and send by hand with `bot.driver.send` (same bytes twice, a stale or
@@ -109,6 +142,43 @@ export async function propose(bot: Bot, channel: string, text: string, user: str
 }
 
 /** A firebreak.yml, as a team writes it, in a fresh temp folder; returns its path. */
+/**
+ * A suite's bot for the approval gate: an executor receiver answering 200, and the bot started with
+ * `firebreakYml(yaml(receiverUrl))` and the executor's webhook secret (plus `env`). Started before
+ * the suite and closed after it; read `bot` and `receiver` inside tests.
+ */
+export function gateSuite(yaml: (receiverUrl: string) => string, env: Record<string, string> = {}) {
+  const suite = {} as { bot: Bot; receiver: Awaited<ReturnType<typeof startReceiver>> };
+  before(async () => {
+    suite.receiver = await startReceiver(() => 200);
+    suite.bot = await startBot({ env: { FIREBREAK_CONFIG: firebreakYml(yaml(suite.receiver.url)), [SECRET_ENV]: SECRET, ...env } });
+  });
+  after(async () => {
+    await suite.bot?.close();
+    await suite.receiver?.close();
+  });
+  return suite;
+}
+
+/**
+ * POST `payload` to the agents' proposals webhook, signed as an agent does: the idempotency key in
+ * the signature when `key` is given (`unsignedKey`: the older signature without it).
+ */
+export async function postAgentProposal(bot: Bot, secret: string, payload: unknown, opts: { key?: string; unsignedKey?: boolean } = {}) {
+  const body = JSON.stringify(payload);
+  const ts = Math.floor(Date.now() / 1000);
+  return fetch(`${bot.url}/webhooks/agents/proposals`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-firebreak-timestamp': String(ts),
+      'x-firebreak-signature': opts.unsignedKey ? signGeneric(secret, ts, body) : signAgent(secret, ts, body, opts.key),
+      ...(opts.key ? { 'idempotency-key': opts.key } : {}),
+    },
+    body,
+  });
+}
+
 export function firebreakYml(yaml: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'fb-e2e-cfg-')), 'firebreak.yml');
   writeFileSync(path, yaml);

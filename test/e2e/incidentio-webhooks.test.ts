@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID } from '../../src/emulator/slack/index.js';
+import { INCIDENTS_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import { withdrawalOf } from '../../src/domain/records.js';
-import { DeclareBlocks, INPUT } from '../../src/slack/ids.js';
 import { startFakeIncidentIo, type FakeIncidentIo } from '../fakes/incidentio/fake.js';
 import { SECRET, SECRET_ENV, startReceiver } from '../services/approvals-fixture.js';
 import { startBot, type Bot } from './harness.js';
-import { ALICE, blocksText, BOB, declare, firebreakYml, messagesWithMarker, openView, propose, rollbackAction, waitForIncident } from './helpers.js';
+import { ALICE, approvalWith, blocksText, BOB, declare, declarePrivate, firebreakYml, messagesWithMarker, propose, rollbackAction } from './helpers.js';
 
 const IIO_KEY = 'iio-key';
 const IIO_WEBHOOK_SECRET = `whsec_${Buffer.from('incidentio-private-webhook-secret').toString('base64')}`;
@@ -45,19 +44,7 @@ describe('incident.io webhooks: private incidents (the webhook names only the id
   const announcementOf = (incidentId: string) => messagesWithMarker(bot.emulator, INCIDENTS_CHANNEL_ID, `announce:${incidentId}`);
 
   test('declared private in Slack, closed in incident.io: mirrored as resolved, its pending approval withdrawn by incident.io, nothing of it in the announcement channel', async () => {
-    await bot.driver.slash('declare', { user: BOB, channel: GENERAL_CHANNEL_ID });
-    const view = await bot.waitFor(() => openView(bot.emulator, BOB, 'declare_modal'), 3000);
-    await bot.driver.submitView(
-      view.id,
-      {
-        [DeclareBlocks.title]: { [INPUT]: 'Signing keys copied to a public bucket' },
-        [DeclareBlocks.severity]: { [INPUT]: 'critical' },
-        [DeclareBlocks.commander]: { [INPUT]: BOB },
-        [DeclareBlocks.private]: { [INPUT]: ['private'] },
-      },
-      { user: BOB },
-    );
-    const i = await waitForIncident(bot, 'Signing keys copied to a public bucket');
+    const i = await declarePrivate(bot, 'Signing keys copied to a public bucket', BOB);
     assert.equal(i.private, true);
     const record = iio.incidents().find((x) => x.id === i.backendId)!;
     assert.equal(record.visibility, 'private');
@@ -78,14 +65,7 @@ describe('incident.io webhooks: private incidents (the webhook names only the id
       iio.calls({ route: 'GET /v2/incidents/{id}' }).some((c) => c.path.endsWith(record.id) && c.status === 200),
       'the bot read the incident',
     );
-    const withdrawn = await bot.waitFor(
-      async () => {
-        const a = await bot.fb.deps.store.getApproval(p.approvalId);
-        return a?.status === 'denied' ? a : null;
-      },
-      8000,
-      'the withdrawal',
-    );
+    const withdrawn = await approvalWith(bot, p.approvalId, 'denied');
     assert.deepEqual(withdrawalOf(withdrawn), { because: 'incident_closed', status: 'resolved', by: 'incident.io' });
     // Said in the (private) incident channel; the announcement shows the status, never the title.
     await bot.waitFor(

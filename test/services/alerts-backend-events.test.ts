@@ -5,7 +5,7 @@ import { createLocalBackend } from '../../src/adapters/backend/local.js';
 import type { IncidentBackend } from '../../src/ports/backend.js';
 import type { Store } from '../../src/ports/store.js';
 import { declareIncident } from '../../src/services/declare.js';
-import { changeStatus } from '../../src/services/lifecycle.js';
+import { changeStatus, syncToBackend } from '../../src/services/lifecycle.js';
 import { signRootly, signSvix } from '../../src/webhooks/verify.js';
 import { openTestSqliteStore } from '../store/pg-helper.js';
 import { buildHarness, call, route, SECRETS, type Harness } from '../webhooks/harness.js';
@@ -254,6 +254,165 @@ describe('incident.io private incidents', () => {
     } finally {
       await h.close();
       await blind.close();
+    }
+  });
+});
+
+describe('incident.io with fewer severities than ours', () => {
+  test("incident.io's default three (Critical, Major, Minor): our low and medium both become Minor, and a low incident's own change coming back leaves it low, unannounced", async () => {
+    const { startFakeIncidentIo } = await import('../fakes/incidentio/fake.js');
+    const { createIncidentIoBackend } = await import('../../src/adapters/backend/incidentio/backend.js');
+    const three = await startFakeIncidentIo({ severities: ['Minor', 'Major', 'Critical'] });
+    const h = await buildHarness({ backend: createIncidentIoBackend({ apiKey: 'incidentio-test-key', baseUrl: three.url, timeoutMs: 1000 }) });
+    try {
+      const { incident } = await declareIncident(h.deps, {
+        title: 'Thumbnails slow to appear',
+        severity: 'low',
+        description: '',
+        services: [],
+        private: false,
+        commanderId: 'U0ALICE01',
+        declaredBy: 'U0ALICE01',
+        origin: 'slack',
+        dedupeKey: 'view:V-low',
+        channel: 'always',
+      });
+      await h.drain();
+      const backendId = (await h.store.getIncident(incident.id))!.backendId;
+      const record = three.incidents().find((x) => x.id === backendId)!;
+      assert.equal(three.severities().find((s) => s.id === record.severity_id)?.name, 'Minor');
+      h.clock.advance(60_000);
+      await changeStatus(h.deps, incident.id, 'mitigated', 'U0ALICE01');
+      // Its sync to incident.io (backend.sync, which the harness's drain leaves alone), run here.
+      await syncToBackend(h.deps, { incidentId: incident.id, op: 'transition', to: 'mitigated', message: '' });
+      assert.equal(three.statuses().find((s) => s.id === record.incident_status_id)?.name, 'Monitoring');
+      await h.drain();
+      const postsBefore = h.chat.posts.length;
+      // incident.io tells the bot of that edit (the incident as GET /v2/incidents/{id} shows it).
+      const shown = (await (await fetch(`${three.url}/v2/incidents/${record.id}`, { headers: { authorization: 'Bearer incidentio-test-key' } })).json()) as {
+        incident: unknown;
+      };
+      const type = 'public_incident.incident_updated_v2';
+      h.clock.advance(1000);
+      await incidentio(h, { event_type: type, [type]: shown.incident }, 'msg_own_edit_low');
+      await h.drain();
+      const after = (await h.store.getIncident(incident.id))!;
+      assert.deepEqual({ severity: after.severity, status: after.status }, { severity: 'low', status: 'mitigated' });
+      assert.deepEqual(
+        h.chat.posts.slice(postsBefore).map((p) => p.text),
+        [],
+        'no "Updated in incident.io" note for our own change',
+      );
+      // A real change there still comes through: Major is our high.
+      await three.changeInUi(record.id, { severity: 'Major' });
+      const changed = (await (await fetch(`${three.url}/v2/incidents/${record.id}`, { headers: { authorization: 'Bearer incidentio-test-key' } })).json()) as {
+        incident: unknown;
+      };
+      h.clock.advance(1000);
+      await incidentio(h, { event_type: type, [type]: changed.incident }, 'msg_their_edit');
+      await h.drain();
+      assert.equal((await h.store.getIncident(incident.id))!.severity, 'high');
+    } finally {
+      await h.close();
+      await three.close();
+    }
+  });
+});
+
+describe('incident.io: a public incident made private there', () => {
+  test('mirrored as private: its new title stays out of the announcement, and agents no longer list it', async () => {
+    const { startFakeIncidentIo } = await import('../fakes/incidentio/fake.js');
+    const { createIncidentIoBackend } = await import('../../src/adapters/backend/incidentio/backend.js');
+    const { listIncidentsForAgent } = await import('../../src/services/agents.js');
+    const iio = await startFakeIncidentIo();
+    const h = await buildHarness({ backend: createIncidentIoBackend({ apiKey: 'incidentio-test-key', baseUrl: iio.url, timeoutMs: 1000 }) });
+    const shown = async (id: string) =>
+      ((await (await fetch(`${iio.url}/v2/incidents/${id}`, { headers: { authorization: 'Bearer incidentio-test-key' } })).json()) as { incident: unknown })
+        .incident;
+    try {
+      const { incident: record } = await iio.createInUi({ name: 'Checkout slow', visibility: 'public', severity: 'Major' });
+      const created = 'public_incident.incident_created_v2';
+      await incidentio(h, { event_type: created, [created]: await shown(record.id) }, 'msg_public_created');
+      await h.drain();
+      const adopted = (await h.store.findIncidentByBackendId('incidentio', record.id))!;
+      assert.equal(adopted.private, false);
+      const announceTs = adopted.announceTs!;
+      const agentSees = async () =>
+        (await listIncidentsForAgent(h.deps, { name: 'claude-code', scopes: ['read'], incidents: null }, { limit: 50 })).incidents.map((i) => i.title);
+      assert.deepEqual(await agentSees(), ['Checkout slow']);
+      // In incident.io: made private (its channel made private in Slack), then renamed. Its events now carry only the id.
+      record.visibility = 'private';
+      await iio.changeInUi(record.id, { name: 'Card numbers of 300 customers in debug logs' });
+      const updated = 'private_incident.incident_updated_v2';
+      h.clock.advance(60_000);
+      await incidentio(h, { event_type: updated, [updated]: { id: record.id } }, 'msg_private_updated');
+      await h.drain();
+      const after = (await h.store.getIncident(adopted.id))!;
+      assert.equal(after.private, true);
+      const shownInAnnouncement = h.chat.updates.filter((u) => u.ts === announceTs).map((u) => JSON.stringify(u.blocks) + u.text);
+      assert.ok(shownInAnnouncement.length > 0, 'the announcement was updated');
+      assert.doesNotMatch(shownInAnnouncement.at(-1)!, /card numbers|debug logs/i);
+      assert.doesNotMatch(
+        JSON.stringify(h.chat.posts.filter((p) => p.channel === h.chat.announcements()[0]!.channel)),
+        /card numbers|debug logs/i,
+        'nothing of it in the announcement channel',
+      );
+      assert.deepEqual(await agentSees(), [], 'agents no longer list it');
+    } finally {
+      await h.close();
+      await iio.close();
+    }
+  });
+});
+
+describe('incident.io events: looked up only when they concern an incident the bot mirrors', () => {
+  test('the echo of our own declare, and an update to an incident the bot never knew, cost no GET /v2/incidents/{id}', async () => {
+    const { startFakeIncidentIo } = await import('../fakes/incidentio/fake.js');
+    const { createIncidentIoBackend } = await import('../../src/adapters/backend/incidentio/backend.js');
+    const iio = await startFakeIncidentIo();
+    const h = await buildHarness({ backend: createIncidentIoBackend({ apiKey: 'incidentio-test-key', baseUrl: iio.url, timeoutMs: 1000 }) });
+    const lookups = () => iio.calls({ route: 'GET /v2/incidents/{id}' }).length;
+    try {
+      const { incident } = await declareIncident(h.deps, {
+        title: 'Search index stale',
+        severity: 'high',
+        description: '',
+        services: [],
+        private: false,
+        commanderId: 'U0ALICE01',
+        declaredBy: 'U0ALICE01',
+        origin: 'slack',
+        dedupeKey: 'view:V-echo',
+        channel: 'always',
+      });
+      await h.drain();
+      const record = iio.incidents().find((x) => x.id === incident.id || x.idempotency_key === incident.id)!;
+      const before = lookups();
+      const created = 'public_incident.incident_created_v2';
+      // incident.io's webhook for the incident the bot just created (the payload as incident.io shows it).
+      await incidentio(
+        h,
+        { event_type: created, [created]: { id: record.id, name: record.name, incident_status: { category: 'live', name: 'Investigating' } } },
+        'msg_own_create',
+      );
+      const other = await iio.createInUi({ name: 'Created before the bot was installed', visibility: 'public' });
+      const updated = 'public_incident.incident_updated_v2';
+      await incidentio(
+        h,
+        { event_type: updated, [updated]: { id: other.incident.id, name: 'Renamed', incident_status: { category: 'live', name: 'Investigating' } } },
+        'msg_unknown_update',
+      );
+      await incidentio(
+        h,
+        { event_type: 'private_incident.incident_updated_v2', 'private_incident.incident_updated_v2': { id: other.incident.id } },
+        'msg_unknown_private',
+      );
+      await h.drain();
+      assert.equal(lookups() - before, 0);
+      assert.equal(h.chat.announcements().length, 1, 'announced once, by the declare');
+    } finally {
+      await h.close();
+      await iio.close();
     }
   });
 });

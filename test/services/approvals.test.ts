@@ -3,6 +3,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { AppError } from '../../src/errors.js';
 import type { Approval } from '../../src/ports/store.js';
 import { approve, auditLog, deny, executeApproval, proposeAction } from '../../src/services/approvals.js';
+import { assignRole } from '../../src/services/lifecycle.js';
 import { openTestSqliteStore } from '../store/pg-helper.js';
 import { COMMANDER, LEADS, SECRET_ENV, defineAction, makeGate, startReceiver, waitFor, type Gate } from './approvals-fixture.js';
 
@@ -18,6 +19,10 @@ const webhookAction = (url: string, over: Record<string, unknown> = {}) =>
     executor: { type: 'webhook', url, secret_env: SECRET_ENV, timeout_ms: 2000, retries: 2 },
     ...over,
   });
+
+/** An action approved by the holder of `role` and carried out by hand (no executor). */
+const byHand = (id: string, title: string, role: string) =>
+  defineAction({ id, title, params: {}, requires_approval: true, policy: { roles: [role], usergroups: [] }, executor: { type: 'none' } });
 
 describe('approval gate (SQLite store)', () => {
   let db: Awaited<ReturnType<typeof openTestSqliteStore>>;
@@ -46,22 +51,8 @@ describe('approval gate (SQLite store)', () => {
           policy: { roles: [], usergroups: [LEADS], min_approvals: 2 },
           executor: { type: 'webhook', url: receiver.url, secret_env: SECRET_ENV, retries: 0 },
         }),
-        defineAction({
-          id: 'page_team',
-          title: 'Page a team',
-          params: {},
-          requires_approval: true,
-          policy: { roles: ['commander'], usergroups: [] },
-          executor: { type: 'none' },
-        }),
-        defineAction({
-          id: 'drain_node',
-          title: 'Drain a node',
-          params: {},
-          requires_approval: true,
-          policy: { roles: ['ops_lead'], usergroups: [] },
-          executor: { type: 'none' },
-        }),
+        byHand('page_team', 'Page a team', 'commander'),
+        byHand('drain_node', 'Drain a node', 'ops_lead'),
       ],
     });
     gate.chat.groups.set(LEADS, ['ULEAD1', 'ULEAD2', 'ULEAD3']);
@@ -329,7 +320,7 @@ describe('approval gate (SQLite store)', () => {
     const outside = await propose();
     assert.equal(gate.chat.groupCalls, 1);
     assert.deepEqual(outside.approvers?.roles, { commander: null });
-    assert.equal(outside.approvers?.ineligibleCommander, COMMANDER);
+    assert.deepEqual(outside.approvers?.ineligible, { commander: COMMANDER });
     const refused = await approve(gate.deps, { approvalId: outside.id, userId: COMMANDER });
     assert.equal(refused.outcome, 'refused');
     assert.match(refused.text, /<@UCMD> commands the incident but is not eligible for command/);
@@ -339,6 +330,28 @@ describe('approval gate (SQLite store)', () => {
     const inside = await propose({ actionId: 'page_team', rawParams: {} });
     assert.deepEqual(inside.approvers?.roles, { commander: COMMANDER });
     assert.equal((await approve(gate.deps, { approvalId: inside.id, userId: COMMANDER })).outcome, 'approved');
+  });
+
+  it('assigning a guarded role asks Slack only as far as the answer needs, each group once', async () => {
+    const file = gate.deps.config.file;
+    gate.deps.config = { ...gate.deps.config, file: { ...file, roles: [...file.roles, 'ops_lead'] } };
+    // No eligibility configured: the commander hands out ops_lead with no read at all.
+    gate.chat.groupCalls = 0;
+    await assignRole(gate.deps, gate.incidentId, 'ops_lead', 'UOPS', COMMANDER);
+    assert.equal(gate.chat.groupCalls, 0);
+    // Eligibility configured, the commander named in it: still no read.
+    const withRole = gate.deps.config.file;
+    gate.deps.config = {
+      ...gate.deps.config,
+      file: { ...withRole, approvals: { ...withRole.approvals, eligible_commanders: { users: [COMMANDER], usergroups: [] } } },
+    };
+    await assignRole(gate.deps, gate.incidentId, 'ops_lead', 'UOPS2', COMMANDER);
+    assert.equal(gate.chat.groupCalls, 0);
+    assert.equal((await gate.deps.store.getRoles(gate.incidentId)).ops_lead, 'UOPS2');
+    // An outsider is refused: the leads' group (named as eligible through the policies, and as policy
+    // approvers) is read once.
+    await assert.rejects(assignRole(gate.deps, gate.incidentId, 'ops_lead', 'UX', 'UX'), (e: AppError) => e.code === 'role.not_allowed');
+    assert.equal(gate.chat.groupCalls, 1);
   });
 
   it('a guarded role (ops_lead) approves only for a holder eligible for command; unchanged without eligibility', async () => {

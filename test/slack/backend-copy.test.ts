@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { announcement, noChannelReason } from '../../src/slack/blocks/incident.js';
 import { mentionedUserIds, postmortemForBackend } from '../../src/slack/blocks/summary.js';
+import { anIncident } from '../fakes/anthropic/context.js';
 
 test("a post-mortem's backend copy: Slack references become names and plain Markdown; nothing of Slack's syntax is left", () => {
   const draft = [
@@ -22,4 +24,15 @@ test("a post-mortem's backend copy: Slack references become names and plain Mark
       'p99 &gt; 2s (kept as the entity).',
     ].join('\n'),
   );
+});
+
+test('an incident adopted from incident.io is announced as from "incident.io", not "incidentio (incidentio)"', () => {
+  const i = anIncident({ origin: 'incidentio', source: 'incidentio', backend: 'incidentio', channelId: null, channelName: null, severity: 'medium' });
+  const shown = announcement(i, {}, { noChannelReason: noChannelReason(i, 'high', true) });
+  const text = JSON.stringify(shown.blocks);
+  assert.match(text, /origin: incident\.io ·/);
+  assert.match(text, /created in incident\.io get one automatically/);
+  assert.doesNotMatch(text, /incidentio/);
+  const alert = announcement(anIncident({ origin: 'alert', source: 'datadog' }), {});
+  assert.match(JSON.stringify(alert.blocks), /origin: alert \(datadog\)/);
 });

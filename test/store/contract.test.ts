@@ -186,6 +186,15 @@ function storeContract(open: () => Promise<Opened>): void {
       assert.deepEqual(await s.findIncidentByChannel(channelId), updated);
     });
 
+    test('update can make an incident private (a backend made it so); the other fields stay', async () => {
+      const { incident } = await s.createIncident(newIncident());
+      assert.equal(incident.private, false);
+      const updated = await s.updateIncident(incident.id, { private: true, updatedAt: at(5) });
+      assert.equal(updated?.private, true);
+      assert.equal((await s.getIncident(incident.id))?.private, true);
+      assert.equal(updated?.title, incident.title);
+    });
+
     test('update with a stale expectedVersion changes nothing and returns null', async () => {
       const { incident } = await s.createIncident(newIncident());
       const v2 = await s.updateIncident(incident.id, { title: 'A', updatedAt: at(1) }, { expectedVersion: 1 });
@@ -457,14 +466,17 @@ function storeContract(open: () => Promise<Opened>): void {
       const { incident } = await s.createIncident(newIncident());
       const key = `${incident.id}:target:payments`;
       assert.equal(await s.insertPage({ incidentId: incident.id, targetKey: key, targetName: 'payments', message: '', pagedBy: 'U1', createdAt: T0 }), true);
-      assert.equal(await s.ackPage(incident.id, key, { at: at(60), by: 'U2' }), null, 'not sent yet: nothing to acknowledge');
+      assert.equal(await s.ackPage(incident.id, key, { at: at(60), ackedByUser: 'U2', ackedByName: 'Person 2' }), null, 'not sent yet: nothing to acknowledge');
       await s.patchPage(incident.id, key, { state: 'sent', externalId: 'ext-1', sentAt: at(5) });
-      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => s.ackPage(incident.id, key, { at: at(60 + i), by: `U${i}` })));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => s.ackPage(incident.id, key, { at: at(60 + i), ackedByUser: `U${i}`, ackedByName: `Person ${i}` })),
+      );
       const won = results.filter((r) => r !== null);
       assert.equal(won.length, 1);
       const page = (await s.getPage(incident.id, key))!;
       assert.equal(page.state, 'acknowledged');
-      assert.equal(page.ackedBy, won[0]!.ackedBy);
+      assert.equal(page.ackedByUser, won[0]!.ackedByUser);
+      assert.equal(page.ackedByName, `Person ${page.ackedByUser!.slice(1)}`, 'the id and the name of one acknowledger, kept apart');
       assert.equal(page.ackedAt?.getTime(), won[0]!.ackedAt?.getTime());
       assert.equal((await s.findPageByExternalId('ext-1'))?.state, 'acknowledged');
     });

@@ -31,21 +31,6 @@ export function createLocalBackend(store: Store, opts: { publicUrl?: string } = 
       return null;
     },
     async resolveAlert() {},
-    async fetchIncident(backendId) {
-      // The store is the record: the backend id is ours.
-      const i = await store.getIncident(backendId);
-      if (!i) return null;
-      return {
-        backendId,
-        title: i.title,
-        summary: i.description || null,
-        status: i.status,
-        severity: i.severity,
-        url: this.incidentUrl({ firebreakId: i.id, backendId }),
-        private: i.private,
-        updatedAt: i.updatedAt.toISOString(),
-      };
-    },
     incidentUrl(ref) {
       return opts.publicUrl ? `${opts.publicUrl.replace(/\/$/, '')}/incidents/${ref.firebreakId}` : null;
     },

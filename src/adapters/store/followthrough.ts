@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { FollowupSource, FollowupState } from '../../domain/followup.js';
-import type { Followup, FollowThroughStore, NewFollowup, NewPage, Page, PageState } from '../../ports/followthrough-store.js';
+import type { Followup, FollowThroughStore, NewFollowup, NewPage, Page, PageAcker, PageState } from '../../ports/followthrough-store.js';
 import type { Database, FollowupsTable, PagesTable } from './schema.js';
 
 /** The FollowThroughStore over the shared Kysely schema (both dialects; migration 002_followthrough). */
@@ -22,7 +22,8 @@ export class KyselyFollowThroughStore implements FollowThroughStore {
         created_at: p.createdAt.getTime(),
         sent_at: null,
         acked_at: null,
-        acked_by: null,
+        acked_by_user: null,
+        acked_by_name: null,
       })
       .onConflict((oc) => oc.doNothing())
       .returning('incident_id')
@@ -45,10 +46,10 @@ export class KyselyFollowThroughStore implements FollowThroughStore {
     return r ? toPage(r) : null;
   }
 
-  async ackPage(incidentId: string, targetKey: string, ack: { at: Date; by: string | null }): Promise<Page | null> {
+  async ackPage(incidentId: string, targetKey: string, ack: PageAcker & { at: Date }): Promise<Page | null> {
     const r = await this.db
       .updateTable('pages')
-      .set({ state: 'acknowledged', acked_at: ack.at.getTime(), acked_by: ack.by })
+      .set({ state: 'acknowledged', acked_at: ack.at.getTime(), acked_by_user: ack.ackedByUser, acked_by_name: ack.ackedByName })
       .where('incident_id', '=', incidentId)
       .where('target_key', '=', targetKey)
       .where('state', '=', 'sent')
@@ -138,7 +139,8 @@ function toPage(r: Selectable<PagesTable>): Page {
     externalId: r.external_id,
     sentAt: date(r.sent_at),
     ackedAt: date(r.acked_at),
-    ackedBy: r.acked_by ?? null,
+    ackedByUser: r.acked_by_user ?? null,
+    ackedByName: r.acked_by_name ?? null,
     error: r.error,
   };
 }

@@ -196,6 +196,7 @@ export class KyselyIncidentStore implements IncidentStore, RoleStore {
       card_ts: patch.cardTs,
       announce_ts: patch.announceTs,
       resolved_at: patch.resolvedAt === undefined ? undefined : msOrNull(patch.resolvedAt),
+      private: patch.private === undefined ? undefined : patch.private ? 1 : 0,
       updated_at: ms(patch.updatedAt),
     };
     const columns = Object.keys(set).filter((c) => set[c] !== undefined) as Array<keyof IncidentsTable>;

@@ -420,6 +420,19 @@ export const MIGRATIONS: readonly Migration[] = [
       await db.schema.dropIndex('jobs_due_idx').execute();
     },
   },
+  {
+    // Who acknowledged a page, as two things: the Slack user id the bot resolved (the source's
+    // Slack id for the person, or their email through users.lookupByEmail), which is mentioned and
+    // may author the timeline line, and the name the source gave, which is only ever shown as text.
+    // 008's acked_by held `resolved id ?? name ?? email`, so a pager's name spelled like a user id
+    // could not be told from a resolved one: every old value is kept as a name (an old
+    // acknowledgement is not shown again; the timeline line it wrote is unchanged).
+    name: '010_page_ack_identity',
+    async up(db) {
+      await db.schema.alterTable('pages').renameColumn('acked_by', 'acked_by_name').execute();
+      await db.schema.alterTable('pages').addColumn('acked_by_user', 'text').execute();
+    },
+  },
 ];
 
 export interface MigrationLogger {

@@ -261,7 +261,10 @@ export interface PagesTable {
   created_at: number;
   sent_at: number | null;
   acked_at: number | null;
-  acked_by: string | null;
+  /** A Slack user id the bot resolved (migration 010). */
+  acked_by_user: string | null;
+  /** The name the paging source gave: text, never a mention. */
+  acked_by_name: string | null;
 }
 
 export interface FollowupsTable {

@@ -23,9 +23,12 @@ function orList(items: string[]): string {
   return `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
 }
 
-/** Why a commander approves nothing through the role: not eligible for command (see `snapshotApprovers`). */
-const INELIGIBLE = (id: string) =>
-  `${person(id)} commands the incident but is not eligible for command, so the role gives them no approval: only people in \`approvals.eligible_commanders\` (or the \`responders\` when that is unset) or named by an action policy approve as commander`;
+/**
+ * Why a role holder approves nothing through the role: not eligible for command (see
+ * `snapshotApprovers`): a commander who declared, or someone an ineligible commander made `ops_lead`.
+ */
+const INELIGIBLE = (role: string, id: string) =>
+  `${person(id)} ${role === 'commander' ? 'commands the incident' : 'holds it'} but is not eligible for command, so the role gives them no approval: a role an action policy names approves only for people in \`approvals.eligible_commanders\` (or the \`responders\` when that is unset) or named by an action policy`;
 
 /** The approvers a policy names, as Slack mrkdwn; with a snapshot, role holders at proposal time are named too. */
 export function describeApprovers(policy: ApprovalPolicy, snapshot?: ApproverSnapshot | null): string {
@@ -33,7 +36,8 @@ export function describeApprovers(policy: ApprovalPolicy, snapshot?: ApproverSna
     ...policy.roles.map((r) => {
       if (!snapshot) return roleName(r);
       const holder = snapshot.roles[r];
-      if (r === 'commander' && !holder && snapshot.ineligibleCommander) return `${roleName(r)} (${INELIGIBLE(snapshot.ineligibleCommander)})`;
+      const leftOut = snapshot.ineligible?.[r];
+      if (!holder && leftOut) return `${roleName(r)} (${INELIGIBLE(r, leftOut)})`;
       return `${roleName(r)} (${holder ? person(holder) : 'nobody held it when this was proposed'})`;
     }),
     ...policy.usergroups.map(group),
@@ -62,15 +66,15 @@ export function approvalRefusal(
   if (verdict.reason === 'self_approval')
     return `:no_entry: You proposed this action, so someone else must approve it: ${describeApprovers(policy, approvers)}.`;
   if (verdict.reason === 'nobody') {
+    const leftOut = Object.entries(approvers.ineligible ?? {});
     const noCommander = policy.roles.includes('commander') && !approvers.roles.commander;
-    const ineligible = noCommander ? approvers.ineligibleCommander : undefined;
-    const why = ineligible
-      ? `the commander when this was proposed, ${INELIGIBLE(ineligible)}; and nobody else the policy names could approve it`
+    const why = leftOut.length
+      ? `${leftOut.map(([r, u]) => `${roleName(r)} when this was proposed, ${INELIGIBLE(r, u)}`).join('; ')}; and nobody else the policy names could approve it`
       : noCommander
         ? 'the incident had no commander when this was proposed, and nobody else the policy names could approve it'
         : 'nobody the policy names could approve it when it was proposed';
-    const fix = ineligible
-      ? 'Hand command to someone eligible (`/incident role commander @someone`), then '
+    const fix = leftOut.length
+      ? `Someone eligible for command must hold ${orList(leftOut.map(([r]) => (r === 'commander' ? 'command' : `*${r}*`)))} (${leftOut.map(([r]) => `\`/incident role ${r} @someone\``).join(', ')}, run by someone eligible or an approver the policies name), then `
       : noCommander
         ? "Take command first (the card's *I'll take command* button, or `/incident role commander @someone` by someone allowed to), then "
         : 'Add approvers to the action policy in firebreak.yml, or ';

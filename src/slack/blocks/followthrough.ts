@@ -2,33 +2,33 @@ import { backendLabel, incidentLabel, type Incident } from '../../domain/inciden
 import type { OnCallPerson } from '../../domain/oncall.js';
 import type { Block } from '../../ports/chat.js';
 import type { Followup, Page } from '../../ports/followthrough-store.js';
-import { Actions, FormBlocks, INPUT, Markers, Views } from '../ids.js';
+import { Actions, FormBlocks, INPUT, Markers, Views, personText } from '../ids.js';
 import { actions, context, escapeText, header, plain, section, time, user } from './common.js';
 
 /** Pages, update reminders and follow-ups as Slack messages. Everything a person typed is escaped. */
 
 export function pagePosted(p: Page, incident: Incident): { text: string; blocks: Block[] } {
   const msg = p.message ? `: ${escapeText(p.message)}` : '';
-  const text = `:rotating_light: Paged *${escapeText(p.targetName)}* for ${incidentLabel(incident)} (requested by ${user(p.pagedBy)})${msg}`;
+  const text = `:rotating_light: Paged *${personText(p.targetName)}* for ${incidentLabel(incident)} (requested by ${user(p.pagedBy)})${msg}`;
   const ctx = [`paged ${time(p.sentAt ?? p.createdAt)}`];
-  if (p.ackedAt) ctx.push(`:white_check_mark: acknowledged by ${acker(p.ackedBy)} ${time(p.ackedAt)}`);
+  if (p.ackedAt) ctx.push(`:white_check_mark: acknowledged by ${acker(p)} ${time(p.ackedAt)}`);
   return { text, blocks: [section(text, Markers.page(p.targetKey)), context(ctx.join(' · '))] };
 }
 
-/** Who acknowledged: a Slack id becomes a mention; a name from the paging source is escaped text. */
-function acker(by: string | null): string {
-  if (!by) return 'someone (the source did not say who)';
-  return /^[UW][A-Z0-9]{2,}$/.test(by) ? user(by) : escapeText(by);
+/** Who acknowledged: the Slack user the bot resolved as a mention; else the source's name, as text. */
+function acker(p: Page): string {
+  if (p.ackedByUser) return user(p.ackedByUser);
+  return p.ackedByName ? escapeText(p.ackedByName) : 'someone (the source did not say who)';
 }
 
 /** Said in the incident channel when a paged person acknowledges. */
 export function pageAcknowledged(p: Page): { text: string; blocks: Block[] } {
-  const text = `:white_check_mark: ${acker(p.ackedBy)} acknowledged the page to *${escapeText(p.targetName)}*${p.ackedAt ? ` at ${time(p.ackedAt)}` : ''}.`;
+  const text = `:white_check_mark: ${acker(p)} acknowledged the page to *${personText(p.targetName)}*${p.ackedAt ? ` at ${time(p.ackedAt)}` : ''}.`;
   return { text, blocks: [section(text, Markers.pageAck(p.targetKey))] };
 }
 
 export function pageFailed(p: Page, why: string): string {
-  return `:warning: Paging *${escapeText(p.targetName)}* failed: ${escapeText(why)}. Page them another way.`;
+  return `:warning: Paging *${personText(p.targetName)}* failed: ${escapeText(why)}. Page them another way.`;
 }
 
 export function pageModal(i: Incident, targets: string[]): Block {

@@ -41,7 +41,7 @@ export function incidentCard(
     ]),
   ];
   if (i.description) blocks.push(section(clip(escapeText(i.description), 2900)));
-  const ctx = [`Declared ${time(i.createdAt)} by ${user(i.declaredBy)}`, `origin: ${escapeText(i.origin)}${i.source ? ` (${escapeText(i.source)})` : ''}`];
+  const ctx = [`Declared ${time(i.createdAt)} by ${user(i.declaredBy)}`, originText(i)];
   if (roleLines.length) ctx.push(roleLines.join(' · '));
   if (i.alertCount > 0) ctx.push(`:rotating_light: ${i.alertCount} alert${i.alertCount === 1 ? '' : 's'}`);
   if (opts.backendUrl ?? i.backendUrl) ctx.push(link(opts.backendUrl ?? i.backendUrl, `Open in ${backendLabel(i.backend)}`));
@@ -117,9 +117,7 @@ export function announcement(
         ['Commander', user(roles.commander ?? i.commanderId)],
         ['Channel', channelLink(i.channelId, i.channelName)],
       ]),
-      context(
-        `origin: ${escapeText(i.origin)}${i.source ? ` (${escapeText(i.source)})` : ''} · declared ${time(i.createdAt)}${i.backendUrl ? ` · ${link(i.backendUrl, backendLabel(i.backend))}` : ''}`,
-      ),
+      context(`${originText(i)} · declared ${time(i.createdAt)}${i.backendUrl ? ` · ${link(i.backendUrl, backendLabel(i.backend))}` : ''}`),
       // An open incident without a channel says why, and offers one (opened by the resumable declare flow).
       ...(!closed && !i.channelId && opts.noChannelReason
         ? [
@@ -139,10 +137,15 @@ export function announcement(
   };
 }
 
+/** "origin: incident.io", "origin: alert (datadog)": a backend by its display name, the source only when it says more. */
+function originText(i: Pick<Incident, 'origin' | 'source'>): string {
+  return `origin: ${escapeText(backendLabel(i.origin))}${i.source && i.source !== i.origin ? ` (${escapeText(i.source)})` : ''}`;
+}
+
 /** Why an incident created outside Slack got no channel (null when it should have one). */
 export function noChannelReason(i: Incident, minSeverity: string, below: boolean): string | null {
   if (i.channelId || !below) return null;
-  return `incidents ${i.origin === 'alert' ? 'opened by alerts' : `created in ${i.origin}`} get one automatically from *${minSeverity}* up (\`announce.auto_channel_min_severity\`), and this one is ${i.severity}.`;
+  return `incidents ${i.origin === 'alert' ? 'opened by alerts' : `created in ${backendLabel(i.origin)}`} get one automatically from *${minSeverity}* up (\`announce.auto_channel_min_severity\`), and this one is ${i.severity}.`;
 }
 
 const severityOptions = SEVERITIES.map((s) => ({ text: plain(`${s}`), value: s }));

@@ -58,6 +58,7 @@ export function backendChangeNote(backend: string, before: BackendFields, after:
   if (after.status !== before.status) changes.push(`status → *${after.status}*`);
   if (after.severity !== before.severity) changes.push(`severity → *${after.severity}*`);
   if (after.title !== before.title) changes.push(`title → “${escapeText(after.title)}”`);
+  if (after.private && !before.private) changes.push('made *private*');
   return `Updated in ${backend}: ${changes.join(', ')}`;
 }
 
@@ -70,4 +71,5 @@ interface BackendFields {
   status: IncidentStatus;
   severity: Severity;
   title: string;
+  private: boolean;
 }

@@ -4,7 +4,6 @@ import { declareDraft } from '../../services/declare.js';
 import { declareReply } from '../blocks/incident.js';
 import { openChannelLater } from '../../services/declare.js';
 import { assignRole, requireIncident } from '../../services/lifecycle.js';
-import { approvesAsCommander } from '../../services/approvals.js';
 import { postSummary } from '../../services/summaries.js';
 import { requestSplitOut } from '../../services/storms.js';
 import { roleModal, resolveModal, severityModal, statusModal } from '../blocks/incident.js';
@@ -36,10 +35,10 @@ export function registerActions(app: App, deps: Deps): void {
       return;
     }
     await assignRole(deps, incidentId, 'commander', body.user.id, body.user.id);
+    // Taking command is refused to anyone not eligible when eligibility is configured, so whoever
+    // gets here approves as commander.
     await tell(
-      (await approvesAsCommander(deps, body.user.id))
-        ? ':white_check_mark: You are now the commander. Actions proposed from now on can be approved by you (proposals made earlier keep the approvers they had).'
-        : ':white_check_mark: You are now the commander. You are not eligible for command (`approvals.eligible_commanders` in firebreak.yml, or the `responders` when that is unset), so the role does not let you approve risky actions: hand command to someone eligible for that.',
+      ':white_check_mark: You are now the commander. Actions proposed from now on can be approved by you (proposals made earlier keep the approvers they had).',
     );
   });
 

@@ -161,6 +161,7 @@ describe('incident.io adapter against the fake', () => {
           summary: 'p99 over 2 s',
           status: 'investigating',
           severity: sev,
+          severityMatches: [sev],
           url: ref.url,
           private: sev === 'high',
           updatedAt: 'string',
@@ -187,6 +188,24 @@ describe('incident.io adapter against the fake', () => {
     assert.equal((await unlimited.fetchIncident(ref.backendId))?.backendId, ref.backendId);
     assert.equal(fake.calls({ route: 'GET /v2/incidents/{id}' }).filter((c) => c.status === 429).length, 1);
     assert.equal(t.sleeps.length, 1);
+  });
+
+  test('fetchIncident in a workspace of six severities: the two least severe read as low, and the severity list is read once', async () => {
+    const six = await startFakeIncidentIo({ now: () => t.now, severities: ['Info', 'Minor', 'Moderate', 'Major', 'Critical', 'Catastrophic'] });
+    try {
+      const b = createIncidentIoBackend({ apiKey: 'incidentio-test-key', baseUrl: six.url, sleep, now: () => t.now, random: () => 0.5, timeoutMs: 1000 });
+      const ref = await b.createIncident(input({ severity: 'low' }));
+      assert.equal(six.severities().find((s) => s.id === six.incidents().at(-1)!.severity_id)?.name, 'Moderate', 'our low is its fourth worst');
+      const read: (string | null | undefined)[] = [];
+      for (const name of ['Info', 'Minor', 'Moderate', 'Major', 'Catastrophic']) {
+        await six.changeInUi(ref.backendId, { severity: name });
+        read.push((await b.fetchIncident(ref.backendId))?.severity);
+      }
+      assert.deepEqual(read, ['low', 'low', 'low', 'medium', 'critical']);
+      assert.equal(six.calls({ route: 'GET /v1/severities' }).length, 1, 'one severity list for the create and every lookup');
+    } finally {
+      await six.close();
+    }
   });
 
   test('fetchIncident: a private incident is null to a key that may not view private incidents (the fake answers 404, as for an unknown id)', async () => {

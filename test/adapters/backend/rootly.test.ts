@@ -59,27 +59,6 @@ describe('Rootly adapter against the fake', () => {
     );
   });
 
-  test('fetchIncident reads GET /v1/incidents/{id} into our terms; an unknown id is null', async () => {
-    const b = make();
-    const ref = await b.createIncident(input({ severity: 'high', private: true, title: 'Fetched in Rootly' }));
-    await b.transition({ firebreakId: `fb-${n}`, backendId: ref.backendId }, 'mitigated', 'rolled back');
-    const snap = await b.fetchIncident(ref.backendId);
-    assert.deepEqual(
-      { ...snap, updatedAt: typeof snap?.updatedAt },
-      {
-        backendId: ref.backendId,
-        title: 'Fetched in Rootly',
-        summary: snap?.summary ?? null,
-        status: 'mitigated',
-        severity: 'high',
-        url: ref.url,
-        private: true,
-        updatedAt: 'string',
-      },
-    );
-    assert.equal(await b.fetchIncident('no-such-incident'), null);
-  });
-
   test('create sends the severity_id of the matching Rootly severity, for each severity, and lists severities once', async () => {
     const b = make();
     const before = fake.calls({ route: 'GET /v1/severities' }).length;

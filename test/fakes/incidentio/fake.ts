@@ -139,6 +139,8 @@ export interface FakeIncidentIoOptions {
   closeWithoutPostIncident?: boolean;
   /** The key may view private incidents; default true. */
   viewPrivate?: boolean;
+  /** The workspace's severities, least severe first (rank 1, 2, ...); default Minor, Major, Critical, Catastrophic. */
+  severities?: string[];
   /** incident.io's own Slack app is installed (it makes a channel for each standard incident); default true. */
   slackApp?: boolean;
   /** Users (matched by Slack id), escalation paths, and schedules whose entries name users by id. */
@@ -191,12 +193,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
   const now = opts.now ?? Date.now;
   const spec = opts.specValidation === false ? null : loadSpecValidator('incidentio-openapi.json');
   const ts = '2026-01-01T00:00:00Z';
-  const severities = [
-    { id: randomUUID(), name: 'Minor', rank: 1 },
-    { id: randomUUID(), name: 'Major', rank: 2 },
-    { id: randomUUID(), name: 'Critical', rank: 3 },
-    { id: randomUUID(), name: 'Catastrophic', rank: 4 },
-  ];
+  const severities = (opts.severities ?? ['Minor', 'Major', 'Critical', 'Catastrophic']).map((name, k) => ({ id: randomUUID(), name, rank: k + 1 }));
   const statuses = [
     { id: randomUUID(), name: 'Triage', rank: 0, category: 'triage' },
     { id: randomUUID(), name: 'Investigating', rank: 1, category: 'live' },

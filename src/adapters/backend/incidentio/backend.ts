@@ -14,7 +14,7 @@ import type {
 import { createHttpClient, TransportError, type HttpRequest, type HttpResponse } from '../../http/client.js';
 import { silentLogger, transportToBackendError, type VendorClientOptions } from '../../http/common.js';
 import { createTokenBucketLimiter } from '../../http/token-bucket.js';
-import { historyCursor, historyPage, toHistoryRecord, toStatus } from './history.js';
+import { historyCursor, historyPage, severityFromRank, toHistoryRecord, toStatus } from './history.js';
 
 /**
  * incident.io (v1 catalogue endpoints, v2 incidents) behind the IncidentBackend port.
@@ -38,6 +38,7 @@ export interface IncidentIoSummary {
 export interface IncidentIoBackend extends IncidentBackend {
   readonly name: 'incidentio';
   listIncidents(filter?: Record<string, string>): AsyncGenerator<IncidentIoSummary>;
+  fetchIncident(backendId: string): Promise<BackendIncidentSnapshot | null>;
 }
 
 const BACKEND = 'incidentio';
@@ -62,7 +63,7 @@ const incidentShown = z.looseObject({
     permalink: z.string().optional(),
     visibility: z.enum(['public', 'private']),
     incident_status: z.looseObject({ name: z.string(), category: z.string() }),
-    severity: z.looseObject({ id: z.string() }).optional(),
+    severity: z.looseObject({ id: z.string(), rank: z.number() }).optional(),
     updated_at: z.string().optional(),
   }),
 });
@@ -124,10 +125,10 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
   });
 
   const urls = new Map<string, string>();
-  let severityMap: Map<Severity, string> | null = null;
+  /** The workspace's severities, worst first (higher rank = worse); read once, again only for one not in it. */
+  let severityList: z.infer<typeof severityV1>[] | null = null;
   let statuses: z.infer<typeof statusV1>[] | null = null;
   let roles: z.infer<typeof roleV2>[] | null = null;
-  let severityRanks: number[] | null = null;
 
   async function call<T extends z.ZodType>(req: HttpRequest, schema: T, what: string): Promise<z.infer<T>> {
     let res: HttpResponse;
@@ -148,23 +149,24 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
     return parsed.data;
   }
 
+  async function severities(reload = false): Promise<z.infer<typeof severityV1>[]> {
+    if (!severityList || reload) {
+      const r = await call({ method: 'GET', path: '/v1/severities' }, z.looseObject({ severities: z.array(severityV1) }), 'the severity list');
+      severityList = [...r.severities].sort((a, b) => b.rank - a.rank);
+    }
+    return severityList;
+  }
+
+  /**
+   * incident.io's severity for ours: ours in order critical..low take the highest ranks; a workspace
+   * with fewer than four severities maps the rest onto its least severe one. `severityFromRank` is
+   * the way back.
+   */
   async function severityId(sev: Severity): Promise<string> {
-    const load = async () => {
-      const { severities } = await call({ method: 'GET', path: '/v1/severities' }, z.looseObject({ severities: z.array(severityV1) }), 'the severity list');
-      // Higher rank = worse. Ours in order critical..low take the highest ranks; a workspace with fewer
-      // than four severities maps the rest onto its least severe one.
-      const byRank = [...severities].sort((a, b) => b.rank - a.rank);
-      const m = new Map<Severity, string>();
-      SEVERITIES.forEach((s, i) => {
-        const hit = byRank[Math.min(i, byRank.length - 1)];
-        if (hit) m.set(s, hit.id);
-      });
-      return m;
-    };
-    if (!severityMap?.has(sev)) severityMap = await load();
-    const id = severityMap.get(sev);
-    if (!id) throw new BackendError('backend.validation', 'incident.io has no severities configured', { backend: BACKEND, field: 'severity_id' });
-    return id;
+    const list = severityList?.length ? severityList : await severities(true);
+    const hit = list[Math.min(SEVERITIES.indexOf(sev), list.length - 1)];
+    if (!hit) throw new BackendError('backend.validation', 'incident.io has no severities configured', { backend: BACKEND, field: 'severity_id' });
+    return hit.id;
   }
 
   async function statusId(to: IncidentStatus): Promise<string> {
@@ -216,14 +218,19 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
     return hit.id;
   }
 
-  /** Ours for an incident.io severity id: the inverse of `severityId` (so our own change reads back unchanged). */
-  async function severityOf(id: string): Promise<Severity | null> {
-    const find = () => SEVERITIES.find((s) => severityMap?.get(s) === id) ?? null;
-    const hit = find();
-    if (hit) return hit;
-    severityMap = null; // a severity added since the list was read: read it again, once
-    await severityId('critical');
-    return find();
+  /**
+   * Ours for an incident.io severity, by its rank among the workspace's: every one `severityId`
+   * sends as it (several in a workspace with fewer severities than ours), else the one
+   * `severityFromRank` reads it as; none for a severity not in the list even read again.
+   */
+  async function severitiesOf(rank: number): Promise<Severity[]> {
+    let list = await severities();
+    if (!list.some((s) => s.rank === rank)) list = await severities(true); // added since the list was read
+    const at = list.findIndex((s) => s.rank === rank);
+    if (at < 0) return [];
+    const sent = SEVERITIES.filter((_, k) => Math.min(k, list.length - 1) === at);
+    const ranks = list.map((s) => s.rank);
+    return sent.length ? sent : [severityFromRank(rank, ranks)];
   }
 
   const assignee = (u: BackendUser) => (u.slackUserId ? { slack_user_id: u.slackUserId } : { email: u.email ?? '' });
@@ -362,12 +369,14 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
       }
       const i = res.incident;
       if (i.permalink) urls.set(i.id, i.permalink);
+      const matches = i.severity ? await severitiesOf(i.severity.rank) : [];
       return {
         backendId: i.id,
         title: i.name.trim() || null,
         summary: i.summary?.trim() || null,
         status: toStatus(i.incident_status),
-        severity: i.severity ? await severityOf(i.severity.id) : null,
+        severity: matches[0] ?? null,
+        severityMatches: matches,
         url: i.permalink ?? null,
         private: i.visibility === 'private',
         updatedAt: i.updated_at ?? null,
@@ -377,10 +386,7 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
     async listIncidentHistory(req) {
       const parsed = req.cursor ? historyCursor.safeParse(JSON.parse(req.cursor)) : null;
       const cur = parsed?.success ? parsed.data : { since: req.updatedSince.toISOString().slice(0, 10), after: null };
-      if (!severityRanks) {
-        const { severities } = await call({ method: 'GET', path: '/v1/severities' }, z.looseObject({ severities: z.array(severityV1) }), 'the severity list');
-        severityRanks = severities.map((s) => s.rank);
-      }
+      const ranks = (await severities()).map((s) => s.rank);
       const size = Math.min(250, Math.max(1, req.pageSize));
       const page = await call(
         {
@@ -394,7 +400,6 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
       const after = page.pagination_meta?.after;
       // Done on a missing cursor, an empty page or a cursor that did not move (defensive: no loops).
       const done = !after || page.incidents.length === 0 || after === cur.after;
-      const ranks = severityRanks;
       return {
         incidents: page.incidents.map((i) => toHistoryRecord(i, ranks)).filter((r) => r !== null),
         next: done ? null : JSON.stringify({ since: cur.since, after }),

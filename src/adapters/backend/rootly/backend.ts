@@ -2,16 +2,7 @@ import { z } from 'zod';
 import type { IncidentStatus } from '../../../domain/incident.js';
 import type { Severity } from '../../../domain/severity.js';
 import { BackendError } from '../../../errors.js';
-import type {
-  BackendAlert,
-  BackendCreateInput,
-  BackendIncidentRef,
-  BackendIncidentSnapshot,
-  BackendRef,
-  BackendUpdate,
-  BackendUser,
-  IncidentBackend,
-} from '../../../ports/backend.js';
+import type { BackendAlert, BackendCreateInput, BackendIncidentRef, BackendRef, BackendUpdate, BackendUser, IncidentBackend } from '../../../ports/backend.js';
 import { createHttpClient, TransportError, type HttpRequest, type HttpResponse } from '../../http/client.js';
 import { silentLogger, transportToBackendError, type VendorClientOptions, type CreateGuard } from '../../http/common.js';
 import { createTokenBucketLimiter } from '../../http/token-bucket.js';
@@ -27,7 +18,7 @@ import {
   userResource,
   workflowRunResponse,
 } from './schemas.js';
-import { historyCursor, historyIncident, historyPage, nextHistoryCursor, toHistoryRecord, toStatus } from './history.js';
+import { historyCursor, historyPage, nextHistoryCursor, toHistoryRecord } from './history.js';
 
 /**
  * Rootly (JSON:API) behind the IncidentBackend port. Every body follows rootly-openapi.json
@@ -52,11 +43,6 @@ export interface RootlyBackend extends IncidentBackend {
   /** All incidents matching `filter` (JSON:API `filter[...]` params), following `links.next`. */
   listIncidents(filter?: Record<string, string>): AsyncGenerator<RootlyIncidentSummary>;
 }
-
-/** `GET /v1/incidents/{id}`: the history fields plus the two a snapshot adds. */
-const shownIncident = historyIncident.extend({
-  attributes: historyIncident.shape.attributes.extend({ summary: z.string().nullish(), private: z.boolean().nullish() }),
-});
 
 const BACKEND = 'rootly';
 /** The created_at lookup: incidents created from LOOKUP_WINDOW_MS before our first attempt, at most this many pages. */
@@ -516,33 +502,6 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
 
     incidentUrl(ref: BackendRef): string | null {
       return urls.get(ref.backendId) ?? null;
-    },
-
-    async fetchIncident(backendId: string): Promise<BackendIncidentSnapshot | null> {
-      // Rootly's webhooks carry the whole incident, so the events never need this; it is here for the port.
-      let res: { data: z.infer<typeof shownIncident> };
-      try {
-        res = await call(
-          { method: 'GET', path: `/v1/incidents/${encodeURIComponent(backendId)}` },
-          z.looseObject({ data: shownIncident }),
-          'the incident lookup',
-        );
-      } catch (err) {
-        if (err instanceof BackendError && err.code === 'backend.not_found') return null;
-        throw err;
-      }
-      const a = res.data.attributes;
-      if (a.url) urls.set(res.data.id, a.url);
-      return {
-        backendId: res.data.id,
-        title: a.title?.trim() || null,
-        summary: a.summary?.trim() || null,
-        status: toStatus(a.status),
-        severity: a.severity?.data?.attributes.severity ?? null,
-        url: a.url ?? null,
-        private: a.private === true,
-        updatedAt: a.updated_at,
-      };
     },
 
     async listIncidentHistory(req) {
