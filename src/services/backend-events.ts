@@ -73,6 +73,8 @@ const RootlyIncident = z.looseObject({
   status: z.string().nullish(),
   url: z.string().nullish(),
   updated_at: z.string().nullish(),
+  /** Rootly's `private` (irreversible there): announced without details, no channel of ours. */
+  private: z.boolean().nullish(),
   severity: z.union([z.looseObject({ severity: z.string().nullish(), slug: z.string().nullish(), name: z.string().nullish() }), z.string()]).nullish(),
   labels: z.union([z.record(z.string(), z.unknown()), z.array(z.looseObject({ key: z.string(), value: z.unknown() }))]).nullish(),
 });
@@ -124,6 +126,8 @@ export function parseRootlyEvent(body: unknown): ParsedBackendEvent {
         severity: rootlySeverity(d.severity),
         url: d.url ?? null,
         firebreakId: rootlyLabel(d.labels, 'firebreak_id'),
+        // Only a `true` counts: an event without the field (or `false`) never makes a private one public.
+        ...(d.private === true ? { private: true } : {}),
       },
     },
   };

@@ -189,6 +189,65 @@ describe('Rootly webhooks', () => {
     }
   });
 
+  test('a private incident created in Rootly: announced without its title or summary, no channel of ours, and later events keep it private', async () => {
+    const h = await buildHarness();
+    try {
+      const created = fixture('rootly-incident-created.json');
+      created.data.private = true;
+      created.data.title = 'Credential stuffing on the admin console';
+      created.data.summary = 'Attacker IPs in the WAF log';
+      await rootly(h, created);
+      await h.drain();
+      const [incident] = await h.store.listOpenIncidents();
+      assert.equal(incident!.private, true);
+      assert.equal(incident!.channelId, null, 'no channel of ours: its members are chosen in Rootly');
+      assert.equal(h.chat.channels.size, 0);
+      const shown = JSON.stringify(h.chat.announcements());
+      assert.equal(h.chat.announcements().length, 1);
+      assert.doesNotMatch(shown, /Credential stuffing|Attacker IPs/);
+      assert.match(shown, /private incident/);
+
+      // Renamed there: the announcement still shows nothing of it.
+      const renamed = fixture('rootly-incident-mitigated.json');
+      renamed.event = { id: 'evt-private-renamed', type: 'incident.updated', issued_at: new Date(h.clock.now().getTime() + 60_000).toISOString() };
+      renamed.data.id = created.data.id;
+      renamed.data.private = true;
+      renamed.data.status = 'started';
+      renamed.data.title = 'Admin console takeover attempt';
+      h.clock.advance(120_000);
+      await rootly(h, renamed);
+      await h.drain();
+      const everything = JSON.stringify([h.chat.posts, h.chat.updates]);
+      assert.doesNotMatch(everything, /Credential stuffing|Attacker IPs|takeover/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a public Rootly incident made private there is mirrored as private: its new title stays out of the announcement', async () => {
+    const h = await buildHarness();
+    try {
+      await rootly(h, fixture('rootly-incident-created.json'));
+      await h.drain();
+      const [incident] = await h.store.listOpenIncidents();
+      assert.equal(incident!.private, false);
+      const updated = fixture('rootly-incident-mitigated.json');
+      updated.event = { id: 'evt-made-private', type: 'incident.updated', issued_at: new Date(h.clock.now().getTime() + 60_000).toISOString() };
+      updated.data.private = true;
+      updated.data.status = 'started';
+      updated.data.title = 'Breach of the card vault';
+      h.clock.advance(120_000);
+      await rootly(h, updated);
+      await h.drain();
+      assert.equal((await h.store.getIncident(incident!.id))!.private, true);
+      const announce = h.chat.announcements()[0]!;
+      const shown = JSON.stringify(h.chat.updates.filter((u) => u.ts === announce.ts));
+      assert.doesNotMatch(shown, /Breach of the card vault/);
+    } finally {
+      await h.close();
+    }
+  });
+
   test('a stale event (issued before our last change) does not undo it', async () => {
     const h = await buildHarness();
     try {
