@@ -372,8 +372,11 @@ async function fetchedEvent(deps: Deps, ev: BackendEvent): Promise<BackendEvent 
 
 async function findIncident(deps: Deps, ev: BackendEvent): Promise<Incident | null> {
   if (ev.incident.firebreakId) {
+    // The label is only a hint: anyone in Rootly can put it on any incident. It identifies ours
+    // only while ours has no backend id yet (the create's answer not recorded), and then only from
+    // the backend it was declared in; otherwise the backend id decides.
     const byLabel = await deps.store.getIncident(ev.incident.firebreakId);
-    if (byLabel) return byLabel;
+    if (byLabel?.backendId === ev.incident.backendId || (byLabel && byLabel.backendId === null && byLabel.backend === ev.source)) return byLabel;
   }
   return (
     (await deps.store.findIncidentByBackendId(ev.source, ev.incident.backendId)) ??

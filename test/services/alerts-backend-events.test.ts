@@ -114,6 +114,55 @@ describe('Rootly webhooks', () => {
     }
   });
 
+  test("another Rootly incident carrying our incident's firebreak_id label does not change ours (labels are editable by anyone in Rootly)", async () => {
+    const s = await openTestSqliteStore();
+    const created: { firebreakId: string; backendId: string }[] = [];
+    const h = await buildHarness({ store: s.store, backend: fakeRootlyBackend(s.store, created) });
+    try {
+      const { incident } = await declareIncident(h.deps, {
+        title: 'Checkout API 500s',
+        severity: 'critical',
+        description: '',
+        services: [],
+        private: false,
+        commanderId: 'U0ALICE01',
+        declaredBy: 'U0ALICE01',
+        origin: 'slack',
+        dedupeKey: 'view:V-label',
+        channel: 'always',
+      });
+      await h.drain();
+      assert.equal((await h.store.getIncident(incident.id))!.backendId, created[0]!.backendId);
+      // Someone in Rootly labels an unrelated incident with our id, renames and resolves it there.
+      const forged = fixture('rootly-incident-mitigated.json');
+      forged.event = { id: 'evt-forged-label', type: 'incident.resolved', issued_at: new Date(h.clock.now().getTime() + 60_000).toISOString() };
+      forged.data.id = 'rootly-someone-elses';
+      forged.data.status = 'resolved';
+      forged.data.title = 'Nothing to see here';
+      forged.data.labels = { firebreak_id: incident.id };
+      h.clock.advance(120_000);
+      await rootly(h, forged);
+      await h.drain();
+      const after = (await h.store.getIncident(incident.id))!;
+      assert.deepEqual({ status: after.status, title: after.title }, { status: 'investigating', title: 'Checkout API 500s' });
+      assert.ok(!h.chat.posts.some((p) => /Updated in Rootly/.test(p.text)), 'nothing said in its channel');
+
+      // A new Rootly incident with our label is its own incident, announced as usual (not hidden as "ours").
+      const other = fixture('rootly-incident-created.json');
+      other.event.id = 'evt-forged-created';
+      other.data.id = 'rootly-new-with-our-label';
+      other.data.title = 'Queue backlog in eu-west';
+      other.data.labels = { firebreak_id: incident.id };
+      await rootly(h, other);
+      await h.drain();
+      const open = await h.store.listOpenIncidents();
+      assert.deepEqual(open.map((i) => i.title).sort(), ['Checkout API 500s', 'Queue backlog in eu-west']);
+    } finally {
+      await h.close();
+      await s.cleanup();
+    }
+  });
+
   test('a created webhook that outruns our own declare flow waits for it instead of announcing a duplicate', async () => {
     const s = await openTestSqliteStore();
     const created: { firebreakId: string; backendId: string }[] = [];
