@@ -479,11 +479,14 @@ async function ensureChannel(deps: Deps, flowId: string, incident: Incident): Pr
         return await deps.chat.createChannel(name, incident.private);
       } catch (err) {
         if (!(err instanceof ChatError) || err.slackError !== 'name_taken') throw err;
-        // Ours from a run that died after Slack created it but before we recorded it? Adopt it.
+        // Ours from a run that died after Slack created it but before we recorded it? Adopt it, but
+        // only a channel the bot created, as private as the incident: the earlier attempt may never
+        // have reached Slack, and anyone may have made a channel of this name since (the template
+        // is no secret). A private incident's card in someone's public channel would leak it.
         const existing = await deps.chat.findChannelByName(name);
-        if (existing) {
+        if (existing && resumed && existing.creator === deps.chat.botUserId() && existing.isPrivate === incident.private) {
           const holder = await deps.store.findIncidentByChannel(existing.id);
-          if (!holder && resumed) return existing;
+          if (!holder) return { id: existing.id, name: existing.name };
         }
       }
     }

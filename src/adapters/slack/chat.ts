@@ -235,14 +235,17 @@ export class SlackChat implements Chat {
   async findChannelByName(name: string) {
     let cursor: string | undefined;
     for (let page = 0; page < 20; page++) {
-      const r = await this.call<WebAPICallResult & { channels?: { id: string; name: string }[] }>('conversations.list', {
-        limit: 1000,
-        types: 'public_channel,private_channel',
-        exclude_archived: true,
-        ...(cursor ? { cursor } : {}),
-      });
+      const r = await this.call<WebAPICallResult & { channels?: { id: string; name: string; creator?: string; is_private?: boolean }[] }>(
+        'conversations.list',
+        {
+          limit: 1000,
+          types: 'public_channel,private_channel',
+          exclude_archived: true,
+          ...(cursor ? { cursor } : {}),
+        },
+      );
       const hit = r.channels?.find((c) => c.name === name);
-      if (hit) return { id: hit.id, name: hit.name };
+      if (hit) return { id: hit.id, name: hit.name, creator: hit.creator ?? null, isPrivate: hit.is_private === true };
       cursor = r.response_metadata?.next_cursor || undefined;
       if (!cursor) break;
     }
