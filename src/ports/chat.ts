@@ -57,7 +57,8 @@ export interface Chat {
   /** Replies in a thread, oldest first (the parent excluded). */
   replies(channelId: string, threadTs: string): Promise<ChatMessage[]>;
   listBookmarks(channelId: string): Promise<{ title: string; link: string }[]>;
-  userInfo(userId: string): Promise<{ id: string; name: string; email: string | null; isBot: boolean } | null>;
+  /** `deleted`: a deactivated account (Slack keeps its id). */
+  userInfo(userId: string): Promise<{ id: string; name: string; email: string | null; isBot: boolean; deleted?: boolean } | null>;
   /** The Slack user id with this email, or null (users.lookupByEmail; scope users:read.email). */
   lookupByEmail(email: string): Promise<string | null>;
   /** Members of a Slack user group (for approval policies naming a group). */

@@ -437,10 +437,18 @@ export class SlackChat implements Chat {
   async userInfo(userId: string) {
     try {
       const r = await this.call<
-        WebAPICallResult & { user?: { id: string; name?: string; real_name?: string; is_bot?: boolean; profile?: { email?: string; real_name?: string } } }
+        WebAPICallResult & {
+          user?: { id: string; name?: string; real_name?: string; is_bot?: boolean; deleted?: boolean; profile?: { email?: string; real_name?: string } };
+        }
       >('users.info', { user: userId });
       const u = r.user!;
-      return { id: u.id, name: u.real_name ?? u.profile?.real_name ?? u.name ?? u.id, email: u.profile?.email ?? null, isBot: !!u.is_bot };
+      return {
+        id: u.id,
+        name: u.real_name ?? u.profile?.real_name ?? u.name ?? u.id,
+        email: u.profile?.email ?? null,
+        isBot: !!u.is_bot,
+        deleted: u.deleted === true,
+      };
     } catch (err) {
       if (err instanceof ChatError && err.slackError === 'user_not_found') return null;
       throw err;
