@@ -244,7 +244,8 @@ function roleRefusalReason(verdict: Exclude<RoleAuthority, { ok: true }>): strin
  * When Slack cannot be asked, nobody is refused on this ground.
  */
 export async function notAPerson(deps: Deps, userId: string): Promise<string | null> {
-  if (userId === deps.chat.botUserId()) return 'is an app, not a person';
+  // Slackbot's users.info says is_bot: false; it is no person either.
+  if (userId === deps.chat.botUserId() || userId === 'USLACKBOT') return 'is an app, not a person';
   const u = await deps.chat.userInfo(userId).catch(() => null);
   if (u?.isBot) return 'is an app, not a person';
   if (u?.deleted) return 'is a deactivated account';
