@@ -73,8 +73,8 @@ const RootlyIncident = z.looseObject({
   status: z.string().nullish(),
   url: z.string().nullish(),
   updated_at: z.string().nullish(),
-  /** Rootly's `private` (irreversible there): announced without details, no channel of ours. */
-  private: z.boolean().nullish(),
+  /** Rootly's `private` (irreversible there): announced without details, no channel of ours. Anything but a boolean counts as absent. */
+  private: z.boolean().nullish().catch(null),
   severity: z.union([z.looseObject({ severity: z.string().nullish(), slug: z.string().nullish(), name: z.string().nullish() }), z.string()]).nullish(),
   labels: z.union([z.record(z.string(), z.unknown()), z.array(z.looseObject({ key: z.string(), value: z.unknown() }))]).nullish(),
 });
