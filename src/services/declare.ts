@@ -17,7 +17,7 @@ import {
   wantsChannel as wantsOwnChannel,
 } from './incident-views.js';
 import { defineJob, PermanentJobError } from './jobs.js';
-import { afterHandOver, step, stepWithIntent } from './steps.js';
+import { afterHandOver, step, stepWithIntent, type StepRun } from './steps.js';
 import { briefJob, postBriefAfterCard } from './summaries.js';
 import { runbookAutoStartJob } from './runbooks.js';
 
@@ -88,6 +88,16 @@ export const declareFlowJob = defineJob({
 export const declareJobs = [declareFlowJob];
 
 /**
+ * What `declareIncident` just wrote (the record, its roles), for the run of the flow it starts in
+ * this process at once: `enqueue(..., { here: true })` calls the job's handler, up to its first
+ * await, before it returns, and that run takes this instead of reading both back, and looks up none
+ * of its steps (none can be recorded for an incident that did not exist a moment ago). Removed once
+ * `enqueue` returns: a run that starts later (a retry, a claim after a crash, another replica, a
+ * queue with no free slot here) reads the store as ever.
+ */
+const justDeclared = new Map<string, { incident: Incident; roles: Record<string, string> }>();
+
+/**
  * Record the incident (idempotent on `dedupeKey`) and start its resumable flow. Returns as soon as
  * the record is durable: the channel, card, backend record and announcement follow in the flow.
  */
@@ -129,7 +139,12 @@ export async function declareIncident(deps: Deps, input: DeclareInput): Promise<
   deps.metrics.incidents.inc({ origin: incident.origin, severity: incident.severity });
   // Started here at once (no claim a loop turn later): the channel is the first thing every
   // declaration waits for.
-  await deps.jobs.enqueue(declareFlowJob, { incidentId: incident.id, channel: input.channel, notify: input.notify ?? null }, { here: true });
+  justDeclared.set(incident.id, { incident, roles: incident.commanderId ? { commander: incident.commanderId } : {} });
+  try {
+    await deps.jobs.enqueue(declareFlowJob, { incidentId: incident.id, channel: input.channel, notify: input.notify ?? null }, { here: true });
+  } finally {
+    justDeclared.delete(incident.id);
+  }
   return { incident, created };
 }
 
@@ -274,7 +289,13 @@ export async function openChannelLater(deps: Deps, incidentId: string, userId: s
  */
 export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<void> {
   const flowId = declareFlowId(payload.incidentId);
-  const [initial, roles] = await Promise.all([deps.store.getIncident(payload.incidentId), deps.store.getRoles(payload.incidentId)]);
+  // Taken before the first await: only the run `declareIncident` starts finds it (see `justDeclared`).
+  const handed = payload.openedBy ? undefined : justDeclared.get(payload.incidentId);
+  justDeclared.delete(payload.incidentId);
+  const how: StepRun = { fresh: !!handed };
+  const [initial, roles] = handed
+    ? [handed.incident, handed.roles]
+    : await Promise.all([deps.store.getIncident(payload.incidentId), deps.store.getRoles(payload.incidentId)]);
   if (!initial) return;
   const inc = initial;
   const wantsChannel = wantsOwnChannel(deps, inc, payload.channel);
@@ -292,16 +313,16 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   const cardOut = handedOver();
   const announceOut = handedOver();
 
-  const channelP = (wantsChannel ? ensureChannel(deps, flowId, inc, channelOut.sent) : Promise.resolve(null)).finally(channelOut.open);
+  const channelP = (wantsChannel ? ensureChannel(deps, flowId, inc, how, channelOut.sent) : Promise.resolve(null)).finally(channelOut.open);
   // incident.io attaches its record to our channel only at create (see its adapter): wait for it
   // there, and for the card, which goes first. The others' create goes as soon as the channel's has.
   const backendP =
     deps.backend.name === 'incidentio'
       ? channelP.then(async (ch) => {
           await cardOut.gate;
-          return ensureBackendRecord(deps, flowId, inc, ch);
+          return ensureBackendRecord(deps, flowId, inc, ch, how);
         })
-      : channelOut.gate.then(() => ensureBackendRecord(deps, flowId, inc, null));
+      : channelOut.gate.then(() => ensureBackendRecord(deps, flowId, inc, null, how));
   // The backend link as soon as it exists, for whatever is rendered after that.
   let backendRef: { backendId: string; url: string | null } | null = inc.backendId ? { backendId: inc.backendId, url: inc.backendUrl } : null;
   backendP.then(
@@ -328,7 +349,7 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
     .then(async (channel) => {
       if (!channel) return null;
       const shown = current(channel);
-      const card = await postIncidentCard(deps, flowId, { ...shown, channelId: channel.id }, roles, cardOut.sent);
+      const card = await postIncidentCard(deps, flowId, { ...shown, channelId: channel.id }, roles, cardOut.sent, how);
       return { card, linked: linked(card, shown) };
     })
     .finally(cardOut.open);
@@ -338,7 +359,7 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
         .then(async (channel) => {
           await cardOut.gate;
           const shown = current(channel);
-          const posted = await postAnnouncement(deps, flowId, shown, roles, payload.channel === 'auto' && !wantsChannel, announceOut.sent);
+          const posted = await postAnnouncement(deps, flowId, shown, roles, payload.channel === 'auto' && !wantsChannel, announceOut.sent, how);
           return { linked: linked(posted, shown) };
         })
         .finally(announceOut.open)
@@ -355,15 +376,27 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
     afterPosts.then(async (channel) => {
       if (!channel) return;
       await Promise.all([
-        step(deps, flowId, 'invite', async () => {
-          const users = [inc.declaredBy, inc.commanderId, payload.openedBy, ...deps.config.file.responders].filter((u): u is string => !!u);
-          await deps.chat.invite(channel.id, users);
-          return true;
-        }),
-        step(deps, flowId, 'topic', async () => {
-          await setIncidentTopic(deps, inc, channel.id, roles);
-          return true;
-        }),
+        step(
+          deps,
+          flowId,
+          'invite',
+          async () => {
+            const users = [inc.declaredBy, inc.commanderId, payload.openedBy, ...deps.config.file.responders].filter((u): u is string => !!u);
+            await deps.chat.invite(channel.id, users);
+            return true;
+          },
+          how,
+        ),
+        step(
+          deps,
+          flowId,
+          'topic',
+          async () => {
+            await setIncidentTopic(deps, inc, channel.id, roles);
+            return true;
+          },
+          how,
+        ),
       ]);
     }),
   );
@@ -373,10 +406,16 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
       if (!posted) return;
       const channel = (await channelP)!;
       await Promise.all([
-        step(deps, flowId, 'pin', async () => {
-          await deps.chat.pin(channel.id, posted.card.ts);
-          return true;
-        }),
+        step(
+          deps,
+          flowId,
+          'pin',
+          async () => {
+            await deps.chat.pin(channel.id, posted.card.ts);
+            return true;
+          },
+          how,
+        ),
         // The brief, if its job wrote it before the card was recorded (here or in an earlier run).
         postBriefAfterCard(deps, current(channel)),
       ]);
@@ -398,6 +437,7 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
         const url = ref.url;
         links.push(
           stepWithIntent(deps, flowId, 'bookmark', {
+            ...how,
             find: async () => ((await deps.chat.listBookmarks(channel.id)).some((b) => b.link === url) ? true : undefined),
             run: async () => {
               await deps.chat.addBookmark(channel.id, `${incidentLabel(inc)} in ${backendLabel(deps.backend.name)}`, url);
@@ -408,13 +448,19 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
       }
       if (deps.backend.name !== 'local') {
         links.push(
-          step(deps, flowId, 'backend.channel', async () => {
-            await deps.backend.updateIncident(
-              { firebreakId: inc.id, backendId: ref.backendId },
-              { slackChannel: { id: channel.id, name: channel.name, url: deps.chat.permalink(channel.id) } },
-            );
-            return true;
-          }),
+          step(
+            deps,
+            flowId,
+            'backend.channel',
+            async () => {
+              await deps.backend.updateIncident(
+                { firebreakId: inc.id, backendId: ref.backendId },
+                { slackChannel: { id: channel.id, name: channel.name, url: deps.chat.permalink(channel.id) } },
+              );
+              return true;
+            },
+            how,
+          ),
         );
       }
       await Promise.all(links);
@@ -427,17 +473,29 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   tasks.push(
     Promise.all([backendP, cardP]).then(async ([ref, card]) => {
       if (!ref.url || !card || card.linked) return;
-      await step(deps, flowId, 'views.linked', async () => {
-        await refreshIncidentViews(deps, inc.id, { card: true });
-        return true;
-      });
+      await step(
+        deps,
+        flowId,
+        'views.linked',
+        async () => {
+          await refreshIncidentViews(deps, inc.id, { card: true });
+          return true;
+        },
+        how,
+      );
     }),
     Promise.all([backendP, announceP]).then(async ([ref, announced]) => {
       if (!ref.url || announced.linked) return;
-      await step(deps, flowId, 'views.linked.announcement', async () => {
-        await refreshIncidentViews(deps, inc.id, { announcement: true });
-        return true;
-      });
+      await step(
+        deps,
+        flowId,
+        'views.linked.announcement',
+        async () => {
+          await refreshIncidentViews(deps, inc.id, { announcement: true });
+          return true;
+        },
+        how,
+      );
     }),
   );
 
@@ -459,20 +517,26 @@ async function ensureBackendRecord(
   flowId: string,
   incident: Incident,
   channel: { id: string; name: string } | null,
+  how: StepRun,
 ): Promise<{ backendId: string; url: string | null }> {
   if (incident.backendId) return { backendId: incident.backendId, url: incident.backendUrl };
-  const ref = await step(deps, flowId, 'backend', () =>
-    deps.backend.createIncident({
-      firebreakId: incident.id,
-      title: incident.title,
-      summary: incident.description,
-      severity: incident.severity,
-      private: incident.private,
-      services: incident.services,
-      // The Slack id is how both backends find the person; no users.info round trip ahead of the create.
-      commander: incident.commanderId ? { slackUserId: incident.commanderId, email: null, name: null } : null,
-      ...(channel ? { slackChannel: { id: channel.id, name: channel.name, url: deps.chat.permalink(channel.id) } } : {}),
-    }),
+  const ref = await step(
+    deps,
+    flowId,
+    'backend',
+    () =>
+      deps.backend.createIncident({
+        firebreakId: incident.id,
+        title: incident.title,
+        summary: incident.description,
+        severity: incident.severity,
+        private: incident.private,
+        services: incident.services,
+        // The Slack id is how both backends find the person; no users.info round trip ahead of the create.
+        commander: incident.commanderId ? { slackUserId: incident.commanderId, email: null, name: null } : null,
+        ...(channel ? { slackChannel: { id: channel.id, name: channel.name, url: deps.chat.permalink(channel.id) } } : {}),
+      }),
+    how,
   );
   await deps.store.updateIncident(incident.id, { backendId: ref.backendId, backendUrl: ref.url, updatedAt: deps.clock.now() });
   return ref;
@@ -483,42 +547,48 @@ async function ensureBackendRecord(
  * so concurrent declares, even on different replicas, never race for one name; a name Slack
  * already has (`name_taken`) moves on to `-2`, `-3`, ...
  */
-async function ensureChannel(deps: Deps, flowId: string, incident: Incident, onSend?: () => void): Promise<{ id: string; name: string }> {
+async function ensureChannel(deps: Deps, flowId: string, incident: Incident, how: StepRun, onSend?: () => void): Promise<{ id: string; name: string }> {
   if (incident.channelId && incident.channelName) return { id: incident.channelId, name: incident.channelName };
-  const channel = await step(deps, flowId, 'channel', async () => {
-    const base = renderChannelName(deps.config.file.channel.name_template, {
-      date: incident.createdAt,
-      title: incident.title,
-      seq: incident.seq,
-      severity: incident.severity,
-    });
-    for (let attempt = 1; attempt <= 50; attempt++) {
-      const name = withCollisionSuffix(base, attempt);
-      const owner = await deps.store.putStep('channel-names', name, incident.id);
-      if (owner !== incident.id) continue; // reserved by another incident
-      // Did an earlier run of this flow already ask Slack for this name (and die before recording)?
-      // One write tells: first writer wins, so a mark other than this run's own is an earlier run's.
-      const mark = deps.newId();
-      const resumed = (await deps.store.putStep(flowId, `channel.attempted:${name}`, mark)) !== mark;
-      try {
-        const created = deps.chat.createChannel(name, incident.private);
-        onSend?.();
-        return await created;
-      } catch (err) {
-        if (!(err instanceof ChatError) || err.slackError !== 'name_taken') throw err;
-        // Ours from a run that died after Slack created it but before we recorded it? Adopt it, but
-        // only a channel the bot created, as private as the incident: the earlier attempt may never
-        // have reached Slack, and anyone may have made a channel of this name since (the template
-        // is no secret). A private incident's card in someone's public channel would leak it.
-        const existing = await deps.chat.findChannelByName(name);
-        if (existing && resumed && existing.creator === deps.chat.botUserId() && existing.isPrivate === incident.private) {
-          const holder = await deps.store.findIncidentByChannel(existing.id);
-          if (!holder) return { id: existing.id, name: existing.name };
+  const channel = await step(
+    deps,
+    flowId,
+    'channel',
+    async () => {
+      const base = renderChannelName(deps.config.file.channel.name_template, {
+        date: incident.createdAt,
+        title: incident.title,
+        seq: incident.seq,
+        severity: incident.severity,
+      });
+      for (let attempt = 1; attempt <= 50; attempt++) {
+        const name = withCollisionSuffix(base, attempt);
+        const owner = await deps.store.putStep('channel-names', name, incident.id);
+        if (owner !== incident.id) continue; // reserved by another incident
+        // Did an earlier run of this flow already ask Slack for this name (and die before recording)?
+        // One write tells: first writer wins, so a mark other than this run's own is an earlier run's.
+        const mark = deps.newId();
+        const resumed = (await deps.store.putStep(flowId, `channel.attempted:${name}`, mark)) !== mark;
+        try {
+          const created = deps.chat.createChannel(name, incident.private);
+          onSend?.();
+          return await created;
+        } catch (err) {
+          if (!(err instanceof ChatError) || err.slackError !== 'name_taken') throw err;
+          // Ours from a run that died after Slack created it but before we recorded it? Adopt it, but
+          // only a channel the bot created, as private as the incident: the earlier attempt may never
+          // have reached Slack, and anyone may have made a channel of this name since (the template
+          // is no secret). A private incident's card in someone's public channel would leak it.
+          const existing = await deps.chat.findChannelByName(name);
+          if (existing && resumed && existing.creator === deps.chat.botUserId() && existing.isPrivate === incident.private) {
+            const holder = await deps.store.findIncidentByChannel(existing.id);
+            if (!holder) return { id: existing.id, name: existing.name };
+          }
         }
       }
-    }
-    throw new ChatError('name_taken', 'No free channel name after 50 attempts');
-  });
+      throw new ChatError('name_taken', 'No free channel name after 50 attempts');
+    },
+    how,
+  );
   await deps.store.updateIncident(incident.id, { channelId: channel.id, channelName: channel.name, updatedAt: deps.clock.now() });
   return channel;
 }

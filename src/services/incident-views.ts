@@ -10,7 +10,7 @@ import { Markers } from '../slack/ids.js';
 import type { Deps } from './deps.js';
 import { defineJob } from './jobs.js';
 import { runbookOffers } from './runbook-offers.js';
-import { postOnce } from './steps.js';
+import { postOnce, type StepRun } from './steps.js';
 
 type RoleAssignments = Record<string, string>;
 
@@ -97,14 +97,23 @@ export async function postIncidentCard(
   roles: RoleAssignments,
   /** Called as the post is handed to Slack (not when an earlier run already posted it). */
   onSend?: () => void,
+  how: StepRun = {},
 ): Promise<{ ts: string; rendered: boolean }> {
   const card = await cardFor(deps, incident, roles);
   let rendered = false;
-  const posted = await postOnce(deps, flowId, 'card', incident.channelId, Markers.card(incident.id), () => {
-    rendered = true;
-    onSend?.();
-    return card;
-  });
+  const posted = await postOnce(
+    deps,
+    flowId,
+    'card',
+    incident.channelId,
+    Markers.card(incident.id),
+    () => {
+      rendered = true;
+      onSend?.();
+      return card;
+    },
+    how,
+  );
   await deps.store.updateIncident(incident.id, { cardTs: posted.ts, updatedAt: deps.clock.now() });
   return { ts: posted.ts, rendered };
 }
@@ -122,15 +131,24 @@ export async function postAnnouncement(
   below: boolean,
   /** As for the card. */
   onSend?: () => void,
+  how: StepRun = {},
 ): Promise<{ ts: string; rendered: boolean } | null> {
   const channel = announceChannel(deps);
   if (!channel) return null;
   let rendered = false;
-  const posted = await postOnce(deps, flowId, 'announce', channel, Markers.announce(incident.id), () => {
-    rendered = true;
-    onSend?.();
-    return announcementFor(deps, incident, roles, below);
-  });
+  const posted = await postOnce(
+    deps,
+    flowId,
+    'announce',
+    channel,
+    Markers.announce(incident.id),
+    () => {
+      rendered = true;
+      onSend?.();
+      return announcementFor(deps, incident, roles, below);
+    },
+    how,
+  );
   await deps.store.updateIncident(incident.id, { announceTs: posted.ts, updatedAt: deps.clock.now() });
   return { ts: posted.ts, rendered };
 }

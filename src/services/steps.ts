@@ -15,11 +15,21 @@ export function afterHandOver(): Promise<void> {
 }
 
 /**
+ * How a run of a flow reads its steps. `fresh`: this run began the flow (it created the record the
+ * flow is keyed by, in this process, and started at once), so no step of it can be recorded yet:
+ * a step is not looked up before it runs. Its results are still recorded (first writer wins), so a
+ * retry or a run after a crash resumes as ever.
+ */
+export interface StepRun {
+  fresh?: boolean;
+}
+
+/**
  * Resumable steps ("if not done, do it"), in the manner of Dispatch's incident_create_resources.
  * A step's result is recorded in the store once it succeeds.
  */
-export async function step<T>(deps: Deps, flowId: string, name: string, run: () => Promise<T>): Promise<T> {
-  const done = await deps.store.getStep<T>(flowId, name);
+export async function step<T>(deps: Deps, flowId: string, name: string, run: () => Promise<T>, how: StepRun = {}): Promise<T> {
+  const done = how.fresh ? undefined : await deps.store.getStep<T>(flowId, name);
   if (done !== undefined) return done;
   const result = await run();
   return deps.store.putStep(flowId, name, result);
@@ -34,11 +44,11 @@ export async function stepWithIntent<T>(
   deps: Deps,
   flowId: string,
   name: string,
-  opts: { find: (intent: { oldest: string }) => Promise<T | undefined>; run: () => Promise<T> },
+  opts: { find: (intent: { oldest: string }) => Promise<T | undefined>; run: () => Promise<T> } & StepRun,
 ): Promise<T> {
-  const done = await deps.store.getStep<T>(flowId, name);
+  const done = opts.fresh ? undefined : await deps.store.getStep<T>(flowId, name);
   if (done !== undefined && done !== null) return done;
-  const intent = await deps.store.getStep<{ oldest: string }>(flowId, `${name}.intent`);
+  const intent = opts.fresh ? undefined : await deps.store.getStep<{ oldest: string }>(flowId, `${name}.intent`);
   if (intent) {
     const found = await opts.find(intent);
     if (found !== undefined) return deps.store.putStep(flowId, name, found);
@@ -62,9 +72,10 @@ export async function postOnce(
   channelId: string,
   marker: string,
   render: () => { text: string; blocks: Block[] },
-  opts: { threadTs?: string } = {},
+  opts: { threadTs?: string } & StepRun = {},
 ): Promise<{ ts: string }> {
   return stepWithIntent(deps, flowId, name, {
+    fresh: opts.fresh,
     find: async (intent) => {
       const messages = opts.threadTs
         ? await deps.chat.replies(channelId, opts.threadTs)
