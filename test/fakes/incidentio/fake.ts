@@ -179,6 +179,8 @@ export interface FakeIncidentIo extends FakeServer {
     visibility: 'public' | 'private';
     severity?: string;
     summary?: string;
+    /** standard (default), or retrospective / test / tutorial. */
+    mode?: 'standard' | 'retrospective' | 'test' | 'tutorial';
   }): Promise<{ incident: FakeIncidentIoIncident; status: number | null }>;
   /** Webhooks sent to the subscription, with the HTTP status each got. */
   webhookDeliveries(): { type: string; status: number }[];
@@ -734,6 +736,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
         name: a.name,
         ...(a.summary ? { summary: a.summary } : {}),
         ...(sev ? { severity_id: sev.id } : {}),
+        ...(a.mode ? { mode: a.mode } : {}),
       });
       incidents.push(inc);
       return { incident: inc, status: await sendIncident(inc, 'incident_created_v2') };
