@@ -1,6 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createRootlyBackend } from '../../../src/adapters/backend/rootly/backend.js';
 import { createIncidentIoBackend } from '../../../src/adapters/backend/incidentio/backend.js';
 import { loadSpecValidator, specPath, specsRequired } from '../../fakes/shared/openapi.js';
@@ -35,6 +37,39 @@ function checkAll(file: string, calls: CallRecord[]): { checked: number; problem
   return { checked, problems };
 }
 
+/**
+ * Every answer the fakes gave, checked against the spec's response schema for its status: a fake
+ * must answer as the vendor does, or the adapters are tested against a service that does not exist.
+ * Statuses the spec does not describe (its error bodies are not in these documents) are counted apart.
+ */
+function checkAnswers(file: string, calls: CallRecord[]): { checked: number; problems: string[] } {
+  const v = loadSpecValidator(file)!;
+  const problems: string[] = [];
+  let checked = 0;
+  for (const c of calls) {
+    if (!c.route || c.status === null || c.status < 200 || c.status >= 300 || c.response === undefined) continue;
+    const [method, template] = c.route.split(' ') as [string, string];
+    const errs = v.validateResponse(method, template, c.status, c.response);
+    if (errs === null) {
+      problems.push(`${c.route}: answered ${c.status}, a status the spec does not give for it`);
+      continue;
+    }
+    checked += 1;
+    for (const e of errs) problems.push(`${c.route} -> ${c.status}: ${e}`);
+  }
+  return { checked, problems: [...new Set(problems)] };
+}
+
+/** A loopback endpoint that accepts every webhook (the fakes sign them; nothing is verified here). */
+async function sink(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200).end('{}'));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
 describe('request bodies match the vendor OpenAPI documents', () => {
   test('Rootly', async (t) => {
     if (!existsSync(specPath('rootly-openapi.json'))) {
@@ -67,9 +102,14 @@ describe('request bodies match the vendor OpenAPI documents', () => {
       await b.recordAlert({ source: 'datadog', summary: 'cpu', externalId: 'x', externalUrl: null, labels: { k: 'v' }, data: { n: 1 } });
       await b.transition(r, 'investigating');
       await b.transition(r, 'cancelled', 'c');
+      await b.verify();
+      for await (const _ of b.listIncidents()) break;
       const { checked, problems } = checkAll('rootly-openapi.json', fake.calls());
       assert.deepEqual(problems, []);
       assert.ok(checked >= 12, `only ${checked} bodies checked`);
+      const answers = checkAnswers('rootly-openapi.json', fake.calls());
+      assert.deepEqual(answers.problems, []);
+      assert.ok(answers.checked >= 15, `only ${answers.checked} answers checked`);
       // The check can fail: a body with an attribute the spec does not allow is refused.
       assert.ok(
         (
@@ -90,6 +130,8 @@ describe('request bodies match the vendor OpenAPI documents', () => {
       return;
     }
     const fake = await startFakeIncidentIo({ specValidation: false });
+    const hooks = await sink();
+    fake.subscribe(hooks.url, `whsec_${Buffer.from('contract-secret').toString('base64')}`);
     try {
       const b = createIncidentIoBackend({ apiKey: 'incidentio-test-key', baseUrl: fake.url, sleep: noSleep });
       const ref = await b.createIncident({
@@ -108,12 +150,40 @@ describe('request bodies match the vendor OpenAPI documents', () => {
       await b.transition(r, 'mitigated');
       await b.transition(r, 'resolved');
       await b.savePostmortem(r, '# PM');
+      await b.fetchIncident(ref.backendId);
+      for await (const _ of b.listIncidents()) break;
+      await fake.createInUi({ name: 'From the UI', visibility: 'public', severity: 'Major' });
+      await fake.createInUi({ name: 'Private from the UI', visibility: 'private' });
+      await fake.webhooksSent();
       const { checked, problems } = checkAll('incidentio-openapi.json', fake.calls());
       assert.deepEqual(problems, []);
       assert.ok(checked >= 6, `only ${checked} bodies checked`);
       assert.ok((loadSpecValidator('incidentio-openapi.json')!.validateRequest('POST', '/v2/incidents', { name: 'no key' }) ?? []).length > 0);
+      const answers = checkAnswers('incidentio-openapi.json', fake.calls());
+      assert.deepEqual(answers.problems, []);
+      assert.ok(answers.checked >= 8, `only ${answers.checked} answers checked`);
+      // The webhooks the fake sends (its own edits and the UI's): the spec's x-webhooks payloads.
+      const v = loadSpecValidator('incidentio-openapi.json')!;
+      const deliveries = fake.webhookDeliveries();
+      const types = new Set(deliveries.map((d) => d.type));
+      for (const t of ['public_incident.incident_created_v2', 'public_incident.incident_updated_v2', 'private_incident.incident_created_v2'])
+        assert.ok(types.has(t), `${t} was sent`);
+      const hookProblems = deliveries.flatMap((d) =>
+        (v.validateWebhook(d.type, d.body) ?? [`${d.type}: not an event in the spec`]).map((e) => `${d.type}: ${e}`),
+      );
+      assert.deepEqual([...new Set(hookProblems)], []);
+      // The check can fail: an IncidentV2 without its required fields is refused.
+      assert.ok(
+        (
+          v.validateWebhook('public_incident.incident_created_v2', {
+            event_type: 'public_incident.incident_created_v2',
+            'public_incident.incident_created_v2': { id: 'x' },
+          }) ?? []
+        ).length > 0,
+      );
     } finally {
       await fake.close();
+      await hooks.close();
     }
   });
 });

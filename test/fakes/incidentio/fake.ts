@@ -182,8 +182,8 @@ export interface FakeIncidentIo extends FakeServer {
     /** standard (default), or retrospective / test / tutorial. */
     mode?: 'standard' | 'retrospective' | 'test' | 'tutorial';
   }): Promise<{ incident: FakeIncidentIoIncident; status: number | null }>;
-  /** Webhooks sent to the subscription, with the HTTP status each got. */
-  webhookDeliveries(): { type: string; status: number }[];
+  /** Webhooks sent to the subscription, with the HTTP status each got and the payload sent. */
+  webhookDeliveries(): { type: string; status: number; body: unknown }[];
   /** Resolves once every webhook the fake has started sending (for API changes) is answered. */
   webhooksSent(): Promise<void>;
   /** Someone changes an incident in incident.io's UI (status by name, severity by name); `*_incident.incident_updated_v2` is sent. */
@@ -271,6 +271,24 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     return { ok: true, data: r.data as z.infer<T> };
   };
 
+  /** A role as incident.io shows it: `description` and `instructions` are never empty (minLength 1). */
+  const roleJson = (r: (typeof roles)[number]) => ({
+    ...r,
+    description: `The ${r.name} of the incident`,
+    instructions: `Act as the ${r.name}`,
+    required: r.role_type === 'lead',
+    created_at: ts,
+    updated_at: ts,
+  });
+  /** The assignee as given (`id`, `email` or `slack_user_id`), shown as the user it names. */
+  const assigneeJson = (a: Record<string, string>) => {
+    const u = (opts.onCall?.users ?? []).find(
+      (x) => (a.id && x.id === a.id) || (a.email && x.email === a.email) || (a.slack_user_id && x.slack_user_id === a.slack_user_id),
+    );
+    if (u) return { id: u.id, name: u.name, email: u.email, role: 'responder', ...(u.slack_user_id ? { slack_user_id: u.slack_user_id } : {}) };
+    const key = a.id ?? a.email ?? a.slack_user_id ?? 'unknown';
+    return { id: a.id ?? `user-${key}`, name: a.email?.split('@')[0] ?? key, role: 'responder', ...a };
+  };
   const incidentJson = (i: FakeIncidentIoIncident) => {
     const st = statuses.find((s) => s.id === i.incident_status_id)!;
     const sev = severities.find((s) => s.id === i.severity_id);
@@ -284,9 +302,10 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       permalink: i.permalink,
       incident_status: { ...st, description: '', created_at: ts, updated_at: ts },
       ...(sev ? { severity: { ...sev, description: '', created_at: ts, updated_at: ts } } : {}),
+      // As incident.io shows them: the whole role (EmbeddedIncidentRoleV2) and the assignee as a user (UserV2).
       incident_role_assignments: i.roles.map((r) => ({
-        role: { id: r.incident_role_id, name: roles.find((x) => x.id === r.incident_role_id)?.name ?? '', role_type: 'custom', shortform: '' },
-        assignee: { id: 'u', name: 'user', ...r.assignee },
+        role: roleJson(roles.find((x) => x.id === r.incident_role_id)!),
+        assignee: assigneeJson(r.assignee),
       })),
       custom_field_entries: [],
       creator: { api_key: { id: 'k', name: 'firebreak' } },
@@ -384,10 +403,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       ],
     },
   }));
-  route('GET', '/v2/incident_roles', () => ({
-    status: 200,
-    body: { incident_roles: roles.map((r) => ({ ...r, description: '', instructions: '', created_at: ts, updated_at: ts })) },
-  }));
+  route('GET', '/v2/incident_roles', () => ({ status: 200, body: { incident_roles: roles.map(roleJson) } }));
   route('POST', '/v2/incidents', (ctx) => {
     const v = validate(ctx, '/v2/incidents', createPayload);
     if (!v.ok) return v.reply;
@@ -476,8 +492,8 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
           id: doc.id,
           incident_id: inc.id,
           title: doc.title,
-          status: 'draft',
-          type: 'imported',
+          status: 'in_progress',
+          type: 'in_app',
           document_url: '',
           exported_urls: [],
           editors: [],
@@ -502,8 +518,8 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
           id: d.id,
           incident_id: d.incident_id,
           title: d.title,
-          status: 'draft',
-          type: 'imported',
+          status: 'in_progress',
+          type: 'in_app',
           document_url: '',
           exported_urls: [],
           editors: [],
@@ -667,7 +683,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     }),
   });
 
-  const deliveries: { type: string; status: number }[] = [];
+  const deliveries: { type: string; status: number; body: unknown }[] = [];
   const inFlight = new Set<Promise<unknown>>();
   /** A Svix-signed webhook to the subscribed endpoint: its HTTP status, null without a subscription. */
   const send = async (type: string, payload: unknown): Promise<number | null> => {
@@ -685,7 +701,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       body,
     });
     await res.text();
-    deliveries.push({ type, status: res.status });
+    deliveries.push({ type, status: res.status, body: JSON.parse(body) as unknown });
     return res.status;
   };
   /**

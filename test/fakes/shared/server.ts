@@ -44,6 +44,8 @@ export interface CallRecord {
   headers: Record<string, string>;
   body: unknown;
   status: number | null;
+  /** The body of the answer (undefined while unanswered, or when the answer had none). */
+  response?: unknown;
   /** When the request arrived and when it was answered (epoch ms; null while unanswered). */
   at: number;
   answeredAt: number | null;
@@ -178,6 +180,7 @@ export async function startFakeServer(opts: FakeServerOptions): Promise<FakeServ
     };
     const write = (reply: Reply): void => {
       record.status = reply.status;
+      record.response = reply.body;
       record.answeredAt = Date.now();
       const h: Record<string, string> = { ...(reply.headers ?? {}) };
       if (opts.rateLimitHeaders) {
