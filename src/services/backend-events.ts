@@ -78,6 +78,8 @@ const RootlyIncident = z.looseObject({
   severity: z.union([z.looseObject({ severity: z.string().nullish(), slug: z.string().nullish(), name: z.string().nullish() }), z.string()]).nullish(),
   labels: z.union([z.record(z.string(), z.unknown()), z.array(z.looseObject({ key: z.string(), value: z.unknown() }))]).nullish(),
   kind: z.string().nullish(),
+  /** Rootly's webhook data carries it (its event payload reference); making an incident private cannot be undone there. */
+  private: z.boolean().nullish(),
 });
 
 /**
@@ -142,6 +144,8 @@ export function parseRootlyEvent(body: unknown): ParsedBackendEvent {
         severity: rootlySeverity(d.severity),
         url: d.url ?? null,
         firebreakId: rootlyLabel(d.labels, 'firebreak_id'),
+        // Private: announced without its details and no channel of ours (as incident.io's private_incident.*).
+        ...(d.private === true ? { private: true } : {}),
         ...(notLive ? { notLive } : {}),
       },
     },

@@ -481,3 +481,47 @@ describe('backend incidents that are not live (vendor modes and kinds)', () => {
     }
   });
 });
+
+describe('Rootly private incidents (the webhook data carries `private`)', () => {
+  test('a private incident declared in Rootly: announced without its details, no channel of ours, hidden from agents', async () => {
+    const { listIncidentsForAgent } = await import('../../src/services/agents.js');
+    const h = await buildHarness();
+    try {
+      const payload = fixture('rootly-incident-created.json');
+      payload.data.private = true;
+      payload.data.title = 'Payroll export leaked to a vendor bucket';
+      payload.data.summary = 'Salaries of 40 staff readable by the vendor';
+      await rootly(h, payload);
+      await h.drain();
+      const [incident] = await h.store.listOpenIncidents();
+      assert.equal(incident!.private, true);
+      assert.equal(incident!.channelId, null, 'no channel of ours for a private incident');
+      assert.equal(h.chat.announcements().length, 1);
+      assert.doesNotMatch(JSON.stringify(h.chat.posts), /payroll|salaries|vendor bucket/i, 'nothing of it posted anywhere');
+      const agentSees = (await listIncidentsForAgent(h.deps, { name: 'claude-code', scopes: ['read'], incidents: null }, { limit: 50 })).incidents;
+      assert.equal(agentSees.length, 0);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a public Rootly incident made private there: mirrored as private from the next event', async () => {
+    const h = await buildHarness();
+    try {
+      await rootly(h, fixture('rootly-incident-created.json'));
+      await h.drain();
+      const [incident] = await h.store.listOpenIncidents();
+      assert.equal(incident!.private, false);
+      h.clock.advance(60_000);
+      const updated = fixture('rootly-incident-created.json');
+      updated.event = { id: 'evt-made-private', type: 'incident.updated', issued_at: h.clock.now().toISOString() };
+      updated.data.private = true;
+      updated.data.updated_at = h.clock.now().toISOString();
+      await rootly(h, updated);
+      await h.drain();
+      assert.equal((await h.store.getIncident(incident!.id))!.private, true);
+    } finally {
+      await h.close();
+    }
+  });
+});
