@@ -69,13 +69,18 @@ const RootlyEnvelope = z.object({
   data: z.looseObject({ id: z.union([z.string(), z.number()]).transform(String) }),
 });
 
+const RootlySeverityAttrs = z.looseObject({ severity: z.string().nullish(), slug: z.string().nullish(), name: z.string().nullish() });
+
 const RootlyIncident = z.looseObject({
   title: z.string().nullish(),
   summary: z.string().nullish(),
   status: z.string().nullish(),
   url: z.string().nullish(),
   updated_at: z.string().nullish(),
-  severity: z.union([z.looseObject({ severity: z.string().nullish(), slug: z.string().nullish(), name: z.string().nullish() }), z.string()]).nullish(),
+  // Flat ({id, name, slug, severity}), a name, or as the REST API shows it (`severity_response`: {data:{id, type, attributes}}).
+  severity: z
+    .union([z.looseObject({ data: z.looseObject({ attributes: RootlySeverityAttrs }) }).transform((v) => v.data.attributes), RootlySeverityAttrs, z.string()])
+    .nullish(),
   labels: z.union([z.record(z.string(), z.unknown()), z.array(z.looseObject({ key: z.string(), value: z.unknown() }))]).nullish(),
   kind: z.string().nullish(),
   /** Rootly's webhook data carries it (its event payload reference); making an incident private cannot be undone there. */

@@ -525,3 +525,19 @@ describe('Rootly private incidents (the webhook data carries `private`)', () => 
     }
   });
 });
+
+describe('Rootly severity shapes', () => {
+  test('a severity shown as the REST API does ({data:{attributes}}) is read, not defaulted to medium', async () => {
+    const h = await buildHarness();
+    try {
+      const payload = fixture('rootly-incident-created.json');
+      payload.data.severity = { data: { id: 'sev-uuid-0', type: 'severities', attributes: { name: 'SEV0', slug: 'sev0', severity: 'critical' } } };
+      await rootly(h, payload);
+      await h.drain();
+      const [incident] = await h.store.listOpenIncidents();
+      assert.equal(incident!.severity, 'critical');
+    } finally {
+      await h.close();
+    }
+  });
+});
