@@ -669,6 +669,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     authenticate: (ctx) =>
       ctx.headers.authorization === `Bearer ${apiKey}` ? null : fail(401, 'authentication_error', [{ code: 'unauthorized', message: 'Invalid token' }]),
     notFound: () => notFound(),
+    malformed: () => fail(400, 'bad_request', [{ code: 'bad_request', message: 'Request body is not valid JSON' }]),
     rateLimited: (retryAfter, limit) => ({
       status: 429,
       body: {
