@@ -5,6 +5,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRootlyBackend } from '../../../src/adapters/backend/rootly/backend.js';
 import { createIncidentIoBackend } from '../../../src/adapters/backend/incidentio/backend.js';
+import { createIncidentIoOnCall } from '../../../src/adapters/backend/incidentio/oncall.js';
+import { createRootlyOnCall } from '../../../src/adapters/backend/rootly/oncall.js';
 import { loadSpecValidator, specPath, specsRequired } from '../../fakes/shared/openapi.js';
 import type { CallRecord } from '../../fakes/shared/server.js';
 import { startFakeRootly } from '../../fakes/rootly/fake.js';
@@ -184,6 +186,101 @@ describe('request bodies match the vendor OpenAPI documents', () => {
     } finally {
       await fake.close();
       await hooks.close();
+    }
+  });
+});
+
+describe('on-call calls: request bodies and the fakes’ answers match the vendor OpenAPI documents', () => {
+  const incident = (backendId: string) => ({ firebreakId: 'fb-oncall', backendId, title: 'Checkout down', severity: 'high', url: null });
+  const target = { kind: 'slack_user' as const, name: '<@U0CAROL>', slackUserId: 'U0CAROL' };
+  const carol = { slackUserId: 'U0CAROL', email: 'carol@example.com', name: 'Carol' };
+  const SHIFT = { startsAt: '2026-01-01T00:00:00Z', endsAt: '2030-01-01T00:00:00Z' };
+
+  test('Rootly: page, page status, who is on call, follow-ups', async (t) => {
+    if (!existsSync(specPath('rootly-openapi.json'))) {
+      assert.ok(!specsRequired(), 'CI=true: the contract check cannot be skipped in CI');
+      t.skip('spec not found (outside the project)');
+      return;
+    }
+    const fake = await startFakeRootly({
+      specValidation: false,
+      users: [{ email: 'carol@example.com', name: 'Carol' }],
+      onCall: { schedules: [{ id: 'sched-1', shifts: [{ email: 'carol@example.com', ...SHIFT }] }] },
+    });
+    try {
+      const b = createRootlyBackend({ apiKey: 'rootly-test-key', baseUrl: fake.url, sleep: noSleep });
+      const ref = await b.createIncident({
+        firebreakId: 'fb-oncall',
+        title: 'Checkout down',
+        summary: '',
+        severity: 'high',
+        private: false,
+        services: [],
+        commander: null,
+      });
+      const oc = createRootlyOnCall({ apiKey: 'rootly-test-key', baseUrl: fake.url, sleep: noSleep });
+      const page = await oc.page({ incident: incident(ref.backendId), target, user: carol, message: 'please look', idempotencyKey: 'k1' });
+      await oc.pageStatus!(page.externalId);
+      await oc.onCallNow('sched-1', new Date('2026-06-01T00:00:00Z'));
+      const r = { firebreakId: 'fb-oncall', backendId: ref.backendId };
+      await oc.createFollowup(r, { title: 'Add a retry budget', description: 'after the outage', owner: carol, due: '2026-12-24', idempotencyKey: 'f1' });
+      await oc.findFollowup(r, 'f1');
+      const req = checkAll('rootly-openapi.json', fake.calls());
+      assert.deepEqual(req.problems, []);
+      const answers = checkAnswers('rootly-openapi.json', fake.calls());
+      assert.deepEqual(answers.problems, []);
+      for (const route of ['POST /v1/alerts', 'GET /v1/schedules/{id}/shifts', 'POST /v1/incidents/{incident_id}/action_items'])
+        assert.ok(
+          fake.calls({ route }).some((c) => c.status !== null && c.status < 300),
+          `${route} was exercised`,
+        );
+    } finally {
+      await fake.close();
+    }
+  });
+
+  test('incident.io: escalation, its status, schedule entries, follow-ups', async (t) => {
+    if (!existsSync(specPath('incidentio-openapi.json'))) {
+      assert.ok(!specsRequired(), 'CI=true: the contract check cannot be skipped in CI');
+      t.skip('spec not found (outside the project)');
+      return;
+    }
+    const fake = await startFakeIncidentIo({
+      specValidation: false,
+      onCall: {
+        users: [{ id: 'iu-carol', email: 'carol@example.com', name: 'Carol', slack_user_id: 'U0CAROL' }],
+        schedules: [{ id: 'sched-1', entries: [{ userId: 'iu-carol', startAt: SHIFT.startsAt, endAt: SHIFT.endsAt }] }],
+      },
+    });
+    try {
+      const b = createIncidentIoBackend({ apiKey: 'incidentio-test-key', baseUrl: fake.url, sleep: noSleep });
+      const ref = await b.createIncident({
+        firebreakId: 'fb-oncall',
+        title: 'Checkout down',
+        summary: 's',
+        severity: 'high',
+        private: false,
+        services: [],
+        commander: null,
+      });
+      const oc = createIncidentIoOnCall({ apiKey: 'incidentio-test-key', baseUrl: fake.url, sleep: noSleep });
+      const page = await oc.page({ incident: incident(ref.backendId), target, user: carol, message: 'please look', idempotencyKey: 'k1' });
+      await oc.pageStatus!(page.externalId);
+      await oc.onCallNow('sched-1', new Date('2026-06-01T00:00:00Z'));
+      const r = { firebreakId: 'fb-oncall', backendId: ref.backendId };
+      await oc.createFollowup(r, { title: 'Add a retry budget', description: 'after the outage', owner: carol, due: null, idempotencyKey: 'f1' });
+      await oc.findFollowup(r, 'f1');
+      const req = checkAll('incidentio-openapi.json', fake.calls());
+      assert.deepEqual(req.problems, []);
+      const answers = checkAnswers('incidentio-openapi.json', fake.calls());
+      assert.deepEqual(answers.problems, []);
+      for (const route of ['POST /v2/escalations', 'GET /v2/escalations/{id}', 'GET /v2/schedule_entries', 'POST /v2/follow_ups', 'GET /v2/follow_ups'])
+        assert.ok(
+          fake.calls({ route }).some((c) => c.status !== null && c.status < 300),
+          `${route} was exercised`,
+        );
+    } finally {
+      await fake.close();
     }
   });
 });

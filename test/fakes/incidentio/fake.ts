@@ -206,6 +206,17 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     { id: randomUUID(), name: 'Declined', rank: 6, category: 'declined' },
   ];
   const category = (id: string) => statuses.find((s) => s.id === id)?.category ?? '';
+  /** A status category as IncidentSlimV2 names it. */
+  const SLIM_CATEGORY: Record<string, string> = {
+    triage: 'triage',
+    live: 'active',
+    learning: 'post-incident',
+    closed: 'closed',
+    declined: 'declined',
+    merged: 'merged',
+    canceled: 'canceled',
+    paused: 'paused',
+  };
   /** The spec's allowed `incident_status_id` edits; a reason when refused. */
   const statusEditRefusal = (from: string, to: string): string | null => {
     const a = category(from);
@@ -559,7 +570,18 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       channels: [],
     })),
     related_alerts: [],
-    related_incidents: e.body.incident_id ? [{ id: e.body.incident_id }] : [],
+    // IncidentSlimV2, as the spec shows related incidents (its own status categories: active, post-incident, ...).
+    related_incidents: incidents
+      .filter((i) => i.id === e.body.incident_id)
+      .map((i) => ({
+        id: i.id,
+        external_id: Number(i.reference.replace(/^INC-/, '')),
+        name: i.name,
+        reference: i.reference,
+        summary: i.summary,
+        visibility: i.visibility,
+        status_category: SLIM_CATEGORY[category(i.incident_status_id)] ?? 'active',
+      })),
     created_at: e.created_at,
     updated_at: e.updated_at,
   });
@@ -571,7 +593,15 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     const list = users.filter(
       (u) => (!ctx.query.slack_user_id || u.slack_user_id === ctx.query.slack_user_id) && (!ctx.query.email || u.email === ctx.query.email),
     );
-    return { status: 200, body: { users: list.map(userJson), pagination_meta: { page_size: 25 } } };
+    // UserWithRolesV2: the user with its base role, custom roles, seats and whether it is active.
+    const withRoles = (u: FakeIncidentIoUser) => ({
+      ...userJson(u),
+      base_role: { id: 'role-responder', name: 'Responder', slug: 'responder' },
+      custom_roles: [],
+      seats: { on_call: 'full_access', response: 'full_access' },
+      is_active: true,
+    });
+    return { status: 200, body: { users: list.map(withRoles), pagination_meta: { page_size: 25 } } };
   });
   route('POST', '/v2/escalations', (ctx) => {
     const v = validate(ctx, '/v2/escalations', escalationPayload);
@@ -627,7 +657,8 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
           ...(u ? { user: userJson(u) } : {}),
         };
       });
-    return { status: 200, body: { schedule_entries: { final: entries, scheduled: entries, overrides: [] }, pagination_meta: {} } };
+    // One page: `pagination_meta` (whose `after` and `after_url` are required) is left out, as there is no next page.
+    return { status: 200, body: { schedule_entries: { final: entries, scheduled: entries, overrides: [] } } };
   });
   const followUpJson = (f: (typeof followUps)[number]) => {
     const assignee = f.body.assignee_id ? users.find((u) => u.id === f.body.assignee_id) : undefined;
@@ -637,6 +668,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       title: f.body.title,
       description: f.body.description ?? '',
       status: 'outstanding',
+      creator: { api_key: { id: 'key-firebreak', name: 'firebreak' } },
       labels: f.body.labels ?? [],
       ...(assignee ? { assignee: userJson(assignee) } : {}),
       created_at: ts,
