@@ -26,8 +26,11 @@ function checkAll(file: string, calls: CallRecord[]): { checked: number; problem
   const problems: string[] = [];
   let checked = 0;
   for (const c of calls) {
-    if (!c.route || c.body === null) continue;
+    if (!c.route) continue;
     const [method, template] = c.route.split(' ') as [string, string];
+    // Every query parameter the adapters send is one the operation declares.
+    for (const q of v.unknownQueryParams(method, template, Object.keys(c.query)) ?? []) problems.push(`${c.route}: query parameter "${q}" is not in the spec`);
+    if (c.body === null) continue;
     const errs = v.validateRequest(method, template, c.body);
     if (errs === null) {
       problems.push(`${c.route}: no requestBody in the spec, yet a body was sent`);
@@ -112,6 +115,10 @@ describe('request bodies match the vendor OpenAPI documents', () => {
       const answers = checkAnswers('rootly-openapi.json', fake.calls());
       assert.deepEqual(answers.problems, []);
       assert.ok(answers.checked >= 15, `only ${answers.checked} answers checked`);
+      // The query check can fail: a filter the operation does not declare is reported.
+      assert.deepEqual(loadSpecValidator('rootly-openapi.json')!.unknownQueryParams('GET', '/v1/incidents', ['filter[labels]', 'filter[firebreak]']), [
+        'filter[firebreak]',
+      ]);
       // The check can fail: a body with an attribute the spec does not allow is refused.
       assert.ok(
         (
@@ -164,6 +171,9 @@ describe('request bodies match the vendor OpenAPI documents', () => {
       const answers = checkAnswers('incidentio-openapi.json', fake.calls());
       assert.deepEqual(answers.problems, []);
       assert.ok(answers.checked >= 8, `only ${answers.checked} answers checked`);
+      assert.deepEqual(loadSpecValidator('incidentio-openapi.json')!.unknownQueryParams('GET', '/v2/incidents', ['updated_at[gte]', 'page', 'after']), [
+        'page',
+      ]);
       // The webhooks the fake sends (its own edits and the UI's): the spec's x-webhooks payloads.
       const v = loadSpecValidator('incidentio-openapi.json')!;
       const deliveries = fake.webhookDeliveries();

@@ -24,6 +24,8 @@ export interface SpecValidator {
   validateResponse(method: string, template: string, status: number, body: unknown): string[] | null;
   /** A webhook payload (incident.io's `x-webhooks`) by event type; null when the spec has no such event. */
   validateWebhook(eventType: string, body: unknown): string[] | null;
+  /** Query parameter names the operation does not declare (`a[b]` counts as `a` when `a` is a deepObject); null for an unknown operation. */
+  unknownQueryParams(method: string, template: string, names: string[]): string[] | null;
 }
 
 const cache = new Map<string, SpecValidator | null>();
@@ -54,8 +56,10 @@ export function loadSpecValidator(file: string, opts: { dir?: string; required?:
     return null;
   }
   type Content = { content?: Record<string, { schema?: unknown }> };
+  type Param = { $ref?: string; name?: string; in?: string; style?: string };
   const doc = JSON.parse(readFileSync(p, 'utf8')) as {
-    paths: Record<string, Record<string, { requestBody?: Content; responses?: Record<string, Content> }>>;
+    paths: Record<string, Record<string, { requestBody?: Content; responses?: Record<string, Content>; parameters?: Param[] } & Param[]>>;
+    components?: { parameters?: Record<string, Param> };
     'x-webhooks'?: Record<string, { get?: { responses?: Record<string, Content> } }>;
   };
   const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: true });
@@ -78,6 +82,17 @@ export function loadSpecValidator(file: string, opts: { dir?: string; required?:
     validateRequest: (method, template, body) => check(`${method} ${template}`, doc.paths[template]?.[method.toLowerCase()]?.requestBody?.content, body),
     validateResponse: (method, template, status, body) =>
       check(`${method} ${template} -> ${status}`, doc.paths[template]?.[method.toLowerCase()]?.responses?.[String(status)]?.content, body),
+    unknownQueryParams(method, template, names) {
+      const item = doc.paths[template] as Record<string, unknown> | undefined;
+      const op = item?.[method.toLowerCase()] as { parameters?: Param[] } | undefined;
+      if (!item || !op) return null;
+      const params = [...((item.parameters as Param[] | undefined) ?? []), ...(op.parameters ?? [])]
+        .map((x) => (x.$ref ? doc.components?.parameters?.[x.$ref.split('/').pop()!] : x))
+        .filter((x): x is Param => x?.in === 'query');
+      const exact = new Set(params.map((x) => x.name));
+      const deep = new Set(params.filter((x) => x.style === 'deepObject').map((x) => x.name));
+      return names.filter((n) => !exact.has(n) && !deep.has(n.split('[')[0]));
+    },
     validateWebhook: (eventType, body) =>
       check(`webhook ${eventType}`, doc['x-webhooks']?.[`/x-webhooks/${eventType}`]?.get?.responses?.['200']?.content, body),
   };
