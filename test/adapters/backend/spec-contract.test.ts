@@ -109,6 +109,7 @@ describe('request bodies match the vendor OpenAPI documents', () => {
       await b.transition(r, 'cancelled', 'c');
       await b.verify();
       for await (const _ of b.listIncidents()) break;
+      await b.listIncidentHistory!({ updatedSince: new Date('2026-01-01T00:00:00Z'), cursor: null, pageSize: 50 });
       const { checked, problems } = checkAll('rootly-openapi.json', fake.calls());
       assert.deepEqual(problems, []);
       assert.ok(checked >= 12, `only ${checked} bodies checked`);
@@ -161,6 +162,7 @@ describe('request bodies match the vendor OpenAPI documents', () => {
       await b.savePostmortem(r, '# PM');
       await b.fetchIncident(ref.backendId);
       for await (const _ of b.listIncidents()) break;
+      await b.listIncidentHistory!({ updatedSince: new Date('2026-01-01T00:00:00Z'), cursor: null, pageSize: 50 });
       await fake.createInUi({ name: 'From the UI', visibility: 'public', severity: 'Major' });
       await fake.createInUi({ name: 'Private from the UI', visibility: 'private' });
       await fake.webhooksSent();

@@ -24,7 +24,7 @@ export interface SpecValidator {
   validateResponse(method: string, template: string, status: number, body: unknown): string[] | null;
   /** A webhook payload (incident.io's `x-webhooks`) by event type; null when the spec has no such event. */
   validateWebhook(eventType: string, body: unknown): string[] | null;
-  /** Query parameter names the operation does not declare (`a[b]` counts as `a` when `a` is a deepObject); null for an unknown operation. */
+  /** Query parameter names the operation does not declare (`a[b]` counts as `a` when `a` is an object parameter); null for an unknown operation. */
   unknownQueryParams(method: string, template: string, names: string[]): string[] | null;
 }
 
@@ -56,7 +56,7 @@ export function loadSpecValidator(file: string, opts: { dir?: string; required?:
     return null;
   }
   type Content = { content?: Record<string, { schema?: unknown }> };
-  type Param = { $ref?: string; name?: string; in?: string; style?: string };
+  type Param = { $ref?: string; name?: string; in?: string; style?: string; schema?: { type?: string } };
   const doc = JSON.parse(readFileSync(p, 'utf8')) as {
     paths: Record<string, Record<string, { requestBody?: Content; responses?: Record<string, Content>; parameters?: Param[] } & Param[]>>;
     components?: { parameters?: Record<string, Param> };
@@ -90,7 +90,8 @@ export function loadSpecValidator(file: string, opts: { dir?: string; required?:
         .map((x) => (x.$ref ? doc.components?.parameters?.[x.$ref.split('/').pop()!] : x))
         .filter((x): x is Param => x?.in === 'query');
       const exact = new Set(params.map((x) => x.name));
-      const deep = new Set(params.filter((x) => x.style === 'deepObject').map((x) => x.name));
+      // An object parameter is sent as `name[operator]` (incident.io's `updated_at[gte]`), declared deepObject or not.
+      const deep = new Set(params.filter((x) => x.style === 'deepObject' || x.schema?.type === 'object').map((x) => x.name));
       return names.filter((n) => !exact.has(n) && !deep.has(n.split('[')[0]));
     },
     validateWebhook: (eventType, body) =>
