@@ -77,14 +77,14 @@ const RootlyIncident = z.looseObject({
   status: z.string().nullish(),
   url: z.string().nullish(),
   updated_at: z.string().nullish(),
+  /** Rootly's `private` (irreversible there): announced without details, no channel of ours. Anything but a boolean counts as absent. */
+  private: z.boolean().nullish().catch(null),
   // Flat ({id, name, slug, severity}), a name, or as the REST API shows it (`severity_response`: {data:{id, type, attributes}}).
   severity: z
     .union([z.looseObject({ data: z.looseObject({ attributes: RootlySeverityAttrs }) }).transform((v) => v.data.attributes), RootlySeverityAttrs, z.string()])
     .nullish(),
   labels: z.union([z.record(z.string(), z.unknown()), z.array(z.looseObject({ key: z.string(), value: z.unknown() }))]).nullish(),
   kind: z.string().nullish(),
-  /** Rootly's webhook data carries it (its event payload reference); making an incident private cannot be undone there. */
-  private: z.boolean().nullish(),
 });
 
 /**
@@ -149,7 +149,7 @@ export function parseRootlyEvent(body: unknown): ParsedBackendEvent {
         severity: rootlySeverity(d.severity),
         url: d.url ?? null,
         firebreakId: rootlyLabel(d.labels, 'firebreak_id'),
-        // Private: announced without its details and no channel of ours (as incident.io's private_incident.*).
+        // Only a `true` counts: an event without the field (or `false`) never makes a private one public.
         ...(d.private === true ? { private: true } : {}),
         ...(notLive ? { notLive } : {}),
       },
@@ -415,8 +415,11 @@ async function fetchedEvent(deps: Deps, ev: BackendEvent): Promise<BackendEvent 
 
 async function findIncident(deps: Deps, ev: BackendEvent): Promise<Incident | null> {
   if (ev.incident.firebreakId) {
+    // The label is only a hint: anyone in Rootly can put it on any incident. It identifies ours
+    // only while ours has no backend id yet (the create's answer not recorded), and then only from
+    // the backend it was declared in; otherwise the backend id decides.
     const byLabel = await deps.store.getIncident(ev.incident.firebreakId);
-    if (byLabel) return byLabel;
+    if (byLabel?.backendId === ev.incident.backendId || (byLabel && byLabel.backendId === null && byLabel.backend === ev.source)) return byLabel;
   }
   return (
     (await deps.store.findIncidentByBackendId(ev.source, ev.incident.backendId)) ??

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Severity } from '../domain/severity.js';
 import { AppError, BackendError, ChatError, userMessage } from '../errors.js';
 import type { Deps } from './deps.js';
+import { notAPerson } from './lifecycle.js';
 import { onCallInviteJob } from './paging.js';
 import { scheduleReminder } from './reminders.js';
 import {
@@ -170,7 +171,8 @@ export const draftKey = (id: string) => `draft:${id}`;
 
 /** What a declaration from Slack came to; `slack/blocks` words it. */
 export type DeclareOutcome =
-  | { kind: 'declared'; incident: Incident }
+  /** `commanderRefused`: the person named as commander could not be (an app, a deactivated account): the declarer commands. */
+  | { kind: 'declared'; incident: Incident; commanderRefused?: { userId: string; why: string } }
   | { kind: 'already_declared'; incident: Incident }
   /** A similar incident is open: offered "join" or "declare anyway" (the draft is stored). */
   | { kind: 'similar_open'; similar: Incident; draftId: string };
@@ -184,6 +186,16 @@ export async function declareOrOffer(deps: Deps, input: DeclareInput, opts: { fo
   // by its key, not mistaken for "a similar incident".
   const mine = input.dedupeKey ? await deps.store.findIncidentByDedupeKey(input.dedupeKey) : null;
   if (mine) return { kind: 'already_declared', incident: mine };
+  // The commander the declarer named must be a person who can approve and hand command on (asked
+  // of Slack only when it is someone else); otherwise the declarer commands, and is told why.
+  let commanderRefused: { userId: string; why: string } | undefined;
+  if (input.commanderId && input.declaredBy && input.commanderId !== input.declaredBy) {
+    const why = await notAPerson(deps, input.commanderId);
+    if (why) {
+      commanderRefused = { userId: input.commanderId, why };
+      input = { ...input, commanderId: input.declaredBy };
+    }
+  }
   if (!opts.force) {
     const similar = await findSimilarOpen(deps, input.title, input.severity, input.services);
     if (similar) {
@@ -196,7 +208,7 @@ export async function declareOrOffer(deps: Deps, input: DeclareInput, opts: { fo
     }
   }
   const { incident, created } = await declareIncident(deps, input);
-  return { kind: created ? 'declared' : 'already_declared', incident };
+  return created ? { kind: 'declared', incident, ...(commanderRefused ? { commanderRefused } : {}) } : { kind: 'already_declared', incident };
 }
 
 /** "Declare anyway" on the offer: the stored draft, declared once however often it is clicked. */
@@ -479,11 +491,14 @@ async function ensureChannel(deps: Deps, flowId: string, incident: Incident): Pr
         return await deps.chat.createChannel(name, incident.private);
       } catch (err) {
         if (!(err instanceof ChatError) || err.slackError !== 'name_taken') throw err;
-        // Ours from a run that died after Slack created it but before we recorded it? Adopt it.
+        // Ours from a run that died after Slack created it but before we recorded it? Adopt it, but
+        // only a channel the bot created, as private as the incident: the earlier attempt may never
+        // have reached Slack, and anyone may have made a channel of this name since (the template
+        // is no secret). A private incident's card in someone's public channel would leak it.
         const existing = await deps.chat.findChannelByName(name);
-        if (existing) {
+        if (existing && resumed && existing.creator === deps.chat.botUserId() && existing.isPrivate === incident.private) {
           const holder = await deps.store.findIncidentByChannel(existing.id);
-          if (!holder && resumed) return existing;
+          if (!holder) return { id: existing.id, name: existing.name };
         }
       }
     }
