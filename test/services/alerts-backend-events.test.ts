@@ -524,3 +524,108 @@ describe('incident.io events: looked up only when they concern an incident the b
     }
   });
 });
+
+describe('backend incidents that are not live (vendor modes and kinds)', () => {
+  test('incident.io: a retrospective, test or tutorial incident created there is acknowledged and not announced', async () => {
+    const h = await buildHarness();
+    try {
+      for (const mode of ['retrospective', 'test', 'tutorial']) {
+        const payload = fixture('incidentio-incident-created.json');
+        const inc = payload['public_incident.incident_created_v2'];
+        inc.mode = mode;
+        inc.id = `01JD4X8ZQ5N1C2RV0K7W3M9T6${mode.length}`;
+        const res = await incidentio(h, payload, `msg_${mode}`);
+        assert.equal(res.status, 200, `${mode}: ${JSON.stringify(res.body)}`);
+      }
+      await h.drain();
+      assert.equal((await h.store.listOpenIncidents()).length, 0);
+      assert.equal(h.chat.announcements().length, 0);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('incident.io: a private retrospective incident (its event names only the id) is read, then not announced', async () => {
+    const { startFakeIncidentIo } = await import('../fakes/incidentio/fake.js');
+    const { createIncidentIoBackend } = await import('../../src/adapters/backend/incidentio/backend.js');
+    const iio = await startFakeIncidentIo();
+    const h = await buildHarness({ backend: createIncidentIoBackend({ apiKey: 'incidentio-test-key', baseUrl: iio.url, timeoutMs: 1000 }) });
+    try {
+      const { incident } = await iio.createInUi({ name: 'Backfilled: token leak last week', visibility: 'private', mode: 'retrospective' });
+      const type = 'private_incident.incident_created_v2';
+      assert.equal((await incidentio(h, { event_type: type, [type]: { id: incident.id } }, 'msg_private_retro')).status, 202);
+      await h.drain();
+      assert.equal(iio.calls({ route: 'GET /v2/incidents/{id}' }).length, 1);
+      assert.equal((await h.store.listOpenIncidents()).length, 0);
+      assert.equal(h.chat.announcements().length, 0);
+      // A standard private incident is still announced (without its details).
+      const live = await iio.createInUi({ name: 'Credential stuffing on admin', visibility: 'private' });
+      await incidentio(h, { event_type: type, [type]: { id: live.incident.id } }, 'msg_private_live');
+      await h.drain();
+      assert.equal((await h.store.listOpenIncidents()).length, 1);
+      assert.equal(h.chat.announcements().length, 1);
+    } finally {
+      await h.close();
+      await iio.close();
+    }
+  });
+
+  test('Rootly: a test, example or backfilled incident.created is acknowledged and not announced', async () => {
+    const h = await buildHarness();
+    try {
+      for (const kind of ['test', 'example', 'backfilled']) {
+        const payload = fixture('rootly-incident-created.json');
+        payload.event.id = `evt-${kind}`;
+        payload.data.kind = kind;
+        payload.data.id = `rootly-${kind}`;
+        const res = await rootly(h, payload);
+        assert.equal(res.status, 200, `${kind}: ${JSON.stringify(res.body)}`);
+      }
+      await h.drain();
+      assert.equal((await h.store.listOpenIncidents()).length, 0);
+      assert.equal(h.chat.announcements().length, 0);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('Rootly private incidents (the webhook data carries `private`)', () => {
+  test('a private incident declared in Rootly: announced without its details, no channel of ours, hidden from agents', async () => {
+    const { listIncidentsForAgent } = await import('../../src/services/agents.js');
+    const h = await buildHarness();
+    try {
+      const payload = fixture('rootly-incident-created.json');
+      payload.data.private = true;
+      payload.data.title = 'Payroll export leaked to a vendor bucket';
+      payload.data.summary = 'Salaries of 40 staff readable by the vendor';
+      await rootly(h, payload);
+      await h.drain();
+      const [incident] = await h.store.listOpenIncidents();
+      assert.equal(incident!.private, true);
+      assert.equal(incident!.channelId, null, 'no channel of ours for a private incident');
+      assert.equal(h.chat.announcements().length, 1);
+      assert.doesNotMatch(JSON.stringify(h.chat.posts), /payroll|salaries|vendor bucket/i, 'nothing of it posted anywhere');
+      const agentSees = (await listIncidentsForAgent(h.deps, { name: 'claude-code', scopes: ['read'], incidents: null }, { limit: 50 })).incidents;
+      assert.equal(agentSees.length, 0);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('Rootly severity shapes', () => {
+  test('a severity shown as the REST API does ({data:{attributes}}) is read, not defaulted to medium', async () => {
+    const h = await buildHarness();
+    try {
+      const payload = fixture('rootly-incident-created.json');
+      payload.data.severity = { data: { id: 'sev-uuid-0', type: 'severities', attributes: { name: 'SEV0', slug: 'sev0', severity: 'critical' } } };
+      await rootly(h, payload);
+      await h.drain();
+      const [incident] = await h.store.listOpenIncidents();
+      assert.equal(incident!.severity, 'critical');
+    } finally {
+      await h.close();
+    }
+  });
+});
