@@ -93,7 +93,7 @@ export class KyselyAlertStore implements AlertStore {
       received_at: ms(a.receivedAt),
     }));
     const job = jobRow(jobs.burst(all), now);
-    const { rows } = await sql<{ id: string }>`
+    const { rows } = await sql<{ id: string }>`/* statement: alerts.insert_burst */
       with a as (
         insert into alerts (id, source, delivery_id, fingerprint, external_id, title, service, severity, status, url, raw, received_at, state)
         select id, source, delivery_id, fingerprint, external_id, title, service, severity, status, url, raw, received_at, 'pending'
@@ -257,7 +257,7 @@ export class KyselyAlertStore implements AlertStore {
     const pairs = joins.flatMap((j, k) => j.alertIds.map((id) => [k, id] as const));
     const jobs = joins.map((j) => jobRow(j.job, now));
     return this.db.transaction().execute(async (trx) => {
-      const { rows } = await sql<{ k: number | null; id: string | null; missing: string | null }>`
+      const { rows } = await sql<{ k: number | null; id: string | null; missing: string | null }>`/* statement: alerts.join_batch */
         with joins as (
           select * from unnest(
             ${joins.map((_, k) => k)}::int[], ${joins.map((j) => j.incidentId)}::text[], ${joins.map((j) => j.fingerprint)}::text[],
