@@ -177,13 +177,13 @@ let built = false;
 function buildIfStale(): void {
   if (built) return;
   const b = spawnSync(process.execPath, [join(ROOT, 'scripts/build.mjs'), '--if-stale'], { cwd: ROOT, stdio: 'inherit' });
-  if (b.status !== 0 || !existsSync(join(ROOT, 'dist/src/main.js'))) throw new Error('building dist/ failed');
+  if (b.status !== 0 || !existsSync(join(ROOT, 'dist/bundle/main.js'))) throw new Error('building dist/ failed');
   built = true;
 }
 
 /** The built bot, started exactly as `npm start` does (its node flags included), in HTTP mode. */
 function startCommand(): string[] {
-  const main = join(ROOT, 'dist/src/main.js');
+  const main = join(ROOT, 'dist/bundle/main.js');
   buildIfStale();
   const startScript = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
   const extra = process.env.BENCH_BOT_FLAGS ? process.env.BENCH_BOT_FLAGS.split(/\s+/) : [];
@@ -1384,7 +1384,7 @@ async function summaryCost(): Promise<void> {
 // -- footprint ---------------------------------------------------------------------------------------
 
 async function footprint(): Promise<void> {
-  const main = join(ROOT, 'dist/src/main.js');
+  const main = join(ROOT, 'dist/bundle/main.js');
   buildIfStale();
   const emulator = await startSlackEmulator({ botToken: BOT_TOKEN, rateLimits: 'off' });
   // Configured as the issue measures it: Rootly as the backend and Claude as the summariser.
@@ -1442,7 +1442,7 @@ async function footprint(): Promise<void> {
         unit: 'ms',
         target: '≤ 1000',
         ok: readyMs <= 1000,
-        note: `spawn → first /readyz 200, SQLite, node ${nodeFlags.join(' ')} dist/src/main.js`,
+        note: `spawn → first /readyz 200, SQLite, node ${nodeFlags.join(' ')} dist/bundle/main.js`,
       });
       await sleep(3000);
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');

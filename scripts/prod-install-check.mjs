@@ -2,7 +2,7 @@
 // Proves the production image's install without a container engine: builds the runtime tree the way
 // the Dockerfile's prod-deps and runtime stages do (package.json + lockfile, `npm ci --omit=dev
 // --ignore-scripts`, `npm rebuild better-sqlite3`, then dist/ and assets/ copied in) in a clean
-// temporary folder, checks that no dev dependency came along, starts it with `node dist/src/main.js`
+// temporary folder, checks that no dev dependency came along, starts it with `node dist/bundle/main.js`
 // in HTTP mode against the Slack emulator and PostgreSQL (a private schema), checks /healthz,
 // /readyz and /metrics, stops it with SIGTERM and expects a clean exit.
 //
@@ -33,8 +33,8 @@ function run(cmd, args, opts) {
   if (r.status !== 0) fail(`${cmd} ${args.join(' ')} exited ${r.status}`);
 }
 
-if (!existsSync(join(root, 'dist', 'src', 'main.js'))) {
-  process.stderr.write('prod-install-check: dist/src/main.js is missing: run `npm run build` (or `npm ci`) first\n');
+if (!existsSync(join(root, 'dist', 'bundle', 'main.js'))) {
+  process.stderr.write('prod-install-check: dist/bundle/main.js is missing: run `npm run build` (or `npm ci`) first\n');
   process.exit(1);
 }
 
@@ -89,10 +89,13 @@ try {
   dbUrl.searchParams.set('options', `-c search_path=${schema}`);
 
   // --- the Slack emulator (compiled, from this clone's dist/) -------------------------------------
-  const { startSlackEmulator } = await import(pathToFileURL(join(root, 'dist', 'src', 'emulator', 'slack', 'index.js')).href);
+  const { startSlackEmulator, SlackDriver, INCIDENTS_CHANNEL_ID } = await import(
+    pathToFileURL(join(root, 'dist', 'src', 'emulator', 'slack', 'index.js')).href
+  );
   // A throwaway token made at each run for the emulator (never a real one), assembled so that it does
   // not look like a committed Slack token to secret scanners.
   const botToken = ['xoxb', 'prodcheck', randomBytes(6).toString('hex')].join('-');
+  const signingSecret = randomBytes(16).toString('hex');
   const emulator = await startSlackEmulator({ botToken, seed: true });
   cleanups.unshift(() => emulator.close());
 
@@ -102,14 +105,14 @@ try {
       s.close(() => res(p));
     });
   });
-  step(`starting node dist/src/main.js on :${port} (HTTP mode, PostgreSQL schema ${schema})`);
-  const bot = spawn(process.execPath, ['--max-semi-space-size=2', '--v8-pool-size=1', '--liftoff-only', 'dist/src/main.js'], {
+  step(`starting node dist/bundle/main.js on :${port} (HTTP mode, PostgreSQL schema ${schema})`);
+  const bot = spawn(process.execPath, ['--max-semi-space-size=2', '--v8-pool-size=1', '--liftoff-only', 'dist/bundle/main.js'], {
     cwd: app,
     env: {
       PATH: process.env.PATH ?? '',
       NODE_ENV: 'production',
       SLACK_BOT_TOKEN: botToken,
-      SLACK_SIGNING_SECRET: randomBytes(16).toString('hex'),
+      SLACK_SIGNING_SECRET: signingSecret,
       SLACK_API_URL: emulator.apiUrl,
       ANNOUNCE_CHANNEL: 'C0INCIDENTS',
       DATABASE_URL: dbUrl.toString(),
@@ -149,6 +152,21 @@ try {
   const tables = await admin.query(`select count(*)::int as n from information_schema.tables where table_schema = $1`, [schema]);
   if (!(tables.rows[0].n > 0)) fail('no tables were created in the PostgreSQL schema (migrations did not run)');
   if (!/"store":"postgres"/.test(out)) fail('the bot did not report a postgres store');
+
+  // A declaration through the bundle: a signed `/incident declare` opens an inc- channel with the
+  // card in it (the bundle's lazily loaded chunks, the store, the Slack client and the listeners).
+  const driver = new SlackDriver({ emulator, requestUrl: `${url}/slack/events`, signingSecret });
+  const slash = await driver.slash('declare sev2 prod-install-check declaration', { user: 'U0BOB0001', channel: INCIDENTS_CHANNEL_ID });
+  if (slash.status !== 200) fail(`/incident declare answered ${slash.status}: ${JSON.stringify(slash.body)}`);
+  const declared = Date.now() + 15_000;
+  let card = null;
+  while (Date.now() < declared && !card) {
+    const channel = [...emulator.state.channels.values()].find((c) => c.name.startsWith('inc-') && c.name.includes('prod-install-check'));
+    card = channel?.messages.find((m) => JSON.stringify(m.blocks ?? []).includes('prod-install-check declaration')) ?? null;
+    if (!card) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!card) fail(`no inc- channel with the incident card 15 s after /incident declare:\n${out.slice(-3000)}`);
+  step('/incident declare: an inc- channel with the card');
 
   bot.kill('SIGTERM');
   const stop = await Promise.race([exited, new Promise((r) => setTimeout(() => r(null), 15_000))]);

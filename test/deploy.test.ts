@@ -53,14 +53,17 @@ test('Dockerfile: non-root, production dependencies only, HEALTHCHECK on /health
   assert.match(df, /^USER node$/m);
   assert.match(df, /^HEALTHCHECK .*\n?.*\/healthz/m);
   const cmd = /^CMD \[(.*)\]$/m.exec(df)?.[1] ?? '';
-  assert.ok(cmd.includes('"dist/src/main.js"'), cmd);
+  assert.ok(cmd.includes('"dist/bundle/main.js"'), cmd);
+  // `npm start` runs the same file (scripts/start.mjs), and the build makes it.
+  assert.match(read('scripts/start.mjs'), /join\(root, 'dist', 'bundle', 'main\.js'\)/);
+  assert.match(read('scripts/build.mjs'), /entryPoints: \[join\(root, 'dist', 'src', 'main\.js'\)\]/);
   // The image runs node with `npm start`'s flags (young generation size, V8 worker threads): the
   // idle footprint the bench measures through `npm start` is the container's too.
   const startFlags = (JSON.parse(read('package.json')) as Obj).scripts.start.split(/\s+/).filter((a: string) => a.startsWith('--'));
   const cmdFlags = (JSON.parse(`[${cmd}]`) as string[]).filter((a) => a.startsWith('--'));
   assert.ok(startFlags.length > 0, 'npm start sets node flags');
   assert.deepEqual(cmdFlags, startFlags);
-  // tsconfig.build.json compiles src/ into dist/src/ (what the CMD runs).
+  // tsconfig.build.json compiles src/ into dist/src/ (what the bundle the CMD runs is made of).
   const build = JSON.parse(read('tsconfig.build.json')) as Obj;
   assert.deepEqual(build.include, ['src/**/*.ts']);
   assert.ok(!read('.dockerignore').split('\n').includes('assets'), 'assets/ (prompts, sandbox) reach the image');

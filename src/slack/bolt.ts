@@ -73,7 +73,7 @@ export function buildBolt(
       convoStore: false,
       deferInitialization: true,
     });
-    socketAcks(bolt, metrics, logger);
+    socketAcks(bolt, metrics, logger, clock);
   } else {
     receiver = new httpReceiver.default({
       signingSecret: slack.signingSecret,
@@ -328,15 +328,21 @@ function ackableEarly(
  * In HTTP mode the server times each request to its ack; over a socket there is no HTTP request,
  * so the same histogram is fed here, from the envelope's arrival to its ack.
  *
+ * The envelope's arrival (the injected clock, as the receiver hands it to Bolt) goes into its
+ * context as `receivedAt`, as `ackFirst` stamps an HTTP request's: a modal's trigger_id is good for
+ * ~3 s from then (adapters/slack/chat.ts, TRIGGER_BUDGET_MS), and an envelope that waited behind
+ * others before its listener ran must not count as fresh from the listener's start.
+ *
  * A click no listener acked (an action id the bot does not know: a button from an older version, a
  * message of another app's, a hand-made payload) is acked once Bolt is done with it: in HTTP mode
  * `ackFirst` acks every click, but over a socket an unacked envelope makes Slack show the person
  * an error. Logged at debug: it is not the bot's fault and nothing was done.
  */
-function socketAcks(bolt: App, metrics: Metrics, logger: Logger): void {
+function socketAcks(bolt: App, metrics: Metrics, logger: Logger, clock: Clock): void {
   const process = bolt.processEvent.bind(bolt);
   bolt.processEvent = async (event) => {
     const started = performance.now();
+    event.customProperties = { ...event.customProperties, receivedAt: clock.now().getTime() };
     const ack = event.ack;
     let acked = false;
     event.ack = async (response) => {

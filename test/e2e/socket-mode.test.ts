@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID } from '../../src/emulator/slack/index.js';
-import { Actions, DeclareBlocks, INPUT, Views } from '../../src/slack/ids.js';
+import { GENERAL_CHANNEL_ID, INCIDENTS_CHANNEL_ID, TRIGGER_TTL_MS, startSlackEmulator, type SlackEmulator } from '../../src/emulator/slack/index.js';
+import { Actions, COMMAND, DeclareBlocks, INPUT, Views } from '../../src/slack/ids.js';
 import { ALICE, BOB, CAROL, blocksText, flowDone, messagesWithMarker, openView } from './helpers.js';
 import { APP_TOKEN, BOT_TOKEN, startBot, type Bot } from './harness.js';
 
@@ -182,5 +182,47 @@ describe('the bot in Socket Mode', () => {
     assert.equal(bot.emulator.socketMode.connections().length, 0);
     // With the bot gone Slack has nobody to hand a command to.
     await assert.rejects(bot.driver.slash('help', { user: ALICE, channel: GENERAL_CHANNEL_ID }), /dispatch_failed/);
+  });
+});
+
+describe('a Socket Mode envelope that waits before its listener runs', () => {
+  // One clock for Slack and the bot: the emulator issues and expires trigger ids on it, the bot
+  // stamps arrivals and spends trigger budgets on it. `skew` moves both forward.
+  let skew = 0;
+  const now = () => Date.now() + skew;
+  let emulator: SlackEmulator;
+  let bot: Bot;
+  before(async () => {
+    emulator = await startSlackEmulator({ botToken: BOT_TOKEN, appToken: APP_TOKEN, clock: now });
+    bot = await startBot({ transport: 'socket', emulator, build: { clock: { now: () => new Date(now()) } } });
+  });
+  after(async () => {
+    await bot?.close();
+    await emulator?.close();
+  });
+
+  test("its trigger counts from the envelope's arrival: past the budget the person is told to click again and no views.open goes out with a dead trigger", async () => {
+    // The `/incident` envelope arrives, then waits longer than a trigger lives before its listener
+    // runs (behind other envelopes, a slow store): the clock moves on between the two.
+    bot.fb.bolt.use(async ({ body, next }) => {
+      if ((body as { command?: unknown }).command === COMMAND) skew += TRIGGER_TTL_MS + 500;
+      await next();
+    });
+    const r = await bot.driver.slash('', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+    assert.equal(r.status, 200);
+    const told = await bot.waitFor(() => emulator.state.ephemeralsFor(ALICE, GENERAL_CHANNEL_ID)[0], 3000, 'an answer');
+    assert.match(told.text, /form could not open: Slack is busy.*click again/i);
+    await bot.settled();
+    assert.deepEqual(
+      emulator.calls('views.open').map((c) => c.error ?? 'ok'),
+      [],
+      'no views.open sent with a trigger Slack refuses',
+    );
+    // The one info line names the trigger's age from the envelope's arrival, not from the listener.
+    const line = bot.logs.find((l) => l.includes('trigger_not_sent'));
+    assert.ok(line, bot.logs.filter((l) => l.includes('trigger')).join(''));
+    const detail = (JSON.parse(line) as { detail: { method: string; ageMs: number } }).detail;
+    assert.equal(detail.method, 'views.open');
+    assert.ok(detail.ageMs > TRIGGER_TTL_MS, `age ${detail.ageMs} ms`);
   });
 });

@@ -6,6 +6,7 @@ import type { Block, Chat, ChatMessage } from '../../ports/chat.js';
 import { DEFAULT_RETRY, retryDecision, type AttemptOutcome, type RetryPolicyOptions } from '../http/retry.js';
 import { createTokenBucketLimiter, DeadlineUnreachable, defaultSleep, type RateLimiter } from '../http/token-bucket.js';
 import { slackBucket, slackBucketLimit } from './tiers.js';
+import { TtlCache } from './ttl-cache.js';
 import { createSlackApiClient, type SlackApiClient } from './web-api.js';
 
 export interface SlackChatOptions {
@@ -35,6 +36,18 @@ export const TRIGGER_BUDGET_MS = 2500;
  * the views.open tier). `userMessage` words it as Slack's own `expired_trigger_id`.
  */
 export const TRIGGER_NOT_SENT = 'trigger_not_sent';
+
+type UserInfo = Readonly<{ id: string; name: string; email: string | null; isBot: boolean }>;
+
+/**
+ * How long a users.info answer is reused (`SlackChat.userInfo`), per process. A name or email
+ * changed in Slack shows within `ttlMs`. `user_not_found` is kept too, but only briefly: Slack
+ * never reuses a user id, so an unknown id (a typo in firebreak.yml, a mention copied from another
+ * workspace) stays unknown and a draft naming it would otherwise ask once per mention; short, so
+ * an id that becomes visible (a Slack Connect partner joining) is not hidden for long. Bounded: an
+ * incident involves a few dozen people, a busy day a few hundred.
+ */
+export const USER_CACHE = { ttlMs: 5 * 60_000, notFoundTtlMs: 60_000, maxEntries: 1000 };
 
 /** Bridges @slack/web-api's logger interface to pino. */
 export function slackLogger(logger: Logger): SlackLogger {
@@ -151,6 +164,7 @@ export class SlackChat implements Chat {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
   private readonly now: () => number;
+  private readonly users: TtlCache<UserInfo | null>;
 
   constructor(opts: SlackChatOptions & { client?: SlackApiClient }) {
     this.logger = opts.logger.child({ component: 'slack-chat' });
@@ -161,6 +175,7 @@ export class SlackChat implements Chat {
     this.now = opts.now ?? Date.now;
     this.client = opts.client ?? createSlackApiClient({ token: opts.token, apiUrl: opts.apiUrl });
     this.limiter = opts.limiter ?? createTokenBucketLimiter({ buckets: slackBucketLimit, sleep: this.sleep });
+    this.users = new TtlCache({ maxEntries: USER_CACHE.maxEntries, now: this.now });
   }
 
   /**
@@ -431,17 +446,28 @@ export class SlackChat implements Chat {
     return (r.bookmarks ?? []).map((b) => ({ title: b.title ?? '', link: b.link ?? '' }));
   }
 
-  async userInfo(userId: string) {
-    try {
-      const r = await this.call<
-        WebAPICallResult & { user?: { id: string; name?: string; real_name?: string; is_bot?: boolean; profile?: { email?: string; real_name?: string } } }
-      >('users.info', { user: userId });
-      const u = r.user!;
-      return { id: u.id, name: u.real_name ?? u.profile?.real_name ?? u.name ?? u.id, email: u.profile?.email ?? null, isBot: !!u.is_bot };
-    } catch (err) {
-      if (err instanceof ChatError && err.slackError === 'user_not_found') return null;
-      throw err;
-    }
+  /**
+   * users.info, through the per-process cache (`USER_CACHE`): during an incident the same few
+   * people are looked up again and again (role changes, follow-up owners, pages, names in the
+   * post-mortem draft). Concurrent lookups of one id share one call; a failure is not kept.
+   */
+  async userInfo(userId: string): Promise<UserInfo | null> {
+    return this.users.load(
+      userId,
+      async () => {
+        try {
+          const r = await this.call<
+            WebAPICallResult & { user?: { id: string; name?: string; real_name?: string; is_bot?: boolean; profile?: { email?: string; real_name?: string } } }
+          >('users.info', { user: userId });
+          const u = r.user!;
+          return Object.freeze({ id: u.id, name: u.real_name ?? u.profile?.real_name ?? u.name ?? u.id, email: u.profile?.email ?? null, isBot: !!u.is_bot });
+        } catch (err) {
+          if (err instanceof ChatError && err.slackError === 'user_not_found') return null;
+          throw err;
+        }
+      },
+      (u) => (u ? USER_CACHE.ttlMs : USER_CACHE.notFoundTtlMs),
+    );
   }
 
   async lookupByEmail(email: string) {

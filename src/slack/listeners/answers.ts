@@ -11,8 +11,8 @@ export interface Arrival {
 
 /**
  * When the request reached the bot: slack/bolt.ts puts it in the context (`receivedAt`, epoch ms)
- * as the request comes in; a request delivered otherwise (Socket Mode) counts from now, which is
- * when its listener starts.
+ * as the request comes in (an HTTP request in `ackFirst` or the receiver's extractor, a Socket
+ * Mode envelope in `socketAcks`); a request without it counts from now, when its listener starts.
  */
 export function arrival(deps: Deps, context: Record<string, unknown>): Arrival {
   const at = context.receivedAt;
