@@ -51,7 +51,7 @@ test('a placeholder the statement does not bind is refused at the first run', as
   await db.destroy();
 });
 
-test('PostgreSQL: the alert intake’s burst insert is prepared once per connection by name, then only bound and run', async (t) => {
+test('PostgreSQL: the alert intake’s burst insert and the job claim are prepared once per connection, then only bound and run', async (t) => {
   const { withPgSchema, openTestPgStore } = await import('./pg-helper.js');
   const { sql } = await import('kysely');
   const pg = await withPgSchema();
@@ -84,6 +84,11 @@ test('PostgreSQL: the alert intake’s burst insert is prepared once per connect
       ['alerts.insert_burst'],
     );
     assert.equal((await store.listAlerts({})).length, 6);
+    // The job claim too (it runs at every poll): one prepared statement however often it runs.
+    assert.equal((await store.claimJobs(['k'], 'w', 2, new Date(1), 1000)).length, 2);
+    assert.equal((await store.claimJobs(['k'], 'w', 2, new Date(1), 1000)).length, 1);
+    const after = await sql<{ name: string }>`select name from pg_prepared_statements`.execute(store.db);
+    assert.equal(after.rows.filter((r) => r.name.startsWith('s_')).length, 1);
   } finally {
     await store.close();
     await pg.cleanup();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { userInfo } from 'node:os';
 import pg from 'pg';
 import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely';
@@ -31,11 +32,17 @@ export function createPostgresDb(connectionString: string, opts: { logger?: Pool
 /**
  * A statement whose text starts with `/* statement: <name> *\/` is prepared once per connection
  * under that name and then only bound and executed: for the few hot statements of a fixed text
- * (the alert intake's burst insert, the batch join), whose parsing and planning were a fifth of
- * their cost. Only marked statements: an `in (...)` list makes a new text per length, and every
- * named statement stays in its session.
+ * (the alert intake's burst insert, the batch join, the job claim), whose parsing and planning were
+ * a fifth of their cost. `/* statement *\/` without a name is named by a hash of its text, for a
+ * statement with a few shapes (the claim's list of kinds). Only marked statements: an `in (...)`
+ * list makes a new text per length, and every named statement stays in its session.
  */
-const NAMED = /^\/\* statement: ([a-z0-9_.-]+) \*\//;
+const NAMED = /^\/\* statement(?:: ([a-z0-9_.-]+))? \*\//;
+const statementName = (q: string): string | undefined => {
+  const m = NAMED.exec(q);
+  if (!m) return undefined;
+  return m[1] ?? `s_${createHash('sha1').update(q).digest('hex').slice(0, 20)}`;
+};
 
 /**
  * The pool as Kysely sees it, with every statement's values through `storableParameters`:
@@ -48,7 +55,7 @@ function storablePool(pool: pg.Pool): PostgresPool {
       return {
         // Only the (sql, values) form: no cursor is configured, so Kysely never streams.
         query: ((q: string, values: readonly unknown[]) => {
-          const name = NAMED.exec(q)?.[1];
+          const name = statementName(q);
           const params = storableParameters(values) as unknown[];
           return name ? client.query({ name, text: q, values: params }) : client.query(q, params);
         }) as unknown as PostgresPoolClient['query'],
