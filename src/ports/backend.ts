@@ -80,6 +80,8 @@ export interface BackendIncidentSnapshot {
   private: boolean;
   /** When the backend last changed it (ISO), null when it does not say. */
   updatedAt: string | null;
+  /** Not a live incident: recorded after the fact (`retrospective`) or a drill (`test`). Absent: live. */
+  notLive?: 'retrospective' | 'test';
 }
 
 export interface BackendRef {

@@ -23,7 +23,8 @@ export interface ChatMessage {
 export interface Chat {
   /** Create a channel; throws ChatError('name_taken') if the name exists. */
   createChannel(name: string, isPrivate: boolean): Promise<{ id: string; name: string }>;
-  findChannelByName(name: string): Promise<{ id: string; name: string } | null>;
+  /** A channel of this name the bot can see, with who created it (user id) and whether it is private. */
+  findChannelByName(name: string): Promise<{ id: string; name: string; creator: string | null; isPrivate: boolean } | null>;
   invite(channelId: string, userIds: string[]): Promise<void>;
   setTopic(channelId: string, topic: string): Promise<void>;
   post(channelId: string, text: string, blocks?: Block[], opts?: { threadTs?: string }): Promise<{ ts: string; channel: string }>;
@@ -56,7 +57,8 @@ export interface Chat {
   /** Replies in a thread, oldest first (the parent excluded). */
   replies(channelId: string, threadTs: string): Promise<ChatMessage[]>;
   listBookmarks(channelId: string): Promise<{ title: string; link: string }[]>;
-  userInfo(userId: string): Promise<{ id: string; name: string; email: string | null; isBot: boolean } | null>;
+  /** `deleted`: a deactivated account (Slack keeps its id). */
+  userInfo(userId: string): Promise<{ id: string; name: string; email: string | null; isBot: boolean; deleted?: boolean } | null>;
   /** The Slack user id with this email, or null (users.lookupByEmail; scope users:read.email). */
   lookupByEmail(email: string): Promise<string | null>;
   /** Members of a Slack user group (for approval policies naming a group). */

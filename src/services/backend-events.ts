@@ -45,6 +45,8 @@ export const BackendEventSchema = z.object({
     firebreakId: z.string().nullable(),
     /** A private incident (announced without its details, no channel of ours). Absent: public. */
     private: z.boolean().optional(),
+    /** Not a live incident (a backfilled record, a test or tutorial): never announced. Absent: live. */
+    notLive: z.enum(['retrospective', 'test']).optional(),
   }),
   /**
    * Read the incident from the backend (`fetchIncident`) before anything else. `required`: the
@@ -67,15 +69,36 @@ const RootlyEnvelope = z.object({
   data: z.looseObject({ id: z.union([z.string(), z.number()]).transform(String) }),
 });
 
+const RootlySeverityAttrs = z.looseObject({ severity: z.string().nullish(), slug: z.string().nullish(), name: z.string().nullish() });
+
 const RootlyIncident = z.looseObject({
   title: z.string().nullish(),
   summary: z.string().nullish(),
   status: z.string().nullish(),
   url: z.string().nullish(),
   updated_at: z.string().nullish(),
-  severity: z.union([z.looseObject({ severity: z.string().nullish(), slug: z.string().nullish(), name: z.string().nullish() }), z.string()]).nullish(),
+  /** Rootly's `private` (irreversible there): announced without details, no channel of ours. Anything but a boolean counts as absent. */
+  private: z.boolean().nullish().catch(null),
+  // Flat ({id, name, slug, severity}), a name, or as the REST API shows it (`severity_response`: {data:{id, type, attributes}}).
+  severity: z
+    .union([z.looseObject({ data: z.looseObject({ attributes: RootlySeverityAttrs }) }).transform((v) => v.data.attributes), RootlySeverityAttrs, z.string()])
+    .nullish(),
   labels: z.union([z.record(z.string(), z.unknown()), z.array(z.looseObject({ key: z.string(), value: z.unknown() }))]).nullish(),
+  kind: z.string().nullish(),
 });
+
+/**
+ * Rootly's incident `kind`s that are not a live incident: test and example incidents (and their
+ * sub-incidents) and backfilled ones (recorded after the fact). `normal`, `normal_sub` and unknown
+ * kinds are live; `scheduled` (maintenance) comes as `incident.scheduled.*`, not handled.
+ */
+const ROOTLY_NOT_LIVE: Record<string, 'retrospective' | 'test'> = {
+  test: 'test',
+  test_sub: 'test',
+  example: 'test',
+  example_sub: 'test',
+  backfilled: 'retrospective',
+};
 
 const ROOTLY_EVENTS: Record<string, { kind: 'created' | 'updated'; status?: IncidentStatus }> = {
   'incident.created': { kind: 'created' },
@@ -108,6 +131,8 @@ export function parseRootlyEvent(body: unknown): ParsedBackendEvent {
   const inc = RootlyIncident.safeParse(env.data.data);
   if (!inc.success) return { ok: false, reason: `Rootly incident data: ${issues(inc.error)}` };
   const d = inc.data;
+  const notLive = d.kind ? ROOTLY_NOT_LIVE[d.kind] : undefined;
+  if (notLive && spec.kind === 'created') return { ok: true, ignored: `a ${d.kind} incident is not a live incident; not announced` };
   return {
     ok: true,
     event: {
@@ -124,6 +149,9 @@ export function parseRootlyEvent(body: unknown): ParsedBackendEvent {
         severity: rootlySeverity(d.severity),
         url: d.url ?? null,
         firebreakId: rootlyLabel(d.labels, 'firebreak_id'),
+        // Only a `true` counts: an event without the field (or `false`) never makes a private one public.
+        ...(d.private === true ? { private: true } : {}),
+        ...(notLive ? { notLive } : {}),
       },
     },
   };
@@ -152,7 +180,14 @@ const IncidentioIncident = z.looseObject({
   updated_at: z.string().nullish(),
   severity: z.looseObject({ name: z.string(), rank: z.number().nullish() }).nullish(),
   incident_status: z.looseObject({ category: z.string(), name: z.string().nullish() }).nullish(),
+  mode: z.string().nullish(),
 });
+
+/**
+ * incident.io's incident `mode`s that are not a live incident: a retrospective one is recorded after
+ * the fact (incident.io itself does not announce it in Slack), a test or tutorial one is a drill.
+ */
+const INCIDENTIO_NOT_LIVE: Record<string, 'retrospective' | 'test'> = { retrospective: 'retrospective', test: 'test', tutorial: 'test' };
 
 const INCIDENTIO_EVENTS: Record<string, 'created' | 'updated'> = {
   'public_incident.incident_created_v2': 'created',
@@ -216,6 +251,8 @@ export function parseIncidentioEvent(body: unknown, webhookId: string): ParsedBa
   const inc = IncidentioIncident.safeParse(raw);
   if (!inc.success) return { ok: false, reason: `incident.io ${type} incident: ${issues(inc.error)}` };
   const d = inc.data;
+  const notLive = d.mode ? INCIDENTIO_NOT_LIVE[d.mode] : undefined;
+  if (notLive && kind === 'created') return { ok: true, ignored: `a ${d.mode} incident is not a live incident; not announced` };
   const category = newCategory ?? d.incident_status?.category ?? null;
   return {
     ok: true,
@@ -233,6 +270,7 @@ export function parseIncidentioEvent(body: unknown, webhookId: string): ParsedBa
         severity: d.severity ? severityFromName(d.severity.name) : null,
         url: d.permalink ?? null,
         firebreakId: null, // incident.io echoes no idempotency key; recognised by backend id instead
+        ...(notLive ? { notLive } : {}),
       },
       // Read again through the adapter: a category alone cannot tell "Monitoring" (our mitigated)
       // from "Investigating", nor a severity's name which of ours it stands for ("Critical" is our
@@ -287,6 +325,14 @@ export async function handleBackendEvent(deps: Deps, given: BackendEvent): Promi
   if (given.kind === 'updated' && !ours) return;
   const ev = given.fetch ? await fetchedEvent(deps, given) : given;
   if (!ev) return;
+  if (ev.kind === 'created' && ev.incident.notLive) {
+    // Read from the backend (a private incident's event names only its id): a backfilled record or a drill.
+    deps.logger.info(
+      { source: ev.source, backendId: ev.incident.backendId, notLive: ev.incident.notLive },
+      'backend incident is not a live incident; not announced',
+    );
+    return;
+  }
   if (ev.kind === 'created') {
     if (await ownCreatePending(deps, ev)) {
       // Our declare flow created a backend record whose id is not in the store yet (the webhook
@@ -362,14 +408,18 @@ async function fetchedEvent(deps: Deps, ev: BackendEvent): Promise<BackendEvent 
       url: snap.url,
       firebreakId: null,
       private: snap.private,
+      ...(snap.notLive ? { notLive: snap.notLive } : {}),
     },
   };
 }
 
 async function findIncident(deps: Deps, ev: BackendEvent): Promise<Incident | null> {
   if (ev.incident.firebreakId) {
+    // The label is only a hint: anyone in Rootly can put it on any incident. It identifies ours
+    // only while ours has no backend id yet (the create's answer not recorded), and then only from
+    // the backend it was declared in; otherwise the backend id decides.
     const byLabel = await deps.store.getIncident(ev.incident.firebreakId);
-    if (byLabel) return byLabel;
+    if (byLabel?.backendId === ev.incident.backendId || (byLabel && byLabel.backendId === null && byLabel.backend === ev.source)) return byLabel;
   }
   return (
     (await deps.store.findIncidentByBackendId(ev.source, ev.incident.backendId)) ??

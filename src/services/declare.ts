@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Severity } from '../domain/severity.js';
 import { AppError, BackendError, ChatError, userMessage } from '../errors.js';
 import type { Deps } from './deps.js';
+import { notAPerson } from './lifecycle.js';
 import { onCallInviteJob } from './paging.js';
 import { scheduleReminder } from './reminders.js';
 import {
@@ -16,7 +17,7 @@ import {
   wantsChannel as wantsOwnChannel,
 } from './incident-views.js';
 import { defineJob, PermanentJobError } from './jobs.js';
-import { step, stepWithIntent } from './steps.js';
+import { afterHandOver, step, stepWithIntent } from './steps.js';
 import { briefJob, postBriefAfterCard } from './summaries.js';
 import { runbookAutoStartJob } from './runbooks.js';
 
@@ -170,7 +171,8 @@ export const draftKey = (id: string) => `draft:${id}`;
 
 /** What a declaration from Slack came to; `slack/blocks` words it. */
 export type DeclareOutcome =
-  | { kind: 'declared'; incident: Incident }
+  /** `commanderRefused`: the person named as commander could not be (an app, a deactivated account): the declarer commands. */
+  | { kind: 'declared'; incident: Incident; commanderRefused?: { userId: string; why: string } }
   | { kind: 'already_declared'; incident: Incident }
   /** A similar incident is open: offered "join" or "declare anyway" (the draft is stored). */
   | { kind: 'similar_open'; similar: Incident; draftId: string };
@@ -184,6 +186,16 @@ export async function declareOrOffer(deps: Deps, input: DeclareInput, opts: { fo
   // by its key, not mistaken for "a similar incident".
   const mine = input.dedupeKey ? await deps.store.findIncidentByDedupeKey(input.dedupeKey) : null;
   if (mine) return { kind: 'already_declared', incident: mine };
+  // The commander the declarer named must be a person who can approve and hand command on (asked
+  // of Slack only when it is someone else); otherwise the declarer commands, and is told why.
+  let commanderRefused: { userId: string; why: string } | undefined;
+  if (input.commanderId && input.declaredBy && input.commanderId !== input.declaredBy) {
+    const why = await notAPerson(deps, input.commanderId);
+    if (why) {
+      commanderRefused = { userId: input.commanderId, why };
+      input = { ...input, commanderId: input.declaredBy };
+    }
+  }
   if (!opts.force) {
     const similar = await findSimilarOpen(deps, input.title, input.severity, input.services);
     if (similar) {
@@ -196,7 +208,7 @@ export async function declareOrOffer(deps: Deps, input: DeclareInput, opts: { fo
     }
   }
   const { incident, created } = await declareIncident(deps, input);
-  return { kind: created ? 'declared' : 'already_declared', incident };
+  return created ? { kind: 'declared', incident, ...(commanderRefused ? { commanderRefused } : {}) } : { kind: 'already_declared', incident };
 }
 
 /** "Declare anyway" on the offer: the stored draft, declared once however often it is clicked. */
@@ -267,10 +279,29 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   const inc = initial;
   const wantsChannel = wantsOwnChannel(deps, inc, payload.channel);
 
-  const channelP = wantsChannel ? ensureChannel(deps, flowId, inc) : Promise.resolve(null);
-  // incident.io attaches its record to our channel only at create (see its adapter): wait for it there.
+  // Each post everything else waits for (the channel, then the card, then the announcement) is on
+  // the wire before the work behind it starts: undici writes a request on a kept-alive socket only
+  // at the end of the event-loop turn (`afterHandOver`), so a post handed over first but followed
+  // in its turn by other steps' store records and rendering would leave after all of them. Each
+  // gate opens once its post is written, or however its step ends (found done, failed).
+  const handedOver = () => {
+    let open!: () => void;
+    return { gate: new Promise<void>((resolve) => (open = resolve)), open: () => open(), sent: () => void afterHandOver().then(() => open()) };
+  };
+  const channelOut = handedOver();
+  const cardOut = handedOver();
+  const announceOut = handedOver();
+
+  const channelP = (wantsChannel ? ensureChannel(deps, flowId, inc, channelOut.sent) : Promise.resolve(null)).finally(channelOut.open);
+  // incident.io attaches its record to our channel only at create (see its adapter): wait for it
+  // there, and for the card, which goes first. The others' create goes as soon as the channel's has.
   const backendP =
-    deps.backend.name === 'incidentio' ? channelP.then((ch) => ensureBackendRecord(deps, flowId, inc, ch)) : ensureBackendRecord(deps, flowId, inc, null);
+    deps.backend.name === 'incidentio'
+      ? channelP.then(async (ch) => {
+          await cardOut.gate;
+          return ensureBackendRecord(deps, flowId, inc, ch);
+        })
+      : channelOut.gate.then(() => ensureBackendRecord(deps, flowId, inc, null));
   // The backend link as soon as it exists, for whatever is rendered after that.
   let backendRef: { backendId: string; url: string | null } | null = inc.backendId ? { backendId: inc.backendId, url: inc.backendUrl } : null;
   backendP.then(
@@ -292,18 +323,12 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   // queued ahead of a post's step records delays it; and Slack answers in the order it was asked,
   // so the answers the next layer needs come back, and are handled, first. Measured in-process:
   // process CPU between the channel's answer and the card post 1.9-2.7 ms before, 1.0-1.5 after.
-  // Each gate opens however its step ends (posted, found posted by an earlier run, failed).
-  const handedOver = () => {
-    let open!: () => void;
-    return { gate: new Promise<void>((resolve) => (open = resolve)), open: () => open() };
-  };
-  const cardOut = handedOver();
-  const announceOut = handedOver();
+  // Each gate opens once its post is on the wire (`handedOver` above).
   const cardP = channelP
     .then(async (channel) => {
       if (!channel) return null;
       const shown = current(channel);
-      const card = await postIncidentCard(deps, flowId, { ...shown, channelId: channel.id }, roles, cardOut.open);
+      const card = await postIncidentCard(deps, flowId, { ...shown, channelId: channel.id }, roles, cardOut.sent);
       return { card, linked: linked(card, shown) };
     })
     .finally(cardOut.open);
@@ -313,7 +338,7 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
         .then(async (channel) => {
           await cardOut.gate;
           const shown = current(channel);
-          const posted = await postAnnouncement(deps, flowId, shown, roles, payload.channel === 'auto' && !wantsChannel, announceOut.open);
+          const posted = await postAnnouncement(deps, flowId, shown, roles, payload.channel === 'auto' && !wantsChannel, announceOut.sent);
           return { linked: linked(posted, shown) };
         })
         .finally(announceOut.open)
@@ -458,7 +483,7 @@ async function ensureBackendRecord(
  * so concurrent declares, even on different replicas, never race for one name; a name Slack
  * already has (`name_taken`) moves on to `-2`, `-3`, ...
  */
-async function ensureChannel(deps: Deps, flowId: string, incident: Incident): Promise<{ id: string; name: string }> {
+async function ensureChannel(deps: Deps, flowId: string, incident: Incident, onSend?: () => void): Promise<{ id: string; name: string }> {
   if (incident.channelId && incident.channelName) return { id: incident.channelId, name: incident.channelName };
   const channel = await step(deps, flowId, 'channel', async () => {
     const base = renderChannelName(deps.config.file.channel.name_template, {
@@ -476,14 +501,19 @@ async function ensureChannel(deps: Deps, flowId: string, incident: Incident): Pr
       const mark = deps.newId();
       const resumed = (await deps.store.putStep(flowId, `channel.attempted:${name}`, mark)) !== mark;
       try {
-        return await deps.chat.createChannel(name, incident.private);
+        const created = deps.chat.createChannel(name, incident.private);
+        onSend?.();
+        return await created;
       } catch (err) {
         if (!(err instanceof ChatError) || err.slackError !== 'name_taken') throw err;
-        // Ours from a run that died after Slack created it but before we recorded it? Adopt it.
+        // Ours from a run that died after Slack created it but before we recorded it? Adopt it, but
+        // only a channel the bot created, as private as the incident: the earlier attempt may never
+        // have reached Slack, and anyone may have made a channel of this name since (the template
+        // is no secret). A private incident's card in someone's public channel would leak it.
         const existing = await deps.chat.findChannelByName(name);
-        if (existing) {
+        if (existing && resumed && existing.creator === deps.chat.botUserId() && existing.isPrivate === incident.private) {
           const holder = await deps.store.findIncidentByChannel(existing.id);
-          if (!holder && resumed) return existing;
+          if (!holder) return { id: existing.id, name: existing.name };
         }
       }
     }

@@ -237,16 +237,37 @@ function roleRefusalReason(verdict: Exclude<RoleAuthority, { ok: true }>): strin
   }
 }
 
+/**
+ * Why `userId` cannot hold a role that approves, or null when they can. An app (this bot or any
+ * other bot user) never presses Approve nor hands command on, and a deactivated account cannot
+ * sign in: an incident commanded by one could be taken over only by an approver a policy names.
+ * When Slack cannot be asked, nobody is refused on this ground.
+ */
+export async function notAPerson(deps: Deps, userId: string): Promise<string | null> {
+  // Slackbot's users.info says is_bot: false; it is no person either.
+  if (userId === deps.chat.botUserId() || userId === 'USLACKBOT') return 'is an app, not a person';
+  const u = await deps.chat.userInfo(userId).catch(() => null);
+  if (u?.isBot) return 'is an app, not a person';
+  if (u?.deleted) return 'is a deactivated account';
+  return null;
+}
+
 export async function assignRole(deps: Deps, incidentId: string, role: string, userId: string, actor: string): Promise<Incident> {
   if (!deps.config.file.roles.includes(role)) throw new AppError('input.invalid', `Unknown role \`${role}\`. Roles: ${deps.config.file.roles.join(', ')}.`);
   const incident = await requireIncident(deps, incidentId);
   await checkRoleAuthority(deps, incident, role, userId, actor);
   const previous = (await deps.store.getRoles(incidentId))[role] ?? null;
   if (previous === userId) return incident;
+  const guarded = protectedRoles(deps.config.actions.filter((a) => a.requires_approval).map((a) => a.policy)).has(role);
+  const why = guarded ? await notAPerson(deps, userId) : null;
+  if (why)
+    throw new AppError('role.not_allowed', `<@${userId}> ${why}, so it cannot hold the *${role}* role: it carries approval power. Nothing changed.`, {
+      role,
+      userId,
+    });
   await deps.store.setRole(incidentId, role, userId);
   let after = incident;
   if (role === 'commander') after = (await patchIncident(deps, incidentId, () => ({ commanderId: userId })))?.after ?? incident;
-  const guarded = protectedRoles(deps.config.actions.filter((a) => a.requires_approval).map((a) => a.policy)).has(role);
   const text = changeNote({ kind: 'role', role, userId, previous, actor, guarded });
   await afterChange(deps, after, actor, 'incident.role_assigned', { role, userId, previous }, text, [{ op: 'role', role, userId }]);
   if (after.channelId) {

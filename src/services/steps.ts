@@ -2,6 +2,19 @@ import type { Block } from '../ports/chat.js';
 import type { Deps } from './deps.js';
 
 /**
+ * Resolves once the HTTP requests handed over so far in this event-loop turn are on the wire.
+ * undici writes a request on a kept-alive socket only in the loop's check phase (a setImmediate:
+ * it first lets the loop read whatever the server sent on the idle socket, GHSA-35p6-xmwp-9g52),
+ * so until then a request handed over waits behind all the other work of the turn: a post whose
+ * answer everything waits for (the channel, the card) would leave after the store records and the
+ * rendering of the posts behind it. Work that can wait awaits this first: two immediates, the
+ * second queued in the check phase where undici writes, so it runs in the next turn, after them.
+ */
+export function afterHandOver(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+}
+
+/**
  * Resumable steps ("if not done, do it"), in the manner of Dispatch's incident_create_resources.
  * A step's result is recorded in the store once it succeeds.
  */

@@ -1,3 +1,5 @@
+import { afterHandOver } from '../services/steps.js';
+
 /**
  * Yield after an ack so that other requests already waiting in this event-loop turn get acked
  * before this one's follow-up work (store reads, Slack calls) runs. Promise continuations after
@@ -9,12 +11,13 @@ export function afterAck(): Promise<void> {
 }
 
 /**
- * Yield one loop turn before a person's reply, so that work the request started in this process
- * (the declare flow, which starts at once) hands its first Slack call over before the reply: the
- * reply is read by one person, the channel is what every responder waits for. The flow's SQLite
- * reads and writes do not leave the turn, so it gets to its first call within it.
+ * Wait, before a person's reply, until the work the request started in this process (the declare
+ * flow, which starts at once) has its first Slack call on the wire: the reply is read by one
+ * person, the channel is what every responder waits for. The flow's SQLite reads and writes do not
+ * leave the turn, so it hands its first call over within it; undici writes that call in the turn's
+ * check phase (`afterHandOver`), and a reply started before then would go ahead of it.
  */
-export const beforeReply: () => Promise<void> = afterAck;
+export const beforeReply: () => Promise<void> = afterHandOver;
 
 /**
  * Start work that follows an ack, one item per event-loop turn: between two items the loop reads

@@ -106,7 +106,15 @@ describe('approvals of a closed incident (signed Slack requests, real bot, emula
       kind: 'updated',
       type: 'incident.resolved',
       at: null,
-      incident: { backendId: 'rootly-login', title: null, summary: null, status: 'resolved', severity: null, url: null, firebreakId: i.id },
+      incident: {
+        backendId: (await gate.bot.fb.deps.store.getIncident(i.id))!.backendId!,
+        title: null,
+        summary: null,
+        status: 'resolved',
+        severity: null,
+        url: null,
+        firebreakId: i.id,
+      },
     });
     await gate.bot.waitFor(
       () => /Withdrawn: the incident was resolved by Rootly/.test(blocksText(message(i, p.ts).blocks)),
@@ -128,7 +136,15 @@ describe('approvals of a closed incident (signed Slack requests, real bot, emula
         kind: 'updated',
         type: 'incident.resolved',
         at: null,
-        incident: { backendId: 'rootly-tokens', title: null, summary: null, status: 'resolved', severity: null, url: null, firebreakId: i.id },
+        incident: {
+          backendId: (await gate.bot.fb.deps.store.getIncident(i.id))!.backendId!,
+          title: null,
+          summary: null,
+          status: 'resolved',
+          severity: null,
+          url: null,
+          firebreakId: i.id,
+        },
       });
       assert.equal((await gate.bot.fb.deps.store.getApproval(p.approvalId))!.status, 'pending', 'the withdrawal job has not run');
       const n = gate.bot.emulator.state.ephemeralsFor(ALICE, i.channelId!).length;

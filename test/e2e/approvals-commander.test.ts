@@ -1,9 +1,24 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Incident } from '../../src/domain/incident.js';
-import { Actions } from '../../src/slack/ids.js';
+import { GENERAL_CHANNEL_ID } from '../../src/emulator/slack/index.js';
+import { Actions, DeclareBlocks, INPUT } from '../../src/slack/ids.js';
 import type { Bot } from './harness.js';
-import { ALICE, BOB, CAROL, approvalIdIn, blocksText, declare, gateSuite, messagesWithMarker, postAgentProposal, propose, rollbackAction } from './helpers.js';
+import {
+  ALICE,
+  BOB,
+  CAROL,
+  approvalIdIn,
+  blocksText,
+  declare,
+  gateSuite,
+  messagesWithMarker,
+  openView,
+  postAgentProposal,
+  propose,
+  rollbackAction,
+  waitForIncident,
+} from './helpers.js';
 
 /**
  * Declaring is not taking approval power (an outsider's finding: dave, who nobody made eligible for
@@ -32,6 +47,13 @@ async function refusedRole(bot: Bot, incident: Incident, actor: string, role: st
   const audit = await bot.fb.deps.store.listAudit({ incidentId: incident.id });
   assert.ok(audit.some((e) => e.action === 'incident.role_refused' && e.actor === actor && (e.detail as { role?: string }).role === role));
   assert.notEqual((await bot.fb.deps.store.getRoles(incident.id))[role], userId, 'nothing changed');
+}
+
+/** `/incident role commander @user` by `actor`: refused privately with `refusal`; nothing changes. */
+async function refusedRoleTo(bot: Bot, incident: Incident, actor: string, userId: string, refusal: RegExp) {
+  const ch = incident.channelId!;
+  assert.match(await answerTo(bot, actor, ch, () => bot.driver.slash(`role commander <@${userId}>`, { user: actor, channel: ch })), refusal);
+  assert.notEqual((await bot.fb.deps.store.getRoles(incident.id)).commander, userId, 'nothing changed');
 }
 
 /** `/incident role <role> @user` by `actor`, and it takes effect. */
@@ -116,6 +138,36 @@ describe('eligibility for command decides whether the commander role gives appro
 
 describe('no eligibility configured: every commander approves, as before', () => {
   const gate = gateSuite((url) => `actions:\n${rollbackAction(url)}`);
+
+  test('only a person commands: an app named in the declare modal leaves the declarer in command (told why), and an app or a deactivated account is refused the role', async () => {
+    const bot = gate.bot;
+    const app = bot.emulator.state.botUserId;
+    await bot.driver.slash('declare', { user: DAVE, channel: GENERAL_CHANNEL_ID });
+    const view = await bot.waitFor(() => openView(bot.emulator, DAVE, 'declare_modal'), 3000, 'declare modal');
+    const told = bot.emulator.state.ephemeralsFor(DAVE, GENERAL_CHANNEL_ID).length;
+    const values = {
+      [DeclareBlocks.title]: { [INPUT]: 'Queue lag in eu-west' },
+      [DeclareBlocks.severity]: { [INPUT]: 'low' },
+      [DeclareBlocks.commander]: { [INPUT]: app },
+    };
+    assert.equal((await bot.driver.submitView(view.id, values, { user: DAVE })).status, 200);
+    const incident = await waitForIncident(bot, 'Queue lag in eu-west');
+    assert.equal((await bot.fb.deps.store.getRoles(incident.id)).commander, DAVE, 'the declarer commands, not the app');
+    const reply = await bot.waitFor(() => bot.emulator.state.ephemeralsFor(DAVE, GENERAL_CHANNEL_ID)[told]?.text, 5000, 'the declare reply');
+    assert.match(reply, new RegExp(`<@${app}> is an app, not a person, so it cannot command .*you command this incident`));
+
+    // Nor can command be handed to the app, or to an account Slack has deactivated, afterwards.
+    await refusedRoleTo(bot, incident, DAVE, app, /is an app, not a person, so it cannot hold the \*commander\* role/);
+    const erin = bot.emulator.state.users.get('U0ERIN001')!;
+    erin.deleted = true;
+    try {
+      await refusedRoleTo(bot, incident, DAVE, erin.id, /is a deactivated account, so it cannot hold the \*commander\* role/);
+    } finally {
+      erin.deleted = false;
+    }
+    // A person still may be given it.
+    await assigned(bot, incident, DAVE, 'commander', BOB);
+  });
 
   test('the declarer approves a colleague’s rollback', async () => {
     const incident = await declare(gate.bot, 'low Search latency', DAVE);

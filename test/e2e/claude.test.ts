@@ -2,7 +2,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBot, type Bot } from './harness.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic/server.js';
-import { blocksText, BOB, CAROL, declare, messagesWithMarker } from './helpers.js';
+import { Actions } from '../../src/slack/ids.js';
+import { ALICE, blocksText, BOB, CAROL, declare, messagesWithMarker } from './helpers.js';
 
 describe('Claude in the incident (fake Anthropic API)', () => {
   let bot: Bot;
@@ -131,6 +132,52 @@ describe('Claude in the incident (fake Anthropic API)', () => {
       assert.match(blocksText(msg.blocks), /Claude/);
       assert.match(blocksText(msg.blocks), /rolling back is the fastest/);
       assert.ok(bot.logs.some((l) => l.includes('delete_database') && /dropped/.test(l)));
+    } finally {
+      claude.setResponder(undefined);
+    }
+  });
+
+  test('Claude proposing again what it already proposed (pending, or approved and run) adds no second approval; other parameters do', async () => {
+    const i = await declare(bot, 'high Search deploy v9 broke ranking');
+    // The brief's own proposal round (the fake's default answer proposes nothing) is over first.
+    const toolRounds = () => claude.requests.filter((r) => r.status === 200 && (r.body as { tools?: unknown[] } | null)?.tools?.length).length;
+    await bot.waitFor(() => toolRounds() >= 1, 10000, "the brief's proposal round");
+    await bot.fb.deps.jobs.idle();
+    const before = toolRounds();
+    let version = 'v8';
+    claude.setResponder((req) => {
+      if (!req.body?.tools?.length) return undefined;
+      return { text: 'v9 correlates with the errors.', toolUses: [{ name: 'rollback_deployment', input: { service: 'search', version } }] };
+    });
+    const summarize = async (n: number) => {
+      await bot.driver.slash('summary', { user: BOB, channel: i.channelId! });
+      await bot.waitFor(
+        () => messagesWithMarker(bot.emulator, i.channelId!, `summary:${i.id}:${n}`).some((m) => /Written by Claude/.test(blocksText(m.blocks))),
+        10000,
+        `summary ${n}`,
+      );
+      await bot.waitFor(() => toolRounds() >= before + n, 10000, `proposal round ${n}`);
+      await bot.fb.deps.jobs.idle();
+    };
+    const rollbacks = async () => (await bot.fb.deps.store.listApprovals({ incidentId: i.id })).filter((a) => a.actionId === 'rollback_deployment');
+    try {
+      await summarize(1);
+      await bot.waitFor(async () => (await rollbacks()).length === 1, 10000, 'the first proposal');
+      await summarize(2);
+      assert.equal((await rollbacks()).length, 1, 'still pending: not proposed twice');
+
+      // Approved by the commander and run: proposing it again would offer a second rollback.
+      const [first] = await rollbacks();
+      const msg = messagesWithMarker(bot.emulator, i.channelId!, `approval:${first!.id}`)[0]!;
+      await bot.driver.click({ channel: i.channelId!, ts: msg.ts }, Actions.approve, { user: ALICE });
+      await bot.waitFor(async () => ['succeeded', 'failed'].includes((await bot.fb.deps.store.getApproval(first!.id))!.status), 10000, 'the run');
+      await summarize(3);
+      assert.equal((await rollbacks()).length, 1, 'already approved: not proposed again');
+
+      // Another version is another proposal.
+      version = 'v7';
+      await summarize(4);
+      assert.deepEqual((await rollbacks()).map((a) => a.params.version).sort(), ['v7', 'v8']);
     } finally {
       claude.setResponder(undefined);
     }

@@ -225,6 +225,41 @@ describe('declare flow resumes after a failure mid-way', () => {
     }
   });
 
+  test("a private incident's retried channel is not someone else's public channel that took its name meanwhile", async () => {
+    const emulator = await startSlackEmulator({ botToken: BOT_TOKEN });
+    const bot = await startBot({ emulator });
+    const DAVE = 'U0DAVE001';
+    try {
+      // The first create never reaches Slack (the connection drops); before the retry, dave makes a
+      // public channel of that very name (the name template is no secret).
+      emulator.inject('conversations.create', { drop: true });
+      emulator.events.on('call', (c: { method: string; error?: string; args: Record<string, unknown> }) => {
+        if (c.method === 'conversations.create' && c.error === 'dropped') emulator.state.createChannel({ name: String(c.args.name), creator: DAVE });
+      });
+      await bot.driver.slash('declare', { user: BOB, channel: GENERAL_CHANNEL_ID });
+      const view = await bot.waitFor(() => openView(emulator, BOB, 'declare_modal'), 3000, 'declare modal');
+      const values = {
+        [DeclareBlocks.title]: { [INPUT]: 'Payroll export leaked' },
+        [DeclareBlocks.severity]: { [INPUT]: 'high' },
+        [DeclareBlocks.commander]: { [INPUT]: BOB },
+        [DeclareBlocks.private]: { [INPUT]: ['private'] },
+      };
+      assert.equal((await bot.driver.submitView(view.id, values, { user: BOB })).status, 200);
+      const i = await bot.waitFor(
+        async () => (await bot.fb.deps.store.listOpenIncidents()).find((x) => x.title === 'Payroll export leaked' && x.channelId),
+        15000,
+        'a channel for the incident',
+      );
+      const ch = emulator.state.channel(i.channelId!)!;
+      assert.deepEqual({ private: ch.is_private, creator: ch.creator }, { private: true, creator: emulator.botUserId }, 'a private channel of its own');
+      const daves = channelsNamed(emulator, 'inc-').find((c) => c.creator === DAVE)!;
+      assert.equal(messagesWithMarker(emulator, daves.id, `card:${i.id}`).length, 0, "nothing of it in dave's channel");
+    } finally {
+      await bot.close();
+      await emulator.close();
+    }
+  });
+
   test('a card post that fails is retried without a second channel, and a restart resumes without duplicates', async () => {
     const emulator = await startSlackEmulator({ botToken: BOT_TOKEN });
     const dbDir = mkdtempSync(join(tmpdir(), 'fb-resume-'));

@@ -23,8 +23,18 @@ interface Lease {
   claimed_by: string;
   claimed_until: number;
 }
+// Who holds each job and in what state. The lease's end is left out: the live process's heartbeat
+// renews it (every third of the lease) while the second one tries to start, which is the live
+// process keeping its work, not the second one touching it; `leaseEnds` checks it only moved on.
 const runningJobs = (db: string) =>
-  JSON.stringify(queryRow<{ rows: string }>(db, `select json_group_array(json_array(id, claimed_by, claimed_until, state)) as rows from jobs`)?.rows);
+  JSON.stringify(queryRow<{ rows: string }>(db, `select json_group_array(json_array(id, claimed_by, state)) as rows from jobs`)?.rows);
+const leaseEnds = (db: string) =>
+  new Map(
+    JSON.parse(queryRow<{ rows: string }>(db, `select json_group_array(json_array(id, claimed_until)) as rows from jobs`)?.rows ?? '[]') as [
+      string,
+      number | null,
+    ][],
+  );
 
 test('a second process on the same SQLite file refuses to start while the first lives, and touches none of its work; after the first dies, a new one resumes at once', {
   timeout: 150_000,
@@ -41,7 +51,11 @@ test('a second process on the same SQLite file refuses to start while the first 
     await waitUntil(() => bench.emulator.calls('chat.postMessage').some((c) => c.error === 'hang'), 30_000, 'the card post to hang', 25);
     const lease = queryRow<Lease>(db, `select id, claimed_by, claimed_until from jobs where state = 'running'`);
     assert.ok(lease, 'the first process holds a running job');
-    const before = { jobs: runningJobs(db), generation: queryRow<{ value: string }>(db, `select value from kv where key = 'jobs.generation'`)?.value };
+    const before = {
+      jobs: runningJobs(db),
+      leases: leaseEnds(db),
+      generation: queryRow<{ value: string }>(db, `select value from kv where key = 'jobs.generation'`)?.value,
+    };
 
     const refused = await bench.spawn(db, await freePort(), config).then(
       (c) => {
@@ -59,6 +73,10 @@ test('a second process on the same SQLite file refuses to start while the first 
     );
     // Nothing touched: the live process keeps its lease (not ended as a dead run's), no new generation.
     assert.equal(runningJobs(db), before.jobs, 'the jobs are as the live process left them');
+    for (const [id, until] of leaseEnds(db)) {
+      const was = before.leases.get(id);
+      assert.ok(until === was || (until !== null && was != null && until >= was), `job ${id}: its lease was cut short (${was} → ${until})`);
+    }
     assert.equal(queryRow<{ value: string }>(db, `select value from kv where key = 'jobs.generation'`)?.value, before.generation, 'no new process generation');
     assert.equal(first.proc.exitCode, null, 'the first process still runs');
     assert.equal((await fetch(`${first.url}/healthz`)).status, 200);

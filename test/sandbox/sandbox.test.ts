@@ -85,8 +85,9 @@ describe('sandbox console API', () => {
     const r = await sb.post('/sandbox/api/message', { user: ALICE, channel: INCIDENTS, text: '/incident declare sev2 Checkout errors after deploy' });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const ch = await sb.waitFor(
-      (s) => s.channels.find((c) => c.name.startsWith('inc-') && c.name.includes('checkout-errors') && c.pins.length > 0),
-      'the incident channel with a pin',
+      // The pin (the card) and the topic go out in separate rounds of Slack calls: wait for both.
+      (s) => s.channels.find((c) => c.name.startsWith('inc-') && c.name.includes('checkout-errors') && c.pins.length > 0 && c.topic !== ''),
+      'the incident channel with a pin and a topic',
     );
     assert.match(ch.pins[0]!.text, /Checkout errors after deploy/);
     assert.match(ch.topic, /HIGH/);

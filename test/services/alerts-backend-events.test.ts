@@ -114,6 +114,55 @@ describe('Rootly webhooks', () => {
     }
   });
 
+  test("another Rootly incident carrying our incident's firebreak_id label does not change ours (labels are editable by anyone in Rootly)", async () => {
+    const s = await openTestSqliteStore();
+    const created: { firebreakId: string; backendId: string }[] = [];
+    const h = await buildHarness({ store: s.store, backend: fakeRootlyBackend(s.store, created) });
+    try {
+      const { incident } = await declareIncident(h.deps, {
+        title: 'Checkout API 500s',
+        severity: 'critical',
+        description: '',
+        services: [],
+        private: false,
+        commanderId: 'U0ALICE01',
+        declaredBy: 'U0ALICE01',
+        origin: 'slack',
+        dedupeKey: 'view:V-label',
+        channel: 'always',
+      });
+      await h.drain();
+      assert.equal((await h.store.getIncident(incident.id))!.backendId, created[0]!.backendId);
+      // Someone in Rootly labels an unrelated incident with our id, renames and resolves it there.
+      const forged = fixture('rootly-incident-mitigated.json');
+      forged.event = { id: 'evt-forged-label', type: 'incident.resolved', issued_at: new Date(h.clock.now().getTime() + 60_000).toISOString() };
+      forged.data.id = 'rootly-someone-elses';
+      forged.data.status = 'resolved';
+      forged.data.title = 'Nothing to see here';
+      forged.data.labels = { firebreak_id: incident.id };
+      h.clock.advance(120_000);
+      await rootly(h, forged);
+      await h.drain();
+      const after = (await h.store.getIncident(incident.id))!;
+      assert.deepEqual({ status: after.status, title: after.title }, { status: 'investigating', title: 'Checkout API 500s' });
+      assert.ok(!h.chat.posts.some((p) => /Updated in Rootly/.test(p.text)), 'nothing said in its channel');
+
+      // A new Rootly incident with our label is its own incident, announced as usual (not hidden as "ours").
+      const other = fixture('rootly-incident-created.json');
+      other.event.id = 'evt-forged-created';
+      other.data.id = 'rootly-new-with-our-label';
+      other.data.title = 'Queue backlog in eu-west';
+      other.data.labels = { firebreak_id: incident.id };
+      await rootly(h, other);
+      await h.drain();
+      const open = await h.store.listOpenIncidents();
+      assert.deepEqual(open.map((i) => i.title).sort(), ['Checkout API 500s', 'Queue backlog in eu-west']);
+    } finally {
+      await h.close();
+      await s.cleanup();
+    }
+  });
+
   test('a created webhook that outruns our own declare flow waits for it instead of announcing a duplicate', async () => {
     const s = await openTestSqliteStore();
     const created: { firebreakId: string; backendId: string }[] = [];
@@ -184,6 +233,65 @@ describe('Rootly webhooks', () => {
       assert.equal(h.chat.posts.length, postsAfterOwn);
       assert.equal(h.chat.updates.length, updatesAfterOwn);
       assert.equal((await h.store.getIncident(incident!.id))!.status, 'resolved');
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a private incident created in Rootly: announced without its title or summary, no channel of ours, and later events keep it private', async () => {
+    const h = await buildHarness();
+    try {
+      const created = fixture('rootly-incident-created.json');
+      created.data.private = true;
+      created.data.title = 'Credential stuffing on the admin console';
+      created.data.summary = 'Attacker IPs in the WAF log';
+      await rootly(h, created);
+      await h.drain();
+      const [incident] = await h.store.listOpenIncidents();
+      assert.equal(incident!.private, true);
+      assert.equal(incident!.channelId, null, 'no channel of ours: its members are chosen in Rootly');
+      assert.equal(h.chat.channels.size, 0);
+      const shown = JSON.stringify(h.chat.announcements());
+      assert.equal(h.chat.announcements().length, 1);
+      assert.doesNotMatch(shown, /Credential stuffing|Attacker IPs/);
+      assert.match(shown, /private incident/);
+
+      // Renamed there: the announcement still shows nothing of it.
+      const renamed = fixture('rootly-incident-mitigated.json');
+      renamed.event = { id: 'evt-private-renamed', type: 'incident.updated', issued_at: new Date(h.clock.now().getTime() + 60_000).toISOString() };
+      renamed.data.id = created.data.id;
+      renamed.data.private = true;
+      renamed.data.status = 'started';
+      renamed.data.title = 'Admin console takeover attempt';
+      h.clock.advance(120_000);
+      await rootly(h, renamed);
+      await h.drain();
+      const everything = JSON.stringify([h.chat.posts, h.chat.updates]);
+      assert.doesNotMatch(everything, /Credential stuffing|Attacker IPs|takeover/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a public Rootly incident made private there is mirrored as private: its new title stays out of the announcement', async () => {
+    const h = await buildHarness();
+    try {
+      await rootly(h, fixture('rootly-incident-created.json'));
+      await h.drain();
+      const [incident] = await h.store.listOpenIncidents();
+      assert.equal(incident!.private, false);
+      const updated = fixture('rootly-incident-mitigated.json');
+      updated.event = { id: 'evt-made-private', type: 'incident.updated', issued_at: new Date(h.clock.now().getTime() + 60_000).toISOString() };
+      updated.data.private = true;
+      updated.data.status = 'started';
+      updated.data.title = 'Breach of the card vault';
+      h.clock.advance(120_000);
+      await rootly(h, updated);
+      await h.drain();
+      assert.equal((await h.store.getIncident(incident!.id))!.private, true);
+      const announce = h.chat.announcements()[0]!;
+      const shown = JSON.stringify(h.chat.updates.filter((u) => u.ts === announce.ts));
+      assert.doesNotMatch(shown, /Breach of the card vault/);
     } finally {
       await h.close();
     }
@@ -413,6 +521,111 @@ describe('incident.io events: looked up only when they concern an incident the b
     } finally {
       await h.close();
       await iio.close();
+    }
+  });
+});
+
+describe('backend incidents that are not live (vendor modes and kinds)', () => {
+  test('incident.io: a retrospective, test or tutorial incident created there is acknowledged and not announced', async () => {
+    const h = await buildHarness();
+    try {
+      for (const mode of ['retrospective', 'test', 'tutorial']) {
+        const payload = fixture('incidentio-incident-created.json');
+        const inc = payload['public_incident.incident_created_v2'];
+        inc.mode = mode;
+        inc.id = `01JD4X8ZQ5N1C2RV0K7W3M9T6${mode.length}`;
+        const res = await incidentio(h, payload, `msg_${mode}`);
+        assert.equal(res.status, 200, `${mode}: ${JSON.stringify(res.body)}`);
+      }
+      await h.drain();
+      assert.equal((await h.store.listOpenIncidents()).length, 0);
+      assert.equal(h.chat.announcements().length, 0);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('incident.io: a private retrospective incident (its event names only the id) is read, then not announced', async () => {
+    const { startFakeIncidentIo } = await import('../fakes/incidentio/fake.js');
+    const { createIncidentIoBackend } = await import('../../src/adapters/backend/incidentio/backend.js');
+    const iio = await startFakeIncidentIo();
+    const h = await buildHarness({ backend: createIncidentIoBackend({ apiKey: 'incidentio-test-key', baseUrl: iio.url, timeoutMs: 1000 }) });
+    try {
+      const { incident } = await iio.createInUi({ name: 'Backfilled: token leak last week', visibility: 'private', mode: 'retrospective' });
+      const type = 'private_incident.incident_created_v2';
+      assert.equal((await incidentio(h, { event_type: type, [type]: { id: incident.id } }, 'msg_private_retro')).status, 202);
+      await h.drain();
+      assert.equal(iio.calls({ route: 'GET /v2/incidents/{id}' }).length, 1);
+      assert.equal((await h.store.listOpenIncidents()).length, 0);
+      assert.equal(h.chat.announcements().length, 0);
+      // A standard private incident is still announced (without its details).
+      const live = await iio.createInUi({ name: 'Credential stuffing on admin', visibility: 'private' });
+      await incidentio(h, { event_type: type, [type]: { id: live.incident.id } }, 'msg_private_live');
+      await h.drain();
+      assert.equal((await h.store.listOpenIncidents()).length, 1);
+      assert.equal(h.chat.announcements().length, 1);
+    } finally {
+      await h.close();
+      await iio.close();
+    }
+  });
+
+  test('Rootly: a test, example or backfilled incident.created is acknowledged and not announced', async () => {
+    const h = await buildHarness();
+    try {
+      for (const kind of ['test', 'example', 'backfilled']) {
+        const payload = fixture('rootly-incident-created.json');
+        payload.event.id = `evt-${kind}`;
+        payload.data.kind = kind;
+        payload.data.id = `rootly-${kind}`;
+        const res = await rootly(h, payload);
+        assert.equal(res.status, 200, `${kind}: ${JSON.stringify(res.body)}`);
+      }
+      await h.drain();
+      assert.equal((await h.store.listOpenIncidents()).length, 0);
+      assert.equal(h.chat.announcements().length, 0);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('Rootly private incidents (the webhook data carries `private`)', () => {
+  test('a private incident declared in Rootly: announced without its details, no channel of ours, hidden from agents', async () => {
+    const { listIncidentsForAgent } = await import('../../src/services/agents.js');
+    const h = await buildHarness();
+    try {
+      const payload = fixture('rootly-incident-created.json');
+      payload.data.private = true;
+      payload.data.title = 'Payroll export leaked to a vendor bucket';
+      payload.data.summary = 'Salaries of 40 staff readable by the vendor';
+      await rootly(h, payload);
+      await h.drain();
+      const [incident] = await h.store.listOpenIncidents();
+      assert.equal(incident!.private, true);
+      assert.equal(incident!.channelId, null, 'no channel of ours for a private incident');
+      assert.equal(h.chat.announcements().length, 1);
+      assert.doesNotMatch(JSON.stringify(h.chat.posts), /payroll|salaries|vendor bucket/i, 'nothing of it posted anywhere');
+      const agentSees = (await listIncidentsForAgent(h.deps, { name: 'claude-code', scopes: ['read'], incidents: null }, { limit: 50 })).incidents;
+      assert.equal(agentSees.length, 0);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('Rootly severity shapes', () => {
+  test('a severity shown as the REST API does ({data:{attributes}}) is read, not defaulted to medium', async () => {
+    const h = await buildHarness();
+    try {
+      const payload = fixture('rootly-incident-created.json');
+      payload.data.severity = { data: { id: 'sev-uuid-0', type: 'severities', attributes: { name: 'SEV0', slug: 'sev0', severity: 'critical' } } };
+      await rootly(h, payload);
+      await h.drain();
+      const [incident] = await h.store.listOpenIncidents();
+      assert.equal(incident!.severity, 'critical');
+    } finally {
+      await h.close();
     }
   });
 });

@@ -63,21 +63,21 @@ export interface Posted {
 export class RecordingChat implements Chat {
   posts: Posted[] = [];
   updates: { channel: string; ts: string; text: string; blocks: Block[] | undefined }[] = [];
-  channels = new Map<string, { id: string; name: string }>();
+  channels = new Map<string, { id: string; name: string; creator: string; isPrivate: boolean }>();
   private seq = 0;
 
   private nextTs(): string {
     this.seq += 1;
     return `1763632900.${String(this.seq).padStart(6, '0')}`;
   }
-  async createChannel(name: string): Promise<{ id: string; name: string }> {
+  async createChannel(name: string, isPrivate = false): Promise<{ id: string; name: string }> {
     if (this.channels.has(name)) {
       const { ChatError } = await import('../../src/errors.js');
       throw new ChatError('name_taken');
     }
-    const ch = { id: `C${String(this.channels.size + 1).padStart(8, '0')}`, name };
-    this.channels.set(name, ch);
-    return ch;
+    const id = `C${String(this.channels.size + 1).padStart(8, '0')}`;
+    this.channels.set(name, { id, name, creator: this.botUserId(), isPrivate });
+    return { id, name };
   }
   async findChannelByName(name: string) {
     return this.channels.get(name) ?? null;

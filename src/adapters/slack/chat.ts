@@ -37,7 +37,7 @@ export const TRIGGER_BUDGET_MS = 2500;
  */
 export const TRIGGER_NOT_SENT = 'trigger_not_sent';
 
-type UserInfo = Readonly<{ id: string; name: string; email: string | null; isBot: boolean }>;
+type UserInfo = Readonly<{ id: string; name: string; email: string | null; isBot: boolean; deleted: boolean }>;
 
 /**
  * How long a users.info answer is reused (`SlackChat.userInfo`), per process. A name or email
@@ -250,14 +250,17 @@ export class SlackChat implements Chat {
   async findChannelByName(name: string) {
     let cursor: string | undefined;
     for (let page = 0; page < 20; page++) {
-      const r = await this.call<WebAPICallResult & { channels?: { id: string; name: string }[] }>('conversations.list', {
-        limit: 1000,
-        types: 'public_channel,private_channel',
-        exclude_archived: true,
-        ...(cursor ? { cursor } : {}),
-      });
+      const r = await this.call<WebAPICallResult & { channels?: { id: string; name: string; creator?: string; is_private?: boolean }[] }>(
+        'conversations.list',
+        {
+          limit: 1000,
+          types: 'public_channel,private_channel',
+          exclude_archived: true,
+          ...(cursor ? { cursor } : {}),
+        },
+      );
       const hit = r.channels?.find((c) => c.name === name);
-      if (hit) return { id: hit.id, name: hit.name };
+      if (hit) return { id: hit.id, name: hit.name, creator: hit.creator ?? null, isPrivate: hit.is_private === true };
       cursor = r.response_metadata?.next_cursor || undefined;
       if (!cursor) break;
     }
@@ -457,10 +460,18 @@ export class SlackChat implements Chat {
       async () => {
         try {
           const r = await this.call<
-            WebAPICallResult & { user?: { id: string; name?: string; real_name?: string; is_bot?: boolean; profile?: { email?: string; real_name?: string } } }
+            WebAPICallResult & {
+              user?: { id: string; name?: string; real_name?: string; is_bot?: boolean; deleted?: boolean; profile?: { email?: string; real_name?: string } };
+            }
           >('users.info', { user: userId });
           const u = r.user!;
-          return Object.freeze({ id: u.id, name: u.real_name ?? u.profile?.real_name ?? u.name ?? u.id, email: u.profile?.email ?? null, isBot: !!u.is_bot });
+          return Object.freeze({
+            id: u.id,
+            name: u.real_name ?? u.profile?.real_name ?? u.name ?? u.id,
+            email: u.profile?.email ?? null,
+            isBot: !!u.is_bot,
+            deleted: u.deleted === true,
+          });
         } catch (err) {
           if (err instanceof ChatError && err.slackError === 'user_not_found') return null;
           throw err;

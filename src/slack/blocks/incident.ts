@@ -222,8 +222,13 @@ export function declareReply(outcome: DeclareOutcome): { text: string; blocks?: 
       return { text: `*${incidentLabel(outcome.incident)} ${escapeText(outcome.incident.title)}* was already declared.` };
     case 'declared': {
       const i = outcome.incident;
+      const refused = outcome.commanderRefused;
       return {
-        text: `${SEVERITY_EMOJI[i.severity]} Declared *${incidentLabel(i)} ${escapeText(i.title)}* (${i.severity}). Opening the incident channel and inviting responders…`,
+        text:
+          `${SEVERITY_EMOJI[i.severity]} Declared *${incidentLabel(i)} ${escapeText(i.title)}* (${i.severity}). Opening the incident channel and inviting responders…` +
+          (refused
+            ? `\n:information_source: <@${refused.userId}> ${refused.why}, so it cannot command (command carries approval power): you command this incident. Hand it to a person with \`/incident role commander @someone\`.`
+            : ''),
       };
     }
   }

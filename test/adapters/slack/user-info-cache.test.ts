@@ -33,7 +33,7 @@ describe('SlackChat.userInfo: one users.info per person per few minutes', () => 
 
   test('the same person looked up again within five minutes: one call; after that, Slack is asked again and a new name shows', async () => {
     const first = await chat.userInfo(ALICE);
-    assert.deepEqual(first, { id: ALICE, name: 'Alice Nakamura', email: 'alice@example.com', isBot: false });
+    assert.deepEqual(first, { id: ALICE, name: 'Alice Nakamura', email: 'alice@example.com', isBot: false, deleted: false });
     t += 60_000;
     assert.deepEqual(await chat.userInfo(ALICE), first);
     t += USER_CACHE.ttlMs - 60_000 - 1;

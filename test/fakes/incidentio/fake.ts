@@ -179,9 +179,11 @@ export interface FakeIncidentIo extends FakeServer {
     visibility: 'public' | 'private';
     severity?: string;
     summary?: string;
+    /** standard (default), or retrospective / test / tutorial. */
+    mode?: 'standard' | 'retrospective' | 'test' | 'tutorial';
   }): Promise<{ incident: FakeIncidentIoIncident; status: number | null }>;
-  /** Webhooks sent to the subscription, with the HTTP status each got. */
-  webhookDeliveries(): { type: string; status: number }[];
+  /** Webhooks sent to the subscription, with the HTTP status each got and the payload sent. */
+  webhookDeliveries(): { type: string; status: number; body: unknown }[];
   /** Resolves once every webhook the fake has started sending (for API changes) is answered. */
   webhooksSent(): Promise<void>;
   /** Someone changes an incident in incident.io's UI (status by name, severity by name); `*_incident.incident_updated_v2` is sent. */
@@ -204,6 +206,17 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     { id: randomUUID(), name: 'Declined', rank: 6, category: 'declined' },
   ];
   const category = (id: string) => statuses.find((s) => s.id === id)?.category ?? '';
+  /** A status category as IncidentSlimV2 names it. */
+  const SLIM_CATEGORY: Record<string, string> = {
+    triage: 'triage',
+    live: 'active',
+    learning: 'post-incident',
+    closed: 'closed',
+    declined: 'declined',
+    merged: 'merged',
+    canceled: 'canceled',
+    paused: 'paused',
+  };
   /** The spec's allowed `incident_status_id` edits; a reason when refused. */
   const statusEditRefusal = (from: string, to: string): string | null => {
     const a = category(from);
@@ -269,6 +282,24 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     return { ok: true, data: r.data as z.infer<T> };
   };
 
+  /** A role as incident.io shows it: `description` and `instructions` are never empty (minLength 1). */
+  const roleJson = (r: (typeof roles)[number]) => ({
+    ...r,
+    description: `The ${r.name} of the incident`,
+    instructions: `Act as the ${r.name}`,
+    required: r.role_type === 'lead',
+    created_at: ts,
+    updated_at: ts,
+  });
+  /** The assignee as given (`id`, `email` or `slack_user_id`), shown as the user it names. */
+  const assigneeJson = (a: Record<string, string>) => {
+    const u = (opts.onCall?.users ?? []).find(
+      (x) => (a.id && x.id === a.id) || (a.email && x.email === a.email) || (a.slack_user_id && x.slack_user_id === a.slack_user_id),
+    );
+    if (u) return { id: u.id, name: u.name, email: u.email, role: 'responder', ...(u.slack_user_id ? { slack_user_id: u.slack_user_id } : {}) };
+    const key = a.id ?? a.email ?? a.slack_user_id ?? 'unknown';
+    return { id: a.id ?? `user-${key}`, name: a.email?.split('@')[0] ?? key, role: 'responder', ...a };
+  };
   const incidentJson = (i: FakeIncidentIoIncident) => {
     const st = statuses.find((s) => s.id === i.incident_status_id)!;
     const sev = severities.find((s) => s.id === i.severity_id);
@@ -282,9 +313,10 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       permalink: i.permalink,
       incident_status: { ...st, description: '', created_at: ts, updated_at: ts },
       ...(sev ? { severity: { ...sev, description: '', created_at: ts, updated_at: ts } } : {}),
+      // As incident.io shows them: the whole role (EmbeddedIncidentRoleV2) and the assignee as a user (UserV2).
       incident_role_assignments: i.roles.map((r) => ({
-        role: { id: r.incident_role_id, name: roles.find((x) => x.id === r.incident_role_id)?.name ?? '', role_type: 'custom', shortform: '' },
-        assignee: { id: 'u', name: 'user', ...r.assignee },
+        role: roleJson(roles.find((x) => x.id === r.incident_role_id)!),
+        assignee: assigneeJson(r.assignee),
       })),
       custom_field_entries: [],
       creator: { api_key: { id: 'k', name: 'firebreak' } },
@@ -382,10 +414,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       ],
     },
   }));
-  route('GET', '/v2/incident_roles', () => ({
-    status: 200,
-    body: { incident_roles: roles.map((r) => ({ ...r, description: '', instructions: '', created_at: ts, updated_at: ts })) },
-  }));
+  route('GET', '/v2/incident_roles', () => ({ status: 200, body: { incident_roles: roles.map(roleJson) } }));
   route('POST', '/v2/incidents', (ctx) => {
     const v = validate(ctx, '/v2/incidents', createPayload);
     if (!v.ok) return v.reply;
@@ -474,8 +503,8 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
           id: doc.id,
           incident_id: inc.id,
           title: doc.title,
-          status: 'draft',
-          type: 'imported',
+          status: 'in_progress',
+          type: 'in_app',
           document_url: '',
           exported_urls: [],
           editors: [],
@@ -500,8 +529,8 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
           id: d.id,
           incident_id: d.incident_id,
           title: d.title,
-          status: 'draft',
-          type: 'imported',
+          status: 'in_progress',
+          type: 'in_app',
           document_url: '',
           exported_urls: [],
           editors: [],
@@ -541,7 +570,18 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       channels: [],
     })),
     related_alerts: [],
-    related_incidents: e.body.incident_id ? [{ id: e.body.incident_id }] : [],
+    // IncidentSlimV2, as the spec shows related incidents (its own status categories: active, post-incident, ...).
+    related_incidents: incidents
+      .filter((i) => i.id === e.body.incident_id)
+      .map((i) => ({
+        id: i.id,
+        external_id: Number(i.reference.replace(/^INC-/, '')),
+        name: i.name,
+        reference: i.reference,
+        summary: i.summary,
+        visibility: i.visibility,
+        status_category: SLIM_CATEGORY[category(i.incident_status_id)] ?? 'active',
+      })),
     created_at: e.created_at,
     updated_at: e.updated_at,
   });
@@ -553,7 +593,15 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     const list = users.filter(
       (u) => (!ctx.query.slack_user_id || u.slack_user_id === ctx.query.slack_user_id) && (!ctx.query.email || u.email === ctx.query.email),
     );
-    return { status: 200, body: { users: list.map(userJson), pagination_meta: { page_size: 25 } } };
+    // UserWithRolesV2: the user with its base role, custom roles, seats and whether it is active.
+    const withRoles = (u: FakeIncidentIoUser) => ({
+      ...userJson(u),
+      base_role: { id: 'role-responder', name: 'Responder', slug: 'responder' },
+      custom_roles: [],
+      seats: { on_call: 'full_access', response: 'full_access' },
+      is_active: true,
+    });
+    return { status: 200, body: { users: list.map(withRoles), pagination_meta: { page_size: 25 } } };
   });
   route('POST', '/v2/escalations', (ctx) => {
     const v = validate(ctx, '/v2/escalations', escalationPayload);
@@ -609,7 +657,8 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
           ...(u ? { user: userJson(u) } : {}),
         };
       });
-    return { status: 200, body: { schedule_entries: { final: entries, scheduled: entries, overrides: [] }, pagination_meta: {} } };
+    // One page: `pagination_meta` (whose `after` and `after_url` are required) is left out, as there is no next page.
+    return { status: 200, body: { schedule_entries: { final: entries, scheduled: entries, overrides: [] } } };
   });
   const followUpJson = (f: (typeof followUps)[number]) => {
     const assignee = f.body.assignee_id ? users.find((u) => u.id === f.body.assignee_id) : undefined;
@@ -619,6 +668,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       title: f.body.title,
       description: f.body.description ?? '',
       status: 'outstanding',
+      creator: { api_key: { id: 'key-firebreak', name: 'firebreak' } },
       labels: f.body.labels ?? [],
       ...(assignee ? { assignee: userJson(assignee) } : {}),
       created_at: ts,
@@ -651,6 +701,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     authenticate: (ctx) =>
       ctx.headers.authorization === `Bearer ${apiKey}` ? null : fail(401, 'authentication_error', [{ code: 'unauthorized', message: 'Invalid token' }]),
     notFound: () => notFound(),
+    malformed: () => fail(400, 'bad_request', [{ code: 'bad_request', message: 'Request body is not valid JSON' }]),
     rateLimited: (retryAfter, limit) => ({
       status: 429,
       body: {
@@ -665,7 +716,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
     }),
   });
 
-  const deliveries: { type: string; status: number }[] = [];
+  const deliveries: { type: string; status: number; body: unknown }[] = [];
   const inFlight = new Set<Promise<unknown>>();
   /** A Svix-signed webhook to the subscribed endpoint: its HTTP status, null without a subscription. */
   const send = async (type: string, payload: unknown): Promise<number | null> => {
@@ -683,7 +734,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       body,
     });
     await res.text();
-    deliveries.push({ type, status: res.status });
+    deliveries.push({ type, status: res.status, body: JSON.parse(body) as unknown });
     return res.status;
   };
   /**
@@ -734,6 +785,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
         name: a.name,
         ...(a.summary ? { summary: a.summary } : {}),
         ...(sev ? { severity_id: sev.id } : {}),
+        ...(a.mode ? { mode: a.mode } : {}),
       });
       incidents.push(inc);
       return { incident: inc, status: await sendIncident(inc, 'incident_created_v2') };

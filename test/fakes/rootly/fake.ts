@@ -62,8 +62,10 @@ export interface FakeRootlyAlert {
 export interface FakeRootlyOptions {
   apiKey?: string;
   latencyMs?: number;
-  /** Requests per window (default 6000 / 60 s); `setLimit` changes it later. */
+  /** Requests per window, reads and writes each (default 3000 / 60 s, as published); `setLimit` changes it later. */
   limit?: number;
+  /** Alert creations (`POST /v1/alerts`) per window (default 50). */
+  alertLimit?: number;
   windowMs?: number;
   now?: () => number;
   /** Users besides the API key's own; default alice@example.com, bob@example.com. */
@@ -693,8 +695,12 @@ export async function startFakeRootly(opts: FakeRootlyOptions = {}): Promise<Fak
     routes,
     ...(opts.latencyMs !== undefined ? { latencyMs: opts.latencyMs } : {}),
     ...(opts.now ? { now: opts.now } : {}),
-    limit: opts.limit ?? 6000,
+    // Published: ~3000 GETs and ~3000 writes per key per 60 s sliding window, each counted apart;
+    // alert creation about 50 a minute on top.
+    limit: opts.limit ?? 3000,
     windowMs: opts.windowMs ?? 60_000,
+    windows: (method, route) => (method === 'GET' ? ['read'] : route === 'POST /v1/alerts' ? ['write', 'alerts'] : ['write']),
+    windowLimits: { alerts: opts.alertLimit ?? 50 },
     rateLimitHeaders: true,
     authenticate: (ctx) =>
       ctx.headers.authorization === `Bearer ${apiKey}` ? null : { status: 401, body: { errors: [{ title: 'Invalid token', status: '401' }] } },

@@ -20,6 +20,12 @@ export const SPECS_DIR = resolve(ROOT, '../shared/specs');
 export interface SpecValidator {
   /** Errors as `path message` lines; [] when valid; null when the spec has no body schema for the operation. */
   validateRequest(method: string, template: string, body: unknown): string[] | null;
+  /** The same for an answer: null when the spec describes no body for that operation and status. */
+  validateResponse(method: string, template: string, status: number, body: unknown): string[] | null;
+  /** A webhook payload (incident.io's `x-webhooks`) by event type; null when the spec has no such event. */
+  validateWebhook(eventType: string, body: unknown): string[] | null;
+  /** Query parameter names the operation does not declare (`a[b]` counts as `a` when `a` is an object parameter); null for an unknown operation. */
+  unknownQueryParams(method: string, template: string, names: string[]): string[] | null;
 }
 
 const cache = new Map<string, SpecValidator | null>();
@@ -49,32 +55,62 @@ export function loadSpecValidator(file: string, opts: { dir?: string; required?:
     cache.set(p, null);
     return null;
   }
+  type Content = { content?: Record<string, { schema?: unknown }> };
+  type Param = { $ref?: string; name?: string; in?: string; style?: string; schema?: { type?: string } };
   const doc = JSON.parse(readFileSync(p, 'utf8')) as {
-    paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: unknown }> } }>>;
+    paths: Record<string, Record<string, { requestBody?: Content; responses?: Record<string, Content>; parameters?: Param[] } & Param[]>>;
+    components?: { parameters?: Record<string, Param> };
+    'x-webhooks'?: Record<string, { get?: { responses?: Record<string, Content> } }>;
   };
   const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: true });
-  ajv.addSchema(doc as object, 'spec');
+  ajv.addSchema(nullableAsAnyOf(doc) as object, 'spec');
   const compiled = new Map<string, ValidateFunction | null>();
+  const check = (key: string, content: Content['content'], body: unknown): string[] | null => {
+    if (!compiled.has(key)) {
+      const schema = content ? Object.values(content)[0]?.schema : undefined;
+      compiled.set(key, schema ? ajv.compile(rewriteRefs(nullableAsAnyOf(schema)) as object) : null);
+    }
+    const fn = compiled.get(key);
+    if (!fn) return null;
+    if (fn(body)) return [];
+    return (fn.errors ?? []).map(
+      (e) =>
+        `${e.instancePath || '/'} ${e.message ?? 'invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
+    );
+  };
   const v: SpecValidator = {
-    validateRequest(method, template, body) {
-      const key = `${method} ${template}`;
-      if (!compiled.has(key)) {
-        const op = doc.paths[template]?.[method.toLowerCase()];
-        const content = op?.requestBody?.content;
-        const schema = content ? Object.values(content)[0]?.schema : undefined;
-        compiled.set(key, schema ? ajv.compile(rewriteRefs(schema) as object) : null);
-      }
-      const fn = compiled.get(key);
-      if (!fn) return null;
-      if (fn(body)) return [];
-      return (fn.errors ?? []).map(
-        (e) =>
-          `${e.instancePath || '/'} ${e.message ?? 'invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
-      );
+    validateRequest: (method, template, body) => check(`${method} ${template}`, doc.paths[template]?.[method.toLowerCase()]?.requestBody?.content, body),
+    validateResponse: (method, template, status, body) =>
+      check(`${method} ${template} -> ${status}`, doc.paths[template]?.[method.toLowerCase()]?.responses?.[String(status)]?.content, body),
+    unknownQueryParams(method, template, names) {
+      const item = doc.paths[template] as Record<string, unknown> | undefined;
+      const op = item?.[method.toLowerCase()] as { parameters?: Param[] } | undefined;
+      if (!item || !op) return null;
+      const params = [...((item.parameters as Param[] | undefined) ?? []), ...(op.parameters ?? [])]
+        .map((x) => (x.$ref ? doc.components?.parameters?.[x.$ref.split('/').pop()!] : x))
+        .filter((x): x is Param => x?.in === 'query');
+      const exact = new Set(params.map((x) => x.name));
+      // An object parameter is sent as `name[operator]` (incident.io's `updated_at[gte]`), declared deepObject or not.
+      const deep = new Set(params.filter((x) => x.style === 'deepObject' || x.schema?.type === 'object').map((x) => x.name));
+      return names.filter((n) => !exact.has(n) && !deep.has(n.split('[')[0]));
     },
+    validateWebhook: (eventType, body) =>
+      check(`webhook ${eventType}`, doc['x-webhooks']?.[`/x-webhooks/${eventType}`]?.get?.responses?.['200']?.content, body),
   };
   cache.set(p, v);
   return v;
+}
+
+/**
+ * OpenAPI 3.0's `nullable: true` allows null whatever else the schema says (an `enum`, an `allOf`),
+ * which ajv's own `nullable` does not read that way: such a schema becomes `anyOf [null, schema]`.
+ */
+function nullableAsAnyOf(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(nullableAsAnyOf);
+  if (!node || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) if (k !== 'nullable' || v !== true) out[k] = nullableAsAnyOf(v);
+  return (node as { nullable?: unknown }).nullable === true ? { anyOf: [{ type: 'null' }, out] } : out;
 }
 
 /** `#/components/...` inside an extracted fragment must point into the registered document. */

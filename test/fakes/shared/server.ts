@@ -44,6 +44,8 @@ export interface CallRecord {
   headers: Record<string, string>;
   body: unknown;
   status: number | null;
+  /** The body of the answer (undefined while unanswered, or when the answer had none). */
+  response?: unknown;
   /** When the request arrived and when it was answered (epoch ms; null while unanswered). */
   at: number;
   answeredAt: number | null;
@@ -77,6 +79,14 @@ export interface FakeServerOptions {
   /** Requests per window; default 10_000. */
   limit?: number;
   windowMs?: number;
+  /**
+   * The rate-limit windows a request counts against (Rootly: reads and writes apart, alert creation
+   * also on its own); default one window for everything. Each has `limit` unless `windowLimits` names it.
+   */
+  windows?: (method: string, route: string | null) => string[];
+  windowLimits?: Record<string, number>;
+  /** The vendor's answer to a body that is not JSON; default a JSON:API `errors[]` 400. */
+  malformed?: () => Reply;
   /** Send RateLimit-Limit/Remaining/Reset (Reset as epoch seconds) on every answer. */
   rateLimitHeaders?: boolean;
   latencyMs?: number;
@@ -105,7 +115,9 @@ export async function startFakeServer(opts: FakeServerOptions): Promise<FakeServ
   const random = opts.random ?? Math.random;
   let limit = opts.limit ?? 10_000;
   let windowMs = opts.windowMs ?? 60_000;
-  const hits: number[] = [];
+  const windowHits = new Map<string, number[]>();
+  const hitsOf = (w: string): number[] => windowHits.get(w) ?? (windowHits.set(w, []), windowHits.get(w)!);
+  const limitOf = (w: string): number => opts.windowLimits?.[w] ?? limit;
   const log: CallRecord[] = [];
   const faults: { key: string; spec: FaultSpec; left: number }[] = [];
   const sockets = new Set<Socket>();
@@ -160,6 +172,7 @@ export async function startFakeServer(opts: FakeServerOptions): Promise<FakeServ
       r.names.forEach((n, i) => (params[n] = m[i + 1] ?? ''));
       break;
     }
+    const windows = opts.windows?.(method, route?.key ?? null) ?? ['all'];
     const record: CallRecord = { method, path, route: route?.key ?? null, query, headers, body, status: null, at: Date.now(), answeredAt: null };
     log.push(record);
     const ctx: RequestContext = { method, path, params, query, headers, body, rawBody, route: route?.key ?? '' };
@@ -178,11 +191,13 @@ export async function startFakeServer(opts: FakeServerOptions): Promise<FakeServ
     };
     const write = (reply: Reply): void => {
       record.status = reply.status;
+      record.response = reply.body;
       record.answeredAt = Date.now();
       const h: Record<string, string> = { ...(reply.headers ?? {}) };
       if (opts.rateLimitHeaders) {
         const t = now();
-        const inWindow = hits.filter((x) => x > t - windowMs);
+        const inWindow = hitsOf(windows[0]!).filter((x) => x > t - windowMs);
+        const limit = limitOf(windows[0]!);
         h['ratelimit-limit'] = String(limit);
         h['ratelimit-remaining'] = String(Math.max(0, limit - inWindow.length));
         h['ratelimit-reset'] = String(Math.ceil(((inWindow[0] ?? t) + windowMs) / 1000));
@@ -196,21 +211,24 @@ export async function startFakeServer(opts: FakeServerOptions): Promise<FakeServ
     const auth = opts.authenticate(ctx);
     if (auth) return send(auth);
 
-    // Sliding window per fake (one key per fake in practice).
+    // Sliding windows per fake (one key per fake in practice): refused when any of the request's is full.
     const t = now();
-    while (hits.length > 0 && hits[0]! <= t - windowMs) hits.shift();
-    if (hits.length >= limit) {
-      const retryAfter = Math.max(1, Math.ceil((hits[0]! + windowMs - t) / 1000));
-      return send(opts.rateLimited(retryAfter, limit));
+    for (const w of windows) {
+      const hits = hitsOf(w);
+      while (hits.length > 0 && hits[0]! <= t - windowMs) hits.shift();
+      if (hits.length >= limitOf(w)) {
+        const retryAfter = Math.max(1, Math.ceil((hits[0]! + windowMs - t) / 1000));
+        return send(opts.rateLimited(retryAfter, limitOf(w)));
+      }
     }
-    hits.push(t);
+    for (const w of windows) hitsOf(w).push(t);
 
     const fault = route ? takeFault(route.key) : null;
     if (fault?.latencyMs) await delay(fault.latencyMs);
     if (fault?.hang) return; // never answered; close() destroys the socket
     if (fault?.status !== undefined) return send({ status: fault.status, body: fault.body, ...(fault.headers ? { headers: fault.headers } : {}) });
     if (!route) return send(opts.notFound(ctx));
-    if (badJson) return send({ status: 400, body: { errors: [{ title: 'Malformed JSON body', status: '400' }] } });
+    if (badJson) return send(opts.malformed?.() ?? { status: 400, body: { errors: [{ title: 'Malformed JSON body', status: '400' }] } });
     const pre = opts.precheck?.(ctx);
     if (pre) return send(pre);
     const reply = await route.handler(ctx);

@@ -62,11 +62,14 @@ const incidentShown = z.looseObject({
     summary: z.string().optional(),
     permalink: z.string().optional(),
     visibility: z.enum(['public', 'private']),
+    mode: z.string().optional(),
     incident_status: z.looseObject({ name: z.string(), category: z.string() }),
     severity: z.looseObject({ id: z.string(), rank: z.number() }).optional(),
     updated_at: z.string().optional(),
   }),
 });
+/** incident.io modes that are not a live incident: recorded after the fact, or a drill. */
+const NOT_LIVE: Record<string, 'retrospective' | 'test'> = { retrospective: 'retrospective', test: 'test', tutorial: 'test' };
 const errorBody = z.looseObject({
   type: z.string().optional(),
   status: z.number().optional(),
@@ -380,6 +383,7 @@ export function createIncidentIoBackend(opts: IncidentIoBackendOptions): Inciden
         url: i.permalink ?? null,
         private: i.visibility === 'private',
         updatedAt: i.updated_at ?? null,
+        ...(i.mode && NOT_LIVE[i.mode] ? { notLive: NOT_LIVE[i.mode] } : {}),
       };
     },
 

@@ -45,6 +45,11 @@ export interface RootlyBackend extends IncidentBackend {
 }
 
 const BACKEND = 'rootly';
+/** The create guard's marks (built once: a zod schema compiles its parser on first use). */
+const attemptMark = z.object({ at: z.string() });
+const doneMark = z.object({ backendId: z.string(), url: z.string().nullable() });
+/** An answer read for its resource id only. */
+const idResponse = z.looseObject({ data: z.looseObject({ id: z.string() }) });
 /** The created_at lookup: incidents created from LOOKUP_WINDOW_MS before our first attempt, at most this many pages. */
 const LOOKUP_WINDOW_MS = 15 * 60_000;
 const LOOKUP_PAGES = 5;
@@ -248,15 +253,18 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
 
   /** When the first create attempt for `firebreakId` may have started (the guard's mark), else a window back from now. */
   async function attemptStart(firebreakId: string): Promise<Date> {
-    const mark = opts.createGuard ? z.object({ at: z.string() }).safeParse(await opts.createGuard.get(guardAttempted(firebreakId))) : null;
-    const at = mark?.success ? Date.parse(mark.data.at) : NaN;
+    return windowFrom(opts.createGuard ? await opts.createGuard.get(guardAttempted(firebreakId)) : null);
+  }
+  /** The lookup window's start from an attempt mark (as the guard holds it), else from now. */
+  function windowFrom(mark: unknown): Date {
+    const parsed = attemptMark.safeParse(mark);
+    const at = parsed.success ? Date.parse(parsed.data.at) : NaN;
     // Clocks differ between us and Rootly: start the window a margin earlier.
     return new Date((Number.isFinite(at) ? at : clock()) - LOOKUP_WINDOW_MS);
   }
 
   const guardDone = (id: string): string => `rootly.create.done:${id}`;
   const guardAttempted = (id: string): string => `rootly.create.attempted:${id}`;
-  const doneMark = z.object({ backendId: z.string(), url: z.string().nullable() });
 
   const backend: RootlyBackend = {
     name: 'rootly',
@@ -264,10 +272,7 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
     async verify(): Promise<void> {
       // The key check also warms the severity cache, so the first declare's create is one round trip.
       // allSettled: both calls finish before we answer, so none is left in flight after a refusal.
-      const [me, loaded] = await Promise.allSettled([
-        call({ method: 'GET', path: '/v1/users/me' }, z.looseObject({ data: z.looseObject({ id: z.string() }) }), 'the key check'),
-        loadSeverities(),
-      ]);
+      const [me, loaded] = await Promise.allSettled([call({ method: 'GET', path: '/v1/users/me' }, idResponse, 'the key check'), loadSeverities()]);
       if (me.status === 'rejected') throw me.reason;
       if (loaded.status === 'rejected') throw loaded.reason;
       severities = loaded.value;
@@ -292,8 +297,8 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
         const existing = await findByFirebreakId(input.firebreakId, await attemptStart(input.firebreakId));
         if (existing) return record(existing);
       }
-      if (guard) await guard.put(guardAttempted(input.firebreakId), { at: new Date(clock()).toISOString() });
-      const since = await attemptStart(input.firebreakId);
+      // The guard keeps the first mark written (an earlier attempt's, if one raced this one): the window starts from it.
+      const since = windowFrom(guard ? await guard.put(guardAttempted(input.firebreakId), { at: new Date(clock()).toISOString() }) : null);
 
       const attributes: Record<string, unknown> = {
         title: input.title,
@@ -406,7 +411,7 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
           path: `/v1/incidents/${enc(ref.backendId)}/events`,
           body: { data: { type: 'incident_events', attributes: { event: event.text, visibility: 'internal' } } },
         },
-        z.looseObject({ data: z.looseObject({ id: z.string() }) }),
+        idResponse,
         'the timeline event',
       );
     },
@@ -436,7 +441,7 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
           path: `/v1/post_mortems/${enc(pm.id)}`,
           body: { data: { type: 'incident_post_mortems', attributes: { title, show_timeline: true } } },
         },
-        z.looseObject({ data: z.looseObject({ id: z.string() }) }),
+        idResponse,
         'the post-mortem update',
       );
       return 'saved';
@@ -479,7 +484,7 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
             },
           },
         },
-        z.looseObject({ data: z.looseObject({ id: z.string() }) }),
+        idResponse,
         'the alert',
       );
       return res.data.id;
@@ -495,7 +500,7 @@ export function createRootlyBackend(opts: RootlyBackendOptions): RootlyBackend {
           body: { data: { type: 'alerts', attributes: { resolution_message: 'Resolved at the source' } } },
           idempotent: true,
         },
-        z.looseObject({ data: z.looseObject({ id: z.string() }) }),
+        idResponse,
         'the alert resolve',
       );
     },

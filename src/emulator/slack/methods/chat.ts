@@ -34,17 +34,15 @@ function threadRoot(ctx: MethodContext, channel: string, threadTs: string | unde
   return parent ? (parent.thread_ts ?? parent.ts) : undefined;
 }
 
+const postMessageArgs = z.object({
+  channel: z.string().optional(),
+  thread_ts: zTs.optional(),
+  reply_broadcast: zBool.optional(),
+  metadata: zJson(z.unknown()).optional(),
+  ...contentArgs,
+});
 const postMessage: MethodHandler = (ctx) => {
-  const a = parseArgs(
-    z.object({
-      channel: z.string().optional(),
-      thread_ts: zTs.optional(),
-      reply_broadcast: zBool.optional(),
-      metadata: zJson(z.unknown()).optional(),
-      ...contentArgs,
-    }),
-    ctx.args,
-  );
+  const a = parseArgs(postMessageArgs, ctx.args);
   const ch = visibleChannel(ctx, a.channel);
   requireNotArchived(ch);
   // chat:write.public lets an app post in a public channel it has not joined; nothing else does.
@@ -63,8 +61,9 @@ const postMessage: MethodHandler = (ctx) => {
   return { channel: ch.id, ts: msg.ts, message: renderMessage(ctx.state, msg) };
 };
 
+const updateArgs = z.object({ channel: z.string().optional(), ts: zTs.optional(), ...contentArgs });
 const update: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ channel: z.string().optional(), ts: zTs.optional(), ...contentArgs }), ctx.args);
+  const a = parseArgs(updateArgs, ctx.args);
   const ch = visibleChannel(ctx, a.channel);
   const msg = a.ts ? ctx.state.message(ch.id, a.ts) : undefined;
   if (!msg) throw new SlackApiError('message_not_found');
@@ -79,8 +78,9 @@ const update: MethodHandler = (ctx) => {
   return { channel: ch.id, ts: updated.ts, text: updated.text, message: renderMessage(ctx.state, updated) };
 };
 
+const delArgs = z.object({ channel: z.string().optional(), ts: zTs.optional() });
 const del: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ channel: z.string().optional(), ts: zTs.optional() }), ctx.args);
+  const a = parseArgs(delArgs, ctx.args);
   const ch = visibleChannel(ctx, a.channel);
   const msg = a.ts ? ctx.state.message(ch.id, a.ts) : undefined;
   if (!msg) throw new SlackApiError('message_not_found');
@@ -89,8 +89,9 @@ const del: MethodHandler = (ctx) => {
   return { channel: ch.id, ts: msg.ts };
 };
 
+const postEphemeralArgs = z.object({ channel: z.string().optional(), user: z.string().optional(), thread_ts: zTs.optional(), ...contentArgs });
 const postEphemeral: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ channel: z.string().optional(), user: z.string().optional(), thread_ts: zTs.optional(), ...contentArgs }), ctx.args);
+  const a = parseArgs(postEphemeralArgs, ctx.args);
   const ch = visibleChannel(ctx, a.channel);
   if (!a.user || !ctx.state.users.has(a.user)) throw new SlackApiError('user_not_found');
   requireMember(ctx, ch);
@@ -107,8 +108,9 @@ const postEphemeral: MethodHandler = (ctx) => {
   return { message_ts: eph.ts };
 };
 
+const getPermalinkArgs = z.object({ channel: z.string().optional(), message_ts: zTs.optional() });
 const getPermalink: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ channel: z.string().optional(), message_ts: zTs.optional() }), ctx.args);
+  const a = parseArgs(getPermalinkArgs, ctx.args);
   const ch = visibleChannel(ctx, a.channel);
   const msg = a.message_ts ? ctx.state.message(ch.id, a.message_ts) : undefined;
   if (!msg) throw new SlackApiError('message_not_found');

@@ -37,8 +37,9 @@ function isTopLevel(m: EmuMessage): boolean {
   return m.thread_ts === undefined || m.thread_ts === m.ts;
 }
 
+const createArgs = z.object({ name: z.string().optional(), is_private: zBool.optional() });
 const create: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ name: z.string().optional(), is_private: zBool.optional() }), ctx.args);
+  const a = parseArgs(createArgs, ctx.args);
   const name = a.name ?? '';
   const problem = channelNameError(name);
   if (problem) throw new SlackApiError(problem);
@@ -48,22 +49,21 @@ const create: MethodHandler = (ctx) => {
   return { channel: renderChannel(ch, ctx.actor) };
 };
 
+const infoArgs = z.object({ channel: z.string().optional(), include_num_members: zBool.optional() });
 const info: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ channel: z.string().optional(), include_num_members: zBool.optional() }), ctx.args);
+  const a = parseArgs(infoArgs, ctx.args);
   const ch = visibleChannel(ctx, a.channel);
   return { channel: renderChannel(ch, ctx.actor, { numMembers: a.include_num_members ?? false }) };
 };
 
+const listArgs = z.object({
+  types: z.string().optional(),
+  exclude_archived: zBool.optional(),
+  limit: zInt.optional(),
+  cursor: z.string().optional(),
+});
 const list: MethodHandler = (ctx) => {
-  const a = parseArgs(
-    z.object({
-      types: z.string().optional(),
-      exclude_archived: zBool.optional(),
-      limit: zInt.optional(),
-      cursor: z.string().optional(),
-    }),
-    ctx.args,
-  );
+  const a = parseArgs(listArgs, ctx.args);
   const types = new Set((a.types ?? 'public_channel').split(',').map((t) => t.trim()));
   const all = [...ctx.state.channels.values()].filter((ch) => {
     if (a.exclude_archived && ch.is_archived) return false;
@@ -74,15 +74,17 @@ const list: MethodHandler = (ctx) => {
   return { channels: p.items.map((ch) => renderChannel(ch, ctx.actor)), response_metadata: { next_cursor: p.nextCursor } };
 };
 
+const membersArgs = z.object({ channel: z.string().optional(), limit: zInt.optional(), cursor: z.string().optional() });
 const members: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ channel: z.string().optional(), limit: zInt.optional(), cursor: z.string().optional() }), ctx.args);
+  const a = parseArgs(membersArgs, ctx.args);
   const ch = visibleChannel(ctx, a.channel);
   const p = page(ch.members, Math.min(Math.max(a.limit ?? 100, 1), 1000), a.cursor);
   return { members: p.items, response_metadata: { next_cursor: p.nextCursor } };
 };
 
+const joinArgs = z.object({ channel: z.string().optional() });
 const join: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ channel: z.string().optional() }), ctx.args);
+  const a = parseArgs(joinArgs, ctx.args);
   const ch = visibleChannel(ctx, a.channel);
   if (ch.is_private) throw new SlackApiError('method_not_supported_for_channel_type');
   requireNotArchived(ch);
@@ -94,8 +96,9 @@ const join: MethodHandler = (ctx) => {
   return { channel: renderChannel(ch, ctx.actor) };
 };
 
+const inviteArgs = z.object({ channel: z.string().optional(), users: zCsv.optional() });
 const invite: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ channel: z.string().optional(), users: zCsv.optional() }), ctx.args);
+  const a = parseArgs(inviteArgs, ctx.args);
   const ch = visibleChannel(ctx, a.channel);
   const users = a.users ?? [];
   if (users.length === 0) throw new SlackApiError('no_user');
@@ -115,8 +118,9 @@ const invite: MethodHandler = (ctx) => {
   return { channel: renderChannel(ch, ctx.actor) };
 };
 
+const setTopicArgs = z.object({ channel: z.string().optional(), topic: z.string().optional() });
 const setTopic: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ channel: z.string().optional(), topic: z.string().optional() }), ctx.args);
+  const a = parseArgs(setTopicArgs, ctx.args);
   const ch = visibleChannel(ctx, a.channel);
   requireNotArchived(ch);
   requireMember(ctx, ch);
@@ -175,9 +179,10 @@ function messagePage(ctx: MethodContext, ordered: EmuMessage[], limit: number) {
   };
 }
 
+const repliesArgs = windowArgs.extend({ ts: zTs });
 /** The thread's parent then its replies, oldest first. */
 const replies: MethodHandler = (ctx) => {
-  const a = parseArgs(windowArgs.extend({ ts: zTs }), ctx.args);
+  const a = parseArgs(repliesArgs, ctx.args);
   const ch = visibleChannel(ctx, a.channel);
   requireMember(ctx, ch);
   const msg = ch.messages.find((m) => m.ts === a.ts);

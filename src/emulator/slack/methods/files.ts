@@ -14,16 +14,14 @@ import { renderMessage } from './render.js';
 /** Slack's own cap for one file. */
 export const MAX_FILE_BYTES = 1024 * 1024 * 1024;
 
+const getUploadURLExternalArgs = z.object({
+  filename: z.string().min(1),
+  length: zInt.pipe(z.number().int().min(1).max(MAX_FILE_BYTES)),
+  alt_txt: z.string().optional(),
+  snippet_type: z.string().optional(),
+});
 const getUploadURLExternal: MethodHandler = (ctx) => {
-  const a = parseArgs(
-    z.object({
-      filename: z.string().min(1),
-      length: zInt.pipe(z.number().int().min(1).max(MAX_FILE_BYTES)),
-      alt_txt: z.string().optional(),
-      snippet_type: z.string().optional(),
-    }),
-    ctx.args,
-  );
+  const a = parseArgs(getUploadURLExternalArgs, ctx.args);
   const id = ctx.state.newId('F');
   ctx.state.files.set(id, {
     id,
@@ -52,17 +50,15 @@ const MIME: Record<string, string> = {
   pdf: 'application/pdf',
 };
 
+const completeUploadExternalArgs = z.object({
+  files: zJson(z.array(z.object({ id: z.string(), title: z.string().optional() })).min(1)),
+  channel_id: z.string().optional(),
+  channels: z.string().optional(),
+  initial_comment: z.string().optional(),
+  thread_ts: zTs.optional(),
+});
 const completeUploadExternal: MethodHandler = (ctx) => {
-  const a = parseArgs(
-    z.object({
-      files: zJson(z.array(z.object({ id: z.string(), title: z.string().optional() })).min(1)),
-      channel_id: z.string().optional(),
-      channels: z.string().optional(),
-      initial_comment: z.string().optional(),
-      thread_ts: zTs.optional(),
-    }),
-    ctx.args,
-  );
+  const a = parseArgs(completeUploadExternalArgs, ctx.args);
   const files = a.files.map((f) => {
     const file = ctx.state.files.get(f.id);
     if (!file || file.user !== ctx.actor) throw new SlackApiError('file_not_found');

@@ -5,8 +5,9 @@ import { requireMember, visibleChannel } from './conversations.js';
 
 /** pins.*, bookmarks.*, reactions.*: things attached to channels and messages. */
 
+const pinsAddArgs = z.object({ channel: z.string().optional(), timestamp: z.string().optional() });
 const pinsAdd: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ channel: z.string().optional(), timestamp: z.string().optional() }), ctx.args);
+  const a = parseArgs(pinsAddArgs, ctx.args);
   const ch = visibleChannel(ctx, a.channel);
   if (!a.timestamp) throw new SlackApiError('no_item_specified');
   if (!/^\d+(\.\d+)?$/.test(a.timestamp)) throw new SlackApiError('bad_timestamp');
@@ -20,8 +21,9 @@ const pinsAdd: MethodHandler = (ctx) => {
   return {};
 };
 
+const pinsListArgs = z.object({ channel: z.string().optional() });
 const pinsList: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ channel: z.string().optional() }), ctx.args);
+  const a = parseArgs(pinsListArgs, ctx.args);
   const ch = visibleChannel(ctx, a.channel);
   const items = [...ch.pins].reverse().map((p) => ({
     type: 'message',
@@ -33,17 +35,15 @@ const pinsList: MethodHandler = (ctx) => {
   return { items };
 };
 
+const bookmarksAddArgs = z.object({
+  channel_id: z.string().optional(),
+  title: z.string().min(1),
+  type: z.literal('link'),
+  link: z.string().optional(),
+  emoji: z.string().optional(),
+});
 const bookmarksAdd: MethodHandler = (ctx) => {
-  const a = parseArgs(
-    z.object({
-      channel_id: z.string().optional(),
-      title: z.string().min(1),
-      type: z.literal('link'),
-      link: z.string().optional(),
-      emoji: z.string().optional(),
-    }),
-    ctx.args,
-  );
+  const a = parseArgs(bookmarksAddArgs, ctx.args);
   const ch = visibleChannel(ctx, a.channel_id);
   requireMember(ctx, ch);
   if (!a.link || !/^https?:\/\/\S+$/.test(a.link)) throw new SlackApiError('invalid_link');
@@ -51,14 +51,16 @@ const bookmarksAdd: MethodHandler = (ctx) => {
   return { bookmark };
 };
 
+const bookmarksListArgs = z.object({ channel_id: z.string().optional() });
 const bookmarksList: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ channel_id: z.string().optional() }), ctx.args);
+  const a = parseArgs(bookmarksListArgs, ctx.args);
   const ch = visibleChannel(ctx, a.channel_id);
   return { bookmarks: structuredClone(ch.bookmarks) };
 };
 
+const reactionsGetArgs = z.object({ channel: z.string().optional(), timestamp: zTs.optional(), full: zBool.optional() });
 const reactionsGet: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ channel: z.string().optional(), timestamp: zTs.optional(), full: zBool.optional() }), ctx.args);
+  const a = parseArgs(reactionsGetArgs, ctx.args);
   if (!a.timestamp) throw new SlackApiError('no_item_specified');
   const ch = visibleChannel(ctx, a.channel);
   const msg = ctx.state.message(ch.id, a.timestamp);
@@ -66,8 +68,9 @@ const reactionsGet: MethodHandler = (ctx) => {
   return { type: 'message', channel: ch.id, message: renderMessage(ctx.state, msg) };
 };
 
+const reactionsAddArgs = z.object({ channel: z.string().optional(), timestamp: zTs.optional(), name: z.string().optional() });
 const reactionsAdd: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ channel: z.string().optional(), timestamp: zTs.optional(), name: z.string().optional() }), ctx.args);
+  const a = parseArgs(reactionsAddArgs, ctx.args);
   if (!a.timestamp) throw new SlackApiError('no_item_specified');
   if (!a.name) throw new SlackApiError('invalid_name');
   const ch = visibleChannel(ctx, a.channel);

@@ -17,12 +17,13 @@ const authTest: MethodHandler = (ctx) => {
   };
 };
 
+const botsInfoArgs = z.object({ bot: z.string().optional() });
 /**
  * bots.info: the one bot this workspace knows is the app's own (auth.test's `bot_id`); Slack
  * answers `bot_not_found` for an id it does not know, and for a call without one.
  */
 const botsInfo: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ bot: z.string().optional() }), ctx.args);
+  const a = parseArgs(botsInfoArgs, ctx.args);
   if (!a.bot || a.bot !== ctx.state.botId) throw new SlackApiError('bot_not_found');
   const icon = (n: number) => `https://a.slack-edge.com/80588/img/plugins/app/bot_${n}.png`;
   return {
@@ -38,28 +39,32 @@ const botsInfo: MethodHandler = (ctx) => {
   };
 };
 
+const usersInfoArgs = z.object({ user: z.string().optional() });
 const usersInfo: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ user: z.string().optional() }), ctx.args);
+  const a = parseArgs(usersInfoArgs, ctx.args);
   const user = a.user ? ctx.state.users.get(a.user) : undefined;
   if (!user) throw new SlackApiError('user_not_found');
   return { user: structuredClone(user) };
 };
 
+const lookupByEmailArgs = z.object({ email: z.string().optional() });
 const lookupByEmail: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ email: z.string().optional() }), ctx.args);
+  const a = parseArgs(lookupByEmailArgs, ctx.args);
   const user = a.email ? ctx.state.userByEmail(a.email) : undefined;
   if (!user) throw new SlackApiError('users_not_found');
   return { user: structuredClone(user) };
 };
 
+const usersListArgs = z.object({ limit: zInt.optional(), cursor: z.string().optional() });
 const usersList: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ limit: zInt.optional(), cursor: z.string().optional() }), ctx.args);
+  const a = parseArgs(usersListArgs, ctx.args);
   const p = page([...ctx.state.users.values()], Math.min(Math.max(a.limit ?? 200, 1), 1000), a.cursor);
   return { members: structuredClone(p.items), cache_ts: ctx.state.nowSec(), response_metadata: { next_cursor: p.nextCursor } };
 };
 
+const usergroupsListArgs = z.object({ include_users: zBool.optional() });
 const usergroupsList: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ include_users: zBool.optional() }), ctx.args);
+  const a = parseArgs(usergroupsListArgs, ctx.args);
   const groups = [...ctx.state.usergroups.values()].map((g) => {
     const { users, ...rest } = g;
     return { ...rest, user_count: users.length, ...(a.include_users ? { users: [...users] } : {}) };
@@ -67,8 +72,9 @@ const usergroupsList: MethodHandler = (ctx) => {
   return { usergroups: groups };
 };
 
+const usergroupsUsersListArgs = z.object({ usergroup: z.string().optional() });
 const usergroupsUsersList: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ usergroup: z.string().optional() }), ctx.args);
+  const a = parseArgs(usergroupsUsersListArgs, ctx.args);
   const g = a.usergroup ? ctx.state.usergroups.get(a.usergroup) : undefined;
   if (!g) throw new SlackApiError('no_such_subteam');
   return { users: [...g.users] };

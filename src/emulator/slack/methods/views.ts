@@ -66,8 +66,9 @@ function checkExternalId(ctx: MethodContext, raw: Record<string, unknown>, excep
   }
 }
 
+const openArgs = z.object({ trigger_id: z.string().optional(), view: viewObject });
 const open: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ trigger_id: z.string().optional(), view: viewObject }), ctx.args);
+  const a = parseArgs(openArgs, ctx.args);
   if (a.view.type !== 'modal') throw errorWithMessages('invalid_arguments', ['[ERROR] must be a valid enum value [json-pointer:/view/type]']);
   checkView(a.view);
   checkExternalId(ctx, a.view);
@@ -77,8 +78,9 @@ const open: MethodHandler = (ctx) => {
   return { view: renderView(view) };
 };
 
+const pushArgs = z.object({ trigger_id: z.string().optional(), view: viewObject });
 const push: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ trigger_id: z.string().optional(), view: viewObject }), ctx.args);
+  const a = parseArgs(pushArgs, ctx.args);
   checkView(a.view);
   checkExternalId(ctx, a.view);
   const user = exchangeTrigger(ctx, a.trigger_id);
@@ -92,11 +94,9 @@ const push: MethodHandler = (ctx) => {
   return { view: renderView(view) };
 };
 
+const updateArgs = z.object({ view_id: z.string().optional(), external_id: z.string().optional(), hash: z.string().optional(), view: viewObject });
 const update: MethodHandler = (ctx) => {
-  const a = parseArgs(
-    z.object({ view_id: z.string().optional(), external_id: z.string().optional(), hash: z.string().optional(), view: viewObject }),
-    ctx.args,
-  );
+  const a = parseArgs(updateArgs, ctx.args);
   if (!a.view_id && !a.external_id) throw errorWithMessages('invalid_arguments', ['[ERROR] must provide view_id or external_id']);
   const existing = a.view_id ? ctx.state.view(a.view_id) : [...ctx.state.views.values()].find((v) => v.external_id === a.external_id);
   if (!existing?.open) throw new SlackApiError('not_found');
@@ -113,8 +113,9 @@ const update: MethodHandler = (ctx) => {
   return { view: renderView(view) };
 };
 
+const publishArgs = z.object({ user_id: z.string().optional(), hash: z.string().optional(), view: viewObject });
 const publish: MethodHandler = (ctx) => {
-  const a = parseArgs(z.object({ user_id: z.string().optional(), hash: z.string().optional(), view: viewObject }), ctx.args);
+  const a = parseArgs(publishArgs, ctx.args);
   if (!a.user_id || !ctx.state.users.has(a.user_id)) throw new SlackApiError('user_not_found');
   if (a.view.type !== 'home') throw errorWithMessages('invalid_arguments', ['[ERROR] must be a valid enum value [json-pointer:/view/type]']);
   checkView(a.view);
