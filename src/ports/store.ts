@@ -138,10 +138,17 @@ export interface AlertStore {
   getAlerts(ids: string[]): Promise<StoredAlert[]>;
   /**
    * Accept deliveries in one transaction (one commit for a burst): each alert inserted as by
-   * `insertAlert` and `jobFor(stored)` enqueued with it, so an accepted alert always has its job.
+   * `insertAlert`, and ONE job for the burst, `jobs.burst(alerts)`, enqueued with them when at least
+   * one was inserted, so an accepted alert always has its job. The burst's job is made from every
+   * alert given (as if all were new): an alert that turned out to be a replay was never stored
+   * under the id it names, and whoever runs the job skips it. A replay of an earlier burst whose
+   * stored alert is still pending gets `jobs.replay(stored)` (a no-op by its key if it has one).
    * All or nothing: a failure leaves none of them stored.
    */
-  insertAlertsWithJobs(alerts: NewAlert[], jobFor: (alert: StoredAlert) => NewJob): Promise<Array<{ alert: StoredAlert; inserted: boolean }>>;
+  insertAlertsWithJobs(
+    alerts: NewAlert[],
+    jobs: { burst: (alerts: StoredAlert[]) => NewJob; replay: (alert: StoredAlert) => NewJob },
+  ): Promise<Array<{ alert: StoredAlert; inserted: boolean }>>;
   /** Oldest first by receivedAt; with `limit`, the newest `limit` alerts, still oldest first. */
   listAlerts(filter: { fingerprint?: string; incidentId?: string; limit?: number }): Promise<StoredAlert[]>;
   markAlert(id: string, patch: { incidentId?: string | null; state: 'processed' | 'failed'; error?: string | null }): Promise<void>;

@@ -25,15 +25,43 @@ import { episodeIncident, episodeIncidents, isStorm, placeEpisode, scheduleStorm
  */
 export const episodeKey = (fingerprint: string, episode: string) => `alert:${fingerprint}:${episode}`;
 
-/** A stored alert to act on; enqueued by the webhook route, keyed by the alert. */
+/**
+ * Stored alerts to act on: one job per burst the webhook route stored together (`alertIds`, keyed
+ * by the first), or one alert (`alertId`, keyed by the alert: a replay of a delivery whose alert
+ * is still pending, and jobs of earlier versions).
+ * One job per burst, not per alert: in a storm each job row is written, claimed and completed,
+ * which on PostgreSQL was most of the database's work per alert. An id of a burst that names no
+ * stored alert was a replay (its delivery was stored before, under another id): skipped.
+ */
+const ProcessPayload = z.union([z.object({ alertId: z.string().min(1) }), z.object({ alertIds: z.array(z.string().min(1)).min(1) })]);
+type ProcessPayload = z.output<typeof ProcessPayload>;
+const alertsOf = <J>(p: ProcessPayload, job: J) =>
+  'alertId' in p ? [{ alertId: p.alertId, job, optional: false }] : p.alertIds.map((alertId) => ({ alertId, job, optional: true }));
+
 export const alertProcessJob = defineJob({
   kind: 'alert.process',
-  payload: z.object({ alertId: z.string().min(1) }),
-  key: (p) => p.alertId,
-  run: (deps, p) => processAlert(deps, p.alertId),
+  payload: ProcessPayload,
+  // A burst's job is keyed by its first alert: a replay of that alert finds its job by the key.
+  key: (p) => ('alertId' in p ? p.alertId : p.alertIds[0]!),
+  // Alone (a retry, a job taken over): a burst goes through the same pass as a batch; what it
+  // leaves undone fails the job, whose retry skips what is processed by then.
+  run: async (deps, p, job) => {
+    if ('alertId' in p) return processAlert(deps, p.alertId);
+    const failed = await processAlerts(deps, alertsOf(p, job));
+    if (failed.length) throw new Error(`processing failed for part of a burst of ${p.alertIds.length} alerts; retrying`);
+  },
   // A storm's repeats are most of its alerts: applied together they cost a few statements per
-  // fingerprint per batch instead of about a dozen per alert (see processAlerts).
-  batch: { max: 500, gatherMs: 100, run: (deps, items) => processAlerts(deps, items) },
+  // fingerprint per batch instead of about a dozen per alert (see processAlerts). At most 20
+  // bursts (each up to the intake's 500 alerts) in one pass.
+  batch: {
+    max: 20,
+    gatherMs: 100,
+    run: (deps, items) =>
+      processAlerts(
+        deps,
+        items.flatMap((i) => alertsOf(i.payload, i.job)),
+      ),
+  },
 });
 
 const NotePayload = z.object({ incidentId: z.string().min(1), windowStart: z.number() });
@@ -80,12 +108,15 @@ export function createAlertIntake(deps: Deps, opts: { maxBatch?: number } = {}):
   type Pending = { alerts: NewAlert[]; resolve: (r: Array<{ alert: StoredAlert; inserted: boolean }>) => void; reject: (e: unknown) => void };
   const queue: Pending[] = [];
   let running = false;
-  const jobFor = (a: StoredAlert) => deps.jobs.row(alertProcessJob, { alertId: a.id });
+  const jobs = {
+    burst: (alerts: StoredAlert[]) => deps.jobs.row(alertProcessJob, { alertIds: alerts.map((a) => a.id) }),
+    replay: (a: StoredAlert) => deps.jobs.row(alertProcessJob, { alertId: a.id }),
+  };
   const commit = async (batch: Pending[]): Promise<void> => {
     try {
       const all = await deps.store.insertAlertsWithJobs(
         batch.flatMap((p) => p.alerts),
-        jobFor,
+        jobs,
       );
       let i = 0;
       for (const p of batch) {
@@ -151,15 +182,17 @@ export async function processAlert(deps: Deps, alertId: string): Promise<void> {
  * A crash mid-batch loses nothing and doubles nothing: each transaction is all or nothing and
  * skips alerts already processed, and a re-claimed job runs alone.
  */
-export async function processAlerts<J extends { id: string }>(deps: Deps, items: Array<{ payload: { alertId: string }; job: J }>): Promise<J[]> {
-  const alerts = new Map((await deps.store.getAlerts(items.map((i) => i.payload.alertId))).map((a) => [a.id, a]));
-  const failed: J[] = [];
+export async function processAlerts<J extends { id: string }>(deps: Deps, items: Array<{ alertId: string; job: J; optional?: boolean }>): Promise<J[]> {
+  const alerts = new Map((await deps.store.getAlerts(items.map((i) => i.alertId))).map((a) => [a.id, a]));
+  const failed = new Set<J>();
   const groups = new Map<string, Array<{ alert: StoredAlert; job: J }>>();
-  for (const { payload, job } of items) {
-    const alert = alerts.get(payload.alertId);
-    // Missing: left to processAlert, which fails the job for good with the reason.
-    if (!alert) failed.push(job);
-    else if (alert.state !== 'processed') {
+  for (const { alertId, job, optional } of items) {
+    const alert = alerts.get(alertId);
+    // Missing: a burst's replay was never stored under this id (skipped); a job of one alert is
+    // left to processAlert, which fails it for good with the reason.
+    if (!alert) {
+      if (!optional) failed.add(job);
+    } else if (alert.state !== 'processed') {
       const group = groups.get(alert.fingerprint);
       if (group) group.push({ alert, job });
       else groups.set(alert.fingerprint, [{ alert, job }]);
@@ -191,7 +224,7 @@ export async function processAlerts<J extends { id: string }>(deps: Deps, items:
           }
         } catch (err) {
           deps.logger.warn({ err, fingerprint: run[0]!.alert.fingerprint, alerts: run.length }, 'joining alert repeats failed; retrying them one by one');
-          failed.push(...run.map((g) => g.job));
+          for (const g of run) failed.add(g.job);
           i = end;
           continue;
         }
@@ -199,7 +232,7 @@ export async function processAlerts<J extends { id: string }>(deps: Deps, items:
           await processAlert(deps, group[i]!.alert.id);
         } catch (err) {
           deps.logger.warn({ err, alertId: group[i]!.alert.id }, 'alert processing failed in a batch; retrying it alone');
-          failed.push(group[i]!.job);
+          failed.add(group[i]!.job);
         }
         i++;
       }
@@ -209,9 +242,9 @@ export async function processAlerts<J extends { id: string }>(deps: Deps, items:
     await applyJoins(deps, last);
   } catch (err) {
     deps.logger.warn({ err, joins: last.length }, 'joining alert repeats failed; retrying them one by one');
-    failed.push(...last.flatMap((j) => j.run.map((g) => g.job)));
+    for (const j of last) for (const g of j.run) failed.add(g.job);
   }
-  return failed;
+  return [...failed];
 }
 
 interface Join<J> {

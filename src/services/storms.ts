@@ -114,9 +114,12 @@ async function admitNewIncident(deps: Deps, holder: string): Promise<boolean> {
   if (max <= 0) return true;
   const now = deps.clock.now();
   const windowMs = window_minutes * 60_000;
+  // Every slot read in one statement, not one per slot (ten reads per episode placed in a storm);
+  // taking one is still the atomic claim, which fails if another episode took it since this read.
+  const rows = new Map((await deps.store.getFingerprints(Array.from({ length: max }, (_, i) => SLOT(i)))).map((r) => [r.fingerprint, r]));
+  if ([...rows.values()].some((r) => r.incidentId === holder)) return true; // a resumed or concurrent placement of the same episode
   for (let i = 0; i < max; i++) {
-    const row = await deps.store.getFingerprint(SLOT(i));
-    if (row?.incidentId === holder) return true; // a resumed or concurrent placement of the same episode
+    const row = rows.get(SLOT(i));
     if (row && now.getTime() - row.firstSeen.getTime() < windowMs) continue;
     if (await deps.store.claimFingerprint(SLOT(i), holder, now, { incidentIdIn: row ? [row.incidentId] : null })) return true;
   }

@@ -50,3 +50,47 @@ test('a placeholder the statement does not bind is refused at the first run', as
   await assert.rejects(() => wrong(db, 'a', 'b'), /parameter 1 is not bound/);
   await db.destroy();
 });
+
+test('PostgreSQL: the alert intake’s burst insert and the job claim are prepared once per connection, then only bound and run', async (t) => {
+  const { withPgSchema, openTestPgStore } = await import('./pg-helper.js');
+  const { sql } = await import('kysely');
+  const pg = await withPgSchema();
+  if (!pg) return t.skip('PostgreSQL not reachable');
+  const store = await openTestPgStore(pg.url, { poolSize: 1 });
+  try {
+    const alert = (i: number) => ({
+      id: `alr_prep_${i}`,
+      source: 'generic' as const,
+      deliveryId: `d-${i}`,
+      fingerprint: 'fp',
+      externalId: null,
+      title: `t${i}`,
+      service: null,
+      severity: 'high' as const,
+      status: 'firing' as const,
+      url: null,
+      raw: {},
+      receivedAt: new Date(1000),
+    });
+    const jobs = {
+      burst: (xs: Array<{ id: string }>) => ({ id: `job_${xs[0]!.id}`, kind: 'k', key: null, payload: { ids: xs.map((x) => x.id) }, runAfter: new Date(0) }),
+      replay: (x: { id: string }) => ({ id: `job_r_${x.id}`, kind: 'k', key: `k:${x.id}`, payload: {}, runAfter: new Date(0) }),
+    };
+    for (let i = 0; i < 3; i++) await store.insertAlertsWithJobs([alert(2 * i), alert(2 * i + 1)], jobs);
+    // One connection (pool of 1): its session's prepared statements.
+    const { rows } = await sql<{ name: string }>`select name from pg_prepared_statements`.execute(store.db);
+    assert.deepEqual(
+      rows.map((r) => r.name),
+      ['alerts.insert_burst'],
+    );
+    assert.equal((await store.listAlerts({})).length, 6);
+    // The job claim too (it runs at every poll): one prepared statement however often it runs.
+    assert.equal((await store.claimJobs(['k'], 'w', 2, new Date(1), 1000)).length, 2);
+    assert.equal((await store.claimJobs(['k'], 'w', 2, new Date(1), 1000)).length, 1);
+    const after = await sql<{ name: string }>`select name from pg_prepared_statements`.execute(store.db);
+    assert.equal(after.rows.filter((r) => r.name.startsWith('s_')).length, 1);
+  } finally {
+    await store.close();
+    await pg.cleanup();
+  }
+});

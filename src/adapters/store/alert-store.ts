@@ -27,11 +27,11 @@ export class KyselyAlertStore implements AlertStore {
     return { alert: await existingAlert(this.db, alert), inserted: false };
   }
 
-  async insertAlertsWithJobs(alerts: NewAlert[], jobFor: (alert: StoredAlert) => NewJob): Promise<Array<{ alert: StoredAlert; inserted: boolean }>> {
+  async insertAlertsWithJobs(alerts: NewAlert[], jobs: BurstJobs): Promise<Array<{ alert: StoredAlert; inserted: boolean }>> {
     if (alerts.length === 0) return [];
-    if (this.dialect === 'postgres') return this.insertAlertsWithJobsPg(alerts, jobFor);
-    // Multi-row statements: a burst costs the same few round trips (PostgreSQL) and one commit
-    // however many alerts it carries. Conflicts (replays) are looked up one by one: they are rare.
+    if (this.dialect === 'postgres') return this.insertAlertsWithJobsPg(alerts, jobs);
+    // Multi-row statements: a burst costs the same few statements and one commit however many
+    // alerts it carries. Conflicts (replays) are looked up one by one: they are rare.
     return this.db.transaction().execute(async (trx) => {
       // Only the ids come back: an inserted row is exactly what was given (reading every column
       // back and parsing its JSON was a fifth of the statement's cost).
@@ -41,39 +41,43 @@ export class KyselyAlertStore implements AlertStore {
         .onConflict((oc) => oc.doNothing())
         .returning('id')
         .execute();
-      const fresh = new Set(rows.map((r) => r.id));
+      const inserted = new Set(rows.map((r) => r.id));
       const out: Array<{ alert: StoredAlert; inserted: boolean }> = [];
+      const replays: StoredAlert[] = [];
       for (const a of alerts) {
-        out.push(
-          fresh.has(a.id)
-            ? { alert: { ...a, state: 'pending', incidentId: null, error: null }, inserted: true }
-            : { alert: await existingAlert(trx, a), inserted: false },
-        );
+        if (inserted.has(a.id)) out.push({ alert: fresh(a), inserted: true });
+        else {
+          const existing = await existingAlert(trx, a);
+          if (existing.state === 'pending' && !inserted.has(existing.id)) replays.push(existing); // not this burst's own
+          out.push({ alert: existing, inserted: false });
+        }
       }
       const now = this.clock.now().getTime();
-      await trx
-        .insertInto('jobs')
-        .values(out.map((o) => jobRow(jobFor(o.alert), now)))
-        .onConflict((oc) => oc.doNothing())
-        .execute();
+      const rowsOfJobs = [...(inserted.size ? [jobs.burst(alerts.map(fresh))] : []), ...replays.map(jobs.replay)];
+      if (rowsOfJobs.length)
+        await trx
+          .insertInto('jobs')
+          .values(rowsOfJobs.map((j) => jobRow(j, now)))
+          .onConflict((oc) => oc.doNothing())
+          .execute();
       return out;
     });
   }
 
   /**
-   * PostgreSQL: the alerts and the jobs of those actually inserted in ONE statement (two
-   * data-modifying CTEs), so a burst costs one round trip and one commit instead of four round
-   * trips (begin, two inserts, commit); a statement outside a transaction block commits before
-   * its answer arrives, so "returned" still means "durable". The rows go as one JSON parameter
-   * each for alerts and jobs (json_to_recordset), so the statement's text and parameter count do
+   * PostgreSQL: the alerts and the burst's job in ONE statement (two data-modifying CTEs, the job
+   * written only when at least one alert was), so a burst costs one round trip and one commit
+   * instead of four round trips (begin, two inserts, commit); a statement outside a transaction
+   * block commits before its answer arrives, so "returned" still means "durable". The alert rows
+   * go as one JSON parameter (json_to_recordset), so the statement's text and parameter count do
    * not grow with the burst; JSON, not one array parameter per column: node-postgres serialises
-   * arrays element by element in JavaScript (a regex escape per value), which was a sixth of the
-   * webhook's garbage in a storm, where JSON.stringify is one native call.
-   * Replays (conflicts) are rare and handled after, as the multi-statement path does.
+   * arrays element by element in JavaScript (a regex escape per value), where JSON.stringify is
+   * one native call. Replays (conflicts) are rare and handled after, as the multi-statement path
+   * does: a replay's stored alert already has its job from its own burst.
    */
-  private async insertAlertsWithJobsPg(alerts: NewAlert[], jobFor: (alert: StoredAlert) => NewJob): Promise<Array<{ alert: StoredAlert; inserted: boolean }>> {
+  private async insertAlertsWithJobsPg(alerts: NewAlert[], jobs: BurstJobs): Promise<Array<{ alert: StoredAlert; inserted: boolean }>> {
     const now = this.clock.now().getTime();
-    const fresh = alerts.map((a): StoredAlert => ({ ...a, state: 'pending', incidentId: null, error: null }));
+    const all = alerts.map(fresh);
     const alertRows = alerts.map((a) => ({
       id: a.id,
       source: a.source,
@@ -88,11 +92,8 @@ export class KyselyAlertStore implements AlertStore {
       raw: toJson(a.raw),
       received_at: ms(a.receivedAt),
     }));
-    const jobRows = fresh.map((a) => {
-      const r = jobRow(jobFor(a), now);
-      return { id: r.id, kind: r.kind, key: r.key, payload: r.payload, run_after: r.run_after, alert_id: a.id };
-    });
-    const { rows } = await sql<{ id: string }>`
+    const job = jobRow(jobs.burst(all), now);
+    const { rows } = await sql<{ id: string }>`/* statement: alerts.insert_burst */
       with a as (
         insert into alerts (id, source, delivery_id, fingerprint, external_id, title, service, severity, status, url, raw, received_at, state)
         select id, source, delivery_id, fingerprint, external_id, title, service, severity, status, url, raw, received_at, 'pending'
@@ -103,9 +104,8 @@ export class KyselyAlertStore implements AlertStore {
         returning id
       ), j as (
         insert into jobs (id, kind, key, payload, state, attempts, run_after, created_at, updated_at)
-        select j.id, j.kind, j.key, j.payload, 'queued', 0, j.run_after, ${now}::bigint, ${now}::bigint
-        from json_to_recordset(${jsonParam(jobRows)}::json) as j(id text, kind text, key text, payload text, run_after bigint, alert_id text)
-        where j.alert_id in (select id from a)
+        select ${job.id}, ${job.kind}, ${job.key}, ${job.payload}, 'queued', 0, ${job.run_after}::bigint, ${now}::bigint, ${now}::bigint
+        where exists (select 1 from a)
         on conflict do nothing
       )
       select id from a`.execute(this.db);
@@ -113,18 +113,17 @@ export class KyselyAlertStore implements AlertStore {
     const out: Array<{ alert: StoredAlert; inserted: boolean }> = [];
     const replays: StoredAlert[] = [];
     for (const [i, a] of alerts.entries()) {
-      if (inserted.has(a.id)) out.push({ alert: fresh[i]!, inserted: true });
+      if (inserted.has(a.id)) out.push({ alert: all[i]!, inserted: true });
       else {
         const existing = await existingAlert(this.db, a);
-        replays.push(existing);
+        if (existing.state === 'pending' && !inserted.has(existing.id)) replays.push(existing); // not this burst's own
         out.push({ alert: existing, inserted: false });
       }
     }
-    // A replay still gets its job: a no-op by the job key unless the first delivery lost it.
     if (replays.length)
       await this.db
         .insertInto('jobs')
-        .values(replays.map((a) => jobRow(jobFor(a), now)))
+        .values(replays.map((a) => jobRow(jobs.replay(a), now)))
         .onConflict((oc) => oc.doNothing())
         .execute();
     return out;
@@ -258,7 +257,7 @@ export class KyselyAlertStore implements AlertStore {
     const pairs = joins.flatMap((j, k) => j.alertIds.map((id) => [k, id] as const));
     const jobs = joins.map((j) => jobRow(j.job, now));
     return this.db.transaction().execute(async (trx) => {
-      const { rows } = await sql<{ k: number | null; id: string | null; missing: string | null }>`
+      const { rows } = await sql<{ k: number | null; id: string | null; missing: string | null }>`/* statement: alerts.join_batch */
         with joins as (
           select * from unnest(
             ${joins.map((_, k) => k)}::int[], ${joins.map((j) => j.incidentId)}::text[], ${joins.map((j) => j.fingerprint)}::text[],
@@ -325,6 +324,11 @@ export class KyselyAlertStore implements AlertStore {
     });
   }
 }
+
+type BurstJobs = { burst: (alerts: StoredAlert[]) => NewJob; replay: (alert: StoredAlert) => NewJob };
+
+/** A new alert as it is once stored: what was given, pending. */
+const fresh = (a: NewAlert): StoredAlert => ({ ...a, state: 'pending', incidentId: null, error: null });
 
 function toAlert(r: Selectable<AlertsTable>): StoredAlert {
   return {

@@ -109,7 +109,7 @@ export class KyselyJobStore implements JobStore {
     if (dueIds?.length === 0) return [];
     const stillDue = (w: ExpressionBuilder<Database, 'jobs'>) =>
       w.or([w.and([w('state', '=', 'queued'), w('run_after', '<=', nowMs)]), w.and([w('state', '=', 'running'), w('claimed_until', '<', nowMs)])]);
-    const rows = await this.db
+    const claim = this.db
       .updateTable('jobs')
       .set((eb) => ({
         state: 'running',
@@ -133,8 +133,14 @@ export class KyselyJobStore implements JobStore {
             .skipLocked(),
         ),
       )
-      .returningAll()
-      .execute();
+      .returningAll();
+    // PostgreSQL: the claim has one text per number of kinds, prepared once per connection (see
+    // postgres.ts): it runs at every poll and kick, and its parsing and planning were most of its cost.
+    const compiled = claim.compile();
+    const rows =
+      dueIds === null
+        ? (await this.db.executeQuery<Selectable<JobsTable>>({ ...compiled, sql: `/* statement */ ${compiled.sql}` })).rows
+        : await claim.execute();
     return rows.map(toJob).sort((a, b) => a.runAfter.getTime() - b.runAfter.getTime() || (a.id < b.id ? -1 : 1));
   }
 

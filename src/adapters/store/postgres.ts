@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { userInfo } from 'node:os';
 import pg from 'pg';
 import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely';
@@ -29,6 +30,21 @@ export function createPostgresDb(connectionString: string, opts: { logger?: Pool
 }
 
 /**
+ * A statement whose text starts with `/* statement: <name> *\/` is prepared once per connection
+ * under that name and then only bound and executed: for the few hot statements of a fixed text
+ * (the alert intake's burst insert, the batch join, the job claim), whose parsing and planning were
+ * a fifth of their cost. `/* statement *\/` without a name is named by a hash of its text, for a
+ * statement with a few shapes (the claim's list of kinds). Only marked statements: an `in (...)`
+ * list makes a new text per length, and every named statement stays in its session.
+ */
+const NAMED = /^\/\* statement(?:: ([a-z0-9_.-]+))? \*\//;
+const statementName = (q: string): string | undefined => {
+  const m = NAMED.exec(q);
+  if (!m) return undefined;
+  return m[1] ?? `s_${createHash('sha1').update(q).digest('hex').slice(0, 20)}`;
+};
+
+/**
  * The pool as Kysely sees it, with every statement's values through `storableParameters`:
  * PostgreSQL refuses U+0000 in text (the statement fails), so it is stored as U+FFFD, as on SQLite.
  */
@@ -38,7 +54,11 @@ function storablePool(pool: pg.Pool): PostgresPool {
       const client = await pool.connect();
       return {
         // Only the (sql, values) form: no cursor is configured, so Kysely never streams.
-        query: ((q: string, values: readonly unknown[]) => client.query(q, storableParameters(values) as unknown[])) as unknown as PostgresPoolClient['query'],
+        query: ((q: string, values: readonly unknown[]) => {
+          const name = statementName(q);
+          const params = storableParameters(values) as unknown[];
+          return name ? client.query({ name, text: q, values: params }) : client.query(q, params);
+        }) as unknown as PostgresPoolClient['query'],
         release: (destroy?: boolean) => client.release(destroy),
       };
     },
