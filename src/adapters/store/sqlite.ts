@@ -9,7 +9,7 @@ import type { Database } from './schema.js';
  * SQLite: the embedded default. One process only (the port's limit): seq allocation and the job
  * claim rely on SQLite's single writer, and there is no cross-process migration lock.
  */
-export function createSqliteDb(path: string): Kysely<Database> {
+export function createSqliteDb(path: string, opts: { idleCheckpointMs?: number } = {}): Kysely<Database> {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const raw = new BetterSqlite3(path);
   // WAL: readers don't block the writer; ignored (stays "memory") for :memory: databases.
@@ -20,7 +20,54 @@ export function createSqliteDb(path: string): Kysely<Database> {
   raw.pragma('foreign_keys = ON');
   // Safe with WAL: a power loss may drop the last commits but never corrupts the file.
   raw.pragma('synchronous = NORMAL');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withIdleCheckpoint(raw, withStatementCache(raw), opts.idleCheckpointMs) }) });
+}
+
+/**
+ * SQLite copies the write-ahead log back into the database once it passes 1,000 pages, inside the
+ * commit that crosses the line, and that commit waits for the copy and its disk syncs: 7–9 ms on
+ * a slow disk against 0.03 ms for an ordinary commit, about every 850 writes (docs/capacity.md,
+ * "Declare"). Landing in the middle of a declaration, it delays the next Slack call by as much. So
+ * the copy is made when the store has been quiet for `idleMs` after a write, where it delays
+ * nobody, and the log starts over from its beginning at the next write instead of growing to the
+ * line. Under sustained writes with no quiet moment (an alert storm) SQLite's own checkpoint at
+ * 1,000 pages still runs, as before. PASSIVE: never waits for a reader, never blocks a writer.
+ */
+export function withIdleCheckpoint(raw: BetterSqlite3.Database, db: SqliteDatabase, idleMs = 250): SqliteDatabase {
+  if (raw.memory || idleMs <= 0) return db;
+  let timer: NodeJS.Timeout | null = null;
+  const checkpoint = () => {
+    timer = null;
+    if (!raw.open || raw.inTransaction) return; // the transaction's commit sets the timer again
+    try {
+      raw.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      // A streamed query holds the connection (better-sqlite3: "busy executing a query"): try
+      // again after another quiet moment; SQLite's own checkpoint stays the backstop.
+      timer = setTimeout(checkpoint, idleMs).unref();
+    }
+  };
+  return {
+    close: () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      return db.close();
+    },
+    prepare(sql: string): SqliteStatement {
+      const stmt = db.prepare(sql);
+      if (stmt.reader) return stmt;
+      return {
+        ...stmt,
+        run: (params) => {
+          const result = stmt.run(params);
+          // Each write pushes the checkpoint back: it runs once the writes stop for idleMs.
+          if (timer) timer.refresh();
+          else timer = setTimeout(checkpoint, idleMs).unref();
+          return result;
+        },
+      };
+    },
+  };
 }
 
 /**

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'kysely';
+import { createSqliteDb } from '../../src/adapters/store/sqlite.js';
+
+// SQLite's own checkpoint runs inside the commit that takes the write-ahead log past 1,000 pages
+// (a 7–9 ms stall on a slow disk, in the middle of whatever the bot was doing). The store makes
+// that copy once it has been quiet, so the log starts over instead of growing to the line.
+test('SQLite: after a quiet moment the write-ahead log is copied back and starts over, instead of growing to the 1,000-page checkpoint', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'firebreak-checkpoint-'));
+  const path = join(dir, 'fb.db');
+  const db = createSqliteDb(path, { idleCheckpointMs: 30 });
+  try {
+    await sql`create table t (x integer)`.execute(db);
+    const walSize = () => statSync(`${path}-wal`).size;
+    const sizes: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      // 150 commits (about 150 log frames): three rounds stay under SQLite's own 1,000-page line.
+      for (let i = 0; i < 150; i++) await sql`insert into t (x) values (${i})`.execute(db);
+      sizes.push(walSize());
+      await sleep(150);
+    }
+    // Without the quiet-time copy the log keeps every round's frames (about 3× the first round's).
+    assert.ok(sizes[2]! <= sizes[0]! * 1.2, `the log grew from ${sizes[0]} to ${sizes[2]} bytes over three quiet moments`);
+    const rows = await sql<{ n: number }>`select count(*) as n from t`.execute(db);
+    assert.equal(rows.rows[0]!.n, 450, 'every write kept');
+  } finally {
+    await db.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('SQLite: a quiet-time checkpoint is skipped while a transaction is open and runs after it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'firebreak-checkpoint-'));
+  const path = join(dir, 'fb.db');
+  const db = createSqliteDb(path, { idleCheckpointMs: 20 });
+  try {
+    await sql`create table t (x integer)`.execute(db);
+    await db.transaction().execute(async (tx) => {
+      for (let i = 0; i < 50; i++) await sql`insert into t (x) values (${i})`.execute(tx);
+      await sleep(80); // the timer fires inside the transaction: nothing is copied, nothing breaks
+      await sql`insert into t (x) values (${-1})`.execute(tx);
+    });
+    const before = statSync(`${path}-wal`).size;
+    await sleep(100);
+    // One more commit: written over the start of a log that started over, it leaves the file as
+    // large as it was; appended to a log never copied back, it makes it one frame longer.
+    await sql`insert into t (x) values (${7})`.execute(db);
+    assert.equal(statSync(`${path}-wal`).size, before, 'the log started over after the transaction and a quiet moment');
+    const rows = await sql<{ n: number }>`select count(*) as n from t`.execute(db);
+    assert.equal(rows.rows[0]!.n, 52);
+  } finally {
+    await db.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
