@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'incident.bad_transition'
   | 'action.unknown'
   | 'action.invalid_params'
+  | 'action.already_proposed'
   | 'approval.not_found'
   | 'approval.not_pending'
   | 'approval.expired'

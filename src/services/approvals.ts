@@ -135,6 +135,41 @@ function findAction(deps: Deps, actionId: string): ActionDefinition | undefined 
 }
 
 /**
+ * Claude proposes nothing that already stands in the incident: the same
+ * action with the same parameters, as validated (so `"5"` and `5`, or a default left out, are the
+ * same), while an earlier proposal of it (by anyone) is pending or was approved (running, ran,
+ * outcome unknown). Claude reads the incident again at every brief, summary and runbook diagnosis
+ * and may propose the same rollback again; two approval messages for one rollback invite a second
+ * Approve that runs it twice. After a denial, an expiry or a failure it may be proposed again. A
+ * person proposing twice means it, and an agent's proposal carries its own idempotency key: not
+ * refused here.
+ */
+async function refuseIfStanding(deps: Deps, incident: Incident, actionId: string, params: Record<string, unknown>): Promise<void> {
+  const key = sameAction(actionId, params);
+  const standing = await deps.store.listApprovals({ incidentId: incident.id, status: ['pending', 'approved', 'executing', 'succeeded', 'unknown'] });
+  const same = standing.find((a) => sameAction(a.actionId, a.params) === key);
+  if (same)
+    throw new AppError(
+      'action.already_proposed',
+      `\`${actionId}\` with these parameters was already proposed in ${incidentLabel(incident)} (${same.status}). Nothing was proposed.`,
+      {
+        actionId,
+        approvalId: same.id,
+      },
+    );
+}
+
+/** An action and its parameters as one comparable key (parameter order does not matter). */
+function sameAction(actionId: string, params: Record<string, unknown>): string {
+  return JSON.stringify([
+    actionId,
+    Object.keys(params)
+      .sort()
+      .map((k) => [k, params[k]]),
+  ]);
+}
+
+/**
  * Propose an action. Unknown action or invalid parameters: an AppError and nothing is stored.
  * Read-only actions are approved by policy at once and executed by the job; risky ones become an
  * approval message with Approve / Deny buttons and an expiry job.
@@ -157,6 +192,7 @@ export async function proposeAction(deps: Deps, input: ProposeInput): Promise<Ap
     });
   }
   const incident = await requireIncident(deps, input.incidentId);
+  if (input.proposerKind === 'claude') await refuseIfStanding(deps, incident, action.id, checked.value);
   if (!incident.channelId) {
     throw new AppError('input.invalid', `${incidentLabel(incident)} has no Slack channel yet, so there is nowhere to ask for approval. Try again in a moment.`);
   }

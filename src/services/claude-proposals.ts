@@ -46,7 +46,7 @@ export async function proposeFromClaude(deps: Deps, incidentId: string): Promise
   for (const r of result.rejected)
     deps.logger.warn({ incidentId, reason: r.reason, raw: r.raw, requestId: result.requestId }, 'dropped an invalid action proposal from Claude');
   let made = 0;
-  for (const p of await withoutStanding(deps, incidentId, result.proposals)) {
+  for (const p of result.proposals) {
     try {
       await proposeAction(deps, { incidentId, actionId: p.actionId, rawParams: p.params, reason: p.rationale, proposedBy: 'claude', proposerKind: 'claude' });
       made++;
@@ -56,44 +56,4 @@ export async function proposeFromClaude(deps: Deps, incidentId: string): Promise
     }
   }
   return made;
-}
-
-/**
- * Claude's proposals less those already standing in the incident. Claude reads the incident again
- * at every brief, summary and runbook diagnosis, and may propose again what it proposed before.
- * The same action with the same parameters is proposed once while an earlier proposal of it (by
- * anyone) is pending or was approved (running, ran, outcome unknown): two messages for one rollback
- * invite a second Approve that runs it twice. After a denial, an expiry or a failure it may be
- * proposed again. Dropped ones are logged.
- */
-export async function withoutStanding<P extends { actionId: string; params: Record<string, unknown> }>(
-  deps: Deps,
-  incidentId: string,
-  proposals: readonly P[],
-): Promise<P[]> {
-  if (!proposals.length) return [];
-  const standing = new Set(
-    (await deps.store.listApprovals({ incidentId, status: ['pending', 'approved', 'executing', 'succeeded', 'unknown'] })).map((a) =>
-      sameAction(a.actionId, a.params),
-    ),
-  );
-  const fresh: P[] = [];
-  for (const p of proposals) {
-    const key = sameAction(p.actionId, p.params);
-    if (standing.has(key))
-      deps.logger.info({ incidentId, actionId: p.actionId }, 'dropped an action proposal from Claude: the same one is pending or was approved');
-    else fresh.push(p);
-    standing.add(key);
-  }
-  return fresh;
-}
-
-/** An action and its parameters as one comparable key (parameter order does not matter). */
-function sameAction(actionId: string, params: Record<string, unknown>): string {
-  return JSON.stringify([
-    actionId,
-    Object.keys(params)
-      .sort()
-      .map((k) => [k, params[k]]),
-  ]);
 }

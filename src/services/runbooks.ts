@@ -35,7 +35,7 @@ import {
 import { Markers } from '../slack/ids.js';
 import { escapeText } from '../slack/mrkdwn.js';
 import { proposeAction, withdrawApproval } from './approvals.js';
-import { actionSpecs, withoutStanding } from './claude-proposals.js';
+import { actionSpecs } from './claude-proposals.js';
 import type { Deps } from './deps.js';
 import { defineJob, PermanentJobError } from './jobs.js';
 import { backendSyncJob, requireIncident } from './lifecycle.js';
@@ -698,7 +698,7 @@ async function diagnoseStep(
     await post().catch((err) => deps.logger.warn({ err, runId: run.id }, 'posting the diagnosis failed'));
   }
   // Claude's proposals are proposals like any other: the gate decides; they never run on their own.
-  for (const p of await withoutStanding(deps, run.incidentId, d.proposals)) {
+  for (const p of d.proposals) {
     await proposeAction(deps, {
       incidentId: run.incidentId,
       actionId: p.actionId,
