@@ -21,6 +21,24 @@ describe('approvals of a closed incident (signed Slack requests, real bot, emula
   const snapshot = (i: Incident, ts: string) => structuredClone({ ts, blocks: message(i, ts).blocks });
   const lastEphemeral = async (user: string, i: Incident, n: number) =>
     gate.bot.waitFor(() => gate.bot.emulator.state.ephemeralsFor(user, i.channelId!)[n]?.text, 5000, `ephemeral #${n} for ${user}`);
+  /** Rootly's `incident.resolved` for `i` (verified and normalised, as the webhook route hands it on), naming its real Rootly id. */
+  const resolvedInRootly = async (i: Incident, eventId: string) =>
+    handleBackendEvent(gate.bot.fb.deps, {
+      source: 'rootly',
+      eventId,
+      kind: 'updated',
+      type: 'incident.resolved',
+      at: null,
+      incident: {
+        backendId: (await gate.bot.fb.deps.store.getIncident(i.id))!.backendId!,
+        title: null,
+        summary: null,
+        status: 'resolved',
+        severity: null,
+        url: null,
+        firebreakId: i.id,
+      },
+    });
 
   test('resolve withdraws the pending approval: message, audit, timeline; a late Approve runs nothing, nor after a reopen', async () => {
     const i = await declare(gate.bot, 'high Checkout errors after deploy');
@@ -100,22 +118,7 @@ describe('approvals of a closed incident (signed Slack requests, real bot, emula
   test('resolved in Rootly (its webhook, verified and normalised): the pending approval is withdrawn, by Rootly', async () => {
     const i = await declare(gate.bot, 'high Login failures');
     const p = await propose(gate.bot, i.channelId!, 'rollback_deployment service=auth version=v9', DAVE);
-    await handleBackendEvent(gate.bot.fb.deps, {
-      source: 'rootly',
-      eventId: 'evt-resolved-1',
-      kind: 'updated',
-      type: 'incident.resolved',
-      at: null,
-      incident: {
-        backendId: (await gate.bot.fb.deps.store.getIncident(i.id))!.backendId!,
-        title: null,
-        summary: null,
-        status: 'resolved',
-        severity: null,
-        url: null,
-        firebreakId: i.id,
-      },
-    });
+    await resolvedInRootly(i, 'evt-resolved-1');
     await gate.bot.waitFor(
       () => /Withdrawn: the incident was resolved by Rootly/.test(blocksText(message(i, p.ts).blocks)),
       8000,
@@ -130,22 +133,7 @@ describe('approvals of a closed incident (signed Slack requests, real bot, emula
     const shown = snapshot(i, p.ts);
     await gate.bot.fb.deps.jobs.stop(1000);
     try {
-      await handleBackendEvent(gate.bot.fb.deps, {
-        source: 'rootly',
-        eventId: 'evt-resolved-crash',
-        kind: 'updated',
-        type: 'incident.resolved',
-        at: null,
-        incident: {
-          backendId: (await gate.bot.fb.deps.store.getIncident(i.id))!.backendId!,
-          title: null,
-          summary: null,
-          status: 'resolved',
-          severity: null,
-          url: null,
-          firebreakId: i.id,
-        },
-      });
+      await resolvedInRootly(i, 'evt-resolved-crash');
       assert.equal((await gate.bot.fb.deps.store.getApproval(p.approvalId))!.status, 'pending', 'the withdrawal job has not run');
       const n = gate.bot.emulator.state.ephemeralsFor(ALICE, i.channelId!).length;
       assert.equal((await staleClick(gate.bot, i.channelId!, shown, Actions.approve, ALICE)).status, 200);

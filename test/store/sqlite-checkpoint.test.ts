@@ -7,15 +7,25 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { createSqliteDb } from '../../src/adapters/store/sqlite.js';
 
+/** A SQLite store in a fresh folder with table `t`, its path, and its quiet time before a checkpoint. */
+async function withDb(idleCheckpointMs: number, fn: (db: ReturnType<typeof createSqliteDb>, path: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'firebreak-checkpoint-'));
+  const path = join(dir, 'fb.db');
+  const db = createSqliteDb(path, { idleCheckpointMs });
+  try {
+    await sql`create table t (x integer)`.execute(db);
+    await fn(db, path);
+  } finally {
+    await db.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // SQLite's own checkpoint runs inside the commit that takes the write-ahead log past 1,000 pages
 // (a 7–9 ms stall on a slow disk, in the middle of whatever the bot was doing). The store makes
 // that copy once it has been quiet, so the log starts over instead of growing to the line.
 test('SQLite: after a quiet moment the write-ahead log is copied back and starts over, instead of growing to the 1,000-page checkpoint', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'firebreak-checkpoint-'));
-  const path = join(dir, 'fb.db');
-  const db = createSqliteDb(path, { idleCheckpointMs: 30 });
-  try {
-    await sql`create table t (x integer)`.execute(db);
+  await withDb(30, async (db, path) => {
     const walSize = () => statSync(`${path}-wal`).size;
     const sizes: number[] = [];
     for (let round = 0; round < 3; round++) {
@@ -28,18 +38,11 @@ test('SQLite: after a quiet moment the write-ahead log is copied back and starts
     assert.ok(sizes[2]! <= sizes[0]! * 1.2, `the log grew from ${sizes[0]} to ${sizes[2]} bytes over three quiet moments`);
     const rows = await sql<{ n: number }>`select count(*) as n from t`.execute(db);
     assert.equal(rows.rows[0]!.n, 450, 'every write kept');
-  } finally {
-    await db.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('SQLite: a quiet-time checkpoint is skipped while a transaction is open and runs after it', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'firebreak-checkpoint-'));
-  const path = join(dir, 'fb.db');
-  const db = createSqliteDb(path, { idleCheckpointMs: 20 });
-  try {
-    await sql`create table t (x integer)`.execute(db);
+  await withDb(20, async (db, path) => {
     await db.transaction().execute(async (tx) => {
       for (let i = 0; i < 50; i++) await sql`insert into t (x) values (${i})`.execute(tx);
       await sleep(80); // the timer fires inside the transaction: nothing is copied, nothing breaks
@@ -53,8 +56,5 @@ test('SQLite: a quiet-time checkpoint is skipped while a transaction is open and
     assert.equal(statSync(`${path}-wal`).size, before, 'the log started over after the transaction and a quiet moment');
     const rows = await sql<{ n: number }>`select count(*) as n from t`.execute(db);
     assert.equal(rows.rows[0]!.n, 52);
-  } finally {
-    await db.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
