@@ -23,11 +23,30 @@ interface Lease {
   claimed_by: string;
   claimed_until: number;
 }
-// Who holds each job and in what state. The lease's end is left out: the live process's heartbeat
-// renews it (every third of the lease) while the second one tries to start, which is the live
-// process keeping its work, not the second one touching it; `leaseEnds` checks it only moved on.
-const runningJobs = (db: string) =>
-  JSON.stringify(queryRow<{ rows: string }>(db, `select json_group_array(json_array(id, claimed_by, state)) as rows from jobs`)?.rows);
+// Who holds each job and in what state. The live process goes on working while the second one
+// tries to start (a job it held may finish or fail, a new one may be queued, its heartbeat renews leases),
+// which is the live process keeping its work, not the second one touching it. What the second one
+// must not do: claim a job, hand a running job back to the queue, or cut a lease short
+// (`leaseEnds` checks a lease only moved on).
+type JobRow = [id: string, claimedBy: string | null, state: string];
+const jobRows = (db: string) =>
+  new Map(
+    (JSON.parse(queryRow<{ rows: string }>(db, `select json_group_array(json_array(id, claimed_by, state)) as rows from jobs`)?.rows ?? '[]') as JobRow[]).map(
+      (r) => [r[0], r],
+    ),
+  );
+const untouched = (before: Map<string, JobRow>, after: Map<string, JobRow>, liveWorker: string): string[] => {
+  const wrong: string[] = [];
+  for (const [id, [, by, state]] of after) {
+    if (by !== null && by !== liveWorker) wrong.push(`job ${id} is claimed by ${by}, not the live process`);
+    const was = before.get(id);
+    // The live process ends its own lease when a job finishes or fails (done, queued for a retry,
+    // dead: claimed by nobody); a job still running is still the live process's.
+    if (was?.[2] === 'running' && state === 'running' && by !== was[1]) wrong.push(`job ${id} changed hands: ${was[1]} → ${by}`);
+  }
+  for (const id of before.keys()) if (!after.has(id)) wrong.push(`job ${id} is gone`);
+  return wrong;
+};
 const leaseEnds = (db: string) =>
   new Map(
     JSON.parse(queryRow<{ rows: string }>(db, `select json_group_array(json_array(id, claimed_until)) as rows from jobs`)?.rows ?? '[]') as [
@@ -52,7 +71,7 @@ test('a second process on the same SQLite file refuses to start while the first 
     const lease = queryRow<Lease>(db, `select id, claimed_by, claimed_until from jobs where state = 'running'`);
     assert.ok(lease, 'the first process holds a running job');
     const before = {
-      jobs: runningJobs(db),
+      jobs: jobRows(db),
       leases: leaseEnds(db),
       generation: queryRow<{ value: string }>(db, `select value from kv where key = 'jobs.generation'`)?.value,
     };
@@ -72,7 +91,8 @@ test('a second process on the same SQLite file refuses to start while the first 
       refused,
     );
     // Nothing touched: the live process keeps its lease (not ended as a dead run's), no new generation.
-    assert.equal(runningJobs(db), before.jobs, 'the jobs are as the live process left them');
+    const liveWorker = (before.jobs.get(lease.id) as JobRow)[1] as string;
+    assert.deepEqual(untouched(before.jobs, jobRows(db), liveWorker), [], 'the jobs are as the live process left them');
     for (const [id, until] of leaseEnds(db)) {
       const was = before.leases.get(id);
       assert.ok(until === was || (until !== null && was != null && until >= was), `job ${id}: its lease was cut short (${was} → ${until})`);
