@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -56,5 +56,26 @@ test('SQLite: a quiet-time checkpoint is skipped while a transaction is open and
     assert.equal(statSync(`${path}-wal`).size, before, 'the log started over after the transaction and a quiet moment');
     const rows = await sql<{ n: number }>`select count(*) as n from t`.execute(db);
     assert.equal(rows.rows[0]!.n, 52);
+  });
+});
+
+/** The write-ahead log header's salt: SQLite draws a new one each time the log starts over. */
+const walSalt = (path: string) => readFileSync(`${path}-wal`).subarray(16, 24).toString('hex');
+
+// Starting the log over writes and syncs a new header (about a millisecond here): done in the quiet
+// moment after the copy, not by the next request's first commit (the replay check of a declaration).
+test('SQLite: after the quiet-time copy the log is started over in the same quiet moment; the next commit only appends', async () => {
+  await withDb(30, async (db, path) => {
+    for (let i = 0; i < 50; i++) await sql`insert into t (x) values (${i})`.execute(db);
+    const beforeQuiet = walSalt(path);
+    await sleep(150);
+    const afterQuiet = walSalt(path);
+    assert.notEqual(afterQuiet, beforeQuiet, 'the log was started over during the quiet moment');
+    await sql`insert into t (x) values (${50})`.execute(db);
+    assert.equal(walSalt(path), afterQuiet, 'the next commit appended to the log instead of starting it over');
+    const version = await sql<{ user_version: number }>`pragma user_version`.execute(db);
+    assert.equal(version.rows[0]!.user_version, 0, 'the write that starts the log over changes nothing');
+    const rows = await sql<{ n: number }>`select count(*) as n from t`.execute(db);
+    assert.equal(rows.rows[0]!.n, 51);
   });
 });

@@ -32,6 +32,13 @@ export function createSqliteDb(path: string, opts: { idleCheckpointMs?: number }
  * nobody, and the log starts over from its beginning at the next write instead of growing to the
  * line. Under sustained writes with no quiet moment (an alert storm) SQLite's own checkpoint at
  * 1,000 pages still runs, as before. PASSIVE: never waits for a reader, never blocks a writer.
+ *
+ * Starting the log over has a cost of its own: the first commit after a whole copy writes and
+ * syncs a new log header, 1.0–1.5 ms here against 0.3–0.5 ms for a commit after a quiet moment
+ * (bench/probe timings of a declaration; docs/capacity.md, "Declare"). That commit was the next
+ * request's first one: the replay check of the slash command that declares. So when the copy
+ * took the whole log, the log is started over right away, in the same quiet moment, by a write
+ * that changes nothing (the schema's user_version set to itself: one page, any schema).
  */
 export function withIdleCheckpoint(raw: BetterSqlite3.Database, db: SqliteDatabase, idleMs = 250): SqliteDatabase {
   if (raw.memory || idleMs <= 0) return db;
@@ -40,7 +47,10 @@ export function withIdleCheckpoint(raw: BetterSqlite3.Database, db: SqliteDataba
     timer = null;
     if (!raw.open || raw.inTransaction) return; // the transaction's commit sets the timer again
     try {
-      raw.pragma('wal_checkpoint(PASSIVE)');
+      const [r] = raw.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
+      // Copied whole (no reader held it back): start the log over now. Not through `run` below,
+      // so this write sets no timer of its own.
+      if (r && r.busy === 0 && r.log > 0 && r.checkpointed === r.log) raw.pragma(`user_version = ${Number(raw.pragma('user_version', { simple: true }))}`);
     } catch {
       // A streamed query holds the connection (better-sqlite3: "busy executing a query"): try
       // again after another quiet moment; SQLite's own checkpoint stays the backstop.
