@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { z } from 'zod';
 import { parseSeverity, type Severity } from './severity.js';
 
@@ -349,7 +349,7 @@ export function fingerprint(alert: Pick<NormalisedAlert, 'source' | 'title' | 's
   const basis = alert.dedupKey
     ? `key\u0000${alert.source}\u0000${alert.dedupKey}`
     : `title\u0000${normaliseAlertTitle(alert.title)}\u0000${(alert.service ?? '').trim().toLowerCase()}`;
-  return createHash('sha256').update(basis).digest('hex');
+  return hash('sha256', basis, 'hex');
 }
 
 function issues(err: z.ZodError): string {

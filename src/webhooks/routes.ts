@@ -8,7 +8,7 @@ import type { Deps } from '../services/deps.js';
 import { approvalView, proposeForAgent } from '../services/agents.js';
 import { AppError } from '../errors.js';
 import { z } from 'zod';
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { createIngestLimiter, type IngestLimiter } from './ingest-limit.js';
 import { verifyBearer, verifyDatadog, verifyGeneric, verifyPagerDuty, verifyRootly, verifySvix, type Verdict } from './verify.js';
 
@@ -84,7 +84,8 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
       return new Reply(400, 'invalid', { error: `malformed JSON: ${(err as Error).message}` });
     }
     // Refused with a reason, not stored: a 500 later would only make the sender retry forever.
-    if (depthOver(v, MAX_JSON_DEPTH)) return new Reply(400, 'invalid', { error: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` });
+    if (containersOver(raw, MAX_JSON_DEPTH) && depthOver(v, MAX_JSON_DEPTH))
+      return new Reply(400, 'invalid', { error: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` });
     return v;
   };
 
@@ -152,7 +153,7 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
 
     // Generic deliveries have no id of their own: the same body (a retry, a replay) is the same
     // delivery, whatever its signature header looks like.
-    const deliveryId = parsed.deliveryId ?? (source === 'generic' ? `body:${createHash('sha256').update(raw).digest('hex')}` : null);
+    const deliveryId = parsed.deliveryId ?? (source === 'generic' ? `body:${hash('sha256', raw, 'hex')}` : null);
     const receivedAt = deps.clock.now();
     // Everything is parsed before the first write, so a 400 never leaves half a delivery behind.
     // The alerts and their processing jobs are stored together (a replay is found by its delivery
@@ -335,6 +336,20 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
 }
 
 const MAX_JSON_DEPTH = 32;
+
+/**
+ * Whether the JSON text may hold more than `max` objects and arrays: each opens with a `{` or `[`
+ * (counted inside strings too, so this only over-counts). A body with at most `max` of them
+ * cannot nest `max` deep, and the walk below is skipped (most alert deliveries: a handful).
+ */
+function containersOver(raw: Buffer, max: number): boolean {
+  let n = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i];
+    if ((b === 0x7b || b === 0x5b) && ++n > max) return true;
+  }
+  return false;
+}
 
 /** True when `v` nests deeper than `max` (iterative: a hostile body cannot blow the stack). */
 function depthOver(v: unknown, max: number): boolean {

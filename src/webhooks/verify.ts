@@ -29,10 +29,14 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
   return Array.isArray(v) ? v[0] : v;
 }
 
-function hmacHex(secret: string | Buffer, ...parts: (string | Buffer)[]): string {
+function hmac(secret: string | Buffer, ...parts: (string | Buffer)[]): Buffer {
   const h = createHmac('sha256', secret);
   for (const p of parts) h.update(p);
-  return h.digest('hex');
+  return h.digest();
+}
+
+function hmacHex(secret: string | Buffer, ...parts: (string | Buffer)[]): string {
+  return hmac(secret, ...parts).toString('hex');
 }
 
 function checkTimestamp(raw: string | undefined, now: Date): Verdict {
@@ -142,7 +146,18 @@ export function verifyGeneric(headers: IncomingHttpHeaders, body: Buffer, secret
   // Agents: an Idempotency-Key is signed too (`timestamp.key.body`), so nobody can replay a
   // proposal under a fresh key.
   const prefix = opts.idempotencyKey ? `${ts}.${opts.idempotencyKey}.` : `${ts}.`;
-  return safeEqual(m[1]!.toLowerCase(), hmacHex(secret, prefix, body)) ? ok : fail('signature mismatch');
+  return hexDigestEqual(m[1]!, hmac(secret, prefix, body)) ? ok : fail('signature mismatch');
+}
+
+/**
+ * Constant-time check of a hex signature against the HMAC-SHA256 it must be: compared as the 32
+ * bytes themselves. The only length compared is the digest's, which is public (64 hex digits), so
+ * nothing need be hashed first as `safeEqual` does for secrets of unknown length: that was two
+ * SHA-256 objects and a hex encoding per alert delivery, most of the check's cost.
+ */
+function hexDigestEqual(givenHex: string, expected: Buffer): boolean {
+  if (givenHex.length !== expected.length * 2) return false;
+  return timingSafeEqual(Buffer.from(givenHex, 'hex'), expected);
 }
 
 // -- signing, for senders and tests ------------------------------------------------------------

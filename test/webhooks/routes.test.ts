@@ -110,6 +110,51 @@ describe('webhook signatures', () => {
     assert.equal(replay.body.duplicate, true);
   });
 
+  test('generic: the signature must be exactly the HMAC in hex (either case); a digit more or less, or another digest, is refused', async () => {
+    const r = route(h, '/webhooks/alerts/generic');
+    const ts = unix(h);
+    const body = JSON.stringify({ title: 'Signature exactness check', service: 'auth', severity: 'low', external_id: 'sig-exact' });
+    const hex = signGeneric(SECRETS.ALERT_WEBHOOK_SECRET, ts, body).slice('sha256='.length);
+    const send = (sig: string) => call(r, body, { 'X-Firebreak-Timestamp': String(ts), 'X-Firebreak-Signature': sig });
+    const before = await alertRows(h);
+    for (const sig of [
+      `sha256=${hex}0`,
+      `sha256=${hex}00`,
+      `sha256=${hex.slice(0, -1)}`,
+      `sha256=${hex.slice(0, -2)}`,
+      `sha256=${hex.slice(0, -1)}${hex.endsWith('0') ? '1' : '0'}`,
+    ]) {
+      const res = await send(sig);
+      assert.equal(res.status, 401, sig);
+      assert.match(res.body.error, /signature mismatch/);
+    }
+    assert.equal(await alertRows(h), before, 'nothing stored for a refused signature');
+    const ok = await send(`sha256=${hex.toUpperCase()}`);
+    assert.equal(ok.status, 202, JSON.stringify(ok.body));
+    assert.equal(await alertRows(h), before + 1);
+  });
+
+  test('generic: JSON nested more than 32 deep is refused with a reason; brackets inside strings do not count as nesting', async () => {
+    const r = route(h, '/webhooks/alerts/generic');
+    const ts = unix(h);
+    const send = (body: string) =>
+      call(r, body, { 'X-Firebreak-Timestamp': String(ts), 'X-Firebreak-Signature': signGeneric(SECRETS.ALERT_WEBHOOK_SECRET, ts, body) });
+    const nested = (depth: number) => {
+      let v: unknown = 'leaf';
+      for (let i = 0; i < depth; i++) v = i % 2 ? { k: v } : [v];
+      return v;
+    };
+    // details is the 2nd level: 30 more containers inside make 32 in all (allowed), 31 make 33.
+    const alert = (details: unknown, title = 'Nesting check') => JSON.stringify({ title, service: 'api', severity: 'low', details });
+    const deep = await send(alert({ x: nested(31) }, 'Nesting check deep'));
+    assert.equal(deep.status, 400);
+    assert.match(deep.body.error, /nested deeper than 32/);
+    const limit = await send(alert({ x: nested(30) }, 'Nesting check at the limit'));
+    assert.equal(limit.status, 202, JSON.stringify(limit.body));
+    const brackets = await send(alert({ note: '[[[[[[[[[[{{{{{{{{{{[[[[[[[[[[{{{{{{{{{{' }, 'Nesting check [[[ in text {{{'));
+    assert.equal(brackets.status, 202, JSON.stringify(brackets.body));
+  });
+
   test('generic: deliveries arriving together are each stored once with their processing job; a repeat among them is a duplicate', async () => {
     const r = route(h, '/webhooks/alerts/generic');
     const before = await alertRows(h);

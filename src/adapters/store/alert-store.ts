@@ -389,7 +389,10 @@ function alertRow(alert: NewAlert) {
  * of surrogates are written as they are), and an escaped backslash before `u` is left alone.
  */
 function jsonParam(v: unknown): string {
-  return JSON.stringify(v).replace(/(?<!\\)((?:\\\\)*)\\(?:ud[89a-f][0-9a-f]{2}|u0000)/g, '$1\\ufffd');
+  const text = JSON.stringify(v);
+  // Most bursts have no `\u` escape at all: the scan is skipped, and the text is not copied.
+  if (!text.includes('\\u')) return text;
+  return text.replace(/(?<!\\)((?:\\\\)*)\\(?:ud[89a-f][0-9a-f]{2}|u0000)/g, '$1\\ufffd');
 }
 
 /** The stored alert a conflicting insert ran into: the same (source, delivery id), else the same id. */

@@ -39,6 +39,69 @@ const completeOne = prepared<[number, string, string], unknown>((db, now, id, wo
     .where('state', '=', 'running'),
 );
 
+/** Due = queued and runnable, or running with an expired lease (its worker died: resume it). */
+const stillDue = (w: ExpressionBuilder<Database, 'jobs'>, nowMs: number) =>
+  w.or([w.and([w('state', '=', 'queued'), w('run_after', '<=', nowMs)]), w.and([w('state', '=', 'running'), w('claimed_until', '<', nowMs)])]);
+
+/** Take the rows: one attempt more, leased to `worker` until `until`. */
+const claimSet = (until: number, worker: string, nowMs: number) => (eb: ExpressionBuilder<Database, 'jobs'>) => ({
+  state: 'running' as const,
+  claimed_by: worker,
+  claimed_until: until,
+  attempts: eb('attempts', '+', 1),
+  updated_at: nowMs,
+});
+
+/**
+ * PostgreSQL: the claim of the first `limit` due jobs of the given kinds, skipping rows another
+ * replica is claiming right now (FOR UPDATE SKIP LOCKED), so concurrent claimers get disjoint sets.
+ * It runs at every poll and kick (a storm's intake kicks hundreds of times a second): built and
+ * compiled once per number of kinds (prepared.ts), and prepared once per connection on the server
+ * (its parsing and planning were most of its cost there); building it each time was a fifth of the
+ * bot's Kysely work in a storm.
+ */
+const claimByKindCount = new Map<number, ReturnType<typeof buildClaimSkipLocked>>();
+const claimSkipLocked = (n: number) => {
+  let claim = claimByKindCount.get(n);
+  if (!claim) {
+    claim = buildClaimSkipLocked();
+    claimByKindCount.set(n, claim);
+  }
+  return claim;
+};
+const buildClaimSkipLocked = () =>
+  prepared<[string, number, number, number, ...string[]], Selectable<JobsTable>>(
+    (db, worker, nowMs, until, limit, ...kinds) =>
+      db
+        .updateTable('jobs')
+        .set(claimSet(until, worker, nowMs))
+        .where('id', 'in', (eb) =>
+          eb
+            .selectFrom('jobs')
+            .select('id')
+            .where('kind', 'in', kinds)
+            .where((w) => stillDue(w, nowMs))
+            .orderBy('run_after', 'asc')
+            .orderBy('id', 'asc')
+            .limit(limit)
+            .forUpdate()
+            .skipLocked(),
+        )
+        .returningAll(),
+    { statement: true },
+  );
+
+/** SQLite: take exactly the rows read as due that are still due (see claimJobs). */
+const claimDue = (db: Kysely<Database>, ids: string[], kinds: string[], worker: string, nowMs: number, leaseMs: number) =>
+  db
+    .updateTable('jobs')
+    .set(claimSet(nowMs + leaseMs, worker, nowMs))
+    .where('id', 'in', ids)
+    .where('kind', 'in', kinds)
+    .where((w) => stillDue(w, nowMs))
+    .returningAll()
+    .execute();
+
 /** The durable job queue (table jobs). */
 export class KyselyJobStore implements JobStore {
   constructor(
@@ -107,40 +170,10 @@ export class KyselyJobStore implements JobStore {
             .execute()
         ).map((r) => r.id);
     if (dueIds?.length === 0) return [];
-    const stillDue = (w: ExpressionBuilder<Database, 'jobs'>) =>
-      w.or([w.and([w('state', '=', 'queued'), w('run_after', '<=', nowMs)]), w.and([w('state', '=', 'running'), w('claimed_until', '<', nowMs)])]);
-    const claim = this.db
-      .updateTable('jobs')
-      .set((eb) => ({
-        state: 'running',
-        claimed_by: worker,
-        claimed_until: nowMs + leaseMs,
-        attempts: eb('attempts', '+', 1),
-        updated_at: nowMs,
-      }))
-      .$if(dueIds !== null, (qb) => qb.where('id', 'in', dueIds!).where('kind', 'in', kinds).where(stillDue))
-      .$if(dueIds === null, (qb) =>
-        qb.where('id', 'in', (eb) =>
-          eb
-            .selectFrom('jobs')
-            .select('id')
-            .where('kind', 'in', kinds)
-            .where(stillDue)
-            .orderBy('run_after', 'asc')
-            .orderBy('id', 'asc')
-            .limit(limit)
-            .forUpdate()
-            .skipLocked(),
-        ),
-      )
-      .returningAll();
-    // PostgreSQL: the claim has one text per number of kinds, prepared once per connection (see
-    // postgres.ts): it runs at every poll and kick, and its parsing and planning were most of its cost.
-    const compiled = claim.compile();
     const rows =
       dueIds === null
-        ? (await this.db.executeQuery<Selectable<JobsTable>>({ ...compiled, sql: `/* statement */ ${compiled.sql}` })).rows
-        : await claim.execute();
+        ? (await claimSkipLocked(kinds.length)(this.db, worker, nowMs, nowMs + leaseMs, limit, ...kinds)).rows
+        : await claimDue(this.db, dueIds, kinds, worker, nowMs, leaseMs);
     return rows.map(toJob).sort((a, b) => a.runAfter.getTime() - b.runAfter.getTime() || (a.id < b.id ? -1 : 1));
   }
 

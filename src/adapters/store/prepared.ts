@@ -15,9 +15,13 @@ import type { Database } from './schema.js';
  * writes itself (constants) stay as compiled. A placeholder that the compiled query does not bind
  * is a programming error, thrown at the first run. Compiled once per dialect (a process may hold
  * both, as the tests do).
+ *
+ * `opts.statement` marks the text for PostgreSQL's named prepared statements (see postgres.ts): the
+ * server then parses and plans it once per connection too. Only for a statement run often.
  */
 export function prepared<A extends unknown[], R>(
   build: (db: Kysely<Database>, ...params: { [K in keyof A]: never }) => Compilable<R>,
+  opts: { statement?: boolean } = {},
 ): (db: Kysely<Database>, ...args: A) => Promise<QueryResult<R>> {
   // Compiled once per dialect: keyed by the database's adapter, which its transactions share.
   const byDialect = new WeakMap<object, { query: CompiledQuery<R>; slots: Array<number | null> }>();
@@ -32,7 +36,7 @@ export function prepared<A extends unknown[], R>(
         return i < 0 ? null : i;
       });
       for (let i = 0; i < marks.length; i++) if (!slots.includes(i)) throw new Error(`prepared: parameter ${i} is not bound in: ${query.sql}`);
-      compiled = { query, slots };
+      compiled = { query: opts.statement ? { ...query, sql: `/* statement */ ${query.sql}` } : query, slots };
       byDialect.set(adapter, compiled);
     }
     const { query, slots } = compiled;
