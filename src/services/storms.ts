@@ -108,22 +108,41 @@ export async function placeEpisode(deps: Deps, alert: StoredAlert, episode: stri
   return { incident: storm, storm: true };
 }
 
+/**
+ * Which slot this process's next placement tries first: each placement starts one further, so
+ * episodes placed together (a storm's first batch opens dozens at once) try different slots instead
+ * of all racing for slot 0, then slot 1, and so on (each lost race is a claim statement and a read).
+ */
+let firstSlot = 0;
+
 /** Take one of the window's slots for `holder` (an episode); false when all are in use. */
 async function admitNewIncident(deps: Deps, holder: string): Promise<boolean> {
   const { max_new_incidents: max, window_minutes } = deps.config.file.alerts.storm;
   if (max <= 0) return true;
   const now = deps.clock.now();
   const windowMs = window_minutes * 60_000;
+  const slots = Array.from({ length: max }, (_, i) => SLOT(i));
+  const start = firstSlot++ % max;
+  firstSlot %= max;
+  const tried = new Set<number>();
   // Every slot read in one statement, not one per slot (ten reads per episode placed in a storm);
   // taking one is still the atomic claim, which fails if another episode took it since this read.
-  const rows = new Map((await deps.store.getFingerprints(Array.from({ length: max }, (_, i) => SLOT(i)))).map((r) => [r.fingerprint, r]));
-  if ([...rows.values()].some((r) => r.incidentId === holder)) return true; // a resumed or concurrent placement of the same episode
-  for (let i = 0; i < max; i++) {
-    const row = rows.get(SLOT(i));
-    if (row && now.getTime() - row.firstSeen.getTime() < windowMs) continue;
-    if (await deps.store.claimFingerprint(SLOT(i), holder, now, { incidentIdIn: row ? [row.incidentId] : null })) return true;
+  for (;;) {
+    const rows = new Map((await deps.store.getFingerprints(slots)).map((r) => [r.fingerprint, r]));
+    if ([...rows.values()].some((r) => r.incidentId === holder)) return true; // a resumed or concurrent placement of the same episode
+    let free: number | null = null;
+    for (let k = 0; k < max && free === null; k++) {
+      const i = (start + k) % max;
+      const row = rows.get(SLOT(i));
+      if (!tried.has(i) && !(row && now.getTime() - row.firstSeen.getTime() < windowMs)) free = i;
+    }
+    if (free === null) return false;
+    tried.add(free);
+    const row = rows.get(SLOT(free));
+    if (await deps.store.claimFingerprint(SLOT(free), holder, now, { incidentIdIn: row ? [row.incidentId] : null })) return true;
+    // Taken since the read: episodes placed together may have taken others too, so the slots are
+    // read again (one statement) rather than each claimed in turn (two each).
   }
-  return false;
 }
 
 function stormGroup(deps: Deps, alert: StoredAlert): string {

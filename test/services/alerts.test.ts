@@ -540,4 +540,32 @@ describe('storm admission', () => {
       await h.close();
     }
   });
+
+  test('episodes placed together take the free slots without racing each other through every slot: the same incidents, a few claims each', async () => {
+    const MAX = 10;
+    const FPS = 25;
+    const h = await buildHarness({ file: { alerts: { rate_limit_per_minute: 10_000, storm: { max_new_incidents: MAX, window_minutes: 5 } } } });
+    try {
+      let slotClaims = 0;
+      const { claimFingerprint } = h.store;
+      h.store.claimFingerprint = async (fp, ...rest) => {
+        if (fp.startsWith('storm-slot:')) slotClaims++;
+        return claimFingerprint.call(h.store, fp, ...rest);
+      };
+      // Stored together, processed in one batch: every episode is placed at once.
+      await Promise.all(Array.from({ length: FPS }, (_, i) => fire(h, { title: `Placed together ${String.fromCharCode(97 + i)} down`, service: 'together' })));
+      await h.drain();
+      const incidents = await allIncidents(h);
+      assert.equal(incidents.filter((i) => !i.title.startsWith('[STORM]')).length, MAX, 'as many incidents of their own as there are slots');
+      assert.equal(incidents.filter((i) => i.title.startsWith('[STORM]')).length, 1, 'the rest in one storm');
+      assert.equal(
+        incidents.reduce((n, i) => n + i.alertCount, 0),
+        FPS,
+      );
+      // Racing through the slots in order took up to MAX claims per episode (204 here before).
+      assert.ok(slotClaims <= 2 * FPS, `${slotClaims} slot claims for ${FPS} episodes`);
+    } finally {
+      await h.close();
+    }
+  });
 });
