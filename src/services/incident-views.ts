@@ -158,7 +158,13 @@ export async function postAnnouncement(
  * limits it to some of them (the declare flow re-renders the card and announcement once the
  * backend link exists; the topic does not show it).
  */
-export async function refreshIncidentViews(deps: Deps, incidentId: string, only?: { card?: boolean; topic?: boolean; announcement?: boolean }): Promise<void> {
+export async function refreshIncidentViews(
+  deps: Deps,
+  incidentId: string,
+  only?: { card?: boolean; topic?: boolean; announcement?: boolean },
+  /** Called once the card's edit is handed to Slack's client (not called when there is no card to edit). */
+  onCardSent?: () => void,
+): Promise<void> {
   const want = { card: only?.card ?? !only, topic: only?.topic ?? !only, announcement: only?.announcement ?? !only };
   const incident = await deps.store.getIncident(incidentId);
   if (!incident) throw new AppError('incident.not_found', 'That incident no longer exists.');
@@ -168,6 +174,7 @@ export async function refreshIncidentViews(deps: Deps, incidentId: string, only?
     if (want.card) {
       const card = await cardFor(deps, incident, roles);
       jobs.push(deps.chat.update(incident.channelId, incident.cardTs, card.text, card.blocks));
+      onCardSent?.();
     }
     if (want.topic) jobs.push(setIncidentTopic(deps, incident, incident.channelId, roles));
   }
