@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { answerAt } from '../../../src/emulator/answer-at.js';
 
 /**
  * The machinery the vendor fakes share: a real node:http server on 127.0.0.1, route templates
@@ -180,15 +181,8 @@ export async function startFakeServer(opts: FakeServerOptions): Promise<FakeServ
     // The latency is the vendor's whole answer time, its own work included: the answer goes out
     // `latencyMs` after the request arrived (see the Slack emulator's `answerAt`). A fault's
     // latency still delays the work itself.
-    const answerAt = performance.now() + (opts.latencyMs ?? 0);
-    const send = (reply: Reply): void => {
-      const wait = answerAt - performance.now();
-      if (wait > 0) {
-        setTimeout(() => write(reply), wait);
-        return;
-      }
-      write(reply);
-    };
+    const due = performance.now() + (opts.latencyMs ?? 0);
+    const send = (reply: Reply): void => answerAt(due, () => write(reply));
     const write = (reply: Reply): void => {
       record.status = reply.status;
       record.response = reply.body;
