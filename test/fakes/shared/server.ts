@@ -143,6 +143,9 @@ export async function startFakeServer(opts: FakeServerOptions): Promise<FakeServ
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // The call arrived with its headers; reading its body is part of the vendor's answer time.
+    const arrived = performance.now();
+    const arrivedAt = Date.now();
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const rawBody = Buffer.concat(chunks).toString('utf8');
@@ -174,14 +177,14 @@ export async function startFakeServer(opts: FakeServerOptions): Promise<FakeServ
       break;
     }
     const windows = opts.windows?.(method, route?.key ?? null) ?? ['all'];
-    const record: CallRecord = { method, path, route: route?.key ?? null, query, headers, body, status: null, at: Date.now(), answeredAt: null };
+    const record: CallRecord = { method, path, route: route?.key ?? null, query, headers, body, status: null, at: arrivedAt, answeredAt: null };
     log.push(record);
     const ctx: RequestContext = { method, path, params, query, headers, body, rawBody, route: route?.key ?? '' };
 
     // The latency is the vendor's whole answer time, its own work included: the answer goes out
     // `latencyMs` after the request arrived (see the Slack emulator's `answerAt`). A fault's
     // latency still delays the work itself.
-    const due = performance.now() + (opts.latencyMs ?? 0);
+    const due = arrived + (opts.latencyMs ?? 0);
     const send = (reply: Reply): void => answerAt(due, () => write(reply));
     const write = (reply: Reply): void => {
       record.status = reply.status;
