@@ -9,6 +9,7 @@ import { onCallInviteJob } from './paging.js';
 import { scheduleReminder } from './reminders.js';
 import {
   announceChannel,
+  cardFor,
   postAnnouncement,
   postIncidentCard,
   refreshIncidentViews,
@@ -345,11 +346,32 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   // so the answers the next layer needs come back, and are handled, first. Measured in-process:
   // process CPU between the channel's answer and the card post 1.9-2.7 ms before, 1.0-1.5 after.
   // Each gate opens once its post is on the wire (`handedOver` above).
+  // The card does not show the channel: it is rendered while the channel is being created, once
+  // that call is on the wire, and again at the channel's answer only if the backend link came in
+  // meanwhile. What is left between the channel's answer and the card post is the step records.
+  const early = wantsChannel
+    ? channelOut.gate.then(() => {
+        const ref = backendRef;
+        return cardFor(deps, current(null), roles).then(
+          (card) => ({ ref, card }),
+          () => null,
+        );
+      })
+    : null;
   const cardP = channelP
     .then(async (channel) => {
       if (!channel) return null;
       const shown = current(channel);
-      const card = await postIncidentCard(deps, flowId, { ...shown, channelId: channel.id }, roles, cardOut.sent, how);
+      const pre = await early;
+      const card = await postIncidentCard(
+        deps,
+        flowId,
+        { ...shown, channelId: channel.id },
+        roles,
+        cardOut.sent,
+        how,
+        pre && pre.ref === backendRef ? pre.card : undefined,
+      );
       return { card, linked: linked(card, shown) };
     })
     .finally(cardOut.open);
