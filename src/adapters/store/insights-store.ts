@@ -116,61 +116,86 @@ export class KyselyInsightsStore implements InsightsStore {
   async listIncidentFacts(range: { from: Date; to: Date }): Promise<IncidentFacts[]> {
     const from = range.from.getTime();
     const to = range.to.getTime();
-    const inWindow = this.db.selectFrom('incidents').select('id').where('created_at', '>=', from).where('created_at', '<', to);
+    // The incidents in the window, joined by each per-incident read below. The aggregates are
+    // grouped by the incident's integer `seq`, not its text id: PostgreSQL sorts (or hashes) text
+    // under the database's collation, and sorting some 30,000 timeline rows by a UUID under
+    // en_US.UTF-8 cost more than the whole rest of the read (about 80 ms of server CPU over 10,000
+    // incidents, 40 ms by `seq`). The joins start from the window on both dialects, so a table of
+    // other incidents' rows (runbook runs, approvals) is looked up, not scanned.
+    const inWindow = () => this.db.selectFrom('incidents as x').where('x.created_at', '>=', from).where('x.created_at', '<', to);
     // Five set-based reads, whatever the number of incidents: the figures over 10,000 incidents
     // cost a few queries, not one per incident.
     const [incidents, timeline, approvals, runs, history] = await Promise.all([
       this.db
         .selectFrom('incidents')
-        .select(['id', 'title', 'severity', 'status', 'services', 'origin', 'backend', 'backend_id', 'created_at', 'resolved_at'])
+        .select([
+          'seq',
+          'id',
+          'title',
+          'severity',
+          'status',
+          'services',
+          'origin',
+          // Only an incident declared in a vendor's backend is matched with that backend's history:
+          // the key is built here, so the local incidents (most of them) bring no backend columns.
+          sql<string | null>`case when backend <> 'local' and backend_id <> '' then backend || ':' || backend_id end`.as('backend_key'),
+          'created_at',
+          'resolved_at',
+        ])
         .where('created_at', '>=', from)
         .where('created_at', '<', to)
         .execute(),
-      this.db
-        .selectFrom('timeline')
+      inWindow()
+        .innerJoin('timeline as t', 't.incident_id', 'x.id')
         .select([
-          'incident_id',
+          'x.seq',
           // A human-authored entry: the declaration by a person, a role taken, an update, a pin, a status change.
-          sql<number | null>`min(case when author is not null then at end)`.as('first_human'),
-          sql<number | null>`min(case when kind = 'mitigated' then at end)`.as('first_mitigated'),
-          sql<number>`sum(case when kind = 'reopened' then 1 else 0 end)`.as('reopened'),
+          sql<number | null>`min(case when t.author is not null then t.at end)`.as('first_human'),
+          sql<number | null>`min(case when t.kind = 'mitigated' then t.at end)`.as('first_mitigated'),
+          sql<number>`sum(case when t.kind = 'reopened' then 1 else 0 end)`.as('reopened'),
         ])
-        .where('incident_id', 'in', inWindow)
-        .groupBy('incident_id')
+        .groupBy('x.seq')
         .execute(),
-      this.db
-        .selectFrom('approvals')
-        .leftJoin('remediation_answers', 'remediation_answers.approval_id', 'approvals.id')
-        .select([
-          'approvals.incident_id as incident_id',
-          sql<number>`count(*)`.as('executed'),
-          sql<number>`sum(case when remediation_answers.answer = 'no' then 1 else 0 end)`.as('not_needed'),
-        ])
-        .where('approvals.status', 'in', EXECUTED)
-        .where('approvals.requires_approval', '=', 1)
-        .where('approvals.incident_id', 'in', inWindow)
-        .groupBy('approvals.incident_id')
+      inWindow()
+        .innerJoin('approvals as a', 'a.incident_id', 'x.id')
+        .leftJoin('remediation_answers as r', 'r.approval_id', 'a.id')
+        .select(['x.seq', sql<number>`count(*)`.as('executed'), sql<number>`sum(case when r.answer = 'no' then 1 else 0 end)`.as('not_needed')])
+        .where('a.status', 'in', EXECUTED)
+        .where('a.requires_approval', '=', 1)
+        .groupBy('x.seq')
         .execute(),
       // Incidents a runbook ran for (by hand, automatically or by an agent), whatever its steps did.
-      this.db.selectFrom('runbook_runs').select('incident_id').distinct().where('incident_id', 'in', inWindow).execute(),
+      inWindow().innerJoin('runbook_runs as r', 'r.incident_id', 'x.id').select('x.seq').distinct().execute(),
       this.db.selectFrom('backend_incidents').selectAll().where('started_at', '>=', from).where('started_at', '<', to).execute(),
     ]);
 
-    const tl = new Map(timeline.map((t) => [t.incident_id, t]));
-    const ap = new Map(approvals.map((a) => [a.incident_id, a]));
-    const withRun = new Set(runs.map((r) => r.incident_id));
-    const out = new Map<string, IncidentFacts>();
-    const byBackendKey = new Map<string, string>();
+    const tl = new Map(timeline.map((t) => [Number(t.seq), t]));
+    const ap = new Map(approvals.map((a) => [Number(a.seq), a]));
+    const withRun = new Set(runs.map((r) => Number(r.seq)));
+    // Most incidents name one of a few services: each distinct list is parsed once. The facts
+    // sharing a list share one frozen array (nothing writes to a fact's services).
+    const servicesOf = new Map<string, string[]>();
+    const parseServices = (json: string): string[] => {
+      let list = servicesOf.get(json);
+      if (!list) {
+        list = Object.freeze(JSON.parse(json) as string[]) as string[];
+        servicesOf.set(json, list);
+      }
+      return list;
+    };
+    const facts: IncidentFacts[] = [];
+    const backendKeys: (string | null)[] = [];
     for (const i of incidents) {
-      const t = tl.get(i.id);
-      const a = ap.get(i.id);
+      const seq = Number(i.seq);
+      const t = tl.get(seq);
+      const a = ap.get(seq);
       const startedAt = new Date(Number(i.created_at));
       const executed = Number(a?.executed ?? 0);
-      out.set(i.id, {
+      facts.push({
         key: i.id,
         title: i.title,
         severity: i.severity as Severity,
-        services: JSON.parse(i.services) as string[],
+        services: parseServices(i.services),
         origin: localOrigin(i.origin),
         status: i.status as IncidentStatus,
         startedAt,
@@ -181,10 +206,19 @@ export class KyselyInsightsStore implements InsightsStore {
         // The local backend keeps no publish state; a vendor's state arrives with the sync.
         postmortem: null,
         remediations: { executed, notNeeded: Number(a?.not_needed ?? 0) },
-        runbook: executed > 0 || withRun.has(i.id),
+        runbook: executed > 0 || withRun.has(seq),
       });
-      if (i.backend_id && i.backend !== 'local') byBackendKey.set(`${i.backend}:${i.backend_id}`, i.id);
+      backendKeys.push(i.backend_key);
     }
+    if (!history.length) return facts;
+
+    const out = new Map<string, IncidentFacts>();
+    const byBackendKey = new Map<string, string>();
+    facts.forEach((f, k) => {
+      out.set(f.key, f);
+      const backendKey = backendKeys[k];
+      if (backendKey) byBackendKey.set(backendKey, f.key);
+    });
     for (const h of history) {
       const localId = (h.firebreak_id && out.has(h.firebreak_id) ? h.firebreak_id : null) ?? byBackendKey.get(`${h.backend}:${h.backend_id}`) ?? null;
       const local = localId ? out.get(localId)! : null;
