@@ -11,6 +11,8 @@ import type { Database } from './schema.js';
  * and is never asked about (the same rule as the runbooks' post-resolve question).
  */
 const EXECUTED = ['succeeded', 'failed', 'unknown'];
+/** The remediations of an incident none ran for, shared by those facts (nothing writes to them). */
+const NO_REMEDIATIONS: IncidentFacts['remediations'] = Object.freeze({ executed: 0, notNeeded: 0 });
 /** Upserts go in chunks well under SQLite's and PostgreSQL's bound-parameter limits. */
 const CHUNK = 200;
 
@@ -169,8 +171,10 @@ export class KyselyInsightsStore implements InsightsStore {
       this.db.selectFrom('backend_incidents').selectAll().where('started_at', '>=', from).where('started_at', '<', to).execute(),
     ]);
 
-    const tl = new Map(timeline.map((t) => [Number(t.seq), t]));
-    const ap = new Map(approvals.map((a) => [Number(a.seq), a]));
+    const tl = new Map<number, (typeof timeline)[number]>();
+    for (const t of timeline) tl.set(Number(t.seq), t);
+    const ap = new Map<number, (typeof approvals)[number]>();
+    for (const a of approvals) ap.set(Number(a.seq), a);
     const withRun = new Set(runs.map((r) => Number(r.seq)));
     // Most incidents name one of a few services: each distinct list is parsed once. The facts
     // sharing a list share one frozen array (nothing writes to a fact's services).
@@ -205,7 +209,7 @@ export class KyselyInsightsStore implements InsightsStore {
         reopened: Number(t?.reopened ?? 0),
         // The local backend keeps no publish state; a vendor's state arrives with the sync.
         postmortem: null,
-        remediations: { executed, notNeeded: Number(a?.not_needed ?? 0) },
+        remediations: a ? { executed, notNeeded: Number(a.not_needed) } : NO_REMEDIATIONS,
         runbook: executed > 0 || withRun.has(seq),
       });
       backendKeys.push(i.backend_key);
