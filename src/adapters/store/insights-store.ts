@@ -1,8 +1,9 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { IncidentStatus } from '../../domain/incident.js';
 import { acknowledgement, type BackendIncidentRecord, type IncidentFacts, type InsightOrigin, type PostmortemState } from '../../domain/insights.js';
 import type { Severity } from '../../domain/severity.js';
 import type { InsightsStore, RemediationAnswer, RemediationVerdict } from '../../ports/insights-store.js';
+import type { DialectOps } from './dialect.js';
 import type { Database } from './schema.js';
 
 /**
@@ -16,9 +17,36 @@ const NO_REMEDIATIONS: IncidentFacts['remediations'] = Object.freeze({ executed:
 /** Upserts go in chunks well under SQLite's and PostgreSQL's bound-parameter limits. */
 const CHUNK = 200;
 
+/** The columns of an incident the facts are built from. */
+interface IncidentRow {
+  id: string;
+  title: string;
+  severity: string;
+  status: string;
+  services: string;
+  origin: string;
+  backend_key: string | null;
+  created_at: number | string;
+  resolved_at: number | string | null;
+}
+/** An incident's timeline, as the facts need it (nulls: no entry, when joined in SQL). */
+interface TimelineAggregate {
+  first_human: number | string | null;
+  first_mitigated: number | string | null;
+  reopened: number | string | null;
+}
+/** An incident's executed remediations (nulls: none, when joined in SQL). */
+interface ApprovalAggregate {
+  executed: number | string | null;
+  not_needed: number | string | null;
+}
+
 /** The insights area of the store, over Kysely for both dialects (see ports/insights-store.ts). */
 export class KyselyInsightsStore implements InsightsStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly ops: Pick<DialectOps, 'factsInOneStatement'>,
+  ) {}
 
   async upsertBackendIncidents(backend: string, rows: BackendIncidentRecord[], syncedAt: Date): Promise<number> {
     // The last write for one id wins inside a page too (a page may repeat an id across the keyset seam).
@@ -118,64 +146,52 @@ export class KyselyInsightsStore implements InsightsStore {
   async listIncidentFacts(range: { from: Date; to: Date }): Promise<IncidentFacts[]> {
     const from = range.from.getTime();
     const to = range.to.getTime();
-    // The incidents in the window, joined by each per-incident read below. The aggregates are
+    // The incidents in the window, joined by each per-incident aggregate below. The aggregates are
     // grouped by the incident's integer `seq`, not its text id: PostgreSQL sorts text under the
     // database's collation (strcoll for any libc locale but C, C.UTF-8 included), and sorting some
     // 30,000 timeline rows by a UUID cost more than the whole rest of the read (about 80 ms of
-    // server CPU over 10,000 incidents, 40 ms by `seq`). The joins start from the window on both dialects, so a table of
-    // other incidents' rows (runbook runs, approvals) is looked up, not scanned.
+    // server CPU over 10,000 incidents, 40 ms by `seq`). Each aggregate starts from the window on
+    // both dialects, so a table of other incidents' rows (runbook runs, approvals) is looked up, not scanned.
     const inWindow = () => this.db.selectFrom('incidents as x').where('x.created_at', '>=', from).where('x.created_at', '<', to);
-    // Five set-based reads, whatever the number of incidents: the figures over 10,000 incidents
-    // cost a few queries, not one per incident.
-    const [incidents, timeline, approvals, runs, history] = await Promise.all([
-      this.db
-        .selectFrom('incidents')
-        .select([
-          'seq',
-          'id',
-          'title',
-          'severity',
-          'status',
-          'services',
-          'origin',
-          // Only an incident declared in a vendor's backend is matched with that backend's history:
-          // the key is built here, so the local incidents (most of them) bring no backend columns.
-          sql<string | null>`case when backend <> 'local' and backend_id <> '' then backend || ':' || backend_id end`.as('backend_key'),
-          'created_at',
-          'resolved_at',
-        ])
-        .where('created_at', '>=', from)
-        .where('created_at', '<', to)
-        .execute(),
-      inWindow()
-        .innerJoin('timeline as t', 't.incident_id', 'x.id')
-        .select([
-          'x.seq',
-          // A human-authored entry: the declaration by a person, a role taken, an update, a pin, a status change.
-          sql<number | null>`min(case when t.author is not null then t.at end)`.as('first_human'),
-          sql<number | null>`min(case when t.kind = 'mitigated' then t.at end)`.as('first_mitigated'),
-          sql<number>`sum(case when t.kind = 'reopened' then 1 else 0 end)`.as('reopened'),
-        ])
-        .groupBy('x.seq')
-        .execute(),
-      inWindow()
-        .innerJoin('approvals as a', 'a.incident_id', 'x.id')
-        .leftJoin('remediation_answers as r', 'r.approval_id', 'a.id')
-        .select(['x.seq', sql<number>`count(*)`.as('executed'), sql<number>`sum(case when r.answer = 'no' then 1 else 0 end)`.as('not_needed')])
-        .where('a.status', 'in', EXECUTED)
-        .where('a.requires_approval', '=', 1)
-        .groupBy('x.seq')
-        .execute(),
-      // Incidents a runbook ran for (by hand, automatically or by an agent), whatever its steps did.
-      inWindow().innerJoin('runbook_runs as r', 'r.incident_id', 'x.id').select('x.seq').distinct().execute(),
-      this.db.selectFrom('backend_incidents').selectAll().where('started_at', '>=', from).where('started_at', '<', to).execute(),
-    ]);
+    const timeline = inWindow()
+      .innerJoin('timeline as t', 't.incident_id', 'x.id')
+      .select([
+        'x.seq',
+        // A human-authored entry: the declaration by a person, a role taken, an update, a pin, a status change.
+        sql<number | null>`min(case when t.author is not null then t.at end)`.as('first_human'),
+        sql<number | null>`min(case when t.kind = 'mitigated' then t.at end)`.as('first_mitigated'),
+        sql<number>`sum(case when t.kind = 'reopened' then 1 else 0 end)`.as('reopened'),
+      ])
+      .groupBy('x.seq');
+    const approvals = inWindow()
+      .innerJoin('approvals as a', 'a.incident_id', 'x.id')
+      .leftJoin('remediation_answers as r', 'r.approval_id', 'a.id')
+      .select(['x.seq', sql<number>`count(*)`.as('executed'), sql<number>`sum(case when r.answer = 'no' then 1 else 0 end)`.as('not_needed')])
+      .where('a.status', 'in', EXECUTED)
+      .where('a.requires_approval', '=', 1)
+      .groupBy('x.seq');
+    // Incidents a runbook ran for (by hand, automatically or by an agent), whatever its steps did.
+    const runs = inWindow().innerJoin('runbook_runs as r', 'r.incident_id', 'x.id').select('x.seq').distinct();
+    const incidents = this.db
+      .selectFrom('incidents as i')
+      .select([
+        'i.seq',
+        'i.id',
+        'i.title',
+        'i.severity',
+        'i.status',
+        'i.services',
+        'i.origin',
+        // Only an incident declared in a vendor's backend is matched with that backend's history:
+        // the key is built here, so the local incidents (most of them) bring no backend columns.
+        sql<string | null>`case when i.backend <> 'local' and i.backend_id <> '' then i.backend || ':' || i.backend_id end`.as('backend_key'),
+        'i.created_at',
+        'i.resolved_at',
+      ])
+      .where('i.created_at', '>=', from)
+      .where('i.created_at', '<', to);
+    const historyRead = this.db.selectFrom('backend_incidents').selectAll().where('started_at', '>=', from).where('started_at', '<', to).execute();
 
-    const tl = new Map<number, (typeof timeline)[number]>();
-    for (const t of timeline) tl.set(Number(t.seq), t);
-    const ap = new Map<number, (typeof approvals)[number]>();
-    for (const a of approvals) ap.set(Number(a.seq), a);
-    const withRun = new Set(runs.map((r) => Number(r.seq)));
     // Most incidents name one of a few services: each distinct list is parsed once. The facts
     // sharing a list share one frozen array (nothing writes to a fact's services).
     const servicesOf = new Map<string, string[]>();
@@ -189,10 +205,7 @@ export class KyselyInsightsStore implements InsightsStore {
     };
     const facts: IncidentFacts[] = [];
     const backendKeys: (string | null)[] = [];
-    for (const i of incidents) {
-      const seq = Number(i.seq);
-      const t = tl.get(seq);
-      const a = ap.get(seq);
+    const add = (i: IncidentRow, t: TimelineAggregate | undefined, a: ApprovalAggregate | undefined, ran: boolean) => {
       const startedAt = new Date(Number(i.created_at));
       const executed = Number(a?.executed ?? 0);
       facts.push({
@@ -209,10 +222,39 @@ export class KyselyInsightsStore implements InsightsStore {
         reopened: Number(t?.reopened ?? 0),
         // The local backend keeps no publish state; a vendor's state arrives with the sync.
         postmortem: null,
-        remediations: a ? { executed, notNeeded: Number(a.not_needed) } : NO_REMEDIATIONS,
-        runbook: executed > 0 || withRun.has(seq),
+        remediations: executed > 0 ? { executed, notNeeded: Number(a?.not_needed ?? 0) } : NO_REMEDIATIONS,
+        runbook: executed > 0 || ran,
       });
       backendKeys.push(i.backend_key);
+    };
+
+    let history: Selectable<Database['backend_incidents']>[];
+    if (this.ops.factsInOneStatement) {
+      // One statement, one row per incident: the aggregates are joined by `seq` in SQL.
+      const [rows, h] = await Promise.all([
+        incidents
+          .leftJoin(timeline.as('t'), 't.seq', 'i.seq')
+          .leftJoin(approvals.as('a'), 'a.seq', 'i.seq')
+          .leftJoin(runs.as('r'), 'r.seq', 'i.seq')
+          .select(['t.first_human', 't.first_mitigated', 't.reopened', 'a.executed', 'a.not_needed', 'r.seq as ran'])
+          .execute(),
+        historyRead,
+      ]);
+      for (const row of rows) add(row, row, row, row.ran !== null);
+      history = h;
+    } else {
+      // One statement per aggregate (set-based, whatever the number of incidents), joined here by `seq`.
+      const [rows, tRows, aRows, rRows, h] = await Promise.all([incidents.execute(), timeline.execute(), approvals.execute(), runs.execute(), historyRead]);
+      const tl = new Map<number, TimelineAggregate>();
+      for (const t of tRows) tl.set(Number(t.seq), t);
+      const ap = new Map<number, ApprovalAggregate>();
+      for (const a of aRows) ap.set(Number(a.seq), a);
+      const withRun = new Set(rRows.map((r) => Number(r.seq)));
+      for (const row of rows) {
+        const seq = Number(row.seq);
+        add(row, tl.get(seq), ap.get(seq), withRun.has(seq));
+      }
+      history = h;
     }
     if (!history.length) return facts;
 
