@@ -474,14 +474,16 @@ async function declarePath(): Promise<void> {
 async function declareRuns(where: 'process' | 'shared', kind: BackendName, L: number, bot: DeclareTarget, backend: { calls(): CallRecord[] }): Promise<void> {
   // The target's figures keep their names; the shared-loop ones are marked, and carry no target.
   const prefix = where === 'process' ? `declare.${kind}` : `declare.shared_loop.${kind}`;
+  // t0: when the driver handed the signed request to its socket (building and signing it is
+  // Slack's work, not the bot's). Calls are stamped in whole milliseconds.
   const callsSince = (t0: number): TimedCall[] => [
     ...bot.emulator
       .calls()
-      .filter((c) => c.at >= t0)
+      .filter((c) => c.at >= Math.floor(t0))
       .map((c) => ({ who: `slack ${c.method}`, start: c.at, end: c.at + c.durationMs })),
     ...backend
       .calls()
-      .filter((c) => c.at >= t0 && c.answeredAt !== null)
+      .filter((c) => c.at >= Math.floor(t0) && c.answeredAt !== null)
       .map((c) => ({ who: `${kind} ${c.route ?? `${c.method} ${c.path}`}`, start: c.at, end: c.answeredAt! })),
   ];
   /** Wait until the declaration caused no call for 5 L after everything queued ran. */
@@ -503,7 +505,7 @@ async function declareRuns(where: 'process' | 'shared', kind: BackendName, L: nu
       .find(
         (c) =>
           c.ok &&
-          c.at >= t0 &&
+          c.at >= Math.floor(t0) &&
           Array.isArray(c.args.blocks) &&
           (c.args.blocks as Array<{ block_id?: string }>).some((b) => b.block_id === Markers.card(incidentId)),
       );
@@ -531,8 +533,7 @@ async function declareRuns(where: 'process' | 'shared', kind: BackendName, L: nu
     );
     await bot.idle();
     await sleep(3 * L);
-    const t0 = Date.now();
-    await bot.driver.submitView(
+    const { sentAt: t0 } = await bot.driver.submitView(
       view.id,
       { declare_title: { value: `Bench modal declare ${'abcdefgh'[i]} checkout` }, declare_severity: { value: 'high' } },
       { user: ALICE },
@@ -541,8 +542,7 @@ async function declareRuns(where: 'process' | 'shared', kind: BackendName, L: nu
     runs.modal.push(await measure(inc, t0));
     // Inline: `/incident declare high <title>`.
     const title = `Bench inline declare ${'abcdefgh'[i]} payments`;
-    const t1 = Date.now();
-    await bot.driver.slash(`declare high ${title}`, { user: BOB, channel: GENERAL_CHANNEL_ID });
+    const { sentAt: t1 } = await bot.driver.slash(`declare high ${title}`, { user: BOB, channel: GENERAL_CHANNEL_ID });
     const inc2 = await waitUntil(() => bot.incidentByTitle(title), 10 * L + 5000, 'the inline incident');
     runs.inline.push(await measure(inc2, t1));
   }

@@ -9,6 +9,7 @@ import { onCallInviteJob } from './paging.js';
 import { scheduleReminder } from './reminders.js';
 import {
   announceChannel,
+  cardFor,
   postAnnouncement,
   postIncidentCard,
   refreshIncidentViews,
@@ -345,11 +346,32 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   // so the answers the next layer needs come back, and are handled, first. Measured in-process:
   // process CPU between the channel's answer and the card post 1.9-2.7 ms before, 1.0-1.5 after.
   // Each gate opens once its post is on the wire (`handedOver` above).
+  // The card does not show the channel: it is rendered while the channel is being created, once
+  // that call is on the wire, and again at the channel's answer only if the backend link came in
+  // meanwhile. What is left between the channel's answer and the card post is the step records.
+  const early = wantsChannel
+    ? channelOut.gate.then(() => {
+        const ref = backendRef;
+        return cardFor(deps, current(null), roles).then(
+          (card) => ({ ref, card }),
+          () => null,
+        );
+      })
+    : null;
   const cardP = channelP
     .then(async (channel) => {
       if (!channel) return null;
       const shown = current(channel);
-      const card = await postIncidentCard(deps, flowId, { ...shown, channelId: channel.id }, roles, cardOut.sent, how);
+      const pre = await early;
+      const card = await postIncidentCard(
+        deps,
+        flowId,
+        { ...shown, channelId: channel.id },
+        roles,
+        cardOut.sent,
+        how,
+        pre && pre.ref === backendRef ? pre.card : undefined,
+      );
       return { card, linked: linked(card, shown) };
     })
     .finally(cardOut.open);
@@ -428,9 +450,25 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
     }),
   );
 
+  // The card's edit with the backend link is the last call of a declaration whose card went out
+  // before the link existed (always with incident.io, whose record needs the channel): it goes to
+  // Slack first when the record arrives, and the bookmark, the write-back and the announcement's
+  // edit, which nobody waits for, spend their store round trips after it is on the wire. A record
+  // that arrives while the card is still in flight (Rootly's create goes out with the channel's)
+  // holds nothing up: the edit then waits for the card's answer anyway.
+  const linkOut = handedOver();
+  let cardSettled = false;
+  cardP.then(
+    () => (cardSettled = true),
+    () => (cardSettled = true),
+  );
+  backendP.then(
+    () => (cardSettled ? undefined : linkOut.open()),
+    () => linkOut.open(),
+  );
   // What needs both the channel and the backend record: the bookmark to the record, and the channel written back to it.
   tasks.push(
-    Promise.all([backendP, afterPosts]).then(async ([ref, channel]) => {
+    Promise.all([backendP, afterPosts, linkOut.gate]).then(async ([ref, channel]) => {
       if (!channel) return;
       const links: Promise<unknown>[] = [];
       if (ref.url) {
@@ -471,20 +509,22 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   // more as soon as the link and its own post are there (not behind the other, the write-back or
   // the pin). Two steps: the card's refresh is on the critical path, the announcement's is not.
   tasks.push(
-    Promise.all([backendP, cardP]).then(async ([ref, card]) => {
-      if (!ref.url || !card || card.linked) return;
-      await step(
-        deps,
-        flowId,
-        'views.linked',
-        async () => {
-          await refreshIncidentViews(deps, inc.id, { card: true });
-          return true;
-        },
-        how,
-      );
-    }),
-    Promise.all([backendP, announceP]).then(async ([ref, announced]) => {
+    Promise.all([backendP, cardP])
+      .then(async ([ref, card]) => {
+        if (!ref.url || !card || card.linked) return;
+        await step(
+          deps,
+          flowId,
+          'views.linked',
+          async () => {
+            await refreshIncidentViews(deps, inc.id, { card: true }, linkOut.sent);
+            return true;
+          },
+          how,
+        );
+      })
+      .finally(linkOut.open),
+    Promise.all([backendP, announceP, linkOut.gate]).then(async ([ref, announced]) => {
       if (!ref.url || announced.linked) return;
       await step(
         deps,

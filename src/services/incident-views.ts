@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Incident } from '../domain/incident.js';
+import type { Block } from '../ports/chat.js';
 import { atLeast } from '../domain/severity.js';
 import { AppError } from '../errors.js';
 import { section } from '../slack/blocks/common.js';
@@ -81,8 +82,8 @@ export async function setIncidentTopic(deps: Deps, incident: Incident, channelId
   await setTopicIfChanged(deps, incident.id, channelId, topicFor(incident, roles));
 }
 
-/** The card, with a Run button for each configured runbook that applies (docs/runbooks.md). */
-async function cardFor(deps: Deps, incident: Incident, roles: RoleAssignments) {
+/** The card, with a Run button for each configured runbook that applies (docs/runbooks.md). It does not show the channel. */
+export async function cardFor(deps: Deps, incident: Incident, roles: RoleAssignments): Promise<{ text: string; blocks: Block[] }> {
   return incidentCard(incident, roles, { runbooks: await runbookOffers(deps, incident) });
 }
 
@@ -98,9 +99,11 @@ export async function postIncidentCard(
   /** Called as the post is handed to Slack (not when an earlier run already posted it). */
   onSend?: () => void,
   how: StepRun = {},
+  /** The card already rendered (`cardFor`) from this incident and these roles. */
+  rendered?: { text: string; blocks: Block[] },
 ): Promise<{ ts: string; rendered: boolean }> {
-  const card = await cardFor(deps, incident, roles);
-  let rendered = false;
+  const card = rendered ?? (await cardFor(deps, incident, roles));
+  let sent = false;
   const posted = await postOnce(
     deps,
     flowId,
@@ -108,14 +111,14 @@ export async function postIncidentCard(
     incident.channelId,
     Markers.card(incident.id),
     () => {
-      rendered = true;
+      sent = true;
       onSend?.();
       return card;
     },
     how,
   );
   await deps.store.updateIncident(incident.id, { cardTs: posted.ts, updatedAt: deps.clock.now() });
-  return { ts: posted.ts, rendered };
+  return { ts: posted.ts, rendered: sent };
 }
 
 /**
@@ -158,7 +161,13 @@ export async function postAnnouncement(
  * limits it to some of them (the declare flow re-renders the card and announcement once the
  * backend link exists; the topic does not show it).
  */
-export async function refreshIncidentViews(deps: Deps, incidentId: string, only?: { card?: boolean; topic?: boolean; announcement?: boolean }): Promise<void> {
+export async function refreshIncidentViews(
+  deps: Deps,
+  incidentId: string,
+  only?: { card?: boolean; topic?: boolean; announcement?: boolean },
+  /** Called once the card's edit is handed to Slack's client (not called when there is no card to edit). */
+  onCardSent?: () => void,
+): Promise<void> {
   const want = { card: only?.card ?? !only, topic: only?.topic ?? !only, announcement: only?.announcement ?? !only };
   const incident = await deps.store.getIncident(incidentId);
   if (!incident) throw new AppError('incident.not_found', 'That incident no longer exists.');
@@ -168,6 +177,7 @@ export async function refreshIncidentViews(deps: Deps, incidentId: string, only?
     if (want.card) {
       const card = await cardFor(deps, incident, roles);
       jobs.push(deps.chat.update(incident.channelId, incident.cardTs, card.text, card.blocks));
+      onCardSent?.();
     }
     if (want.topic) jobs.push(setIncidentTopic(deps, incident, incident.channelId, roles));
   }

@@ -5,8 +5,14 @@ import { afterHandOver } from '../services/steps.js';
  * before this one's follow-up work (store reads, Slack calls) runs. Promise continuations after
  * `ack()` would otherwise run first, ahead of every queued request: under a burst of clicks the
  * later ones would wait behind earlier ones' work. The delay is one loop turn.
+ *
+ * Not for a request the HTTP receiver acked before Bolt saw it (`ackedEarly` in Bolt's context,
+ * slack/bolt.ts): that one already reached its listener a turn after its ack, behind the acks
+ * queued with it (`afterAcks`), and a second turn would only delay the work (a declaration's
+ * channel) by another loop turn.
  */
-export function afterAck(): Promise<void> {
+export function afterAck(context?: Record<string, unknown>): Promise<void> {
+  if (context?.ackedEarly === true) return Promise.resolve();
   return new Promise((resolve) => setImmediate(resolve));
 }
 

@@ -249,7 +249,7 @@ function ackFirst(o: {
     });
   }
   function dispatch(kind: 'click' | 'command' | 'view', body: Record<string, unknown>, signature: string, receivedAt: number | undefined): void {
-    const customProperties = { slackSignature: signature, receivedAt: receivedAt ?? clock.now().getTime() };
+    const customProperties = { slackSignature: signature, receivedAt: receivedAt ?? clock.now().getTime(), ackedEarly: true };
     bolt
       .processEvent({ body, ack: async () => undefined, retryNum: undefined, retryReason: undefined, customProperties })
       .catch((err: unknown) => logger.error({ err, kind }, 'a Slack request failed after its ack'));

@@ -43,6 +43,25 @@ describe('incident.io webhooks: private incidents (the webhook names only the id
 
   const announcementOf = (incidentId: string) => messagesWithMarker(bot.emulator, INCIDENTS_CHANNEL_ID, `announce:${incidentId}`);
 
+  test('declared in Slack: the card and the announcement, posted before the incident.io record existed, are edited to link it, and the channel bookmarks it', async () => {
+    const i = await declare(bot, 'high Ledger writes time out', ALICE);
+    const linked = await bot.waitFor(
+      async () => {
+        const cur = await bot.fb.deps.store.getIncident(i.id);
+        return cur?.backendUrl && cur.cardTs ? cur : null;
+      },
+      8000,
+      'the incident.io record and the card',
+    );
+    const url = linked.backendUrl!;
+    assert.equal(iio.incidents().find((x) => x.id === linked.backendId)?.name, 'Ledger writes time out');
+    const card = () => bot.emulator.state.messages(linked.channelId!).find((m) => m.ts === linked.cardTs);
+    await bot.waitFor(() => blocksText(card()?.blocks).includes(url), 5000, 'the card edited with the incident.io link');
+    await bot.waitFor(() => blocksText(announcementOf(i.id)[0]?.blocks).includes(url), 5000, 'the announcement edited with the link');
+    await bot.waitFor(() => bot.emulator.state.bookmarks(linked.channelId!).some((b) => b.link === url), 5000, 'the bookmark to the record');
+    assert.equal(bot.emulator.state.bookmarks(linked.channelId!).length, 1, 'one bookmark');
+  });
+
   test('declared private in Slack, closed in incident.io: mirrored as resolved, its pending approval withdrawn by incident.io, nothing of it in the announcement channel', async () => {
     const i = await declarePrivate(bot, 'Signing keys copied to a public bucket', BOB);
     assert.equal(i.private, true);

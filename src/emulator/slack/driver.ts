@@ -51,6 +51,11 @@ export interface DriverResponse {
   headers: Record<string, string>;
   /** Wall time until the full response arrived. */
   ms: number;
+  /**
+   * When the request left (epoch ms, fractional): handed to the socket (HTTP), or the envelope
+   * delivered (socket transport). What came before (building and signing it) is Slack's work.
+   */
+  sentAt: number;
   /** Socket transport: no ack arrived within the ack timeout (status is then 0). */
   timedOut?: boolean;
   /** Socket transport: the envelope that carried the request (the last one, after retries). */
@@ -241,7 +246,7 @@ export class SlackDriver {
         parsed = text;
       }
     }
-    return { status: res.status, body: parsed, text, headers: res.headers, ms };
+    return { status: res.status, body: parsed, text, headers: res.headers, ms, sentAt: res.sentAt };
   }
 
   /**
@@ -249,7 +254,7 @@ export class SlackDriver {
    * driver is the load generator of the benchmarks, and fetch's streams cost it about a millisecond
    * of its own CPU per request, which it shares with the emulator and the fakes.
    */
-  private post(body: string, headers: Record<string, string>): Promise<{ status: number; text: string; headers: Record<string, string> }> {
+  private post(body: string, headers: Record<string, string>): Promise<{ status: number; text: string; headers: Record<string, string>; sentAt: number }> {
     const url = new URL(this.requestUrl);
     const tls = url.protocol === 'https:';
     return new Promise((resolve, reject) => {
@@ -259,11 +264,14 @@ export class SlackDriver {
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), headers: flatHeaders(res.headers) }));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), headers: flatHeaders(res.headers), sentAt }),
+          );
           res.on('error', reject);
         },
       );
       req.on('error', reject);
+      const sentAt = performance.timeOrigin + performance.now();
       req.end(body);
     });
   }
@@ -292,10 +300,11 @@ export class SlackDriver {
    * transport ran: the ack payload is the body (`{}` for a bare ack, whose text is '' as over HTTP).
    */
   private async envelope(type: EnvelopeType, payload: Obj, o: { retryAttempt?: number; retryReason?: string } = {}): Promise<DriverResponse> {
+    const sentAt = performance.timeOrigin + performance.now();
     const r = await this.emu.socketMode.deliver(type, payload, { ...o, ackTimeoutMs: this.ackTimeoutMs });
-    if (!r.acked) return { status: 0, body: null, text: '', headers: {}, ms: r.ms, timedOut: true, envelopeId: r.envelopeId };
+    if (!r.acked) return { status: 0, body: null, text: '', headers: {}, ms: r.ms, sentAt, timedOut: true, envelopeId: r.envelopeId };
     const text = Object.keys(r.payload).length === 0 ? '' : JSON.stringify(r.payload);
-    return { status: 200, body: r.payload, text, headers: {}, ms: r.ms, envelopeId: r.envelopeId };
+    return { status: 200, body: r.payload, text, headers: {}, ms: r.ms, sentAt, envelopeId: r.envelopeId };
   }
 
   /** A slash command, form-encoded in Slack's field order, with a fresh trigger id and response URL. */

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { answerAt } from '../answer-at.js';
 import { SlackApiError, type MethodContext, type MethodHandler } from './args.js';
 import { FaultPlan, type Fault } from './faults.js';
 import { METHODS } from './methods/index.js';
@@ -208,6 +209,7 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
 
   async function handleApi(req: IncomingMessage, res: ServerResponse, method: string, url: URL): Promise<void> {
     const started = Date.now();
+    const arrived = performance.now();
     const at = clock();
     const raw = await readBody(req);
     const parsed = parseArgs(req, raw, url);
@@ -216,17 +218,16 @@ export async function startSlackEmulator(opts: SlackEmulatorOptions): Promise<Sl
     // The configured latency is Slack's whole answer time, its own work included: the answer goes
     // out `latencyMs` after the request arrived, not after the emulator's work plus `latencyMs`
     // (the benchmark's "answered after L" means exactly L, however long the emulator took to
-    // validate blocks or update its state). An injected fault's latency still delays the work.
-    const answerAt = performance.now() + latencyMs;
+    // validate blocks or update its state; reading the body is part of it too). An injected fault's
+    // latency still delays the work.
+    const answerDue = arrived + latencyMs;
     const answer = (status: number, body: Record<string, unknown>, headers?: Record<string, string>) => {
       const send = () => {
         sendJson(res, status, body, { ...scopeHeader, ...headers });
         const ok = body.ok === true;
         record({ method, args, at, ok, status, ...(ok ? {} : { error: String(body.error) }) }, started);
       };
-      const wait = answerAt - performance.now();
-      if (wait > 0) setTimeout(send, wait);
-      else send();
+      answerAt(answerDue, send);
     };
 
     const handler: MethodHandler | undefined = method === SOCKET_OPEN ? () => socketMode.open() : METHODS[method];

@@ -83,7 +83,7 @@ export function onButton(
 ): void {
   addButton(app, actionId, async ({ ack, action, body, respond, context }) => {
     await ack();
-    await afterAck();
+    await afterAck(context);
     const tell = ephemeralTo(deps, body.channel?.id, body.user.id, respond);
     try {
       await run(action.value ?? '', body, tell, arrival(deps, context));
@@ -103,8 +103,10 @@ export async function afterSubmit(
   userId: string,
   context: Record<string, unknown>,
   run: (io: { answerIn: (channelId: string | null | undefined) => void; tell: Tell }) => Promise<unknown>,
+  /** Bolt's context of the submission (see `afterAck`). */
+  boltContext?: Record<string, unknown>,
 ): Promise<void> {
-  await afterAck();
+  await afterAck(boltContext);
   let channel: string | null = null;
   const tell: Tell = (text) => (channel ? deps.chat.postEphemeral(channel, userId, text) : Promise.resolve());
   try {

@@ -47,7 +47,7 @@ export function registerCommands(app: App, deps: Deps): void {
     const c = parsed.command;
     if (c.kind === 'declare_modal') {
       await ack();
-      await afterAck();
+      await afterAck(context);
       // The trigger id expires in ~3 s: opening the modal is the first thing after the ack.
       try {
         await deps.chat.openView(
@@ -61,7 +61,7 @@ export function registerCommands(app: App, deps: Deps): void {
       return;
     }
     await ack();
-    await afterAck();
+    await afterAck(context);
     try {
       const answer = await runIncidentCommand(deps, c, { userId: command.user_id, channelId: command.channel_id, triggerId: command.trigger_id });
       const reply = answer && render(answer);

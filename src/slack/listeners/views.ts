@@ -36,7 +36,7 @@ export function declareModalAck(v: ViewSubmitAction['view']['state']['values']):
 export function registerViews(app: App, deps: Deps): void {
   // Declare modal. Validation errors go back on the right field, in the ack. The similar-incident
   // check reads only the local store (no backend call) so the ack stays fast.
-  app.view(Views.declare, async ({ ack, view, body }) => {
+  app.view(Views.declare, async ({ ack, view, body, context }) => {
     const v = view.state.values;
     const title = readText(v, DeclareBlocks.title);
     const severity = parseSeverity(readText(v, DeclareBlocks.severity));
@@ -63,12 +63,18 @@ export function registerViews(app: App, deps: Deps): void {
       commanderId: readText(v, DeclareBlocks.commander),
     });
     await ack();
-    await afterSubmit(deps, body.user.id, { view: Views.declare }, async ({ answerIn }) => {
-      answerIn(meta.channel);
-      const reply = declareReply(await declareOrOffer(deps, input));
-      await beforeReply();
-      if (meta.channel) await deps.chat.postEphemeral(meta.channel, body.user.id, reply.text, reply.blocks);
-    });
+    await afterSubmit(
+      deps,
+      body.user.id,
+      { view: Views.declare },
+      async ({ answerIn }) => {
+        answerIn(meta.channel);
+        const reply = declareReply(await declareOrOffer(deps, input));
+        await beforeReply();
+        if (meta.channel) await deps.chat.postEphemeral(meta.channel, body.user.id, reply.text, reply.blocks);
+      },
+      context,
+    );
   });
 
   const lifecycleView = (

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { answerAt } from '../../../src/emulator/answer-at.js';
 
 /**
  * The machinery the vendor fakes share: a real node:http server on 127.0.0.1, route templates
@@ -142,6 +143,9 @@ export async function startFakeServer(opts: FakeServerOptions): Promise<FakeServ
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // The call arrived with its headers; reading its body is part of the vendor's answer time.
+    const arrived = performance.now();
+    const arrivedAt = Date.now();
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const rawBody = Buffer.concat(chunks).toString('utf8');
@@ -173,22 +177,15 @@ export async function startFakeServer(opts: FakeServerOptions): Promise<FakeServ
       break;
     }
     const windows = opts.windows?.(method, route?.key ?? null) ?? ['all'];
-    const record: CallRecord = { method, path, route: route?.key ?? null, query, headers, body, status: null, at: Date.now(), answeredAt: null };
+    const record: CallRecord = { method, path, route: route?.key ?? null, query, headers, body, status: null, at: arrivedAt, answeredAt: null };
     log.push(record);
     const ctx: RequestContext = { method, path, params, query, headers, body, rawBody, route: route?.key ?? '' };
 
     // The latency is the vendor's whole answer time, its own work included: the answer goes out
     // `latencyMs` after the request arrived (see the Slack emulator's `answerAt`). A fault's
     // latency still delays the work itself.
-    const answerAt = performance.now() + (opts.latencyMs ?? 0);
-    const send = (reply: Reply): void => {
-      const wait = answerAt - performance.now();
-      if (wait > 0) {
-        setTimeout(() => write(reply), wait);
-        return;
-      }
-      write(reply);
-    };
+    const due = arrived + (opts.latencyMs ?? 0);
+    const send = (reply: Reply): void => answerAt(due, () => write(reply));
     const write = (reply: Reply): void => {
       record.status = reply.status;
       record.response = reply.body;
