@@ -68,7 +68,7 @@ export interface Summary {
 }
 
 /** Percentile by linear interpolation between closest ranks (numpy's default). `sorted` ascending. */
-export function percentile(sorted: readonly number[], p: number): number {
+export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) throw new RangeError('percentile of nothing');
   const rank = (p / 100) * (sorted.length - 1);
   const lo = Math.floor(rank);
@@ -78,9 +78,12 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 export function summarize(values: readonly number[]): Summary | null {
   if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mean = sorted.reduce((s, v) => s + v, 0) / sorted.length;
-  return { n: sorted.length, meanMs: mean, medianMs: percentile(sorted, 50), p90Ms: percentile(sorted, 90) };
+  // A typed array sorts numerically without a comparator call per comparison: the figures over
+  // 10,000 incidents sort a dozen lists of up to 10,000 durations each.
+  const sorted = Float64Array.from(values).sort();
+  let sum = 0;
+  for (const v of sorted) sum += v;
+  return { n: sorted.length, meanMs: sum / sorted.length, medianMs: percentile(sorted, 50), p90Ms: percentile(sorted, 90) };
 }
 
 const span = (from: Date, to: Date | null): number | null => (to ? Math.max(0, to.getTime() - from.getTime()) : null);
@@ -111,24 +114,36 @@ const ratio = (numerator: number, denominator: number): Ratio | null => (denomin
 const defined = (xs: (number | null)[]): number[] => xs.filter((x): x is number => x !== null);
 
 export function computeFigures(incidents: readonly IncidentFacts[]): Figures {
-  const real = incidents.filter((f) => f.status !== 'cancelled');
+  // One pass over the incidents (cancelled ones are not incidents to count).
+  let real = 0;
   let executed = 0;
   let notNeeded = 0;
   let resolvedKnown = 0;
   let completed = 0;
-  for (const f of real) {
+  const tta: number[] = [];
+  const ttr: number[] = [];
+  const ttm: number[] = [];
+  for (const f of incidents) {
+    if (f.status === 'cancelled') continue;
+    real++;
     executed += f.remediations.executed;
     notNeeded += f.remediations.notNeeded;
     if (f.status === 'resolved' && f.postmortem !== null) {
       resolvedKnown++;
       if (f.postmortem === 'completed') completed++;
     }
+    const a = ttaMs(f);
+    if (a !== null) tta.push(a);
+    const r = ttrMs(f);
+    if (r !== null) ttr.push(r);
+    const m = ttmMs(f);
+    if (m !== null) ttm.push(m);
   }
   return {
-    incidents: real.length,
-    mtta: summarize(defined(real.map(ttaMs))),
-    mttr: summarize(defined(real.map(ttrMs))),
-    mttm: summarize(defined(real.map(ttmMs))),
+    incidents: real,
+    mtta: summarize(tta),
+    mttr: summarize(ttr),
+    mttm: summarize(ttm),
     falsePositive: ratio(notNeeded, executed),
     postmortem: ratio(completed, resolvedKnown),
   };

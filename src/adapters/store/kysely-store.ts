@@ -113,7 +113,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
       countJobs: true,
     }),
     ...methodsOf<KvStore>(new KyselyKvStore(db, clock), { getKv: true, setKv: true }),
-    ...methodsOf<InsightsStore>(new KyselyInsightsStore(db), {
+    ...methodsOf<InsightsStore>(new KyselyInsightsStore(db, ops), {
       upsertBackendIncidents: true,
       countBackendIncidents: true,
       listIncidentFacts: true,
