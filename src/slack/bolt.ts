@@ -12,13 +12,13 @@ import boltApp from '@slack/bolt/dist/App.js';
 import httpReceiver from '@slack/bolt/dist/receivers/HTTPReceiver.js';
 import type { BufferedIncomingMessage } from '@slack/bolt/dist/receivers/BufferedIncomingMessage.js';
 import { bufferIncomingMessage, parseHTTPRequestBody } from '@slack/bolt/dist/receivers/HTTPModuleFunctions.js';
-import { isValidSlackRequest } from '@slack/bolt/dist/receivers/verify-request.js';
 import { LogLevel } from '@slack/web-api';
 import { slackLogger, type SlackChat } from '../adapters/slack/chat.js';
 import { leanFetch } from '../adapters/slack/web-api.js';
 import type { SlackConnection } from '../config.js';
 import { ChatError } from '../errors.js';
-import { afterAcks } from './ack.js';
+import { afterAcks, noteArrival } from './ack.js';
+import { slackSignatureValid } from './signature.js';
 import { COMMAND } from './ids.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -165,7 +165,7 @@ const BODY_LIMIT = 4 * 1024 * 1024;
 
 /**
  * Button clicks (`block_actions`) and `/incident` commands are acked as soon as Bolt's own
- * signature check (`isValidSlackRequest`: HMAC and the five-minute window) has passed, and handed
+ * signature check (`slackSignatureValid`: Bolt's rules, the HMAC and the five-minute window) has passed, and handed
  * to Bolt afterwards, one per loop turn (`afterAcks`) with a no-op `ack`. Under a burst each ack
  * then costs about what a bare server's does, and none waits behind the listener chain and store
  * work of the ones before it. The workspace, app and replay checks still run in Bolt's middleware
@@ -205,6 +205,7 @@ function ackFirst(o: {
 }): (req: IncomingMessage, res: ServerResponse) => void {
   const { bolt, receiver, signingSecret, chat, logger, clock, commandAck, viewAck } = o;
   return (req, res) => {
+    noteArrival();
     arrivals.set(req, clock.now().getTime());
     // Bolt's own buffering (raw-body): it stops reading at the limit instead of draining the rest,
     // and the receiver reads a body already buffered from `rawBody` (as on serverless platforms).
@@ -220,8 +221,7 @@ function ackFirst(o: {
     const text = req.rawBody.toString();
     const signature = String(req.headers['x-slack-signature'] ?? '');
     const timestamp = Number(req.headers['x-slack-request-timestamp']);
-    const signed = () =>
-      isValidSlackRequest({ signingSecret, body: text, headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp } });
+    const signed = () => slackSignatureValid({ secret: signingSecret, body: text, signature, timestamp, nowMs: clock.now().getTime() });
     if (looksLikeClick(req, text)) {
       if (!signed()) return receiver.requestListener(req, res);
       res.writeHead(200).end();
