@@ -29,21 +29,45 @@ export const beforeReply: () => Promise<void> = afterHandOver;
  * Start work that follows an ack, one item per event-loop turn: between two items the loop reads
  * the requests that arrived meanwhile and acks them, so a burst of clicks is acked first and worked
  * off after. (One setImmediate per item would run every queued item's work back to back in one
- * turn.) Used for clicks acked before Bolt sees them (slack/bolt.ts).
+ * turn.) Used for clicks, commands and the declare modal, acked before Bolt sees them (slack/bolt.ts).
+ *
+ * While a burst is still arriving (a Slack request came in during the last loop turn: `noteArrival`),
+ * no item starts: one item is a millisecond or two of work that does not yield (store reads, rendering,
+ * handing a Slack call over), and every request arriving meanwhile would wait that long for its ack.
+ * Items start once a turn passes with no new request, or when the oldest has waited `MAX_DEFER_MS`,
+ * so a steady stream of requests cannot hold the work back for longer than that. A lone request
+ * (a declaration) starts in the turn of its ack, as before.
  */
+const MAX_DEFER_MS = 20;
+let arrivals = 0;
+
+/** A Slack request reached the bot (counted before its ack; see `afterAcks`). */
+export function noteArrival(): void {
+  arrivals++;
+}
+
 export const afterAcks: (run: () => void) => void = (() => {
-  const queue: (() => void)[] = [];
+  const queue: { run: () => void; at: number }[] = [];
   let scheduled = false;
+  let seen = 0;
   const next = (): void => {
-    const run = queue.shift();
+    const oldest = queue[0];
+    if (oldest && arrivals !== seen && performance.now() - oldest.at < MAX_DEFER_MS) {
+      seen = arrivals;
+      setImmediate(next);
+      return;
+    }
+    seen = arrivals;
+    const item = queue.shift();
     if (queue.length) setImmediate(next);
     else scheduled = false;
-    run?.();
+    item?.run();
   };
   return (run) => {
-    queue.push(run);
+    queue.push({ run, at: performance.now() });
     if (!scheduled) {
       scheduled = true;
+      seen = arrivals;
       setImmediate(next);
     }
   };
