@@ -221,7 +221,8 @@ function ackFirst(o: {
     const text = req.rawBody.toString();
     const signature = String(req.headers['x-slack-signature'] ?? '');
     const timestamp = Number(req.headers['x-slack-request-timestamp']);
-    const signed = () => slackSignatureValid({ secret: signingSecret, body: text, signature, timestamp, nowMs: clock.now().getTime() });
+    // Slack's wall clock, not the injected one (see slackSignatureValid and server.ts).
+    const signed = () => slackSignatureValid({ secret: signingSecret, body: text, signature, timestamp, nowMs: Date.now() });
     if (looksLikeClick(req, text)) {
       if (!signed()) return receiver.requestListener(req, res);
       res.writeHead(200).end();

@@ -153,10 +153,12 @@ export function verifyGeneric(headers: IncomingHttpHeaders, body: Buffer, secret
  * Constant-time check of a hex signature against the HMAC-SHA256 it must be: compared as the 32
  * bytes themselves. The only length compared is the digest's, which is public (64 hex digits), so
  * nothing need be hashed first as `safeEqual` does for secrets of unknown length: that was two
- * SHA-256 objects and a hex encoding per alert delivery, most of the check's cost.
+ * SHA-256 objects and a hex encoding per alert delivery, most of the check's cost. Anything but
+ * hex digits is false (Buffer.from would stop at the first one, and a shorter buffer would throw);
+ * either case of letter counts, as a hex digest is the same in both. Also Slack's (slack/signature.ts).
  */
-function hexDigestEqual(givenHex: string, expected: Buffer): boolean {
-  if (givenHex.length !== expected.length * 2) return false;
+export function hexDigestEqual(givenHex: string, expected: Buffer): boolean {
+  if (givenHex.length !== expected.length * 2 || !/^[0-9a-fA-F]*$/.test(givenHex)) return false;
   return timingSafeEqual(Buffer.from(givenHex, 'hex'), expected);
 }
 
