@@ -27,7 +27,12 @@ const cases: { what: string; signature: string; timestamp: number; body?: string
   { what: 'uppercase hex', signature: `v0=${sign(body, nowS).slice(3).toUpperCase()}`, timestamp: nowS, valid: false },
   { what: 'empty', signature: '', timestamp: nowS, valid: false },
   { what: '64 characters that are not hex', signature: `v0=${'zx'.repeat(32)}`, timestamp: nowS, valid: false },
-  { what: 'hex with a non-hex character in the middle', signature: `${sign(body, nowS).slice(0, 40)}g${sign(body, nowS).slice(41)}`, timestamp: nowS, valid: false },
+  {
+    what: 'hex with a non-hex character in the middle',
+    signature: `${sign(body, nowS).slice(0, 40)}g${sign(body, nowS).slice(41)}`,
+    timestamp: nowS,
+    valid: false,
+  },
   { what: 'no timestamp', signature: sign(body, nowS), timestamp: Number.NaN, valid: false },
 ];
 
