@@ -34,6 +34,21 @@ export interface StoreLifecycle {
   close(): Promise<void>;
 }
 
+/**
+ * What a declaration writes with its incident, in the same transaction (`createIncident`): all of
+ * it or none. The flow's job above all: an incident recorded without the job that opens its channel
+ * (a crash between two commits) would be found by the next declaration of the same title, offered
+ * as "a similar incident is open", and never get a channel. Nothing of it is written when the
+ * incident already existed (its dedupe key).
+ */
+export interface DeclarationRecords {
+  roles?: Record<string, string>;
+  audit?: NewAuditEntry;
+  timeline?: NewTimelineEntry;
+  /** The flow's job; with `claim`, written already claimed (see `JobStore.enqueueJob`). */
+  job?: { job: NewJob; claim?: { worker: string; until: Date } };
+}
+
 /** The store's incidents. */
 export interface IncidentStore {
   /**
@@ -41,7 +56,7 @@ export interface IncidentStore {
    * fingerprint episode) makes the call idempotent: a second call with the same key returns the
    * existing incident and `created: false`.
    */
-  createIncident(input: NewIncident): Promise<{ incident: Incident; created: boolean }>;
+  createIncident(input: NewIncident, records?: DeclarationRecords): Promise<{ incident: Incident; created: boolean }>;
   getIncident(id: string): Promise<Incident | null>;
   findIncidentByChannel(channelId: string): Promise<Incident | null>;
   findIncidentByBackendId(backend: string, backendId: string): Promise<Incident | null>;

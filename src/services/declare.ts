@@ -90,10 +90,10 @@ export const declareJobs = [declareFlowJob];
 
 /**
  * What `declareIncident` just wrote (the record, its roles), for the run of the flow it starts in
- * this process at once: `enqueue(..., { here: true })` calls the job's handler, up to its first
- * await, before it returns, and that run takes this instead of reading both back, and looks up none
- * of its steps (none can be recorded for an incident that did not exist a moment ago). Removed once
- * `enqueue` returns: a run that starts later (a retry, a claim after a crash, another replica, a
+ * this process at once: `jobs.committed` (the job written already claimed, `draft(..., { here:
+ * true })`) calls the job's handler, up to its first await, before it returns, and that run takes
+ * this instead of reading both back, and looks up none of its steps (none can be recorded for an
+ * incident that did not exist a moment ago). Removed once `committed` returns: a run that starts later (a retry, a claim after a crash, another replica, a
  * queue with no free slot here) reads the store as ever.
  */
 const justDeclared = new Map<string, { incident: Incident; roles: Record<string, string> }>();
@@ -104,45 +104,55 @@ const justDeclared = new Map<string, { incident: Incident; roles: Record<string,
  */
 export async function declareIncident(deps: Deps, input: DeclareInput): Promise<{ incident: Incident; created: boolean }> {
   const now = deps.clock.now();
-  const { incident, created } = await deps.store.createIncident({
-    id: deps.newId(),
-    title: input.title.trim().slice(0, 200),
-    description: input.description.trim(),
-    severity: input.severity,
-    services: input.services,
-    private: input.private,
-    origin: input.origin,
-    source: input.source ?? null,
-    declaredBy: input.declaredBy,
-    commanderId: input.commanderId,
-    backend: deps.backend.name,
-    backendId: input.existingBackend?.backendId ?? null,
-    backendUrl: input.existingBackend?.url ?? null,
-    dedupeKey: input.dedupeKey ?? null,
-    createdAt: now,
-  });
-  if (!created) return { incident, created };
-  if (incident.commanderId) await deps.store.setRole(incident.id, 'commander', incident.commanderId);
-  await deps.store.audit({
-    at: now,
-    incidentId: incident.id,
-    actor: input.declaredBy ?? input.origin,
-    action: 'incident.declared',
-    detail: { title: incident.title, severity: incident.severity, origin: incident.origin, source: incident.source },
-  });
-  await deps.store.addTimeline({
-    incidentId: incident.id,
-    at: now,
-    kind: 'declared',
-    text: `Declared (${incident.severity}) by ${input.declaredBy ? `<@${input.declaredBy}>` : input.origin}`,
-    author: input.declaredBy,
-  });
-  deps.metrics.incidents.inc({ origin: incident.origin, severity: incident.severity });
+  const id = deps.newId();
+  const title = input.title.trim().slice(0, 200);
+  const commanderId = input.commanderId;
   // Started here at once (no claim a loop turn later): the channel is the first thing every
-  // declaration waits for.
+  // declaration waits for. Written with the incident, in its transaction (`DeclarationRecords`).
+  const flow = deps.jobs.draft(declareFlowJob, { incidentId: id, channel: input.channel, notify: input.notify ?? null }, { here: true });
+  const { incident, created } = await deps.store.createIncident(
+    {
+      id,
+      title,
+      description: input.description.trim(),
+      severity: input.severity,
+      services: input.services,
+      private: input.private,
+      origin: input.origin,
+      source: input.source ?? null,
+      declaredBy: input.declaredBy,
+      commanderId,
+      backend: deps.backend.name,
+      backendId: input.existingBackend?.backendId ?? null,
+      backendUrl: input.existingBackend?.url ?? null,
+      dedupeKey: input.dedupeKey ?? null,
+      createdAt: now,
+    },
+    {
+      roles: commanderId ? { commander: commanderId } : {},
+      audit: {
+        at: now,
+        incidentId: id,
+        actor: input.declaredBy ?? input.origin,
+        action: 'incident.declared',
+        detail: { title, severity: input.severity, origin: input.origin, source: input.source ?? null },
+      },
+      timeline: {
+        incidentId: id,
+        at: now,
+        kind: 'declared',
+        text: `Declared (${input.severity}) by ${input.declaredBy ? `<@${input.declaredBy}>` : input.origin}`,
+        author: input.declaredBy,
+      },
+      job: flow,
+    },
+  );
+  if (!created) return { incident, created };
+  deps.metrics.incidents.inc({ origin: incident.origin, severity: incident.severity });
   justDeclared.set(incident.id, { incident, roles: incident.commanderId ? { commander: incident.commanderId } : {} });
   try {
-    await deps.jobs.enqueue(declareFlowJob, { incidentId: incident.id, channel: input.channel, notify: input.notify ?? null }, { here: true });
+    // Written with the incident (a new id, so a new key): the job was added.
+    deps.jobs.committed(flow, true);
   } finally {
     justDeclared.delete(incident.id);
   }

@@ -73,6 +73,14 @@ export interface JobRunnerOptions {
  * when its lease expires; so handlers must be idempotent (they are: flows record each step).
  * `enqueue` kicks the loop so fresh work starts at once instead of waiting for the next poll.
  */
+/** A job `JobRunner.draft` prepared for the caller's own transaction. */
+export interface JobDraft {
+  job: NewJob;
+  /** Written already claimed by this worker: `committed` runs it here. */
+  claim?: { worker: string; until: Date };
+  delayed: boolean;
+}
+
 export class JobRunner {
   /** Set at construction; on a single-process store, `reclaimPreviousRun` replaces it with the database's next generation. */
   workerId: string;
@@ -153,28 +161,43 @@ export class JobRunner {
     payload: z.input<S>,
     opts: { key?: string; delayMs?: number; here?: boolean } = {},
   ): Promise<boolean> {
-    const row = this.row(def, payload, opts);
-    if (opts.here && !opts.delayMs && this.canRunHere(def.kind)) {
-      const added = await this.store.enqueueJob(row, { worker: this.workerId, until: new Date(this.clock.now().getTime() + this.leaseMs) });
-      if (added) {
-        // The job as a claim would read it back: attempt 1, the payload through its JSON form.
-        const job: Job = {
-          id: row.id,
-          kind: row.kind,
-          key: row.key ?? null,
-          payload: JSON.parse(JSON.stringify(row.payload)) as unknown,
-          state: 'running',
-          attempts: 1,
-          runAfter: row.runAfter,
-          lastError: null,
-        };
-        this.track([job.id], () => this.run(job));
-      }
-      return added;
-    }
-    const added = await this.store.enqueueJob(row);
-    if (!opts.delayMs) this.kick();
+    const draft = this.draft(def, payload, opts);
+    const added = await this.store.enqueueJob(draft.job, draft.claim);
+    this.committed(draft, added);
     return added;
+  }
+
+  /**
+   * `enqueue` in two halves, for a caller that writes the job in its own transaction (a declaration
+   * writes its flow's job with its incident, `DeclarationRecords`): the job to write (with `here`,
+   * already claimed by this worker when it may start here now), then `committed` after the commit.
+   */
+  draft<S extends z.ZodType>(def: JobDefinition<S, never>, payload: z.input<S>, opts: { key?: string; delayMs?: number; here?: boolean } = {}): JobDraft {
+    const job = this.row(def, payload, opts);
+    const here = opts.here && !opts.delayMs && this.canRunHere(def.kind);
+    return { job, delayed: !!opts.delayMs, ...(here ? { claim: { worker: this.workerId, until: new Date(this.clock.now().getTime() + this.leaseMs) } } : {}) };
+  }
+
+  /** After the commit that wrote a draft's job (`added`: it was new): a claimed one starts here, now; any other wakes the loop. */
+  committed(draft: JobDraft, added: boolean): void {
+    if (!draft.claim) {
+      if (!draft.delayed) this.kick();
+      return;
+    }
+    if (!added) return;
+    const row = draft.job;
+    // The job as a claim would read it back: attempt 1, the payload through its JSON form.
+    const job: Job = {
+      id: row.id,
+      kind: row.kind,
+      key: row.key ?? null,
+      payload: JSON.parse(JSON.stringify(row.payload)) as unknown,
+      state: 'running',
+      attempts: 1,
+      runAfter: row.runAfter,
+      lastError: null,
+    };
+    this.track([job.id], () => this.run(job));
   }
 
   /** Whether a job of `kind` may start here now: running, handled here, not batched, a slot free. */

@@ -172,6 +172,57 @@ function storeContract(open: () => Promise<Opened>): void {
       assert.equal(new Set(results.map((r) => r.incident.seq)).size, 1);
     });
 
+    test('with its declaration records: the incident, its roles, audit entry, timeline line and flow job are written together', async () => {
+      const input = newIncident({ dedupeKey: uid('view_') });
+      const kind = uid('declare.flow.');
+      const job = { id: uid('job_'), kind, key: `${kind}:${input.id}`, payload: { incidentId: input.id }, runAfter: T0 };
+      const records = {
+        roles: { commander: 'U_CMD' },
+        audit: { at: T0, incidentId: input.id, actor: 'U_DECLARER', action: 'incident.declared', detail: { title: input.title } },
+        timeline: { incidentId: input.id, at: T0, kind: 'declared', text: 'Declared (high)', author: 'U_DECLARER' },
+        job: { job, claim: { worker: 'w-1', until: new Date(T0.getTime() + 60_000) } },
+      };
+      const { created } = await s.createIncident(input, records);
+      assert.equal(created, true);
+      assert.deepEqual(await s.getRoles(input.id), { commander: 'U_CMD' });
+      assert.deepEqual(
+        (await s.listAudit({ incidentId: input.id })).map((a) => a.action),
+        ['incident.declared'],
+      );
+      assert.deepEqual(
+        (await s.listTimeline(input.id)).map((t) => t.text),
+        ['Declared (high)'],
+      );
+      // Written already claimed by the declaring worker: nobody else claims it while its lease runs.
+      assert.equal(await s.countJobs({ kind, state: 'running' }), 1);
+      assert.deepEqual(await s.claimJobs([kind], 'w-2', 10, T0, 60_000), []);
+
+      // The same declaration again (its dedupe key): the first incident, and none of the records twice.
+      const again = await s.createIncident({ ...input, id: uid('inc_') }, { ...records, job: { job: { ...job, id: uid('job_'), key: uid('k_') } } });
+      assert.equal(again.created, false);
+      assert.equal(again.incident.id, input.id);
+      assert.equal((await s.listAudit({ incidentId: input.id })).length, 1);
+      assert.equal((await s.listTimeline(input.id)).length, 1);
+      assert.equal(await s.countJobs({ kind }), 1);
+    });
+
+    test('a declaration whose records fail to write leaves no incident behind (all or nothing)', async () => {
+      const input = newIncident({ dedupeKey: uid('view_') });
+      // A payload the job's JSON column cannot take: the job is the last record written, after the incident.
+      const kind = uid('declare.flow.');
+      const bad = { id: uid('job_'), kind, key: null, payload: { n: 1n }, runAfter: T0 };
+      await assert.rejects(
+        s.createIncident(input, { audit: { at: T0, incidentId: input.id, actor: 'U_DECLARER', action: 'incident.declared' }, job: { job: bad } }),
+        /BigInt/,
+      );
+      assert.equal(await s.getIncident(input.id), null);
+      assert.equal(await s.findIncidentByDedupeKey(input.dedupeKey!), null);
+      assert.deepEqual(await s.listAudit({ incidentId: input.id }), []);
+      assert.equal(await s.countJobs({ kind }), 0);
+      // The declaration tried again is the first one: nothing of the failed try is in its way.
+      assert.equal((await s.createIncident(input)).created, true);
+    });
+
     test('30 concurrent creates get 30 distinct seq numbers', async () => {
       const results = await Promise.all(Array.from({ length: 30 }, () => s.createIncident(newIncident())));
       assert.ok(results.every((r) => r.created));

@@ -8,12 +8,17 @@ const insertAudit = prepared<[number, string | null, string | null, string, stri
   db.insertInto('audit_log').values({ at, incident_id: incidentId, approval_id: approvalId, actor, action, detail }),
 );
 
+/** One audit entry, on `db` or a transaction (a declaration writes one with its incident). */
+export async function writeAudit(db: Kysely<Database>, entry: NewAuditEntry): Promise<void> {
+  await insertAudit(db, ms(entry.at), entry.incidentId, entry.approvalId ?? null, entry.actor, entry.action, JSON.stringify(entry.detail ?? {}));
+}
+
 /** The append-only audit log (table audit_log). */
 export class KyselyAuditStore implements AuditStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async audit(entry: NewAuditEntry): Promise<void> {
-    await insertAudit(this.db, ms(entry.at), entry.incidentId, entry.approvalId ?? null, entry.actor, entry.action, JSON.stringify(entry.detail ?? {}));
+    await writeAudit(this.db, entry);
   }
 
   async listAudit(filter: { incidentId?: string; approvalId?: string; limit?: number }): Promise<AuditEntry[]> {

@@ -2,7 +2,10 @@ import { sql, type Kysely, type QueryResult, type Selectable } from 'kysely';
 import { AppError } from '../../errors.js';
 import { OPEN_STATUSES, type Incident, type IncidentStatus } from '../../domain/incident.js';
 import type { Severity } from '../../domain/severity.js';
-import type { IncidentFilter, IncidentPatch, IncidentStore, NewIncident, RoleStore } from '../../ports/store.js';
+import type { DeclarationRecords, IncidentFilter, IncidentPatch, IncidentStore, NewIncident, RoleStore } from '../../ports/store.js';
+import { writeAudit } from './audit-store.js';
+import { writeJob } from './job-store.js';
+import { writeTimeline } from './timeline-store.js';
 import type { DialectOps } from './dialect.js';
 import { likeEscape, ms, msOrNull, parseJson, toDate, toDateOrNull } from './mapping.js';
 import { prepared } from './prepared.js';
@@ -96,29 +99,15 @@ export class KyselyIncidentStore implements IncidentStore, RoleStore {
       .returningAll(),
   );
 
-  async createIncident(input: NewIncident): Promise<{ incident: Incident; created: boolean }> {
-    const at = ms(input.createdAt);
-    const [row] = (
-      await this.insertIncident(
-        this.db,
-        input.id,
-        input.title,
-        input.description,
-        input.severity,
-        input.status ?? 'investigating',
-        JSON.stringify(input.services),
-        input.private ? 1 : 0,
-        input.origin,
-        input.source ?? null,
-        input.declaredBy,
-        input.commanderId,
-        input.backend,
-        input.backendId ?? null,
-        input.backendUrl ?? null,
-        at,
-        input.dedupeKey ?? null,
-      )
-    ).rows;
+  async createIncident(input: NewIncident, records?: DeclarationRecords): Promise<{ incident: Incident; created: boolean }> {
+    // With records, one transaction: the incident and all of them, or (a failure, a crash) none.
+    const row = records
+      ? await this.db.transaction().execute(async (trx) => {
+          const created = await this.insertRow(trx, input);
+          if (created) await writeRecords(trx, created.id, records, ms(input.createdAt));
+          return created;
+        })
+      : await this.insertRow(this.db, input);
     if (row) return { incident: toIncident(row), created: true };
 
     const existing = (input.dedupeKey ? await this.findIncidentByDedupeKey(input.dedupeKey) : null) ?? (await this.getIncident(input.id));
@@ -127,6 +116,30 @@ export class KyselyIncidentStore implements IncidentStore, RoleStore {
       throw new Error(`createIncident: conflict on ${input.id} but no existing row found`);
     }
     return { incident: existing, created: false };
+  }
+
+  private async insertRow(db: Kysely<Database>, input: NewIncident): Promise<Selectable<IncidentsTable> | undefined> {
+    const at = ms(input.createdAt);
+    const { rows } = await this.insertIncident(
+      db,
+      input.id,
+      input.title,
+      input.description,
+      input.severity,
+      input.status ?? 'investigating',
+      JSON.stringify(input.services),
+      input.private ? 1 : 0,
+      input.origin,
+      input.source ?? null,
+      input.declaredBy,
+      input.commanderId,
+      input.backend,
+      input.backendId ?? null,
+      input.backendUrl ?? null,
+      at,
+      input.dedupeKey ?? null,
+    );
+    return rows[0];
   }
 
   async getIncident(id: string): Promise<Incident | null> {
@@ -247,6 +260,14 @@ export class KyselyIncidentStore implements IncidentStore, RoleStore {
     const { rows } = await selectRoles(this.db, incidentId);
     return Object.fromEntries(rows.map((r) => [r.role, r.user_id]));
   }
+}
+
+/** A declaration's records with its incident (`DeclarationRecords`), on the transaction. */
+async function writeRecords(db: Kysely<Database>, incidentId: string, records: DeclarationRecords, now: number): Promise<void> {
+  for (const [role, userId] of Object.entries(records.roles ?? {})) await upsertRole(db, incidentId, role, userId);
+  if (records.audit) await writeAudit(db, records.audit);
+  if (records.timeline) await writeTimeline(db, records.timeline);
+  if (records.job) await writeJob(db, records.job.job, records.job.claim, now);
 }
 
 function toIncident(r: Selectable<IncidentsTable>): Incident {

@@ -111,23 +111,7 @@ export class KyselyJobStore implements JobStore {
   ) {}
 
   async enqueueJob(job: NewJob, claim?: { worker: string; until: Date }): Promise<boolean> {
-    const r = jobRow(job, this.clock.now().getTime());
-    const { rows } = await insertJob(
-      this.db,
-      r.id,
-      r.kind,
-      r.key,
-      r.payload,
-      claim ? 'running' : r.state,
-      claim ? 1 : r.attempts,
-      r.run_after,
-      claim ? claim.worker : r.claimed_by,
-      claim ? ms(claim.until) : r.claimed_until,
-      r.last_error,
-      r.created_at,
-      r.updated_at,
-    );
-    return rows.length > 0;
+    return writeJob(this.db, job, claim, this.clock.now().getTime());
   }
 
   async claimJobs(kinds: string[], worker: string, limit: number, now: Date, leaseMs: number): Promise<Job[]> {
@@ -278,6 +262,30 @@ function toJob(r: Selectable<JobsTable>): Job {
     runAfter: toDate(r.run_after),
     lastError: r.last_error,
   };
+}
+
+/**
+ * Enqueue on `db` or a transaction (a declaration writes its flow's job with its incident); with
+ * `claim`, already claimed (see `JobStore.enqueueJob`). False if a job of the same key was queued.
+ */
+export async function writeJob(db: Kysely<Database>, job: NewJob, claim: { worker: string; until: Date } | undefined, now: number): Promise<boolean> {
+  const r = jobRow(job, now);
+  const { rows } = await insertJob(
+    db,
+    r.id,
+    r.kind,
+    r.key,
+    r.payload,
+    claim ? 'running' : r.state,
+    claim ? 1 : r.attempts,
+    r.run_after,
+    claim ? claim.worker : r.claimed_by,
+    claim ? ms(claim.until) : r.claimed_until,
+    r.last_error,
+    r.created_at,
+    r.updated_at,
+  );
+  return rows.length > 0;
 }
 
 /** The row of a new job (shared with the alert intake, which writes jobs with their alerts). */

@@ -17,13 +17,18 @@ const insertTimeline = prepared<[string, number, string, string, string | null, 
       .returning('id'),
 );
 
+/** One timeline entry, on `db` or a transaction; false if its source ref was there already. */
+export async function writeTimeline(db: Kysely<Database>, entry: NewTimelineEntry): Promise<boolean> {
+  const [row] = (await insertTimeline(db, entry.incidentId, ms(entry.at), entry.kind, entry.text, entry.author, entry.sourceRef ?? null)).rows;
+  return row !== undefined;
+}
+
 /** The incident timeline (table timeline). */
 export class KyselyTimelineStore implements TimelineStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async addTimeline(entry: NewTimelineEntry): Promise<boolean> {
-    const [row] = (await insertTimeline(this.db, entry.incidentId, ms(entry.at), entry.kind, entry.text, entry.author, entry.sourceRef ?? null)).rows;
-    return row !== undefined;
+    return writeTimeline(this.db, entry);
   }
 
   async listTimeline(incidentId: string): Promise<TimelineEntry[]> {
