@@ -88,6 +88,8 @@ export const declareFlowJob = defineJob({
 
 export const declareJobs = [declareFlowJob];
 
+const noop = (): void => undefined;
+
 /**
  * What `declareIncident` just wrote (the record, its roles), for the run of the flow it starts in
  * this process at once: `jobs.committed` (the job written already claimed, `draft(..., { here:
@@ -333,7 +335,7 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
           await cardOut.gate;
           return ensureBackendRecord(deps, flowId, inc, ch, how);
         })
-      : channelOut.gate.then(() => ensureBackendRecord(deps, flowId, inc, null, how));
+      : channelOut.gate.then(() => ensureBackendRecord(deps, flowId, inc, null, how, cardOut.gate));
   // The backend link as soon as it exists, for whatever is rendered after that.
   let backendRef: { backendId: string; url: string | null } | null = inc.backendId ? { backendId: inc.backendId, url: inc.backendUrl } : null;
   backendP.then(
@@ -385,11 +387,18 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
       return { card, linked: linked(card, shown) };
     })
     .finally(cardOut.open);
-  // The announcement carries the channel link, so it follows the channel (or goes at once without one).
+  // The announcement carries the channel link, so it follows the channel (or goes at once without
+  // one). A backend record asked for with the channel (all but incident.io) is usually answered
+  // while the card is in flight: the announcement waits for it, but no longer than the card's
+  // answer, and so goes out with its link and needs no edit. It holds nothing else up meanwhile.
   const announceP = announceChannel(deps)
     ? channelP
         .then(async (channel) => {
           await cardOut.gate;
+          if (channel && !backendRef && deps.backend.name !== 'incidentio') {
+            announceOut.open();
+            await Promise.race([backendP.then(noop, noop), cardP.then(noop, noop)]);
+          }
           const shown = current(channel);
           const posted = await postAnnouncement(deps, flowId, shown, roles, payload.channel === 'auto' && !wantsChannel, announceOut.sent, how);
           return { linked: linked(posted, shown) };
@@ -568,14 +577,15 @@ async function ensureBackendRecord(
   incident: Incident,
   channel: { id: string; name: string } | null,
   how: StepRun,
+  cardOut?: Promise<void>,
 ): Promise<{ backendId: string; url: string | null }> {
   if (incident.backendId) return { backendId: incident.backendId, url: incident.backendUrl };
   const ref = await step(
     deps,
     flowId,
     'backend',
-    () =>
-      deps.backend.createIncident({
+    async () => {
+      const created = await deps.backend.createIncident({
         firebreakId: incident.id,
         title: incident.title,
         summary: incident.description,
@@ -585,7 +595,12 @@ async function ensureBackendRecord(
         // The Slack id is how both backends find the person; no users.info round trip ahead of the create.
         commander: incident.commanderId ? { slackUserId: incident.commanderId, email: null, name: null } : null,
         ...(channel ? { slackChannel: { id: channel.id, name: channel.name, url: deps.chat.permalink(channel.id) } } : {}),
-      }),
+      });
+      // Asked for with the channel, the record is answered about when the channel is, while the
+      // card is being posted: its records wait until the card is on the wire.
+      await cardOut;
+      return created;
+    },
     how,
   );
   await deps.store.updateIncident(incident.id, { backendId: ref.backendId, backendUrl: ref.url, updatedAt: deps.clock.now() });
