@@ -46,4 +46,4 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # Node directly (not npm): SIGTERM reaches the bot, which drains and closes the store. The node
 # flags are `npm start`'s (docs/operations.md, "Memory and start-up"; test/deploy.test.ts keeps them equal).
-CMD ["node", "--max-semi-space-size=2", "--v8-pool-size=1", "--liftoff-only", "dist/bundle/main.js"]
+CMD ["node", "--max-semi-space-size=2", "--v8-pool-size=1", "--liftoff-only", "--expose-gc", "dist/bundle/main.js"]

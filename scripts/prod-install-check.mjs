@@ -106,7 +106,7 @@ try {
     });
   });
   step(`starting node dist/bundle/main.js on :${port} (HTTP mode, PostgreSQL schema ${schema})`);
-  const bot = spawn(process.execPath, ['--max-semi-space-size=2', '--v8-pool-size=1', '--liftoff-only', 'dist/bundle/main.js'], {
+  const bot = spawn(process.execPath, ['--max-semi-space-size=2', '--v8-pool-size=1', '--liftoff-only', '--expose-gc', 'dist/bundle/main.js'], {
     cwd: app,
     env: {
       PATH: process.env.PATH ?? '',

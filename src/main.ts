@@ -4,6 +4,7 @@ import { createLogger, secretValues } from './log.js';
 import { buildFirebreak } from './app.js';
 import { createServer } from 'node:net';
 import { createHttpServer, listen } from './server.js';
+import { startIdleGc } from './idle-gc.js';
 
 /**
  * Entry point: load config → build → listen → start. SIGTERM/SIGINT: stop taking new work, finish
@@ -60,6 +61,8 @@ async function main(): Promise<void> {
     { port, mode: config.slackMode, backend: config.backend, store: fb.deps.store.dialect, startupMs: Math.round(performance.now() - startedAt) },
     `firebreak ready on :${port} (${config.slackMode} mode, ${config.backend} backend, ${fb.deps.store.dialect} store)`,
   );
+  // Collect the young generation in quiet moments, not in the middle of the next declaration.
+  const idleGc = startIdleGc();
   // The token in this URL is what lets the page use the console API: it is printed here only.
   if (sandbox)
     process.stdout.write(
@@ -72,6 +75,7 @@ async function main(): Promise<void> {
     if (stopping) process.exit(1);
     stopping = true;
     logger.info({ signal }, 'shutting down: draining requests and background work');
+    idleGc.stop();
     drain();
     server.close();
     server.closeIdleConnections?.();
