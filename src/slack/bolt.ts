@@ -241,7 +241,10 @@ function ackFirst(o: {
     }
     const answer = early.kind === 'command' ? commandAck(typeof early.body.text === 'string' ? early.body.text : '') : early.kind === 'view' ? early.ack : null;
     if (answer) {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+      // With its length, the answer goes out in one write with the headers (without, Node sends it
+      // chunked: three buffers through writev, ~50 µs more per ack on loopback here).
+      const body = JSON.stringify(answer);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
       return;
     }
     res.writeHead(200).end();
