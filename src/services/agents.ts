@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { effectivePolicy, eligibleApprovers, parsePolicy, validateParams } from '../domain/approval-policy.js';
 import { incidentLabel, isOpen, type Incident, type IncidentStatus } from '../domain/incident.js';
 import { agentStarter, runStarter } from '../domain/runbook-run.js';
@@ -7,7 +8,7 @@ import { AppError } from '../errors.js';
 import type { Approval } from '../ports/store.js';
 import type { RunbookRun, RunbookStepRecord } from '../ports/runbook-store.js';
 import type { Deps } from './deps.js';
-import { policyInWords, proposeAction, refuseIfClosed } from './approvals.js';
+import { policyInWords, proposeAction, refuseIfClosed, refuseIfStanding } from './approvals.js';
 import { addTimelineNote, postUpdate } from './lifecycle.js';
 import { runbookMatchInput } from './runbook-offers.js';
 import { ACTIVE_RUN, startRunbook } from './runbooks.js';
@@ -408,11 +409,9 @@ export async function proposeForAgent(deps: Deps, agent: AgentPrincipal, input: 
   requireScope(agent, 'propose');
   if (!visible(agent, input.incident)) throw new AppError('incident.not_found', 'No such incident.');
   const action = deps.config.actions.find((a) => a.id === input.action);
-  if (action) {
-    const checked = validateParams(action, input.params);
-    if (!checked.ok)
-      throw new AppError('action.invalid_params', `Invalid parameters for \`${action.id}\`: ${checked.problems.join('; ')}. Nothing was proposed.`);
-  }
+  const checked = action ? validateParams(action, input.params) : null;
+  if (action && checked && !checked.ok)
+    throw new AppError('action.invalid_params', `Invalid parameters for \`${action.id}\`: ${checked.problems.join('; ')}. Nothing was proposed.`);
   // Before the idempotency key is claimed, like the checks above: an agent's proposal always waits for a person.
   refuseIfClosed(input.incident, input.action);
   if (!input.incident.channelId)
@@ -421,6 +420,11 @@ export async function proposeForAgent(deps: Deps, agent: AgentPrincipal, input: 
       `${incidentLabel(input.incident)} has no Slack channel yet, so there is nowhere to ask for approval. Try again in a moment.`,
     );
   const key = input.idempotencyKey ? `agent-proposal:${agent.name}:${input.idempotencyKey.slice(0, 200)}` : null;
+  // With a key, the approval's id follows from it: a retry (even one racing the first request) is
+  // not refused as a second proposal of the same action by the check below, which finds the first.
+  const approvalId = key ? keyedId(key) : undefined;
+  // The same action with the same parameters already standing: refused, naming it (before the key is claimed).
+  if (action && checked?.ok) await refuseIfStanding(deps, input.incident, action.id, checked.value, approvalId);
   if (key && !(await deps.store.markProcessed(key, deps.clock.now()))) {
     // The first request may still be writing: give it a moment to record its approval id.
     for (let i = 0; i < 50; i++) {
@@ -432,6 +436,7 @@ export async function proposeForAgent(deps: Deps, agent: AgentPrincipal, input: 
     throw new AppError('input.invalid', 'A proposal with this idempotency key is still being recorded; retry in a moment.');
   }
   const approval = await proposeAction(deps, {
+    ...(approvalId ? { id: approvalId } : {}),
     incidentId: input.incident.id,
     actionId: input.action,
     rawParams: input.params,
@@ -441,6 +446,12 @@ export async function proposeForAgent(deps: Deps, agent: AgentPrincipal, input: 
   });
   if (key) await deps.store.setKv(key, approval.id);
   return { approval, duplicate: false };
+}
+
+/** A UUID-shaped id named by `key` (SHA-256, RFC 9562 version 8): the same key, the same id. */
+function keyedId(key: string): string {
+  const h = createHash('sha256').update(key).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((Number.parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 async function agentApproval(deps: Deps, agent: AgentPrincipal, approvalId: string): Promise<Approval> {

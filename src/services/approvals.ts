@@ -135,26 +135,29 @@ function findAction(deps: Deps, actionId: string): ActionDefinition | undefined 
 }
 
 /**
- * Claude proposes nothing that already stands in the incident: the same
- * action with the same parameters, as validated (so `"5"` and `5`, or a default left out, are the
- * same), while an earlier proposal of it (by anyone) is pending or was approved (running, ran,
- * outcome unknown). Claude reads the incident again at every brief, summary and runbook diagnosis
- * and may propose the same rollback again; two approval messages for one rollback invite a second
- * Approve that runs it twice. After a denial, an expiry or a failure it may be proposed again. A
- * person proposing twice means it, and an agent's proposal carries its own idempotency key: not
- * refused here.
+ * Claude and agents propose nothing that already stands in the incident: the same action with the
+ * same parameters, as validated (so `"5"` and `5`, or a default left out, are the same), while an
+ * earlier proposal of it (by anyone) is pending or was approved (running, ran, outcome unknown).
+ * Claude reads the incident again at every brief, summary and runbook diagnosis and may propose the
+ * same rollback again, and an agent looping over the same signals does the same with a fresh
+ * idempotency key each time; two approval messages for one rollback invite a second Approve that
+ * runs it twice. After a denial, an expiry or a failure it may be proposed again. A person
+ * proposing twice means it: not refused. The refusal names the standing approval, so an agent can
+ * follow that one instead (`wait_for_approval`). `exceptId`: the approval this very request makes
+ * (an agent's retry of its own proposal is not a second one).
  */
-async function refuseIfStanding(deps: Deps, incident: Incident, actionId: string, params: Record<string, unknown>): Promise<void> {
+export async function refuseIfStanding(deps: Deps, incident: Incident, actionId: string, params: Record<string, unknown>, exceptId?: string): Promise<void> {
   const key = sameAction(actionId, params);
   const standing = await deps.store.listApprovals({ incidentId: incident.id, status: ['pending', 'approved', 'executing', 'succeeded', 'unknown'] });
-  const same = standing.find((a) => sameAction(a.actionId, a.params) === key);
+  const same = standing.find((a) => a.id !== exceptId && sameAction(a.actionId, a.params) === key);
   if (same)
     throw new AppError(
       'action.already_proposed',
-      `\`${actionId}\` with these parameters was already proposed in ${incidentLabel(incident)} (${same.status}). Nothing was proposed.`,
+      `\`${actionId}\` with these parameters was already proposed in ${incidentLabel(incident)} (approval \`${same.id}\`, ${same.status}). Nothing was proposed.`,
       {
         actionId,
         approvalId: same.id,
+        status: same.status,
       },
     );
 }

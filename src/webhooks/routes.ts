@@ -283,6 +283,9 @@ export function webhookRoutes(deps: Deps, opts: WebhookRouteOptions = {}): Route
         return new Reply(422, 'invalid', { error: err.message });
       // The incident is resolved or cancelled: a retry would be refused too, so it is not a 5xx.
       if (err instanceof AppError && err.code === 'incident.bad_transition') return new Reply(409, 'invalid', { error: err.message });
+      // The same action with the same parameters already stands: that approval is the one to follow.
+      if (err instanceof AppError && err.code === 'action.already_proposed')
+        return new Reply(409, 'invalid', { error: err.message, approval_id: err.detail.approvalId, status: err.detail.status });
       throw err;
     }
   };

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { startBot, type Bot } from './harness.js';
 import { signAgent } from '../../src/webhooks/verify.js';
 import type { Incident } from '../../src/domain/incident.js';
-import { blocksText, declare, messagesWithMarker, postAgentProposal, waitForIncident } from './helpers.js';
+import { blocksText, declare, messagesWithMarker, openView, postAgentProposal, waitForIncident } from './helpers.js';
+import { Actions, FormBlocks, INPUT } from '../../src/slack/ids.js';
 import { postGenericAlert } from '../../bench/lib.js';
 
 const SECRET = 'agent-secret-for-tests-0123456789';
@@ -150,7 +151,7 @@ test('a proposal into a resolved incident is refused with the reason (409, not a
   await bot.driver.slash('resolve cache warmed', { user: 'U0ALICE01', channel: closed.channelId! });
   await bot.waitFor(async () => (await bot.fb.deps.store.getIncident(closed.id))?.status === 'resolved', 5000, 'resolved');
   for (const [action, params] of [
-    ['clear_cache', { cache: 'edge-config' }],
+    ['clear_cache', { cache: 'edge-late' }],
     ['read_logs', { service: 'edge' }],
   ] as const) {
     const r = await propose({ agent: 'sre-copilot', incident: { id: closed.id }, action, params, reason: 'late' }, { key: `late-${action}` });
@@ -160,8 +161,41 @@ test('a proposal into a resolved incident is refused with the reason (409, not a
   assert.equal((await bot.fb.deps.store.listApprovals({ incidentId: closed.id })).length, 0, 'nothing proposed');
   // The refusal did not use up the key: the same proposal to an open incident goes through.
   const open = await propose(
-    { agent: 'sre-copilot', incident: { id: incident.id }, action: 'clear_cache', params: { cache: 'edge-config' }, reason: 'r' },
+    { agent: 'sre-copilot', incident: { id: incident.id }, action: 'clear_cache', params: { cache: 'edge-late' }, reason: 'r' },
     { key: 'late-clear_cache' },
   );
   assert.equal(open.status, 202, JSON.stringify(open.body));
+});
+
+test('an agent proposing again what already stands (another key, the same action and parameters) gets 409 naming that approval; after a denial it may propose it again', async () => {
+  const body = { agent: 'loopy-agent', incident: { id: incident.id }, action: 'clear_cache', params: { cache: 'standing' }, reason: 'stale' };
+  const first = await propose(body, { key: 'standing-1' });
+  assert.equal(first.status, 202, JSON.stringify(first.body));
+  const before = (await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length;
+
+  // The same again, under a fresh key, and by another agent: refused, pointing at the standing one.
+  for (const [agent, key] of [
+    ['loopy-agent', 'standing-2'],
+    ['other-agent', 'standing-3'],
+  ] as const) {
+    const again = await propose({ ...body, agent }, { key });
+    assert.equal(again.status, 409, JSON.stringify(again.body));
+    assert.equal(again.body.approval_id, first.body.approval_id);
+    assert.equal(again.body.status, 'pending');
+    assert.match(String(again.body.error), /already proposed in INC-\d+ \(approval `[0-9a-f-]+`, pending\)\. Nothing was proposed\./);
+  }
+  // Other parameters are another proposal; the first key's retry is still its duplicate.
+  assert.equal((await propose({ ...body, params: { cache: 'other' } }, { key: 'standing-4' })).status, 202);
+  assert.equal((await propose(body, { key: 'standing-1' })).body.duplicate, true);
+  assert.equal((await bot.fb.deps.store.listApprovals({ incidentId: incident.id })).length, before + 1, 'one message per rollback to approve');
+
+  // Denied: the agent may propose it again, and a refused key is not used up.
+  const msg = messagesWithMarker(bot.emulator, incident.channelId!, `approval:${first.body.approval_id}`)[0]!;
+  await bot.driver.click({ channel: incident.channelId!, ts: msg.ts }, Actions.deny, { user: incident.commanderId! });
+  const view = await bot.waitFor(() => openView(bot.emulator, incident.commanderId!, 'deny_modal'), 3000, 'deny modal');
+  await bot.driver.submitView(view.id, { [FormBlocks.reason]: { [INPUT]: 'not yet' } }, { user: incident.commanderId! });
+  await bot.waitFor(async () => (await bot.fb.deps.store.getApproval(String(first.body.approval_id)))?.status === 'denied', 5000, 'denied');
+  const after = await propose(body, { key: 'standing-2' });
+  assert.equal(after.status, 202, JSON.stringify(after.body));
+  assert.notEqual(after.body.approval_id, first.body.approval_id);
 });

@@ -179,7 +179,14 @@ test('a hostile string through every title, summary, alert field and Claude answ
     { [FormBlocks.action]: { [INPUT]: 'clear_cache' }, [FormBlocks.params]: { [INPUT]: `cache=${HOSTILE}` }, [FormBlocks.reason]: { [INPUT]: HOSTILE } },
     { user: BOB },
   );
-  const agentBody = JSON.stringify({ agent: 'copilot', incident: { id: modal.id }, action: 'clear_cache', params: { cache: HOSTILE }, reason: HOSTILE });
+  // Another cache than the person's: the same action with the same parameters would be refused as already proposed.
+  const agentBody = JSON.stringify({
+    agent: 'copilot',
+    incident: { id: modal.id },
+    action: 'clear_cache',
+    params: { cache: `agent ${HOSTILE}` },
+    reason: HOSTILE,
+  });
   const ats = Math.floor(Date.now() / 1000);
   const agentRes = await fetch(`${bot.url}/webhooks/agents/proposals`, {
     method: 'POST',

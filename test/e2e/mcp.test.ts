@@ -168,7 +168,7 @@ describe('MCP server at /mcp', () => {
 
   test('the answer names who may approve; in an incident nobody had taken command of it says nobody can, instead of leaving the agent waiting for the expiry', async () => {
     const client = await connect(TOKENS.FB_AGENT_COPILOT_TOKEN);
-    const held = await proposeRollback(client, 'checkout', 'v41', 'errors began with v42');
+    const held = await proposeRollback(client, 'checkout', 'v38', 'errors began with v42');
     assert.equal(held.isError, false, held.text);
     assert.deepEqual(held.data.approvers, [ALICE]);
     assert.doesNotMatch(held.data.policy, /Nobody can approve/);
