@@ -7,6 +7,7 @@ import {
   type ApproverSnapshot,
   type CanApprove,
   effectivePolicy,
+  eligibleApprovers,
   expiryFor,
   isExpired,
   parsePolicy,
@@ -137,7 +138,8 @@ function findAction(deps: Deps, actionId: string): ActionDefinition | undefined 
 /**
  * Claude and agents propose nothing that already stands in the incident: the same action with the
  * same parameters, as validated (so `"5"` and `5`, or a default left out, are the same), while an
- * earlier proposal of it (by anyone) is pending or was approved (running, ran, outcome unknown).
+ * earlier proposal of it (by anyone) is pending and approvable, or was approved (running, ran,
+ * outcome unknown).
  * Claude reads the incident again at every brief, summary and runbook diagnosis and may propose the
  * same rollback again, and an agent looping over the same signals does the same with a fresh
  * idempotency key each time; two approval messages for one rollback invite a second Approve that
@@ -149,7 +151,7 @@ function findAction(deps: Deps, actionId: string): ActionDefinition | undefined 
 export async function refuseIfStanding(deps: Deps, incident: Incident, actionId: string, params: Record<string, unknown>, exceptId?: string): Promise<void> {
   const key = sameAction(actionId, params);
   const standing = await deps.store.listApprovals({ incidentId: incident.id, status: ['pending', 'approved', 'executing', 'succeeded', 'unknown'] });
-  const same = standing.find((a) => a.id !== exceptId && sameAction(a.actionId, a.params) === key);
+  const same = standing.find((a) => a.id !== exceptId && approvable(a) && sameAction(a.actionId, a.params) === key);
   if (same)
     throw new AppError(
       'action.already_proposed',
@@ -160,6 +162,18 @@ export async function refuseIfStanding(deps: Deps, incident: Incident, actionId:
         status: same.status,
       },
     );
+}
+
+/**
+ * Whether anyone could ever approve a pending proposal: its approvers were fixed when it was made,
+ * and a proposal nobody could approve (an incident whose commander was not eligible for command)
+ * can never run, so it stands in the way of no new proposal of the same action.
+ */
+function approvable(a: Approval): boolean {
+  if (a.status !== 'pending' || !a.requiresApproval || !a.approvers) return true;
+  const eligible = eligibleApprovers(a.approvers);
+  if (!parsePolicy(a.policy).allow_self_approval && a.proposerKind === 'user') eligible.delete(a.proposedBy);
+  return eligible.size > 0;
 }
 
 /** An action and its parameters as one comparable key (parameter order does not matter). */

@@ -115,6 +115,8 @@ describe('eligibility for command decides whether the commander role gives appro
     // gives approval power for proposals made from then on.
     await refusedRole(gate.bot, incident, DAVE, 'commander', CAROL, /its commander \(<@U0DAVE001>\) is not eligible for command/);
     await assigned(gate.bot, incident, CAROL, 'commander', CAROL);
+    // The same rollback again: the first proposal, which nobody can ever approve, is no standing
+    // proposal of it (an agent would otherwise be refused until the first expired).
     const next = await agentProposes(incident, 'k-dave-2');
     assert.deepEqual(next.answer.approvers, [CAROL]);
     assert.match(await approveAs(gate.bot, incident.channelId!, next.ts, CAROL), /Approved\. Running/);
