@@ -25,6 +25,11 @@ export interface Chat {
   createChannel(name: string, isPrivate: boolean): Promise<{ id: string; name: string }>;
   /** A channel of this name the bot can see, with who created it (user id) and whether it is private. */
   findChannelByName(name: string): Promise<{ id: string; name: string; creator: string | null; isPrivate: boolean } | null>;
+  /**
+   * Whether a channel is private (conversations.info `is_private`); null when Slack does not say
+   * (not found, not visible to the bot, a scope missing). A transient failure throws ChatError.
+   */
+  channelIsPrivate(channelId: string): Promise<boolean | null>;
   invite(channelId: string, userIds: string[]): Promise<void>;
   setTopic(channelId: string, topic: string): Promise<void>;
   post(channelId: string, text: string, blocks?: Block[], opts?: { threadTs?: string }): Promise<{ ts: string; channel: string }>;

@@ -7,7 +7,7 @@ import type { IncidentPatch } from '../ports/store.js';
 import { declareIncident } from './declare.js';
 import type { Deps } from './deps.js';
 import { defineJob } from './jobs.js';
-import { backendChangeNote, refreshIncidentViews } from './incident-views.js';
+import { backendChangeNote, publicChannelOfPrivateIncidentNote, refreshIncidentViews } from './incident-views.js';
 import { postmortemJob } from './summaries.js';
 import { observeResolved } from './insights.js';
 import { approvalsWithdrawOnCloseJob } from './approvals.js';
@@ -463,8 +463,10 @@ async function applyUpdate(deps: Deps, incidentId: string, ev: BackendEvent): Pr
     },
   });
   await deps.store.addTimeline({ incidentId, at, kind: 'status', text, author: null, sourceRef: `${ev.source}:${ev.eventId}` });
-  if (after.channelId)
-    await deps.chat.post(after.channelId, `:arrows_counterclockwise: ${text}`).catch((err) => deps.logger.warn({ err }, 'posting backend update failed'));
+  if (after.channelId) {
+    const channelText = await channelNote(deps, ev, before, after, after.channelId, text);
+    await deps.chat.post(after.channelId, channelText).catch((err) => deps.logger.warn({ err }, 'posting backend update failed'));
+  }
   if ((after.status === 'resolved' || after.status === 'cancelled') && before.status !== after.status)
     await deps.jobs.enqueue(
       approvalsWithdrawOnCloseJob,
@@ -476,6 +478,27 @@ async function applyUpdate(deps: Deps, incidentId: string, ev: BackendEvent): Pr
     await deps.jobs.enqueue(postmortemJob, { incidentId }, { key: incidentId });
   }
   await refreshIncidentViews(deps, incidentId);
+}
+
+/**
+ * The note for the incident's channel. A private incident's channel that is public (or may be:
+ * Slack did not say) gets the note without the new title, and, when the incident has just turned
+ * private, a warning to the commander: the bot cannot make a public channel private, a person must.
+ * The timeline keeps the whole note (it is shown only where the incident's details may be).
+ */
+async function channelNote(deps: Deps, ev: BackendEvent, before: Incident, after: Incident, channelId: string, text: string): Promise<string> {
+  const full = `:arrows_counterclockwise: ${text}`;
+  if (!after.private) return full;
+  const isPrivate = await deps.chat.channelIsPrivate(channelId).catch((err) => {
+    // The store is already written, so a retry would not come back here: unknown counts as public.
+    deps.logger.warn({ err, channelId }, 'could not learn whether the incident channel is private; treated as public');
+    return null;
+  });
+  if (isPrivate === true) return full;
+  const note = `:arrows_counterclockwise: ${backendChangeNote(SOURCE_NAME[ev.source], before, after, { withholdDetails: true })}`;
+  if (before.private) return note;
+  const commander = (await deps.store.getRoles(after.id)).commander ?? after.commanderId;
+  return `${note}\n${publicChannelOfPrivateIncidentNote(SOURCE_NAME[ev.source], commander)}`;
 }
 
 /** The fields this event changes, or null when the store already agrees. */

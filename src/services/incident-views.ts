@@ -23,6 +23,7 @@ export {
   backendChangeNote,
   changeNote,
   firedAgainNote,
+  publicChannelOfPrivateIncidentNote,
   resolvedAtSourceNote,
   splitOutNote,
   timelineText,

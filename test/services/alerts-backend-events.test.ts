@@ -301,6 +301,56 @@ describe('Rootly webhooks', () => {
     }
   });
 
+  test('made private in Rootly while its channel is public: the channel is told to go private (naming the commander), and not the new title', async () => {
+    const h = await buildHarness();
+    try {
+      await rootly(h, fixture('rootly-incident-created.json'));
+      await h.drain();
+      const [incident] = await h.store.listOpenIncidents();
+      const channelId = incident!.channelId!;
+      assert.equal(await h.chat.channelIsPrivate(channelId), false, 'a public channel, as Firebreak made it');
+      await h.store.setRole(incident!.id, 'commander', 'U0ALICE01');
+      let n = 0;
+      const change = async (data: Record<string, unknown>) => {
+        const ev = fixture('rootly-incident-mitigated.json');
+        h.clock.advance(120_000);
+        ev.event = { id: `evt-change-${++n}`, type: 'incident.updated', issued_at: h.clock.now().toISOString() };
+        Object.assign(ev.data, { private: true, status: 'started' }, data);
+        h.clock.advance(1_000);
+        const seen = h.chat.posts.length;
+        await rootly(h, ev);
+        await h.drain();
+        return h.chat.posts.slice(seen).filter((p) => p.channel === channelId);
+      };
+
+      const [turned, ...more] = await change({ title: 'Breach of the card vault' });
+      assert.equal(more.length, 0);
+      assert.doesNotMatch(turned!.text, /Breach of the card vault/);
+      assert.match(turned!.text, /made \*private\*/);
+      assert.match(turned!.text, /<@U0ALICE01>/, 'the commander is told');
+      assert.match(turned!.text, /this channel is \*public\*/);
+      assert.match(turned!.text, /Change to a private channel/);
+      const timeline = await h.store.listTimeline(incident!.id);
+      assert.ok(
+        timeline.some((t) => t.text.includes('Breach of the card vault')),
+        'the timeline keeps the whole change',
+      );
+
+      // Later changes, the channel still public: the title stays out, the warning is not repeated.
+      const [later] = await change({ title: 'Card vault keys leaked', status: 'mitigated' });
+      assert.match(later!.text, /status → \*mitigated\*/);
+      assert.doesNotMatch(later!.text, /card vault/i);
+      assert.doesNotMatch(later!.text, /Change to a private channel/);
+
+      // Once someone has made the channel private, the notes say everything again.
+      [...h.chat.channels.values()].find((c) => c.id === channelId)!.isPrivate = true;
+      const [inPrivate] = await change({ title: 'Card vault keys rotated', status: 'mitigated' });
+      assert.match(inPrivate!.text, /Card vault keys rotated/);
+    } finally {
+      await h.close();
+    }
+  });
+
   test('a stale event (issued before our last change) does not undo it', async () => {
     const h = await buildHarness();
     try {
@@ -470,6 +520,41 @@ describe('incident.io: a public incident made private there', () => {
         'nothing of it in the announcement channel',
       );
       assert.deepEqual(await agentSees(), [], 'agents no longer list it');
+    } finally {
+      await h.close();
+      await iio.close();
+    }
+  });
+});
+
+describe('incident.io: a public incident with a channel of ours made private there', () => {
+  test('private_incident.incident_updated_v2: the public channel gets the change without the new name, and the commander is told to make it private', async () => {
+    const { startFakeIncidentIo } = await import('../fakes/incidentio/fake.js');
+    const { createIncidentIoBackend } = await import('../../src/adapters/backend/incidentio/backend.js');
+    const iio = await startFakeIncidentIo();
+    const h = await buildHarness({ backend: createIncidentIoBackend({ apiKey: 'incidentio-test-key', baseUrl: iio.url, timeoutMs: 1000 }) });
+    try {
+      const { incident: record } = await iio.createInUi({ name: 'Checkout slow', visibility: 'public', severity: 'Critical' });
+      const created = 'public_incident.incident_created_v2';
+      const shown = await (await fetch(`${iio.url}/v2/incidents/${record.id}`, { headers: { authorization: 'Bearer incidentio-test-key' } })).json();
+      await incidentio(h, { event_type: created, [created]: (shown as { incident: unknown }).incident }, 'msg_public_created_ch');
+      await h.drain();
+      const adopted = (await h.store.findIncidentByBackendId('incidentio', record.id))!;
+      const channelId = adopted.channelId!;
+      assert.ok(channelId, 'a channel of ours (critical)');
+      await h.store.setRole(adopted.id, 'commander', 'U0ALICE01');
+      record.visibility = 'private';
+      await iio.changeInUi(record.id, { name: 'Card numbers of 300 customers in debug logs' });
+      const updated = 'private_incident.incident_updated_v2';
+      h.clock.advance(60_000);
+      const seen = h.chat.posts.length;
+      await incidentio(h, { event_type: updated, [updated]: { id: record.id } }, 'msg_private_updated_ch');
+      await h.drain();
+      assert.equal((await h.store.getIncident(adopted.id))!.private, true);
+      const inChannel = h.chat.posts.slice(seen).filter((p) => p.channel === channelId);
+      assert.equal(inChannel.length, 1);
+      assert.doesNotMatch(inChannel[0]!.text, /card numbers|debug logs/i);
+      assert.match(inChannel[0]!.text, /<@U0ALICE01>.*now \*private\* in incident\.io.*this channel is \*public\*/s);
     } finally {
       await h.close();
       await iio.close();

@@ -57,6 +57,9 @@ export class RecordingChat implements Chat {
   async findChannelByName() {
     return null;
   }
+  async channelIsPrivate() {
+    return null;
+  }
   async invite() {}
   async setTopic() {}
   async post(channel: string, text: string, blocks: Block[] = []) {

@@ -82,6 +82,10 @@ export class RecordingChat implements Chat {
   async findChannelByName(name: string) {
     return this.channels.get(name) ?? null;
   }
+  /** Privacy as Slack would answer it: channels created here as created (a test may flip `isPrivate`); others unknown. */
+  async channelIsPrivate(channelId: string): Promise<boolean | null> {
+    return [...this.channels.values()].find((c) => c.id === channelId)?.isPrivate ?? null;
+  }
   async invite(): Promise<void> {}
   async setTopic(): Promise<void> {}
   async post(channel: string, text: string, blocks?: Block[], opts?: { threadTs?: string }) {

@@ -115,6 +115,8 @@ const SAFE_TO_REPEAT = new Set([
 
 /** Slack answers that mean "not done, try later" without an HTTP error status. */
 const TRANSIENT_SLACK_ERRORS = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout']);
+/** ChatError codes of a call Slack did not answer (rate limit, transport, platform trouble): the caller may ask again. */
+const UNANSWERED = new Set(['ratelimited', 'request_failed', ...TRANSIENT_SLACK_ERRORS]);
 /** Connection errors raised before the request left this machine: nothing was sent. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
@@ -265,6 +267,17 @@ export class SlackChat implements Chat {
       if (!cursor) break;
     }
     return null;
+  }
+
+  async channelIsPrivate(channelId: string): Promise<boolean | null> {
+    try {
+      const r = await this.call<WebAPICallResult & { channel?: { is_private?: boolean } }>('conversations.info', { channel: channelId });
+      return typeof r.channel?.is_private === 'boolean' ? r.channel.is_private : null;
+    } catch (err) {
+      // Not knowing is an answer (channel_not_found, missing_scope, ...); a failure to ask is not.
+      if (err instanceof ChatError && !UNANSWERED.has(err.slackError)) return null;
+      throw err;
+    }
   }
 
   async invite(channelId: string, userIds: string[]) {

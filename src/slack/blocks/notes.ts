@@ -52,14 +52,32 @@ export function resolvedAtSourceNote(alert: { source: string; title: string }, r
   return `:white_check_mark: Resolved at the source (${escapeText(alert.source)}): ${escapeText(alert.title)}.${resolves ? '' : ' The incident stays open until someone resolves it.'}`;
 }
 
-/** A change made in the backend (Rootly, incident.io) and applied here: the fields that changed. */
-export function backendChangeNote(backend: string, before: BackendFields, after: BackendFields): string {
+/**
+ * A change made in the backend (Rootly, incident.io) and applied here: the fields that changed.
+ * `withholdDetails`: the note goes where a private incident's details must not (its channel while
+ * that is public), so a new title is said to have changed, not shown.
+ */
+export function backendChangeNote(backend: string, before: BackendFields, after: BackendFields, opts: { withholdDetails?: boolean } = {}): string {
   const changes: string[] = [];
   if (after.status !== before.status) changes.push(`status → *${after.status}*`);
   if (after.severity !== before.severity) changes.push(`severity → *${after.severity}*`);
-  if (after.title !== before.title) changes.push(`title → “${escapeText(after.title)}”`);
+  if (after.title !== before.title) changes.push(opts.withholdDetails ? 'title changed (not shown in this channel)' : `title → “${escapeText(after.title)}”`);
   if (after.private && !before.private) changes.push('made *private*');
   return `Updated in ${backend}: ${changes.join(', ')}`;
+}
+
+/**
+ * Posted in an incident's channel when the incident turns private in the backend while the channel
+ * is public: Slack does not let the bot make it private (only an Enterprise Grid admin API can), so
+ * a person must, and until then the bot keeps the new details out of it.
+ */
+export function publicChannelOfPrivateIncidentNote(backend: string, commanderId: string | null): string {
+  return (
+    `:warning: ${commanderId ? `${user(commanderId)} ` : ''}This incident is now *private* in ${escapeText(backend)}, but this channel is *public*: ` +
+    'anyone in the workspace can find and read it. Make the channel private (click its name → *Settings* → ' +
+    '*Change to a private channel*; workspace owners and admins can) and check who has joined. ' +
+    'Firebreak leaves the new details out of this channel.'
+  );
 }
 
 /** A storm's timeline entry when one of its alerts is split out into its own incident. */

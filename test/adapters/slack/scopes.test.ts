@@ -20,7 +20,7 @@ const BOT_METHODS: Record<string, string[]> = {
   'chat.update': ['chat:write'],
   'conversations.create': ['channels:manage', 'groups:write'],
   'conversations.history': ['channels:history', 'groups:history'],
-  'conversations.info': ['channels:read', 'groups:read'], // readiness: can the bot post in ANNOUNCE_CHANNEL?
+  'conversations.info': ['channels:read', 'groups:read'], // readiness: can the bot post in ANNOUNCE_CHANNEL? And: is a private incident's channel private?
   'conversations.invite': ['channels:manage', 'groups:write'],
   'conversations.list': ['channels:read', 'groups:read'],
   'conversations.replies': ['channels:history', 'groups:history'],

@@ -1,0 +1,33 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startSlackEmulator, type SlackEmulator } from '../../../src/emulator/slack/index.js';
+import { SlackChat } from '../../../src/adapters/slack/chat.js';
+import { ChatError } from '../../../src/errors.js';
+import { createLogger } from '../../../src/log.js';
+
+const TOKEN = 'xoxb-channel-privacy-test';
+
+/** SlackChat.channelIsPrivate against the Slack emulator: whether an incident channel anyone can read is still public. */
+describe('SlackChat.channelIsPrivate', () => {
+  let emu: SlackEmulator;
+  let chat: SlackChat;
+  before(async () => {
+    emu = await startSlackEmulator({ botToken: TOKEN, rateLimits: 'off' });
+    chat = new SlackChat({ token: TOKEN, apiUrl: emu.apiUrl, logger: createLogger({ level: 'silent' }), retries: 0 });
+  });
+  after(async () => emu.close());
+
+  test('a public channel: false; a private one: true; one Slack does not show: null', async () => {
+    const pub = await chat.createChannel('inc-privacy-public', false);
+    const priv = await chat.createChannel('inc-privacy-private', true);
+    assert.equal(await chat.channelIsPrivate(pub.id), false);
+    assert.equal(await chat.channelIsPrivate(priv.id), true);
+    assert.equal(await chat.channelIsPrivate('C0NOSUCH01'), null);
+  });
+
+  test('Slack failing to answer throws (the caller decides), it is not read as "public"', async () => {
+    const pub = await chat.createChannel('inc-privacy-flaky', false);
+    emu.inject('conversations.info', { error: 'internal_error' });
+    await assert.rejects(chat.channelIsPrivate(pub.id), (err) => err instanceof ChatError && err.slackError === 'internal_error');
+  });
+});
