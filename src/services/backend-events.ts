@@ -7,7 +7,7 @@ import type { IncidentPatch } from '../ports/store.js';
 import { declareIncident } from './declare.js';
 import type { Deps } from './deps.js';
 import { defineJob } from './jobs.js';
-import { backendChangeNote, publicChannelOfPrivateIncidentNote, refreshIncidentViews } from './incident-views.js';
+import { backendChangeNote, exposedChannel, publicChannelOfPrivateIncidentNote, refreshIncidentViews } from './incident-views.js';
 import { postmortemJob } from './summaries.js';
 import { observeResolved } from './insights.js';
 import { approvalsWithdrawOnCloseJob } from './approvals.js';
@@ -484,17 +484,12 @@ async function applyUpdate(deps: Deps, incidentId: string, ev: BackendEvent): Pr
  * The note for the incident's channel. A private incident's channel that is public (or may be:
  * Slack did not say) gets the note without the new title, and, when the incident has just turned
  * private, a warning to the commander: the bot cannot make a public channel private, a person must.
- * The timeline keeps the whole note (it is shown only where the incident's details may be).
+ * The timeline entry and the audit keep the whole note: they are not posted in the channel.
  */
 async function channelNote(deps: Deps, ev: BackendEvent, before: Incident, after: Incident, channelId: string, text: string): Promise<string> {
   const full = `:arrows_counterclockwise: ${text}`;
-  if (!after.private) return full;
-  const isPrivate = await deps.chat.channelIsPrivate(channelId).catch((err) => {
-    // The store is already written, so a retry would not come back here: unknown counts as public.
-    deps.logger.warn({ err, channelId }, 'could not learn whether the incident channel is private; treated as public');
-    return null;
-  });
-  if (isPrivate === true) return full;
+  // Not asked again on a retry (the store is already written): a failure to ask counts as public.
+  if (!(await exposedChannel(deps, { ...after, channelId }))) return full;
   const note = `:arrows_counterclockwise: ${backendChangeNote(SOURCE_NAME[ev.source], before, after, { withholdDetails: true })}`;
   if (before.private) return note;
   const commander = (await deps.store.getRoles(after.id)).commander ?? after.commanderId;

@@ -78,14 +78,39 @@ async function setTopicIfChanged(deps: Deps, incidentId: string, channelId: stri
   await deps.store.setKv(key, topic);
 }
 
-/** The channel topic, set once per text. */
-export async function setIncidentTopic(deps: Deps, incident: Incident, channelId: string, roles: RoleAssignments): Promise<void> {
-  await setTopicIfChanged(deps, incident.id, channelId, topicFor(incident, roles));
+/** The channel topic, set once per text. `withholdDetails`: see `incidentCard`. */
+export async function setIncidentTopic(
+  deps: Deps,
+  incident: Incident,
+  channelId: string,
+  roles: RoleAssignments,
+  opts: { withholdDetails?: boolean } = {},
+): Promise<void> {
+  await setTopicIfChanged(deps, incident.id, channelId, topicFor(incident, roles, opts));
 }
 
 /** The card, with a Run button for each configured runbook that applies (docs/runbooks.md). It does not show the channel. */
-export async function cardFor(deps: Deps, incident: Incident, roles: RoleAssignments): Promise<{ text: string; blocks: Block[] }> {
-  return incidentCard(incident, roles, { runbooks: await runbookOffers(deps, incident) });
+export async function cardFor(
+  deps: Deps,
+  incident: Incident,
+  roles: RoleAssignments,
+  opts: { withholdDetails?: boolean } = {},
+): Promise<{ text: string; blocks: Block[] }> {
+  return incidentCard(incident, roles, { runbooks: await runbookOffers(deps, incident), ...opts });
+}
+
+/**
+ * Whether a private incident's channel is public, or may be (Slack did not say, or could not be
+ * asked): then its details stay out of it. An incident made private in the backend keeps the public
+ * channel Firebreak made for it until a person makes the channel private; the bot cannot.
+ */
+export async function exposedChannel(deps: Deps, incident: Incident & { channelId: string }): Promise<boolean> {
+  if (!incident.private) return false;
+  const isPrivate = await deps.chat.channelIsPrivate(incident.channelId).catch((err) => {
+    deps.logger.warn({ err, channelId: incident.channelId }, 'could not learn whether the incident channel is private; treated as public');
+    return null;
+  });
+  return isPrivate !== true;
 }
 
 /**
@@ -175,12 +200,13 @@ export async function refreshIncidentViews(
   const roles = await deps.store.getRoles(incidentId);
   const jobs: Promise<unknown>[] = [];
   if (incident.channelId && incident.cardTs) {
+    const withholdDetails = (want.card || want.topic) && (await exposedChannel(deps, { ...incident, channelId: incident.channelId }));
     if (want.card) {
-      const card = await cardFor(deps, incident, roles);
+      const card = await cardFor(deps, incident, roles, { withholdDetails });
       jobs.push(deps.chat.update(incident.channelId, incident.cardTs, card.text, card.blocks));
       onCardSent?.();
     }
-    if (want.topic) jobs.push(setIncidentTopic(deps, incident, incident.channelId, roles));
+    if (want.topic) jobs.push(setIncidentTopic(deps, incident, incident.channelId, roles, { withholdDetails }));
   }
   const channel = announceChannel(deps);
   if (want.announcement && channel && incident.announceTs) {

@@ -301,7 +301,7 @@ describe('Rootly webhooks', () => {
     }
   });
 
-  test('made private in Rootly while its channel is public: the channel is told to go private (naming the commander), and not the new title', async () => {
+  test('made private in Rootly while its channel is public: the channel is told to go private (naming the commander), and not the new title (nor its card or topic)', async () => {
     const h = await buildHarness();
     try {
       await rootly(h, fixture('rootly-incident-created.json'));
@@ -323,7 +323,18 @@ describe('Rootly webhooks', () => {
         return h.chat.posts.slice(seen).filter((p) => p.channel === channelId);
       };
 
+      const shownInChannel = (since: { updates: number; topics: number }) =>
+        JSON.stringify([
+          h.chat.updates.slice(since.updates).filter((u) => u.channel === channelId),
+          h.chat.topics.slice(since.topics).filter((t) => t.channel === channelId),
+        ]);
+      const mark = () => ({ updates: h.chat.updates.length, topics: h.chat.topics.length });
+
+      const beforeTurn = mark();
       const [turned, ...more] = await change({ title: 'Breach of the card vault' });
+      const refreshed = shownInChannel(beforeTurn);
+      assert.match(refreshed, /private incident/, 'the card and topic were refreshed');
+      assert.doesNotMatch(refreshed, /Breach of the card vault/, 'nor in the card or the topic');
       assert.equal(more.length, 0);
       assert.doesNotMatch(turned!.text, /Breach of the card vault/);
       assert.match(turned!.text, /made \*private\*/);
@@ -337,15 +348,19 @@ describe('Rootly webhooks', () => {
       );
 
       // Later changes, the channel still public: the title stays out, the warning is not repeated.
+      const beforeLater = mark();
       const [later] = await change({ title: 'Card vault keys leaked', status: 'mitigated' });
       assert.match(later!.text, /status → \*mitigated\*/);
       assert.doesNotMatch(later!.text, /card vault/i);
+      assert.doesNotMatch(shownInChannel(beforeLater), /card vault/i);
       assert.doesNotMatch(later!.text, /Change to a private channel/);
 
       // Once someone has made the channel private, the notes say everything again.
       [...h.chat.channels.values()].find((c) => c.id === channelId)!.isPrivate = true;
+      const beforePrivate = mark();
       const [inPrivate] = await change({ title: 'Card vault keys rotated', status: 'mitigated' });
       assert.match(inPrivate!.text, /Card vault keys rotated/);
+      assert.match(shownInChannel(beforePrivate), /Card vault keys rotated/, 'the card shows it again');
     } finally {
       await h.close();
     }
@@ -548,6 +563,7 @@ describe('incident.io: a public incident with a channel of ours made private the
       const updated = 'private_incident.incident_updated_v2';
       h.clock.advance(60_000);
       const seen = h.chat.posts.length;
+      const seenUpdates = h.chat.updates.length;
       await incidentio(h, { event_type: updated, [updated]: { id: record.id } }, 'msg_private_updated_ch');
       await h.drain();
       assert.equal((await h.store.getIncident(adopted.id))!.private, true);
@@ -555,6 +571,9 @@ describe('incident.io: a public incident with a channel of ours made private the
       assert.equal(inChannel.length, 1);
       assert.doesNotMatch(inChannel[0]!.text, /card numbers|debug logs/i);
       assert.match(inChannel[0]!.text, /<@U0ALICE01>.*now \*private\* in incident\.io.*this channel is \*public\*/s);
+      const card = JSON.stringify(h.chat.updates.slice(seenUpdates).filter((u) => u.channel === channelId));
+      assert.match(card, /private incident/, 'the card was refreshed');
+      assert.doesNotMatch(card, /card numbers|debug logs/i);
     } finally {
       await h.close();
       await iio.close();

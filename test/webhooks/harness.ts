@@ -87,7 +87,10 @@ export class RecordingChat implements Chat {
     return [...this.channels.values()].find((c) => c.id === channelId)?.isPrivate ?? null;
   }
   async invite(): Promise<void> {}
-  async setTopic(): Promise<void> {}
+  topics: { channel: string; topic: string }[] = [];
+  async setTopic(channel: string, topic: string): Promise<void> {
+    this.topics.push({ channel, topic });
+  }
   async post(channel: string, text: string, blocks?: Block[], opts?: { threadTs?: string }) {
     const ts = this.nextTs();
     this.posts.push({ channel, ts, text, blocks, threadTs: opts?.threadTs ?? null });

@@ -17,22 +17,31 @@ export function statusLine(i: Incident): string {
   return `${STATUS_EMOJI[i.status]} ${i.status}`;
 }
 
-export function topicFor(i: Incident, roles: Record<string, string>): string {
+/** `withholdDetails`: a private incident's channel that is public; the title is not shown. */
+export function topicFor(i: Incident, roles: Record<string, string>, opts: { withholdDetails?: boolean } = {}): string {
   const commander = roles.commander ?? i.commanderId;
-  return clip(`${i.severity.toUpperCase()} | ${i.status} | IC: ${commander ? user(commander) : 'unassigned'} | ${escapeText(i.title)}`, 250);
+  const title = opts.withholdDetails ? PRIVATE_TITLE : escapeText(i.title);
+  return clip(`${i.severity.toUpperCase()} | ${i.status} | IC: ${commander ? user(commander) : 'unassigned'} | ${title}`, 250);
 }
 
-/** The pinned incident card: the state of the incident at a glance, with the lifecycle buttons. */
+/** What stands for a private incident's title where it must not show (its channel while that is public). */
+const PRIVATE_TITLE = '(private incident)';
+
+/**
+ * The pinned incident card: the state of the incident at a glance, with the lifecycle buttons.
+ * `withholdDetails`: a private incident's channel that is public; no title, no description.
+ */
 export function incidentCard(
   i: Incident,
   roles: Record<string, string>,
-  opts: { backendUrl?: string | null; runbooks?: { id: string; title: string }[] } = {},
+  opts: { backendUrl?: string | null; runbooks?: { id: string; title: string }[]; withholdDetails?: boolean } = {},
 ): { text: string; blocks: Block[] } {
+  const title = opts.withholdDetails ? PRIVATE_TITLE : i.title;
   const roleLines = Object.entries(roles)
     .filter(([r]) => r !== 'commander')
     .map(([r, u]) => `${r}: ${user(u)}`);
   const blocks: Block[] = [
-    header(`${incidentLabel(i)} ${i.title}`, Markers.card(i.id)),
+    header(`${incidentLabel(i)} ${title}`, Markers.card(i.id)),
     fields([
       ['Severity', `${SEVERITY_EMOJI[i.severity]} ${i.severity}`],
       ['Status', statusLine(i)],
@@ -40,7 +49,8 @@ export function incidentCard(
       ['Services', i.services.length ? escapeText(i.services.join(', ')) : '_none given_'],
     ]),
   ];
-  if (i.description) blocks.push(section(clip(escapeText(i.description), 2900)));
+  if (opts.withholdDetails) blocks.push(context(':lock: A private incident: its title and description are not shown while this channel is public.'));
+  else if (i.description) blocks.push(section(clip(escapeText(i.description), 2900)));
   const ctx = [`Declared ${time(i.createdAt)} by ${user(i.declaredBy)}`, originText(i)];
   if (roleLines.length) ctx.push(roleLines.join(' · '));
   if (i.alertCount > 0) ctx.push(`:rotating_light: ${i.alertCount} alert${i.alertCount === 1 ? '' : 's'}`);
@@ -74,7 +84,7 @@ export function incidentCard(
   } else {
     blocks.push(context(i.resolvedAt ? `${statusLine(i)} ${time(i.resolvedAt)}` : statusLine(i)));
   }
-  return { text: `${incidentLabel(i)} ${escapeText(i.title)} — ${i.severity}, ${i.status}`, blocks };
+  return { text: `${incidentLabel(i)} ${escapeText(title)} — ${i.severity}, ${i.status}`, blocks };
 }
 
 /**
