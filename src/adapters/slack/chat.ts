@@ -167,6 +167,7 @@ export class SlackChat implements Chat {
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly users: TtlCache<UserInfo | null>;
+  private readonly channelPrivacy: TtlCache<boolean | null>;
 
   constructor(opts: SlackChatOptions & { client?: SlackApiClient }) {
     this.logger = opts.logger.child({ component: 'slack-chat' });
@@ -178,6 +179,7 @@ export class SlackChat implements Chat {
     this.client = opts.client ?? createSlackApiClient({ token: opts.token, apiUrl: opts.apiUrl });
     this.limiter = opts.limiter ?? createTokenBucketLimiter({ buckets: slackBucketLimit, sleep: this.sleep });
     this.users = new TtlCache({ maxEntries: USER_CACHE.maxEntries, now: this.now });
+    this.channelPrivacy = new TtlCache({ maxEntries: 1000, now: this.now });
   }
 
   /**
@@ -269,15 +271,26 @@ export class SlackChat implements Chat {
     return null;
   }
 
+  /**
+   * Through a per-process cache: every card refresh of a private incident asks, and conversations.info
+   * is tier 3. A private channel is remembered for 10 minutes; a public one (or Slack not saying)
+   * for 30 s, so a channel a person has just made private shows its details again soon after.
+   */
   async channelIsPrivate(channelId: string): Promise<boolean | null> {
-    try {
-      const r = await this.call<WebAPICallResult & { channel?: { is_private?: boolean } }>('conversations.info', { channel: channelId });
-      return typeof r.channel?.is_private === 'boolean' ? r.channel.is_private : null;
-    } catch (err) {
-      // Not knowing is an answer (channel_not_found, missing_scope, ...); a failure to ask is not.
-      if (err instanceof ChatError && !UNANSWERED.has(err.slackError)) return null;
-      throw err;
-    }
+    return this.channelPrivacy.load(
+      channelId,
+      async () => {
+        try {
+          const r = await this.call<WebAPICallResult & { channel?: { is_private?: boolean } }>('conversations.info', { channel: channelId });
+          return typeof r.channel?.is_private === 'boolean' ? r.channel.is_private : null;
+        } catch (err) {
+          // Not knowing is an answer (channel_not_found, missing_scope, ...); a failure to ask is not.
+          if (err instanceof ChatError && !UNANSWERED.has(err.slackError)) return null;
+          throw err;
+        }
+      },
+      (p) => (p === true ? 10 * 60_000 : 30_000),
+    );
   }
 
   async invite(channelId: string, userIds: string[]) {

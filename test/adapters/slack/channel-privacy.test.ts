@@ -25,6 +25,24 @@ describe('SlackChat.channelIsPrivate', () => {
     assert.equal(await chat.channelIsPrivate('C0NOSUCH01'), null);
   });
 
+  test('remembered: a private channel for 10 minutes, a public one for 30 s (it may be made private any moment)', async () => {
+    let now = Date.now();
+    const cached = new SlackChat({ token: TOKEN, apiUrl: emu.apiUrl, logger: createLogger({ level: 'silent' }), retries: 0, now: () => now });
+    const priv = await cached.createChannel('inc-privacy-cached-private', true);
+    const pub = await cached.createChannel('inc-privacy-cached-public', false);
+    const asked = () => emu.calls('conversations.info').length;
+    const before = asked();
+    for (let i = 0; i < 3; i++) {
+      assert.equal(await cached.channelIsPrivate(priv.id), true);
+      assert.equal(await cached.channelIsPrivate(pub.id), false);
+    }
+    assert.equal(asked() - before, 2, 'one question per channel');
+    now += 31_000;
+    assert.equal(await cached.channelIsPrivate(priv.id), true);
+    assert.equal(await cached.channelIsPrivate(pub.id), false);
+    assert.equal(asked() - before, 3, 'the public one asked again after 30 s, the private one not');
+  });
+
   test('Slack failing to answer throws (the caller decides), it is not read as "public"', async () => {
     const pub = await chat.createChannel('inc-privacy-flaky', false);
     emu.inject('conversations.info', { error: 'internal_error' });
