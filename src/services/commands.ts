@@ -6,6 +6,7 @@ import { declareOrOffer, slackDeclareInput, type DeclareOutcome } from './declar
 import type { Deps } from './deps.js';
 import { assignRole, changeSeverity, changeStatus, incidentInChannel, postUpdate } from './lifecycle.js';
 import { postPostmortem, postSummary } from './summaries.js';
+import { exposedChannel } from './incident-views.js';
 import { auditLog, proposeAction } from './approvals.js';
 import { runbookCommand } from './runbooks.js';
 import { postStats } from './insights.js';
@@ -79,15 +80,18 @@ export async function runIncidentCommand(deps: Deps, c: Command, ctx: CommandCon
     }
     case 'summary': {
       const i = await incidentInChannel(deps, ctx.channelId);
-      await postSummary(deps, i.id, ctx.userId);
-      return null;
+      // In a private incident's public channel the summary is for the one who asked only.
+      const privately = await postSummary(deps, i.id, ctx.userId);
+      return privately ? { text: privately } : null;
     }
     case 'postmortem': {
       const i = await incidentInChannel(deps, ctx.channelId);
       const outcome = await postPostmortem(deps, i.id, ctx.userId);
+      const withheld = !!i.channelId && (await exposedChannel(deps, { ...i, channelId: i.channelId }));
       return {
-        text:
-          outcome === 'saved'
+        text: withheld
+          ? `Post-mortem draft written, not posted here: this incident is private and this channel is public.${outcome === 'saved' ? ' It is saved to the backend.' : ''}`
+          : outcome === 'saved'
             ? 'Post-mortem draft posted and saved to the backend.'
             : isOpen(i.status)
               ? 'Post-mortem draft posted. It is saved to the backend when the incident is resolved.'

@@ -31,7 +31,16 @@ export {
   type IncidentChange,
 } from '../slack/blocks/notes.js';
 export type { StormMember } from '../slack/blocks/storm.js';
-export { briefMessage, mentionedUserIds, postmortemForBackend, postmortemGaveUpMessage, postmortemMessage, summaryMessage } from '../slack/blocks/summary.js';
+export {
+  briefMessage,
+  mentionedUserIds,
+  postmortemForBackend,
+  postmortemGaveUpMessage,
+  postmortemMessage,
+  postmortemWithheldMessage,
+  summaryMessage,
+  summaryPrivately,
+} from '../slack/blocks/summary.js';
 
 /**
  * What Slack shows of an incident, in one place: the card pinned in its channel, the channel topic,

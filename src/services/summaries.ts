@@ -2,7 +2,17 @@ import { backendLabel, type Incident } from '../domain/incident.js';
 import type { ChatMessage } from '../ports/chat.js';
 import type { SummaryContext, TranscriptLine } from '../ports/summarizer.js';
 import type { Deps } from './deps.js';
-import { briefMessage, mentionedUserIds, postmortemForBackend, postmortemGaveUpMessage, postmortemMessage, summaryMessage } from './incident-views.js';
+import {
+  briefMessage,
+  exposedChannel,
+  mentionedUserIds,
+  postmortemForBackend,
+  postmortemGaveUpMessage,
+  postmortemMessage,
+  postmortemWithheldMessage,
+  summaryMessage,
+  summaryPrivately,
+} from './incident-views.js';
 import { offerSuggestedFollowups } from './followups.js';
 import { requireIncident } from './lifecycle.js';
 import { claudeProposeJob } from './claude-proposals.js';
@@ -116,6 +126,8 @@ async function postBriefOnce(deps: Deps, incident: Incident, draft: BriefDraft, 
   const flowId = briefFlowId(incident.id);
   const channelId = incident.channelId;
   if (!channelId) return;
+  // Not asked for by anyone: a private incident's public channel goes without it (see `exposedChannel`).
+  if (await exposedChannel(deps, { ...incident, channelId })) return;
   // A retry of the poster finds its own claim and carries on; the other one stops here.
   if ((await deps.store.putStep<BriefPoster>(flowId, 'poster', by)) !== by) return;
   if (!draft.fallback) await deps.jobs.enqueue(claudeProposeJob, { incidentId: incident.id }, { key: `${incident.id}:brief` });
@@ -125,13 +137,27 @@ async function postBriefOnce(deps: Deps, incident: Incident, draft: BriefDraft, 
 
 /**
  * A catch-up summary streamed into one message. Incremental: only messages after the last summary
- * are read and sent, together with that summary.
+ * are read and sent, together with that summary. In a private incident's public channel
+ * (`exposedChannel`) nothing is posted: the summary is returned, to be shown to `requestedBy` only,
+ * and the next one in the channel starts again from the last one posted there.
  */
-export async function postSummary(deps: Deps, incidentId: string, requestedBy: string): Promise<void> {
+export async function postSummary(deps: Deps, incidentId: string, requestedBy: string): Promise<string | null> {
   const incident = await requireIncident(deps, incidentId);
-  if (!incident.channelId) return;
+  if (!incident.channelId) return null;
   const channel = incident.channelId;
   const state = (await deps.store.getKv<SummaryState>(summaryKey(incidentId))) ?? null;
+  if (await exposedChannel(deps, { ...incident, channelId: channel })) {
+    const ctx = await buildSummaryContext(deps, incidentId);
+    const result = await deps.summarizer.summarize(ctx, () => undefined);
+    await deps.store.audit({
+      at: deps.clock.now(),
+      incidentId,
+      actor: requestedBy,
+      action: 'incident.summarized',
+      detail: { fallback: result.fallback, usage: result.usage ?? null, withheld: true },
+    });
+    return summaryPrivately(incident, result);
+  }
   const ctx = await buildSummaryContext(deps, incidentId, { since: state?.throughTs ?? null });
   ctx.previousSummary = state?.text || null;
   ctx.summarizedThroughTs = state?.throughTs ?? null;
@@ -168,6 +194,7 @@ export async function postSummary(deps: Deps, incidentId: string, requestedBy: s
     action: 'incident.summarized',
     detail: { fallback: result.fallback, usage: result.usage ?? null },
   });
+  return null;
 }
 
 /**
@@ -213,6 +240,8 @@ interface StoredDraft {
  * calls Claude again; `/incident postmortem` asks for a fresh one. A backend without a post-mortem
  * document yet (Rootly makes one from a retrospective process, or never) is re-checked
  * POSTMORTEM_WAIT.checks times; then the channel is told where the draft is and the job stops.
+ * A private incident's public channel (`exposedChannel`) gets a notice in place of the draft, and
+ * no suggested follow-ups; the draft is kept and saved all the same.
  */
 export async function postPostmortem(
   deps: Deps,
@@ -234,12 +263,14 @@ export async function postPostmortem(
     await deps.store.setKv(key, draft);
   }
   const incident = await requireIncident(deps, incidentId);
+  const backend = backendLabel(deps.backend.name);
+  const withheld = !!incident.channelId && (await exposedChannel(deps, { ...incident, channelId: incident.channelId }));
   if (incident.channelId) {
     const flow = `postmortem:${incidentId}:${incident.status}:${draft.at}`;
-    const msg = postmortemMessage(incident, draft);
+    const msg = withheld ? postmortemWithheldMessage(incident, backend) : postmortemMessage(incident, draft);
     await postOnce(deps, flow, 'post', incident.channelId, msg.marker, () => msg);
     // Claude's proposed follow-ups are offered with an Add button each; none is created silently.
-    if (!draft.fallback) await offerSuggestedFollowups(deps, incidentId, draft.markdown, draft.at);
+    if (!draft.fallback && !withheld) await offerSuggestedFollowups(deps, incidentId, draft.markdown, draft.at);
   }
   let outcome: 'saved' | 'not_ready' | 'unsupported' | 'posted' = 'posted';
   if (incident.status === 'resolved' && incident.backendId) {
@@ -253,7 +284,7 @@ export async function postPostmortem(
         );
       } else if (incident.channelId) {
         const mins = Math.round((POSTMORTEM_WAIT.checks * POSTMORTEM_WAIT.intervalMs) / 60_000);
-        const msg = postmortemGaveUpMessage(incident, backendLabel(deps.backend.name), mins);
+        const msg = postmortemGaveUpMessage(incident, backend, mins, { withheld });
         await postOnce(deps, `postmortem:${incidentId}:${draft.at}`, 'gave-up', incident.channelId, msg.marker, () => msg);
       }
     }
@@ -263,7 +294,7 @@ export async function postPostmortem(
     incidentId,
     actor: requestedBy ?? 'system',
     action: 'incident.postmortem_drafted',
-    detail: { outcome, fallback: draft.fallback, check },
+    detail: { outcome, fallback: draft.fallback, check, ...(withheld ? { withheld } : {}) },
   });
   return outcome;
 }

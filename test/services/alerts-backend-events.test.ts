@@ -6,6 +6,9 @@ import type { IncidentBackend } from '../../src/ports/backend.js';
 import type { Store } from '../../src/ports/store.js';
 import { declareIncident } from '../../src/services/declare.js';
 import { changeStatus, syncToBackend } from '../../src/services/lifecycle.js';
+import { runIncidentCommand } from '../../src/services/commands.js';
+import { postmortemJob } from '../../src/services/summaries.js';
+import type { SummaryContext } from '../../src/ports/summarizer.js';
 import { signRootly, signSvix } from '../../src/webhooks/verify.js';
 import { openTestSqliteStore } from '../store/pg-helper.js';
 import { buildHarness, call, route, SECRETS, type Harness } from '../webhooks/harness.js';
@@ -361,6 +364,94 @@ describe('Rootly webhooks', () => {
       const [inPrivate] = await change({ title: 'Card vault keys rotated', status: 'mitigated' });
       assert.match(inPrivate!.text, /Card vault keys rotated/);
       assert.match(shownInChannel(beforePrivate), /Card vault keys rotated/, 'the card shows it again');
+    } finally {
+      await h.close();
+    }
+  });
+
+  /** A Rootly incident with a public channel of ours, made private there (renamed, described) and left in that channel. */
+  async function madePrivateInPublicChannel(h: Harness) {
+    await rootly(h, fixture('rootly-incident-created.json'));
+    await h.drain();
+    const [incident] = await h.store.listOpenIncidents();
+    const channelId = incident!.channelId!;
+    const ev = fixture('rootly-incident-mitigated.json');
+    h.clock.advance(120_000);
+    ev.event = { id: 'evt-made-private-vault', type: 'incident.updated', issued_at: h.clock.now().toISOString() };
+    Object.assign(ev.data, { private: true, status: 'started', title: 'Breach of the card vault', summary: 'Vault keys copied out' });
+    h.clock.advance(1_000);
+    await rootly(h, ev);
+    await h.drain();
+    assert.equal((await h.store.getIncident(incident!.id))!.private, true);
+    assert.equal(await h.chat.channelIsPrivate(channelId), false);
+    // Claude's writing, as it would be: about the incident, its title and timeline included.
+    const about = (ctx: SummaryContext) => `# ${ctx.incident.title}\n${ctx.incident.description ?? ''}\n${ctx.timeline.map((t) => t.text).join('\n')}`;
+    h.deps.summarizer = {
+      ...h.deps.summarizer,
+      summarize: async (ctx) => ({ text: `Catch-up: ${about(ctx)}`, fallback: false }),
+      postmortem: async (ctx) => ({ text: about(ctx), fallback: false }),
+    };
+    const inChannel = (since: { posts: number; updates: number }) =>
+      JSON.stringify([
+        h.chat.posts.slice(since.posts).filter((p) => p.channel === channelId),
+        h.chat.updates.slice(since.updates).filter((u) => u.channel === channelId),
+      ]);
+    const mark = () => ({ posts: h.chat.posts.length, updates: h.chat.updates.length });
+    return { incident: (await h.store.getIncident(incident!.id))!, channelId, inChannel, mark };
+  }
+
+  test('resolved in Rootly while private in a public channel: the post-mortem draft is saved, and the channel gets only a notice without its title or timeline', async () => {
+    const h = await buildHarness();
+    try {
+      h.runner.register(postmortemJob, h.deps);
+      const { incident, channelId, inChannel, mark } = await madePrivateInPublicChannel(h);
+      const before = mark();
+      const ev = fixture('rootly-incident-mitigated.json');
+      h.clock.advance(120_000);
+      ev.event = { id: 'evt-vault-resolved', type: 'incident.updated', issued_at: h.clock.now().toISOString() };
+      Object.assign(ev.data, { private: true, status: 'resolved', title: 'Breach of the card vault', summary: 'Vault keys copied out' });
+      h.clock.advance(1_000);
+      await rootly(h, ev);
+      await h.drain();
+      await h.runner.idle();
+
+      const draft = await h.store.getKv<{ markdown: string }>(`postmortem-draft:${incident.id}`);
+      assert.match(draft!.markdown, /Breach of the card vault/, 'the draft was written');
+      const saved = await h.store.getKv<{ markdown: string }>(`postmortem:${incident.id}`);
+      assert.match(saved!.markdown, /Breach of the card vault/, 'and saved to the backend, as before');
+      const shown = inChannel(before);
+      assert.match(shown, /post-mortem draft for INC-\d+ is ready, and not shown here/);
+      assert.match(shown, /this incident is private and this channel is public/);
+      assert.doesNotMatch(shown, /card vault|Vault keys|Card payments declined/i, 'no title, description or timeline in the channel');
+
+      // Once someone has made the channel private, `/incident postmortem` posts the draft there.
+      [...h.chat.channels.values()].find((c) => c.id === channelId)!.isPrivate = true;
+      h.clock.advance(60_000);
+      const afterPrivate = mark();
+      await runIncidentCommand(h.deps, { kind: 'postmortem' }, { userId: 'U0ALICE01', channelId, triggerId: 'trig-pm' });
+      assert.match(inChannel(afterPrivate), /Breach of the card vault/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("/incident summary in a private incident's public channel: answered to the one who asked only, saying why, and nothing posted in the channel", async () => {
+    const h = await buildHarness();
+    try {
+      const { channelId, inChannel, mark } = await madePrivateInPublicChannel(h);
+      const before = mark();
+      const answer = await runIncidentCommand(h.deps, { kind: 'summary' }, { userId: 'U0BOB0001', channelId, triggerId: 'trig-sum' });
+      assert.equal(inChannel(before), '[[],[]]', 'nothing posted or edited in the channel');
+      const text = (answer as { text: string; inChannel?: boolean }).text;
+      assert.ok(!(answer as { inChannel?: boolean }).inChannel, 'an ephemeral answer');
+      assert.match(text, /Breach of the card vault/, 'the summary itself, for the one who asked');
+      assert.match(text, /shown to you only \(not posted in the channel: this incident is private and this channel is public\)/);
+
+      // A private channel gets its summary posted as before.
+      [...h.chat.channels.values()].find((c) => c.id === channelId)!.isPrivate = true;
+      const afterPrivate = mark();
+      assert.equal(await runIncidentCommand(h.deps, { kind: 'summary' }, { userId: 'U0BOB0001', channelId, triggerId: 'trig-sum-2' }), null);
+      assert.match(inChannel(afterPrivate), /Breach of the card vault/);
     } finally {
       await h.close();
     }

@@ -71,11 +71,32 @@ export function postmortemMessage(incident: Incident, draft: { markdown: string;
   return { marker, text: `Post-mortem draft for ${label}`, blocks };
 }
 
-/** The backend never made a post-mortem document to save the draft in; Firebreak stops waiting. */
-export function postmortemGaveUpMessage(incident: Incident, backend: string, minutes: number): MarkedMessage {
+/** The backend never made a post-mortem document to save the draft in; Firebreak stops waiting. `withheld`: see `postmortemWithheldMessage`. */
+export function postmortemGaveUpMessage(incident: Incident, backend: string, minutes: number, opts: { withheld?: boolean } = {}): MarkedMessage {
   const marker = `${Markers.postmortem(incident.id)}:gave-up`;
-  const text = `${backend} has no post-mortem document for ${incidentLabel(incident)} after ${minutes} minutes. The draft is the one posted here (and on the ${backend} timeline where it has one); Firebreak stops waiting.`;
+  const where = opts.withheld
+    ? `The draft is on the ${backend} timeline where it has one (not posted here: ${WHY_WITHHELD})`
+    : `The draft is the one posted here (and on the ${backend} timeline where it has one)`;
+  const text = `${backend} has no post-mortem document for ${incidentLabel(incident)} after ${minutes} minutes. ${where}; Firebreak stops waiting.`;
   return { marker, text, blocks: [section(text, marker)] };
+}
+
+/** Why a private incident's details stay out of its channel while Slack does not say the channel is private. */
+const WHY_WITHHELD = 'this incident is private and this channel is public';
+
+/** In place of the post-mortem draft, in a private incident's public channel: no title, no timeline, only where the draft goes. */
+export function postmortemWithheldMessage(incident: Incident, backend: string): MarkedMessage {
+  const marker = Markers.postmortem(incident.id);
+  const text =
+    `:lock: The post-mortem draft for ${incidentLabel(incident)} is ready, and not shown here: ${WHY_WITHHELD}. ` +
+    `It is saved to ${backend} with the incident. Once this channel is private, \`/incident postmortem\` posts a new draft here.`;
+  return { marker, text, blocks: [section(text, marker)] };
+}
+
+/** A summary asked for in a private incident's public channel: answered to the one who asked only, saying why. */
+export function summaryPrivately(incident: Incident, summary: { text: string; fallback: boolean }): string {
+  const body = summary.fallback ? summary.text : escapeText(summary.text);
+  return `:lock: Summary of ${incidentLabel(incident)}, shown to you only (not posted in the channel: ${WHY_WITHHELD}).\n\n${body}`;
 }
 
 /** Split long text into section blocks within Block Kit's 3,000-character limit, at line breaks. */

@@ -57,8 +57,9 @@ export function registerActions(app: App, deps: Deps): void {
     );
   });
 
-  on(Actions.cardSummarize, async (incidentId, body) => {
-    await postSummary(deps, incidentId, body.user.id);
+  on(Actions.cardSummarize, async (incidentId, body, tell) => {
+    const privately = await postSummary(deps, incidentId, body.user.id);
+    if (privately) await tell(privately);
   });
 
   on(Actions.duplicateJoin, async (incidentId, body, tell) => {
