@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { namedId } from '../domain/named-id.js';
 import { effectivePolicy, eligibleApprovers, parsePolicy, validateParams } from '../domain/approval-policy.js';
 import { incidentLabel, isOpen, type Incident, type IncidentStatus } from '../domain/incident.js';
 import { agentStarter, runStarter } from '../domain/runbook-run.js';
@@ -422,7 +422,7 @@ export async function proposeForAgent(deps: Deps, agent: AgentPrincipal, input: 
   const key = input.idempotencyKey ? `agent-proposal:${agent.name}:${input.idempotencyKey.slice(0, 200)}` : null;
   // With a key, the approval's id follows from it: a retry (even one racing the first request) is
   // not refused as a second proposal of the same action by the check below, which finds the first.
-  const approvalId = key ? keyedId(key) : undefined;
+  const approvalId = key ? namedId(key) : undefined;
   // The same action with the same parameters already standing: refused, naming it (before the key is claimed).
   if (action && checked?.ok) await refuseIfStanding(deps, input.incident, action.id, checked.value, approvalId);
   if (key && !(await deps.store.markProcessed(key, deps.clock.now()))) {
@@ -446,12 +446,6 @@ export async function proposeForAgent(deps: Deps, agent: AgentPrincipal, input: 
   });
   if (key) await deps.store.setKv(key, approval.id);
   return { approval, duplicate: false };
-}
-
-/** A UUID-shaped id named by `key` (SHA-256, RFC 9562 version 8): the same key, the same id. */
-function keyedId(key: string): string {
-  const h = createHash('sha256').update(key).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((Number.parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 async function agentApproval(deps: Deps, agent: AgentPrincipal, approvalId: string): Promise<Approval> {

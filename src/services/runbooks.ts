@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { namedId } from '../domain/named-id.js';
 import { z } from 'zod';
 import { incidentLabel, isOpen, type Incident } from '../domain/incident.js';
 import { withdrawalOf, withdrawalReason } from '../domain/records.js';
@@ -578,8 +578,7 @@ function withdrawForRun(deps: Deps, run: RunbookRun, approvalId: string, by: str
  * on it instead of leaving it behind, pending and approvable, while a retry proposes another.
  */
 export function stepApprovalId(runId: string, index: number, attempt: number): string {
-  const h = createHash('sha256').update(`runbook-step-approval:${runId}:${index}:${attempt}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((Number.parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return namedId(`runbook-step-approval:${runId}:${index}:${attempt}`);
 }
 
 /** `approval.settled`: if a runbook step waits on this approval, record its outcome. */
