@@ -55,6 +55,14 @@ const leaseEnds = (db: string) =>
     ][],
   );
 
+const lastErrors = (db: string) =>
+  new Map(
+    JSON.parse(queryRow<{ rows: string }>(db, `select json_group_array(json_array(id, last_error)) as rows from jobs`)?.rows ?? '[]') as [
+      string,
+      string | null,
+    ][],
+  );
+
 test('a second process on the same SQLite file refuses to start while the first lives, and touches none of its work; after the first dies, a new one resumes at once', {
   timeout: 150_000,
 }, async () => {
@@ -93,15 +101,19 @@ test('a second process on the same SQLite file refuses to start while the first 
     // Nothing touched: the live process keeps its lease (not ended as a dead run's), no new generation.
     const liveWorker = (before.jobs.get(lease.id) as JobRow)[1] as string;
     assert.deepEqual(untouched(before.jobs, jobRows(db), liveWorker), [], 'the jobs are as the live process left them');
-    // A lease ends at null only when its holder completes or fails the job (the store's writes that
-    // clear it are guarded by the holder's id); taking over a live lease would set it to the past.
+    // A lease may end at null only by its holder completing the job (done) or failing it (dead, or
+    // queued again with its error): the store's writes that do so are guarded by the holder's id.
+    // Handing a running job back to the queue (no error) is what a second process must not do, and
+    // taking over a live lease would set it to the past.
     const jobsAfter = jobRows(db);
+    const errors = lastErrors(db);
     for (const [id, until] of leaseEnds(db)) {
       const was = before.leases.get(id);
-      const endedByHolder = until === null && jobsAfter.get(id)?.[2] !== 'running';
+      const state = jobsAfter.get(id)?.[2];
+      const endedByHolder = until === null && (state === 'done' || state === 'dead' || (state === 'queued' && errors.get(id) != null));
       assert.ok(
         until === was || endedByHolder || (until !== null && was != null && until >= was),
-        `job ${id}: its lease was cut short (${was} → ${until}, now ${jobsAfter.get(id)?.[2]})`,
+        `job ${id}: its lease was cut short or handed back (${was} → ${until}, now ${state})`,
       );
     }
     assert.equal(queryRow<{ value: string }>(db, `select value from kv where key = 'jobs.generation'`)?.value, before.generation, 'no new process generation');
