@@ -328,14 +328,15 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
 
   const channelP = (wantsChannel ? ensureChannel(deps, flowId, inc, how, channelOut.sent) : Promise.resolve(null)).finally(channelOut.open);
   // incident.io attaches its record to our channel only at create (see its adapter): wait for it
-  // there, and for the card, which goes first. The others' create goes as soon as the channel's has.
-  const backendP =
-    deps.backend.name === 'incidentio'
-      ? channelP.then(async (ch) => {
-          await cardOut.gate;
-          return ensureBackendRecord(deps, flowId, inc, ch, how);
-        })
-      : channelOut.gate.then(() => ensureBackendRecord(deps, flowId, inc, null, how, cardOut.gate));
+  // there, and for the card, which goes first. The others' create goes as soon as the channel's
+  // has (`recordWithChannel`), and is answered while the card is in flight.
+  const recordWithChannel = deps.backend.name !== 'incidentio';
+  const backendP = recordWithChannel
+    ? channelOut.gate.then(() => ensureBackendRecord(deps, flowId, inc, null, how, cardOut.gate))
+    : channelP.then(async (ch) => {
+        await cardOut.gate;
+        return ensureBackendRecord(deps, flowId, inc, ch, how);
+      });
   // The backend link as soon as it exists, for whatever is rendered after that.
   let backendRef: { backendId: string; url: string | null } | null = inc.backendId ? { backendId: inc.backendId, url: inc.backendUrl } : null;
   backendP.then(
@@ -388,14 +389,14 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
     })
     .finally(cardOut.open);
   // The announcement carries the channel link, so it follows the channel (or goes at once without
-  // one). A backend record asked for with the channel (all but incident.io) is usually answered
+  // one). A backend record asked for with the channel (`recordWithChannel`) is usually answered
   // while the card is in flight: the announcement waits for it, but no longer than the card's
   // answer, and so goes out with its link and needs no edit. It holds nothing else up meanwhile.
   const announceP = announceChannel(deps)
     ? channelP
         .then(async (channel) => {
           await cardOut.gate;
-          if (channel && !backendRef && deps.backend.name !== 'incidentio') {
+          if (channel && !backendRef && recordWithChannel) {
             announceOut.open();
             await Promise.race([backendP.then(noop, noop), cardP.then(noop, noop)]);
           }
