@@ -91,6 +91,15 @@ export function eligibleApprovers(s: ApproverSnapshot): Set<string> {
 }
 
 /**
+ * Who could ever approve a proposal: the approvers fixed when it was made, less the proposing
+ * person when the policy forbids approving one's own proposal (Claude, an agent or a runbook is
+ * never a Slack user). Empty: nobody can, and the proposal can never run.
+ */
+export function possibleApprovers(approvers: ApproverSnapshot, policy: ApprovalPolicy, proposer: { kind: string; id: string }): string[] {
+  return [...eligibleApprovers(approvers)].filter((u) => policy.allow_self_approval || proposer.kind !== 'user' || u !== proposer.id);
+}
+
+/**
  * The decision on a click, as data: who may approve is the policy and the snapshot (the approval
  * message and the refusal name them, in slack/blocks/approval.ts).
  */

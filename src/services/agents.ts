@@ -1,5 +1,5 @@
 import { namedId } from '../domain/named-id.js';
-import { effectivePolicy, eligibleApprovers, parsePolicy, validateParams } from '../domain/approval-policy.js';
+import { effectivePolicy, parsePolicy, possibleApprovers, validateParams } from '../domain/approval-policy.js';
 import { incidentLabel, isOpen, type Incident, type IncidentStatus } from '../domain/incident.js';
 import { agentStarter, runStarter } from '../domain/runbook-run.js';
 import { agentStartRefusal, stepWaitsFor, unmetConditions, type Runbook } from '../domain/runbook.js';
@@ -120,10 +120,7 @@ export function approvalView(deps: Deps, a: Approval) {
   // Who may approve was fixed when it was proposed (null: an approval from before that, resolved
   // at click time). An empty list means nobody ever can: the agent is told, instead of waiting on
   // it until it expires.
-  const approvers =
-    a.requiresApproval && a.approvers
-      ? [...eligibleApprovers(a.approvers)].filter((u) => policy.allow_self_approval || a.proposerKind !== 'user' || u !== a.proposedBy)
-      : null;
+  const approvers = a.requiresApproval && a.approvers ? possibleApprovers(a.approvers, policy, { kind: a.proposerKind, id: a.proposedBy }) : null;
   // Role holders left out because they are not eligible for command (an ineligible declarer, or
   // someone they made ops_lead): said, so the agent knows why they are not in `approvers`.
   const leftOut = Object.entries(a.approvers?.ineligible ?? {});

@@ -7,7 +7,7 @@ import {
   type ApproverSnapshot,
   type CanApprove,
   effectivePolicy,
-  eligibleApprovers,
+  possibleApprovers,
   expiryFor,
   isExpired,
   parsePolicy,
@@ -171,9 +171,7 @@ export async function refuseIfStanding(deps: Deps, incident: Incident, actionId:
  */
 function approvable(a: Approval): boolean {
   if (a.status !== 'pending' || !a.requiresApproval || !a.approvers) return true;
-  const eligible = eligibleApprovers(a.approvers);
-  if (!parsePolicy(a.policy).allow_self_approval && a.proposerKind === 'user') eligible.delete(a.proposedBy);
-  return eligible.size > 0;
+  return possibleApprovers(a.approvers, parsePolicy(a.policy), { kind: a.proposerKind, id: a.proposedBy }).length > 0;
 }
 
 /** An action and its parameters as one comparable key (parameter order does not matter). */
