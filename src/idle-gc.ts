@@ -13,13 +13,18 @@ import { performance, type EventLoopUtilization } from 'node:perf_hooks';
  * delays nobody.
  *
  * Needs `gc` (node --expose-gc, which `npm start` passes): without it, nothing happens. Checks every
- * `checkMs`; collects when the last interval was quiet (the event loop busy less than `quietMs` of
- * it) and the young generation holds at least `minYoungBytes`, so a quiet process is not collected
- * over and over for nothing.
+ * `checkMs` while the process is quiet; collects when the interval since the last check was quiet
+ * (the event loop busy for less than `quietFraction` of it) and the young generation holds at least
+ * `minYoungBytes`, so a quiet process is not collected over and over for nothing. After a busy
+ * interval it looks again `settleMs` later rather than `checkMs`: a declaration waits about one
+ * Slack round trip between its bursts of work, and the garbage of one burst is collected in that
+ * wait, before the next burst (a 100 ms check almost always spans a burst, and found the process busy
+ * until the whole declaration was over: the scavenges then fell inside the later bursts).
  */
 export interface IdleGcOptions {
   checkMs?: number;
-  quietMs?: number;
+  settleMs?: number;
+  quietFraction?: number;
   minYoungBytes?: number;
   /** Injected in tests; defaults to the `gc` that --expose-gc puts on the global object (null: none). */
   gc?: ((opts: { type: 'minor' }) => void) | null;
@@ -27,23 +32,28 @@ export interface IdleGcOptions {
   utilization?: (current?: EventLoopUtilization, previous?: EventLoopUtilization) => EventLoopUtilization;
 }
 
-/** The check `startIdleGc` runs every `checkMs`: whether to collect now, and collecting. */
-export function createIdleGc(opts: IdleGcOptions = {}): { check(): boolean; collections(): number; enabled: boolean } {
+/** The check `startIdleGc` runs: whether to collect now, collecting, and when to look again. */
+export function createIdleGc(opts: IdleGcOptions = {}): { check(): boolean; nextDelay(): number; collections(): number; enabled: boolean } {
   const gc = opts.gc === undefined ? (globalThis as { gc?: (o: { type: 'minor' }) => void }).gc : opts.gc;
-  const quietMs = opts.quietMs ?? 2;
+  const checkMs = opts.checkMs ?? 100;
+  const settleMs = opts.settleMs ?? 15;
+  const quietFraction = opts.quietFraction ?? 0.02;
   const minYoungBytes = opts.minYoungBytes ?? 256 * 1024;
   const youngBytes = opts.youngBytes ?? (() => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_used_size ?? 0);
   const utilization = opts.utilization ?? ((c, p) => performance.eventLoopUtilization(c, p));
   let count = 0;
   let last = utilization();
+  let busy = false;
   return {
     enabled: !!gc,
     collections: () => count,
+    nextDelay: () => (busy ? settleMs : checkMs),
     check() {
       const now = utilization();
-      const busy = utilization(now, last).active;
+      const { active, idle } = utilization(now, last);
       last = now;
-      if (!gc || busy >= quietMs || youngBytes() < minYoungBytes) return false;
+      busy = active >= quietFraction * (active + idle);
+      if (!gc || busy || youngBytes() < minYoungBytes) return false;
       gc({ type: 'minor' });
       count++;
       return true;
@@ -54,7 +64,14 @@ export function createIdleGc(opts: IdleGcOptions = {}): { check(): boolean; coll
 export function startIdleGc(opts: IdleGcOptions = {}): { stop(): void; collections(): number } {
   const idle = createIdleGc(opts);
   if (!idle.enabled) return { stop: () => undefined, collections: idle.collections };
-  const timer = setInterval(() => idle.check(), opts.checkMs ?? 100);
-  timer.unref();
-  return { stop: () => clearInterval(timer), collections: idle.collections };
+  let timer: NodeJS.Timeout;
+  const arm = () => {
+    timer = setTimeout(() => {
+      idle.check();
+      arm();
+    }, idle.nextDelay());
+    timer.unref();
+  };
+  arm();
+  return { stop: () => clearTimeout(timer), collections: idle.collections };
 }
