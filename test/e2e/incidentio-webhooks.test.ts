@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { INCIDENTS_CHANNEL_ID } from '../../src/emulator/slack/index.js';
 import { withdrawalOf } from '../../src/domain/records.js';
+import { Actions } from '../../src/slack/ids.js';
 import { startFakeIncidentIo, type FakeIncidentIo } from '../fakes/incidentio/fake.js';
 import { SECRET, SECRET_ENV, startReceiver } from '../services/approvals-fixture.js';
 import { startBot, type Bot } from './harness.js';
@@ -60,6 +61,47 @@ describe('incident.io webhooks: private incidents (the webhook names only the id
     await bot.waitFor(() => blocksText(announcementOf(i.id)[0]?.blocks).includes(url), 5000, 'the announcement edited with the link');
     await bot.waitFor(() => bot.emulator.state.bookmarks(linked.channelId!).some((b) => b.link === url), 5000, 'the bookmark to the record');
     assert.equal(bot.emulator.state.bookmarks(linked.channelId!).length, 1, 'one bookmark');
+  });
+
+  test("made private in incident.io while its channel is public: the card's Summarize button answers only the one who pressed it, and posts nothing in the channel", async () => {
+    const title = 'Payment tokens written to the access log';
+    const i = await declare(bot, `high ${title}`, ALICE);
+    const linked = await bot.waitFor(
+      async () => {
+        const cur = await bot.fb.deps.store.getIncident(i.id);
+        return cur?.backendId && cur.cardTs ? cur : null;
+      },
+      8000,
+      'the incident.io record and the card',
+    );
+    await bot.settled();
+    // Made private in incident.io's UI; its webhook names only the id. The Slack channel stays public.
+    assert.equal(await iio.changeInUi(linked.backendId!, { visibility: 'private' }), 202);
+    await bot.waitFor(async () => (await bot.fb.deps.store.getIncident(i.id))?.private === true, 8000, 'mirrored as private');
+    await bot.waitFor(
+      () => bot.emulator.state.messages(i.channelId!).some((m) => /now \*private\* in incident\.io, but this channel is \*public\*/.test(m.text ?? '')),
+      5000,
+      'the channel told to go private',
+    );
+    await bot.settled();
+    const posts = bot.emulator.calls('chat.postMessage').length;
+    const edits = bot.emulator.calls('chat.update').length;
+    const seen = bot.emulator.state.messages(i.channelId!).length;
+
+    const clicked = await bot.driver.click({ channel: i.channelId!, ts: linked.cardTs! }, Actions.cardSummarize, { user: BOB });
+    assert.equal(clicked.status, 200);
+    const answer = await bot.waitFor(
+      () => bot.emulator.state.ephemeralsFor(BOB, i.channelId!).find((e) => /shown to you only/.test(e.text ?? '')),
+      5000,
+      'the summary, to Bob only',
+    );
+    assert.match(answer.text ?? '', new RegExp(title), 'the summary itself, for the one who asked');
+    assert.match(answer.text ?? '', /this incident is private and this channel is public/);
+    await bot.settled();
+    assert.equal(bot.emulator.state.messages(i.channelId!).length, seen, 'nothing posted in the channel');
+    const inChannel = (c: { args: Record<string, unknown> }) => c.args.channel === i.channelId;
+    assert.deepEqual(bot.emulator.calls('chat.postMessage').slice(posts).filter(inChannel), [], 'no summary post');
+    assert.deepEqual(bot.emulator.calls('chat.update').slice(edits).filter(inChannel), [], 'no summary streamed into a message');
   });
 
   test('declared private in Slack, closed in incident.io: mirrored as resolved, its pending approval withdrawn by incident.io, nothing of it in the announcement channel', async () => {

@@ -186,8 +186,12 @@ export interface FakeIncidentIo extends FakeServer {
   webhookDeliveries(): { type: string; status: number; body: unknown }[];
   /** Resolves once every webhook the fake has started sending (for API changes) is answered. */
   webhooksSent(): Promise<void>;
-  /** Someone changes an incident in incident.io's UI (status by name, severity by name); `*_incident.incident_updated_v2` is sent. */
-  changeInUi(id: string, change: { status?: string; severity?: string; name?: string }): Promise<number | null>;
+  /**
+   * Someone changes an incident in incident.io's UI (status by name, severity by name, or makes it
+   * private: incident.io converts a public incident to private, never back); `*_incident.incident_updated_v2`
+   * is sent (`private_incident.*`, naming only the id, once it is private).
+   */
+  changeInUi(id: string, change: { status?: string; severity?: string; name?: string; visibility?: 'private' }): Promise<number | null>;
 }
 
 export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Promise<FakeIncidentIo> {
@@ -802,6 +806,7 @@ export async function startFakeIncidentIo(opts: FakeIncidentIoOptions = {}): Pro
       }
       if (change.severity) inc.severity_id = severities.find((x) => x.name === change.severity)?.id ?? inc.severity_id;
       if (change.name) inc.name = change.name;
+      if (change.visibility) inc.visibility = change.visibility;
       inc.updated_at = stamp();
       return sendIncident(inc, 'incident_updated_v2');
     },
