@@ -21,7 +21,7 @@ import type { Deps } from './services/deps.js';
 import { createActionExecutor } from './adapters/executors/index.js';
 import { deadJobNotice, JobRunner, maintenanceJob } from './services/jobs.js';
 import { buildBolt, startSocketMode, startupFailure } from './slack/bolt.js';
-import { commandAckFor } from './slack/listeners/commands.js';
+import { commandAckFor, commandDeclares } from './slack/listeners/commands.js';
 import { declareModalAck } from './slack/listeners/views.js';
 import { Views } from './slack/ids.js';
 import { registerListeners } from './slack/listeners/index.js';
@@ -201,6 +201,7 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
     clock,
     commandAck: (text) => commandAckFor(text, config.file.roles),
     viewAck: (callbackId, values) => (callbackId === Views.declare ? declareModalAck(values) : undefined),
+    workFirst: (r) => (r.kind === 'view' ? r.callbackId === Views.declare : commandDeclares(r.text, config.file.roles)),
   });
   registerListeners(bolt, deps);
 

@@ -26,6 +26,14 @@ export function afterAck(context?: Record<string, unknown>): Promise<void> {
 export const beforeReply: () => Promise<void> = afterHandOver;
 
 /**
+ * When the ack of a request whose work starts before its ack (a declaration, slack/bolt.ts) is
+ * written: once the work's first Slack call is on the wire (undici writes it in the turn's check
+ * phase, `afterHandOver`), and no later than the loop turn after, whatever the work is waiting for
+ * (a store on the network, a similar incident found and no call at all).
+ */
+export const ackAfterFirstCall: () => Promise<void> = afterHandOver;
+
+/**
  * Start work that follows an ack, one item per event-loop turn: between two items the loop reads
  * the requests that arrived meanwhile and acks them, so a burst of clicks is acked first and worked
  * off after. (One setImmediate per item would run every queued item's work back to back in one

@@ -141,6 +141,20 @@ describe('declare from Slack', () => {
     assert.equal(i.commanderId, ALICE);
   });
 
+  test('an inline declaration asks Slack for its channel before its (empty) ack goes out, and is acked all the same', async () => {
+    // A declaration just before keeps the bot's connection to Slack open, as in a workspace at work:
+    // on a cold one the channel's request would wait for the connection, and the ack would not.
+    await declare(bot, 'high Warm-up before the ack order');
+    await bot.settled();
+    const before = channelsNamed(bot.emulator, 'inc-').length;
+    const r = await bot.driver.slash('declare high Ledger replication lag over a minute', { user: ALICE, channel: GENERAL_CHANNEL_ID });
+    assert.equal(r.status, 200);
+    assert.equal(r.text, '', 'an empty ack: the reply follows through the response_url');
+    assert.equal(channelsNamed(bot.emulator, 'inc-').length, before + 1, 'Slack was asked for the channel before the ack arrived');
+    const i = await waitForIncident(bot, 'Ledger replication lag over a minute');
+    assert.ok(i.channelId && i.cardTs);
+  });
+
   test('an unknown severity gets an ephemeral error listing the accepted values and declares nothing', async () => {
     const before = (await bot.fb.deps.store.listOpenIncidents()).length;
     const r = await bot.driver.slash('declare urgent Database down', { user: ALICE, channel: GENERAL_CHANNEL_ID });

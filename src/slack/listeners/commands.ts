@@ -30,11 +30,18 @@ export function commandAckFor(text: string, roles: readonly string[]): CommandAc
   return commandAck(parseCommand(text, roles));
 }
 
+/** Whether the command declares an incident from its text (`/incident declare <severity> <title>`): its work goes before its ack (slack/bolt.ts). */
+export function commandDeclares(text: string, roles: readonly string[]): boolean {
+  const parsed = parseCommand(text, roles);
+  return parsed.ok && parsed.command.kind === 'declare';
+}
+
 /**
  * `/incident`: ack first (within Slack's 3 s, before any backend or Claude call), then parse and
  * call one service, then render its reply as an ephemeral response. In HTTP mode a signed command
- * is acked before it gets here (its `ack` is then a no-op), and help and parse errors never get
- * here: slack/bolt.ts answers them in the ack with `commandAck`.
+ * is acked before it gets here (its `ack` is then a no-op; a declaration's ack follows its
+ * channel's request onto the wire, `commandDeclares`), and help and parse errors never get here:
+ * slack/bolt.ts answers them in the ack with `commandAck`.
  */
 export function registerCommands(app: App, deps: Deps): void {
   app.command(COMMAND, async ({ command, ack, respond, context }) => {
