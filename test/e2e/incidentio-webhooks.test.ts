@@ -43,17 +43,20 @@ describe('incident.io webhooks: private incidents (the webhook names only the id
   });
 
   const announcementOf = (incidentId: string) => messagesWithMarker(bot.emulator, INCIDENTS_CHANNEL_ID, `announce:${incidentId}`);
-
-  test('declared in Slack: the card and the announcement, posted before the incident.io record existed, are edited to link it, and the channel bookmarks it', async () => {
-    const i = await declare(bot, 'high Ledger writes time out', ALICE);
-    const linked = await bot.waitFor(
+  /** The incident once it has its incident.io record (with the link) and its card. */
+  const linkedToRecord = (incidentId: string) =>
+    bot.waitFor(
       async () => {
-        const cur = await bot.fb.deps.store.getIncident(i.id);
+        const cur = await bot.fb.deps.store.getIncident(incidentId);
         return cur?.backendUrl && cur.cardTs ? cur : null;
       },
       8000,
       'the incident.io record and the card',
     );
+
+  test('declared in Slack: the card and the announcement, posted before the incident.io record existed, are edited to link it, and the channel bookmarks it', async () => {
+    const i = await declare(bot, 'high Ledger writes time out', ALICE);
+    const linked = await linkedToRecord(i.id);
     const url = linked.backendUrl!;
     assert.equal(iio.incidents().find((x) => x.id === linked.backendId)?.name, 'Ledger writes time out');
     const card = () => bot.emulator.state.messages(linked.channelId!).find((m) => m.ts === linked.cardTs);
@@ -66,14 +69,7 @@ describe('incident.io webhooks: private incidents (the webhook names only the id
   test("made private in incident.io while its channel is public: the card's Summarize button answers only the one who pressed it, and posts nothing in the channel", async () => {
     const title = 'Payment tokens written to the access log';
     const i = await declare(bot, `high ${title}`, ALICE);
-    const linked = await bot.waitFor(
-      async () => {
-        const cur = await bot.fb.deps.store.getIncident(i.id);
-        return cur?.backendId && cur.cardTs ? cur : null;
-      },
-      8000,
-      'the incident.io record and the card',
-    );
+    const linked = await linkedToRecord(i.id);
     await bot.settled();
     // Made private in incident.io's UI; its webhook names only the id. The Slack channel stays public.
     assert.equal(await iio.changeInUi(linked.backendId!, { visibility: 'private' }), 202);
