@@ -168,6 +168,11 @@ export class SlackChat implements Chat {
   private readonly now: () => number;
   private readonly users: TtlCache<UserInfo | null>;
   private readonly channelPrivacy: TtlCache<boolean | null>;
+  /** Per message (`channel:ts`) with an edit on its way: the newest edit waiting behind it (see `update`). */
+  private readonly edits = new Map<
+    string,
+    { next: { args: Record<string, unknown>; waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> } | null }
+  >();
 
   constructor(opts: SlackChatOptions & { client?: SlackApiClient }) {
     this.logger = opts.logger.child({ component: 'slack-chat' });
@@ -337,8 +342,53 @@ export class SlackChat implements Chat {
     return { ts: r.ts!, channel: r.channel ?? channelId };
   }
 
+  /**
+   * Edits of one message leave one at a time, and an edit asked for while another is on its way
+   * replaces any still waiting behind it: Slack keeps the last edit it received, so an older render
+   * held up by a 429, the pacer or a retry must never land after a newer one (an approval message
+   * rendered "approved" while the action ran, arriving after the one that says it ran, would leave
+   * the channel believing it never did). Each caller is answered when its own content, or newer
+   * content for the same message, has been written (or has failed).
+   */
   async update(channelId: string, ts: string, text: string, blocks?: Block[]) {
-    await this.call('chat.update', { channel: channelId, ts, text, ...(blocks ? { blocks } : {}) });
+    const args = { channel: channelId, ts, text, ...(blocks ? { blocks } : {}) };
+    const key = `${channelId}:${ts}`;
+    const queued = this.edits.get(key);
+    if (queued) {
+      return new Promise<void>((resolve, reject) => {
+        if (queued.next) {
+          queued.next.args = args;
+          queued.next.waiters.push({ resolve, reject });
+        } else queued.next = { args, waiters: [{ resolve, reject }] };
+      });
+    }
+    this.edits.set(key, { next: null });
+    try {
+      await this.call('chat.update', args);
+    } finally {
+      this.sendNextEdit(key);
+    }
+  }
+
+  /** The newest edit that waited behind the one just settled, if any (see `update`). */
+  private sendNextEdit(key: string): void {
+    const queued = this.edits.get(key);
+    const next = queued?.next;
+    if (!queued || !next) {
+      this.edits.delete(key);
+      return;
+    }
+    queued.next = null;
+    this.call('chat.update', next.args)
+      .then(
+        () => {
+          for (const w of next.waiters) w.resolve();
+        },
+        (err: unknown) => {
+          for (const w of next.waiters) w.reject(err);
+        },
+      )
+      .finally(() => this.sendNextEdit(key));
   }
 
   async postEphemeral(channelId: string, userId: string, text: string, blocks?: Block[]) {
