@@ -2,9 +2,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebClient } from '@slack/web-api';
 import { GENERAL_CHANNEL_ID, startSlackEmulator, type SlackEmulator } from '../../src/emulator/slack/index.js';
-import { SlackChat } from '../../src/adapters/slack/chat.js';
-import { createLogger } from '../../src/log.js';
 import { silentSlackLogger } from './helpers.js';
+import { chatOn } from '../adapters/slack/chat-on-emulator.js';
 
 const TOKEN = 'xoxb-files-test';
 let emu: SlackEmulator;
@@ -18,7 +17,7 @@ after(async () => emu.close());
 const refused = async (p: Promise<unknown>, error: string) => assert.rejects(p, (e: { data?: { error?: string } }) => e.data?.error === error);
 
 test('the two-step upload: URL, bytes, complete; the message carries the file and url_private serves it to the token holder', async () => {
-  const chat = new SlackChat({ token: TOKEN, apiUrl: emu.apiUrl, logger: createLogger({ level: 'silent' }), retries: 0 });
+  const chat = chatOn(emu, TOKEN, { retries: 0 });
   const bytes = new TextEncoder().encode('hello, file');
   const { fileId } = await chat.uploadFile({ channelId: GENERAL_CHANNEL_ID, filename: 'note.txt', title: 'A note', bytes, initialComment: 'see the note' });
   const msg = emu.state.messages(GENERAL_CHANNEL_ID).find((m) => m.files?.[0]?.id === fileId)!;

@@ -1,9 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSlackEmulator, type SlackEmulator } from '../../../src/emulator/slack/index.js';
-import { SlackChat } from '../../../src/adapters/slack/chat.js';
+import type { SlackChat } from '../../../src/adapters/slack/chat.js';
 import { ChatError } from '../../../src/errors.js';
-import { createLogger } from '../../../src/log.js';
+import { chatOn } from './chat-on-emulator.js';
 
 const TOKEN = 'xoxb-channel-privacy-test';
 
@@ -13,7 +13,7 @@ describe('SlackChat.channelIsPrivate', () => {
   let chat: SlackChat;
   before(async () => {
     emu = await startSlackEmulator({ botToken: TOKEN, rateLimits: 'off' });
-    chat = new SlackChat({ token: TOKEN, apiUrl: emu.apiUrl, logger: createLogger({ level: 'silent' }), retries: 0 });
+    chat = chatOn(emu, TOKEN, { retries: 0 });
   });
   after(async () => emu.close());
 
@@ -27,7 +27,7 @@ describe('SlackChat.channelIsPrivate', () => {
 
   test('remembered: a private channel for 10 minutes, a public one for 30 s (it may be made private any moment)', async () => {
     let now = Date.now();
-    const cached = new SlackChat({ token: TOKEN, apiUrl: emu.apiUrl, logger: createLogger({ level: 'silent' }), retries: 0, now: () => now });
+    const cached = chatOn(emu, TOKEN, { retries: 0, now: () => now });
     const priv = await cached.createChannel('inc-privacy-cached-private', true);
     const pub = await cached.createChannel('inc-privacy-cached-public', false);
     const asked = () => emu.calls('conversations.info').length;

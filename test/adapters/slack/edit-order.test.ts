@@ -1,8 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GENERAL_CHANNEL_ID, startSlackEmulator, type SlackEmulator } from '../../../src/emulator/slack/index.js';
-import { SlackChat } from '../../../src/adapters/slack/chat.js';
-import { createLogger } from '../../../src/log.js';
+import type { SlackChat } from '../../../src/adapters/slack/chat.js';
+import { chatOn } from './chat-on-emulator.js';
 
 const TOKEN = 'xoxb-edit-order-test';
 
@@ -17,12 +17,7 @@ describe('SlackChat.update: the last edit asked for is the one Slack keeps', () 
   before(async () => {
     emu = await startSlackEmulator({ botToken: TOKEN, rateLimits: 'off' });
     // Slack's Retry-After (1 s) waited as 30 ms: the order is what is tested, not the wait.
-    chat = new SlackChat({
-      token: TOKEN,
-      apiUrl: emu.apiUrl,
-      logger: createLogger({ level: 'silent' }),
-      sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 30))),
-    });
+    chat = chatOn(emu, TOKEN, { sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 30))) });
   });
   after(async () => emu.close());
 

@@ -1,10 +1,10 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSlackEmulator, type SlackEmulator } from '../../../src/emulator/slack/index.js';
-import { SlackChat, USER_CACHE } from '../../../src/adapters/slack/chat.js';
+import { type SlackChat, USER_CACHE } from '../../../src/adapters/slack/chat.js';
 import { TtlCache } from '../../../src/adapters/slack/ttl-cache.js';
 import { ChatError } from '../../../src/errors.js';
-import { createLogger } from '../../../src/log.js';
+import { chatOn } from './chat-on-emulator.js';
 
 const TOKEN = 'xoxb-user-cache-test';
 const ALICE = 'U0ALICE01';
@@ -27,7 +27,7 @@ describe('SlackChat.userInfo: one users.info per person per few minutes', () => 
     emu.clearCalls();
     emu.clearFaults();
     // A fresh process each test: its own cache, its own clock.
-    chat = new SlackChat({ token: TOKEN, apiUrl: emu.apiUrl, logger: createLogger({ level: 'silent' }), retries: 0, now: () => t });
+    chat = chatOn(emu, TOKEN, { retries: 0, now: () => t });
   });
   const calls = () => emu.calls('users.info').length;
 
