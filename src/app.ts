@@ -21,7 +21,7 @@ import type { Deps } from './services/deps.js';
 import { createActionExecutor } from './adapters/executors/index.js';
 import { deadJobNotice, JobRunner, maintenanceJob } from './services/jobs.js';
 import { buildBolt, startSocketMode, startupFailure } from './slack/bolt.js';
-import { commandAckFor, commandDeclares } from './slack/listeners/commands.js';
+import { commandEarly } from './slack/listeners/commands.js';
 import { declareModalAck } from './slack/listeners/views.js';
 import { Views } from './slack/ids.js';
 import { registerListeners } from './slack/listeners/index.js';
@@ -199,9 +199,9 @@ export async function buildFirebreak(config: Config, opts: BuildOptions): Promis
     chat,
     store,
     clock,
-    commandAck: (text) => commandAckFor(text, config.file.roles),
+    commandEarly: (text) => commandEarly(text, config.file.roles),
     viewAck: (callbackId, values) => (callbackId === Views.declare ? declareModalAck(values) : undefined),
-    workFirst: (r) => (r.kind === 'view' ? r.callbackId === Views.declare : commandDeclares(r.text, config.file.roles)),
+    viewWorkFirst: (callbackId) => callbackId === Views.declare,
   });
   registerListeners(bolt, deps);
 

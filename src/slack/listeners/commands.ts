@@ -25,22 +25,21 @@ export function commandAck(parsed: ParseResult): CommandAck | null {
   return parsed.command.kind === 'help' ? { response_type: 'ephemeral', text: HELP_TEXT } : null;
 }
 
-/** The same, from the command's text: what the early HTTP ack needs. */
-export function commandAckFor(text: string, roles: readonly string[]): CommandAck | null {
-  return commandAck(parseCommand(text, roles));
-}
-
-/** Whether the command declares an incident from its text (`/incident declare <severity> <title>`): its work goes before its ack (slack/bolt.ts). */
-export function commandDeclares(text: string, roles: readonly string[]): boolean {
+/**
+ * What the HTTP receiver's early ack (slack/bolt.ts) does with an `/incident`, from one parse of its
+ * text: the answer the ack carries (`commandAck`), and whether the command declares (`/incident
+ * declare <severity> <title>`), whose work goes before its ack.
+ */
+export function commandEarly(text: string, roles: readonly string[]): { answer: CommandAck | null; workFirst: boolean } {
   const parsed = parseCommand(text, roles);
-  return parsed.ok && parsed.command.kind === 'declare';
+  return { answer: commandAck(parsed), workFirst: parsed.ok && parsed.command.kind === 'declare' };
 }
 
 /**
  * `/incident`: ack first (within Slack's 3 s, before any backend or Claude call), then parse and
  * call one service, then render its reply as an ephemeral response. In HTTP mode a signed command
  * is acked before it gets here (its `ack` is then a no-op; a declaration's ack follows its
- * channel's request onto the wire, `commandDeclares`), and help and parse errors never get here:
+ * channel's request onto the wire, `commandEarly`), and help and parse errors never get here:
  * slack/bolt.ts answers them in the ack with `commandAck`.
  */
 export function registerCommands(app: App, deps: Deps): void {
