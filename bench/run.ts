@@ -230,12 +230,16 @@ async function ackLatency(): Promise<void> {
     const samples = { botSlash: [] as number[], bareSlash: [] as number[], botClick: [] as number[], bareClick: [] as number[] };
     let non200 = 0;
     const slashRound = async (d: SlackDriver) => {
-      const rs = await Promise.all(Array.from({ length: N }, (_, i) => d.slash(i % 2 ? 'help' : 'list', { user: ALICE, channel: GENERAL_CHANNEL_ID })));
+      const rs = await d.batch(() =>
+        Promise.all(Array.from({ length: N }, (_, i) => d.slash(i % 2 ? 'help' : 'list', { user: ALICE, channel: GENERAL_CHANNEL_ID }))),
+      );
       non200 += rs.filter((r) => r.status !== 200).length;
       return rs.map((r) => r.ms);
     };
     const clickRound = async (d: SlackDriver) => {
-      const rs = await Promise.all(Array.from({ length: N }, () => d.click({ channel: card.channel, ts: card.ts }, Actions.cardUpdateStatus, { user: ALICE })));
+      const rs = await d.batch(() =>
+        Promise.all(Array.from({ length: N }, () => d.click({ channel: card.channel, ts: card.ts }, Actions.cardUpdateStatus, { user: ALICE }))),
+      );
       non200 += rs.filter((r) => r.status !== 200).length;
       return rs.map((r) => r.ms);
     };
@@ -246,37 +250,37 @@ async function ackLatency(): Promise<void> {
       const out = await fn();
       return [out, processCpuMs(pid) - before];
     };
-    // The work behind the bot's acks (modals, replies through the emulator, which lives in this
-    // process) is left to finish before the bare server's round, so it does not slow that round:
-    // each side's round starts from an idle machine, and the bot's CPU figure includes that work.
+    // Every round gets the same conditions, whichever server it measures: it starts after a
+    // collection in this process (the load generator's and the emulator's garbage of the last
+    // round is not collected in the middle of this one) and ends with a settle, in which the work
+    // behind the bot's acks (modals, replies through the emulator, which lives in this process)
+    // finishes before the next round; the bot's CPU figure includes that work. The order within a
+    // pair alternates (bot first, then bare first), so neither side always follows the other.
     const settle = () => sleep(300);
-    // Round 0 warms both (JIT, connection pools) and is not counted; then alternate bot/bare.
+    const kinds = [
+      { key: 'Slash', round: slashRound },
+      { key: 'Click', round: clickRound },
+    ] as const;
+    const sides = [
+      { key: 'bot', driver: botDriver, pid: bot.pid },
+      { key: 'bare', driver: bareDriver, pid: bare.pid },
+    ] as const;
+    // Round 0 warms both (JIT, connection pools) and is not counted.
     for (let r = 0; r <= ROUNDS; r++) {
-      const [bs, bsCpu] = await cpuOf(bot.pid, async () => {
-        const ms = await slashRound(botDriver);
-        await settle();
-        return ms;
-      });
-      const [ns, nsCpu] = await cpuOf(bare.pid, () => slashRound(bareDriver));
-      const [bc, bcCpu] = await cpuOf(bot.pid, async () => {
-        const ms = await clickRound(botDriver);
-        await settle();
-        return ms;
-      });
-      const [nc, ncCpu] = await cpuOf(bare.pid, () => clickRound(bareDriver));
-      await settle();
-      if (r === 0) {
-        non200 = 0;
-        continue;
+      for (const kind of kinds) {
+        for (const side of r % 2 === 0 ? sides : [...sides].reverse()) {
+          await quietGc();
+          const [ms, used] = await cpuOf(side.pid, async () => {
+            const out = await kind.round(side.driver);
+            await settle();
+            return out;
+          });
+          if (r === 0) continue;
+          samples[`${side.key}${kind.key}`].push(...ms);
+          cpu[`${side.key}${kind.key}`] += used;
+        }
       }
-      samples.botSlash.push(...bs);
-      samples.bareSlash.push(...ns);
-      samples.botClick.push(...bc);
-      samples.bareClick.push(...nc);
-      cpu.botSlash += bsCpu;
-      cpu.bareSlash += nsCpu;
-      cpu.botClick += bcCpu;
-      cpu.bareClick += ncCpu;
+      if (r === 0) non200 = 0;
     }
     for (const kind of ['Slash', 'Click'] as const) {
       const b = samples[`bot${kind}`];

@@ -585,6 +585,33 @@ describe('SlackDriver: signed requests towards the bot', () => {
     assert.equal(emu.state.messages(GENERAL_CHANNEL_ID).at(-1)?.text, 'Incident declared');
   });
 
+  test('a batch times each request from when it leaves, not behind the building and signing of the others', async () => {
+    // Signing takes 25 ms a request here (a slow clock): five requests take 125 ms to build.
+    const busy = (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+    };
+    const slow = new SlackDriver({
+      emulator: emu,
+      requestUrl: (driver as unknown as { requestUrl: string }).requestUrl,
+      signingSecret: SECRET,
+      clock: () => (busy(25), Date.now()),
+    });
+    const five = () => Promise.all(Array.from({ length: 5 }, (_, i) => slow.send(`token=x&text=${i}`)));
+    const unbatched = await five();
+    assert.ok(unbatched[0]!.ms >= 100, `the first waited for the other four to be signed: ${unbatched[0]!.ms} ms`);
+    received = [];
+    const batched = await slow.batch(five);
+    assert.deepEqual(
+      batched.map((r) => r.status),
+      [200, 200, 200, 200, 200],
+    );
+    assert.equal(received.length, 5);
+    assert.ok(Math.max(...batched.map((r) => r.ms)) < 100, `each timed from its own departure: ${batched.map((r) => r.ms.toFixed(1)).join(', ')} ms`);
+    // After the batch, a request leaves at once again.
+    assert.equal((await slow.send('token=x&text=after')).status, 200);
+  });
+
   test('old timestamps and wrong secrets fail an independent signature check', async () => {
     const stale = new SlackDriver({
       emulator: emu,
