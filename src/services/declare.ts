@@ -18,7 +18,7 @@ import {
   wantsChannel as wantsOwnChannel,
 } from './incident-views.js';
 import { defineJob, PermanentJobError } from './jobs.js';
-import { afterHandOver, step, stepWithIntent, type StepRun } from './steps.js';
+import { afterHandOver, recordIntent, step, stepWithIntent, type StepRun } from './steps.js';
 import { briefJob, postBriefAfterCard } from './summaries.js';
 import { runbookAutoStartJob } from './runbooks.js';
 
@@ -327,14 +327,25 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   const announceOut = handedOver();
 
   const channelP = (wantsChannel ? ensureChannel(deps, flowId, inc, how, channelOut.sent) : Promise.resolve(null)).finally(channelOut.open);
+  // What stands between the channel's answer and the card post is kept to the channel's step
+  // record: the card's intent is recorded while the channel is being created (a fresh run's; a
+  // resumed one looks its steps up as ever), and the incident's row gets the channel once the card
+  // is on the wire. Everything that reads the channel from the row comes after that (afterPosts).
+  const cardIntent = how.fresh && wantsChannel ? channelOut.gate.then(() => recordIntent(deps, flowId, 'card')) : null;
+  const channelKept = channelP.then(async (channel) => {
+    if (!channel || (inc.channelId === channel.id && inc.channelName === channel.name)) return;
+    await cardOut.gate;
+    await deps.store.updateIncident(inc.id, { channelId: channel.id, channelName: channel.name, updatedAt: deps.clock.now() });
+  });
   // incident.io attaches its record to our channel only at create (see its adapter): wait for it
-  // there, and for the card, which goes first. The others' create goes as soon as the channel's
-  // has (`recordWithChannel`), and is answered while the card is in flight.
+  // there, and for the card and the announcement, which go first: both then have their ts when the
+  // record comes back, and their edits with its link leave together. The others' create goes as
+  // soon as the channel's has (`recordWithChannel`), and is answered while the card is in flight.
   const recordWithChannel = deps.backend.name !== 'incidentio';
   const backendP = recordWithChannel
     ? channelOut.gate.then(() => ensureBackendRecord(deps, flowId, inc, null, how, cardOut.gate))
     : channelP.then(async (ch) => {
-        await cardOut.gate;
+        await Promise.all([cardOut.gate, announceOut.gate]);
         return ensureBackendRecord(deps, flowId, inc, ch, how);
       });
   // The backend link as soon as it exists, for whatever is rendered after that.
@@ -384,6 +395,7 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
         cardOut.sent,
         how,
         pre && pre.ref === backendRef ? pre.card : undefined,
+        cardIntent,
       );
       return { card, linked: linked(card, shown) };
     })
@@ -406,13 +418,13 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
         })
         .finally(announceOut.open)
     : Promise.resolve({ linked: true }).finally(announceOut.open);
-  /** The channel, once the card and the announcement are on their way (or their steps settled). */
+  /** The channel, once the card and the announcement are on their way (or their steps settled) and the incident's row has it. */
   const afterPosts = channelP.then(async (channel) => {
-    await Promise.all([cardOut.gate, announceOut.gate]);
+    await Promise.all([cardOut.gate, announceOut.gate, channelKept]);
     return channel;
   });
 
-  const tasks: Promise<unknown>[] = [backendP, cardP, announceP];
+  const tasks: Promise<unknown>[] = [backendP, cardP, announceP, channelKept];
 
   tasks.push(
     afterPosts.then(async (channel) => {
@@ -529,7 +541,8 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
   // more as soon as the link and its own post are there (not behind the other, the write-back or
   // the pin). Two steps: the card's refresh is on the critical path, the announcement's is not.
   tasks.push(
-    Promise.all([backendP, cardP])
+    // Both re-read the incident's row: it has the channel by then (channelKept).
+    Promise.all([backendP, cardP, channelKept])
       .then(async ([ref, card]) => {
         if (!ref.url || !card || card.linked) return;
         await step(
@@ -544,7 +557,7 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
         );
       })
       .finally(linkOut.open),
-    Promise.all([backendP, announceP, linkOut.gate]).then(async ([ref, announced]) => {
+    Promise.all([backendP, announceP, linkOut.gate, channelKept]).then(async ([ref, announced]) => {
       if (!ref.url || announced.linked) return;
       await step(
         deps,
@@ -609,7 +622,8 @@ async function ensureBackendRecord(
 }
 
 /**
- * The incident channel. Names are reserved in the store before Slack is asked (first writer wins),
+ * The incident channel (recorded as the flow's step; the incident's row gets it from the flow, once
+ * the card is on its way). Names are reserved in the store before Slack is asked (first writer wins),
  * so concurrent declares, even on different replicas, never race for one name; a name Slack
  * already has (`name_taken`) moves on to `-2`, `-3`, ...
  */
@@ -655,6 +669,5 @@ async function ensureChannel(deps: Deps, flowId: string, incident: Incident, how
     },
     how,
   );
-  await deps.store.updateIncident(incident.id, { channelId: channel.id, channelName: channel.name, updatedAt: deps.clock.now() });
   return channel;
 }

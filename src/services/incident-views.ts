@@ -136,6 +136,8 @@ export async function postIncidentCard(
   how: StepRun = {},
   /** The card already rendered (`cardFor`) from this incident and these roles. */
   rendered?: { text: string; blocks: Block[] },
+  /** A fresh run's card intent, recorded ahead (`recordIntent`). */
+  intentRecorded?: Promise<void> | null,
 ): Promise<{ ts: string; rendered: boolean }> {
   const card = rendered ?? (await cardFor(deps, incident, roles));
   let sent = false;
@@ -150,7 +152,7 @@ export async function postIncidentCard(
       onSend?.();
       return card;
     },
-    how,
+    { ...how, intentRecorded },
   );
   await deps.store.updateIncident(incident.id, { cardTs: posted.ts, updatedAt: deps.clock.now() });
   return { ts: posted.ts, rendered: sent };

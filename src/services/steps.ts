@@ -44,8 +44,17 @@ export async function stepWithIntent<T>(
   deps: Deps,
   flowId: string,
   name: string,
-  opts: { find: (intent: { oldest: string }) => Promise<T | undefined>; run: () => Promise<T> } & StepRun,
+  opts: {
+    find: (intent: { oldest: string }) => Promise<T | undefined>;
+    run: () => Promise<T>;
+    /** A fresh run's intent, recorded ahead (`recordIntent`) while the run waited for something else. */
+    intentRecorded?: Promise<void> | null;
+  } & StepRun,
 ): Promise<T> {
+  if (opts.fresh && opts.intentRecorded) {
+    await opts.intentRecorded;
+    return deps.store.putStep(flowId, name, await opts.run());
+  }
   const done = opts.fresh ? undefined : await deps.store.getStep<T>(flowId, name);
   if (done !== undefined && done !== null) return done;
   const intent = opts.fresh ? undefined : await deps.store.getStep<{ oldest: string }>(flowId, `${name}.intent`);
@@ -53,11 +62,21 @@ export async function stepWithIntent<T>(
     const found = await opts.find(intent);
     if (found !== undefined) return deps.store.putStep(flowId, name, found);
   } else {
-    // A minute of slack before now: the clocks of this host and Slack's need not agree exactly.
-    const oldest = ((deps.clock.now().getTime() - 60_000) / 1000).toFixed(6);
-    await deps.store.putStep(flowId, `${name}.intent`, { oldest });
+    await recordIntent(deps, flowId, name);
   }
   return deps.store.putStep(flowId, name, await opts.run());
+}
+
+/**
+ * The intent of a step with an effect (`stepWithIntent`), recorded before its call. A fresh run
+ * may record it ahead, while it waits for what the call needs (the card's, while the channel is
+ * being created): the call then leaves with no store write before it. An intent recorded and never
+ * followed by its call costs a resumed run one look for an effect that is not there.
+ */
+export async function recordIntent(deps: Deps, flowId: string, name: string): Promise<void> {
+  // A minute of slack before now: the clocks of this host and Slack's need not agree exactly.
+  const oldest = ((deps.clock.now().getTime() - 60_000) / 1000).toFixed(6);
+  await deps.store.putStep(flowId, `${name}.intent`, { oldest });
 }
 
 /**
@@ -72,10 +91,11 @@ export async function postOnce(
   channelId: string,
   marker: string,
   render: () => { text: string; blocks: Block[] },
-  opts: { threadTs?: string } & StepRun = {},
+  opts: { threadTs?: string; intentRecorded?: Promise<void> | null } & StepRun = {},
 ): Promise<{ ts: string }> {
   return stepWithIntent(deps, flowId, name, {
     fresh: opts.fresh,
+    intentRecorded: opts.intentRecorded,
     find: async (intent) => {
       const messages = opts.threadTs
         ? await deps.chat.replies(channelId, opts.threadTs)

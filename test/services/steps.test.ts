@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Block, ChatMessage } from '../../src/ports/chat.js';
 import type { Deps } from '../../src/services/deps.js';
-import { postOnce, step, stepWithIntent } from '../../src/services/steps.js';
+import { postOnce, recordIntent, step, stepWithIntent } from '../../src/services/steps.js';
 import { openTestSqliteStore } from '../store/pg-helper.js';
 
 /**
@@ -142,6 +142,30 @@ describe('postOnce', () => {
       assert.equal(again.ts, chat.messages[0]!.ts);
     });
   }
+
+  it('an intent recorded ahead by a fresh run: its post needs no store write first, and a lost answer is still found by the rerun', async () => {
+    const chat = new Channel();
+    const deps = depsWith(chat);
+    const id = flow();
+    const ahead = recordIntent(deps, id, 'card');
+    chat.loseNextAnswer = true;
+    await assert.rejects(postOnce(deps, id, 'card', 'C3', marker, render, { fresh: true, intentRecorded: ahead }), /socket hang up/);
+    assert.deepEqual(await store.getStep(id, 'card.intent'), { oldest: ((NOW - 60_000) / 1000).toFixed(6) });
+    const again = await postOnce(deps, id, 'card', 'C3', marker, render, {});
+    assert.equal(chat.posts, 1, 'found in the channel, not posted twice');
+    assert.equal(again.ts, chat.messages[0]!.ts);
+  });
+
+  it('an intent recorded ahead whose post never left (the run died first): the rerun looks, finds nothing, and posts once', async () => {
+    const chat = new Channel();
+    const deps = depsWith(chat);
+    const id = flow();
+    await recordIntent(deps, id, 'card');
+    const posted = await postOnce(deps, id, 'card', 'C4', marker, render, {});
+    assert.equal(chat.posts, 1);
+    assert.equal(posted.ts, chat.messages[0]!.ts);
+    assert.deepEqual(await store.getStep(id, 'card'), { ts: posted.ts });
+  });
 
   it('a message with another marker is not mistaken for ours: the post is made again', async () => {
     const chat = new Channel();
