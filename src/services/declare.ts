@@ -424,7 +424,10 @@ export async function runDeclareFlow(deps: Deps, payload: FlowPayload): Promise<
     return channel;
   });
 
-  const tasks: Promise<unknown>[] = [backendP, cardP, announceP, channelKept];
+  // The card's intent is awaited by the card's step only when the channel came: listed here too, so
+  // that its write failing after a failed channel fails the run (and is retried) instead of being
+  // an unhandled rejection.
+  const tasks: Promise<unknown>[] = [backendP, cardP, announceP, channelKept, ...(cardIntent ? [cardIntent] : [])];
 
   tasks.push(
     afterPosts.then(async (channel) => {

@@ -53,16 +53,16 @@ export async function stepWithIntent<T>(
 ): Promise<T> {
   if (opts.fresh && opts.intentRecorded) {
     await opts.intentRecorded;
-    return deps.store.putStep(flowId, name, await opts.run());
-  }
-  const done = opts.fresh ? undefined : await deps.store.getStep<T>(flowId, name);
-  if (done !== undefined && done !== null) return done;
-  const intent = opts.fresh ? undefined : await deps.store.getStep<{ oldest: string }>(flowId, `${name}.intent`);
-  if (intent) {
-    const found = await opts.find(intent);
-    if (found !== undefined) return deps.store.putStep(flowId, name, found);
   } else {
-    await recordIntent(deps, flowId, name);
+    const done = opts.fresh ? undefined : await deps.store.getStep<T>(flowId, name);
+    if (done !== undefined && done !== null) return done;
+    const intent = opts.fresh ? undefined : await deps.store.getStep<{ oldest: string }>(flowId, `${name}.intent`);
+    if (intent) {
+      const found = await opts.find(intent);
+      if (found !== undefined) return deps.store.putStep(flowId, name, found);
+    } else {
+      await recordIntent(deps, flowId, name);
+    }
   }
   return deps.store.putStep(flowId, name, await opts.run());
 }
